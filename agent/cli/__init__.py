@@ -1,0 +1,1 @@
+"""The ``bianque`` command line: one typer sub-app per noun, thin commands over the library."""

@@ -1,0 +1,47 @@
+"""Root of the ``bianque`` CLI; sub-apps register themselves from their own modules."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="bianque",
+    help="Bian Que: an ops assistant for release interception, inspection and alert root-cause analysis.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+# Each module exposes ``register(app)``; a module not written yet is simply absent.
+COMMAND_MODULES = (
+    "agent.cli.skills",
+    "agent.cli.catalog",
+    "agent.cli.sim",
+    "agent.cli.knowledge",
+    "agent.cli.bundles",
+    "agent.cli.investigate",
+    "agent.cli.evaluate",
+    "agent.cli.cases",
+    "agent.cli.schedule",
+    "agent.cli.serve",
+)
+
+
+def _register_all() -> None:
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

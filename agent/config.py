@@ -1,0 +1,64 @@
+"""Run settings: one class, prefix ``BIANQUE_``, all state under ``BIANQUE_HOME``."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything Bian Que can be configured with; every field has a working default."""
+
+    model_config = SettingsConfigDict(env_prefix="BIANQUE_", env_file=".env", extra="ignore")
+
+    home: Path = Field(default=Path.home() / ".bianque", description="Directory holding all state.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home.")
+    skills_dirs: list[Path] = Field(
+        default_factory=lambda: [PROJECT_ROOT / "skills"],
+        description="Skill directories; later ones override earlier ones by Skill name.",
+    )
+    user_skills_dir: Path | None = Field(default=None, description="User Skills; default home/skills.")
+    knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="The handbook (markdown).")
+    chroma_url: str | None = Field(default=None, description="Chroma server URL; default embedded.")
+    prometheus_url: str | None = Field(default=None, description="PromQL HTTP API base URL.")
+    topology_file: Path | None = Field(default=None, description="Service dependency graph (YAML).")
+
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
+    llm_api_key: SecretStr | None = Field(default=None)
+    llm_model: str = Field(default="gpt-4o-mini")
+    llm_timeout_s: float = Field(default=60.0)
+    llm_max_retries: int = Field(default=2)
+    embedding_model: str | None = Field(
+        default=None, description="Embeddings model at the LLM endpoint; default the local ONNX model."
+    )
+
+    source_timeout_s: float = Field(default=15.0)
+    max_series_per_signal: int = Field(default=200)
+    max_log_lines: int = Field(default=5000)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'bianque.db'}"
+
+    @property
+    def resolved_user_skills_dir(self) -> Path:
+        return self.user_skills_dir or self.home / "skills"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url)
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing env)."""
+    return Settings()

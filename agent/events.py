@@ -1,0 +1,183 @@
+"""The events Bian Que is handed: alerts, changes, inspection requests and questions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agent.timeparse import parse_duration, to_epoch
+
+
+class Pattern(StrEnum):
+    """The three operation patterns one agent serves."""
+
+    RCA = "rca"
+    RELEASE_INTERCEPTION = "release_interception"
+    INSPECTION = "inspection"
+
+
+class Alert(BaseModel):
+    """One Alertmanager alert (the objects inside a webhook's ``alerts`` list)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    status: str = "firing"
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: float | None = Field(default=None, alias="startsAt")
+    ends_at: float | None = Field(default=None, alias="endsAt")
+    generator_url: str | None = Field(default=None, alias="generatorURL")
+    fingerprint: str | None = None
+
+    @field_validator("starts_at", "ends_at", mode="before")
+    @classmethod
+    def _epoch(cls, value: Any) -> float | None:
+        if value in (None, "", "0001-01-01T00:00:00Z"):
+            return None
+        return to_epoch(value)
+
+    @field_validator("labels", "annotations", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ValueError("must be a mapping of names to values")
+        return {str(k): str(v) for k, v in value.items()}
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+
+class AlertmanagerWebhook(BaseModel):
+    """The body Alertmanager POSTs to a webhook receiver (version 4)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    version: str = "4"
+    status: str = "firing"
+    receiver: str = ""
+    group_labels: dict[str, str] = Field(default_factory=dict, alias="groupLabels")
+    common_labels: dict[str, str] = Field(default_factory=dict, alias="commonLabels")
+    alerts: list[Alert]
+
+
+class ChangeEvent(BaseModel):
+    """A deploy, config push, flag flip, canary start or rollback."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = ""
+    type: str = "deploy"
+    service: str = ""
+    ts: float | None = None
+    version: str | None = None
+    description: str = ""
+    author: str | None = None
+    canary: dict[str, str] | None = None
+    baseline: dict[str, str] | None = None
+    diff: str | None = None
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _epoch(cls, value: Any) -> float | None:
+        return None if value is None else to_epoch(value)
+
+    @field_validator("canary", "baseline", mode="before")
+    @classmethod
+    def _selector(cls, value: Any) -> dict[str, str] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ValueError("must be a mapping of label names to values")
+        return {str(k): str(v) for k, v in value.items()}
+
+
+class InspectionScope(BaseModel):
+    """What a proactive inspection looks at."""
+
+    model_config = ConfigDict(extra="allow")
+
+    services: list[str] = Field(default_factory=list)
+    window: float = 7200.0
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class Event(BaseModel):
+    """One thing to investigate, normalised: the ``event.yaml`` of a case bundle."""
+
+    model_config = ConfigDict(extra="allow")
+
+    pattern: Pattern
+    time: float
+    service: str | None = None
+    alert: Alert | None = None
+    change: ChangeEvent | None = None
+    scope: InspectionScope | None = None
+    question: str | None = None
+    business: str | None = None
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _epoch(cls, value: Any) -> float:
+        return to_epoch(value)
+
+    @property
+    def services(self) -> list[str]:
+        """Every service the event names, the main one first."""
+        found: list[str] = []
+        for name in (
+            self.service,
+            self.alert.labels.get("service") if self.alert else None,
+            self.change.service if self.change else None,
+            *(self.scope.services if self.scope else []),
+        ):
+            if name and name not in found:
+                found.append(name)
+        return found
+
+    @property
+    def primary_service(self) -> str | None:
+        services = self.services
+        return services[0] if services else None
+
+    def describe(self) -> str:
+        """One line for logs, selection and prompts."""
+        parts = [self.pattern.value]
+        if self.alert:
+            parts.append(f"alert {self.alert.name} ({self.alert.status})")
+            summary = self.alert.annotations.get("summary")
+            if summary:
+                parts.append(summary)
+        if self.change:
+            parts.append(f"{self.change.type} {self.change.id} {self.change.version or ''}".strip())
+            if self.change.description:
+                parts.append(self.change.description)
+        if self.services:
+            parts.append("services: " + ", ".join(self.services))
+        if self.question:
+            parts.append(self.question)
+        return " | ".join(parts)
+
+
+def event_from_alert(alert: Alert, now: float | None = None) -> Event:
+    """An RCA event for one Alertmanager alert."""
+    time = alert.starts_at if alert.starts_at is not None else now
+    if time is None:
+        raise ValueError("alert has no startsAt and no time was given")
+    return Event(pattern=Pattern.RCA, time=time, service=alert.labels.get("service"), alert=alert)
+
+
+def event_from_change(change: ChangeEvent, now: float | None = None) -> Event:
+    """A release-interception event for one change."""
+    time = change.ts if change.ts is not None else now
+    if time is None:
+        raise ValueError("change has no ts and no time was given")
+    return Event(pattern=Pattern.RELEASE_INTERCEPTION, time=time, service=change.service, change=change)

@@ -1,0 +1,57 @@
+"""Findings: the currency between detectors and reasoners."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FindingKind(StrEnum):
+    """What a detector saw."""
+
+    CANARY_REGRESSION = "canary_regression"  # canary worse than baseline
+    CHANGE_REGRESSION = "change_regression"  # after a change worse than before
+    HISTORY_DEVIATION = "history_deviation"  # unlike the same time yesterday / last week
+    THRESHOLD_BREACH = "threshold_breach"  # over/under a fixed limit
+    SLO_BURN = "slo_burn"  # error budget burning faster than allowed
+    ANOMALY = "anomaly"  # robust z-score / change-point onset
+    TREND = "trend"  # steady growth towards saturation (leaks, disks)
+    LOG_NEW_TEMPLATE = "log_new_template"  # a log template not seen in the baseline window
+    LOG_BURST = "log_burst"  # a template far more frequent than in the baseline window
+    CHANGE_NEAR_ONSET = "change_near_onset"  # a change shortly before an anomaly onset
+    MISSING_DATA = "missing_data"  # a source failed or returned nothing
+
+
+class Finding(BaseModel):
+    """One scored observation with the numbers behind it and a link to the raw data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(default="", description="Short id the reasoner cites, e.g. F3; set by analyze.")
+    kind: FindingKind
+    subject: str = Field(description="What the finding is about: a service, or service/instance.")
+    service: str | None = None
+    signal: str | None = Field(default=None, description="The Skill signal id (metric/log id) it came from.")
+    metric: str | None = None
+    window_start: float
+    window_end: float
+    onset: float | None = Field(default=None, description="When the deviation started, if known.")
+    score: float = Field(ge=0.0, le=1.0, description="Severity x confidence, 0..1.")
+    direction: str | None = Field(default=None, description="up | down, for metric findings.")
+    numbers: dict[str, float] = Field(default_factory=dict)
+    summary: str
+    source: str = Field(default="", description="Where the raw data is: a bundle path or a query.")
+    detector: str = ""
+
+    def fingerprint(self) -> str:
+        """Stable identity independent of the display id."""
+        raw = f"{self.kind}|{self.subject}|{self.signal}|{self.metric}|{self.detector}"
+        return hashlib.sha1(raw.encode()).hexdigest()[:12]
+
+
+def number_findings(findings: list[Finding], prefix: str = "F") -> list[Finding]:
+    """Sort by score (highest first) and assign display ids F1, F2, …"""
+    ranked = sorted(findings, key=lambda f: (-f.score, f.kind, f.subject))
+    return [f.model_copy(update={"id": f"{prefix}{i}"}) for i, f in enumerate(ranked, start=1)]

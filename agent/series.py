@@ -1,0 +1,76 @@
+"""Time series and log records: the raw data sources hand to detectors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Series:
+    """One time series: a metric name, its labels (``service`` among them) and sorted samples."""
+
+    metric: str
+    labels: Mapping[str, str]
+    timestamps: np.ndarray
+    values: np.ndarray
+
+    @property
+    def service(self) -> str | None:
+        return self.labels.get("service")
+
+    def key(self) -> str:
+        """``metric{a="1",b="2"}`` with labels sorted: stable identity for links and ids."""
+        inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        return f"{self.metric}{{{inner}}}"
+
+    def between(self, start: float, end: float) -> Series:
+        """Samples with ``start <= t < end``."""
+        mask = (self.timestamps >= start) & (self.timestamps < end)
+        return Series(self.metric, self.labels, self.timestamps[mask], self.values[mask])
+
+    def __len__(self) -> int:
+        return int(self.timestamps.size)
+
+
+def make_series(metric: str, labels: Mapping[str, str], points: list[tuple[float, float]]) -> Series:
+    """A Series from (timestamp, value) pairs in any order; NaN values are dropped."""
+    if points:
+        arr = np.asarray(sorted(points), dtype=float)
+        ts, vs = arr[:, 0], arr[:, 1]
+        keep = ~np.isnan(vs)
+        ts, vs = ts[keep], vs[keep]
+    else:
+        ts = vs = np.empty(0, dtype=float)
+    return Series(metric=metric, labels=dict(labels), timestamps=ts, values=vs)
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One log line."""
+
+    ts: float
+    service: str
+    level: str
+    message: str
+    instance: str | None = None
+    trace_id: str | None = None
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """One deploy, config push, flag flip, canary or rollback."""
+
+    ts: float
+    service: str
+    type: str
+    id: str
+    description: str = ""
+    version: str | None = None
+    author: str | None = None
+    canary: Mapping[str, str] | None = None
+    baseline: Mapping[str, str] | None = None
+    diff: str | None = None

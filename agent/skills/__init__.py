@@ -1,0 +1,1 @@
+"""Skills: the YAML unit of orchestration (schema, loader, templates, selection)."""

@@ -1,0 +1,258 @@
+"""The Skill schema: which data and knowledge to look at for one kind of event, and how to decide."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from agent.events import Pattern
+from agent.findings import FindingKind
+from agent.timeparse import parse_duration
+
+IDENT = r"^[a-z][a-z0-9_\-]*$"
+Ident = Annotated[str, Field(pattern=IDENT, max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+class Compare(StrEnum):
+    """How a metric is judged."""
+
+    BASELINE = "baseline"  # canary vs baseline, or after vs before the change/event
+    HISTORY = "history"  # against the same time yesterday / last week
+    THRESHOLD = "threshold"  # against a fixed limit
+    TREND = "trend"  # steady growth towards a limit (leaks, disks)
+
+
+class Direction(StrEnum):
+    UP = "up"
+    DOWN = "down"
+    BOTH = "both"
+
+
+class Scope(Strict):
+    """Which business and services a Skill is for (globs allowed)."""
+
+    business: str | None = None
+    services: list[str] = Field(default_factory=lambda: ["*"])
+
+
+class Triggers(Strict):
+    """Which events a Skill answers: alert names, alert labels, change types, keywords (globs)."""
+
+    alerts: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    change_types: list[Literal["deploy", "config", "flag", "canary", "rollback"]] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+
+
+class Window(Strict):
+    """Time ranges around the event: look-back, observation after a change, history offsets."""
+
+    lookback: float = 3600.0
+    after: float = 0.0
+    history: list[float] = Field(default_factory=lambda: [86400.0, 604800.0])
+    step: float = 60.0
+
+    _parse = field_validator("lookback", "after", "step", mode="before")(_duration)
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _offsets(cls, value: Any) -> list[float]:
+        if not isinstance(value, list):
+            raise ValueError("must be a list of durations, e.g. [1d, 7d]")
+        return [parse_duration(v) for v in value]
+
+
+class MetricSignal(Strict):
+    """One metric to pull and how to judge it."""
+
+    id: Ident
+    name: str = Field(min_length=1, description="Metric name, exact or a glob such as *latency_p99*.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Label matchers; values may be templates.")
+    query: str | None = Field(default=None, description="Raw PromQL, used only against a PromQL server.")
+    compare: Compare = Compare.BASELINE
+    direction: Direction = Direction.UP
+    threshold: float | None = None
+    min_effect: float = Field(default=0.2, ge=0.0, description="Smallest relative change that counts.")
+    dependencies: bool = Field(default=False, description="Also pull it for the service's dependencies.")
+    weight: float = Field(default=1.0, gt=0.0)
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_:*?\[\]][A-Za-z0-9_:*?\[\]]*", value):
+            raise ValueError("must be a metric name or a glob of one (letters, digits, _, :, *, ?)")
+        return value
+
+    @model_validator(mode="after")
+    def _threshold_needed(self) -> MetricSignal:
+        if self.compare == Compare.THRESHOLD and self.threshold is None:
+            raise ValueError("compare: threshold needs a threshold value")
+        return self
+
+
+class LogQuery(Strict):
+    """Log lines to pull."""
+
+    id: Ident
+    source: str = "default"
+    services: list[str] = Field(default_factory=lambda: ["{service}"])
+    levels: list[Literal["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]] = Field(
+        default_factory=lambda: ["WARN", "ERROR", "FATAL"]
+    )
+    patterns: list[str] = Field(default_factory=list, description="Substrings; a line must match one.")
+    limit: int = Field(default=2000, ge=1, le=100000)
+    dependencies: bool = False
+
+
+class ChangeQuery(Strict):
+    """Change events to pull."""
+
+    services: list[str] = Field(default_factory=lambda: ["{service}"])
+    types: list[Literal["deploy", "config", "flag", "canary", "rollback"]] = Field(
+        default_factory=lambda: ["deploy", "config", "flag", "canary", "rollback"]
+    )
+    window: float = 7200.0
+    dependencies: bool = True
+
+    _parse = field_validator("window", mode="before")(_duration)
+
+
+class Dependencies(Strict):
+    """How far along the topology to look."""
+
+    depth: int = Field(default=1, ge=0, le=5)
+    direction: Literal["downstream", "upstream", "both"] = "downstream"
+
+
+class DataSpec(Strict):
+    metrics: list[MetricSignal] = Field(default_factory=list)
+    logs: list[LogQuery] = Field(default_factory=list)
+    changes: ChangeQuery | None = None
+    dependencies: Dependencies = Field(default_factory=Dependencies)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> DataSpec:
+        seen: set[str] = set()
+        for item in [*self.metrics, *self.logs]:
+            if item.id in seen:
+                raise ValueError(f"duplicate signal id {item.id!r}")
+            seen.add(item.id)
+        return self
+
+
+class KnowledgeSpec(Strict):
+    collections: list[Literal["handbook", "experience", "cases"]] = Field(
+        default_factory=lambda: ["handbook", "experience"]
+    )
+    tags: list[str] = Field(default_factory=list)
+    query: str = "{service} {alertname} {summary}"
+    top_k: int = Field(default=4, ge=0, le=20)
+
+
+class Analysis(Strict):
+    instructions: str = ""
+
+
+Outcome = Literal["pass", "hold", "block", "critical", "warning", "info", "attention", "no_attention"]
+PATTERN_OUTCOMES: dict[Pattern, set[str]] = {
+    Pattern.RELEASE_INTERCEPTION: {"pass", "hold", "block"},
+    Pattern.INSPECTION: {"critical", "warning", "info"},
+    Pattern.RCA: {"attention", "no_attention"},
+}
+
+
+class Condition(Strict):
+    """Which Findings a rule matches: all given fields must hold for at least ``min_count`` Findings."""
+
+    kind: list[FindingKind] = Field(default_factory=list)
+    signals: list[str] = Field(default_factory=list)
+    subject: Literal["target", "dependency", "any"] = "any"
+    min_score: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_count: int = Field(default=1, ge=0)
+    max_count: int | None = Field(default=None, ge=0, description="Match when at most this many Findings hold.")
+
+    @field_validator("kind", "signals", mode="before")
+    @classmethod
+    def _listify(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class Rule(Strict):
+    """``if`` Findings match, ``then`` this outcome; the first matching rule wins."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    when: Condition = Field(alias="if")
+    then: Outcome
+    reason: str = ""
+
+
+class Decision(Strict):
+    rules: list[Rule] = Field(default_factory=list)
+    default: Outcome
+
+
+class Skill(Strict):
+    """One Skill file."""
+
+    name: Ident
+    version: int = Field(default=1, ge=1)
+    description: str = Field(min_length=10)
+    pattern: Pattern
+    generic: bool = Field(default=False, description="The pattern's fallback Skill.")
+    scope: Scope = Field(default_factory=Scope)
+    triggers: Triggers = Field(default_factory=Triggers)
+    schedule: str | None = Field(default=None, description="Cron (5 fields) for scheduled inspections.")
+    window: Window = Field(default_factory=Window)
+    data: DataSpec = Field(default_factory=DataSpec)
+    knowledge: KnowledgeSpec = Field(default_factory=KnowledgeSpec)
+    analysis: Analysis = Field(default_factory=Analysis)
+    decision: Decision
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window_shorthand(cls, value: Any) -> Any:
+        return {"lookback": value} if isinstance(value, str | int | float) else value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as exc:
+            raise ValueError(f"not a 5-field cron expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Skill:
+        allowed = PATTERN_OUTCOMES[self.pattern]
+        outcomes = [self.decision.default, *(r.then for r in self.decision.rules)]
+        bad = sorted({o for o in outcomes if o not in allowed})
+        if bad:
+            raise ValueError(
+                f"decision outcomes {bad} do not fit pattern {self.pattern.value}; use {sorted(allowed)}"
+            )
+        signal_ids = {m.id for m in self.data.metrics} | {q.id for q in self.data.logs}
+        for rule in self.decision.rules:
+            unknown = [s for s in rule.when.signals if s not in signal_ids]
+            if unknown:
+                raise ValueError(f"decision rule names unknown signals {unknown}; known: {sorted(signal_ids)}")
+        if self.schedule and self.pattern != Pattern.INSPECTION:
+            raise ValueError("schedule is only for inspection Skills")
+        return self

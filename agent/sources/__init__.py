@@ -1,0 +1,1 @@
+"""Data sources: metrics, logs, changes and topology, each behind one interface."""

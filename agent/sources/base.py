@@ -1,0 +1,124 @@
+"""Source interfaces and the one result shape every source returns."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Generic, Literal, Protocol, TypeVar
+
+from agent.series import ChangeRecord, LogRecord, Series
+
+T = TypeVar("T")
+Status = Literal["ok", "no_data", "error"]
+
+
+@dataclass
+class SourceResult(Generic[T]):
+    """What was asked, what came back, or why nothing did."""
+
+    source: str
+    request: dict[str, object]
+    status: Status
+    data: list[T] = field(default_factory=list)
+    error: str | None = None
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, source: str, request: dict[str, object], data: list[T], truncated: bool = False) -> SourceResult[T]:
+        return cls(source, request, "ok" if data else "no_data", data, None, truncated)
+
+    @classmethod
+    def failed(cls, source: str, request: dict[str, object], error: str) -> SourceResult[T]:
+        return cls(source, request, "error", [], error, False)
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """Series of a metric (exact name or glob) whose labels match, in ``[start, end]``."""
+
+    name: str
+    matchers: Mapping[str, str]
+    start: float
+    end: float
+    step: float = 60.0
+    promql: str | None = None
+    limit: int = 200
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "matchers": dict(self.matchers),
+            "start": self.start,
+            "end": self.end,
+            "step": self.step,
+            **({"promql": self.promql} if self.promql else {}),
+        }
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    services: tuple[str, ...]
+    start: float
+    end: float
+    levels: tuple[str, ...] = ("WARN", "ERROR", "FATAL")
+    patterns: tuple[str, ...] = ()
+    limit: int = 2000
+
+
+@dataclass(frozen=True)
+class ChangeRequest:
+    services: tuple[str, ...]
+    start: float
+    end: float
+    types: tuple[str, ...] = ("deploy", "config", "flag", "canary", "rollback")
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """One metric the catalog knows."""
+
+    name: str
+    type: str = "unknown"
+    help: str = ""
+    labels: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+
+class MetricSource(Protocol):
+    name: str
+
+    def query(self, query: MetricQuery) -> SourceResult[Series]: ...
+
+    def metrics(self) -> list[MetricInfo]: ...
+
+
+class LogSource(Protocol):
+    name: str
+
+    def query(self, request: LogRequest) -> SourceResult[LogRecord]: ...
+
+    def services(self) -> list[str]: ...
+
+
+class ChangeSource(Protocol):
+    name: str
+
+    def query(self, request: ChangeRequest) -> SourceResult[ChangeRecord]: ...
+
+
+def label_matches(labels: Mapping[str, str], matchers: Mapping[str, str]) -> bool:
+    """True when every matcher holds; a matcher value may be a glob, ``""`` means label absent."""
+    for key, pattern in matchers.items():
+        value = labels.get(key, "")
+        if pattern == "":
+            if value:
+                return False
+        elif not fnmatch.fnmatchcase(value, pattern):
+            return False
+    return True
+
+
+def name_matches(name: str, pattern: str) -> bool:
+    """Exact metric name or glob."""
+    return fnmatch.fnmatchcase(name, pattern)

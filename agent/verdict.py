@@ -1,0 +1,59 @@
+"""The structured answer every reasoner returns."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RootCause(BaseModel):
+    """One ranked root-cause candidate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    fault: str = Field(description="Fault kind, e.g. slow_dependency, bad_release, memory_leak.")
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[str] = Field(default_factory=list, description="Finding ids.")
+    explanation: str = ""
+
+
+class InspectionItem(BaseModel):
+    """One inspection finding worth reporting, ranked by severity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    kind: str = Field(description="e.g. memory_leak, disk_full, error_burst, latency_trend.")
+    severity: Literal["critical", "warning", "info"]
+    evidence: list[str] = Field(default_factory=list)
+    summary: str = ""
+
+
+class Verdict(BaseModel):
+    """A decision with its evidence; every cited id must be a Finding the reasoner was shown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pattern: Literal["rca", "release_interception", "inspection"]
+    summary: str
+    decision: Literal["pass", "hold", "block"] | None = Field(default=None, description="Release interception.")
+    needs_attention: bool | None = Field(default=None, description="RCA: does the alert need action?")
+    attention_reason: str | None = Field(
+        default=None, description="RCA: actionable, noise, recovered, benign or duplicate, and why."
+    )
+    root_causes: list[RootCause] = Field(default_factory=list)
+    items: list[InspectionItem] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list, description="Finding ids the verdict rests on.")
+    actions: list[str] = Field(default_factory=list, description="Runbook steps to take now.")
+    confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    reasoner: str = Field(default="", description="Which reasoner answered: offline or llm:<model>.")
+
+    def cited_ids(self) -> set[str]:
+        ids = set(self.evidence)
+        for cause in self.root_causes:
+            ids.update(cause.evidence)
+        for item in self.items:
+            ids.update(item.evidence)
+        return ids
