@@ -1,0 +1,54 @@
+"""The compact evidence pack a reasoner sees: Findings and knowledge, never raw dumps."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.events import Event
+from agent.findings import Finding
+
+
+class KnowledgeSnippet(BaseModel):
+    """One retrieved handbook chunk, experience note or past case."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    collection: str
+    title: str
+    text: str
+    tags: list[str] = Field(default_factory=list)
+    score: float = 0.0
+
+
+class ChangeNote(BaseModel):
+    """A change event in the window, as the reasoner sees it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    ts: float
+    service: str
+    type: str
+    description: str = ""
+    version: str | None = None
+
+
+class EvidencePack(BaseModel):
+    """Everything the reasoner is shown for one investigation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: Event
+    skill: str
+    skill_version: int
+    instructions: str = ""
+    target_services: list[str] = Field(default_factory=list)
+    topology: dict[str, list[str]] = Field(default_factory=dict, description="service -> depends_on")
+    findings: list[Finding] = Field(default_factory=list)
+    changes: list[ChangeNote] = Field(default_factory=list)
+    knowledge: list[KnowledgeSnippet] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list, description="Data that could not be gathered, and why.")
+
+    def finding_ids(self) -> set[str]:
+        return {f.id for f in self.findings}
