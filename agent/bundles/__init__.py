@@ -1,0 +1,1 @@
+"""Case bundles: one incident, release or inspection window as plain files."""
