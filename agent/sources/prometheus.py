@@ -1,0 +1,184 @@
+"""Metrics from any server speaking the Prometheus HTTP API (Prometheus, Thanos, VictoriaMetrics, Mimir)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from agent.series import Series, make_series
+from agent.sources.base import MetricInfo, MetricQuery, SourceResult
+from agent.sources.promql import selector
+
+log = logging.getLogger(__name__)
+
+MAX_POINTS = 11_000  # Prometheus refuses longer query_range answers per series
+
+
+class PrometheusError(RuntimeError):
+    """The server could not be reached or answered something other than a success."""
+
+
+class PrometheusMetricSource:
+    """A :class:`~agent.sources.base.MetricSource` over ``/api/v1/query_range`` and the catalog APIs."""
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 15.0,
+        name: str = "prometheus",
+        max_label_lookups: int = 500,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.name = name
+        self.max_label_lookups = max_label_lookups
+        self.last_error: str | None = None
+        self._transport = transport
+
+    # --- queries ------------------------------------------------------------------------
+
+    def query(self, query: MetricQuery) -> SourceResult[Series]:
+        """Series for a Skill's metric; every failure becomes ``SourceResult.failed``."""
+        request = query.describe()
+        try:
+            expr = query.promql or selector(query.name, query.matchers)
+        except ValueError as exc:
+            return SourceResult.failed(self.name, request, f"cannot build a PromQL selector: {exc}")
+        step = _step(query)
+        request.update(expr=expr, step=step)
+        if query.end < query.start:
+            return SourceResult.failed(self.name, request, "query end is before its start")
+        params = {"query": expr, "start": _num(query.start), "end": _num(query.end), "step": _num(step)}
+        try:
+            with self._client() as client:
+                data = self._get(client, "/api/v1/query_range", params)
+            series = _matrix_to_series(data, query.name, self.base_url + "/api/v1/query_range")
+        except PrometheusError as exc:
+            return SourceResult.failed(self.name, request, str(exc))
+        series.sort(key=Series.key)
+        truncated = len(series) > query.limit
+        return SourceResult.of(self.name, request, series[: query.limit], truncated=truncated)
+
+    def metrics(self) -> list[MetricInfo]:
+        """Every metric name the server knows (backfilled ones too), with type, help and labels.
+
+        Returns ``[]`` when the server cannot list names; the reason is kept in ``last_error``.
+        Label names and ``service`` values are looked up for at most ``max_label_lookups`` metrics.
+        """
+        self.last_error = None
+        with self._client() as client:
+            try:
+                names = self._get(client, "/api/v1/label/__name__/values", {})
+            except PrometheusError as exc:
+                self.last_error = str(exc)
+                log.warning("%s: cannot list metric names: %s", self.name, exc)
+                return []
+            metadata = self._optional(client, "/api/v1/metadata", {})
+            metadata = metadata if isinstance(metadata, Mapping) else {}
+            infos = []
+            for i, metric in enumerate(sorted(str(n) for n in names or [])):
+                meta = _first_metadata(metadata.get(metric))
+                found = self._labels_of(client, metric) if i < self.max_label_lookups else ((), ())
+                infos.append(
+                    MetricInfo(
+                        name=metric,
+                        type=str(meta.get("type") or "unknown"),
+                        help=str(meta.get("help") or ""),
+                        labels=found[0],
+                        services=found[1],
+                    )
+                )
+        return infos
+
+    def _labels_of(self, client: httpx.Client, metric: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Label names and ``service`` values of a metric's series (the first 1000 series)."""
+        params = {"match[]": selector(metric, {}), "limit": "1000"}
+        found = self._optional(client, "/api/v1/series", params)
+        labels: set[str] = set()
+        services: set[str] = set()
+        for item in found[:1000] if isinstance(found, list) else []:
+            if isinstance(item, Mapping):
+                labels.update(str(k) for k in item if k != "__name__")
+                if item.get("service"):
+                    services.add(str(item["service"]))
+        return tuple(sorted(labels)), tuple(sorted(services))
+
+    # --- HTTP ---------------------------------------------------------------------------
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout, transport=self._transport)
+
+    def _optional(self, client: httpx.Client, path: str, params: Mapping[str, str]) -> Any:
+        """``data`` of a call whose failure only makes the catalog poorer."""
+        try:
+            return self._get(client, path, params)
+        except PrometheusError as exc:
+            log.info("%s: %s", self.name, exc)
+            return None
+
+    def _get(self, client: httpx.Client, path: str, params: Mapping[str, str]) -> Any:
+        """The ``data`` field of a successful API answer, or :class:`PrometheusError`."""
+        url = self.base_url + path
+        try:
+            response = client.get(url, params=params)
+        except httpx.TimeoutException:
+            raise PrometheusError(f"{url}: no answer within {self.timeout:g}s") from None
+        except httpx.HTTPError as exc:
+            raise PrometheusError(f"{url}: cannot reach the server: {exc}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, Mapping) and body.get("status") == "error":
+            kind = body.get("errorType") or "error"
+            status = response.status_code
+            raise PrometheusError(f"{url}: Prometheus {kind} (HTTP {status}): {body.get('error')}")
+        if response.status_code >= 400:
+            raise PrometheusError(f"{url}: HTTP {response.status_code}: {_snippet(response.text)}")
+        if not isinstance(body, Mapping) or body.get("status") != "success":
+            raise PrometheusError(f"{url}: not a Prometheus API answer: {_snippet(response.text)}")
+        return body.get("data")
+
+
+def _matrix_to_series(data: Any, fallback_name: str, url: str) -> list[Series]:
+    """Series from a ``query_range`` answer; the metric name comes from ``__name__``."""
+    if not isinstance(data, Mapping) or data.get("resultType") != "matrix":
+        kind = data.get("resultType") if isinstance(data, Mapping) else type(data).__name__
+        raise PrometheusError(f"{url}: expected a matrix, got {kind!r}")
+    series = []
+    for item in data.get("result") or []:
+        try:
+            labels = {str(k): str(v) for k, v in item["metric"].items()}
+            points = [(float(t), float(v)) for t, v in item.get("values") or []]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PrometheusError(f"{url}: malformed series in the answer: {exc!r}") from None
+        metric = labels.pop("__name__", fallback_name)
+        series.append(make_series(metric, labels, points))
+    return series
+
+
+def _first_metadata(entries: Any) -> Mapping[str, Any]:
+    if isinstance(entries, list) and entries and isinstance(entries[0], Mapping):
+        return entries[0]
+    return {}
+
+
+def _step(query: MetricQuery) -> float:
+    """The query's step, widened when the range would exceed the server's point limit."""
+    step = query.step if query.step > 0 else 60.0
+    span = max(query.end - query.start, 0.0)
+    return max(step, math.ceil(span / MAX_POINTS))
+
+
+def _num(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"

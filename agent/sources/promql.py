@@ -1,0 +1,109 @@
+"""PromQL vector selectors built from a metric name (or glob) and label matchers, injection-proof.
+
+Every value lands inside a double-quoted PromQL string and is escaped for it; glob values become
+anchored RE2 regexes (``=~``) whose literal characters are regex-escaped. Label names are checked
+against the Prometheus grammar, so nothing a caller passes can leave its string literal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_GLOB_CHARS = frozenset("*?[")
+_RE2_META = frozenset("\\.+*?()|[]{}^$")
+_STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def quote(value: str) -> str:
+    """``value`` as a double-quoted PromQL string literal."""
+    out = []
+    for ch in value:
+        if ch in _STRING_ESCAPES:
+            out.append(_STRING_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def is_glob(text: str) -> bool:
+    """True when ``text`` uses glob syntax (``*``, ``?``, ``[...]``)."""
+    return any(ch in _GLOB_CHARS for ch in text)
+
+
+def glob_to_re2(pattern: str) -> str:
+    """An RE2 regex (PromQL anchors it) matching what :func:`fnmatch.fnmatchcase` matches."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        elif ch == "[" and (end := _class_end(pattern, i)) > 0:
+            body = pattern[i + 1 : end]
+            negate = body.startswith("!")
+            members = "".join("\\" + c if c in "\\[]^-" else c for c in _expand_ranges(body[negate:]))
+            out.append(("[^" if negate else "[") + members + "]")
+            i = end
+        else:
+            out.append("\\" + ch if ch in _RE2_META else ch)
+        i += 1
+    return "".join(out)
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """Index of the ``]`` closing the glob class opened at ``start``, or -1 (then ``[`` is literal)."""
+    i = start + 1
+    if i < len(pattern) and pattern[i] == "!":
+        i += 1
+    if i < len(pattern) and pattern[i] == "]":
+        i += 1
+    return pattern.find("]", i)
+
+
+def _expand_ranges(body: str) -> str:
+    """The members of a glob class body, ranges (``a-z``) expanded, so every member can be escaped."""
+    members: list[str] = []
+    i = 0
+    while i < len(body):
+        if i + 2 < len(body) and body[i + 1] == "-" and ord(body[i]) <= ord(body[i + 2]):
+            lo, hi = ord(body[i]), ord(body[i + 2])
+            members.extend(chr(c) for c in range(lo, min(hi, lo + 255) + 1))
+            i += 3
+        else:
+            members.append(body[i])
+            i += 1
+    return "".join(dict.fromkeys(members))
+
+
+def _matcher(label: str, value: str) -> str:
+    if not _LABEL_NAME.match(label):
+        raise ValueError(f"not a valid label name: {label!r}")
+    if is_glob(value):
+        regex = glob_to_re2(value)
+        if label == "__name__" and regex.replace(".*", "") == "":
+            regex = ".+"  # Prometheus refuses a selector that could match every series
+        return f"{label}=~{quote(regex)}"
+    return f"{label}={quote(value)}"
+
+
+def selector(name: str, matchers: Mapping[str, str]) -> str:
+    """``{__name__="name", label="value", other=~"glob-as-regex"}``.
+
+    ``""`` as a matcher value selects series without that label (as in PromQL itself and
+    :func:`agent.sources.base.label_matches`). Raises ``ValueError`` for an empty metric name or
+    an invalid label name.
+    """
+    if not name:
+        raise ValueError("metric name is empty")
+    parts = [_matcher("__name__", name)]
+    for label, value in matchers.items():
+        if label == "__name__":
+            raise ValueError("give the metric name as the name, not as a __name__ matcher")
+        parts.append(_matcher(label, value))
+    return "{" + ", ".join(parts) + "}"

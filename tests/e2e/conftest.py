@@ -1,0 +1,406 @@
+"""Real servers on loopback for end-to-end tests: Prometheus (backfilled), Alertmanager, PostgreSQL.
+
+Each server runs from the system binaries (``scripts/install-system-deps.sh`` installs them) in a
+temp dir of its own and is stopped at the end of the session. A missing binary skips the test,
+except under ``CI=true`` where it fails: CI must run every test.
+
+Fixtures for other e2e tests:
+- ``prometheus_series`` / ``prometheus_url``: a Prometheus holding the default test series;
+  ``start_prometheus(series)`` starts another one holding any series.
+- ``start_alertmanager(webhook_url)``: an Alertmanager whose one receiver posts to that URL;
+  ``webhook_recorder`` is a loopback receiver collecting the bodies; ``alertmanager_url`` wires both.
+- ``postgres_server`` / ``postgres_url``: one PostgreSQL cluster and database for the session;
+  ``postgres_db_url``: a fresh database for one test, dropped after it.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import math
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from agent.series import Series, make_series
+
+PG_BIN = Path(os.environ.get("BIANQUE_PG_BIN", "/usr/lib/postgresql/15/bin"))
+READY_TIMEOUT_S = 60.0
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def require_binary(name: str, path: Path | None = None) -> str:
+    """The binary's path; skip the test when it is missing (fail under ``CI=true``)."""
+    found = str(path) if path and path.exists() else shutil.which(name)
+    if not found:
+        message = f"{name} is not installed (run scripts/install-system-deps.sh as root)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return found
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def wait_until(check: Callable[[], bool], what: str, log: Path, proc: subprocess.Popen | None = None) -> None:
+    """Poll ``check`` until it holds; fail with the server's log when it never does."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"{what}: process exited with {proc.returncode}\n{_tail(log)}")
+        try:
+            if check():
+                return
+        except (httpx.HTTPError, OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{what}: not ready after {READY_TIMEOUT_S:g}s\n{_tail(log)}")
+
+
+class Daemon:
+    """A server process writing to a log file, stopped by :meth:`stop`."""
+
+    def __init__(self, args: Sequence[str], log: Path) -> None:
+        self.log = log
+        self._log_file = log.open("wb")
+        self.proc = subprocess.Popen(list(args), stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log_file.close()
+
+
+# --- Prometheus -----------------------------------------------------------------------------
+
+
+def _om_value(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def to_openmetrics(series: Sequence[Series]) -> str:
+    """OpenMetrics text for ``promtool tsdb create-blocks-from openmetrics`` (one family per metric)."""
+    lines: list[str] = []
+    for metric in sorted({s.metric for s in series}):
+        lines.append(f"# TYPE {metric} gauge")
+        for one in (s for s in series if s.metric == metric):
+            labels = ",".join(f'{k}="{_om_value(str(v))}"' for k, v in sorted(one.labels.items()))
+            for t, v in zip(one.timestamps, one.values, strict=True):
+                lines.append(f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}")
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+def default_series(t0: float) -> list[Series]:
+    """The series the session Prometheus holds: 3 h of 1-minute samples from ``t0``."""
+    ts = t0 + 60.0 * np.arange(180)
+    out: list[Series] = []
+    for service, base in (("ranking", 0.12), ("retrieval", 0.05), ("gateway", 0.2)):
+        for instance in (0, 1):
+            for metric, scale in (("request_latency_p99_seconds", 1.0), ("request_latency_p50_seconds", 0.3)):
+                values = base * scale * (1 + 0.01 * instance) + 0.0001 * np.arange(180)
+                labels = {"service": service, "instance": f"{service}-{instance}", "version": "v1.0.0"}
+                out.append(make_series(metric, labels, list(zip(ts, values, strict=True))))
+        out.append(make_series("requests_per_second", {"service": service}, [(t, 100.0) for t in ts]))
+    # A label value full of PromQL syntax: exact matching must find it, injection must not escape.
+    weird = {"service": 'we"ird} or vector(1) #\\svc'}
+    out.append(make_series("request_error_ratio", weird, [(t, 0.5) for t in ts]))
+    return out
+
+
+def _prometheus_has(url: str, series: Sequence[Series]) -> bool:
+    first = series[0]
+    params = {
+        "query": 'count({__name__=~".+"})',
+        "start": f"{first.timestamps[0]:.3f}",
+        "end": f"{first.timestamps[-1]:.3f}",
+        "step": "600",
+    }
+    body = httpx.get(f"{url}/api/v1/query_range", params=params, timeout=5).json()
+    return body["status"] == "success" and bool(body["data"]["result"])
+
+
+@pytest.fixture(scope="session")
+def start_prometheus(tmp_path_factory) -> Iterator[Callable[[Sequence[Series]], str]]:
+    """``start(series) -> base URL`` of a Prometheus backfilled with ``series`` (stopped at the end)."""
+    daemons: list[Daemon] = []
+
+    def start(series: Sequence[Series]) -> str:
+        prometheus = require_binary("prometheus")
+        promtool = require_binary("promtool")
+        root = tmp_path_factory.mktemp("prometheus")
+        (root / "input.om").write_text(to_openmetrics(series))
+        (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+        build = subprocess.run(
+            [
+                promtool,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(root / "input.om"),
+                str(root / "data"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if build.returncode != 0:
+            pytest.fail(f"promtool backfill failed: {build.stderr or build.stdout}")
+        url = f"http://127.0.0.1:{free_port()}"
+        args = [
+            prometheus,
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'data'}",
+            "--storage.tsdb.retention.time=10y",
+            f"--web.listen-address={url.removeprefix('http://')}",
+        ]
+        daemon = Daemon(args, root / "prometheus.log")
+        daemons.append(daemon)
+        wait_until(
+            lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
+            "prometheus",
+            daemon.log,
+            daemon.proc,
+        )
+        if series:
+            wait_until(
+                lambda: _prometheus_has(url, series), "prometheus backfilled data", daemon.log, daemon.proc
+            )
+        return url
+
+    yield start
+    for daemon in daemons:
+        daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus_series() -> list[Series]:
+    """The series held by ``prometheus_url``: 3 h ending at least 1 h before now, hour-aligned."""
+    t0 = math.floor(time.time() / 3600) * 3600 - 4 * 3600
+    return default_series(float(t0))
+
+
+@pytest.fixture(scope="session")
+def prometheus_url(start_prometheus, prometheus_series) -> str:
+    """Base URL of a Prometheus holding ``prometheus_series``."""
+    return start_prometheus(prometheus_series)
+
+
+# --- Alertmanager ---------------------------------------------------------------------------
+
+
+class WebhookRecorder:
+    """A loopback HTTP server keeping every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: queue.Queue[dict] = queue.Queue()
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                recorder.bodies.put(json.loads(self.rfile.read(length) or b"{}"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def next(self, timeout: float = 30.0) -> dict:
+        """The next body received (fails the test when none arrives in ``timeout``)."""
+        try:
+            return self.bodies.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail(f"no webhook call reached {self.url} within {timeout:g}s")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+ALERTMANAGER_CONFIG = """\
+route:
+  receiver: bianque
+  group_by: [alertname, service]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: bianque
+    webhook_configs:
+      - url: {url}
+        send_resolved: true
+"""
+
+
+@pytest.fixture(scope="session")
+def start_alertmanager(tmp_path_factory) -> Iterator[Callable[[str], str]]:
+    """``start(webhook_url) -> base URL`` of an Alertmanager posting every alert group to the webhook."""
+    daemons: list[Daemon] = []
+
+    def start(webhook_url: str) -> str:
+        binary = require_binary("prometheus-alertmanager")
+        root = tmp_path_factory.mktemp("alertmanager")
+        (root / "alertmanager.yml").write_text(ALERTMANAGER_CONFIG.format(url=json.dumps(webhook_url)))
+        url = f"http://127.0.0.1:{free_port()}"
+        args = [
+            binary,
+            f"--config.file={root / 'alertmanager.yml'}",
+            f"--storage.path={root / 'data'}",
+            f"--web.listen-address={url.removeprefix('http://')}",
+            "--cluster.listen-address=",
+        ]
+        daemon = Daemon(args, root / "alertmanager.log")
+        daemons.append(daemon)
+        wait_until(
+            lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
+            "alertmanager",
+            daemon.log,
+            daemon.proc,
+        )
+        return url
+
+    yield start
+    for daemon in daemons:
+        daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def webhook_recorder() -> Iterator[WebhookRecorder]:
+    recorder = WebhookRecorder()
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture(scope="session")
+def alertmanager_url(start_alertmanager, webhook_recorder) -> str:
+    """An Alertmanager whose webhook posts to ``webhook_recorder``."""
+    return start_alertmanager(webhook_recorder.url)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster in a temp dir, listening on 127.0.0.1 (trust auth)."""
+
+    def __init__(self) -> None:
+        self.initdb = require_binary("initdb", PG_BIN / "initdb")
+        self.pg_ctl = require_binary("pg_ctl", PG_BIN / "pg_ctl")
+        self.root = Path(tempfile.mkdtemp(prefix="bianque-pg-"))
+        self.as_postgres = os.geteuid() == 0  # the server refuses to run as root
+        if self.as_postgres:
+            shutil.chown(self.root, user="postgres", group="postgres")
+        self.data = self.root / "data"
+        self.port = free_port()
+        self.log = self.root / "postgres.log"
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
+        done = subprocess.run([*prefix, *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(args[:2])} failed: {done.stderr or done.stdout}\n{_tail(self.log)}")
+
+    def start(self) -> None:
+        self._run(
+            self.initdb,
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
+        self._run(
+            self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
+        )
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(sql)
+
+    def create_database(self, name: str | None = None) -> str:
+        """Create a database (a unique name by default) and return its SQLAlchemy URL."""
+        name = name or f"t_{uuid.uuid4().hex[:12]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the session."""
+    if os.geteuid() == 0:
+        require_binary("runuser")
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server) -> str:
+    """``postgresql+psycopg://`` URL of a database shared by the session."""
+    return postgres_server.create_database("bianque_e2e")
+
+
+@pytest.fixture
+def postgres_db_url(postgres_server) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url.rsplit("/", 1)[1])

@@ -1,0 +1,213 @@
+"""PrometheusMetricSource failure handling against a fake HTTP server, and the PromQL selector builder.
+
+The real behaviour (series, globs, matchers, catalog) is tested against a real Prometheus in
+``tests/e2e/test_prometheus_source.py``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import http.server
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from agent.sources.base import MetricQuery
+from agent.sources.prometheus import PrometheusMetricSource
+from agent.sources.promql import glob_to_re2, quote, selector
+
+
+class FakePrometheus:
+    """Answers each path with a queued (status, body, delay) or 404."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[int, str, float]] = {}
+        self.requests: list[str] = []
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                fake.requests.append(self.path)
+                status, body, delay = fake.routes.get(self.path.split("?")[0], (404, "not found", 0.0))
+                time.sleep(delay)
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def answer(self, path: str, body: object, status: int = 200, delay: float = 0.0) -> None:
+        self.routes[path] = (status, body if isinstance(body, str) else json.dumps(body), delay)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePrometheus]:
+    server = FakePrometheus()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def query(name: str = "up", **kwargs) -> MetricQuery:
+    return MetricQuery(name, kwargs.pop("matchers", {}), 1000.0, 2000.0, **kwargs)
+
+
+def matrix(*results: dict) -> dict:
+    return {"status": "success", "data": {"resultType": "matrix", "result": list(results)}}
+
+
+def test_matrix_becomes_series(fake):
+    fake.answer(
+        "/api/v1/query_range",
+        matrix(
+            {"metric": {"__name__": "up", "job": "b"}, "values": [[1060, "1"], [1000, "0"], [1120, "NaN"]]},
+            {"metric": {"__name__": "up", "job": "a"}, "values": [[1000, "1"]]},
+        ),
+    )
+    result = PrometheusMetricSource(fake.url).query(query())
+    assert result.status == "ok"
+    assert [s.labels for s in result.data] == [{"job": "a"}, {"job": "b"}]
+    assert result.data[1].timestamps.tolist() == [1000.0, 1060.0]
+    assert result.data[1].values.tolist() == [0.0, 1.0]
+    assert "query=%7B__name__%3D%22up%22%7D" in fake.requests[0]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expected"),
+    [
+        (200, "this is not json", "not a Prometheus API answer"),
+        (500, "internal meltdown", "HTTP 500: internal meltdown"),
+        (502, "", "HTTP 502"),
+        (422, {"status": "error", "errorType": "execution", "error": "too many samples"}, "too many samples"),
+        (200, {"status": "error", "errorType": "bad_data", "error": "parse error"}, "bad_data"),
+        (200, {"status": "success", "data": {"resultType": "vector", "result": []}}, "expected a matrix"),
+        (200, matrix({"metric": {"__name__": "up"}, "values": [["x", "1"]]}), "malformed series"),
+        (200, matrix({"values": [[1, "1"]]}), "malformed series"),
+    ],
+)
+def test_bad_answers_become_failed_results(fake, status, body, expected):
+    fake.answer("/api/v1/query_range", body, status=status)
+    result = PrometheusMetricSource(fake.url).query(query())
+    assert result.status == "error"
+    assert expected in result.error
+    assert "/api/v1/query_range" in result.error
+    assert result.data == []
+
+
+def test_timeout_becomes_failed_result(fake):
+    fake.answer("/api/v1/query_range", matrix(), delay=2.0)
+    result = PrometheusMetricSource(fake.url, timeout=0.2).query(query())
+    assert result.status == "error"
+    assert "no answer within 0.2s" in result.error
+
+
+def test_unreachable_server_becomes_failed_result(fake):
+    url = fake.url
+    fake.server.shutdown()
+    fake.server.server_close()
+    result = PrometheusMetricSource(url).query(query())
+    assert result.status == "error"
+    assert "cannot reach the server" in result.error
+
+
+def test_invalid_label_name_is_refused_before_any_request(fake):
+    result = PrometheusMetricSource(fake.url).query(query(matchers={'a"}': "x"}))
+    assert result.status == "error"
+    assert "not a valid label name" in result.error
+    assert fake.requests == []
+
+
+def test_limit_truncates_sorted_series(fake):
+    fake.answer(
+        "/api/v1/query_range",
+        matrix(*({"metric": {"__name__": "up", "i": str(i)}, "values": [[1000, "1"]]} for i in range(5))),
+    )
+    result = PrometheusMetricSource(fake.url).query(query(limit=3))
+    assert [s.labels["i"] for s in result.data] == ["0", "1", "2"]
+    assert result.truncated
+
+
+def test_metrics_merges_names_metadata_and_series_labels(fake):
+    fake.answer("/api/v1/label/__name__/values", {"status": "success", "data": ["b_total", "a_bytes"]})
+    metadata = {"b_total": [{"type": "counter", "help": "B."}]}
+    fake.answer("/api/v1/metadata", {"status": "success", "data": metadata})
+    series = [{"__name__": "x", "service": "s1", "pod": "p"}, {"__name__": "x", "service": "s0"}]
+    fake.answer("/api/v1/series", {"status": "success", "data": series})
+    infos = PrometheusMetricSource(fake.url).metrics()
+    assert [(m.name, m.type, m.help) for m in infos] == [
+        ("a_bytes", "unknown", ""),
+        ("b_total", "counter", "B."),
+    ]
+    assert infos[0].labels == ("pod", "service")
+    assert infos[0].services == ("s0", "s1")
+
+
+def test_metrics_survives_missing_metadata_and_reports_unreachable(fake):
+    fake.answer("/api/v1/label/__name__/values", {"status": "success", "data": ["up"]})
+    source = PrometheusMetricSource(fake.url, max_label_lookups=0)
+    assert [(m.name, m.labels) for m in source.metrics()] == [("up", ())]
+    assert not any(r.startswith("/api/v1/series") for r in fake.requests)
+    fake.answer("/api/v1/label/__name__/values", "oops", status=503)
+    assert source.metrics() == []
+    assert "HTTP 503" in source.last_error
+
+
+# --- selector builder -------------------------------------------------------------------------
+
+
+def test_selector_exact_glob_and_absent():
+    built = selector("http_*", {"service": "ranking", "pod": "web-?", "zone": ""})
+    assert built == '{__name__=~"http_.*", service="ranking", pod=~"web-.", zone=""}'
+    assert selector("*", {}) == '{__name__=~".+"}'
+
+
+@pytest.mark.parametrize("value", ['x"} or vector(1) #', "a\\", "line\nbreak", "tab\tbell\x07"])
+def test_quote_keeps_every_value_inside_its_string(value):
+    quoted = quote(value)
+    assert quoted.startswith('"') and quoted.endswith('"')
+    inner = quoted[1:-1]
+    assert re.fullmatch(r'(?:[^"\\\x00-\x1f]|\\.)*', inner), inner
+    assert json.loads('"' + inner.replace("\\x07", "\\u0007") + '"') == value
+
+
+@pytest.mark.parametrize(
+    ("pattern", "yes", "no"),
+    [
+        ("rank*", ["ranking", "rank"], ["xranking"]),
+        ("a.b?", ["a.bc"], ["axbc", "a.b"]),
+        ("svc-[0-2]", ["svc-1"], ["svc-3", "svc--"]),
+        ("svc-[!ab]", ["svc-c"], ["svc-a"]),
+        ("x[]y", ["x[]y"], ["xy"]),
+        ("(a|b)+", ["(a|b)+"], ["a", "aa"]),
+        ('we"ird}*', ['we"ird} or'], ["weird"]),
+    ],
+)
+def test_glob_to_re2_agrees_with_fnmatch(pattern, yes, no):
+    regex = re.compile(glob_to_re2(pattern))
+    for text in yes:
+        assert fnmatch.fnmatchcase(text, pattern)
+        assert regex.fullmatch(text), (pattern, text)
+    for text in no:
+        assert not fnmatch.fnmatchcase(text, pattern)
+        assert not regex.fullmatch(text), (pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("name", "matchers"), [("", {}), ("up", {"bad-name": "x"}), ("up", {"__name__": "y"})]
+)
+def test_selector_refuses_bad_names(name, matchers):
+    with pytest.raises(ValueError):
+        selector(name, matchers)
