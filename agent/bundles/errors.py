@@ -1,0 +1,56 @@
+"""Problems found in a case bundle, each naming the file, line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BundleError:
+    """One problem: ``my-case/metrics.csv:17: value: not a number ('abc')``."""
+
+    file: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class InvalidBundleError(ValueError):
+    """A bundle that cannot be loaded; ``errors`` lists every problem found."""
+
+    def __init__(self, path: str, errors: Sequence[BundleError]) -> None:
+        self.path = path
+        self.errors = list(errors)
+        shown = "\n".join(f"  {e}" for e in self.errors[:20])
+        more = f"\n  ... and {len(self.errors) - 20} more" if len(self.errors) > 20 else ""
+        super().__init__(f"invalid case bundle {path}:\n{shown}{more}")
+
+
+class ErrorLog:
+    """Collects the errors of one file, keeping at most ``cap`` and counting the rest."""
+
+    def __init__(self, file: str, cap: int = 50) -> None:
+        self.file = file
+        self.cap = cap
+        self.errors: list[BundleError] = []
+        self.dropped = 0
+
+    def add(self, message: str, line: int | None = None, field: str | None = None) -> None:
+        if len(self.errors) < self.cap:
+            self.errors.append(BundleError(self.file, message, line, field))
+        else:
+            self.dropped += 1
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def result(self) -> list[BundleError]:
+        """The errors, with one closing line saying how many more were left out."""
+        if self.dropped:
+            return [*self.errors, BundleError(self.file, f"... and {self.dropped} more errors in this file")]
+        return list(self.errors)

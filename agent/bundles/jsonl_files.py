@@ -1,0 +1,132 @@
+"""Read and check ``logs.jsonl`` and ``changes.jsonl``: one JSON object a line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from agent.bundles.errors import BundleError, ErrorLog
+from agent.series import ChangeRecord, LogRecord
+from agent.timeparse import to_epoch
+
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+LOG_FIELDS = ("ts", "service", "level", "message", "instance", "trace_id")
+
+T = TypeVar("T")
+_MISSING = object()
+
+
+class _RowError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def read_logs(path: Path, label: str) -> tuple[list[LogRecord], list[BundleError]]:
+    """Log records in file order (absent file: none), and every problem found."""
+    return _read(path, label, _log_record)
+
+
+def read_changes(path: Path, label: str) -> tuple[list[ChangeRecord], list[BundleError]]:
+    """Change records in file order (absent file: none), and every problem found."""
+    return _read(path, label, _change_record)
+
+
+def _read(path: Path, label: str, build: Callable[[dict[str, Any]], T]) -> tuple[list[T], list[BundleError]]:
+    log = ErrorLog(label)
+    if not path.is_file():
+        return [], []
+    records: list[T] = []
+    try:
+        for line, obj in _objects(path, log):
+            try:
+                records.append(build(obj))
+            except _RowError as exc:
+                log.add(exc.message, line, exc.field)
+    except (OSError, UnicodeDecodeError) as exc:
+        log.add(f"cannot read: {exc}")
+    return records, log.result()
+
+
+def _objects(path: Path, log: ErrorLog) -> Iterator[tuple[int, dict[str, Any]]]:
+    with path.open(encoding="utf-8") as fh:
+        for line, text in enumerate(fh, start=1):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                log.add(f"invalid JSON: {exc.msg} (column {exc.colno})", line)
+                continue
+            if not isinstance(obj, dict):
+                log.add(f"must be a JSON object, found {type(obj).__name__}", line)
+                continue
+            yield line, obj
+
+
+def _log_record(obj: dict[str, Any]) -> LogRecord:
+    level = _text(obj, "level")
+    if level.upper() not in LEVELS:
+        raise _RowError("level", f"must be one of {', '.join(LEVELS)}")
+    return LogRecord(
+        ts=_ts(obj),
+        service=_text(obj, "service"),
+        level=level.upper(),
+        message=_text(obj, "message", allow_empty=True),
+        instance=_optional_text(obj, "instance"),
+        trace_id=_optional_text(obj, "trace_id"),
+        extra={k: v for k, v in obj.items() if k not in LOG_FIELDS},
+    )
+
+
+def _change_record(obj: dict[str, Any]) -> ChangeRecord:
+    return ChangeRecord(
+        ts=_ts(obj),
+        service=_text(obj, "service"),
+        type=_text(obj, "type"),
+        id=_text(obj, "id"),
+        description=_optional_text(obj, "description") or "",
+        version=_optional_text(obj, "version"),
+        author=_optional_text(obj, "author"),
+        canary=_selector(obj, "canary"),
+        baseline=_selector(obj, "baseline"),
+        diff=_optional_text(obj, "diff"),
+    )
+
+
+def _ts(obj: dict[str, Any]) -> float:
+    value = obj.get("ts", _MISSING)
+    if value is _MISSING or value is None:
+        raise _RowError("ts", "required")
+    try:
+        return to_epoch(value)
+    except ValueError:
+        raise _RowError("ts", f"not a Unix or RFC 3339 timestamp ({value!r})") from None
+
+
+def _text(obj: dict[str, Any], key: str, allow_empty: bool = False) -> str:
+    value = _optional_text(obj, key)
+    if value is None or (not value and not allow_empty):
+        raise _RowError(key, "required")
+    return value
+
+
+def _optional_text(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _RowError(key, f"must be a string, found {type(value).__name__}")
+    return str(value)
+
+
+def _selector(obj: dict[str, Any], key: str) -> dict[str, str] | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _RowError(key, "must be an object of label names to values")
+    return {str(k): str(v) for k, v in value.items()}

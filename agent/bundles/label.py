@@ -1,0 +1,69 @@
+"""Ground truth (``label.yaml``): read only by evaluation, never by the agent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.bundles.errors import BundleError, ErrorLog, InvalidBundleError
+from agent.bundles.yaml_lines import load_yaml, report_validation, to_plain
+
+
+class RootCause(BaseModel):
+    """A service and the fault that hit it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    service: str
+    fault: str
+
+
+class ExpectedFinding(BaseModel):
+    """What a good inspection reports."""
+
+    model_config = ConfigDict(extra="allow")
+
+    service: str
+    kind: str
+
+
+class GroundTruth(BaseModel):
+    """The answer to a case: root causes (primary first), noise, a release decision, findings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    root_cause: list[RootCause] = Field(default_factory=list)
+    noise: bool = False
+    decision: Literal["pass", "hold", "block"] | None = None
+    findings: list[ExpectedFinding] = Field(default_factory=list)
+
+    @property
+    def primary(self) -> RootCause | None:
+        return self.root_cause[0] if self.root_cause else None
+
+
+def read_label(path: Path, label: str) -> tuple[GroundTruth | None, list[BundleError]]:
+    """The ground truth in ``path`` (absent file: None) and every problem found."""
+    if not path.is_file():
+        return None, []
+    log = ErrorLog(label)
+    ok, root = load_yaml(path, log)
+    if not ok:
+        return None, log.result()
+    try:
+        return GroundTruth.model_validate(to_plain(root) or {}), []
+    except ValidationError as exc:
+        report_validation(log, root, exc)
+    return None, log.result()
+
+
+def load_label(path: str | Path) -> GroundTruth | None:
+    """Ground truth of a bundle directory (or a label.yaml file); None when there is none."""
+    path = Path(path)
+    file = path / "label.yaml" if path.is_dir() else path
+    truth, errors = read_label(file, f"{file.parent.name}/{file.name}")
+    if errors:
+        raise InvalidBundleError(str(path), errors)
+    return truth

@@ -1,0 +1,106 @@
+"""Read and check ``metrics.csv``: long format, one sample a row."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from agent.bundles.errors import BundleError, ErrorLog
+from agent.series import Series
+from agent.timeparse import to_epoch
+
+REQUIRED_COLUMNS = ("timestamp", "metric", "service", "value")
+
+_Key = tuple[str, str, tuple[str, ...]]
+
+
+def read_metrics(path: Path, label: str) -> tuple[list[Series], list[BundleError]]:
+    """Series grouped by metric and labels (absent file: none), and every problem found."""
+    log = ErrorLog(label)
+    if not path.is_file():
+        return [], []
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            groups, extra = _read_rows(csv.reader(fh), log)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        log.add(f"cannot read: {exc}")
+        return [], log.result()
+    return _to_series(groups, extra), log.result()
+
+
+def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[list, list]], list[str]]:
+    header = next(reader, None)
+    if header is None:
+        log.add("empty file: a header row timestamp,metric,service,value is required", 1, "header")
+        return {}, []
+    header = [h.strip() for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    duplicated = sorted({h for h in header if h and header.count(h) > 1})
+    if missing:
+        log.add(f"missing column(s) {', '.join(missing)} (need timestamp,metric,service,value)", 1, "header")
+    if duplicated:
+        log.add(f"duplicated column(s) {', '.join(duplicated)}", 1, "header")
+    if missing or duplicated:
+        return {}, []
+    i_ts, i_metric, i_service, i_value = (header.index(c) for c in REQUIRED_COLUMNS)
+    extra = [(i, h) for i, h in enumerate(header) if h and h not in REQUIRED_COLUMNS]
+    extra_idx = [i for i, _ in extra]
+    width = len(header)
+    groups: dict[_Key, tuple[list, list]] = {}
+    epochs: dict[str, float | None] = {}
+    for row in reader:
+        if not row:
+            continue
+        line = reader.line_num
+        if len(row) != width:
+            log.add(f"row has {len(row)} cells, the header has {width}", line)
+            continue
+        text = row[i_ts]
+        ts = epochs[text] if text in epochs else epochs.setdefault(text, _epoch(text))
+        if ts is None:
+            log.add(f"not a Unix or RFC 3339 timestamp ({text!r})", line, "timestamp")
+            continue
+        metric = row[i_metric].strip()
+        if not metric:
+            log.add("empty (every row needs a metric name)", line, "metric")
+            continue
+        try:
+            value = float(row[i_value])
+        except ValueError:
+            log.add(f"not a number ({row[i_value]!r})", line, "value")
+            continue
+        key = (metric, row[i_service].strip(), tuple(row[i] for i in extra_idx))
+        bucket = groups.get(key)
+        if bucket is None:
+            bucket = groups[key] = ([], [])
+        bucket[0].append(ts)
+        bucket[1].append(value)
+    return groups, [h for _, h in extra]
+
+
+def _epoch(text: str) -> float | None:
+    try:
+        ts = float(text)
+    except ValueError:
+        try:
+            ts = to_epoch(text)
+        except ValueError:
+            return None
+    return ts if math.isfinite(ts) else None
+
+
+def _to_series(groups: dict[_Key, tuple[list, list]], extra: list[str]) -> list[Series]:
+    out = []
+    for (metric, service, tail), (ts_list, value_list) in groups.items():
+        labels = {"service": service} if service else {}
+        labels.update((name, v.strip()) for name, v in zip(extra, tail, strict=True) if v.strip())
+        ts = np.asarray(ts_list, dtype=float)
+        vs = np.asarray(value_list, dtype=float)
+        order = np.argsort(ts, kind="stable")
+        ts, vs = ts[order], vs[order]
+        keep = ~np.isnan(vs)
+        out.append(Series(metric=metric, labels=labels, timestamps=ts[keep], values=vs[keep]))
+    return out

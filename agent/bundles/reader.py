@@ -1,0 +1,84 @@
+"""Load a case bundle directory into memory (never its ground truth)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.bundles.errors import BundleError, ErrorLog, InvalidBundleError
+from agent.bundles.event_file import read_event
+from agent.bundles.jsonl_files import read_changes, read_logs
+from agent.bundles.metrics_file import read_metrics
+from agent.bundles.yaml_lines import line_of, load_yaml, to_plain
+from agent.events import Event
+from agent.series import ChangeRecord, LogRecord, Series
+from agent.sources.topology import Topology, check_topology
+
+
+@dataclass
+class CaseBundle:
+    """One incident, release or inspection window; ``label.yaml`` is deliberately not part of it."""
+
+    event: Event
+    series: list[Series] = field(default_factory=list)
+    logs: list[LogRecord] = field(default_factory=list)
+    changes: list[ChangeRecord] = field(default_factory=list)
+    topology: Topology | None = None
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else "bundle"
+
+    def services(self) -> list[str]:
+        """Every service the bundle mentions (event, series, logs, changes, topology), sorted."""
+        found = set(self.event.services)
+        found.update(s.service for s in self.series if s.service)
+        found.update(r.service for r in self.logs)
+        found.update(c.service for c in self.changes)
+        if self.topology is not None:
+            found.update(self.topology.services())
+        return sorted(found)
+
+
+def read_bundle(path: str | Path) -> tuple[CaseBundle | None, list[BundleError]]:
+    """The bundle at ``path`` and every problem found; the bundle is None when there are problems."""
+    root = Path(path)
+    name = root.name or str(root)
+    if not root.is_dir():
+        return None, [BundleError(name, "not a directory" if root.exists() else "does not exist")]
+    event, errors = read_event(root / "event.yaml", f"{name}/event.yaml")
+    series, more = read_metrics(root / "metrics.csv", f"{name}/metrics.csv")
+    errors += more
+    logs, more = read_logs(root / "logs.jsonl", f"{name}/logs.jsonl")
+    errors += more
+    changes, more = read_changes(root / "changes.jsonl", f"{name}/changes.jsonl")
+    errors += more
+    topology, more = read_topology(root / "topology.yaml", f"{name}/topology.yaml")
+    errors += more
+    if errors or event is None:
+        return None, errors
+    return CaseBundle(event, series, logs, changes, topology, root), []
+
+
+def load_bundle(path: str | Path) -> CaseBundle:
+    """The bundle at ``path``; raises :class:`InvalidBundleError` listing every problem."""
+    bundle, errors = read_bundle(path)
+    if bundle is None:
+        raise InvalidBundleError(str(path), errors)
+    return bundle
+
+
+def read_topology(path: Path, label: str) -> tuple[Topology | None, list[BundleError]]:
+    """The topology of ``path`` (absent file: None) and its problems, each with its line."""
+    if not path.is_file():
+        return None, []
+    log = ErrorLog(label)
+    ok, data = load_yaml(path, log)
+    if not ok:
+        return None, log.result()
+    for loc, message in check_topology(data):
+        log.add(message, line_of(data, loc), ".".join(map(str, loc)) or None)
+    if log:
+        return None, log.result()
+    return Topology.from_dict(to_plain(data)), []

@@ -1,0 +1,76 @@
+"""YAML loading that remembers where each key was, so errors can name a line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from agent.bundles.errors import ErrorLog
+
+
+def load_yaml(path: Path, log: ErrorLog) -> tuple[bool, Any]:
+    """``(ok, data)``; on failure the reason is added to ``log`` with its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        log.add(f"cannot read: {exc}")
+        return False, None
+    try:
+        return True, YAML(typ="rt", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        log.add(f"invalid YAML: {exc.problem or exc.context}", line)
+    except YAMLError as exc:
+        log.add(f"invalid YAML: {exc}")
+    return False, None
+
+
+def line_of(root: Any, loc: Sequence[str | int]) -> int | None:
+    """1-based line of the deepest key of ``loc`` found in a round-trip-loaded document."""
+    node, line = root, None
+    for key in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, dict) and key in node:
+                line = lc.key(key)[0] + 1 if lc is not None else line
+            elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+                line = lc.item(key)[0] + 1 if lc is not None else line
+            else:
+                break
+        except (KeyError, TypeError, AttributeError):
+            break
+        node = node[key]
+    return line
+
+
+def to_plain(node: Any) -> Any:
+    """Round-trip containers as plain dicts and lists (scalars unchanged)."""
+    if isinstance(node, dict):
+        return {to_plain(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [to_plain(v) for v in node]
+    return node
+
+
+def report_validation(log: ErrorLog, root: Any, exc: ValidationError, skip: Sequence[str] = ()) -> None:
+    """Add each pydantic error to ``log`` with the line and dotted field it concerns."""
+    for err in exc.errors():
+        loc = list(err["loc"])
+        if loc and loc[0] in skip:
+            continue
+        log.add(_message(err), line_of(root, loc), ".".join(map(str, loc)) or None)
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "missing":
+        return "required"
+    expected = (err.get("ctx") or {}).get("expected")
+    if err["type"] in ("literal_error", "enum") and expected:
+        return "must be one of " + str(expected).replace("'", "").replace(" or ", ", ")
+    return str(err["msg"]).removeprefix("Value error, ")

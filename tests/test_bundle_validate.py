@@ -1,0 +1,191 @@
+"""Validation: every problem of a bad bundle, with exact file, line and field."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.bundles.errors import InvalidBundleError
+from agent.bundles.label import GroundTruth, load_label
+from agent.bundles.validate import find_bundles, validate_bundle
+
+FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
+GOOD_EVENT = "pattern: rca\ntime: 2026-03-02T10:15:00Z\n"
+
+
+def make_case(root: Path, files: dict[str, str], name: str = "my-case") -> Path:
+    case = root / name
+    case.mkdir()
+    files = {"event.yaml": GOOD_EVENT, **files}
+    for file, text in files.items():
+        if text is not None:
+            (case / file).write_text(text)
+    return case
+
+
+def errors_of(case: Path) -> list[str]:
+    return [str(e) for e in validate_bundle(case)]
+
+
+def test_valid_fixture_has_no_errors():
+    assert validate_bundle(FIXTURE) == []
+
+
+def test_event_errors(tmp_path):
+    event = "time: 2026-03-02T10:15:00Z\nservice: a\npattern: rcaa\nalert:\n  startsAt: yesterday\n"
+    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
+        "my-case/event.yaml:3: pattern: must be one of rca, release_interception, inspection",
+        "my-case/event.yaml:5: alert.startsAt: not a Unix or RFC 3339 timestamp: 'yesterday'",
+    ]
+
+
+def test_event_missing_fields_and_bad_duration(tmp_path):
+    event = "service: a\nscope:\n  services: [a]\n  window: forever\n"
+    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
+        "my-case/event.yaml: pattern: required",
+        "my-case/event.yaml: time: required",
+        "my-case/event.yaml:4: scope.window: not a duration (use e.g. 30s, 15m, 2h, 1d): 'forever'",
+    ]
+
+
+def test_event_missing_or_not_yaml(tmp_path):
+    missing = make_case(tmp_path, {"event.yaml": None}, "a")
+    assert errors_of(missing) == ["a/event.yaml: missing (every case bundle needs an event.yaml)"]
+    broken = make_case(tmp_path, {"event.yaml": "pattern: rca\ntime: [1, 2\n"}, "b")
+    (err,) = errors_of(broken)
+    assert err.startswith("b/event.yaml:3: invalid YAML:")
+    listed = make_case(tmp_path, {"event.yaml": "- rca\n"}, "c")
+    assert errors_of(listed) == ["c/event.yaml: must be a mapping with at least pattern and time"]
+
+
+def test_metrics_errors(tmp_path):
+    metrics = (
+        "timestamp,metric,service,value,instance\n"
+        "1,m,a,1,i\n"
+        "2026-03-02T10:15:00Z,m,a,2,i\n"
+        "3,m,a,abc,i\n"
+        "yesterday,m,a,1,i\n"
+        "4,,a,1,i\n"
+        "5,m,a\n"
+        "6,m,a,,i\n"
+    )
+    assert errors_of(make_case(tmp_path, {"metrics.csv": metrics})) == [
+        "my-case/metrics.csv:4: value: not a number ('abc')",
+        "my-case/metrics.csv:5: timestamp: not a Unix or RFC 3339 timestamp ('yesterday')",
+        "my-case/metrics.csv:6: metric: empty (every row needs a metric name)",
+        "my-case/metrics.csv:7: row has 3 cells, the header has 5",
+        "my-case/metrics.csv:8: value: not a number ('')",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "error"),
+    [
+        ("timestamp,metric,value", "header: missing column(s) service (need timestamp,metric,service,value)"),
+        ("ts,name,service,value", "header: missing column(s) timestamp, metric (need "),
+        ("timestamp,metric,service,value,pod,pod", "header: duplicated column(s) pod"),
+    ],
+)
+def test_metrics_header_errors(tmp_path, header, error):
+    (only,) = errors_of(make_case(tmp_path, {"metrics.csv": header + "\n1,m,a,1\n"}))
+    assert only.startswith(f"my-case/metrics.csv:1: {error}")
+
+
+def test_metrics_empty_file(tmp_path):
+    assert errors_of(make_case(tmp_path, {"metrics.csv": ""})) == [
+        "my-case/metrics.csv:1: header: empty file: a header row timestamp,metric,service,value is required"
+    ]
+
+
+def test_errors_per_file_are_capped(tmp_path):
+    rows = "".join(f"{i},m,a,x\n" for i in range(80))
+    errors = errors_of(make_case(tmp_path, {"metrics.csv": "timestamp,metric,service,value\n" + rows}))
+    assert len(errors) == 51
+    assert errors[-1] == "my-case/metrics.csv: ... and 30 more errors in this file"
+
+
+def test_log_errors(tmp_path):
+    logs = (
+        '{"ts": 1, "service": "a", "level": "INFO", "message": "ok"}\n'
+        '{"ts": 1, "service": "a", "level": "WARNING", "message": "x"}\n'
+        "\n"
+        "not json\n"
+        "[1, 2]\n"
+        '{"service": "a", "level": "INFO", "message": "x"}\n'
+        '{"ts": "soon", "service": "a", "level": "INFO", "message": "x"}\n'
+        '{"ts": 1, "level": "INFO", "message": "x"}\n'
+        '{"ts": 1, "service": "a", "level": "info", "message": {"nested": true}}\n'
+    )
+    assert errors_of(make_case(tmp_path, {"logs.jsonl": logs})) == [
+        "my-case/logs.jsonl:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL",
+        "my-case/logs.jsonl:4: invalid JSON: Expecting value (column 1)",
+        "my-case/logs.jsonl:5: must be a JSON object, found list",
+        "my-case/logs.jsonl:6: ts: required",
+        "my-case/logs.jsonl:7: ts: not a Unix or RFC 3339 timestamp ('soon')",
+        "my-case/logs.jsonl:8: service: required",
+        "my-case/logs.jsonl:9: message: must be a string, found dict",
+    ]
+
+
+def test_change_errors(tmp_path):
+    changes = (
+        '{"ts": 1, "service": "a", "type": "deploy", "id": 7}\n'
+        '{"ts": 1, "service": "a", "type": "deploy"}\n'
+        '{"ts": 1, "service": "a", "id": "x"}\n'
+        '{"ts": 1, "service": "a", "type": "canary", "id": "x", "canary": "v2"}\n'
+    )
+    assert errors_of(make_case(tmp_path, {"changes.jsonl": changes})) == [
+        "my-case/changes.jsonl:2: id: required",
+        "my-case/changes.jsonl:3: type: required",
+        "my-case/changes.jsonl:4: canary: must be an object of label names to values",
+    ]
+
+
+def test_topology_errors(tmp_path):
+    topology = "services:\n  a:\n    depends_on: b\n  b:\n    depends_on: [c, {x: 1}]\n  c: [a]\n"
+    assert errors_of(make_case(tmp_path, {"topology.yaml": topology})) == [
+        "my-case/topology.yaml:3: services.a.depends_on: must be a list of service names",
+        "my-case/topology.yaml:5: services.b.depends_on.1: not a service name ({'x': 1})",
+        "my-case/topology.yaml:6: services.c: must be a mapping like {depends_on: [a, b]}",
+    ]
+    other = make_case(tmp_path, {"topology.yaml": "gateway: [ranking]\n"}, "other")
+    assert errors_of(other) == ["other/topology.yaml: must be a mapping with a 'services' key"]
+
+
+def test_label_errors_are_reported_by_validate_only(tmp_path):
+    case = make_case(tmp_path, {"label.yaml": "root_cause:\n  - {service: a}\ndecision: maybe\n"})
+    assert errors_of(case) == [
+        "my-case/label.yaml:2: root_cause.0.fault: required",
+        "my-case/label.yaml:3: decision: must be one of pass, hold, block",
+    ]
+    with pytest.raises(InvalidBundleError, match="decision: must be one of pass, hold, block"):
+        load_label(case)
+
+
+def test_load_label():
+    truth = load_label(FIXTURE)
+    assert isinstance(truth, GroundTruth)
+    assert truth.primary.service == "feature-store" and truth.primary.fault == "slow_dependency"
+    assert truth.noise is False and truth.decision is None and truth.findings == []
+    assert load_label(FIXTURE / "label.yaml") == truth
+
+
+def test_load_label_absent(tmp_path):
+    assert load_label(make_case(tmp_path, {})) is None
+
+
+def test_not_a_directory(tmp_path):
+    assert errors_of(tmp_path / "nope") == ["nope: does not exist"]
+    (tmp_path / "file").write_text("x")
+    assert errors_of(tmp_path / "file") == ["file: not a directory"]
+
+
+def test_find_bundles_walks_directories(tmp_path):
+    shutil.copytree(FIXTURE, tmp_path / "set" / "one")
+    shutil.copytree(FIXTURE, tmp_path / "set" / "deeper" / "two")
+    (tmp_path / "set" / "empty").mkdir()
+    assert find_bundles([tmp_path / "set"]) == [tmp_path / "set" / "deeper" / "two", tmp_path / "set" / "one"]
+    assert find_bundles([tmp_path / "set" / "one"]) == [tmp_path / "set" / "one"]
+    assert find_bundles([tmp_path / "missing"]) == [tmp_path / "missing"]
