@@ -1,0 +1,52 @@
+"""Memory: events, cases, corrections, Skill versions, schedules and alert dedup, in SQL.
+
+All database access of the agent goes through this package; start with ``Memory(url)``.
+"""
+
+from agent.memory.db import DatabaseUnavailableError, DatabaseURLError, init_db
+from agent.memory.errors import (
+    CaseNotFoundError,
+    CaseStateError,
+    EventNotFoundError,
+    IncidentNotFoundError,
+    InvalidInputError,
+    MemoryStoreError,
+    NotFoundError,
+    ScheduleNotFoundError,
+    SkillVersionNotFoundError,
+)
+from agent.memory.records import (
+    AlertKind,
+    AlertObservation,
+    CaseRecord,
+    CorrectionRecord,
+    EventRecord,
+    IncidentRecord,
+    ScheduleRecord,
+    SkillVersionRecord,
+)
+from agent.memory.repository import Memory
+
+__all__ = [
+    "AlertKind",
+    "AlertObservation",
+    "CaseNotFoundError",
+    "CaseRecord",
+    "CaseStateError",
+    "CorrectionRecord",
+    "DatabaseURLError",
+    "DatabaseUnavailableError",
+    "EventNotFoundError",
+    "EventRecord",
+    "IncidentNotFoundError",
+    "IncidentRecord",
+    "InvalidInputError",
+    "Memory",
+    "MemoryStoreError",
+    "NotFoundError",
+    "ScheduleNotFoundError",
+    "ScheduleRecord",
+    "SkillVersionNotFoundError",
+    "SkillVersionRecord",
+    "init_db",
+]

@@ -1,0 +1,203 @@
+"""Alert dedup: group repeated and related alert notifications into incidents.
+
+An alert is identified by its fingerprint (Alertmanager's, or any stable hash of its labels).
+- ``new``: the first notification of a firing episode on a service with no open incident; an
+  incident is opened and the caller should investigate it.
+- ``repeat``: the same fingerprint again while it is still firing (Alertmanager re-notifies).
+- ``duplicate``: a different alert on a service that already has an open incident; it joins it.
+- ``resolved``: the alert stopped firing; the incident resolves when none of its alerts fires.
+An open incident silent for longer than ``stale_after`` seconds no longer absorbs alerts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent.memory.errors import CaseNotFoundError, IncidentNotFoundError, InvalidInputError
+from agent.memory.models import AlertRow, CaseRow, IncidentRow, new_id
+from agent.memory.records import AlertKind, AlertObservation, IncidentRecord
+from agent.memory.store import Store
+
+ALERT_STATUSES = ("firing", "resolved")
+DEFAULT_STALE_AFTER_S = 6 * 3600.0
+
+
+def _incident_record(row: IncidentRow) -> IncidentRecord:
+    return IncidentRecord.model_validate(row, from_attributes=True)
+
+
+def _observation(
+    kind: AlertKind, alert: AlertRow, incident: IncidentRow | None, incident_resolved: bool = False
+) -> AlertObservation:
+    return AlertObservation(
+        kind=kind,
+        fingerprint=alert.fingerprint,
+        alertname=alert.alertname,
+        service=alert.service,
+        incident_id=incident.id if incident else None,
+        case_id=incident.case_id if incident else None,
+        count=alert.count,
+        incident_resolved=incident_resolved,
+    )
+
+
+def _is_live(incident: IncidentRow | None, ts: float, stale_after: float) -> bool:
+    return incident is not None and incident.status == "open" and ts - incident.last_seen <= stale_after
+
+
+def _touch(incident: IncidentRow, ts: float) -> None:
+    incident.last_seen = max(incident.last_seen, ts)
+    incident.alert_count += 1
+
+
+def _open_incident_for(
+    session: Session, service: str | None, ts: float, stale_after: float
+) -> IncidentRow | None:
+    """The live open incident of a service; stale open ones are closed on the way."""
+    if not service:
+        return None
+    rows = session.scalars(
+        select(IncidentRow)
+        .where(IncidentRow.service == service, IncidentRow.status == "open")
+        .order_by(IncidentRow.last_seen.desc())
+        .with_for_update()
+    ).all()
+    live = None
+    for row in rows:
+        if live is None and _is_live(row, ts, stale_after):
+            live = row
+        elif row.last_seen < ts - stale_after:
+            row.status = "resolved"
+            row.resolved_at = row.last_seen
+    return live
+
+
+def _resolve(session: Session, alert: AlertRow, ts: float) -> AlertObservation:
+    alert.status = "resolved"
+    alert.last_seen = max(alert.last_seen, ts)
+    incident = alert.incident
+    incident_resolved = False
+    if incident is not None and incident.status == "open":
+        session.flush()
+        still_firing = session.scalar(
+            select(AlertRow.id)
+            .where(AlertRow.incident_id == incident.id, AlertRow.status == "firing")
+            .limit(1)
+        )
+        if still_firing is None:
+            incident.status = "resolved"
+            incident.resolved_at = ts
+            incident.last_seen = max(incident.last_seen, ts)
+            incident_resolved = True
+    return _observation(AlertKind.RESOLVED, alert, incident, incident_resolved)
+
+
+def _fire(
+    session: Session,
+    alert: AlertRow | None,
+    fingerprint: str,
+    alertname: str,
+    service: str | None,
+    ts: float,
+    stale_after: float,
+) -> AlertObservation:
+    if alert is not None and alert.status == "firing":
+        incident = alert.incident
+        if _is_live(incident, ts, stale_after) and ts - alert.last_seen <= stale_after:
+            assert incident is not None
+            alert.count += 1
+            alert.last_seen = max(alert.last_seen, ts)
+            _touch(incident, ts)
+            return _observation(AlertKind.REPEAT, alert, incident)
+    incident = _open_incident_for(session, service, ts, stale_after)
+    if incident is not None:
+        kind = AlertKind.DUPLICATE
+        _touch(incident, ts)
+    else:
+        kind = AlertKind.NEW
+        incident = IncidentRow(
+            id=new_id(), service=service, status="open", first_seen=ts, last_seen=ts, alert_count=1
+        )
+        session.add(incident)
+    if alert is None:
+        alert = AlertRow(fingerprint=fingerprint)
+        session.add(alert)
+    alert.alertname = alertname
+    alert.service = service
+    alert.status = "firing"
+    alert.first_seen = ts
+    alert.last_seen = ts
+    alert.count = 1
+    alert.incident = incident
+    session.flush()
+    return _observation(kind, alert, incident)
+
+
+class AlertStore(Store):
+    """Alert and incident dedup state."""
+
+    def observe_alert(
+        self,
+        fingerprint: str,
+        alertname: str,
+        service: str | None,
+        status: str,
+        ts: float,
+        *,
+        stale_after: float = DEFAULT_STALE_AFTER_S,
+    ) -> AlertObservation:
+        """Classify one alert notification (new / repeat / duplicate / resolved) and record it."""
+        if not fingerprint:
+            raise InvalidInputError("fingerprint: empty")
+        if status not in ALERT_STATUSES:
+            raise InvalidInputError(f"status: must be firing or resolved, got {status!r}")
+        if stale_after <= 0:
+            raise InvalidInputError(f"stale_after: must be > 0 seconds, got {stale_after}")
+
+        def work(session: Session) -> AlertObservation:
+            alert = session.scalars(
+                select(AlertRow).where(AlertRow.fingerprint == fingerprint).with_for_update()
+            ).first()
+            if status == "resolved":
+                if alert is None:
+                    return AlertObservation(
+                        kind=AlertKind.RESOLVED,
+                        fingerprint=fingerprint,
+                        alertname=alertname,
+                        service=service,
+                        count=0,
+                    )
+                return _resolve(session, alert, ts)
+            return _fire(session, alert, fingerprint, alertname, service, ts, stale_after)
+
+        return self._write_retrying(work)
+
+    def link_incident_case(self, incident_id: str, case_id: str) -> IncidentRecord:
+        """Record which case investigates an incident (later duplicates point at it)."""
+        with self._write() as session:
+            incident = session.get(IncidentRow, incident_id, with_for_update=True)
+            if incident is None:
+                raise IncidentNotFoundError(incident_id)
+            if session.get(CaseRow, case_id) is None:
+                raise CaseNotFoundError(case_id)
+            incident.case_id = case_id
+            session.flush()
+            return _incident_record(incident)
+
+    def get_incident(self, incident_id: str) -> IncidentRecord:
+        """One incident, or IncidentNotFoundError."""
+        with self._read() as session:
+            incident = session.get(IncidentRow, incident_id)
+            if incident is None:
+                raise IncidentNotFoundError(incident_id)
+            return _incident_record(incident)
+
+    def open_incidents(self, service: str | None = None) -> list[IncidentRecord]:
+        """Incidents still open (optionally one service's), most recently active first."""
+        query = select(IncidentRow).where(IncidentRow.status == "open")
+        if service is not None:
+            query = query.where(IncidentRow.service == service)
+        with self._read() as session:
+            rows = session.scalars(query.order_by(IncidentRow.last_seen.desc())).all()
+            return [_incident_record(row) for row in rows]

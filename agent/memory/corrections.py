@@ -1,0 +1,86 @@
+"""Corrections: an engineer's judgement of a case, stored beside its verdict (never over it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+
+from agent.memory.cases import case_record, correction_record, load_case_row
+from agent.memory.errors import InvalidInputError
+from agent.memory.models import CaseRow, CorrectionRow, now
+from agent.memory.records import CaseRecord, CorrectionRecord
+from agent.memory.store import Store
+
+DECISIONS = ("pass", "hold", "block")
+
+
+def _clean(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field}: must be text, got {type(value).__name__}")
+    value = value.strip()
+    return value or None
+
+
+class CorrectionStore(Store):
+    """Corrections and the corrected cases they mark."""
+
+    def add_correction(
+        self,
+        case_id: str,
+        correct: bool,
+        *,
+        root_cause_service: str | None = None,
+        root_cause_fault: str | None = None,
+        decision: str | None = None,
+        needs_attention: bool | None = None,
+        note: str = "",
+        author: str | None = None,
+    ) -> CorrectionRecord:
+        """Record whether a case's answer was right and, if not, what the truth was.
+
+        The case's verdict is left untouched; several corrections may accumulate, the newest last.
+        Raises CaseNotFoundError for an unknown case and InvalidInputError for a bad field.
+        """
+        if not isinstance(correct, bool):
+            raise InvalidInputError(f"correct: must be true or false, got {correct!r}")
+        if decision is not None and decision not in DECISIONS:
+            raise InvalidInputError(f"decision: must be one of {', '.join(DECISIONS)}, got {decision!r}")
+        if needs_attention is not None and not isinstance(needs_attention, bool):
+            raise InvalidInputError(f"needs_attention: must be true or false, got {needs_attention!r}")
+        service = _clean("root_cause_service", root_cause_service)
+        fault = _clean("root_cause_fault", root_cause_fault)
+        if fault and not service:
+            raise InvalidInputError(
+                "root_cause_fault: give root_cause_service too (which service had the fault)"
+            )
+        with self._write() as session:
+            case = load_case_row(session, case_id)
+            row = CorrectionRow(
+                case_id=case.id,
+                correct=correct,
+                root_cause_service=service,
+                root_cause_fault=fault,
+                decision=decision,
+                needs_attention=needs_attention,
+                note=note or "",
+                author=_clean("author", author),
+                created_at=now(),
+            )
+            session.add(row)
+            session.flush()
+            return correction_record(row)
+
+    def corrections_for(self, case_id: str) -> list[CorrectionRecord]:
+        """A case's corrections, oldest first (CaseNotFoundError for an unknown case)."""
+        with self._read() as session:
+            return [correction_record(c) for c in load_case_row(session, case_id).corrections]
+
+    def corrected_cases(self, skill: str | None = None) -> list[CaseRecord]:
+        """Cases with at least one correction (optionally one Skill's), oldest first, with corrections."""
+        query = select(CaseRow).where(exists().where(CorrectionRow.case_id == CaseRow.id))
+        if skill is not None:
+            query = query.where(CaseRow.skill == skill)
+        query = query.order_by(CaseRow.created_at, CaseRow.id)
+        with self._read() as session:
+            return [case_record(row) for row in session.scalars(query)]

@@ -1,0 +1,155 @@
+"""Engines and schema migration: ``init_db(url)`` brings any database to the current schema.
+
+SQLite: WAL journal, foreign keys on, a busy timeout, and SQLAlchemy (not ``sqlite3``) emits
+``BEGIN`` so that DDL is transactional and write transactions can take the write lock up front
+(``BEGIN IMMEDIATE``) instead of failing with "database is locked" when they upgrade a read lock.
+PostgreSQL: migrations run under a transaction-level advisory lock, so several processes may call
+``init_db`` at once; the losers wait, then find the schema already current.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BEGIN_OPTION = "bianque_sqlite_begin"
+"""Execution option naming the SQLite BEGIN flavour of a transaction: ``DEFERRED`` or ``IMMEDIATE``."""
+_PG_MIGRATION_LOCK = 0x6269616E_71756500  # "bianque\0": one constant key for every process
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+
+class DatabaseURLError(ValueError):
+    """The configured database URL cannot be used."""
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The database could not be reached or opened."""
+
+
+def parse_url(url: str | URL) -> URL:
+    """The URL parsed, or a clear error naming it (password masked)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseURLError(
+            f"not a database URL: {url!r} (expected e.g. sqlite:///path/to/bianque.db "
+            "or postgresql+psycopg://user:pw@host/db)"
+        ) from exc
+    return parsed
+
+
+def _is_memory_sqlite(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine configured for Bian Que (SQLite pragmas and BEGIN handling); no migration."""
+    parsed = parse_url(url)
+    options: dict[str, Any] = {"future": True, **kwargs}
+    if parsed.get_backend_name() == "sqlite":
+        connect_args = options.setdefault("connect_args", {})
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_S)
+        if _is_memory_sqlite(parsed):
+            connect_args.setdefault("check_same_thread", False)
+            options.setdefault("poolclass", StaticPool)
+        elif parsed.database:
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    else:
+        options.setdefault("pool_pre_ping", True)
+    try:
+        engine = create_engine(parsed, **options)
+    except NoSuchModuleError as exc:
+        raise DatabaseURLError(
+            f"unsupported database URL scheme {parsed.drivername!r} in "
+            f"{parsed.render_as_string(hide_password=True)}: use sqlite:/// or postgresql+psycopg://"
+        ) from exc
+    except ModuleNotFoundError as exc:
+        raise DatabaseURLError(
+            f"the driver for {parsed.drivername!r} is not installed ({exc.name}); "
+            "for PostgreSQL install psycopg: pip install 'bianque[postgres]'"
+        ) from exc
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        flavour = connection.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {'IMMEDIATE' if flavour == 'IMMEDIATE' else 'DEFERRED'}")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (same pool), whose transactions take the write lock at BEGIN on SQLite."""
+    return engine.execution_options(**{BEGIN_OPTION: "IMMEDIATE"})
+
+
+def alembic_config(url: str | URL | None = None) -> Config:
+    """An Alembic ``Config`` pointing at the package's migrations; no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    if url is not None:
+        rendered = parse_url(url).render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest migration revision shipped with the package."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run ``alembic upgrade`` in one transaction, serialised across processes."""
+    config = alembic_config()
+    with writer(engine).connect() as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def init_db(url: str | URL) -> Engine:
+    """An engine for ``url`` with the schema migrated to head; cheap when already current."""
+    engine = make_engine(url)
+    try:
+        if current_revision(engine) != head_revision():
+            upgrade(engine)
+    except OperationalError as exc:
+        engine.dispose()
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailableError(f"cannot open database {where}: {exc.orig or exc}") from exc
+    except Exception:
+        engine.dispose()
+        raise
+    return engine

@@ -1,0 +1,51 @@
+"""Errors the memory API raises; messages name the thing that was asked for."""
+
+from __future__ import annotations
+
+
+class MemoryStoreError(Exception):
+    """Base class of memory errors."""
+
+
+class NotFoundError(MemoryStoreError, LookupError):
+    """Something asked for by id or name is not stored."""
+
+
+class CaseNotFoundError(NotFoundError):
+    def __init__(self, case_id: str) -> None:
+        super().__init__(f"no case with id {case_id!r} (see `bianque cases list`)")
+        self.case_id = case_id
+
+
+class EventNotFoundError(NotFoundError):
+    def __init__(self, event_id: str) -> None:
+        super().__init__(f"no event with id {event_id!r}")
+        self.event_id = event_id
+
+
+class SkillVersionNotFoundError(NotFoundError):
+    def __init__(self, name: str, version: int | None = None) -> None:
+        what = f"version {version} of Skill {name!r}" if version is not None else f"Skill {name!r}"
+        super().__init__(f"no stored {what}")
+        self.name = name
+        self.version = version
+
+
+class ScheduleNotFoundError(NotFoundError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no schedule with job id {job_id!r}")
+        self.job_id = job_id
+
+
+class IncidentNotFoundError(NotFoundError):
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(f"no incident with id {incident_id!r}")
+        self.incident_id = incident_id
+
+
+class InvalidInputError(MemoryStoreError, ValueError):
+    """An argument is not acceptable; the message names the field."""
+
+
+class CaseStateError(MemoryStoreError):
+    """The case is not in a state that allows the operation."""

@@ -1,0 +1,152 @@
+"""What the memory API returns: plain pydantic records, never ORM objects bound to a session."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.events import Event
+from agent.evidence import EvidencePack
+from agent.findings import Finding
+from agent.verdict import Verdict
+
+CaseStatus = Literal["running", "done", "failed"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class EventRecord(Record):
+    """A stored event."""
+
+    id: str
+    event: Event
+    source: str
+    received_at: float
+
+
+class CorrectionRecord(Record):
+    """An engineer's judgement of a case."""
+
+    id: int
+    case_id: str
+    correct: bool
+    root_cause_service: str | None = None
+    root_cause_fault: str | None = None
+    decision: Literal["pass", "hold", "block"] | None = None
+    needs_attention: bool | None = None
+    note: str = ""
+    author: str | None = None
+    created_at: float
+
+
+class CaseRecord(Record):
+    """A stored investigation: the event, the Skill that answered, and its answer."""
+
+    id: str
+    event_id: str
+    event: Event
+    skill: str | None = None
+    skill_version: int | None = None
+    selection_reason: str = ""
+    status: CaseStatus
+    findings: list[Finding] = Field(default_factory=list)
+    evidence: EvidencePack | None = None
+    verdict: Verdict | None = None
+    report: str | None = None
+    reasoner: str | None = None
+    prompt_tokens: int = 0
+    duration_ms: int | None = None
+    error: str | None = None
+    bundle_path: str | None = None
+    gathered: dict | None = None
+    thread_id: str | None = None
+    created_at: float
+    finished_at: float | None = None
+    corrections: list[CorrectionRecord] = Field(default_factory=list)
+
+    @property
+    def pattern(self) -> str:
+        return self.event.pattern.value
+
+    @property
+    def service(self) -> str | None:
+        return self.event.primary_service
+
+    @property
+    def latest_correction(self) -> CorrectionRecord | None:
+        return self.corrections[-1] if self.corrections else None
+
+
+class SkillVersionRecord(Record):
+    """One stored version of a Skill's YAML."""
+
+    name: str
+    version: int
+    yaml_text: str
+    sha256: str
+    reason: str = ""
+    author: str | None = None
+    active: bool
+    created_at: float
+    created: bool = Field(default=False, description="True when this call stored it; False for a duplicate.")
+
+
+class ScheduleRecord(Record):
+    """A scheduled inspection."""
+
+    job_id: str
+    skill: str
+    cron: str
+    services: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    last_run: float | None = None
+    last_status: str | None = None
+    last_case_id: str | None = None
+    created_at: float
+    updated_at: float
+
+
+class AlertKind(StrEnum):
+    """How an incoming alert notification relates to what memory has seen."""
+
+    NEW = "new"  # a new problem: a new incident was opened
+    REPEAT = "repeat"  # the same alert again while it is still firing (re-notification)
+    DUPLICATE = "duplicate"  # another alert on a service that already has an open incident
+    RESOLVED = "resolved"  # the alert stopped firing
+
+
+class AlertObservation(Record):
+    """The dedup classification of one alert notification."""
+
+    kind: AlertKind
+    fingerprint: str
+    alertname: str
+    service: str | None = None
+    incident_id: str | None = Field(default=None, description="The incident the alert belongs to.")
+    case_id: str | None = Field(default=None, description="The case that investigates that incident.")
+    count: int = Field(default=1, description="Notifications of this alert in its current firing episode.")
+    incident_resolved: bool = Field(
+        default=False, description="RESOLVED: the whole incident is now resolved."
+    )
+
+    @property
+    def needs_investigation(self) -> bool:
+        """Only a NEW alert starts an investigation; the rest attach to an existing one."""
+        return self.kind is AlertKind.NEW
+
+
+class IncidentRecord(Record):
+    """A group of alerts judged to be one problem."""
+
+    id: str
+    service: str | None = None
+    status: Literal["open", "resolved"]
+    first_seen: float
+    last_seen: float
+    alert_count: int
+    case_id: str | None = None
+    resolved_at: float | None = None

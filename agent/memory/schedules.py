@@ -1,0 +1,111 @@
+"""Schedules: which inspection Skill runs on which cron, over which services, and how it last went.
+
+The scheduler keeps its own APScheduler job store; these rows are the user-facing definitions
+and run history that the CLI, API and UI show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agent.memory.errors import InvalidInputError, ScheduleNotFoundError
+from agent.memory.models import ScheduleRow, now
+from agent.memory.records import ScheduleRecord
+from agent.memory.store import Store
+
+
+def _record(row: ScheduleRow) -> ScheduleRecord:
+    return ScheduleRecord.model_validate(row, from_attributes=True)
+
+
+class ScheduleStore(Store):
+    """Scheduled inspections (create/read/update/delete, and run bookkeeping)."""
+
+    def save_schedule(
+        self,
+        job_id: str,
+        skill: str,
+        cron: str,
+        services: Sequence[str] = (),
+        enabled: bool = True,
+    ) -> ScheduleRecord:
+        """Create the schedule ``job_id``, or replace its definition (run history is kept)."""
+        if not job_id or not job_id.strip():
+            raise InvalidInputError("job_id: empty")
+        if not skill:
+            raise InvalidInputError("skill: empty")
+        if len(cron.split()) not in (5, 6):
+            raise InvalidInputError(f"cron: expected 5 fields (minute hour day month weekday), got {cron!r}")
+        if isinstance(services, str):
+            raise InvalidInputError("services: must be a list of service names, not one string")
+        stamp = now()
+        with self._write() as session:
+            row = session.get(ScheduleRow, job_id, with_for_update=True)
+            if row is None:
+                row = ScheduleRow(job_id=job_id, created_at=stamp)
+                session.add(row)
+            row.skill = skill
+            row.cron = cron
+            row.services = list(services)
+            row.enabled = enabled
+            row.updated_at = stamp
+            session.flush()
+            return _record(row)
+
+    def get_schedule(self, job_id: str) -> ScheduleRecord:
+        """One schedule, or ScheduleNotFoundError."""
+        with self._read() as session:
+            row = session.get(ScheduleRow, job_id)
+            if row is None:
+                raise ScheduleNotFoundError(job_id)
+            return _record(row)
+
+    def list_schedules(self, skill: str | None = None, enabled_only: bool = False) -> list[ScheduleRecord]:
+        """Schedules by job id, optionally one Skill's or only the enabled ones."""
+        query = select(ScheduleRow).order_by(ScheduleRow.job_id)
+        if skill is not None:
+            query = query.where(ScheduleRow.skill == skill)
+        if enabled_only:
+            query = query.where(ScheduleRow.enabled)
+        with self._read() as session:
+            return [_record(row) for row in session.scalars(query)]
+
+    def set_schedule_enabled(self, job_id: str, enabled: bool) -> ScheduleRecord:
+        """Pause or resume a schedule."""
+        with self._write() as session:
+            row = self._existing(session, job_id)
+            row.enabled = enabled
+            row.updated_at = now()
+            session.flush()
+            return _record(row)
+
+    def record_schedule_run(
+        self, job_id: str, status: str, ts: float | None = None, case_id: str | None = None
+    ) -> ScheduleRecord:
+        """Note that a schedule ran (status e.g. done / failed / skipped) and which case it opened."""
+        with self._write() as session:
+            row = self._existing(session, job_id)
+            row.last_run = now() if ts is None else ts
+            row.last_status = status
+            row.last_case_id = case_id
+            session.flush()
+            return _record(row)
+
+    def delete_schedule(self, job_id: str) -> bool:
+        """Remove a schedule; False when there was none."""
+        with self._write() as session:
+            row = session.get(ScheduleRow, job_id, with_for_update=True)
+            if row is None:
+                return False
+            session.delete(row)
+            return True
+
+    @staticmethod
+    def _existing(session: Session, job_id: str) -> ScheduleRow:
+        row = session.get(ScheduleRow, job_id, with_for_update=True)
+        if row is None:
+            raise ScheduleNotFoundError(job_id)
+        return row

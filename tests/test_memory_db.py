@@ -1,0 +1,131 @@
+"""Schema migrations and engine setup."""
+
+from __future__ import annotations
+
+import multiprocessing
+import socket
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, init_db
+from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade
+from agent.memory.models import Base
+
+
+def _tables(engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_init_db_migrates_to_head_and_is_idempotent(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'db' / 'memory.db'}"
+    first = init_db(url)
+    assert current_revision(first) == head_revision() == "0001"
+    with Memory(engine=first) as memory:
+        case_id = memory.start_case(memory.record_event({"pattern": "inspection", "time": 0}).id, "s").id
+    second = init_db(url)
+    upgrade(second)  # running the upgrade itself again is a no-op too
+    assert current_revision(second) == "0001"
+    with Memory(engine=second) as memory:
+        assert memory.get_case(case_id).status == "running"
+
+
+def test_migrations_create_exactly_the_models_tables(tmp_path) -> None:
+    engine = init_db(f"sqlite:///{tmp_path / 'm.db'}")
+    assert _tables(engine) == set(Base.metadata.tables)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+    engine.dispose()
+
+
+def test_autogenerate_diff_notices_a_model_change(tmp_path) -> None:
+    """The comparison above can fail: a table missing from the database shows up as a diff."""
+    engine = init_db(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE schedules"))
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert [d[0] for d in diff if d[0] == "add_table"] == ["add_table"]
+    engine.dispose()
+
+
+def test_downgrade_to_base_removes_every_table(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    init_db(url).dispose()
+    command.downgrade(alembic_config(url), "base")
+    engine = make_engine(url)
+    assert _tables(engine) == set()
+    assert current_revision(engine) is None
+    engine.dispose()
+
+
+def test_sqlite_uses_wal_and_enforces_foreign_keys(tmp_path) -> None:
+    engine = init_db(f"sqlite:///{tmp_path / 'm.db'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    with pytest.raises(Exception, match="FOREIGN KEY"), engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO cases (id, event_id, selection_reason, status, findings, prompt_tokens, "
+                "created_at) VALUES ('c1', 'no-such-event', '', 'running', '[]', 0, 0)"
+            )
+        )
+    engine.dispose()
+
+
+def test_in_memory_sqlite_works(tmp_path) -> None:
+    with Memory("sqlite://") as memory:
+        event = memory.record_event({"pattern": "inspection", "time": 5})
+        assert memory.get_event(event.id).event.time == 5
+
+
+def _init_in_child(url: str, queue) -> None:
+    try:
+        engine = init_db(url)
+        queue.put(current_revision(engine))
+    except Exception as exc:  # reported to the parent, which asserts on it
+        queue.put(f"error: {exc}")
+
+
+def test_concurrent_init_from_several_processes(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_init_in_child, args=(url, queue)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    results = [queue.get(timeout=5) for _ in workers]
+    assert results == ["0001"] * 4
+    engine = make_engine(url)
+    assert _tables(engine) == set(Base.metadata.tables)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuchdb://x/y"])
+def test_bad_url_is_a_clear_error(url: str) -> None:
+    with pytest.raises(DatabaseURLError, match="sqlite:///|postgresql"):
+        init_db(url)
+
+
+def test_unreachable_postgres_is_a_clear_error() -> None:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DatabaseUnavailableError, match=rf"cannot open database .*127\.0\.0\.1:{port}"):
+        init_db(f"postgresql+psycopg://bianque:secret@127.0.0.1:{port}/memory?connect_timeout=2")
+
+
+def test_unreachable_error_hides_the_password() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(DatabaseUnavailableError) as info:
+        init_db(f"postgresql+psycopg://bianque:s3cr3tpw@127.0.0.1:{port}/memory?connect_timeout=2")
+    assert "s3cr3tpw" not in str(info.value)
