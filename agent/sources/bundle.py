@@ -1,0 +1,134 @@
+"""Metric, log and change sources over one loaded case bundle."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict
+from functools import cache
+from typing import TYPE_CHECKING
+
+from agent.series import ChangeRecord, LogRecord, Series
+from agent.sources.base import (
+    ChangeRequest,
+    LogRequest,
+    MetricInfo,
+    MetricQuery,
+    SourceResult,
+    label_matches,
+    name_matches,
+)
+
+if TYPE_CHECKING:
+    from agent.bundles.reader import CaseBundle
+
+
+class BundleMetricSource:
+    """Answers metric queries from a bundle's metrics.csv (raw samples; ``promql`` is ignored)."""
+
+    def __init__(self, bundle: CaseBundle, name: str = "bundle") -> None:
+        self.bundle = bundle
+        self.name = name
+
+    def query(self, query: MetricQuery) -> SourceResult[Series]:
+        """Series whose name matches (exact or glob) and whose labels match, cut to ``[start, end]``."""
+        request = query.describe()
+        found: list[Series] = []
+        truncated = False
+        for series in self.bundle.series:
+            if not (name_matches(series.metric, query.name) and label_matches(series.labels, query.matchers)):
+                continue
+            mask = (series.timestamps >= query.start) & (series.timestamps <= query.end)
+            if not mask.any():
+                continue
+            if len(found) >= query.limit:
+                truncated = True
+                break
+            found.append(Series(series.metric, series.labels, series.timestamps[mask], series.values[mask]))
+        return SourceResult.of(self.name, request, found, truncated)
+
+    def metrics(self) -> list[MetricInfo]:
+        """Every metric name in the bundle with its label names and services, sorted by name."""
+        labels: dict[str, set[str]] = defaultdict(set)
+        services: dict[str, set[str]] = defaultdict(set)
+        for series in self.bundle.series:
+            labels[series.metric].update(series.labels)
+            if series.service:
+                services[series.metric].add(series.service)
+        return [
+            MetricInfo(name=m, labels=tuple(sorted(labels[m])), services=tuple(sorted(services[m])))
+            for m in sorted(labels)
+        ]
+
+
+class BundleLogSource:
+    """Answers log requests from a bundle's logs.jsonl."""
+
+    def __init__(self, bundle: CaseBundle, name: str = "bundle") -> None:
+        self.bundle = bundle
+        self.name = name
+        self._logs = sorted(bundle.logs, key=lambda r: r.ts)
+
+    def query(self, request: LogRequest) -> SourceResult[LogRecord]:
+        """Lines of the services (names or globs; none: all) in ``[start, end]`` at the levels (none: all)
+        containing one of the patterns (case-insensitive substrings; none: any), oldest first."""
+        wanted = _service_filter(request.services)
+        levels = {lvl.upper() for lvl in request.levels}
+        patterns = [p.lower() for p in request.patterns]
+        found: list[LogRecord] = []
+        truncated = False
+        for record in self._logs:
+            if not request.start <= record.ts <= request.end or not wanted(record.service):
+                continue
+            if levels and record.level.upper() not in levels:
+                continue
+            if patterns and not any(p in record.message.lower() for p in patterns):
+                continue
+            if len(found) >= request.limit:
+                truncated = True
+                break
+            found.append(record)
+        return SourceResult.of(self.name, _describe(request), found, truncated)
+
+    def services(self) -> list[str]:
+        """Services that have log lines, sorted."""
+        return sorted({r.service for r in self.bundle.logs})
+
+
+class BundleChangeSource:
+    """Answers change requests from a bundle's changes.jsonl."""
+
+    def __init__(self, bundle: CaseBundle, name: str = "bundle") -> None:
+        self.bundle = bundle
+        self.name = name
+        self._changes = sorted(bundle.changes, key=lambda c: c.ts)
+
+    def query(self, request: ChangeRequest) -> SourceResult[ChangeRecord]:
+        """Changes of the services (names or globs; none: all) and types (none: all) in ``[start, end]``,
+        oldest first."""
+        wanted = _service_filter(request.services)
+        types = set(request.types)
+        found = [
+            c
+            for c in self._changes
+            if request.start <= c.ts <= request.end and wanted(c.service) and (not types or c.type in types)
+        ]
+        return SourceResult.of(self.name, _describe(request), found)
+
+    def services(self) -> list[str]:
+        """Services that have changes, sorted."""
+        return sorted({c.service for c in self.bundle.changes})
+
+
+def _service_filter(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """A cached predicate: does a service name match one of the names or globs (none: all)?"""
+
+    @cache
+    def wanted(service: str) -> bool:
+        return not patterns or any(name_matches(service, p) for p in patterns)
+
+    return wanted
+
+
+def _describe(request: LogRequest | ChangeRequest) -> dict[str, object]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(request).items()}

@@ -1,0 +1,81 @@
+"""The data catalog from a bundle and from any metric source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.bundles.errors import InvalidBundleError
+from agent.bundles.reader import load_bundle
+from agent.sources.base import MetricInfo, MetricQuery, SourceResult
+from agent.sources.catalog import Catalog, catalog_from_bundle, catalog_from_metric_source
+
+FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
+
+
+def test_catalog_from_bundle_path_and_object():
+    catalog = catalog_from_bundle(FIXTURE)
+    assert catalog == catalog_from_bundle(load_bundle(FIXTURE))
+    assert [m.name for m in catalog.metrics] == ["request_latency_p99_seconds", "requests_per_second"]
+    assert catalog.log_sources == ["bundle"]
+    assert catalog.log_services == ["feature-store", "gateway", "ranking"]
+    assert catalog.change_services == ["feature-store", "ranking"]
+
+
+def test_help_from_built_in_table():
+    p99 = catalog_from_bundle(FIXTURE).metric("request_latency_p99_seconds")
+    assert p99.help == "p99 request latency in seconds" and p99.type == "gauge"
+    assert p99.services == ("feature-store", "ranking")
+
+
+def test_find_and_knows():
+    catalog = catalog_from_bundle(FIXTURE)
+    assert [m.name for m in catalog.find_metrics("request*")] == [
+        "request_latency_p99_seconds",
+        "requests_per_second",
+    ]
+    assert catalog.knows_metric("requests_per_second")
+    assert catalog.knows_metric("*_p99_*")
+    assert not catalog.knows_metric("request_latency_p50_seconds")
+    assert catalog.find_metrics("cpu*") == []
+    assert catalog.metric("nope") is None
+
+
+def test_to_dict_is_json_ready():
+    data = json.loads(json.dumps(catalog_from_bundle(FIXTURE).to_dict()))
+    assert data["metrics"][1]["labels"] == ["instance", "service", "version"]
+    assert set(data) == {"metrics", "log_sources", "log_services", "change_services"}
+
+
+class FakeSource:
+    name = "fake"
+
+    def query(self, query: MetricQuery) -> SourceResult:
+        return SourceResult.of(self.name, query.describe(), [])
+
+    def metrics(self) -> list[MetricInfo]:
+        return [
+            MetricInfo("zeta_total", "counter", "own help"),
+            MetricInfo("cpu_usage_ratio", "gauge", "CPU said by the server"),
+            MetricInfo("memory_usage_bytes"),
+        ]
+
+
+def test_catalog_from_any_metric_source_keeps_its_help():
+    catalog = catalog_from_metric_source(FakeSource())
+    assert [m.name for m in catalog.metrics] == ["cpu_usage_ratio", "memory_usage_bytes", "zeta_total"]
+    assert catalog.metric("cpu_usage_ratio").help == "CPU said by the server"
+    assert catalog.metric("memory_usage_bytes").help == "resident memory in bytes"
+    assert catalog.metric("zeta_total").type == "counter"
+    assert catalog.log_sources == [] and catalog.change_services == []
+
+
+def test_empty_catalog():
+    assert Catalog().knows_metric("*") is False
+
+
+def test_invalid_bundle_is_reported(tmp_path):
+    with pytest.raises(InvalidBundleError, match="event.yaml: missing"):
+        catalog_from_bundle(tmp_path)
