@@ -99,9 +99,9 @@ def test_concurrent_init_from_several_processes(tmp_path) -> None:
     workers = [ctx.Process(target=_init_in_child, args=(url, queue)) for _ in range(4)]
     for worker in workers:
         worker.start()
+    results = [queue.get(timeout=120) for _ in workers]
     for worker in workers:
-        worker.join(60)
-    results = [queue.get(timeout=5) for _ in workers]
+        worker.join(30)
     assert results == ["0001"] * 4
     engine = make_engine(url)
     assert _tables(engine) == set(Base.metadata.tables)

@@ -1,0 +1,118 @@
+"""Alert dedup: new / repeat / duplicate / resolved, incidents and staleness."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.memory import AlertKind, CaseNotFoundError, IncidentNotFoundError, InvalidInputError, Memory
+from tests.test_memory_roundtrip import finished_case
+
+
+@pytest.fixture
+def memory(bianque_home):
+    with Memory() as store:
+        yield store
+
+
+def fire(memory: Memory, fingerprint: str, ts: float, service: str | None = "ranking", **kwargs):
+    return memory.observe_alert(fingerprint, f"Alert-{fingerprint}", service, "firing", ts, **kwargs)
+
+
+def resolve(memory: Memory, fingerprint: str, ts: float, service: str | None = "ranking"):
+    return memory.observe_alert(fingerprint, f"Alert-{fingerprint}", service, "resolved", ts)
+
+
+def test_first_alert_opens_an_incident(memory: Memory) -> None:
+    seen = fire(memory, "a", 100)
+    assert seen.kind is AlertKind.NEW and seen.needs_investigation and seen.count == 1
+    incident = memory.get_incident(seen.incident_id)
+    assert (incident.status, incident.service, incident.first_seen, incident.alert_count) == (
+        "open",
+        "ranking",
+        100,
+        1,
+    )
+
+
+def test_repeats_count_up_and_do_not_need_investigation(memory: Memory) -> None:
+    first = fire(memory, "a", 100)
+    second = fire(memory, "a", 400)
+    third = fire(memory, "a", 700)
+    assert [second.kind, third.kind] == [AlertKind.REPEAT, AlertKind.REPEAT]
+    assert third.count == 3 and third.incident_id == first.incident_id and not third.needs_investigation
+    assert memory.get_incident(first.incident_id).last_seen == 700
+
+
+def test_other_alert_on_same_service_is_a_duplicate_of_the_open_incident(memory: Memory) -> None:
+    first = fire(memory, "a", 100)
+    case_id = finished_case(memory)
+    memory.link_incident_case(first.incident_id, case_id)
+    dup = fire(memory, "b", 150)
+    assert (dup.kind, dup.incident_id, dup.case_id) == (AlertKind.DUPLICATE, first.incident_id, case_id)
+    assert memory.get_incident(first.incident_id).alert_count == 2
+
+
+def test_other_service_gets_its_own_incident(memory: Memory) -> None:
+    first = fire(memory, "a", 100)
+    other = fire(memory, "c", 120, service="cache")
+    assert other.kind is AlertKind.NEW and other.incident_id != first.incident_id
+    assert [i.service for i in memory.open_incidents()] == ["cache", "ranking"]
+    assert [i.id for i in memory.open_incidents(service="cache")] == [other.incident_id]
+
+
+def test_alerts_without_service_are_never_grouped_by_service(memory: Memory) -> None:
+    assert fire(memory, "a", 100, service=None).kind is AlertKind.NEW
+    assert fire(memory, "b", 100, service=None).kind is AlertKind.NEW
+
+
+def test_incident_resolves_when_its_last_alert_resolves(memory: Memory) -> None:
+    first = fire(memory, "a", 100)
+    fire(memory, "b", 110)
+    partly = resolve(memory, "a", 200)
+    assert partly.kind is AlertKind.RESOLVED and not partly.incident_resolved
+    assert memory.get_incident(first.incident_id).status == "open"
+    fully = resolve(memory, "b", 250)
+    assert fully.incident_resolved
+    incident = memory.get_incident(first.incident_id)
+    assert (incident.status, incident.resolved_at) == ("resolved", 250)
+    assert memory.open_incidents() == []
+
+
+def test_refiring_after_resolution_is_new_again(memory: Memory) -> None:
+    first = fire(memory, "a", 100)
+    resolve(memory, "a", 200)
+    again = fire(memory, "a", 300)
+    assert again.kind is AlertKind.NEW and again.count == 1 and again.incident_id != first.incident_id
+
+
+def test_resolution_of_an_unknown_alert_is_reported_without_incident(memory: Memory) -> None:
+    seen = resolve(memory, "never-fired", 100)
+    assert (seen.kind, seen.incident_id, seen.count) == (AlertKind.RESOLVED, None, 0)
+
+
+def test_stale_incidents_absorb_nothing_and_get_closed(memory: Memory) -> None:
+    first = fire(memory, "a", 100, stale_after=600)
+    late_other = fire(memory, "b", 1000, stale_after=600)
+    assert late_other.kind is AlertKind.NEW and late_other.incident_id != first.incident_id
+    assert memory.get_incident(first.incident_id).status == "resolved"
+    late_same = fire(memory, "b", 5000, stale_after=600)
+    assert late_same.kind is AlertKind.NEW  # a repeat after a long silence is a new episode
+
+
+def test_out_of_order_notifications_never_move_last_seen_back(memory: Memory) -> None:
+    first = fire(memory, "a", 500)
+    fire(memory, "a", 300)
+    assert memory.get_incident(first.incident_id).last_seen == 500
+
+
+def test_bad_input_and_unknown_ids(memory: Memory) -> None:
+    with pytest.raises(InvalidInputError, match="status: must be firing or resolved"):
+        memory.observe_alert("a", "A", "x", "pending", 1)
+    with pytest.raises(InvalidInputError, match="fingerprint: empty"):
+        memory.observe_alert("", "A", "x", "firing", 1)
+    with pytest.raises(IncidentNotFoundError):
+        memory.get_incident("nope")
+    seen = fire(memory, "a", 1)
+    with pytest.raises(CaseNotFoundError):
+        memory.link_incident_case(seen.incident_id, "no-case")
+    assert memory.get_incident(seen.incident_id).case_id is None
