@@ -33,8 +33,9 @@ def test_event_keeps_every_field_including_extras(memory: Memory) -> None:
 
 
 def test_record_event_rejects_unknown_source_and_bad_event(memory: Memory) -> None:
-    with pytest.raises(InvalidInputError, match="source: must be one of"):
-        memory.record_event(rca_event(), source="carrier-pigeon")
+    with pytest.raises(InvalidInputError, match="source: 'Carrier Pigeon' is not a source name"):
+        memory.record_event(rca_event(), source="Carrier Pigeon")
+    assert memory.record_event(rca_event(), source="eval").source == "eval"
     with pytest.raises(InvalidInputError, match="event: not a valid Event"):
         memory.record_event({"pattern": "astrology", "time": 0})
 
@@ -116,3 +117,18 @@ def test_stored_json_that_no_longer_fits_names_the_case(memory: Memory) -> None:
         session.get(CaseRow, case_id).verdict = {"pattern": "rca", "summary": "x", "unknown_field": 1}
     with pytest.raises(MemoryStoreError, match=f"case {case_id} verdict does not match Verdict"):
         memory.get_case(case_id)
+
+
+def test_skill_chosen_during_the_run_is_recorded(memory: Memory) -> None:
+    case = memory.start_case(memory.record_event(rca_event()).id, None)
+    chosen = memory.set_case_skill(case.id, "rca-latency", 2, "alert name matched")
+    assert (chosen.skill, chosen.skill_version, chosen.selection_reason) == (
+        "rca-latency",
+        2,
+        "alert name matched",
+    )
+    done = memory.finish_case(case.id, [], rca_verdict(), "r", "offline", evidence={}, skill_version=3)
+    assert (done.skill, done.skill_version, done.evidence) == ("rca-latency", 3, None)
+    assert [c.id for c in memory.cases_for_skill("rca-latency")] == [case.id]
+    with pytest.raises(CaseStateError, match="can no longer change"):
+        memory.set_case_skill(case.id, "other")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ from agent.memory.store import Store, dump, ensure, load
 from agent.verdict import Verdict
 
 EVENT_SOURCES = ("webhook", "cli", "schedule", "bundle", "api", "ui", "replay")
+"""The usual values of ``source``; any short lowercase name is accepted."""
+SOURCE_PATTERN = re.compile(r"^[a-z][a-z0-9_\-]{0,31}$")
 MAX_LIST_LIMIT = 10_000
 
 
@@ -77,6 +80,23 @@ def load_case_row(session: Session, case_id: str, *, for_update: bool = False) -
     return row
 
 
+def _set_skill(row: CaseRow, skill: str | None, version: int | None, reason: str | None) -> None:
+    if skill is not None:
+        row.skill = skill
+    if version is not None:
+        row.skill_version = version
+    if reason is not None:
+        row.selection_reason = reason
+
+
+def _check_source(source: str) -> str:
+    if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
+        raise InvalidInputError(
+            f"source: {source!r} is not a source name (lowercase word such as {', '.join(EVENT_SOURCES)})"
+        )
+    return source
+
+
 def _check_limit(limit: int) -> int:
     if not 1 <= limit <= MAX_LIST_LIMIT:
         raise InvalidInputError(f"limit: must be between 1 and {MAX_LIST_LIMIT}, got {limit}")
@@ -91,8 +111,7 @@ class CaseStore(Store):
     ) -> EventRecord:
         """Store an event as received; ``source`` is where it came from (webhook, cli, schedule, bundle…)."""
         event = ensure(event, Event, "event")
-        if source not in EVENT_SOURCES:
-            raise InvalidInputError(f"source: must be one of {', '.join(EVENT_SOURCES)}, got {source!r}")
+        _check_source(source)
         row = EventRow(
             id=new_id(),
             pattern=event.pattern.value,
@@ -165,17 +184,26 @@ class CaseStore(Store):
         prompt_tokens: int = 0,
         duration_ms: int | None = None,
         evidence: EvidencePack | dict[str, Any] | None = None,
+        *,
+        skill: str | None = None,
+        skill_version: int | None = None,
+        selection_reason: str | None = None,
     ) -> CaseRecord:
-        """Store a running case's answer and mark it done (CaseStateError if it is not running)."""
+        """Store a running case's answer and mark it done (CaseStateError if it is not running).
+
+        ``skill``/``skill_version``/``selection_reason``, when given, record the Skill chosen during the
+        run (a case may be opened before a Skill is selected). An empty ``evidence`` means none.
+        """
         checked_findings = [ensure(f, Finding, f"findings[{i}]") for i, f in enumerate(findings)]
         checked_verdict = ensure(verdict, Verdict, "verdict")
-        checked_evidence = None if evidence is None else ensure(evidence, EvidencePack, "evidence")
+        checked_evidence = ensure(evidence, EvidencePack, "evidence") if evidence else None
         if prompt_tokens < 0:
             raise InvalidInputError(f"prompt_tokens: must be >= 0, got {prompt_tokens}")
         with self._write() as session:
             row = load_case_row(session, case_id, for_update=True)
             if row.status != "running":
                 raise CaseStateError(f"case {case_id!r} is {row.status}, only a running case can be finished")
+            _set_skill(row, skill, skill_version, selection_reason)
             row.findings = [dump(f) for f in checked_findings]
             row.verdict = dump(checked_verdict)
             row.evidence = dump(checked_evidence)
@@ -185,6 +213,18 @@ class CaseStore(Store):
             row.duration_ms = duration_ms
             row.status = "done"
             row.finished_at = now()
+            session.flush()
+            return case_record(row)
+
+    def set_case_skill(
+        self, case_id: str, skill: str, skill_version: int | None = None, selection_reason: str | None = None
+    ) -> CaseRecord:
+        """Record which Skill a running case uses, as soon as it is selected."""
+        with self._write() as session:
+            row = load_case_row(session, case_id, for_update=True)
+            if row.status != "running":
+                raise CaseStateError(f"case {case_id!r} is {row.status}, its Skill can no longer change")
+            _set_skill(row, skill, skill_version, selection_reason)
             session.flush()
             return case_record(row)
 
