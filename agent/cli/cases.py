@@ -1,0 +1,155 @@
+"""``bianque cases``: list stored investigations and show one with its verdict and corrections."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.markup import escape
+from rich.table import Table
+
+from agent.cli.common import JsonOption, console, print_json, print_markdown, user_errors
+from agent.events import Pattern
+from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
+from agent.memory.records import CaseRecord, CorrectionRecord
+from agent.timeparse import to_rfc3339
+from agent.verdict import Verdict
+
+cases_app = typer.Typer(help="Stored investigations (cases) and their corrections.", no_args_is_help=True)
+SHORT_PATTERN = {"release_interception": "release", "inspection": "inspection", "rca": "rca"}
+MEMORY_ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``cases`` sub-app to the root CLI."""
+    app.add_typer(cases_app, name="cases")
+
+
+def answer_line(verdict: Verdict | None) -> str:
+    """The verdict in a few words: the decision, attention, top root cause or top item."""
+    if verdict is None:
+        return ""
+    parts: list[str] = []
+    if verdict.decision:
+        parts.append(verdict.decision)
+    if verdict.needs_attention is not None:
+        parts.append("needs attention" if verdict.needs_attention else "no action")
+    if verdict.root_causes:
+        top = verdict.root_causes[0]
+        parts.append(f"{top.service}/{top.fault}")
+    elif verdict.items:
+        top = verdict.items[0]
+        parts.append(f"{top.severity}: {top.service}/{top.kind}")
+    return ", ".join(parts) or verdict.summary
+
+
+def correction_line(correction: CorrectionRecord) -> str:
+    """One correction as text: right/wrong, the truth given, note, author and time."""
+    parts = ["right" if correction.correct else "wrong"]
+    if correction.root_cause_service:
+        cause = correction.root_cause_service
+        parts.append(
+            f"root cause {cause}/{correction.root_cause_fault}" if correction.root_cause_fault else cause
+        )
+    if correction.decision:
+        parts.append(f"decision {correction.decision}")
+    if correction.needs_attention is not None:
+        parts.append("needs attention" if correction.needs_attention else "no action needed")
+    if correction.note:
+        parts.append(f"“{correction.note}”")
+    by = f" by {correction.author}" if correction.author else ""
+    return f"#{correction.id} {to_rfc3339(correction.created_at)}{by}: " + "; ".join(parts)
+
+
+def _skill_label(case: CaseRecord) -> str:
+    if not case.skill:
+        return "-"
+    return f"{case.skill} v{case.skill_version}" if case.skill_version is not None else case.skill
+
+
+@cases_app.command("list")
+def list_cases(
+    skill: Annotated[str | None, typer.Option("--skill", help="Only cases this Skill answered.")] = None,
+    pattern: Annotated[Pattern | None, typer.Option("--pattern", help="Only cases of this pattern.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="running, done or failed.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored cases, newest first."""
+    with user_errors(*MEMORY_ERRORS), Memory() as memory:
+        cases = memory.list_cases(
+            skill=skill, pattern=pattern.value if pattern else None, status=status, limit=limit
+        )
+    if as_json:
+        print_json([case.model_dump(mode="json", exclude={"evidence", "gathered"}) for case in cases])
+        return
+    if not cases:
+        console.print("No cases stored yet. Investigate an event first (`bianque investigate`).")
+        return
+    table = Table(title=f"Cases ({len(cases)}, newest first; times UTC)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("id", "created", "pattern", "service", "skill", "status"):
+        table.add_column(column, no_wrap=column in ("id", "created", "pattern"))
+    table.add_column("answer", min_width=12, ratio=1, overflow="fold")
+    for case in cases:
+        latest = case.latest_correction
+        marked = "" if latest is None else (" ✓" if latest.correct else " ✗")
+        table.add_row(
+            case.id,
+            to_rfc3339(case.created_at)[5:16].replace("T", " "),
+            SHORT_PATTERN.get(case.pattern, case.pattern),
+            case.service or "-",
+            _skill_label(case),
+            case.status + marked,
+            escape(answer_line(case.verdict) if case.status != "failed" else (case.error or "")[:200]),
+        )
+    if any(case.corrections for case in cases):
+        table.caption = "✓ confirmed by a correction, ✗ corrected as wrong (see `bianque cases show ID`)"
+    console.print(table)
+
+
+@cases_app.command("show")
+def show_case(
+    case_id: Annotated[str, typer.Argument(help="The case id (see `bianque cases list`).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one case: the event, the Skill, the report, the verdict and every correction."""
+    with user_errors(*MEMORY_ERRORS), Memory() as memory:
+        case = memory.get_case(case_id)
+    if as_json:
+        print_json(case.model_dump(mode="json"))
+        return
+    _print_header(case)
+    if case.report:
+        print_markdown(case.report)
+    if case.verdict is not None:
+        reasoner = case.verdict.reasoner or case.reasoner or "unknown reasoner"
+        console.print(
+            f"[bold]Verdict[/] ({escape(reasoner)}): {escape(answer_line(case.verdict))}", highlight=False
+        )
+        console.print(case.verdict.summary, markup=False, highlight=False)
+    if case.error:
+        console.print(f"[bold red]Failed:[/] {escape(case.error)}", highlight=False)
+    console.print(f"[bold]Corrections[/] ({len(case.corrections)})", highlight=False)
+    for correction in case.corrections:
+        console.print("  " + correction_line(correction), markup=False, highlight=False)
+    if not case.corrections:
+        console.print("  none yet")
+
+
+def _print_header(case: CaseRecord) -> None:
+    rows = [
+        ("case", case.id),
+        ("event", case.event.describe()),
+        ("created", to_rfc3339(case.created_at)),
+        ("status", case.status),
+        ("skill", _skill_label(case) + (f" ({case.selection_reason})" if case.selection_reason else "")),
+        ("reasoner", case.reasoner or "-"),
+        ("prompt tokens", str(case.prompt_tokens)),
+        ("duration", f"{case.duration_ms} ms" if case.duration_ms is not None else "-"),
+        ("findings", str(len(case.findings))),
+        ("data", case.bundle_path or ("gathered data stored" if case.gathered else "-")),
+        ("thread", case.thread_id or "-"),
+    ]
+    for label, value in rows:
+        console.print(f"[bold]{label:>13}[/] {escape(value)}", highlight=False, soft_wrap=True)

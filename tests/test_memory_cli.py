@@ -1,0 +1,97 @@
+"""``bianque cases list`` and ``bianque cases show``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.memory import Memory
+from tests.test_memory_roundtrip import finished_case, release_event
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def stored(bianque_home) -> dict[str, str]:
+    with Memory() as memory:
+        rca = finished_case(memory, "rca-latency")
+        release = memory.start_case(memory.record_event(release_event()).id, "release-canary", 1).id
+        memory.fail_case(release, "prometheus unreachable")
+        memory.add_correction(
+            rca,
+            False,
+            root_cause_service="cache",
+            root_cause_fault="cache_miss",
+            note="cache [evictions]",
+            author="alice",
+        )
+    return {"rca": rca, "release": release}
+
+
+def test_list_shows_cases_with_answers(stored) -> None:
+    result = runner.invoke(app, ["cases", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert stored["rca"] in result.output and stored["release"] in result.output
+    assert "feature-store/slow_dependency" in result.output and "prometheus unreachable" in result.output
+    assert "done ✗" in result.output and "corrected as wrong" in result.output
+
+
+def test_list_filters_and_json(stored) -> None:
+    result = runner.invoke(app, ["cases", "list", "--pattern", "rca", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert [c["id"] for c in data] == [stored["rca"]]
+    assert data[0]["verdict"]["root_causes"][0]["service"] == "feature-store"
+    assert data[0]["corrections"][0]["root_cause_service"] == "cache"
+    by_skill = json.loads(runner.invoke(app, ["cases", "list", "--skill", "release-canary", "--json"]).output)
+    assert [c["status"] for c in by_skill] == ["failed"]
+
+
+def test_list_rejects_unknown_pattern(stored) -> None:
+    result = runner.invoke(app, ["cases", "list", "--pattern", "astrology"])
+    assert result.exit_code != 0 and "astrology" in result.output
+
+
+def test_list_on_empty_memory(bianque_home) -> None:
+    result = runner.invoke(app, ["cases", "list"])
+    assert result.exit_code == 0 and "No cases stored yet" in result.output
+
+
+def test_show_prints_report_verdict_and_corrections(stored) -> None:
+    result = runner.invoke(app, ["cases", "show", stored["rca"]], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "rca-latency v1 (alert name matched)" in out
+    assert "feature-store is slow" in out  # report
+    assert "needs attention, feature-store/slow_dependency" in out  # verdict
+    assert "by alice: wrong; root cause cache/cache_miss" in out and "cache [evictions]" in out
+
+
+def test_show_json_round_trips_the_record(stored) -> None:
+    result = runner.invoke(app, ["cases", "show", stored["release"], "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["id"], data["status"], data["error"]) == (
+        stored["release"],
+        "failed",
+        "prometheus unreachable",
+    )
+    assert data["event"]["change"]["id"] == "deploy-8812"
+
+
+def test_show_unknown_case_is_a_clear_error(bianque_home) -> None:
+    result = runner.invoke(app, ["cases", "show", "nope42"])
+    assert result.exit_code == 2
+    assert "no case with id 'nope42'" in result.output
+
+
+def test_bad_database_url_is_a_clear_error(monkeypatch) -> None:
+    from agent.config import get_settings
+
+    monkeypatch.setenv("BIANQUE_DATABASE_URL", "mysqlish://nowhere/db")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["cases", "list"])
+    assert result.exit_code == 2 and "unsupported database URL scheme" in result.output
