@@ -256,3 +256,26 @@ class Skill(Strict):
         if self.schedule and self.pattern != Pattern.INSPECTION:
             raise ValueError("schedule is only for inspection Skills")
         return self
+
+
+def _duration_json() -> dict[str, Any]:
+    text = {"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h|d|w)$"}
+    return {"anyOf": [{"type": "number"}, text]}
+
+
+def skill_json_schema() -> dict[str, Any]:
+    """JSON Schema of a Skill file as authored in YAML (durations may be ``30m``, ``2h``, ``1d``)."""
+    schema = Skill.model_json_schema(by_alias=True)
+    defs = schema["$defs"]
+    for model, names in (("Window", ("lookback", "after", "step")), ("ChangeQuery", ("window",))):
+        for name in names:
+            prop = defs[model]["properties"][name]
+            prop.pop("type", None)
+            prop.update(_duration_json())
+    defs["Window"]["properties"]["history"]["items"] = _duration_json()
+    schema["properties"]["window"] = {"anyOf": [{"$ref": "#/$defs/Window"}, *_duration_json()["anyOf"]]}
+    for name in ("kind", "signals"):
+        prop = defs["Condition"]["properties"][name]
+        as_list = {k: v for k, v in prop.items() if k != "title"}
+        defs["Condition"]["properties"][name] = {"anyOf": [prop["items"], as_list]}
+    return schema

@@ -1,0 +1,152 @@
+"""``bianque skills``: list, show, validate and export the schema of Skills."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+
+from agent.skills.library import SkillLibrary, load_default_library, load_library
+from agent.skills.lint import check_against_catalog
+from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, load_skill
+from agent.skills.schema import skill_json_schema
+
+skills_app = typer.Typer(
+    help="Inspect and validate Skills (the YAML unit of orchestration).", no_args_is_help=True
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``skills`` sub-app to the root CLI."""
+    app.add_typer(skills_app, name="skills")
+
+
+def _scope(loaded: LoadedSkill) -> str:
+    scope = loaded.skill.scope
+    shown = list(scope.services)
+    if len(shown) > 3:
+        shown = [*shown[:2], f"+{len(shown) - 2}"]
+    services = ", ".join(shown)
+    return f"{scope.business}: {services}" if scope.business else services
+
+
+def _print_errors(errors: list[SkillError], out: Console) -> None:
+    for error in errors:
+        out.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
+
+
+@skills_app.command("list")
+def list_skills() -> None:
+    """List the loaded Skills and the files that failed to load."""
+    library = load_default_library()
+    table = Table(title="Skills")
+    table.add_column("name", no_wrap=True)
+    table.add_column("pattern", no_wrap=True)
+    table.add_column("version", justify="right")
+    table.add_column("scope")
+    table.add_column("source file", overflow="fold")
+    ordered = sorted(library.skills.values(), key=lambda s: (s.skill.pattern.value, s.skill.generic, s.name))
+    for loaded in ordered:
+        source = loaded.source + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
+        name = loaded.name + (" [generic]" if loaded.skill.generic else "")
+        table.add_row(name, loaded.skill.pattern.value, str(loaded.skill.version), _scope(loaded), source)
+    console.print(table)
+    failed = library.failed_files()
+    if failed:
+        console.print(f"[bold red]{len(failed)} file(s) failed to load:[/]")
+        _print_errors(library.errors, console)
+
+
+@skills_app.command("show")
+def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
+    """Print one Skill's YAML, with where it comes from."""
+    library = load_default_library()
+    loaded = library.get(name)
+    if loaded is None:
+        close = difflib.get_close_matches(name, list(library.skills), n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        err_console.print(f"No Skill named {name!r}.{hint} See `bianque skills list`.", markup=False)
+        raise typer.Exit(1)
+    header = f"# {loaded.source}" + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
+    console.print(header, markup=False, highlight=False, soft_wrap=True)
+    text = loaded.path.read_text(encoding="utf-8") if loaded.path else ""
+    console.print(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
+
+
+def _validate_paths(paths: list[Path]) -> tuple[list[LoadedSkill], list[SkillError]]:
+    directories = [p for p in paths if p.is_dir()]
+    loaded: list[LoadedSkill] = []
+    errors: list[SkillError] = []
+    if directories:
+        library: SkillLibrary = load_library(directories)
+        loaded.extend(library.skills.values())
+        errors.extend(library.errors)
+    for path in paths:
+        if path.is_dir():
+            continue
+        if not path.exists():
+            errors.append(SkillError(str(path), None, "", "no such file or directory"))
+            continue
+        try:
+            loaded.append(load_skill(path))
+        except SkillLoadError as exc:
+            errors.extend(exc.errors)
+    return loaded, errors
+
+
+@skills_app.command("validate")
+def validate(
+    paths: list[Path] = typer.Argument(None, help="Skill files or directories; default the configured ones."),
+    bundle: Path | None = typer.Option(
+        None, "--bundle", help="Also check metric and log names against this case bundle's catalog."
+    ),
+) -> None:
+    """Validate Skills; print every error and exit 1 if there is any."""
+    if paths:
+        loaded, errors = _validate_paths(paths)
+    else:
+        library = load_default_library()
+        loaded, errors = list(library.skills.values()), list(library.errors)
+    warnings = _catalog_warnings(loaded, bundle) if bundle else []
+    _print_errors(errors, console)
+    for warning in warnings:
+        console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+    summary = f"{len(loaded)} Skill(s) valid, {len(errors)} error(s), {len(warnings)} warning(s)"
+    console.print(summary, style="red" if errors else "green", markup=False, highlight=False, soft_wrap=True)
+    if errors:
+        raise typer.Exit(1)
+
+
+def _catalog_warnings(loaded: list[LoadedSkill], bundle: Path) -> list[str]:
+    try:
+        from agent.sources.catalog import catalog_from_bundle
+    except ImportError as exc:
+        err_console.print(f"--bundle needs the data catalog (agent.sources.catalog): {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    if not bundle.is_dir():
+        err_console.print(f"--bundle {bundle}: not a directory", markup=False)
+        raise typer.Exit(2)
+    try:
+        catalog = catalog_from_bundle(bundle)
+    except (OSError, ValueError) as exc:
+        err_console.print(f"cannot read the catalog of bundle {bundle}: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    return [f"{s.source}: {w}" for s in loaded for w in check_against_catalog(s.skill, catalog)]
+
+
+@skills_app.command("schema")
+def schema(out: Path | None = typer.Option(None, "--out", help="Write here instead of stdout.")) -> None:
+    """Write the JSON Schema of a Skill (point your editor's YAML plugin at it)."""
+    text = json.dumps(skill_json_schema(), indent=2) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}", markup=False, highlight=False, soft_wrap=True)

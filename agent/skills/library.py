@@ -1,0 +1,119 @@
+"""The Skill library: every Skill of several directories, later directories overriding by name.
+
+Each file is validated on its own: a bad file is listed with its errors and the rest still load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.config import Settings, get_settings
+from agent.events import Pattern
+from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
+
+SKILL_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Override:
+    """A Skill of a later directory replacing one of the same name from an earlier directory."""
+
+    name: str
+    path: Path
+    replaced: Path
+
+
+@dataclass
+class SkillLibrary:
+    """Loaded Skills by name, the errors of files that did not load, and which Skills were overridden."""
+
+    skills: dict[str, LoadedSkill] = field(default_factory=dict)
+    errors: list[SkillError] = field(default_factory=list)
+    overrides: list[Override] = field(default_factory=list)
+    dirs: list[Path] = field(default_factory=list)
+
+    def get(self, name: str) -> LoadedSkill | None:
+        """The Skill called ``name``, or None."""
+        return self.skills.get(name)
+
+    def for_pattern(self, pattern: Pattern | str) -> list[LoadedSkill]:
+        """The specific (non-generic) Skills of a pattern, by name."""
+        return [s for s in self._of(pattern) if not s.skill.generic]
+
+    def generic(self, pattern: Pattern | str) -> LoadedSkill | None:
+        """The pattern's fallback Skill, if the library has one."""
+        return next((s for s in self._of(pattern) if s.skill.generic), None)
+
+    def failed_files(self) -> dict[str, list[SkillError]]:
+        """Errors grouped by file, in load order."""
+        grouped: dict[str, list[SkillError]] = {}
+        for error in self.errors:
+            grouped.setdefault(error.file, []).append(error)
+        return grouped
+
+    def _of(self, pattern: Pattern | str) -> list[LoadedSkill]:
+        wanted = Pattern(pattern)
+        return sorted((s for s in self.skills.values() if s.skill.pattern == wanted), key=lambda s: s.name)
+
+
+def skill_files(directory: Path) -> list[Path]:
+    """The Skill files of a directory (not recursive), sorted by name."""
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in SKILL_SUFFIXES)
+
+
+def load_library(dirs: list[Path]) -> SkillLibrary:
+    """Load every Skill of ``dirs`` in order; a missing directory is skipped."""
+    library = SkillLibrary(dirs=list(dirs))
+    for directory in dirs:
+        if directory.is_dir():
+            _load_directory(library, directory)
+    return library
+
+
+def load_default_library(settings: Settings | None = None) -> SkillLibrary:
+    """The configured ``skills_dirs`` followed by the user's Skill directory."""
+    settings = settings or get_settings()
+    return load_library([*settings.skills_dirs, settings.resolved_user_skills_dir])
+
+
+def _load_directory(library: SkillLibrary, directory: Path) -> None:
+    seen: dict[str, LoadedSkill] = {}
+    for path in skill_files(directory):
+        try:
+            loaded = load_skill(path)
+        except SkillLoadError as exc:
+            library.errors.extend(exc.errors)
+            continue
+        name = loaded.name
+        if name in seen:
+            _reject(library, loaded, f"duplicate Skill name {name!r}: also defined in {seen[name].source}")
+            continue
+        if conflict := _other_generic(library, loaded):
+            _reject(
+                library,
+                loaded,
+                f"a generic Skill for pattern {loaded.skill.pattern.value} already exists: {conflict.name} "
+                f"({conflict.source}); override it by using the same name",
+                key="generic",
+            )
+            continue
+        seen[name] = loaded
+        previous = library.skills.get(name)
+        if previous is not None and previous.path is not None and loaded.path is not None:
+            loaded.overrides = previous.path
+            library.overrides.append(Override(name, loaded.path, previous.path))
+        library.skills[name] = loaded
+
+
+def _other_generic(library: SkillLibrary, loaded: LoadedSkill) -> LoadedSkill | None:
+    if not loaded.skill.generic:
+        return None
+    current = library.generic(loaded.skill.pattern)
+    return current if current is not None and current.name != loaded.name else None
+
+
+def _reject(library: SkillLibrary, loaded: LoadedSkill, message: str, key: str = "name") -> None:
+    line, field_name = locate(loaded.raw, (key,))
+    file = display_path(loaded.path) if loaded.path else loaded.source
+    library.errors.append(SkillError(file, line, field_name, message))

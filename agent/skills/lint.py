@@ -1,0 +1,46 @@
+"""Check a Skill against a data catalog: warn about metrics, labels and log services it does not know.
+
+Warnings, not errors: a catalog built from one bundle or one Prometheus only knows what is there.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from agent.skills.schema import Skill
+from agent.skills.templates import variables_in
+from agent.sources.base import MetricInfo, name_matches
+
+
+class CatalogLike(Protocol):
+    """What lint needs of :class:`agent.sources.catalog.Catalog`."""
+
+    @property
+    def log_services(self) -> list[str]: ...
+
+    def find_metrics(self, pattern: str) -> list[MetricInfo]: ...
+
+
+def check_against_catalog(skill: Skill, catalog: CatalogLike) -> list[str]:
+    """One warning per metric, label or log service of ``skill`` that ``catalog`` does not know."""
+    warnings: list[str] = []
+    for i, signal in enumerate(skill.data.metrics):
+        where = f"data.metrics[{i}] ({signal.id})"
+        found = catalog.find_metrics(signal.name)
+        if not found:
+            what = "no metric matches" if any(c in signal.name for c in "*?[") else "unknown metric"
+            warnings.append(f"{where}: {what} {signal.name!r} in the catalog")
+            continue
+        known_labels = {label for info in found for label in info.labels}
+        missing = sorted(key for key in signal.labels if key not in known_labels and key != "service")
+        if known_labels and missing:
+            warnings.append(
+                f"{where}: {signal.name!r} has no label {', '.join(missing)} "
+                f"(labels: {', '.join(sorted(known_labels))})"
+            )
+    services = set(catalog.log_services)
+    for i, logs in enumerate(skill.data.logs):
+        for service in logs.services:
+            if services and not variables_in(service) and not any(name_matches(s, service) for s in services):
+                warnings.append(f"data.logs[{i}] ({logs.id}): no logs of service {service!r} in the catalog")
+    return warnings

@@ -1,0 +1,131 @@
+"""``bianque skills``: list, show, validate, schema."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import PROJECT_ROOT, get_settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "skills"
+SHIPPED = PROJECT_ROOT / "skills"
+runner = CliRunner()
+
+
+@pytest.fixture
+def only_fixture_dirs(monkeypatch, bianque_home):
+    """Configured Skill dirs: the override fixtures' base dir, and their user dir as the user's."""
+    monkeypatch.chdir(FIXTURES)
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(FIXTURES / "override" / "base")]))
+    monkeypatch.setenv("BIANQUE_USER_SKILLS_DIR", str(FIXTURES / "override" / "user"))
+    get_settings.cache_clear()
+
+
+def test_validate_shipped_skills_exits_0():
+    result = runner.invoke(app, ["skills", "validate", str(SHIPPED)])
+    assert result.exit_code == 0, result.output
+    count = len(list(SHIPPED.glob("*.yaml")))
+    assert f"{count} Skill(s) valid, 0 error(s)" in result.output
+
+
+def test_validate_without_paths_checks_the_configured_library():
+    result = runner.invoke(app, ["skills", "validate"])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_prints_every_error_and_exits_1(monkeypatch):
+    monkeypatch.chdir(FIXTURES)
+    result = runner.invoke(app, ["skills", "validate", "broken", "valid/minimal-rca.yaml"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    wrong_enum = "broken/wrong_enum.yaml:10: data.metrics[1].compare: must be one of baseline, history, "
+    wrong_enum += "threshold, trend"
+    assert wrong_enum in lines
+    assert "broken/syntax_error.yaml:6: YAML syntax error: expected the node content, but found '-'" in lines
+    assert len([line for line in lines if line.startswith("broken/")]) == 9
+    assert lines[-1] == "1 Skill(s) valid, 9 error(s), 0 warning(s)"
+
+
+def test_validate_reports_missing_paths(monkeypatch):
+    monkeypatch.chdir(FIXTURES)
+    result = runner.invoke(app, ["skills", "validate", "no/such/file.yaml"])
+    assert result.exit_code == 1
+    assert "no/such/file.yaml: no such file or directory" in result.output
+
+
+def test_validate_with_bundle_warns_but_does_not_fail(tmp_path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "event.yaml").write_text("pattern: rca\ntime: 1700000000\nservice: checkout\n")
+    (bundle / "metrics.csv").write_text(
+        "timestamp,metric,service,value\n1700000000,http_latency_p99_seconds,checkout,0.2\n"
+    )
+    skill_dir = tmp_path / "skills"
+    skill_dir.mkdir()
+    shutil.copy(FIXTURES / "valid" / "minimal-rca.yaml", skill_dir)
+    shutil.copy(SHIPPED / "ranking-rca.yaml", skill_dir)
+    result = runner.invoke(app, ["skills", "validate", str(skill_dir), "--bundle", str(bundle)])
+    assert result.exit_code == 0, result.output
+    assert "unknown metric 'request_latency_p99_seconds' in the catalog" in result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 6 and not [w for w in warnings if "minimal-rca" in w]
+    assert "2 Skill(s) valid, 0 error(s), 6 warning(s)" in result.output
+
+
+def test_validate_with_missing_bundle_exits_2(tmp_path):
+    result = runner.invoke(app, ["skills", "validate", str(SHIPPED), "--bundle", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+
+
+def test_list_shows_skills_sources_overrides_and_failed_files(only_fixture_dirs):
+    result = runner.invoke(app, ["skills", "list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "only-base" in result.output and "inspection" in result.output
+    assert "override/user/shared.yaml (overrides" in result.output
+    assert "1 file(s) failed to load" in result.output
+    assert "override/user/broken.yaml:5: decision.default: outcome 'maybe'" in result.output
+
+
+def test_show_prints_the_skill_yaml(only_fixture_dirs):
+    result = runner.invoke(app, ["skills", "show", "shared"])
+    assert result.exit_code == 0, result.output
+    assert "The user's version of the Skill" in result.output
+    assert "override/user/shared.yaml" in result.output
+
+
+def test_show_unknown_name_suggests_and_exits_1(only_fixture_dirs):
+    result = runner.invoke(app, ["skills", "show", "sharde"])
+    assert result.exit_code == 1
+    assert "No Skill named 'sharde'. Did you mean: shared?" in result.output
+
+
+def test_schema_export_is_json_schema_of_skill(tmp_path):
+    out = tmp_path / "skill.schema.json"
+    result = runner.invoke(app, ["skills", "schema", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(out.read_text())
+    assert schema["title"] == "Skill" and schema["additionalProperties"] is False
+    fields = {"name", "pattern", "scope", "triggers", "schedule", "window", "data", "knowledge", "decision"}
+    assert fields <= set(schema["properties"])
+    assert set(schema["required"]) == {"name", "description", "pattern", "decision"}
+    assert "if" in schema["$defs"]["Rule"]["properties"]
+    lookback = schema["$defs"]["Window"]["properties"]["lookback"]
+    assert {"type": "number"} in lookback["anyOf"]
+    stdout = runner.invoke(app, ["skills", "schema"])
+    assert json.loads(stdout.output) == schema
+
+
+def test_schema_accepts_the_shipped_skills():
+    jsonschema = pytest.importorskip("jsonschema")
+    from agent.skills.loader import load_skill, plain
+    from agent.skills.schema import skill_json_schema
+
+    validator = jsonschema.Draft202012Validator(skill_json_schema())
+    for path in sorted(SHIPPED.glob("*.yaml")):
+        errors = list(validator.iter_errors(plain(load_skill(path).raw)))
+        assert errors == [], (path.name, [e.message for e in errors])

@@ -1,0 +1,191 @@
+"""The Skill library: per-file validation, duplicates, overrides, generics, and the shipped Skills."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.config import PROJECT_ROOT, get_settings
+from agent.events import Pattern
+from agent.findings import FindingKind
+from agent.skills.library import load_default_library, load_library
+from agent.skills.schema import Compare
+
+FIXTURES = Path(__file__).parent / "fixtures" / "skills"
+SHIPPED = PROJECT_ROOT / "skills"
+SIM_SERVICES = {
+    "gateway",
+    "query-understanding",
+    "retrieval",
+    "ranking",
+    "recommendation",
+    "ad-serving",
+    "user-profile",
+    "feature-store",
+    "cache",
+}
+SIM_METRICS = {
+    "requests_per_second",
+    "request_latency_p50_seconds",
+    "request_latency_p99_seconds",
+    "request_error_ratio",
+    "cpu_usage_ratio",
+    "memory_usage_bytes",
+    "disk_usage_ratio",
+    "cache_hit_ratio",
+    "click_through_ratio",
+}
+FAULTS = {
+    "slow_dependency",
+    "cache_failure",
+    "memory_leak",
+    "disk_full",
+    "traffic_spike",
+    "bad_release",
+    "bad_config",
+}
+
+
+@pytest.fixture(autouse=True)
+def _in_fixtures(monkeypatch):
+    monkeypatch.chdir(FIXTURES)
+
+
+def test_bad_file_is_listed_and_the_rest_still_load():
+    library = load_library([Path("override/base"), Path("override/user")])
+    assert sorted(library.skills) == ["only-base", "shared"]
+    assert [str(e) for e in library.errors] == [
+        "override/user/broken.yaml:5: decision.default: outcome 'maybe' does not fit pattern rca; "
+        "use one of attention, no_attention"
+    ]
+    assert list(library.failed_files()) == ["override/user/broken.yaml"]
+
+
+def test_later_directory_overrides_by_name_and_records_it():
+    library = load_library([Path("override/base"), Path("override/user")])
+    shared = library.get("shared")
+    assert shared is not None and shared.skill.version == 2
+    assert shared.path == Path("override/user/shared.yaml")
+    assert shared.overrides == Path("override/base/shared.yaml")
+    assert [(o.name, o.path.name, o.replaced.parent.name) for o in library.overrides] == [
+        ("shared", "shared.yaml", "base")
+    ]
+    assert library.get("only-base").overrides is None
+    reversed_order = load_library([Path("override/user"), Path("override/base")])
+    assert reversed_order.get("shared").skill.version == 1
+
+
+def test_duplicate_names_in_one_directory_name_both_files():
+    library = load_library([Path("duplicates")])
+    assert [str(e) for e in library.errors] == [
+        "duplicates/second.yaml:2: name: duplicate Skill name 'same-name': "
+        "also defined in duplicates/first.yaml"
+    ]
+    assert library.get("same-name").path == Path("duplicates/first.yaml")
+    assert library.overrides == []
+
+
+def test_missing_directories_are_skipped(tmp_path):
+    library = load_library([tmp_path / "nope", Path("valid")])
+    assert list(library.skills) == ["minimal-rca"] and library.errors == []
+
+
+def test_second_generic_for_a_pattern_is_rejected(tmp_path):
+    for name in ("generic-a", "generic-b"):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"name: {name}\ndescription: a generic fallback\npattern: rca\ngeneric: true\n"
+            "decision:\n  default: attention\n"
+        )
+    library = load_library([tmp_path])
+    assert library.generic(Pattern.RCA).name == "generic-a"
+    assert len(library.errors) == 1
+    assert str(library.errors[0]).endswith(
+        "generic-b.yaml:4: generic: a generic Skill for pattern rca already exists: generic-a "
+        f"({tmp_path / 'generic-a.yaml'}); override it by using the same name"
+    )
+
+
+def test_default_library_uses_settings_dirs_then_user_dir(bianque_home, monkeypatch):
+    user_dir = bianque_home / "skills"
+    user_dir.mkdir(parents=True)
+    shutil.copy(FIXTURES / "valid" / "minimal-rca.yaml", user_dir / "minimal-rca.yaml")
+    (user_dir / "generic-rca.yaml").write_text(
+        "name: generic-rca\nversion: 9\ndescription: my own fallback\npattern: rca\ngeneric: true\n"
+        "decision:\n  default: attention\n"
+    )
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", f'["{SHIPPED}"]')
+    get_settings.cache_clear()
+    library = load_default_library()
+    assert library.dirs == [SHIPPED, user_dir]
+    assert library.get("minimal-rca") is not None
+    assert library.generic("rca").skill.version == 9
+    assert library.get("generic-rca").overrides == SHIPPED / "generic-rca.yaml"
+    assert library.errors == []
+
+
+# --- the shipped library ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_library([SHIPPED])
+
+
+def test_every_shipped_skill_loads(shipped):
+    assert shipped.errors == []
+    files = sorted(p.name for p in SHIPPED.glob("*.yaml"))
+    assert sorted(s.path.name for s in shipped.skills.values()) == files
+    for loaded in shipped.skills.values():
+        assert loaded.path.stem == loaded.name, "file name = Skill name"
+
+
+def test_shipped_library_covers_every_pattern_with_one_generic_each(shipped):
+    specific = [s for s in shipped.skills.values() if not s.skill.generic]
+    assert len(specific) >= 12
+    for pattern in Pattern:
+        assert len(shipped.for_pattern(pattern)) >= 3, pattern
+        generic = shipped.generic(pattern)
+        assert generic is not None and generic.name == f"generic-{pattern.value.split('_')[0]}"
+    assert sorted(s.name for s in shipped.skills.values() if s.skill.generic) == [
+        "generic-inspection",
+        "generic-rca",
+        "generic-release",
+    ]
+
+
+def test_specific_skills_target_the_simulated_system(shipped):
+    covered: set[str] = set()
+    for loaded in shipped.skills.values():
+        skill = loaded.skill
+        if skill.generic:
+            continue
+        assert set(skill.scope.services) <= SIM_SERVICES, skill.name
+        covered |= set(skill.scope.services)
+        assert {m.name for m in skill.data.metrics} <= SIM_METRICS, skill.name
+        assert len(skill.analysis.instructions) > 200 and skill.decision.rules, skill.name
+        assert skill.knowledge.tags, skill.name
+        if skill.pattern == Pattern.INSPECTION:
+            assert skill.schedule, skill.name
+    assert covered == SIM_SERVICES
+    tags = {t for s in shipped.skills.values() for t in s.skill.knowledge.tags}
+    assert FAULTS | {"release-policy", "slo", "escalation"} <= tags
+
+
+def test_generic_skills_use_globs_and_dependencies_only(shipped):
+    for pattern in Pattern:
+        skill = shipped.generic(pattern).skill
+        assert skill.scope.services == ["*"]
+        names = {m.name for m in skill.data.metrics}
+        assert all("*" in n for n in names) and not names & SIM_METRICS
+        assert {"*latency*", "*error*", "*cpu*", "*memory*", "*success*"} <= names
+        assert skill.data.dependencies.depth >= 1 or pattern == Pattern.INSPECTION
+    assert any(m.dependencies for m in shipped.generic(Pattern.RCA).skill.data.metrics)
+
+
+def test_inspections_judge_trends_and_rules_use_real_finding_kinds(shipped):
+    memory = shipped.get("memory-leak-inspection").skill
+    assert memory.data.metrics[0].compare == Compare.TREND
+    kinds = {k for s in shipped.skills.values() for r in s.skill.decision.rules for k in r.when.kind}
+    assert kinds <= set(FindingKind) and FindingKind.TREND in kinds

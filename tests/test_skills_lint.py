@@ -1,0 +1,61 @@
+"""Checking a Skill against the data catalog: unknown metrics, labels and log services are warnings."""
+
+from __future__ import annotations
+
+from agent.skills.lint import check_against_catalog
+from agent.skills.loader import load_skill_text
+from agent.sources.base import MetricInfo
+from agent.sources.catalog import Catalog
+
+SKILL = """\
+name: lint-me
+description: A Skill to check against a catalog
+pattern: rca
+data:
+  metrics:
+    - id: p99
+      name: request_latency_p99_seconds
+      labels: {service: "{service}", zone: "{namespace}"}
+    - id: errors
+      name: "*error*"
+    - id: ghost
+      name: ghost_metric_total
+    - id: nothing
+      name: "*nothing_matches*"
+  logs:
+    - id: own
+      services: ["{service}", "cache", "pay*", "nowhere"]
+decision:
+  default: no_attention
+"""
+
+CATALOG = Catalog(
+    metrics=[
+        MetricInfo("request_latency_p99_seconds", labels=("service", "instance")),
+        MetricInfo("request_error_ratio", labels=("service",)),
+    ],
+    log_services=["cache", "payments"],
+)
+
+
+def test_unknown_metrics_globs_labels_and_log_services_are_warned():
+    skill = load_skill_text(SKILL, "lint-me.yaml").skill
+    assert check_against_catalog(skill, CATALOG) == [
+        "data.metrics[0] (p99): 'request_latency_p99_seconds' has no label zone (labels: instance, service)",
+        "data.metrics[2] (ghost): unknown metric 'ghost_metric_total' in the catalog",
+        "data.metrics[3] (nothing): no metric matches '*nothing_matches*' in the catalog",
+        "data.logs[0] (own): no logs of service 'nowhere' in the catalog",
+    ]
+
+
+def test_a_skill_naming_only_known_data_has_no_warnings():
+    known_only = SKILL.split("    - id: ghost")[0] + "decision:\n  default: attention\n"
+    skill = load_skill_text(known_only, "ok").skill
+    skill.data.metrics[0].labels.pop("zone")
+    assert check_against_catalog(skill, CATALOG) == []
+
+
+def test_a_catalog_without_log_services_does_not_warn_about_logs():
+    skill = load_skill_text(SKILL, "lint-me.yaml").skill
+    warnings = check_against_catalog(skill, Catalog(metrics=CATALOG.metrics))
+    assert not [w for w in warnings if "logs" in w]

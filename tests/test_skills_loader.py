@@ -1,0 +1,196 @@
+"""Loading one Skill file: exact file:line: field messages, text loading, round-trip edits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.skills.loader import (
+    SkillError,
+    SkillLoadError,
+    dump_skill_yaml,
+    format_field,
+    load_skill,
+    load_skill_text,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "skills"
+
+
+@pytest.fixture(autouse=True)
+def _in_fixtures(monkeypatch):
+    monkeypatch.chdir(FIXTURES)
+
+
+def _errors(path: str) -> list[str]:
+    with pytest.raises(SkillLoadError) as info:
+        load_skill(Path(path))
+    return [str(e) for e in info.value.errors]
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        (
+            "broken/wrong_enum.yaml",
+            [
+                "broken/wrong_enum.yaml:10: data.metrics[1].compare: "
+                "must be one of baseline, history, threshold, trend"
+            ],
+        ),
+        (
+            "broken/missing_field.yaml",
+            [
+                "broken/missing_field.yaml:1: decision: required field is missing",
+                "broken/missing_field.yaml:6: data.metrics[0].name: required field is missing",
+            ],
+        ),
+        (
+            "broken/unknown_key.yaml",
+            [
+                "broken/unknown_key.yaml:6: knowledge.topk: unknown field; did you mean 'top_k'? "
+                "(allowed: collections, tags, query, top_k)"
+            ],
+        ),
+        (
+            "broken/bad_cron.yaml",
+            [
+                "broken/bad_cron.yaml:4: schedule: "
+                "not a 5-field cron expression: Wrong number of fields; got 3, expected 5"
+            ],
+        ),
+        (
+            "broken/bad_template.yaml",
+            [
+                "broken/bad_template.yaml:10: data.metrics[0].labels.pod: "
+                "unknown template variable {pod_name}; known: alertname, baseline_version, business, "
+                "canary_version, change_id, namespace, question, service, summary, version"
+            ],
+        ),
+        (
+            "broken/syntax_error.yaml",
+            ["broken/syntax_error.yaml:6: YAML syntax error: expected the node content, but found '-'"],
+        ),
+        (
+            "broken/unknown_signal.yaml",
+            [
+                "broken/unknown_signal.yaml:10: decision.rules[0].if.signals[1]: "
+                "unknown signal 'latency'; known signal ids: errors"
+            ],
+        ),
+        (
+            "broken/not_mapping.yaml",
+            [
+                "broken/not_mapping.yaml:1: "
+                "not a mapping: a Skill file must be a YAML mapping of fields, not a list"
+            ],
+        ),
+    ],
+)
+def test_broken_fixture_messages(fixture, expected):
+    assert _errors(fixture) == expected
+
+
+def test_skill_error_str_formats():
+    assert str(SkillError("a.yaml", 3, "data.metrics[0].id", "bad")) == "a.yaml:3: data.metrics[0].id: bad"
+    assert str(SkillError("a.yaml", 2, "", "YAML syntax error: x")) == "a.yaml:2: YAML syntax error: x"
+    assert str(SkillError("a.yaml", None, "", "cannot read")) == "a.yaml: cannot read"
+    assert format_field(("decision", "rules", 0, "if", "signals", 1)) == "decision.rules[0].if.signals[1]"
+
+
+def test_every_problem_is_reported_at_once_with_exact_locations():
+    text = """\
+name: many-problems
+description: A Skill with several problems at once
+pattern: rca
+schedule: "*/5 * * * *"
+data:
+  metrics:
+    - id: cpu
+      name: cpu_usage_ratio
+      compare: threshold
+    - id: cpu
+      name: "bad name!"
+decision:
+  rules:
+    - if: {signals: nope}
+      then: block
+  default: attention
+"""
+    with pytest.raises(SkillLoadError) as info:
+        load_skill_text(text, "llm-output")
+    assert [str(e) for e in info.value.errors] == [
+        "llm-output:4: schedule: only inspection Skills have a schedule (this one is rca)",
+        "llm-output:7: data.metrics[0].threshold: required when compare is threshold",
+        "llm-output:10: data.metrics[1].id: duplicate signal id 'cpu' (also data.metrics[0].id)",
+        "llm-output:11: data.metrics[1].name: "
+        "must be a metric name or a glob of one (letters, digits, _, :, *, ?)",
+        "llm-output:14: decision.rules[0].if.signals: unknown signal 'nope'; known signal ids: cpu",
+        "llm-output:15: decision.rules[0].then: "
+        "outcome 'block' does not fit pattern rca; use one of attention, no_attention",
+    ]
+
+
+def test_bad_values_elsewhere_map_to_their_lines():
+    text = """\
+name: Bad_Name
+description: short
+pattern: rca
+window: {lookback: soon}
+data:
+  logs:
+    - id: l
+      levels: [ERROR, LOUD]
+      limit: 0
+  metrics:
+    - id: m
+      name: x
+      query: 'up{service={service}}'
+decision:
+  default: no_attention
+"""
+    with pytest.raises(SkillLoadError) as info:
+        load_skill_text(text, "t.yaml")
+    assert [str(e) for e in info.value.errors] == [
+        "t.yaml:1: name: must be lower-case letters, digits, '-' or '_', starting with a letter",
+        "t.yaml:2: description: string should have at least 10 characters",
+        "t.yaml:4: window.lookback: not a duration (use e.g. 30s, 15m, 2h, 1d): 'soon'",
+        "t.yaml:8: data.logs[0].levels[1]: must be one of DEBUG, INFO, WARN, ERROR, FATAL",
+        "t.yaml:9: data.logs[0].limit: input should be greater than or equal to 1",
+        "t.yaml:13: data.metrics[0].query: template variable {service} is outside a string; put it in a "
+        'double-quoted label value, e.g. service="{service}"',
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "t.yaml:1: file is empty; a Skill is a YAML mapping of fields"),
+        ("just text", "t.yaml:1: not a mapping: a Skill file must be a YAML mapping of fields, not a str"),
+        ("name: a\nname: b\n", 't.yaml:2: YAML syntax error: found duplicate key "name" with value "b"'),
+    ],
+)
+def test_text_that_is_not_a_skill_mapping(text, message):
+    with pytest.raises(SkillLoadError) as info:
+        load_skill_text(text, "t.yaml")
+    assert str(info.value.errors[0]).startswith(message)
+
+
+def test_load_valid_skill_keeps_raw_and_round_trips_comments():
+    loaded = load_skill(Path("valid/minimal-rca.yaml"))
+    assert loaded.skill.name == "minimal-rca"
+    assert loaded.source == "valid/minimal-rca.yaml"
+    assert loaded.skill.data.metrics[0].labels == {"service": "{service}"}
+    original = Path("valid/minimal-rca.yaml").read_text()
+    assert dump_skill_yaml(loaded.raw) == original
+    loaded.raw["data"]["metrics"][0]["min_effect"] = 0.3
+    edited = dump_skill_yaml(loaded.raw)
+    assert "# keep this comment" in edited and "# A small but complete Skill" in edited
+    assert "      min_effect: 0.3\n" in edited
+    assert load_skill_text(edited, "edited").skill.data.metrics[0].min_effect == 0.3
+
+
+def test_load_skill_of_missing_file_names_it(tmp_path):
+    with pytest.raises(SkillLoadError, match="cannot read file"):
+        load_skill(tmp_path / "absent.yaml")
