@@ -129,3 +129,18 @@ def test_unreachable_error_hides_the_password() -> None:
     with pytest.raises(DatabaseUnavailableError) as info:
         init_db(f"postgresql+psycopg://bianque:s3cr3tpw@127.0.0.1:{port}/memory?connect_timeout=2")
     assert "s3cr3tpw" not in str(info.value)
+
+
+def test_migrate_check_reports_missing_migrations(tmp_path, capsys) -> None:
+    from agent.memory import migrate
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    assert migrate.main(["--url", url, "upgrade"]) == 0
+    assert migrate.main(["--url", url, "check"]) == 0
+    assert migrate.next_revision_id() == "0002"
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_cases_skill"))
+    engine.dispose()
+    assert migrate.main(["--url", url, "check"]) == 1
+    assert "ix_cases_skill" in capsys.readouterr().out
