@@ -37,6 +37,12 @@ def _scope(loaded: LoadedSkill) -> str:
     return f"{scope.business}: {services}" if scope.business else services
 
 
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``message`` to stderr; return the Exit to raise."""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
 def _print_errors(errors: list[SkillError], out: Console) -> None:
     for error in errors:
         out.print(str(error), style="red", markup=False, highlight=False, soft_wrap=True)
@@ -72,8 +78,7 @@ def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
     if loaded is None:
         close = difflib.get_close_matches(name, list(library.skills), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        err_console.print(f"No Skill named {name!r}.{hint} See `bianque skills list`.", markup=False)
-        raise typer.Exit(1)
+        raise _fail(f"No Skill named {name!r}.{hint} See `bianque skills list`.")
     header = f"# {loaded.source}" + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
     console.print(header, markup=False, highlight=False, soft_wrap=True)
     text = loaded.path.read_text(encoding="utf-8") if loaded.path else ""
@@ -128,16 +133,13 @@ def _catalog_warnings(loaded: list[LoadedSkill], bundle: Path) -> list[str]:
     try:
         from agent.sources.catalog import catalog_from_bundle
     except ImportError as exc:
-        err_console.print(f"--bundle needs the data catalog (agent.sources.catalog): {exc}", markup=False)
-        raise typer.Exit(2) from exc
+        raise _fail(f"--bundle needs the data catalog (agent.sources.catalog): {exc}", 2) from exc
     if not bundle.is_dir():
-        err_console.print(f"--bundle {bundle}: not a directory", markup=False)
-        raise typer.Exit(2)
+        raise _fail(f"--bundle {bundle}: not a directory", 2)
     try:
         catalog = catalog_from_bundle(bundle)
     except (OSError, ValueError) as exc:
-        err_console.print(f"cannot read the catalog of bundle {bundle}: {exc}", markup=False)
-        raise typer.Exit(2) from exc
+        raise _fail(f"cannot read the catalog of bundle {bundle}: {exc}", 2) from exc
     return [f"{s.source}: {w}" for s in loaded for w in check_against_catalog(s.skill, catalog)]
 
 
