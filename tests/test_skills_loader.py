@@ -169,6 +169,10 @@ decision:
         ("", "t.yaml:1: file is empty; a Skill is a YAML mapping of fields"),
         ("just text", "t.yaml:1: not a mapping: a Skill file must be a YAML mapping of fields, not a str"),
         ("name: a\nname: b\n", 't.yaml:2: YAML syntax error: found duplicate key "name" with value "b"'),
+        (
+            "name: a\ndescription: \x07\n",
+            "t.yaml:2: YAML syntax error: unacceptable character #x0007: special characters are not allowed",
+        ),
     ],
 )
 def test_text_that_is_not_a_skill_mapping(text, message):

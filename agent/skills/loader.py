@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from agent.skills.schema import PATTERN_OUTCOMES, Compare, Skill
@@ -119,8 +119,11 @@ def check_skill_text(text: str, file: str) -> tuple[Skill | None, CommentedMap |
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         return None, None, [SkillError(file, line, "", f"YAML syntax error: {problem}")]
-    except Exception as exc:  # ruamel raises a few unmarked errors (e.g. bad characters)
-        return None, None, [SkillError(file, None, "", f"YAML syntax error: {exc}")]
+    except YAMLError as exc:  # a reader error (bad character) has a position, not a mark
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        problem = str(exc).splitlines()[0]
+        return None, None, [SkillError(file, line, "", f"YAML syntax error: {problem}")]
     if raw is None:
         return None, None, [SkillError(file, 1, "", "file is empty; a Skill is a YAML mapping of fields")]
     if not isinstance(raw, CommentedMap):
