@@ -1,0 +1,94 @@
+"""Free-text questions: route to a pattern and services, investigate, answer with evidence."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agent.config import Settings
+from agent.events import Event, InspectionScope, Pattern
+from agent.investigate import InvestigationResult, investigate
+
+RELEASE_WORDS = ("release", "deploy", "deployment", "canary", "rollout", "roll out", "ship", "config push", "rollback")
+INSPECTION_WORDS = ("inspect", "inspection", "health", "healthy", "check", "anything wrong", "about to", "trend",
+                    "saturat", "capacity", "leak", "disk")
+RCA_WORDS = ("why", "alert", "slow", "error", "fail", "down", "root cause", "latency", "timeout", "fired")
+
+
+class Route(BaseModel):
+    """Where a question goes."""
+
+    pattern: Pattern
+    services: list[str]
+    reason: str
+
+
+class Answer(BaseModel):
+    """A routed, investigated answer."""
+
+    question: str
+    route: Route
+    text: str
+    result: InvestigationResult
+
+
+def _count(text: str, words: Iterable[str]) -> int:
+    return sum(1 for w in words if w in text)
+
+
+def route_question(question: str, known_services: Iterable[str]) -> Route:
+    """Deterministic routing: pattern by vocabulary, services by name (longest names first)."""
+    text = question.lower()
+    services = []
+    for name in sorted(set(known_services), key=len, reverse=True):
+        if re.search(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", text) and name not in services:
+            services.append(name)
+    scores = {
+        Pattern.RELEASE_INTERCEPTION: _count(text, RELEASE_WORDS) * 1.1,
+        Pattern.INSPECTION: float(_count(text, INSPECTION_WORDS)),
+        Pattern.RCA: float(_count(text, RCA_WORDS)),
+    }
+    pattern = max(scores, key=lambda p: (scores[p], p == Pattern.RCA))
+    if scores[pattern] == 0:
+        pattern = Pattern.INSPECTION
+        reason = "no pattern words: running a health inspection"
+    else:
+        reason = f"{pattern.value} vocabulary ({scores[pattern]:.0f} hits)"
+    return Route(pattern=pattern, services=services, reason=reason)
+
+
+def event_for_question(route: Route, question: str, now: float | None = None) -> Event:
+    """An event that asks the question about the routed services, now."""
+    now = time.time() if now is None else now
+    service = route.services[0] if route.services else None
+    scope = InspectionScope(services=route.services) if route.pattern == Pattern.INSPECTION else None
+    return Event(pattern=route.pattern, time=now, service=service, scope=scope, question=question)
+
+
+def answer_question(question: str, settings: Settings, *, bundle: Path | None = None) -> Answer:
+    """Route, investigate (bundle or live sources) and answer; the chat UI calls this too."""
+    from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
+
+    if not question.strip():
+        raise ValueError("the question is empty")
+    knowledge = open_knowledge(settings)
+    memory = open_memory(settings)
+    if bundle is not None:
+        from agent.bundles.reader import load_bundle
+
+        loaded = load_bundle(bundle)
+        toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
+        event = loaded.event.model_copy(update={"question": question})
+        route = Route(pattern=event.pattern, services=event.services, reason="the bundle's event")
+    else:
+        toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
+        known = toolkit.topology.services() if toolkit.topology is not None else []
+        route = route_question(question, known)
+        event = event_for_question(route, question)
+    result = investigate(event, toolkit, source="cli", bundle_path=str(bundle) if bundle else None)
+    header = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{result.skill['name']}`._\n\n"
+    return Answer(question=question, route=route, text=header + result.report, result=result)

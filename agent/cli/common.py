@@ -1,0 +1,54 @@
+"""Options and output helpers shared by every CLI command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+
+console = Console()
+err_console = Console(stderr=True)
+T = TypeVar("T")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a rendered report.")]
+BundleOption = Annotated[
+    Path | None,
+    typer.Option("--bundle", "-b", help="A case bundle directory to use as the data source.",
+                 exists=True, file_okay=False, dir_okay=True),
+]
+SkillOption = Annotated[str | None, typer.Option("--skill", help="Use this Skill instead of selecting one.")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a clear error and exit non-zero (no traceback)."""
+    err_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@contextmanager
+def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
+    """Turn expected failures (bad files, bad input) into clean CLI errors."""
+    try:
+        yield
+    except kinds as exc:
+        fail(str(exc))
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def print_markdown(text: str) -> None:
+    console.print(Markdown(text))
+
+
+def with_status(message: str, work: Callable[[], T]) -> T:
+    """Run ``work`` behind a spinner (long steps always show progress)."""
+    with console.status(message):
+        return work()

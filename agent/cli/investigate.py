@@ -1,0 +1,119 @@
+"""``bianque rca | intercept | inspect | ask``: one investigation, from a bundle or live sources."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.cli.common import BundleOption, JsonOption, SkillOption, fail, print_json, print_markdown, user_errors
+from agent.config import get_settings
+from agent.events import Event, InspectionScope, Pattern
+from agent.inputs import InputError, event_from_change_file, events_from_alert_file
+
+
+def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern) -> None:
+    from agent.bundles.errors import InvalidBundleError
+    from agent.investigate import investigate
+    from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
+
+    settings = get_settings()
+    with user_errors(InvalidBundleError, InputError, KeyError, LookupError):
+        knowledge = open_knowledge(settings)
+        memory = open_memory(settings)
+        if bundle is not None:
+            from agent.bundles.reader import load_bundle
+
+            loaded = load_bundle(bundle)
+            event = event or loaded.event
+            toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
+        else:
+            toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
+        if event is None:
+            fail("nothing to investigate: give --bundle or an input file")
+        if event.pattern != expect:
+            fail(f"the bundle's event is a {event.pattern.value} event; use `bianque {_command(event.pattern)}`")
+        result = investigate(event, toolkit, skill=skill, source="cli",
+                             bundle_path=str(bundle.resolve()) if bundle else None)
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        print_markdown(result.report)
+        if result.case_id:
+            typer.echo(f"case {result.case_id} — correct it with: bianque correct {result.case_id} --help")
+
+
+def _command(pattern: Pattern) -> str:
+    return {Pattern.RCA: "rca", Pattern.RELEASE_INTERCEPTION: "intercept", Pattern.INSPECTION: "inspect"}[pattern]
+
+
+def rca(
+    bundle: BundleOption = None,
+    alert: Annotated[Path | None, typer.Option(help="Alertmanager webhook JSON/YAML or one alert.")] = None,
+    skill: SkillOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Alert root-cause analysis: does it need attention, why did it fire, what to do."""
+    event = None
+    if alert is not None:
+        with user_errors(InputError, ValueError):
+            events = events_from_alert_file(alert, time.time())
+        firing = [e for e in events if e.alert and e.alert.status == "firing"] or events
+        event = firing[0]
+    _run(event, bundle, skill, as_json, Pattern.RCA)
+
+
+def intercept(
+    bundle: BundleOption = None,
+    change: Annotated[Path | None, typer.Option(help="A change event (JSON/YAML).")] = None,
+    skill: SkillOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Release interception: pass, hold or block a change, with the regressions behind it."""
+    event = None
+    if change is not None:
+        with user_errors(InputError, ValueError):
+            event = event_from_change_file(change, time.time())
+    _run(event, bundle, skill, as_json, Pattern.RELEASE_INTERCEPTION)
+
+
+def inspect(
+    bundle: BundleOption = None,
+    service: Annotated[list[str] | None, typer.Option(help="Service to inspect (repeatable).")] = None,
+    window: Annotated[str, typer.Option(help="How far back to look, e.g. 2h.")] = "2h",
+    skill: SkillOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Proactive inspection: findings ranked by severity."""
+    event = None
+    if service:
+        with user_errors(ValueError):
+            scope = InspectionScope(services=service, window=window)
+        event = Event(pattern=Pattern.INSPECTION, time=time.time(), service=service[0], scope=scope)
+    _run(event, bundle, skill, as_json, Pattern.INSPECTION)
+
+
+def ask(
+    question: Annotated[str, typer.Argument(help="A question in plain words.")],
+    bundle: BundleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a free-text question: routed to the right pattern and Skill, answered with evidence."""
+    from agent.ask import answer_question
+
+    settings = get_settings()
+    with user_errors(InputError, KeyError, LookupError, ValueError):
+        answer = answer_question(question, settings, bundle=bundle)
+    if as_json:
+        print_json(answer.model_dump(mode="json"))
+    else:
+        print_markdown(answer.text)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(rca)
+    app.command()(intercept)
+    app.command()(inspect)
+    app.command()(ask)

@@ -1,0 +1,1 @@
+"""Offline evaluation over labelled case bundles (the agent itself never imports this)."""

@@ -1,0 +1,157 @@
+"""Run the agent over a directory of labelled bundles and summarise per pattern and per Skill."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.bundles.label import load_label
+from agent.bundles.reader import load_bundle
+from agent.config import Settings, get_settings
+from agent.eval.scoring import CaseScore, score_inspection, score_rca, score_release
+from agent.investigate import investigate
+from agent.runtime import bundle_toolkit, load_skills
+
+
+def find_bundles(root: Path) -> list[Path]:
+    """Every directory under ``root`` (itself included) holding an event.yaml, sorted."""
+    root = Path(root)
+    if (root / "event.yaml").is_file():
+        return [root]
+    return sorted(p.parent for p in root.rglob("event.yaml"))
+
+
+@dataclass
+class Summary:
+    """Aggregates for one group of cases (a pattern, a Skill, or everything)."""
+
+    cases: int = 0
+    passed: int = 0
+    rca_cases: int = 0
+    top1: int = 0
+    top3: int = 0
+    top5: int = 0
+    fault_correct: int = 0
+    missed_actionable: int = 0
+    noise_cases: int = 0
+    noise_silenced: int = 0
+    blocks_true: int = 0
+    blocks_predicted: int = 0
+    blocks_correct: int = 0
+    good_releases: int = 0
+    good_blocked: int = 0
+    expected_items: int = 0
+    found_items: int = 0
+    false_alarms: int = 0
+
+    def add(self, s: CaseScore) -> None:
+        self.cases += 1
+        self.passed += s.passed
+        if s.pattern == "rca":
+            if s.noise_label:
+                self.noise_cases += 1
+                self.noise_silenced += not s.needs_attention
+            else:
+                self.rca_cases += 1
+                self.top1 += s.rank == 1
+                self.top3 += s.rank is not None and s.rank <= 3
+                self.top5 += s.rank is not None and s.rank <= 5
+                self.fault_correct += bool(s.fault_correct)
+                self.missed_actionable += not s.needs_attention
+        elif s.pattern == "release_interception":
+            self.blocks_true += s.decision_label == "block"
+            self.blocks_predicted += s.decision == "block"
+            self.blocks_correct += s.decision == "block" and s.decision_label == "block"
+            if s.decision_label == "pass":
+                self.good_releases += 1
+                self.good_blocked += s.decision == "block"
+        else:
+            self.expected_items += s.expected_items
+            self.found_items += s.found_items
+            self.false_alarms += s.false_alarms
+
+    def rates(self) -> dict[str, float | None]:
+        def ratio(a: int, b: int) -> float | None:
+            return round(a / b, 4) if b else None
+
+        return {
+            "pass_rate": ratio(self.passed, self.cases),
+            "rca_top1": ratio(self.top1, self.rca_cases),
+            "rca_top3": ratio(self.top3, self.rca_cases),
+            "rca_top5": ratio(self.top5, self.rca_cases),
+            "rca_fault_accuracy": ratio(self.fault_correct, self.rca_cases),
+            "noise_silenced": ratio(self.noise_silenced, self.noise_cases),
+            "block_precision": ratio(self.blocks_correct, self.blocks_predicted),
+            "block_recall": ratio(self.blocks_correct, self.blocks_true),
+            "good_blocked": ratio(self.good_blocked, self.good_releases),
+            "inspection_recall": ratio(self.found_items, self.expected_items),
+        }
+
+
+@dataclass
+class EvalReport:
+    scores: list[CaseScore] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    overall: Summary = field(default_factory=Summary)
+    by_pattern: dict[str, Summary] = field(default_factory=lambda: defaultdict(Summary))
+    by_skill: dict[str, Summary] = field(default_factory=lambda: defaultdict(Summary))
+
+    def add(self, score: CaseScore) -> None:
+        self.scores.append(score)
+        self.overall.add(score)
+        self.by_pattern[score.pattern].add(score)
+        self.by_skill[score.skill].add(score)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "overall": {**asdict(self.overall), **self.overall.rates()},
+            "by_pattern": {k: {**asdict(v), **v.rates()} for k, v in self.by_pattern.items()},
+            "by_skill": {k: {**asdict(v), **v.rates()} for k, v in self.by_skill.items()},
+            "cases": [asdict(s) for s in self.scores],
+            "errors": self.errors,
+        }
+
+
+def score_case(name: str, skill: str, verdict: Any, label: Any) -> CaseScore:
+    """Score one verdict against its bundle's label."""
+    if verdict.pattern == "rca":
+        causes = [c.model_dump() for c in label.root_cause]
+        return score_rca(name, skill, verdict, causes, bool(label.noise))
+    if verdict.pattern == "release_interception":
+        return score_release(name, skill, verdict, label.decision or "pass")
+    return score_inspection(name, skill, verdict, [f.model_dump() for f in label.findings])
+
+
+def evaluate(
+    bundles: Iterable[Path],
+    settings: Settings | None = None,
+    *,
+    knowledge: Any = None,
+    on_case: Callable[[Path, CaseScore | None], None] | None = None,
+) -> EvalReport:
+    """Investigate every labelled bundle offline (no memory writes) and score it."""
+    settings = settings or get_settings()
+    library = load_skills(settings)
+    report = EvalReport()
+    for path in bundles:
+        label = load_label(path)
+        if label is None:
+            report.errors[path.name] = "no label.yaml"
+            if on_case:
+                on_case(path, None)
+            continue
+        try:
+            bundle = load_bundle(path)
+            toolkit = bundle_toolkit(bundle, settings, library=library, knowledge=knowledge)
+            result = investigate(bundle.event, toolkit, source="eval")
+            score = score_case(path.name, result.skill["name"], result.verdict, label)
+            report.add(score)
+        except Exception as exc:  # one broken bundle must not stop the evaluation
+            report.errors[path.name] = f"{type(exc).__name__}: {exc}"
+            score = None
+        if on_case:
+            on_case(path, score)
+    return report

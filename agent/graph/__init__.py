@@ -1,0 +1,1 @@
+"""The investigation graph: triage → select_skill → gather → analyze → reason → report → memory."""

@@ -1,0 +1,39 @@
+"""Checkpointers: SQLite in BIANQUE_HOME by default, PostgreSQL when the database is PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from agent.config import Settings
+
+
+def _postgres_dsn(url: str) -> str:
+    """A libpq DSN from a SQLAlchemy URL (drops the ``+driver`` part)."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql://{rest}" if scheme.startswith("postgresql") else url
+
+
+@contextmanager
+def open_checkpointer(settings: Settings) -> Iterator[Any]:
+    """A ready checkpointer for the configured database; closed on exit."""
+    url = settings.resolved_database_url
+    if url.startswith("postgresql"):
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        with PostgresSaver.from_conn_string(_postgres_dsn(url)) as saver:
+            saver.setup()
+            yield saver
+        return
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    settings.ensure_home()
+    conn = sqlite3.connect(settings.home / "checkpoints.db", check_same_thread=False)
+    try:
+        saver = SqliteSaver(conn)
+        saver.setup()
+        yield saver
+    finally:
+        conn.close()

@@ -1,0 +1,74 @@
+"""Turn the JSON-ready gathered data in the graph state back into Series and records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agent.series import ChangeRecord, LogRecord, Series
+from agent.sources.base import label_matches
+
+
+@dataclass
+class SignalData:
+    """All series of one Skill signal, split by service and period."""
+
+    current: dict[str, list[Series]] = field(default_factory=lambda: defaultdict(list))
+    history: dict[str, dict[float, list[Series]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+    sources: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+
+
+def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
+    """signal id -> its series per service (current window and history offsets)."""
+    out: dict[str, SignalData] = defaultdict(SignalData)
+    for item in gathered.get("series", []):
+        series = Series(
+            metric=item["metric"],
+            labels=item["labels"],
+            timestamps=np.asarray(item["t"], dtype=float),
+            values=np.asarray(item["v"], dtype=float),
+        )
+        data = out[item["signal"]]
+        service = item["service"]
+        data.roles[service] = item.get("role", "target")
+        data.sources[series.key()] = item.get("source", "")
+        period = item.get("period", "current")
+        if period == "current":
+            data.current[service].append(series)
+        else:
+            data.history[service][float(period.split(":", 1)[1])].append(series)
+    return out
+
+
+def split_by_selector(series: list[Series], selector: Mapping[str, str] | None) -> list[Series]:
+    """Series whose labels match a canary/baseline selector (label matchers)."""
+    if not selector:
+        return []
+    return [s for s in series if label_matches(s.labels, selector)]
+
+
+def logs_of(gathered: Mapping[str, Any]) -> dict[str, list[LogRecord]]:
+    """query id -> log records."""
+    out: dict[str, list[LogRecord]] = defaultdict(list)
+    for rec in gathered.get("logs", []):
+        out[rec.get("query", "logs")].append(
+            LogRecord(ts=rec["ts"], service=rec["service"], level=rec["level"], message=rec["message"],
+                      instance=rec.get("instance"))
+        )
+    return out
+
+
+def changes_of(gathered: Mapping[str, Any]) -> list[ChangeRecord]:
+    return [
+        ChangeRecord(ts=c["ts"], service=c["service"], type=c["type"], id=c["id"],
+                     description=c.get("description", ""), version=c.get("version"),
+                     canary=c.get("canary"), baseline=c.get("baseline"))
+        for c in gathered.get("changes", [])
+    ]

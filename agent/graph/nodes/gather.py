@@ -1,0 +1,130 @@
+"""gather: fetch only what the Skill names, in parallel; failures become missing-data notes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from agent.events import Event
+from agent.graph.plan import GatherPlan, MetricTask, build_plan
+from agent.graph.state import InvestigationState
+from agent.graph.toolkit import Toolkit
+from agent.sources.base import SourceResult
+
+MAX_WORKERS = 8
+
+
+def _series_json(task: MetricTask, result: SourceResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "signal": task.signal,
+            "service": task.service,
+            "role": task.role,
+            "period": task.period,
+            "metric": s.metric,
+            "labels": dict(s.labels),
+            "t": s.timestamps.tolist(),
+            "v": s.values.tolist(),
+            "source": f"{result.source}:{s.key()}",
+        }
+        for s in result.data
+    ]
+
+
+def _run(pool: ThreadPoolExecutor, calls: dict[str, Any], timeout: float) -> dict[str, SourceResult | str]:
+    """Run callables in the pool; each entry becomes a result or an error string."""
+    futures = {key: pool.submit(fn) for key, fn in calls.items()}
+    out: dict[str, SourceResult | str] = {}
+    for key, future in futures.items():
+        try:
+            out[key] = future.result(timeout=timeout)
+        except FutureTimeout:
+            out[key] = f"timed out after {timeout:.0f}s"
+        except Exception as exc:  # a source must never crash the investigation
+            out[key] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event_text: str) -> dict[str, Any]:
+    """Fetch metrics, logs, changes and knowledge for a plan."""
+    calls: dict[str, Any] = {}
+    missing: list[str] = []
+    tasks = {f"m{i}": task for i, task in enumerate(plan.metric_tasks)}
+    if toolkit.metrics is not None:
+        for key, task in tasks.items():
+            calls[key] = lambda q=task.query: toolkit.metrics.query(q)
+    elif tasks:
+        missing.append("metrics: no metric source configured")
+    if toolkit.logs is not None:
+        for log_id, request in plan.log_requests.items():
+            calls[f"log:{log_id}"] = lambda r=request: toolkit.logs.query(r)
+    elif plan.log_requests:
+        missing.append("logs: no log source configured")
+    if plan.change_request is not None:
+        if toolkit.changes is not None:
+            calls["changes"] = lambda r=plan.change_request: toolkit.changes.query(r)
+        else:
+            missing.append("changes: no change source configured")
+    if toolkit.knowledge is not None and skill_knowledge.top_k > 0:
+        calls["knowledge"] = lambda: toolkit.knowledge.search(
+            f"{plan.knowledge_query} {event_text}".strip(),
+            collections=list(skill_knowledge.collections),
+            tags=list(skill_knowledge.tags) or None,
+            top_k=skill_knowledge.top_k,
+        )
+    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+        results = _run(pool, calls, toolkit.source_timeout_s)
+
+    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [], "missing": missing}
+    empty_signals: dict[str, list[str]] = {}
+    for key, result in results.items():
+        if isinstance(result, str):
+            gathered["missing"].append(f"{key}: {result}")
+            continue
+        if key == "knowledge":
+            gathered["knowledge"] = [s.model_dump(mode="json") for s in result]
+            continue
+        if result.status == "error":
+            gathered["missing"].append(f"{result.source} {key}: {result.error}")
+            continue
+        if key.startswith("m"):
+            task = tasks[key]
+            if result.status == "no_data" and task.period == "current":
+                empty_signals.setdefault(task.signal, []).append(task.service)
+            gathered["series"].extend(_series_json(task, result))
+        elif key.startswith("log:"):
+            log_id = key.split(":", 1)[1]
+            gathered["logs"].extend({**_log_json(r), "query": log_id} for r in result.data)
+            if result.truncated:
+                gathered["missing"].append(f"logs {log_id}: truncated at the Skill's limit")
+        elif key == "changes":
+            gathered["changes"] = [_change_json(c) for c in result.data]
+    for signal, services in empty_signals.items():
+        gathered["missing"].append(f"metric {signal}: no data for {', '.join(sorted(set(services)))}")
+    return gathered
+
+
+def _log_json(record: Any) -> dict[str, Any]:
+    return {"ts": record.ts, "service": record.service, "level": record.level, "message": record.message,
+            "instance": record.instance}
+
+
+def _change_json(record: Any) -> dict[str, Any]:
+    return {"ts": record.ts, "service": record.service, "type": record.type, "id": record.id,
+            "description": record.description, "version": record.version,
+            "canary": dict(record.canary) if record.canary else None,
+            "baseline": dict(record.baseline) if record.baseline else None}
+
+
+def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
+    """Build the plan from the selected Skill and execute it."""
+    event = Event.model_validate(state["event"])
+    skill = toolkit.library.get(state["skill"]["name"]).skill
+    plan = build_plan(skill, event, state.get("targets", []), toolkit.topology)
+    gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
+    gathered["dependencies"] = plan.dependencies
+    return {
+        "gathered": gathered,
+        "window": {**state.get("window", {}), "start": plan.start, "end": plan.end, "anchor": plan.anchor},
+    }

@@ -1,0 +1,35 @@
+"""select_skill: choose the Skill for the event and record why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.events import Event
+from agent.graph.state import InvestigationState
+from agent.graph.toolkit import Toolkit
+from agent.skills.selector import select_skill as choose
+
+
+def select_skill(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
+    """Scope + trigger match, similarity rank, optional LLM pick among the top three, generic fallback."""
+    event = Event.model_validate(state["event"])
+    skills = [loaded.skill for loaded in toolkit.library.skills.values()]
+    selection = choose(
+        skills,
+        event,
+        similarity=toolkit.similarity,
+        chooser=toolkit.chooser,
+        override=state.get("skill_override"),
+    )
+    return {
+        "skill": {
+            "name": selection.skill.name,
+            "version": selection.skill.version,
+            "reason": selection.reason,
+            "method": selection.method,
+            "candidates": [
+                {"name": c.skill.name, "score": round(c.score, 3), "reasons": c.reasons}
+                for c in selection.candidates[:5]
+            ],
+        }
+    }

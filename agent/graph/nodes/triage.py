@@ -1,0 +1,39 @@
+"""triage: normalise the event, decide which services are in question and the time window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.events import Event, Pattern
+from agent.graph.state import InvestigationState
+from agent.graph.toolkit import Toolkit
+
+
+def _entry_services(toolkit: Toolkit) -> list[str]:
+    """Services nobody depends on: the front doors of the topology."""
+    if toolkit.topology is None:
+        return []
+    services = toolkit.topology.services()
+    called = {d for s in services for d in toolkit.topology.dependencies(s, depth=1)}
+    return [s for s in services if s not in called]
+
+
+def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
+    """Parse the event; pick target services (event's, else scope, else topology entry points)."""
+    event = Event.model_validate(state["event"])
+    targets = event.services
+    notes: list[str] = []
+    if event.pattern == Pattern.INSPECTION and not targets and toolkit.topology is not None:
+        targets = toolkit.topology.services()
+        notes.append("inspection scope names no services: inspecting every service in the topology")
+    if not targets:
+        targets = _entry_services(toolkit)
+        if targets:
+            notes.append(f"event names no service: starting from entry points {targets}")
+    anchor = event.change.ts if event.change and event.change.ts is not None else event.time
+    return {
+        "event": event.model_dump(mode="json", by_alias=True),
+        "targets": targets,
+        "window": {"anchor": anchor, "time": event.time},
+        "notes": [*state.get("notes", []), *notes],
+    }

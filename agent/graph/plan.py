@@ -1,0 +1,134 @@
+"""What to fetch for one investigation: a pure function of Skill, event, targets and topology."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from agent.events import Event, Pattern
+from agent.skills.schema import Compare, Skill
+from agent.skills.templates import escape_glob, render, render_matchers, render_promql
+from agent.sources.base import ChangeRequest, LogRequest, MetricQuery
+from agent.sources.topology import Topology
+
+DEFAULT_RELEASE_OBSERVATION_S = 1800.0
+
+
+@dataclass(frozen=True)
+class MetricTask:
+    """One metric query: which signal, for which service, in which period."""
+
+    signal: str
+    service: str
+    role: str  # target | dependency
+    period: str  # current | history:<offset seconds>
+    query: MetricQuery
+
+
+@dataclass
+class GatherPlan:
+    start: float
+    end: float
+    anchor: float
+    variables: dict[str, str]
+    metric_tasks: list[MetricTask] = field(default_factory=list)
+    log_requests: dict[str, LogRequest] = field(default_factory=dict)
+    change_request: ChangeRequest | None = None
+    knowledge_query: str = ""
+    dependencies: list[str] = field(default_factory=list)
+
+
+def event_variables(event: Event, service: str | None) -> dict[str, str]:
+    """The only values templates may use."""
+    alert = event.alert
+    change = event.change
+    return {
+        "service": service or "",
+        "namespace": (alert.labels.get("namespace", "") if alert else ""),
+        "alertname": alert.name if alert else "",
+        "business": event.business or "",
+        "version": (change.version or "") if change else "",
+        "change_id": change.id if change else "",
+        "summary": (alert.annotations.get("summary", "") if alert else "") or (change.description if change else ""),
+        "question": event.question or "",
+        "canary_version": ((change.canary or {}).get("version", "") if change else ""),
+        "baseline_version": ((change.baseline or {}).get("version", "") if change else ""),
+    }
+
+
+def time_window(skill: Skill, event: Event) -> tuple[float, float, float]:
+    """(start, end, anchor): the anchor is the change time for releases, else the event time."""
+    window = skill.window
+    if event.pattern == Pattern.RELEASE_INTERCEPTION:
+        anchor = event.change.ts if event.change and event.change.ts is not None else event.time
+        after = window.after or DEFAULT_RELEASE_OBSERVATION_S
+        return anchor - window.lookback, max(event.time, anchor + after), anchor
+    if event.pattern == Pattern.INSPECTION:
+        lookback = event.scope.window if event.scope else window.lookback
+        return event.time - lookback, event.time, event.time
+    return event.time - window.lookback, event.time + window.after, event.time
+
+
+def dependency_services(skill: Skill, targets: list[str], topology: Topology | None) -> list[str]:
+    """Neighbours of the targets per the Skill's dependency policy, targets excluded."""
+    if topology is None or skill.data.dependencies.depth == 0:
+        return []
+    found: list[str] = []
+    for target in targets:
+        for service in topology.neighbours(
+            target, depth=skill.data.dependencies.depth, direction=skill.data.dependencies.direction
+        ):
+            if service not in targets and service not in found:
+                found.append(service)
+    return found
+
+
+def _render_services(patterns: list[str], targets: list[str], variables: dict[str, str]) -> list[str]:
+    out: list[str] = []
+    for pattern in patterns:
+        if "{service}" in pattern:
+            rendered = [render(pattern, {**variables, "service": t}) for t in targets]
+        else:
+            rendered = [render(pattern, variables)]
+        out.extend(s for s in rendered if s and s not in out)
+    return out
+
+
+def build_plan(
+    skill: Skill, event: Event, targets: list[str], topology: Topology | None, max_series: int = 200
+) -> GatherPlan:
+    """Every query the Skill asks for, bounded by its window and limits."""
+    start, end, anchor = time_window(skill, event)
+    variables = event_variables(event, targets[0] if targets else None)
+    deps = dependency_services(skill, targets, topology)
+    plan = GatherPlan(start=start, end=end, anchor=anchor, variables=variables, dependencies=deps)
+    step = skill.window.step
+    for signal in skill.data.metrics:
+        services = [(t, "target") for t in targets] + ([(d, "dependency") for d in deps] if signal.dependencies else [])
+        periods = [("current", 0.0)]
+        if signal.compare == Compare.HISTORY:
+            periods += [(f"history:{int(off)}", off) for off in skill.window.history]
+        for service, role in services:
+            svc_vars = {**variables, "service": service}
+            matchers = render_matchers(signal.labels, svc_vars)
+            matchers.setdefault("service", escape_glob(service))
+            promql = render_promql(signal.query, svc_vars) if signal.query else None
+            for period, offset in periods:
+                query = MetricQuery(
+                    name=signal.name, matchers=matchers, start=start - offset, end=end - offset,
+                    step=step, promql=promql, limit=max_series,
+                )
+                plan.metric_tasks.append(MetricTask(signal.id, service, role, period, query))
+    for log in skill.data.logs:
+        services = _render_services(log.services, targets, variables) + (deps if log.dependencies else [])
+        plan.log_requests[log.id] = LogRequest(
+            services=tuple(dict.fromkeys(services)), start=start, end=end,
+            levels=tuple(log.levels), patterns=tuple(log.patterns), limit=log.limit,
+        )
+    if skill.data.changes is not None:
+        changes = skill.data.changes
+        services = _render_services(changes.services, targets, variables) + (deps if changes.dependencies else [])
+        plan.change_request = ChangeRequest(
+            services=tuple(dict.fromkeys(services)), start=anchor - changes.window, end=end, types=tuple(changes.types)
+        )
+    plan.knowledge_query = render(skill.knowledge.query, variables).strip()
+    return plan

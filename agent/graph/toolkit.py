@@ -1,0 +1,38 @@
+"""The dependencies nodes need, passed in (never imported by the nodes themselves)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.knowledge.store import KnowledgeStore
+    from agent.memory.repository import Memory
+    from agent.reasoners.base import Reasoner
+    from agent.skills.library import SkillLibrary
+    from agent.skills.selector import Similarity
+    from agent.sources.base import ChangeSource, LogSource, MetricSource
+    from agent.sources.topology import Topology
+
+Chooser = Callable[..., Any]
+
+
+@dataclass
+class Toolkit:
+    """Sources, Skills, knowledge, memory and reasoners for one run of the graph."""
+
+    library: SkillLibrary
+    reasoner: Reasoner
+    metrics: MetricSource | None = None
+    logs: LogSource | None = None
+    changes: ChangeSource | None = None
+    topology: Topology | None = None
+    knowledge: KnowledgeStore | None = None
+    memory: Memory | None = None
+    llm_reasoner: Reasoner | None = None
+    similarity: Similarity | None = None
+    chooser: Chooser | None = None
+    source_timeout_s: float = 15.0
+    max_findings: int = 30
+    extras: dict[str, Any] = field(default_factory=dict)

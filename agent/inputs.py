@@ -1,0 +1,77 @@
+"""Read alert and change files given on the command line or posted to the API, with clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from agent.events import Alert, AlertmanagerWebhook, ChangeEvent, Event, event_from_alert, event_from_change
+
+
+class InputError(ValueError):
+    """A file or request body that cannot be used, with where and why."""
+
+
+def describe_validation(error: ValidationError, origin: str) -> str:
+    """``origin: field.path: message`` for every problem."""
+    lines = []
+    for problem in error.errors():
+        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in problem["loc"]).replace(".[", "[")
+        lines.append(f"{origin}: {loc or '(root)'}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def read_structured(path: Path) -> Any:
+    """JSON or YAML file contents."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    try:
+        return YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise InputError(f"{where}: not valid JSON or YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def _validate(model: type[BaseModel], data: Any, origin: str) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(describe_validation(exc, origin)) from exc
+
+
+def alerts_from_data(data: Any, origin: str) -> list[Alert]:
+    """Alerts from an Alertmanager webhook body, a list of alerts, or one alert object."""
+    if isinstance(data, dict) and "alerts" in data:
+        return _validate(AlertmanagerWebhook, data, origin).alerts
+    if isinstance(data, list):
+        return [_validate(Alert, item, f"{origin}[{i}]") for i, item in enumerate(data)]
+    if isinstance(data, dict):
+        return [_validate(Alert, data, origin)]
+    raise InputError(f"{origin}: expected an Alertmanager webhook body, an alert or a list of alerts")
+
+
+def events_from_alert_file(path: Path, now: float) -> list[Event]:
+    """One RCA event per alert in the file."""
+    return [event_from_alert(alert, now) for alert in alerts_from_data(read_structured(path), str(path))]
+
+
+def event_from_change_file(path: Path, now: float) -> Event:
+    """A release-interception event from a change file."""
+    return event_from_change(_validate(ChangeEvent, read_structured(path), str(path)), now)
+
+
+def event_from_file(path: Path) -> Event:
+    """An event in ``event.yaml`` form."""
+    return _validate(Event, read_structured(path), str(path))

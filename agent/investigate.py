@@ -1,0 +1,81 @@
+"""Run one investigation through the graph: the library entry point every face calls."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agent.events import Event
+from agent.findings import Finding
+from agent.graph.build import build_graph
+from agent.graph.toolkit import Toolkit
+from agent.verdict import Verdict
+
+
+class InvestigationResult(BaseModel):
+    """What an investigation produced."""
+
+    case_id: str | None = None
+    thread_id: str
+    skill: dict[str, Any]
+    findings: list[Finding] = Field(default_factory=list)
+    verdict: Verdict
+    report: str
+    notes: list[str] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+def _result(values: dict[str, Any], thread_id: str) -> InvestigationResult:
+    return InvestigationResult(
+        case_id=values.get("case_id"),
+        thread_id=thread_id,
+        skill=values["skill"],
+        findings=[Finding.model_validate(f) for f in values.get("findings", [])],
+        verdict=Verdict.model_validate(values["verdict"]),
+        report=values.get("report", ""),
+        notes=values.get("notes", []),
+        timings=values.get("timings", {}),
+    )
+
+
+def investigate(
+    event: Event,
+    toolkit: Toolkit,
+    *,
+    skill: str | None = None,
+    checkpointer: Any = None,
+    source: str = "cli",
+    bundle_path: str | None = None,
+) -> InvestigationResult:
+    """Investigate one event; with memory configured the case is recorded, with a checkpointer it can resume."""
+    thread_id = uuid.uuid4().hex
+    case_id = None
+    if toolkit.memory is not None:
+        stored = toolkit.memory.record_event(event, source=source)
+        case_id = toolkit.memory.start_case(stored.id, None, thread_id=thread_id, bundle_path=bundle_path).id
+    graph = build_graph(toolkit, checkpointer)
+    config = {"configurable": {"thread_id": thread_id}}
+    payload = {"event": event.model_dump(mode="json", by_alias=True), "skill_override": skill, "case_id": case_id}
+    values: dict[str, Any] = {}
+    try:
+        for chunk in graph.stream(payload, config, stream_mode="values"):
+            values = chunk
+    except Exception as exc:
+        if toolkit.memory is not None and case_id:
+            toolkit.memory.fail_case(case_id, f"{type(exc).__name__}: {exc}")
+        raise
+    return _result(values, thread_id)
+
+
+def resume(thread_id: str, toolkit: Toolkit, checkpointer: Any) -> InvestigationResult:
+    """Finish an interrupted investigation from its last checkpoint."""
+    graph = build_graph(toolkit, checkpointer)
+    config = {"configurable": {"thread_id": thread_id}}
+    snapshot = graph.get_state(config)
+    if not snapshot.values:
+        raise KeyError(f"no checkpoint for thread {thread_id}")
+    if snapshot.next:
+        graph.invoke(None, config)
+    return _result(graph.get_state(config).values, thread_id)

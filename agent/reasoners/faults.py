@@ -1,0 +1,81 @@
+"""Name the fault kind a service's Findings point to, from metric families and nearby changes."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+
+from agent.findings import Finding, FindingKind
+
+# (fault, metric-name globs, bad direction) in priority order among families with similar evidence.
+METRIC_FAMILIES: list[tuple[str, tuple[str, ...], str]] = [
+    ("disk_full", ("*disk*", "*filesystem*", "*volume*"), "up"),
+    ("memory_leak", ("*memory*", "*mem_*", "*heap*", "*rss*"), "up"),
+    ("cache_failure", ("*hit_ratio*", "*hit_rate*", "*cache_hit*"), "down"),
+    ("traffic_spike", ("*requests_per_second*", "*rps*", "*qps*", "*workload*", "*request_rate*"), "up"),
+    ("cpu_saturation", ("*cpu*",), "up"),
+    ("error_fault", ("*error*", "*fail*", "*5xx*"), "up"),
+    ("error_fault", ("*success*",), "down"),
+    ("slow_dependency", ("*latency*", "*duration*", "*response_time*"), "up"),
+]
+CHANGE_FAULTS = {"config": "bad_config", "flag": "bad_config", "deploy": "bad_release", "canary": "bad_release"}
+LOG_FAULT_HINTS = (
+    ("disk_full", ("no space left", "disk full", "enospc")),
+    ("memory_leak", ("oom", "out of memory", "outofmemory", "gc pause")),
+    ("bad_config", ("config",)),
+    ("slow_dependency", ("timeout", "timed out", "deadline exceeded")),
+)
+METRIC_KINDS = {
+    FindingKind.ANOMALY, FindingKind.HISTORY_DEVIATION, FindingKind.THRESHOLD_BREACH, FindingKind.SLO_BURN,
+    FindingKind.TREND, FindingKind.CHANGE_REGRESSION, FindingKind.CANARY_REGRESSION,
+}
+LOG_KINDS = {FindingKind.LOG_BURST, FindingKind.LOG_NEW_TEMPLATE}
+
+
+def metric_family(metric: str | None) -> str | None:
+    """The fault family a metric name belongs to, regardless of direction."""
+    if not metric:
+        return None
+    name = metric.lower()
+    for fault, globs, _ in METRIC_FAMILIES:
+        if any(fnmatch.fnmatchcase(name, g) for g in globs):
+            return fault
+    return None
+
+
+def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
+    """Strongest metric evidence per fault family, counting only the family's bad direction."""
+    evidence: dict[str, float] = {}
+    for finding in findings:
+        if finding.kind not in METRIC_KINDS or not finding.metric:
+            continue
+        name = finding.metric.lower()
+        for fault, globs, direction in METRIC_FAMILIES:
+            if not any(fnmatch.fnmatchcase(name, g) for g in globs):
+                continue
+            if finding.direction and direction != finding.direction:
+                break
+            weight = 1.2 if finding.kind == FindingKind.TREND and fault in ("memory_leak", "disk_full") else 1.0
+            evidence[fault] = max(evidence.get(fault, 0.0), finding.score * weight)
+            break
+    return evidence
+
+
+def classify_fault(findings: Sequence[Finding], change_types: Sequence[str] = ()) -> str:
+    """The most likely fault kind for one service's Findings and the changes made to it before onset."""
+    for change_type in change_types:
+        fault = CHANGE_FAULTS.get(change_type)
+        if fault:
+            return fault
+    evidence = family_evidence(findings)
+    log_text = " ".join(f.summary.lower() for f in findings if f.kind in LOG_KINDS)
+    for fault, hints in LOG_FAULT_HINTS:
+        if any(h in log_text for h in hints):
+            evidence[fault] = evidence.get(fault, 0.0) + 0.3
+    if not evidence:
+        return "error_fault" if log_text else "unknown"
+    strongest = max(evidence.values())
+    for fault, _, _ in METRIC_FAMILIES:
+        if evidence.get(fault, 0.0) >= 0.7 * strongest:
+            return fault
+    return max(evidence, key=evidence.__getitem__)

@@ -1,0 +1,176 @@
+"""The offline evidence reasoner: a deterministic analyst, the default and the LLM's fallback."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from agent.reasoners.base import ReasonerResult
+
+from agent.events import Pattern
+from agent.evidence import EvidencePack
+from agent.findings import Finding, FindingKind
+from agent.reasoners.faults import LOG_KINDS, classify_fault
+from agent.reasoners.ranking import SIGNIFICANT, fault_for, rank_services
+from agent.skills.decide import apply_rules
+from agent.skills.schema import Skill
+from agent.verdict import InspectionItem, RootCause, Verdict
+
+TOP_CAUSES = 5
+SEVERITY_BY_SCORE = ((0.7, "critical"), (0.45, "warning"), (0.0, "info"))
+ITEM_FLOOR = 0.3
+
+
+class OfflineReasoner:
+    """Ranks root causes, gates releases and grades inspections from Findings alone."""
+
+    name = "offline"
+
+    def reason(self, pack: EvidencePack, skill: Skill) -> ReasonerResult:
+        pattern = pack.event.pattern
+        if pattern == Pattern.RCA:
+            verdict = self._rca(pack, skill)
+        elif pattern == Pattern.RELEASE_INTERCEPTION:
+            verdict = self._release(pack, skill)
+        else:
+            verdict = self._inspection(pack, skill)
+        verdict.reasoner = self.name
+        return ReasonerResult(verdict=verdict, prompt_tokens=0, completion_tokens=0, notes=[])
+
+    def _rca(self, pack: EvidencePack, skill: Skill) -> Verdict:
+        ranked = rank_services(pack.findings, pack.changes, pack.topology)
+        causes = []
+        top_score = ranked[0].score if ranked else 0.0
+        for ev in ranked[:TOP_CAUSES]:
+            if not ev.findings or ev.strength <= 0:
+                continue
+            evidence = [f.id for f in sorted(ev.findings, key=lambda f: -f.score)[:4]]
+            causes.append(RootCause(
+                service=ev.service,
+                fault=fault_for(ev),
+                confidence=round(min(1.0, ev.score / max(top_score, 1e-9)) * min(1.0, ev.strength + 0.2), 3),
+                evidence=evidence,
+                explanation="; ".join(ev.notes) or "strongest deviation among the services examined",
+            ))
+        outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
+        needs_attention = outcome.outcome == "attention"
+        recovered = _recovered(pack)
+        if needs_attention and recovered:
+            needs_attention, reason = False, "the alert has resolved and the signals are back to normal"
+        elif needs_attention:
+            reason = f"actionable: {outcome.reason}"
+        else:
+            strongest = max((f.score for f in pack.findings), default=0.0)
+            reason = (
+                f"no significant anomaly behind the alert (strongest finding {strongest:.2f}): "
+                f"likely noise or flapping; {outcome.reason}"
+            )
+        if causes:
+            top = causes[0]
+            summary = f"Most likely root cause: {top.service} ({top.fault}). " + (
+                "Needs attention." if needs_attention else "No action needed: " + reason
+            )
+        else:
+            summary = "No anomaly found in the examined services. " + reason
+        cited = sorted({i for c in causes for i in c.evidence} | {f.id for f in outcome.findings})
+        return Verdict(
+            pattern="rca", summary=summary, needs_attention=needs_attention, attention_reason=reason,
+            root_causes=causes if needs_attention or causes else [], evidence=cited,
+            actions=_actions(pack, causes[0].fault if causes else None),
+            confidence=causes[0].confidence if causes else 0.5,
+        )
+
+    def _release(self, pack: EvidencePack, skill: Skill) -> Verdict:
+        outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
+        decision = outcome.outcome
+        regressions = [f for f in outcome.findings] or [
+            f for f in pack.findings if f.kind in (FindingKind.CANARY_REGRESSION, FindingKind.CHANGE_REGRESSION)
+        ]
+        regressions = sorted(regressions, key=lambda f: -f.score)[:6]
+        if decision == "pass":
+            summary = "Pass: no regression attributable to the change."
+        else:
+            lines = "; ".join(f.summary for f in regressions[:3])
+            summary = f"{decision.capitalize()}: {outcome.reason}. {lines}".strip()
+        change = pack.event.change
+        causes = []
+        if decision != "pass" and change is not None:
+            causes.append(RootCause(
+                service=change.service or (pack.target_services or ["?"])[0],
+                fault=classify_fault(regressions, [change.type]),
+                confidence=max((f.score for f in regressions), default=0.5),
+                evidence=[f.id for f in regressions],
+                explanation=f"regression after {change.type} {change.id}",
+            ))
+        return Verdict(
+            pattern="release_interception", summary=summary, decision=decision,
+            root_causes=causes, evidence=[f.id for f in regressions],
+            actions=_release_actions(decision),
+            confidence=max((f.score for f in regressions), default=0.8 if decision == "pass" else 0.5),
+        )
+
+    def _inspection(self, pack: EvidencePack, skill: Skill) -> Verdict:
+        groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+        for finding in pack.findings:
+            if finding.score < ITEM_FLOOR or finding.kind == FindingKind.MISSING_DATA:
+                continue
+            service = finding.service or finding.subject.split("/")[0]
+            groups[(service, _inspection_kind(finding))].append(finding)
+        items = []
+        for (service, kind), findings in groups.items():
+            score = max(f.score for f in findings)
+            severity = next(label for floor, label in SEVERITY_BY_SCORE if score >= floor)
+            top = sorted(findings, key=lambda f: -f.score)
+            items.append(InspectionItem(
+                service=service, kind=kind, severity=severity,
+                evidence=[f.id for f in top[:4]], summary=top[0].summary,
+            ))
+        order = {"critical": 0, "warning": 1, "info": 2}
+        items.sort(key=lambda i: (order[i.severity], i.service))
+        outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
+        serious = [i for i in items if i.severity != "info"]
+        summary = (
+            f"{len(serious)} issue(s) need attention, overall {outcome.outcome}: "
+            + "; ".join(f"{i.service} {i.kind}" for i in serious[:5])
+            if serious else f"Healthy: nothing above info level (overall {outcome.outcome})."
+        )
+        return Verdict(
+            pattern="inspection", summary=summary, items=items,
+            evidence=sorted({e for i in items for e in i.evidence}),
+            actions=[f"look at {i.service}: {i.summary}" for i in serious[:3]],
+            confidence=max((f.score for f in pack.findings), default=0.8),
+        )
+
+
+def _inspection_kind(finding: Finding) -> str:
+    """A readable name for what an inspection finding is about."""
+    if finding.kind in LOG_KINDS:
+        return "error_burst" if finding.kind == FindingKind.LOG_BURST else "new_error_template"
+    fault = classify_fault([finding])
+    if finding.kind == FindingKind.TREND or fault in ("memory_leak", "disk_full"):
+        return fault if fault in ("memory_leak", "disk_full") else f"{fault}_trend"
+    return {"slow_dependency": "latency_regression", "error_fault": "error_rate"}.get(fault, fault)
+
+
+def _recovered(pack: EvidencePack) -> bool:
+    alert = pack.event.alert
+    if alert is None or alert.status != "resolved":
+        return False
+    return not any(f.score >= SIGNIFICANT and f.kind != FindingKind.MISSING_DATA for f in pack.findings)
+
+
+def _actions(pack: EvidencePack, fault: str | None) -> list[str]:
+    """Runbook steps from retrieved handbook snippets that mention the fault, else generic ones."""
+    steps = []
+    for snippet in pack.knowledge:
+        if fault and (fault in snippet.tags or fault.replace("_", " ") in snippet.text.lower()):
+            steps.append(f"follow runbook '{snippet.title}'")
+    if not steps and fault:
+        steps.append(f"check the {fault.replace('_', ' ')} runbook for the top service")
+    return steps[:3]
+
+
+def _release_actions(decision: str) -> list[str]:
+    return {
+        "block": ["roll back the change", "keep the canary at 0 % traffic until the regression is understood"],
+        "hold": ["keep the canary at its current traffic share", "re-evaluate after another observation window"],
+    }.get(decision, ["proceed to the next rollout stage"])

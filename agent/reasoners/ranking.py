@@ -1,0 +1,139 @@
+"""Rank root-cause candidates from Finding scores, onset order, topology and change proximity."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from agent.evidence import ChangeNote
+from agent.findings import Finding, FindingKind
+from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault
+
+# How much each part of the evidence weighs. Chosen from first principles (documented in
+# docs/reasoners.md) and checked on the simulator's development seeds, not tuned per case.
+ONSET_TOLERANCE_S = 90.0  # onsets closer than this are "at the same time" (1-min samples, jitter)
+SIGNIFICANT = 0.35  # a metric Finding at least this strong makes its service anomalous
+VICTIM_FACTOR = 0.55  # a service whose anomalous dependency started no later is probably a victim
+EARLIEST_BONUS = 0.15  # the first service to deviate
+EXPLAINS_BONUS = 0.08  # per anomalous caller that started no earlier (capped)
+CHANGE_BONUS = 0.25  # a change to the service shortly before its onset
+LOG_BONUS = 0.1  # error-log bursts or new error templates on the service
+CHANGE_WINDOW_S = 1800.0
+
+
+@dataclass
+class ServiceEvidence:
+    """What the evidence says about one service."""
+
+    service: str
+    findings: list[Finding] = field(default_factory=list)
+    strength: float = 0.0
+    onset: float | None = None
+    score: float = 0.0
+    changes: list[ChangeNote] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def anomalous(self) -> bool:
+        return self.strength >= SIGNIFICANT
+
+
+def _strength(findings: Sequence[Finding]) -> float:
+    """Top score plus diminishing credit for corroborating metric Findings (no saturation by count)."""
+    scores = sorted((f.score for f in findings if f.kind in METRIC_KINDS), reverse=True)
+    if not scores:
+        return 0.0
+    return min(1.0, scores[0] + 0.25 * sum(scores[1:3]) / 2)
+
+
+def _onset(findings: Sequence[Finding]) -> float | None:
+    onsets = [f.onset for f in findings if f.kind in METRIC_KINDS and f.onset is not None and f.score >= SIGNIFICANT]
+    return min(onsets) if onsets else None
+
+
+def _reachable(topology: Mapping[str, Sequence[str]], start: str, depth: int = 4) -> set[str]:
+    """Services ``start`` calls, directly or through others, up to ``depth`` hops."""
+    seen: set[str] = set()
+    frontier = [start]
+    for _ in range(depth):
+        frontier = [d for s in frontier for d in topology.get(s, ()) if d not in seen and d != start]
+        seen.update(frontier)
+    return seen
+
+
+def collect(
+    findings: Sequence[Finding], changes: Sequence[ChangeNote], candidates: set[str] | None
+) -> dict[str, ServiceEvidence]:
+    """Group Findings by service; ignore services outside ``candidates`` when given."""
+    grouped: dict[str, ServiceEvidence] = {}
+    for finding in findings:
+        service = finding.service or finding.subject.split("/")[0]
+        if candidates is not None and service not in candidates:
+            continue
+        grouped.setdefault(service, ServiceEvidence(service)).findings.append(finding)
+    by_service: dict[str, list[ChangeNote]] = defaultdict(list)
+    for change in changes:
+        by_service[change.service].append(change)
+    for ev in grouped.values():
+        ev.strength = _strength(ev.findings)
+        ev.onset = _onset(ev.findings)
+        ev.changes = sorted(by_service.get(ev.service, []), key=lambda c: c.ts)
+    return grouped
+
+
+def rank_services(
+    findings: Sequence[Finding],
+    changes: Sequence[ChangeNote],
+    topology: Mapping[str, Sequence[str]],
+) -> list[ServiceEvidence]:
+    """Services ordered by how well they explain the anomaly, most likely root cause first."""
+    candidates = set(topology) | {d for deps in topology.values() for d in deps} if topology else None
+    evidence = collect(findings, changes, candidates)
+    anomalous = [e for e in evidence.values() if e.anomalous]
+    onsets = [e.onset for e in anomalous if e.onset is not None]
+    earliest = min(onsets) if onsets else None
+    for ev in evidence.values():
+        ev.score = ev.strength
+        if not ev.anomalous:
+            continue
+        downstream = _reachable(topology, ev.service) if topology else set()
+        upstream = {s for s in topology if ev.service in _reachable(topology, s)} if topology else set()
+        earlier_deps = [
+            d.service for d in anomalous
+            if d.service in downstream and _no_later(d.onset, ev.onset) and d.strength >= 0.6 * ev.strength
+        ]
+        if earlier_deps:
+            ev.score *= VICTIM_FACTOR
+            ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
+        explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset)]
+        if explained:
+            ev.score += min(3, len(explained)) * EXPLAINS_BONUS
+            ev.notes.append(f"explains anomalies in callers {sorted(explained)}")
+        if earliest is not None and ev.onset is not None and ev.onset <= earliest + ONSET_TOLERANCE_S:
+            ev.score += EARLIEST_BONUS
+            ev.notes.append("among the first to deviate")
+        recent = [c for c in ev.changes if ev.onset is not None and ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60]
+        if recent or any(f.kind == FindingKind.CHANGE_NEAR_ONSET for f in ev.findings):
+            ev.score += CHANGE_BONUS
+            ev.notes.append("changed shortly before the onset")
+        if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
+            ev.score += LOG_BONUS
+            ev.notes.append("error-log burst or new error template")
+    return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+
+
+def _no_later(a: float | None, b: float | None) -> bool:
+    """True when onset ``a`` is not later than onset ``b`` (unknown onsets compare as simultaneous)."""
+    if a is None or b is None:
+        return True
+    return a <= b + ONSET_TOLERANCE_S
+
+
+def fault_for(ev: ServiceEvidence) -> str:
+    """The fault kind for a ranked service, using changes made shortly before its onset."""
+    change_types = [
+        c.type for c in ev.changes
+        if ev.onset is None or ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60
+    ]
+    return classify_fault(ev.findings, change_types)

@@ -1,0 +1,101 @@
+"""Assemble a Toolkit from settings: for a case bundle (offline) or for live sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agent.config import Settings, get_settings
+from agent.graph.toolkit import Toolkit
+
+
+def load_skills(settings: Settings):
+    """Built-in Skills overridden by the user's, as one library."""
+    from agent.skills.library import load_library
+
+    return load_library([*settings.skills_dirs, settings.resolved_user_skills_dir])
+
+
+def open_knowledge(settings: Settings, *, ingest: bool = True):
+    """The knowledge store, with the handbook ingested when the handbook collection is empty."""
+    from agent.knowledge.store import KnowledgeStore
+
+    store = KnowledgeStore(settings)
+    if ingest and store.count("handbook") == 0 and settings.knowledge_dir.is_dir():
+        store.ingest_handbook(settings.knowledge_dir)
+    return store
+
+
+def open_memory(settings: Settings):
+    from agent.memory.repository import Memory
+
+    return Memory(settings.resolved_database_url)
+
+
+def _reasoners(settings: Settings) -> dict[str, Any]:
+    from agent.reasoners.offline import OfflineReasoner
+
+    parts: dict[str, Any] = {"reasoner": OfflineReasoner()}
+    if settings.llm_enabled:
+        from agent.llm.client import LLMClient
+        from agent.reasoners.llm import LLMReasoner
+
+        parts["llm_reasoner"] = LLMReasoner(LLMClient(settings))
+    return parts
+
+
+def bundle_toolkit(
+    bundle: Any,
+    settings: Settings | None = None,
+    *,
+    library: Any = None,
+    knowledge: Any = None,
+    memory: Any = None,
+) -> Toolkit:
+    """Everything needed to investigate one case bundle (a path or a loaded ``CaseBundle``).
+
+    Pass shared parts (library, knowledge, memory) to reuse them across bundles.
+    """
+    from agent.bundles.reader import load_bundle
+    from agent.sources.bundle import BundleChangeSource, BundleLogSource, BundleMetricSource
+
+    settings = settings or get_settings()
+    if isinstance(bundle, str | Path):
+        bundle = load_bundle(Path(bundle))
+    return Toolkit(
+        library=library if library is not None else load_skills(settings),
+        metrics=BundleMetricSource(bundle),
+        logs=BundleLogSource(bundle),
+        changes=BundleChangeSource(bundle),
+        topology=bundle.topology,
+        knowledge=knowledge,
+        memory=memory,
+        source_timeout_s=settings.source_timeout_s,
+        **_reasoners(settings),
+    )
+
+
+def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, memory: Any = None) -> Toolkit:
+    """Toolkit over the configured live sources (PromQL server, SQL log/change store, topology file)."""
+    from agent.sources.sqlstore import SqlChangeSource, SqlLogSource
+    from agent.sources.topology import Topology
+
+    settings = settings or get_settings()
+    metrics = None
+    if settings.prometheus_url:
+        from agent.sources.prometheus import PrometheusMetricSource
+
+        metrics = PrometheusMetricSource(settings.prometheus_url, timeout=settings.source_timeout_s)
+    store_url = f"sqlite:///{settings.ensure_home() / 'observability.db'}"
+    topology = Topology.from_file(settings.topology_file) if settings.topology_file else None
+    return Toolkit(
+        library=load_skills(settings),
+        metrics=metrics,
+        logs=SqlLogSource(store_url),
+        changes=SqlChangeSource(store_url),
+        topology=topology,
+        knowledge=knowledge,
+        memory=memory,
+        source_timeout_s=settings.source_timeout_s,
+        **_reasoners(settings),
+    )

@@ -1,0 +1,59 @@
+"""Apply a Skill's structured decision rules to Findings (no eval, no code)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent.findings import Finding
+from agent.skills.schema import Condition, Decision, Rule
+
+
+@dataclass
+class RuleOutcome:
+    """The outcome, the rule that produced it (None for the default) and the Findings it rests on."""
+
+    outcome: str
+    rule: Rule | None
+    findings: list[Finding]
+
+    @property
+    def reason(self) -> str:
+        if self.rule is None:
+            return "no rule matched; the Skill's default applies"
+        return self.rule.reason or f"rule matched: {self.rule.when.model_dump(exclude_defaults=True)}"
+
+
+def matching_findings(condition: Condition, findings: Sequence[Finding], targets: Sequence[str]) -> list[Finding]:
+    """Findings that satisfy every field of a condition."""
+    kinds = set(condition.kind)
+    signals = set(condition.signals)
+    matched = []
+    for finding in findings:
+        if kinds and finding.kind not in kinds:
+            continue
+        if signals and finding.signal not in signals:
+            continue
+        if finding.score < condition.min_score:
+            continue
+        if condition.subject == "target" and finding.service not in targets:
+            continue
+        if condition.subject == "dependency" and (finding.service in targets or finding.service is None):
+            continue
+        matched.append(finding)
+    return matched
+
+
+def condition_holds(condition: Condition, matched: Sequence[Finding]) -> bool:
+    if len(matched) < condition.min_count:
+        return False
+    return condition.max_count is None or len(matched) <= condition.max_count
+
+
+def apply_rules(decision: Decision, findings: Sequence[Finding], targets: Sequence[str]) -> RuleOutcome:
+    """The first rule whose condition holds decides; otherwise the default."""
+    for rule in decision.rules:
+        matched = matching_findings(rule.when, findings, targets)
+        if condition_holds(rule.when, matched):
+            return RuleOutcome(rule.then, rule, matched)
+    return RuleOutcome(decision.default, None, [])

@@ -1,0 +1,133 @@
+"""Skill selection: scope and trigger match, similarity ranking, optional LLM pick, generic fallback."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from agent.events import Event
+from agent.skills.schema import Skill
+
+Similarity = Callable[[str, Sequence[str]], list[float]]
+"""Scores the event text against each Skill description (0..1, higher is closer)."""
+
+
+@dataclass
+class Candidate:
+    """A Skill that fits the event, with how well."""
+
+    skill: Skill
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Selection:
+    """The chosen Skill, why, and what else was considered."""
+
+    skill: Skill
+    reason: str
+    method: str  # rules | similarity | llm | generic | override
+    candidates: list[Candidate] = field(default_factory=list)
+
+
+def _glob_any(value: str | None, patterns: Sequence[str]) -> bool:
+    return bool(value) and any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def scope_match(skill: Skill, event: Event) -> tuple[float, str] | None:
+    """How specifically a Skill's scope covers the event; None when it does not."""
+    if skill.scope.business and event.business and skill.scope.business != event.business:
+        return None
+    services = event.services
+    if not services:
+        return (0.0, "no service in event")
+    patterns = skill.scope.services
+    for rank, service in enumerate(services):
+        for pattern in patterns:
+            if fnmatch.fnmatchcase(service, pattern):
+                exact = pattern == service
+                weight = (1.0 if exact else 0.5 if pattern != "*" else 0.0) / (1 + rank)
+                return (weight, f"scope {pattern!r} covers {service}")
+    return None
+
+
+def trigger_match(skill: Skill, event: Event) -> tuple[float, str] | None:
+    """How well the event hits the Skill's triggers; None when the Skill has triggers and none hit."""
+    trig = skill.triggers
+    has_triggers = bool(trig.alerts or trig.labels or trig.change_types or trig.keywords)
+    hits: list[tuple[float, str]] = []
+    if event.alert:
+        if _glob_any(event.alert.name, trig.alerts):
+            exact = event.alert.name in trig.alerts
+            hits.append((1.0 if exact else 0.6, f"alert {event.alert.name} matches"))
+        for key, pattern in trig.labels.items():
+            if fnmatch.fnmatchcase(event.alert.labels.get(key, ""), pattern):
+                hits.append((0.3, f"label {key}={event.alert.labels.get(key)}"))
+    if event.change and event.change.type in trig.change_types:
+        hits.append((0.6, f"change type {event.change.type}"))
+    text = event.describe().lower()
+    words = set(re.findall(r"[a-z0-9_\-]+", text))
+    keyword_hits = [k for k in trig.keywords if k.lower() in words or k.lower() in text]
+    if keyword_hits:
+        hits.append((0.2 * len(keyword_hits), f"keywords {keyword_hits}"))
+    if not hits:
+        return None if has_triggers and (event.alert or event.change) else (0.0, "no triggers hit")
+    return (sum(h[0] for h in hits), "; ".join(h[1] for h in hits))
+
+
+def _token_similarity(text: str, docs: Sequence[str]) -> list[float]:
+    query = set(re.findall(r"[a-z0-9]+", text.lower()))
+    scores = []
+    for doc in docs:
+        words = set(re.findall(r"[a-z0-9]+", doc.lower()))
+        scores.append(len(query & words) / (len(query | words) or 1))
+    return scores
+
+
+def rank_candidates(skills: Sequence[Skill], event: Event, similarity: Similarity | None = None) -> list[Candidate]:
+    """Non-generic Skills of the event's pattern that fit scope and triggers, best first."""
+    fitting: list[Candidate] = []
+    for skill in skills:
+        if skill.pattern != event.pattern or skill.generic:
+            continue
+        scope = scope_match(skill, event)
+        trigger = trigger_match(skill, event) if scope else None
+        if scope is None or trigger is None:
+            continue
+        fitting.append(Candidate(skill, scope[0] + trigger[0], [scope[1], trigger[1]]))
+    if fitting:
+        sims = (similarity or _token_similarity)(event.describe(), [c.skill.description for c in fitting])
+        for cand, sim in zip(fitting, sims, strict=True):
+            cand.score += 0.5 * float(sim)
+            cand.reasons.append(f"description similarity {sim:.2f}")
+    return sorted(fitting, key=lambda c: (-c.score, c.skill.name))
+
+
+def select_skill(
+    skills: Sequence[Skill],
+    event: Event,
+    similarity: Similarity | None = None,
+    chooser: Callable[[Event, list[Candidate]], tuple[str, str] | None] | None = None,
+    override: str | None = None,
+) -> Selection:
+    """Pick the Skill for an event; ``chooser`` (an LLM) may pick among the top three."""
+    by_name = {s.name: s for s in skills}
+    if override:
+        if override not in by_name:
+            raise KeyError(f"no Skill named {override!r}; known: {sorted(by_name)}")
+        return Selection(by_name[override], "chosen by the caller", "override")
+    ranked = rank_candidates(skills, event, similarity)
+    if ranked and chooser is not None:
+        picked = chooser(event, ranked[:3])
+        if picked and picked[0] in {c.skill.name for c in ranked[:3]}:
+            return Selection(by_name[picked[0]], picked[1], "llm", ranked)
+    if ranked:
+        best = ranked[0]
+        return Selection(best.skill, "; ".join(best.reasons), "rules", ranked)
+    generic = [s for s in skills if s.generic and s.pattern == event.pattern]
+    if not generic:
+        raise LookupError(f"no Skill fits this {event.pattern.value} event and no generic Skill exists")
+    return Selection(generic[0], "no specific Skill fits; using the generic Skill", "generic", ranked)
