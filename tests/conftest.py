@@ -17,3 +17,5 @@ def bianque_home(tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+
+pytest_plugins = ["tests.fakes.openai_server"]

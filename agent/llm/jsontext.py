@@ -1,0 +1,25 @@
+"""Pull the JSON object out of a model's answer (code fences and stray prose tolerated)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    """The first JSON object in ``text``; raises ``ValueError`` saying what is wrong and where."""
+    fenced = _FENCE.search(text)
+    candidate = fenced.group(1) if fenced else text
+    start = candidate.find("{")
+    if start < 0:
+        raise ValueError(f"no JSON object in the answer (it starts with {text.strip()[:80]!r})")
+    try:
+        value, _ = json.JSONDecoder().raw_decode(candidate[start:])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(value, dict):
+        raise ValueError("the answer must be a JSON object")
+    return value
