@@ -12,7 +12,7 @@ from agent.llm.client import LLMClient
 from agent.llm.prompting import CLOSE, OPEN
 from agent.llm.types import LLMError
 from agent.reasoners.base import ReasonerError, ReasonerResult, reason_with_fallback
-from agent.reasoners.llm import LLMReasoner, parse_verdict
+from agent.reasoners.llm import LLMReasoner, llm_reasoner_from_settings, parse_verdict
 from agent.skills.schema import Skill
 from agent.verdict import Verdict
 from tests.fakes.evidence import make_event, make_pack, make_skill, rca_answer
@@ -202,3 +202,9 @@ def test_without_fallback_the_error_propagates(fake_llm) -> None:
     fake_llm.queue(Reply.error(500))
     with pytest.raises(LLMError):
         reason_with_fallback(_reasoner(), None, make_pack(), make_skill())
+
+
+def test_reasoner_from_settings_only_when_an_endpoint_is_set(fake_llm) -> None:
+    assert llm_reasoner_from_settings(Settings(llm_base_url=None)) is None
+    reasoner = llm_reasoner_from_settings(Settings(llm_model="m-2"))
+    assert reasoner is not None and reasoner.name == "llm:m-2"

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from agent.config import Settings
 from agent.evidence import EvidencePack
 from agent.llm.client import LLMClient
 from agent.llm.jsontext import parse_json_object
@@ -104,6 +105,11 @@ class LLMReasoner:
             {"role": "assistant", "content": answer[:MAX_ECHO_CHARS]},
             {"role": "user", "content": retry},
         ])
+
+
+def llm_reasoner_from_settings(settings: Settings) -> LLMReasoner | None:
+    """The LLM reasoner when ``settings`` name an endpoint (``BIANQUE_LLM_BASE_URL``), else None."""
+    return LLMReasoner(LLMClient(settings)) if settings.llm_enabled else None
 
 
 def _pydantic_problems(exc: ValidationError) -> str:
