@@ -10,7 +10,13 @@ import pytest
 from agent.bundles.errors import InvalidBundleError
 from agent.bundles.reader import load_bundle
 from agent.sources.base import MetricInfo, MetricQuery, SourceResult
-from agent.sources.catalog import Catalog, catalog_from_bundle, catalog_from_metric_source
+from agent.sources.catalog import (
+    Catalog,
+    CatalogError,
+    catalog_from_bundle,
+    catalog_from_metric_source,
+    catalog_from_prometheus,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
 
@@ -79,3 +85,31 @@ def test_empty_catalog():
 def test_invalid_bundle_is_reported(tmp_path):
     with pytest.raises(InvalidBundleError, match="event.yaml: missing"):
         catalog_from_bundle(tmp_path)
+
+
+class BrokenSource(FakeSource):
+    name = "prometheus"
+    last_error = "http://127.0.0.1:1: cannot reach the server"
+
+    def metrics(self) -> list[MetricInfo]:
+        return []
+
+
+def test_source_that_cannot_list_raises_catalog_error():
+    with pytest.raises(CatalogError, match="prometheus: cannot list metrics: http://127.0.0.1:1: cannot reach"):
+        catalog_from_metric_source(BrokenSource())
+
+
+def test_catalog_from_prometheus_uses_the_prometheus_source(monkeypatch):
+    import agent.sources.prometheus as prometheus
+
+    seen = []
+
+    class Recording(FakeSource):
+        def __init__(self, url: str) -> None:
+            seen.append(url)
+
+    monkeypatch.setattr(prometheus, "PrometheusMetricSource", Recording)
+    catalog = catalog_from_prometheus("http://prom.example:9090")
+    assert seen == ["http://prom.example:9090"]
+    assert catalog.metric("memory_usage_bytes").help == "resident memory in bytes"

@@ -26,6 +26,10 @@ KNOWN_METRICS: dict[str, tuple[str, str]] = {
 }
 
 
+class CatalogError(RuntimeError):
+    """A source could not say what data it has (e.g. an unreachable server)."""
+
+
 @dataclass
 class Catalog:
     """What data exists: metrics (with labels and services), log sources and their services."""
@@ -71,9 +75,16 @@ def with_help(info: MetricInfo) -> MetricInfo:
 def catalog_from_metric_source(
     source: MetricSource, log_source: LogSource | None = None, change_services: list[str] | None = None
 ) -> Catalog:
-    """A catalog of any metric source (plus, optionally, a log source and the services with changes)."""
+    """A catalog of any metric source (plus, optionally, a log source and the services with changes).
+
+    Raises :class:`CatalogError` when the source lists nothing and reports why in ``last_error``.
+    """
+    metrics = source.metrics()
+    reason = getattr(source, "last_error", None)
+    if not metrics and reason:
+        raise CatalogError(f"{source.name}: cannot list metrics: {reason}")
     return Catalog(
-        metrics=sorted((with_help(m) for m in source.metrics()), key=lambda m: m.name),
+        metrics=sorted((with_help(m) for m in metrics), key=lambda m: m.name),
         log_sources=[log_source.name] if log_source is not None else [],
         log_services=log_source.services() if log_source is not None else [],
         change_services=sorted(change_services or []),

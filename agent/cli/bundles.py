@@ -1,0 +1,95 @@
+"""``bianque bundle``: validate and summarise case bundles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agent.bundles.errors import InvalidBundleError
+from agent.bundles.reader import CaseBundle, load_bundle
+from agent.bundles.validate import find_bundles, validate_bundle
+from agent.cli.common import JsonOption, console, err_console, print_json
+from agent.timeparse import to_rfc3339
+
+bundle_app = typer.Typer(help="Validate and summarise case bundles (docs/bundle-format.md).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bundle`` sub-app to the root CLI."""
+    app.add_typer(bundle_app, name="bundle")
+
+
+@bundle_app.command("validate")
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.")],
+) -> None:
+    """Check every bundle (each directory holding an event.yaml) and print its problems; exit 1 on any."""
+    bundles = find_bundles(paths)
+    if not bundles:
+        _error(f"no case bundles (directories with an event.yaml) under {', '.join(map(str, paths))}")
+        raise typer.Exit(1)
+    bad = 0
+    for path in bundles:
+        errors = validate_bundle(path)
+        bad += bool(errors)
+        for error in errors:
+            _error(str(error))
+    summary = f"{len(bundles) - bad} of {len(bundles)} bundle(s) valid"
+    if bad:
+        _error(summary)
+        raise typer.Exit(1)
+    console.print(summary, style="green", markup=False)
+
+
+@bundle_app.command("show")
+def show(
+    path: Annotated[Path, typer.Argument(help="A case bundle directory.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Summarise a bundle: its event, series, services, log lines and changes (never its label)."""
+    try:
+        bundle = load_bundle(path)
+    except InvalidBundleError as exc:
+        _error(str(exc))
+        raise typer.Exit(1) from None
+    summary = bundle_summary(bundle)
+    if as_json:
+        print_json(summary)
+        return
+    table = Table(title=f"Case bundle {bundle.name}", show_header=False)
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for key, value in summary.items():
+        table.add_row(key.replace("_", " "), ", ".join(map(str, value)) if isinstance(value, list) else str(value))
+    console.print(table)
+
+
+def _error(text: str) -> None:
+    err_console.print(text, style="red", markup=False, highlight=False, soft_wrap=True)
+
+
+def bundle_summary(bundle: CaseBundle) -> dict[str, object]:
+    """The facts ``bundle show`` prints."""
+    stamps = [float(s.timestamps[0]) for s in bundle.series if len(s)] + [
+        float(s.timestamps[-1]) for s in bundle.series if len(s)
+    ]
+    levels: dict[str, int] = {}
+    for record in bundle.logs:
+        levels[record.level] = levels.get(record.level, 0) + 1
+    return {
+        "path": str(bundle.path),
+        "event": bundle.event.describe(),
+        "time": to_rfc3339(bundle.event.time),
+        "series": len(bundle.series),
+        "metrics": len({s.metric for s in bundle.series}),
+        "samples": sum(len(s) for s in bundle.series),
+        "metric_window": f"{to_rfc3339(min(stamps))} .. {to_rfc3339(max(stamps))}" if stamps else "-",
+        "services": bundle.services(),
+        "log_lines": len(bundle.logs),
+        "log_levels": [f"{level}={n}" for level, n in sorted(levels.items())],
+        "changes": [f"{c.id} ({c.type} {c.service} at {to_rfc3339(c.ts)})" for c in bundle.changes],
+        "topology": f"{len(bundle.topology)} services" if bundle.topology is not None else "-",
+    }

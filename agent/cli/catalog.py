@@ -1,0 +1,70 @@
+"""``bianque catalog``: which metrics, log sources and change sources exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agent.bundles.errors import InvalidBundleError
+from agent.cli.common import BundleOption, JsonOption, console, err_console, print_json
+from agent.config import get_settings
+from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus
+
+PrometheusOption = Annotated[
+    str | None,
+    typer.Option("--prometheus", help="PromQL HTTP API base URL (default: BIANQUE_PROMETHEUS_URL)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``catalog`` command to the root CLI."""
+    app.command("catalog")(catalog)
+
+
+def catalog(bundle: BundleOption = None, prometheus: PrometheusOption = None, as_json: JsonOption = False) -> None:
+    """List the data a Skill can name: metrics (type, labels, services, help), log and change services."""
+    result = build_catalog(bundle, prometheus)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    render(result)
+
+
+def build_catalog(bundle: Path | None, prometheus: str | None) -> Catalog:
+    """The catalog of the bundle or Prometheus asked for (exactly one); exits 2 with a message on failure."""
+    if bundle is not None and prometheus is not None:
+        _fail("give either --bundle or --prometheus, not both")
+    url = prometheus or get_settings().prometheus_url
+    if bundle is None and not url:
+        _fail("no data source: give --bundle DIR or --prometheus URL (or set BIANQUE_PROMETHEUS_URL)")
+    try:
+        return catalog_from_bundle(bundle) if bundle is not None else catalog_from_prometheus(str(url))
+    except (InvalidBundleError, CatalogError) as exc:
+        _fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"error: {message}", style="red", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def render(result: Catalog) -> None:
+    """Print the catalog as rich tables."""
+    table = Table(title=f"Metrics ({len(result.metrics)})")
+    for name in ("metric", "type", "labels", "services", "help"):
+        table.add_column(name, overflow="fold", no_wrap=name == "metric")
+    for m in result.metrics:
+        table.add_row(m.name, m.type, ", ".join(m.labels), _short(m.services), m.help)
+    console.print(table)
+    console.print(f"log sources: {', '.join(result.log_sources) or '-'}", markup=False)
+    console.print(f"log services: {', '.join(result.log_services) or '-'}", markup=False)
+    console.print(f"change services: {', '.join(result.change_services) or '-'}", markup=False)
+
+
+def _short(items: tuple[str, ...], keep: int = 4) -> str:
+    shown = list(items[:keep]) + ([f"+{len(items) - keep}"] if len(items) > keep else [])
+    return ", ".join(shown)

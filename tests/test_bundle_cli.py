@@ -1,0 +1,89 @@
+"""``bianque bundle validate|show`` and ``bianque catalog``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+
+FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
+runner = CliRunner()
+
+
+def test_validate_walks_directories_and_passes(tmp_path):
+    shutil.copytree(FIXTURE, tmp_path / "set" / "a")
+    shutil.copytree(FIXTURE, tmp_path / "set" / "nested" / "b")
+    result = runner.invoke(app, ["bundle", "validate", str(tmp_path / "set")])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 bundle(s) valid" in result.stdout
+
+
+def test_validate_prints_errors_and_exits_1(tmp_path):
+    shutil.copytree(FIXTURE, tmp_path / "good")
+    bad = tmp_path / "bad"
+    shutil.copytree(FIXTURE, bad)
+    (bad / "metrics.csv").write_text("timestamp,metric,service,value\n1,m,a,abc\n")
+    result = runner.invoke(app, ["bundle", "validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "bad/metrics.csv:2: value: not a number ('abc')" in result.stderr
+    assert "1 of 2 bundle(s) valid" in result.stderr
+
+
+def test_validate_nothing_found(tmp_path):
+    result = runner.invoke(app, ["bundle", "validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no case bundles" in result.stderr
+
+
+def test_show_summary():
+    result = runner.invoke(app, ["bundle", "show", str(FIXTURE), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["series"] == 4 and summary["metrics"] == 2 and summary["samples"] == 80
+    assert summary["services"] == ["cache", "feature-store", "gateway", "ranking"]
+    assert summary["log_lines"] == 4 and summary["log_levels"] == ["ERROR=2", "INFO=1", "WARN=1"]
+    assert summary["changes"][0].startswith("cfg-77 (config feature-store")
+    assert summary["metric_window"] == "2026-03-02T10:00:00Z .. 2026-03-02T10:19:00Z"
+    table = runner.invoke(app, ["bundle", "show", str(FIXTURE)])
+    assert table.exit_code == 0 and "RankingP99LatencyHigh" in table.stdout
+
+
+def test_show_invalid_bundle_is_a_message_not_a_traceback(tmp_path):
+    (tmp_path / "case").mkdir()
+    result = runner.invoke(app, ["bundle", "show", str(tmp_path / "case")])
+    assert result.exit_code == 1
+    assert "case/event.yaml: missing" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_catalog_of_bundle_as_json():
+    result = runner.invoke(app, ["catalog", "--bundle", str(FIXTURE), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [m["name"] for m in data["metrics"]] == ["request_latency_p99_seconds", "requests_per_second"]
+    assert data["change_services"] == ["feature-store", "ranking"]
+
+
+def test_catalog_table():
+    result = runner.invoke(app, ["catalog", "--bundle", str(FIXTURE)])
+    assert result.exit_code == 0, result.output
+    assert "requests_per_second" in result.stdout and "log services: feature-store" in result.stdout
+
+
+def test_catalog_needs_a_source():
+    result = runner.invoke(app, ["catalog"])
+    assert result.exit_code == 2
+    assert "give --bundle DIR or --prometheus URL" in result.stderr
+    both = runner.invoke(app, ["catalog", "--bundle", str(FIXTURE), "--prometheus", "http://127.0.0.1:1"])
+    assert both.exit_code == 2 and "not both" in both.stderr
+
+
+def test_catalog_unreachable_prometheus_is_a_clear_error():
+    result = runner.invoke(app, ["catalog", "--prometheus", "http://127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "error: prometheus: cannot list metrics:" in result.stderr
+    assert "127.0.0.1:1" in result.stderr
