@@ -1,0 +1,391 @@
+"""Logs and change events in a SQL store (SQLite with FTS5 by default, PostgreSQL by URL).
+
+This is observability data, kept apart from the agent's memory database. ``ObservabilityStore``
+writes (each call one transaction: all rows or none); ``SqlLogSource`` and ``SqlChangeSource``
+only read, bounded, and turn every database failure into ``SourceResult.failed``.
+
+Log patterns are case-insensitive substrings (a line matches when it contains any of them):
+SQLite answers them from an FTS5 trigram index, PostgreSQL with ``ILIKE`` (helped by a pg_trgm
+GIN index when the extension can be created).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    inspect,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql import ColumnElement, Select
+
+from agent.config import get_settings
+from agent.series import ChangeRecord, LogRecord
+from agent.sources.base import ChangeRequest, LogRequest, SourceResult
+
+LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+MAX_CHANGES = 1000
+_BATCH = 5000
+
+metadata = MetaData()
+
+logs_table = Table(
+    "logs",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("level", String(8), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("instance", Text),
+    Column("trace_id", Text),
+    Column("extra", JSON),
+    Index("ix_logs_service_ts", "service", "ts"),
+    Index("ix_logs_ts", "ts"),
+)
+
+changes_table = Table(
+    "changes",
+    metadata,
+    Column("pk", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("service", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("id", Text, nullable=False, unique=True),
+    Column("description", Text, nullable=False),
+    Column("version", Text),
+    Column("author", Text),
+    Column("canary", JSON),
+    Column("baseline", JSON),
+    Column("diff", Text),
+    Index("ix_changes_service_ts", "service", "ts"),
+)
+
+_SEARCH_INDEX = {
+    "sqlite": (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5("
+        "message, content='logs', content_rowid='pk', tokenize='trigram')",
+        "CREATE TRIGGER IF NOT EXISTS logs_fts_insert AFTER INSERT ON logs BEGIN "
+        "INSERT INTO logs_fts(rowid, message) VALUES (new.pk, new.message); END",
+        "CREATE TRIGGER IF NOT EXISTS logs_fts_delete AFTER DELETE ON logs BEGIN "
+        "INSERT INTO logs_fts(logs_fts, rowid, message) VALUES ('delete', old.pk, old.message); END",
+        "CREATE TRIGGER IF NOT EXISTS logs_fts_update AFTER UPDATE ON logs BEGIN "
+        "INSERT INTO logs_fts(logs_fts, rowid, message) VALUES ('delete', old.pk, old.message); "
+        "INSERT INTO logs_fts(rowid, message) VALUES (new.pk, new.message); END",
+    ),
+    "postgresql": (
+        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+        "CREATE INDEX IF NOT EXISTS ix_logs_message_trgm ON logs USING gin (message gin_trgm_ops)",
+    ),
+}
+
+
+def default_store_url() -> str:
+    """``sqlite:///<BIANQUE_HOME>/observability.db``."""
+    return f"sqlite:///{get_settings().home / 'observability.db'}"
+
+
+class _Database:
+    """An engine on the store, and how to name it in messages (password hidden)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.engine = create_engine(url or default_store_url())
+        self.where = self.engine.url.render_as_string(hide_password=True)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        database = self.engine.url.database
+        is_file = self.engine.dialect.name == "sqlite" and database and database != ":memory:"
+        return Path(database) if is_file else None
+
+    def error(self, exc: SQLAlchemyError) -> str:
+        detail = getattr(exc, "orig", None) or exc
+        first_line = (str(detail).splitlines() or [""])[0]
+        return f"observability store {self.where}: {type(detail).__name__}: {first_line}"
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+class StoreError(RuntimeError):
+    """The store could not take the rows; none of them were stored."""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """How many rows one ingest stored."""
+
+    logs: int = 0
+    changes: int = 0
+
+
+class ObservabilityStore(_Database):
+    """Creates the schema and ingests logs and changes, each call in one transaction."""
+
+    def create_schema(self) -> None:
+        """Create the tables and the message search index when absent; safe to call again."""
+        if self.sqlite_file:
+            self.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.engine.begin() as conn:
+            metadata.create_all(conn)
+        try:  # without FTS5 trigram / pg_trgm, patterns are still answered by (I)LIKE, only slower
+            with self.engine.begin() as conn:
+                for ddl in _SEARCH_INDEX.get(self.engine.dialect.name, ()):
+                    conn.execute(text(ddl))
+        except SQLAlchemyError:
+            pass
+
+    def ingest_logs(self, records: Iterable[LogRecord]) -> int:
+        """Store log lines; a bad record (named by its position and field) stores nothing."""
+        return self._ingest(list(records), []).logs
+
+    def ingest_changes(self, records: Iterable[ChangeRecord]) -> int:
+        """Store change events; a change whose ``id`` is already stored is replaced."""
+        return self._ingest([], list(records)).changes
+
+    def ingest_bundle(self, path: str | Path) -> IngestReport:
+        """Store a case bundle's ``logs.jsonl`` and ``changes.jsonl`` together, or nothing.
+
+        Raises ``InvalidBundleError`` naming file, line and field when either file is malformed.
+        """
+        from agent.bundles.errors import InvalidBundleError
+        from agent.bundles.jsonl_files import read_changes, read_logs
+
+        root = Path(path)
+        if not root.is_dir():
+            raise FileNotFoundError(f"not a case bundle directory: {root}")
+        logs, errors = read_logs(root / "logs.jsonl", f"{root.name}/logs.jsonl")
+        changes, more = read_changes(root / "changes.jsonl", f"{root.name}/changes.jsonl")
+        if errors or more:
+            raise InvalidBundleError(str(root), [*errors, *more])
+        return self._ingest(logs, changes)
+
+    def _ingest(self, logs: Sequence[LogRecord], changes: Sequence[ChangeRecord]) -> IngestReport:
+        log_rows = [_log_row(i, r) for i, r in enumerate(logs)]
+        change_rows = [_change_row(i, r) for i, r in enumerate(changes)]
+        ids = [row["id"] for row in change_rows]
+        try:
+            self.create_schema()
+            with self.engine.begin() as conn:
+                for start in range(0, len(ids), _BATCH):
+                    batch = ids[start : start + _BATCH]
+                    conn.execute(changes_table.delete().where(changes_table.c.id.in_(batch)))
+                for table, rows in ((logs_table, log_rows), (changes_table, change_rows)):
+                    for start in range(0, len(rows), _BATCH):
+                        conn.execute(table.insert(), rows[start : start + _BATCH])
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{self.error(exc)} (nothing was stored)") from exc
+        return IngestReport(len(log_rows), len(change_rows))
+
+
+def _bad(kind: str, index: int, field: str, problem: str) -> ValueError:
+    return ValueError(f"{kind} record {index}: {field}: {problem}")
+
+
+def _text(kind: str, index: int, field: str, value: object, required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise _bad(kind, index, field, f"must be a non-empty string, got {value!r}")
+    return value
+
+
+def _timestamp(kind: str, index: int, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(kind, index, "ts", f"must be finite Unix seconds, got {value!r}")
+    return float(value)
+
+
+def _json(kind: str, index: int, field: str, value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        json.dumps(dict(value))
+    except (TypeError, ValueError) as exc:
+        raise _bad(kind, index, field, f"not JSON-serializable ({exc})") from None
+    return dict(value)
+
+
+def _log_row(i: int, record: LogRecord) -> dict[str, Any]:
+    level = str(record.level).upper()
+    if level not in LEVELS:
+        raise _bad("log", i, "level", f"must be one of {', '.join(LEVELS)}, got {record.level!r}")
+    if not isinstance(record.message, str):
+        raise _bad("log", i, "message", f"must be a string, got {type(record.message).__name__}")
+    return {
+        "ts": _timestamp("log", i, record.ts),
+        "service": _text("log", i, "service", record.service),
+        "level": level,
+        "message": record.message,
+        "instance": _text("log", i, "instance", record.instance, required=False),
+        "trace_id": _text("log", i, "trace_id", record.trace_id, required=False),
+        "extra": _json("log", i, "extra", record.extra or None),
+    }
+
+
+def _change_row(i: int, record: ChangeRecord) -> dict[str, Any]:
+    return {
+        "ts": _timestamp("change", i, record.ts),
+        "service": _text("change", i, "service", record.service),
+        "type": _text("change", i, "type", record.type),
+        "id": _text("change", i, "id", record.id),
+        "description": _text("change", i, "description", record.description or "", required=False),
+        "version": _text("change", i, "version", record.version, required=False),
+        "author": _text("change", i, "author", record.author, required=False),
+        "canary": _json("change", i, "canary", record.canary),
+        "baseline": _json("change", i, "baseline", record.baseline),
+        "diff": _text("change", i, "diff", record.diff, required=False),
+    }
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+class _Reader(_Database):
+    def __init__(self, url: str | None, name: str) -> None:
+        super().__init__(url)
+        self.name = name
+
+    def _run(self, table: Table, asked: dict[str, object], limit: int, build: Any) -> SourceResult[Any]:
+        """Rows of ``build(conn)`` (newest first, ``limit + 1`` at most) as records, oldest first."""
+        if self.sqlite_file and not self.sqlite_file.is_file():
+            return SourceResult.failed(self.name, asked, f"observability store {self.sqlite_file} does not exist")
+        try:
+            if not inspect(self.engine).has_table(table.name):
+                message = f"observability store {self.where} has no {table.name} table; ingest some first"
+                return SourceResult.failed(self.name, asked, message)
+            with self.engine.connect() as conn:
+                rows = conn.execute(build(conn)).mappings().all()
+        except SQLAlchemyError as exc:
+            return SourceResult.failed(self.name, asked, self.error(exc))
+        convert = _log_record if table is logs_table else _change_record
+        records = [convert(row) for row in reversed(rows[:limit])]
+        return SourceResult.of(self.name, asked, records, truncated=len(rows) > limit)
+
+    @staticmethod
+    def _filter(conn: Connection, table: Table, services: Sequence[str], start: float, end: float) -> Select:
+        """Rows of ``table`` in ``[start, end]`` whose service matches a name or glob (none: all)."""
+        query = select(table).where(table.c.ts >= start, table.c.ts <= end)
+        if services and "*" not in services:
+            names = list(services)
+            if any(ch in p for p in services for ch in "*?["):
+                known = conn.execute(select(table.c.service).distinct()).scalars()
+                names = [s for s in known if any(fnmatch.fnmatchcase(s, p) for p in services)]
+            query = query.where(table.c.service.in_(names))
+        return query
+
+
+class SqlLogSource(_Reader):
+    """A :class:`~agent.sources.base.LogSource` over the ``logs`` table."""
+
+    def __init__(self, url: str | None = None, name: str = "logs") -> None:
+        super().__init__(url, name)
+
+    def query(self, request: LogRequest) -> SourceResult[LogRecord]:
+        """The newest ``limit`` matching lines in ``[start, end]``, oldest first."""
+        asked: dict[str, object] = {
+            "services": list(request.services),
+            "start": request.start,
+            "end": request.end,
+            "levels": list(request.levels),
+            "patterns": list(request.patterns),
+            "limit": request.limit,
+        }
+        return self._run(logs_table, asked, request.limit, lambda conn: self._select(conn, request))
+
+    def _select(self, conn: Connection, request: LogRequest) -> Select:
+        t = logs_table
+        query = self._filter(conn, t, request.services, request.start, request.end)
+        if request.levels:
+            query = query.where(t.c.level.in_([level.upper() for level in request.levels]))
+        patterns = [p for p in request.patterns if p]
+        if patterns:
+            query = query.where(self._matches(conn, patterns))
+        return query.order_by(t.c.ts.desc(), t.c.pk.desc()).limit(request.limit + 1)
+
+    def _matches(self, conn: Connection, patterns: list[str]) -> ColumnElement[bool]:
+        message = logs_table.c.message
+        if self.engine.dialect.name != "sqlite":
+            return or_(*(message.ilike(_like(p), escape="\\") for p in patterns))
+        fts = inspect(conn).has_table("logs_fts")
+        indexed = [p for p in patterns if fts and len(p) >= 3]  # trigrams need three characters
+        clauses = [message.like(_like(p), escape="\\") for p in patterns if p not in indexed]
+        if indexed:
+            phrase = " OR ".join('"' + p.replace('"', '""') + '"' for p in indexed)
+            found = text("SELECT rowid FROM logs_fts WHERE logs_fts MATCH :phrase").bindparams(phrase=phrase)
+            clauses.append(logs_table.c.pk.in_(found))
+        return or_(*clauses)
+
+    def services(self) -> list[str]:
+        """Every service with logs stored ([] when the store is empty or unreadable)."""
+        if self.sqlite_file and not self.sqlite_file.is_file():
+            return []
+        try:
+            with self.engine.connect() as conn:
+                if not inspect(conn).has_table("logs"):
+                    return []
+                return sorted(conn.execute(select(logs_table.c.service).distinct()).scalars())
+        except SQLAlchemyError:
+            return []
+
+
+class SqlChangeSource(_Reader):
+    """A :class:`~agent.sources.base.ChangeSource` over the ``changes`` table."""
+
+    def __init__(self, url: str | None = None, name: str = "changes", limit: int = MAX_CHANGES) -> None:
+        super().__init__(url, name)
+        self.limit = limit
+
+    def query(self, request: ChangeRequest) -> SourceResult[ChangeRecord]:
+        """Changes in ``[start, end]`` of the given services and types, oldest first."""
+        asked: dict[str, object] = {
+            "services": list(request.services),
+            "start": request.start,
+            "end": request.end,
+            "types": list(request.types),
+        }
+
+        def build(conn: Connection) -> Select:
+            t = changes_table
+            query = self._filter(conn, t, request.services, request.start, request.end)
+            if request.types:
+                query = query.where(t.c.type.in_(list(request.types)))
+            return query.order_by(t.c.ts.desc(), t.c.pk.desc()).limit(self.limit + 1)
+
+        return self._run(changes_table, asked, self.limit, build)
+
+
+def _like(pattern: str) -> str:
+    """A LIKE pattern finding ``pattern`` anywhere, its own ``%``, ``_`` and ``\\`` taken literally."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _log_record(row: Mapping[str, Any]) -> LogRecord:
+    fields = ("ts", "service", "level", "message", "instance", "trace_id")
+    return LogRecord(**{k: row[k] for k in fields}, extra=row["extra"] or {})
+
+
+def _change_record(row: Mapping[str, Any]) -> ChangeRecord:
+    fields = ("ts", "service", "type", "id", "description", "version", "author", "canary", "baseline", "diff")
+    return ChangeRecord(**{k: row[k] for k in fields})

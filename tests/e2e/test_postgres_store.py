@@ -1,0 +1,49 @@
+"""The SQL observability store on a real PostgreSQL: the SQLite behaviours again, plus its own."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from agent.sources.base import LogRequest
+from agent.sources.sqlstore import ObservabilityStore, SqlLogSource, StoreError
+from tests.test_sqlstore import (  # noqa: F401 (collected here again, with store_url on PostgreSQL)
+    loaded,
+    test_bad_record_stores_nothing,
+    test_changes_by_service_type_and_window,
+    test_changes_replace_by_id_and_are_bounded,
+    test_database_failure_midway_rolls_back_everything,
+    test_filters_by_service_window_and_level,
+    test_ingest_bundle_all_or_nothing,
+    test_limit_keeps_the_newest_lines_oldest_first,
+    test_pattern_wildcards_are_literal,
+    test_patterns_are_case_insensitive_substrings_any_of,
+    test_real_incident_bundle,
+    test_records_round_trip,
+    test_service_globs_and_all_services,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def store_url(postgres_db_url) -> str:
+    return postgres_db_url
+
+
+def test_postgres_gets_a_trigram_index_on_messages(store_url):
+    loaded(store_url)
+    engine = create_engine(store_url)
+    with engine.connect() as conn:
+        indexes = conn.execute(text("SELECT indexdef FROM pg_indexes WHERE tablename = 'logs'")).scalars().all()
+    engine.dispose()
+    assert any("gin_trgm_ops" in index for index in indexes), indexes
+
+
+def test_unreachable_postgres_is_a_failed_result_and_a_store_error(postgres_server):
+    url = postgres_server.url("no_such_database")
+    result = SqlLogSource(url).query(LogRequest(("a",), 0.0, 1.0))
+    assert result.status == "error"
+    assert "no_such_database" in result.error and "OperationalError" in result.error
+    with pytest.raises(StoreError, match="nothing was stored"):
+        ObservabilityStore(url).ingest_logs([])

@@ -1,0 +1,243 @@
+"""The SQL observability store on SQLite (FTS5).
+
+The tests taking ``store_url`` run again on a real PostgreSQL in ``tests/e2e/test_postgres_store.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from agent.bundles.errors import InvalidBundleError
+from agent.series import ChangeRecord, LogRecord
+from agent.sources.base import ChangeRequest, LogRequest
+from agent.sources.sqlstore import ObservabilityStore, SqlChangeSource, SqlLogSource, StoreError
+
+NEZHA_BUNDLE = Path("/work/shared/data/nezha-ob/ob-2022-08-23-132751")
+ALL_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+
+
+@pytest.fixture
+def store_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'obs.db'}"
+
+
+def sample_logs() -> list[LogRecord]:
+    return [
+        LogRecord(100.0, "ranking", "INFO", "request served in 12ms"),
+        LogRecord(110.0, "ranking", "ERROR", "Upstream TIMEOUT calling feature-store", "ranking-0", "t1"),
+        LogRecord(120.0, "ranking", "WARN", "slow call: 100% of budget used (p_99)", extra={"budget_ms": 250}),
+        LogRecord(130.0, "ranking-canary", "ERROR", 'config key "max_conns" rejected'),
+        LogRecord(140.0, "retrieval", "ERROR", "upstream timeout calling cache"),
+        LogRecord(150.0, "cache", "FATAL", "OOM killed"),
+        LogRecord(500.0, "ranking", "ERROR", "late timeout"),
+    ]
+
+
+def sample_changes() -> list[ChangeRecord]:
+    return [
+        ChangeRecord(100.0, "ranking", "canary", "c1", "canary v2", "v2", "ana", {"version": "v2"}, {"version": "v1"}),
+        ChangeRecord(200.0, "ranking", "config", "c2", "raise max_conns", diff="-max_conns: 10\n+max_conns: 50"),
+        ChangeRecord(300.0, "cache", "deploy", "c3", "cache v9", "v9"),
+    ]
+
+
+def loaded(url: str) -> tuple[SqlLogSource, SqlChangeSource]:
+    store = ObservabilityStore(url)
+    assert store.ingest_logs(sample_logs()) == 7
+    assert store.ingest_changes(sample_changes()) == 3
+    return SqlLogSource(url), SqlChangeSource(url)
+
+
+def logs(source: SqlLogSource, services=("ranking",), start=0.0, end=1000.0, **kwargs) -> list[str]:
+    result = source.query(LogRequest(tuple(services), start, end, **kwargs))
+    assert result.status != "error", result.error
+    return [r.message for r in result.data]
+
+
+def test_filters_by_service_window_and_level(store_url):
+    source, _ = loaded(store_url)
+    assert logs(source) == [
+        "Upstream TIMEOUT calling feature-store",
+        "slow call: 100% of budget used (p_99)",
+        "late timeout",
+    ]
+    assert logs(source, end=200.0, levels=("error",)) == ["Upstream TIMEOUT calling feature-store"]
+    assert logs(source, start=105.0, end=120.0, levels=ALL_LEVELS) == [
+        "Upstream TIMEOUT calling feature-store",
+        "slow call: 100% of budget used (p_99)",
+    ]
+    assert logs(source, services=("nobody",)) == []
+
+
+def test_records_round_trip(store_url):
+    source, _ = loaded(store_url)
+    result = source.query(LogRequest(("ranking",), 100.0, 120.0))
+    assert result.data[0] == LogRecord(
+        110.0, "ranking", "ERROR", "Upstream TIMEOUT calling feature-store", "ranking-0", "t1"
+    )
+    assert result.data[1].extra == {"budget_ms": 250}
+    assert result.data[0].extra == {}
+    assert result.request["services"] == ["ranking"]
+
+
+def test_service_globs_and_all_services(store_url):
+    source, _ = loaded(store_url)
+    assert len(logs(source, services=("rank*",), end=200.0)) == 3
+    assert len(logs(source, services=("r*", "cache"), end=200.0)) == 5
+    assert len(logs(source, services=(), end=200.0)) == 5
+    assert len(logs(source, services=("*",), end=200.0)) == 5
+    assert sorted(source.services()) == ["cache", "ranking", "ranking-canary", "retrieval"]
+
+
+def test_patterns_are_case_insensitive_substrings_any_of(store_url):
+    source, _ = loaded(store_url)
+    everywhere = {"services": (), "levels": ALL_LEVELS}
+    assert logs(source, patterns=("timeout",), **everywhere) == [
+        "Upstream TIMEOUT calling feature-store",
+        "upstream timeout calling cache",
+        "late timeout",
+    ]
+    assert logs(source, patterns=("OOM", '"max_conns"'), **everywhere) == [
+        'config key "max_conns" rejected',
+        "OOM killed",
+    ]
+    assert logs(source, patterns=("ms", "oo"), **everywhere) == ["request served in 12ms", "OOM killed"]
+
+
+def test_pattern_wildcards_are_literal(store_url):
+    source, _ = loaded(store_url)
+    everywhere = {"services": (), "levels": ALL_LEVELS}
+    assert logs(source, patterns=("100%",), **everywhere) == ["slow call: 100% of budget used (p_99)"]
+    assert logs(source, patterns=("p_9",), **everywhere) == ["slow call: 100% of budget used (p_99)"]
+    assert logs(source, patterns=("%",), **everywhere) == ["slow call: 100% of budget used (p_99)"]
+    assert logs(source, patterns=("t_m",), **everywhere) == []
+    assert logs(source, patterns=("' OR 1=1 --",), **everywhere) == []
+
+
+def test_limit_keeps_the_newest_lines_oldest_first(store_url):
+    source, _ = loaded(store_url)
+    result = source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=2))
+    assert [r.ts for r in result.data] == [150.0, 500.0]
+    assert result.truncated
+    assert not source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=7)).truncated
+
+
+def test_changes_by_service_type_and_window(store_url):
+    _, changes = loaded(store_url)
+    result = changes.query(ChangeRequest(("ranking",), 0.0, 1000.0))
+    assert [c.id for c in result.data] == ["c1", "c2"]
+    assert result.data[0].canary == {"version": "v2"} and result.data[0].baseline == {"version": "v1"}
+    assert result.data[1].diff == "-max_conns: 10\n+max_conns: 50"
+    assert [c.id for c in changes.query(ChangeRequest(("*",), 150.0, 1000.0, types=("deploy",))).data] == ["c3"]
+    assert changes.query(ChangeRequest(("ranking",), 301.0, 1000.0)).status == "no_data"
+
+
+def test_changes_replace_by_id_and_are_bounded(store_url):
+    loaded(store_url)
+    store = ObservabilityStore(store_url)
+    store.ingest_changes([ChangeRecord(250.0, "ranking", "rollback", "c2", "rolled back")])
+    result = SqlChangeSource(store_url, limit=2).query(ChangeRequest((), 0.0, 1000.0))
+    assert [(c.id, c.type) for c in result.data] == [("c2", "rollback"), ("c3", "deploy")]
+    assert result.truncated
+
+
+def test_bad_record_stores_nothing(store_url):
+    source, _ = loaded(store_url)
+    store = ObservabilityStore(store_url)
+    bad = [LogRecord(600.0, "ranking", "ERROR", "fine"), LogRecord(610.0, "ranking", "LOUD", "bad level")]
+    with pytest.raises(ValueError, match=r"log record 1: level: must be one of"):
+        store.ingest_logs(bad)
+    with pytest.raises(ValueError, match=r"log record 0: ts: must be finite"):
+        store.ingest_logs([LogRecord(float("nan"), "ranking", "ERROR", "x")])
+    with pytest.raises(ValueError, match=r"change record 1: id: must be a non-empty string"):
+        store.ingest_changes([ChangeRecord(1.0, "a", "deploy", "ok"), ChangeRecord(2.0, "a", "deploy", "")])
+    assert logs(source, start=0.0, end=10_000.0, services=(), levels=ALL_LEVELS)[-1] == "late timeout"
+    assert source.query(LogRequest((), 590.0, 700.0, levels=ALL_LEVELS)).status == "no_data"
+
+
+def test_database_failure_midway_rolls_back_everything(store_url):
+    store = ObservabilityStore(store_url)
+    store.create_schema()
+
+    def fail_on_changes(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO changes"):
+            raise store.engine.dialect.dbapi.OperationalError("disk on fire")
+
+    event.listen(store.engine, "before_cursor_execute", fail_on_changes)
+    with pytest.raises(StoreError, match="nothing was stored"):
+        store._ingest(sample_logs(), sample_changes())
+    source = SqlLogSource(store_url)
+    assert source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS)).status == "no_data"
+
+
+def write_bundle(root: Path, logs_lines: list[object], change_lines: list[object]) -> Path:
+    root.mkdir()
+    (root / "event.yaml").write_text("pattern: inspection\ntime: 100\n")
+    (root / "logs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in logs_lines))
+    (root / "changes.jsonl").write_text("".join(json.dumps(x) + "\n" for x in change_lines))
+    return root
+
+
+def test_ingest_bundle_all_or_nothing(store_url, tmp_path):
+    store = ObservabilityStore(store_url)
+    line = {"ts": "1970-01-01T00:01:40Z", "service": "ranking", "level": "warn", "message": "hi", "pod": "p1"}
+    change = {"ts": 100, "service": "ranking", "type": "deploy", "id": "d1", "description": "v2"}
+    broken = write_bundle(tmp_path / "broken", [line], [change, {"ts": 5, "service": "x", "id": "d2"}])
+    with pytest.raises(InvalidBundleError, match=r"broken/changes.jsonl:2: type: required"):
+        store.ingest_bundle(broken)
+    assert SqlLogSource(store_url).query(LogRequest((), 0.0, 1000.0)).status == "error"  # nothing, not even a table
+
+    good = write_bundle(tmp_path / "good", [line], [change])
+    report = store.ingest_bundle(good)
+    assert (report.logs, report.changes) == (1, 1)
+    [record] = SqlLogSource(store_url).query(LogRequest(("ranking",), 0.0, 1000.0)).data
+    assert (record.ts, record.level, record.extra) == (100.0, "WARN", {"pod": "p1"})
+    with pytest.raises(FileNotFoundError):
+        store.ingest_bundle(tmp_path / "absent")
+
+
+def test_unreadable_store_is_a_failed_result(tmp_path):
+    missing = SqlLogSource(f"sqlite:///{tmp_path / 'none.db'}")
+    result = missing.query(LogRequest(("a",), 0.0, 1.0))
+    assert result.status == "error" and "does not exist" in result.error
+    assert not (tmp_path / "none.db").exists()
+    assert missing.services() == []
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database at all" * 100)
+    result = SqlChangeSource(f"sqlite:///{garbage}").query(ChangeRequest(("a",), 0.0, 1.0))
+    assert result.status == "error" and "garbage.db" in result.error and "DatabaseError" in result.error
+
+
+def test_sqlite_uses_the_fts5_trigram_index(store_url):
+    loaded(store_url)
+    path = store_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        hits = conn.execute("SELECT rowid FROM logs_fts WHERE logs_fts MATCH '\"timeout\"'").fetchall()
+    assert len(hits) == 3
+
+
+def test_default_url_lives_in_bianque_home(bianque_home):
+    store = ObservabilityStore()
+    assert store.ingest_logs([LogRecord(1.0, "a", "ERROR", "x")]) == 1
+    assert (bianque_home / "observability.db").is_file()
+    assert SqlLogSource().services() == ["a"]
+
+
+@pytest.mark.skipif(not NEZHA_BUNDLE.is_dir(), reason="real incident data not present")
+def test_real_incident_bundle(store_url):
+    store = ObservabilityStore(store_url)
+    report = store.ingest_bundle(NEZHA_BUNDLE)
+    lines = [json.loads(text) for text in (NEZHA_BUNDLE / "logs.jsonl").read_text().splitlines() if text.strip()]
+    assert report.logs == len(lines)
+    service = lines[0]["service"]
+    want = [x for x in lines if x["service"] == service and "list products" in x["message"].lower()]
+    result = SqlLogSource(store_url).query(
+        LogRequest((service,), 0.0, 2e9, levels=ALL_LEVELS, patterns=("List products",), limit=100_000)
+    )
+    assert len(result.data) == len(want) > 0
+    assert all(r.trace_id for r in result.data)
