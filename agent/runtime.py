@@ -32,15 +32,26 @@ def open_memory(settings: Settings):
     return Memory(settings.resolved_database_url)
 
 
+def skill_similarity(knowledge: Any):
+    """Event-to-Skill similarity through the knowledge store's embedding function, when there is one."""
+    if knowledge is None:
+        return None
+    from agent.skills.similarity import EmbeddingSimilarity
+
+    return EmbeddingSimilarity(knowledge.embedding_function)
+
+
 def _reasoners(settings: Settings) -> dict[str, Any]:
     from agent.reasoners.offline import OfflineReasoner
 
     parts: dict[str, Any] = {"reasoner": OfflineReasoner()}
     if settings.llm_enabled:
-        from agent.llm.client import LLMClient
-        from agent.reasoners.llm import LLMReasoner
+        from agent.llm.skill_choice import make_chooser
+        from agent.reasoners.llm import llm_reasoner_from_settings
 
-        parts["llm_reasoner"] = LLMReasoner(LLMClient(settings))
+        reasoner = llm_reasoner_from_settings(settings)
+        parts["llm_reasoner"] = reasoner
+        parts["chooser"] = make_chooser(reasoner.client)
     return parts
 
 
@@ -70,6 +81,7 @@ def bundle_toolkit(
         topology=bundle.topology,
         knowledge=knowledge,
         memory=memory,
+        similarity=skill_similarity(knowledge),
         source_timeout_s=settings.source_timeout_s,
         **_reasoners(settings),
     )
@@ -96,6 +108,7 @@ def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, mem
         topology=topology,
         knowledge=knowledge,
         memory=memory,
+        similarity=skill_similarity(knowledge),
         source_timeout_s=settings.source_timeout_s,
         **_reasoners(settings),
     )

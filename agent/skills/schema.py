@@ -85,6 +85,9 @@ class MetricSignal(Strict):
     threshold: float | None = None
     min_effect: float = Field(default=0.2, ge=0.0, description="Smallest relative change that counts.")
     dependencies: bool = Field(default=False, description="Also pull it for the service's dependencies.")
+    objective: float | None = Field(
+        default=None, gt=0.0, lt=1.0, description="SLO objective (e.g. 0.999) of an error ratio: judge budget burn."
+    )
     weight: float = Field(default=1.0, gt=0.0)
     description: str = ""
 
