@@ -1,0 +1,42 @@
+"""Structured decision rules over Findings."""
+
+from __future__ import annotations
+
+from agent.findings import Finding, FindingKind
+from agent.skills.decide import apply_rules
+from agent.skills.schema import Decision
+
+
+def _finding(kind: FindingKind, score: float, service: str = "ranking", signal: str = "p99") -> Finding:
+    return Finding(kind=kind, subject=service, service=service, signal=signal, window_start=0, window_end=60,
+                   score=score, summary="x")
+
+
+DECISION = Decision.model_validate({
+    "rules": [
+        {"if": {"kind": "canary_regression", "min_score": 0.7}, "then": "block", "reason": "clear regression"},
+        {"if": {"kind": ["canary_regression", "change_regression"], "min_score": 0.4}, "then": "hold"},
+        {"if": {"kind": "anomaly", "subject": "dependency", "min_count": 2}, "then": "hold"},
+    ],
+    "default": "pass",
+})
+
+
+def test_first_matching_rule_decides():
+    outcome = apply_rules(DECISION, [_finding(FindingKind.CANARY_REGRESSION, 0.9)], ["ranking"])
+    assert outcome.outcome == "block" and outcome.reason == "clear regression"
+    assert len(outcome.findings) == 1
+
+
+def test_weaker_regression_holds_and_nothing_passes():
+    assert apply_rules(DECISION, [_finding(FindingKind.CHANGE_REGRESSION, 0.5)], ["ranking"]).outcome == "hold"
+    none = apply_rules(DECISION, [], ["ranking"])
+    assert none.outcome == "pass" and none.rule is None
+
+
+def test_subject_and_count_conditions():
+    deps = [_finding(FindingKind.ANOMALY, 0.5, service="cache"), _finding(FindingKind.ANOMALY, 0.5, service="feature-store")]
+    assert apply_rules(DECISION, deps[:1], ["ranking"]).outcome == "pass"
+    assert apply_rules(DECISION, deps, ["ranking"]).outcome == "hold"
+    on_target = [_finding(FindingKind.ANOMALY, 0.5), _finding(FindingKind.ANOMALY, 0.6)]
+    assert apply_rules(DECISION, on_target, ["ranking"]).outcome == "pass"

@@ -1,0 +1,43 @@
+"""Alert and change files: accepted forms and precise errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.events import Pattern
+from agent.inputs import InputError, event_from_change_file, events_from_alert_file
+
+
+def test_alertmanager_webhook_gives_one_event_per_alert(tmp_path):
+    body = {"version": "4", "status": "firing", "alerts": [
+        {"status": "firing", "labels": {"alertname": "A", "service": "ranking"}, "startsAt": "2026-03-02T10:14:00Z"},
+        {"status": "resolved", "labels": {"alertname": "B", "service": "cache"}, "startsAt": 1772446440},
+    ]}
+    path = tmp_path / "alerts.json"
+    path.write_text(json.dumps(body))
+    events = events_from_alert_file(path, now=0)
+    assert [e.alert.name for e in events] == ["A", "B"]
+    assert events[0].pattern == Pattern.RCA and events[0].service == "ranking"
+
+
+def test_bad_alert_names_the_file_and_field(tmp_path):
+    path = tmp_path / "alert.yaml"
+    path.write_text("alerts:\n  - labels: {alertname: A}\n    startsAt: not-a-time\n")
+    with pytest.raises(InputError, match=r"alert.yaml: alerts\[0\].startsAt"):
+        events_from_alert_file(path, now=0)
+
+
+def test_unparseable_file_names_the_line(tmp_path):
+    path = tmp_path / "change.yaml"
+    path.write_text("id: d1\ntype: [unclosed\n")
+    with pytest.raises(InputError, match=r"change.yaml:\d+: not valid JSON or YAML"):
+        event_from_change_file(path, now=0)
+
+
+def test_change_file(tmp_path):
+    path = tmp_path / "change.yaml"
+    path.write_text("id: d1\ntype: canary\nservice: ranking\nts: 1700000000\ncanary: {version: v2}\n")
+    event = event_from_change_file(path, now=0)
+    assert event.pattern == Pattern.RELEASE_INTERCEPTION and event.change.canary == {"version": "v2"}

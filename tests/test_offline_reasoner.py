@@ -1,0 +1,94 @@
+"""The offline evidence reasoner: ranking, attention, release decisions and inspection grading."""
+
+from __future__ import annotations
+
+from agent.events import Alert, ChangeEvent, Event, InspectionScope, Pattern
+from agent.evidence import ChangeNote, EvidencePack
+from agent.findings import Finding, FindingKind, number_findings
+from agent.reasoners.offline import OfflineReasoner
+from agent.skills.library import load_default_library
+
+T0 = 1_700_000_000.0
+TOPOLOGY = {"gateway": ["ranking"], "ranking": ["feature-store", "cache"], "feature-store": [], "cache": []}
+LIBRARY = load_default_library()
+SIGNALS = {"latency": "latency", "error": "errors", "memory": "memory", "cpu": "cpu", "hit": "cache"}
+
+
+def _metric(service: str, metric: str, score: float, onset: float, direction: str = "up",
+            kind: FindingKind = FindingKind.ANOMALY) -> Finding:
+    signal = next((sig for key, sig in SIGNALS.items() if key in metric), "other")
+    return Finding(kind=kind, subject=service, service=service, metric=metric, signal=signal, window_start=T0 - 3600,
+                   window_end=T0, onset=onset, score=score, direction=direction, summary=f"{service} {metric}")
+
+
+def _pack(pattern: Pattern, findings: list[Finding], **kw) -> EvidencePack:
+    event = kw.pop("event", None) or Event(
+        pattern=pattern, time=T0, service="gateway",
+        alert=Alert(labels={"alertname": "GatewayLatencyHigh", "service": "gateway"}) if pattern == Pattern.RCA else None,
+    )
+    return EvidencePack(event=event, skill="x", skill_version=1, target_services=event.services,
+                        topology=TOPOLOGY, findings=number_findings(findings), **kw)
+
+
+def _rca(findings, **kw):
+    return OfflineReasoner().reason(_pack(Pattern.RCA, findings, **kw), LIBRARY.get("generic-rca").skill).verdict
+
+
+def test_dependency_that_deviated_first_is_the_root_cause():
+    findings = [
+        _metric("gateway", "request_latency_p99_seconds", 0.95, T0 - 300),
+        _metric("ranking", "request_latency_p99_seconds", 0.9, T0 - 420),
+        _metric("feature-store", "request_latency_p99_seconds", 0.8, T0 - 600),
+    ]
+    verdict = _rca(findings)
+    assert verdict.needs_attention is True
+    assert [c.service for c in verdict.root_causes][:3] == ["feature-store", "ranking", "gateway"]
+    assert verdict.root_causes[0].fault == "slow_dependency"
+    shown = {f"F{i}" for i in range(1, 4)}
+    assert verdict.cited_ids() <= shown and verdict.reasoner == "offline"
+
+
+def test_fault_kind_follows_the_metric_family_and_changes():
+    leak = _rca([_metric("cache", "memory_usage_bytes", 0.9, T0 - 900, kind=FindingKind.TREND)])
+    assert leak.root_causes[0].fault == "memory_leak"
+    hits = _rca([_metric("cache", "cache_hit_ratio", 0.9, T0 - 600, direction="down")])
+    assert hits.root_causes[0].fault == "cache_failure"
+    change = ChangeNote(id="c1", ts=T0 - 700, service="ranking", type="config")
+    config = _rca([_metric("ranking", "request_error_ratio", 0.8, T0 - 600)], changes=[change])
+    assert config.root_causes[0].service == "ranking" and config.root_causes[0].fault == "bad_config"
+
+
+def test_recent_change_breaks_a_tie_between_services():
+    findings = [_metric("cache", "request_latency_p99_seconds", 0.7, T0 - 600),
+                _metric("feature-store", "request_latency_p99_seconds", 0.7, T0 - 600)]
+    change = ChangeNote(id="d9", ts=T0 - 900, service="feature-store", type="deploy")
+    verdict = _rca(findings, changes=[change])
+    assert verdict.root_causes[0].service == "feature-store"
+
+
+def test_no_anomaly_means_no_attention():
+    verdict = _rca([_metric("gateway", "request_latency_p99_seconds", 0.1, T0 - 60)])
+    assert verdict.needs_attention is False
+    assert "noise" in (verdict.attention_reason or "")
+
+
+def test_release_decision_follows_the_skill_rules():
+    event = Event(pattern=Pattern.RELEASE_INTERCEPTION, time=T0, service="ranking",
+                  change=ChangeEvent(id="d1", type="canary", service="ranking", ts=T0 - 1800))
+    skill = LIBRARY.get("generic-release").skill
+    bad = [_metric("ranking", "request_error_ratio", 0.95, T0 - 1700, kind=FindingKind.CANARY_REGRESSION)]
+    blocked = OfflineReasoner().reason(_pack(Pattern.RELEASE_INTERCEPTION, bad, event=event), skill).verdict
+    assert blocked.decision == "block" and blocked.evidence == ["F1"]
+    clean = OfflineReasoner().reason(_pack(Pattern.RELEASE_INTERCEPTION, [], event=event), skill).verdict
+    assert clean.decision == "pass"
+
+
+def test_inspection_items_are_graded_and_sorted():
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["cache", "ranking"]))
+    findings = [_metric("cache", "memory_usage_bytes", 0.9, T0 - 5000, kind=FindingKind.TREND),
+                _metric("ranking", "request_latency_p99_seconds", 0.5, T0 - 600),
+                _metric("gateway", "cpu_usage_ratio", 0.1, T0 - 600)]
+    skill = LIBRARY.get("generic-inspection").skill
+    verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, findings, event=event), skill).verdict
+    assert [(i.service, i.kind, i.severity) for i in verdict.items] == [
+        ("cache", "memory_leak", "critical"), ("ranking", "latency_regression", "warning")]

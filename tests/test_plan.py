@@ -1,0 +1,46 @@
+"""Gather plans: only what the Skill names, bounded by its window; templates cannot inject."""
+
+from __future__ import annotations
+
+from agent.events import Alert, ChangeEvent, Event, Pattern, event_from_alert, event_from_change
+from agent.graph.plan import build_plan
+from agent.skills.library import load_default_library
+from agent.sources.topology import Topology
+
+T0 = 1_700_000_000.0
+TOPO = Topology({"gateway": ["ranking"], "ranking": ["feature-store", "cache"], "feature-store": [], "cache": []})
+LIB = load_default_library()
+
+
+def test_rca_plan_pulls_signals_for_targets_and_dependencies_only():
+    skill = LIB.get("ranking-rca").skill
+    event = event_from_alert(Alert(labels={"alertname": "RankingP99LatencyHigh", "service": "ranking"}, startsAt=T0))
+    plan = build_plan(skill, event, ["ranking"], TOPO)
+    assert plan.start == T0 - skill.window.lookback and plan.end == T0 + skill.window.after
+    names = {s.id for s in skill.data.metrics}
+    assert {t.signal for t in plan.metric_tasks} <= names
+    services = {t.service for t in plan.metric_tasks}
+    assert services <= {"ranking", "feature-store", "cache"} and "gateway" not in services
+    for task in plan.metric_tasks:
+        assert task.query.matchers["service"] == task.service
+        signal = next(s for s in skill.data.metrics if s.id == task.signal)
+        assert task.role == "target" or signal.dependencies
+
+
+def test_release_window_is_anchored_on_the_change():
+    skill = LIB.get("generic-release").skill
+    change = ChangeEvent(id="d1", type="deploy", service="ranking", ts=T0 - 600)
+    plan = build_plan(skill, event_from_change(change, T0), ["ranking"], TOPO)
+    assert plan.anchor == T0 - 600
+    assert plan.start == T0 - 600 - skill.window.lookback
+    assert plan.end == max(T0, T0 - 600 + skill.window.after)
+
+
+def test_event_values_cannot_widen_label_matchers():
+    skill = LIB.get("generic-rca").skill
+    event = Event(pattern=Pattern.RCA, time=T0, service="rank*",
+                  alert=Alert(labels={"alertname": "X", "service": "rank*"}))
+    plan = build_plan(skill, event, ["rank*"], None)
+    assert plan.metric_tasks
+    for task in plan.metric_tasks:
+        assert task.query.matchers["service"] != "rank*"  # the glob is escaped, matching only itself
