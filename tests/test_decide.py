@@ -35,7 +35,8 @@ def test_weaker_regression_holds_and_nothing_passes():
 
 
 def test_subject_and_count_conditions():
-    deps = [_finding(FindingKind.ANOMALY, 0.5, service="cache"), _finding(FindingKind.ANOMALY, 0.5, service="feature-store")]
+    deps = [_finding(FindingKind.ANOMALY, 0.5, service="cache"),
+            _finding(FindingKind.ANOMALY, 0.5, service="feature-store")]
     assert apply_rules(DECISION, deps[:1], ["ranking"]).outcome == "pass"
     assert apply_rules(DECISION, deps, ["ranking"]).outcome == "hold"
     on_target = [_finding(FindingKind.ANOMALY, 0.5), _finding(FindingKind.ANOMALY, 0.6)]

@@ -22,9 +22,9 @@ def _metric(service: str, metric: str, score: float, onset: float, direction: st
 
 
 def _pack(pattern: Pattern, findings: list[Finding], **kw) -> EvidencePack:
+    alert = Alert(labels={"alertname": "GatewayLatencyHigh", "service": "gateway"})
     event = kw.pop("event", None) or Event(
-        pattern=pattern, time=T0, service="gateway",
-        alert=Alert(labels={"alertname": "GatewayLatencyHigh", "service": "gateway"}) if pattern == Pattern.RCA else None,
+        pattern=pattern, time=T0, service="gateway", alert=alert if pattern == Pattern.RCA else None
     )
     return EvidencePack(event=event, skill="x", skill_version=1, target_services=event.services,
                         topology=TOPOLOGY, findings=number_findings(findings), **kw)
