@@ -1,0 +1,112 @@
+"""``bianque knowledge``: ingest the handbook, search knowledge, show collection sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from agent.config import get_settings
+from agent.knowledge.embedding import EmbeddingModelError
+from agent.knowledge.store import COLLECTIONS, KnowledgeStore, KnowledgeStoreError
+
+knowledge_app = typer.Typer(help="The knowledge store: handbook, experience notes, past cases.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _store() -> KnowledgeStore:
+    try:
+        return KnowledgeStore(get_settings())
+    except (KnowledgeStoreError, EmbeddingModelError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@knowledge_app.command("ingest")
+def ingest(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Handbook directory (default: settings.knowledge_dir).")
+    ] = None,
+) -> None:
+    """Mirror a markdown handbook into the ``handbook`` collection (only changed chunks are re-embedded)."""
+    store = _store()
+    target = directory or store.settings.knowledge_dir
+    if not target.is_dir():
+        err_console.print(f"[red]error:[/red] handbook directory not found: {target}")
+        raise typer.Exit(2)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("ingesting", total=None)
+
+        def advance(done: int, total: int, doc: str) -> None:
+            progress.update(task, completed=done, total=total, description=doc)
+
+        try:
+            report = store.ingest_handbook(target, progress=advance)
+        except (KnowledgeStoreError, EmbeddingModelError) as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from exc
+    console.print(
+        f"{report.documents} documents, {report.chunks} chunks: "
+        f"[green]{report.added} added[/green], [yellow]{report.updated} updated[/yellow], "
+        f"[red]{report.removed} removed[/red], {report.unchanged} unchanged"
+    )
+    for doc in report.removed_docs:
+        console.print(f"  removed {doc}")
+    for doc, error in report.errors.items():
+        err_console.print(f"[red]skipped {doc}:[/red] {error}")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@knowledge_app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    tag: Annotated[list[str] | None, typer.Option("--tag", "-t", help="Prefer records with this tag.")] = None,
+    collection: Annotated[
+        list[str] | None, typer.Option("--collection", "-c", help=f"One of {', '.join(COLLECTIONS)}.")
+    ] = None,
+    service: Annotated[list[str] | None, typer.Option("--service", "-s", help="Prefer this service.")] = None,
+    top_k: Annotated[int, typer.Option("--top-k", "-k", min=1, max=50)] = 5,
+) -> None:
+    """Semantic search; tag/service filters are relaxed when they match nothing."""
+    unknown = [c for c in collection or [] if c not in COLLECTIONS]
+    if unknown:
+        err_console.print(f"[red]error:[/red] unknown collection {unknown[0]!r}; expected {', '.join(COLLECTIONS)}")
+        raise typer.Exit(2)
+    store = _store()
+    hits = store.search(query, collections=collection or COLLECTIONS, tags=tag, top_k=top_k, services=service)
+    if not hits:
+        console.print("no knowledge found (is the handbook ingested? bianque knowledge ingest)")
+        return
+    table = Table(show_lines=True)
+    for name, style in (("score", "cyan"), ("collection", ""), ("title", "bold"), ("text", "")):
+        table.add_column(name, style=style or None, overflow="fold")
+    for hit in hits:
+        text = hit.text if len(hit.text) <= 300 else hit.text[:300] + "…"
+        table.add_row(f"{hit.score:.3f}", hit.collection, f"{hit.title}\n[dim]{hit.id}[/dim]", text)
+    console.print(table)
+
+
+@knowledge_app.command("stats")
+def stats() -> None:
+    """Number of records in each collection."""
+    store = _store()
+    table = Table()
+    table.add_column("collection")
+    table.add_column("records", justify="right")
+    for name, count in store.stats().items():
+        table.add_row(name, str(count))
+    console.print(table)
+    location = store.settings.chroma_url or str(store.settings.home / "chroma")
+    console.print(f"[dim]store: {location}; embeddings: {store.embedding_function.name()}[/dim]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``bianque knowledge`` to the root CLI."""
+    app.add_typer(knowledge_app, name="knowledge")

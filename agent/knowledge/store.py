@@ -1,0 +1,308 @@
+"""The knowledge store: the handbook, experience notes and past cases in Chroma.
+
+Embedded ``PersistentClient`` under ``home/chroma`` by default, ``HttpClient`` when
+``settings.chroma_url`` is set; telemetry off. Every collection is given our embedding function
+explicitly (Chroma's default would download a model) and uses the cosine space, so a snippet's
+score is ``1 - distance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import Documents, EmbeddingFunction
+from chromadb.config import Settings as ChromaSettings
+
+from agent.config import Settings, get_settings
+from agent.evidence import KnowledgeSnippet
+from agent.knowledge.chunking import Chunk, MetadataValue, label_metadata, read_handbook, service_key, tag_key
+from agent.knowledge.embedding import embedding_function_for, embedding_space
+
+COLLECTIONS = ("handbook", "experience", "cases")
+ProgressFn = Callable[[int, int, str], None]  # (documents done, documents total, current document)
+
+
+class KnowledgeStoreError(RuntimeError):
+    """The store cannot be reached or was asked something it cannot do."""
+
+
+@dataclass
+class IngestReport:
+    """What one handbook ingestion changed (counts are chunks; doc lists are relative paths)."""
+
+    directory: str
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    changed_docs: list[str] = field(default_factory=list)
+    removed_docs: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def make_client(settings: Settings) -> ClientAPI:
+    """A Chroma client for the settings: a server when ``chroma_url`` is set, else embedded in home."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise KnowledgeStoreError(f"chroma_url {settings.chroma_url!r}: expected http(s)://host[:port]")
+        ssl = url.scheme == "https"
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname, port=url.port or (443 if ssl else 8000), ssl=ssl, settings=chroma_settings
+            )
+        except Exception as exc:
+            raise KnowledgeStoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+    path = settings.ensure_home() / "chroma"
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _normalise_metadata(metadata: dict[str, Any] | None) -> dict[str, MetadataValue]:
+    """Scalars pass through; ``tags`` / ``services`` lists become filterable keys; None is dropped."""
+    out: dict[str, MetadataValue] = {}
+    meta = dict(metadata or {})
+    tags, services = meta.pop("tags", None), meta.pop("services", None)
+    for key, value in meta.items():
+        if value is None:
+            continue
+        if not isinstance(value, str | int | float | bool):
+            raise ValueError(f"metadata field {key!r}: {type(value).__name__} is not a str, int, float or bool")
+        out[key] = value
+    tag_list = _names(tags, "tags")
+    service_list = _names(services, "services")
+    out.update(label_metadata(list(dict.fromkeys([*tag_list, *service_list])), service_list))
+    return out
+
+
+def _names(value: Any, name: str) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    if not all(isinstance(i, str) for i in items):
+        raise ValueError(f"metadata field {name!r}: expected a list of strings")
+    return [i.strip().lower() for i in items if i.strip()]
+
+
+def _any_of(keys: list[str]) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = [{k: True} for k in dict.fromkeys(keys)]
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$or": clauses}
+
+
+def filter_chain(tags: Sequence[str] | None, services: Sequence[str] | None) -> list[dict[str, Any] | None]:
+    """Filters tried in order until one returns anything: tags and services, tags, services, none."""
+    by_tag = _any_of([tag_key(t.lower()) for t in tags or []])
+    by_service = _any_of([service_key(s.lower()) for s in services or []])
+    both = {"$and": [by_tag, by_service]} if by_tag and by_service else None
+    chain: list[dict[str, Any] | None] = []
+    for where in (both, by_tag, by_service):
+        if where is not None and where not in chain:
+            chain.append(where)
+    return [*chain, None]
+
+
+class KnowledgeStore:
+    """Handbook, experience and case knowledge, searchable by meaning and filterable by tag."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        client: ClientAPI | None = None,
+        embedding_function: EmbeddingFunction[Documents] | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.embedding_function = embedding_function or embedding_function_for(self.settings)
+        self.client = client or make_client(self.settings)
+        self._space = embedding_space(self.embedding_function)
+        self._collections: dict[str, Collection] = {}
+
+    # -- collections -------------------------------------------------------------------------
+
+    def collection(self, name: str) -> Collection:
+        """The Chroma collection behind a logical name (``handbook``, ``experience``, ``cases``)."""
+        if name not in COLLECTIONS:
+            raise KnowledgeStoreError(f"unknown collection {name!r}; expected one of {', '.join(COLLECTIONS)}")
+        if name not in self._collections:
+            physical = f"{name}-{self._space}" if self._space else name
+            try:
+                self._collections[name] = self.client.get_or_create_collection(
+                    name=physical,
+                    embedding_function=self.embedding_function,
+                    configuration={"hnsw": {"space": "cosine"}},
+                )
+            except ValueError as exc:
+                raise KnowledgeStoreError(f"collection {physical!r}: {exc}") from exc
+        return self._collections[name]
+
+    def count(self, collection: str) -> int:
+        """Number of records in a collection."""
+        return self.collection(collection).count()
+
+    def stats(self) -> dict[str, int]:
+        """Record count of every collection."""
+        return {name: self.count(name) for name in COLLECTIONS}
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _embed(self, texts: list[str]) -> list[np.ndarray]:
+        return [np.asarray(v, dtype=np.float32) for v in self.embedding_function(texts)]
+
+    def add(self, collection: str, id: str, text: str, metadata: dict[str, Any] | None = None) -> None:
+        """Insert or replace one record; ``tags``/``services`` lists in metadata become filterable."""
+        if not text.strip():
+            raise ValueError(f"{collection}/{id}: text is empty")
+        meta = _normalise_metadata(metadata)
+        title = str(meta.get("title", ""))
+        embed_text = f"{title}\n\n{text}" if title else text
+        self.collection(collection).upsert(
+            ids=[id],
+            documents=[text],
+            metadatas=[meta] if meta else None,
+            embeddings=self._embed([embed_text]),
+        )
+
+    def delete(self, collection: str, ids: str | Iterable[str]) -> None:
+        """Delete records by id (unknown ids are ignored)."""
+        id_list = [ids] if isinstance(ids, str) else list(ids)
+        if id_list:
+            self.collection(collection).delete(ids=id_list)
+
+    def _upsert_chunks(self, chunks: list[Chunk]) -> None:
+        self.collection("handbook").upsert(
+            ids=[c.id for c in chunks],
+            documents=[c.text for c in chunks],
+            metadatas=[{**c.metadata, "content_hash": c.content_hash} for c in chunks],
+            embeddings=self._embed([c.embed_text for c in chunks]),
+        )
+
+    def ingest_handbook(self, directory: Path | None = None, progress: ProgressFn | None = None) -> IngestReport:
+        """Mirror a handbook directory into ``handbook``: only changed chunks are re-embedded.
+
+        Idempotent: chunk ids come from path and heading path, a changed chunk replaces its old
+        version, chunks of deleted documents or sections are removed. A document whose front
+        matter is invalid is reported in ``errors`` and its stored chunks are left as they were.
+        """
+        directory = Path(directory or self.settings.knowledge_dir)
+        scan = read_handbook(directory)
+        report = IngestReport(directory=str(directory), documents=len(scan.chunks), errors=dict(scan.errors))
+        handbook = self.collection("handbook")
+        stored: dict[str, dict[str, str]] = {}
+        existing = handbook.get(include=["metadatas"])
+        for chunk_id, meta in zip(existing["ids"], existing["metadatas"] or [], strict=False):
+            doc = str((meta or {}).get("doc", ""))
+            stored.setdefault(doc, {})[chunk_id] = str((meta or {}).get("content_hash", ""))
+        total = len(scan.chunks)
+        for done, (doc, chunks) in enumerate(scan.chunks.items(), start=1):
+            old = stored.pop(doc, {})
+            changed = [c for c in chunks if old.get(c.id) != c.content_hash]
+            stale = set(old) - {c.id for c in chunks}
+            if changed:
+                self._upsert_chunks(changed)
+            if stale:
+                handbook.delete(ids=sorted(stale))
+            added = sum(1 for c in changed if c.id not in old)
+            report.added += added
+            report.updated += len(changed) - added
+            report.unchanged += len(chunks) - len(changed)
+            report.removed += len(stale)
+            report.chunks += len(chunks)
+            if changed or stale:
+                report.changed_docs.append(doc)
+            if progress:
+                progress(done, total, doc)
+        for doc, old in stored.items():
+            if doc in scan.errors:
+                continue
+            handbook.delete(ids=sorted(old))
+            report.removed += len(old)
+            report.removed_docs.append(doc)
+        return report
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, collection: str, id: str) -> KnowledgeSnippet | None:
+        """One record as a snippet (score 1.0), or None when absent."""
+        got = self.collection(collection).get(ids=[id], include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        meta = (got["metadatas"] or [{}])[0] or {}
+        return _snippet(collection, got["ids"][0], (got["documents"] or [""])[0] or "", meta, 1.0)
+
+    def get_metadata(self, collection: str, id: str) -> dict[str, MetadataValue] | None:
+        """The stored metadata of one record, or None when absent."""
+        got = self.collection(collection).get(ids=[id], include=["metadatas"])
+        if not got["ids"]:
+            return None
+        return dict((got["metadatas"] or [{}])[0] or {})
+
+    def search(
+        self,
+        query: str,
+        collections: Sequence[str] = ("handbook", "experience"),
+        tags: Sequence[str] | None = None,
+        top_k: int = 4,
+        services: Sequence[str] | None = None,
+        min_score: float = 0.0,
+    ) -> list[KnowledgeSnippet]:
+        """The ``top_k`` snippets most similar to ``query`` across ``collections``, best first.
+
+        Records must carry any of ``tags`` and any of ``services``; when nothing matches, the
+        filter is relaxed (tags only, services only, then none), so a search never comes back
+        empty just because nothing was tagged.
+        """
+        if top_k <= 0 or not query.strip():
+            return []
+        targets = [(name, self.collection(name)) for name in dict.fromkeys(collections)]
+        targets = [(name, col) for name, col in targets if col.count() > 0]
+        if not targets:
+            return []
+        vector = self._embed([query])[0]
+        for where in filter_chain(tags, services):
+            hits = [s for name, col in targets for s in _query(name, col, vector, where, top_k)]
+            hits = [s for s in hits if s.score >= min_score]
+            if hits:
+                hits.sort(key=lambda s: s.score, reverse=True)
+                return hits[:top_k]
+        return []
+
+
+def _query(
+    name: str, col: Collection, vector: np.ndarray, where: dict[str, Any] | None, k: int
+) -> list[KnowledgeSnippet]:
+    result = col.query(
+        query_embeddings=[vector],
+        n_results=min(k, col.count()),
+        where=where,
+        include=["documents", "metadatas", "distances"],
+    )
+    ids = result["ids"][0]
+    docs = (result["documents"] or [[]])[0]
+    metas = (result["metadatas"] or [[]])[0]
+    dists = (result["distances"] or [[]])[0]
+    return [
+        _snippet(name, i, d or "", m or {}, 1.0 - float(dist))
+        for i, d, m, dist in zip(ids, docs, metas, dists, strict=False)
+    ]
+
+
+def _snippet(collection: str, id: str, text: str, meta: Any, score: float) -> KnowledgeSnippet:
+    tags = [t for t in str(meta.get("tags", "")).split(",") if t]
+    title = str(meta.get("title") or meta.get("doc_title") or id)
+    return KnowledgeSnippet(id=id, collection=collection, title=title, text=text, tags=tags, score=round(score, 4))

@@ -1,0 +1,69 @@
+"""``bianque knowledge``: ingest, search, stats."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import PROJECT_ROOT
+
+runner = CliRunner()
+DOCS = ["runbooks/cache-failure.md", "runbooks/disk-full.md"]
+
+
+@pytest.fixture
+def handbook(tmp_path):
+    root = tmp_path / "handbook"
+    for rel in DOCS:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT_ROOT / "knowledge" / rel, root / rel)
+    return root
+
+
+def test_ingest_search_stats(handbook, bianque_home):
+    first = runner.invoke(app, ["knowledge", "ingest", str(handbook)])
+    assert first.exit_code == 0, first.output
+    assert "2 documents" in first.output and "0 updated" in first.output and " added" in first.output
+    assert (bianque_home / "chroma").is_dir()
+
+    again = runner.invoke(app, ["knowledge", "ingest", str(handbook)])
+    assert again.exit_code == 0 and "0 added, 0 updated, 0 removed" in again.output
+
+    found = runner.invoke(
+        app, ["knowledge", "search", "no space left on device", "--tag", "disk_full", "-c", "handbook", "-k", "1"]
+    )
+    assert found.exit_code == 0, found.output
+    assert "Disk full runbook" in found.output and "Cache failure" not in found.output
+
+    stats = runner.invoke(app, ["knowledge", "stats"])
+    assert stats.exit_code == 0
+    assert "handbook" in stats.output and "experience" in stats.output and "bianque-minilm-onnx-int8" in stats.output
+
+
+def test_ingest_with_a_bad_document_exits_1_naming_it(handbook):
+    (handbook / "broken.md").write_text("# no front matter\n", encoding="utf-8")
+    result = runner.invoke(app, ["knowledge", "ingest", str(handbook)])
+    assert result.exit_code == 1
+    assert "broken.md" in result.output and "missing YAML front matter" in result.output
+    assert "2 documents" in result.output
+
+
+def test_ingest_missing_directory_exits_2(tmp_path):
+    result = runner.invoke(app, ["knowledge", "ingest", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "handbook directory not found" in result.output
+
+
+def test_search_unknown_collection_exits_2():
+    result = runner.invoke(app, ["knowledge", "search", "x", "--collection", "playbooks"])
+    assert result.exit_code == 2
+    assert "unknown collection 'playbooks'" in result.output
+
+
+def test_search_empty_store_says_how_to_fill_it():
+    result = runner.invoke(app, ["knowledge", "search", "cache"])
+    assert result.exit_code == 0
+    assert "bianque knowledge ingest" in result.output

@@ -1,0 +1,277 @@
+"""The Chroma knowledge store: ingestion idempotency, search, tag filters and fallback, no network."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from agent.config import PROJECT_ROOT, Settings
+from agent.knowledge.store import KnowledgeStore, KnowledgeStoreError, filter_chain
+
+HANDBOOK = PROJECT_ROOT / "knowledge"
+SMALL = ["runbooks/cache-failure.md", "runbooks/disk-full.md", "services/cache.md"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> KnowledgeStore:
+    """The whole shipped handbook, ingested once for this module into its own home."""
+    home = tmp_path_factory.mktemp("knowledge-home")
+    knowledge = KnowledgeStore(Settings(home=home, knowledge_dir=HANDBOOK))
+    report = knowledge.ingest_handbook()
+    assert report.ok and report.added == report.chunks > 0
+    return knowledge
+
+
+@pytest.fixture
+def small_handbook(tmp_path) -> Path:
+    root = tmp_path / "handbook"
+    for rel in SMALL:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(HANDBOOK / rel, root / rel)
+    return root
+
+
+@pytest.fixture
+def small_store(tmp_path) -> KnowledgeStore:
+    return KnowledgeStore(Settings(home=tmp_path / "home"))
+
+
+# -- search over the shipped handbook -------------------------------------------------------
+
+
+def _rank(hits, doc: str) -> int:
+    return next((i for i, h in enumerate(hits) if h.id.startswith(doc + "#")), len(hits))
+
+
+def test_cache_query_ranks_cache_runbook_above_disk_runbook(store):
+    hits = store.search("cache hit ratio dropped", collections=["handbook"], top_k=30)
+    assert hits[0].id.split("#")[0] in {"runbooks/cache-failure.md", "services/cache.md"}
+    assert _rank(hits, "runbooks/cache-failure.md") < _rank(hits, "runbooks/disk-full.md")
+    assert all(0.0 <= h.score <= 1.0 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("query", "doc"),
+    [
+        ("write failed: no space left on device", "runbooks/disk-full.md"),
+        ("OOMKilled container exceeded memory limit, memory grows linearly", "runbooks/memory-leak.md"),
+        ("canary has a higher error ratio than the baseline version", "runbooks/bad-release.md"),
+        ("alert fires and resolves every few minutes, flapping", "runbooks/noisy-alert.md"),
+    ],
+)
+def test_symptom_queries_find_their_runbook_first(store, query, doc):
+    hits = store.search(query, collections=["handbook"], tags=["runbook"], top_k=3)
+    assert hits[0].id.startswith(doc + "#"), [h.id for h in hits]
+
+
+def test_snippets_carry_title_text_and_tags(store):
+    hit = store.search("cache hit ratio dropped", tags=["cache_failure"], top_k=1)[0]
+    assert hit.collection == "handbook"
+    assert hit.title.startswith("Cache failure runbook") or hit.title.startswith("cache service")
+    assert "cache_failure" in hit.tags
+    assert hit.text and not hit.text.startswith("---")
+
+
+def test_tag_filter_selects_only_tagged_chunks(store):
+    hits = store.search("what should I do now", tags=["disk_full"], top_k=10)
+    assert hits
+    assert all("disk_full" in h.tags for h in hits)
+    either = store.search("what should I do now", tags=["slo", "escalation"], top_k=10)
+    assert {h.id.split("#")[0] for h in either} == {"policies/slos.md", "policies/on-call-escalation.md"}
+
+
+def test_service_filter_combines_with_tags(store):
+    hits = store.search("latency is high", tags=["service"], services=["ranking"], top_k=10)
+    assert hits and all(h.id.startswith("services/ranking.md#") for h in hits)
+
+
+def test_unknown_tag_falls_back_to_unfiltered(store):
+    filtered = store.search("cache hit ratio dropped", tags=["no-such-tag"], top_k=3)
+    plain = store.search("cache hit ratio dropped", top_k=3)
+    assert filtered and [h.id for h in filtered] == [h.id for h in plain]
+
+
+def test_filter_chain_relaxes_in_order():
+    chain = filter_chain(["a", "b"], ["svc"])
+    assert chain == [
+        {"$and": [{"$or": [{"tag_a": True}, {"tag_b": True}]}, {"svc_svc": True}]},
+        {"$or": [{"tag_a": True}, {"tag_b": True}]},
+        {"svc_svc": True},
+        None,
+    ]
+    assert filter_chain(None, None) == [None]
+
+
+def test_min_score_and_empty_queries(store):
+    assert store.search("", top_k=3) == []
+    assert store.search("cache", top_k=0) == []
+    assert store.search("cache hit ratio dropped", min_score=0.99) == []
+
+
+def test_unknown_collection_is_rejected(store):
+    with pytest.raises(KnowledgeStoreError, match="unknown collection 'playbooks'"):
+        store.search("x", collections=["playbooks"])
+
+
+def test_get_and_count(store):
+    snippet = store.get("handbook", "runbooks/cache-failure.md#symptoms")
+    assert snippet is not None and "cache_hit_ratio" in snippet.text
+    assert store.get("handbook", "nope#nothing") is None
+    assert store.count("handbook") == store.stats()["handbook"] > 50
+
+
+# -- experience and cases -------------------------------------------------------------------
+
+
+def test_add_search_get_delete_experience(small_store):
+    small_store.add(
+        "experience",
+        "exp-1",
+        "Ranking p99 alerts at the evening peak were noise twice: yesterday's level, no errors.",
+        {"title": "Ranking evening-peak alerts", "tags": ["noisy_alert", "ranking"], "services": ["ranking"], "n": 2},
+    )
+    small_store.add(
+        "experience", "exp-2", "Feature-store compaction stalls make ranking slow.", {"tags": "slow_dependency"}
+    )
+    assert small_store.count("experience") == 2
+    hits = small_store.search("ranking alert at peak time", collections=["experience"], tags=["noisy_alert"])
+    assert [h.id for h in hits] == ["exp-1"]
+    assert hits[0].title == "Ranking evening-peak alerts"
+    assert hits[0].tags == ["noisy_alert", "ranking"]
+    meta = small_store.get_metadata("experience", "exp-1")
+    assert meta["svc_ranking"] is True and meta["tag_ranking"] is True and meta["n"] == 2
+    small_store.add("experience", "exp-1", "Replaced text.", {"title": "v2"})
+    assert small_store.count("experience") == 2
+    assert small_store.get("experience", "exp-1").text == "Replaced text."
+    small_store.delete("experience", ["exp-1", "never-existed"])
+    assert small_store.count("experience") == 1
+    assert small_store.get("experience", "exp-1") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "metadata", "message"),
+    [
+        ("", None, "text is empty"),
+        ("ok", {"nested": {"a": 1}}, "'nested'"),
+        ("ok", {"tags": [1, 2]}, "'tags'"),
+    ],
+)
+def test_add_rejects_bad_input(small_store, text, metadata, message):
+    with pytest.raises(ValueError, match=message):
+        small_store.add("cases", "c1", text, metadata)
+
+
+def test_search_on_empty_collections(small_store):
+    assert small_store.search("anything", collections=["experience", "cases"]) == []
+
+
+# -- ingestion ------------------------------------------------------------------------------
+
+
+def test_ingest_is_idempotent_and_tracks_edits_and_deletions(small_store, small_handbook):
+    first = small_store.ingest_handbook(small_handbook)
+    assert first.ok and first.documents == 3
+    assert first.added == first.chunks == small_store.count("handbook")
+
+    again = small_store.ingest_handbook(small_handbook)
+    assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, first.chunks)
+    assert again.changed_docs == []
+
+    doc = small_handbook / "runbooks/cache-failure.md"
+    doc.write_text(doc.read_text().replace("## Escalation", "## Paging"), encoding="utf-8")
+    text = doc.read_text().replace("primary signal", "primary signal, and the zebra clue")
+    doc.write_text(text, encoding="utf-8")
+    edited = small_store.ingest_handbook(small_handbook)
+    assert edited.changed_docs == ["runbooks/cache-failure.md"]
+    assert edited.updated == 1 and edited.added == 1 and edited.removed == 1
+    assert small_store.get("handbook", "runbooks/cache-failure.md#escalation") is None
+    assert "zebra" in small_store.get("handbook", "runbooks/cache-failure.md#symptoms").text
+    assert small_store.count("handbook") == first.chunks
+
+    disk_chunks = sum(1 for i in _ids(small_store) if i.startswith("runbooks/disk-full.md#"))
+    (small_handbook / "runbooks/disk-full.md").unlink()
+    removed = small_store.ingest_handbook(small_handbook)
+    assert removed.removed_docs == ["runbooks/disk-full.md"] and removed.removed == disk_chunks
+    assert not any(i.startswith("runbooks/disk-full.md#") for i in _ids(small_store))
+    assert small_store.count("handbook") == first.chunks - disk_chunks
+
+
+def _ids(store: KnowledgeStore) -> list[str]:
+    return store.collection("handbook").get(include=[])["ids"]
+
+
+def test_bad_document_is_reported_and_its_old_chunks_kept(small_store, small_handbook):
+    small_store.ingest_handbook(small_handbook)
+    before = small_store.count("handbook")
+    doc = small_handbook / "services/cache.md"
+    doc.write_text(doc.read_text().replace("kind: service", "kind: novel"), encoding="utf-8")
+    report = small_store.ingest_handbook(small_handbook)
+    assert not report.ok
+    assert list(report.errors) == ["services/cache.md"]
+    assert "services/cache.md:3: field 'kind'" in report.errors["services/cache.md"]
+    assert report.removed == 0 and small_store.count("handbook") == before
+
+
+def test_ingest_reports_progress_per_document(small_store, small_handbook):
+    seen = []
+    small_store.ingest_handbook(small_handbook, progress=lambda done, total, doc: seen.append((done, total, doc)))
+    assert seen == [(i + 1, 3, doc) for i, doc in enumerate(sorted(SMALL))]
+
+
+def test_persisted_store_reopens_with_its_data(tmp_path, small_handbook):
+    settings = Settings(home=tmp_path / "home")
+    first = KnowledgeStore(settings)
+    chunks = first.ingest_handbook(small_handbook).chunks
+    reopened = KnowledgeStore(settings)
+    assert reopened.count("handbook") == chunks
+    assert reopened.ingest_handbook(small_handbook).added == 0
+
+
+# -- no network, server errors ------------------------------------------------------------
+
+
+def test_no_network_and_never_chromas_default_model(tmp_path, small_handbook, monkeypatch):
+    from chromadb.utils.embedding_functions import onnx_mini_lm_l6_v2
+
+    attempts: list[object] = []
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("/"):
+            attempts.append(address)
+            raise OSError(f"network access attempted: {address}")
+        return real_connect(sock, address)
+
+    def no_download(*args, **kwargs):
+        attempts.append("chroma default embedding")
+        raise AssertionError("Chroma's default (downloading) embedding function was used")
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    monkeypatch.setattr(onnx_mini_lm_l6_v2.ONNXMiniLM_L6_V2, "__call__", no_download)
+    monkeypatch.setattr(onnx_mini_lm_l6_v2.ONNXMiniLM_L6_V2, "_download_model_if_not_exists", no_download)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    store = KnowledgeStore(Settings(home=tmp_path / "home"))
+    store.ingest_handbook(small_handbook)
+    store.add("cases", "case-1", "ranking slow after feature-store compaction", {"tags": ["slow_dependency"]})
+    assert store.search("cache hit ratio dropped", collections=["handbook", "cases"], top_k=2)
+    store.collection("handbook").query(query_texts=["collection-level embedding"], n_results=1)
+    assert attempts == []
+
+
+def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(home=tmp_path / "home", chroma_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(KnowledgeStoreError, match=f"cannot reach the Chroma server at http://127.0.0.1:{port}"):
+        KnowledgeStore(settings)
+
+
+def test_malformed_chroma_url(tmp_path):
+    with pytest.raises(KnowledgeStoreError, match="expected http"):
+        KnowledgeStore(Settings(home=tmp_path, chroma_url="chroma.internal:8000"))
