@@ -6,11 +6,11 @@ from typing import Any
 
 from agent.series import ChangeRecord
 from agent.sim import effects as fx
-from agent.sim.draft import Draft, magnitude, neighbourhood, pick
+from agent.sim.draft import Draft, magnitude, pick
 from agent.sim.faults import FAULTS, RCA_TARGETS, FaultContext
 from agent.sim.logs import emit
 from agent.sim.release import canary_release, config_release
-from agent.sim.system import BUSINESSES, SERVICES, SERVING, STATEFUL
+from agent.sim.system import BUSINESSES, SERVICES, SERVING, STATEFUL, callers_of
 from agent.sim.world import World
 
 RELEASE_VARIANTS = {"bad_release": ("block", "hold"), "bad_config": ("block", "hold"), "healthy": ("canary", "config")}
@@ -60,8 +60,9 @@ def build_release(world: World, fault: str, variant: str | None, service: str | 
     label: dict[str, Any] = {"decision": decision, "root_cause": []}
     if decision != "pass":
         label["root_cause"] = [{"service": svc, "fault": fault}]
-    return Draft(event, label, neighbourhood(svc), {svc}, {svc}, start, m, variant=decision if fault != "healthy"
-                 else how)
+    around = {svc, *SERVICES[svc].depends_on, *callers_of(svc)}  # direct neighbours only
+    services = [s for s in SERVICES if s in around]
+    return Draft(event, label, services, {svc}, {svc}, start, m, variant=decision if fault != "healthy" else how)
 
 
 def _scope(world: World, fault: str, service: str | None) -> tuple[str | None, list[str]]:

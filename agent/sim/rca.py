@@ -50,24 +50,22 @@ def build_rca(world: World, fault: str, variant: str | None, service: str | None
     return Draft(event, label, services, detailed, {root, symptom}, near, m)
 
 
-def _candidates(world: World, fault: str, root: str, impact: Impact) -> list[str]:
-    """Services to try for the alert, in random preference: mostly the entry point or a caller."""
+def _candidates(world: World, fault: str, root: str) -> list[str]:
+    """Services to try for the alert, in random preference: mostly the entry point or a caller,
+    sometimes the root itself; the rest of the callers as fallbacks."""
     rng = world.rng
-    ups = upstream_of(root)
     if fault == "traffic_spike":
         busy = sorted(downstream_of(root), key=lambda s: -float(world.aggregate(s, "cpu_usage_ratio")[-15:].mean()))
         return [root, *busy[:2]] if rng.random() < 0.6 else [*busy[:2], root]
-    roll = rng.random()
+    ups = upstream_of(root)
     callers = callers_of(root)
+    roll = rng.random()
     order: list[str] = []
     if "gateway" in ups and roll < 0.45:
         order.append("gateway")
-    elif callers and roll < 0.75:
+    elif callers and roll < 0.8:
         order.append(pick(rng, callers))
     order += [root, *callers, *ups]
-    if impact.root_signals and rng.random() < 0.5:
-        order.remove(root)
-        order.insert(0, root)
     return list(dict.fromkeys(order))
 
 
@@ -75,7 +73,7 @@ def choose_symptom(world: World, fault: str, root: str, impact: Impact) -> tuple
     """The service and alert rule that fire: the first candidate on which a rule clearly moved."""
     rng = world.rng
     latest = world.event_time
-    for service in _candidates(world, fault, root, impact):
+    for service in _candidates(world, fault, root):
         if service == root:
             signals = list(impact.root_signals)
             if len(signals) > 1 and rng.random() < 0.4:

@@ -34,6 +34,7 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
 # at most the last HISTORY_MINUTES before the event plus the after-window: the same time of day.
 WINDOWS: dict[str, tuple[int, int]] = {"rca": (60, 10), "release_interception": (60, 30), "inspection": (90, 0)}
 HISTORY_MINUTES = 60
+MARGIN_MINUTES = 30  # rca: simulated beyond the window, as an alert's time is only known once it fires
 EPOCH = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
 BUILDERS: dict[str, Callable[[World, str, str | None, str | None], Draft]] = {
     "rca": build_rca,
@@ -110,10 +111,12 @@ def build_scenario(pattern: str, fault: str, seed: int, *, variant: str | None =
     rng = scenario_rng(pattern, fault, seed)
     when = event_time(rng, pattern, fault)
     lookback, after = WINDOWS[pattern]
-    history_start = when - min(lookback, HISTORY_MINUTES) * 60.0
-    world = build_world(rng, when, when - lookback * 60.0, when + after * 60.0, history_start)
+    margin = MARGIN_MINUTES * 60.0 if pattern == "rca" else 0.0
+    world = build_world(rng, when, when - lookback * 60.0 - margin, when + after * 60.0 + margin)
     draft = BUILDERS[pattern](world, fault, variant, service)
     _decorate(world, draft)
+    at = float(draft.event["time"])
+    world.crop(at - lookback * 60.0, at + after * 60.0, at - min(lookback, HISTORY_MINUTES) * 60.0)
     logs = sorted(world.logs, key=lambda r: (r.ts, r.service, r.message))
     changes = sorted(world.changes, key=lambda c: (c.ts, c.id))
     sim = {"pattern": pattern, "fault": fault, "seed": int(seed)}

@@ -68,6 +68,20 @@ class World:
         i = int(np.searchsorted(self.ts, t, side="right")) - 1
         return min(max(i, 0), len(self.ts) - 1)
 
+    def crop(self, start: float, end: float, history_start: float) -> None:
+        """Keep ``[start, end)`` of the current window, ``[history_start, end)`` shifted for the history
+        windows, and the logs of ``[start, end)``; changes before ``end`` stay (they may predate the window)."""
+        keep = (self.ts >= start) & (self.ts < end)
+        past = keep & (self.ts >= history_start)
+        for name, window in list(self.windows.items()):
+            mask = keep if name == CURRENT else past
+            self.windows[name] = Window(name, window.ts[mask])
+            for block in self.signals[name].values():
+                for metric, values in block.items():
+                    block[metric] = values[:, mask]
+        self.logs = [r for r in self.logs if start <= r.ts < end]
+        self.changes = [c for c in self.changes if c.ts < end]
+
     def new_id(self, prefix: str) -> str:
         """A fresh change id like ``deploy-48213``."""
         self.next_id += int(self.rng.integers(3, 40))
@@ -110,14 +124,11 @@ def bump_version(rng: np.random.Generator, version: str) -> str:
     return f"v{major}.{minor + 1}.0"
 
 
-def build_world(rng: np.random.Generator, event_time: float, start: float, end: float,
-                history_start: float | None = None) -> World:
-    """Normal behaviour of every service over ``[start, end)``, and over ``[history_start, end)``
-    1 and 7 days earlier (the whole range by default)."""
+def build_world(rng: np.random.Generator, event_time: float, start: float, end: float) -> World:
+    """Normal behaviour of every service over ``[start, end)`` and the same range 1 and 7 days earlier."""
     ts = np.arange(start, end, 60.0)
-    past = ts[ts >= (start if history_start is None else history_start)]
     windows = {CURRENT: Window(CURRENT, ts)}
-    windows.update({name: Window(name, past - offset) for name, offset in HISTORY_OFFSETS.items()})
+    windows.update({name: Window(name, ts - offset) for name, offset in HISTORY_OFFSETS.items()})
     instances = {name: pod_names(rng, name, spec.instances) for name, spec in SERVICES.items()}
     versions = {name: random_version(rng) for name in SERVICES}
     levels = {CURRENT: 1.0, "1d": float(rng.uniform(0.97, 1.03)), "7d": float(rng.uniform(0.92, 1.0))}
