@@ -9,6 +9,7 @@ Fixtures for other e2e tests:
   ``start_prometheus(series)`` starts another one holding any series.
 - ``start_alertmanager(webhook_url)``: an Alertmanager whose one receiver posts to that URL;
   ``webhook_recorder`` is a loopback receiver collecting the bodies; ``alertmanager_url`` wires both.
+- ``system_binary(name)``: a binary's path, or skip (fail under ``CI=true``).
 - ``postgres_server`` / ``postgres_url``: one PostgreSQL cluster and database for the session;
   ``postgres_db_url``: a fresh database for one test, dropped after it.
 """
@@ -52,6 +53,12 @@ def require_binary(name: str, path: Path | None = None) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return found
+
+
+@pytest.fixture(scope="session")
+def system_binary() -> Callable[..., str]:
+    """``system_binary(name)``: a binary's path, skipping (failing under ``CI=true``) when missing."""
+    return require_binary
 
 
 def free_port() -> int:
@@ -193,9 +200,7 @@ def start_prometheus(tmp_path_factory) -> Iterator[Callable[[Sequence[Series]], 
             daemon.proc,
         )
         if series:
-            wait_until(
-                lambda: _prometheus_has(url, series), "prometheus backfilled data", daemon.log, daemon.proc
-            )
+            wait_until(lambda: _prometheus_has(url, series), "prometheus backfilled data", daemon.log, daemon.proc)
         return url
 
     yield start
@@ -248,6 +253,15 @@ class WebhookRecorder:
         except queue.Empty:
             pytest.fail(f"no webhook call reached {self.url} within {timeout:g}s")
 
+    def wait_for(self, alertname: str, timeout: float = 30.0) -> dict:
+        """The next body holding an alert named ``alertname``; other bodies are dropped."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            body = self.next(left)
+            if any(a.get("labels", {}).get("alertname") == alertname for a in body.get("alerts", [])):
+                return body
+        pytest.fail(f"no webhook call with alert {alertname} reached {self.url} within {timeout:g}s")
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -269,14 +283,18 @@ receivers:
 
 
 @pytest.fixture(scope="session")
-def start_alertmanager(tmp_path_factory) -> Iterator[Callable[[str], str]]:
-    """``start(webhook_url) -> base URL`` of an Alertmanager posting every alert group to the webhook."""
+def start_alertmanager(tmp_path_factory) -> Iterator[Callable[..., str]]:
+    """``start(webhook_url, config=None) -> base URL`` of an Alertmanager posting to the webhook.
+
+    ``config`` replaces the built-in configuration (one receiver, 1 s group wait) when given.
+    """
     daemons: list[Daemon] = []
 
-    def start(webhook_url: str) -> str:
+    def start(webhook_url: str, config: str | None = None) -> str:
         binary = require_binary("prometheus-alertmanager")
         root = tmp_path_factory.mktemp("alertmanager")
-        (root / "alertmanager.yml").write_text(ALERTMANAGER_CONFIG.format(url=json.dumps(webhook_url)))
+        text = config if config is not None else ALERTMANAGER_CONFIG.format(url=json.dumps(webhook_url))
+        (root / "alertmanager.yml").write_text(text)
         url = f"http://127.0.0.1:{free_port()}"
         args = [
             binary,
@@ -322,17 +340,19 @@ class PostgresServer:
     def __init__(self) -> None:
         self.initdb = require_binary("initdb", PG_BIN / "initdb")
         self.pg_ctl = require_binary("pg_ctl", PG_BIN / "pg_ctl")
+        # The server refuses to run as root: then every command runs as the postgres user.
+        self.prefix: list[str] = []
+        if os.geteuid() == 0:
+            self.prefix = [require_binary("runuser", Path("/usr/sbin/runuser")), "-u", "postgres", "--"]
         self.root = Path(tempfile.mkdtemp(prefix="bianque-pg-"))
-        self.as_postgres = os.geteuid() == 0  # the server refuses to run as root
-        if self.as_postgres:
+        if self.prefix:
             shutil.chown(self.root, user="postgres", group="postgres")
         self.data = self.root / "data"
         self.port = free_port()
         self.log = self.root / "postgres.log"
 
     def _run(self, *args: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
-        done = subprocess.run([*prefix, *args], capture_output=True, text=True)
+        done = subprocess.run([*self.prefix, *args], capture_output=True, text=True)
         if done.returncode != 0:
             pytest.fail(f"{' '.join(args[:2])} failed: {done.stderr or done.stdout}\n{_tail(self.log)}")
 
@@ -344,14 +364,13 @@ class PostgresServer:
             "-U",
             "postgres",
             "--auth=trust",
+            "--no-sync",
             "-E",
             "UTF8",
             "--locale=C.UTF-8",
         )
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
-        self._run(
-            self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
-        )
+        self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
@@ -364,9 +383,7 @@ class PostgresServer:
     def _admin(self, sql: str) -> None:
         import psycopg
 
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
+        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(sql)
 
     def create_database(self, name: str | None = None) -> str:
@@ -382,8 +399,6 @@ class PostgresServer:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL cluster for the session."""
-    if os.geteuid() == 0:
-        require_binary("runuser")
     server = PostgresServer()
     try:
         server.start()
