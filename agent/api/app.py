@@ -1,0 +1,82 @@
+"""The HTTP service: ``create_app()`` builds it (run with ``uvicorn --factory agent.api.app:create_app``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from agent.api.errors import install_error_handlers
+from agent.api.investigator import Investigator, LiveInvestigator
+from agent.api.limits import BodyLimitMiddleware
+from agent.api.pool import InvestigationPool
+from agent.api.routes import cases, health, incidents, investigations, skills, webhook
+from agent.api.settings import ApiSettings
+from agent.api.state import ServiceState
+from agent.config import Settings, get_settings
+from agent.memory import Memory
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    investigator: Investigator | None = None,
+    *,
+    api: ApiSettings | None = None,
+    memory: Memory | None = None,
+    with_scheduler: bool = False,
+) -> FastAPI:
+    """The FastAPI app; ``investigator`` defaults to live sources, ``with_scheduler`` also runs inspections.
+
+    Nothing is built at import time: every app owns its memory, worker pool and (optionally) scheduler.
+    """
+    settings = settings or get_settings()
+    api = api or ApiSettings()
+    owns_memory = memory is None
+    memory = memory if memory is not None else Memory(settings.resolved_database_url)
+    state = ServiceState(
+        settings=settings,
+        api=api,
+        memory=memory,
+        investigator=investigator or LiveInvestigator(settings),
+        pool=InvestigationPool(api.workers, api.max_pending),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        scheduler = _start_scheduler(state) if with_scheduler else None
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            state.pool.shutdown(wait=True, cancel_pending=True)
+            if owns_memory:
+                state.memory.close()
+
+    app = FastAPI(
+        title="Bian Que",
+        summary="Release interception, proactive inspection and alert root-cause analysis.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.bianque = state
+    app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
+    install_error_handlers(app)
+    for module in (health, webhook, investigations, cases, incidents, skills):
+        app.include_router(module.router)
+    return app
+
+
+def _start_scheduler(state: ServiceState):
+    """Run scheduled inspections in this process, through the app's investigator."""
+    from agent.scheduler.jobs import configure
+    from agent.scheduler.service import start_scheduler
+
+    configure(state.settings, state.investigator)
+    scheduler = start_scheduler(state.settings)
+    log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))
+    return scheduler

@@ -1,0 +1,77 @@
+"""Every error as JSON with a clear ``detail``; validation errors name the field path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from agent.inputs import InputError
+from agent.memory import InvalidInputError, NotFoundError
+
+log = logging.getLogger(__name__)
+LOCATIONS = ("body", "query", "path", "header")
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """``("body", "alerts", 0, "labels")`` → ``alerts[0].labels``; query/path/header keep their prefix."""
+    parts = list(loc)
+    prefix = ""
+    if parts and parts[0] in LOCATIONS:
+        head = parts.pop(0)
+        prefix = "" if head == "body" else f"{head}."
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return prefix + text if text else (prefix.rstrip(".") or "body")
+
+
+def problems(errors: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+    """``[{field, message}]`` for pydantic/FastAPI error dicts; bad JSON says where it broke."""
+    found = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            position = error["loc"][-1] if error.get("loc") else "?"
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            found.append({"field": "body", "message": f"not valid JSON at character {position}: {reason}"})
+            continue
+        found.append({"field": field_path(error.get("loc", ())), "message": str(error.get("msg", "invalid"))})
+    return found
+
+
+def validation_response(errors: Iterable[dict[str, Any]]) -> JSONResponse:
+    """422 with one ``field: message`` line per problem in ``detail`` and the list in ``errors``."""
+    listed = problems(errors)
+    detail = "invalid request: " + "; ".join(f"{p['field']}: {p['message']}" for p in listed)
+    return JSONResponse(status_code=422, content={"detail": detail, "errors": listed})
+
+
+async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_response(exc.errors())
+
+
+async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": str(exc)})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}: {exc}"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map validation, not-found and bad-input errors to 422/404/422 and anything else to a JSON 500."""
+    app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(InvalidInputError, _invalid)
+    app.add_exception_handler(InputError, _invalid)
+    app.add_exception_handler(Exception, _unexpected)

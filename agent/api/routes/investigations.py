@@ -1,0 +1,43 @@
+"""``POST /investigate`` and ``POST /ask``: synchronous investigations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from agent.api.questions import answer
+from agent.api.schemas import AskRequest, InvestigateRequest
+from agent.api.state import ServiceState, require_token, service
+from agent.ask import Answer
+from agent.investigate import InvestigationResult
+from agent.runtime import load_skills
+
+router = APIRouter(tags=["investigations"], dependencies=[Depends(require_token)])
+
+
+@router.post("/investigate", response_model=InvestigationResult)
+def investigate_event(
+    body: InvestigateRequest, state: Annotated[ServiceState, Depends(service)]
+) -> InvestigationResult:
+    """Investigate one event now and answer with the verdict, the report and the case id."""
+    if body.skill is not None:
+        library = load_skills(state.settings)
+        loaded = library.get(body.skill)
+        if loaded is None:
+            raise HTTPException(status_code=422, detail=f"skill: no Skill named {body.skill!r} (see GET /skills)")
+        if loaded.skill.pattern != body.event.pattern:
+            raise HTTPException(
+                status_code=422,
+                detail=f"skill: {body.skill!r} is a {loaded.skill.pattern.value} Skill, "
+                f"the event is {body.event.pattern.value}",
+            )
+    return state.investigator(body.event, skill=body.skill, source="api")
+
+
+@router.post("/ask", response_model=Answer)
+def ask(body: AskRequest, state: Annotated[ServiceState, Depends(service)]) -> Answer:
+    """Answer a free-text question: routed to a pattern and services, investigated over live sources."""
+    if not body.question.strip():
+        raise HTTPException(status_code=422, detail="question: empty")
+    return answer(body.question, state.settings, state.investigator)

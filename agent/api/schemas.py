@@ -1,0 +1,79 @@
+"""Request and response bodies of the HTTP API (the events and records themselves are reused)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from agent.events import Event
+from agent.memory import CaseRecord, CorrectionRecord
+
+
+class StrictBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InvestigateRequest(StrictBody):
+    """An event in ``event.yaml`` form, and optionally the Skill to use."""
+
+    event: Event
+    skill: str | None = Field(default=None, max_length=64, description="Use this Skill instead of selecting one.")
+
+
+class AskRequest(StrictBody):
+    question: str = Field(min_length=1, max_length=4000)
+
+
+class CorrectionRequest(StrictBody):
+    """An engineer's judgement of a case; give the truth when the answer was wrong."""
+
+    correct: StrictBool
+    root_cause_service: str | None = Field(default=None, max_length=200)
+    root_cause_fault: str | None = Field(default=None, max_length=200)
+    decision: Literal["pass", "hold", "block"] | None = None
+    needs_attention: StrictBool | None = None
+    note: str = Field(default="", max_length=4000)
+    author: str | None = Field(default=None, max_length=200)
+
+
+class CaseSummary(BaseModel):
+    """One line of ``GET /cases``."""
+
+    id: str
+    created_at: float
+    status: str
+    pattern: str
+    service: str | None = None
+    skill: str | None = None
+    skill_version: int | None = None
+    summary: str | None = None
+    needs_attention: bool | None = None
+    decision: str | None = None
+    corrections: int = 0
+    error: str | None = None
+
+    @classmethod
+    def of(cls, case: CaseRecord) -> CaseSummary:
+        verdict = case.verdict
+        return cls(
+            id=case.id,
+            created_at=case.created_at,
+            status=case.status,
+            pattern=case.pattern,
+            service=case.service,
+            skill=case.skill,
+            skill_version=case.skill_version,
+            summary=verdict.summary if verdict else None,
+            needs_attention=verdict.needs_attention if verdict else None,
+            decision=verdict.decision if verdict else None,
+            corrections=len(case.corrections),
+            error=case.error,
+        )
+
+
+class CorrectionResponse(BaseModel):
+    """The stored correction and, when the evolution step ran, what it did."""
+
+    correction: CorrectionRecord
+    evolution: dict | None = None

@@ -1,0 +1,44 @@
+"""What every request handler shares: settings, memory, the investigator and the background pool."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from fastapi import HTTPException, Request
+
+from agent.api.investigator import Investigator
+from agent.api.pool import InvestigationPool
+from agent.api.settings import ApiSettings
+from agent.config import Settings
+from agent.memory import Memory
+
+
+@dataclass
+class ServiceState:
+    """The service's shared parts; one per app, kept on ``app.state.bianque``."""
+
+    settings: Settings
+    api: ApiSettings
+    memory: Memory
+    investigator: Investigator
+    pool: InvestigationPool
+
+
+def service(request: Request) -> ServiceState:
+    """FastAPI dependency: the app's :class:`ServiceState`."""
+    return request.app.state.bianque
+
+
+def require_token(request: Request) -> None:
+    """FastAPI dependency: when ``BIANQUE_API_TOKEN`` is set, demand it as a bearer token."""
+    token = service(request).api.token
+    if token is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token.get_secret_value()):
+        raise HTTPException(
+            status_code=401,
+            detail="missing or wrong bearer token (header 'Authorization: Bearer <BIANQUE_API_TOKEN>')",
+            headers={"WWW-Authenticate": "Bearer"},
+        )

@@ -1,0 +1,174 @@
+"""``bianque schedule``: list, sync, add, remove and run scheduled inspections; run the scheduler."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from agent.cli.common import JsonOption, console, err_console, print_json, print_markdown, user_errors
+from agent.config import get_settings
+from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
+from agent.timeparse import to_rfc3339
+
+schedule_app = typer.Typer(help="Scheduled inspections (cron in UTC, jobs kept in the database).", no_args_is_help=True)
+ServiceOption = Annotated[
+    list[str] | None, typer.Option("--service", help="Service to inspect (repeatable; default the Skill's scope).")
+]
+ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LookupError, ValueError)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``schedule`` sub-app to the root CLI."""
+    app.add_typer(schedule_app, name="schedule")
+
+
+def _next_runs(scheduler) -> dict[str, str]:
+    return {
+        job.id: to_rfc3339(job.next_run_time.timestamp()) if job.next_run_time else "paused"
+        for job in scheduler.get_jobs()
+    }
+
+
+def _services(names: list[str]) -> str:
+    if not names:
+        return "(topology)"
+    return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} +{len(names) - 2}"
+
+
+def _when(ts: float | None) -> str:
+    return to_rfc3339(ts) if ts is not None else "-"
+
+
+@schedule_app.command("list")
+def list_schedules(as_json: JsonOption = False) -> None:
+    """Schedules with their cron, services, last run and next run (after `bianque schedule sync`)."""
+    from agent.scheduler import paused_scheduler
+
+    settings = get_settings()
+    with user_errors(*ERRORS), Memory(settings.resolved_database_url) as memory:
+        schedules = memory.list_schedules()
+        with paused_scheduler(settings) as scheduler:
+            next_runs = _next_runs(scheduler)
+    if as_json:
+        print_json([{**s.model_dump(mode="json"), "next_run": next_runs.get(s.job_id)} for s in schedules])
+        return
+    if not schedules:
+        console.print("no schedules: run `bianque schedule sync` to load the Skills' schedules")
+        return
+    table = Table(title="Schedules (UTC)")
+    for column in ("job id", "skill", "cron", "services", "enabled", "last run", "status", "next run"):
+        table.add_column(column, overflow="fold")
+    for s in schedules:
+        table.add_row(
+            escape(s.job_id),
+            escape(s.skill),
+            s.cron,
+            escape(_services(s.services)),
+            "yes" if s.enabled else "no",
+            _when(s.last_run),
+            s.last_status or "-",
+            next_runs.get(s.job_id, "not synced"),
+        )
+    console.print(table)
+
+
+@schedule_app.command("sync")
+def sync() -> None:
+    """Create, update and remove jobs so they match the Skills' and the stored schedules."""
+    from agent.scheduler import sync_schedules
+
+    with user_errors(*ERRORS):
+        report = sync_schedules(get_settings())
+    for label, ids in (
+        ("added", report.added),
+        ("updated", report.updated),
+        ("removed", report.removed),
+        ("unchanged", report.unchanged),
+    ):
+        if ids:
+            console.print(f"{label}: {escape(', '.join(ids))}")
+    for problem in report.problems:
+        err_console.print(f"[yellow]skipped[/] {escape(problem)}")
+
+
+@schedule_app.command("add")
+def add(
+    job_id: Annotated[str, typer.Argument(help="A name for the schedule.")],
+    skill: Annotated[str, typer.Option(help="The inspection Skill to run.")],
+    cron: Annotated[str, typer.Option(help="5-field cron in UTC, e.g. '*/30 * * * *'.")],
+    service: ServiceOption = None,
+) -> None:
+    """Store a schedule of your own, then sync the jobs."""
+    from agent.scheduler import sync_schedules
+    from agent.scheduler.specs import SKILL_JOB_PREFIX
+
+    if job_id.startswith(SKILL_JOB_PREFIX):
+        err_console.print(f"[bold red]error:[/] job ids starting with {SKILL_JOB_PREFIX!r} belong to Skills")
+        raise typer.Exit(2)
+    settings = get_settings()
+    with user_errors(*ERRORS):
+        with Memory(settings.resolved_database_url) as memory:
+            memory.save_schedule(job_id, skill, cron, service or [])
+        report = sync_schedules(settings)
+    for problem in report.problems:
+        err_console.print(f"[yellow]skipped[/] {escape(problem)}")
+    console.print(f"schedule {escape(job_id)} saved")
+
+
+@schedule_app.command("remove")
+def remove(job_id: Annotated[str, typer.Argument(help="The schedule's job id.")]) -> None:
+    """Delete a schedule of your own and its job (a Skill's schedule goes when its `schedule` is removed)."""
+    from agent.scheduler import sync_schedules
+
+    settings = get_settings()
+    with user_errors(*ERRORS):
+        with Memory(settings.resolved_database_url) as memory:
+            if not memory.delete_schedule(job_id):
+                raise LookupError(f"no schedule with job id {job_id!r} (see `bianque schedule list`)")
+        sync_schedules(settings)
+    console.print(f"schedule {escape(job_id)} removed")
+
+
+@schedule_app.command("run")
+def run(
+    skill: Annotated[str, typer.Argument(help="The inspection Skill to run now.")],
+    service: ServiceOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run an inspection Skill now over live sources (recorded on its schedule if it has one)."""
+    from agent.scheduler import run_inspection
+
+    with user_errors(*ERRORS):
+        result = run_inspection(skill, service or None).result
+    if as_json:
+        print_json(result.model_dump(mode="json"))
+        return
+    print_markdown(result.report)
+    if result.case_id:
+        console.print(f"case {result.case_id}")
+
+
+@schedule_app.command("start")
+def start() -> None:
+    """Run the scheduler in the foreground until Ctrl-C (other processes should not also run it)."""
+    from agent.scheduler import start_scheduler
+
+    settings = get_settings()
+    with user_errors(*ERRORS):
+        scheduler = start_scheduler(settings)
+    try:
+        next_runs = _next_runs(scheduler)
+        if not next_runs:
+            console.print("no scheduled inspections (no Skill has a `schedule`, and none was added)")
+        for job_id, when in sorted(next_runs.items(), key=lambda item: item[1]):
+            console.print(f"{escape(job_id)}: next run {when}")
+        console.print("scheduler running; Ctrl-C stops it")
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("stopping")
+    finally:
+        scheduler.shutdown(wait=True)

@@ -1,0 +1,48 @@
+"""``bianque serve``: the HTTP service (webhook, investigations, cases), optionally with the scheduler."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from agent.cli.common import err_console, user_errors
+from agent.config import get_settings
+from agent.memory import DatabaseUnavailableError, DatabaseURLError
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8765,
+    with_scheduler: Annotated[
+        bool, typer.Option("--with-scheduler", help="Also run scheduled inspections in this process.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Record events and cases but query no data (to test wiring).")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the HTTP API (see docs/api.md); Ctrl-C stops it."""
+    import uvicorn
+
+    from agent.api.app import create_app
+    from agent.api.dryrun import DryRunInvestigator
+    from agent.api.settings import ApiSettings
+    from agent.memory import Memory
+
+    settings = get_settings()
+    with user_errors(DatabaseURLError, DatabaseUnavailableError):
+        memory = Memory(settings.resolved_database_url)
+        investigator = DryRunInvestigator(memory) if dry_run else None
+        app = create_app(settings, investigator, memory=memory, with_scheduler=with_scheduler)
+    if host not in ("127.0.0.1", "localhost", "::1") and ApiSettings().token is None:
+        err_console.print(f"[yellow]listening on {host}: set BIANQUE_API_TOKEN to require a bearer token[/]")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        memory.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to the root CLI."""
+    app.command()(serve)

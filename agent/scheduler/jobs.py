@@ -1,0 +1,149 @@
+"""The scheduled work itself: run one inspection Skill over its services and record the run.
+
+APScheduler stores jobs by reference, so the job function is module-level and takes only a job id;
+the process hosting the scheduler calls :func:`configure` to choose settings and investigator.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from agent.config import Settings, get_settings
+from agent.events import Event, InspectionScope, Pattern
+from agent.investigate import InvestigationResult
+from agent.memory import Memory, ScheduleNotFoundError
+from agent.scheduler.specs import skill_job_id
+
+if TYPE_CHECKING:
+    from agent.api.investigator import Investigator
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_configured: tuple[Settings, Investigator] | None = None
+
+
+class InspectionRun(BaseModel):
+    """One run of an inspection: what was asked and what came back."""
+
+    skill: str
+    job_id: str | None = None
+    event: Event
+    result: InvestigationResult
+
+
+def configure(settings: Settings | None, investigator: Investigator | None) -> None:
+    """Make scheduled jobs in this process use these settings and this investigator.
+
+    ``configure(None, None)`` goes back to the default: the process settings and live sources.
+    """
+    global _configured
+    if (settings is None) != (investigator is None):
+        raise ValueError("give both settings and investigator, or neither")
+    with _lock:
+        _configured = None if settings is None or investigator is None else (settings, investigator)
+
+
+def _runtime(settings: Settings | None, investigator: Investigator | None) -> tuple[Settings, Investigator]:
+    global _configured
+    if settings is not None and investigator is not None:
+        return settings, investigator
+    with _lock:
+        if _configured is None:
+            from agent.api.investigator import LiveInvestigator
+
+            default = get_settings()
+            _configured = (default, LiveInvestigator(default))
+        configured = _configured
+    return settings or configured[0], investigator or configured[1]
+
+
+def expand_services(patterns: Sequence[str], known: Sequence[str]) -> list[str]:
+    """Concrete names as given, globs (``*``, ``search-*``) matched against the known services."""
+    found: list[str] = []
+    for pattern in patterns:
+        names = fnmatch.filter(known, pattern) if any(c in pattern for c in "*?[") else [pattern]
+        found.extend(n for n in names if n not in found)
+    return found
+
+
+def inspection_event(
+    skill_name: str, services: Sequence[str], window: float, now: float, business: str | None = None
+) -> Event:
+    """An inspection event over ``services`` (none: the graph inspects the topology)."""
+    scope = InspectionScope(services=list(services), window=window)
+    return Event(
+        pattern=Pattern.INSPECTION,
+        time=now,
+        scope=scope,
+        business=business,
+        question=f"scheduled inspection {skill_name}",
+    )
+
+
+def run_inspection(
+    skill_name: str,
+    services: Sequence[str] | None = None,
+    *,
+    job_id: str | None = None,
+    settings: Settings | None = None,
+    investigator: Investigator | None = None,
+    now: float | None = None,
+) -> InspectionRun:
+    """Inspect with ``skill_name`` now (default services: its scope) and record the run on ``job_id``.
+
+    Without ``job_id`` the run is recorded on the Skill's own schedule when it has one.
+    Raises LookupError for an unknown Skill and ValueError for a Skill that is not an inspection.
+    """
+    from agent.api.questions import known_services
+    from agent.runtime import load_skills
+
+    settings, investigator = _runtime(settings, investigator)
+    with Memory(settings.resolved_database_url) as memory:
+        job_id = job_id or _skill_schedule(memory, skill_name)
+        try:
+            loaded = load_skills(settings).get(skill_name)
+            if loaded is None:
+                raise LookupError(f"no Skill named {skill_name!r} (see `bianque skills list`)")
+            skill = loaded.skill
+            if skill.pattern != Pattern.INSPECTION:
+                raise ValueError(f"Skill {skill_name!r} is {skill.pattern.value}, not an inspection")
+            targets = expand_services(services or skill.scope.services, known_services(settings))
+            event = inspection_event(
+                skill_name, targets, skill.window.lookback, time.time() if now is None else now, skill.scope.business
+            )
+            result = investigator(event, skill=skill_name, source="schedule")
+        except Exception:
+            if job_id:
+                memory.record_schedule_run(job_id, "failed")
+            raise
+        if job_id:
+            memory.record_schedule_run(job_id, "done", case_id=result.case_id)
+    return InspectionRun(skill=skill_name, job_id=job_id, event=event, result=result)
+
+
+def _skill_schedule(memory: Memory, skill_name: str) -> str | None:
+    job_id = skill_job_id(skill_name)
+    try:
+        memory.get_schedule(job_id)
+    except ScheduleNotFoundError:
+        return None
+    return job_id
+
+
+def scheduled_inspection(job_id: str) -> None:
+    """The APScheduler job: run the stored schedule ``job_id`` (its Skill over its services)."""
+    settings, _ = _runtime(None, None)
+    with Memory(settings.resolved_database_url) as memory:
+        schedule = memory.get_schedule(job_id)
+    if not schedule.enabled:
+        log.info("schedule %s is disabled; skipped", job_id)
+        return
+    run = run_inspection(schedule.skill, schedule.services, job_id=job_id)
+    log.info("schedule %s ran %s: case %s", job_id, schedule.skill, run.result.case_id)

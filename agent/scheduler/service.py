@@ -1,0 +1,122 @@
+"""The scheduler: APScheduler 3 with its jobs in the database (they survive restarts), kept in sync.
+
+One cron job per enabled schedule (see :mod:`agent.scheduler.specs`), ids equal to the schedule's
+job id, all calling :func:`agent.scheduler.jobs.scheduled_inspection`. Missed runs are coalesced
+into one, run if at most ``MISFIRE_GRACE_S`` late, and a schedule never overlaps itself.
+Run the scheduler in one process only: APScheduler 3 does not coordinate several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_STOPPED
+
+from agent.config import Settings
+from agent.memory import Memory
+from agent.memory.db import make_engine
+from agent.scheduler.jobs import scheduled_inspection
+from agent.scheduler.specs import cron_trigger, desired_schedules
+
+JOBSTORE_TABLE = "apscheduler_jobs"
+MISFIRE_GRACE_S = 1800
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S}
+
+
+@dataclass
+class SyncReport:
+    """What :func:`sync_schedules` changed in the job store, and schedules it could not use."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class InspectionScheduler(BackgroundScheduler):
+    """A background scheduler that never fires jobs once shut down.
+
+    APScheduler 3's loop runs ``_process_jobs`` once more after ``shutdown()`` wakes it; a job due at
+    that moment would be taken from the store (its run lost) and then fail on the stopped executor.
+    """
+
+    def _process_jobs(self) -> float | None:
+        if self.state == STATE_STOPPED:
+            return None
+        return super()._process_jobs()
+
+
+def build_scheduler(settings: Settings, *, workers: int = 2) -> InspectionScheduler:
+    """A (not started) background scheduler whose job store is the configured database, in UTC."""
+    engine = make_engine(settings.resolved_database_url)
+    return InspectionScheduler(
+        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
+        executors={"default": ThreadPoolExecutor(workers)},
+        job_defaults=dict(JOB_DEFAULTS),
+        timezone=UTC,
+    )
+
+
+def start_scheduler(settings: Settings, *, paused: bool = False) -> BackgroundScheduler:
+    """Build, start and sync a scheduler (``paused``: jobs are kept but nothing runs)."""
+    scheduler = build_scheduler(settings)
+    scheduler.start(paused=paused)
+    try:
+        sync_schedules(settings, scheduler)
+    except Exception:
+        scheduler.shutdown(wait=False)
+        raise
+    return scheduler
+
+
+@contextmanager
+def paused_scheduler(settings: Settings) -> Iterator[BackgroundScheduler]:
+    """A started but paused scheduler, to read or change the job store without running anything."""
+    scheduler = build_scheduler(settings)
+    scheduler.start(paused=True)
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = None) -> SyncReport:
+    """Make the job store hold exactly one cron job per enabled, usable schedule.
+
+    Skills' schedules are mirrored into memory first. Jobs whose cron did not change keep their
+    next run time (a restart does not skip or repeat a run). Without ``scheduler`` a paused one is used.
+    """
+    if scheduler is None:
+        with paused_scheduler(settings) as paused:
+            return sync_schedules(settings, paused)
+    from agent.runtime import load_skills
+
+    with Memory(settings.resolved_database_url) as memory:
+        desired = desired_schedules(memory, load_skills(settings))
+    report = SyncReport(problems=desired.problems)
+    existing = {job.id: job for job in scheduler.get_jobs()}
+    for job_id in sorted(set(existing) - set(desired.schedules)):
+        scheduler.remove_job(job_id)
+        report.removed.append(job_id)
+    for job_id, schedule in sorted(desired.schedules.items()):
+        trigger = cron_trigger(schedule.cron)
+        job = existing.get(job_id)
+        if job is None:
+            scheduler.add_job(
+                scheduled_inspection, trigger, args=[job_id], id=job_id, name=f"inspection {schedule.skill}"
+            )
+            report.added.append(job_id)
+        elif str(job.trigger) != str(trigger) or tuple(job.args) != (job_id,):
+            scheduler.modify_job(job_id, args=[job_id], name=f"inspection {schedule.skill}")
+            scheduler.reschedule_job(job_id, trigger=trigger)
+            report.updated.append(job_id)
+        else:
+            report.unchanged.append(job_id)
+    return report

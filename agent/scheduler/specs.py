@@ -1,0 +1,81 @@
+"""Which schedules should exist: every inspection Skill's ``schedule`` plus schedules stored in memory.
+
+A Skill's schedule is mirrored into memory as job ``skill:<name>`` (so runs are recorded and it can
+be paused with ``enabled``); other stored schedules are the user's own (any Skill, any services).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from apscheduler.triggers.cron import CronTrigger
+
+from agent.events import Pattern
+from agent.memory import Memory, ScheduleRecord
+from agent.skills.library import SkillLibrary
+
+SKILL_JOB_PREFIX = "skill:"
+TIMEZONE = "UTC"
+
+
+def skill_job_id(skill_name: str) -> str:
+    """The job id of a Skill's own schedule."""
+    return f"{SKILL_JOB_PREFIX}{skill_name}"
+
+
+def cron_trigger(cron: str) -> CronTrigger:
+    """A 5-field crontab in UTC as an APScheduler trigger (ValueError when it is not one)."""
+    return CronTrigger.from_crontab(cron, timezone=TIMEZONE)
+
+
+@dataclass
+class Desired:
+    """The enabled, runnable schedules (by job id) and why others cannot run."""
+
+    schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
+    """Store each scheduled inspection Skill's cron and scope; drop mirrors of Skills that lost theirs."""
+    wanted = {
+        skill_job_id(name): loaded
+        for name, loaded in library.skills.items()
+        if loaded.skill.pattern == Pattern.INSPECTION and loaded.skill.schedule
+    }
+    stored = {s.job_id: s for s in memory.list_schedules()}
+    for job_id, loaded in wanted.items():
+        skill = loaded.skill
+        before = stored.get(job_id)
+        services = list(skill.scope.services)
+        if before and (before.skill, before.cron, before.services) == (skill.name, skill.schedule, services):
+            continue
+        enabled = before.enabled if before else True
+        memory.save_schedule(job_id, skill.name, skill.schedule or "", services, enabled=enabled)
+    for job_id in stored:
+        if job_id.startswith(SKILL_JOB_PREFIX) and job_id not in wanted:
+            memory.delete_schedule(job_id)
+
+
+def desired_schedules(memory: Memory, library: SkillLibrary) -> Desired:
+    """Mirror the Skills' schedules, then select the enabled schedules whose Skill and cron are usable."""
+    mirror_skill_schedules(memory, library)
+    desired = Desired()
+    for schedule in memory.list_schedules(enabled_only=True):
+        loaded = library.get(schedule.skill)
+        if loaded is None:
+            desired.problems.append(f"schedule {schedule.job_id}: no Skill named {schedule.skill!r}")
+            continue
+        if loaded.skill.pattern != Pattern.INSPECTION:
+            desired.problems.append(
+                f"schedule {schedule.job_id}: Skill {schedule.skill!r} is {loaded.skill.pattern.value}, "
+                "only inspection Skills can be scheduled"
+            )
+            continue
+        try:
+            cron_trigger(schedule.cron)
+        except ValueError as exc:
+            desired.problems.append(f"schedule {schedule.job_id}: cron {schedule.cron!r}: {exc}")
+            continue
+        desired.schedules[schedule.job_id] = schedule
+    return desired

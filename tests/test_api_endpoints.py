@@ -1,0 +1,217 @@
+"""The HTTP API besides the webhook: health, investigate, ask, cases, corrections, Skills, auth, errors."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent.api.app import create_app
+from agent.api.settings import ApiSettings
+from agent.config import get_settings
+from agent.memory import Memory
+from tests.test_api_support import T0, CountingInvestigator, make_client
+
+RCA_EVENT = {
+    "pattern": "rca",
+    "time": T0,
+    "service": "ranking",
+    "alert": {"labels": {"alertname": "HighLatency", "service": "ranking"}, "startsAt": T0},
+}
+
+
+@pytest.fixture
+def memory(bianque_home):
+    with Memory() as store:
+        yield store
+
+
+@pytest.fixture
+def investigator(memory):
+    return CountingInvestigator(memory)
+
+
+@pytest.fixture
+def client(memory, investigator):
+    with make_client(memory, investigator) as test_client:
+        yield test_client
+
+
+def investigate(client, event=RCA_EVENT, **extra):
+    response = client.post("/investigate", json={"event": event, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_healthz_reports_the_database_and_the_workers(client):
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok" and body["database"].startswith("sqlite:///")
+    assert body["investigations"] == {"in_flight": 0, "capacity": 34, "completed": 0, "failed": 0}
+
+
+def test_investigate_answers_with_verdict_report_and_case(client, investigator):
+    body = investigate(client, skill="search-latency-rca")
+    [(event, skill, source)] = investigator.calls
+    assert (event.alert.name, skill, source) == ("HighLatency", "search-latency-rca", "api")
+    assert body["verdict"]["pattern"] == "rca" and body["report"].startswith("# Dry run")
+    case = client.get(f"/cases/{body['case_id']}").json()
+    assert (case["status"], case["skill"], case["event"]["service"]) == ("done", "search-latency-rca", "ranking")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"event": {**RCA_EVENT, "pattern": "triage"}}, 422, "event.pattern: Input should be"),
+        ({"event": {**RCA_EVENT, "time": "soon"}}, 422, "event.time: "),
+        ({"event": {**RCA_EVENT, "alert": {"labels": "x"}}}, 422, "event.alert.labels: "),
+        ({"event": RCA_EVENT, "bogus": 1}, 422, "bogus: Extra inputs are not permitted"),
+        ({}, 422, "event: Field required"),
+        ({"event": RCA_EVENT, "skill": "no-such-skill"}, 422, "skill: no Skill named 'no-such-skill'"),
+        ({"event": RCA_EVENT, "skill": "disk-inspection"}, 422, "'disk-inspection' is a inspection Skill"),
+    ],
+)
+def test_investigate_rejects_bad_requests_naming_the_field(client, investigator, body, status, detail):
+    response = client.post("/investigate", json=body)
+    assert response.status_code == status
+    assert detail in response.json()["detail"]
+    assert investigator.calls == []
+
+
+def test_a_failing_investigation_is_a_json_500(memory):
+    with make_client(memory, CountingInvestigator(memory, fail=True)) as client:
+        response = client.post("/investigate", json={"event": RCA_EVENT})
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error: RuntimeError: investigation exploded"}
+
+
+def test_ask_routes_the_question_and_investigates_it(client, investigator, bianque_home, monkeypatch):
+    topology = bianque_home / "topology.yaml"
+    bianque_home.mkdir(parents=True, exist_ok=True)
+    topology.write_text("services:\n  gateway: {depends_on: [ranking]}\n  ranking: {depends_on: []}\n")
+    client.app.state.bianque.settings = get_settings().model_copy(update={"topology_file": topology})
+    response = client.post("/ask", json={"question": "Why is ranking slow?"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["route"]["pattern"], body["route"]["services"]) == ("rca", ["ranking"])
+    assert body["text"].startswith("_Routed to **rca**")
+    [(event, _, source)] = investigator.calls
+    assert (event.question, event.service, source) == ("Why is ranking slow?", "ranking", "api")
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"question": ""}, "question: String should have at least 1 character"),
+        ({"question": "   "}, "question: empty"),
+        ({"q": "why"}, "question: Field required"),
+    ],
+)
+def test_ask_rejects_empty_questions(client, investigator, body, detail):
+    response = client.post("/ask", json=body)
+    assert response.status_code == 422 and detail in response.json()["detail"]
+    assert investigator.calls == []
+
+
+def test_cases_are_listed_newest_first_and_filtered(client):
+    first = investigate(client)["case_id"]
+    inspection = {"pattern": "inspection", "time": T0, "scope": {"services": ["cache"]}}
+    second = investigate(client, inspection)["case_id"]
+    listed = client.get("/cases").json()
+    assert [c["id"] for c in listed] == [second, first]
+    assert listed[1]["summary"].startswith("dry run") and listed[1]["service"] == "ranking"
+    assert [c["id"] for c in client.get("/cases", params={"pattern": "rca"}).json()] == [first]
+    assert [c["id"] for c in client.get("/cases", params={"limit": 1}).json()] == [second]
+    assert client.get("/cases", params={"status": "failed"}).json() == []
+
+
+@pytest.mark.parametrize(
+    ("params", "detail"),
+    [
+        ({"limit": 0}, "query.limit: "),
+        ({"pattern": "guess"}, "query.pattern: "),
+        ({"status": "lost"}, "query.status: "),
+    ],
+)
+def test_case_listing_rejects_bad_filters(client, params, detail):
+    response = client.get("/cases", params=params)
+    assert response.status_code == 422 and detail in response.json()["detail"]
+
+
+def test_unknown_case_is_404(client):
+    response = client.get("/cases/nope")
+    assert response.status_code == 404 and "'nope'" in response.json()["detail"]
+
+
+def test_corrections_are_stored_with_the_case(client):
+    case_id = investigate(client)["case_id"]
+    correction = {
+        "correct": False,
+        "root_cause_service": "feature-store",
+        "root_cause_fault": "slow_dependency",
+        "needs_attention": True,
+        "note": "it was the feature store",
+        "author": "oncall",
+    }
+    response = client.post(f"/cases/{case_id}/corrections", json=correction)
+    assert response.status_code == 201, response.text
+    stored = response.json()["correction"]
+    assert (stored["case_id"], stored["root_cause_service"], stored["author"]) == (case_id, "feature-store", "oncall")
+    case = client.get(f"/cases/{case_id}").json()
+    assert [c["note"] for c in case["corrections"]] == ["it was the feature store"]
+    assert client.get("/cases").json()[0]["corrections"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"correct": "yes"}, "correct: Input should be a valid boolean"),
+        ({"correct": False, "decision": "maybe"}, "decision: Input should be 'pass', 'hold' or 'block'"),
+        ({"correct": False, "root_cause_fault": "oom"}, "root_cause_fault: give root_cause_service too"),
+        ({"correct": True, "rating": 5}, "rating: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_corrections_are_rejected_naming_the_field(client, body, detail):
+    case_id = investigate(client)["case_id"]
+    response = client.post(f"/cases/{case_id}/corrections", json=body)
+    assert response.status_code == 422 and detail in response.json()["detail"]
+    assert client.get(f"/cases/{case_id}").json()["corrections"] == []
+
+
+def test_correcting_an_unknown_case_is_404(client):
+    response = client.post("/cases/nope/corrections", json={"correct": True})
+    assert response.status_code == 404 and "'nope'" in response.json()["detail"]
+
+
+def test_skills_are_listed_with_schedules_and_broken_files(client, bianque_home):
+    user_skills = bianque_home / "skills"
+    user_skills.mkdir(parents=True)
+    (user_skills / "broken.yaml").write_text("name: broken\nversion: one\n")
+    body = client.get("/skills").json()
+    by_name = {s["name"]: s for s in body["skills"]}
+    assert by_name["disk-inspection"]["schedule"] == "0 */2 * * *"
+    assert by_name["disk-inspection"]["pattern"] == "inspection" and by_name["generic-rca"]["schedule"] is None
+    assert "broken" not in by_name
+    assert any(e["file"].endswith("broken.yaml") and e["line"] for e in body["errors"])
+
+
+def test_one_skill_with_definition_and_yaml(client):
+    body = client.get("/skills/disk-inspection").json()
+    assert body["definition"]["schedule"] == "0 */2 * * *"
+    assert "name: disk-inspection" in body["yaml"] and "# every two hours" in body["yaml"]
+    missing = client.get("/skills/nope")
+    assert missing.status_code == 404 and missing.json()["detail"] == "no Skill named 'nope' (see GET /skills)"
+
+
+def test_a_token_is_required_when_configured_except_for_healthz(memory, investigator):
+    app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token="s3cret"))
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic s3cret"}):
+            response = client.get("/cases", headers=headers)
+            assert response.status_code == 401 and "bearer token" in response.json()["detail"]
+        assert client.post("/webhook/alertmanager", json={"alerts": []}).status_code == 401
+        assert client.get("/cases", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_unknown_routes_and_methods_answer_json(client):
+    assert client.get("/nope").json() == {"detail": "Not Found"}
+    assert client.get("/investigate").status_code == 405

@@ -1,0 +1,231 @@
+"""Scheduled inspections: syncing cron jobs from Skills and memory, persistence, runs and their records."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+
+from agent.api.dryrun import DryRunInvestigator
+from agent.config import Settings, get_settings
+from agent.memory import Memory
+from agent.scheduler import configure, paused_scheduler, run_inspection, start_scheduler, sync_schedules
+from agent.scheduler.jobs import expand_services
+from agent.scheduler.service import MISFIRE_GRACE_S
+
+SKILL = """\
+name: {name}
+description: A small {pattern} Skill for the scheduler tests, looking at disk usage.
+pattern: {pattern}
+scope:
+  services: {services}
+{schedule}window: 3h
+data:
+  metrics:
+    - id: disk
+      name: disk_usage_ratio
+      labels: {{service: "{{service}}"}}
+      compare: threshold
+      direction: up
+      threshold: 0.85
+decision:
+  default: {default}
+"""
+
+
+def write_skill(directory, name, cron=None, pattern="inspection", services="[ranking, cache]"):
+    schedule = f'schedule: "{cron}"\n' if cron else ""
+    default = "info" if pattern == "inspection" else "attention"
+    text = SKILL.format(name=name, pattern=pattern, services=services, schedule=schedule, default=default)
+    (directory / f"{name}.yaml").write_text(text)
+
+
+@pytest.fixture
+def skills_dir(tmp_path):
+    directory = tmp_path / "skills"
+    directory.mkdir()
+    write_skill(directory, "disk-check", "*/10 * * * *")
+    write_skill(directory, "cache-check", "0 3 * * 1", services="[cache]")
+    write_skill(directory, "unscheduled-check")
+    write_skill(directory, "latency-rca", pattern="rca")
+    return directory
+
+
+@pytest.fixture
+def settings(skills_dir, bianque_home) -> Settings:
+    return get_settings().model_copy(update={"skills_dirs": [skills_dir]})
+
+
+@pytest.fixture
+def memory(settings):
+    with Memory(settings.resolved_database_url) as store:
+        yield store
+
+
+def jobs(settings):
+    with paused_scheduler(settings) as scheduler:
+        return {job.id: job for job in scheduler.get_jobs()}
+
+
+def cron(text):
+    return str(CronTrigger.from_crontab(text, timezone="UTC"))
+
+
+def test_sync_creates_one_cron_job_per_scheduled_inspection_skill(settings, memory):
+    report = sync_schedules(settings)
+    assert report.added == ["skill:cache-check", "skill:disk-check"] and report.problems == []
+    found = jobs(settings)
+    assert sorted(found) == ["skill:cache-check", "skill:disk-check"]
+    disk = found["skill:disk-check"]
+    assert str(disk.trigger) == cron("*/10 * * * *") and str(disk.trigger.timezone) == "UTC"
+    assert disk.func_ref == "agent.scheduler.jobs:scheduled_inspection" and disk.args == ("skill:disk-check",)
+    assert (disk.coalesce, disk.max_instances, disk.misfire_grace_time) == (True, 1, MISFIRE_GRACE_S)
+    assert str(found["skill:cache-check"].trigger) == cron("0 3 * * 1")
+    stored = {s.job_id: s for s in memory.list_schedules()}
+    assert (stored["skill:disk-check"].skill, stored["skill:disk-check"].services) == (
+        "disk-check",
+        ["ranking", "cache"],
+    )
+
+
+def test_jobs_survive_a_scheduler_restart_with_their_next_run(settings):
+    sync_schedules(settings)
+    before = {job_id: job.next_run_time for job_id, job in jobs(settings).items()}
+    again = sync_schedules(settings)
+    assert again.unchanged == ["skill:cache-check", "skill:disk-check"] and not (again.added or again.updated)
+    assert {job_id: job.next_run_time for job_id, job in jobs(settings).items()} == before
+    assert before["skill:disk-check"] > datetime.now(UTC)
+
+
+def test_removing_or_changing_a_skill_schedule_removes_or_updates_its_job(settings, skills_dir, memory):
+    sync_schedules(settings)
+    write_skill(skills_dir, "disk-check")  # no schedule any more
+    write_skill(skills_dir, "cache-check", "30 4 * * *", services="[cache]")
+    report = sync_schedules(settings)
+    assert (report.removed, report.updated) == (["skill:disk-check"], ["skill:cache-check"])
+    found = jobs(settings)
+    assert list(found) == ["skill:cache-check"] and str(found["skill:cache-check"].trigger) == cron("30 4 * * *")
+    assert [s.job_id for s in memory.list_schedules()] == ["skill:cache-check"]
+    (skills_dir / "cache-check.yaml").unlink()
+    assert sync_schedules(settings).removed == ["skill:cache-check"] and jobs(settings) == {}
+
+
+def test_stored_schedules_become_jobs_and_unusable_ones_are_reported(settings, memory):
+    memory.save_schedule("nightly-ranking", "unscheduled-check", "0 2 * * *", ["ranking"])
+    memory.save_schedule("rca-on-a-timer", "latency-rca", "0 2 * * *")
+    memory.save_schedule("ghost", "no-such-skill", "0 2 * * *")
+    memory.save_schedule("bad-cron", "unscheduled-check", "61 * * * *")
+    report = sync_schedules(settings)
+    assert "nightly-ranking" in report.added and "nightly-ranking" in jobs(settings)
+    problems = "\n".join(report.problems)
+    assert "schedule rca-on-a-timer: Skill 'latency-rca' is rca, only inspection Skills" in problems
+    assert "schedule ghost: no Skill named 'no-such-skill'" in problems
+    assert "schedule bad-cron: cron '61 * * * *'" in problems
+    assert sorted(jobs(settings)) == ["nightly-ranking", "skill:cache-check", "skill:disk-check"]
+
+
+def test_a_disabled_schedule_has_no_job_and_stays_disabled(settings, memory):
+    sync_schedules(settings)
+    memory.set_schedule_enabled("skill:disk-check", False)
+    assert sync_schedules(settings).removed == ["skill:disk-check"]
+    assert "skill:disk-check" not in jobs(settings)
+    sync_schedules(settings)
+    assert memory.get_schedule("skill:disk-check").enabled is False
+
+
+def test_run_inspection_investigates_the_skill_scope_and_records_the_run(settings, memory):
+    sync_schedules(settings)
+    run = run_inspection("disk-check", settings=settings, investigator=DryRunInvestigator(memory), now=1714557600.0)
+    assert run.job_id == "skill:disk-check"
+    assert run.event.pattern.value == "inspection" and run.event.scope.services == ["ranking", "cache"]
+    assert (run.event.scope.window, run.event.time) == (3 * 3600.0, 1714557600.0)
+    schedule = memory.get_schedule("skill:disk-check")
+    assert (schedule.last_status, schedule.last_case_id) == ("done", run.result.case_id)
+    case = memory.get_case(run.result.case_id)
+    assert case.skill == "disk-check" and memory.get_event(case.event_id).source == "schedule"
+
+
+def test_run_inspection_with_services_given_and_no_schedule_records_nothing(settings, memory):
+    run = run_inspection("unscheduled-check", ["cache"], settings=settings, investigator=DryRunInvestigator(memory))
+    assert run.job_id is None and run.event.scope.services == ["cache"]
+    assert memory.list_schedules() == []
+
+
+def test_a_failed_run_is_recorded_and_raised(settings, memory):
+    sync_schedules(settings)
+
+    def broken(event, *, skill=None, source="api"):
+        raise RuntimeError("sources down")
+
+    with pytest.raises(RuntimeError, match="sources down"):
+        run_inspection("disk-check", settings=settings, investigator=broken)
+    assert memory.get_schedule("skill:disk-check").last_status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("skill", "error", "message"),
+    [
+        ("no-such-skill", LookupError, "no Skill named 'no-such-skill'"),
+        ("latency-rca", ValueError, "not an inspection"),
+    ],
+)
+def test_run_inspection_refuses_unknown_and_non_inspection_skills(settings, memory, skill, error, message):
+    with pytest.raises(error, match=message):
+        run_inspection(skill, settings=settings, investigator=DryRunInvestigator(memory))
+
+
+def test_glob_scopes_expand_over_the_topology(settings, skills_dir, memory, tmp_path):
+    write_skill(skills_dir, "everything", services='["*"]')
+    write_skill(skills_dir, "search-side", services='["search-*", cache]')
+    topology = tmp_path / "topology.yaml"
+    topology.write_text("services:\n  search-api: {depends_on: [search-index]}\n  search-index: {}\n  cache: {}\n")
+    investigator = DryRunInvestigator(memory)
+    no_topology = run_inspection("everything", settings=settings, investigator=investigator)
+    assert no_topology.event.scope.services == []  # the graph then inspects what it knows
+    with_topology = settings.model_copy(update={"topology_file": topology})
+    run = run_inspection("search-side", settings=with_topology, investigator=investigator)
+    assert run.event.scope.services == ["search-api", "search-index", "cache"]
+
+
+def test_expand_services_keeps_names_and_order_without_duplicates():
+    known = ["a-1", "a-2", "b"]
+    assert expand_services(["b", "a-*", "b", "zzz", "c?"], known) == ["b", "a-1", "a-2", "zzz"]
+
+
+def test_a_started_scheduler_runs_a_due_job_and_records_it(settings, memory):
+    calls: list[str] = []
+    ran = threading.Event()
+    dry_run = DryRunInvestigator(memory)
+
+    def investigator(event, *, skill=None, source="api"):
+        calls.append(skill)
+        result = dry_run(event, skill=skill, source=source)
+        ran.set()
+        return result
+
+    configure(settings, investigator)
+    scheduler = start_scheduler(settings)
+    try:
+        scheduler.modify_job("skill:cache-check", next_run_time=datetime.now(UTC))
+        assert ran.wait(30), "the due job never ran"
+        deadline = time.monotonic() + 30
+        while memory.get_schedule("skill:cache-check").last_status is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.shutdown(wait=True)
+        configure(None, None)
+    assert calls == ["cache-check"]
+    schedule = memory.get_schedule("skill:cache-check")
+    assert schedule.last_status == "done" and schedule.last_case_id is not None
+    assert jobs(settings)["skill:cache-check"].next_run_time > datetime.now(UTC)  # rescheduled, not lost
+
+
+def test_shutting_down_a_paused_scheduler_does_not_consume_a_due_run(settings):
+    sync_schedules(settings)
+    due = datetime.now(UTC).replace(microsecond=0)
+    with paused_scheduler(settings) as scheduler:
+        scheduler.modify_job("skill:disk-check", next_run_time=due)
+    assert jobs(settings)["skill:disk-check"].next_run_time == due
