@@ -1,0 +1,110 @@
+"""Onset of a sustained deviation: robust z against a baseline, k-of-m persistence, CUSUM start.
+
+A point is *beyond* when its robust z-score (median/MAD of the baseline) exceeds ``z_threshold``
+the bad way. The *alarm* is the first beyond point that starts a run of at least ``k`` beyond points
+among ``m`` consecutive ones, so one- or two-point spikes and a blip in the last points never alarm.
+The *onset* is the start of the CUSUM excursion (drift ``z_threshold / 2``) that leads to the alarm:
+for a step it is the step, for a ramp it is where the ramp left the noise, earlier than the alarm.
+The noise scale is floored at ``rel_floor`` x |baseline median|, so flat baselines do not turn
+tiny changes into huge z-scores: ``rel_floor * z_threshold`` is the smallest relative change seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.detectors.direction import bad_signs
+from agent.detectors.robust import relative_change, robust_center_scale
+
+
+@dataclass(frozen=True)
+class Onset:
+    """Where and how strongly a series left its baseline."""
+
+    index: int  # onset (CUSUM start), into the evaluated values
+    alarm_index: int  # first point confirmed by k-of-m persistence
+    sign: int  # +1 up, -1 down
+    baseline_median: float
+    baseline_scale: float
+    post_median: float  # median over the excursion: onset to the end of its run beyond half the threshold
+    z: float  # robust z of post_median (signed)
+    rel_change: float  # relative change of post_median vs baseline median (signed, may be inf)
+    persistence: float  # share of points from the alarm on still beyond half the threshold
+
+
+def persistent_alarm(beyond: np.ndarray, k: int, m: int) -> int | None:
+    """First index ``i`` with ``beyond[i]`` and at least ``k`` beyond among ``beyond[i:i+m]``.
+
+    Near the end fewer than ``m`` points remain; the run must still hold ``k`` beyond points, so an
+    excursion in the last ``k - 1`` points never alarms.
+    """
+    n = beyond.size
+    for i in np.flatnonzero(beyond):
+        if int(beyond[i : min(n, i + m)].sum()) >= k:
+            return int(i)
+    return None
+
+
+def cusum_start(z: np.ndarray, alarm: int, drift: float) -> int:
+    """Start of the one-sided CUSUM excursion (``S = max(0, S + z - drift)``) that contains ``alarm``."""
+    s, start = 0.0, 0
+    for i in range(alarm + 1):
+        s = max(0.0, s + float(z[i]) - drift)
+        if s == 0.0:
+            start = i + 1
+    return min(start, alarm)
+
+
+def run_end(flags: np.ndarray, start: int, max_gap: int = 1) -> int:
+    """Last index of the run of true ``flags`` from ``start`` on, bridging gaps of up to ``max_gap``."""
+    end, gap = start, 0
+    for i in range(start + 1, flags.size):
+        if flags[i]:
+            end, gap = i, 0
+        else:
+            gap += 1
+            if gap > max_gap:
+                break
+    return end
+
+
+def locate_onset(
+    values: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    direction: str = "both",
+    z_threshold: float = 4.0,
+    k: int = 3,
+    m: int = 4,
+    rel_floor: float = 0.01,
+    min_baseline: int = 5,
+) -> Onset | None:
+    """The earliest sustained deviation of ``values`` from ``baseline`` the bad way, or ``None``."""
+    if baseline.size < min_baseline or values.size < k:
+        return None
+    center, scale = robust_center_scale(baseline, rel_floor=rel_floor)
+    z_all = (values - center) / scale
+    best: Onset | None = None
+    for sign in bad_signs(direction):
+        z = sign * z_all
+        alarm = persistent_alarm(z >= z_threshold, k, m)
+        if alarm is None:
+            continue
+        start = cusum_start(z, alarm, drift=z_threshold / 2.0)
+        post = float(np.median(values[start : run_end(z >= z_threshold / 2.0, alarm) + 1]))
+        candidate = Onset(
+            index=start,
+            alarm_index=alarm,
+            sign=sign,
+            baseline_median=center,
+            baseline_scale=scale,
+            post_median=post,
+            z=(post - center) / scale,
+            rel_change=relative_change(post, center),
+            persistence=float(np.mean(z[alarm:] >= z_threshold / 2.0)),
+        )
+        if best is None or (candidate.alarm_index, -abs(candidate.z)) < (best.alarm_index, -abs(best.z)):
+            best = candidate
+    return best

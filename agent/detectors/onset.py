@@ -1,0 +1,77 @@
+"""Anomaly onset: when each series left its baseline, by how much, and how surely."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agent.detectors.changepoint import locate_onset
+from agent.detectors.direction import check_direction
+from agent.detectors.emit import make_finding
+from agent.detectors.robust import finite
+from agent.detectors.scoring import combine, saturate
+from agent.detectors.wording import fmt_change, fmt_time, fmt_value, subject_of
+from agent.findings import Finding, FindingKind
+from agent.series import Series
+
+DETECTOR = "onset"
+
+
+def detect_onset(
+    series: Sequence[Series],
+    *,
+    start: float,
+    end: float,
+    baseline_end: float | None = None,
+    direction: str = "both",
+    z_threshold: float = 4.0,
+    k: int = 3,
+    m: int = 4,
+    min_effect: float = 0.1,
+    rel_floor: float = 0.01,
+    signal: str | None = None,
+    source: str = "",
+) -> list[Finding]:
+    """One ``anomaly`` Finding per series that deviates persistently after its baseline.
+
+    The baseline is ``[start, baseline_end)`` (default: the first half of the window), evaluated
+    points are ``[baseline_end, end)``. See ``changepoint.locate_onset`` for the statistics; a
+    deviation also needs ``|relative change| >= min_effect``. Score: severity from the robust z
+    (``z / z_threshold``) and the relative change (``/ min_effect``), confidence from persistence.
+    """
+    check_direction(direction)
+    split = baseline_end if baseline_end is not None else start + (end - start) / 2.0
+    findings: list[Finding] = []
+    for s in series:
+        base, now = s.between(start, split), s.between(split, end)
+        found = locate_onset(
+            now.values, base.values, direction=direction, z_threshold=z_threshold, k=k, m=m, rel_floor=rel_floor
+        )
+        if found is None or abs(found.rel_change) < min_effect:
+            continue
+        severity = saturate(abs(found.z) / z_threshold) * saturate(abs(found.rel_change) / min_effect)
+        confidence = 0.4 + 0.6 * found.persistence
+        onset_ts = float(now.timestamps[found.index])
+        alarm_ts = float(now.timestamps[found.alarm_index])
+        who = subject_of(s)
+        summary = (
+            f"{who} {s.metric} {fmt_value(s.metric, found.post_median)} vs "
+            f"{fmt_value(s.metric, found.baseline_median)} baseline ({fmt_change(found.rel_change)}, "
+            f"{found.z:+.1f} robust z), onset {fmt_time(onset_ts)}"
+        )
+        findings.append(make_finding(
+            FindingKind.ANOMALY, detector=DETECTOR, subject=who, service=s.service,
+            window=(start, end), score=combine(severity, confidence), summary=summary,
+            numbers={
+                "baseline_median": found.baseline_median,
+                "baseline_scale": found.baseline_scale,
+                "post_median": found.post_median,
+                "robust_z": finite(found.z),
+                "rel_change": finite(found.rel_change),
+                "persistence": found.persistence,
+                "onset": onset_ts,
+                "alarm": alarm_ts,
+            },
+            metric=s.metric, signal=signal, direction="up" if found.sign > 0 else "down",
+            onset=onset_ts, source=source,
+        ))
+    return findings

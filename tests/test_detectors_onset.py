@@ -1,0 +1,128 @@
+"""Onset detector: steps, ramps, spikes, blips, ordering of onsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.detectors import detect_onset
+from agent.detectors.changepoint import cusum_start, locate_onset, persistent_alarm
+from agent.findings import FindingKind
+from agent.series import Series
+
+T0 = 1772445600.0  # 2026-03-02T10:00:00Z
+N = 60  # one hour of one-minute samples
+START, END, SPLIT = T0, T0 + N * 60, T0 + 30 * 60
+
+
+def minute_series(values: np.ndarray, metric: str = "request_latency_p99_seconds", **labels: str) -> Series:
+    ts = T0 + 60.0 * np.arange(values.size)
+    return Series(metric, {"service": "ranking", **labels}, ts, np.asarray(values, dtype=float))
+
+
+def noise(seed: int, level: float = 0.2, sd: float = 0.01) -> np.ndarray:
+    return level + np.random.default_rng(seed).normal(0.0, sd, N)
+
+
+def run(*series: Series, **kw):
+    return detect_onset(list(series), start=START, end=END, baseline_end=SPLIT, **kw)
+
+
+def test_step_gives_onset_at_the_step():
+    values = noise(1)
+    values[40:] += 0.2  # +100 % from 10:40
+    [finding] = run(minute_series(values, instance="r-1"))
+    assert finding.kind == FindingKind.ANOMALY
+    assert finding.onset == T0 + 40 * 60
+    assert finding.direction == "up"
+    assert finding.subject == "ranking/r-1" and finding.service == "ranking"
+    assert finding.numbers["robust_z"] > 10
+    assert finding.numbers["rel_change"] == pytest.approx(1.0, abs=0.1)
+    assert finding.score > 0.7
+    assert "onset 10:40" in finding.summary and "robust z" in finding.summary
+    assert finding.id == "" and finding.detector == "onset"
+
+
+def test_pure_noise_gives_nothing():
+    assert run(*[minute_series(noise(seed)) for seed in range(20)]) == []
+
+
+@pytest.mark.parametrize("positions", [[45], [45, 46], [50, 52], [N - 1], [N - 2, N - 1]])
+def test_one_or_two_point_spikes_and_last_point_blips_are_ignored(positions):
+    values = noise(2)
+    values[positions] += 1.0
+    assert run(minute_series(values)) == []
+
+
+def test_earlier_deviation_gets_earlier_onset():
+    first, second = noise(3), noise(4)
+    first[37:] += 0.15
+    second[40:] += 0.15
+    [a] = run(minute_series(first, instance="a"))
+    [b] = run(minute_series(second, instance="b"))
+    assert b.onset - a.onset == pytest.approx(180.0)
+
+
+def test_ramp_onset_precedes_the_alarm():
+    values = noise(5)
+    values[35:] += 0.01 * np.arange(N - 35)  # +1 sd a minute from 10:35
+    [finding] = run(minute_series(values))
+    assert finding.onset < finding.numbers["alarm"]
+    assert T0 + 35 * 60 <= finding.onset <= T0 + 39 * 60
+
+
+def test_drop_with_direction_down_and_flat_baseline():
+    values = np.full(N, 100.0)  # success rate 100 %, MAD 0
+    values[42:] = 95.0
+    series = minute_series(values, metric="success_rate_percent")
+    assert run(series, direction="up") == []
+    [finding] = run(series, direction="down", min_effect=0.02)
+    assert finding.direction == "down"
+    assert finding.onset == T0 + 42 * 60
+    assert finding.numbers["rel_change"] == pytest.approx(-0.05)
+
+
+def test_small_relative_change_on_a_very_stable_metric_is_below_min_effect():
+    values = noise(6, level=100.0, sd=0.01)
+    values[40:] += 2.0  # +2 %: huge in robust z, small in effect
+    assert run(minute_series(values)) == []
+    assert run(minute_series(values), min_effect=0.01) == []  # the noise floor (1 % x z 4) hides it
+    [finding] = run(minute_series(values), min_effect=0.01, rel_floor=0.001)
+    assert finding.onset == T0 + 40 * 60
+
+
+def test_recovered_anomaly_scores_lower_than_a_lasting_one():
+    lasting, transient = noise(7), noise(7)
+    lasting[40:] += 0.2
+    transient[40:46] += 0.2
+    [a] = run(minute_series(lasting))
+    [b] = run(minute_series(transient))
+    assert b.numbers["persistence"] < a.numbers["persistence"]
+    assert b.score < a.score
+
+
+def test_default_baseline_is_the_first_half_and_short_baselines_are_skipped():
+    values = noise(8)
+    values[45:] += 0.2
+    assert len(detect_onset([minute_series(values)], start=START, end=END)) == 1
+    assert detect_onset([minute_series(values)], start=START, end=END, baseline_end=START + 120) == []
+
+
+def test_bad_direction_is_rejected():
+    with pytest.raises(ValueError, match="direction must be one of"):
+        run(minute_series(noise(9)), direction="sideways")
+
+
+def test_persistent_alarm_and_cusum_start():
+    beyond = np.array([0, 1, 0, 0, 1, 1, 0, 1, 1], dtype=bool)
+    assert persistent_alarm(beyond, k=3, m=4) == 4
+    assert persistent_alarm(np.array([0, 0, 1, 1], dtype=bool), k=3, m=4) is None
+    z = np.array([0.0, 0.5, 3.0, 3.0, 5.0, 6.0])
+    assert cusum_start(z, alarm=4, drift=2.0) == 2
+
+
+def test_locate_onset_picks_the_earlier_of_two_directions():
+    base = np.random.default_rng(10).normal(0.0, 1.0, 30) + 50.0
+    values = np.concatenate([np.full(5, 50.0), np.full(10, 30.0)])
+    found = locate_onset(values, base, direction="both")
+    assert found is not None and found.sign == -1 and found.index == 5
