@@ -93,7 +93,7 @@ def fire(
         theta = pre + 0.5 * (level - pre) if level > pre else level - abs(level) * 0.02
         theta = sign * nice(sign * theta)
     else:
-        theta = sign * threshold
+        theta = sign * nice(threshold)
     hold = max(for_minutes, 1)
     fire_at = None
     for _ in range(6):

@@ -62,7 +62,9 @@ def build_release(world: World, fault: str, variant: str | None, service: str | 
         label["root_cause"] = [{"service": svc, "fault": fault}]
     around = {svc, *SERVICES[svc].depends_on, *callers_of(svc)}  # direct neighbours only
     services = [s for s in SERVICES if s in around]
-    return Draft(event, label, services, {svc}, {svc}, start, m, variant=decision if fault != "healthy" else how)
+    notes = {"regression": outcome.regression} if outcome.regression else {}
+    return Draft(event, label, services, {svc}, {svc}, start, m, variant=decision if fault != "healthy" else how,
+                 notes=notes)
 
 
 def _scope(world: World, fault: str, service: str | None) -> tuple[str | None, list[str]]:

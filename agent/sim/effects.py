@@ -142,15 +142,18 @@ def _dependencies_first() -> list[str]:
 
 
 def add_blips(world: World, count: int, window: str = CURRENT, services: Sequence[str] | None = None,
-              metric: str = "request_latency_p99_seconds", size: tuple[float, float] = (1.6, 2.6)) -> list[float]:
-    """One- or two-sample spikes (a GC, a slow host, a scrape hiccup) that mean nothing; their times."""
+              metric: str = "request_latency_p99_seconds", size: tuple[float, float] = (1.6, 2.6),
+              span: tuple[int, int] | None = None) -> list[float]:
+    """One- or two-sample spikes (a GC, a slow host, a scrape hiccup) that mean nothing, at sample
+    indexes within ``span`` (default: anywhere); returns their times."""
     rng = world.rng
     pool = list(services or SERVICES)
     ts = world.windows[window].ts
+    low, high = span or (2, len(ts) - 2)
     times = []
     for _ in range(count):
         service = pool[int(rng.integers(len(pool)))]
-        i = int(rng.integers(2, len(ts) - 2))
+        i = int(rng.integers(max(low, 0), min(high, len(ts) - 2)))
         width = int(rng.integers(1, 3))
         factor = rng.uniform(*size)
         arr = world.signals[window][service][metric]

@@ -78,7 +78,7 @@ def spread(ctx: FaultContext, changed: dict[str, dict[str, np.ndarray]], first_h
     changed services, upstream errors further up."""
     world = ctx.world
     applied = fx.propagate_up(world, changed, extra_errors)
-    rate = 1.0 + 8.0 * ctx.magnitude
+    rate = 0.5 + 4.0 * ctx.magnitude
     for service, delta in applied.items():
         errs = _normalised(delta[ERR])
         sick = [d for d in SERVICES[service].depends_on if d in changed or d in applied]
@@ -126,8 +126,8 @@ def cache_failure(ctx: FaultContext) -> Impact:
         fx.scale(world, caller, P99, 1.0 + rel * lagged)
         fx.add(world, caller, ERR, (0.0005 + 0.006 * m) * lagged)
         backend = "feature-store" if caller == "ranking" else "origin"
-        emit(world, caller, "cache_fallback", (1.0 + 6.0 * m) * lagged, backend=backend)
-        emit(world, caller, "cache_timeout", (0.3 + 2.0 * m) * lagged, ms=(50, 400))
+        emit(world, caller, "cache_fallback", (0.5 + 3.0 * m) * lagged, backend=backend)
+        emit(world, caller, "cache_timeout", (0.2 + 1.0 * m) * lagged, ms=(50, 400))
     fx.apply_load(world, "feature-store", 1.0 + (0.2 + 0.6 * m) * fx.delay(shape, 1))
     spread(ctx, fx.changes_since(world, before), "upstream_error")
     return Impact([{"service": svc, "fault": "cache_failure"}], ctx.onset, ["cache_hit"])
@@ -322,10 +322,11 @@ def noisy_alert(ctx: FaultContext) -> Impact:
     signal = str(rng.choice(list(NOISY_SIGNALS)))
     metric = {"p99": P99, "errors": ERR, "cpu": "cpu_usage_ratio"}[signal]
     size = NOISY_SIGNALS[signal]
-    for window in ("1d", "7d"):
-        fx.add_blips(world, int(rng.integers(2, 5)), window, [svc], metric, size)
-    fx.add_blips(world, int(rng.integers(2, 5)), "current", [svc], metric, size)
     i = world.index(world.event_time) - int(rng.integers(0, 3))
+    recent = (i - 25, i + 8)  # what the history windows keep around the same time of day
+    for window in ("1d", "7d"):
+        fx.add_blips(world, int(rng.integers(1, 3)), window, [svc], metric, size, recent)
+    fx.add_blips(world, int(rng.integers(2, 5)), "current", [svc], metric, size, (i - 55, i - 3))
     world.sig(svc, metric)[:, i] *= rng.uniform(*size)
     if metric.endswith("_ratio"):
         np.clip(world.sig(svc, metric), 0.0, 1.0, out=world.sig(svc, metric))

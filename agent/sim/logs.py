@@ -155,7 +155,7 @@ def _trace_of(message: str) -> str | None:
     return match.group(1) if match else None
 
 
-def access_logs(world: World, services: Sequence[str], per_minute: float = 0.3) -> None:
+def access_logs(world: World, services: Sequence[str], per_minute: float = 0.2) -> None:
     """Sampled INFO access logs of every service (a small, steady sample)."""
     for service in services:
         key = "access_gateway" if service == "gateway" else "access_rpc"

@@ -80,14 +80,8 @@ def choose_symptom(world: World, fault: str, root: str, impact: Impact) -> tuple
                 signals.insert(0, signals.pop(int(rng.integers(1, len(signals)))))
         else:
             signals = ["p99", "errors"] if fault != "traffic_spike" else ["cpu", "p99", "errors"]
-        scored = [(visibility(world, service, s, impact.onset, latest), s) for s in signals]
-        if service == root:
-            good = [s for z, s in scored if z >= VISIBLE]
-            if good:
-                return service, good[0]
-            continue
-        z, best = max(scored)
-        if z >= VISIBLE:
-            return service, best
+        good = [s for s in signals if visibility(world, service, s, impact.onset, latest) >= VISIBLE]
+        if good:  # the root's own rules in their order; elsewhere any rule that moved
+            return service, good[0] if service == root else pick(rng, good)
     return root, impact.root_signals[0] if impact.root_signals else "p99"
 

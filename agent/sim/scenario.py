@@ -33,7 +33,7 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
 # (look-back, after) in minutes around the event time. The 1-day and 7-day history windows cover
 # at most the last HISTORY_MINUTES before the event plus the after-window: the same time of day.
 WINDOWS: dict[str, tuple[int, int]] = {"rca": (60, 10), "release_interception": (60, 30), "inspection": (90, 0)}
-HISTORY_MINUTES = 60
+HISTORY_MINUTES = 30
 MARGIN_MINUTES = 30  # rca: simulated beyond the window, as an alert's time is only known once it fires
 EPOCH = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
 BUILDERS: dict[str, Callable[[World, str, str | None, str | None], Draft]] = {
@@ -124,6 +124,7 @@ def build_scenario(pattern: str, fault: str, seed: int, *, variant: str | None =
         sim["variant"] = draft.variant
     if draft.magnitude is not None:
         sim["magnitude"] = draft.magnitude
+    sim.update(draft.notes)
     label = {**draft.label, "sim": sim}
     return Scenario(pattern, fault, int(seed), draft.event, export_series(world, draft.services), logs, changes,
                     label)
