@@ -66,7 +66,11 @@ def test_investigate_answers_with_verdict_report_and_case(client, investigator):
         ({"event": RCA_EVENT, "bogus": 1}, 422, "bogus: Extra inputs are not permitted"),
         ({}, 422, "event: Field required"),
         ({"event": RCA_EVENT, "skill": "no-such-skill"}, 422, "skill: no Skill named 'no-such-skill'"),
-        ({"event": RCA_EVENT, "skill": "disk-inspection"}, 422, "'disk-inspection' is a inspection Skill"),
+        (
+            {"event": RCA_EVENT, "skill": "disk-inspection"},
+            422,
+            "'disk-inspection' is for inspection events, the event is rca",
+        ),
     ],
 )
 def test_investigate_rejects_bad_requests_naming_the_field(client, investigator, body, status, detail):

@@ -29,7 +29,7 @@ def investigate_event(
         if loaded.skill.pattern != body.event.pattern:
             raise HTTPException(
                 status_code=422,
-                detail=f"skill: {body.skill!r} is a {loaded.skill.pattern.value} Skill, "
+                detail=f"skill: {body.skill!r} is for {loaded.skill.pattern.value} events, "
                 f"the event is {body.event.pattern.value}",
             )
     return state.investigator(body.event, skill=body.skill, source="api")

@@ -1,0 +1,102 @@
+"""A real Alertmanager posting to Bian Que served by uvicorn on loopback: dedup, investigation, resolution."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from agent.api.app import create_app
+from agent.api.settings import ApiSettings
+from agent.config import get_settings
+from agent.memory import Memory
+from agent.timeparse import to_rfc3339
+from tests.e2e.conftest import free_port
+from tests.test_api_support import CountingInvestigator
+
+pytestmark = pytest.mark.e2e
+WAIT_S = 60.0
+
+
+@dataclass
+class Served:
+    url: str
+    memory: Memory
+    investigator: CountingInvestigator
+
+
+def poll(check: Callable[[], bool], what: str) -> None:
+    """Wait (bounded) until ``check`` holds; fail naming what never happened."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{what} within {WAIT_S:g}s")
+
+
+@pytest.fixture
+def served(bianque_home) -> Iterator[Served]:
+    """Our app, with a deterministic investigator, served by uvicorn on a free loopback port."""
+    with Memory() as memory:
+        investigator = CountingInvestigator(memory)
+        app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token=None))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        poll(lambda: server.started, "uvicorn did not start")
+        try:
+            yield Served(f"http://127.0.0.1:{server.config.port}", memory, investigator)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+
+
+def push(alertmanager: str, alertname: str, service: str, resolved: bool = False) -> None:
+    """Hand an alert to Alertmanager the way Prometheus does (ended in the past = resolved)."""
+    now = time.time()
+    alert = {
+        "labels": {"alertname": alertname, "service": service, "severity": "warning"},
+        "annotations": {"summary": f"{alertname} on {service}"},
+        "startsAt": to_rfc3339(now - 120),
+        "generatorURL": "http://127.0.0.1:9090/graph",
+    }
+    if resolved:
+        alert["endsAt"] = to_rfc3339(now - 1)
+    response = httpx.post(f"{alertmanager}/api/v2/alerts", json=[alert], timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def open_incident(memory: Memory, service: str):
+    incidents = memory.open_incidents(service)
+    return incidents[0] if incidents else None
+
+
+def test_alertmanager_alerts_are_deduplicated_investigated_and_resolved(served, start_alertmanager):
+    alertmanager = start_alertmanager(f"{served.url}/webhook/alertmanager")
+    push(alertmanager, "RankingLatencyHigh", "ranking")
+    poll(lambda: len(served.investigator.calls) == 1, "no investigation started for the first alert")
+    [(event, _, source)] = served.investigator.calls
+    assert (event.alert.name, event.service, source) == ("RankingLatencyHigh", "ranking", "webhook")
+    poll(
+        lambda: (i := open_incident(served.memory, "ranking")) is not None and i.case_id is not None,
+        "the incident never got its case",
+    )
+    case = httpx.get(f"{served.url}/cases/{open_incident(served.memory, 'ranking').case_id}", timeout=10).json()
+    assert case["event"]["alert"]["labels"]["alertname"] == "RankingLatencyHigh"
+
+    push(alertmanager, "RankingErrorsHigh", "ranking")  # another group, same service: a duplicate
+    poll(lambda: open_incident(served.memory, "ranking").alert_count >= 2, "the second alert never arrived")
+    assert len(served.investigator.calls) == 1
+
+    push(alertmanager, "RankingLatencyHigh", "ranking", resolved=True)
+    push(alertmanager, "RankingErrorsHigh", "ranking", resolved=True)
+    poll(lambda: open_incident(served.memory, "ranking") is None, "the incident was never resolved")
+    assert len(served.investigator.calls) == 1
+    health = httpx.get(f"{served.url}/healthz", timeout=10).json()
+    assert health["investigations"]["completed"] == 1 and health["investigations"]["failed"] == 0

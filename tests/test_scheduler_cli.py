@@ -1,0 +1,138 @@
+"""``bianque schedule``: sync, list, add, remove, run, and start in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.api.dryrun import DryRunInvestigator
+from agent.cli.app import app
+from agent.config import get_settings
+from agent.memory import Memory
+from agent.scheduler import configure
+
+SCHEDULED = [
+    "skill:disk-inspection",
+    "skill:error-log-inspection",
+    "skill:memory-leak-inspection",
+    "skill:saturation-inspection",
+    "skill:serving-health-inspection",
+]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def invoke(runner, *args):
+    return runner.invoke(app, ["schedule", *args])
+
+
+def listed(runner):
+    result = invoke(runner, "list", "--json")
+    assert result.exit_code == 0, result.output
+    return {row["job_id"]: row for row in json.loads(result.stdout)}
+
+
+def test_sync_then_list_shows_the_skills_schedules_with_next_runs(runner):
+    result = invoke(runner, "sync")
+    assert result.exit_code == 0, result.output
+    assert "added:" in result.stdout and "skill:disk-inspection" in result.stdout
+    rows = listed(runner)
+    assert sorted(rows) == SCHEDULED
+    assert rows["skill:disk-inspection"]["cron"] == "0 */2 * * *"
+    assert all(row["next_run"] and row["next_run"].endswith("Z") for row in rows.values())
+    assert "unchanged:" in invoke(runner, "sync").stdout
+
+
+def test_list_before_any_sync_says_what_to_do(runner):
+    result = invoke(runner, "list")
+    assert result.exit_code == 0 and "bianque schedule sync" in result.stdout
+
+
+def test_add_and_remove_a_schedule_of_ones_own(runner):
+    added = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--service", "cache")
+    assert added.exit_code == 0, added.output
+    row = listed(runner)["nightly"]
+    assert (row["skill"], row["services"], row["next_run"] is not None) == ("disk-inspection", ["cache"], True)
+    assert invoke(runner, "remove", "nightly").exit_code == 0
+    assert "nightly" not in listed(runner)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("add", "skill:mine", "--skill", "disk-inspection", "--cron", "0 2 * * *"), "belong to Skills"),
+        (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 * *"), "cron: expected 5 fields"),
+        (("remove", "nope"), "no schedule with job id 'nope'"),
+        (("run", "generic-rca"), "not an inspection"),
+        (("run", "no-such-skill"), "no Skill named 'no-such-skill'"),
+    ],
+)
+def test_bad_requests_fail_with_a_clear_message(runner, args, message):
+    result = invoke(runner, *args)
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split())
+
+
+def test_add_warns_when_the_schedule_cannot_run(runner):
+    result = invoke(runner, "add", "oops", "--skill", "generic-rca", "--cron", "0 2 * * *")
+    assert result.exit_code == 0
+    assert "only inspection Skills can be scheduled" in " ".join(result.stderr.split())
+    assert listed(runner)["oops"]["next_run"] is None
+
+
+def test_run_inspects_now_and_records_the_run(runner):
+    settings = get_settings()
+    invoke(runner, "sync")
+    with Memory(settings.resolved_database_url) as memory:
+        configure(settings, DryRunInvestigator(memory))
+        try:
+            result = invoke(runner, "run", "disk-inspection", "--service", "ranking", "--json")
+        finally:
+            configure(None, None)
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.stdout)
+        schedule = memory.get_schedule("skill:disk-inspection")
+    assert body["verdict"]["pattern"] == "inspection"
+    assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
+
+
+def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
+    env = {**os.environ, "BIANQUE_HOME": str(bianque_home), "COLUMNS": "200"}
+    code = "from agent.cli.app import main; main()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "schedule", "start"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "scheduler running" in line:
+                break
+        assert any("scheduler running" in line for line in lines), "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = "".join(lines) + rest
+    assert proc.returncode == 0, output
+    assert "skill:disk-inspection: next run 20" in output and "stopping" in output
