@@ -25,7 +25,7 @@ from agent.knowledge.embedding import (
 
 @pytest.fixture(scope="module")
 def ef() -> LocalOnnxEmbedding:
-    return LocalOnnxEmbedding(batch_size=2)
+    return LocalOnnxEmbedding(batch_size=2, cache_size=0)
 
 
 def test_vectors_are_384_dim_unit_norm(ef):
@@ -43,10 +43,21 @@ def test_empty_input_gives_no_vectors(ef):
 def test_batching_and_order_do_not_change_vectors(ef):
     texts = ["short", "a much longer sentence about the feature store timing out", "medium length text"]
     batched = ef.embed(texts)
-    single = np.vstack([LocalOnnxEmbedding(batch_size=1).embed([t]) for t in texts])
+    single = np.vstack([LocalOnnxEmbedding(batch_size=1, cache_size=0).embed([t]) for t in texts])
     np.testing.assert_allclose(batched, single, atol=1e-4)
     reversed_ = ef.embed(texts[::-1])[::-1]
     np.testing.assert_allclose(batched, reversed_, atol=1e-4)
+
+
+def test_cache_returns_same_vectors_and_is_bounded():
+    cached = LocalOnnxEmbedding(cache_size=2)
+    first = cached.embed(["alpha", "beta", "gamma"])
+    assert list(cached._cache) == ["beta", "gamma"]
+    first[1] = 0.0  # callers own their arrays; the cache keeps its copy
+    again = cached.embed(["gamma", "beta"])
+    np.testing.assert_allclose(np.linalg.norm(again, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(again[0], first[2])
+    assert list(cached._cache) == ["gamma", "beta"]
 
 
 def test_semantic_similarity(ef):
@@ -66,6 +77,10 @@ def test_text_beyond_256_word_pieces_is_truncated(ef):
     np.testing.assert_allclose(a, b, atol=1e-6)
     c, d = LocalOnnxEmbedding(max_length=512).embed([head + "disk full", head + "cache hit ratio collapsed"])
     assert not np.allclose(c, d, atol=1e-6)
+    # tokenizer.json itself truncates at 128; ours must see up to 256 word pieces.
+    mid = "memory grows linearly until the process is killed " * 15  # ~135 word pieces
+    e, f = ef.embed([mid + "disk full", mid + "cache hit ratio collapsed"])
+    assert not np.allclose(e, f, atol=1e-3)
 
 
 def test_chroma_protocol_is_not_legacy(ef):

@@ -9,17 +9,20 @@ from pathlib import Path
 import pytest
 
 from agent.config import PROJECT_ROOT, Settings
+from agent.knowledge.embedding import LocalOnnxEmbedding
 from agent.knowledge.store import KnowledgeStore, KnowledgeStoreError, filter_chain
 
 HANDBOOK = PROJECT_ROOT / "knowledge"
 SMALL = ["runbooks/cache-failure.md", "runbooks/disk-full.md", "services/cache.md"]
+# One embedding function for the module: its cache spares re-embedding the same chunks per test.
+EF = LocalOnnxEmbedding()
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> KnowledgeStore:
     """The whole shipped handbook, ingested once for this module into its own home."""
     home = tmp_path_factory.mktemp("knowledge-home")
-    knowledge = KnowledgeStore(Settings(home=home, knowledge_dir=HANDBOOK))
+    knowledge = KnowledgeStore(Settings(home=home, knowledge_dir=HANDBOOK), embedding_function=EF)
     report = knowledge.ingest_handbook()
     assert report.ok and report.added == report.chunks > 0
     return knowledge
@@ -36,7 +39,7 @@ def small_handbook(tmp_path) -> Path:
 
 @pytest.fixture
 def small_store(tmp_path) -> KnowledgeStore:
-    return KnowledgeStore(Settings(home=tmp_path / "home"))
+    return KnowledgeStore(Settings(home=tmp_path / "home"), embedding_function=EF)
 
 
 # -- search over the shipped handbook -------------------------------------------------------
@@ -224,9 +227,9 @@ def test_ingest_reports_progress_per_document(small_store, small_handbook):
 
 def test_persisted_store_reopens_with_its_data(tmp_path, small_handbook):
     settings = Settings(home=tmp_path / "home")
-    first = KnowledgeStore(settings)
+    first = KnowledgeStore(settings, embedding_function=EF)
     chunks = first.ingest_handbook(small_handbook).chunks
-    reopened = KnowledgeStore(settings)
+    reopened = KnowledgeStore(settings, embedding_function=EF)
     assert reopened.count("handbook") == chunks
     assert reopened.ingest_handbook(small_handbook).added == 0
 

