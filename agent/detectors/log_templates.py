@@ -1,0 +1,93 @@
+"""Log templates with drain3: mine a baseline and a current window, count each template in both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from drain3 import TemplateMiner
+from drain3.masking import MaskingInstruction
+from drain3.template_miner_config import TemplateMinerConfig
+
+from agent.series import LogRecord
+
+_EDGE_L, _EDGE_R = r"((?<=[^A-Za-z0-9])|^)", r"((?=[^A-Za-z0-9])|$)"
+# Order matters: the more specific masks run before plain numbers eat their digits.
+MASKS: tuple[tuple[str, str], ...] = (
+    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
+    (_EDGE_L + r"\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?" + _EDGE_R, "IP"),
+    (_EDGE_L + r"(0x[0-9a-fA-F]+|(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,})" + _EDGE_R, "HEX"),
+    (_EDGE_L + r"\d+(\.\d+)?(ns|us|µs|ms|s|m|h)" + _EDGE_R, "DUR"),
+    (_EDGE_L + r"[-+]?\d+(\.\d+)?%?" + _EDGE_R, "NUM"),
+)
+LEVEL_RANK = {"DEBUG": 0, "INFO": 1, "WARN": 2, "WARNING": 2, "ERROR": 3, "FATAL": 4, "CRITICAL": 4}
+
+
+@dataclass
+class TemplateCount:
+    """One template of one service at one level, counted in the baseline and the current window."""
+
+    service: str
+    level: str
+    template: str
+    baseline: int = 0
+    current: int = 0
+    current_times: list[float] = field(default_factory=list)
+    example: str = ""
+
+    @property
+    def first_current(self) -> float | None:
+        return min(self.current_times) if self.current_times else None
+
+
+def new_miner() -> TemplateMiner:
+    """A drain3 miner with an in-memory config (no ini file, no persistence) and our masks."""
+    config = TemplateMinerConfig()
+    config.masking_instructions = [MaskingInstruction(pattern, name) for pattern, name in MASKS]
+    config.drain_sim_th = 0.4
+    config.drain_depth = 4
+    config.parametrize_numeric_tokens = True
+    return TemplateMiner(persistence_handler=None, config=config)
+
+
+def normal_level(level: str) -> str:
+    """Upper-case level with WARNING -> WARN and CRITICAL -> FATAL; unknown levels kept as given."""
+    upper = level.strip().upper()
+    return {"WARNING": "WARN", "CRITICAL": "FATAL"}.get(upper, upper or "INFO")
+
+
+def count_templates(
+    records: Sequence[LogRecord], baseline: tuple[float, float], current: tuple[float, float]
+) -> list[TemplateCount]:
+    """Templates per service and level, counted in ``[baseline)`` and ``[current)``; other lines ignored.
+
+    One miner per service; the level is the first token mined, so levels never share a template.
+    Baseline lines are mined first, so a current-window template matches its baseline cluster.
+    """
+    miners: dict[str, TemplateMiner] = {}
+    counts: dict[tuple[str, int], TemplateCount] = {}
+    in_window = [r for r in records if _window_of(r.ts, baseline, current) is not None]
+    for record in sorted(in_window, key=lambda r: (_window_of(r.ts, baseline, current) != "baseline", r.ts)):
+        miner = miners.setdefault(record.service, new_miner())
+        level = normal_level(record.level)
+        message = " ".join(record.message.split()) or "<empty>"
+        result = miner.add_log_message(f"{level} {message}")
+        key = (record.service, int(result["cluster_id"]))
+        entry = counts.setdefault(key, TemplateCount(record.service, level, "", example=message))
+        if _window_of(record.ts, baseline, current) == "baseline":
+            entry.baseline += 1
+        else:
+            entry.current += 1
+            entry.current_times.append(record.ts)
+    for (service, cluster_id), entry in counts.items():
+        template = miners[service].drain.id_to_cluster[cluster_id].get_template()
+        entry.template = template.split(" ", 1)[1] if " " in template else template
+    return list(counts.values())
+
+
+def _window_of(ts: float, baseline: tuple[float, float], current: tuple[float, float]) -> str | None:
+    if current[0] <= ts < current[1]:
+        return "current"
+    if baseline[0] <= ts < baseline[1]:
+        return "baseline"
+    return None
