@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "agent.cli.cases",
     "agent.cli.schedule",
     "agent.cli.serve",
+    "agent.cli.evolve",
 )
 
 

@@ -1,0 +1,314 @@
+"""Self-evolution commands: ``bianque correct``, ``bianque knowledge distill`` and
+``bianque skills history|diff|rollback|refine|new``.
+
+``register`` adds ``correct`` to the root and the others to the existing ``knowledge`` and ``skills``
+groups (created when their modules are absent).
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.syntax import Syntax
+from rich.table import Table
+
+from agent.cli.common import JsonOption, console, fail, print_json
+from agent.config import get_settings
+
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Save without asking for confirmation.")]
+BundleCatalog = Annotated[
+    Path | None,
+    typer.Option("--bundle", "-b", help="Check names against this case bundle's data catalog.",
+                 exists=True, file_okay=False, dir_okay=True),
+]
+
+
+def _say(message: str, style: str | None = None) -> None:
+    """One plain line (no markup, no wrapping: it may hold ids and paths)."""
+    console.print(message, style=style, markup=False, highlight=False, soft_wrap=True)
+
+
+def _author() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return None
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Expected failures as clean messages: bad input, unknown names, model or file problems."""
+    from agent.bundles.errors import InvalidBundleError
+    from agent.evolve.llm_loop import GenerationFailed
+    from agent.evolve.versions import SkillFileError
+    from agent.knowledge.embedding import EmbeddingModelError
+    from agent.knowledge.store import KnowledgeStoreError
+    from agent.llm.types import LLMError
+    from agent.memory import DatabaseUnavailableError, DatabaseURLError, MemoryStoreError
+
+    try:
+        yield
+    except (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LLMError, GenerationFailed,
+            SkillFileError, KnowledgeStoreError, EmbeddingModelError, InvalidBundleError,
+            LookupError, ValueError) as exc:
+        fail(str(exc).strip("'\""))
+
+
+def _memory():
+    from agent.runtime import open_memory
+
+    return open_memory(get_settings())
+
+
+def _knowledge():
+    from agent.runtime import open_knowledge
+
+    return open_knowledge(get_settings(), ingest=False)
+
+
+# --- bianque correct ------------------------------------------------------------------------
+
+
+def correct(
+    case_id: Annotated[str, typer.Argument(help="The case to correct (see `bianque cases list`).")],
+    right: Annotated[bool, typer.Option("--right/--wrong", help="Was the answer right?")],
+    service: Annotated[str | None, typer.Option(help="The true root-cause service (or inspected service).")] = None,
+    fault: Annotated[str | None, typer.Option(help="The true fault kind, e.g. memory_leak.")] = None,
+    decision: Annotated[str | None, typer.Option(help="Release cases: the right decision, pass|hold|block.")] = None,
+    attention: Annotated[bool | None, typer.Option(
+        "--attention/--no-attention", help="Did the alert need attention? (--no-attention: it was noise)")] = None,
+    note: Annotated[str, typer.Option(help="Free text for whoever meets this again.")] = "",
+    index: Annotated[bool, typer.Option(
+        "--index/--no-index", help="Make the case retrievable as experience (knowledge store).")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Mark a case right or wrong and give the truth; the verdict itself is never changed."""
+    from agent.evolve.corrections import correct_case
+
+    with _errors():
+        memory = _memory()
+        result = correct_case(
+            memory, case_id, correct=right, service=service, fault=fault, decision=decision,
+            needs_attention=attention, note=note, author=_author(), knowledge=_knowledge() if index else None,
+        )
+    if as_json:
+        print_json({"correction": result.correction.model_dump(mode="json"), "truth": result.truth.describe(),
+                    "indexed": result.indexed})
+        return
+    verdict = "right" if right else "wrong"
+    _say(f"correction {result.correction.id} stored: case {case_id} was {verdict}; truth: {result.truth.describe()}")
+    for doc in result.indexed:
+        _say(f"  retrievable as {doc}")
+    if not right and result.case.skill:
+        _say(f"propose a fix to {result.case.skill}: bianque skills refine --from-case {case_id}")
+
+
+# --- bianque knowledge distill --------------------------------------------------------------
+
+
+def distill_command(
+    skill: Annotated[str | None, typer.Option(help="Only this Skill's cases.")] = None,
+    min_cases: Annotated[int, typer.Option(help="Smallest group that gets a note.", min=1)] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Merge similar corrected cases into short experience notes (one per group, never duplicated)."""
+    from agent.evolve.distill import distill, notes_json
+
+    settings = get_settings()
+    with _errors():
+        client = None
+        if settings.llm_enabled:
+            from agent.llm.client import LLMClient
+
+            client = LLMClient(settings)
+        report = distill(_memory(), _knowledge(), client=client, skill=skill, min_cases=min_cases)
+    if as_json:
+        typer.echo(notes_json(report))
+        return
+    table = Table(title="Experience notes")
+    for column in ("note", "action", "Skill", "service", "truth", "cases", "writer"):
+        table.add_column(column, overflow="fold")
+    for n in report.notes:
+        table.add_row(n.id, n.action, n.group.skill, n.group.service, n.group.kind, str(len(n.cases)), n.writer)
+    console.print(table)
+    for message in report.messages:
+        _say(f"note: {message}", "yellow")
+    _say(f"{report.count('created')} created, {report.count('updated')} updated, "
+                  f"{report.count('unchanged')} unchanged, {report.count('removed')} removed")
+
+
+# --- bianque skills history | diff | rollback -------------------------------------------------
+
+
+def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as_json: JsonOption = False) -> None:
+    """Every stored version of a Skill, oldest first."""
+    from agent.evolve.versions import history
+
+    with _errors():
+        versions = history(_memory(), name)
+    if as_json:
+        print_json([v.model_dump(mode="json", exclude={"yaml_text"}) for v in versions])
+        return
+    if not versions:
+        _say(f"no stored versions of {name}: its file has never been changed by Bian Que")
+        return
+    table = Table(title=f"{name}: versions")
+    for column in ("version", "active", "reason", "author", "sha256"):
+        table.add_column(column, overflow="fold")
+    for v in versions:
+        table.add_row(f"v{v.version}", "*" if v.active else "", v.reason, v.author or "", v.sha256[:12])
+    console.print(table)
+
+
+def diff_command(
+    name: Annotated[str, typer.Argument(help="Skill name.")],
+    old: Annotated[int, typer.Argument(help="Older version number.")],
+    new: Annotated[int, typer.Argument(help="Newer version number.")],
+) -> None:
+    """Unified diff between two stored versions of a Skill."""
+    from agent.evolve.versions import diff_versions
+
+    with _errors():
+        text = diff_versions(_memory(), name, old, new)
+    _show_diff(text or f"v{old} and v{new} are identical\n")
+
+
+def rollback_command(
+    name: Annotated[str, typer.Argument(help="Skill name.")],
+    version: Annotated[int, typer.Argument(help="The version to restore.")],
+    yes: YesOption = False,
+) -> None:
+    """Restore an earlier version (stored as a new version "rollback to vN", written to the user dir)."""
+    from agent.evolve.versions import diff_versions, rollback
+    from agent.runtime import load_skills
+
+    settings = get_settings()
+    with _errors():
+        memory = _memory()
+        current = load_skills(settings).get(name)
+        active = memory.active_skill_version(name)
+        if active is not None:
+            _show_diff(diff_versions(memory, name, active.version, version))
+        if not yes:
+            typer.confirm(f"Restore {name} v{version}?", abort=True)
+        done = rollback(memory, settings.resolved_user_skills_dir, name, version, author=_author(), current=current)
+    _say(f"{name} v{done.record.version} ({done.record.reason}) written to {done.path}")
+
+
+# --- bianque skills refine | new ------------------------------------------------------------
+
+
+def _workbench(bundle: Path | None, llm_replay: bool = False):
+    from agent.evolve.workbench import Workbench
+
+    settings = get_settings()
+    catalog = None
+    if bundle is not None:
+        from agent.sources.catalog import catalog_from_bundle
+
+        catalog = catalog_from_bundle(bundle)
+    return Workbench.from_settings(settings, _memory(), use_llm_replay=llm_replay, catalog=catalog)
+
+
+def _show_diff(text: str) -> None:
+    console.print(Syntax(text, "diff", theme="ansi_dark", word_wrap=True))
+
+
+def _show_replay(report: Any) -> None:
+    table = Table(title=f"Replay of {report.skill} against its stored cases")
+    for column in ("case", "truth", "before", "after", "result"):
+        table.add_column(column, overflow="fold")
+    styles = {"regressed": "red", "fixed": "green", "skipped": "dim"}
+    for c in report.cases:
+        before = c.before.detail if c.before else c.skipped
+        after = c.after.detail if c.after else ""
+        table.add_row(c.case_id, c.truth, before, after, c.status, style=styles.get(c.status))
+    console.print(table)
+    _say(report.reason, "green" if report.accepted else "red")
+
+
+def refine_command(
+    name: Annotated[str | None, typer.Argument(help="Skill name (default: the Skill of --from-case).")] = None,
+    instruction: Annotated[str | None, typer.Option("--instruction", "-i", help="What to change, in words.")] = None,
+    from_case: Annotated[str | None, typer.Option("--from-case", help="Fix what this corrected case missed.")] = None,
+    bundle: BundleCatalog = None,
+    llm_replay: Annotated[bool, typer.Option("--llm-replay", help="Replay with the LLM reasoner.")] = False,
+    yes: YesOption = False,
+) -> None:
+    """Propose a patch (from an instruction or a correction), replay it, and save it if it passes."""
+    if (instruction is None) == (from_case is None):
+        fail("give exactly one of --instruction TEXT or --from-case CASE_ID")
+    if from_case is None and name is None:
+        fail("name the Skill to refine")
+    with _errors():
+        bench = _workbench(bundle, llm_replay)
+        if from_case is not None:
+            proposal = bench.propose_for_case(from_case, skill=name)
+        else:
+            proposal = bench.propose_from_instruction(name or "", instruction or "")
+        _say(f"proposal ({proposal.source}): {proposal.summary}")
+        for reason in proposal.reasons:
+            _say(f"  - {reason}")
+        _show_diff(proposal.diff)
+        report = bench.replay(proposal)
+        _show_replay(report)
+        if not report.accepted:
+            raise typer.Exit(1)
+        if not yes:
+            typer.confirm(f"Save {proposal.skill} v{proposal.patched.new_version}?", abort=True)
+        done = bench.accept(proposal, author=_author())
+    _say(f"saved {proposal.skill} v{done.record.version} to {done.path}")
+
+
+def new_command(
+    description: Annotated[str, typer.Option("--description", "-d", help="What the Skill is for.")],
+    pattern: Annotated[str | None, typer.Option(help="rca | release_interception | inspection.")] = None,
+    module: Annotated[str | None, typer.Option(help="Business module or service it is for.")] = None,
+    name: Annotated[str | None, typer.Option(help="Skill name (default: derived).")] = None,
+    bundle: BundleCatalog = None,
+    yes: YesOption = False,
+) -> None:
+    """Create a Skill from a description (LLM; offline from the closest Skill of that pattern/module)."""
+    if pattern is not None and pattern not in ("rca", "release_interception", "inspection"):
+        fail(f"--pattern: must be rca, release_interception or inspection, got {pattern!r}")
+    with _errors():
+        bench = _workbench(bundle)
+        new = bench.new_skill(description, pattern=pattern, module=module, name=name)
+        origin = f" from {new.template}" if new.template else ""
+        _say(f"new Skill {new.name} ({new.source}{origin}):")
+        console.print(Syntax(new.patched.text, "yaml", theme="ansi_dark", word_wrap=True))
+        if not yes:
+            typer.confirm(f"Save {new.name}?", abort=True)
+        done = bench.save_new(new, author=_author())
+    _say(f"saved {new.name} v{done.record.version} to {done.path}")
+
+
+# --- registration ---------------------------------------------------------------------------
+
+
+def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
+    """The sub-app ``name`` already registered on ``app``, or a new one."""
+    for info in app.registered_groups:
+        if info.name == name and info.typer_instance is not None:
+            return info.typer_instance
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``correct`` to the root, ``distill`` to ``knowledge`` and the versioning commands to ``skills``."""
+    app.command("correct")(correct)
+    knowledge = _group(app, "knowledge", "The knowledge store: handbook, experience notes, past cases.")
+    knowledge.command("distill")(distill_command)
+    skills = _group(app, "skills", "Inspect and validate Skills (the YAML unit of orchestration).")
+    skills.command("history")(history_command)
+    skills.command("diff")(diff_command)
+    skills.command("rollback")(rollback_command)
+    skills.command("refine")(refine_command)
+    skills.command("new")(new_command)

@@ -1,0 +1,150 @@
+"""New Skills from a description: offline from the closest existing Skill, or written by the LLM.
+
+Offline, the template is the existing Skill of the requested pattern whose scope names the module
+(service or business) and whose description shares the most words with the new description; the
+pattern's generic Skill when none is closer. It is copied with its comments, renamed, re-described
+and re-scoped, at version 1.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agent.evolve.patch import Edit, PatchedSkill, load_raw, patch_skill
+from agent.skills.library import SkillLibrary
+from agent.skills.loader import LoadedSkill, dump_skill_yaml
+from agent.skills.schema import IDENT
+
+PATTERN_WORDS = {
+    "release_interception": ("release", "canary", "deploy", "rollout", "config push", "intercept", "rollback"),
+    "inspection": ("inspect", "inspection", "patrol", "daily", "scheduled", "saturation", "capacity", "trend"),
+}
+PATTERN_SUFFIX = {"rca": "rca", "release_interception": "release", "inspection": "inspection"}
+_WORD = re.compile(r"[a-z][a-z0-9]+")
+
+
+class AuthoringError(ValueError):
+    """A new Skill cannot be made as asked (no template of that pattern, name taken, bad name)."""
+
+
+@dataclass
+class NewSkill:
+    """A validated new Skill and what it was made from."""
+
+    name: str
+    patched: PatchedSkill
+    template: str | None
+    source: str
+
+
+def guess_pattern(description: str) -> str:
+    """The pattern a description most likely asks for (rca unless it speaks of releases or inspections)."""
+    text = description.lower()
+    for pattern, words in PATTERN_WORDS.items():
+        if any(w in text for w in words):
+            return pattern
+    return "rca"
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
+
+
+def _in_scope(loaded: LoadedSkill, module: str) -> bool:
+    scope = loaded.skill.scope
+    return scope.business == module or any(fnmatch.fnmatchcase(module, s) and s != "*" for s in scope.services)
+
+
+def closest_skill(library: SkillLibrary, description: str, pattern: str, module: str | None) -> LoadedSkill:
+    """The template: same pattern, module in scope first, then most description words in common."""
+    candidates = library.for_pattern(pattern)
+    generic = library.generic(pattern)
+    if not candidates and generic is None:
+        raise AuthoringError(f"the Skill library has no {pattern} Skill to start from")
+    wanted = _words(description)
+
+    def score(loaded: LoadedSkill) -> tuple[bool, int, str]:
+        overlap = len(wanted & _words(f"{loaded.skill.description} {loaded.name}"))
+        return (bool(module) and _in_scope(loaded, module), overlap, loaded.name)
+
+    ranked = sorted(candidates, key=score, reverse=True)
+    if ranked and (score(ranked[0])[0] or score(ranked[0])[1] > 0):
+        return ranked[0]
+    return generic or ranked[0]
+
+
+def default_name(description: str, pattern: str, module: str | None, library: SkillLibrary) -> str:
+    """A free Skill name from the module (or the description's first words) and the pattern."""
+    stem = module or "-".join(sorted(_words(description) - {"the", "and", "for", "of", "on", "with"})[:2])
+    stem = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "custom"
+    if not stem[0].isalpha():
+        stem = f"s-{stem}"
+    base = f"{stem}-{PATTERN_SUFFIX[pattern]}"[:56]
+    name, n = base, 2
+    while name in library.skills:
+        name, n = f"{base}-{n}", n + 1
+    return name
+
+
+def check_new_name(name: str, library: SkillLibrary) -> None:
+    """AuthoringError when ``name`` is not a Skill name or is taken."""
+    if not re.match(IDENT, name):
+        raise AuthoringError(f"name: {name!r} is not a Skill name (lowercase letters, digits, '-', '_')")
+    if name in library.skills:
+        raise AuthoringError(f"a Skill named {name!r} exists; refine it with `bianque skills refine {name}`")
+
+
+def _template_text(template: LoadedSkill) -> str:
+    if template.path is not None and template.path.is_file():
+        return template.path.read_text(encoding="utf-8")
+    return dump_skill_yaml(template.raw)
+
+
+def from_template(
+    library: SkillLibrary, description: str, *, pattern: str | None = None, module: str | None = None,
+    name: str | None = None,
+) -> NewSkill:
+    """A new Skill copied from the closest existing one, renamed, re-described and re-scoped."""
+    pattern = pattern or guess_pattern(description)
+    template = closest_skill(library, description, pattern, module)
+    name = name or default_name(description, pattern, module, library)
+    check_new_name(name, library)
+    if len(description.strip()) < 10:
+        raise AuthoringError("description: at least 10 characters, it is used to select the Skill")
+    edits = [
+        Edit("set", ("name",), name, "new name"),
+        Edit("set", ("description",), " ".join(description.split()), "new description"),
+    ]
+    raw = load_raw(_template_text(template), template.source)
+    if "generic" in raw:
+        raw.pop("generic")
+    if module:
+        business = any(s.skill.scope.business == module for s in library.skills.values())
+        scope = {"business": module, "services": list(template.skill.scope.services)} if business else \
+            {"services": [module]}
+        edits.append(Edit("set", ("scope",), scope, "scoped to the module"))
+    raw.yaml_set_start_comment(f"Generated from {template.name} for: {' '.join(description.split())[:200]}")
+    patched = patch_skill(dump_skill_yaml(raw), edits, version=1, file=f"<new Skill {name}>")
+    return NewSkill(name, patched, template.name, "template")
+
+
+def from_llm(
+    client: Any, library: SkillLibrary, description: str, *, pattern: str | None = None,
+    module: str | None = None, catalog: Any = None,
+) -> NewSkill:
+    """A new Skill written by the model, shown the closest existing Skill as an example."""
+    from agent.evolve.generate import generate_skill
+
+    pattern = pattern or guess_pattern(description)
+    example = closest_skill(library, description, pattern, module)
+    generated = generate_skill(
+        client, "new_skill",
+        {"description": description, "pattern": pattern, "module": module, "example_yaml": _template_text(example)},
+        old_text="", version=1, name=None, pattern=pattern, catalog=catalog, purpose="new Skill",
+    )
+    check_new_name(generated.patched.loaded.name, library)
+    return NewSkill(generated.patched.loaded.name, generated.patched, example.name,
+                    f"llm:{getattr(client, 'model', 'model')}")

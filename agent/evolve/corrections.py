@@ -1,0 +1,155 @@
+"""Corrections: an engineer says whether a case's answer was right and what the truth was.
+
+``correct_case`` checks the truth fits the case's pattern, stores it beside the verdict (never over
+it) and, when a knowledge store is given, makes the case retrievable: indexed into the ``cases``
+collection and merged into the experience note of its group (see :mod:`agent.evolve.distill`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.evolve.truth import Truth, judge, truth_from_correction
+from agent.memory.errors import InvalidInputError
+from agent.memory.records import CaseRecord, CorrectionRecord
+from agent.skills.schema import IDENT
+
+DECISIONS = ("pass", "hold", "block")
+
+
+class CorrectionError(InvalidInputError):
+    """A correction that does not fit its case (wrong fields for the pattern, contradicting itself)."""
+
+
+@dataclass
+class CorrectionResult:
+    """The stored correction, the truth it states and what was indexed for retrieval."""
+
+    case: CaseRecord
+    correction: CorrectionRecord
+    truth: Truth
+    indexed: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any]) -> None:
+    """Raise CorrectionError when a field does not fit the case's pattern or the truth is missing."""
+    pattern = case.pattern
+    allowed = {
+        "rca": ("service", "fault", "needs_attention"),
+        "release_interception": ("decision",),
+        "inspection": ("service", "fault", "needs_attention"),
+    }[pattern]
+    how = {
+        "rca": "--service S --fault F (the root cause) and/or --attention/--no-attention",
+        "release_interception": "--decision pass|hold|block",
+        "inspection": "--service S --fault F (what should have been reported) or --no-attention (nothing)",
+    }[pattern]
+    given = {k: v for k, v in fields.items() if v is not None}
+    extra = sorted(set(given) - set(allowed))
+    if extra:
+        names = ", ".join(extra).replace("needs_attention", "attention")
+        raise CorrectionError(f"case {case.id} is a {pattern} case: {names} does not apply; correct it with {how}")
+    if given.get("decision") is not None and given["decision"] not in DECISIONS:
+        raise CorrectionError(f"decision: must be one of {', '.join(DECISIONS)}, got {given['decision']!r}")
+    fault = given.get("fault")
+    if fault is not None and not re.match(IDENT, fault):
+        raise CorrectionError(f"fault: {fault!r} is not a fault kind (lowercase letters, digits, '_'), e.g. disk_full")
+    if fault is not None and not given.get("service"):
+        raise CorrectionError("fault: give --service too (which service had the fault)")
+    if pattern == "inspection" and given.get("needs_attention") is True and not given.get("service"):
+        raise CorrectionError(f"an inspection is corrected with {how}")
+    if not correct and not given:
+        raise CorrectionError(f"a wrong answer needs the truth: give {how}")
+    if case.verdict is None and correct:
+        raise CorrectionError(f"case {case.id} has no verdict ({case.status}); it cannot be marked right")
+
+
+def _probe(case: CaseRecord, correct: bool, fields: dict[str, Any], note: str) -> Truth:
+    """The truth the correction would state (before storing it)."""
+    probe = CorrectionRecord(
+        id=0, case_id=case.id, correct=correct, root_cause_service=fields.get("service"),
+        root_cause_fault=fields.get("fault"), decision=fields.get("decision"),
+        needs_attention=fields.get("needs_attention"), note=note, created_at=0.0,
+    )
+    return truth_from_correction(case, probe)
+
+
+def check_correction(
+    case: CaseRecord,
+    correct: bool,
+    *,
+    service: str | None = None,
+    fault: str | None = None,
+    decision: str | None = None,
+    needs_attention: bool | None = None,
+    note: str = "",
+) -> Truth:
+    """The truth a correction states, or CorrectionError when it does not fit the case.
+
+    Besides fitting the pattern, the correction must agree with itself: ``--right`` with a truth the
+    verdict does not give, or ``--wrong`` with exactly what the verdict said, is refused.
+    """
+    service = service.strip() if isinstance(service, str) and service.strip() else None
+    fields = {"service": service, "fault": fault, "decision": decision, "needs_attention": needs_attention}
+    _check_fields(case, correct, fields)
+    truth = _probe(case, correct, fields, note)
+    if case.verdict is not None:
+        verdict_ok = judge(case.verdict, truth)
+        if correct and not verdict_ok.passed:
+            raise CorrectionError(
+                f"--right contradicts the truth given: the verdict does not say {truth.describe()} "
+                f"({verdict_ok.detail}); use --wrong"
+            )
+        if not correct and verdict_ok.passed:
+            raise CorrectionError(
+                f"--wrong, but the verdict already says {truth.describe()}; use --right or give a different truth"
+            )
+    return truth
+
+
+def correct_case(
+    memory: Any,
+    case_id: str,
+    *,
+    correct: bool,
+    service: str | None = None,
+    fault: str | None = None,
+    decision: str | None = None,
+    needs_attention: bool | None = None,
+    note: str = "",
+    author: str | None = None,
+    knowledge: Any = None,
+) -> CorrectionResult:
+    """Store an engineer's correction of a case; with ``knowledge``, make the case retrievable.
+
+    Raises CaseNotFoundError for an unknown case and CorrectionError (an InvalidInputError) for
+    values that do not fit the case's pattern. The case's verdict is never changed.
+    """
+    case = memory.get_case(case_id)
+    check_correction(
+        case, correct, service=service, fault=fault, decision=decision, needs_attention=needs_attention, note=note
+    )
+    stored = memory.add_correction(
+        case.id,
+        correct,
+        root_cause_service=service,
+        root_cause_fault=fault,
+        decision=decision,
+        needs_attention=needs_attention,
+        note=note,
+        author=author,
+    )
+    case = memory.get_case(case.id)
+    result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
+    if knowledge is not None:
+        from agent.evolve.casebase import index_case
+        from agent.evolve.distill import refresh_note_for
+
+        result.indexed.append(index_case(knowledge, case, result.truth))
+        note_id = refresh_note_for(memory, knowledge, case)
+        if note_id:
+            result.indexed.append(note_id)
+    return result

@@ -1,0 +1,165 @@
+"""Replay a patched Skill against every stored case of that Skill before it is accepted.
+
+A case is replayable when its bundle still exists and something says what was right (its latest
+correction, else the bundle's ``label.yaml``). Each is investigated twice, offline and without memory
+writes: with the current Skill ("before") and with the patched one ("after"), both forced to answer
+with ``skill=<name>``. The patch is accepted only when the corrected case (if any) passes after and no
+case that passed before fails after.
+
+Replay uses the offline evidence reasoner by default (deterministic and free); ``use_llm=True``
+replays with the configured LLM reasoner instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.evolve.truth import Judgement, Truth, judge, truth_for_case
+from agent.memory.records import CaseRecord
+from agent.memory.skill_versions import text_sha256
+from agent.skills.library import SkillLibrary
+from agent.skills.loader import LoadedSkill
+from agent.verdict import Verdict
+
+Runner = Callable[[CaseRecord, SkillLibrary, str], Verdict]
+
+
+@dataclass
+class CaseReplay:
+    """One case, before and after the patch."""
+
+    case_id: str
+    truth: str
+    before: Judgement | None = None
+    after: Judgement | None = None
+    skipped: str = ""
+
+    @property
+    def status(self) -> str:
+        if self.skipped or self.before is None or self.after is None:
+            return "skipped"
+        if self.before.passed and not self.after.passed:
+            return "regressed"
+        if not self.before.passed and self.after.passed:
+            return "fixed"
+        return "pass" if self.after.passed else "fail"
+
+
+@dataclass
+class ReplayReport:
+    """Per-case results and the acceptance decision with its reason."""
+
+    skill: str
+    target_case: str | None
+    cases: list[CaseReplay] = field(default_factory=list)
+    accepted: bool = False
+    reason: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.cases if c.status == status)
+
+    @property
+    def regressions(self) -> list[CaseReplay]:
+        return [c for c in self.cases if c.status == "regressed"]
+
+
+def replace_skill(library: SkillLibrary, loaded: LoadedSkill, source: Path | None = None) -> SkillLibrary:
+    """A copy of ``library`` in which ``loaded`` replaces the Skill of the same name."""
+    patched = dataclasses.replace(loaded, path=source) if source is not None else loaded
+    return dataclasses.replace(library, skills={**library.skills, loaded.name: patched})
+
+
+def investigate_runner(settings: Any, *, use_llm: bool = False, knowledge: Any = None) -> Runner:
+    """Run a case's bundle through the graph with a given library, no memory, answering with one Skill."""
+    from agent.bundles.reader import load_bundle
+    from agent.investigate import investigate
+    from agent.runtime import bundle_toolkit
+
+    run_settings = settings if use_llm else settings.model_copy(update={"llm_base_url": None})
+
+    def run(case: CaseRecord, library: SkillLibrary, skill: str) -> Verdict:
+        bundle = load_bundle(Path(case.bundle_path or ""))
+        toolkit = bundle_toolkit(bundle, run_settings, library=library, knowledge=knowledge, memory=None)
+        return investigate(case.event, toolkit, skill=skill, source="replay").verdict
+
+    return run
+
+
+class Replayer:
+    """Replays cases; remembers "before" results per (Skill text, case) so several patches share them."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self._cache: dict[tuple[str, str], Judgement] = {}
+
+    def judge_case(self, case: CaseRecord, truth: Truth, library: SkillLibrary, name: str, key: str) -> Judgement:
+        """Run one case with ``library`` and judge it; results are cached under ``key`` (the Skill text)."""
+        cached = self._cache.get((key, case.id))
+        if cached is not None:
+            return cached
+        try:
+            result = judge(self.runner(case, library, name), truth)
+        except Exception as exc:  # a case that cannot be replayed fails, it must not stop the replay
+            result = Judgement(False, f"replay failed: {type(exc).__name__}: {exc}")
+        self._cache[(key, case.id)] = result
+        return result
+
+    def replay(
+        self,
+        cases: list[CaseRecord],
+        library: SkillLibrary,
+        patched: LoadedSkill,
+        *,
+        current_text: str,
+        patched_text: str,
+        target_case: str | None = None,
+    ) -> ReplayReport:
+        """Before/after for every replayable case, and whether the patch may be accepted."""
+        name = patched.name
+        after_library = replace_skill(library, patched)
+        report = ReplayReport(skill=name, target_case=target_case)
+        before_key, after_key = text_sha256(current_text), text_sha256(patched_text)
+        for case in cases:
+            truth = truth_for_case(case)
+            entry = CaseReplay(case.id, truth.describe() if truth else "")
+            if not case.bundle_path or not Path(case.bundle_path).is_dir():
+                entry.skipped = "its bundle is gone" if case.bundle_path else "no bundle to replay from"
+            elif truth is None:
+                entry.skipped = "no correction and no label"
+            else:
+                entry.before = self.judge_case(case, truth, library, name, before_key)
+                entry.after = self.judge_case(case, truth, after_library, name, after_key)
+            report.cases.append(entry)
+        report.accepted, report.reason = decide(report)
+        return report
+
+
+def decide(report: ReplayReport) -> tuple[bool, str]:
+    """Accept when the target case is fixed (or passes) after, and nothing that passed before fails."""
+    regressions = report.regressions
+    if regressions:
+        ids = ", ".join(c.case_id for c in regressions)
+        return False, f"rejected: {len(regressions)} case(s) that passed before now fail ({ids})"
+    if report.target_case is not None:
+        target = next((c for c in report.cases if c.case_id == report.target_case), None)
+        if target is None or target.status == "skipped":
+            why = target.skipped if target else "it is not a case of this Skill"
+            return False, f"rejected: the corrected case {report.target_case} cannot be replayed ({why})"
+        if target.after is None or not target.after.passed:
+            detail = target.after.detail if target.after else ""
+            return False, f"rejected: the corrected case {report.target_case} still fails ({detail})"
+    replayed = sum(1 for c in report.cases if c.status != "skipped")
+    fixed = report.count("fixed")
+    return True, f"accepted: {fixed} case(s) fixed, no regression in {replayed} replayed case(s)"
+
+
+def replay_cases(memory: Any, name: str, target_case: str | None = None) -> list[CaseRecord]:
+    """Every finished case of Skill ``name`` (the target case included even if another Skill answered)."""
+    cases = memory.cases_for_skill(name)
+    if target_case is not None and all(c.id != target_case for c in cases):
+        cases.append(memory.get_case(target_case))
+    return cases

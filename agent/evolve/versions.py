@@ -1,0 +1,137 @@
+"""Every Skill version kept: accept a new text, list the history, diff two versions, roll back.
+
+A version's number is the ``version:`` field of its YAML, so a case's ``skill_version`` names the text
+that answered it. An accepted text is stored in memory and written to the user's Skill directory
+(which overrides the built-in file by name; the built-in file is never touched). The first accepted
+change of a Skill also stores the text it replaced, so it can always be restored. A rollback writes an
+old version's text back under a new number ("rollback to v2"): history only ever grows.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.evolve.patch import load_raw, set_version, unified_diff, validated
+from agent.memory.errors import SkillVersionNotFoundError
+from agent.memory.records import SkillVersionRecord
+from agent.memory.skill_versions import text_sha256
+from agent.skills.loader import LoadedSkill, dump_skill_yaml
+
+
+class SkillFileError(RuntimeError):
+    """The user's Skill file cannot be written (permissions, or another Skill's file is in the way)."""
+
+
+@dataclass
+class Accepted:
+    """A stored version and the file it was written to."""
+
+    record: SkillVersionRecord
+    path: Path
+    baseline: SkillVersionRecord | None = None
+
+
+def skill_text(loaded: LoadedSkill) -> str:
+    """The current text of a loaded Skill (its file, or its round-trip dump)."""
+    if loaded.path is not None and loaded.path.is_file():
+        return loaded.path.read_text(encoding="utf-8")
+    return dump_skill_yaml(loaded.raw)
+
+
+def user_skill_path(user_dir: Path, name: str, loaded: LoadedSkill | None = None) -> Path:
+    """Where the user's copy of Skill ``name`` lives: its existing user file, else ``<name>.yaml``."""
+    user_dir = Path(user_dir)
+    if loaded is not None and loaded.path is not None and loaded.path.resolve().parent == user_dir.resolve():
+        return loaded.path
+    return user_dir / f"{name}.yaml"
+
+
+def write_user_skill(user_dir: Path, name: str, text: str, loaded: LoadedSkill | None = None) -> Path:
+    """Write Skill text atomically into the user directory and return the path."""
+    path = user_skill_path(user_dir, name, loaded)
+    if path.exists() and (loaded is None or loaded.path is None or path.resolve() != loaded.path.resolve()):
+        try:
+            other = validated(path.read_text(encoding="utf-8"), str(path)).name
+        except (OSError, ValueError):
+            other = None
+        if other is not None and other != name:
+            raise SkillFileError(f"{path}: holds Skill {other!r}; rename it before saving {name!r} there")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise SkillFileError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def next_version(memory: Any, name: str, current: int) -> int:
+    """One more than the highest of the stored versions and ``current``."""
+    stored = [v.version for v in memory.skill_versions(name)]
+    return max([current, *stored]) + 1
+
+
+def ensure_baseline(memory: Any, name: str, text: str) -> SkillVersionRecord | None:
+    """Store ``text`` (the Skill before a change) unless it is stored already; None when it was."""
+    sha = text_sha256(text)
+    versions = memory.skill_versions(name)
+    if any(v.sha256 == sha for v in versions):
+        return None
+    number = int(validated(text, f"<{name}>").skill.version)
+    if any(v.version == number for v in versions):
+        return None  # the number is taken by another text: the stored history already covers it
+    return memory.save_skill_version(name, text, reason="before the first change", version=number, activate=False)
+
+
+def accept(
+    memory: Any,
+    user_dir: Path,
+    name: str,
+    text: str,
+    *,
+    reason: str,
+    author: str | None = None,
+    base: LoadedSkill | None = None,
+) -> Accepted:
+    """Store ``text`` as the next version of ``name`` and write it to the user directory."""
+    loaded = validated(text, f"<{name}>")
+    if loaded.name != name:
+        raise ValueError(f"the text is Skill {loaded.name!r}, not {name!r}")
+    baseline = ensure_baseline(memory, name, skill_text(base)) if base is not None else None
+    record = memory.save_skill_version(name, text, reason=reason, author=author, version=loaded.skill.version)
+    path = write_user_skill(user_dir, name, text, base)
+    return Accepted(record, path, baseline)
+
+
+def history(memory: Any, name: str) -> list[SkillVersionRecord]:
+    """Every stored version of a Skill, oldest first."""
+    return memory.skill_versions(name)
+
+
+def diff_versions(memory: Any, name: str, old: int, new: int) -> str:
+    """Unified diff between two stored versions (SkillVersionNotFoundError for an unknown one)."""
+    first = memory.get_skill_version(name, old)
+    second = memory.get_skill_version(name, new)
+    return unified_diff(first.yaml_text, second.yaml_text, name, f"v{old}", f"v{new}")
+
+
+def rollback(
+    memory: Any, user_dir: Path, name: str, version: int, *, author: str | None = None,
+    current: LoadedSkill | None = None,
+) -> Accepted:
+    """Restore version ``version``'s text as a new version ("rollback to vN") in memory and the user dir."""
+    versions = memory.skill_versions(name)
+    if not versions:
+        raise SkillVersionNotFoundError(name, version)
+    old = memory.get_skill_version(name, version)
+    current_version = current.skill.version if current is not None else 0
+    raw = load_raw(old.yaml_text, f"<{name} v{version}>")
+    set_version(raw, next_version(memory, name, current_version))
+    text = dump_skill_yaml(raw)
+    return accept(memory, user_dir, name, text, reason=f"rollback to v{version}", author=author, base=current)

@@ -1,0 +1,168 @@
+"""The refinement flow the CLI, the API and the benchmark share: propose, replay, accept.
+
+A :class:`Workbench` holds memory, the Skill library, the replayer and (optionally) an LLM client.
+``propose_for_case`` and ``propose_from_instruction`` return a validated :class:`Proposal`;
+``replay`` checks it against the Skill's stored cases; ``accept`` stores it as a new version and
+writes it to the user's Skill directory, after which the workbench's library uses it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent.evolve.authoring import NewSkill, from_llm, from_template
+from agent.evolve.generate import generate_skill
+from agent.evolve.instructions import instruction_edits
+from agent.evolve.patch import patch_skill
+from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
+from agent.evolve.replay import Replayer, ReplayReport, investigate_runner, replace_skill, replay_cases
+from agent.evolve.versions import Accepted, accept, next_version, skill_text
+from agent.skills.library import SkillLibrary
+from agent.skills.loader import LoadedSkill
+
+
+class UnknownSkillError(LookupError):
+    """No Skill of that name in the library."""
+
+
+@dataclass
+class Workbench:
+    """Everything a refinement needs; build one with :meth:`from_settings`."""
+
+    memory: Any
+    library: SkillLibrary
+    user_dir: Path
+    replayer: Replayer
+    client: Any = None
+    catalog: Any = None
+    log: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, memory: Any, *, library: SkillLibrary | None = None, use_llm_replay: bool = False,
+        catalog: Any = None,
+    ) -> Workbench:
+        """A workbench over the configured Skills, with the LLM client when an endpoint is configured."""
+        from agent.runtime import load_skills
+
+        client = None
+        if settings.llm_enabled:
+            from agent.llm.client import LLMClient
+
+            client = LLMClient(settings)
+        return cls(
+            memory=memory,
+            library=library if library is not None else load_skills(settings),
+            user_dir=settings.resolved_user_skills_dir,
+            replayer=Replayer(investigate_runner(settings, use_llm=use_llm_replay)),
+            client=client,
+            catalog=catalog,
+        )
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def skill(self, name: str) -> LoadedSkill:
+        """The current Skill ``name`` (UnknownSkillError, with close names, when absent)."""
+        loaded = self.library.get(name)
+        if loaded is None:
+            close = difflib.get_close_matches(name, list(self.library.skills), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownSkillError(f"no Skill named {name!r}{hint} (see `bianque skills list`)")
+        return loaded
+
+    def _version(self, loaded: LoadedSkill) -> int:
+        return next_version(self.memory, loaded.name, loaded.skill.version)
+
+    # -- proposals -------------------------------------------------------------------------------
+
+    def propose_for_case(self, case_id: str, *, skill: str | None = None) -> Proposal:
+        """A patch for the Skill that answered a corrected case (rules offline, the LLM when configured)."""
+        case = self.memory.get_case(case_id)
+        correction = case.latest_correction
+        if correction is None:
+            raise NoProposal(f"case {case_id} has no correction; correct it first (`bianque correct {case_id} ...`)")
+        if correction.correct:
+            raise NoProposal(f"case {case_id} was marked right: there is nothing to fix")
+        name = skill or case.skill
+        if not name:
+            raise NoProposal(f"case {case_id} records no Skill; name the Skill to refine")
+        loaded = self.skill(name)
+        text = skill_text(loaded)
+        ctx = case_context(case)
+        version = self._version(loaded)
+        if self.client is None:
+            return propose_by_rules(loaded, text, ctx, version=version)
+        from agent.evolve.casebase import case_text
+
+        generated = generate_skill(
+            self.client, "propose_patch",
+            {"skill_name": name, "skill_yaml": text, "case_text": case_text(case, ctx.truth),
+             "truth": ctx.truth.describe(), "note": correction.note},
+            old_text=text, version=version, name=name, pattern=loaded.skill.pattern.value,
+            catalog=ctx.catalog or self.catalog, purpose="Skill patch",
+        )
+        return Proposal(name, f"llm:{self.client.model}", generated.summary, generated.patched,
+                        [f"the model answered in {generated.tries} tr{'y' if generated.tries == 1 else 'ies'}"],
+                        case.id, correction.id)
+
+    def propose_from_instruction(self, name: str, instruction: str) -> Proposal:
+        """A patch following an engineer's instruction (the LLM, or simple forms offline)."""
+        loaded = self.skill(name)
+        text = skill_text(loaded)
+        version = self._version(loaded)
+        if self.client is None:
+            edits = instruction_edits(loaded.skill, instruction)
+            patched = patch_skill(text, edits, version=version, file=f"<{name} refined>")
+            return Proposal(name, "instruction", instruction.strip(), patched, [e.why for e in edits])
+        generated = generate_skill(
+            self.client, "refine", {"skill_name": name, "skill_yaml": text, "instruction": instruction},
+            old_text=text, version=version, name=name, pattern=loaded.skill.pattern.value,
+            catalog=self.catalog, purpose="refined Skill",
+        )
+        return Proposal(name, f"llm:{self.client.model}", generated.summary, generated.patched,
+                        [f"instruction: {instruction.strip()}"])
+
+    def new_skill(
+        self, description: str, *, pattern: str | None = None, module: str | None = None, name: str | None = None
+    ) -> NewSkill:
+        """A new validated Skill (not saved): the LLM when configured, else from the closest template."""
+        if self.client is None:
+            return from_template(self.library, description, pattern=pattern, module=module, name=name)
+        return from_llm(self.client, self.library, description, pattern=pattern, module=module, catalog=self.catalog)
+
+    # -- replay and acceptance -------------------------------------------------------------------
+
+    def replay(self, proposal: Proposal) -> ReplayReport:
+        """Replay the proposal against every stored case of its Skill."""
+        loaded = self.skill(proposal.skill)
+        cases = replay_cases(self.memory, proposal.skill, proposal.case_id)
+        return self.replayer.replay(
+            cases, self.library, proposal.patched.loaded, current_text=skill_text(loaded),
+            patched_text=proposal.patched.text, target_case=proposal.case_id,
+        )
+
+    def accept(self, proposal: Proposal, *, author: str | None = None) -> Accepted:
+        """Store the proposal as the Skill's next version, write it to the user dir, use it from now on."""
+        base = self.skill(proposal.skill)
+        reason = proposal.summary
+        if proposal.correction_id is not None:
+            reason = f"from correction {proposal.correction_id} of case {proposal.case_id}: {proposal.summary}"
+        done = accept(self.memory, self.user_dir, proposal.skill, proposal.patched.text,
+                      reason=f"{proposal.source}: {reason}", author=author, base=base)
+        self._use(proposal.patched.loaded, done.path)
+        return done
+
+    def save_new(self, new: NewSkill, *, author: str | None = None) -> Accepted:
+        """Store and write a new Skill (version 1)."""
+        done = accept(self.memory, self.user_dir, new.name, new.patched.text,
+                      reason=f"created ({new.source}{', from ' + new.template if new.template else ''})",
+                      author=author)
+        self._use(new.patched.loaded, done.path)
+        return done
+
+    def _use(self, loaded: LoadedSkill, path: Path) -> None:
+        self.library = replace_skill(self.library, loaded, path)
+

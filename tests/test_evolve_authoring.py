@@ -1,0 +1,105 @@
+"""Refinement from simple instructions offline, and new Skills from the closest template."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import PROJECT_ROOT, get_settings
+from agent.evolve.authoring import AuthoringError, from_template, guess_pattern
+from agent.evolve.instructions import InstructionNotUnderstood, instruction_edits
+from agent.evolve.patch import patch_skill
+from agent.memory import Memory
+from agent.runtime import load_skills
+from agent.skills.library import load_library
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def library():
+    return load_library([PROJECT_ROOT / "skills"])
+
+
+def _apply(library, name: str, instruction: str):
+    loaded = library.get(name)
+    text = loaded.path.read_text(encoding="utf-8")
+    return patch_skill(text, instruction_edits(loaded.skill, instruction)).loaded.skill
+
+
+def test_simple_instructions_are_understood_offline(library) -> None:
+    skill = _apply(library, "memory-pressure-rca", "Add metric disk_usage_ratio as disk for dependencies")
+    added = skill.data.metrics[-1]
+    assert (added.id, added.name, added.dependencies) == ("disk", "disk_usage_ratio", True)
+    skill = _apply(library, "memory-pressure-rca", "raise threshold of cpu to 0.9")
+    cpu = next(m for m in skill.data.metrics if m.id == "cpu")
+    assert cpu.threshold == 0.9 and cpu.compare.value == "threshold"
+    rules = _apply(library, "memory-pressure-rca", "set min_score of rule 1 to 0.3").decision.rules
+    assert rules[0].when.min_score == 0.3
+    assert "oom" in _apply(library, "memory-pressure-rca", "add tag oom").knowledge.tags
+    assert _apply(library, "memory-pressure-rca", "set dependency depth to 2").data.dependencies.depth == 2
+
+
+@pytest.mark.parametrize(
+    ("instruction", "message"),
+    [
+        ("make it smarter", "only simple instructions are understood"),
+        ("raise threshold of nope to 3", "no metric signal 'nope'.*memory, throughput"),
+        ("set min_score of rule 9 to 0.3", "has 3 rule"),
+        ("add tag memory_leak", "already has knowledge tag"),
+    ],
+)
+def test_other_instructions_are_refused_clearly(library, instruction, message) -> None:
+    with pytest.raises(InstructionNotUnderstood, match=message):
+        instruction_edits(library.get("memory-pressure-rca").skill, instruction)
+
+
+def test_new_skill_offline_copies_the_closest_skill_of_the_pattern_and_module(library) -> None:
+    new = from_template(library, "Root-cause analysis of memory alerts on the ranking service", module="ranking")
+    skill = new.patched.loaded.skill
+    assert new.template == "memory-pressure-rca" and new.name == "ranking-rca-2"  # ranking-rca exists
+    assert skill.scope.services == ["ranking"] and skill.version == 1 and not skill.generic
+    assert skill.description == "Root-cause analysis of memory alerts on the ranking service"
+    assert new.patched.text.startswith("# Generated from memory-pressure-rca for: Root-cause analysis")
+    release = from_template(library, "Gate canary releases of the checkout service", module="checkout")
+    assert release.patched.loaded.skill.pattern.value == "release_interception"
+    assert release.patched.loaded.skill.scope.services == ["checkout"]
+
+
+def test_new_skill_refuses_a_taken_name_or_short_description(library) -> None:
+    with pytest.raises(AuthoringError, match="exists"):
+        from_template(library, "memory alerts on ranking", name="memory-pressure-rca")
+    with pytest.raises(AuthoringError, match="at least 10"):
+        from_template(library, "mem", pattern="rca")
+
+
+def test_guess_pattern() -> None:
+    assert guess_pattern("block bad canary deploys") == "release_interception"
+    assert guess_pattern("daily inspection of disks") == "inspection"
+    assert guess_pattern("why does checkout time out") == "rca"
+
+
+def test_cli_new_saves_a_validated_skill_to_the_user_dir(bianque_home) -> None:
+    result = runner.invoke(app, ["skills", "new", "--description", "Daily inspection of the checkout disks",
+                                 "--module", "checkout", "--yes"])
+    assert result.exit_code == 0, result.output
+    path = get_settings().resolved_user_skills_dir / "checkout-inspection.yaml"
+    assert path.is_file() and f"saved checkout-inspection v1 to {path}" in result.output
+    loaded = load_skills(get_settings()).get("checkout-inspection")
+    assert loaded is not None and loaded.skill.pattern.value == "inspection"
+    with Memory() as memory:
+        assert memory.get_skill_version("checkout-inspection").reason.startswith("created (template, from ")
+
+
+def test_cli_refine_offline_instruction_replays_and_saves(bianque_home) -> None:
+    result = runner.invoke(app, ["skills", "refine", "memory-pressure-rca", "-i", "add tag oom", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "accepted: 0 case(s) fixed, no regression in 0 replayed case(s)" in result.output
+    assert load_skills(get_settings()).get("memory-pressure-rca").skill.version == 2
+    history = json.loads(runner.invoke(app, ["skills", "history", "memory-pressure-rca", "--json"]).output)
+    assert [v["version"] for v in history] == [1, 2]
+    vague = runner.invoke(app, ["skills", "refine", "memory-pressure-rca", "-i", "be better", "--yes"])
+    assert vague.exit_code == 2 and "BIANQUE_LLM_BASE_URL" in vague.output

@@ -1,0 +1,115 @@
+"""Corrections: stored beside the verdict, checked against the case's pattern, indexed for retrieval."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import get_settings
+from agent.evolve.casebase import case_doc_id, similar_cases
+from agent.evolve.corrections import CorrectionError, correct_case
+from agent.knowledge.store import KnowledgeStore
+from agent.memory import CaseNotFoundError, Memory
+from tests.test_evolve_support import rca_event, rca_verdict, release_event, release_verdict, store_case
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def memory(bianque_home) -> Memory:
+    with Memory() as memory:
+        yield memory
+
+
+@pytest.fixture
+def knowledge(bianque_home) -> KnowledgeStore:
+    return KnowledgeStore(get_settings())
+
+
+def test_correction_is_stored_beside_the_verdict_never_over_it(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    before = memory.get_case(case_id).verdict
+    first = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", note="heap grew")
+    second = correct_case(memory, case_id, correct=False, service="cache", fault="cache_failure")
+    case = memory.get_case(case_id)
+    assert case.verdict == before
+    assert [c.id for c in case.corrections] == [first.correction.id, second.correction.id]
+    assert first.truth.describe() == "root cause ranking/memory_leak" and first.truth.note == "heap grew"
+    assert second.truth.needs_attention is True  # naming a root cause says the alert was actionable
+
+
+def test_marking_right_endorses_the_verdict(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "memory_leak"))
+    result = correct_case(memory, case_id, correct=True)
+    assert (result.truth.service, result.truth.fault, result.truth.needs_attention) == ("ranking", "memory_leak", True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"correct": False, "decision": "block"}, "decision does not apply"),
+        ({"correct": False}, "a wrong answer needs the truth"),
+        ({"correct": False, "fault": "memory_leak"}, "give --service too"),
+        ({"correct": False, "service": "ranking", "fault": "Memory Leak"}, "is not a fault kind"),
+        ({"correct": True, "service": "cache", "fault": "cache_failure"}, "--right contradicts"),
+        ({"correct": False, "service": "ranking", "fault": "slow_dependency"}, "the verdict already says"),
+    ],
+)
+def test_rca_corrections_that_do_not_fit_are_refused(memory, kwargs, message) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    with pytest.raises(CorrectionError, match=message):
+        correct_case(memory, case_id, **kwargs)
+    assert memory.get_case(case_id).corrections == []
+
+
+def test_release_corrections_take_a_decision_only(memory) -> None:
+    case_id = store_case(memory, release_event(), release_verdict("pass"), skill="serving-canary-release")
+    with pytest.raises(CorrectionError, match="service does not apply.*--decision"):
+        correct_case(memory, case_id, correct=False, service="ranking")
+    with pytest.raises(CorrectionError, match="decision: must be one of"):
+        correct_case(memory, case_id, correct=False, decision="stop")
+    result = correct_case(memory, case_id, correct=False, decision="block")
+    assert result.truth.decision == "block"
+
+
+def test_unknown_case_is_a_clear_error(memory) -> None:
+    with pytest.raises(CaseNotFoundError, match="nope"):
+        correct_case(memory, "nope", correct=True)
+
+
+def test_corrected_case_is_indexed_and_retrieved_as_experience(memory, knowledge) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    other = store_case(memory, rca_event("cache", "CacheLatencyHigh"), rca_verdict("cache", "slow_dependency"))
+    result = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak",
+                          note="heap grew for hours before the OOM", knowledge=knowledge)
+    correct_case(memory, other, correct=False, service="cache", fault="cache_failure", knowledge=knowledge)
+    doc = knowledge.get("cases", case_doc_id(case_id))
+    assert doc is not None and "Truth: root cause ranking/memory_leak" in doc.text and "heap grew" in doc.text
+    assert doc.text.startswith("Event: rca | alert RankingMemoryHigh")
+    assert result.indexed[0] == case_doc_id(case_id) and result.indexed[1].startswith("exp-")
+    hits = similar_cases(knowledge, "ranking memory high alert, memory above 90%", top_k=4, min_score=0.0)
+    assert {h.collection for h in hits} == {"cases", "experience"}
+    assert hits[0].id in (case_doc_id(case_id), result.indexed[1])
+    # what gather asks for a Skill listing experience (and cases) finds it too
+    found = knowledge.search("RankingMemoryHigh ranking memory", collections=["experience", "cases"],
+                             tags=["memory_leak"], top_k=2)
+    assert all("memory_leak" in h.tags for h in found) and found
+
+
+def test_cli_correct_stores_and_reports(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    result = runner.invoke(app, ["correct", case_id, "--wrong", "--service", "ranking", "--fault", "memory_leak",
+                                 "--note", "leak", "--no-index"])
+    assert result.exit_code == 0, result.output
+    assert "truth: root cause ranking/memory_leak" in result.output
+    assert "skills refine --from-case" in result.output
+    assert memory.get_case(case_id).latest_correction.root_cause_fault == "memory_leak"
+
+
+def test_cli_correct_errors_are_clear(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict())
+    bad = runner.invoke(app, ["correct", case_id, "--wrong", "--decision", "block", "--no-index"])
+    assert bad.exit_code == 2 and "decision does not apply" in bad.output
+    unknown = runner.invoke(app, ["correct", "missing-case", "--right", "--no-index"])
+    assert unknown.exit_code == 2 and "missing-case" in unknown.output

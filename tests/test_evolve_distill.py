@@ -1,0 +1,111 @@
+"""Distillation: one experience note per group of corrected cases, deduplicated, merged, linked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.config import get_settings
+from agent.evolve.corrections import correct_case
+from agent.evolve.distill import distill
+from agent.knowledge.store import KnowledgeStore
+from agent.llm.client import LLMClient
+from agent.memory import Memory
+from tests.test_evolve_support import rca_event, rca_verdict, store_case
+
+
+@pytest.fixture
+def memory(bianque_home) -> Memory:
+    with Memory() as memory:
+        yield memory
+
+
+@pytest.fixture
+def knowledge(bianque_home) -> KnowledgeStore:
+    return KnowledgeStore(get_settings())
+
+
+def _leak_case(memory: Memory, note: str = "") -> str:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", note=note)
+    return case_id
+
+
+def _notes(knowledge: KnowledgeStore) -> dict[str, dict]:
+    got = knowledge.collection("experience").get(include=["metadatas", "documents"])
+    return {i: {**m, "text": d} for i, m, d in zip(got["ids"], got["metadatas"], got["documents"], strict=True)}
+
+
+def test_similar_cases_share_one_note_and_rerunning_adds_nothing(memory, knowledge) -> None:
+    first, second = _leak_case(memory, "heap grew"), _leak_case(memory, "OOM after 6h")
+    cache = store_case(memory, rca_event("cache", "CacheLatency"), rca_verdict("cache", "slow_dependency"))
+    correct_case(memory, cache, correct=False, service="cache", fault="cache_failure")
+
+    report = distill(memory, knowledge)
+    assert report.count("created") == 2
+    notes = _notes(knowledge)
+    leak = next(n for n in notes.values() if n["kind"] == "memory_leak")
+    assert leak["source_cases"].split(",") == [first, second] and leak["count"] == 2
+    assert "truth was root cause ranking/memory_leak" in leak["text"] and "heap grew" in leak["text"]
+    assert "memory" in leak["text"].lower() and leak["writer"] == "template"
+
+    again = distill(memory, knowledge)
+    assert again.count("unchanged") == 2 and again.count("created") == again.count("updated") == 0
+    assert _notes(knowledge) == notes
+
+
+def test_a_new_similar_case_updates_its_groups_note(memory, knowledge) -> None:
+    first, second = _leak_case(memory), _leak_case(memory)
+    distill(memory, knowledge)
+    third = _leak_case(memory, "third time")
+    report = distill(memory, knowledge)
+    assert (report.count("updated"), report.count("created")) == (1, 0)
+    notes = _notes(knowledge)
+    assert len(notes) == 1
+    (note,) = notes.values()
+    assert note["source_cases"].split(",") == [first, second, third] and "third time" in note["text"]
+
+
+def test_a_re_corrected_case_moves_and_an_empty_group_loses_its_note(memory, knowledge) -> None:
+    case_id = _leak_case(memory)
+    distill(memory, knowledge)
+    correct_case(memory, case_id, correct=False, service="ranking", fault="traffic_spike")
+    report = distill(memory, knowledge)
+    assert (report.count("created"), report.count("removed")) == (1, 1)
+    assert [n["kind"] for n in _notes(knowledge).values()] == ["traffic_spike"]
+
+
+def test_correcting_with_knowledge_keeps_the_note_current(memory, knowledge) -> None:
+    first = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    second = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    a = correct_case(memory, first, correct=False, service="ranking", fault="memory_leak", knowledge=knowledge)
+    b = correct_case(memory, second, correct=False, service="ranking", fault="memory_leak", knowledge=knowledge)
+    assert a.indexed[1] == b.indexed[1]  # the same note, now from both cases
+    assert _notes(knowledge)[a.indexed[1]]["source_cases"].split(",") == [first, second]
+    assert knowledge.count("cases") == 2
+
+
+def test_the_llm_writes_notes_and_bad_answers_go_back_with_the_error(memory, knowledge, fake_llm) -> None:
+    _leak_case(memory, "heap grew")
+    fake_llm.queue(
+        "not json at all",
+        json.dumps({"title": "Ranking memory leaks", "note": ""}),
+        json.dumps({"title": "Ranking memory leaks", "note": "Memory on ranking grows for hours; check its trend."}),
+    )
+    report = distill(memory, knowledge, client=LLMClient(get_settings()))
+    (note,) = _notes(knowledge).values()
+    assert note["text"] == "Memory on ranking grows for hours; check its trend." and note["writer"].startswith("llm:")
+    retries = [r["messages"][-1]["content"] for r in fake_llm.requests[1:]]
+    assert "no JSON object in the answer" in retries[0] and 'field "note": required' in retries[1]
+    assert "heap grew" in fake_llm.requests[0]["messages"][1]["content"]
+    assert report.messages == []
+
+
+def test_llm_failing_three_times_falls_back_to_the_template(memory, knowledge, fake_llm) -> None:
+    _leak_case(memory)
+    fake_llm.queue("{}", "{}", "{}")
+    report = distill(memory, knowledge, client=LLMClient(get_settings()))
+    (note,) = _notes(knowledge).values()
+    assert note["writer"] == "template" and len(fake_llm.requests) == 3
+    assert "no valid experience note in 3 tries" in report.messages[0]

@@ -1,0 +1,111 @@
+"""LLM-written Skills: bad YAML, schema and catalog errors go back to the model; three strikes and out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import get_settings
+from agent.evolve.corrections import correct_case
+from agent.evolve.llm_loop import GenerationFailed
+from agent.evolve.patch import Edit, patch_skill
+from agent.evolve.replay import Replayer
+from agent.evolve.versions import skill_text
+from agent.evolve.workbench import Workbench
+from agent.llm.client import LLMClient
+from agent.memory import Memory
+from agent.skills.library import load_library
+from tests.test_evolve_support import blind_skills_dir, rca_event, rca_verdict, store_case, write_small_bundle
+
+runner = CliRunner()
+NAME = "memory-pressure-rca"
+MEMORY = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{service}"}, "compare": "trend"}
+
+
+@pytest.fixture
+def skills_dir(tmp_path, monkeypatch):
+    path = blind_skills_dir(tmp_path)
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(path)]))
+    get_settings.cache_clear()
+    return path
+
+
+@pytest.fixture
+def corrected(skills_dir, tmp_path, bianque_home) -> str:
+    bundle = write_small_bundle(tmp_path / "leak", rca_event())
+    with Memory() as memory:
+        case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"), bundle=bundle)
+        correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", note="heap grew")
+    return case_id
+
+
+def _bench(memory, skills_dir) -> Workbench:
+    settings = get_settings()
+    return Workbench(memory, load_library([skills_dir]), settings.resolved_user_skills_dir,
+                     Replayer(lambda case, library, skill: rca_verdict()), client=LLMClient(settings))
+
+
+def _answer(text: str) -> str:
+    return json.dumps({"summary": "add the memory metric", "skill_yaml": text})
+
+
+def _good_text(skills_dir) -> str:
+    text = (skills_dir / f"{NAME}.yaml").read_text(encoding="utf-8")
+    return patch_skill(text, [Edit("append", ("data", "metrics"), MEMORY)]).text
+
+
+def test_bad_answers_go_back_with_the_exact_error_until_one_validates(fake_llm, corrected, skills_dir) -> None:
+    good = _good_text(skills_dir)
+    coloured = _answer(good.replace("pattern: rca", "pattern: rca\ncolour: red"))
+    fake_llm.queue(_answer("name: memory-pressure-rca\ndata: [unclosed\n"), coloured, _answer(good))
+    with Memory() as memory:
+        proposal = _bench(memory, skills_dir).propose_for_case(corrected)
+    assert proposal.source == "llm:gpt-4o-mini" and proposal.summary == "add the memory metric"
+    assert proposal.reasons == ["the model answered in 3 tries"]
+    assert proposal.patched.new_version == 2 and "+    - id: memory" in proposal.diff
+    first, second, third = (r["messages"] for r in fake_llm.requests)
+    assert "heap grew" in first[1]["content"] and "memory_usage_bytes" in first[1]["content"]  # note, catalog
+    assert "YAML syntax error" in second[-1]["content"] and ":3:" in second[-1]["content"]
+    assert "colour: unknown field" in third[-1]["content"]
+    assert third[-2] == {"role": "assistant", "content": coloured}
+
+
+def test_names_outside_the_data_catalog_are_sent_back(fake_llm, corrected, skills_dir) -> None:
+    made_up = _good_text(skills_dir).replace("name: memory_usage_bytes", "name: heap_bytes_made_up")
+    fake_llm.queue(_answer(made_up), _answer(_good_text(skills_dir)))
+    with Memory() as memory:
+        proposal = _bench(memory, skills_dir).propose_for_case(corrected)
+    assert proposal.reasons == ["the model answered in 2 tries"]
+    retry = fake_llm.requests[1]["messages"][-1]["content"]
+    assert "the data catalog does not know" in retry and "unknown metric 'heap_bytes_made_up'" in retry
+
+
+def test_an_unchanged_or_renamed_skill_is_refused(fake_llm, corrected, skills_dir) -> None:
+    same = (skills_dir / f"{NAME}.yaml").read_text(encoding="utf-8")
+    fake_llm.queue(_answer(same), _answer(_good_text(skills_dir).replace(f"name: {NAME}", "name: other")),
+                   _answer(_good_text(skills_dir)))
+    with Memory() as memory:
+        _bench(memory, skills_dir).propose_for_case(corrected)
+    retries = [r["messages"][-1]["content"] for r in fake_llm.requests[1:]]
+    assert "the Skill is unchanged" in retries[0] and "name: must stay 'memory-pressure-rca'" in retries[1]
+
+
+def test_three_invalid_answers_fail_clearly(fake_llm, corrected, skills_dir) -> None:
+    fake_llm.queue("no json", _answer("- a list"), _answer("name: [x"))
+    with Memory() as memory, pytest.raises(GenerationFailed, match="no valid Skill patch in 3 tries") as failure:
+        _bench(memory, skills_dir).propose_for_case(corrected)
+    assert len(failure.value.errors) == 3 and len(fake_llm.requests) == 3
+    assert "not a mapping" in failure.value.errors[1]
+
+
+def test_cli_refine_from_case_reports_the_failure(fake_llm, corrected, skills_dir) -> None:
+    fake_llm.queue("{}", "{}", "{}")
+    result = runner.invoke(app, ["skills", "refine", "--from-case", corrected, "--yes"])
+    assert result.exit_code == 2
+    assert "no valid Skill patch in 3 tries" in result.output and '"skill_yaml": required' in result.output
+    with Memory() as memory:
+        assert memory.skill_versions(NAME) == []
+    assert skill_text(load_library([skills_dir]).get(NAME)) == (skills_dir / f"{NAME}.yaml").read_text()

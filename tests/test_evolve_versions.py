@@ -1,0 +1,102 @@
+"""Skill versions: accepted patches stored and written to the user dir; history, diff and rollback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import get_settings
+from agent.evolve.patch import Edit, patch_skill
+from agent.evolve.proposals import Proposal
+from agent.evolve.versions import accept, diff_versions, history, rollback, skill_text
+from agent.memory import Memory, SkillVersionNotFoundError
+from agent.runtime import load_skills
+from tests.test_evolve_support import blind_skills_dir
+
+runner = CliRunner()
+NAME = "memory-pressure-rca"
+MEMORY = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{service}"}, "compare": "trend"}
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, bianque_home):
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(blind_skills_dir(tmp_path))]))
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def memory(settings) -> Memory:
+    with Memory() as memory:
+        yield memory
+
+
+def _accept_memory_patch(memory, settings):
+    loaded = load_skills(settings).get(NAME)
+    text = skill_text(loaded)
+    patched = patch_skill(text, [Edit("append", ("data", "metrics"), MEMORY)])
+    proposal = Proposal(NAME, "rules", "add memory", patched)
+    done = accept(memory, settings.resolved_user_skills_dir, NAME, patched.text, reason="add memory",
+                  author="alice", base=loaded)
+    return text, proposal, done
+
+
+def test_accepting_stores_the_baseline_and_the_new_version_and_writes_the_user_dir(memory, settings) -> None:
+    builtin = settings.skills_dirs[0] / f"{NAME}.yaml"
+    original, proposal, done = _accept_memory_patch(memory, settings)
+    assert builtin.read_text(encoding="utf-8") == original  # the built-in file is never touched
+    assert done.path == settings.resolved_user_skills_dir / f"{NAME}.yaml"
+    assert done.path.read_text(encoding="utf-8") == proposal.patched.text
+    versions = history(memory, NAME)
+    assert [(v.version, v.reason, v.active) for v in versions] == [
+        (1, "before the first change", False), (2, "add memory", True)]
+    assert versions[0].yaml_text == original
+    reloaded = load_skills(settings).get(NAME)
+    assert reloaded.skill.version == 2 and reloaded.overrides == builtin
+    assert "memory" in {m.id for m in reloaded.skill.data.metrics}
+
+
+def test_rollback_restores_an_earlier_version_as_a_new_one(memory, settings) -> None:
+    original, _proposal, _done = _accept_memory_patch(memory, settings)
+    current = load_skills(settings).get(NAME)
+    done = rollback(memory, settings.resolved_user_skills_dir, NAME, 1, author="bob", current=current)
+    assert (done.record.version, done.record.reason, done.record.active) == (3, "rollback to v1", True)
+    restored = done.path.read_text(encoding="utf-8")
+    assert restored == original.replace("version: 1", "version: 3", 1)
+    reloaded = load_skills(settings).get(NAME)
+    assert reloaded.skill.version == 3 and "memory" not in {m.id for m in reloaded.skill.data.metrics}
+    assert [v.version for v in history(memory, NAME)] == [1, 2, 3]
+    with pytest.raises(SkillVersionNotFoundError):
+        rollback(memory, settings.resolved_user_skills_dir, NAME, 9, current=reloaded)
+
+
+def test_diff_between_stored_versions(memory, settings) -> None:
+    _accept_memory_patch(memory, settings)
+    text = diff_versions(memory, NAME, 1, 2)
+    assert text.startswith(f"--- {NAME} v1\n+++ {NAME} v2\n")
+    assert "+    - id: memory" in text and "-version: 1" in text and "+version: 2" in text
+
+
+def test_cli_history_diff_rollback(memory, settings) -> None:
+    _accept_memory_patch(memory, settings)
+    shown = runner.invoke(app, ["skills", "history", NAME, "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert [v["version"] for v in json.loads(shown.output)] == [1, 2]
+    diff = runner.invoke(app, ["skills", "diff", NAME, "1", "2"])
+    assert diff.exit_code == 0 and "memory_usage_bytes" in diff.output
+    back = runner.invoke(app, ["skills", "rollback", NAME, "1", "--yes"])
+    assert back.exit_code == 0, back.output
+    assert "v3 (rollback to v1)" in back.output
+    assert memory.active_skill_version(NAME).version == 3
+    missing = runner.invoke(app, ["skills", "diff", NAME, "1", "7"])
+    assert missing.exit_code == 2 and "7" in missing.output
+    declined = runner.invoke(app, ["skills", "rollback", NAME, "2"], input="n\n")
+    assert declined.exit_code == 1 and memory.active_skill_version(NAME).version == 3
+
+
+def test_history_of_an_unchanged_skill_says_so(settings) -> None:
+    result = runner.invoke(app, ["skills", "history", "generic-rca"])
+    assert result.exit_code == 0 and "no stored versions of generic-rca" in result.output
