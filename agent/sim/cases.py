@@ -6,8 +6,9 @@ from typing import Any
 
 from agent.series import ChangeRecord
 from agent.sim import effects as fx
+from agent.sim.context import FaultContext
 from agent.sim.draft import Draft, magnitude, pick
-from agent.sim.faults import FAULTS, RCA_TARGETS, FaultContext
+from agent.sim.faults import FAULTS, RCA_TARGETS
 from agent.sim.logs import emit
 from agent.sim.release import canary_release, config_release
 from agent.sim.system import BUSINESSES, SERVICES, SERVING, STATEFUL, callers_of

@@ -7,92 +7,29 @@ obvious (1). ``ctx.early`` asks for the inspection form: trending or noisy, not 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from agent.sim import effects as fx
 from agent.sim.changes import config_push, config_setting, deploy
+from agent.sim.context import ERR, P50, P99, AlertPlan, FaultContext, Impact, spread
 from agent.sim.logs import emit, emit_at
+from agent.sim.regressions import EXCEPTIONS, broken_config, broken_release, handlers_of
 from agent.sim.system import SERVICES, STATEFUL, callers_of, downstream_of
-from agent.sim.world import World
-
-P50, P99, ERR = "request_latency_p50_seconds", "request_latency_p99_seconds", "request_error_ratio"
-EXCEPTIONS = {"java": "exc_java", "go": "exc_go", "cpp": "exc_cpp", "python": "exc_python"}
-
-
-@dataclass
-class FaultContext:
-    """Where, when and how hard a fault hits."""
-
-    world: World
-    service: str
-    onset: float
-    magnitude: float
-    early: bool = False
-
-
-@dataclass
-class AlertPlan:
-    """An alert a fault itself dictates (noise): rule, start of its search, hold time, threshold."""
-
-    service: str
-    signal: str
-    onset: float
-    for_minutes: int
-    threshold: float | None = None
-
-
-@dataclass
-class Impact:
-    """The ground truth of an injected fault and how it can be alerted on."""
-
-    root_cause: list[dict[str, str]]
-    onset: float
-    root_signals: list[str] = field(default_factory=list)  # alert rules that fire on the root itself
-    finding: str | None = None  # inspection: the kind of finding a good inspection reports
-    alert: AlertPlan | None = None
-
-
-def _rng(ctx: FaultContext) -> np.random.Generator:
-    return ctx.world.rng
 
 
 def _some_rows(ctx: FaultContext, p_all: float) -> list[int]:
     """All instances with probability ``p_all``, else one or two of them."""
     n = len(ctx.world.instances[ctx.service])
-    if _rng(ctx).random() < p_all:
+    if ctx.world.rng.random() < p_all:
         return list(range(n))
-    k = 1 if n < 4 or _rng(ctx).random() < 0.6 else 2
-    return sorted(int(r) for r in _rng(ctx).choice(n, k, replace=False))
-
-
-def _normalised(values: np.ndarray) -> np.ndarray:
-    peak = float(np.max(values)) if values.size else 0.0
-    return np.clip(values / peak, 0.0, 1.0) if peak > 0 else np.zeros_like(values)
-
-
-def spread(ctx: FaultContext, changed: dict[str, dict[str, np.ndarray]], first_hop: str,
-            extra_errors: dict[str, np.ndarray] | None = None) -> None:
-    """Propagate to callers and log what they see: ``first_hop`` lines in direct callers of the
-    changed services, upstream errors further up."""
-    world = ctx.world
-    applied = fx.propagate_up(world, changed, extra_errors)
-    rate = 0.5 + 4.0 * ctx.magnitude
-    for service, delta in applied.items():
-        errs = _normalised(delta[ERR])
-        sick = [d for d in SERVICES[service].depends_on if d in changed or d in applied]
-        direct = [d for d in sick if d in changed]
-        if direct:
-            emit(world, service, first_hop, rate * errs, dep=direct, ms=(200, 2500))
-        else:
-            emit(world, service, "upstream_error", 0.5 * rate * errs, dep=sick, code=["UNAVAILABLE", "INTERNAL"],
-                 rpc=[r for d in sick for r in ("Get", "Score", "Fetch")])
+    k = 1 if n < 4 or ctx.world.rng.random() < 0.6 else 2
+    return sorted(int(r) for r in ctx.world.rng.choice(n, k, replace=False))
 
 
 def slow_dependency(ctx: FaultContext) -> Impact:
     """The service gets slow; its callers slow down after it and start timing out."""
-    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, _rng(ctx)
+    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, ctx.world.rng
     before = fx.snapshot(world, [svc])
     shape = fx.ramp(world.ts, ctx.onset, float(rng.uniform(1, 4)))
     f99 = 1.6 + 4.4 * m * rng.uniform(0.8, 1.1)
@@ -107,7 +44,7 @@ def slow_dependency(ctx: FaultContext) -> Impact:
 
 def cache_failure(ctx: FaultContext) -> Impact:
     """Hit ratio collapses (a flush or a lost node); callers fall back to backends and slow down."""
-    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, _rng(ctx)
+    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, ctx.world.rng
     ts = world.ts
     shape = fx.ramp(ts, ctx.onset, float(rng.uniform(1, 2)))
     refill = np.exp(-fx.minutes_since(ts, ctx.onset) / rng.uniform(60, 240))
@@ -151,7 +88,7 @@ def _leak_row(mem: np.ndarray, slope: float, start: int, limit: float) -> tuple[
 
 def memory_leak(ctx: FaultContext) -> Impact:
     """Memory grows linearly; near the limit GC pauses hurt latency, at the limit the pod is OOM-killed."""
-    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, _rng(ctx)
+    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, ctx.world.rng
     spec, ts = SERVICES[svc], world.ts
     start, end = world.index(ctx.onset), len(ts) - 1
     mem = world.sig(svc, "memory_usage_bytes")
@@ -191,7 +128,7 @@ def memory_leak(ctx: FaultContext) -> Impact:
 
 def disk_full(ctx: FaultContext) -> Impact:
     """Disk usage climbs towards 1; once full, writes fail and requests error out."""
-    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, _rng(ctx)
+    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, ctx.world.rng
     ts = world.ts
     disk = world.sig(svc, "disk_usage_ratio")
     start, end = world.index(ctx.onset), len(ts) - 1
@@ -226,7 +163,7 @@ def disk_full(ctx: FaultContext) -> Impact:
 
 def traffic_spike(ctx: FaultContext) -> Impact:
     """Requests jump at the entry point; every service behind it gets busier and slower."""
-    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, _rng(ctx)
+    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, ctx.world.rng
     shape = fx.ramp(world.ts, ctx.onset, float(rng.uniform(2, 5)))
     factor = 1.5 + 1.5 * m
     fx.apply_load(world, svc, 1.0 + (factor - 1.0) * shape)
@@ -241,27 +178,9 @@ def traffic_spike(ctx: FaultContext) -> Impact:
     return Impact([{"service": svc, "fault": "traffic_spike"}], ctx.onset, ["p99", "rps", "cpu", "errors"])
 
 
-def regress(ctx: FaultContext, rows: list[int], switches: list[float]) -> str:
-    """Errors and/or latency up on ``rows`` from their switch times; returns which ('errors',
-    'latency' or 'both')."""
-    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, _rng(ctx)
-    kind = str(rng.choice(["errors", "latency", "both"], p=[0.4, 0.3, 0.3]))
-    err = 0.01 + 0.12 * m * rng.uniform(0.8, 1.2)
-    f99 = 1.4 + 1.6 * m * rng.uniform(0.8, 1.2)
-    for row, at in zip(rows, switches, strict=True):
-        shape = fx.ramp(world.ts, at + 60.0, 1)
-        if kind in ("errors", "both"):
-            fx.add(world, svc, ERR, err * shape, [row])
-        if kind in ("latency", "both"):
-            fx.scale(world, svc, P99, 1.0 + (f99 - 1.0) * shape, [row])
-            fx.scale(world, svc, P50, 1.0 + 0.4 * (f99 - 1.0) * shape, [row])
-    return kind
-
-
 def bad_release(ctx: FaultContext) -> Impact:
     """A new version rolled out to every instance raises errors and/or latency."""
-    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, _rng(ctx)
-    before = fx.snapshot(world, [svc])
+    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, ctx.world.rng
     deployed = ctx.onset - float(rng.uniform(60, 180))
     rows = list(range(len(world.instances[svc])))
     _, switches = deploy(world, svc, deployed, rows)
@@ -270,26 +189,14 @@ def bad_release(ctx: FaultContext) -> Impact:
         fx.add(world, svc, ERR, rng.uniform(0.0005, 0.003) * on)
         emit(world, svc, EXCEPTIONS[SERVICES[svc].language], (1.0 + 4.0 * m) * on, handler=handlers_of(svc))
         return Impact([{"service": svc, "fault": "bad_release"}], ctx.onset, [], finding="new_error_template")
-    kind = regress(ctx, rows, switches)
-    if kind != "latency":
-        emit(world, svc, EXCEPTIONS[SERVICES[svc].language], (2.0 + 10.0 * m) * on, handler=handlers_of(svc))
-        emit(world, svc, "request_failed", (1.0 + 5.0 * m) * on)
-    else:
-        emit(world, svc, "slow_request", (1.0 + 4.0 * m) * on, ms=(300, 3000))
-    spread(ctx, fx.changes_since(world, before), "upstream_error")
+    kind = broken_release(ctx, rows, switches)
     signals = ["errors", "p99"] if kind != "latency" else ["p99"]
     return Impact([{"service": svc, "fault": "bad_release"}], ctx.onset, signals)
 
 
-def handlers_of(service: str) -> list[str]:
-    base = "".join(p.capitalize() for p in service.split("-"))
-    return [f"{base}Handler.handle", f"{base}Pipeline.run", f"{base}Service.serve"]
-
-
 def bad_config(ctx: FaultContext) -> Impact:
     """A config push breaks the service: invalid values, then errors and/or latency."""
-    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, _rng(ctx)
-    before = fx.snapshot(world, [svc])
+    world, svc, m, rng = ctx.world, ctx.service, ctx.magnitude, ctx.world.rng
     pushed = ctx.onset - float(rng.uniform(0, 60))
     setting = config_setting(world, svc, harmful=True)
     config_push(world, svc, pushed, setting)
@@ -300,15 +207,7 @@ def bad_config(ctx: FaultContext) -> Impact:
         emit(world, svc, "upstream_timeout", (2.0 + 8.0 * m) * on, dep=deps, ms=(35, 60))
         emit(world, svc, "retry", (1.0 + 4.0 * m) * on, dep=deps)
         return Impact([{"service": svc, "fault": "bad_config"}], ctx.onset, [], finding="error_burst")
-    for row in range(len(world.instances[svc])):
-        emit_at(world, svc, "config_invalid", pushed + float(rng.uniform(1, 50)), row, key=setting[0],
-                value=setting[2])
-    kind = regress(ctx, list(range(len(world.instances[svc]))), [pushed] * len(world.instances[svc]))
-    emit(world, svc, "config_failed", (0.5 + 2.0 * m) * on, key=setting[0],
-         reason=[f"value {setting[2]} out of range", "type mismatch", "dependent key missing"])
-    if kind != "latency":
-        emit(world, svc, "request_failed", (1.0 + 6.0 * m) * on)
-    spread(ctx, fx.changes_since(world, before), "upstream_error")
+    kind = broken_config(ctx, setting, pushed)
     return Impact([{"service": svc, "fault": "bad_config"}], ctx.onset, ["errors", "p99"] if kind != "latency"
                   else ["p99"])
 
@@ -318,7 +217,7 @@ NOISY_SIGNALS = {"p99": (1.7, 2.6), "errors": (3.0, 6.0), "cpu": (1.5, 1.8)}
 
 def noisy_alert(ctx: FaultContext) -> Impact:
     """A rule too tight for its metric: one- or two-minute spikes, today as yesterday, trip it."""
-    world, svc, rng = ctx.world, ctx.service, _rng(ctx)
+    world, svc, rng = ctx.world, ctx.service, ctx.world.rng
     signal = str(rng.choice(list(NOISY_SIGNALS)))
     metric = {"p99": P99, "errors": ERR, "cpu": "cpu_usage_ratio"}[signal]
     size = NOISY_SIGNALS[signal]
@@ -341,7 +240,7 @@ def noisy_alert(ctx: FaultContext) -> Impact:
 
 def healthy(ctx: FaultContext) -> Impact:
     """No fault. For an alert: a rule tripped by the normal evening peak, at yesterday's level."""
-    world, svc, rng = ctx.world, ctx.service, _rng(ctx)
+    world, svc, rng = ctx.world, ctx.service, ctx.world.rng
     signal = str(rng.choice(["p99", "cpu", "rps"]))
     metric = {"p99": P99, "cpu": "cpu_usage_ratio", "rps": "requests_per_second"}[signal]
     series = world.aggregate(svc, metric) if signal != "cpu" else world.sig(svc, metric).max(axis=0)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from agent.sim.alerts import fire, visibility
+from agent.sim.context import FaultContext, Impact
 from agent.sim.draft import Draft, magnitude, neighbourhood, pick
-from agent.sim.faults import FAULTS, RCA_TARGETS, FaultContext, Impact
+from agent.sim.faults import FAULTS, RCA_TARGETS
 from agent.sim.system import SERVICES, callers_of, downstream_of, upstream_of
 from agent.sim.world import World
 

@@ -9,8 +9,9 @@ import numpy as np
 from agent.series import ChangeRecord
 from agent.sim import effects as fx
 from agent.sim.changes import config_push, config_setting, deploy
-from agent.sim.faults import EXCEPTIONS, P50, P99, FaultContext, handlers_of, regress, spread
-from agent.sim.logs import emit, emit_at
+from agent.sim.context import P50, P99, FaultContext
+from agent.sim.logs import emit_at
+from agent.sim.regressions import broken_config, broken_release
 from agent.sim.system import SERVICES
 from agent.sim.world import VersionSplit, World
 
@@ -74,16 +75,7 @@ def canary_release(world: World, service: str, start: float, decision: str, m: f
         _warm_up(world, service, row, at)
     regression = None
     if decision == "block":
-        ctx = FaultContext(world, service, start, m)
-        before = fx.snapshot(world, [service])
-        regression = regress(ctx, rows, switches)
-        spread(ctx, fx.changes_since(world, before), "upstream_error")  # callers get the canary's share
-        on = fx.ramp(world.ts, min(switches) + 60.0, 2)
-        if regression != "latency":
-            emit(world, service, EXCEPTIONS[SERVICES[service].language], (2.0 + 8.0 * m) * on, rows,
-                 handler=handlers_of(service))
-        else:
-            emit(world, service, "slow_request", (1.0 + 3.0 * m) * on, rows, ms=(300, 3000))
+        regression = broken_release(FaultContext(world, service, start, m), rows, switches)
     elif decision == "hold":
         regression = _moderate(world, service, rows, start, m)
     else:
@@ -100,16 +92,7 @@ def config_release(world: World, service: str, start: float, decision: str, m: f
     rows = list(range(len(world.instances[service])))
     regression = None
     if decision == "block":
-        ctx = FaultContext(world, service, start, m)
-        before = fx.snapshot(world, [service])
-        regression = regress(ctx, rows, [start] * len(rows))
-        spread(ctx, fx.changes_since(world, before), "upstream_error")
-        for row in rows:
-            emit_at(world, service, "config_invalid", start + float(rng.uniform(1, 50)), row,
-                    key=setting[0], value=setting[2])
-        on = fx.ramp(world.ts, start + 60.0, 1)
-        if regression != "latency":
-            emit(world, service, "request_failed", (1.0 + 6.0 * m) * on)
+        regression = broken_config(FaultContext(world, service, start, m), setting, start)
     elif decision == "hold":
         regression = _moderate(world, service, rows, start, m)
         emit_at(world, service, "config_unknown", start + float(rng.uniform(1, 50)), 0, key=setting[0])
