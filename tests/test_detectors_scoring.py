@@ -60,3 +60,26 @@ def test_wording():
     s = Series("m", {"service": "ranking", "instance": "r-1"}, np.empty(0), np.empty(0))
     assert subject_of(s) == "ranking/r-1"
     assert subject_of(Series("m", {}, np.empty(0), np.empty(0))) == "m"
+
+
+def test_every_metric_detector_accepts_empty_and_tiny_series():
+    from agent.detectors import (
+        detect_canary,
+        detect_change_impact,
+        detect_history,
+        detect_onset,
+        detect_slo_burn,
+        detect_threshold,
+        detect_trend,
+    )
+
+    empty = Series("request_error_ratio", {"service": "a"}, np.empty(0), np.empty(0))
+    tiny = Series("request_error_ratio", {"service": "a"}, np.array([0.0, 60.0]), np.array([0.5, 0.9]))
+    for s in (empty, tiny):
+        assert detect_onset([s], start=0, end=120) == []
+        assert detect_canary([s], [s], start=0, end=120) == []
+        assert detect_change_impact([s], change_ts=60) == []
+        assert detect_history([s], start=0, end=120) == []
+        assert detect_threshold([s], threshold=0.1, start=0, end=120) == []
+        assert detect_slo_burn([s], objective=0.99, start=0, end=120) == []
+        assert detect_trend([s], start=0, end=120) == []
