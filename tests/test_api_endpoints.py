@@ -169,7 +169,8 @@ def test_corrections_are_stored_with_the_case(client):
     [
         ({"correct": "yes"}, "correct: Input should be a valid boolean"),
         ({"correct": False, "decision": "maybe"}, "decision: Input should be 'pass', 'hold' or 'block'"),
-        ({"correct": False, "root_cause_fault": "oom"}, "root_cause_fault: give root_cause_service too"),
+        ({"correct": False, "root_cause_fault": "oom"}, "fault: give"),
+        ({"correct": False}, "a wrong answer needs the truth"),
         ({"correct": True, "rating": 5}, "rating: Extra inputs are not permitted"),
     ],
 )
@@ -178,6 +179,16 @@ def test_bad_corrections_are_rejected_naming_the_field(client, body, detail):
     response = client.post(f"/cases/{case_id}/corrections", json=body)
     assert response.status_code == 422 and detail in response.json()["detail"]
     assert client.get(f"/cases/{case_id}").json()["corrections"] == []
+
+
+def test_a_correction_must_fit_the_case_pattern(client):
+    release = {"pattern": "release_interception", "time": T0, "change": {"id": "d1", "service": "ranking"}}
+    case_id = investigate(client, release)["case_id"]
+    wrong_kind = client.post(f"/cases/{case_id}/corrections", json={"correct": False, "root_cause_service": "cache"})
+    assert wrong_kind.status_code == 422 and "is a release_interception case" in wrong_kind.json()["detail"]
+    response = client.post(f"/cases/{case_id}/corrections", json={"correct": False, "decision": "block"})
+    assert response.status_code == 201, response.text
+    assert (response.json()["truth"], response.json()["indexed"]) == ("decision block", [])
 
 
 def test_correcting_an_unknown_case_is_404(client):

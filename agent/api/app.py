@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -27,22 +28,31 @@ def create_app(
     *,
     api: ApiSettings | None = None,
     memory: Memory | None = None,
+    knowledge: Any = None,
     with_scheduler: bool = False,
 ) -> FastAPI:
     """The FastAPI app; ``investigator`` defaults to live sources, ``with_scheduler`` also runs inspections.
 
-    Nothing is built at import time: every app owns its memory, worker pool and (optionally) scheduler.
+    ``knowledge`` is the store corrected cases are indexed into; by default the live investigator's
+    (opened on first use), none with an injected investigator. Nothing is built at import time:
+    every app owns its memory, worker pool and (optionally) scheduler.
     """
     settings = settings or get_settings()
     api = api or ApiSettings()
     owns_memory = memory is None
     memory = memory if memory is not None else Memory(settings.resolved_database_url)
+    if investigator is None:
+        investigator = LiveInvestigator(settings)
+        opener = investigator.knowledge if knowledge is None else (lambda: knowledge)
+    else:
+        opener = None if knowledge is None else (lambda: knowledge)
     state = ServiceState(
         settings=settings,
         api=api,
         memory=memory,
-        investigator=investigator or LiveInvestigator(settings),
+        investigator=investigator,
         pool=InvestigationPool(api.workers, api.max_pending),
+        knowledge=opener,
     )
 
     @asynccontextmanager

@@ -32,6 +32,10 @@ class LiveInvestigator:
                 self._shared = (open_knowledge(self.settings), open_memory(self.settings))
             return self._shared
 
+    def knowledge(self) -> Any:
+        """The knowledge store investigations retrieve from (opened on first use)."""
+        return self._knowledge_and_memory()[0]
+
     def __call__(self, event: Event, *, skill: str | None = None, source: str = "api") -> InvestigationResult:
         from agent.investigate import investigate
         from agent.runtime import live_toolkit

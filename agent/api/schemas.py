@@ -35,6 +35,7 @@ class CorrectionRequest(StrictBody):
     needs_attention: StrictBool | None = None
     note: str = Field(default="", max_length=4000)
     author: str | None = Field(default=None, max_length=200)
+    index: StrictBool = Field(default=True, description="Make the case retrievable as experience (knowledge store).")
 
 
 class CaseSummary(BaseModel):
@@ -73,7 +74,9 @@ class CaseSummary(BaseModel):
 
 
 class CorrectionResponse(BaseModel):
-    """The stored correction and, when the evolution step ran, what it did."""
+    """The stored correction, the truth it states, and what was indexed for retrieval."""
 
     correction: CorrectionRecord
-    evolution: dict | None = None
+    truth: str | None = Field(default=None, description="The truth in a few words, e.g. 'cache/disk_full'.")
+    indexed: list[str] = Field(default_factory=list, description="Knowledge ids written (case, experience note).")
+    notes: list[str] = Field(default_factory=list)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import HTTPException, Request
 
@@ -23,6 +25,8 @@ class ServiceState:
     memory: Memory
     investigator: Investigator
     pool: InvestigationPool
+    knowledge: Callable[[], Any] | None = None
+    """Opens the knowledge store corrections index into (None: corrections are only stored)."""
 
 
 def service(request: Request) -> ServiceState:

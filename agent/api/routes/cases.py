@@ -38,4 +38,4 @@ def get_case(case_id: str, state: State) -> CaseRecord:
 @router.post("/{case_id}/corrections", response_model=CorrectionResponse, status_code=201)
 def correct(case_id: str, body: CorrectionRequest, state: State) -> CorrectionResponse:
     """Record whether the case's answer was right and, if not, the truth."""
-    return apply_correction(state.memory, state.settings, case_id, body)
+    return apply_correction(state.memory, case_id, body, state.knowledge)

@@ -1,0 +1,55 @@
+"""The service end to end with the real graph: an Alertmanager alert from a curated scenario bundle is
+deduplicated, investigated in the background by ``agent.investigate`` and stored as a finished case."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.bundles.reader import load_bundle
+from agent.config import PROJECT_ROOT, get_settings
+from agent.investigate import investigate
+from agent.memory import Memory
+from agent.runtime import bundle_toolkit
+from tests.test_api_support import make_client, wait_idle, webhook
+
+SCENARIO = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
+
+
+@pytest.fixture
+def memory(bianque_home):
+    with Memory() as store:
+        yield store
+
+
+@pytest.fixture
+def bundle():
+    if not SCENARIO.is_dir():
+        pytest.fail(f"curated scenario missing: {SCENARIO}")
+    return load_bundle(SCENARIO)
+
+
+def test_webhook_alert_is_investigated_by_the_real_graph(memory, bundle):
+    toolkit = bundle_toolkit(bundle, get_settings(), memory=memory)
+    calls = []
+
+    def investigator(event, *, skill=None, source="api"):
+        result = investigate(event, toolkit, skill=skill, source=source, bundle_path=str(SCENARIO))
+        calls.append(result)
+        return result
+
+    alert = bundle.event.alert.model_dump(mode="json", by_alias=True)
+    with make_client(memory, investigator) as client:
+        first = client.post("/webhook/alertmanager", json=webhook(alert)).json()["alerts"][0]
+        repeat = client.post("/webhook/alertmanager", json=webhook(alert)).json()["alerts"][0]
+        wait_idle(client)
+        assert (first["action"], repeat["kind"], len(calls)) == ("investigating", "repeat", 1)
+        case_id = client.get(f"/incidents/{first['incident_id']}").json()["case_id"]
+        case = client.get(f"/cases/{case_id}").json()
+    assert case["status"] == "done", case.get("error")
+    assert case["event"]["alert"]["labels"]["alertname"] == bundle.event.alert.name
+    assert case["report"] == calls[0].report and calls[0].skill["name"].endswith("-rca")
+    verdict = case["verdict"]
+    assert verdict["pattern"] == "rca" and verdict["needs_attention"] is not None
+    finding_ids = {f["id"] for f in case["findings"]}
+    cited = set(verdict["evidence"]) | {i for cause in verdict["root_causes"] for i in cause["evidence"]}
+    assert cited and cited <= finding_ids  # the verdict rests on findings it was shown
