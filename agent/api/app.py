@@ -19,7 +19,7 @@ from agent.api.state import ServiceState
 from agent.config import Settings, get_settings
 from agent.memory import Memory
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("uvicorn.error")  # shown by uvicorn next to its own lines
 
 
 def create_app(
