@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from agent.series import Series
 
 
-def combine(series: Sequence[Series], how: str = "mean") -> Series | None:
-    """One series per service: samples at the same timestamp averaged (or summed) across instances."""
-    if not series:
-        return None
-    if len(series) == 1:
-        return series[0]
-    buckets: dict[float, list[float]] = defaultdict(list)
-    for s in series:
-        for t, v in zip(s.timestamps.tolist(), s.values.tolist(), strict=True):
-            buckets[t].append(v)
-    times = np.array(sorted(buckets), dtype=float)
-    reduce = np.sum if how == "sum" else np.mean
-    values = np.array([reduce(buckets[t]) for t in times.tolist()], dtype=float)
-    labels = {k: v for k, v in series[0].labels.items() if all(s.labels.get(k) == v for s in series)}
-    return Series(series[0].metric, labels, times, values)
-
-
-def by_metric(series: Sequence[Series]) -> dict[str, list[Series]]:
-    """Group series by metric name (a glob signal may match several metrics)."""
-    grouped: dict[str, list[Series]] = defaultdict(list)
-    for s in series:
-        grouped[s.metric].append(s)
-    return grouped
+def with_history(current: Sequence[Series], history: Mapping[float, Sequence[Series]]) -> list[Series]:
+    """Each current series extended with the samples of its history windows (same metric and labels)."""
+    if not history:
+        return list(current)
+    past_by_key: dict[str, list[Series]] = {}
+    for past in history.values():
+        for s in past:
+            past_by_key.setdefault(s.key(), []).append(s)
+    merged = []
+    for s in current:
+        parts = [s, *past_by_key.get(s.key(), [])]
+        t = np.concatenate([p.timestamps for p in parts])
+        v = np.concatenate([p.values for p in parts])
+        order = np.argsort(t, kind="stable")
+        merged.append(Series(s.metric, s.labels, t[order], v[order]))
+    return merged

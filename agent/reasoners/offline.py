@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from agent.reasoners.base import ReasonerResult
-
 from agent.events import Pattern
 from agent.evidence import EvidencePack
 from agent.findings import Finding, FindingKind
+from agent.reasoners.base import ReasonerResult
 from agent.reasoners.faults import LOG_KINDS, classify_fault
 from agent.reasoners.ranking import SIGNIFICANT, fault_for, rank_services
 from agent.skills.decide import apply_rules
@@ -40,10 +39,13 @@ class OfflineReasoner:
         ranked = rank_services(pack.findings, pack.changes, pack.topology)
         causes = []
         top_score = ranked[0].score if ranked else 0.0
-        for ev in ranked[:TOP_CAUSES]:
-            if not ev.findings or ev.strength <= 0:
+        for ev in ranked:
+            if len(causes) == TOP_CAUSES:
+                break
+            if ev.score <= 0:
                 continue
-            evidence = [f.id for f in sorted(ev.findings, key=lambda f: -f.score)[:4]]
+            cited = sorted(ev.findings, key=lambda f: -f.score)[:4] or ev.blamed_by[:4]
+            evidence = list(dict.fromkeys(f.id for f in cited))
             causes.append(RootCause(
                 service=ev.service,
                 fault=fault_for(ev),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,27 @@ EXPLAINS_BONUS = 0.08  # per anomalous caller that started no earlier (capped)
 CHANGE_BONUS = 0.25  # a change to the service shortly before its onset
 LOG_BONUS = 0.1  # error-log bursts or new error templates on the service
 CHANGE_WINDOW_S = 1800.0
+CALLER_SIDE = ("*client*", "*outbound*", "*upstream*", "*downstream*", "*dependency*")  # latency of calls it makes
+CALLER_SIDE_WEIGHT = 0.3  # a caller-side deviation mostly points at the callee, not the caller
+RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had recovered before it
+RECOVERED_WEIGHT = 0.3
+BLAME = 0.5  # share of a caller-side deviation passed on to the callees, split among them
+
+
+def caller_side(metric: str | None) -> bool:
+    """Metrics that measure calls a service makes to others (client-side latency and the like)."""
+    return bool(metric) and any(fnmatch.fnmatchcase(metric.lower(), g) for g in CALLER_SIDE)
+
+
+def weight(finding: Finding) -> float:
+    """How much a Finding says about its own service being the cause."""
+    w = finding.score
+    if caller_side(finding.metric):
+        w *= CALLER_SIDE_WEIGHT
+    active = finding.numbers.get("active_z")
+    if active is not None and active < RECOVERED_Z:
+        w *= RECOVERED_WEIGHT
+    return w
 
 
 @dataclass
@@ -33,6 +55,7 @@ class ServiceEvidence:
     score: float = 0.0
     changes: list[ChangeNote] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    blamed_by: list[Finding] = field(default_factory=list)
 
     @property
     def anomalous(self) -> bool:
@@ -41,14 +64,14 @@ class ServiceEvidence:
 
 def _strength(findings: Sequence[Finding]) -> float:
     """Top score plus diminishing credit for corroborating metric Findings (no saturation by count)."""
-    scores = sorted((f.score for f in findings if f.kind in METRIC_KINDS), reverse=True)
+    scores = sorted((weight(f) for f in findings if f.kind in METRIC_KINDS), reverse=True)
     if not scores:
         return 0.0
     return min(1.0, scores[0] + 0.25 * sum(scores[1:3]) / 2)
 
 
 def _onset(findings: Sequence[Finding]) -> float | None:
-    onsets = [f.onset for f in findings if f.kind in METRIC_KINDS and f.onset is not None and f.score >= SIGNIFICANT]
+    onsets = [f.onset for f in findings if f.kind in METRIC_KINDS and f.onset is not None and weight(f) >= SIGNIFICANT]
     return min(onsets) if onsets else None
 
 
@@ -120,7 +143,29 @@ def rank_services(
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
             ev.score += LOG_BONUS
             ev.notes.append("error-log burst or new error template")
+    _pass_blame_downstream(evidence, topology)
     return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+
+
+def _pass_blame_downstream(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> None:
+    """Caller-side deviations (slow calls out) blame the callees, most those with evidence of their own."""
+    for caller in list(evidence.values()):
+        calls = [f for f in caller.findings if caller_side(f.metric) and f.kind in METRIC_KINDS]
+        deps = list(topology.get(caller.service, ()))
+        if not calls or not deps:
+            continue
+        strongest = max(calls, key=lambda f: f.score)
+        active = strongest.numbers.get("active_z")
+        if active is not None and active < RECOVERED_Z:
+            continue
+        own = {d: evidence[d].strength if d in evidence else 0.0 for d in deps}
+        total = sum(own.values())
+        for dep in deps:
+            share = own[dep] / total if total > 0 else 1.0 / len(deps)
+            target = evidence.setdefault(dep, ServiceEvidence(dep))
+            target.score += BLAME * strongest.score * share
+            target.blamed_by.append(strongest)
+            target.notes.append(f"{caller.service}'s calls got slower ({strongest.id or strongest.metric})")
 
 
 def _no_later(a: float | None, b: float | None) -> bool:

@@ -11,13 +11,25 @@ from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.reasoners.base import reason_with_fallback
 
+def select_for_pack(findings: list[Finding], limit: int) -> list[Finding]:
+    """The strongest Findings, taken round-robin across services so every service is represented."""
+    ranked = sorted(findings, key=lambda f: -f.score)
+    position: dict[str, int] = {}
+    order = []
+    for f in ranked:
+        key = f.service or f.subject
+        position[key] = position.get(key, 0) + 1
+        order.append((position[key], -f.score, f))
+    chosen = {id(item[2]) for item in sorted(order, key=lambda item: item[:2])[:limit]}
+    return [f for f in ranked if id(f) in chosen]
+
 
 def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
     """The compact evidence the reasoner sees: top Findings, changes, knowledge, gaps, topology."""
     event = Event.model_validate(state["event"])
     skill = toolkit.library.get(state["skill"]["name"]).skill
     gathered = state.get("gathered", {})
-    findings = [Finding.model_validate(f) for f in state.get("findings", [])][: toolkit.max_findings]
+    findings = select_for_pack([Finding.model_validate(f) for f in state.get("findings", [])], toolkit.max_findings)
     topology = toolkit.topology.as_dict() if toolkit.topology is not None else {}
     return EvidencePack(
         event=event,

@@ -1,0 +1,162 @@
+"""Which detector runs on which gathered data: the only place that calls detectors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from agent.detectors.canary import detect_canary
+from agent.detectors.change_impact import detect_change_impact
+from agent.detectors.changes import detect_change_proximity, earliest_onsets
+from agent.detectors.deviation import detect_deviation
+from agent.detectors.history import detect_history
+from agent.detectors.logs import detect_logs
+from agent.detectors.onset import detect_onset
+from agent.detectors.slo import detect_slo_burn
+from agent.detectors.threshold import detect_threshold
+from agent.detectors.trend import detect_trend
+from agent.detectors.wording import subject_of
+from agent.events import Event, Pattern
+from agent.findings import Finding
+from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, split_by_selector
+from agent.graph.series_ops import with_history
+from agent.series import Series
+from agent.skills.schema import Compare, MetricSignal, Skill
+
+ACTIVE_SPAN_S = 180.0  # "around the event": the last few samples before it and what follows
+
+
+def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float) -> float:
+    """Where the reference part of the window ends: the change for releases, else mid-way to the anchor."""
+    if pattern == Pattern.RELEASE_INTERCEPTION:
+        return anchor
+    if pattern == Pattern.INSPECTION:
+        return end - 0.25 * (end - start)
+    return start + 0.5 * (anchor - start)
+
+
+def _release_findings(signal: MetricSignal, service: str, series: list[Series], event: Event,
+                      window: Mapping[str, float], source: str) -> list[Finding]:
+    """Canary vs baseline instances when the change names both selectors, else after vs before."""
+    change = event.change
+    common = {"direction": signal.direction.value, "min_effect": signal.min_effect, "signal": signal.id,
+              "source": source}
+    anchor, end = window["anchor"], window["end"]
+    if change and service == change.service and change.canary and change.baseline:
+        canary = split_by_selector(series, change.canary)
+        baseline = split_by_selector(series, change.baseline)
+        if canary and baseline:
+            return detect_canary(canary, baseline, start=anchor, end=end + 1, **common)
+    return detect_change_impact(series, change_ts=anchor, before=max(end - anchor, 1800.0),
+                                after=end - anchor + 1, change_id=change.id if change else None, **common)
+
+
+def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,
+                     window: Mapping[str, float]) -> list[Finding]:
+    """Detectors for one service's series of one signal, by the signal's compare mode."""
+    start, end, anchor = window["start"], window["end"] + 1, window["anchor"]
+    direction = signal.direction.value
+    common = {"signal": signal.id, "source": ""}
+    found: list[Finding] = []
+    if signal.compare == Compare.TREND:
+        found += detect_trend(series, start=start, end=end, direction=direction, limit=signal.threshold,
+                              **common)
+    elif signal.compare == Compare.THRESHOLD and signal.threshold is not None:
+        found += detect_threshold(series, threshold=signal.threshold, start=start, end=end, direction=direction,
+                                  **common)
+    elif signal.compare == Compare.HISTORY:
+        found += detect_history(series, start=start, end=end, offsets=[o for o in signal_offsets(series, start)],
+                                direction=direction, min_effect=signal.min_effect, **common)
+    if signal.objective is not None:
+        measure = "success" if signal.direction.value == "down" else "error"
+        found += detect_slo_burn(series, objective=signal.objective, start=start, end=end, measure=measure, **common)
+    if event.pattern == Pattern.RCA or signal.compare == Compare.BASELINE:
+        first = max(start, _first_sample(series, start))  # the reference is the data we have, not the request
+        baseline_end = _baseline_end(event.pattern, first, end, anchor)
+        onsets = detect_onset(series, start=first, end=end, baseline_end=baseline_end,
+                              direction=direction, min_effect=signal.min_effect, **common)
+        if event.pattern == Pattern.RCA:  # weak evidence keeps every service rankable
+            clear = {(f.subject, f.metric) for f in onsets}
+            unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
+            onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end,
+                                       direction=direction, **common)
+        found += [_with_activity(f, series, anchor, end) for f in onsets]
+    return found
+
+
+def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, end: float) -> Finding:
+    """Add ``active_z``: how far off the baseline the series still is around the event time.
+
+    A deviation that had already recovered before the alert is a past episode, not its cause.
+    """
+    center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
+    instance = finding.subject.split("/", 1)[1] if "/" in finding.subject else None
+    match = [s for s in series if s.metric == finding.metric and s.labels.get("instance") == instance]
+    if center is None or not scale or not match:
+        return finding
+    recent = match[0].between(anchor - ACTIVE_SPAN_S, end).values
+    if recent.size == 0:
+        return finding
+    active = abs(float(np.median(recent)) - center) / scale
+    return finding.model_copy(update={"numbers": {**finding.numbers, "active_z": round(active, 3)}})
+
+
+def _first_sample(series: Sequence[Series], start: float) -> float:
+    """The earliest sample at or after ``start`` across the series (history samples lie before it)."""
+    firsts = [float(s.timestamps[s.timestamps >= start][0]) for s in series if (s.timestamps >= start).any()]
+    return min(firsts) if firsts else start
+
+
+def signal_offsets(series: Sequence[Series], start: float) -> list[float]:
+    """History offsets present in merged series (samples well before the window)."""
+    offsets = set()
+    for s in series:
+        early = s.timestamps[s.timestamps < start - 3600]
+        for offset in (86400.0, 604800.0):
+            if early.size and ((early >= start - offset - 7200) & (early <= start - offset + 7200)).any():
+                offsets.add(offset)
+    return sorted(offsets)
+
+
+def _signal_findings(
+    signal: MetricSignal, data: SignalData, event: Event, window: Mapping[str, float]
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for service, series in data.current.items():
+        source = next((data.sources.get(s.key(), "") for s in series), "")
+        if event.pattern == Pattern.RELEASE_INTERCEPTION:
+            findings += _release_findings(signal, service, series, event, window, source)
+            continue
+        merged = with_history(series, data.history.get(service, {}))
+        for finding in _metric_findings(signal, merged, event, window):
+            findings.append(finding.model_copy(update={"source": finding.source or source}))
+    return findings
+
+
+def analyze_gathered(
+    skill: Skill, event: Event, gathered: Mapping[str, Any], targets: Sequence[str], window: Mapping[str, float],
+    callers: Mapping[str, Sequence[str]] | None = None,
+) -> list[Finding]:
+    """Findings from everything gathered: metric detectors per signal, log templates, change correlation.
+
+    ``callers`` maps a service to the services it calls (the topology), for change correlation.
+    """
+    if "start" not in window:
+        return []
+    signals = series_by_signal(gathered)
+    findings: list[Finding] = []
+    for signal in skill.data.metrics:
+        if signal.id in signals:
+            findings += _signal_findings(signal, signals[signal.id], event, window)
+    start, end = window["start"], window["end"] + 1
+    split = _baseline_end(event.pattern, start, end, window["anchor"])
+    if split > start and end > split:
+        for query_id, records in logs_of(gathered).items():
+            findings += detect_logs(records, baseline=(start, split), current=(split, end), signal=query_id,
+                                    source=f"logs:{query_id}")
+    changes = changes_of(gathered)
+    if changes and event.pattern != Pattern.RELEASE_INTERCEPTION:
+        findings += detect_change_proximity(changes, earliest_onsets(findings), dependencies=callers)
+    return findings

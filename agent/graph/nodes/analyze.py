@@ -1,0 +1,22 @@
+"""analyze: deterministic detectors turn the gathered data into scored, numbered Findings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.events import Event
+from agent.findings import number_findings
+from agent.graph.analysis import analyze_gathered
+from agent.graph.state import InvestigationState
+from agent.graph.toolkit import Toolkit
+
+
+def analyze(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
+    """Run the detectors the Skill's signals call for; number the Findings by score (F1 strongest)."""
+    event = Event.model_validate(state["event"])
+    skill = toolkit.library.get(state["skill"]["name"]).skill
+    calls = toolkit.topology.as_dict() if toolkit.topology is not None else None
+    findings = analyze_gathered(
+        skill, event, state.get("gathered", {}), state.get("targets", []), state.get("window", {}), calls
+    )
+    return {"findings": [f.model_dump(mode="json") for f in number_findings(findings)]}
