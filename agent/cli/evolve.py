@@ -104,8 +104,8 @@ def correct(
     _say(f"correction {result.correction.id} stored: case {case_id} was {verdict}; truth: {result.truth.describe()}")
     for doc in result.indexed:
         _say(f"  retrievable as {doc}")
-    if not right and result.case.skill:
-        _say(f"propose a fix to {result.case.skill}: bianque skills refine --from-case {case_id}")
+    if not right:
+        _say(f"propose a fix to the Skill that answered: bianque skills refine --from-case {case_id}")
 
 
 # --- bianque knowledge distill --------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.evidence import KnowledgeSnippet
-from agent.evolve.truth import Truth, truth_for_case
+from agent.evolve.truth import Truth, case_skill, truth_for_case
 from agent.memory.records import CaseRecord
 
 TOP_FINDINGS = 5
@@ -48,7 +48,7 @@ def case_text(case: CaseRecord, truth: Truth) -> str:
         lines.append("Findings: " + "; ".join(f.summary for f in top))
     correction = case.latest_correction
     judged = "right" if correction is not None and correction.correct else "wrong"
-    lines.append(f"Agent answered ({case.skill or 'no Skill'}): {verdict_line(case)} — judged {judged}.")
+    lines.append(f"Agent answered ({case_skill(case) or 'no Skill'}): {verdict_line(case)} — judged {judged}.")
     lines.append(f"Truth: {truth.describe()}.")
     if truth.note:
         lines.append(f"Engineer's note: {truth.note}")
@@ -63,7 +63,7 @@ def case_metadata(case: CaseRecord, truth: Truth) -> dict[str, Any]:
     return {
         "title": f"Past case {case.id}: {truth.describe()}",
         "case_id": case.id,
-        "skill": case.skill,
+        "skill": case_skill(case),
         "pattern": case.pattern,
         "truth": truth.describe(),
         "correct": bool(case.latest_correction and case.latest_correction.correct),

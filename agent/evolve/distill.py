@@ -19,7 +19,7 @@ from typing import Any
 from agent.evolve.casebase import verdict_line
 from agent.evolve.llm_loop import GenerationFailed, ask_until_valid
 from agent.evolve.prompts import render
-from agent.evolve.truth import Truth, truth_for_case
+from agent.evolve.truth import Truth, case_skill, truth_for_case
 from agent.llm.jsontext import parse_json_object
 from agent.memory.records import CaseRecord
 
@@ -82,7 +82,7 @@ class DistillReport:
 
 def group_of(case: CaseRecord, truth: Truth) -> Group:
     """The group a corrected case belongs to."""
-    skill = case.skill or "unknown"
+    skill = case_skill(case) or "unknown"
     service = case.service or "unknown"
     if truth.pattern == "release_interception":
         return Group(skill, service, truth.decision or "pass")
@@ -183,10 +183,8 @@ def distill(
     """
     report = DistillReport()
     existing = _existing_notes(knowledge, skill)
-    groups = {
-        g: members for g, members in collect_groups(memory.corrected_cases(skill)).items()
-        if len(members) >= min_cases
-    }
+    cases = [c for c in memory.corrected_cases() if skill is None or case_skill(c) == skill]
+    groups = {g: members for g, members in collect_groups(cases).items() if len(members) >= min_cases}
     for group, members in groups.items():
         cases = [c for c, _ in members]
         truths = [t for _, t in members]
@@ -229,7 +227,7 @@ def _write(
 
 def refresh_note_for(memory: Any, knowledge: Any, case: CaseRecord) -> str | None:
     """Re-distil (template only) the notes of a case's Skill; the id of the case's note, if any."""
-    report = distill(memory, knowledge, skill=case.skill)
+    report = distill(memory, knowledge, skill=case_skill(case))
     return next((n.id for n in report.notes if case.id in n.cases), None)
 
 

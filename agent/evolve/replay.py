@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.evolve.truth import Judgement, Truth, judge, truth_for_case
+from agent.evolve.truth import Judgement, Truth, case_skill, judge, truth_for_case
+from agent.memory.cases import MAX_LIST_LIMIT
 from agent.memory.records import CaseRecord
 from agent.memory.skill_versions import text_sha256
 from agent.skills.library import SkillLibrary
@@ -158,8 +159,15 @@ def decide(report: ReplayReport) -> tuple[bool, str]:
 
 
 def replay_cases(memory: Any, name: str, target_case: str | None = None) -> list[CaseRecord]:
-    """Every finished case of Skill ``name`` (the target case included even if another Skill answered)."""
+    """Every finished case of Skill ``name``, oldest first (the target case included in any case).
+
+    Cases whose record names no Skill are matched by their evidence pack's Skill.
+    """
     cases = memory.cases_for_skill(name)
+    seen = {c.id for c in cases}
+    unnamed = [c for c in memory.list_cases(status="done", limit=MAX_LIST_LIMIT)
+               if c.skill is None and c.id not in seen and case_skill(c) == name]
+    cases = sorted([*cases, *unnamed], key=lambda c: (c.created_at, c.id))
     if target_case is not None and all(c.id != target_case for c in cases):
         cases.append(memory.get_case(target_case))
     return cases

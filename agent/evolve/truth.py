@@ -67,6 +67,11 @@ def _from_verdict(pattern: str, verdict: Verdict | None) -> dict[str, Any]:
     return values
 
 
+def case_skill(case: CaseRecord) -> str | None:
+    """The Skill that answered a case: the case's record, else its evidence pack's."""
+    return case.skill or (case.evidence.skill if case.evidence is not None else None)
+
+
 def truth_from_correction(case: CaseRecord, correction: CorrectionRecord) -> Truth:
     """The truth a correction states; a correction marking the verdict right endorses the verdict."""
     pattern = case.pattern

@@ -18,7 +18,14 @@ from agent.evolve.generate import generate_skill
 from agent.evolve.instructions import instruction_edits
 from agent.evolve.patch import patch_skill
 from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
-from agent.evolve.replay import Replayer, ReplayReport, investigate_runner, replace_skill, replay_cases
+from agent.evolve.replay import (
+    Replayer,
+    ReplayReport,
+    investigate_runner,
+    replace_skill,
+    replay_cases,
+)
+from agent.evolve.truth import case_skill
 from agent.evolve.versions import Accepted, accept, next_version, skill_text
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill
@@ -86,7 +93,7 @@ class Workbench:
             raise NoProposal(f"case {case_id} has no correction; correct it first (`bianque correct {case_id} ...`)")
         if correction.correct:
             raise NoProposal(f"case {case_id} was marked right: there is nothing to fix")
-        name = skill or case.skill
+        name = skill or case_skill(case)
         if not name:
             raise NoProposal(f"case {case_id} records no Skill; name the Skill to refine")
         loaded = self.skill(name)

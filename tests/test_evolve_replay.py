@@ -1,0 +1,169 @@
+"""Replay: a patch is accepted only when it fixes the corrected case and breaks no case that passed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.bundles.reader import load_bundle
+from agent.cli.app import app
+from agent.config import get_settings
+from agent.evolve.corrections import correct_case
+from agent.evolve.patch import Edit, patch_skill
+from agent.evolve.proposals import Proposal
+from agent.evolve.replay import Replayer
+from agent.evolve.versions import skill_text
+from agent.evolve.workbench import Workbench
+from agent.investigate import investigate
+from agent.memory import Memory
+from agent.runtime import bundle_toolkit, load_skills
+from agent.sim.scenario import build_scenario, write_scenario
+from tests.test_evolve_support import blind_skills_dir, rca_event, rca_verdict, store_case, write_small_bundle
+
+runner = CliRunner()
+NAME = "memory-pressure-rca"
+MEMORY = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{service}"}, "compare": "trend",
+          "weight": 2.0}
+MEMORY_RULE = {"if": {"kind": ["trend"], "signals": ["memory"], "subject": "target", "min_score": 0.5},
+               "then": "attention"}
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, bianque_home):
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(blind_skills_dir(tmp_path))]))
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def memory(settings) -> Memory:
+    with Memory() as memory:
+        yield memory
+
+
+# --- the acceptance rule, with a scripted runner ---------------------------------------------
+
+
+def _scripted_bench(memory, settings, answers: dict[tuple[str, bool], bool]) -> Workbench:
+    """A workbench whose runner answers right or wrong per (case id, patched?)."""
+
+    def run(case, library, skill):
+        patched = "memory" in {m.id for m in library.get(skill).skill.data.metrics}
+        right = answers[(case.id, patched)]
+        return rca_verdict("ranking", "memory_leak") if right else rca_verdict("ranking", "slow_dependency")
+
+    return Workbench(memory, load_skills(settings), settings.resolved_user_skills_dir, Replayer(run))
+
+
+def _proposal(settings, case_id: str | None = None) -> Proposal:
+    text = skill_text(load_skills(settings).get(NAME))
+    patched = patch_skill(text, [Edit("append", ("data", "metrics"), MEMORY)])
+    return Proposal(NAME, "test", "add memory", patched, case_id=case_id)
+
+
+def _leak_cases(memory, tmp_path: Path, count: int) -> list[str]:
+    label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
+    ids = []
+    for i in range(count):
+        bundle = write_small_bundle(tmp_path / f"b{i}", rca_event(), label=label)
+        ids.append(store_case(memory, rca_event(), rca_verdict(), bundle=bundle))
+    return ids
+
+
+def test_scripted_fix_without_regression_is_accepted(memory, settings, tmp_path) -> None:
+    target, passing, failing = _leak_cases(memory, tmp_path, 3)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
+    bench = _scripted_bench(memory, settings, {
+        (target, False): False, (target, True): True, (passing, False): True, (passing, True): True,
+        (failing, False): False, (failing, True): False,
+    })
+    report = bench.replay(_proposal(settings, target))
+    assert [c.status for c in report.cases] == ["fixed", "pass", "fail"]
+    assert report.accepted and report.reason == "accepted: 1 case(s) fixed, no regression in 3 replayed case(s)"
+
+
+def test_scripted_regression_is_rejected_even_when_the_target_is_fixed(memory, settings, tmp_path) -> None:
+    target, passing = _leak_cases(memory, tmp_path, 2)
+    bench = _scripted_bench(memory, settings, {
+        (target, False): False, (target, True): True, (passing, False): True, (passing, True): False,
+    })
+    report = bench.replay(_proposal(settings, target))
+    assert not report.accepted and [c.status for c in report.cases] == ["fixed", "regressed"]
+    assert report.reason == f"rejected: 1 case(s) that passed before now fail ({passing})"
+
+
+def test_a_target_that_still_fails_or_cannot_replay_is_rejected(memory, settings, tmp_path) -> None:
+    (target,) = _leak_cases(memory, tmp_path, 1)
+    bench = _scripted_bench(memory, settings, {(target, False): False, (target, True): False})
+    assert "still fails" in bench.replay(_proposal(settings, target)).reason
+    gone = store_case(memory, rca_event(), rca_verdict(), bundle=tmp_path / "deleted")
+    correct_case(memory, gone, correct=False, service="ranking", fault="memory_leak")
+    report = bench.replay(_proposal(settings, gone))
+    assert not report.accepted and "cannot be replayed (its bundle is gone)" in report.reason
+
+
+# --- real investigations on simulated bundles ------------------------------------------------
+
+
+def _investigate(memory, settings, tmp_path: Path, fault: str, seed: int) -> str:
+    path = write_scenario(build_scenario("rca", fault, seed), tmp_path / f"{fault}-{seed}")
+    bundle = load_bundle(path)
+    toolkit = bundle_toolkit(bundle, settings, memory=memory)
+    return investigate(bundle.event, toolkit, skill=NAME, bundle_path=str(path)).case_id
+
+
+@pytest.fixture
+def stored(memory, settings, tmp_path) -> dict[str, str]:
+    """A missed memory leak and two cases the blind Skill gets right (a noisy alert, a slow dependency)."""
+    return {
+        "leak": _investigate(memory, settings, tmp_path, "memory_leak", 2000),
+        "noise": _investigate(memory, settings, tmp_path, "noisy_alert", 2000),
+        "slow": _investigate(memory, settings, tmp_path, "slow_dependency", 2000),
+    }
+
+
+def test_the_rule_proposal_fixes_a_real_miss_without_regression(memory, settings, stored) -> None:
+    leak = memory.get_case(stored["leak"])
+    assert leak.verdict.root_causes[0].fault != "memory_leak"  # the blind spot
+    truth = leak.verdict.root_causes[0].service
+    correct_case(memory, leak.id, correct=False, service=truth, fault="memory_leak")
+    bench = Workbench.from_settings(settings, memory)
+    proposal = bench.propose_for_case(leak.id)
+    assert "memory_usage_bytes" in proposal.diff
+    report = bench.replay(proposal)
+    statuses = {c.case_id: c.status for c in report.cases}
+    assert statuses == {stored["leak"]: "fixed", stored["noise"]: "pass", stored["slow"]: "pass"}, report.cases
+    assert report.accepted
+    done = bench.accept(proposal, author="test")
+    assert done.record.version == 2 and done.path.parent == settings.resolved_user_skills_dir
+    assert "memory" in {m.id for m in load_skills(settings).get(NAME).skill.data.metrics}
+
+
+def test_a_real_patch_breaking_a_passing_case_is_rejected(memory, settings, stored) -> None:
+    leak = memory.get_case(stored["leak"])
+    correct_case(memory, leak.id, correct=False, service=leak.verdict.root_causes[0].service, fault="memory_leak")
+    text = skill_text(load_skills(settings).get(NAME))
+    # fixes the leak, but calls every alert actionable: the noisy alert that was silenced now fails
+    patched = patch_skill(text, [Edit("append", ("data", "metrics"), MEMORY),
+                                 Edit("insert", ("decision", "rules"), MEMORY_RULE, index=0),
+                                 Edit("set", ("decision", "default"), "attention")])
+    proposal = Proposal(NAME, "test", "too eager", patched, case_id=leak.id)
+    report = Workbench.from_settings(settings, memory).replay(proposal)
+    statuses = {c.case_id: c.status for c in report.cases}
+    assert statuses[stored["leak"]] == "fixed" and statuses[stored["noise"]] == "regressed"
+    assert not report.accepted and stored["noise"] in report.reason
+
+
+def test_cli_refine_from_case_shows_diff_and_replay_and_saves(memory, settings, stored) -> None:
+    leak = memory.get_case(stored["leak"])
+    fix = runner.invoke(app, ["correct", leak.id, "--wrong", "--service", leak.verdict.root_causes[0].service,
+                              "--fault", "memory_leak", "--no-index"])
+    assert fix.exit_code == 0, fix.output
+    result = runner.invoke(app, ["skills", "refine", "--from-case", leak.id, "--yes"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "+      name: memory_usage_bytes" in result.output and "fixed" in result.output
+    assert f"saved {NAME} v2" in result.output
+    assert [v.version for v in memory.skill_versions(NAME)] == [1, 2]
