@@ -38,7 +38,7 @@ def _moderate(world: World, service: str, rows: list[int], start: float, m: floa
     if kind == "cpu":
         fx.scale(world, service, "cpu_usage_ratio", 1.0 + (0.30 + 0.15 * m) * shape, rows)
     elif kind == "memory":
-        growth = (0.30 + 0.15 * m) * fx.minutes_since(ts, start) / max((ts[-1] - start) / 60.0, 1.0)
+        growth = (0.50 + 0.30 * m) * fx.minutes_since(ts, start) / max((ts[-1] - start) / 60.0, 1.0)
         fx.scale(world, service, "memory_usage_bytes", 1.0 + growth, rows)
     elif kind == "ctr":
         fx.scale(world, service, "click_through_ratio", 1.0 - (0.07 + 0.04 * m) * shape, rows)

@@ -46,8 +46,8 @@ def baseline_signals(
     n, t = spec.instances, len(ts)
     shape = (n, t)
     load = daily_load(ts) * drift(rng, t, 0.04) * level
-    share = 1.0 + rng.normal(0.0, 0.03, (n, 1))  # load balancing is never perfectly even
-    speed = 1.0 + rng.normal(0.0, 0.04, (n, 1))  # hosts differ a little
+    share = 1.0 + rng.normal(0.0, 0.02, (n, 1))  # load balancing is never perfectly even
+    speed = 1.0 + rng.normal(0.0, 0.02, (n, 1))  # hosts differ a little
     inst_load = load[None, :] * share
     rps = spec.rps / n * inst_load * lognoise(rng, shape, 0.02)
     cpu = np.clip(spec.cpu * inst_load * speed * lognoise(rng, shape, 0.03), 0.01, 1.0)

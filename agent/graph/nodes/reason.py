@@ -11,6 +11,7 @@ from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.reasoners.base import reason_with_fallback
 
+
 def select_for_pack(findings: list[Finding], limit: int) -> list[Finding]:
     """The strongest Findings, taken round-robin across services so every service is represented."""
     ranked = sorted(findings, key=lambda f: -f.score)
