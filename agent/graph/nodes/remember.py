@@ -23,5 +23,8 @@ def remember(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         prompt_tokens=state.get("prompt_tokens", 0),
         duration_ms=int(sum(timings.values()) * 1000),
         evidence=state.get("pack", {}),
+        skill=state.get("skill", {}).get("name"),
+        skill_version=state.get("skill", {}).get("version"),
+        selection_reason=state.get("skill", {}).get("reason", ""),
     )
     return {}
