@@ -30,7 +30,7 @@ CURATED: tuple[CuratedCase, ...] = (
                 "the cache hit ratio collapses; cache callers slow down, feature-store load rises"),
     CuratedCase("rca-noisy-alert", "rca", "noisy_alert", 1,
                 "a rule tripped by one-minute spikes that also happened yesterday and last week: noise"),
-    CuratedCase("rca-memory-leak", "rca", "memory_leak", 9,
+    CuratedCase("rca-memory-leak", "rca", "memory_leak", 2,
                 "ranking leaks memory until GC pauses and OOM kills hurt its callers", service="ranking"),
     CuratedCase("release-bad-canary", "release_interception", "bad_release", 8,
                 "the canary instance of a new version errors and/or slows down: block", variant="block"),
