@@ -52,6 +52,7 @@ LOG_PATTERNS = {
     "slow_dependency": ["timeout", "timed out", "deadline exceeded"],
 }
 RANK = {"pass": 0, "hold": 1, "block": 2}
+MAX_LOWERING = 0.5  # a rule's min_score is never lowered below this share of its value
 OUTCOME_FOR_ATTENTION = {"rca": "attention", "inspection": "warning"}
 
 
@@ -246,9 +247,10 @@ def _rule_min_scores(skill: Skill, findings: list[Finding], targets: list[str]) 
 def _lower_rule(skill: Skill, ctx: CaseContext, outcome: str, why: str) -> list[Edit]:
     """Lower the min_score of the rule for ``outcome`` that comes closest to matching."""
     findings = ctx.case.findings
-    candidates = [
+    rules = skill.decision.rules
+    candidates = [  # a rule is lowered at most to half its min_score: a patch stays a nudge, not a rewrite
         (i, best) for i, best in _rule_min_scores(skill, findings, ctx.targets)
-        if skill.decision.rules[i].then == outcome and best < skill.decision.rules[i].when.min_score
+        if rules[i].then == outcome and rules[i].when.min_score * MAX_LOWERING <= best < rules[i].when.min_score
     ]
     if not candidates:
         return []
