@@ -61,8 +61,9 @@ def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,
     common = {"signal": signal.id, "source": ""}
     found: list[Finding] = []
     if signal.compare == Compare.TREND:
-        found += detect_trend(series, start=start, end=end, direction=direction, limit=signal.threshold,
-                              **common)
+        limit = signal.threshold if signal.threshold is not None else natural_limit(series)
+        found += detect_trend(series, start=start, end=end, direction=direction, limit=limit,
+                              min_growth=signal.min_effect, **common)
     elif signal.compare == Compare.THRESHOLD and signal.threshold is not None:
         found += detect_threshold(series, threshold=signal.threshold, start=start, end=end, direction=direction,
                                   **common)
@@ -101,6 +102,19 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, en
         return finding
     active = abs(float(np.median(recent)) - center) / scale
     return finding.model_copy(update={"numbers": {**finding.numbers, "active_z": round(active, 3)}})
+
+
+def natural_limit(series: Sequence[Series]) -> float | None:
+    """The ceiling of a usage ratio (1.0) or percentage (100), from the metric name and its values."""
+    if not series:
+        return None
+    name = series[0].metric.lower()
+    top = max((float(s.values.max()) for s in series if len(s)), default=0.0)
+    if "ratio" in name and top <= 1.0:
+        return 1.0
+    if ("percent" in name or name.endswith("_pct")) and top <= 100.0:
+        return 100.0
+    return None
 
 
 def _first_sample(series: Sequence[Series], start: float) -> float:

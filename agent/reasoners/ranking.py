@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
-from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault
+from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault, metric_family
 
 # How much each part of the evidence weighs. Chosen from first principles (documented in
 # docs/reasoners.md) and checked on the simulator's development seeds, not tuned per case.
@@ -25,6 +25,7 @@ CALLER_SIDE = ("*client*", "*outbound*", "*upstream*", "*downstream*", "*depende
 CALLER_SIDE_WEIGHT = 0.3  # a caller-side deviation mostly points at the callee, not the caller
 RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had recovered before it
 RECOVERED_WEIGHT = 0.3
+LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
 BLAME = 0.5  # share of a caller-side deviation passed on to the callees, split among them
 
 
@@ -126,7 +127,10 @@ def rank_services(
             d.service for d in anomalous
             if d.service in downstream and _no_later(d.onset, ev.onset) and d.strength >= 0.6 * ev.strength
         ]
-        if earlier_deps:
+        if _load_origin(ev, anomalous, upstream):
+            ev.score += LOAD_BONUS
+            ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
+        elif earlier_deps:
             ev.score *= VICTIM_FACTOR
             ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
         explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset)]
@@ -166,6 +170,19 @@ def _pass_blame_downstream(evidence: dict[str, ServiceEvidence], topology: Mappi
             target.score += BLAME * strongest.score * share
             target.blamed_by.append(strongest)
             target.notes.append(f"{caller.service}'s calls got slower ({strongest.id or strongest.metric})")
+
+
+def _rising_load(ev: ServiceEvidence) -> bool:
+    return any(
+        f.kind in METRIC_KINDS and f.direction == "up" and weight(f) >= SIGNIFICANT
+        and metric_family(f.metric) == "traffic_spike"
+        for f in ev.findings
+    )
+
+
+def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upstream: set[str]) -> bool:
+    """Request rate rose at this service and at none of its callers: the load entered here."""
+    return _rising_load(ev) and not any(c.service in upstream and _rising_load(c) for c in anomalous)
 
 
 def _no_later(a: float | None, b: float | None) -> bool:

@@ -13,12 +13,15 @@ from agent.reasoners.base import reason_with_fallback
 
 
 def select_for_pack(findings: list[Finding], limit: int) -> list[Finding]:
-    """The strongest Findings, taken round-robin across services so every service is represented."""
+    """The strongest Findings, round-robin across (service, metric) so every service and signal is represented.
+
+    Instances of one service repeating the same metric come after every other service's best evidence.
+    """
     ranked = sorted(findings, key=lambda f: -f.score)
-    position: dict[str, int] = {}
+    position: dict[tuple[str, str], int] = {}
     order = []
     for f in ranked:
-        key = f.service or f.subject
+        key = (f.service or f.subject, f.metric or f.kind.value)
         position[key] = position.get(key, 0) + 1
         order.append((position[key], -f.score, f))
     chosen = {id(item[2]) for item in sorted(order, key=lambda item: item[:2])[:limit]}
