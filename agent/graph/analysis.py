@@ -26,6 +26,7 @@ from agent.series import Series
 from agent.skills.schema import Compare, MetricSignal, Skill
 
 ACTIVE_SPAN_S = 180.0  # "around the event": the last few samples before it and what follows
+RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 
 
 def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float) -> float:
@@ -34,7 +35,7 @@ def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float) -> 
         return anchor
     if pattern == Pattern.INSPECTION:
         return end - 0.25 * (end - start)
-    return start + 0.5 * (anchor - start)
+    return max(start + 0.5 * (anchor - start), anchor - RECENT_REFERENCE_GAP_S)
 
 
 def _release_findings(signal: MetricSignal, service: str, series: list[Series], event: Event,
