@@ -25,6 +25,7 @@ CALLER_SIDE = ("*client*", "*outbound*", "*upstream*", "*downstream*", "*depende
 CALLER_SIDE_WEIGHT = 0.3  # a caller-side deviation mostly points at the callee, not the caller
 RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had recovered before it
 RECOVERED_WEIGHT = 0.3
+RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
 BLAME = 0.5  # share of a caller-side deviation passed on to the callees, split among them
 
@@ -130,7 +131,7 @@ def rank_services(
         if _load_origin(ev, anomalous, upstream):
             ev.score += LOAD_BONUS
             ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
-        elif earlier_deps:
+        elif earlier_deps and not _own_saturation(ev):
             ev.score *= VICTIM_FACTOR
             ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
         explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset)]
@@ -170,6 +171,15 @@ def _pass_blame_downstream(evidence: dict[str, ServiceEvidence], topology: Mappi
             target.score += BLAME * strongest.score * share
             target.blamed_by.append(strongest)
             target.notes.append(f"{caller.service}'s calls got slower ({strongest.id or strongest.metric})")
+
+
+def _own_saturation(ev: ServiceEvidence) -> bool:
+    """CPU, memory or disk of the service itself deviates: a slow dependency does not cause that."""
+    return any(
+        f.kind in METRIC_KINDS and f.direction == "up" and weight(f) >= SIGNIFICANT
+        and metric_family(f.metric) in RESOURCE_FAULTS
+        for f in ev.findings
+    )
 
 
 def _rising_load(ev: ServiceEvidence) -> bool:
