@@ -86,8 +86,11 @@ def eval_command(
         console.print(f"[yellow]skipped {name}: {error}[/]")
 
 
+DEFAULT_SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
+
+
 def demo(
-    scenarios: Annotated[Path, typer.Option(help="Bundled scenarios to run.")] = PROJECT_ROOT / "examples" / "scenarios",
+    scenarios: Annotated[Path, typer.Option(help="Bundled scenarios to run.")] = DEFAULT_SCENARIOS,
 ) -> None:
     """The main job on the embedded default: all three patterns over the bundled scenarios."""
     from agent.eval.runner import find_bundles
