@@ -113,3 +113,16 @@ def test_cli_correct_errors_are_clear(memory) -> None:
     assert bad.exit_code == 2 and "decision does not apply" in bad.output
     unknown = runner.invoke(app, ["correct", "missing-case", "--right", "--no-index"])
     assert unknown.exit_code == 2 and "missing-case" in unknown.output
+
+
+class _BrokenStore:
+    def add(self, *args, **kwargs):
+        raise RuntimeError("chroma is down")
+
+
+def test_a_failing_knowledge_store_never_loses_the_correction(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict())
+    result = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak",
+                          knowledge=_BrokenStore())
+    assert result.indexed == [] and "not indexed: RuntimeError: chroma is down" in result.notes[0]
+    assert memory.get_case(case_id).latest_correction.root_cause_fault == "memory_leak"

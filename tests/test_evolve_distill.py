@@ -109,3 +109,18 @@ def test_llm_failing_three_times_falls_back_to_the_template(memory, knowledge, f
     (note,) = _notes(knowledge).values()
     assert note["writer"] == "template" and len(fake_llm.requests) == 3
     assert "no valid experience note in 3 tries" in report.messages[0]
+
+
+def test_cli_distill_reports_and_dedups(memory, knowledge) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+
+    _leak_case(memory)
+    _leak_case(memory)
+    first = CliRunner().invoke(app, ["knowledge", "distill", "--json"])
+    assert first.exit_code == 0, first.output
+    notes = json.loads(first.output)["notes"]
+    assert [(n["action"], n["kind"], len(n["cases"])) for n in notes] == [("created", "memory_leak", 2)]
+    again = CliRunner().invoke(app, ["knowledge", "distill"], env={"COLUMNS": "200"})
+    assert again.exit_code == 0 and "0 created, 0 updated, 1 unchanged, 0 removed" in again.output

@@ -109,3 +109,14 @@ def test_cli_refine_from_case_reports_the_failure(fake_llm, corrected, skills_di
     with Memory() as memory:
         assert memory.skill_versions(NAME) == []
     assert skill_text(load_library([skills_dir]).get(NAME)) == (skills_dir / f"{NAME}.yaml").read_text()
+
+
+def test_cli_new_with_the_llm_refuses_a_taken_name_then_saves(fake_llm, skills_dir) -> None:
+    text = (skills_dir / "disk-full-rca.yaml").read_text(encoding="utf-8")
+    fake_llm.queue(_answer(text), _answer(text.replace("name: disk-full-rca", "name: checkout-disk-rca")))
+    result = runner.invoke(app, ["skills", "new", "-d", "Disk alerts of the checkout service", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "is taken by an existing Skill" in fake_llm.requests[1]["messages"][-1]["content"]
+    assert "disk-full-rca" in fake_llm.requests[0]["messages"][1]["content"]  # the closest Skill as example
+    saved = get_settings().resolved_user_skills_dir / "checkout-disk-rca.yaml"
+    assert saved.is_file() and "version: 1" in saved.read_text(encoding="utf-8")

@@ -98,12 +98,14 @@ def correct(
         )
     if as_json:
         print_json({"correction": result.correction.model_dump(mode="json"), "truth": result.truth.describe(),
-                    "indexed": result.indexed})
+                    "indexed": result.indexed, "notes": result.notes})
         return
     verdict = "right" if right else "wrong"
     _say(f"correction {result.correction.id} stored: case {case_id} was {verdict}; truth: {result.truth.describe()}")
     for doc in result.indexed:
         _say(f"  retrievable as {doc}")
+    for message in result.notes:
+        _say(f"  note: {message}", "yellow")
     if not right:
         _say(f"propose a fix to the Skill that answered: bianque skills refine --from-case {case_id}")
 

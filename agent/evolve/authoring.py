@@ -9,7 +9,9 @@ and re-scoped, at version 1.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +26,7 @@ PATTERN_WORDS = {
 }
 PATTERN_SUFFIX = {"rca": "rca", "release_interception": "release", "inspection": "inspection"}
 _WORD = re.compile(r"[a-z][a-z0-9]+")
+STOP_WORDS = frozenset({"the", "of", "and", "on", "for", "with", "in", "to", "an", "or", "its", "at", "by", "from"})
 
 
 class AuthoringError(ValueError):
@@ -50,7 +53,9 @@ def guess_pattern(description: str) -> str:
 
 
 def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
+    """Lower-case words, plurals folded ("disks" -> "disk")."""
+    return {w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
+            for w in _WORD.findall(text.lower()) if w not in STOP_WORDS}
 
 
 def _in_scope(loaded: LoadedSkill, module: str) -> bool:
@@ -65,9 +70,14 @@ def closest_skill(library: SkillLibrary, description: str, pattern: str, module:
     if not candidates and generic is None:
         raise AuthoringError(f"the Skill library has no {pattern} Skill to start from")
     wanted = _words(description)
+    words = {s.name: _words(f"{s.skill.description} {s.name.replace('-', ' ')}") for s in candidates}
+    frequency = Counter(w for ws in words.values() for w in ws)
 
-    def score(loaded: LoadedSkill) -> tuple[bool, int, str]:
-        overlap = len(wanted & _words(f"{loaded.skill.description} {loaded.name}"))
+    def score(loaded: LoadedSkill) -> tuple[bool, float, str]:
+        # words shared with few Skills say more than words every description has ("alerts", "service")
+        shared = wanted & words[loaded.name]
+        in_name = shared & _words(loaded.name.replace("-", " "))  # a word of the name counts twice
+        overlap = sum(math.log((1 + len(candidates)) / frequency[w]) for w in [*shared, *in_name])
         return (bool(module) and _in_scope(loaded, module), overlap, loaded.name)
 
     ranked = sorted(candidates, key=score, reverse=True)
@@ -78,7 +88,8 @@ def closest_skill(library: SkillLibrary, description: str, pattern: str, module:
 
 def default_name(description: str, pattern: str, module: str | None, library: SkillLibrary) -> str:
     """A free Skill name from the module (or the description's first words) and the pattern."""
-    stem = module or "-".join(sorted(_words(description) - {"the", "and", "for", "of", "on", "with"})[:2])
+    ordered = [w for w in _WORD.findall(description.lower()) if w not in STOP_WORDS]
+    stem = module or "-".join(list(dict.fromkeys(ordered))[:2])
     stem = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-") or "custom"
     if not stem[0].isalpha():
         stem = f"s-{stem}"
@@ -144,6 +155,7 @@ def from_llm(
         client, "new_skill",
         {"description": description, "pattern": pattern, "module": module, "example_yaml": _template_text(example)},
         old_text="", version=1, name=None, pattern=pattern, catalog=catalog, purpose="new Skill",
+        taken=frozenset(library.skills),
     )
     check_new_name(generated.patched.loaded.name, library)
     return NewSkill(generated.patched.loaded.name, generated.patched, example.name,

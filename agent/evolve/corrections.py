@@ -145,11 +145,20 @@ def correct_case(
     case = memory.get_case(case.id)
     result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
     if knowledge is not None:
-        from agent.evolve.casebase import index_case
-        from agent.evolve.distill import refresh_note_for
-
-        result.indexed.append(index_case(knowledge, case, result.truth))
-        note_id = refresh_note_for(memory, knowledge, case)
-        if note_id:
-            result.indexed.append(note_id)
+        _index(memory, knowledge, result)
     return result
+
+
+def _index(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
+    """Index the case and refresh its experience note; a store failure leaves the correction stored."""
+    from agent.evolve.casebase import index_case
+    from agent.evolve.distill import refresh_note_for
+
+    try:
+        result.indexed.append(index_case(knowledge, result.case, result.truth))
+        note_id = refresh_note_for(memory, knowledge, result.case)
+    except Exception as exc:  # the knowledge store is optional: never lose the correction over it
+        result.notes.append(f"correction stored but not indexed: {type(exc).__name__}: {exc}")
+        return
+    if note_id:
+        result.indexed.append(note_id)

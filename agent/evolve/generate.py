@@ -7,7 +7,6 @@ knows; otherwise the exact error goes back to the model, up to three answers in 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +16,6 @@ from agent.evolve.prompts import render
 from agent.llm.jsontext import parse_json_object
 from agent.skills.lint import check_against_catalog
 from agent.skills.loader import plain
-from agent.skills.schema import IDENT
 
 
 @dataclass
@@ -45,7 +43,8 @@ def catalog_text(catalog: Any) -> str:
 
 
 def make_parser(
-    *, old_text: str, version: int, name: str | None, pattern: str | None, catalog: Any, file: str
+    *, old_text: str, version: int, name: str | None, pattern: str | None, catalog: Any, file: str,
+    taken: frozenset[str] = frozenset(),
 ):
     """The validator of one answer: returns the PatchedSkill or raises ValueError saying what is wrong."""
 
@@ -58,8 +57,8 @@ def make_parser(
         skill = patched.loaded.skill
         if name is not None and skill.name != name:
             raise ValueError(f"{file}:1: name: must stay {name!r}, got {skill.name!r}")
-        if name is None and not _fresh_name(skill.name):
-            raise ValueError(f"{file}:1: name: {skill.name!r} is not a valid new Skill name")
+        if name is None and skill.name in taken:
+            raise ValueError(f"{file}:1: name: {skill.name!r} is taken by an existing Skill; choose a new name")
         if pattern is not None and skill.pattern.value != pattern:
             raise ValueError(f"{file}: pattern: must be {pattern}, got {skill.pattern.value}")
         if catalog is not None:
@@ -72,10 +71,6 @@ def make_parser(
         return patched, summary.strip() if isinstance(summary, str) and summary.strip() else "generated"
 
     return parse
-
-
-def _fresh_name(name: str) -> bool:
-    return bool(re.match(IDENT, name))
 
 
 def _same_skill(old_text: str, patched: PatchedSkill, file: str) -> bool:
@@ -96,11 +91,12 @@ def generate_skill(
     pattern: str | None,
     catalog: Any,
     purpose: str,
+    taken: frozenset[str] = frozenset(),
 ) -> Generated:
     """Ask the model for a whole Skill with prompt ``prompt``; GenerationFailed after three bad answers."""
     user = render(prompt, catalog=catalog_text(catalog), **variables)
     messages = [{"role": "system", "content": render("system")}, {"role": "user", "content": user}]
     parse = make_parser(old_text=old_text, version=version, name=name, pattern=pattern, catalog=catalog,
-                        file=f"<{name or 'new Skill'} from the model>")
+                        file=f"<{name or 'new Skill'} from the model>", taken=taken)
     (patched, summary), tries = ask_until_valid(client, messages, parse, purpose=purpose)
     return Generated(patched, summary, tries)
