@@ -65,10 +65,10 @@ def detect_trend(
     """
     findings: list[Finding] = []
     for s in series:
-        now = s.between(start, end)
-        if len(now) < MIN_POINTS:
+        best = _recent_fit(s, start, end)
+        if best is None:
             continue
-        fit = robust_fit(now.timestamps, now.values)
+        now, fit = best
         sign = 1 if fit.slope > 0 else -1
         if fit.slope == 0 or sign not in bad_signs(direction) or fit.r2 < min_r2:
             continue
@@ -92,6 +92,23 @@ def detect_trend(
             metric=s.metric, signal=signal, direction="up" if sign > 0 else "down", source=source,
         ))
     return findings
+
+
+RECENT_SPANS = (1.0, 0.5, 1.0 / 3.0)  # a leak or fill may have started part-way through the window
+
+
+def _recent_fit(s: Series, start: float, end: float) -> tuple[Series, Fit] | None:
+    """The best-fitting line over the whole window or its most recent half or third (growth that began
+    part-way through fits a line only from where it began)."""
+    best: tuple[Series, Fit] | None = None
+    for share in RECENT_SPANS:
+        now = s.between(end - share * (end - start), end)
+        if len(now) < MIN_POINTS:
+            continue
+        fit = robust_fit(now.timestamps, now.values)
+        if best is None or fit.r2 > best[1].r2:
+            best = (now, fit)
+    return best
 
 
 def _severity(

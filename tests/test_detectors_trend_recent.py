@@ -1,0 +1,27 @@
+"""Growth that begins part-way through the window is still a trend (fit on the recent part)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.detectors.trend import detect_trend
+from agent.series import Series
+
+
+def _disk(flat_share: float, seed: int = 3) -> Series:
+    rng = np.random.default_rng(seed)
+    t = np.arange(0, 90 * 60, 60, dtype=float)
+    start = int(flat_share * t.size)
+    v = np.full(t.size, 0.19) + rng.normal(0, 0.001, t.size)
+    v[start:] += np.linspace(0, 0.6, t.size - start)
+    return Series("disk_usage_ratio", {"service": "cache"}, t, v)
+
+
+def test_fill_starting_half_way_is_found_with_time_to_limit():
+    found = detect_trend([_disk(0.45)], start=0, end=90 * 60, limit=1.0, min_growth=0.2)
+    assert len(found) == 1
+    assert found[0].numbers["time_to_limit_h"] < 2
+
+
+def test_flat_disk_is_not_a_trend():
+    assert detect_trend([_disk(1.0)], start=0, end=90 * 60, limit=1.0, min_growth=0.2) == []
