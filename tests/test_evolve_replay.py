@@ -167,3 +167,10 @@ def test_cli_refine_from_case_shows_diff_and_replay_and_saves(memory, settings, 
     assert "+      name: memory_usage_bytes" in result.output and "fixed" in result.output
     assert f"saved {NAME} v2" in result.output
     assert [v.version for v in memory.skill_versions(NAME)] == [1, 2]
+
+
+def test_a_patch_for_a_case_that_already_passes_is_rejected(memory, settings, tmp_path) -> None:
+    (target,) = _leak_cases(memory, tmp_path, 1)
+    bench = _scripted_bench(memory, settings, {(target, False): True, (target, True): True})
+    report = bench.replay(_proposal(settings, target))
+    assert not report.accepted and "already passes with the current Skill" in report.reason

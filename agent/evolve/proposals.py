@@ -314,7 +314,7 @@ def propose_by_rules(loaded: LoadedSkill, text: str, ctx: CaseContext, *, versio
     reasons = list(dict.fromkeys(e.why for e in edits))
     correction = ctx.case.latest_correction
     return Proposal(
-        skill=loaded.name, source="rules", summary=f"fix case {ctx.case.id}: {ctx.truth.describe()}",
+        skill=loaded.name, source="rules", summary=f"make it find the truth ({ctx.truth.describe()})",
         patched=patched, reasons=reasons, case_id=ctx.case.id,
         correction_id=correction.id if correction else None,
     )

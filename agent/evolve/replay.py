@@ -153,6 +153,9 @@ def decide(report: ReplayReport) -> tuple[bool, str]:
         if target.after is None or not target.after.passed:
             detail = target.after.detail if target.after else ""
             return False, f"rejected: the corrected case {report.target_case} still fails ({detail})"
+        if target.before is not None and target.before.passed:
+            return False, (f"rejected: the corrected case {report.target_case} already passes with the current "
+                           "Skill; nothing to fix")
     replayed = sum(1 for c in report.cases if c.status != "skipped")
     fixed = report.count("fixed")
     return True, f"accepted: {fixed} case(s) fixed, no regression in {replayed} replayed case(s)"
