@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from agent.events import Event
@@ -32,15 +33,25 @@ def _series_json(task: MetricTask, result: SourceResult) -> list[dict[str, Any]]
     ]
 
 
-def _run(pool: ThreadPoolExecutor, calls: dict[str, Any], timeout: float) -> dict[str, SourceResult | str]:
-    """Run callables in the pool; each entry becomes a result or an error string."""
+def _run(calls: dict[str, Callable[[], Any]], timeout: float) -> dict[str, SourceResult | str]:
+    """Run callables in parallel; each entry becomes a result or an error string.
+
+    The calls get ``timeout`` per round of ``MAX_WORKERS``; one still running then is given up on
+    and never waited for (its thread ends in the background), so a hung source cannot hold up the
+    investigation.
+    """
+    pool = ThreadPoolExecutor(max_workers=MAX_WORKERS)
     futures = {key: pool.submit(fn) for key, fn in calls.items()}
+    rounds = max(1, math.ceil(len(futures) / MAX_WORKERS))
+    done, _ = wait(futures.values(), timeout=timeout * rounds)
+    pool.shutdown(wait=False, cancel_futures=True)
     out: dict[str, SourceResult | str] = {}
     for key, future in futures.items():
+        if future not in done:
+            out[key] = f"timed out after {timeout:g}s"
+            continue
         try:
-            out[key] = future.result(timeout=timeout)
-        except FutureTimeout:
-            out[key] = f"timed out after {timeout:.0f}s"
+            out[key] = future.result()
         except Exception as exc:  # a source must never crash the investigation
             out[key] = f"{type(exc).__name__}: {exc}"
     return out
@@ -73,8 +84,7 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             tags=list(skill_knowledge.tags) or None,
             top_k=skill_knowledge.top_k,
         )
-    with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
-        results = _run(pool, calls, toolkit.source_timeout_s)
+    results = _run(calls, toolkit.source_timeout_s)
 
     gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [], "missing": missing}
     empty_signals: dict[str, list[str]] = {}
