@@ -57,6 +57,15 @@ def _run(calls: dict[str, Callable[[], Any]], timeout: float) -> dict[str, Sourc
     return out
 
 
+def _label(key: str, tasks: dict[str, MetricTask]) -> str:
+    """What a call fetched, in words, for missing-data notes."""
+    if key in tasks:
+        task = tasks[key]
+        period = "" if task.period == "current" else f", {task.period}"
+        return f"metric {task.signal} ({task.service}{period})"
+    return f"logs {key.split(':', 1)[1]}" if key.startswith("log:") else key
+
+
 def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event_text: str) -> dict[str, Any]:
     """Fetch metrics, logs, changes and knowledge for a plan."""
     calls: dict[str, Any] = {}
@@ -90,13 +99,13 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
     empty_signals: dict[str, list[str]] = {}
     for key, result in results.items():
         if isinstance(result, str):
-            gathered["missing"].append(f"{key}: {result}")
+            gathered["missing"].append(f"{_label(key, tasks)}: {result}")
             continue
         if key == "knowledge":
             gathered["knowledge"] = [s.model_dump(mode="json") for s in result]
             continue
         if result.status == "error":
-            gathered["missing"].append(f"{result.source} {key}: {result.error}")
+            gathered["missing"].append(f"{_label(key, tasks)} from {result.source}: {result.error}")
             continue
         if key.startswith("m"):
             task = tasks[key]
