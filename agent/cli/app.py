@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "agent.cli.schedule",
     "agent.cli.serve",
     "agent.cli.evolve",
+    "agent.cli.ui",
 )
 
 

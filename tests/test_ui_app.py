@@ -1,0 +1,194 @@
+"""The Streamlit app through Streamlit's AppTest: pages render, the chat answers from a curated bundle,
+cases are listed and corrections are stored in memory."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from agent.bundles.reader import load_bundle
+from agent.config import PROJECT_ROOT, get_settings
+from agent.investigate import investigate
+from agent.memory import Memory
+from agent.runtime import bundle_toolkit
+
+APP = PROJECT_ROOT / "ui" / "app.py"
+SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
+# The first investigation loads the embedding model and ingests the handbook.
+TIMEOUT_S = 300
+
+
+@pytest.fixture(autouse=True)
+def fresh_resources():
+    """Cached memory/knowledge handles are per database URL; drop them between tests."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, error, success and info text of the page, joined."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [s.value for s in at.success] + [i.value for i in at.info]
+    return "\n".join(parts)
+
+
+def seed_case(name: str) -> str:
+    """Investigate a curated bundle without the knowledge store (fast) and return the stored case id."""
+    path = SCENARIOS / name
+    bundle = load_bundle(path)
+    with Memory() as memory:
+        toolkit = bundle_toolkit(bundle, get_settings(), memory=memory)
+        result = investigate(bundle.event, toolkit, bundle_path=str(path))
+    assert result.case_id
+    return result.case_id
+
+
+def open_cases(at: AppTest) -> AppTest:
+    at.run()
+    return at.switch_page("views/cases.py").run()
+
+
+def test_every_page_renders_without_exception():
+    at = app().run()
+    assert not at.exception
+    assert "offline evidence reasoner" in texts(at)
+    assert get_settings().home.name in texts(at)
+    assert at.chat_input[0].disabled is False  # live sources are the default data source
+
+    at.switch_page("views/cases.py").run()
+    assert not at.exception
+    assert "No cases stored yet" in texts(at)
+
+    at.switch_page("views/skills.py").run()
+    assert not at.exception
+    names = list(at.dataframe[0].value["name"])
+    assert "serving-canary-release" in names and "generic-rca" in names
+    assert at.selectbox(key="skills_shown").value == sorted(names)[0]
+    at.selectbox(key="skills_shown").set_value("serving-canary-release").run()
+    assert "name: serving-canary-release" in at.code[0].value
+
+
+def test_skills_page_lists_a_broken_file_with_its_error(bianque_home):
+    user_skills = bianque_home / "skills"
+    user_skills.mkdir(parents=True)
+    (user_skills / "broken.yaml").write_text("name: broken\npattern: not-a-pattern\n")
+    at = app().run()
+    at.switch_page("views/skills.py").run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "broken.yaml" in errors and "pattern" in errors
+
+
+def test_chat_answers_from_a_curated_bundle_and_the_case_is_listed():
+    at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("release-bad-canary").run()
+    assert "canary-25" in texts(at)  # the sidebar describes the bundle's event
+    at.chat_input[0].set_value("is this canary safe to roll out?").run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    page = texts(at)
+    assert ":red-badge[Decision: BLOCK]" in page
+    assert "Root causes" in page and list(at.dataframe[0].value["service"]) == ["recommendation"]
+    history = at.session_state["chat_history"]
+    assert [m["role"] for m in history] == ["user", "assistant"]
+    case_id = history[1]["answer"].result.case_id
+    assert case_id and f"`{case_id}`" in page
+
+    at.button(key="open-1").click().run()  # "Open in Cases" switches page and selects the case
+    assert not at.exception
+    assert case_id in list(at.dataframe[0].value["id"])
+    assert at.selectbox[1].value == case_id
+    assert f"Case {case_id}" in [h.value for h in at.subheader]
+    with Memory() as memory:
+        assert memory.get_case(case_id).verdict.decision == "block"
+
+
+def test_a_bundle_path_that_does_not_exist_is_refused_in_the_sidebar(tmp_path):
+    at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
+    assert at.chat_input[0].disabled  # nothing typed yet
+    at.sidebar.text_input(key="chat_bundle_path").set_value(str(tmp_path / "nowhere")).run()
+    assert not at.exception
+    assert "does not exist" in " ".join(e.value for e in at.sidebar.error)
+    assert at.chat_input[0].disabled
+
+
+def test_an_investigation_failure_is_shown_as_a_message(tmp_path, monkeypatch):
+    """A bundle whose event is fine but whose metrics file is not: the error names the file and line."""
+    bundle = tmp_path / "bad-bundle"
+    bundle.mkdir()
+    (bundle / "event.yaml").write_text((SCENARIOS / "release-bad-canary" / "event.yaml").read_text())
+    (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n1776783420,up,gateway,not-a-number\n")
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings: None)  # no handbook: keep it fast
+    at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
+    at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
+    at.chat_input[0].set_value("is this canary safe?").run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert message.startswith("The investigation failed:") and "bad-bundle/metrics.csv:2" in message
+    assert "Traceback" not in message
+    assert at.session_state["chat_history"][-1]["error"] == message
+
+
+def test_a_correction_is_stored_and_shown():
+    case_id = seed_case("rca-cache-failure")
+    with Memory() as memory:
+        said = {(c.service, c.fault) for c in memory.get_case(case_id).verdict.root_causes[:1]}
+    assert ("cache", "memory_leak") not in said  # the truth below must contradict the verdict
+    at = open_cases(app())
+    assert not at.exception
+    assert list(at.dataframe[0].value["id"]) == [case_id]
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.text_input(key=f"correction-{case_id}-service").set_value("cache")
+    at.text_input(key=f"correction-{case_id}-fault").set_value("memory_leak")
+    at.selectbox(key=f"correction-{case_id}-attention").set_value("needs attention")
+    at.text_area(key=f"correction-{case_id}-note").set_value("the cache hit ratio collapsed first")
+    at.text_input(key=f"correction-{case_id}-author").set_value("oncall")
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    success = " ".join(s.value for s in at.success)
+    assert "root cause cache/memory_leak" in success and f"case-{case_id}" in success  # indexed as experience
+    with Memory() as memory:
+        (stored,) = memory.corrections_for(case_id)
+    assert (stored.correct, stored.root_cause_service, stored.root_cause_fault) == (False, "cache", "memory_leak")
+    assert (stored.needs_attention, stored.author) == (True, "oncall")
+    assert "the cache hit ratio collapsed first" in texts(at)  # the Corrections tab shows it
+    assert at.dataframe[0].value["status"][0] == "done ✗"
+
+
+def test_a_correction_that_does_not_fit_is_refused_with_the_reason():
+    case_id = seed_case("release-bad-canary")
+    at = open_cases(app())
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    message = " ".join(e.value for e in at.error)
+    assert message.startswith("Correction not stored:") and "needs the truth" in message
+    with Memory() as memory:
+        assert memory.corrections_for(case_id) == []
+
+
+def test_a_release_correction_offers_only_the_decision():
+    case_id = seed_case("release-bad-canary")
+    at = open_cases(app())
+    keys = {w.key for w in (*at.text_input, *at.selectbox) if w.key}
+    assert f"correction-{case_id}-decision" in keys
+    assert f"correction-{case_id}-service" not in keys
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.selectbox(key=f"correction-{case_id}-decision").set_value("hold")
+    at.checkbox(key=f"correction-{case_id}-index").uncheck()
+    at.form_submit_button[0].click().run()
+    assert not at.exception and not at.error
+    with Memory() as memory:
+        (stored,) = memory.corrections_for(case_id)
+    assert (stored.correct, stored.decision) == (False, "hold")
+    assert "indexed" not in " ".join(s.value for s in at.success)
+

@@ -1,0 +1,94 @@
+"""The UI's pure helpers: verdict badges, table rows, error messages, settings labels and bundle checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.config import PROJECT_ROOT, get_settings
+from agent.verdict import InspectionItem, RootCause, Verdict
+from ui import backend
+from ui.formatting import (
+    Badge,
+    badges_markdown,
+    friendly_error,
+    inspection_rows,
+    root_cause_rows,
+    verdict_badges,
+)
+
+
+def labels(verdict: Verdict) -> list[tuple[str, str]]:
+    return [(b.label, b.colour) for b in verdict_badges(verdict)]
+
+
+@pytest.mark.parametrize(("decision", "colour"), [("pass", "green"), ("hold", "orange"), ("block", "red")])
+def test_release_decision_badge(decision, colour):
+    verdict = Verdict(pattern="release_interception", summary="s", decision=decision, reasoner="offline")
+    assert labels(verdict)[0] == (f"Decision: {decision.upper()}", colour)
+    assert ("reasoner: offline", "violet") in labels(verdict)
+
+
+def test_rca_attention_badges():
+    noisy = Verdict(pattern="rca", summary="s", needs_attention=False, confidence=0.8)
+    assert labels(noisy)[:2] == [("No action needed", "green"), ("confidence 80%", "gray")]
+    real = Verdict(
+        pattern="rca",
+        summary="s",
+        needs_attention=True,
+        root_causes=[RootCause(service="cache", fault="cache_failure", confidence=0.9, evidence=["F1", "F2"])],
+    )
+    assert labels(real)[0] == ("Needs attention", "red")
+    assert root_cause_rows(real) == [
+        {"rank": 1, "service": "cache", "fault": "cache_failure", "confidence": 0.9, "evidence": "F1, F2",
+         "explanation": ""}
+    ]  # fmt: skip
+
+
+def test_inspection_badge_shows_the_worst_severity_or_healthy():
+    items = [
+        InspectionItem(service="ranking", kind="disk_full", severity="warning"),
+        InspectionItem(service="gateway", kind="memory_leak", severity="critical"),
+    ]
+    sick = Verdict(pattern="inspection", summary="s", items=items)
+    assert labels(sick)[0] == ("Inspection: critical (2 items)", "red")
+    assert [r["kind"] for r in inspection_rows(sick)] == ["disk_full", "memory_leak"]
+    assert labels(Verdict(pattern="inspection", summary="s"))[0] == ("Inspection: healthy", "green")
+
+
+def test_badge_labels_cannot_break_out_of_the_directive():
+    badge = Badge("a] :red-badge[b", "green")
+    assert badge.markdown() == r":green-badge[a\] :red-badge\[b]"
+    assert badges_markdown([Badge("x", "red"), Badge("y", "gray")]) == ":red-badge[x] :gray-badge[y]"
+
+
+def test_friendly_error_keeps_library_messages_and_flags_the_unexpected():
+    assert friendly_error(ValueError("event.yaml:3: pattern: must be one of rca")) == (
+        "event.yaml:3: pattern: must be one of rca"
+    )
+    message = friendly_error(ZeroDivisionError("division by zero"))
+    assert message.startswith("unexpected ZeroDivisionError: division by zero") and "server log" in message
+
+
+def test_reasoner_label_names_the_model_and_host_but_never_credentials(monkeypatch):
+    assert backend.reasoner_label(get_settings()).startswith("offline")
+    monkeypatch.setenv("BIANQUE_LLM_BASE_URL", "https://user:s3cret@llm.internal:8443/v1")
+    monkeypatch.setenv("BIANQUE_LLM_MODEL", "qwen-72b")
+    get_settings.cache_clear()
+    label = backend.reasoner_label(get_settings())
+    assert label.startswith("LLM qwen-72b at llm.internal:8443") and "s3cret" not in label
+
+
+def test_curated_scenarios_and_bundle_inspection(tmp_path):
+    names = [p.name for p in backend.curated_scenarios()]
+    assert len(names) >= 12 and "release-bad-canary" in names and names == sorted(names)
+    good = backend.inspect_bundle(PROJECT_ROOT / "examples" / "scenarios" / "release-bad-canary")
+    assert good.error is None and good.event is not None and good.event.pattern.value == "release_interception"
+
+    missing = backend.inspect_bundle(tmp_path / "nowhere")
+    assert missing.event is None and "does not exist" in missing.error
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "event.yaml").write_text("pattern: sideways\ntime: 2026-01-01T00:00:00Z\n")
+    info = backend.inspect_bundle(broken)
+    assert info.event is None and "broken/event.yaml:1: pattern: must be one of" in info.error
+    assert backend.curated_scenarios(tmp_path / "none") == []

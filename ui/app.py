@@ -1,0 +1,39 @@
+"""Bian Que's Streamlit app: ``streamlit run ui/app.py`` (or ``bianque ui``).
+
+A thin face over the library: every page calls :mod:`ui.backend`, which calls the agent.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # ``streamlit run`` puts only ui/ on the path; the pages import ``ui.*``
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from ui import backend  # noqa: E402
+
+PAGES = [
+    st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
+    st.Page("views/cases.py", title="Cases", icon=":material/folder_open:"),
+    st.Page("views/skills.py", title="Skills", icon=":material/extension:"),
+]
+
+
+def render_sidebar() -> None:
+    """Which reasoner answers and where the state lives."""
+    config = backend.settings()
+    with st.sidebar:
+        st.markdown("### Bian Que")
+        st.caption(f"Reasoner: {backend.reasoner_label(config)}")
+        st.caption(f"Data home: `{config.home}`")
+        st.caption(f"Metrics: {backend.metrics_label(config)}")
+
+
+st.set_page_config(page_title="Bian Que", page_icon=":material/health_and_safety:", layout="wide")
+page = st.navigation(PAGES)
+render_sidebar()
+page.run()

@@ -1,0 +1,129 @@
+"""The UI's only door to the library: settings, memory, knowledge, bundles, questions, corrections, Skills.
+
+Nothing here knows Streamlit beyond caching long-lived resources, so every call is testable on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import streamlit as st
+
+from agent.ask import Answer, answer_question
+from agent.bundles.event_file import read_event
+from agent.config import PROJECT_ROOT, Settings, get_settings
+from agent.events import Event
+from agent.memory import CaseRecord, Memory
+from agent.skills.library import SkillLibrary, load_default_library
+
+SCENARIOS_DIR = PROJECT_ROOT / "examples" / "scenarios"
+
+
+def settings() -> Settings:
+    """The process settings (``BIANQUE_*`` environment and ``.env``)."""
+    return get_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _memory(url: str) -> Memory:
+    return Memory(url)
+
+
+def memory(config: Settings | None = None) -> Memory:
+    """The memory store of the settings' database, opened (and migrated) once per process."""
+    return _memory((config or settings()).resolved_database_url)
+
+
+@st.cache_resource(show_spinner=False)
+def _knowledge(home: str, chroma_url: str | None) -> Any:
+    from agent.runtime import open_knowledge
+
+    return open_knowledge(settings(), ingest=False)
+
+
+def knowledge(config: Settings | None = None) -> Any:
+    """The knowledge store (no handbook ingest: corrections only add cases and experience notes)."""
+    config = config or settings()
+    return _knowledge(str(config.home), config.chroma_url)
+
+
+def reasoner_label(config: Settings) -> str:
+    """Which reasoner answers: the offline evidence reasoner, or an LLM model at a host (never a key)."""
+    if not config.llm_enabled:
+        return "offline evidence reasoner (no LLM configured)"
+    url = urlparse(config.llm_base_url or "")
+    host = url.hostname or "?"
+    where = f"{host}:{url.port}" if url.port else host
+    return f"LLM {config.llm_model} at {where} (offline reasoner as fallback)"
+
+
+def metrics_label(config: Settings) -> str:
+    """Where live metrics come from."""
+    if not config.prometheus_url:
+        return "no PromQL server configured"
+    url = urlparse(config.prometheus_url)
+    return f"PromQL at {url.hostname}:{url.port}" if url.port else f"PromQL at {url.hostname}"
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """A case bundle directory and its event (or why the event could not be read)."""
+
+    path: Path
+    event: Event | None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def curated_scenarios(directory: Path = SCENARIOS_DIR) -> list[Path]:
+    """The curated scenario bundles (directories holding an ``event.yaml``), by name."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if (p / "event.yaml").is_file())
+
+
+def inspect_bundle(path: Path) -> BundleInfo:
+    """Read only a bundle's ``event.yaml``: enough to show what it is about, or what is wrong with it."""
+    if not path.is_dir():
+        return BundleInfo(path, None, f"{path}: {'not a directory' if path.exists() else 'does not exist'}")
+    event, errors = read_event(path / "event.yaml", f"{path.name}/event.yaml")
+    if event is None:
+        return BundleInfo(path, None, "; ".join(str(e) for e in errors))
+    return BundleInfo(path, event)
+
+
+def ask(question: str, bundle: Path | None = None) -> Answer:
+    """Answer a free-text question against a bundle, or against the live sources when ``bundle`` is None."""
+    return answer_question(question, settings(), bundle=bundle)
+
+
+def list_cases(pattern: str | None = None, limit: int = 200) -> list[CaseRecord]:
+    """Stored cases, newest first."""
+    return memory().list_cases(pattern=pattern, limit=limit)
+
+
+def get_case(case_id: str) -> CaseRecord:
+    """One stored case with its corrections (CaseNotFoundError when unknown)."""
+    return memory().get_case(case_id)
+
+
+def correct(case_id: str, *, index: bool = True, **fields: Any) -> Any:
+    """Store a correction through the evolution step; ``index`` makes the case retrievable experience.
+
+    ``fields`` are ``correct_case``'s keywords (correct, service, fault, decision, needs_attention,
+    note, author). Raises CorrectionError / CaseNotFoundError with a message fit for the user.
+    """
+    from agent.evolve.corrections import correct_case
+
+    return correct_case(memory(), case_id, knowledge=knowledge() if index else None, **fields)
+
+
+def skill_library() -> SkillLibrary:
+    """The Skill library as the agent sees it now (built-in directories, then the user's)."""
+    return load_default_library(settings())

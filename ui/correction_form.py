@@ -1,0 +1,94 @@
+"""The correction form of one case: right or wrong, and the truth, through the evolution step."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agent.cli.cases import correction_line
+from agent.memory.records import CaseRecord
+from ui import backend
+from ui.formatting import friendly_error
+from ui.widgets import log
+
+FLASH = "correction_flash"
+NOT_STATED = "(not stated)"
+ATTENTION = {NOT_STATED: None, "needs attention": True, "no action needed": False}
+DECISIONS = [NOT_STATED, "pass", "hold", "block"]
+HELP = {
+    "rca": "Wrong? Give the real root cause (service and fault kind) and/or whether the alert needed attention.",
+    "inspection": "Wrong? Give what should have been reported (service and fault kind), or 'no action needed'.",
+    "release_interception": "Wrong? Give the decision that was right.",
+}
+
+
+def _key(case_id: str, name: str) -> str:
+    return f"correction-{case_id}-{name}"
+
+
+def _submit(case_id: str) -> None:
+    """Form callback: store the correction and leave the outcome for the next run to show."""
+    state = st.session_state
+
+    def value(name: str) -> object:
+        return state.get(_key(case_id, name))
+
+    text = {name: (str(value(name) or "").strip() or None) for name in ("service", "fault", "author")}
+    decision = value("decision")
+    try:
+        result = backend.correct(
+            case_id,
+            index=bool(value("index")),
+            correct=value("verdict") == "Right",
+            service=text["service"],
+            fault=text["fault"],
+            decision=None if decision in (None, NOT_STATED) else str(decision),
+            needs_attention=ATTENTION.get(str(value("attention")), None),
+            note=str(value("note") or "").strip(),
+            author=text["author"],
+        )
+    except Exception as exc:  # shown beside the form, never as a traceback
+        log.warning("correction of %s failed", case_id, exc_info=exc)
+        state[FLASH] = (case_id, "error", f"Correction not stored: {friendly_error(exc)}")
+        return
+    indexed = f"; indexed as {', '.join(result.indexed)}" if result.indexed else ""
+    message = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}"
+    state[FLASH] = (case_id, "success", message)
+
+
+def render_flash(case_id: str) -> None:
+    """The outcome of the last correction of this case, once."""
+    flash = st.session_state.get(FLASH)
+    if not flash or flash[0] != case_id:
+        return
+    del st.session_state[FLASH]
+    _, kind, message = flash
+    if kind == "success":
+        st.success(message, icon=":material/check_circle:")
+    else:
+        st.error(message, icon=":material/error:")
+
+
+def render_correction_form(case: CaseRecord) -> None:
+    """Only the fields that fit the case's pattern; the evolution step checks the rest."""
+    pattern = case.pattern
+    with st.form(_key(case.id, "form")):
+        st.markdown("**Correct this answer**")
+        st.caption(HELP.get(pattern, ""))
+        st.radio("The answer was", ["Right", "Wrong"], key=_key(case.id, "verdict"), horizontal=True)
+        if pattern == "release_interception":
+            st.selectbox("Right decision", DECISIONS, key=_key(case.id, "decision"))
+        else:
+            left, right = st.columns(2)
+            left.text_input("Root-cause service", key=_key(case.id, "service"), placeholder="e.g. feature-store")
+            right.text_input("Fault kind", key=_key(case.id, "fault"), placeholder="e.g. slow_dependency")
+            st.selectbox("Needs attention", list(ATTENTION), key=_key(case.id, "attention"))
+        st.text_area("Note", key=_key(case.id, "note"), placeholder="What was really going on?")
+        left, right = st.columns(2)
+        left.text_input("Author", key=_key(case.id, "author"))
+        right.checkbox(
+            "Add to experience knowledge",
+            value=True,
+            key=_key(case.id, "index"),
+            help="Index the corrected case so later investigations can retrieve it.",
+        )
+        st.form_submit_button("Store correction", on_click=_submit, args=(case.id,), type="primary")

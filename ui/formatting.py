@@ -1,0 +1,170 @@
+"""Pure presentation helpers: verdict badges, table rows and error messages (no Streamlit calls).
+
+The one-line verdict and correction texts are the CLI's (``agent.cli.cases``), so both faces say the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agent.cli.cases import SHORT_PATTERN, answer_line
+from agent.findings import Finding
+from agent.memory import MemoryStoreError
+from agent.memory.records import CaseRecord
+from agent.skills.loader import LoadedSkill
+from agent.timeparse import to_rfc3339
+from agent.verdict import Verdict
+
+DECISION_COLOURS = {"pass": "green", "hold": "orange", "block": "red"}
+SEVERITY_COLOURS = {"critical": "red", "warning": "orange", "info": "blue"}
+# Errors the library raises on purpose, with messages written for the user (file, line, field).
+EXPECTED_ERRORS = (ValueError, LookupError, OSError, RuntimeError, MemoryStoreError)
+
+
+@dataclass(frozen=True)
+class Badge:
+    """One coloured label (a Streamlit colour name)."""
+
+    label: str
+    colour: str
+
+    def markdown(self) -> str:
+        """The badge as a Streamlit Markdown directive; brackets in the label cannot break out of it."""
+        text = self.label.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+        return f":{self.colour}-badge[{text}]"
+
+
+def verdict_badges(verdict: Verdict) -> list[Badge]:
+    """The decision at a glance: pass/hold/block, needs attention or not, or the worst inspection severity."""
+    badges: list[Badge] = []
+    if verdict.decision:
+        badges.append(Badge(f"Decision: {verdict.decision.upper()}", DECISION_COLOURS[verdict.decision]))
+    if verdict.needs_attention is not None:
+        badges.append(
+            Badge("Needs attention", "red") if verdict.needs_attention else Badge("No action needed", "green")
+        )
+    if verdict.pattern == "inspection":
+        severities = [item.severity for item in verdict.items]
+        worst = next((s for s in ("critical", "warning", "info") if s in severities), None)
+        badges.append(
+            Badge(f"Inspection: {worst} ({len(verdict.items)} items)", SEVERITY_COLOURS[worst])
+            if worst
+            else Badge("Inspection: healthy", "green")
+        )
+    badges.append(Badge(f"confidence {verdict.confidence:.0%}", "gray"))
+    if verdict.reasoner:
+        badges.append(Badge(f"reasoner: {verdict.reasoner}", "violet"))
+    return badges
+
+
+def badges_markdown(badges: list[Badge]) -> str:
+    """Badges on one line."""
+    return " ".join(b.markdown() for b in badges)
+
+
+def root_cause_rows(verdict: Verdict) -> list[dict[str, Any]]:
+    """The ranked root-cause candidates as table rows."""
+    return [
+        {
+            "rank": rank,
+            "service": cause.service,
+            "fault": cause.fault,
+            "confidence": round(cause.confidence, 2),
+            "evidence": ", ".join(cause.evidence),
+            "explanation": cause.explanation,
+        }
+        for rank, cause in enumerate(verdict.root_causes, start=1)
+    ]
+
+
+def inspection_rows(verdict: Verdict) -> list[dict[str, Any]]:
+    """The inspection items worth reporting as table rows, most severe first as the reasoner ranked them."""
+    return [
+        {
+            "severity": item.severity,
+            "service": item.service,
+            "kind": item.kind,
+            "evidence": ", ".join(item.evidence),
+            "summary": item.summary,
+        }
+        for item in verdict.items
+    ]
+
+
+def finding_rows(findings: list[Finding]) -> list[dict[str, Any]]:
+    """Findings as table rows."""
+    return [
+        {
+            "id": f.id,
+            "kind": f.kind.value,
+            "subject": f.subject,
+            "score": round(f.score, 2),
+            "onset": to_rfc3339(f.onset) if f.onset is not None else "",
+            "summary": f.summary,
+        }
+        for f in findings
+    ]
+
+
+def skill_label(case: CaseRecord) -> str:
+    """The Skill that answered a case, with its version."""
+    if not case.skill:
+        return "-"
+    return f"{case.skill} v{case.skill_version}" if case.skill_version is not None else case.skill
+
+
+def case_rows(cases: list[CaseRecord]) -> list[dict[str, Any]]:
+    """Stored cases as table rows; ✓/✗ marks the latest correction (confirmed / corrected as wrong)."""
+    rows = []
+    for case in cases:
+        latest = case.latest_correction
+        marked = "" if latest is None else (" ✓" if latest.correct else " ✗")
+        rows.append(
+            {
+                "id": case.id,
+                "created (UTC)": to_rfc3339(case.created_at).replace("T", " ").removesuffix("Z"),
+                "pattern": SHORT_PATTERN.get(case.pattern, case.pattern),
+                "service": case.service or "-",
+                "skill": skill_label(case),
+                "status": case.status + marked,
+                "verdict": answer_line(case.verdict) if case.status != "failed" else (case.error or "")[:200],
+            }
+        )
+    return rows
+
+
+def case_option(case: CaseRecord) -> str:
+    """A case in one short line, for pickers."""
+    what = answer_line(case.verdict) if case.verdict else case.status
+    return f"{case.id} · {SHORT_PATTERN.get(case.pattern, case.pattern)} · {case.service or '-'} · {what}"
+
+
+def skill_rows(skills: list[LoadedSkill]) -> list[dict[str, Any]]:
+    """Skills as table rows: name, pattern, version, scope and the file it came from."""
+    rows = []
+    for loaded in sorted(skills, key=lambda s: (s.skill.pattern.value, s.name)):
+        skill = loaded.skill
+        scope = ", ".join(skill.scope.services)
+        rows.append(
+            {
+                "name": loaded.name,
+                "pattern": SHORT_PATTERN.get(skill.pattern.value, skill.pattern.value),
+                "version": skill.version,
+                "generic": skill.generic,
+                "business": skill.scope.business or "*",
+                "services": scope,
+                "schedule": skill.schedule or "",
+                "source": loaded.source,
+            }
+        )
+    return rows
+
+
+def friendly_error(exc: BaseException) -> str:
+    """A message for the user: the library's own message for the errors it raises on purpose."""
+    message = str(exc).strip()
+    if isinstance(exc, EXPECTED_ERRORS) and message:
+        return message
+    detail = f": {message}" if message else ""
+    return f"unexpected {type(exc).__name__}{detail} (the details are in the server log)"

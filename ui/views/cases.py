@@ -1,0 +1,74 @@
+"""Cases: stored investigations, one case's report, findings and corrections, and the correction form."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agent.cli.cases import correction_line
+from agent.memory.records import CaseRecord
+from agent.timeparse import to_rfc3339
+from ui import backend
+from ui.correction_form import render_correction_form, render_flash
+from ui.formatting import case_option, case_rows, finding_rows, skill_label
+from ui.widgets import SELECTED_CASE, render_verdict, show_error
+
+PATTERNS = {"all patterns": None, "rca": "rca", "release": "release_interception", "inspection": "inspection"}
+
+
+def render_case(case: CaseRecord) -> None:
+    st.subheader(f"Case {case.id}")
+    st.caption(case.event.describe())
+    cols = st.columns(4)
+    cols[0].metric("Status", case.status)
+    cols[1].metric("Skill", skill_label(case))
+    cols[2].metric("Reasoner", case.reasoner or "-")
+    cols[3].metric("Duration", f"{case.duration_ms} ms" if case.duration_ms is not None else "-")
+    st.caption(
+        f"Created {to_rfc3339(case.created_at)} · selection: {case.selection_reason or '-'} · "
+        f"data: {case.bundle_path or 'live sources'}"
+    )
+    if case.error:
+        st.error(f"The investigation failed: {case.error}")
+    if case.verdict is not None:
+        render_verdict(case.verdict)
+    report, findings, corrections = st.tabs(
+        ["Report", f"Findings ({len(case.findings)})", f"Corrections ({len(case.corrections)})"]
+    )
+    with report:
+        st.markdown(case.report or "_no report_")
+    with findings:
+        if case.findings:
+            st.dataframe(finding_rows(case.findings), hide_index=True, width="stretch")
+        else:
+            st.write("No findings.")
+    with corrections:
+        for correction in case.corrections:
+            st.markdown(f"- {correction_line(correction)}")
+        if not case.corrections:
+            st.write("No corrections yet.")
+    render_flash(case.id)
+    render_correction_form(case)
+
+
+st.title("Cases")
+pattern_name = st.selectbox("Pattern", list(PATTERNS), key="cases_pattern")
+try:
+    cases = backend.list_cases(pattern=PATTERNS[pattern_name])
+except Exception as exc:
+    show_error("Listing the cases", exc)
+    st.stop()
+if not cases:
+    st.info("No cases stored yet: ask a question in the Chat page first.")
+    st.stop()
+st.dataframe(case_rows(cases), hide_index=True, width="stretch")
+by_id = {case.id: case for case in cases}
+wanted = st.session_state.get(SELECTED_CASE)
+ids = list(by_id)
+chosen = st.selectbox(
+    "Case", ids, index=ids.index(wanted) if wanted in by_id else 0, format_func=lambda i: case_option(by_id[i])
+)
+st.session_state[SELECTED_CASE] = chosen
+try:
+    render_case(backend.get_case(chosen))
+except Exception as exc:
+    show_error(f"Loading case {chosen}", exc)

@@ -1,0 +1,84 @@
+"""Chat: ask a free-text question; Bian Que routes it, investigates and answers with evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ui import backend
+from ui.widgets import render_answer, show_error
+
+HISTORY = "chat_history"
+LIVE = "Live sources (settings)"
+OTHER = "Another bundle directory…"
+
+
+def choose_source() -> tuple[Path | None, str, bool]:
+    """The sidebar's data-source picker: (bundle or None for live, its label, usable)."""
+    scenarios = {p.name: p for p in backend.curated_scenarios()}
+    choice = st.sidebar.selectbox(
+        "Data source",
+        [LIVE, *scenarios, OTHER],
+        key="chat_source",
+        help="A curated scenario bundle from examples/scenarios, any bundle directory, or the live sources.",
+    )
+    if choice == LIVE:
+        st.sidebar.caption(f"Live: {backend.metrics_label(backend.settings())}; logs and changes from the SQL store.")
+        return None, "live sources", True
+    if choice == OTHER:
+        typed = st.sidebar.text_input("Bundle directory", key="chat_bundle_path", placeholder="/path/to/bundle")
+        if not typed.strip():
+            st.sidebar.info("Type the path of a case bundle directory (with event.yaml).")
+            return None, "", False
+        path = Path(typed.strip()).expanduser()
+    else:
+        path = scenarios[choice]
+    info = backend.inspect_bundle(path)
+    if info.event is None:
+        st.sidebar.error(f"Not a usable bundle: {info.error}")
+        return path, info.name, False
+    st.sidebar.caption(f"Event: {info.event.describe()}")
+    return path, f"bundle {info.name}", True
+
+
+def render_message(message: dict, index: int) -> None:
+    with st.chat_message(message["role"]):
+        if "answer" in message:
+            render_answer(message["answer"], message["source"], key=str(index))
+        elif "error" in message:
+            st.error(message["error"], icon=":material/error:")
+        else:
+            st.markdown(message["content"])
+
+
+st.title("Ask Bian Que")
+history: list[dict] = st.session_state.setdefault(HISTORY, [])
+bundle, source, usable = choose_source()
+if st.sidebar.button("Clear chat", disabled=not history):
+    history.clear()
+    st.rerun()
+intro = st.empty()
+if not history:
+    intro.markdown(
+        "Ask about a release, the health of a service or an alert, e.g. *is this canary safe to roll out?*, "
+        "*why is the gateway slow?*, *is anything about to go wrong with ranking?*. "
+        "Pick a data source in the sidebar."
+    )
+for number, message in enumerate(history):
+    render_message(message, number)
+
+question = st.chat_input("Ask about a release, an alert or a service…", disabled=not usable)
+if question:
+    intro.empty()
+    history.append({"role": "user", "content": question})
+    render_message(history[-1], len(history) - 1)
+    with st.chat_message("assistant"):
+        try:
+            with st.spinner("Investigating: selecting a Skill, gathering data, analysing…"):
+                answer = backend.ask(question, bundle)
+        except Exception as exc:  # any failure becomes a message in the chat, never a traceback
+            history.append({"role": "assistant", "error": show_error("The investigation", exc)})
+        else:
+            history.append({"role": "assistant", "answer": answer, "source": source})
+            render_answer(answer, source, key=str(len(history) - 1))

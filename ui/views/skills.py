@@ -1,0 +1,48 @@
+"""Skills: the library the agent selects from, the files that failed to load, and one Skill's YAML."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from agent.skills.loader import LoadedSkill, dump_skill_yaml
+from ui import backend
+from ui.formatting import skill_rows
+from ui.widgets import show_error
+
+
+def skill_yaml(loaded: LoadedSkill) -> str:
+    """The Skill's file as written (comments kept), or its YAML when it has no readable file."""
+    if loaded.path is not None:
+        try:
+            return loaded.path.read_text(encoding="utf-8")
+        except OSError:
+            pass
+    return dump_skill_yaml(loaded.raw)
+
+
+st.title("Skills")
+try:
+    library = backend.skill_library()
+except Exception as exc:
+    show_error("Loading the Skill library", exc)
+    st.stop()
+st.caption("Directories, later ones overriding earlier ones by name: " + ", ".join(str(d) for d in library.dirs))
+st.dataframe(skill_rows(list(library.skills.values())), hide_index=True, width="stretch")
+for override in library.overrides:
+    st.caption(f"`{override.name}`: {override.path} overrides {override.replaced}")
+
+failed = library.failed_files()
+if failed:
+    st.subheader(f"Files that failed to load ({len(failed)})")
+    for file, errors in failed.items():
+        st.error(f"**{file}**\n\n" + "\n".join(f"- {error}" for error in errors), icon=":material/error:")
+
+if library.skills:
+    names = sorted(library.skills)
+    name = st.selectbox("Show a Skill", names, key="skills_shown")
+    loaded = library.skills[name]
+    st.markdown(f"**{loaded.name}** v{loaded.skill.version} · `{loaded.source}`")
+    st.write(loaded.skill.description)
+    st.code(skill_yaml(loaded), language="yaml")
+else:
+    st.info("No Skill loaded: check the directories above.")

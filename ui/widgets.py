@@ -1,0 +1,63 @@
+"""Streamlit renderers shared by the pages: a verdict, an answer, an error."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from agent.ask import Answer
+from agent.verdict import Verdict
+from ui.formatting import badges_markdown, friendly_error, inspection_rows, root_cause_rows, verdict_badges
+
+log = logging.getLogger("bianque.ui")
+
+# Session-state key: the case the Cases page opens (set by "Open in Cases" in the chat).
+SELECTED_CASE = "selected_case"
+CASES_PAGE = "views/cases.py"
+
+
+def show_error(what: str, exc: BaseException) -> str:
+    """Show a failure as a clear message (the traceback goes to the server log only); returns the message."""
+    log.warning("%s failed", what, exc_info=exc)
+    message = f"{what} failed: {friendly_error(exc)}"
+    st.error(message, icon=":material/error:")
+    return message
+
+
+def render_verdict(verdict: Verdict) -> None:
+    """Badges, the summary, ranked root causes or inspection items, and the next steps."""
+    st.markdown(badges_markdown(verdict_badges(verdict)))
+    st.markdown(f"**{verdict.summary}**" if verdict.summary else "_no summary_")
+    if verdict.attention_reason:
+        st.caption(verdict.attention_reason)
+    if verdict.root_causes:
+        st.markdown("**Root causes**")
+        st.dataframe(root_cause_rows(verdict), hide_index=True, width="stretch")
+    if verdict.items:
+        st.markdown("**Inspection items**")
+        st.dataframe(inspection_rows(verdict), hide_index=True, width="stretch")
+    if verdict.actions:
+        st.markdown("**Next steps**\n" + "\n".join(f"- {action}" for action in verdict.actions))
+
+
+def _open_case(case_id: str) -> None:
+    st.session_state[SELECTED_CASE] = case_id
+
+
+def render_answer(answer: Answer, source: str, *, key: str) -> None:
+    """One chat answer: the verdict, where it came from, the case id and the full markdown report."""
+    result = answer.result
+    render_verdict(result.verdict)
+    skill = result.skill.get("name", "?")
+    st.caption(
+        f"Data: {source} · routed to **{answer.route.pattern.value}** ({answer.route.reason}) · "
+        f"Skill `{skill}` · {len(result.findings)} findings"
+    )
+    if result.case_id:
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.markdown(f"Case id: `{result.case_id}`")
+        if right.button("Open in Cases", key=f"open-{key}", on_click=_open_case, args=(result.case_id,)):
+            st.switch_page(CASES_PAGE)
+    with st.expander("Full report", expanded=False):
+        st.markdown(answer.text)
