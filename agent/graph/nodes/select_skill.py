@@ -10,10 +10,20 @@ from agent.graph.toolkit import Toolkit
 from agent.skills.selector import select_skill as choose
 
 
+def _check_override(name: str | None, toolkit: Toolkit, event: Event) -> None:
+    """A Skill chosen by the caller must be of the event's pattern (unknown names fail in the selector)."""
+    loaded = toolkit.library.get(name) if name else None
+    if loaded is not None and loaded.skill.pattern != event.pattern:
+        raise LookupError(
+            f"Skill {name!r} is for {loaded.skill.pattern.value} events; this is a {event.pattern.value} event"
+        )
+
+
 def select_skill(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Scope + trigger match, similarity rank, optional LLM pick among the top three, generic fallback."""
     event = Event.model_validate(state["event"])
     skills = [loaded.skill for loaded in toolkit.library.skills.values()]
+    _check_override(state.get("skill_override"), toolkit, event)
     selection = choose(
         skills,
         event,
