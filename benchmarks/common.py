@@ -1,0 +1,175 @@
+"""Helpers every benchmark script shares: offline settings, fresh scenarios, progress, tables, output.
+
+The scripts import this module as a sibling (``from common import ...``), so run them as files:
+``.venv/bin/python benchmarks/<name>.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agent.config import PROJECT_ROOT, Settings
+
+OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
+TABLE_WIDTH = 200  # rich falls back to 80 columns when stdout is not a terminal: too narrow for these tables
+
+
+def stdout_console() -> Console:
+    """A console for the tables, wide enough not to squash them when stdout is a file or a pipe."""
+    width = None if os.isatty(1) else int(os.environ.get("COLUMNS", TABLE_WIDTH))
+    return Console(width=width)
+
+
+err_console = Console(stderr=True)
+
+
+@dataclass
+class BenchResult:
+    """What a benchmark's ``main`` returns: its rich tables (printed) and the same numbers as JSON data."""
+
+    tables: dict[str, Table] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    plot: Path | None = None
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, knowledge: bool = True) -> None:
+    """``--home`` and ``--json`` (and ``--no-knowledge``), defined once for every script."""
+    parser.add_argument("--home", type=Path, default=None,
+                        help="BIANQUE_HOME to use (default: a fresh temporary directory, removed afterwards)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
+    if knowledge:
+        parser.add_argument("--no-knowledge", action="store_true",
+                            help="do not open the knowledge store (faster; Skill selection by token overlap)")
+
+
+def plot_argument(parser: argparse.ArgumentParser, default_name: str) -> None:
+    """``--plot FILE.png`` with a default under benchmarks/out/ (gitignored); ``--plot ''`` disables it."""
+    parser.add_argument("--plot", type=str, default=str(OUT_DIR / default_name),
+                        help="write a PNG here (default: %(default)s; empty to skip)")
+
+
+@contextmanager
+def bench_settings(home: Path | None = None) -> Iterator[Settings]:
+    """Offline settings (no LLM, embedded stores) on ``home`` or on a temporary directory removed afterwards."""
+    temp = None if home is not None else Path(tempfile.mkdtemp(prefix="bianque-bench-"))
+    root = Path(home) if home is not None else temp
+    previous = os.environ.get("BIANQUE_HOME")
+    os.environ["BIANQUE_HOME"] = str(root)  # for anything that reads the settings itself
+    try:
+        yield Settings(home=root, llm_base_url=None, database_url=None, chroma_url=None, user_skills_dir=None)
+    finally:
+        if previous is None:
+            os.environ.pop("BIANQUE_HOME", None)
+        else:
+            os.environ["BIANQUE_HOME"] = previous
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def open_knowledge_if(settings: Settings, enabled: bool) -> Any:
+    """The knowledge store with the handbook ingested (what ``bianque eval`` uses), or None."""
+    if not enabled:
+        return None
+    from agent.runtime import open_knowledge
+
+    with err_console.status("opening the knowledge store (embedding the handbook)…"):
+        return open_knowledge(settings)
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr; yields the function that advances it by one."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda: progress.advance(task)
+
+
+def fresh_scenarios(root: Path, patterns: Sequence[str], per_pattern: int, seed_start: int) -> dict[str, list[Path]]:
+    """``per_pattern`` labelled bundles of each pattern under ``root/<pattern>``, seeds ``seed_start``.. (>= 1000)."""
+    from agent.sim.batch import BENCHMARK_SEEDS, generate_batch
+
+    if seed_start < BENCHMARK_SEEDS:
+        raise ValueError(f"seed {seed_start} is below {BENCHMARK_SEEDS}: those seeds were used in development")
+    out: dict[str, list[Path]] = {}
+    with progress_bar("generating scenarios", per_pattern * len(patterns)) as advance:
+        for pattern in patterns:
+            out[pattern] = generate_batch(root / pattern, per_pattern, seed_start, pattern,
+                                          progress=lambda _i, _p: advance())
+    return out
+
+
+def pct(value: float | None, digits: int = 0) -> str:
+    """``0.734`` as ``73%``; None as an em dash."""
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def fraction(numerator: int, denominator: int) -> str:
+    """``12/13 (92%)``, or an em dash when there is nothing to count."""
+    return f"{numerator}/{denominator} ({pct(numerator / denominator)})" if denominator else "—"
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100, linear interpolation); NaN for no values."""
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else math.nan
+
+
+def met(measured: float | None, target: float, at_most: bool = False) -> str:
+    """``met`` / ``not met`` / ``—`` for a measured rate against a target (at least, or at most)."""
+    if measured is None:
+        return "—"
+    ok = measured <= target if at_most else measured >= target
+    return "met" if ok else "not met"
+
+
+def emit(result: BenchResult, as_json: bool) -> None:
+    """Print the tables (or the JSON data) to stdout."""
+    if as_json:
+        print(json.dumps(result.data, indent=2, default=str))
+        return
+    console = stdout_console()
+    for table in result.tables.values():
+        console.print(table)
+        console.print()
+    if result.plot is not None:
+        console.print(f"plot: {result.plot}")
+
+
+def save_figure(figure: Any, path: str | Path) -> Path:
+    """Write a matplotlib figure as PNG (creating the directory) and close it."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

@@ -1,0 +1,168 @@
+"""Accuracy on freshly generated labelled scenarios, per pattern and per Skill, beside the project's targets.
+
+Generates ``--count`` scenarios of each pattern (seeds from ``--seed-start``, >= 1000: never used in
+development) into a temporary directory, investigates every one offline (offline reasoner, the handbook
+in the knowledge store unless ``--no-knowledge``) exactly as ``bianque eval`` does, and prints:
+per pattern the pass rate, RCA top-1/top-3/fault-kind accuracy, noise silenced, actionable alerts judged
+as needing no attention, release block precision/recall and good releases blocked, inspection recall
+and false alarms; per scenario kind and per Skill the pass rate; the targets with met / not met.
+
+Usage::
+
+    .venv/bin/python benchmarks/scenario_accuracy.py [--count 20] [--seed-start 1000] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import asdict
+from pathlib import Path
+
+from common import (
+    BenchResult,
+    add_common_arguments,
+    bench_settings,
+    emit,
+    fraction,
+    fresh_scenarios,
+    met,
+    open_knowledge_if,
+    pct,
+    progress_bar,
+)
+from rich.table import Table
+
+from agent.bundles.label import GroundTruth, load_label
+from agent.eval.runner import EvalReport, Summary, evaluate
+from agent.sim.scenario import PATTERNS
+
+# (rate key, what it is, target, at most?) -- from issue 4, "Numbers to reach and to publish"
+TARGETS: list[tuple[str, str, str, float, bool]] = [
+    ("rca", "rca_top1", "RCA top-1", 0.70, False),
+    ("rca", "rca_top3", "RCA top-3", 0.90, False),
+    ("release_interception", "block_recall", "bad-release recall (blocked)", 0.95, False),
+    ("release_interception", "good_blocked", "good releases blocked", 0.05, True),
+    ("inspection", "inspection_recall", "inspection recall", 0.90, False),
+]
+PATTERN_COLUMNS = ("cases", "pass", "RCA top-1", "RCA top-3", "fault kind", "noise silenced", "missed actionable",
+                   "block precision", "block recall", "good blocked", "insp. recall", "insp. false alarms")
+
+
+def scenario_kind(label: GroundTruth | None) -> str:
+    """The simulated fault (and release variant) a label records, e.g. ``bad_config/hold``."""
+    sim = (label.model_extra or {}).get("sim", {}) if label is not None else {}
+    kind = sim.get("fault") or (label.primary.fault if label is not None and label.primary else "unknown")
+    return f"{kind}/{sim['variant']}" if sim.get("variant") else kind
+
+
+def pattern_row(name: str, s: Summary, inspected: bool) -> list[str]:
+    """One row of the per-pattern table: counts beside every rate (false alarms only where inspected)."""
+    rca = s.rca_cases
+    return [
+        name, str(s.cases), fraction(s.passed, s.cases), fraction(s.top1, rca), fraction(s.top3, rca),
+        fraction(s.fault_correct, rca), fraction(s.noise_silenced, s.noise_cases),
+        fraction(s.missed_actionable, rca), fraction(s.blocks_correct, s.blocks_predicted),
+        fraction(s.blocks_correct, s.blocks_true), fraction(s.good_blocked, s.good_releases),
+        fraction(s.found_items, s.expected_items), str(s.false_alarms) if inspected else "—",
+    ]
+
+
+def pattern_table(report: EvalReport) -> Table:
+    table = Table(title="Offline accuracy per pattern (fresh simulated scenarios)")
+    table.add_column("pattern", no_wrap=True)
+    for header in PATTERN_COLUMNS:
+        table.add_column(header, justify="right")
+    for pattern in PATTERNS:
+        if pattern in report.by_pattern:
+            table.add_row(*pattern_row(pattern, report.by_pattern[pattern], pattern == "inspection"))
+    table.add_row(*pattern_row("all", report.overall, "inspection" in report.by_pattern), style="bold")
+    return table
+
+
+def grouped_table(title: str, first: str, groups: dict[str, tuple[int, int]]) -> Table:
+    """Cases and pass rate per group (a scenario kind or a Skill)."""
+    table = Table(title=title)
+    table.add_column(first, no_wrap=True)
+    table.add_column("cases", justify="right")
+    table.add_column("pass", justify="right")
+    for name, (passed, cases) in sorted(groups.items()):
+        table.add_row(name, str(cases), fraction(passed, cases))
+    return table
+
+
+def targets_table(report: EvalReport) -> tuple[Table, list[dict]]:
+    table = Table(title="Targets (issue 4) beside the measured values")
+    table.add_column("measure", no_wrap=True)
+    table.add_column("target", justify="right")
+    table.add_column("measured", justify="right")
+    table.add_column("status")
+    rows = []
+    for pattern, key, name, target, at_most in TARGETS:
+        summary = report.by_pattern.get(pattern)
+        value = summary.rates()[key] if summary is not None else None
+        verdict = met(value, target, at_most)
+        table.add_row(name, f"{'≤' if at_most else '≥'} {pct(target)}", pct(value, 1), verdict)
+        rows.append({"measure": key, "pattern": pattern, "target": target, "at_most": at_most,
+                     "measured": value, "met": verdict == "met"})
+    return table, rows
+
+
+def by_kind(report: EvalReport, kinds: dict[tuple[str, str], str]) -> dict[str, tuple[int, int]]:
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for score in report.scores:
+        entry = out[f"{score.pattern} {kinds.get((score.pattern, score.case), 'unknown')}"]
+        entry[0] += score.passed
+        entry[1] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=20, help="scenarios per pattern (default: %(default)s)")
+    parser.add_argument("--seed-start", type=int, default=1000, help="first seed, >= 1000 (default: %(default)s)")
+    parser.add_argument("--patterns", default=",".join(PATTERNS), help="comma-separated patterns (default: all)")
+    add_common_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> BenchResult:
+    """Generate, evaluate, print; returns the tables and the JSON data."""
+    args = parse_args(argv)
+    patterns = [p for p in args.patterns.split(",") if p]
+    unknown = [p for p in patterns if p not in PATTERNS]
+    if unknown:
+        raise SystemExit(f"unknown pattern(s) {unknown}; choose from {', '.join(PATTERNS)}")
+    with tempfile.TemporaryDirectory(prefix="bianque-scenarios-") as tmp, bench_settings(args.home) as settings:
+        generated = fresh_scenarios(Path(tmp), patterns, args.count, args.seed_start)
+        bundles = [path for pattern in patterns for path in generated[pattern]]
+        kinds = {(p, path.name): scenario_kind(load_label(path)) for p in patterns for path in generated[p]}
+        knowledge = open_knowledge_if(settings, not args.no_knowledge)
+        with progress_bar(f"investigating {len(bundles)} scenarios", len(bundles)) as advance:
+            report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
+    if report.errors:
+        print(f"{len(report.errors)} scenario(s) failed: {report.errors}", file=sys.stderr)
+    skills: dict[str, tuple[int, int]] = {k: (v.passed, v.cases) for k, v in report.by_skill.items()}
+    target_table, target_rows = targets_table(report)
+    result = BenchResult(
+        tables={
+            "patterns": pattern_table(report),
+            "kinds": grouped_table("Pass rate per scenario kind", "pattern and kind", by_kind(report, kinds)),
+            "skills": grouped_table("Pass rate per Skill", "Skill", skills),
+            "targets": target_table,
+        },
+        data={
+            "count_per_pattern": args.count, "seed_start": args.seed_start, "knowledge": not args.no_knowledge,
+            "targets": target_rows, **report.to_dict(),
+            "kinds": {f"{p}/{case}": kind for (p, case), kind in kinds.items()},
+            "misses": [{**asdict(s), "kind": kinds.get((s.pattern, s.case))} for s in report.scores if not s.passed],
+        },
+    )
+    emit(result, args.json)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Smoke tests of the benchmark scripts in benchmarks/: each main runs on a tiny size and prints its tables."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import pytest
+
+from agent.config import PROJECT_ROOT
+
+BENCH_DIR = PROJECT_ROOT / "benchmarks"
+NEZHA = PROJECT_ROOT.parent / "shared" / "data" / "nezha-ob"
+CURATED_ONE = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
+
+
+@pytest.fixture
+def bench(monkeypatch, tmp_path):
+    """Import a benchmark script as its sibling imports expect (benchmarks/ on sys.path), state in tmp_path."""
+    monkeypatch.syspath_prepend(str(BENCH_DIR))
+    monkeypatch.setenv("BIANQUE_HOME", str(tmp_path / "home"))
+    return importlib.import_module
+
+
+def headers(table) -> list[str]:
+    return [str(c.header) for c in table.columns]
+
+
+def first_column(table) -> list[str]:
+    return [str(c) for c in table.columns[0].cells]
+
+
+def test_scenario_accuracy_tables(bench, tmp_path, capsys):
+    module = bench("scenario_accuracy")
+    result = module.main(["--count", "2", "--no-knowledge", "--home", str(tmp_path / "h")])
+    patterns = result.tables["patterns"]
+    assert first_column(patterns) == ["rca", "release_interception", "inspection", "all"]
+    assert headers(patterns)[:3] == ["pattern", "cases", "pass"]
+    assert {"RCA top-1", "RCA top-3", "missed actionable", "block recall", "good blocked", "insp. recall",
+            "insp. false alarms"} <= set(headers(patterns))
+    assert [str(c) for c in patterns.columns[1].cells] == ["2", "2", "2", "6"]
+    targets = result.tables["targets"]
+    assert first_column(targets) == ["RCA top-1", "RCA top-3", "bad-release recall (blocked)",
+                                     "good releases blocked", "inspection recall"]
+    assert set(str(c) for c in targets.columns[3].cells) <= {"met", "not met", "—"}
+    assert result.tables["skills"].row_count >= 1
+    assert sum(int(str(c)) for c in result.tables["kinds"].columns[1].cells) == 6
+    assert result.data["by_pattern"].keys() == {"rca", "release_interception", "inspection"}
+    assert "Targets (issue 4)" in capsys.readouterr().out
+
+
+def test_scenario_accuracy_refuses_development_seeds_and_unknown_patterns(bench):
+    module = bench("scenario_accuracy")
+    with pytest.raises(ValueError, match="below 1000"):
+        module.main(["--count", "1", "--seed-start", "5", "--no-knowledge"])
+    with pytest.raises(SystemExit, match="unknown pattern"):
+        module.main(["--count", "1", "--patterns", "rca,triage", "--no-knowledge"])
+
+
+@pytest.mark.skipif(not NEZHA.is_dir(), reason="the Nezha bundles are not present")
+def test_real_incidents_tables(bench, tmp_path, capsys):
+    module = bench("real_incidents")
+    plot = tmp_path / "real.png"
+    result = module.main(["--cases", str(NEZHA), "--limit", "3", "--no-knowledge", "--plot", str(plot), "--json"])
+    summary = result.tables["summary"]
+    assert first_column(summary) == ["Bian Que (offline reasoner)", "z-score baseline (measured here)",
+                                     "z-score baseline (data set README)"]
+    assert headers(summary)[2:5] == ["top-1", "top-3", "top-5"]
+    assert [str(c) for c in summary.columns[1].cells][:2] == ["3", "3"]
+    assert set(first_column(result.tables["faults"])) <= set(module.FAULT_KINDS)
+    assert first_column(result.tables["targets"]) == ["RCA top-1", "RCA top-3"]
+    assert plot.is_file() and plot.read_bytes()[:4] == b"\x89PNG"
+    printed = json.loads(capsys.readouterr().out)
+    assert len(printed["cases"]) == 3 and {"agent_rank", "zscore_rank", "fault"} <= printed["cases"][0].keys()
+
+
+def test_real_incidents_missing_directory(bench, tmp_path):
+    module = bench("real_incidents")
+    with pytest.raises(SystemExit, match="no such directory"):
+        module.main(["--cases", str(tmp_path / "absent"), "--no-knowledge", "--plot", ""])
+
+
+def test_rank_of(bench):
+    rank_of = bench("real_incidents").rank_of
+    assert rank_of("b", ["a", "b", "c"]) == 2
+    assert rank_of("z", ["a", "b"]) is None
+
+
+def test_context_budget_tables(bench, tmp_path):
+    module = bench("context_budget")
+    result = module.main(["--count", "1", "--no-knowledge", "--plot", str(tmp_path / "cb.png"),
+                          "--home", str(tmp_path / "h")])
+    summary = result.tables["summary"]
+    assert first_column(summary) == ["Skill", "every signal", "every signal, uncapped"]
+    expected = {"prompt tokens mean", "prompt tokens p95", "samples", "log lines", "pass (offline)"}
+    assert expected <= set(headers(summary))
+    assert first_column(result.tables["patterns"]) == ["rca", "release_interception", "inspection"]
+    assert (tmp_path / "cb.png").is_file()
+    cases = result.data["cases"]
+    assert len(cases) == 9 and not result.data["errors"]
+    by_arm = {(c["case"], c["pattern"], c["arm"]): c for c in cases}
+    for case, pattern, arm in by_arm:
+        if arm == "Skill":
+            wide = by_arm[(case, pattern, "every signal")]
+            assert wide["samples"] >= by_arm[(case, pattern, arm)]["samples"]  # every signal includes the Skill's
+            assert by_arm[(case, pattern, "every signal, uncapped")]["findings_in_pack"] == wide["findings_detected"]
+
+
+def test_every_signal_skill_widens_data_but_keeps_decisions(bench):
+    module = bench("context_budget")
+    from agent.skills.library import load_library
+
+    skill = load_library([PROJECT_ROOT / "skills"]).get("serving-canary-release").skill
+    wide = module.every_signal_skill(skill, ["request_error_ratio", "disk_usage_ratio", "cache_hit_ratio"])
+    names = [m.name for m in wide.data.metrics]
+    assert "disk_usage_ratio" in names and "cache_hit_ratio" in names
+    assert names.count("request_error_ratio") == 1  # already covered by the Skill's own signal
+    assert all(m.dependencies for m in wide.data.metrics)
+    assert wide.data.dependencies.depth == 5 and wide.data.dependencies.direction == "both"
+    assert any(q.services == ["*"] and "INFO" in q.levels for q in wide.data.logs)
+    assert wide.decision == skill.decision and wide.name != skill.name
+
+
+def test_token_counter_does_not_truncate(bench):
+    module = bench("context_budget")
+    counter = module.TokenCounter()
+    short = counter.count(["latency rose on ranking"])
+    assert short > 0
+    assert counter.count(["latency rose on ranking " * 400]) > 512  # the embedding model truncates at 256
+    assert counter.count([]) == 0
+
+
+def test_latency_tables(bench, tmp_path):
+    module = bench("latency")
+    plot = tmp_path / "lat.png"
+    result = module.main(["--repeat", "1", "--services", "6", "--instances", "1", "--curated", str(CURATED_ONE),
+                          "--no-knowledge", "--plot", str(plot)])
+    assert first_column(result.tables["curated"]) == ["rca-slow-dependency"]
+    synthetic = result.tables["synthetic"]
+    assert first_column(synthetic) == ["star 6×1", "tree 6×1"]
+    assert {"median ms", "p95 ms", "gather ms", "analyze ms", "reason ms", "series"} <= set(headers(synthetic))
+    assert [str(c) for c in synthetic.columns[2].cells] == ["36", "36"]  # 6 services × 6 metrics × 1 instance
+    assert plot.is_file()
+    assert all(len(m["totals"]) == 1 for m in result.data["synthetic"])
+
+
+def test_latency_rejects_bad_arguments(bench):
+    module = bench("latency")
+    with pytest.raises(SystemExit):
+        module.main(["--repeat", "0"])
+    with pytest.raises(SystemExit):
+        module.main(["--shapes", "ring"])
+
+
+def test_synthetic_topologies(bench, tmp_path):
+    module = bench("latency")
+    services = [f"s{i}" for i in range(10)]
+    assert module.topology(services, "star")["s0"] == services[1:]
+    tree = module.topology(services, "tree")
+    assert tree["s0"] == ["s1", "s2", "s3", "s4"] and tree["s2"] == ["s9"] and tree["s9"] == []
+    path = module.synthetic_bundle(tmp_path / "b", 5, 2, "tree")
+    from agent.bundles.label import load_label
+    from agent.bundles.reader import load_bundle
+
+    bundle = load_bundle(path)
+    assert len(bundle.series) == 5 * len(module.METRICS) * 2
+    assert bundle.event.services == ["svc-000"]
+    assert load_label(path).primary.service == "svc-001"
