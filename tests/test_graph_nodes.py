@@ -1,0 +1,332 @@
+"""Each graph node as a plain function over a hand-built Toolkit (the small world of tests/fixtures/graph)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agent.events import Alert, Event
+from agent.findings import Finding
+from agent.graph.nodes.analyze import analyze
+from agent.graph.nodes.gather import gather
+from agent.graph.nodes.reason import reason
+from agent.graph.nodes.report import render_report, report
+from agent.graph.nodes.select_skill import select_skill
+from agent.graph.nodes.triage import triage
+from agent.sources.base import SourceResult
+from agent.verdict import Verdict
+from tests.fixtures.graph.world import (
+    T0,
+    UNNAMED_METRICS,
+    RecordingLogSource,
+    RecordingMetricSource,
+    advance,
+    alert_event,
+    inspection_event,
+    make_toolkit,
+    release_event,
+    start_state,
+    world_series,
+)
+
+API_NEIGHBOURHOOD = {"api", "db", "cache"}  # api and what it calls (the Skill looks one hop down)
+
+
+@pytest.fixture
+def toolkit():
+    return make_toolkit()
+
+
+def gathered_state(toolkit, event=None):
+    return advance(start_state(event or alert_event()), toolkit, triage, select_skill, gather)
+
+
+# -- triage ----------------------------------------------------------------------------------
+
+
+def test_triage_targets_the_alerted_service_and_anchors_at_the_event(toolkit):
+    state = triage(start_state(alert_event()), toolkit)
+    assert state["targets"] == ["api"]
+    assert state["window"] == {"anchor": T0, "time": T0}
+    assert state["notes"] == []
+    assert Event.model_validate(state["event"]).alert.name == "ApiLatencyHigh"
+
+
+def test_triage_release_anchors_at_the_change(toolkit):
+    state = triage(start_state(release_event()), toolkit)
+    assert state["targets"] == ["api"]
+    assert state["window"]["anchor"] == T0 - 1800 and state["window"]["time"] == T0
+
+
+def test_triage_inspection_scope_names_the_targets(toolkit):
+    state = triage(start_state(inspection_event(["db", "cache"])), toolkit)
+    assert state["targets"] == ["db", "cache"]
+    assert state["notes"] == []
+
+
+def test_triage_inspection_without_scope_inspects_the_whole_topology(toolkit):
+    state = triage(start_state(inspection_event()), toolkit)
+    assert sorted(state["targets"]) == sorted(toolkit.topology.services())
+    assert any("every service in the topology" in n for n in state["notes"])
+
+
+def test_triage_alert_without_service_starts_from_topology_entry_points(toolkit):
+    alert = Alert(labels={"alertname": "SiteDown"}, startsAt=T0)
+    state = triage(start_state(Event(pattern="rca", time=T0, alert=alert)), toolkit)
+    assert sorted(state["targets"]) == ["billing", "gateway"]  # nobody calls them
+    assert any("entry points" in n for n in state["notes"])
+
+
+def test_triage_without_service_or_topology_has_no_targets():
+    toolkit = make_toolkit(topology=None)
+    state = triage(start_state(Event(pattern="rca", time=T0, alert=Alert(labels={"alertname": "X"}))), toolkit)
+    assert state["targets"] == []
+
+
+def test_triage_keeps_notes_already_in_the_state(toolkit):
+    state = triage(start_state(inspection_event(), notes=["earlier"]), toolkit)
+    assert state["notes"][0] == "earlier" and len(state["notes"]) == 2
+
+
+# -- select_skill ----------------------------------------------------------------------------
+
+
+def test_select_skill_records_name_version_reason_and_method(toolkit):
+    skill = select_skill(start_state(alert_event()), toolkit)["skill"]
+    assert (skill["name"], skill["version"], skill["method"]) == ("graph-api-rca", 3, "rules")
+    assert "scope 'api' covers api" in skill["reason"] and "alert ApiLatencyHigh matches" in skill["reason"]
+    assert skill["candidates"][0]["name"] == "graph-api-rca"
+
+
+def test_select_skill_override(toolkit):
+    skill = select_skill(start_state(alert_event(), skill_override="graph-generic-rca"), toolkit)["skill"]
+    assert (skill["name"], skill["method"]) == ("graph-generic-rca", "override")
+    assert skill["reason"] == "chosen by the caller"
+
+
+def test_select_skill_unknown_override_names_the_known_skills(toolkit):
+    with pytest.raises(KeyError, match="no Skill named 'nope'.*graph-api-rca"):
+        select_skill(start_state(alert_event(), skill_override="nope"), toolkit)
+
+
+def test_select_skill_override_of_another_pattern_is_refused(toolkit):
+    with pytest.raises(LookupError, match="graph-api-release.*release_interception.*rca"):
+        select_skill(start_state(alert_event(), skill_override="graph-api-release"), toolkit)
+
+
+def test_select_skill_falls_back_to_the_generic_skill(toolkit):
+    event = alert_event(service="billing", alertname="BillingErrors")
+    skill = select_skill(start_state(event), toolkit)["skill"]
+    assert (skill["name"], skill["method"]) == ("graph-generic-rca", "generic")
+
+
+def test_select_skill_lets_the_chooser_pick_among_candidates():
+    asked = []
+
+    def chooser(event, candidates):
+        asked.append([c.skill.name for c in candidates])
+        return "graph-api-rca", "chosen by the LLM: api latency"
+
+    skill = select_skill(start_state(alert_event()), make_toolkit(chooser=chooser))["skill"]
+    assert asked == [["graph-api-rca"]]
+    assert (skill["method"], skill["reason"]) == ("llm", "chosen by the LLM: api latency")
+
+
+def test_select_skill_ignores_a_chooser_naming_a_non_candidate():
+    toolkit = make_toolkit(chooser=lambda event, candidates: ("graph-api-release", "wrong"))
+    skill = select_skill(start_state(alert_event()), toolkit)["skill"]
+    assert (skill["name"], skill["method"]) == ("graph-api-rca", "rules")
+
+
+# -- gather ----------------------------------------------------------------------------------
+
+
+def test_gather_queries_only_what_the_skill_names(toolkit):
+    state = gathered_state(toolkit)
+    asked = toolkit.metrics.asked
+    assert asked == {("latency_seconds", "api"), ("latency_seconds", "db"), ("latency_seconds", "cache"),
+                     ("error_ratio", "api")}
+    assert not {name for name, _ in asked} & set(UNNAMED_METRICS)
+    gathered = state["gathered"]
+    assert {s["signal"] for s in gathered["series"]} == {"latency", "errors"}
+    assert {s["metric"] for s in gathered["series"]} == {"latency_seconds", "error_ratio"}
+    roles = {(s["service"], s["role"]) for s in gathered["series"]}
+    assert roles == {("api", "target"), ("db", "dependency"), ("cache", "dependency")}
+    assert gathered["dependencies"] == ["db", "cache"]
+    assert gathered["missing"] == []
+
+
+def test_gather_bounds_every_query_by_the_skill_window(toolkit):
+    state = gathered_state(toolkit)
+    assert {(q.start, q.end) for q in toolkit.metrics.requests} == {(T0 - 3600, T0 + 300)}
+    assert state["window"] == {"anchor": T0, "time": T0, "start": T0 - 3600, "end": T0 + 300}
+    assert all(T0 - 3600 <= t <= T0 + 301 for s in state["gathered"]["series"] for t in s["t"])
+
+
+def test_gather_logs_changes_and_knowledge_follow_the_skill(toolkit):
+    gathered = gathered_state(toolkit)["gathered"]
+    [log_request] = toolkit.logs.requests
+    assert set(log_request.services) == API_NEIGHBOURHOOD
+    assert log_request.patterns == ("timeout",) and log_request.levels == ("WARN", "ERROR")
+    assert gathered["logs"] and all(r["query"] == "timeouts" for r in gathered["logs"])
+    assert {r["service"] for r in gathered["logs"]} == {"api"}  # billing's timeouts are not api's business
+    assert [c["id"] for c in gathered["changes"]] == ["cfg-1"]  # billing's deploy is out of scope
+    [search] = toolkit.knowledge.searches
+    assert (search["collections"], search["tags"], search["top_k"]) == (["handbook"], ["api"], 2)
+    assert search["query"].startswith("api ApiLatencyHigh")
+    assert [k["id"] for k in gathered["knowledge"]] == ["services/api.md#1"]
+
+
+def test_a_raising_source_becomes_a_missing_note_not_a_crash():
+    metrics = RecordingMetricSource(fail={"error_ratio": ConnectionError("connection refused by prom-1")})
+    logs = RecordingLogSource(fail={"*": RuntimeError("log store down")})
+    toolkit = make_toolkit(metrics=metrics, logs=logs)
+    gathered = gathered_state(toolkit)["gathered"]
+    missing = "\n".join(gathered["missing"])
+    assert re.search(r"errors.*api.*ConnectionError: connection refused by prom-1", missing)
+    assert re.search(r"timeouts.*RuntimeError: log store down", missing)
+    assert {s["signal"] for s in gathered["series"]} == {"latency"}  # the rest still arrived
+    assert gathered["logs"] == [] and gathered["changes"]
+
+
+def test_a_source_error_result_becomes_a_missing_note():
+    class ErrorSource(RecordingMetricSource):
+        def query(self, query):
+            return SourceResult.failed(self.name, query.describe(), "HTTP 503 from prom-1")
+
+    gathered = gathered_state(make_toolkit(metrics=ErrorSource()))["gathered"]
+    assert gathered["series"] == []
+    assert any("HTTP 503 from prom-1" in m and "latency" in m for m in gathered["missing"])
+
+
+def test_a_hung_source_times_out_without_holding_up_the_investigation():
+    metrics = RecordingMetricSource(hang={"error_ratio"})
+    toolkit = make_toolkit(metrics=metrics, source_timeout_s=0.2)
+    try:
+        gathered = gathered_state(toolkit)["gathered"]
+        still_hung = not metrics.hung_done.is_set()
+    finally:
+        metrics.release.set()
+    assert any("errors" in m and "timed out" in m for m in gathered["missing"])
+    assert {s["signal"] for s in gathered["series"]} == {"latency"}
+    assert still_hung, "gather waited for the hung source instead of giving up at the timeout"
+
+
+def test_gather_notes_signals_without_data():
+    series = [s for s in world_series() if s.labels.get("service") != "cache"]
+    gathered = gathered_state(make_toolkit(metrics=RecordingMetricSource(series)))["gathered"]
+    assert "metric latency: no data for cache" in gathered["missing"]
+
+
+def test_gather_without_sources_says_what_is_missing():
+    toolkit = make_toolkit(metrics=None, logs=None, changes=None, knowledge=None)
+    gathered = gathered_state(toolkit)["gathered"]
+    assert gathered["series"] == [] and gathered["knowledge"] == []
+    assert {"metrics: no metric source configured", "logs: no log source configured",
+            "changes: no change source configured"} <= set(gathered["missing"])
+
+
+def test_a_failing_knowledge_search_becomes_a_missing_note():
+    class BrokenKnowledge:
+        def search(self, *args, **kwargs):
+            raise RuntimeError("chroma unreachable")
+
+    gathered = gathered_state(make_toolkit(knowledge=BrokenKnowledge()))["gathered"]
+    assert gathered["knowledge"] == []
+    assert any("knowledge" in m and "chroma unreachable" in m for m in gathered["missing"])
+
+
+# -- analyze ---------------------------------------------------------------------------------
+
+
+def test_analyze_numbers_findings_by_score(toolkit):
+    findings = [Finding.model_validate(f) for f in analyze(gathered_state(toolkit), toolkit)["findings"]]
+    assert [f.id for f in findings] == [f"F{i}" for i in range(1, len(findings) + 1)]
+    assert [f.score for f in findings] == sorted((f.score for f in findings), reverse=True)
+    latency = {f.service: f for f in findings if f.signal == "latency" and f.kind == "anomaly"}
+    assert {"api", "db"} <= set(latency) and "cache" not in latency  # cache stayed flat
+    assert latency["db"].onset < latency["api"].onset  # the dependency went first
+    assert not any(f.metric in UNNAMED_METRICS for f in findings)
+    assert any(f.kind == "change_near_onset" and f.service == "db" for f in findings)
+
+
+def test_analyze_without_gathered_data_finds_nothing(toolkit):
+    state = select_skill(start_state(alert_event()), toolkit)
+    assert analyze({**start_state(alert_event()), **state}, toolkit)["findings"] == []
+
+
+# -- reason (offline) and report -------------------------------------------------------------
+
+
+def test_offline_reason_cites_only_the_pack():
+    toolkit = make_toolkit(max_findings=3)
+    state = advance(gathered_state(toolkit), toolkit, analyze)
+    update = reason(state, toolkit)
+    verdict = Verdict.model_validate(update["verdict"])
+    pack_ids = {f["id"] for f in update["pack"]["findings"]}
+    assert verdict.reasoner == "offline" == update["reasoner"]
+    assert len(pack_ids) == 3 < len(state["findings"])
+    assert verdict.cited_ids() and verdict.cited_ids() <= pack_ids
+    assert verdict.needs_attention is True and verdict.root_causes
+    assert (update["pack"]["skill"], update["pack"]["skill_version"]) == ("graph-api-rca", 3)
+    assert [k["id"] for k in update["pack"]["knowledge"]] == ["services/api.md#1"]
+    assert [c["id"] for c in update["pack"]["changes"]] == ["cfg-1"]
+
+
+def test_report_has_headline_evidence_table_and_provenance(toolkit):
+    state = advance(gathered_state(toolkit), toolkit, analyze, reason)
+    text = report(state, toolkit)["report"]
+    lines = text.splitlines()
+    assert lines[0].startswith("# rca: ") and "ApiLatencyHigh" in lines[0]
+    assert "**Alert needs attention**" in text
+    assert "| id | kind | subject | score | onset | summary |" in text
+    for finding in state["findings"][:5]:
+        assert f"| {finding['id']} | {finding['kind']} |" in text
+    provenance = text[text.index("## Provenance"):]
+    assert "Skill: `graph-api-rca` v3 (rules: scope 'api' covers api" in provenance
+    assert "Reasoner: offline" in provenance
+    assert "## Missing data" not in text
+
+
+def test_report_lists_missing_data_and_notes():
+    toolkit = make_toolkit(logs=RecordingLogSource(fail={"*": RuntimeError("log store down")}))
+    state = advance(gathered_state(toolkit), toolkit, analyze, reason)
+    state["notes"] = [*state.get("notes", []), "a note for people"]
+    text = report(state, toolkit)["report"]
+    assert "## Missing data" in text and "log store down" in text
+    assert "- a note for people" in text[text.index("## Provenance"):]
+
+
+def _finding(i: int, score: float) -> Finding:
+    return Finding(id=f"F{i}", kind="anomaly", subject=f"svc{i}", service=f"svc{i}", window_start=T0 - 60,
+                   window_end=T0, score=score, summary=f"finding {i}")
+
+
+@pytest.mark.parametrize(
+    ("event", "verdict", "headline"),
+    [
+        (release_event(), {"pattern": "release_interception", "decision": "block", "summary": "bad"},
+         "**Decision: BLOCK**"),
+        (inspection_event(["api"]), {"pattern": "inspection", "summary": "fine"}, "**Inspection: HEALTHY**"),
+        (inspection_event(["api"]), {"pattern": "inspection", "summary": "leak", "items": [
+            {"service": "api", "kind": "memory_leak", "severity": "warning", "evidence": ["F1"], "summary": "x"}]},
+         "**Inspection: WARNING**"),
+        (alert_event(), {"pattern": "rca", "needs_attention": False, "attention_reason": "noise: one blip",
+                         "summary": "s"}, "**Alert no attention needed** — noise: one blip"),
+    ],
+)
+def test_report_headline_per_pattern(event, verdict, headline):
+    skill = {"name": "s", "version": 1, "method": "rules", "reason": "r"}
+    text = render_report(event, skill, Verdict.model_validate({**verdict, "reasoner": "offline"}), [], [], [])
+    assert text.splitlines()[2] == headline
+
+
+def test_report_shows_cited_findings_first_and_caps_the_table():
+    findings = [_finding(i, 1 - i / 100) for i in range(1, 16)]
+    verdict = Verdict(pattern="rca", needs_attention=True, summary="s", evidence=["F14"], reasoner="offline")
+    text = render_report(alert_event(), {"name": "s", "version": 1}, verdict, findings, [], [])
+    rows = [line for line in text.splitlines() if re.match(r"\| F\d+ \|", line)]
+    assert rows[0].startswith("| F14 |") and len(rows) == 12
+    assert "_3 more findings not shown._" in text
+
