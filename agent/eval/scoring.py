@@ -63,8 +63,17 @@ def score_release(case: str, skill: str, verdict: Verdict, decision_label: str) 
                      decision_label=decision_label, decision=decision)
 
 
+# Both log kinds say "the service's error logs changed"; which one a detector reports depends on
+# whether a similar line existed in the reference window, so they are scored as one family.
+KIND_FAMILIES = {"new_error_template": "error_logs", "error_burst": "error_logs"}
+
+
+def same_kind(a: str | None, b: str | None) -> bool:
+    return KIND_FAMILIES.get(a or "", a) == KIND_FAMILIES.get(b or "", b)
+
+
 def _item_matches(item_service: str, item_kind: str, truth: dict) -> bool:
-    return item_service == truth.get("service") and item_kind == truth.get("kind")
+    return item_service == truth.get("service") and same_kind(item_kind, truth.get("kind"))
 
 
 def score_inspection(case: str, skill: str, verdict: Verdict, expected: Sequence[dict]) -> CaseScore:

@@ -34,7 +34,7 @@ def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float) -> 
     if pattern == Pattern.RELEASE_INTERCEPTION:
         return anchor
     if pattern == Pattern.INSPECTION:
-        return end - 0.25 * (end - start)
+        return start + 0.5 * (end - start)
     return max(start + 0.5 * (anchor - start), anchor - RECENT_REFERENCE_GAP_S)
 
 
