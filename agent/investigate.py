@@ -40,24 +40,9 @@ def _result(values: dict[str, Any], thread_id: str) -> InvestigationResult:
     )
 
 
-def investigate(
-    event: Event,
-    toolkit: Toolkit,
-    *,
-    skill: str | None = None,
-    checkpointer: Any = None,
-    source: str = "cli",
-    bundle_path: str | None = None,
-) -> InvestigationResult:
-    """Investigate one event; with memory configured the case is recorded, with a checkpointer it can resume."""
-    thread_id = uuid.uuid4().hex
-    case_id = None
-    if toolkit.memory is not None:
-        stored = toolkit.memory.record_event(event, source=source)
-        case_id = toolkit.memory.start_case(stored.id, None, thread_id=thread_id, bundle_path=bundle_path).id
-    graph = build_graph(toolkit, checkpointer)
-    config = {"configurable": {"thread_id": thread_id}}
-    payload = {"event": event.model_dump(mode="json", by_alias=True), "skill_override": skill, "case_id": case_id}
+def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], toolkit: Toolkit,
+         case_id: str | None) -> dict[str, Any]:
+    """Run the graph to its end and return its last values; a crash marks the case failed and propagates."""
     values: dict[str, Any] = {}
     try:
         for chunk in graph.stream(payload, config, stream_mode="values"):
@@ -66,16 +51,61 @@ def investigate(
         if toolkit.memory is not None and case_id:
             toolkit.memory.fail_case(case_id, f"{type(exc).__name__}: {exc}")
         raise
-    return _result(values, thread_id)
+    return values
+
+
+def investigate(
+    event: Event,
+    toolkit: Toolkit,
+    *,
+    skill: str | None = None,
+    checkpointer: Any = None,
+    source: str = "cli",
+    bundle_path: str | None = None,
+    thread_id: str | None = None,
+) -> InvestigationResult:
+    """Investigate one event; with memory configured the case is recorded, with a checkpointer it can resume.
+
+    ``thread_id`` names the checkpoint thread (default: a new one), so a caller can ``resume`` it after a crash.
+    """
+    thread_id = thread_id or uuid.uuid4().hex
+    case_id = None
+    if toolkit.memory is not None:
+        stored = toolkit.memory.record_event(event, source=source)
+        case_id = toolkit.memory.start_case(stored.id, None, thread_id=thread_id, bundle_path=bundle_path).id
+    graph = build_graph(toolkit, checkpointer)
+    config = {"configurable": {"thread_id": thread_id}}
+    payload = {"event": event.model_dump(mode="json", by_alias=True), "skill_override": skill, "case_id": case_id}
+    return _result(_run(graph, payload, config, toolkit, case_id), thread_id)
+
+
+def _case_to_finish(graph: Any, config: dict[str, Any], values: dict[str, Any], toolkit: Toolkit) -> str | None:
+    """The interrupted run's case; when the crash marked it failed, a new running case for the same event."""
+    case_id = values.get("case_id")
+    if toolkit.memory is None or not case_id:
+        return case_id
+    case = toolkit.memory.get_case(case_id)
+    if case.status == "running":
+        return case_id
+    reopened = toolkit.memory.start_case(
+        case.event_id, case.skill, case.skill_version, case.selection_reason,
+        thread_id=case.thread_id, bundle_path=case.bundle_path,
+    ).id
+    graph.update_state(config, {"case_id": reopened})
+    return reopened
 
 
 def resume(thread_id: str, toolkit: Toolkit, checkpointer: Any) -> InvestigationResult:
-    """Finish an interrupted investigation from its last checkpoint."""
+    """Finish an interrupted investigation from its last checkpoint (nodes already done are not re-run).
+
+    A case the crash marked failed stays failed; the resumed run is stored as a new case of the same event.
+    """
     graph = build_graph(toolkit, checkpointer)
     config = {"configurable": {"thread_id": thread_id}}
     snapshot = graph.get_state(config)
     if not snapshot.values:
         raise KeyError(f"no checkpoint for thread {thread_id}")
     if snapshot.next:
-        graph.invoke(None, config)
+        case_id = _case_to_finish(graph, config, snapshot.values, toolkit)
+        _run(graph, None, config, toolkit, case_id)
     return _result(graph.get_state(config).values, thread_id)
