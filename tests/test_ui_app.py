@@ -172,6 +172,7 @@ def test_a_correction_that_does_not_fit_is_refused_with_the_reason():
     assert not at.exception
     message = " ".join(e.value for e in at.error)
     assert message.startswith("Correction not stored:") and "needs the truth" in message
+    assert "'Right decision'" in message and "--decision" not in message  # the form's words, not CLI flags
     with Memory() as memory:
         assert memory.corrections_for(case_id) == []
 
@@ -191,4 +192,3 @@ def test_a_release_correction_offers_only_the_decision():
         (stored,) = memory.corrections_for(case_id)
     assert (stored.correct, stored.decision) == (False, "hold")
     assert "indexed" not in " ".join(s.value for s in at.success)
-

@@ -28,6 +28,7 @@ def test_ui_runs_streamlit_on_loopback(monkeypatch):
         "--server.port": "8611",
         "--server.headless": "true",
         "--browser.gatherUsageStats": "false",
+        "--client.toolbarMode": "minimal",
     }
 
 

@@ -10,6 +10,8 @@ from ui import backend
 from ui.formatting import (
     Badge,
     badges_markdown,
+    demote_headings,
+    form_wording,
     friendly_error,
     inspection_rows,
     root_cause_rows,
@@ -92,3 +94,20 @@ def test_curated_scenarios_and_bundle_inspection(tmp_path):
     info = backend.inspect_bundle(broken)
     assert info.event is None and "broken/event.yaml:1: pattern: must be one of" in info.error
     assert backend.curated_scenarios(tmp_path / "none") == []
+
+
+def test_report_headings_nest_under_the_page_but_code_is_left_alone():
+    text = "# Report\nplain # not a heading\n## Evidence\n```\n# a comment\n```\n##### deep"
+    assert demote_headings(text).splitlines() == [
+        "### Report", "plain # not a heading", "#### Evidence", "```", "# a comment", "```", "###### deep",
+    ]  # fmt: skip
+
+
+def test_correction_refusals_use_the_form_labels_not_cli_flags():
+    message = (
+        "a wrong answer needs the truth: give --service S --fault F (the root cause) and/or --attention/--no-attention"
+    )
+    worded = form_wording(message)
+    assert "--" not in worded
+    assert worded.endswith("give 'Root-cause service' and 'Fault kind' (the root cause) and/or 'Needs attention'")
+    assert form_wording("--right contradicts the truth; use --wrong") == "'Right' contradicts the truth; use 'Wrong'"

@@ -7,7 +7,7 @@ import streamlit as st
 from agent.cli.cases import correction_line
 from agent.memory.records import CaseRecord
 from ui import backend
-from ui.formatting import friendly_error
+from ui.formatting import form_wording, friendly_error
 from ui.widgets import log
 
 FLASH = "correction_flash"
@@ -48,7 +48,7 @@ def _submit(case_id: str) -> None:
         )
     except Exception as exc:  # shown beside the form, never as a traceback
         log.warning("correction of %s failed", case_id, exc_info=exc)
-        state[FLASH] = (case_id, "error", f"Correction not stored: {friendly_error(exc)}")
+        state[FLASH] = (case_id, "error", f"Correction not stored: {form_wording(friendly_error(exc))}")
         return
     indexed = f"; indexed as {', '.join(result.indexed)}" if result.indexed else ""
     message = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}"

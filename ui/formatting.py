@@ -5,6 +5,7 @@ The one-line verdict and correction texts are the CLI's (``agent.cli.cases``), s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,12 +154,44 @@ def skill_rows(skills: list[LoadedSkill]) -> list[dict[str, Any]]:
                 "version": skill.version,
                 "generic": skill.generic,
                 "business": skill.scope.business or "*",
-                "services": scope,
-                "schedule": skill.schedule or "",
                 "source": loaded.source,
+                "schedule": skill.schedule or "",
+                "services": scope,
             }
         )
     return rows
+
+
+def demote_headings(markdown: str, levels: int = 2) -> str:
+    """Markdown with every heading ``levels`` deeper (at most h6), so a report nests under the page's own."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced and (match := re.match(r"(#{1,6})(\s)", line)):
+            depth = min(len(match.group(1)) + levels, 6)
+            line = "#" * depth + line[len(match.group(1)) :]
+        out.append(line)
+    return "\n".join(out)
+
+
+# The evolution step words its refusals for the CLI; the form says the same with its own labels.
+CLI_WORDS = (
+    ("--attention/--no-attention", "'Needs attention'"),
+    ("--no-attention", "'no action needed'"),
+    ("--decision pass|hold|block", "a 'Right decision'"),
+    ("--service S --fault F", "'Root-cause service' and 'Fault kind'"),
+    ("--service", "'Root-cause service'"),
+    ("--right", "'Right'"),
+    ("--wrong", "'Wrong'"),
+)
+
+
+def form_wording(message: str) -> str:
+    """A correction refusal in the form's words instead of the CLI's flags."""
+    for flag, label in CLI_WORDS:
+        message = message.replace(flag, label)
+    return message
 
 
 def friendly_error(exc: BaseException) -> str:

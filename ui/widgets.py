@@ -8,13 +8,21 @@ import streamlit as st
 
 from agent.ask import Answer
 from agent.verdict import Verdict
-from ui.formatting import badges_markdown, friendly_error, inspection_rows, root_cause_rows, verdict_badges
+from ui.formatting import (
+    badges_markdown,
+    demote_headings,
+    friendly_error,
+    inspection_rows,
+    root_cause_rows,
+    verdict_badges,
+)
 
 log = logging.getLogger("bianque.ui")
 
 # Session-state key: the case the Cases page opens (set by "Open in Cases" in the chat).
 SELECTED_CASE = "selected_case"
 CASES_PAGE = "views/cases.py"
+CONFIDENCE = {"confidence": st.column_config.NumberColumn(format="%.2f")}
 
 
 def show_error(what: str, exc: BaseException) -> str:
@@ -33,7 +41,7 @@ def render_verdict(verdict: Verdict) -> None:
         st.caption(verdict.attention_reason)
     if verdict.root_causes:
         st.markdown("**Root causes**")
-        st.dataframe(root_cause_rows(verdict), hide_index=True, width="stretch")
+        st.dataframe(root_cause_rows(verdict), hide_index=True, width="stretch", column_config=CONFIDENCE)
     if verdict.items:
         st.markdown("**Inspection items**")
         st.dataframe(inspection_rows(verdict), hide_index=True, width="stretch")
@@ -60,4 +68,4 @@ def render_answer(answer: Answer, source: str, *, key: str) -> None:
         if right.button("Open in Cases", key=f"open-{key}", on_click=_open_case, args=(result.case_id,)):
             st.switch_page(CASES_PAGE)
     with st.expander("Full report", expanded=False):
-        st.markdown(answer.text)
+        st.markdown(demote_headings(answer.text))

@@ -25,6 +25,7 @@ def streamlit_command(app: Path, port: int, *, headless: bool = False) -> list[s
         "--server.port", str(port),
         "--server.headless", "true" if headless else "false",
         "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
     ]  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
 from ui import backend
 from ui.correction_form import render_correction_form, render_flash
-from ui.formatting import case_option, case_rows, finding_rows, skill_label
+from ui.formatting import case_option, case_rows, demote_headings, finding_rows, skill_label
 from ui.widgets import SELECTED_CASE, render_verdict, show_error
 
 PATTERNS = {"all patterns": None, "rca": "rca", "release": "release_interception", "inspection": "inspection"}
@@ -18,11 +18,11 @@ PATTERNS = {"all patterns": None, "rca": "rca", "release": "release_interception
 def render_case(case: CaseRecord) -> None:
     st.subheader(f"Case {case.id}")
     st.caption(case.event.describe())
-    cols = st.columns(4)
-    cols[0].metric("Status", case.status)
-    cols[1].metric("Skill", skill_label(case))
-    cols[2].metric("Reasoner", case.reasoner or "-")
-    cols[3].metric("Duration", f"{case.duration_ms} ms" if case.duration_ms is not None else "-")
+    duration = f"{case.duration_ms} ms" if case.duration_ms is not None else "-"
+    st.markdown(
+        f"**Status** {case.status} · **Skill** `{skill_label(case)}` · **Reasoner** {case.reasoner or '-'} · "
+        f"**Duration** {duration}"
+    )
     st.caption(
         f"Created {to_rfc3339(case.created_at)} · selection: {case.selection_reason or '-'} · "
         f"data: {case.bundle_path or 'live sources'}"
@@ -35,7 +35,7 @@ def render_case(case: CaseRecord) -> None:
         ["Report", f"Findings ({len(case.findings)})", f"Corrections ({len(case.corrections)})"]
     )
     with report:
-        st.markdown(case.report or "_no report_")
+        st.markdown(demote_headings(case.report) if case.report else "_no report_")
     with findings:
         if case.findings:
             st.dataframe(finding_rows(case.findings), hide_index=True, width="stretch")

@@ -43,6 +43,6 @@ if library.skills:
     loaded = library.skills[name]
     st.markdown(f"**{loaded.name}** v{loaded.skill.version} · `{loaded.source}`")
     st.write(loaded.skill.description)
-    st.code(skill_yaml(loaded), language="yaml")
+    st.code(skill_yaml(loaded), language="yaml", line_numbers=True, height=600)
 else:
     st.info("No Skill loaded: check the directories above.")

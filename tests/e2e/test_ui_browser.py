@@ -1,0 +1,84 @@
+"""The Streamlit app in a real browser: ``streamlit run ui/app.py`` on loopback, driven by Playwright on
+Debian's Chromium (never a downloaded browser). A question against a curated bundle gets its decision."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.config import PROJECT_ROOT
+from tests.e2e.conftest import Daemon, free_port, wait_until
+
+pytestmark = pytest.mark.e2e
+
+APP = PROJECT_ROOT / "ui" / "app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"]
+# The first question loads the embedding model and ingests the handbook: slow on a busy machine.
+ANSWER_TIMEOUT_MS = 240_000
+STEP_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+def ui_url(tmp_path, bianque_home) -> Iterator[str]:
+    """The app served by ``streamlit run`` on a free loopback port, with its own BIANQUE_HOME."""
+    port = free_port()
+    assert os.environ["BIANQUE_HOME"] == str(bianque_home)  # the child inherits the test's home
+    args = [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless", "true",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.fileWatcherType", "none",
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+    daemon = Daemon(args, tmp_path / "streamlit.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(
+            lambda: httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok", "streamlit", daemon.log, daemon.proc
+        )
+        yield url
+    finally:
+        daemon.stop()
+
+
+def test_chat_against_a_curated_bundle_in_chromium(ui_url, system_binary, tmp_path):
+    chromium = system_binary("chromium", CHROMIUM)
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            expect.set_options(timeout=STEP_TIMEOUT_MS)
+            page.goto(ui_url)
+            sidebar = page.get_by_test_id("stSidebar")
+            expect(sidebar.get_by_text("offline evidence reasoner")).to_be_visible()
+
+            sidebar.get_by_test_id("stSelectbox").first.click()
+            page.get_by_role("option", name="release-bad-canary").click()
+            expect(sidebar.get_by_text(re.compile(r"Event: release_interception \| canary canary-25"))).to_be_visible()
+
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.fill("is this canary safe to roll out?")
+            box.press("Enter")
+            expect(page.get_by_text("Decision: BLOCK")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+            expect(page.get_by_text("Case id:")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+
+            page.get_by_role("button", name="Open in Cases").click()
+            expect(page.get_by_role("heading", name=re.compile(r"^Case [0-9a-f]{12}"))).to_be_visible()
+            expect(page.get_by_text("Correct this answer")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "cases.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "chat.png").stat().st_size > 10_000
