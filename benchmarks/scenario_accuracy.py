@@ -4,7 +4,8 @@ Generates ``--count`` scenarios of each pattern (seeds from ``--seed-start``, >=
 development) into a temporary directory, investigates every one offline (offline reasoner, the handbook
 in the knowledge store unless ``--no-knowledge``) exactly as ``bianque eval`` does, and prints:
 per pattern the pass rate, RCA top-1/top-3/fault-kind accuracy, noise silenced, actionable alerts judged
-as needing no attention, release block precision/recall and good releases blocked, inspection recall
+as needing no attention, bad releases intercepted (labelled hold or block, decided hold or block), block
+precision/recall, good releases blocked or held, inspection recall
 and false alarms; per scenario kind and per Skill the pass rate; the targets with met / not met.
 
 Usage::
@@ -18,7 +19,8 @@ import argparse
 import sys
 import tempfile
 from collections import defaultdict
-from dataclasses import asdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from common import (
@@ -32,23 +34,85 @@ from common import (
     open_knowledge_if,
     pct,
     progress_bar,
+    ratio,
 )
 from rich.table import Table
 
 from agent.bundles.label import GroundTruth, load_label
 from agent.eval.runner import EvalReport, Summary, evaluate
+from agent.eval.scoring import CaseScore
 from agent.sim.scenario import PATTERNS
 
-# (rate key, what it is, target, at most?) -- from issue 4, "Numbers to reach and to publish"
-TARGETS: list[tuple[str, str, str, float, bool]] = [
-    ("rca", "rca_top1", "RCA top-1", 0.70, False),
-    ("rca", "rca_top3", "RCA top-3", 0.90, False),
-    ("release_interception", "block_recall", "bad-release recall (blocked)", 0.95, False),
-    ("release_interception", "good_blocked", "good releases blocked", 0.05, True),
-    ("inspection", "inspection_recall", "inspection recall", 0.90, False),
+STOPPED = ("hold", "block")  # a release decision that intercepts the change
+Cell = Callable[[Summary, "Releases"], str]
+# per pattern: its table's title and (column, cell) pairs; every table starts with cases and pass
+PATTERN_COLUMNS: dict[str, tuple[str, list[tuple[str, Cell]]]] = {
+    "rca": ("Alert root-cause analysis", [
+        ("RCA top-1", lambda s, _r: fraction(s.top1, s.rca_cases)),
+        ("RCA top-3", lambda s, _r: fraction(s.top3, s.rca_cases)),
+        ("fault kind", lambda s, _r: fraction(s.fault_correct, s.rca_cases)),
+        ("noise silenced", lambda s, _r: fraction(s.noise_silenced, s.noise_cases)),
+        ("missed actionable (judged no attention)", lambda s, _r: fraction(s.missed_actionable, s.rca_cases)),
+    ]),
+    "release_interception": ("Release interception", [
+        ("bad intercepted (hold/block)", lambda _s, r: fraction(r.intercepted, r.bad)),
+        ("block precision", lambda s, _r: fraction(s.blocks_correct, s.blocks_predicted)),
+        ("block recall", lambda s, _r: fraction(s.blocks_correct, s.blocks_true)),
+        ("good blocked", lambda s, _r: fraction(s.good_blocked, s.good_releases)),
+        ("good held", lambda _s, r: fraction(r.good_held, r.good)),
+    ]),
+    "inspection": ("Proactive inspection", [
+        ("recall", lambda s, _r: fraction(s.found_items, s.expected_items)),
+        ("false alarms", lambda s, _r: str(s.false_alarms)),
+    ]),
+}
+
+
+@dataclass
+class Releases:
+    """Interception counts: a bad release is labelled hold or block; intercepting it means hold or block."""
+
+    bad: int = 0
+    intercepted: int = 0
+    good: int = 0
+    good_held: int = 0
+
+    @classmethod
+    def of(cls, scores: Iterable[CaseScore]) -> Releases:
+        out = cls()
+        for s in scores:
+            if s.pattern != "release_interception":
+                continue
+            if s.decision_label in STOPPED:
+                out.bad += 1
+                out.intercepted += s.decision in STOPPED
+            else:
+                out.good += 1
+                out.good_held += s.decision == "hold"
+        return out
+
+
+def _summary_rate(pattern: str, key: str) -> Callable[[EvalReport], float | None]:
+    def get(report: EvalReport) -> float | None:
+        summary = report.by_pattern.get(pattern)
+        return summary.rates()[key] if summary is not None else None
+
+    return get
+
+
+def _interception(report: EvalReport) -> float | None:
+    releases = Releases.of(report.scores)
+    return ratio(releases.intercepted, releases.bad)
+
+
+# (what it is, target, at most?, how to measure it) -- from issue 4, "Numbers to reach and to publish"
+TARGETS: list[tuple[str, float, bool, Callable[[EvalReport], float | None]]] = [
+    ("RCA top-1", 0.70, False, _summary_rate("rca", "rca_top1")),
+    ("RCA top-3", 0.90, False, _summary_rate("rca", "rca_top3")),
+    ("bad releases intercepted (hold or block)", 0.95, False, _interception),
+    ("good releases blocked", 0.05, True, _summary_rate("release_interception", "good_blocked")),
+    ("inspection recall", 0.90, False, _summary_rate("inspection", "inspection_recall")),
 ]
-PATTERN_COLUMNS = ("cases", "pass", "RCA top-1", "RCA top-3", "fault kind", "noise silenced", "missed actionable",
-                   "block precision", "block recall", "good blocked", "insp. recall", "insp. false alarms")
 
 
 def scenario_kind(label: GroundTruth | None) -> str:
@@ -58,27 +122,28 @@ def scenario_kind(label: GroundTruth | None) -> str:
     return f"{kind}/{sim['variant']}" if sim.get("variant") else kind
 
 
-def pattern_row(name: str, s: Summary, inspected: bool) -> list[str]:
-    """One row of the per-pattern table: counts beside every rate (false alarms only where inspected)."""
-    rca = s.rca_cases
-    return [
-        name, str(s.cases), fraction(s.passed, s.cases), fraction(s.top1, rca), fraction(s.top3, rca),
-        fraction(s.fault_correct, rca), fraction(s.noise_silenced, s.noise_cases),
-        fraction(s.missed_actionable, rca), fraction(s.blocks_correct, s.blocks_predicted),
-        fraction(s.blocks_correct, s.blocks_true), fraction(s.good_blocked, s.good_releases),
-        fraction(s.found_items, s.expected_items), str(s.false_alarms) if inspected else "—",
-    ]
-
-
-def pattern_table(report: EvalReport) -> Table:
-    table = Table(title="Offline accuracy per pattern (fresh simulated scenarios)")
-    table.add_column("pattern", no_wrap=True)
-    for header in PATTERN_COLUMNS:
+def pattern_table(report: EvalReport, pattern: str) -> Table:
+    """One pattern's cases, pass rate and its own measures, counts beside every rate."""
+    title, columns = PATTERN_COLUMNS[pattern]
+    summary = report.by_pattern[pattern]
+    releases = Releases.of(report.scores)
+    table = Table(title=f"{title} (fresh simulated scenarios)")
+    for header in ("cases", "pass", *(name for name, _ in columns)):
         table.add_column(header, justify="right")
-    for pattern in PATTERNS:
-        if pattern in report.by_pattern:
-            table.add_row(*pattern_row(pattern, report.by_pattern[pattern], pattern == "inspection"))
-    table.add_row(*pattern_row("all", report.overall, "inspection" in report.by_pattern), style="bold")
+    table.add_row(str(summary.cases), fraction(summary.passed, summary.cases),
+                  *(cell(summary, releases) for _, cell in columns))
+    return table
+
+
+def overall_table(report: EvalReport) -> Table:
+    table = Table(title="Pass rate per pattern")
+    for header in ("pattern", "cases", "pass"):
+        table.add_column(header, justify="left" if header == "pattern" else "right", no_wrap=True)
+    for pattern in [p for p in PATTERNS if p in report.by_pattern]:
+        summary = report.by_pattern[pattern]
+        table.add_row(pattern, str(summary.cases), fraction(summary.passed, summary.cases))
+    table.add_row("all", str(report.overall.cases), fraction(report.overall.passed, report.overall.cases),
+                  style="bold")
     return table
 
 
@@ -100,13 +165,12 @@ def targets_table(report: EvalReport) -> tuple[Table, list[dict]]:
     table.add_column("measured", justify="right")
     table.add_column("status")
     rows = []
-    for pattern, key, name, target, at_most in TARGETS:
-        summary = report.by_pattern.get(pattern)
-        value = summary.rates()[key] if summary is not None else None
+    for name, target, at_most, measure in TARGETS:
+        value = measure(report)
         verdict = met(value, target, at_most)
         table.add_row(name, f"{'≤' if at_most else '≥'} {pct(target)}", pct(value, 1), verdict)
-        rows.append({"measure": key, "pattern": pattern, "target": target, "at_most": at_most,
-                     "measured": value, "met": verdict == "met"})
+        rows.append({"measure": name, "target": target, "at_most": at_most, "measured": value,
+                     "met": verdict == "met"})
     return table, rows
 
 
@@ -148,7 +212,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
     target_table, target_rows = targets_table(report)
     result = BenchResult(
         tables={
-            "patterns": pattern_table(report),
+            "patterns": overall_table(report),
+            **{p: pattern_table(report, p) for p in PATTERNS if p in report.by_pattern},
             "kinds": grouped_table("Pass rate per scenario kind", "pattern and kind", by_kind(report, kinds)),
             "skills": grouped_table("Pass rate per Skill", "Skill", skills),
             "targets": target_table,

@@ -35,18 +35,36 @@ def test_scenario_accuracy_tables(bench, tmp_path, capsys):
     result = module.main(["--count", "2", "--no-knowledge", "--home", str(tmp_path / "h")])
     patterns = result.tables["patterns"]
     assert first_column(patterns) == ["rca", "release_interception", "inspection", "all"]
-    assert headers(patterns)[:3] == ["pattern", "cases", "pass"]
-    assert {"RCA top-1", "RCA top-3", "missed actionable", "block recall", "good blocked", "insp. recall",
-            "insp. false alarms"} <= set(headers(patterns))
+    assert headers(patterns) == ["pattern", "cases", "pass"]
     assert [str(c) for c in patterns.columns[1].cells] == ["2", "2", "2", "6"]
+    assert {"RCA top-1", "RCA top-3", "fault kind", "noise silenced"} <= set(headers(result.tables["rca"]))
+    assert any(h.startswith("missed actionable") for h in headers(result.tables["rca"]))
+    assert {"bad intercepted (hold/block)", "block precision", "block recall", "good blocked",
+            "good held"} <= set(headers(result.tables["release_interception"]))
+    assert headers(result.tables["inspection"]) == ["cases", "pass", "recall", "false alarms"]
+    assert all(result.tables[p].row_count == 1 for p in ("rca", "release_interception", "inspection"))
     targets = result.tables["targets"]
-    assert first_column(targets) == ["RCA top-1", "RCA top-3", "bad-release recall (blocked)",
+    assert first_column(targets) == ["RCA top-1", "RCA top-3", "bad releases intercepted (hold or block)",
                                      "good releases blocked", "inspection recall"]
     assert set(str(c) for c in targets.columns[3].cells) <= {"met", "not met", "—"}
     assert result.tables["skills"].row_count >= 1
     assert sum(int(str(c)) for c in result.tables["kinds"].columns[1].cells) == 6
     assert result.data["by_pattern"].keys() == {"rca", "release_interception", "inspection"}
     assert "Targets (issue 4)" in capsys.readouterr().out
+
+
+def test_release_interception_counts_hold_as_intercepted(bench):
+    module = bench("scenario_accuracy")
+    from agent.eval.scoring import CaseScore
+
+    def release(label: str, decision: str) -> CaseScore:
+        return CaseScore("c", "release_interception", "s", label == decision, "", decision_label=label,
+                         decision=decision)
+
+    scores = [release("block", "hold"), release("hold", "pass"), release("block", "block"), release("pass", "hold"),
+              release("pass", "pass"), CaseScore("r", "rca", "s", True, "")]
+    counts = module.Releases.of(scores)
+    assert (counts.bad, counts.intercepted, counts.good, counts.good_held) == (3, 2, 2, 1)
 
 
 def test_scenario_accuracy_refuses_development_seeds_and_unknown_patterns(bench):
