@@ -18,7 +18,7 @@ import pytest
 
 from agent.sources.base import MetricQuery
 from agent.sources.prometheus import PrometheusMetricSource
-from agent.sources.promql import glob_to_re2, quote, selector
+from agent.sources.promql import escape_string, glob_to_re2, quote, selector
 
 
 class FakePrometheus:
@@ -174,6 +174,29 @@ def test_selector_exact_glob_and_absent():
     assert selector("*", {}) == '{__name__=~".+"}'
 
 
+def test_selector_plain_name_and_exact_labels():
+    assert selector("up", {"service": "ranking"}) == '{__name__="up", service="ranking"}'
+    assert selector("up", {"version": ""}) == '{__name__="up", version=""}'
+
+
+def test_selector_globs_use_name_regex_and_label_regex():
+    built = selector("*latency*", {"service": "rank*", "zone": 'a"b'})
+    assert built == '{__name__=~".*latency.*", service=~"rank.*", zone="a\\"b"}'
+
+
+def test_selector_keeps_a_hostile_metric_name_inside_its_string():
+    assert selector("up) or vector(1", {}) == '{__name__="up) or vector(1"}'
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [('a"b', 'a\\"b'), ("a\\b", "a\\\\b"), ("a\nb", "a\\nb"), ("plain-value", "plain-value")],
+)
+def test_escape_string(value, escaped):
+    assert escape_string(value) == escaped
+    assert quote(value) == '"' + escaped + '"'
+
+
 @pytest.mark.parametrize("value", ['x"} or vector(1) #', "a\\", "line\nbreak", "tab\tbell\x07"])
 def test_quote_keeps_every_value_inside_its_string(value):
     quoted = quote(value)
@@ -206,7 +229,34 @@ def test_glob_to_re2_agrees_with_fnmatch(pattern, yes, no):
 
 
 @pytest.mark.parametrize(
-    ("name", "matchers"), [("", {}), ("up", {"bad-name": "x"}), ("up", {"__name__": "y"})]
+    "glob",
+    ["*latency*", "request_?atency", "cpu_[ab]*", "disk_[!x]", "a.b+c(d)", "x[]y]z", "no_glob"],
+)
+def test_glob_to_re2_matches_exactly_what_fnmatch_matches(glob):
+    regex = re.compile(glob_to_re2(glob))
+    samples = [
+        "request_latency_p99_seconds",
+        "latency",
+        "request_xatency",
+        "cpu_a",
+        "cpu_bz",
+        "cpu_c",
+        "disk_y",
+        "disk_x",
+        "a.b+c(d)",
+        "aXb+c(d)",
+        "x]z",
+        "xyz",
+        "no_glob",
+        "",
+    ]
+    for sample in samples:
+        assert bool(regex.fullmatch(sample)) == fnmatch.fnmatchcase(sample, glob), (glob, sample)
+
+
+@pytest.mark.parametrize(
+    ("name", "matchers"),
+    [("", {}), ("up", {"bad-name": "x"}), ("up", {'service"} or x{a': "b"}), ("up", {"__name__": "y"})],
 )
 def test_selector_refuses_bad_names(name, matchers):
     with pytest.raises(ValueError):

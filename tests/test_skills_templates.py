@@ -11,9 +11,6 @@ from agent.skills.templates import (
     KNOWN_VARIABLES,
     TemplateError,
     check_template,
-    escape_label_value,
-    glob_to_regex,
-    promql_selector,
     render,
     render_matchers,
     render_promql,
@@ -21,6 +18,7 @@ from agent.skills.templates import (
     unknown_variables,
     variables_in,
 )
+from agent.sources.promql import selector
 
 
 def test_render_substitutes_known_variables_and_blanks_missing_ones():
@@ -44,14 +42,6 @@ def test_unknown_variable_is_an_error_naming_it():
 def test_variables_in_lists_each_once_in_order():
     assert variables_in("{service}-{version}-{service}") == ["service", "version"]
     assert "canary_version" in KNOWN_VARIABLES and len(KNOWN_VARIABLES) == 10
-
-
-@pytest.mark.parametrize(
-    ("value", "escaped"),
-    [('a"b', 'a\\"b'), ("a\\b", "a\\\\b"), ("a\nb", "a\\nb"), ("plain-value", "plain-value")],
-)
-def test_escape_label_value(value, escaped):
-    assert escape_label_value(value) == escaped
 
 
 INJECTIONS = [
@@ -107,59 +97,14 @@ def test_render_promql_rejects_unknown_variables_inside_strings():
         render_promql('up{pod="{pod}"}', {})
 
 
-@pytest.mark.parametrize(
-    "glob",
-    ["*latency*", "request_?atency", "cpu_[ab]*", "disk_[!x]", "a.b+c(d)", "x[]y]z", "no_glob"],
-)
-def test_glob_to_regex_matches_exactly_what_fnmatch_matches(glob):
-    regex = re.compile(glob_to_regex(glob))
-    samples = [
-        "request_latency_p99_seconds",
-        "latency",
-        "request_xatency",
-        "cpu_a",
-        "cpu_bz",
-        "cpu_c",
-        "disk_y",
-        "disk_x",
-        "a.b+c(d)",
-        "aXb+c(d)",
-        "x]z",
-        "xyz",
-        "no_glob",
-        "",
-    ]
-    for sample in samples:
-        assert bool(regex.fullmatch(sample)) == fnmatch.fnmatchcase(sample, glob), (glob, sample)
-
-
-def test_promql_selector_plain_name_and_exact_labels():
-    assert promql_selector("up", {"service": "ranking"}) == 'up{service="ranking"}'
-    assert promql_selector("up", {"version": ""}) == 'up{version=""}'
-
-
-def test_promql_selector_globs_use_name_regex_and_label_regex():
-    selector = promql_selector("*latency*", {"service": "rank*", "zone": 'a"b'})
-    assert selector == '{__name__=~".*latency.*", service=~"rank.*", zone="a\\"b"}'
-
-
-@pytest.mark.parametrize(
-    ("name", "labels"),
-    [("up) or vector(1", {}), ("up", {'service"} or x{a': "b"}), ("up", {"__name__": "x"})],
-)
-def test_promql_selector_rejects_bad_names(name, labels):
-    with pytest.raises(TemplateError):
-        promql_selector(name, labels)
-
-
 def test_render_matchers_escapes_globs_in_substituted_values_only():
     matchers = render_matchers({"service": "{service}", "pod": "{service}-*"}, {"service": "a*[b]?"})
     assert matchers == {"service": "a[*][[]b][?]", "pod": "a[*][[]b][?]-*"}
     assert fnmatch.fnmatchcase("a*[b]?", matchers["service"])
     assert not fnmatch.fnmatchcase("axx[b]y", matchers["service"])
     # and the PromQL form of the escaped glob matches only the literal value
-    selector = promql_selector("up", {"service": matchers["service"]})
-    regex = re.search(r'service=~"(.*)"', selector).group(1).replace("\\\\", "\\")
+    built = selector("up", {"service": matchers["service"]})
+    regex = re.search(r'service=~"(.*)"', built).group(1).replace("\\\\", "\\")
     assert re.fullmatch(regex, "a*[b]?") and not re.fullmatch(regex, "axx[b]y")
 
 

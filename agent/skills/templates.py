@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
+from agent.sources.promql import escape_re2, escape_string, is_glob
+
 KNOWN_VARIABLES: frozenset[str] = frozenset(
     {
         "service",
@@ -29,10 +31,6 @@ KNOWN_VARIABLES: frozenset[str] = frozenset(
 )
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_METRIC_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
-_GLOB_CHARS = set("*?[")
-_REGEX_META = set("\\.+*?()|[]{}^$")
 
 TemplateKind = Literal["text", "promql", "matcher"]
 
@@ -80,88 +78,15 @@ def _value(variables: Mapping[str, str | None], name: str) -> str:
 # --- PromQL -------------------------------------------------------------------------------
 
 
-def escape_label_value(value: str) -> str:
-    """Escape text for the inside of a double-quoted PromQL string."""
-    out = value.replace("\\", "\\\\").replace('"', '\\"')
-    return out.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
-
-
-def escape_regex(value: str) -> str:
-    """Escape RE2 metacharacters so ``value`` matches only itself."""
-    return "".join("\\" + ch if ch in _REGEX_META else ch for ch in value)
-
-
-def glob_to_regex(pattern: str) -> str:
-    """An RE2 regex (anchored by PromQL) for a shell glob: ``*``, ``?``, ``[abc]``, ``[!abc]``."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "[" and (end := _class_end(pattern, i)) > 0:
-            body = pattern[i + 1 : end]
-            negate = body.startswith("!")
-            body = body[1:] if negate else body
-            escaped = body.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]").replace("^", "\\^")
-            out.append("[" + ("^" if negate else "") + escaped + "]")
-            i = end
-        else:
-            out.append(escape_regex(ch))
-        i += 1
-    return "".join(out)
-
-
-def _class_end(pattern: str, start: int) -> int:
-    """Index of the ``]`` closing a glob character class opened at ``start``, or -1."""
-    i = start + 1
-    if i < len(pattern) and pattern[i] == "!":
-        i += 1
-    if i < len(pattern) and pattern[i] == "]":
-        i += 1
-    end = pattern.find("]", i)
-    return end
-
-
-def is_glob(text: str) -> bool:
-    """True when ``text`` uses glob syntax."""
-    return any(ch in _GLOB_CHARS for ch in text)
-
-
 def escape_glob(value: str) -> str:
     """Make a substituted value match only itself when later read as a glob."""
-    return "".join(f"[{ch}]" if ch in _GLOB_CHARS else ch for ch in value)
+    return "".join(f"[{ch}]" if is_glob(ch) else ch for ch in value)
 
 
 def render_matchers(labels: Mapping[str, str], variables: Mapping[str, str | None]) -> dict[str, str]:
     """Render label-matcher templates; substituted values are glob-escaped so they match literally."""
     safe = {name: escape_glob(_value(variables, name)) for name in KNOWN_VARIABLES}
     return {key: render(value, safe) for key, value in labels.items()}
-
-
-def promql_selector(name: str, matchers: Mapping[str, str]) -> str:
-    """A safe PromQL selector for a metric name (or glob) and label matchers (values may be globs).
-
-    ``""`` selects series without the label, like :func:`agent.sources.base.label_matches`.
-    """
-    parts: list[str] = []
-    if is_glob(name):
-        parts.append(f'__name__=~"{escape_label_value(glob_to_regex(name))}"')
-        prefix = ""
-    elif _METRIC_NAME.match(name):
-        prefix = name
-    else:
-        raise TemplateError(f"not a metric name or glob: {name!r}")
-    for key, value in matchers.items():
-        if not _LABEL_NAME.match(key) or key == "__name__":
-            raise TemplateError(f"not a label name: {key!r}")
-        if is_glob(value):
-            parts.append(f'{key}=~"{escape_label_value(glob_to_regex(value))}"')
-        else:
-            parts.append(f'{key}="{escape_label_value(value)}"')
-    return prefix + "{" + ", ".join(parts) + "}"
 
 
 def render_promql(query: str, variables: Mapping[str, str | None]) -> str:
@@ -191,7 +116,7 @@ def render_promql(query: str, variables: Mapping[str, str | None]) -> str:
 
 def _promql_value(variables: Mapping[str, str | None], name: str, regex: bool) -> str:
     value = _value(variables, name)
-    return escape_label_value(escape_regex(value) if regex else value)
+    return escape_string(escape_re2(value) if regex else value)
 
 
 def _promql_chunks(query: str) -> Iterator[tuple[str, str | None, bool]]:

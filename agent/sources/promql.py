@@ -16,8 +16,8 @@ _RE2_META = frozenset("\\.+*?()|[]{}^$")
 _STRING_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def quote(value: str) -> str:
-    """``value`` as a double-quoted PromQL string literal."""
+def escape_string(value: str) -> str:
+    """``value`` escaped for the inside of a double-quoted PromQL string literal."""
     out = []
     for ch in value:
         if ch in _STRING_ESCAPES:
@@ -26,7 +26,17 @@ def quote(value: str) -> str:
             out.append(f"\\x{ord(ch):02x}")
         else:
             out.append(ch)
-    return '"' + "".join(out) + '"'
+    return "".join(out)
+
+
+def quote(value: str) -> str:
+    """``value`` as a double-quoted PromQL string literal."""
+    return '"' + escape_string(value) + '"'
+
+
+def escape_re2(text: str) -> str:
+    """Escape RE2 metacharacters so ``text`` matches only itself."""
+    return "".join("\\" + ch if ch in _RE2_META else ch for ch in text)
 
 
 def is_glob(text: str) -> bool:
@@ -51,7 +61,7 @@ def glob_to_re2(pattern: str) -> str:
             out.append(("[^" if negate else "[") + members + "]")
             i = end
         else:
-            out.append("\\" + ch if ch in _RE2_META else ch)
+            out.append(escape_re2(ch))
         i += 1
     return "".join(out)
 
