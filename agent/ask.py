@@ -69,7 +69,7 @@ def event_for_question(route: Route, question: str, now: float | None = None) ->
     return Event(pattern=route.pattern, time=now, service=service, scope=scope, question=question)
 
 
-def answer_question(question: str, settings: Settings, *, bundle: Path | None = None) -> Answer:
+def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli") -> Answer:
     """Route, investigate (bundle or live sources) and answer; the chat UI calls this too."""
     from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
 
@@ -89,6 +89,6 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         known = toolkit.topology.services() if toolkit.topology is not None else []
         route = route_question(question, known)
         event = event_for_question(route, question)
-    result = investigate(event, toolkit, source="cli", bundle_path=str(bundle) if bundle else None)
+    result = investigate(event, toolkit, source=source, bundle_path=str(bundle) if bundle else None)
     header = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{result.skill['name']}`._\n\n"
     return Answer(question=question, route=route, text=header + result.report, result=result)

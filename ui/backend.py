@@ -100,7 +100,7 @@ def inspect_bundle(path: Path) -> BundleInfo:
 
 def ask(question: str, bundle: Path | None = None) -> Answer:
     """Answer a free-text question against a bundle, or against the live sources when ``bundle`` is None."""
-    return answer_question(question, settings(), bundle=bundle)
+    return answer_question(question, settings(), bundle=bundle, source="ui")
 
 
 def list_cases(pattern: str | None = None, limit: int = 200) -> list[CaseRecord]:
