@@ -21,20 +21,22 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
 
     settings = get_settings()
     with user_errors(InvalidBundleError, InputError, KeyError, LookupError):
-        knowledge = open_knowledge(settings)
-        memory = open_memory(settings)
-        if bundle is not None:
+        loaded = None
+        if bundle is not None:  # cheap checks first: opening knowledge may embed the whole handbook
             from agent.bundles.reader import load_bundle
 
             loaded = load_bundle(bundle)
             event = event or loaded.event
-            toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
-        else:
-            toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
         if event is None:
             fail("nothing to investigate: give --bundle or an input file")
         if event.pattern != expect:
             fail(f"the bundle's event is a {event.pattern.value} event; use `bianque {_command(event.pattern)}`")
+        knowledge = open_knowledge(settings)
+        memory = open_memory(settings)
+        if loaded is not None:
+            toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
+        else:
+            toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
         result = investigate(event, toolkit, skill=skill, source="cli",
                              bundle_path=str(bundle.resolve()) if bundle else None)
     if as_json:
