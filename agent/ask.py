@@ -75,12 +75,14 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
 
     if not question.strip():
         raise ValueError("the question is empty")
-    knowledge = open_knowledge(settings)
-    memory = open_memory(settings)
-    if bundle is not None:
+    loaded = None
+    if bundle is not None:  # a bad bundle fails before the knowledge store is opened (and maybe embedded)
         from agent.bundles.reader import load_bundle
 
         loaded = load_bundle(bundle)
+    knowledge = open_knowledge(settings)
+    memory = open_memory(settings)
+    if loaded is not None:
         toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
         event = loaded.event.model_copy(update={"question": question})
         route = Route(pattern=event.pattern, services=event.services, reason="the bundle's event")
@@ -89,6 +91,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         known = toolkit.topology.services() if toolkit.topology is not None else []
         route = route_question(question, known)
         event = event_for_question(route, question)
-    result = investigate(event, toolkit, source=source, bundle_path=str(bundle) if bundle else None)
+    bundle_path = str(Path(bundle).resolve()) if bundle is not None else None
+    result = investigate(event, toolkit, source=source, bundle_path=bundle_path)
     header = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{result.skill['name']}`._\n\n"
     return Answer(question=question, route=route, text=header + result.report, result=result)
