@@ -1,0 +1,162 @@
+"""``bianque rca | intercept | inspect | ask`` through typer's CliRunner, on bundles and live sources."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import PROJECT_ROOT
+from agent.memory import Memory
+
+runner = CliRunner()
+SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
+SMALL = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
+
+
+@pytest.fixture(autouse=True)
+def no_knowledge(monkeypatch):
+    """Knowledge is not the point here: skip embedding the handbook for every command."""
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **kwargs: None)
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping and panel borders undone."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def invoke_json(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def stored_case(case_id: str):
+    with Memory() as memory:
+        return memory.get_case(case_id)
+
+
+@pytest.mark.parametrize(
+    ("command", "scenario", "pattern"),
+    [("rca", "rca-noisy-alert", "rca"), ("intercept", "release-good-canary", "release_interception"),
+     ("inspect", "inspection-healthy", "inspection")],
+)
+def test_each_pattern_command_investigates_a_bundle_as_json(command, scenario, pattern):
+    data = invoke_json(command, "--bundle", str(SCENARIOS / scenario))
+    assert data["verdict"]["pattern"] == pattern and data["verdict"]["reasoner"] == "offline"
+    assert data["skill"]["name"] and data["report"].startswith(f"# {pattern}: ")
+    case = stored_case(data["case_id"])
+    assert case.status == "done" and case.bundle_path == str(SCENARIOS / scenario)
+    assert case.skill == data["skill"]["name"]
+
+
+def test_rca_answers_the_noisy_alert_as_noise():
+    verdict = invoke_json("rca", "--bundle", str(SCENARIOS / "rca-noisy-alert"))["verdict"]
+    assert verdict["needs_attention"] is False
+
+
+def test_markdown_report_ends_with_how_to_correct_the_case():
+    result = runner.invoke(app, ["intercept", "--bundle", str(SCENARIOS / "release-good-canary")])
+    assert result.exit_code == 0, result.output
+    assert "Decision: PASS" in result.stdout and "Provenance" in result.stdout
+    assert "correct it with: bianque correct" in result.stdout
+
+
+def test_skill_option_picks_the_skill():
+    data = invoke_json("rca", "--bundle", str(SMALL), "--skill", "generic-rca")
+    assert (data["skill"]["name"], data["skill"]["method"]) == ("generic-rca", "override")
+
+
+@pytest.mark.parametrize(
+    ("command", "scenario", "hint"),
+    [("rca", "release-good-canary", "is a release_interception event; use `bianque intercept`"),
+     ("intercept", "inspection-healthy", "is a inspection event; use `bianque inspect`"),
+     ("inspect", "rca-noisy-alert", "is a rca event; use `bianque rca`")],
+)
+def test_wrong_pattern_gives_a_clear_error(command, scenario, hint):
+    result = runner.invoke(app, [command, "--bundle", str(SCENARIOS / scenario)])
+    assert result.exit_code == 2
+    assert hint in flat(result.stderr) and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("skill", "message"),
+    [("serving-canary-release", "Skill 'serving-canary-release' is for release_interception events"),
+     ("no-such-skill", "no Skill named 'no-such-skill'")],
+)
+def test_a_skill_that_cannot_answer_gives_a_clear_error(skill, message):
+    result = runner.invoke(app, ["rca", "--bundle", str(SMALL), "--skill", skill])
+    assert result.exit_code == 2
+    assert message in flat(result.stderr)
+
+
+@pytest.fixture
+def bad_bundle(tmp_path) -> Path:
+    root = tmp_path / "broken-case"
+    shutil.copytree(SMALL, root)
+    lines = (root / "metrics.csv").read_text().splitlines()
+    lines[2] = lines[2].replace("0.11", "abc")
+    (root / "metrics.csv").write_text("\n".join(lines) + "\n")
+    logs = (root / "logs.jsonl").read_text().splitlines()
+    logs[1] = '{"ts": oops'
+    (root / "logs.jsonl").write_text("\n".join(logs) + "\n")
+    return root
+
+
+def test_a_bad_bundle_fails_with_file_line_errors_before_anything_is_opened(bad_bundle, monkeypatch):
+    def must_not_open(*args, **kwargs):
+        raise AssertionError("the knowledge store was opened for a broken bundle")
+
+    monkeypatch.setattr("agent.runtime.open_knowledge", must_not_open)
+    result = runner.invoke(app, ["rca", "--bundle", str(bad_bundle)])
+    assert result.exit_code != 0
+    errors = flat(result.stderr)
+    assert "broken-case/metrics.csv:3: value: not a number ('abc')" in errors
+    assert "broken-case/logs.jsonl:2: invalid JSON" in errors
+
+
+def test_a_missing_bundle_directory_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["rca", "--bundle", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "does not exist" in flat(result.output)
+
+
+def test_nothing_to_investigate():
+    result = runner.invoke(app, ["rca"])
+    assert result.exit_code == 2 and "nothing to investigate" in flat(result.stderr)
+
+
+def test_live_sources_that_are_unreachable_become_missing_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
+    alert = {"labels": {"alertname": "RankingP99LatencyHigh", "service": "ranking"},
+             "annotations": {"summary": "p99 above 250ms"}, "startsAt": "2026-03-02T10:14:00Z"}
+    (tmp_path / "alert.json").write_text(json.dumps({"alerts": [alert]}))
+    data = invoke_json("rca", "--alert", str(tmp_path / "alert.json"))
+    assert data["verdict"]["pattern"] == "rca" and data["skill"]["name"] == "ranking-rca"
+    missing = data["report"][data["report"].index("## Missing data"):]
+    assert "127.0.0.1:9" in missing
+
+
+def test_ask_against_a_bundle():
+    result = runner.invoke(app, ["ask", "why is ranking slow?", "--bundle", str(SMALL)])
+    assert result.exit_code == 0, result.output
+    assert "Routed to rca (the bundle's event); Skill ranking-rca" in flat(result.stdout)
+    assert "Provenance" in result.stdout
+
+
+def test_ask_json_records_the_question_and_an_absolute_bundle_path(monkeypatch):
+    monkeypatch.chdir(SMALL.parent)
+    data = invoke_json("ask", "why is ranking slow?", "--bundle", SMALL.name)
+    assert data["question"] == "why is ranking slow?"
+    assert data["route"]["pattern"] == "rca" and data["route"]["services"] == ["ranking"]
+    case = stored_case(data["result"]["case_id"])
+    assert case.event.question == "why is ranking slow?"
+    assert case.bundle_path == str(SMALL)  # usable for replay from any directory
+
+
+def test_ask_rejects_an_empty_question():
+    result = runner.invoke(app, ["ask", "   ", "--bundle", str(SMALL)])
+    assert result.exit_code == 2 and "the question is empty" in flat(result.stderr)
