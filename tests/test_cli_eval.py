@@ -1,0 +1,102 @@
+"""``bianque eval`` and ``bianque demo`` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import PROJECT_ROOT
+
+runner = CliRunner(env={"COLUMNS": "200"})  # wide enough that rich wraps nothing
+SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
+SMALL = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
+PATTERNS = {"rca", "release_interception", "inspection"}
+
+
+@pytest.fixture(autouse=True)
+def no_knowledge(monkeypatch):
+    """Knowledge is not the point here: skip embedding the handbook."""
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **kwargs: None)
+
+
+@pytest.fixture
+def mixed_cases(tmp_path) -> Path:
+    """One labelled case per pattern, one case without a label, one broken case."""
+    root = tmp_path / "cases"
+    for name in ("rca-slow-dependency", "release-good-canary", "inspection-disk-full"):
+        shutil.copytree(SCENARIOS / name, root / name)
+    shutil.copytree(SMALL, root / "unlabelled")
+    (root / "unlabelled" / "label.yaml").unlink()
+    shutil.copytree(SMALL, root / "broken")
+    (root / "broken" / "event.yaml").write_text("pattern: nonsense\ntime: 2026-03-02T10:15:00Z\n")
+    return root
+
+
+def test_eval_json_has_rates_per_pattern_for_the_bundled_scenarios():
+    result = runner.invoke(app, ["eval", "--cases", str(SCENARIOS), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["by_pattern"]) == PATTERNS
+    bundles = sorted(p.parent.name for p in SCENARIOS.glob("*/event.yaml"))
+    assert sorted(c["case"] for c in report["cases"]) == bundles and report["errors"] == {}
+    assert report["overall"]["cases"] == len(bundles) == sum(s["cases"] for s in report["by_pattern"].values())
+    for summary in report["by_pattern"].values():
+        assert 0.0 <= summary["pass_rate"] <= 1.0
+        assert summary["passed"] == round(summary["pass_rate"] * summary["cases"])
+    rca, release = report["by_pattern"]["rca"], report["by_pattern"]["release_interception"]
+    assert rca["rca_top1"] is not None and rca["block_recall"] is None
+    assert release["block_recall"] is not None and release["rca_top1"] is None
+    assert report["by_pattern"]["inspection"]["inspection_recall"] is not None
+    assert set(report["by_skill"]) == {c["skill"] for c in report["cases"]}
+
+
+def test_eval_reports_unlabelled_and_broken_cases_without_stopping(mixed_cases):
+    result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["overall"]["cases"] == 3 and set(report["by_pattern"]) == PATTERNS
+    assert report["errors"]["unlabelled"] == "no label.yaml"
+    assert "broken/event.yaml:1" in report["errors"]["broken"] and "pattern" in report["errors"]["broken"]
+
+
+def test_eval_table(mixed_cases):
+    result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--verbose"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Offline evaluation" in out
+    for row in ("all", "pattern rca", "pattern release_interception", "pattern inspection"):
+        assert row in out
+    assert "rca-slow-dependency" in out and "skipped unlabelled: no label.yaml" in out
+
+
+def test_eval_of_a_directory_without_bundles_fails(tmp_path):
+    result = runner.invoke(app, ["eval", "--cases", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "no case bundles" in result.stderr
+
+
+def test_eval_of_a_missing_directory_is_a_usage_error(tmp_path):
+    result = runner.invoke(app, ["eval", "--cases", str(tmp_path / "absent")])
+    assert result.exit_code == 2 and "Invalid value for '--cases'" in result.output
+
+
+def test_demo_runs_the_scenarios_and_prints_the_summary_table(mixed_cases):
+    shutil.rmtree(mixed_cases / "broken")
+    result = runner.invoke(app, ["demo", "--scenarios", str(mixed_cases)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Bian Que demo" in out and "Decisions against the ground truth" in out
+    assert "pattern rca" in out and "pattern inspection" in out
+    assert out.count("✔") + out.count("✘") == 3  # one mark per labelled case
+    assert "skipped unlabelled: no label.yaml" in out
+    assert "bianque rca --bundle examples/scenarios/" in out
+
+
+def test_demo_without_scenarios_fails(tmp_path):
+    result = runner.invoke(app, ["demo", "--scenarios", str(tmp_path)])
+    assert result.exit_code == 2 and "no scenarios found" in result.stderr
