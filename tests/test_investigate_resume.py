@@ -12,7 +12,7 @@ from agent.graph.build import NODES
 from agent.graph.checkpoint import open_checkpointer
 from agent.investigate import investigate, resume
 from agent.memory import Memory
-from tests.fixtures.graph.world import FlakyReasoner, alert_event, make_toolkit
+from tests.fixtures.graph.world import FlakyReasoner, alert_event, make_toolkit, source_calls
 
 
 def crash(toolkit=None, thread_id: str = "thread-1", **kwargs):
@@ -28,11 +28,6 @@ def resume_with(toolkit, thread_id: str = "thread-1"):
     """Resume in a fresh checkpointer connection, as a restarted process would."""
     with open_checkpointer(get_settings()) as saver:
         return resume(thread_id, toolkit, saver)
-
-
-def source_calls(toolkit) -> int:
-    return (len(toolkit.metrics.requests) + len(toolkit.logs.requests) + len(toolkit.changes.requests)
-            + len(toolkit.knowledge.searches))
 
 
 @pytest.fixture

@@ -1,0 +1,67 @@
+"""The investigation graph with memory and LangGraph checkpoints on a real PostgreSQL server: a crash
+mid-investigation resumes from the PostgreSQL checkpoint without gathering again."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from agent.bundles.reader import load_bundle
+from agent.config import PROJECT_ROOT, get_settings
+from agent.graph.checkpoint import open_checkpointer
+from agent.investigate import investigate, resume
+from agent.memory import Memory
+from agent.runtime import bundle_toolkit
+from tests.fixtures.graph.world import FlakyReasoner, alert_event, make_toolkit, source_calls
+
+pytestmark = pytest.mark.e2e
+
+SCENARIO = PROJECT_ROOT / "examples" / "scenarios" / "release-bad-canary"
+
+
+@pytest.fixture
+def settings(postgres_db_url, monkeypatch):
+    """Settings whose database (memory and checkpoints) is a fresh PostgreSQL database."""
+    monkeypatch.setenv("BIANQUE_DATABASE_URL", postgres_db_url)
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def checkpoint_threads(url: str) -> set[str]:
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn) as conn:
+        return {row[0] for row in conn.execute("SELECT DISTINCT thread_id FROM checkpoints")}
+
+
+def test_crash_and_resume_with_memory_and_checkpoints_on_postgres(settings, bianque_home):
+    with Memory(settings.database_url) as memory:
+        crashing = make_toolkit(reasoner=FlakyReasoner(failures=1), memory=memory)
+        with open_checkpointer(settings) as saver:
+            assert type(saver).__name__ == "PostgresSaver"
+            with pytest.raises(RuntimeError, match="simulated crash"):
+                investigate(alert_event(), crashing, checkpointer=saver, thread_id="pg-thread")
+        [failed] = memory.list_cases()
+        assert failed.status == "failed" and failed.thread_id == "pg-thread"
+        working = make_toolkit(reasoner=FlakyReasoner(failures=0), memory=memory)
+        with open_checkpointer(settings) as saver:  # a new connection, as after a restart
+            result = resume("pg-thread", working, saver)
+        assert source_calls(working) == 0 and working.reasoner.calls == 1
+        done = memory.get_case(result.case_id)
+        assert done.status == "done" and done.event_id == failed.event_id
+        assert (done.skill, done.skill_version) == ("graph-api-rca", 3)
+        assert done.verdict == result.verdict and done.verdict.needs_attention is True
+    assert checkpoint_threads(settings.database_url) == {"pg-thread"}
+    assert not (bianque_home / "checkpoints.db").exists()  # nothing went to SQLite
+
+
+def test_a_curated_bundle_run_on_postgres(settings):
+    bundle = load_bundle(SCENARIO)
+    with Memory(settings.database_url) as memory, open_checkpointer(settings) as saver:
+        toolkit = bundle_toolkit(bundle, settings, memory=memory)
+        result = investigate(bundle.event, toolkit, checkpointer=saver, bundle_path=str(SCENARIO))
+        case = memory.get_case(result.case_id)
+        again = resume(result.thread_id, toolkit, saver)  # finished: read back from the checkpoint
+    assert case.status == "done" and case.skill == result.skill["name"]
+    assert case.verdict.decision == result.verdict.decision == "block"
+    assert case.report == result.report == again.report
+    assert result.thread_id in checkpoint_threads(settings.database_url)
