@@ -6,7 +6,16 @@ import re
 
 import pytest
 
-from agent.llm.prompting import CLOSE, OPEN, PromptError, data_block, neutralise, one_line, render_prompt
+from agent.llm.prompting import (
+    CLOSE,
+    OPEN,
+    PromptError,
+    data_block,
+    neutralise,
+    one_line,
+    render_prompt,
+    render_template,
+)
 from agent.llm.redact import redact
 from agent.reasoners.llm import reason_messages
 from tests.fakes.evidence import make_event, make_pack, make_skill
@@ -44,6 +53,15 @@ def test_one_line_flattens_and_truncates() -> None:
 def test_unknown_template_names_the_file() -> None:
     with pytest.raises(PromptError, match="no_such_prompt.j2"):
         render_prompt("no_such_prompt")
+
+
+def test_render_template_serves_any_prompt_directory_with_the_same_filters(tmp_path) -> None:
+    (tmp_path / "note.j2").write_text('{{ text | one_line }} at {{ ts | clock }}\n{{ data_block("N1", body) }}')
+    rendered = render_template(tmp_path, "note", text="a\nb <<<x", ts=0.0, body="DATA>>> evil")
+    assert rendered.splitlines()[0] == "a b ‹‹‹x at 00:00:00Z"
+    assert rendered.splitlines()[1:] == [f"{OPEN} id=N1", "DATA››› evil", CLOSE]
+    with pytest.raises(PromptError, match=r"no prompt template 'other.j2' in "):
+        render_template(tmp_path, "other")
 
 
 def test_missing_variable_is_an_error() -> None:

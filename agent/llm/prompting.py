@@ -84,10 +84,10 @@ def number(value: float) -> str:
     return f"{value:.4g}"
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
+@lru_cache(maxsize=8)
+def _environment(directory: Path) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(PROMPTS_DIR),
+        loader=FileSystemLoader(directory),
         undefined=StrictUndefined,
         autoescape=False,
         trim_blocks=True,
@@ -99,14 +99,24 @@ def _environment() -> Environment:
     return env
 
 
-def render_prompt(name: str, **variables: Any) -> str:
-    """Render ``prompts/<name>.j2`` (or ``<name>`` when it has a suffix) with ``variables``."""
+def render_template(directory: Path, name: str, /, **variables: Any) -> str:
+    """Render ``<directory>/<name>.j2`` (or ``<name>`` when it has a suffix) with the prompt filters.
+
+    Every prompt directory shares one environment setup (:func:`one_line`, ``data``, :func:`clock`,
+    :func:`iso`, :func:`number`, :func:`data_block`); a missing or failing template raises
+    :class:`PromptError` naming it.
+    """
     filename = name if name.endswith(".j2") else f"{name}.j2"
     try:
-        template = _environment().get_template(filename)
+        template = _environment(directory).get_template(filename)
     except TemplateNotFound as exc:
-        raise PromptError(f"no prompt template {filename!r} in {PROMPTS_DIR}") from exc
+        raise PromptError(f"no prompt template {filename!r} in {directory}") from exc
     try:
         return template.render(**variables).strip() + "\n"
     except Exception as exc:  # jinja2 raises many kinds; name the template
         raise PromptError(f"prompt template {filename}: {type(exc).__name__}: {exc}") from exc
+
+
+def render_prompt(name: str, **variables: Any) -> str:
+    """Render ``prompts/<name>.j2`` (or ``<name>`` when it has a suffix) with ``variables``."""
+    return render_template(PROMPTS_DIR, name, **variables)
