@@ -87,10 +87,19 @@ def bundle_toolkit(
     )
 
 
+def load_topology(path: Path):
+    """The topology file (``BIANQUE_TOPOLOGY_FILE``); a missing or unreadable file is a ``TopologyError`` too."""
+    from agent.sources.topology import Topology, TopologyError
+
+    try:
+        return Topology.from_file(path)
+    except OSError as exc:
+        raise TopologyError([((), f"cannot read it: {exc.strerror or exc}")], f"topology file {path}") from exc
+
+
 def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, memory: Any = None) -> Toolkit:
     """Toolkit over the configured live sources (PromQL server, SQL log/change store, topology file)."""
     from agent.sources.sqlstore import SqlChangeSource, SqlLogSource
-    from agent.sources.topology import Topology
 
     settings = settings or get_settings()
     metrics = None
@@ -99,7 +108,7 @@ def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, mem
 
         metrics = PrometheusMetricSource(settings.prometheus_url, timeout=settings.source_timeout_s)
     store_url = f"sqlite:///{settings.ensure_home() / 'observability.db'}"
-    topology = Topology.from_file(settings.topology_file) if settings.topology_file else None
+    topology = load_topology(settings.topology_file) if settings.topology_file else None
     return Toolkit(
         library=load_skills(settings),
         metrics=metrics,

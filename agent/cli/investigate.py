@@ -18,9 +18,10 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
     from agent.bundles.errors import InvalidBundleError
     from agent.investigate import investigate
     from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
+    from agent.sources.topology import TopologyError
 
     settings = get_settings()
-    with user_errors(InvalidBundleError, InputError, KeyError, LookupError):
+    with user_errors(InvalidBundleError, InputError, KeyError, LookupError, TopologyError):
         loaded = None
         if bundle is not None:  # cheap checks first: opening knowledge may embed the whole handbook
             from agent.bundles.reader import load_bundle
