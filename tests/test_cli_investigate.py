@@ -140,6 +140,21 @@ def test_live_sources_that_are_unreachable_become_missing_data(tmp_path, monkeyp
     assert "127.0.0.1:9" in missing
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("services:\n  api: {depends_on: 3}\n", "topology.yaml: services.api.depends_on: must be a list"),
+     (None, "topology.yaml: document: cannot read it: No such file or directory")],
+)
+def test_a_bad_topology_file_is_a_clear_error(tmp_path, monkeypatch, content, message):
+    topology = tmp_path / "topology.yaml"
+    if content is not None:
+        topology.write_text(content)
+    monkeypatch.setenv("BIANQUE_TOPOLOGY_FILE", str(topology))
+    result = runner.invoke(app, ["inspect", "--service", "api"])
+    assert result.exit_code == 2
+    assert message in flat(result.stderr)
+
+
 def test_ask_against_a_bundle():
     result = runner.invoke(app, ["ask", "why is ranking slow?", "--bundle", str(SMALL)])
     assert result.exit_code == 0, result.output
