@@ -267,7 +267,7 @@ class _Reader(_Database):
         self.name = name
 
     def _run(self, table: Table, asked: dict[str, object], limit: int, build: Any) -> SourceResult[Any]:
-        """Rows of ``build(conn)`` (newest first, ``limit + 1`` at most) as records, oldest first."""
+        """The newest ``limit`` rows of ``build(conn)`` as records, oldest first (truncated when more matched)."""
         if self.sqlite_file and not self.sqlite_file.is_file():
             return SourceResult.failed(self.name, asked, f"observability store {self.sqlite_file} does not exist")
         try:
@@ -275,7 +275,8 @@ class _Reader(_Database):
                 message = f"observability store {self.where} has no {table.name} table; ingest some first"
                 return SourceResult.failed(self.name, asked, message)
             with self.engine.connect() as conn:
-                rows = conn.execute(build(conn)).mappings().all()
+                newest = build(conn).order_by(table.c.ts.desc(), table.c.pk.desc()).limit(limit + 1)
+                rows = conn.execute(newest).mappings().all()
         except SQLAlchemyError as exc:
             return SourceResult.failed(self.name, asked, self.error(exc))
         convert = _log_record if table is logs_table else _change_record
@@ -303,14 +304,7 @@ class SqlLogSource(_Reader):
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
         """The newest ``limit`` matching lines in ``[start, end]``, oldest first."""
-        asked: dict[str, object] = {
-            "services": list(request.services),
-            "start": request.start,
-            "end": request.end,
-            "levels": list(request.levels),
-            "patterns": list(request.patterns),
-            "limit": request.limit,
-        }
+        asked = _asked(request, levels=list(request.levels), patterns=list(request.patterns), limit=request.limit)
         return self._run(logs_table, asked, request.limit, lambda conn: self._select(conn, request))
 
     def _select(self, conn: Connection, request: LogRequest) -> Select:
@@ -321,7 +315,7 @@ class SqlLogSource(_Reader):
         patterns = [p for p in request.patterns if p]
         if patterns:
             query = query.where(self._matches(conn, patterns))
-        return query.order_by(t.c.ts.desc(), t.c.pk.desc()).limit(request.limit + 1)
+        return query
 
     def _matches(self, conn: Connection, patterns: list[str]) -> ColumnElement[bool]:
         message = logs_table.c.message
@@ -358,21 +352,21 @@ class SqlChangeSource(_Reader):
 
     def query(self, request: ChangeRequest) -> SourceResult[ChangeRecord]:
         """Changes in ``[start, end]`` of the given services and types, oldest first."""
-        asked: dict[str, object] = {
-            "services": list(request.services),
-            "start": request.start,
-            "end": request.end,
-            "types": list(request.types),
-        }
+        asked = _asked(request, types=list(request.types))
 
         def build(conn: Connection) -> Select:
             t = changes_table
             query = self._filter(conn, t, request.services, request.start, request.end)
             if request.types:
                 query = query.where(t.c.type.in_(list(request.types)))
-            return query.order_by(t.c.ts.desc(), t.c.pk.desc()).limit(self.limit + 1)
+            return query
 
         return self._run(changes_table, asked, self.limit, build)
+
+
+def _asked(request: LogRequest | ChangeRequest, **more: object) -> dict[str, object]:
+    """What a request asked (its services and window, then ``more``), as a SourceResult records it."""
+    return {"services": list(request.services), "start": request.start, "end": request.end, **more}
 
 
 def _like(pattern: str) -> str:
