@@ -12,36 +12,53 @@ from rich.table import Table
 from agent.cli.common import JsonOption, console, err_console, fail, print_json
 from agent.config import PROJECT_ROOT, get_settings
 
-RATE_COLUMNS = (
-    ("pass_rate", "pass"),
-    ("rca_top1", "RCA top-1"),
-    ("rca_top3", "RCA top-3"),
-    ("rca_fault_accuracy", "fault kind"),
-    ("noise_silenced", "noise silenced"),
-    ("block_precision", "block prec."),
-    ("block_recall", "block recall"),
-    ("good_blocked", "good blocked"),
-    ("inspection_recall", "insp. recall"),
-)
+PATTERN_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "rca": (("rca_top1", "top-1"), ("rca_top3", "top-3"), ("rca_fault_accuracy", "fault kind"),
+            ("noise_silenced", "noise silenced")),
+    "release_interception": (("block_precision", "block precision"), ("block_recall", "block recall"),
+                             ("good_blocked", "good blocked")),
+    "inspection": (("inspection_recall", "recall"),),
+}
+EXTRA_COUNTS = {"rca": ("missed_actionable", "missed actionable"), "inspection": ("false_alarms", "false alarms")}
 
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
-def summary_table(report, title: str) -> Table:
-    """Per-pattern and per-Skill rates as a rich table."""
-    table = Table(title=title)
-    table.add_column("group")
-    table.add_column("cases", justify="right")
-    for _, header in RATE_COLUMNS:
-        table.add_column(header, justify="right")
-    rows = [("all", report.overall)] + [(f"pattern {k}", v) for k, v in sorted(report.by_pattern.items())]
-    rows += [(f"skill {k}", v) for k, v in sorted(report.by_skill.items())]
-    for name, summary in rows:
+def pattern_tables(report) -> list[Table]:
+    """One table per pattern with the measures that matter for it."""
+    tables = []
+    for pattern, summary in sorted(report.by_pattern.items()):
         rates = summary.rates()
-        table.add_row(name, str(summary.cases), *(_pct(rates[key]) for key, _ in RATE_COLUMNS))
+        table = Table(title=pattern)
+        columns = [("cases", str(summary.cases)), ("pass", _pct(rates["pass_rate"]))]
+        columns += [(header, _pct(rates[key])) for key, header in PATTERN_COLUMNS.get(pattern, ())]
+        if pattern in EXTRA_COUNTS:
+            key, header = EXTRA_COUNTS[pattern]
+            columns.append((header, str(getattr(summary, key))))
+        for header, _ in columns:
+            table.add_column(header, justify="right")
+        table.add_row(*(value for _, value in columns))
+        tables.append(table)
+    return tables
+
+
+def skill_table(report) -> Table:
+    """Pass rate per Skill."""
+    table = Table(title="per Skill")
+    for header in ("Skill", "cases", "pass"):
+        table.add_column(header, justify="left" if header == "Skill" else "right")
+    for name, summary in sorted(report.by_skill.items()):
+        table.add_row(name, str(summary.cases), _pct(summary.rates()["pass_rate"]))
     return table
+
+
+def print_summary(report, title: str) -> None:
+    console.rule(title)
+    console.print(f"{report.overall.cases} cases, pass rate {_pct(report.overall.rates()['pass_rate'])}")
+    for table in [*pattern_tables(report), skill_table(report)]:
+        console.print(table)
 
 
 def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = False):
@@ -59,7 +76,7 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
         def on_case(path: Path, score) -> None:
             if show_cases and score is not None:
                 mark = "[green]✔[/]" if score.passed else "[red]✘[/]"
-                progress.console.print(f"{mark} {path.name:<40} {score.pattern:<21} {score.skill:<28} {score.detail}")
+                progress.console.print(f"{mark} {path.name:<26} {score.skill:<24} {score.detail}")
             progress.advance(task)
 
         return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case)
@@ -81,7 +98,7 @@ def eval_command(
     if as_json:
         print_json(report.to_dict())
         return
-    console.print(summary_table(report, f"Offline evaluation: {cases}"))
+    print_summary(report, f"Offline evaluation: {cases}")
     for name, error in report.errors.items():
         console.print(f"[yellow]skipped {name}: {error}[/]")
 
@@ -100,7 +117,7 @@ def demo(
         fail(f"{scenarios}: no scenarios found")
     console.rule("[bold]Bian Que demo[/] — offline reasoner, embedded Chroma, SQLite, no network")
     report = _run_eval(bundles, "investigating scenarios", show_cases=True)
-    console.print(summary_table(report, "Decisions against the ground truth"))
+    print_summary(report, "Decisions against the ground truth")
     for name, error in report.errors.items():
         console.print(f"[yellow]skipped {name}: {error}[/]")
     console.print("Try one yourself: [bold]bianque rca --bundle examples/scenarios/<name>[/]")
