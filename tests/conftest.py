@@ -1,10 +1,24 @@
-"""Shared fixtures: every test gets its own BIANQUE_HOME."""
+"""Shared fixtures: every test gets its own BIANQUE_HOME; ``memory`` and ``knowledge`` open the stores in it.
+
+``investigator`` and ``client`` serve the API tests (helpers in :mod:`tests.test_api_support`). Heavy
+modules are imported inside the fixtures, so a test that needs none of them does not pay for them.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from agent.config import get_settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from agent.knowledge.store import KnowledgeStore
+    from agent.memory import Memory
+    from tests.test_api_support import CountingInvestigator
 
 
 @pytest.fixture(autouse=True)
@@ -17,5 +31,40 @@ def bianque_home(tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def memory(bianque_home) -> Iterator[Memory]:
+    """The memory database in this test's BIANQUE_HOME, open for the test."""
+    from agent.memory import Memory
+
+    with Memory() as store:
+        yield store
+
+
+@pytest.fixture
+def knowledge(bianque_home) -> KnowledgeStore:
+    """The knowledge store in this test's BIANQUE_HOME."""
+    from agent.knowledge.store import KnowledgeStore
+
+    return KnowledgeStore(get_settings())
+
+
+@pytest.fixture
+def investigator(memory) -> CountingInvestigator:
+    """The API's deterministic dry-run investigator over ``memory``, recording its calls."""
+    from tests.test_api_support import CountingInvestigator
+
+    return CountingInvestigator(memory)
+
+
+@pytest.fixture
+def client(memory, investigator) -> Iterator[TestClient]:
+    """A started TestClient for the API app over ``memory`` and ``investigator`` (no token)."""
+    from tests.test_api_support import make_client
+
+    with make_client(memory, investigator) as test_client:
+        yield test_client
+
 
 pytest_plugins = ["tests.fakes.openai_server"]

@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from agent.api.app import create_app
 from agent.api.settings import ApiSettings
 from agent.config import get_settings
-from agent.memory import Memory
 from tests.test_api_support import T0, CountingInvestigator, make_client
 
 RCA_EVENT = {
@@ -17,23 +16,6 @@ RCA_EVENT = {
     "service": "ranking",
     "alert": {"labels": {"alertname": "HighLatency", "service": "ranking"}, "startsAt": T0},
 }
-
-
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
-@pytest.fixture
-def investigator(memory):
-    return CountingInvestigator(memory)
-
-
-@pytest.fixture
-def client(memory, investigator):
-    with make_client(memory, investigator) as test_client:
-        yield test_client
 
 
 def investigate(client, event=RCA_EVENT, **extra):

@@ -8,17 +8,10 @@ import pytest
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT, get_settings
 from agent.investigate import investigate
-from agent.memory import Memory
 from agent.runtime import bundle_toolkit
 from tests.test_api_support import make_client, wait_idle, webhook
 
 SCENARIO = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
-
-
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
 
 
 @pytest.fixture

@@ -6,25 +6,7 @@ import threading
 
 import pytest
 
-from agent.memory import Memory
 from tests.test_api_support import CountingInvestigator, alert, make_client, wait_idle, webhook
-
-
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
-@pytest.fixture
-def investigator(memory):
-    return CountingInvestigator(memory)
-
-
-@pytest.fixture
-def client(memory, investigator):
-    with make_client(memory, investigator) as test_client:
-        yield test_client
 
 
 def post(client, *alerts):

@@ -6,25 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli.app import app
-from agent.config import get_settings
 from agent.evolve.casebase import case_doc_id, similar_cases
 from agent.evolve.corrections import CorrectionError, correct_case
-from agent.knowledge.store import KnowledgeStore
-from agent.memory import CaseNotFoundError, Memory
+from agent.memory import CaseNotFoundError
 from tests.test_evolve_support import rca_event, rca_verdict, release_event, release_verdict, store_case
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def memory(bianque_home) -> Memory:
-    with Memory() as memory:
-        yield memory
-
-
-@pytest.fixture
-def knowledge(bianque_home) -> KnowledgeStore:
-    return KnowledgeStore(get_settings())
 
 
 def test_correction_is_stored_beside_the_verdict_never_over_it(memory) -> None:

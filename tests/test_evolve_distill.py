@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from agent.config import get_settings
 from agent.evolve.corrections import correct_case
 from agent.evolve.distill import distill
@@ -13,17 +11,6 @@ from agent.knowledge.store import KnowledgeStore
 from agent.llm.client import LLMClient
 from agent.memory import Memory
 from tests.test_evolve_support import rca_event, rca_verdict, store_case
-
-
-@pytest.fixture
-def memory(bianque_home) -> Memory:
-    with Memory() as memory:
-        yield memory
-
-
-@pytest.fixture
-def knowledge(bianque_home) -> KnowledgeStore:
-    return KnowledgeStore(get_settings())
 
 
 def _leak_case(memory: Memory, note: str = "") -> str:

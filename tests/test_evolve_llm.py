@@ -18,7 +18,7 @@ from agent.evolve.workbench import Workbench
 from agent.llm.client import LLMClient
 from agent.memory import Memory
 from agent.skills.library import load_library
-from tests.test_evolve_support import blind_skills_dir, rca_event, rca_verdict, store_case, write_small_bundle
+from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
 
 runner = CliRunner()
 NAME = "memory-pressure-rca"
@@ -27,10 +27,7 @@ MEMORY = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{
 
 @pytest.fixture
 def skills_dir(tmp_path, monkeypatch):
-    path = blind_skills_dir(tmp_path)
-    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(path)]))
-    get_settings.cache_clear()
-    return path
+    return use_blind_skills(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from agent.evolve.corrections import correct_case
 from agent.evolve.proposals import NoProposal, case_context, propose_by_rules
 from agent.evolve.versions import skill_text
 from agent.findings import FindingKind
-from agent.memory import Memory
 from agent.skills.library import load_library
 from tests.test_evolve_support import (
     blind_skills_dir,
@@ -20,12 +19,6 @@ from tests.test_evolve_support import (
     store_case,
     write_small_bundle,
 )
-
-
-@pytest.fixture
-def memory(bianque_home) -> Memory:
-    with Memory() as memory:
-        yield memory
 
 
 @pytest.fixture

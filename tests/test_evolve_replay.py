@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,9 @@ from agent.evolve.replay import Replayer
 from agent.evolve.versions import skill_text
 from agent.evolve.workbench import Workbench
 from agent.investigate import investigate
-from agent.memory import Memory
 from agent.runtime import bundle_toolkit, load_skills
 from agent.sim.scenario import build_scenario, write_scenario
-from tests.test_evolve_support import blind_skills_dir, rca_event, rca_verdict, store_case, write_small_bundle
+from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
 
 runner = CliRunner()
 NAME = "memory-pressure-rca"
@@ -33,15 +31,8 @@ MEMORY_RULE = {"if": {"kind": ["trend"], "signals": ["memory"], "subject": "targ
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch, bianque_home):
-    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(blind_skills_dir(tmp_path))]))
-    get_settings.cache_clear()
+    use_blind_skills(tmp_path, monkeypatch)
     return get_settings()
-
-
-@pytest.fixture
-def memory(settings) -> Memory:
-    with Memory() as memory:
-        yield memory
 
 
 # --- the acceptance rule, with a scripted runner ---------------------------------------------

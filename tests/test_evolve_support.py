@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from agent.bundles.writer import write_bundle
-from agent.config import PROJECT_ROOT
+from agent.config import PROJECT_ROOT, get_settings
 from agent.events import Event
 from agent.evidence import EvidencePack
 from agent.findings import Finding, FindingKind
@@ -89,3 +91,11 @@ def blind_skills_dir(tmp_path: Path) -> Path:
     raw["decision"]["rules"] = [r for r in raw["decision"]["rules"] if "memory" not in r["if"].get("signals", [])]
     path.write_text(dump_skill_yaml(raw), encoding="utf-8")
     return target
+
+
+def use_blind_skills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point ``BIANQUE_SKILLS_DIRS`` at a fresh :func:`blind_skills_dir` (settings re-read); that folder."""
+    path = blind_skills_dir(tmp_path)
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(path)]))
+    get_settings.cache_clear()
+    return path

@@ -12,9 +12,9 @@ from agent.config import get_settings
 from agent.evolve.patch import Edit, patch_skill
 from agent.evolve.proposals import Proposal
 from agent.evolve.versions import accept, diff_versions, history, rollback, skill_text
-from agent.memory import Memory, SkillVersionNotFoundError
+from agent.memory import SkillVersionNotFoundError
 from agent.runtime import load_skills
-from tests.test_evolve_support import blind_skills_dir
+from tests.test_evolve_support import use_blind_skills
 
 runner = CliRunner()
 NAME = "memory-pressure-rca"
@@ -23,15 +23,8 @@ MEMORY = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{
 
 @pytest.fixture
 def settings(tmp_path, monkeypatch, bianque_home):
-    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(blind_skills_dir(tmp_path))]))
-    get_settings.cache_clear()
+    use_blind_skills(tmp_path, monkeypatch)
     return get_settings()
-
-
-@pytest.fixture
-def memory(settings) -> Memory:
-    with Memory() as memory:
-        yield memory
 
 
 def _accept_memory_patch(memory, settings):

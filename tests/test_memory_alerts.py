@@ -8,12 +8,6 @@ from agent.memory import AlertKind, CaseNotFoundError, IncidentNotFoundError, In
 from tests.test_memory_roundtrip import finished_case
 
 
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
 def fire(memory: Memory, fingerprint: str, ts: float, service: str | None = "ranking", **kwargs):
     return memory.observe_alert(fingerprint, f"Alert-{fingerprint}", service, "firing", ts, **kwargs)
 

@@ -16,12 +16,6 @@ from agent.memory.models import CaseRow
 from tests.test_memory_roundtrip import finding, finished_case, rca_event, rca_verdict, release_event
 
 
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
 def test_event_keeps_every_field_including_extras(memory: Memory) -> None:
     event = rca_event().model_copy(update={"question": "why slow?", "business": "search"})
     event = type(event).model_validate({**event.model_dump(), "ticket": "OPS-1"})  # extra fields allowed

@@ -8,12 +8,6 @@ from agent.memory import CaseNotFoundError, InvalidInputError, Memory
 from tests.test_memory_roundtrip import finished_case, rca_verdict
 
 
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
 def test_correction_never_overwrites_the_verdict(memory: Memory) -> None:
     case_id = finished_case(memory)
     before = memory.get_case(case_id)

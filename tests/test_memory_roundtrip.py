@@ -177,12 +177,6 @@ def run_core_round_trips(memory: Memory) -> None:
     assert memory.delete_schedule("nightly") and memory.list_schedules() == []
 
 
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
 def test_core_round_trips_on_sqlite(memory: Memory, bianque_home) -> None:
     assert memory.url == f"sqlite:///{bianque_home / 'bianque.db'}"
     run_core_round_trips(memory)

@@ -7,12 +7,6 @@ import pytest
 from agent.memory import InvalidInputError, Memory, ScheduleNotFoundError
 
 
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
 def test_schedule_crud(memory: Memory) -> None:
     created = memory.save_schedule("nightly-ranking", "inspect-ranking", "0 2 * * *", ["ranking", "cache"])
     assert (created.enabled, created.services, created.last_run) == (True, ["ranking", "cache"], None)

@@ -8,12 +8,6 @@ from agent.memory import InvalidInputError, Memory, SkillVersionNotFoundError
 from agent.memory.skill_versions import text_sha256
 
 
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
 def yaml_v(n: int, name: str = "rca-latency") -> str:
     return f"name: {name}\nversion: {n}\n# comment kept\n"
 

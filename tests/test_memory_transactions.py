@@ -17,12 +17,6 @@ class Boom(RuntimeError):
     pass
 
 
-@pytest.fixture
-def memory(bianque_home):
-    with Memory() as store:
-        yield store
-
-
 def _fail_after(original):
     """Run the real step (its writes reach the database), then fail."""
 
