@@ -156,7 +156,8 @@ def test_latency_tables(bench, tmp_path):
     assert first_column(result.tables["curated"]) == ["rca-slow-dependency"]
     synthetic = result.tables["synthetic"]
     assert first_column(synthetic) == ["star 6×1", "tree 6×1"]
-    assert {"median ms", "p95 ms", "gather ms", "analyze ms", "reason ms", "series"} <= set(headers(synthetic))
+    assert {"median ms", "p95 ms", "gather ms", "analyze ms", "reason ms", "outside nodes ms", "series"} <= set(
+        headers(synthetic))
     assert [str(c) for c in synthetic.columns[2].cells] == ["36", "36"]  # 6 services × 6 metrics × 1 instance
     assert plot.is_file()
     assert all(len(m["totals"]) == 1 for m in result.data["synthetic"])
