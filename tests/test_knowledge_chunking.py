@@ -15,6 +15,7 @@ from agent.knowledge.chunking import (
     read_handbook,
 )
 from agent.knowledge.frontmatter import FrontMatter, FrontMatterError, split_front_matter
+from agent.sim.system import SERVICES as SIM_SERVICES
 
 HEADER = (
     "\n".join(
@@ -176,17 +177,7 @@ def test_missing_handbook_directory(tmp_path):
 # -- the shipped handbook -------------------------------------------------------------------
 
 HANDBOOK = PROJECT_ROOT / "knowledge"
-SERVICES = [
-    "gateway",
-    "query-understanding",
-    "retrieval",
-    "ranking",
-    "recommendation",
-    "ad-serving",
-    "user-profile",
-    "feature-store",
-    "cache",
-]
+SERVICES = list(SIM_SERVICES)
 FAULTS = [
     "bad_release",
     "bad_config",

@@ -10,33 +10,14 @@ import pytest
 from agent.config import PROJECT_ROOT, get_settings
 from agent.events import Pattern
 from agent.findings import FindingKind
+from agent.sim.system import METRICS, SERVICES
 from agent.skills.library import load_default_library, load_library
 from agent.skills.schema import Compare
 
 FIXTURES = Path(__file__).parent / "fixtures" / "skills"
 SHIPPED = PROJECT_ROOT / "skills"
-SIM_SERVICES = {
-    "gateway",
-    "query-understanding",
-    "retrieval",
-    "ranking",
-    "recommendation",
-    "ad-serving",
-    "user-profile",
-    "feature-store",
-    "cache",
-}
-SIM_METRICS = {
-    "requests_per_second",
-    "request_latency_p50_seconds",
-    "request_latency_p99_seconds",
-    "request_error_ratio",
-    "cpu_usage_ratio",
-    "memory_usage_bytes",
-    "disk_usage_ratio",
-    "cache_hit_ratio",
-    "click_through_ratio",
-}
+SIM_SERVICES = set(SERVICES)
+SIM_METRICS = set(METRICS)
 FAULTS = {
     "slow_dependency",
     "cache_failure",
