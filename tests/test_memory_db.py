@@ -88,21 +88,27 @@ def _init_in_child(url: str, queue) -> None:
     try:
         engine = init_db(url)
         queue.put(current_revision(engine))
+        engine.dispose()
     except Exception as exc:  # reported to the parent, which asserts on it
         queue.put(f"error: {exc}")
 
 
-def test_concurrent_init_from_several_processes(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+def init_concurrently(url: str, processes: int) -> list[str]:
+    """Run ``init_db(url)`` in ``processes`` forked processes at once; the revision (or error) each saw."""
     ctx = multiprocessing.get_context("fork")
     queue = ctx.Queue()
-    workers = [ctx.Process(target=_init_in_child, args=(url, queue)) for _ in range(4)]
+    workers = [ctx.Process(target=_init_in_child, args=(url, queue)) for _ in range(processes)]
     for worker in workers:
         worker.start()
     results = [queue.get(timeout=120) for _ in workers]
     for worker in workers:
         worker.join(30)
-    assert results == ["0001"] * 4
+    return results
+
+
+def test_concurrent_init_from_several_processes(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    assert init_concurrently(url, 4) == ["0001"] * 4
     engine = make_engine(url)
     assert _tables(engine) == set(Base.metadata.tables)
     engine.dispose()

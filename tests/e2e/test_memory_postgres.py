@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -12,6 +10,7 @@ from sqlalchemy import inspect
 from agent.memory import Memory, init_db
 from agent.memory.db import current_revision, head_revision
 from agent.memory.models import Base
+from tests.test_memory_db import init_concurrently
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
 
 pytestmark = pytest.mark.e2e
@@ -52,22 +51,5 @@ def test_one_active_skill_version_is_enforced_by_the_database(postgres_db_url: s
         assert [v.active for v in memory.skill_versions("inspect-disk")] == [True, False, False]
 
 
-def _init_in_child(url: str, queue) -> None:
-    try:
-        engine = init_db(url)
-        queue.put(current_revision(engine))
-        engine.dispose()
-    except Exception as exc:  # reported to the parent, which asserts on it
-        queue.put(f"error: {exc}")
-
-
 def test_concurrent_init_from_several_processes(postgres_db_url: str) -> None:
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    workers = [ctx.Process(target=_init_in_child, args=(postgres_db_url, queue)) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    results = [queue.get(timeout=120) for _ in workers]
-    for worker in workers:
-        worker.join(30)
-    assert results == ["0001"] * 3
+    assert init_concurrently(postgres_db_url, 3) == ["0001"] * 3
