@@ -26,7 +26,7 @@ from rich.table import Table
 from agent.config import PROJECT_ROOT, Settings
 
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
-TABLE_WIDTH = 200  # rich falls back to 80 columns when stdout is not a terminal: too narrow for these tables
+TABLE_WIDTH = 240  # rich falls back to 80 columns when stdout is not a terminal: too narrow for these tables
 
 
 def stdout_console() -> Console:
