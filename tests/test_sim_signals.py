@@ -7,7 +7,7 @@ import pytest
 
 from agent.sim import effects as fx
 from agent.sim.scenario import Scenario, build_scenario
-from agent.sim.system import SERVICES
+from agent.sim.system import SERVICES, callers_of, downstream_of, upstream_of
 from agent.sim.world import build_world
 
 P99, ERR = "request_latency_p99_seconds", "request_error_ratio"
@@ -53,6 +53,14 @@ def onset(ts: np.ndarray, values: np.ndarray, before: float, k: float = 5.0) -> 
 def first_onset(scenario: Scenario, service: str, before: float) -> float | None:
     found = [onset(*current(scenario, m, service), before) for m in (P99, ERR)]
     return min((t for t in found if t is not None), default=None)
+
+
+def test_call_graph_queries_go_nearest_first_in_topology_order():
+    assert callers_of("ranking") == ["gateway", "recommendation"]
+    assert callers_of("gateway") == [] and downstream_of("cache") == []
+    assert upstream_of("user-profile") == ["recommendation", "ad-serving", "gateway"]
+    assert downstream_of("recommendation") == ["feature-store", "user-profile", "ranking", "cache"]
+    assert all(s not in upstream_of(s) and s not in downstream_of(s) for s in SERVICES)
 
 
 def test_callers_follow_a_dependency_one_to_three_minutes_later():

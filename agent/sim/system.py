@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agent.sources.topology import Topology
+
 GIB = 1024**3
 
 METRICS: tuple[str, ...] = (
@@ -104,39 +106,22 @@ SERVING = ("gateway", "query-understanding", "retrieval", "ranking", "recommenda
            "user-profile", "feature-store")
 
 
+_GRAPH = Topology(TOPOLOGY)
+
+
 def callers_of(service: str) -> list[str]:
     """Services that call ``service`` directly, in topology order."""
-    return [name for name, spec in SERVICES.items() if service in spec.depends_on]
+    return _GRAPH.dependents(service)
 
 
 def upstream_of(service: str) -> list[str]:
     """Every service that depends on ``service`` directly or transitively, nearest first."""
-    seen: list[str] = []
-    frontier = [service]
-    while frontier:
-        nxt = []
-        for svc in frontier:
-            for caller in callers_of(svc):
-                if caller not in seen and caller != service:
-                    seen.append(caller)
-                    nxt.append(caller)
-        frontier = nxt
-    return seen
+    return _GRAPH.dependents(service, depth=None)
 
 
 def downstream_of(service: str) -> list[str]:
     """Every service ``service`` depends on directly or transitively, nearest first."""
-    seen: list[str] = []
-    frontier = [service]
-    while frontier:
-        nxt = []
-        for svc in frontier:
-            for dep in SERVICES[svc].depends_on:
-                if dep not in seen:
-                    seen.append(dep)
-                    nxt.append(dep)
-        frontier = nxt
-    return seen
+    return _GRAPH.dependencies(service, depth=None)
 
 
 def camel(service: str) -> str:
