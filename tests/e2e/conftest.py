@@ -109,6 +109,11 @@ class Daemon:
         self._log_file.close()
 
 
+def wait_ready(url: str, what: str, daemon: Daemon) -> None:
+    """Wait until a Prometheus-family server at ``url`` answers ``/-/ready`` with 200."""
+    wait_until(lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200, what, daemon.log, daemon.proc)
+
+
 # --- Prometheus -----------------------------------------------------------------------------
 
 
@@ -193,12 +198,7 @@ def start_prometheus(tmp_path_factory) -> Iterator[Callable[[Sequence[Series]], 
         ]
         daemon = Daemon(args, root / "prometheus.log")
         daemons.append(daemon)
-        wait_until(
-            lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
-            "prometheus",
-            daemon.log,
-            daemon.proc,
-        )
+        wait_ready(url, "prometheus", daemon)
         if series:
             wait_until(lambda: _prometheus_has(url, series), "prometheus backfilled data", daemon.log, daemon.proc)
         return url
@@ -305,12 +305,7 @@ def start_alertmanager(tmp_path_factory) -> Iterator[Callable[..., str]]:
         ]
         daemon = Daemon(args, root / "alertmanager.log")
         daemons.append(daemon)
-        wait_until(
-            lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
-            "alertmanager",
-            daemon.log,
-            daemon.proc,
-        )
+        wait_ready(url, "alertmanager", daemon)
         return url
 
     yield start
