@@ -190,25 +190,27 @@ def curated_summary(rows: list[Measured]) -> Table:
 
 
 def plot(rows: list[Measured], path: str) -> Path:
-    """Median investigation time against the number of series the Skill gathered, per topology shape."""
+    """Median investigation time (solid) and gather time (dotted) against the bundle's series, one colour
+    per topology shape and instance count."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for shape, marker in (("star", "o"), ("tree", "s")):
-        points = sorted(((m.series_gathered, median(m.totals), m) for m in rows
-                         if m.group.startswith(shape) and m.totals), key=lambda p: p[:2])
-        if not points:
-            continue
-        xs = [p[0] for p in points]
-        ax.plot(xs, [p[1] for p in points], marker=marker, label=f"{shape}: investigate() total")
-        for node, style in (("gather", ":"), ("analyze", "--")):
-            ax.plot(xs, [median(p[2].nodes.get(node, [0.0])) for p in points], linestyle=style, marker=marker,
-                    alpha=0.6, label=f"{shape}: {node}")
+    groups: dict[str, list[Measured]] = {}
+    for m in rows:
+        shape, size = m.group.split(" ", 1)
+        groups.setdefault(f"{shape}, {size.split('×')[1]} instance(s)", []).append(m)
+    for (name, members), colour in zip(groups.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"],
+                                       strict=False):
+        members = sorted((m for m in members if m.totals), key=lambda m: m.series)
+        xs = [m.series for m in members]
+        ax.plot(xs, [median(m.totals) for m in members], marker="o", color=colour, label=f"{name}: total")
+        ax.plot(xs, [median(m.nodes.get("gather", [0.0])) for m in members], marker=".", linestyle=":",
+                color=colour, label=f"{name}: gather")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("series gathered by the Skill (bundles of 60 to 4,800 series)")
+    ax.set_xlabel("series in the bundle (services × 6 metrics × instances)")
     ax.set_ylabel("median seconds per investigation")
-    ax.set_title("Latency without the LLM vs system size (generic-rca)")
-    ax.legend(fontsize="small")
+    ax.set_title(f"Latency without the LLM vs system size ({GENERIC_SKILL})")
+    ax.legend(fontsize="x-small")
     ax.grid(True, which="both", alpha=0.3)
     return save_figure(fig, path)
 
@@ -221,12 +223,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per bundle (default: %(default)s)")
     parser.add_argument("--curated", type=Path, default=CURATED, help="curated bundles (default: %(default)s)")
+    parser.add_argument("--skip-curated", action="store_true", help="time only the synthetic bundles")
     parser.add_argument("--services", type=_ints, default=[10, 50, 200], help="synthetic system sizes")
     parser.add_argument("--instances", type=_ints, default=[1, 4], help="instances (series per metric) per service")
     parser.add_argument("--shapes", default="star,tree", help="synthetic topologies: star, tree")
     add_common_arguments(parser)
     plot_argument(parser, "latency.png")
     args = parser.parse_args(argv)
+    if not args.skip_curated and not args.curated.is_dir():
+        parser.error(f"--curated {args.curated}: no such directory")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if bad := [s for s in args.shapes.split(",") if s and s not in ("star", "tree")]:
@@ -237,7 +242,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> BenchResult:
     """Time the curated and the synthetic bundles, print; returns the tables and the JSON data."""
     args = parse_args(argv)
-    curated = find_bundles(args.curated) if args.curated.is_dir() else []
+    curated = [] if args.skip_curated else find_bundles(args.curated)
     shapes = [s for s in args.shapes.split(",") if s]
     sizes = [(shape, n, i) for shape in shapes for n in args.services for i in args.instances]
     with tempfile.TemporaryDirectory(prefix="bianque-latency-") as tmp, bench_settings(args.home) as settings:

@@ -169,6 +169,8 @@ def test_latency_rejects_bad_arguments(bench):
         module.main(["--repeat", "0"])
     with pytest.raises(SystemExit):
         module.main(["--shapes", "ring"])
+    with pytest.raises(SystemExit):
+        module.main(["--curated", "/nonexistent/bundles"])
 
 
 def test_synthetic_topologies(bench, tmp_path):
