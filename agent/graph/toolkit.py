@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from agent.memory.repository import Memory
     from agent.reasoners.base import Reasoner
     from agent.skills.library import SkillLibrary
+    from agent.skills.schema import Skill
     from agent.skills.selector import Similarity
     from agent.sources.base import ChangeSource, LogSource, MetricSource
     from agent.sources.topology import Topology
@@ -36,3 +37,10 @@ class Toolkit:
     source_timeout_s: float = 15.0
     max_findings: int = 30
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def skill(self, name: str) -> Skill:
+        """The library's Skill ``name``; ``LookupError`` when it is gone (e.g. removed before a resume)."""
+        loaded = self.library.get(name)
+        if loaded is None:
+            raise LookupError(f"Skill {name!r} chosen for this investigation is no longer in the Skill library")
+        return loaded.skill

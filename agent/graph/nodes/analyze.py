@@ -14,7 +14,7 @@ from agent.graph.toolkit import Toolkit
 def analyze(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Run the detectors the Skill's signals call for; number the Findings by score (F1 strongest)."""
     event = Event.model_validate(state["event"])
-    skill = toolkit.library.get(state["skill"]["name"]).skill
+    skill = toolkit.skill(state["skill"]["name"])
     calls = toolkit.topology.as_dict() if toolkit.topology is not None else None
     findings = analyze_gathered(
         skill, event, state.get("gathered", {}), state.get("targets", []), state.get("window", {}), calls

@@ -139,7 +139,7 @@ def _change_json(record: Any) -> dict[str, Any]:
 def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Build the plan from the selected Skill and execute it."""
     event = Event.model_validate(state["event"])
-    skill = toolkit.library.get(state["skill"]["name"]).skill
+    skill = toolkit.skill(state["skill"]["name"])
     plan = build_plan(skill, event, state.get("targets", []), toolkit.topology)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
     gathered["dependencies"] = plan.dependencies

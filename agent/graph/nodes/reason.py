@@ -31,7 +31,7 @@ def select_for_pack(findings: list[Finding], limit: int) -> list[Finding]:
 def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
     """The compact evidence the reasoner sees: top Findings, changes, knowledge, gaps, topology."""
     event = Event.model_validate(state["event"])
-    skill = toolkit.library.get(state["skill"]["name"]).skill
+    skill = toolkit.skill(state["skill"]["name"])
     gathered = state.get("gathered", {})
     findings = select_for_pack([Finding.model_validate(f) for f in state.get("findings", [])], toolkit.max_findings)
     topology = toolkit.topology.as_dict() if toolkit.topology is not None else {}
@@ -53,7 +53,7 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
 def reason(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Ask the LLM when configured (falling back to the offline reasoner), else the offline reasoner."""
     pack = build_pack(state, toolkit)
-    skill = toolkit.library.get(pack.skill).skill
+    skill = toolkit.skill(pack.skill)
     primary = toolkit.llm_reasoner or toolkit.reasoner
     fallback = toolkit.reasoner if toolkit.llm_reasoner is not None else None
     result = reason_with_fallback(primary, fallback, pack, skill)
