@@ -12,7 +12,7 @@ from agent.graph.build import NODES
 from agent.graph.checkpoint import open_checkpointer
 from agent.investigate import investigate, resume
 from agent.memory import Memory
-from tests.fixtures.graph.world import FlakyReasoner, alert_event, make_toolkit, source_calls
+from tests.fixtures.graph.world import FlakyReasoner, alert_event, graph_library, make_toolkit, source_calls
 
 
 def crash(toolkit=None, thread_id: str = "thread-1", **kwargs):
@@ -93,6 +93,14 @@ def test_resuming_a_finished_thread_runs_nothing(bianque_home):
     again = resume_with(idle, "done-thread")
     assert source_calls(idle) == 0 and idle.reasoner.calls == 0
     assert again.verdict == first.verdict and again.report == first.report
+
+
+def test_resuming_after_the_skill_was_removed_says_so(bianque_home):
+    crash()
+    library = graph_library()
+    del library.skills["graph-api-rca"]
+    with pytest.raises(LookupError, match="Skill 'graph-api-rca' chosen for this investigation is no longer"):
+        resume_with(make_toolkit(library=library))
 
 
 def test_resuming_an_unknown_thread_is_a_key_error(bianque_home):
