@@ -29,14 +29,23 @@ class BundleMetricSource:
     def __init__(self, bundle: CaseBundle, name: str = "bundle") -> None:
         self.bundle = bundle
         self.name = name
+        self._by_metric: dict[str, list[Series]] = defaultdict(list)
+        for series in bundle.series:
+            self._by_metric[series.metric].append(series)
+
+    def _candidates(self, pattern: str) -> list[Series]:
+        """Series of every metric whose name matches; names are matched once, not once per series."""
+        if pattern in self._by_metric:
+            return self._by_metric[pattern]
+        return [s for name, group in self._by_metric.items() if name_matches(name, pattern) for s in group]
 
     def query(self, query: MetricQuery) -> SourceResult[Series]:
         """Series whose name matches (exact or glob) and whose labels match, cut to ``[start, end]``."""
         request = query.describe()
         found: list[Series] = []
         truncated = False
-        for series in self.bundle.series:
-            if not (name_matches(series.metric, query.name) and label_matches(series.labels, query.matchers)):
+        for series in self._candidates(query.name):
+            if not label_matches(series.labels, query.matchers):
                 continue
             mask = (series.timestamps >= query.start) & (series.timestamps <= query.end)
             if not mask.any():
