@@ -7,6 +7,7 @@ import pytest
 
 from agent.detectors import detect_onset
 from agent.detectors.changepoint import cusum_start, locate_onset, persistent_alarm
+from agent.detectors.emit import tidy
 from agent.findings import FindingKind
 from agent.series import Series
 
@@ -41,6 +42,13 @@ def test_step_gives_onset_at_the_step():
     assert finding.score > 0.7
     assert "onset 10:40" in finding.summary and "robust z" in finding.summary
     assert finding.id == "" and finding.detector == "onset"
+    assert finding.numbers["onset"] == T0 + 40 * 60  # epoch seconds survive rounding of the numbers
+
+
+def test_numbers_round_measurements_but_keep_timestamps_exact():
+    assert tidy(0.123456789) == 0.123457
+    assert tidy(1661140843.25) == 1661140843.25
+    assert tidy(-2_500_000.0004) == -2_500_000.0
 
 
 def test_pure_noise_gives_nothing():

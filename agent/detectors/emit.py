@@ -7,6 +7,15 @@ from collections.abc import Mapping
 
 from agent.findings import Finding, FindingKind
 
+EXACT_ABOVE = 1e6  # epoch timestamps and large counts keep every unit: 6 significant digits would move them
+
+
+def tidy(value: float) -> float:
+    """6 significant digits for measurements; large values (timestamps, byte counts) to 3 decimals."""
+    if abs(value) >= EXACT_ABOVE:
+        return round(value, 3)
+    return float(f"{value:.6g}")
+
 
 def make_finding(
     kind: FindingKind,
@@ -24,8 +33,8 @@ def make_finding(
     onset: float | None = None,
     source: str = "",
 ) -> Finding:
-    """A Finding with ``id`` left empty (analyze numbers them); numbers kept finite, 6 significant digits."""
-    clean = {k: float(f"{float(v):.6g}") for k, v in numbers.items() if v is not None and math.isfinite(float(v))}
+    """A Finding with ``id`` left empty (analyze numbers them); numbers kept finite and tidy (see ``tidy``)."""
+    clean = {k: tidy(float(v)) for k, v in numbers.items() if v is not None and math.isfinite(float(v))}
     return Finding(
         kind=kind,
         subject=subject,
