@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     )
     user_skills_dir: Path | None = Field(default=None, description="User Skills; default home/skills.")
     knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="The handbook (markdown).")
+    observability_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the live log/change store; default SQLite in home."
+    )
     chroma_url: str | None = Field(default=None, description="Chroma server URL; default embedded.")
     prometheus_url: str | None = Field(default=None, description="PromQL HTTP API base URL.")
     topology_file: Path | None = Field(default=None, description="Service dependency graph (YAML).")
@@ -44,6 +47,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'bianque.db'}"
+
+    @property
+    def resolved_observability_url(self) -> str:
+        return self.observability_url or f"sqlite:///{self.home / 'observability.db'}"
 
     @property
     def resolved_user_skills_dir(self) -> Path:

@@ -107,7 +107,8 @@ def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, mem
         from agent.sources.prometheus import PrometheusMetricSource
 
         metrics = PrometheusMetricSource(settings.prometheus_url, timeout=settings.source_timeout_s)
-    store_url = f"sqlite:///{settings.ensure_home() / 'observability.db'}"
+    settings.ensure_home()
+    store_url = settings.resolved_observability_url
     topology = load_topology(settings.topology_file) if settings.topology_file else None
     return Toolkit(
         library=load_skills(settings),

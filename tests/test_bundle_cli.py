@@ -1,4 +1,4 @@
-"""``bianque bundle validate|show`` and ``bianque catalog``."""
+"""``bianque bundle validate|show|ingest`` and ``bianque catalog``."""
 
 from __future__ import annotations
 
@@ -58,6 +58,40 @@ def test_show_invalid_bundle_is_a_message_not_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "case/event.yaml: missing" in result.stderr
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def _live_logs_and_changes():
+    from agent.sources.base import ChangeRequest, LogRequest
+    from agent.sources.sqlstore import SqlChangeSource, SqlLogSource
+
+    services = ("cache", "feature-store", "gateway", "ranking")
+    logs = SqlLogSource().query(LogRequest(services, 0, 4e9, levels=("INFO", "WARN", "ERROR")))
+    changes = SqlChangeSource().query(ChangeRequest(services, 0, 4e9))
+    return logs, changes
+
+
+def test_ingest_fills_the_live_store_the_live_sources_read(bianque_home):
+    result = runner.invoke(app, ["bundle", "ingest", str(FIXTURE)])
+    assert result.exit_code == 0, result.output
+    assert "small-rca: 4 log line(s), 2 change(s)" in result.stdout
+    assert (bianque_home / "observability.db").is_file()
+    again = runner.invoke(app, ["bundle", "ingest", str(FIXTURE)])
+    assert again.exit_code == 0, again.output
+    logs, changes = _live_logs_and_changes()
+    assert sorted(c.id for c in changes.data) == ["cfg-77", "deploy-8812"]  # replaced, not duplicated
+    assert len(logs.data) == 8 and {r.level for r in logs.data} == {"INFO", "WARN", "ERROR"}
+
+
+def test_ingest_of_a_bad_bundle_names_the_line_and_stores_nothing(tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(FIXTURE, bad)
+    with (bad / "changes.jsonl").open("a") as f:
+        f.write('{"id": "x", "ts": "not a time"}\n')
+    result = runner.invoke(app, ["bundle", "ingest", str(bad)])
+    assert result.exit_code == 1
+    assert "bad/changes.jsonl:3: ts" in result.stderr and "1 of 1 bundle(s) not ingested" in result.stderr
+    logs, changes = _live_logs_and_changes()
+    assert logs.data == [] and changes.data == []
 
 
 def test_catalog_of_bundle_as_json():

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import track
 from rich.table import Table
 
 from agent.bundles.errors import InvalidBundleError
@@ -14,7 +15,9 @@ from agent.bundles.validate import find_bundles, validate_bundle
 from agent.cli.common import JsonOption, console, err_console, print_json
 from agent.timeparse import to_rfc3339
 
-bundle_app = typer.Typer(help="Validate and summarise case bundles (docs/bundle-format.md).", no_args_is_help=True)
+bundle_app = typer.Typer(
+    help="Validate, summarise and ingest case bundles (docs/bundle-format.md).", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -65,6 +68,37 @@ def show(
     for key, value in summary.items():
         table.add_row(key.replace("_", " "), ", ".join(map(str, value)) if isinstance(value, list) else str(value))
     console.print(table)
+
+
+@bundle_app.command("ingest")
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.")],
+) -> None:
+    """Store bundles' logs and changes in the live SQL store that ``--alert/--change/--service`` runs read.
+
+    The store is ``BIANQUE_OBSERVABILITY_URL`` (default SQLite ``$BIANQUE_HOME/observability.db``).
+    Each bundle is one transaction: a malformed bundle is reported and stores nothing; a change
+    whose id is already stored is replaced; log lines are appended (ingest a bundle once).
+    """
+    from agent.sources.sqlstore import ObservabilityStore, StoreError
+
+    bundles = find_bundles(paths)
+    if not bundles:
+        _error(f"no case bundles (directories with an event.yaml) under {', '.join(map(str, paths))}")
+        raise typer.Exit(1)
+    store = ObservabilityStore()
+    failed = 0
+    for path in track(bundles, description=f"ingesting into {store.where}", console=err_console):
+        try:
+            report = store.ingest_bundle(path)
+        except (InvalidBundleError, StoreError, OSError) as exc:
+            failed += 1
+            _error(str(exc))
+            continue
+        console.print(f"{path.name}: {report.logs} log line(s), {report.changes} change(s)", markup=False)
+    if failed:
+        _error(f"{failed} of {len(bundles)} bundle(s) not ingested")
+        raise typer.Exit(1)
 
 
 def _error(text: str) -> None:

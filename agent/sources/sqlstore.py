@@ -101,8 +101,8 @@ _SEARCH_INDEX = {
 
 
 def default_store_url() -> str:
-    """``sqlite:///<BIANQUE_HOME>/observability.db``."""
-    return f"sqlite:///{get_settings().home / 'observability.db'}"
+    """``BIANQUE_OBSERVABILITY_URL``, else ``sqlite:///<BIANQUE_HOME>/observability.db``."""
+    return get_settings().resolved_observability_url
 
 
 class _Database:

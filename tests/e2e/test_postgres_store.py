@@ -47,3 +47,20 @@ def test_unreachable_postgres_is_a_failed_result_and_a_store_error(postgres_serv
     assert "no_such_database" in result.error and "OperationalError" in result.error
     with pytest.raises(StoreError, match="nothing was stored"):
         ObservabilityStore(url).ingest_logs([])
+
+
+def test_cli_ingest_and_live_toolkit_use_the_configured_store(store_url, monkeypatch):
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+    from agent.config import get_settings
+    from agent.runtime import live_toolkit
+    from tests.test_bundle_cli import FIXTURE
+
+    monkeypatch.setenv("BIANQUE_OBSERVABILITY_URL", store_url)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["bundle", "ingest", str(FIXTURE)])
+    assert result.exit_code == 0, result.output
+    assert "postgresql" in result.stderr and "small-rca: 4 log line(s), 2 change(s)" in result.stdout
+    logs = live_toolkit().logs.query(LogRequest(("ranking", "feature-store"), 0, 4e9))
+    assert logs.status == "ok" and logs.data
