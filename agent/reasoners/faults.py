@@ -23,7 +23,7 @@ LOG_FAULT_HINTS = (
     ("disk_full", ("no space left", "disk full", "enospc")),
     ("memory_leak", ("oom", "out of memory", "outofmemory", "gc pause")),
     ("bad_config", ("config",)),
-    ("slow_dependency", ("timeout", "timed out", "deadline exceeded")),
+    ("slow_dependency", ("timeout", "timed out", "deadline exceeded", "slow ")),
 )
 METRIC_KINDS = {
     FindingKind.ANOMALY, FindingKind.HISTORY_DEVIATION, FindingKind.THRESHOLD_BREACH, FindingKind.SLO_BURN,

@@ -1,0 +1,58 @@
+"""Naming the fault kind behind one service's Findings."""
+
+from __future__ import annotations
+
+from agent.findings import Finding, FindingKind
+from agent.reasoners.faults import classify_fault, metric_family
+
+T0 = 1714564800.0
+
+
+def metric(name: str, score: float, direction: str = "up", kind: FindingKind = FindingKind.ANOMALY) -> Finding:
+    return Finding(kind=kind, subject="feature-store", service="feature-store", metric=name, direction=direction,
+                   window_start=T0 - 3600, window_end=T0, score=score, summary=f"{name} {direction}")
+
+
+def log(summary: str, score: float = 0.7) -> Finding:
+    return Finding(kind=FindingKind.LOG_NEW_TEMPLATE, subject="feature-store", service="feature-store",
+                   window_start=T0 - 3600, window_end=T0, score=score, summary=summary)
+
+
+def test_metric_families_by_name():
+    assert metric_family("memory_usage_bytes") == "memory_leak"
+    assert metric_family("disk_usage_ratio") == "disk_full"
+    assert metric_family("request_latency_p99_seconds") == "slow_dependency"
+    assert metric_family("pod_success_rate_percent") == "error_fault"
+    assert metric_family("widgets_total") is None
+
+
+def test_a_change_before_the_onset_names_the_fault():
+    findings = [metric("request_error_ratio", 0.9)]
+    assert classify_fault(findings, ["config"]) == "bad_config"
+    assert classify_fault(findings, ["deploy"]) == "bad_release"
+    assert classify_fault(findings) == "error_fault"
+
+
+def test_a_resource_trend_outranks_the_latency_it_causes():
+    findings = [metric("request_latency_p99_seconds", 0.9), metric("memory_usage_bytes", 0.6, kind=FindingKind.TREND)]
+    assert classify_fault(findings) == "memory_leak"
+
+
+def test_only_the_bad_direction_counts():
+    findings = [metric("request_latency_p99_seconds", 0.8), metric("memory_usage_bytes", 0.9, direction="down")]
+    assert classify_fault(findings) == "slow_dependency"
+
+
+def test_slow_requests_in_the_logs_make_errors_with_latency_a_slow_dependency():
+    findings = [metric("request_latency_p99_seconds", 1.0), metric("request_error_ratio", 0.9)]
+    assert classify_fault(findings) == "error_fault"
+    slow_logs = [*findings, log('new WARN log template "slow <*> on shard <*> <DUR>" x30')]
+    assert classify_fault(slow_logs) == "slow_dependency"
+    timeouts = [*findings, log('new ERROR log template "upstream timeout calling cache"')]
+    assert classify_fault(timeouts) == "slow_dependency"
+
+
+def test_logs_alone_are_an_error_fault_and_nothing_is_unknown():
+    assert classify_fault([log('new ERROR log template "NullPointerException in handler"')]) == "error_fault"
+    assert classify_fault([log('new ERROR log template "write failed: no space left on device"')]) == "disk_full"
+    assert classify_fault([]) == "unknown"
