@@ -90,6 +90,16 @@ def test_user_prompt_has_findings_instructions_and_schema(pattern: str) -> None:
         assert '"decision": "pass|hold|block"' in user
     if pattern == "rca":
         assert "needs_attention" in user and "slow_dependency" in user
+    example_ids = '["F1", "F2"]' if pattern == "rca" else '["F1"]'
+    assert f'"evidence": {example_ids}' in user  # the answer example cites ids that exist
+
+
+def test_answer_example_cites_only_ids_of_this_pack() -> None:
+    pack = make_pack("rca", event=make_event("rca"))
+    renamed = pack.model_copy(update={"findings": [f.model_copy(update={"id": f"F{n}"})
+                                                   for n, f in zip((7, 9), pack.findings, strict=True)]})
+    user = reason_messages(renamed, make_skill("rca"))[1]["content"]
+    assert '"evidence": ["F7", "F9"]' in user and '"F1"' not in user
 
 
 def test_skill_instructions_used_when_pack_has_none() -> None:
