@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
+from agent.bundles.validate import find_bundles as bundle_directories
 from agent.config import Settings, get_settings
 from agent.eval.scoring import CaseScore, score_inspection, score_rca, score_release
 from agent.investigate import investigate
@@ -17,11 +18,8 @@ from agent.runtime import bundle_toolkit, load_skills
 
 
 def find_bundles(root: Path) -> list[Path]:
-    """Every directory under ``root`` (itself included) holding an event.yaml, sorted."""
-    root = Path(root)
-    if (root / "event.yaml").is_file():
-        return [root]
-    return sorted(p.parent for p in root.rglob("event.yaml"))
+    """Every directory under ``root`` (itself included) holding an event.yaml, sorted; none if it is no directory."""
+    return bundle_directories([root]) if Path(root).is_dir() else []
 
 
 @dataclass
