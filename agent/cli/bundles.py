@@ -30,10 +30,7 @@ def validate(
     paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.")],
 ) -> None:
     """Check every bundle (each directory holding an event.yaml) and print its problems; exit 1 on any."""
-    bundles = find_bundles(paths)
-    if not bundles:
-        _error(f"no case bundles (directories with an event.yaml) under {', '.join(map(str, paths))}")
-        raise typer.Exit(1)
+    bundles = _bundles_or_exit(paths)
     bad = 0
     for path in bundles:
         errors = validate_bundle(path)
@@ -82,10 +79,7 @@ def ingest(
     """
     from agent.sources.sqlstore import ObservabilityStore, StoreError
 
-    bundles = find_bundles(paths)
-    if not bundles:
-        _error(f"no case bundles (directories with an event.yaml) under {', '.join(map(str, paths))}")
-        raise typer.Exit(1)
+    bundles = _bundles_or_exit(paths)
     store = ObservabilityStore()
     failed = 0
     for path in track(bundles, description=f"ingesting into {store.where}", console=err_console):
@@ -99,6 +93,15 @@ def ingest(
     if failed:
         _error(f"{failed} of {len(bundles)} bundle(s) not ingested")
         raise typer.Exit(1)
+
+
+def _bundles_or_exit(paths: list[Path]) -> list[Path]:
+    """The bundles at or under ``paths``; exit 1 with a message when there are none."""
+    bundles = find_bundles(paths)
+    if not bundles:
+        _error(f"no case bundles (directories with an event.yaml) under {', '.join(map(str, paths))}")
+        raise typer.Exit(1)
+    return bundles
 
 
 def _error(text: str) -> None:
