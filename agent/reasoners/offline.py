@@ -36,7 +36,7 @@ class OfflineReasoner:
         return ReasonerResult(verdict=verdict, prompt_tokens=0, completion_tokens=0, notes=[])
 
     def _rca(self, pack: EvidencePack, skill: Skill) -> Verdict:
-        ranked = rank_services(pack.findings, pack.changes, pack.topology)
+        ranked = rank_services(pack.findings, pack.changes, pack.topology, pack.target_services)
         causes = []
         top_score = ranked[0].score if ranked else 0.0
         for ev in ranked:

@@ -27,7 +27,8 @@ RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had
 RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
-BLAME = 0.5  # share of a caller-side deviation passed on to the callees, split among them
+BLAME = 0.5  # what a callee every slow caller calls, and that explains all the slowness, gains
+TOP_CANDIDATES = 3  # the candidates an on-call engineer checks first
 
 
 def caller_side(metric: str | None) -> bool:
@@ -35,15 +36,16 @@ def caller_side(metric: str | None) -> bool:
     return bool(metric) and any(fnmatch.fnmatchcase(metric.lower(), g) for g in CALLER_SIDE)
 
 
+def activity(finding: Finding) -> float:
+    """1 while the deviation lasts around the alert, ``RECOVERED_WEIGHT`` once it had recovered before it."""
+    active = finding.numbers.get("active_z")
+    return RECOVERED_WEIGHT if active is not None and active < RECOVERED_Z else 1.0
+
+
 def weight(finding: Finding) -> float:
     """How much a Finding says about its own service being the cause."""
-    w = finding.score
-    if caller_side(finding.metric):
-        w *= CALLER_SIDE_WEIGHT
-    active = finding.numbers.get("active_z")
-    if active is not None and active < RECOVERED_Z:
-        w *= RECOVERED_WEIGHT
-    return w
+    w = finding.score * activity(finding)
+    return w * CALLER_SIDE_WEIGHT if caller_side(finding.metric) else w
 
 
 @dataclass
@@ -111,8 +113,12 @@ def rank_services(
     findings: Sequence[Finding],
     changes: Sequence[ChangeNote],
     topology: Mapping[str, Sequence[str]],
+    targets: Sequence[str] = (),
 ) -> list[ServiceEvidence]:
-    """Services ordered by how well they explain the anomaly, most likely root cause first."""
+    """Services ordered by how well they explain the anomaly, most likely root cause first.
+
+    ``targets`` are the alerted services: when nothing clearly deviates they stay among the first candidates.
+    """
     candidates = set(topology) | {d for deps in topology.values() for d in deps} if topology else None
     evidence = collect(findings, changes, candidates)
     anomalous = [e for e in evidence.values() if e.anomalous]
@@ -148,29 +154,70 @@ def rank_services(
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
             ev.score += LOG_BONUS
             ev.notes.append("error-log burst or new error template")
-    _pass_blame_downstream(evidence, topology)
-    return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+    slow_calls = _blame_callees(evidence, topology)
+    ranked = sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+    if not anomalous and not slow_calls:
+        ranked = _keep_targets_in_view(ranked, evidence, targets)
+    return ranked
 
 
-def _pass_blame_downstream(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> None:
-    """Caller-side deviations (slow calls out) blame the callees, most those with evidence of their own."""
-    for caller in list(evidence.values()):
-        calls = [f for f in caller.findings if caller_side(f.metric) and f.kind in METRIC_KINDS]
-        deps = list(topology.get(caller.service, ()))
-        if not calls or not deps:
+def outgoing_slowness(ev: ServiceEvidence) -> float:
+    """How clearly the service's own calls to others got slower: its strongest caller-side deviation, 0..1."""
+    return max((f.score * activity(f) for f in ev.findings if caller_side(f.metric) and f.kind in METRIC_KINDS),
+               default=0.0)
+
+
+def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> bool:
+    """Slow calls out implicate the callees; returns whether any caller's calls clearly got slower.
+
+    A callee gains ``BLAME`` x consistency x coverage x (1 - its own outgoing slowness): consistency is how
+    slow its callers found their calls on average (a callee that some callers find fine is less likely),
+    coverage the share of all the slowness its callers show (a callee that explains every slow caller beats
+    one that explains a few), and a callee whose own calls out slowed is passing the delay on.
+    """
+    slowness = {s: outgoing_slowness(e) for s, e in evidence.items()}
+    total = sum(v for s, v in slowness.items() if topology.get(s))
+    if total <= 0:
+        return False
+    callers_of: dict[str, list[str]] = defaultdict(list)
+    for caller, callees in topology.items():
+        for callee in callees:
+            callers_of[callee].append(caller)
+    for callee, callers in sorted(callers_of.items()):
+        felt = [slowness.get(c, 0.0) for c in callers]
+        share = (sum(felt) / len(callers)) * (sum(felt) / total) * (1.0 - min(1.0, slowness.get(callee, 0.0)))
+        if share <= 0:
             continue
-        strongest = max(calls, key=lambda f: f.score)
-        active = strongest.numbers.get("active_z")
-        if active is not None and active < RECOVERED_Z:
+        slow = [c for c in callers if slowness.get(c, 0.0) > 0]
+        target = evidence.setdefault(callee, ServiceEvidence(callee))
+        target.score += BLAME * share
+        target.blamed_by += [_strongest_call(evidence[c]) for c in slow]
+        target.notes.append(f"calls to it from {slow} got slower ({share:.2f} of the blame)")
+    return any(v >= SIGNIFICANT for v in slowness.values())
+
+
+def _strongest_call(ev: ServiceEvidence) -> Finding:
+    return max((f for f in ev.findings if caller_side(f.metric) and f.kind in METRIC_KINDS),
+               key=lambda f: f.score * activity(f))
+
+
+def _keep_targets_in_view(
+    ranked: list[ServiceEvidence], evidence: dict[str, ServiceEvidence], targets: Sequence[str]
+) -> list[ServiceEvidence]:
+    """Nothing deviates clearly and no calls slowed: a fault inside the alerted service (a code path, its own
+    CPU) may show nowhere else, so it stays among the first ``TOP_CANDIDATES``."""
+    ranked = [e for e in ranked if e.score > 0]
+    for target in targets:
+        names = [e.service for e in ranked]
+        if target in names[:TOP_CANDIDATES]:
             continue
-        own = {d: evidence[d].strength if d in evidence else 0.0 for d in deps}
-        total = sum(own.values())
-        for dep in deps:
-            share = own[dep] / total if total > 0 else 1.0 / len(deps)
-            target = evidence.setdefault(dep, ServiceEvidence(dep))
-            target.score += BLAME * strongest.score * share
-            target.blamed_by.append(strongest)
-            target.notes.append(f"{caller.service}'s calls got slower ({strongest.id or strongest.metric})")
+        ev = evidence.get(target) or ServiceEvidence(target)
+        ranked = [e for e in ranked if e.service != target]
+        slot = min(TOP_CANDIDATES - 1, len(ranked))
+        ev.score = max(ev.score, ranked[slot].score if slot < len(ranked) else 0.0, 1e-3)
+        ev.notes.append("the alerted service: nothing else deviates clearly, so a fault inside it stays a candidate")
+        ranked.insert(slot, ev)
+    return ranked
 
 
 def _own_saturation(ev: ServiceEvidence) -> bool:

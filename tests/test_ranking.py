@@ -1,0 +1,79 @@
+"""Root-cause ranking: blame from slow outbound calls, and the alerted service kept in view."""
+
+from __future__ import annotations
+
+from agent.findings import Finding, FindingKind, number_findings
+from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, outgoing_slowness, rank_services
+
+T0 = 1_700_000_000.0
+CLIENT = "pod_client_latency_p95_seconds"  # latency of the calls a service makes
+SERVER = "pod_server_latency_p95_seconds"
+# frontend and checkout both call cart; only checkout calls payment and email.
+SHOP = {
+    "frontend": ["cart", "checkout"],
+    "checkout": ["cart", "payment", "email"],
+    "cart": [], "payment": [], "email": [],
+}
+
+
+def _finding(service: str, metric: str, score: float, active_z: float = 5.0) -> Finding:
+    return Finding(kind=FindingKind.ANOMALY, subject=service, service=service, metric=metric, signal="latency",
+                   window_start=T0 - 3600, window_end=T0, onset=T0 - 120, score=score, direction="up",
+                   summary=f"{service} {metric}", numbers={"active_z": active_z})
+
+
+def _order(findings: list[Finding], topology=SHOP, targets=("frontend",)) -> list[str]:
+    ranked = rank_services(number_findings(findings), [], topology, list(targets))
+    return [e.service for e in ranked if e.score > 0]
+
+
+def test_slow_calls_blame_the_callees_only_the_slow_caller_uses():
+    order = _order([_finding("checkout", CLIENT, 0.8), _finding("frontend", CLIENT, 0.05)])
+    assert set(order[:2]) == {"payment", "email"}, order
+    assert order.index("cart") > 1  # frontend calls cart too and its calls are fine
+
+
+def test_a_callee_every_slow_caller_shares_explains_the_most():
+    order = _order([_finding("checkout", CLIENT, 0.8), _finding("frontend", CLIENT, 0.8)])
+    assert order[0] == "cart", order
+    assert order.index("cart") < order.index("payment")
+
+
+def test_a_callee_whose_own_calls_slowed_gets_less_of_the_blame():
+    topology = {"gateway": ["mid", "other"], "mid": ["leaf"], "other": [], "leaf": []}
+    findings = number_findings([_finding("gateway", CLIENT, 0.7), _finding("mid", CLIENT, 0.7)])
+    ranked = {e.service: e for e in rank_services(findings, [], topology, ["gateway"])}
+    blame = {s: ranked[s].score - ranked[s].strength for s in ("mid", "other")}
+    assert blame["other"] > blame["mid"] > 0, blame
+
+
+def test_recovered_slow_calls_count_for_less():
+    live = ServiceEvidence("checkout", [_finding("checkout", CLIENT, 0.8)])
+    past = ServiceEvidence("checkout", [_finding("checkout", CLIENT, 0.8, active_z=0.5)])
+    assert 0 < outgoing_slowness(past) < outgoing_slowness(live)
+
+
+def test_blamed_callee_without_findings_cites_the_slow_call():
+    findings = number_findings([_finding("checkout", CLIENT, 0.8)])
+    ranked = rank_services(findings, [], SHOP, ["frontend"])
+    payment = next(e for e in ranked if e.service == "payment")
+    assert not payment.findings and [f.id for f in payment.blamed_by] == [findings[0].id]
+    assert any("checkout" in note for note in payment.notes)
+
+
+def test_alerted_service_stays_among_the_first_three_when_nothing_deviates_clearly():
+    weak = SIGNIFICANT * 0.8
+    findings = [_finding(s, SERVER, weak - i * 0.01) for i, s in enumerate(["cart", "payment", "email", "checkout"])]
+    order = _order(findings)
+    assert order[2] == "frontend", order
+    assert order[:2] == ["cart", "payment"]
+
+
+def test_alerted_service_is_not_promoted_over_clear_evidence():
+    findings = [_finding("cart", SERVER, 0.9), _finding("payment", SERVER, 0.8), _finding("email", SERVER, 0.7)]
+    assert "frontend" not in _order(findings)[:3]
+
+
+def test_alerted_service_is_not_promoted_when_calls_clearly_slowed():
+    findings = [_finding("checkout", CLIENT, 0.8), *(_finding(s, SERVER, 0.2) for s in ("cart", "payment", "email"))]
+    assert "frontend" not in _order(findings)[:3]
