@@ -152,7 +152,7 @@ def test_corrections_are_stored_with_the_case(client):
         ({"correct": "yes"}, "correct: Input should be a valid boolean"),
         ({"correct": False, "decision": "maybe"}, "decision: Input should be 'pass', 'hold' or 'block'"),
         ({"correct": False, "root_cause_fault": "oom"}, "fault: give"),
-        ({"correct": False}, "a wrong answer needs the truth"),
+        ({"correct": False}, "a wrong answer needs the truth: give root_cause_service and root_cause_fault"),
         ({"correct": True, "rating": 5}, "rating: Extra inputs are not permitted"),
     ],
 )
@@ -160,6 +160,7 @@ def test_bad_corrections_are_rejected_naming_the_field(client, body, detail):
     case_id = investigate(client)["case_id"]
     response = client.post(f"/cases/{case_id}/corrections", json=body)
     assert response.status_code == 422 and detail in response.json()["detail"]
+    assert "--" not in response.json()["detail"]  # the API's field names, not the CLI's flags
     assert client.get(f"/cases/{case_id}").json()["corrections"] == []
 
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from agent.cli.app import app
 from agent.evolve.casebase import case_doc_id, similar_cases
-from agent.evolve.corrections import CorrectionError, correct_case
+from agent.evolve.corrections import API_WORDING, CorrectionError, correct_case
 from agent.memory import CaseNotFoundError
 from tests.test_evolve_support import rca_event, rca_verdict, release_event, release_verdict, store_case
 
@@ -48,6 +48,15 @@ def test_rca_corrections_that_do_not_fit_are_refused(memory, kwargs, message) ->
     with pytest.raises(CorrectionError, match=message):
         correct_case(memory, case_id, **kwargs)
     assert memory.get_case(case_id).corrections == []
+
+
+def test_refusals_are_worded_for_the_face_that_asked(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    with pytest.raises(CorrectionError) as refused:
+        correct_case(memory, case_id, correct=True, service="cache", fault="cache_failure", wording=API_WORDING)
+    assert str(refused.value).startswith("correct: true contradicts") and "use correct: false" in str(refused.value)
+    with pytest.raises(CorrectionError, match="give root_cause_service and root_cause_fault .* needs_attention$"):
+        correct_case(memory, case_id, correct=False, wording=API_WORDING)
 
 
 def test_release_corrections_take_a_decision_only(memory) -> None:

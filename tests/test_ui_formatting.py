@@ -11,7 +11,6 @@ from ui.formatting import (
     Badge,
     badges_markdown,
     demote_headings,
-    form_wording,
     friendly_error,
     inspection_rows,
     root_cause_rows,
@@ -101,13 +100,3 @@ def test_report_headings_nest_under_the_page_but_code_is_left_alone():
     assert demote_headings(text).splitlines() == [
         "### Report", "plain # not a heading", "#### Evidence", "```", "# a comment", "```", "###### deep",
     ]  # fmt: skip
-
-
-def test_correction_refusals_use_the_form_labels_not_cli_flags():
-    message = (
-        "a wrong answer needs the truth: give --service S --fault F (the root cause) and/or --attention/--no-attention"
-    )
-    worded = form_wording(message)
-    assert "--" not in worded
-    assert worded.endswith("give 'Root-cause service' and 'Fault kind' (the root cause) and/or 'Needs attention'")
-    assert form_wording("--right contradicts the truth; use --wrong") == "'Right' contradicts the truth; use 'Wrong'"

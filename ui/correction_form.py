@@ -5,15 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from agent.cli.cases import correction_line
+from agent.evolve.corrections import Wording
 from agent.memory.records import CaseRecord
 from ui import backend
-from ui.formatting import form_wording, friendly_error
+from ui.formatting import friendly_error
 from ui.widgets import log
 
 FLASH = "correction_flash"
 NOT_STATED = "(not stated)"
 ATTENTION = {NOT_STATED: None, "needs attention": True, "no action needed": False}
 DECISIONS = [NOT_STATED, "pass", "hold", "block"]
+FORM_WORDING = Wording(
+    service="'Root-cause service'", root_cause="'Root-cause service' and 'Fault kind'", attention="'Needs attention'",
+    no_attention="'no action needed'", decision="a 'Right decision'", right="'Right'", wrong="'Wrong'",
+)
 HELP = {
     "rca": "Wrong? Give the real root cause (service and fault kind) and/or whether the alert needed attention.",
     "inspection": "Wrong? Give what should have been reported (service and fault kind), or 'no action needed'.",
@@ -45,10 +50,11 @@ def _submit(case_id: str) -> None:
             needs_attention=ATTENTION.get(str(value("attention")), None),
             note=str(value("note") or "").strip(),
             author=text["author"],
+            wording=FORM_WORDING,
         )
     except Exception as exc:  # shown beside the form, never as a traceback
         log.warning("correction of %s failed", case_id, exc_info=exc)
-        state[FLASH] = (case_id, "error", f"Correction not stored: {form_wording(friendly_error(exc))}")
+        state[FLASH] = (case_id, "error", f"Correction not stored: {friendly_error(exc)}")
         return
     indexed = f"; indexed as {', '.join(result.indexed)}" if result.indexed else ""
     message = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}"

@@ -175,25 +175,6 @@ def demote_headings(markdown: str, levels: int = 2) -> str:
     return "\n".join(out)
 
 
-# The evolution step words its refusals for the CLI; the form says the same with its own labels.
-CLI_WORDS = (
-    ("--attention/--no-attention", "'Needs attention'"),
-    ("--no-attention", "'no action needed'"),
-    ("--decision pass|hold|block", "a 'Right decision'"),
-    ("--service S --fault F", "'Root-cause service' and 'Fault kind'"),
-    ("--service", "'Root-cause service'"),
-    ("--right", "'Right'"),
-    ("--wrong", "'Wrong'"),
-)
-
-
-def form_wording(message: str) -> str:
-    """A correction refusal in the form's words instead of the CLI's flags."""
-    for flag, label in CLI_WORDS:
-        message = message.replace(flag, label)
-    return message
-
-
 def friendly_error(exc: BaseException) -> str:
     """A message for the user: the library's own message for the errors it raises on purpose."""
     message = str(exc).strip()

@@ -1,24 +1,13 @@
-"""Corrections from the API: through the evolution step (``agent.evolve.corrections``) when installed."""
+"""Corrections from the API: checked and stored by the evolution step, refusals in the API's field names."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from agent.api.schemas import CorrectionRequest, CorrectionResponse
+from agent.evolve.corrections import API_WORDING, correct_case
 from agent.memory import Memory
-
-
-def _correct_case() -> Callable[..., Any] | None:
-    """``agent.evolve.corrections.correct_case`` when that module exists, else None."""
-    try:
-        module = importlib.import_module("agent.evolve.corrections")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("agent.evolve", "agent.evolve.corrections"):
-            return None
-        raise
-    return getattr(module, "correct_case", None)
 
 
 def apply_correction(
@@ -28,10 +17,6 @@ def apply_correction(
 
     Raises CaseNotFoundError for an unknown case and InvalidInputError for a correction that does not fit.
     """
-    correct_case = _correct_case()
-    if correct_case is None:
-        fields = body.model_dump(exclude={"index"})
-        return CorrectionResponse(correction=memory.add_correction(case_id, **fields))
     result = correct_case(
         memory,
         case_id,
@@ -43,6 +28,7 @@ def apply_correction(
         note=body.note,
         author=body.author,
         knowledge=knowledge() if body.index and knowledge is not None else None,
+        wording=API_WORDING,
     )
     return CorrectionResponse(
         correction=result.correction, truth=result.truth.describe(), indexed=result.indexed, notes=result.notes

@@ -23,6 +23,30 @@ class CorrectionError(InvalidInputError):
     """A correction that does not fit its case (wrong fields for the pattern, contradicting itself)."""
 
 
+@dataclass(frozen=True)
+class Wording:
+    """How one face (CLI, HTTP API, UI form) names the fields a refusal tells the user to fix."""
+
+    service: str
+    root_cause: str  # service and fault kind together
+    attention: str  # "needs attention: yes / no"
+    no_attention: str  # "no, nothing needed attention"
+    decision: str
+    right: str
+    wrong: str
+
+
+CLI_WORDING = Wording(
+    service="--service", root_cause="--service S --fault F", attention="--attention/--no-attention",
+    no_attention="--no-attention", decision="--decision pass|hold|block", right="--right", wrong="--wrong",
+)
+API_WORDING = Wording(
+    service="root_cause_service", root_cause="root_cause_service and root_cause_fault", attention="needs_attention",
+    no_attention="needs_attention: false", decision="decision (pass|hold|block)", right="correct: true",
+    wrong="correct: false",
+)
+
+
 @dataclass
 class CorrectionResult:
     """The stored correction, the truth it states and what was indexed for retrieval."""
@@ -34,7 +58,17 @@ class CorrectionResult:
     notes: list[str] = field(default_factory=list)
 
 
-def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any]) -> None:
+def _how(pattern: str, words: Wording) -> str:
+    """What a correction of this pattern gives, in the face's words."""
+    return {
+        "rca": f"{words.root_cause} (the root cause) and/or {words.attention}",
+        "release_interception": words.decision,
+        "inspection": f"{words.root_cause} (what should have been reported) or {words.no_attention} "
+                      "(nothing)",
+    }[pattern]
+
+
+def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any], words: Wording) -> None:
     """Raise CorrectionError when a field does not fit the case's pattern or the truth is missing."""
     pattern = case.pattern
     allowed = {
@@ -42,11 +76,7 @@ def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any]) -> No
         "release_interception": ("decision",),
         "inspection": ("service", "fault", "needs_attention"),
     }[pattern]
-    how = {
-        "rca": "--service S --fault F (the root cause) and/or --attention/--no-attention",
-        "release_interception": "--decision pass|hold|block",
-        "inspection": "--service S --fault F (what should have been reported) or --no-attention (nothing)",
-    }[pattern]
+    how = _how(pattern, words)
     given = {k: v for k, v in fields.items() if v is not None}
     extra = sorted(set(given) - set(allowed))
     if extra:
@@ -58,7 +88,7 @@ def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any]) -> No
     if fault is not None and not re.match(IDENT, fault):
         raise CorrectionError(f"fault: {fault!r} is not a fault kind (lowercase letters, digits, '_'), e.g. disk_full")
     if fault is not None and not given.get("service"):
-        raise CorrectionError("fault: give --service too (which service had the fault)")
+        raise CorrectionError(f"fault: give {words.service} too (which service had the fault)")
     if pattern == "inspection" and given.get("needs_attention") is True and not given.get("service"):
         raise CorrectionError(f"an inspection is corrected with {how}")
     if not correct and not given:
@@ -86,26 +116,28 @@ def check_correction(
     decision: str | None = None,
     needs_attention: bool | None = None,
     note: str = "",
+    wording: Wording = CLI_WORDING,
 ) -> Truth:
-    """The truth a correction states, or CorrectionError when it does not fit the case.
+    """The truth a correction states, or CorrectionError (worded for the caller's face) when it does not fit.
 
-    Besides fitting the pattern, the correction must agree with itself: ``--right`` with a truth the
-    verdict does not give, or ``--wrong`` with exactly what the verdict said, is refused.
+    Besides fitting the pattern, the correction must agree with itself: "right" with a truth the
+    verdict does not give, or "wrong" with exactly what the verdict said, is refused.
     """
     service = service.strip() if isinstance(service, str) and service.strip() else None
     fields = {"service": service, "fault": fault, "decision": decision, "needs_attention": needs_attention}
-    _check_fields(case, correct, fields)
+    _check_fields(case, correct, fields, wording)
     truth = _probe(case, correct, fields, note)
     if case.verdict is not None:
         verdict_ok = judge(case.verdict, truth)
         if correct and not verdict_ok.passed:
             raise CorrectionError(
-                f"--right contradicts the truth given: the verdict does not say {truth.describe()} "
-                f"({verdict_ok.detail}); use --wrong"
+                f"{wording.right} contradicts the truth given: the verdict does not say {truth.describe()} "
+                f"({verdict_ok.detail}); use {wording.wrong}"
             )
         if not correct and verdict_ok.passed:
             raise CorrectionError(
-                f"--wrong, but the verdict already says {truth.describe()}; use --right or give a different truth"
+                f"{wording.wrong}, but the verdict already says {truth.describe()}; use {wording.right} or give a "
+                "different truth"
             )
     return truth
 
@@ -122,15 +154,17 @@ def correct_case(
     note: str = "",
     author: str | None = None,
     knowledge: Any = None,
+    wording: Wording = CLI_WORDING,
 ) -> CorrectionResult:
     """Store an engineer's correction of a case; with ``knowledge``, make the case retrievable.
 
-    Raises CaseNotFoundError for an unknown case and CorrectionError (an InvalidInputError) for
-    values that do not fit the case's pattern. The case's verdict is never changed.
+    Raises CaseNotFoundError for an unknown case and CorrectionError (an InvalidInputError, worded
+    with ``wording``) for values that do not fit the case's pattern. The case's verdict is never changed.
     """
     case = memory.get_case(case_id)
     check_correction(
-        case, correct, service=service, fault=fault, decision=decision, needs_attention=needs_attention, note=note
+        case, correct, service=service, fault=fault, decision=decision, needs_attention=needs_attention, note=note,
+        wording=wording,
     )
     stored = memory.add_correction(
         case.id,
