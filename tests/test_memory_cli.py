@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -55,9 +56,11 @@ def test_list_rejects_unknown_pattern(stored) -> None:
     assert result.exit_code != 0 and "astrology" in result.output
 
 
-def test_list_on_empty_memory(bianque_home) -> None:
-    result = runner.invoke(app, ["cases", "list"])
+def test_list_on_empty_memory_points_at_commands_that_exist(bianque_home) -> None:
+    result = runner.invoke(app, ["cases", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "No cases stored yet" in result.output
+    suggested = re.findall(r"`bianque (\w+)`", result.output)
+    assert suggested and all(runner.invoke(app, [name, "--help"]).exit_code == 0 for name in suggested)
 
 
 def test_show_prints_report_verdict_and_corrections(stored) -> None:

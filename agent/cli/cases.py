@@ -85,7 +85,8 @@ def list_cases(
         print_json([case.model_dump(mode="json", exclude={"evidence", "gathered"}) for case in cases])
         return
     if not cases:
-        console.print("No cases stored yet. Investigate an event first (`bianque investigate`).")
+        console.print("No cases stored yet. Investigate an event first: `bianque rca`, `bianque intercept`, "
+                      "`bianque inspect` or `bianque ask`.")
         return
     table = Table(title=f"Cases ({len(cases)}, newest first; times UTC)", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("id", "created", "pattern", "service", "skill", "status"):
