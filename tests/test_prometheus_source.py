@@ -12,6 +12,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 
 import pytest
@@ -83,6 +84,13 @@ def test_matrix_becomes_series(fake):
     assert result.data[1].timestamps.tolist() == [1000.0, 1060.0]
     assert result.data[1].values.tolist() == [0.0, 1.0]
     assert "query=%7B__name__%3D%22up%22%7D" in fake.requests[0]
+
+
+def test_query_start_sits_on_the_step_grid(fake):
+    fake.answer("/api/v1/query_range", matrix())
+    PrometheusMetricSource(fake.url).query(MetricQuery("up", {}, 1_000_037.5, 1_003_600.0, step=60.0))
+    params = urllib.parse.parse_qs(urllib.parse.urlsplit(fake.requests[0]).query)
+    assert (params["start"], params["step"]) == (["1000020"], ["60"])  # floor to the grid, never later
 
 
 @pytest.mark.parametrize(

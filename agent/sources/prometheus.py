@@ -53,7 +53,8 @@ class PrometheusMetricSource:
         request.update(expr=expr, step=step)
         if query.end < query.start:
             return SourceResult.failed(self.name, request, "query end is before its start")
-        params = {"query": expr, "start": _num(query.start), "end": _num(query.end), "step": _num(step)}
+        start = math.floor(query.start / step) * step  # on the step grid: the same instants on every query
+        params = {"query": expr, "start": _num(start), "end": _num(query.end), "step": _num(step)}
         try:
             with self._client() as client:
                 data = self._get(client, "/api/v1/query_range", params)
