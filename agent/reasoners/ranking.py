@@ -161,10 +161,20 @@ def rank_services(
     return ranked
 
 
+def _slowest_call(ev: ServiceEvidence) -> Finding | None:
+    """The service's strongest caller-side deviation (its calls to others got slower), if any."""
+    calls = [f for f in ev.findings if caller_side(f.metric) and f.kind in METRIC_KINDS]
+    return max(calls, key=_call_slowness, default=None)
+
+
+def _call_slowness(finding: Finding) -> float:
+    return finding.score * activity(finding)
+
+
 def outgoing_slowness(ev: ServiceEvidence) -> float:
     """How clearly the service's own calls to others got slower: its strongest caller-side deviation, 0..1."""
-    return max((f.score * activity(f) for f in ev.findings if caller_side(f.metric) and f.kind in METRIC_KINDS),
-               default=0.0)
+    call = _slowest_call(ev)
+    return _call_slowness(call) if call is not None else 0.0
 
 
 def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> bool:
@@ -175,7 +185,8 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
     coverage the share of all the slowness its callers show (a callee that explains every slow caller beats
     one that explains a few), and a callee whose own calls out slowed is passing the delay on.
     """
-    slowness = {s: outgoing_slowness(e) for s, e in evidence.items()}
+    slowest = {s: call for s, e in evidence.items() if (call := _slowest_call(e)) is not None}
+    slowness = {s: _call_slowness(call) for s, call in slowest.items()}
     total = sum(v for s, v in slowness.items() if topology.get(s))
     if total <= 0:
         return False
@@ -191,14 +202,9 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
         slow = [c for c in callers if slowness.get(c, 0.0) > 0]
         target = evidence.setdefault(callee, ServiceEvidence(callee))
         target.score += BLAME * share
-        target.blamed_by += [_strongest_call(evidence[c]) for c in slow]
+        target.blamed_by += [slowest[c] for c in slow]
         target.notes.append(f"calls to it from {slow} got slower ({share:.2f} of the blame)")
     return any(v >= SIGNIFICANT for v in slowness.values())
-
-
-def _strongest_call(ev: ServiceEvidence) -> Finding:
-    return max((f for f in ev.findings if caller_side(f.metric) and f.kind in METRIC_KINDS),
-               key=lambda f: f.score * activity(f))
 
 
 def _keep_targets_in_view(
