@@ -1,12 +1,13 @@
-"""Onset of a sustained deviation: robust z against a baseline, k-of-m persistence, CUSUM start.
+"""Onset of a sustained deviation: calibrated z against a baseline, k-of-m persistence, CUSUM start.
 
-A point is *beyond* when its robust z-score (median/MAD of the baseline) exceeds ``z_threshold``
-the bad way. The *alarm* is the first beyond point that starts a run of at least ``k`` beyond points
+A point is *beyond* when its robust z-score (median/MAD of the baseline, see ``calibration``) exceeds
+``z_threshold`` and the baseline's own excursion the bad way (a series whose normal days stray far
+must stray further). The *alarm* is the first beyond point that starts a run of at least ``k`` beyond points
 among ``m`` consecutive ones, so one- or two-point spikes and a blip in the last points never alarm.
 The *onset* is the start of the CUSUM excursion (drift ``z_threshold / 2``) that leads to the alarm:
 for a step it is the step, for a ramp it is where the ramp left the noise, earlier than the alarm.
-The noise scale is floored at ``rel_floor`` x |baseline median|, so flat baselines do not turn
-tiny changes into huge z-scores: ``rel_floor * z_threshold`` is the smallest relative change seen.
+The noise scale is floored at ``rel_floor`` x |baseline median| and at a share of the series'
+magnitude, so flat baselines do not turn tiny changes into huge z-scores.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.detectors.direction import bad_signs
-from agent.detectors.robust import relative_change, robust_center_scale
+from agent.detectors.calibration import calibrate
+from agent.detectors.robust import relative_change
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Onset:
     z: float  # robust z of post_median (signed)
     rel_change: float  # relative change of post_median vs baseline median (signed, may be inf)
     persistence: float  # share of points from the alarm on still beyond half the threshold
+    excess: float = 0.0  # |z| of post_median over the baseline's own excursion (1 = as far as normal ever goes)
 
 
 def persistent_alarm(beyond: np.ndarray, k: int, m: int) -> int | None:
@@ -80,20 +83,25 @@ def locate_onset(
     m: int = 4,
     rel_floor: float = 0.01,
     min_baseline: int = 5,
+    set_aside_episodes: bool = False,
 ) -> Onset | None:
     """The earliest sustained deviation of ``values`` from ``baseline`` the bad way, or ``None``."""
     if baseline.size < min_baseline or values.size < k:
         return None
-    center, scale = robust_center_scale(baseline, rel_floor=rel_floor)
-    z_all = (values - center) / scale
     best: Onset | None = None
     for sign in bad_signs(direction):
-        z = sign * z_all
-        alarm = persistent_alarm(z >= z_threshold, k, m)
+        calibration = calibrate(baseline, values, "up" if sign > 0 else "down", rel_floor=rel_floor,
+                                set_aside_episodes=set_aside_episodes)
+        if calibration is None:
+            return None
+        center, scale = calibration.center, calibration.scale
+        z = calibration.z(values)
+        threshold = max(z_threshold, calibration.excursion)
+        alarm = persistent_alarm(z >= threshold, k, m)
         if alarm is None:
             continue
-        start = cusum_start(z, alarm, drift=z_threshold / 2.0)
-        post = float(np.median(values[start : run_end(z >= z_threshold / 2.0, alarm) + 1]))
+        start = cusum_start(z, alarm, drift=threshold / 2.0)
+        post = float(np.median(values[start : run_end(z >= threshold / 2.0, alarm) + 1]))
         candidate = Onset(
             index=start,
             alarm_index=alarm,
@@ -103,7 +111,8 @@ def locate_onset(
             post_median=post,
             z=(post - center) / scale,
             rel_change=relative_change(post, center),
-            persistence=float(np.mean(z[alarm:] >= z_threshold / 2.0)),
+            persistence=float(np.mean(z[alarm:] >= threshold / 2.0)),
+            excess=abs(post - center) / scale / calibration.excursion,
         )
         if best is None or (candidate.alarm_index, -abs(candidate.z)) < (best.alarm_index, -abs(best.z)):
             best = candidate

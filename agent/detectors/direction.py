@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 DirectionName = Literal["up", "down", "both"]
@@ -35,3 +36,30 @@ def observed(delta: float) -> str:
 def mwu_alternative(direction: str) -> str:
     """The Mann-Whitney alternative for "first sample is worse than the second"."""
     return {"up": "greater", "down": "less", "both": "two-sided"}[check_direction(direction)]
+
+
+# Which way a metric is bad, read off its name when a Skill leaves it to the data (``direction: auto``).
+# Words are matched as whole tokens of the name split on non-letters and camelCase, so ``TravelTime``
+# and ``request_duration_seconds`` both say "up" and ``cache_hit_ratio`` says "down".
+_UP_WORDS = frozenset({"latency", "duration", "time", "error", "errors", "fail", "failed", "failure", "failures",
+                       "timeout", "timeouts", "exception", "exceptions", "reject", "rejected", "dropped", "5xx"})
+_DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex"})
+_DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
+
+
+def name_tokens(metric: str) -> list[str]:
+    """Lower-case words of a metric name: ``cacheHitRatio`` and ``cache_hit_ratio`` give cache, hit, ratio."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", metric)
+    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+
+
+def infer_direction(metric: str) -> DirectionName:
+    """``up`` when the name says latency, duration, time, errors or failures; ``down`` for success,
+    availability or a hit ratio; ``both`` when the name does not say."""
+    tokens = name_tokens(metric)
+    words = set(tokens)
+    if words & _DOWN_WORDS or any(a in words and b in words for a, b in _DOWN_PAIRS):
+        return "down"
+    if words & _UP_WORDS:
+        return "up"
+    return "both"

@@ -28,6 +28,7 @@ def detect_onset(
     m: int = 4,
     min_effect: float = 0.1,
     rel_floor: float = 0.01,
+    set_aside_episodes: bool = False,
     signal: str | None = None,
     source: str = "",
 ) -> list[Finding]:
@@ -35,8 +36,9 @@ def detect_onset(
 
     The baseline is ``[start, baseline_end)`` (default: the first half of the window), evaluated
     points are ``[baseline_end, end)``. See ``changepoint.locate_onset`` for the statistics; a
-    deviation also needs ``|relative change| >= min_effect``. Score: severity from the robust z
-    (``z / z_threshold``) and the relative change (``/ min_effect``), confidence from persistence.
+    deviation also needs ``|relative change| >= min_effect``. Score: severity from the calibrated
+    excess (how many times the baseline's own excursion, see ``calibration``) and the relative change
+    (``/ min_effect``), confidence from persistence.
     """
     check_direction(direction)
     split = baseline_end if baseline_end is not None else start + (end - start) / 2.0
@@ -44,11 +46,12 @@ def detect_onset(
     for s in series:
         base, now = s.between(start, split), s.between(split, end)
         found = locate_onset(
-            now.values, base.values, direction=direction, z_threshold=z_threshold, k=k, m=m, rel_floor=rel_floor
+            now.values, base.values, direction=direction, z_threshold=z_threshold, k=k, m=m, rel_floor=rel_floor,
+            set_aside_episodes=set_aside_episodes,
         )
         if found is None or abs(found.rel_change) < min_effect:
             continue
-        severity = saturate(abs(found.z) / z_threshold) * saturate(abs(found.rel_change) / min_effect)
+        severity = saturate(found.excess)  # min_effect gates above; the score is how unusual, not how big
         confidence = 0.4 + 0.6 * found.persistence
         onset_ts = float(now.timestamps[found.index])
         alarm_ts = float(now.timestamps[found.alarm_index])
@@ -66,6 +69,7 @@ def detect_onset(
                 "baseline_scale": found.baseline_scale,
                 "post_median": found.post_median,
                 "robust_z": finite(found.z),
+                "excess": finite(found.excess),
                 "rel_change": finite(found.rel_change),
                 "persistence": found.persistence,
                 "onset": onset_ts,

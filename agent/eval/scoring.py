@@ -19,7 +19,7 @@ class CaseScore:
     skill: str
     passed: bool
     detail: str
-    rank: int | None = None  # rca: 1-based rank of the labelled root-cause service, None if absent
+    rank: int | None = None  # rca: 1-based rank of the labelled service; None if absent or judged "no attention"
     fault_correct: bool | None = None  # rca: fault kind of the top cause equals the label's
     noise_label: bool | None = None
     needs_attention: bool | None = None
@@ -39,8 +39,10 @@ def score_rca(case: str, skill: str, verdict: Verdict, root_causes: Sequence[dic
     fault_ok = None
     if root_causes:
         truth = root_causes[0]
-        rank = services.index(truth["service"]) + 1 if truth["service"] in services else None
-        if verdict.root_causes:
+        # Strict: a ranking behind a "no attention" verdict sends nobody to look, so it is never a hit.
+        if attention and truth["service"] in services:
+            rank = services.index(truth["service"]) + 1
+        if attention and verdict.root_causes:
             fault_ok = verdict.root_causes[0].fault == truth.get("fault")
     if noise:
         passed = not attention
@@ -72,8 +74,13 @@ def same_kind(a: str | None, b: str | None) -> bool:
     return KIND_FAMILIES.get(a or "", a) == KIND_FAMILIES.get(b or "", b)
 
 
+ANY_KIND = ("anomaly", None, "")  # the data set knows something was wrong on the service, not what
+
+
 def _item_matches(item_service: str, item_kind: str, truth: dict) -> bool:
-    return item_service == truth.get("service") and same_kind(item_kind, truth.get("kind"))
+    if item_service != truth.get("service"):
+        return False
+    return truth.get("kind") in ANY_KIND or same_kind(item_kind, truth.get("kind"))
 
 
 def score_inspection(case: str, skill: str, verdict: Verdict, expected: Sequence[dict]) -> CaseScore:

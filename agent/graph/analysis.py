@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
@@ -29,21 +30,30 @@ ACTIVE_SPAN_S = 180.0  # "around the event": the last few samples before it and 
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 
 
-def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float) -> float:
-    """Where the reference part of the window ends: the change for releases, else mid-way to the anchor."""
+def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None
+                  ) -> float:
+    """Where the reference part of the window ends: the change for releases, the start of the inspected
+    window for inspections with a reference before it (else mid-way), else shortly before the anchor."""
     if pattern == Pattern.RELEASE_INTERCEPTION:
         return anchor
     if pattern == Pattern.INSPECTION:
-        return start + 0.5 * (end - start)
+        return reference_end if reference_end is not None else start + 0.5 * (end - start)
     return max(start + 0.5 * (anchor - start), anchor - RECENT_REFERENCE_GAP_S)
 
 
-def _release_findings(signal: MetricSignal, service: str, series: list[Series], event: Event,
+def _by_direction(signal: MetricSignal, series: Sequence[Series]) -> dict[str, list[Series]]:
+    """Series grouped by their bad direction (one group unless the signal's direction is ``auto``)."""
+    groups: dict[str, list[Series]] = {}
+    for s in series:
+        groups.setdefault(signal.direction_for(s.metric), []).append(s)
+    return groups
+
+
+def _release_findings(signal: MetricSignal, direction: str, service: str, series: list[Series], event: Event,
                       window: Mapping[str, float], source: str) -> list[Finding]:
     """Canary vs baseline instances when the change names both selectors, else after vs before."""
     change = event.change
-    common = {"direction": signal.direction.value, "min_effect": signal.min_effect, "signal": signal.id,
-              "source": source}
+    common = {"direction": direction, "min_effect": signal.min_effect, "signal": signal.id, "source": source}
     anchor, end = window["anchor"], window["end"]
     if change and service == change.service and change.canary and change.baseline:
         canary = split_by_selector(series, change.canary)
@@ -57,10 +67,19 @@ def _release_findings(signal: MetricSignal, service: str, series: list[Series], 
 def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,
                      window: Mapping[str, float]) -> list[Finding]:
     """Detectors for one service's series of one signal, by the signal's compare mode."""
+    found: list[Finding] = []
+    for direction, group in _by_direction(signal, series).items():
+        found += _directed_findings(signal, direction, group, event, window)
+    return found
+
+
+def _directed_findings(signal: MetricSignal, direction: str, series: list[Series], event: Event,
+                       window: Mapping[str, float]) -> list[Finding]:
+    """Detectors for series that share one bad direction."""
     start, end, anchor = window["start"], window["end"] + 1, window["anchor"]
-    direction = signal.direction.value
     common = {"signal": signal.id, "source": ""}
     found: list[Finding] = []
+    episodes = {"set_aside_episodes": event.pattern == Pattern.RCA}  # see calibration.calibrate
     if signal.compare == Compare.TREND:
         limit = signal.threshold if signal.threshold is not None else natural_limit(series)
         found += detect_trend(series, start=start, end=end, direction=direction, limit=limit,
@@ -72,18 +91,21 @@ def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,
         found += detect_history(series, start=start, end=end, offsets=[o for o in signal_offsets(series, start)],
                                 direction=direction, min_effect=signal.min_effect, **common)
     if signal.objective is not None:
-        measure = "success" if signal.direction.value == "down" else "error"
+        measure = "success" if direction == "down" else "error"
         found += detect_slo_burn(series, objective=signal.objective, start=start, end=end, measure=measure, **common)
     if event.pattern == Pattern.RCA or signal.compare == Compare.BASELINE:
         first = max(start, _first_sample(series, start))  # the reference is the data we have, not the request
-        baseline_end = _baseline_end(event.pattern, first, end, anchor)
+        baseline_end = _baseline_end(event.pattern, first, end, anchor, window.get("reference_end"))
         onsets = detect_onset(series, start=first, end=end, baseline_end=baseline_end,
-                              direction=direction, min_effect=signal.min_effect, **common)
-        if event.pattern == Pattern.RCA:  # weak evidence keeps every service rankable
-            clear = {(f.subject, f.metric) for f in onsets}
+                              direction=direction, min_effect=signal.min_effect, **episodes, **common)
+        if event.pattern in (Pattern.RCA, Pattern.INSPECTION):
+            # RCA: weak evidence keeps every service rankable; inspection: a point far beyond anything
+            # the reference did is worth reporting even when it does not last.
+            inspection = event.pattern == Pattern.INSPECTION
+            clear = set() if inspection else {(f.subject, f.metric) for f in onsets}
             unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
-            onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end,
-                                       direction=direction, **common)
+            onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
+                                       **({"max_score": 1.0} if inspection else {}), **episodes, **common)
         found += [_with_activity(f, series, anchor, end) for f in onsets]
     return found
 
@@ -142,12 +164,27 @@ def _signal_findings(
     for service, series in data.current.items():
         source = next((data.sources.get(s.key(), "") for s in series), "")
         if event.pattern == Pattern.RELEASE_INTERCEPTION:
-            findings += _release_findings(signal, service, series, event, window, source)
+            for direction, group in _by_direction(signal, series).items():
+                findings += _release_findings(signal, direction, service, group, event, window, source)
             continue
         merged = with_history(series, data.history.get(service, {}))
         for finding in _metric_findings(signal, merged, event, window):
             findings.append(finding.model_copy(update={"source": finding.source or source}))
     return findings
+
+
+def _leave_named_metrics_to_their_signals(skill: Skill, signals: Mapping[str, SignalData]) -> None:
+    """A catch-all signal keeps only the metrics no other signal of the Skill selects (no double counting)."""
+    named = [m.name for m in skill.data.metrics if not m.catch_all]
+    for signal in skill.data.metrics:
+        if not signal.catch_all or signal.id not in signals:
+            continue
+        data = signals[signal.id]
+        for service, series in list(data.current.items()):
+            data.current[service] = [s for s in series if not any(fnmatchcase(s.metric, g) for g in named)]
+        for by_offset in data.history.values():
+            for offset, series in list(by_offset.items()):
+                by_offset[offset] = [s for s in series if not any(fnmatchcase(s.metric, g) for g in named)]
 
 
 def analyze_gathered(
@@ -161,12 +198,13 @@ def analyze_gathered(
     if "start" not in window:
         return []
     signals = series_by_signal(gathered)
+    _leave_named_metrics_to_their_signals(skill, signals)
     findings: list[Finding] = []
     for signal in skill.data.metrics:
         if signal.id in signals:
             findings += _signal_findings(signal, signals[signal.id], event, window)
     start, end = window["start"], window["end"] + 1
-    split = _baseline_end(event.pattern, start, end, window["anchor"])
+    split = _baseline_end(event.pattern, start, end, window["anchor"], window.get("reference_end"))
     if split > start and end > split:
         for query_id, records in logs_of(gathered).items():
             findings += detect_logs(records, baseline=(start, split), current=(split, end), signal=query_id,

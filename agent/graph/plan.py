@@ -35,6 +35,7 @@ class GatherPlan:
     change_request: ChangeRequest | None = None
     knowledge_query: str = ""
     dependencies: list[str] = field(default_factory=list)
+    reference_end: float | None = None  # inspections with a reference before the window: where it ends
 
 
 def event_variables(event: Event, service: str | None) -> dict[str, str]:
@@ -63,9 +64,21 @@ def time_window(skill: Skill, event: Event) -> tuple[float, float, float]:
         after = window.after or DEFAULT_RELEASE_OBSERVATION_S
         return anchor - window.lookback, max(event.time, anchor + after), anchor
     if event.pattern == Pattern.INSPECTION:
-        lookback = event.scope.window if event.scope else window.lookback
-        return event.time - lookback, event.time, event.time
+        lookback = inspected_span(skill, event)
+        return event.time - lookback - (window.reference or 0.0), event.time, event.time
     return event.time - window.lookback, event.time + window.after, event.time
+
+
+def inspected_span(skill: Skill, event: Event) -> float:
+    """How far back an inspection looks: the request's scope window, else the Skill's look-back."""
+    return event.scope.window if event.scope and event.scope.window else skill.window.lookback
+
+
+def reference_end(skill: Skill, event: Event) -> float | None:
+    """Where an inspection's reference ends (its window begins) when the Skill asks for a reference before it."""
+    if event.pattern != Pattern.INSPECTION or skill.window.reference is None:
+        return None
+    return event.time - inspected_span(skill, event)
 
 
 def dependency_services(skill: Skill, targets: list[str], topology: Topology | None) -> list[str]:
@@ -100,7 +113,8 @@ def build_plan(
     start, end, anchor = time_window(skill, event)
     variables = event_variables(event, targets[0] if targets else None)
     deps = dependency_services(skill, targets, topology)
-    plan = GatherPlan(start=start, end=end, anchor=anchor, variables=variables, dependencies=deps)
+    plan = GatherPlan(start=start, end=end, anchor=anchor, variables=variables, dependencies=deps,
+                      reference_end=reference_end(skill, event))
     step = skill.window.step
     for signal in skill.data.metrics:
         services = [(t, "target") for t in targets] + ([(d, "dependency") for d in deps] if signal.dependencies else [])

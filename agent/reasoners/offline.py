@@ -15,7 +15,7 @@ from agent.skills.schema import Skill
 from agent.verdict import InspectionItem, RootCause, Verdict
 
 TOP_CAUSES = 5
-SEVERITY_BY_SCORE = ((0.7, "critical"), (0.45, "warning"), (0.0, "info"))
+SEVERITY_BY_SCORE = ((0.7, "critical"), (0.5, "warning"), (0.0, "info"))  # 0.5: beyond its own usual excursion
 ITEM_FLOOR = 0.3
 
 

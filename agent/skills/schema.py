@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from agent.detectors.direction import infer_direction
 from agent.events import Pattern
 from agent.findings import FindingKind
 from agent.timeparse import parse_duration
@@ -37,6 +38,7 @@ class Direction(StrEnum):
     UP = "up"
     DOWN = "down"
     BOTH = "both"
+    AUTO = "auto"  # read off each metric's name (latency, errors -> up; success, hit ratio -> down; else both)
 
 
 class Scope(Strict):
@@ -62,8 +64,13 @@ class Window(Strict):
     after: float = 0.0
     history: list[float] = Field(default_factory=lambda: [86400.0, 604800.0])
     step: float = 60.0
+    reference: float | None = Field(
+        default=None, gt=0.0,
+        description="Inspections: how much data before the inspected window is the reference (default: the "
+                    "first half of the window is the reference for the second).",
+    )
 
-    _parse = field_validator("lookback", "after", "step", mode="before")(_duration)
+    _parse = field_validator("lookback", "after", "step", "reference", mode="before")(_duration)
 
     @field_validator("history", mode="before")
     @classmethod
@@ -89,6 +96,11 @@ class MetricSignal(Strict):
         default=None, gt=0.0, lt=1.0, description="SLO objective (e.g. 0.999) of an error ratio: judge budget burn."
     )
     weight: float = Field(default=1.0, gt=0.0)
+    catch_all: bool = Field(
+        default=False,
+        description="Every metric of the service that no other signal of the Skill selects (name is a glob, "
+                    "usually '*'): a system whose metric names no Skill knows is still examined.",
+    )
     description: str = ""
 
     @field_validator("name")
@@ -102,7 +114,15 @@ class MetricSignal(Strict):
     def _threshold_needed(self) -> MetricSignal:
         if self.compare == Compare.THRESHOLD and self.threshold is None:
             raise ValueError("compare: threshold needs a threshold value")
+        if self.direction == Direction.AUTO and self.compare in (Compare.THRESHOLD, Compare.TREND):
+            raise ValueError(f"direction: auto needs compare: baseline or history, not {self.compare.value}")
         return self
+
+    def direction_for(self, metric: str) -> str:
+        """The bad direction for one metric: the signal's own, or read off the name for ``auto``."""
+        if self.direction == Direction.AUTO:
+            return infer_direction(metric)
+        return self.direction.value
 
 
 class LogQuery(Strict):

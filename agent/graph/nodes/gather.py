@@ -145,5 +145,6 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     gathered["dependencies"] = plan.dependencies
     return {
         "gathered": gathered,
-        "window": {**state.get("window", {}), "start": plan.start, "end": plan.end, "anchor": plan.anchor},
+        "window": {**state.get("window", {}), "start": plan.start, "end": plan.end, "anchor": plan.anchor,
+                   **({"reference_end": plan.reference_end} if plan.reference_end is not None else {})},
     }
