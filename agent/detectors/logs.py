@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,6 +19,21 @@ from agent.series import LogRecord
 DETECTOR = "logs"
 LEVEL_WEIGHT = {"FATAL": 1.0, "ERROR": 1.0, "WARN": 0.7, "INFO": 0.4, "DEBUG": 0.2}
 DEFAULT_WEIGHT = 0.4
+NEW_TEMPLATE_MIN_WEIGHT = 0.7  # a new INFO/DEBUG template is routine variety, not evidence (unless it is an exception)
+# Exceptions and stack traces are logged at any level (a caught exception at INFO, a trace line at
+# DEBUG): their text, not their level, says something broke. Java/Python/Go/.NET shapes.
+EXCEPTION_TEXT = re.compile(
+    r"exception\b|\w+(error|exception):|traceback \(most recent call last\)|^\s*at [\w.$<>]+\(|caused by:|"
+    r"\bpanic:|goroutine \d+ \[|stack ?trace|\bthrew\b|\bfailed\b|\bfailure\b",
+    re.IGNORECASE,
+)
+
+
+def level_weight(level: str, template: str) -> float:
+    """How much a template says "something broke": by level, and 1 for exception or stack-trace text."""
+    if EXCEPTION_TEXT.search(template):
+        return 1.0
+    return LEVEL_WEIGHT.get(level, DEFAULT_WEIGHT)
 
 
 def detect_logs(
@@ -33,8 +49,9 @@ def detect_logs(
 ) -> list[Finding]:
     """``log_new_template`` and ``log_burst`` Findings from lines in the two windows (drain3 templates).
 
-    New: a template seen ``>= min_count`` times now and never in the baseline; severity
-    ``saturate(count / min_count)`` x level weight (ERROR/FATAL 1, WARN 0.7, INFO 0.4, DEBUG 0.2).
+    New: a template seen ``>= min_count`` times now and never in the baseline, at WARN or above or with
+    exception / stack-trace text at any level; severity ``saturate(count / min_count)`` x level weight
+    (ERROR/FATAL 1, WARN 0.7, INFO 0.4, DEBUG 0.2; exception text 1 whatever the level).
     Burst: a baseline template whose current count is at least ``min_count`` and ``min_ratio`` x the
     count expected from its baseline rate, with Poisson ``P(X >= count) < alpha``; severity
     ``saturate(log(ratio) / log(min_ratio))`` x level weight, confidence from the p-value.
@@ -50,6 +67,8 @@ def detect_logs(
         if entry.current < min_count:
             continue
         if entry.baseline == 0:
+            if level_weight(entry.level, entry.template) < NEW_TEMPLATE_MIN_WEIGHT:
+                continue
             finding = _new_template(entry, min_count, current)
         else:
             finding = _burst(entry, entry.baseline * scale, min_ratio, alpha, current)
@@ -59,7 +78,7 @@ def detect_logs(
 
 
 def _new_template(entry: TemplateCount, min_count: int, window: tuple[float, float]) -> Finding:
-    weight = LEVEL_WEIGHT.get(entry.level, DEFAULT_WEIGHT)
+    weight = level_weight(entry.level, entry.template)
     summary = (
         f"{entry.service} new {entry.level} log template {untrusted(entry.template)} x{entry.current} in "
         f"{fmt_duration(window[1] - window[0])} (none in baseline), first {fmt_time(entry.first_current)}"
@@ -95,7 +114,7 @@ def _burst(
     p_value = float(poisson.sf(entry.current - 1, expected))
     if ratio < min_ratio or p_value >= alpha:
         return None
-    weight = LEVEL_WEIGHT.get(entry.level, DEFAULT_WEIGHT)
+    weight = level_weight(entry.level, entry.template)
     severity = saturate(math.log(ratio) / math.log(min_ratio)) * weight
     summary = (
         f"{entry.service} {entry.level} log burst {untrusted(entry.template)} x{entry.current} vs "

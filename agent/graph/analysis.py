@@ -28,6 +28,7 @@ from agent.skills.schema import Compare, MetricSignal, Skill
 
 ACTIVE_SPAN_S = 180.0  # "around the event": the last few samples before it and what follows
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
+LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
 
 def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None
@@ -205,6 +206,8 @@ def analyze_gathered(
             findings += _signal_findings(signal, signals[signal.id], event, window)
     start, end = window["start"], window["end"] + 1
     split = _baseline_end(event.pattern, start, end, window["anchor"], window.get("reference_end"))
+    if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
+        split = max(split, window["anchor"] - LOG_LEAD_S)
     if split > start and end > split:
         for query_id, records in logs_of(gathered).items():
             findings += detect_logs(records, baseline=(start, split), current=(split, end), signal=query_id,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault, metric_family
+from agent.reasoners.random_walk import walk_scores
 
 # How much each part of the evidence weighs. Chosen from first principles (documented in
 # docs/reasoners.md) and checked on the simulator's development seeds, not tuned per case.
@@ -67,11 +68,9 @@ class ServiceEvidence:
 
 
 def _strength(findings: Sequence[Finding]) -> float:
-    """Top score plus diminishing credit for corroborating metric Findings (no saturation by count)."""
-    scores = sorted((weight(f) for f in findings if f.kind in METRIC_KINDS), reverse=True)
-    if not scores:
-        return 0.0
-    return min(1.0, scores[0] + 0.25 * sum(scores[1:3]) / 2)
+    """The service's strongest metric or log Finding: scores are calibrated per series, so the strongest
+    one says how unusual the service is, and a service with more metrics does not score higher."""
+    return max((weight(f) for f in findings if f.kind in METRIC_KINDS or f.kind in LOG_KINDS), default=0.0)
 
 
 def _onset(findings: Sequence[Finding]) -> float | None:
@@ -110,6 +109,53 @@ def collect(
 
 
 def rank_services(
+    findings: Sequence[Finding],
+    changes: Sequence[ChangeNote],
+    topology: Mapping[str, Sequence[str]],
+    targets: Sequence[str] = (),
+) -> list[ServiceEvidence]:
+    """Services ordered by how well they explain the anomaly, most likely root cause first."""
+    import os
+    if os.environ.get("BQ_RANK", "walk") == "rules":
+        return rank_by_rules(findings, changes, topology, targets)
+    return rank_by_walk(findings, changes, topology)
+
+
+def rank_by_walk(
+    findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
+) -> list[ServiceEvidence]:
+    """The personalised random walk of ``random_walk``: anomaly per service, slow calls out, recent changes."""
+    candidates = set(topology) | {d for deps in topology.values() for d in deps} if topology else None
+    evidence = collect(findings, changes, candidates)
+    anomaly = {s: e.strength for s, e in evidence.items()}
+    slow = {s: outgoing_slowness(e) for s, e in evidence.items()}
+    restart = {}
+    for ev in evidence.values():
+        if _changed_before_onset(ev):
+            restart[ev.service] = CHANGE_BONUS
+            ev.notes.append("changed shortly before the onset")
+        if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
+            ev.notes.append("error-log burst or new error template")
+    scores = walk_scores(anomaly, topology or {}, slow, restart)
+    for service, score in scores.items():
+        ev = evidence.setdefault(service, ServiceEvidence(service))
+        ev.score = score * max(ev.strength, slow_blame(service, topology, slow))
+        if not ev.notes and ev.strength < SIGNIFICANT and ev.score > 0:
+            ev.notes.append("its callers' calls to it got slower")
+    return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+
+
+def slow_blame(service: str, topology: Mapping[str, Sequence[str]], slow: Mapping[str, float]) -> float:
+    """How slow the calls to ``service`` got, as its callers measured them (their strongest slowness)."""
+    return max((slow.get(c, 0.0) for c, callees in topology.items() if service in callees), default=0.0)
+
+
+def _changed_before_onset(ev: ServiceEvidence) -> bool:
+    recent = [c for c in ev.changes if ev.onset is not None and ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60]
+    return bool(recent) or any(f.kind == FindingKind.CHANGE_NEAR_ONSET for f in ev.findings)
+
+
+def rank_by_rules(
     findings: Sequence[Finding],
     changes: Sequence[ChangeNote],
     topology: Mapping[str, Sequence[str]],
