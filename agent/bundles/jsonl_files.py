@@ -1,4 +1,4 @@
-"""Read and check ``logs.jsonl`` and ``changes.jsonl``: one JSON object a line."""
+"""Read and check ``logs.jsonl`` and ``changes.jsonl`` (or their ``.gz`` forms): one JSON object a line."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
+from agent.names import name_problem
 from agent.series import ChangeRecord, LogRecord
 from agent.timeparse import to_epoch
 
@@ -46,13 +48,13 @@ def _read(path: Path, label: str, build: Callable[[dict[str, Any]], T]) -> tuple
                 records.append(build(obj))
             except _RowError as exc:
                 log.add(exc.message, line, exc.field)
-    except (OSError, UnicodeDecodeError) as exc:
-        log.add(f"cannot read: {exc}")
+    except READ_ERRORS as exc:
+        log.add(read_error(exc))
     return records, log.result()
 
 
 def _objects(path: Path, log: ErrorLog) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for line, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
@@ -73,7 +75,7 @@ def _log_record(obj: dict[str, Any]) -> LogRecord:
         raise _RowError("level", f"must be one of {', '.join(LEVELS)}")
     return LogRecord(
         ts=_ts(obj),
-        service=_text(obj, "service"),
+        service=_name(obj, "service"),
         level=level.upper(),
         message=_text(obj, "message", allow_empty=True),
         instance=_optional_text(obj, "instance"),
@@ -85,7 +87,7 @@ def _log_record(obj: dict[str, Any]) -> LogRecord:
 def _change_record(obj: dict[str, Any]) -> ChangeRecord:
     return ChangeRecord(
         ts=_ts(obj),
-        service=_text(obj, "service"),
+        service=_name(obj, "service"),
         type=_text(obj, "type"),
         id=_text(obj, "id"),
         description=_optional_text(obj, "description") or "",
@@ -111,6 +113,14 @@ def _text(obj: dict[str, Any], key: str, allow_empty: bool = False) -> str:
     value = _optional_text(obj, key)
     if value is None or (not value and not allow_empty):
         raise _RowError(key, "required")
+    return value
+
+
+def _name(obj: dict[str, Any], key: str) -> str:
+    value = _text(obj, key)
+    problem = name_problem(value)
+    if problem:
+        raise _RowError(key, problem)
     return value
 
 

@@ -1,4 +1,4 @@
-"""Read and check ``metrics.csv``: long format, one sample a row."""
+"""Read and check ``metrics.csv`` (or ``metrics.csv.gz``): long format, one sample a row."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
+from agent.names import name_problem
 from agent.series import Series
 from agent.timeparse import to_epoch
 
@@ -23,10 +25,10 @@ def read_metrics(path: Path, label: str) -> tuple[list[Series], list[BundleError
     if not path.is_file():
         return [], []
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
+        with open_text(path, newline="") as fh:
             groups, extra = _read_rows(csv.reader(fh), log)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        log.add(f"cannot read: {exc}")
+    except (*READ_ERRORS, csv.Error) as exc:
+        log.add(read_error(exc))
         return [], log.result()
     return _to_series(groups, extra), log.result()
 
@@ -75,10 +77,22 @@ def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[list
         key = (metric, row[i_service].strip(), tuple(row[i] for i in extra_idx))
         bucket = groups.get(key)
         if bucket is None:
+            if not _names_ok(key, log, line):
+                continue
             bucket = groups[key] = ([], [])
         bucket[0].append(ts)
         bucket[1].append(value)
     return groups, [h for _, h in extra]
+
+
+def _names_ok(key: _Key, log: ErrorLog, line: int) -> bool:
+    """True when the metric and service names of a new series hold no control characters."""
+    for field, name in (("metric", key[0]), ("service", key[1])):
+        problem = name_problem(name)
+        if problem:
+            log.add(problem, line, field)
+            return False
+    return True
 
 
 def _epoch(text: str) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent.bundles.data_files import bundle_name, read_data_file
 from agent.bundles.errors import BundleError, ErrorLog, InvalidBundleError
 from agent.bundles.event_file import read_event
 from agent.bundles.jsonl_files import read_changes, read_logs
@@ -44,15 +45,15 @@ class CaseBundle:
 def read_bundle(path: str | Path) -> tuple[CaseBundle | None, list[BundleError]]:
     """The bundle at ``path`` and every problem found; the bundle is None when there are problems."""
     root = Path(path)
-    name = root.name or str(root)
+    name = bundle_name(root)
     if not root.is_dir():
         return None, [BundleError(name, "not a directory" if root.exists() else "does not exist")]
     event, errors = read_event(root / "event.yaml", f"{name}/event.yaml")
-    series, more = read_metrics(root / "metrics.csv", f"{name}/metrics.csv")
+    series, more = read_data_file(root, "metrics.csv", read_metrics)
     errors += more
-    logs, more = read_logs(root / "logs.jsonl", f"{name}/logs.jsonl")
+    logs, more = read_data_file(root, "logs.jsonl", read_logs)
     errors += more
-    changes, more = read_changes(root / "changes.jsonl", f"{name}/changes.jsonl")
+    changes, more = read_data_file(root, "changes.jsonl", read_changes)
     errors += more
     topology, more = read_topology(root / "topology.yaml", f"{name}/topology.yaml")
     errors += more

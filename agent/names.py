@@ -1,0 +1,13 @@
+"""Service and metric names are free text from the source system; only control characters are refused."""
+
+from __future__ import annotations
+
+import unicodedata
+
+
+def name_problem(name: str) -> str | None:
+    """Why a service or metric name is refused, or None: names are any text without control characters."""
+    bad = next((ch for ch in name if unicodedata.category(ch) == "Cc"), None)
+    if bad is None:
+        return None
+    return f"contains the control character U+{ord(bad):04X} ({name!r}); names may be any other text"
