@@ -40,17 +40,21 @@ def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float) -> 
 
 def _release_findings(signal: MetricSignal, service: str, series: list[Series], event: Event,
                       window: Mapping[str, float], source: str) -> list[Finding]:
-    """Canary vs baseline instances when the change names both selectors, else after vs before."""
+    """Canary vs baseline instances when the change names both selectors, else after vs before.
+
+    The evidence is ``[anchor, end]`` (from the change's start to the judgement); the reference of
+    after-vs-before is the Skill's look-back before the start (``[start, anchor)``).
+    """
     change = event.change
     common = {"direction": signal.direction.value, "min_effect": signal.min_effect, "signal": signal.id,
               "source": source}
-    anchor, end = window["anchor"], window["end"]
+    start, anchor, end = window["start"], window["anchor"], window["end"]
     if change and service == change.service and change.canary and change.baseline:
         canary = split_by_selector(series, change.canary)
         baseline = split_by_selector(series, change.baseline)
         if canary and baseline:
             return detect_canary(canary, baseline, start=anchor, end=end + 1, **common)
-    return detect_change_impact(series, change_ts=anchor, before=max(end - anchor, 1800.0),
+    return detect_change_impact(series, change_ts=anchor, before=max(anchor - start, 1.0),
                                 after=end - anchor + 1, change_id=change.id if change else None, **common)
 
 
@@ -94,8 +98,7 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, en
     A deviation that had already recovered before the alert is a past episode, not its cause.
     """
     center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
-    instance = finding.subject.split("/", 1)[1] if "/" in finding.subject else None
-    match = [s for s in series if s.metric == finding.metric and s.labels.get("instance") == instance]
+    match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
     if center is None or not scale or not match:
         return finding
     recent = match[0].between(anchor - ACTIVE_SPAN_S, end).values
