@@ -74,6 +74,7 @@ class ChangeEvent(BaseModel):
     type: str = "deploy"
     service: str = ""
     ts: float | None = None
+    started: float | None = None
     version: str | None = None
     description: str = ""
     author: str | None = None
@@ -81,10 +82,15 @@ class ChangeEvent(BaseModel):
     baseline: dict[str, str] | None = None
     diff: str | None = None
 
-    @field_validator("ts", mode="before")
+    @field_validator("ts", "started", mode="before")
     @classmethod
     def _epoch(cls, value: Any) -> float | None:
         return None if value is None else to_epoch(value)
+
+    @property
+    def began(self) -> float | None:
+        """When the change began, if it says: ``started``, else ``ts`` (its older spelling)."""
+        return self.started if self.started is not None else self.ts
 
     @field_validator("canary", "baseline", mode="before")
     @classmethod
@@ -176,8 +182,12 @@ def event_from_alert(alert: Alert, now: float | None = None) -> Event:
 
 
 def event_from_change(change: ChangeEvent, now: float | None = None) -> Event:
-    """A release-interception event for one change."""
-    time = change.ts if change.ts is not None else now
+    """A release-interception event for one change, judged ``now`` (else at the change's start).
+
+    ``time`` is when the judgement is asked, the end of what may be observed (BUNDLE.md); the
+    change's own ``started``/``ts`` says when it began.
+    """
+    time = now if now is not None else change.began
     if time is None:
-        raise ValueError("change has no ts and no time was given")
+        raise ValueError("change has no started/ts and no time was given")
     return Event(pattern=Pattern.RELEASE_INTERCEPTION, time=time, service=change.service, change=change)

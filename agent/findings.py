@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +23,9 @@ class FindingKind(StrEnum):
     LOG_BURST = "log_burst"  # a template far more frequent than in the baseline window
     CHANGE_NEAR_ONSET = "change_near_onset"  # a change shortly before an anomaly onset
     MISSING_DATA = "missing_data"  # a source failed or returned nothing
+
+
+COVERAGE_DETECTOR = "coverage"  # its missing_data Findings say the data cannot answer the question
 
 
 class Finding(BaseModel):
@@ -45,6 +49,14 @@ class Finding(BaseModel):
     source: str = Field(default="", description="Where the raw data is: a bundle path or a query.")
     detector: str = ""
 
+    @property
+    def owner(self) -> str:
+        """The service it is about; never parsed from ``subject``, as service names may contain ``/``.
+
+        A series without a service label is owned by its metric (its subject is ``metric[/instance]``).
+        """
+        return self.service or self.metric or self.subject
+
     def fingerprint(self) -> str:
         """Stable identity independent of the display id."""
         raw = f"{self.kind}|{self.subject}|{self.signal}|{self.metric}|{self.detector}"
@@ -55,3 +67,10 @@ def number_findings(findings: list[Finding], prefix: str = "F") -> list[Finding]
     """Sort by score (highest first) and assign display ids F1, F2, …"""
     ranked = sorted(findings, key=lambda f: (-f.score, f.kind, f.subject))
     return [f.model_copy(update={"id": f"{prefix}{i}"}) for i, f in enumerate(ranked, start=1)]
+
+
+def could_not_judge(findings: Iterable[Finding]) -> Finding | None:
+    """The coverage Finding saying the gathered data cannot answer the question, if there is one."""
+    return next(
+        (f for f in findings if f.kind == FindingKind.MISSING_DATA and f.detector == COVERAGE_DETECTOR), None
+    )

@@ -48,6 +48,11 @@ class Verdict(BaseModel):
     evidence: list[str] = Field(default_factory=list, description="Finding ids the verdict rests on.")
     actions: list[str] = Field(default_factory=list, description="Runbook steps to take now.")
     confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    judged: bool = Field(
+        default=True,
+        description="False when the data could not answer the question (no data at all, or too little "
+        "since a change began): the answer is then the fail-safe one (attention / hold).",
+    )
     reasoner: str = Field(default="", description="Which reasoner answered: offline or llm:<model>.")
 
     def cited_ids(self) -> set[str]:

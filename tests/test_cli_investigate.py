@@ -134,8 +134,11 @@ def test_live_sources_that_are_unreachable_become_missing_data(tmp_path, monkeyp
     alert = {"labels": {"alertname": "RankingP99LatencyHigh", "service": "ranking"},
              "annotations": {"summary": "p99 above 250ms"}, "startsAt": "2026-03-02T10:14:00Z"}
     (tmp_path / "alert.json").write_text(json.dumps({"alerts": [alert]}))
-    data = invoke_json("rca", "--alert", str(tmp_path / "alert.json"))
+    result = runner.invoke(app, ["rca", "--alert", str(tmp_path / "alert.json"), "--json"])
+    assert result.exit_code == 3, result.output  # nothing answered: could not judge
+    data = json.loads(result.stdout)
     assert data["verdict"]["pattern"] == "rca" and data["skill"]["name"] == "ranking-rca"
+    assert data["verdict"]["needs_attention"] is True and data["verdict"]["judged"] is False
     missing = data["report"][data["report"].index("## Missing data"):]
     assert "127.0.0.1:9" in missing
 

@@ -33,7 +33,7 @@ def test_release_window_is_anchored_on_the_change():
     plan = build_plan(skill, event_from_change(change, T0), ["ranking"], TOPO)
     assert plan.anchor == T0 - 600
     assert plan.start == T0 - 600 - skill.window.lookback
-    assert plan.end == max(T0, T0 - 600 + skill.window.after)
+    assert plan.end == T0  # the evidence runs from the change's start up to the judgement (BUNDLE.md)
 
 
 def test_event_values_cannot_widen_label_matchers():

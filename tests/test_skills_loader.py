@@ -111,7 +111,7 @@ data:
       name: cpu_usage_ratio
       compare: threshold
     - id: cpu
-      name: "bad name!"
+      name: "bad\tname"
 decision:
   rules:
     - if: {signals: nope}
@@ -124,8 +124,8 @@ decision:
         "llm-output:4: schedule: only inspection Skills have a schedule (this one is rca)",
         "llm-output:7: data.metrics[0].threshold: required when compare is threshold",
         "llm-output:10: data.metrics[1].id: duplicate signal id 'cpu' (also data.metrics[0].id)",
-        "llm-output:11: data.metrics[1].name: "
-        "must be a metric name or a glob of one (letters, digits, _, :, *, ?)",
+        "llm-output:11: data.metrics[1].name: must be a metric name or a glob of one: "
+        "contains the control character U+0009 ('bad\\tname'); names may be any other text",
         "llm-output:14: decision.rules[0].if.signals: unknown signal 'nope'; known signal ids: cpu",
         "llm-output:15: decision.rules[0].then: "
         "outcome 'block' does not fit pattern rca; use one of attention, no_attention",

@@ -45,7 +45,9 @@ def verdict_badges(verdict: Verdict) -> list[Badge]:
         badges.append(
             Badge("Needs attention", "red") if verdict.needs_attention else Badge("No action needed", "green")
         )
-    if verdict.pattern == "inspection":
+    if not verdict.judged:
+        badges.append(Badge("Could not judge", "orange"))
+    if verdict.pattern == "inspection" and verdict.judged:
         severities = [item.severity for item in verdict.items]
         worst = next((s for s in ("critical", "warning", "info") if s in severities), None)
         badges.append(

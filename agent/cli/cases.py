@@ -30,7 +30,7 @@ def answer_line(verdict: Verdict | None) -> str:
     """The verdict in a few words: the decision, attention, top root cause or top item."""
     if verdict is None:
         return ""
-    parts: list[str] = []
+    parts: list[str] = [] if verdict.judged else ["could not judge"]
     if verdict.decision:
         parts.append(verdict.decision)
     if verdict.needs_attention is not None:

@@ -23,6 +23,7 @@ BundleOption = Annotated[
                  exists=True, file_okay=False, dir_okay=True),
 ]
 SkillOption = Annotated[str | None, typer.Option("--skill", help="Use this Skill instead of selecting one.")]
+COULD_NOT_JUDGE_EXIT = 3  # rca / intercept / inspect: the data could not answer (the verdict's judged is false)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -7,8 +7,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from agent.cli.common import BundleOption, JsonOption, SkillOption, fail, print_json, print_markdown, user_errors
+from agent.cli.common import (
+    COULD_NOT_JUDGE_EXIT,
+    BundleOption,
+    JsonOption,
+    SkillOption,
+    err_console,
+    fail,
+    print_json,
+    print_markdown,
+    user_errors,
+)
 from agent.config import get_settings
 from agent.events import Event, InspectionScope, Pattern
 from agent.inputs import InputError, event_from_change_file, events_from_alert_file
@@ -46,6 +57,10 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         print_markdown(result.report)
         if result.case_id:
             typer.echo(f"case {result.case_id} — correct it with: bianque correct {result.case_id} --help")
+    if not result.verdict.judged:
+        err_console.print(f"[yellow]could not judge[/] (exit code {COULD_NOT_JUDGE_EXIT}): "
+                          f"{escape(result.verdict.summary)}")
+        raise typer.Exit(COULD_NOT_JUDGE_EXIT)
 
 
 def _command(pattern: Pattern) -> str:
@@ -58,7 +73,11 @@ def rca(
     skill: SkillOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Alert root-cause analysis: does it need attention, why did it fire, what to do."""
+    """Alert root-cause analysis: does it need attention, why did it fire, what to do.
+
+    Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
+    false): the alert is then reported as needing attention. 2 for bad input.
+    """
     event = None
     if alert is not None:
         with user_errors(InputError, ValueError):
@@ -74,7 +93,11 @@ def intercept(
     skill: SkillOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Release interception: pass, hold or block a change, with the regressions behind it."""
+    """Release interception: pass, hold or block a change, with the regressions behind it.
+
+    Exit code 3 when it could not judge (no data, or less than 5 minutes of the service's data since
+    the change began; the verdict's "judged" is false): the decision is then hold. 2 for bad input.
+    """
     event = None
     if change is not None:
         with user_errors(InputError, ValueError):
@@ -89,7 +112,11 @@ def inspect(
     skill: SkillOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Proactive inspection: findings ranked by severity."""
+    """Proactive inspection: findings ranked by severity.
+
+    Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
+    false): the summary then says so instead of "Healthy". 2 for bad input.
+    """
     event = None
     if service:
         with user_errors(ValueError):

@@ -35,6 +35,10 @@ def serve(
         memory = Memory(settings.resolved_database_url)
         investigator = DryRunInvestigator(memory) if dry_run else None
         app = create_app(settings, investigator, memory=memory, with_scheduler=with_scheduler)
+    if not settings.prometheus_url and not dry_run:
+        err_console.print("[yellow]no metric source configured (set BIANQUE_PROMETHEUS_URL): investigations see "
+                          "no metrics, and one with no log lines either answers \"could not judge\" "
+                          "(an alert needs attention, a change is held)[/]")
     if host not in ("127.0.0.1", "localhost", "::1") and ApiSettings().token is None:
         err_console.print(f"[yellow]listening on {host}: set BIANQUE_API_TOKEN to require a bearer token[/]")
     try:

@@ -19,6 +19,7 @@ from agent.evolve.patch import Edit, PatchedSkill, load_raw, patch_skill
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 from agent.skills.schema import IDENT
+from agent.skills.templates import escape_glob
 
 PATTERN_WORDS = {
     "release_interception": ("release", "canary", "deploy", "rollout", "config push", "intercept", "rollback"),
@@ -135,7 +136,7 @@ def from_template(
     if module:
         business = any(s.skill.scope.business == module for s in library.skills.values())
         scope = {"business": module, "services": list(template.skill.scope.services)} if business else \
-            {"services": [module]}
+            {"services": [escape_glob(module)]}
         edits.append(Edit("set", ("scope",), scope, "scoped to the module"))
     raw.yaml_set_start_comment(f"Generated from {template.name} for: {' '.join(description.split())[:200]}")
     patched = patch_skill(dump_skill_yaml(raw), edits, version=1, file=f"<new Skill {name}>")

@@ -31,7 +31,7 @@ RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert:
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
 
-def _baseline_end(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None
+def reference_end(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None
                   ) -> float:
     """Where the reference part of the window ends: the change for releases, the start of the inspected
     window for inspections with a reference before it (else mid-way), else shortly before the anchor."""
@@ -52,16 +52,20 @@ def _by_direction(signal: MetricSignal, series: Sequence[Series]) -> dict[str, l
 
 def _release_findings(signal: MetricSignal, direction: str, service: str, series: list[Series], event: Event,
                       window: Mapping[str, float], source: str) -> list[Finding]:
-    """Canary vs baseline instances when the change names both selectors, else after vs before."""
+    """Canary vs baseline instances when the change names both selectors, else after vs before.
+
+    The evidence is ``[anchor, end]`` (from the change's start to the judgement); the reference of
+    after-vs-before is the Skill's look-back before the start (``[start, anchor)``).
+    """
     change = event.change
     common = {"direction": direction, "min_effect": signal.min_effect, "signal": signal.id, "source": source}
-    anchor, end = window["anchor"], window["end"]
+    start, anchor, end = window["start"], window["anchor"], window["end"]
     if change and service == change.service and change.canary and change.baseline:
         canary = split_by_selector(series, change.canary)
         baseline = split_by_selector(series, change.baseline)
         if canary and baseline:
             return detect_canary(canary, baseline, start=anchor, end=end + 1, **common)
-    return detect_change_impact(series, change_ts=anchor, before=max(end - anchor, 1800.0),
+    return detect_change_impact(series, change_ts=anchor, before=max(anchor - start, 1.0),
                                 after=end - anchor + 1, change_id=change.id if change else None, **common)
 
 
@@ -96,7 +100,7 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
         found += detect_slo_burn(series, objective=signal.objective, start=start, end=end, measure=measure, **common)
     if event.pattern == Pattern.RCA or signal.compare == Compare.BASELINE:
         first = max(start, _first_sample(series, start))  # the reference is the data we have, not the request
-        baseline_end = _baseline_end(event.pattern, first, end, anchor, window.get("reference_end"))
+        baseline_end = reference_end(event.pattern, first, end, anchor, window.get("reference_end"))
         onsets = detect_onset(series, start=first, end=end, baseline_end=baseline_end,
                               direction=direction, min_effect=signal.min_effect, **episodes, **common)
         if event.pattern in (Pattern.RCA, Pattern.INSPECTION):
@@ -117,8 +121,7 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, en
     A deviation that had already recovered before the alert is a past episode, not its cause.
     """
     center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
-    instance = finding.subject.split("/", 1)[1] if "/" in finding.subject else None
-    match = [s for s in series if s.metric == finding.metric and s.labels.get("instance") == instance]
+    match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
     if center is None or not scale or not match:
         return finding
     recent = match[0].between(anchor - ACTIVE_SPAN_S, end).values
@@ -205,7 +208,7 @@ def analyze_gathered(
         if signal.id in signals:
             findings += _signal_findings(signal, signals[signal.id], event, window)
     start, end = window["start"], window["end"] + 1
-    split = _baseline_end(event.pattern, start, end, window["anchor"], window.get("reference_end"))
+    split = reference_end(event.pattern, start, end, window["anchor"], window.get("reference_end"))
     if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
         split = max(split, window["anchor"] - LOG_LEAD_S)
     if split > start and end > split:

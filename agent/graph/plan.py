@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.events import Event, Pattern
+from agent.graph.timing import change_start, release_window
 from agent.skills.schema import Compare, Skill
-from agent.skills.templates import escape_glob, render, render_matchers, render_promql
+from agent.skills.templates import escape_glob, render, render_glob, render_matchers, render_promql
 from agent.sources.base import ChangeRequest, LogRequest, MetricQuery
 from agent.sources.topology import Topology
-
-DEFAULT_RELEASE_OBSERVATION_S = 1800.0
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,13 @@ def event_variables(event: Event, service: str | None) -> dict[str, str]:
     }
 
 
-def time_window(skill: Skill, event: Event) -> tuple[float, float, float]:
-    """(start, end, anchor): the anchor is the change time for releases, else the event time."""
+def time_window(skill: Skill, event: Event, started: float | None = None) -> tuple[float, float, float]:
+    """(start, end, anchor): for releases the anchor is when the change began (``started``, else what
+    the event says, see ``timing.change_start``) and the evidence ends at the event time; else the
+    anchor is the event time."""
     window = skill.window
     if event.pattern == Pattern.RELEASE_INTERCEPTION:
-        anchor = event.change.ts if event.change and event.change.ts is not None else event.time
-        after = window.after or DEFAULT_RELEASE_OBSERVATION_S
-        return anchor - window.lookback, max(event.time, anchor + after), anchor
+        return release_window(window, event.time, started if started is not None else change_start(event))
     if event.pattern == Pattern.INSPECTION:
         lookback = inspected_span(skill, event)
         return event.time - lookback - (window.reference or 0.0), event.time, event.time
@@ -95,22 +94,26 @@ def dependency_services(skill: Skill, targets: list[str], topology: Topology | N
     return found
 
 
-def _render_services(patterns: list[str], targets: list[str], variables: dict[str, str]) -> list[str]:
+def _render_services(
+    patterns: list[str], targets: list[str], variables: dict[str, str], deps: list[str]
+) -> tuple[str, ...]:
+    """Service globs of a log or change request; substituted names and ``deps`` match only themselves."""
     out: list[str] = []
     for pattern in patterns:
         if "{service}" in pattern:
-            rendered = [render(pattern, {**variables, "service": t}) for t in targets]
+            rendered = [render_glob(pattern, {**variables, "service": t}) for t in targets]
         else:
-            rendered = [render(pattern, variables)]
+            rendered = [render_glob(pattern, variables)]
         out.extend(s for s in rendered if s and s not in out)
-    return out
+    return tuple(dict.fromkeys([*out, *map(escape_glob, deps)]))
 
 
 def build_plan(
-    skill: Skill, event: Event, targets: list[str], topology: Topology | None, max_series: int = 200
+    skill: Skill, event: Event, targets: list[str], topology: Topology | None, max_series: int = 200,
+    started: float | None = None,
 ) -> GatherPlan:
-    """Every query the Skill asks for, bounded by its window and limits."""
-    start, end, anchor = time_window(skill, event)
+    """Every query the Skill asks for, bounded by its window and limits (``started``: see ``time_window``)."""
+    start, end, anchor = time_window(skill, event, started)
     variables = event_variables(event, targets[0] if targets else None)
     deps = dependency_services(skill, targets, topology)
     plan = GatherPlan(start=start, end=end, anchor=anchor, variables=variables, dependencies=deps,
@@ -133,16 +136,16 @@ def build_plan(
                 )
                 plan.metric_tasks.append(MetricTask(signal.id, service, role, period, query))
     for log in skill.data.logs:
-        services = _render_services(log.services, targets, variables) + (deps if log.dependencies else [])
+        services = _render_services(log.services, targets, variables, deps if log.dependencies else [])
         plan.log_requests[log.id] = LogRequest(
-            services=tuple(dict.fromkeys(services)), start=start, end=end,
+            services=services, start=start, end=end,
             levels=tuple(log.levels), patterns=tuple(log.patterns), limit=log.limit,
         )
     if skill.data.changes is not None:
         changes = skill.data.changes
-        services = _render_services(changes.services, targets, variables) + (deps if changes.dependencies else [])
+        services = _render_services(changes.services, targets, variables, deps if changes.dependencies else [])
         plan.change_request = ChangeRequest(
-            services=tuple(dict.fromkeys(services)), start=anchor - changes.window, end=end, types=tuple(changes.types)
+            services=services, start=anchor - changes.window, end=end, types=tuple(changes.types)
         )
     plan.knowledge_query = render(skill.knowledge.query, variables).strip()
     return plan

@@ -14,6 +14,7 @@ from agent.llm.prompting import render_prompt
 from agent.llm.redact import redact_messages
 from agent.llm.types import LLMError, Usage
 from agent.reasoners.base import ReasonerError, ReasonerResult
+from agent.reasoners.failsafe import enforce_fail_safe
 from agent.skills.schema import Skill
 from agent.verdict import Verdict
 
@@ -88,7 +89,10 @@ class LLMReasoner:
                 messages = [*messages, *self._correction(text, error, pack)]
                 continue
             verdict.reasoner = self.name
-            return ReasonerResult(verdict, usage.prompt_tokens, usage.completion_tokens, notes)
+            safe = enforce_fail_safe(verdict, pack)  # the model cannot turn "could not judge" into an all-clear
+            if safe is not verdict:
+                notes.append(f"{self.name}: the data could not answer the question; the fail-safe verdict applies")
+            return ReasonerResult(safe, usage.prompt_tokens, usage.completion_tokens, notes)
         raise ReasonerError(
             f"{self.name} gave no valid verdict in {self.attempts} attempt(s): {error}", usage=usage
         )

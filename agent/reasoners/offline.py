@@ -6,8 +6,9 @@ from collections import defaultdict
 
 from agent.events import Pattern
 from agent.evidence import EvidencePack
-from agent.findings import Finding, FindingKind
+from agent.findings import Finding, FindingKind, could_not_judge
 from agent.reasoners.base import ReasonerResult
+from agent.reasoners.failsafe import fail_safe_verdict
 from agent.reasoners.faults import LOG_KINDS, classify_fault
 from agent.reasoners.ranking import SIGNIFICANT, fault_for, rank_services
 from agent.skills.decide import apply_rules
@@ -36,6 +37,9 @@ class OfflineReasoner:
         return ReasonerResult(verdict=verdict, prompt_tokens=0, completion_tokens=0, notes=[])
 
     def _rca(self, pack: EvidencePack, skill: Skill) -> Verdict:
+        gap = could_not_judge(pack.findings)
+        if gap is not None:  # no data is never "no attention needed"
+            return fail_safe_verdict(pack, gap)
         ranked = rank_services(pack.findings, pack.changes, pack.topology, pack.target_services)
         causes = []
         top_score = ranked[0].score if ranked else 0.0
@@ -82,6 +86,9 @@ class OfflineReasoner:
         )
 
     def _release(self, pack: EvidencePack, skill: Skill) -> Verdict:
+        gap = could_not_judge(pack.findings)
+        if gap is not None:  # no data, or too little since the change began: hold, saying how long to wait
+            return fail_safe_verdict(pack, gap)
         outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
         decision = outcome.outcome
         regressions = [f for f in outcome.findings] or [
@@ -111,11 +118,14 @@ class OfflineReasoner:
         )
 
     def _inspection(self, pack: EvidencePack, skill: Skill) -> Verdict:
+        gap = could_not_judge(pack.findings)
+        if gap is not None:  # no data is not "healthy"
+            return fail_safe_verdict(pack, gap)
         groups: dict[tuple[str, str], list[Finding]] = defaultdict(list)
         for finding in pack.findings:
             if finding.score < ITEM_FLOOR or finding.kind == FindingKind.MISSING_DATA:
                 continue
-            service = finding.service or finding.subject.split("/")[0]
+            service = finding.owner
             groups[(service, _inspection_kind(finding))].append(finding)
         items = []
         for (service, kind), findings in groups.items():

@@ -94,7 +94,7 @@ def collect(
     """Group Findings by service; ignore services outside ``candidates`` when given."""
     grouped: dict[str, ServiceEvidence] = {}
     for finding in findings:
-        service = finding.service or finding.subject.split("/")[0]
+        service = finding.owner
         if candidates is not None and service not in candidates:
             continue
         grouped.setdefault(service, ServiceEvidence(service)).findings.append(finding)

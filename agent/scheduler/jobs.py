@@ -65,10 +65,14 @@ def _runtime(settings: Settings | None, investigator: Investigator | None) -> tu
 
 
 def expand_services(patterns: Sequence[str], known: Sequence[str]) -> list[str]:
-    """Concrete names as given, globs (``*``, ``search-*``) matched against the known services."""
+    """Concrete names as given, globs (``*``, ``search-*``) matched against the known services.
+
+    A known service is taken as itself even when its name holds glob characters (``svc[1]``).
+    """
     found: list[str] = []
     for pattern in patterns:
-        names = fnmatch.filter(known, pattern) if any(c in pattern for c in "*?[") else [pattern]
+        glob = any(c in pattern for c in "*?[") and pattern not in known
+        names = fnmatch.filter(known, pattern) if glob else [pattern]
         found.extend(n for n in names if n not in found)
     return found
 

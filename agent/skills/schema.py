@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from agent.detectors.direction import infer_direction
 from agent.events import Pattern
 from agent.findings import FindingKind
+from agent.names import name_problem
 from agent.timeparse import parse_duration
 
 IDENT = r"^[a-z][a-z0-9_\-]*$"
@@ -106,8 +106,9 @@ class MetricSignal(Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_:*?\[\]][A-Za-z0-9_:*?\[\]]*", value):
-            raise ValueError("must be a metric name or a glob of one (letters, digits, _, :, *, ?)")
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(f"must be a metric name or a glob of one: {problem}")
         return value
 
     @model_validator(mode="after")

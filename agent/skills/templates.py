@@ -83,10 +83,14 @@ def escape_glob(value: str) -> str:
     return "".join(f"[{ch}]" if is_glob(ch) else ch for ch in value)
 
 
+def render_glob(template: str, variables: Mapping[str, str | None]) -> str:
+    """Render a glob template (a service pattern, a label matcher); substituted values match literally."""
+    return render(template, {name: escape_glob(_value(variables, name)) for name in KNOWN_VARIABLES})
+
+
 def render_matchers(labels: Mapping[str, str], variables: Mapping[str, str | None]) -> dict[str, str]:
     """Render label-matcher templates; substituted values are glob-escaped so they match literally."""
-    safe = {name: escape_glob(_value(variables, name)) for name in KNOWN_VARIABLES}
-    return {key: render(value, safe) for key, value in labels.items()}
+    return {key: render_glob(value, variables) for key, value in labels.items()}
 
 
 def render_promql(query: str, variables: Mapping[str, str | None]) -> str:

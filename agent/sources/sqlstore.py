@@ -164,18 +164,19 @@ class ObservabilityStore(_Database):
         return self._ingest([], list(records)).changes
 
     def ingest_bundle(self, path: str | Path) -> IngestReport:
-        """Store a case bundle's ``logs.jsonl`` and ``changes.jsonl`` together, or nothing.
+        """Store a case bundle's ``logs.jsonl`` and ``changes.jsonl`` (plain or ``.gz``) together, or nothing.
 
         Raises ``InvalidBundleError`` naming file, line and field when either file is malformed.
         """
+        from agent.bundles.data_files import read_data_file
         from agent.bundles.errors import InvalidBundleError
         from agent.bundles.jsonl_files import read_changes, read_logs
 
         root = Path(path)
         if not root.is_dir():
             raise FileNotFoundError(f"not a case bundle directory: {root}")
-        logs, errors = read_logs(root / "logs.jsonl", f"{root.name}/logs.jsonl")
-        changes, more = read_changes(root / "changes.jsonl", f"{root.name}/changes.jsonl")
+        logs, errors = read_data_file(root, "logs.jsonl", read_logs)
+        changes, more = read_data_file(root, "changes.jsonl", read_changes)
         if errors or more:
             raise InvalidBundleError(str(root), [*errors, *more])
         return self._ingest(logs, changes)

@@ -7,16 +7,19 @@ from typing import Any
 from agent.events import Event
 from agent.findings import number_findings
 from agent.graph.analysis import analyze_gathered
+from agent.graph.coverage import coverage_findings
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 
 
 def analyze(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
-    """Run the detectors the Skill's signals call for; number the Findings by score (F1 strongest)."""
+    """Run the detectors the Skill's signals call for, then say whether the data could answer at all
+    (``coverage``); number the Findings by score (F1 strongest)."""
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
     calls = toolkit.topology.as_dict() if toolkit.topology is not None else None
-    findings = analyze_gathered(
-        skill, event, state.get("gathered", {}), state.get("targets", []), state.get("window", {}), calls
-    )
+    gathered, targets, window = state.get("gathered", {}), state.get("targets", []), state.get("window", {})
+    findings = analyze_gathered(skill, event, gathered, targets, window, calls)
+    metrics = list(dict.fromkeys(s.name for s in skill.data.metrics))
+    findings += coverage_findings(event, gathered, window, targets, metrics, skill.window.step)
     return {"findings": [f.model_dump(mode="json") for f in number_findings(findings)]}

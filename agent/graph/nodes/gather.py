@@ -140,7 +140,8 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Build the plan from the selected Skill and execute it."""
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
-    plan = build_plan(skill, event, state.get("targets", []), toolkit.topology)
+    started = state.get("window", {}).get("anchor")  # triage found when a change began
+    plan = build_plan(skill, event, state.get("targets", []), toolkit.topology, started=started)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
     gathered["dependencies"] = plan.dependencies
     return {

@@ -15,11 +15,14 @@ MAX_FINDINGS_SHOWN = 12
 
 
 def _headline(verdict: Verdict) -> str:
+    unjudged = "" if verdict.judged else " (could not judge)"
     if verdict.pattern == "release_interception":
-        return f"**Decision: {str(verdict.decision).upper()}**"
+        return f"**Decision: {str(verdict.decision).upper()}**{unjudged}"
     if verdict.pattern == "rca":
         attention = "needs attention" if verdict.needs_attention else "no attention needed"
-        return f"**Alert {attention}** — {verdict.attention_reason or ''}"
+        return f"**Alert {attention}**{unjudged} — {verdict.attention_reason or ''}"
+    if not verdict.judged:
+        return "**Inspection: COULD NOT JUDGE**"
     worst = next((i.severity for i in verdict.items), "healthy")
     return f"**Inspection: {worst.upper() if worst != 'healthy' else 'HEALTHY'}**"
 

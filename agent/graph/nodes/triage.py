@@ -6,6 +6,7 @@ from typing import Any
 
 from agent.events import Event, Pattern
 from agent.graph.state import InvestigationState
+from agent.graph.timing import change_start
 from agent.graph.toolkit import Toolkit
 
 
@@ -16,6 +17,17 @@ def _entry_services(toolkit: Toolkit) -> list[str]:
     services = toolkit.topology.services()
     called = {d for s in services for d in toolkit.topology.dependencies(s, depth=1)}
     return [s for s in services if s not in called]
+
+
+def _anchor(event: Event, toolkit: Toolkit, notes: list[str]) -> float:
+    """When the change under judgement began (releases; see ``timing.change_start``), else the event time."""
+    if event.pattern != Pattern.RELEASE_INTERCEPTION:
+        return event.time
+    try:
+        return change_start(event, toolkit.changes)
+    except Exception as exc:  # a source must never crash the investigation
+        notes.append(f"could not look up when the change began ({type(exc).__name__}: {exc}); using the event time")
+        return change_start(event)
 
 
 def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
@@ -30,7 +42,7 @@ def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         targets = _entry_services(toolkit)
         if targets:
             notes.append(f"event names no service: starting from entry points {targets}")
-    anchor = event.change.ts if event.change and event.change.ts is not None else event.time
+    anchor = _anchor(event, toolkit, notes)
     return {
         "event": event.model_dump(mode="json", by_alias=True),
         "targets": targets,

@@ -1,0 +1,114 @@
+"""Can the gathered data answer the question? ``missing_data`` Findings saying it cannot.
+
+No data is never "no problem" (DESIGN.md): with no metric series and no log line the answer is
+"could not judge", and a change observed for less than ``MIN_OBSERVATION_S`` (or fewer than
+``MIN_SAMPLES`` samples of the changed service since it began) is held until there is more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agent.detectors.emit import make_finding
+from agent.detectors.wording import fmt_duration
+from agent.events import Event, Pattern
+from agent.detectors.calibration import MIN_REFERENCE
+from agent.findings import COVERAGE_DETECTOR, Finding, FindingKind
+from agent.graph.analysis import reference_end
+from agent.timeparse import to_rfc3339
+
+MIN_OBSERVATION_S = 300.0  # a change is judged on at least 5 minutes of its service's data after it began
+MIN_SAMPLES = 5  # ... and at least this many sample times
+NAMES_SHOWN = 4
+
+
+def coverage_findings(event: Event, gathered: Mapping[str, Any], window: Mapping[str, float],
+                      targets: Sequence[str], metrics: Sequence[str], step: float) -> list[Finding]:
+    """At most one Finding saying why the data cannot answer the question; none when it can.
+
+    ``metrics`` are the metric names the Skill asked for, ``step`` its sample spacing.
+    """
+    if "start" not in window:
+        return []
+    current = _current_series(gathered)
+    if not current and not gathered.get("logs"):
+        return [_no_data(gathered, window, targets, metrics)]
+    if event.pattern == Pattern.RELEASE_INTERCEPTION:
+        found = _too_early(event, current, window, targets, metrics, step)
+        return [found] if found is not None else []
+    found = _no_reference(event, gathered, current, window, targets)
+    return [found] if found is not None else []
+
+
+def _no_reference(event: Event, gathered: Mapping[str, Any], current: Sequence[Mapping[str, Any]],
+                  window: Mapping[str, float], targets: Sequence[str]) -> Finding | None:
+    """Data exists but none of it reaches far enough back to know what normal is (a series that began
+    minutes before the alert): nothing can be called unusual, so nothing can be called noise either."""
+    first = min((float(s["t"][0]) for s in current), default=window["start"])
+    split = reference_end(event.pattern, max(window["start"], first), window["end"] + 1, window["anchor"],
+                          window.get("reference_end"))
+    with_reference = [s for s in current if sum(1 for t in s["t"] if t < split) >= MIN_REFERENCE]
+    logged_before = any(float(r["ts"]) < split for r in gathered.get("logs", []))
+    if with_reference or logged_before or not current:
+        return None
+    who = _names(list(targets)) or "the services in question"
+    summary = (f"no series of {who} has {MIN_REFERENCE} samples before {to_rfc3339(split)} (the data begins "
+               f"{to_rfc3339(first)}): there is no normal to compare with")
+    return _finding(who, window, summary, {"series": len(current), "reference_end": split})
+
+
+def _current_series(gathered: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Gathered series of the judged period (not history) that hold at least one sample."""
+    return [s for s in gathered.get("series", []) if s.get("period", "current") == "current" and s.get("t")]
+
+
+def _names(values: Sequence[str]) -> str:
+    shown = ", ".join(values[:NAMES_SHOWN])
+    return shown + (f" and {len(values) - NAMES_SHOWN} more" if len(values) > NAMES_SHOWN else "")
+
+
+def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
+             metrics: Sequence[str]) -> Finding:
+    """Nothing at all: no metric source, every metric query empty or failed, and no log line."""
+    missing = [str(m) for m in gathered.get("missing", [])]
+    who = _names(list(targets)) or "the services in question"
+    if any(m.startswith("metrics: no metric source") for m in missing):
+        what = "no metric source is configured"
+    elif any(m.startswith("metric ") and ": no data for " not in m for m in missing):
+        failed = next(m for m in missing if m.startswith("metric ") and ": no data for " not in m)
+        what = f"no metric query returned data (e.g. {failed})"
+    else:
+        what = f"no metric data was found for {who}" + (f" ({_names(list(metrics))})" if metrics else "")
+    return _finding(who, window, f"{what}, and no log lines", {"series": 0, "log_lines": 0})
+
+
+def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],
+               targets: Sequence[str], metrics: Sequence[str], step: float) -> Finding | None:
+    """The changed service has too little data since the change began (or none at all) to judge it."""
+    service = (event.change.service if event.change else "") or (targets[0] if targets else "")
+    own = [s for s in current if s.get("service") == service]
+    if not own:
+        what = f"no metric data was found for {service or 'the changed service'}"
+        return _finding(service, window, what + (f" ({_names(list(metrics))})" if metrics else ""),
+                        {"series": 0})
+    anchor, end = window["anchor"], window["end"]
+    times = sorted({float(t) for s in own for t in s["t"] if anchor <= t <= end})
+    observed = times[-1] - anchor if times else 0.0
+    needed = max(MIN_OBSERVATION_S, (MIN_SAMPLES - 1) * step)
+    if len(times) >= MIN_SAMPLES and observed >= needed:
+        return None
+    ready = anchor + needed
+    seen = f"only {fmt_duration(observed)} of data" if times else "no data yet"
+    summary = (f"{seen} since the change began at {to_rfc3339(anchor)}; judge again after "
+               f"{to_rfc3339(ready)} (at least {fmt_duration(needed)} and {MIN_SAMPLES} samples)")
+    numbers = {"started": anchor, "observed_s": observed, "samples": len(times), "ready_at": ready,
+               "min_observation_s": needed}
+    return _finding(service, window, summary, numbers)
+
+
+def _finding(subject: str, window: Mapping[str, float], summary: str, numbers: Mapping[str, float]) -> Finding:
+    return make_finding(
+        FindingKind.MISSING_DATA, detector=COVERAGE_DETECTOR, subject=subject or "data", service=None,
+        window=(window["start"], window["end"]), score=1.0, summary=summary, numbers=numbers,
+    )

@@ -1,0 +1,45 @@
+"""When a change under judgement began, and which minutes are its evidence (BUNDLE.md, "What `time` means")."""
+
+from __future__ import annotations
+
+from agent.events import ChangeEvent, Event
+from agent.skills.schema import Window
+from agent.skills.templates import escape_glob
+from agent.sources.base import ChangeRequest, ChangeSource
+
+DEFAULT_RELEASE_OBSERVATION_S = 1800.0  # a Skill without ``window.after`` observes a change this long
+CHANGE_LOOKUP_S = 86400.0  # a change's own line is looked for this far either side of the event time
+
+
+def change_start(event: Event, changes: ChangeSource | None = None) -> float:
+    """When the event's change began: ``change.started`` (or ``change.ts``), else the ``ts`` of the
+    change line with its id in ``changes`` (a bundle's changes.jsonl or the change store), else ``time``."""
+    change = event.change
+    if change is None:
+        return event.time
+    if change.began is not None:
+        return change.began
+    logged = logged_start(change, event.time, changes)
+    return logged if logged is not None else event.time
+
+
+def logged_start(change: ChangeEvent, around: float, changes: ChangeSource | None) -> float | None:
+    """The ``ts`` of the earliest change record with ``change.id`` within a day of ``around``, if any."""
+    if changes is None or not change.id:
+        return None
+    request = ChangeRequest(
+        services=(escape_glob(change.service),) if change.service else (),
+        start=around - CHANGE_LOOKUP_S, end=around + CHANGE_LOOKUP_S, types=(),
+    )
+    result = changes.query(request)
+    found = [record.ts for record in result.data if record.id == change.id]
+    return min(found) if found else None
+
+
+def release_window(window: Window, time: float, started: float) -> tuple[float, float, float]:
+    """(start, end, anchor) of a release judgement: the reference is ``window.lookback`` before the
+    change's start (the anchor); the evidence runs from the start up to ``time``, or, when the start is
+    not before ``time`` (a bundle written at the moment of the change), over ``window.after`` from it."""
+    after = window.after or DEFAULT_RELEASE_OBSERVATION_S
+    end = time if started < time else started + after
+    return started - window.lookback, end, started

@@ -1,0 +1,141 @@
+"""No data is never "no problem": with nothing to judge on, an alert needs attention, a change is
+held, an inspection is not healthy, the verdict says "could not judge" and the CLI exits 3."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.bundles.writer import write_bundle
+from agent.cli.app import app
+from agent.cli.common import COULD_NOT_JUDGE_EXIT
+from agent.config import Settings
+from agent.findings import COVERAGE_DETECTOR, Finding
+from agent.llm.client import LLMClient
+from agent.reasoners.llm import LLMReasoner
+from agent.reasoners.offline import OfflineReasoner
+from agent.series import make_series
+from tests.fakes.evidence import T0, make_pack, make_skill, rca_answer
+
+runner = CliRunner()
+ALERT = {"labels": {"alertname": "RankingP99LatencyHigh", "service": "ranking"},
+         "annotations": {"summary": "p99 above 250ms"}, "startsAt": "2026-03-02T10:14:00Z"}
+EVENTS: dict[str, dict[str, Any]] = {
+    "rca": {"pattern": "rca", "time": "2026-03-02T10:14:00Z", "service": "ranking", "alert": ALERT},
+    "intercept": {"pattern": "release_interception", "time": "2026-03-02T10:14:00Z", "service": "ranking",
+                  "change": {"id": "canary-3", "type": "canary", "service": "ranking",
+                             "started": "2026-03-02T09:44:00Z"}},
+    "inspect": {"pattern": "inspection", "time": "2026-03-02T10:14:00Z", "service": "ranking",
+                "scope": {"services": ["ranking"], "window": "2h"}},
+}
+
+
+@pytest.fixture(autouse=True)
+def no_knowledge(monkeypatch):
+    """Knowledge is not the point here: skip embedding the handbook."""
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **kwargs: None)
+
+
+def unrelated_bundle(path: Path, event: dict[str, Any]) -> Path:
+    """A bundle whose only series is a metric of another service: nothing the Skill asks for exists."""
+    start = 1772444040.0  # 2026-03-02T09:34:00Z
+    points = [(start + 60 * i, 5.0) for i in range(60)]
+    return write_bundle(path, event, [make_series("queue_depth", {"service": "billing"}, points)])
+
+
+def run_json(*args: str) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, [*args, "--json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_an_alert_with_no_metric_source_needs_attention_and_exits_3(tmp_path):
+    (tmp_path / "alert.json").write_text(json.dumps({"alerts": [ALERT]}))  # BIANQUE_PROMETHEUS_URL is unset
+    code, data = run_json("rca", "--alert", str(tmp_path / "alert.json"))
+    verdict = data["verdict"]
+    assert code == COULD_NOT_JUDGE_EXIT == 3
+    assert verdict["needs_attention"] is True and verdict["judged"] is False
+    assert verdict["attention_reason"].startswith("could not judge: no metric source is configured")
+    assert "no attention" not in data["report"] and "noise" not in verdict["attention_reason"]
+
+
+def test_an_alert_whose_series_do_not_exist_needs_attention_and_exits_3(tmp_path):
+    code, data = run_json("rca", "--bundle", str(unrelated_bundle(tmp_path / "case", EVENTS["rca"])))
+    verdict = data["verdict"]
+    assert code == 3 and verdict["needs_attention"] is True and verdict["judged"] is False
+    assert verdict["attention_reason"].startswith("could not judge: no metric data was found for ranking")
+    assert "treat the alert as needing attention" in verdict["attention_reason"]
+    [gap] = [f for f in data["findings"] if f["detector"] == COVERAGE_DETECTOR]
+    assert gap["id"] in verdict["evidence"]
+
+
+def test_a_change_with_no_data_is_held_as_could_not_judge(tmp_path):
+    code, data = run_json("intercept", "--bundle", str(unrelated_bundle(tmp_path / "case", EVENTS["intercept"])))
+    verdict = data["verdict"]
+    assert code == 3 and verdict["decision"] == "hold" and verdict["judged"] is False
+    assert verdict["summary"].startswith("Hold: could not judge: no metric data was found for ranking")
+
+
+def test_an_inspection_with_no_data_is_not_healthy(tmp_path):
+    path = unrelated_bundle(tmp_path / "case", EVENTS["inspect"])
+    code, data = run_json("inspect", "--bundle", str(path))
+    assert code == 3 and data["verdict"]["judged"] is False
+    assert data["verdict"]["summary"].startswith("Could not judge") and "Healthy" not in data["verdict"]["summary"]
+    markdown = runner.invoke(app, ["inspect", "--bundle", str(path)])
+    assert markdown.exit_code == 3 and "COULD NOT JUDGE" in markdown.stdout and "HEALTHY" not in markdown.stdout
+
+
+def test_a_bundle_with_data_is_judged_and_exits_0():
+    from agent.config import PROJECT_ROOT
+
+    code, data = run_json("rca", "--bundle", str(PROJECT_ROOT / "examples" / "scenarios" / "rca-noisy-alert"))
+    assert code == 0 and data["verdict"]["judged"] is True and data["verdict"]["needs_attention"] is False
+
+
+def test_the_exit_code_is_in_the_help():
+    for command in ("rca", "intercept", "inspect"):
+        assert "Exit code 3" in runner.invoke(app, [command, "--help"]).stdout
+
+
+def test_serve_warns_without_a_metric_source(monkeypatch):
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 0, result.output
+    assert "BIANQUE_PROMETHEUS_URL" in result.stderr
+
+
+# -- the reasoners ---------------------------------------------------------------------------
+
+
+def gap_pack(pattern: str):
+    gap = Finding(id="F1", kind="missing_data", subject="gateway", window_start=T0 - 3600, window_end=T0,
+                  score=1.0, summary="no metric data was found for gateway, and no log lines",
+                  detector=COVERAGE_DETECTOR)
+    return make_pack(pattern, findings=[gap])
+
+
+def llm() -> LLMReasoner:
+    return LLMReasoner(LLMClient(Settings(llm_model="fake-model", llm_max_retries=0), backoff_s=0.001))
+
+
+def test_offline_rca_without_data_needs_attention():
+    verdict = OfflineReasoner().reason(gap_pack("rca"), make_skill("rca")).verdict
+    assert verdict.needs_attention is True and verdict.judged is False and verdict.evidence == ["F1"]
+
+
+def test_an_llm_cannot_turn_could_not_judge_into_no_attention(fake_llm):
+    fake_llm.queue(rca_answer(needs_attention=False, attention_reason="noise: nothing moved", root_causes=[],
+                              evidence=["F1"]))
+    result = llm().reason(gap_pack("rca"), make_skill("rca"))
+    assert result.verdict.needs_attention is True and result.verdict.judged is False
+    assert result.verdict.attention_reason.startswith("could not judge")
+    assert result.verdict.reasoner == "llm:fake-model" and "fail-safe" in result.notes[-1]
+
+
+def test_an_llm_cannot_pass_a_change_it_could_not_judge(fake_llm):
+    fake_llm.queue({"pattern": "release_interception", "summary": "fine", "decision": "pass", "evidence": ["F1"]})
+    result = llm().reason(gap_pack("release_interception"), make_skill("release_interception"))
+    assert result.verdict.decision == "hold" and result.verdict.judged is False

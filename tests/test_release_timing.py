@@ -1,0 +1,168 @@
+"""Release timing per BUNDLE.md: the change began at ``started`` / ``ts`` / its changes line / ``time``;
+the evidence runs from that start up to ``time`` (or over the Skill's window after it); too little
+data since the start holds the change and says how long to wait."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.bundles.reader import load_bundle
+from agent.events import ChangeEvent, Event, Pattern
+from agent.graph.coverage import MIN_OBSERVATION_S, coverage_findings
+from agent.graph.plan import time_window
+from agent.graph.timing import DEFAULT_RELEASE_OBSERVATION_S, change_start
+from agent.investigate import investigate
+from agent.runtime import bundle_toolkit
+from agent.series import ChangeRecord
+from agent.sim.scenario import build_scenario, write_scenario
+from agent.skills.library import load_default_library
+from agent.sources.base import ChangeRequest, SourceResult
+from agent.timeparse import to_rfc3339
+
+T0 = 1_772_452_800.0  # 2026-03-02T12:00:00Z
+SKILL = load_default_library().get("generic-release").skill
+LOOKBACK, AFTER = SKILL.window.lookback, SKILL.window.after
+
+
+class Changes:
+    """A change source holding fixed records; records what it was asked."""
+
+    name = "fake-changes"
+
+    def __init__(self, *records: ChangeRecord) -> None:
+        self.records = list(records)
+        self.requests: list[ChangeRequest] = []
+
+    def query(self, request: ChangeRequest) -> SourceResult[ChangeRecord]:
+        self.requests.append(request)
+        found = [r for r in self.records if request.start <= r.ts <= request.end]
+        return SourceResult.of(self.name, {}, found)
+
+
+def release(time: float = T0, **change: Any) -> Event:
+    return Event(pattern=Pattern.RELEASE_INTERCEPTION, time=time, service="ranking",
+                 change=ChangeEvent(id="canary-9", type="canary", service="ranking", **change))
+
+
+def window(event: Event, changes: Changes | None = None) -> tuple[float, float, float]:
+    return time_window(SKILL, event, change_start(event, changes))
+
+
+# -- where the change began, and the evidence window -----------------------------------------
+
+
+def test_started_is_the_start_and_the_evidence_ends_at_time():
+    event = release(started=T0 - 1200, ts=T0 - 5000)  # started wins over the older ts
+    assert window(event) == (T0 - 1200 - LOOKBACK, T0, T0 - 1200)
+
+
+def test_ts_is_accepted_as_the_start_when_started_is_absent():
+    assert window(release(ts=T0 - 900)) == (T0 - 900 - LOOKBACK, T0, T0 - 900)
+
+
+def test_the_changes_line_with_the_change_id_gives_the_start():
+    changes = Changes(
+        ChangeRecord(ts=T0 - 2400, service="ranking", type="deploy", id="deploy-1", description="other"),
+        ChangeRecord(ts=T0 - 1500, service="ranking", type="canary", id="canary-9", description="this one"),
+    )
+    assert window(release(), changes) == (T0 - 1500 - LOOKBACK, T0, T0 - 1500)
+    assert changes.requests[0].services == ("ranking",)
+
+
+def test_without_a_start_the_change_began_at_time_and_is_observed_after_it():
+    changes = Changes(ChangeRecord(ts=T0 - 600, service="ranking", type="canary", id="canary-other", description=""))
+    assert window(release(), changes) == (T0 - LOOKBACK, T0 + AFTER, T0)
+    assert window(release()) == (T0 - LOOKBACK, T0 + AFTER, T0)
+
+
+@pytest.mark.parametrize("offset", [0.0, 300.0])
+def test_a_start_not_before_time_is_observed_over_the_skill_window(offset):
+    start = T0 + offset
+    assert window(release(started=start)) == (start - LOOKBACK, start + AFTER, start)
+
+
+def test_a_skill_without_an_after_window_observes_the_default():
+    skill = SKILL.model_copy(update={"window": SKILL.window.model_copy(update={"after": 0.0})})
+    assert time_window(skill, release(started=T0), T0)[1] == T0 + DEFAULT_RELEASE_OBSERVATION_S
+
+
+def test_change_file_events_are_judged_now_from_when_the_change_began():
+    from agent.events import event_from_change
+
+    event = event_from_change(ChangeEvent(id="d1", service="ranking", ts=T0 - 900), now=T0)
+    assert event.time == T0 and change_start(event) == T0 - 900
+    assert window(event) == (T0 - 900 - LOOKBACK, T0, T0 - 900)
+
+
+# -- too little data since the start ---------------------------------------------------------
+
+
+def gathered_after(start: float, minutes: int) -> dict[str, Any]:
+    """The changed service's series: an hour before the start and ``minutes`` after it."""
+    times = [start - 3600 + 60 * i for i in range(60 + minutes + 1)]
+    return {"series": [{"signal": "latency", "service": "ranking", "role": "target", "period": "current",
+                        "metric": "latency_seconds", "labels": {"service": "ranking"}, "t": times,
+                        "v": [0.1] * len(times)}], "logs": []}
+
+
+def test_too_little_data_after_the_start_says_when_to_judge_again():
+    event = release(started=T0 - 120)
+    start, end, anchor = window(event)
+    [gap] = coverage_findings(event, gathered_after(anchor, 2), {"start": start, "end": end, "anchor": anchor},
+                              ["ranking"], ["latency_seconds"], 60.0)
+    assert gap.kind == "missing_data" and gap.numbers["samples"] == 3
+    assert gap.summary.startswith(f"only 2m of data since the change began at {to_rfc3339(T0 - 120)}")
+    assert f"judge again after {to_rfc3339(T0 - 120 + MIN_OBSERVATION_S)}" in gap.summary
+
+
+def test_enough_data_after_the_start_is_judged():
+    event = release(started=T0 - 600)
+    start, end, anchor = window(event)
+    assert coverage_findings(event, gathered_after(anchor, 10), {"start": start, "end": end, "anchor": anchor},
+                             ["ranking"], ["latency_seconds"], 60.0) == []
+
+
+# -- whole investigations on simulator-made bundles ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bad_canary() -> dict[str, Any]:
+    """A simulated bad canary (labelled block); the bundle holds 30 minutes after the canary began."""
+    return build_scenario("release_interception", "bad_release", 11, variant="block").__dict__
+
+
+def write_variant(tmp_path: Path, scenario: dict[str, Any], **event: Any) -> Path:
+    """The scenario as a bundle whose event is changed by ``event`` (a ``change`` dict replaces it)."""
+    from agent.sim.scenario import Scenario
+
+    changed = Scenario(**{**scenario, "event": {**scenario["event"], **event}})
+    return write_scenario(changed, tmp_path / "case")
+
+
+def decide(path: Path):
+    bundle = load_bundle(path)
+    return investigate(bundle.event, bundle_toolkit(bundle, knowledge=None, memory=None)).verdict
+
+
+def test_the_simulated_bundle_as_written_is_blocked(tmp_path, bad_canary):
+    assert decide(write_variant(tmp_path, bad_canary)).decision == "block"
+
+
+def test_a_bad_canary_that_ran_before_time_is_intercepted(tmp_path, bad_canary):
+    """A CD pipeline asks 30 minutes after the canary began; the start comes from changes.jsonl."""
+    began = float(bad_canary["event"]["time"])
+    change = {k: v for k, v in bad_canary["event"]["change"].items() if k != "ts"}
+    verdict = decide(write_variant(tmp_path, bad_canary, time=began + 1800, change=change))
+    assert verdict.decision == "block" and verdict.judged
+
+
+def test_a_canary_asked_about_two_minutes_in_is_held_with_the_wait(tmp_path, bad_canary):
+    began = float(bad_canary["event"]["time"])
+    change = {**bad_canary["event"]["change"], "started": began}
+    verdict = decide(write_variant(tmp_path, bad_canary, time=began + 120, change=change))
+    assert verdict.decision == "hold" and verdict.judged is False
+    assert "only 2m of data since the change began" in verdict.summary
+    assert f"judge again after {to_rfc3339(began + MIN_OBSERVATION_S)}" in verdict.summary
