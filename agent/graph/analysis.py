@@ -31,7 +31,7 @@ RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert:
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
 
-def reference_end(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None
+def reference_split(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None
                   ) -> float:
     """Where the reference part of the window ends: the change for releases, the start of the inspected
     window for inspections with a reference before it (else mid-way), else shortly before the anchor."""
@@ -100,7 +100,7 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
         found += detect_slo_burn(series, objective=signal.objective, start=start, end=end, measure=measure, **common)
     if event.pattern == Pattern.RCA or signal.compare == Compare.BASELINE:
         first = max(start, _first_sample(series, start))  # the reference is the data we have, not the request
-        baseline_end = reference_end(event.pattern, first, end, anchor, window.get("reference_end"))
+        baseline_end = reference_split(event.pattern, first, end, anchor, window.get("reference_end"))
         onsets = detect_onset(series, start=first, end=end, baseline_end=baseline_end,
                               direction=direction, min_effect=signal.min_effect, **episodes, **common)
         if event.pattern in (Pattern.RCA, Pattern.INSPECTION):
@@ -208,7 +208,7 @@ def analyze_gathered(
         if signal.id in signals:
             findings += _signal_findings(signal, signals[signal.id], event, window)
     start, end = window["start"], window["end"] + 1
-    split = reference_end(event.pattern, start, end, window["anchor"], window.get("reference_end"))
+    split = reference_split(event.pattern, start, end, window["anchor"], window.get("reference_end"))
     if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
         split = max(split, window["anchor"] - LOG_LEAD_S)
     if split > start and end > split:

@@ -15,7 +15,7 @@ from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
 from agent.detectors.calibration import MIN_REFERENCE
 from agent.findings import COVERAGE_DETECTOR, Finding, FindingKind
-from agent.graph.analysis import reference_end
+from agent.graph.analysis import reference_split
 from agent.timeparse import to_rfc3339
 
 MIN_OBSERVATION_S = 300.0  # a change is judged on at least 5 minutes of its service's data after it began
@@ -46,7 +46,7 @@ def _no_reference(event: Event, gathered: Mapping[str, Any], current: Sequence[M
     """Data exists but none of it reaches far enough back to know what normal is (a series that began
     minutes before the alert): nothing can be called unusual, so nothing can be called noise either."""
     first = min((float(s["t"][0]) for s in current), default=window["start"])
-    split = reference_end(event.pattern, max(window["start"], first), window["end"] + 1, window["anchor"],
+    split = reference_split(event.pattern, max(window["start"], first), window["end"] + 1, window["anchor"],
                           window.get("reference_end"))
     with_reference = [s for s in current if sum(1 for t in s["t"] if t < split) >= MIN_REFERENCE]
     logged_before = any(float(r["ts"]) < split for r in gathered.get("logs", []))
