@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.detectors.direction import bad_signs
 from agent.detectors.calibration import calibrate
+from agent.detectors.direction import bad_signs
 from agent.detectors.robust import relative_change
 
 

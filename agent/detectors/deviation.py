@@ -34,7 +34,9 @@ def detect_deviation(
     findings = []
     for s in series:
         base, now = s.between(start, baseline_end), s.between(baseline_end, end)
-        calibration = calibrate(base.values, now.values, direction, set_aside_episodes=set_aside_episodes) if len(now) else None
+        if len(now) == 0:
+            continue
+        calibration = calibrate(base.values, now.values, direction, set_aside_episodes=set_aside_episodes)
         if calibration is None:
             continue
         excess = calibration.excess(now.values)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from agent.detectors.calibration import MIN_REFERENCE
 from agent.detectors.emit import make_finding
 from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
-from agent.detectors.calibration import MIN_REFERENCE
 from agent.findings import COVERAGE_DETECTOR, Finding, FindingKind
 from agent.graph.analysis import reference_split
 from agent.timeparse import to_rfc3339

@@ -29,7 +29,6 @@ RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
 BLAME = 0.5  # what a callee every slow caller calls, and that explains all the slowness, gains
-TOP_CANDIDATES = 3  # the candidates an on-call engineer checks first
 
 
 def caller_side(metric: str | None) -> bool:
@@ -114,11 +113,13 @@ def rank_services(
     topology: Mapping[str, Sequence[str]],
     targets: Sequence[str] = (),
 ) -> list[ServiceEvidence]:
-    """Services ordered by how well they explain the anomaly, most likely root cause first."""
-    import os
-    if os.environ.get("BQ_RANK", "walk") == "rules":
-        return rank_by_rules(findings, changes, topology, targets)
-    return rank_by_walk(findings, changes, topology)
+    """Services ordered by how well they explain the anomaly, most likely root cause first.
+
+    The evidence rules below (victims, load origins, onset order, changes, logs, blame from slow calls);
+    ``rank_by_walk`` is the random-walk alternative that ``benchmarks/ranking_methods.py`` compares.
+    ``targets`` (the alerted services) get no place of their own: only their evidence ranks them.
+    """
+    return rank_by_rules(findings, changes, topology)
 
 
 def rank_by_walk(
@@ -156,15 +157,9 @@ def _changed_before_onset(ev: ServiceEvidence) -> bool:
 
 
 def rank_by_rules(
-    findings: Sequence[Finding],
-    changes: Sequence[ChangeNote],
-    topology: Mapping[str, Sequence[str]],
-    targets: Sequence[str] = (),
+    findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
 ) -> list[ServiceEvidence]:
-    """Services ordered by how well they explain the anomaly, most likely root cause first.
-
-    ``targets`` are the alerted services: when nothing clearly deviates they stay among the first candidates.
-    """
+    """The evidence rules of docs/reasoners.md: strength, victims, load origins, onset order, changes, logs."""
     candidates = set(topology) | {d for deps in topology.values() for d in deps} if topology else None
     evidence = collect(findings, changes, candidates)
     anomalous = [e for e in evidence.values() if e.anomalous]
@@ -200,11 +195,8 @@ def rank_by_rules(
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
             ev.score += LOG_BONUS
             ev.notes.append("error-log burst or new error template")
-    slow_calls = _blame_callees(evidence, topology)
-    ranked = sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
-    if not anomalous and not slow_calls:
-        ranked = _keep_targets_in_view(ranked, evidence, targets)
-    return ranked
+    _blame_callees(evidence, topology)
+    return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
 
 
 def _slowest_call(ev: ServiceEvidence) -> Finding | None:
@@ -251,25 +243,6 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
         target.blamed_by += [slowest[c] for c in slow]
         target.notes.append(f"calls to it from {slow} got slower ({share:.2f} of the blame)")
     return any(v >= SIGNIFICANT for v in slowness.values())
-
-
-def _keep_targets_in_view(
-    ranked: list[ServiceEvidence], evidence: dict[str, ServiceEvidence], targets: Sequence[str]
-) -> list[ServiceEvidence]:
-    """Nothing deviates clearly and no calls slowed: a fault inside the alerted service (a code path, its own
-    CPU) may show nowhere else, so it stays among the first ``TOP_CANDIDATES``."""
-    ranked = [e for e in ranked if e.score > 0]
-    for target in targets:
-        names = [e.service for e in ranked]
-        if target in names[:TOP_CANDIDATES]:
-            continue
-        ev = evidence.get(target) or ServiceEvidence(target)
-        ranked = [e for e in ranked if e.service != target]
-        slot = min(TOP_CANDIDATES - 1, len(ranked))
-        ev.score = max(ev.score, ranked[slot].score if slot < len(ranked) else 0.0, 1e-3)
-        ev.notes.append("the alerted service: nothing else deviates clearly, so a fault inside it stays a candidate")
-        ranked.insert(slot, ev)
-    return ranked
 
 
 def _own_saturation(ev: ServiceEvidence) -> bool:
