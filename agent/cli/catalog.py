@@ -11,6 +11,7 @@ from rich.table import Table
 from agent.bundles.errors import InvalidBundleError
 from agent.cli.common import BundleOption, JsonOption, console, err_console, print_json
 from agent.config import get_settings
+from agent.detectors.direction import infer_direction
 from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus
 
 PrometheusOption = Annotated[
@@ -55,14 +56,18 @@ def _fail(message: str) -> None:
 def render(result: Catalog) -> None:
     """Print the catalog as rich tables."""
     table = Table(title=f"Metrics ({len(result.metrics)})")
-    for name in ("metric", "type", "labels", "services", "help"):
+    for name in ("metric", "type", "bad when", "labels", "services", "help"):
         table.add_column(name, overflow="fold", no_wrap=name == "metric")
-    for m in result.metrics:
-        table.add_row(m.name, m.type, ", ".join(m.labels), _short(m.services), m.help)
+    for m in result.metrics:  # "bad when": the direction `direction: auto` reads off the name
+        table.add_row(m.name, m.type, _BAD_WHEN[infer_direction(m.name)], ", ".join(m.labels), _short(m.services),
+                      m.help)
     console.print(table)
     console.print(f"log sources: {', '.join(result.log_sources) or '-'}", markup=False)
     console.print(f"log services: {', '.join(result.log_services) or '-'}", markup=False)
     console.print(f"change services: {', '.join(result.change_services) or '-'}", markup=False)
+
+
+_BAD_WHEN = {"up": "rises", "down": "falls", "both": "moves either way"}
 
 
 def _short(items: tuple[str, ...], keep: int = 4) -> str:

@@ -8,11 +8,11 @@ Calibration asks instead *how unusual is this for this series*:
    ``REL_FLOOR`` x |median| (flat baselines such as 100 % success) and at ``MAGNITUDE_FLOOR`` x the
    largest |value| of the series (a counter that sat at 0 and now moves is a change, not infinity).
    A short reference before an alert may hold an earlier incident (alerts come in bursts); when
-   asked to (``set_aside_episodes``), the centre is first taken
-   from the densest half of the reference (the *shorth*, Rousseeuw's least-median-of-squares
-   location, unmoved by up to half the points sitting elsewhere), runs of ``EPISODE_RUN`` or more
-   points beyond ``MIN_EXCURSION`` spreads from it are set aside as past episodes, and the median
-   and MAD are taken over the rest. Isolated spikes stay: they are how this series is noisy.
+   asked to (``set_aside_episodes``), the level is first taken from the densest half of the
+   reference (the *shorth*, Rousseeuw's least-median-of-squares location), the spread from the
+   closest quarter of the points around it, runs of ``EPISODE_RUN`` or more points beyond
+   ``MIN_EXCURSION`` such spreads are set aside as past episodes, and the median and MAD are
+   taken over the rest. Isolated spikes stay: they are how this series is noisy.
 2. The reference's own excursion: the ``REFERENCE_QUANTILE`` quantile of the reference's robust z
    the bad way, never below ``MIN_EXCURSION``. A series whose reference already strays 20 sigmas
    needs 20 sigmas to count; a quiet one needs ``MIN_EXCURSION``.
@@ -36,7 +36,8 @@ REL_FLOOR = 0.01  # spread floor relative to |median|: 100 % success that dips t
 MAGNITUDE_FLOOR = 0.01  # spread floor relative to the series' largest |value| (baselines stuck at zero)
 MIN_REFERENCE = 5  # fewer reference points than this: no calibration, no judgement
 EPISODE_RUN = 3  # consecutive points this far out are an episode (an earlier incident), not noise
-SHORTH_TO_SIGMA = 1.349  # the shortest half of a normal sample spans 1.349 standard deviations
+NEAR_QUANTILE = 0.25  # the closest quarter of the reference around its densest level sets the episode test's spread
+NEAR_QUANTILE_TO_SIGMA = 0.3186  # a quarter of a normal sample lies within 0.3186 standard deviations of its centre
 
 
 @dataclass(frozen=True)
@@ -66,19 +67,24 @@ def _bad_way(z: np.ndarray, direction: str) -> np.ndarray:
     return np.abs(z)
 
 
-def shorth(values: np.ndarray) -> tuple[float, float]:
-    """Median and sigma-equivalent width of the shortest half of ``values`` (its densest part)."""
+def shorth(values: np.ndarray) -> float:
+    """Median of the shortest half of ``values``: the level of their densest part (Rousseeuw's LMS location)."""
     ordered = np.sort(values)
     half = ordered.size // 2 + 1
     widths = ordered[half - 1 :] - ordered[: ordered.size - half + 1]
     i = int(np.argmin(widths))
-    return float(np.median(ordered[i : i + half])), float(widths[i]) / SHORTH_TO_SIGMA
+    return float(np.median(ordered[i : i + half]))
 
 
 def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float) -> np.ndarray:
-    """Mask of reference points inside runs of ``EPISODE_RUN`` or more points far from its densest half."""
-    center, width = shorth(reference)
-    scale = max(width, rel_floor * abs(center), MAGNITUDE_FLOOR * magnitude, TINY)
+    """Mask of reference points inside runs of ``EPISODE_RUN`` or more points far from its densest part.
+
+    The spread for this test comes from the closest quarter of the points around the shorth level
+    (``NEAR_QUANTILE``), so an incident filling half the reference cannot widen it.
+    """
+    center = shorth(reference)
+    near = float(np.quantile(np.abs(reference - center), NEAR_QUANTILE)) / NEAR_QUANTILE_TO_SIGMA
+    scale = max(near, rel_floor * abs(center), MAGNITUDE_FLOOR * magnitude, TINY)
     far = np.abs(reference - center) / scale > MIN_EXCURSION
     mask = np.zeros(reference.size, dtype=bool)
     start = None

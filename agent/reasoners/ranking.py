@@ -66,14 +66,28 @@ class ServiceEvidence:
         return self.strength >= SIGNIFICANT
 
 
+def error_logs(finding: Finding) -> bool:
+    """A log Finding about errors: ERROR/FATAL lines or exception and stack-trace text at any level.
+
+    Code faults (an exception thrown, a wrong value returned) barely move metrics but show as errors in
+    the faulty service's logs; a WARN or INFO template that got more frequent is routine far more often.
+    """
+    return finding.kind in LOG_KINDS and finding.numbers.get("level_weight", 0.0) >= 1.0
+
+
+def evidence_of_fault(finding: Finding) -> bool:
+    """Findings that can make a service anomalous: metric deviations and error logs."""
+    return finding.kind in METRIC_KINDS or error_logs(finding)
+
+
 def _strength(findings: Sequence[Finding]) -> float:
-    """The service's strongest metric or log Finding: scores are calibrated per series, so the strongest
-    one says how unusual the service is, and a service with more metrics does not score higher."""
-    return max((weight(f) for f in findings if f.kind in METRIC_KINDS or f.kind in LOG_KINDS), default=0.0)
+    """The service's strongest metric or error-log Finding: scores are calibrated per series, so the
+    strongest one says how unusual the service is, and a service with more metrics does not score higher."""
+    return max((weight(f) for f in findings if evidence_of_fault(f)), default=0.0)
 
 
 def _onset(findings: Sequence[Finding]) -> float | None:
-    onsets = [f.onset for f in findings if f.kind in METRIC_KINDS and f.onset is not None and weight(f) >= SIGNIFICANT]
+    onsets = [f.onset for f in findings if evidence_of_fault(f) and f.onset is not None and weight(f) >= SIGNIFICANT]
     return min(onsets) if onsets else None
 
 

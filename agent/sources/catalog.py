@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from agent.bundles.reader import CaseBundle, load_bundle
+from agent.detectors.direction import infer_direction
 from agent.sources.base import LogSource, MetricInfo, MetricSource, name_matches
 from agent.sources.bundle import BundleChangeSource, BundleLogSource, BundleMetricSource
 
@@ -55,7 +56,9 @@ class Catalog:
         """Plain data (JSON-ready) for prompts, the API and ``--json``."""
         return {
             "metrics": [
-                {**asdict(m), "labels": list(m.labels), "services": list(m.services)} for m in self.metrics
+                {**asdict(m), "labels": list(m.labels), "services": list(m.services),
+                 "bad_direction": infer_direction(m.name)}
+                for m in self.metrics
             ],
             "log_sources": list(self.log_sources),
             "log_services": list(self.log_services),

@@ -1,0 +1,104 @@
+"""Calibrated scores: each series against its own reference noise, the same meaning everywhere."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.detectors import detect_onset
+from agent.detectors.calibration import MIN_EXCURSION, MIN_REFERENCE, calibrate, past_episodes, shorth
+from agent.detectors.deviation import WEAK_SCORE, detect_deviation
+from agent.findings import Finding, FindingKind
+from agent.reasoners.ranking import rank_services
+from agent.series import Series
+
+T0 = 1772445600.0
+N = 60
+START, END, SPLIT = T0, T0 + N * 60, T0 + 30 * 60
+
+
+def series(values: np.ndarray, metric: str = "some_metric", service: str = "svc") -> Series:
+    return Series(metric, {"service": service}, T0 + 60.0 * np.arange(len(values)), np.asarray(values, float))
+
+
+def step(level: float, sd: float, jump_sds: float, seed: int) -> np.ndarray:
+    values = level + np.random.default_rng(seed).normal(0.0, sd, N)
+    values[40:] += jump_sds * sd
+    return values
+
+
+def onset_score(values: np.ndarray, **kw) -> float:
+    found = detect_onset([series(values)], start=START, end=END, baseline_end=SPLIT, min_effect=0.0, **kw)
+    return found[0].score if found else 0.0
+
+
+def test_the_same_step_in_noise_units_scores_alike_on_quiet_and_noisy_series():
+    quiet = onset_score(step(100.0, 2.0, 10, seed=1))  # noise above the 1 % floor
+    noisy = onset_score(step(100.0, 20.0, 10, seed=1))
+    assert quiet > 0.5 and noisy > 0.5
+    assert abs(quiet - noisy) < 0.05
+
+
+def test_a_series_that_spikes_normally_needs_a_larger_deviation():
+    rng = np.random.default_rng(3)
+    calm = 100.0 + rng.normal(0.0, 1.0, N)
+    spiky = calm.copy()
+    spiky[[3, 9, 17, 24]] += 15.0  # isolated spikes in the reference: how this series is noisy
+    for values in (calm, spiky):
+        values[40:] += 8.0  # the same shift on both
+    assert onset_score(calm) > 0.5
+    assert onset_score(spiky) < onset_score(calm)
+    calibration = calibrate(spiky[:30], spiky[30:], "up")
+    assert calibration is not None and calibration.excursion > MIN_EXCURSION
+
+
+def test_flat_and_zero_baselines_give_finite_scores():
+    flat = np.full(N, 100.0)
+    flat[40:] = 99.0  # success rate 100 % -> 99 %
+    calibration = calibrate(flat[:30], flat[30:], "down")
+    assert calibration is not None
+    assert np.isfinite(calibration.z(flat[30:])).all() and calibration.z(flat[30:]).max() == pytest.approx(1.0)
+    counter = np.zeros(N)
+    counter[40:] = 7.0  # a counter that sat at zero starts moving
+    zero = calibrate(counter[:30], counter[30:], "up")
+    assert zero is not None and np.isfinite(zero.excess(counter[30:])).all()
+    assert zero.excess(counter[30:]).max() > 1.0
+
+
+def test_too_short_a_reference_gives_no_calibration():
+    assert calibrate(np.ones(MIN_REFERENCE - 1), np.ones(10), "up") is None
+    assert calibrate(np.ones(MIN_REFERENCE), np.ones(10), "up") is not None
+
+
+def test_an_earlier_incident_in_a_short_reference_is_set_aside_when_asked():
+    # a real reference (CPU, an OnlineBoutique pod): the previous incident fills half of it
+    reference = np.array([5.34, 5.73, 5.15, 9.1, 16.07, 20.05, 14.53, 20.9, 20.97, 17.55, 4.72, 5.23])
+    current = np.array([3.0, 3.1, 2.6, 5.5, 3.9, 4.1, 5.1, 5.4, 19.9, 19.99, 16.1, 3.8, 5.2])
+    assert past_episodes(reference, magnitude=21.0, rel_floor=0.01).tolist() == [False] * 3 + [True] * 7 + [False] * 2
+    assert shorth(reference) < 6.0  # the densest half is the normal level, not the incident's
+    kept = calibrate(reference, current, "up")
+    aside = calibrate(reference, current, "up", set_aside_episodes=True)
+    assert kept is not None and aside is not None
+    assert aside.excess(current).max() > 2.0 > kept.excess(current).max()
+
+
+def test_weak_deviation_scores_are_capped_unless_lifted():
+    values = 50.0 + np.random.default_rng(5).normal(0.0, 1.0, N)
+    values[45] += 30.0  # one far point, not persistent
+    weak = detect_deviation([series(values)], start=START, end=END, baseline_end=SPLIT, direction="up")
+    lifted = detect_deviation([series(values)], start=START, end=END, baseline_end=SPLIT, direction="up",
+                              max_score=1.0)
+    assert weak and weak[0].score == WEAK_SCORE
+    assert lifted and lifted[0].score > 0.9 and lifted[0].numbers["excess"] > 3.0
+
+
+def _anomaly(service: str, metric: str, score: float) -> Finding:
+    return Finding(kind=FindingKind.ANOMALY, subject=service, service=service, metric=metric, signal="other",
+                   window_start=T0, window_end=END, onset=SPLIT, score=score, direction="up",
+                   summary=f"{service} {metric}", numbers={"active_z": 5.0})
+
+
+def test_a_service_does_not_score_higher_for_having_more_metrics():
+    findings = [_anomaly("many", f"metric_{i}", 0.6) for i in range(12)] + [_anomaly("one", "metric_0", 0.6)]
+    ranked = {e.service: e for e in rank_services(findings, [], {})}
+    assert ranked["many"].strength == pytest.approx(ranked["one"].strength)

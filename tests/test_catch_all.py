@@ -1,0 +1,110 @@
+"""Any metric name: the generic Skills' catch-all signal and the bad direction read off the name."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from agent.bundles.reader import load_bundle
+from agent.bundles.writer import write_bundle
+from agent.cli.app import app
+from agent.config import PROJECT_ROOT, get_settings
+from agent.detectors.direction import infer_direction
+from agent.events import Event, InspectionScope, Pattern
+from agent.graph.analysis import analyze_gathered
+from agent.investigate import investigate
+from agent.runtime import bundle_toolkit
+from agent.series import Series
+from agent.skills.library import load_library
+from agent.skills.schema import MetricSignal
+from agent.timeparse import to_epoch
+
+T0 = to_epoch("2026-03-02T10:00:00Z")
+
+
+@pytest.fixture(scope="module")
+def skill_library():
+    library = load_library([PROJECT_ROOT / "skills"])
+    return {name: library.get(name).skill for name in ("generic-rca", "generic-inspection")}
+
+
+def investigate_bundle(path):
+    bundle = load_bundle(path)
+    return investigate(bundle.event, bundle_toolkit(bundle, get_settings(), knowledge=None, memory=None),
+                       source="cli")
+
+
+@pytest.mark.parametrize(("name", "direction"), [
+    ("http_request_duration_seconds", "up"), ("pod_client_latency_p99_seconds", "up"), ("TravelTime", "up"),
+    ("errors_total", "up"), ("requestFailures", "up"), ("pod_success_rate_percent", "down"),
+    ("cache_hit_ratio", "down"), ("availability", "down"), ("speed", "both"), ("cpc_results", "both"),
+    ("Twitter_volume_AAPL", "both"), ("cpu_usage_rate_percent", "both"),
+])
+def test_direction_is_read_off_the_name(name, direction):
+    assert infer_direction(name) == direction
+
+
+def test_auto_direction_needs_a_comparison_that_can_go_either_way():
+    with pytest.raises(ValidationError, match="direction: auto"):
+        MetricSignal(id="x", name="*", direction="auto", compare="trend")
+    signal = MetricSignal(id="x", name="*", direction="auto", catch_all=True)
+    assert signal.direction_for("checkout_latency_ms") == "up"
+    assert signal.direction_for("speed") == "both"
+
+
+def _gathered(signal: str, metric: str, values: np.ndarray, service: str = "svc") -> dict:
+    times = (T0 - 3600 + 60.0 * np.arange(values.size)).tolist()
+    return {"signal": signal, "service": service, "role": "target", "period": "current", "metric": metric,
+            "labels": {"service": service}, "t": times, "v": values.tolist(), "source": "test"}
+
+
+def test_the_catch_all_reads_unknown_names_and_leaves_named_metrics_to_their_signals(skill_library):
+    skill = skill_library["generic-rca"]
+    rng = np.random.default_rng(0)
+    speed = 60.0 + rng.normal(0.0, 1.0, 66)
+    speed[55:] -= 25.0  # an unknown metric collapses at the alert
+    latency = 0.2 + rng.normal(0.0, 0.01, 66)
+    latency[55:] += 0.3
+    gathered = {"series": [
+        _gathered("other", "speed", speed),
+        _gathered("latency", "request_latency_seconds", latency),
+        _gathered("other", "request_latency_seconds", latency),  # also fetched by the catch-all's "*"
+    ], "logs": [], "changes": []}
+    event = Event(pattern=Pattern.RCA, time=T0, service="svc")
+    window = {"start": T0 - 3600, "end": T0 + 300, "anchor": T0}
+    findings = analyze_gathered(skill, event, gathered, ["svc"], window)
+    by_metric = {(f.signal, f.metric) for f in findings if f.kind == "anomaly" and f.score >= 0.5}
+    assert ("other", "speed") in by_metric
+    assert ("latency", "request_latency_seconds") in by_metric
+    assert ("other", "request_latency_seconds") not in {(f.signal, f.metric) for f in findings}
+    speed_finding = next(f for f in findings if f.metric == "speed" and f.score >= 0.5)
+    assert speed_finding.direction == "down"  # "both": a fall is caught too
+
+
+def test_an_inspection_of_a_system_no_skill_knows_reports_the_anomaly(tmp_path):
+    rng = np.random.default_rng(4)
+    times = T0 - 2 * 86400 - 7200 + 300.0 * np.arange(2 * 288 + 24)
+    values = 50.0 + 5.0 * np.sin(times / 86400 * 2 * np.pi) + rng.normal(0.0, 1.0, times.size)
+    values[-6] += 40.0  # one reading far outside anything in two days
+    event = Event(pattern=Pattern.INSPECTION, time=T0, service="exchange-7",
+                  scope=InspectionScope(services=["exchange-7"], window=7200))
+    path = write_bundle(tmp_path / "case", event, [Series("cpc_results", {"service": "exchange-7"}, times, values)])
+    result = investigate_bundle(path)
+    assert result.skill["name"] == "generic-inspection"
+    serious = [i for i in result.verdict.items if i.severity in ("warning", "critical")]
+    assert [i.service for i in serious] == ["exchange-7"]
+
+
+def test_catalog_shows_the_inferred_direction(tmp_path):
+    event = Event(pattern=Pattern.INSPECTION, time=T0, service="s")
+    times = T0 - 60.0 * np.arange(3)[::-1]
+    path = write_bundle(tmp_path / "case", event, [Series(m, {"service": "s"}, times, np.ones(3))
+                                                    for m in ("checkout_duration_ms", "hit_ratio", "speed")])
+    out = CliRunner().invoke(app, ["catalog", "--bundle", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    directions = {m["name"]: m["bad_direction"] for m in json.loads(out.output)["metrics"]}
+    assert directions == {"checkout_duration_ms": "up", "hit_ratio": "down", "speed": "both"}

@@ -1,0 +1,56 @@
+"""Logs as root-cause evidence: exceptions at any level, routine variety ignored, error logs rank a service."""
+
+from __future__ import annotations
+
+from agent.detectors.logs import detect_logs, level_weight
+from agent.findings import Finding, FindingKind, number_findings
+from agent.reasoners.ranking import rank_services
+from agent.series import LogRecord
+
+T0 = 1_700_000_000.0
+REFERENCE, INCIDENT = (T0 - 600, T0 - 300), (T0 - 300, T0 + 60)
+
+
+def lines(service: str, level: str, message: str, start: float, count: int) -> list[LogRecord]:
+    return [LogRecord(ts=start + i, service=service, level=level, message=message.format(i=i))
+            for i in range(count)]
+
+
+def routine(service: str) -> list[LogRecord]:
+    return lines(service, "INFO", "served request {i} in 12 ms", REFERENCE[0], 40) + \
+        lines(service, "INFO", "served request {i} in 12 ms", INCIDENT[0], 40)
+
+
+def test_exception_text_counts_whatever_the_level():
+    assert level_weight("INFO", "Servlet.service() threw exception [java.lang.IllegalStateException: x]") == 1.0
+    assert level_weight("DEBUG", "at com.shop.Cart.add(Cart.java:42)") == 1.0
+    assert level_weight("INFO", "served request <NUM> in <DUR>") < 1.0
+    records = routine("cart") + lines("cart", "INFO", "caught java.lang.NullPointerException in add {i}",
+                                      INCIDENT[0] + 50, 6)
+    found = detect_logs(records, baseline=REFERENCE, current=INCIDENT)
+    assert [f.kind for f in found] == [FindingKind.LOG_NEW_TEMPLATE]
+    assert found[0].numbers["level_weight"] == 1.0 and found[0].service == "cart"
+
+
+def test_a_new_info_template_is_routine_variety_not_evidence():
+    records = routine("cart") + lines("cart", "INFO", "cache warmed for region {i}", INCIDENT[0] + 50, 8)
+    assert detect_logs(records, baseline=REFERENCE, current=INCIDENT) == []
+
+
+def _metric(service: str, score: float) -> Finding:
+    return Finding(kind=FindingKind.ANOMALY, subject=service, service=service, metric="cpu_usage_ratio",
+                   signal="cpu", window_start=T0 - 3600, window_end=T0, onset=T0 - 200, score=score,
+                   direction="up", summary=service, numbers={"active_z": 4.0})
+
+
+def test_new_error_logs_single_out_a_service_whose_metrics_barely_moved():
+    records = routine("checkout") + routine("payment") + \
+        lines("payment", "ERROR", "charge failed: card processor returned {i}", INCIDENT[0] + 30, 12) + \
+        lines("checkout", "WARN", "retrying payment call {i}", REFERENCE[0] + 5, 2) + \
+        lines("checkout", "WARN", "retrying payment call {i}", INCIDENT[0] + 40, 20)
+    findings = detect_logs(records, baseline=REFERENCE, current=INCIDENT) + [_metric("checkout", 0.2)]
+    by_kind = {(f.service, f.kind) for f in findings}
+    assert ("payment", FindingKind.LOG_NEW_TEMPLATE) in by_kind and ("checkout", FindingKind.LOG_BURST) in by_kind
+    ranked = rank_services(number_findings(findings), [], {"checkout": ["payment"], "payment": []})
+    assert ranked[0].service == "payment"
+    assert any("error-log" in note for note in ranked[0].notes)
