@@ -26,7 +26,7 @@ from agent.graph.series_ops import with_history
 from agent.series import Series
 from agent.skills.schema import Compare, MetricSignal, Skill
 
-ACTIVE_SPAN_S = 180.0  # "around the event": the last few samples before it and what follows
+ACTIVE_SPAN_S = 180.0  # "at the event": the last few samples up to it
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
@@ -111,20 +111,21 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
             onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
                                        **({"max_score": 1.0} if inspection else {}), **episodes, **common)
-        found += [_with_activity(f, series, anchor, end) for f in onsets]
+        found += [_with_activity(f, series, anchor) for f in onsets]
     return found
 
 
-def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, end: float) -> Finding:
-    """Add ``active_z``: how far off the baseline the series still is around the event time.
+def _with_activity(finding: Finding, series: Sequence[Series], anchor: float) -> Finding:
+    """Add ``active_z``: how far off the baseline the series is in the minutes up to the event time.
 
-    A deviation that had already recovered before the alert is a past episode, not its cause.
+    A deviation that had already recovered before the alert is a past episode, not its cause; one
+    that recovers after the alert fired (a short fault) was not.
     """
     center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
     match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
     if center is None or not scale or not match:
         return finding
-    recent = match[0].between(anchor - ACTIVE_SPAN_S, end).values
+    recent = match[0].between(anchor - ACTIVE_SPAN_S, anchor + 1).values
     if recent.size == 0:
         return finding
     active = abs(float(np.median(recent)) - center) / scale

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from agent.detectors.direction import infer_direction
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault, metric_family
@@ -24,6 +25,7 @@ LOG_BONUS = 0.1  # error-log bursts or new error templates on the service
 CHANGE_WINDOW_S = 1800.0
 CALLER_SIDE = ("*client*", "*outbound*", "*upstream*", "*downstream*", "*dependency*")  # latency of calls it makes
 CALLER_SIDE_WEIGHT = 0.3  # a caller-side deviation mostly points at the callee, not the caller
+LESS_WORK_WEIGHT = 0.3  # a fall of an unknown-direction metric (less work done) mostly marks a victim
 RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had recovered before it
 RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
@@ -45,7 +47,20 @@ def activity(finding: Finding) -> float:
 def weight(finding: Finding) -> float:
     """How much a Finding says about its own service being the cause."""
     w = finding.score * activity(finding)
-    return w * CALLER_SIDE_WEIGHT if caller_side(finding.metric) else w
+    if caller_side(finding.metric):
+        w *= CALLER_SIDE_WEIGHT
+    if less_work(finding):
+        w *= LESS_WORK_WEIGHT
+    return w
+
+
+def less_work(finding: Finding) -> bool:
+    """A fall of a metric whose name does not say which way is bad (requests, bytes, syscalls, ...).
+
+    Such a metric mostly measures work done, and during an incident work falls at every service the
+    trouble upstream starves of requests: a victim's sign far more often than a cause's.
+    """
+    return finding.direction == "down" and bool(finding.metric) and infer_direction(finding.metric) == "both"
 
 
 @dataclass
