@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 
 import pytest
 
 from agent.config import PROJECT_ROOT
 
 BENCH_DIR = PROJECT_ROOT / "benchmarks"
-NEZHA = PROJECT_ROOT.parent / "shared" / "data" / "nezha-ob"
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+NEZHA = SHARED_DATA / "nezha-ob"
+REAL_SETS = ("nezha-ob", "nezha-tt-dev", "nab-dev")
+# The shared data sits beside every clone CI makes: under CI=true its absence is a failure, not a skip.
+needs_shared_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir() and not os.environ.get("CI"), reason="../shared/data is not present"
+)
 CURATED_ONE = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
 
 
@@ -75,7 +82,7 @@ def test_scenario_accuracy_refuses_development_seeds_and_unknown_patterns(bench)
         module.main(["--count", "1", "--patterns", "rca,triage", "--no-knowledge"])
 
 
-@pytest.mark.skipif(not NEZHA.is_dir(), reason="the Nezha bundles are not present")
+@needs_shared_data
 def test_real_incidents_tables(bench, tmp_path, capsys):
     module = bench("real_incidents")
     plot = tmp_path / "real.png"
@@ -90,6 +97,34 @@ def test_real_incidents_tables(bench, tmp_path, capsys):
     assert plot.is_file() and plot.read_bytes()[:4] == b"\x89PNG"
     printed = json.loads(capsys.readouterr().out)
     assert len(printed["cases"]) == 3 and {"agent_rank", "zscore_rank", "fault"} <= printed["cases"][0].keys()
+
+
+@needs_shared_data
+def test_real_sets_side_by_side_with_their_baselines(bench, tmp_path, capsys):
+    module = bench("real_sets")
+    result = module.main(["--data", str(SHARED_DATA), "--sets", ",".join(REAL_SETS), "--limit", "2",
+                          "--no-knowledge", "--json"])
+    summary = result.tables["summary"]
+    assert first_column(summary) == sorted(REAL_SETS)
+    assert [str(c) for c in summary.columns[1].cells] == ["inspection", "rca", "rca"]
+    assert [str(c) for c in summary.columns[2].cells] == ["2", "2", "2"]
+    assert {"nezha-ob-kinds", "nezha-tt-dev-kinds", "goals"} <= result.tables.keys()
+    assert set(first_column(result.tables["goals"])) == set(REAL_SETS)
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["sets"].keys() == set(REAL_SETS)
+    for name in ("nezha-ob", "nezha-tt-dev"):
+        cases = printed["sets"][name]["rca"]
+        assert len(cases) == 2 and all(c["error"] is None for c in cases)
+        # strict: a rank only behind a verdict that asks for attention
+        assert all(c["needs_attention"] or c["agent_rank"] is None for c in cases)
+    nab = printed["sets"]["nab-dev"]["inspection"]
+    assert len(nab) == 2 and {"agent_found", "baseline_found"} <= nab[0].keys()
+
+
+def test_real_sets_refuses_an_unknown_set(bench, tmp_path):
+    module = bench("real_sets")
+    with pytest.raises(SystemExit, match="no sets found"):
+        module.main(["--data", str(tmp_path), "--no-knowledge"])
 
 
 def test_real_incidents_missing_directory(bench, tmp_path):
