@@ -105,7 +105,7 @@ def bundle_dir(tmp_path):
         _series(s, m, rng, {"instance": "pod/1"} if s == SLASHED else {})
         for s in [*SERVICES, DECOY] for m in (LATENCY, VOLUME)
     ]
-    logs = [LogRecord(T - 3000 + 60 * i, s, "ERROR" if s == GLOBBY and i > 35 else "INFO", f"request {i % 3} done")
+    logs = [LogRecord(T - 3000 + 60 * i, s, "ERROR" if s == GLOBBY and i > 44 else "INFO", f"request {i % 3} done")
             for i in range(50) for s in (GLOBBY, DECOY)]
     event = {"pattern": "rca", "time": T, "service": CHECKOUT,
              "alert": {"labels": {"alertname": "CheckoutSlow", "service": CHECKOUT}, "startsAt": T}}

@@ -1,4 +1,4 @@
-"""Root-cause ranking: blame from slow outbound calls, and the alerted service kept in view."""
+"""Root-cause ranking: blame from slow outbound calls; the alerted service ranks only by its evidence."""
 
 from __future__ import annotations
 
@@ -61,12 +61,21 @@ def test_blamed_callee_without_findings_cites_the_slow_call():
     assert any("checkout" in note for note in payment.notes)
 
 
-def test_alerted_service_stays_among_the_first_three_when_nothing_deviates_clearly():
+def test_the_alerted_service_gets_no_place_without_evidence():
     weak = SIGNIFICANT * 0.8
     findings = [_finding(s, SERVER, weak - i * 0.01) for i, s in enumerate(["cart", "payment", "email", "checkout"])]
     order = _order(findings)
-    assert order[2] == "frontend", order
+    assert "frontend" not in order, order  # honest scoring: only evidence ranks a service
     assert order[:2] == ["cart", "payment"]
+
+
+def test_a_service_passing_on_a_dependency_delay_is_a_victim():
+    # checkout's own latency rose, but its calls out slowed as much: the delay comes from below
+    findings = [_finding("checkout", SERVER, 0.8), _finding("checkout", CLIENT, 0.85)]
+    ranked = rank_services(number_findings(findings), [], SHOP, ["frontend"])
+    checkout = next(e for e in ranked if e.service == "checkout")
+    assert any("passes a dependency's delay on" in n for n in checkout.notes)
+    assert checkout.score < 0.8
 
 
 def test_alerted_service_is_not_promoted_over_clear_evidence():

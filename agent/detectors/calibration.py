@@ -5,8 +5,8 @@ now and then has a tiny MAD, so every spike is "50 sigmas"; a noisy CPU series n
 Calibration asks instead *how unusual is this for this series*:
 
 1. Centre and spread of the reference window: median and 1.4826 x MAD, floored at
-   ``REL_FLOOR`` x |median| (flat baselines such as 100 % success) and at ``MAGNITUDE_FLOOR`` x the
-   largest |value| of the series (a counter that sat at 0 and now moves is a change, not infinity).
+   ``REL_FLOOR`` x the larger of |median| (flat baselines such as 100 % success) and the series'
+   largest |value| (a counter that sat at 0 and now moves is a change, not infinity).
    A short reference before an alert may hold an earlier incident (alerts come in bursts); when
    asked to (``set_aside_episodes``), the level is first taken from the densest half of the
    reference (the *shorth*, Rousseeuw's least-median-of-squares location), the spread from the
@@ -33,7 +33,6 @@ from agent.detectors.robust import MAD_TO_SIGMA, TINY
 REFERENCE_QUANTILE = 0.99  # the reference's own "worst normal" excursion; the top 1 % is its own outliers
 MIN_EXCURSION = 3.0  # robust sigmas: nothing closer than this to the centre is unusual, however quiet the series
 REL_FLOOR = 0.01  # spread floor relative to |median|: 100 % success that dips to 99 % is 1 sigma, not 1e12
-MAGNITUDE_FLOOR = 0.01  # spread floor relative to the series' largest |value| (baselines stuck at zero)
 MIN_REFERENCE = 5  # fewer reference points than this: no calibration, no judgement
 EPISODE_RUN = 3  # consecutive points this far out are an episode (an earlier incident), not noise
 NEAR_QUANTILE = 0.25  # the closest quarter of the reference around its densest level sets the episode test's spread
@@ -84,7 +83,7 @@ def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float) -> 
     """
     center = shorth(reference)
     near = float(np.quantile(np.abs(reference - center), NEAR_QUANTILE)) / NEAR_QUANTILE_TO_SIGMA
-    scale = max(near, rel_floor * abs(center), MAGNITUDE_FLOOR * magnitude, TINY)
+    scale = max(near, rel_floor * max(abs(center), magnitude), TINY)
     far = np.abs(reference - center) / scale > MIN_EXCURSION
     mask = np.zeros(reference.size, dtype=bool)
     start = None
@@ -104,7 +103,7 @@ def reference_spread(
     """Median and floored robust spread of the reference (see the module docstring)."""
     center = float(np.median(reference))
     mad = float(np.median(np.abs(reference - center)))
-    return center, max(MAD_TO_SIGMA * mad, rel_floor * abs(center), MAGNITUDE_FLOOR * magnitude, TINY)
+    return center, max(MAD_TO_SIGMA * mad, rel_floor * max(abs(center), magnitude), TINY)
 
 
 def calibrate(

@@ -23,7 +23,7 @@ from agent.findings import Finding, FindingKind
 from agent.series import Series
 
 WEAK_SCORE = 0.3
-MIN_EXCESS = 0.5  # half the reference's own excursion: closer to normal than that is nothing
+MIN_EXCESS = 1.0  # at least as far out as the reference itself goes (3 sigmas on a quiet series)
 
 
 def detect_deviation(

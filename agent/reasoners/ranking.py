@@ -18,6 +18,7 @@ from agent.reasoners.random_walk import walk_scores
 ONSET_TOLERANCE_S = 90.0  # onsets closer than this are "at the same time" (1-min samples, jitter)
 SIGNIFICANT = 0.35  # a metric Finding at least this strong makes its service anomalous
 VICTIM_FACTOR = 0.55  # a service whose anomalous dependency started no later is probably a victim
+PASS_ON = 0.9  # calls out slowed about as clearly as the service itself: it passes a delay on
 EARLIEST_BONUS = 0.15  # the first service to deviate
 EXPLAINS_BONUS = 0.08  # per anomalous caller that started no earlier (capped)
 CHANGE_BONUS = 0.25  # a change to the service shortly before its onset
@@ -210,6 +211,9 @@ def rank_by_rules(
         elif earlier_deps and not _own_saturation(ev):
             ev.score *= VICTIM_FACTOR
             ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
+        elif _passes_on_delay(ev):
+            ev.score *= VICTIM_FACTOR
+            ev.notes.append("its own calls out slowed as much as it did: it passes a dependency's delay on")
         explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset)]
         if explained:
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
@@ -272,6 +276,12 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
         target.blamed_by += [slowest[c] for c in slow]
         target.notes.append(f"calls to it from {slow} got slower ({share:.2f} of the blame)")
     return any(v >= SIGNIFICANT for v in slowness.values())
+
+
+def _passes_on_delay(ev: ServiceEvidence) -> bool:
+    """The service's calls to others slowed at least ``PASS_ON`` as clearly as anything of its own deviates,
+    and its own CPU, memory and disk did not: a dependency's delay seen from the caller's side."""
+    return outgoing_slowness(ev) >= PASS_ON * ev.strength and not _own_saturation(ev)
 
 
 def _own_saturation(ev: ServiceEvidence) -> bool:

@@ -70,7 +70,12 @@ class Window(Strict):
                     "first half of the window is the reference for the second).",
     )
 
-    _parse = field_validator("lookback", "after", "step", "reference", mode="before")(_duration)
+    _parse = field_validator("lookback", "after", "step", mode="before")(_duration)
+
+    @field_validator("reference", mode="before")
+    @classmethod
+    def _reference(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
 
     @field_validator("history", mode="before")
     @classmethod
@@ -291,7 +296,7 @@ def skill_json_schema() -> dict[str, Any]:
     """JSON Schema of a Skill file as authored in YAML (durations may be ``30m``, ``2h``, ``1d``)."""
     schema = Skill.model_json_schema(by_alias=True)
     defs = schema["$defs"]
-    for model, names in (("Window", ("lookback", "after", "step")), ("ChangeQuery", ("window",))):
+    for model, names in (("Window", ("lookback", "after", "step", "reference")), ("ChangeQuery", ("window",))):
         for name in names:
             prop = defs[model]["properties"][name]
             prop.pop("type", None)

@@ -1,0 +1,108 @@
+"""Root-cause ranking methods side by side on every real RCA set and fresh simulated incidents.
+
+Every method ranks the same Findings (same Skills, same detectors, same attention decision); only
+the ranking differs, and scoring is strict. Methods:
+
+- ``rules``: the evidence rules of docs/reasoners.md (the default),
+- ``walk``: a personalised random walk on the call graph (``agent/reasoners/random_walk.py``,
+  MicroRCA / CloudRanger style),
+- ``strength``: the strongest calibrated Finding per service, no topology at all.
+
+Usage::
+
+    .venv/bin/python benchmarks/ranking_methods.py [--data DIR] [--sets a,b] [--count 20] [--limit N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from unittest import mock
+
+from common import BenchResult, add_common_arguments, bench_settings, emit, fresh_scenarios, open_knowledge_if, pct
+from common import progress_bar as progress
+from rich.table import Table
+
+from agent.config import PROJECT_ROOT
+from agent.eval.runner import evaluate, find_bundles
+from agent.reasoners import offline, ranking
+
+DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
+RCA_SETS = ("nezha-ob", "nezha-tt-dev")
+
+
+def by_strength(findings, changes, topology, targets=()):  # noqa: ANN001 - the rank_services signature
+    """Services by their strongest calibrated Finding alone."""
+    evidence = ranking.collect(findings, changes, None)
+    for ev in evidence.values():
+        ev.score = ev.strength
+    return sorted(evidence.values(), key=lambda e: (-e.score, e.service))
+
+
+METHODS: dict[str, Callable] = {
+    "rules": lambda findings, changes, topology, targets=(): ranking.rank_by_rules(findings, changes, topology),
+    "walk": lambda findings, changes, topology, targets=(): ranking.rank_by_walk(findings, changes, topology),
+    "strength": by_strength,
+}
+
+
+@contextmanager
+def ranked_by(method: str):
+    """The offline reasoner ranks with ``method`` inside the block."""
+    with mock.patch.object(offline, "rank_services", METHODS[method]):
+        yield
+
+
+def top_k(bundles: list[Path], settings, knowledge, method: str) -> tuple[int, int, int]:
+    """(top-1 hits, top-3 hits, actionable cases), strictly scored."""
+    with ranked_by(method), progress(f"{method}: {len(bundles)} cases", len(bundles)) as advance:
+        report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
+    actionable = [s for s in report.scores if s.pattern == "rca" and not s.noise_label]
+    return (sum(1 for s in actionable if s.rank == 1), sum(1 for s in actionable if s.rank and s.rank <= 3),
+            len(actionable))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of sets (default: %(default)s)")
+    parser.add_argument("--sets", default=",".join(RCA_SETS), help="comma-separated RCA sets (default: %(default)s)")
+    parser.add_argument("--count", type=int, default=20, help="fresh simulated RCA incidents (seeds 1000+)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
+    add_common_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> BenchResult:
+    """Rank every set with every method and print top-1 / top-3 per method and set."""
+    args = parse_args(argv)
+    groups: dict[str, list[Path]] = {}
+    for name in filter(None, args.sets.split(",")):
+        if not (args.data / name).is_dir():
+            raise SystemExit(f"{args.data / name}: no such set")
+        groups[name] = find_bundles(args.data / name)[: args.limit]
+    table = Table(title="Root-cause ranking methods, strict top-1 / top-3 (same Findings, same decisions)")
+    table.add_column("method")
+    data: dict[str, dict[str, list[int]]] = {m: {} for m in METHODS}
+    with tempfile.TemporaryDirectory(prefix="bianque-ranking-") as tmp, bench_settings(args.home) as settings:
+        if args.count:
+            groups["simulator"] = fresh_scenarios(Path(tmp), ["rca"], args.count, 1000)["rca"]
+        knowledge = open_knowledge_if(settings, not args.no_knowledge)
+        for name in groups:
+            table.add_column(name, justify="right")
+        for method in METHODS:
+            cells = []
+            for name, bundles in groups.items():
+                one, three, n = top_k(bundles, settings, knowledge, method)
+                data[method][name] = [one, three, n]
+                cells.append(f"{pct(one / n if n else None)} / {pct(three / n if n else None)} (n={n})")
+            table.add_row(method, *cells)
+    result = BenchResult(tables={"methods": table}, data={"methods": data})
+    emit(result, args.json)
+    return result
+
+
+if __name__ == "__main__":
+    main()
