@@ -98,7 +98,8 @@ def goals_table(values: dict[str, dict[str, float | None]]) -> Table:
     for name, goals in GOALS.items():
         for measure, (goal, at_most) in goals.items():
             value = values.get(name, {}).get(measure)
-            table.add_row(name, measure, f"{'≤' if at_most else '≥'} {pct(goal)}", pct(value), met(value, goal, at_most))
+            bound = f"{'≤' if at_most else '≥'} {pct(goal)}"
+            table.add_row(name, measure, bound, pct(value), met(value, goal, at_most))
     return table
 
 
