@@ -53,4 +53,4 @@ def test_new_error_logs_single_out_a_service_whose_metrics_barely_moved():
     assert ("payment", FindingKind.LOG_NEW_TEMPLATE) in by_kind and ("checkout", FindingKind.LOG_BURST) in by_kind
     ranked = rank_services(number_findings(findings), [], {"checkout": ["payment"], "payment": []})
     assert ranked[0].service == "payment"
-    assert any("error-log" in note for note in ranked[0].notes)
+    assert any(note.startswith("error logs") for note in ranked[0].notes)

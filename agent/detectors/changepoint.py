@@ -4,7 +4,7 @@ A point is *beyond* when its robust z-score (median/MAD of the baseline, see ``c
 ``z_threshold`` and the baseline's own excursion the bad way (a series whose normal days stray far
 must stray further). The *alarm* is the first beyond point that starts a run of at least ``k`` beyond points
 among ``m`` consecutive ones, so one- or two-point spikes and a blip in the last points never alarm.
-The *onset* is the start of the CUSUM excursion (drift ``z_threshold / 2``) that leads to the alarm:
+The *onset* is the start of the CUSUM excursion (drift half the alarm level) that leads to the alarm:
 for a step it is the step, for a ramp it is where the ramp left the noise, earlier than the alarm.
 The noise scale is floored at ``rel_floor`` x |baseline median| and at a share of the series'
 magnitude, so flat baselines do not turn tiny changes into huge z-scores.

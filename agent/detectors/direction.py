@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 DirectionName = Literal["up", "down", "both"]
@@ -53,6 +54,7 @@ def name_tokens(metric: str) -> list[str]:
     return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
 
 
+@lru_cache(maxsize=4096)
 def infer_direction(metric: str) -> DirectionName:
     """``up`` when the name says latency, duration, time, errors or failures; ``down`` for success,
     availability or a hit ratio; ``both`` when the name does not say."""

@@ -24,7 +24,7 @@ NEW_TEMPLATE_MIN_WEIGHT = 0.7  # a new INFO/DEBUG template is routine variety, n
 # DEBUG): their text, not their level, says something broke. Java/Python/Go/.NET shapes.
 EXCEPTION_TEXT = re.compile(
     r"exception\b|\w+(error|exception):|traceback \(most recent call last\)|^\s*at [\w.$<>]+\(|caused by:|"
-    r"\bpanic:|goroutine \d+ \[|stack ?trace|\bthrew\b|\bfailed\b|\bfailure\b",
+    r"\bpanic:|\bgoroutine\b|stack ?trace|\bthrew\b|\bfailed\b|\bfailure\b",
     re.IGNORECASE,
 )
 

@@ -37,8 +37,8 @@ def detect_onset(
     The baseline is ``[start, baseline_end)`` (default: the first half of the window), evaluated
     points are ``[baseline_end, end)``. See ``changepoint.locate_onset`` for the statistics; a
     deviation also needs ``|relative change| >= min_effect``. Score: severity from the calibrated
-    excess (how many times the baseline's own excursion, see ``calibration``) and the relative change
-    (``/ min_effect``), confidence from persistence.
+    excess (how many times the baseline's own excursion, see ``calibration``), confidence from
+    persistence.
     """
     check_direction(direction)
     split = baseline_end if baseline_end is not None else start + (end - start) / 2.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,9 @@ def reference_split(pattern: Pattern, start: float, end: float, anchor: float, r
     if pattern == Pattern.RELEASE_INTERCEPTION:
         return anchor
     if pattern == Pattern.INSPECTION:
-        return reference_end if reference_end is not None else start + 0.5 * (end - start)
+        if reference_end is not None and reference_end > start:
+            return reference_end
+        return start + 0.5 * (end - start)  # no data before the window: its first half is the reference
     return max(start + 0.5 * (anchor - start), anchor - RECENT_REFERENCE_GAP_S)
 
 
@@ -111,15 +112,29 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
             onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
                                        **({"max_score": 1.0} if inspection else {}), **episodes, **common)
+        if event.pattern == Pattern.INSPECTION:
+            onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor) for f in onsets]
     return found
 
 
+def _strongest_per_series(findings: list[Finding]) -> list[Finding]:
+    """One Finding per series (subject and metric): the higher-scored of its onset and its deviation."""
+    best: dict[tuple[str, str | None], Finding] = {}
+    for f in findings:
+        key = (f.subject, f.metric)
+        if key not in best or f.score > best[key].score:
+            best[key] = f
+    return list(best.values())
+
+
 def _with_activity(finding: Finding, series: Sequence[Series], anchor: float) -> Finding:
-    """Add ``active_z``: how far off the baseline the series is in the minutes up to the event time.
+    """Add ``active_z``: how far off the baseline the series got in the minutes up to the event time.
 
     A deviation that had already recovered before the alert is a past episode, not its cause; one
-    that recovers after the alert fired (a short fault) was not.
+    that recovers after the alert fired (a short fault) was not. The farthest recent point counts,
+    not their median: with one-minute samples a fault that began a minute before the alert has a
+    single point in that span.
     """
     center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
     match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
@@ -128,7 +143,7 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float) ->
     recent = match[0].between(anchor - ACTIVE_SPAN_S, anchor + 1).values
     if recent.size == 0:
         return finding
-    active = abs(float(np.median(recent)) - center) / scale
+    active = float(np.max(np.abs(recent - center))) / scale
     return finding.model_copy(update={"numbers": {**finding.numbers, "active_z": round(active, 3)}})
 
 
@@ -179,17 +194,15 @@ def _signal_findings(
 
 
 def _leave_named_metrics_to_their_signals(skill: Skill, signals: Mapping[str, SignalData]) -> None:
-    """A catch-all signal keeps only the metrics no other signal of the Skill selects (no double counting)."""
-    named = [m.name for m in skill.data.metrics if not m.catch_all]
+    """A catch-all signal keeps only the series no other signal of the Skill gathered (no double counting)."""
+    named = {s.key() for m in skill.data.metrics if not m.catch_all and m.id in signals
+             for series in signals[m.id].current.values() for s in series}
     for signal in skill.data.metrics:
         if not signal.catch_all or signal.id not in signals:
             continue
         data = signals[signal.id]
         for service, series in list(data.current.items()):
-            data.current[service] = [s for s in series if not any(fnmatchcase(s.metric, g) for g in named)]
-        for by_offset in data.history.values():
-            for offset, series in list(by_offset.items()):
-                by_offset[offset] = [s for s in series if not any(fnmatchcase(s.metric, g) for g in named)]
+            data.current[service] = [s for s in series if s.key() not in named]
 
 
 def analyze_gathered(

@@ -61,7 +61,9 @@ def less_work(finding: Finding) -> bool:
     Such a metric mostly measures work done, and during an incident work falls at every service the
     trouble upstream starves of requests: a victim's sign far more often than a cause's.
     """
-    return finding.direction == "down" and bool(finding.metric) and infer_direction(finding.metric) == "both"
+    if finding.direction != "down" or not finding.metric:
+        return False
+    return infer_direction(finding.metric) == "both" and metric_family(finding.metric) is None
 
 
 @dataclass
@@ -166,7 +168,7 @@ def rank_by_walk(
             restart[ev.service] = CHANGE_BONUS
             ev.notes.append("changed shortly before the onset")
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
-            ev.notes.append("error-log burst or new error template")
+            ev.notes.append(_log_note(ev))
     scores = walk_scores(anomaly, topology or {}, slow, restart)
     for service, score in scores.items():
         ev = evidence.setdefault(service, ServiceEvidence(service))
@@ -179,6 +181,12 @@ def rank_by_walk(
 def slow_blame(service: str, topology: Mapping[str, Sequence[str]], slow: Mapping[str, float]) -> float:
     """How slow the calls to ``service`` got, as its callers measured them (their strongest slowness)."""
     return max((slow.get(c, 0.0) for c, callees in topology.items() if service in callees), default=0.0)
+
+
+def _log_note(ev: ServiceEvidence) -> str:
+    if any(error_logs(f) and f.score >= SIGNIFICANT for f in ev.findings):
+        return "error logs: new or bursting ERROR / exception templates"
+    return "a log template burst (WARN/INFO)"
 
 
 def _changed_before_onset(ev: ServiceEvidence) -> bool:
@@ -221,13 +229,12 @@ def rank_by_rules(
         if earliest is not None and ev.onset is not None and ev.onset <= earliest + ONSET_TOLERANCE_S:
             ev.score += EARLIEST_BONUS
             ev.notes.append("among the first to deviate")
-        recent = [c for c in ev.changes if ev.onset is not None and ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60]
-        if recent or any(f.kind == FindingKind.CHANGE_NEAR_ONSET for f in ev.findings):
+        if _changed_before_onset(ev):
             ev.score += CHANGE_BONUS
             ev.notes.append("changed shortly before the onset")
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
             ev.score += LOG_BONUS
-            ev.notes.append("error-log burst or new error template")
+            ev.notes.append(_log_note(ev))
     _blame_callees(evidence, topology)
     return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
 
@@ -248,8 +255,8 @@ def outgoing_slowness(ev: ServiceEvidence) -> float:
     return _call_slowness(call) if call is not None else 0.0
 
 
-def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> bool:
-    """Slow calls out implicate the callees; returns whether any caller's calls clearly got slower.
+def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> None:
+    """Slow calls out implicate the callees.
 
     A callee gains ``BLAME`` x consistency x coverage x (1 - its own outgoing slowness): consistency is how
     slow its callers found their calls on average (a callee that some callers find fine is less likely),
@@ -260,7 +267,7 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
     slowness = {s: _call_slowness(call) for s, call in slowest.items()}
     total = sum(v for s, v in slowness.items() if topology.get(s))
     if total <= 0:
-        return False
+        return
     callers_of: dict[str, list[str]] = defaultdict(list)
     for caller, callees in topology.items():
         for callee in callees:
@@ -275,7 +282,6 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
         target.score += BLAME * share
         target.blamed_by += [slowest[c] for c in slow]
         target.notes.append(f"calls to it from {slow} got slower ({share:.2f} of the blame)")
-    return any(v >= SIGNIFICANT for v in slowness.values())
 
 
 def _passes_on_delay(ev: ServiceEvidence) -> bool:
