@@ -108,3 +108,33 @@ def test_catalog_shows_the_inferred_direction(tmp_path):
     assert out.exit_code == 0, out.output
     directions = {m["name"]: m["bad_direction"] for m in json.loads(out.output)["metrics"]}
     assert directions == {"checkout_duration_ms": "up", "hit_ratio": "down", "speed": "both"}
+
+
+def test_the_catch_all_query_leaves_out_what_named_signals_read(skill_library):
+    from agent.graph.plan import build_plan
+    from agent.sources.promql import selector
+    from agent.sources.topology import Topology
+
+    skill = skill_library["generic-rca"]
+    event = Event(pattern=Pattern.RCA, time=T0, service="svc")
+    plan = build_plan(skill, event, ["svc"], Topology.from_dict({"services": {"svc": {"depends_on": ["db"]}}}))
+    other = {t.role: t.query for t in plan.metric_tasks if t.signal == "other"}
+    named = {m.name for m in skill.data.metrics if not m.catch_all}
+    assert set(other["target"].exclude) == named
+    assert set(other["dependency"].exclude) == {m.name for m in skill.data.metrics
+                                                if not m.catch_all and m.dependencies}
+    expr = selector(other["target"].name, other["target"].matchers, other["target"].exclude)
+    assert '__name__!~".*latency.*|' in expr and 'service="svc"' in expr
+
+
+def test_the_bundle_source_honours_the_exclusion(tmp_path):
+    from agent.sources.base import MetricQuery
+    from agent.sources.bundle import BundleMetricSource
+
+    event = Event(pattern=Pattern.INSPECTION, time=T0, service="s")
+    times = T0 - 60.0 * np.arange(3)[::-1]
+    path = write_bundle(tmp_path / "case", event, [Series(m, {"service": "s"}, times, np.ones(3))
+                                                    for m in ("request_latency_seconds", "speed")])
+    source = BundleMetricSource(load_bundle(path))
+    query = MetricQuery(name="*", matchers={"service": "s"}, start=T0 - 600, end=T0, exclude=("*latency*",))
+    assert [s.metric for s in source.query(query).data] == ["speed"]

@@ -108,6 +108,16 @@ def _render_services(
     return tuple(dict.fromkeys([*out, *map(escape_glob, deps)]))
 
 
+def _read_elsewhere(skill: Skill, role: str) -> tuple[str, ...]:
+    """Metric names the Skill's named signals already read whole for a service in ``role``: a catch-all
+    leaves them out of its query (signals with other label matchers or raw PromQL read only part)."""
+    return tuple(dict.fromkeys(
+        m.name for m in skill.data.metrics
+        if not m.catch_all and m.query is None and set(m.labels) <= {"service"}
+        and (role == "target" or m.dependencies)
+    ))
+
+
 def build_plan(
     skill: Skill, event: Event, targets: list[str], topology: Topology | None, max_series: int = 200,
     started: float | None = None,
@@ -125,6 +135,7 @@ def build_plan(
         if signal.compare == Compare.HISTORY:
             periods += [(f"history:{int(off)}", off) for off in skill.window.history]
         for service, role in services:
+            exclude = _read_elsewhere(skill, role) if signal.catch_all else ()
             svc_vars = {**variables, "service": service}
             matchers = render_matchers(signal.labels, svc_vars)
             matchers.setdefault("service", escape_glob(service))
@@ -132,7 +143,7 @@ def build_plan(
             for period, offset in periods:
                 query = MetricQuery(
                     name=signal.name, matchers=matchers, start=start - offset, end=end - offset,
-                    step=step, promql=promql, limit=max_series,
+                    step=step, promql=promql, limit=max_series, exclude=exclude,
                 )
                 plan.metric_tasks.append(MetricTask(signal.id, service, role, period, query))
     for log in skill.data.logs:

@@ -44,6 +44,7 @@ class MetricQuery:
     step: float = 60.0
     promql: str | None = None
     limit: int = 200
+    exclude: tuple[str, ...] = ()  # metric names (or globs) left out: a catch-all skips what others read
 
     def describe(self) -> dict[str, object]:
         return {
@@ -53,6 +54,7 @@ class MetricQuery:
             "end": self.end,
             "step": self.step,
             **({"promql": self.promql} if self.promql else {}),
+            **({"exclude": list(self.exclude)} if self.exclude else {}),
         }
 
 

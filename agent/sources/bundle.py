@@ -45,6 +45,8 @@ class BundleMetricSource:
         found: list[Series] = []
         truncated = False
         for series in self._candidates(query.name):
+            if any(name_matches(series.metric, g) for g in query.exclude):
+                continue
             if not label_matches(series.labels, query.matchers):
                 continue
             mask = (series.timestamps >= query.start) & (series.timestamps <= query.end)

@@ -46,7 +46,7 @@ class PrometheusMetricSource:
         """Series for a Skill's metric; every failure becomes ``SourceResult.failed``."""
         request = query.describe()
         try:
-            expr = query.promql or selector(query.name, query.matchers)
+            expr = query.promql or selector(query.name, query.matchers, query.exclude)
         except ValueError as exc:
             return SourceResult.failed(self.name, request, f"cannot build a PromQL selector: {exc}")
         step = _step(query)

@@ -8,7 +8,7 @@ against the Prometheus grammar, so nothing a caller passes can leave its string 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GLOB_CHARS = frozenset("*?[")
@@ -102,16 +102,18 @@ def _matcher(label: str, value: str) -> str:
     return f"{label}={quote(value)}"
 
 
-def selector(name: str, matchers: Mapping[str, str]) -> str:
+def selector(name: str, matchers: Mapping[str, str], exclude: Sequence[str] = ()) -> str:
     """``{__name__="name", label="value", other=~"glob-as-regex"}``.
 
     ``""`` as a matcher value selects series without that label (as in PromQL itself and
-    :func:`agent.sources.base.label_matches`). Raises ``ValueError`` for an empty metric name or
-    an invalid label name.
+    :func:`agent.sources.base.label_matches`). ``exclude``: metric names or globs left out
+    (``__name__!~"a|b.*"``). Raises ``ValueError`` for an empty metric name or an invalid label name.
     """
     if not name:
         raise ValueError("metric name is empty")
     parts = [_matcher("__name__", name)]
+    if exclude:
+        parts.append(f"__name__!~{quote('|'.join(glob_to_re2(g) for g in exclude))}")
     for label, value in matchers.items():
         if label == "__name__":
             raise ValueError("give the metric name as the name, not as a __name__ matcher")
