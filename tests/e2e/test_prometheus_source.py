@@ -48,6 +48,15 @@ def test_glob_name_selects_every_matching_metric(source, window):
     assert len(result.data) == 4
 
 
+def test_a_catch_all_leaves_out_excluded_names(source, window):
+    everything = ask(source, window, "*", {"service": "ranking"})
+    rest = ask(source, window, "*", {"service": "ranking"}, exclude=("request_latency_p*_seconds",))
+    assert {"request_latency_p50_seconds", "request_latency_p99_seconds"} <= {s.metric for s in everything.data}
+    assert rest.status == "ok", rest.error
+    assert {s.metric for s in rest.data} == {s.metric for s in everything.data} - {
+        "request_latency_p50_seconds", "request_latency_p99_seconds"}
+
+
 def test_glob_and_absent_label_matchers(source, window):
     by_glob = ask(source, window, "request_latency_p99_seconds", {"instance": "*-1"})
     assert sorted(s.labels["instance"] for s in by_glob.data) == ["gateway-1", "ranking-1", "retrieval-1"]
