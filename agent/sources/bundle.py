@@ -18,6 +18,7 @@ from agent.sources.base import (
     label_matches,
     name_matches,
 )
+from agent.sources.promql import is_glob
 
 if TYPE_CHECKING:
     from agent.bundles.reader import CaseBundle
@@ -30,23 +31,28 @@ class BundleMetricSource:
         self.bundle = bundle
         self.name = name
         self._by_metric: dict[str, list[Series]] = defaultdict(list)
+        self._by_service: dict[str, dict[str, list[Series]]] = defaultdict(lambda: defaultdict(list))
         for series in bundle.series:
             self._by_metric[series.metric].append(series)
+            self._by_service[series.service or ""][series.metric].append(series)
 
-    def _candidates(self, pattern: str) -> list[Series]:
-        """Series of every metric whose name matches; names are matched once, not once per series."""
-        if pattern in self._by_metric:
-            return self._by_metric[pattern]
-        return [s for name, group in self._by_metric.items() if name_matches(name, pattern) for s in group]
+    def _candidates(self, query: MetricQuery) -> list[Series]:
+        """Series of every metric whose name matches and is not excluded, of the one service asked for when
+        the query names it exactly; names are matched once, not once per series."""
+        service = query.matchers.get("service")
+        groups = self._by_metric if service is None or is_glob(service) else self._by_service.get(service, {})
+        if query.name in groups and not query.exclude:
+            return groups[query.name]
+        return [s for name, group in groups.items()
+                if name_matches(name, query.name) and not any(name_matches(name, g) for g in query.exclude)
+                for s in group]
 
     def query(self, query: MetricQuery) -> SourceResult[Series]:
         """Series whose name matches (exact or glob) and whose labels match, cut to ``[start, end]``."""
         request = query.describe()
         found: list[Series] = []
         truncated = False
-        for series in self._candidates(query.name):
-            if any(name_matches(series.metric, g) for g in query.exclude):
-                continue
+        for series in self._candidates(query):
             if not label_matches(series.labels, query.matchers):
                 continue
             mask = (series.timestamps >= query.start) & (series.timestamps <= query.end)
