@@ -102,3 +102,12 @@ def test_a_service_does_not_score_higher_for_having_more_metrics():
     findings = [_anomaly("many", f"metric_{i}", 0.6) for i in range(12)] + [_anomaly("one", "metric_0", 0.6)]
     ranked = {e.service: e for e in rank_services(findings, [], {})}
     assert ranked["many"].strength == pytest.approx(ranked["one"].strength)
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 12, 577])
+def test_the_fast_quantile_is_numpys(size):
+    from agent.detectors.calibration import quantile
+
+    values = np.random.default_rng(size).normal(size=size)
+    for q in (0.0, 0.25, 0.5, 0.99, 1.0):
+        assert quantile(values, q) == pytest.approx(float(np.quantile(values, q)), abs=1e-12)

@@ -45,7 +45,7 @@ def detect_deviation(
             continue
         score = round(min(max_score, saturate(float(excess[peak]))), 4)
         value, center = float(now.values[peak]), calibration.center
-        z = float(calibration.z(now.values)[peak])
+        z = float(excess[peak]) * calibration.excursion
         findings.append(make_finding(
             FindingKind.ANOMALY, detector="deviation", subject=subject_of(s), service=s.service,
             window=(baseline_end, end), score=score, metric=s.metric, signal=signal,
