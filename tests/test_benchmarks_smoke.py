@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 
 import pytest
 
 from agent.config import PROJECT_ROOT
+from tests.shared_data import SHARED_DATA, needs
 
 BENCH_DIR = PROJECT_ROOT / "benchmarks"
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 NEZHA = SHARED_DATA / "nezha-ob"
 REAL_SETS = ("nezha-ob", "nezha-tt-dev", "nab-dev")
-# The shared data sits beside every clone CI makes: under CI=true its absence is a failure, not a skip.
-needs_shared_data = pytest.mark.skipif(
-    not SHARED_DATA.is_dir() and not os.environ.get("CI"), reason="../shared/data is not present"
-)
+needs_shared_data = needs(SHARED_DATA)
 CURATED_ONE = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
 
 

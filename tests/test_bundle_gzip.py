@@ -18,10 +18,11 @@ from agent.cli.app import app
 from agent.config import PROJECT_ROOT
 from agent.eval.runner import evaluate
 from agent.series import ChangeRecord, LogRecord, make_series
+from tests.shared_data import SHARED_DATA, needs
 
 DATA_FILES = ("metrics.csv", "logs.jsonl", "changes.jsonl")
 SCENARIO = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
-NEZHA_TT = PROJECT_ROOT.parent / "shared" / "data" / "nezha-tt-dev"
+NEZHA_TT = SHARED_DATA / "nezha-tt-dev"
 runner = CliRunner()
 
 
@@ -131,7 +132,7 @@ def test_eval_runner_scores_a_gz_bundle_as_the_plain_one(tmp_path):
     assert first == second and first["passed"] and first["rank"] == 1
 
 
-@pytest.mark.skipif(not NEZHA_TT.is_dir(), reason="the shared Nezha TrainTicket data is not present")
+@needs(NEZHA_TT)
 def test_real_gz_bundles_load():
     bundles = sorted(p for p in NEZHA_TT.iterdir() if (p / "event.yaml").is_file())
     assert bundles and all((p / "metrics.csv.gz").is_file() and not (p / "metrics.csv").exists() for p in bundles)

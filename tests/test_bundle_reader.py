@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -16,9 +15,10 @@ from agent.bundles.validate import find_bundles, validate_bundle
 from agent.bundles.writer import write_bundle
 from agent.events import Pattern
 from agent.series import ChangeRecord, LogRecord, make_series
+from tests.shared_data import SHARED_DATA, needs
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
-NEZHA = Path("/work/shared/data/nezha-ob")
+NEZHA = SHARED_DATA / "nezha-ob"
 
 
 def test_round_trip_write_then_load(tmp_path):
@@ -107,9 +107,7 @@ def test_invalid_bundle_raises_with_every_error(tmp_path):
     assert "case/event.yaml: missing" in str(info.value)
 
 
-@pytest.mark.skipif(
-    not NEZHA.is_dir() and os.environ.get("CI") != "true", reason="nezha data set not present"
-)
+@needs(NEZHA)
 def test_all_nezha_bundles_load_and_validate_clean():
     bundles = find_bundles([NEZHA])
     assert len(bundles) == 56

@@ -11,14 +11,14 @@ import csv
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 import yaml
 
 from agent.detectors import detect_onset
 from agent.series import Series, make_series
 from agent.timeparse import to_epoch
+from tests.shared_data import SHARED_DATA, needs
 
-DATA = Path("/work/shared/data/nezha-ob")
+DATA = SHARED_DATA / "nezha-ob"
 BUNDLES = sorted(DATA.glob("ob-*")) if DATA.is_dir() else []
 SIGNIFICANT = 0.35
 
@@ -45,7 +45,7 @@ def strongest_per_service(bundle: Path) -> tuple[str, dict[str, float]]:
     return truth, best
 
 
-@pytest.mark.skipif(not BUNDLES, reason="Nezha bundles not available")
+@needs(DATA)
 def test_onset_fires_on_the_injected_service_more_often_than_not():
     fired = top3 = 0
     for bundle in BUNDLES:

@@ -16,8 +16,9 @@ from agent.bundles.errors import InvalidBundleError
 from agent.series import ChangeRecord, LogRecord
 from agent.sources.base import ChangeRequest, LogRequest
 from agent.sources.sqlstore import ObservabilityStore, SqlChangeSource, SqlLogSource, StoreError
+from tests.shared_data import SHARED_DATA, needs
 
-NEZHA_BUNDLE = Path("/work/shared/data/nezha-ob/ob-2022-08-23-132751")
+NEZHA_BUNDLE = SHARED_DATA / "nezha-ob" / "ob-2022-08-23-132751"
 ALL_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
@@ -228,7 +229,7 @@ def test_default_url_lives_in_bianque_home(bianque_home):
     assert SqlLogSource().services() == ["a"]
 
 
-@pytest.mark.skipif(not NEZHA_BUNDLE.is_dir(), reason="real incident data not present")
+@needs(NEZHA_BUNDLE)
 def test_real_incident_bundle(store_url):
     store = ObservabilityStore(store_url)
     report = store.ingest_bundle(NEZHA_BUNDLE)
