@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from agent.detectors.calibration import reference_spread
 from agent.detectors.changepoint import run_end
 from agent.detectors.direction import bad_signs, is_bad, mwu_alternative
-from agent.detectors.robust import diff_noise, finite, relative_change, robust_center_scale
+from agent.detectors.robust import diff_noise, finite, relative_change
 from agent.detectors.scoring import combine, p_confidence, saturate
 from agent.detectors.wording import fmt_change, fmt_offset, fmt_value, subject_of, untrusted
 from agent.series import Series
@@ -25,10 +26,11 @@ def test_saturate_and_confidence():
 
 
 def test_robust_statistics():
-    center, scale = robust_center_scale(np.array([1.0, 1.0, 1.0, 1.0, 100.0]))
+    center, scale = reference_spread(np.array([1.0, 1.0, 1.0, 1.0, 100.0]))
     assert center == 1.0 and scale == pytest.approx(0.01)  # MAD 0: floored at 1 % of the median
+    assert reference_spread(np.array([1.0, 1.0, 1.0, 1.0, 100.0]), magnitude=100.0)[1] == pytest.approx(1.0)
     noisy = np.random.default_rng(1).normal(10.0, 2.0, 5000)
-    assert robust_center_scale(noisy)[1] == pytest.approx(2.0, rel=0.05)
+    assert reference_spread(noisy)[1] == pytest.approx(2.0, rel=0.05)
     trend_plus_noise = np.linspace(0, 1000, 5000) + noisy
     assert diff_noise(trend_plus_noise) == pytest.approx(2.0, rel=0.1)
     assert relative_change(3.0, 2.0) == 0.5 and relative_change(0.0, 0.0) == 0.0

@@ -1,4 +1,4 @@
-"""Robust statistics shared by the detectors: median/MAD scale and safe relative change."""
+"""Robust statistics shared by the detectors: first-difference noise, safe relative change (median/MAD: calibration.py)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,6 @@ import numpy as np
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample times this estimates its standard deviation
 TINY = 1e-12
-
-
-def robust_center_scale(values: np.ndarray, rel_floor: float = 0.01) -> tuple[float, float]:
-    """Median and a noise scale: 1.4826 x MAD, floored at ``rel_floor`` x |median| (flat baselines)."""
-    center = float(np.median(values))
-    mad = float(np.median(np.abs(values - center)))
-    return center, max(MAD_TO_SIGMA * mad, rel_floor * abs(center), TINY)
 
 
 def diff_noise(values: np.ndarray) -> float:

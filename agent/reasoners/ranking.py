@@ -119,6 +119,11 @@ def _reachable(topology: Mapping[str, Sequence[str]], start: str, depth: int = 4
     return seen
 
 
+def _candidates(topology: Mapping[str, Sequence[str]]) -> set[str] | None:
+    """Every service of the call graph (callers and callees), or None (any service) without one."""
+    return set(topology) | {d for deps in topology.values() for d in deps} if topology else None
+
+
 def collect(
     findings: Sequence[Finding], changes: Sequence[ChangeNote], candidates: set[str] | None
 ) -> dict[str, ServiceEvidence]:
@@ -158,7 +163,7 @@ def rank_by_walk(
     findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
 ) -> list[ServiceEvidence]:
     """The personalised random walk of ``random_walk``: anomaly per service, slow calls out, recent changes."""
-    candidates = set(topology) | {d for deps in topology.values() for d in deps} if topology else None
+    candidates = _candidates(topology)
     evidence = collect(findings, changes, candidates)
     anomaly = {s: e.strength for s, e in evidence.items()}
     slow = {s: outgoing_slowness(e) for s, e in evidence.items()}
@@ -198,7 +203,7 @@ def rank_by_rules(
     findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
 ) -> list[ServiceEvidence]:
     """The evidence rules of docs/reasoners.md: strength, victims, load origins, onset order, changes, logs."""
-    candidates = set(topology) | {d for deps in topology.values() for d in deps} if topology else None
+    candidates = _candidates(topology)
     evidence = collect(findings, changes, candidates)
     anomalous = [e for e in evidence.values() if e.anomalous]
     onsets = [e.onset for e in anomalous if e.onset is not None]
