@@ -1,4 +1,4 @@
-"""Robust statistics shared by the detectors: first-difference noise, safe relative change (median/MAD: calibration.py)."""
+"""Robust statistics shared by the detectors: first-difference noise, safe relative change."""
 
 from __future__ import annotations
 
