@@ -51,6 +51,12 @@ def test_validate_prints_every_error_and_exits_1(monkeypatch):
     assert lines[-1] == "1 Skill(s) valid, 9 error(s), 0 warning(s)"
 
 
+def test_validate_fails_when_nothing_was_checked(tmp_path):
+    result = runner.invoke(app, ["skills", "validate", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "no Skill files found" in result.output and "nothing was checked" in result.output
+
+
 def test_validate_reports_missing_paths(monkeypatch):
     monkeypatch.chdir(FIXTURES)
     result = runner.invoke(app, ["skills", "validate", "no/such/file.yaml"])

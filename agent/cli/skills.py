@@ -113,12 +113,15 @@ def validate(
         None, "--bundle", help="Also check metric and log names against this case bundle's catalog."
     ),
 ) -> None:
-    """Validate Skills; print every error and exit 1 if there is any."""
+    """Validate Skills; print every error and exit 1 if there is any, or if nothing was checked."""
     if paths:
         loaded, errors = _validate_paths(paths)
     else:
         library = load_default_library()
         loaded, errors = list(library.skills.values()), list(library.errors)
+    if not loaded and not errors:
+        where = ", ".join(str(p) for p in paths) if paths else "the configured Skill directories"
+        raise _fail(f"no Skill files found in {where}: nothing was checked", 1)
     warnings = _catalog_warnings(loaded, bundle) if bundle else []
     _print_errors(errors, console)
     for warning in warnings:
