@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from agent.api.app import create_app
 from agent.api.settings import ApiSettings
@@ -208,6 +209,24 @@ def test_a_token_is_required_when_configured_except_for_healthz(memory, investig
             assert response.status_code == 401 and "bearer token" in response.json()["detail"]
         assert client.post("/webhook/alertmanager", json={"alerts": []}).status_code == 401
         assert client.get("/cases", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        for path in ("/docs", "/openapi.json"):  # the docs map every endpoint: they need the token too
+            assert client.get(path).status_code == 401
+            assert client.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        non_ascii = client.get("/cases", headers={"Authorization": "Bearer s3cr\u00e9t".encode()})
+        assert non_ascii.status_code == 401  # compared as bytes, never a 500
+
+
+def test_an_empty_token_is_refused_not_accepted():
+    with pytest.raises(ValidationError, match="set but empty"):
+        ApiSettings(token="  ")
+
+
+def test_a_non_ascii_token_works(memory, investigator):
+    app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token="s\u00e9same"))
+    with TestClient(app) as client:
+        good = {"Authorization": "Bearer s\u00e9same".encode()}
+        assert client.get("/cases", headers=good).status_code == 200
+        assert client.get("/cases", headers={"Authorization": "Bearer sesame"}).status_code == 401
 
 
 def test_unknown_routes_and_methods_answer_json(client):

@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 
 from agent.api.errors import install_error_handlers
 from agent.api.investigator import Investigator, LiveInvestigator
@@ -15,7 +17,7 @@ from agent.api.limits import BodyLimitMiddleware
 from agent.api.pool import InvestigationPool
 from agent.api.routes import cases, health, incidents, investigations, skills, webhook
 from agent.api.settings import ApiSettings
-from agent.api.state import ServiceState
+from agent.api.state import ServiceState, require_token
 from agent.config import Settings, get_settings
 from agent.memory import Memory
 
@@ -67,18 +69,34 @@ def create_app(
             if owns_memory:
                 state.memory.close()
 
+    protected = api.token is not None  # then the docs need the token too: they map every endpoint
     app = FastAPI(
         title="Bian Que",
         summary="Release interception, proactive inspection and alert root-cause analysis.",
         version="0.1.0",
         lifespan=lifespan,
+        **({"docs_url": None, "redoc_url": None, "openapi_url": None} if protected else {}),
     )
     app.state.bianque = state
+    if protected:
+        _protected_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     install_error_handlers(app)
     for module in (health, webhook, investigations, cases, incidents, skills):
         app.include_router(module.router)
     return app
+
+
+def _protected_docs(app: FastAPI) -> None:
+    """``/openapi.json`` and ``/docs`` behind the bearer token."""
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_token)])
+    def openapi() -> dict[str, Any]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(require_token)])
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Bian Que API")
 
 
 def _start_scheduler(state: ServiceState):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,5 +16,13 @@ class ApiSettings(BaseSettings):
     workers: int = Field(default=2, ge=1, description="Investigations run at the same time (webhook).")
     max_pending: int = Field(default=32, ge=0, description="Investigations waiting for a worker.")
     token: SecretStr | None = Field(
-        default=None, description="When set, every endpoint but /healthz needs 'Authorization: Bearer <token>'."
+        default=None,
+        description="When set, every endpoint but /healthz (the docs included) needs 'Authorization: Bearer <token>'.",
     )
+
+    @field_validator("token")
+    @classmethod
+    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("BIANQUE_API_TOKEN is set but empty: unset it (no token) or give a real token")
+        return value

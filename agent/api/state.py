@@ -40,7 +40,10 @@ def require_token(request: Request) -> None:
     if token is None:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), token.get_secret_value()):
+    # Bytes on both sides, so any token (ASCII or not) compares in constant time: the server decoded the
+    # header's raw bytes as latin-1, so encoding it back gives them exactly; the token is UTF-8.
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("latin-1"), expected):
         raise HTTPException(
             status_code=401,
             detail="missing or wrong bearer token (header 'Authorization: Bearer <BIANQUE_API_TOKEN>')",
