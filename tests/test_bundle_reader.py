@@ -118,3 +118,14 @@ def test_all_nezha_bundles_load_and_validate_clean():
         assert bundle.event.pattern is Pattern.RCA
         assert len(bundle.series) > 50
         assert bundle.topology is not None and bundle.topology.services()
+
+
+def test_a_misspelt_required_field_is_named_with_its_line(tmp_path):
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "event.yaml").write_text("service: checkout\npatern: rca\ntiem: 2026-03-02T10:00:00Z\n")
+    _, errors = read_bundle(case)
+    messages = [str(e) for e in errors]
+    assert "case/event.yaml:2: pattern: required (line 2 has 'patern': did you mean 'pattern'?)" in messages
+    assert "case/event.yaml:3: time: required (line 3 has 'tiem': did you mean 'time'?)" in messages
+    assert len(messages) == 2  # each reported once
