@@ -63,8 +63,15 @@ def alerts_from_data(data: Any, origin: str) -> list[Alert]:
 
 
 def events_from_alert_file(path: Path, now: float) -> list[Event]:
-    """One RCA event per alert in the file."""
-    return [event_from_alert(alert, now) for alert in alerts_from_data(read_structured(path), str(path))]
+    """One RCA event per alert in the file; every alert must name its rule (``labels.alertname``)."""
+    alerts = alerts_from_data(read_structured(path), str(path))
+    for i, alert in enumerate(alerts):
+        if not alert.name:
+            where = f"{path}[{i}]" if len(alerts) > 1 else str(path)
+            extra = sorted(alert.model_extra or {})
+            unknown = f"; unknown field(s) {', '.join(map(repr, extra))}" if extra else ""
+            raise InputError(f"{where}: labels.alertname: required (an Alertmanager alert names its rule){unknown}")
+    return [event_from_alert(alert, now) for alert in alerts]
 
 
 def event_from_change_file(path: Path, now: float) -> Event:

@@ -41,3 +41,13 @@ def test_change_file(tmp_path):
     path.write_text("id: d1\ntype: canary\nservice: ranking\nts: 1700000000\ncanary: {version: v2}\n")
     event = event_from_change_file(path, now=0)
     assert event.pattern == Pattern.RELEASE_INTERCEPTION and event.change.canary == {"version": "v2"}
+
+
+def test_an_alert_file_without_an_alert_is_refused_with_the_unknown_fields(tmp_path):
+    path = tmp_path / "alert.json"
+    path.write_text('{"foo": 1}')
+    with pytest.raises(InputError, match=r"alert.json: labels.alertname: required .*unknown field\(s\) 'foo'"):
+        events_from_alert_file(path, 0.0)
+    path.write_text('[{"labels": {"alertname": "A", "service": "s"}}, {"labels": {"service": "s"}}]')
+    with pytest.raises(InputError, match=r"alert.json\[1\]: labels.alertname: required"):
+        events_from_alert_file(path, 0.0)
