@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from agent.events import Alert, AlertmanagerWebhook, ChangeEvent, Event, event_from_alert, event_from_change
+from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
 class InputError(ValueError):
@@ -37,7 +38,10 @@ def read_structured(path: Path) -> Any:
     except json.JSONDecodeError:
         pass
     try:
+        check_yaml_bounds(text)
         return YAML(typ="safe").load(text)
+    except YAMLLimitError as exc:
+        raise InputError(f"{path}: {exc}") from exc
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)

@@ -11,6 +11,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from agent.bundles.errors import ErrorLog
+from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
 def load_yaml(path: Path, log: ErrorLog) -> tuple[bool, Any]:
@@ -21,7 +22,10 @@ def load_yaml(path: Path, log: ErrorLog) -> tuple[bool, Any]:
         log.add(f"cannot read: {exc}")
         return False, None
     try:
+        check_yaml_bounds(text)
         return True, YAML(typ="rt", pure=True).load(text)
+    except YAMLLimitError as exc:
+        log.add(str(exc))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

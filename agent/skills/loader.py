@@ -24,6 +24,7 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from agent.skills.schema import PATTERN_OUTCOMES, Compare, Skill
 from agent.skills.templates import Loc, TemplateError, check_template, template_fields
+from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,10 @@ def load_skill_text(text: str, name_for_errors: str) -> LoadedSkill:
 def check_skill_text(text: str, file: str) -> tuple[Skill | None, CommentedMap | None, list[SkillError]]:
     """Parse and validate without raising: (skill or None, raw mapping or None, errors)."""
     try:
+        check_yaml_bounds(text)
         raw = new_yaml().load(text)
+    except YAMLLimitError as exc:
+        return None, None, [SkillError(file, None, "", str(exc))]
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

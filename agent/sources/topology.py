@@ -10,6 +10,8 @@ from typing import Any, Literal
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
+
 Direction = Literal["downstream", "upstream", "both"]
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -76,7 +78,11 @@ class Topology:
     def from_file(cls, path: str | Path) -> Topology:
         """From a topology.yaml file; raises :class:`TopologyError` or ``OSError``."""
         try:
-            data = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+            text = Path(path).read_text(encoding="utf-8")
+            check_yaml_bounds(text)
+            data = YAML(typ="safe", pure=True).load(text)
+        except YAMLLimitError as exc:
+            raise TopologyError([((), str(exc))], str(path)) from exc
         except YAMLError as exc:
             raise TopologyError([((), f"invalid YAML: {exc}")], str(path)) from exc
         return cls.from_dict(data, str(path))
