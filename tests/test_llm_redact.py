@@ -36,6 +36,12 @@ SECRETS = [
     ("OPENAI sk-proj-abcdefghijklmnopqrstuvwxyz123456", "abcdefghijklmnopqrstuvwxyz123456"),
     ("push with ghp_abcdefghijklmnopqrstuvwxyz0123456789", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"),
     ("Cookie: session=abc123; theme=dark", "abc123"),
+    # issue 11: missed before
+    ("ssh-keygen -N '' passphrase=correct-horse-9", "correct-horse-9"),
+    ("running mysql -u root -pS3cretPw orders", "S3cretPw"),
+    ("oauth client_secret abc123xyz rotated", "abc123xyz"),
+    ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig", "eyJzdWIiOiIxMjM0NTY3ODkwIn0"),
+    ("the password is hunter2, do not share", "hunter2"),
 ]
 
 ORDINARY = [
@@ -51,7 +57,14 @@ ORDINARY = [
     "basic authentication enabled; Bearer token missing",
     "F1 | anomaly | ranking | latency_p99_ms up | 0.87 | 11:55:00Z (T-5m) | before=20 after=180.5",
     "commit 4bf92f3577b34da6a3ce929d0e0e4736f00dfeed rolled out to 10% of pods",
+    "the token is valid; latency 250ms token bucket refilled",
+    "mysql -p prompts for the password",
 ]
+
+
+def test_authorization_redacts_the_credential_not_the_rest_of_the_line() -> None:
+    text = "Authorization: Bearer abcdef123456 path=/api/v1/orders status=500"
+    assert redact(text) == "Authorization: Bearer [REDACTED] path=/api/v1/orders status=500"
 
 
 @pytest.mark.parametrize(("text", "secret"), SECRETS)

@@ -16,7 +16,7 @@ REDACTED = "[REDACTED]"
 # A secret word a key name ends with: db_password, AWS_SECRET_ACCESS_KEY, x-api-key, auth_token.
 # "pass" alone is left out on purpose: "decision: pass" is not a secret.
 _SECRET_WORD = (
-    r"(?:password|passwd|pwd|secret|token|api[_\- ]?key|apikey|access[_\- ]?key|secret[_\- ]?key"
+    r"(?:password|passwd|passphrase|pwd|secret|token|api[_\- ]?key|apikey|access[_\- ]?key|secret[_\- ]?key"
     r"|private[_\- ]?key|credentials?)"
 )
 _KEY = rf"(?<![A-Za-z0-9])[A-Za-z0-9_.\-]*?{_SECRET_WORD}"
@@ -27,9 +27,16 @@ _PRIVATE_KEY = re.compile(
     re.DOTALL,
 )
 _URL_CREDENTIALS = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s:@'\"]*:[^/\s@'\"]+@")
-_HEADER = re.compile(
-    r"(?im)\b((?:proxy-)?authorization|cookie|set-cookie|x-auth-token)(\"?[ \t]*[:=][ \t]*\"?)[^\"\r\n]+"
+_HEADER = re.compile(  # cookies: every pair is a secret, to the end of the header
+    r"(?im)\b(cookie|set-cookie)(\"?[ \t]*[:=][ \t]*\"?)[^\"\r\n]+"
 )
+# Authorization: the scheme stays, the credential goes, and the rest of the line is left alone.
+_AUTHORIZATION = re.compile(
+    r"(?i)\b((?:proxy-)?authorization|x-auth-token)(\"?[ \t]*[:=][ \t]*\"?)"
+    r"((?:bearer|basic|digest|token|negotiate)[ \t]+)?[^\s\",;]+"
+)
+# mysql -pSECRET / mysqldump -p'SECRET': the password glued to -p
+_MYSQL_PASSWORD = re.compile(r"(\bmysql(?:dump|admin|import|show)?\b[^\r\n]*?[ \t]-p)(?![ \t])(\S+)")
 _BEARER = re.compile(rf"(?i)\b(bearer|basic)([ \t]+){_OPAQUE}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*")
 _AWS_KEY = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA)[0-9A-Z]{16}\b")
@@ -44,8 +51,8 @@ _KEY_VALUE = re.compile(
 )
 # "the api key is 9f86d081884c7d65…", "token 3f9a8b7c…": a long secret-looking string after a secret word.
 _WORD_THEN_SECRET = re.compile(
-    rf"(?i)(?<![A-Za-z0-9]){_SECRET_WORD}(?![A-Za-z0-9])((?:[ \t]+(?:is|was|of))?[ \t]+[\"']?)"
-    r"(?=[A-Za-z0-9+/_\-]*\d)[A-Za-z0-9+/_\-]{16,}={0,2}"
+    rf"(?i)(?<![A-Za-z0-9])[A-Za-z0-9_\-]*{_SECRET_WORD}(?![A-Za-z0-9])((?:[ \t]+(?:is|was|of))?[ \t]+[\"']?)"
+    r"(?=[A-Za-z0-9+/_\-.!@#$%^&*]*\d)[A-Za-z0-9+/_\-.!@#$%^&*]{6,}={0,2}"
 )
 
 
@@ -67,6 +74,8 @@ def redact(text: str) -> str:
     text = _PRIVATE_KEY.sub(REDACTED, text)
     text = _URL_CREDENTIALS.sub(rf"\1{REDACTED}@", text)
     text = _HEADER.sub(rf"\1\2{REDACTED}", text)
+    text = _AUTHORIZATION.sub(lambda m: f"{m.group(1)}{m.group(2)}{m.group(3) or ''}{REDACTED}", text)
+    text = _MYSQL_PASSWORD.sub(rf"\1{REDACTED}", text)
     text = _JWT.sub(REDACTED, text)
     text = _BEARER.sub(rf"\1\2{REDACTED}", text)
     text = _AWS_KEY.sub(REDACTED, text)
