@@ -10,10 +10,10 @@ from agent.graph.toolkit import Toolkit
 
 
 def load_skills(settings: Settings):
-    """Built-in Skills overridden by the user's, as one library."""
-    from agent.skills.library import load_library
+    """Built-in Skills overridden by the user's, as one library (reloaded only when a file changed)."""
+    from agent.skills.library import load_default_library
 
-    return load_library([*settings.skills_dirs, settings.resolved_user_skills_dir])
+    return load_default_library(settings)
 
 
 def open_knowledge(settings: Settings, *, ingest: bool = True):

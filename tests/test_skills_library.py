@@ -170,3 +170,24 @@ def test_inspections_judge_trends_and_rules_use_real_finding_kinds(shipped):
     assert memory.data.metrics[0].compare == Compare.TREND
     kinds = {k for s in shipped.skills.values() for r in s.skill.decision.rules for k in r.when.kind}
     assert kinds <= set(FindingKind) and FindingKind.TREND in kinds
+
+
+def test_the_default_library_reloads_only_when_a_skill_file_changes(tmp_path, monkeypatch):
+    import shutil
+
+    from agent.config import PROJECT_ROOT, get_settings
+    from agent.skills.library import load_default_library
+
+    skills = tmp_path / "skills"
+    skills.mkdir()
+    shutil.copy(PROJECT_ROOT / "skills" / "generic-rca.yaml", skills / "generic-rca.yaml")
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", f'["{skills}"]')
+    get_settings.cache_clear()
+    first, second = load_default_library(), load_default_library()
+    assert first.get("generic-rca") is second.get("generic-rca")  # not parsed again
+    assert first is not second and first.skills is not second.skills  # each caller has its own containers
+    path = skills / "generic-rca.yaml"
+    path.write_text(path.read_text().replace("version: 1", "version: 2", 1))
+    changed = load_default_library()
+    assert changed.get("generic-rca") is not first.get("generic-rca")
+    assert changed.get("generic-rca").skill.version == 2

@@ -5,6 +5,7 @@ Each file is validated on its own: a bad file is listed with its errors and the 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +73,40 @@ def load_library(dirs: list[Path]) -> SkillLibrary:
 
 
 def load_default_library(settings: Settings | None = None) -> SkillLibrary:
-    """The configured ``skills_dirs`` followed by the user's Skill directory."""
+    """The configured ``skills_dirs`` followed by the user's Skill directory (reloaded only when a file changed)."""
     settings = settings or get_settings()
-    return load_library([*settings.skills_dirs, settings.resolved_user_skills_dir])
+    return load_library_cached([*settings.skills_dirs, settings.resolved_user_skills_dir])
+
+
+_CACHE: dict[tuple[Path, ...], tuple[tuple, SkillLibrary]] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _fingerprint(dirs: list[Path]) -> tuple:
+    """Every Skill file of ``dirs`` with its size and modification time: changes when any file does."""
+    files = []
+    for directory in dirs:
+        if directory.is_dir():
+            for path in skill_files(directory):
+                stat = path.stat()
+                files.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(files)
+
+
+def load_library_cached(dirs: list[Path]) -> SkillLibrary:
+    """``load_library`` reusing the last load of the same directories while no Skill file changed, so a
+    service answering many requests neither re-parses every file each time nor lets one bad file slow
+    every request. Each caller gets its own copy of the containers."""
+    key = tuple(dirs)
+    fingerprint = _fingerprint(dirs)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is None or cached[0] != fingerprint:
+            cached = (fingerprint, load_library(dirs))
+            _CACHE[key] = cached
+    library = cached[1]
+    return SkillLibrary(skills=dict(library.skills), errors=list(library.errors),
+                        overrides=list(library.overrides), dirs=list(library.dirs))
 
 
 def _load_directory(library: SkillLibrary, directory: Path) -> None:
