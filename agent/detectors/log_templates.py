@@ -68,7 +68,9 @@ def count_templates(
     counts: dict[tuple[str, int], TemplateCount] = {}
     in_window = [r for r in records if _window_of(r.ts, baseline, current) is not None]
     for record in sorted(in_window, key=lambda r: (_window_of(r.ts, baseline, current) != "baseline", r.ts)):
-        miner = miners.setdefault(record.service, new_miner())
+        miner = miners.get(record.service)
+        if miner is None:  # one miner per service, built once (setdefault would build one per line)
+            miner = miners[record.service] = new_miner()
         level = normal_level(record.level)
         message = " ".join(record.message.split()) or "<empty>"
         result = miner.add_log_message(f"{level} {message}")
