@@ -302,6 +302,7 @@ def skill_json_schema() -> dict[str, Any]:
             prop.pop("type", None)
             prop.update(_duration_json())
     defs["Window"]["properties"]["history"]["items"] = _duration_json()
+    defs["Window"]["properties"]["reference"]["anyOf"].append({"type": "null"})  # optional: null means unset
     schema["properties"]["window"] = {"anyOf": [{"$ref": "#/$defs/Window"}, *_duration_json()["anyOf"]]}
     for name in ("kind", "signals"):
         prop = defs["Condition"]["properties"][name]
