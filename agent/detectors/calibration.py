@@ -23,7 +23,7 @@ Calibration asks instead *how unusual is this for this series*:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -47,6 +47,12 @@ class Calibration:
     scale: float
     excursion: float  # robust z the reference itself reaches the bad way (>= MIN_EXCURSION)
     direction: str
+    reference_z: np.ndarray = field(repr=False, compare=False)  # signed robust z of the (cleaned) reference
+
+    def toward(self, direction: str) -> Calibration:
+        """The same centre and spread judged another bad way (only the excursion differs)."""
+        return Calibration(self.center, self.scale, _excursion(self.reference_z, direction), direction,
+                           self.reference_z)
 
     def z(self, values: np.ndarray) -> np.ndarray:
         """Robust z of ``values`` the bad way (positive = worse); ``both`` takes the absolute value."""
@@ -64,6 +70,10 @@ def _bad_way(z: np.ndarray, direction: str) -> np.ndarray:
     if direction == "down":
         return -z
     return np.abs(z)
+
+
+def _excursion(reference_z: np.ndarray, direction: str) -> float:
+    return max(quantile(_bad_way(reference_z, direction), REFERENCE_QUANTILE), MIN_EXCURSION)
 
 
 def quantile(values: np.ndarray, q: float) -> float:
@@ -127,12 +137,11 @@ def calibrate(
     current = np.asarray(current, dtype=float)
     if reference.size < MIN_REFERENCE:
         return None
-    magnitude = float(np.max(np.abs(np.concatenate([reference, current])))) if current.size else 0.0
+    magnitude = float(np.max(np.abs(np.concatenate([reference, current]))))
     if set_aside_episodes:
         episodes = past_episodes(reference, magnitude, rel_floor)
         if (~episodes).sum() >= MIN_REFERENCE:
             reference = reference[~episodes]
     center, scale = reference_spread(reference, magnitude, rel_floor)
-    own = _bad_way((reference - center) / scale, direction)
-    excursion = max(quantile(own, REFERENCE_QUANTILE), MIN_EXCURSION)
-    return Calibration(center, scale, excursion, direction)
+    reference_z = (reference - center) / scale
+    return Calibration(center, scale, _excursion(reference_z, direction), direction, reference_z)

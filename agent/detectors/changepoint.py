@@ -88,12 +88,12 @@ def locate_onset(
     """The earliest sustained deviation of ``values`` from ``baseline`` the bad way, or ``None``."""
     if baseline.size < min_baseline or values.size < k:
         return None
+    reference = calibrate(baseline, values, rel_floor=rel_floor, set_aside_episodes=set_aside_episodes)
+    if reference is None:
+        return None
     best: Onset | None = None
     for sign in bad_signs(direction):
-        calibration = calibrate(baseline, values, "up" if sign > 0 else "down", rel_floor=rel_floor,
-                                set_aside_episodes=set_aside_episodes)
-        if calibration is None:
-            return None
+        calibration = reference.toward("up" if sign > 0 else "down")  # one centre and spread, two excursions
         center, scale = calibration.center, calibration.scale
         z = calibration.z(values)
         threshold = max(z_threshold, calibration.excursion)

@@ -58,8 +58,7 @@ def name_tokens(metric: str) -> list[str]:
 def infer_direction(metric: str) -> DirectionName:
     """``up`` when the name says latency, duration, time, errors or failures; ``down`` for success,
     availability or a hit ratio; ``both`` when the name does not say."""
-    tokens = name_tokens(metric)
-    words = set(tokens)
+    words = set(name_tokens(metric))
     if words & _DOWN_WORDS or any(a in words and b in words for a, b in _DOWN_PAIRS):
         return "down"
     if words & _UP_WORDS:

@@ -67,9 +67,10 @@ def detect_logs(
         if entry.current < min_count:
             continue
         if entry.baseline == 0:
-            if level_weight(entry.level, entry.template) < NEW_TEMPLATE_MIN_WEIGHT:
+            weight = level_weight(entry.level, entry.template)
+            if weight < NEW_TEMPLATE_MIN_WEIGHT:
                 continue
-            finding = _new_template(entry, min_count, current)
+            finding = _new_template(entry, weight, min_count, current)
         else:
             finding = _burst(entry, entry.baseline * scale, min_ratio, alpha, current)
         if finding is not None:
@@ -77,8 +78,7 @@ def detect_logs(
     return findings
 
 
-def _new_template(entry: TemplateCount, min_count: int, window: tuple[float, float]) -> Finding:
-    weight = level_weight(entry.level, entry.template)
+def _new_template(entry: TemplateCount, weight: float, min_count: int, window: tuple[float, float]) -> Finding:
     summary = (
         f"{entry.service} new {entry.level} log template {untrusted(entry.template)} x{entry.current} in "
         f"{fmt_duration(window[1] - window[0])} (none in baseline), first {fmt_time(entry.first_current)}"

@@ -10,7 +10,7 @@ import numpy as np
 from agent.detectors.canary import detect_canary
 from agent.detectors.change_impact import detect_change_impact
 from agent.detectors.changes import detect_change_proximity, earliest_onsets
-from agent.detectors.deviation import detect_deviation
+from agent.detectors.deviation import WEAK_SCORE, detect_deviation
 from agent.detectors.history import detect_history
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
@@ -85,7 +85,7 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
     start, end, anchor = window["start"], window["end"] + 1, window["anchor"]
     common = {"signal": signal.id, "source": ""}
     found: list[Finding] = []
-    episodes = {"set_aside_episodes": event.pattern == Pattern.RCA}  # see calibration.calibrate
+    set_aside = event.pattern == Pattern.RCA  # a short reference before an alert: see calibration.calibrate
     if signal.compare == Compare.TREND:
         limit = signal.threshold if signal.threshold is not None else natural_limit(series)
         found += detect_trend(series, start=start, end=end, direction=direction, limit=limit,
@@ -103,7 +103,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
         first = max(start, _first_sample(series, start))  # the reference is the data we have, not the request
         baseline_end = reference_split(event.pattern, first, end, anchor, window.get("reference_end"))
         onsets = detect_onset(series, start=first, end=end, baseline_end=baseline_end,
-                              direction=direction, min_effect=signal.min_effect, **episodes, **common)
+                              direction=direction, min_effect=signal.min_effect, set_aside_episodes=set_aside,
+                              **common)
         if event.pattern in (Pattern.RCA, Pattern.INSPECTION):
             # RCA: weak evidence keeps every service rankable; inspection: a point far beyond anything
             # the reference did is worth reporting even when it does not last.
@@ -111,7 +112,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             clear = set() if inspection else {(f.subject, f.metric) for f in onsets}
             unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
             onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
-                                       **({"max_score": 1.0} if inspection else {}), **episodes, **common)
+                                       max_score=1.0 if inspection else WEAK_SCORE, set_aside_episodes=set_aside,
+                                       **common)
         if event.pattern == Pattern.INSPECTION:
             onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor) for f in onsets]
