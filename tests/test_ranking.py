@@ -78,6 +78,23 @@ def test_a_service_passing_on_a_dependency_delay_is_a_victim():
     assert checkout.score < 0.8
 
 
+def test_a_service_that_calls_nothing_does_not_pass_a_delay_on():
+    # cart calls no one: its slower calls out (say, its CPU starved) are its own trouble, not a victim's sign
+    findings = [_finding("cart", SERVER, 0.8), _finding("cart", CLIENT, 0.85)]
+    cart = next(e for e in rank_services(number_findings(findings), [], SHOP, ["frontend"]) if e.service == "cart")
+    assert not any("passes a dependency's delay on" in n for n in cart.notes)
+    assert cart.score >= 0.8
+
+
+def test_a_leaf_callee_with_slow_calls_of_its_own_keeps_its_blame():
+    # frontend's calls slowed; cart (a leaf) and checkout both slowed their own calls out. Checkout has
+    # callees, so it may be passing a delay on; cart has none, so the blame stays with it.
+    findings = [_finding("frontend", CLIENT, 0.9), _finding("cart", CLIENT, 0.9), _finding("checkout", CLIENT, 0.9)]
+    ranked = {e.service: e for e in rank_services(number_findings(findings), [], SHOP, ["frontend"])}
+    gained = {s: ranked[s].score - ranked[s].strength for s in ("cart", "checkout")}
+    assert gained["cart"] > 0.1 and gained["cart"] > 5 * gained["checkout"], gained
+
+
 def test_alerted_service_is_not_promoted_over_clear_evidence():
     findings = [_finding("cart", SERVER, 0.9), _finding("payment", SERVER, 0.8), _finding("email", SERVER, 0.7)]
     assert "frontend" not in _order(findings)[:3]

@@ -224,7 +224,7 @@ def rank_by_rules(
         elif earlier_deps and not _own_saturation(ev):
             ev.score *= VICTIM_FACTOR
             ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
-        elif _passes_on_delay(ev):
+        elif _passes_on_delay(ev, topology):
             ev.score *= VICTIM_FACTOR
             ev.notes.append("its own calls out slowed as much as it did: it passes a dependency's delay on")
         explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset)]
@@ -270,6 +270,7 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
     """
     slowest = {s: call for s, e in evidence.items() if (call := _slowest_call(e)) is not None}
     slowness = {s: _call_slowness(call) for s, call in slowest.items()}
+    passing_on = {s: 0.0 if calls_nothing(s, topology) else v for s, v in slowness.items()}
     total = sum(v for s, v in slowness.items() if topology.get(s))
     if total <= 0:
         return
@@ -279,7 +280,7 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
             callers_of[callee].append(caller)
     for callee, callers in sorted(callers_of.items()):
         felt = [slowness.get(c, 0.0) for c in callers]
-        share = (sum(felt) / len(callers)) * (sum(felt) / total) * (1.0 - min(1.0, slowness.get(callee, 0.0)))
+        share = (sum(felt) / len(callers)) * (sum(felt) / total) * (1.0 - min(1.0, passing_on.get(callee, 0.0)))
         if share <= 0:
             continue
         slow = [c for c in callers if slowness.get(c, 0.0) > 0]
@@ -289,10 +290,19 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
         target.notes.append(f"calls to it from {slow} got slower ({share:.2f} of the blame)")
 
 
-def _passes_on_delay(ev: ServiceEvidence) -> bool:
+def _passes_on_delay(ev: ServiceEvidence, topology: Mapping[str, Sequence[str]]) -> bool:
     """The service's calls to others slowed at least ``PASS_ON`` as clearly as anything of its own deviates,
-    and its own CPU, memory and disk did not: a dependency's delay seen from the caller's side."""
+    and its own CPU, memory and disk did not: a dependency's delay seen from the caller's side. A service
+    the call graph shows calling nothing has no dependency to pass a delay on from: the slowness is its own."""
+    if calls_nothing(ev.service, topology):
+        return False
     return outgoing_slowness(ev) >= PASS_ON * ev.strength and not _own_saturation(ev)
+
+
+def calls_nothing(service: str, topology: Mapping[str, Sequence[str]]) -> bool:
+    """The call graph shows ``service`` calling no other service: slowness of its calls out cannot be a
+    dependency's delay passed on (it is its own, e.g. its CPU starved). False without a call graph."""
+    return bool(topology) and not any(d != service for d in topology.get(service, ()))
 
 
 def _own_saturation(ev: ServiceEvidence) -> bool:
