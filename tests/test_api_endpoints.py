@@ -28,7 +28,10 @@ def investigate(client, event=RCA_EVENT, **extra):
 def test_healthz_reports_the_database_and_the_workers(client):
     body = client.get("/healthz").json()
     assert body["status"] == "ok" and body["database"].startswith("sqlite:///")
-    assert body["investigations"] == {"in_flight": 0, "capacity": 34, "completed": 0, "failed": 0}
+    assert body["queue"] == {"pending": 0, "running": 0, "done": 0, "failed": 0, "oldest_pending_at": None,
+                             "bound": 10_000}
+    workers = body["workers"]
+    assert (workers["threads"], workers["running"], workers["completed"], workers["failed_attempts"]) == (2, 0, 0, 0)
 
 
 def test_investigate_answers_with_verdict_report_and_case(client, investigator):

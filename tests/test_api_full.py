@@ -25,8 +25,8 @@ def test_webhook_alert_is_investigated_by_the_real_graph(memory, bundle):
     toolkit = bundle_toolkit(bundle, get_settings(), memory=memory)
     calls = []
 
-    def investigator(event, *, skill=None, source="api"):
-        result = investigate(event, toolkit, skill=skill, source=source, bundle_path=str(SCENARIO))
+    def investigator(event, *, skill=None, source="api", thread_id=None):
+        result = investigate(event, toolkit, skill=skill, source=source, bundle_path=str(SCENARIO), thread_id=thread_id)
         calls.append(result)
         return result
 
@@ -35,7 +35,7 @@ def test_webhook_alert_is_investigated_by_the_real_graph(memory, bundle):
         first = client.post("/webhook/alertmanager", json=webhook(alert)).json()["alerts"][0]
         repeat = client.post("/webhook/alertmanager", json=webhook(alert)).json()["alerts"][0]
         wait_idle(client)
-        assert (first["action"], repeat["kind"], len(calls)) == ("investigating", "repeat", 1)
+        assert (first["action"], repeat["kind"], len(calls)) == ("queued", "repeat", 1)
         case_id = client.get(f"/incidents/{first['incident_id']}").json()["case_id"]
         case = client.get(f"/cases/{case_id}").json()
     assert case["status"] == "done", case.get("error")

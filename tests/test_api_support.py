@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -24,29 +25,42 @@ class CountingInvestigator(DryRunInvestigator):
     def __init__(self, memory: Memory, gate: threading.Event | None = None, fail: bool = False) -> None:
         super().__init__(memory)
         self.calls: list[tuple[Event, str | None, str]] = []
+        self.threads: list[str | None] = []
         self.gate = gate
         self.fail = fail
         self._lock = threading.Lock()
 
-    def __call__(self, event: Event, *, skill: str | None = None, source: str = "api") -> InvestigationResult:
+    def __call__(
+        self, event: Event, *, skill: str | None = None, source: str = "api", thread_id: str | None = None
+    ) -> InvestigationResult:
         with self._lock:
             self.calls.append((event, skill, source))
+            self.threads.append(thread_id)
         if self.gate is not None:
             assert self.gate.wait(30), "test gate never released"
         if self.fail:
             raise RuntimeError("investigation exploded")
-        return super().__call__(event, skill=skill, source=source)
+        return super().__call__(event, skill=skill, source=source, thread_id=thread_id)
+
+
+FAST_QUEUE = {"poll_s": 0.05, "retry_backoff_s": 0.0, "lease_s": 30.0}
+"""Test settings of the queue workers: look often, retry at once."""
 
 
 def make_client(memory: Memory, investigator: Any, **api: Any) -> TestClient:
-    """A TestClient (use as a context manager) for an app with these API settings."""
-    app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token=None, **api))
+    """A TestClient (use as a context manager) for an app with these API settings (fast queue by default)."""
+    settings = ApiSettings(token=None, **{**FAST_QUEUE, **api})
+    app = create_app(get_settings(), investigator, memory=memory, api=settings)
     return TestClient(app, raise_server_exceptions=False)
 
 
-def wait_idle(client: TestClient) -> None:
-    """Wait (bounded) for the background investigations of the client's app."""
-    assert client.app.state.bianque.pool.wait_idle(timeout=30), "background investigations did not finish"
+def wait_idle(client: TestClient, timeout: float = 30.0) -> None:
+    """Wait (bounded) until the client's app has no queued investigation pending or running."""
+    memory = client.app.state.bianque.memory
+    deadline = time.monotonic() + timeout
+    while memory.queue_outstanding():
+        assert time.monotonic() < deadline, f"queued investigations did not finish: {memory.queue_stats()}"
+        time.sleep(0.02)
 
 
 def alert(

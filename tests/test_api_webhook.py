@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -15,15 +16,20 @@ def post(client, *alerts):
     return response.json()
 
 
-def test_new_alert_is_investigated_in_the_background_and_its_case_linked(client, investigator, memory):
+def test_new_alert_is_queued_investigated_and_its_case_linked(client, investigator, memory):
     body = post(client, alert(fingerprint="fp-1"))
-    assert (body["received"], body["investigations_started"]) == (1, 1)
+    assert (body["received"], body["accepted"], body["rejected"], body["investigations_queued"]) == (1, 1, 0, 1)
     [outcome] = body["alerts"]
-    assert (outcome["kind"], outcome["action"], outcome["service"]) == ("new", "investigating", "ranking")
+    assert (outcome["kind"], outcome["action"], outcome["service"]) == ("new", "queued", "ranking")
+    assert outcome["queue_id"] and f"queue item {outcome['queue_id']}" in outcome["message"]
     wait_idle(client)
     [(event, skill, source)] = investigator.calls
     assert (event.pattern.value, event.alert.name, skill, source) == ("rca", "HighLatency", None, "webhook")
+    item = client.get(f"/queue/{outcome['queue_id']}").json()
+    assert (item["status"], item["attempts"], item["incident_id"]) == ("done", 1, outcome["incident_id"])
+    assert investigator.threads == [item["thread_id"]]  # the checkpoint thread is the queue item's
     incident = client.get(f"/incidents/{outcome['incident_id']}").json()
+    assert incident["case_id"] == item["case_id"]
     case = client.get(f"/cases/{incident['case_id']}").json()
     assert case["event"]["alert"]["labels"]["alertname"] == "HighLatency"
 
@@ -34,7 +40,7 @@ def test_the_same_alert_twice_is_investigated_once(client, investigator):
     second = post(client, alert(fingerprint="fp-1"))["alerts"][0]
     wait_idle(client)
     assert (second["kind"], second["action"]) == ("repeat", "acknowledged")
-    assert "no new investigation" in second["message"]
+    assert f"investigated by case {second['case_id']}" in second["message"]
     assert second["incident_id"] == first["incident_id"]
     assert second["case_id"] is not None  # points at the first investigation's case
     assert len(investigator.calls) == 1
@@ -45,13 +51,14 @@ def test_another_alert_on_a_service_with_an_open_incident_is_a_duplicate(client,
     second = post(client, alert("ErrorRate", fingerprint="fp-2"))["alerts"][0]
     other_service = post(client, alert("ErrorRate", service="cache", fingerprint="fp-3"))["alerts"][0]
     wait_idle(client)
-    assert (second["kind"], second["action"], second["incident_id"]) == (
+    assert (second["kind"], second["action"], second["incident_id"], second["queue_id"]) == (
         "duplicate",
         "acknowledged",
         first["incident_id"],
+        first["queue_id"],
     )
     assert "ranking already has an open incident" in second["message"]
-    assert (other_service["kind"], other_service["action"]) == ("new", "investigating")
+    assert (other_service["kind"], other_service["action"]) == ("new", "queued")
     assert sorted(e.service for e, _, _ in investigator.calls) == ["cache", "ranking"]
 
 
@@ -59,7 +66,7 @@ def test_alerts_of_one_call_are_deduplicated_against_each_other(client, investig
     body = post(client, alert("A", fingerprint="fp-1"), alert("B", fingerprint="fp-2"), alert("C", service="cache"))
     wait_idle(client)
     assert [a["kind"] for a in body["alerts"]] == ["new", "duplicate", "new"]
-    assert body["investigations_started"] == 2 and len(investigator.calls) == 2
+    assert body["investigations_queued"] == 2 and len(investigator.calls) == 2
 
 
 def test_resolved_alerts_are_recorded_and_resolve_the_incident(client, investigator):
@@ -72,7 +79,7 @@ def test_resolved_alerts_are_recorded_and_resolve_the_incident(client, investiga
     assert client.get("/incidents", params={"service": "ranking"}).json() == []
     again = post(client, alert(fingerprint="fp-1"))["alerts"][0]
     wait_idle(client)
-    assert (again["kind"], again["action"]) == ("new", "investigating")
+    assert (again["kind"], again["action"]) == ("new", "queued")
     assert len(investigator.calls) == 2
 
 
@@ -101,18 +108,66 @@ def test_alerts_without_fingerprint_are_identified_by_their_labels(client, inves
     ("mutate", "field"),
     [
         (lambda b: b.pop("alerts"), "alerts: Field required"),
-        (lambda b: b["alerts"][1].update(labels=["not", "a", "map"]), "alerts[1].labels: "),
-        (lambda b: b["alerts"][0].update(startsAt="yesterday-ish"), "alerts[0].startsAt: "),
-        (lambda b: b["alerts"][1].update(status="pending"), "alerts[1].status: must be firing or resolved"),
         (lambda b: b.update(alerts="all of them"), "alerts: "),
     ],
 )
-def test_invalid_bodies_are_rejected_naming_the_field(client, investigator, mutate, field):
+def test_invalid_envelopes_are_rejected_naming_the_field(client, investigator, mutate, field):
     body = webhook(alert("A", fingerprint="fp-1"), alert("B", fingerprint="fp-2"))
     mutate(body)
     response = client.post("/webhook/alertmanager", json=body)
     assert response.status_code == 422
     assert field in response.json()["detail"]
+    assert investigator.calls == [] and client.get("/incidents").json() == []
+
+
+BAD_ALERTS = [
+    (lambda a: a.update(labels=["not", "a", "map"]), "alerts[1].labels", "must be a mapping"),
+    (lambda a: a.update(startsAt="yesterday-ish"), "alerts[1].startsAt", ""),
+    (lambda a: a.update(status="pending"), "alerts[1].status", "must be firing or resolved"),
+    (lambda a: a["labels"].pop("alertname"), "alerts[1].labels.alertname", "required"),
+    (lambda a: a["labels"].update(service="cache\ud800"), "alerts[1].labels.service", "unpaired surrogate"),
+    (lambda a: a["annotations"].update(summary="a\u0000b"), "alerts[1].annotations.summary", "NUL"),
+    (lambda a: a["labels"].update(service="s" * 201), "alerts[1].labels.service", "longer than 200"),
+    (lambda a: a.update(fingerprint="f" * 201), "alerts[1].fingerprint", "longer than 200"),
+]
+
+
+def _raw_json(body: dict) -> bytes:
+    """ASCII JSON: a lone surrogate goes as the escape ``\\ud800`` (valid JSON, not valid text)."""
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(("mutate", "field", "message"), BAD_ALERTS)
+def test_one_bad_alert_is_reported_and_the_others_are_stored_and_investigated(
+    client, investigator, memory, mutate, field, message
+):
+    bad = alert("Bad", service="cache", fingerprint="fp-bad")
+    mutate(bad)
+    body = webhook(alert("A", service="ranking", fingerprint="fp-1"), bad, alert("C", service="search"))
+    headers = {"content-type": "application/json"}
+    response = client.post("/webhook/alertmanager", content=_raw_json(body), headers=headers)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["received"], answer["accepted"], answer["rejected"], answer["investigations_queued"]) == (3, 2, 1, 2)
+    first, rejected, third = answer["alerts"]
+    assert (rejected["index"], rejected["action"], rejected["queue_id"]) == (1, "rejected", None)
+    assert [e["field"] for e in rejected["errors"]] == [field]
+    assert message in rejected["errors"][0]["message"] and field in rejected["message"]
+    assert (first["action"], third["action"]) == ("queued", "queued")
+    wait_idle(client)
+    assert sorted(e.service for e, _, _ in investigator.calls) == ["ranking", "search"]
+    assert {i["service"] for i in client.get("/incidents").json()} == {"ranking", "search"}
+    for outcome in (first, third):
+        assert client.get(f"/incidents/{outcome['incident_id']}").json()["case_id"]
+
+
+def test_a_call_whose_every_alert_is_bad_is_refused_naming_each(client, investigator):
+    body = webhook(alert(status="pending"), {"labels": {"service": "x"}})
+    response = client.post("/webhook/alertmanager", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "alerts[0].status: must be firing or resolved" in detail
+    assert "alerts[1].labels.alertname: required" in detail
     assert investigator.calls == [] and client.get("/incidents").json() == []
 
 
@@ -131,31 +186,98 @@ def test_too_many_alerts_in_one_call_are_refused(memory, investigator):
     assert response.json()["detail"] == "alerts: at most 2 per call, got 3"
 
 
-def test_a_full_queue_answers_503_and_records_nothing(memory):
+def test_a_queue_beyond_its_bound_answers_503_and_records_nothing(memory):
     gate = threading.Event()
     investigator = CountingInvestigator(memory, gate=gate)
-    with make_client(memory, investigator, workers=1, max_pending=0) as client:
-        first = client.post("/webhook/alertmanager", json=webhook(alert(service="ranking")))
-        refused = client.post("/webhook/alertmanager", json=webhook(alert(service="cache")))
-        assert first.json()["alerts"][0]["action"] == "investigating"
+    with make_client(memory, investigator, workers=1, max_queued=2) as client:
+        first = client.post("/webhook/alertmanager", json=webhook(alert(service="ranking"), alert(service="cache")))
+        assert [a["action"] for a in first.json()["alerts"]] == ["queued", "queued"]
+        refused = client.post("/webhook/alertmanager", json=webhook(alert(service="search")))
         assert refused.status_code == 503 and refused.headers["retry-after"] == "30"
-        assert "retry later" in refused.json()["detail"]
-        assert client.get("/incidents", params={"service": "cache"}).json() == []
+        assert "queue is full (2 unfinished" in refused.json()["detail"] and "retry later" in refused.json()["detail"]
+        assert client.get("/incidents", params={"service": "search"}).json() == []
         resolved_only = client.post("/webhook/alertmanager", json=webhook(alert(status="resolved")))
         assert resolved_only.status_code == 200  # nothing to investigate: still accepted
+        assert client.get("/healthz").json()["queue"]["bound"] == 2
         gate.set()
         wait_idle(client)
-
-
-def test_a_failed_background_investigation_is_counted_and_leaves_the_incident_open(memory):
-    investigator = CountingInvestigator(memory, fail=True)
-    with make_client(memory, investigator) as client:
-        outcome = client.post("/webhook/alertmanager", json=webhook(alert())).json()["alerts"][0]
+        again = client.post("/webhook/alertmanager", json=webhook(alert(service="search")))
+        assert again.json()["alerts"][0]["action"] == "queued"
         wait_idle(client)
-        health = client.get("/healthz").json()
+    assert sorted(e.service for e, _, _ in investigator.calls) == ["cache", "ranking", "search"]
+
+
+def test_a_failing_investigation_is_retried_then_failed_visibly_and_queued_again_by_a_repeat(memory):
+    investigator = CountingInvestigator(memory, fail=True)
+    with make_client(memory, investigator, max_attempts=3) as client:
+        outcome = client.post("/webhook/alertmanager", json=webhook(alert(fingerprint="fp-1"))).json()["alerts"][0]
+        wait_idle(client)
+        item = client.get(f"/queue/{outcome['queue_id']}").json()
+        assert (item["status"], item["attempts"]) == ("failed", 3)
+        assert item["last_error"] == "RuntimeError: investigation exploded"
+        assert [i["id"] for i in client.get("/queue", params={"status": "failed"}).json()] == [item["id"]]
         incident = client.get(f"/incidents/{outcome['incident_id']}").json()
-    assert health["investigations"]["failed"] == 1
-    assert (incident["status"], incident["case_id"]) == ("open", None)
+        assert (incident["status"], incident["case_id"]) == ("open", None)
+        health = client.get("/healthz").json()
+        assert health["queue"]["failed"] == 1 and health["workers"]["failed_attempts"] == 3
+        assert len(investigator.calls) == 3 and len(set(investigator.threads)) == 1
+
+        investigator.fail = False  # e.g. the data source is back; Alertmanager re-notifies
+        repeat = client.post("/webhook/alertmanager", json=webhook(alert(fingerprint="fp-1"))).json()["alerts"][0]
+        assert (repeat["kind"], repeat["action"], repeat["queue_id"]) == ("repeat", "queued", item["id"])
+        assert "queued again" in repeat["message"]
+        wait_idle(client)
+        done = client.get(f"/queue/{item['id']}").json()
+        assert done["status"] == "done"
+        assert client.get(f"/incidents/{outcome['incident_id']}").json()["case_id"] == done["case_id"]
+
+
+def test_a_failed_item_can_be_retried_by_hand_and_only_a_failed_one(memory):
+    investigator = CountingInvestigator(memory, fail=True)
+    with make_client(memory, investigator, max_attempts=1) as client:
+        queue_id = client.post("/webhook/alertmanager", json=webhook(alert())).json()["alerts"][0]["queue_id"]
+        wait_idle(client)
+        investigator.fail = False
+        retried = client.post(f"/queue/{queue_id}/retry")
+        assert retried.status_code == 200 and retried.json()["attempts"] == 0
+        wait_idle(client)
+        assert client.get(f"/queue/{queue_id}").json()["status"] == "done"
+        again = client.post(f"/queue/{queue_id}/retry")
+        assert again.status_code == 422 and "only a failed one can be retried" in again.json()["detail"]
+        assert client.get("/queue/nope").status_code == 404
+
+
+def test_a_storm_in_one_call_is_investigated_completely(client, investigator):
+    """The issue's reproduction: many new alerts in one call; every incident ends with its case."""
+    alerts = [alert(f"A{i}", service=f"svc-{i}", fingerprint=f"fp-{i}") for i in range(150)]
+    body = post(client, *alerts)
+    assert body["investigations_queued"] == 150
+    wait_idle(client, timeout=120)
+    incidents = client.get("/incidents").json()
+    assert len(incidents) == 150 and all(i["case_id"] for i in incidents)
+    assert len(investigator.calls) == 150
+
+
+def test_concurrent_calls_investigate_every_incident_exactly_once(client, investigator):
+    def call(n: int) -> None:
+        # 100 alerts on 40 services, two alert names each: repeats and duplicates across concurrent calls
+        batch = []
+        for k in range(5):
+            service, name = f"svc-{(n * 5 + k) % 40}", f"A{(n + k) % 2}"
+            batch.append(alert(name, service=service, fingerprint=f"fp-{service}-{name}"))
+        response = client.post("/webhook/alertmanager", json=webhook(*batch))
+        assert response.status_code == 200, response.text
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wait_idle(client, timeout=120)
+    incidents = client.get("/incidents").json()
+    assert len({i["service"] for i in incidents}) == len(incidents) == 40
+    assert all(i["case_id"] for i in incidents)
+    assert sorted(e.service for e, _, _ in investigator.calls) == sorted(i["service"] for i in incidents)
 
 
 def test_oversized_bodies_are_refused_before_parsing(memory, investigator):

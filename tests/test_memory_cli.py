@@ -98,3 +98,21 @@ def test_bad_database_url_is_a_clear_error(monkeypatch) -> None:
     get_settings.cache_clear()
     result = runner.invoke(app, ["cases", "list"])
     assert result.exit_code == 2 and "unsupported database URL scheme" in result.output
+
+
+def test_queue_lists_failed_investigations_with_their_error(bianque_home) -> None:
+    from tests.test_memory_queue import fire
+
+    with Memory() as memory:
+        failed = fire(memory, "fp-1", "ranking")
+        fire(memory, "fp-2", "cache")
+        item = memory.claim_queued("w1", lease_s=60, max_attempts=1)
+        memory.fail_queued(item.id, "w1", "TimeoutError: prometheus [timed out]", retry_in=None)
+    result = runner.invoke(app, ["cases", "queue"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "1 pending, 0 running, 0 done, 1 failed" in result.output
+    assert failed.queue_id in result.output and "TimeoutError: prometheus [timed out]" in result.output
+    only = runner.invoke(app, ["cases", "queue", "--status", "failed", "--json"])
+    assert [i["id"] for i in json.loads(only.output)] == [failed.queue_id]
+    bad = runner.invoke(app, ["cases", "queue", "--status", "lost"])
+    assert bad.exit_code == 2 and "must be one of pending, running, done, failed" in bad.output

@@ -1,43 +1,68 @@
-"""Alertmanager webhook handling: dedup every alert, investigate only new problems, in the background."""
+"""Alertmanager webhook handling: check each alert on its own, dedup it, queue new incidents' investigations.
+
+Each alert is stored in its own transaction (alert, incident and queued investigation together), so
+one bad alert is reported for itself and never costs the others.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import OperationalError
 
-from agent.api.investigator import Investigator
-from agent.events import Alert, AlertmanagerWebhook, Event, event_from_alert
+from agent.api.errors import problems
+from agent.events import Alert, event_from_alert
 from agent.memory import AlertKind, AlertObservation, Memory
 
 log = logging.getLogger(__name__)
 ALERT_STATUSES = ("firing", "resolved")
-Action = Literal["investigating", "acknowledged", "recorded", "not_investigated"]
+MAX_NAME_CHARS = 200  # alertname, service and fingerprint columns
+Action = Literal["queued", "acknowledged", "recorded", "rejected"]
+
+
+class WebhookBody(BaseModel):
+    """The envelope of Alertmanager's webhook (version 4); the alerts are checked one by one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    alerts: list[Any] = Field(description="Alertmanager alerts; each is accepted or rejected on its own.")
+
+
+class Problem(BaseModel):
+    field: str
+    message: str
 
 
 class AlertOutcome(BaseModel):
     """What the service did with one alert of a webhook call."""
 
-    fingerprint: str
-    alertname: str
+    index: int = Field(description="Position of the alert in the call's `alerts`.")
+    fingerprint: str | None = None
+    alertname: str | None = None
     service: str | None = None
-    status: str
-    kind: AlertKind = Field(description="new, repeat, duplicate or resolved (see docs/api.md).")
+    status: str | None = None
+    kind: AlertKind | None = Field(default=None, description="new, repeat, duplicate or resolved (docs/api.md).")
     action: Action
     incident_id: str | None = None
-    case_id: str | None = Field(default=None, description="The case investigating the incident, once known.")
+    case_id: str | None = Field(default=None, description="The case that investigated the incident, once finished.")
+    queue_id: str | None = Field(default=None, description="The incident's queued investigation (GET /queue/{id}).")
+    queue_status: str | None = Field(default=None, description="pending, running, done or failed.")
     message: str
+    errors: list[Problem] = Field(default_factory=list, description="Why a rejected alert was not stored.")
 
 
 class WebhookResponse(BaseModel):
     """The answer to Alertmanager (and to anyone reading the service's logs)."""
 
     received: int
-    investigations_started: int
+    accepted: int = Field(description="Alerts stored.")
+    rejected: int = Field(description="Alerts not stored; see their `errors`.")
+    investigations_queued: int = Field(description="Investigations this call queued (new incidents, retries).")
     alerts: list[AlertOutcome]
 
 
@@ -49,84 +74,152 @@ def alert_fingerprint(alert: Alert) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def status_problems(webhook: AlertmanagerWebhook) -> list[dict[str, Any]]:
-    """Pydantic-style errors (``loc``, ``msg``) for alerts whose status is neither firing nor resolved."""
-    return [
-        {"loc": ("alerts", i, "status"), "msg": f"must be firing or resolved, got {alert.status!r}"}
-        for i, alert in enumerate(webhook.alerts)
-        if alert.status not in ALERT_STATUSES
-    ]
+def _text_problem(value: str) -> str | None:
+    if "\x00" in value:
+        return "is not valid text: it holds a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"is not valid text: unpaired surrogate at character {exc.start}"
+    return None
 
 
-def _message(observation: AlertObservation) -> str:
-    service = observation.service or "(no service label)"
-    if observation.kind is AlertKind.REPEAT:
-        return (
-            f"repeat notification #{observation.count} of an alert already being handled "
-            f"(incident {observation.incident_id}); no new investigation"
-        )
-    if observation.kind is AlertKind.DUPLICATE:
-        return (
-            f"{service} already has an open incident ({observation.incident_id}); "
-            "the alert joined it, no new investigation"
-        )
-    if observation.incident_id is None:
-        return "resolved; this alert was never seen firing"
-    if observation.incident_resolved:
-        return f"resolved; incident {observation.incident_id} is resolved (no alert of it still fires)"
-    return f"resolved; incident {observation.incident_id} stays open (other alerts of it still fire)"
+def _texts(alert: Alert) -> Iterable[tuple[str, str]]:
+    for group in ("labels", "annotations"):
+        for name, value in getattr(alert, group).items():
+            yield f"{group}.{name!r}", name
+            yield f"{group}.{name}", value
+    for field in ("fingerprint", "generator_url"):
+        value = getattr(alert, field)
+        if value:
+            yield "generatorURL" if field == "generator_url" else field, value
+
+
+def alert_problems(alert: Alert) -> list[Problem]:
+    """What makes a parsed alert unusable: status, alertname, text that is not text, over-long names."""
+    found: list[Problem] = []
+    if alert.status not in ALERT_STATUSES:
+        found.append(Problem(field="status", message=f"must be firing or resolved, got {alert.status!r}"))
+    if not alert.name.strip():
+        found.append(Problem(field="labels.alertname", message="required: every alert needs a name"))
+    for field, value in _texts(alert):
+        problem = _text_problem(value)
+        if problem:
+            found.append(Problem(field=field, message=problem))
+    for field, value in (("labels.alertname", alert.name), ("labels.service", alert.labels.get("service") or ""),
+                         ("fingerprint", alert.fingerprint or "")):
+        if len(value) > MAX_NAME_CHARS:
+            found.append(Problem(field=field, message=f"longer than {MAX_NAME_CHARS} characters"))
+    return found
+
+
+def parse_alert(raw: Any, index: int) -> tuple[Alert | None, list[Problem]]:
+    """One alert of the body, or the problems (field paths from the body root) that reject it."""
+    try:
+        alert = Alert.model_validate(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("alerts", index, *e["loc"])} for e in exc.errors()]
+        return None, [Problem(**p) for p in problems(errors)]
+    found = alert_problems(alert)
+    if found:
+        return None, [Problem(field=f"alerts[{index}].{p.field}", message=p.message) for p in found]
+    return alert, []
+
+
+def firing_count(alerts: Iterable[Alert | None]) -> int:
+    return sum(1 for a in alerts if a is not None and a.status == "firing")
+
+
+def _message(seen: AlertObservation) -> str:
+    service = seen.service or "(no service label)"
+    queued = f"investigation queued (queue item {seen.queue_id})"
+    if seen.kind is AlertKind.NEW:
+        return f"new incident; {queued}"
+    if seen.kind is AlertKind.RESOLVED:
+        if seen.incident_id is None:
+            return "resolved; this alert was never seen firing"
+        if seen.incident_resolved:
+            return f"resolved; incident {seen.incident_id} is resolved (no alert of it still fires)"
+        return f"resolved; incident {seen.incident_id} stays open (other alerts of it still fire)"
+    if seen.kind is AlertKind.REPEAT:
+        head = f"repeat notification #{seen.count} of an alert of incident {seen.incident_id}"
+    else:
+        head = f"{service} already has an open incident ({seen.incident_id}); the alert joined it"
+    if seen.queued:
+        return f"{head}; it had no finished investigation, so one was queued again (queue item {seen.queue_id})"
+    if seen.case_id:
+        return f"{head}; investigated by case {seen.case_id}"
+    return f"{head}; its investigation is {seen.queue_status} (queue item {seen.queue_id})"
+
+
+def _action(seen: AlertObservation) -> Action:
+    if seen.kind is AlertKind.RESOLVED:
+        return "recorded"
+    return "queued" if seen.queued else "acknowledged"
 
 
 class AlertIntake:
-    """Classifies webhook alerts through memory and starts investigations through ``start``.
+    """Stores webhook alerts through memory (dedup and queue in one transaction each); ``notify`` wakes workers."""
 
-    ``start(work, *args) -> bool`` queues background work (False when it cannot be queued).
-    """
-
-    def __init__(self, memory: Memory, investigator: Investigator, start: Callable[..., bool]) -> None:
+    def __init__(self, memory: Memory, notify: Callable[[], None] = lambda: None) -> None:
         self.memory = memory
-        self.investigator = investigator
-        self.start = start
+        self.notify = notify
 
-    def handle(self, webhook: AlertmanagerWebhook, now: float) -> WebhookResponse:
-        """Observe every alert (in order) and start one investigation per new incident."""
-        outcomes = [self._one(alert, now) for alert in webhook.alerts]
-        started = sum(1 for o in outcomes if o.action == "investigating")
-        return WebhookResponse(received=len(outcomes), investigations_started=started, alerts=outcomes)
+    def handle(self, parsed: list[tuple[Alert | None, list[Problem]]], now: float) -> WebhookResponse:
+        """Store every good alert (in order), report every bad one; a lost database propagates."""
+        outcomes = [
+            self._one(alert, now, i) if alert is not None else self._rejected(i, errors)
+            for i, (alert, errors) in enumerate(parsed)
+        ]
+        queued = sum(1 for o in outcomes if o.action == "queued")
+        if queued:
+            self.notify()
+        rejected = sum(1 for o in outcomes if o.action == "rejected")
+        return WebhookResponse(
+            received=len(outcomes),
+            accepted=len(outcomes) - rejected,
+            rejected=rejected,
+            investigations_queued=queued,
+            alerts=outcomes,
+        )
 
-    def _one(self, alert: Alert, now: float) -> AlertOutcome:
+    @staticmethod
+    def _rejected(index: int, errors: list[Problem], alert: Alert | None = None) -> AlertOutcome:
+        return AlertOutcome(
+            index=index,
+            fingerprint=alert_fingerprint(alert) if alert else None,
+            alertname=alert.name if alert else None,
+            action="rejected",
+            message="rejected, not stored: " + "; ".join(f"{p.field}: {p.message}" for p in errors),
+            errors=errors,
+        )
+
+    def _one(self, alert: Alert, now: float, index: int) -> AlertOutcome:
         fingerprint = alert_fingerprint(alert)
         service = alert.labels.get("service")
         ts = alert.ends_at if alert.status == "resolved" and alert.ends_at else now
-        observation = self.memory.observe_alert(fingerprint, alert.name, service, alert.status, ts)
-        outcome = AlertOutcome(
+        try:
+            seen = self.memory.observe_alert_queued(
+                fingerprint, alert.name, service, alert.status, ts, event_from_alert(alert, now), source="webhook"
+            )
+        except OperationalError:
+            raise  # the database is gone: the whole call answers 503 and Alertmanager sends it again
+        except Exception as exc:  # this alert only (e.g. a value the database refuses)
+            log.exception("alert %d (%s) could not be stored", index, fingerprint)
+            problem = Problem(field=f"alerts[{index}]", message=f"could not be stored: {type(exc).__name__}: {exc}")
+            return self._rejected(index, [problem], alert)
+        return AlertOutcome(
+            index=index,
             fingerprint=fingerprint,
             alertname=alert.name,
             service=service,
             status=alert.status,
-            kind=observation.kind,
-            action="recorded" if observation.kind is AlertKind.RESOLVED else "acknowledged",
-            incident_id=observation.incident_id,
-            case_id=observation.case_id,
-            message=_message(observation),
-        )
-        if not observation.needs_investigation:
-            return outcome
-        event = event_from_alert(alert, now)
-        if self.start(self.investigate, event, observation.incident_id, name=f"alert {alert.name} {fingerprint}"):
-            return outcome.model_copy(
-                update={"action": "investigating", "message": "new incident; investigation started in the background"}
-            )
-        return outcome.model_copy(
-            update={
-                "action": "not_investigated",
-                "message": "new incident, but the investigation queue is full; it was not investigated",
-            }
+            kind=seen.kind,
+            action=_action(seen),
+            incident_id=seen.incident_id,
+            case_id=seen.case_id,
+            queue_id=seen.queue_id,
+            queue_status=seen.queue_status,
+            message=_message(seen),
         )
 
-    def investigate(self, event: Event, incident_id: str | None) -> None:
-        """Background work: investigate a new incident, then link its case so duplicates point at it."""
-        result = self.investigator(event, skill=None, source="webhook")
-        if incident_id and result.case_id:
-            self.memory.link_incident_case(incident_id, result.case_id)
-        log.info("incident %s investigated: case %s", incident_id, result.case_id)

@@ -14,10 +14,10 @@ from fastapi.responses import HTMLResponse
 from agent.api.errors import install_error_handlers
 from agent.api.investigator import Investigator, LiveInvestigator
 from agent.api.limits import BodyLimitMiddleware
-from agent.api.pool import InvestigationPool
-from agent.api.routes import cases, health, incidents, investigations, skills, webhook
+from agent.api.routes import cases, health, incidents, investigations, queue, skills, webhook
 from agent.api.settings import ApiSettings
 from agent.api.state import ServiceState, require_token
+from agent.api.workers import QueueWorkers, WorkerPolicy
 from agent.config import Settings, get_settings
 from agent.memory import Memory
 
@@ -37,7 +37,7 @@ def create_app(
 
     ``knowledge`` is the store corrected cases are indexed into; by default the live investigator's
     (opened on first use), none with an injected investigator. Nothing is built at import time:
-    every app owns its memory, worker pool and (optionally) scheduler.
+    every app owns its memory, queue workers (started with the app) and (optionally) scheduler.
     """
     settings = settings or get_settings()
     api = api or ApiSettings()
@@ -53,19 +53,23 @@ def create_app(
         api=api,
         memory=memory,
         investigator=investigator,
-        pool=InvestigationPool(api.workers, api.max_pending),
+        workers=QueueWorkers(memory, investigator, worker_policy(api)),
         knowledge=opener,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        state.workers.start()
         scheduler = _start_scheduler(state) if with_scheduler else None
         try:
             yield
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-            state.pool.shutdown(wait=True, cancel_pending=True)
+            state.workers.stop(timeout=api.stop_grace_s)
+            close = getattr(state.investigator, "close", None)
+            if callable(close):
+                close()
             if owns_memory:
                 state.memory.close()
 
@@ -82,9 +86,21 @@ def create_app(
         _protected_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, webhook, investigations, cases, incidents, skills):
+    for module in (health, webhook, queue, investigations, cases, incidents, skills):
         app.include_router(module.router)
     return app
+
+
+def worker_policy(api: ApiSettings) -> WorkerPolicy:
+    """The queue workers' policy from the service settings."""
+    return WorkerPolicy(
+        workers=api.workers,
+        lease_s=api.lease_s,
+        poll_s=api.poll_s,
+        max_attempts=api.max_attempts,
+        backoff_s=api.retry_backoff_s,
+        backoff_max_s=api.retry_backoff_max_s,
+    )
 
 
 def _protected_docs(app: FastAPI) -> None:

@@ -22,8 +22,10 @@ class DryRunInvestigator:
     def __init__(self, memory: Memory) -> None:
         self.memory = memory
 
-    def __call__(self, event: Event, *, skill: str | None = None, source: str = "api") -> InvestigationResult:
-        thread_id = uuid.uuid4().hex
+    def __call__(
+        self, event: Event, *, skill: str | None = None, source: str = "api", thread_id: str | None = None
+    ) -> InvestigationResult:
+        thread_id = thread_id or uuid.uuid4().hex
         stored = self.memory.record_event(event, source=source)
         case = self.memory.start_case(stored.id, skill or DRY_RUN_SKILL, thread_id=thread_id)
         verdict = Verdict(

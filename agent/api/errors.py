@@ -45,7 +45,11 @@ def problems(errors: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
 
 def validation_response(errors: Iterable[dict[str, Any]]) -> JSONResponse:
     """422 with one ``field: message`` line per problem in ``detail`` and the list in ``errors``."""
-    listed = problems(errors)
+    return problems_response(problems(errors))
+
+
+def problems_response(listed: list[dict[str, str]]) -> JSONResponse:
+    """422 for problems already named ``{field, message}``."""
     detail = "invalid request: " + "; ".join(f"{p['field']}: {p['message']}" for p in listed)
     return JSONResponse(status_code=422, content={"detail": detail, "errors": listed})
 

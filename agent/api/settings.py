@@ -13,8 +13,26 @@ class ApiSettings(BaseSettings):
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
     max_alerts: int = Field(default=500, ge=1, description="Most alerts accepted in one webhook call.")
-    workers: int = Field(default=2, ge=1, description="Investigations run at the same time (webhook).")
-    max_pending: int = Field(default=32, ge=0, description="Investigations waiting for a worker.")
+    workers: int = Field(default=2, ge=1, description="Worker threads taking queued investigations (per process).")
+    max_queued: int = Field(
+        default=10_000,
+        ge=1,
+        description="Queued investigations (pending + running, all replicas) beyond which the webhook answers 503.",
+    )
+    max_attempts: int = Field(default=3, ge=1, description="Tries of one queued investigation before it is failed.")
+    retry_backoff_s: float = Field(
+        default=30.0, ge=0, description="Wait before the first retry; doubled for each further one."
+    )
+    retry_backoff_max_s: float = Field(default=900.0, ge=0, description="Longest wait between retries.")
+    lease_s: float = Field(
+        default=120.0,
+        ge=1,
+        description="A running investigation whose worker stopped renewing it for this long is taken again.",
+    )
+    poll_s: float = Field(default=2.0, gt=0, description="How often idle workers look for queued work.")
+    stop_grace_s: float = Field(
+        default=30.0, ge=0, description="On stop, how long running investigations may take to finish."
+    )
     token: SecretStr | None = Field(
         default=None,
         description="When set, every endpoint but /healthz (the docs included) needs 'Authorization: Bearer <token>'.",

@@ -1,4 +1,4 @@
-"""What every request handler shares: settings, memory, the investigator and the background pool."""
+"""What every request handler shares: settings, memory, the investigator and the queue workers."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 from agent.api.investigator import Investigator
-from agent.api.pool import InvestigationPool
 from agent.api.settings import ApiSettings
+from agent.api.workers import QueueWorkers
 from agent.config import Settings
 from agent.memory import Memory
 
@@ -24,7 +24,7 @@ class ServiceState:
     api: ApiSettings
     memory: Memory
     investigator: Investigator
-    pool: InvestigationPool
+    workers: QueueWorkers
     knowledge: Callable[[], Any] | None = None
     """Opens the knowledge store corrections index into (None: corrections are only stored)."""
 

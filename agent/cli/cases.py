@@ -19,6 +19,7 @@ from agent.verdict import Verdict
 cases_app = typer.Typer(help="Stored investigations (cases) and their corrections.", no_args_is_help=True)
 SHORT_PATTERN = {"release_interception": "release", "inspection": "inspection", "rca": "rca"}
 MEMORY_ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError)
+QUEUE_STATUSES = ("pending", "running", "done", "failed")
 
 
 def register(app: typer.Typer) -> None:
@@ -154,3 +155,43 @@ def _print_header(case: CaseRecord) -> None:
     ]
     for label, value in rows:
         console.print(f"[bold]{label:>13}[/] {escape(value)}", highlight=False, soft_wrap=True)
+
+
+@cases_app.command("queue")
+def list_queue(
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, running, done or failed (default: all).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List queued investigations (alerts the service took in), newest first; failed ones say why."""
+    if status is not None and status not in QUEUE_STATUSES:
+        raise typer.BadParameter(f"must be one of {', '.join(QUEUE_STATUSES)}, got {status!r}", param_hint="--status")
+    with user_errors(*MEMORY_ERRORS), Memory() as memory:
+        items = memory.list_queued(status, limit)
+        stats = memory.queue_stats()
+    if as_json:
+        print_json([item.model_dump(mode="json") for item in items])
+        return
+    counts = f"{stats.pending} pending, {stats.running} running, {stats.done} done, {stats.failed} failed"
+    if not items:
+        console.print(f"No queued investigations{f' with status {status}' if status else ''} ({counts}).")
+        return
+    table = Table(title=f"Investigation queue ({counts}; times UTC)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("id", "queued", "service", "status", "tries", "case"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("last error", min_width=12, ratio=1, overflow="fold")
+    for item in items:
+        table.add_row(
+            item.id,
+            to_rfc3339(item.created_at)[5:16].replace("T", " "),
+            escape(item.event.primary_service or "-"),
+            item.status,
+            str(item.attempts),
+            item.case_id or "-",
+            escape((item.last_error or "")[:200]),
+        )
+    if stats.failed:
+        table.caption = "failed items ran out of attempts: POST /queue/ID/retry (or a repeat alert) queues one again"
+    console.print(table)

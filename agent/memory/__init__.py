@@ -1,4 +1,4 @@
-"""Memory: events, cases, corrections, Skill versions, schedules and alert dedup, in SQL.
+"""Memory: events, cases, corrections, Skill versions, schedules, alert dedup and the investigation queue, in SQL.
 
 All database access of the agent goes through this package; start with ``Memory(url)``.
 """
@@ -12,6 +12,8 @@ from agent.memory.errors import (
     InvalidInputError,
     MemoryStoreError,
     NotFoundError,
+    QueueItemNotFoundError,
+    QueueStateError,
     ScheduleNotFoundError,
     SkillVersionNotFoundError,
 )
@@ -22,6 +24,8 @@ from agent.memory.records import (
     CorrectionRecord,
     EventRecord,
     IncidentRecord,
+    QueueItemRecord,
+    QueueStats,
     ScheduleRecord,
     SkillVersionRecord,
 )
@@ -44,6 +48,10 @@ __all__ = [
     "Memory",
     "MemoryStoreError",
     "NotFoundError",
+    "QueueItemNotFoundError",
+    "QueueItemRecord",
+    "QueueStateError",
+    "QueueStats",
     "ScheduleNotFoundError",
     "ScheduleRecord",
     "SkillVersionNotFoundError",

@@ -11,7 +11,7 @@ An open incident silent for longer than ``stale_after`` seconds no longer absorb
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from agent.memory.errors import CaseNotFoundError, IncidentNotFoundError, InvalidInputError
@@ -21,6 +21,7 @@ from agent.memory.store import Store
 
 ALERT_STATUSES = ("firing", "resolved")
 DEFAULT_STALE_AFTER_S = 6 * 3600.0
+DEDUP_LOCK_SPACE = 0x62717565  # "bque": the advisory-lock key space of alert dedup (PostgreSQL)
 
 
 def _incident_record(row: IncidentRow) -> IncidentRecord:
@@ -134,6 +135,49 @@ def _fire(
     return _observation(kind, alert, incident)
 
 
+def check_observation(fingerprint: str, status: str, stale_after: float) -> None:
+    """InvalidInputError naming the argument that cannot be observed."""
+    if not fingerprint:
+        raise InvalidInputError("fingerprint: empty")
+    if status not in ALERT_STATUSES:
+        raise InvalidInputError(f"status: must be firing or resolved, got {status!r}")
+    if stale_after <= 0:
+        raise InvalidInputError(f"stale_after: must be > 0 seconds, got {stale_after}")
+
+
+def _serialise(session: Session, key: str) -> None:
+    """On PostgreSQL, hold a transaction lock on ``key`` (a service or a fingerprint).
+
+    Two replicas seeing the first alerts of one service at once would otherwise both find no open
+    incident (a row lock cannot lock a row that does not exist yet) and open two.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"), {"space": DEDUP_LOCK_SPACE, "key": key}
+        )
+
+
+def observe(
+    session: Session,
+    fingerprint: str,
+    alertname: str,
+    service: str | None,
+    status: str,
+    ts: float,
+    stale_after: float = DEFAULT_STALE_AFTER_S,
+) -> AlertObservation:
+    """Classify and record one alert notification inside the caller's write transaction."""
+    _serialise(session, f"service:{service}" if service else f"alert:{fingerprint}")
+    alert = session.scalars(select(AlertRow).where(AlertRow.fingerprint == fingerprint).with_for_update()).first()
+    if status == "resolved":
+        if alert is None:
+            return AlertObservation(
+                kind=AlertKind.RESOLVED, fingerprint=fingerprint, alertname=alertname, service=service, count=0
+            )
+        return _resolve(session, alert, ts)
+    return _fire(session, alert, fingerprint, alertname, service, ts, stale_after)
+
+
 class AlertStore(Store):
     """Alert and incident dedup state."""
 
@@ -148,30 +192,10 @@ class AlertStore(Store):
         stale_after: float = DEFAULT_STALE_AFTER_S,
     ) -> AlertObservation:
         """Classify one alert notification (new / repeat / duplicate / resolved) and record it."""
-        if not fingerprint:
-            raise InvalidInputError("fingerprint: empty")
-        if status not in ALERT_STATUSES:
-            raise InvalidInputError(f"status: must be firing or resolved, got {status!r}")
-        if stale_after <= 0:
-            raise InvalidInputError(f"stale_after: must be > 0 seconds, got {stale_after}")
-
-        def work(session: Session) -> AlertObservation:
-            alert = session.scalars(
-                select(AlertRow).where(AlertRow.fingerprint == fingerprint).with_for_update()
-            ).first()
-            if status == "resolved":
-                if alert is None:
-                    return AlertObservation(
-                        kind=AlertKind.RESOLVED,
-                        fingerprint=fingerprint,
-                        alertname=alertname,
-                        service=service,
-                        count=0,
-                    )
-                return _resolve(session, alert, ts)
-            return _fire(session, alert, fingerprint, alertname, service, ts, stale_after)
-
-        return self._write_retrying(work)
+        check_observation(fingerprint, status, stale_after)
+        return self._write_retrying(
+            lambda session: observe(session, fingerprint, alertname, service, status, ts, stale_after)
+        )
 
     def link_incident_case(self, incident_id: str, case_id: str) -> IncidentRecord:
         """Record which case investigates an incident (later duplicates point at it)."""

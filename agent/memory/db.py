@@ -9,6 +9,8 @@ PostgreSQL: migrations run under a transaction-level advisory lock, so several p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +139,25 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextmanager
+def advisory_lock(engine: Engine, key: int) -> Iterator[None]:
+    """Hold a PostgreSQL session advisory lock on ``key`` for the block (other databases: nothing).
+
+    For work several processes may start at once and only one should do at a time.
+    """
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            connection.commit()
 
 
 def init_db(url: str | URL) -> Engine:

@@ -43,8 +43,18 @@ class IncidentNotFoundError(NotFoundError):
         self.incident_id = incident_id
 
 
+class QueueItemNotFoundError(NotFoundError):
+    def __init__(self, queue_id: str) -> None:
+        super().__init__(f"no queued investigation with id {queue_id!r} (see GET /queue)")
+        self.queue_id = queue_id
+
+
 class InvalidInputError(MemoryStoreError, ValueError):
     """An argument is not acceptable; the message names the field."""
+
+
+class QueueStateError(InvalidInputError):
+    """The queue item is not in a state that allows the operation (e.g. retrying one that did not fail)."""
 
 
 class CaseStateError(MemoryStoreError):

@@ -35,6 +35,7 @@ NAMING_CONVENTION = {
 }
 
 CASE_STATUSES = ("running", "done", "failed")
+QUEUE_STATUSES = ("pending", "running", "done", "failed")
 
 
 def new_id() -> str:
@@ -154,6 +155,9 @@ class ScheduleRow(Base):
     last_run: Mapped[float | None]
     last_status: Mapped[str | None] = mapped_column(String(32))
     last_case_id: Mapped[str | None] = mapped_column(String(32))
+    claimed_tick: Mapped[float | None]
+    """The newest scheduled run time some process claimed (replicas run each tick once)."""
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[float] = mapped_column(default=now)
     updated_at: Mapped[float] = mapped_column(default=now)
 
@@ -191,3 +195,34 @@ class AlertRow(Base):
     )
 
     incident: Mapped[IncidentRow | None] = relationship()
+
+
+class QueueRow(Base):
+    """A queued investigation: recorded with its incident, taken by one worker under a lease.
+
+    ``pending`` rows wait until ``not_before``; a ``running`` row whose ``lease_until`` passed was left
+    by a crashed or stopped worker and is taken again; ``failed`` after ``attempts`` ran out.
+    """
+
+    __tablename__ = "investigation_queue"
+    __table_args__ = (Index("ix_investigation_queue_status_not_before", "status", "not_before"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    incident_id: Mapped[str | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), unique=True
+    )
+    event: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(32), default="webhook")
+    skill: Mapped[str | None] = mapped_column(String(64))
+    thread_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[float] = mapped_column(default=now)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[float | None]
+    lease_until: Mapped[float | None]
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(default=now, index=True)
+    updated_at: Mapped[float] = mapped_column(default=now)
+    finished_at: Mapped[float | None]

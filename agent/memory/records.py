@@ -13,6 +13,7 @@ from agent.findings import Finding
 from agent.verdict import Verdict
 
 CaseStatus = Literal["running", "done", "failed"]
+QueueStatus = Literal["pending", "running", "done", "failed"]
 
 
 class Record(BaseModel):
@@ -132,10 +133,13 @@ class AlertObservation(Record):
     incident_resolved: bool = Field(
         default=False, description="RESOLVED: the whole incident is now resolved."
     )
+    queue_id: str | None = Field(default=None, description="The incident's queued investigation, if any.")
+    queue_status: QueueStatus | None = Field(default=None, description="Where that investigation is.")
+    queued: bool = Field(default=False, description="This notification queued an investigation (new or again).")
 
     @property
     def needs_investigation(self) -> bool:
-        """Only a NEW alert starts an investigation; the rest attach to an existing one."""
+        """Only a NEW alert opens an incident to investigate; the rest attach to an existing one."""
         return self.kind is AlertKind.NEW
 
 
@@ -150,3 +154,40 @@ class IncidentRecord(Record):
     alert_count: int
     case_id: str | None = None
     resolved_at: float | None = None
+
+
+class QueueItemRecord(Record):
+    """One queued investigation and where it is."""
+
+    id: str
+    incident_id: str | None = None
+    event: Event
+    source: str
+    skill: str | None = None
+    thread_id: str = Field(description="The checkpoint thread: an interrupted run resumes from it.")
+    status: QueueStatus
+    attempts: int = Field(description="Times a worker took it (a crash counts).")
+    not_before: float = Field(description="A pending item waits until then (retry backoff).")
+    claimed_by: str | None = Field(default=None, description="The worker (host:pid:token) running it.")
+    claimed_at: float | None = None
+    lease_until: float | None = Field(default=None, description="Past it, a running item counts as abandoned.")
+    case_id: str | None = None
+    last_error: str | None = None
+    created_at: float
+    updated_at: float
+    finished_at: float | None = None
+
+
+class QueueStats(Record):
+    """How many queued investigations are in each state."""
+
+    pending: int = 0
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    oldest_pending_at: float | None = None
+
+    @property
+    def outstanding(self) -> int:
+        """Work not finished yet (pending or running): what the webhook's bound counts."""
+        return self.pending + self.running

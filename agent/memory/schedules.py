@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from agent.memory.errors import InvalidInputError, ScheduleNotFoundError
@@ -93,6 +93,24 @@ class ScheduleStore(Store):
             row.last_case_id = case_id
             session.flush()
             return _record(row)
+
+    def claim_schedule_tick(self, job_id: str, tick: float, claimant: str) -> bool:
+        """Claim the run of ``job_id`` scheduled for ``tick``: True for the first process to ask, False
+        for every other (replicas sharing the database run each tick once). A conditional UPDATE, so the
+        row lock decides on PostgreSQL and the write lock on SQLite."""
+        with self._write() as session:
+            claimed = session.execute(
+                update(ScheduleRow)
+                .where(
+                    ScheduleRow.job_id == job_id,
+                    or_(ScheduleRow.claimed_tick.is_(None), ScheduleRow.claimed_tick < tick),
+                )
+                .values(claimed_tick=tick, claimed_by=claimant)
+            )
+            if claimed.rowcount:
+                return True
+            self._existing(session, job_id)  # ScheduleNotFoundError for an unknown schedule
+            return False
 
     def delete_schedule(self, job_id: str) -> bool:
         """Remove a schedule; False when there was none."""

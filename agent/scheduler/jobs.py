@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -19,12 +21,14 @@ from agent.config import Settings, get_settings
 from agent.events import Event, InspectionScope, Pattern
 from agent.investigate import InvestigationResult
 from agent.memory import Memory, ScheduleNotFoundError
-from agent.scheduler.specs import skill_job_id
+from agent.scheduler.specs import last_tick, skill_job_id
 
 if TYPE_CHECKING:
     from agent.api.investigator import Investigator
 
 log = logging.getLogger(__name__)
+TICK_LOOKBACK_S = 1800.0  # as late as the scheduler still runs a missed job (service.MISFIRE_GRACE_S)
+CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
 _lock = threading.Lock()
 _configured: tuple[Settings, Investigator] | None = None
 
@@ -146,8 +150,12 @@ def scheduled_inspection(job_id: str) -> None:
     settings, _ = _runtime(None, None)
     with Memory(settings.resolved_database_url) as memory:
         schedule = memory.get_schedule(job_id)
-    if not schedule.enabled:
-        log.info("schedule %s is disabled; skipped", job_id)
-        return
+        if not schedule.enabled:
+            log.info("schedule %s is disabled; skipped", job_id)
+            return
+        tick = last_tick(schedule.cron, time.time(), lookback=TICK_LOOKBACK_S)
+        if tick is not None and not memory.claim_schedule_tick(job_id, tick, CLAIMANT):
+            log.info("schedule %s: the run due at %s was taken by another replica", job_id, tick)
+            return
     run = run_inspection(schedule.skill, schedule.services, job_id=job_id)
     log.info("schedule %s ran %s: case %s", job_id, schedule.skill, run.result.case_id)

@@ -3,7 +3,9 @@
 One cron job per enabled schedule (see :mod:`agent.scheduler.specs`), ids equal to the schedule's
 job id, all calling :func:`agent.scheduler.jobs.scheduled_inspection`. Missed runs are coalesced
 into one, run if at most ``MISFIRE_GRACE_S`` late, and a schedule never overlaps itself.
-Run the scheduler in one process only: APScheduler 3 does not coordinate several.
+Several processes may run the scheduler on one database (replicas of ``bianque serve``): each fires
+the job, and :func:`agent.scheduler.jobs.scheduled_inspection` claims the tick in the schedule's row,
+so only the first runs the inspection.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
@@ -109,9 +112,13 @@ def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = N
         trigger = cron_trigger(schedule.cron)
         job = existing.get(job_id)
         if job is None:
-            scheduler.add_job(
-                scheduled_inspection, trigger, args=[job_id], id=job_id, name=f"inspection {schedule.skill}"
-            )
+            try:
+                scheduler.add_job(
+                    scheduled_inspection, trigger, args=[job_id], id=job_id, name=f"inspection {schedule.skill}"
+                )
+            except ConflictingIdError:  # another replica added it a moment ago
+                report.unchanged.append(job_id)
+                continue
             report.added.append(job_id)
         elif str(job.trigger) != str(trigger) or tuple(job.args) != (job_id,):
             scheduler.modify_job(job_id, args=[job_id], name=f"inspection {schedule.skill}")

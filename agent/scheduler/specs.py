@@ -7,6 +7,7 @@ be paused with ``enabled``); other stored schedules are the user's own (any Skil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -26,6 +27,20 @@ def skill_job_id(skill_name: str) -> str:
 def cron_trigger(cron: str) -> CronTrigger:
     """A 5-field crontab in UTC as an APScheduler trigger (ValueError when it is not one)."""
     return CronTrigger.from_crontab(cron, timezone=TIMEZONE)
+
+
+def last_tick(cron: str, now: float, lookback: float) -> float | None:
+    """The newest time ``cron`` fires at or before ``now`` (at most ``lookback`` s earlier), or None.
+
+    A scheduled run knows which tick it is for by this, so replicas can agree to run each tick once.
+    """
+    trigger = cron_trigger(cron)
+    moment = datetime.fromtimestamp(now - lookback, UTC)
+    found: float | None = None
+    while (fire := trigger.get_next_fire_time(None, moment)) is not None and fire.timestamp() <= now:
+        found = fire.timestamp()
+        moment = fire + timedelta(seconds=1)
+    return found
 
 
 @dataclass

@@ -99,4 +99,5 @@ def test_alertmanager_alerts_are_deduplicated_investigated_and_resolved(served, 
     poll(lambda: open_incident(served.memory, "ranking") is None, "the incident was never resolved")
     assert len(served.investigator.calls) == 1
     health = httpx.get(f"{served.url}/healthz", timeout=10).json()
-    assert health["investigations"]["completed"] == 1 and health["investigations"]["failed"] == 0
+    assert health["workers"]["completed"] == 1 and health["workers"]["failed_attempts"] == 0
+    assert (health["queue"]["done"], health["queue"]["failed"]) == (1, 0)

@@ -34,7 +34,7 @@ def test_migrations_match_models_and_init_is_idempotent(postgres_db_url: str) ->
     with Memory(engine=first) as memory:
         case_id = finished_case(memory)
     second = init_db(postgres_db_url)
-    assert current_revision(second) == "0001"
+    assert current_revision(second) == head_revision()
     assert set(inspect(second).get_table_names()) - {"alembic_version"} == set(Base.metadata.tables)
     with second.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -52,4 +52,4 @@ def test_one_active_skill_version_is_enforced_by_the_database(postgres_db_url: s
 
 
 def test_concurrent_init_from_several_processes(postgres_db_url: str) -> None:
-    assert init_concurrently(postgres_db_url, 3) == ["0001"] * 3
+    assert init_concurrently(postgres_db_url, 3) == [head_revision()] * 3

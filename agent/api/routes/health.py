@@ -1,4 +1,4 @@
-"""``GET /healthz``: the process answers, the database answers, and how busy the workers are."""
+"""``GET /healthz``: the process answers, the database answers, and how the investigation queue stands."""
 
 from __future__ import annotations
 
@@ -15,20 +15,22 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def healthz(state: Annotated[ServiceState, Depends(service)]) -> JSONResponse:
     """200 when the database answers, 503 (with the reason) when it does not."""
-    pool = state.pool
+    workers = state.workers
     body: dict[str, object] = {
         "status": "ok",
         "database": state.memory.url,
-        "investigations": {
-            "in_flight": pool.in_flight,
-            "capacity": pool.capacity,
-            "completed": pool.completed,
-            "failed": pool.failed,
+        "workers": {
+            "identity": workers.identity,
+            "threads": workers.policy.workers,
+            "running": workers.running,
+            "completed": workers.completed,
+            "failed_attempts": workers.failed_attempts,
         },
     }
     try:
-        state.memory.list_cases(limit=1)
+        stats = state.memory.queue_stats()
     except Exception as exc:  # any database failure makes the service unhealthy
         body.update(status="unavailable", detail=f"database: {type(exc).__name__}: {exc}")
         return JSONResponse(status_code=503, content=body)
+    body["queue"] = {**stats.model_dump(), "bound": state.api.max_queued}
     return JSONResponse(content=body)

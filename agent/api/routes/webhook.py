@@ -7,32 +7,39 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
-from agent.api.alerts import AlertIntake, WebhookResponse, status_problems
-from agent.api.errors import validation_response
+from agent.api.alerts import AlertIntake, WebhookBody, WebhookResponse, firing_count, parse_alert
+from agent.api.errors import problems_response
 from agent.api.state import ServiceState, require_token, service
-from agent.events import AlertmanagerWebhook
 
 router = APIRouter(tags=["alerts"], dependencies=[Depends(require_token)])
+RETRY_AFTER_S = "30"
+
+
+def _unavailable(detail: str) -> HTTPException:
+    return HTTPException(status_code=503, detail=detail, headers={"Retry-After": RETRY_AFTER_S})
 
 
 @router.post("/webhook/alertmanager", response_model=WebhookResponse)
 def alertmanager_webhook(
-    webhook: AlertmanagerWebhook, state: Annotated[ServiceState, Depends(service)]
+    body: WebhookBody, state: Annotated[ServiceState, Depends(service)]
 ) -> WebhookResponse | JSONResponse:
-    """Dedup each alert; new incidents are investigated in the background, the rest acknowledged."""
-    if len(webhook.alerts) > state.api.max_alerts:
+    """Dedup each alert and queue an investigation per new incident; a bad alert is reported, the rest stored."""
+    if len(body.alerts) > state.api.max_alerts:
         raise HTTPException(
-            status_code=413, detail=f"alerts: at most {state.api.max_alerts} per call, got {len(webhook.alerts)}"
+            status_code=413, detail=f"alerts: at most {state.api.max_alerts} per call, got {len(body.alerts)}"
         )
-    bad = status_problems(webhook)
-    if bad:
-        return validation_response(bad)
-    if state.pool.free_slots() == 0 and any(a.status == "firing" for a in webhook.alerts):
-        raise HTTPException(
-            status_code=503,
-            detail="investigation queue is full; nothing was recorded, retry later",
-            headers={"Retry-After": "30"},
-        )
-    intake = AlertIntake(state.memory, state.investigator, state.pool.submit)
-    return intake.handle(webhook, time.time())
+    parsed = [parse_alert(raw, i) for i, raw in enumerate(body.alerts)]
+    if parsed and all(alert is None for alert, _ in parsed):
+        return problems_response([p.model_dump() for _, errors in parsed for p in errors])
+    try:
+        if firing_count(alert for alert, _ in parsed) and state.memory.queue_outstanding() >= state.api.max_queued:
+            raise _unavailable(
+                f"investigation queue is full ({state.api.max_queued} unfinished, BIANQUE_API_MAX_QUEUED); "
+                "nothing was recorded, retry later"
+            )
+        return AlertIntake(state.memory, state.workers.notify).handle(parsed, time.time())
+    except OperationalError as exc:
+        raise _unavailable(f"database unavailable: {exc.orig or exc}; retry later") from exc
+

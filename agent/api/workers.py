@@ -1,0 +1,182 @@
+"""Worker threads of ``bianque serve``: take queued investigations from the database and run them.
+
+Every process runs a few workers; any number of processes may share one database (see
+:mod:`agent.memory.queue` for how an item goes to exactly one worker). A heartbeat renews the
+leases of the items this process runs. At start, items held by a dead process of this host are
+released at once; items of a dead process elsewhere are taken when their lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+
+from agent.api.investigator import Investigator
+from agent.memory import Memory, QueueItemRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerPolicy:
+    """How workers take, hold and retry queued investigations (from :class:`ApiSettings`)."""
+
+    workers: int = 2
+    lease_s: float = 120.0
+    poll_s: float = 2.0
+    max_attempts: int = 3
+    backoff_s: float = 30.0
+    backoff_max_s: float = 900.0
+
+    def retry_in(self, attempts: int) -> float | None:
+        """Seconds before the next try after ``attempts`` failed ones; None when they are used up."""
+        if attempts >= self.max_attempts:
+            return None
+        return min(self.backoff_s * 2 ** (attempts - 1), self.backoff_max_s)
+
+
+def worker_identity() -> str:
+    """``host:pid:token``: which process holds an item (the token tells a restarted pid apart)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def is_dead_here(claimant: str, me: str) -> bool:
+    """True when ``claimant`` was a process of this host that is gone (another host: unknown, False)."""
+    try:
+        host, pid_text, token = claimant.rsplit(":", 2)
+        my_host, my_pid, my_token = me.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != my_host:
+        return False
+    if pid_text == my_pid:
+        return token != my_token  # an earlier life of this pid (e.g. pid 1 in a restarted container)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class QueueWorkers:
+    """``policy.workers`` threads running queued investigations through ``investigator``."""
+
+    def __init__(self, memory: Memory, investigator: Investigator, policy: WorkerPolicy) -> None:
+        self.memory = memory
+        self.investigator = investigator
+        self.policy = policy
+        self.identity = worker_identity()
+        self.completed = 0
+        self.failed_attempts = 0
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._held: set[str] = set()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def running(self) -> int:
+        """Items this process is investigating now."""
+        with self._lock:
+            return len(self._held)
+
+    def start(self) -> None:
+        """Release this host's dead workers' items, then start the workers and the lease heartbeat."""
+        try:
+            dead = [c for c in self.memory.queue_claimants() if is_dead_here(c, self.identity)]
+            released = self.memory.release_claims(dead)
+            if released:
+                log.warning("took up %d investigation(s) left running by a stopped process", released)
+        except Exception:
+            log.exception("could not check for investigations left by a stopped process")
+        self._threads = [
+            threading.Thread(target=self._work, name=f"bianque-worker-{i}", daemon=True)
+            for i in range(self.policy.workers)
+        ]
+        self._threads.append(threading.Thread(target=self._heartbeat, name="bianque-lease", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    def notify(self) -> None:
+        """Wake idle workers now (new work was queued by this process)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Take no more work; wait up to ``timeout`` s for running investigations.
+
+        One still running after that keeps its row ``running``: its lease is no longer renewed, so
+        another replica (or this one, restarted) takes it up and resumes it from its checkpoint.
+        """
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                item = self.memory.claim_queued(
+                    self.identity, lease_s=self.policy.lease_s, max_attempts=self.policy.max_attempts
+                )
+            except Exception:
+                log.exception("cannot take queued work; trying again in %.0f s", self.policy.poll_s)
+                item = None
+            if item is None:
+                self._wake.wait(self.policy.poll_s)
+                self._wake.clear()
+                continue
+            self._run(item)
+
+    def _run(self, item: QueueItemRecord) -> None:
+        with self._lock:
+            self._held.add(item.id)
+        try:
+            self._investigate(item)
+        except Exception:  # the database failed while recording the outcome: the lease runs out, it is retried
+            log.exception("could not record the outcome of queued investigation %s", item.id)
+        finally:
+            with self._lock:
+                self._held.discard(item.id)
+
+    def _investigate(self, item: QueueItemRecord) -> None:
+        try:
+            result = self.investigator(item.event, skill=item.skill, source=item.source, thread_id=item.thread_id)
+            if not result.case_id:
+                raise RuntimeError("the investigation finished without storing a case")
+        except Exception as exc:
+            retry_in = self.policy.retry_in(item.attempts)
+            with self._lock:
+                self.failed_attempts += 1
+            log.warning(
+                "queued investigation %s (incident %s) failed on attempt %d: %s: %s; %s",
+                item.id, item.incident_id, item.attempts, type(exc).__name__, exc,
+                "giving up" if retry_in is None else f"retrying in {retry_in:.0f} s",
+            )
+            self.memory.fail_queued(item.id, self.identity, f"{type(exc).__name__}: {exc}", retry_in=retry_in)
+            return
+        if self.memory.finish_queued(item.id, self.identity, result.case_id) is None:
+            log.warning("queued investigation %s finished after its lease was lost (case %s)", item.id, result.case_id)
+            return
+        with self._lock:
+            self.completed += 1
+        log.info("incident %s investigated: case %s (queue item %s)", item.incident_id, result.case_id, item.id)
+
+    def _heartbeat(self) -> None:
+        interval = self.policy.lease_s / 4
+        while not self._stop.wait(interval):
+            with self._lock:
+                held = sorted(self._held)
+            try:
+                lost = self.memory.renew_leases(self.identity, held, self.policy.lease_s)
+            except Exception:
+                log.exception("could not renew the leases of running investigations")
+                continue
+            for queue_id in lost:
+                log.warning("lost the lease of queued investigation %s (another worker may take it)", queue_id)
