@@ -16,6 +16,15 @@ def load_skills(settings: Settings):
     return load_default_library(settings)
 
 
+def known_services(settings: Settings) -> list[str]:
+    """Service names of the configured topology (none without a topology file)."""
+    if settings.topology_file is None:
+        return []
+    from agent.topology import Topology
+
+    return Topology.from_file(settings.topology_file).services()
+
+
 def open_knowledge(settings: Settings, *, ingest: bool = True):
     """The knowledge store, with the handbook ingested when the handbook collection is empty."""
     from agent.knowledge.store import KnowledgeStore
@@ -89,7 +98,7 @@ def bundle_toolkit(
 
 def load_topology(path: Path):
     """The topology file (``BIANQUE_TOPOLOGY_FILE``); a missing or unreadable file is a ``TopologyError`` too."""
-    from agent.sources.topology import Topology, TopologyError
+    from agent.topology import Topology, TopologyError
 
     try:
         return Topology.from_file(path)

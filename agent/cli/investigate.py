@@ -27,9 +27,9 @@ from agent.inputs import InputError, event_from_change_file, events_from_alert_f
 
 def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern) -> None:
     from agent.bundles.errors import InvalidBundleError
-    from agent.investigate import investigate
+    from agent.investigate import investigate_checkpointed
     from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
-    from agent.sources.topology import TopologyError
+    from agent.topology import TopologyError
 
     settings = get_settings()
     with user_errors(InvalidBundleError, InputError, KeyError, LookupError, TopologyError):
@@ -49,8 +49,8 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
             toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
         else:
             toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
-        result = investigate(event, toolkit, skill=skill, source="cli",
-                             bundle_path=str(bundle.resolve()) if bundle else None)
+        result = investigate_checkpointed(event, toolkit, settings, skill=skill, source="cli",
+                                          bundle_path=str(bundle.resolve()) if bundle else None)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

@@ -22,7 +22,7 @@ from agent.memory import Memory, ScheduleNotFoundError
 from agent.scheduler.specs import skill_job_id
 
 if TYPE_CHECKING:
-    from agent.api.investigator import Investigator
+    from agent.investigator import Investigator
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -56,7 +56,7 @@ def _runtime(settings: Settings | None, investigator: Investigator | None) -> tu
         return settings, investigator
     with _lock:
         if _configured is None:
-            from agent.api.investigator import LiveInvestigator
+            from agent.investigator import LiveInvestigator
 
             default = get_settings()
             _configured = (default, LiveInvestigator(default))
@@ -105,8 +105,7 @@ def run_inspection(
     Without ``job_id`` the run is recorded on the Skill's own schedule when it has one.
     Raises LookupError for an unknown Skill and ValueError for a Skill that is not an inspection.
     """
-    from agent.api.questions import known_services
-    from agent.runtime import load_skills
+    from agent.runtime import known_services, load_skills
 
     settings, investigator = _runtime(settings, investigator)
     with Memory(settings.resolved_database_url) as memory:

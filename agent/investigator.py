@@ -1,0 +1,96 @@
+"""How a long-running process (the service, the scheduler) runs investigations: one injectable callable.
+
+Every investigation it runs is checkpointed in the database (:func:`agent.investigate.investigate_checkpointed`),
+so one interrupted by a crash can be finished with :func:`agent.investigate.resume_case`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from agent.config import Settings
+from agent.events import Event
+from agent.graph.checkpoint import open_checkpointer
+from agent.investigate import InvestigationResult, has_checkpoint, resume
+
+
+class Investigator(Protocol):
+    """Investigate one event; ``skill`` forces a Skill, ``source`` says where the event came from."""
+
+    def __call__(self, event: Event, *, skill: str | None = None, source: str = "api") -> InvestigationResult: ...
+
+
+class LiveInvestigator:
+    """Runs the graph over the configured live sources; knowledge and memory are opened once, lazily."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._shared: tuple[Any, Any] | None = None
+
+    def _knowledge_and_memory(self) -> tuple[Any, Any]:
+        from agent.runtime import open_knowledge, open_memory
+
+        with self._lock:
+            if self._shared is None:
+                self._shared = (open_knowledge(self.settings), open_memory(self.settings))
+            return self._shared
+
+    def knowledge(self) -> Any:
+        """The knowledge store investigations retrieve from (opened on first use)."""
+        return self._knowledge_and_memory()[0]
+
+    def toolkit(self) -> Any:
+        """A toolkit over the live sources sharing this investigator's knowledge and memory."""
+        from agent.runtime import live_toolkit
+
+        knowledge, memory = self._knowledge_and_memory()
+        return live_toolkit(self.settings, knowledge=knowledge, memory=memory)
+
+    def __call__(self, event: Event, *, skill: str | None = None, source: str = "api") -> InvestigationResult:
+        from agent.investigate import investigate_checkpointed
+
+        return investigate_checkpointed(event, self.toolkit(), self.settings, skill=skill, source=source)
+
+    def resume(self, case_id: str) -> InvestigationResult:
+        """Finish the interrupted case ``case_id`` (see :func:`resume_case`) with the shared knowledge and memory."""
+        knowledge, memory = self._knowledge_and_memory()
+        return resume_case(case_id, self.settings, memory=memory, knowledge=knowledge)
+
+
+def interrupted_cases(settings: Settings, memory: Any, limit: int = 1000) -> list[Any]:
+    """Cases still marked running whose checkpoint can finish them, oldest first.
+
+    A case is left running when the process investigating it died (SIGKILL, power loss). A case being
+    investigated right now by a live process is running too: only resume what no process is working on.
+    """
+    running = memory.list_cases(status="running", limit=limit)
+    with open_checkpointer(settings) as saver:
+        return [case for case in reversed(running)
+                if case.thread_id and saver.get_tuple({"configurable": {"thread_id": case.thread_id}})]
+
+
+def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowledge: Any = None) -> InvestigationResult:
+    """Finish an interrupted (running or failed) case from its last checkpoint; finished nodes are not re-run.
+
+    The case is finished over the sources it started with: its case bundle, else the live sources.
+    Raises ``CaseNotFoundError`` for an unknown id and ``ValueError`` for a finished case or one
+    without a checkpoint. A failed case stays failed; its finished run is a new case of the same event.
+    """
+    from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
+
+    memory = memory if memory is not None else open_memory(settings)
+    case = memory.get_case(case_id)
+    if case.status == "done":
+        raise ValueError(f"case {case_id} is already finished")
+    if not case.thread_id or not has_checkpoint(case.thread_id, settings):
+        raise ValueError(f"case {case_id} has no checkpoint to resume from; investigate its event again")
+    knowledge = knowledge if knowledge is not None else open_knowledge(settings)
+    if case.bundle_path:
+        toolkit = bundle_toolkit(Path(case.bundle_path), settings, knowledge=knowledge, memory=memory)
+    else:
+        toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
+    with open_checkpointer(settings) as saver:
+        return resume(case.thread_id, toolkit, saver)
