@@ -93,4 +93,6 @@ def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowled
     else:
         toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
     with open_checkpointer(settings) as saver:
-        return resume(case.thread_id, toolkit, saver)
+        result = resume(case.thread_id, toolkit, saver)
+        saver.delete_thread(case.thread_id)  # finished: nothing left to resume
+    return result
