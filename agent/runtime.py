@@ -77,6 +77,7 @@ def bundle_toolkit(
     Pass shared parts (library, knowledge, memory) to reuse them across bundles.
     """
     from agent.bundles.reader import load_bundle
+    from agent.sources.base import QueryLimits
     from agent.sources.bundle import BundleChangeSource, BundleLogSource, BundleMetricSource
 
     settings = settings or get_settings()
@@ -84,7 +85,7 @@ def bundle_toolkit(
         bundle = load_bundle(Path(bundle))
     return Toolkit(
         library=library if library is not None else load_skills(settings),
-        metrics=BundleMetricSource(bundle),
+        metrics=BundleMetricSource(bundle, limits=QueryLimits.from_settings(settings)),
         logs=BundleLogSource(bundle),
         changes=BundleChangeSource(bundle),
         topology=bundle.topology,
@@ -113,9 +114,11 @@ def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, mem
     settings = settings or get_settings()
     metrics = None
     if settings.prometheus_url:
+        from agent.sources.base import QueryLimits
         from agent.sources.prometheus import PrometheusMetricSource
 
-        metrics = PrometheusMetricSource(settings.prometheus_url, timeout=settings.source_timeout_s)
+        metrics = PrometheusMetricSource(settings.prometheus_url, timeout=settings.source_timeout_s,
+                                         limits=QueryLimits.from_settings(settings))
     settings.ensure_home()
     store_url = settings.resolved_observability_url
     topology = load_topology(settings.topology_file) if settings.topology_file else None
