@@ -108,9 +108,25 @@ def open_text(path: Path, newline: str | None = None, limits: FileLimits | None 
     compressed = path.name.endswith(GZIP_SUFFIX)
     if not compressed and path.stat().st_size > limits.max_bytes:
         raise limits.too_big(path.stat().st_size)
+    if compressed:
+        _check_uncompressed_size(path, limits)
     raw = gzip.open(path, "rb") if compressed else path.open("rb")
     with io.TextIOWrapper(io.BufferedReader(_Capped(raw, limits)), encoding="utf-8", newline=newline) as text:
         yield _counted(text, limits)
+
+
+def _check_uncompressed_size(path: Path, limits: FileLimits, chunk: int = 1 << 20) -> None:
+    """Decompress ``path`` once without parsing, refusing it as soon as it passes the byte limit.
+
+    A gzip bomb is refused at the speed of zlib (about a second for the default 256 MiB) rather than
+    after parsing everything up to the limit; corrupt data raises here as it would while reading.
+    """
+    with gzip.open(path, "rb") as raw:
+        total = 0
+        while block := raw.read(chunk):
+            total += len(block)
+            if total > limits.max_bytes:
+                raise limits.too_big(-1)
 
 
 def _counted(lines: Iterator[str], limits: FileLimits) -> Iterator[str]:
