@@ -61,7 +61,8 @@ def skill_cases() -> list[Case]:
     deep = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
     huge = "name: x\ndescription: |\n" + ("  " + "y" * 98 + "\n") * 30_000
     return [
-        Case("Skill: YAML alias bomb (9^9 nodes)", f"{len(bomb)} B", "Skill loader", lambda: load_skill_text(bomb, "bomb.yaml")),
+        Case("Skill: YAML alias bomb (9^9 nodes)", f"{len(bomb)} B", "Skill loader",
+             lambda: load_skill_text(bomb, "bomb.yaml")),
         Case("Skill: 100,000-deep nesting", f"{len(deep) // 1024} KiB", "Skill loader",
              lambda: load_skill_text(deep, "deep.yaml")),
         Case("Skill: 3 MB file", f"{len(huge) // 1_000_000} MB", "Skill loader",
