@@ -97,7 +97,8 @@ def bundle_cases(root: Path) -> list[Case]:
         out.write(json.dumps({"ts": 1772446440, "service": "rank\ning", "level": "INFO", "message": "ok"}) + "\n")
 
     def size(path: Path) -> str:
-        return f"{path.stat().st_size / 1e6:.1f} MB on disk"
+        on_disk = path.stat().st_size
+        return f"{on_disk / 1e6:.1f} MB" if on_disk >= 1e6 else f"{on_disk} B"
 
     return [
         Case("event.yaml: YAML alias bomb", size(bomb / "event.yaml"), "bundle reader", lambda: load_bundle(bomb)),
