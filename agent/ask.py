@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from agent.config import Settings
 from agent.events import Event, InspectionScope, Pattern
-from agent.investigate import InvestigationResult, investigate
+from agent.investigate import InvestigationResult, investigate_checkpointed
 
 RELEASE_WORDS = ("release", "deploy", "deployment", "canary", "rollout", "roll out", "ship", "config push", "rollback")
 INSPECTION_WORDS = ("inspect", "inspection", "health", "healthy", "check", "anything wrong", "about to", "trend",
@@ -92,6 +92,6 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         route = route_question(question, known)
         event = event_for_question(route, question)
     bundle_path = str(Path(bundle).resolve()) if bundle is not None else None
-    result = investigate(event, toolkit, source=source, bundle_path=bundle_path)
+    result = investigate_checkpointed(event, toolkit, settings, source=source, bundle_path=bundle_path)
     header = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{result.skill['name']}`._\n\n"
     return Answer(question=question, route=route, text=header + result.report, result=result)

@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     source_timeout_s: float = Field(default=15.0)
     max_series_per_signal: int = Field(default=200)
     max_log_lines: int = Field(default=5000)
+    max_bundle_file_bytes: int = Field(
+        default=256 * 1024 * 1024, gt=0,
+        description="A bundle data file (metrics.csv, logs.jsonl, changes.jsonl; gzip: uncompressed) larger than "
+                    "this is refused.",
+    )
+    max_bundle_file_lines: int = Field(
+        default=2_000_000, gt=0, description="A bundle data file with more lines is refused."
+    )
+    max_query_series: int = Field(
+        default=10_000, gt=0, description="A metric query (Prometheus or bundle) answering more series is refused."
+    )
+    max_query_points: int = Field(
+        default=2_000_000, gt=0, description="A metric query answering more points in all is refused."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -7,7 +7,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agent.names import name_problem
 from agent.timeparse import parse_duration, to_epoch
+
+NAME_LABELS = ("service", "alertname")
+
+
+def _checked_name(value: str | None) -> str | None:
+    """``value`` unchanged when it is a usable name; ValueError naming the control character otherwise."""
+    if value is not None:
+        problem = name_problem(value)
+        if problem:
+            raise ValueError(problem)
+    return value
 
 
 class Pattern(StrEnum):
@@ -46,6 +58,16 @@ class Alert(BaseModel):
         if not isinstance(value, dict):
             raise ValueError("must be a mapping of names to values")
         return {str(k): str(v) for k, v in value.items()}
+
+    @field_validator("labels")
+    @classmethod
+    def _name_labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in NAME_LABELS:
+            if key in value:
+                problem = name_problem(value[key])
+                if problem:
+                    raise ValueError(f"label {key!r} {problem}")
+        return value
 
     @property
     def name(self) -> str:
@@ -87,6 +109,11 @@ class ChangeEvent(BaseModel):
     def _epoch(cls, value: Any) -> float | None:
         return None if value is None else to_epoch(value)
 
+    @field_validator("service")
+    @classmethod
+    def _service_name(cls, value: str) -> str:
+        return _checked_name(value) or ""
+
     @property
     def began(self) -> float | None:
         """When the change began, if it says: ``started``, else ``ts`` (its older spelling)."""
@@ -115,6 +142,13 @@ class InspectionScope(BaseModel):
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
 
+    @field_validator("services")
+    @classmethod
+    def _service_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            _checked_name(name)
+        return value
+
 
 class Event(BaseModel):
     """One thing to investigate, normalised: the ``event.yaml`` of a case bundle."""
@@ -134,6 +168,11 @@ class Event(BaseModel):
     @classmethod
     def _epoch(cls, value: Any) -> float:
         return to_epoch(value)
+
+    @field_validator("service")
+    @classmethod
+    def _service_name(cls, value: str | None) -> str | None:
+        return _checked_name(value)
 
     @property
     def services(self) -> list[str]:

@@ -7,9 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from agent.config import Settings
 from agent.events import Event
 from agent.findings import Finding
 from agent.graph.build import build_graph
+from agent.graph.checkpoint import open_checkpointer
 from agent.graph.toolkit import Toolkit
 from agent.verdict import Verdict
 
@@ -44,8 +46,11 @@ def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], too
          case_id: str | None) -> dict[str, Any]:
     """Run the graph to its end and return its last values; a crash marks the case failed and propagates."""
     values: dict[str, Any] = {}
+    # with a checkpointer, each node's result is on disk before the next node starts (a SIGKILL loses
+    # at most the node that was running)
+    durability = {"durability": "sync"} if graph.checkpointer else {}
     try:
-        for chunk in graph.stream(payload, config, stream_mode="values"):
+        for chunk in graph.stream(payload, config, stream_mode="values", **durability):
             values = chunk
     except Exception as exc:
         if toolkit.memory is not None and case_id:
@@ -109,3 +114,24 @@ def resume(thread_id: str, toolkit: Toolkit, checkpointer: Any) -> Investigation
         case_id = _case_to_finish(graph, config, snapshot.values, toolkit)
         _run(graph, None, config, toolkit, case_id)
     return _result(graph.get_state(config).values, thread_id)
+
+
+def investigate_checkpointed(event: Event, toolkit: Toolkit, settings: Settings, **kwargs: Any) -> InvestigationResult:
+    """:func:`investigate` with every step checkpointed in the configured database.
+
+    The case records the checkpoint's thread, so a crashed process's investigation can be finished by
+    :func:`agent.investigator.resume_case`; a finished investigation's checkpoints are deleted.
+    ``kwargs`` are :func:`investigate`'s.
+    """
+    thread_id = kwargs.pop("thread_id", None) or uuid.uuid4().hex
+    with open_checkpointer(settings) as saver:
+        result = investigate(event, toolkit, checkpointer=saver, thread_id=thread_id, **kwargs)
+        saver.delete_thread(thread_id)  # finished: nothing left to resume, keep the database small
+    return result
+
+
+def has_checkpoint(thread_id: str, settings: Settings) -> bool:
+    """True when the configured checkpointer holds a checkpoint of ``thread_id``."""
+    with open_checkpointer(settings) as saver:
+        return saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None
+

@@ -16,6 +16,15 @@ def load_skills(settings: Settings):
     return load_default_library(settings)
 
 
+def known_services(settings: Settings) -> list[str]:
+    """Service names of the configured topology (none without a topology file)."""
+    if settings.topology_file is None:
+        return []
+    from agent.topology import Topology
+
+    return Topology.from_file(settings.topology_file).services()
+
+
 def open_knowledge(settings: Settings, *, ingest: bool = True):
     """The knowledge store, with the handbook ingested when the handbook collection is empty."""
     from agent.knowledge.store import KnowledgeStore
@@ -68,6 +77,7 @@ def bundle_toolkit(
     Pass shared parts (library, knowledge, memory) to reuse them across bundles.
     """
     from agent.bundles.reader import load_bundle
+    from agent.sources.base import QueryLimits
     from agent.sources.bundle import BundleChangeSource, BundleLogSource, BundleMetricSource
 
     settings = settings or get_settings()
@@ -75,7 +85,7 @@ def bundle_toolkit(
         bundle = load_bundle(Path(bundle))
     return Toolkit(
         library=library if library is not None else load_skills(settings),
-        metrics=BundleMetricSource(bundle),
+        metrics=BundleMetricSource(bundle, limits=QueryLimits.from_settings(settings)),
         logs=BundleLogSource(bundle),
         changes=BundleChangeSource(bundle),
         topology=bundle.topology,
@@ -89,7 +99,7 @@ def bundle_toolkit(
 
 def load_topology(path: Path):
     """The topology file (``BIANQUE_TOPOLOGY_FILE``); a missing or unreadable file is a ``TopologyError`` too."""
-    from agent.sources.topology import Topology, TopologyError
+    from agent.topology import Topology, TopologyError
 
     try:
         return Topology.from_file(path)
@@ -104,9 +114,11 @@ def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, mem
     settings = settings or get_settings()
     metrics = None
     if settings.prometheus_url:
+        from agent.sources.base import QueryLimits
         from agent.sources.prometheus import PrometheusMetricSource
 
-        metrics = PrometheusMetricSource(settings.prometheus_url, timeout=settings.source_timeout_s)
+        metrics = PrometheusMetricSource(settings.prometheus_url, timeout=settings.source_timeout_s,
+                                         limits=QueryLimits.from_settings(settings))
     settings.ensure_home()
     store_url = settings.resolved_observability_url
     topology = load_topology(settings.topology_file) if settings.topology_file else None

@@ -9,7 +9,10 @@ become once every alias is expanded. Over a bound, the text is refused with the 
 
 from __future__ import annotations
 
+import re
+
 from ruamel.yaml import YAML
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 MAX_BYTES = 2_000_000  # far above any Skill or event file; bundles' data files are CSV/JSONL, not YAML
@@ -29,6 +32,7 @@ def check_yaml_bounds(text: str) -> None:
     size = len(text.encode("utf-8", errors="replace"))
     if size > MAX_BYTES:
         raise YAMLLimitError(f"YAML text of {size:,} bytes is over the limit of {MAX_BYTES:,}")
+    _check_flow_depth(text)
     try:
         root = YAML(typ="safe", pure=True).compose(text)
     except RecursionError as exc:
@@ -37,6 +41,47 @@ def check_yaml_bounds(text: str) -> None:
         return
     if root is not None:
         _expanded_size(root, {}, 0)
+
+
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _too_deep_at(text: str) -> int | None:
+    """Where the raw brackets first nest deeper than the bound (quoted ones count too), or None."""
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return match.end()
+        else:
+            depth = max(depth - 1, 0)
+    return None
+
+
+def _check_flow_depth(text: str) -> None:
+    """Refuse flow collections nested deeper than the bound without composing the whole text.
+
+    Only the text up to where the raw brackets pass the bound is parsed, as a stream of events: a
+    100,000-deep ``[[[…]]]`` is refused after reading its first 65 brackets. Brackets inside quotes
+    end that parse in a syntax error instead, and the text goes on to the ordinary checks.
+    """
+    cut = _too_deep_at(text)
+    if cut is None:
+        return
+    depth = 0
+    try:
+        for event in YAML(typ="safe", pure=True).parse(text[:cut]):
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise YAMLLimitError(f"YAML nested deeper than {MAX_DEPTH} levels")
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+    except YAMLLimitError:
+        raise
+    except Exception:  # noqa: BLE001 - a syntax error in the cut text: the full checks decide
+        return
 
 
 def _expanded_size(node: Node, sizes: dict[int, int], depth: int) -> int:

@@ -40,7 +40,7 @@ from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT
 from agent.eval.runner import evaluate, find_bundles
-from agent.eval.scoring import CaseScore
+from agent.scoring import CaseScore
 
 DEFAULT_CASES = PROJECT_ROOT.parent / "shared" / "data" / "nezha-ob"
 FAULT_KINDS = ("cpu_contention", "cpu_consumed", "network_delay", "return", "exception")

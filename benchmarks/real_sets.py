@@ -28,7 +28,7 @@ from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT
 from agent.eval.runner import evaluate, find_bundles
-from agent.eval.scoring import CaseScore
+from agent.scoring import CaseScore
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 # Issue 10's goals per development set (benchmarks may name data sets; the agent never does).

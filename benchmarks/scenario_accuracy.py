@@ -40,7 +40,7 @@ from rich.table import Table
 
 from agent.bundles.label import GroundTruth, load_label
 from agent.eval.runner import EvalReport, Summary, evaluate
-from agent.eval.scoring import CaseScore
+from agent.scoring import CaseScore
 from agent.sim.scenario import PATTERNS
 
 STOPPED = ("hold", "block")  # a release decision that intercepts the change

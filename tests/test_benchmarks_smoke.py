@@ -58,7 +58,7 @@ def test_scenario_accuracy_tables(bench, tmp_path, capsys):
 
 def test_release_interception_counts_hold_as_intercepted(bench):
     module = bench("scenario_accuracy")
-    from agent.eval.scoring import CaseScore
+    from agent.scoring import CaseScore
 
     def release(label: str, decision: str) -> CaseScore:
         return CaseScore("c", "release_interception", "s", label == decision, "", decision_label=label,

@@ -113,7 +113,7 @@ def test_catalog_shows_the_inferred_direction(tmp_path):
 def test_the_catch_all_query_leaves_out_what_named_signals_read(skill_library):
     from agent.graph.plan import build_plan
     from agent.sources.promql import selector
-    from agent.sources.topology import Topology
+    from agent.topology import Topology
 
     skill = skill_library["generic-rca"]
     event = Event(pattern=Pattern.RCA, time=T0, service="svc")

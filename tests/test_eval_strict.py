@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.eval.scoring import score_inspection, score_rca
+from agent.scoring import score_inspection, score_rca
 from agent.verdict import InspectionItem, RootCause, Verdict
 
 TRUTH = [{"service": "payment", "fault": "network_delay"}]

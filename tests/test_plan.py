@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent.events import Alert, ChangeEvent, Event, Pattern, event_from_alert, event_from_change
 from agent.graph.plan import build_plan
 from agent.skills.library import load_default_library
-from agent.sources.topology import Topology
+from agent.topology import Topology
 
 T0 = 1_700_000_000.0
 TOPO = Topology({"gateway": ["ranking"], "ranking": ["feature-store", "cache"], "feature-store": [], "cache": []})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.sources.topology import Topology, TopologyError
+from agent.topology import Topology, TopologyError
 
 SIM = {
     "services": {

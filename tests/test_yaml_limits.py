@@ -48,3 +48,11 @@ def test_an_alert_file_with_a_bomb_is_refused(tmp_path):
     path.write_text("labels: {alertname: A}\n" + alias_bomb())
     with pytest.raises(InputError, match="alert.yaml: YAML expands"):
         events_from_alert_file(path, 0.0)
+
+
+def test_deep_flow_nesting_is_refused_from_its_first_brackets_and_quoted_brackets_are_text():
+    from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
+
+    with pytest.raises(YAMLLimitError, match="nested deeper than 64 levels"):
+        check_yaml_bounds("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    check_yaml_bounds('a: "' + "[" * 500 + '"\nb: [[1], {c: [2]}]\n')  # brackets in a string nest nothing

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from agent.cli.cases import correction_line
 from agent.evolve.corrections import Wording
+from agent.memory.lines import correction_line
 from agent.memory.records import CaseRecord
 from ui import backend
 from ui.formatting import friendly_error

@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from agent.cli.cases import SHORT_PATTERN, answer_line
 from agent.findings import Finding
 from agent.memory import MemoryStoreError
+from agent.memory.lines import SHORT_PATTERN, answer_line
 from agent.memory.records import CaseRecord
 from agent.skills.loader import LoadedSkill
 from agent.timeparse import to_rfc3339

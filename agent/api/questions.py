@@ -5,15 +5,7 @@ from __future__ import annotations
 from agent.api.investigator import Investigator
 from agent.ask import Answer, event_for_question, route_question
 from agent.config import Settings
-
-
-def known_services(settings: Settings) -> list[str]:
-    """Service names of the configured topology (none without a topology file)."""
-    if settings.topology_file is None:
-        return []
-    from agent.sources.topology import Topology
-
-    return Topology.from_file(settings.topology_file).services()
+from agent.runtime import known_services
 
 
 def answer(question: str, settings: Settings, investigator: Investigator, now: float | None = None) -> Answer:

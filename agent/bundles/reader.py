@@ -13,7 +13,7 @@ from agent.bundles.metrics_file import read_metrics
 from agent.bundles.yaml_lines import line_of, load_yaml, to_plain
 from agent.events import Event
 from agent.series import ChangeRecord, LogRecord, Series
-from agent.sources.topology import Topology, check_topology
+from agent.topology import Topology, check_topology
 
 
 @dataclass

@@ -9,15 +9,17 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from agent.cli.common import JsonOption, console, print_json, print_markdown, user_errors
+from agent.bundles.errors import InvalidBundleError
+from agent.cli.common import JsonOption, console, fail, print_json, print_markdown, user_errors
+from agent.config import get_settings
 from agent.events import Pattern
 from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
-from agent.memory.records import CaseRecord, CorrectionRecord
+from agent.memory.lines import SHORT_PATTERN, answer_line, correction_line
+from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
-from agent.verdict import Verdict
+from agent.topology import TopologyError
 
 cases_app = typer.Typer(help="Stored investigations (cases) and their corrections.", no_args_is_help=True)
-SHORT_PATTERN = {"release_interception": "release", "inspection": "inspection", "rca": "rca"}
 MEMORY_ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError)
 QUEUE_STATUSES = ("pending", "running", "done", "failed")
 
@@ -25,42 +27,6 @@ QUEUE_STATUSES = ("pending", "running", "done", "failed")
 def register(app: typer.Typer) -> None:
     """Add the ``cases`` sub-app to the root CLI."""
     app.add_typer(cases_app, name="cases")
-
-
-def answer_line(verdict: Verdict | None) -> str:
-    """The verdict in a few words: the decision, attention, top root cause or top item."""
-    if verdict is None:
-        return ""
-    parts: list[str] = [] if verdict.judged else ["could not judge"]
-    if verdict.decision:
-        parts.append(verdict.decision)
-    if verdict.needs_attention is not None:
-        parts.append("needs attention" if verdict.needs_attention else "no action")
-    if verdict.root_causes:
-        top = verdict.root_causes[0]
-        parts.append(f"{top.service}/{top.fault}")
-    elif verdict.items:
-        top = verdict.items[0]
-        parts.append(f"{top.severity}: {top.service}/{top.kind}")
-    return ", ".join(parts) or verdict.summary
-
-
-def correction_line(correction: CorrectionRecord) -> str:
-    """One correction as text: right/wrong, the truth given, note, author and time."""
-    parts = ["right" if correction.correct else "wrong"]
-    if correction.root_cause_service:
-        cause = correction.root_cause_service
-        parts.append(
-            f"root cause {cause}/{correction.root_cause_fault}" if correction.root_cause_fault else cause
-        )
-    if correction.decision:
-        parts.append(f"decision {correction.decision}")
-    if correction.needs_attention is not None:
-        parts.append("needs attention" if correction.needs_attention else "no action needed")
-    if correction.note:
-        parts.append(f"“{correction.note}”")
-    by = f" by {correction.author}" if correction.author else ""
-    return f"#{correction.id} {to_rfc3339(correction.created_at)}{by}: " + "; ".join(parts)
 
 
 def _skill_label(case: CaseRecord) -> str:
@@ -75,15 +41,26 @@ def list_cases(
     pattern: Annotated[Pattern | None, typer.Option("--pattern", help="Only cases of this pattern.")] = None,
     status: Annotated[str | None, typer.Option("--status", help="running, done or failed.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10_000, help="At most this many.")] = 50,
+    interrupted: Annotated[bool, typer.Option(
+        "--interrupted", help="Only cases left running by a process that stopped, which `bianque cases resume` "
+        "can finish (oldest first).")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """List stored cases, newest first."""
     with user_errors(*MEMORY_ERRORS), Memory() as memory:
-        cases = memory.list_cases(
-            skill=skill, pattern=pattern.value if pattern else None, status=status, limit=limit
-        )
+        if interrupted:
+            from agent.investigator import interrupted_cases
+
+            cases = interrupted_cases(get_settings(), memory, limit)
+        else:
+            cases = memory.list_cases(
+                skill=skill, pattern=pattern.value if pattern else None, status=status, limit=limit
+            )
     if as_json:
         print_json([case.model_dump(mode="json", exclude={"evidence", "gathered"}) for case in cases])
+        return
+    if not cases and interrupted:
+        console.print("No interrupted cases: nothing to resume.")
         return
     if not cases:
         console.print("No cases stored yet. Investigate an event first: `bianque rca`, `bianque intercept`, "
@@ -100,7 +77,7 @@ def list_cases(
             case.id,
             to_rfc3339(case.created_at)[5:16].replace("T", " "),
             SHORT_PATTERN.get(case.pattern, case.pattern),
-            case.service or "-",
+            escape(case.service or "-"),
             _skill_label(case),
             case.status + marked,
             escape(answer_line(case.verdict) if case.status != "failed" else (case.error or "")[:200]),
@@ -108,6 +85,34 @@ def list_cases(
     if any(case.corrections for case in cases):
         table.caption = "✓ confirmed by a correction, ✗ corrected as wrong (see `bianque cases show ID`)"
     console.print(table)
+
+
+@cases_app.command("resume")
+def resume_cases(
+    case_ids: Annotated[list[str] | None, typer.Argument(
+        help="Cases to finish (see `bianque cases list --interrupted`).", show_default=False)] = None,
+    every: Annotated[bool, typer.Option("--all", help="Finish every interrupted case.")] = False,
+) -> None:
+    """Finish investigations a stopped process left unfinished, from their last checkpoint.
+
+    Steps already done (gathering, analysis) are not run again. Only resume cases no live process is
+    working on. A case that failed with an error is finished as a new case of the same event.
+    """
+    from agent.investigator import interrupted_cases, resume_case
+
+    if bool(case_ids) == every:
+        fail("give case ids or --all (not both)")
+    settings = get_settings()
+    with user_errors(*MEMORY_ERRORS, ValueError, InvalidBundleError, TopologyError), Memory() as memory:
+        ids = case_ids or [case.id for case in interrupted_cases(settings, memory)]
+        if not ids:
+            console.print("No interrupted cases: nothing to resume.")
+            return
+        for number, case_id in enumerate(ids, 1):
+            console.print(f"[{number}/{len(ids)}] resuming case {escape(case_id)} …", highlight=False)
+            result = resume_case(case_id, settings, memory=memory)
+            console.print(f"case {escape(str(result.case_id))} done: {escape(answer_line(result.verdict))}",
+                          highlight=False)
 
 
 @cases_app.command("show")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 
 from agent.cli.common import (
@@ -22,14 +23,14 @@ from agent.cli.common import (
 )
 from agent.config import get_settings
 from agent.events import Event, InspectionScope, Pattern
-from agent.inputs import InputError, event_from_change_file, events_from_alert_file
+from agent.inputs import InputError, describe_validation, event_from_change_file, events_from_alert_file
 
 
 def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern) -> None:
     from agent.bundles.errors import InvalidBundleError
-    from agent.investigate import investigate
+    from agent.investigate import investigate_checkpointed
     from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
-    from agent.sources.topology import TopologyError
+    from agent.topology import TopologyError
 
     settings = get_settings()
     with user_errors(InvalidBundleError, InputError, KeyError, LookupError, TopologyError):
@@ -49,8 +50,8 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
             toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
         else:
             toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
-        result = investigate(event, toolkit, skill=skill, source="cli",
-                             bundle_path=str(bundle.resolve()) if bundle else None)
+        result = investigate_checkpointed(event, toolkit, settings, skill=skill, source="cli",
+                                          bundle_path=str(bundle.resolve()) if bundle else None)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
@@ -119,8 +120,11 @@ def inspect(
     """
     event = None
     if service:
-        with user_errors(ValueError):
+        try:
             scope = InspectionScope(services=service, window=window)
+        except ValidationError as exc:
+            text = describe_validation(exc, "bianque inspect")
+            fail(text.replace(": services: ", ": --service: ").replace(": window: ", ": --window: "))
         event = Event(pattern=Pattern.INSPECTION, time=time.time(), service=service[0], scope=scope)
     _run(event, bundle, skill, as_json, Pattern.INSPECTION)
 

@@ -12,9 +12,9 @@ from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.bundles.validate import find_bundles as bundle_directories
 from agent.config import Settings, get_settings
-from agent.eval.scoring import CaseScore, score_inspection, score_rca, score_release
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit, load_skills
+from agent.scoring import CaseScore, score_inspection, score_rca, score_release
 
 
 def find_bundles(root: Path) -> list[Path]:

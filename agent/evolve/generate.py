@@ -14,6 +14,7 @@ from agent.evolve.llm_loop import ask_until_valid
 from agent.evolve.patch import PatchedSkill, load_raw, replace_text, set_version
 from agent.evolve.prompts import render
 from agent.llm.jsontext import parse_json_object
+from agent.llm.prompting import one_line
 from agent.skills.lint import check_against_catalog
 from agent.skills.loader import plain
 
@@ -31,14 +32,17 @@ def catalog_text(catalog: Any) -> str:
     """The data catalog as prompt lines: metric, labels, services, help; log and change services."""
     if catalog is None:
         return "(no catalog available: use only metric names already in the Skill or in the examples)"
+    def names(values: Any) -> str:
+        return ", ".join(one_line(v, 200) for v in values)
+
     lines = []
     for m in catalog.metrics:
-        lines.append(f"- metric {m.name} labels [{', '.join(m.labels)}] services [{', '.join(m.services)}]"
-                     + (f": {m.help}" if m.help else ""))
+        lines.append(f"- metric {one_line(m.name, 200)} labels [{names(m.labels)}] services [{names(m.services)}]"
+                     + (f": {one_line(m.help, 300)}" if m.help else ""))
     if catalog.log_services:
-        lines.append(f"- logs of services: {', '.join(catalog.log_services)}")
+        lines.append(f"- logs of services: {names(catalog.log_services)}")
     if catalog.change_services:
-        lines.append(f"- changes of services: {', '.join(catalog.change_services)}")
+        lines.append(f"- changes of services: {names(catalog.change_services)}")
     return "\n".join(lines)
 
 

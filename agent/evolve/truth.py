@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.bundles.label import GroundTruth, load_label
-from agent.eval.scoring import score_inspection
 from agent.memory.records import CaseRecord, CorrectionRecord
+from agent.scoring import score_inspection
 from agent.verdict import Verdict
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
+from agent.graph.hooks import node_starting
 from agent.graph.nodes.analyze import analyze
 from agent.graph.nodes.gather import gather
 from agent.graph.nodes.reason import reason
@@ -35,6 +36,7 @@ def _bind(name: str, node: Callable[[InvestigationState, Toolkit], dict[str, Any
 
     @wraps(node)
     def run(state: InvestigationState) -> dict[str, Any]:
+        node_starting(name)
         started = time.perf_counter()
         update = node(state, toolkit)
         timings = {**state.get("timings", {}), **update.get("timings", {}), name: time.perf_counter() - started}

@@ -9,7 +9,7 @@ from agent.graph.timing import change_start, release_window
 from agent.skills.schema import Compare, Skill
 from agent.skills.templates import escape_glob, render, render_glob, render_matchers, render_promql
 from agent.sources.base import ChangeRequest, LogRequest, MetricQuery
-from agent.sources.topology import Topology
+from agent.topology import Topology
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from agent.skills.schema import Skill
     from agent.skills.selector import Similarity
     from agent.sources.base import ChangeSource, LogSource, MetricSource
-    from agent.sources.topology import Topology
+    from agent.topology import Topology
 
 Chooser = Callable[..., Any]
 

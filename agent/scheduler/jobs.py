@@ -24,7 +24,7 @@ from agent.memory import Memory, ScheduleNotFoundError
 from agent.scheduler.specs import last_tick, skill_job_id
 
 if TYPE_CHECKING:
-    from agent.api.investigator import Investigator
+    from agent.investigator import Investigator
 
 log = logging.getLogger(__name__)
 TICK_LOOKBACK_S = 1800.0  # as late as the scheduler still runs a missed job (service.MISFIRE_GRACE_S)
@@ -60,7 +60,7 @@ def _runtime(settings: Settings | None, investigator: Investigator | None) -> tu
         return settings, investigator
     with _lock:
         if _configured is None:
-            from agent.api.investigator import LiveInvestigator
+            from agent.investigator import LiveInvestigator
 
             default = get_settings()
             _configured = (default, LiveInvestigator(default))
@@ -109,8 +109,7 @@ def run_inspection(
     Without ``job_id`` the run is recorded on the Skill's own schedule when it has one.
     Raises LookupError for an unknown Skill and ValueError for a Skill that is not an inspection.
     """
-    from agent.api.questions import known_services
-    from agent.runtime import load_skills
+    from agent.runtime import known_services, load_skills
 
     settings, investigator = _runtime(settings, investigator)
     with Memory(settings.resolved_database_url) as memory:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.sources.topology import Topology
+from agent.topology import Topology
 
 GIB = 1024**3
 

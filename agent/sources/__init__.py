@@ -1,1 +1,1 @@
-"""Data sources: metrics, logs, changes and topology, each behind one interface."""
+"""Data sources: metrics, logs and changes, each behind one interface (the topology model is agent.topology)."""

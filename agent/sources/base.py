@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar
 
+from agent.config import Settings
 from agent.series import ChangeRecord, LogRecord, Series
 
 T = TypeVar("T")
@@ -56,6 +57,29 @@ class MetricQuery:
             **({"promql": self.promql} if self.promql else {}),
             **({"exclude": list(self.exclude)} if self.exclude else {}),
         }
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """How big one metric query's answer may be (settings ``max_query_series``, ``max_query_points``)."""
+
+    max_series: int = 10_000
+    max_points: int = 2_000_000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueryLimits:
+        return cls(settings.max_query_series, settings.max_query_points)
+
+    def problem(self, series: Sequence[Series]) -> str | None:
+        """Why an answer of ``series`` is refused (naming the limit and how to raise it), or None."""
+        if len(series) > self.max_series:
+            return (f"the answer has {len(series)} series, more than the limit of {self.max_series} per query: "
+                    "narrow the Skill's labels, or raise BIANQUE_MAX_QUERY_SERIES")
+        points = sum(len(s.timestamps) for s in series)
+        if points > self.max_points:
+            return (f"the answer has {points} points, more than the limit of {self.max_points} per query: "
+                    "shorten the window, widen the step, or raise BIANQUE_MAX_QUERY_POINTS")
+        return None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from agent.sources.base import (
     LogRequest,
     MetricInfo,
     MetricQuery,
+    QueryLimits,
     SourceResult,
     label_matches,
     name_matches,
@@ -27,9 +28,10 @@ if TYPE_CHECKING:
 class BundleMetricSource:
     """Answers metric queries from a bundle's metrics.csv (raw samples; ``promql`` is ignored)."""
 
-    def __init__(self, bundle: CaseBundle, name: str = "bundle") -> None:
+    def __init__(self, bundle: CaseBundle, name: str = "bundle", limits: QueryLimits | None = None) -> None:
         self.bundle = bundle
         self.name = name
+        self.limits = limits or QueryLimits()
         self._by_metric: dict[str, list[Series]] = defaultdict(list)
         self._by_service: dict[str, dict[str, list[Series]]] = defaultdict(lambda: defaultdict(list))
         for series in bundle.series:
@@ -62,6 +64,9 @@ class BundleMetricSource:
                 truncated = True
                 break
             found.append(Series(series.metric, series.labels, series.timestamps[mask], series.values[mask]))
+        problem = self.limits.problem(found)
+        if problem:
+            return SourceResult.failed(self.name, request, problem)
         return SourceResult.of(self.name, request, found, truncated)
 
     def metrics(self) -> list[MetricInfo]:
@@ -81,9 +86,10 @@ class BundleMetricSource:
 class BundleLogSource:
     """Answers log requests from a bundle's logs.jsonl."""
 
-    def __init__(self, bundle: CaseBundle, name: str = "bundle") -> None:
+    def __init__(self, bundle: CaseBundle, name: str = "bundle", limits: QueryLimits | None = None) -> None:
         self.bundle = bundle
         self.name = name
+        self.limits = limits or QueryLimits()
         self._logs = sorted(bundle.logs, key=lambda r: r.ts)
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
@@ -115,9 +121,10 @@ class BundleLogSource:
 class BundleChangeSource:
     """Answers change requests from a bundle's changes.jsonl."""
 
-    def __init__(self, bundle: CaseBundle, name: str = "bundle") -> None:
+    def __init__(self, bundle: CaseBundle, name: str = "bundle", limits: QueryLimits | None = None) -> None:
         self.bundle = bundle
         self.name = name
+        self.limits = limits or QueryLimits()
         self._changes = sorted(bundle.changes, key=lambda c: c.ts)
 
     def query(self, request: ChangeRequest) -> SourceResult[ChangeRecord]:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from agent.series import Series, make_series
-from agent.sources.base import MetricInfo, MetricQuery, SourceResult
+from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult
 from agent.sources.promql import selector
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ class PrometheusMetricSource:
         name: str = "prometheus",
         max_label_lookups: int = 500,
         transport: httpx.BaseTransport | None = None,
+        limits: QueryLimits | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -39,6 +40,7 @@ class PrometheusMetricSource:
         self.max_label_lookups = max_label_lookups
         self.last_error: str | None = None
         self._transport = transport
+        self.limits = limits or QueryLimits()
 
     # --- queries ------------------------------------------------------------------------
 
@@ -61,6 +63,9 @@ class PrometheusMetricSource:
             series = _matrix_to_series(data, query.name, self.base_url + "/api/v1/query_range")
         except PrometheusError as exc:
             return SourceResult.failed(self.name, request, str(exc))
+        problem = self.limits.problem(series)
+        if problem:
+            return SourceResult.failed(self.name, request, problem)
         series.sort(key=Series.key)
         truncated = len(series) > query.limit
         return SourceResult.of(self.name, request, series[: query.limit], truncated=truncated)

@@ -65,3 +65,28 @@ def test_a_curated_bundle_run_on_postgres(settings):
     assert case.verdict.decision == result.verdict.decision == "block"
     assert case.report == result.report == again.report
     assert result.thread_id in checkpoint_threads(settings.database_url)
+
+
+def test_checkpointed_runs_on_postgres_leave_no_thread_and_a_crashed_case_resumes_by_id(settings, bianque_home,
+                                                                                       monkeypatch):
+    from agent.investigate import investigate_checkpointed
+    from agent.investigator import interrupted_cases, resume_case
+
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **kwargs: None)
+    with Memory(settings.database_url) as memory:
+        toolkit = bundle_toolkit(SCENARIO, settings, memory=memory)
+        finished = investigate_checkpointed(load_bundle(SCENARIO).event, toolkit, settings, bundle_path=str(SCENARIO))
+        assert memory.get_case(finished.case_id).status == "done"
+        assert finished.thread_id not in checkpoint_threads(settings.database_url)  # finished: deleted
+        crashing = bundle_toolkit(SCENARIO, settings, memory=memory)
+        crashing.reasoner = FlakyReasoner(failures=1)
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            investigate_checkpointed(load_bundle(SCENARIO).event, crashing, settings, thread_id="pg-crash",
+                                     bundle_path=str(SCENARIO))
+        assert "pg-crash" in checkpoint_threads(settings.database_url)
+        [failed] = memory.list_cases(status="failed")
+        assert interrupted_cases(settings, memory) == []  # failed with an error: not left running
+        result = resume_case(failed.id, settings, memory=memory)
+        done = memory.get_case(result.case_id)
+        assert done.status == "done" and done.event_id == failed.event_id and done.id != failed.id
+        assert "pg-crash" not in checkpoint_threads(settings.database_url)

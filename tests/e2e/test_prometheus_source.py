@@ -126,3 +126,19 @@ def test_metrics_lists_backfilled_names_with_labels_and_services(source):
     assert p99.labels == ("instance", "service", "version")
     assert p99.services == ("gateway", "ranking", "retrieval")
     assert infos["requests_per_second"].labels == ("service",)
+
+
+def test_an_answer_beyond_the_query_limits_is_refused_naming_the_limit(prometheus_url, window):
+    from agent.sources.base import QueryLimits
+
+    few_series = PrometheusMetricSource(prometheus_url, limits=QueryLimits(max_series=3))
+    result = ask(few_series, window, "request_latency_p*_seconds", {"service": "ranking"})
+    assert result.status == "error" and result.data == []
+    assert "4 series, more than the limit of 3 per query" in result.error
+    assert "BIANQUE_MAX_QUERY_SERIES" in result.error
+    few_points = PrometheusMetricSource(prometheus_url, limits=QueryLimits(max_points=10))
+    result = ask(few_points, window, "request_latency_p99_seconds", {"service": "ranking"})
+    assert result.status == "error" and "more than the limit of 10 per query" in result.error
+    assert "BIANQUE_MAX_QUERY_POINTS" in result.error
+    within = PrometheusMetricSource(prometheus_url, limits=QueryLimits(max_series=4))
+    assert ask(within, window, "request_latency_p*_seconds", {"service": "ranking"}).status == "ok"

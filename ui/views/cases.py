@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from agent.cli.cases import correction_line
+from agent.memory.lines import correction_line
 from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
 from ui import backend

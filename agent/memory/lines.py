@@ -1,0 +1,45 @@
+"""Stored cases and corrections in a few words: shared by the CLI, the UI and the API."""
+
+from __future__ import annotations
+
+from agent.memory.records import CorrectionRecord
+from agent.timeparse import to_rfc3339
+from agent.verdict import Verdict
+
+SHORT_PATTERN = {"release_interception": "release", "inspection": "inspection", "rca": "rca"}
+
+
+def answer_line(verdict: Verdict | None) -> str:
+    """The verdict in a few words: the decision, attention, top root cause or top item."""
+    if verdict is None:
+        return ""
+    parts: list[str] = [] if verdict.judged else ["could not judge"]
+    if verdict.decision:
+        parts.append(verdict.decision)
+    if verdict.needs_attention is not None:
+        parts.append("needs attention" if verdict.needs_attention else "no action")
+    if verdict.root_causes:
+        top = verdict.root_causes[0]
+        parts.append(f"{top.service}/{top.fault}")
+    elif verdict.items:
+        top = verdict.items[0]
+        parts.append(f"{top.severity}: {top.service}/{top.kind}")
+    return ", ".join(parts) or verdict.summary
+
+
+def correction_line(correction: CorrectionRecord) -> str:
+    """One correction as text: right/wrong, the truth given, note, author and time."""
+    parts = ["right" if correction.correct else "wrong"]
+    if correction.root_cause_service:
+        cause = correction.root_cause_service
+        parts.append(
+            f"root cause {cause}/{correction.root_cause_fault}" if correction.root_cause_fault else cause
+        )
+    if correction.decision:
+        parts.append(f"decision {correction.decision}")
+    if correction.needs_attention is not None:
+        parts.append("needs attention" if correction.needs_attention else "no action needed")
+    if correction.note:
+        parts.append(f"“{correction.note}”")
+    by = f" by {correction.author}" if correction.author else ""
+    return f"#{correction.id} {to_rfc3339(correction.created_at)}{by}: " + "; ".join(parts)

@@ -1,0 +1,102 @@
+"""Configurable size limits: bundle data files (bytes, lines; gzip counted uncompressed) and metric query
+answers (series, points) are refused with an error naming the file or query, the limit and its setting.
+(The same limits on a real Prometheus: tests/e2e/test_prometheus_source.py.)"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import pytest
+
+from agent.bundles.errors import InvalidBundleError
+from agent.bundles.reader import load_bundle
+from agent.config import PROJECT_ROOT, get_settings
+from agent.investigate import investigate
+from agent.runtime import bundle_toolkit
+from agent.sources.base import MetricQuery, QueryLimits
+from agent.sources.bundle import BundleMetricSource
+
+SMALL = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    return shutil.copytree(SMALL, tmp_path / "case")
+
+
+def limit(monkeypatch, name: str, value: int) -> None:
+    monkeypatch.setenv(name, str(value))
+    get_settings.cache_clear()
+
+
+def refusal(bundle) -> str:
+    with pytest.raises(InvalidBundleError) as caught:
+        load_bundle(bundle)
+    return str(caught.value)
+
+
+def test_a_data_file_larger_than_the_byte_limit_is_refused_before_it_is_read(bundle, bianque_home, monkeypatch):
+    size = (bundle / "metrics.csv").stat().st_size
+    limit(monkeypatch, "BIANQUE_MAX_BUNDLE_FILE_BYTES", size - 1)
+    message = refusal(bundle)
+    assert f"case/metrics.csv: more than {size - 1} bytes ({size} bytes), the limit for a bundle data file" in message
+    assert "raise BIANQUE_MAX_BUNDLE_FILE_BYTES" in message
+    limit(monkeypatch, "BIANQUE_MAX_BUNDLE_FILE_BYTES", size)
+    assert load_bundle(bundle).series
+
+
+def test_a_gzip_bomb_stops_at_the_byte_limit(bundle, bianque_home, monkeypatch):
+    (bundle / "logs.jsonl").unlink()
+    line = json.dumps({"ts": 1772446320, "service": "ranking", "level": "ERROR", "message": "x" * 1000}) + "\n"
+    with gzip.open(bundle / "logs.jsonl.gz", "wt", encoding="utf-8") as out:
+        for _ in range(20_000):  # 20 MB uncompressed, a few KB on disk
+            out.write(line)
+    assert (bundle / "logs.jsonl.gz").stat().st_size < 200_000
+    limit(monkeypatch, "BIANQUE_MAX_BUNDLE_FILE_BYTES", 1_000_000)
+    message = refusal(bundle)
+    assert "case/logs.jsonl.gz: more than 1000000 bytes uncompressed" in message
+    assert "BIANQUE_MAX_BUNDLE_FILE_BYTES" in message
+
+
+@pytest.mark.parametrize("name", ["logs.jsonl", "changes.jsonl", "metrics.csv"])
+def test_a_data_file_with_more_lines_than_the_limit_is_refused(bundle, bianque_home, monkeypatch, name):
+    lines = len((bundle / name).read_text().splitlines())
+    limit(monkeypatch, "BIANQUE_MAX_BUNDLE_FILE_LINES", lines - 1)
+    message = refusal(bundle)
+    assert f"case/{name}: more than {lines - 1} lines, the limit for a bundle data file" in message
+    assert "raise BIANQUE_MAX_BUNDLE_FILE_LINES" in message
+
+
+def test_limits_must_be_positive(monkeypatch, bianque_home):
+    monkeypatch.setenv("BIANQUE_MAX_QUERY_SERIES", "0")
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="max_query_series"):
+        get_settings()
+
+
+def query(source, name="*"):
+    return source.query(MetricQuery(name, {}, 0, 4e9))
+
+
+def test_a_bundle_query_beyond_the_limits_fails_naming_the_limit(bianque_home):
+    loaded = load_bundle(SMALL)
+    everything = query(BundleMetricSource(loaded))
+    count = len(everything.data)
+    points = sum(len(s.timestamps) for s in everything.data)
+    assert everything.status == "ok" and count > 1
+    series = query(BundleMetricSource(loaded, limits=QueryLimits(max_series=count - 1)))
+    assert series.status == "error" and series.data == []
+    assert f"{count} series, more than the limit of {count - 1} per query" in series.error
+    many = query(BundleMetricSource(loaded, limits=QueryLimits(max_points=points - 1)))
+    assert f"{points} points, more than the limit of {points - 1} per query" in many.error
+    assert "BIANQUE_MAX_QUERY_POINTS" in many.error
+    assert query(BundleMetricSource(loaded, limits=QueryLimits(count, points))).status == "ok"
+
+
+def test_an_investigation_reports_a_refused_query_as_missing_data(bianque_home, monkeypatch):
+    limit(monkeypatch, "BIANQUE_MAX_QUERY_POINTS", 3)
+    result = investigate(load_bundle(SMALL).event, bundle_toolkit(SMALL, get_settings()))
+    assert "more than the limit of 3 per query" in result.report
+    assert "BIANQUE_MAX_QUERY_POINTS" in result.report
