@@ -12,6 +12,8 @@ Fixtures for other e2e tests:
 - ``system_binary(name)``: a binary's path, or skip (fail under ``CI=true``).
 - ``postgres_server`` / ``postgres_url``: one PostgreSQL cluster and database for the session;
   ``postgres_db_url``: a fresh database for one test, dropped after it.
+- ``local_llm``: llama.cpp's server with the bundled small model (``scripts/install-llm.sh``);
+  ``local_llm_settings``: Settings pointing at it, with answers capped for speed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import httpx
 import numpy as np
@@ -44,14 +47,18 @@ READY_TIMEOUT_S = 60.0
 # --- helpers ------------------------------------------------------------------------------
 
 
+def unavailable(message: str) -> NoReturn:
+    """Skip the test because a real server is not installed; under ``CI=true`` fail instead."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_binary(name: str, path: Path | None = None) -> str:
     """The binary's path; skip the test when it is missing (fail under ``CI=true``)."""
     found = str(path) if path and path.exists() else shutil.which(name)
     if not found:
-        message = f"{name} is not installed (run scripts/install-system-deps.sh as root)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} is not installed (run scripts/install-system-deps.sh as root)")
     return found
 
 
@@ -414,3 +421,40 @@ def postgres_db_url(postgres_server) -> Iterator[str]:
     url = postgres_server.create_database()
     yield url
     postgres_server.drop_database(url.rsplit("/", 1)[1])
+
+
+# --- the local model server -------------------------------------------------------------------
+
+LLM_MAX_TOKENS = 384  # the 135M model writes ~30 tokens/s on 2 busy cores: keep every answer short
+
+
+@pytest.fixture(scope="session")
+def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """llama.cpp's OpenAI-compatible server with the bundled SmolLM2-135M on 127.0.0.1, for the session."""
+    from agent.llm.local import LocalServer, LocalServerError, bundled_model, server_installed
+
+    if not server_installed():
+        unavailable("llama-cpp-python[server] is not installed (run scripts/install-llm.sh)")
+    try:
+        model = bundled_model()
+    except LocalServerError as exc:
+        unavailable(str(exc))
+    server = LocalServer(model=model, context=8192, log_path=tmp_path_factory.mktemp("llm") / "server.log")
+    try:
+        server.start()
+    except LocalServerError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def local_llm_settings(local_llm: Any, bianque_home: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Settings (and env) pointing at the local model server, answers capped at ``LLM_MAX_TOKENS``."""
+    from agent.config import Settings, get_settings
+
+    for key, value in {**local_llm.env(), "BIANQUE_LLM_MAX_TOKENS": str(LLM_MAX_TOKENS),
+                       "BIANQUE_LLM_TIMEOUT_S": "120", "BIANQUE_LLM_MAX_RETRIES": "0"}.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    return Settings()
