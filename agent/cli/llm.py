@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from agent.cli.common import console, err_console, fail
 from agent.cli.ui import port_in_use
@@ -43,7 +44,7 @@ def local(
     try:
         server.start()
     except LocalServerError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     try:
         env = server.env()
         for key, value in env.items():

@@ -91,3 +91,26 @@ def test_a_distillation_writes_one_note_by_the_model_or_the_template(local_llm_s
         assert "the template wrote the note instead" in " ".join(report.messages)
     else:
         assert meta["writer"] == MODEL and len(text) <= 800
+
+
+def test_bianque_llm_local_serves_a_command_and_stops_after_it(local_llm) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from agent.cli.ui import port_in_use
+    from agent.llm.local import free_port
+
+    port = free_port()
+    child = "import os; print('child sees', os.environ['BIANQUE_LLM_BASE_URL'], os.environ['BIANQUE_LLM_MODEL'])"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "bianque"), "llm", "local", "--port", str(port), "--",
+         sys.executable, "-c", child],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    url = f"http://127.0.0.1:{port}/v1"
+    assert f"export BIANQUE_LLM_BASE_URL={url}" in done.stdout
+    assert f"export BIANQUE_LLM_MODEL={MODEL_ALIAS}" in done.stdout
+    assert f"child sees {url} {MODEL_ALIAS}" in done.stdout
+    assert not port_in_use(port)  # the server stopped with the command
