@@ -172,3 +172,14 @@ def test_no_retry_is_started_that_would_end_after_the_deadline(fake_llm) -> None
     with pytest.raises(LLMError, match="HTTP 500"):
         client.complete_json(MESSAGES, deadline=time.monotonic() + 2.0)
     assert len(fake_llm.requests) == 1
+
+
+def test_a_500_naming_response_format_is_a_refusal_like_llama_cpp_answers_not_an_outage(fake_llm) -> None:
+    fake_llm.accepted_formats = {"json_object+schema", "json_object"}
+    fake_llm.format_rejection_status = 500
+    fake_llm.queue('{"ok": true}')
+    client, waits = _client(llm_max_retries=2)
+    client.complete_json(MESSAGES, schema=SCHEMA)
+    assert [r["response_format"]["type"] for r in fake_llm.requests] == ["json_schema", "json_object"]
+    assert client.structured is not None and client.structured.label == "json_object+schema"
+    assert waits == []  # stepped down at once, not retried as a server error

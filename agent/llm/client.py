@@ -3,7 +3,8 @@
 Structured output is detected, not configured. Asked with a JSON schema, the client tries, in order,
 ``response_format={"type": "json_schema", ...}`` (OpenAI, vLLM), ``{"type": "json_object", "schema": ...}``
 (llama.cpp's server) and ``{"type": "json_object"}``, then none; a format the endpoint rejects (HTTP
-400/422) is never sent again by that client, and :attr:`LLMClient.structured` says which one answered.
+400/422, or a 5xx naming ``response_format``) is never sent again by that client, and
+:attr:`LLMClient.structured` says which one answered.
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ class LLMClient:
             try:
                 text, usage = self._call(messages, fmt.body(schema, purpose), timeout)
             except openai.APIStatusError as exc:
-                if fmt is not Format.NONE and exc.status_code in (400, 422):
+                if fmt is not Format.NONE and _rejects_format(exc):
                     log.info("endpoint rejected response_format %s (HTTP %s): %s", fmt.label, exc.status_code,
                              _status_reason(exc))
                     fmt = Format(fmt + 1)
@@ -208,6 +209,17 @@ class LLMClient:
 
 class _EmptyAnswer(openai.OpenAIError):
     """An answer with no content: retried like a malformed response."""
+
+
+def _rejects_format(exc: openai.APIStatusError) -> bool:
+    """True when the endpoint refused the request's ``response_format``.
+
+    HTTP 400/422 as most servers answer; llama-cpp-python's server answers its request-validation
+    errors with HTTP 500, naming the field, so a 5xx naming ``response_format`` counts too.
+    """
+    if exc.status_code in (400, 422):
+        return True
+    return exc.status_code >= 500 and "response_format" in _status_reason(exc)
 
 
 def _schema_name(purpose: str) -> str:

@@ -20,7 +20,7 @@ class LLMRun:
     answers: int = 0  # answers received
     valid_at: int | None = None  # which answer validated: 1 = the first
     reasons: list[str] = field(default_factory=list)  # why answers were rejected or set aside
-    seconds: float = 0.0  # wall-clock time spent in calls that got an answer
+    seconds: float = 0.0  # wall-clock time the model path took for this verdict (every attempt)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     structured: str = ""  # the response_format the endpoint accepted (json_schema, json_object+schema, ...)

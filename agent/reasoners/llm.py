@@ -66,17 +66,24 @@ class LLMReasoner:
     either way, and asked for at most ``attempts`` times within ``time_limit_s`` seconds in all.
     """
 
-    def __init__(self, client: LLMClient, *, attempts: int = ATTEMPTS, time_limit_s: float | None = None) -> None:
+    def __init__(
+        self, client: LLMClient, *, attempts: int = ATTEMPTS, time_limit_s: float | None = None,
+        max_findings: int | None = None,
+    ) -> None:
         self.client = client
         self.attempts = max(1, attempts)
         self.time_limit_s = time_limit_s
+        self.max_findings = max_findings
         self.name = f"llm:{client.model}"
 
     def reason(self, pack: EvidencePack, skill: Skill) -> ReasonerResult:
         """A validated verdict; raises ``ReasonerError`` (bad answers) or ``LLMError`` (endpoint failed).
 
         Either error carries the :class:`LLMRun` so far (``run``) and the tokens spent (``usage``).
+        The model is shown at most ``max_findings`` of the pack's Findings (strongest, round-robin).
         """
+        pack = shown_pack(pack, self.max_findings)
+        started = time.monotonic()
         messages = reason_messages(pack, skill)
         schema = verdict_schema(pack)
         deadline = time.monotonic() + self.time_limit_s if self.time_limit_s else None
@@ -89,7 +96,7 @@ class LLMReasoner:
                 text, spent = self.client.complete_json(messages, "verdict", schema=schema, deadline=deadline)
             except LLMError as exc:
                 exc.usage.add(usage)
-                _close(run, usage, self.client, "failed", str(exc))
+                _close(run, usage, self.client, "failed", started, str(exc))
                 exc.run = run  # type: ignore[attr-defined]
                 raise
             usage.add(spent)
@@ -105,12 +112,12 @@ class LLMReasoner:
             verdict.reasoner = self.name
             run.valid_at = attempt
             run.verdict = verdict.model_dump(mode="json")
-            _close(run, usage, self.client, "accepted")
+            _close(run, usage, self.client, "accepted", started)
             safe = enforce_fail_safe(verdict, pack)  # the model cannot turn "could not judge" into an all-clear
             if safe is not verdict:
                 notes.append(f"{self.name}: the data could not answer the question; the fail-safe verdict applies")
             return ReasonerResult(safe, usage.prompt_tokens, usage.completion_tokens, notes, llm=run)
-        _close(run, usage, self.client, "failed")
+        _close(run, usage, self.client, "failed", started)
         raise ReasonerError(
             f"{self.name} gave no valid verdict in {self.attempts} attempt(s): {error}", usage=usage, run=run
         )
@@ -133,13 +140,25 @@ def llm_reasoner_from_settings(settings: Settings) -> LLMReasoner | None:
     """The LLM reasoner when ``settings`` name an endpoint (``BIANQUE_LLM_BASE_URL``), else None."""
     if not settings.llm_enabled:
         return None
-    return LLMReasoner(LLMClient(settings), time_limit_s=settings.llm_investigation_timeout_s or None)
+    return LLMReasoner(LLMClient(settings), time_limit_s=settings.llm_investigation_timeout_s or None,
+                       max_findings=settings.llm_max_findings)
 
 
-def _close(run: LLMRun, usage: Usage, client: LLMClient, outcome: str, reason: str = "") -> None:
-    """Fill ``run``'s totals from ``usage`` and the client's detected output format."""
+def shown_pack(pack: EvidencePack, limit: int | None) -> EvidencePack:
+    """``pack`` with at most ``limit`` Findings, chosen as the evidence pack chooses them."""
+    if not limit or len(pack.findings) <= limit:
+        return pack
+    from agent.graph.nodes.reason import select_for_pack
+
+    return pack.model_copy(update={"findings": select_for_pack(pack.findings, limit)})
+
+
+def _close(
+    run: LLMRun, usage: Usage, client: LLMClient, outcome: str, started: float, reason: str = ""
+) -> None:
+    """Fill ``run``'s totals: wall-clock time since ``started``, tokens, the detected output format."""
     run.outcome = outcome
-    run.seconds = usage.seconds
+    run.seconds = round(time.monotonic() - started, 3)
     run.prompt_tokens, run.completion_tokens = usage.prompt_tokens, usage.completion_tokens
     run.structured = client.structured.label if client.structured is not None else ""
     if reason:

@@ -425,7 +425,8 @@ def postgres_db_url(postgres_server) -> Iterator[str]:
 
 # --- the local model server -------------------------------------------------------------------
 
-LLM_MAX_TOKENS = 384  # the 135M model writes ~30 tokens/s on 2 busy cores: keep every answer short
+LLM_MAX_TOKENS = 384  # the 135M model writes ~30 tokens/s on 2 cores: keep every answer short
+LLM_MAX_FINDINGS = 8  # and every prompt: a pack of 24 Findings is ~5k tokens, read at ~20-200 tokens/s
 
 
 @pytest.fixture(scope="session")
@@ -450,11 +451,14 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 @pytest.fixture
 def local_llm_settings(local_llm: Any, bianque_home: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Settings (and env) pointing at the local model server, answers capped at ``LLM_MAX_TOKENS``."""
+    """Settings (and env) pointing at the local model server, prompts and answers kept small."""
     from agent.config import Settings, get_settings
 
-    for key, value in {**local_llm.env(), "BIANQUE_LLM_MAX_TOKENS": str(LLM_MAX_TOKENS),
-                       "BIANQUE_LLM_TIMEOUT_S": "120", "BIANQUE_LLM_MAX_RETRIES": "0"}.items():
+    lean = {"BIANQUE_LLM_MAX_TOKENS": str(LLM_MAX_TOKENS), "BIANQUE_LLM_MAX_FINDINGS": str(LLM_MAX_FINDINGS),
+            # one slot: a request that timed out keeps the server busy, so no retries, generous limits
+            "BIANQUE_LLM_TIMEOUT_S": "600", "BIANQUE_LLM_MAX_RETRIES": "0",
+            "BIANQUE_LLM_INVESTIGATION_TIMEOUT_S": "1200"}
+    for key, value in {**local_llm.env(), **lean}.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     return Settings()

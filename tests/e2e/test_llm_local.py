@@ -56,18 +56,18 @@ def test_a_skill_refinement_is_valid_or_fails_cleanly_and_nothing_invalid_is_sav
 
     bench = Workbench.from_settings(local_llm_settings, memory)
     assert bench.client is not None and bench.client.model == MODEL_ALIAS
-    before = bench.skill("search-errors-rca").skill
+    before = bench.skill("disk-inspection").skill
     try:
-        proposal = bench.propose_from_instruction("search-errors-rca", "also pull cache_hit_ratio for dependencies")
+        proposal = bench.propose_from_instruction("disk-inspection", "also alert on inode usage above 90 percent")
     except GenerationFailed as exc:
         assert len(exc.errors) == 3 and all(exc.errors)  # three answers, each rejected with its reason
     else:
         assert proposal.source == MODEL
-        assert proposal.patched.loaded.skill.name == "search-errors-rca"  # validated: it parsed and loads
+        assert proposal.patched.loaded.skill.name == "disk-inspection"  # validated: it parsed and loads
         assert proposal.patched.loaded.skill.version == before.version + 1
     assert bench.client.structured is not None and bench.client.structured.label == "json_object+schema"
     assert not list(local_llm_settings.resolved_user_skills_dir.glob("*.yaml"))  # nothing saved before accept
-    assert memory.skill_versions("search-errors-rca") == []
+    assert memory.skill_versions("disk-inspection") == []
 
 
 def test_a_distillation_writes_one_note_by_the_model_or_the_template(local_llm_settings, memory, knowledge) -> None:

@@ -10,7 +10,8 @@ The ``fake_llm`` fixture resets it for each test and points ``BIANQUE_LLM_BASE_U
         assert "F1" in fake_llm.prompt_text()
 
 ``accepted_formats`` restricts the ``response_format`` kinds served (see :func:`format_kind`); others
-get HTTP 422, as llama.cpp's server answers ``json_schema``.
+get HTTP ``format_rejection_status`` (422; llama-cpp-python's server answers ``json_schema`` with a 500
+naming the field).
 
 Endpoints: ``POST /v1/chat/completions`` (scripted), ``POST /v1/embeddings`` (deterministic vectors),
 ``GET /v1/models``. Every request body is recorded. With the queue empty, chat answers HTTP 500
@@ -115,6 +116,7 @@ class FakeLLM:
         self.headers: list[dict[str, str]] = []  # headers of each chat request
         self.supports_response_format = True
         self.accepted_formats: set[str] | None = None  # response_format kinds served; None: all
+        self.format_rejection_status = 422  # llama-cpp-python's server answers 500
         self.embedding_dim = 16
         self.base_url = ""
         self._server: uvicorn.Server | None = None
@@ -136,6 +138,7 @@ class FakeLLM:
             self.headers.clear()
             self.supports_response_format = True
             self.accepted_formats = None
+            self.format_rejection_status = 422
             self.embedding_dim = 16
 
     @property
@@ -180,7 +183,8 @@ class FakeLLM:
                 return Reply.error(400, "response_format is not supported by this model")
             kind = format_kind(body.get("response_format"))
             if kind and self.accepted_formats is not None and kind not in self.accepted_formats:
-                return Reply.error(422, f"response_format {kind} is not supported by this server")
+                message = f"1 validation error: ('body', 'response_format', 'type'): {kind} is not supported"
+                return Reply.error(self.format_rejection_status, message)
             return self._replies.popleft() if self._replies else None
 
     def _build_app(self) -> FastAPI:
