@@ -16,7 +16,8 @@ The endpoint: ``--local`` starts the bundled SmolLM2-135M (``bianque llm local``
 
 Usage::
 
-    .venv/bin/python benchmarks/llm_reasoner.py --local [--count 2] [--max-tokens 512] [--real nezha-ob --real-cases 3]
+    .venv/bin/python benchmarks/llm_reasoner.py --local [--count 2] [--curated N] [--max-tokens 512]
+        [--max-findings 8] [--real nezha-ob --real-cases 3] [--json]
 """
 
 from __future__ import annotations
@@ -102,9 +103,18 @@ def run_case(path: Path, source: str, offline_settings: Settings, llm_settings: 
     )
 
 
+def interleaved(bundles: list[Path]) -> list[Path]:
+    """The bundles taking turns by name prefix (``rca-``, ``release-``, ...), so any first N mix the patterns."""
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for path in bundles:
+        groups[path.name.split("-")[0]].append(path)
+    turns = [(i, prefix, path) for prefix, paths in groups.items() for i, path in enumerate(paths)]
+    return [path for _, _, path in sorted(turns, key=lambda t: (t[0], t[1]))]
+
+
 def cases(args: argparse.Namespace, scratch: Path) -> list[tuple[Path, str]]:
     """(bundle, source) for every case asked for."""
-    out = [(p, "curated") for p in find_bundles(CURATED)] if not args.no_curated else []
+    out = [(p, "curated") for p in interleaved(find_bundles(CURATED))][: args.curated]
     patterns = [p for p in args.patterns.split(",") if p]
     if args.count:
         for bundles in fresh_scenarios(scratch / "fresh", patterns, args.count, args.seed_start).values():
@@ -185,10 +195,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", help="model name (default BIANQUE_LLM_MODEL)")
     parser.add_argument("--api-key", help="API key (default BIANQUE_LLM_API_KEY)")
     parser.add_argument("--max-tokens", type=int, default=512, help="cap on one answer's tokens (default 512)")
+    parser.add_argument("--max-findings", type=int, default=None,
+                        help="Findings shown to the model (default BIANQUE_LLM_MAX_FINDINGS or 30)")
     parser.add_argument("--count", type=int, default=2, help="fresh simulator scenarios per pattern (default 2)")
     parser.add_argument("--seed-start", type=int, default=1000)
     parser.add_argument("--patterns", default=",".join(PATTERNS))
-    parser.add_argument("--no-curated", action="store_true", help="leave out examples/scenarios")
+    parser.add_argument("--curated", type=int, default=None,
+                        help="take only the first N of examples/scenarios (default all; 0: none)")
     parser.add_argument("--real", action="append", default=[], help="a data set in ../shared/data (repeatable)")
     parser.add_argument("--real-cases", type=int, default=3, help="cases taken from each --real set (default 3)")
     add_common_arguments(parser, knowledge=False)
@@ -204,8 +217,10 @@ def main(argv: list[str] | None = None) -> BenchResult:
         todo = cases(args, scratch)
         with endpoint(args, scratch) as env:
             values = {key.removeprefix("BIANQUE_").lower(): value for key, value in env.items()}
-            llm_settings = offline.model_copy(update={**values, "llm_max_tokens": args.max_tokens})
-            llm_settings = Settings.model_validate(llm_settings.model_dump())  # coerce the strings
+            update = {**values, "llm_max_tokens": args.max_tokens}
+            if args.max_findings:
+                update["llm_max_findings"] = args.max_findings
+            llm_settings = Settings.model_validate({**offline.model_dump(), **update})  # coerces the strings
             with progress_bar(f"investigating with {llm_settings.llm_model}", len(todo)) as advance:
                 for path, source in todo:
                     row = run_case(path, source, offline, llm_settings)
@@ -220,8 +235,11 @@ def main(argv: list[str] | None = None) -> BenchResult:
     summary["all"] = summarise(rows)
     model = llm_settings.llm_model
     result = BenchResult(
-        tables={"llm": table(summary, f"LLM path ({model} at {llm_settings.llm_base_url}) vs the offline reasoner")},
+        tables={"llm": table(summary, f"LLM path ({model} at {llm_settings.llm_base_url}, answers <= "
+                                      f"{args.max_tokens} tokens, <= {llm_settings.llm_max_findings} Findings shown) "
+                                      "vs the offline reasoner")},
         data={"model": model, "base_url": llm_settings.llm_base_url, "max_tokens": args.max_tokens,
+              "max_findings": llm_settings.llm_max_findings,
               "summary": summary, "cases": [asdict(r) for r in rows]},
     )
     emit(result, args.json)
