@@ -51,6 +51,18 @@ def server_installed() -> bool:
         return False
 
 
+def stop_process(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """Terminate ``proc`` if it runs; kill it when it has not exited after ``grace_s`` seconds."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
@@ -126,13 +138,8 @@ class LocalServer:
 
     def stop(self) -> None:
         """Stop the process (terminate, then kill after 15 s) and close its log."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         if self._log is not None:
             self._log.close()
             self._log = None

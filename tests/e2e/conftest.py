@@ -38,6 +38,7 @@ import httpx
 import numpy as np
 import pytest
 
+from agent.llm.local import stop_process
 from agent.series import Series, make_series
 
 PG_BIN = Path(os.environ.get("BIANQUE_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -106,13 +107,7 @@ class Daemon:
         self.proc = subprocess.Popen(list(args), stdout=self._log_file, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log_file.close()
 
 
