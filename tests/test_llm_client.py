@@ -183,3 +183,11 @@ def test_a_500_naming_response_format_is_a_refusal_like_llama_cpp_answers_not_an
     assert [r["response_format"]["type"] for r in fake_llm.requests] == ["json_schema", "json_object"]
     assert client.structured is not None and client.structured.label == "json_object+schema"
     assert waits == []  # stepped down at once, not retried as a server error
+
+
+def test_long_text_bounds_stay_out_of_the_grammar() -> None:
+    from agent.evolve.llm_loop import text_fields_schema
+
+    schema = text_fields_schema(summary=200, skill_yaml=12000)["properties"]
+    assert schema["summary"] == {"type": "string", "minLength": 1, "maxLength": 200}
+    assert schema["skill_yaml"] == {"type": "string", "minLength": 1}  # 12000 nested rules crashed llama.cpp

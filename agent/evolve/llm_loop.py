@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from agent.evolve.prompts import render
+from agent.llm.jsontext import string_schema
 from agent.llm.redact import redact_messages
 
 T = TypeVar("T")
@@ -63,10 +64,13 @@ def ask_until_valid(
 
 
 def text_fields_schema(**fields: int) -> dict[str, Any]:
-    """The schema of a JSON object of required string fields, each at most ``fields[name]`` characters."""
+    """The schema of a JSON object of required string fields, each at most ``fields[name]`` characters.
+
+    Bounds above :data:`agent.llm.jsontext.GRAMMAR_MAX_LENGTH` are left to validation (see ``string_schema``).
+    """
     return {
         "type": "object",
-        "properties": {name: {"type": "string", "minLength": 1, "maxLength": limit} for name, limit in fields.items()},
+        "properties": {name: string_schema(limit, min_length=1) for name, limit in fields.items()},
         "required": list(fields),
         "additionalProperties": False,
     }

@@ -6,6 +6,8 @@ import json
 import re
 from typing import Any
 
+GRAMMAR_MAX_LENGTH = 200  # llama.cpp nests one grammar rule per character of maxLength: beyond this it may crash
+
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)```", re.DOTALL)
 
 
@@ -23,3 +25,17 @@ def parse_json_object(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ValueError("the answer must be a JSON object")
     return value
+
+
+def string_schema(limit: int, *, min_length: int = 0) -> dict[str, Any]:
+    """A JSON Schema string of at most ``limit`` characters, the bound left out when above ``GRAMMAR_MAX_LENGTH``.
+
+    Schema-constrained servers turn ``maxLength`` into grammar rules (llama.cpp: one nested rule per
+    character; 12000 crashed its server); longer texts are bounded by ``max_tokens`` and validation.
+    """
+    schema: dict[str, Any] = {"type": "string"}
+    if min_length:
+        schema["minLength"] = min_length
+    if limit <= GRAMMAR_MAX_LENGTH:
+        schema["maxLength"] = limit
+    return schema

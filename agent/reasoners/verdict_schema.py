@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.evidence import EvidencePack
+from agent.llm.jsontext import GRAMMAR_MAX_LENGTH, string_schema
 
 FAULT_KINDS = (
     "bad_release", "bad_config", "slow_dependency", "cache_failure", "memory_leak", "traffic_spike",
@@ -23,7 +24,7 @@ ITEM_KINDS = (
 MAX_CAUSES = 3
 MAX_ITEMS = 6
 MAX_CITED = 4
-SHORT_TEXT = 240
+SHORT_TEXT = 160
 
 
 def pack_services(pack: EvidencePack) -> list[str]:
@@ -38,7 +39,7 @@ def pack_services(pack: EvidencePack) -> list[str]:
 
 
 def _text(limit: int = SHORT_TEXT) -> dict[str, Any]:
-    return {"type": "string", "maxLength": limit}
+    return string_schema(limit)
 
 
 def _enum_or_text(values: list[str]) -> dict[str, Any]:
@@ -86,7 +87,7 @@ def verdict_schema(pack: EvidencePack) -> dict[str, Any]:
         })}
     props |= {
         "evidence": _ids(ids, at_least=1 if ids else 0),
-        "summary": _text(400),
+        "summary": _text(GRAMMAR_MAX_LENGTH),
         "actions": {"type": "array", "items": _text(), "maxItems": 3},
         "confidence": confidence,
     }
