@@ -192,3 +192,8 @@ def test_reasoner_from_settings_only_when_an_endpoint_is_set(fake_llm) -> None:
     assert llm_reasoner_from_settings(Settings(llm_base_url=None)) is None
     reasoner = llm_reasoner_from_settings(Settings(llm_model="m-2"))
     assert reasoner is not None and reasoner.name == "llm:m-2"
+
+
+def test_raw_control_characters_inside_strings_are_tolerated() -> None:
+    text = json.dumps(rca_answer()).replace("feature-store is slow;", "feature-store is slow;\n\t")
+    assert "\n" in text and parse_verdict(text, make_pack()).summary.startswith("feature-store is slow;\n\t")

@@ -19,7 +19,7 @@ def parse_json_object(text: str) -> dict[str, Any]:
     if start < 0:
         raise ValueError(f"no JSON object in the answer (it starts with {text.strip()[:80]!r})")
     try:
-        value, _ = json.JSONDecoder().raw_decode(candidate[start:])
+        value, _ = json.JSONDecoder(strict=False).raw_decode(candidate[start:])  # raw newlines/tabs in strings
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     if not isinstance(value, dict):
