@@ -19,9 +19,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: venv
 	$(BIN)/bianque demo
 
-# The demo through the bundled small model on a local llama.cpp server (started and stopped here).
+# The demo through the bundled small model on a local llama.cpp server (started and stopped here),
+# with small prompts and answers and no retries (one server slot); minutes per case on 2 cores.
+LOCAL_LLM_ENV := BIANQUE_LLM_MAX_FINDINGS=8 BIANQUE_LLM_MAX_TOKENS=384 BIANQUE_LLM_MAX_RETRIES=0 \
+	BIANQUE_LLM_TIMEOUT_S=600 BIANQUE_LLM_INVESTIGATION_TIMEOUT_S=900
+
 demo-llm: venv llm-deps
-	$(BIN)/bianque llm local -- $(BIN)/bianque demo
+	$(LOCAL_LLM_ENV) $(BIN)/bianque llm local -- $(BIN)/bianque demo
 
 # The local model server (llama-cpp-python[server], built once: ~15 min on 2 cores) and the bundled model.
 llm-deps: $(LLM_STAMP)
