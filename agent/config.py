@@ -34,8 +34,15 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_api_key: SecretStr | None = Field(default=None)
     llm_model: str = Field(default="gpt-4o-mini")
-    llm_timeout_s: float = Field(default=60.0)
+    llm_timeout_s: float = Field(default=60.0, description="Limit on one LLM request, seconds.")
     llm_max_retries: int = Field(default=2)
+    llm_max_tokens: int = Field(default=1024, description="Cap on the tokens of one answer; 0: no cap.")
+    llm_max_findings: int = Field(
+        default=30, description="Findings shown to the model (strongest, round-robin); small models want fewer."
+    )
+    llm_investigation_timeout_s: float = Field(
+        default=180.0, description="Limit on all LLM calls of one investigation's verdict, seconds."
+    )
     embedding_model: str | None = Field(
         default=None, description="Embeddings model at the LLM endpoint; default the local ONNX model."
     )

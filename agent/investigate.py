@@ -27,6 +27,9 @@ class InvestigationResult(BaseModel):
     report: str
     notes: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
+    llm: dict[str, Any] | None = Field(
+        default=None, description="What the model did (agent.reasoners.base.LLMRun as a dict), when one was asked."
+    )
 
 
 def _result(values: dict[str, Any], thread_id: str) -> InvestigationResult:
@@ -39,6 +42,7 @@ def _result(values: dict[str, Any], thread_id: str) -> InvestigationResult:
         report=values.get("report", ""),
         notes=values.get("notes", []),
         timings=values.get("timings", {}),
+        llm=values.get("llm"),
     )
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the servers the end-to-end tests run against: Prometheus (+ promtool), Alertmanager,
-# PostgreSQL 15 and Chromium. Debian 12. Idempotent: installs only what is missing, never starts
+# PostgreSQL 15 and Chromium; and the C++ toolchain that builds the local model server
+# (llama-cpp-python, scripts/install-llm.sh). Debian 12. Idempotent: installs only what is missing, never starts
 # the Debian services (the tests start their own, on loopback, in temp dirs).
 #
 #   scripts/install-system-deps.sh           install what is missing (needs root)
@@ -13,6 +14,8 @@ declare -A PROVIDES=(
   [prometheus-alertmanager]=prometheus-alertmanager
   [postgresql-15]=/usr/lib/postgresql/15/bin/initdb
   [chromium]=chromium
+  [g++]=g++
+  [cmake]=cmake
 )
 
 installed() {
@@ -22,12 +25,12 @@ installed() {
 }
 
 missing=()
-for pkg in prometheus prometheus-alertmanager postgresql-15 chromium; do
+for pkg in prometheus prometheus-alertmanager postgresql-15 chromium g++ cmake; do
   installed "$pkg" || missing+=("$pkg")
 done
 
 if ((${#missing[@]} == 0)); then
-  echo "system deps: prometheus, prometheus-alertmanager, postgresql-15, chromium are installed"
+  echo "system deps: prometheus, prometheus-alertmanager, postgresql-15, chromium, g++, cmake are installed"
   exit 0
 fi
 if [[ ${1:-} == --check ]]; then

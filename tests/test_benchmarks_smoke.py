@@ -218,3 +218,16 @@ def test_synthetic_topologies(bench, tmp_path):
     assert len(bundle.series) == 5 * len(module.METRICS) * 2
     assert bundle.event.services == ["svc-000"]
     assert load_label(path).primary.service == "svc-001"
+
+
+def test_llm_reasoner_table_against_a_failing_endpoint_keeps_the_offline_verdicts(bench, fake_llm, monkeypatch):
+    monkeypatch.setenv("BIANQUE_LLM_MAX_RETRIES", "0")
+    module = bench("llm_reasoner")
+    result = module.main(["--base-url", fake_llm.base_url, "--model", "fake-model", "--count", "0",
+                          "--curated", "2", "--json"])  # nothing queued: every call gets HTTP 500
+    summary = result.data["summary"]["all"]
+    assert summary["cases"] == 2 and summary["failed"] == 2 and summary["valid_first"] == 0
+    assert summary["final_pass"] == summary["offline_pass"]  # the floor: a failing model changes nothing
+    assert [c["outcome"] for c in result.data["cases"]] == ["failed", "failed"]
+    assert {c["pattern"] for c in result.data["cases"]} == {"inspection", "rca"}
+    assert len(fake_llm.requests) >= 2

@@ -1,5 +1,5 @@
 """The reason node and the whole graph with an LLM reasoner (the fake OpenAI server): what the model is
-shown, secret redaction, and every failure mode falling back to the offline reasoner with a note."""
+shown, secret redaction, and every failure mode leaving the offline verdict with a note."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def answer(evidence: list[str], **overrides: object) -> str:
 def test_the_model_sees_only_the_skill_selected_evidence(fake_llm):
     toolkit = llm_toolkit()
     state = analyzed(toolkit)
-    fake_llm.queue(answer(["F1"]))
+    fake_llm.queue(answer(["F3"]))  # F3: db's latency anomaly
     update = reason(state, toolkit)
     prompt = fake_llm.prompt_text()
     pack_ids = {f["id"] for f in update["pack"]["findings"]}
@@ -90,8 +90,9 @@ def test_secrets_in_alert_annotations_never_reach_the_model(fake_llm):
 
 
 FAILURES = {
-    "bad json": ([Reply.text("the root cause is db, trust me"), Reply.text("{not json")], "gave no valid verdict"),
-    "unknown ids": ([answer(["F1", "F99"]), answer(["F99"])], "not in the evidence: F99"),
+    "bad json": ([Reply.text("the root cause is db, trust me"), Reply.text("{not json"), Reply.text("[]")],
+                 "gave no valid verdict"),
+    "unknown ids": ([answer(["F1", "F99"]), answer(["F99"]), answer(["F98"])], "not in the evidence: F98"),
     "http 500": ([Reply.error(500, "upstream overloaded")], "HTTP 500"),
     "slow": ([Reply.slow(answer(["F1"]), 3.0)], "timed out"),
 }
@@ -112,10 +113,10 @@ def test_llm_failures_fall_back_to_the_offline_reasoner_end_to_end(fake_llm, mod
 
 
 def test_a_rejected_answer_is_retried_with_the_error_and_the_second_one_counts(fake_llm):
-    fake_llm.queue(answer(["F42"]), answer(["F1"]))
+    fake_llm.queue(answer(["F42"]), answer(["F3"]))
     result = investigate(alert_event(), llm_toolkit())
     assert result.verdict.reasoner == "llm:fake-model"
-    assert result.verdict.cited_ids() == {"F1"}
+    assert result.verdict.cited_ids() == {"F3"}
     assert any("answer 1 rejected" in n and "F42" in n for n in result.notes)
     assert "F42" in fake_llm.prompt_text(1)  # the retry tells the model what was wrong
 
@@ -136,7 +137,12 @@ def test_without_a_fallback_an_llm_failure_propagates(fake_llm):
         investigate(alert_event(), toolkit)
 
 
-@pytest.mark.parametrize(("reply", "reasoner"), [(answer(["F1"]), "llm:gpt-4o-mini"), (Reply.error(502), "offline")])
+SMALL_ANSWER = json.loads(answer(["F1"]))
+SMALL_ANSWER["root_causes"][0]["service"] = "feature-store"  # the bundle's F1
+
+
+@pytest.mark.parametrize(("reply", "reasoner"),
+                         [(Reply.json(SMALL_ANSWER), "llm:gpt-4o-mini"), (Reply.error(502), "offline")])
 def test_bundle_toolkit_asks_the_configured_llm(fake_llm, monkeypatch, reply, reasoner):
     monkeypatch.setenv("BIANQUE_LLM_MAX_RETRIES", "0")
     get_settings.cache_clear()

@@ -126,3 +126,68 @@ def test_unreachable_endpoint_is_a_connection_error(monkeypatch) -> None:
 def test_no_endpoint_configured() -> None:
     with pytest.raises(LLMError, match="BIANQUE_LLM_BASE_URL"):
         LLMClient(Settings())
+
+
+SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+
+
+def test_a_schema_is_sent_in_the_most_constrained_format_the_endpoint_accepts(fake_llm) -> None:
+    fake_llm.queue('{"ok": true}')
+    client, _ = _client(llm_max_tokens=77)
+    client.complete_json(MESSAGES, "probe answer", schema=SCHEMA)
+    body = fake_llm.requests[0]
+    assert body["response_format"] == {
+        "type": "json_schema", "json_schema": {"name": "probe_answer", "schema": SCHEMA, "strict": False}
+    }
+    assert body["max_tokens"] == 77
+    assert client.structured is not None and client.structured.label == "json_schema"
+
+
+def test_an_endpoint_with_no_schema_support_steps_down_to_plain_json_and_remembers(fake_llm) -> None:
+    fake_llm.accepted_formats = {"json_object"}
+    fake_llm.queue('{"ok": true}', '{"ok": false}')
+    client, waits = _client(llm_max_retries=0)
+    client.complete_json(MESSAGES, schema=SCHEMA)
+    kinds = [r["response_format"] for r in fake_llm.requests]
+    assert [k["type"] for k in kinds] == ["json_schema", "json_object", "json_object"]
+    assert "schema" in kinds[1] and kinds[2] == {"type": "json_object"}
+    assert client.structured is not None and client.structured.label == "json_object"
+    client.complete_json(MESSAGES, schema=SCHEMA)
+    assert fake_llm.requests[3]["response_format"] == {"type": "json_object"}  # no refused format sent again
+    assert waits == []
+
+
+def test_a_used_up_deadline_fails_at_once_without_calling(fake_llm) -> None:
+    client, waits = _client(llm_max_retries=3)
+    with pytest.raises(LLMError, match="time limit for this investigation is used up") as info:
+        client.complete_json(MESSAGES, "verdict", deadline=0.0)
+    assert not info.value.retryable and fake_llm.requests == [] and waits == []
+
+
+def test_no_retry_is_started_that_would_end_after_the_deadline(fake_llm) -> None:
+    import time
+
+    fake_llm.queue(Reply.error(500), '{"never": "used"}')
+    client = LLMClient(Settings(llm_max_retries=3), backoff_s=5.0, backoff_max_s=5.0, sleep=lambda s: None)
+    with pytest.raises(LLMError, match="HTTP 500"):
+        client.complete_json(MESSAGES, deadline=time.monotonic() + 2.0)
+    assert len(fake_llm.requests) == 1
+
+
+def test_a_500_naming_response_format_is_a_refusal_like_llama_cpp_answers_not_an_outage(fake_llm) -> None:
+    fake_llm.accepted_formats = {"json_object+schema", "json_object"}
+    fake_llm.format_rejection_status = 500
+    fake_llm.queue('{"ok": true}')
+    client, waits = _client(llm_max_retries=2)
+    client.complete_json(MESSAGES, schema=SCHEMA)
+    assert [r["response_format"]["type"] for r in fake_llm.requests] == ["json_schema", "json_object"]
+    assert client.structured is not None and client.structured.label == "json_object+schema"
+    assert waits == []  # stepped down at once, not retried as a server error
+
+
+def test_long_text_bounds_stay_out_of_the_grammar() -> None:
+    from agent.evolve.llm_loop import text_fields_schema
+
+    schema = text_fields_schema(summary=200, skill_yaml=12000)["properties"]
+    assert schema["summary"] == {"type": "string", "minLength": 1, "maxLength": 200}
+    assert schema["skill_yaml"] == {"type": "string", "minLength": 1}  # 12000 nested rules crashed llama.cpp

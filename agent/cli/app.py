@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "agent.cli.serve",
     "agent.cli.evolve",
     "agent.cli.ui",
+    "agent.cli.llm",
 )
 
 

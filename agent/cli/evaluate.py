@@ -115,7 +115,10 @@ def demo(
     bundles = find_bundles(scenarios)
     if not bundles:
         fail(f"{scenarios}: no scenarios found")
-    console.rule("[bold]Bian Que demo[/] — offline reasoner, embedded Chroma, SQLite, no network")
+    settings = get_settings()
+    reasoner = (f"LLM {settings.llm_model} at {settings.llm_base_url} above the offline floor" if settings.llm_enabled
+                else "offline reasoner")
+    console.rule(f"[bold]Bian Que demo[/] — {reasoner}, embedded Chroma, SQLite, no network")
     report = _run_eval(bundles, "investigating scenarios", show_cases=True)
     print_summary(report, "Decisions against the ground truth")
     for name, error in report.errors.items():

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.evolve.casebase import verdict_line
-from agent.evolve.llm_loop import GenerationFailed, ask_until_valid
+from agent.evolve.llm_loop import GenerationFailed, ask_until_valid, text_fields_schema
 from agent.evolve.prompts import render
 from agent.evolve.truth import Truth, case_skill, truth_for_case
 from agent.llm.jsontext import parse_json_object
@@ -145,7 +145,8 @@ def llm_note(client: Any, group: Group, cases: list[CaseRecord], truths: list[Tr
         max_chars=MAX_NOTE_CHARS,
     )
     messages = [{"role": "system", "content": render("system")}, {"role": "user", "content": prompt}]
-    note, _tries = ask_until_valid(client, messages, _parse_note, purpose="experience note")
+    schema = text_fields_schema(title=120, note=MAX_NOTE_CHARS)
+    note, _tries = ask_until_valid(client, messages, _parse_note, purpose="experience note", schema=schema)
     return note
 
 

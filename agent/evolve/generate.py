@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agent.evolve.llm_loop import ask_until_valid
+from agent.evolve.llm_loop import ask_until_valid, text_fields_schema
 from agent.evolve.patch import PatchedSkill, load_raw, replace_text, set_version
 from agent.evolve.prompts import render
 from agent.llm.jsontext import parse_json_object
 from agent.llm.prompting import one_line
 from agent.skills.lint import check_against_catalog
 from agent.skills.loader import plain
+
+MAX_SKILL_CHARS = 12000
 
 
 @dataclass
@@ -102,5 +104,6 @@ def generate_skill(
     messages = [{"role": "system", "content": render("system")}, {"role": "user", "content": user}]
     parse = make_parser(old_text=old_text, version=version, name=name, pattern=pattern, catalog=catalog,
                         file=f"<{name or 'new Skill'} from the model>", taken=taken)
-    (patched, summary), tries = ask_until_valid(client, messages, parse, purpose=purpose)
+    schema = text_fields_schema(summary=200, skill_yaml=MAX_SKILL_CHARS)
+    (patched, summary), tries = ask_until_valid(client, messages, parse, purpose=purpose, schema=schema)
     return Generated(patched, summary, tries)

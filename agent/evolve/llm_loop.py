@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from agent.evolve.prompts import render
+from agent.llm.jsontext import string_schema
 from agent.llm.redact import redact_messages
 
 T = TypeVar("T")
@@ -36,8 +37,11 @@ def ask_until_valid(
     *,
     purpose: str,
     tries: int = MAX_TRIES,
+    schema: dict[str, Any] | None = None,
 ) -> tuple[T, int]:
     """``(parse(answer), tries used)`` for the first answer ``parse`` accepts.
+
+    ``schema`` (a JSON Schema of the answer object) is passed to endpoints that constrain output to one.
 
     ``parse`` raises ``ValueError`` with a precise message (file:line: field: problem) for a bad
     answer; the model then sees its answer and that message and is asked again. LLMError from the
@@ -46,7 +50,7 @@ def ask_until_valid(
     history = redact_messages(list(messages))
     errors: list[str] = []
     for attempt in range(1, max(1, tries) + 1):
-        text, _usage = client.complete_json(history, purpose)
+        text, _usage = client.complete_json(history, purpose, schema=schema)
         try:
             return parse(text), attempt
         except ValueError as exc:
@@ -57,3 +61,16 @@ def ask_until_valid(
                 {"role": "user", "content": render("retry", error=str(exc), purpose=purpose)},
             ]
     raise GenerationFailed(purpose, errors)
+
+
+def text_fields_schema(**fields: int) -> dict[str, Any]:
+    """The schema of a JSON object of required string fields, each at most ``fields[name]`` characters.
+
+    Bounds above :data:`agent.llm.jsontext.GRAMMAR_MAX_LENGTH` are left to validation (see ``string_schema``).
+    """
+    return {
+        "type": "object",
+        "properties": {name: string_schema(limit, min_length=1) for name, limit in fields.items()},
+        "required": list(fields),
+        "additionalProperties": False,
+    }

@@ -40,6 +40,7 @@ class InvestigationState(TypedDict, total=False):
     verdict: dict[str, Any]
     reasoner: str
     prompt_tokens: int
+    llm: dict[str, Any] | None
     report: str
     notes: list[str]
     timings: dict[str, float]

@@ -32,7 +32,14 @@ def make_chooser(client: LLMClient) -> Callable[[Event, list[Candidate]], tuple[
             ],
         )
         try:
-            text, _ = client.complete_json([{"role": "user", "content": redact(prompt)}], "skill choice")
+            schema = {
+                "type": "object",
+                "properties": {"skill": {"type": "string", "enum": [c.skill.name for c in candidates]},
+                               "reason": {"type": "string", "maxLength": 200}},
+                "required": ["skill", "reason"],
+                "additionalProperties": False,
+            }
+            text, _ = client.complete_json([{"role": "user", "content": redact(prompt)}], "skill choice", schema=schema)
             answer = parse_json_object(text)
         except (LLMError, ValueError) as exc:
             log.warning("LLM skill choice failed, using the rule ranking: %s", exc)

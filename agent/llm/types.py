@@ -7,15 +7,19 @@ from dataclasses import dataclass
 
 @dataclass
 class Usage:
-    """Tokens spent by one or more calls."""
+    """Tokens and wall-clock seconds spent by one or more calls that got an answer."""
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    calls: int = 0
+    seconds: float = 0.0
 
     def add(self, other: Usage) -> None:
         """Accumulate ``other`` into this usage."""
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
+        self.calls += other.calls
+        self.seconds += other.seconds
 
     @property
     def total_tokens(self) -> int:

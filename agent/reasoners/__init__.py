@@ -1,5 +1,5 @@
-"""Reasoners: turn an evidence pack into a verdict (offline analyst, or an LLM with offline fallback)."""
+"""Reasoners: turn an evidence pack into a verdict (offline analyst, or an LLM above the offline floor)."""
 
-from agent.reasoners.base import Reasoner, ReasonerError, ReasonerResult, reason_with_fallback
+from agent.reasoners.base import LLMRun, Reasoner, ReasonerError, ReasonerResult
 
-__all__ = ["Reasoner", "ReasonerError", "ReasonerResult", "reason_with_fallback"]
+__all__ = ["LLMRun", "Reasoner", "ReasonerError", "ReasonerResult"]

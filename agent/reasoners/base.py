@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from agent.evidence import EvidencePack
-from agent.llm.types import LLMError, Usage
+from agent.llm.types import Usage
 from agent.skills.schema import Skill
 from agent.verdict import Verdict
 
-log = logging.getLogger(__name__)
+
+@dataclass
+class LLMRun:
+    """What the model did for one verdict: its outcome, answers, time and tokens."""
+
+    model: str
+    outcome: str = "accepted"  # accepted | set_aside (the floor rule) | failed (no valid answer, endpoint down)
+    answers: int = 0  # answers received
+    valid_at: int | None = None  # which answer validated: 1 = the first
+    reasons: list[str] = field(default_factory=list)  # why answers were rejected or set aside
+    seconds: float = 0.0  # wall-clock time the model path took for this verdict (every attempt)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    structured: str = ""  # the response_format the endpoint accepted (json_schema, json_object+schema, ...)
+    verdict: dict[str, Any] | None = None  # the model's validated verdict, before the floor rule
+
+    def describe(self) -> str:
+        """One line for the report: who answered, in how long, at what cost."""
+        tries = f"valid at answer {self.valid_at} of {self.answers}" if self.valid_at else f"{self.answers} answer(s)"
+        how = f", output constrained by {self.structured}" if self.structured else ""
+        return (f"llm:{self.model}: {tries} in {self.seconds:.1f} s, {self.prompt_tokens} prompt + "
+                f"{self.completion_tokens} completion tokens{how}")
 
 
 class ReasonerError(RuntimeError):
     """A reasoner could not produce a valid verdict; ``usage`` is what the attempts cost."""
 
-    def __init__(self, message: str, *, usage: Usage | None = None) -> None:
+    def __init__(self, message: str, *, usage: Usage | None = None, run: LLMRun | None = None) -> None:
         super().__init__(message)
         self.usage = usage or Usage()
+        self.run = run
 
 
 @dataclass
@@ -30,6 +51,7 @@ class ReasonerResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     notes: list[str] = field(default_factory=list)
+    llm: LLMRun | None = None
 
 
 @runtime_checkable
@@ -41,27 +63,3 @@ class Reasoner(Protocol):
     def reason(self, pack: EvidencePack, skill: Skill) -> ReasonerResult:
         """A verdict for ``pack`` decided the way ``skill`` says; raises ``ReasonerError`` on failure."""
         ...
-
-
-def reason_with_fallback(
-    primary: Reasoner, fallback: Reasoner | None, pack: EvidencePack, skill: Skill
-) -> ReasonerResult:
-    """Ask ``primary``; when it fails (``ReasonerError`` or ``LLMError``) ask ``fallback`` and say why.
-
-    With no fallback the error propagates. Tokens spent by the failed primary are added to the result.
-    """
-    try:
-        return primary.reason(pack, skill)
-    except (ReasonerError, LLMError) as exc:
-        if fallback is None:
-            raise
-        log.warning("reasoner %s failed, falling back to %s: %s", primary.name, fallback.name, exc)
-        result = fallback.reason(pack, skill)
-        spent = getattr(exc, "usage", None)
-        note = f"{primary.name} failed ({exc}); answered by {fallback.name} instead"
-        return ReasonerResult(
-            verdict=result.verdict,
-            prompt_tokens=result.prompt_tokens + (spent.prompt_tokens if spent else 0),
-            completion_tokens=result.completion_tokens + (spent.completion_tokens if spent else 0),
-            notes=[note, *result.notes],
-        )

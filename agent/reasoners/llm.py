@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pydantic import ValidationError
@@ -13,16 +14,14 @@ from agent.llm.jsontext import parse_json_object
 from agent.llm.prompting import render_prompt
 from agent.llm.redact import redact_messages
 from agent.llm.types import LLMError, Usage
-from agent.reasoners.base import ReasonerError, ReasonerResult
+from agent.reasoners.base import LLMRun, ReasonerError, ReasonerResult
 from agent.reasoners.failsafe import enforce_fail_safe
+from agent.reasoners.verdict_schema import FAULT_KINDS, verdict_schema
 from agent.skills.schema import Skill
 from agent.verdict import Verdict
 
-FAULT_KINDS = (
-    "bad_release", "bad_config", "slow_dependency", "cache_failure", "memory_leak", "traffic_spike",
-    "disk_full", "cpu_saturation", "error_fault",
-)
 MAX_ECHO_CHARS = 4000
+ATTEMPTS = 3
 
 
 class VerdictRejected(ValueError):
@@ -61,40 +60,66 @@ def parse_verdict(text: str, pack: EvidencePack) -> Verdict:
 
 
 class LLMReasoner:
-    """Asks an OpenAI-compatible model for the verdict; one retry with the exact validation error."""
+    """Asks an OpenAI-compatible model for the verdict; rejected answers go back with the exact error.
 
-    def __init__(self, client: LLMClient, *, attempts: int = 2) -> None:
+    The answer is constrained to :func:`verdict_schema` when the endpoint supports it, validated
+    either way, and asked for at most ``attempts`` times within ``time_limit_s`` seconds in all.
+    """
+
+    def __init__(
+        self, client: LLMClient, *, attempts: int = ATTEMPTS, time_limit_s: float | None = None,
+        max_findings: int | None = None,
+    ) -> None:
         self.client = client
         self.attempts = max(1, attempts)
+        self.time_limit_s = time_limit_s
+        self.max_findings = max_findings
         self.name = f"llm:{client.model}"
 
     def reason(self, pack: EvidencePack, skill: Skill) -> ReasonerResult:
-        """A validated verdict; raises ``ReasonerError`` (bad answers) or ``LLMError`` (endpoint failed)."""
+        """A validated verdict; raises ``ReasonerError`` (bad answers) or ``LLMError`` (endpoint failed).
+
+        Either error carries the :class:`LLMRun` so far (``run``) and the tokens spent (``usage``).
+        The model is shown at most ``max_findings`` of the pack's Findings (strongest, round-robin).
+        """
+        pack = shown_pack(pack, self.max_findings)
+        started = time.monotonic()
         messages = reason_messages(pack, skill)
+        schema = verdict_schema(pack)
+        deadline = time.monotonic() + self.time_limit_s if self.time_limit_s else None
         usage = Usage()
+        run = LLMRun(model=self.client.model)
         notes: list[str] = []
         error = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                text, spent = self.client.complete_json(messages, "verdict")
+                text, spent = self.client.complete_json(messages, "verdict", schema=schema, deadline=deadline)
             except LLMError as exc:
                 exc.usage.add(usage)
+                _close(run, usage, self.client, "failed", started, str(exc))
+                exc.run = run  # type: ignore[attr-defined]
                 raise
             usage.add(spent)
+            run.answers = attempt
             try:
                 verdict = parse_verdict(text, pack)
             except VerdictRejected as exc:
                 error = str(exc)
+                run.reasons.append(f"answer {attempt}: {error}")
                 notes.append(f"{self.name} answer {attempt} rejected: {error}")
                 messages = [*messages, *self._correction(text, error, pack)]
                 continue
             verdict.reasoner = self.name
+            run.valid_at = attempt
+            run.verdict = verdict.model_dump(mode="json")
+            _close(run, usage, self.client, "accepted", started)
             safe = enforce_fail_safe(verdict, pack)  # the model cannot turn "could not judge" into an all-clear
             if safe is not verdict:
                 notes.append(f"{self.name}: the data could not answer the question; the fail-safe verdict applies")
-            return ReasonerResult(safe, usage.prompt_tokens, usage.completion_tokens, notes)
+            return ReasonerResult(safe, usage.prompt_tokens, usage.completion_tokens, notes, llm=run)
+        _close(run, usage, self.client, "failed", started)
         raise ReasonerError(
-            f"{self.name} gave no valid verdict in {self.attempts} attempt(s): {error}", usage=usage
+            f"{self.name} gave no valid verdict in {self.attempts} attempt(s): {error}", usage=usage, run=run
         )
 
     @staticmethod
@@ -113,7 +138,31 @@ class LLMReasoner:
 
 def llm_reasoner_from_settings(settings: Settings) -> LLMReasoner | None:
     """The LLM reasoner when ``settings`` name an endpoint (``BIANQUE_LLM_BASE_URL``), else None."""
-    return LLMReasoner(LLMClient(settings)) if settings.llm_enabled else None
+    if not settings.llm_enabled:
+        return None
+    return LLMReasoner(LLMClient(settings), time_limit_s=settings.llm_investigation_timeout_s or None,
+                       max_findings=settings.llm_max_findings)
+
+
+def shown_pack(pack: EvidencePack, limit: int | None) -> EvidencePack:
+    """``pack`` with at most ``limit`` Findings, chosen as the evidence pack chooses them."""
+    if not limit or len(pack.findings) <= limit:
+        return pack
+    from agent.graph.nodes.reason import select_for_pack
+
+    return pack.model_copy(update={"findings": select_for_pack(pack.findings, limit)})
+
+
+def _close(
+    run: LLMRun, usage: Usage, client: LLMClient, outcome: str, started: float, reason: str = ""
+) -> None:
+    """Fill ``run``'s totals: wall-clock time since ``started``, tokens, the detected output format."""
+    run.outcome = outcome
+    run.seconds = round(time.monotonic() - started, 3)
+    run.prompt_tokens, run.completion_tokens = usage.prompt_tokens, usage.completion_tokens
+    run.structured = client.structured.label if client.structured is not None else ""
+    if reason:
+        run.reasons.append(reason)
 
 
 def _pydantic_problems(exc: ValidationError) -> str:

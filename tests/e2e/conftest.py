@@ -12,6 +12,8 @@ Fixtures for other e2e tests:
 - ``system_binary(name)``: a binary's path, or skip (fail under ``CI=true``).
 - ``postgres_server`` / ``postgres_url``: one PostgreSQL cluster and database for the session;
   ``postgres_db_url``: a fresh database for one test, dropped after it.
+- ``local_llm``: llama.cpp's server with the bundled small model (``scripts/install-llm.sh``);
+  ``local_llm_settings``: Settings pointing at it, with answers capped for speed.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import httpx
 import numpy as np
 import pytest
 
+from agent.llm.local import stop_process
 from agent.series import Series, make_series
 
 PG_BIN = Path(os.environ.get("BIANQUE_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -44,14 +48,18 @@ READY_TIMEOUT_S = 60.0
 # --- helpers ------------------------------------------------------------------------------
 
 
+def unavailable(message: str) -> NoReturn:
+    """Skip the test because a real server is not installed; under ``CI=true`` fail instead."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_binary(name: str, path: Path | None = None) -> str:
     """The binary's path; skip the test when it is missing (fail under ``CI=true``)."""
     found = str(path) if path and path.exists() else shutil.which(name)
     if not found:
-        message = f"{name} is not installed (run scripts/install-system-deps.sh as root)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{name} is not installed (run scripts/install-system-deps.sh as root)")
     return found
 
 
@@ -99,13 +107,7 @@ class Daemon:
         self.proc = subprocess.Popen(list(args), stdout=self._log_file, stderr=subprocess.STDOUT)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._log_file.close()
 
 
@@ -414,3 +416,44 @@ def postgres_db_url(postgres_server) -> Iterator[str]:
     url = postgres_server.create_database()
     yield url
     postgres_server.drop_database(url.rsplit("/", 1)[1])
+
+
+# --- the local model server -------------------------------------------------------------------
+
+LLM_MAX_TOKENS = 384  # the 135M model writes ~30 tokens/s on 2 cores: keep every answer short
+LLM_MAX_FINDINGS = 8  # and every prompt: a pack of 24 Findings is ~5k tokens, read at ~20-200 tokens/s
+
+
+@pytest.fixture(scope="session")
+def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """llama.cpp's OpenAI-compatible server with the bundled SmolLM2-135M on 127.0.0.1, for the session."""
+    from agent.llm.local import LocalServer, LocalServerError, bundled_model, server_installed
+
+    if not server_installed():
+        unavailable("llama-cpp-python[server] is not installed (run scripts/install-llm.sh)")
+    try:
+        model = bundled_model()
+    except LocalServerError as exc:
+        unavailable(str(exc))
+    server = LocalServer(model=model, context=8192, log_path=tmp_path_factory.mktemp("llm") / "server.log")
+    try:
+        server.start()
+    except LocalServerError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def local_llm_settings(local_llm: Any, bianque_home: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Settings (and env) pointing at the local model server, prompts and answers kept small."""
+    from agent.config import Settings, get_settings
+
+    lean = {"BIANQUE_LLM_MAX_TOKENS": str(LLM_MAX_TOKENS), "BIANQUE_LLM_MAX_FINDINGS": str(LLM_MAX_FINDINGS),
+            # one slot: a request that timed out keeps the server busy, so no retries, generous limits
+            "BIANQUE_LLM_TIMEOUT_S": "600", "BIANQUE_LLM_MAX_RETRIES": "0",
+            "BIANQUE_LLM_INVESTIGATION_TIMEOUT_S": "1200"}
+    for key, value in {**local_llm.env(), **lean}.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    return Settings()

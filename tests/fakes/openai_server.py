@@ -9,6 +9,10 @@ The ``fake_llm`` fixture resets it for each test and points ``BIANQUE_LLM_BASE_U
         ...
         assert "F1" in fake_llm.prompt_text()
 
+``accepted_formats`` restricts the ``response_format`` kinds served (see :func:`format_kind`); others
+get HTTP ``format_rejection_status`` (422; llama-cpp-python's server answers ``json_schema`` with a 500
+naming the field).
+
 Endpoints: ``POST /v1/chat/completions`` (scripted), ``POST /v1/embeddings`` (deterministic vectors),
 ``GET /v1/models``. Every request body is recorded. With the queue empty, chat answers HTTP 500
 saying so, so a test that forgot to queue a reply fails loudly.
@@ -84,6 +88,14 @@ def _as_reply(item: str | dict[str, Any] | Reply) -> Reply:
     return Reply.text(item)
 
 
+def format_kind(response_format: Any) -> str | None:
+    """``json_schema``, ``json_object+schema`` or ``json_object`` for a request's ``response_format``."""
+    if not isinstance(response_format, dict):
+        return None
+    kind = str(response_format.get("type"))
+    return f"{kind}+schema" if kind == "json_object" and "schema" in response_format else kind
+
+
 def fake_embedding(text: str, dim: int) -> list[float]:
     """A deterministic unit vector for ``text``."""
     raw = b"".join(hashlib.sha256(f"{i}:{text}".encode()).digest() for i in range((dim + 31) // 32))
@@ -103,6 +115,8 @@ class FakeLLM:
         self.embedding_requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []  # headers of each chat request
         self.supports_response_format = True
+        self.accepted_formats: set[str] | None = None  # response_format kinds served; None: all
+        self.format_rejection_status = 422  # llama-cpp-python's server answers 500
         self.embedding_dim = 16
         self.base_url = ""
         self._server: uvicorn.Server | None = None
@@ -123,6 +137,8 @@ class FakeLLM:
             self.embedding_requests.clear()
             self.headers.clear()
             self.supports_response_format = True
+            self.accepted_formats = None
+            self.format_rejection_status = 422
             self.embedding_dim = 16
 
     @property
@@ -165,6 +181,10 @@ class FakeLLM:
             self.headers.append(headers)
             if "response_format" in body and not self.supports_response_format:
                 return Reply.error(400, "response_format is not supported by this model")
+            kind = format_kind(body.get("response_format"))
+            if kind and self.accepted_formats is not None and kind not in self.accepted_formats:
+                message = f"1 validation error: ('body', 'response_format', 'type'): {kind} is not supported"
+                return Reply.error(self.format_rejection_status, message)
             return self._replies.popleft() if self._replies else None
 
     def _build_app(self) -> FastAPI:

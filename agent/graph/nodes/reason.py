@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from agent.events import Event
@@ -9,7 +10,7 @@ from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet
 from agent.findings import Finding
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
-from agent.reasoners.base import reason_with_fallback
+from agent.reasoners.floor import reason_with_floor
 
 
 def select_for_pack(findings: list[Finding], limit: int) -> list[Finding]:
@@ -51,13 +52,15 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
 
 
 def reason(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
-    """Ask the LLM when configured (falling back to the offline reasoner), else the offline reasoner."""
+    """The offline reasoner's verdict, improved on by the LLM when configured (the floor rule decides)."""
     pack = build_pack(state, toolkit)
     skill = toolkit.skill(pack.skill)
-    primary = toolkit.llm_reasoner or toolkit.reasoner
-    fallback = toolkit.reasoner if toolkit.llm_reasoner is not None else None
-    result = reason_with_fallback(primary, fallback, pack, skill)
+    if toolkit.llm_reasoner is not None:
+        result = reason_with_floor(toolkit.llm_reasoner, toolkit.reasoner, pack, skill)
+    else:
+        result = toolkit.reasoner.reason(pack, skill)
     return {
+        "llm": asdict(result.llm) if result.llm is not None else None,
         "pack": pack.model_dump(mode="json", by_alias=True),
         "verdict": result.verdict.model_dump(mode="json"),
         "reasoner": result.verdict.reasoner,

@@ -1,0 +1,35 @@
+"""The LLM Skill choice: the candidates' names as an enum, anything else falls back to the rule ranking."""
+
+from __future__ import annotations
+
+from agent.config import Settings
+from agent.llm.client import LLMClient
+from agent.llm.skill_choice import make_chooser
+from agent.skills.selector import Candidate
+from tests.fakes.evidence import make_event, make_skill
+from tests.fakes.openai_server import Reply
+
+
+def _candidates() -> list[Candidate]:
+    first = make_skill().model_copy(update={"name": "latency-rca", "description": "Latency alerts."})
+    second = make_skill().model_copy(update={"name": "errors-rca", "description": "Error-rate alerts."})
+    return [Candidate(first, 0.9), Candidate(second, 0.7)]
+
+
+def _chooser():
+    return make_chooser(LLMClient(Settings(llm_model="fake-model", llm_max_retries=0)))
+
+
+def test_the_model_chooses_among_the_candidates_under_an_enum(fake_llm) -> None:
+    fake_llm.queue(Reply.json({"skill": "errors-rca", "reason": "timeouts are errors"}))
+    assert _chooser()(make_event(), _candidates()) == ("errors-rca", "chosen by the LLM: timeouts are errors")
+    schema = fake_llm.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["skill"]["enum"] == ["latency-rca", "errors-rca"]
+
+
+def test_an_unknown_or_broken_choice_falls_back_to_the_rule_ranking(fake_llm) -> None:
+    fake_llm.queue(Reply.json({"skill": "made-up", "reason": "?"}), Reply.text("no idea"), Reply.error(500))
+    chooser = _chooser()
+    assert [chooser(make_event(), _candidates()) for _ in range(3)] == [None, None, None]
+    assert chooser(make_event(), _candidates()[:1]) is None  # one candidate: the model is not asked
+    assert len(fake_llm.requests) == 3
