@@ -52,3 +52,19 @@ class EvidencePack(BaseModel):
 
     def finding_ids(self) -> set[str]:
         return {f.id for f in self.findings}
+
+
+def select_for_pack(findings: list[Finding], limit: int) -> list[Finding]:
+    """The strongest Findings, round-robin across (service, metric) so every service and signal is represented.
+
+    Instances of one service repeating the same metric come after every other service's best evidence.
+    """
+    ranked = sorted(findings, key=lambda f: -f.score)
+    position: dict[tuple[str, str], int] = {}
+    order = []
+    for f in ranked:
+        key = (f.service or f.subject, f.metric or f.kind.value)
+        position[key] = position.get(key, 0) + 1
+        order.append((position[key], -f.score, f))
+    chosen = {id(item[2]) for item in sorted(order, key=lambda item: item[:2])[:limit]}
+    return [f for f in ranked if id(f) in chosen]

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from agent.eval.scoring import SEVERE
 from common import BenchResult, add_common_arguments, bench_settings, emit, fraction, fresh_scenarios, progress_bar
 from rich.table import Table
 
@@ -40,7 +41,6 @@ from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT, Settings
 from agent.eval.runner import find_bundles, score_case
-from agent.eval.scoring import SEVERE
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
 from agent.sim.scenario import PATTERNS

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.config import Settings
-from agent.evidence import EvidencePack
+from agent.evidence import EvidencePack, select_for_pack
 from agent.llm.client import LLMClient
 from agent.llm.jsontext import parse_json_object
 from agent.llm.prompting import render_prompt
@@ -148,8 +148,6 @@ def shown_pack(pack: EvidencePack, limit: int | None) -> EvidencePack:
     """``pack`` with at most ``limit`` Findings, chosen as the evidence pack chooses them."""
     if not limit or len(pack.findings) <= limit:
         return pack
-    from agent.graph.nodes.reason import select_for_pack
-
     return pack.model_copy(update={"findings": select_for_pack(pack.findings, limit)})
 
 

@@ -6,27 +6,11 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.events import Event
-from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet
+from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet, select_for_pack
 from agent.findings import Finding
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.reasoners.floor import reason_with_floor
-
-
-def select_for_pack(findings: list[Finding], limit: int) -> list[Finding]:
-    """The strongest Findings, round-robin across (service, metric) so every service and signal is represented.
-
-    Instances of one service repeating the same metric come after every other service's best evidence.
-    """
-    ranked = sorted(findings, key=lambda f: -f.score)
-    position: dict[tuple[str, str], int] = {}
-    order = []
-    for f in ranked:
-        key = (f.service or f.subject, f.metric or f.kind.value)
-        position[key] = position.get(key, 0) + 1
-        order.append((position[key], -f.score, f))
-    chosen = {id(item[2]) for item in sorted(order, key=lambda item: item[:2])[:limit]}
-    return [f for f in ranked if id(f) in chosen]
 
 
 def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
