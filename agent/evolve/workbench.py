@@ -16,8 +16,10 @@ from typing import Any
 from agent.evolve.authoring import NewSkill, from_llm, from_template
 from agent.evolve.generate import generate_skill
 from agent.evolve.instructions import instruction_edits
+from agent.evolve.lessons import memory_vocabulary
 from agent.evolve.patch import patch_skill
 from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
+from agent.evolve.regression import bundle_case, regression_bundles
 from agent.evolve.replay import (
     Replayer,
     ReplayReport,
@@ -46,6 +48,7 @@ class Workbench:
     client: Any = None
     catalog: Any = None
     log: list[str] = field(default_factory=list)
+    home: Path | None = None  # where the regression registry lives (None: the curated scenarios only)
 
     @classmethod
     def from_settings(
@@ -67,6 +70,7 @@ class Workbench:
             replayer=Replayer(investigate_runner(settings, use_llm=use_llm_replay)),
             client=client,
             catalog=catalog,
+            home=settings.home,
         )
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -142,13 +146,21 @@ class Workbench:
 
     # -- replay and acceptance -------------------------------------------------------------------
 
+    def regression_set(self, name: str) -> list[Any]:
+        """The labelled bundles every patch of Skill ``name`` is replayed against (its pattern's only)."""
+        pattern = self.skill(name).skill.pattern.value
+        home = self.home if self.home is not None else Path("/nonexistent")
+        return [bundle_case(path) for path in regression_bundles(home, pattern)]
+
     def replay(self, proposal: Proposal) -> ReplayReport:
-        """Replay the proposal against every stored case of its Skill."""
+        """Replay the proposal against the Skill's corrected cases and its regression set."""
         loaded = self.skill(proposal.skill)
         cases = replay_cases(self.memory, proposal.skill, proposal.case_id)
+        self.replayer.same_fault = memory_vocabulary(self.memory).same
         return self.replayer.replay(
             cases, self.library, proposal.patched.loaded, current_text=skill_text(loaded),
             patched_text=proposal.patched.text, target_case=proposal.case_id,
+            bundles=self.regression_set(proposal.skill),
         )
 
     def accept(self, proposal: Proposal, *, author: str | None = None) -> Accepted:
