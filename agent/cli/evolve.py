@@ -201,7 +201,7 @@ def rollback_command(
         if not yes:
             typer.confirm(f"Restore {name} v{version}?", abort=True)
         done = rollback(memory, settings.resolved_user_skills_dir, name, version, author=_author(), current=current)
-    _say(f"{name} v{done.record.version} is active again ({done.record.reason}); written to {done.path}")
+    _say(f"{name} v{done.record.version} ({done.record.reason}, its text byte for byte) written to {done.path}")
 
 
 # --- bianque skills refine | new ------------------------------------------------------------

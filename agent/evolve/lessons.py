@@ -22,7 +22,9 @@ from agent.evidence import Lesson
 from agent.evolve.truth import Truth, truth_for_case
 from agent.memory.records import CaseRecord
 from agent.reasoners.experience import lessons_from, position, shape_kinds
-from agent.reasoners.faults import classify_fault
+from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES, classify_fault
+
+AGENT_KINDS = frozenset({fault for fault, _, _ in METRIC_FAMILIES} | set(CHANGE_FAULTS.values()))
 
 
 def case_lessons(case: CaseRecord, truth: Truth | None = None) -> list[Lesson]:
@@ -80,10 +82,13 @@ class Vocabulary:
     def same(self, said: str | None, truth: str | None) -> bool:
         """Does the agent's kind ``said`` name the team's kind ``truth``?
 
-        Equal kinds match; otherwise ``said`` must be the agent kind most often seen as ``truth``.
+        Equal kinds match. A kind of the agent's own (``memory_leak``...) matches only itself; a team kind
+        also matches the agent kind most often seen as it in corrected cases.
         """
         if not truth or said == truth:
             return True
+        if truth in AGENT_KINDS:
+            return False
         seen = self.seen_as.get(truth)
         if not said or not seen:
             return False

@@ -4,8 +4,8 @@ A version's number is the ``version:`` field of its YAML, so a case's ``skill_ve
 that answered it. An accepted text is stored in memory and written to the user's Skill directory
 (which overrides the built-in file by name; the built-in file is never touched). The first accepted
 change of a Skill also stores the text it replaced, so it can always be restored. A rollback writes an
-old version's text back byte for byte and makes that stored version the active one: the counter lives
-in the history (which version is active), never in a rewritten file, and history only ever grows.
+old version's text back byte for byte and records it as a new history entry ("rollback to v2", the next
+number): the counter lives in the history, never in a rewritten file, and history only ever grows.
 """
 
 from __future__ import annotations
@@ -131,12 +131,12 @@ def rollback(
     memory: Any, user_dir: Path, name: str, version: int, *, author: str | None = None,
     current: LoadedSkill | None = None,
 ) -> Accepted:
-    """Restore version ``version``'s text exactly: make it the active version and write it to the user dir."""
+    """Restore version ``version``'s text exactly: a new active history entry, and the text in the user dir."""
     versions = memory.skill_versions(name)
     if not versions:
         raise SkillVersionNotFoundError(name, version)
     text = rollback_text(memory, name, version)
     baseline = ensure_baseline(memory, name, skill_text(current)) if current is not None else None
-    record = memory.activate_skill_version(name, version)
+    record = memory.restore_skill_version(name, version, author=author)
     path = write_user_skill(user_dir, name, text, current)
     return Accepted(record, path, baseline)
