@@ -73,7 +73,7 @@ def remove(home: Path, directory: Path) -> bool:
     return True
 
 
-def _event(path: Path) -> Event:
+def bundle_event(path: Path) -> Event:
     """A bundle's event alone (its metrics are not read); RegressionError naming the file when invalid."""
     event, errors = read_event(Path(path) / "event.yaml", bundle_name(Path(path)))
     if event is None:
@@ -89,13 +89,13 @@ def regression_bundles(home: Path, pattern: str | None = None) -> list[Path]:
         for bundle in find_bundles(directory):
             if not (bundle / "label.yaml").is_file():
                 continue
-            if pattern is None or _event(bundle).pattern.value == pattern:
+            if pattern is None or bundle_event(bundle).pattern.value == pattern:
                 out.append(bundle)
     return list(dict.fromkeys(out))
 
 
 def bundle_case(path: Path) -> CaseRecord:
     """A labelled bundle as a replayable case (not stored anywhere; its truth is its label)."""
-    event = _event(path)
+    event = bundle_event(path)
     return CaseRecord(id=f"{BUNDLE_PREFIX}{Path(path).name}", event_id="", event=event, status="done",
                       bundle_path=str(path), created_at=0.0)

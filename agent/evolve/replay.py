@@ -103,6 +103,12 @@ def investigate_runner(settings: Any, *, use_llm: bool = False, knowledge: Any =
     return run
 
 
+def replay_role(case: CaseRecord) -> str:
+    """``corrected`` when the case's latest correction says its answer was wrong, else ``regression``."""
+    correction = case.latest_correction
+    return "corrected" if correction is not None and not correction.correct else "regression"
+
+
 class Replayer:
     """Replays cases; remembers "before" results per (Skill text, case) so several patches share them."""
 
@@ -133,18 +139,24 @@ class Replayer:
         patched_text: str,
         target_case: str | None = None,
         bundles: Sequence[CaseRecord] = (),
+        quick: bool = False,
     ) -> ReplayReport:
-        """Before/after for every replayable case and regression bundle, and whether the patch may be accepted."""
+        """Before/after for every replayable case and regression bundle, and whether the patch may be accepted.
+
+        Corrected cases are replayed first; with ``quick``, the regression set is skipped (and shown so)
+        when none of them is fixed, since such a patch is rejected whatever the regression set says.
+        """
         name = patched.name
         after_library = replace_skill(library, patched)
         report = ReplayReport(skill=name, target_case=target_case)
         before_key, after_key = text_sha256(current_text), text_sha256(patched_text)
-        for case in [*cases, *bundles]:
+        ordered = sorted([*cases, *bundles], key=lambda c: replay_role(c) != "corrected")
+        for case in ordered:
             truth = truth_for_case(case)
-            correction = case.latest_correction
-            role = "corrected" if correction is not None and not correction.correct else "regression"
-            entry = CaseReplay(case.id, truth.describe() if truth else "", role)
-            if not case.bundle_path or not Path(case.bundle_path).is_dir():
+            entry = CaseReplay(case.id, truth.describe() if truth else "", replay_role(case))
+            if quick and entry.role == "regression" and report.count("fixed", "corrected") == 0:
+                entry.skipped = "not replayed: the patch fixes no corrected case"
+            elif not case.bundle_path or not Path(case.bundle_path).is_dir():
                 entry.skipped = "its bundle is gone" if case.bundle_path else "no bundle to replay from"
             elif truth is None:
                 entry.skipped = "no correction and no label"

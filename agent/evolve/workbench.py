@@ -152,15 +152,18 @@ class Workbench:
         home = self.home if self.home is not None else Path("/nonexistent")
         return [bundle_case(path) for path in regression_bundles(home, pattern)]
 
-    def replay(self, proposal: Proposal) -> ReplayReport:
-        """Replay the proposal against the Skill's corrected cases and its regression set."""
+    def replay(self, proposal: Proposal, *, quick: bool = False) -> ReplayReport:
+        """Replay the proposal against the Skill's corrected cases and its regression set.
+
+        ``quick``: skip the regression set when no corrected case is fixed (the patch is rejected anyway).
+        """
         loaded = self.skill(proposal.skill)
         cases = replay_cases(self.memory, proposal.skill, proposal.case_id)
         self.replayer.same_fault = memory_vocabulary(self.memory).same
         return self.replayer.replay(
             cases, self.library, proposal.patched.loaded, current_text=skill_text(loaded),
             patched_text=proposal.patched.text, target_case=proposal.case_id,
-            bundles=self.regression_set(proposal.skill),
+            bundles=self.regression_set(proposal.skill), quick=quick,
         )
 
     def accept(self, proposal: Proposal, *, author: str | None = None) -> Accepted:
