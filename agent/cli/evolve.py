@@ -133,10 +133,10 @@ def distill_command(
         typer.echo(notes_json(report))
         return
     table = Table(title="Experience notes")
-    for column in ("note", "action", "Skill", "service", "truth", "cases", "writer"):
+    for column in ("note", "action", "Skill", "fault kind", "signature", "cases", "writer"):
         table.add_column(column, overflow="fold")
     for n in report.notes:
-        table.add_row(n.id, n.action, n.group.skill, n.group.service, n.group.kind, str(len(n.cases)), n.writer)
+        table.add_row(n.id, n.action, n.group.skill, n.group.kind, n.group.signature, str(len(n.cases)), n.writer)
     console.print(table)
     for message in report.messages:
         _say(f"note: {message}", "yellow")
