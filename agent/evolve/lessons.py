@@ -76,8 +76,8 @@ class Vocabulary:
 
     @property
     def kinds(self) -> list[str]:
-        """Every team fault kind learned, sorted."""
-        return sorted(self.seen_as)
+        """Every team fault kind learned (the agent's own kinds left out), sorted."""
+        return sorted(k for k in self.seen_as if k not in AGENT_KINDS)
 
     def same(self, said: str | None, truth: str | None) -> bool:
         """Does the agent's kind ``said`` name the team's kind ``truth``?

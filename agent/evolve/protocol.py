@@ -26,6 +26,7 @@ from agent.evolve.corrections import CorrectionError, correct_case
 from agent.evolve.lessons import memory_lessons, memory_vocabulary
 from agent.evolve.proposals import NoProposal
 from agent.evolve.regression import bundle_event
+from agent.evolve.truth import judge, truth_from_label
 from agent.evolve.workbench import Workbench
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit, load_skills
@@ -42,6 +43,8 @@ class ProtocolReport:
     scored_half: list[str]
     scored_before: list[bool] = field(default_factory=list)
     scored_after: list[bool] = field(default_factory=list)
+    kind_before: list[bool] = field(default_factory=list)  # scored half, the fault kind required too
+    kind_after: list[bool] = field(default_factory=list)
     corrected_before: list[bool] = field(default_factory=list)
     corrected_after: list[bool] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
@@ -65,8 +68,16 @@ def event_day(bundle: Path) -> str:
     return datetime.fromtimestamp(bundle_event(bundle).time, UTC).date().isoformat()
 
 
-def split_halves(bundles: Sequence[Path]) -> tuple[list[Path], list[Path]]:
-    """(corrected half, scored half): the first day against the rest, else the first half in time order."""
+def split_halves(bundles: Sequence[Path], *, by_day: bool = True) -> tuple[list[Path], list[Path]]:
+    """(corrected half, scored half).
+
+    ``by_day`` (real incidents): the first day against the rest when they span several days, else the
+    first half in time order. Otherwise (simulated batches, whose clocks mean nothing) the first half
+    in the order given.
+    """
+    if not by_day:
+        middle = len(bundles) // 2
+        return list(bundles[:middle]), list(bundles[middle:])
     dated = sorted(((bundle_event(b).time, b) for b in bundles), key=lambda x: (x[0], str(x[1])))
     ordered = [b for _, b in dated]
     days = [event_day(b) for b in ordered]
@@ -82,6 +93,14 @@ def strict_pass(path: Path, result: Any) -> bool:
     """Strict top-1 (``bianque eval``'s scoring): attention and the labelled service first."""
     label = load_label(path)
     return label is not None and score_case(path.name, result.skill["name"], result.verdict, label).passed
+
+
+def kind_pass(path: Path, result: Any, same_fault: Any = None) -> bool:
+    """Stricter: the top cause's fault kind must be the label's too (through the team vocabulary when given)."""
+    label = load_label(path)
+    if label is None:
+        return False
+    return judge(result.verdict, truth_from_label(result.verdict.pattern, label), same_fault).passed
 
 
 def _run(path: Path, settings: Any, library: SkillLibrary, *, memory: Any = None, experience: list | None = None):
@@ -150,14 +169,17 @@ def _evolve(bench: Workbench, memory: Any, missed: list[tuple[str, str]], counts
 
 
 def run_protocol(
-    bundles: Sequence[Path], settings: Any, memory: Any, *, search: bool = True,
+    bundles: Sequence[Path], settings: Any, memory: Any, *, search: bool = True, by_day: bool = True,
     progress: Progress = lambda _message: None,
 ) -> ProtocolReport:
     """Correct one half, evolve, score the other (see the module docstring). ``memory`` should be empty."""
-    corrected_half, scored_half = split_halves(bundles)
+    corrected_half, scored_half = split_halves(bundles, by_day=by_day)
     report = ProtocolReport([b.name for b in corrected_half], [b.name for b in scored_half])
     original = load_skills(settings)
-    report.scored_before = [strict_pass(p, _run(p, settings, original)) for p in scored_half]
+    for path in scored_half:
+        result = _run(path, settings, original)
+        report.scored_before.append(strict_pass(path, result))
+        report.kind_before.append(kind_pass(path, result))
     progress(f"scored half before: {sum(report.scored_before)}/{len(scored_half)}")
     missed: list[tuple[str, str]] = []
     for path in corrected_half:
@@ -171,11 +193,13 @@ def run_protocol(
     _evolve(bench, memory, missed, report.counts, report.patches, search, progress)
     lessons = memory_lessons(memory)
     report.lessons = len(lessons)
-    report.team_kinds = memory_vocabulary(memory).kinds
+    vocabulary = memory_vocabulary(memory)
+    report.team_kinds = vocabulary.kinds
     evolved = bench.library
     for path in scored_half:
         result = _run(path, settings, evolved, experience=lessons)
         report.scored_after.append(strict_pass(path, result))
+        report.kind_after.append(kind_pass(path, result, vocabulary.same))
         report.cited += any("experience" in c.explanation for c in result.verdict.root_causes[:1])
     report.corrected_after = [strict_pass(p, _run(p, settings, evolved, experience=lessons))
                               for p in corrected_half]
