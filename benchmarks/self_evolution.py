@@ -129,6 +129,13 @@ def tables(results: dict[str, ProtocolReport], seconds: dict[str, float]) -> dic
         for line in r.patches:
             details.add_row("accepted patch", line)
         out[name] = details
+        if r.tried:
+            tried = Table(title=f"{name}: offline parameter search, every candidate through the replay gate")
+            for column in ("Skill", "change", "corrected cases fixed", "cases broken", "gate"):
+                tried.add_column(column)
+            for skill, change, fixed, broken, accepted in r.tried:
+                tried.add_row(skill, change, str(fixed), str(broken), "accepted" if accepted else "rejected")
+            out[f"{name}-search"] = tried
     return out
 
 
@@ -169,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> BenchResult:
                    "scored": len(r.scored_before), "points": round(points(r), 1), "lost": r.lost,
                    "kind_before": sum(r.kind_before), "kind_after": sum(r.kind_after),
                    "scored_lost": r.scored_lost, "counts": dict(r.counts), "patches": r.patches,
-                   "lessons": r.lessons, "team_kinds": r.team_kinds, "cited": r.cited}
+                   "lessons": r.lessons, "team_kinds": r.team_kinds, "cited": r.cited, "search": r.tried}
             for name, r in results.items()}
     return BenchResult(tables=tables(results, seconds), data=data)
 

@@ -52,6 +52,8 @@ class ProtocolReport:
     lessons: int = 0
     team_kinds: list[str] = field(default_factory=list)
     cited: int = 0  # scored-half answers whose ranking experience moved (cited in the report)
+    tried: list[tuple[str, str, int, int, bool]] = field(default_factory=list)  # search: Skill, change, fixed,
+    # broken, accepted by the gate
 
     @property
     def lost(self) -> int:
@@ -135,11 +137,12 @@ def _correct(memory: Any, case_id: str, path: Path, passed: bool, counts: Counte
     return not passed
 
 
-def _evolve(bench: Workbench, memory: Any, missed: list[tuple[str, str]], counts: Counter, patches: list[str],
-            search: bool, progress: Progress) -> None:
+def _evolve(bench: Workbench, missed: list[tuple[str, str]], report: ProtocolReport, search: bool,
+            progress: Progress) -> None:
     """Rule-based patches, then the offline parameter search, for every miss; the replay gate decides."""
     from agent.evolve.search import search_parameters
 
+    counts, patches = report.counts, report.patches
     for case_id, skill in missed:
         try:
             proposal = bench.propose_for_case(case_id, skill=skill)
@@ -159,6 +162,8 @@ def _evolve(bench: Workbench, memory: Any, missed: list[tuple[str, str]], counts
     for skill in dict.fromkeys(s for _, s in missed):
         result = search_parameters(bench, skill, progress=progress)
         counts["search candidates tried"] += len(result.tried)
+        report.tried += [(skill, t.describe, t.fixed, t.broken, bool(t.report and t.report.accepted))
+                         for t in result.tried]
         if result.best is not None:
             bench.accept(result.best.proposal, author="benchmark")
             counts["patches accepted"] += 1
@@ -190,7 +195,7 @@ def run_protocol(
             missed.append((result.case_id, result.skill["name"]))
     progress(f"corrected half: {sum(report.corrected_before)}/{len(corrected_half)} right, {len(missed)} missed")
     bench = Workbench.from_settings(settings, memory, library=original)
-    _evolve(bench, memory, missed, report.counts, report.patches, search, progress)
+    _evolve(bench, missed, report, search, progress)
     lessons = memory_lessons(memory)
     report.lessons = len(lessons)
     vocabulary = memory_vocabulary(memory)
