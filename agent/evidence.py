@@ -48,6 +48,9 @@ class Lesson(BaseModel):
     kinds: list[str] = Field(default_factory=list, description="significant Finding kinds on the service")
     cause: bool = Field(description="True: the true cause had this shape; False: a service wrongly ranked above it")
     fault: str | None = Field(default=None, description="the fault kind the engineer named (cause lessons)")
+    context: list[str] = Field(
+        default_factory=list, description="the whole event's pattern: position:kind of every significant Finding"
+    )
 
 
 class EvidencePack(BaseModel):

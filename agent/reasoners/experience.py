@@ -3,18 +3,22 @@
 A case is remembered as *lessons* about the **shape** of services relative to the alert, never by
 their names: where a service sits from the alerted one (the alerted service itself, N hops down or up
 the call graph) and which kinds of Findings it showed (``cpu_saturation:up``, ``slow_dependency/call:up``,
-``error_logs``...). A case whose truth is known teaches (see :mod:`agent.evolve.lessons`):
+``error_logs``...), plus the whole incident's pattern (``position:kind`` of every significant Finding).
+A case whose truth is known teaches (see :mod:`agent.evolve.lessons`):
 
 - the true cause's shape is a *cause* shape (with the fault kind the engineer named);
 - the shapes of services the agent ranked above the true cause are *victim* shapes (a wrong pick).
 
-For a new event, every candidate near the top of the offline ranking is compared with the lessons of
-the same position (Jaccard similarity of the Finding kinds, at least ``MIN_SIMILARITY``). Its score
-moves by ``EXPERIENCE_WEIGHT`` x (cause support - victim support) / (cause support + victim support + 1),
-so one lesson moves a score by at most half the weight and no number of lessons by more than the
-weight; a candidate with no significant Finding is never boosted (an empty shape is recognised by
-nothing). Every move is noted on the candidate and cited in the verdict ("2 corrected cases with
-this shape had the cause here: ...").
+For a new event, every candidate among the ``CONSIDERED`` best of the offline ranking is compared with
+the lessons of the same position whose kinds overlap at least ``MIN_SIMILARITY`` (Jaccard). A lesson
+counts with that similarity times the likeness of its incident to this one (Jaccard of the patterns,
+to the power ``CONTEXT_POWER``). The candidate's score moves by
+``EXPERIENCE_WEIGHT x (cause support - victim support) / (cause support + victim support + PRIOR)``:
+one lesson moves it by at most a third of the weight, no number of lessons by the weight; a candidate
+with no significant Finding is never boosted (an empty shape is recognised by nothing). Every move is
+noted on the candidate and cited in the verdict ("2 corrected case(s) with this shape had the cause
+here: ..."). The constants were chosen on nezha-ob's first day against its second and the reverse, and
+checked on a simulated set (docs/evolution.md); they are not tuned per case.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from agent.findings import Finding
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, metric_family
 from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, caller_side, error_logs
 
-EXPERIENCE_WEIGHT = 1.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
+EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
+PRIOR = 2.0  # support a move must overcome: one full-weight lesson moves a score by W / (1 + PRIOR)
+CONTEXT_POWER = 0.5  # how much the likeness of the whole incident weighs a lesson (0: not at all)
 MIN_SIMILARITY = 0.7  # Jaccard of Finding kinds for a lesson to count: nearly the same shape
 CONSIDERED = 5  # only the top of the offline ranking is re-weighed
 MAX_HOPS = 4
@@ -130,14 +136,24 @@ def _hops(graph: Mapping[str, Sequence[str]], starts: Sequence[str], goal: str) 
     return None
 
 
+def event_context(findings: Sequence[Finding], topology: Mapping[str, Sequence[str]],
+                  targets: Sequence[str]) -> list[str]:
+    """The whole event's pattern relative to the alert: ``position:kind`` of every significant Finding."""
+    places = {s: position(topology, targets, s) for s in {f.owner for f in findings}}
+    return sorted({f"{places[f.owner]}:{k}" for f in findings if (k := finding_kind(f)) is not None})
+
+
 def lessons_from(
     case_id: str, findings: Sequence[Finding], topology: Mapping[str, Sequence[str]], targets: Sequence[str],
     ranked: Sequence[str], cause: str, fault: str | None = None,
 ) -> list[Lesson]:
     """What one case with a known cause teaches: the cause's shape and the shapes ranked above it."""
+    context = event_context(findings, topology, targets)
+
     def lesson(service: str, is_cause: bool) -> Lesson:
         return Lesson(case_id=case_id, position=position(topology, targets, service),
-                      kinds=shape_kinds(findings, service), cause=is_cause, fault=fault if is_cause else None)
+                      kinds=shape_kinds(findings, service), cause=is_cause, fault=fault if is_cause else None,
+                      context=context)
 
     above = ranked[: ranked.index(cause)] if cause in ranked else list(ranked[:1])
     return [lesson(cause, True), *(lesson(s, False) for s in above[:CONSIDERED] if s != cause)]
@@ -149,17 +165,23 @@ def similarity(a: Sequence[str], b: Sequence[str]) -> float:
     return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
-def judge_candidate(service: str, pos: str, kinds: list[str], lessons: Sequence[Lesson]) -> Move | None:
-    """The move experience makes on one candidate (None when no lesson resembles it)."""
+def judge_candidate(service: str, pos: str, kinds: list[str], lessons: Sequence[Lesson],
+                    context: Sequence[str] = ()) -> Move | None:
+    """The move experience makes on one candidate (None when no lesson resembles it).
+
+    A lesson counts with its shape similarity, times the similarity of its case's whole pattern to this
+    event's (``context``) when both are known: a like shape in an unlike incident says less.
+    """
     if not kinds:
         return None
-    near = [(lesson, s) for lesson in lessons if lesson.position == pos
+    near = [(lesson, s * _context_weight(context, lesson)) for lesson in lessons if lesson.position == pos
             and (s := similarity(kinds, lesson.kinds)) >= MIN_SIMILARITY]
+    near = [(lesson, s) for lesson, s in near if s > 0]
     if not near:
         return None
     pro = sum(s for lesson, s in near if lesson.cause)
     con = sum(s for lesson, s in near if not lesson.cause)
-    delta = EXPERIENCE_WEIGHT * (pro - con) / (pro + con + 1.0)
+    delta = EXPERIENCE_WEIGHT * (pro - con) / (pro + con + PRIOR)
     if abs(delta) < 1e-6:
         return None
     faults: dict[str, float] = {}
@@ -169,6 +191,12 @@ def judge_candidate(service: str, pos: str, kinds: list[str], lessons: Sequence[
     fault = max(sorted(faults), key=faults.__getitem__) if faults else None
     return Move(service, round(delta, 3), [lesson for lesson, _ in near if lesson.cause],
                 [lesson for lesson, _ in near if not lesson.cause], fault)
+
+
+def _context_weight(context: Sequence[str], lesson: Lesson) -> float:
+    if not context or not lesson.context:
+        return 1.0
+    return similarity(context, lesson.context) ** CONTEXT_POWER
 
 
 def relevant_lessons(
@@ -194,11 +222,12 @@ def apply_experience(
     if not lessons or not ranked:
         return ranked, []
     moves = []
+    context = event_context(findings, topology, targets)
     for ev in ranked[:CONSIDERED]:
         if ev.score <= 0:
             continue
         move = judge_candidate(ev.service, position(topology, targets, ev.service),
-                               shape_kinds(findings, ev.service), lessons)
+                               shape_kinds(findings, ev.service), lessons, context)
         if move is None:
             continue
         ev.score = max(0.0, ev.score + move.delta)
