@@ -218,3 +218,12 @@ def test_synthetic_topologies(bench, tmp_path):
     assert len(bundle.series) == 5 * len(module.METRICS) * 2
     assert bundle.event.services == ["svc-000"]
     assert load_label(path).primary.service == "svc-001"
+
+
+def test_self_evolution_protocol_table(bench, tmp_path):
+    module = bench("self_evolution")
+    result = module.main(["--sets", "sim", "--sim-count", "1", "--no-search", "--home", str(tmp_path / "h")])
+    assert first_column(result.tables["summary"]) == ["sim"]
+    data = result.data["sim"]
+    assert data["scored"] == 4 and data["lost"] == 0
+    assert "scored half before" in headers(result.tables["summary"])
