@@ -149,14 +149,14 @@ def _evolve(bench: Workbench, missed: list[tuple[str, str]], report: ProtocolRep
         except NoProposal:
             counts["no rule-based patch"] += 1
         else:
-            report = bench.replay(proposal)
-            if report.accepted:
+            replayed = bench.replay(proposal)
+            if replayed.accepted:
                 bench.accept(proposal, author="benchmark")
                 counts["patches accepted"] += 1
-                patches.append(f"{proposal.skill} v{proposal.patched.new_version} (rules): {report.reason}")
+                patches.append(f"{proposal.skill} v{proposal.patched.new_version} (rules): {replayed.reason}")
             else:
                 counts["patches rejected"] += 1
-            progress(f"rule patch for {case_id}: {report.reason}")
+            progress(f"rule patch for {case_id}: {replayed.reason}")
     if not search:
         return
     for skill in dict.fromkeys(s for _, s in missed):
