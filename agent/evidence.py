@@ -34,6 +34,25 @@ class ChangeNote(BaseModel):
     version: str | None = None
 
 
+class Lesson(BaseModel):
+    """One service's shape in a past case with a known truth, and whether it was the cause there.
+
+    The shape is relative to the alert, never a name: where the service sat from the alerted one and
+    which kinds of Findings it showed (see :mod:`agent.reasoners.experience`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_id: str
+    position: str = Field(description="alerted | down<N> | up<N> | unrelated, relative to the alerted service")
+    kinds: list[str] = Field(default_factory=list, description="significant Finding kinds on the service")
+    cause: bool = Field(description="True: the true cause had this shape; False: a service wrongly ranked above it")
+    fault: str | None = Field(default=None, description="the fault kind the engineer named (cause lessons)")
+    context: list[str] = Field(
+        default_factory=list, description="the whole event's pattern: position:kind of every significant Finding"
+    )
+
+
 class EvidencePack(BaseModel):
     """Everything the reasoner is shown for one investigation."""
 
@@ -49,6 +68,9 @@ class EvidencePack(BaseModel):
     changes: list[ChangeNote] = Field(default_factory=list)
     knowledge: list[KnowledgeSnippet] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list, description="Data that could not be gathered, and why.")
+    experience: list[Lesson] = Field(
+        default_factory=list, description="Lessons of past corrected cases whose shapes resemble this event's services."
+    )
 
     def finding_ids(self) -> set[str]:
         return {f.id for f in self.findings}

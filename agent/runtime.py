@@ -71,10 +71,12 @@ def bundle_toolkit(
     library: Any = None,
     knowledge: Any = None,
     memory: Any = None,
+    experience: list | None = None,
 ) -> Toolkit:
     """Everything needed to investigate one case bundle (a path or a loaded ``CaseBundle``).
 
-    Pass shared parts (library, knowledge, memory) to reuse them across bundles.
+    Pass shared parts (library, knowledge, memory) to reuse them across bundles. ``experience``: the
+    lessons of past corrected cases (default: learned from ``memory`` when given, else none).
     """
     from agent.bundles.reader import load_bundle
     from agent.sources.base import QueryLimits
@@ -93,8 +95,18 @@ def bundle_toolkit(
         memory=memory,
         similarity=skill_similarity(knowledge),
         source_timeout_s=settings.source_timeout_s,
+        experience=_experience(memory, experience),
         **_reasoners(settings),
     )
+
+
+def _experience(memory: Any, given: list | None) -> list:
+    """The lessons an investigation weighs its ranking with: ``given``, else those learned from memory."""
+    if given is not None or memory is None:
+        return list(given or [])
+    from agent.reasoners.lessons import memory_lessons
+
+    return memory_lessons(memory)
 
 
 def load_topology(path: Path):
@@ -107,7 +119,9 @@ def load_topology(path: Path):
         raise TopologyError([((), f"cannot read it: {exc.strerror or exc}")], f"topology file {path}") from exc
 
 
-def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, memory: Any = None) -> Toolkit:
+def live_toolkit(
+    settings: Settings | None = None, *, knowledge: Any = None, memory: Any = None, experience: list | None = None
+) -> Toolkit:
     """Toolkit over the configured live sources (PromQL server, SQL log/change store, topology file)."""
     from agent.sources.sqlstore import SqlChangeSource, SqlLogSource
 
@@ -132,5 +146,6 @@ def live_toolkit(settings: Settings | None = None, *, knowledge: Any = None, mem
         memory=memory,
         similarity=skill_similarity(knowledge),
         source_timeout_s=settings.source_timeout_s,
+        experience=_experience(memory, experience),
         **_reasoners(settings),
     )

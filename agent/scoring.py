@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent.verdict import Verdict
 
@@ -93,3 +94,13 @@ def score_inspection(case: str, skill: str, verdict: Verdict, expected: Sequence
     detail = f"found {found}/{len(expected)}, {false_alarms} false alarm(s)"
     return CaseScore(case, "inspection", skill, passed, detail, expected_items=len(expected),
                      found_items=found, false_alarms=false_alarms)
+
+
+def score_case(name: str, skill: str, verdict: Any, label: Any) -> CaseScore:
+    """Score one verdict against its bundle's label."""
+    if verdict.pattern == "rca":
+        causes = [c.model_dump() for c in label.root_cause]
+        return score_rca(name, skill, verdict, causes, bool(label.noise))
+    if verdict.pattern == "release_interception":
+        return score_release(name, skill, verdict, label.decision or "pass")
+    return score_inspection(name, skill, verdict, [f.model_dump() for f in label.findings])

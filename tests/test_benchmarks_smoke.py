@@ -231,3 +231,12 @@ def test_llm_reasoner_table_against_a_failing_endpoint_keeps_the_offline_verdict
     assert [c["outcome"] for c in result.data["cases"]] == ["failed", "failed"]
     assert {c["pattern"] for c in result.data["cases"]} == {"inspection", "rca"}
     assert len(fake_llm.requests) >= 2
+
+
+def test_self_evolution_protocol_table(bench, tmp_path):
+    module = bench("self_evolution")
+    result = module.main(["--sets", "sim", "--sim-count", "1", "--no-search", "--home", str(tmp_path / "h")])
+    assert first_column(result.tables["summary"]) == ["sim"]
+    data = result.data["sim"]
+    assert data["scored"] == 4 and data["lost"] == 0
+    assert "scored half before" in headers(result.tables["summary"])

@@ -94,12 +94,14 @@ def test_cli_new_saves_a_validated_skill_to_the_user_dir(bianque_home) -> None:
         assert memory.get_skill_version("checkout-inspection").reason.startswith("created (template, from ")
 
 
-def test_cli_refine_offline_instruction_replays_and_saves(bianque_home) -> None:
-    result = runner.invoke(app, ["skills", "refine", "memory-pressure-rca", "-i", "add tag oom", "--yes"])
-    assert result.exit_code == 0, result.output
-    assert "accepted: 0 case(s) fixed, no regression in 0 replayed case(s)" in result.output
-    assert load_skills(get_settings()).get("memory-pressure-rca").skill.version == 2
+def test_cli_refine_offline_instruction_replays_and_is_refused_when_it_fixes_nothing(bianque_home) -> None:
+    result = runner.invoke(app, ["skills", "refine", "memory-pressure-rca", "-i", "add tag oom", "--yes"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    assert "regression set (must not break)" in result.output  # both parts of the replay are shown
+    assert "rejected: no corrected case of this Skill could be replayed: it shows no fix" in result.output
+    assert load_skills(get_settings()).get("memory-pressure-rca").skill.version == 1
     history = json.loads(runner.invoke(app, ["skills", "history", "memory-pressure-rca", "--json"]).output)
-    assert [v["version"] for v in history] == [1, 2]
+    assert history == []
     vague = runner.invoke(app, ["skills", "refine", "memory-pressure-rca", "-i", "be better", "--yes"])
     assert vague.exit_code == 2 and "BIANQUE_LLM_BASE_URL" in vague.output

@@ -1,4 +1,4 @@
-"""Replay: a patch is accepted only when it fixes the corrected case and breaks no case that passed."""
+"""Replay: a patch is accepted only when it fixes a corrected case and breaks nothing of the regression set."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from typer.testing import CliRunner
 from agent.bundles.reader import load_bundle
 from agent.cli.app import app
 from agent.config import get_settings
+from agent.evolve import regression
 from agent.evolve.corrections import correct_case
 from agent.evolve.patch import Edit, patch_skill
 from agent.evolve.proposals import Proposal
+from agent.evolve.regression import BUNDLE_PREFIX
 from agent.evolve.replay import Replayer
 from agent.evolve.versions import skill_text
 from agent.evolve.workbench import Workbench
@@ -43,10 +45,11 @@ def _scripted_bench(memory, settings, answers: dict[tuple[str, bool], bool]) -> 
 
     def run(case, library, skill):
         patched = "memory" in {m.id for m in library.get(skill).skill.data.metrics}
-        right = answers[(case.id, patched)]
+        right = answers.get((case.id, patched), False)  # regression bundles: wrong before and after
         return rca_verdict("ranking", "memory_leak") if right else rca_verdict("ranking", "slow_dependency")
 
-    return Workbench(memory, load_skills(settings), settings.resolved_user_skills_dir, Replayer(run))
+    return Workbench(memory, load_skills(settings), settings.resolved_user_skills_dir, Replayer(run),
+                     home=settings.home)
 
 
 def _proposal(settings, case_id: str | None = None) -> Proposal:
@@ -64,6 +67,11 @@ def _leak_cases(memory, tmp_path: Path, count: int) -> list[str]:
     return ids
 
 
+def _stored(report) -> list[tuple[str, str]]:
+    """(role, status) of the stored cases replayed, in order (regression bundles left out)."""
+    return [(c.role, c.status) for c in report.cases if not c.case_id.startswith(BUNDLE_PREFIX)]
+
+
 def test_scripted_fix_without_regression_is_accepted(memory, settings, tmp_path) -> None:
     target, passing, failing = _leak_cases(memory, tmp_path, 3)
     correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
@@ -72,28 +80,56 @@ def test_scripted_fix_without_regression_is_accepted(memory, settings, tmp_path)
         (failing, False): False, (failing, True): False,
     })
     report = bench.replay(_proposal(settings, target))
-    assert [c.status for c in report.cases] == ["fixed", "pass", "fail"]
-    assert report.accepted and report.reason == "accepted: 1 case(s) fixed, no regression in 3 replayed case(s)"
+    assert _stored(report) == [("corrected", "fixed"), ("regression", "pass"), ("regression", "fail")]
+    curated = [c for c in report.part("regression") if c.case_id.startswith(BUNDLE_PREFIX)]
+    assert len(curated) == 4 and all(c.status == "fail" for c in curated)  # the curated RCA scenarios by default
+    assert report.accepted
+    assert report.reason == ("accepted: 1 of 1 corrected case(s) fixed; 0 of 7 replayed case(s) broken "
+                             "(6 in the regression set)")
 
 
 def test_scripted_regression_is_rejected_even_when_the_target_is_fixed(memory, settings, tmp_path) -> None:
     target, passing = _leak_cases(memory, tmp_path, 2)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
     bench = _scripted_bench(memory, settings, {
         (target, False): False, (target, True): True, (passing, False): True, (passing, True): False,
     })
     report = bench.replay(_proposal(settings, target))
-    assert not report.accepted and [c.status for c in report.cases] == ["fixed", "regressed"]
-    assert report.reason == f"rejected: 1 case(s) that passed before now fail ({passing})"
+    assert not report.accepted and _stored(report) == [("corrected", "fixed"), ("regression", "regressed")]
+    assert report.reason.startswith(f"rejected: 1 case(s) that passed before now fail ({passing})")
 
 
-def test_a_target_that_still_fails_or_cannot_replay_is_rejected(memory, settings, tmp_path) -> None:
-    (target,) = _leak_cases(memory, tmp_path, 1)
-    bench = _scripted_bench(memory, settings, {(target, False): False, (target, True): False})
-    assert "still fails" in bench.replay(_proposal(settings, target)).reason
+def test_a_patch_fixing_nothing_is_rejected_even_without_regression(memory, settings, tmp_path) -> None:
+    target, passing = _leak_cases(memory, tmp_path, 2)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
+    bench = _scripted_bench(memory, settings, {
+        (target, False): False, (target, True): False, (passing, False): True, (passing, True): True,
+    })
+    report = bench.replay(_proposal(settings, target))
+    assert not report.accepted and report.count("regressed") == 0
+    assert report.reason.startswith("rejected: it fixes none of the 1 corrected case(s)")
     gone = store_case(memory, rca_event(), rca_verdict(), bundle=tmp_path / "deleted")
     correct_case(memory, gone, correct=False, service="ranking", fault="memory_leak")
     report = bench.replay(_proposal(settings, gone))
-    assert not report.accepted and "cannot be replayed (its bundle is gone)" in report.reason
+    assert not report.accepted and "fixes none" in report.reason  # the replayable corrected case is still not fixed
+
+
+def test_a_patch_breaking_a_registered_regression_bundle_is_rejected(memory, settings, tmp_path) -> None:
+    label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
+    write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label=label)
+    assert len(regression.add(settings.home, tmp_path / "suite")) == 1
+    (target,) = _leak_cases(memory, tmp_path, 1)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
+    registered_id = f"{BUNDLE_PREFIX}leak-a"
+    bench = _scripted_bench(memory, settings, {
+        (target, False): False, (target, True): True, (registered_id, False): True, (registered_id, True): False,
+    })
+    report = bench.replay(_proposal(settings, target))
+    assert [c.case_id for c in report.part("regression")] == [registered_id]  # it replaces the curated default
+    assert not report.accepted and registered_id in report.reason and report.count("fixed") == 1
+    with pytest.raises(regression.RegressionError, match="no bundle with a label.yaml"):
+        (tmp_path / "empty").mkdir()
+        regression.add(settings.home, tmp_path / "empty")
 
 
 # --- real investigations on simulated bundles ------------------------------------------------
@@ -125,7 +161,7 @@ def test_the_rule_proposal_fixes_a_real_miss_without_regression(memory, settings
     proposal = bench.propose_for_case(leak.id)
     assert "memory_usage_bytes" in proposal.diff
     report = bench.replay(proposal)
-    statuses = {c.case_id: c.status for c in report.cases}
+    statuses = {c.case_id: c.status for c in report.cases if not c.case_id.startswith(BUNDLE_PREFIX)}
     assert statuses == {stored["leak"]: "fixed", stored["noise"]: "pass", stored["slow"]: "pass"}, report.cases
     assert report.accepted
     done = bench.accept(proposal, author="test")
@@ -162,6 +198,7 @@ def test_cli_refine_from_case_shows_diff_and_replay_and_saves(memory, settings, 
 
 def test_a_patch_for_a_case_that_already_passes_is_rejected(memory, settings, tmp_path) -> None:
     (target,) = _leak_cases(memory, tmp_path, 1)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
     bench = _scripted_bench(memory, settings, {(target, False): True, (target, True): True})
     report = bench.replay(_proposal(settings, target))
-    assert not report.accepted and "already passes with the current Skill" in report.reason
+    assert not report.accepted and "fixes none" in report.reason

@@ -52,15 +52,15 @@ def test_accepting_stores_the_baseline_and_the_new_version_and_writes_the_user_d
     assert "memory" in {m.id for m in reloaded.skill.data.metrics}
 
 
-def test_rollback_restores_an_earlier_version_as_a_new_one(memory, settings) -> None:
+def test_rollback_restores_an_earlier_version_byte_exactly(memory, settings) -> None:
     original, _proposal, _done = _accept_memory_patch(memory, settings)
     current = load_skills(settings).get(NAME)
     done = rollback(memory, settings.resolved_user_skills_dir, NAME, 1, author="bob", current=current)
     assert (done.record.version, done.record.reason, done.record.active) == (3, "rollback to v1", True)
-    restored = done.path.read_text(encoding="utf-8")
-    assert restored == original.replace("version: 1", "version: 3", 1)
+    assert done.path.read_bytes() == original.encode("utf-8")  # byte-exact: no version rewritten in the file
+    assert memory.get_skill_version(NAME, 3).yaml_text == original
     reloaded = load_skills(settings).get(NAME)
-    assert reloaded.skill.version == 3 and "memory" not in {m.id for m in reloaded.skill.data.metrics}
+    assert reloaded.skill.version == 1 and "memory" not in {m.id for m in reloaded.skill.data.metrics}
     assert [v.version for v in history(memory, NAME)] == [1, 2, 3]
     with pytest.raises(SkillVersionNotFoundError):
         rollback(memory, settings.resolved_user_skills_dir, NAME, 9, current=reloaded)
@@ -82,7 +82,8 @@ def test_cli_history_diff_rollback(memory, settings) -> None:
     assert diff.exit_code == 0 and "memory_usage_bytes" in diff.output
     back = runner.invoke(app, ["skills", "rollback", NAME, "1", "--yes"])
     assert back.exit_code == 0, back.output
-    assert "v3 (rollback to v1)" in back.output
+    assert "v3 (rollback to v1" in back.output and "preview" in back.output
+    assert "-      name: memory_usage_bytes" in back.output  # the preview shows what is written
     assert memory.active_skill_version(NAME).version == 3
     missing = runner.invoke(app, ["skills", "diff", NAME, "1", "7"])
     assert missing.exit_code == 2 and "7" in missing.output

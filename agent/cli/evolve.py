@@ -133,10 +133,10 @@ def distill_command(
         typer.echo(notes_json(report))
         return
     table = Table(title="Experience notes")
-    for column in ("note", "action", "Skill", "service", "truth", "cases", "writer"):
+    for column in ("note", "action", "Skill", "fault kind", "signature", "cases", "writer"):
         table.add_column(column, overflow="fold")
     for n in report.notes:
-        table.add_row(n.id, n.action, n.group.skill, n.group.service, n.group.kind, str(len(n.cases)), n.writer)
+        table.add_row(n.id, n.action, n.group.skill, n.group.kind, n.group.signature, str(len(n.cases)), n.writer)
     console.print(table)
     for message in report.messages:
         _say(f"note: {message}", "yellow")
@@ -185,21 +185,23 @@ def rollback_command(
     version: Annotated[int, typer.Argument(help="The version to restore.")],
     yes: YesOption = False,
 ) -> None:
-    """Restore an earlier version (stored as a new version "rollback to vN", written to the user dir)."""
-    from agent.evolve.versions import diff_versions, rollback
+    """Restore an earlier version byte for byte (it becomes the active version; written to the user dir)."""
+    from agent.evolve.patch import unified_diff
+    from agent.evolve.versions import rollback, rollback_text, skill_text
     from agent.runtime import load_skills
 
     settings = get_settings()
     with _errors():
         memory = _memory()
         current = load_skills(settings).get(name)
-        active = memory.active_skill_version(name)
-        if active is not None:
-            _show_diff(diff_versions(memory, name, active.version, version))
+        text = rollback_text(memory, name, version)
+        now = skill_text(current) if current is not None else ""
+        _say(f"preview: what `rollback` writes over the current {name} (v{version}, exactly as stored)")
+        _show_diff(unified_diff(now, text, name, "current", f"v{version}") or "identical to the current text\n")
         if not yes:
             typer.confirm(f"Restore {name} v{version}?", abort=True)
         done = rollback(memory, settings.resolved_user_skills_dir, name, version, author=_author(), current=current)
-    _say(f"{name} v{done.record.version} ({done.record.reason}) written to {done.path}")
+    _say(f"{name} v{done.record.version} ({done.record.reason}, its text byte for byte) written to {done.path}")
 
 
 # --- bianque skills refine | new ------------------------------------------------------------
@@ -222,15 +224,19 @@ def _show_diff(text: str) -> None:
 
 
 def _show_replay(report: Any) -> None:
-    table = Table(title=f"Replay of {report.skill} against its stored cases")
-    for column in ("case", "truth", "before", "after", "result"):
-        table.add_column(column, overflow="fold")
     styles = {"regressed": "red", "fixed": "green", "skipped": "dim"}
-    for c in report.cases:
-        before = c.before.detail if c.before else c.skipped
-        after = c.after.detail if c.after else ""
-        table.add_row(c.case_id, c.truth, before, after, c.status, style=styles.get(c.status))
-    console.print(table)
+    titles = {"corrected": "corrected cases (a fix is wanted)", "regression": "regression set (must not break)"}
+    for role, title in titles.items():
+        table = Table(title=f"Replay of {report.skill}: {title}")
+        for column in ("case", "truth", "before", "after", "result"):
+            table.add_column(column, overflow="fold")
+        for c in report.part(role):
+            before = c.before.detail if c.before else c.skipped
+            after = c.after.detail if c.after else ""
+            table.add_row(c.case_id, c.truth, before, after, c.status, style=styles.get(c.status))
+        if not report.part(role):
+            table.add_row("(none)", "", "", "", "", style="dim")
+        console.print(table)
     _say(report.reason, "green" if report.accepted else "red")
 
 
@@ -290,6 +296,47 @@ def new_command(
     _say(f"saved {new.name} v{done.record.version} to {done.path}")
 
 
+# --- bianque skills regression add | list | remove ------------------------------------------
+
+
+def regression_add(directory: Annotated[Path, typer.Argument(help="A directory of labelled bundles.")]) -> None:
+    """Add labelled bundles to the regression set every Skill patch must not break."""
+    from agent.evolve.regression import add
+
+    with _errors():
+        bundles = add(get_settings().home, directory)
+    _say(f"{len(bundles)} labelled bundle(s) under {directory.resolve()} join the regression set")
+
+
+def regression_remove(directory: Annotated[Path, typer.Argument(help="A registered directory.")]) -> None:
+    """Remove a directory from the regression set."""
+    from agent.evolve.regression import remove
+
+    with _errors():
+        removed = remove(get_settings().home, directory)
+    if not removed:
+        fail(f"{directory.resolve()} is not registered (see `bianque skills regression list`)")
+    _say(f"{directory.resolve()} left the regression set")
+
+
+def regression_list(as_json: JsonOption = False) -> None:
+    """The labelled bundles every Skill patch is replayed against (the curated scenarios by default)."""
+    from agent.evolve.regression import registered, regression_bundles
+
+    with _errors():
+        home = get_settings().home
+        dirs, bundles = registered(home), regression_bundles(home)
+    if as_json:
+        print_json({"registered": [str(d) for d in dirs], "bundles": [str(b) for b in bundles]})
+        return
+    if not dirs:
+        _say("nothing registered: the curated scenarios are the regression set")
+    for d in dirs:
+        _say(f"registered: {d}")
+    for b in bundles:
+        _say(f"  {b}")
+
+
 # --- registration ---------------------------------------------------------------------------
 
 
@@ -314,3 +361,7 @@ def register(app: typer.Typer) -> None:
     skills.command("rollback")(rollback_command)
     skills.command("refine")(refine_command)
     skills.command("new")(new_command)
+    regression = _group(skills, "regression", "The labelled bundles every Skill patch must not break.")
+    regression.command("add")(regression_add)
+    regression.command("remove")(regression_remove)
+    regression.command("list")(regression_list)

@@ -14,7 +14,7 @@ from agent.bundles.validate import find_bundles as bundle_directories
 from agent.config import Settings, get_settings
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit, load_skills
-from agent.scoring import CaseScore, score_inspection, score_rca, score_release
+from agent.scoring import CaseScore, score_case
 
 
 def find_bundles(root: Path) -> list[Path]:
@@ -111,16 +111,6 @@ class EvalReport:
             "cases": [asdict(s) for s in self.scores],
             "errors": self.errors,
         }
-
-
-def score_case(name: str, skill: str, verdict: Any, label: Any) -> CaseScore:
-    """Score one verdict against its bundle's label."""
-    if verdict.pattern == "rca":
-        causes = [c.model_dump() for c in label.root_cause]
-        return score_rca(name, skill, verdict, causes, bool(label.noise))
-    if verdict.pattern == "release_interception":
-        return score_release(name, skill, verdict, label.decision or "pass")
-    return score_inspection(name, skill, verdict, [f.model_dump() for f in label.findings])
 
 
 def evaluate(

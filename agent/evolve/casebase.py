@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from agent.evidence import KnowledgeSnippet
-from agent.evolve.truth import Truth, case_skill, truth_for_case
 from agent.memory.records import CaseRecord
+from agent.memory.truth import Truth, case_skill, truth_for_case
 
 TOP_FINDINGS = 5
 CASE_PREFIX = "case-"

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.evolve.truth import Truth, judge, truth_from_correction
 from agent.memory.errors import InvalidInputError
 from agent.memory.records import CaseRecord, CorrectionRecord
+from agent.memory.truth import Truth, judge, truth_from_correction
 from agent.skills.schema import IDENT
 
 DECISIONS = ("pass", "hold", "block")

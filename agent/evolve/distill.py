@@ -1,9 +1,12 @@
 """Distil corrected cases into short experience notes (collection ``experience``).
 
-Cases are grouped by what they teach: same Skill, same service and same truth (fault kind, noise,
-release decision or inspection finding). Each group has exactly one note, with a stable id derived
-from the group, linked to its source cases in metadata. Re-running changes nothing; a new case that
-joins a group rewrites that group's note; a group left empty (its cases re-corrected) loses its note.
+Cases are grouped by what they teach, never by service name: same Skill, same truth (fault kind,
+noise, release decision or inspection finding kind) and same signature (for RCA, where the true cause
+sat from the alerted service and which kinds of Findings it showed: ``down1: cpu_saturation:up``), so
+cases on different services with the same pattern merge into one note. Each group has exactly one
+note, with a stable id derived from the group, linked to its source cases in metadata. Re-running
+changes nothing; a new case that joins a group rewrites that group's note; a group left empty (its
+cases re-corrected) loses its note.
 Notes are written by the LLM when a client is given (validated JSON, errors sent back), else by a
 deterministic template.
 """
@@ -19,9 +22,11 @@ from typing import Any
 from agent.evolve.casebase import verdict_line
 from agent.evolve.llm_loop import GenerationFailed, ask_until_valid, text_fields_schema
 from agent.evolve.prompts import render
-from agent.evolve.truth import Truth, case_skill, truth_for_case
 from agent.llm.jsontext import parse_json_object
 from agent.memory.records import CaseRecord
+from agent.memory.truth import Truth, case_skill, truth_for_case
+from agent.reasoners.experience import describe_lesson
+from agent.reasoners.lessons import case_lessons
 
 ORIGIN = "distill"
 NOTE_PREFIX = "exp-"
@@ -45,15 +50,15 @@ LESSONS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Group:
-    """What a set of cases teaches: Skill, service and the kind of truth."""
+    """What a set of cases teaches: Skill, the kind of truth and its signature (never a service name)."""
 
     skill: str
-    service: str
+    signature: str
     kind: str
 
     @property
     def note_id(self) -> str:
-        digest = hashlib.sha1(f"{self.skill}|{self.service}|{self.kind}".encode()).hexdigest()[:12]
+        digest = hashlib.sha1(f"{self.skill}|{self.signature}|{self.kind}".encode()).hexdigest()[:12]
         return f"{NOTE_PREFIX}{digest}"
 
 
@@ -80,18 +85,25 @@ class DistillReport:
         return sum(1 for n in self.notes if n.action == action)
 
 
+def signature(case: CaseRecord, truth: Truth) -> str:
+    """An RCA truth's signature: where the cause sat from the alerted service and its Finding kinds."""
+    cause = next((lesson for lesson in case_lessons(case, truth) if lesson.cause), None)
+    if cause is None:
+        return "no root-cause service named"
+    return f"{describe_lesson(cause)}"
+
+
 def group_of(case: CaseRecord, truth: Truth) -> Group:
     """The group a corrected case belongs to."""
     skill = case_skill(case) or "unknown"
-    service = case.service or "unknown"
     if truth.pattern == "release_interception":
-        return Group(skill, service, truth.decision or "pass")
+        return Group(skill, "release", truth.decision or "pass")
     if truth.pattern == "inspection":
         first = truth.findings[0] if truth.findings else None
-        return Group(skill, first["service"] if first else service, first["kind"] if first else "clean")
+        return Group(skill, "inspection", first["kind"] or "anomaly" if first else "clean")
     if truth.needs_attention is False:
-        return Group(skill, service, "noise")
-    return Group(skill, truth.service or service, truth.fault or "unknown")
+        return Group(skill, "alert without a sustained deviation", "noise")
+    return Group(skill, signature(case, truth), truth.fault or "unknown")
 
 
 def _sources_hash(cases: list[CaseRecord]) -> str:
@@ -105,11 +117,13 @@ def template_note(group: Group, cases: list[CaseRecord], truths: list[Truth]) ->
     count = len(cases)
     alerts = sorted({c.event.alert.name for c in cases if c.event.alert and c.event.alert.name})
     truth = truths[-1].describe()
-    title = f"{group.service}: {truth} ({count} corrected case{'s' if count > 1 else ''})"
+    services = sorted({s for t in truths for s in ([t.service] if t.service else [])})
+    title = f"{group.kind}: {group.signature} ({count} corrected case{'s' if count > 1 else ''})"
     answered = Counter(verdict_line(c) for c in cases)
     lines = [
-        f"{count} corrected case{'s' if count > 1 else ''} of Skill {group.skill} on {group.service}"
+        f"{count} corrected case{'s' if count > 1 else ''} of Skill {group.skill}, signature {group.signature}"
         + (f" (alerts {', '.join(alerts)})" if alerts else "")
+        + (f", on {', '.join(services)}" if services else "")
         + f": the truth was {truth}.",
         "The agent had answered: " + "; ".join(f"{a} ({n}x)" for a, n in answered.most_common(3)) + ".",
     ]
@@ -196,10 +210,11 @@ def distill(
                                            str(old.get("writer", "")), str(old.get("title", ""))))
             continue
         title, text, writer = _write(group, cases, truths, client, report)
+        services = sorted({s for c, t in members for s in (t.service, c.service) if s})
         metadata = {
-            "title": title, "origin": ORIGIN, "skill": group.skill, "service": group.service,
+            "title": title, "origin": ORIGIN, "skill": group.skill, "signature": group.signature,
             "kind": group.kind, "source_cases": ",".join(c.id for c in cases), "count": len(cases),
-            "sources_hash": sources, "writer": writer, "services": [group.service],
+            "sources_hash": sources, "writer": writer, "services": services or ["unknown"],
             "tags": [group.kind, cases[0].pattern],
         }
         knowledge.add("experience", group.note_id, text, metadata)
@@ -207,7 +222,8 @@ def distill(
         report.notes.append(NoteResult(group.note_id, group, [c.id for c in cases], action, writer, title))
     for note_id, meta in existing.items():
         knowledge.delete("experience", note_id)
-        group = Group(str(meta.get("skill", "")), str(meta.get("service", "")), str(meta.get("kind", "")))
+        group = Group(str(meta.get("skill", "")), str(meta.get("signature", meta.get("service", ""))),
+                      str(meta.get("kind", "")))
         report.notes.append(NoteResult(note_id, group, [], "removed", str(meta.get("writer", "")),
                                        str(meta.get("title", ""))))
     return report
@@ -237,7 +253,7 @@ def notes_json(report: DistillReport) -> str:
     return json.dumps(
         {
             "notes": [
-                {"id": n.id, "action": n.action, "skill": n.group.skill, "service": n.group.service,
+                {"id": n.id, "action": n.action, "skill": n.group.skill, "signature": n.group.signature,
                  "kind": n.group.kind, "cases": n.cases, "writer": n.writer, "title": n.title}
                 for n in report.notes
             ],

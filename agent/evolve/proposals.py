@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from agent.evolve.patch import Edit, PatchedSkill, patch_skill
-from agent.evolve.truth import Truth, truth_for_case
 from agent.findings import Finding
 from agent.memory.records import CaseRecord
+from agent.memory.truth import Truth, truth_for_case
 from agent.reasoners.faults import METRIC_FAMILIES, metric_family
 from agent.skills.decide import apply_rules, matching_findings
 from agent.skills.loader import LoadedSkill

@@ -1,10 +1,18 @@
-"""Replay a patched Skill against every stored case of that Skill before it is accepted.
+"""Replay a patched Skill against its corrected cases and a regression set before it is accepted.
 
-A case is replayable when its bundle still exists and something says what was right (its latest
-correction, else the bundle's ``label.yaml``). Each is investigated twice, offline and without memory
-writes: with the current Skill ("before") and with the patched one ("after"), both forced to answer
-with ``skill=<name>``. The patch is accepted only when the corrected case (if any) passes after and no
-case that passed before fails after.
+Two parts, both shown in the replay table:
+
+- **corrected**: the Skill's stored cases whose latest correction says the answer was wrong;
+- **regression**: every other case with a known truth (a correction confirming the answer, or the
+  bundle's ``label.yaml``) plus the labelled bundles of the regression set
+  (:mod:`agent.evolve.regression`: registered with ``bianque skills regression add DIR``, the curated
+  scenarios by default) of the Skill's pattern.
+
+Each is investigated twice, offline and without memory writes: with the current Skill ("before") and
+the patched one ("after"), both forced to answer with ``skill=<name>``. The patch is accepted only when
+it fixes at least one corrected case **and** no case of either part that passed before fails after; a
+patch fixing nothing is rejected whatever else it does. Fault kinds are compared through the team's
+learned vocabulary when one is given (:class:`agent.reasoners.lessons.Vocabulary`).
 
 Replay uses the offline evidence reasoner by default (deterministic and free); ``use_llm=True``
 replays with the configured LLM reasoner instead.
@@ -13,15 +21,15 @@ replays with the configured LLM reasoner instead.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.evolve.truth import Judgement, Truth, case_skill, judge, truth_for_case
 from agent.memory.cases import MAX_LIST_LIMIT
 from agent.memory.records import CaseRecord
 from agent.memory.skill_versions import text_sha256
+from agent.memory.truth import FaultMatch, Judgement, Truth, case_skill, judge, truth_for_case
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill
 from agent.verdict import Verdict
@@ -35,6 +43,7 @@ class CaseReplay:
 
     case_id: str
     truth: str
+    role: str = "regression"  # corrected (answered wrong, a fix is wanted) | regression (must not break)
     before: Judgement | None = None
     after: Judgement | None = None
     skipped: str = ""
@@ -60,8 +69,12 @@ class ReplayReport:
     accepted: bool = False
     reason: str = ""
 
-    def count(self, status: str) -> int:
-        return sum(1 for c in self.cases if c.status == status)
+    def count(self, status: str, role: str | None = None) -> int:
+        return sum(1 for c in self.cases if c.status == status and (role is None or c.role == role))
+
+    def part(self, role: str) -> list[CaseReplay]:
+        """The cases of one part of the replay: ``corrected`` or ``regression``."""
+        return [c for c in self.cases if c.role == role]
 
     @property
     def regressions(self) -> list[CaseReplay]:
@@ -90,11 +103,18 @@ def investigate_runner(settings: Any, *, use_llm: bool = False, knowledge: Any =
     return run
 
 
+def replay_role(case: CaseRecord) -> str:
+    """``corrected`` when the case's latest correction says its answer was wrong, else ``regression``."""
+    correction = case.latest_correction
+    return "corrected" if correction is not None and not correction.correct else "regression"
+
+
 class Replayer:
     """Replays cases; remembers "before" results per (Skill text, case) so several patches share them."""
 
-    def __init__(self, runner: Runner) -> None:
+    def __init__(self, runner: Runner, same_fault: FaultMatch | None = None) -> None:
         self.runner = runner
+        self.same_fault = same_fault
         self._cache: dict[tuple[str, str], Judgement] = {}
 
     def judge_case(self, case: CaseRecord, truth: Truth, library: SkillLibrary, name: str, key: str) -> Judgement:
@@ -103,7 +123,7 @@ class Replayer:
         if cached is not None:
             return cached
         try:
-            result = judge(self.runner(case, library, name), truth)
+            result = judge(self.runner(case, library, name), truth, self.same_fault)
         except Exception as exc:  # a case that cannot be replayed fails, it must not stop the replay
             result = Judgement(False, f"replay failed: {type(exc).__name__}: {exc}")
         self._cache[(key, case.id)] = result
@@ -118,16 +138,25 @@ class Replayer:
         current_text: str,
         patched_text: str,
         target_case: str | None = None,
+        bundles: Sequence[CaseRecord] = (),
+        quick: bool = False,
     ) -> ReplayReport:
-        """Before/after for every replayable case, and whether the patch may be accepted."""
+        """Before/after for every replayable case and regression bundle, and whether the patch may be accepted.
+
+        Corrected cases are replayed first; with ``quick``, the regression set is skipped (and shown so)
+        when none of them is fixed, since such a patch is rejected whatever the regression set says.
+        """
         name = patched.name
         after_library = replace_skill(library, patched)
         report = ReplayReport(skill=name, target_case=target_case)
         before_key, after_key = text_sha256(current_text), text_sha256(patched_text)
-        for case in cases:
+        ordered = sorted([*cases, *bundles], key=lambda c: replay_role(c) != "corrected")
+        for case in ordered:
             truth = truth_for_case(case)
-            entry = CaseReplay(case.id, truth.describe() if truth else "")
-            if not case.bundle_path or not Path(case.bundle_path).is_dir():
+            entry = CaseReplay(case.id, truth.describe() if truth else "", replay_role(case))
+            if quick and entry.role == "regression" and report.count("fixed", "corrected") == 0:
+                entry.skipped = "not replayed: the patch fixes no corrected case"
+            elif not case.bundle_path or not Path(case.bundle_path).is_dir():
                 entry.skipped = "its bundle is gone" if case.bundle_path else "no bundle to replay from"
             elif truth is None:
                 entry.skipped = "no correction and no label"
@@ -140,25 +169,27 @@ class Replayer:
 
 
 def decide(report: ReplayReport) -> tuple[bool, str]:
-    """Accept when the target case is fixed (or passes) after, and nothing that passed before fails."""
+    """Accept only when at least one corrected case is fixed and no case that passed before fails after."""
+    corrected = [c for c in report.part("corrected") if c.status != "skipped"]
+    regression = [c for c in report.part("regression") if c.status != "skipped"]
+    fixed = [c for c in corrected if c.status == "fixed"]
     regressions = report.regressions
+    tally = (f"{len(fixed)} of {len(corrected)} corrected case(s) fixed; "
+             f"{len(regressions)} of {len(corrected) + len(regression)} replayed case(s) broken "
+             f"({len(regression)} in the regression set)")
     if regressions:
         ids = ", ".join(c.case_id for c in regressions)
-        return False, f"rejected: {len(regressions)} case(s) that passed before now fail ({ids})"
-    if report.target_case is not None:
+        return False, f"rejected: {len(regressions)} case(s) that passed before now fail ({ids}); {tally}"
+    if not corrected:
         target = next((c for c in report.cases if c.case_id == report.target_case), None)
-        if target is None or target.status == "skipped":
-            why = target.skipped if target else "it is not a case of this Skill"
-            return False, f"rejected: the corrected case {report.target_case} cannot be replayed ({why})"
-        if target.after is None or not target.after.passed:
-            detail = target.after.detail if target.after else ""
-            return False, f"rejected: the corrected case {report.target_case} still fails ({detail})"
-        if target.before is not None and target.before.passed:
-            return False, (f"rejected: the corrected case {report.target_case} already passes with the current "
-                           "Skill; nothing to fix")
-    replayed = sum(1 for c in report.cases if c.status != "skipped")
-    fixed = report.count("fixed")
-    return True, f"accepted: {fixed} case(s) fixed, no regression in {replayed} replayed case(s)"
+        why = f" (the corrected case {report.target_case}: {target.skipped})" if target and target.skipped else ""
+        return False, f"rejected: no corrected case of this Skill could be replayed{why}: it shows no fix"
+    if not fixed:
+        still = next((c for c in corrected if c.case_id == report.target_case), corrected[0])
+        detail = still.after.detail if still.after else still.skipped
+        return False, (f"rejected: it fixes none of the {len(corrected)} corrected case(s) "
+                       f"({still.case_id} after: {detail}); {tally}")
+    return True, f"accepted: {tally}"
 
 
 def replay_cases(memory: Any, name: str, target_case: str | None = None) -> list[CaseRecord]:

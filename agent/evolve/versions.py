@@ -4,7 +4,8 @@ A version's number is the ``version:`` field of its YAML, so a case's ``skill_ve
 that answered it. An accepted text is stored in memory and written to the user's Skill directory
 (which overrides the built-in file by name; the built-in file is never touched). The first accepted
 change of a Skill also stores the text it replaced, so it can always be restored. A rollback writes an
-old version's text back under a new number ("rollback to v2"): history only ever grows.
+old version's text back byte for byte and records it as a new history entry ("rollback to v2", the next
+number): the counter lives in the history, never in a rewritten file, and history only ever grows.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.evolve.patch import load_raw, set_version, unified_diff, validated
+from agent.evolve.patch import unified_diff, validated
 from agent.memory.errors import SkillVersionNotFoundError
 from agent.memory.records import SkillVersionRecord
 from agent.memory.skill_versions import text_sha256
@@ -121,17 +122,21 @@ def diff_versions(memory: Any, name: str, old: int, new: int) -> str:
     return unified_diff(first.yaml_text, second.yaml_text, name, f"v{old}", f"v{new}")
 
 
+def rollback_text(memory: Any, name: str, version: int) -> str:
+    """The exact text a rollback to ``version`` writes (SkillVersionNotFoundError for an unknown one)."""
+    return memory.get_skill_version(name, version).yaml_text
+
+
 def rollback(
     memory: Any, user_dir: Path, name: str, version: int, *, author: str | None = None,
     current: LoadedSkill | None = None,
 ) -> Accepted:
-    """Restore version ``version``'s text as a new version ("rollback to vN") in memory and the user dir."""
+    """Restore version ``version``'s text exactly: a new active history entry, and the text in the user dir."""
     versions = memory.skill_versions(name)
     if not versions:
         raise SkillVersionNotFoundError(name, version)
-    old = memory.get_skill_version(name, version)
-    current_version = current.skill.version if current is not None else 0
-    raw = load_raw(old.yaml_text, f"<{name} v{version}>")
-    set_version(raw, next_version(memory, name, current_version))
-    text = dump_skill_yaml(raw)
-    return accept(memory, user_dir, name, text, reason=f"rollback to v{version}", author=author, base=current)
+    text = rollback_text(memory, name, version)
+    baseline = ensure_baseline(memory, name, skill_text(current)) if current is not None else None
+    record = memory.restore_skill_version(name, version, author=author)
+    path = write_user_skill(user_dir, name, text, current)
+    return Accepted(record, path, baseline)

@@ -18,6 +18,7 @@ from agent.evolve.generate import generate_skill
 from agent.evolve.instructions import instruction_edits
 from agent.evolve.patch import patch_skill
 from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
+from agent.evolve.regression import bundle_case, regression_bundles
 from agent.evolve.replay import (
     Replayer,
     ReplayReport,
@@ -25,8 +26,9 @@ from agent.evolve.replay import (
     replace_skill,
     replay_cases,
 )
-from agent.evolve.truth import case_skill
 from agent.evolve.versions import Accepted, accept, next_version, skill_text
+from agent.memory.truth import case_skill
+from agent.reasoners.lessons import memory_vocabulary
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill
 
@@ -46,6 +48,7 @@ class Workbench:
     client: Any = None
     catalog: Any = None
     log: list[str] = field(default_factory=list)
+    home: Path | None = None  # where the regression registry lives (None: the curated scenarios only)
 
     @classmethod
     def from_settings(
@@ -67,6 +70,7 @@ class Workbench:
             replayer=Replayer(investigate_runner(settings, use_llm=use_llm_replay)),
             client=client,
             catalog=catalog,
+            home=settings.home,
         )
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -142,13 +146,24 @@ class Workbench:
 
     # -- replay and acceptance -------------------------------------------------------------------
 
-    def replay(self, proposal: Proposal) -> ReplayReport:
-        """Replay the proposal against every stored case of its Skill."""
+    def regression_set(self, name: str) -> list[Any]:
+        """The labelled bundles every patch of Skill ``name`` is replayed against (its pattern's only)."""
+        pattern = self.skill(name).skill.pattern.value
+        home = self.home if self.home is not None else Path("/nonexistent")
+        return [bundle_case(path) for path in regression_bundles(home, pattern)]
+
+    def replay(self, proposal: Proposal, *, quick: bool = False) -> ReplayReport:
+        """Replay the proposal against the Skill's corrected cases and its regression set.
+
+        ``quick``: skip the regression set when no corrected case is fixed (the patch is rejected anyway).
+        """
         loaded = self.skill(proposal.skill)
         cases = replay_cases(self.memory, proposal.skill, proposal.case_id)
+        self.replayer.same_fault = memory_vocabulary(self.memory).same
         return self.replayer.replay(
             cases, self.library, proposal.patched.loaded, current_text=skill_text(loaded),
             patched_text=proposal.patched.text, target_case=proposal.case_id,
+            bundles=self.regression_set(proposal.skill), quick=quick,
         )
 
     def accept(self, proposal: Proposal, *, author: str | None = None) -> Accepted:

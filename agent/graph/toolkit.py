@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.evidence import Lesson
+
 if TYPE_CHECKING:
     from agent.knowledge.store import KnowledgeStore
     from agent.memory.repository import Memory
@@ -36,6 +38,7 @@ class Toolkit:
     chooser: Chooser | None = None
     source_timeout_s: float = 15.0
     max_findings: int = 30
+    experience: list[Lesson] = field(default_factory=list)  # lessons of past corrected cases (agent.reasoners.lessons)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def skill(self, name: str) -> Skill:

@@ -127,6 +127,24 @@ class SkillVersionStore(Store):
 
         return self._write_retrying(work)
 
+    def restore_skill_version(self, name: str, version: int, author: str | None = None) -> SkillVersionRecord:
+        """Record a rollback to ``version``: a new history entry (next number, "rollback to vN") holding
+        that version's text byte for byte, made the active one. SkillVersionNotFoundError for an unknown one."""
+
+        def work(session: Session) -> SkillVersionRecord:
+            old = _find(session, name, version)
+            highest = session.scalar(select(func.max(SkillVersionRow.version)).where(SkillVersionRow.name == name))
+            row = SkillVersionRow(
+                name=name, version=(highest or 0) + 1, yaml_text=old.yaml_text, sha256=old.sha256,
+                reason=f"rollback to v{version}", author=author, active=False, created_at=now(),
+            )
+            session.add(row)
+            session.flush()
+            _activate(session, row)
+            return _record(row, created=True)
+
+        return self._write_retrying(work)
+
     def skill_versions(self, name: str) -> list[SkillVersionRecord]:
         """All stored versions of a Skill, oldest (lowest version) first; empty if none."""
         query = select(SkillVersionRow).where(SkillVersionRow.name == name).order_by(SkillVersionRow.version)

@@ -8,6 +8,7 @@ from agent.events import Pattern
 from agent.evidence import EvidencePack
 from agent.findings import Finding, FindingKind, could_not_judge
 from agent.reasoners.base import ReasonerResult
+from agent.reasoners.experience import apply_experience
 from agent.reasoners.failsafe import fail_safe_verdict
 from agent.reasoners.faults import LOG_KINDS, classify_fault
 from agent.reasoners.ranking import SIGNIFICANT, fault_for, rank_services
@@ -41,6 +42,9 @@ class OfflineReasoner:
         if gap is not None:  # no data is never "no attention needed"
             return fail_safe_verdict(pack, gap)
         ranked = rank_services(pack.findings, pack.changes, pack.topology, pack.target_services)
+        # A separate, bounded step after the offline ranking: past corrected cases of the same shape.
+        ranked, moves = apply_experience(ranked, pack.findings, pack.topology, pack.target_services, pack.experience)
+        learned = {m.service: m.fault for m in moves if m.fault and m.delta > 0}
         causes = []
         top_score = ranked[0].score if ranked else 0.0
         for ev in ranked:
@@ -52,7 +56,7 @@ class OfflineReasoner:
             evidence = list(dict.fromkeys(f.id for f in cited))
             causes.append(RootCause(
                 service=ev.service,
-                fault=fault_for(ev),
+                fault=learned.get(ev.service) or fault_for(ev),
                 confidence=round(min(1.0, ev.score / max(top_score, 1e-9)) * min(1.0, ev.strength + 0.2), 3),
                 evidence=evidence,
                 explanation="; ".join(ev.notes) or "strongest deviation among the services examined",

@@ -10,6 +10,7 @@ from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet, select_fo
 from agent.findings import Finding
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
+from agent.reasoners.experience import relevant_lessons
 from agent.reasoners.floor import reason_with_floor
 
 
@@ -20,18 +21,20 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
     gathered = state.get("gathered", {})
     findings = select_for_pack([Finding.model_validate(f) for f in state.get("findings", [])], toolkit.max_findings)
     topology = toolkit.topology.as_dict() if toolkit.topology is not None else {}
+    targets = state.get("targets", [])
     return EvidencePack(
         event=event,
         skill=skill.name,
         skill_version=skill.version,
         instructions=skill.analysis.instructions,
-        target_services=state.get("targets", []),
+        target_services=targets,
         topology=topology,
         findings=findings,
         changes=[ChangeNote(**{k: c[k] for k in ("id", "ts", "service", "type", "description", "version")})
                  for c in gathered.get("changes", [])],
         knowledge=[KnowledgeSnippet.model_validate(k) for k in gathered.get("knowledge", [])],
         missing=gathered.get("missing", []),
+        experience=relevant_lessons(toolkit.experience, findings, topology, targets),
     )
 
 

@@ -8,6 +8,7 @@ wrong fault" must be fixable and checkable).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,7 +135,14 @@ def truth_for_case(case: CaseRecord) -> Truth | None:
     return truth_from_label(case.pattern, label) if label is not None else None
 
 
-def _judge_rca(verdict: Verdict, truth: Truth) -> Judgement:
+FaultMatch = Callable[[str | None, str | None], bool]
+
+
+def _equal(said: str | None, truth: str | None) -> bool:
+    return said == truth
+
+
+def _judge_rca(verdict: Verdict, truth: Truth, same_fault: FaultMatch = _equal) -> Judgement:
     attention = bool(verdict.needs_attention)
     if truth.needs_attention is False:
         return Judgement(not attention, "noise silenced" if not attention else "noise flagged as needing attention")
@@ -144,14 +152,17 @@ def _judge_rca(verdict: Verdict, truth: Truth) -> Judgement:
     said = f"{top.service}/{top.fault}" if top else "no root cause"
     if truth.service and (top is None or top.service != truth.service):
         return Judgement(False, f"top cause {said}, truth {truth.describe()}")
-    if truth.fault and (top is None or top.fault != truth.fault):
+    if truth.fault and (top is None or not same_fault(top.fault, truth.fault)):
         return Judgement(False, f"top cause {said}, truth {truth.describe()}")
     return Judgement(True, f"top cause {said}")
 
 
-def judge(verdict: Verdict | None, truth: Truth) -> Judgement:
+def judge(verdict: Verdict | None, truth: Truth, same_fault: FaultMatch | None = None) -> Judgement:
     """Does ``verdict`` give ``truth``? RCA: attention and, when named, top service and fault kind;
-    release: the decision; inspection: every expected finding at warning or above, no false alarm."""
+    release: the decision; inspection: every expected finding at warning or above, no false alarm.
+
+    ``same_fault`` compares fault kinds (default: equal names; replay passes the learned vocabulary's
+    :meth:`agent.reasoners.lessons.Vocabulary.same`)."""
     if verdict is None:
         return Judgement(False, "no verdict (the case failed)")
     if truth.pattern == "release_interception":
@@ -160,4 +171,4 @@ def judge(verdict: Verdict | None, truth: Truth) -> Judgement:
     if truth.pattern == "inspection":
         score = score_inspection("", "", verdict, truth.findings)
         return Judgement(score.passed, score.detail)
-    return _judge_rca(verdict, truth)
+    return _judge_rca(verdict, truth, same_fault or _equal)

@@ -1,0 +1,106 @@
+"""The labelled bundles every Skill patch is replayed against besides the stored cases.
+
+The user registers directories (``bianque skills regression add DIR``); each labelled bundle under them
+joins the regression set of every Skill of its pattern. With nothing registered, the curated scenarios
+(``examples/scenarios``) are the set. The registry is one text file in the Bian Que home, a directory
+per line, written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from agent.bundles.data_files import bundle_name
+from agent.bundles.event_file import read_event
+from agent.bundles.validate import find_bundles as bundle_directories
+from agent.config import PROJECT_ROOT
+from agent.events import Event
+from agent.memory.records import CaseRecord
+
+CURATED = PROJECT_ROOT / "examples" / "scenarios"
+
+
+def _bundles(directory: Path) -> list[Path]:
+    """Every bundle directory under ``directory``; none when it is no directory (a registered one removed)."""
+    return bundle_directories([directory]) if directory.is_dir() else []
+REGISTRY = "regression-bundles.txt"
+BUNDLE_PREFIX = "bundle:"
+
+
+class RegressionError(ValueError):
+    """A directory that cannot join the regression set (missing, or holding no labelled bundle)."""
+
+
+def registry_path(home: Path) -> Path:
+    return Path(home) / REGISTRY
+
+
+def registered(home: Path) -> list[Path]:
+    """The registered directories, in the order added."""
+    path = registry_path(home)
+    if not path.is_file():
+        return []
+    return [Path(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _write(home: Path, dirs: list[Path]) -> None:
+    path = registry_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".regression.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{d}\n" for d in dirs))
+    os.replace(tmp, path)
+
+
+def add(home: Path, directory: Path) -> list[Path]:
+    """Register ``directory`` (RegressionError unless it holds a labelled bundle); its labelled bundles."""
+    directory = Path(directory).resolve()
+    if not directory.is_dir():
+        raise RegressionError(f"{directory}: no such directory")
+    labelled = [b for b in _bundles(directory) if (b / "label.yaml").is_file()]
+    if not labelled:
+        raise RegressionError(f"{directory}: no bundle with a label.yaml under it (a regression case needs a truth)")
+    dirs = registered(home)
+    if directory not in dirs:
+        _write(home, [*dirs, directory])
+    return labelled
+
+
+def remove(home: Path, directory: Path) -> bool:
+    """Unregister ``directory``; False when it was not registered."""
+    directory = Path(directory).resolve()
+    dirs = registered(home)
+    if directory not in dirs:
+        return False
+    _write(home, [d for d in dirs if d != directory])
+    return True
+
+
+def bundle_event(path: Path) -> Event:
+    """A bundle's event alone (its metrics are not read); RegressionError naming the file when invalid."""
+    event, errors = read_event(Path(path) / "event.yaml", bundle_name(Path(path)))
+    if event is None:
+        raise RegressionError("; ".join(str(e) for e in errors) or f"{path}/event.yaml: unreadable")
+    return event
+
+
+def regression_bundles(home: Path, pattern: str | None = None) -> list[Path]:
+    """Labelled bundles of the regression set (registered, else the curated scenarios), of ``pattern``."""
+    dirs = registered(home) or [CURATED]
+    out = []
+    for directory in dirs:
+        for bundle in _bundles(directory):
+            if not (bundle / "label.yaml").is_file():
+                continue
+            if pattern is None or bundle_event(bundle).pattern.value == pattern:
+                out.append(bundle)
+    return list(dict.fromkeys(out))
+
+
+def bundle_case(path: Path) -> CaseRecord:
+    """A labelled bundle as a replayable case (not stored anywhere; its truth is its label)."""
+    event = bundle_event(path)
+    return CaseRecord(id=f"{BUNDLE_PREFIX}{Path(path).name}", event_id="", event=event, status="done",
+                      bundle_path=str(path), created_at=0.0)

@@ -1,0 +1,237 @@
+"""Experience that changes answers: past corrected cases re-weigh the offline ranking, boundedly.
+
+A case is remembered as *lessons* about the **shape** of services relative to the alert, never by
+their names: where a service sits from the alerted one (the alerted service itself, N hops down or up
+the call graph) and which kinds of Findings it showed (``cpu_saturation:up``, ``slow_dependency/call:up``,
+``error_logs``...), plus the whole incident's pattern (``position:kind`` of every significant Finding).
+A case whose truth is known teaches (see :mod:`agent.reasoners.lessons`):
+
+- the true cause's shape is a *cause* shape (with the fault kind the engineer named);
+- the shapes of services the agent ranked above the true cause are *victim* shapes (a wrong pick).
+
+For a new event, every candidate among the ``CONSIDERED`` best of the offline ranking is compared with
+the lessons of the same position whose kinds overlap at least ``MIN_SIMILARITY`` (Jaccard). A lesson
+counts with that similarity times the likeness of its incident to this one (Jaccard of the patterns,
+to the power ``CONTEXT_POWER``). The candidate's score moves by
+``EXPERIENCE_WEIGHT x (cause support - victim support) / (cause support + victim support + PRIOR)``:
+one lesson moves it by at most a third of the weight, no number of lessons by the weight; a candidate
+with no significant Finding is never boosted (an empty shape is recognised by nothing). Every move is
+noted on the candidate and cited in the verdict ("2 corrected case(s) with this shape had the cause
+here: ..."). The constants were chosen on nezha-ob's first day against its second and the reverse, and
+checked on a simulated set (docs/evolution.md); they are not tuned per case.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from agent.evidence import Lesson
+from agent.findings import Finding
+from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, metric_family
+from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, caller_side, error_logs
+
+EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
+PRIOR = 2.0  # support a move must overcome: one full-weight lesson moves a score by W / (1 + PRIOR)
+CONTEXT_POWER = 0.5  # how much the likeness of the whole incident weighs a lesson (0: not at all)
+MIN_SIMILARITY = 0.7  # Jaccard of Finding kinds for a lesson to count: nearly the same shape
+CONSIDERED = 5  # only the top of the offline ranking is re-weighed
+MAX_HOPS = 4
+ALERTED = "alerted"
+UNRELATED = "unrelated"
+
+
+def describe_lesson(lesson: Lesson) -> str:
+    """A lesson's shape in words ("2 hop(s) downstream with cpu_saturation:up")."""
+    if lesson.position == ALERTED:
+        where = "the alerted service"
+    elif lesson.position == UNRELATED:
+        where = "a service unrelated to the alerted one"
+    else:
+        direction = "downstream" if lesson.position.startswith("down") else "upstream"
+        where = f"{lesson.position.lstrip('downup')} hop(s) {direction}"
+    return f"{where} with {', '.join(lesson.kinds) or 'no significant Finding'}"
+
+
+@dataclass
+class Move:
+    """How experience moved one candidate, and which past cases said so."""
+
+    service: str
+    delta: float
+    causes: list[Lesson]
+    victims: list[Lesson]
+    fault: str | None = None
+
+    @property
+    def cases(self) -> list[str]:
+        """The past cases cited, cause lessons first."""
+        return list(dict.fromkeys(lesson.case_id for lesson in [*self.causes, *self.victims]))
+
+    def note(self) -> str:
+        """The move in words, citing the past cases."""
+        parts = []
+        shape = describe_lesson((self.causes or self.victims)[0])
+        if self.causes:
+            ids = sorted({lesson.case_id for lesson in self.causes})
+            parts.append(f"{len(ids)} corrected case(s) with this shape ({shape}) had the cause here "
+                         f"({', '.join(ids)})")
+        if self.victims:
+            ids = sorted({lesson.case_id for lesson in self.victims})
+            parts.append(f"{len(ids)} had a victim of this shape ranked above the true cause ({', '.join(ids)})")
+        return f"experience {self.delta:+.2f}: " + "; ".join(parts)
+
+
+def finding_kind(finding: Finding) -> str | None:
+    """The kind a Finding counts as in a shape (None: not significant enough to describe a service)."""
+    if finding.score < SIGNIFICANT:
+        return None
+    if finding.kind in LOG_KINDS:
+        return "error_logs" if error_logs(finding) else "logs"
+    if finding.kind in METRIC_KINDS:
+        family = metric_family(finding.metric) or "other"
+        return f"{family}{'/call' if caller_side(finding.metric) else ''}:{finding.direction or 'both'}"
+    return None
+
+
+def shape_kinds(findings: Iterable[Finding], service: str) -> list[str]:
+    """The sorted kinds of the service's significant Findings."""
+    return sorted({k for f in findings if f.owner == service and (k := finding_kind(f)) is not None})
+
+
+def position(topology: Mapping[str, Sequence[str]], targets: Sequence[str], service: str) -> str:
+    """Where ``service`` sits from the alerted services: fewest hops, calls followed down first."""
+    if service in targets:
+        return ALERTED
+    best: tuple[int, str] | None = None
+    for direction, graph in (("down", topology), ("up", _reversed(topology))):
+        hops = _hops(graph, targets, service)
+        if hops is not None and (best is None or hops < best[0]):
+            best = (hops, direction)
+    return f"{best[1]}{best[0]}" if best is not None else UNRELATED
+
+
+def _reversed(topology: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for caller, callees in topology.items():
+        for callee in callees:
+            out.setdefault(callee, []).append(caller)
+    return out
+
+
+def _hops(graph: Mapping[str, Sequence[str]], starts: Sequence[str], goal: str) -> int | None:
+    seen = set(starts)
+    frontier = deque((s, 0) for s in starts)
+    while frontier:
+        node, depth = frontier.popleft()
+        if depth >= MAX_HOPS:
+            continue
+        for nxt in graph.get(node, ()):
+            if nxt == goal:
+                return depth + 1
+            if nxt not in seen:
+                seen.add(nxt)
+                frontier.append((nxt, depth + 1))
+    return None
+
+
+def event_context(findings: Sequence[Finding], topology: Mapping[str, Sequence[str]],
+                  targets: Sequence[str]) -> list[str]:
+    """The whole event's pattern relative to the alert: ``position:kind`` of every significant Finding."""
+    places = {s: position(topology, targets, s) for s in {f.owner for f in findings}}
+    return sorted({f"{places[f.owner]}:{k}" for f in findings if (k := finding_kind(f)) is not None})
+
+
+def lessons_from(
+    case_id: str, findings: Sequence[Finding], topology: Mapping[str, Sequence[str]], targets: Sequence[str],
+    ranked: Sequence[str], cause: str, fault: str | None = None,
+) -> list[Lesson]:
+    """What one case with a known cause teaches: the cause's shape and the shapes ranked above it."""
+    context = event_context(findings, topology, targets)
+
+    def lesson(service: str, is_cause: bool) -> Lesson:
+        return Lesson(case_id=case_id, position=position(topology, targets, service),
+                      kinds=shape_kinds(findings, service), cause=is_cause, fault=fault if is_cause else None,
+                      context=context)
+
+    above = ranked[: ranked.index(cause)] if cause in ranked else list(ranked[:1])
+    return [lesson(cause, True), *(lesson(s, False) for s in above[:CONSIDERED] if s != cause)]
+
+
+def similarity(a: Sequence[str], b: Sequence[str]) -> float:
+    """Jaccard similarity of two kind sets (0 when either is empty)."""
+    sa, sb = set(a), set(b)
+    return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
+
+
+def judge_candidate(service: str, pos: str, kinds: list[str], lessons: Sequence[Lesson],
+                    context: Sequence[str] = ()) -> Move | None:
+    """The move experience makes on one candidate (None when no lesson resembles it).
+
+    A lesson counts with its shape similarity, times the similarity of its case's whole pattern to this
+    event's (``context``) when both are known: a like shape in an unlike incident says less.
+    """
+    if not kinds:
+        return None
+    near = [(lesson, s * _context_weight(context, lesson)) for lesson in lessons if lesson.position == pos
+            and (s := similarity(kinds, lesson.kinds)) >= MIN_SIMILARITY]
+    near = [(lesson, s) for lesson, s in near if s > 0]
+    if not near:
+        return None
+    pro = sum(s for lesson, s in near if lesson.cause)
+    con = sum(s for lesson, s in near if not lesson.cause)
+    delta = EXPERIENCE_WEIGHT * (pro - con) / (pro + con + PRIOR)
+    if abs(delta) < 1e-6:
+        return None
+    faults: dict[str, float] = {}
+    for lesson, s in near:
+        if lesson.cause and lesson.fault:
+            faults[lesson.fault] = faults.get(lesson.fault, 0.0) + s
+    fault = max(sorted(faults), key=faults.__getitem__) if faults else None
+    return Move(service, round(delta, 3), [lesson for lesson, _ in near if lesson.cause],
+                [lesson for lesson, _ in near if not lesson.cause], fault)
+
+
+def _context_weight(context: Sequence[str], lesson: Lesson) -> float:
+    if not context or not lesson.context:
+        return 1.0
+    return similarity(context, lesson.context) ** CONTEXT_POWER
+
+
+def relevant_lessons(
+    lessons: Sequence[Lesson], findings: Sequence[Finding], topology: Mapping[str, Sequence[str]],
+    targets: Sequence[str],
+) -> list[Lesson]:
+    """The lessons that resemble a service of this event (what an evidence pack carries, not every lesson)."""
+    shapes = {(position(topology, targets, s), tuple(shape_kinds(findings, s))) for s in {f.owner for f in findings}}
+    return [lesson for lesson in lessons
+            if any(lesson.position == pos and similarity(kinds, lesson.kinds) >= MIN_SIMILARITY
+                   for pos, kinds in shapes)]
+
+
+def apply_experience(
+    ranked: list[ServiceEvidence], findings: Sequence[Finding], topology: Mapping[str, Sequence[str]],
+    targets: Sequence[str], lessons: Sequence[Lesson],
+) -> tuple[list[ServiceEvidence], list[Move]]:
+    """Re-weigh the top of an offline ranking with past lessons; the moves made, for citing.
+
+    Applied after the offline ranking (see :func:`agent.reasoners.ranking.rank_services`): only scores
+    of the ``CONSIDERED`` best candidates move, each by at most ``EXPERIENCE_WEIGHT``.
+    """
+    if not lessons or not ranked:
+        return ranked, []
+    moves = []
+    context = event_context(findings, topology, targets)
+    for ev in ranked[:CONSIDERED]:
+        if ev.score <= 0:
+            continue
+        move = judge_candidate(ev.service, position(topology, targets, ev.service),
+                               shape_kinds(findings, ev.service), lessons, context)
+        if move is None:
+            continue
+        ev.score = max(0.0, ev.score + move.delta)
+        ev.notes.append(move.note())
+        moves.append(move)
+    order = sorted(ranked, key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+    return order, moves

@@ -1,0 +1,106 @@
+"""What stored cases with a known truth teach the offline ranking, and the team's fault-kind vocabulary.
+
+``case_lessons`` turns one RCA case whose truth names a root-cause service into lessons (the shape of
+the true cause, and of every service the answer ranked above it; see :mod:`agent.reasoners.experience`).
+``memory_lessons`` gathers them over every corrected case; investigations get them through
+``Toolkit.experience`` and cite the cases that moved their ranking.
+
+The fault-kind vocabulary is open: a correction may name the team's own kind (``network_delay``). A
+:class:`Vocabulary` learns, from corrected cases, which kinds the agent's own classification gave the
+true cause when the team named a kind, and the Finding shapes each team kind showed; replay judges a
+fault through it (a verdict saying ``slow_dependency`` where the team says ``network_delay`` passes once
+corrections have shown that the team calls that ``network_delay``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from agent.evidence import Lesson
+from agent.memory.records import CaseRecord
+from agent.memory.truth import Truth, truth_for_case
+from agent.reasoners.experience import lessons_from, position, shape_kinds
+from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES, classify_fault
+
+AGENT_KINDS = frozenset({fault for fault, _, _ in METRIC_FAMILIES} | set(CHANGE_FAULTS.values()))
+
+
+def case_lessons(case: CaseRecord, truth: Truth | None = None) -> list[Lesson]:
+    """The lessons of one RCA case whose truth names the root-cause service (empty otherwise)."""
+    truth = truth or truth_for_case(case)
+    pack = case.evidence
+    if truth is None or truth.pattern != "rca" or not truth.service or pack is None:
+        return []
+    ranked = [c.service for c in case.verdict.root_causes] if case.verdict is not None else []
+    return lessons_from(case.id, pack.findings, pack.topology, pack.target_services, ranked, truth.service,
+                        truth.fault)
+
+
+def memory_lessons(memory: object, *, exclude: Iterable[str] = ()) -> list[Lesson]:
+    """Lessons of every corrected case in memory (cases in ``exclude`` left out), oldest first."""
+    skip = set(exclude)
+    out: list[Lesson] = []
+    for case in memory.corrected_cases():  # type: ignore[attr-defined]
+        if case.id not in skip:
+            out.extend(case_lessons(case))
+    return out
+
+
+def agent_kind(case: CaseRecord, service: str) -> str:
+    """The fault kind the agent's own classification gives ``service``'s Findings in a case."""
+    for cause in case.verdict.root_causes if case.verdict is not None else []:
+        if cause.service == service:
+            return cause.fault
+    findings = case.evidence.findings if case.evidence is not None else case.findings
+    return classify_fault([f for f in findings if f.owner == service])
+
+
+@dataclass
+class Vocabulary:
+    """Team fault kinds learned from corrections: the agent kinds they were seen as, and their shapes."""
+
+    seen_as: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    shapes: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+    def learn(self, case: CaseRecord, truth: Truth) -> None:
+        """Record what the truth's fault kind looked like in this case."""
+        if truth.pattern != "rca" or not truth.fault or not truth.service or case.evidence is None:
+            return
+        pack = case.evidence
+        self.seen_as[truth.fault][agent_kind(case, truth.service)] += 1
+        pos = position(pack.topology, pack.target_services, truth.service)
+        kinds = shape_kinds(pack.findings, truth.service)
+        self.shapes[truth.fault][f"{pos}: {', '.join(kinds) or 'no significant Finding'}"] += 1
+
+    @property
+    def kinds(self) -> list[str]:
+        """Every team fault kind learned (the agent's own kinds left out), sorted."""
+        return sorted(k for k in self.seen_as if k not in AGENT_KINDS)
+
+    def same(self, said: str | None, truth: str | None) -> bool:
+        """Does the agent's kind ``said`` name the team's kind ``truth``?
+
+        Equal kinds match. A kind of the agent's own (``memory_leak``...) matches only itself; a team kind
+        also matches the agent kind most often seen as it in corrected cases.
+        """
+        if not truth or said == truth:
+            return True
+        if truth in AGENT_KINDS:
+            return False
+        seen = self.seen_as.get(truth)
+        if not said or not seen:
+            return False
+        top = max(seen.values())
+        return seen.get(said, 0) == top
+
+
+def memory_vocabulary(memory: object) -> Vocabulary:
+    """The vocabulary learned from every corrected case in memory."""
+    vocabulary = Vocabulary()
+    for case in memory.corrected_cases():  # type: ignore[attr-defined]
+        truth = truth_for_case(case)
+        if truth is not None:
+            vocabulary.learn(case, truth)
+    return vocabulary

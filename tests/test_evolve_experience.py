@@ -1,0 +1,126 @@
+"""Experience that changes answers: past corrected cases re-weigh the offline ranking, cited; the
+team's own fault kinds are learned and used."""
+
+from __future__ import annotations
+
+from agent.config import PROJECT_ROOT
+from agent.evidence import EvidencePack, Lesson
+from agent.evolve.corrections import correct_case
+from agent.evolve.distill import distill
+from agent.memory.truth import judge, truth_for_case
+from agent.reasoners.experience import EXPERIENCE_WEIGHT, apply_experience, position
+from agent.reasoners.lessons import case_lessons, memory_lessons, memory_vocabulary
+from agent.reasoners.offline import OfflineReasoner
+from agent.reasoners.ranking import rank_services
+from agent.skills.library import load_library
+from tests.test_evolve_support import finding, rca_event, rca_verdict
+
+TOPOLOGY = {"gateway": ["orders", "payments"], "orders": [], "payments": ["ledger"], "ledger": []}
+
+
+def _findings() -> list:
+    """orders: a strong request-rate fall (a starved victim); payments: weaker latency and CPU rises."""
+    return [
+        finding("F1", "orders", metric="http_requests_per_second", score=0.9).model_copy(update={"direction": "down"}),
+        finding("F2", "payments", metric="request_latency_p99_seconds", score=0.6),
+        finding("F3", "payments", metric="cpu_usage_ratio", score=0.6),
+        finding("F4", "gateway", metric="request_latency_p99_seconds", score=0.4),
+    ]
+
+
+def _pack(experience: list[Lesson] | None = None) -> EvidencePack:
+    return EvidencePack(event=rca_event("gateway", "GatewaySlow"), skill="generic-rca", skill_version=1,
+                        target_services=["gateway"], topology=TOPOLOGY, findings=_findings(),
+                        experience=experience or [])
+
+
+def _generic():
+    return load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
+
+
+def test_position_is_relative_to_the_alerted_service() -> None:
+    assert [position(TOPOLOGY, ["gateway"], s) for s in ("gateway", "orders", "ledger")] == \
+        ["alerted", "down1", "down2"]
+    assert position(TOPOLOGY, ["payments"], "gateway") == "up1"
+    assert position(TOPOLOGY, ["orders"], "elsewhere") == "unrelated"
+
+
+def test_a_past_correction_of_the_same_shape_changes_the_ranking_and_is_cited() -> None:
+    offline = OfflineReasoner()
+    before = offline.reason(_pack(), _generic()).verdict
+    assert before.root_causes[0].service == "orders"  # the starved victim outranks the cause without experience
+    # One past case, on other services: the cause one hop down had latency and CPU rising; a service one hop
+    # down whose requests fell was ranked above it and was only a victim.
+    past = [
+        Lesson(case_id="c-past", position="down1", kinds=["cpu_saturation:up", "slow_dependency:up"], cause=True,
+               fault="cpu_contention"),
+        Lesson(case_id="c-past", position="down1", kinds=["traffic_spike:down"], cause=False),
+    ]
+    after = offline.reason(_pack(past), _generic()).verdict
+    top = after.root_causes[0]
+    assert top.service == "payments" and top.fault == "cpu_contention"  # the team's kind, learned
+    assert "1 corrected case(s) with this shape" in top.explanation and "c-past" in top.explanation
+    victim = next(c for c in after.root_causes if c.service == "orders")
+    assert "victim of this shape" in victim.explanation
+
+
+def test_experience_moves_are_bounded_and_ignore_other_positions() -> None:
+    pack = _pack()
+    ranked = rank_services(pack.findings, pack.changes, pack.topology, pack.target_services)
+    scores = {e.service: e.score for e in ranked}
+    many = [Lesson(case_id=f"c{i}", position="down1", kinds=["traffic_spike:down"], cause=True) for i in range(50)]
+    elsewhere = [Lesson(case_id="far", position="down2", kinds=["cpu_saturation:up", "slow_dependency:up"],
+                        cause=True)]
+    moved, moves = apply_experience(ranked, pack.findings, pack.topology, pack.target_services, many + elsewhere)
+    assert [m.service for m in moves] == ["orders"]  # payments sits one hop down, not two: "far" does not count
+    assert 0 < moves[0].delta <= EXPERIENCE_WEIGHT
+    assert next(e for e in moved if e.service == "orders").score <= scores["orders"] + EXPERIENCE_WEIGHT
+
+
+def _stored_case(memory, verdict_service: str, verdict_fault: str = "slow_dependency") -> str:
+    """A finished case with an evidence pack (findings and topology) as the graph stores it."""
+    event = rca_event("gateway", "GatewaySlow")
+    stored = memory.record_event(event, source="bundle")
+    case = memory.start_case(stored.id, "generic-rca", 1, "test")
+    pack = _pack()
+    memory.finish_case(case.id, pack.findings, rca_verdict(verdict_service, verdict_fault), "# report", "offline",
+                       evidence=pack)
+    return case.id
+
+
+def test_corrections_become_lessons_that_change_the_next_answer(memory) -> None:
+    case_id = _stored_case(memory, "orders")
+    correct_case(memory, case_id, correct=False, service="payments", fault="network_delay")
+    lessons = memory_lessons(memory)
+    assert {(lesson.position, lesson.cause) for lesson in lessons} == {("down1", True), ("down1", False)}
+    assert all("payments" not in lesson.kinds and "orders" not in lesson.kinds for lesson in lessons)  # no names
+    verdict = OfflineReasoner().reason(_pack(lessons), _generic()).verdict
+    assert verdict.root_causes[0].service == "payments" and verdict.root_causes[0].fault == "network_delay"
+    assert case_id in verdict.root_causes[0].explanation
+    assert memory_lessons(memory, exclude=[case_id]) == []
+
+
+def test_an_unknown_fault_kind_is_learned_with_its_signature_and_judged_through_it(memory) -> None:
+    case_id = _stored_case(memory, "payments", "cpu_saturation")
+    correct_case(memory, case_id, correct=False, service="payments", fault="network_delay")
+    vocabulary = memory_vocabulary(memory)
+    assert vocabulary.kinds == ["network_delay"]
+    assert list(vocabulary.shapes["network_delay"]) == ["down1: cpu_saturation:up, slow_dependency:up"]
+    truth = truth_for_case(memory.get_case(case_id))
+    said = rca_verdict("payments", "cpu_saturation")
+    assert not judge(said, truth).passed  # by name alone the team's kind is never given
+    assert judge(said, truth, vocabulary.same).passed  # through the vocabulary it is
+    assert not judge(rca_verdict("payments", "memory_leak"), truth, vocabulary.same).passed
+    assert not vocabulary.same("cpu_saturation", "memory_leak")  # the agent's own kinds match only themselves
+
+
+def test_distill_merges_cases_of_one_kind_and_signature_across_services(memory, knowledge) -> None:
+    first = _stored_case(memory, "orders")
+    correct_case(memory, first, correct=False, service="payments", fault="network_delay")
+    second = _stored_case(memory, "orders")
+    correct_case(memory, second, correct=False, service="payments", fault="network_delay")
+    report = distill(memory, knowledge)
+    (note,) = report.notes
+    assert note.group.kind == "network_delay" and note.cases == [first, second]
+    assert note.group.signature == "1 hop(s) downstream with cpu_saturation:up, slow_dependency:up"
+    assert case_lessons(memory.get_case(first))[0].cause

@@ -1,0 +1,77 @@
+"""Offline parameter search and the correct-one-half protocol (a small, fast smoke run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import get_settings
+from agent.evolve.corrections import correct_case
+from agent.evolve.protocol import run_protocol, split_halves
+from agent.evolve.replay import Replayer
+from agent.evolve.search import candidate_edits, search_parameters
+from agent.evolve.workbench import Workbench
+from agent.runtime import load_skills
+from agent.sim.scenario import build_scenario, write_scenario
+from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
+
+NAME = "memory-pressure-rca"
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, bianque_home):
+    use_blind_skills(tmp_path, monkeypatch)
+    return get_settings()
+
+
+def test_candidates_are_single_parameter_edits_and_never_weights(settings) -> None:
+    skill = load_skills(settings).get(NAME).skill
+    edits = candidate_edits(skill)
+    assert edits and all(e.op == "set" for e in edits)
+    fields = {e.path[-1] for e in edits}
+    assert "weight" not in fields and {"min_effect", "direction"} <= fields
+
+
+def test_search_keeps_the_smallest_change_that_fixes_a_corrected_case(memory, settings, tmp_path) -> None:
+    label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
+    bundle = write_small_bundle(tmp_path / "b0", rca_event(), label=label)
+    target = store_case(memory, rca_event(), rca_verdict(), bundle=bundle)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
+    original = load_skills(settings).get(NAME).skill.data.metrics[0]
+
+    def run(case, library, skill):  # right only when the first signal's minimum effect was lowered
+        lowered = library.get(skill).skill.data.metrics[0].min_effect < original.min_effect
+        right = lowered and case.id == target
+        return rca_verdict("ranking", "memory_leak" if right else "slow_dependency")
+
+    bench = Workbench(memory, load_skills(settings), settings.resolved_user_skills_dir, Replayer(run),
+                      home=settings.home)
+    result = search_parameters(bench, NAME)
+    assert len(result.tried) >= len(candidate_edits(bench.skill(NAME).skill))
+    assert result.best is not None and result.best.report.accepted
+    assert [e.path for e in result.best.edits] == [("data", "metrics", 0, "min_effect")]
+    assert result.best.edits[0].value == pytest.approx(original.min_effect * 0.5, abs=0.01)
+    fixing_nothing = [t for t in result.tried if t.fixed == 0]
+    assert fixing_nothing and all(not t.report.accepted for t in fixing_nothing)
+
+
+def _sim_set(root: Path) -> list[Path]:
+    faults = ("memory_leak", "slow_dependency")
+    return [write_scenario(build_scenario("rca", fault, 3000 + i), root / f"{i}-{fault}")
+            for i in range(2) for fault in faults]
+
+
+def test_protocol_smoke_corrects_one_half_and_scores_the_other(memory, settings, tmp_path) -> None:
+    bundles = _sim_set(tmp_path / "sim")
+    first, second = split_halves(bundles, by_day=False)
+    assert (first, second) == (bundles[:2], bundles[2:])
+    report = run_protocol(bundles, settings, memory, search=False, by_day=False)
+    assert len(report.scored_before) == len(report.scored_after) == 2
+    assert len(report.corrected_before) == len(report.corrected_after) == 2
+    misses = report.corrected_before.count(False)
+    assert report.counts["corrected: misses"] == misses
+    assert len(memory.corrected_cases()) == sum(report.counts[k] for k in
+                                                 ("corrected: misses", "corrected: wrong kind only",
+                                                  "confirmed right"))
+    assert report.lost == 0
