@@ -144,7 +144,7 @@ def test_the_skill_chooser_prompt_keeps_hostile_text_in_data(fake_llm, tmp_path)
 
 
 EVOLVE_PROMPTS = {
-    "distill_note": {"group": {"skill": "generic-rca", "service": PAYLOADS["service"], "kind": PAYLOADS["label"]},
+    "distill_note": {"group": {"skill": "generic-rca", "kind": PAYLOADS["label"], "signature": PAYLOADS["service"]},
                      "cases": [{"id": "c1", "text": PAYLOADS["log"]}], "max_chars": 400},
     "propose_patch": {"skill_name": "generic-rca", "skill_yaml": "name: generic-rca", "case_text": PAYLOADS["log"],
                       "truth": PAYLOADS["summary"], "note": PAYLOADS["note"], "catalog": PAYLOADS["change"]},
