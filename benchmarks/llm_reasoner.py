@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from agent.eval.scoring import SEVERE
 from common import BenchResult, add_common_arguments, bench_settings, emit, fraction, fresh_scenarios, progress_bar
 from rich.table import Table
 
@@ -43,6 +42,7 @@ from agent.config import PROJECT_ROOT, Settings
 from agent.eval.runner import find_bundles, score_case
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
+from agent.scoring import SEVERE
 from agent.sim.scenario import PATTERNS
 from agent.verdict import Verdict
 
