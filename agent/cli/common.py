@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True)
@@ -27,8 +28,9 @@ COULD_NOT_JUDGE_EXIT = 3  # rca / intercept / inspect: the data could not answer
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print a clear error and exit non-zero (no traceback)."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print a clear error and exit non-zero (no traceback). ``message`` is plain text: brackets in it
+    (``pkg[extra]``, ``alerts[3]``, a log line) are printed as they are, never read as markup."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from agent.cli.common import console, err_console, fail
 from agent.cli.ui import port_in_use
@@ -44,7 +43,7 @@ def local(
     try:
         server.start()
     except LocalServerError as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))
     try:
         env = server.env()
         for key, value in env.items():
