@@ -91,6 +91,15 @@ def test_inspection_keeps_every_warning_and_backs_new_ones() -> None:
         floor_problems(_inspection(("feature-store", "critical", "F1"), ("gateway", "warning", "F1")), offline, pack))
 
 
+def test_inspection_may_not_raise_an_info_level_finding_to_a_warning() -> None:
+    findings = make_pack("inspection").findings
+    weak = [findings[0], findings[1].model_copy(update={"score": 0.4})]  # info on the offline severity scale
+    pack = make_pack("inspection", event=make_event("inspection"), findings=weak)
+    offline = _inspection(("feature-store", "critical", "F1"))
+    model = _inspection(("feature-store", "critical", "F1"), ("gateway", "warning", "F2"))
+    assert "it flags gateway without citing a Finding scoring 0.5" in " ".join(floor_problems(model, offline, pack))
+
+
 class _Offline:
     """A stand-in offline reasoner returning a fixed verdict."""
 

@@ -14,8 +14,10 @@ report says the model's answer was set aside, and why. What counts as backing:
   block) when it cites a Finding about the changed service scoring at least ``SIGNIFICANT``; never
   less cautious (the Skill's decision rules are the floor);
 - inspection: every service the offline reasoner flagged at warning or critical stays flagged at
-  warning or above; a new warning or critical item cites a Finding about its service scoring at
-  least ``ITEM_FLOOR``.
+  warning or above; a new warning or critical item cites a Finding about its service that the
+  offline severity scale itself rates warning or worse (``WARNING_SCORE``): a model may notice what
+  the offline reasoner left out, never be more alarmed than the calibrated evidence (measured: with
+  the weaker ``ITEM_FLOOR`` backing, SmolLM2-135M turned an info-level Finding into a false alarm).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from agent.evidence import EvidencePack
 from agent.findings import Finding, FindingKind
 from agent.llm.types import LLMError
 from agent.reasoners.base import LLMRun, Reasoner, ReasonerError, ReasonerResult
-from agent.reasoners.offline import ITEM_FLOOR
+from agent.reasoners.offline import SEVERITY_BY_SCORE
 from agent.reasoners.ranking import SIGNIFICANT
 from agent.skills.schema import Skill
 from agent.verdict import Verdict
@@ -34,6 +36,7 @@ from agent.verdict import Verdict
 log = logging.getLogger(__name__)
 
 CAUTION = {"pass": 0, "hold": 1, "block": 2}
+WARNING_SCORE = next(score for score, label in SEVERITY_BY_SCORE if label == "warning")
 SERIOUS = ("warning", "critical")
 
 
@@ -107,10 +110,10 @@ def _inspection(model: Verdict, offline: Verdict, pack: EvidencePack) -> list[st
         problems.append(f"it drops the warnings the detectors raised on {', '.join(dropped)}")
     flagged = {i.service for i in offline.items if i.severity in SERIOUS}
     weak = [i.service for i in model.items if i.severity in SERIOUS and i.service not in flagged
-            and _strongest(_backing(pack, i.evidence, i.service)) < ITEM_FLOOR]
+            and _strongest(_backing(pack, i.evidence, i.service)) < WARNING_SCORE]
     if weak:
-        problems.append(f"it flags {', '.join(dict.fromkeys(weak))} without citing a Finding scoring {ITEM_FLOOR} "
-                        "or more about it")
+        problems.append(f"it flags {', '.join(dict.fromkeys(weak))} without citing a Finding scoring {WARNING_SCORE} "
+                        "or more about it (what the detectors themselves would call a warning)")
     return problems
 
 
