@@ -100,6 +100,17 @@ def test_inspection_may_not_raise_an_info_level_finding_to_a_warning() -> None:
     assert "it flags gateway without citing a Finding scoring 0.5" in " ".join(floor_problems(model, offline, pack))
 
 
+def test_inspection_may_not_re_classify_what_the_detectors_flagged() -> None:
+    pack = make_pack("inspection", event=make_event("inspection"))
+    offline = Verdict(pattern="inspection", summary="s", evidence=["F1"], items=[
+        InspectionItem(service="feature-store", kind="latency_regression", severity="critical", evidence=["F1"])])
+    renamed = offline.model_copy(update={"items": [
+        InspectionItem(service="feature-store", kind="disk_full", severity="critical", evidence=["F1"])]})
+    assert "re-classifies what the detectors found on feature-store (latency_regression -> disk_full)" in " ".join(
+        floor_problems(renamed, offline, pack))
+    assert floor_problems(offline.model_copy(update={"summary": "re-worded"}), offline, pack) == []
+
+
 class _Offline:
     """A stand-in offline reasoner returning a fixed verdict."""
 

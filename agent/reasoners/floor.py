@@ -17,7 +17,10 @@ report says the model's answer was set aside, and why. What counts as backing:
   warning or above; a new warning or critical item cites a Finding about its service that the
   offline severity scale itself rates warning or worse (``WARNING_SCORE``): a model may notice what
   the offline reasoner left out, never be more alarmed than the calibrated evidence (measured: with
-  the weaker ``ITEM_FLOOR`` backing, SmolLM2-135M turned an info-level Finding into a false alarm).
+  the weaker ``ITEM_FLOOR`` backing, SmolLM2-135M turned an info-level Finding into a false alarm);
+  a service the offline reasoner flagged keeps one of the fault kinds the detectors gave it (the
+  model may re-order and re-word, not re-classify: measured, a model flagging the right service
+  under another kind turned a right inspection into a wrong one).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from agent.llm.types import LLMError
 from agent.reasoners.base import LLMRun, Reasoner, ReasonerError, ReasonerResult
 from agent.reasoners.offline import SEVERITY_BY_SCORE
 from agent.reasoners.ranking import SIGNIFICANT
+from agent.scoring import same_kind
 from agent.skills.schema import Skill
 from agent.verdict import Verdict
 
@@ -109,6 +113,15 @@ def _inspection(model: Verdict, offline: Verdict, pack: EvidencePack) -> list[st
     if dropped:
         problems.append(f"it drops the warnings the detectors raised on {', '.join(dropped)}")
     flagged = {i.service for i in offline.items if i.severity in SERIOUS}
+    kinds: dict[str, list[str]] = {}
+    for item in offline.items:
+        if item.severity in SERIOUS:
+            kinds.setdefault(item.service, []).append(item.kind)
+    renamed = [f"{i.service} ({' / '.join(kinds[i.service])} -> {i.kind})" for i in model.items
+               if i.severity in SERIOUS and i.service in kinds
+               and not any(same_kind(i.kind, k) for k in kinds[i.service])]
+    if renamed:
+        problems.append(f"it re-classifies what the detectors found on {', '.join(renamed)}")
     weak = [i.service for i in model.items if i.severity in SERIOUS and i.service not in flagged
             and _strongest(_backing(pack, i.evidence, i.service)) < WARNING_SCORE]
     if weak:
