@@ -108,18 +108,17 @@ def _release(model: Verdict, offline: Verdict, pack: EvidencePack) -> list[str]:
 
 def _inspection(model: Verdict, offline: Verdict, pack: EvidencePack) -> list[str]:
     problems = _unbacked(pack, [(i.service, i.evidence) for i in model.items], "items")
-    kept = {i.service for i in model.items if i.severity in SERIOUS}
-    dropped = sorted({i.service for i in offline.items if i.severity in SERIOUS} - kept)
-    if dropped:
-        problems.append(f"it drops the warnings the detectors raised on {', '.join(dropped)}")
-    flagged = {i.service for i in offline.items if i.severity in SERIOUS}
-    kinds: dict[str, list[str]] = {}
+    flagged: dict[str, list[str]] = {}  # service -> the kinds the detectors flagged it with
     for item in offline.items:
         if item.severity in SERIOUS:
-            kinds.setdefault(item.service, []).append(item.kind)
-    renamed = [f"{i.service} ({' / '.join(kinds[i.service])} -> {i.kind})" for i in model.items
-               if i.severity in SERIOUS and i.service in kinds
-               and not any(same_kind(i.kind, k) for k in kinds[i.service])]
+            flagged.setdefault(item.service, []).append(item.kind)
+    kept = {i.service for i in model.items if i.severity in SERIOUS}
+    dropped = sorted(set(flagged) - kept)
+    if dropped:
+        problems.append(f"it drops the warnings the detectors raised on {', '.join(dropped)}")
+    renamed = [f"{i.service} ({' / '.join(flagged[i.service])} -> {i.kind})" for i in model.items
+               if i.severity in SERIOUS and i.service in flagged
+               and not any(same_kind(i.kind, k) for k in flagged[i.service])]
     if renamed:
         problems.append(f"it re-classifies what the detectors found on {', '.join(renamed)}")
     weak = [i.service for i in model.items if i.severity in SERIOUS and i.service not in flagged
