@@ -127,10 +127,23 @@ def investigate_checkpointed(event: Event, toolkit: Toolkit, settings: Settings,
     :func:`agent.investigator.resume_case`; a finished investigation's checkpoints are deleted.
     ``kwargs`` are :func:`investigate`'s.
     """
-    thread_id = kwargs.pop("thread_id", None) or uuid.uuid4().hex
     with open_checkpointer(settings) as saver:
+        return run_checkpointed(saver, event, toolkit, **kwargs)
+
+
+def run_checkpointed(saver: Any, event: Event, toolkit: Toolkit, *, thread_id: str | None = None,
+                     **kwargs: Any) -> InvestigationResult:
+    """Investigate ``event`` with checkpoints in ``saver`` under ``thread_id`` (a new thread by default).
+
+    A thread that already has a checkpoint (an interrupted run) is finished from it instead of started
+    over; a finished thread's checkpoints are deleted. ``kwargs`` are :func:`investigate`'s.
+    """
+    thread_id = thread_id or uuid.uuid4().hex
+    if saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None:
+        result = resume(thread_id, toolkit, saver)
+    else:
         result = investigate(event, toolkit, checkpointer=saver, thread_id=thread_id, **kwargs)
-        saver.delete_thread(thread_id)  # finished: nothing left to resume, keep the database small
+    saver.delete_thread(thread_id)  # finished: nothing left to resume, keep the database small
     return result
 
 

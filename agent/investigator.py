@@ -7,7 +7,6 @@ so one interrupted by a crash can be finished with :func:`agent.investigate.resu
 from __future__ import annotations
 
 import threading
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Protocol
@@ -76,17 +75,10 @@ class LiveInvestigator:
     def __call__(
         self, event: Event, *, skill: str | None = None, source: str = "api", thread_id: str | None = None
     ) -> InvestigationResult:
-        from agent.investigate import investigate
+        from agent.investigate import run_checkpointed
 
-        toolkit = self.toolkit()
-        saver = self.checkpointer()
-        thread_id = thread_id or uuid.uuid4().hex
-        if saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None:
-            result = resume(thread_id, toolkit, saver)
-        else:
-            result = investigate(event, toolkit, skill=skill, source=source, checkpointer=saver, thread_id=thread_id)
-        saver.delete_thread(thread_id)  # finished: nothing left to resume, keep the database small
-        return result
+        return run_checkpointed(self.checkpointer(), event, self.toolkit(), thread_id=thread_id, skill=skill,
+                                source=source)
 
     def resume(self, case_id: str) -> InvestigationResult:
         """Finish the interrupted case ``case_id`` (see :func:`resume_case`) with the shared knowledge and memory."""
