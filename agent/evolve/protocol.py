@@ -8,6 +8,12 @@ fault; a right answer is confirmed. Then, offline, every miss gets a rule-based 
 offline parameter search (:mod:`agent.evolve.search`), each kept only through the replay gate. The
 second half is scored strictly before (the original library, no experience) and after (the evolved
 library, with the lessons of the corrected cases); the first half is scored again to count cases lost.
+
+The LLM variant (an :class:`~agent.evolve.protocol_llm.LLMPlan`) runs the same protocol with a model
+endpoint configured, routed as the project routes it: a miss's Skill patch is asked of the model instead
+of the rules (bounded), the corrected groups' experience notes are written by it (counted), and with
+``reason`` every investigation is answered by the LLM reasoner over the offline floor. Replay stays
+offline, as ``skills refine`` replays.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.evolve.corrections import CorrectionError, correct_case
 from agent.evolve.proposals import NoProposal
+from agent.evolve.protocol_llm import LLMPlan, LLMTally, ask_timed, llm_notes
 from agent.evolve.regression import bundle_event
 from agent.evolve.workbench import Workbench
 from agent.investigate import investigate
@@ -54,6 +61,7 @@ class ProtocolReport:
     cited: int = 0  # scored-half answers whose ranking experience moved (cited in the report)
     tried: list[tuple[str, str, int, int, bool]] = field(default_factory=list)  # search: Skill, change, fixed,
     # broken, accepted by the gate
+    llm: LLMTally | None = None  # the LLM variant: what the model answered
 
     @property
     def lost(self) -> int:
@@ -105,10 +113,14 @@ def kind_pass(path: Path, result: Any, same_fault: Any = None) -> bool:
     return judge(result.verdict, truth_from_label(result.verdict.pattern, label), same_fault).passed
 
 
-def _run(path: Path, settings: Any, library: SkillLibrary, *, memory: Any = None, experience: list | None = None):
+def _run(path: Path, settings: Any, library: SkillLibrary, *, memory: Any = None, experience: list | None = None,
+         tally: LLMTally | None = None):
     bundle = load_bundle(path)
     toolkit = bundle_toolkit(bundle, settings, library=library, memory=memory, experience=experience or [])
-    return investigate(bundle.event, toolkit, source="benchmark", bundle_path=str(path))
+    result = investigate(bundle.event, toolkit, source="benchmark", bundle_path=str(path))
+    if tally is not None:
+        tally.record_verdict(result)
+    return result
 
 
 def _correct(memory: Any, case_id: str, path: Path, passed: bool, counts: Counter) -> bool:
@@ -137,26 +149,41 @@ def _correct(memory: Any, case_id: str, path: Path, passed: bool, counts: Counte
     return not passed
 
 
+def _propose(bench: Workbench, case_id: str, skill: str, report: ProtocolReport, budget: int) -> Any:
+    """The patch for one miss: the rules', or the model's while ``budget`` (misses it may still be asked) lasts.
+
+    None when there is no rule-based patch, the model gave no valid one, or the budget is used up.
+    """
+    if report.llm is None or bench.client is None:
+        try:
+            return bench.propose_for_case(case_id, skill=skill)
+        except NoProposal:
+            report.counts["no rule-based patch"] += 1
+            return None
+    if budget <= 0:
+        report.counts["misses not sent to the model (limit)"] += 1
+        return None
+    return ask_timed(report.llm, "patch", lambda: bench.propose_for_case(case_id, skill=skill))
+
+
 def _evolve(bench: Workbench, missed: list[tuple[str, str]], report: ProtocolReport, search: bool,
-            progress: Progress) -> None:
-    """Rule-based patches, then the offline parameter search, for every miss; the replay gate decides."""
+            progress: Progress, budget: int = 0) -> None:
+    """A patch for every miss (rules, or the model), then the offline parameter search; the replay gate decides."""
     from agent.evolve.search import search_parameters
 
     counts, patches = report.counts, report.patches
-    for case_id, skill in missed:
-        try:
-            proposal = bench.propose_for_case(case_id, skill=skill)
-        except NoProposal:
-            counts["no rule-based patch"] += 1
-        else:
+    for asked, (case_id, skill) in enumerate(missed):
+        proposal = _propose(bench, case_id, skill, report, budget - asked)
+        if proposal is not None:
             replayed = bench.replay(proposal)
             if replayed.accepted:
                 bench.accept(proposal, author="benchmark")
                 counts["patches accepted"] += 1
-                patches.append(f"{proposal.skill} v{proposal.patched.new_version} (rules): {replayed.reason}")
+                patches.append(f"{proposal.skill} v{proposal.patched.new_version} ({proposal.source}): "
+                               f"{replayed.reason}")
             else:
                 counts["patches rejected"] += 1
-            progress(f"rule patch for {case_id}: {replayed.reason}")
+            progress(f"{proposal.source} patch for {case_id}: {replayed.reason}")
     if not search:
         return
     for skill in dict.fromkeys(s for _, s in missed):
@@ -175,38 +202,49 @@ def _evolve(bench: Workbench, missed: list[tuple[str, str]], report: ProtocolRep
 
 def run_protocol(
     bundles: Sequence[Path], settings: Any, memory: Any, *, search: bool = True, by_day: bool = True,
-    progress: Progress = lambda _message: None,
+    progress: Progress = lambda _message: None, llm: LLMPlan | None = None,
 ) -> ProtocolReport:
-    """Correct one half, evolve, score the other (see the module docstring). ``memory`` should be empty."""
+    """Correct one half, evolve, score the other (see the module docstring). ``memory`` should be empty.
+
+    ``llm``: the LLM variant (patches, notes and, with ``llm.reason``, verdicts from the model).
+    """
     corrected_half, scored_half = split_halves(bundles, by_day=by_day)
     report = ProtocolReport([b.name for b in corrected_half], [b.name for b in scored_half])
+    report.llm = LLMTally() if llm is not None else None
+    reasoning = llm.settings if llm is not None and llm.reason else settings
+
+    def run(path: Path, library: SkillLibrary, **kwargs: Any) -> Any:
+        return _run(path, reasoning, library, tally=report.llm, **kwargs)
+
     original = load_skills(settings)
     for path in scored_half:
-        result = _run(path, settings, original)
+        result = run(path, original)
         report.scored_before.append(strict_pass(path, result))
         report.kind_before.append(kind_pass(path, result))
     progress(f"scored half before: {sum(report.scored_before)}/{len(scored_half)}")
     missed: list[tuple[str, str]] = []
     for path in corrected_half:
-        result = _run(path, settings, original, memory=memory)
+        result = run(path, original, memory=memory)
         passed = strict_pass(path, result)
         report.corrected_before.append(passed)
         if _correct(memory, result.case_id, path, passed, report.counts):
             missed.append((result.case_id, result.skill["name"]))
     progress(f"corrected half: {sum(report.corrected_before)}/{len(corrected_half)} right, {len(missed)} missed")
-    bench = Workbench.from_settings(settings, memory, library=original)
-    _evolve(bench, missed, report, search, progress)
+    bench = Workbench.from_settings(llm.settings if llm is not None else settings, memory, library=original)
+    if llm is not None and report.llm is not None:
+        llm_notes(bench.client, memory, report.llm, llm.max_notes)
+        progress(f"experience notes asked of the model: {dict(report.llm.counts)}")
+    _evolve(bench, missed, report, search, progress, budget=llm.max_patches if llm is not None else 0)
     lessons = memory_lessons(memory)
     report.lessons = len(lessons)
     vocabulary = memory_vocabulary(memory)
     report.team_kinds = vocabulary.kinds
     evolved = bench.library
     for path in scored_half:
-        result = _run(path, settings, evolved, experience=lessons)
+        result = run(path, evolved, experience=lessons)
         report.scored_after.append(strict_pass(path, result))
         report.kind_after.append(kind_pass(path, result, vocabulary.same))
         report.cited += any("experience" in c.explanation for c in result.verdict.root_causes[:1])
-    report.corrected_after = [strict_pass(p, _run(p, settings, evolved, experience=lessons))
-                              for p in corrected_half]
+    report.corrected_after = [strict_pass(p, run(p, evolved, experience=lessons)) for p in corrected_half]
     progress(f"scored half after: {sum(report.scored_after)}/{len(scored_half)}")
     return report
