@@ -127,3 +127,26 @@ def correct(case_id: str, *, index: bool = True, **fields: Any) -> Any:
 def skill_library() -> SkillLibrary:
     """The Skill library as the agent sees it now (built-in directories, then the user's)."""
     return load_default_library(settings())
+
+
+def regression_set() -> dict[str, Any]:
+    """The regression set every Skill patch is replayed against (``agent.evolve.regression.summary``)."""
+    from agent.evolve.regression import summary
+
+    return summary(settings().home)
+
+
+def regression_add(directory: str) -> list[Path]:
+    """Register a directory of labelled bundles; its labelled bundles (RegressionError saying why not)."""
+    from agent.evolve.regression import RegressionError, add
+
+    if not directory.strip():
+        raise RegressionError("directory: enter the path of a directory of labelled bundles")
+    return add(settings().home, Path(directory.strip()).expanduser())
+
+
+def regression_remove(directory: str) -> bool:
+    """Unregister a directory; False when it was not registered."""
+    from agent.evolve.regression import remove
+
+    return remove(settings().home, Path(directory))

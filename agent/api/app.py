@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from agent.api.errors import install_error_handlers
 from agent.api.investigator import Investigator, LiveInvestigator
 from agent.api.limits import BodyLimitMiddleware
-from agent.api.routes import cases, health, incidents, investigations, queue, skills, webhook
+from agent.api.routes import cases, health, incidents, investigations, queue, regression, skills, webhook
 from agent.api.settings import ApiSettings
 from agent.api.state import ServiceState, require_token
 from agent.api.workers import QueueWorkers, WorkerPolicy
@@ -86,7 +86,7 @@ def create_app(
         _protected_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, webhook, queue, investigations, cases, incidents, skills):
+    for module in (health, webhook, queue, investigations, cases, incidents, regression, skills):
         app.include_router(module.router)
     return app
 

@@ -321,13 +321,13 @@ def regression_remove(directory: Annotated[Path, typer.Argument(help="A register
 
 def regression_list(as_json: JsonOption = False) -> None:
     """The labelled bundles every Skill patch is replayed against (the curated scenarios by default)."""
-    from agent.evolve.regression import registered, regression_bundles
+    from agent.evolve.regression import registered, regression_bundles, summary
 
     with _errors():
         home = get_settings().home
         dirs, bundles = registered(home), regression_bundles(home)
     if as_json:
-        print_json({"registered": [str(d) for d in dirs], "bundles": [str(b) for b in bundles]})
+        print_json(summary(home))
         return
     if not dirs:
         _say("nothing registered: the curated scenarios are the regression set")

@@ -78,6 +78,14 @@ def remove(home: Path, directory: Path) -> bool:
     return True
 
 
+def summary(home: Path) -> dict[str, object]:
+    """The registry as data (CLI ``--json``, API): registered directories, whether the curated default
+    applies, and every labelled bundle of the set."""
+    dirs = registered(home)
+    return {"registered": [str(d) for d in dirs], "default": not dirs,
+            "bundles": [str(b) for b in regression_bundles(home)]}
+
+
 def bundle_event(path: Path) -> Event:
     """A bundle's event alone (its metrics are not read); RegressionError naming the file when invalid."""
     event, errors = read_event(Path(path) / "event.yaml", bundle_name(Path(path)))

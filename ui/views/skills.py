@@ -1,4 +1,5 @@
-"""Skills: the library the agent selects from, the files that failed to load, and one Skill's YAML."""
+"""Skills: the library the agent selects from, the files that failed to load, one Skill's YAML, and the
+regression set its refinements are replayed against."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import streamlit as st
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 from ui import backend
 from ui.formatting import skill_rows
+from ui.regression_panel import render_regression
 from ui.widgets import show_error
 
 
@@ -46,3 +48,5 @@ if library.skills:
     st.code(skill_yaml(loaded), language="yaml", line_numbers=True, height=600)
 else:
     st.info("No Skill loaded: check the directories above.")
+
+render_regression()

@@ -1,0 +1,50 @@
+"""The regression set on the Skills page (Streamlit AppTest): shown, added to, removed from, errors shown."""
+
+from __future__ import annotations
+
+import shutil
+
+from agent.config import get_settings
+from agent.evolve.regression import registered
+from tests.test_ui_app import SCENARIOS, app, fresh_resources, texts  # noqa: F401  (fixture re-used)
+
+
+def skills_page():
+    at = app().run()
+    return at.switch_page("views/skills.py").run()
+
+
+def test_the_curated_default_is_shown_then_a_directory_is_added_and_removed(tmp_path):
+    mine = tmp_path / "mine"
+    shutil.copytree(SCENARIOS / "rca-slow-dependency", mine / "rca-slow-dependency")
+    at = skills_page()
+    assert not at.exception
+    assert "the curated scenarios are the regression set" in texts(at)
+    bundles = list(at.dataframe[1].value["bundle"])
+    assert any(b.endswith("rca-slow-dependency") for b in bundles) and len(bundles) > 1
+
+    at.text_input(key="regression_dir").set_value(str(mine)).run()
+    at.button(key="regression_add").click().run()
+    assert not at.exception
+    assert "1 labelled bundle(s)" in texts(at) and str(mine) in texts(at)
+    assert registered(get_settings().home) == [mine]
+    assert list(at.dataframe[1].value["bundle"]) == [str(mine / "rca-slow-dependency")]
+
+    assert at.selectbox(key="regression_registered").value == str(mine)
+    at.button(key="regression_remove").click().run()
+    assert not at.exception
+    assert registered(get_settings().home) == []
+    assert "left the regression set" in texts(at)
+    assert "the curated scenarios are the regression set" in texts(at)
+
+
+def test_a_directory_without_labelled_bundles_is_refused_with_the_reason(tmp_path):
+    (tmp_path / "empty").mkdir()
+    at = skills_page()
+    for value, reason in (("", "enter the path"), (str(tmp_path / "empty"), "no bundle with a label.yaml"),
+                          (str(tmp_path / "nope"), "no such directory")):
+        at.text_input(key="regression_dir").set_value(value).run()
+        at.button(key="regression_add").click().run()
+        assert not at.exception
+        assert reason in " ".join(e.value for e in at.error)
+    assert registered(get_settings().home) == []
