@@ -101,3 +101,35 @@ def test_demo_runs_the_scenarios_and_prints_the_summary_table(mixed_cases):
 def test_demo_without_scenarios_fails(tmp_path):
     result = runner.invoke(app, ["demo", "--scenarios", str(tmp_path)])
     assert result.exit_code == 2 and "no scenarios found" in result.stderr
+
+
+def test_eval_with_memory_counts_a_stored_correction(tmp_path, memory):
+    """A team's correction stored in memory changes the eval answer only with ``--memory``."""
+    from agent.bundles.reader import load_bundle
+    from agent.config import get_settings
+    from agent.evolve.corrections import correct_case
+    from agent.investigate import investigate
+    from agent.runtime import bundle_toolkit
+
+    case_dir = tmp_path / "cases" / "rca-slow-dependency"
+    shutil.copytree(SCENARIOS / "rca-slow-dependency", case_dir)
+    bundle = load_bundle(case_dir)
+    stored = investigate(bundle.event, bundle_toolkit(bundle, get_settings(), memory=memory), bundle_path=str(case_dir))
+    second = stored.verdict.root_causes[1]
+    # The team says the second-ranked service was the cause; the bundle's label agrees with the team.
+    (case_dir / "label.yaml").write_text(f"root_cause:\n- service: {second.service}\n  fault: {second.fault}\n")
+
+    def run(*extra: str) -> dict:
+        result = runner.invoke(app, ["eval", "--cases", str(case_dir.parent), "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    assert run()["cases"][0]["passed"] is False and run("--memory")["memory"]["lessons"] == 0
+    correct_case(memory, stored.case_id, correct=False, service=second.service, fault=second.fault)
+    assert run()["cases"][0]["passed"] is False  # without --memory corrections never count
+    with_memory = run("--memory")
+    assert with_memory["cases"][0]["passed"] is True and with_memory["cases"][0]["rank"] == 1
+    assert with_memory["memory"]["corrected_cases"] == 1 and with_memory["memory"]["lessons"] >= 1
+    assert with_memory["memory"]["in_sample"] == ["rca-slow-dependency"]
+    table = runner.invoke(app, ["eval", "--cases", str(case_dir.parent), "--memory"])
+    assert "lesson(s) from 1 corrected case(s)" in table.stdout and "in-sample" in table.stdout

@@ -61,7 +61,7 @@ def print_summary(report, title: str) -> None:
         console.print(table)
 
 
-def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = False):
+def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = False, memory=None):
     from agent.eval.runner import evaluate
     from agent.runtime import open_knowledge
 
@@ -79,7 +79,7 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
                 progress.console.print(f"{mark} {path.name:<26} {score.skill:<24} {score.detail}")
             progress.advance(task)
 
-        return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case)
+        return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case, memory=memory)
 
 
 def eval_command(
@@ -87,6 +87,9 @@ def eval_command(
                                         file_okay=False)],
     as_json: JsonOption = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per case.")] = False,
+    memory: Annotated[bool, typer.Option(
+        "--memory", help="Weigh rankings with the stored corrections (their lessons), as live investigations "
+        "do; nothing is written to memory.")] = False,
 ) -> None:
     """Run every labelled bundle in a directory and report pass rate and accuracy per pattern and Skill."""
     from agent.eval.runner import find_bundles
@@ -94,11 +97,23 @@ def eval_command(
     bundles = find_bundles(cases)
     if not bundles:
         fail(f"{cases}: no case bundles (directories with event.yaml) found")
-    report = _run_eval(bundles, f"evaluating {len(bundles)} bundles", verbose and not as_json, quiet=as_json)
+    label = f"evaluating {len(bundles)} bundles"
+    if memory:
+        from agent.runtime import open_memory
+
+        with open_memory(get_settings()) as store:
+            report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, memory=store)
+    else:
+        report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json)
     if as_json:
         print_json(report.to_dict())
         return
-    print_summary(report, f"Offline evaluation: {cases}")
+    print_summary(report, f"Offline evaluation{' with stored corrections' if memory else ''}: {cases}")
+    if report.memory is not None:
+        used = report.memory
+        console.print(f"stored corrections: {used['lessons']} lesson(s) from {used['corrected_cases']} corrected "
+                      f"case(s)" + (f"; in-sample (corrected cases themselves): {', '.join(used['in_sample'])}"
+                                    if used["in_sample"] else ""))
     for name, error in report.errors.items():
         console.print(f"[yellow]skipped {name}: {error}[/]")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,7 @@ class EvalReport:
     overall: Summary = field(default_factory=Summary)
     by_pattern: dict[str, Summary] = field(default_factory=lambda: defaultdict(Summary))
     by_skill: dict[str, Summary] = field(default_factory=lambda: defaultdict(Summary))
+    memory: dict[str, Any] | None = None  # with stored corrections: lessons, corrected cases, in-sample bundles
 
     def add(self, score: CaseScore) -> None:
         self.scores.append(score)
@@ -110,6 +111,7 @@ class EvalReport:
             "by_skill": {k: {**asdict(v), **v.rates()} for k, v in self.by_skill.items()},
             "cases": [asdict(s) for s in self.scores],
             "errors": self.errors,
+            "memory": self.memory,
         }
 
 
@@ -119,11 +121,21 @@ def evaluate(
     *,
     knowledge: Any = None,
     on_case: Callable[[Path, CaseScore | None], None] | None = None,
+    memory: Any = None,
 ) -> EvalReport:
-    """Investigate every labelled bundle offline (no memory writes) and score it."""
+    """Investigate every labelled bundle offline (no memory writes) and score it.
+
+    ``memory``: weigh the rankings with the lessons of its corrected cases, as live investigations do
+    (nothing is written to it); the report's ``memory`` says how many and which evaluated bundles are
+    corrected cases themselves (scored in-sample).
+    """
     settings = settings or get_settings()
     library = load_skills(settings)
     report = EvalReport()
+    bundles = list(bundles)
+    experience = None
+    if memory is not None:
+        experience, report.memory = memory_experience(memory, bundles)
     for path in bundles:
         label = load_label(path)
         if label is None:
@@ -133,7 +145,7 @@ def evaluate(
             continue
         try:
             bundle = load_bundle(path)
-            toolkit = bundle_toolkit(bundle, settings, library=library, knowledge=knowledge)
+            toolkit = bundle_toolkit(bundle, settings, library=library, knowledge=knowledge, experience=experience)
             result = investigate(bundle.event, toolkit, source="eval")
             score = score_case(path.name, result.skill["name"], result.verdict, label)
             report.add(score)
@@ -143,3 +155,15 @@ def evaluate(
         if on_case:
             on_case(path, score)
     return report
+
+
+def memory_experience(memory: Any, bundles: Sequence[Path]) -> tuple[list, dict[str, Any]]:
+    """The lessons of memory's corrected cases, and what they are: counts and the in-sample bundles."""
+    from agent.reasoners.lessons import memory_lessons
+
+    corrected = memory.corrected_cases()
+    lessons = memory_lessons(memory)
+    evaluated = {Path(b).resolve(): Path(b).name for b in bundles}
+    in_sample = sorted({evaluated[Path(c.bundle_path).resolve()] for c in corrected
+                        if c.bundle_path and Path(c.bundle_path).resolve() in evaluated})
+    return lessons, {"corrected_cases": len(corrected), "lessons": len(lessons), "in_sample": in_sample}
