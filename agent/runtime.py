@@ -104,9 +104,9 @@ def _experience(memory: Any, given: list | None) -> list:
     """The lessons an investigation weighs its ranking with: ``given``, else those learned from memory."""
     if given is not None or memory is None:
         return list(given or [])
-    from agent.reasoners.lessons import memory_lessons
+    from agent.reasoners.lessons import cached_memory_lessons
 
-    return memory_lessons(memory)
+    return cached_memory_lessons(memory)
 
 
 def load_topology(path: Path):

@@ -124,3 +124,31 @@ def test_distill_merges_cases_of_one_kind_and_signature_across_services(memory, 
     assert note.group.kind == "network_delay" and note.cases == [first, second]
     assert note.group.signature == "1 hop(s) downstream with cpu_saturation:up, slow_dependency:up"
     assert case_lessons(memory.get_case(first))[0].cause
+
+
+def test_lessons_are_cached_until_a_correction_changes_them(memory, monkeypatch) -> None:
+    from agent.reasoners import lessons as lessons_module
+    from agent.runtime import _experience
+
+    first = _stored_case(memory, "orders")
+    correct_case(memory, first, correct=False, service="payments", fault="network_delay")
+    built: list[int] = []
+    real = lessons_module.memory_lessons
+    monkeypatch.setattr(lessons_module, "memory_lessons", lambda m: built.append(1) or real(m))
+
+    once = _experience(memory, None)
+    again = _experience(memory, None)
+    assert once == again and {lesson.case_id for lesson in once} == {first}
+    assert len(built) == 1  # the second investigation reused the lessons
+    again.clear()
+    assert _experience(memory, None) == once and len(built) == 1  # a caller's copy, not the cache
+
+    second = _stored_case(memory, "orders")
+    correct_case(memory, second, correct=False, service="payments", fault="network_delay")
+    after = _experience(memory, None)
+    assert len(built) == 2 and {lesson.case_id for lesson in after} == {first, second}
+    correct_case(memory, second, correct=True)  # re-corrected: its answer (orders) was right after all
+    recorrected = _experience(memory, None)
+    assert len(built) == 3 and recorrected != after
+    assert [lesson for lesson in recorrected if lesson.case_id == first] == \
+        [lesson for lesson in after if lesson.case_id == first]

@@ -159,10 +159,10 @@ def evaluate(
 
 def memory_experience(memory: Any, bundles: Sequence[Path]) -> tuple[list, dict[str, Any]]:
     """The lessons of memory's corrected cases, and what they are: counts and the in-sample bundles."""
-    from agent.reasoners.lessons import memory_lessons
+    from agent.reasoners.lessons import cached_memory_lessons
 
     corrected = memory.corrected_cases()
-    lessons = memory_lessons(memory)
+    lessons = cached_memory_lessons(memory)
     evaluated = {Path(b).resolve(): Path(b).name for b in bundles}
     in_sample = sorted({evaluated[Path(c.bundle_path).resolve()] for c in corrected
                         if c.bundle_path and Path(c.bundle_path).resolve() in evaluated})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from agent.memory.cases import case_record, correction_record, load_case_row
 from agent.memory.errors import InvalidInputError
@@ -75,6 +75,12 @@ class CorrectionStore(Store):
         """A case's corrections, oldest first (CaseNotFoundError for an unknown case)."""
         with self._read() as session:
             return [correction_record(c) for c in load_case_row(session, case_id).corrections]
+
+    def corrections_state(self) -> tuple[int, int]:
+        """(number of corrections, highest correction id): changes whenever a correction is added or removed."""
+        with self._read() as session:
+            count, highest = session.execute(select(func.count(CorrectionRow.id), func.max(CorrectionRow.id))).one()
+        return int(count or 0), int(highest or 0)
 
     def corrected_cases(self, skill: str | None = None) -> list[CaseRecord]:
         """Cases with at least one correction (optionally one Skill's), oldest first, with corrections."""

@@ -3,7 +3,8 @@
 ``case_lessons`` turns one RCA case whose truth names a root-cause service into lessons (the shape of
 the true cause, and of every service the answer ranked above it; see :mod:`agent.reasoners.experience`).
 ``memory_lessons`` gathers them over every corrected case; investigations get them through
-``Toolkit.experience`` and cite the cases that moved their ranking.
+``Toolkit.experience`` (``cached_memory_lessons``: rebuilt only when the corrections changed) and cite
+the cases that moved their ranking.
 
 The fault-kind vocabulary is open: a correction may name the team's own kind (``network_delay``). A
 :class:`Vocabulary` learns, from corrected cases, which kinds the agent's own classification gave the
@@ -14,6 +15,7 @@ corrections have shown that the team calls that ``network_delay``).
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,6 +48,35 @@ def memory_lessons(memory: object, *, exclude: Iterable[str] = ()) -> list[Lesso
         if case.id not in skip:
             out.extend(case_lessons(case))
     return out
+
+
+_CACHE: dict[str, tuple[tuple[int, int], list[Lesson]]] = {}  # database URL -> (corrections' state, lessons)
+_CACHE_LOCK = threading.Lock()
+
+
+def _cacheable(url: str) -> bool:
+    """A database shared by every handle on the URL (an in-memory SQLite database is not)."""
+    return not url.rstrip("/").endswith(("sqlite:", ":memory:"))
+
+
+def cached_memory_lessons(memory: object) -> list[Lesson]:
+    """``memory_lessons(memory)``, rebuilt only when memory's corrections changed since the last call.
+
+    Keyed by the database URL and the corrections' state (their number and highest id), read from the
+    database on every call, so a correction stored by any process or thread invalidates it.
+    """
+    url = str(getattr(memory, "url", ""))
+    if not url or not _cacheable(url):
+        return memory_lessons(memory)
+    state = memory.corrections_state()  # type: ignore[attr-defined]
+    with _CACHE_LOCK:
+        hit = _CACHE.get(url)
+    if hit is not None and hit[0] == state:
+        return list(hit[1])
+    lessons = memory_lessons(memory)  # a correction landing meanwhile changes the state: rebuilt next call
+    with _CACHE_LOCK:
+        _CACHE[url] = (state, lessons)
+    return list(lessons)
 
 
 def agent_kind(case: CaseRecord, service: str) -> str:
