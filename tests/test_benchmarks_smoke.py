@@ -240,3 +240,16 @@ def test_self_evolution_protocol_table(bench, tmp_path):
     data = result.data["sim"]
     assert data["scored"] == 4 and data["lost"] == 0
     assert "scored half before" in headers(result.tables["summary"])
+
+
+def test_self_evolution_llm_variant_counts_what_a_failing_endpoint_answered(bench, fake_llm, tmp_path):
+    module = bench("self_evolution")
+    result = module.main(["--sets", "sim", "--sim-count", "1", "--no-search", "--home", str(tmp_path / "h"),
+                          "--llm", "--llm-patches", "1", "--llm-notes", "1"])  # nothing queued: HTTP 500
+    answers = result.data["sim"]["llm"]["answers"]
+    misses = result.data["sim"]["counts"]["corrected: misses"]
+    assert answers["note: error"] == 1 and answers.get("patch: error", 0) == min(misses, 1)
+    assert result.data["sim"]["counts"].get("patches accepted", 0) == 0
+    assert first_column(result.tables["llm"]) == ["sim"]
+    assert "LLM patches and notes, offline verdicts" in result.tables["summary"].title
+    assert len(fake_llm.requests) >= 1 + min(misses, 1)
