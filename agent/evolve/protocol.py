@@ -174,6 +174,8 @@ def _evolve(bench: Workbench, missed: list[tuple[str, str]], report: ProtocolRep
     counts, patches = report.counts, report.patches
     for asked, (case_id, skill) in enumerate(missed):
         proposal = _propose(bench, case_id, skill, report, budget - asked)
+        if proposal is None and report.llm is not None:
+            progress(f"no patch from the model for {case_id}: {dict(report.llm.counts)}")
         if proposal is not None:
             replayed = bench.replay(proposal)
             if replayed.accepted:
