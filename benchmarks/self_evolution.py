@@ -201,6 +201,8 @@ def tables(results: dict[str, ProtocolReport], seconds: dict[str, float], varian
         details.add_row("team fault kinds learned", ", ".join(r.team_kinds) or "-")
         for line in r.patches:
             details.add_row("accepted patch", line)
+        for line in r.llm.errors if r.llm is not None else []:
+            details.add_row("model answer refused", line)
         out[name] = details
         if r.tried:
             tried = Table(title=f"{name}: offline parameter search, every candidate through the replay gate")
@@ -241,7 +243,8 @@ def main(argv: Sequence[str] | None = None) -> BenchResult:
                    "kind_before": sum(r.kind_before), "kind_after": sum(r.kind_after),
                    "scored_lost": r.scored_lost, "counts": dict(r.counts), "patches": r.patches,
                    "lessons": r.lessons, "team_kinds": r.team_kinds, "cited": r.cited, "search": r.tried,
-                   "llm": None if r.llm is None else {"answers": dict(r.llm.counts), "seconds": round(r.llm.seconds)}}
+                   "llm": None if r.llm is None else {"answers": dict(r.llm.counts), "seconds": round(r.llm.seconds),
+                                                      "errors": r.llm.errors}}
             for name, r in results.items()}
     variant = "offline" if not (args.llm or args.llm_local) else \
         "LLM patches and notes" + (" and verdicts" if args.llm_reason else ", offline verdicts")

@@ -56,6 +56,7 @@ def test_patches_and_notes_are_asked_within_bounds_and_counted(llm_settings, fak
     assert misses >= 1  # the blind library misses the memory leak: there is a patch to ask for
     assert report.llm.get("note", "valid") == 1
     assert report.llm.get("patch", "failed") == 1  # three invalid answers: no patch, nothing accepted
+    assert report.llm.errors[0].startswith("patch: the model gave no valid Skill patch in 3 tries")
     assert report.counts["misses not sent to the model (limit)"] == misses - 1
     assert report.counts["patches accepted"] == 0 and not report.patches
     assert len(fake_llm.requests) == 4  # nothing beyond the bounds; verdicts stayed offline

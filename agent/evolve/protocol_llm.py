@@ -17,6 +17,8 @@ from agent.evolve.distill import collect_groups, llm_note
 from agent.evolve.llm_loop import GenerationFailed
 from agent.llm.types import LLMError
 
+MAX_ERROR_CHARS = 300
+
 
 @dataclass(frozen=True)
 class LLMPlan:
@@ -46,6 +48,7 @@ class LLMTally:
 
     counts: Counter = field(default_factory=Counter)
     seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)  # why each failed or erred answer was refused, per ask
 
     def add(self, purpose: str, outcome: str, seconds: float = 0.0) -> None:
         self.counts[f"{purpose}: {outcome}"] += 1
@@ -66,11 +69,13 @@ def ask_timed(tally: LLMTally, purpose: str, ask: Any) -> Any:
     started = time.perf_counter()
     try:
         answer = ask()
-    except GenerationFailed:
+    except GenerationFailed as exc:
         tally.add(purpose, "failed", time.perf_counter() - started)
+        tally.errors.append(f"{purpose}: {exc}"[:MAX_ERROR_CHARS])
         return None
-    except LLMError:
+    except LLMError as exc:
         tally.add(purpose, "error", time.perf_counter() - started)
+        tally.errors.append(f"{purpose}: {exc}"[:MAX_ERROR_CHARS])
         return None
     tally.add(purpose, "valid", time.perf_counter() - started)
     return answer
