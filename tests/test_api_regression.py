@@ -29,7 +29,14 @@ def test_add_list_remove_round_trip(client, labelled) -> None:
     added = client.post("/skills/regression", json={"directory": str(labelled)})
     assert added.status_code == 201, added.text
     body = added.json()
-    assert body["bundles"] == [str(labelled / SCENARIO.name)] and body["registered"] == [str(labelled)]
+    assert body["added"] == [str(labelled / SCENARIO.name)] and body["registered"] == [str(labelled)]
+    assert body["directory"] == str(labelled) and body["bundles"] == body["added"]  # the whole set: this one
+
+    other = labelled.parent.parent / "other"
+    shutil.copytree(PROJECT_ROOT / "examples" / "scenarios" / "rca-memory-leak", other / "rca-memory-leak")
+    both = client.post("/skills/regression", json={"directory": str(other)}).json()
+    assert both["added"] == [str(other / "rca-memory-leak")] and len(both["bundles"]) == 2
+    assert client.delete("/skills/regression", params={"directory": str(other)}).json()["removed"] == str(other)
     assert registered(get_settings().home) == [labelled]  # the registry the CLI reads
     listed = client.get("/skills/regression").json()
     assert (listed["default"], listed["bundles"]) == (False, [str(labelled / SCENARIO.name)])

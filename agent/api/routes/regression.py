@@ -50,8 +50,8 @@ def add_regression(body: RegressionAdd, state: State) -> dict[str, Any]:
         bundles = regression.add(state.settings.home, Path(body.directory))
     except regression.RegressionError as exc:
         raise HTTPException(status_code=422, detail=f"directory: {exc}") from exc
-    return {"directory": str(Path(body.directory).resolve()), "bundles": [str(b) for b in bundles],
-            **regression.summary(state.settings.home)}
+    return {**regression.summary(state.settings.home), "directory": str(Path(body.directory).resolve()),
+            "added": [str(b) for b in bundles]}
 
 
 @router.delete("")
@@ -62,4 +62,4 @@ def remove_regression(
     if not regression.remove(state.settings.home, Path(directory)):
         raise HTTPException(status_code=404, detail=f"directory: {Path(directory).resolve()} is not registered "
                                                     "(see GET /skills/regression)")
-    return {"removed": str(Path(directory).resolve()), **regression.summary(state.settings.home)}
+    return {**regression.summary(state.settings.home), "removed": str(Path(directory).resolve())}
