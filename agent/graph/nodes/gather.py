@@ -125,8 +125,9 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
 
 
 def _log_json(record: Any) -> dict[str, Any]:
-    return {"ts": record.ts, "service": record.service, "level": record.level, "message": record.message,
+    line = {"ts": record.ts, "service": record.service, "level": record.level, "message": record.message,
             "instance": record.instance}
+    return {**line, "trace_id": record.trace_id} if getattr(record, "trace_id", None) else line
 
 
 def _change_json(record: Any) -> dict[str, Any]:
