@@ -25,7 +25,7 @@ from agent.graph.series_ops import with_history
 from agent.series import Series
 from agent.skills.schema import Compare, MetricSignal, Skill
 
-ACTIVE_SPAN_S = 180.0  # "at the event": the last few samples up to it
+ACTIVE_SPAN_S = 120.0  # "at the event": the last two one-minute samples up to it
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
