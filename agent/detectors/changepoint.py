@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.detectors.calibration import calibrate
+from agent.detectors.calibration import MIN_REFERENCE, calibrate
 from agent.detectors.direction import bad_signs
 from agent.detectors.robust import relative_change
 
@@ -83,7 +83,7 @@ def locate_onset(
     k: int = 3,
     m: int = 4,
     rel_floor: float = 0.01,
-    min_baseline: int = 5,
+    min_baseline: int = MIN_REFERENCE,
     set_aside_episodes: bool = False,
 ) -> Onset | None:
     """The earliest sustained deviation of ``values`` from ``baseline`` the bad way, or ``None``."""
