@@ -12,6 +12,7 @@ from agent.detectors.change_impact import detect_change_impact
 from agent.detectors.changes import detect_change_proximity, earliest_onsets
 from agent.detectors.deviation import WEAK_SCORE, detect_deviation
 from agent.detectors.history import detect_history
+from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
 from agent.detectors.slo import detect_slo_burn
@@ -114,7 +115,9 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
                                        max_score=1.0 if inspection else WEAK_SCORE, set_aside_episodes=set_aside,
                                        **common)
-        if event.pattern == Pattern.INSPECTION:
+        if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
+            onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
+                                         direction=direction, **common)
             onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor) for f in onsets]
     return found
