@@ -12,6 +12,7 @@ from agent.detectors.change_impact import detect_change_impact
 from agent.detectors.changes import detect_change_proximity, earliest_onsets
 from agent.detectors.deviation import WEAK_SCORE, detect_deviation
 from agent.detectors.history import detect_history
+from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
 from agent.detectors.slo import detect_slo_burn
@@ -26,7 +27,7 @@ from agent.graph.series_ops import with_history
 from agent.series import LogRecord, Series
 from agent.skills.schema import Compare, MetricSignal, Skill
 
-ACTIVE_SPAN_S = 180.0  # "at the event": the last few samples up to it
+ACTIVE_SPAN_S = 120.0  # "at the event": the last two one-minute samples up to it
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
@@ -115,7 +116,9 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
                                        max_score=1.0 if inspection else WEAK_SCORE, set_aside_episodes=set_aside,
                                        **common)
-        if event.pattern == Pattern.INSPECTION:
+        if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
+            onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
+                                         direction=direction, **common)
             onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor) for f in onsets]
     return found

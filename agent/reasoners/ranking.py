@@ -29,6 +29,7 @@ CALLER_SIDE = ("*client*", "*outbound*", "*upstream*", "*downstream*", "*depende
 CALLER_SIDE_WEIGHT = 0.3  # a caller-side deviation mostly points at the callee, not the caller
 LESS_WORK_WEIGHT = 0.3  # a fall of an unknown-direction metric (less work done) mostly marks a victim
 RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had recovered before it
+RUN_END = 0.5  # back within this share of the detector's alarm level: the excursion's run has ended
 RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
@@ -41,9 +42,18 @@ def caller_side(metric: str | None) -> bool:
 
 
 def activity(finding: Finding) -> float:
-    """1 while the deviation lasts around the alert, ``RECOVERED_WEIGHT`` once it had recovered before it."""
+    """1 while the deviation lasts around the alert, ``RECOVERED_WEIGHT`` once it had recovered before it.
+
+    Recovered: the series got no farther from its baseline in the minutes up to the alert than
+    ``RECOVERED_Z``, nor than the level at which the onset detector ends an excursion's run
+    (``RUN_END`` x its alarm level), so an earlier episode's tail does not count as present.
+    """
     active = finding.numbers.get("active_z")
-    return RECOVERED_WEIGHT if active is not None and active < RECOVERED_Z else 1.0
+    if active is None:
+        return 1.0
+    alarm = finding.numbers.get("alarm_z") or finding.numbers.get("excursion") or 0.0  # onset / deviation
+    run_end = RUN_END * alarm
+    return RECOVERED_WEIGHT if active < max(RECOVERED_Z, run_end) else 1.0
 
 
 def weight(finding: Finding) -> float:
