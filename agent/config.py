@@ -47,9 +47,13 @@ class Settings(BaseSettings):
         default=None, description="Embeddings model at the LLM endpoint; default the local ONNX model."
     )
 
-    source_timeout_s: float = Field(default=15.0)
-    max_series_per_signal: int = Field(default=200)
-    max_log_lines: int = Field(default=5000)
+    source_timeout_s: float = Field(default=15.0, gt=0, description="Limit on one query to a data source, seconds.")
+    max_series_per_signal: int = Field(
+        default=200, gt=0, description="Series kept per Skill signal and service (one query); the rest is dropped "
+                                       "and the report says the answer was truncated.")
+    max_log_lines: int = Field(
+        default=5000, gt=0, description="Log lines read per Skill log request at most (a Skill's own `limit` may "
+                                        "ask for fewer).")
     max_bundle_file_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0,
         description="A bundle data file (metrics.csv, logs.jsonl, changes.jsonl; gzip: uncompressed) larger than "

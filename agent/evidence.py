@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.events import Event
@@ -76,17 +78,26 @@ class EvidencePack(BaseModel):
         return {f.id for f in self.findings}
 
 
-def select_for_pack(findings: list[Finding], limit: int) -> list[Finding]:
+def select_for_pack(
+    findings: list[Finding], limit: int, signal_weights: Mapping[str, float] | None = None
+) -> list[Finding]:
     """The strongest Findings, round-robin across (service, metric) so every service and signal is represented.
 
     Instances of one service repeating the same metric come after every other service's best evidence.
+    ``signal_weights`` (the Skill's signal ``weight``s) scale a Finding's score for this choice only,
+    relative to the heaviest signal, so the signals a Skill calls important are shown first.
     """
-    ranked = sorted(findings, key=lambda f: -f.score)
+    heaviest = max(signal_weights.values(), default=1.0) if signal_weights else 1.0
+
+    def priority(f: Finding) -> float:
+        return f.score * (signal_weights or {}).get(f.signal or "", heaviest) / heaviest
+
+    ranked = sorted(findings, key=lambda f: -priority(f))
     position: dict[tuple[str, str], int] = {}
     order = []
     for f in ranked:
         key = (f.service or f.subject, f.metric or f.kind.value)
         position[key] = position.get(key, 0) + 1
-        order.append((position[key], -f.score, f))
+        order.append((position[key], -priority(f), f))
     chosen = {id(item[2]) for item in sorted(order, key=lambda item: item[:2])[:limit]}
-    return [f for f in ranked if id(f) in chosen]
+    return [f for f in sorted(findings, key=lambda f: -f.score) if id(f) in chosen]

@@ -21,6 +21,7 @@ class FindingKind(StrEnum):
     TREND = "trend"  # steady growth towards saturation (leaks, disks)
     LOG_NEW_TEMPLATE = "log_new_template"  # a log template not seen in the baseline window
     LOG_BURST = "log_burst"  # a template far more frequent than in the baseline window
+    TRACE_DIVERGENCE = "trace_divergence"  # traces leave the reference's (service, template) paths at a service
     CHANGE_NEAR_ONSET = "change_near_onset"  # a change shortly before an anomaly onset
     MISSING_DATA = "missing_data"  # a source failed or returned nothing
 

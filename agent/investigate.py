@@ -139,7 +139,7 @@ def run_checkpointed(saver: Any, event: Event, toolkit: Toolkit, *, thread_id: s
     over; a finished thread's checkpoints are deleted. ``kwargs`` are :func:`investigate`'s.
     """
     thread_id = thread_id or uuid.uuid4().hex
-    if saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None:
+    if has_checkpoint(saver, thread_id):
         result = resume(thread_id, toolkit, saver)
     else:
         result = investigate(event, toolkit, checkpointer=saver, thread_id=thread_id, **kwargs)
@@ -147,8 +147,6 @@ def run_checkpointed(saver: Any, event: Event, toolkit: Toolkit, *, thread_id: s
     return result
 
 
-def has_checkpoint(thread_id: str, settings: Settings) -> bool:
-    """True when the configured checkpointer holds a checkpoint of ``thread_id``."""
-    with open_checkpointer(settings) as saver:
-        return saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None
-
+def has_checkpoint(saver: Any, thread_id: str) -> bool:
+    """True when ``saver`` holds a checkpoint of ``thread_id`` (an interrupted run that can be finished)."""
+    return saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None

@@ -104,7 +104,7 @@ def interrupted_cases(settings: Settings, memory: Any, limit: int = 1000) -> lis
     running = memory.list_cases(status="running", limit=limit)
     with open_checkpointer(settings) as saver:
         return [case for case in reversed(running)
-                if case.thread_id and saver.get_tuple({"configurable": {"thread_id": case.thread_id}})]
+                if case.thread_id and has_checkpoint(saver, case.thread_id)]
 
 
 def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowledge: Any = None) -> InvestigationResult:
@@ -120,14 +120,14 @@ def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowled
     case = memory.get_case(case_id)
     if case.status == "done":
         raise ValueError(f"case {case_id} is already finished")
-    if not case.thread_id or not has_checkpoint(case.thread_id, settings):
-        raise ValueError(f"case {case_id} has no checkpoint to resume from; investigate its event again")
-    knowledge = knowledge if knowledge is not None else open_knowledge(settings)
-    if case.bundle_path:
-        toolkit = bundle_toolkit(Path(case.bundle_path), settings, knowledge=knowledge, memory=memory)
-    else:
-        toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
     with open_checkpointer(settings) as saver:
+        if not case.thread_id or not has_checkpoint(saver, case.thread_id):
+            raise ValueError(f"case {case_id} has no checkpoint to resume from; investigate its event again")
+        knowledge = knowledge if knowledge is not None else open_knowledge(settings)
+        if case.bundle_path:
+            toolkit = bundle_toolkit(Path(case.bundle_path), settings, knowledge=knowledge, memory=memory)
+        else:
+            toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
         result = resume(case.thread_id, toolkit, saver)
         saver.delete_thread(case.thread_id)  # finished: nothing left to resume
     return result

@@ -94,10 +94,16 @@ def bundle_toolkit(
         knowledge=knowledge,
         memory=memory,
         similarity=skill_similarity(knowledge),
-        source_timeout_s=settings.source_timeout_s,
         experience=_experience(memory, experience),
+        **_query_limits(settings),
         **_reasoners(settings),
     )
+
+
+def _query_limits(settings: Settings) -> dict[str, Any]:
+    """The Toolkit's bounds on what one investigation asks its sources for, from the settings."""
+    return {"source_timeout_s": settings.source_timeout_s, "max_series_per_signal": settings.max_series_per_signal,
+            "max_log_lines": settings.max_log_lines}
 
 
 def _experience(memory: Any, given: list | None) -> list:
@@ -145,7 +151,7 @@ def live_toolkit(
         knowledge=knowledge,
         memory=memory,
         similarity=skill_similarity(knowledge),
-        source_timeout_s=settings.source_timeout_s,
         experience=_experience(memory, experience),
+        **_query_limits(settings),
         **_reasoners(settings),
     )

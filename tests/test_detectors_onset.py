@@ -107,6 +107,8 @@ def test_recovered_anomaly_scores_lower_than_a_lasting_one():
     [b] = run(minute_series(transient))
     assert b.numbers["persistence"] < a.numbers["persistence"]
     assert b.score < a.score
+    # the alarm level it used is reported (the ranking reads half of it as "the run has ended")
+    assert b.numbers["alarm_z"] >= 4.0 and b.numbers["robust_z"] >= b.numbers["alarm_z"] / 2
 
 
 def test_default_baseline_is_the_first_half_and_short_baselines_are_skipped():

@@ -274,6 +274,14 @@ def test_offline_reason_cites_only_the_pack():
     assert [c["id"] for c in update["pack"]["changes"]] == ["cfg-1"]
 
 
+def test_the_offline_reasoner_sees_every_finding_by_default():
+    toolkit = make_toolkit()
+    state = advance(gathered_state(toolkit), toolkit, analyze)
+    update = reason(state, toolkit)
+    assert len(state["findings"]) > 3
+    assert {f["id"] for f in update["pack"]["findings"]} == {f["id"] for f in state["findings"]}
+
+
 def test_report_has_headline_evidence_table_and_provenance(toolkit):
     state = advance(gathered_state(toolkit), toolkit, analyze, reason)
     text = report(state, toolkit)["report"]

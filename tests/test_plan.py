@@ -44,3 +44,13 @@ def test_event_values_cannot_widen_label_matchers():
     assert plan.metric_tasks
     for task in plan.metric_tasks:
         assert task.query.matchers["service"] != "rank*"  # the glob is escaped, matching only itself
+
+
+def test_settings_bound_every_query_of_the_plan():
+    skill = LIB.get("generic-rca").skill
+    event = event_from_alert(Alert(labels={"alertname": "Slow", "service": "ranking"}, startsAt=T0))
+    plan = build_plan(skill, event, ["ranking"], TOPO, max_series=7, max_log_lines=10)
+    assert plan.metric_tasks and {t.query.limit for t in plan.metric_tasks} == {7}
+    assert plan.log_requests and {r.limit for r in plan.log_requests.values()} == {10}
+    wide = build_plan(skill, event, ["ranking"], TOPO, max_log_lines=10**9)
+    assert {r.limit for r in wide.log_requests.values()} == {log.limit for log in skill.data.logs}

@@ -40,7 +40,10 @@ class FakePrometheus:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the client stopped reading (a size limit)
+                    pass
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -269,3 +272,17 @@ def test_glob_to_re2_matches_exactly_what_fnmatch_matches(glob):
 def test_selector_refuses_bad_names(name, matchers):
     with pytest.raises(ValueError):
         selector(name, matchers)
+
+
+def test_an_answer_too_large_for_the_limits_is_refused_while_it_downloads(fake):
+    from agent.sources.base import QueryLimits
+
+    values = [[1000 + i, "1"] for i in range(2000)]  # ~30 KB of JSON
+    fake.answer("/api/v1/query_range", matrix({"metric": {"__name__": "up"}, "values": values}))
+    small = PrometheusMetricSource(fake.url, limits=QueryLimits(max_series=1, max_points=10))
+    result = small.query(query())
+    assert result.status == "error" and result.data == []
+    assert f"larger than {QueryLimits(1, 10).max_bytes} bytes" in result.error
+    assert "BIANQUE_MAX_QUERY_POINTS" in result.error
+    roomy = PrometheusMetricSource(fake.url, limits=QueryLimits(max_series=1, max_points=5000))
+    assert roomy.query(query()).status == "ok"

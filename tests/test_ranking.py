@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.findings import Finding, FindingKind, number_findings
-from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, outgoing_slowness, rank_services
+from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, activity, outgoing_slowness, rank_services
 
 T0 = 1_700_000_000.0
 CLIENT = "pod_client_latency_p95_seconds"  # latency of the calls a service makes
@@ -103,3 +103,14 @@ def test_alerted_service_is_not_promoted_over_clear_evidence():
 def test_alerted_service_is_not_promoted_when_calls_clearly_slowed():
     findings = [_finding("checkout", CLIENT, 0.8), *(_finding(s, SERVER, 0.2) for s in ("cart", "payment", "email"))]
     assert "frontend" not in _order(findings)[:3]
+
+
+def test_an_earlier_episodes_tail_counts_as_recovered():
+    # 3 sigmas off a baseline whose alarm level was 10: above RECOVERED_Z, yet back within half the alarm
+    # level, where the onset detector itself ends an excursion's run: a past episode, not this alert's cause
+    tail = _finding("cart", SERVER, 0.9, active_z=3.0).model_copy(
+        update={"numbers": {"active_z": 3.0, "alarm_z": 10.0}})
+    live = _finding("checkout", SERVER, 0.8, active_z=6.0).model_copy(
+        update={"numbers": {"active_z": 6.0, "alarm_z": 10.0}})
+    assert activity(tail) < 1.0 == activity(live)
+    assert _order([tail, live])[0] == "checkout"

@@ -100,3 +100,11 @@ def test_an_investigation_reports_a_refused_query_as_missing_data(bianque_home, 
     result = investigate(load_bundle(SMALL).event, bundle_toolkit(SMALL, get_settings()))
     assert "more than the limit of 3 per query" in result.report
     assert "BIANQUE_MAX_QUERY_POINTS" in result.report
+
+
+def test_series_and_log_line_limits_bound_what_an_investigation_reads(bianque_home, monkeypatch):
+    limit(monkeypatch, "BIANQUE_MAX_SERIES_PER_SIGNAL", 1)  # ranking has two instances
+    limit(monkeypatch, "BIANQUE_MAX_LOG_LINES", 1)
+    result = investigate(load_bundle(SMALL).event, bundle_toolkit(SMALL, get_settings()))
+    assert "only the first 1 series were read (BIANQUE_MAX_SERIES_PER_SIGNAL)" in result.report
+    assert "only the first 1 lines were read (the Skill's limit or BIANQUE_MAX_LOG_LINES)" in result.report

@@ -10,6 +10,7 @@ from agent.detectors.change_impact import detect_change_impact
 from agent.detectors.changes import detect_change_proximity, earliest_onsets
 from agent.detectors.grouping import select_by_labels
 from agent.detectors.history import detect_history
+from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
 from agent.detectors.slo import detect_slo_burn
@@ -21,6 +22,7 @@ __all__ = [
     "detect_change_impact",
     "detect_change_proximity",
     "detect_history",
+    "detect_level_shift",
     "detect_logs",
     "detect_onset",
     "detect_slo_burn",

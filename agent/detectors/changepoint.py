@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.detectors.calibration import calibrate
+from agent.detectors.calibration import MIN_REFERENCE, calibrate
 from agent.detectors.direction import bad_signs
 from agent.detectors.robust import relative_change
 
@@ -35,6 +35,7 @@ class Onset:
     rel_change: float  # relative change of post_median vs baseline median (signed, may be inf)
     persistence: float  # share of points from the alarm on still beyond half the threshold
     excess: float = 0.0  # |z| of post_median over the baseline's own excursion (1 = as far as normal ever goes)
+    alarm_z: float = 0.0  # the alarm level used (robust z); its half ends the excursion's run
 
 
 def persistent_alarm(beyond: np.ndarray, k: int, m: int) -> int | None:
@@ -82,7 +83,7 @@ def locate_onset(
     k: int = 3,
     m: int = 4,
     rel_floor: float = 0.01,
-    min_baseline: int = 5,
+    min_baseline: int = MIN_REFERENCE,
     set_aside_episodes: bool = False,
 ) -> Onset | None:
     """The earliest sustained deviation of ``values`` from ``baseline`` the bad way, or ``None``."""
@@ -112,6 +113,7 @@ def locate_onset(
             z=(post - center) / scale,
             rel_change=relative_change(post, center),
             persistence=float(np.mean(z[alarm:] >= threshold / 2.0)),
+            alarm_z=threshold,
             excess=abs(post - center) / scale / calibration.excursion,
         )
         if best is None or (candidate.alarm_index, -abs(candidate.z)) < (best.alarm_index, -abs(best.z)):

@@ -56,6 +56,45 @@ def normal_level(level: str) -> str:
     return {"WARNING": "WARN", "CRITICAL": "FATAL"}.get(upper, upper or "INFO")
 
 
+class ServiceMiners:
+    """One drain3 miner per service; ``key`` mines a line and names its template ``(service, cluster id)``."""
+
+    def __init__(self) -> None:
+        self._miners: dict[str, TemplateMiner] = {}
+
+    def key(self, record: LogRecord) -> tuple[str, int]:
+        """Mine one line (level first, so levels never share a template) and return its template key."""
+        miner = self._miners.get(record.service)
+        if miner is None:  # one miner per service, built once (setdefault would build one per line)
+            miner = self._miners[record.service] = new_miner()
+        message = " ".join(record.message.split()) or "<empty>"
+        result = miner.add_log_message(f"{normal_level(record.level)} {message}")
+        return record.service, int(result["cluster_id"])
+
+    def template(self, key: tuple[str, int]) -> str:
+        """The template's current text without its level token."""
+        template = self._miners[key[0]].drain.id_to_cluster[key[1]].get_template()
+        return template.split(" ", 1)[1] if " " in template else template
+
+
+@dataclass
+class MinedLines:
+    """Lines of the two windows mined once, baseline first: (record, window name, template key) each."""
+
+    miners: ServiceMiners
+    lines: list[tuple[LogRecord, str, tuple[str, int]]]
+
+
+def mine_windows(records: Sequence[LogRecord], baseline: tuple[float, float], current: tuple[float, float]
+                 ) -> MinedLines:
+    """Mine the lines in ``[baseline)`` and ``[current)`` (other lines ignored), baseline lines first and each
+    window in time order, so that a current-window line matches its baseline cluster."""
+    tagged = sorted(((r, w) for r in records if (w := _window_of(r.ts, baseline, current)) is not None),
+                    key=lambda rw: (rw[1] != "baseline", rw[0].ts))
+    miners = ServiceMiners()
+    return MinedLines(miners, [(record, window, miners.key(record)) for record, window in tagged])
+
+
 def count_templates(
     records: Sequence[LogRecord], baseline: tuple[float, float], current: tuple[float, float]
 ) -> list[TemplateCount]:
@@ -64,26 +103,18 @@ def count_templates(
     One miner per service; the level is the first token mined, so levels never share a template.
     Baseline lines are mined first, so a current-window template matches its baseline cluster.
     """
-    miners: dict[str, TemplateMiner] = {}
+    mined = mine_windows(records, baseline, current)
     counts: dict[tuple[str, int], TemplateCount] = {}
-    in_window = [r for r in records if _window_of(r.ts, baseline, current) is not None]
-    for record in sorted(in_window, key=lambda r: (_window_of(r.ts, baseline, current) != "baseline", r.ts)):
-        miner = miners.get(record.service)
-        if miner is None:  # one miner per service, built once (setdefault would build one per line)
-            miner = miners[record.service] = new_miner()
-        level = normal_level(record.level)
+    for record, window, key in mined.lines:
         message = " ".join(record.message.split()) or "<empty>"
-        result = miner.add_log_message(f"{level} {message}")
-        key = (record.service, int(result["cluster_id"]))
-        entry = counts.setdefault(key, TemplateCount(record.service, level, "", example=message))
-        if _window_of(record.ts, baseline, current) == "baseline":
+        entry = counts.setdefault(key, TemplateCount(record.service, normal_level(record.level), "", example=message))
+        if window == "baseline":
             entry.baseline += 1
         else:
             entry.current += 1
             entry.current_times.append(record.ts)
-    for (service, cluster_id), entry in counts.items():
-        template = miners[service].drain.id_to_cluster[cluster_id].get_template()
-        entry.template = template.split(" ", 1)[1] if " " in template else template
+    for key, entry in counts.items():
+        entry.template = mined.miners.template(key)
     return list(counts.values())
 
 

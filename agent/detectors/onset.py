@@ -74,6 +74,7 @@ def detect_onset(
                 "persistence": found.persistence,
                 "onset": onset_ts,
                 "alarm": alarm_ts,
+                "alarm_z": finite(found.alarm_z),
             },
             metric=s.metric, signal=signal, direction="up" if found.sign > 0 else "down",
             onset=onset_ts, source=source,

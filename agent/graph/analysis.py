@@ -12,20 +12,22 @@ from agent.detectors.change_impact import detect_change_impact
 from agent.detectors.changes import detect_change_proximity, earliest_onsets
 from agent.detectors.deviation import WEAK_SCORE, detect_deviation
 from agent.detectors.history import detect_history
+from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
 from agent.detectors.slo import detect_slo_burn
 from agent.detectors.threshold import detect_threshold
+from agent.detectors.trace_logs import detect_trace_divergence
 from agent.detectors.trend import detect_trend
 from agent.detectors.wording import subject_of
 from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, split_by_selector
 from agent.graph.series_ops import with_history
-from agent.series import Series
+from agent.series import LogRecord, Series
 from agent.skills.schema import Compare, MetricSignal, Skill
 
-ACTIVE_SPAN_S = 180.0  # "at the event": the last few samples up to it
+ACTIVE_SPAN_S = 120.0  # "at the event": the last two one-minute samples up to it
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
@@ -114,7 +116,9 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
                                        max_score=1.0 if inspection else WEAK_SCORE, set_aside_episodes=set_aside,
                                        **common)
-        if event.pattern == Pattern.INSPECTION:
+        if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
+            onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
+                                         direction=direction, **common)
             onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor) for f in onsets]
     return found
@@ -207,6 +211,15 @@ def _leave_named_metrics_to_their_signals(skill: Skill, signals: Mapping[str, Si
             data.current[service] = [s for s in series if s.key() not in named]
 
 
+def _log_findings(query_id: str, records: Sequence[LogRecord], baseline: tuple[float, float],
+                  current: tuple[float, float], traces: bool) -> list[Finding]:
+    """Where traces leave the reference's paths for a query that asks for it, else new and bursting templates."""
+    common = {"baseline": baseline, "current": current, "signal": query_id, "source": f"logs:{query_id}"}
+    if traces:
+        return detect_trace_divergence(records, **common)
+    return detect_logs(records, **common)
+
+
 def analyze_gathered(
     skill: Skill, event: Event, gathered: Mapping[str, Any], targets: Sequence[str], window: Mapping[str, float],
     callers: Mapping[str, Sequence[str]] | None = None,
@@ -228,9 +241,9 @@ def analyze_gathered(
     if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
         split = max(split, window["anchor"] - LOG_LEAD_S)
     if split > start and end > split:
+        by_traces = {q.id for q in skill.data.logs if q.traces}
         for query_id, records in logs_of(gathered).items():
-            findings += detect_logs(records, baseline=(start, split), current=(split, end), signal=query_id,
-                                    source=f"logs:{query_id}")
+            findings += _log_findings(query_id, records, (start, split), (split, end), query_id in by_traces)
     changes = changes_of(gathered)
     if changes and event.pattern != Pattern.RELEASE_INTERCEPTION:
         findings += detect_change_proximity(changes, earliest_onsets(findings), dependencies=callers)

@@ -60,7 +60,7 @@ def logs_of(gathered: Mapping[str, Any]) -> dict[str, list[LogRecord]]:
     for rec in gathered.get("logs", []):
         out[rec.get("query", "logs")].append(
             LogRecord(ts=rec["ts"], service=rec["service"], level=rec["level"], message=rec["message"],
-                      instance=rec.get("instance"))
+                      instance=rec.get("instance"), trace_id=rec.get("trace_id"))
         )
     return out
 

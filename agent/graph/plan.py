@@ -120,9 +120,13 @@ def _read_elsewhere(skill: Skill, role: str) -> tuple[str, ...]:
 
 def build_plan(
     skill: Skill, event: Event, targets: list[str], topology: Topology | None, max_series: int = 200,
-    started: float | None = None,
+    started: float | None = None, max_log_lines: int | None = None,
 ) -> GatherPlan:
-    """Every query the Skill asks for, bounded by its window and limits (``started``: see ``time_window``)."""
+    """Every query the Skill asks for, bounded by its window and limits (``started``: see ``time_window``).
+
+    ``max_series`` bounds each metric query; ``max_log_lines`` caps every log request below the Skill's own
+    ``limit``.
+    """
     start, end, anchor = time_window(skill, event, started)
     variables = event_variables(event, targets[0] if targets else None)
     deps = dependency_services(skill, targets, topology)
@@ -150,7 +154,8 @@ def build_plan(
         services = _render_services(log.services, targets, variables, deps if log.dependencies else [])
         plan.log_requests[log.id] = LogRequest(
             services=services, start=start, end=end,
-            levels=tuple(log.levels), patterns=tuple(log.patterns), limit=log.limit,
+            levels=tuple(log.levels), patterns=tuple(log.patterns),
+            limit=min(log.limit, max_log_lines) if max_log_lines is not None else log.limit,
         )
     if skill.data.changes is not None:
         changes = skill.data.changes

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from agent.memory.errors import CaseNotFoundError, IncidentNotFoundError, InvalidInputError
 from agent.memory.models import AlertRow, CaseRow, IncidentRow, new_id
 from agent.memory.records import AlertKind, AlertObservation, IncidentRecord
-from agent.memory.store import Store
+from agent.memory.store import Store, get_row
 
 ALERT_STATUSES = ("firing", "resolved")
 DEFAULT_STALE_AFTER_S = 6 * 3600.0
@@ -200,11 +200,8 @@ class AlertStore(Store):
     def link_incident_case(self, incident_id: str, case_id: str) -> IncidentRecord:
         """Record which case investigates an incident (later duplicates point at it)."""
         with self._write() as session:
-            incident = session.get(IncidentRow, incident_id, with_for_update=True)
-            if incident is None:
-                raise IncidentNotFoundError(incident_id)
-            if session.get(CaseRow, case_id) is None:
-                raise CaseNotFoundError(case_id)
+            incident = get_row(session, IncidentRow, incident_id, IncidentNotFoundError(incident_id), lock=True)
+            get_row(session, CaseRow, case_id, CaseNotFoundError(case_id))
             incident.case_id = case_id
             session.flush()
             return _incident_record(incident)
@@ -212,9 +209,7 @@ class AlertStore(Store):
     def get_incident(self, incident_id: str) -> IncidentRecord:
         """One incident, or IncidentNotFoundError."""
         with self._read() as session:
-            incident = session.get(IncidentRow, incident_id)
-            if incident is None:
-                raise IncidentNotFoundError(incident_id)
+            incident = get_row(session, IncidentRow, incident_id, IncidentNotFoundError(incident_id))
             return _incident_record(incident)
 
     def open_incidents(self, service: str | None = None) -> list[IncidentRecord]:

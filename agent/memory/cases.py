@@ -15,7 +15,7 @@ from agent.findings import Finding
 from agent.memory.errors import CaseNotFoundError, CaseStateError, EventNotFoundError, InvalidInputError
 from agent.memory.models import CaseRow, EventRow, new_id, now
 from agent.memory.records import CaseRecord, CorrectionRecord, EventRecord
-from agent.memory.store import Store, dump, ensure, load
+from agent.memory.store import Store, dump, ensure, get_row, load
 from agent.verdict import Verdict
 
 EVENT_SOURCES = ("webhook", "cli", "schedule", "bundle", "api", "ui", "replay")
@@ -129,9 +129,7 @@ class CaseStore(Store):
     def get_event(self, event_id: str) -> EventRecord:
         """A stored event, or EventNotFoundError."""
         with self._read() as session:
-            row = session.get(EventRow, event_id)
-            if row is None:
-                raise EventNotFoundError(event_id)
+            row = get_row(session, EventRow, event_id, EventNotFoundError(event_id))
             return event_record(row)
 
     def start_case(
@@ -152,8 +150,7 @@ class CaseStore(Store):
         the gathered data as JSON. ``thread_id`` is the LangGraph checkpoint thread (default: the case id).
         """
         with self._write() as session:
-            if session.get(EventRow, event_id) is None:
-                raise EventNotFoundError(event_id)
+            get_row(session, EventRow, event_id, EventNotFoundError(event_id))
             new_case = case_id or new_id()
             row = CaseRow(
                 id=new_case,

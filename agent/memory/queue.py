@@ -22,7 +22,7 @@ from agent.memory.alerts import DEFAULT_STALE_AFTER_S, check_observation, observ
 from agent.memory.errors import CaseNotFoundError, InvalidInputError, QueueItemNotFoundError, QueueStateError
 from agent.memory.models import CaseRow, IncidentRow, QueueRow, new_id
 from agent.memory.records import AlertKind, AlertObservation, QueueItemRecord, QueueStats
-from agent.memory.store import Store, dump, load
+from agent.memory.store import Store, dump, get_row, load
 
 ACTIVE = ("pending", "running")
 MAX_ERROR_CHARS = 4000
@@ -99,9 +99,7 @@ def _trim(error: str) -> str:
 
 def _owned(session: Session, queue_id: str, worker: str) -> QueueRow | None:
     """The item if ``worker`` still holds it (running, claimed by it), else None: its lease was lost."""
-    row = session.get(QueueRow, queue_id, with_for_update=True)
-    if row is None:
-        raise QueueItemNotFoundError(queue_id)
+    row = get_row(session, QueueRow, queue_id, QueueItemNotFoundError(queue_id), lock=True)
     return row if row.status == "running" and row.claimed_by == worker else None
 
 
@@ -220,8 +218,7 @@ class QueueStore(Store):
             row = _owned(session, queue_id, worker)
             if row is None:
                 return None
-            if session.get(CaseRow, case_id) is None:
-                raise CaseNotFoundError(case_id)
+            get_row(session, CaseRow, case_id, CaseNotFoundError(case_id))
             ts = time.time()
             row.status = "done"
             row.case_id = case_id
@@ -281,9 +278,7 @@ class QueueStore(Store):
     def retry_queued(self, queue_id: str) -> QueueItemRecord:
         """Queue a failed item again with fresh attempts (QueueStateError for any other state)."""
         with self._write() as session:
-            row = session.get(QueueRow, queue_id, with_for_update=True)
-            if row is None:
-                raise QueueItemNotFoundError(queue_id)
+            row = get_row(session, QueueRow, queue_id, QueueItemNotFoundError(queue_id), lock=True)
             if row.status != "failed":
                 raise QueueStateError(f"queue item {queue_id!r} is {row.status}; only a failed one can be retried")
             _requeue(row, time.time())
@@ -293,9 +288,7 @@ class QueueStore(Store):
     def get_queued(self, queue_id: str) -> QueueItemRecord:
         """One queue item, or QueueItemNotFoundError."""
         with self._read() as session:
-            row = session.get(QueueRow, queue_id)
-            if row is None:
-                raise QueueItemNotFoundError(queue_id)
+            row = get_row(session, QueueRow, queue_id, QueueItemNotFoundError(queue_id))
             return _record(row)
 
     def list_queued(self, status: str | None = None, limit: int = 50) -> list[QueueItemRecord]:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from agent.memory.errors import InvalidInputError, ScheduleNotFoundError
 from agent.memory.models import ScheduleRow, now
 from agent.memory.records import ScheduleRecord
-from agent.memory.store import Store
+from agent.memory.store import Store, get_row
 
 
 def _record(row: ScheduleRow) -> ScheduleRecord:
@@ -58,9 +58,7 @@ class ScheduleStore(Store):
     def get_schedule(self, job_id: str) -> ScheduleRecord:
         """One schedule, or ScheduleNotFoundError."""
         with self._read() as session:
-            row = session.get(ScheduleRow, job_id)
-            if row is None:
-                raise ScheduleNotFoundError(job_id)
+            row = get_row(session, ScheduleRow, job_id, ScheduleNotFoundError(job_id))
             return _record(row)
 
     def list_schedules(self, skill: str | None = None, enabled_only: bool = False) -> list[ScheduleRecord]:
@@ -123,7 +121,4 @@ class ScheduleStore(Store):
 
     @staticmethod
     def _existing(session: Session, job_id: str) -> ScheduleRow:
-        row = session.get(ScheduleRow, job_id, with_for_update=True)
-        if row is None:
-            raise ScheduleNotFoundError(job_id)
-        return row
+        return get_row(session, ScheduleRow, job_id, ScheduleNotFoundError(job_id), lock=True)

@@ -17,6 +17,7 @@ from agent.memory.errors import InvalidInputError, MemoryStoreError
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Store:
@@ -65,6 +66,14 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def get_row(session: Session, row_type: type[R], key: Any, missing: Exception, *, lock: bool = False) -> R:
+    """The row of ``row_type`` with primary key ``key`` (locked for update with ``lock``), else raise ``missing``."""
+    row = session.get(row_type, key, with_for_update=lock)
+    if row is None:
+        raise missing
+    return row
 
 
 def dump(model: BaseModel | None) -> dict[str, Any] | None:

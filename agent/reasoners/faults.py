@@ -72,8 +72,9 @@ def classify_fault(findings: Sequence[Finding], change_types: Sequence[str] = ()
     for fault, hints in LOG_FAULT_HINTS:
         if any(h in log_text for h in hints):
             evidence[fault] = evidence.get(fault, 0.0) + 0.3
-    if not evidence:
-        return "error_fault" if log_text else "unknown"
+    if not evidence:  # only logs: errors, or requests breaking off at the service (a code fault either way)
+        broken = any(f.kind == FindingKind.TRACE_DIVERGENCE for f in findings)
+        return "error_fault" if log_text or broken else "unknown"
     strongest = max(evidence.values())
     for fault, _, _ in METRIC_FAMILIES:
         if evidence.get(fault, 0.0) >= 0.7 * strongest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -82,7 +83,7 @@ class LLMReasoner:
         Either error carries the :class:`LLMRun` so far (``run``) and the tokens spent (``usage``).
         The model is shown at most ``max_findings`` of the pack's Findings (strongest, round-robin).
         """
-        pack = shown_pack(pack, self.max_findings)
+        pack = shown_pack(pack, self.max_findings, {m.id: m.weight for m in skill.data.metrics})
         started = time.monotonic()
         messages = reason_messages(pack, skill)
         schema = verdict_schema(pack)
@@ -144,11 +145,13 @@ def llm_reasoner_from_settings(settings: Settings) -> LLMReasoner | None:
                        max_findings=settings.llm_max_findings)
 
 
-def shown_pack(pack: EvidencePack, limit: int | None) -> EvidencePack:
-    """``pack`` with at most ``limit`` Findings, chosen as the evidence pack chooses them."""
+def shown_pack(
+    pack: EvidencePack, limit: int | None, signal_weights: Mapping[str, float] | None = None
+) -> EvidencePack:
+    """``pack`` with at most ``limit`` Findings (strongest, round-robin, the Skill's signal weights first)."""
     if not limit or len(pack.findings) <= limit:
         return pack
-    return pack.model_copy(update={"findings": select_for_pack(pack.findings, limit)})
+    return pack.model_copy(update={"findings": select_for_pack(pack.findings, limit, signal_weights)})
 
 
 def _close(

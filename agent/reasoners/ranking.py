@@ -23,11 +23,13 @@ EARLIEST_BONUS = 0.15  # the first service to deviate
 EXPLAINS_BONUS = 0.08  # per anomalous caller that started no earlier (capped)
 CHANGE_BONUS = 0.25  # a change to the service shortly before its onset
 LOG_BONUS = 0.1  # error-log bursts or new error templates on the service
+TRACE_BONUS = CHANGE_BONUS  # traces leave their usual paths here: like a change, it pins the fault to a service
 CHANGE_WINDOW_S = 1800.0
 CALLER_SIDE = ("*client*", "*outbound*", "*upstream*", "*downstream*", "*dependency*")  # latency of calls it makes
 CALLER_SIDE_WEIGHT = 0.3  # a caller-side deviation mostly points at the callee, not the caller
 LESS_WORK_WEIGHT = 0.3  # a fall of an unknown-direction metric (less work done) mostly marks a victim
 RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had recovered before it
+RUN_END = 0.5  # back within this share of the detector's alarm level: the excursion's run has ended
 RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
@@ -40,9 +42,18 @@ def caller_side(metric: str | None) -> bool:
 
 
 def activity(finding: Finding) -> float:
-    """1 while the deviation lasts around the alert, ``RECOVERED_WEIGHT`` once it had recovered before it."""
+    """1 while the deviation lasts around the alert, ``RECOVERED_WEIGHT`` once it had recovered before it.
+
+    Recovered: the series got no farther from its baseline in the minutes up to the alert than
+    ``RECOVERED_Z``, nor than the level at which the onset detector ends an excursion's run
+    (``RUN_END`` x its alarm level), so an earlier episode's tail does not count as present.
+    """
     active = finding.numbers.get("active_z")
-    return RECOVERED_WEIGHT if active is not None and active < RECOVERED_Z else 1.0
+    if active is None:
+        return 1.0
+    alarm = finding.numbers.get("alarm_z") or finding.numbers.get("excursion") or 0.0  # onset / deviation
+    run_end = RUN_END * alarm
+    return RECOVERED_WEIGHT if active < max(RECOVERED_Z, run_end) else 1.0
 
 
 def weight(finding: Finding) -> float:
@@ -94,8 +105,9 @@ def error_logs(finding: Finding) -> bool:
 
 
 def evidence_of_fault(finding: Finding) -> bool:
-    """Findings that can make a service anomalous: metric deviations and error logs."""
-    return finding.kind in METRIC_KINDS or error_logs(finding)
+    """Findings that can make a service anomalous: metric deviations, error logs, and traces that leave
+    the reference's paths at the service (an exception cuts its work short even when it logs nothing new)."""
+    return finding.kind in METRIC_KINDS or error_logs(finding) or finding.kind == FindingKind.TRACE_DIVERGENCE
 
 
 def _strength(findings: Sequence[Finding]) -> float:
@@ -188,6 +200,12 @@ def slow_blame(service: str, topology: Mapping[str, Sequence[str]], slow: Mappin
     return max((slow.get(c, 0.0) for c, callees in topology.items() if service in callees), default=0.0)
 
 
+def traces_break_here(ev: ServiceEvidence) -> bool:
+    """A significant ``trace_divergence``: requests stop or change course at this service (its own new
+    events, or the events the reference expected from it missing), not merely errors logged somewhere."""
+    return any(f.kind == FindingKind.TRACE_DIVERGENCE and f.score >= SIGNIFICANT for f in ev.findings)
+
+
 def _log_note(ev: ServiceEvidence) -> str:
     if any(error_logs(f) and f.score >= SIGNIFICANT for f in ev.findings):
         return "error logs: new or bursting ERROR / exception templates"
@@ -240,6 +258,9 @@ def rank_by_rules(
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
             ev.score += LOG_BONUS
             ev.notes.append(_log_note(ev))
+        if traces_break_here(ev):
+            ev.score += TRACE_BONUS
+            ev.notes.append("traces through it leave the paths they took in the reference")
     _blame_callees(evidence, topology)
     return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
 

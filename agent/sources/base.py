@@ -59,12 +59,23 @@ class MetricQuery:
         }
 
 
+BYTES_PER_POINT = 64  # room per point in a raw answer (Prometheus JSON: about 30 bytes)
+BYTES_PER_SERIES = 2048  # room per series for its label set
+
+
 @dataclass(frozen=True)
 class QueryLimits:
     """How big one metric query's answer may be (settings ``max_query_series``, ``max_query_points``)."""
 
     max_series: int = 10_000
     max_points: int = 2_000_000
+
+    @property
+    def max_bytes(self) -> int:
+        """The largest raw answer worth reading: generous room for that many points and series in the
+        Prometheus JSON encoding (about 30 bytes a point, a few hundred a label set), so an answer
+        beyond the limits is cut off while it downloads, not after it filled memory."""
+        return self.max_points * BYTES_PER_POINT + self.max_series * BYTES_PER_SERIES
 
     @classmethod
     def from_settings(cls, settings: Settings) -> QueryLimits:

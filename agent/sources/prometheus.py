@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -131,13 +132,14 @@ class PrometheusMetricSource:
         """The ``data`` field of a successful API answer, or :class:`PrometheusError`."""
         url = self.base_url + path
         try:
-            response = client.get(url, params=params)
+            with client.stream("GET", url, params=params) as response:
+                raw = self._read_bounded(response, url)
         except httpx.TimeoutException:
             raise PrometheusError(f"{url}: no answer within {self.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise PrometheusError(f"{url}: cannot reach the server: {exc}") from None
         try:
-            body = response.json()
+            body = json.loads(raw)
         except ValueError:
             body = None
         if isinstance(body, Mapping) and body.get("status") == "error":
@@ -145,10 +147,25 @@ class PrometheusMetricSource:
             status = response.status_code
             raise PrometheusError(f"{url}: Prometheus {kind} (HTTP {status}): {body.get('error')}")
         if response.status_code >= 400:
-            raise PrometheusError(f"{url}: HTTP {response.status_code}: {_snippet(response.text)}")
+            raise PrometheusError(f"{url}: HTTP {response.status_code}: {_snippet(_text(raw))}")
         if not isinstance(body, Mapping) or body.get("status") != "success":
-            raise PrometheusError(f"{url}: not a Prometheus API answer: {_snippet(response.text)}")
+            raise PrometheusError(f"{url}: not a Prometheus API answer: {_snippet(_text(raw))}")
         return body.get("data")
+
+    def _read_bounded(self, response: httpx.Response, url: str) -> bytes:
+        """The answer's body, refused as soon as it grows past ``limits.max_bytes``."""
+        limit = self.limits.max_bytes
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise PrometheusError(
+                    f"{url}: the answer is larger than {limit} bytes, the most {self.limits.max_points} points "
+                    f"and {self.limits.max_series} series can take: narrow the Skill's labels, shorten the window, "
+                    "or raise BIANQUE_MAX_QUERY_POINTS / BIANQUE_MAX_QUERY_SERIES")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 def _matrix_to_series(data: Any, fallback_name: str, url: str) -> list[Series]:
@@ -183,6 +200,10 @@ def _step(query: MetricQuery) -> float:
 
 def _num(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
 
 
 def _snippet(text: str, limit: int = 200) -> str:

@@ -112,11 +112,17 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             if result.status == "no_data" and task.period == "current":
                 empty_signals.setdefault(task.signal, []).append(task.service)
             gathered["series"].extend(_series_json(task, result))
+            if result.truncated:
+                gathered["missing"].append(
+                    f"metric {task.signal} of {task.service}: only the first {task.query.limit} series were read "
+                    "(BIANQUE_MAX_SERIES_PER_SIGNAL)")
         elif key.startswith("log:"):
             log_id = key.split(":", 1)[1]
             gathered["logs"].extend({**_log_json(r), "query": log_id} for r in result.data)
             if result.truncated:
-                gathered["missing"].append(f"logs {log_id}: truncated at the Skill's limit")
+                limit = plan.log_requests[log_id].limit
+                gathered["missing"].append(f"logs {log_id}: only the first {limit} lines were read "
+                                           "(the Skill's limit or BIANQUE_MAX_LOG_LINES)")
         elif key == "changes":
             gathered["changes"] = [_change_json(c) for c in result.data]
     for signal, services in empty_signals.items():
@@ -125,8 +131,9 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
 
 
 def _log_json(record: Any) -> dict[str, Any]:
-    return {"ts": record.ts, "service": record.service, "level": record.level, "message": record.message,
+    line = {"ts": record.ts, "service": record.service, "level": record.level, "message": record.message,
             "instance": record.instance}
+    return {**line, "trace_id": record.trace_id} if getattr(record, "trace_id", None) else line
 
 
 def _change_json(record: Any) -> dict[str, Any]:
@@ -141,7 +148,8 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
     started = state.get("window", {}).get("anchor")  # triage found when a change began
-    plan = build_plan(skill, event, state.get("targets", []), toolkit.topology, started=started)
+    plan = build_plan(skill, event, state.get("targets", []), toolkit.topology, started=started,
+                      max_series=toolkit.max_series_per_signal, max_log_lines=toolkit.max_log_lines)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
     gathered["dependencies"] = plan.dependencies
     return {

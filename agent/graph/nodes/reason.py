@@ -19,7 +19,9 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
     gathered = state.get("gathered", {})
-    findings = select_for_pack([Finding.model_validate(f) for f in state.get("findings", [])], toolkit.max_findings)
+    findings = [Finding.model_validate(f) for f in state.get("findings", [])]
+    if toolkit.max_findings is not None:
+        findings = select_for_pack(findings, toolkit.max_findings)
     topology = toolkit.topology.as_dict() if toolkit.topology is not None else {}
     targets = state.get("targets", [])
     return EvidencePack(

@@ -1,0 +1,113 @@
+"""Level shift: the inspected window's typical level beyond every level the reference held as long.
+
+The point deviation (``deviation``) asks whether one reading lies beyond the reference's own
+excursion. A series that bursts now and then (a minute of 100x traffic) has a wide excursion, so a
+level shift to 5x that lasts hours never counts as a point: each reading is far below the bursts.
+What is unusual there is not a reading but the level held for the whole window. This detector
+judges that with a scan statistic, the same statistic on both sides:
+
+- the window's level is the median of its robust z (calibrated as in ``calibration``: centre and
+  spread of the reference);
+- the reference's own level excursion is the most extreme median of any run of as many
+  consecutive reference points (a rolling median), never below ``MIN_EXCURSION``;
+- a Finding when the window's level lies strictly beyond it (``excess > 1``: a tie, common with
+  small counts, is a level the reference already held) **and** the window's points are
+  significantly beyond the points of that most extreme stretch (one-sided Mann-Whitney,
+  ``p < alpha``): a window one noise draw above a plateau the reference held every day is no shift.
+  Score: ``saturate(excess) x p_confidence(p, alpha)``, as the canary scores.
+
+A normal daily peak is no shift when the reference covers earlier days: the same hours held the
+same level then. Short bursts do not move a median, so they neither raise the reference's
+excursion nor count in the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from agent.detectors.calibration import MIN_EXCURSION, Calibration, calibrate
+from agent.detectors.comparison import MIN_SAMPLES, mann_whitney
+from agent.detectors.direction import check_direction
+from agent.detectors.emit import make_finding
+from agent.detectors.scoring import combine, p_confidence, saturate
+from agent.detectors.wording import fmt_time, fmt_value, subject_of
+from agent.findings import Finding, FindingKind
+from agent.series import Series
+
+DETECTOR = "level"
+MIN_POINTS = MIN_SAMPLES  # the two-sample test needs this many points a side
+ALPHA = 0.01
+WAYS = {"up": (1.0,), "down": (-1.0,), "both": (1.0, -1.0)}
+
+
+@dataclass(frozen=True)
+class Level:
+    """The window's level against the reference's most extreme stretch, one bad way (``sign``)."""
+
+    sign: float  # +1 up, -1 down
+    level: float  # median robust z of the window, the bad way
+    excursion: float  # the most extreme rolling median of the reference, the bad way (>= MIN_EXCURSION)
+    p_value: float  # one-sided Mann-Whitney: window points vs the points of that stretch
+
+    @property
+    def excess(self) -> float:
+        return self.level / self.excursion
+
+
+def level_excess(reference: np.ndarray, current: np.ndarray, sign: float, calibration: Calibration) -> Level:
+    """The window's level and the reference's level excursion in robust z the ``sign`` way.
+
+    The reference must hold at least as many points as the window.
+    """
+    z_ref = sign * (reference - calibration.center) / calibration.scale
+    z_now = sign * (current - calibration.center) / calibration.scale
+    rolling = np.median(sliding_window_view(z_ref, current.size), axis=1)
+    top = int(np.argmax(rolling))
+    p_value, _ = mann_whitney(z_now, z_ref[top : top + current.size], "greater")
+    return Level(sign, float(np.median(z_now)), max(float(rolling[top]), MIN_EXCURSION), p_value)
+
+
+def detect_level_shift(
+    series: Sequence[Series], *, start: float, end: float, baseline_end: float, direction: str = "both",
+    alpha: float = ALPHA, signal: str | None = None, source: str = "",
+) -> list[Finding]:
+    """One ``anomaly`` Finding per series whose level over ``[baseline_end, end)`` lies beyond every level
+    the reference ``[start, baseline_end)`` held over as many consecutive points."""
+    direction = check_direction(direction)
+    findings = []
+    for s in series:
+        base, now = s.between(start, baseline_end), s.between(baseline_end, end)
+        if len(now) < MIN_POINTS or len(base) < 2 * len(now):
+            continue
+        calibration = calibrate(base.values, now.values, direction)
+        if calibration is None:
+            continue
+        best = max((level_excess(base.values, now.values, sign, calibration) for sign in WAYS[direction]),
+                   key=lambda found: found.excess)
+        if best.excess <= 1.0 or best.p_value >= alpha:
+            continue
+        findings.append(_finding(s, now, calibration, best, alpha, (baseline_end, end), signal, source))
+    return findings
+
+
+def _finding(s: Series, now: Series, calibration: Calibration, found: Level, alpha: float,
+             window: tuple[float, float], signal: str | None, source: str) -> Finding:
+    """The Finding for one shifted series; onset is the first window point beyond the reference's level."""
+    z_now = found.sign * (now.values - calibration.center) / calibration.scale
+    onset = float(now.timestamps[int(np.argmax(z_now > found.excursion))])
+    median = float(np.median(now.values))
+    return make_finding(
+        FindingKind.ANOMALY, detector=DETECTOR, subject=subject_of(s), service=s.service, window=window,
+        score=combine(saturate(found.excess), p_confidence(found.p_value, alpha)), metric=s.metric,
+        signal=signal, direction="up" if found.sign > 0 else "down", onset=onset, source=source,
+        summary=(f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, median)} over the window vs "
+                 f"{fmt_value(s.metric, calibration.center)} baseline, {found.excess:.1f}x beyond any level the "
+                 f"reference held as long (from {fmt_time(onset)})"),
+        numbers={"baseline_median": calibration.center, "baseline_scale": calibration.scale,
+                 "post_median": median, "robust_z": found.sign * found.level, "excess": found.excess,
+                 "excursion": found.excursion, "p_value": found.p_value},
+    )
