@@ -70,7 +70,13 @@ class ProtocolReport:
 
     @property
     def scored_lost(self) -> int:
-        return sum(1 for b, a in zip(self.scored_before, self.scored_after, strict=True) if b and not a)
+        return len(self.scored_lost_cases)
+
+    @property
+    def scored_lost_cases(self) -> list[str]:
+        """Cases of the scored half right before and wrong after (what the corrections cost)."""
+        return [name for name, b, a in zip(self.scored_half, self.scored_before, self.scored_after, strict=True)
+                if b and not a]
 
 
 def event_day(bundle: Path) -> str:
