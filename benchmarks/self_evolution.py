@@ -241,7 +241,8 @@ def main(argv: Sequence[str] | None = None) -> BenchResult:
     data = {name: {"scored_before": sum(r.scored_before), "scored_after": sum(r.scored_after),
                    "scored": len(r.scored_before), "points": round(points(r), 1), "lost": r.lost,
                    "kind_before": sum(r.kind_before), "kind_after": sum(r.kind_after),
-                   "scored_lost": r.scored_lost, "scored_lost_cases": r.scored_lost_cases, "counts": dict(r.counts), "patches": r.patches,
+                   "scored_lost": r.scored_lost, "scored_lost_cases": r.scored_lost_cases,
+                   "counts": dict(r.counts), "patches": r.patches,
                    "lessons": r.lessons, "team_kinds": r.team_kinds, "cited": r.cited, "search": r.tried,
                    "llm": None if r.llm is None else {"answers": dict(r.llm.counts), "seconds": round(r.llm.seconds),
                                                       "errors": r.llm.errors}}
