@@ -12,6 +12,7 @@ from agent.events import Event
 from agent.findings import Finding
 from agent.graph.build import build_graph
 from agent.graph.checkpoint import open_checkpointer
+from agent.graph.owner import thread_config
 from agent.graph.toolkit import Toolkit
 from agent.verdict import Verdict
 
@@ -83,7 +84,7 @@ def investigate(
         stored = toolkit.memory.record_event(event, source=source)
         case_id = toolkit.memory.start_case(stored.id, None, thread_id=thread_id, bundle_path=bundle_path).id
     graph = build_graph(toolkit, checkpointer)
-    config = {"configurable": {"thread_id": thread_id}}
+    config = thread_config(thread_id)
     payload = {"event": event.model_dump(mode="json", by_alias=True), "skill_override": skill, "case_id": case_id}
     return _result(_run(graph, payload, config, toolkit, case_id), thread_id)
 
@@ -110,7 +111,7 @@ def resume(thread_id: str, toolkit: Toolkit, checkpointer: Any) -> Investigation
     A case the crash marked failed stays failed; the resumed run is stored as a new case of the same event.
     """
     graph = build_graph(toolkit, checkpointer)
-    config = {"configurable": {"thread_id": thread_id}}
+    config = thread_config(thread_id)
     snapshot = graph.get_state(config)
     if not snapshot.values:
         raise KeyError(f"no checkpoint for thread {thread_id}")

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from agent.config import Settings
 from agent.events import Event
 from agent.graph.checkpoint import open_checkpointer
+from agent.graph.owner import checkpoint_owner, owner_alive
 from agent.investigate import InvestigationResult, has_checkpoint, resume
 
 CHECKPOINT_SETUP_LOCK = 0x62717565_63707400  # "bquecpt\0": serialises checkpoint table setup across processes
@@ -99,12 +100,15 @@ def interrupted_cases(settings: Settings, memory: Any, limit: int = 1000) -> lis
     """Cases still marked running whose checkpoint can finish them, oldest first.
 
     A case is left running when the process investigating it died (SIGKILL, power loss). A case being
-    investigated right now by a live process is running too: only resume what no process is working on.
+    investigated right now by a live process of this host is left out (its checkpoints name their
+    writer, see :mod:`agent.graph.owner`); one owned by a process on another host cannot be checked
+    from here and is listed.
     """
     running = memory.list_cases(status="running", limit=limit)
     with open_checkpointer(settings) as saver:
         return [case for case in reversed(running)
-                if case.thread_id and has_checkpoint(saver, case.thread_id)]
+                if case.thread_id and has_checkpoint(saver, case.thread_id)
+                and not owner_alive(checkpoint_owner(saver, case.thread_id))]
 
 
 def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowledge: Any = None) -> InvestigationResult:
@@ -123,6 +127,10 @@ def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowled
     with open_checkpointer(settings) as saver:
         if not case.thread_id or not has_checkpoint(saver, case.thread_id):
             raise ValueError(f"case {case_id} has no checkpoint to resume from; investigate its event again")
+        owner = checkpoint_owner(saver, case.thread_id)
+        if owner_alive(owner):
+            raise ValueError(f"case {case_id} is still being investigated by process {owner}; resume it only "
+                             "once that process has stopped")
         knowledge = knowledge if knowledge is not None else open_knowledge(settings)
         if case.bundle_path:
             toolkit = bundle_toolkit(Path(case.bundle_path), settings, knowledge=knowledge, memory=memory)

@@ -59,6 +59,12 @@ def test_a_killed_investigation_is_resumed_without_redoing_finished_nodes(tmp_pa
     )
     try:
         wait_for(trace, HELD, process)
+        with Memory() as memory:  # still running: not interrupted, and not resumable
+            [live] = memory.list_cases()
+            assert live.status == "running" and interrupted_cases(get_settings(), memory) == []
+        refused = runner.invoke(app, ["cases", "resume", live.id])
+        assert refused.exit_code != 0 and "still being investigated by process" in refused.output
+        assert str(process.pid) in refused.output
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()

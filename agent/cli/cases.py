@@ -95,8 +95,10 @@ def resume_cases(
 ) -> None:
     """Finish investigations a stopped process left unfinished, from their last checkpoint.
 
-    Steps already done (gathering, analysis) are not run again. Only resume cases no live process is
-    working on. A case that failed with an error is finished as a new case of the same event.
+    Steps already done (gathering, analysis) are not run again. A case a live process of this host is
+    still investigating is refused; one started on another host cannot be checked from here, so resume
+    it only once that host's process has stopped. A case that failed with an error is finished as a
+    new case of the same event.
     """
     from agent.investigator import interrupted_cases, resume_case
 
