@@ -11,7 +11,7 @@ from agent.config import Settings
 from agent.events import Event
 from agent.findings import Finding
 from agent.graph.build import build_graph
-from agent.graph.checkpoint import open_checkpointer
+from agent.graph.checkpoint import latest_checkpoint, open_checkpointer
 from agent.graph.owner import thread_config
 from agent.graph.toolkit import Toolkit
 from agent.verdict import Verdict
@@ -150,4 +150,4 @@ def run_checkpointed(saver: Any, event: Event, toolkit: Toolkit, *, thread_id: s
 
 def has_checkpoint(saver: Any, thread_id: str) -> bool:
     """True when ``saver`` holds a checkpoint of ``thread_id`` (an interrupted run that can be finished)."""
-    return saver.get_tuple({"configurable": {"thread_id": thread_id}}) is not None
+    return latest_checkpoint(saver, thread_id) is not None

@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 from agent.config import Settings
 from agent.events import Event
-from agent.graph.checkpoint import open_checkpointer
+from agent.graph.checkpoint import latest_checkpoint, open_checkpointer
 from agent.graph.owner import checkpoint_owner, owner_alive
-from agent.investigate import InvestigationResult, has_checkpoint, resume
+from agent.investigate import InvestigationResult, resume
 
 CHECKPOINT_SETUP_LOCK = 0x62717565_63707400  # "bquecpt\0": serialises checkpoint table setup across processes
 
@@ -106,9 +106,10 @@ def interrupted_cases(settings: Settings, memory: Any, limit: int = 1000) -> lis
     """
     running = memory.list_cases(status="running", limit=limit)
     with open_checkpointer(settings) as saver:
-        return [case for case in reversed(running)
-                if case.thread_id and has_checkpoint(saver, case.thread_id)
-                and not owner_alive(checkpoint_owner(saver, case.thread_id))]
+        found = [(case, latest_checkpoint(saver, case.thread_id) if case.thread_id else None)
+                 for case in reversed(running)]
+    return [case for case, checkpoint in found
+            if checkpoint is not None and not owner_alive(checkpoint_owner(checkpoint))]
 
 
 def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowledge: Any = None) -> InvestigationResult:
@@ -125,9 +126,10 @@ def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowled
     if case.status == "done":
         raise ValueError(f"case {case_id} is already finished")
     with open_checkpointer(settings) as saver:
-        if not case.thread_id or not has_checkpoint(saver, case.thread_id):
+        checkpoint = latest_checkpoint(saver, case.thread_id) if case.thread_id else None
+        if checkpoint is None:
             raise ValueError(f"case {case_id} has no checkpoint to resume from; investigate its event again")
-        owner = checkpoint_owner(saver, case.thread_id)
+        owner = checkpoint_owner(checkpoint)
         if owner_alive(owner):
             raise ValueError(f"case {case_id} is still being investigated by process {owner}; resume it only "
                              "once that process has stopped")

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 
+from agent.graph.checkpoint import latest_checkpoint
 from agent.graph.owner import checkpoint_owner, owner_alive, process_owner, thread_config
 
 HOST = socket.gethostname()
@@ -44,5 +45,5 @@ def test_the_owner_rides_on_every_checkpoint():
     graph.add_edge("step", END)
     saver = InMemorySaver()
     graph.compile(checkpointer=saver).invoke({"n": 0}, thread_config("t1"))
-    assert checkpoint_owner(saver, "t1") == process_owner()
-    assert checkpoint_owner(saver, "unknown") is None
+    assert checkpoint_owner(latest_checkpoint(saver, "t1")) == process_owner()
+    assert checkpoint_owner(latest_checkpoint(saver, "unknown")) is None

@@ -16,6 +16,11 @@ def _postgres_dsn(url: str) -> str:
     return f"postgresql://{rest}" if scheme.startswith("postgresql") else url
 
 
+def latest_checkpoint(saver: Any, thread_id: str) -> Any | None:
+    """The thread's latest checkpoint (a ``CheckpointTuple``: state, metadata), or None when it has none."""
+    return saver.get_tuple({"configurable": {"thread_id": thread_id}})
+
+
 @contextmanager
 def open_checkpointer(settings: Settings) -> Iterator[Any]:
     """A ready checkpointer for the configured database; closed on exit."""

@@ -26,10 +26,9 @@ def thread_config(thread_id: str) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id}, "metadata": {OWNER_KEY: process_owner()}}
 
 
-def checkpoint_owner(saver: Any, thread_id: str) -> str | None:
-    """The owner recorded with the thread's latest checkpoint, or None (no checkpoint, or none recorded)."""
-    found = saver.get_tuple({"configurable": {"thread_id": thread_id}})
-    owner = (found.metadata or {}).get(OWNER_KEY) if found is not None else None
+def checkpoint_owner(checkpoint: Any | None) -> str | None:
+    """The owner recorded with a checkpoint (``latest_checkpoint``'s answer), or None (none recorded)."""
+    owner = (checkpoint.metadata or {}).get(OWNER_KEY) if checkpoint is not None else None
     return owner if isinstance(owner, str) else None
 
 
