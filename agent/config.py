@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         default=200, gt=0, description="Series kept per Skill signal and service (one query); the rest is dropped "
                                        "and the report says the answer was truncated.")
     max_log_lines: int = Field(
-        default=5000, gt=0, description="Log lines read per Skill log request at most (a Skill's own `limit` may "
+        default=20000, gt=0, description="Log lines read per Skill log request at most (a Skill's own `limit` may "
                                         "ask for fewer).")
     max_bundle_file_bytes: int = Field(
         default=256 * 1024 * 1024, gt=0,

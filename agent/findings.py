@@ -22,6 +22,7 @@ class FindingKind(StrEnum):
     LOG_NEW_TEMPLATE = "log_new_template"  # a log template not seen in the baseline window
     LOG_BURST = "log_burst"  # a template far more frequent than in the baseline window
     TRACE_DIVERGENCE = "trace_divergence"  # traces leave the reference's (service, template) paths at a service
+    TRACE_SLOWDOWN = "trace_slowdown"  # hand-offs between services in traces with this one got far slower
     CHANGE_NEAR_ONSET = "change_near_onset"  # a change shortly before an anomaly onset
     MISSING_DATA = "missing_data"  # a source failed or returned nothing
 

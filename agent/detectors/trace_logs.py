@@ -17,6 +17,7 @@ from agent.detectors.emit import make_finding
 from agent.detectors.log_templates import MinedLines, ServiceMiners, mine_windows
 from agent.detectors.scoring import combine, p_confidence
 from agent.detectors.trace_paths import END, Divergence, PathModel, Step, services_in
+from agent.detectors.trace_timing import detect_trace_slowdown
 from agent.detectors.wording import untrusted
 from agent.findings import Finding, FindingKind
 from agent.series import LogRecord
@@ -67,13 +68,16 @@ def detect_trace_divergence(
     signal: str | None = None,
     source: str = "",
 ) -> list[Finding]:
-    """``trace_divergence`` Findings: services blamed for far more diverging traces than the reference shows.
+    """``trace_divergence`` and ``trace_slowdown`` Findings from the same traces.
+
+    ``trace_divergence``: services blamed for far more diverging traces than the reference shows.
 
     The reference's own rate for a service is leave-one-out (each reference trace judged against the
     others), smoothed ``(k + 1) / (n + 2)``; the current count is tested against it (binomial, one-sided).
     A service needs ``>= min_count`` blamed traces and ``p < alpha``. Severity is the excess share of its
     traces that diverged, ``(share - p0) / (1 - p0)``; confidence ``p_confidence(p, alpha)``. No trace ids,
     or fewer than ``MIN_REFERENCE_TRACES`` reference traces: no judgement (no Findings).
+    ``trace_slowdown``: ``trace_timing.detect_trace_slowdown`` with the same ``min_count`` and ``alpha``.
     """
     if baseline[1] <= baseline[0] or current[1] <= current[0]:
         raise ValueError(f"log windows must have end > start, got baseline={baseline} current={current}")
@@ -83,6 +87,8 @@ def detect_trace_divergence(
     reference, incident = traces_by_window(mined)
     if len(reference) < MIN_REFERENCE_TRACES or not incident:
         return []
+    slowdown = detect_trace_slowdown(reference, incident, window=current, min_count=min_count, alpha=alpha,
+                                     signal=signal, source=source)
     model = PathModel.learn(reference.values())
     ref_blamed, ref_involved, _ = _blame(model, list(reference.values()), leave_out=True)
     blamed, involved, found = _blame(model, list(incident.values()), leave_out=False)
@@ -103,7 +109,7 @@ def detect_trace_divergence(
             numbers=numbers, direction="up", onset=min(d.ts for d in found[service]),
         )
         findings.append(finding.model_copy(update={"signal": signal, "source": source}))
-    return findings
+    return findings + slowdown
 
 
 def _summary(service: str, numbers: dict[str, float], divergences: list[Divergence], miners: ServiceMiners) -> str:

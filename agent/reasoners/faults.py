@@ -74,7 +74,10 @@ def classify_fault(findings: Sequence[Finding], change_types: Sequence[str] = ()
             evidence[fault] = evidence.get(fault, 0.0) + 0.3
     if not evidence:  # only logs: errors, or requests breaking off at the service (a code fault either way)
         broken = any(f.kind == FindingKind.TRACE_DIVERGENCE for f in findings)
-        return "error_fault" if log_text or broken else "unknown"
+        if log_text or broken:
+            return "error_fault"
+        # requests only wait at it (a network delay leaves its own metrics flat): its callers' slow dependency
+        return "slow_dependency" if any(f.kind == FindingKind.TRACE_SLOWDOWN for f in findings) else "unknown"
     strongest = max(evidence.values())
     for fault, _, _ in METRIC_FAMILIES:
         if evidence.get(fault, 0.0) >= 0.7 * strongest:

@@ -33,6 +33,7 @@ RUN_END = 0.5  # back within this share of the detector's alarm level: the excur
 RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
+TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
 BLAME = 0.5  # what a callee every slow caller calls, and that explains all the slowness, gains
 
 
@@ -107,7 +108,7 @@ def error_logs(finding: Finding) -> bool:
 def evidence_of_fault(finding: Finding) -> bool:
     """Findings that can make a service anomalous: metric deviations, error logs, and traces that leave
     the reference's paths at the service (an exception cuts its work short even when it logs nothing new)."""
-    return finding.kind in METRIC_KINDS or error_logs(finding) or finding.kind == FindingKind.TRACE_DIVERGENCE
+    return finding.kind in METRIC_KINDS or error_logs(finding) or finding.kind in TRACE_KINDS
 
 
 def _strength(findings: Sequence[Finding]) -> float:
@@ -203,7 +204,7 @@ def slow_blame(service: str, topology: Mapping[str, Sequence[str]], slow: Mappin
 def traces_break_here(ev: ServiceEvidence) -> bool:
     """A significant ``trace_divergence``: requests stop or change course at this service (its own new
     events, or the events the reference expected from it missing), not merely errors logged somewhere."""
-    return any(f.kind == FindingKind.TRACE_DIVERGENCE and f.score >= SIGNIFICANT for f in ev.findings)
+    return any(f.kind in TRACE_KINDS and f.score >= SIGNIFICANT for f in ev.findings)
 
 
 def _log_note(ev: ServiceEvidence) -> str:
