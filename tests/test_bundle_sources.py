@@ -101,9 +101,11 @@ def test_logs_filters(bundle):
     assert logs(source, services=("nobody",)).status == "no_data"
 
 
-def test_logs_limit(bundle):
+def test_logs_limit_keeps_both_ends_of_the_window(bundle):
+    every = logs(BundleLogSource(bundle), limit=100).data
     result = logs(BundleLogSource(bundle), limit=2)
-    assert len(result.data) == 2 and result.truncated
+    assert result.data == [every[0], every[-1]] and result.truncated
+    assert logs(BundleLogSource(bundle), limit=3).data == [every[0], *every[-2:]]
     assert BundleLogSource(bundle).services() == ["feature-store", "gateway", "ranking"]
 
 

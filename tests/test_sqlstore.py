@@ -120,11 +120,14 @@ def test_pattern_wildcards_are_literal(store_url):
     assert logs(source, patterns=("' OR 1=1 --",), **everywhere) == []
 
 
-def test_limit_keeps_the_newest_lines_oldest_first(store_url):
-    source, _ = loaded(store_url)
+def test_limit_keeps_both_ends_of_the_window_oldest_first(store_url):
+    source, _ = loaded(store_url)  # lines at 100, 110, ..., 150 and 500
     result = source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=2))
-    assert [r.ts for r in result.data] == [150.0, 500.0]
+    assert [r.ts for r in result.data] == [100.0, 500.0]  # the reference's start and the event's end
     assert result.truncated
+    assert [r.ts for r in source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=3)).data] == [
+        100.0, 150.0, 500.0]
+    assert [r.ts for r in source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=1)).data] == [500.0]
     assert not source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=7)).truncated
 
 

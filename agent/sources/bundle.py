@@ -16,6 +16,7 @@ from agent.sources.base import (
     MetricQuery,
     QueryLimits,
     SourceResult,
+    both_ends,
     label_matches,
     name_matches,
 )
@@ -94,12 +95,12 @@ class BundleLogSource:
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
         """Lines of the services (names or globs; none: all) in ``[start, end]`` at the levels (none: all)
-        containing one of the patterns (case-insensitive substrings; none: any), oldest first."""
+        containing one of the patterns (case-insensitive substrings; none: any), oldest first; beyond
+        ``limit`` lines, the oldest and the newest half of it (``both_ends``)."""
         wanted = _service_filter(request.services)
         levels = {lvl.upper() for lvl in request.levels}
         patterns = [p.lower() for p in request.patterns]
         found: list[LogRecord] = []
-        truncated = False
         for record in self._logs:
             if not request.start <= record.ts <= request.end or not wanted(record.service):
                 continue
@@ -107,11 +108,9 @@ class BundleLogSource:
                 continue
             if patterns and not any(p in record.message.lower() for p in patterns):
                 continue
-            if len(found) >= request.limit:
-                truncated = True
-                break
             found.append(record)
-        return SourceResult.of(self.name, _describe(request), found, truncated)
+        kept, truncated = both_ends(found, request.limit)
+        return SourceResult.of(self.name, _describe(request), kept, truncated)
 
     def services(self) -> list[str]:
         """Services that have log lines, sorted."""

@@ -267,8 +267,10 @@ class _Reader(_Database):
         super().__init__(url)
         self.name = name
 
-    def _run(self, table: Table, asked: dict[str, object], limit: int, build: Any) -> SourceResult[Any]:
-        """The newest ``limit`` rows of ``build(conn)`` as records, oldest first (truncated when more matched)."""
+    def _run(self, table: Table, asked: dict[str, object], limit: int, build: Any, ends: bool = False
+             ) -> SourceResult[Any]:
+        """The newest ``limit`` rows of ``build(conn)`` as records, oldest first (truncated when more matched);
+        ``ends``: beyond ``limit``, the oldest and the newest half of it instead (``both_ends``)."""
         if self.sqlite_file and not self.sqlite_file.is_file():
             return SourceResult.failed(self.name, asked, f"observability store {self.sqlite_file} does not exist")
         try:
@@ -277,12 +279,16 @@ class _Reader(_Database):
                 return SourceResult.failed(self.name, asked, message)
             with self.engine.connect() as conn:
                 newest = build(conn).order_by(table.c.ts.desc(), table.c.pk.desc()).limit(limit + 1)
-                rows = conn.execute(newest).mappings().all()
+                rows = list(reversed(conn.execute(newest).mappings().all()))
+                truncated = len(rows) > limit
+                head = limit // 2 if ends and truncated else 0
+                oldest = build(conn).order_by(table.c.ts, table.c.pk).limit(head)
+                first = conn.execute(oldest).mappings().all() if head else []
         except SQLAlchemyError as exc:
             return SourceResult.failed(self.name, asked, self.error(exc))
         convert = _log_record if table is logs_table else _change_record
-        records = [convert(row) for row in reversed(rows[:limit])]
-        return SourceResult.of(self.name, asked, records, truncated=len(rows) > limit)
+        records = [convert(row) for row in [*first, *rows[max(0, len(rows) - (limit - head)):]]]
+        return SourceResult.of(self.name, asked, records, truncated=truncated)
 
     @staticmethod
     def _filter(conn: Connection, table: Table, services: Sequence[str], start: float, end: float) -> Select:
@@ -304,9 +310,10 @@ class SqlLogSource(_Reader):
         super().__init__(url, name)
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
-        """The newest ``limit`` matching lines in ``[start, end]``, oldest first."""
+        """The matching lines in ``[start, end]``, oldest first; beyond ``limit``, the oldest and the newest half
+        of it (the reference and the moments up to the event, as the bundle source keeps)."""
         asked = _asked(request, levels=list(request.levels), patterns=list(request.patterns), limit=request.limit)
-        return self._run(logs_table, asked, request.limit, lambda conn: self._select(conn, request))
+        return self._run(logs_table, asked, request.limit, lambda conn: self._select(conn, request), ends=True)
 
     def _select(self, conn: Connection, request: LogRequest) -> Select:
         t = logs_table

@@ -15,7 +15,7 @@ from tests.test_sqlstore import (  # noqa: F401 (collected here again, with stor
     test_database_failure_midway_rolls_back_everything,
     test_filters_by_service_window_and_level,
     test_ingest_bundle_all_or_nothing,
-    test_limit_keeps_the_newest_lines_oldest_first,
+    test_limit_keeps_both_ends_of_the_window_oldest_first,
     test_pattern_wildcards_are_literal,
     test_patterns_are_case_insensitive_substrings_any_of,
     test_real_incident_bundle,

@@ -121,8 +121,8 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             gathered["logs"].extend({**_log_json(r), "query": log_id} for r in result.data)
             if result.truncated:
                 limit = plan.log_requests[log_id].limit
-                gathered["missing"].append(f"logs {log_id}: only the first {limit} lines were read "
-                                           "(the Skill's limit or BIANQUE_MAX_LOG_LINES)")
+                gathered["missing"].append(f"logs {log_id}: only {limit} lines were read, the oldest and the "
+                                           "newest half (the Skill's limit or BIANQUE_MAX_LOG_LINES)")
         elif key == "changes":
             gathered["changes"] = [_change_json(c) for c in result.data]
     for signal, services in empty_signals.items():
