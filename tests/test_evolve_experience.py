@@ -8,7 +8,7 @@ from agent.evidence import EvidencePack, Lesson
 from agent.evolve.corrections import correct_case
 from agent.evolve.distill import distill
 from agent.memory.truth import judge, truth_for_case
-from agent.reasoners.experience import EXPERIENCE_WEIGHT, apply_experience, position
+from agent.reasoners.experience import EXPERIENCE_WEIGHT, apply_experience, position, shape_kinds
 from agent.reasoners.lessons import case_lessons, memory_lessons, memory_vocabulary
 from agent.reasoners.offline import OfflineReasoner
 from agent.reasoners.ranking import rank_services
@@ -152,3 +152,29 @@ def test_lessons_are_cached_until_a_correction_changes_them(memory, monkeypatch)
     assert len(built) == 3 and recorrected != after
     assert [lesson for lesson in recorrected if lesson.case_id == first] == \
         [lesson for lesson in after if lesson.case_id == first]
+
+
+def test_a_cause_lesson_fitting_several_services_is_shared_among_them() -> None:
+    """A lesson says the cause had a shape; when two of this event's services have it, it cannot say which."""
+    pack = _pack()
+    lesson = [Lesson(case_id="c-past", position="down1", kinds=["cpu_saturation:up", "slow_dependency:up"],
+                     cause=True)]
+
+    def payments_move(findings: list) -> float:
+        ranked = rank_services(findings, [], TOPOLOGY, ["gateway"])
+        _, moves = apply_experience(ranked, findings, TOPOLOGY, ["gateway"], lesson)
+        return next(m.delta for m in moves if m.service == "payments")
+
+    alone = payments_move(pack.findings)
+    twin = [finding("F5", "orders", metric="request_latency_p99_seconds", score=0.6),
+            finding("F6", "orders", metric="cpu_usage_ratio", score=0.6)]
+    shared = payments_move([f for f in pack.findings if f.owner != "orders"] + twin)
+    assert 0 < shared < alone
+
+
+def test_a_deviation_recovered_before_the_alert_is_not_part_of_a_shape() -> None:
+    """The ranking counts an episode that had ended before the alert as past; a lesson must not match on it."""
+    live = finding("F1", "payments", metric="cpu_usage_ratio", score=0.8)
+    over = live.model_copy(update={"numbers": {"alarm_z": 6.0, "active_z": 0.5}})  # back near its baseline
+    assert shape_kinds([live], "payments") == ["cpu_saturation:up"]
+    assert shape_kinds([over], "payments") == []

@@ -14,11 +14,12 @@ the lessons of the same position whose kinds overlap at least ``MIN_SIMILARITY``
 counts with that similarity times the likeness of its incident to this one (Jaccard of the patterns,
 to the power ``CONTEXT_POWER``). The candidate's score moves by
 ``EXPERIENCE_WEIGHT x (cause support - victim support) / (cause support + victim support + PRIOR)``:
-one lesson moves it by at most a third of the weight, no number of lessons by the weight; a candidate
-with no significant Finding is never boosted (an empty shape is recognised by nothing). Every move is
-noted on the candidate and cited in the verdict ("2 corrected case(s) with this shape had the cause
-here: ..."). The constants were chosen on nezha-ob's first day against its second and the reverse, and
-checked on a simulated set (docs/evolution.md); they are not tuned per case.
+one lesson moves it by at most a third of the weight, no number of lessons by the weight; a cause lesson
+that fits several of the event's services is shared among them (it cannot say which look-alike is the
+cause); a candidate with no significant Finding is never boosted (an empty shape is recognised by
+nothing). Every move is noted on the candidate and cited in the verdict ("2 corrected case(s) with this
+shape had the cause here: ..."). The constants were chosen on nezha-ob's first day against its second
+and the reverse, and checked on a simulated set (docs/evolution.md); they are not tuned per case.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from agent.evidence import Lesson
 from agent.findings import Finding
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, metric_family
-from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, caller_side, error_logs
+from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, activity, caller_side, error_logs
 
 EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
 PRIOR = 2.0  # support a move must overcome: one full-weight lesson moves a score by W / (1 + PRIOR)
@@ -84,8 +85,11 @@ class Move:
 
 
 def finding_kind(finding: Finding) -> str | None:
-    """The kind a Finding counts as in a shape (None: not significant enough to describe a service)."""
-    if finding.score < SIGNIFICANT:
+    """The kind a Finding counts as in a shape (None: not significant enough to describe a service).
+
+    A deviation that had recovered before the alert (``ranking.activity``) is a past episode, not part of
+    the service's shape now: the ranking discounts it, and a lesson must not recognise it either."""
+    if finding.score * activity(finding) < SIGNIFICANT:
         return None
     if finding.kind in LOG_KINDS:
         return "error_logs" if error_logs(finding) else "logs"
@@ -166,15 +170,20 @@ def similarity(a: Sequence[str], b: Sequence[str]) -> float:
 
 
 def judge_candidate(service: str, pos: str, kinds: list[str], lessons: Sequence[Lesson],
-                    context: Sequence[str] = ()) -> Move | None:
+                    context: Sequence[str] = (), fitting: Mapping[int, int] | None = None) -> Move | None:
     """The move experience makes on one candidate (None when no lesson resembles it).
 
     A lesson counts with its shape similarity, times the similarity of its case's whole pattern to this
-    event's (``context``) when both are known: a like shape in an unlike incident says less.
+    event's (``context``) when both are known: a like shape in an unlike incident says less. A cause
+    lesson that ``fitting`` says fits several of this event's services (keyed by ``id(lesson)``) is shared
+    among them: it says the cause had this shape, not which of the services that have it is the cause.
     """
     if not kinds:
         return None
-    near = [(lesson, s * _context_weight(context, lesson)) for lesson in lessons if lesson.position == pos
+    fitting = fitting or {}
+    near = [(lesson, s * _context_weight(context, lesson) / (max(1, fitting.get(id(lesson), 1)) if lesson.cause
+                                                             else 1))
+            for lesson in lessons if lesson.position == pos
             and (s := similarity(kinds, lesson.kinds)) >= MIN_SIMILARITY]
     near = [(lesson, s) for lesson, s in near if s > 0]
     if not near:
@@ -223,11 +232,15 @@ def apply_experience(
         return ranked, []
     moves = []
     context = event_context(findings, topology, targets)
+    shapes = {ev.service: (position(topology, targets, ev.service), shape_kinds(findings, ev.service))
+              for ev in ranked if ev.score > 0}
+    fitting = {id(lesson): sum(1 for pos, kinds in shapes.values() if kinds and pos == lesson.position
+                               and similarity(kinds, lesson.kinds) >= MIN_SIMILARITY) for lesson in lessons}
     for ev in ranked[:CONSIDERED]:
         if ev.score <= 0:
             continue
-        move = judge_candidate(ev.service, position(topology, targets, ev.service),
-                               shape_kinds(findings, ev.service), lessons, context)
+        pos, kinds = shapes[ev.service]
+        move = judge_candidate(ev.service, pos, kinds, lessons, context, fitting)
         if move is None:
             continue
         ev.score = max(0.0, ev.score + move.delta)
