@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.findings import Finding, FindingKind, number_findings
-from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, activity, outgoing_slowness, rank_services
+from agent.reasoners.ranking import (
+    EARLIEST_BONUS,
+    SIGNIFICANT,
+    ServiceEvidence,
+    activity,
+    outgoing_slowness,
+    rank_services,
+)
 
 T0 = 1_700_000_000.0
 CLIENT = "pod_client_latency_p95_seconds"  # latency of the calls a service makes
@@ -114,3 +123,16 @@ def test_an_earlier_episodes_tail_counts_as_recovered():
         update={"numbers": {"active_z": 6.0, "alarm_z": 10.0}})
     assert activity(tail) < 1.0 == activity(live)
     assert _order([tail, live])[0] == "checkout"
+
+
+def test_being_first_says_less_when_many_were_first():
+    """Unrelated services (no calls between them) each deviating: the first alone gets the earliest bonus
+    whole; several deviating at the same first moment share it."""
+    def bonus(first: int) -> float:
+        findings = [_finding(s, "cpu_usage_ratio", 0.6).model_copy(update={"onset": T0 - (600 if i < first else 60)})
+                    for i, s in enumerate(("a", "b", "c", "d"))]
+        ranked = {e.service: e for e in rank_services(number_findings(findings), [], {}, [])}
+        return ranked["a"].score - ranked["a"].strength
+
+    assert bonus(1) == pytest.approx(EARLIEST_BONUS)
+    assert bonus(4) == pytest.approx(EARLIEST_BONUS / 4)

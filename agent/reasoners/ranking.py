@@ -227,6 +227,8 @@ def rank_by_rules(
     anomalous = [e for e in evidence.values() if e.anomalous]
     onsets = [e.onset for e in anomalous if e.onset is not None]
     earliest = min(onsets) if onsets else None
+    first = [e for e in anomalous if earliest is not None and e.onset is not None
+             and e.onset <= earliest + ONSET_TOLERANCE_S]
     for ev in evidence.values():
         ev.score = ev.strength
         if not ev.anomalous:
@@ -251,7 +253,7 @@ def rank_by_rules(
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
             ev.notes.append(f"explains anomalies in callers {sorted(explained)}")
         if earliest is not None and ev.onset is not None and ev.onset <= earliest + ONSET_TOLERANCE_S:
-            ev.score += EARLIEST_BONUS
+            ev.score += EARLIEST_BONUS / len(first)
             ev.notes.append("among the first to deviate")
         if _changed_before_onset(ev):
             ev.score += CHANGE_BONUS
