@@ -202,8 +202,9 @@ def slow_blame(service: str, topology: Mapping[str, Sequence[str]], slow: Mappin
 
 
 def traces_break_here(ev: ServiceEvidence) -> bool:
-    """A significant ``trace_divergence``: requests stop or change course at this service (its own new
-    events, or the events the reference expected from it missing), not merely errors logged somewhere."""
+    """A significant ``trace_divergence`` or ``trace_slowdown``: requests stop, change course or wait at this
+    service (its own new events, the events the reference expected from it missing, or the hand-offs with
+    it slowed), not merely errors logged somewhere."""
     return any(f.kind in TRACE_KINDS and f.score >= SIGNIFICANT for f in ev.findings)
 
 
@@ -227,8 +228,8 @@ def rank_by_rules(
     anomalous = [e for e in evidence.values() if e.anomalous]
     onsets = [e.onset for e in anomalous if e.onset is not None]
     earliest = min(onsets) if onsets else None
-    first = [e for e in anomalous if earliest is not None and e.onset is not None
-             and e.onset <= earliest + ONSET_TOLERANCE_S]
+    first = {e.service for e in anomalous if earliest is not None and e.onset is not None
+             and e.onset <= earliest + ONSET_TOLERANCE_S}  # among the first to deviate: they share the bonus
     for ev in evidence.values():
         ev.score = ev.strength
         if not ev.anomalous:
@@ -252,7 +253,7 @@ def rank_by_rules(
         if explained:
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
             ev.notes.append(f"explains anomalies in callers {sorted(explained)}")
-        if earliest is not None and ev.onset is not None and ev.onset <= earliest + ONSET_TOLERANCE_S:
+        if ev.service in first:
             ev.score += EARLIEST_BONUS / len(first)
             ev.notes.append("among the first to deviate")
         if _changed_before_onset(ev):
