@@ -6,7 +6,7 @@ import random
 
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
-from agent.detectors.trace_logs import detect_trace_divergence
+from agent.detectors.trace_logs import detect_trace_evidence
 from agent.detectors.trace_paths import Step
 from agent.detectors.trace_timing import Handoff, detect_trace_slowdown, explain_away, handoffs
 from agent.findings import FindingKind, number_findings
@@ -78,7 +78,7 @@ def test_slow_hand_offs_in_logged_traces_put_the_slow_service_first_in_the_ranki
                           trace_id=tid) for tid, steps in traces(window, count, delays, seed).items() for s in steps]
 
     logs = records(REFERENCE, 60, {}, 1) + records(INCIDENT, 40, {("pricing", "gateway"): 1.0}, 2)
-    found = number_findings(detect_trace_divergence(logs, baseline=REFERENCE, current=INCIDENT))
+    found = number_findings(detect_trace_evidence(logs, baseline=REFERENCE, current=INCIDENT))
     assert [(f.kind, f.service) for f in found] == [(FindingKind.TRACE_SLOWDOWN, "pricing")]
     ranked = rank_services(found, [], TOPOLOGY)
     assert ranked[0].service == "pricing"
@@ -98,7 +98,7 @@ def test_on_real_traintickets_slow_hand_offs_point_at_the_delayed_services_and_n
     for path in sorted(TT.glob("tt-*")):
         bundle, truth = load_bundle(path), load_label(path).primary
         t = bundle.event.time
-        judged = detect_trace_divergence(bundle.logs, baseline=(t - 3600, t - 300), current=(t - 300, t + 300))
+        judged = detect_trace_evidence(bundle.logs, baseline=(t - 3600, t - 300), current=(t - 300, t + 300))
         found = [f for f in judged if f.kind == FindingKind.TRACE_SLOWDOWN]
         wrong += sum(1 for f in found if f.score >= SIGNIFICANT and f.service != truth.service)
         if truth.fault == "network_delay":

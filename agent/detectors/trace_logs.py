@@ -58,6 +58,41 @@ def _blame(model: PathModel, traces: Sequence[list[Step]], leave_out: bool
     return blamed, involved, found
 
 
+def _judged_traces(records: Sequence[LogRecord], baseline: tuple[float, float], current: tuple[float, float]
+                   ) -> tuple[MinedLines, dict[str, list[Step]], dict[str, list[Step]]] | None:
+    """The mined lines and the reference's and the incident's traces; None when there is nothing to judge
+    (no trace ids, fewer than ``MIN_REFERENCE_TRACES`` reference traces, or no incident trace)."""
+    if baseline[1] <= baseline[0] or current[1] <= current[0]:
+        raise ValueError(f"log windows must have end > start, got baseline={baseline} current={current}")
+    if not any(r.trace_id for r in records):
+        return None
+    mined = mine_windows([r for r in records if r.trace_id], baseline, current)
+    reference, incident = traces_by_window(mined)
+    if len(reference) < MIN_REFERENCE_TRACES or not incident:
+        return None
+    return mined, reference, incident
+
+
+def detect_trace_evidence(
+    records: Sequence[LogRecord],
+    *,
+    baseline: tuple[float, float],
+    current: tuple[float, float],
+    min_count: int = 3,
+    alpha: float = 1e-3,
+    signal: str | None = None,
+    source: str = "",
+) -> list[Finding]:
+    """Both trace detectors on the same traces, the lines mined once: ``trace_divergence``
+    (``detect_trace_divergence``) and ``trace_slowdown`` (``trace_timing.detect_trace_slowdown``)."""
+    traces = _judged_traces(records, baseline, current)
+    if traces is None:
+        return []
+    common = {"min_count": min_count, "alpha": alpha, "signal": signal, "source": source}
+    return [*_divergences(*traces, current=current, **common),
+            *detect_trace_slowdown(traces[1], traces[2], window=current, **common)]
+
+
 def detect_trace_divergence(
     records: Sequence[LogRecord],
     *,
@@ -68,27 +103,23 @@ def detect_trace_divergence(
     signal: str | None = None,
     source: str = "",
 ) -> list[Finding]:
-    """``trace_divergence`` and ``trace_slowdown`` Findings from the same traces.
-
-    ``trace_divergence``: services blamed for far more diverging traces than the reference shows.
+    """``trace_divergence`` Findings: services blamed for far more diverging traces than the reference shows.
 
     The reference's own rate for a service is leave-one-out (each reference trace judged against the
     others), smoothed ``(k + 1) / (n + 2)``; the current count is tested against it (binomial, one-sided).
     A service needs ``>= min_count`` blamed traces and ``p < alpha``. Severity is the excess share of its
     traces that diverged, ``(share - p0) / (1 - p0)``; confidence ``p_confidence(p, alpha)``. No trace ids,
     or fewer than ``MIN_REFERENCE_TRACES`` reference traces: no judgement (no Findings).
-    ``trace_slowdown``: ``trace_timing.detect_trace_slowdown`` with the same ``min_count`` and ``alpha``.
     """
-    if baseline[1] <= baseline[0] or current[1] <= current[0]:
-        raise ValueError(f"log windows must have end > start, got baseline={baseline} current={current}")
-    if not any(r.trace_id for r in records):
+    traces = _judged_traces(records, baseline, current)
+    if traces is None:
         return []
-    mined = mine_windows([r for r in records if r.trace_id], baseline, current)
-    reference, incident = traces_by_window(mined)
-    if len(reference) < MIN_REFERENCE_TRACES or not incident:
-        return []
-    slowdown = detect_trace_slowdown(reference, incident, window=current, min_count=min_count, alpha=alpha,
-                                     signal=signal, source=source)
+    return _divergences(*traces, current=current, min_count=min_count, alpha=alpha, signal=signal, source=source)
+
+
+def _divergences(mined: MinedLines, reference: dict[str, list[Step]], incident: dict[str, list[Step]], *,
+                 current: tuple[float, float], min_count: int, alpha: float, signal: str | None, source: str
+                 ) -> list[Finding]:
     model = PathModel.learn(reference.values())
     ref_blamed, ref_involved, _ = _blame(model, list(reference.values()), leave_out=True)
     blamed, involved, found = _blame(model, list(incident.values()), leave_out=False)
@@ -109,7 +140,7 @@ def detect_trace_divergence(
             numbers=numbers, direction="up", onset=min(d.ts for d in found[service]),
         )
         findings.append(finding.model_copy(update={"signal": signal, "source": source}))
-    return findings + slowdown
+    return findings
 
 
 def _summary(service: str, numbers: dict[str, float], divergences: list[Divergence], miners: ServiceMiners) -> str:

@@ -52,9 +52,21 @@ def handoffs(traces: Iterable[Sequence[Step]]) -> list[Handoff]:
     return found
 
 
-def slow_limits(reference: Sequence[Handoff]) -> tuple[dict[frozenset[str], float], float]:
-    """Per pair of services, the gap beyond which a hand-off is slow; and the limit for pairs the reference
-    saw too rarely (from all its hand-offs): ``SLOWDOWN`` x the usual long gap, at least ``MIN_GAP_S``."""
+@dataclass(frozen=True)
+class SlowLimits:
+    """Per pair of services, the gap beyond which a hand-off is slow, and the limit for pairs the reference
+    saw too rarely (from all its hand-offs)."""
+
+    by_pair: Mapping[frozenset[str], float]
+    pooled: float
+
+    def slow(self, handoff: Handoff) -> bool:
+        return handoff.gap > self.by_pair.get(handoff.pair, self.pooled)
+
+
+def slow_limits(reference: Sequence[Handoff]) -> SlowLimits:
+    """The reference's limits: ``SLOWDOWN`` x its usual long gap, at least ``MIN_GAP_S``, per pair with
+    ``MIN_REFERENCE_HANDOFFS`` or more hand-offs, else pooled."""
     by_pair: dict[frozenset[str], list[float]] = defaultdict(list)
     for h in reference:
         by_pair[h.pair].append(h.gap)
@@ -63,7 +75,7 @@ def slow_limits(reference: Sequence[Handoff]) -> tuple[dict[frozenset[str], floa
         return max(SLOWDOWN * float(np.quantile(gaps, USUAL_QUANTILE)), MIN_GAP_S)
 
     pooled = limit([h.gap for h in reference]) if reference else MIN_GAP_S
-    return {p: limit(g) for p, g in by_pair.items() if len(g) >= MIN_REFERENCE_HANDOFFS}, pooled
+    return SlowLimits({p: limit(g) for p, g in by_pair.items() if len(g) >= MIN_REFERENCE_HANDOFFS}, pooled)
 
 
 def explain_away(slow: Sequence[Handoff], total: Mapping[str, int]) -> dict[str, list[Handoff]]:
@@ -80,13 +92,13 @@ def explain_away(slow: Sequence[Handoff], total: Mapping[str, int]) -> dict[str,
     return explained
 
 
-def _per_service(items: Iterable[Handoff], limits: Mapping[frozenset[str], float], pooled: float
-                 ) -> tuple[Counter[str], Counter[str]]:
+def _per_service(items: Iterable[Handoff], limits: SlowLimits) -> tuple[Counter[str], Counter[str]]:
+    """Hand-offs per service, all and slow."""
     total: Counter[str] = Counter()
     slow: Counter[str] = Counter()
     for h in items:
         total.update(h.pair)
-        if h.gap > limits.get(h.pair, pooled):
+        if limits.slow(h):
             slow.update(h.pair)
     return total, slow
 
@@ -112,12 +124,11 @@ def detect_trace_slowdown(
     now = handoffs(incident.values())
     if not before or not now:
         return []
-    limits, pooled = slow_limits(before)
-    ref_total, ref_slow = _per_service(before, limits, pooled)
-    total, _ = _per_service(now, limits, pooled)
-    slow = [h for h in now if h.gap > limits.get(h.pair, pooled)]
+    limits = slow_limits(before)
+    ref_total, ref_slow = _per_service(before, limits)
+    total = Counter(s for h in now for s in h.pair)
     findings = []
-    for service, mine in sorted(explain_away(slow, total).items()):
+    for service, mine in sorted(explain_away([h for h in now if limits.slow(h)], total).items()):
         k, n = len(mine), total[service]
         p0 = (ref_slow[service] + 1) / (ref_total[service] + 2)
         p_value = float(binom.sf(k - 1, n, p0))

@@ -17,7 +17,7 @@ from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
 from agent.detectors.slo import detect_slo_burn
 from agent.detectors.threshold import detect_threshold
-from agent.detectors.trace_logs import detect_trace_divergence
+from agent.detectors.trace_logs import detect_trace_evidence
 from agent.detectors.trend import detect_trend
 from agent.detectors.wording import subject_of
 from agent.events import Event, Pattern
@@ -216,7 +216,7 @@ def _log_findings(query_id: str, records: Sequence[LogRecord], baseline: tuple[f
     """Where traces leave the reference's paths for a query that asks for it, else new and bursting templates."""
     common = {"baseline": baseline, "current": current, "signal": query_id, "source": f"logs:{query_id}"}
     if traces:
-        return detect_trace_divergence(records, **common)
+        return detect_trace_evidence(records, **common)
     return detect_logs(records, **common)
 
 

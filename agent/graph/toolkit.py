@@ -38,7 +38,7 @@ class Toolkit:
     chooser: Chooser | None = None
     source_timeout_s: float = 15.0
     max_series_per_signal: int = 200  # per signal and service (settings.max_series_per_signal)
-    max_log_lines: int = 20000 # per log request (settings.max_log_lines)
+    max_log_lines: int = 20000  # per log request (settings.max_log_lines)
     max_findings: int | None = None  # Findings kept in the evidence pack; None: all (the model sees llm_max_findings)
     experience: list[Lesson] = field(default_factory=list)  # lessons of past corrected cases (agent.reasoners.lessons)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -169,6 +169,12 @@ def similarity(a: Sequence[str], b: Sequence[str]) -> float:
     return len(sa & sb) / len(sa | sb) if sa and sb else 0.0
 
 
+def fits(lesson: Lesson, pos: str, kinds: Sequence[str]) -> bool:
+    """A lesson recognises a service at ``pos`` with ``kinds``: same position, kinds overlapping at least
+    ``MIN_SIMILARITY``."""
+    return lesson.position == pos and similarity(kinds, lesson.kinds) >= MIN_SIMILARITY
+
+
 def judge_candidate(service: str, pos: str, kinds: list[str], lessons: Sequence[Lesson],
                     context: Sequence[str] = (), fitting: Mapping[int, int] | None = None) -> Move | None:
     """The move experience makes on one candidate (None when no lesson resembles it).
@@ -181,10 +187,12 @@ def judge_candidate(service: str, pos: str, kinds: list[str], lessons: Sequence[
     if not kinds:
         return None
     fitting = fitting or {}
-    near = [(lesson, s * _context_weight(context, lesson) / (max(1, fitting.get(id(lesson), 1)) if lesson.cause
-                                                             else 1))
-            for lesson in lessons if lesson.position == pos
-            and (s := similarity(kinds, lesson.kinds)) >= MIN_SIMILARITY]
+
+    def shared(lesson: Lesson) -> int:  # how many services a cause lesson's support is divided among
+        return max(1, fitting.get(id(lesson), 1)) if lesson.cause else 1
+
+    near = [(lesson, similarity(kinds, lesson.kinds) * _context_weight(context, lesson) / shared(lesson))
+            for lesson in lessons if fits(lesson, pos, kinds)]
     near = [(lesson, s) for lesson, s in near if s > 0]
     if not near:
         return None
@@ -214,9 +222,7 @@ def relevant_lessons(
 ) -> list[Lesson]:
     """The lessons that resemble a service of this event (what an evidence pack carries, not every lesson)."""
     shapes = {(position(topology, targets, s), tuple(shape_kinds(findings, s))) for s in {f.owner for f in findings}}
-    return [lesson for lesson in lessons
-            if any(lesson.position == pos and similarity(kinds, lesson.kinds) >= MIN_SIMILARITY
-                   for pos, kinds in shapes)]
+    return [lesson for lesson in lessons if any(fits(lesson, pos, kinds) for pos, kinds in shapes)]
 
 
 def apply_experience(
@@ -234,8 +240,7 @@ def apply_experience(
     context = event_context(findings, topology, targets)
     shapes = {ev.service: (position(topology, targets, ev.service), shape_kinds(findings, ev.service))
               for ev in ranked if ev.score > 0}
-    fitting = {id(lesson): sum(1 for pos, kinds in shapes.values() if kinds and pos == lesson.position
-                               and similarity(kinds, lesson.kinds) >= MIN_SIMILARITY) for lesson in lessons}
+    fitting = {id(lesson): sum(fits(lesson, pos, kinds) for pos, kinds in shapes.values()) for lesson in lessons}
     for ev in ranked[:CONSIDERED]:
         if ev.score <= 0:
             continue

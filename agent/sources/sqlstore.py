@@ -282,8 +282,8 @@ class _Reader(_Database):
                 rows = list(reversed(conn.execute(newest).mappings().all()))
                 truncated = len(rows) > limit
                 head = limit // 2 if ends and truncated else 0
-                oldest = build(conn).order_by(table.c.ts, table.c.pk).limit(head)
-                first = conn.execute(oldest).mappings().all() if head else []
+                oldest = build(conn).order_by(table.c.ts, table.c.pk).limit(head) if head else None
+                first = conn.execute(oldest).mappings().all() if oldest is not None else []
         except SQLAlchemyError as exc:
             return SourceResult.failed(self.name, asked, self.error(exc))
         convert = _log_record if table is logs_table else _change_record
