@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agent.detectors import detect_logs
-from agent.detectors.log_templates import count_templates
+from agent.detectors.log_templates import count_templates, mask
 from agent.detectors.logs import burst_start
 from agent.findings import FindingKind
 from agent.series import LogRecord
@@ -114,3 +114,10 @@ def test_burst_start_and_bad_windows():
         detect_logs([], baseline=(T0, T0), current=CURRENT)
     with pytest.raises(ValueError, match="min_ratio"):
         detect_logs([], baseline=BASELINE, current=CURRENT, min_ratio=1.0)
+
+
+def test_mask_replaces_ids_addresses_durations_and_numbers_but_not_names():
+    line = ("req 0f3d4d4e-693b-4456-8eed-59c0d717dd08 from 10.1.2.3:8080 trace 49a51828322183eb "
+            "took 35ms, 12 retries, 3.5% lost; pod api-v2 host web01")
+    assert mask(line) == ("req <UUID> from <IP> trace <HEX> took <DUR>, <NUM> retries, <NUM> lost; "
+                          "pod api-v2 host web01")
