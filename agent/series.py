@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +33,15 @@ class Series:
 
     def __len__(self) -> int:
         return int(self.timestamps.size)
+
+
+def sample_step(series: Sequence[Series], default: float = 60.0) -> float:
+    """The data's sampling interval: the median gap between consecutive samples over ``series``
+    (``default`` when no series has two samples)."""
+    gaps = [np.diff(s.timestamps) for s in series if len(s) >= 2]
+    gaps = [g[g > 0] for g in gaps]
+    joined = np.concatenate(gaps) if gaps else np.empty(0)
+    return float(np.median(joined)) if joined.size else default
 
 
 def make_series(metric: str, labels: Mapping[str, str], points: list[tuple[float, float]]) -> Series:

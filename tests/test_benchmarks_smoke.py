@@ -56,6 +56,18 @@ def test_scenario_accuracy_tables(bench, tmp_path, capsys):
     assert "Targets (issue 4)" in capsys.readouterr().out
 
 
+def test_coarse_sampling_table(bench, tmp_path):
+    module = bench("coarse_sampling")
+    result = module.main(["--count", "2", "--steps", "60,300", "--home", str(tmp_path / "h")])
+    table = result.tables["coarse"]
+    assert headers(table) == ["measure", "one sample / 60 s", "one sample / 300 s"]
+    assert first_column(table)[:2] == ["RCA top-1", "RCA top-3"]
+    assert result.data["steps"].keys() == {"60 s", "300 s"}
+    assert all("/2 " in cells["RCA top-1"] or cells["RCA top-1"] == "—" for cells in result.data["steps"].values())
+    with pytest.raises(SystemExit):
+        module.main(["--count", "1", "--seed-start", "5"])
+
+
 def test_release_interception_counts_hold_as_intercepted(bench):
     module = bench("scenario_accuracy")
     from agent.scoring import CaseScore

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from agent.detectors.changepoint import locate_onset
+from agent.detectors.changepoint import locate_onset, persistence_points
 from agent.detectors.comparison import compare_samples
 from agent.detectors.emit import make_finding
 from agent.detectors.grouping import pool_by_metric_service
 from agent.detectors.wording import fmt_change, fmt_time, fmt_value
 from agent.findings import Finding, FindingKind
-from agent.series import Series
+from agent.series import Series, sample_step
 
 DETECTOR = "change_impact"
 
@@ -78,7 +78,8 @@ def _earliest_onset(
     onsets: list[float] = []
     for s in group:
         base, now = s.between(window[0], change_ts), s.between(change_ts, window[1])
-        found = locate_onset(now.values, base.values, direction=direction)
+        k, m = persistence_points(sample_step([s]))
+        found = locate_onset(now.values, base.values, direction=direction, k=k, m=m)
         if found is not None:
             onsets.append(float(now.timestamps[found.index]))
     return min(onsets) if onsets else None

@@ -38,6 +38,17 @@ class Onset:
     alarm_z: float = 0.0  # the alarm level used (robust z); its half ends the excursion's run
 
 
+PERSIST_S = 180.0  # a deviation holds about three minutes before it counts as sustained
+
+
+def persistence_points(step: float) -> tuple[int, int]:
+    """``(k, m)`` for ``persistent_alarm`` at sampling interval ``step`` seconds: three samples of four
+    at one-minute sampling or finer; two of three when three samples would span more than ``PERSIST_S``
+    (a five-minute series holds only a point or two of a fault when its alert fires)."""
+    k = 3 if 3 * step <= PERSIST_S + 1e-6 else 2
+    return k, k + 1
+
+
 def persistent_alarm(beyond: np.ndarray, k: int, m: int) -> int | None:
     """First index ``i`` with ``beyond[i]`` and at least ``k`` beyond among ``beyond[i:i+m]``.
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agent.detectors.changepoint import locate_onset
+from agent.detectors.changepoint import locate_onset, persistence_points
 from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import finite
 from agent.detectors.scoring import combine, saturate
 from agent.detectors.wording import fmt_change, fmt_time, fmt_value, subject_of
 from agent.findings import Finding, FindingKind
-from agent.series import Series
+from agent.series import Series, sample_step
 
 DETECTOR = "onset"
 
@@ -24,8 +24,8 @@ def detect_onset(
     baseline_end: float | None = None,
     direction: str = "both",
     z_threshold: float = 4.0,
-    k: int = 3,
-    m: int = 4,
+    k: int | None = None,
+    m: int | None = None,
     min_effect: float = 0.1,
     rel_floor: float = 0.01,
     set_aside_episodes: bool = False,
@@ -38,15 +38,18 @@ def detect_onset(
     points are ``[baseline_end, end)``. See ``changepoint.locate_onset`` for the statistics; a
     deviation also needs ``|relative change| >= min_effect``. Score: severity from the calibrated
     excess (how many times the baseline's own excursion, see ``calibration``), confidence from
-    persistence.
+    persistence. ``k`` of ``m`` points must be beyond the threshold (``changepoint.persistent_alarm``);
+    by default from each series' own sampling interval (``changepoint.persistence_points``).
     """
     check_direction(direction)
     split = baseline_end if baseline_end is not None else start + (end - start) / 2.0
     findings: list[Finding] = []
     for s in series:
         base, now = s.between(start, split), s.between(split, end)
+        steady, window = persistence_points(sample_step([s]))
         found = locate_onset(
-            now.values, base.values, direction=direction, z_threshold=z_threshold, k=k, m=m, rel_floor=rel_floor,
+            now.values, base.values, direction=direction, z_threshold=z_threshold, k=k or steady, m=m or window,
+            rel_floor=rel_floor,
             set_aside_episodes=set_aside_episodes,
         )
         if found is None or abs(found.rel_change) < min_effect:

@@ -24,25 +24,28 @@ from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, split_by_selector
 from agent.graph.series_ops import with_history
-from agent.series import LogRecord, Series
+from agent.series import LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
 
-ACTIVE_SPAN_S = 120.0  # "at the event": the last two one-minute samples up to it
+ACTIVE_SPAN_S = 120.0  # "at the event": the last two one-minute samples up to it (two samples, if coarser)
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
+RECENT_REFERENCE_GAP_SAMPLES = 3  # ... and never fewer samples before it than this (coarse sampling)
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
 
-def reference_split(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None
-                  ) -> float:
+def reference_split(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None,
+                    step: float = 60.0) -> float:
     """Where the reference part of the window ends: the change for releases, the start of the inspected
-    window for inspections with a reference before it (else mid-way), else shortly before the anchor."""
+    window for inspections with a reference before it (else mid-way), else shortly before the anchor
+    (``RECENT_REFERENCE_GAP_S``, or ``RECENT_REFERENCE_GAP_SAMPLES`` samples of ``step`` seconds if longer)."""
     if pattern == Pattern.RELEASE_INTERCEPTION:
         return anchor
     if pattern == Pattern.INSPECTION:
         if reference_end is not None and reference_end > start:
             return reference_end
         return start + 0.5 * (end - start)  # no data before the window: its first half is the reference
-    return max(start + 0.5 * (anchor - start), anchor - RECENT_REFERENCE_GAP_S)
+    gap = max(RECENT_REFERENCE_GAP_S, RECENT_REFERENCE_GAP_SAMPLES * step)
+    return max(start + 0.5 * (anchor - start), anchor - gap)
 
 
 def _by_direction(signal: MetricSignal, series: Sequence[Series]) -> dict[str, list[Series]]:
@@ -103,7 +106,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
         found += detect_slo_burn(series, objective=signal.objective, start=start, end=end, measure=measure, **common)
     if event.pattern == Pattern.RCA or signal.compare == Compare.BASELINE:
         first = max(start, _first_sample(series, start))  # the reference is the data we have, not the request
-        baseline_end = reference_split(event.pattern, first, end, anchor, window.get("reference_end"))
+        step = sample_step(series)
+        baseline_end = reference_split(event.pattern, first, end, anchor, window.get("reference_end"), step)
         onsets = detect_onset(series, start=first, end=end, baseline_end=baseline_end,
                               direction=direction, min_effect=signal.min_effect, set_aside_episodes=set_aside,
                               **common)
@@ -120,7 +124,7 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
                                          direction=direction, **common)
             onsets = _strongest_per_series(onsets)
-        found += [_with_activity(f, series, anchor) for f in onsets]
+        found += [_with_activity(f, series, anchor, step) for f in onsets]
     return found
 
 
@@ -134,23 +138,24 @@ def _strongest_per_series(findings: list[Finding]) -> list[Finding]:
     return list(best.values())
 
 
-def _with_activity(finding: Finding, series: Sequence[Series], anchor: float) -> Finding:
+def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, step: float) -> Finding:
     """Add ``active_z``: how far off the baseline the series got in the minutes up to the event time.
 
     A deviation that had already recovered before the alert is a past episode, not its cause; one
     that recovers after the alert fired (a short fault) was not. The farthest recent point counts,
     not their median: with one-minute samples a fault that began a minute before the alert has a
-    single point in that span.
+    single point in that span (the span is two samples long when sampling is coarser than a minute).
+    The sampling interval is recorded as ``step_s``: onsets closer than a sample apart cannot be ordered.
     """
     center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
     match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
     if center is None or not scale or not match:
         return finding
-    recent = match[0].between(anchor - ACTIVE_SPAN_S, anchor + 1).values
+    recent = match[0].between(anchor - max(ACTIVE_SPAN_S, 2 * step), anchor + 1).values
     if recent.size == 0:
         return finding
     active = float(np.max(np.abs(recent - center))) / scale
-    return finding.model_copy(update={"numbers": {**finding.numbers, "active_z": round(active, 3)}})
+    return finding.model_copy(update={"numbers": {**finding.numbers, "active_z": round(active, 3), "step_s": step}})
 
 
 def natural_limit(series: Sequence[Series]) -> float | None:

@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from agent.detectors.direction import infer_direction
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
@@ -16,6 +18,7 @@ from agent.reasoners.random_walk import walk_scores
 # How much each part of the evidence weighs. Chosen from first principles (documented in
 # docs/reasoners.md) and checked on the simulator's development seeds, not tuned per case.
 ONSET_TOLERANCE_S = 90.0  # onsets closer than this are "at the same time" (1-min samples, jitter)
+ONSET_TOLERANCE_SAMPLES = 1.5  # ... or than this many samples, when the data is sampled more coarsely
 SIGNIFICANT = 0.35  # a metric Finding at least this strong makes its service anomalous
 VICTIM_FACTOR = 0.55  # a service whose anomalous dependency started no later is probably a victim
 PASS_ON = 0.9  # calls out slowed about as clearly as the service itself: it passes a delay on
@@ -226,10 +229,11 @@ def rank_by_rules(
     candidates = _candidates(topology)
     evidence = collect(findings, changes, candidates)
     anomalous = [e for e in evidence.values() if e.anomalous]
+    tolerance = onset_tolerance(findings)
     onsets = [e.onset for e in anomalous if e.onset is not None]
     earliest = min(onsets) if onsets else None
     first = {e.service for e in anomalous if earliest is not None and e.onset is not None
-             and e.onset <= earliest + ONSET_TOLERANCE_S}  # among the first to deviate: they share the bonus
+             and e.onset <= earliest + tolerance}  # among the first to deviate: they share the bonus
     for ev in evidence.values():
         ev.score = ev.strength
         if not ev.anomalous:
@@ -238,7 +242,7 @@ def rank_by_rules(
         upstream = {s for s in topology if ev.service in _reachable(topology, s)} if topology else set()
         earlier_deps = [
             d.service for d in anomalous
-            if d.service in downstream and _no_later(d.onset, ev.onset) and d.strength >= 0.6 * ev.strength
+            if d.service in downstream and _no_later(d.onset, ev.onset, tolerance) and d.strength >= 0.6 * ev.strength
         ]
         if _load_origin(ev, anomalous, upstream):
             ev.score += LOAD_BONUS
@@ -249,7 +253,7 @@ def rank_by_rules(
         elif _passes_on_delay(ev, topology):
             ev.score *= VICTIM_FACTOR
             ev.notes.append("its own calls out slowed as much as it did: it passes a dependency's delay on")
-        explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset)]
+        explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset, tolerance)]
         if explained:
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
             ev.notes.append(f"explains anomalies in callers {sorted(explained)}")
@@ -352,11 +356,18 @@ def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upst
     return _rising_load(ev) and not any(c.service in upstream and _rising_load(c) for c in anomalous)
 
 
-def _no_later(a: float | None, b: float | None) -> bool:
+def onset_tolerance(findings: Sequence[Finding]) -> float:
+    """How far apart two onsets must be to be ordered: ``ONSET_TOLERANCE_S``, or ``ONSET_TOLERANCE_SAMPLES``
+    sampling intervals (the Findings' ``step_s``, their median) when the data is coarser."""
+    steps = [f.numbers["step_s"] for f in findings if f.numbers.get("step_s")]
+    return max(ONSET_TOLERANCE_S, ONSET_TOLERANCE_SAMPLES * float(np.median(steps))) if steps else ONSET_TOLERANCE_S
+
+
+def _no_later(a: float | None, b: float | None, tolerance: float = ONSET_TOLERANCE_S) -> bool:
     """True when onset ``a`` is not later than onset ``b`` (unknown onsets compare as simultaneous)."""
     if a is None or b is None:
         return True
-    return a <= b + ONSET_TOLERANCE_S
+    return a <= b + tolerance
 
 
 def fault_for(ev: ServiceEvidence) -> str:

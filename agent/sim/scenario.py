@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -153,3 +153,15 @@ def write_scenario(scenario: Scenario, out_dir: Path) -> Path:
         Path(out_dir), scenario.event, scenario.series, scenario.logs, scenario.changes,
         topology=scenario.topology, label=scenario.label,
     )
+
+
+def thin_scenario(scenario: Scenario, step: float) -> Scenario:
+    """``scenario`` with its series sampled every ``step`` seconds (samples on multiples of ``step`` kept),
+    as cloud monitoring that keeps one point in five minutes would record it."""
+    if step <= 0:
+        raise ValueError(f"step must be positive, not {step}")
+    thinned = []
+    for s in scenario.series:
+        keep = np.isclose(np.mod(s.timestamps, step), 0.0)
+        thinned.append(Series(s.metric, s.labels, s.timestamps[keep], s.values[keep]))
+    return replace(scenario, series=thinned)
