@@ -136,3 +136,20 @@ def test_being_first_says_less_when_many_were_first():
 
     assert bonus(1) == pytest.approx(EARLIEST_BONUS)
     assert bonus(4) == pytest.approx(EARLIEST_BONUS / 4)
+
+
+def _fell(service: str, score: float, metric: str = "syscall_read") -> Finding:
+    """A fall of a work metric (its name says no bad direction): less work done."""
+    return _finding(service, metric, score).model_copy(update={"direction": "down"})
+
+
+def test_callees_that_stopped_working_implicate_the_caller_that_stopped_calling():
+    ranked = rank_services(number_findings([_fell("payment", 0.8), _fell("email", 0.75)]), [], SHOP, ["frontend"])
+    assert ranked[0].service == "checkout", [(e.service, e.score) for e in ranked]
+    assert any("did less work" in note and "['email', 'payment']" in note for note in ranked[0].notes)
+    assert {e.service for e in ranked if e.notes and "did less work" in " ".join(e.notes)} == {"checkout"}
+
+
+def test_weak_falls_blame_no_caller():
+    ranked = rank_services(number_findings([_fell("payment", SIGNIFICANT - 0.1)]), [], SHOP, ["frontend"])
+    assert not any("did less work" in " ".join(e.notes) for e in ranked)

@@ -270,6 +270,7 @@ def rank_by_rules(
             ev.score += TRACE_BONUS
             ev.notes.append("traces through it leave the paths they took in the reference")
     _blame_callees(evidence, topology)
+    _blame_callers(evidence, topology)
     return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
 
 
@@ -317,6 +318,30 @@ def _blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
         target.score += BLAME * share
         target.blamed_by += [slowest[c] for c in slow]
         target.notes.append(f"calls to it from {slow} got slower ({share:.2f} of the blame)")
+
+
+def _blame_callers(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> None:
+    """Callees that suddenly did less work implicate the callers that stopped sending it.
+
+    A caller gains ``BLAME`` x starvation x coverage: starvation is how clearly its most starved callee's
+    work fell (a significant ``less_work`` Finding, present at the alert), coverage the share of all the
+    starvation in the event its callees hold (the caller common to every starved service explains it best).
+    """
+    starved = {s: max((f.score * activity(f) for f in e.findings if less_work(f)), default=0.0)
+               for s, e in evidence.items()}
+    starved = {s: v for s, v in starved.items() if v >= SIGNIFICANT}
+    total = sum(starved.values())
+    if total <= 0:
+        return
+    for caller, callees in sorted(topology.items()):
+        felt = [starved[c] for c in callees if c in starved and c != caller]
+        if not felt:
+            continue
+        share = max(felt) * sum(felt) / total
+        target = evidence.setdefault(caller, ServiceEvidence(caller))
+        target.score += BLAME * share
+        target.notes.append(f"callees {sorted(c for c in callees if c in starved)} did less work: it stopped "
+                            f"sending it ({share:.2f} of the blame)")
 
 
 def _passes_on_delay(ev: ServiceEvidence, topology: Mapping[str, Sequence[str]]) -> bool:
