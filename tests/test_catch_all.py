@@ -43,6 +43,8 @@ def investigate_bundle(path):
     ("errors_total", "up"), ("requestFailures", "up"), ("pod_success_rate_percent", "down"),
     ("cache_hit_ratio", "down"), ("availability", "down"), ("speed", "both"), ("cpc_results", "both"),
     ("Twitter_volume_AAPL", "both"), ("cpu_usage_rate_percent", "both"),
+    ("5XXError", "up"), ("HTTPCode_Target_5XX_Count", "up"), ("ThrottledRequests", "up"),
+    ("UnHealthyHostCount", "up"), ("HealthyHostCount", "down"), ("FreeableMemory", "down"), ("p99Latency", "up"),
 ])
 def test_direction_is_read_off_the_name(name, direction):
     assert infer_direction(name) == direction
@@ -85,6 +87,25 @@ def test_the_catch_all_reads_unknown_names_and_leaves_named_metrics_to_their_sig
     assert speed_finding.direction == "down"  # "both": a fall is caught too
 
 
+def test_capitalised_cloud_metric_names_are_read_by_the_named_signals(tmp_path):
+    """CloudWatch-style names (``Latency``, ``5XXError``, ``CPUUtilization``) land in the generic Skill's
+    latency, errors and cpu signals, so a clear latency step on the alerted service alone needs attention."""
+    rng = np.random.default_rng(7)
+    times = T0 - 3600 + 60.0 * np.arange(66)
+    latency = 0.12 + rng.normal(0.0, 0.005, times.size)
+    latency[55:] += 0.4
+    series = [Series("Latency", {"service": "CheckoutAPI"}, times, latency),
+              Series("5XXError", {"service": "CheckoutAPI"}, times, rng.poisson(1.0, times.size).astype(float)),
+              Series("CPUUtilization", {"service": "CheckoutAPI"}, times, 30.0 + rng.normal(0.0, 1.0, times.size))]
+    event = Event(pattern=Pattern.RCA, time=T0, service="CheckoutAPI")
+    result = investigate_bundle(write_bundle(tmp_path / "case", event, series))
+    assert result.skill["name"] == "generic-rca"
+    assert result.verdict.needs_attention, result.verdict.attention_reason
+    assert "alerted service deviates on latency" in result.verdict.attention_reason
+    signals = {f.metric: f.signal for f in result.findings}
+    assert signals.get("Latency") == "latency"
+
+
 def test_an_inspection_of_a_system_no_skill_knows_reports_the_anomaly(tmp_path):
     rng = np.random.default_rng(4)
     times = T0 - 2 * 86400 - 7200 + 300.0 * np.arange(2 * 288 + 24)
@@ -124,7 +145,7 @@ def test_the_catch_all_query_leaves_out_what_named_signals_read(skill_library):
     assert set(other["dependency"].exclude) == {m.name for m in skill.data.metrics
                                                 if not m.catch_all and m.dependencies}
     expr = selector(other["target"].name, other["target"].matchers, other["target"].exclude)
-    assert '__name__!~".*latency.*|' in expr and 'service="svc"' in expr
+    assert '__name__!~".*[Ll]atency.*|' in expr and 'service="svc"' in expr
 
 
 def test_the_bundle_source_honours_the_exclusion(tmp_path):

@@ -160,7 +160,7 @@ def test_generic_skills_use_globs_and_dependencies_only(shipped):
         assert skill.scope.services == ["*"]
         names = {m.name for m in skill.data.metrics}
         assert all("*" in n for n in names) and not names & SIM_METRICS
-        assert {"*latency*", "*error*", "*cpu*", "*memory*", "*success*"} <= names
+        assert {"*[Ll]atency*", "*[Ee]rror*", "*[Cc][Pp][Uu]*", "*[Mm]emory*", "*success*"} <= names
         assert skill.data.dependencies.depth >= 1 or pattern == Pattern.INSPECTION
     assert any(m.dependencies for m in shipped.generic(Pattern.RCA).skill.data.metrics)
 

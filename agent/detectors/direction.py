@@ -43,14 +43,20 @@ def mwu_alternative(direction: str) -> str:
 # Words are matched as whole tokens of the name split on non-letters and camelCase, so ``TravelTime``
 # and ``request_duration_seconds`` both say "up" and ``cache_hit_ratio`` says "down".
 _UP_WORDS = frozenset({"latency", "duration", "time", "error", "errors", "fail", "failed", "failure", "failures",
-                       "timeout", "timeouts", "exception", "exceptions", "reject", "rejected", "dropped", "5xx"})
-_DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex"})
+                       "timeout", "timeouts", "exception", "exceptions", "reject", "rejected", "dropped", "5xx", "4xx",
+                       "throttle", "throttles", "throttled", "unhealthy", "retry", "retries", "lag"})
+_DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex", "healthy", "free", "freeable"})
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
 
 
 def name_tokens(metric: str) -> list[str]:
-    """Lower-case words of a metric name: ``cacheHitRatio`` and ``cache_hit_ratio`` give cache, hit, ratio."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", metric)
+    """Lower-case words of a metric name: ``cacheHitRatio`` and ``cache_hit_ratio`` give cache, hit, ratio;
+    an acronym ends before a capitalised word (``5XXError``: 5xx, error; ``HTTPCode``: http, code) and a
+    capitalised ``Un`` stays with its word (``UnHealthyHostCount``: unhealthy, host, count)."""
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", metric)
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", spaced)
+    spaced = re.sub(r"([0-9])([A-Z][a-z])", r"\1 \2", spaced)
+    spaced = re.sub(r"\b([Uu]n) (?=[A-Za-z])", r"\1", spaced)
     return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
 
 
