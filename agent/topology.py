@@ -101,6 +101,10 @@ class Topology:
         """Every service named, as caller or callee, sorted."""
         return sorted(self._down)
 
+    def has_edges(self) -> bool:
+        """True when the graph says who calls whom (at least one dependency)."""
+        return any(self._down.values())
+
     def __contains__(self, service: object) -> bool:
         return service in self._down
 

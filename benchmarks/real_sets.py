@@ -8,13 +8,18 @@ any warning on an unlabelled window is a false alarm. Baselines: the per-service
 
 Usage::
 
-    .venv/bin/python benchmarks/real_sets.py [--data DIR] [--sets nezha-ob,nab-dev] [--limit N] [--json]
+    .venv/bin/python benchmarks/real_sets.py [--data DIR] [--sets nezha-ob,nab-dev] [--limit N]
+        [--without-topology] [--json]
+
+``--without-topology``: the same bundles with their ``topology.yaml`` left out (many exports have no call
+graph), to measure how the agent does when nobody told it who calls whom.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -103,9 +108,23 @@ def goals_table(values: dict[str, dict[str, float | None]]) -> Table:
     return table
 
 
-def run_set(path: Path, limit: int | None, settings, knowledge) -> tuple[list[Outcome], list[Inspected]]:
-    """Investigate one set's bundles; RCA outcomes and inspection results with their baselines."""
+def without_topology(bundle: Path, scratch: Path) -> Path:
+    """A copy of ``bundle`` (its files linked, not copied) without ``topology.yaml``."""
+    copy = scratch / bundle.name
+    copy.mkdir(parents=True)
+    for item in bundle.iterdir():
+        if item.name != "topology.yaml":
+            (copy / item.name).symlink_to(item.resolve())
+    return copy
+
+
+def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path | None = None
+            ) -> tuple[list[Outcome], list[Inspected]]:
+    """Investigate one set's bundles; RCA outcomes and inspection results with their baselines.
+    ``scratch``: investigate copies without ``topology.yaml`` made there instead."""
     bundles = find_bundles(path)[:limit]
+    if scratch is not None:
+        bundles = [without_topology(b, scratch / path.name) for b in bundles]
     with progress(f"{path.name}: {len(bundles)} cases", len(bundles)) as advance:
         report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
     scores = {s.case: s for s in report.scores}
@@ -127,6 +146,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of sets (default: %(default)s)")
     parser.add_argument("--sets", default="", help="comma-separated set names (default: every set in --data)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
+    parser.add_argument("--without-topology", action="store_true",
+                        help="investigate the bundles with their topology.yaml left out")
     add_common_arguments(parser)
     return parser.parse_args(argv)
 
@@ -140,16 +161,18 @@ def main(argv: list[str] | None = None) -> BenchResult:
     sets = [p for p in sorted(args.data.iterdir()) if p.is_dir() and (not wanted or p.name in wanted)]
     if not sets:
         raise SystemExit(f"{args.data}: no sets found" + (f" named {wanted}" if wanted else ""))
-    summary = Table(title="Real sets, strict scoring: Bian Que beside its baseline (one configuration)")
+    summary = Table(title="Real sets, strict scoring: Bian Que beside its baseline (one configuration)"
+                    + (", without topology.yaml" if args.without_topology else ""))
     for header in ("set", "pattern", "cases", "Bian Que", "baseline (z-score top-1/3/5 | 5-MAD rule)", "note"):
         summary.add_column(header)
     tables: dict[str, Table] = {"summary": summary}
     data: dict[str, dict] = {}
     values: dict[str, dict[str, float | None]] = {}
-    with bench_settings(args.home) as settings:
+    with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-sets-") as temp:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         for path in sets:
-            outcomes, cases = run_set(path, args.limit, settings, knowledge)
+            scratch = Path(temp) if args.without_topology else None
+            outcomes, cases = run_set(path, args.limit, settings, knowledge, scratch)
             if outcomes:
                 summary.add_row(*rca_row(path.name, outcomes))
                 kinds = fault_table(outcomes)
@@ -161,7 +184,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
             data[path.name] = {"rca": [asdict(o) for o in outcomes], "inspection": [asdict(c) for c in cases],
                                "measured": values[path.name]}
     tables["goals"] = goals_table(values)
-    result = BenchResult(tables=tables, data={"data": str(args.data), "sets": data})
+    result = BenchResult(tables=tables, data={"data": str(args.data), "without_topology": args.without_topology,
+                                              "sets": data})
     emit(result, args.json)
     return result
 

@@ -108,6 +108,18 @@ def test_real_incidents_tables(bench, tmp_path, capsys):
 
 
 @needs_shared_data
+def test_real_sets_without_their_topology(bench):
+    module = bench("real_sets")
+    result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-ob", "--limit", "2", "--no-knowledge",
+                          "--without-topology"])
+    assert "without topology.yaml" in result.tables["summary"].title
+    assert result.data["without_topology"] is True
+    cases = result.data["sets"]["nezha-ob"]["rca"]
+    assert len(cases) == 2 and all(c["error"] is None for c in cases)
+    assert (SHARED_DATA / "nezha-ob" / cases[0]["case"] / "topology.yaml").is_file()  # the set itself untouched
+
+
+@needs_shared_data
 def test_real_sets_side_by_side_with_their_baselines(bench, tmp_path, capsys):
     module = bench("real_sets")
     result = module.main(["--data", str(SHARED_DATA), "--sets", ",".join(REAL_SETS), "--limit", "2",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.events import Event, Pattern
@@ -10,6 +11,8 @@ from agent.skills.schema import Compare, Skill
 from agent.skills.templates import escape_glob, render, render_glob, render_matchers, render_promql
 from agent.sources.base import ChangeRequest, LogRequest, MetricQuery
 from agent.topology import Topology
+
+MAX_PEERS = 100  # services examined as possible dependencies when no call graph says which
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,22 @@ def reference_end(skill: Skill, event: Event) -> float | None:
     return event.time - inspected_span(skill, event)
 
 
-def dependency_services(skill: Skill, targets: list[str], topology: Topology | None) -> list[str]:
-    """Neighbours of the targets per the Skill's dependency policy, targets excluded."""
-    if topology is None or skill.data.dependencies.depth == 0:
+def call_graph_covers(topology: Topology | None, targets: Sequence[str]) -> bool:
+    """True when a call graph with edges names at least one of the targets: it can say who their neighbours are."""
+    return topology is not None and topology.has_edges() and any(t in topology for t in targets)
+
+
+def dependency_services(skill: Skill, targets: list[str], topology: Topology | None,
+                        peers: Sequence[str] = ()) -> list[str]:
+    """Neighbours of the targets per the Skill's dependency policy, targets excluded.
+
+    Without a call graph that covers the targets nobody knows who calls whom, so every other service the
+    data holds (``peers``, at most ``MAX_PEERS``, in order) may be a dependency.
+    """
+    if skill.data.dependencies.depth == 0:
         return []
+    if not call_graph_covers(topology, targets):
+        return [p for p in peers if p not in targets][:MAX_PEERS]
     found: list[str] = []
     for target in targets:
         for service in topology.neighbours(
@@ -120,16 +135,16 @@ def _read_elsewhere(skill: Skill, role: str) -> tuple[str, ...]:
 
 def build_plan(
     skill: Skill, event: Event, targets: list[str], topology: Topology | None, max_series: int = 200,
-    started: float | None = None, max_log_lines: int | None = None,
+    started: float | None = None, max_log_lines: int | None = None, peers: Sequence[str] = (),
 ) -> GatherPlan:
     """Every query the Skill asks for, bounded by its window and limits (``started``: see ``time_window``).
 
     ``max_series`` bounds each metric query; ``max_log_lines`` caps every log request below the Skill's own
-    ``limit``.
+    ``limit``; ``peers``: the services the data holds, the neighbourhood when no call graph covers the targets.
     """
     start, end, anchor = time_window(skill, event, started)
     variables = event_variables(event, targets[0] if targets else None)
-    deps = dependency_services(skill, targets, topology)
+    deps = dependency_services(skill, targets, topology, peers)
     plan = GatherPlan(start=start, end=end, anchor=anchor, variables=variables, dependencies=deps,
                       reference_end=reference_end(skill, event))
     step = skill.window.step

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from agent.topology import Topology
 
 Chooser = Callable[..., Any]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +44,20 @@ class Toolkit:
     max_findings: int | None = None  # Findings kept in the evidence pack; None: all (the model sees llm_max_findings)
     experience: list[Lesson] = field(default_factory=list)  # lessons of past corrected cases (agent.reasoners.lessons)
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def data_services(self) -> list[str]:
+        """Services the metric and log sources hold data for, sorted: the neighbourhood when no call graph
+        says who calls whom. A source that cannot list them adds none (and says why in the log)."""
+        found: set[str] = set()
+        for source in (self.metrics, self.logs):
+            lister = getattr(source, "services", None)
+            if lister is None:
+                continue
+            try:
+                found.update(str(s) for s in lister() if s)
+            except Exception as exc:  # a source must never crash the investigation
+                log.warning("%s: cannot list services: %s", getattr(source, "name", source), exc)
+        return sorted(found)
 
     def skill(self, name: str) -> Skill:
         """The library's Skill ``name``; ``LookupError`` when it is gone (e.g. removed before a resume)."""

@@ -70,6 +70,10 @@ class BundleMetricSource:
             return SourceResult.failed(self.name, request, problem)
         return SourceResult.of(self.name, request, found, truncated)
 
+    def services(self) -> list[str]:
+        """Services that have metric series, sorted."""
+        return sorted({s.service for s in self.bundle.series if s.service})
+
     def metrics(self) -> list[MetricInfo]:
         """Every metric name in the bundle with its label names and services, sorted by name."""
         labels: dict[str, set[str]] = defaultdict(set)

@@ -71,6 +71,19 @@ class PrometheusMetricSource:
         truncated = len(series) > query.limit
         return SourceResult.of(self.name, request, series[: query.limit], truncated=truncated)
 
+    def services(self) -> list[str]:
+        """The values of the ``service`` label the server knows, sorted (``[]`` when it cannot list them;
+        the reason is kept in ``last_error``)."""
+        self.last_error = None
+        with self._client() as client:
+            try:
+                values = self._get(client, "/api/v1/label/service/values", {})
+            except PrometheusError as exc:
+                self.last_error = str(exc)
+                log.warning("%s: cannot list services: %s", self.name, exc)
+                return []
+        return sorted(str(v) for v in values or [] if v)
+
     def metrics(self) -> list[MetricInfo]:
         """Every metric name the server knows (backfilled ones too), with type, help and labels.
 

@@ -128,6 +128,14 @@ def test_metrics_lists_backfilled_names_with_labels_and_services(source):
     assert infos["requests_per_second"].labels == ("service",)
 
 
+def test_services_lists_the_service_label_values(source, prometheus_url):
+    assert {"gateway", "ranking", "retrieval"} <= set(source.services())
+    assert source.last_error is None
+    unreachable = PrometheusMetricSource("http://127.0.0.1:9", timeout=1.0)
+    assert unreachable.services() == []
+    assert "cannot reach" in unreachable.last_error
+
+
 def test_an_answer_beyond_the_query_limits_is_refused_naming_the_limit(prometheus_url, window):
     from agent.sources.base import QueryLimits
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from agent.events import Event
-from agent.graph.plan import GatherPlan, MetricTask, build_plan
+from agent.graph.plan import MAX_PEERS, GatherPlan, MetricTask, build_plan, call_graph_covers
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.sources.base import SourceResult
@@ -148,11 +148,21 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
     started = state.get("window", {}).get("anchor")  # triage found when a change began
-    plan = build_plan(skill, event, state.get("targets", []), toolkit.topology, started=started,
-                      max_series=toolkit.max_series_per_signal, max_log_lines=toolkit.max_log_lines)
+    targets = state.get("targets", [])
+    notes: list[str] = []
+    peers: list[str] = []
+    if skill.data.dependencies.depth and not call_graph_covers(toolkit.topology, targets):
+        peers = toolkit.data_services()
+        shown = [p for p in peers if p not in targets]
+        if shown:
+            notes.append(f"no call graph covers {', '.join(targets) or 'the event'}: every other service with data "
+                         f"({min(len(shown), MAX_PEERS)} of {len(shown)}) examined as a possible dependency")
+    plan = build_plan(skill, event, targets, toolkit.topology, started=started,
+                      max_series=toolkit.max_series_per_signal, max_log_lines=toolkit.max_log_lines, peers=peers)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
     gathered["dependencies"] = plan.dependencies
     return {
+        **({"notes": [*state.get("notes", []), *notes]} if notes else {}),
         "gathered": gathered,
         "window": {**state.get("window", {}), "start": plan.start, "end": plan.end, "anchor": plan.anchor,
                    **({"reference_end": plan.reference_end} if plan.reference_end is not None else {})},

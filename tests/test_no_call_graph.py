@@ -1,0 +1,74 @@
+"""Without a call graph: every other service with data is a possible dependency, so the cause is still examined."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.bundles.label import load_label
+from agent.bundles.reader import load_bundle
+from agent.config import PROJECT_ROOT, get_settings
+from agent.graph.plan import MAX_PEERS, call_graph_covers, dependency_services
+from agent.investigate import investigate
+from agent.runtime import bundle_toolkit
+from agent.scoring import score_case
+from agent.sim.scenario import build_scenario, write_scenario
+from agent.skills.library import load_library
+from agent.topology import Topology
+
+PEERS = ["cache", "gateway", "ranking", "retrieval"]
+
+
+@pytest.fixture(scope="module")
+def generic_rca():
+    return load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
+
+
+def test_peers_stand_in_for_a_missing_call_graph(generic_rca):
+    assert not call_graph_covers(None, ["gateway"])
+    assert dependency_services(generic_rca, ["gateway"], None, PEERS) == ["cache", "ranking", "retrieval"]
+    edgeless = Topology({"gateway": [], "ranking": []})
+    assert dependency_services(generic_rca, ["gateway"], edgeless, PEERS) == ["cache", "ranking", "retrieval"]
+    many = [f"svc-{i:03d}" for i in range(MAX_PEERS + 20)]
+    assert len(dependency_services(generic_rca, ["gateway"], None, many)) == MAX_PEERS
+
+
+def test_a_call_graph_that_covers_the_target_decides_alone(generic_rca):
+    graph = Topology({"gateway": ["ranking"], "ranking": ["cache"]})
+    assert call_graph_covers(graph, ["gateway"])
+    assert dependency_services(generic_rca, ["gateway"], graph, PEERS) == ["ranking", "cache"]
+    # A graph that does not name the alerted service says nothing about its neighbours: peers again.
+    assert dependency_services(generic_rca, ["retrieval"], graph, PEERS) == ["cache", "gateway", "ranking"]
+
+
+def test_a_source_that_cannot_list_services_adds_none():
+    class Broken:
+        name = "broken"
+
+        def services(self):
+            raise ConnectionError("down")
+
+    class Listing:
+        name = "listing"
+
+        def services(self):
+            return ["b", "a", ""]
+
+    from agent.graph.toolkit import Toolkit
+
+    toolkit = Toolkit(library=None, reasoner=None, metrics=Broken(), logs=Listing())
+    assert toolkit.data_services() == ["a", "b"]
+
+
+def test_an_incident_without_topology_still_finds_a_cause_beyond_the_alerted_service(tmp_path: Path):
+    bundle = write_scenario(build_scenario("rca", "slow_dependency", 1010), tmp_path / "case")
+    (bundle / "topology.yaml").unlink()
+    loaded = load_bundle(bundle)
+    assert loaded.topology is None
+    label = load_label(bundle)
+    result = investigate(loaded.event, bundle_toolkit(loaded, get_settings()), source="eval")
+    assert label.root_cause[0].service != loaded.event.service  # the cause is not the alerted service
+    score = score_case(bundle.name, result.skill["name"], result.verdict, label)
+    assert score.rank == 1, score.detail
+    assert any("no call graph covers" in note for note in result.notes)
