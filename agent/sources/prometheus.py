@@ -74,15 +74,20 @@ class PrometheusMetricSource:
     def services(self) -> list[str]:
         """The values of the ``service`` label the server knows, sorted (``[]`` when it cannot list them;
         the reason is kept in ``last_error``)."""
-        self.last_error = None
         with self._client() as client:
-            try:
-                values = self._get(client, "/api/v1/label/service/values", {})
-            except PrometheusError as exc:
-                self.last_error = str(exc)
-                log.warning("%s: cannot list services: %s", self.name, exc)
-                return []
+            values = self._label_values(client, "service", "services")
         return sorted(str(v) for v in values or [] if v)
+
+    def _label_values(self, client: httpx.Client, label: str, what: str) -> list[Any] | None:
+        """The values of ``label`` the server knows; None when it cannot list them (the reason kept in
+        ``last_error``, which is cleared first)."""
+        self.last_error = None
+        try:
+            return list(self._get(client, f"/api/v1/label/{label}/values", {}) or [])
+        except PrometheusError as exc:
+            self.last_error = str(exc)
+            log.warning("%s: cannot list %s: %s", self.name, what, exc)
+            return None
 
     def metrics(self) -> list[MetricInfo]:
         """Every metric name the server knows (backfilled ones too), with type, help and labels.
@@ -90,13 +95,9 @@ class PrometheusMetricSource:
         Returns ``[]`` when the server cannot list names; the reason is kept in ``last_error``.
         Label names and ``service`` values are looked up for at most ``max_label_lookups`` metrics.
         """
-        self.last_error = None
         with self._client() as client:
-            try:
-                names = self._get(client, "/api/v1/label/__name__/values", {})
-            except PrometheusError as exc:
-                self.last_error = str(exc)
-                log.warning("%s: cannot list metric names: %s", self.name, exc)
+            names = self._label_values(client, "__name__", "metric names")
+            if names is None:
                 return []
             metadata = self._optional(client, "/api/v1/metadata", {})
             metadata = metadata if isinstance(metadata, Mapping) else {}
