@@ -153,3 +153,20 @@ def test_callees_that_stopped_working_implicate_the_caller_that_stopped_calling(
 def test_weak_falls_blame_no_caller():
     ranked = rank_services(number_findings([_fell("payment", SIGNIFICANT - 0.1)]), [], SHOP, ["frontend"])
     assert not any("did less work" in " ".join(e.notes) for e in ranked)
+
+
+def test_load_falling_through_from_a_failing_sibling_is_not_load_that_came_in():
+    """ranking calls cache and store; when the cache's hit ratio falls first, the store's extra requests are
+    the cache's misses falling through, not incoming load; with no sibling failing, a lone rise is."""
+    topology = {"ranking": ["cache", "store"], "cache": [], "store": []}
+    rise = _finding("store", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
+    misses = _finding("cache", "cache_hit_ratio", 0.9).model_copy(update={"direction": "down", "onset": T0 - 300})
+
+    def notes(findings: list[Finding]) -> list[str]:
+        ranked = rank_services(number_findings(findings), [], topology, ["ranking"])
+        return next(e.notes for e in ranked if e.service == "store")
+
+    assert not any("incoming load" in n for n in notes([rise, misses]))
+    assert any("incoming load" in n for n in notes([rise]))
+    later = misses.model_copy(update={"onset": T0 + 300})  # the cache failed well after the load came
+    assert any("incoming load" in n for n in notes([rise, later]))

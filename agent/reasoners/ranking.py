@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.detectors.direction import infer_direction
+from agent.detectors.direction import infer_direction, name_tokens
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault, metric_family
@@ -37,6 +37,7 @@ RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
+ERROR_WORDS = frozenset({"error", "errors", "fail", "failed", "failure", "failures", "timeout", "timeouts", "5xx"})
 BLAME = 0.5  # what a callee every slow caller calls, and that explains all the slowness, gains
 
 
@@ -244,7 +245,7 @@ def rank_by_rules(
             d.service for d in anomalous
             if d.service in downstream and _no_later(d.onset, ev.onset, tolerance) and d.strength >= 0.6 * ev.strength
         ]
-        if _load_origin(ev, anomalous, upstream):
+        if _load_origin(ev, anomalous, upstream, topology, tolerance):
             ev.score += LOAD_BONUS
             ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
         elif earlier_deps and not _own_saturation(ev):
@@ -376,9 +377,33 @@ def _rising_load(ev: ServiceEvidence) -> bool:
     )
 
 
-def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upstream: set[str]) -> bool:
-    """Request rate rose at this service and at none of its callers: the load entered here."""
-    return _rising_load(ev) and not any(c.service in upstream and _rising_load(c) for c in anomalous)
+def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upstream: set[str],
+                 topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
+    """Request rate rose at this service and at none of its callers, and no other dependency of its callers
+    started failing before it: the load entered here. When a caller's other dependency failed first (a cache
+    missing, a service erroring), the extra load here is the caller's requests falling through to it."""
+    if not _rising_load(ev) or any(c.service in upstream and _rising_load(c) for c in anomalous):
+        return False
+    callers = [c for c, deps in (topology or {}).items() if ev.service in deps]
+    siblings = {d for c in callers for d in topology.get(c, ()) if d != ev.service}
+    rose = min((f.onset for f in ev.findings if f.onset is not None and f.kind in METRIC_KINDS
+                and f.direction == "up" and metric_family(f.metric) == "traffic_spike"), default=ev.onset)
+    return not any(s.service in siblings and _failing_since(s) is not None
+                   and _no_later(_failing_since(s), rose, tolerance) for s in anomalous)
+
+
+def _failing_since(ev: ServiceEvidence) -> float | None:
+    """When the service started failing its callers (a significant fall of a hit ratio or success rate, or
+    a rise of errors), if it did."""
+    onsets = [f.onset for f in ev.findings if f.kind in METRIC_KINDS and f.onset is not None
+              and weight(f) >= SIGNIFICANT and _serves_worse(f)]
+    return min(onsets) if onsets else None
+
+
+def _serves_worse(finding: Finding) -> bool:
+    bad = infer_direction(finding.metric or "")
+    return (bad == "down" and finding.direction == "down") or (
+        finding.direction == "up" and bool(ERROR_WORDS & set(name_tokens(finding.metric or ""))))
 
 
 def onset_tolerance(findings: Sequence[Finding]) -> float:
