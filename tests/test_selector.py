@@ -33,6 +33,15 @@ def test_unknown_service_falls_back_to_the_generic_skill(skills):
     assert selection.method == "generic"
 
 
+def test_an_alert_naming_no_service_is_not_guessed_onto_a_scoped_skill(skills):
+    """An SLO alert of an unknown system without a service label matches a scoped Skill's alert glob; with no
+    service to put in that scope the generic Skill answers, not a guess about a system it may not know."""
+    bare = event_from_alert(Alert(labels={"alertname": "EntrySLOBurn"}, startsAt=1_700_000_000))
+    assert select_skill(skills, bare).skill.name == "generic-rca"
+    searched = bare.model_copy(update={"business": "search"})  # a business the scoped Skills name still counts
+    assert select_skill(skills, searched).skill.name != "generic-rca"
+
+
 def test_canary_change_picks_a_release_skill(skills):
     change = ChangeEvent(id="d1", type="canary", service="ranking", ts=1_700_000_000,
                          canary={"version": "v2"}, baseline={"version": "v1"})

@@ -38,13 +38,19 @@ def _glob_any(value: str | None, patterns: Sequence[str]) -> bool:
 
 
 def scope_match(skill: Skill, event: Event) -> tuple[float, str] | None:
-    """How specifically a Skill's scope covers the event; None when it does not."""
+    """How specifically a Skill's scope covers the event; None when it does not.
+
+    An event that names no service is covered by a Skill for any service (``*``), or by one scoped to the
+    event's business; a Skill scoped to named services would be a guess about a system it may not know.
+    """
     if skill.scope.business and event.business and skill.scope.business != event.business:
         return None
     services = event.services
-    if not services:
-        return (0.0, "no service in event")
     patterns = skill.scope.services
+    if not services:
+        if all(p == "*" for p in patterns) or (skill.scope.business and skill.scope.business == event.business):
+            return (0.0, "no service in event")
+        return None
     for rank, service in enumerate(services):
         for pattern in patterns:
             if fnmatch.fnmatchcase(service, pattern):
