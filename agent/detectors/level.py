@@ -63,8 +63,8 @@ def level_excess(reference: np.ndarray, current: np.ndarray, sign: float, calibr
 
     The reference must hold at least as many points as the window.
     """
-    z_ref = sign * (reference - calibration.center) / calibration.scale
-    z_now = sign * (current - calibration.center) / calibration.scale
+    toward = calibration.toward("up" if sign > 0 else "down")
+    z_ref, z_now = toward.z(reference), toward.z(current)
     rolling = np.median(sliding_window_view(z_ref, current.size), axis=1)
     top = int(np.argmax(rolling))
     p_value, _ = mann_whitney(z_now, z_ref[top : top + current.size], "greater")
@@ -97,7 +97,7 @@ def detect_level_shift(
 def _finding(s: Series, now: Series, calibration: Calibration, found: Level, alpha: float,
              window: tuple[float, float], signal: str | None, source: str) -> Finding:
     """The Finding for one shifted series; onset is the first window point beyond the reference's level."""
-    z_now = found.sign * (now.values - calibration.center) / calibration.scale
+    z_now = calibration.toward("up" if found.sign > 0 else "down").z(now.values)
     onset = float(now.timestamps[int(np.argmax(z_now > found.excursion))])
     median = float(np.median(now.values))
     return make_finding(
