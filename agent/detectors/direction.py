@@ -42,9 +42,10 @@ def mwu_alternative(direction: str) -> str:
 # Which way a metric is bad, read off its name when a Skill leaves it to the data (``direction: auto``).
 # Words are matched as whole tokens of the name split on non-letters and camelCase, so ``TravelTime``
 # and ``request_duration_seconds`` both say "up" and ``cache_hit_ratio`` says "down".
-_UP_WORDS = frozenset({"latency", "duration", "time", "error", "errors", "fail", "failed", "failure", "failures",
-                       "timeout", "timeouts", "exception", "exceptions", "reject", "rejected", "dropped", "5xx", "4xx",
-                       "throttle", "throttles", "throttled", "unhealthy", "retry", "retries", "lag"})
+ERROR_WORDS = frozenset({"error", "errors", "fail", "failed", "failure", "failures", "timeout", "timeouts",
+                         "exception", "exceptions", "5xx"})  # a rise of such a metric is requests failing
+_UP_WORDS = ERROR_WORDS | {"latency", "duration", "time", "reject", "rejected", "dropped", "4xx", "throttle",
+                           "throttles", "throttled", "unhealthy", "retry", "retries", "lag"}
 _DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex", "healthy", "free", "freeable"})
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
 

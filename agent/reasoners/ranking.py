@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.detectors.direction import infer_direction, name_tokens
+from agent.detectors.direction import ERROR_WORDS, infer_direction, name_tokens
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault, metric_family
@@ -37,7 +37,6 @@ RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
-ERROR_WORDS = frozenset({"error", "errors", "fail", "failed", "failure", "failures", "timeout", "timeouts", "5xx"})
 BLAME = 0.5  # what a callee every slow caller calls, and that explains all the slowness, gains
 
 
@@ -369,12 +368,14 @@ def _own_saturation(ev: ServiceEvidence) -> bool:
     )
 
 
+def _load_rises(ev: ServiceEvidence) -> list[Finding]:
+    """The service's significant rises of request rate."""
+    return [f for f in ev.findings if f.kind in METRIC_KINDS and f.direction == "up" and weight(f) >= SIGNIFICANT
+            and metric_family(f.metric) == "traffic_spike"]
+
+
 def _rising_load(ev: ServiceEvidence) -> bool:
-    return any(
-        f.kind in METRIC_KINDS and f.direction == "up" and weight(f) >= SIGNIFICANT
-        and metric_family(f.metric) == "traffic_spike"
-        for f in ev.findings
-    )
+    return bool(_load_rises(ev))
 
 
 def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upstream: set[str],
@@ -382,14 +383,14 @@ def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upst
     """Request rate rose at this service and at none of its callers, and no other dependency of its callers
     started failing before it: the load entered here. When a caller's other dependency failed first (a cache
     missing, a service erroring), the extra load here is the caller's requests falling through to it."""
-    if not _rising_load(ev) or any(c.service in upstream and _rising_load(c) for c in anomalous):
+    rises = _load_rises(ev)
+    if not rises or any(c.service in upstream and _rising_load(c) for c in anomalous):
         return False
     callers = [c for c, deps in (topology or {}).items() if ev.service in deps]
     siblings = {d for c in callers for d in topology.get(c, ()) if d != ev.service}
-    rose = min((f.onset for f in ev.findings if f.onset is not None and f.kind in METRIC_KINDS
-                and f.direction == "up" and metric_family(f.metric) == "traffic_spike"), default=ev.onset)
-    return not any(s.service in siblings and _failing_since(s) is not None
-                   and _no_later(_failing_since(s), rose, tolerance) for s in anomalous)
+    rose = min((f.onset for f in rises if f.onset is not None), default=ev.onset)
+    failed = [_failing_since(s) for s in anomalous if s.service in siblings]
+    return not any(since is not None and _no_later(since, rose, tolerance) for since in failed)
 
 
 def _failing_since(ev: ServiceEvidence) -> float | None:
