@@ -34,6 +34,15 @@ def test_peers_stand_in_for_a_missing_call_graph(generic_rca):
     assert len(dependency_services(generic_rca, ["gateway"], None, many)) == MAX_PEERS
 
 
+def test_only_skills_that_read_dependencies_look_for_peers():
+    from agent.graph.plan import reads_dependencies
+
+    library = load_library([PROJECT_ROOT / "skills"])
+    assert reads_dependencies(library.get("generic-rca").skill)
+    assert not reads_dependencies(library.get("generic-release").skill)  # depth 1, but nothing asks for them
+    assert not reads_dependencies(library.get("generic-inspection").skill)  # depth 0
+
+
 def test_a_call_graph_that_covers_the_target_decides_alone(generic_rca):
     graph = Topology({"gateway": ["ranking"], "ranking": ["cache"]})
     assert call_graph_covers(graph, ["gateway"])

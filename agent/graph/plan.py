@@ -83,6 +83,14 @@ def reference_end(skill: Skill, event: Event) -> float | None:
     return event.time - inspected_span(skill, event)
 
 
+def reads_dependencies(skill: Skill) -> bool:
+    """True when the Skill asks for anything of the dependencies (a metric, a log query or the changes)."""
+    data = skill.data
+    return data.dependencies.depth > 0 and (
+        any(m.dependencies for m in data.metrics) or any(q.dependencies for q in data.logs)
+        or (data.changes is not None and data.changes.dependencies))
+
+
 def call_graph_covers(topology: Topology | None, targets: Sequence[str]) -> bool:
     """True when a call graph with edges names at least one of the targets: it can say who their neighbours are."""
     return topology is not None and topology.has_edges() and any(t in topology for t in targets)

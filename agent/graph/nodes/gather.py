@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from agent.events import Event
-from agent.graph.plan import MAX_PEERS, GatherPlan, MetricTask, build_plan, call_graph_covers
+from agent.graph.plan import MAX_PEERS, GatherPlan, MetricTask, build_plan, call_graph_covers, reads_dependencies
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.sources.base import SourceResult
@@ -151,7 +151,7 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     targets = state.get("targets", [])
     notes: list[str] = []
     peers: list[str] = []
-    if skill.data.dependencies.depth and not call_graph_covers(toolkit.topology, targets):
+    if reads_dependencies(skill) and not call_graph_covers(toolkit.topology, targets):
         peers = toolkit.data_services()
         shown = [p for p in peers if p not in targets]
         if shown:
