@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(default=None, description="Chroma server URL; default embedded.")
     prometheus_url: str | None = Field(default=None, description="PromQL HTTP API base URL.")
     topology_file: Path | None = Field(default=None, description="Service dependency graph (YAML).")
+    service_label: str = Field(
+        default="service", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
+        description="The label naming the service on live metrics and alerts (e.g. app, job, "
+                    "app_kubernetes_io_name); Skills and bundles always say `service`.",
+    )
 
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_api_key: SecretStr | None = Field(default=None)

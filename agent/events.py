@@ -212,12 +212,17 @@ class Event(BaseModel):
         return " | ".join(parts)
 
 
-def event_from_alert(alert: Alert, now: float | None = None) -> Event:
-    """An RCA event for one Alertmanager alert."""
+def alert_service(alert: Alert, service_label: str = "service") -> str | None:
+    """The service an alert is about: its ``service_label`` label, else its ``service`` label."""
+    return alert.labels.get(service_label) or alert.labels.get("service") or None
+
+
+def event_from_alert(alert: Alert, now: float | None = None, service_label: str = "service") -> Event:
+    """An RCA event for one Alertmanager alert (its service read from ``service_label``, see ``alert_service``)."""
     time = alert.starts_at if alert.starts_at is not None else now
     if time is None:
         raise ValueError("alert has no startsAt and no time was given")
-    return Event(pattern=Pattern.RCA, time=time, service=alert.labels.get("service"), alert=alert)
+    return Event(pattern=Pattern.RCA, time=time, service=alert_service(alert, service_label), alert=alert)
 
 
 def event_from_change(change: ChangeEvent, now: float | None = None) -> Event:

@@ -66,8 +66,9 @@ def alerts_from_data(data: Any, origin: str) -> list[Alert]:
     raise InputError(f"{origin}: expected an Alertmanager webhook body, an alert or a list of alerts")
 
 
-def events_from_alert_file(path: Path, now: float) -> list[Event]:
-    """One RCA event per alert in the file; every alert must name its rule (``labels.alertname``)."""
+def events_from_alert_file(path: Path, now: float, service_label: str = "service") -> list[Event]:
+    """One RCA event per alert in the file; every alert must name its rule (``labels.alertname``); the
+    service is read from ``service_label`` (``events.alert_service``)."""
     alerts = alerts_from_data(read_structured(path), str(path))
     for i, alert in enumerate(alerts):
         if not alert.name:
@@ -75,7 +76,7 @@ def events_from_alert_file(path: Path, now: float) -> list[Event]:
             extra = sorted(alert.model_extra or {})
             unknown = f"; unknown field(s) {', '.join(map(repr, extra))}" if extra else ""
             raise InputError(f"{where}: labels.alertname: required (an Alertmanager alert names its rule){unknown}")
-    return [event_from_alert(alert, now) for alert in alerts]
+    return [event_from_alert(alert, now, service_label) for alert in alerts]
 
 
 def event_from_change_file(path: Path, now: float) -> Event:

@@ -138,6 +138,7 @@ def live_toolkit(
         from agent.sources.prometheus import PrometheusMetricSource
 
         metrics = PrometheusMetricSource(settings.prometheus_url, timeout=settings.source_timeout_s,
+                                         service_label=settings.service_label,
                                          limits=QueryLimits.from_settings(settings))
     settings.ensure_home()
     store_url = settings.resolved_observability_url

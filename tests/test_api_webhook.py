@@ -296,3 +296,20 @@ def test_oversized_bodies_are_refused_before_parsing(memory, investigator):
         assert response.status_code == 413
         assert response.json()["detail"] == "request body too large: the limit is 1024 bytes"
     assert investigator.calls == []
+
+
+def test_the_service_is_read_from_the_configured_label(memory, investigator, monkeypatch):
+    from agent.config import get_settings
+
+    monkeypatch.setenv("BIANQUE_SERVICE_LABEL", "app")
+    get_settings.cache_clear()
+    try:
+        with make_client(memory, investigator) as app_client:
+            body = post(app_client, alert(service=None, app="checkout", fingerprint="fp-app"))
+            assert body["alerts"][0]["service"] == "checkout"
+            wait_idle(app_client)
+    finally:
+        monkeypatch.delenv("BIANQUE_SERVICE_LABEL")
+        get_settings.cache_clear()
+    [(event, _skill, _source)] = investigator.calls
+    assert event.service == "checkout"

@@ -51,3 +51,13 @@ def test_an_alert_file_without_an_alert_is_refused_with_the_unknown_fields(tmp_p
     path.write_text('[{"labels": {"alertname": "A", "service": "s"}}, {"labels": {"service": "s"}}]')
     with pytest.raises(InputError, match=r"alert.json\[1\]: labels.alertname: required"):
         events_from_alert_file(path, 0.0)
+
+
+def test_the_service_is_read_from_the_configured_label(tmp_path):
+    path = tmp_path / "alerts.json"
+    path.write_text(json.dumps({"alerts": [
+        {"labels": {"alertname": "HighLatency", "app": "checkout"}, "startsAt": "2026-03-02T10:14:00Z"},
+        {"labels": {"alertname": "HighLatency", "service": "cart"}, "startsAt": "2026-03-02T10:14:00Z"},
+    ]}))
+    assert [e.service for e in events_from_alert_file(path, 0.0)] == [None, "cart"]
+    assert [e.service for e in events_from_alert_file(path, 0.0, "app")] == ["checkout", "cart"]  # service: fallback

@@ -286,3 +286,18 @@ def test_an_answer_too_large_for_the_limits_is_refused_while_it_downloads(fake):
     assert "BIANQUE_MAX_QUERY_POINTS" in result.error
     roomy = PrometheusMetricSource(fake.url, limits=QueryLimits(max_series=1, max_points=5000))
     assert roomy.query(query()).status == "ok"
+
+
+def test_a_server_naming_services_by_another_label(fake):
+    """BIANQUE_SERVICE_LABEL=app: a Skill's service matcher is asked as ``app``, answers carry ``service`` too,
+    and the services listed are the values of ``app``."""
+    fake.answer("/api/v1/query_range", matrix(
+        {"metric": {"__name__": "latency", "app": "checkout", "pod": "p-1"}, "values": [[1000, "0.2"]]}))
+    fake.answer("/api/v1/label/app/values", {"status": "success", "data": ["checkout", "cart"]})
+    source = PrometheusMetricSource(fake.url, service_label="app")
+    result = source.query(query("latency", matchers={"service": "checkout"}))
+    assert result.status == "ok", result.error
+    expr = urllib.parse.parse_qs(urllib.parse.urlsplit(fake.requests[0]).query)["query"][0]
+    assert 'app="checkout"' in expr and "service" not in expr
+    assert result.data[0].service == "checkout" and result.data[0].labels["app"] == "checkout"
+    assert source.services() == ["cart", "checkout"]

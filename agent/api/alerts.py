@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import OperationalError
 
 from agent.api.errors import problems
-from agent.events import Alert, event_from_alert
+from agent.events import Alert, alert_service, event_from_alert
 from agent.memory import AlertKind, AlertObservation, Memory
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,11 @@ def _action(seen: AlertObservation) -> Action:
 class AlertIntake:
     """Stores webhook alerts through memory (dedup and queue in one transaction each); ``notify`` wakes workers."""
 
-    def __init__(self, memory: Memory, notify: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, memory: Memory, notify: Callable[[], None] = lambda: None,
+                 service_label: str = "service") -> None:
         self.memory = memory
         self.notify = notify
+        self.service_label = service_label
 
     def handle(self, parsed: list[tuple[Alert | None, list[Problem]]], now: float) -> WebhookResponse:
         """Store every good alert (in order), report every bad one; a lost database propagates."""
@@ -196,11 +198,12 @@ class AlertIntake:
 
     def _one(self, alert: Alert, now: float, index: int) -> AlertOutcome:
         fingerprint = alert_fingerprint(alert)
-        service = alert.labels.get("service")
+        service = alert_service(alert, self.service_label)
         ts = alert.ends_at if alert.status == "resolved" and alert.ends_at else now
         try:
             seen = self.memory.observe_alert_queued(
-                fingerprint, alert.name, service, alert.status, ts, event_from_alert(alert, now), source="webhook"
+                fingerprint, alert.name, service, alert.status, ts, event_from_alert(alert, now, self.service_label),
+                source="webhook"
             )
         except OperationalError:
             raise  # the database is gone: the whole call answers 503 and Alertmanager sends it again

@@ -42,7 +42,9 @@ def build_catalog(bundle: Path | None, prometheus: str | None) -> Catalog:
     if bundle is None and not url:
         _fail("no data source: give --bundle DIR or --prometheus URL (or set BIANQUE_PROMETHEUS_URL)")
     try:
-        return catalog_from_bundle(bundle) if bundle is not None else catalog_from_prometheus(str(url))
+        if bundle is not None:
+            return catalog_from_bundle(bundle)
+        return catalog_from_prometheus(str(url), get_settings().service_label)
     except (InvalidBundleError, CatalogError) as exc:
         _fail(str(exc))
     raise AssertionError("unreachable")

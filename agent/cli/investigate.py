@@ -82,7 +82,7 @@ def rca(
     event = None
     if alert is not None:
         with user_errors(InputError, ValueError):
-            events = events_from_alert_file(alert, time.time())
+            events = events_from_alert_file(alert, time.time(), get_settings().service_label)
         firing = [e for e in events if e.alert and e.alert.status == "firing"] or events
         event = firing[0]
     _run(event, bundle, skill, as_json, Pattern.RCA)

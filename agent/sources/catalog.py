@@ -101,8 +101,9 @@ def catalog_from_bundle(bundle: CaseBundle | str | Path) -> Catalog:
     return catalog_from_metric_source(BundleMetricSource(loaded), logs, BundleChangeSource(loaded).services())
 
 
-def catalog_from_prometheus(url: str) -> Catalog:
-    """A catalog of the metrics a Prometheus-compatible server lists (the source is imported lazily)."""
+def catalog_from_prometheus(url: str, service_label: str = "service") -> Catalog:
+    """A catalog of the metrics a Prometheus-compatible server lists (the source is imported lazily); services
+    are the values of ``service_label``."""
     from agent.sources.prometheus import PrometheusMetricSource
 
-    return catalog_from_metric_source(PrometheusMetricSource(url))
+    return catalog_from_metric_source(PrometheusMetricSource(url, service_label=service_label))

@@ -34,8 +34,12 @@ class PrometheusMetricSource:
         max_label_lookups: int = 500,
         transport: httpx.BaseTransport | None = None,
         limits: QueryLimits | None = None,
+        service_label: str = "service",
     ) -> None:
+        """``service_label``: the label that names a series' service on this server; queries ask for it where a
+        Skill says ``service``, and answers carry its value as ``service`` too."""
         self.base_url = base_url.rstrip("/")
+        self.service_label = service_label
         self.timeout = timeout
         self.name = name
         self.max_label_lookups = max_label_lookups
@@ -49,7 +53,7 @@ class PrometheusMetricSource:
         """Series for a Skill's metric; every failure becomes ``SourceResult.failed``."""
         request = query.describe()
         try:
-            expr = query.promql or selector(query.name, query.matchers, query.exclude)
+            expr = query.promql or selector(query.name, self._server_matchers(query.matchers), query.exclude)
         except ValueError as exc:
             return SourceResult.failed(self.name, request, f"cannot build a PromQL selector: {exc}")
         step = _step(query)
@@ -61,7 +65,8 @@ class PrometheusMetricSource:
         try:
             with self._client() as client:
                 data = self._get(client, "/api/v1/query_range", params)
-            series = _matrix_to_series(data, query.name, self.base_url + "/api/v1/query_range")
+            series = [self._with_service(s)
+                      for s in _matrix_to_series(data, query.name, self.base_url + "/api/v1/query_range")]
         except PrometheusError as exc:
             return SourceResult.failed(self.name, request, str(exc))
         problem = self.limits.problem(series)
@@ -75,8 +80,23 @@ class PrometheusMetricSource:
         """The values of the ``service`` label the server knows, sorted (``[]`` when it cannot list them;
         the reason is kept in ``last_error``)."""
         with self._client() as client:
-            values = self._label_values(client, "service", "services")
+            values = self._label_values(client, self.service_label, "services")
         return sorted(str(v) for v in values or [] if v)
+
+    def _server_matchers(self, matchers: Mapping[str, str]) -> dict[str, str]:
+        """A query's label matchers with ``service`` asked of the server's own service label."""
+        if self.service_label == "service" or "service" not in matchers:
+            return dict(matchers)
+        renamed = {k: v for k, v in matchers.items() if k != "service"}
+        renamed[self.service_label] = matchers["service"]
+        return renamed
+
+    def _with_service(self, series: Series) -> Series:
+        """``series`` with its service label also under ``service`` (what Skills and the ranking read)."""
+        value = series.labels.get(self.service_label)
+        if self.service_label == "service" or not value or series.labels.get("service"):
+            return series
+        return Series(series.metric, {**series.labels, "service": value}, series.timestamps, series.values)
 
     def _label_values(self, client: httpx.Client, label: str, what: str) -> list[Any] | None:
         """The values of ``label`` the server knows; None when it cannot list them (the reason kept in
@@ -117,7 +137,7 @@ class PrometheusMetricSource:
         return infos
 
     def _labels_of(self, client: httpx.Client, metric: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Label names and ``service`` values of a metric's series (the first 1000 series)."""
+        """Label names and service values (``service_label``) of a metric's series (the first 1000 series)."""
         params = {"match[]": selector(metric, {}), "limit": "1000"}
         found = self._optional(client, "/api/v1/series", params)
         labels: set[str] = set()
@@ -125,8 +145,8 @@ class PrometheusMetricSource:
         for item in found[:1000] if isinstance(found, list) else []:
             if isinstance(item, Mapping):
                 labels.update(str(k) for k in item if k != "__name__")
-                if item.get("service"):
-                    services.add(str(item["service"]))
+                if item.get(self.service_label):
+                    services.add(str(item[self.service_label]))
         return tuple(sorted(labels)), tuple(sorted(services))
 
     # --- HTTP ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def alertmanager_webhook(
                 f"investigation queue is full ({state.api.max_queued} unfinished, BIANQUE_API_MAX_QUEUED); "
                 "nothing was recorded, retry later"
             )
-        return AlertIntake(state.memory, state.workers.notify).handle(parsed, time.time())
+        return AlertIntake(state.memory, state.workers.notify, state.settings.service_label).handle(parsed, time.time())
     except OperationalError as exc:
         raise _unavailable(f"database unavailable: {exc.orig or exc}; retry later") from exc
 
