@@ -106,10 +106,10 @@ def test_catalog_from_prometheus_uses_the_prometheus_source(monkeypatch):
     seen = []
 
     class Recording(FakeSource):
-        def __init__(self, url: str) -> None:
-            seen.append(url)
+        def __init__(self, url: str, service_label: str = "service") -> None:
+            seen.append((url, service_label))
 
     monkeypatch.setattr(prometheus, "PrometheusMetricSource", Recording)
-    catalog = catalog_from_prometheus("http://prom.example:9090")
-    assert seen == ["http://prom.example:9090"]
+    catalog = catalog_from_prometheus("http://prom.example:9090", "app")
+    assert seen == [("http://prom.example:9090", "app")]
     assert catalog.metric("memory_usage_bytes").help == "resident memory in bytes"
