@@ -70,6 +70,24 @@ def test_a_source_that_cannot_list_services_adds_none():
     assert toolkit.data_services() == ["a", "b"]
 
 
+def test_a_bundle_lists_the_services_with_data_in_a_window():
+    import numpy as np
+
+    from agent.bundles.reader import CaseBundle
+    from agent.events import Event, Pattern
+    from agent.series import Series
+    from agent.sources.bundle import BundleMetricSource
+
+    def series(service: str, first: float) -> Series:
+        return Series("m", {"service": service}, first + 60.0 * np.arange(10), np.ones(10))
+
+    bundle = CaseBundle(Event(pattern=Pattern.RCA, time=5000.0, service="a"),
+                        [series("a", 0.0), series("old", -10000.0), series("b", 3000.0)])
+    source = BundleMetricSource(bundle)
+    assert source.services() == ["a", "b", "old"]
+    assert source.services(0.0, 6000.0) == ["a", "b"]  # "old" has no sample then
+
+
 def test_an_incident_without_topology_still_finds_a_cause_beyond_the_alerted_service(tmp_path: Path):
     bundle = write_scenario(build_scenario("rca", "slow_dependency", 1010), tmp_path / "case")
     (bundle / "topology.yaml").unlink()

@@ -301,3 +301,6 @@ def test_a_server_naming_services_by_another_label(fake):
     assert 'app="checkout"' in expr and "service" not in expr
     assert result.data[0].service == "checkout" and result.data[0].labels["app"] == "checkout"
     assert source.services() == ["cart", "checkout"]
+    source.services(1000.0, 2000.0)  # services with series in the investigation's window only
+    params = urllib.parse.parse_qs(urllib.parse.urlsplit(fake.requests[-1]).query)
+    assert (params["start"], params["end"]) == (["1000"], ["2000"])

@@ -45,16 +45,18 @@ class Toolkit:
     experience: list[Lesson] = field(default_factory=list)  # lessons of past corrected cases (agent.reasoners.lessons)
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def data_services(self) -> list[str]:
-        """Services the metric and log sources hold data for, sorted: the neighbourhood when no call graph
-        says who calls whom. A source that cannot list them adds none (and says why in the log)."""
+    def data_services(self, start: float | None = None, end: float | None = None) -> list[str]:
+        """Services the metric and log sources hold data for (metrics: in ``[start, end]`` when given), sorted:
+        the neighbourhood when no call graph says who calls whom. A source that cannot list them adds none
+        (and says why in the log)."""
         found: set[str] = set()
         for source in (self.metrics, self.logs):
             lister = getattr(source, "services", None)
             if lister is None:
                 continue
             try:
-                found.update(str(s) for s in lister() if s)
+                listed = lister(start, end) if source is self.metrics else lister()
+                found.update(str(s) for s in listed if s)
             except Exception as exc:  # a source must never crash the investigation
                 log.warning("%s: cannot list services: %s", getattr(source, "name", source), exc)
         return sorted(found)

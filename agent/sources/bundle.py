@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict
@@ -70,9 +71,12 @@ class BundleMetricSource:
             return SourceResult.failed(self.name, request, problem)
         return SourceResult.of(self.name, request, found, truncated)
 
-    def services(self) -> list[str]:
-        """Services that have metric series, sorted."""
-        return sorted({s.service for s in self.bundle.series if s.service})
+    def services(self, start: float | None = None, end: float | None = None) -> list[str]:
+        """Services that have metric samples (in ``[start, end]`` when given), sorted."""
+        lo = -math.inf if start is None else start
+        hi = math.inf if end is None else end
+        return sorted({s.service for s in self.bundle.series
+                       if s.service and ((s.timestamps >= lo) & (s.timestamps <= hi)).any()})
 
     def metrics(self) -> list[MetricInfo]:
         """Every metric name in the bundle with its label names and services, sorted by name."""

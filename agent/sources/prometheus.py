@@ -76,11 +76,13 @@ class PrometheusMetricSource:
         truncated = len(series) > query.limit
         return SourceResult.of(self.name, request, series[: query.limit], truncated=truncated)
 
-    def services(self) -> list[str]:
-        """The values of the ``service`` label the server knows, sorted (``[]`` when it cannot list them;
-        the reason is kept in ``last_error``)."""
+    def services(self, start: float | None = None, end: float | None = None) -> list[str]:
+        """The values of the service label (``service_label``) the server knows, in ``[start, end]`` when given
+        (services with series then, not every one it ever saw), sorted; ``[]`` when it cannot list them (the
+        reason is kept in ``last_error``)."""
+        span = {k: _num(v) for k, v in (("start", start), ("end", end)) if v is not None}
         with self._client() as client:
-            values = self._label_values(client, self.service_label, "services")
+            values = self._label_values(client, self.service_label, "services", span)
         return sorted(str(v) for v in values or [] if v)
 
     def _server_matchers(self, matchers: Mapping[str, str]) -> dict[str, str]:
@@ -98,12 +100,13 @@ class PrometheusMetricSource:
             return series
         return Series(series.metric, {**series.labels, "service": value}, series.timestamps, series.values)
 
-    def _label_values(self, client: httpx.Client, label: str, what: str) -> list[Any] | None:
+    def _label_values(self, client: httpx.Client, label: str, what: str,
+                      params: Mapping[str, str] | None = None) -> list[Any] | None:
         """The values of ``label`` the server knows; None when it cannot list them (the reason kept in
         ``last_error``, which is cleared first)."""
         self.last_error = None
         try:
-            return list(self._get(client, f"/api/v1/label/{label}/values", {}) or [])
+            return list(self._get(client, f"/api/v1/label/{label}/values", dict(params or {})) or [])
         except PrometheusError as exc:
             self.last_error = str(exc)
             log.warning("%s: cannot list %s: %s", self.name, what, exc)

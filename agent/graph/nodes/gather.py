@@ -8,7 +8,15 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from agent.events import Event
-from agent.graph.plan import MAX_PEERS, GatherPlan, MetricTask, build_plan, call_graph_covers, reads_dependencies
+from agent.graph.plan import (
+    MAX_PEERS,
+    GatherPlan,
+    MetricTask,
+    build_plan,
+    call_graph_covers,
+    reads_dependencies,
+    time_window,
+)
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.sources.base import SourceResult
@@ -152,7 +160,8 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     notes: list[str] = []
     peers: list[str] = []
     if reads_dependencies(skill) and not call_graph_covers(toolkit.topology, targets):
-        peers = toolkit.data_services()
+        start, end, _anchor = time_window(skill, event, started)
+        peers = toolkit.data_services(start, end)
         shown = [p for p in peers if p not in targets]
         if shown:
             notes.append(f"no call graph covers {', '.join(targets) or 'the event'}: every other service with data "
