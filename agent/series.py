@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,12 +35,21 @@ class Series:
         return int(self.timestamps.size)
 
 
-def sample_step(series: Sequence[Series], default: float = 60.0) -> float:
+DEFAULT_STEP_S = 60.0  # the sampling interval assumed when the data cannot tell (one sample a minute)
+
+
+def sample_step(series: Sequence[Series], default: float = DEFAULT_STEP_S) -> float:
     """The data's sampling interval: the median gap between consecutive samples over ``series``
     (``default`` when no series has two samples)."""
-    gaps = [np.diff(s.timestamps) for s in series if len(s) >= 2]
-    gaps = [g[g > 0] for g in gaps]
+    return median_gap([s.timestamps for s in series], default)
+
+
+def median_gap(timestamps: Iterable[Sequence[float] | np.ndarray], default: float = DEFAULT_STEP_S) -> float:
+    """The median positive gap between consecutive times over every sequence of ``timestamps`` (each sorted);
+    ``default`` when there is none."""
+    gaps = [np.diff(np.asarray(t, dtype=float)) for t in timestamps if len(t) >= 2]
     joined = np.concatenate(gaps) if gaps else np.empty(0)
+    joined = joined[joined > 0]
     return float(np.median(joined)) if joined.size else default
 
 

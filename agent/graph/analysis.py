@@ -24,7 +24,7 @@ from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, split_by_selector
 from agent.graph.series_ops import with_history
-from agent.series import LogRecord, Series, sample_step
+from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
 
 ACTIVE_SPAN_S = 120.0  # "at the event": the last two one-minute samples up to it (two samples, if coarser)
@@ -34,7 +34,7 @@ LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (
 
 
 def reference_split(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None,
-                    step: float = 60.0) -> float:
+                    step: float = DEFAULT_STEP_S) -> float:
     """Where the reference part of the window ends: the change for releases, the start of the inspected
     window for inspections with a reference before it (else mid-way), else shortly before the anchor
     (``RECENT_REFERENCE_GAP_S``, or ``RECENT_REFERENCE_GAP_SAMPLES`` samples of ``step`` seconds if longer)."""

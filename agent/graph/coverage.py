@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from agent.detectors.calibration import MIN_REFERENCE
 from agent.detectors.emit import make_finding
 from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
 from agent.findings import COVERAGE_DETECTOR, Finding, FindingKind
 from agent.graph.analysis import reference_split
+from agent.series import median_gap
 from agent.timeparse import to_rfc3339
 
 MIN_OBSERVATION_S = 300.0  # a change is judged on at least 5 minutes of its service's data after it began
@@ -48,10 +47,8 @@ def _no_reference(event: Event, gathered: Mapping[str, Any], current: Sequence[M
     """Data exists but none of it reaches far enough back to know what normal is (a series that began
     minutes before the alert): nothing can be called unusual, so nothing can be called noise either."""
     first = min((float(s["t"][0]) for s in current), default=window["start"])
-    gaps = np.concatenate([np.diff(np.asarray(s["t"], dtype=float)) for s in current]) if current else np.empty(0)
-    gaps = gaps[gaps > 0]
     split = reference_split(event.pattern, max(window["start"], first), window["end"] + 1, window["anchor"],
-                            window.get("reference_end"), float(np.median(gaps)) if gaps.size else 60.0)
+                            window.get("reference_end"), median_gap(s["t"] for s in current))
     with_reference = [s for s in current if sum(1 for t in s["t"] if t < split) >= MIN_REFERENCE]
     logged_before = any(float(r["ts"]) < split for r in gathered.get("logs", []))
     if with_reference or logged_before or not current:
