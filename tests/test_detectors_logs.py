@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.detectors import detect_logs
-from agent.detectors.log_templates import count_templates, mask
+from agent.detectors.log_templates import MASKS, count_templates, mask
 from agent.detectors.logs import burst_start
 from agent.findings import FindingKind
 from agent.series import LogRecord
@@ -121,3 +125,12 @@ def test_mask_replaces_ids_addresses_durations_and_numbers_but_not_names():
             "took 35ms, 12 retries, 3.5% lost; pod api-v2 host web01")
     assert mask(line) == ("req <UUID> from <IP> trace <HEX> took <DUR>, <NUM> retries, <NUM> lost; "
                           "pod api-v2 host web01")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789abcdefABx.:-+%msuh \t", max_size=80))
+def test_masking_token_by_token_is_masking_the_whole_line(line):
+    whole = line
+    for pattern, name in MASKS:
+        whole = re.sub(pattern, f"<{name}>", whole)
+    assert mask(line) == whole

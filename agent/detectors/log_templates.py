@@ -42,18 +42,24 @@ class TemplateCount:
         return min(self.current_times) if self.current_times else None
 
 
-MASK_CACHE = 20_000  # about one log request's lines: enough for the detectors' second pass over them
+MASK_CACHE = 20_000  # distinct tokens held: ids are unique, but most tokens of a service's lines repeat
+
+
+def mask(message: str) -> str:
+    """``message`` with ids, addresses, durations and numbers replaced by ``<UUID>``, ``<IP>``, ``<HEX>``,
+    ``<DUR>``, ``<NUM>`` (``MASKS`` in order).
+
+    Masked a space-separated token at a time, each token cached: no mask matches a space and a space is a
+    token edge, so this is the same as masking the whole line, and about ten times faster on real logs,
+    whose lines share most of their tokens."""
+    return " ".join(map(_mask_token, message.split(" ")))
 
 
 @lru_cache(maxsize=MASK_CACHE)
-def mask(message: str) -> str:
-    """``message`` with ids, addresses, durations and numbers replaced by ``<UUID>``, ``<IP>``, ``<HEX>``,
-    ``<DUR>``, ``<NUM>`` (``MASKS`` in order). Cached: the log and trace detectors mine the same lines of one
-    investigation; a larger cache only holds earlier investigations' lines (65,536 held 55 MB more on
-    nezha-tt-dev for no more hits)."""
+def _mask_token(token: str) -> str:
     for pattern, replacement in _COMPILED_MASKS:
-        message = pattern.sub(replacement, message)
-    return message
+        token = pattern.sub(replacement, token)
+    return token
 
 
 def new_miner() -> TemplateMiner:
@@ -78,15 +84,22 @@ class ServiceMiners:
 
     def __init__(self) -> None:
         self._miners: dict[str, TemplateMiner] = {}
+        self._mined: dict[tuple[str, str], int] = {}  # (service, masked line) -> its cluster id
 
     def key(self, record: LogRecord) -> tuple[str, int]:
-        """Mine one line (level first, so levels never share a template) and return its template key."""
-        miner = self._miners.get(record.service)
-        if miner is None:  # one miner per service, built once (setdefault would build one per line)
-            miner = self._miners[record.service] = new_miner()
+        """Mine one line (level first, so levels never share a template) and return its template key.
+
+        A masked line mined before keeps the cluster it was given: on real logs a few thousand masked lines
+        stand for a hundred thousand, and the same line always names the same template."""
         message = " ".join(record.message.split()) or "<empty>"
-        result = miner.add_log_message(f"{normal_level(record.level)} {mask(message)}")
-        return record.service, int(result["cluster_id"])
+        line = f"{normal_level(record.level)} {mask(message)}"
+        cluster = self._mined.get((record.service, line))
+        if cluster is None:
+            miner = self._miners.get(record.service)
+            if miner is None:  # one miner per service, built once (setdefault would build one per line)
+                miner = self._miners[record.service] = new_miner()
+            cluster = self._mined[record.service, line] = int(miner.add_log_message(line)["cluster_id"])
+        return record.service, cluster
 
     def template(self, key: tuple[str, int]) -> str:
         """The template's current text without its level token."""
