@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
+@lru_cache(maxsize=4096)  # a data file repeats a few hundred names on every row
 def name_problem(name: str) -> str | None:
     """Why a service or metric name is refused, or None: names are any text without control characters."""
     bad = next((ch for ch in name if unicodedata.category(ch) == "Cc"), None)

@@ -126,8 +126,8 @@ def _name(obj: dict[str, Any], key: str) -> str:
 
 def _optional_text(obj: dict[str, Any], key: str) -> str | None:
     value = obj.get(key)
-    if value is None:
-        return None
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise _RowError(key, f"must be a string, found {type(value).__name__}")
     return str(value)

@@ -55,6 +55,11 @@ def mask(message: str) -> str:
     return " ".join(map(_mask_token, message.split(" ")))
 
 
+def masked_line(message: str) -> str:
+    """``message`` with its whitespace runs made single spaces, masked (``mask``); ``<empty>`` when blank."""
+    return " ".join(map(_mask_token, message.split())) or "<empty>"
+
+
 @lru_cache(maxsize=MASK_CACHE)
 def _mask_token(token: str) -> str:
     for pattern, replacement in _COMPILED_MASKS:
@@ -91,8 +96,7 @@ class ServiceMiners:
 
         A masked line mined before keeps the cluster it was given: on real logs a few thousand masked lines
         stand for a hundred thousand, and the same line always names the same template."""
-        message = " ".join(record.message.split()) or "<empty>"
-        line = f"{normal_level(record.level)} {mask(message)}"
+        line = f"{normal_level(record.level)} {masked_line(record.message)}"
         cluster = self._mined.get((record.service, line))
         if cluster is None:
             miner = self._miners.get(record.service)
