@@ -133,3 +133,11 @@ def test_eval_with_memory_counts_a_stored_correction(tmp_path, memory):
     assert with_memory["memory"]["in_sample"] == ["rca-slow-dependency"]
     table = runner.invoke(app, ["eval", "--cases", str(case_dir.parent), "--memory"])
     assert "lesson(s) from 1 corrected case(s)" in table.stdout and "in-sample" in table.stdout
+
+
+def test_eval_in_two_worker_processes_prints_the_same_report(mixed_cases):
+    alone = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--json", "--jobs", "1"])
+    spread = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--json", "--jobs", "2"])
+    assert alone.exit_code == spread.exit_code == 0, spread.output
+    assert json.loads(spread.stdout) == json.loads(alone.stdout)
+    assert json.loads(spread.stdout)["overall"]["cases"] == 3

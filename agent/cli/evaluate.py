@@ -61,25 +61,32 @@ def print_summary(report, title: str) -> None:
         console.print(table)
 
 
-def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = False, memory=None):
+def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = False, memory=None,
+              jobs: int | None = None):
+    """Evaluate ``bundles`` with a progress bar; ``jobs`` None picks the number of worker processes."""
+    from agent.eval.cases import OPEN_CONFIGURED, auto_jobs
     from agent.eval.runner import evaluate
     from agent.runtime import open_knowledge
 
     settings = get_settings()
     out = err_console if quiet else console
-    with out.status("opening the knowledge store (embedding the handbook on first use)…"):
-        knowledge = open_knowledge(settings)
+    jobs = jobs or auto_jobs(bundles)
+    knowledge = OPEN_CONFIGURED  # workers open their own
+    if jobs == 1:
+        with out.status("opening the knowledge store (embedding the handbook on first use)…"):
+            knowledge = open_knowledge(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=out, transient=quiet) as progress:
-        task = progress.add_task(label, total=len(bundles))
+    # Refreshed by hand: no display thread is running when the workers are forked.
+    with Progress(*columns, console=out, transient=quiet, auto_refresh=False) as progress:
+        task = progress.add_task(label + (f" in {jobs} processes" if jobs > 1 else ""), total=len(bundles))
 
         def on_case(path: Path, score) -> None:
             if show_cases and score is not None:
                 mark = "[green]✔[/]" if score.passed else "[red]✘[/]"
                 progress.console.print(f"{mark} {path.name:<26} {score.skill:<24} {score.detail}")
-            progress.advance(task)
+            progress.update(task, advance=1, refresh=True)
 
-        return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case, memory=memory)
+        return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case, memory=memory, jobs=jobs)
 
 
 def eval_command(
@@ -90,6 +97,9 @@ def eval_command(
     memory: Annotated[bool, typer.Option(
         "--memory", help="Weigh rankings with the stored corrections (their lessons), as live investigations "
         "do; nothing is written to memory.")] = False,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1, help="Worker processes (default: one per core, up to 4, when the bundles hold "
+        "8 MB of data or more, else 1; each worker holds about 0.4 GB).")] = None,
 ) -> None:
     """Run every labelled bundle in a directory and report pass rate and accuracy per pattern and Skill."""
     from agent.eval.runner import find_bundles
@@ -102,9 +112,9 @@ def eval_command(
         from agent.runtime import open_memory
 
         with open_memory(get_settings()) as store:
-            report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, memory=store)
+            report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, memory=store, jobs=jobs)
     else:
-        report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json)
+        report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, jobs=jobs)
     if as_json:
         print_json(report.to_dict())
         return

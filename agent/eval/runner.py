@@ -8,13 +8,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.bundles.label import load_label
-from agent.bundles.reader import load_bundle
 from agent.bundles.validate import find_bundles as bundle_directories
 from agent.config import Settings, get_settings
-from agent.investigate import investigate
-from agent.runtime import bundle_toolkit, load_skills
-from agent.scoring import CaseScore, score_case
+from agent.eval.cases import CaseContext, score_bundles
+from agent.runtime import load_skills
+from agent.scoring import CaseScore
 
 
 def find_bundles(root: Path) -> list[Path]:
@@ -122,38 +120,29 @@ def evaluate(
     knowledge: Any = None,
     on_case: Callable[[Path, CaseScore | None], None] | None = None,
     memory: Any = None,
+    jobs: int = 1,
 ) -> EvalReport:
     """Investigate every labelled bundle offline (no memory writes) and score it.
 
     ``memory``: weigh the rankings with the lessons of its corrected cases, as live investigations do
     (nothing is written to it); the report's ``memory`` says how many and which evaluated bundles are
-    corrected cases themselves (scored in-sample).
+    corrected cases themselves (scored in-sample). ``knowledge``: an open knowledge store, or True for the
+    configured one. ``jobs``: worker processes (1: all in this process; ``cases.auto_jobs`` picks a number;
+    more than 1 needs ``knowledge`` True or None); the report is the same either way, in bundle order.
     """
     settings = settings or get_settings()
-    library = load_skills(settings)
     report = EvalReport()
     bundles = list(bundles)
     experience = None
     if memory is not None:
         experience, report.memory = memory_experience(memory, bundles)
-    for path in bundles:
-        label = load_label(path)
-        if label is None:
-            report.errors[path.name] = "no label.yaml"
-            if on_case:
-                on_case(path, None)
-            continue
-        try:
-            bundle = load_bundle(path)
-            toolkit = bundle_toolkit(bundle, settings, library=library, knowledge=knowledge, experience=experience)
-            result = investigate(bundle.event, toolkit, source="eval")
-            score = score_case(path.name, result.skill["name"], result.verdict, label)
-            report.add(score)
-        except Exception as exc:  # one broken bundle must not stop the evaluation
-            report.errors[path.name] = f"{type(exc).__name__}: {exc}"
-            score = None
-        if on_case:
-            on_case(path, score)
+    context = CaseContext(settings, load_skills(settings), knowledge, experience)  # workers inherit it
+    callback = (lambda outcome: on_case(outcome.path, outcome.score)) if on_case else None
+    for outcome in score_bundles(bundles, context, jobs, on_case=callback):
+        if outcome.score is not None:
+            report.add(outcome.score)
+        else:
+            report.errors[outcome.path.name] = outcome.error or "no score"
     return report
 
 

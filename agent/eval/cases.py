@@ -1,0 +1,141 @@
+"""Score labelled bundles one at a time, in this process or spread over worker processes.
+
+Workers are forked from this process after the Skills are loaded, so they start at once with what it
+holds; each opens the knowledge store itself, since neither an open Chroma client nor an ONNX session
+survives a fork. Forking is safe on Linux only; elsewhere the cases run in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from agent import runtime
+from agent.bundles.label import load_label
+from agent.bundles.reader import load_bundle
+from agent.config import Settings
+from agent.investigate import investigate
+from agent.scoring import CaseScore, score_case
+
+PARALLEL_MIN_BYTES = 8 << 20  # bundle data below this takes less time in one process than workers take to start
+MAX_AUTO_JOBS = 4  # each worker holds its own knowledge store and one bundle's data: about 0.3 GB more
+OPEN_CONFIGURED = True  # ``CaseContext.knowledge``: open the configured store where the cases run
+
+
+@dataclass
+class CaseContext:
+    """What every case of one evaluation shares: settings, Skills, knowledge store (or ``OPEN_CONFIGURED``),
+    past lessons."""
+
+    settings: Settings
+    library: Any
+    knowledge: Any = None
+    experience: list | None = None
+
+
+@dataclass
+class CaseOutcome:
+    """One bundle's score, or why it has none."""
+
+    path: Path
+    score: CaseScore | None = None
+    error: str | None = None
+
+
+def score_bundle(path: Path, context: CaseContext) -> CaseOutcome:
+    """Investigate one labelled bundle offline and score it; any failure is the outcome's error."""
+    label = load_label(path)
+    if label is None:
+        return CaseOutcome(path, error="no label.yaml")
+    try:
+        bundle = load_bundle(path)
+        toolkit = runtime.bundle_toolkit(bundle, context.settings, library=context.library,
+                                         knowledge=context.knowledge, experience=context.experience)
+        result = investigate(bundle.event, toolkit, source="eval")
+        return CaseOutcome(path, score_case(path.name, result.skill["name"], result.verdict, label))
+    except Exception as exc:  # one broken bundle must not stop the evaluation
+        return CaseOutcome(path, error=f"{type(exc).__name__}: {exc}")
+
+
+def auto_jobs(bundles: Sequence[Path]) -> int:
+    """Worker processes worth starting: one per core (at most ``MAX_AUTO_JOBS``) once the bundles' data files
+    hold ``PARALLEL_MIN_BYTES``, else 1 (everything in this process)."""
+    cores = min(os.cpu_count() or 1, MAX_AUTO_JOBS, len(bundles))
+    if cores < 2:
+        return 1
+    size = sum(f.stat().st_size for b in bundles for f in Path(b).iterdir() if f.is_file())
+    return cores if size >= PARALLEL_MIN_BYTES else 1
+
+
+def score_bundles(bundles: Sequence[Path], context: CaseContext, jobs: int = 1,
+                  on_case: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
+    """Every bundle's outcome, in the order of ``bundles``; ``on_case`` is called as each one finishes.
+
+    ``jobs`` 1: one after another in this process. More: in that many worker processes forked from this one;
+    ``context.knowledge`` must then be True or None (each worker opens the configured store itself: an open
+    Chroma client or ONNX session does not survive a fork).
+    """
+    if jobs > 1 and len(bundles) > 1 and sys.platform == "linux":
+        outcomes = _in_workers(bundles, context, jobs)
+    else:
+        context = _opened(context)
+        outcomes = ((i, score_bundle(path, context)) for i, path in enumerate(bundles))
+    found: dict[int, CaseOutcome] = {}
+    for index, outcome in outcomes:
+        found[index] = outcome
+        if on_case:
+            on_case(outcome)
+    return [found[i] for i in range(len(bundles))]
+
+
+def _opened(context: CaseContext, lock: Any = None) -> CaseContext:
+    """``context`` with the configured knowledge store opened when asked for (under ``lock``: only one worker
+    embeds the handbook on first use)."""
+    if context.knowledge is not OPEN_CONFIGURED:
+        return context
+    with lock or nullcontext():
+        return replace(context, knowledge=runtime.open_knowledge(context.settings))
+
+
+def _in_workers(bundles: Sequence[Path], context: CaseContext, jobs: int) -> Iterator[tuple[int, CaseOutcome]]:
+    if context.knowledge not in (None, OPEN_CONFIGURED):
+        raise ValueError("parallel evaluation opens the knowledge store in each worker: pass knowledge=True")
+    forked = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(jobs, len(bundles)), mp_context=forked,
+                             initializer=_start_worker, initargs=(context, forked.Lock())) as pool:
+        futures: dict[Future, int] = {pool.submit(_score_in_worker, path): i for i, path in enumerate(bundles)}
+        try:
+            for future in as_completed(futures):
+                index = futures[future]
+                yield index, _outcome(future, bundles[index])
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+
+_WORKER: CaseContext | None = None
+
+
+def _start_worker(context: CaseContext, lock: Any) -> None:
+    """Worker initializer: this worker's own knowledge store, when the evaluation uses one."""
+    global _WORKER
+    _WORKER = _opened(context, lock)
+
+
+def _score_in_worker(path: Path) -> CaseOutcome:
+    assert _WORKER is not None, "worker used before its initializer ran"
+    return score_bundle(path, _WORKER)
+
+
+def _outcome(future: Future, path: Path) -> CaseOutcome:
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        return CaseOutcome(path, error=f"its worker process died ({exc}); try --jobs 1")

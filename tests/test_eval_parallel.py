@@ -1,0 +1,89 @@
+"""Evaluation in worker processes: the same report as in one process, failures kept per case."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from agent.config import PROJECT_ROOT
+from agent.eval import cases
+from agent.eval.runner import evaluate, find_bundles
+
+SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
+SMALL = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
+
+
+@pytest.fixture
+def mixed(tmp_path) -> list[Path]:
+    """Four scenarios of the three patterns, a bundle without a label and a broken one."""
+    root = tmp_path / "cases"
+    for name in ("rca-slow-dependency", "release-good-canary", "inspection-disk-full", "rca-cache-failure"):
+        shutil.copytree(SCENARIOS / name, root / name)
+    shutil.copytree(SMALL, root / "unlabelled")
+    (root / "unlabelled" / "label.yaml").unlink()
+    shutil.copytree(SMALL, root / "broken")
+    (root / "broken" / "event.yaml").write_text("pattern: nonsense\ntime: 2026-03-02T10:15:00Z\n")
+    return find_bundles(root)
+
+
+def test_workers_report_exactly_what_one_process_reports(mixed):
+    arrived: list[str] = []
+    alone = evaluate(mixed).to_dict()
+    spread = evaluate(mixed, jobs=2, on_case=lambda path, _score: arrived.append(path.name)).to_dict()
+    assert spread == alone
+    assert [c["case"] for c in spread["cases"]] == [p.name for p in mixed if p.name not in ("broken", "unlabelled")]
+    assert sorted(arrived) == sorted(p.name for p in mixed)  # every case reported as it finished
+    assert spread["errors"]["unlabelled"] == "no label.yaml" and "pattern" in spread["errors"]["broken"]
+
+
+def test_each_worker_opens_the_configured_knowledge_store_itself(mixed, monkeypatch, tmp_path):
+    opened = tmp_path / "opened"
+    opened.mkdir()
+
+    def open_here(settings, **_kwargs):
+        (opened / str(os.getpid())).touch()
+        return None
+
+    monkeypatch.setattr("agent.runtime.open_knowledge", open_here)
+    evaluate(mixed, knowledge=cases.OPEN_CONFIGURED, jobs=2)
+    workers = {p.name for p in opened.iterdir()}
+    assert 1 <= len(workers) <= 2 and str(os.getpid()) not in workers  # once per worker, never in this process
+    evaluate(mixed, knowledge=cases.OPEN_CONFIGURED, jobs=1)
+    assert {p.name for p in opened.iterdir()} == workers | {str(os.getpid())}
+
+
+def test_an_open_store_cannot_be_shared_with_workers(mixed):
+    with pytest.raises(ValueError, match="knowledge=True"):
+        evaluate(mixed, knowledge=object(), jobs=2)
+
+
+def test_a_dead_worker_fails_the_cases_it_leaves_not_the_evaluation(mixed, monkeypatch):
+    scored = cases.score_bundle
+
+    def die_on_broken(path, context):
+        if path.name == "inspection-disk-full":
+            os._exit(3)
+        return scored(path, context)
+
+    monkeypatch.setattr(cases, "score_bundle", die_on_broken)
+    report = evaluate(mixed, jobs=2)
+    assert "worker process died" in report.errors["inspection-disk-full"]
+    assert len(report.scores) + len(report.errors) == len(mixed)
+
+
+def test_workers_are_started_only_for_enough_data(tmp_path, monkeypatch):
+    bundles = []
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.csv").write_bytes(b"x" * 1000)
+        bundles.append(tmp_path / name)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.setattr(cases, "PARALLEL_MIN_BYTES", 3001)
+    assert cases.auto_jobs(bundles) == 1
+    monkeypatch.setattr(cases, "PARALLEL_MIN_BYTES", 3000)
+    assert cases.auto_jobs(bundles) == 3  # no more workers than bundles
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert cases.auto_jobs(bundles) == 1
