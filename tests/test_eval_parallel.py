@@ -74,16 +74,10 @@ def test_a_dead_worker_fails_the_cases_it_leaves_not_the_evaluation(mixed, monke
     assert len(report.scores) + len(report.errors) == len(mixed)
 
 
-def test_workers_are_started_only_for_enough_data(tmp_path, monkeypatch):
-    bundles = []
-    for name in ("a", "b", "c"):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "metrics.csv").write_bytes(b"x" * 1000)
-        bundles.append(tmp_path / name)
+def test_one_worker_a_core_when_there_are_enough_bundles(monkeypatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
-    monkeypatch.setattr(cases, "PARALLEL_MIN_BYTES", 3001)
-    assert cases.auto_jobs(bundles) == 1
-    monkeypatch.setattr(cases, "PARALLEL_MIN_BYTES", 3000)
-    assert cases.auto_jobs(bundles) == 3  # no more workers than bundles
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    assert cases.auto_jobs(bundles) == 1
+    assert cases.auto_jobs([Path(str(i)) for i in range(100)]) == cases.MAX_AUTO_JOBS
+    assert cases.auto_jobs([Path(str(i)) for i in range(2 * cases.BUNDLES_PER_JOB)]) == 2
+    assert cases.auto_jobs([Path(str(i)) for i in range(cases.BUNDLES_PER_JOB - 1)]) == 1
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert cases.auto_jobs([Path(str(i)) for i in range(100)]) == 1

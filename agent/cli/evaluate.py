@@ -98,8 +98,8 @@ def eval_command(
         "--memory", help="Weigh rankings with the stored corrections (their lessons), as live investigations "
         "do; nothing is written to memory.")] = False,
     jobs: Annotated[int | None, typer.Option(
-        "--jobs", "-j", min=1, help="Worker processes (default: one per core, up to 4, when the bundles hold "
-        "8 MB of data or more, else 1; each worker holds about 0.4 GB).")] = None,
+        "--jobs", "-j", min=1, help="Worker processes (default: one per core, up to 4 and one per 4 bundles; "
+        "each holds about 0.4 GB; 1 runs everything in this process).")] = None,
 ) -> None:
     """Run every labelled bundle in a directory and report pass rate and accuracy per pattern and Skill."""
     from agent.eval.runner import find_bundles
@@ -144,7 +144,7 @@ def demo(
     reasoner = (f"LLM {settings.llm_model} at {settings.llm_base_url} above the offline floor" if settings.llm_enabled
                 else "offline reasoner")
     console.rule(f"[bold]Bian Que demo[/] — {reasoner}, embedded Chroma, SQLite, no network")
-    report = _run_eval(bundles, "investigating scenarios", show_cases=True)
+    report = _run_eval(bundles, "investigating scenarios", show_cases=True, jobs=1)  # the story in order
     print_summary(report, "Decisions against the ground truth")
     for name, error in report.errors.items():
         console.print(f"[yellow]skipped {name}: {error}[/]")

@@ -25,7 +25,7 @@ from agent.config import Settings
 from agent.investigate import investigate
 from agent.scoring import CaseScore, score_case
 
-PARALLEL_MIN_BYTES = 8 << 20  # bundle data below this takes less time in one process than workers take to start
+BUNDLES_PER_JOB = 4  # fewer bundles a worker take less time in one process than opening its knowledge store
 MAX_AUTO_JOBS = 4  # each worker holds its own knowledge store and one bundle's data: about 0.3 GB more
 OPEN_CONFIGURED = True  # ``CaseContext.knowledge``: open the configured store where the cases run
 
@@ -66,13 +66,9 @@ def score_bundle(path: Path, context: CaseContext) -> CaseOutcome:
 
 
 def auto_jobs(bundles: Sequence[Path]) -> int:
-    """Worker processes worth starting: one per core (at most ``MAX_AUTO_JOBS``) once the bundles' data files
-    hold ``PARALLEL_MIN_BYTES``, else 1 (everything in this process)."""
-    cores = min(os.cpu_count() or 1, MAX_AUTO_JOBS, len(bundles))
-    if cores < 2:
-        return 1
-    size = sum(f.stat().st_size for b in bundles for f in Path(b).iterdir() if f.is_file())
-    return cores if size >= PARALLEL_MIN_BYTES else 1
+    """Worker processes worth starting: one per core, at most ``MAX_AUTO_JOBS`` and one per ``BUNDLES_PER_JOB``
+    bundles; 1 runs everything in this process."""
+    return max(1, min(os.cpu_count() or 1, MAX_AUTO_JOBS, len(bundles) // BUNDLES_PER_JOB))
 
 
 def score_bundles(bundles: Sequence[Path], context: CaseContext, jobs: int = 1,
