@@ -59,7 +59,6 @@ from ruamel.yaml.comments import CommentedMap
 
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
-from agent.eval.runner import score_case
 from agent.evidence import EvidencePack
 from agent.graph.build import build_graph
 from agent.graph.toolkit import Toolkit
@@ -67,6 +66,7 @@ from agent.investigate import investigate
 from agent.knowledge.embedding import tokenizer_file
 from agent.reasoners.llm import reason_messages, shown_pack
 from agent.runtime import bundle_toolkit, load_skills
+from agent.scoring import score_case
 from agent.sim.scenario import PATTERNS
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill

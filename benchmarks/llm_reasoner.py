@@ -39,10 +39,10 @@ from rich.table import Table
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT, Settings
-from agent.eval.runner import find_bundles, score_case
+from agent.eval.runner import find_bundles
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
-from agent.scoring import SEVERE
+from agent.scoring import SEVERE, score_case
 from agent.sim.scenario import PATTERNS
 from agent.verdict import Verdict
 
