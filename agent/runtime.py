@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,19 @@ def known_services(settings: Settings) -> list[str]:
     return Topology.from_file(settings.topology_file).services()
 
 
-def open_knowledge(settings: Settings, *, ingest: bool = True):
-    """The knowledge store, with the handbook ingested when the handbook collection is empty."""
+def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None):
+    """The knowledge store, with the handbook ingested when the handbook collection is empty.
+
+    ``lock`` (one shared by several processes opening the same store): only one of them ingests; the
+    others wait for it, then find the handbook there.
+    """
     from agent.knowledge.store import KnowledgeStore
 
     store = KnowledgeStore(settings)
     if ingest and store.count("handbook") == 0 and settings.knowledge_dir.is_dir():
-        store.ingest_handbook(settings.knowledge_dir)
+        with lock or nullcontext():
+            if store.count("handbook") == 0:
+                store.ingest_handbook(settings.knowledge_dir)
     return store
 
 

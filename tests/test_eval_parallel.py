@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,46 @@ def test_one_worker_a_core_when_there_are_enough_bundles(monkeypatch):
     assert cases.auto_jobs([Path(str(i)) for i in range(cases.BUNDLES_PER_JOB - 1)]) == 1
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert cases.auto_jobs([Path(str(i)) for i in range(100)]) == 1
+
+
+class _SharedHandbook:
+    """A stand-in for the Chroma store several processes open: the handbook chunks they all see."""
+
+    chunks = 0
+    ingested = 0
+
+    def __init__(self, settings):
+        pass
+
+    def count(self, collection: str) -> int:
+        return _SharedHandbook.chunks
+
+    def ingest_handbook(self, directory) -> None:
+        _SharedHandbook.ingested += 1
+        _SharedHandbook.chunks = 10
+
+
+class _FillingLock:
+    """A lock during whose wait another process finished embedding the handbook."""
+
+    def __enter__(self):
+        _SharedHandbook.chunks = 10
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_the_handbook_is_embedded_once_whoever_opens_the_store(monkeypatch):
+    from agent import runtime
+    from agent.config import Settings
+
+    monkeypatch.setattr("agent.knowledge.store.KnowledgeStore", _SharedHandbook)
+    monkeypatch.setattr(_SharedHandbook, "chunks", 0)
+    monkeypatch.setattr(_SharedHandbook, "ingested", 0)
+    settings = Settings(knowledge_dir=PROJECT_ROOT / "knowledge")
+    runtime.open_knowledge(settings, lock=_FillingLock())  # the other worker ingested while this one waited
+    assert _SharedHandbook.ingested == 0
+    _SharedHandbook.chunks = 0
+    runtime.open_knowledge(settings, lock=nullcontext())
+    runtime.open_knowledge(settings, lock=nullcontext())
+    assert _SharedHandbook.ingested == 1

@@ -3,31 +3,34 @@
 Each takes data plus explicit parameters and returns ``list[Finding]`` with ``id`` left empty
 (the analyze step numbers them). None imports a source, a reasoner or the graph.
 Contracts and defaults: ``docs/detectors.md``.
+
+The names below are imported on first use: importing one detector module (the Skill schema reads
+``direction``) does not load them all, nor scipy.stats with them.
 """
 
-from agent.detectors.canary import detect_canary
-from agent.detectors.change_impact import detect_change_impact
-from agent.detectors.changes import detect_change_proximity, earliest_onsets
-from agent.detectors.grouping import select_by_labels
-from agent.detectors.history import detect_history
-from agent.detectors.level import detect_level_shift
-from agent.detectors.logs import detect_logs
-from agent.detectors.onset import detect_onset
-from agent.detectors.slo import detect_slo_burn
-from agent.detectors.threshold import detect_threshold
-from agent.detectors.trend import detect_trend
+from __future__ import annotations
 
-__all__ = [
-    "detect_canary",
-    "detect_change_impact",
-    "detect_change_proximity",
-    "detect_history",
-    "detect_level_shift",
-    "detect_logs",
-    "detect_onset",
-    "detect_slo_burn",
-    "detect_threshold",
-    "detect_trend",
-    "earliest_onsets",
-    "select_by_labels",
-]
+from importlib import import_module
+from typing import Any
+
+_HOMES = {
+    "detect_canary": "canary",
+    "detect_change_impact": "change_impact",
+    "detect_change_proximity": "changes",
+    "detect_history": "history",
+    "detect_level_shift": "level",
+    "detect_logs": "logs",
+    "detect_onset": "onset",
+    "detect_slo_burn": "slo",
+    "detect_threshold": "threshold",
+    "detect_trend": "trend",
+    "earliest_onsets": "changes",
+    "select_by_labels": "grouping",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -93,12 +92,11 @@ def score_bundles(bundles: Sequence[Path], context: CaseContext, jobs: int = 1,
 
 
 def _opened(context: CaseContext, lock: Any = None) -> CaseContext:
-    """``context`` with the configured knowledge store opened when asked for (under ``lock``: only one worker
-    embeds the handbook on first use)."""
+    """``context`` with the configured knowledge store opened when asked for (``lock``: only one worker embeds
+    the handbook on first use)."""
     if context.knowledge is not OPEN_CONFIGURED:
         return context
-    with lock or nullcontext():
-        return replace(context, knowledge=runtime.open_knowledge(context.settings))
+    return replace(context, knowledge=runtime.open_knowledge(context.settings, lock=lock))
 
 
 def _in_workers(bundles: Sequence[Path], context: CaseContext, jobs: int) -> Iterator[tuple[int, CaseOutcome]]:
