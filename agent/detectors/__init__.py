@@ -10,27 +10,21 @@ The names below are imported on first use: importing one detector module (the Sk
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from agent.lazy_exports import lazy_getattr
 
 _HOMES = {
-    "detect_canary": "canary",
-    "detect_change_impact": "change_impact",
-    "detect_change_proximity": "changes",
-    "detect_history": "history",
-    "detect_level_shift": "level",
-    "detect_logs": "logs",
-    "detect_onset": "onset",
-    "detect_slo_burn": "slo",
-    "detect_threshold": "threshold",
-    "detect_trend": "trend",
-    "earliest_onsets": "changes",
-    "select_by_labels": "grouping",
+    "detect_canary": "agent.detectors.canary",
+    "detect_change_impact": "agent.detectors.change_impact",
+    "detect_change_proximity": "agent.detectors.changes",
+    "detect_history": "agent.detectors.history",
+    "detect_level_shift": "agent.detectors.level",
+    "detect_logs": "agent.detectors.logs",
+    "detect_onset": "agent.detectors.onset",
+    "detect_slo_burn": "agent.detectors.slo",
+    "detect_threshold": "agent.detectors.threshold",
+    "detect_trend": "agent.detectors.trend",
+    "earliest_onsets": "agent.detectors.changes",
+    "select_by_labels": "agent.detectors.grouping",
 }
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _HOMES)

@@ -6,8 +6,7 @@ Names are imported lazily so that ``agent.llm.types`` (used by every reasoner) d
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from agent.lazy_exports import lazy_getattr
 
 _EXPORTS = {
     "LLMClient": "agent.llm.client",
@@ -18,9 +17,4 @@ _EXPORTS = {
     "redact": "agent.llm.redact",
 }
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'agent.llm' has no attribute {name!r}")
-    return getattr(import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
