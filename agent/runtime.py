@@ -29,16 +29,16 @@ def known_services(settings: Settings) -> list[str]:
 def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None):
     """The knowledge store, with the handbook ingested when the handbook collection is empty.
 
-    ``lock`` (one shared by several processes opening the same store): only one of them ingests; the
-    others wait for it, then find the handbook there.
+    ``lock`` (one shared by several processes opening the same store): they open it one at a time, since
+    the first open of a new store creates its tables (two at once fail with "table … already exists")
+    and only the first should embed the handbook.
     """
     from agent.knowledge.store import KnowledgeStore
 
-    store = KnowledgeStore(settings)
-    if ingest and store.count("handbook") == 0 and settings.knowledge_dir.is_dir():
-        with lock or nullcontext():
-            if store.count("handbook") == 0:
-                store.ingest_handbook(settings.knowledge_dir)
+    with lock or nullcontext():
+        store = KnowledgeStore(settings)
+        if ingest and store.count("handbook") == 0 and settings.knowledge_dir.is_dir():
+            store.ingest_handbook(settings.knowledge_dir)
     return store
 
 

@@ -125,3 +125,16 @@ def test_the_handbook_is_embedded_once_whoever_opens_the_store(monkeypatch):
     runtime.open_knowledge(settings, lock=nullcontext())
     runtime.open_knowledge(settings, lock=nullcontext())
     assert _SharedHandbook.ingested == 1
+
+
+def test_workers_opening_a_new_knowledge_store_together_all_get_it(mixed, tmp_path):
+    """The first open of a store creates its tables: two workers doing it at once used to fail one of them."""
+    from agent.config import Settings
+
+    empty_handbook = tmp_path / "handbook"
+    empty_handbook.mkdir()
+    for attempt in range(3):  # the race was lost about every other time
+        settings = Settings(home=tmp_path / f"home-{attempt}", knowledge_dir=empty_handbook, llm_base_url=None,
+                            database_url=None, chroma_url=None, user_skills_dir=None)
+        report = evaluate(mixed, settings, knowledge=cases.OPEN_CONFIGURED, jobs=2)
+        assert set(report.errors) == {"broken", "unlabelled"}, report.errors

@@ -92,8 +92,8 @@ def score_bundles(bundles: Sequence[Path], context: CaseContext, jobs: int = 1,
 
 
 def _opened(context: CaseContext, lock: Any = None) -> CaseContext:
-    """``context`` with the configured knowledge store opened when asked for (``lock``: only one worker embeds
-    the handbook on first use)."""
+    """``context`` with the configured knowledge store opened when asked for (``lock``: workers open it one at a
+    time)."""
     if context.knowledge is not OPEN_CONFIGURED:
         return context
     return replace(context, knowledge=runtime.open_knowledge(context.settings, lock=lock))
