@@ -120,6 +120,15 @@ class Replica:
         self._log_file.close()
 
 
+def stuck_replicas_report(started: Sequence[Replica]) -> str:
+    """Every replica's thread stacks (``bianque`` prints them on SIGUSR1) and log tail."""
+    for replica in started:
+        if replica.proc.poll() is None:
+            replica.proc.send_signal(signal.SIGUSR1)
+    time.sleep(2)
+    return "\n".join(f"--- replica {r.url} ---\n{r.tail(200)}" for r in started)
+
+
 def free_port() -> int:
     import socket
 
@@ -199,7 +208,10 @@ def run_storm(database_url: str, replica_count: int, alerts: list[dict], root: P
         began = time.monotonic()
         responses = post_storm(urls, alerts, batch, concurrency)
         posted = time.monotonic()
-        wait_drained(urls[0], drain_timeout)
+        try:
+            wait_drained(urls[0], drain_timeout)
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n{stuck_replicas_report(started)}") from None
         drained = time.monotonic()
     ok = [r for r in responses if r.status_code == 200]
     return StormResult(

@@ -128,7 +128,14 @@ def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
                 break
         assert any("scheduler running" in line for line in lines), "".join(lines)
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=30)
+        try:
+            rest, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # every thread's stack, to see where it is stuck
+            time.sleep(2)
+            proc.kill()
+            rest, _ = proc.communicate()
+            pytest.fail("`schedule start` did not stop within 30 s of Ctrl-C:\n" + "".join(lines) + rest)
     finally:
         if proc.poll() is None:
             proc.kill()

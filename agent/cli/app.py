@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
+import signal
 
 import typer
 
@@ -45,6 +47,13 @@ def _register_all() -> None:
 _register_all()
 
 
+def dump_stacks_on_sigusr1() -> None:
+    """Let ``kill -USR1 PID`` print every thread's stack to stderr (for a process that seems stuck)."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
+
+
 def main() -> None:
     """Console-script entry point."""
+    dump_stacks_on_sigusr1()
     app()
