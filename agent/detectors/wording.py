@@ -26,6 +26,8 @@ def fmt_value(metric: str | None, value: float) -> str:
         return f"{'-' if value < 0 else ''}{size:.1f}{_BYTE_UNITS[unit]}"
     if name.endswith("_percent"):
         return f"{value:.1f}%"
+    if name.endswith("_total"):  # a counter, read as a per-second rate (agent.detectors.counters)
+        return f"{value:.3g}/s"
     return f"{value:.3g}"
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.detectors.counters import rated
 from agent.series import ChangeRecord, LogRecord, Series
 from agent.sources.base import label_matches
 
@@ -26,15 +27,16 @@ class SignalData:
 
 
 def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
-    """signal id -> its series per service (current window and history offsets)."""
+    """signal id -> its series per service (current window and history offsets); cumulative counters are
+    read as per-second rates (``agent.detectors.counters``)."""
     out: dict[str, SignalData] = defaultdict(SignalData)
     for item in gathered.get("series", []):
-        series = Series(
+        series = rated(Series(
             metric=item["metric"],
             labels=item["labels"],
             timestamps=np.asarray(item["t"], dtype=float),
             values=np.asarray(item["v"], dtype=float),
-        )
+        ))
         data = out[item["signal"]]
         service = item["service"]
         data.roles[service] = item.get("role", "target")

@@ -1,0 +1,70 @@
+"""Cumulative counters are judged by their per-second rate, not by their ever-growing value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.bundles.reader import load_bundle
+from agent.bundles.writer import write_bundle
+from agent.config import get_settings
+from agent.detectors.counters import as_rate, looks_cumulative, rated
+from agent.detectors.wording import fmt_value
+from agent.events import Event, Pattern
+from agent.investigate import investigate
+from agent.runtime import bundle_toolkit
+from agent.series import Series
+from agent.timeparse import to_epoch
+
+T0 = to_epoch("2026-03-02T10:00:00Z")
+TIMES = T0 - 3600 + 60.0 * np.arange(66)
+
+
+def counter(name: str, per_second: np.ndarray, service: str = "orders") -> Series:
+    return Series(name, {"service": service}, TIMES, np.cumsum(per_second * 60.0))
+
+
+def test_a_counter_becomes_its_per_second_increase_and_a_fall_is_a_reset() -> None:
+    series = Series("http_requests_total", {"service": "a"}, np.array([0.0, 10, 20, 30, 40]),
+                    np.array([100.0, 150, 200, 20, 70]))
+    rate = as_rate(series)
+    assert rate.timestamps.tolist() == [10.0, 20, 30, 40]
+    assert rate.values.tolist() == [5.0, 5.0, 2.0, 5.0]  # after the restart the counter counts from 0 again
+
+
+@pytest.mark.parametrize(("name", "values", "expected"), [
+    ("http_requests_total", [1.0, 2, 4, 7, 9], True),
+    ("request_duration_seconds_count", [10.0, 12, 15, 15, 18], True),
+    ("http_requests_total", [5.0, 3, 6, 2, 7], False),  # goes up and down: already a rate
+    ("http_requests_total", [3.0, 3, 3, 3, 3], False),  # flat: nothing to convert
+    ("http_requests_total", [-1.0, 2, 4, 7, 9], False),
+    ("thread_count", [8.0, 9, 7, 10, 6], False),  # a gauge with a counter-like name
+    ("cpu_usage_percent", [1.0, 2, 4, 7, 9], False),  # a rising gauge is a gauge
+    ("http_requests_total", [1.0, 2], False),
+])
+def test_only_counter_named_series_that_look_cumulative_are_converted(name, values, expected) -> None:
+    series = Series(name, {"service": "a"}, 60.0 * np.arange(len(values)), np.array(values))
+    assert looks_cumulative(series) is expected
+    assert (rated(series) is series) is not expected
+
+
+def test_counter_values_are_shown_per_second() -> None:
+    assert fmt_value("http_errors_total", 2.5) == "2.5/s"
+    assert fmt_value("http_errors", 2.5) == "2.5"
+
+
+def _investigate(tmp_path, series: list[Series]):
+    bundle = load_bundle(write_bundle(tmp_path / "case", Event(pattern=Pattern.RCA, time=T0, service="orders"),
+                                      series))
+    return investigate(bundle.event, bundle_toolkit(bundle, get_settings(), knowledge=None, memory=None),
+                       source="cli")
+
+
+def test_a_counter_that_stops_growing_is_found_as_a_fall_and_reported_per_second(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    requests = 50.0 + rng.normal(0.0, 2.0, TIMES.size)
+    requests[58:] = 0.0  # nothing is served any more: the counter stays where it was
+    result = _investigate(tmp_path, [counter("http_requests_total", requests)])
+    found = [f for f in result.findings if f.metric == "http_requests_total" and f.score >= 0.35]
+    assert found and found[0].direction == "down"
+    assert "0/s vs" in found[0].summary
