@@ -92,7 +92,9 @@ def test_corrections_become_lessons_that_change_the_next_answer(memory) -> None:
     case_id = _stored_case(memory, "orders")
     correct_case(memory, case_id, correct=False, service="payments", fault="network_delay")
     lessons = memory_lessons(memory)
-    assert {(lesson.position, lesson.cause) for lesson in lessons} == {("down1", True), ("down1", False)}
+    # the cause's and the victim's shapes, and the alert's own lesson (it was real: tests/test_alert_history.py)
+    assert {(lesson.position, lesson.cause) for lesson in lessons} == {("down1", True), ("down1", False),
+                                                                        ("alert", True)}
     assert all("payments" not in lesson.kinds and "orders" not in lesson.kinds for lesson in lessons)  # no names
     verdict = OfflineReasoner().reason(_pack(lessons), _generic()).verdict
     assert verdict.root_causes[0].service == "payments" and verdict.root_causes[0].fault == "network_delay"

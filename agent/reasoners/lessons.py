@@ -2,9 +2,10 @@
 
 ``case_lessons`` turns one RCA case whose truth names a root-cause service into lessons (the shape of
 the true cause, and of every service the answer ranked above it; see :mod:`agent.reasoners.experience`).
-``memory_lessons`` gathers them over every corrected case; investigations get them through
+``memory_lessons`` gathers them, and each case's alert lesson (was the alert real?
+:mod:`agent.reasoners.alert_history`), over every corrected case; investigations get them through
 ``Toolkit.experience`` (``cached_memory_lessons``: rebuilt only when the corrections changed) and cite
-the cases that moved their ranking.
+the cases that moved their ranking or their judgement of the alert.
 
 The fault-kind vocabulary is open: a correction may name the team's own kind (``network_delay``). A
 :class:`Vocabulary` learns, from corrected cases, which kinds the agent's own classification gave the
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from agent.evidence import Lesson
 from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
+from agent.reasoners.alert_history import alert_lesson
 from agent.reasoners.experience import lessons_from, position, shape_kinds
 from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES, classify_fault
 
@@ -41,12 +43,18 @@ def case_lessons(case: CaseRecord, truth: Truth | None = None) -> list[Lesson]:
 
 
 def memory_lessons(memory: object, *, exclude: Iterable[str] = ()) -> list[Lesson]:
-    """Lessons of every corrected case in memory (cases in ``exclude`` left out), oldest first."""
+    """Lessons of every corrected case in memory (cases in ``exclude`` left out), oldest first: the shapes of
+    causes and victims, and whether the case's alert needed attention (:mod:`agent.reasoners.alert_history`)."""
     skip = set(exclude)
     out: list[Lesson] = []
     for case in memory.corrected_cases():  # type: ignore[attr-defined]
-        if case.id not in skip:
-            out.extend(case_lessons(case))
+        truth = truth_for_case(case) if case.id not in skip else None
+        if truth is None:
+            continue
+        out.extend(case_lessons(case, truth))
+        alert = alert_lesson(case, truth)
+        if alert is not None:
+            out.append(alert)
     return out
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from agent.events import Pattern
 from agent.evidence import EvidencePack
 from agent.findings import Finding, FindingKind, could_not_judge
+from agent.reasoners.alert_history import actionable_before
 from agent.reasoners.base import ReasonerResult
 from agent.reasoners.experience import apply_experience
 from agent.reasoners.failsafe import fail_safe_verdict
@@ -64,10 +65,13 @@ class OfflineReasoner:
         outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
         needs_attention = outcome.outcome == "attention"
         recovered = _recovered(pack)
+        history = None if needs_attention or recovered else actionable_before(pack.experience, pack.event)
         if needs_attention and recovered:
             needs_attention, reason = False, "the alert has resolved and the signals are back to normal"
         elif needs_attention:
             reason = f"actionable: {outcome.reason}"
+        elif history is not None:  # experience: this alert was real every time an engineer checked
+            needs_attention, reason = True, f"actionable by experience: {history}"
         else:
             strongest = max((f.score for f in pack.findings), default=0.0)
             reason = (

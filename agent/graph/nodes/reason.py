@@ -10,6 +10,7 @@ from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet, select_fo
 from agent.findings import Finding
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
+from agent.reasoners.alert_history import same_alert
 from agent.reasoners.experience import relevant_lessons
 from agent.reasoners.floor import reason_with_floor
 
@@ -36,7 +37,8 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
                  for c in gathered.get("changes", [])],
         knowledge=[KnowledgeSnippet.model_validate(k) for k in gathered.get("knowledge", [])],
         missing=gathered.get("missing", []),
-        experience=relevant_lessons(toolkit.experience, findings, topology, targets),
+        experience=[*relevant_lessons(toolkit.experience, findings, topology, targets),
+                    *same_alert(toolkit.experience, event)],
     )
 
 
