@@ -124,11 +124,16 @@ def test_catalog_shows_the_inferred_direction(tmp_path):
     event = Event(pattern=Pattern.INSPECTION, time=T0, service="s")
     times = T0 - 60.0 * np.arange(3)[::-1]
     path = write_bundle(tmp_path / "case", event, [Series(m, {"service": "s"}, times, np.ones(3))
-                                                    for m in ("checkout_duration_ms", "hit_ratio", "speed")])
+                                                    for m in ("checkout_duration_ms", "hit_ratio", "speed",
+                                                              "http_errors_total")])
     out = CliRunner().invoke(app, ["catalog", "--bundle", str(path), "--json"])
     assert out.exit_code == 0, out.output
-    directions = {m["name"]: m["bad_direction"] for m in json.loads(out.output)["metrics"]}
-    assert directions == {"checkout_duration_ms": "up", "hit_ratio": "down", "speed": "both"}
+    metrics = json.loads(out.output)["metrics"]
+    directions = {m["name"]: m["bad_direction"] for m in metrics}
+    assert directions == {"checkout_duration_ms": "up", "hit_ratio": "down", "speed": "both", "http_errors_total": "up"}
+    assert [m["name"] for m in metrics if m["read_as_rate"]] == ["http_errors_total"]
+    table = CliRunner().invoke(app, ["catalog", "--bundle", str(path)], env={"COLUMNS": "250"})
+    assert "rises (its per-second rate)" in table.output
 
 
 def test_the_catch_all_query_leaves_out_what_named_signals_read(skill_library):

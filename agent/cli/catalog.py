@@ -12,7 +12,7 @@ from agent.bundles.errors import InvalidBundleError
 from agent.cli.common import BundleOption, JsonOption, console, err_console, print_json
 from agent.config import get_settings
 from agent.detectors.direction import infer_direction
-from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus
+from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus, read_as_rate
 
 PrometheusOption = Annotated[
     str | None,
@@ -61,8 +61,8 @@ def render(result: Catalog) -> None:
     for name in ("metric", "type", "bad when", "labels", "services", "help"):
         table.add_column(name, overflow="fold", no_wrap=name == "metric")
     for m in result.metrics:  # "bad when": the direction `direction: auto` reads off the name
-        table.add_row(m.name, m.type, _BAD_WHEN[infer_direction(m.name)], ", ".join(m.labels), _short(m.services),
-                      m.help)
+        bad_when = _BAD_WHEN[infer_direction(m.name)] + (" (its per-second rate)" if read_as_rate(m) else "")
+        table.add_row(m.name, m.type, bad_when, ", ".join(m.labels), _short(m.services), m.help)
     console.print(table)
     console.print(f"log sources: {', '.join(result.log_sources) or '-'}", markup=False)
     console.print(f"log services: {', '.join(result.log_services) or '-'}", markup=False)

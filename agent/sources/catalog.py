@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from agent.bundles.reader import CaseBundle, load_bundle
+from agent.detectors.counters import counter_name
 from agent.detectors.direction import infer_direction
 from agent.sources.base import LogSource, MetricInfo, MetricSource, name_matches
 from agent.sources.bundle import BundleChangeSource, BundleLogSource, BundleMetricSource
@@ -25,6 +26,12 @@ KNOWN_METRICS: dict[str, tuple[str, str]] = {
     "cache_hit_ratio": ("gauge", "cache hits / lookups (cache service only)"),
     "click_through_ratio": ("gauge", "click-through ratio (gateway, recommendation, ad-serving)"),
 }
+
+
+def read_as_rate(metric: MetricInfo) -> bool:
+    """A counter (by the source's type or by its name): the detectors judge its per-second rate when its
+    values only grow (``agent.detectors.counters``)."""
+    return metric.type == "counter" or counter_name(metric.name)
 
 
 class CatalogError(RuntimeError):
@@ -57,7 +64,7 @@ class Catalog:
         return {
             "metrics": [
                 {**asdict(m), "labels": list(m.labels), "services": list(m.services),
-                 "bad_direction": infer_direction(m.name)}
+                 "bad_direction": infer_direction(m.name), "read_as_rate": read_as_rate(m)}
                 for m in self.metrics
             ],
             "log_sources": list(self.log_sources),
