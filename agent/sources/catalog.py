@@ -29,9 +29,9 @@ KNOWN_METRICS: dict[str, tuple[str, str]] = {
 
 
 def read_as_rate(metric: MetricInfo) -> bool:
-    """A counter (by the source's type or by its name): the detectors judge its per-second rate when its
-    values only grow (``agent.detectors.counters``)."""
-    return metric.type == "counter" or counter_name(metric.name)
+    """A counter by its name: the detectors judge its per-second rate when its values only grow
+    (``agent.detectors.counters``; series carry no type, so the name decides, as OpenMetrics requires)."""
+    return counter_name(metric.name)
 
 
 class CatalogError(RuntimeError):
