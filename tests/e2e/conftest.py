@@ -127,7 +127,9 @@ def to_openmetrics(series: Sequence[Series]) -> str:
     """OpenMetrics text for ``promtool tsdb create-blocks-from openmetrics`` (one family per metric)."""
     lines: list[str] = []
     for metric in sorted({s.metric for s in series}):
-        lines.append(f"# TYPE {metric} gauge")
+        # a ..._total series is a counter family (OpenMetrics names the family without the suffix)
+        family, kind = (metric.removesuffix("_total"), "counter") if metric.endswith("_total") else (metric, "gauge")
+        lines.append(f"# TYPE {family} {kind}")
         for one in (s for s in series if s.metric == metric):
             labels = ",".join(f'{k}="{_om_value(str(v))}"' for k, v in sorted(one.labels.items()))
             for t, v in zip(one.timestamps, one.values, strict=True):
