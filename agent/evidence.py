@@ -48,14 +48,14 @@ class Lesson(BaseModel):
     case_id: str
     position: str = Field(description="alerted | down<N> | up<N> | unrelated, relative to the alerted service; "
                                       "alert for an alert lesson (agent.reasoners.alert_history)")
-    kinds: list[str] = Field(default_factory=list, description="significant Finding kinds on the service; "
-                                                               "an alert lesson: the alert's identity")
+    kinds: list[str] = Field(default_factory=list, description="significant Finding kinds on the service")
     cause: bool = Field(description="True: the true cause had this shape; False: a service wrongly ranked above it; "
                                     "an alert lesson: whether the alert needed attention")
     fault: str | None = Field(default=None, description="the fault kind the engineer named (cause lessons)")
     context: list[str] = Field(
         default_factory=list, description="the whole event's pattern: position:kind of every significant Finding"
     )
+    alert: str | None = Field(default=None, description="an alert lesson: the alert's identity (alertname@services)")
 
 
 class EvidencePack(BaseModel):

@@ -39,7 +39,7 @@ def _stored_case(memory, attention: bool) -> str:
 
 
 def _lesson(case_id: str, actionable: bool, key: str = "GatewaySlow@gateway") -> Lesson:
-    return Lesson(case_id=case_id, position=ALERT_POSITION, kinds=[key], cause=actionable)
+    return Lesson(case_id=case_id, position=ALERT_POSITION, alert=key, cause=actionable)
 
 
 def test_the_alert_key_is_its_name_and_the_alerted_services() -> None:

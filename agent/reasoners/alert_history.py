@@ -44,14 +44,14 @@ def alert_lesson(case: CaseRecord, truth: Truth) -> Lesson | None:
     actionable = truth.needs_attention if truth.needs_attention is not None else (True if truth.service else None)
     if key is None or actionable is None:
         return None
-    return Lesson(case_id=case.id, position=ALERT_POSITION, kinds=[key], cause=actionable)
+    return Lesson(case_id=case.id, position=ALERT_POSITION, alert=key, cause=actionable)
 
 
 def same_alert(lessons: Sequence[Lesson], event: Event) -> list[Lesson]:
     """The alert lessons of ``event``'s alert."""
     key = alert_key(event)
     return [lesson for lesson in lessons if key is not None and lesson.position == ALERT_POSITION
-            and lesson.kinds == [key]]
+            and lesson.alert == key]
 
 
 def actionable_before(lessons: Sequence[Lesson], event: Event) -> str | None:
