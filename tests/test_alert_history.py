@@ -6,7 +6,7 @@ from __future__ import annotations
 from agent.config import PROJECT_ROOT
 from agent.evidence import EvidencePack, Lesson
 from agent.evolve.corrections import correct_case
-from agent.reasoners.alert_history import ALERT_POSITION, actionable_before, alert_key
+from agent.reasoners.alert_history import ALERT_POSITION, RECENT, actionable_before, alert_key, same_alert
 from agent.reasoners.lessons import memory_lessons
 from agent.reasoners.offline import OfflineReasoner
 from agent.skills.library import load_library
@@ -81,3 +81,12 @@ def test_experience_never_dismisses_an_alert() -> None:
     noise = [_lesson("c1", False), _lesson("c2", False), _lesson("c3", False)]
     assert _verdict(LOUD, []).needs_attention
     assert _verdict(LOUD, noise).needs_attention
+
+
+def test_only_the_alerts_latest_checked_firings_count() -> None:
+    event = rca_event("gateway", "GatewaySlow")
+    old_noise = [_lesson(f"old{i}", False) for i in range(5)]
+    recent_real = [_lesson(f"new{i:02d}", True) for i in range(RECENT)]
+    assert actionable_before([*old_noise, *recent_real], event)  # lessons run oldest first
+    assert actionable_before([*recent_real, *old_noise], event) is None
+    assert len(same_alert([*old_noise, *recent_real], event)) == RECENT

@@ -5,11 +5,12 @@ was real; one who confirms a verdict endorses its judgement of the alert. So eve
 a known truth teaches one *alert lesson*: the alert's identity (its ``alertname`` and the alerted
 services, never the Findings) and whether it needed attention (``Lesson.cause``).
 
-When the Skill's rules find nothing that calls for attention, but at least ``MIN_ACTIONABLE`` past
-cases of the same alert needed attention and none of them was noise, the offline verdict asks for
-attention and cites those cases. Only that way round: experience never dismisses an alert, because a
-past firing that was noise says nothing certain about this one, while dismissing a real alert is the
-worst error the agent can make. An alert with no ``alertname`` has no identity and teaches nothing.
+When the Skill's rules find nothing that calls for attention, but at least ``MIN_ACTIONABLE`` of the
+latest ``RECENT`` checked cases of the same alert needed attention and none of them was noise, the
+offline verdict asks for attention and cites those cases. Only that way round: experience never
+dismisses an alert, because a past firing that was noise says nothing certain about this one, while
+dismissing a real alert is the worst error the agent can make. An alert with no ``alertname`` has no
+identity and teaches nothing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from agent.memory.truth import Truth
 
 ALERT_POSITION = "alert"  # Lesson.position of an alert lesson (service lessons sit at alerted/downN/upN/...)
 MIN_ACTIONABLE = 2  # past cases of the alert that needed attention, with no noise among them
+RECENT = 20  # only the alert's latest checked firings count (and travel in the evidence pack)
 
 
 def alert_key(event: Event | None) -> str | None:
@@ -48,10 +50,11 @@ def alert_lesson(case: CaseRecord, truth: Truth) -> Lesson | None:
 
 
 def same_alert(lessons: Sequence[Lesson], event: Event) -> list[Lesson]:
-    """The alert lessons of ``event``'s alert."""
+    """The alert lessons of ``event``'s alert: its last ``RECENT`` checked firings (``lessons`` run oldest first)."""
     key = alert_key(event)
-    return [lesson for lesson in lessons if key is not None and lesson.position == ALERT_POSITION
-            and lesson.alert == key]
+    if key is None:
+        return []
+    return [lesson for lesson in lessons if lesson.alert == key][-RECENT:]
 
 
 def actionable_before(lessons: Sequence[Lesson], event: Event) -> str | None:
