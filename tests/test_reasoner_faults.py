@@ -26,6 +26,13 @@ def test_metric_families_by_name():
     assert metric_family("widgets_total") is None
 
 
+def test_a_storage_volume_is_disk_and_an_amount_of_traffic_is_not():
+    for name in ("kubelet_volume_stats_used_bytes", "VolumeReadBytes", "VolumeQueueLength"):
+        assert metric_family(name) == "disk_full", name
+    for name in ("Twitter_volume_AAPL", "trade_volume"):
+        assert metric_family(name) is None, name
+
+
 def test_a_change_before_the_onset_names_the_fault():
     findings = [metric("request_error_ratio", 0.9)]
     assert classify_fault(findings, ["config"]) == "bad_config"

@@ -8,8 +8,11 @@ from collections.abc import Sequence
 from agent.findings import Finding, FindingKind
 
 # (fault, metric-name globs, bad direction) in priority order among families with similar evidence.
+STORAGE_WORDS = ("byte", "used", "free", "avail", "stats", "queue", "read", "write", "idle", "inode")
 METRIC_FAMILIES: list[tuple[str, tuple[str, ...], str]] = [
-    ("disk_full", ("*disk*", "*filesystem*", "*volume*"), "up"),
+    # a storage volume's metrics say what they measure (VolumeReadBytes, kubelet_volume_stats_used_bytes);
+    # a bare "volume" is as often an amount of traffic (Twitter_volume, trade_volume)
+    ("disk_full", ("*disk*", "*filesystem*", *(f"*volume*{w}*" for w in STORAGE_WORDS)), "up"),
     ("memory_leak", ("*memory*", "*mem_*", "*heap*", "*rss*"), "up"),
     ("cache_failure", ("*hit_ratio*", "*hit_rate*", "*cache_hit*"), "down"),
     ("traffic_spike", ("*requests_per_second*", "*rps*", "*qps*", "*workload*", "*request_rate*"), "up"),
