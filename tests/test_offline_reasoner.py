@@ -92,3 +92,12 @@ def test_inspection_items_are_graded_and_sorted():
     verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, findings, event=event), skill).verdict
     assert [(i.service, i.kind, i.severity) for i in verdict.items] == [
         ("cache", "memory_leak", "critical"), ("ranking", "latency_regression", "warning")]
+
+
+def test_an_inspection_item_on_a_metric_of_no_known_family_is_an_anomaly():
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["exchange"]))
+    findings = [_metric("exchange", "cpc_results", 0.8, T0 - 600),
+                _metric("roads", "speed", 0.6, T0 - 5000, kind=FindingKind.TREND)]
+    skill = LIBRARY.get("generic-inspection").skill
+    verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, findings, event=event), skill).verdict
+    assert sorted((i.service, i.kind) for i in verdict.items) == [("exchange", "anomaly"), ("roads", "trend")]

@@ -166,6 +166,8 @@ def _inspection_kind(finding: Finding) -> str:
     if finding.kind in LOG_KINDS:
         return "error_burst" if finding.kind == FindingKind.LOG_BURST else "new_error_template"
     fault = classify_fault([finding])
+    if fault == "unknown":  # a metric of no known family (speed, cpc_results): the labels' own word for it
+        return "trend" if finding.kind == FindingKind.TREND else "anomaly"
     if finding.kind == FindingKind.TREND or fault in ("memory_leak", "disk_full"):
         return fault if fault in ("memory_leak", "disk_full") else f"{fault}_trend"
     return {"slow_dependency": "latency_regression", "error_fault": "error_rate"}.get(fault, fault)
