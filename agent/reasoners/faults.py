@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from agent.findings import Finding, FindingKind
 
-# (fault, metric-name globs, bad direction) in priority order among families with similar evidence.
 STORAGE_WORDS = ("byte", "used", "free", "avail", "stats", "queue", "read", "write", "idle", "inode")
+# (fault, metric-name globs, bad direction) in priority order among families with similar evidence.
 METRIC_FAMILIES: list[tuple[str, tuple[str, ...], str]] = [
     # a storage volume's metrics say what they measure (VolumeReadBytes, kubelet_volume_stats_used_bytes);
     # a bare "volume" is as often an amount of traffic (Twitter_volume, trade_volume)
