@@ -11,8 +11,9 @@ from rich.table import Table
 from agent.bundles.errors import InvalidBundleError
 from agent.cli.common import BundleOption, JsonOption, console, err_console, print_json
 from agent.config import get_settings
+from agent.detectors.counters import counter_name
 from agent.detectors.direction import infer_direction
-from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus, read_as_rate
+from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus
 
 PrometheusOption = Annotated[
     str | None,
@@ -61,7 +62,7 @@ def render(result: Catalog) -> None:
     for name in ("metric", "type", "bad when", "labels", "services", "help"):
         table.add_column(name, overflow="fold", no_wrap=name == "metric")
     for m in result.metrics:  # "bad when": the direction `direction: auto` reads off the name
-        bad_when = _BAD_WHEN[infer_direction(m.name)] + (" (its per-second rate)" if read_as_rate(m) else "")
+        bad_when = _BAD_WHEN[infer_direction(m.name)] + (" (its per-second rate)" if counter_name(m.name) else "")
         table.add_row(m.name, m.type, bad_when, ", ".join(m.labels), _short(m.services), m.help)
     console.print(table)
     console.print(f"log sources: {', '.join(result.log_sources) or '-'}", markup=False)

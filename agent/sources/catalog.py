@@ -28,12 +28,6 @@ KNOWN_METRICS: dict[str, tuple[str, str]] = {
 }
 
 
-def read_as_rate(metric: MetricInfo) -> bool:
-    """A counter by its name: the detectors judge its per-second rate when its values only grow
-    (``agent.detectors.counters``; series carry no type, so the name decides, as OpenMetrics requires)."""
-    return counter_name(metric.name)
-
-
 class CatalogError(RuntimeError):
     """A source could not say what data it has (e.g. an unreachable server)."""
 
@@ -64,7 +58,8 @@ class Catalog:
         return {
             "metrics": [
                 {**asdict(m), "labels": list(m.labels), "services": list(m.services),
-                 "bad_direction": infer_direction(m.name), "read_as_rate": read_as_rate(m)}
+                 "bad_direction": infer_direction(m.name),
+                 "read_as_rate": counter_name(m.name)}  # judged by its per-second rate (agent.detectors.counters)
                 for m in self.metrics
             ],
             "log_sources": list(self.log_sources),
