@@ -8,7 +8,7 @@ from agent.evidence import EvidencePack, Lesson
 from agent.evolve.corrections import correct_case
 from agent.evolve.distill import distill
 from agent.memory.truth import judge, truth_for_case
-from agent.reasoners.experience import EXPERIENCE_WEIGHT, apply_experience, position, shape_kinds
+from agent.reasoners.experience import EXPERIENCE_WEIGHT, apply_experience, judge_candidate, position, shape_kinds
 from agent.reasoners.lessons import case_lessons, memory_lessons, memory_vocabulary
 from agent.reasoners.offline import OfflineReasoner
 from agent.reasoners.ranking import rank_services
@@ -180,3 +180,13 @@ def test_a_deviation_recovered_before_the_alert_is_not_part_of_a_shape() -> None
     over = live.model_copy(update={"numbers": {"alarm_z": 6.0, "active_z": 0.5}})  # back near its baseline
     assert shape_kinds([live], "payments") == ["cpu_saturation:up"]
     assert shape_kinds([over], "payments") == []
+
+
+def test_a_shape_differing_in_one_of_four_kinds_is_not_recognised() -> None:
+    """Three of four kinds alike (Jaccard 0.75) is another shape: a victim that also saturated its CPU
+    says nothing about a service that did not; four of five alike (0.8) is nearly the same shape."""
+    four = ["cpu_saturation:up", "error_logs", "slow_dependency:up", "traffic_spike:up"]
+    victim = Lesson(case_id="c-past", position="down1", kinds=four, cause=False)
+    assert judge_candidate("payments", "down1", four[1:], [victim]) is None
+    alike = judge_candidate("payments", "down1", [*four, "logs"], [victim])
+    assert alike is not None and alike.delta < 0

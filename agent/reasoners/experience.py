@@ -36,7 +36,7 @@ from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, activity, call
 EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
 PRIOR = 2.0  # support a move must overcome: one full-weight lesson moves a score by W / (1 + PRIOR)
 CONTEXT_POWER = 0.5  # how much the likeness of the whole incident weighs a lesson (0: not at all)
-MIN_SIMILARITY = 0.7  # Jaccard of Finding kinds for a lesson to count: nearly the same shape
+MIN_SIMILARITY = 0.76  # Jaccard of Finding kinds for a lesson to count: nearly the same shape (3 of 4 alike is not)
 CONSIDERED = 5  # only the top of the offline ranking is re-weighed
 MAX_HOPS = 4
 ALERTED = "alerted"
