@@ -160,13 +160,30 @@ def test_load_falling_through_from_a_failing_sibling_is_not_load_that_came_in():
     the cache's misses falling through, not incoming load; with no sibling failing, a lone rise is."""
     topology = {"ranking": ["cache", "store"], "cache": [], "store": []}
     rise = _finding("store", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
+    busy = _finding("store", "cpu_usage_ratio", 0.8).model_copy(update={"onset": T0 - 180})
     misses = _finding("cache", "cache_hit_ratio", 0.9).model_copy(update={"direction": "down", "onset": T0 - 300})
 
     def notes(findings: list[Finding]) -> list[str]:
         ranked = rank_services(number_findings(findings), [], topology, ["ranking"])
         return next(e.notes for e in ranked if e.service == "store")
 
-    assert not any("incoming load" in n for n in notes([rise, misses]))
-    assert any("incoming load" in n for n in notes([rise]))
+    assert not any("incoming load" in n for n in notes([rise, busy, misses]))
+    assert any("incoming load" in n for n in notes([rise, busy]))
     later = misses.model_copy(update={"onset": T0 + 300})  # the cache failed well after the load came
-    assert any("incoming load" in n for n in notes([rise, later]))
+    assert any("incoming load" in n for n in notes([rise, busy, later]))
+
+
+def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():
+    """More requests at a service whose own resources held and whose callees stayed quiet explain nothing."""
+    topology = {"ranking": ["store"], "store": ["disk"], "disk": []}
+    rise = _finding("store", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
+
+    def notes(findings: list[Finding]) -> list[str]:
+        ranked = rank_services(number_findings(findings), [], topology, ["ranking"])
+        return next(e.notes for e in ranked if e.service == "store")
+
+    assert not any("incoming load" in n for n in notes([rise]))
+    slow_disk = _finding("disk", "io_latency_seconds", 0.8).model_copy(update={"onset": T0 - 120})
+    assert any("incoming load" in n for n in notes([rise, slow_disk]))
+    busy = _finding("store", "memory_usage_bytes", 0.8).model_copy(update={"onset": T0 - 180})
+    assert any("incoming load" in n for n in notes([rise, busy]))

@@ -380,11 +380,18 @@ def _rising_load(ev: ServiceEvidence) -> bool:
 
 def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upstream: set[str],
                  topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
-    """Request rate rose at this service and at none of its callers, and no other dependency of its callers
-    started failing before it: the load entered here. When a caller's other dependency failed first (a cache
-    missing, a service erroring), the extra load here is the caller's requests falling through to it."""
+    """Request rate rose at this service and at none of its callers, no other dependency of its callers
+    started failing before it, and the load did something: the service's own CPU, memory or disk rose, or a
+    service it calls deviated no earlier. The load entered here. When a caller's other dependency failed
+    first (a cache missing, a service erroring), the extra load here is the caller's requests falling
+    through to it; a rise that saturated nothing is traffic, not a cause."""
     rises = _load_rises(ev)
     if not rises or any(c.service in upstream and _rising_load(c) for c in anomalous):
+        return False
+    downstream = _reachable(topology, ev.service) if topology else set()
+    if not _own_saturation(ev) and not any(
+        d.service in downstream and _no_later(ev.onset, d.onset, tolerance) for d in anomalous
+    ):
         return False
     callers = [c for c, deps in (topology or {}).items() if ev.service in deps]
     siblings = {d for c in callers for d in topology.get(c, ()) if d != ev.service}
