@@ -22,7 +22,7 @@ from agent.detectors.trend import detect_trend
 from agent.detectors.wording import subject_of
 from agent.events import Event, Pattern
 from agent.findings import Finding
-from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, split_by_selector
+from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
 from agent.graph.series_ops import with_history
 from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
@@ -189,7 +189,8 @@ def signal_offsets(series: Sequence[Series], start: float) -> list[float]:
 
 
 def _signal_findings(
-    signal: MetricSignal, data: SignalData, event: Event, window: Mapping[str, float]
+    signal: MetricSignal, data: SignalData, event: Event, window: Mapping[str, float],
+    shared: Mapping[tuple[str, str], int],
 ) -> list[Finding]:
     findings: list[Finding] = []
     for service, series in data.current.items():
@@ -200,7 +201,10 @@ def _signal_findings(
             continue
         merged = with_history(series, data.history.get(service, {}))
         for finding in _metric_findings(signal, merged, event, window):
-            findings.append(finding.model_copy(update={"source": finding.source or source}))
+            update: dict[str, Any] = {"source": finding.source or source}
+            if (others := shared.get((service, finding.metric or ""))) is not None:
+                update["numbers"] = {**finding.numbers, "shared_with": float(others)}
+            findings.append(finding.model_copy(update=update))
     return findings
 
 
@@ -237,10 +241,11 @@ def analyze_gathered(
         return []
     signals = series_by_signal(gathered)
     _leave_named_metrics_to_their_signals(skill, signals)
+    shared = shared_metrics(signals)
     findings: list[Finding] = []
     for signal in skill.data.metrics:
         if signal.id in signals:
-            findings += _signal_findings(signal, signals[signal.id], event, window)
+            findings += _signal_findings(signal, signals[signal.id], event, window, shared)
     start, end = window["start"], window["end"] + 1
     split = reference_split(event.pattern, start, end, window["anchor"], window.get("reference_end"))
     if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may

@@ -13,6 +13,8 @@ from agent.detectors.counters import rated
 from agent.series import ChangeRecord, LogRecord, Series
 from agent.sources.base import label_matches
 
+SHARED_MIN_DISTINCT = 5  # distinct values a series needs before an identical copy counts as the same series
+
 
 @dataclass
 class SignalData:
@@ -47,6 +49,41 @@ def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
         else:
             data.history[service][float(period.split(":", 1)[1])].append(series)
     return out
+
+
+def shared_metrics(signals: Mapping[str, SignalData]) -> dict[tuple[str, str], int]:
+    """(service, metric) -> how many other services report the very same series (same metric name and
+    values, sample for sample, to about 7 digits; the scrape times may differ by a little), for metrics
+    whose every current series a service has is such a copy.
+
+    A host's CPU or network seen by every pod on it is one series under several services' names: it
+    cannot say which of them is at fault (``agent.reasoners.ranking.weight``). Series with fewer than
+    ``SHARED_MIN_DISTINCT`` distinct values (flat, or stepping between a few buckets) can match by chance
+    and are never taken for copies."""
+    holders: dict[tuple[str, bytes], set[str]] = defaultdict(set)
+    per_service: dict[tuple[str, str], list[tuple[str, bytes] | None]] = defaultdict(list)
+    for data in signals.values():
+        for service, series in data.current.items():
+            for s in series:
+                fingerprint = _fingerprint(s)
+                if fingerprint is not None:
+                    holders[fingerprint].add(service)
+                per_service[(service, s.metric)].append(fingerprint)
+    shared = {}
+    for (service, metric), prints in per_service.items():
+        others = [len(holders[p] - {service}) if p is not None else 0 for p in prints]
+        if others and min(others) > 0:
+            shared[(service, metric)] = max(others)
+    return shared
+
+
+def _fingerprint(series: Series) -> tuple[str, bytes] | None:
+    """The series' metric name and values to about 7 significant digits (float32: two exporters computing
+    one host figure differ in the last digits), or None for a series with too few distinct values."""
+    values = series.values.astype(np.float32)
+    if np.unique(values).size < SHARED_MIN_DISTINCT:
+        return None
+    return series.metric, values.tobytes()
 
 
 def split_by_selector(series: list[Series], selector: Mapping[str, str] | None) -> list[Series]:

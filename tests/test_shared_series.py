@@ -1,0 +1,64 @@
+"""A series several services report alike (a host's CPU under every pod on it) names none of them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.config import PROJECT_ROOT
+from agent.events import Event, Pattern
+from agent.graph.analysis import analyze_gathered
+from agent.graph.gathered import series_by_signal, shared_metrics
+from agent.reasoners.ranking import SIGNIFICANT, rank_services, weight
+from agent.skills.library import load_library
+from tests.test_catch_all import T0, _gathered
+from tests.test_ranking import _finding, number_findings
+
+HOST = "node_cpu_usage_rate_percent"
+
+
+def _host_cpu(offset_s: float = 0.0, jitter: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    values = 20.0 + rng.normal(0.0, 1.0, 66)
+    values[55:] += 40.0  # the host gets busy at the alert
+    times = T0 - 3600 + 60.0 * np.arange(values.size) + offset_s
+    return times, values * (1.0 + jitter)
+
+
+def _series(service: str, metric: str, times: np.ndarray, values: np.ndarray) -> dict:
+    item = _gathered("other", metric, values, service)
+    return {**item, "t": times.tolist()}
+
+
+def test_a_series_copied_under_several_services_is_marked_shared():
+    times, values = _host_cpu()
+    later, copy = _host_cpu(offset_s=1.0, jitter=1e-14)  # scraped a second later, computed apart
+    own = np.random.default_rng(3).normal(5.0, 1.0, 66)
+    steps = np.repeat([0.1, 0.2], 33)  # two values only: alike by chance, not a copy
+    signals = series_by_signal({"series": [
+        _series("a", HOST, times, values), _series("b", HOST, later, copy), _series("c", HOST, times, own),
+        _series("a", "p90_latency_seconds", times, steps), _series("c", "p90_latency_seconds", times, steps),
+    ]})
+    assert shared_metrics(signals) == {("a", HOST): 1, ("b", HOST): 1}
+
+
+def test_findings_on_a_shared_series_say_so_and_weigh_little():
+    skill = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
+    times, values = _host_cpu()
+    gathered = {"series": [_series("a", HOST, times, values), _series("b", HOST, times + 1.0, values)],
+                "logs": [], "changes": []}
+    window = {"start": T0 - 3600, "end": T0 + 300, "anchor": T0}
+    findings = analyze_gathered(skill, Event(pattern=Pattern.RCA, time=T0, service="a"), gathered, ["a"], window)
+    host = [f for f in findings if f.metric == HOST and f.score >= SIGNIFICANT]
+    assert {f.owner for f in host} == {"a", "b"}
+    assert all(f.numbers["shared_with"] == 1 for f in host)
+    assert all(weight(f) < SIGNIFICANT for f in host)
+
+
+def test_a_service_with_its_own_deviation_outranks_its_neighbours_on_the_shared_host():
+    topology = {"frontend": ["cart", "checkout"], "cart": [], "checkout": []}
+    shared = [_finding(s, HOST, 0.9).model_copy(update={"numbers": {"active_z": 5.0, "shared_with": 2.0}})
+              for s in ("frontend", "cart", "checkout")]
+    own = _finding("checkout", "cpu_usage_rate_percent", 0.6)
+    ranked = rank_services(number_findings([*shared, own]), [], topology, ["frontend"])
+    assert ranked[0].service == "checkout"
+    assert not next(e for e in ranked if e.service == "cart").anomalous
