@@ -51,6 +51,7 @@ def test_findings_on_a_shared_series_say_so_and_weigh_little():
     host = [f for f in findings if f.metric == HOST and f.score >= SIGNIFICANT]
     assert {f.owner for f in host} == {"a", "b"}
     assert all(f.numbers["shared_with"] == 1 for f in host)
+    assert all("the same series as 1 other service(s)" in f.summary for f in host)
     assert all(weight(f) < SIGNIFICANT for f in host)
 
 

@@ -204,6 +204,8 @@ def _signal_findings(
             update: dict[str, Any] = {"source": finding.source or source}
             if (others := shared.get((service, finding.metric or ""))) is not None:
                 update["numbers"] = {**finding.numbers, "shared_with": float(others)}
+                update["summary"] = f"{finding.summary} (the same series as {others} other service(s) report: " \
+                    "a shared host figure, it names none of them)"
             findings.append(finding.model_copy(update=update))
     return findings
 
