@@ -6,11 +6,14 @@ import numpy as np
 
 from agent.config import PROJECT_ROOT
 from agent.events import Event, Pattern
+from agent.evidence import EvidencePack
 from agent.graph.analysis import analyze_gathered
 from agent.graph.gathered import series_by_signal, shared_metrics
+from agent.reasoners.offline import OfflineReasoner
 from agent.reasoners.ranking import SIGNIFICANT, rank_services, weight
 from agent.skills.library import load_library
 from tests.test_catch_all import T0, _gathered
+from tests.test_evolve_support import finding, rca_event
 from tests.test_ranking import _finding, number_findings
 
 HOST = "node_cpu_usage_rate_percent"
@@ -63,3 +66,16 @@ def test_a_service_with_its_own_deviation_outranks_its_neighbours_on_the_shared_
     ranked = rank_services(number_findings([*shared, own]), [], topology, ["frontend"])
     assert ranked[0].service == "checkout"
     assert not next(e for e in ranked if e.service == "cart").anomalous
+
+
+def test_a_verdict_neither_cites_nor_classifies_by_a_shared_host_figure():
+    """The cause's host CPU is the strongest Finding, but its own request rate is what the answer rests on."""
+    topology = {"gateway": ["orders"], "orders": []}
+    host = finding("F1", "orders", metric=HOST, score=0.95).model_copy(
+        update={"numbers": {"shared_with": 2.0}})
+    load = finding("F2", "orders", metric="http_requests_per_second", score=0.8)
+    pack = EvidencePack(event=rca_event("gateway", "GatewaySlow"), skill="generic-rca", skill_version=1,
+                        target_services=["gateway"], topology=topology, findings=[host, load])
+    skill = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
+    top = OfflineReasoner().reason(pack, skill).verdict.root_causes[0]
+    assert (top.service, top.fault, top.evidence) == ("orders", "traffic_spike", ["F2"])

@@ -12,7 +12,7 @@ from agent.reasoners.base import ReasonerResult
 from agent.reasoners.experience import apply_experience
 from agent.reasoners.failsafe import fail_safe_verdict
 from agent.reasoners.faults import LOG_KINDS, classify_fault
-from agent.reasoners.ranking import SIGNIFICANT, fault_for, rank_services
+from agent.reasoners.ranking import SIGNIFICANT, fault_for, own_findings, rank_services
 from agent.skills.decide import apply_rules
 from agent.skills.schema import Skill
 from agent.verdict import InspectionItem, RootCause, Verdict
@@ -53,7 +53,7 @@ class OfflineReasoner:
                 break
             if ev.score <= 0:
                 continue
-            cited = sorted(ev.findings, key=lambda f: -f.score)[:4] or ev.blamed_by[:4]
+            cited = sorted(own_findings(ev), key=lambda f: -f.score)[:4] or ev.blamed_by[:4]
             evidence = list(dict.fromkeys(f.id for f in cited))
             causes.append(RootCause(
                 service=ev.service,

@@ -437,4 +437,11 @@ def fault_for(ev: ServiceEvidence) -> str:
         c.type for c in ev.changes
         if ev.onset is None or ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60
     ]
-    return classify_fault(ev.findings, change_types)
+    return classify_fault(own_findings(ev), change_types)
+
+
+def own_findings(ev: ServiceEvidence) -> list[Finding]:
+    """The service's Findings without the series other services report too (a host's figure says nothing
+    about which pod on it is at fault); all of them when that leaves none."""
+    own = [f for f in ev.findings if not f.numbers.get("shared_with")]
+    return own or list(ev.findings)
