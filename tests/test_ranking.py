@@ -155,6 +155,12 @@ def test_weak_falls_blame_no_caller():
     assert not any("did less work" in " ".join(e.notes) for e in ranked)
 
 
+def _load_origin_at_store(findings: list[Finding], topology: dict[str, list[str]]) -> bool:
+    """Whether the ranking takes ``store`` (alert on ``ranking``) for the place extra load entered."""
+    ranked = rank_services(number_findings(findings), [], topology, ["ranking"])
+    return any("incoming load" in n for n in next(e.notes for e in ranked if e.service == "store"))
+
+
 def test_load_falling_through_from_a_failing_sibling_is_not_load_that_came_in():
     """ranking calls cache and store; when the cache's hit ratio falls first, the store's extra requests are
     the cache's misses falling through, not incoming load; with no sibling failing, a lone rise is."""
@@ -162,28 +168,21 @@ def test_load_falling_through_from_a_failing_sibling_is_not_load_that_came_in():
     rise = _finding("store", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
     busy = _finding("store", "cpu_usage_ratio", 0.8).model_copy(update={"onset": T0 - 180})
     misses = _finding("cache", "cache_hit_ratio", 0.9).model_copy(update={"direction": "down", "onset": T0 - 300})
-
-    def notes(findings: list[Finding]) -> list[str]:
-        ranked = rank_services(number_findings(findings), [], topology, ["ranking"])
-        return next(e.notes for e in ranked if e.service == "store")
-
-    assert not any("incoming load" in n for n in notes([rise, busy, misses]))
-    assert any("incoming load" in n for n in notes([rise, busy]))
+    assert not _load_origin_at_store([rise, busy, misses], topology)
+    assert _load_origin_at_store([rise, busy], topology)
     later = misses.model_copy(update={"onset": T0 + 300})  # the cache failed well after the load came
-    assert any("incoming load" in n for n in notes([rise, busy, later]))
+    assert _load_origin_at_store([rise, busy, later], topology)
 
 
 def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():
-    """More requests at a service whose own resources held and whose callees stayed quiet explain nothing."""
+    """More requests at a service whose own resources held and whose callees stayed quiet explain nothing;
+    nor does a callee that was already deviating before the load came."""
     topology = {"ranking": ["store"], "store": ["disk"], "disk": []}
     rise = _finding("store", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
-
-    def notes(findings: list[Finding]) -> list[str]:
-        ranked = rank_services(number_findings(findings), [], topology, ["ranking"])
-        return next(e.notes for e in ranked if e.service == "store")
-
-    assert not any("incoming load" in n for n in notes([rise]))
+    assert not _load_origin_at_store([rise], topology)
     slow_disk = _finding("disk", "io_latency_seconds", 0.8).model_copy(update={"onset": T0 - 120})
-    assert any("incoming load" in n for n in notes([rise, slow_disk]))
+    assert _load_origin_at_store([rise, slow_disk], topology)
+    already_slow = slow_disk.model_copy(update={"onset": T0 - 900})
+    assert not _load_origin_at_store([rise, already_slow], topology)
     busy = _finding("store", "memory_usage_bytes", 0.8).model_copy(update={"onset": T0 - 180})
-    assert any("incoming load" in n for n in notes([rise, busy]))
+    assert _load_origin_at_store([rise, busy], topology)

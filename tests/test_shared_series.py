@@ -34,11 +34,13 @@ def _series(service: str, metric: str, times: np.ndarray, values: np.ndarray) ->
 
 def test_a_series_copied_under_several_services_is_marked_shared():
     times, values = _host_cpu()
-    later, copy = _host_cpu(offset_s=1.0, jitter=1e-14)  # scraped a second later, computed apart
+    later, copy = _host_cpu(offset_s=1.0, jitter=1e-9)  # scraped a second later, computed apart
     own = np.random.default_rng(3).normal(5.0, 1.0, 66)
     steps = np.repeat([0.1, 0.2], 33)  # two values only: alike by chance, not a copy
+    near = values * (1.0 + 1e-4)  # close, but not the same series
     signals = series_by_signal({"series": [
         _series("a", HOST, times, values), _series("b", HOST, later, copy), _series("c", HOST, times, own),
+        _series("d", HOST, times, near),
         _series("a", "p90_latency_seconds", times, steps), _series("c", "p90_latency_seconds", times, steps),
     ]})
     assert shared_metrics(signals) == {("a", HOST): 1, ("b", HOST): 1}

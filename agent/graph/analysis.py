@@ -205,7 +205,7 @@ def _signal_findings(
             if (others := shared.get((service, finding.metric or ""))) is not None:
                 update["numbers"] = {**finding.numbers, "shared_with": float(others)}
                 update["summary"] = f"{finding.summary} (the same series as {others} other service(s) report: " \
-                    "a shared host figure, it names none of them)"
+                    "a shared figure, it names none of them)"
             findings.append(finding.model_copy(update=update))
     return findings
 

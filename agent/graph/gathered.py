@@ -14,6 +14,7 @@ from agent.series import ChangeRecord, LogRecord, Series
 from agent.sources.base import label_matches
 
 SHARED_MIN_DISTINCT = 5  # distinct values a series needs before an identical copy counts as the same series
+SHARED_RTOL = 1e-6  # relative difference under which two services' values are one series computed twice
 
 
 @dataclass
@@ -52,38 +53,57 @@ def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
 
 
 def shared_metrics(signals: Mapping[str, SignalData]) -> dict[tuple[str, str], int]:
-    """(service, metric) -> how many other services report the very same series (same metric name and
-    values, sample for sample, to about 7 digits; the scrape times may differ by a little), for metrics
-    whose every current series a service has is such a copy.
+    """(service, metric) -> how many other services report the very same series, for metrics whose every
+    current series a service has is such a copy.
 
-    A host's CPU or network seen by every pod on it is one series under several services' names: it
-    cannot say which of them is at fault (``agent.reasoners.ranking.weight``). Series with fewer than
-    ``SHARED_MIN_DISTINCT`` distinct values (flat, or stepping between a few buckets) can match by chance
-    and are never taken for copies."""
-    holders: dict[tuple[str, bytes], set[str]] = defaultdict(set)
-    per_service: dict[tuple[str, str], list[tuple[str, bytes] | None]] = defaultdict(list)
+    The same series: the same metric name and as many samples, equal position by position within a
+    relative ``SHARED_RTOL`` (two exporters computing one host figure differ in the last digits; the scrape
+    times are not compared, so a copy scraped a second later still matches, but one that missed a sample
+    does not). A host's CPU or network seen by every pod on it is one series under several services'
+    names: it cannot say which of them is at fault (``agent.reasoners.ranking.weight``). Series with fewer
+    than ``SHARED_MIN_DISTINCT`` distinct values (flat, or stepping between a few buckets) can match by
+    chance and are never taken for copies."""
+    entries: list[tuple[str, Series]] = []
+    per_service: dict[tuple[str, str], list[int]] = defaultdict(list)
     for data in signals.values():
         for service, series in data.current.items():
             for s in series:
-                fingerprint = _fingerprint(s)
-                if fingerprint is not None:
-                    holders[fingerprint].add(service)
-                per_service[(service, s.metric)].append(fingerprint)
+                per_service[(service, s.metric)].append(len(entries))
+                entries.append((service, s))
+    copies = _copies(entries)
     shared = {}
-    for (service, metric), prints in per_service.items():
-        others = [len(holders[p] - {service}) if p is not None else 0 for p in prints]
-        if others and min(others) > 0:
-            shared[(service, metric)] = max(others)
+    for key, indexes in per_service.items():
+        others = [len(copies.get(i, ())) for i in indexes]
+        if min(others) > 0:
+            shared[key] = max(others)
     return shared
 
 
-def _fingerprint(series: Series) -> tuple[str, bytes] | None:
-    """The series' metric name and values to about 7 significant digits (float32: two exporters computing
-    one host figure differ in the last digits), or None for a series with too few distinct values."""
-    values = series.values.astype(np.float32)
-    if np.unique(values).size < SHARED_MIN_DISTINCT:
-        return None
-    return series.metric, values.tobytes()
+def _copies(entries: list[tuple[str, Series]]) -> dict[int, set[str]]:
+    """Entry index -> the other services that hold a copy of its series."""
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for i, (_, s) in enumerate(entries):
+        if np.unique(s.values[np.isfinite(s.values)]).size >= SHARED_MIN_DISTINCT:
+            groups[(s.metric, s.values.size)].append(i)
+    copies: dict[int, set[str]] = defaultdict(set)
+    for group in groups.values():
+        group.sort(key=lambda i: _first(entries[i][1]))
+        for n, i in enumerate(group):  # sorted by the first value: only close neighbours can be copies
+            service, series = entries[i]
+            for j in group[n + 1:]:
+                other, candidate = entries[j]
+                if abs(_first(candidate) - _first(series)) > SHARED_RTOL * abs(_first(series)):
+                    break
+                if other != service and np.allclose(series.values, candidate.values, rtol=SHARED_RTOL, atol=0.0,
+                                                    equal_nan=True):
+                    copies[i].add(other)
+                    copies[j].add(service)
+    return copies
+
+
+def _first(series: Series) -> float:
+    finite = series.values[np.isfinite(series.values)]
+    return float(finite[0]) if finite.size else 0.0
 
 
 def split_by_selector(series: list[Series], selector: Mapping[str, str] | None) -> list[Series]:

@@ -68,9 +68,14 @@ def weight(finding: Finding) -> float:
         w *= CALLER_SIDE_WEIGHT
     if less_work(finding):
         w *= LESS_WORK_WEIGHT
-    if finding.numbers.get("shared_with"):
+    if shared(finding):
         w *= SHARED_WEIGHT
     return w
+
+
+def shared(finding: Finding) -> bool:
+    """Other services report the same series (``agent.graph.gathered.shared_metrics``): a host's figure."""
+    return bool(finding.numbers.get("shared_with"))
 
 
 def less_work(finding: Finding) -> bool:
@@ -385,7 +390,8 @@ def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upst
                  topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
     """Request rate rose at this service and at none of its callers, no other dependency of its callers
     started failing before it, and the load did something: the service's own CPU, memory or disk rose, or a
-    service it calls deviated no earlier. The load entered here. When a caller's other dependency failed
+    service below it in the call graph (up to four calls down) deviated no earlier (an unknown onset counts
+    as simultaneous). The load entered here. When a caller's other dependency failed
     first (a cache missing, a service erroring), the extra load here is the caller's requests falling
     through to it; a rise that saturated nothing is traffic, not a cause."""
     rises = _load_rises(ev)
@@ -443,5 +449,5 @@ def fault_for(ev: ServiceEvidence) -> str:
 def own_findings(ev: ServiceEvidence) -> list[Finding]:
     """The service's Findings without the series other services report too (a host's figure says nothing
     about which pod on it is at fault); all of them when that leaves none."""
-    own = [f for f in ev.findings if not f.numbers.get("shared_with")]
+    own = [f for f in ev.findings if not shared(f)]
     return own or list(ev.findings)
