@@ -13,7 +13,7 @@ from agent.reasoners.lessons import case_lessons, memory_lessons, memory_vocabul
 from agent.reasoners.offline import OfflineReasoner
 from agent.reasoners.ranking import rank_services
 from agent.skills.library import load_library
-from tests.test_evolve_support import finding, rca_event, rca_verdict
+from tests.test_evolve_support import finding, rca_event, rca_verdict, store_case
 
 TOPOLOGY = {"gateway": ["orders", "payments"], "orders": [], "payments": ["ledger"], "ledger": []}
 
@@ -190,3 +190,15 @@ def test_a_shape_differing_in_one_of_four_kinds_is_not_recognised() -> None:
     assert judge_candidate("payments", "down1", four[1:], [victim]) is None
     alike = judge_candidate("payments", "down1", [*four, "logs"], [victim])
     assert alike is not None and alike.delta < 0
+
+
+def test_the_kind_a_correction_was_seen_as_leaves_out_shared_host_figures(memory) -> None:
+    """The verdict named another service; the corrected one's own Finding, not its host's CPU, says what the
+    agent would have called it."""
+    host = finding("F9", "payments", metric="node_cpu_usage_rate_percent", score=0.95).model_copy(
+        update={"numbers": {"shared_with": 3.0}})
+    load = finding("F10", "payments", metric="http_requests_per_second", score=0.5)
+    case_id = store_case(memory, rca_event("gateway", "GatewaySlow"), rca_verdict("orders"), skill="generic-rca",
+                         findings=[host, load])
+    correct_case(memory, case_id, correct=False, service="payments", fault="overload")
+    assert dict(memory_vocabulary(memory).seen_as["overload"]) == {"traffic_spike": 1}

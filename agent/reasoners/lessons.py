@@ -27,6 +27,7 @@ from agent.memory.truth import Truth, truth_for_case
 from agent.reasoners.alert_history import alert_lesson
 from agent.reasoners.experience import lessons_from, position, shape_kinds
 from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES, classify_fault
+from agent.reasoners.ranking import own_findings
 
 AGENT_KINDS = frozenset({fault for fault, _, _ in METRIC_FAMILIES} | set(CHANGE_FAULTS.values()))
 
@@ -88,12 +89,13 @@ def cached_memory_lessons(memory: object) -> list[Lesson]:
 
 
 def agent_kind(case: CaseRecord, service: str) -> str:
-    """The fault kind the agent's own classification gives ``service``'s Findings in a case."""
+    """The fault kind the agent's own classification gives ``service``'s Findings in a case (series other
+    services report too left out, as in a verdict: ``ranking.own_findings``)."""
     for cause in case.verdict.root_causes if case.verdict is not None else []:
         if cause.service == service:
             return cause.fault
     findings = case.evidence.findings if case.evidence is not None else case.findings
-    return classify_fault([f for f in findings if f.owner == service])
+    return classify_fault(own_findings([f for f in findings if f.owner == service]))
 
 
 @dataclass

@@ -53,7 +53,7 @@ class OfflineReasoner:
                 break
             if ev.score <= 0:
                 continue
-            cited = sorted(own_findings(ev), key=lambda f: -f.score)[:4] or ev.blamed_by[:4]
+            cited = sorted(own_findings(ev.findings), key=lambda f: -f.score)[:4] or ev.blamed_by[:4]
             evidence = list(dict.fromkeys(f.id for f in cited))
             causes.append(RootCause(
                 service=ev.service,

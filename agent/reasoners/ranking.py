@@ -443,11 +443,11 @@ def fault_for(ev: ServiceEvidence) -> str:
         c.type for c in ev.changes
         if ev.onset is None or ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60
     ]
-    return classify_fault(own_findings(ev), change_types)
+    return classify_fault(own_findings(ev.findings), change_types)
 
 
-def own_findings(ev: ServiceEvidence) -> list[Finding]:
-    """The service's Findings without the series other services report too (a host's figure says nothing
+def own_findings(findings: Sequence[Finding]) -> list[Finding]:
+    """One service's Findings without the series other services report too (a host's figure says nothing
     about which pod on it is at fault); all of them when that leaves none."""
-    own = [f for f in ev.findings if not shared(f)]
-    return own or list(ev.findings)
+    own = [f for f in findings if not shared(f)]
+    return own or list(findings)
