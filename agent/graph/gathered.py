@@ -82,28 +82,26 @@ def shared_metrics(signals: Mapping[str, SignalData]) -> dict[tuple[str, str], i
 def _copies(entries: list[tuple[str, Series]]) -> dict[int, set[str]]:
     """Entry index -> the other services that hold a copy of its series."""
     groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    first: dict[int, float] = {}  # each candidate's first finite value: the sort key and the quick test
     for i, (_, s) in enumerate(entries):
-        if np.unique(s.values[np.isfinite(s.values)]).size >= SHARED_MIN_DISTINCT:
+        finite = s.values[np.isfinite(s.values)]
+        if np.unique(finite).size >= SHARED_MIN_DISTINCT:
             groups[(s.metric, s.values.size)].append(i)
+            first[i] = float(finite[0])
     copies: dict[int, set[str]] = defaultdict(set)
     for group in groups.values():
-        group.sort(key=lambda i: _first(entries[i][1]))
+        group.sort(key=first.__getitem__)
         for n, i in enumerate(group):  # sorted by the first value: only close neighbours can be copies
             service, series = entries[i]
             for j in group[n + 1:]:
-                other, candidate = entries[j]
-                if abs(_first(candidate) - _first(series)) > SHARED_RTOL * abs(_first(series)):
+                if abs(first[j] - first[i]) > SHARED_RTOL * abs(first[i]):
                     break
+                other, candidate = entries[j]
                 if other != service and np.allclose(series.values, candidate.values, rtol=SHARED_RTOL, atol=0.0,
                                                     equal_nan=True):
                     copies[i].add(other)
                     copies[j].add(service)
     return copies
-
-
-def _first(series: Series) -> float:
-    finite = series.values[np.isfinite(series.values)]
-    return float(finite[0]) if finite.size else 0.0
 
 
 def split_by_selector(series: list[Series], selector: Mapping[str, str] | None) -> list[Series]:

@@ -252,7 +252,7 @@ def rank_by_rules(
             d.service for d in anomalous
             if d.service in downstream and _no_later(d.onset, ev.onset, tolerance) and d.strength >= 0.6 * ev.strength
         ]
-        if _load_origin(ev, anomalous, upstream, topology, tolerance):
+        if _load_origin(ev, anomalous, upstream, downstream, topology, tolerance):
             ev.score += LOAD_BONUS
             ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
         elif earlier_deps and not _own_saturation(ev):
@@ -387,7 +387,7 @@ def _rising_load(ev: ServiceEvidence) -> bool:
 
 
 def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upstream: set[str],
-                 topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
+                 downstream: set[str], topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
     """Request rate rose at this service and at none of its callers, no other dependency of its callers
     started failing before it, and the load did something: the service's own CPU, memory or disk rose, or a
     service below it in the call graph (up to four calls down) deviated no earlier (an unknown onset counts
@@ -397,7 +397,6 @@ def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upst
     rises = _load_rises(ev)
     if not rises or any(c.service in upstream and _rising_load(c) for c in anomalous):
         return False
-    downstream = _reachable(topology, ev.service) if topology else set()
     if not _own_saturation(ev) and not any(
         d.service in downstream and _no_later(ev.onset, d.onset, tolerance) for d in anomalous
     ):
