@@ -6,7 +6,9 @@ Calibration asks instead *how unusual is this for this series*:
 
 1. Centre and spread of the reference window: median and 1.4826 x MAD, floored at
    ``REL_FLOOR`` x the larger of |median| (flat baselines such as 100 % success) and the series'
-   largest |value| (a counter that sat at 0 and now moves is a change, not infinity).
+   largest |value| (a counter that sat at 0 and now moves is a change, not infinity). A reference of
+   fewer than ``SHORT_REFERENCE`` points (data that begins minutes before the alert) has a MAD that
+   is mostly luck: its spread is at least its range, and nothing in it is set aside as an episode.
    A short reference before an alert may hold an earlier incident (alerts come in bursts); when
    asked to (``set_aside_episodes``), the level is first taken from the densest half of the
    reference (the *shorth*, Rousseeuw's least-median-of-squares location), the spread from the
@@ -33,7 +35,8 @@ from agent.detectors.robust import MAD_TO_SIGMA, TINY
 REFERENCE_QUANTILE = 0.99  # the reference's own "worst normal" excursion; the top 1 % is its own outliers
 MIN_EXCURSION = 3.0  # robust sigmas: nothing closer than this to the centre is unusual, however quiet the series
 REL_FLOOR = 0.01  # spread floor relative to |median|: 100 % success that dips to 99 % is 1 sigma, not 1e12
-MIN_REFERENCE = 5  # fewer reference points than this: no calibration, no judgement
+MIN_REFERENCE = 3  # fewer reference points than this: no calibration, no judgement
+SHORT_REFERENCE = 5  # fewer points than this: their MAD says little, so the spread is at least their range
 EPISODE_RUN = 3  # consecutive points this far out are an episode (an earlier incident), not noise
 NEAR_QUANTILE = 0.25  # the closest quarter of the reference around its densest level sets the episode test's spread
 NEAR_QUANTILE_TO_SIGMA = 0.3186  # a quarter of a normal sample lies within 0.3186 standard deviations of its centre
@@ -138,10 +141,12 @@ def calibrate(
     if reference.size < MIN_REFERENCE:
         return None
     magnitude = float(np.max(np.abs(np.concatenate([reference, current]))))
-    if set_aside_episodes:
+    if set_aside_episodes and reference.size >= SHORT_REFERENCE:
         episodes = past_episodes(reference, magnitude, rel_floor)
-        if (~episodes).sum() >= MIN_REFERENCE:
+        if (~episodes).sum() >= SHORT_REFERENCE:
             reference = reference[~episodes]
     center, scale = reference_spread(reference, magnitude, rel_floor)
+    if reference.size < SHORT_REFERENCE:
+        scale = max(scale, float(np.ptp(reference)))
     reference_z = (reference - center) / scale
     return Calibration(center, scale, _excursion(reference_z, direction), direction, reference_z)
