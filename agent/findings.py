@@ -28,6 +28,7 @@ class FindingKind(StrEnum):
 
 
 COVERAGE_DETECTOR = "coverage"  # its missing_data Findings say the data cannot answer the question
+THIN_REFERENCE_DETECTOR = "thin_reference"  # its missing_data Finding: judged, but too short a history to call noise
 
 
 class Finding(BaseModel):
@@ -75,4 +76,12 @@ def could_not_judge(findings: Iterable[Finding]) -> Finding | None:
     """The coverage Finding saying the gathered data cannot answer the question, if there is one."""
     return next(
         (f for f in findings if f.kind == FindingKind.MISSING_DATA and f.detector == COVERAGE_DETECTOR), None
+    )
+
+
+def thin_reference(findings: Iterable[Finding]) -> Finding | None:
+    """The caveat that the data reaches only a few samples before the incident, if there is one: the
+    detectors judged it, but too short a history cannot clear an alert as noise."""
+    return next(
+        (f for f in findings if f.kind == FindingKind.MISSING_DATA and f.detector == THIN_REFERENCE_DETECTOR), None
     )

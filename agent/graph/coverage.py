@@ -2,7 +2,10 @@
 
 No data is never "no problem" (DESIGN.md): with no metric series and no log line the answer is
 "could not judge", and a change observed for less than ``MIN_OBSERVATION_S`` (or fewer than
-``MIN_SAMPLES`` samples of the changed service since it began) is held until there is more.
+``MIN_SAMPLES`` samples of the changed service since it began) is held until there is more. With
+fewer than ``MIN_REFERENCE`` samples before the incident the answer is "could not judge" too; with
+fewer than ``SHORT_REFERENCE`` the data is judged (cautiously, see ``calibration``) but a
+``thin_reference`` caveat says the history is too short to call an alert noise.
 """
 
 from __future__ import annotations
@@ -10,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent.detectors.calibration import MIN_REFERENCE
+from agent.detectors.calibration import MIN_REFERENCE, SHORT_REFERENCE
 from agent.detectors.emit import make_finding
 from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
-from agent.findings import COVERAGE_DETECTOR, Finding, FindingKind
+from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding, FindingKind
 from agent.graph.analysis import reference_split
 from agent.series import median_gap
 from agent.timeparse import to_rfc3339
@@ -26,7 +29,8 @@ NAMES_SHOWN = 4
 
 def coverage_findings(event: Event, gathered: Mapping[str, Any], window: Mapping[str, float],
                       targets: Sequence[str], metrics: Sequence[str], step: float) -> list[Finding]:
-    """At most one Finding saying why the data cannot answer the question; none when it can.
+    """At most one Finding saying why the data cannot answer the question (or, for a reference of
+    fewer than ``SHORT_REFERENCE`` samples, that it answers from a thin history); none when it can.
 
     ``metrics`` are the metric names the Skill asked for, ``step`` its sample spacing.
     """
@@ -45,18 +49,25 @@ def coverage_findings(event: Event, gathered: Mapping[str, Any], window: Mapping
 def _no_reference(event: Event, gathered: Mapping[str, Any], current: Sequence[Mapping[str, Any]],
                   window: Mapping[str, float], targets: Sequence[str]) -> Finding | None:
     """Data exists but none of it reaches far enough back to know what normal is (a series that began
-    minutes before the alert): nothing can be called unusual, so nothing can be called noise either."""
+    minutes before the alert): with fewer than ``MIN_REFERENCE`` samples nothing can be called unusual,
+    so nothing can be called noise either; with fewer than ``SHORT_REFERENCE`` the detectors judge, but
+    the history is still too short to call the alert noise (a ``thin_reference`` caveat)."""
     first = min((float(s["t"][0]) for s in current), default=window["start"])
     split = reference_split(event.pattern, max(window["start"], first), window["end"] + 1, window["anchor"],
                             window.get("reference_end"), median_gap(s["t"] for s in current))
-    with_reference = [s for s in current if sum(1 for t in s["t"] if t < split) >= MIN_REFERENCE]
+    longest = max((sum(1 for t in s["t"] if t < split) for s in current), default=0)
     logged_before = any(float(r["ts"]) < split for r in gathered.get("logs", []))
-    if with_reference or logged_before or not current:
+    if longest >= SHORT_REFERENCE or logged_before or not current:
         return None
     who = _names(list(targets)) or "the services in question"
+    numbers = {"series": len(current), "reference_end": split, "reference_samples": longest}
+    if longest >= MIN_REFERENCE:
+        summary = (f"the data begins {to_rfc3339(first)}: at most {longest} samples of {who} before "
+                   f"{to_rfc3339(split)}")
+        return _finding(who, window, summary, numbers, detector=THIN_REFERENCE_DETECTOR, score=0.0)
     summary = (f"no series of {who} has {MIN_REFERENCE} samples before {to_rfc3339(split)} (the data begins "
                f"{to_rfc3339(first)}): there is no normal to compare with")
-    return _finding(who, window, summary, {"series": len(current), "reference_end": split})
+    return _finding(who, window, summary, numbers)
 
 
 def _current_series(gathered: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -108,8 +119,9 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     return _finding(service, window, summary, numbers)
 
 
-def _finding(subject: str, window: Mapping[str, float], summary: str, numbers: Mapping[str, float]) -> Finding:
+def _finding(subject: str, window: Mapping[str, float], summary: str, numbers: Mapping[str, float],
+             detector: str = COVERAGE_DETECTOR, score: float = 1.0) -> Finding:
     return make_finding(
-        FindingKind.MISSING_DATA, detector=COVERAGE_DETECTOR, subject=subject or "data", service=None,
-        window=(window["start"], window["end"]), score=1.0, summary=summary, numbers=numbers,
+        FindingKind.MISSING_DATA, detector=detector, subject=subject or "data", service=None,
+        window=(window["start"], window["end"]), score=score, summary=summary, numbers=numbers,
     )
