@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.events import Event
-from agent.findings import Finding
+from agent.findings import Finding, FindingKind
 
 
 class KnowledgeSnippet(BaseModel):
@@ -84,7 +85,8 @@ class EvidencePack(BaseModel):
 def select_for_pack(
     findings: list[Finding], limit: int, signal_weights: Mapping[str, float] | None = None
 ) -> list[Finding]:
-    """The strongest Findings, round-robin across (service, metric) so every service and signal is represented.
+    """The strongest Findings, round-robin across (service, metric) so every service and signal is represented,
+    and every ``missing_data`` Finding (a caveat about the data itself) whatever its score.
 
     Instances of one service repeating the same metric come after every other service's best evidence.
     ``signal_weights`` (the Skill's signal ``weight``s) scale a Finding's score for this choice only,
@@ -92,7 +94,9 @@ def select_for_pack(
     """
     heaviest = max(signal_weights.values(), default=1.0) if signal_weights else 1.0
 
-    def priority(f: Finding) -> float:
+    def priority(f: Finding) -> float:  # what the data cannot say (missing_data) always comes first
+        if f.kind == FindingKind.MISSING_DATA:
+            return math.inf
         return f.score * (signal_weights or {}).get(f.signal or "", heaviest) / heaviest
 
     ranked = sorted(findings, key=lambda f: -priority(f))

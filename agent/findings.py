@@ -28,7 +28,7 @@ class FindingKind(StrEnum):
 
 
 COVERAGE_DETECTOR = "coverage"  # its missing_data Findings say the data cannot answer the question
-THIN_REFERENCE_DETECTOR = "thin_reference"  # its missing_data Finding: judged, but too short a history to call noise
+THIN_REFERENCE_DETECTOR = "thin_reference"  # its missing_data Finding: judged, but too short a history to clear
 
 
 class Finding(BaseModel):
@@ -74,14 +74,14 @@ def number_findings(findings: list[Finding], prefix: str = "F") -> list[Finding]
 
 def could_not_judge(findings: Iterable[Finding]) -> Finding | None:
     """The coverage Finding saying the gathered data cannot answer the question, if there is one."""
-    return next(
-        (f for f in findings if f.kind == FindingKind.MISSING_DATA and f.detector == COVERAGE_DETECTOR), None
-    )
+    return _missing_data(findings, COVERAGE_DETECTOR)
 
 
 def thin_reference(findings: Iterable[Finding]) -> Finding | None:
     """The caveat that the data reaches only a few samples before the incident, if there is one: the
-    detectors judged it, but too short a history cannot clear an alert as noise."""
-    return next(
-        (f for f in findings if f.kind == FindingKind.MISSING_DATA and f.detector == THIN_REFERENCE_DETECTOR), None
-    )
+    detectors judged it, but too short a history cannot clear an alert or a system."""
+    return _missing_data(findings, THIN_REFERENCE_DETECTOR)
+
+
+def _missing_data(findings: Iterable[Finding], detector: str) -> Finding | None:
+    return next((f for f in findings if f.kind == FindingKind.MISSING_DATA and f.detector == detector), None)

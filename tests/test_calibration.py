@@ -66,8 +66,8 @@ def test_flat_and_zero_baselines_give_finite_scores():
 
 
 def test_too_short_a_reference_gives_no_calibration():
-    assert calibrate(np.ones(MIN_REFERENCE - 1), np.ones(10), "up") is None
-    assert calibrate(np.ones(MIN_REFERENCE), np.ones(10), "up") is not None
+    assert calibrate(np.linspace(1, 2, MIN_REFERENCE - 1), np.ones(10), "up") is None
+    assert calibrate(np.linspace(1, 2, MIN_REFERENCE), np.ones(10), "up") is not None
 
 
 def test_an_earlier_incident_in_a_short_reference_is_set_aside_when_asked():

@@ -14,12 +14,13 @@ from agent.bundles.writer import write_bundle
 from agent.cli.app import app
 from agent.cli.common import COULD_NOT_JUDGE_EXIT
 from agent.config import Settings
-from agent.findings import COVERAGE_DETECTOR, Finding
+from agent.evidence import select_for_pack
+from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding
 from agent.llm.client import LLMClient
 from agent.reasoners.llm import LLMReasoner
 from agent.reasoners.offline import OfflineReasoner
 from agent.series import make_series
-from tests.fakes.evidence import T0, make_pack, make_skill, rca_answer
+from tests.fakes.evidence import T0, make_findings, make_pack, make_skill, rca_answer
 
 runner = CliRunner()
 ALERT = {"labels": {"alertname": "RankingP99LatencyHigh", "service": "ranking"},
@@ -139,3 +140,42 @@ def test_an_llm_cannot_pass_a_change_it_could_not_judge(fake_llm):
     fake_llm.queue({"pattern": "release_interception", "summary": "fine", "decision": "pass", "evidence": ["F1"]})
     result = llm().reason(gap_pack("release_interception"), make_skill("release_interception"))
     assert result.verdict.decision == "hold" and result.verdict.judged is False
+
+
+# -- a history too short to clear anything -----------------------------------------------------
+
+
+def thin_pack(pattern: str):
+    thin = Finding(id="F3", kind="missing_data", subject="gateway", window_start=T0 - 3600, window_end=T0,
+                   score=0.0, detector=THIN_REFERENCE_DETECTOR,
+                   summary="the data begins 2024-05-01T11:55:00Z: no series has more than 3 samples before "
+                           "2024-05-01T11:57:30Z, too few to know what normal is")
+    return make_pack(pattern, findings=[*make_findings(), thin])
+
+
+def test_an_llm_cannot_clear_an_alert_on_a_thin_history(fake_llm):
+    fake_llm.queue(rca_answer(needs_attention=False, attention_reason="noise: nothing moved", root_causes=[]))
+    result = llm().reason(thin_pack("rca"), make_skill("rca"))
+    assert result.verdict.needs_attention is True and result.verdict.judged is False
+    assert result.verdict.attention_reason.startswith("could not judge: the data begins")
+    assert result.verdict.evidence == ["F3"]
+
+
+def test_an_llm_cannot_call_a_system_healthy_on_a_thin_history(fake_llm):
+    fake_llm.queue({"pattern": "inspection", "summary": "Healthy: all services look normal.", "items": [],
+                    "evidence": ["F1"]})
+    result = llm().reason(thin_pack("inspection"), make_skill("inspection"))
+    assert result.verdict.judged is False and result.verdict.summary.startswith("Could not judge: the data")
+
+
+def test_a_verdict_that_finds_something_on_a_thin_history_stands(fake_llm):
+    fake_llm.queue(rca_answer())
+    result = llm().reason(thin_pack("rca"), make_skill("rca"))
+    assert result.verdict.judged and result.verdict.root_causes[0].service == "feature-store"
+
+
+def test_the_model_is_always_shown_what_the_data_cannot_say():
+    findings = thin_pack("rca").findings + [
+        Finding(id=f"G{i}", kind="anomaly", subject=f"svc{i}", service=f"svc{i}", metric="m", window_start=T0 - 60,
+                window_end=T0, score=0.9, summary="x") for i in range(40)]
+    assert "F3" in {f.id for f in select_for_pack(findings, limit=5)}

@@ -1,5 +1,6 @@
 """Data that begins minutes before an alert (the day's first incident, a pod just started): a reference of
-three or four samples is judged with a spread of at least its range; fewer cannot be judged."""
+three or four samples is judged with a spread of at least its range, and can show a fault but not clear
+one; fewer cannot be judged."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from agent.bundles.writer import write_bundle
 from agent.config import get_settings
 from agent.detectors.calibration import MIN_REFERENCE, SHORT_REFERENCE, calibrate
 from agent.events import Event
-from agent.investigate import investigate
+from agent.findings import THIN_REFERENCE_DETECTOR, Finding
+from agent.investigate import InvestigationResult, investigate
 from agent.runtime import bundle_toolkit
 from agent.series import Series
 from agent.timeparse import to_epoch
@@ -30,15 +32,22 @@ def test_a_short_reference_is_as_wide_as_its_range():
     assert calibrate(reference[: MIN_REFERENCE - 1], np.array([81.0]), "up") is None
 
 
+def test_a_few_equal_points_give_no_calibration():
+    assert calibrate(np.zeros(SHORT_REFERENCE - 1), np.ones(5), "up") is None  # how it varies is unknown
+    assert calibrate(np.zeros(SHORT_REFERENCE), np.ones(5), "up") is not None  # floored as any flat series
+
+
 def test_a_reference_of_five_or_more_uses_its_robust_spread():
     reference = np.array([26.7, 28.6, 25.7, 26.9, 26.5])
     found = calibrate(reference, np.array([27.0]), "up")
     assert SHORT_REFERENCE <= reference.size and found is not None and found.scale < np.ptp(reference)
 
 
-def investigate_chain(tmp_path, minutes_of_data: int, fault: bool = True, pattern: str = "rca"):
+def investigate_chain(tmp_path, minutes_of_data: int, fault: bool = True, pattern: str = "rca",
+                      counters: bool = False) -> InvestigationResult:
     """The alert on ``edge`` at T0; ``db``'s CPU triples two minutes before it (unless not ``fault``); data
-    from ``minutes_of_data`` minutes before the alert, one sample a minute."""
+    from ``minutes_of_data`` minutes before the alert, one sample a minute (as cumulative counters when
+    ``counters``)."""
     rng = np.random.default_rng(7)
     times = T0 - 60.0 * minutes_of_data + 60.0 * np.arange(minutes_of_data + 3)
     series = []
@@ -47,6 +56,8 @@ def investigate_chain(tmp_path, minutes_of_data: int, fault: bool = True, patter
             values = base * (1 + 0.03 * rng.normal(size=times.size))
             if fault and service == "db" and metric.startswith("cpu"):
                 values[times >= T0 - 120] *= 3
+            if counters:
+                metric, values = f"{metric}_total", np.cumsum(values * 60.0)
             series.append(Series(metric, {"service": service}, times, values))
     alert = {"service": "edge", "alert": {"labels": {"alertname": "EdgeSlow", "service": "edge"}}}
     event = Event.model_validate({"pattern": pattern, "time": T0, **(
@@ -54,36 +65,51 @@ def investigate_chain(tmp_path, minutes_of_data: int, fault: bool = True, patter
     topology = {caller: [callee] for caller, callee in pairwise(CHAIN)}
     bundle = load_bundle(write_bundle(tmp_path / "case", event, series, topology=topology))
     return investigate(bundle.event, bundle_toolkit(bundle, get_settings(), knowledge=None, memory=None),
-                       source="cli").verdict
+                       source="cli")
+
+
+def caveat(result: InvestigationResult) -> Finding:
+    [found] = [f for f in result.findings if f.detector == THIN_REFERENCE_DETECTOR]
+    return found
 
 
 def test_three_samples_before_the_fault_are_enough_to_find_it(tmp_path):
-    verdict = investigate_chain(tmp_path, minutes_of_data=5)  # reference: the first three samples
+    result = investigate_chain(tmp_path, minutes_of_data=5)  # reference: the first three samples
+    verdict = result.verdict
     assert verdict.judged and verdict.needs_attention, verdict.attention_reason
     assert verdict.root_causes[0].service == "db"
+    assert caveat(result).id not in {i for cause in verdict.root_causes for i in cause.evidence}
 
 
-def test_a_short_history_where_nothing_moved_is_not_called_noise(tmp_path):
-    verdict = investigate_chain(tmp_path, minutes_of_data=5, fault=False)
-    assert verdict.judged and verdict.needs_attention
-    assert "too short a history to call the alert noise" in verdict.attention_reason
-    assert verdict.evidence  # the caveat is cited
+def test_a_short_history_where_nothing_moved_cannot_be_cleared(tmp_path):
+    result = investigate_chain(tmp_path, minutes_of_data=5, fault=False)
+    verdict = result.verdict
+    assert not verdict.judged and verdict.needs_attention
+    assert verdict.attention_reason.startswith("could not judge: the data begins")
+    assert "too few to know what normal is" in verdict.attention_reason
+    assert verdict.evidence == [caveat(result).id]
 
 
 def test_an_inspection_of_a_short_history_is_no_clean_bill_of_health(tmp_path):
-    verdict = investigate_chain(tmp_path, minutes_of_data=6, fault=False, pattern="inspection")  # 4 reference samples
-    assert verdict.judged and not verdict.summary.startswith("Healthy"), verdict.summary
-    assert "too short a history to call a clean bill of health" in verdict.summary
+    result = investigate_chain(tmp_path, minutes_of_data=6, fault=False, pattern="inspection")  # 4 samples
+    assert not result.verdict.judged and result.verdict.summary.startswith("Could not judge: the data begins")
+    assert "not a clean bill of health" in result.verdict.summary
     long = investigate_chain(tmp_path / "long", minutes_of_data=60, fault=False, pattern="inspection")
-    assert "too short a history" not in long.summary
+    assert long.verdict.judged and not any(f.detector == THIN_REFERENCE_DETECTOR for f in long.findings)
 
 
 def test_a_long_history_where_nothing_moved_is_noise(tmp_path):
-    verdict = investigate_chain(tmp_path, minutes_of_data=20, fault=False)
+    verdict = investigate_chain(tmp_path, minutes_of_data=20, fault=False).verdict
     assert verdict.judged and not verdict.needs_attention, verdict.attention_reason
 
 
 def test_two_samples_before_the_fault_cannot_be_judged(tmp_path):
-    verdict = investigate_chain(tmp_path, minutes_of_data=4)  # reference: the first two samples
+    verdict = investigate_chain(tmp_path, minutes_of_data=4).verdict  # reference: the first two samples
     assert not verdict.judged and verdict.needs_attention
     assert verdict.attention_reason.startswith("could not judge")
+
+
+def test_counters_are_counted_as_the_rates_the_detectors_see(tmp_path):
+    # three raw samples before the split are two rates: no normal to compare with, not a thin one
+    verdict = investigate_chain(tmp_path, minutes_of_data=5, counters=True).verdict
+    assert not verdict.judged and "has 3 samples before" in verdict.attention_reason

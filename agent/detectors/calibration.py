@@ -138,10 +138,10 @@ def calibrate(
     direction = check_direction(direction)
     reference = np.asarray(reference, dtype=float)
     current = np.asarray(current, dtype=float)
-    if reference.size < MIN_REFERENCE:
-        return None
+    if reference.size < MIN_REFERENCE or (reference.size < SHORT_REFERENCE and np.ptp(reference) == 0):
+        return None  # a few equal points say nothing of how the series varies
     magnitude = float(np.max(np.abs(np.concatenate([reference, current]))))
-    if set_aside_episodes and reference.size >= SHORT_REFERENCE:
+    if set_aside_episodes:
         episodes = past_episodes(reference, magnitude, rel_floor)
         if (~episodes).sum() >= SHORT_REFERENCE:
             reference = reference[~episodes]

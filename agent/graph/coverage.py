@@ -19,6 +19,7 @@ from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
 from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding, FindingKind
 from agent.graph.analysis import reference_split
+from agent.graph.gathered import as_detected
 from agent.series import median_gap
 from agent.timeparse import to_rfc3339
 
@@ -55,15 +56,15 @@ def _no_reference(event: Event, gathered: Mapping[str, Any], current: Sequence[M
     first = min((float(s["t"][0]) for s in current), default=window["start"])
     split = reference_split(event.pattern, max(window["start"], first), window["end"] + 1, window["anchor"],
                             window.get("reference_end"), median_gap(s["t"] for s in current))
-    longest = max((sum(1 for t in s["t"] if t < split) for s in current), default=0)
+    longest = max((int((as_detected(s).timestamps < split).sum()) for s in current), default=0)
     logged_before = any(float(r["ts"]) < split for r in gathered.get("logs", []))
     if longest >= SHORT_REFERENCE or logged_before or not current:
         return None
     who = _names(list(targets)) or "the services in question"
     numbers = {"series": len(current), "reference_end": split, "reference_samples": longest}
     if longest >= MIN_REFERENCE:
-        summary = (f"the data begins {to_rfc3339(first)}: at most {longest} samples of {who} before "
-                   f"{to_rfc3339(split)}")
+        summary = (f"the data begins {to_rfc3339(first)}: no series has more than {longest} samples before "
+                   f"{to_rfc3339(split)}, too few to know what normal is")
         return _finding(who, window, summary, numbers, detector=THIN_REFERENCE_DETECTOR, score=0.0)
     summary = (f"no series of {who} has {MIN_REFERENCE} samples before {to_rfc3339(split)} (the data begins "
                f"{to_rfc3339(first)}): there is no normal to compare with")

@@ -34,12 +34,7 @@ def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
     read as per-second rates (``agent.detectors.counters``)."""
     out: dict[str, SignalData] = defaultdict(SignalData)
     for item in gathered.get("series", []):
-        series = rated(Series(
-            metric=item["metric"],
-            labels=item["labels"],
-            timestamps=np.asarray(item["t"], dtype=float),
-            values=np.asarray(item["v"], dtype=float),
-        ))
+        series = as_detected(item)
         data = out[item["signal"]]
         service = item["service"]
         data.roles[service] = item.get("role", "target")
@@ -50,6 +45,17 @@ def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
         else:
             data.history[service][float(period.split(":", 1)[1])].append(series)
     return out
+
+
+def as_detected(item: Mapping[str, Any]) -> Series:
+    """One gathered series as the detectors see it: a cumulative counter as a per-second rate (one
+    sample fewer), anything else as it is."""
+    return rated(Series(
+        metric=item["metric"],
+        labels=item["labels"],
+        timestamps=np.asarray(item["t"], dtype=float),
+        values=np.asarray(item["v"], dtype=float),
+    ))
 
 
 def shared_metrics(signals: Mapping[str, SignalData]) -> dict[tuple[str, str], int]:

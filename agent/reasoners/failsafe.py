@@ -2,28 +2,32 @@
 
 No data is never "no problem": an alert then needs attention, a change is held, an inspection is
 not a clean bill of health. ``judged`` is False on these verdicts, whichever reasoner answered.
+A history too short to know what normal is (a ``thin_reference`` caveat) can show a fault but not
+clear one: a verdict that would clear the alert or the system becomes the fail-safe verdict too.
 """
 
 from __future__ import annotations
 
 from agent.events import Pattern
 from agent.evidence import EvidencePack
-from agent.findings import Finding, could_not_judge
+from agent.findings import THIN_REFERENCE_DETECTOR, Finding, could_not_judge, thin_reference
 from agent.timeparse import to_rfc3339
 from agent.verdict import Verdict
 
 CHECK_SOURCES = "check that a metric source is configured (BIANQUE_PROMETHEUS_URL) and holds the Skill's metrics"
+WAIT_FOR_HISTORY = "judge again once the data reaches further back before the incident (5 samples or more)"
 
 
 def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
     """The could-not-judge verdict for ``pack``'s pattern, citing the coverage Finding ``gap``."""
     pattern = pack.event.pattern
+    check = WAIT_FOR_HISTORY if gap.detector == THIN_REFERENCE_DETECTOR else CHECK_SOURCES
     if pattern == Pattern.RCA:
         reason = f"could not judge: {gap.summary}; treat the alert as needing attention"
         return Verdict(
             pattern="rca", summary=f"Could not judge: {gap.summary}. Treat the alert as needing attention.",
             needs_attention=True, attention_reason=reason, evidence=[gap.id], judged=False, confidence=0.0,
-            actions=["look at the alert by hand: the data could neither confirm nor clear it", CHECK_SOURCES],
+            actions=["look at the alert by hand: the data could neither confirm nor clear it", check],
         )
     if pattern == Pattern.RELEASE_INTERCEPTION:
         ready = gap.numbers.get("ready_at")
@@ -36,13 +40,26 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
         )
     return Verdict(
         pattern="inspection", summary=f"Could not judge: {gap.summary}. This is not a clean bill of health.",
-        evidence=[gap.id], judged=False, confidence=0.0, actions=[CHECK_SOURCES],
+        evidence=[gap.id], judged=False, confidence=0.0, actions=[check],
     )
 
 
 def enforce_fail_safe(verdict: Verdict, pack: EvidencePack) -> Verdict:
-    """``verdict`` as it is, unless ``pack`` says the data could not answer: then the fail-safe verdict."""
+    """``verdict`` as it is, unless ``pack`` says the data could not answer, or the history is too short
+    (``thin_reference``) for the all-clear ``verdict`` gives: then the fail-safe verdict."""
     gap = could_not_judge(pack.findings)
+    if gap is None and clears(verdict):
+        gap = thin_reference(pack.findings)
     if gap is None:
         return verdict
     return fail_safe_verdict(pack, gap).model_copy(update={"reasoner": verdict.reasoner})
+
+
+def clears(verdict: Verdict) -> bool:
+    """The verdict gives an all-clear: an alert needing no attention, an inspection with nothing at warning
+    or worse (a release's decision is judged on the change's own data, see ``coverage``)."""
+    if verdict.pattern == "rca":
+        return not verdict.needs_attention
+    if verdict.pattern == "inspection":
+        return not any(item.severity in ("warning", "critical") for item in verdict.items)
+    return False

@@ -6,11 +6,11 @@ from collections import defaultdict
 
 from agent.events import Pattern
 from agent.evidence import EvidencePack
-from agent.findings import Finding, FindingKind, could_not_judge, thin_reference
+from agent.findings import Finding, FindingKind, could_not_judge
 from agent.reasoners.alert_history import actionable_before
 from agent.reasoners.base import ReasonerResult
 from agent.reasoners.experience import apply_experience
-from agent.reasoners.failsafe import fail_safe_verdict
+from agent.reasoners.failsafe import enforce_fail_safe, fail_safe_verdict
 from agent.reasoners.faults import LOG_KINDS, classify_fault
 from agent.reasoners.ranking import SIGNIFICANT, fault_for, own_findings, rank_services
 from agent.skills.decide import apply_rules
@@ -20,7 +20,6 @@ from agent.verdict import InspectionItem, RootCause, Verdict
 TOP_CAUSES = 5
 SEVERITY_BY_SCORE = ((0.7, "critical"), (0.5, "warning"), (0.0, "info"))  # 0.5: beyond its own usual excursion
 ITEM_FLOOR = 0.3
-SHORT_HISTORY = "too short a history to call"  # a thin reference can show a fault, not clear one
 
 
 class OfflineReasoner:
@@ -36,6 +35,7 @@ class OfflineReasoner:
             verdict = self._release(pack, skill)
         else:
             verdict = self._inspection(pack, skill)
+        verdict = enforce_fail_safe(verdict, pack)  # a thin history cannot give an all-clear
         verdict.reasoner = self.name
         return ReasonerResult(verdict=verdict, prompt_tokens=0, completion_tokens=0, notes=[])
 
@@ -67,18 +67,12 @@ class OfflineReasoner:
         needs_attention = outcome.outcome == "attention"
         recovered = _recovered(pack)
         history = None if needs_attention or recovered else actionable_before(pack.experience, pack.event)
-        thin = thin_reference(pack.findings)
-        caveats: set[str] = set()
         if needs_attention and recovered:
             needs_attention, reason = False, "the alert has resolved and the signals are back to normal"
         elif needs_attention:
             reason = f"actionable: {outcome.reason}"
         elif history is not None:  # experience: this alert was real every time an engineer checked
             needs_attention, reason = True, f"actionable by experience: {history}"
-        elif thin is not None:  # too little history to call it noise: the fail-safe side
-            needs_attention = True
-            reason = f"nothing clearly unusual, but {thin.summary}: {SHORT_HISTORY} the alert noise"
-            caveats.add(thin.id)
         else:
             strongest = max((f.score for f in pack.findings), default=0.0)
             reason = (
@@ -92,7 +86,7 @@ class OfflineReasoner:
             )
         else:
             summary = "No anomaly found in the examined services. " + reason
-        cited = sorted({i for c in causes for i in c.evidence} | {f.id for f in outcome.findings} | caveats)
+        cited = sorted({i for c in causes for i in c.evidence} | {f.id for f in outcome.findings})
         return Verdict(
             pattern="rca", summary=summary, needs_attention=needs_attention, attention_reason=reason,
             root_causes=causes if needs_attention or causes else [], evidence=cited,
@@ -155,15 +149,11 @@ class OfflineReasoner:
         items.sort(key=lambda i: (order[i.severity], i.service))
         outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
         serious = [i for i in items if i.severity != "info"]
-        thin = thin_reference(pack.findings)
-        if serious:
-            summary = (f"{len(serious)} issue(s) need attention, overall {outcome.outcome}: "
-                       + "; ".join(f"{i.service} {i.kind}" for i in serious[:5]))
-        elif thin is not None:
-            summary = (f"Nothing above info level, but {thin.summary}: {SHORT_HISTORY} a clean bill of health "
-                       f"(overall {outcome.outcome}).")
-        else:
-            summary = f"Healthy: nothing above info level (overall {outcome.outcome})."
+        summary = (
+            f"{len(serious)} issue(s) need attention, overall {outcome.outcome}: "
+            + "; ".join(f"{i.service} {i.kind}" for i in serious[:5])
+            if serious else f"Healthy: nothing above info level (overall {outcome.outcome})."
+        )
         return Verdict(
             pattern="inspection", summary=summary, items=items,
             evidence=sorted({e for i in items for e in i.evidence}),

@@ -151,9 +151,12 @@ def _candidates(topology: Mapping[str, Sequence[str]]) -> set[str] | None:
 def collect(
     findings: Sequence[Finding], changes: Sequence[ChangeNote], candidates: set[str] | None
 ) -> dict[str, ServiceEvidence]:
-    """Group Findings by service; ignore services outside ``candidates`` when given."""
+    """Group Findings by service; ignore services outside ``candidates`` when given, and ``missing_data``
+    Findings (they are about the data, not about a service)."""
     grouped: dict[str, ServiceEvidence] = {}
     for finding in findings:
+        if finding.kind == FindingKind.MISSING_DATA:
+            continue
         service = finding.owner
         if candidates is not None and service not in candidates:
             continue
