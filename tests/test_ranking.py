@@ -186,3 +186,29 @@ def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():
     assert not _load_origin_at_store([rise, already_slow], topology)
     busy = _finding("store", "memory_usage_bytes", 0.8).model_copy(update={"onset": T0 - 180})
     assert _load_origin_at_store([rise, busy], topology)
+
+
+def _cpu(service: str, level: float, score: float = 0.8, metric: str = "cpu_usage_rate_percent") -> Finding:
+    """A CPU rise at ``service`` whose level in the minutes up to the alert was ``level``."""
+    found = _finding(service, metric, score)
+    return found.model_copy(update={"numbers": {**found.numbers, "recent_level": level}})
+
+
+def _saturated_note(findings: list[Finding], service: str) -> bool:
+    ranked = rank_services(number_findings(findings), [], SHOP, ["frontend"])
+    return any("of capacity with no more requests" in n for n in next(e.notes for e in ranked if e.service == service))
+
+
+def test_a_resource_used_up_with_no_more_work_is_where_trouble_starts():
+    """payment's CPU at 92 % of its limit with no more requests outranks an equally strong deviation
+    that uses up nothing; at 50 %, or with its request rate up too, it is no saturation of its own."""
+    noisy = _finding("email", "syscall_write", 0.8).model_copy(update={"onset": T0 - 600})  # first, but nothing full
+    assert _order([_cpu("payment", 92.0), noisy])[0] == "payment"
+    assert _saturated_note([_cpu("payment", 92.0)], "payment")
+    assert _saturated_note([_cpu("payment", 0.92, metric="cpu_usage_ratio")], "payment")
+    assert not _saturated_note([_cpu("payment", 50.0)], "payment")
+    assert not _saturated_note([_cpu("payment", 92.0, metric="cpu_usage_millicores")], "payment")  # no ceiling
+    more_work = _finding("payment", "requests_per_second", 0.9)
+    assert not _saturated_note([_cpu("payment", 92.0), more_work], "payment")
+    weak = _cpu("payment", 92.0, score=SIGNIFICANT / 2)
+    assert not _saturated_note([weak], "payment")

@@ -155,7 +155,9 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
     if recent.size == 0:
         return finding
     active = float(np.max(np.abs(recent - center))) / scale
-    return finding.model_copy(update={"numbers": {**finding.numbers, "active_z": round(active, 3), "step_s": step}})
+    level = float(np.min(recent) if finding.direction == "down" else np.max(recent))  # the farthest the deviation's way
+    return finding.model_copy(update={"numbers": {**finding.numbers, "active_z": round(active, 3), "step_s": step,
+                                                  "recent_level": level}})
 
 
 def natural_limit(series: Sequence[Series]) -> float | None:

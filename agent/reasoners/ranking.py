@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agent.detectors.capacity import capacity_limit
 from agent.detectors.direction import ERROR_WORDS, infer_direction, name_tokens
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
@@ -37,6 +38,8 @@ RUN_END = 0.5  # back within this share of the detector's alarm level: the excur
 RECOVERED_WEIGHT = 0.3
 RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
+SATURATION_BONUS = LOAD_BONUS  # a resource used up with no more work to do: the trouble starts there too
+SATURATED_SHARE = 0.8  # of a usage share's ceiling (80 %, 0.8): a resource this full is saturated
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
 BLAME = 0.5  # what a callee every slow caller calls, and that explains all the slowness, gains
 
@@ -264,6 +267,9 @@ def rank_by_rules(
         elif _passes_on_delay(ev, topology):
             ev.score *= VICTIM_FACTOR
             ev.notes.append("its own calls out slowed as much as it did: it passes a dependency's delay on")
+        if (full := _saturated(ev)) is not None:
+            ev.score += SATURATION_BONUS
+            ev.notes.append(f"its {full.metric} reached {_share(full):.0%} of capacity with no more requests to serve")
         explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset, tolerance)]
         if explained:
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
@@ -377,6 +383,28 @@ def _own_saturation(ev: ServiceEvidence) -> bool:
         and metric_family(f.metric) in RESOURCE_FAULTS
         for f in ev.findings
     )
+
+
+def _saturated(ev: ServiceEvidence) -> Finding | None:
+    """The service's own CPU, memory or disk usage share that rose significantly to at least
+    ``SATURATED_SHARE`` of its ceiling while its request rate did not rise, if any (the fullest).
+
+    A resource used up without more work to do went to something other than the work: contention, a
+    hog, a loop, a leak. Saturation that more requests explain is the load's doing (``_load_origin``).
+    """
+    if _rising_load(ev):
+        return None
+    full = [f for f in ev.findings if f.kind in METRIC_KINDS and f.direction == "up" and weight(f) >= SIGNIFICANT
+            and metric_family(f.metric) in RESOURCE_FAULTS and _share(f) >= SATURATED_SHARE]
+    return max(full, key=_share, default=None)
+
+
+def _share(finding: Finding) -> float:
+    """How full the resource is at the alert: its highest level in the minutes up to it over the usage share's
+    ceiling (0 if unknown)."""
+    level = finding.numbers.get("recent_level")
+    limit = capacity_limit(finding.metric or "", level) if level is not None else None
+    return level / limit if limit else 0.0
 
 
 def _load_rises(ev: ServiceEvidence) -> list[Finding]:
