@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.detectors.capacity import capacity_limit
 from agent.findings import Finding, FindingKind, number_findings
 from agent.reasoners.ranking import (
     EARLIEST_BONUS,
@@ -191,7 +192,9 @@ def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():
 def _cpu(service: str, level: float, score: float = 0.8, metric: str = "cpu_usage_rate_percent") -> Finding:
     """A CPU rise at ``service`` whose level in the minutes up to the alert was ``level``."""
     found = _finding(service, metric, score)
-    return found.model_copy(update={"numbers": {**found.numbers, "recent_level": level}})
+    ceiling = capacity_limit(metric, level)
+    return found.model_copy(update={"numbers": {**found.numbers, "recent_level": level,
+                                                **({"ceiling": ceiling} if ceiling else {})}})
 
 
 def _saturated_note(findings: list[Finding], service: str) -> bool:

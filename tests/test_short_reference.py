@@ -4,24 +4,13 @@ one; fewer cannot be judged."""
 
 from __future__ import annotations
 
-from itertools import pairwise
-
 import numpy as np
 import pytest
 
-from agent.bundles.reader import load_bundle
-from agent.bundles.writer import write_bundle
-from agent.config import get_settings
 from agent.detectors.calibration import MIN_REFERENCE, SHORT_REFERENCE, calibrate
-from agent.events import Event
 from agent.findings import THIN_REFERENCE_DETECTOR, Finding
-from agent.investigate import InvestigationResult, investigate
-from agent.runtime import bundle_toolkit
-from agent.series import Series
-from agent.timeparse import to_epoch
-
-T0 = to_epoch("2026-03-02T10:00:00Z")
-CHAIN = ["edge", "api", "db"]  # each calls the next
+from agent.investigate import InvestigationResult
+from tests.fakes.chain import investigate_chain
 
 
 def test_a_short_reference_is_as_wide_as_its_range():
@@ -41,31 +30,6 @@ def test_a_reference_of_five_or_more_uses_its_robust_spread():
     reference = np.array([26.7, 28.6, 25.7, 26.9, 26.5])
     found = calibrate(reference, np.array([27.0]), "up")
     assert SHORT_REFERENCE <= reference.size and found is not None and found.scale < np.ptp(reference)
-
-
-def investigate_chain(tmp_path, minutes_of_data: int, fault: bool = True, pattern: str = "rca",
-                      counters: bool = False) -> InvestigationResult:
-    """The alert on ``edge`` at T0; ``db``'s CPU triples two minutes before it (unless not ``fault``); data
-    from ``minutes_of_data`` minutes before the alert, one sample a minute (as cumulative counters when
-    ``counters``)."""
-    rng = np.random.default_rng(7)
-    times = T0 - 60.0 * minutes_of_data + 60.0 * np.arange(minutes_of_data + 3)
-    series = []
-    for service in CHAIN:
-        for metric, base in (("cpu_usage_percent", 30.0), ("request_latency_p90_seconds", 0.1)):
-            values = base * (1 + 0.03 * rng.normal(size=times.size))
-            if fault and service == "db" and metric.startswith("cpu"):
-                values[times >= T0 - 120] *= 3
-            if counters:
-                metric, values = f"{metric}_total", np.cumsum(values * 60.0)
-            series.append(Series(metric, {"service": service}, times, values))
-    alert = {"service": "edge", "alert": {"labels": {"alertname": "EdgeSlow", "service": "edge"}}}
-    event = Event.model_validate({"pattern": pattern, "time": T0, **(
-        alert if pattern == "rca" else {"scope": {"services": CHAIN}})})
-    topology = {caller: [callee] for caller, callee in pairwise(CHAIN)}
-    bundle = load_bundle(write_bundle(tmp_path / "case", event, series, topology=topology))
-    return investigate(bundle.event, bundle_toolkit(bundle, get_settings(), knowledge=None, memory=None),
-                       source="cli")
 
 
 def caveat(result: InvestigationResult) -> Finding:

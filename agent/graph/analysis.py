@@ -146,6 +146,8 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
     not their median: with one-minute samples a fault that began a minute before the alert has a
     single point in that span (the span is two samples long when sampling is coarser than a minute).
     The sampling interval is recorded as ``step_s``: onsets closer than a sample apart cannot be ordered.
+    Also recorded: ``recent_level``, the farthest value the deviation's way in that span, and ``ceiling``,
+    the usage share's ceiling when the series is one (``natural_limit``, read off all its values).
     """
     center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
     match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
@@ -156,8 +158,11 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
         return finding
     active = float(np.max(np.abs(recent - center))) / scale
     level = float(np.min(recent) if finding.direction == "down" else np.max(recent))  # the farthest the deviation's way
-    return finding.model_copy(update={"numbers": {**finding.numbers, "active_z": round(active, 3), "step_s": step,
-                                                  "recent_level": level}})
+    numbers = {**finding.numbers, "active_z": round(active, 3), "step_s": step, "recent_level": level}
+    ceiling = natural_limit(match[:1])
+    if ceiling is not None:
+        numbers["ceiling"] = ceiling
+    return finding.model_copy(update={"numbers": numbers})
 
 
 def natural_limit(series: Sequence[Series]) -> float | None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.detectors.capacity import capacity_limit
 from agent.detectors.direction import ERROR_WORDS, infer_direction, name_tokens
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
@@ -401,10 +400,9 @@ def _saturated(ev: ServiceEvidence) -> Finding | None:
 
 def _share(finding: Finding) -> float:
     """How full the resource is at the alert: its highest level in the minutes up to it over the usage share's
-    ceiling (0 if unknown)."""
-    level = finding.numbers.get("recent_level")
-    limit = capacity_limit(finding.metric or "", level) if level is not None else None
-    return level / limit if limit else 0.0
+    ceiling (``recent_level`` / ``ceiling``, see ``graph.analysis``; 0 if either is unknown)."""
+    level, ceiling = finding.numbers.get("recent_level"), finding.numbers.get("ceiling")
+    return level / ceiling if level is not None and ceiling else 0.0
 
 
 def _load_rises(ev: ServiceEvidence) -> list[Finding]:
