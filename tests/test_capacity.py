@@ -9,4 +9,5 @@ def test_percentages_and_ratios_have_ceilings_other_units_do_not():
     assert capacity_limit("memory_usage_ratio", 0.9) == 1.0
     assert capacity_limit("cpu_usage_ratio", 3.5) is None  # cores, whatever the name says
     assert capacity_limit("cpu_usage_percent", 250.0) is None  # several cores' worth
+    assert capacity_limit("cpu_usage_percent", 101.0) == 100.0  # a pegged share computed from rates
     assert capacity_limit("cpu_usage_millicores", 80.0) is None

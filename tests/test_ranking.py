@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from agent.detectors.capacity import capacity_limit
 from agent.findings import Finding, FindingKind, number_findings
 from agent.reasoners.ranking import (
     EARLIEST_BONUS,
@@ -189,17 +188,18 @@ def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():
     assert _load_origin_at_store([rise, busy], topology)
 
 
-def _cpu(service: str, level: float, score: float = 0.8, metric: str = "cpu_usage_rate_percent") -> Finding:
-    """A CPU rise at ``service`` whose level in the minutes up to the alert was ``level``."""
+def _cpu(service: str, level: float, ceiling: float | None = 100.0, score: float = 0.8,
+         metric: str = "cpu_usage_rate_percent") -> Finding:
+    """A CPU rise at ``service`` whose level in the minutes up to the alert was ``level`` (of ``ceiling``)."""
     found = _finding(service, metric, score)
-    ceiling = capacity_limit(metric, level)
     return found.model_copy(update={"numbers": {**found.numbers, "recent_level": level,
                                                 **({"ceiling": ceiling} if ceiling else {})}})
 
 
-def _saturated_note(findings: list[Finding], service: str) -> bool:
-    ranked = rank_services(number_findings(findings), [], SHOP, ["frontend"])
-    return any("of capacity with no more requests" in n for n in next(e.notes for e in ranked if e.service == service))
+def _saturated_note(findings: list[Finding], service: str, topology=SHOP) -> bool:
+    ranked = rank_services(number_findings(findings), [], topology, ["frontend"])
+    notes = next(e.notes for e in ranked if e.service == service)
+    return any("of capacity with no rise in requests" in n for n in notes)
 
 
 def test_a_resource_used_up_with_no_more_work_is_where_trouble_starts():
@@ -208,10 +208,22 @@ def test_a_resource_used_up_with_no_more_work_is_where_trouble_starts():
     noisy = _finding("email", "syscall_write", 0.8).model_copy(update={"onset": T0 - 600})  # first, but nothing full
     assert _order([_cpu("payment", 92.0), noisy])[0] == "payment"
     assert _saturated_note([_cpu("payment", 92.0)], "payment")
-    assert _saturated_note([_cpu("payment", 0.92, metric="cpu_usage_ratio")], "payment")
+    assert _saturated_note([_cpu("payment", 0.92, ceiling=1.0, metric="cpu_usage_ratio")], "payment")
     assert not _saturated_note([_cpu("payment", 50.0)], "payment")
-    assert not _saturated_note([_cpu("payment", 92.0, metric="cpu_usage_millicores")], "payment")  # no ceiling
+    assert not _saturated_note([_cpu("payment", 92.0, ceiling=None, metric="cpu_usage_millicores")], "payment")
+    assert not _saturated_note([_cpu("payment", 92.0, metric="cpu_idle_percent")], "payment")  # what is left
     more_work = _finding("payment", "requests_per_second", 0.9)
     assert not _saturated_note([_cpu("payment", 92.0), more_work], "payment")
     weak = _cpu("payment", 92.0, score=SIGNIFICANT / 2)
     assert not _saturated_note([weak], "payment")
+    host = _cpu("payment", 92.0).model_copy(update={"numbers": {"recent_level": 92.0, "ceiling": 100.0,
+                                                               "shared_with": 3.0, "active_z": 5.0}})
+    assert not _saturated_note([host], "payment")  # the host's CPU under every pod on it
+
+
+def test_saturation_under_load_that_came_in_above_is_the_loads_doing():
+    """api's request rate rose and db, which api calls, filled its CPU: the load explains db's saturation."""
+    topology = {"frontend": ["api"], "api": ["db"], "db": []}
+    load = _finding("api", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
+    assert not _saturated_note([load, _cpu("db", 95.0)], "db", topology)
+    assert _saturated_note([_cpu("db", 95.0)], "db", topology)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from agent.detectors.canary import detect_canary
+from agent.detectors.capacity import capacity_limit
 from agent.detectors.change_impact import detect_change_impact
 from agent.detectors.changes import detect_change_proximity, earliest_onsets
 from agent.detectors.deviation import WEAK_SCORE, detect_deviation
@@ -146,8 +147,8 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
     not their median: with one-minute samples a fault that began a minute before the alert has a
     single point in that span (the span is two samples long when sampling is coarser than a minute).
     The sampling interval is recorded as ``step_s``: onsets closer than a sample apart cannot be ordered.
-    Also recorded: ``recent_level``, the farthest value the deviation's way in that span, and ``ceiling``,
-    the usage share's ceiling when the series is one (``natural_limit``, read off all its values).
+    For a usage share (``natural_limit``, read off all its values) that is the subject's only series, also
+    ``recent_level``, the farthest value the deviation's way in that span, and ``ceiling``.
     """
     center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
     match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
@@ -158,24 +159,19 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
         return finding
     active = float(np.max(np.abs(recent - center))) / scale
     level = float(np.min(recent) if finding.direction == "down" else np.max(recent))  # the farthest the deviation's way
-    numbers = {**finding.numbers, "active_z": round(active, 3), "step_s": step, "recent_level": level}
+    numbers = {**finding.numbers, "active_z": round(active, 3), "step_s": step}
     ceiling = natural_limit(match[:1])
-    if ceiling is not None:
-        numbers["ceiling"] = ceiling
+    if ceiling is not None and len(match) == 1:  # several series of one subject (mount points): which is unclear
+        numbers.update(recent_level=round(level, 6), ceiling=ceiling)
     return finding.model_copy(update={"numbers": numbers})
 
 
 def natural_limit(series: Sequence[Series]) -> float | None:
-    """The ceiling of a usage ratio (1.0) or percentage (100), from the metric name and its values."""
+    """The ceiling of a usage ratio (1.0) or percentage (100), from the metric name and its values
+    (``detectors.capacity``)."""
     if not series:
         return None
-    name = series[0].metric.lower()
-    top = max((float(s.values.max()) for s in series if len(s)), default=0.0)
-    if "ratio" in name and top <= 1.0:
-        return 1.0
-    if ("percent" in name or name.endswith("_pct")) and top <= 100.0:
-        return 100.0
-    return None
+    return capacity_limit(series[0].metric, max((float(s.values.max()) for s in series if len(s)), default=0.0))
 
 
 def _first_sample(series: Sequence[Series], start: float) -> float:

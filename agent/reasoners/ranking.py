@@ -39,6 +39,7 @@ RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
 SATURATION_BONUS = LOAD_BONUS  # a resource used up with no more work to do: the trouble starts there too
 SATURATED_SHARE = 0.8  # of a usage share's ceiling (80 %, 0.8): a resource this full is saturated
+HEADROOM_WORDS = frozenset({"idle", "free", "avail", "available"})  # a rise of what is left is no saturation
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
 BLAME = 0.5  # what a callee every slow caller calls, and that explains all the slowness, gains
 
@@ -181,8 +182,8 @@ def rank_services(
 ) -> list[ServiceEvidence]:
     """Services ordered by how well they explain the anomaly, most likely root cause first.
 
-    The evidence rules below (victims, load origins, onset order, changes, logs, blame from slow calls);
-    ``rank_by_walk`` is the random-walk alternative that ``benchmarks/ranking_methods.py`` compares.
+    The evidence rules below (victims, load origins, saturation, onset order, changes, logs, blame from slow
+    calls); ``rank_by_walk`` is the random-walk alternative that ``benchmarks/ranking_methods.py`` compares.
     ``targets`` (the alerted services) get no place of their own: only their evidence ranks them.
     """
     return rank_by_rules(findings, changes, topology)
@@ -238,7 +239,8 @@ def _changed_before_onset(ev: ServiceEvidence) -> bool:
 def rank_by_rules(
     findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
 ) -> list[ServiceEvidence]:
-    """The evidence rules of docs/reasoners.md: strength, victims, load origins, onset order, changes, logs."""
+    """The evidence rules of docs/reasoners.md: strength, victims, load origins, saturation, onset order, changes,
+    logs."""
     candidates = _candidates(topology)
     evidence = collect(findings, changes, candidates)
     anomalous = [e for e in evidence.values() if e.anomalous]
@@ -266,9 +268,10 @@ def rank_by_rules(
         elif _passes_on_delay(ev, topology):
             ev.score *= VICTIM_FACTOR
             ev.notes.append("its own calls out slowed as much as it did: it passes a dependency's delay on")
-        if (full := _saturated(ev)) is not None:
+        load_above = any(c.service in upstream and _rising_load(c) for c in anomalous)
+        if (full := _saturated(ev, load_above)) is not None:
             ev.score += SATURATION_BONUS
-            ev.notes.append(f"its {full.metric} reached {_share(full):.0%} of capacity with no more requests to serve")
+            ev.notes.append(f"its {full.metric} reached {_share(full):.0%} of capacity with no rise in requests")
         explained = [c.service for c in anomalous if c.service in upstream and _no_later(ev.onset, c.onset, tolerance)]
         if explained:
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
@@ -375,27 +378,30 @@ def calls_nothing(service: str, topology: Mapping[str, Sequence[str]]) -> bool:
     return bool(topology) and not any(d != service for d in topology.get(service, ()))
 
 
+def _resource_rises(ev: ServiceEvidence) -> list[Finding]:
+    """The service's own significant rises of CPU, memory or disk use (not of what is left: idle, free,
+    available; not a host's series every pod on it reports)."""
+    return [f for f in ev.findings if f.kind in METRIC_KINDS and f.direction == "up" and weight(f) >= SIGNIFICANT
+            and metric_family(f.metric) in RESOURCE_FAULTS and not shared(f)
+            and not HEADROOM_WORDS & set(name_tokens(f.metric or ""))]
+
+
 def _own_saturation(ev: ServiceEvidence) -> bool:
     """CPU, memory or disk of the service itself deviates: a slow dependency does not cause that."""
-    return any(
-        f.kind in METRIC_KINDS and f.direction == "up" and weight(f) >= SIGNIFICANT
-        and metric_family(f.metric) in RESOURCE_FAULTS
-        for f in ev.findings
-    )
+    return bool(_resource_rises(ev))
 
 
-def _saturated(ev: ServiceEvidence) -> Finding | None:
-    """The service's own CPU, memory or disk usage share that rose significantly to at least
-    ``SATURATED_SHARE`` of its ceiling while its request rate did not rise, if any (the fullest).
+def _saturated(ev: ServiceEvidence, load_above: bool) -> Finding | None:
+    """The service's own CPU, memory or disk usage share that rose to at least ``SATURATED_SHARE`` of its
+    ceiling while no more requests came (its request rate did not rise, nor did that of a service above
+    it, ``load_above``), if any (the fullest).
 
     A resource used up without more work to do went to something other than the work: contention, a
     hog, a loop, a leak. Saturation that more requests explain is the load's doing (``_load_origin``).
     """
-    if _rising_load(ev):
+    if load_above or _rising_load(ev):
         return None
-    full = [f for f in ev.findings if f.kind in METRIC_KINDS and f.direction == "up" and weight(f) >= SIGNIFICANT
-            and metric_family(f.metric) in RESOURCE_FAULTS and _share(f) >= SATURATED_SHARE]
-    return max(full, key=_share, default=None)
+    return max((f for f in _resource_rises(ev) if _share(f) >= SATURATED_SHARE), key=_share, default=None)
 
 
 def _share(finding: Finding) -> float:

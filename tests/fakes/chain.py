@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import pairwise
 from pathlib import Path
 
@@ -21,10 +22,12 @@ CHAIN = ["edge", "api", "db"]  # each calls the next
 
 
 def investigate_chain(tmp_path: Path, minutes_of_data: int, fault: bool = True, pattern: str = "rca",
-                      counters: bool = False, cpu_base: float = 30.0) -> InvestigationResult:
+                      counters: bool = False, cpu_base: float = 30.0,
+                      cpu_samples: Mapping[int, float] | None = None) -> InvestigationResult:
     """The alert on ``edge`` at T0; ``db``'s CPU (``cpu_usage_percent`` around ``cpu_base``) triples two
-    minutes before it (unless not ``fault``); data from ``minutes_of_data`` minutes before the alert, one
-    sample a minute (as cumulative counters when ``counters``)."""
+    minutes before it (unless not ``fault``), with ``cpu_samples`` (sample index -> value) set as given;
+    data from ``minutes_of_data`` minutes before the alert, one sample a minute (as cumulative counters
+    when ``counters``)."""
     rng = np.random.default_rng(7)
     times = T0 - 60.0 * minutes_of_data + 60.0 * np.arange(minutes_of_data + 3)
     series = []
@@ -33,6 +36,8 @@ def investigate_chain(tmp_path: Path, minutes_of_data: int, fault: bool = True, 
             values = base * (1 + 0.03 * rng.normal(size=times.size))
             if fault and service == "db" and metric.startswith("cpu"):
                 values[times >= T0 - 120] *= 3
+                for index, value in (cpu_samples or {}).items():
+                    values[index] = value
             if counters:
                 metric, values = f"{metric}_total", np.cumsum(values * 60.0)
             series.append(Series(metric, {"service": service}, times, values))
