@@ -9,6 +9,7 @@ PostgreSQL: migrations run under a transaction-level advisory lock, so several p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,7 @@ BEGIN_OPTION = "bianque_sqlite_begin"
 """Execution option naming the SQLite BEGIN flavour of a transaction: ``DEFERRED`` or ``IMMEDIATE``."""
 _PG_MIGRATION_LOCK = 0x6269616E_71756500  # "bianque\0": one constant key for every process
 SQLITE_BUSY_TIMEOUT_S = 30.0
+LOCK_POLL_S = 0.1  # how often a process waiting for an advisory lock tries it again
 
 
 class DatabaseURLError(ValueError):
@@ -145,13 +147,19 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def advisory_lock(engine: Engine, key: int) -> Iterator[None]:
     """Hold a PostgreSQL session advisory lock on ``key`` for the block (other databases: nothing).
 
-    For work several processes may start at once and only one should do at a time.
+    For work several processes may start at once and only one should do at a time. A process that finds
+    the lock taken polls for it (``pg_try_advisory_lock``, ``LOCK_POLL_S`` apart) instead of waiting
+    inside ``pg_advisory_lock``: a statement in flight holds a snapshot, and work done under the lock
+    that builds an index ``CONCURRENTLY`` (the checkpointer's setup) waits for every snapshot to go —
+    while the holder waits for that work, the waiter for the holder, for ever.
     """
     if engine.dialect.name != "postgresql":
         yield
         return
     with engine.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        while not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+            connection.commit()
+            time.sleep(LOCK_POLL_S)
         connection.commit()
         try:
             yield

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from agent.memory import Memory, init_db
-from agent.memory.db import current_revision, head_revision
+from agent.memory.db import advisory_lock, current_revision, head_revision, make_engine
 from agent.memory.models import Base
 from tests.test_memory_db import init_concurrently
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
@@ -53,3 +56,29 @@ def test_one_active_skill_version_is_enforced_by_the_database(postgres_db_url: s
 
 def test_concurrent_init_from_several_processes(postgres_db_url: str) -> None:
     assert init_concurrently(postgres_db_url, 3) == [head_revision()] * 3
+
+
+def test_waiting_for_an_advisory_lock_does_not_block_an_index_built_concurrently(postgres_db_url: str) -> None:
+    """Replicas set the checkpointer up under an advisory lock, and its setup builds indexes CONCURRENTLY,
+    which waits for every statement in flight. A replica blocked inside ``pg_advisory_lock`` would be one:
+    the build would wait for it while it waits for the lock the builder's replica holds, for ever."""
+    engine = make_engine(postgres_db_url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE lock_probe (x integer)"))
+    waited = threading.Event()
+
+    def second_replica() -> None:
+        with advisory_lock(engine, 4242):
+            waited.set()
+
+    with advisory_lock(engine, 4242):
+        waiter = threading.Thread(target=second_replica, daemon=True)
+        waiter.start()
+        time.sleep(1.0)  # let it wait for the lock
+        assert not waited.is_set()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as builder:
+            builder.execute(text("SET statement_timeout = '20s'"))  # a deadlock fails the test, not the suite
+            builder.execute(text("CREATE INDEX CONCURRENTLY lock_probe_x ON lock_probe (x)"))
+    waiter.join(timeout=20)
+    assert waited.is_set()
+    engine.dispose()
