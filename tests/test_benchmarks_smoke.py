@@ -277,3 +277,32 @@ def test_self_evolution_llm_variant_counts_what_a_failing_endpoint_answered(benc
     assert first_column(result.tables["llm"]) == ["sim"]
     assert "LLM patches and notes, offline verdicts" in result.tables["summary"].title
     assert len(fake_llm.requests) >= 1 + min(misses, 1)
+
+
+def test_ranking_rules_tally_on_the_cause_a_wrong_leader_and_elsewhere(bench):
+    module = bench("ranking_rules")
+    from agent.reasoners.ranking import ServiceEvidence
+
+    def ev(service: str, *notes: str) -> ServiceEvidence:
+        return ServiceEvidence(service, notes=list(notes))
+
+    cases = [("db", [ev("api", "among the first to deviate"), ev("db", "explains anomalies in callers ['api']"),
+                     ev("cache", "dependencies ['db'] deviated no later: likely a victim")]),
+             ("db", [ev("db", "its cpu_usage_ratio reached 92% of capacity with no rise in requests",
+                        "among the first to deviate")])]
+    counts = module.tally(cases)
+    assert counts["among the first to deviate"] == {"cause": 1, "wrong leader": 1, "cause not first": 0}
+    assert counts["explains anomalies in callers"] == {"cause": 1, "cause not first": 1}
+    assert counts["dependencies deviated no later: likely a victim"] == {"elsewhere": 1}
+    assert counts["its … reached … of capacity with no rise in requests"]["cause"] == 1
+
+
+@needs_shared_data
+def test_ranking_rules_table(bench, tmp_path):
+    module = bench("ranking_rules")
+    result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-ob", "--limit", "3", "--count", "0",
+                          "--no-knowledge", "--home", str(tmp_path / "h")])
+    assert headers(result.tables["rules"]) == ["rule", "nezha-ob"]
+    assert result.tables["rules"].row_count >= 1
+    fired = result.data["rules"]["nezha-ob"]
+    assert sum(c.get("cause", 0) + c.get("wrong leader", 0) + c.get("elsewhere", 0) for c in fired.values()) > 0
