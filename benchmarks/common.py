@@ -57,6 +57,34 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, knowledge: bool = T
                             help="do not open the knowledge store (faster; Skill selection by token overlap)")
 
 
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+RCA_SETS = ("nezha-ob", "nezha-tt-dev")
+
+
+def rca_sets_parser(description: str) -> argparse.ArgumentParser:
+    """``--data``, ``--sets`` (the real RCA sets), ``--count`` fresh simulated incidents, ``--limit`` and the
+    common arguments, for the scripts that compare rankings across sets."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="directory of sets (default: %(default)s)")
+    parser.add_argument("--sets", default=",".join(RCA_SETS), help="comma-separated RCA sets (default: %(default)s)")
+    parser.add_argument("--count", type=int, default=20, help="fresh simulated RCA incidents (seeds 1000+)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
+    add_common_arguments(parser)
+    return parser
+
+
+def rca_set_bundles(args: argparse.Namespace) -> dict[str, list[Path]]:
+    """The bundles of every set named in ``args.sets`` (the first ``args.limit`` of each); exits on a missing set."""
+    from agent.eval.runner import find_bundles
+
+    groups: dict[str, list[Path]] = {}
+    for name in filter(None, args.sets.split(",")):
+        if not (args.data / name).is_dir():
+            raise SystemExit(f"{args.data / name}: no such set")
+        groups[name] = find_bundles(args.data / name)[: args.limit]
+    return groups
+
+
 def plot_argument(parser: argparse.ArgumentParser, default_name: str) -> None:
     """``--plot FILE.png`` with a default under benchmarks/out/ (gitignored); ``--plot ''`` disables it."""
     parser.add_argument("--plot", type=str, default=str(OUT_DIR / default_name),

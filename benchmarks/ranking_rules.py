@@ -26,17 +26,22 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from common import BenchResult, add_common_arguments, bench_settings, emit, fresh_scenarios, open_knowledge_if
+from common import (
+    BenchResult,
+    bench_settings,
+    emit,
+    fresh_scenarios,
+    open_knowledge_if,
+    rca_set_bundles,
+    rca_sets_parser,
+)
 from common import progress_bar as progress
 from rich.table import Table
 
 from agent.bundles.label import load_label
-from agent.config import PROJECT_ROOT
-from agent.eval.runner import evaluate, find_bundles
+from agent.eval.runner import evaluate
 from agent.reasoners import offline, ranking
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
-RCA_SETS = ("nezha-ob", "nezha-tt-dev")
 COUNTS = ("cause", "wrong leader", "cause not first", "elsewhere")
 
 
@@ -99,23 +104,13 @@ def record(bundles: list[Path], settings: Any, knowledge: Any, label: str) -> li
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of sets (default: %(default)s)")
-    parser.add_argument("--sets", default=",".join(RCA_SETS), help="comma-separated RCA sets (default: %(default)s)")
-    parser.add_argument("--count", type=int, default=20, help="fresh simulated RCA incidents (seeds 1000+)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
-    add_common_arguments(parser)
-    return parser.parse_args(argv)
+    return rca_sets_parser(__doc__.split("\n")[0]).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> BenchResult:
     """Tally every ranking rule on every set and print cause / wrong-leader counts side by side."""
     args = parse_args(argv)
-    groups: dict[str, list[Path]] = {}
-    for name in filter(None, args.sets.split(",")):
-        if not (args.data / name).is_dir():
-            raise SystemExit(f"{args.data / name}: no such set")
-        groups[name] = find_bundles(args.data / name)[: args.limit]
+    groups = rca_set_bundles(args)
     tallies: dict[str, dict[str, Counter]] = {}
     with tempfile.TemporaryDirectory(prefix="bianque-rules-") as tmp, bench_settings(args.home) as settings:
         if args.count:
