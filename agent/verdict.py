@@ -19,6 +19,9 @@ class RootCause(BaseModel):
     explanation: str = ""
 
 
+SERIOUS = ("warning", "critical")  # inspection severities that flag a service: no clean bill of health
+
+
 class InspectionItem(BaseModel):
     """One inspection finding worth reporting, ranked by severity."""
 

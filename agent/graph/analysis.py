@@ -158,11 +158,11 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
     if recent.size == 0:
         return finding
     active = float(np.max(np.abs(recent - center))) / scale
-    level = float(np.min(recent) if finding.direction == "down" else np.max(recent))  # the farthest the deviation's way
     numbers = {**finding.numbers, "active_z": round(active, 3), "step_s": step}
-    ceiling = natural_limit(match[:1])
-    if ceiling is not None and len(match) == 1:  # several series of one subject (mount points): which is unclear
-        numbers.update(recent_level=round(level, 6), ceiling=ceiling)
+    # several series of one subject (mount points): which one deviated is unclear
+    if len(match) == 1 and (ceiling := natural_limit(match)) is not None:
+        level = np.min(recent) if finding.direction == "down" else np.max(recent)  # the farthest the deviation's way
+        numbers.update(recent_level=round(float(level), 6), ceiling=ceiling)
     return finding.model_copy(update={"numbers": numbers})
 
 

@@ -12,7 +12,7 @@ from agent.events import Pattern
 from agent.evidence import EvidencePack
 from agent.findings import THIN_REFERENCE_DETECTOR, Finding, could_not_judge, thin_reference
 from agent.timeparse import to_rfc3339
-from agent.verdict import Verdict
+from agent.verdict import SERIOUS, Verdict
 
 CHECK_SOURCES = "check that a metric source is configured (BIANQUE_PROMETHEUS_URL) and holds the Skill's metrics"
 WAIT_FOR_HISTORY = "judge again once the data reaches further back before the incident (5 samples or more)"
@@ -61,5 +61,5 @@ def clears(verdict: Verdict) -> bool:
     if verdict.pattern == "rca":
         return not verdict.needs_attention
     if verdict.pattern == "inspection":
-        return not any(item.severity in ("warning", "critical") for item in verdict.items)
+        return not any(item.severity in SERIOUS for item in verdict.items)
     return False

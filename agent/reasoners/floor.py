@@ -35,13 +35,12 @@ from agent.reasoners.offline import SEVERITY_BY_SCORE
 from agent.reasoners.ranking import SIGNIFICANT
 from agent.scoring import same_kind
 from agent.skills.schema import Skill
-from agent.verdict import Verdict
+from agent.verdict import SERIOUS, Verdict
 
 log = logging.getLogger(__name__)
 
 CAUTION = {"pass": 0, "hold": 1, "block": 2}
 WARNING_SCORE = next(score for score, label in SEVERITY_BY_SCORE if label == "warning")
-SERIOUS = ("warning", "critical")
 
 
 def _about(finding: Finding, service: str) -> bool:

@@ -259,7 +259,8 @@ def rank_by_rules(
             d.service for d in anomalous
             if d.service in downstream and _no_later(d.onset, ev.onset, tolerance) and d.strength >= 0.6 * ev.strength
         ]
-        if _load_origin(ev, anomalous, upstream, downstream, topology, tolerance):
+        load_above = any(c.service in upstream and _rising_load(c) for c in anomalous)
+        if not load_above and _load_origin(ev, anomalous, downstream, topology, tolerance):
             ev.score += LOAD_BONUS
             ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
         elif earlier_deps and not _own_saturation(ev):
@@ -268,7 +269,6 @@ def rank_by_rules(
         elif _passes_on_delay(ev, topology):
             ev.score *= VICTIM_FACTOR
             ev.notes.append("its own calls out slowed as much as it did: it passes a dependency's delay on")
-        load_above = any(c.service in upstream and _rising_load(c) for c in anomalous)
         if (full := _saturated(ev, load_above)) is not None:
             ev.score += SATURATION_BONUS
             ev.notes.append(f"its {full.metric} reached {_share(full):.0%} of capacity with no rise in requests")
@@ -421,16 +421,16 @@ def _rising_load(ev: ServiceEvidence) -> bool:
     return bool(_load_rises(ev))
 
 
-def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], upstream: set[str],
-                 downstream: set[str], topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
-    """Request rate rose at this service and at none of its callers, no other dependency of its callers
-    started failing before it, and the load did something: the service's own CPU, memory or disk rose, or a
-    service below it in the call graph (up to four calls down) deviated no earlier (an unknown onset counts
-    as simultaneous). The load entered here. When a caller's other dependency failed
-    first (a cache missing, a service erroring), the extra load here is the caller's requests falling
-    through to it; a rise that saturated nothing is traffic, not a cause."""
+def _load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downstream: set[str],
+                 topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
+    """Request rate rose at this service (``rank_by_rules`` has checked it rose at none of its callers), no
+    other dependency of its callers started failing before it, and the load did something: the service's own
+    CPU, memory or disk rose, or a service below it in the call graph (up to four calls down) deviated no
+    earlier (an unknown onset counts as simultaneous). The load entered here. When a caller's other
+    dependency failed first (a cache missing, a service erroring), the extra load here is the caller's
+    requests falling through to it; a rise that saturated nothing is traffic, not a cause."""
     rises = _load_rises(ev)
-    if not rises or any(c.service in upstream and _rising_load(c) for c in anomalous):
+    if not rises:
         return False
     if not _own_saturation(ev) and not any(
         d.service in downstream and _no_later(ev.onset, d.onset, tolerance) for d in anomalous
