@@ -306,3 +306,34 @@ def test_ranking_rules_table(bench, tmp_path):
     assert result.tables["rules"].row_count >= 1
     fired = result.data["rules"]["nezha-ob"]
     assert sum(c.get("cause", 0) + c.get("wrong leader", 0) + c.get("elsewhere", 0) for c in fired.values()) > 0
+
+
+def test_alert_timing_moves_only_the_event_and_its_alert(bench, tmp_path):
+    module = bench("alert_timing")
+    import numpy as np
+
+    from agent.bundles.reader import load_bundle
+    from agent.bundles.writer import write_bundle
+    from agent.events import Event
+    from agent.series import Series
+
+    t0 = 1_772_445_600.0
+    event = Event.model_validate({"pattern": "rca", "time": t0, "service": "api", "alert": {
+        "labels": {"alertname": "ApiSlow", "service": "api"}, "startsAt": t0 - 30}})
+    series = [Series("latency_seconds", {"service": "api"}, t0 - 600 + 60.0 * np.arange(12), np.ones(12))]
+    source = write_bundle(tmp_path / "src" / "case", event, series)
+    moved = module.moved_bundle(source, -2, tmp_path / "moved")
+    shifted = load_bundle(moved).event
+    assert shifted.time == t0 - 120 and shifted.alert is not None and shifted.alert.starts_at == t0 - 150
+    assert (moved / "metrics.csv").is_symlink()
+    assert load_bundle(moved).series[0].values.tolist() == series[0].values.tolist()
+
+
+@needs_shared_data
+def test_alert_timing_table(bench, tmp_path):
+    module = bench("alert_timing")
+    result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-ob", "--limit", "2", "--count", "0",
+                          "--offsets=-2,0", "--no-knowledge", "--plot", "", "--home", str(tmp_path / "h")])
+    assert headers(result.tables["timing"]) == ["set", "-2 min", "+0 min"]
+    assert set(result.data["nezha-ob"]) == {"-2", "+0"}
+    assert all(row["cases"] == 2 for row in result.data["nezha-ob"].values())
