@@ -28,7 +28,7 @@ from agent.graph.series_ops import with_history
 from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
 
-ACTIVE_SPAN_S = 120.0  # "at the event": the last two one-minute samples up to it (two samples, if coarser)
+ACTIVE_SPAN_S = 300.0  # "at the alert": the last five minutes up to it (two samples, if coarser)
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 RECENT_REFERENCE_GAP_SAMPLES = 3  # ... and never fewer samples before it than this (coarse sampling)
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
@@ -142,8 +142,11 @@ def _strongest_per_series(findings: list[Finding]) -> list[Finding]:
 def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, step: float) -> Finding:
     """Add ``active_z``: how far off the baseline the series got in the minutes up to the event time.
 
-    A deviation that had already recovered before the alert is a past episode, not its cause; one
-    that recovers after the alert fired (a short fault) was not. The farthest recent point counts,
+    A deviation that had already recovered well before the alert is a past episode, not its cause; one
+    that recovers after the alert fired (a short fault) was not, nor one that begins after it (a replay
+    whose event time is the fault's start: its span then ends at the onset). The span is
+    ``ACTIVE_SPAN_S``, five minutes: alert rules wait a few minutes (``for: 5m``) before they fire, and a
+    short fault may have passed by then while its symptoms last. The farthest recent point counts,
     not their median: with one-minute samples a fault that began a minute before the alert has a
     single point in that span (the span is two samples long when sampling is coarser than a minute).
     The sampling interval is recorded as ``step_s``: onsets closer than a sample apart cannot be ordered.
@@ -154,7 +157,8 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
     match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
     if center is None or not scale or not match:
         return finding
-    recent = match[0].between(anchor - max(ACTIVE_SPAN_S, 2 * step), anchor + 1).values
+    until = anchor if finding.onset is None else max(anchor, finding.onset)
+    recent = match[0].between(until - max(ACTIVE_SPAN_S, 2 * step), until + 1).values
     if recent.size == 0:
         return finding
     active = float(np.max(np.abs(recent - center))) / scale

@@ -23,19 +23,23 @@ CHAIN = ["edge", "api", "db"]  # each calls the next
 
 def investigate_chain(tmp_path: Path, minutes_of_data: int, fault: bool = True, pattern: str = "rca",
                       counters: bool = False, cpu_base: float = 30.0,
-                      cpu_samples: Mapping[int, float] | None = None) -> InvestigationResult:
-    """The alert on ``edge`` at T0; ``db``'s CPU (``cpu_usage_percent`` around ``cpu_base``) triples two
-    minutes before it (unless not ``fault``), with ``cpu_samples`` (sample index -> value) set as given;
-    data from ``minutes_of_data`` minutes before the alert, one sample a minute (as cumulative counters
-    when ``counters``)."""
+                      cpu_samples: Mapping[int, float] | None = None,
+                      fault_minutes: tuple[int, int | None] = (-2, None), minutes_after: int = 2,
+                      ) -> InvestigationResult:
+    """The alert on ``edge`` at T0; ``db``'s CPU (``cpu_usage_percent`` around ``cpu_base``) triples over
+    ``fault_minutes`` (from, until; minutes relative to the alert, until the data ends when None; by default
+    from two minutes before it) unless not ``fault``, with ``cpu_samples`` (sample index -> value) set as
+    given; data from ``minutes_of_data`` minutes before the alert to ``minutes_after`` after it, one sample a
+    minute (as cumulative counters when ``counters``)."""
     rng = np.random.default_rng(7)
-    times = T0 - 60.0 * minutes_of_data + 60.0 * np.arange(minutes_of_data + 3)
+    times = T0 - 60.0 * minutes_of_data + 60.0 * np.arange(minutes_of_data + minutes_after + 1)
     series = []
     for service in CHAIN:
         for metric, base in (("cpu_usage_percent", cpu_base), ("request_latency_p90_seconds", 0.1)):
             values = base * (1 + 0.03 * rng.normal(size=times.size))
             if fault and service == "db" and metric.startswith("cpu"):
-                values[times >= T0 - 120] *= 3
+                begin, until = fault_minutes
+                values[(times >= T0 + 60 * begin) & (times < (np.inf if until is None else T0 + 60 * until))] *= 3
                 for index, value in (cpu_samples or {}).items():
                     values[index] = value
             if counters:
