@@ -19,7 +19,6 @@ Usage::
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +29,7 @@ from common import (
     emit,
     fraction,
     fresh_scenarios,
+    linked_copy,
     open_knowledge_if,
     plot_argument,
     progress_bar,
@@ -50,11 +50,7 @@ DEFAULT_OFFSETS = "-2,-1,0,1,3"
 
 def moved_bundle(bundle: Path, minutes: float, root: Path) -> Path:
     """A copy of ``bundle`` under ``root`` whose event (and alert start) is ``minutes`` later; data files linked."""
-    out = root / bundle.name
-    out.mkdir(parents=True)
-    for item in bundle.iterdir():
-        if item.name != "event.yaml":
-            os.symlink(item.resolve(), out / item.name)
+    out = linked_copy(bundle, root, {"event.yaml"})
     yaml = YAML()
     event = yaml.load((bundle / "event.yaml").read_text(encoding="utf-8"))
     event["time"] = to_epoch(event["time"]) + 60 * minutes

@@ -9,10 +9,13 @@ any warning on an unlabelled window is a false alarm. Baselines: the per-service
 Usage::
 
     .venv/bin/python benchmarks/real_sets.py [--data DIR] [--sets nezha-ob,nab-dev] [--limit N]
-        [--without-topology] [--json]
+        [--without-topology] [--average-over SECONDS] [--json]
 
 ``--without-topology``: the same bundles with their ``topology.yaml`` left out (many exports have no call
-graph), to measure how the agent does when nobody told it who calls whom.
+graph), to measure how the agent does when nobody told it who calls whom. ``--average-over 300``: the
+same bundles with every metric series averaged over 5-minute buckets, as a rate over a coarser scrape
+interval (or cloud monitoring keeping one point in five minutes) records it; the z-score baseline sees the
+same data.
 """
 
 from __future__ import annotations
@@ -23,7 +26,18 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from common import BenchResult, add_common_arguments, bench_settings, emit, fraction, met, open_knowledge_if, pct
+from common import (
+    BenchResult,
+    add_common_arguments,
+    averaged_copy,
+    bench_settings,
+    emit,
+    fraction,
+    linked_copy,
+    met,
+    open_knowledge_if,
+    pct,
+)
 from common import progress_bar as progress
 from mad_baseline import mad_alarms
 from real_incidents import TOPS, Outcome, fault_table, outcome, within
@@ -108,23 +122,18 @@ def goals_table(values: dict[str, dict[str, float | None]]) -> Table:
     return table
 
 
-def without_topology(bundle: Path, scratch: Path) -> Path:
-    """A copy of ``bundle`` (its files linked, not copied) without ``topology.yaml``."""
-    copy = scratch / bundle.name
-    copy.mkdir(parents=True)
-    for item in bundle.iterdir():
-        if item.name != "topology.yaml":
-            (copy / item.name).symlink_to(item.resolve())
-    return copy
-
-
-def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path | None = None
+def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path | None = None, *,
+            without_topology: bool = False, average_over: float | None = None,
             ) -> tuple[list[Outcome], list[Inspected]]:
     """Investigate one set's bundles; RCA outcomes and inspection results with their baselines.
-    ``scratch``: investigate copies without ``topology.yaml`` made there instead."""
+    ``scratch``: investigate copies made there instead, without ``topology.yaml`` if ``without_topology``,
+    with their metrics averaged over buckets of ``average_over`` seconds if given."""
     bundles = find_bundles(path)[:limit]
     if scratch is not None:
-        bundles = [without_topology(b, scratch / path.name) for b in bundles]
+        leave_out = {"topology.yaml"} if without_topology else set()
+        root = scratch / path.name
+        bundles = [averaged_copy(b, root, average_over, leave_out) if average_over else linked_copy(b, root, leave_out)
+                   for b in bundles]
     with progress(f"{path.name}: {len(bundles)} cases", len(bundles)) as advance:
         report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
     scores = {s.case: s for s in report.scores}
@@ -148,6 +157,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
     parser.add_argument("--without-topology", action="store_true",
                         help="investigate the bundles with their topology.yaml left out")
+    parser.add_argument("--average-over", type=float, default=None, metavar="SECONDS",
+                        help="average every metric series over buckets this long first (coarse monitoring)")
     add_common_arguments(parser)
     return parser.parse_args(argv)
 
@@ -162,7 +173,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
     if not sets:
         raise SystemExit(f"{args.data}: no sets found" + (f" named {wanted}" if wanted else ""))
     summary = Table(title="Real sets, strict scoring: Bian Que beside its baseline (one configuration)"
-                    + (", without topology.yaml" if args.without_topology else ""))
+                    + (", without topology.yaml" if args.without_topology else "")
+                    + (f", metrics averaged over {args.average_over:g} s" if args.average_over else ""))
     for header in ("set", "pattern", "cases", "Bian Que", "baseline (z-score top-1/3/5 | 5-MAD rule)", "note"):
         summary.add_column(header)
     tables: dict[str, Table] = {"summary": summary}
@@ -171,8 +183,9 @@ def main(argv: list[str] | None = None) -> BenchResult:
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-sets-") as temp:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         for path in sets:
-            scratch = Path(temp) if args.without_topology else None
-            outcomes, cases = run_set(path, args.limit, settings, knowledge, scratch)
+            scratch = Path(temp) if args.without_topology or args.average_over else None
+            outcomes, cases = run_set(path, args.limit, settings, knowledge, scratch,
+                                      without_topology=args.without_topology, average_over=args.average_over)
             if outcomes:
                 summary.add_row(*rca_row(path.name, outcomes))
                 kinds = fault_table(outcomes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 
+import numpy as np
 import pytest
 
 from agent.config import PROJECT_ROOT
@@ -117,6 +118,28 @@ def test_real_sets_without_their_topology(bench):
     cases = result.data["sets"]["nezha-ob"]["rca"]
     assert len(cases) == 2 and all(c["error"] is None for c in cases)
     assert (SHARED_DATA / "nezha-ob" / cases[0]["case"] / "topology.yaml").is_file()  # the set itself untouched
+
+
+def test_averaging_keeps_labels_and_stamps_each_bucket_at_its_end(bench):
+    module = bench("common")
+    from agent.series import Series
+
+    raw = Series("cpu", {"service": "db", "pod": "db-1"}, np.array([0.0, 60, 120, 180, 240, 300]),
+                 np.array([1.0, 3.0, np.nan, 5.0, 7.0, 9.0]))
+    coarse = module.averaged(raw, 120.0)
+    assert coarse.labels == raw.labels and coarse.metric == "cpu"
+    assert coarse.timestamps.tolist() == [120.0, 240.0, 360.0]
+    assert coarse.values.tolist() == [2.0, 5.0, 8.0]  # the NaN left out of its bucket
+
+
+@needs_shared_data
+def test_real_sets_averaged_over_coarser_buckets(bench, tmp_path):
+    module = bench("real_sets")
+    result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-tt-dev", "--limit", "1", "--no-knowledge",
+                          "--average-over", "300", "--home", str(tmp_path / "h")])
+    assert "averaged over 300 s" in result.tables["summary"].title
+    cases = result.data["sets"]["nezha-tt-dev"]["rca"]
+    assert len(cases) == 1 and cases[0]["error"] is None
 
 
 @needs_shared_data
@@ -310,8 +333,6 @@ def test_ranking_rules_table(bench, tmp_path):
 
 def test_alert_timing_moves_only_the_event_and_its_alert(bench, tmp_path):
     module = bench("alert_timing")
-    import numpy as np
-
     from agent.bundles.reader import load_bundle
     from agent.bundles.writer import write_bundle
     from agent.events import Event
