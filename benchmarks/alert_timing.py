@@ -27,6 +27,7 @@ from common import (
     BenchResult,
     bench_settings,
     emit,
+    err_console,
     fraction,
     fresh_scenarios,
     linked_copy,
@@ -63,11 +64,13 @@ def moved_bundle(bundle: Path, minutes: float, root: Path) -> Path:
 
 
 def scored(bundles: list[Path], label: str, settings, knowledge) -> tuple[int, int, int]:  # noqa: ANN001
-    """(top-1, top-3, RCA cases) of one evaluation, strict."""
+    """(top-1, top-3, RCA cases) of one evaluation, strict; a case that fails counts as a miss."""
     with progress_bar(label, len(bundles)) as advance:
         report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
     rca = report.by_pattern["rca"]
-    return rca.top1, rca.top3, rca.rca_cases
+    for case, error in sorted(report.errors.items()):
+        err_console.print(f"{label}: {case} failed (counted as a miss): {error}")
+    return rca.top1, rca.top3, rca.rca_cases + len(report.errors)
 
 
 def main(argv: list[str] | None = None) -> BenchResult:

@@ -28,7 +28,8 @@ from agent.graph.series_ops import with_history
 from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
 
-ACTIVE_SPAN_S = 300.0  # "at the alert": the last five minutes up to it (two samples, if coarser)
+AT_ALERT_S = 120.0  # "at the alert": the last two one-minute samples up to it (two samples, if coarser)
+ACTIVE_SPAN_S = 300.0  # a deviation held in the five minutes up to the alert is present too (two samples off)
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 RECENT_REFERENCE_GAP_SAMPLES = 3  # ... and never fewer samples before it than this (coarse sampling)
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
@@ -140,28 +141,33 @@ def _strongest_per_series(findings: list[Finding]) -> list[Finding]:
 
 
 def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, step: float) -> Finding:
-    """Add ``active_z``: how far off the baseline the series got in the minutes up to the event time.
+    """Add ``active_z``: how far off the baseline the series was at the event time (``activity`` in the ranking).
 
     A deviation that had already recovered well before the alert is a past episode, not its cause; one
-    that recovers after the alert fired (a short fault) was not, nor one that begins after it (a replay
-    whose event time is the fault's start: its span then ends at the onset). The span is
-    ``ACTIVE_SPAN_S``, five minutes: alert rules wait a few minutes (``for: 5m``) before they fire, and a
-    short fault may have passed by then while its symptoms last. The farthest recent point counts,
-    not their median: with one-minute samples a fault that began a minute before the alert has a
-    single point in that span (the span is two samples long when sampling is coarser than a minute).
-    The sampling interval is recorded as ``step_s``: onsets closer than a sample apart cannot be ordered.
-    For a usage share (``natural_limit``, read off all its values) that is the subject's only series, also
-    ``recent_level``, the farthest value the deviation's way in that span, and ``ceiling``.
+    that recovers after the alert fired (a short fault) was not. Present means any of:
+    - off in the last ``AT_ALERT_S`` up to the alert (the farthest point counts, not their median: with
+      one-minute samples a fault that began a minute before the alert has a single point there);
+    - off at two samples or more in the last ``ACTIVE_SPAN_S`` (five minutes): alert rules wait a few
+      minutes (``for: 5m``) before they fire, and a short fault may have passed by then while its
+      symptoms last; one blip in those minutes does not keep an earlier episode present;
+    - deviating after the event time (a replay whose event is the fault's first minute): the spans then
+      end at the Finding's ``onset`` (an onset's start, or a deviation's peak).
+    Both spans are at least two samples long when sampling is coarser. The sampling interval is recorded as
+    ``step_s``: onsets closer than a sample apart cannot be ordered. For a usage share (``natural_limit``,
+    read off all its values) that is the subject's only series, also ``recent_level``, the farthest value
+    the deviation's way in the short span (how full it was at the alert), and ``ceiling``.
     """
     center, scale = finding.numbers.get("baseline_median"), finding.numbers.get("baseline_scale")
     match = [s for s in series if s.metric == finding.metric and subject_of(s) == finding.subject]
     if center is None or not scale or not match:
         return finding
     until = anchor if finding.onset is None else max(anchor, finding.onset)
-    recent = match[0].between(until - max(ACTIVE_SPAN_S, 2 * step), until + 1).values
+    recent = match[0].between(until - max(AT_ALERT_S, 2 * step), until + 1).values
+    held = match[0].between(until - max(ACTIVE_SPAN_S, 2 * step), until + 1).values
     if recent.size == 0:
         return finding
-    active = float(np.max(np.abs(recent - center))) / scale
+    off = np.sort(np.abs(held - center))[::-1]
+    active = max(float(np.max(np.abs(recent - center))), float(off[1]) if off.size > 1 else 0.0) / scale
     numbers = {**finding.numbers, "active_z": round(active, 3), "step_s": step}
     # several series of one subject (mount points): which one deviated is unclear
     if len(match) == 1 and (ceiling := natural_limit(match)) is not None:

@@ -27,10 +27,10 @@ def investigate_chain(tmp_path: Path, minutes_of_data: int, fault: bool = True, 
                       fault_minutes: tuple[int, int | None] = (-2, None), minutes_after: int = 2,
                       ) -> InvestigationResult:
     """The alert on ``edge`` at T0; ``db``'s CPU (``cpu_usage_percent`` around ``cpu_base``) triples over
-    ``fault_minutes`` (from, until; minutes relative to the alert, until the data ends when None; by default
-    from two minutes before it) unless not ``fault``, with ``cpu_samples`` (sample index -> value) set as
-    given; data from ``minutes_of_data`` minutes before the alert to ``minutes_after`` after it, one sample a
-    minute (as cumulative counters when ``counters``)."""
+    ``fault_minutes`` (from, until: minutes relative to the alert, until exclusive, to the data's end
+    when None; by default from two minutes before it) unless not ``fault``, with ``cpu_samples``
+    (sample index -> value) set as given; data from ``minutes_of_data`` minutes before the alert to
+    ``minutes_after`` after it, one sample a minute (as cumulative counters when ``counters``)."""
     rng = np.random.default_rng(7)
     times = T0 - 60.0 * minutes_of_data + 60.0 * np.arange(minutes_of_data + minutes_after + 1)
     series = []
