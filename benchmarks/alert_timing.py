@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from common import (
     BenchResult,
@@ -42,6 +43,7 @@ from common import (
 from rich.table import Table
 from ruamel.yaml import YAML
 
+from agent.config import Settings
 from agent.eval.runner import evaluate
 from agent.sim.batch import BENCHMARK_SEEDS
 from agent.timeparse import to_epoch
@@ -63,7 +65,7 @@ def moved_bundle(bundle: Path, minutes: float, root: Path) -> Path:
     return out
 
 
-def scored(bundles: list[Path], label: str, settings, knowledge) -> tuple[int, int, int]:  # noqa: ANN001
+def scored(bundles: list[Path], label: str, settings: Settings, knowledge: Any) -> tuple[int, int, int]:
     """(top-1, top-3, RCA cases) of one evaluation, strict; a case that fails counts as a miss."""
     with progress_bar(label, len(bundles)) as advance:
         report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())

@@ -342,12 +342,18 @@ def test_alert_timing_moves_only_the_event_and_its_alert(bench, tmp_path):
     event = Event.model_validate({"pattern": "rca", "time": t0, "service": "api", "alert": {
         "labels": {"alertname": "ApiSlow", "service": "api"}, "startsAt": t0 - 30}})
     series = [Series("latency_seconds", {"service": "api"}, t0 - 600 + 60.0 * np.arange(12), np.ones(12))]
-    source = write_bundle(tmp_path / "src" / "case", event, series)
+    source = write_bundle(tmp_path / "src" / "case", event, series, topology={"api": ["db"]})
+    before = (source / "event.yaml").read_bytes()
     moved = module.moved_bundle(source, -2, tmp_path / "moved")
-    shifted = load_bundle(moved).event
-    assert shifted.time == t0 - 120 and shifted.alert is not None and shifted.alert.starts_at == t0 - 150
-    assert (moved / "metrics.csv").is_symlink()
-    assert load_bundle(moved).series[0].values.tolist() == series[0].values.tolist()
+    shifted = load_bundle(moved)
+    assert shifted.event.time == t0 - 120
+    assert shifted.event.alert is not None and shifted.event.alert.starts_at == t0 - 150
+    assert shifted.event.model_dump(exclude={"time", "alert"}) == event.model_dump(exclude={"time", "alert"})
+    assert shifted.event.alert.labels == event.alert.labels
+    assert (source / "event.yaml").read_bytes() == before  # the set itself untouched
+    linked = {p.name for p in moved.iterdir() if p.is_symlink()}
+    assert linked == {p.name for p in source.iterdir()} - {"event.yaml"} and "topology.yaml" in linked
+    assert shifted.series[0].values.tolist() == series[0].values.tolist()
 
 
 @needs_shared_data
