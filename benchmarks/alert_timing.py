@@ -22,29 +22,25 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from common import (
     BenchResult,
     bench_settings,
     emit,
-    err_console,
     fraction,
     fresh_scenarios,
     linked_copy,
     open_knowledge_if,
     plot_argument,
-    progress_bar,
     pyplot,
     rca_set_bundles,
     rca_sets_parser,
     save_figure,
+    strict_rca_top,
 )
 from rich.table import Table
 from ruamel.yaml import YAML
 
-from agent.config import Settings
-from agent.eval.runner import evaluate
 from agent.sim.batch import BENCHMARK_SEEDS
 from agent.timeparse import to_epoch
 
@@ -65,16 +61,6 @@ def moved_bundle(bundle: Path, minutes: float, root: Path) -> Path:
     return out
 
 
-def scored(bundles: list[Path], label: str, settings: Settings, knowledge: Any) -> tuple[int, int, int]:
-    """(top-1, top-3, RCA cases) of one evaluation, strict; a case that fails counts as a miss."""
-    with progress_bar(label, len(bundles)) as advance:
-        report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
-    rca = report.by_pattern["rca"]
-    for case, error in sorted(report.errors.items()):
-        err_console.print(f"{label}: {case} failed (counted as a miss): {error}")
-    return rca.top1, rca.top3, rca.rca_cases + len(report.errors)
-
-
 def main(argv: list[str] | None = None) -> BenchResult:
     parser = rca_sets_parser(__doc__.splitlines()[0])
     parser.add_argument("--offsets", default=DEFAULT_OFFSETS,
@@ -92,8 +78,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
             for offset in offsets:
                 root = Path(scratch) / f"{name}{offset:+g}"
                 moved = [moved_bundle(b, offset, root) for b in bundles]
-                results.setdefault(name, {})[offset] = scored(moved, f"{name}, alert {offset:+g} min", settings,
-                                                               knowledge)
+                results.setdefault(name, {})[offset] = strict_rca_top(moved, f"{name}, alert {offset:+g} min",
+                                                                       settings, knowledge)
     table = Table(title="RCA with the alert moved (strict top-1 / top-3; 0 = as the bundles have it)")
     table.add_column("set")
     for offset in offsets:

@@ -124,6 +124,19 @@ def averaged(series: Series, step: float) -> Series:
     return Series(series.metric, dict(series.labels), stamps, sums / counts)
 
 
+def strict_rca_top(bundles: Sequence[Path], label: str, settings: Settings, knowledge: Any) -> tuple[int, int, int]:
+    """(top-1 hits, top-3 hits, actionable RCA cases) of one offline evaluation with a progress bar, strictly
+    scored (``EvalReport.by_pattern``); a case that fails is reported on stderr and counts as a miss."""
+    from agent.eval.runner import evaluate
+
+    with progress_bar(label, len(bundles)) as advance:
+        report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
+    rca = report.by_pattern["rca"]
+    for case, error in sorted(report.errors.items()):
+        err_console.print(f"{label}: {case} failed (counted as a miss): {error}")
+    return rca.top1, rca.top3, rca.rca_cases + len(report.errors)
+
+
 def plot_argument(parser: argparse.ArgumentParser, default_name: str) -> None:
     """``--plot FILE.png`` with a default under benchmarks/out/ (gitignored); ``--plot ''`` disables it."""
     parser.add_argument("--plot", type=str, default=str(OUT_DIR / default_name),

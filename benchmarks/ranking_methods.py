@@ -31,11 +31,10 @@ from common import (
     pct,
     rca_set_bundles,
     rca_sets_parser,
+    strict_rca_top,
 )
-from common import progress_bar as progress
 from rich.table import Table
 
-from agent.eval.runner import evaluate
 from agent.reasoners import offline, ranking
 
 
@@ -62,12 +61,9 @@ def ranked_by(method: str):
 
 
 def top_k(bundles: list[Path], settings, knowledge, method: str) -> tuple[int, int, int]:
-    """(top-1 hits, top-3 hits, actionable cases), strictly scored."""
-    with ranked_by(method), progress(f"{method}: {len(bundles)} cases", len(bundles)) as advance:
-        report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
-    actionable = [s for s in report.scores if s.pattern == "rca" and not s.noise_label]
-    return (sum(1 for s in actionable if s.rank == 1), sum(1 for s in actionable if s.rank and s.rank <= 3),
-            len(actionable))
+    """(top-1 hits, top-3 hits, actionable cases), strictly scored, ranked by ``method``."""
+    with ranked_by(method):
+        return strict_rca_top(bundles, f"{method}: {len(bundles)} cases", settings, knowledge)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

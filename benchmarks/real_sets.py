@@ -122,18 +122,18 @@ def goals_table(values: dict[str, dict[str, float | None]]) -> Table:
     return table
 
 
-def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path | None = None, *,
+def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path, *,
             without_topology: bool = False, average_over: float | None = None,
             ) -> tuple[list[Outcome], list[Inspected]]:
     """Investigate one set's bundles; RCA outcomes and inspection results with their baselines.
-    ``scratch``: investigate copies made there instead, without ``topology.yaml`` if ``without_topology``,
-    with their metrics averaged over buckets of ``average_over`` seconds if given."""
+    Without ``topology.yaml`` (``without_topology``) or with metrics averaged over buckets of ``average_over``
+    seconds, copies made under ``scratch`` are investigated instead."""
     bundles = find_bundles(path)[:limit]
-    if scratch is not None:
-        leave_out = {"topology.yaml"} if without_topology else set()
-        root = scratch / path.name
-        bundles = [averaged_copy(b, root, average_over, leave_out) if average_over else linked_copy(b, root, leave_out)
-                   for b in bundles]
+    leave_out = {"topology.yaml"} if without_topology else set()
+    if average_over:
+        bundles = [averaged_copy(b, scratch / path.name, average_over, leave_out) for b in bundles]
+    elif leave_out:
+        bundles = [linked_copy(b, scratch / path.name, leave_out) for b in bundles]
     with progress(f"{path.name}: {len(bundles)} cases", len(bundles)) as advance:
         report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
     scores = {s.case: s for s in report.scores}
@@ -183,8 +183,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-sets-") as temp:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         for path in sets:
-            scratch = Path(temp) if args.without_topology or args.average_over else None
-            outcomes, cases = run_set(path, args.limit, settings, knowledge, scratch,
+            outcomes, cases = run_set(path, args.limit, settings, knowledge, Path(temp),
                                       without_topology=args.without_topology, average_over=args.average_over)
             if outcomes:
                 summary.add_row(*rca_row(path.name, outcomes))
