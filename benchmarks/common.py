@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from rich.console import Console
@@ -24,9 +24,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.config import PROJECT_ROOT, Settings
-
-if TYPE_CHECKING:
-    from agent.series import Series
 
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
 TABLE_WIDTH = 240  # rich falls back to 80 columns when stdout is not a terminal: too narrow for these tables
@@ -97,31 +94,6 @@ def linked_copy(bundle: Path, root: Path, leave_out: Collection[str] = ()) -> Pa
         if item.name not in leave_out:
             (copy / item.name).symlink_to(item.resolve())
     return copy
-
-
-def averaged_copy(bundle: Path, root: Path, step: float, leave_out: Collection[str] = ()) -> Path:
-    """A copy of ``bundle`` whose metrics are averaged over ``step``-second buckets, each stamped at its end
-    (how a rate or a gauge averaged over a coarser scrape interval would have recorded them), without the
-    files named in ``leave_out``."""
-    from agent.bundles.reader import load_bundle
-    from agent.bundles.writer import write_metrics_csv
-
-    series = load_bundle(bundle).series
-    copy = linked_copy(bundle, root, {"metrics.csv", "metrics.csv.gz", *leave_out})
-    write_metrics_csv(copy / "metrics.csv", [averaged(s, step) for s in series])
-    return copy
-
-
-def averaged(series: Series, step: float) -> Series:
-    """``series`` averaged over ``step``-second buckets (NaN samples left out), stamped at each bucket's end."""
-    from agent.series import Series
-
-    keep = ~np.isnan(series.values)
-    ends = (np.floor(series.timestamps[keep] / step) + 1) * step
-    stamps, bucket = np.unique(ends, return_inverse=True)
-    sums = np.bincount(bucket, weights=series.values[keep], minlength=stamps.size)
-    counts = np.bincount(bucket, minlength=stamps.size)
-    return Series(series.metric, dict(series.labels), stamps, sums / counts)
 
 
 def strict_rca_top(bundles: Sequence[Path], label: str, settings: Settings, knowledge: Any) -> tuple[int, int, int]:

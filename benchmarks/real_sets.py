@@ -9,13 +9,14 @@ any warning on an unlabelled window is a false alarm. Baselines: the per-service
 Usage::
 
     .venv/bin/python benchmarks/real_sets.py [--data DIR] [--sets nezha-ob,nab-dev] [--limit N]
-        [--without-topology] [--average-over SECONDS] [--json]
+        [--without-topology] [--sample-every SECONDS] [--json]
 
 ``--without-topology``: the same bundles with their ``topology.yaml`` left out (many exports have no call
-graph), to measure how the agent does when nobody told it who calls whom. ``--average-over 300``: the
+graph), to measure how the agent does when nobody told it who calls whom. ``--sample-every 300``: the
 same bundles with every metric series averaged over 5-minute buckets, as a rate over a coarser scrape
-interval (or cloud monitoring keeping one point in five minutes) records it; the z-score baseline sees the
-same data.
+interval (or cloud monitoring keeping one point in five minutes) records it; ``--sample-every 5``: spread over
+5-s samples with white noise whose mean over each original sample is that sample (``resampling.py``). The
+z-score baseline sees the same data.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from pathlib import Path
 from common import (
     BenchResult,
     add_common_arguments,
-    averaged_copy,
     bench_settings,
     emit,
     fraction,
@@ -41,6 +41,7 @@ from common import (
 from common import progress_bar as progress
 from mad_baseline import mad_alarms
 from real_incidents import TOPS, Outcome, fault_table, outcome, within
+from resampling import resampled_copy
 from rich.table import Table
 
 from agent.bundles.label import load_label
@@ -123,15 +124,15 @@ def goals_table(values: dict[str, dict[str, float | None]]) -> Table:
 
 
 def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path, *,
-            without_topology: bool = False, average_over: float | None = None,
+            without_topology: bool = False, sample_every: float | None = None,
             ) -> tuple[list[Outcome], list[Inspected]]:
     """Investigate one set's bundles; RCA outcomes and inspection results with their baselines.
-    Without ``topology.yaml`` (``without_topology``) or with metrics averaged over buckets of ``average_over``
-    seconds, copies made under ``scratch`` are investigated instead."""
+    Without ``topology.yaml`` (``without_topology``) or with metrics resampled to one sample every
+    ``sample_every`` seconds, copies made under ``scratch`` are investigated instead."""
     bundles = find_bundles(path)[:limit]
     leave_out = {"topology.yaml"} if without_topology else set()
-    if average_over:
-        bundles = [averaged_copy(b, scratch / path.name, average_over, leave_out) for b in bundles]
+    if sample_every:
+        bundles = [resampled_copy(b, scratch / path.name, sample_every, leave_out) for b in bundles]
     elif leave_out:
         bundles = [linked_copy(b, scratch / path.name, leave_out) for b in bundles]
     with progress(f"{path.name}: {len(bundles)} cases", len(bundles)) as advance:
@@ -157,8 +158,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
     parser.add_argument("--without-topology", action="store_true",
                         help="investigate the bundles with their topology.yaml left out")
-    parser.add_argument("--average-over", type=float, default=None, metavar="SECONDS",
-                        help="average every metric series over buckets this long first (coarse monitoring)")
+    parser.add_argument("--sample-every", type=float, default=None, metavar="SECONDS",
+                        help="resample every metric series to this interval first: averaged when coarser than "
+                             "the data, spread with noise when finer")
     add_common_arguments(parser)
     return parser.parse_args(argv)
 
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
         raise SystemExit(f"{args.data}: no sets found" + (f" named {wanted}" if wanted else ""))
     summary = Table(title="Real sets, strict scoring: Bian Que beside its baseline (one configuration)"
                     + (", without topology.yaml" if args.without_topology else "")
-                    + (f", metrics averaged over {args.average_over:g} s" if args.average_over else ""))
+                    + (f", metrics resampled to one sample every {args.sample_every:g} s" if args.sample_every else ""))
     for header in ("set", "pattern", "cases", "Bian Que", "baseline (z-score top-1/3/5 | 5-MAD rule)", "note"):
         summary.add_column(header)
     tables: dict[str, Table] = {"summary": summary}
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         for path in sets:
             outcomes, cases = run_set(path, args.limit, settings, knowledge, Path(temp),
-                                      without_topology=args.without_topology, average_over=args.average_over)
+                                      without_topology=args.without_topology, sample_every=args.sample_every)
             if outcomes:
                 summary.add_row(*rca_row(path.name, outcomes))
                 kinds = fault_table(outcomes)

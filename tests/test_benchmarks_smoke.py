@@ -57,16 +57,18 @@ def test_scenario_accuracy_tables(bench, tmp_path, capsys):
     assert "Targets (issue 4)" in capsys.readouterr().out
 
 
-def test_coarse_sampling_table(bench, tmp_path):
-    module = bench("coarse_sampling")
-    result = module.main(["--count", "2", "--steps", "60,300", "--home", str(tmp_path / "h")])
-    table = result.tables["coarse"]
-    assert headers(table) == ["measure", "one sample / 60 s", "one sample / 300 s"]
+def test_sampling_interval_table(bench, tmp_path):
+    module = bench("sampling_interval")
+    result = module.main(["--count", "2", "--steps", "15,60,300", "--home", str(tmp_path / "h")])
+    table = result.tables["sampling"]
+    assert headers(table) == ["measure", "one sample / 15 s", "one sample / 60 s", "one sample / 300 s"]
     assert first_column(table)[:2] == ["RCA top-1", "RCA top-3"]
-    assert result.data["steps"].keys() == {"60 s", "300 s"}
+    assert result.data["steps"].keys() == {"15 s", "60 s", "300 s"}
     assert all("/2 " in cells["RCA top-1"] or cells["RCA top-1"] == "—" for cells in result.data["steps"].values())
     with pytest.raises(SystemExit):
         module.main(["--count", "1", "--seed-start", "5"])
+    with pytest.raises(SystemExit):
+        module.main(["--count", "1", "--steps", "0"])
 
 
 def test_release_interception_counts_hold_as_intercepted(bench):
@@ -120,24 +122,39 @@ def test_real_sets_without_their_topology(bench):
     assert (SHARED_DATA / "nezha-ob" / cases[0]["case"] / "topology.yaml").is_file()  # the set itself untouched
 
 
-def test_averaging_keeps_labels_and_stamps_each_bucket_at_its_end(bench):
-    module = bench("common")
+def test_averaging_keeps_labels_and_stamps_each_bucket_at_its_latest_sample(bench):
+    module = bench("resampling")
     from agent.series import Series
 
     raw = Series("cpu", {"service": "db", "pod": "db-1"}, np.array([0.0, 60, 120, 180, 240, 300]),
                  np.array([1.0, 3.0, np.nan, 5.0, 7.0, 9.0]))
-    coarse = module.averaged(raw, 120.0)
+    coarse = module.resampled(raw, 120.0)
     assert coarse.labels == raw.labels and coarse.metric == "cpu"
-    assert coarse.timestamps.tolist() == [120.0, 240.0, 360.0]
+    assert coarse.timestamps.tolist() == [60.0, 180.0, 300.0]
     assert coarse.values.tolist() == [2.0, 5.0, 8.0]  # the NaN left out of its bucket
 
 
+def test_spreading_finer_keeps_each_interval_mean_and_a_counter_growing(bench):
+    module = bench("resampling")
+    from agent.series import Series
+
+    gauge = Series("cpu", {"service": "db"}, 60.0 * np.arange(1, 7), np.array([1.0, 3.0, 2.0, 5.0, 4.0, 6.0]))
+    fine = module.resampled(gauge, 5.0, seed=1)
+    assert len(fine) == 72 and fine.timestamps[0] == 5.0 and fine.timestamps[-1] == 360.0
+    assert np.diff(fine.timestamps).tolist() == [5.0] * 71
+    assert fine.values.reshape(6, 12).mean(axis=1) == pytest.approx(gauge.values)
+    assert np.std(fine.values[:12]) > 0  # noise around the recorded value
+    counter = Series("requests_total", {"service": "db"}, gauge.timestamps, np.cumsum(gauge.values))
+    assert (np.diff(module.resampled(counter, 5.0).values) >= 0).all()
+
+
 @needs_shared_data
-def test_real_sets_averaged_over_coarser_buckets(bench, tmp_path):
+@pytest.mark.parametrize("seconds", ["300", "15"])
+def test_real_sets_resampled_coarser_or_finer(bench, tmp_path, seconds):
     module = bench("real_sets")
     result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-tt-dev", "--limit", "1", "--no-knowledge",
-                          "--average-over", "300", "--home", str(tmp_path / "h")])
-    assert "averaged over 300 s" in result.tables["summary"].title
+                          "--sample-every", seconds, "--home", str(tmp_path / "h")])
+    assert f"one sample every {seconds} s" in result.tables["summary"].title
     cases = result.data["sets"]["nezha-tt-dev"]["rca"]
     assert len(cases) == 1 and cases[0]["error"] is None
 

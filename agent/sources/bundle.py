@@ -22,13 +22,15 @@ from agent.sources.base import (
     name_matches,
 )
 from agent.sources.promql import is_glob
+from agent.sources.resample import to_step
 
 if TYPE_CHECKING:
     from agent.bundles.reader import CaseBundle
 
 
 class BundleMetricSource:
-    """Answers metric queries from a bundle's metrics.csv (raw samples; ``promql`` is ignored)."""
+    """Answers metric queries from a bundle's metrics.csv (``promql`` is ignored): raw samples, averaged to the
+    query's step when they come much finer (``resample.to_step``), as a metrics backend would answer."""
 
     def __init__(self, bundle: CaseBundle, name: str = "bundle", limits: QueryLimits | None = None) -> None:
         self.bundle = bundle
@@ -36,6 +38,8 @@ class BundleMetricSource:
         self.limits = limits or QueryLimits()
         self._by_metric: dict[str, list[Series]] = defaultdict(list)
         self._by_service: dict[str, dict[str, list[Series]]] = defaultdict(lambda: defaultdict(list))
+        firsts = [float(s.timestamps[0]) for s in bundle.series if len(s)]
+        self._grid = min(firsts, default=0.0)  # where the buckets of a step-averaged answer begin
         for series in bundle.series:
             self._by_metric[series.metric].append(series)
             self._by_service[series.service or ""][series.metric].append(series)
@@ -52,7 +56,8 @@ class BundleMetricSource:
                 for s in group]
 
     def query(self, query: MetricQuery) -> SourceResult[Series]:
-        """Series whose name matches (exact or glob) and whose labels match, cut to ``[start, end]``."""
+        """Series whose name matches (exact or glob) and whose labels match, cut to ``[start, end]`` and brought
+        to the query's step when finer."""
         request = query.describe()
         found: list[Series] = []
         truncated = False
@@ -65,7 +70,8 @@ class BundleMetricSource:
             if len(found) >= query.limit:
                 truncated = True
                 break
-            found.append(Series(series.metric, series.labels, series.timestamps[mask], series.values[mask]))
+            cut = Series(series.metric, series.labels, series.timestamps[mask], series.values[mask])
+            found.append(to_step(cut, query.step, self._grid))
         problem = self.limits.problem(found)
         if problem:
             return SourceResult.failed(self.name, request, problem)

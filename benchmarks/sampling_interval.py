@@ -1,14 +1,15 @@
-"""Accuracy when metrics are sampled coarsely: the same fresh simulated scenarios at 1, 2 and 5 minutes a sample.
+"""Accuracy by sampling interval: the same fresh simulated scenarios sampled every 5 s to every 5 minutes.
 
-Cloud monitoring often keeps one point in five minutes; the simulator writes one a minute. Each scenario
-(``--count`` per pattern, seeds from ``--seed-start``, >= 1000) is thinned to every ``--steps`` seconds
-(``agent.sim.scenario.thin_scenario``) and investigated offline exactly as ``bianque eval`` does. Prints
-per step: RCA top-1 / top-3, actionable alerts judged as needing no attention, noise silenced; bad releases
-intercepted and good ones blocked; inspection recall and false alarms.
+Cloud monitoring often keeps one point in five minutes, a Prometheus scrape one in 15 s or less; the
+simulator writes one a minute. Each scenario (``--count`` per pattern, seeds from ``--seed-start``, >= 1000)
+is thinned to every ``--steps`` seconds when coarser (``agent.sim.scenario.thin_scenario``), spread over finer
+samples with white noise when finer (``resampling.finer``), and investigated offline exactly as ``bianque
+eval`` does. Prints per step: RCA top-1 / top-3, actionable alerts judged as needing no attention, noise
+silenced; bad releases intercepted and good ones blocked; inspection recall and false alarms.
 
 Usage::
 
-    .venv/bin/python benchmarks/coarse_sampling.py [--count 20] [--seed-start 1000] [--steps 60,120,300] [--json]
+    .venv/bin/python benchmarks/sampling_interval.py [--count 20] [--seed-start 1000] [--steps 5,60,120,300] [--json]
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 from common import BenchResult, add_common_arguments, bench_settings, emit, fraction, progress_bar
+from resampling import resampled_copy
 from rich.table import Table
 
 from agent.eval.runner import evaluate
@@ -26,17 +28,23 @@ from agent.sim.batch import BENCHMARK_SEEDS, combinations
 from agent.sim.scenario import build_scenario, thin_scenario, write_scenario
 
 PATTERNS = ("rca", "release_interception", "inspection")
+SIMULATOR_STEP_S = 60.0  # the simulator writes one sample a minute
 
 
-def thinned_set(root: Path, step: float, count: int, seed_start: int) -> list[Path]:
-    """``count`` scenarios of every pattern, thinned to ``step`` seconds, written under ``root``."""
+def sampled_set(root: Path, step: float, count: int, seed_start: int) -> list[Path]:
+    """``count`` scenarios of every pattern sampled every ``step`` seconds, written under ``root``: thinned when
+    coarser than the simulator's minute, spread with noise when finer (``resampling.finer``)."""
     out = []
     for pattern in PATTERNS:
         pairs = combinations(pattern)
         for seed in range(seed_start, seed_start + count):
             kind, fault = pairs[seed % len(pairs)]
-            scenario = thin_scenario(build_scenario(kind, fault, seed), step)
-            out.append(write_scenario(scenario, root / f"{pattern}-{seed}"))
+            scenario = build_scenario(kind, fault, seed)
+            name = f"{pattern}-{seed}"
+            if step < SIMULATOR_STEP_S:
+                out.append(resampled_copy(write_scenario(scenario, root / "minute" / name), root, step, seed=seed))
+            else:
+                out.append(write_scenario(thin_scenario(scenario, step), root / name))
     return out
 
 
@@ -64,26 +72,28 @@ def main(argv: list[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20, help="scenarios per pattern (default 20)")
     parser.add_argument("--seed-start", type=int, default=BENCHMARK_SEEDS)
-    parser.add_argument("--steps", default="60,120,300", help="sampling intervals in seconds (default 60,120,300)")
+    parser.add_argument("--steps", default="5,60,120,300", help="sampling intervals in seconds (default 5,60,120,300)")
     add_common_arguments(parser, knowledge=False)
     args = parser.parse_args(argv)
     if args.seed_start < BENCHMARK_SEEDS:
         parser.error(f"--seed-start must be >= {BENCHMARK_SEEDS}: lower seeds were used in development")
     steps = [float(s) for s in args.steps.split(",") if s.strip()]
     rows: dict[str, dict[str, str]] = {}
-    with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-coarse-") as scratch:
+    if any(step <= 0 for step in steps):
+        parser.error(f"--steps must be positive seconds, not {args.steps!r}")
+    with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-sampling-") as scratch:
         for step in steps:
-            bundles = thinned_set(Path(scratch) / f"{step:g}", step, args.count, args.seed_start)
+            bundles = sampled_set(Path(scratch) / f"{step:g}", step, args.count, args.seed_start)
             with progress_bar(f"{step:g} s a sample", len(bundles)) as advance:
                 report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
             rows[f"{step:g} s"] = row(report)
-    table = Table(title=f"Fresh simulated scenarios thinned to coarser sampling ({args.count} per pattern, strict)")
+    table = Table(title=f"Fresh simulated scenarios by sampling interval ({args.count} per pattern, strict)")
     table.add_column("measure")
     for step in rows:
         table.add_column(f"one sample / {step}", justify="right")
     for measure in next(iter(rows.values())):
         table.add_row(measure, *(cells[measure] for cells in rows.values()))
-    return BenchResult(tables={"coarse": table}, data={"count": args.count, "steps": rows})
+    return BenchResult(tables={"sampling": table}, data={"count": args.count, "steps": rows})
 
 
 if __name__ == "__main__":

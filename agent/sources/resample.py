@@ -1,0 +1,50 @@
+"""Fine samples averaged to the step a query asks for, as a metrics backend would answer it.
+
+A Skill reads its window at ``window.step`` (default one minute). Prometheus answers ``query_range`` at that
+step whatever the scrape interval; a bundle holds raw samples, which may come every second. Detectors count
+samples (persistence, reference length) and judge each against the spread of its reference, so 1-s samples
+(√60 times noisier than their minute means, 60 to a minute) would make the same incident look different.
+Averaging into step-long buckets gives them what a one-minute series of the same system would show.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.series import Series, median_gap
+
+FINER = 0.5  # a series is averaged when its median sampling interval is at most this share of the query step
+
+
+def _buckets(series: Series, step: float, anchor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(stamps, means, counts) of the non-NaN samples in buckets ``[anchor + k*step, anchor + (k+1)*step)``,
+    each stamped at its latest sample; empty buckets left out."""
+    keep = ~np.isnan(series.values)
+    times, values = series.timestamps[keep], series.values[keep]
+    _, bucket = np.unique(np.floor((times - anchor) / step), return_inverse=True)
+    counts = np.bincount(bucket)
+    stamps = np.full(counts.size, -np.inf)
+    np.maximum.at(stamps, bucket, times)
+    return stamps, np.bincount(bucket, weights=values) / np.maximum(counts, 1), counts
+
+
+def bucket_means(series: Series, step: float, anchor: float = 0.0) -> Series:
+    """``series`` averaged over ``step``-second buckets on the grid through ``anchor``, each stamped at its latest
+    sample (the value as of then); NaN samples are left out and empty buckets dropped."""
+    stamps, means, _ = _buckets(series, step, anchor)
+    return Series(series.metric, dict(series.labels), stamps, means)
+
+
+def to_step(series: Series, step: float, anchor: float) -> Series:
+    """``series`` at the query ``step``: unchanged when its median interval is over ``FINER`` × ``step``; else
+    its bucket means on the grid through ``anchor`` (a bundle's first sample: all its series share the grid, so
+    their onsets stay comparable), without a first or last bucket holding under half the usual number of
+    samples (a window cut through it)."""
+    if step <= 0 or len(series) < 2 or median_gap([series.timestamps], default=step) > FINER * step:
+        return series
+    stamps, means, counts = _buckets(series, step, anchor)
+    keep = np.ones(counts.size, dtype=bool)
+    if counts.size:
+        partial = counts < np.median(counts) / 2
+        keep[[0, -1]] = ~partial[[0, -1]]
+    return Series(series.metric, dict(series.labels), stamps[keep], means[keep])
