@@ -9,7 +9,7 @@ from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING
 
-from agent.series import ChangeRecord, LogRecord, Series
+from agent.series import ChangeRecord, LogRecord, Series, median_gap
 from agent.sources.base import (
     ChangeRequest,
     LogRequest,
@@ -40,6 +40,8 @@ class BundleMetricSource:
         self._by_service: dict[str, dict[str, list[Series]]] = defaultdict(lambda: defaultdict(list))
         firsts = [float(s.timestamps[0]) for s in bundle.series if len(s)]
         self._grid = min(firsts, default=0.0)  # where the buckets of a step-averaged answer begin
+        # id of each bundle series -> its sampling interval, worked out once here, not per query in the threads
+        self._intervals = {id(s): median_gap([s.timestamps], default=math.inf) for s in bundle.series}
         for series in bundle.series:
             self._by_metric[series.metric].append(series)
             self._by_service[series.service or ""][series.metric].append(series)
@@ -71,7 +73,7 @@ class BundleMetricSource:
                 truncated = True
                 break
             cut = Series(series.metric, series.labels, series.timestamps[mask], series.values[mask])
-            found.append(to_step(cut, query.step, self._grid))
+            found.append(to_step(cut, query.step, self._grid, self._intervals[id(series)]))
         problem = self.limits.problem(found)
         if problem:
             return SourceResult.failed(self.name, request, problem)

@@ -35,12 +35,14 @@ def bucket_means(series: Series, step: float, anchor: float = 0.0) -> Series:
     return Series(series.metric, dict(series.labels), stamps, means)
 
 
-def to_step(series: Series, step: float, anchor: float) -> Series:
-    """``series`` at the query ``step``: unchanged when its median interval is over ``FINER`` × ``step``; else
-    its bucket means on the grid through ``anchor`` (a bundle's first sample: all its series share the grid, so
-    their onsets stay comparable), without a first or last bucket holding under half the usual number of
-    samples (a window cut through it)."""
-    if step <= 0 or len(series) < 2 or median_gap([series.timestamps], default=step) > FINER * step:
+def to_step(series: Series, step: float, anchor: float, interval: float | None = None) -> Series:
+    """``series`` at the query ``step``: unchanged when its sampling ``interval`` (default: its median gap) is
+    over ``FINER`` × ``step``; else its bucket means on the grid through ``anchor`` (a bundle's first sample: all
+    its series share the grid, so their onsets stay comparable), without a first or last bucket holding under
+    half the usual number of samples (a window cut through it)."""
+    if step <= 0 or len(series) < 2:
+        return series
+    if (interval if interval is not None else median_gap([series.timestamps], default=step)) > FINER * step:
         return series
     stamps, means, counts = _buckets(series, step, anchor)
     keep = np.ones(counts.size, dtype=bool)
