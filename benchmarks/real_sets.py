@@ -185,8 +185,11 @@ def main(argv: list[str] | None = None) -> BenchResult:
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-sets-") as temp:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         for path in sets:
-            outcomes, cases = run_set(path, args.limit, settings, knowledge, Path(temp),
-                                      without_topology=args.without_topology, sample_every=args.sample_every)
+            try:
+                outcomes, cases = run_set(path, args.limit, settings, knowledge, Path(temp),
+                                          without_topology=args.without_topology, sample_every=args.sample_every)
+            except ValueError as exc:  # a --sample-every that does not divide a series' interval
+                raise SystemExit(f"{path.name}: {exc}") from None
             if outcomes:
                 summary.add_row(*rca_row(path.name, outcomes))
                 kinds = fault_table(outcomes)

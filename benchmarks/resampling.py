@@ -1,14 +1,14 @@
 """The same bundles at another sampling interval: averaged over coarser buckets, or spread over finer samples.
 
-Coarser: each series averaged over ``step``-second buckets stamped at their end (``agent.sources.resample``),
-as a rate over a coarser scrape interval, or cloud monitoring keeping one point in five minutes, records it.
-Finer: each sample becomes ``interval / step`` samples at ``step`` apart over the interval it stood for, each
-its value plus white noise, the noise of each interval centred so its mean is the original value exactly
-(a series that only grows, a counter, is interpolated instead).
-The noise per fine sample is the series' own sample-to-sample noise (robust, from its first differences)
-times ``sqrt(interval / step)``, how independent noise averages out over a minute. Real fine data is not
-white, so this measures how an answer depends on the sampling interval alone, not how it does on a system
-scraped every second.
+Coarser: each series averaged over ``step``-second buckets ``[k*step, (k+1)*step)``, each stamped at its
+latest sample (``agent.sources.resample.bucket_means``), as a rate over a coarser scrape interval, or cloud
+monitoring keeping one point in five minutes, records it. Finer: each sample becomes ``interval / step``
+samples ``step`` apart over the interval it stood for (``step`` must divide the interval), each its value
+plus white noise, the noise of each interval centred so its mean is the original value exactly (a series
+that only grows, a counter, is interpolated instead). The noise per fine sample is the series' own
+sample-to-sample noise (``robust.diff_noise``) times ``sqrt(interval / step)``, how independent noise
+averages out over the interval. Real fine data is not white, so this measures how an answer depends on the
+sampling interval alone, not how it does on a system scraped every second.
 """
 
 from __future__ import annotations
@@ -19,42 +19,38 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.detectors.robust import diff_noise
 from agent.series import Series, median_gap
 from agent.sources.resample import bucket_means
-
-MAD_TO_SD = 1.4826
-
-
-def averaged(series: Series, step: float) -> Series:
-    """``series`` averaged over ``step``-second buckets ``(g - step, g]`` stamped at ``g`` (NaN samples left out)."""
-    return bucket_means(series, step)
 
 
 def finer(series: Series, step: float, seed: int = 0) -> Series:
     """``series`` spread over samples ``step`` seconds apart whose mean over each original interval is the
-    original value (see the module docstring); unchanged when it has under three samples or is not coarser."""
+    original value (see the module docstring); unchanged when it has under three samples or is not coarser.
+    ValueError when ``step`` does not divide its interval."""
     interval = median_gap([series.timestamps], default=0.0)
-    per_interval = int(round(interval / step))
-    values = series.values
-    if len(series) < 3 or per_interval < 2:
+    if len(series) < 3 or interval <= step:
         return series
+    per_interval = int(round(interval / step))
+    if per_interval < 2 or abs(per_interval * step - interval) > 0.05 * interval:  # recorded jitter is fine
+        raise ValueError(f"{series.key()}: a step of {step:g} s does not divide its {interval:g}-s interval")
     offsets = step * (np.arange(per_interval) + 1) - per_interval * step
     stamps = (series.timestamps[:, None] + offsets[None, :]).ravel()
-    diffs = np.diff(values[~np.isnan(values)])
-    if diffs.size and (diffs >= 0).all():  # a counter: it only grows, so it is interpolated, not jittered
+    values = series.values
+    recorded = values[~np.isnan(values)]
+    if recorded.size >= 2 and (np.diff(recorded) >= 0).all():  # a counter: it only grows, so interpolated
         return Series(series.metric, dict(series.labels), stamps, np.interp(stamps, series.timestamps, values))
-    noise = MAD_TO_SD * float(np.median(np.abs(diffs - np.median(diffs)))) / np.sqrt(2.0) if diffs.size else 0.0
     rng = np.random.default_rng([seed, zlib.crc32(series.key().encode())])
-    spread = rng.normal(0.0, noise * np.sqrt(per_interval), size=(len(series), per_interval))
+    spread = rng.normal(0.0, diff_noise(recorded) * np.sqrt(per_interval), size=(len(series), per_interval))
     spread -= spread.mean(axis=1, keepdims=True)
     return Series(series.metric, dict(series.labels), stamps, (values[:, None] + spread).ravel())
 
 
 def resampled(series: Series, step: float, seed: int = 0) -> Series:
-    """``series`` at ``step`` seconds: ``finer`` when its own interval is longer, else ``averaged``."""
+    """``series`` at ``step`` seconds: ``finer`` when its own interval is longer, else bucket means."""
     if median_gap([series.timestamps], default=step) > step:
         return finer(series, step, seed)
-    return averaged(series, step)
+    return bucket_means(series, step)
 
 
 def resampled_copy(bundle: Path, root: Path, step: float, leave_out: Collection[str] = (), seed: int = 0) -> Path:

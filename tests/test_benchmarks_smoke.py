@@ -67,8 +67,9 @@ def test_sampling_interval_table(bench, tmp_path):
     assert all("/2 " in cells["RCA top-1"] or cells["RCA top-1"] == "—" for cells in result.data["steps"].values())
     with pytest.raises(SystemExit):
         module.main(["--count", "1", "--seed-start", "5"])
-    with pytest.raises(SystemExit):
-        module.main(["--count", "1", "--steps", "0"])
+    for steps in ("0", "", "45"):  # not positive, none, not dividing the simulator's minute
+        with pytest.raises(SystemExit):
+            module.main(["--count", "1", "--steps", steps])
 
 
 def test_release_interception_counts_hold_as_intercepted(bench):
@@ -145,7 +146,11 @@ def test_spreading_finer_keeps_each_interval_mean_and_a_counter_growing(bench):
     assert fine.values.reshape(6, 12).mean(axis=1) == pytest.approx(gauge.values)
     assert np.std(fine.values[:12]) > 0  # noise around the recorded value
     counter = Series("requests_total", {"service": "db"}, gauge.timestamps, np.cumsum(gauge.values))
-    assert (np.diff(module.resampled(counter, 5.0).values) >= 0).all()
+    spread = module.resampled(counter, 5.0)
+    assert len(spread) == 72 and spread.timestamps[-1] == 360.0 and spread.values[-1] == counter.values[-1]
+    assert (np.diff(spread.values) >= 0).all() and len(set(spread.values)) > len(counter)  # grows in between
+    with pytest.raises(ValueError, match="does not divide"):
+        module.resampled(gauge, 45.0)
 
 
 @needs_shared_data
@@ -158,6 +163,12 @@ def test_real_sets_resampled_coarser_or_finer(bench, tmp_path, seconds):
     cases = result.data["sets"]["nezha-tt-dev"]["rca"]
     assert len(cases) == 1 and cases[0]["error"] is None
     if seconds == "15":  # spread finer, the bundle source averages it back: the same answer as recorded
+        from agent.bundles.reader import load_bundle
+        from agent.series import sample_step
+
+        case_dir = SHARED_DATA / "nezha-tt-dev" / cases[0]["case"]
+        copy = bench("resampling").resampled_copy(case_dir, tmp_path / "copy", 15.0)
+        assert sample_step(load_bundle(copy).series) == 15.0
         recorded = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-tt-dev", "--limit", "1",
                                 "--no-knowledge", "--home", str(tmp_path / "h")])
         [case] = recorded.data["sets"]["nezha-tt-dev"]["rca"]

@@ -48,6 +48,19 @@ def test_a_bucket_the_window_cuts_through_is_dropped_at_either_end():
     assert minute.timestamps.tolist() == [T0 + 115, T0 + 175]
 
 
+def test_a_bucket_is_partial_by_the_samples_a_full_one_holds():
+    series = five_second_series([1.0] * 2 + [3.0] * 12 + [5.0] * 2, start=T0 + 50)
+    minute = to_step(series, 60.0, anchor=T0)
+    assert minute.values.tolist() == [3.0]  # 2 of 12 samples at either end: both dropped
+
+
+def test_a_two_minute_step_reads_minute_data_as_two_minute_means():
+    minute_series = Series("disk", {"service": "a"}, T0 + 60.0 * np.arange(1, 7), np.arange(1.0, 7.0))
+    two = to_step(minute_series, 120.0, anchor=T0)
+    assert two.values.tolist() == [1.0, 2.5, 4.5, 6.0]  # one of two samples at either end is half: kept
+    assert two.timestamps.tolist() == [T0 + 60, T0 + 180, T0 + 300, T0 + 360]
+
+
 def test_series_not_finer_than_half_the_step_are_untouched():
     minute_series = Series("cpu", {"service": "a"}, T0 + 60.0 * np.arange(10), np.arange(10.0))
     assert to_step(minute_series, 60.0, anchor=T0) is minute_series

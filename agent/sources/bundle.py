@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 class BundleMetricSource:
     """Answers metric queries from a bundle's metrics.csv (``promql`` is ignored): raw samples, averaged to the
-    query's step when they come much finer (``resample.to_step``), as a metrics backend would answer."""
+    query's step when they come much finer (``resample.to_step``), as ``avg_over_time(x[step])`` would answer."""
 
     def __init__(self, bundle: CaseBundle, name: str = "bundle", limits: QueryLimits | None = None) -> None:
         self.bundle = bundle

@@ -1,10 +1,11 @@
-"""Fine samples averaged to the step a query asks for, as a metrics backend would answer it.
+"""Fine samples averaged to the step a query asks for, as ``avg_over_time(x[step])`` would answer it.
 
 A Skill reads its window at ``window.step`` (default one minute). Prometheus answers ``query_range`` at that
-step whatever the scrape interval; a bundle holds raw samples, which may come every second. Detectors count
-samples (persistence, reference length) and judge each against the spread of its reference, so 1-s samples
-(√60 times noisier than their minute means, 60 to a minute) would make the same incident look different.
-Averaging into step-long buckets gives them what a one-minute series of the same system would show.
+step whatever the scrape interval (a plain selector: the latest sample at each step); a bundle holds raw
+samples, which may come every second. Detectors count samples (persistence, reference length) and judge
+each against the spread of its reference, so 1-s samples (√60 times noisier than their minute means, 60 to
+a minute) would make the same incident look different. Averaging into step-long buckets gives them what a
+one-minute series of the same system would show.
 """
 
 from __future__ import annotations
@@ -39,14 +40,15 @@ def to_step(series: Series, step: float, anchor: float, interval: float | None =
     """``series`` at the query ``step``: unchanged when its sampling ``interval`` (default: its median gap) is
     over ``FINER`` × ``step``; else its bucket means on the grid through ``anchor`` (a bundle's first sample: all
     its series share the grid, so their onsets stay comparable), without a first or last bucket holding under
-    half the usual number of samples (a window cut through it)."""
+    half the samples a full one holds (a window cut through it)."""
     if step <= 0 or len(series) < 2:
         return series
-    if (interval if interval is not None else median_gap([series.timestamps], default=step)) > FINER * step:
+    interval = interval if interval is not None else median_gap([series.timestamps], default=step)
+    if interval > FINER * step:
         return series
     stamps, means, counts = _buckets(series, step, anchor)
     keep = np.ones(counts.size, dtype=bool)
     if counts.size:
-        partial = counts < np.median(counts) / 2
+        partial = counts < step / interval / 2
         keep[[0, -1]] = ~partial[[0, -1]]
     return Series(series.metric, dict(series.labels), stamps[keep], means[keep])
