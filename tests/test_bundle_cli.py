@@ -6,9 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 from typer.testing import CliRunner
 
+from agent.bundles.reader import load_bundle
+from agent.bundles.writer import write_metrics_csv
 from agent.cli.app import app
+from agent.series import Series
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
 runner = CliRunner()
@@ -48,8 +52,19 @@ def test_show_summary():
     assert summary["log_lines"] == 4 and summary["log_levels"] == ["ERROR=2", "INFO=1", "WARN=1"]
     assert summary["changes"][0].startswith("cfg-77 (config feature-store")
     assert summary["metric_window"] == "2026-03-02T10:00:00Z .. 2026-03-02T10:19:00Z"
+    assert summary["sampling"] == "every 60s"
     table = runner.invoke(app, ["bundle", "show", str(FIXTURE)])
     assert table.exit_code == 0 and "RankingP99LatencyHigh" in table.stdout
+
+
+def test_show_says_when_samples_are_read_as_step_means(tmp_path):
+    fine = tmp_path / "fine"
+    shutil.copytree(FIXTURE, fine)
+    series = [Series(s.metric, s.labels, np.repeat(s.timestamps, 4) + np.tile([-45.0, -30.0, -15.0, 0.0], len(s)),
+                     np.repeat(s.values, 4)) for s in load_bundle(FIXTURE).series]
+    write_metrics_csv(fine / "metrics.csv", series)
+    summary = json.loads(runner.invoke(app, ["bundle", "show", str(fine), "--json"]).stdout)
+    assert summary["sampling"] == "every 15s (read as means over each Skill's step, 60s by default)"
 
 
 def test_show_invalid_bundle_is_a_message_not_a_traceback(tmp_path):

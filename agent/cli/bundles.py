@@ -13,6 +13,9 @@ from agent.bundles.errors import InvalidBundleError
 from agent.bundles.reader import CaseBundle, load_bundle
 from agent.bundles.validate import find_bundles, validate_bundle
 from agent.cli.common import JsonOption, console, err_console, print_json
+from agent.detectors.wording import fmt_duration
+from agent.series import DEFAULT_STEP_S, sample_step
+from agent.sources.resample import FINER
 from agent.timeparse import to_rfc3339
 
 bundle_app = typer.Typer(
@@ -108,6 +111,17 @@ def _error(text: str) -> None:
     err_console.print(text, style="red", markup=False, highlight=False, soft_wrap=True)
 
 
+def _sampling(bundle: CaseBundle) -> str:
+    """The metrics' sampling interval, and how Skills read it when it is finer than their step."""
+    if not any(len(s) >= 2 for s in bundle.series):
+        return "-"
+    interval = sample_step(bundle.series)
+    text = f"every {fmt_duration(interval)}"
+    if interval <= FINER * DEFAULT_STEP_S:
+        text += f" (read as means over each Skill's step, {fmt_duration(DEFAULT_STEP_S)} by default)"
+    return text
+
+
 def bundle_summary(bundle: CaseBundle) -> dict[str, object]:
     """The facts ``bundle show`` prints."""
     stamps = [float(s.timestamps[0]) for s in bundle.series if len(s)] + [
@@ -124,6 +138,7 @@ def bundle_summary(bundle: CaseBundle) -> dict[str, object]:
         "metrics": len({s.metric for s in bundle.series}),
         "samples": sum(len(s) for s in bundle.series),
         "metric_window": f"{to_rfc3339(min(stamps))} .. {to_rfc3339(max(stamps))}" if stamps else "-",
+        "sampling": _sampling(bundle),
         "services": bundle.services(),
         "log_lines": len(bundle.logs),
         "log_levels": [f"{level}={n}" for level, n in sorted(levels.items())],
