@@ -132,7 +132,10 @@ def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path, *
     bundles = find_bundles(path)[:limit]
     leave_out = {"topology.yaml"} if without_topology else set()
     if sample_every:
-        bundles = [resampled_copy(b, scratch / path.name, sample_every, leave_out) for b in bundles]
+        try:
+            bundles = [resampled_copy(b, scratch / path.name, sample_every, leave_out) for b in bundles]
+        except ValueError as exc:  # a --sample-every that does not divide a series' interval
+            raise SystemExit(f"{path.name}: {exc}") from None
     elif leave_out:
         bundles = [linked_copy(b, scratch / path.name, leave_out) for b in bundles]
     with progress(f"{path.name}: {len(bundles)} cases", len(bundles)) as advance:
@@ -185,11 +188,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-sets-") as temp:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         for path in sets:
-            try:
-                outcomes, cases = run_set(path, args.limit, settings, knowledge, Path(temp),
-                                          without_topology=args.without_topology, sample_every=args.sample_every)
-            except ValueError as exc:  # a --sample-every that does not divide a series' interval
-                raise SystemExit(f"{path.name}: {exc}") from None
+            outcomes, cases = run_set(path, args.limit, settings, knowledge, Path(temp),
+                                      without_topology=args.without_topology, sample_every=args.sample_every)
             if outcomes:
                 summary.add_row(*rca_row(path.name, outcomes))
                 kinds = fault_table(outcomes)

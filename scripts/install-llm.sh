@@ -23,17 +23,18 @@ python=${1:-.venv/bin/python}
 [[ -x $python ]] || { echo "no Python at $python (run make venv first)" >&2; exit 1; }
 
 # CMAKE_ARGS of your own (a GPU build, say) replace the portable flags below.
-case $(uname -m) in
+arch=$(uname -m)
+case $arch in
   x86_64) portable="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" ;;
   *) portable="-DGGML_NATIVE=OFF" ;;
 esac
 build_flags=${CMAKE_ARGS:-$portable}
 version=$(sed -n 's/^[Ll][Ll][Aa][Mm][Aa][-_][Cc][Pp][Pp][-_][Pp][Yy][Tt][Hh][Oo][Nn]==//p' constraints.txt)
 [[ -n $version ]] || { echo "constraints.txt pins no llama-cpp-python version" >&2; exit 1; }
-build="$version $(uname -m) $build_flags"
+build="$version $arch $build_flags"
 prefix=$("$python" -c "import sys; print(sys.prefix)")
 marker="$prefix/.llama-cpp-build"
-wheels="${XDG_CACHE_HOME:-$HOME/.cache}/bianque/llama-cpp-python-$version-$(uname -m)-$(echo "$build_flags" | cksum | cut -d' ' -f1)"
+wheels="${XDG_CACHE_HOME:-$HOME/.cache}/bianque/llama-cpp-python-$version-$arch-$(echo "$build_flags" | cksum | cut -d' ' -f1)"
 
 missing=()
 { "$python" -c "import llama_cpp, sse_starlette, starlette_context" 2>/dev/null \

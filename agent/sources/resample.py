@@ -26,7 +26,7 @@ def _buckets(series: Series, step: float, anchor: float) -> tuple[np.ndarray, np
     counts = np.bincount(bucket)
     stamps = np.full(counts.size, -np.inf)
     np.maximum.at(stamps, bucket, times)
-    return stamps, np.bincount(bucket, weights=values) / np.maximum(counts, 1), counts
+    return stamps, np.bincount(bucket, weights=values) / counts, counts  # every bucket holds a sample
 
 
 def bucket_means(series: Series, step: float, anchor: float = 0.0) -> Series:
