@@ -19,9 +19,10 @@ TOPOLOGY = {"gateway": ["orders", "payments"], "orders": [], "payments": ["ledge
 
 
 def _findings() -> list:
-    """orders: a strong request-rate fall (a starved victim); payments: weaker latency and CPU rises."""
+    """orders: a strong request-rate rise (the gateway retrying at it: a victim); payments: weaker latency and
+    CPU rises."""
     return [
-        finding("F1", "orders", metric="http_requests_per_second", score=0.9).model_copy(update={"direction": "down"}),
+        finding("F1", "orders", metric="http_requests_per_second", score=0.9),
         finding("F2", "payments", metric="request_latency_p99_seconds", score=0.6),
         finding("F3", "payments", metric="cpu_usage_ratio", score=0.6),
         finding("F4", "gateway", metric="request_latency_p99_seconds", score=0.4),
@@ -48,13 +49,13 @@ def test_position_is_relative_to_the_alerted_service() -> None:
 def test_a_past_correction_of_the_same_shape_changes_the_ranking_and_is_cited() -> None:
     offline = OfflineReasoner()
     before = offline.reason(_pack(), _generic()).verdict
-    assert before.root_causes[0].service == "orders"  # the starved victim outranks the cause without experience
+    assert before.root_causes[0].service == "orders"  # the retried victim outranks the cause without experience
     # One past case, on other services: the cause one hop down had latency and CPU rising; a service one hop
-    # down whose requests fell was ranked above it and was only a victim.
+    # down whose requests rose was ranked above it and was only a victim.
     past = [
         Lesson(case_id="c-past", position="down1", kinds=["cpu_saturation:up", "slow_dependency:up"], cause=True,
                fault="cpu_contention"),
-        Lesson(case_id="c-past", position="down1", kinds=["traffic_spike:down"], cause=False),
+        Lesson(case_id="c-past", position="down1", kinds=["traffic_spike:up"], cause=False),
     ]
     after = offline.reason(_pack(past), _generic()).verdict
     top = after.root_causes[0]
@@ -68,7 +69,7 @@ def test_experience_moves_are_bounded_and_ignore_other_positions() -> None:
     pack = _pack()
     ranked = rank_services(pack.findings, pack.changes, pack.topology, pack.target_services)
     scores = {e.service: e.score for e in ranked}
-    many = [Lesson(case_id=f"c{i}", position="down1", kinds=["traffic_spike:down"], cause=True) for i in range(50)]
+    many = [Lesson(case_id=f"c{i}", position="down1", kinds=["traffic_spike:up"], cause=True) for i in range(50)]
     elsewhere = [Lesson(case_id="far", position="down2", kinds=["cpu_saturation:up", "slow_dependency:up"],
                         cause=True)]
     moved, moves = apply_experience(ranked, pack.findings, pack.topology, pack.target_services, many + elsewhere)

@@ -7,11 +7,14 @@ import pytest
 from agent.findings import Finding, FindingKind, number_findings
 from agent.reasoners.ranking import (
     EARLIEST_BONUS,
+    LESS_WORK_WEIGHT,
     SIGNIFICANT,
     ServiceEvidence,
     activity,
+    less_work,
     outgoing_slowness,
     rank_services,
+    weight,
 )
 
 T0 = 1_700_000_000.0
@@ -148,6 +151,18 @@ def test_callees_that_stopped_working_implicate_the_caller_that_stopped_calling(
     assert ranked[0].service == "checkout", [(e.service, e.score) for e in ranked]
     assert any("did less work" in note and "['email', 'payment']" in note for note in ranked[0].notes)
     assert {e.service for e in ranked if e.notes and "did less work" in " ".join(e.notes)} == {"checkout"}
+
+
+@pytest.mark.parametrize("metric", ["syscall_read", "requests_per_second", "pod_workload_ops", "qps"])
+def test_a_fall_of_work_or_request_rate_counts_as_less_work(metric):
+    """Requests falling is the traffic family's good direction: the service was sent less, a victim's sign."""
+    assert less_work(_fell("cart", 0.8, metric))
+    assert weight(_fell("cart", 0.8, metric)) == pytest.approx(0.8 * LESS_WORK_WEIGHT)
+
+
+@pytest.mark.parametrize("metric", ["success_rate", "cache_hit_ratio", "memory_rss_bytes"])
+def test_a_fall_that_names_a_fault_or_a_resource_is_not_less_work(metric):
+    assert not less_work(_fell("cart", 0.8, metric))
 
 
 def test_weak_falls_blame_no_caller():

@@ -31,6 +31,7 @@ CHANGE_WINDOW_S = 1800.0
 CALLER_SIDE = ("*client*", "*outbound*", "*upstream*", "*downstream*", "*dependency*")  # latency of calls it makes
 CALLER_SIDE_WEIGHT = 0.3  # a caller-side deviation mostly points at the callee, not the caller
 LESS_WORK_WEIGHT = 0.3  # a fall of an unknown-direction metric (less work done) mostly marks a victim
+WORK_FAMILIES = (None, "traffic_spike")  # a fall of these is less work done (requests too: a spike's opposite)
 SHARED_WEIGHT = 0.3  # a series other services report too (a host's CPU under every pod on it) names no one
 RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had recovered before it
 RUN_END = 0.5  # back within this share of the detector's alarm level: the excursion's run has ended
@@ -89,7 +90,7 @@ def less_work(finding: Finding) -> bool:
     """
     if finding.direction != "down" or not finding.metric:
         return False
-    return infer_direction(finding.metric) == "both" and metric_family(finding.metric) is None
+    return infer_direction(finding.metric) == "both" and metric_family(finding.metric) in WORK_FAMILIES
 
 
 @dataclass
