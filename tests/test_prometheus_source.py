@@ -15,9 +15,10 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
-from agent.sources.base import MetricQuery
+from agent.sources.base import MetricQuery, QueryLimits
 from agent.sources.prometheus import PrometheusMetricSource
 from agent.sources.promql import escape_string, glob_to_re2, quote, selector
 
@@ -89,11 +90,67 @@ def test_matrix_becomes_series(fake):
     assert "query=%7B__name__%3D%22up%22%7D" in fake.requests[0]
 
 
+def _params(request: str) -> dict[str, list[str]]:
+    return urllib.parse.parse_qs(urllib.parse.urlsplit(request).query)
+
+
 def test_query_start_sits_on_the_step_grid(fake):
     fake.answer("/api/v1/query_range", matrix())
     PrometheusMetricSource(fake.url).query(MetricQuery("up", {}, 1_000_037.5, 1_003_600.0, step=60.0))
-    params = urllib.parse.parse_qs(urllib.parse.urlsplit(fake.requests[0]).query)
+    ranged = next(r for r in fake.requests if r.startswith("/api/v1/query_range"))
+    params = _params(ranged)
     assert (params["start"], params["step"]) == (["1000020"], ["60"])  # floor to the grid, never later
+
+
+def _every(interval: float, start: float, end: float, value) -> list[list]:
+    return [[t, str(value(t))] for t in np.arange(start, end + 1e-9, interval)]
+
+
+def test_a_selector_reads_raw_samples_and_averages_them_to_the_step(fake):
+    """A 15-s scrape read at a 60-s step: each minute's mean (here 10, the samples alternate 8 and 12),
+    not the one sample ``query_range`` would pick per step."""
+    samples = _every(15.0, 1020.0, 2000.0, lambda t: 8 if int(t // 15) % 2 else 12)
+    fake.answer("/api/v1/query", matrix({"metric": {"__name__": "up", "job": "a"}, "values": samples}))
+    result = PrometheusMetricSource(fake.url).query(MetricQuery("up", {}, 1000.0, 2000.0, step=60.0))
+    assert result.status == "ok", result.error
+    assert fake.requests and all(r.startswith("/api/v1/query?") for r in fake.requests)
+    params = _params(fake.requests[0])
+    assert params["query"] == ['{__name__="up"}[1040001ms]'] and params["time"] == ["2000"]  # from 960 on the grid
+    (series,) = result.data
+    assert series.values.tolist() == [10.0] * 17  # minutes from 1020 on; the last (1980, 1995) holds half: kept
+    assert series.timestamps[0] == 1065.0  # stamped at each minute's latest sample
+    assert result.request["read"].startswith("raw samples")
+
+
+def test_samples_as_coarse_as_the_step_come_back_as_they_are(fake):
+    samples = _every(60.0, 1020.0, 2000.0, lambda t: t % 7)
+    fake.answer("/api/v1/query", matrix({"metric": {"__name__": "up"}, "values": samples}))
+    (series,) = PrometheusMetricSource(fake.url).query(MetricQuery("up", {}, 1000.0, 2000.0, step=60.0)).data
+    assert series.timestamps.tolist() == [float(t) for t, _ in samples]
+
+
+def test_raw_samples_beyond_the_limits_are_read_at_each_step_instead(fake):
+    fake.answer("/api/v1/query", matrix({"metric": {"__name__": "up"}, "values": _every(1.0, 1000.0, 1099.0, abs)}))
+    fake.answer("/api/v1/query_range", matrix({"metric": {"__name__": "up"}, "values": [[1020, "1"], [1080, "2"]]}))
+    source = PrometheusMetricSource(fake.url, limits=QueryLimits(max_series=10, max_points=50))
+    result = source.query(MetricQuery("up", {}, 1000.0, 1100.0, step=60.0))
+    assert result.status == "ok" and result.data[0].values.tolist() == [1.0, 2.0]
+    assert result.request["read"].startswith("query_range")
+
+
+def test_a_server_refusing_the_range_selector_is_asked_at_each_step(fake):
+    fake.answer("/api/v1/query", {"status": "error", "errorType": "execution", "error": "too many samples"},
+                status=422)
+    fake.answer("/api/v1/query_range", matrix({"metric": {"__name__": "up"}, "values": [[1020, "1"]]}))
+    result = PrometheusMetricSource(fake.url).query(query())
+    assert result.status == "ok" and result.data[0].values.tolist() == [1.0]
+
+
+def test_a_skills_own_promql_is_evaluated_at_each_step(fake):
+    fake.answer("/api/v1/query_range", matrix({"metric": {}, "values": [[1020, "1"]]}))
+    result = PrometheusMetricSource(fake.url).query(query(promql="sum(rate(x[5m]))"))
+    assert result.status == "ok"
+    assert [r.split("?")[0] for r in fake.requests] == ["/api/v1/query_range"]
 
 
 @pytest.mark.parametrize(

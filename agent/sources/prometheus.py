@@ -13,6 +13,7 @@ import httpx
 from agent.series import Series, make_series
 from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult
 from agent.sources.promql import selector
+from agent.sources.resample import to_step
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,14 @@ MAX_POINTS = 11_000  # Prometheus refuses longer query_range answers per series
 
 class PrometheusError(RuntimeError):
     """The server could not be reached or answered something other than a success."""
+
+
+class AnswerTooLarge(PrometheusError):
+    """The answer grew past the query limits while it downloaded."""
+
+
+class ServerRefused(PrometheusError):
+    """The server answered the request with an error (bad query, too many samples, HTTP 4xx/5xx)."""
 
 
 class PrometheusMetricSource:
@@ -50,7 +59,14 @@ class PrometheusMetricSource:
     # --- queries ------------------------------------------------------------------------
 
     def query(self, query: MetricQuery) -> SourceResult[Series]:
-        """Series for a Skill's metric; every failure becomes ``SourceResult.failed``."""
+        """Series for a Skill's metric; every failure becomes ``SourceResult.failed``.
+
+        A Skill's own ``promql`` is evaluated by ``query_range`` at the step. A metric name (a selector) is read
+        as its raw samples and averaged to the step (``resample.to_step``, as the bundle source does), so a
+        15-s or 1-s scrape gives step means, not the one sample ``query_range`` would pick per step; when the
+        raw samples would not fit the answer limits, the selector goes through ``query_range`` instead (the
+        request records which read was made, under ``read``).
+        """
         request = query.describe()
         try:
             expr = query.promql or selector(query.name, self._server_matchers(query.matchers), query.exclude)
@@ -61,12 +77,12 @@ class PrometheusMetricSource:
         if query.end < query.start:
             return SourceResult.failed(self.name, request, "query end is before its start")
         start = math.floor(query.start / step) * step  # on the step grid: the same instants on every query
-        params = {"query": expr, "start": _num(start), "end": _num(query.end), "step": _num(step)}
         try:
             with self._client() as client:
-                data = self._get(client, "/api/v1/query_range", params)
-            series = [self._with_service(s)
-                      for s in _matrix_to_series(data, query.name, self.base_url + "/api/v1/query_range")]
+                series = None if query.promql else self._step_means(client, expr, query, start, step, request)
+                if series is None:
+                    series = self._range(client, expr, query.name, start, query.end, step)
+                    request["read"] = "query_range: the sample at each step"
         except PrometheusError as exc:
             return SourceResult.failed(self.name, request, str(exc))
         problem = self.limits.problem(series)
@@ -75,6 +91,30 @@ class PrometheusMetricSource:
         series.sort(key=Series.key)
         truncated = len(series) > query.limit
         return SourceResult.of(self.name, request, series[: query.limit], truncated=truncated)
+
+    def _range(self, client: httpx.Client, expr: str, name: str, start: float, end: float,
+               step: float) -> list[Series]:
+        params = {"query": expr, "start": _num(start), "end": _num(end), "step": _num(step)}
+        data = self._get(client, "/api/v1/query_range", params)
+        return [self._with_service(s) for s in _matrix_to_series(data, name, self.base_url + "/api/v1/query_range")]
+
+    def _step_means(self, client: httpx.Client, expr: str, query: MetricQuery, start: float, step: float,
+                    request: dict[str, object]) -> list[Series] | None:
+        """The selector's raw samples in ``[start, end]`` averaged to ``step`` on the grid through 0 (where
+        ``query_range`` puts its instants), or None when they would not fit the answer limits or the server
+        refused the range selector."""
+        span_ms = math.ceil((query.end - start) * 1000) + 1  # a range selector leaves its start out
+        params = {"query": f"{expr}[{span_ms}ms]", "time": _num(query.end)}
+        try:
+            data = self._get(client, "/api/v1/query", params)
+        except (AnswerTooLarge, ServerRefused) as exc:  # unreachable or slow: query_range would fare no better
+            log.info("%s: no raw samples (%s); reading the sample at each step instead", self.name, exc)
+            return None
+        raw = _matrix_to_series(data, query.name, self.base_url + "/api/v1/query")
+        if self.limits.problem(raw) is not None:
+            return None
+        request["read"] = "raw samples, averaged over each step when at least twice as fine"
+        return [self._with_service(to_step(s, step, 0.0)) for s in raw]
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         """The values of the service label (``service_label``) the server knows, in ``[start, end]`` when given
@@ -182,9 +222,9 @@ class PrometheusMetricSource:
         if isinstance(body, Mapping) and body.get("status") == "error":
             kind = body.get("errorType") or "error"
             status = response.status_code
-            raise PrometheusError(f"{url}: Prometheus {kind} (HTTP {status}): {body.get('error')}")
+            raise ServerRefused(f"{url}: Prometheus {kind} (HTTP {status}): {body.get('error')}")
         if response.status_code >= 400:
-            raise PrometheusError(f"{url}: HTTP {response.status_code}: {_snippet(_text(raw))}")
+            raise ServerRefused(f"{url}: HTTP {response.status_code}: {_snippet(_text(raw))}")
         if not isinstance(body, Mapping) or body.get("status") != "success":
             raise PrometheusError(f"{url}: not a Prometheus API answer: {_snippet(_text(raw))}")
         return body.get("data")
@@ -197,7 +237,7 @@ class PrometheusMetricSource:
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > limit:
-                raise PrometheusError(
+                raise AnswerTooLarge(
                     f"{url}: the answer is larger than {limit} bytes, the most {self.limits.max_points} points "
                     f"and {self.limits.max_series} series can take: narrow the Skill's labels, shorten the window, "
                     "or raise BIANQUE_MAX_QUERY_POINTS / BIANQUE_MAX_QUERY_SERIES")
@@ -206,7 +246,8 @@ class PrometheusMetricSource:
 
 
 def _matrix_to_series(data: Any, fallback_name: str, url: str) -> list[Series]:
-    """Series from a ``query_range`` answer; the metric name comes from ``__name__``."""
+    """Series from a ``query_range`` answer or a range selector's raw samples; the metric name comes from
+    ``__name__``."""
     if not isinstance(data, Mapping) or data.get("resultType") != "matrix":
         kind = data.get("resultType") if isinstance(data, Mapping) else type(data).__name__
         raise PrometheusError(f"{url}: expected a matrix, got {kind!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agent.series import Series
 from agent.sources.base import MetricQuery
 from agent.sources.prometheus import PrometheusMetricSource
 
@@ -150,3 +151,21 @@ def test_an_answer_beyond_the_query_limits_is_refused_naming_the_limit(prometheu
     assert "BIANQUE_MAX_QUERY_POINTS" in result.error
     within = PrometheusMetricSource(prometheus_url, limits=QueryLimits(max_series=4))
     assert ask(within, window, "request_latency_p*_seconds", {"service": "ranking"}).status == "ok"
+
+
+def test_a_fine_scrape_is_read_as_step_means(start_prometheus, window):
+    """Samples every 15 s alternating 8 and 12: a 60-s step reads each minute's mean, 10, where ``query_range``
+    alone would answer with whichever sample came last before each step."""
+    t0 = window[0]
+    times = t0 + 15.0 * np.arange(4 * 60)
+    values = np.where(np.arange(times.size) % 2 == 0, 8.0, 12.0)
+    url = start_prometheus([Series("queue_depth", {"service": "orders"}, times, values)])
+    source = PrometheusMetricSource(url)
+    result = source.query(MetricQuery("queue_depth", {"service": "orders"}, t0, float(times[-1]), step=60.0))
+    assert result.status == "ok", result.error
+    (series,) = result.data
+    assert len(series) >= 58 and np.allclose(series.values, 10.0)
+    assert np.all(np.diff(series.timestamps) == 60.0)
+    assert result.request["read"].startswith("raw samples")
+    promql = source.query(MetricQuery("queue_depth", {}, t0, float(times[-1]), step=60.0, promql="queue_depth"))
+    assert set(promql.data[0].values) <= {8.0, 12.0}  # an expression of the Skill's own: the sample at each step
