@@ -12,6 +12,7 @@ import pytest
 from agent.bundles.reader import load_bundle
 from agent.bundles.writer import write_metrics_csv
 from agent.config import PROJECT_ROOT
+from agent.detectors.counters import as_rate
 from agent.eval.runner import evaluate
 from agent.series import Series, sample_step
 from agent.sim.scenario import build_scenario, write_scenario
@@ -52,6 +53,18 @@ def test_a_bucket_is_partial_by_the_samples_a_full_one_holds():
     series = five_second_series([1.0] * 2 + [3.0] * 12 + [5.0] * 2, start=T0 + 50)
     minute = to_step(series, 60.0, anchor=T0)
     assert minute.values.tolist() == [3.0]  # 2 of 12 samples at either end: both dropped
+
+
+def test_a_counter_keeps_each_steps_latest_sample_so_a_restart_is_no_false_spike():
+    """50 requests a second scraped every 15 s, restarting from 0 halfway: the minute series holds the counts a
+    one-minute scrape would read, and its rate stays 50/s."""
+    times = T0 + 15.0 * np.arange(120)
+    counts = 1e6 + 50.0 * 15.0 * np.arange(120)
+    counts[60:] = 50.0 * 15.0 * np.arange(1, 61)  # restarted at the 16th minute's first scrape
+    minute = to_step(Series("http_requests_total", {"service": "a"}, times, counts), 60.0, anchor=T0)
+    assert minute.timestamps.tolist() == times[3::4].tolist()
+    assert minute.values.tolist() == counts[3::4].tolist()
+    assert np.allclose(as_rate(minute).values, 50.0)  # a mean per minute would mix both counts at the restart
 
 
 def test_a_two_minute_step_reads_minute_data_as_two_minute_means():

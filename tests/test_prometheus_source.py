@@ -87,7 +87,7 @@ def test_matrix_becomes_series(fake):
     assert [s.labels for s in result.data] == [{"job": "a"}, {"job": "b"}]
     assert result.data[1].timestamps.tolist() == [1000.0, 1060.0]
     assert result.data[1].values.tolist() == [0.0, 1.0]
-    assert "query=%7B__name__%3D%22up%22%7D" in fake.requests[0]
+    assert fake.requests[-1].startswith("/api/v1/query_range?query=%7B__name__%3D%22up%22%7D&")
 
 
 def _params(request: str) -> dict[str, list[str]]:
@@ -144,6 +144,19 @@ def test_a_server_refusing_the_range_selector_is_asked_at_each_step(fake):
     fake.answer("/api/v1/query_range", matrix({"metric": {"__name__": "up"}, "values": [[1020, "1"]]}))
     result = PrometheusMetricSource(fake.url).query(query())
     assert result.status == "ok" and result.data[0].values.tolist() == [1.0]
+    assert [r.split("?")[0] for r in fake.requests] == ["/api/v1/query", "/api/v1/query_range"]
+    assert result.request["read"].startswith("query_range")
+
+
+def test_no_raw_samples_or_no_answer_in_time_is_asked_at_each_step(fake):
+    """A long-term store may hold only downsampled data for an old window; a heavy raw read may time out."""
+    fake.answer("/api/v1/query", matrix())
+    fake.answer("/api/v1/query_range", matrix({"metric": {"__name__": "up"}, "values": [[1020, "1"]]}))
+    assert PrometheusMetricSource(fake.url).query(query()).data[0].values.tolist() == [1.0]
+    fake.answer("/api/v1/query", matrix({"metric": {"__name__": "up"}, "values": [[1020, "5"]]}), delay=1.5)
+    result = PrometheusMetricSource(fake.url, timeout=0.5).query(query())
+    assert result.status == "ok" and result.data[0].values.tolist() == [1.0]
+    assert result.request["read"].startswith("query_range")
 
 
 def test_a_skills_own_promql_is_evaluated_at_each_step(fake):

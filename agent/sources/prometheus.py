@@ -32,6 +32,10 @@ class ServerRefused(PrometheusError):
     """The server answered the request with an error (bad query, too many samples, HTTP 4xx/5xx)."""
 
 
+class NoAnswerInTime(PrometheusError):
+    """The server took longer than the timeout to answer."""
+
+
 class PrometheusMetricSource:
     """A :class:`~agent.sources.base.MetricSource` over ``/api/v1/query_range`` and the catalog APIs."""
 
@@ -101,17 +105,18 @@ class PrometheusMetricSource:
     def _step_means(self, client: httpx.Client, expr: str, query: MetricQuery, start: float, step: float,
                     request: dict[str, object]) -> list[Series] | None:
         """The selector's raw samples in ``[start, end]`` averaged to ``step`` on the grid through 0 (where
-        ``query_range`` puts its instants), or None when they would not fit the answer limits or the server
-        refused the range selector."""
+        ``query_range`` puts its instants), or None when the server refused the range selector, took too long,
+        had none (a long-term store may keep only downsampled data for old windows) or they would not fit the
+        answer limits (the download stops at the limit: up to ``limits.max_bytes``)."""
         span_ms = math.ceil((query.end - start) * 1000) + 1  # a range selector leaves its start out
         params = {"query": f"{expr}[{span_ms}ms]", "time": _num(query.end)}
         try:
             data = self._get(client, "/api/v1/query", params)
-        except (AnswerTooLarge, ServerRefused) as exc:  # unreachable or slow: query_range would fare no better
+        except (AnswerTooLarge, ServerRefused, NoAnswerInTime) as exc:  # unreachable: query_range fails as fast
             log.info("%s: no raw samples (%s); reading the sample at each step instead", self.name, exc)
             return None
         raw = _matrix_to_series(data, query.name, self.base_url + "/api/v1/query")
-        if self.limits.problem(raw) is not None:
+        if not raw or self.limits.problem(raw) is not None:  # none: maybe only downsampled data (Thanos) is left
             return None
         request["read"] = "raw samples, averaged over each step when at least twice as fine"
         return [self._with_service(to_step(s, step, 0.0)) for s in raw]
@@ -212,7 +217,7 @@ class PrometheusMetricSource:
             with client.stream("GET", url, params=params) as response:
                 raw = self._read_bounded(response, url)
         except httpx.TimeoutException:
-            raise PrometheusError(f"{url}: no answer within {self.timeout:g}s") from None
+            raise NoAnswerInTime(f"{url}: no answer within {self.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise PrometheusError(f"{url}: cannot reach the server: {exc}") from None
         try:
