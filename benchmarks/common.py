@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +164,39 @@ def fresh_scenarios(root: Path, patterns: Sequence[str], per_pattern: int, seed_
             out[pattern] = generate_batch(root / pattern, per_pattern, seed_start, pattern,
                                           progress=lambda _i, _p: advance())
     return out
+
+
+def pattern_measures(report) -> dict[str, str]:  # noqa: ANN001 - an EvalReport
+    """An ``evaluate`` report's measures per pattern, as table cells: RCA top-1 / top-3, actionable alerts judged
+    as needing no attention, noise silenced; bad releases intercepted, good ones blocked; inspection recall and
+    false alarms."""
+    rca = report.by_pattern["rca"]
+    release = report.by_pattern["release_interception"]
+    inspection = report.by_pattern["inspection"]
+    bad = sum(1 for s in report.scores if s.pattern == "release_interception" and s.decision_label != "pass")
+    stopped = sum(1 for s in report.scores if s.pattern == "release_interception" and s.decision_label != "pass"
+                  and s.decision in ("hold", "block"))
+    return {
+        "RCA top-1": fraction(rca.top1, rca.rca_cases),
+        "RCA top-3": fraction(rca.top3, rca.rca_cases),
+        "actionable judged no attention": fraction(rca.missed_actionable, rca.rca_cases),
+        "noise silenced": fraction(rca.noise_silenced, rca.noise_cases),
+        "bad releases intercepted": fraction(stopped, bad),
+        "good releases blocked": fraction(release.good_blocked, release.good_releases),
+        "inspection recall": fraction(inspection.found_items, inspection.expected_items),
+        "inspection false alarms": str(inspection.false_alarms),
+    }
+
+
+def measures_table(title: str, columns: Mapping[str, Mapping[str, str]]) -> Table:
+    """A table of ``pattern_measures`` cells: one row per measure, one column per variant (its heading the key)."""
+    table = Table(title=title)
+    table.add_column("measure")
+    for heading in columns:
+        table.add_column(heading, justify="right")
+    for measure in next(iter(columns.values()), {}):
+        table.add_row(measure, *(cells[measure] for cells in columns.values()))
+    return table
 
 
 def pct(value: float | None, digits: int = 0) -> str:

@@ -19,9 +19,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import BenchResult, add_common_arguments, bench_settings, emit, fraction, progress_bar
+from common import (
+    BenchResult,
+    add_common_arguments,
+    bench_settings,
+    emit,
+    measures_table,
+    pattern_measures,
+    progress_bar,
+)
 from resampling import resampled_copy
-from rich.table import Table
 
 from agent.eval.runner import evaluate
 from agent.sim.batch import BENCHMARK_SEEDS, combinations
@@ -48,26 +55,6 @@ def sampled_set(root: Path, step: float, count: int, seed_start: int) -> list[Pa
     return out
 
 
-def row(report) -> dict[str, str]:  # noqa: ANN001 - an EvalReport
-    """The measures of one step, as table cells."""
-    rca = report.by_pattern["rca"]
-    release = report.by_pattern["release_interception"]
-    inspection = report.by_pattern["inspection"]
-    bad = sum(1 for s in report.scores if s.pattern == "release_interception" and s.decision_label != "pass")
-    stopped = sum(1 for s in report.scores if s.pattern == "release_interception" and s.decision_label != "pass"
-                  and s.decision in ("hold", "block"))
-    return {
-        "RCA top-1": fraction(rca.top1, rca.rca_cases),
-        "RCA top-3": fraction(rca.top3, rca.rca_cases),
-        "actionable judged no attention": fraction(rca.missed_actionable, rca.rca_cases),
-        "noise silenced": fraction(rca.noise_silenced, rca.noise_cases),
-        "bad releases intercepted": fraction(stopped, bad),
-        "good releases blocked": fraction(release.good_blocked, release.good_releases),
-        "inspection recall": fraction(inspection.found_items, inspection.expected_items),
-        "inspection false alarms": str(inspection.false_alarms),
-    }
-
-
 def main(argv: list[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20, help="scenarios per pattern (default 20)")
@@ -86,13 +73,9 @@ def main(argv: list[str] | None = None) -> BenchResult:
             bundles = sampled_set(Path(scratch) / f"{step:g}", step, args.count, args.seed_start)
             with progress_bar(f"{step:g} s a sample", len(bundles)) as advance:
                 report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
-            rows[f"{step:g} s"] = row(report)
-    table = Table(title=f"Fresh simulated scenarios by sampling interval ({args.count} per pattern, strict)")
-    table.add_column("measure")
-    for step in rows:
-        table.add_column(f"one sample / {step}", justify="right")
-    for measure in next(iter(rows.values())):
-        table.add_row(measure, *(cells[measure] for cells in rows.values()))
+            rows[f"{step:g} s"] = pattern_measures(report)
+    title = f"Fresh simulated scenarios by sampling interval ({args.count} per pattern, strict)"
+    table = measures_table(title, {f"one sample / {step}": cells for step, cells in rows.items()})
     return BenchResult(tables={"sampling": table}, data={"count": args.count, "steps": rows})
 
 

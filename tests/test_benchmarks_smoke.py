@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 
 import numpy as np
 import pytest
@@ -70,6 +71,29 @@ def test_sampling_interval_table(bench, tmp_path):
     for steps in ("0", "", "45"):  # not positive, none, not dividing the simulator's minute
         with pytest.raises(SystemExit):
             module.main(["--count", "1", "--steps", steps])
+
+
+def test_foreign_names_table_and_renamed_bundles(bench, tmp_path):
+    module = bench("foreign_names")
+    result = module.main(["--count", "2", "--home", str(tmp_path / "h")])
+    assert headers(result.tables["names"]) == ["measure", "as simulated", "services renamed",
+                                               "services and metrics renamed"]
+    assert all("/2 " in cells["RCA top-1"] for cells in result.data["variants"].values())
+    with pytest.raises(SystemExit):
+        module.main(["--count", "1", "--seed-start", "5"])
+
+
+def test_a_renamed_bundle_keeps_no_original_name(bench, tmp_path):
+    module = bench("foreign_names")
+    source = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
+    services, metrics = module.bundle_names(source)
+    out = module.renamed_copy(source, tmp_path / "b", metrics_too=True, businesses={"search": "biz-1"})
+    text = "\n".join((out / name).read_text() for name in ("metrics.csv", *module.TEXT_FILES) if (out / name).exists())
+    for name in services | metrics | {"search"}:
+        assert not re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text), name
+    assert "svc-01" in text and "metric-001" in text
+    assert module.bundle_names(out) == ({f"svc-{i:02d}" for i in range(1, len(services) + 1)},
+                                        {f"metric-{i:03d}" for i in range(1, len(metrics) + 1)})
 
 
 def test_release_interception_counts_hold_as_intercepted(bench):

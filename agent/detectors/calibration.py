@@ -25,6 +25,7 @@ Calibration asks instead *how unusual is this for this series*:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,8 @@ from agent.detectors.direction import check_direction
 from agent.detectors.robust import MAD_TO_SIGMA, TINY
 
 REFERENCE_QUANTILE = 0.99  # the reference's own "worst normal" excursion; the top 1 % is its own outliers
+TAIL_QUANTILE = 0.9  # with REFERENCE_QUANTILE, how fast the reference's tail thins (``Calibration.tail``)
+MIN_TAIL = 0.4  # robust sigmas per e-fold of rarity at least: a normal tail's (a lumpy reference may show none)
 MIN_EXCURSION = 3.0  # robust sigmas: nothing closer than this to the centre is unusual, however quiet the series
 REL_FLOOR = 0.01  # spread floor relative to |median|: 100 % success that dips to 99 % is 1 sigma, not 1e12
 MIN_REFERENCE = 3  # fewer reference points than this: no calibration, no judgement
@@ -65,6 +68,13 @@ class Calibration:
     def excess(self, values: np.ndarray) -> np.ndarray:
         """How many times the reference's own excursion each value lies out (the bad way)."""
         return self.z(values) / self.excursion
+
+    def tail(self) -> float:
+        """How much farther out, in robust sigmas, each e-fold rarer value of the reference lies beyond its
+        90th percentile (an exponential tail through its 90th and 99th percentiles; at least ``MIN_TAIL``)."""
+        bad = _bad_way(self.reference_z, self.direction)
+        spread = quantile(bad, REFERENCE_QUANTILE) - quantile(bad, TAIL_QUANTILE)
+        return max(spread / math.log(10.0), MIN_TAIL)
 
 
 def _bad_way(z: np.ndarray, direction: str) -> np.ndarray:

@@ -11,6 +11,7 @@ anything the reference ever did is worth reporting even when it does not last.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,6 +55,29 @@ def detect_deviation(
                      f"{fmt_value(s.metric, center)} baseline ({z:.1f} robust sigmas, "
                      f"{float(excess[peak]):.1f}x its usual excursion, not persistent)"),
             numbers={"baseline_median": center, "baseline_scale": calibration.scale, "peak": value,
-                     "robust_z": z, "excess": float(excess[peak]), "excursion": calibration.excursion},
+                     "robust_z": z, "excess": float(excess[peak]), "excursion": calibration.excursion,
+                     "tail": calibration.tail()},
         ))
     return findings
+
+
+def among_many(finding: Finding, series_judged: int) -> Finding:
+    """A ``deviation`` Finding re-scored as one of ``series_judged`` series an inspection judged together.
+
+    Each series' peak beyond its reference's 99th percentile is a 1 % event per series: among 50 series one
+    is expected by chance. The bar is raised to where the tail (``Calibration.tail``, an exponential tail)
+    puts a 1 % chance for the family: ``excursion + tail x ln(series_judged)`` robust sigmas, so 0.5 (a
+    warning in an inspection) keeps meaning "beyond what normal noise reaches". One series: unchanged.
+    """
+    numbers = finding.numbers
+    if finding.detector != "deviation" or series_judged <= 1 or "tail" not in numbers:
+        return finding
+    bar = numbers["excursion"] + numbers["tail"] * math.log(series_judged)
+    excess = numbers["robust_z"] / bar
+    score = round(min(finding.score, saturate(excess)), 4)
+    return finding.model_copy(update={
+        "score": score,
+        "numbers": {**numbers, "family_excess": round(excess, 4), "series_judged": float(series_judged)},
+        "summary": f"{finding.summary}; {excess:.1f}x what the most extreme of {series_judged} normal series "
+                   f"would reach",
+    })

@@ -11,7 +11,7 @@ from agent.detectors.canary import detect_canary
 from agent.detectors.capacity import capacity_limit
 from agent.detectors.change_impact import detect_change_impact
 from agent.detectors.changes import detect_change_proximity, earliest_onsets
-from agent.detectors.deviation import WEAK_SCORE, detect_deviation
+from agent.detectors.deviation import WEAK_SCORE, among_many, detect_deviation
 from agent.detectors.history import detect_history
 from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
@@ -235,6 +235,13 @@ def _leave_named_metrics_to_their_signals(skill: Skill, signals: Mapping[str, Si
             data.current[service] = [s for s in series if s.key() not in named]
 
 
+def _series_against_baseline(skill: Skill, signals: Mapping[str, SignalData]) -> int:
+    """How many series the Skill's ``compare: baseline`` signals judged (each once: a catch-all skips the rest)."""
+    return sum(len(series) for signal in skill.data.metrics
+               if signal.compare == Compare.BASELINE and signal.id in signals
+               for series in signals[signal.id].current.values())
+
+
 def _log_findings(query_id: str, records: Sequence[LogRecord], baseline: tuple[float, float],
                   current: tuple[float, float], traces: bool) -> list[Finding]:
     """Where traces leave the reference's paths for a query that asks for it, else new and bursting templates."""
@@ -261,6 +268,9 @@ def analyze_gathered(
     for signal in skill.data.metrics:
         if signal.id in signals:
             findings += _signal_findings(signal, signals[signal.id], event, window, shared)
+    if event.pattern == Pattern.INSPECTION:  # a peak is judged against every series looked at, not one
+        judged = _series_against_baseline(skill, signals)
+        findings = [among_many(f, judged) for f in findings]
     start, end = window["start"], window["end"] + 1
     split = reference_split(event.pattern, start, end, window["anchor"], window.get("reference_end"))
     if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
