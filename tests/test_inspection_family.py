@@ -19,12 +19,12 @@ T0 = to_epoch("2026-03-02T10:00:00Z")
 REFERENCE_POINTS, WINDOW_POINTS = 120, 60
 
 
-def _noise(seed: int, peak: float | None = None) -> np.ndarray:
-    """Three hours of unit Gaussian noise around 100, one point of the last hour ``peak`` sigmas up."""
-    values = 100.0 + np.random.default_rng(seed).normal(0.0, 1.0, REFERENCE_POINTS + WINDOW_POINTS)
-    values[REFERENCE_POINTS:] = np.clip(values[REFERENCE_POINTS:], 97.5, 102.5)  # the window itself is quiet
+def _noise(seed: int, peak: float | None = None, level: float = 100.0) -> np.ndarray:
+    """Three hours of unit Gaussian noise around ``level``, one point of the last hour ``peak`` sigmas up."""
+    values = level + np.random.default_rng(seed).normal(0.0, 1.0, REFERENCE_POINTS + WINDOW_POINTS)
+    values[REFERENCE_POINTS:] = np.clip(values[REFERENCE_POINTS:], level - 2.5, level + 2.5)  # a quiet window
     if peak is not None:
-        values[REFERENCE_POINTS + 30] = 100.0 + peak
+        values[REFERENCE_POINTS + 30] = level + peak
     return values
 
 
@@ -86,8 +86,8 @@ def generic_inspection():
 
 
 def _peak_score(skill, others: int) -> float:
-    series = [_gathered("queue_depth", "a", _noise(1, 4.5))]
-    series += [_gathered(f"metric_{i}", f"svc-{i % 10}", _noise(100 + i)) for i in range(others)]
+    series = [_gathered("queue_depth", "a", _noise(1, 3.6, level=20.0))]  # an 18 % peak: beyond any min_effect
+    series += [_gathered(f"metric_{i}", f"svc-{i % 10}", _noise(100 + i, level=20.0)) for i in range(others)]
     event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
     window = {"start": float(_times()[0]), "end": T0, "anchor": T0,
               "reference_end": float(_times()[REFERENCE_POINTS - 1]) + 1}
@@ -98,3 +98,12 @@ def _peak_score(skill, others: int) -> float:
 def test_an_inspection_of_many_series_needs_a_peak_beyond_the_family(generic_inspection):
     assert _peak_score(generic_inspection, 0) >= 0.5  # alone: beyond its own reference, a warning
     assert _peak_score(generic_inspection, 59) < 0.5  # one of 60: what chance alone would give one of them
+
+
+def test_a_peak_smaller_than_the_signals_min_effect_is_not_reported():
+    """4.5 sigmas of a series whose noise is 1 % of its level is a 4.5 % change: under a 5 % min_effect."""
+    series = Series("queue_depth", {"service": "a"}, _times(), _noise(1, 4.5))
+    split = float(_times()[REFERENCE_POINTS - 1]) + 1
+    common = {"start": float(_times()[0]), "end": T0 + 1, "baseline_end": split, "max_score": 1.0}
+    assert detect_deviation([series], min_effect=0.04, **common)
+    assert detect_deviation([series], min_effect=0.05, **common) == []

@@ -18,6 +18,7 @@ import numpy as np
 
 from agent.detectors.calibration import calibrate
 from agent.detectors.emit import make_finding
+from agent.detectors.robust import relative_change
 from agent.detectors.scoring import saturate
 from agent.detectors.wording import fmt_value, subject_of
 from agent.findings import Finding, FindingKind
@@ -29,9 +30,11 @@ MIN_EXCESS = 1.0  # at least as far out as the reference itself goes (3 sigmas o
 
 def detect_deviation(
     series: Sequence[Series], *, start: float, end: float, baseline_end: float, direction: str = "both",
-    max_score: float = WEAK_SCORE, set_aside_episodes: bool = False, signal: str | None = None, source: str = "",
+    max_score: float = WEAK_SCORE, min_effect: float = 0.0, set_aside_episodes: bool = False,
+    signal: str | None = None, source: str = "",
 ) -> list[Finding]:
-    """One ``anomaly`` Finding per series whose most extreme point after the baseline is unusual for it."""
+    """One ``anomaly`` Finding per series whose most extreme point after the baseline is unusual for it and
+    differs from the baseline by at least ``min_effect`` (relative), as an onset must."""
     findings = []
     for s in series:
         base, now = s.between(start, baseline_end), s.between(baseline_end, end)
@@ -42,7 +45,7 @@ def detect_deviation(
             continue
         excess = calibration.excess(now.values)
         peak = int(np.argmax(excess))
-        if excess[peak] < MIN_EXCESS:
+        if excess[peak] < MIN_EXCESS or abs(relative_change(float(now.values[peak]), calibration.center)) < min_effect:
             continue
         score = round(min(max_score, saturate(float(excess[peak]))), 4)
         value, center = float(now.values[peak]), calibration.center

@@ -120,8 +120,9 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             clear = set() if inspection else {(f.subject, f.metric) for f in onsets}
             unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
             onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
-                                       max_score=1.0 if inspection else WEAK_SCORE, set_aside_episodes=set_aside,
-                                       **common)
+                                       max_score=1.0 if inspection else WEAK_SCORE,
+                                       min_effect=signal.min_effect if inspection else 0.0,
+                                       set_aside_episodes=set_aside, **common)
         if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
             onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
                                          direction=direction, **common)
