@@ -107,20 +107,3 @@ def test_a_peak_smaller_than_the_signals_min_effect_is_not_reported():
     common = {"start": float(_times()[0]), "end": T0 + 1, "baseline_end": split, "max_score": 1.0}
     assert detect_deviation([series], min_effect=0.04, **common)
     assert detect_deviation([series], min_effect=0.05, **common) == []
-
-
-def _log(ts: float, message: str) -> dict:
-    return {"ts": ts, "service": "a", "level": "ERROR", "message": message, "query": "error_logs"}
-
-
-def test_logs_kept_only_for_the_inspected_hours_are_split_as_metrics_are(generic_inspection):
-    """A store that kept only the inspected hour has no log reference: the same error every ten minutes is not
-    a new template, one that starts in the second half is."""
-    window = {"start": T0 - 86400.0, "end": T0, "anchor": T0, "reference_end": T0 - 3600.0}
-    steady = [_log(T0 - 3600.0 + 600.0 * i + 5, f"upstream timeout calling b after {100 + i}ms") for i in range(6)]
-    fresh = [_log(T0 - 1500.0 + 60.0 * i, f"cannot parse order {i}: bad field") for i in range(5)]
-    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
-    findings = analyze_gathered(generic_inspection, event, {"series": [], "logs": steady + fresh, "changes": []},
-                                ["a"], window)
-    new = [f.summary for f in findings if f.kind == "log_new_template"]
-    assert len(new) == 1 and "cannot parse order" in new[0], new

@@ -236,16 +236,6 @@ def _leave_named_metrics_to_their_signals(skill: Skill, signals: Mapping[str, Si
             data.current[service] = [s for s in series if s.key() not in named]
 
 
-def _log_reference_start(records: Sequence[LogRecord], start: float, split: float) -> float | None:
-    """None when some log line lies in the reference part (before ``split``); else where the lines begin
-    (at or after ``start``): a store that kept only the inspected hours has no reference, so the lines it has
-    are split as metrics are without one (their first half), or every template would look new."""
-    times = [r.ts for r in records if r.ts >= start]
-    if not times or min(times) < split:
-        return None
-    return min(times)
-
-
 def _series_against_baseline(skill: Skill, signals: Mapping[str, SignalData]) -> int:
     """How many series the Skill's ``compare: baseline`` signals judged (each once: a catch-all skips the rest)."""
     return sum(len(series) for signal in skill.data.metrics
@@ -286,12 +276,10 @@ def analyze_gathered(
     split = reference_split(event.pattern, start, end, window["anchor"], window.get("reference_end"))
     if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
         split = max(split, window["anchor"] - LOG_LEAD_S)
-    by_traces = {q.id for q in skill.data.logs if q.traces}
-    for query_id, records in logs_of(gathered).items():
-        first = _log_reference_start(records, start, split)
-        cut = split if first is None else reference_split(event.pattern, first, end, window["anchor"])
-        if cut > start and end > cut:
-            findings += _log_findings(query_id, records, (start, cut), (cut, end), query_id in by_traces)
+    if split > start and end > split:
+        by_traces = {q.id for q in skill.data.logs if q.traces}
+        for query_id, records in logs_of(gathered).items():
+            findings += _log_findings(query_id, records, (start, split), (split, end), query_id in by_traces)
     changes = changes_of(gathered)
     if changes and event.pattern != Pattern.RELEASE_INTERCEPTION:
         findings += detect_change_proximity(changes, earliest_onsets(findings), dependencies=callers)
