@@ -86,8 +86,8 @@ def generic_inspection():
 
 
 def _peak_score(skill, others: int) -> float:
-    series = [_gathered("queue_depth", "a", _noise(1, 3.6, level=20.0))]  # an 18 % peak: beyond any min_effect
-    series += [_gathered(f"metric_{i}", f"svc-{i % 10}", _noise(100 + i, level=20.0)) for i in range(others)]
+    series = [_gathered("queue_depth", "a", _noise(1, 3.6, level=10.0))]  # a 36 % peak: beyond any min_effect
+    series += [_gathered(f"metric_{i}", f"svc-{i % 10}", _noise(100 + i, level=10.0)) for i in range(others)]
     event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
     window = {"start": float(_times()[0]), "end": T0, "anchor": T0,
               "reference_end": float(_times()[REFERENCE_POINTS - 1]) + 1}
