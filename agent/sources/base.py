@@ -147,6 +147,12 @@ class LogSource(Protocol):
 
     def services(self) -> list[str]: ...
 
+    def first_line(self, start: float, end: float) -> float | None:
+        """When the store's first line in ``[start, end]`` (any service, any level) was written; None: none, or
+        unknown. Says whether the store reaches back to a reference at all: a query at ERROR level finding
+        nothing there means no errors only when it does."""
+        ...
+
 
 class ChangeSource(Protocol):
     name: str

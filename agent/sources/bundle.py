@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Callable
@@ -108,6 +109,7 @@ class BundleLogSource:
         self.name = name
         self.limits = limits or QueryLimits()
         self._logs = sorted(bundle.logs, key=lambda r: r.ts)
+        self._times = [r.ts for r in self._logs]
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
         """Lines of the services (names or globs; none: all) in ``[start, end]`` at the levels (none: all)
@@ -131,6 +133,11 @@ class BundleLogSource:
     def services(self) -> list[str]:
         """Services that have log lines, sorted."""
         return sorted({r.service for r in self.bundle.logs})
+
+    def first_line(self, start: float, end: float) -> float | None:
+        """The time of the bundle's first log line in ``[start, end]``, None without one."""
+        i = bisect.bisect_left(self._times, start)
+        return self._times[i] if i < len(self._times) and self._times[i] <= end else None
 
 
 class BundleChangeSource:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    func,
     inspect,
     or_,
     select,
@@ -337,6 +338,20 @@ class SqlLogSource(_Reader):
             found = text("SELECT rowid FROM logs_fts WHERE logs_fts MATCH :phrase").bindparams(phrase=phrase)
             clauses.append(logs_table.c.pk.in_(found))
         return or_(*clauses)
+
+    def first_line(self, start: float, end: float) -> float | None:
+        """The time of the first stored line in ``[start, end]`` (None without one, or when unreadable)."""
+        if self.sqlite_file and not self.sqlite_file.is_file():
+            return None
+        try:
+            with self.engine.connect() as conn:
+                if not inspect(conn).has_table("logs"):
+                    return None
+                t = logs_table
+                first = conn.execute(select(func.min(t.c.ts)).where(t.c.ts >= start, t.c.ts <= end)).scalar()
+        except SQLAlchemyError:
+            return None
+        return None if first is None else float(first)
 
     def services(self) -> list[str]:
         """Every service with logs stored ([] when the store is empty or unreadable)."""

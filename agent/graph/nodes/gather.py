@@ -135,7 +135,19 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             gathered["changes"] = [_change_json(c) for c in result.data]
     for signal, services in empty_signals.items():
         gathered["missing"].append(f"metric {signal}: no data for {', '.join(sorted(set(services)))}")
+    if toolkit.logs is not None and plan.log_requests:
+        gathered["log_start"] = _first_log_line(toolkit.logs, plan.log_requests.values())
     return gathered
+
+
+def _first_log_line(source: Any, requests: Any) -> float | None:
+    """When the log store's first line (any service or level) in the requests' span was written; None when
+    unknown (a source without ``first_line``) or there is none."""
+    first_line = getattr(source, "first_line", None)
+    if first_line is None:
+        return None
+    requests = list(requests)
+    return first_line(min(r.start for r in requests), max(r.end for r in requests))
 
 
 def _log_json(record: Any) -> dict[str, Any]:

@@ -1,0 +1,58 @@
+"""Whether the log store reaches back to the reference: a query at ERROR level that finds nothing there means
+"no errors" only when the store holds lines there at all (``LogSource.first_line``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.bundles.reader import load_bundle
+from agent.bundles.writer import write_bundle
+from agent.config import PROJECT_ROOT
+from agent.events import Event, InspectionScope, Pattern
+from agent.graph.analysis import analyze_gathered
+from agent.series import LogRecord
+from agent.skills.library import load_library
+from agent.sources.bundle import BundleLogSource
+from agent.timeparse import to_epoch
+
+T0 = to_epoch("2026-03-02T10:00:00Z")
+WINDOW = {"start": T0 - 2 * 86400.0, "end": T0, "anchor": T0, "reference_end": T0 - 3600.0}  # 2 days, then 1 h
+
+
+@pytest.fixture(scope="module")
+def generic_inspection():
+    return load_library([PROJECT_ROOT / "skills"]).get("generic-inspection").skill
+
+
+def _error(ts: float, message: str) -> dict:
+    return {"ts": ts, "service": "a", "level": "ERROR", "message": message, "query": "error_logs"}
+
+
+def _new_templates(skill, log_start: float | None) -> list[str]:
+    steady = [_error(T0 - 3600.0 + 600.0 * i + 5, f"upstream timeout calling b after {100 + i}ms") for i in range(6)]
+    fresh = [_error(T0 - 1500.0 + 60.0 * i, f"cannot parse order {i}: bad field") for i in range(5)]
+    gathered = {"series": [], "logs": steady + fresh, "changes": [], "log_start": log_start}
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
+    findings = analyze_gathered(skill, event, gathered, ["a"], WINDOW)
+    return sorted(f.summary.split('"')[1] for f in findings if f.kind == "log_new_template")
+
+
+def test_errors_throughout_the_hour_are_new_when_the_store_covers_the_days_before(generic_inspection):
+    assert len(_new_templates(generic_inspection, WINDOW["start"] + 60)) == 2  # none in two days of logs
+    assert len(_new_templates(generic_inspection, None)) == 2  # a source that cannot say: as before
+
+
+def test_a_store_that_kept_only_the_hour_is_split_in_halves(generic_inspection):
+    """The same error every ten minutes since the store's first line is how this service runs; the template
+    that began in the second half is new."""
+    (template,) = _new_templates(generic_inspection, WINDOW["reference_end"] + 1)
+    assert template.startswith("cannot parse order")
+
+
+def test_a_bundles_first_line_of_any_level(tmp_path):
+    logs = [LogRecord(T0 - 600.0, "a", "INFO", "served"), LogRecord(T0 - 60.0, "b", "ERROR", "failed")]
+    path = write_bundle(tmp_path / "b", {"pattern": "inspection", "time": T0}, [], logs)
+    source = BundleLogSource(load_bundle(path))
+    assert source.first_line(T0 - 3600.0, T0) == T0 - 600.0
+    assert source.first_line(T0 - 599.0, T0) == T0 - 60.0
+    assert source.first_line(T0 - 30.0, T0) is None
