@@ -56,3 +56,13 @@ def test_a_bundles_first_line_of_any_level(tmp_path):
     assert source.first_line(T0 - 3600.0, T0) == T0 - 600.0
     assert source.first_line(T0 - 599.0, T0) == T0 - 60.0
     assert source.first_line(T0 - 30.0, T0) is None
+
+
+def test_an_rca_keeps_lines_with_nothing_before_them_new():
+    """An RCA's incident window is the minutes before the alert; a bundle's logs often begin there."""
+    skill = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
+    logs = [_error(T0 - 200.0 + 30.0 * i, "cannot reach the payment gateway") for i in range(6)]
+    event = Event(pattern=Pattern.RCA, time=T0, service="a")
+    findings = analyze_gathered(skill, event, {"series": [], "logs": logs, "changes": [], "log_start": T0 - 200.0},
+                                ["a"], {"start": T0 - 3600.0, "end": T0 + 300.0, "anchor": T0})
+    assert [f.kind for f in findings if f.service == "a"] == ["log_new_template"]

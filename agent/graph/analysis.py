@@ -276,9 +276,12 @@ def analyze_gathered(
     split = reference_split(event.pattern, start, end, window["anchor"], window.get("reference_end"))
     if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
         split = max(split, window["anchor"] - LOG_LEAD_S)
-    if (first_line := gathered.get("log_start")) is not None and first_line >= split:
-        # the log store reaches back to no reference (it kept only the last hours, while metrics go back days):
-        # its lines are split as metrics without a reference are, or every template would be new
+    first_line = gathered.get("log_start")
+    if event.pattern == Pattern.INSPECTION and first_line is not None and first_line >= split:
+        # the log store reaches back to no reference (it kept only the inspected hours, while metrics go back
+        # days): its lines are split as metrics without a reference are, or every routine error of those hours
+        # would be a new template. (An RCA's incident window is the minutes before the alert: there, lines
+        # with nothing before them stay new, as they were.)
         split = reference_split(event.pattern, first_line, end, window["anchor"])
     if split > start and end > split:
         by_traces = {q.id for q in skill.data.logs if q.traces}
