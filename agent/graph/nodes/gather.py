@@ -65,6 +65,13 @@ def _run(calls: dict[str, Callable[[], Any]], timeout: float) -> dict[str, Sourc
     return out
 
 
+def _first_asker(tasks: dict[str, MetricTask]) -> dict[str, str]:
+    """Each task's key -> the key of the first task asking the same query: two signals reading the same
+    series (a Skill's trend and threshold on one metric, two catch-alls) fetch it once."""
+    first: dict[str, str] = {}
+    return {key: first.setdefault(repr(task.query), key) for key, task in tasks.items()}
+
+
 def _label(key: str, tasks: dict[str, MetricTask]) -> str:
     """What a call fetched, in words, for missing-data notes."""
     if key in tasks:
@@ -79,9 +86,10 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
     calls: dict[str, Any] = {}
     missing: list[str] = []
     tasks = {f"m{i}": task for i, task in enumerate(plan.metric_tasks)}
+    asked_by = _first_asker(tasks)
     if toolkit.metrics is not None:
-        for key, task in tasks.items():
-            calls[key] = lambda q=task.query: toolkit.metrics.query(q)
+        for key in dict.fromkeys(asked_by.values()):
+            calls[key] = lambda q=tasks[key].query: toolkit.metrics.query(q)
     elif tasks:
         missing.append("metrics: no metric source configured")
     if toolkit.logs is not None:
@@ -101,7 +109,9 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             tags=list(skill_knowledge.tags) or None,
             top_k=skill_knowledge.top_k,
         )
-    results = _run(calls, toolkit.source_timeout_s)
+    ran = _run(calls, toolkit.source_timeout_s)
+    results = {**{key: ran[asked_by[key]] for key in tasks if asked_by[key] in ran},
+               **{key: result for key, result in ran.items() if key not in tasks}}
 
     gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [], "missing": missing}
     empty_signals: dict[str, list[str]] = {}
