@@ -50,6 +50,7 @@ def detect_trend(
     min_growth: float = 0.5,
     min_r2: float = 0.7,
     seasonal_offsets: Sequence[float] = (86400.0,),
+    beyond_before: float | None = None,
     signal: str | None = None,
     source: str = "",
 ) -> list[Finding]:
@@ -60,8 +61,10 @@ def detect_trend(
     ``horizon``; severity ``1 / (1 + time_to_limit / (horizon / 4))``. Without one, it fires when
     the line grows by ``min_growth`` of its current level within ``horizon``; severity
     ``saturate(growth / min_growth)``. A trend also present in the same window ``seasonal_offsets``
-    earlier (when the series holds that data) is a daily cycle and does not fire. Confidence rises
-    from 0.5 at ``min_r2`` to 1 at a perfect fit.
+    earlier (when the series holds that data) is a daily cycle and does not fire. With ``beyond_before``, a
+    trend fires only when the line's level already lies beyond every value the series had before that time
+    (for a metric whose meaning is unknown: a daily ramp climbs to levels its reference days knew, a leak
+    does not). Confidence rises from 0.5 at ``min_r2`` to 1 at a perfect fit.
     """
     findings: list[Finding] = []
     for s in series:
@@ -72,7 +75,7 @@ def detect_trend(
         sign = 1 if fit.slope > 0 else -1
         if fit.slope == 0 or sign not in bad_signs(direction) or fit.r2 < min_r2:
             continue
-        if _seasonal(s, now, fit, seasonal_offsets, min_r2):
+        if _seasonal(s, now, fit, seasonal_offsets, min_r2) or not _beyond(s, fit, sign, beyond_before):
             continue
         judged = _severity(fit, limit, horizon, min_growth)
         if judged is None:
@@ -131,6 +134,15 @@ def _severity(
     return saturate(growth / min_growth), {"growth_over_horizon": growth}, (
         f"{growth * 100:.0f}% more within {fmt_duration(horizon)}"
     )
+
+
+def _beyond(s: Series, fit: Fit, sign: int, before: float | None) -> bool:
+    """True without ``before``, or when the line's end level lies beyond every value before ``before`` (the
+    trend's way); a series with nothing before it cannot show a daily cycle's range: its trend stands."""
+    if before is None:
+        return True
+    past = s.values[(s.timestamps < before) & ~np.isnan(s.values)]
+    return past.size == 0 or sign * fit.level_end > float(np.max(sign * past))
 
 
 def _seasonal(s: Series, now: Series, fit: Fit, offsets: Sequence[float], min_r2: float) -> bool:

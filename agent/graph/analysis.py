@@ -95,8 +95,10 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
     set_aside = event.pattern == Pattern.RCA  # a short reference before an alert: see calibration.calibrate
     if signal.compare == Compare.TREND:
         limit = signal.threshold if signal.threshold is not None else natural_limit(series)
+        unknown = signal.catch_all and event.pattern == Pattern.INSPECTION  # no name says it is a resource
         found += detect_trend(series, start=start, end=end, direction=direction, limit=limit,
-                              min_growth=signal.min_effect, **common)
+                              min_growth=signal.min_effect, beyond_before=window.get("reference_end") if unknown
+                              else None, **common)
     elif signal.compare == Compare.THRESHOLD and signal.threshold is not None:
         found += detect_threshold(series, threshold=signal.threshold, start=start, end=end, direction=direction,
                                   **common)
