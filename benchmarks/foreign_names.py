@@ -28,6 +28,7 @@ import csv
 import re
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -96,9 +97,34 @@ def renamed_copy(bundle: Path, out: Path, *, metrics_too: bool, businesses: Mapp
     for name in TEXT_FILES:
         if (bundle / name).exists():
             (out / name).write_text(rename((bundle / name).read_text()))
+    _rename_inside_words(out / "event.yaml", {k: v for k, v in names.items() if k in services or k in businesses})
     if metrics_too:
         _service_only_truth(out / "label.yaml")
     return out
+
+
+def _rename_inside_words(event: Path, services: Mapping[str, str]) -> None:
+    """Service names also renamed where they hide in an alert: inside its name (``GatewayP99LatencyHigh``,
+    ``FeatureStoreDown``, case-insensitively) and URL-encoded in its generator URL."""
+    import yaml
+
+    data = yaml.safe_load(event.read_text()) or {}
+    alert = data.get("alert")
+    if not services or not isinstance(alert, dict):
+        return
+    parts = (r"[-_ ]?".join(map(re.escape, re.split(r"[-_ ]", s))) for s in services)
+    pattern = re.compile("|".join(sorted(parts, key=len, reverse=True)), re.IGNORECASE)
+    lookup = {re.sub(r"[-_ ]", "", s).lower(): new for s, new in services.items()}
+
+    def clean(text: str) -> str:
+        return pattern.sub(lambda m: lookup[re.sub(r"[-_ ]", "", m.group(0)).lower()], urllib.parse.unquote(text))
+
+    labels = alert.get("labels") or {}
+    if isinstance(labels.get("alertname"), str):
+        labels["alertname"] = clean(labels["alertname"])
+    if isinstance(alert.get("generatorURL"), str):
+        alert["generatorURL"] = clean(alert["generatorURL"])
+    event.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
 def _service_only_truth(label: Path) -> None:

@@ -92,6 +92,9 @@ def test_a_renamed_bundle_keeps_no_original_name(bench, tmp_path):
     for name in services | metrics | {"search"}:
         assert not re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text), name
     assert "svc-01" in text and "metric-001" in text
+    event = (out / "event.yaml").read_text().lower()  # inside an alert name or a URL-encoded query too
+    for name in services:
+        assert not re.search(r"[-_ ]?".join(map(re.escape, re.split(r"[-_ ]", name))), event), name
     assert module.bundle_names(out) == ({f"svc-{i:02d}" for i in range(1, len(services) + 1)},
                                         {f"metric-{i:03d}" for i in range(1, len(metrics) + 1)})
 

@@ -107,3 +107,19 @@ def test_a_peak_smaller_than_the_signals_min_effect_is_not_reported():
     common = {"start": float(_times()[0]), "end": T0 + 1, "baseline_end": split, "max_score": 1.0}
     assert detect_deviation([series], min_effect=0.04, **common)
     assert detect_deviation([series], min_effect=0.05, **common) == []
+
+
+def test_a_sustained_shift_keeps_its_onset_among_many(generic_inspection):
+    """The family bar lowers a deviation before the strongest Finding of a series is picked, so an onset it
+    had beaten is kept, not lost to the lowered deviation."""
+    shifted = _noise(1, level=10.0)
+    shifted[REFERENCE_POINTS + 30:] += 4.0  # 40 % up for the last half hour
+    series = [_gathered("queue_depth", "a", shifted)]
+    series += [_gathered(f"metric_{i}", f"svc-{i % 10}", _noise(100 + i, level=10.0)) for i in range(59)]
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
+    window = {"start": float(_times()[0]), "end": T0, "anchor": T0,
+              "reference_end": float(_times()[REFERENCE_POINTS - 1]) + 1}
+    findings = analyze_gathered(generic_inspection, event, {"series": series, "logs": [], "changes": []}, ["a"],
+                                window)
+    (kept,) = [f for f in findings if f.metric == "queue_depth" and f.signal == "other"]
+    assert kept.detector == "onset" and kept.score >= 0.5

@@ -42,10 +42,11 @@ def test_errors_throughout_the_hour_are_new_when_the_store_covers_the_days_befor
     assert len(_new_templates(generic_inspection, None)) == 2  # a source that cannot say: as before
 
 
-def test_a_store_that_kept_only_the_hour_is_split_in_halves(generic_inspection):
+@pytest.mark.parametrize("reaches_back_s", [-1.0, 600.0])  # none of the reference, or ten minutes of it
+def test_a_store_that_kept_about_the_hour_only_is_split_in_halves(generic_inspection, reaches_back_s):
     """The same error every ten minutes since the store's first line is how this service runs; the template
     that began in the second half is new."""
-    (template,) = _new_templates(generic_inspection, WINDOW["reference_end"] + 1)
+    (template,) = _new_templates(generic_inspection, WINDOW["reference_end"] - reaches_back_s)
     assert template.startswith("cannot parse order")
 
 
@@ -66,3 +67,42 @@ def test_an_rca_keeps_lines_with_nothing_before_them_new():
     findings = analyze_gathered(skill, event, {"series": [], "logs": logs, "changes": [], "log_start": T0 - 200.0},
                                 ["a"], {"start": T0 - 3600.0, "end": T0 + 300.0, "anchor": T0})
     assert [f.kind for f in findings if f.service == "a"] == ["log_new_template"]
+
+
+class _Logs:
+    name = "logs"
+
+    def __init__(self, first_line) -> None:  # noqa: ANN001 - a callable or a value
+        self._first_line = first_line
+
+    def query(self, request):  # noqa: ANN001, ANN201
+        from agent.sources.base import SourceResult
+
+        return SourceResult.of(self.name, {}, [LogRecord(T0 - 60.0, "a", "ERROR", "failed")])
+
+    def services(self) -> list[str]:
+        return ["a"]
+
+    def first_line(self, start: float, end: float) -> float | None:
+        return self._first_line(start, end) if callable(self._first_line) else self._first_line
+
+
+def _gather(logs) -> dict:  # noqa: ANN001
+    from agent.graph.nodes.gather import execute_plan
+    from agent.graph.plan import GatherPlan
+    from agent.graph.toolkit import Toolkit
+    from agent.sources.base import LogRequest
+
+    plan = GatherPlan(start=T0 - 3600.0, end=T0, anchor=T0, variables={},
+                      log_requests={"error_logs": LogRequest(("a",), T0 - 3600.0, T0)})
+    return execute_plan(plan, Toolkit(library=None, reasoner=None, logs=logs), skill_knowledge=None, event_text="")
+
+
+def test_gather_records_where_the_log_store_begins_and_survives_a_source_that_cannot_say():
+    assert _gather(_Logs(T0 - 120.0))["log_start"] == T0 - 120.0
+
+    def broken(start: float, end: float) -> float:
+        raise RuntimeError("store gone")
+
+    gathered = _gather(_Logs(broken))
+    assert gathered["log_start"] is None and [r["message"] for r in gathered["logs"]] == ["failed"]

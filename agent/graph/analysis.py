@@ -78,24 +78,26 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
 
 
 def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,
-                     window: Mapping[str, float]) -> list[Finding]:
+                     window: Mapping[str, float], series_judged: int = 1) -> list[Finding]:
     """Detectors for one service's series of one signal, by the signal's compare mode."""
     found: list[Finding] = []
     for direction, group in _by_direction(signal, series).items():
-        found += _directed_findings(signal, direction, group, event, window)
+        found += _directed_findings(signal, direction, group, event, window, series_judged)
     return found
 
 
 def _directed_findings(signal: MetricSignal, direction: str, series: list[Series], event: Event,
-                       window: Mapping[str, float]) -> list[Finding]:
-    """Detectors for series that share one bad direction."""
+                       window: Mapping[str, float], series_judged: int = 1) -> list[Finding]:
+    """Detectors for series that share one bad direction (``series_judged``: how many series an inspection
+    judges against their baseline in all, see ``deviation.among_many``)."""
     start, end, anchor = window["start"], window["end"] + 1, window["anchor"]
     common = {"signal": signal.id, "source": ""}
     found: list[Finding] = []
     set_aside = event.pattern == Pattern.RCA  # a short reference before an alert: see calibration.calibrate
     if signal.compare == Compare.TREND:
-        limit = signal.threshold if signal.threshold is not None else natural_limit(series)
         unknown = signal.catch_all and event.pattern == Pattern.INSPECTION  # no name says it is a resource
+        # a catch-all's ratio may be good news rising (a hit ratio): growth, not a ceiling, says it matters
+        limit = signal.threshold if signal.threshold is not None else None if unknown else natural_limit(series)
         found += detect_trend(series, start=start, end=end, direction=direction, limit=limit,
                               min_growth=signal.min_effect, beyond_before=window.get("reference_end") if unknown
                               else None, **common)
@@ -121,10 +123,11 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             inspection = event.pattern == Pattern.INSPECTION
             clear = set() if inspection else {(f.subject, f.metric) for f in onsets}
             unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
-            onsets += detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end, direction=direction,
-                                       max_score=1.0 if inspection else WEAK_SCORE,
-                                       min_effect=signal.min_effect if inspection else 0.0,
-                                       set_aside_episodes=set_aside, **common)
+            deviations = detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end,
+                                          direction=direction, max_score=1.0 if inspection else WEAK_SCORE,
+                                          min_effect=signal.min_effect if inspection else 0.0,
+                                          set_aside_episodes=set_aside, **common)
+            onsets += [among_many(f, series_judged) for f in deviations]  # before the strongest is picked
         if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
             onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
                                          direction=direction, **common)
@@ -206,7 +209,7 @@ def signal_offsets(series: Sequence[Series], start: float) -> list[float]:
 
 def _signal_findings(
     signal: MetricSignal, data: SignalData, event: Event, window: Mapping[str, float],
-    shared: Mapping[tuple[str, str], int],
+    shared: Mapping[tuple[str, str], int], series_judged: int = 1,
 ) -> list[Finding]:
     findings: list[Finding] = []
     for service, series in data.current.items():
@@ -216,7 +219,7 @@ def _signal_findings(
                 findings += _release_findings(signal, direction, service, group, event, window, source)
             continue
         merged = with_history(series, data.history.get(service, {}))
-        for finding in _metric_findings(signal, merged, event, window):
+        for finding in _metric_findings(signal, merged, event, window, series_judged):
             update: dict[str, Any] = {"source": finding.source or source}
             if (others := shared.get((service, finding.metric or ""))) is not None:
                 update["numbers"] = {**finding.numbers, "shared_with": float(others)}
@@ -267,23 +270,22 @@ def analyze_gathered(
     signals = series_by_signal(gathered)
     _leave_named_metrics_to_their_signals(skill, signals)
     shared = shared_metrics(signals)
+    # an inspection judges a peak against every series it looks at, not one (deviation.among_many)
+    judged = _series_against_baseline(skill, signals) if event.pattern == Pattern.INSPECTION else 1
     findings: list[Finding] = []
     for signal in skill.data.metrics:
         if signal.id in signals:
-            findings += _signal_findings(signal, signals[signal.id], event, window, shared)
-    if event.pattern == Pattern.INSPECTION:  # a peak is judged against every series looked at, not one
-        judged = _series_against_baseline(skill, signals)
-        findings = [among_many(f, judged) for f in findings]
+            findings += _signal_findings(signal, signals[signal.id], event, window, shared, judged)
     start, end = window["start"], window["end"] + 1
     split = reference_split(event.pattern, start, end, window["anchor"], window.get("reference_end"))
     if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
         split = max(split, window["anchor"] - LOG_LEAD_S)
     first_line = gathered.get("log_start")
-    if event.pattern == Pattern.INSPECTION and first_line is not None and first_line >= split:
-        # the log store reaches back to no reference (it kept only the inspected hours, while metrics go back
-        # days): its lines are split as metrics without a reference are, or every routine error of those hours
-        # would be a new template. (An RCA's incident window is the minutes before the alert: there, lines
-        # with nothing before them stay new, as they were.)
+    if event.pattern == Pattern.INSPECTION and first_line is not None and first_line > split - (end - split):
+        # the log store reaches back to less reference than the inspected hours (it kept only those, while
+        # metrics go back days): its lines are split as metrics without a reference are, or every routine
+        # error of those hours would be a new template. (An RCA's incident window is the minutes before the
+        # alert: there, lines with nothing before them stay new, as they were.)
         split = reference_split(event.pattern, first_line, end, window["anchor"])
     if split > start and end > split:
         by_traces = {q.id for q in skill.data.logs if q.traces}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -20,6 +21,8 @@ from agent.graph.plan import (
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.sources.base import SourceResult
+
+log = logging.getLogger(__name__)
 
 MAX_WORKERS = 8
 
@@ -95,6 +98,8 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
     if toolkit.logs is not None:
         for log_id, request in plan.log_requests.items():
             calls[f"log:{log_id}"] = lambda r=request: toolkit.logs.query(r)
+        if plan.log_requests:
+            calls["log_start"] = lambda: _first_log_line(toolkit.logs, plan.log_requests.values())
     elif plan.log_requests:
         missing.append("logs: no log source configured")
     if plan.change_request is not None:
@@ -115,6 +120,10 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
 
     gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [], "missing": missing}
     empty_signals: dict[str, list[str]] = {}
+    gathered["log_start"] = results.pop("log_start", None)
+    if isinstance(gathered["log_start"], str):  # could not tell where the log store begins: judged as before
+        log.info("log coverage unknown: %s", gathered["log_start"])
+        gathered["log_start"] = None
     for key, result in results.items():
         if isinstance(result, str):
             gathered["missing"].append(f"{_label(key, tasks)}: {result}")
@@ -145,8 +154,6 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             gathered["changes"] = [_change_json(c) for c in result.data]
     for signal, services in empty_signals.items():
         gathered["missing"].append(f"metric {signal}: no data for {', '.join(sorted(set(services)))}")
-    if toolkit.logs is not None and plan.log_requests:
-        gathered["log_start"] = _first_log_line(toolkit.logs, plan.log_requests.values())
     return gathered
 
 
