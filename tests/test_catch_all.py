@@ -106,14 +106,18 @@ def test_capitalised_cloud_metric_names_are_read_by_the_named_signals(tmp_path):
     assert signals.get("Latency") == "latency"
 
 
-def test_an_inspection_of_a_system_no_skill_knows_reports_the_anomaly(tmp_path):
+@pytest.mark.parametrize("metric", ["cpc_results", "ec2_cpu_utilization", "jvm_memory_used_bytes",
+                                    "ec2_disk_write_bytes"])
+def test_an_inspection_of_a_system_no_skill_knows_reports_the_anomaly(tmp_path, metric):
+    """A reading far outside two days is reported whatever the metric is called, a CPU, memory or disk figure
+    too (the generic Skill reads those by name for growth, and for spikes and shifts as any series)."""
     rng = np.random.default_rng(4)
     times = T0 - 2 * 86400 - 7200 + 300.0 * np.arange(2 * 288 + 24)
     values = 50.0 + 5.0 * np.sin(times / 86400 * 2 * np.pi) + rng.normal(0.0, 1.0, times.size)
     values[-6] += 40.0  # one reading far outside anything in two days
     event = Event(pattern=Pattern.INSPECTION, time=T0, service="exchange-7",
                   scope=InspectionScope(services=["exchange-7"], window=7200))
-    path = write_bundle(tmp_path / "case", event, [Series("cpc_results", {"service": "exchange-7"}, times, values)])
+    path = write_bundle(tmp_path / "case", event, [Series(metric, {"service": "exchange-7"}, times, values)])
     result = investigate_bundle(path)
     assert result.skill["name"] == "generic-inspection"
     serious = [i for i in result.verdict.items if i.severity in ("warning", "critical")]
