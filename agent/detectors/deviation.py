@@ -45,10 +45,10 @@ def detect_deviation(
             continue
         excess = calibration.excess(now.values)
         peak = int(np.argmax(excess))
-        if excess[peak] < MIN_EXCESS or abs(relative_change(float(now.values[peak]), calibration.center)) < min_effect:
+        value, center = float(now.values[peak]), calibration.center
+        if excess[peak] < MIN_EXCESS or abs(relative_change(value, center)) < min_effect:
             continue
         score = round(min(max_score, saturate(float(excess[peak]))), 4)
-        value, center = float(now.values[peak]), calibration.center
         z = float(excess[peak]) * calibration.excursion
         findings.append(make_finding(
             FindingKind.ANOMALY, detector="deviation", subject=subject_of(s), service=s.service,

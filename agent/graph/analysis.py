@@ -95,12 +95,15 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
     found: list[Finding] = []
     set_aside = event.pattern == Pattern.RCA  # a short reference before an alert: see calibration.calibrate
     if signal.compare == Compare.TREND:
-        unknown = signal.catch_all and event.pattern == Pattern.INSPECTION  # no name says it is a resource
-        # a catch-all's ratio may be good news rising (a hit ratio): growth, not a ceiling, says it matters
-        limit = signal.threshold if signal.threshold is not None else None if unknown else natural_limit(series)
+        # an inspection's catch-all: no name says the series is a resource, so a ratio rising may be good news
+        # (a hit ratio): growth beyond everything its reference showed says it matters, not a ceiling
+        unknown = signal.catch_all and event.pattern == Pattern.INSPECTION
+        limit = signal.threshold
+        if limit is None and not unknown:
+            limit = natural_limit(series)
+        beyond_before = window.get("reference_end") if unknown else None
         found += detect_trend(series, start=start, end=end, direction=direction, limit=limit,
-                              min_growth=signal.min_effect, beyond_before=window.get("reference_end") if unknown
-                              else None, **common)
+                              min_growth=signal.min_effect, beyond_before=beyond_before, **common)
     elif signal.compare == Compare.THRESHOLD and signal.threshold is not None:
         found += detect_threshold(series, threshold=signal.threshold, start=start, end=end, direction=direction,
                                   **common)

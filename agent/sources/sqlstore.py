@@ -14,10 +14,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -43,6 +43,8 @@ from sqlalchemy.sql import ColumnElement, Select
 from agent.config import get_settings
 from agent.series import ChangeRecord, LogRecord
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
+
+T = TypeVar("T")
 
 LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 MAX_CHANGES = 1000
@@ -341,29 +343,25 @@ class SqlLogSource(_Reader):
 
     def first_line(self, start: float, end: float) -> float | None:
         """The time of the first stored line in ``[start, end]`` (None without one, or when unreadable)."""
-        if self.sqlite_file and not self.sqlite_file.is_file():
-            return None
-        try:
-            with self.engine.connect() as conn:
-                if not inspect(conn).has_table("logs"):
-                    return None
-                t = logs_table
-                first = conn.execute(select(func.min(t.c.ts)).where(t.c.ts >= start, t.c.ts <= end)).scalar()
-        except SQLAlchemyError:
-            return None
+        t = logs_table
+        first = self._read_logs(lambda conn: conn.execute(
+            select(func.min(t.c.ts)).where(t.c.ts >= start, t.c.ts <= end)).scalar(), None)
         return None if first is None else float(first)
 
     def services(self) -> list[str]:
         """Every service with logs stored ([] when the store is empty or unreadable)."""
+        return self._read_logs(
+            lambda conn: sorted(conn.execute(select(logs_table.c.service).distinct()).scalars()), [])
+
+    def _read_logs(self, read: Callable[[Connection], T], empty: T) -> T:
+        """``read`` on a connection to the store, or ``empty`` when it has no logs table or cannot be read."""
         if self.sqlite_file and not self.sqlite_file.is_file():
-            return []
+            return empty
         try:
             with self.engine.connect() as conn:
-                if not inspect(conn).has_table("logs"):
-                    return []
-                return sorted(conn.execute(select(logs_table.c.service).distinct()).scalars())
+                return read(conn) if inspect(conn).has_table("logs") else empty
         except SQLAlchemyError:
-            return []
+            return empty
 
 
 class SqlChangeSource(_Reader):
