@@ -168,3 +168,31 @@ def test_the_bundle_source_honours_the_exclusion(tmp_path):
     source = BundleMetricSource(load_bundle(path))
     query = MetricQuery(name="*", matchers={"service": "s"}, start=T0 - 600, end=T0, exclude=("*latency*",))
     assert [s.metric for s in source.query(query).data] == ["speed"]
+
+
+def test_a_service_whose_memory_collapses_is_ranked_as_the_cause(tmp_path):
+    """A process that restarts (a crash, a kill, a redeploy) drops most of its memory at once; the generic RCA
+    Skill reads memory both ways, so that fall marks the restarted callee, not only its slowed caller."""
+    rng = np.random.default_rng(11)
+    times = T0 - 3600 + 60.0 * np.arange(66)
+    onset = 57
+
+    def flat(level: float, noise: float) -> np.ndarray:
+        return level + rng.normal(0.0, noise, times.size)
+
+    memory = flat(55.0, 0.6)
+    memory[onset:] = flat(20.0, 0.6)[onset:]
+    latency = flat(0.40, 0.01)
+    latency[onset:] += 0.6
+    series = [Series("memory_usage_mebibytes", {"service": "checkout"}, times, memory),
+              Series("request_latency_seconds", {"service": "web"}, times, latency)]
+    series += [Series("memory_usage_mebibytes", {"service": s}, times, flat(80.0, 0.6)) for s in ("web", "cart")]
+    series += [Series("request_latency_seconds", {"service": s}, times, flat(0.05, 0.002))
+               for s in ("checkout", "cart")]
+    event = Event(pattern=Pattern.RCA, time=T0, service="web")
+    path = write_bundle(tmp_path / "case", event, series, topology={"web": ["checkout", "cart"]})
+    result = investigate_bundle(path)
+    assert result.skill["name"] == "generic-rca"
+    assert result.verdict.root_causes[0].service == "checkout", result.verdict.root_causes
+    assert any(f.metric == "memory_usage_mebibytes" and f.direction == "down" and f.service == "checkout"
+               for f in result.findings)
