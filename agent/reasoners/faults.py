@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 
+from agent.detectors.direction import infer_direction
 from agent.findings import Finding, FindingKind
 
 STORAGE_WORDS = ("byte", "used", "free", "avail", "stats", "queue", "read", "write", "idle", "inode")
@@ -15,12 +16,16 @@ METRIC_FAMILIES: list[tuple[str, tuple[str, ...], str]] = [
     ("disk_full", ("*disk*", "*filesystem*", *(f"*volume*{w}*" for w in STORAGE_WORDS)), "up"),
     ("memory_leak", ("*memory*", "*mem_*", "*heap*", "*rss*"), "up"),
     ("cache_failure", ("*hit_ratio*", "*hit_rate*", "*cache_hit*"), "down"),
-    ("traffic_spike", ("*requests_per_second*", "*rps*", "*qps*", "*workload*", "*request_rate*"), "up"),
+    # an amount of requests (http_requests_total, RequestCount, qps, workload), when the name says nothing else
+    # (cpu_requests is a CPU figure) and no bad direction of its own (failed_requests, ThrottledRequests)
+    ("traffic_spike", ("*requests*", "*request_count*", "*requestcount*", "*rps*", "*qps*", "*workload*",
+                       "*request_rate*"), "up"),
     ("cpu_saturation", ("*cpu*",), "up"),
     ("error_fault", ("*error*", "*fail*", "*5xx*"), "up"),
     ("error_fault", ("*success*",), "down"),
     ("slow_dependency", ("*latency*", "*duration*", "*response_time*"), "up"),
 ]
+_MATCH_ORDER = sorted(METRIC_FAMILIES, key=lambda entry: entry[0] == "traffic_spike")
 CHANGE_FAULTS = {"config": "bad_config", "flag": "bad_config", "deploy": "bad_release", "canary": "bad_release"}
 LOG_FAULT_HINTS = (
     ("disk_full", ("no space left", "disk full", "enospc")),
@@ -37,12 +42,20 @@ LOG_KINDS = {FindingKind.LOG_BURST, FindingKind.LOG_NEW_TEMPLATE}
 
 def metric_family(metric: str | None) -> str | None:
     """The fault family a metric name belongs to, regardless of direction."""
-    if not metric:
-        return None
+    entry = _family_entry(metric) if metric else None
+    return entry[0] if entry else None
+
+
+def _family_entry(metric: str) -> tuple[str, tuple[str, ...], str] | None:
+    """The family whose globs match the name, in the order of ``METRIC_FAMILIES`` except that a request count
+    comes last and only when the name says no bad direction of its own."""
     name = metric.lower()
-    for fault, globs, _ in METRIC_FAMILIES:
+    for entry in _MATCH_ORDER:
+        fault, globs, _ = entry
+        if fault == "traffic_spike" and infer_direction(metric) != "both":
+            continue
         if any(fnmatch.fnmatchcase(name, g) for g in globs):
-            return fault
+            return entry
     return None
 
 
@@ -52,15 +65,14 @@ def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
     for finding in findings:
         if finding.kind not in METRIC_KINDS or not finding.metric:
             continue
-        name = finding.metric.lower()
-        for fault, globs, direction in METRIC_FAMILIES:
-            if not any(fnmatch.fnmatchcase(name, g) for g in globs):
-                continue
-            if finding.direction and direction != finding.direction:
-                break
-            weight = 1.2 if finding.kind == FindingKind.TREND and fault in ("memory_leak", "disk_full") else 1.0
-            evidence[fault] = max(evidence.get(fault, 0.0), finding.score * weight)
-            break
+        entry = _family_entry(finding.metric)
+        if entry is None:
+            continue
+        fault, _, direction = entry
+        if finding.direction and direction != finding.direction:
+            continue
+        weight = 1.2 if finding.kind == FindingKind.TREND and fault in ("memory_leak", "disk_full") else 1.0
+        evidence[fault] = max(evidence.get(fault, 0.0), finding.score * weight)
     return evidence
 
 
