@@ -44,8 +44,13 @@ def mwu_alternative(direction: str) -> str:
 # and ``request_duration_seconds`` both say "up" and ``cache_hit_ratio`` says "down".
 ERROR_WORDS = frozenset({"error", "errors", "fail", "failed", "failure", "failures", "timeout", "timeouts",
                          "exception", "exceptions", "5xx"})  # a rise of such a metric is requests failing
-_UP_WORDS = ERROR_WORDS | {"latency", "duration", "time", "reject", "rejected", "dropped", "4xx", "throttle",
-                           "throttles", "throttled", "unhealthy", "retry", "retries", "lag"}
+_UP_WORDS = ERROR_WORDS | {"reject", "rejected", "dropped", "4xx", "throttle", "throttles", "throttled", "unhealthy",
+                           "retry", "retries", "lag"}
+_DURATION_WORDS = frozenset({"latency", "duration", "time", "rt", "elapsed", "seconds", "ms", "milliseconds",
+                             "microseconds", "nanoseconds"})  # "rt": response time
+_PERCENTILE = re.compile(r"p\d{2,3}")  # p50, p99, p999: a latency distribution's quantiles
+# a histogram's or timer's count, sum or buckets (request_duration_seconds_count) count requests, not time
+_HISTOGRAM_PARTS = frozenset({"count", "sum", "bucket"})
 _DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex", "healthy", "free", "freeable"})
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
 
@@ -61,13 +66,24 @@ def name_tokens(metric: str) -> list[str]:
     return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
 
 
+def _says_duration(tokens: list[str]) -> bool:
+    """A duration word or time unit (not a rate's "per second") or a latency quantile such as p99, unless the
+    name is a histogram's count, sum or buckets."""
+    if tokens and tokens[-1] in _HISTOGRAM_PARTS:
+        return False
+    return any(_PERCENTILE.fullmatch(t) or (t in _DURATION_WORDS and (i == 0 or tokens[i - 1] != "per"))
+               for i, t in enumerate(tokens))
+
+
 @lru_cache(maxsize=4096)
 def infer_direction(metric: str) -> DirectionName:
-    """``up`` when the name says latency, duration, time, errors or failures; ``down`` for success,
-    availability or a hit ratio; ``both`` when the name does not say."""
-    words = set(name_tokens(metric))
+    """``up`` when the name says latency, duration, time, errors or failures, or its unit or quantile says a
+    duration (``_seconds``, ``_ms``, ``p99``); ``down`` for success, availability or a hit ratio; ``both`` when
+    the name does not say."""
+    tokens = name_tokens(metric)
+    words = set(tokens)
     if words & _DOWN_WORDS or any(a in words and b in words for a, b in _DOWN_PAIRS):
         return "down"
-    if words & _UP_WORDS:
+    if words & _UP_WORDS or _says_duration(tokens):
         return "up"
     return "both"
