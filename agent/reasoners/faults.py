@@ -19,7 +19,7 @@ METRIC_FAMILIES: list[tuple[str, tuple[str, ...], str]] = [
     # an amount of requests (http_requests_total, RequestCount, qps, workload), when the name says nothing else
     # (cpu_requests is a CPU figure) and no bad direction of its own (failed_requests, ThrottledRequests)
     ("traffic_spike", ("*requests*", "*request_count*", "*requestcount*", "*rps*", "*qps*", "*workload*",
-                       "*request_rate*"), "up"),
+                       "*request_rate*", "*throughput*", "calls*", "*[!s]calls*"), "up"),  # not syscalls
     ("cpu_saturation", ("*cpu*",), "up"),
     ("error_fault", ("*error*", "*fail*", "*5xx*"), "up"),
     ("error_fault", ("*success*",), "down"),
