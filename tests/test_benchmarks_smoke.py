@@ -425,3 +425,28 @@ def test_alert_timing_table(bench, tmp_path):
     assert headers(result.tables["timing"]) == ["set", "-2 min", "+0 min"]
     assert set(result.data["nezha-ob"]) == {"-2", "+0"}
     assert all(row["cases"] == 2 for row in result.data["nezha-ob"].values())
+
+
+@needs_shared_data
+def test_metric_conventions_table(bench):
+    module = bench("metric_conventions")
+    result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-tt-dev", "--limit", "1", "--no-knowledge"])
+    assert first_column(result.tables["conventions"]) == ["as given", *module.CONVENTIONS]
+    assert all(total == 1 for _top1, _top3, total in result.data["sets"]["nezha-tt-dev"].values())
+
+
+def test_metric_conventions_rewrite_names_and_values(bench, tmp_path):
+    module = bench("metric_conventions")
+    assert module.word_swap("latency", "rt")("pod_client_latency_p99_seconds", 0.2) == ("pod_client_rt_p99_seconds",
+                                                                                           0.2)
+    assert module.word_swap("latency", "")("latency_p99_seconds", 0.2) == ("p99_seconds", 0.2)
+    assert module.error_rate_for_success("pod_success_rate_percent", 97.0) == ("pod_error_rate_percent", 3.0)
+    assert module.error_rate_for_success("success_rate", 0.25) == ("error_rate", 0.75)
+    assert module.finer_units("memory_usage_mebibytes", 2.0) == ("memory_usage_bytes", 2097152.0)
+    assert module.calls_for_workload("pod_workload_ops", 5.0) == ("pod_calls_total", 5.0)
+    source = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
+    out = module.rewritten_copy(source, tmp_path, module.opaque({}))
+    metrics = {line.split(",")[1] for line in (out / "metrics.csv").read_text().splitlines()[1:]}
+    assert metrics and all(m.startswith("metric-") for m in metrics)
+    assert not any(line.split(",")[1].startswith("metric-")  # the source left as it was
+                   for line in (source / "metrics.csv").read_text().splitlines()[1:])
