@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.detectors.trace_ids import trace_id_in_text, with_trace_ids
 from agent.detectors.trace_logs import detect_trace_divergence
 from agent.detectors.trace_paths import END, PathModel, Step
 from agent.events import Event, Pattern
@@ -140,3 +141,30 @@ def test_a_traces_query_runs_the_trace_detector_and_carries_trace_ids_through_ga
     assert ("plain", FindingKind.LOG_NEW_TEMPLATE) in kinds
     assert not {k for s, k in kinds if s == "plain"} & {FindingKind.TRACE_DIVERGENCE}
     assert not {k for s, k in kinds if s == "traces"} - {FindingKind.TRACE_DIVERGENCE}
+
+
+@pytest.mark.parametrize(("message", "trace_id"), [
+    ("16:48:42 ERROR FoodServiceImpl#302 TraceID: 49a51828322183eb20bfe4ace3060000 SpanID: 82c5151cc6058983 [x]",
+     "49a51828322183eb20bfe4ace3060000"),
+    ("INFO [order-svc,5f1e2d3c4b5a6978,0a1b2c3d4e5f6071,true] placed", "5f1e2d3c4b5a6978"),  # Sleuth
+    ('level=info msg="paid" trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7',
+     "4bf92f3577b34da6a3ce929d0e0e4736"),
+    ('{"traceId":"4BF92F3577B34DA6A3CE929D0E0E4736","msg":"x"}', "4BF92F3577B34DA6A3CE929D0E0E4736"),
+    ("traceparent 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "4bf92f3577b34da6a3ce929d0e0e4736"),
+    ("trace id: deadbeef (too short to be one)", None),
+    ("order 4bf92f3577b34da6a3ce929d0e0e4736 failed", None),  # a hex string alone says nothing
+    ("traceid: not-hex-at-all-zzzzzzzzzzzzzzzz", None),
+])
+def test_a_trace_id_written_in_the_line_is_read(message, trace_id):
+    assert trace_id_in_text(message) == trace_id
+
+
+def test_traces_are_followed_when_their_ids_are_only_in_the_text():
+    """Lines without a trace_id field whose text carries one (``TraceID: …``) are grouped into traces all the
+    same; a field, when a line has one, wins over its text."""
+    broken = NORMAL[:3] + [("gateway", "ERROR", "order {i} failed: 500 from pricing")]
+    records = reference() + traces(broken, INCIDENT, 30, "c")
+    in_text = [LogRecord(r.ts, r.service, r.level, f"TraceID: {r.trace_id.encode().hex():0>16} {r.message}")
+               for r in records]
+    assert [f.service for f in detect(in_text)] == ["pricing"]
+    assert with_trace_ids([records[0]]) == [records[0]]

@@ -16,6 +16,7 @@ from scipy.stats import binom
 from agent.detectors.emit import make_finding
 from agent.detectors.log_templates import MinedLines, ServiceMiners, mine_windows
 from agent.detectors.scoring import combine, p_confidence
+from agent.detectors.trace_ids import with_trace_ids
 from agent.detectors.trace_paths import END, Divergence, PathModel, Step, services_in
 from agent.detectors.trace_timing import detect_trace_slowdown
 from agent.detectors.wording import untrusted
@@ -61,9 +62,11 @@ def _blame(model: PathModel, traces: Sequence[list[Step]], leave_out: bool
 def _judged_traces(records: Sequence[LogRecord], baseline: tuple[float, float], current: tuple[float, float]
                    ) -> tuple[MinedLines, dict[str, list[Step]], dict[str, list[Step]]] | None:
     """The mined lines and the reference's and the incident's traces; None when there is nothing to judge
-    (no trace ids, fewer than ``MIN_REFERENCE_TRACES`` reference traces, or no incident trace)."""
+    (no trace ids, fewer than ``MIN_REFERENCE_TRACES`` reference traces, or no incident trace). A line with no
+    ``trace_id`` of its own takes the one its text carries (``trace_ids``)."""
     if baseline[1] <= baseline[0] or current[1] <= current[0]:
         raise ValueError(f"log windows must have end > start, got baseline={baseline} current={current}")
+    records = with_trace_ids(records)
     if not any(r.trace_id for r in records):
         return None
     mined = mine_windows([r for r in records if r.trace_id], baseline, current)

@@ -1,0 +1,37 @@
+"""Trace ids of log lines that carry them only in their text (``TraceID: …``, ``trace_id=…``, Sleuth, W3C).
+
+Many systems write the trace id into the line itself rather than into a field of its own: Spring Cloud
+Sleuth's ``[app,traceId,spanId]`` prefix, a pattern layout's ``TraceID: 4bf9…``, a logfmt ``trace_id=…``, a
+JSON ``"traceId":"…"`` or a W3C ``traceparent`` (``00-<trace>-<span>-01``). A line's own ``trace_id`` field
+always wins; only hexadecimal ids of 16 to 32 digits are taken, so a word is never read as an id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+
+from agent.series import LogRecord
+
+_HEX_ID = r"([0-9a-fA-F]{16,32})"
+_PATTERNS = (
+    re.compile(r"\btrace[_.\- ]?id\b[\"']?\s*[:=]\s*[\"']?" + _HEX_ID + r"\b", re.IGNORECASE),
+    re.compile(r"\b00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}\b"),  # W3C traceparent
+    re.compile(r"\[[\w.\-]*," + _HEX_ID + r",[0-9a-fA-F]{16}(?:,\w+)?\]"),  # Sleuth [app,trace,span(,export)]
+)
+
+
+def trace_id_in_text(message: str) -> str | None:
+    """The trace id written in a log message, or None."""
+    for pattern in _PATTERNS:
+        found = pattern.search(message)
+        if found:
+            return found.group(1)
+    return None
+
+
+def with_trace_ids(records: Sequence[LogRecord]) -> list[LogRecord]:
+    """``records`` with each line that has no ``trace_id`` given the one its message carries, if any."""
+    return [r if r.trace_id else dataclasses.replace(r, trace_id=tid) if (tid := trace_id_in_text(r.message))
+            else r for r in records]
