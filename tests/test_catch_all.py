@@ -45,10 +45,11 @@ def investigate_bundle(path):
     ("Twitter_volume_AAPL", "both"), ("cpu_usage_rate_percent", "both"),
     ("5XXError", "up"), ("HTTPCode_Target_5XX_Count", "up"), ("ThrottledRequests", "up"),
     ("UnHealthyHostCount", "up"), ("HealthyHostCount", "down"), ("FreeableMemory", "down"), ("p99Latency", "up"),
-    # a unit or quantile says a duration; a rate "per second" and a histogram's count or sum do not
+    # a unit or quantile says a wait; a rate, a prefix, a total, a histogram's count or sum, a clock offset do not
     ("pod_client_p99_seconds", "up"), ("gc_pause_ms", "up"), ("checkout_rt", "up"), ("api_p95", "up"),
-    ("requests_per_second", "both"), ("http_server_requests_seconds_count", "both"),
-    ("request_duration_seconds_sum", "both"), ("uptime_seconds", "down"),
+    ("records_processed_per_ms", "both"), ("ms_requests_total", "both"), ("node_cpu_seconds_total", "both"),
+    ("http_server_requests_seconds_count", "both"), ("request_duration_seconds_sum", "both"),
+    ("node_timex_offset_seconds", "both"), ("cert_expiry_seconds", "both"), ("uptime_seconds", "down"),
 ])
 def test_direction_is_read_off_the_name(name, direction):
     assert infer_direction(name) == direction

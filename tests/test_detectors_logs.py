@@ -125,6 +125,8 @@ def test_mask_replaces_ids_addresses_durations_and_numbers_but_not_names():
             "took 35ms, 12 retries, 3.5% lost; pod api-v2 host web01")
     assert mask(line) == ("req <UUID> from <IP> trace <HEX> took <DUR>, <NUM> retries, <NUM> lost; "
                           "pod api-v2 host web01")
+    assert mask("traceId 4BF92F3577B34DA6A3CE929D0E0E4736 CAFEBABE DEADBEEFCAFE") == (
+        "traceId <HEX> CAFEBABE DEADBEEFCAFE")  # upper-case ids too; words of hex letters alone stay
 
 
 @settings(max_examples=300, deadline=None)

@@ -35,15 +35,19 @@ def test_a_storage_volume_is_disk_and_an_amount_of_traffic_is_not():
 
 def test_a_request_count_is_traffic_unless_its_name_says_more():
     """Prometheus' and cloud monitoring's usual request counters are traffic, so the ranking can tell where extra
-    load entered; a name that also says errors, latency, CPU or a refusal belongs to that, not to traffic."""
+    load entered; a name that also says errors, latency or CPU belongs to that, and requests waiting, in flight
+    or configured, a timer's sum or maximum, and system calls are no amount of work."""
     for name in ("http_requests_total", "RequestCount", "elb_request_count", "pod_workload_ops", "qps",
-                 "traces_spanmetrics_calls_total", "calls_total", "throughput"):
+                 "traces_spanmetrics_calls_total", "calls_total", "http_server_requests_seconds_count",
+                 "request_duration_seconds_count"):
         assert metric_family(name) == "traffic_spike", name
     assert metric_family("failed_requests_total") == "error_fault"
     assert metric_family("requests_latency_seconds") == "slow_dependency"
     assert metric_family("kube_pod_container_resource_requests_cpu_cores") == "cpu_saturation"
-    assert metric_family("ThrottledRequests") is None
-    assert metric_family("node_syscalls_total") is None
+    for name in ("ThrottledRequests", "node_syscalls_total", "system_calls_total", "http_requests_in_flight",
+                 "apiserver_current_inflight_requests", "pending_requests", "kube_pod_container_resource_requests",
+                 "http_server_requests_seconds_sum", "http.server.requests.max", "request_duration_seconds_sum"):
+        assert metric_family(name) is None, name
     assert classify_fault([metric("http_requests_total", 0.9), metric("cpu_usage", 0.8)]) == "traffic_spike"
 
 

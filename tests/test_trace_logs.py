@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from agent.detectors.trace_ids import trace_id_in_text, with_trace_ids
@@ -149,11 +151,14 @@ def test_a_traces_query_runs_the_trace_detector_and_carries_trace_ids_through_ga
     ("INFO [order-svc,5f1e2d3c4b5a6978,0a1b2c3d4e5f6071,true] placed", "5f1e2d3c4b5a6978"),  # Sleuth
     ('level=info msg="paid" trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=00f067aa0ba902b7',
      "4bf92f3577b34da6a3ce929d0e0e4736"),
-    ('{"traceId":"4BF92F3577B34DA6A3CE929D0E0E4736","msg":"x"}', "4BF92F3577B34DA6A3CE929D0E0E4736"),
+    ('{"traceId":"4BF92F3577B34DA6A3CE929D0E0E4736","msg":"x"}', "4bf92f3577b34da6a3ce929d0e0e4736"),
     ("traceparent 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "4bf92f3577b34da6a3ce929d0e0e4736"),
     ("trace id: deadbeef (too short to be one)", None),
     ("order 4bf92f3577b34da6a3ce929d0e0e4736 failed", None),  # a hex string alone says nothing
     ("traceid: not-hex-at-all-zzzzzzzzzzzzzzzz", None),
+    ("trace_id=00000000000000000000000000000000 no span active", None),
+    ("evicted keys [0123456789abcdef,fedcba9876543210,00112233aabbccdd]", None),  # a list of hex, no Sleuth
+    ("trace_id: 4bf92f3577b34da6-a3ce", None),  # the head of a longer token
 ])
 def test_a_trace_id_written_in_the_line_is_read(message, trace_id):
     assert trace_id_in_text(message) == trace_id
@@ -167,4 +172,6 @@ def test_traces_are_followed_when_their_ids_are_only_in_the_text():
     in_text = [LogRecord(r.ts, r.service, r.level, f"TraceID: {r.trace_id.encode().hex():0>16} {r.message}")
                for r in records]
     assert [f.service for f in detect(in_text)] == ["pricing"]
-    assert with_trace_ids([records[0]]) == [records[0]]
+    own = LogRecord(T0, "cart", "INFO", "TraceID: 4bf92f3577b34da6a3ce929d0e0e4736 loaded", trace_id="abc")
+    read = replace(in_text[0], trace_id=trace_id_in_text(in_text[0].message))
+    assert with_trace_ids([own, in_text[0]]) == [own, read]  # a field wins over the text

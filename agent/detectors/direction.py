@@ -46,11 +46,15 @@ ERROR_WORDS = frozenset({"error", "errors", "fail", "failed", "failure", "failur
                          "exception", "exceptions", "5xx"})  # a rise of such a metric is requests failing
 _UP_WORDS = ERROR_WORDS | {"reject", "rejected", "dropped", "4xx", "throttle", "throttles", "throttled", "unhealthy",
                            "retry", "retries", "lag"}
-_DURATION_WORDS = frozenset({"latency", "duration", "time", "rt", "elapsed", "seconds", "ms", "milliseconds",
-                             "microseconds", "nanoseconds"})  # "rt": response time
+_DURATION_WORDS = frozenset({"latency", "duration", "time", "rt", "elapsed"})  # "rt": response time
+# a unit says a duration unless it opens the name (ms_requests_total) or ends a rate (events_per_ms)
+_TIME_UNITS = frozenset({"seconds", "ms", "milliseconds", "microseconds", "nanoseconds", "minutes"})
 _PERCENTILE = re.compile(r"p\d{2,3}")  # p50, p99, p999: a latency distribution's quantiles
-# a histogram's or timer's count, sum or buckets (request_duration_seconds_count) count requests, not time
-_HISTOGRAM_PARTS = frozenset({"count", "sum", "bucket"})
+# what adds up events or time instead of measuring one wait: a counter's total (node_cpu_seconds_total) and a
+# histogram's or timer's count, sum and buckets (request_duration_seconds_count counts requests)
+_ACCUMULATED = frozenset({"total", "count", "sum", "bucket"})
+_NOT_A_WAIT = frozenset({"offset", "skew", "drift", "expiry", "expiration", "expires", "remaining", "ttl",
+                         "timestamp"})  # a clock's error, time left, a point in time
 _DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex", "healthy", "free", "freeable"})
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
 
@@ -66,20 +70,25 @@ def name_tokens(metric: str) -> list[str]:
     return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
 
 
+def accumulates(metric: str) -> bool:
+    """The name is a counter's total or a histogram's count, sum or buckets: it adds up, it measures no wait."""
+    tokens = name_tokens(metric)
+    return bool(tokens) and tokens[-1] in _ACCUMULATED
+
+
 def _says_duration(tokens: list[str]) -> bool:
-    """A duration word or time unit (not a rate's "per second") or a latency quantile such as p99, unless the
-    name is a histogram's count, sum or buckets."""
-    if tokens and tokens[-1] in _HISTOGRAM_PARTS:
+    """A duration word, a time unit or a latency quantile (p99) in a name that measures a wait."""
+    if not tokens or tokens[-1] in _ACCUMULATED or _NOT_A_WAIT.intersection(tokens):
         return False
-    return any(_PERCENTILE.fullmatch(t) or (t in _DURATION_WORDS and (i == 0 or tokens[i - 1] != "per"))
-               for i, t in enumerate(tokens))
+    return any(_PERCENTILE.fullmatch(t) or t in _DURATION_WORDS
+               or (t in _TIME_UNITS and i > 0 and tokens[i - 1] != "per") for i, t in enumerate(tokens))
 
 
 @lru_cache(maxsize=4096)
 def infer_direction(metric: str) -> DirectionName:
-    """``up`` when the name says latency, duration, time, errors or failures, or its unit or quantile says a
-    duration (``_seconds``, ``_ms``, ``p99``); ``down`` for success, availability or a hit ratio; ``both`` when
-    the name does not say."""
+    """``up`` when the name says errors or failures, or a wait: latency, duration, time, a time unit or a quantile
+    (``_seconds``, ``_ms``, ``p99``) in a name that is no total, count, sum, clock offset or time left; ``down``
+    for success, availability or a hit ratio; ``both`` when the name does not say."""
     tokens = name_tokens(metric)
     words = set(tokens)
     if words & _DOWN_WORDS or any(a in words and b in words for a, b in _DOWN_PAIRS):

@@ -17,7 +17,8 @@ _EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"  # a token's edges: n
 MASKS: tuple[tuple[str, str], ...] = (
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "UUID"),
     (_EDGE_L + r"\d{1,3}(\.\d{1,3}){3}(:\d{1,5})?" + _EDGE_R, "IP"),
-    (_EDGE_L + r"(0x[0-9a-fA-F]+|(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,})" + _EDGE_R, "HEX"),
+    (_EDGE_L + r"(0x[0-9a-fA-F]+|(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{8,}"
+     r"|(?=[0-9A-F]*[0-9])(?=[0-9A-F]*[A-F])[0-9A-F]{8,})" + _EDGE_R, "HEX"),  # lower or upper case, not mixed
     (_EDGE_L + r"\d+(\.\d+)?(ns|us|µs|ms|s|m|h)" + _EDGE_R, "DUR"),
     (_EDGE_L + r"[-+]?\d+(\.\d+)?%?" + _EDGE_R, "NUM"),
 )

@@ -3,7 +3,9 @@
 Many systems write the trace id into the line itself rather than into a field of its own: Spring Cloud
 Sleuth's ``[app,traceId,spanId]`` prefix, a pattern layout's ``TraceID: 4bf9…``, a logfmt ``trace_id=…``, a
 JSON ``"traceId":"…"`` or a W3C ``traceparent`` (``00-<trace>-<span>-01``). A line's own ``trace_id`` field
-always wins; only hexadecimal ids of 16 to 32 digits are taken, so a word is never read as an id.
+always wins; only hexadecimal ids of 16 to 32 digits are taken, so a word is never read as an id, and an id of
+zeros (what a logging bridge prints when no span is active) is none. Ids read from text are lower-cased, so
+one id written in both cases is one trace.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from collections.abc import Sequence
 
 from agent.series import LogRecord
 
-_HEX_ID = r"([0-9a-fA-F]{16,32})"
+_HEX_ID = r"([0-9a-fA-F]{16,32})(?![0-9A-Za-z\-])"  # the whole id: not the head of a longer token
 _PATTERNS = (
-    re.compile(r"\btrace[_.\- ]?id\b[\"']?\s*[:=]\s*[\"']?" + _HEX_ID + r"\b", re.IGNORECASE),
+    re.compile(r"\btrace[_.\- ]?id\b[\"']?\s*[:=]\s*[\"']?" + _HEX_ID, re.IGNORECASE),
     re.compile(r"\b00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}\b"),  # W3C traceparent
-    re.compile(r"\[[\w.\-]*," + _HEX_ID + r",[0-9a-fA-F]{16}(?:,\w+)?\]"),  # Sleuth [app,trace,span(,export)]
+    # Sleuth [app,trace,span(,export)]: the app is a name, not a list of hex values
+    re.compile(r"\[(?![0-9a-fA-F]+,)[A-Za-z][\w.\-]*," + r"([0-9a-fA-F]{16,32})" + r",[0-9a-fA-F]{16}(?:,\w+)?\]"),
 )
 
 
@@ -26,8 +29,8 @@ def trace_id_in_text(message: str) -> str | None:
     """The trace id written in a log message, or None."""
     for pattern in _PATTERNS:
         found = pattern.search(message)
-        if found:
-            return found.group(1)
+        if found and found.group(1).strip("0"):  # all zeros: no span was active (an invalid id)
+            return found.group(1).lower()
     return None
 
 

@@ -123,7 +123,7 @@ def _family_metric(family: str, service: str | None, catalog: Any) -> str:
     globs = next(g for f, g, _ in METRIC_FAMILIES if f == family)
     if catalog is not None:
         for glob in globs:
-            found = catalog.find_metrics(glob)
+            found = [m for m in catalog.find_metrics(glob) if metric_family(m.name) == family]
             mine = [m for m in found if service in m.services] or found
             if mine:
                 return sorted(mine, key=lambda m: m.name)[0].name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Sequence
 
-from agent.detectors.direction import infer_direction
+from agent.detectors.direction import accumulates, infer_direction, name_tokens
 from agent.findings import Finding, FindingKind
 
 STORAGE_WORDS = ("byte", "used", "free", "avail", "stats", "queue", "read", "write", "idle", "inode")
@@ -16,16 +16,21 @@ METRIC_FAMILIES: list[tuple[str, tuple[str, ...], str]] = [
     ("disk_full", ("*disk*", "*filesystem*", *(f"*volume*{w}*" for w in STORAGE_WORDS)), "up"),
     ("memory_leak", ("*memory*", "*mem_*", "*heap*", "*rss*"), "up"),
     ("cache_failure", ("*hit_ratio*", "*hit_rate*", "*cache_hit*"), "down"),
-    # an amount of requests (http_requests_total, RequestCount, qps, workload), when the name says nothing else
-    # (cpu_requests is a CPU figure) and no bad direction of its own (failed_requests, ThrottledRequests)
-    ("traffic_spike", ("*requests*", "*request_count*", "*requestcount*", "*rps*", "*qps*", "*workload*",
-                       "*request_rate*", "*throughput*", "calls*", "*[!s]calls*"), "up"),  # not syscalls
+    # an amount of requests: these rates, and counts of requests or calls (``_counts_requests``), when the name
+    # says nothing else (cpu_requests is CPU) and no bad direction of its own (failed_requests, ThrottledRequests)
+    ("traffic_spike", ("*requests_per_second*", "*rps*", "*qps*", "*workload*", "*request_rate*"), "up"),
     ("cpu_saturation", ("*cpu*",), "up"),
     ("error_fault", ("*error*", "*fail*", "*5xx*"), "up"),
     ("error_fault", ("*success*",), "down"),
     ("slow_dependency", ("*latency*", "*duration*", "*response_time*"), "up"),
 ]
 _MATCH_ORDER = sorted(METRIC_FAMILIES, key=lambda entry: entry[0] == "traffic_spike")
+_REQUEST_WORDS = frozenset({"request", "requests", "call", "calls"})
+_AMOUNT_WORDS = frozenset({"total", "count", "ops", "rate"})
+# requests waiting or in progress (a slowdown raises them), a timer's other parts, configured amounts
+_NOT_AN_AMOUNT = frozenset({"in", "flight", "inflight", "active", "pending", "queued", "queue", "current",
+                            "concurrent", "avg", "mean", "max", "min", "sum", "bucket", "resource", "limit",
+                            "limits", "size", "bytes", "system"})
 CHANGE_FAULTS = {"config": "bad_config", "flag": "bad_config", "deploy": "bad_release", "canary": "bad_release"}
 LOG_FAULT_HINTS = (
     ("disk_full", ("no space left", "disk full", "enospc")),
@@ -48,15 +53,29 @@ def metric_family(metric: str | None) -> str | None:
 
 def _family_entry(metric: str) -> tuple[str, tuple[str, ...], str] | None:
     """The family whose globs match the name, in the order of ``METRIC_FAMILIES`` except that a request count
-    comes last and only when the name says no bad direction of its own."""
+    comes last and only when the name says no bad direction of its own, and a latency's count or sum is none."""
     name = metric.lower()
     for entry in _MATCH_ORDER:
         fault, globs, _ = entry
-        if fault == "traffic_spike" and infer_direction(metric) != "both":
-            continue
-        if any(fnmatch.fnmatchcase(name, g) for g in globs):
+        if fault == "traffic_spike":
+            if infer_direction(metric) == "both" and (_matches(name, globs) or _counts_requests(metric)):
+                return entry
+        elif fault == "slow_dependency" and accumulates(metric):
+            continue  # request_duration_seconds_count counts requests, _sum adds their time up
+        elif _matches(name, globs):
             return entry
     return None
+
+
+def _matches(name: str, globs: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, g) for g in globs)
+
+
+def _counts_requests(metric: str) -> bool:
+    """A count or rate of requests or calls (http_requests_total, RequestCount, calls_total, a histogram's
+    _count), not requests in flight, queued or configured, nor a timer's sum or maximum."""
+    words = set(name_tokens(metric))
+    return bool(words & _REQUEST_WORDS and words & _AMOUNT_WORDS and not words & _NOT_AN_AMOUNT)
 
 
 def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
