@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from agent.evolve.corrections import correct_case
-from agent.evolve.proposals import NoProposal, case_context, propose_by_rules
+from agent.evolve.proposals import NoProposal, _family_metric, case_context, propose_by_rules
 from agent.evolve.versions import skill_text
 from agent.findings import FindingKind
 from agent.skills.library import load_library
+from agent.sources.base import MetricInfo
+from agent.sources.catalog import Catalog
 from tests.test_evolve_support import (
     blind_skills_dir,
     finding,
@@ -91,3 +93,12 @@ def test_no_rule_applies_is_a_clear_refusal(memory, library, tmp_path) -> None:
     correct_case(memory, case_id, correct=False, service="ranking", fault="weird_fault", note="?")
     with pytest.raises(NoProposal, match="no rule-based fix.*refine NAME --instruction"):
         _propose(memory, library, case_id, "generic-rca")
+
+
+def test_the_metric_added_for_traffic_is_the_service_request_counter_not_a_cpu_or_error_one() -> None:
+    """A family's metric is one the family claims: cpu_requests is CPU and failed_requests_total errors, and
+    http_requests_total, which no traffic glob names, is traffic by its words."""
+    names = ("cpu_requests", "failed_requests_total", "http_requests_total", "http_requests_in_flight")
+    catalog = Catalog(metrics=[MetricInfo(n, services=("orders",)) for n in names])
+    assert _family_metric("traffic_spike", "orders", catalog) == "http_requests_total"
+    assert _family_metric("traffic_spike", "orders", None) == "*requests_per_second*"

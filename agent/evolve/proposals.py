@@ -119,10 +119,11 @@ def _signal_families(skill: Skill, catalog: Any) -> dict[str, set[str]]:
 
 
 def _family_metric(family: str, service: str | None, catalog: Any) -> str:
-    """The metric to add for a family: a catalog metric of the service if there is one, else the glob."""
+    """The metric to add for a family: a catalog metric of the service if there is one (one the family's globs
+    match first, else any the family claims: a request counter is traffic by its words), else the glob."""
     globs = next(g for f, g, _ in METRIC_FAMILIES if f == family)
     if catalog is not None:
-        for glob in globs:
+        for glob in (*globs, "*"):
             found = [m for m in catalog.find_metrics(glob) if metric_family(m.name) == family]
             mine = [m for m in found if service in m.services] or found
             if mine:
