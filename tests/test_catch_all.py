@@ -141,8 +141,12 @@ def test_catalog_shows_the_inferred_direction(tmp_path):
     directions = {m["name"]: m["bad_direction"] for m in metrics}
     assert directions == {"checkout_duration_ms": "up", "hit_ratio": "down", "speed": "both", "http_errors_total": "up"}
     assert [m["name"] for m in metrics if m["read_as_rate"]] == ["http_errors_total"]
+    families = {m["name"]: m["fault_family"] for m in metrics}
+    assert families == {"checkout_duration_ms": "slow_dependency", "hit_ratio": "cache_failure", "speed": None,
+                        "http_errors_total": "error_fault"}
     table = CliRunner().invoke(app, ["catalog", "--bundle", str(path)], env={"COLUMNS": "250"})
     assert "rises (its per-second rate)" in table.output
+    assert "error_fault" in table.output
 
 
 def test_the_catch_all_query_leaves_out_what_named_signals_read(skill_library):

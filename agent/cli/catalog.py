@@ -13,6 +13,7 @@ from agent.cli.common import BundleOption, JsonOption, console, err_console, pri
 from agent.config import get_settings
 from agent.detectors.counters import counter_name
 from agent.detectors.direction import infer_direction
+from agent.reasoners.faults import metric_family
 from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus
 
 PrometheusOption = Annotated[
@@ -59,11 +60,12 @@ def _fail(message: str) -> None:
 def render(result: Catalog) -> None:
     """Print the catalog as rich tables."""
     table = Table(title=f"Metrics ({len(result.metrics)})")
-    for name in ("metric", "type", "bad when", "labels", "services", "help"):
+    for name in ("metric", "type", "bad when", "family", "labels", "services", "help"):
         table.add_column(name, overflow="fold", no_wrap=name == "metric")
     for m in result.metrics:  # "bad when": the direction `direction: auto` reads off the name
         bad_when = _BAD_WHEN[infer_direction(m.name)] + (" (its per-second rate)" if counter_name(m.name) else "")
-        table.add_row(m.name, m.type, bad_when, ", ".join(m.labels), _short(m.services), m.help)
+        family = metric_family(m.name) or "-"  # the fault family the ranking reads it as
+        table.add_row(m.name, m.type, bad_when, family, ", ".join(m.labels), _short(m.services), m.help)
     console.print(table)
     console.print(f"log sources: {', '.join(result.log_sources) or '-'}", markup=False)
     console.print(f"log services: {', '.join(result.log_services) or '-'}", markup=False)
