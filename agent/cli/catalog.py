@@ -31,7 +31,10 @@ def catalog(bundle: BundleOption = None, prometheus: PrometheusOption = None, as
     """List the data a Skill can name: metrics (type, labels, services, help), log and change services."""
     result = build_catalog(bundle, prometheus)
     if as_json:
-        print_json(result.to_dict())
+        data = result.to_dict()
+        for metric in data["metrics"]:  # what the ranking reads it as (agent.reasoners.faults)
+            metric["fault_family"] = metric_family(metric["name"])
+        print_json(data)
         return
     render(result)
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from agent.bundles.reader import CaseBundle, load_bundle
 from agent.detectors.counters import counter_name
 from agent.detectors.direction import infer_direction
-from agent.reasoners.faults import metric_family
 from agent.sources.base import LogSource, MetricInfo, MetricSource, name_matches
 from agent.sources.bundle import BundleChangeSource, BundleLogSource, BundleMetricSource
 
@@ -60,8 +59,7 @@ class Catalog:
             "metrics": [
                 {**asdict(m), "labels": list(m.labels), "services": list(m.services),
                  "bad_direction": infer_direction(m.name),
-                 "read_as_rate": counter_name(m.name),  # judged by its per-second rate (agent.detectors.counters)
-                 "fault_family": metric_family(m.name)}  # what the ranking reads it as (agent.reasoners.faults)
+                 "read_as_rate": counter_name(m.name)}  # judged by its per-second rate (agent.detectors.counters)
                 for m in self.metrics
             ],
             "log_sources": list(self.log_sources),
