@@ -450,3 +450,21 @@ def test_metric_conventions_rewrite_names_and_values(bench, tmp_path):
     assert metrics and all(m.startswith("metric-") for m in metrics)
     assert not any(line.split(",")[1].startswith("metric-")  # the source left as it was
                    for line in (source / "metrics.csv").read_text().splitlines()[1:])
+
+
+@needs_shared_data
+def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
+    module = bench("ablations")
+    result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-tt-dev,nab-dev", "--limit", "1",
+                          "--no-knowledge"])
+    assert first_column(result.tables["ablations"]) == ["as given", "no logs", "no trace ids",
+                                                        "15 min before the alert", "1 day of history"]
+    assert set(result.data["sets"]["nab-dev"]) == {"as given", "1 day of history"}
+    bundle = module.find_bundles(SHARED_DATA / "nezha-tt-dev")[0]
+    stripped = module.without_trace_ids(bundle, tmp_path / "ids")
+    lines = [json.loads(line) for line in (stripped / "logs.jsonl").read_text().splitlines()]
+    assert lines and not any("trace_id" in line or module._HEX_ID.search(line["message"]) for line in lines)
+    short = module.short_history(bundle, tmp_path / "short")
+    since = module.load_bundle(bundle).event.time - module.SHORT_HISTORY_S
+    cut = module.load_bundle(short)
+    assert min(s.timestamps.min() for s in cut.series) >= since and min(r.ts for r in cut.logs) >= since

@@ -1,0 +1,170 @@
+"""What the real sets' answers lean on: each set answered again with one kind of evidence taken away.
+
+Every bundle of each set (``--sets``, default every set in ``--data``) is answered offline, as ``bianque eval``
+does, as given and then:
+
+- **no logs** (sets with logs): ``logs.jsonl`` left out, metrics only;
+- **no trace ids** (sets with logs): every line's ``trace_id`` field dropped and hexadecimal ids of 16 or more
+  digits in its text masked, so nothing ties a line to a request;
+- **15 min before the alert** (RCA sets): metrics and logs cut to the 15 minutes before the event time (and what
+  follows it): a short history, as an export that keeps little before an incident gives;
+- **1 day of history** (inspection sets): metrics cut to one day before the inspected window (the generic
+  inspection reads two).
+
+Strict scoring as ``real_sets.py``: top-1 / top-3 for RCA sets, recall / false alarms for inspection sets.
+
+Usage::
+
+    .venv/bin/python benchmarks/ablations.py [--data DIR] [--sets nezha-tt-dev,nab-dev] [--limit N] [--json]
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from common import BenchResult, add_common_arguments, bench_settings, emit, linked_copy, open_knowledge_if, pct
+from real_sets import DEFAULT_DATA, measured, run_set
+from rich.table import Table
+
+from agent.bundles.reader import load_bundle
+from agent.eval.runner import find_bundles
+from agent.timeparse import to_epoch
+
+METRIC_FILES = ("metrics.csv", "metrics.csv.gz")
+LOG_FILES = ("logs.jsonl", "logs.jsonl.gz")
+SHORT_HISTORY_S = 15 * 60
+INSPECTION_HISTORY_S = 86400
+_HEX_ID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
+
+Ablation = Callable[[Path, Path], Path]
+
+
+def _open(path: Path):  # noqa: ANN202 - a text handle, gzip or plain
+    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else path.open(newline="")
+
+
+def _present(bundle: Path, names: tuple[str, ...]) -> Path | None:
+    return next((bundle / n for n in names if (bundle / n).exists()), None)
+
+
+def _write_metrics(source: Path, out: Path, keep: Callable[[float], bool]) -> None:
+    with _open(source) as src, (out / "metrics.csv").open("w", newline="") as dst:
+        reader = csv.DictReader(src)
+        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
+        writer.writeheader()
+        writer.writerows(row for row in reader if keep(to_epoch(row["timestamp"])))
+
+
+def _write_logs(source: Path, out: Path, edit: Callable[[dict], dict | None]) -> None:
+    with _open(source) as src, (out / "logs.jsonl").open("w") as dst:
+        for line in src:
+            if line.strip() and (record := edit(json.loads(line))) is not None:
+                dst.write(json.dumps(record) + "\n")
+
+
+def without_logs(bundle: Path, root: Path) -> Path:
+    """The bundle with its logs left out."""
+    return linked_copy(bundle, root, leave_out=LOG_FILES)
+
+
+def without_trace_ids(bundle: Path, root: Path) -> Path:
+    """The bundle's log lines with no ``trace_id`` field and hexadecimal ids in their text masked."""
+    copy = linked_copy(bundle, root, leave_out=LOG_FILES)
+    if (logs := _present(bundle, LOG_FILES)) is not None:
+        def strip(record: dict) -> dict:
+            record.pop("trace_id", None)
+            return {**record, "message": _HEX_ID.sub("<id>", str(record.get("message", "")))}
+        _write_logs(logs, copy, strip)
+    return copy
+
+
+def _history_cut(bundle: Path, root: Path, keep_from: float) -> Path:
+    """The bundle with metric rows and log lines before ``keep_from`` dropped."""
+    copy = linked_copy(bundle, root, leave_out=(*METRIC_FILES, *LOG_FILES))
+    if (metrics := _present(bundle, METRIC_FILES)) is not None:
+        _write_metrics(metrics, copy, lambda ts: ts >= keep_from)
+    if (logs := _present(bundle, LOG_FILES)) is not None:
+        _write_logs(logs, copy, lambda record: record if to_epoch(record["ts"]) >= keep_from else None)
+    return copy
+
+
+def short_history(bundle: Path, root: Path) -> Path:
+    """The bundle cut to ``SHORT_HISTORY_S`` before its event time."""
+    return _history_cut(bundle, root, load_bundle(bundle).event.time - SHORT_HISTORY_S)
+
+
+def one_day_of_history(bundle: Path, root: Path) -> Path:
+    """An inspection bundle cut to ``INSPECTION_HISTORY_S`` before its inspected window."""
+    event = load_bundle(bundle).event
+    window = event.scope.window if event.scope and event.scope.window else 0.0
+    return _history_cut(bundle, root, event.time - window - INSPECTION_HISTORY_S)
+
+
+def ablations_for(bundles: list[Path]) -> dict[str, Ablation]:
+    """The ablations that apply to a set, judged by its first bundle (pattern, logs present)."""
+    first = bundles[0]
+    rca = load_bundle(first).event.pattern.value == "rca"
+    found: dict[str, Ablation] = {}
+    if _present(first, LOG_FILES) is not None and (_present(first, LOG_FILES).stat().st_size > 0):
+        found |= {"no logs": without_logs, "no trace ids": without_trace_ids}
+    found["15 min before the alert" if rca else "1 day of history"] = short_history if rca else one_day_of_history
+    return found
+
+
+def summary(values: dict[str, float | None], rca: bool) -> str:
+    if rca:
+        return f"{pct(values['top-1'])} / {pct(values['top-3'])}"
+    return f"{pct(values['recall'])} / {pct(values['false alarms'])}"
+
+
+def main(argv: list[str] | None = None) -> BenchResult:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of sets (default: %(default)s)")
+    parser.add_argument("--sets", default="", help="comma-separated set names (default: every set in --data)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
+    add_common_arguments(parser)
+    args = parser.parse_args(argv)
+    names = [s for s in args.sets.split(",") if s] or sorted(p.name for p in args.data.iterdir() if p.is_dir())
+    rows: dict[str, dict[str, str]] = {}
+    data: dict[str, dict[str, dict[str, float | None]]] = {}
+    with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-ablate-") as scratch:
+        knowledge = open_knowledge_if(settings, not args.no_knowledge)
+        for name in names:
+            path = args.data / name
+            if not path.is_dir():
+                raise SystemExit(f"{path}: no such set")
+            bundles = find_bundles(path)[: args.limit]
+            rca = load_bundle(bundles[0]).event.pattern.value == "rca"
+            variants = {"as given": None, **ablations_for(bundles)}
+            for label, ablate in variants.items():
+                target = path
+                if ablate is not None:
+                    target = Path(scratch) / label.replace(" ", "-") / name
+                    for bundle in bundles:
+                        ablate(bundle, target)
+                outcomes, cases = run_set(target, args.limit, settings, knowledge, Path(scratch) / "runs")
+                values = measured(name, outcomes, cases)
+                data.setdefault(name, {})[label] = values
+                rows.setdefault(label, {})[name] = summary(values, rca)
+    table = Table(title="What the answers lean on: strict top-1 / top-3 (RCA) or recall / false alarms "
+                        "(inspection), each set with one kind of evidence taken away")
+    table.add_column("variant")
+    for name in names:
+        table.add_column(name, justify="right")
+    for label, by_set in rows.items():
+        table.add_row(label, *(by_set.get(name, "—") for name in names))
+    return BenchResult(tables={"ablations": table}, data={"sets": data})
+
+
+if __name__ == "__main__":
+    result = main(sys.argv[1:])
+    emit(result, "--json" in sys.argv)
