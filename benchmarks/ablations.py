@@ -20,8 +20,8 @@ Usage::
 
 from __future__ import annotations
 
+import argparse
 import csv
-import gzip
 import json
 import re
 import sys
@@ -33,8 +33,10 @@ from common import BenchResult, add_common_arguments, bench_settings, emit, link
 from real_sets import DEFAULT_DATA, measured, run_set
 from rich.table import Table
 
-from agent.bundles.reader import load_bundle
+from agent.bundles.data_files import locate, open_text
+from agent.bundles.event_file import read_event
 from agent.eval.runner import find_bundles
+from agent.events import Event
 from agent.timeparse import to_epoch
 
 METRIC_FILES = ("metrics.csv", "metrics.csv.gz")
@@ -46,16 +48,16 @@ _HEX_ID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
 Ablation = Callable[[Path, Path], Path]
 
 
-def _open(path: Path):  # noqa: ANN202 - a text handle, gzip or plain
-    return gzip.open(path, "rt", newline="") if path.suffix == ".gz" else path.open(newline="")
-
-
-def _present(bundle: Path, names: tuple[str, ...]) -> Path | None:
-    return next((bundle / n for n in names if (bundle / n).exists()), None)
+def _event(bundle: Path) -> Event:
+    """The bundle's event alone (its data files are not parsed)."""
+    event, errors = read_event(bundle / "event.yaml", f"{bundle.name}/event.yaml")
+    if event is None:
+        raise SystemExit(f"{bundle}: {'; '.join(map(str, errors))}")
+    return event
 
 
 def _write_metrics(source: Path, out: Path, keep: Callable[[float], bool]) -> None:
-    with _open(source) as src, (out / "metrics.csv").open("w", newline="") as dst:
+    with open_text(source, newline="") as src, (out / "metrics.csv").open("w", newline="") as dst:
         reader = csv.DictReader(src)
         writer = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
         writer.writeheader()
@@ -63,7 +65,7 @@ def _write_metrics(source: Path, out: Path, keep: Callable[[float], bool]) -> No
 
 
 def _write_logs(source: Path, out: Path, edit: Callable[[dict], dict | None]) -> None:
-    with _open(source) as src, (out / "logs.jsonl").open("w") as dst:
+    with open_text(source) as src, (out / "logs.jsonl").open("w") as dst:
         for line in src:
             if line.strip() and (record := edit(json.loads(line))) is not None:
                 dst.write(json.dumps(record) + "\n")
@@ -77,7 +79,7 @@ def without_logs(bundle: Path, root: Path) -> Path:
 def without_trace_ids(bundle: Path, root: Path) -> Path:
     """The bundle's log lines with no ``trace_id`` field and hexadecimal ids in their text masked."""
     copy = linked_copy(bundle, root, leave_out=LOG_FILES)
-    if (logs := _present(bundle, LOG_FILES)) is not None:
+    if (logs := locate(bundle, "logs.jsonl")[0]) is not None:
         def strip(record: dict) -> dict:
             record.pop("trace_id", None)
             return {**record, "message": _HEX_ID.sub("<id>", str(record.get("message", "")))}
@@ -88,21 +90,21 @@ def without_trace_ids(bundle: Path, root: Path) -> Path:
 def _history_cut(bundle: Path, root: Path, keep_from: float) -> Path:
     """The bundle with metric rows and log lines before ``keep_from`` dropped."""
     copy = linked_copy(bundle, root, leave_out=(*METRIC_FILES, *LOG_FILES))
-    if (metrics := _present(bundle, METRIC_FILES)) is not None:
+    if (metrics := locate(bundle, "metrics.csv")[0]) is not None:
         _write_metrics(metrics, copy, lambda ts: ts >= keep_from)
-    if (logs := _present(bundle, LOG_FILES)) is not None:
+    if (logs := locate(bundle, "logs.jsonl")[0]) is not None:
         _write_logs(logs, copy, lambda record: record if to_epoch(record["ts"]) >= keep_from else None)
     return copy
 
 
 def short_history(bundle: Path, root: Path) -> Path:
     """The bundle cut to ``SHORT_HISTORY_S`` before its event time."""
-    return _history_cut(bundle, root, load_bundle(bundle).event.time - SHORT_HISTORY_S)
+    return _history_cut(bundle, root, _event(bundle).time - SHORT_HISTORY_S)
 
 
 def one_day_of_history(bundle: Path, root: Path) -> Path:
     """An inspection bundle cut to ``INSPECTION_HISTORY_S`` before its inspected window."""
-    event = load_bundle(bundle).event
+    event = _event(bundle)
     window = event.scope.window if event.scope and event.scope.window else 0.0
     return _history_cut(bundle, root, event.time - window - INSPECTION_HISTORY_S)
 
@@ -110,9 +112,9 @@ def one_day_of_history(bundle: Path, root: Path) -> Path:
 def ablations_for(bundles: list[Path]) -> dict[str, Ablation]:
     """The ablations that apply to a set, judged by its first bundle (pattern, logs present)."""
     first = bundles[0]
-    rca = load_bundle(first).event.pattern.value == "rca"
+    rca = _event(first).pattern.value == "rca"
     found: dict[str, Ablation] = {}
-    if _present(first, LOG_FILES) is not None and (_present(first, LOG_FILES).stat().st_size > 0):
+    if (logs := locate(first, "logs.jsonl")[0]) is not None and logs.stat().st_size > 0:
         found |= {"no logs": without_logs, "no trace ids": without_trace_ids}
     found["15 min before the alert" if rca else "1 day of history"] = short_history if rca else one_day_of_history
     return found
@@ -125,8 +127,6 @@ def summary(values: dict[str, float | None], rca: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> BenchResult:
-    import argparse
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of sets (default: %(default)s)")
     parser.add_argument("--sets", default="", help="comma-separated set names (default: every set in --data)")
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
             if not path.is_dir():
                 raise SystemExit(f"{path}: no such set")
             bundles = find_bundles(path)[: args.limit]
-            rca = load_bundle(bundles[0]).event.pattern.value == "rca"
+            rca = _event(bundles[0]).pattern.value == "rca"
             variants = {"as given": None, **ablations_for(bundles)}
             for label, ablate in variants.items():
                 target = path

@@ -26,7 +26,6 @@ Usage::
 from __future__ import annotations
 
 import csv
-import gzip
 import sys
 import tempfile
 from collections.abc import Callable
@@ -45,6 +44,8 @@ from common import (
 )
 from foreign_names import word_replacer
 from rich.table import Table
+
+from agent.bundles.data_files import locate, open_text
 
 Rewrite = Callable[[str, float], tuple[str, float]]
 METRIC_FILES = ("metrics.csv", "metrics.csv.gz")
@@ -109,10 +110,11 @@ def rewritten_copy(bundle: Path, root: Path, rewrite: Rewrite) -> Path:
     """``bundle`` under ``root`` with every metric row passed through ``rewrite`` (a plain ``metrics.csv``) and
     the renamed metrics replaced as whole names in ``event.yaml``; other files linked."""
     copy = linked_copy(bundle, root, leave_out=(*METRIC_FILES, "event.yaml"))
-    source = next(bundle / f for f in METRIC_FILES if (bundle / f).exists())
+    source, errors = locate(bundle, "metrics.csv")
+    if source is None:
+        raise SystemExit(f"{bundle}: no metrics.csv ({'; '.join(map(str, errors))})")
     renamed: dict[str, str] = {}
-    with (gzip.open(source, "rt", newline="") if source.suffix == ".gz" else source.open(newline="")) as src, \
-            (copy / "metrics.csv").open("w", newline="") as dst:
+    with open_text(source, newline="") as src, (copy / "metrics.csv").open("w", newline="") as dst:
         reader = csv.DictReader(src)
         writer = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
         writer.writeheader()

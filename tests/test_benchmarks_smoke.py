@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 
+from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT
 from tests.shared_data import SHARED_DATA, needs
 
@@ -465,6 +466,6 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
     lines = [json.loads(line) for line in (stripped / "logs.jsonl").read_text().splitlines()]
     assert lines and not any("trace_id" in line or module._HEX_ID.search(line["message"]) for line in lines)
     short = module.short_history(bundle, tmp_path / "short")
-    since = module.load_bundle(bundle).event.time - module.SHORT_HISTORY_S
-    cut = module.load_bundle(short)
+    since = load_bundle(bundle).event.time - module.SHORT_HISTORY_S
+    cut = load_bundle(short)
     assert min(s.timestamps.min() for s in cut.series) >= since and min(r.ts for r in cut.logs) >= since

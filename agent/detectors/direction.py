@@ -72,13 +72,16 @@ def name_tokens(metric: str) -> list[str]:
 
 def accumulates(metric: str) -> bool:
     """The name is a counter's total or a histogram's count, sum or buckets: it adds up, it measures no wait."""
-    tokens = name_tokens(metric)
+    return _ends_accumulated(name_tokens(metric))
+
+
+def _ends_accumulated(tokens: list[str]) -> bool:
     return bool(tokens) and tokens[-1] in _ACCUMULATED
 
 
 def _says_duration(tokens: list[str]) -> bool:
     """A duration word, a time unit or a latency quantile (p99) in a name that measures a wait."""
-    if not tokens or tokens[-1] in _ACCUMULATED or _NOT_A_WAIT.intersection(tokens):
+    if not tokens or _ends_accumulated(tokens) or _NOT_A_WAIT.intersection(tokens):
         return False
     return any(_PERCENTILE.fullmatch(t) or t in _DURATION_WORDS
                or (t in _TIME_UNITS and i > 0 and tokens[i - 1] != "per") for i, t in enumerate(tokens))

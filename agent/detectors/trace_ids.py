@@ -36,5 +36,11 @@ def trace_id_in_text(message: str) -> str | None:
 
 def with_trace_ids(records: Sequence[LogRecord]) -> list[LogRecord]:
     """``records`` with each line that has no ``trace_id`` given the one its message carries, if any."""
-    return [r if r.trace_id else dataclasses.replace(r, trace_id=tid) if (tid := trace_id_in_text(r.message))
-            else r for r in records]
+    return [_with_trace_id(r) for r in records]
+
+
+def _with_trace_id(record: LogRecord) -> LogRecord:
+    if record.trace_id:
+        return record
+    found = trace_id_in_text(record.message)
+    return dataclasses.replace(record, trace_id=found) if found else record

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Sequence
+from functools import lru_cache
 
 from agent.detectors.direction import accumulates, infer_direction, name_tokens
 from agent.findings import Finding, FindingKind
@@ -51,6 +52,7 @@ def metric_family(metric: str | None) -> str | None:
     return entry[0] if entry else None
 
 
+@lru_cache(maxsize=4096)  # asked for every Finding by several ranking rules; names repeat
 def _family_entry(metric: str) -> tuple[str, tuple[str, ...], str] | None:
     """The family whose globs match the name, in the order of ``METRIC_FAMILIES`` except that a request count
     comes last and only when the name says no bad direction of its own, and a latency's count or sum is none."""
