@@ -7,6 +7,27 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")  # least to most severe
+LEVEL_SYNONYMS = {  # the names other loggers (syslog, log4j, java.util.logging, Go, .NET) give the same levels
+    "TRACE": "DEBUG", "FINEST": "DEBUG", "FINER": "DEBUG", "FINE": "DEBUG", "VERBOSE": "DEBUG", "DBG": "DEBUG",
+    "INFORMATION": "INFO", "INFORMATIONAL": "INFO", "NOTICE": "INFO", "CONFIG": "INFO", "INF": "INFO",
+    "WARNING": "WARN", "WRN": "WARN",
+    "ERR": "ERROR", "SEVERE": "ERROR", "ERRO": "ERROR",
+    "CRITICAL": "FATAL", "CRIT": "FATAL", "ALERT": "FATAL", "EMERG": "FATAL", "EMERGENCY": "FATAL", "PANIC": "FATAL",
+}
+LEVEL_HELP = (f"one of {', '.join(LOG_LEVELS)} (any case; WARNING, TRACE, CRITICAL, ERR and other common names "
+              "are read too)")
+
+
+def canonical_level(level: str) -> str | None:
+    """``level`` as one of ``LOG_LEVELS`` (any case, surrounding space ignored, synonyms mapped: WARNING ->
+    WARN, TRACE -> DEBUG, CRITICAL -> FATAL, ...); None when it names no level. Numbers are not read: they
+    mean different levels in syslog (0-7), Python (10-50) and pino (10-60)."""
+    upper = level.strip().upper()
+    if upper in LOG_LEVELS:
+        return upper
+    return LEVEL_SYNONYMS.get(upper)
+
 
 @dataclass(frozen=True)
 class Series:

@@ -109,7 +109,7 @@ def test_errors_per_file_are_capped(tmp_path):
 def test_log_errors(tmp_path):
     logs = (
         '{"ts": 1, "service": "a", "level": "INFO", "message": "ok"}\n'
-        '{"ts": 1, "service": "a", "level": "WARNING", "message": "x"}\n'
+        '{"ts": 1, "service": "a", "level": "LOUD", "message": "x"}\n'
         "\n"
         "not json\n"
         "[1, 2]\n"
@@ -119,7 +119,8 @@ def test_log_errors(tmp_path):
         '{"ts": 1, "service": "a", "level": "info", "message": {"nested": true}}\n'
     )
     assert errors_of(make_case(tmp_path, {"logs.jsonl": logs})) == [
-        "my-case/logs.jsonl:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL",
+        "my-case/logs.jsonl:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL (any case; WARNING, TRACE, "
+        "CRITICAL, ERR and other common names are read too), got 'LOUD'",
         "my-case/logs.jsonl:4: invalid JSON: Expecting value (column 1)",
         "my-case/logs.jsonl:5: must be a JSON object, found list",
         "my-case/logs.jsonl:6: ts: required",

@@ -164,6 +164,12 @@ def test_bad_record_stores_nothing(store_url):
     assert source.query(LogRequest((), 590.0, 700.0, levels=ALL_LEVELS)).status == "no_data"
 
 
+def test_levels_under_other_names_are_stored_as_the_level(store_url):
+    source, _ = loaded(store_url)
+    ObservabilityStore(store_url).ingest_logs([LogRecord(650.0, "ranking", "warning", "pool nearly empty")])
+    assert logs(source, start=640.0, end=660.0, services=(), levels=("WARN",)) == ["pool nearly empty"]
+
+
 def test_database_failure_midway_rolls_back_everything(store_url):
     store = ObservabilityStore(store_url)
     store.create_schema()

@@ -10,10 +10,9 @@ from typing import Any, TypeVar
 from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
 from agent.names import name_problem
-from agent.series import ChangeRecord, LogRecord
+from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level
 from agent.timeparse import to_epoch
 
-LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 LOG_FIELDS = ("ts", "service", "level", "message", "instance", "trace_id")
 
 T = TypeVar("T")
@@ -70,13 +69,14 @@ def _objects(path: Path, log: ErrorLog) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _log_record(obj: dict[str, Any]) -> LogRecord:
-    level = _text(obj, "level")
-    if level.upper() not in LEVELS:
-        raise _RowError("level", f"must be one of {', '.join(LEVELS)}")
+    given = _text(obj, "level")
+    level = canonical_level(given)
+    if level is None:
+        raise _RowError("level", f"must be {LEVEL_HELP}, got {given!r}")
     return LogRecord(
         ts=_ts(obj),
         service=_name(obj, "service"),
-        level=level.upper(),
+        level=level,
         message=_text(obj, "message", allow_empty=True),
         instance=_optional_text(obj, "instance"),
         trace_id=_optional_text(obj, "trace_id"),

@@ -10,7 +10,7 @@ from functools import lru_cache
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from agent.series import LogRecord
+from agent.series import LogRecord, canonical_level
 
 _EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"  # a token's edges: no letter or digit beside it
 # Order matters: the more specific masks run before plain numbers eat their digits.
@@ -80,9 +80,8 @@ def new_miner() -> TemplateMiner:
 
 
 def normal_level(level: str) -> str:
-    """Upper-case level with WARNING -> WARN and CRITICAL -> FATAL; unknown levels kept as given."""
-    upper = level.strip().upper()
-    return {"WARNING": "WARN", "CRITICAL": "FATAL"}.get(upper, upper or "INFO")
+    """The level as one of ``LOG_LEVELS`` (``canonical_level``); an unknown one upper-cased, an empty one INFO."""
+    return canonical_level(level) or level.strip().upper() or "INFO"
 
 
 class ServiceMiners:

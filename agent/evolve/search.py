@@ -22,11 +22,11 @@ from agent.evolve.patch import Edit, PatchError, patch_skill
 from agent.evolve.proposals import Proposal
 from agent.evolve.replay import ReplayReport
 from agent.evolve.versions import next_version, skill_text
+from agent.series import LOG_LEVELS
 from agent.skills.loader import SkillLoadError
 from agent.skills.schema import Skill
 
 MAX_CANDIDATES = 24
-LOG_LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from agent.detectors.direction import infer_direction
 from agent.events import Pattern
 from agent.findings import FindingKind
 from agent.names import name_problem
+from agent.series import canonical_level
 from agent.timeparse import parse_duration
 
 IDENT = r"^[a-z][a-z0-9_\-]*$"
@@ -142,6 +143,14 @@ class LogQuery(Strict):
     )
     patterns: list[str] = Field(default_factory=list, description="Substrings; a line must match one.")
     limit: int = Field(default=2000, ge=1, le=100000)
+
+    @field_validator("levels", mode="before")
+    @classmethod
+    def _level_names(cls, value: Any) -> Any:
+        """``warning``, ``Error``, ``TRACE`` ... read as the level they name (an unknown name fails as given)."""
+        if not isinstance(value, list):
+            return value
+        return [canonical_level(v) or v if isinstance(v, str) else v for v in value]
     dependencies: bool = False
     traces: bool = Field(
         default=False,

@@ -41,12 +41,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement, Select
 
 from agent.config import get_settings
-from agent.series import ChangeRecord, LogRecord
+from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
 
 T = TypeVar("T")
 
-LEVELS = ("DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 MAX_CHANGES = 1000
 _BATCH = 5000
 
@@ -231,9 +230,9 @@ def _json(kind: str, index: int, field: str, value: Mapping[str, Any] | None) ->
 
 
 def _log_row(i: int, record: LogRecord) -> dict[str, Any]:
-    level = str(record.level).upper()
-    if level not in LEVELS:
-        raise _bad("log", i, "level", f"must be one of {', '.join(LEVELS)}, got {record.level!r}")
+    level = canonical_level(str(record.level))
+    if level is None:
+        raise _bad("log", i, "level", f"must be {LEVEL_HELP}, got {record.level!r}")
     if not isinstance(record.message, str):
         raise _bad("log", i, "message", f"must be a string, got {type(record.message).__name__}")
     return {

@@ -1,0 +1,57 @@
+"""Log levels under the names other loggers give them are read as the five levels the detectors weigh."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from agent.bundles.jsonl_files import read_logs
+from agent.detectors.log_templates import normal_level
+from agent.series import LOG_LEVELS, canonical_level
+from agent.skills.schema import LogQuery
+
+
+@pytest.mark.parametrize(
+    ("given", "level"),
+    [
+        ("WARN", "WARN"), ("warning", "WARN"), (" Warning ", "WARN"), ("trace", "DEBUG"), ("FINE", "DEBUG"),
+        ("notice", "INFO"), ("Information", "INFO"), ("err", "ERROR"), ("SEVERE", "ERROR"),
+        ("critical", "FATAL"), ("emerg", "FATAL"), ("panic", "FATAL"), ("fatal", "FATAL"),
+    ],
+)
+def test_synonyms_name_the_level(given, level):
+    assert canonical_level(given) == level
+
+
+@pytest.mark.parametrize("given", ["LOUD", "", "3", "40", "warnings"])
+def test_unknown_names_and_numbers_name_no_level(given):
+    assert canonical_level(given) is None
+
+
+def test_every_level_is_its_own_name():
+    assert [canonical_level(level.lower()) for level in LOG_LEVELS] == list(LOG_LEVELS)
+
+
+def test_template_miner_keeps_an_unknown_level_as_given():
+    assert normal_level("warning") == "WARN"
+    assert normal_level("audit") == "AUDIT"
+    assert normal_level("") == "INFO"
+
+
+def test_bundle_logs_read_other_loggers_levels(tmp_path):
+    path = tmp_path / "logs.jsonl"
+    path.write_text(
+        '{"ts": 1, "service": "a", "level": "warning", "message": "slow"}\n'
+        '{"ts": 2, "service": "a", "level": "CRITICAL", "message": "down"}\n'
+        '{"ts": 3, "service": "a", "level": "trace", "message": "tick"}\n',
+        encoding="utf-8",
+    )
+    records, errors = read_logs(path, "case/logs.jsonl")
+    assert errors == []
+    assert [r.level for r in records] == ["WARN", "FATAL", "DEBUG"]
+
+
+def test_skill_log_query_reads_level_synonyms():
+    assert LogQuery(id="errors", levels=["warning", "Error", "critical"]).levels == ["WARN", "ERROR", "FATAL"]
+    with pytest.raises(ValidationError, match="levels.0"):
+        LogQuery(id="errors", levels=["loud"])
