@@ -2,28 +2,49 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+LATEST_SECONDS = 1e11  # Unix seconds in the year 5138: a larger number counts milliseconds (or finer)
+
+
+class NotSecondsError(ValueError):
+    """A number far too large for Unix seconds: milliseconds, microseconds or nanoseconds."""
+
+
+def checked_seconds(ts: float) -> float:
+    """``ts`` when it can be Unix seconds; ``NotSecondsError`` naming the likely unit when it is larger."""
+    if not math.isfinite(ts) or abs(ts) < LATEST_SECONDS:
+        return ts  # callers that need a finite time check that themselves
+    unit = "milliseconds" if abs(ts) < LATEST_SECONDS * 1e3 else (
+        "microseconds" if abs(ts) < LATEST_SECONDS * 1e6 else "nanoseconds")
+    raise NotSecondsError(f"{ts:.0f} is too large for Unix seconds: it looks like {unit}; write seconds "
+                          "(fractions allowed) or RFC 3339 text")
 
 
 def to_epoch(value: object) -> float:
-    """Unix seconds from an int/float, a numeric string, an RFC 3339 string or a datetime."""
+    """Unix seconds from an int/float, a numeric string, an RFC 3339 string or a datetime.
+
+    A number too large for seconds (epoch milliseconds, as many exporters write) raises ``NotSecondsError``
+    rather than being read as a date thousands of years ahead."""
     if isinstance(value, bool):
         raise ValueError(f"not a timestamp: {value!r}")
     if isinstance(value, int | float):
-        return float(value)
+        return checked_seconds(float(value))
     if isinstance(value, datetime):
         dt = value if value.tzinfo else value.replace(tzinfo=UTC)
         return dt.timestamp()
     if isinstance(value, str):
         text = value.strip()
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             pass
+        else:
+            return checked_seconds(number)
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:

@@ -41,6 +41,14 @@ def test_event_errors(tmp_path):
     ]
 
 
+def test_event_time_in_milliseconds_is_refused_by_name(tmp_path):
+    event = "time: 1661142543000\nservice: a\npattern: rca\n"
+    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
+        "my-case/event.yaml:1: time: 1661142543000 is too large for Unix seconds: it looks like milliseconds; "
+        "write seconds (fractions allowed) or RFC 3339 text",
+    ]
+
+
 def test_event_missing_fields_and_bad_duration(tmp_path):
     event = "service: a\nscope:\n  services: [a]\n  window: forever\n"
     assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
@@ -70,6 +78,7 @@ def test_metrics_errors(tmp_path):
         "4,,a,1,i\n"
         "5,m,a\n"
         "6,m,a,,i\n"
+        "1661140279000,m,a,1,i\n"
     )
     assert errors_of(make_case(tmp_path, {"metrics.csv": metrics})) == [
         "my-case/metrics.csv:4: value: not a number ('abc')",
@@ -77,6 +86,8 @@ def test_metrics_errors(tmp_path):
         "my-case/metrics.csv:6: metric: empty (every row needs a metric name)",
         "my-case/metrics.csv:7: row has 3 cells, the header has 5",
         "my-case/metrics.csv:8: value: not a number ('')",
+        "my-case/metrics.csv:9: timestamp: 1661140279000 is too large for Unix seconds: it looks like milliseconds; "
+        "write seconds (fractions allowed) or RFC 3339 text",
     ]
 
 
@@ -117,6 +128,7 @@ def test_log_errors(tmp_path):
         '{"ts": "soon", "service": "a", "level": "INFO", "message": "x"}\n'
         '{"ts": 1, "level": "INFO", "message": "x"}\n'
         '{"ts": 1, "service": "a", "level": "info", "message": {"nested": true}}\n'
+        '{"ts": 1661140279000000, "service": "a", "level": "INFO", "message": "x"}\n'
     )
     assert errors_of(make_case(tmp_path, {"logs.jsonl": logs})) == [
         "my-case/logs.jsonl:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL (any case; WARNING, TRACE, "
@@ -127,6 +139,8 @@ def test_log_errors(tmp_path):
         "my-case/logs.jsonl:7: ts: not a Unix or RFC 3339 timestamp ('soon')",
         "my-case/logs.jsonl:8: service: required",
         "my-case/logs.jsonl:9: message: must be a string, found dict",
+        "my-case/logs.jsonl:10: ts: 1661140279000000 is too large for Unix seconds: it looks like microseconds; "
+        "write seconds (fractions allowed) or RFC 3339 text",
     ]
 
 

@@ -11,7 +11,7 @@ from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
 from agent.names import name_problem
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level
-from agent.timeparse import to_epoch
+from agent.timeparse import NotSecondsError, to_epoch
 
 LOG_FIELDS = ("ts", "service", "level", "message", "instance", "trace_id")
 
@@ -105,6 +105,8 @@ def _ts(obj: dict[str, Any]) -> float:
         raise _RowError("ts", "required")
     try:
         return to_epoch(value)
+    except NotSecondsError as exc:
+        raise _RowError("ts", str(exc)) from None
     except ValueError:
         raise _RowError("ts", f"not a Unix or RFC 3339 timestamp ({value!r})") from None
 

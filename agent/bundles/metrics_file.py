@@ -12,7 +12,7 @@ from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
 from agent.names import name_problem
 from agent.series import Series
-from agent.timeparse import to_epoch
+from agent.timeparse import NotSecondsError, to_epoch
 
 REQUIRED_COLUMNS = ("timestamp", "metric", "service", "value")
 
@@ -52,7 +52,7 @@ def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[list
     extra_idx = [i for i, _ in extra]
     width = len(header)
     groups: dict[_Key, tuple[list, list]] = {}
-    epochs: dict[str, float | None] = {}
+    epochs: dict[str, float | str] = {}
     for row in reader:
         if not row:
             continue
@@ -62,8 +62,8 @@ def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[list
             continue
         text = row[i_ts]
         ts = epochs[text] if text in epochs else epochs.setdefault(text, _epoch(text))
-        if ts is None:
-            log.add(f"not a Unix or RFC 3339 timestamp ({text!r})", line, "timestamp")
+        if isinstance(ts, str):
+            log.add(ts, line, "timestamp")
             continue
         metric = row[i_metric].strip()
         if not metric:
@@ -95,15 +95,15 @@ def _names_ok(key: _Key, log: ErrorLog, line: int) -> bool:
     return True
 
 
-def _epoch(text: str) -> float | None:
+def _epoch(text: str) -> float | str:
+    """Unix seconds from a timestamp cell, or what is wrong with it."""
     try:
-        ts = float(text)
+        ts = to_epoch(text)
+    except NotSecondsError as exc:
+        return str(exc)
     except ValueError:
-        try:
-            ts = to_epoch(text)
-        except ValueError:
-            return None
-    return ts if math.isfinite(ts) else None
+        ts = math.nan
+    return ts if math.isfinite(ts) else f"not a Unix or RFC 3339 timestamp ({text!r})"
 
 
 def _to_series(groups: dict[_Key, tuple[list, list]], extra: list[str]) -> list[Series]:
