@@ -13,9 +13,10 @@ def metric(name: str, score: float, direction: str = "up", kind: FindingKind = F
                    window_start=T0 - 3600, window_end=T0, score=score, summary=f"{name} {direction}")
 
 
-def log(summary: str, score: float = 0.7) -> Finding:
+def log(summary: str, score: float = 0.7, level_weight: float | None = None) -> Finding:
+    numbers = {} if level_weight is None else {"level_weight": level_weight}
     return Finding(kind=FindingKind.LOG_NEW_TEMPLATE, subject="feature-store", service="feature-store",
-                   window_start=T0 - 3600, window_end=T0, score=score, summary=summary)
+                   window_start=T0 - 3600, window_end=T0, score=score, summary=summary, numbers=numbers)
 
 
 def test_metric_families_by_name():
@@ -81,3 +82,14 @@ def test_logs_alone_are_an_error_fault_and_nothing_is_unknown():
     assert classify_fault([log('new ERROR log template "NullPointerException in handler"')]) == "error_fault"
     assert classify_fault([log('new ERROR log template "write failed: no space left on device"')]) == "disk_full"
     assert classify_fault([]) == "unknown"
+
+
+def test_the_services_own_error_logs_are_error_evidence_beside_its_metrics():
+    """A code fault (an exception thrown) also moves a metric or two (CPU, requests) a little: the service's new
+    ERROR or exception templates say error_fault; a WARN burst is routine and does not."""
+    cpu = metric("container_cpu_usage", 0.5)
+    exception = log('new ERROR log template "IllegalStateException in OrderController"', 0.8, level_weight=1.0)
+    assert classify_fault([cpu, exception]) == "error_fault"
+    warn_burst = log('WARN log template "retrying <*>" x40', 0.8, level_weight=0.7)
+    assert classify_fault([cpu, warn_burst]) == "cpu_saturation"
+    assert classify_fault([metric("container_cpu_usage", 0.95), exception]) == "cpu_saturation"

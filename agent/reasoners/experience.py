@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 from agent.evidence import Lesson
 from agent.findings import Finding
-from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, metric_family
-from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, activity, caller_side, error_logs
+from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
+from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, activity, caller_side
 
 EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
 PRIOR = 2.0  # support a move must overcome: one full-weight lesson moves a score by W / (1 + PRIOR)

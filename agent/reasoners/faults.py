@@ -80,10 +80,23 @@ def _counts_requests(metric: str) -> bool:
     return bool(words & _REQUEST_WORDS and words & _AMOUNT_WORDS and not words & _NOT_AN_AMOUNT)
 
 
+def error_logs(finding: Finding) -> bool:
+    """A log Finding about errors: ERROR/FATAL lines or exception and stack-trace text at any level.
+
+    Code faults (an exception thrown, a wrong value returned) barely move metrics but show as errors in
+    the faulty service's logs; a WARN or INFO template that got more frequent is routine far more often.
+    """
+    return finding.kind in LOG_KINDS and finding.numbers.get("level_weight", 0.0) >= 1.0
+
+
 def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
-    """Strongest metric evidence per fault family, counting only the family's bad direction."""
+    """Strongest evidence per fault family: metric Findings in the family's bad direction, and the service's own
+    error logs for ``error_fault`` (an exception it throws is an error whether or not a metric counts it)."""
     evidence: dict[str, float] = {}
     for finding in findings:
+        if error_logs(finding):
+            evidence["error_fault"] = max(evidence.get("error_fault", 0.0), finding.score)
+            continue
         if finding.kind not in METRIC_KINDS or not finding.metric:
             continue
         entry = _family_entry(finding.metric)

@@ -12,7 +12,7 @@ import numpy as np
 from agent.detectors.direction import ERROR_WORDS, infer_direction, name_tokens
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
-from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault, metric_family
+from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault, error_logs, metric_family
 from agent.reasoners.random_walk import walk_scores
 
 # How much each part of the evidence weighs. Chosen from first principles (documented in
@@ -109,15 +109,6 @@ class ServiceEvidence:
     @property
     def anomalous(self) -> bool:
         return self.strength >= SIGNIFICANT
-
-
-def error_logs(finding: Finding) -> bool:
-    """A log Finding about errors: ERROR/FATAL lines or exception and stack-trace text at any level.
-
-    Code faults (an exception thrown, a wrong value returned) barely move metrics but show as errors in
-    the faulty service's logs; a WARN or INFO template that got more frequent is routine far more often.
-    """
-    return finding.kind in LOG_KINDS and finding.numbers.get("level_weight", 0.0) >= 1.0
 
 
 def evidence_of_fault(finding: Finding) -> bool:
