@@ -100,9 +100,11 @@ def test_change_file_events_are_judged_now_from_when_the_change_began():
 # -- too little data since the start ---------------------------------------------------------
 
 
-def gathered_after(start: float, minutes: int) -> dict[str, Any]:
-    """The changed service's series: an hour before the start and ``minutes`` after it."""
-    times = [start - 3600 + 60 * i for i in range(60 + minutes + 1)]
+def gathered_after(start: float, minutes: int, every: int = 60) -> dict[str, Any]:
+    """The changed service's series, a sample every ``every`` seconds: an hour before the start (or a day, for
+    coarse samples) and ``minutes`` after it."""
+    before = max(3600, 24 * every)
+    times = [start - before + every * i for i in range(int((before + 60 * minutes) // every) + 1)]
     return {"series": [{"signal": "latency", "service": "ranking", "role": "target", "period": "current",
                         "metric": "latency_seconds", "labels": {"service": "ranking"}, "t": times,
                         "v": [0.1] * len(times)}], "logs": []}
@@ -116,6 +118,17 @@ def test_too_little_data_after_the_start_says_when_to_judge_again():
     assert gap.kind == "missing_data" and gap.numbers["samples"] == 3
     assert gap.summary.startswith(f"only 2m of data since the change began at {to_rfc3339(T0 - 120)}")
     assert f"judge again after {to_rfc3339(T0 - 120 + MIN_OBSERVATION_S)}" in gap.summary
+
+
+def test_coarse_data_is_held_until_five_of_its_own_samples_have_come():
+    """Hourly data 85 minutes after the change holds two samples: judge again four hours after the start,
+    not five minutes after it (the Skill's one-minute step is not the data's)."""
+    event = release(started=T0 - 85 * 60)
+    start, end, anchor = window(event)
+    [gap] = coverage_findings(event, gathered_after(anchor, 85, every=3600),
+                              {"start": start, "end": end, "anchor": anchor}, ["ranking"], ["latency_seconds"], 60.0)
+    assert gap.numbers["samples"] == 2 and gap.numbers["min_observation_s"] == 4 * 3600
+    assert f"judge again after {to_rfc3339(anchor + 4 * 3600)} (at least 4.0h and 5 samples)" in gap.summary
 
 
 def test_enough_data_after_the_start_is_judged():

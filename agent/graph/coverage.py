@@ -98,7 +98,9 @@ def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: 
 
 def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],
                targets: Sequence[str], metrics: Sequence[str], step: float) -> Finding | None:
-    """The changed service has too little data since the change began (or none at all) to judge it."""
+    """The changed service has too little data since the change began (or none at all) to judge it: fewer than
+    ``MIN_SAMPLES`` sample times, or less than ``MIN_OBSERVATION_S`` or ``MIN_SAMPLES`` - 1 sample spacings (the
+    Skill's step or the data's own, whichever is coarser) of them; says when to judge again."""
     service = (event.change.service if event.change else "") or (targets[0] if targets else "")
     own = [s for s in current if s.get("service") == service]
     if not own:
@@ -108,7 +110,8 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     anchor, end = window["anchor"], window["end"]
     times = sorted({float(t) for s in own for t in s["t"] if anchor <= t <= end})
     observed = times[-1] - anchor if times else 0.0
-    needed = max(MIN_OBSERVATION_S, (MIN_SAMPLES - 1) * step)
+    spacing = max(step, median_gap((s["t"] for s in own), default=step))  # hourly data needs hours, not minutes
+    needed = max(MIN_OBSERVATION_S, (MIN_SAMPLES - 1) * spacing)
     if len(times) >= MIN_SAMPLES and observed >= needed:
         return None
     ready = anchor + needed
