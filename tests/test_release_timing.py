@@ -131,6 +131,19 @@ def test_coarse_data_is_held_until_five_of_its_own_samples_have_come():
     assert f"judge again after {to_rfc3339(anchor + 4 * 3600)} (at least 4.0h and 5 samples)" in gap.summary
 
 
+def test_a_gap_in_the_data_says_how_many_samples_are_missing_not_a_time_already_past():
+    event = release(started=T0 - 40 * 60)
+    start, end, anchor = window(event)
+    gathered = gathered_after(anchor, 0)
+    gathered["series"][0]["t"].append(anchor + 600)  # one sample ten minutes in, then nothing for half an hour
+    gathered["series"][0]["v"].append(0.1)
+    [gap] = coverage_findings(event, gathered, {"start": start, "end": end, "anchor": anchor}, ["ranking"],
+                              ["latency_seconds"], 60.0)
+    assert gap.numbers["samples"] == 2 and gap.numbers["ready_at"] <= end
+    assert gap.summary.startswith(f"only 2 sample(s) in 10m of data since the change began at {to_rfc3339(anchor)}")
+    assert "judge again when 3 more sample(s) have come (none for 30m)" in gap.summary
+
+
 def test_enough_data_after_the_start_is_judged():
     event = release(started=T0 - 600)
     start, end, anchor = window(event)

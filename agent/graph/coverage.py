@@ -114,10 +114,18 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     needed = max(MIN_OBSERVATION_S, (MIN_SAMPLES - 1) * spacing)
     if len(times) >= MIN_SAMPLES and observed >= needed:
         return None
-    ready = anchor + needed
+    missing = max(0, MIN_SAMPLES - len(times))
+    last = times[-1] if times else anchor
+    ready = max(anchor + needed, last + missing * spacing)  # enough time, and the missing samples at their pace
     seen = f"only {fmt_duration(observed)} of data" if times else "no data yet"
-    summary = (f"{seen} since the change began at {to_rfc3339(anchor)}; judge again after "
-               f"{to_rfc3339(ready)} (at least {fmt_duration(needed)} and {MIN_SAMPLES} samples)")
+    if missing and times and observed >= needed:  # time enough, samples not
+        seen = f"only {len(times)} sample(s) in {fmt_duration(observed)} of data"
+    if ready > end:
+        wait = f"judge again after {to_rfc3339(ready)}"
+    else:  # they should have come by now: the data has a gap, so when it resumes is unknown
+        wait = f"judge again when {missing} more sample(s) have come (none for {fmt_duration(end - last)})"
+    summary = (f"{seen} since the change began at {to_rfc3339(anchor)}; {wait} (at least {fmt_duration(needed)} "
+               f"and {MIN_SAMPLES} samples)")
     numbers = {"started": anchor, "observed_s": observed, "samples": len(times), "ready_at": ready,
                "min_observation_s": needed}
     return _finding(service, window, summary, numbers)
