@@ -469,3 +469,26 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
     since = load_bundle(bundle).event.time - module.SHORT_HISTORY_S
     cut = load_bundle(short)
     assert min(s.timestamps.min() for s in cut.series) >= since and min(r.ts for r in cut.logs) >= since
+
+
+@needs_shared_data
+def test_real_releases_judge_each_quiet_series_in_every_variant(bench):
+    module = bench("real_releases")
+    result = module.main(["--data", str(SHARED_DATA), "--limit", "2"])
+    assert first_column(result.tables["decisions"]) == list(module.VARIANTS)
+    assert all(sum(counts.values()) == 2 for counts in result.data["counts"].values())
+    assert all(set(case) == set(module.VARIANTS) for case in result.data["cases"].values())
+
+
+def test_real_releases_shift_the_series_after_the_onset_by_its_own_spread(bench):
+    module = bench("real_releases")
+    times = np.arange(0.0, 86400.0 + 7200.0, 600.0)
+    values = np.where(np.arange(times.size) % 2 == 0, 10.0, 12.0)  # MAD 1: spread 1.4826
+    series = module.Series("speed", {"service": "road"}, times, values)
+    started = 86400.0
+    moved = module.shifted(series, started, 3.0)
+    late = times >= started + module.ONSET_DELAY_S
+    assert np.allclose(moved.values[late] - values[late], 3 * 1.4826)
+    assert np.array_equal(moved.values[~late], values[~late])
+    flat = module.Series("count", {"service": "road"}, times, np.where(times % 7200 == 0, 1.0, 0.0))
+    assert module.spread(flat.values) > 0  # mostly zeros: the standard deviation, not a MAD of 0
