@@ -93,3 +93,14 @@ def test_the_services_own_error_logs_are_error_evidence_beside_its_metrics():
     warn_burst = log('WARN log template "retrying <*>" x40', 0.8, level_weight=0.7)
     assert classify_fault([cpu, warn_burst]) == "cpu_saturation"
     assert classify_fault([metric("container_cpu_usage", 0.95), exception]) == "cpu_saturation"
+
+
+def test_error_logs_that_name_a_resource_or_a_wait_point_to_it_not_to_errors():
+    """An ERROR line's key words say which family it belongs to, at the line's own score."""
+    for text, fault in (("write failed: no space left on device", "disk_full"),
+                        ("java.lang.OutOfMemoryError: Java heap space", "memory_leak"),
+                        ("upstream request timed out after 3s", "slow_dependency"),
+                        ("NullPointerException in OrderController", "error_fault")):
+        finding = log(f'new ERROR log template "{text}"', 0.8, level_weight=1.0)
+        assert classify_fault([finding]) == fault, text
+        assert classify_fault([metric("container_cpu_usage", 0.5), finding]) == fault, text

@@ -89,13 +89,21 @@ def error_logs(finding: Finding) -> bool:
     return finding.kind in LOG_KINDS and finding.numbers.get("level_weight", 0.0) >= 1.0
 
 
+def hinted_fault(text: str) -> str | None:
+    """The fault family a log text names by its key words (``LOG_FAULT_HINTS``, first match), if any."""
+    lowered = text.lower()
+    return next((fault for fault, hints in LOG_FAULT_HINTS if any(h in lowered for h in hints)), None)
+
+
 def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
     """Strongest evidence per fault family: metric Findings in the family's bad direction, and the service's own
-    error logs for ``error_fault`` (an exception it throws is an error whether or not a metric counts it)."""
+    error logs for the family their text names (``LOG_FAULT_HINTS``: no space left -> disk, out of memory ->
+    memory, ...), else for ``error_fault`` (an exception it throws is an error whether or not a metric counts it)."""
     evidence: dict[str, float] = {}
     for finding in findings:
         if error_logs(finding):
-            evidence["error_fault"] = max(evidence.get("error_fault", 0.0), finding.score)
+            fault = hinted_fault(finding.summary) or "error_fault"
+            evidence[fault] = max(evidence.get(fault, 0.0), finding.score)
             continue
         if finding.kind not in METRIC_KINDS or not finding.metric:
             continue
