@@ -16,12 +16,16 @@ class NotSecondsError(ValueError):
 
 
 def checked_seconds(ts: float) -> float:
-    """``ts`` when it can be Unix seconds; ``NotSecondsError`` naming the likely unit when it is larger."""
-    if not math.isfinite(ts) or abs(ts) < LATEST_SECONDS:
-        return ts  # callers that need a finite time check that themselves
+    """``ts`` when it can be Unix seconds; ``ValueError`` for NaN or an infinity, ``NotSecondsError`` naming the
+    likely unit for a number too far from 1970 (epoch milliseconds, micro- or nanoseconds)."""
+    if not math.isfinite(ts):
+        raise ValueError(f"not a finite time: {ts!r}")
+    if abs(ts) < LATEST_SECONDS:
+        return ts
     unit = "milliseconds" if abs(ts) < LATEST_SECONDS * 1e3 else (
         "microseconds" if abs(ts) < LATEST_SECONDS * 1e6 else "nanoseconds")
-    raise NotSecondsError(f"{ts:.0f} is too large for Unix seconds: it looks like {unit}; write seconds "
+    where = "large" if ts > 0 else "far before 1970"
+    raise NotSecondsError(f"{ts:.0f} is too {where} for Unix seconds: it looks like {unit}; write seconds "
                           "(fractions allowed) or RFC 3339 text")
 
 
@@ -33,7 +37,10 @@ def to_epoch(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"not a timestamp: {value!r}")
     if isinstance(value, int | float):
-        return checked_seconds(float(value))
+        try:
+            return checked_seconds(float(value))
+        except OverflowError:  # an integer beyond any float: no unit makes it a time
+            raise NotSecondsError(f"a {len(str(abs(value)))}-digit number is far too large for Unix seconds") from None
     if isinstance(value, datetime):
         dt = value if value.tzinfo else value.replace(tzinfo=UTC)
         return dt.timestamp()

@@ -129,10 +129,11 @@ def test_log_errors(tmp_path):
         '{"ts": 1, "level": "INFO", "message": "x"}\n'
         '{"ts": 1, "service": "a", "level": "info", "message": {"nested": true}}\n'
         '{"ts": 1661140279000000, "service": "a", "level": "INFO", "message": "x"}\n'
+        '{"ts": NaN, "service": "a", "level": "INFO", "message": "x"}\n'
     )
     assert errors_of(make_case(tmp_path, {"logs.jsonl": logs})) == [
         "my-case/logs.jsonl:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL (any case; WARNING, TRACE, "
-        "CRITICAL, ERR and other common names are read too), got 'LOUD'",
+        "CRITICAL, ERR and other common names are read too; numbers are not), got 'LOUD'",
         "my-case/logs.jsonl:4: invalid JSON: Expecting value (column 1)",
         "my-case/logs.jsonl:5: must be a JSON object, found list",
         "my-case/logs.jsonl:6: ts: required",
@@ -141,6 +142,7 @@ def test_log_errors(tmp_path):
         "my-case/logs.jsonl:9: message: must be a string, found dict",
         "my-case/logs.jsonl:10: ts: 1661140279000000 is too large for Unix seconds: it looks like microseconds; "
         "write seconds (fractions allowed) or RFC 3339 text",
+        "my-case/logs.jsonl:11: ts: not a Unix or RFC 3339 timestamp (nan)",
     ]
 
 

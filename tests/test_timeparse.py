@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from agent.timeparse import NotSecondsError, to_epoch
@@ -27,6 +25,14 @@ def test_finer_units_are_refused_by_name(value, unit):
         to_epoch(value)
 
 
-def test_non_finite_numbers_are_left_to_the_caller():
-    assert math.isinf(to_epoch(float("inf")))
-    assert math.isnan(to_epoch("nan"))
+@pytest.mark.parametrize("value", [float("inf"), "nan", "-inf", "1e400"])
+def test_non_finite_numbers_are_no_time(value):
+    with pytest.raises(ValueError, match="not a finite time"):
+        to_epoch(value)
+
+
+def test_numbers_beyond_any_unit_are_refused_without_a_traceback():
+    with pytest.raises(NotSecondsError, match="401-digit number is far too large"):
+        to_epoch(10**400)
+    with pytest.raises(NotSecondsError, match="too far before 1970 for Unix seconds: it looks like milliseconds"):
+        to_epoch(-1661142543000)

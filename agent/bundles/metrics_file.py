@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
@@ -98,12 +97,11 @@ def _names_ok(key: _Key, log: ErrorLog, line: int) -> bool:
 def _epoch(text: str) -> float | str:
     """Unix seconds from a timestamp cell, or what is wrong with it."""
     try:
-        ts = to_epoch(text)
+        return to_epoch(text)
     except NotSecondsError as exc:
         return str(exc)
     except ValueError:
-        ts = math.nan
-    return ts if math.isfinite(ts) else f"not a Unix or RFC 3339 timestamp ({text!r})"
+        return f"not a Unix or RFC 3339 timestamp ({text!r})"
 
 
 def _to_series(groups: dict[_Key, tuple[list, list]], extra: list[str]) -> list[Series]:
