@@ -16,7 +16,7 @@ LEVEL_SYNONYMS = {  # the names other loggers (syslog, log4j, java.util.logging,
     "CRITICAL": "FATAL", "CRIT": "FATAL", "ALERT": "FATAL", "EMERG": "FATAL", "EMERGENCY": "FATAL", "PANIC": "FATAL",
 }
 LEVEL_HELP = (f"one of {', '.join(LOG_LEVELS)} (any case; WARNING, TRACE, CRITICAL, ERR and other common names "
-              "are read too)")
+              "are read too; numbers are not)")
 
 
 def canonical_level(level: str) -> str | None:

@@ -32,7 +32,7 @@ def test_every_level_is_its_own_name():
     assert [canonical_level(level.lower()) for level in LOG_LEVELS] == list(LOG_LEVELS)
 
 
-def test_template_miner_keeps_an_unknown_level_as_given():
+def test_template_miner_upper_cases_an_unknown_level():
     assert normal_level("warning") == "WARN"
     assert normal_level("audit") == "AUDIT"
     assert normal_level("") == "INFO"

@@ -23,7 +23,6 @@ MASKS: tuple[tuple[str, str], ...] = (
     (_EDGE_L + r"[-+]?\d+(\.\d+)?%?" + _EDGE_R, "NUM"),
 )
 _COMPILED_MASKS = tuple((re.compile(pattern), f"<{name}>") for pattern, name in MASKS)
-LEVEL_RANK = {"DEBUG": 0, "INFO": 1, "WARN": 2, "WARNING": 2, "ERROR": 3, "FATAL": 4, "CRITICAL": 4}
 
 
 @dataclass

@@ -143,6 +143,12 @@ class LogQuery(Strict):
     )
     patterns: list[str] = Field(default_factory=list, description="Substrings; a line must match one.")
     limit: int = Field(default=2000, ge=1, le=100000)
+    dependencies: bool = False
+    traces: bool = Field(
+        default=False,
+        description="Judge where traces leave the reference's paths (trace_divergence) instead of counting "
+                    "templates; wants lines of every level that carry trace ids.",
+    )
 
     @field_validator("levels", mode="before")
     @classmethod
@@ -151,12 +157,6 @@ class LogQuery(Strict):
         if not isinstance(value, list):
             return value
         return [canonical_level(v) or v if isinstance(v, str) else v for v in value]
-    dependencies: bool = False
-    traces: bool = Field(
-        default=False,
-        description="Judge where traces leave the reference's paths (trace_divergence) instead of counting "
-                    "templates; wants lines of every level that carry trace ids.",
-    )
 
 
 class ChangeQuery(Strict):

@@ -321,7 +321,7 @@ class SqlLogSource(_Reader):
         t = logs_table
         query = self._filter(conn, t, request.services, request.start, request.end)
         if request.levels:
-            query = query.where(t.c.level.in_([level.upper() for level in request.levels]))
+            query = query.where(t.c.level.in_([canonical_level(level) or level.upper() for level in request.levels]))
         patterns = [p for p in request.patterns if p]
         if patterns:
             query = query.where(self._matches(conn, patterns))
