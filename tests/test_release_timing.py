@@ -7,16 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from agent.bundles.reader import load_bundle
+from agent.bundles.reader import CaseBundle, load_bundle
 from agent.events import ChangeEvent, Event, Pattern
 from agent.graph.coverage import MIN_OBSERVATION_S, coverage_findings
 from agent.graph.plan import time_window
 from agent.graph.timing import DEFAULT_RELEASE_OBSERVATION_S, change_start
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
-from agent.series import ChangeRecord
+from agent.series import ChangeRecord, Series
 from agent.sim.scenario import build_scenario, write_scenario
 from agent.skills.library import load_default_library
 from agent.sources.base import ChangeRequest, SourceResult
@@ -144,6 +145,36 @@ def test_a_gap_in_the_data_says_how_many_samples_are_missing_not_a_time_already_
     assert "judge again when 3 more sample(s) have come (none for 30m)" in gap.summary
 
 
+def test_samples_that_stopped_early_are_counted_by_the_time_still_missing():
+    """Five samples in the first two minutes and nothing since: three more minutes of samples are missing."""
+    event = release(started=T0 - 20 * 60)
+    start, end, anchor = window(event)
+    gathered = gathered_after(anchor, 0)
+    for minute in (1, 2):  # with the one at the start and two more below: five in the first 140 s, then none
+        gathered["series"][0]["t"].append(anchor + 60 * minute)
+        gathered["series"][0]["v"].append(0.1)
+    gathered["series"][0]["t"] += [anchor + 130.0, anchor + 140.0]
+    gathered["series"][0]["v"] += [0.1, 0.1]
+    [gap] = coverage_findings(event, gathered, {"start": start, "end": end, "anchor": anchor}, ["ranking"],
+                              ["latency_seconds"], 60.0)
+    assert gap.numbers["samples"] == 5
+    assert "judge again when 3 more sample(s) have come (none for 18m)" in gap.summary
+
+
+def test_a_reference_of_too_few_samples_before_the_change_is_held():
+    event = release(started=T0 - 1800)
+    start, end, anchor = window(event)
+    gathered = gathered_after(anchor, 30)
+    series = gathered["series"][0]
+    keep = [i for i, t in enumerate(series["t"]) if t >= anchor - 120]  # two samples before the change
+    series["t"], series["v"] = [series["t"][i] for i in keep], [series["v"][i] for i in keep]
+    [gap] = coverage_findings(event, gathered, {"start": start, "end": end, "anchor": anchor}, ["ranking"],
+                              ["latency_seconds"], 60.0)
+    assert gap.numbers["reference_samples"] == 2
+    assert gap.summary.startswith(f"only 2 sample(s) of ranking in the 60m before the change began at "
+                                  f"{to_rfc3339(anchor)}: too few to know its normal")
+
+
 def test_enough_data_after_the_start_is_judged():
     event = release(started=T0 - 600)
     start, end, anchor = window(event)
@@ -192,3 +223,35 @@ def test_a_canary_asked_about_two_minutes_in_is_held_with_the_wait(tmp_path, bad
     assert verdict.decision == "hold" and verdict.judged is False
     assert "only 2m of data since the change began" in verdict.summary
     assert f"judge again after {to_rfc3339(began + MIN_OBSERVATION_S)}" in verdict.summary
+
+
+# -- a regression that does not last the whole observation -----------------------------------
+
+
+def late_regression_bundle(minutes_bad: int) -> CaseBundle:
+    """Latency of the changed service a sample a minute: an hour at 100 ms (with noise) before a change, 30
+    minutes after it of which the last ``minutes_bad`` at 500 ms; judged at the end."""
+    rng = np.random.default_rng(7)
+    started = T0 - 1800
+    times = np.arange(started - 3600, T0 + 1, 60.0)
+    values = 0.1 + rng.normal(0, 0.004, times.size)
+    values[times > T0 - 60 * minutes_bad] = 0.5
+    series = Series("http_request_latency_seconds", {"service": "checkout-api"}, times, values)
+    event = Event(pattern=Pattern.RELEASE_INTERCEPTION, time=T0, service="checkout-api",
+                  change=ChangeEvent(id="deploy-7", type="deploy", service="checkout-api", started=started))
+    return CaseBundle(event=event, series=[series])
+
+
+def test_a_regression_in_the_last_minutes_of_the_observation_is_not_passed():
+    """Six bad minutes of thirty leave the observation's median where it was (the before/after comparison
+    passes them); held a few samples against the reference, they are a regression all the same."""
+    bundle = late_regression_bundle(6)
+    verdict = investigate(bundle.event, bundle_toolkit(bundle, knowledge=None, memory=None)).verdict
+    assert verdict.decision == "block", verdict.summary
+    assert "http_request_latency_seconds" in verdict.summary
+
+
+def test_no_regression_is_passed():
+    bundle = late_regression_bundle(0)
+    verdict = investigate(bundle.event, bundle_toolkit(bundle, knowledge=None, memory=None)).verdict
+    assert verdict.decision == "pass", verdict.summary

@@ -63,7 +63,11 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
     """Canary vs baseline instances when the change names both selectors, else after vs before.
 
     The evidence is ``[anchor, end]`` (from the change's start to the judgement); the reference of
-    after-vs-before is the Skill's look-back before the start (``[start, anchor)``).
+    after-vs-before is the Skill's look-back before the start (``[start, anchor)``). After vs before is
+    judged twice: the whole observation against the reference (``change_impact``: a sustained shift of the
+    median), and point by point for a deviation that held a few samples (``onset``, calibrated on the same
+    reference), since a regression that lasted minutes of a half-hour observation, or began late in it,
+    leaves the median where it was.
     """
     change = event.change
     common = {"direction": direction, "min_effect": signal.min_effect, "signal": signal.id, "source": source}
@@ -73,8 +77,12 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
         baseline = split_by_selector(series, change.baseline)
         if canary and baseline:
             return detect_canary(canary, baseline, start=anchor, end=end + 1, **common)
-    return detect_change_impact(series, change_ts=anchor, before=max(anchor - start, 1.0),
-                                after=end - anchor + 1, change_id=change.id if change else None, **common)
+    found = detect_change_impact(series, change_ts=anchor, before=max(anchor - start, 1.0),
+                                 after=end - anchor + 1, change_id=change.id if change else None, **common)
+    shifted = {(f.metric, f.subject) for f in found}
+    onsets = detect_onset(series, start=start, end=end + 1, baseline_end=anchor, direction=direction,
+                          min_effect=signal.min_effect, signal=signal.id, source=source)
+    return found + [f for f in onsets if (f.metric, f.subject) not in shifted]
 
 
 def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,

@@ -10,6 +10,7 @@ fewer than ``SHORT_REFERENCE`` the data is judged (cautiously, see ``calibration
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,7 +42,8 @@ def coverage_findings(event: Event, gathered: Mapping[str, Any], window: Mapping
     if not current and not gathered.get("logs"):
         return [_no_data(gathered, window, targets, metrics)]
     if event.pattern == Pattern.RELEASE_INTERCEPTION:
-        found = _too_early(event, current, window, targets, metrics, step)
+        found = _too_early(event, current, window, targets, metrics, step) or _thin_release_reference(
+            event, current, window, targets)
         return [found] if found is not None else []
     found = _no_reference(event, gathered, current, window, targets)
     return [found] if found is not None else []
@@ -114,7 +116,7 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     needed = max(MIN_OBSERVATION_S, (MIN_SAMPLES - 1) * spacing)
     if len(times) >= MIN_SAMPLES and observed >= needed:
         return None
-    missing = max(0, MIN_SAMPLES - len(times))
+    missing = max(MIN_SAMPLES - len(times), math.ceil((needed - observed) / spacing))  # by count, and by time
     last = times[-1] if times else anchor
     ready = max(anchor + needed, last + missing * spacing)  # enough time, and the missing samples at their pace
     seen = f"only {fmt_duration(observed)} of data" if times else "no data yet"
@@ -129,6 +131,21 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     numbers = {"started": anchor, "observed_s": observed, "samples": len(times), "ready_at": ready,
                "min_observation_s": needed}
     return _finding(service, window, summary, numbers)
+
+
+def _thin_release_reference(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],
+                            targets: Sequence[str]) -> Finding | None:
+    """Fewer than ``MIN_SAMPLES`` samples of every series of the changed service in the look-back before the change:
+    no normal to judge the change by (coarse data under a short ``window.lookback``)."""
+    service = (event.change.service if event.change else "") or (targets[0] if targets else "")
+    start, anchor = window["start"], window["anchor"]
+    counts = [sum(1 for t in s["t"] if start <= t < anchor) for s in current if s.get("service") == service]
+    if not counts or max(counts) >= MIN_SAMPLES:
+        return None
+    summary = (f"only {max(counts)} sample(s) of {service} in the {fmt_duration(anchor - start)} before the change "
+               f"began at {to_rfc3339(anchor)}: too few to know its normal (a Skill window.lookback holding at least "
+               f"{MIN_SAMPLES} of the data's samples gives the gate a reference)")
+    return _finding(service, window, summary, {"started": anchor, "reference_samples": max(counts)})
 
 
 def _finding(subject: str, window: Mapping[str, float], summary: str, numbers: Mapping[str, float],
