@@ -13,8 +13,10 @@ and is judged at it:
   half its values are equal): a sustained level shift, injected, on real noise and daily cycles; the right
   decision is ``hold`` or ``block``. (A relative shift says nothing on counts that are mostly zero.)
 
-A change judged with fewer than 5 of the series' own samples since it began is held as "could not judge yet"
-(``agent/graph/coverage.py``): counted apart, in every variant, since no decision is possible there.
+A change the gate cannot judge is held for want of data (``agent/graph/coverage.py``) and counted apart, in every
+variant: "no data" (the series has a gap over the window, or is empty) or "too few samples" (fewer than 5 of
+the series' own samples since the change, or in the look-back before it). Shifts are also counted among the
+series whose harmless version passed: one held anyway says nothing of the shift.
 
 Usage::
 
@@ -30,12 +32,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from common import SHARED_DATA, BenchResult, add_common_arguments, bench_settings, emit, pct, progress_bar
+from common import SHARED_DATA, BenchResult, add_common_arguments, bench_settings, emit, fraction, pct, progress_bar
 from rich.table import Table
 
 from agent.bundles.reader import CaseBundle, load_bundle
+from agent.detectors.direction import name_tokens
 from agent.eval.runner import find_bundles
 from agent.events import ChangeEvent, Event, Pattern
+from agent.findings import FindingKind
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
 from agent.series import Series
@@ -46,7 +50,9 @@ ONSET_DELAY_S = 600.0  # the regression shows ten minutes after the change began
 VARIANTS = {"harmless": 0.0, "regression up 3 sigma": 3.0, "regression down 3 sigma": -3.0,
             "regression up 6 sigma": 6.0, "regression down 6 sigma": -6.0}
 SPREAD_SPAN_S = 86400.0  # the noise a shift is measured in: the day before the change
-DECISIONS = ("pass", "hold", "block", "could not judge")
+NO_DATA, TOO_FEW = "no data", "too few samples"
+DECISIONS = ("pass", "hold", "block", TOO_FEW, NO_DATA)
+UNJUDGED = (TOO_FEW, NO_DATA)
 
 
 def quiet_bundles(data: Path, limit: int | None) -> list[Path]:
@@ -81,27 +87,57 @@ def spread(values: np.ndarray) -> float:
 
 
 def decision_of(bundle: CaseBundle) -> str:
-    """The gate's decision, or "could not judge" when it held for want of data."""
-    verdict = investigate(bundle.event, bundle_toolkit(bundle, knowledge=None, memory=None)).verdict
-    return "could not judge" if not verdict.judged else (verdict.decision or "pass")
+    """The gate's decision; when it held for want of data, whether there was none or too few samples (before
+    or since the change)."""
+    result = investigate(bundle.event, bundle_toolkit(bundle, knowledge=None, memory=None))
+    if result.verdict.judged:
+        return result.verdict.decision or "pass"
+    gap = next((f for f in result.findings if f.kind == FindingKind.MISSING_DATA), None)
+    return NO_DATA if gap is not None and gap.numbers.get("series") == 0 else TOO_FEW
 
 
 def right(variant: str, decision: str) -> bool:
     return decision == "pass" if VARIANTS[variant] == 0.0 else decision in ("hold", "block")
 
 
-def decisions_table(counts: dict[str, Counter], change_age: float) -> Table:
+def decisions_table(counts: dict[str, Counter], per_case: dict[str, dict[str, str]], change_age: float) -> Table:
+    """Decisions per variant; right of those judged; and, for the shifts, caught among the series whose harmless
+    version passed (a series held anyway says nothing of the shift)."""
     table = Table(title=f"The release gate on {SET}'s quiet real series: a change {change_age / 3600:g} h before "
                         "the judgement")
     table.add_column("variant")
     for decision in DECISIONS:
         table.add_column(decision, justify="right")
     table.add_column("right, of judged", justify="right")
+    table.add_column("caught, where harmless passed", justify="right")
+    passed = [case for case in per_case.values() if case.get("harmless") == "pass"]
     for variant, counted in counts.items():
-        judged = sum(n for d, n in counted.items() if d != "could not judge")
-        hits = sum(n for d, n in counted.items() if d != "could not judge" and right(variant, d))
+        judged = sum(n for d, n in counted.items() if d not in UNJUDGED)
+        hits = sum(n for d, n in counted.items() if d not in UNJUDGED and right(variant, d))
+        caught = "—" if VARIANTS[variant] == 0.0 else fraction(
+            sum(right(variant, case[variant]) for case in passed), len(passed))
         table.add_row(variant, *(str(counted.get(d, 0)) for d in DECISIONS),
-                      f"{hits}/{judged} ({pct(hits / judged if judged else None)})")
+                      f"{hits}/{judged} ({pct(hits / judged if judged else None)})", caught)
+    return table
+
+
+def kind_of_series(bundle: CaseBundle) -> str:
+    """The first word of the bundle's metric name (``Twitter_volume_AAPL`` -> ``twitter``): the kind of series."""
+    words = name_tokens(bundle.series[0].metric) if bundle.series else []
+    return words[0] if words else "(no data)"
+
+
+def per_metric_table(per_case: dict[str, dict[str, str]], metric_of: dict[str, str]) -> Table:
+    """Shifts caught among the series whose harmless version passed, per kind of series (``kind_of_series``)."""
+    table = Table(title="Caught where harmless passed, per kind of series (first word of the metric name)")
+    table.add_column("series")
+    shifts = [v for v, sigmas in VARIANTS.items() if sigmas != 0.0]
+    for variant in shifts:
+        table.add_column(variant, justify="right")
+    for metric in sorted(set(metric_of.values())):
+        passed = [c for name, c in per_case.items() if metric_of[name] == metric and c.get("harmless") == "pass"]
+        if passed:
+            table.add_row(metric, *(fraction(sum(right(v, c[v]) for c in passed), len(passed)) for v in shifts))
     return table
 
 
@@ -118,17 +154,20 @@ def main(argv: list[str] | None = None) -> BenchResult:
     paths = quiet_bundles(args.data, args.limit)
     counts: dict[str, Counter] = {variant: Counter() for variant in VARIANTS}
     per_case: dict[str, dict[str, str]] = {}
+    metric_of: dict[str, str] = {}
     with bench_settings(args.home), progress_bar(f"{SET}: {len(paths)} series x {len(VARIANTS)}",
                                                  len(paths) * len(VARIANTS)) as advance:
         for path in paths:
             bundle = load_bundle(path)
+            metric_of[path.name] = kind_of_series(bundle)
             for variant, sigmas in VARIANTS.items():
                 decision = decision_of(as_release(bundle, change_age, sigmas))
                 counts[variant][decision] += 1
                 per_case.setdefault(path.name, {})[variant] = decision
                 advance()
-    table = decisions_table(counts, change_age)
-    return BenchResult(tables={"decisions": table},
+    tables = {"decisions": decisions_table(counts, per_case, change_age),
+              "per_metric": per_metric_table(per_case, metric_of)}
+    return BenchResult(tables=tables,
                        data={"change_age_s": change_age, "counts": {v: dict(c) for v, c in counts.items()},
                              "cases": per_case})
 

@@ -474,10 +474,12 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
 @needs_shared_data
 def test_real_releases_judge_each_quiet_series_in_every_variant(bench):
     module = bench("real_releases")
-    result = module.main(["--data", str(SHARED_DATA), "--limit", "2"])
+    result = module.main(["--data", str(SHARED_DATA), "--limit", "5"])
     assert first_column(result.tables["decisions"]) == list(module.VARIANTS)
-    assert all(sum(counts.values()) == 2 for counts in result.data["counts"].values())
+    assert all(sum(counts.values()) == 5 for counts in result.data["counts"].values())
     assert all(set(case) == set(module.VARIANTS) for case in result.data["cases"].values())
+    judged = [case for case in result.data["cases"].values() if case["harmless"] not in module.UNJUDGED]
+    assert judged, "none of the first five quiet series was judged: the smoke test would measure nothing"
 
 
 def test_real_releases_shift_the_series_after_the_onset_by_its_own_spread(bench):
