@@ -124,3 +124,29 @@ def test_change_impact_nothing_when_unchanged_or_changed_before_the_change():
     change_ts = T0 + 30 * 60
     assert detect_change_impact([step_series(12, step_at=0, jump=0.0)], change_ts=change_ts) == []
     assert detect_change_impact([step_series(13, step_at=10, jump=0.2)], change_ts=change_ts) == []
+
+
+def daily(seed: int, rise: float, extra: float = 0.0) -> tuple[Series, Series]:
+    """A metric that rises by ``rise`` at the same hour every day: (today, with ``extra`` on top after the change;
+    the same hours a day earlier)."""
+    rng = np.random.default_rng(seed)
+    hours = 60.0 * np.arange(60)
+    shape = np.where(np.arange(60) >= 30, 1.0 + rise, 1.0)
+    today = Series("requests_per_second", {"service": "ranking"}, T0 + 86400 + hours,
+                   shape * 100 + extra * 100 * (np.arange(60) >= 30) + rng.normal(0, 2, 60))
+    earlier = Series("requests_per_second", {"service": "ranking"}, T0 + hours, shape * 100 + rng.normal(0, 2, 60))
+    return today, earlier
+
+
+def test_change_impact_judges_a_change_against_the_same_hours_a_day_before():
+    """A rise the series makes every day at that hour is the daily cycle; a rise beyond it is the change's."""
+    change_ts = T0 + 86400 + 30 * 60
+    common = {"change_ts": change_ts, "before": 1800, "after": 1800, "direction": "up", "min_effect": 0.3}
+    today, earlier = daily(1, rise=0.5)
+    assert len(detect_change_impact([today], **common)) == 1  # without the day before: a regression
+    assert detect_change_impact([today], earlier=[earlier], **common) == []
+    worse, earlier = daily(2, rise=0.5, extra=0.5)
+    [finding] = detect_change_impact([worse], earlier=[earlier], **common)
+    assert finding.numbers["earlier_rel_change"] == pytest.approx(0.5, abs=0.05)
+    flat_day_before = Series(earlier.metric, earlier.labels, earlier.timestamps, np.full(60, 100.0))
+    assert len(detect_change_impact([today], earlier=[flat_day_before], **common)) == 1

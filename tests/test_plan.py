@@ -36,6 +36,19 @@ def test_release_window_is_anchored_on_the_change():
     assert plan.end == T0  # the evidence runs from the change's start up to the judgement (BUNDLE.md)
 
 
+def test_a_release_also_reads_the_same_hours_a_day_before():
+    """The daily cycle: every signal of a release is also fetched one (the Skill's shortest) history offset back."""
+    skill = LIB.get("generic-release").skill
+    change = ChangeEvent(id="d1", type="deploy", service="ranking", ts=T0 - 600)
+    plan = build_plan(skill, event_from_change(change, T0), ["ranking"], TOPO)
+    day = min(skill.window.history)
+    current = {t.signal for t in plan.metric_tasks if t.period == "current"}
+    earlier = [t for t in plan.metric_tasks if t.period != "current"]
+    assert current and {t.signal for t in earlier} == current
+    assert {t.period for t in earlier} == {f"history:{int(day)}"}
+    assert all(t.query.start == plan.start - day and t.query.end == plan.end - day for t in earlier)
+
+
 def test_event_values_cannot_widen_label_matchers():
     skill = LIB.get("generic-rca").skill
     event = Event(pattern=Pattern.RCA, time=T0, service="rank*",

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
+import numpy as np
+
 from agent.detectors.changepoint import locate_onset, persistence_points
-from agent.detectors.comparison import compare_samples
+from agent.detectors.comparison import MIN_SAMPLES, compare_samples
 from agent.detectors.emit import make_finding
 from agent.detectors.grouping import pool_by_metric_service
+from agent.detectors.robust import relative_change
 from agent.detectors.wording import fmt_change, fmt_time, fmt_value
 from agent.findings import Finding, FindingKind
 from agent.series import Series, sample_step
@@ -29,6 +32,8 @@ def detect_change_impact(
     change_id: str | None = None,
     signal: str | None = None,
     source: str = "",
+    earlier: Sequence[Series] = (),
+    period: float = 86400.0,
 ) -> list[Finding]:
     """One ``change_regression`` Finding per (metric, service) that got worse after ``change_ts``.
 
@@ -36,6 +41,11 @@ def detect_change_impact(
     ``[change_ts, change_ts + after)`` (instances pooled) exactly as the canary detector does
     (Mann-Whitney U + relative change of medians, ``alpha``, ``min_effect``). The onset is the
     earliest per-series onset after the change (``changepoint.locate_onset``), if one is found.
+
+    ``earlier``: the same series ``period`` before (the same hours a day earlier). When they moved the same
+    way between the same two windows, the change is judged by how much more it moved than they did (its
+    relative change minus theirs must still reach ``min_effect``): traffic rising into the morning, or
+    falling at night, is the daily cycle, not the release.
     """
     window = (change_ts - before, change_ts + after)
     before_pools = pool_by_metric_service(series, window[0], change_ts)
@@ -52,6 +62,9 @@ def detect_change_impact(
         )
         if result is None or result.classification == "pass":
             continue
+        cycle = _cycle_change(earlier, key, change_ts - period, before, after, result.direction)
+        if cycle is not None and abs(result.rel_change - cycle) < min_effect:
+            continue
         onset = _earliest_onset(by_group[key], change_ts, window, result.direction)
         who = service or metric
         what = f"after {change_id}" if change_id else f"after the change at {fmt_time(change_ts)}"
@@ -61,6 +74,8 @@ def detect_change_impact(
             f"p={result.p_value:.1g}" + (f", onset {fmt_time(onset)}" if onset is not None else "")
         )
         numbers = {**result.numbers("after", "before"), "change_ts": change_ts}
+        if cycle is not None:
+            numbers["earlier_rel_change"] = cycle
         if onset is not None:
             numbers["onset_delay_s"] = onset - change_ts
         findings.append(make_finding(
@@ -69,6 +84,21 @@ def detect_change_impact(
             signal=signal, direction=result.direction, onset=onset, source=source,
         ))
     return findings
+
+
+def _cycle_change(earlier: Sequence[Series], key: tuple[str, str | None], then: float, before: float, after: float,
+                  direction: str) -> float | None:
+    """How much the series moved between the same windows one period earlier (relative change of medians), when it
+    moved the bad way (``direction``) then too; None without such data or when it did not."""
+    group = [s for s in earlier if (s.metric, s.service) == key]
+    if not group:
+        return None
+    past_before = pool_by_metric_service(group, then - before, then).get(key)
+    past_after = pool_by_metric_service(group, then, then + after).get(key)
+    if past_before is None or past_after is None or past_before.size < MIN_SAMPLES or past_after.size < MIN_SAMPLES:
+        return None
+    rel = relative_change(float(np.median(past_after)), float(np.median(past_before)))
+    return rel if rel * (1.0 if direction == "up" else -1.0) > 0 else None
 
 
 def _earliest_onset(

@@ -59,11 +59,13 @@ def _by_direction(signal: MetricSignal, series: Sequence[Series]) -> dict[str, l
 
 
 def _release_findings(signal: MetricSignal, direction: str, service: str, series: list[Series], event: Event,
-                      window: Mapping[str, float], source: str) -> list[Finding]:
+                      window: Mapping[str, float], source: str,
+                      earlier: Mapping[float, Sequence[Series]] | None = None) -> list[Finding]:
     """Canary vs baseline instances when the change names both selectors, else after vs before.
 
     The evidence is ``[anchor, end]`` (from the change's start to the judgement); the reference of
-    after-vs-before is the Skill's look-back before the start (``[start, anchor)``). After vs before is
+    after-vs-before is the Skill's look-back before the start (``[start, anchor)``), read against the same
+    hours a period before when ``earlier`` holds them (``change_impact``: a daily cycle). After vs before is
     judged twice: the whole observation against the reference (``change_impact``: a sustained shift of the
     median), and point by point for a deviation that held a few samples (``onset``, calibrated on the same
     reference), since a regression that lasted minutes of a half-hour observation, or began late in it,
@@ -77,8 +79,10 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
         baseline = split_by_selector(series, change.baseline)
         if canary and baseline:
             return detect_canary(canary, baseline, start=anchor, end=end + 1, **common)
+    cycle = min(earlier) if earlier else None  # the same hours a period before: a daily cycle is no regression
     found = detect_change_impact(series, change_ts=anchor, before=max(anchor - start, 1.0),
-                                 after=end - anchor + 1, change_id=change.id if change else None, **common)
+                                 after=end - anchor + 1, change_id=change.id if change else None,
+                                 earlier=earlier[cycle] if cycle else (), period=cycle or 86400.0, **common)
     shifted = {(f.metric, f.subject) for f in found}
     onsets = detect_onset(series, start=start, end=end + 1, baseline_end=anchor, direction=direction,
                           min_effect=signal.min_effect, signal=signal.id, source=source)
@@ -226,8 +230,9 @@ def _signal_findings(
     for service, series in data.current.items():
         source = next((data.sources.get(s.key(), "") for s in series), "")
         if event.pattern == Pattern.RELEASE_INTERCEPTION:
+            earlier = data.history.get(service, {})
             for direction, group in _by_direction(signal, series).items():
-                findings += _release_findings(signal, direction, service, group, event, window, source)
+                findings += _release_findings(signal, direction, service, group, event, window, source, earlier)
             continue
         merged = with_history(series, data.history.get(service, {}))
         for finding in _metric_findings(signal, merged, event, window, series_judged):

@@ -161,6 +161,9 @@ def build_plan(
         periods = [("current", 0.0)]
         if signal.compare == Compare.HISTORY:
             periods += [(f"history:{int(off)}", off) for off in skill.window.history]
+        elif event.pattern == Pattern.RELEASE_INTERCEPTION and skill.window.history:
+            cycle = min(skill.window.history)  # the same hours a day before: the daily cycle (change_impact)
+            periods.append((f"history:{int(cycle)}", cycle))
         for service, role in services:
             exclude = _read_elsewhere(skill, role) if signal.catch_all else ()
             svc_vars = {**variables, "service": service}
