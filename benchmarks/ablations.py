@@ -20,7 +20,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import re
@@ -29,8 +28,17 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from common import BenchResult, add_common_arguments, bench_settings, emit, linked_copy, open_knowledge_if, pct
-from real_sets import DEFAULT_DATA, measured, run_set
+from common import (
+    BenchResult,
+    all_sets_parser,
+    bench_settings,
+    chosen_sets,
+    emit,
+    linked_copy,
+    open_knowledge_if,
+    pct,
+)
+from real_sets import measured, run_set
 from rich.table import Table
 
 from agent.bundles.data_files import locate, open_text
@@ -127,21 +135,14 @@ def summary(values: dict[str, float | None], rca: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> BenchResult:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of sets (default: %(default)s)")
-    parser.add_argument("--sets", default="", help="comma-separated set names (default: every set in --data)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
-    add_common_arguments(parser)
-    args = parser.parse_args(argv)
-    names = [s for s in args.sets.split(",") if s] or sorted(p.name for p in args.data.iterdir() if p.is_dir())
+    args = all_sets_parser(__doc__.splitlines()[0]).parse_args(argv)
+    names = [path.name for path in chosen_sets(args)]
     rows: dict[str, dict[str, str]] = {}
     data: dict[str, dict[str, dict[str, float | None]]] = {}
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-ablate-") as scratch:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         for name in names:
             path = args.data / name
-            if not path.is_dir():
-                raise SystemExit(f"{path}: no such set")
             bundles = find_bundles(path)[: args.limit]
             rca = _event(bundles[0]).pattern.value == "rca"
             variants = {"as given": None, **ablations_for(bundles)}

@@ -73,6 +73,32 @@ def rca_sets_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def all_sets_parser(description: str) -> argparse.ArgumentParser:
+    """``--data``, ``--sets`` (default: every set in ``--data``), ``--limit`` and the common arguments, for the
+    scripts that go over every real set."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="directory of sets (default: %(default)s)")
+    parser.add_argument("--sets", default="", help="comma-separated set names (default: every set in --data)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
+    add_common_arguments(parser)
+    return parser
+
+
+def chosen_sets(args: argparse.Namespace) -> list[Path]:
+    """The set directories ``args.sets`` names in ``args.data``, in its order (every one there, sorted, when it
+    names none); exits when the directory or a named set is missing."""
+    if not args.data.is_dir():
+        raise SystemExit(f"{args.data}: no such directory (pass --data DIR holding the sets)")
+    wanted = [s for s in args.sets.split(",") if s]
+    for name in wanted:
+        if not (args.data / name).is_dir():
+            raise SystemExit(f"{args.data / name}: no such set")
+    sets = [args.data / name for name in wanted] or [p for p in sorted(args.data.iterdir()) if p.is_dir()]
+    if not sets:
+        raise SystemExit(f"{args.data}: no sets found")
+    return sets
+
+
 def rca_set_bundles(args: argparse.Namespace) -> dict[str, list[Path]]:
     """The bundles of every set named in ``args.sets`` (the first ``args.limit`` of each); exits on a missing set."""
     from agent.eval.runner import find_bundles

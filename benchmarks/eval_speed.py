@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 from statistics import median
 
-from common import BenchResult, add_common_arguments, bench_settings, emit, progress_bar
+from common import SHARED_DATA, BenchResult, add_common_arguments, bench_settings, emit, progress_bar
 from rich.table import Table
 
 from agent.config import PROJECT_ROOT
 from agent.eval.cases import auto_jobs
 from agent.eval.runner import find_bundles
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
 
 
@@ -51,7 +50,7 @@ def run_eval(cases: Path, jobs: int | None, home: Path) -> tuple[float, float, d
 
 def main(argv: list[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of sets (default: %(default)s)")
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="directory of sets (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per set and mode (median reported)")
     add_common_arguments(parser, knowledge=False)
     args = parser.parse_args(argv)

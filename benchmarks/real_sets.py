@@ -29,8 +29,9 @@ from pathlib import Path
 
 from common import (
     BenchResult,
-    add_common_arguments,
+    all_sets_parser,
     bench_settings,
+    chosen_sets,
     emit,
     fraction,
     linked_copy,
@@ -46,11 +47,9 @@ from rich.table import Table
 
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
-from agent.config import PROJECT_ROOT
 from agent.eval.runner import evaluate, find_bundles
 from agent.scoring import CaseScore
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 # Issue 10's goals per development set (benchmarks may name data sets; the agent never does).
 GOALS: dict[str, dict[str, tuple[float, bool]]] = {
     "nezha-ob": {"top-1": (0.70, False), "top-3": (0.90, False)},
@@ -155,28 +154,19 @@ def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path, *
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of sets (default: %(default)s)")
-    parser.add_argument("--sets", default="", help="comma-separated set names (default: every set in --data)")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each set")
+    parser = all_sets_parser(__doc__.split("\n")[0])
     parser.add_argument("--without-topology", action="store_true",
                         help="investigate the bundles with their topology.yaml left out")
     parser.add_argument("--sample-every", type=float, default=None, metavar="SECONDS",
                         help="resample every metric series to this interval first: averaged when coarser than "
                              "the data, spread with noise when finer")
-    add_common_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> BenchResult:
     """Investigate every case of every set, print the side-by-side table, the per-kind tables and the goals."""
     args = parse_args(argv)
-    if not args.data.is_dir():
-        raise SystemExit(f"{args.data}: no such directory (pass --data DIR holding the sets)")
-    wanted = [s for s in args.sets.split(",") if s]
-    sets = [p for p in sorted(args.data.iterdir()) if p.is_dir() and (not wanted or p.name in wanted)]
-    if not sets:
-        raise SystemExit(f"{args.data}: no sets found" + (f" named {wanted}" if wanted else ""))
+    sets = chosen_sets(args)
     summary = Table(title="Real sets, strict scoring: Bian Que beside its baseline (one configuration)"
                     + (", without topology.yaml" if args.without_topology else "")
                     + (f", metrics resampled to one sample every {args.sample_every:g} s" if args.sample_every else ""))

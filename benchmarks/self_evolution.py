@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from common import BenchResult, add_common_arguments, bench_settings, emit, err_console, fraction
+from common import SHARED_DATA, BenchResult, add_common_arguments, bench_settings, emit, err_console, fraction
 from pydantic import SecretStr
 from rich.table import Table
 
@@ -49,7 +49,6 @@ from agent.memory import Memory
 from agent.sim.scenario import build_scenario, write_scenario
 from agent.skills.loader import dump_skill_yaml, new_yaml
 
-DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "data"
 BLIND_SKILL = "memory-pressure-rca"
 SIM_FAULTS = ("memory_leak", "slow_dependency", "traffic_spike", "noisy_alert")
 SIM_SEED = 1000  # seeds >= 1000 are reserved for benchmarks
@@ -216,7 +215,7 @@ def tables(results: dict[str, ProtocolReport], seconds: dict[str, float], varian
 
 def main(argv: Sequence[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="directory of the real sets")
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="directory of the real sets")
     parser.add_argument("--sets", default="nezha-ob,nezha-tt-dev,sim",
                         help="real sets under --data and/or 'sim' (comma-separated)")
     parser.add_argument("--sim-count", type=int, default=5, help="simulated scenarios per fault kind and half")
