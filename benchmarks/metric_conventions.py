@@ -106,9 +106,9 @@ CONVENTIONS: dict[str, Callable[[], Rewrite]] = {
 }
 
 
-def rewritten_copy(bundle: Path, root: Path, rewrite: Rewrite) -> Path:
-    """``bundle`` under ``root`` with every metric row passed through ``rewrite`` (a plain ``metrics.csv``) and
-    the renamed metrics replaced as whole names in ``event.yaml``; other files linked."""
+def rewritten_copy(bundle: Path, root: Path, rewrite: Rewrite, *, event_too: bool = True) -> Path:
+    """``bundle`` under ``root`` with every metric row passed through ``rewrite`` (a plain ``metrics.csv``) and,
+    with ``event_too``, the renamed metrics replaced as whole names in ``event.yaml``; other files linked."""
     copy = linked_copy(bundle, root, leave_out=(*METRIC_FILES, "event.yaml"))
     source, errors = locate(bundle, "metrics.csv")
     if source is None:
@@ -123,7 +123,9 @@ def rewritten_copy(bundle: Path, root: Path, rewrite: Rewrite) -> Path:
             renamed[row["metric"]] = name
             writer.writerow({**row, "metric": name, "value": repr(value)})
     event = (bundle / "event.yaml").read_text()
-    (copy / "event.yaml").write_text(word_replacer({a: b for a, b in renamed.items() if a != b})(event))
+    if event_too:
+        event = word_replacer({a: b for a, b in renamed.items() if a != b})(event)
+    (copy / "event.yaml").write_text(event)
     return copy
 
 

@@ -494,3 +494,23 @@ def test_real_releases_shift_the_series_after_the_onset_by_its_own_spread(bench)
     assert np.array_equal(moved.values[~late], values[~late])
     flat = module.Series("count", {"service": "road"}, times, np.where(times % 7200 == 0, 1.0, 0.0))
     assert module.spread(flat.values) > 0  # mostly zeros: the standard deviation, not a MAD of 0
+
+
+@needs_shared_data
+def test_inspection_names_rename_every_series_and_compare_like_with_like(bench):
+    module = bench("inspection_names")
+    result = module.main(["--data", str(SHARED_DATA), "--limit", "4", "--no-knowledge"])
+    assert first_column(result.tables["names"]) == list(module.NAMES)
+    for name in module.NAMES:
+        row = result.data[name]
+        assert row["bundles"] <= 4 and row["renamed"].keys() == row["as given"].keys()
+    assert result.data["request_count"]["bundles"] == 4  # no share in the name: every bundle
+
+
+def test_inspection_names_give_a_share_only_to_series_within_100(bench, tmp_path):
+    module = bench("inspection_names")
+    bundle = tmp_path / "case"
+    bundle.mkdir()
+    (bundle / "event.yaml").write_text("pattern: inspection\ntime: 1000\nservice: road\nscope: {services: [road]}\n")
+    (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n1,speed,road,65\n2,speed,road,130\n")
+    assert module.fits(bundle, "request_count") and not module.fits(bundle, "cpu_utilization")
