@@ -25,6 +25,7 @@ from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
 from agent.graph.series_ops import with_history
+from agent.reasoners.ranking import activity
 from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
 
@@ -68,8 +69,9 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
     hours a period before when ``earlier`` holds them (``change_impact``: a daily cycle). After vs before is
     judged twice: the whole observation against the reference (``change_impact``: a sustained shift of the
     median), and point by point for a deviation that held a few samples (``onset``, calibrated on the same
-    reference), since a regression that lasted minutes of a half-hour observation, or began late in it,
-    leaves the median where it was.
+    reference) and is still there at the judgement (``ranking.activity`` at ``end``), since a regression that
+    began late in a half-hour observation leaves the median where it was; one that had passed by then (a
+    warm-up after the restart, caches filling) is no lasting effect of the change.
     """
     change = event.change
     common = {"direction": direction, "min_effect": signal.min_effect, "signal": signal.id, "source": source}
@@ -86,7 +88,9 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
     shifted = {(f.metric, f.subject) for f in found}
     onsets = detect_onset(series, start=start, end=end + 1, baseline_end=anchor, direction=direction,
                           min_effect=signal.min_effect, signal=signal.id, source=source)
-    return found + [f for f in onsets if (f.metric, f.subject) not in shifted]
+    step = sample_step(series)
+    lasting = [f for f in (_with_activity(o, series, end, step) for o in onsets) if activity(f) == 1.0]
+    return found + [f for f in lasting if (f.metric, f.subject) not in shifted]
 
 
 def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,
