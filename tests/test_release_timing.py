@@ -266,3 +266,36 @@ def test_a_warm_up_that_passed_long_before_the_judgement_is_no_regression():
     bundle = late_regression_bundle(10, at_start=True)
     verdict = investigate(bundle.event, bundle_toolkit(bundle, knowledge=None, memory=None)).verdict
     assert verdict.decision == "pass", verdict.summary
+
+
+def canary_bundle(minutes_bad: int) -> CaseBundle:
+    """A canary (v2) and two baseline instances (v1) of one service, a latency sample a minute for 30 minutes
+    since the canary began, the canary's last ``minutes_bad`` at 500 ms instead of 100 ms."""
+    rng = np.random.default_rng(11)
+    started = T0 - 1800
+    times = np.arange(started, T0 + 1, 60.0)
+
+    def instance(name: str, version: str, bad: int) -> Series:
+        values = 0.1 + rng.normal(0, 0.004, times.size)
+        values[times > T0 - 60 * bad] = 0.5
+        return Series("http_request_latency_seconds", {"service": "checkout-api", "instance": name,
+                                                        "version": version}, times, values)
+
+    series = [instance("c1", "v2", minutes_bad), instance("b1", "v1", 0), instance("b2", "v1", 0)]
+    change = ChangeEvent(id="canary-3", type="canary", service="checkout-api", started=started,
+                         canary={"version": "v2"}, baseline={"version": "v1"})
+    return CaseBundle(event=Event(pattern=Pattern.RELEASE_INTERCEPTION, time=T0, service="checkout-api",
+                                  change=change), series=series)
+
+
+def test_a_canary_getting_worse_in_its_last_minutes_is_not_passed():
+    """Six bad minutes of thirty leave the canary's median beside the baseline's; its last minutes do not. The
+    instances have no data before the canary began: a canary is judged against its baseline, not its past."""
+    verdict = decide_bundle(canary_bundle(6))
+    assert verdict.decision in ("hold", "block"), verdict.summary
+    assert "over the last" in verdict.summary
+    assert decide_bundle(canary_bundle(0)).decision == "pass"
+
+
+def decide_bundle(bundle: CaseBundle):
+    return investigate(bundle.event, bundle_toolkit(bundle, knowledge=None, memory=None)).verdict

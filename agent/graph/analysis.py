@@ -20,7 +20,7 @@ from agent.detectors.slo import detect_slo_burn
 from agent.detectors.threshold import detect_threshold
 from agent.detectors.trace_logs import detect_trace_evidence
 from agent.detectors.trend import detect_trend
-from agent.detectors.wording import subject_of
+from agent.detectors.wording import fmt_duration, subject_of
 from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
@@ -33,6 +33,7 @@ AT_ALERT_S = 120.0  # "at the alert": the last two one-minute samples up to it (
 ACTIVE_SPAN_S = 300.0  # a deviation held in the five minutes up to the alert is present too (two samples off)
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 RECENT_REFERENCE_GAP_SAMPLES = 3  # ... and never fewer samples before it than this (coarse sampling)
+LATE_SAMPLES = 5  # a canary's last minutes hold at least this many of its samples (compare_samples' minimum)
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
 
@@ -71,7 +72,8 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
     median), and point by point for a deviation that held a few samples (``onset``, calibrated on the same
     reference) and is still there at the judgement (``ranking.activity`` at ``end``), since a regression that
     began late in a half-hour observation leaves the median where it was; one that had passed by then (a
-    warm-up after the restart, caches filling) is no lasting effect of the change.
+    warm-up after the restart, caches filling) is no lasting effect of the change. A canary is compared with its
+    baseline over the whole observation and over its last minutes (``_canary_findings``).
     """
     change = event.change
     common = {"direction": direction, "min_effect": signal.min_effect, "signal": signal.id, "source": source}
@@ -80,7 +82,7 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
         canary = split_by_selector(series, change.canary)
         baseline = split_by_selector(series, change.baseline)
         if canary and baseline:
-            return detect_canary(canary, baseline, start=anchor, end=end + 1, **common)
+            return _canary_findings(canary, baseline, anchor, end, common)
     cycle = min(earlier) if earlier else None  # the same hours a period before: a daily cycle is no regression
     found = detect_change_impact(series, change_ts=anchor, before=max(anchor - start, 1.0),
                                  after=end - anchor + 1, change_id=change.id if change else None,
@@ -91,6 +93,22 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
     step = sample_step(series)
     lasting = [f for f in (_with_activity(o, series, end, step) for o in onsets) if activity(f) == 1.0]
     return found + [f for f in lasting if (f.metric, f.subject) not in shifted]
+
+
+def _canary_findings(canary: list[Series], baseline: list[Series], anchor: float, end: float,
+                     common: Mapping[str, Any]) -> list[Finding]:
+    """Canary vs baseline over the whole observation, and over its last minutes (``ACTIVE_SPAN_S``, or
+    ``LATE_SAMPLES`` samples if longer) for a metric the whole observation clears: a canary getting worse as it
+    runs (a leak, a queue filling) shows at the end before it moves the median of the whole."""
+    whole = detect_canary(canary, baseline, start=anchor, end=end + 1, **common)
+    recent = max(anchor, end - max(ACTIVE_SPAN_S, LATE_SAMPLES * sample_step(canary)))
+    if recent <= anchor:
+        return whole
+    flagged = {(f.metric, f.subject) for f in whole}
+    late = [f.model_copy(update={"summary": f"{f.summary}, over the last {fmt_duration(end - recent)}"})
+            for f in detect_canary(canary, baseline, start=recent, end=end + 1, **common)
+            if (f.metric, f.subject) not in flagged]
+    return whole + late
 
 
 def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,

@@ -136,7 +136,10 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
 def _thin_release_reference(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],
                             targets: Sequence[str]) -> Finding | None:
     """Fewer than ``MIN_SAMPLES`` samples of every series of the changed service in the look-back before the change:
-    no normal to judge the change by (coarse data under a short ``window.lookback``)."""
+    no normal to judge the change by (coarse data under a short ``window.lookback``). A canary is judged against
+    its baseline instances, not its past (new instances have none): never held for this."""
+    if event.change is not None and event.change.canary and event.change.baseline:
+        return None
     service = (event.change.service if event.change else "") or (targets[0] if targets else "")
     start, anchor = window["start"], window["anchor"]
     counts = [sum(1 for t in s["t"] if start <= t < anchor) for s in current if s.get("service") == service]
