@@ -89,10 +89,15 @@ def error_logs(finding: Finding) -> bool:
     return finding.kind in LOG_KINDS and finding.numbers.get("level_weight", 0.0) >= 1.0
 
 
-def hinted_fault(text: str) -> str | None:
-    """The fault family a log text names by its key words (``LOG_FAULT_HINTS``, first match), if any."""
+def hinted_faults(text: str) -> list[str]:
+    """The fault families a log text names by their key words (``LOG_FAULT_HINTS``), in that order."""
     lowered = text.lower()
-    return next((fault for fault, hints in LOG_FAULT_HINTS if any(h in lowered for h in hints)), None)
+    return [fault for fault, hints in LOG_FAULT_HINTS if any(h in lowered for h in hints)]
+
+
+def hinted_fault(text: str) -> str | None:
+    """The first fault family a log text names by its key words, if any."""
+    return next(iter(hinted_faults(text)), None)
 
 
 def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
@@ -126,9 +131,8 @@ def classify_fault(findings: Sequence[Finding], change_types: Sequence[str] = ()
             return fault
     evidence = family_evidence(findings)
     log_text = " ".join(f.summary.lower() for f in findings if f.kind in LOG_KINDS)
-    for fault, hints in LOG_FAULT_HINTS:
-        if any(h in log_text for h in hints):
-            evidence[fault] = evidence.get(fault, 0.0) + 0.3
+    for fault in hinted_faults(log_text):
+        evidence[fault] = evidence.get(fault, 0.0) + 0.3
     if not evidence:  # only logs: errors, or requests breaking off at the service (a code fault either way)
         broken = any(f.kind == FindingKind.TRACE_DIVERGENCE for f in findings)
         if log_text or broken:
