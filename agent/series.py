@@ -29,6 +29,11 @@ def canonical_level(level: str) -> str | None:
     return LEVEL_SYNONYMS.get(upper)
 
 
+def level_name(level: str) -> str:
+    """``canonical_level``, or the name upper-cased when it names none of the levels (compared as given)."""
+    return canonical_level(level) or level.strip().upper()
+
+
 @dataclass(frozen=True)
 class Series:
     """One time series: a metric name, its labels (``service`` among them) and sorted samples."""

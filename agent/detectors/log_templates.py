@@ -10,7 +10,7 @@ from functools import lru_cache
 from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
-from agent.series import LogRecord, canonical_level
+from agent.series import LogRecord, level_name
 
 _EDGE_L, _EDGE_R = r"(?<![A-Za-z0-9])", r"(?![A-Za-z0-9])"  # a token's edges: no letter or digit beside it
 # Order matters: the more specific masks run before plain numbers eat their digits.
@@ -79,8 +79,8 @@ def new_miner() -> TemplateMiner:
 
 
 def normal_level(level: str) -> str:
-    """The level as one of ``LOG_LEVELS`` (``canonical_level``); an unknown one upper-cased, an empty one INFO."""
-    return canonical_level(level) or level.strip().upper() or "INFO"
+    """The level as one of ``LOG_LEVELS`` (``level_name``); an unknown one upper-cased, an empty one INFO."""
+    return level_name(level) or "INFO"
 
 
 class ServiceMiners:

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING
 
-from agent.series import ChangeRecord, LogRecord, Series, canonical_level, median_gap
+from agent.series import ChangeRecord, LogRecord, Series, level_name, median_gap
 from agent.sources.base import (
     ChangeRequest,
     LogRequest,
@@ -116,13 +116,13 @@ class BundleLogSource:
         containing one of the patterns (case-insensitive substrings; none: any), oldest first; beyond
         ``limit`` lines, the oldest and the newest half of it (``both_ends``)."""
         wanted = _service_filter(request.services)
-        levels = {canonical_level(lvl) or lvl.upper() for lvl in request.levels}
+        levels = {level_name(lvl) for lvl in request.levels}
         patterns = [p.lower() for p in request.patterns]
         found: list[LogRecord] = []
         for record in self._logs:
             if not request.start <= record.ts <= request.end or not wanted(record.service):
                 continue
-            if levels and (canonical_level(record.level) or record.level.upper()) not in levels:
+            if levels and level_name(record.level) not in levels:
                 continue
             if patterns and not any(p in record.message.lower() for p in patterns):
                 continue

@@ -41,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement, Select
 
 from agent.config import get_settings
-from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level
+from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, level_name
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
 
 T = TypeVar("T")
@@ -321,7 +321,7 @@ class SqlLogSource(_Reader):
         t = logs_table
         query = self._filter(conn, t, request.services, request.start, request.end)
         if request.levels:
-            query = query.where(t.c.level.in_([canonical_level(level) or level.upper() for level in request.levels]))
+            query = query.where(t.c.level.in_([level_name(level) for level in request.levels]))
         patterns = [p for p in request.patterns if p]
         if patterns:
             query = query.where(self._matches(conn, patterns))
