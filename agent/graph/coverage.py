@@ -103,7 +103,7 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     """The changed service has too little data since the change began (or none at all) to judge it: fewer than
     ``MIN_SAMPLES`` sample times, or less than ``MIN_OBSERVATION_S`` or ``MIN_SAMPLES`` - 1 sample spacings (the
     Skill's step or the data's own, whichever is coarser) of them; says when to judge again."""
-    service = (event.change.service if event.change else "") or (targets[0] if targets else "")
+    service = _changed_service(event, targets)
     own = [s for s in current if s.get("service") == service]
     if not own:
         what = f"no metric data was found for {service or 'the changed service'}"
@@ -140,7 +140,7 @@ def _thin_release_reference(event: Event, current: Sequence[Mapping[str, Any]], 
     its baseline instances, not its past (new instances have none): never held for this."""
     if event.change is not None and event.change.canary and event.change.baseline:
         return None
-    service = (event.change.service if event.change else "") or (targets[0] if targets else "")
+    service = _changed_service(event, targets)
     start, anchor = window["start"], window["anchor"]
     counts = [sum(1 for t in s["t"] if start <= t < anchor) for s in current if s.get("service") == service]
     if not counts or max(counts) >= MIN_SAMPLES:
@@ -149,6 +149,11 @@ def _thin_release_reference(event: Event, current: Sequence[Mapping[str, Any]], 
                f"began at {to_rfc3339(anchor)}: too few to know its normal (a Skill window.lookback holding at least "
                f"{MIN_SAMPLES} of the data's samples gives the gate a reference)")
     return _finding(service, window, summary, {"started": anchor, "reference_samples": max(counts)})
+
+
+def _changed_service(event: Event, targets: Sequence[str]) -> str:
+    """The service the change is to: the change's own, else the first target ("" when neither says)."""
+    return (event.change.service if event.change else "") or (targets[0] if targets else "")
 
 
 def _finding(subject: str, window: Mapping[str, float], summary: str, numbers: Mapping[str, float],
