@@ -50,6 +50,9 @@ def detect_change_impact(
     window = (change_ts - before, change_ts + after)
     before_pools = pool_by_metric_service(series, window[0], change_ts)
     after_pools = pool_by_metric_service(series, change_ts, window[1])
+    then = change_ts - period  # the change's moment one period earlier
+    past_before = pool_by_metric_service(earlier, then - before, then)
+    past_after = pool_by_metric_service(earlier, then, then + after)
     by_group: dict[tuple[str, str | None], list[Series]] = defaultdict(list)
     for s in series:
         by_group[(s.metric, s.service)].append(s)
@@ -62,7 +65,7 @@ def detect_change_impact(
         )
         if result is None or result.classification == "pass":
             continue
-        cycle = _cycle_change(earlier, key, change_ts - period, before, after, result.direction)
+        cycle = _cycle_change(past_before.get(key), past_after.get(key), result.direction)
         if cycle is not None and abs(result.rel_change - cycle) < min_effect:
             continue
         onset = _earliest_onset(by_group[key], change_ts, window, result.direction)
@@ -86,15 +89,9 @@ def detect_change_impact(
     return findings
 
 
-def _cycle_change(earlier: Sequence[Series], key: tuple[str, str | None], then: float, before: float, after: float,
-                  direction: str) -> float | None:
+def _cycle_change(past_before: np.ndarray | None, past_after: np.ndarray | None, direction: str) -> float | None:
     """How much the series moved between the same windows one period earlier (relative change of medians), when it
     moved the bad way (``direction``) then too; None without such data or when it did not."""
-    group = [s for s in earlier if (s.metric, s.service) == key]
-    if not group:
-        return None
-    past_before = pool_by_metric_service(group, then - before, then).get(key)
-    past_after = pool_by_metric_service(group, then, then + after).get(key)
     if past_before is None or past_after is None or past_before.size < MIN_SAMPLES or past_after.size < MIN_SAMPLES:
         return None
     rel = relative_change(float(np.median(past_after)), float(np.median(past_before)))
