@@ -19,7 +19,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import SHARED_DATA, BenchResult, add_common_arguments, bench_settings, emit, open_knowledge_if, pct
+from common import (
+    SHARED_DATA,
+    BenchResult,
+    add_common_arguments,
+    bench_settings,
+    emit,
+    linked_copy,
+    open_knowledge_if,
+    pct,
+)
 from metric_conventions import rewritten_copy
 from real_sets import measured, run_set
 from rich.table import Table
@@ -60,18 +69,23 @@ def main(argv: list[str] | None = None) -> BenchResult:
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-names-") as scratch:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         root = Path(scratch)
-        given = {b.name: b for b in bundles}
+        as_given: dict[tuple[str, ...], dict[str, float | None]] = {}  # one run per distinct choice of bundles
         for name in NAMES:
             chosen = [b for b in bundles if fits(b, name)]
-            renamed_dir, given_dir = root / name / SET, root / f"{name}-as-given" / SET
+            renamed_dir = root / name / SET
             for bundle in chosen:
                 # the event names the service, which here often shares the metric's name: left as it is
                 rewritten_copy(bundle, renamed_dir, lambda _metric, value, new=name: (new, value), event_too=False)
-                rewritten_copy(given[bundle.name], given_dir, lambda metric, value: (metric, value))
             renamed = measured(SET, *run_set(renamed_dir, None, settings, knowledge, root / "runs"))
-            as_given = measured(SET, *run_set(given_dir, None, settings, knowledge, root / "runs"))
-            data[name] = {"bundles": len(chosen), "renamed": renamed, "as given": as_given}
-            table.add_row(name, str(len(chosen)), recall_and_false_alarms(renamed), recall_and_false_alarms(as_given))
+            key = tuple(b.name for b in chosen)
+            if key not in as_given:
+                given_dir = root / f"as-given-{len(as_given)}" / SET
+                for bundle in chosen:
+                    linked_copy(bundle, given_dir)
+                as_given[key] = measured(SET, *run_set(given_dir, None, settings, knowledge, root / "runs"))
+            data[name] = {"bundles": len(chosen), "renamed": renamed, "as given": as_given[key]}
+            table.add_row(name, str(len(chosen)), recall_and_false_alarms(renamed),
+                          recall_and_false_alarms(as_given[key]))
     return BenchResult(tables={"names": table}, data=data)
 
 
