@@ -60,12 +60,12 @@ class Settings(BaseSettings):
         default=20000, gt=0, description="Log lines read per Skill log request at most (a Skill's own `limit` may "
                                         "ask for fewer).")
     max_bundle_file_bytes: int = Field(
-        default=256 * 1024 * 1024, gt=0,
+        default=1024 * 1024 * 1024, gt=0,
         description="A bundle data file (metrics.csv, logs.jsonl, changes.jsonl; gzip: uncompressed) larger than "
                     "this is refused.",
     )
     max_bundle_file_lines: int = Field(
-        default=2_000_000, gt=0, description="A bundle data file with more lines is refused."
+        default=20_000_000, gt=0, description="A bundle data file with more lines is refused."
     )
     max_query_series: int = Field(
         default=10_000, gt=0, description="A metric query (Prometheus or bundle) answering more series is refused."

@@ -26,10 +26,16 @@ from common import BenchResult, add_common_arguments, bench_settings, emit
 from rich import box
 from rich.table import Table
 
+from agent.bundles.data_files import FileLimits
 from agent.config import PROJECT_ROOT
 
 SMALL = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
-GIB = 1024**3
+MIB = 1024**2
+
+
+def mib(size: int) -> str:
+    """``size`` bytes in MiB, or GiB from 1 GiB on."""
+    return f"{size / 1024**3:.3g} GiB" if size >= 1024**3 else f"{size / MIB:.3g} MiB"
 
 
 @dataclass
@@ -76,21 +82,24 @@ def bundle_cases(root: Path) -> list[Case]:
     bomb = copy_bundle(root, "event-bomb")
     (bomb / "event.yaml").write_text(alias_bomb(), encoding="utf-8")
 
+    limits = FileLimits.configured()  # every input just past the limit in force, whatever the defaults
     sparse = copy_bundle(root, "huge-metrics")
     with (sparse / "metrics.csv").open("r+b") as out:
-        out.truncate(GIB)  # a 1 GiB file (sparse: nothing to write)
+        out.truncate(2 * limits.max_bytes)  # sparse: nothing to write
 
     gz = copy_bundle(root, "gzip-bomb")
     (gz / "logs.jsonl").unlink()
     line = (json.dumps({"ts": 1772446320, "service": "ranking", "level": "ERROR", "message": "x" * 200}) + "\n")
     block = line.encode() * 5000
+    inside = limits.max_bytes + (limits.max_bytes >> 4)
     with gzip.open(gz / "logs.jsonl.gz", "wb", compresslevel=9) as out:
-        for _ in range(300 * 1024 * 1024 // len(block) + 1):  # 300 MiB uncompressed
+        for _ in range(inside // len(block) + 1):
             out.write(block)
 
+    many = limits.max_lines + limits.max_lines // 20
     lines = copy_bundle(root, "many-lines")
     with (lines / "changes.jsonl").open("a", encoding="utf-8") as out:
-        out.write("\n" * 2_100_000)
+        out.write("\n" * many)
 
     control = copy_bundle(root, "control-name")
     with (control / "logs.jsonl").open("a", encoding="utf-8") as out:
@@ -102,10 +111,11 @@ def bundle_cases(root: Path) -> list[Case]:
 
     return [
         Case("event.yaml: YAML alias bomb", size(bomb / "event.yaml"), "bundle reader", lambda: load_bundle(bomb)),
-        Case("metrics.csv: 1 GiB", "1 GiB", "bundle reader", lambda: load_bundle(sparse)),
-        Case("logs.jsonl.gz: gzip bomb, 300 MiB inside", size(gz / "logs.jsonl.gz"), "bundle reader",
+        Case(f"metrics.csv: {mib(2 * limits.max_bytes)}", mib(2 * limits.max_bytes), "bundle reader",
+             lambda: load_bundle(sparse)),
+        Case(f"logs.jsonl.gz: gzip bomb, {mib(inside)} inside", size(gz / "logs.jsonl.gz"), "bundle reader",
              lambda: load_bundle(gz)),
-        Case("changes.jsonl: 2.1 million lines", size(lines / "changes.jsonl"), "bundle reader",
+        Case(f"changes.jsonl: {many / 1e6:.1f} million lines", size(lines / "changes.jsonl"), "bundle reader",
              lambda: load_bundle(lines)),
         Case("logs.jsonl: a service name with a newline", size(control / "logs.jsonl"), "bundle reader",
              lambda: load_bundle(control)),

@@ -69,6 +69,15 @@ def test_a_data_file_with_more_lines_than_the_limit_is_refused(bundle, bianque_h
     assert "raise BIANQUE_MAX_BUNDLE_FILE_LINES" in message
 
 
+def test_the_default_limits_admit_an_hour_of_per_second_samples_of_a_thousand_series(bianque_home):
+    """Real exports of finely scraped systems are large: the defaults must read them, not refuse them."""
+    rows = 3600 * 1000
+    row = "1772446320.000,container_cpu_usage_seconds_total,checkout-service,0.123456,checkout-7d9f8-abcde\n"
+    settings = get_settings()
+    assert settings.max_bundle_file_lines > rows
+    assert settings.max_bundle_file_bytes > rows * len(row)
+
+
 def test_limits_must_be_positive(monkeypatch, bianque_home):
     monkeypatch.setenv("BIANQUE_MAX_QUERY_SERIES", "0")
     get_settings.cache_clear()

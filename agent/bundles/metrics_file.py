@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ def read_metrics(path: Path, label: str) -> tuple[list[Series], list[BundleError
     return _to_series(groups, extra), log.result()
 
 
-def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[list, list]], list[str]]:
+def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[array, array]], list[str]]:
     header = next(reader, None)
     if header is None:
         log.add("empty file: a header row timestamp,metric,service,value is required", 1, "header")
@@ -50,7 +51,7 @@ def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[list
     extra = [(i, h) for i, h in enumerate(header) if h and h not in REQUIRED_COLUMNS]
     extra_idx = [i for i, _ in extra]
     width = len(header)
-    groups: dict[_Key, tuple[list, list]] = {}
+    groups: dict[_Key, tuple[array, array]] = {}
     epochs: dict[str, float | str] = {}
     for row in reader:
         if not row:
@@ -78,7 +79,7 @@ def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[list
         if bucket is None:
             if not _names_ok(key, log, line):
                 continue
-            bucket = groups[key] = ([], [])
+            bucket = groups[key] = (array("d"), array("d"))
         bucket[0].append(ts)
         bucket[1].append(value)
     return groups, [h for _, h in extra]
@@ -104,13 +105,13 @@ def _epoch(text: str) -> float | str:
         return f"not a Unix or RFC 3339 timestamp ({text!r})"
 
 
-def _to_series(groups: dict[_Key, tuple[list, list]], extra: list[str]) -> list[Series]:
+def _to_series(groups: dict[_Key, tuple[array, array]], extra: list[str]) -> list[Series]:
     out = []
     for (metric, service, tail), (ts_list, value_list) in groups.items():
         labels = {"service": service} if service else {}
         labels.update((name, v.strip()) for name, v in zip(extra, tail, strict=True) if v.strip())
-        ts = np.asarray(ts_list, dtype=float)
-        vs = np.asarray(value_list, dtype=float)
+        ts = np.frombuffer(ts_list, dtype=float)
+        vs = np.frombuffer(value_list, dtype=float)
         order = np.argsort(ts, kind="stable")
         ts, vs = ts[order], vs[order]
         keep = ~np.isnan(vs)
