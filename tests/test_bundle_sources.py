@@ -101,11 +101,13 @@ def test_logs_filters(bundle):
     assert logs(source, services=("nobody",)).status == "no_data"
 
 
-def test_logs_limit_keeps_both_ends_of_the_window(bundle):
+def test_logs_limit_keeps_lines_spread_evenly_over_the_window_newest_included(bundle):
     every = logs(BundleLogSource(bundle), limit=100).data
+    assert len(every) == 3
     result = logs(BundleLogSource(bundle), limit=2)
-    assert result.data == [every[0], every[-1]] and result.truncated
-    assert logs(BundleLogSource(bundle), limit=3).data == [every[0], *every[-2:]]
+    assert result.data == every[1:] and result.truncated
+    assert logs(BundleLogSource(bundle), limit=1).data == [every[2]]
+    assert logs(BundleLogSource(bundle), limit=3).truncated is False
     assert BundleLogSource(bundle).services() == ["feature-store", "gateway", "ranking"]
 
 

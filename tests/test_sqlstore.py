@@ -13,8 +13,11 @@ import pytest
 from sqlalchemy import event
 
 from agent.bundles.errors import InvalidBundleError
+from agent.bundles.reader import CaseBundle
+from agent.events import Event, Pattern
 from agent.series import ChangeRecord, LogRecord
 from agent.sources.base import ChangeRequest, LogRequest
+from agent.sources.bundle import BundleLogSource
 from agent.sources.sqlstore import ObservabilityStore, SqlChangeSource, SqlLogSource, StoreError
 from tests.shared_data import SHARED_DATA, needs
 
@@ -120,15 +123,35 @@ def test_pattern_wildcards_are_literal(store_url):
     assert logs(source, patterns=("' OR 1=1 --",), **everywhere) == []
 
 
-def test_limit_keeps_both_ends_of_the_window_oldest_first(store_url):
+def test_limit_keeps_lines_spread_evenly_as_the_bundle_source_does(store_url):
     source, _ = loaded(store_url)  # lines at 100, 110, ..., 150 and 500
     result = source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=2))
-    assert [r.ts for r in result.data] == [100.0, 500.0]  # the reference's start and the event's end
+    assert [r.ts for r in result.data] == [130.0, 500.0]  # the same share of every stretch, the newest kept
     assert result.truncated
-    assert [r.ts for r in source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=3)).data] == [
-        100.0, 150.0, 500.0]
-    assert [r.ts for r in source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=1)).data] == [500.0]
     assert not source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=7)).truncated
+    bundle = BundleLogSource(CaseBundle(path=None, event=Event(pattern=Pattern.RCA, time=600.0),
+                                        series=[], logs=sample_logs(), changes=[]))
+    for limit in range(1, 8):
+        for whole in (False, True):
+            request = LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=limit, whole_traces=whole)
+            assert source.query(request).data == bundle.query(request).data, (limit, whole)
+
+
+def test_whole_traces_from_the_store_keep_every_line_of_the_traces_chosen(store_url):
+    store = ObservabilityStore(store_url)
+    lines = [LogRecord(100.0 + i, svc, "INFO", f"{svc} handled", trace_id=f"trace-{i:03d}")
+             for i in range(60) for svc in ("gateway", "orders", "payment")]
+    lines += [LogRecord(100.5 + i, "scheduler", "INFO", "heartbeat") for i in range(60)]
+    assert store.ingest_logs(lines) == 240
+    result = SqlLogSource(store_url).query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=40,
+                                                      whole_traces=True))
+    assert result.truncated and len(result.data) <= 40
+    per_trace: dict[str, int] = {}
+    for line in result.data:
+        if line.trace_id:
+            per_trace[line.trace_id] = per_trace.get(line.trace_id, 0) + 1
+    assert len(per_trace) == 10 and set(per_trace.values()) == {3}
+    assert sum(1 for line in result.data if line.service == "scheduler") == 10
 
 
 def test_changes_by_service_type_and_window(store_url):

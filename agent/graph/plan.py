@@ -182,6 +182,7 @@ def build_plan(
             services=services, start=start, end=end,
             levels=tuple(log.levels), patterns=tuple(log.patterns),
             limit=min(log.limit, max_log_lines) if max_log_lines is not None else log.limit,
+            whole_traces=log.traces,
         )
     if skill.data.changes is not None:
         changes = skill.data.changes

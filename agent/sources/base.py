@@ -34,16 +34,6 @@ class SourceResult(Generic[T]):
         return cls(source, request, "error", [], error, False)
 
 
-def both_ends(items: Sequence[T], limit: int) -> tuple[list[T], bool]:
-    """At most ``limit`` of time-ordered ``items``: all of them, or the oldest half and the newest half with
-    the middle dropped (truncated: True). Log comparisons need both ends of a window — its start is the
-    reference, its end the moments up to the event — so a cut from one end only would lose one of them."""
-    if len(items) <= limit:
-        return list(items), False
-    head = limit // 2
-    return [*items[:head], *items[len(items) - (limit - head):]], True
-
-
 @dataclass(frozen=True)
 class MetricQuery:
     """Series of a metric (exact name or glob) whose labels match, in ``[start, end]``."""
@@ -111,6 +101,7 @@ class LogRequest:
     levels: tuple[str, ...] = ("WARN", "ERROR", "FATAL")
     patterns: tuple[str, ...] = ()
     limit: int = 2000
+    whole_traces: bool = False  # beyond ``limit``, keep a share of the traces whole (``sampling.whole_traces``)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING
 
+from agent.detectors.trace_ids import trace_id_in_text
 from agent.series import ChangeRecord, LogRecord, Series, level_name, median_gap
 from agent.sources.base import (
     ChangeRequest,
@@ -18,12 +19,12 @@ from agent.sources.base import (
     MetricQuery,
     QueryLimits,
     SourceResult,
-    both_ends,
     label_matches,
     name_matches,
 )
 from agent.sources.promql import is_glob
 from agent.sources.resample import to_step
+from agent.sources.sampling import evenly, whole_traces
 
 if TYPE_CHECKING:
     from agent.bundles.reader import CaseBundle
@@ -114,7 +115,9 @@ class BundleLogSource:
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
         """Lines of the services (names or globs; none: all) in ``[start, end]`` at the levels (none: all)
         containing one of the patterns (case-insensitive substrings; none: any), oldest first; beyond
-        ``limit`` lines, the oldest and the newest half of it (``both_ends``)."""
+        ``limit`` lines, that many spread evenly over the window, or a share of the traces whole when the
+        request asks for whole traces (``sampling``; a line's trace is its ``trace_id`` or the id its text
+        carries)."""
         wanted = _service_filter(request.services)
         levels = {level_name(lvl) for lvl in request.levels}
         patterns = [p.lower() for p in request.patterns]
@@ -127,7 +130,10 @@ class BundleLogSource:
             if patterns and not any(p in record.message.lower() for p in patterns):
                 continue
             found.append(record)
-        kept, truncated = both_ends(found, request.limit)
+        if request.whole_traces:
+            kept, truncated = whole_traces(found, request.limit, _trace_of)
+        else:
+            kept, truncated = evenly(found, request.limit)
         return SourceResult.of(self.name, _describe(request), kept, truncated)
 
     def services(self) -> list[str]:
@@ -164,6 +170,10 @@ class BundleChangeSource:
     def services(self) -> list[str]:
         """Services that have changes, sorted."""
         return sorted({c.service for c in self.bundle.changes})
+
+
+def _trace_of(record: LogRecord) -> str | None:
+    return record.trace_id or trace_id_in_text(record.message)
 
 
 def _service_filter(patterns: tuple[str, ...]) -> Callable[[str], bool]:

@@ -29,20 +29,23 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
     func,
     inspect,
+    not_,
     or_,
     select,
     text,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from agent.config import get_settings
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, level_name
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
+from agent.sources.sampling import share_of, within_limit
 
 T = TypeVar("T")
 
@@ -269,10 +272,10 @@ class _Reader(_Database):
         super().__init__(url)
         self.name = name
 
-    def _run(self, table: Table, asked: dict[str, object], limit: int, build: Any, ends: bool = False
-             ) -> SourceResult[Any]:
-        """The newest ``limit`` rows of ``build(conn)`` as records, oldest first (truncated when more matched);
-        ``ends``: beyond ``limit``, the oldest and the newest half of it instead (``both_ends``)."""
+    def _run(self, table: Table, asked: dict[str, object], build: Callable[[Connection], Select],
+             pick: Callable[[Connection, Select], tuple[Sequence[Any], bool]]) -> SourceResult[Any]:
+        """The rows ``pick`` chooses among ``build(conn)``'s (oldest first; truncated when it left some out), as
+        records."""
         if self.sqlite_file and not self.sqlite_file.is_file():
             return SourceResult.failed(self.name, asked, f"observability store {self.sqlite_file} does not exist")
         try:
@@ -280,17 +283,11 @@ class _Reader(_Database):
                 message = f"observability store {self.where} has no {table.name} table; ingest some first"
                 return SourceResult.failed(self.name, asked, message)
             with self.engine.connect() as conn:
-                newest = build(conn).order_by(table.c.ts.desc(), table.c.pk.desc()).limit(limit + 1)
-                rows = list(reversed(conn.execute(newest).mappings().all()))
-                truncated = len(rows) > limit
-                head = limit // 2 if ends and truncated else 0
-                oldest = build(conn).order_by(table.c.ts, table.c.pk).limit(head) if head else None
-                first = conn.execute(oldest).mappings().all() if oldest is not None else []
+                rows, truncated = pick(conn, build(conn))
         except SQLAlchemyError as exc:
             return SourceResult.failed(self.name, asked, self.error(exc))
         convert = _log_record if table is logs_table else _change_record
-        records = [convert(row) for row in [*first, *rows[max(0, len(rows) - (limit - head)):]]]
-        return SourceResult.of(self.name, asked, records, truncated=truncated)
+        return SourceResult.of(self.name, asked, [convert(row) for row in rows], truncated=truncated)
 
     @staticmethod
     def _filter(conn: Connection, table: Table, services: Sequence[str], start: float, end: float) -> Select:
@@ -312,10 +309,15 @@ class SqlLogSource(_Reader):
         super().__init__(url, name)
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
-        """The matching lines in ``[start, end]``, oldest first; beyond ``limit``, the oldest and the newest half
-        of it (the reference and the moments up to the event, as the bundle source keeps)."""
+        """The matching lines in ``[start, end]``, oldest first; beyond ``limit``, that many spread evenly over the
+        window, or a share of the traces whole (by the ``trace_id`` column) when the request asks for whole
+        traces: the rule of ``agent.sources.sampling``, applied in SQL."""
         asked = _asked(request, levels=list(request.levels), patterns=list(request.patterns), limit=request.limit)
-        return self._run(logs_table, asked, request.limit, lambda conn: self._select(conn, request), ends=True)
+
+        def pick(conn: Connection, query: Select) -> tuple[Sequence[Any], bool]:
+            return _sampled(conn, query.subquery(), request.limit, request.whole_traces)
+
+        return self._run(logs_table, asked, lambda conn: self._select(conn, request), pick)
 
     def _select(self, conn: Connection, request: LogRequest) -> Select:
         t = logs_table
@@ -381,7 +383,53 @@ class SqlChangeSource(_Reader):
                 query = query.where(t.c.type.in_(list(request.types)))
             return query
 
-        return self._run(changes_table, asked, self.limit, build)
+        return self._run(changes_table, asked, build, lambda conn, query: _newest(conn, query, self.limit))
+
+
+def _newest(conn: Connection, query: Select, limit: int) -> tuple[list[Any], bool]:
+    """The newest ``limit`` rows of ``query``, oldest first, and whether more matched."""
+    t = changes_table
+    rows = list(reversed(conn.execute(query.order_by(t.c.ts.desc(), t.c.pk.desc()).limit(limit + 1)).mappings().all()))
+    return rows[max(0, len(rows) - limit):], len(rows) > limit
+
+
+def _sampled(conn: Connection, lines: Subquery, limit: int, traces: bool) -> tuple[Sequence[Any], bool]:
+    """The rows of ``lines`` oldest first; beyond ``limit``, ``sampling.evenly``'s choice, or with ``traces``
+    ``sampling.whole_traces``' (traces ordered by their first line, then their id)."""
+    total = _count(conn, select(lines).subquery())
+    in_order = (lines.c.ts, lines.c.pk)
+    if total <= limit:
+        return conn.execute(select(lines).order_by(*in_order)).mappings().all(), False
+    if not traces:
+        chosen = _evenly_numbered(select(lines.c.pk), in_order, limit, total)
+        return conn.execute(select(lines).where(lines.c.pk.in_(chosen)).order_by(*in_order)).mappings().all(), True
+    traced = and_(lines.c.trace_id.is_not(None), lines.c.trace_id != "")
+    first_lines = (select(lines.c.trace_id, func.min(lines.c.ts).label("first"))
+                   .where(traced).group_by(lines.c.trace_id).subquery())
+    trace_count = _count(conn, first_lines)
+    untraced = select(lines.c.pk).where(not_(traced))
+    untraced_count = _count(conn, untraced.subquery())
+
+    def pick(budget: int) -> Sequence[Any]:
+        chosen_traces = _evenly_numbered(select(first_lines.c.trace_id), (first_lines.c.first, first_lines.c.trace_id),
+                                         share_of(trace_count, budget, total), trace_count)
+        chosen_untraced = _evenly_numbered(untraced, in_order, share_of(untraced_count, budget, total), untraced_count)
+        chosen = or_(lines.c.trace_id.in_(chosen_traces), lines.c.pk.in_(chosen_untraced))
+        return conn.execute(select(lines).where(chosen).order_by(*in_order)).mappings().all()
+
+    return within_limit(limit, pick), True
+
+
+def _count(conn: Connection, rows: Subquery) -> int:
+    return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
+
+
+def _evenly_numbered(query: Select, order: Sequence[ColumnElement[Any]], keep: int, total: int) -> Select:
+    """The one column of ``query``, for the ``keep`` of its ``total`` rows (in ``order``) that ``sampling.kept``
+    keeps: ``row_number()`` in SQL, integer division as in Python."""
+    numbered = query.add_columns(func.row_number().over(order_by=order).label("n")).subquery()
+    index = numbered.c.n - 1
+    return select(numbered.c[0]).where((index + 1) * keep // total > index * keep // total)
 
 
 def _asked(request: LogRequest | ChangeRequest, **more: object) -> dict[str, object]:

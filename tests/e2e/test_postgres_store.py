@@ -15,12 +15,13 @@ from tests.test_sqlstore import (  # noqa: F401 (collected here again, with stor
     test_database_failure_midway_rolls_back_everything,
     test_filters_by_service_window_and_level,
     test_ingest_bundle_all_or_nothing,
-    test_limit_keeps_both_ends_of_the_window_oldest_first,
+    test_limit_keeps_lines_spread_evenly_as_the_bundle_source_does,
     test_pattern_wildcards_are_literal,
     test_patterns_are_case_insensitive_substrings_any_of,
     test_real_incident_bundle,
     test_records_round_trip,
     test_service_globs_and_all_services,
+    test_whole_traces_from_the_store_keep_every_line_of_the_traces_chosen,
 )
 
 pytestmark = pytest.mark.e2e

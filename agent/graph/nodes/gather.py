@@ -148,8 +148,10 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             gathered["logs"].extend({**_log_json(r), "query": log_id} for r in result.data)
             if result.truncated:
                 limit = plan.log_requests[log_id].limit
-                gathered["missing"].append(f"logs {log_id}: only {limit} lines were read, the oldest and the "
-                                           "newest half (the Skill's limit or BIANQUE_MAX_LOG_LINES)")
+                spread = "whole traces" if plan.log_requests[log_id].whole_traces else "lines"
+                gathered["missing"].append(f"logs {log_id}: only about {limit} lines were read, a share of the "
+                                           f"{spread} spread evenly over the window (the Skill's limit or "
+                                           "BIANQUE_MAX_LOG_LINES)")
         elif key == "changes":
             gathered["changes"] = [_change_json(c) for c in result.data]
     for signal, services in empty_signals.items():
