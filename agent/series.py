@@ -14,6 +14,9 @@ LEVEL_SYNONYMS = {  # the names other loggers (syslog, log4j, java.util.logging,
     "WARNING": "WARN", "WRN": "WARN",
     "ERR": "ERROR", "SEVERE": "ERROR", "ERRO": "ERROR",
     "CRITICAL": "FATAL", "CRIT": "FATAL", "ALERT": "FATAL", "EMERG": "FATAL", "EMERGENCY": "FATAL", "PANIC": "FATAL",
+    "DPANIC": "ERROR",  # zap: panics only in development builds
+    # single letters: glog / klog (I W E F) and Android logcat (V D I W E F A)
+    "V": "DEBUG", "D": "DEBUG", "I": "INFO", "W": "WARN", "E": "ERROR", "F": "FATAL", "A": "FATAL",
 }
 LEVEL_HELP = (f"one of {', '.join(LOG_LEVELS)} (any case; WARNING, TRACE, CRITICAL, ERR and other common names "
               "are read too; numbers are not)")

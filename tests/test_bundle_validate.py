@@ -9,6 +9,7 @@ import pytest
 
 from agent.bundles.errors import InvalidBundleError
 from agent.bundles.label import GroundTruth, load_label
+from agent.bundles.reader import load_bundle
 from agent.bundles.validate import find_bundles, validate_bundle
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
@@ -77,7 +78,7 @@ def test_metrics_errors(tmp_path):
         "yesterday,m,a,1,i\n"
         "4,,a,1,i\n"
         "5,m,a\n"
-        "6,m,a,,i\n"
+        "6,m,a,,i\n"  # a missing sample: skipped (test_missing_values_are_no_sample)
         "1661140279000,m,a,1,i\n"
     )
     assert errors_of(make_case(tmp_path, {"metrics.csv": metrics})) == [
@@ -85,10 +86,20 @@ def test_metrics_errors(tmp_path):
         "my-case/metrics.csv:5: timestamp: not a Unix or RFC 3339 timestamp ('yesterday')",
         "my-case/metrics.csv:6: metric: empty (every row needs a metric name)",
         "my-case/metrics.csv:7: row has 3 cells, the header has 5",
-        "my-case/metrics.csv:8: value: not a number ('')",
         "my-case/metrics.csv:9: timestamp: 1661140279000 is too large for Unix seconds: it looks like milliseconds; "
         "write seconds (fractions allowed) or RFC 3339 text",
     ]
+
+
+def test_missing_values_are_no_sample_not_an_error(tmp_path):
+    """What exporters write for a missing sample (pandas an empty cell, others NaN, null, None, NA) is skipped,
+    as is an infinity; the other rows of the series are read."""
+    rows = ["1,m,a,1.5", "2,m,a,", "3,m,a,NaN", "4,m,a,null", "5,m,a, None ", "6,m,a,NA", "7,m,a,n/a", "8,m,a,inf",
+            "9,m,a,-Infinity", "10,m,a,2.5"]
+    case = make_case(tmp_path, {"metrics.csv": "timestamp,metric,service,value\n" + "\n".join(rows) + "\n"})
+    assert errors_of(case) == []
+    (series,) = load_bundle(case).series
+    assert series.timestamps.tolist() == [1.0, 10.0] and series.values.tolist() == [1.5, 2.5]
 
 
 @pytest.mark.parametrize(

@@ -17,13 +17,15 @@ from agent.skills.schema import LogQuery
         ("WARN", "WARN"), ("warning", "WARN"), (" Warning ", "WARN"), ("trace", "DEBUG"), ("FINE", "DEBUG"),
         ("notice", "INFO"), ("Information", "INFO"), ("err", "ERROR"), ("SEVERE", "ERROR"),
         ("critical", "FATAL"), ("emerg", "FATAL"), ("panic", "FATAL"), ("fatal", "FATAL"),
+        ("I", "INFO"), ("w", "WARN"), ("E", "ERROR"), ("F", "FATAL"), ("V", "DEBUG"), ("D", "DEBUG"),
+        ("dpanic", "ERROR"),
     ],
 )
 def test_synonyms_name_the_level(given, level):
     assert canonical_level(given) == level
 
 
-@pytest.mark.parametrize("given", ["LOUD", "", "3", "40", "warnings"])
+@pytest.mark.parametrize("given", ["LOUD", "", "3", "40", "warnings", "X", "II"])
 def test_unknown_names_and_numbers_name_no_level(given):
     assert canonical_level(given) is None
 

@@ -15,6 +15,8 @@ from agent.series import Series
 from agent.timeparse import NotSecondsError, to_epoch
 
 REQUIRED_COLUMNS = ("timestamp", "metric", "service", "value")
+MISSING_VALUES = frozenset({"", "nan", "null", "none", "na", "n/a"})
+"""``value`` cells that mean "no sample" (what pandas, R and JSON exporters write for one): the row is skipped."""
 
 _Key = tuple[str, str, tuple[str, ...]]
 
@@ -69,8 +71,11 @@ def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[arra
         if not metric:
             log.add("empty (every row needs a metric name)", line, "metric")
             continue
+        cell = row[i_value].strip()
+        if cell.lower() in MISSING_VALUES:
+            continue
         try:
-            value = float(row[i_value])
+            value = float(cell)
         except ValueError:
             log.add(f"not a number ({row[i_value]!r})", line, "value")
             continue
@@ -114,6 +119,6 @@ def _to_series(groups: dict[_Key, tuple[array, array]], extra: list[str]) -> lis
         vs = np.frombuffer(value_list, dtype=float)
         order = np.argsort(ts, kind="stable")
         ts, vs = ts[order], vs[order]
-        keep = ~np.isnan(vs)
+        keep = np.isfinite(vs)  # NaN, or an infinity (a rate divided by zero): no sample
         out.append(Series(metric=metric, labels=labels, timestamps=ts[keep], values=vs[keep]))
     return out
