@@ -30,7 +30,7 @@ def describe_validation(error: ValidationError, origin: str) -> str:
 def read_structured(path: Path) -> Any:
     """JSON or YAML file contents."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
     try:

@@ -78,7 +78,7 @@ class Topology:
     def from_file(cls, path: str | Path) -> Topology:
         """From a topology.yaml file; raises :class:`TopologyError` or ``OSError``."""
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            text = Path(path).read_text(encoding="utf-8-sig")
             check_yaml_bounds(text)
             data = YAML(typ="safe", pure=True).load(text)
         except YAMLLimitError as exc:

@@ -99,7 +99,8 @@ class _Capped(io.RawIOBase):
 
 @contextmanager
 def open_text(path: Path, newline: str | None = None, limits: FileLimits | None = None) -> Iterator[Iterator[str]]:
-    """The lines of ``path`` as UTF-8 text, decompressed on the fly when it ends in ``.gz``.
+    """The lines of ``path`` as UTF-8 text (a leading byte-order mark dropped), decompressed on the fly when it
+    ends in ``.gz``.
 
     A file beyond ``limits`` (default: the configured ones) raises :class:`FileLimitError` (an
     ``OSError``): a plain file before anything is read, a gzip file as soon as it passes the limit.
@@ -111,7 +112,7 @@ def open_text(path: Path, newline: str | None = None, limits: FileLimits | None 
     if compressed:
         _check_uncompressed_size(path, limits)
     raw = gzip.open(path, "rb") if compressed else path.open("rb")
-    with io.TextIOWrapper(io.BufferedReader(_Capped(raw, limits)), encoding="utf-8", newline=newline) as text:
+    with io.TextIOWrapper(io.BufferedReader(_Capped(raw, limits)), encoding="utf-8-sig", newline=newline) as text:
         yield _counted(text, limits)
 
 

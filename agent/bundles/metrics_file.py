@@ -41,6 +41,7 @@ def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[arra
         log.add("empty file: a header row timestamp,metric,service,value is required", 1, "header")
         return {}, []
     header = [h.strip() for h in header]
+    header = [h.lower() if h.lower() in REQUIRED_COLUMNS else h for h in header]  # `Timestamp,Metric,...` too
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     duplicated = sorted({h for h in header if h and header.count(h) > 1})
     if missing:

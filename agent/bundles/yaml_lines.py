@@ -17,7 +17,7 @@ from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 def load_yaml(path: Path, log: ErrorLog) -> tuple[bool, Any]:
     """``(ok, data)``; on failure the reason is added to ``log`` with its line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel, PowerShell) is no text
     except (OSError, UnicodeDecodeError) as exc:
         log.add(f"cannot read: {exc}")
         return False, None
