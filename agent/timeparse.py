@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_UNITS = {  # Prometheus / Go letters and the words people write
+    **dict.fromkeys(("ms", "msec", "millisecond", "milliseconds"), 0.001),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1.0),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), 60.0),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), 3600.0),
+    **dict.fromkeys(("d", "day", "days"), 86400.0),
+    **dict.fromkeys(("w", "wk", "week", "weeks"), 604800.0),
+}
+_PART = r"(\d+(?:\.\d+)?)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")(?![a-z])"
+_COMPOUND = re.compile(rf"^\s*(?:{_PART}\s*,?\s*)+$", re.IGNORECASE)
+_PARTS = re.compile(_PART, re.IGNORECASE)
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")  # seconds
+_MONTHS = re.compile(r"^(?!P)(?:.*\d)\s*M(?![a-zA-Z])")  # "1M" outside ISO 8601 (where P1M is a month)
+DURATION_HELP = "use e.g. 30s, 15m, 2h, 1d, 1h30m, 90 minutes, ISO 8601 PT2H or 02:00:00"
 LATEST_SECONDS = 1e11  # Unix seconds in the year 5138: a larger number counts milliseconds (or finer)
 
 
@@ -66,10 +78,30 @@ def to_rfc3339(epoch: float) -> str:
 
 
 def parse_duration(value: str | int | float) -> float:
-    """Seconds from ``90``, ``"30m"``, ``"2h"``, ``"1d"``."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration (use e.g. 30s, 15m, 2h, 1d): {value!r}")
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    """Seconds from a number of seconds (``90``), a Prometheus duration (``"30m"``, ``"2h"``, ``"1d"``, compound
+    ``"1h30m"``), unit words (``"90 minutes"``, ``"2 hours"``), ISO 8601 (``"PT2H"``, ``"P1D"``) or
+    ``"HH:MM:SS"``. A negative duration is refused."""
+    text = str(value).strip()
+    if isinstance(value, int | float) and not isinstance(value, bool) or _NUMBER.match(text):
+        seconds = float(value)
+    elif _MONTHS.search(text):
+        raise ValueError(f"not a duration ({DURATION_HELP}): {value!r}: M may mean minutes or months; write m or min")
+    elif _COMPOUND.match(text):
+        seconds = sum(float(number) * _UNITS[unit.lower()] for number, unit in _PARTS.findall(text))
+    else:
+        seconds = _iso_or_clock(text)
+    if not seconds >= 0:  # negative, or NaN
+        raise ValueError(f"not a duration ({DURATION_HELP}): {value!r} is negative")
+    return seconds
+
+
+def _iso_or_clock(text: str) -> float:
+    """Seconds from ISO 8601 (``PT2H``) or ``HH:MM:SS`` text (pydantic's reading of a timedelta)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    if not text or text[0].isdigit() and ":" not in text:  # "2 fortnights": pydantic would say "day identifier"
+        raise ValueError(f"not a duration ({DURATION_HELP}): {text!r}")
+    try:
+        return TypeAdapter(timedelta).validate_python(text).total_seconds()
+    except ValidationError:
+        raise ValueError(f"not a duration ({DURATION_HELP}): {text!r}") from None

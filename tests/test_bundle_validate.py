@@ -55,7 +55,8 @@ def test_event_missing_fields_and_bad_duration(tmp_path):
     assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
         "my-case/event.yaml: pattern: required",
         "my-case/event.yaml: time: required",
-        "my-case/event.yaml:4: scope.window: not a duration (use e.g. 30s, 15m, 2h, 1d): 'forever'",
+        "my-case/event.yaml:4: scope.window: not a duration (use e.g. 30s, 15m, 2h, 1d, 1h30m, 90 minutes, ISO 8601 "
+        "PT2H or 02:00:00): 'forever'",
     ]
 
 

@@ -155,7 +155,8 @@ decision:
     assert [str(e) for e in info.value.errors] == [
         "t.yaml:1: name: must be lower-case letters, digits, '-' or '_', starting with a letter",
         "t.yaml:2: description: string should have at least 10 characters",
-        "t.yaml:4: window.lookback: not a duration (use e.g. 30s, 15m, 2h, 1d): 'soon'",
+        "t.yaml:4: window.lookback: not a duration (use e.g. 30s, 15m, 2h, 1d, 1h30m, 90 minutes, ISO 8601 PT2H or "
+        "02:00:00): 'soon'",
         "t.yaml:8: data.logs[0].levels[1]: must be one of DEBUG, INFO, WARN, ERROR, FATAL",
         "t.yaml:9: data.logs[0].limit: input should be greater than or equal to 1",
         "t.yaml:13: data.metrics[0].query: template variable {service} is outside a string; put it in a "

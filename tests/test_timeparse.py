@@ -1,10 +1,11 @@
-"""Timestamps: Unix seconds or RFC 3339; a number too large for seconds is refused naming its likely unit."""
+"""Timestamps: Unix seconds or RFC 3339; a number too large for seconds is refused naming its likely unit.
+Durations as Prometheus, people and ISO 8601 write them."""
 
 from __future__ import annotations
 
 import pytest
 
-from agent.timeparse import NotSecondsError, to_epoch
+from agent.timeparse import NotSecondsError, parse_duration, to_epoch
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,25 @@ def test_numbers_beyond_any_unit_are_refused_without_a_traceback():
         to_epoch(10**400)
     with pytest.raises(NotSecondsError, match="too far before 1970 for Unix seconds: it looks like milliseconds"):
         to_epoch(-1661142543000)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [(90, 90.0), ("7200", 7200.0), ("30s", 30.0), ("15m", 900.0), ("2h", 7200.0), ("1d", 86400.0), ("2w", 1209600.0),
+     ("300ms", 0.3), ("1.5h", 5400.0), ("1h30m", 5400.0), ("1d12h", 129600.0), ("1h 30m", 5400.0),
+     ("90 minutes", 5400.0), ("2 hours", 7200.0), ("90min", 5400.0), ("5 mins", 300.0), ("2H", 7200.0),
+     ("PT2H", 7200.0), ("P1D", 86400.0), ("PT1H30M", 5400.0), ("02:00:00", 7200.0)],
+)
+def test_durations_as_prometheus_people_and_iso_8601_write_them(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("forever", "'forever'"), ("-5m", "'-5m'"), ("-PT1H", "is negative"), ("1M", "M may mean minutes or months"),
+     ("2 fortnights", "'2 fortnights'"), ("", "''"), ("PT", "'PT'")],
+)
+def test_what_is_no_duration_is_refused_saying_what_is_read(text, reason):
+    with pytest.raises(ValueError, match="not a duration") as refused:
+        parse_duration(text)
+    assert reason in str(refused.value) and "1h30m, 90 minutes, ISO 8601 PT2H" in str(refused.value)

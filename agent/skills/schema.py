@@ -302,7 +302,7 @@ class Skill(Strict):
 
 
 def _duration_json() -> dict[str, Any]:
-    text = {"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h|d|w)$"}
+    text = {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"}  # Prometheus form; the loader reads more
     return {"anyOf": [{"type": "number"}, text]}
 
 
