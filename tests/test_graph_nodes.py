@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
+from agent.bundles.reader import load_bundle
+from agent.config import PROJECT_ROOT, get_settings
 from agent.events import Alert, Event
 from agent.findings import Finding
 from agent.graph.nodes.analyze import analyze
@@ -14,6 +17,7 @@ from agent.graph.nodes.reason import reason
 from agent.graph.nodes.report import render_report, report
 from agent.graph.nodes.select_skill import select_skill
 from agent.graph.nodes.triage import triage
+from agent.runtime import bundle_toolkit
 from agent.sources.base import SourceResult
 from agent.verdict import Verdict
 from tests.fixtures.graph.world import (
@@ -30,6 +34,7 @@ from tests.fixtures.graph.world import (
     world_series,
 )
 
+SMALL_BUNDLE = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
 API_NEIGHBOURHOOD = {"api", "db", "cache"}  # api and what it calls (the Skill looks one hop down)
 
 
@@ -338,3 +343,13 @@ def test_report_shows_cited_findings_first_and_caps_the_table():
     assert rows[0].startswith("| F14 |") and len(rows) == 12
     assert "_3 more findings not shown._" in text
 
+
+
+def test_triage_inspection_without_scope_or_topology_inspects_every_service_with_data(tmp_path, bianque_home):
+    bundle = shutil.copytree(SMALL_BUNDLE, tmp_path / "case")
+    (bundle / "topology.yaml").unlink()
+    (bundle / "event.yaml").write_text("pattern: inspection\ntime: 2026-03-02T10:19:00Z\n", encoding="utf-8")
+    toolkit = bundle_toolkit(bundle, get_settings())
+    state = triage(start_state(load_bundle(bundle).event), toolkit)
+    assert state["targets"] == ["feature-store", "gateway", "ranking"]
+    assert any("every service with data in the inspected window" in n for n in state["notes"])

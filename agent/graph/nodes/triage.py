@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.events import Event, Pattern
+from agent.events import Event, InspectionScope, Pattern
 from agent.graph.state import InvestigationState
 from agent.graph.timing import change_start
 from agent.graph.toolkit import Toolkit
@@ -17,6 +17,15 @@ def _entry_services(toolkit: Toolkit) -> list[str]:
     services = toolkit.topology.services()
     called = {d for s in services for d in toolkit.topology.dependencies(s, depth=1)}
     return [s for s in services if s not in called]
+
+
+def _every_service(event: Event, toolkit: Toolkit) -> tuple[list[str], str]:
+    """What an inspection naming no service looks at: the topology's services, else every service with data in
+    the inspected window (a system without a call graph), and where they came from."""
+    if toolkit.topology is not None:
+        return toolkit.topology.services(), "in the topology"
+    window = event.scope.window if event.scope is not None else InspectionScope().window
+    return toolkit.data_services(event.time - window, event.time), "with data in the inspected window"
 
 
 def _anchor(event: Event, toolkit: Toolkit, notes: list[str]) -> float:
@@ -35,9 +44,10 @@ def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     event = Event.model_validate(state["event"])
     targets = event.services
     notes: list[str] = []
-    if event.pattern == Pattern.INSPECTION and not targets and toolkit.topology is not None:
-        targets = toolkit.topology.services()
-        notes.append("inspection scope names no services: inspecting every service in the topology")
+    if event.pattern == Pattern.INSPECTION and not targets:
+        targets, where = _every_service(event, toolkit)
+        if targets:
+            notes.append(f"inspection scope names no services: inspecting every service {where}")
     if not targets:
         targets = _entry_services(toolkit)
         if targets:
