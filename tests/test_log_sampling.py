@@ -12,7 +12,7 @@ from agent.events import Event, Pattern
 from agent.series import LogRecord
 from agent.sources.base import LogRequest
 from agent.sources.bundle import BundleLogSource
-from agent.sources.sampling import evenly, kept, whole_traces, within_limit
+from agent.sources.sampling import evenly, fair_quotas, kept, whole_traces, within_limit
 
 T0 = 1_772_445_600.0
 REFERENCE, CURRENT = (T0, T0 + 3300.0), (T0 + 3300.0, T0 + 3600.0)  # 55 minutes, then the 5 before the event
@@ -134,3 +134,15 @@ def test_traces_longer_than_the_share_shrink_the_budget_until_whole_traces_fit()
         sizes[line.trace_id] = sizes.get(line.trace_id, 0) + 1
     assert truncated and 0 < len(chosen) <= 60
     assert all(size == (20 if int(trace, 16) % 10 == 0 else 2) for trace, size in sizes.items())
+
+
+def test_a_few_error_lines_beside_a_busy_stream_are_kept_whole_and_found():
+    """12,000 steady WARN lines and six lines of a new ERROR template in the last minutes, read 2,000 at most:
+    the small group keeps all its lines (thinned with the rest, none would be left)."""
+    lines = stream(12_000 / 60, REFERENCE[0], CURRENT[1], "slow call to inventory", level="WARN")
+    lines += stream(6 / 5, *CURRENT, "payment DB connection refused", level="ERROR")
+    chosen = read(lines, 2000)
+    assert sum(1 for line in chosen if line.level == "ERROR") == 6
+    findings = detect_logs(chosen, baseline=REFERENCE, current=CURRENT)
+    assert [(f.kind.value, "connection refused" in f.summary) for f in findings] == [("log_new_template", True)]
+    assert fair_quotas({"error": 6, "warn": 12_000, "info": 50_000}, 2000) == {"error": 6, "warn": 997, "info": 997}

@@ -6,6 +6,7 @@ The tests taking ``store_url`` run again on a real PostgreSQL in ``tests/e2e/tes
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 from pathlib import Path
 
@@ -126,7 +127,7 @@ def test_pattern_wildcards_are_literal(store_url):
 def test_limit_keeps_lines_spread_evenly_as_the_bundle_source_does(store_url):
     source, _ = loaded(store_url)  # lines at 100, 110, ..., 150 and 500
     result = source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=2))
-    assert [r.ts for r in result.data] == [130.0, 500.0]  # the same share of every stretch, the newest kept
+    assert [r.ts for r in result.data] == [140.0, 500.0]  # one line each of the two largest groups (service, level)
     assert result.truncated
     assert not source.query(LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=7)).truncated
     bundle = BundleLogSource(CaseBundle(path=None, event=Event(pattern=Pattern.RCA, time=600.0),
@@ -135,6 +136,31 @@ def test_limit_keeps_lines_spread_evenly_as_the_bundle_source_does(store_url):
         for whole in (False, True):
             request = LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=limit, whole_traces=whole)
             assert source.query(request).data == bundle.query(request).data, (limit, whole)
+
+
+def test_the_store_and_a_bundle_thin_a_busy_window_alike(store_url):
+    """Many traces and untraced lines, timestamps shared within a second, ids in a field or only in the text:
+    a store holding a bundle's lines answers the lines the bundle does, by service and level and by trace."""
+    rng = random.Random(7)
+    lines = []
+    for i in range(300):
+        trace, when = f"{rng.getrandbits(64):016x}", 100.0 + i // 4
+        for hop in ("gateway", "orders", "payment")[: rng.randint(1, 3)]:
+            text = f"{hop} handled" + (f" TraceID: {trace}" if i % 3 == 0 else "")
+            lines.append(LogRecord(when, hop, rng.choice(ALL_LEVELS), text, trace_id=None if i % 3 == 0 else trace))
+        if i % 2:
+            lines.append(LogRecord(when, "scheduler", "INFO", "heartbeat"))
+    store = ObservabilityStore(store_url)
+    assert store.ingest_logs(lines) == len(lines)
+    source = SqlLogSource(store_url)
+    bundle = BundleLogSource(CaseBundle(path=None, event=Event(pattern=Pattern.RCA, time=600.0), series=[],
+                                        logs=lines, changes=[]))
+    for limit in (40, 150, 400):
+        for whole in (False, True):
+            request = LogRequest((), 0.0, 1000.0, levels=ALL_LEVELS, limit=limit, whole_traces=whole)
+            from_store, from_bundle = source.query(request).data, bundle.query(request).data
+            assert len(from_store) <= limit and [(r.ts, r.service, r.level, r.message) for r in from_store] == [
+                (r.ts, r.service, r.level, r.message) for r in from_bundle], (limit, whole)
 
 
 def test_whole_traces_from_the_store_keep_every_line_of_the_traces_chosen(store_url):

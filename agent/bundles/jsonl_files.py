@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,12 +74,13 @@ def _log_record(obj: dict[str, Any]) -> LogRecord:
     level = canonical_level(given)
     if level is None:
         raise _RowError("level", f"must be {LEVEL_HELP}, got {given!r}")
+    instance = _optional_text(obj, "instance")
     return LogRecord(
         ts=_ts(obj),
-        service=_name(obj, "service"),
+        service=sys.intern(_name(obj, "service")),  # one string per service, not one per line
         level=level,
         message=_text(obj, "message", allow_empty=True),
-        instance=_optional_text(obj, "instance"),
+        instance=sys.intern(instance) if instance else instance,
         trace_id=_optional_text(obj, "trace_id"),
         extra={k: v for k, v in obj.items() if k not in LOG_FIELDS},
     )

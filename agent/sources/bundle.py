@@ -24,7 +24,7 @@ from agent.sources.base import (
 )
 from agent.sources.promql import is_glob
 from agent.sources.resample import to_step
-from agent.sources.sampling import evenly, whole_traces
+from agent.sources.sampling import stratified, whole_traces
 
 if TYPE_CHECKING:
     from agent.bundles.reader import CaseBundle
@@ -115,9 +115,9 @@ class BundleLogSource:
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
         """Lines of the services (names or globs; none: all) in ``[start, end]`` at the levels (none: all)
         containing one of the patterns (case-insensitive substrings; none: any), oldest first; beyond
-        ``limit`` lines, that many spread evenly over the window, or a share of the traces whole when the
-        request asks for whole traces (``sampling``; a line's trace is its ``trace_id`` or the id its text
-        carries)."""
+        ``limit`` lines, that many spread evenly over the window within each service and level, or a share of
+        the traces whole when the request asks for whole traces (``sampling``; a line's trace is its
+        ``trace_id`` or the id its text carries)."""
         wanted = _service_filter(request.services)
         levels = {level_name(lvl) for lvl in request.levels}
         patterns = [p.lower() for p in request.patterns]
@@ -133,7 +133,7 @@ class BundleLogSource:
         if request.whole_traces:
             kept, truncated = whole_traces(found, request.limit, _trace_of)
         else:
-            kept, truncated = evenly(found, request.limit)
+            kept, truncated = stratified(found, request.limit, _service_and_level)
         return SourceResult.of(self.name, _describe(request), kept, truncated)
 
     def services(self) -> list[str]:
@@ -170,6 +170,10 @@ class BundleChangeSource:
     def services(self) -> list[str]:
         """Services that have changes, sorted."""
         return sorted({c.service for c in self.bundle.changes})
+
+
+def _service_and_level(record: LogRecord) -> tuple[str, str]:
+    return record.service, record.level
 
 
 def _trace_of(record: LogRecord) -> str | None:

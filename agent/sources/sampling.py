@@ -7,6 +7,11 @@ every template of the incident window looked like a burst or new. Here every str
 share of its lines instead (a systematic sample), so both windows are thinned alike and their ratio stays
 what it was; a query reading whole traces keeps whole traces (a share of the traces, with all their lines).
 
+Lines are thinned within their service and level (``stratified``): the detectors count templates per service
+and level, so a ratio within one is what must hold, and a small group (six ERROR lines beside a busy INFO
+stream) is kept whole rather than thinned to nothing: the budget is shared out so that no group gets more than
+an equal share of what the smaller groups leave.
+
 One rule picks the sample everywhere: of ``n`` ordered items keep the ``j``-th (0-based) when
 ``(j + 1) * k // n > j * k // n``, which keeps exactly ``k`` evenly spread items. The SQL store applies the same
 rule in SQL (``row_number()``), so a bundle and a store holding the same lines answer the same lines.
@@ -14,10 +19,12 @@ rule in SQL (``row_number()``), so a bundle and a store holding the same lines a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 ROUNDS = 5  # budget corrections for whole traces longer than the average line share
 
@@ -33,6 +40,37 @@ def evenly(items: Sequence[T], limit: int) -> tuple[list[T], bool]:
     if total <= limit:
         return list(items), False
     return [item for i, item in enumerate(items) if kept(i, limit, total)], True
+
+
+def fair_quotas(sizes: Mapping[K, int], limit: int) -> dict[K, int]:
+    """How many of each group's items to keep, ``limit`` in all: groups smallest first, each keeps all of its
+    items or an equal share of what is left, whichever is less (water-filling; ties by key, so the choice is
+    the same everywhere)."""
+    quotas: dict[K, int] = {}
+    left = limit
+    ordered = sorted(sizes.items(), key=lambda kv: (kv[1], repr(kv[0])))
+    for position, (group, size) in enumerate(ordered):
+        quotas[group] = min(size, left // (len(ordered) - position))
+        left -= quotas[group]
+    return quotas
+
+
+def stratified(items: Sequence[T], limit: int, group_of: Callable[[T], K]) -> tuple[list[T], bool]:
+    """At most ``limit`` of time-ordered ``items``: all of them, or within each group (``group_of``: a line's
+    service and level) its ``fair_quotas`` share spread evenly over the window (truncated: True)."""
+    total = len(items)
+    if total <= limit:
+        return list(items), False
+    groups = [group_of(item) for item in items]
+    sizes = Counter(groups)
+    quotas = fair_quotas(sizes, limit)
+    seen: Counter[K] = Counter()
+    chosen = []
+    for item, group in zip(items, groups, strict=True):
+        if kept(seen[group], quotas[group], sizes[group]):
+            chosen.append(item)
+        seen[group] += 1
+    return chosen, True
 
 
 def share_of(count: int, limit: int, total: int) -> int:

@@ -30,9 +30,11 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     create_engine,
     func,
     inspect,
+    literal,
     not_,
     or_,
     select,
@@ -43,9 +45,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from agent.config import get_settings
+from agent.detectors.trace_ids import trace_id_in_text
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, level_name
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
-from agent.sources.sampling import share_of, within_limit
+from agent.sources.sampling import evenly, fair_quotas, share_of, within_limit
 
 T = TypeVar("T")
 
@@ -244,7 +247,8 @@ def _log_row(i: int, record: LogRecord) -> dict[str, Any]:
         "level": level,
         "message": record.message,
         "instance": _text("log", i, "instance", record.instance, required=False),
-        "trace_id": _text("log", i, "trace_id", record.trace_id, required=False),
+        # the id a line's text carries when it has no field, stored so that whole traces can be chosen in SQL
+        "trace_id": _text("log", i, "trace_id", record.trace_id, required=False) or trace_id_in_text(record.message),
         "extra": _json("log", i, "extra", record.extra or None),
     }
 
@@ -394,24 +398,31 @@ def _newest(conn: Connection, query: Select, limit: int) -> tuple[list[Any], boo
 
 
 def _sampled(conn: Connection, lines: Subquery, limit: int, traces: bool) -> tuple[Sequence[Any], bool]:
-    """The rows of ``lines`` oldest first; beyond ``limit``, ``sampling.evenly``'s choice, or with ``traces``
-    ``sampling.whole_traces``' (traces ordered by their first line, then their id)."""
+    """The rows of ``lines`` oldest first; beyond ``limit``, ``sampling.stratified``'s choice (by service and
+    level), or with ``traces`` ``sampling.whole_traces``' (traces in the order of their first line)."""
     total = _count(conn, select(lines).subquery())
     in_order = (lines.c.ts, lines.c.pk)
     if total <= limit:
         return conn.execute(select(lines).order_by(*in_order)).mappings().all(), False
     if not traces:
-        chosen = _evenly_numbered(select(lines.c.pk), in_order, limit, total)
-        return conn.execute(select(lines).where(lines.c.pk.in_(chosen)).order_by(*in_order)).mappings().all(), True
+        group = (lines.c.service, lines.c.level)
+        sizes = {(service, level): int(n) for service, level, n in
+                 conn.execute(select(*group, func.count()).group_by(*group)).all()}
+        quota = case(*[(and_(lines.c.service == service, lines.c.level == level), keep)
+                       for (service, level), keep in fair_quotas(sizes, limit).items()], else_=0)
+        chosen = _evenly_numbered(select(lines.c.pk), in_order, quota, func.count().over(partition_by=group), group)
+        rows = conn.execute(select(lines).where(lines.c.pk.in_(chosen)).order_by(*in_order)).mappings().all()
+        return evenly(rows, limit)[0], True  # lines written between the counts and the choice: still the limit
     traced = and_(lines.c.trace_id.is_not(None), lines.c.trace_id != "")
-    first_lines = (select(lines.c.trace_id, func.min(lines.c.ts).label("first"))
-                   .where(traced).group_by(lines.c.trace_id).subquery())
+    numbered_lines = select(lines.c.trace_id, lines.c.ts, lines.c.pk, func.row_number().over(
+        partition_by=lines.c.trace_id, order_by=in_order).label("line")).where(traced).subquery()
+    first_lines = select(numbered_lines).where(numbered_lines.c.line == 1).subquery()
     trace_count = _count(conn, first_lines)
     untraced = select(lines.c.pk).where(not_(traced))
     untraced_count = _count(conn, untraced.subquery())
 
     def pick(budget: int) -> Sequence[Any]:
-        chosen_traces = _evenly_numbered(select(first_lines.c.trace_id), (first_lines.c.first, first_lines.c.trace_id),
+        chosen_traces = _evenly_numbered(select(first_lines.c.trace_id), (first_lines.c.ts, first_lines.c.pk),
                                          share_of(trace_count, budget, total), trace_count)
         chosen_untraced = _evenly_numbered(untraced, in_order, share_of(untraced_count, budget, total), untraced_count)
         chosen = or_(lines.c.trace_id.in_(chosen_traces), lines.c.pk.in_(chosen_untraced))
@@ -424,12 +435,21 @@ def _count(conn: Connection, rows: Subquery) -> int:
     return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
 
 
-def _evenly_numbered(query: Select, order: Sequence[ColumnElement[Any]], keep: int, total: int) -> Select:
-    """The one column of ``query``, for the ``keep`` of its ``total`` rows (in ``order``) that ``sampling.kept``
-    keeps: ``row_number()`` in SQL, integer division as in Python."""
-    numbered = query.add_columns(func.row_number().over(order_by=order).label("n")).subquery()
-    index = numbered.c.n - 1
-    return select(numbered.c[0]).where((index + 1) * keep // total > index * keep // total)
+def _evenly_numbered(query: Select, order: Sequence[ColumnElement[Any]], keep: int | ColumnElement[Any],
+                     total: int | ColumnElement[Any], partition: Sequence[ColumnElement[Any]] | None = None) -> Select:
+    """The one column of ``query``, for the ``keep`` of its ``total`` rows (in ``order``; within each
+    ``partition`` when given, ``keep`` and ``total`` then that group's) that ``sampling.kept`` keeps:
+    ``row_number()`` in SQL, integer division as in Python."""
+    numbered = query.add_columns(
+        func.row_number().over(partition_by=partition, order_by=order).label("n"),
+        _integer(keep).label("keep"), _integer(total).label("total"),
+    ).subquery()
+    index, keep_n, total_n = numbered.c.n - 1, numbered.c.keep, numbered.c.total
+    return select(numbered.c[0]).where((index + 1) * keep_n // total_n > index * keep_n // total_n)
+
+
+def _integer(value: int | ColumnElement[Any]) -> ColumnElement[Any]:
+    return literal(value, Integer) if isinstance(value, int) else value
 
 
 def _asked(request: LogRequest | ChangeRequest, **more: object) -> dict[str, object]:
