@@ -60,12 +60,20 @@ class Settings(BaseSettings):
         default=20000, gt=0, description="Log lines read per Skill log request at most (a Skill's own `limit` may "
                                         "ask for fewer).")
     max_bundle_file_bytes: int = Field(
-        default=1024 * 1024 * 1024, gt=0,
-        description="A bundle data file (metrics.csv, logs.jsonl, changes.jsonl; gzip: uncompressed) larger than "
-                    "this is refused.",
+        default=256 * 1024 * 1024, gt=0,
+        description="A bundle's logs.jsonl or changes.jsonl (gzip: uncompressed) larger than this is refused "
+                    "(a log line takes about 1 KB of memory once read).",
     )
     max_bundle_file_lines: int = Field(
-        default=20_000_000, gt=0, description="A bundle data file with more lines is refused."
+        default=2_000_000, gt=0, description="A bundle's logs.jsonl or changes.jsonl with more lines is refused."
+    )
+    max_metrics_file_bytes: int = Field(
+        default=1024 * 1024 * 1024, gt=0,
+        description="A bundle's metrics.csv (gzip: uncompressed) larger than this is refused (a sample takes "
+                    "about 40 bytes of memory once read).",
+    )
+    max_metrics_file_lines: int = Field(
+        default=20_000_000, gt=0, description="A bundle's metrics.csv with more lines is refused."
     )
     max_query_series: int = Field(
         default=10_000, gt=0, description="A metric query (Prometheus or bundle) answering more series is refused."

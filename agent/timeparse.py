@@ -18,7 +18,8 @@ _PART = r"(\d+(?:\.\d+)?)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True))
 _COMPOUND = re.compile(rf"^\s*(?:{_PART}\s*,?\s*)+$", re.IGNORECASE)
 _PARTS = re.compile(_PART, re.IGNORECASE)
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")  # seconds
-_MONTHS = re.compile(r"^(?!P)(?:.*\d)\s*M(?![a-zA-Z])")  # "1M" outside ISO 8601 (where P1M is a month)
+_ISO_OR_CLOCK = re.compile(r"^(-?P[0-9.WDTHMS]+|\d+:\d{2}:\d{2}(\.\d+)?)$", re.IGNORECASE)  # PT2H, 02:00:00
+_MONTHS = re.compile(r"^(?![-pP])(?:.*\d)\s*M(?![a-zA-Z])")  # "1M" outside ISO 8601 (where P1M is a month)
 DURATION_HELP = "use e.g. 30s, 15m, 2h, 1d, 1h30m, 90 minutes, ISO 8601 PT2H or 02:00:00"
 LATEST_SECONDS = 1e11  # Unix seconds in the year 5138: a larger number counts milliseconds (or finer)
 
@@ -82,15 +83,23 @@ def parse_duration(value: str | int | float) -> float:
     ``"1h30m"``), unit words (``"90 minutes"``, ``"2 hours"``), ISO 8601 (``"PT2H"``, ``"P1D"``) or
     ``"HH:MM:SS"``. A negative duration is refused."""
     text = str(value).strip()
-    if isinstance(value, int | float) and not isinstance(value, bool) or _NUMBER.match(text):
-        seconds = float(value)
-    elif _MONTHS.search(text):
-        raise ValueError(f"not a duration ({DURATION_HELP}): {value!r}: M may mean minutes or months; write m or min")
-    elif _COMPOUND.match(text):
-        seconds = sum(float(number) * _UNITS[unit.lower()] for number, unit in _PARTS.findall(text))
-    else:
-        seconds = _iso_or_clock(text)
-    if not seconds >= 0:  # negative, or NaN
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool) or _NUMBER.match(text):
+            seconds = float(value)
+        elif _MONTHS.search(text):
+            raise ValueError(f"not a duration ({DURATION_HELP}): {value!r}: M may mean minutes or months; "
+                             "write m or min")
+        elif _COMPOUND.match(text):
+            seconds = sum(float(number) * _UNITS[unit.lower()] for number, unit in _PARTS.findall(text))
+        elif _ISO_OR_CLOCK.match(text):
+            seconds = _iso_or_clock(text)
+        else:
+            raise ValueError(f"not a duration ({DURATION_HELP}): {value!r}")
+    except OverflowError:  # an integer beyond any float
+        raise ValueError(f"not a duration: {len(text)} digits is far too long") from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a duration ({DURATION_HELP}): {value!r} is not finite")
+    if seconds < 0:
         raise ValueError(f"not a duration ({DURATION_HELP}): {value!r} is negative")
     return seconds
 
@@ -99,9 +108,7 @@ def _iso_or_clock(text: str) -> float:
     """Seconds from ISO 8601 (``PT2H``) or ``HH:MM:SS`` text (pydantic's reading of a timedelta)."""
     from pydantic import TypeAdapter, ValidationError
 
-    if not text or text[0].isdigit() and ":" not in text:  # "2 fortnights": pydantic would say "day identifier"
-        raise ValueError(f"not a duration ({DURATION_HELP}): {text!r}")
     try:
-        return TypeAdapter(timedelta).validate_python(text).total_seconds()
+        return TypeAdapter(timedelta).validate_python(text.upper()).total_seconds()
     except ValidationError:
         raise ValueError(f"not a duration ({DURATION_HELP}): {text!r}") from None

@@ -82,10 +82,10 @@ def bundle_cases(root: Path) -> list[Case]:
     bomb = copy_bundle(root, "event-bomb")
     (bomb / "event.yaml").write_text(alias_bomb(), encoding="utf-8")
 
-    limits = FileLimits.configured()  # every input just past the limit in force, whatever the defaults
+    limits, metrics_limits = FileLimits.configured(), FileLimits.for_metrics()  # just past the limits in force
     sparse = copy_bundle(root, "huge-metrics")
     with (sparse / "metrics.csv").open("r+b") as out:
-        out.truncate(2 * limits.max_bytes)  # sparse: nothing to write
+        out.truncate(2 * metrics_limits.max_bytes)  # sparse: nothing to write
 
     gz = copy_bundle(root, "gzip-bomb")
     (gz / "logs.jsonl").unlink()
@@ -111,7 +111,7 @@ def bundle_cases(root: Path) -> list[Case]:
 
     return [
         Case("event.yaml: YAML alias bomb", size(bomb / "event.yaml"), "bundle reader", lambda: load_bundle(bomb)),
-        Case(f"metrics.csv: {mib(2 * limits.max_bytes)}", mib(2 * limits.max_bytes), "bundle reader",
+        Case(f"metrics.csv: {mib(2 * metrics_limits.max_bytes)}", mib(2 * metrics_limits.max_bytes), "bundle reader",
              lambda: load_bundle(sparse)),
         Case(f"logs.jsonl.gz: gzip bomb, {mib(inside)} inside", size(gz / "logs.jsonl.gz"), "bundle reader",
              lambda: load_bundle(gz)),

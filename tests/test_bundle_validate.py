@@ -95,7 +95,7 @@ def test_metrics_errors(tmp_path):
 def test_missing_values_are_no_sample_not_an_error(tmp_path):
     """What exporters write for a missing sample (pandas an empty cell, others NaN, null, None, NA) is skipped,
     as is an infinity; the other rows of the series are read."""
-    rows = ["1,m,a,1.5", "2,m,a,", "3,m,a,NaN", "4,m,a,null", "5,m,a, None ", "6,m,a,NA", "7,m,a,n/a", "8,m,a,inf",
+    rows = ["1,m,a,1.5", "2,m,a,", "3,m,a,NaN", "4,m,a,null", "5,m,a, None ", "6,m,a,#N/A", "7,m,a,n/a", "8,m,a,inf",
             "9,m,a,-Infinity", "10,m,a,2.5"]
     case = make_case(tmp_path, {"metrics.csv": "timestamp,metric,service,value\n" + "\n".join(rows) + "\n"})
     assert errors_of(case) == []

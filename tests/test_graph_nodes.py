@@ -344,7 +344,6 @@ def test_report_shows_cited_findings_first_and_caps_the_table():
     assert "_3 more findings not shown._" in text
 
 
-
 def test_triage_inspection_without_scope_or_topology_inspects_every_service_with_data(tmp_path, bianque_home):
     bundle = shutil.copytree(SMALL_BUNDLE, tmp_path / "case")
     (bundle / "topology.yaml").unlink()
@@ -352,4 +351,4 @@ def test_triage_inspection_without_scope_or_topology_inspects_every_service_with
     toolkit = bundle_toolkit(bundle, get_settings())
     state = triage(start_state(load_bundle(bundle).event), toolkit)
     assert state["targets"] == ["feature-store", "gateway", "ranking"]
-    assert any("every service with data in the inspected window" in n for n in state["notes"])
+    assert any("every service with data before the inspection" in n for n in state["notes"])

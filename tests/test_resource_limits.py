@@ -37,13 +37,19 @@ def refusal(bundle) -> str:
     return str(caught.value)
 
 
-def test_a_data_file_larger_than_the_byte_limit_is_refused_before_it_is_read(bundle, bianque_home, monkeypatch):
-    size = (bundle / "metrics.csv").stat().st_size
-    limit(monkeypatch, "BIANQUE_MAX_BUNDLE_FILE_BYTES", size - 1)
+VARIABLE = {"metrics.csv": "BIANQUE_MAX_METRICS_FILE", "logs.jsonl": "BIANQUE_MAX_BUNDLE_FILE",
+            "changes.jsonl": "BIANQUE_MAX_BUNDLE_FILE"}  # metrics have their own, higher limits
+
+
+@pytest.mark.parametrize("name", ["metrics.csv", "logs.jsonl"])
+def test_a_data_file_larger_than_the_byte_limit_is_refused_before_it_is_read(bundle, bianque_home, monkeypatch,
+                                                                             name):
+    size = (bundle / name).stat().st_size
+    limit(monkeypatch, f"{VARIABLE[name]}_BYTES", size - 1)
     message = refusal(bundle)
-    assert f"case/metrics.csv: more than {size - 1} bytes ({size} bytes), the limit for a bundle data file" in message
-    assert "raise BIANQUE_MAX_BUNDLE_FILE_BYTES" in message
-    limit(monkeypatch, "BIANQUE_MAX_BUNDLE_FILE_BYTES", size)
+    assert f"case/{name}: more than {size - 1} bytes ({size} bytes), the limit for " in message
+    assert f"raise {VARIABLE[name]}_BYTES" in message
+    limit(monkeypatch, f"{VARIABLE[name]}_BYTES", size)
     assert load_bundle(bundle).series
 
 
@@ -63,10 +69,10 @@ def test_a_gzip_bomb_stops_at_the_byte_limit(bundle, bianque_home, monkeypatch):
 @pytest.mark.parametrize("name", ["logs.jsonl", "changes.jsonl", "metrics.csv"])
 def test_a_data_file_with_more_lines_than_the_limit_is_refused(bundle, bianque_home, monkeypatch, name):
     lines = len((bundle / name).read_text().splitlines())
-    limit(monkeypatch, "BIANQUE_MAX_BUNDLE_FILE_LINES", lines - 1)
+    limit(monkeypatch, f"{VARIABLE[name]}_LINES", lines - 1)
     message = refusal(bundle)
-    assert f"case/{name}: more than {lines - 1} lines, the limit for a bundle data file" in message
-    assert "raise BIANQUE_MAX_BUNDLE_FILE_LINES" in message
+    assert f"case/{name}: more than {lines - 1} lines, the limit for " in message
+    assert f"raise {VARIABLE[name]}_LINES" in message
 
 
 def test_the_default_limits_admit_an_hour_of_per_second_samples_of_a_thousand_series(bianque_home):
@@ -74,8 +80,8 @@ def test_the_default_limits_admit_an_hour_of_per_second_samples_of_a_thousand_se
     rows = 3600 * 1000
     row = "1772446320.000,container_cpu_usage_seconds_total,checkout-service,0.123456,checkout-7d9f8-abcde\n"
     settings = get_settings()
-    assert settings.max_bundle_file_lines > rows
-    assert settings.max_bundle_file_bytes > rows * len(row)
+    assert settings.max_metrics_file_lines > rows
+    assert settings.max_metrics_file_bytes > rows * len(row)
 
 
 def test_limits_must_be_positive(monkeypatch, bianque_home):

@@ -44,7 +44,8 @@ def test_numbers_beyond_any_unit_are_refused_without_a_traceback():
     [(90, 90.0), ("7200", 7200.0), ("30s", 30.0), ("15m", 900.0), ("2h", 7200.0), ("1d", 86400.0), ("2w", 1209600.0),
      ("300ms", 0.3), ("1.5h", 5400.0), ("1h30m", 5400.0), ("1d12h", 129600.0), ("1h 30m", 5400.0),
      ("90 minutes", 5400.0), ("2 hours", 7200.0), ("90min", 5400.0), ("5 mins", 300.0), ("2H", 7200.0),
-     ("PT2H", 7200.0), ("P1D", 86400.0), ("PT1H30M", 5400.0), ("02:00:00", 7200.0)],
+     ("PT2H", 7200.0), ("P1D", 86400.0), ("PT1H30M", 5400.0), ("pt1m", 60.0), ("02:00:00", 7200.0),
+     ("1:30:00", 5400.0)],
 )
 def test_durations_as_prometheus_people_and_iso_8601_write_them(text, seconds):
     assert parse_duration(text) == seconds
@@ -53,9 +54,15 @@ def test_durations_as_prometheus_people_and_iso_8601_write_them(text, seconds):
 @pytest.mark.parametrize(
     ("text", "reason"),
     [("forever", "'forever'"), ("-5m", "'-5m'"), ("-PT1H", "is negative"), ("1M", "M may mean minutes or months"),
-     ("2 fortnights", "'2 fortnights'"), ("", "''"), ("PT", "'PT'")],
+     ("2 fortnights", "'2 fortnights'"), ("", "''"), ("PT", "'PT'"), ("90:00", "'90:00'"),
+     (float("inf"), "not finite"), (float("nan"), "not finite"), ("9" * 400 + "s", "not finite")],
 )
 def test_what_is_no_duration_is_refused_saying_what_is_read(text, reason):
     with pytest.raises(ValueError, match="not a duration") as refused:
         parse_duration(text)
     assert reason in str(refused.value) and "1h30m, 90 minutes, ISO 8601 PT2H" in str(refused.value)
+
+
+def test_a_number_beyond_any_float_is_no_duration():
+    with pytest.raises(ValueError, match="401 digits is far too long"):
+        parse_duration(10**400)

@@ -55,22 +55,32 @@ class FileLimits:
 
     max_bytes: int
     max_lines: int
+    variable: str = "BIANQUE_MAX_BUNDLE_FILE"  # the settings' environment prefix, named in the errors
+    what: str = "a bundle data file"
 
     @classmethod
     def configured(cls) -> FileLimits:
+        """The limits for logs.jsonl and changes.jsonl."""
         settings = get_settings()
         return cls(settings.max_bundle_file_bytes, settings.max_bundle_file_lines)
+
+    @classmethod
+    def for_metrics(cls) -> FileLimits:
+        """The limits for metrics.csv: higher, as a sample costs far less memory than a log line."""
+        settings = get_settings()
+        return cls(settings.max_metrics_file_bytes, settings.max_metrics_file_lines, "BIANQUE_MAX_METRICS_FILE",
+                   "a bundle's metrics file")
 
     def too_big(self, size: int) -> FileLimitError:
         return FileLimitError(
             f"more than {self.max_bytes} bytes{' uncompressed' if size < 0 else f' ({size} bytes)'}, "
-            "the limit for a bundle data file: split the bundle, or raise BIANQUE_MAX_BUNDLE_FILE_BYTES"
+            f"the limit for {self.what}: split the bundle, or raise {self.variable}_BYTES"
         )
 
     def too_long(self) -> FileLimitError:
         return FileLimitError(
-            f"more than {self.max_lines} lines, the limit for a bundle data file: split the bundle, "
-            "or raise BIANQUE_MAX_BUNDLE_FILE_LINES"
+            f"more than {self.max_lines} lines, the limit for {self.what}: split the bundle, "
+            f"or raise {self.variable}_LINES"
         )
 
 
@@ -119,7 +129,7 @@ def open_text(path: Path, newline: str | None = None, limits: FileLimits | None 
 def _check_uncompressed_size(path: Path, limits: FileLimits, chunk: int = 1 << 20) -> None:
     """Decompress ``path`` once without parsing, refusing it as soon as it passes the byte limit.
 
-    A gzip bomb is refused at the speed of zlib (about a second for the default 256 MiB) rather than
+    A gzip bomb is refused at the speed of zlib (about a second per 256 MiB) rather than
     after parsing everything up to the limit; corrupt data raises here as it would while reading.
     """
     with gzip.open(path, "rb") as raw:

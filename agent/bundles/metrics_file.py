@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.bundles.data_files import READ_ERRORS, open_text, read_error
+from agent.bundles.data_files import READ_ERRORS, FileLimits, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
 from agent.names import name_problem
 from agent.series import Series
 from agent.timeparse import NotSecondsError, to_epoch
 
 REQUIRED_COLUMNS = ("timestamp", "metric", "service", "value")
-MISSING_VALUES = frozenset({"", "nan", "null", "none", "na", "n/a"})
+MISSING_VALUES = frozenset({"", "nan", "null", "none", "na", "n/a", "#n/a"})
 """``value`` cells that mean "no sample" (what pandas, R and JSON exporters write for one): the row is skipped."""
 
 _Key = tuple[str, str, tuple[str, ...]]
@@ -27,7 +27,7 @@ def read_metrics(path: Path, label: str) -> tuple[list[Series], list[BundleError
     if not path.is_file():
         return [], []
     try:
-        with open_text(path, newline="") as fh:
+        with open_text(path, newline="", limits=FileLimits.for_metrics()) as fh:
             groups, extra = _read_rows(csv.reader(fh), log)
     except (*READ_ERRORS, csv.Error) as exc:
         log.add(read_error(exc))

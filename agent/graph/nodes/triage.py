@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.events import Event, InspectionScope, Pattern
+from agent.events import Event, Pattern
+from agent.graph.plan import MAX_PEERS
 from agent.graph.state import InvestigationState
 from agent.graph.timing import change_start
 from agent.graph.toolkit import Toolkit
+
+DAY_S = 86400.0
 
 
 def _entry_services(toolkit: Toolkit) -> list[str]:
@@ -20,12 +23,17 @@ def _entry_services(toolkit: Toolkit) -> list[str]:
 
 
 def _every_service(event: Event, toolkit: Toolkit) -> tuple[list[str], str]:
-    """What an inspection naming no service looks at: the topology's services, else every service with data in
-    the inspected window (a system without a call graph), and where they came from."""
+    """What an inspection naming no service looks at: the topology's services, else (a system without a call
+    graph) every service with data in the scope's window or the day before the inspection (at most
+    ``MAX_PEERS``, the first by name), and where they came from."""
     if toolkit.topology is not None:
         return toolkit.topology.services(), "in the topology"
-    window = event.scope.window if event.scope is not None else InspectionScope().window
-    return toolkit.data_services(event.time - window, event.time), "with data in the inspected window"
+    window = event.scope.window if event.scope is not None and event.scope.window else DAY_S
+    found = toolkit.data_services(event.time - window, event.time)
+    where = "with data before the inspection"
+    if len(found) > MAX_PEERS:
+        where += f" (the first {MAX_PEERS} of {len(found)} by name: name them in the scope to choose)"
+    return found[:MAX_PEERS], where
 
 
 def _anchor(event: Event, toolkit: Toolkit, notes: list[str]) -> float:
