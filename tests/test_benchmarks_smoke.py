@@ -514,3 +514,28 @@ def test_inspection_names_give_a_share_only_to_series_within_100(bench, tmp_path
     (bundle / "event.yaml").write_text("pattern: inspection\ntime: 1000\nservice: road\nscope: {services: [road]}\n")
     (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n1,speed,road,65\n2,speed,road,130\n")
     assert module.fits(bundle, "request_count") and not module.fits(bundle, "cpu_utilization")
+
+
+@needs_shared_data
+def test_busy_systems_tables(bench, tmp_path):
+    module = bench("busy_systems")
+    result = module.main(["--data", str(SHARED_DATA), "--set", "nezha-tt-dev", "--limit", "1", "--times", "2",
+                          "--services", "2", "--no-knowledge"])
+    assert first_column(result.tables["logs"]) == ["as given", "2x busier, log limits in force",
+                                                   "2x busier, no log limit"]
+    assert all(row["cases"] == 1 for row in result.data["logs"]["runs"].values())
+    metrics = result.data["metrics"]
+    assert metrics["rows"] == 2 * 25 * 2 * 2400 and metrics["first"] == "svc-01"
+
+
+@needs_shared_data
+def test_busier_copies_write_every_line_again_with_traces_of_their_own(bench, tmp_path):
+    module = bench("busy_systems")
+    bundle = sorted((SHARED_DATA / "nezha-tt-dev").glob("tt-*"))[0]
+    original, _ = module.read_logs(module.locate(bundle, "logs.jsonl")[0], "x")
+    copy = module.busier_copy(bundle, tmp_path, 3)
+    busier, errors = module.read_logs(copy / "logs.jsonl.gz", "y")
+    assert not errors and len(busier) == 3 * len(original)
+    traced = {line.trace_id for line in original if line.trace_id}
+    assert traced and len({line.trace_id for line in busier if line.trace_id}) == 3 * len(traced)
+    assert (copy / "metrics.csv.gz").is_symlink() or (copy / "metrics.csv").is_symlink()
