@@ -25,7 +25,6 @@ from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
 from agent.graph.series_ops import with_history
-from agent.graph.timing import reference_start
 from agent.reasoners.ranking import activity
 from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
@@ -85,18 +84,12 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
         if canary and baseline:
             return _canary_findings(canary, baseline, anchor, end, common)
     cycle = min(earlier) if earlier else None  # the same hours a period before: a daily cycle is no regression
-    by_reference: dict[float, list[Series]] = {}  # the look-back, or further back for coarse data
-    for s in series:
-        by_reference.setdefault(reference_start(s.timestamps, start, anchor), []).append(s)
-    found: list[Finding] = []
-    onsets: list[Finding] = []
-    for reference, group in by_reference.items():
-        found += detect_change_impact(group, change_ts=anchor, before=max(anchor - reference, 1.0),
-                                      after=end - anchor + 1, change_id=change.id if change else None,
-                                      earlier=earlier[cycle] if cycle else (), period=cycle or 86400.0, **common)
-        onsets += detect_onset(group, start=reference, end=end + 1, baseline_end=anchor, direction=direction,
-                               min_effect=signal.min_effect, signal=signal.id, source=source)
+    found = detect_change_impact(series, change_ts=anchor, before=max(anchor - start, 1.0),
+                                 after=end - anchor + 1, change_id=change.id if change else None,
+                                 earlier=earlier[cycle] if cycle else (), period=cycle or 86400.0, **common)
     shifted = {(f.metric, f.subject) for f in found}
+    onsets = detect_onset(series, start=start, end=end + 1, baseline_end=anchor, direction=direction,
+                          min_effect=signal.min_effect, signal=signal.id, source=source)
     step = sample_step(series)
     lasting = [f for f in (_with_activity(o, series, end, step) for o in onsets) if activity(f) == 1.0]
     return found + [f for f in lasting if (f.metric, f.subject) not in shifted]

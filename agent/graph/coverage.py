@@ -21,7 +21,6 @@ from agent.events import Event, Pattern
 from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding, FindingKind
 from agent.graph.analysis import reference_split
 from agent.graph.gathered import as_detected
-from agent.graph.timing import REFERENCE_REACH_S, REFERENCE_SAMPLES, reference_start
 from agent.series import median_gap
 from agent.timeparse import to_rfc3339
 
@@ -143,14 +142,12 @@ def _thin_release_reference(event: Event, current: Sequence[Mapping[str, Any]], 
         return None
     service = _changed_service(event, targets)
     start, anchor = window["start"], window["anchor"]
-    counts = [sum(1 for t in s["t"] if reference_start(s["t"], start, anchor) <= t < anchor)
-              for s in current if s.get("service") == service]
-    if not counts or max(counts) >= REFERENCE_SAMPLES:
+    counts = [sum(1 for t in s["t"] if start <= t < anchor) for s in current if s.get("service") == service]
+    if not counts or max(counts) >= MIN_SAMPLES:
         return None
-    reach = fmt_duration(anchor - start + REFERENCE_REACH_S)
-    summary = (f"only {max(counts)} sample(s) of {service} in the {reach} before the change began at "
-               f"{to_rfc3339(anchor)}: too few to know its normal (the gate reads a Skill's window.lookback, "
-               f"reaching back up to {fmt_duration(REFERENCE_REACH_S)} more for {REFERENCE_SAMPLES} samples)")
+    summary = (f"only {max(counts)} sample(s) of {service} in the {fmt_duration(anchor - start)} before the change "
+               f"began at {to_rfc3339(anchor)}: too few to know its normal (a Skill window.lookback holding at least "
+               f"{MIN_SAMPLES} of the data's samples gives the gate a reference)")
     return _finding(service, window, summary, {"started": anchor, "reference_samples": max(counts)})
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agent.events import Event, Pattern
-from agent.graph.timing import REFERENCE_REACH_S, change_start, release_window
+from agent.graph.timing import change_start, release_window
 from agent.skills.schema import Compare, Skill
 from agent.skills.templates import escape_glob, render, render_glob, render_matchers, render_promql
 from agent.sources.base import ChangeRequest, LogRequest, MetricQuery
@@ -159,8 +159,6 @@ def build_plan(
     for signal in skill.data.metrics:
         services = [(t, "target") for t in targets] + ([(d, "dependency") for d in deps] if signal.dependencies else [])
         periods = [("current", 0.0)]
-        # a release reference may reach further back than the look-back for coarse data (timing.reference_start)
-        reach = REFERENCE_REACH_S if event.pattern == Pattern.RELEASE_INTERCEPTION else 0.0
         if signal.compare == Compare.HISTORY:
             periods += [(f"history:{int(off)}", off) for off in skill.window.history]
         elif event.pattern == Pattern.RELEASE_INTERCEPTION and skill.window.history:
@@ -174,8 +172,7 @@ def build_plan(
             promql = render_promql(signal.query, svc_vars) if signal.query else None
             for period, offset in periods:
                 query = MetricQuery(
-                    name=signal.name, matchers=matchers, start=start - offset - (0.0 if offset else reach),
-                    end=end - offset,
+                    name=signal.name, matchers=matchers, start=start - offset, end=end - offset,
                     step=step, promql=promql, limit=max_series, exclude=exclude,
                 )
                 plan.metric_tasks.append(MetricTask(signal.id, service, role, period, query))

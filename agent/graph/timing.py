@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from agent.events import ChangeEvent, Event
 from agent.skills.schema import Window
 from agent.skills.templates import escape_glob
 from agent.sources.base import ChangeRequest, ChangeSource
 
 DEFAULT_RELEASE_OBSERVATION_S = 1800.0  # a Skill without ``window.after`` observes a change this long
-REFERENCE_SAMPLES = 5  # a release reference holds at least this many of a series' samples, when the data has them
-REFERENCE_REACH_S = 6 * 3600.0  # ... reaching this far before the Skill's look-back for them (hourly data, gaps)
 CHANGE_LOOKUP_S = 86400.0  # a change's own line is looked for this far either side of the event time
 
 
@@ -47,13 +43,3 @@ def release_window(window: Window, time: float, started: float) -> tuple[float, 
     after = window.after or DEFAULT_RELEASE_OBSERVATION_S
     end = time if started < time else started + after
     return started - window.lookback, end, started
-
-
-def reference_start(timestamps: Sequence[float], start: float, anchor: float) -> float:
-    """Where one series' release reference begins: the Skill's look-back (``start``), or, when that holds fewer
-    than ``REFERENCE_SAMPLES`` of the series' samples (coarse or gappy data), its ``REFERENCE_SAMPLES``-th sample
-    before the change (its first one when it has fewer), as far as ``REFERENCE_REACH_S`` further back."""
-    before = [t for t in timestamps if start - REFERENCE_REACH_S <= t < anchor]
-    if len([t for t in before if t >= start]) >= REFERENCE_SAMPLES or not before:
-        return start
-    return min(start, before[-REFERENCE_SAMPLES] if len(before) >= REFERENCE_SAMPLES else before[0])
