@@ -9,7 +9,8 @@
 2. **Metrics.** A synthetic system of ``--services`` services (40), 25 metrics and 2 instances each, at one sample a
    second for 40 minutes (4.8 million rows, gzip), the last service's latency stepping up 2 minutes before the
    alert at the first service (which calls every other): seconds and peak memory to read the file (memory from
-   ``tracemalloc``, in a second read), seconds to investigate, and the first-ranked service.
+   ``tracemalloc``, in a second read), seconds to investigate the loaded bundle (reading excluded), and the
+   first-ranked service.
 
 Usage::
 
@@ -163,8 +164,10 @@ def metrics_table(settings, scratch: Path, count: int) -> tuple[Table, dict]:  #
     read_metrics(bundle / "metrics.csv.gz", "per-second")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    loaded = load_bundle(bundle)  # read once more, outside the timing: the investigation alone is timed
+    toolkit = bundle_toolkit(loaded, settings)
     started = time.perf_counter()
-    result = investigate(load_bundle(bundle).event, bundle_toolkit(bundle, settings))
+    result = investigate(loaded.event, toolkit)
     investigate_s = time.perf_counter() - started
     first = result.verdict.root_causes[0].service if result.verdict.root_causes else None
     culprit = f"svc-{count - 1:02d}"
