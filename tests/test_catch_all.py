@@ -14,7 +14,7 @@ from agent.bundles.writer import write_bundle
 from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
 from agent.detectors.direction import infer_direction
-from agent.events import Event, InspectionScope, Pattern
+from agent.events import ChangeEvent, Event, InspectionScope, Pattern
 from agent.graph.analysis import analyze_gathered
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
@@ -29,7 +29,7 @@ T0 = to_epoch("2026-03-02T10:00:00Z")
 @pytest.fixture(scope="module")
 def skill_library():
     library = load_library([PROJECT_ROOT / "skills"])
-    return {name: library.get(name).skill for name in ("generic-rca", "generic-inspection")}
+    return {name: library.get(name).skill for name in ("generic-rca", "generic-inspection", "generic-release")}
 
 
 def investigate_bundle(path):
@@ -205,3 +205,23 @@ def test_a_service_whose_memory_collapses_is_ranked_as_the_cause(tmp_path):
     assert result.verdict.root_causes[0].service == "checkout", result.verdict.root_causes
     assert any(f.metric == "memory_usage_mebibytes" and f.direction == "down" and f.service == "checkout"
                for f in result.findings)
+
+
+def test_a_release_shift_on_every_instance_is_reported_once_not_again_as_onsets(skill_library):
+    """The before/after comparison pools a service's instances; a shift it reports is not reported a second
+    time by the onset reading of each instance (they matched by subject, ``svc`` vs ``svc/svc-0``)."""
+    skill = skill_library["generic-release"]
+    rng = np.random.default_rng(3)
+    series = []
+    for instance in ("svc-0", "svc-1"):
+        latency = 0.2 + rng.normal(0.0, 0.005, 90)
+        latency[70:] += 0.3  # from 10 minutes after the change on
+        item = _gathered("latency", "request_latency_seconds", latency)
+        item["labels"] = {"service": "svc", "instance": instance}
+        series.append(item)
+    change = ChangeEvent(id="deploy-1", type="deploy", service="svc", started=T0)  # samples from T0 - 1 h, 1 a minute
+    event = Event(pattern=Pattern.RELEASE_INTERCEPTION, time=T0 + 1800, service="svc", change=change)
+    window = {"start": T0 - 3600, "end": T0 + 1800, "anchor": T0}
+    findings = analyze_gathered(skill, event, {"series": series, "logs": [], "changes": []}, ["svc"], window)
+    latency = [f for f in findings if f.metric == "request_latency_seconds"]
+    assert [f.kind for f in latency] == ["change_regression"]

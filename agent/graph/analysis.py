@@ -87,12 +87,12 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
     found = detect_change_impact(series, change_ts=anchor, before=max(anchor - start, 1.0),
                                  after=end - anchor + 1, change_id=change.id if change else None,
                                  earlier=earlier[cycle] if cycle else (), period=cycle or 86400.0, **common)
-    shifted = {(f.metric, f.subject) for f in found}
+    shifted = {(f.metric, f.service) for f in found}  # a shift is pooled over a service's instances
     onsets = detect_onset(series, start=start, end=end + 1, baseline_end=anchor, direction=direction,
                           min_effect=signal.min_effect, signal=signal.id, source=source)
     step = sample_step(series)
     lasting = [f for f in (_with_activity(o, series, end, step) for o in onsets) if activity(f) == 1.0]
-    return found + [f for f in lasting if (f.metric, f.subject) not in shifted]
+    return found + [f for f in lasting if (f.metric, f.service) not in shifted]
 
 
 def _canary_findings(canary: list[Series], baseline: list[Series], anchor: float, end: float,
