@@ -49,7 +49,7 @@ from rich.table import Table
 
 from agent.bundles.data_files import locate
 from agent.bundles.jsonl_files import read_logs
-from agent.detectors.trace_ids import trace_id_in_text
+from agent.detectors.trace_ids import trace_of
 from agent.eval.runner import find_bundles
 from agent.series import LogRecord
 
@@ -77,7 +77,7 @@ def busier_copy(bundle: Path, root: Path, times: int) -> Path:
 def _copy(line: LogRecord, k: int) -> LogRecord:
     if k == 0:
         return line
-    trace = line.trace_id or trace_id_in_text(line.message)
+    trace = trace_of(line)
     if trace is None:
         return replace(line, ts=line.ts + k * COPY_GAP_S)
     own = f"{trace}{k:02d}"  # still hexadecimal, so an id written in the text is still read as one

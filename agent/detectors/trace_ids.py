@@ -34,6 +34,11 @@ def trace_id_in_text(message: str) -> str | None:
     return None
 
 
+def trace_of(record: LogRecord) -> str | None:
+    """A line's trace: its ``trace_id`` field, else the id its message carries, else None."""
+    return record.trace_id or trace_id_in_text(record.message)
+
+
 def with_trace_ids(records: Sequence[LogRecord]) -> list[LogRecord]:
     """``records`` with each line that has no ``trace_id`` given the one its message carries, if any."""
     return [_with_trace_id(r) for r in records]

@@ -10,7 +10,7 @@ from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING
 
-from agent.detectors.trace_ids import trace_id_in_text
+from agent.detectors.trace_ids import trace_of
 from agent.series import ChangeRecord, LogRecord, Series, level_name, median_gap
 from agent.sources.base import (
     ChangeRequest,
@@ -131,7 +131,7 @@ class BundleLogSource:
                 continue
             found.append(record)
         if request.whole_traces:
-            kept, truncated = whole_traces(found, request.limit, _trace_of)
+            kept, truncated = whole_traces(found, request.limit, trace_of)
         else:
             kept, truncated = stratified(found, request.limit, _service_and_level)
         return SourceResult.of(self.name, _describe(request), kept, truncated)
@@ -174,10 +174,6 @@ class BundleChangeSource:
 
 def _service_and_level(record: LogRecord) -> tuple[str, str]:
     return record.service, record.level
-
-
-def _trace_of(record: LogRecord) -> str | None:
-    return record.trace_id or trace_id_in_text(record.message)
 
 
 def _service_filter(patterns: tuple[str, ...]) -> Callable[[str], bool]:

@@ -400,7 +400,7 @@ def _newest(conn: Connection, query: Select, limit: int) -> tuple[list[Any], boo
 def _sampled(conn: Connection, lines: Subquery, limit: int, traces: bool) -> tuple[Sequence[Any], bool]:
     """The rows of ``lines`` oldest first; beyond ``limit``, ``sampling.stratified``'s choice (by service and
     level), or with ``traces`` ``sampling.whole_traces``' (traces in the order of their first line)."""
-    total = _count(conn, select(lines).subquery())
+    total = _count(conn, lines)
     in_order = (lines.c.ts, lines.c.pk)
     if total <= limit:
         return conn.execute(select(lines).order_by(*in_order)).mappings().all(), False
