@@ -6,6 +6,11 @@ does, as given and then:
 - **no logs** (sets with logs): ``logs.jsonl`` left out, metrics only;
 - **no trace ids** (sets with logs): every line's ``trace_id`` field dropped and hexadecimal ids of 16 or more
   digits in its text masked, so nothing ties a line to a request;
+- **30 % fewer requests** (sets with logs): the lines of a fixed 30 % of the traces dropped (each trace kept or
+  dropped whole, by a hash of its id; a line with no trace id by a hash of its text), as a system with less
+  traffic logs;
+- **30 % of lines lost** (sets with logs): each line dropped on its own (by a hash of its position and text), as
+  a log pipeline that sheds lines under pressure leaves traces with holes;
 - **15 min before the alert** (RCA sets): metrics and logs cut to the 15 minutes before the event time (and what
   follows it): a short history, as an export that keeps little before an incident gives;
 - **1 day of history** (inspection sets): metrics cut to one day before the inspected window (the generic
@@ -25,6 +30,7 @@ import json
 import re
 import sys
 import tempfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,6 +49,7 @@ from rich.table import Table
 
 from agent.bundles.data_files import locate, open_text
 from agent.bundles.event_file import read_event
+from agent.detectors.trace_ids import trace_id_in_text
 from agent.eval.runner import find_bundles
 from agent.events import Event
 from agent.timeparse import to_epoch
@@ -51,6 +58,7 @@ METRIC_FILES = ("metrics.csv", "metrics.csv.gz")
 LOG_FILES = ("logs.jsonl", "logs.jsonl.gz")
 SHORT_HISTORY_S = 15 * 60
 INSPECTION_HISTORY_S = 86400
+LOST_SHARE = 0.3  # of the requests, or of the lines
 _HEX_ID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
 
 Ablation = Callable[[Path, Path], Path]
@@ -95,6 +103,34 @@ def without_trace_ids(bundle: Path, root: Path) -> Path:
     return copy
 
 
+def _kept(key: str) -> bool:
+    """Deterministically keep ``1 - LOST_SHARE`` of the keys (crc32 of the key: the same answer every run)."""
+    return zlib.crc32(key.encode()) / 2**32 >= LOST_SHARE
+
+
+def _logs_thinned(bundle: Path, root: Path, key: Callable[[int, dict], str]) -> Path:
+    """The bundle with only the log lines whose ``key(position, record)`` is kept (``_kept``)."""
+    copy = linked_copy(bundle, root, leave_out=LOG_FILES)
+    if (logs := locate(bundle, "logs.jsonl")[0]) is not None:
+        positions = iter(range(1 << 62))
+        _write_logs(logs, copy, lambda record: record if _kept(key(next(positions), record)) else None)
+    return copy
+
+
+def fewer_requests(bundle: Path, root: Path) -> Path:
+    """The bundle's logs without the lines of ``LOST_SHARE`` of its traces (each trace kept or dropped whole)."""
+    def key(position: int, record: dict) -> str:
+        message = str(record.get("message", ""))
+        trace = record.get("trace_id") or trace_id_in_text(message)
+        return f"trace {trace}" if trace else f"line {record.get('ts')} {message}"
+    return _logs_thinned(bundle, root, key)
+
+
+def lines_lost(bundle: Path, root: Path) -> Path:
+    """The bundle's logs with ``LOST_SHARE`` of the lines dropped one by one, whatever trace they belong to."""
+    return _logs_thinned(bundle, root, lambda position, record: f"{position} {record.get('message', '')}")
+
+
 def _history_cut(bundle: Path, root: Path, keep_from: float) -> Path:
     """The bundle with metric rows and log lines before ``keep_from`` dropped."""
     copy = linked_copy(bundle, root, leave_out=(*METRIC_FILES, *LOG_FILES))
@@ -123,7 +159,8 @@ def ablations_for(bundles: list[Path]) -> dict[str, Ablation]:
     rca = _event(first).pattern.value == "rca"
     found: dict[str, Ablation] = {}
     if (logs := locate(first, "logs.jsonl")[0]) is not None and logs.stat().st_size > 0:
-        found |= {"no logs": without_logs, "no trace ids": without_trace_ids}
+        found |= {"no logs": without_logs, "no trace ids": without_trace_ids,
+                  "30 % fewer requests": fewer_requests, "30 % of log lines lost": lines_lost}
     found["15 min before the alert" if rca else "1 day of history"] = short_history if rca else one_day_of_history
     return found
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -458,13 +459,24 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
     module = bench("ablations")
     result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-tt-dev,nab-dev", "--limit", "1",
                           "--no-knowledge"])
-    assert first_column(result.tables["ablations"]) == ["as given", "no logs", "no trace ids",
-                                                        "15 min before the alert", "1 day of history"]
+    assert first_column(result.tables["ablations"]) == ["as given", "no logs", "no trace ids", "30 % fewer requests",
+                                                        "30 % of log lines lost", "15 min before the alert",
+                                                        "1 day of history"]
     assert set(result.data["sets"]["nab-dev"]) == {"as given", "1 day of history"}
     bundle = module.find_bundles(SHARED_DATA / "nezha-tt-dev")[0]
     stripped = module.without_trace_ids(bundle, tmp_path / "ids")
     lines = [json.loads(line) for line in (stripped / "logs.jsonl").read_text().splitlines()]
     assert lines and not any("trace_id" in line or module._HEX_ID.search(line["message"]) for line in lines)
+    given = load_bundle(bundle).logs
+    fewer = load_bundle(module.fewer_requests(bundle, tmp_path / "fewer")).logs
+    lost = load_bundle(module.lines_lost(bundle, tmp_path / "lost")).logs
+    traces = Counter(module.trace_id_in_text(r.message) or r.trace_id for r in given)
+    kept = Counter(module.trace_id_in_text(r.message) or r.trace_id for r in fewer)
+    assert all(kept[t] == traces[t] for t in kept if t)  # a trace is kept whole or not at all
+    assert 0.6 < len({t for t in kept if t}) / len({t for t in traces if t}) < 0.8
+    assert 0.6 < len(lost) / len(given) < 0.8
+    assert any(0 < n < traces[t] for t, n in Counter(module.trace_id_in_text(r.message) or r.trace_id
+                                                     for r in lost).items() if t)  # holes in traces
     short = module.short_history(bundle, tmp_path / "short")
     since = load_bundle(bundle).event.time - module.SHORT_HISTORY_S
     cut = load_bundle(short)
