@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 from agent.detectors import detect_history, detect_onset
+from agent.events import Event, InspectionScope, Pattern
 from agent.findings import FindingKind
+from agent.graph.analysis import analyze_gathered
 from agent.series import Series
+from agent.skills.library import load_library
 
 T0 = 1772445600.0  # 2026-03-02T10:00:00Z, "now" window is T0 .. T0 + 1 h
 DAY, WEEK = 86400.0, 604800.0
@@ -108,3 +111,52 @@ def test_noisy_history_raises_the_bar():
     series = Series("requests_per_second", {"service": "gateway"}, np.concatenate([t_day, t_now]),
                     np.concatenate([history, now]))
     assert run(series, offsets=(DAY,)) == []
+
+
+HISTORY_SKILL = """\
+name: daily-inspection
+version: 1
+description: A series against the same hours a day before, judged after a reference of two days.
+pattern: inspection
+scope:
+  services: ["*"]
+window:
+  lookback: 2h
+  reference: 2d
+data:
+  metrics:
+    - id: requests
+      name: requests
+      labels: {service: "{service}"}
+      compare: history
+      direction: down
+      min_effect: 0.2
+decision:
+  rules:
+    - if: {signals: [requests], min_score: 0.5}
+      then: warning
+      reason: requests unlike the same hours a day before
+  default: info
+"""
+
+
+def test_an_inspection_with_a_reference_judges_its_window_against_the_day_before(tmp_path):
+    """With ``reference: 2d`` the gathered data begins two days before the inspected window; the history
+    comparison must still judge the window itself (its daily peak missing), not the whole span from the
+    reference's start, for which no day-before data exists."""
+    (tmp_path / "daily-inspection.yaml").write_text(HISTORY_SKILL, encoding="utf-8")
+    skill = load_library([tmp_path]).get("daily-inspection").skill
+    end = T0 + 1.5 * 3600  # the window 09:30-11:30 holds the daily peak at 11:00
+    t = np.arange(end - 2 * 3600 - 2 * DAY, end + 1, 300.0)
+    values = daily(t, seed=3)
+    window_points = t >= end - 2 * 3600
+    values[window_points] = 1000.0 + np.random.default_rng(4).normal(0.0, 20.0, int(window_points.sum()))
+    gathered = {"series": [{"signal": "requests", "service": "api", "role": "target", "period": "current",
+                            "metric": "requests", "labels": {"service": "api"}, "t": t.tolist(),
+                            "v": values.tolist(), "source": "test"}], "logs": [], "changes": []}
+    event = Event(pattern=Pattern.INSPECTION, time=end, scope=InspectionScope(services=["api"]))
+    window = {"start": float(t[0]), "end": end, "anchor": end, "reference_end": end - 2 * 3600}
+    findings = analyze_gathered(skill, event, gathered, ["api"], window)
+    (found,) = [f for f in findings if f.kind == FindingKind.HISTORY_DEVIATION]
+    assert found.direction == "down" and found.numbers["rel_change_1d"] < -0.2
+    assert found.window_start == end - 2 * 3600  # the inspected window, not the reference's start

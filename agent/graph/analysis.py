@@ -142,7 +142,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
         found += detect_threshold(series, threshold=signal.threshold, start=start, end=end, direction=direction,
                                   **common)
     elif signal.compare == Compare.HISTORY:
-        found += detect_history(series, start=start, end=end, offsets=[o for o in signal_offsets(series, start)],
+        judged_from = window.get("reference_end") or start  # an inspection's reference days are its history
+        found += detect_history(series, start=judged_from, end=end, offsets=signal_offsets(series, judged_from),
                                 direction=direction, min_effect=signal.min_effect, **common)
     if signal.objective is not None:
         measure = "success" if direction == "down" else "error"
