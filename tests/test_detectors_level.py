@@ -11,7 +11,7 @@ from agent.config import get_settings
 from agent.detectors import detect_level_shift
 from agent.detectors.calibration import MIN_EXCURSION, calibrate
 from agent.detectors.deviation import detect_deviation
-from agent.detectors.level import MIN_POINTS, level_excess
+from agent.detectors.level import MIN_POINTS, level_excess, level_floor
 from agent.events import Event, InspectionScope, Pattern
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
@@ -116,3 +116,31 @@ def test_an_inspection_reports_a_held_shift_in_a_bursty_series(tmp_path, window_
                          source="cli")
     serious = [i.service for i in result.verdict.items if i.severity in ("warning", "critical")]
     assert serious == (["mentions-svc"] if flagged else [])
+
+
+def daily_cycle(seed: int = 4) -> np.ndarray:
+    """A smooth daily cycle between 20 and 80 with little point-to-point noise (a day's traffic)."""
+    hours = (TIMES % 86400) / 3600
+    return 50.0 + 30.0 * np.sin(2 * np.pi * hours / 24) + np.random.default_rng(seed).normal(0, 1.0, TIMES.size)
+
+
+def test_the_floor_is_noise_not_the_spread_of_a_daily_cycle():
+    white = 50.0 + np.random.default_rng(1).normal(0, 5.0, HISTORY)
+    assert level_floor(white, calibrate(white, white[:WINDOW])) == pytest.approx(MIN_EXCURSION, rel=0.15)
+    flat = np.full(HISTORY, 42.0)
+    assert level_floor(flat, calibrate(flat, flat[:WINDOW])) == MIN_EXCURSION
+    cycle = daily_cycle()[:HISTORY]
+    assert level_floor(cycle, calibrate(cycle, cycle[:WINDOW])) == pytest.approx(1.0)
+
+
+def test_a_daily_cycle_held_beyond_its_daily_extremes_is_a_shift():
+    """A window 40 above the cycle lies beyond every value of the reference days but within three robust
+    sigmas of their median, since the cycle's spread makes the MAD wide."""
+    values = daily_cycle()
+    assert level(values) == []
+    hours = (TIMES[HISTORY:] % 86400) / 3600
+    assert (hours >= 8).all() and (hours < 10).all()  # the window 08:00-10:00, when the cycle is near its top
+    values[HISTORY:] += 40.0
+    (found,) = level(values)
+    assert found.direction == "up" and found.numbers["excess"] > 1
+    assert abs(found.numbers["robust_z"]) < MIN_EXCURSION  # no point deviation would call this unusual

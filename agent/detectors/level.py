@@ -9,7 +9,11 @@ judges that with a scan statistic, the same statistic on both sides:
 - the window's level is the median of its robust z (calibrated as in ``calibration``: centre and
   spread of the reference);
 - the reference's own level excursion is the most extreme median of any run of as many
-  consecutive reference points (a rolling median), never below ``MIN_EXCURSION``;
+  consecutive reference points (a rolling median), never below ``MIN_EXCURSION`` robust sigmas of *noise*:
+  the spread of a smooth daily cycle is no noise, so when the reference's spread (MAD) is mostly its cycle,
+  the floor shrinks by the share of it that point-to-point noise explains (``diff_noise``), to no less than
+  one robust sigma (``level_floor``); for white noise, and for a flat series whose spread is the floor of
+  the calibration, it stays ``MIN_EXCURSION``;
 - a Finding when the window's level lies strictly beyond it (``excess > 1``: a tie, common with
   small counts, is a level the reference already held) **and** the window's points are
   significantly beyond the points of that most extreme stretch (one-sided Mann-Whitney,
@@ -33,6 +37,7 @@ from agent.detectors.calibration import MIN_EXCURSION, Calibration, calibrate
 from agent.detectors.comparison import MIN_SAMPLES, mann_whitney
 from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
+from agent.detectors.robust import MAD_TO_SIGMA, diff_noise
 from agent.detectors.scoring import combine, p_confidence, saturate
 from agent.detectors.wording import fmt_time, fmt_value, subject_of
 from agent.findings import Finding, FindingKind
@@ -68,7 +73,19 @@ def level_excess(reference: np.ndarray, current: np.ndarray, sign: float, calibr
     rolling = np.median(sliding_window_view(z_ref, current.size), axis=1)
     top = int(np.argmax(rolling))
     p_value, _ = mann_whitney(z_now, z_ref[top : top + current.size], "greater")
-    return Level(sign, float(np.median(z_now)), max(float(rolling[top]), MIN_EXCURSION), p_value)
+    return Level(sign, float(np.median(z_now)), max(float(rolling[top]), level_floor(reference, calibration)),
+                 p_value)
+
+
+def level_floor(reference: np.ndarray, calibration: Calibration) -> float:
+    """The least level excursion, in robust sigmas: ``MIN_EXCURSION`` x the share of the reference's spread
+    that is point-to-point noise (``diff_noise`` over the MAD spread), between ``1 / MIN_EXCURSION`` and 1.
+    A spread set by the calibration's floor (a flat series) counts as all noise."""
+    spread = MAD_TO_SIGMA * float(np.median(np.abs(reference - np.median(reference))))
+    if spread < calibration.scale * (1.0 - 1e-9):  # the calibration floored it: no spread of its own
+        return MIN_EXCURSION
+    share = diff_noise(reference) / spread
+    return MIN_EXCURSION * min(1.0, max(share, 1.0 / MIN_EXCURSION))
 
 
 def detect_level_shift(
