@@ -4,16 +4,19 @@ held, an inspection is not healthy, the verdict says "could not judge" and the C
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from agent.bundles.writer import write_bundle
 from agent.cli.app import app
 from agent.cli.common import COULD_NOT_JUDGE_EXIT
-from agent.config import Settings
+from agent.config import PROJECT_ROOT, Settings
 from agent.evidence import select_for_pack
 from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding
 from agent.llm.client import LLMClient
@@ -179,3 +182,35 @@ def test_the_model_is_always_shown_what_the_data_cannot_say():
         Finding(id=f"G{i}", kind="anomaly", subject=f"svc{i}", service=f"svc{i}", metric="m", window_start=T0 - 60,
                 window_end=T0, score=0.9, summary="x") for i in range(40)]
     assert "F3" in {f.id for f in select_for_pack(findings, limit=5)}
+
+
+def bad_canary_with(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """The curated bad-canary release with its event's ``change`` edited by ``edit``."""
+    bundle = Path(shutil.copytree(PROJECT_ROOT / "examples" / "scenarios" / "release-bad-canary", tmp_path / "case"))
+    event = yaml.safe_load((bundle / "event.yaml").read_text())
+    edit(event["change"])
+    (bundle / "event.yaml").write_text(yaml.safe_dump(event))
+    return bundle
+
+
+def test_a_canary_selector_matching_no_series_is_held_as_could_not_judge(tmp_path):
+    """Judging every instance together could pass a bad canary among healthy ones: the gate says it cannot
+    tell the canary apart, and which labels the data has."""
+    bundle = bad_canary_with(tmp_path, lambda change: change.update(canary={"version": "v9.9.9"}))
+    code, data = run_json("intercept", "--bundle", str(bundle))
+    verdict = data["verdict"]
+    assert code == COULD_NOT_JUDGE_EXIT and verdict["decision"] == "hold" and not verdict["judged"]
+    assert "canary selector {version=v9.9.9} matches none of recommendation's series" in verdict["summary"]
+    assert "version=v1.8.3" in verdict["summary"] and "version=v1.8.4" in verdict["summary"]
+    assert any("selectors" in action for action in verdict["actions"])
+
+
+def test_a_change_named_by_id_takes_its_canary_from_its_own_line(tmp_path):
+    """An event may name its change by id alone; the canary and baseline selectors are then on the change's line
+    in changes.jsonl, and the canary is judged against its baseline instances."""
+    def by_id(change: dict[str, Any]) -> None:
+        for name in ("canary", "baseline", "ts", "version", "description", "author"):
+            change.pop(name)
+    code, data = run_json("intercept", "--bundle", str(bad_canary_with(tmp_path, by_id)))
+    assert code == 0 and data["verdict"]["decision"] == "block"
+    assert any(f["kind"] == "canary_regression" for f in data["findings"])

@@ -22,6 +22,7 @@ from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding, 
 from agent.graph.analysis import reference_split
 from agent.graph.gathered import as_detected
 from agent.series import median_gap
+from agent.sources.base import label_matches
 from agent.timeparse import to_rfc3339
 
 MIN_OBSERVATION_S = 300.0  # a change is judged on at least 5 minutes of its service's data after it began
@@ -42,8 +43,9 @@ def coverage_findings(event: Event, gathered: Mapping[str, Any], window: Mapping
     if not current and not gathered.get("logs"):
         return [_no_data(gathered, window, targets, metrics)]
     if event.pattern == Pattern.RELEASE_INTERCEPTION:
-        found = _too_early(event, current, window, targets, metrics, step) or _thin_release_reference(
-            event, current, window, targets)
+        found = (_too_early(event, current, window, targets, metrics, step)
+                 or _unmatched_selectors(event, current, window, targets)
+                 or _thin_release_reference(event, current, window, targets))
         return [found] if found is not None else []
     found = _no_reference(event, gathered, current, window, targets)
     return [found] if found is not None else []
@@ -131,6 +133,36 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     numbers = {"started": anchor, "observed_s": observed, "samples": len(times), "ready_at": ready,
                "min_observation_s": needed}
     return _finding(service, window, summary, numbers)
+
+
+def _unmatched_selectors(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],
+                         targets: Sequence[str]) -> Finding | None:
+    """The change names canary and baseline selectors but none of the changed service's series matches one of
+    them (a label misspelt, a version not reporting yet): the canary cannot be told from the rest, and judging
+    every instance together could pass a bad canary among healthy ones. Could not judge, naming the labels the
+    data has."""
+    change = event.change
+    if change is None or not (change.canary and change.baseline):
+        return None
+    service = _changed_service(event, targets)
+    labels = [s.get("labels") or {} for s in current if s.get("service") == service]
+    if not labels:
+        return None
+    unmatched = [(role, selector) for role, selector in (("canary", change.canary), ("baseline", change.baseline))
+                 if not any(label_matches(own, selector) for own in labels)]
+    if not unmatched:
+        return None
+    keys = sorted({key for _, selector in unmatched for key in selector})
+    seen = sorted({f"{key}={own[key]}" for own in labels for key in keys if own.get(key)})
+    said = " and ".join(f"{role} selector {_selector_text(selector)}" for role, selector in unmatched)
+    has = ", ".join(seen) if seen else f"no {'/'.join(keys)} label"
+    summary = (f"the change's {said} matches none of {service}'s series (its data has {has}): the canary cannot be "
+               f"told from the rest")
+    return _finding(service, window, summary, {"series": len(labels), "unmatched_selectors": len(unmatched)})
+
+
+def _selector_text(selector: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{key}={value}" for key, value in sorted(selector.items())) + "}"
 
 
 def _thin_release_reference(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.events import ChangeEvent, Event
+from agent.series import ChangeRecord
 from agent.skills.schema import Window
 from agent.skills.templates import escape_glob
 from agent.sources.base import ChangeRequest, ChangeSource
@@ -25,15 +26,40 @@ def change_start(event: Event, changes: ChangeSource | None = None) -> float:
 
 def logged_start(change: ChangeEvent, around: float, changes: ChangeSource | None) -> float | None:
     """The ``ts`` of the earliest change record with ``change.id`` within a day of ``around``, if any."""
+    record = logged_change(change, around, changes)
+    return record.ts if record is not None else None
+
+
+def logged_change(change: ChangeEvent, around: float, changes: ChangeSource | None) -> ChangeRecord | None:
+    """The earliest change record with ``change.id`` within a day of ``around``, if any."""
     if changes is None or not change.id:
         return None
     request = ChangeRequest(
         services=(escape_glob(change.service),) if change.service else (),
         start=around - CHANGE_LOOKUP_S, end=around + CHANGE_LOOKUP_S, types=(),
     )
-    result = changes.query(request)
-    found = [record.ts for record in result.data if record.id == change.id]
-    return min(found) if found else None
+    found = [record for record in changes.query(request).data if record.id == change.id]
+    return min(found, key=lambda record: record.ts) if found else None
+
+
+def with_logged_details(event: Event, changes: ChangeSource | None) -> Event:
+    """``event`` with what its change leaves unsaid (service, canary and baseline selectors, version,
+    description) taken from the change's own line (its ``id`` in ``changes``): an event may name a change by
+    id alone, and a canary's selectors are then on that line. What the event says wins."""
+    change = event.change
+    if change is None:
+        return event
+    record = logged_change(change, event.time, changes)
+    if record is None:
+        return event
+    filled = {name: value for name, value in (
+        ("service", record.service), ("canary", dict(record.canary) if record.canary else None),
+        ("baseline", dict(record.baseline) if record.baseline else None), ("version", record.version),
+        ("description", record.description),
+    ) if value and not getattr(change, name)}
+    if not filled:
+        return event
+    return event.model_copy(update={"change": change.model_copy(update=filled)})
 
 
 def release_window(window: Window, time: float, started: float) -> tuple[float, float, float]:

@@ -15,6 +15,7 @@ from agent.timeparse import to_rfc3339
 from agent.verdict import SERIOUS, Verdict
 
 CHECK_SOURCES = "check that a metric source is configured (BIANQUE_PROMETHEUS_URL) and holds the Skill's metrics"
+CHECK_SELECTORS = "check the change's canary and baseline selectors against the labels its service's metrics carry"
 WAIT_FOR_HISTORY = "judge again once the data reaches further back before the incident (5 samples or more)"
 
 
@@ -32,6 +33,8 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
     if pattern == Pattern.RELEASE_INTERCEPTION:
         ready = gap.numbers.get("ready_at")
         wait = f"judge again after {to_rfc3339(ready)}" if ready is not None else CHECK_SOURCES
+        if gap.numbers.get("unmatched_selectors"):
+            wait = CHECK_SELECTORS
         judge = "could not judge yet" if ready is not None else "could not judge"
         return Verdict(
             pattern="release_interception", summary=f"Hold: {judge}: {gap.summary}.", decision="hold",

@@ -7,7 +7,7 @@ from typing import Any
 from agent.events import Event, Pattern
 from agent.graph.plan import MAX_PEERS
 from agent.graph.state import InvestigationState
-from agent.graph.timing import change_start
+from agent.graph.timing import change_start, with_logged_details
 from agent.graph.toolkit import Toolkit
 
 DAY_S = 86400.0
@@ -36,22 +36,24 @@ def _every_service(event: Event, toolkit: Toolkit) -> tuple[list[str], str]:
     return found[:MAX_PEERS], where
 
 
-def _anchor(event: Event, toolkit: Toolkit, notes: list[str]) -> float:
-    """When the change under judgement began (releases; see ``timing.change_start``), else the event time."""
+def _anchor(event: Event, toolkit: Toolkit, notes: list[str]) -> tuple[Event, float]:
+    """The event with its change's logged details filled in and when that change began (releases; see
+    ``timing.with_logged_details`` and ``timing.change_start``), else the event and its time."""
     if event.pattern != Pattern.RELEASE_INTERCEPTION:
-        return event.time
+        return event, event.time
     try:
-        return change_start(event, toolkit.changes)
+        event = with_logged_details(event, toolkit.changes)
+        return event, change_start(event, toolkit.changes)
     except Exception as exc:  # a source must never crash the investigation
         notes.append(f"could not look up when the change began ({type(exc).__name__}: {exc}); using the event time")
-        return change_start(event)
+        return event, change_start(event)
 
 
 def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Parse the event; pick target services (event's, else scope, else topology entry points)."""
-    event = Event.model_validate(state["event"])
-    targets = event.services
     notes: list[str] = []
+    event, anchor = _anchor(Event.model_validate(state["event"]), toolkit, notes)
+    targets = event.services
     if event.pattern == Pattern.INSPECTION and not targets:
         targets, where = _every_service(event, toolkit)
         if targets:
@@ -60,7 +62,6 @@ def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         targets = _entry_services(toolkit)
         if targets:
             notes.append(f"event names no service: starting from entry points {targets}")
-    anchor = _anchor(event, toolkit, notes)
     return {
         "event": event.model_dump(mode="json", by_alias=True),
         "targets": targets,
