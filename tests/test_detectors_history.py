@@ -8,7 +8,7 @@ import pytest
 from agent.detectors import detect_history, detect_onset
 from agent.events import Event, InspectionScope, Pattern
 from agent.findings import FindingKind
-from agent.graph.analysis import analyze_gathered
+from agent.graph.analysis import analyze_gathered, signals_without_history
 from agent.series import Series
 from agent.skills.library import load_library
 
@@ -160,3 +160,47 @@ def test_an_inspection_with_a_reference_judges_its_window_against_the_day_before
     (found,) = [f for f in findings if f.kind == FindingKind.HISTORY_DEVIATION]
     assert found.direction == "down" and found.numbers["rel_change_1d"] < -0.2
     assert found.window_start == end - 2 * 3600  # the inspected window, not the reference's start
+
+
+def _requests(service: str, t: np.ndarray, values: np.ndarray) -> dict:
+    return {"signal": "requests", "service": service, "role": "target", "period": "current", "metric": "requests",
+            "labels": {"service": service}, "t": t.tolist(), "v": values.tolist(), "source": "test"}
+
+
+def test_a_history_signal_with_no_past_at_all_is_judged_against_the_window(tmp_path):
+    """A source keeping two hours of data has no day before: the history comparison cannot run, so a fall in
+    the window is judged against the window's first half (and the report says so) instead of going unseen."""
+    (tmp_path / "daily-inspection.yaml").write_text(HISTORY_SKILL, encoding="utf-8")
+    skill = load_library([tmp_path]).get("daily-inspection").skill.model_copy(deep=True)
+    skill.window.reference = None
+    end = T0 + 2 * 3600
+    t = np.arange(end - 2 * 3600, end + 1, 60.0)
+    rng = np.random.default_rng(6)
+    fallen = 1000.0 + rng.normal(0.0, 10.0, t.size)
+    fallen[t >= end - 40 * 60] -= 500.0
+    gathered = {"series": [_requests("api", t, fallen)], "logs": [], "changes": []}
+    event = Event(pattern=Pattern.INSPECTION, time=end, scope=InspectionScope(services=["api"], window=7200))
+    window = {"start": float(t[0]), "end": end, "anchor": end}
+    findings = analyze_gathered(skill, event, gathered, ["api"], window)
+    assert any(f.service == "api" and f.direction == "down" and f.score >= 0.5 for f in findings)
+    assert signals_without_history(skill, gathered, window) == ["requests"]
+
+
+def test_new_instances_beside_services_with_history_are_not_judged_without_it(tmp_path):
+    """Only a source with no past at all falls back: a service whose series all began today (new instances after
+    a redeploy) beside services with a day of history is left to the history comparison, as before."""
+    (tmp_path / "daily-inspection.yaml").write_text(HISTORY_SKILL, encoding="utf-8")
+    skill = load_library([tmp_path]).get("daily-inspection").skill.model_copy(deep=True)
+    skill.window.reference = None
+    end = T0 + 2 * 3600
+    long_t = np.arange(end - DAY - 2 * 3600, end + 1, 300.0)
+    short_t = np.arange(end - 2 * 3600, end + 1, 60.0)
+    fallen = 1000.0 + np.random.default_rng(7).normal(0.0, 10.0, short_t.size)
+    fallen[short_t >= end - 40 * 60] -= 500.0
+    gathered = {"series": [_requests("api", long_t, daily(long_t, seed=8)), _requests("new", short_t, fallen)],
+                "logs": [], "changes": []}
+    event = Event(pattern=Pattern.INSPECTION, time=end, scope=InspectionScope(services=["api", "new"], window=7200))
+    window = {"start": end - 2 * 3600, "end": end, "anchor": end}  # the day before comes with the series
+    findings = analyze_gathered(skill, event, gathered, ["api", "new"], window)
+    assert not any(f.service == "new" for f in findings)
+    assert signals_without_history(skill, gathered, window) == []

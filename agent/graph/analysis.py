@@ -112,18 +112,19 @@ def _canary_findings(canary: list[Series], baseline: list[Series], anchor: float
 
 
 def _metric_findings(signal: MetricSignal, series: list[Series], event: Event,
-                     window: Mapping[str, float], series_judged: int = 1) -> list[Finding]:
+                     window: Mapping[str, float], series_judged: int = 1, no_history: bool = False) -> list[Finding]:
     """Detectors for one service's series of one signal, by the signal's compare mode."""
     found: list[Finding] = []
     for direction, group in _by_direction(signal, series).items():
-        found += _directed_findings(signal, direction, group, event, window, series_judged)
+        found += _directed_findings(signal, direction, group, event, window, series_judged, no_history)
     return found
 
 
 def _directed_findings(signal: MetricSignal, direction: str, series: list[Series], event: Event,
-                       window: Mapping[str, float], series_judged: int = 1) -> list[Finding]:
+                       window: Mapping[str, float], series_judged: int = 1, no_history: bool = False) -> list[Finding]:
     """Detectors for series that share one bad direction (``series_judged``: how many series an inspection
-    judges against their baseline in all, see ``deviation.among_many``)."""
+    judges against their baseline in all, see ``deviation.among_many``; ``no_history``: a ``compare: history``
+    signal none of whose series reaches a day back is judged against the window's reference instead)."""
     start, end, anchor = window["start"], window["end"] + 1, window["anchor"]
     common = {"signal": signal.id, "source": ""}
     found: list[Finding] = []
@@ -141,14 +142,13 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
     elif signal.compare == Compare.THRESHOLD and signal.threshold is not None:
         found += detect_threshold(series, threshold=signal.threshold, start=start, end=end, direction=direction,
                                   **common)
-    elif signal.compare == Compare.HISTORY:
-        judged_from = window.get("reference_end") or start  # an inspection's reference days are its history
-        found += detect_history(series, start=judged_from, end=end, offsets=signal_offsets(series, judged_from),
+    elif signal.compare == Compare.HISTORY and (offsets := history_offsets(series, window)):
+        found += detect_history(series, start=window.get("reference_end") or start, end=end, offsets=offsets,
                                 direction=direction, min_effect=signal.min_effect, **common)
     if signal.objective is not None:
         measure = "success" if direction == "down" else "error"
         found += detect_slo_burn(series, objective=signal.objective, start=start, end=end, measure=measure, **common)
-    if event.pattern == Pattern.RCA or signal.compare == Compare.BASELINE:
+    if event.pattern == Pattern.RCA or signal.compare == Compare.BASELINE or no_history:
         first = max(start, _first_sample(series, start))  # the reference is the data we have, not the request
         step = sample_step(series)
         baseline_end = reference_split(event.pattern, first, end, anchor, window.get("reference_end"), step)
@@ -234,6 +234,12 @@ def _first_sample(series: Sequence[Series], start: float) -> float:
     return min(firsts) if firsts else start
 
 
+def history_offsets(series: Sequence[Series], window: Mapping[str, float]) -> list[float]:
+    """The history offsets (a day, a week) the judged window's series hold data for; an inspection with a
+    reference before its window judges the window itself, its reference days being the history."""
+    return signal_offsets(series, window.get("reference_end") or window["start"])
+
+
 def signal_offsets(series: Sequence[Series], start: float) -> list[float]:
     """History offsets present in merged series (samples well before the window)."""
     offsets = set()
@@ -250,6 +256,7 @@ def _signal_findings(
     shared: Mapping[tuple[str, str], int], series_judged: int = 1,
 ) -> list[Finding]:
     findings: list[Finding] = []
+    no_history = _without_history(signal, data, window)
     for service, series in data.current.items():
         source = next((data.sources.get(s.key(), "") for s in series), "")
         if event.pattern == Pattern.RELEASE_INTERCEPTION:
@@ -258,7 +265,7 @@ def _signal_findings(
                 findings += _release_findings(signal, direction, service, group, event, window, source, earlier)
             continue
         merged = with_history(series, data.history.get(service, {}))
-        for finding in _metric_findings(signal, merged, event, window, series_judged):
+        for finding in _metric_findings(signal, merged, event, window, series_judged, no_history):
             update: dict[str, Any] = {"source": finding.source or source}
             if (others := shared.get((service, finding.metric or ""))) is not None:
                 update["numbers"] = {**finding.numbers, "shared_with": float(others)}
@@ -294,6 +301,24 @@ def _log_findings(query_id: str, records: Sequence[LogRecord], baseline: tuple[f
     if traces:
         return detect_trace_evidence(records, **common)
     return detect_logs(records, **common)
+
+
+def signals_without_history(skill: Skill, gathered: Mapping[str, Any], window: Mapping[str, float]) -> list[str]:
+    """The ``compare: history`` signals with data but none a day or a week before the judged window: they are
+    judged against the window's own reference instead (``_directed_findings``), which the report says."""
+    if "start" not in window:
+        return []
+    signals = series_by_signal(gathered)
+    return [signal.id for signal in skill.data.metrics
+            if signal.id in signals and _without_history(signal, signals[signal.id], window)]
+
+
+def _without_history(signal: MetricSignal, data: SignalData, window: Mapping[str, float]) -> bool:
+    """A ``compare: history`` signal with data none of which reaches a day (a week) before the judged window: the
+    source keeps too little for it (a service's new instances alone, beside others with history, do not count)."""
+    return signal.compare == Compare.HISTORY and bool(data.current) and not any(
+        history_offsets(with_history(series, data.history.get(service, {})), window)
+        for service, series in data.current.items())
 
 
 def analyze_gathered(

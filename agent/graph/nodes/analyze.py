@@ -6,7 +6,7 @@ from typing import Any
 
 from agent.events import Event
 from agent.findings import number_findings
-from agent.graph.analysis import analyze_gathered
+from agent.graph.analysis import analyze_gathered, signals_without_history
 from agent.graph.coverage import coverage_findings
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
@@ -22,4 +22,7 @@ def analyze(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     findings = analyze_gathered(skill, event, gathered, targets, window, calls)
     metrics = list(dict.fromkeys(s.name for s in skill.data.metrics))
     findings += coverage_findings(event, gathered, window, targets, metrics, skill.window.step)
-    return {"findings": [f.model_dump(mode="json") for f in number_findings(findings)]}
+    notes = [f"{signal} (compare: history): no data a day or a week before the window, so judged against the "
+             "window's own reference instead" for signal in signals_without_history(skill, gathered, window)]
+    return {"findings": [f.model_dump(mode="json") for f in number_findings(findings)],
+            **({"notes": [*state.get("notes", []), *notes]} if notes else {})}
