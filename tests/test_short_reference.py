@@ -10,6 +10,7 @@ import pytest
 from agent.detectors.calibration import MIN_REFERENCE, SHORT_REFERENCE, calibrate
 from agent.findings import THIN_REFERENCE_DETECTOR, Finding
 from agent.investigate import InvestigationResult
+from agent.reasoners.failsafe import CHECK_SOURCES, WAIT_FOR_HISTORY
 from tests.fakes.chain import investigate_chain
 
 
@@ -71,6 +72,7 @@ def test_two_samples_before_the_fault_cannot_be_judged(tmp_path):
     verdict = investigate_chain(tmp_path, minutes_of_data=4).verdict  # reference: the first two samples
     assert not verdict.judged and verdict.needs_attention
     assert verdict.attention_reason.startswith("could not judge")
+    assert WAIT_FOR_HISTORY in verdict.actions and CHECK_SOURCES not in verdict.actions  # the data exists
 
 
 def test_counters_are_counted_as_the_rates_the_detectors_see(tmp_path):

@@ -22,7 +22,8 @@ WAIT_FOR_HISTORY = "judge again once the data reaches further back before the in
 def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
     """The could-not-judge verdict for ``pack``'s pattern, citing the coverage Finding ``gap``."""
     pattern = pack.event.pattern
-    check = WAIT_FOR_HISTORY if gap.detector == THIN_REFERENCE_DETECTOR else CHECK_SOURCES
+    short_history = gap.detector == THIN_REFERENCE_DETECTOR or "reference_samples" in gap.numbers
+    check = WAIT_FOR_HISTORY if short_history else CHECK_SOURCES
     if pattern == Pattern.RCA:
         reason = f"could not judge: {gap.summary}; treat the alert as needing attention"
         return Verdict(
