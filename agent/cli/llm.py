@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from agent.cli.children import run_child, stop_on_sigterm
 from agent.cli.common import console, err_console, fail
 from agent.cli.ui import port_in_use
 
@@ -49,10 +48,9 @@ def local(
         for key, value in env.items():
             console.print(f"export {key}={value}", soft_wrap=True, highlight=False)
         if command:
-            code = subprocess.call(command, env={**os.environ, **env})
-            raise typer.Exit(code)
+            raise typer.Exit(run_child(command, env={**os.environ, **env}))
         err_console.print("ready; Ctrl-C stops it")
-        signal.signal(signal.SIGTERM, _interrupt)
+        stop_on_sigterm()
         while server.proc is not None and server.proc.poll() is None:
             time.sleep(1)
         fail(f"the model server exited with code {server.proc.returncode if server.proc else '?'}; see {log}")
@@ -60,10 +58,6 @@ def local(
         pass
     finally:
         server.stop()
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from agent.cli.children import run_child
 from agent.cli.common import console, fail
 from agent.config import PROJECT_ROOT
 
@@ -43,17 +43,13 @@ def ui(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port on 127.0.0.1.")] = 8501,
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
 ) -> None:
-    """Serve the web UI on http://127.0.0.1:PORT (see docs/ui.md); Ctrl-C stops it."""
+    """Serve the web UI on http://127.0.0.1:PORT (see docs/ui.md); Ctrl-C or SIGTERM stops it."""
     if not UI_APP.is_file():
         fail(f"the Streamlit app is missing: {UI_APP} (bianque ui runs from a source checkout)")
     if port_in_use(port):
         fail(f"port {port} on {ADDRESS} is already in use; pick another with --port")
     console.print(f"Bian Que UI on http://{ADDRESS}:{port} (Ctrl-C stops it)")
-    try:
-        code = subprocess.call(streamlit_command(UI_APP, port, headless=headless))
-    except KeyboardInterrupt:
-        code = 0
-    raise typer.Exit(code)
+    raise typer.Exit(run_child(streamlit_command(UI_APP, port, headless=headless)))
 
 
 def register(app: typer.Typer) -> None:
