@@ -15,7 +15,7 @@ runner = CliRunner()
 
 def test_ui_runs_streamlit_on_loopback(monkeypatch):
     calls = []
-    monkeypatch.setattr(ui_cli.subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(ui_cli, "run_child", lambda cmd: calls.append(cmd) or 0)
     monkeypatch.setattr(ui_cli, "port_in_use", lambda port: False)
     result = runner.invoke(app, ["ui", "--port", "8611", "--headless"])
     assert result.exit_code == 0, result.output
@@ -33,13 +33,13 @@ def test_ui_runs_streamlit_on_loopback(monkeypatch):
 
 
 def test_ui_passes_streamlit_exit_code(monkeypatch):
-    monkeypatch.setattr(ui_cli.subprocess, "call", lambda cmd: 3)
+    monkeypatch.setattr(ui_cli, "run_child", lambda cmd: 3)
     monkeypatch.setattr(ui_cli, "port_in_use", lambda port: False)
     assert runner.invoke(app, ["ui"]).exit_code == 3
 
 
 def test_ui_refuses_a_busy_port(monkeypatch):
-    monkeypatch.setattr(ui_cli.subprocess, "call", lambda cmd: _must_not_start())
+    monkeypatch.setattr(ui_cli, "run_child", lambda cmd: _must_not_start())
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()
