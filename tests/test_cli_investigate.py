@@ -178,3 +178,33 @@ def test_ask_json_records_the_question_and_an_absolute_bundle_path(monkeypatch):
 def test_ask_rejects_an_empty_question():
     result = runner.invoke(app, ["ask", "   ", "--bundle", str(SMALL)])
     assert result.exit_code == 2 and "the question is empty" in flat(result.stderr)
+
+
+def stepped_inspection(path: Path) -> Path:
+    """An inspection bundle: two days of a quiet series that dropped by half from 90 to 30 minutes before the
+    inspection, and recovered."""
+    import numpy as np
+
+    from agent.bundles.writer import write_bundle
+    from agent.events import Event, InspectionScope, Pattern
+    from agent.series import Series
+
+    end = 1772445600.0  # 2026-03-02T10:00:00Z
+    times = np.arange(end - 2 * 86400, end + 1, 300.0)
+    values = 100.0 + np.random.default_rng(2).normal(0.0, 2.0, times.size)
+    values[(times >= end - 90 * 60) & (times < end - 30 * 60)] -= 50.0
+    event = Event(pattern=Pattern.INSPECTION, time=end, service="orders",
+                  scope=InspectionScope(services=["orders"], window="2h"))
+    return write_bundle(path, event, [Series("queue_depth", {"service": "orders"}, times, values)])
+
+
+def test_inspect_options_narrow_a_bundles_inspection_at_its_own_time(tmp_path):
+    """--window and --service change the bundle's scope; its time stays (not now, where it holds no data)."""
+    bundle = str(stepped_inspection(tmp_path / "case"))
+    flagged = invoke_json("inspect", "--bundle", bundle)["verdict"]
+    assert flagged["judged"] and any(item["service"] == "orders" for item in flagged["items"])
+    assert invoke_json("inspect", "--bundle", bundle, "--service", "orders")["verdict"] == flagged
+    recent = invoke_json("inspect", "--bundle", bundle, "--window", "10m")["verdict"]
+    assert recent["judged"] and recent["items"] == []  # the drop had passed by the last 10 minutes
+    result = runner.invoke(app, ["inspect", "--bundle", bundle, "--window", "3x"])
+    assert result.exit_code == 2 and "--window" in flat(result.output)

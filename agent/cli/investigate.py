@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -25,8 +26,11 @@ from agent.config import get_settings
 from agent.events import Event, InspectionScope, Pattern
 from agent.inputs import InputError, describe_validation, event_from_change_file, events_from_alert_file
 
+DEFAULT_INSPECTION_WINDOW = "2h"  # what a live inspection looks back over unless --window says
 
-def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern) -> None:
+
+def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern,
+         adjust: Callable[[Event], Event] | None = None) -> None:
     from agent.bundles.errors import InvalidBundleError
     from agent.investigate import investigate_checkpointed
     from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
@@ -39,7 +43,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
             from agent.bundles.reader import load_bundle
 
             loaded = load_bundle(bundle)
-            event = event or loaded.event
+            event = event or (adjust(loaded.event) if adjust is not None else loaded.event)
         if event is None:
             fail("nothing to investigate: give --bundle or an input file")
         if event.pattern != expect:
@@ -109,24 +113,46 @@ def intercept(
 def inspect(
     bundle: BundleOption = None,
     service: Annotated[list[str] | None, typer.Option(help="Service to inspect (repeatable).")] = None,
-    window: Annotated[str, typer.Option(help="How far back to look, e.g. 2h.")] = "2h",
+    window: Annotated[str | None, typer.Option(
+        help="How far back to look, e.g. 2h (default 2h; with --bundle, the bundle's own).")] = None,
     skill: SkillOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Proactive inspection: findings ranked by severity.
 
-    Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
-    false): the summary then says so instead of "Healthy". 2 for bad input.
+    With --bundle, --service and --window narrow or widen the bundle's own inspection (its time stays);
+    without, they inspect the live sources now. Exit code 3 when it could not judge (no metric data and no
+    log lines; the verdict's "judged" is false): the summary then says so instead of "Healthy". 2 for bad input.
     """
+    if bundle is not None:
+        adjust = (lambda base: _rescoped(base, service, window)) if service or window else None
+        _run(None, bundle, skill, as_json, Pattern.INSPECTION, adjust)
+        return
     event = None
     if service:
-        try:
-            scope = InspectionScope(services=service, window=window)
-        except ValidationError as exc:
-            text = describe_validation(exc, "bianque inspect")
-            fail(text.replace(": services: ", ": --service: ").replace(": window: ", ": --window: "))
-        event = Event(pattern=Pattern.INSPECTION, time=time.time(), service=service[0], scope=scope)
+        event = Event(pattern=Pattern.INSPECTION, time=time.time(), service=service[0],
+                      scope=_scope(service, window or DEFAULT_INSPECTION_WINDOW))
     _run(event, bundle, skill, as_json, Pattern.INSPECTION)
+
+
+def _scope(services: list[str], window: str | float | None) -> InspectionScope:
+    """An inspection scope from the command line, its problems named by option."""
+    try:
+        return InspectionScope(services=services, window=window)
+    except ValidationError as exc:
+        text = describe_validation(exc, "bianque inspect")
+        fail(text.replace(": services: ", ": --service: ").replace(": window: ", ": --window: "))
+
+
+def _rescoped(base: Event, services: list[str] | None, window: str | None) -> Event:
+    """A bundle's inspection with the services and window the command line gives (the rest, and its time, kept)."""
+    if base.pattern != Pattern.INSPECTION:
+        return base  # refused by the pattern check that follows
+    scope = base.scope or InspectionScope()
+    chosen = services or list(scope.services)
+    checked = _scope(chosen, window if window is not None else scope.window)
+    rescoped = scope.model_copy(update={"services": checked.services, "window": checked.window})
+    return base.model_copy(update={"scope": rescoped, "service": chosen[0] if services else base.service})
 
 
 def ask(
