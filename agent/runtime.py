@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ def known_services(settings: Settings) -> list[str]:
     return Topology.from_file(settings.topology_file).services()
 
 
-def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None):
-    """The knowledge store, with the handbook ingested when the handbook collection is empty.
+def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None,
+                   progress: Callable[[int, int, str], None] | None = None):
+    """The knowledge store, with the handbook ingested when the handbook collection is empty (``progress``
+    told of each document then: the first run of a new store embeds the whole handbook).
 
     ``lock`` (one shared by several processes opening the same store): they open it one at a time, since
     the first open of a new store creates its tables (two at once fail with "table … already exists")
@@ -38,7 +41,7 @@ def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None)
     with lock or nullcontext():
         store = KnowledgeStore(settings)
         if ingest and store.count("handbook") == 0 and settings.knowledge_dir.is_dir():
-            store.ingest_handbook(settings.knowledge_dir)
+            store.ingest_handbook(settings.knowledge_dir, progress=progress)
     return store
 
 

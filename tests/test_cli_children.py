@@ -46,3 +46,4 @@ def test_the_childs_exit_code_is_passed_on():
     code = subprocess.call([sys.executable, "-c", "import sys; from agent.cli.children import run_child; "
                             "sys.exit(run_child([sys.executable, '-c', 'raise SystemExit(7)']))"], cwd=PROJECT_ROOT)
     assert code == 7
+

@@ -55,3 +55,26 @@ def with_status(message: str, work: Callable[[], T]) -> T:
     """Run ``work`` behind a spinner (long steps always show progress)."""
     with console.status(message):
         return work()
+
+
+@contextmanager
+def first_use_progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
+    """A progress callback ``(done, total, item)`` that shows a bar on stderr only once it is first called
+    (the one-time work of a first run, e.g. embedding the handbook into a new knowledge store), then goes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
+                        transient=True)
+    task: list[Any] = []
+
+    def advance(done: int, total: int, item: str) -> None:
+        if not task:
+            progress.start()
+            task.append(progress.add_task(what, total=total))
+        progress.update(task[0], completed=done, total=total, description=f"{what}: {item}")
+
+    try:
+        yield advance
+    finally:
+        if task:
+            progress.stop()

@@ -18,6 +18,7 @@ from agent.cli.common import (
     SkillOption,
     err_console,
     fail,
+    first_use_progress,
     print_json,
     print_markdown,
     user_errors,
@@ -48,7 +49,8 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
             fail("nothing to investigate: give --bundle or an input file")
         if event.pattern != expect:
             fail(f"the bundle's event is a {event.pattern.value} event; use `bianque {_command(event.pattern)}`")
-        knowledge = open_knowledge(settings)
+        with first_use_progress("embedding the handbook (first use of this knowledge store)") as progress:
+            knowledge = open_knowledge(settings, progress=progress)
         memory = open_memory(settings)
         if loaded is not None:
             toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
