@@ -66,6 +66,11 @@ class Finding(BaseModel):
         return hashlib.sha1(raw.encode()).hexdigest()[:12]
 
 
+def about(finding: Finding, service: str) -> bool:
+    """The Finding is about ``service`` (its owner, service label or subject): evidence of its own."""
+    return finding.kind != FindingKind.MISSING_DATA and service in (finding.owner, finding.service, finding.subject)
+
+
 def number_findings(findings: list[Finding], prefix: str = "F") -> list[Finding]:
     """Sort by score (highest first) and assign display ids F1, F2, …"""
     ranked = sorted(findings, key=lambda f: (-f.score, f.kind, f.subject))

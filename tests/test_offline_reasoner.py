@@ -5,6 +5,7 @@ from __future__ import annotations
 from agent.events import Alert, ChangeEvent, Event, InspectionScope, Pattern
 from agent.evidence import ChangeNote, EvidencePack
 from agent.findings import Finding, FindingKind, number_findings
+from agent.graph.nodes.report import render_report
 from agent.reasoners.offline import OfflineReasoner
 from agent.skills.library import load_default_library
 
@@ -101,3 +102,34 @@ def test_an_inspection_item_on_a_metric_of_no_known_family_is_an_anomaly():
     skill = LIBRARY.get("generic-inspection").skill
     verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, findings, event=event), skill).verdict
     assert sorted((i.service, i.kind) for i in verdict.items) == [("exchange", "anomaly"), ("roads", "trend")]
+
+
+def _blamed_first() -> tuple[EvidencePack, list[Finding]]:
+    """ranking has no Finding of its own but the gateway's calls to it slowed: the blame ranks it above the cache,
+    whose own deviation is weaker than the top's score yet stronger than ranking's (none)."""
+    findings = number_findings([_metric("gateway", "client_latency_p99_seconds", 0.9, T0 - 300),
+                                _metric("cache", "memory_usage_bytes", 0.3, T0 - 300)])
+    return _pack(Pattern.RCA, findings), findings
+
+
+def test_confidence_falls_down_the_ranking_and_follows_the_score():
+    pack, _ = _blamed_first()
+    causes = OfflineReasoner().reason(pack, LIBRARY.get("generic-rca").skill).verdict.root_causes
+    assert [c.service for c in causes][:2] == ["ranking", "cache"]
+    confidences = [c.confidence for c in causes]
+    assert confidences == sorted(confidences, reverse=True), confidences
+    assert confidences[0] == 1.0  # the strongest evidence implicating it (the slow calls, 0.9) is its certainty
+
+
+def test_a_candidate_implicated_only_by_another_service_cites_that_evidence_labelled_as_such():
+    pack, findings = _blamed_first()
+    verdict = OfflineReasoner().reason(pack, LIBRARY.get("generic-rca").skill).verdict
+    top = verdict.root_causes[0]
+    slow_calls = next(f.id for f in findings if f.service == "gateway")
+    assert top.evidence == [slow_calls] and top.fault == "unknown"
+    assert not any("unknown" in action for action in verdict.actions), verdict.actions
+    assert any(action.startswith("look at ranking") for action in verdict.actions)
+    event = pack.event
+    text = render_report(event, {"name": "generic-rca"}, verdict, pack.findings, [], [])
+    assert f"| 1 | ranking | unknown | 1.00 | {slow_calls} via gateway |" in text
+    assert "via gateway" not in text.split("| 2 |")[1].split("\n")[0]  # the cache cites its own Finding

@@ -242,3 +242,10 @@ def test_saturation_under_load_that_came_in_above_is_the_loads_doing():
     load = _finding("api", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
     assert not _saturated_note([load, _cpu("db", 95.0)], "db", topology)
     assert _saturated_note([_cpu("db", 95.0)], "db", topology)
+
+
+def test_a_caller_blamed_by_its_quiet_callees_cites_their_falls():
+    falls = number_findings([_fell("payment", 0.8), _fell("email", 0.75)])
+    checkout = rank_services(falls, [], SHOP, ["frontend"])[0]
+    assert checkout.service == "checkout" and not checkout.findings
+    assert sorted(f.id for f in checkout.blamed_by) == sorted(f.id for f in falls)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.config import PROJECT_ROOT, get_settings
+from agent.findings import Finding, FindingKind
 from agent.verdict import InspectionItem, RootCause, Verdict
 from ui import backend
 from ui.formatting import (
@@ -43,6 +44,15 @@ def test_rca_attention_badges():
         {"rank": 1, "service": "cache", "fault": "cache_failure", "confidence": 0.9, "evidence": "F1, F2",
          "explanation": ""}
     ]  # fmt: skip
+
+
+def test_root_cause_rows_mark_a_finding_about_another_service():
+    slow = Finding(id="F1", kind=FindingKind.ANOMALY, subject="gateway", service="gateway", window_start=0.0,
+                   window_end=60.0, score=0.9, summary="gateway's calls out slowed")
+    own = slow.model_copy(update={"id": "F2", "subject": "cache", "service": "cache"})
+    verdict = Verdict(pattern="rca", summary="s", root_causes=[
+        RootCause(service="cache", fault="slow_dependency", confidence=0.9, evidence=["F2", "F1"])])
+    assert root_cause_rows(verdict, [slow, own])[0]["evidence"] == "F2, F1 via gateway"
 
 
 def test_inspection_badge_shows_the_worst_severity_or_healthy():

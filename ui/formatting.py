@@ -6,10 +6,12 @@ The one-line verdict and correction texts are the CLI's (``agent.cli.cases``), s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agent.findings import Finding
+from agent.graph.nodes.report import cited_for
 from agent.memory import MemoryStoreError
 from agent.memory.lines import SHORT_PATTERN, answer_line
 from agent.memory.records import CaseRecord
@@ -66,15 +68,17 @@ def badges_markdown(badges: list[Badge]) -> str:
     return " ".join(b.markdown() for b in badges)
 
 
-def root_cause_rows(verdict: Verdict) -> list[dict[str, Any]]:
-    """The ranked root-cause candidates as table rows."""
+def root_cause_rows(verdict: Verdict, findings: Sequence[Finding] = ()) -> list[dict[str, Any]]:
+    """The ranked root-cause candidates as table rows; with the ``findings``, a cited Finding about another
+    service is marked with it (``F1 via frontend``), as in the report."""
+    by_id = {f.id: f for f in findings}
     return [
         {
             "rank": rank,
             "service": cause.service,
             "fault": cause.fault,
             "confidence": round(cause.confidence, 2),
-            "evidence": ", ".join(cause.evidence),
+            "evidence": ", ".join(cited_for(cause, by_id)),
             "explanation": cause.explanation,
         }
         for rank, cause in enumerate(verdict.root_causes, start=1)

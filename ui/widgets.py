@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import streamlit as st
 
 from agent.ask import Answer
+from agent.findings import Finding
 from agent.verdict import Verdict
 from ui.formatting import (
     badges_markdown,
@@ -33,15 +35,16 @@ def show_error(what: str, exc: BaseException) -> str:
     return message
 
 
-def render_verdict(verdict: Verdict) -> None:
-    """Badges, the summary, ranked root causes or inspection items, and the next steps."""
+def render_verdict(verdict: Verdict, findings: Sequence[Finding] = ()) -> None:
+    """Badges, the summary, ranked root causes (cited Findings of other services marked, given the
+    ``findings``) or inspection items, and the next steps."""
     st.markdown(badges_markdown(verdict_badges(verdict)))
     st.markdown(f"**{verdict.summary}**" if verdict.summary else "_no summary_")
     if verdict.attention_reason:
         st.caption(verdict.attention_reason)
     if verdict.root_causes:
         st.markdown("**Root causes**")
-        st.dataframe(root_cause_rows(verdict), hide_index=True, width="stretch", column_config=CONFIDENCE)
+        st.dataframe(root_cause_rows(verdict, findings), hide_index=True, width="stretch", column_config=CONFIDENCE)
     if verdict.items:
         st.markdown("**Inspection items**")
         st.dataframe(inspection_rows(verdict), hide_index=True, width="stretch")
@@ -56,7 +59,7 @@ def _open_case(case_id: str) -> None:
 def render_answer(answer: Answer, source: str, *, key: str) -> None:
     """One chat answer: the verdict, where it came from, the case id and the full markdown report."""
     result = answer.result
-    render_verdict(result.verdict)
+    render_verdict(result.verdict, result.findings)
     skill = result.skill.get("name", "?")
     st.caption(
         f"Data: {source} · routed to **{answer.route.pattern.value}** ({answer.route.reason}) · "

@@ -32,6 +32,7 @@ _AMOUNT_WORDS = frozenset({"total", "count", "ops", "rate"})
 _NOT_AN_AMOUNT = frozenset({"in", "flight", "inflight", "active", "pending", "queued", "queue", "current",
                             "concurrent", "avg", "mean", "max", "min", "sum", "bucket", "resource", "limit",
                             "limits", "size", "bytes", "system"})
+UNKNOWN_FAULT = "unknown"  # no metric family, log or trace of the service names a kind
 CHANGE_FAULTS = {"config": "bad_config", "flag": "bad_config", "deploy": "bad_release", "canary": "bad_release"}
 LOG_FAULT_HINTS = (
     ("disk_full", ("no space left", "disk full", "enospc")),
@@ -138,7 +139,7 @@ def classify_fault(findings: Sequence[Finding], change_types: Sequence[str] = ()
         if log_text or broken:
             return "error_fault"
         # requests only wait at it (a network delay leaves its own metrics flat): its callers' slow dependency
-        return "slow_dependency" if any(f.kind == FindingKind.TRACE_SLOWDOWN for f in findings) else "unknown"
+        return "slow_dependency" if any(f.kind == FindingKind.TRACE_SLOWDOWN for f in findings) else UNKNOWN_FAULT
     strongest = max(evidence.values())
     for fault, _, _ in METRIC_FAMILIES:
         if evidence.get(fault, 0.0) >= 0.7 * strongest:

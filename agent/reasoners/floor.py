@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 
 from agent.evidence import EvidencePack
-from agent.findings import Finding, FindingKind
+from agent.findings import Finding, about
 from agent.llm.types import LLMError
 from agent.reasoners.base import LLMRun, Reasoner, ReasonerError, ReasonerResult
 from agent.reasoners.offline import SEVERITY_BY_SCORE
@@ -43,14 +43,10 @@ CAUTION = {"pass": 0, "hold": 1, "block": 2}
 WARNING_SCORE = next(score for score, label in SEVERITY_BY_SCORE if label == "warning")
 
 
-def _about(finding: Finding, service: str) -> bool:
-    return finding.kind != FindingKind.MISSING_DATA and service in (finding.owner, finding.service, finding.subject)
-
-
 def _backing(pack: EvidencePack, cited: list[str], service: str) -> list[Finding]:
     """The cited Findings that are about ``service``."""
     ids = set(cited)
-    return [f for f in pack.findings if f.id in ids and _about(f, service)]
+    return [f for f in pack.findings if f.id in ids and about(f, service)]
 
 
 def _strongest(findings: list[Finding]) -> float:

@@ -11,8 +11,8 @@ from agent.reasoners.alert_history import actionable_before
 from agent.reasoners.base import ReasonerResult
 from agent.reasoners.experience import apply_experience
 from agent.reasoners.failsafe import enforce_fail_safe, fail_safe_verdict
-from agent.reasoners.faults import LOG_KINDS, classify_fault
-from agent.reasoners.ranking import SIGNIFICANT, fault_for, own_findings, rank_services
+from agent.reasoners.faults import LOG_KINDS, UNKNOWN_FAULT, classify_fault
+from agent.reasoners.ranking import SIGNIFICANT, fault_for, implication, own_findings, rank_services
 from agent.skills.decide import apply_rules
 from agent.skills.schema import Skill
 from agent.verdict import InspectionItem, RootCause, Verdict
@@ -49,17 +49,19 @@ class OfflineReasoner:
         learned = {m.service: m.fault for m in moves if m.fault and m.delta > 0}
         causes = []
         top_score = ranked[0].score if ranked else 0.0
+        certainty = min(1.0, implication(ranked[0]) + 0.2) if ranked else 0.0
         for ev in ranked:
             if len(causes) == TOP_CAUSES:
                 break
             if ev.score <= 0:
                 continue
-            cited = sorted(own_findings(ev.findings), key=lambda f: -f.score)[:4] or ev.blamed_by[:4]
+            cited = sorted(own_findings(ev.findings), key=lambda f: -f.score)[:4] or sorted(
+                ev.blamed_by, key=lambda f: -f.score)[:4]
             evidence = list(dict.fromkeys(f.id for f in cited))
             causes.append(RootCause(
                 service=ev.service,
                 fault=learned.get(ev.service) or fault_for(ev),
-                confidence=round(min(1.0, ev.score / max(top_score, 1e-9)) * min(1.0, ev.strength + 0.2), 3),
+                confidence=round(certainty * min(1.0, ev.score / max(top_score, 1e-9)), 3),
                 evidence=evidence,
                 explanation="; ".join(ev.notes) or "strongest deviation among the services examined",
             ))
@@ -90,7 +92,7 @@ class OfflineReasoner:
         return Verdict(
             pattern="rca", summary=summary, needs_attention=needs_attention, attention_reason=reason,
             root_causes=causes if needs_attention or causes else [], evidence=cited,
-            actions=_actions(pack, causes[0].fault if causes else None),
+            actions=_actions(pack, causes[0] if causes else None),
             confidence=causes[0].confidence if causes else 0.5,
         )
 
@@ -167,7 +169,7 @@ def _inspection_kind(finding: Finding) -> str:
     if finding.kind in LOG_KINDS:
         return "error_burst" if finding.kind == FindingKind.LOG_BURST else "new_error_template"
     fault = classify_fault([finding])
-    if fault == "unknown":  # a metric of no known family (speed, cpc_results): the labels' own word for it
+    if fault == UNKNOWN_FAULT:  # a metric of no known family (speed, cpc_results): the labels' own word for it
         return "trend" if finding.kind == FindingKind.TREND else "anomaly"
     if finding.kind == FindingKind.TREND or fault in ("memory_leak", "disk_full"):
         return fault if fault in ("memory_leak", "disk_full") else f"{fault}_trend"
@@ -181,15 +183,18 @@ def _recovered(pack: EvidencePack) -> bool:
     return not any(f.score >= SIGNIFICANT and f.kind != FindingKind.MISSING_DATA for f in pack.findings)
 
 
-def _actions(pack: EvidencePack, fault: str | None) -> list[str]:
-    """Runbook steps from retrieved handbook snippets that mention the fault, else generic ones."""
-    steps = []
-    for snippet in pack.knowledge:
-        if fault and (fault in snippet.tags or fault.replace("_", " ") in snippet.text.lower()):
-            steps.append(f"follow runbook '{snippet.title}'")
-    if not steps and fault:
-        steps.append(f"check the {fault.replace('_', ' ')} runbook for the top service")
-    return steps[:3]
+def _actions(pack: EvidencePack, top: RootCause | None) -> list[str]:
+    """Runbook steps from retrieved handbook snippets that mention the top cause's fault, else generic ones;
+    a fault the evidence could not name (``unknown``) has no runbook: look at the service itself."""
+    if top is None:
+        return []
+    if top.fault == UNKNOWN_FAULT:
+        return [f"look at {top.service} first (its logs, traces and recent changes): "
+                "the evidence implicates it but names no fault kind"]
+    fault = top.fault
+    steps = [f"follow runbook '{snippet.title}'" for snippet in pack.knowledge
+             if fault in snippet.tags or fault.replace("_", " ") in snippet.text.lower()]
+    return steps[:3] or [f"check the {fault.replace('_', ' ')} runbook for {top.service}"]
 
 
 def _release_actions(decision: str) -> list[str]:

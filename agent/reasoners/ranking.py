@@ -104,7 +104,7 @@ class ServiceEvidence:
     score: float = 0.0
     changes: list[ChangeNote] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    blamed_by: list[Finding] = field(default_factory=list)
+    blamed_by: list[Finding] = field(default_factory=list)  # other services' Findings that implicate it
 
     @property
     def anomalous(self) -> bool:
@@ -338,9 +338,10 @@ def _blame_callers(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
     work fell (a significant ``less_work`` Finding, present at the alert), coverage the share of all the
     starvation in the event its callees hold (the caller common to every starved service explains it best).
     """
-    starved = {s: max((f.score * activity(f) for f in e.findings if less_work(f)), default=0.0)
-               for s, e in evidence.items()}
-    starved = {s: v for s, v in starved.items() if v >= SIGNIFICANT}
+    falls = {s: max((f for f in e.findings if less_work(f)), key=_call_slowness, default=None)
+             for s, e in evidence.items()}
+    fell = {s: f for s, f in falls.items() if f is not None and _call_slowness(f) >= SIGNIFICANT}
+    starved = {s: _call_slowness(f) for s, f in fell.items()}
     total = sum(starved.values())
     if total <= 0:
         return
@@ -351,8 +352,17 @@ def _blame_callers(evidence: dict[str, ServiceEvidence], topology: Mapping[str, 
         share = max(felt) * sum(felt) / total
         target = evidence.setdefault(caller, ServiceEvidence(caller))
         target.score += BLAME * share
+        target.blamed_by += [fell[c] for c in callees if c in fell and c != caller]
         target.notes.append(f"callees {sorted(c for c in callees if c in starved)} did less work: it stopped "
                             f"sending it ({share:.2f} of the blame)")
+
+
+def implication(ev: ServiceEvidence) -> float:
+    """How strongly the evidence points at the service, 0..1: its own strength, or the strongest Finding of
+    another service that implicates it (a caller's slow calls to it, a callee's fall in work), discounted
+    like any recovered deviation, when that is stronger. A callee blamed only by its callers has no strength
+    of its own, yet the ranking rests on that Finding."""
+    return max([ev.strength, *(_call_slowness(f) for f in ev.blamed_by)])
 
 
 def _passes_on_delay(ev: ServiceEvidence, topology: Mapping[str, Sequence[str]]) -> bool:

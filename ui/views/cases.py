@@ -30,7 +30,7 @@ def render_case(case: CaseRecord) -> None:
     if case.error:
         st.error(f"The investigation failed: {case.error}")
     if case.verdict is not None:
-        render_verdict(case.verdict)
+        render_verdict(case.verdict, case.findings)
     report, findings, corrections = st.tabs(
         ["Report", f"Findings ({len(case.findings)})", f"Corrections ({len(case.corrections)})"]
     )

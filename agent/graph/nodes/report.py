@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from agent.events import Event
-from agent.findings import Finding
+from agent.findings import Finding, about
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.timeparse import to_rfc3339
-from agent.verdict import Verdict
+from agent.verdict import RootCause, Verdict
 
 MAX_FINDINGS_SHOWN = 12
+VIA = " via "
+CONFIDENCE_NOTE = ("_Confidence: how sure the top candidate is (its strongest evidence), scaled by each candidate's "
+                   "ranking score relative to the top's; it falls down the list._")
+VIA_NOTE = ("_`Fn via S`: a Finding about S cited as the evidence that implicates the candidate through the call "
+            "graph (S's calls to it got slower, or S did less work once the candidate stopped calling it)._")
 
 
 def _headline(verdict: Verdict) -> str:
@@ -27,6 +33,13 @@ def _headline(verdict: Verdict) -> str:
     return f"**Inspection: {worst.upper() if worst != 'healthy' else 'HEALTHY'}**"
 
 
+def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
+    """The cause's cited Finding ids, each about another service marked with that service (``F1 via frontend``):
+    the evidence that implicates it through the call graph, not a deviation of its own."""
+    return [i if i not in by_id or about(by_id[i], cause.service) else f"{i}{VIA}{by_id[i].owner}"
+            for i in cause.evidence]
+
+
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
                   missing: list[str], notes: list[str]) -> str:
     """Markdown report: headline, summary, causes or items, evidence table, gaps, provenance."""
@@ -34,10 +47,13 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
     if verdict.root_causes:
         lines += ["## Root-cause candidates", "", "| # | service | fault | confidence | evidence |",
                   "|---|---|---|---|---|"]
-        for rank, cause in enumerate(verdict.root_causes, start=1):
-            lines.append(f"| {rank} | {cause.service} | {cause.fault} | {cause.confidence:.2f} | "
-                         f"{', '.join(cause.evidence)} |")
-        lines.append("")
+        by_id = {f.id: f for f in findings}
+        cited = [cited_for(cause, by_id) for cause in verdict.root_causes]
+        for rank, (cause, ids) in enumerate(zip(verdict.root_causes, cited, strict=True), start=1):
+            lines.append(f"| {rank} | {cause.service} | {cause.fault} | {cause.confidence:.2f} | {', '.join(ids)} |")
+        lines += ["", CONFIDENCE_NOTE, ""]
+        if any(VIA in i for ids in cited for i in ids):
+            lines += [VIA_NOTE, ""]
     if verdict.items:
         lines += ["## Findings by severity", "", "| severity | service | kind | evidence | summary |",
                   "|---|---|---|---|---|"]
