@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +21,15 @@ class RootCause(BaseModel):
 
 
 SERIOUS = ("warning", "critical")  # inspection severities that flag a service: no clean bill of health
+SEVERITIES = ("critical", "warning", "info")  # most severe first
+Severity = Literal["critical", "warning", "info"]
+
+
+def most_severe(levels: Iterable[str | None]) -> Severity | None:
+    """The most severe of ``levels`` that is an inspection severity (others, e.g. a custom rule outcome, and None
+    are ignored), or None."""
+    given = set(levels)
+    return next((level for level in SEVERITIES if level in given), None)
 
 
 class InspectionItem(BaseModel):
@@ -29,7 +39,7 @@ class InspectionItem(BaseModel):
 
     service: str
     kind: str = Field(description="e.g. memory_leak, disk_full, error_burst, latency_trend.")
-    severity: Literal["critical", "warning", "info"]
+    severity: Severity
     evidence: list[str] = Field(default_factory=list)
     summary: str = ""
 
@@ -49,6 +59,10 @@ class Verdict(BaseModel):
     root_causes: list[RootCause] = Field(default_factory=list)
     items: list[InspectionItem] = Field(default_factory=list)
     evidence: list[str] = Field(default_factory=list, description="Finding ids the verdict rests on.")
+    overall: Severity | None = Field(
+        default=None, description="Inspection: the most severe of the Skill's decision-rule outcome and the items' "
+        "severities (None: from the items alone)."
+    )
     actions: list[str] = Field(default_factory=list, description="Runbook steps to take now.")
     confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     judged: bool = Field(
@@ -57,6 +71,11 @@ class Verdict(BaseModel):
         "since a change began): the answer is then the fail-safe one (attention / hold).",
     )
     reasoner: str = Field(default="", description="Which reasoner answered: offline or llm:<model>.")
+
+    def inspection_level(self) -> Severity | None:
+        """An inspection's overall severity: the most severe of ``overall`` and its items' (None: no item and no
+        overall). The report's headline, the UI's badge and the summary all say this one."""
+        return most_severe([self.overall, *(item.severity for item in self.items)])
 
     def cited_ids(self) -> set[str]:
         ids = set(self.evidence)

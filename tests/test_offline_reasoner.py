@@ -6,8 +6,10 @@ from agent.events import Alert, ChangeEvent, Event, InspectionScope, Pattern
 from agent.evidence import ChangeNote, EvidencePack
 from agent.findings import Finding, FindingKind, number_findings
 from agent.graph.nodes.report import render_report
+from agent.reasoners.failsafe import clears
 from agent.reasoners.offline import OfflineReasoner
 from agent.skills.library import load_default_library
+from agent.verdict import Verdict
 
 T0 = 1_700_000_000.0
 TOPOLOGY = {"gateway": ["ranking"], "ranking": ["feature-store", "cache"], "feature-store": [], "cache": []}
@@ -133,3 +135,33 @@ def test_a_candidate_implicated_only_by_another_service_cites_that_evidence_labe
     text = render_report(event, {"name": "generic-rca"}, verdict, pack.findings, [], [])
     assert f"| 1 | ranking | unknown | 1.00 | {slow_calls} via gateway |" in text
     assert "via gateway" not in text.split("| 2 |")[1].split("\n")[0]  # the cache cites its own Finding
+
+
+def _inspect(findings: list[Finding]) -> tuple[Verdict, str]:
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["exchange", "ranking"]))
+    pack = _pack(Pattern.INSPECTION, findings, event=event)
+    verdict = OfflineReasoner().reason(pack, LIBRARY.get("generic-inspection").skill).verdict
+    return verdict, render_report(event, {"name": "generic-inspection"}, verdict, pack.findings, [], [])
+
+
+def test_a_critical_item_makes_the_inspection_critical_whatever_the_rule_says():
+    """No rule of the Skill covers the metric (its default: info), but the item's score is critical."""
+    verdict, text = _inspect([_metric("exchange", "cpc_results", 0.8, T0 - 600)])
+    assert [i.severity for i in verdict.items] == ["critical"]
+    assert verdict.overall == "critical" and verdict.inspection_level() == "critical"
+    assert verdict.summary.startswith("Overall critical") and "warning" not in verdict.summary
+    assert "**Inspection: CRITICAL**" in text
+
+
+def test_a_rule_more_severe_than_every_item_sets_the_overall_and_says_why():
+    """The Skill's rule calls a latency drift of 0.45 a warning; the item's score alone is info level."""
+    verdict, text = _inspect([_metric("ranking", "request_latency_p99_seconds", 0.45, T0 - 600)])
+    assert [i.severity for i in verdict.items] == ["info"]  # items keep their calibrated severity (scoring)
+    assert verdict.overall == "warning" and "**Inspection: WARNING**" in text
+    assert verdict.summary.startswith("Overall warning (the Skill's rule:") and "Healthy" not in verdict.summary
+    assert not clears(verdict)
+
+
+def test_nothing_above_info_is_healthy_everywhere():
+    verdict, text = _inspect([_metric("exchange", "cpc_results", 0.1, T0 - 600)])
+    assert verdict.overall == "info" and verdict.summary.startswith("Healthy") and "**Inspection: HEALTHY**" in text

@@ -64,6 +64,9 @@ def test_inspection_badge_shows_the_worst_severity_or_healthy():
     assert labels(sick)[0] == ("Inspection: critical (2 items)", "red")
     assert [r["kind"] for r in inspection_rows(sick)] == ["disk_full", "memory_leak"]
     assert labels(Verdict(pattern="inspection", summary="s"))[0] == ("Inspection: healthy", "green")
+    by_rule = Verdict(pattern="inspection", summary="s", overall="warning", items=[items[0].model_copy(
+        update={"severity": "info"})])
+    assert labels(by_rule)[0] == ("Inspection: warning (1 items)", "orange")  # the overall, as in the report
 
 
 def test_badge_labels_cannot_break_out_of_the_directive():

@@ -50,11 +50,10 @@ def verdict_badges(verdict: Verdict) -> list[Badge]:
     if not verdict.judged:
         badges.append(Badge("Could not judge", "orange"))
     if verdict.pattern == "inspection" and verdict.judged:
-        severities = [item.severity for item in verdict.items]
-        worst = next((s for s in ("critical", "warning", "info") if s in severities), None)
+        worst = verdict.inspection_level()
         badges.append(
             Badge(f"Inspection: {worst} ({len(verdict.items)} items)", SEVERITY_COLOURS[worst])
-            if worst
+            if worst and (worst != "info" or verdict.items)
             else Badge("Inspection: healthy", "green")
         )
     badges.append(Badge(f"confidence {verdict.confidence:.0%}", "gray"))

@@ -65,5 +65,5 @@ def clears(verdict: Verdict) -> bool:
     if verdict.pattern == "rca":
         return not verdict.needs_attention
     if verdict.pattern == "inspection":
-        return not any(item.severity in SERIOUS for item in verdict.items)
+        return verdict.inspection_level() not in SERIOUS
     return False

@@ -13,9 +13,9 @@ from agent.reasoners.experience import apply_experience
 from agent.reasoners.failsafe import enforce_fail_safe, fail_safe_verdict
 from agent.reasoners.faults import LOG_KINDS, UNKNOWN_FAULT, classify_fault
 from agent.reasoners.ranking import SIGNIFICANT, fault_for, implication, own_findings, rank_services
-from agent.skills.decide import apply_rules
+from agent.skills.decide import RuleOutcome, apply_rules
 from agent.skills.schema import Skill
-from agent.verdict import InspectionItem, RootCause, Verdict
+from agent.verdict import SERIOUS, SEVERITIES, InspectionItem, RootCause, Verdict, most_severe
 
 TOP_CAUSES = 5
 SEVERITY_BY_SCORE = ((0.7, "critical"), (0.5, "warning"), (0.0, "info"))  # 0.5: beyond its own usual excursion
@@ -147,21 +147,30 @@ class OfflineReasoner:
                 service=service, kind=kind, severity=severity,
                 evidence=[f.id for f in top[:4]], summary=top[0].summary,
             ))
-        order = {"critical": 0, "warning": 1, "info": 2}
-        items.sort(key=lambda i: (order[i.severity], i.service))
+        items.sort(key=lambda i: (SEVERITIES.index(i.severity), i.service))
         outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
-        serious = [i for i in items if i.severity != "info"]
-        summary = (
-            f"{len(serious)} issue(s) need attention, overall {outcome.outcome}: "
-            + "; ".join(f"{i.service} {i.kind}" for i in serious[:5])
-            if serious else f"Healthy: nothing above info level (overall {outcome.outcome})."
-        )
+        overall = most_severe([outcome.outcome, *(i.severity for i in items)])
         return Verdict(
-            pattern="inspection", summary=summary, items=items,
+            pattern="inspection", summary=_inspection_summary(items, overall, outcome), items=items,
+            overall=overall,
             evidence=sorted({e for i in items for e in i.evidence}),
-            actions=[f"look at {i.service}: {i.summary}" for i in serious[:3]],
+            actions=[f"look at {i.service}: {i.summary}" for i in items if i.severity in SERIOUS][:3],
             confidence=max((f.score for f in pack.findings), default=0.8),
         )
+
+
+def _inspection_summary(items: list[InspectionItem], overall: str | None, outcome: RuleOutcome) -> str:
+    """One line that says the overall severity (the most severe of the Skill's rule outcome and the items) and
+    the items behind it; the rule's reason when the rule, not an item, sets it."""
+    serious = [i for i in items if i.severity in SERIOUS]
+    by_rule = overall in SERIOUS and most_severe(i.severity for i in items) != overall
+    why = f" (the Skill's rule: {outcome.reason})" if by_rule else ""
+    if serious:
+        listed = "; ".join(f"{i.service} {i.kind}" for i in serious[:5])
+        return f"Overall {overall}{why}: {len(serious)} issue(s) need attention: {listed}."
+    if overall in SERIOUS:
+        return f"Overall {overall}{why}; no single finding is above info level."
+    return "Healthy: nothing above info level."
 
 
 def _inspection_kind(finding: Finding) -> str:

@@ -29,8 +29,9 @@ def _headline(verdict: Verdict) -> str:
         return f"**Alert {attention}**{unjudged} — {verdict.attention_reason or ''}"
     if not verdict.judged:
         return "**Inspection: COULD NOT JUDGE**"
-    worst = next((i.severity for i in verdict.items), "healthy")
-    return f"**Inspection: {worst.upper() if worst != 'healthy' else 'HEALTHY'}**"
+    level = verdict.inspection_level()
+    healthy = level is None or (level == "info" and not verdict.items)
+    return f"**Inspection: {'HEALTHY' if healthy else str(level).upper()}**"
 
 
 def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
