@@ -104,3 +104,20 @@ def test_error_logs_that_name_a_resource_or_a_wait_point_to_it_not_to_errors():
         finding = log(f'new ERROR log template "{text}"', 0.8, level_weight=1.0)
         assert classify_fault([finding]) == fault, text
         assert classify_fault([metric("container_cpu_usage", 0.5), finding]) == fault, text
+
+
+def _share(name: str, before: float, after: float, score: float = 0.95, direction: str = "up") -> Finding:
+    """An error or success share (ceiling 1) that moved from ``before`` to ``after``."""
+    numbers = {"baseline_median": before, "post_median": after, "ceiling": 1.0}
+    return metric(name, score, direction).model_copy(update={"numbers": numbers})
+
+
+def test_a_latency_rise_with_errors_only_in_its_slow_tail_is_a_slow_dependency():
+    """The README's first example: p99 92ms vs 21ms, errors 0.24 % of requests vs 0.06 %: the slow requests'
+    timeouts. A fault that fails a visible share of requests stays an error fault, latency or not."""
+    latency = metric("request_latency_p99_seconds", 1.0)
+    assert classify_fault([latency, _share("request_error_ratio", 0.00057, 0.00244)]) == "slow_dependency"
+    assert classify_fault([latency, _share("request_success_ratio", 0.999, 0.997, direction="down")]) == (
+        "slow_dependency")
+    assert classify_fault([latency, _share("request_error_ratio", 0.001, 0.05)]) == "error_fault"
+    assert classify_fault([_share("request_error_ratio", 0.00057, 0.00244)]) == "error_fault"  # no slowness

@@ -33,6 +33,10 @@ _NOT_AN_AMOUNT = frozenset({"in", "flight", "inflight", "active", "pending", "qu
                             "concurrent", "avg", "mean", "max", "min", "sum", "bucket", "resource", "limit",
                             "limits", "size", "bytes", "system"})
 UNKNOWN_FAULT = "unknown"  # no metric family, log or trace of the service names a kind
+# A latency quantile speaks for the slowest requests: p99 for the slowest 1 %. When such a tail slows, callers'
+# deadlines cut some of it off, so an error share that rose by less than this much of all requests beside a
+# latency rise is the slow requests timing out, not a fault of its own that fails requests.
+TIMEOUT_SHARE = 0.01
 CHANGE_FAULTS = {"config": "bad_config", "flag": "bad_config", "deploy": "bad_release", "canary": "bad_release"}
 LOG_FAULT_HINTS = (
     ("disk_full", ("no space left", "disk full", "enospc")),
@@ -124,13 +128,32 @@ def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
     return evidence
 
 
+def timeouts(finding: Finding) -> bool:
+    """An error or success share (a ratio whose ceiling is known, ``numbers.ceiling``) that moved by less than
+    ``TIMEOUT_SHARE`` of all requests: what the tail of a slowed service loses to its callers' deadlines."""
+    if finding.kind not in METRIC_KINDS or metric_family(finding.metric) != "error_fault":
+        return False
+    ceiling = finding.numbers.get("ceiling")
+    before, after = finding.numbers.get("baseline_median"), finding.numbers.get("post_median")
+    if not ceiling or before is None or after is None:
+        return False
+    return abs(after - before) < TIMEOUT_SHARE * ceiling
+
+
 def classify_fault(findings: Sequence[Finding], change_types: Sequence[str] = ()) -> str:
-    """The most likely fault kind for one service's Findings and the changes made to it before onset."""
+    """The most likely fault kind for one service's Findings and the changes made to it before onset.
+
+    Beside a latency rise, an error share that rose by less than ``TIMEOUT_SHARE`` of requests (``timeouts``)
+    is no error evidence: a service several times slower loses a few of its slowest requests to timeouts,
+    while a fault that fails requests fails a visible share of them.
+    """
     for change_type in change_types:
         fault = CHANGE_FAULTS.get(change_type)
         if fault:
             return fault
     evidence = family_evidence(findings)
+    if "slow_dependency" in evidence:
+        evidence = family_evidence([f for f in findings if not timeouts(f)])
     log_text = " ".join(f.summary.lower() for f in findings if f.kind in LOG_KINDS)
     for fault in hinted_faults(log_text):
         evidence[fault] = evidence.get(fault, 0.0) + 0.3
