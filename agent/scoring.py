@@ -21,7 +21,7 @@ class CaseScore:
     passed: bool
     detail: str
     rank: int | None = None  # rca: 1-based rank of the labelled service; None if absent or judged "no attention"
-    fault_correct: bool | None = None  # rca: fault kind of the top cause equals the label's
+    fault_correct: bool | None = None  # rca: fault kind of the top cause equals the label's (None: label has none)
     noise_label: bool | None = None
     needs_attention: bool | None = None
     decision_label: str | None = None
@@ -43,8 +43,8 @@ def score_rca(case: str, skill: str, verdict: Verdict, root_causes: Sequence[dic
         # Strict: a ranking behind a "no attention" verdict sends nobody to look, so it is never a hit.
         if attention and truth["service"] in services:
             rank = services.index(truth["service"]) + 1
-        if attention and verdict.root_causes:
-            fault_ok = verdict.root_causes[0].fault == truth.get("fault")
+        if attention and verdict.root_causes and truth.get("fault") is not None:  # no fault: the kind is unknown
+            fault_ok = verdict.root_causes[0].fault == truth["fault"]
     if noise:
         passed = not attention
         detail = "noise correctly silenced" if passed else "noise flagged as needing attention"

@@ -21,8 +21,13 @@ class TopologyError(ValueError):
 
     def __init__(self, problems: list[Problem], source: str = "topology") -> None:
         self.problems = problems
+        self.source = source
         text = "; ".join(f"{'.'.join(map(str, loc)) or 'document'}: {msg}" for loc, msg in problems)
         super().__init__(f"{source}: {text}")
+
+    def __reduce__(self) -> tuple[type, tuple[list[Problem], str]]:
+        """Rebuilt from its own arguments, so it crosses a process boundary."""
+        return type(self), (self.problems, self.source)
 
 
 def check_topology(data: Any) -> list[Problem]:

@@ -184,9 +184,9 @@ def test_topology_errors(tmp_path):
 
 
 def test_label_errors_are_reported_by_validate_only(tmp_path):
-    case = make_case(tmp_path, {"label.yaml": "root_cause:\n  - {service: a}\ndecision: maybe\n"})
+    case = make_case(tmp_path, {"label.yaml": "root_cause:\n  - {fault: slow_dependency}\ndecision: maybe\n"})
     assert errors_of(case) == [
-        "my-case/label.yaml:2: root_cause.0.fault: required",
+        "my-case/label.yaml:2: root_cause.0.service: required",
         "my-case/label.yaml:3: decision: must be one of pass, hold, block",
     ]
     with pytest.raises(InvalidBundleError, match="decision: must be one of pass, hold, block"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -11,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from agent.bundles.errors import BundleError, InvalidBundleError
 from agent.config import PROJECT_ROOT
 from agent.eval import cases
 from agent.eval.runner import evaluate, find_bundles
+from agent.skills.loader import SkillError, SkillLoadError
+from agent.topology import TopologyError
 
 SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
 SMALL = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
@@ -75,6 +79,41 @@ def test_a_dead_worker_fails_the_cases_it_leaves_not_the_evaluation(mixed, monke
     report = evaluate(mixed, jobs=2)
     assert "worker process died" in report.errors["inspection-disk-full"]
     assert len(report.scores) + len(report.errors) == len(mixed)
+
+
+def test_a_bad_label_skips_only_its_case_in_workers_and_alone(tmp_path):
+    for name in ("good-a", "good-b", "bad-label"):
+        shutil.copytree(SMALL, tmp_path / name)
+    (tmp_path / "bad-label" / "label.yaml").write_text("root_cause:\n  - {fault: slow_dependency}\n")
+    bundles = find_bundles(tmp_path)
+    for jobs in (1, 2):
+        report = evaluate(bundles, jobs=jobs)
+        assert sorted(s.case for s in report.scores) == ["good-a", "good-b"]
+        assert "bad-label/label.yaml:2: root_cause.0.service" in report.errors["bad-label"]
+
+
+def test_an_error_raised_in_a_worker_comes_back_as_its_cases_error(mixed, monkeypatch):
+    scored = cases.score_bundle
+
+    def raise_on_one(path, context):
+        if path.name == "inspection-disk-full":
+            raise InvalidBundleError(str(path), [BundleError("x/metrics.csv", "not a number", 3, "value")])
+        return scored(path, context)
+
+    monkeypatch.setattr(cases, "score_bundle", raise_on_one)
+    report = evaluate(mixed, jobs=2)
+    assert "x/metrics.csv:3: value: not a number" in report.errors["inspection-disk-full"]
+    assert len(report.scores) == len(mixed) - 3  # the broken and unlabelled bundles, and this one
+
+
+@pytest.mark.parametrize("error", [
+    InvalidBundleError("case", [BundleError("case/label.yaml", "required", 2, "kind")]),
+    SkillLoadError([SkillError("s.yaml", 3, "name", "required")]),
+    TopologyError([(("services", "a"), "must be a mapping")], source="case/topology.yaml"),
+])
+def test_load_errors_survive_pickling(error):
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error) and str(copy) == str(error) and vars(copy) == vars(error)
 
 
 def test_one_worker_a_core_when_there_are_enough_bundles(monkeypatch):

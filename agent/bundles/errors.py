@@ -30,6 +30,10 @@ class InvalidBundleError(ValueError):
         more = f"\n  ... and {len(self.errors) - 20} more" if len(self.errors) > 20 else ""
         super().__init__(f"invalid case bundle {path}:\n{shown}{more}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, list[BundleError]]]:
+        """Rebuilt from its own arguments, so it crosses a process boundary (an evaluation's workers)."""
+        return type(self), (self.path, self.errors)
+
 
 class ErrorLog:
     """Collects the errors of one file, keeping at most ``cap`` and counting the rest."""

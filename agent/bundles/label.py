@@ -5,28 +5,36 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.bundles.errors import BundleError, ErrorLog, InvalidBundleError
 from agent.bundles.yaml_lines import load_yaml, report_validation, to_plain
 
+ANY_KIND = "anomaly"  # an expected finding's kind when the data set knows something was wrong, not what
+
 
 class RootCause(BaseModel):
-    """A service and the fault that hit it."""
+    """A service and the fault that hit it (None: the data set names the service only)."""
 
     model_config = ConfigDict(extra="allow")
 
     service: str
-    fault: str
+    fault: str | None = None
 
 
 class ExpectedFinding(BaseModel):
-    """What a good inspection reports."""
+    """What a good inspection reports; no kind (or an empty one) is ``anomaly``: anything reported on the
+    service."""
 
     model_config = ConfigDict(extra="allow")
 
     service: str
-    kind: str
+    kind: str = ANY_KIND
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _unnamed_is_anomaly(cls, kind: object) -> object:
+        return ANY_KIND if kind is None or kind == "" else kind
 
 
 class GroundTruth(BaseModel):

@@ -50,18 +50,24 @@ class CaseOutcome:
 
 
 def score_bundle(path: Path, context: CaseContext) -> CaseOutcome:
-    """Investigate one labelled bundle offline and score it; any failure is the outcome's error."""
-    label = load_label(path)
-    if label is None:
-        return CaseOutcome(path, error="no label.yaml")
+    """Investigate one labelled bundle offline and score it; any failure (a bad label or bundle) is the outcome's
+    error."""
     try:
+        label = load_label(path)
+        if label is None:
+            return CaseOutcome(path, error="no label.yaml")
         bundle = load_bundle(path)
         toolkit = runtime.bundle_toolkit(bundle, context.settings, library=context.library,
                                          knowledge=context.knowledge, experience=context.experience)
         result = investigate(bundle.event, toolkit, source="eval")
         return CaseOutcome(path, score_case(path.name, result.skill["name"], result.verdict, label))
     except Exception as exc:  # one broken bundle must not stop the evaluation
-        return CaseOutcome(path, error=f"{type(exc).__name__}: {exc}")
+        return _failed(path, exc)
+
+
+def _failed(path: Path, exc: Exception) -> CaseOutcome:
+    """The outcome of a case that raised ``exc``."""
+    return CaseOutcome(path, error=f"{type(exc).__name__}: {exc}")
 
 
 def auto_jobs(bundles: Sequence[Path]) -> int:
@@ -124,8 +130,13 @@ def _start_worker(context: CaseContext, lock: Any) -> None:
 
 
 def _score_in_worker(path: Path) -> CaseOutcome:
+    """One case in a worker; whatever it raises comes back as the case's error, as data: an exception that fails
+    to cross back to this process would break the pool and lose every case still in it."""
     assert _WORKER is not None, "worker used before its initializer ran"
-    return score_bundle(path, _WORKER)
+    try:
+        return score_bundle(path, _WORKER)
+    except Exception as exc:
+        return _failed(path, exc)
 
 
 def _outcome(future: Future, path: Path) -> CaseOutcome:

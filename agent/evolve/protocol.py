@@ -141,7 +141,8 @@ def _correct(memory: Any, case_id: str, path: Path, passed: bool, counts: Counte
         fields: dict[str, Any] = {"needs_attention": False}
     else:
         fields = {"service": primary.service, "fault": primary.fault}
-    kind_differs = passed and primary is not None and top is not None and top.fault != primary.fault
+    kind_differs = (passed and primary is not None and primary.fault is not None and top is not None
+                    and top.fault != primary.fault)
     try:
         if passed and not kind_differs:
             correct_case(memory, case_id, correct=True, note="benchmark: confirmed right")

@@ -48,6 +48,10 @@ class SkillLoadError(ValueError):
         super().__init__("\n".join(str(e) for e in errors))
         self.errors = errors
 
+    def __reduce__(self) -> tuple[type, tuple[list[SkillError]]]:
+        """Rebuilt from its own arguments, so it crosses a process boundary."""
+        return type(self), (self.errors,)
+
 
 @dataclass
 class LoadedSkill:
