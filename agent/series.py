@@ -83,15 +83,29 @@ def median_gap(timestamps: Iterable[Sequence[float] | np.ndarray], default: floa
 
 
 def make_series(metric: str, labels: Mapping[str, str], points: list[tuple[float, float]]) -> Series:
-    """A Series from (timestamp, value) pairs in any order; NaN values are dropped."""
+    """A Series from (timestamp, value) pairs in any order; NaN values are dropped, samples sharing a timestamp
+    merged (``merge_repeats``)."""
     if points:
         arr = np.asarray(sorted(points), dtype=float)
         ts, vs = arr[:, 0], arr[:, 1]
         keep = ~np.isnan(vs)
-        ts, vs = ts[keep], vs[keep]
+        ts, vs = merge_repeats(ts[keep], vs[keep])
     else:
         ts = vs = np.empty(0, dtype=float)
     return Series(metric=metric, labels=dict(labels), timestamps=ts, values=vs)
+
+
+def merge_repeats(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Time-sorted samples with those sharing a timestamp made one, their mean: exact duplicates (overlapping
+    export windows write them) change nothing, conflicting ones are averaged."""
+    if timestamps.size < 2 or not np.any(timestamps[1:] == timestamps[:-1]):
+        return timestamps, values
+    starts = np.flatnonzero(np.r_[True, timestamps[1:] != timestamps[:-1]])
+    counts = np.diff(np.r_[starts, timestamps.size])
+    firsts = values[starts]
+    # the mean as the first value plus the mean deviation from it: exactly the value when all are equal
+    deviations = np.add.reduceat(values - np.repeat(firsts, counts), starts)
+    return timestamps[starts], firsts + deviations / counts
 
 
 @dataclass(frozen=True, slots=True)  # slots: a busy system's bundle holds a million of them

@@ -11,7 +11,7 @@ import numpy as np
 from agent.bundles.data_files import READ_ERRORS, FileLimits, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
 from agent.names import name_problem
-from agent.series import Series
+from agent.series import Series, merge_repeats
 from agent.timeparse import NotSecondsError, to_epoch
 
 REQUIRED_COLUMNS = ("timestamp", "metric", "service", "value")
@@ -121,5 +121,6 @@ def _to_series(groups: dict[_Key, tuple[array, array]], extra: list[str]) -> lis
         order = np.argsort(ts, kind="stable")
         ts, vs = ts[order], vs[order]
         keep = np.isfinite(vs)  # NaN, or an infinity (a rate divided by zero): no sample
-        out.append(Series(metric=metric, labels=labels, timestamps=ts[keep], values=vs[keep]))
+        ts, vs = merge_repeats(ts[keep], vs[keep])  # rows repeated by overlapping exports: one sample
+        out.append(Series(metric=metric, labels=labels, timestamps=ts, values=vs))
     return out
