@@ -18,18 +18,30 @@ LEVEL_SYNONYMS = {  # the names other loggers (syslog, log4j, java.util.logging,
     # single letters: glog / klog (I W E F) and Android logcat (V D I W E F A)
     "V": "DEBUG", "D": "DEBUG", "I": "INFO", "W": "WARN", "E": "ERROR", "F": "FATAL", "A": "FATAL",
 }
+NUMERIC_LEVELS = {  # two numberings that do not overlap: syslog severities 0-7 and bunyan/pino's tens 10-60
+    "0": "FATAL", "1": "FATAL", "2": "FATAL",  # emerg, alert, crit (as their names above)
+    "3": "ERROR", "4": "WARN", "5": "INFO", "6": "INFO", "7": "DEBUG",  # err, warning, notice, info, debug
+    "10": "DEBUG", "20": "DEBUG", "30": "INFO", "40": "WARN", "50": "ERROR", "60": "FATAL",  # trace .. fatal
+}
 LEVEL_HELP = (f"one of {', '.join(LOG_LEVELS)} (any case; WARNING, TRACE, CRITICAL, ERR and other common names "
-              "are read too; numbers are not)")
+              "are read too, and the numbers of syslog, 0-7, and bunyan/pino, 10-60)")
 
 
 def canonical_level(level: str) -> str | None:
     """``level`` as one of ``LOG_LEVELS`` (any case, surrounding space ignored, synonyms mapped: WARNING ->
-    WARN, TRACE -> DEBUG, CRITICAL -> FATAL, ...); None when it names no level. Numbers are not read: they
-    mean different levels in syslog (0-7), Python (10-50) and pino (10-60)."""
+    WARN, TRACE -> DEBUG, CRITICAL -> FATAL, ...; numbers as ``NUMERIC_LEVELS``: syslog 0-7, bunyan/pino 10-60);
+    None when it names no level. Python's numbers (10-50, ERROR 40) are read as pino's, one level lower from 20
+    up: Python JSON loggers write the level's name."""
     upper = level.strip().upper()
     if upper in LOG_LEVELS:
         return upper
-    return LEVEL_SYNONYMS.get(upper)
+    return LEVEL_SYNONYMS.get(upper) or NUMERIC_LEVELS.get(_integral(upper))
+
+
+def _integral(text: str) -> str:
+    """``text`` without a float's zero fraction (``"40.0"`` -> ``"40"``), else as given."""
+    whole, dot, fraction = text.partition(".")
+    return whole if dot and fraction.strip("0") == "" and whole else text
 
 
 def level_name(level: str) -> str:

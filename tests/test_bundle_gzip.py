@@ -114,7 +114,8 @@ def test_errors_in_gz_files_name_the_real_file_and_line(packed):
     assert [str(e) for e in validate_bundle(packed)] == [
         "case/metrics.csv.gz:5: value: not a number ('abc')",
         "case/logs.jsonl.gz:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL (any case; WARNING, TRACE, "
-        "CRITICAL, ERR and other common names are read too; numbers are not), got 'LOUD'",
+        "CRITICAL, ERR and other common names are read too, and the numbers of syslog, 0-7, and bunyan/pino, "
+        "10-60), got 'LOUD'",
     ]
 
 

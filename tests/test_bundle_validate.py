@@ -145,7 +145,8 @@ def test_log_errors(tmp_path):
     )
     assert errors_of(make_case(tmp_path, {"logs.jsonl": logs})) == [
         "my-case/logs.jsonl:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL (any case; WARNING, TRACE, "
-        "CRITICAL, ERR and other common names are read too; numbers are not), got 'LOUD'",
+        "CRITICAL, ERR and other common names are read too, and the numbers of syslog, 0-7, and bunyan/pino, "
+        "10-60), got 'LOUD'",
         "my-case/logs.jsonl:4: invalid JSON: Expecting value (column 1)",
         "my-case/logs.jsonl:5: must be a JSON object, found list",
         "my-case/logs.jsonl:6: ts: required",

@@ -25,9 +25,34 @@ def test_synonyms_name_the_level(given, level):
     assert canonical_level(given) == level
 
 
-@pytest.mark.parametrize("given", ["LOUD", "", "3", "40", "warnings", "X", "II"])
+@pytest.mark.parametrize("given", ["LOUD", "", "8", "45", "70", "-1", "3.5", "warnings", "X", "II"])
 def test_unknown_names_and_numbers_name_no_level(given):
     assert canonical_level(given) is None
+
+
+@pytest.mark.parametrize(
+    ("given", "level"),
+    [  # bunyan/pino tens, then syslog severities 0 (emerg) to 7 (debug)
+        ("10", "DEBUG"), ("20", "DEBUG"), ("30", "INFO"), ("40", "WARN"), ("50", "ERROR"), ("60", "FATAL"),
+        ("50.0", "ERROR"), ("0", "FATAL"), ("1", "FATAL"), ("2", "FATAL"), ("3", "ERROR"), (" 4 ", "WARN"),
+        ("5", "INFO"), ("6", "INFO"), ("7", "DEBUG"),
+    ],
+)
+def test_syslog_and_pino_numbers_name_the_level(given, level):
+    assert canonical_level(given) == level
+
+
+def test_bundle_logs_read_numeric_levels_as_numbers_or_text(tmp_path):
+    path = tmp_path / "logs.jsonl"
+    path.write_text(
+        '{"ts": 1, "service": "a", "level": 50, "message": "pino error"}\n'
+        '{"ts": 2, "service": "a", "level": "30", "message": "pino info"}\n'
+        '{"ts": 3, "service": "a", "level": 4, "message": "syslog warning"}\n',
+        encoding="utf-8",
+    )
+    records, errors = read_logs(path, "case/logs.jsonl")
+    assert errors == []
+    assert [r.level for r in records] == ["ERROR", "INFO", "WARN"]
 
 
 def test_every_level_is_its_own_name():
