@@ -22,49 +22,62 @@ _ISO_OR_CLOCK = re.compile(r"^(-?P[0-9.WDTHMS]+|\d+:\d{2}:\d{2}(\.\d+)?)$", re.I
 _MONTHS = re.compile(r"^(?![-pP])(?:.*\d)\s*M(?![a-zA-Z])")  # "1M" outside ISO 8601 (where P1M is a month)
 DURATION_HELP = "use e.g. 30s, 15m, 2h, 1d, 1h30m, 90 minutes, ISO 8601 PT2H or 02:00:00"
 LATEST_SECONDS = 1e11  # Unix seconds in the year 5138: a larger number counts milliseconds (or finer)
+EPOCH_UNITS = ((1e17, 1e9, "nanoseconds"), (1e14, 1e6, "microseconds"), (LATEST_SECONDS, 1e3, "milliseconds"))
+"""(least number, units a second, name): an epoch number read by its magnitude, the finest unit it reaches."""
+LAST_TIME = 16725225600.0  # 2500-01-01T00:00:00Z: a later time is no timestamp of real data
 
 
 class NotSecondsError(ValueError):
-    """A number far too large for Unix seconds: milliseconds, microseconds or nanoseconds."""
+    """A number that is a time in no epoch unit: beyond the year 2500 in seconds, milli-, micro- or nanoseconds,
+    or too far before 1970."""
 
 
-def checked_seconds(ts: float) -> float:
-    """``ts`` when it can be Unix seconds; ``ValueError`` for NaN or an infinity, ``NotSecondsError`` naming the
-    likely unit for a number too far from 1970 (epoch milliseconds, micro- or nanoseconds)."""
+def checked_seconds(ts: float | int) -> float:
+    """Unix seconds from an epoch number in seconds, or by its magnitude in milliseconds (from 1e11: no second
+    count of a real date is that large), microseconds (from 1e14) or nanoseconds (from 1e17). ``ValueError`` for
+    NaN or an infinity, ``NotSecondsError`` for a number that lands after the year 2500 (or, negative, before
+    1970 by more than 1e11 seconds)."""
     if not math.isfinite(ts):
         raise ValueError(f"not a finite time: {ts!r}")
-    if abs(ts) < LATEST_SECONDS:
-        return ts
-    unit = "milliseconds" if abs(ts) < LATEST_SECONDS * 1e3 else (
-        "microseconds" if abs(ts) < LATEST_SECONDS * 1e6 else "nanoseconds")
-    where = "large" if ts > 0 else "far before 1970"
-    raise NotSecondsError(f"{ts:.0f} is too {where} for Unix seconds: it looks like {unit}; write seconds "
-                          "(fractions allowed) or RFC 3339 text")
+    if ts <= -LATEST_SECONDS:
+        raise NotSecondsError(f"{_shown(ts)} is too far before 1970 for Unix seconds (or any finer unit)")
+    seconds, unit = float(ts), "seconds"
+    for least, per_second, name in EPOCH_UNITS:
+        if ts >= least:
+            seconds, unit = ts / per_second, name  # an int divides exactly rounded: nanoseconds keep their digits
+            break
+    if seconds > LAST_TIME:
+        raise NotSecondsError(f"{_shown(ts)} is no time: read as Unix {unit} it is after the year 2500; write seconds "
+                              "(fractions allowed), milli-, micro- or nanoseconds, or RFC 3339 text")
+    return seconds
+
+
+def _shown(number: float | int) -> str:
+    """A number in an error message: its digits, or its magnitude when there are too many."""
+    return f"{number:.0f}" if abs(number) < 1e21 else f"{number:.3g}"
 
 
 def to_epoch(value: object) -> float:
-    """Unix seconds from an int/float, a numeric string, an RFC 3339 string or a datetime.
-
-    A number too large for seconds (epoch milliseconds, as many exporters write) raises ``NotSecondsError``
-    rather than being read as a date thousands of years ahead."""
+    """Unix seconds from an int/float (seconds, or milli-, micro- or nanoseconds by magnitude: ``checked_seconds``),
+    a numeric string, an RFC 3339 string or a datetime."""
     if isinstance(value, bool):
         raise ValueError(f"not a timestamp: {value!r}")
     if isinstance(value, int | float):
         try:
-            return checked_seconds(float(value))
+            return checked_seconds(value)
         except OverflowError:  # an integer beyond any float: no unit makes it a time
-            raise NotSecondsError(f"a {len(str(abs(value)))}-digit number is far too large for Unix seconds") from None
+            raise NotSecondsError(f"a {len(str(abs(value)))}-digit number is far too large for a time") from None
     if isinstance(value, datetime):
         dt = value if value.tzinfo else value.replace(tzinfo=UTC)
         return dt.timestamp()
     if isinstance(value, str):
         text = value.strip()
         try:
-            number = float(text)
+            number = int(text) if text.isdigit() else float(text)
         except ValueError:
             pass
         else:
-            return checked_seconds(number)
+            return to_epoch(number)
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:

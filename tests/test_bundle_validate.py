@@ -42,12 +42,29 @@ def test_event_errors(tmp_path):
     ]
 
 
-def test_event_time_in_milliseconds_is_refused_by_name(tmp_path):
+def test_event_time_in_milliseconds_is_read_and_one_after_2500_refused(tmp_path):
     event = "time: 1661142543000\nservice: a\npattern: rca\n"
-    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
-        "my-case/event.yaml:1: time: 1661142543000 is too large for Unix seconds: it looks like milliseconds; "
-        "write seconds (fractions allowed) or RFC 3339 text",
+    assert errors_of(make_case(tmp_path, {"event.yaml": event}, "ms")) == []
+    assert load_bundle(tmp_path / "ms").event.time == 1661142543.0
+    event = "time: 99999999999999\nservice: a\npattern: rca\n"
+    assert errors_of(make_case(tmp_path, {"event.yaml": event}, "far")) == [
+        "far/event.yaml:1: time: 99999999999999 is no time: read as Unix milliseconds it is after the year 2500; "
+        "write seconds (fractions allowed), milli-, micro- or nanoseconds, or RFC 3339 text",
     ]
+
+
+def test_metrics_logs_and_changes_in_finer_epoch_units_are_read_as_seconds(tmp_path):
+    case = make_case(tmp_path, {
+        "metrics.csv": "timestamp,metric,service,value\n1661142543000,m,a,1\n1661142603000000,m,a,2\n",
+        "logs.jsonl": '{"ts": 1661142543500, "service": "a", "level": "INFO", "message": "ms"}\n'
+                      '{"ts": 1.6611425435e18, "service": "a", "level": "INFO", "message": "ns"}\n',
+        "changes.jsonl": '{"ts": "1661142543000000", "service": "a", "type": "deploy", "id": "d1"}\n',
+    })
+    assert errors_of(case) == []
+    bundle = load_bundle(case)
+    assert bundle.series[0].timestamps.tolist() == [1661142543.0, 1661142603.0]
+    assert [r.ts for r in bundle.logs] == [1661142543.5, 1661142543.5]
+    assert [c.ts for c in bundle.changes] == [1661142543.0]
 
 
 def test_event_missing_fields_and_bad_duration(tmp_path):
@@ -80,15 +97,16 @@ def test_metrics_errors(tmp_path):
         "4,,a,1,i\n"
         "5,m,a\n"
         "6,m,a,,i\n"  # a missing sample: skipped (test_missing_values_are_no_sample)
-        "1661140279000,m,a,1,i\n"
+        "1661140279000,m,a,1,i\n"  # epoch milliseconds: read
+        "99999999999,m,a,1,i\n"
     )
     assert errors_of(make_case(tmp_path, {"metrics.csv": metrics})) == [
         "my-case/metrics.csv:4: value: not a number ('abc')",
         "my-case/metrics.csv:5: timestamp: not a Unix or RFC 3339 timestamp ('yesterday')",
         "my-case/metrics.csv:6: metric: empty (every row needs a metric name)",
         "my-case/metrics.csv:7: row has 3 cells, the header has 5",
-        "my-case/metrics.csv:9: timestamp: 1661140279000 is too large for Unix seconds: it looks like milliseconds; "
-        "write seconds (fractions allowed) or RFC 3339 text",
+        "my-case/metrics.csv:10: timestamp: 99999999999 is no time: read as Unix seconds it is after the year 2500; "
+        "write seconds (fractions allowed), milli-, micro- or nanoseconds, or RFC 3339 text",
     ]
 
 
@@ -140,7 +158,7 @@ def test_log_errors(tmp_path):
         '{"ts": "soon", "service": "a", "level": "INFO", "message": "x"}\n'
         '{"ts": 1, "level": "INFO", "message": "x"}\n'
         '{"ts": 1, "service": "a", "level": "info", "message": {"nested": true}}\n'
-        '{"ts": 1661140279000000, "service": "a", "level": "INFO", "message": "x"}\n'
+        '{"ts": 100000000000000000000, "service": "a", "level": "INFO", "message": "x"}\n'
         '{"ts": NaN, "service": "a", "level": "INFO", "message": "x"}\n'
     )
     assert errors_of(make_case(tmp_path, {"logs.jsonl": logs})) == [
@@ -153,8 +171,8 @@ def test_log_errors(tmp_path):
         "my-case/logs.jsonl:7: ts: not a Unix or RFC 3339 timestamp ('soon')",
         "my-case/logs.jsonl:8: service: required",
         "my-case/logs.jsonl:9: message: must be a string, found dict",
-        "my-case/logs.jsonl:10: ts: 1661140279000000 is too large for Unix seconds: it looks like microseconds; "
-        "write seconds (fractions allowed) or RFC 3339 text",
+        "my-case/logs.jsonl:10: ts: 100000000000000000000 is no time: read as Unix nanoseconds it is after the year "
+        "2500; write seconds (fractions allowed), milli-, micro- or nanoseconds, or RFC 3339 text",
         "my-case/logs.jsonl:11: ts: not a Unix or RFC 3339 timestamp (nan)",
     ]
 

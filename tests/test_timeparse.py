@@ -1,4 +1,4 @@
-"""Timestamps: Unix seconds or RFC 3339; a number too large for seconds is refused naming its likely unit.
+"""Timestamps: Unix seconds (or milli-, micro-, nanoseconds by magnitude) or RFC 3339; a time after 2500 is refused.
 Durations as Prometheus, people and ISO 8601 write them."""
 
 from __future__ import annotations
@@ -18,11 +18,27 @@ def test_seconds_and_rfc3339_are_read(value, seconds):
 
 
 @pytest.mark.parametrize(
-    ("value", "unit"),
-    [(1661142543000, "milliseconds"), ("1661142543000000", "microseconds"), (1.661e18, "nanoseconds")],
+    ("value", "seconds"),
+    [(1661142543000, 1661142543.0), ("1661142543250", 1661142543.25), ("1661142543000000", 1661142543.0),
+     (1661142543250000.0, 1661142543.25), (1661142543123456789, 1661142543.123456789),
+     ("1661142543000000000", 1661142543.0), (1.661e18, 1.661e9), (1e11, 1e8), (99999999999, None)],
 )
-def test_finer_units_are_refused_by_name(value, unit):
-    with pytest.raises(NotSecondsError, match=f"too large for Unix seconds: it looks like {unit}"):
+def test_finer_units_are_read_by_magnitude(value, seconds):
+    """From 1e11 (no second count of a real date) milliseconds, from 1e14 microseconds, from 1e17 nanoseconds;
+    a number of seconds after the year 2500 is refused."""
+    if seconds is None:
+        with pytest.raises(NotSecondsError, match="read as Unix seconds it is after the year 2500"):
+            to_epoch(value)
+    else:
+        assert to_epoch(value) == pytest.approx(seconds, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("value", "unit"),
+    [(99999999999999, "milliseconds"), ("99999999999999999", "microseconds"), (1e20, "nanoseconds")],
+)
+def test_times_after_2500_in_any_unit_are_refused_by_name(value, unit):
+    with pytest.raises(NotSecondsError, match=f"read as Unix {unit} it is after the year 2500"):
         to_epoch(value)
 
 
@@ -35,7 +51,9 @@ def test_non_finite_numbers_are_no_time(value):
 def test_numbers_beyond_any_unit_are_refused_without_a_traceback():
     with pytest.raises(NotSecondsError, match="401-digit number is far too large"):
         to_epoch(10**400)
-    with pytest.raises(NotSecondsError, match="too far before 1970 for Unix seconds: it looks like milliseconds"):
+    with pytest.raises(NotSecondsError, match="1e\\+300 is no time"):
+        to_epoch(10**300)
+    with pytest.raises(NotSecondsError, match="too far before 1970 for Unix seconds"):
         to_epoch(-1661142543000)
 
 
