@@ -134,10 +134,17 @@ def test_metrics_header_errors(tmp_path, header, error):
     assert only.startswith(f"my-case/metrics.csv:1: {error}")
 
 
-def test_metrics_empty_file(tmp_path):
-    assert errors_of(make_case(tmp_path, {"metrics.csv": ""})) == [
-        "my-case/metrics.csv:1: header: empty file: a header row timestamp,metric,service,value is required"
-    ]
+@pytest.mark.parametrize("text", ["", "\n  \n", " \t"])
+def test_an_empty_or_blank_metrics_file_or_topology_is_none(tmp_path, text):
+    case = make_case(tmp_path, {"metrics.csv": text, "topology.yaml": text})
+    assert errors_of(case) == []
+    bundle = load_bundle(case)
+    assert bundle.series == [] and bundle.topology is None
+
+
+def test_blank_lines_before_the_metrics_header_are_skipped(tmp_path):
+    case = make_case(tmp_path, {"metrics.csv": "\n \ntimestamp,metric,service,value\n1,m,a,1\n"})
+    assert errors_of(case) == [] and load_bundle(case).series[0].values.tolist() == [1.0]
 
 
 def test_errors_per_file_are_capped(tmp_path):

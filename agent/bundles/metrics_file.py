@@ -22,7 +22,7 @@ _Key = tuple[str, str, tuple[str, ...]]
 
 
 def read_metrics(path: Path, label: str) -> tuple[list[Series], list[BundleError]]:
-    """Series grouped by metric and labels (absent file: none), and every problem found."""
+    """Series grouped by metric and labels (absent, empty or blank file: none), and every problem found."""
     log = ErrorLog(label)
     if not path.is_file():
         return [], []
@@ -36,9 +36,8 @@ def read_metrics(path: Path, label: str) -> tuple[list[Series], list[BundleError
 
 
 def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[array, array]], list[str]]:
-    header = next(reader, None)
-    if header is None:
-        log.add("empty file: a header row timestamp,metric,service,value is required", 1, "header")
+    header = next((row for row in reader if any(cell.strip() for cell in row)), None)
+    if header is None:  # an empty (or blank) file holds no samples, as a header alone does
         return {}, []
     header = [h.strip() for h in header]
     header = [h.lower() if h.lower() in REQUIRED_COLUMNS else h for h in header]  # `Timestamp,Metric,...` too

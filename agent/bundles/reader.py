@@ -71,12 +71,13 @@ def load_bundle(path: str | Path) -> CaseBundle:
 
 
 def read_topology(path: Path, label: str) -> tuple[Topology | None, list[BundleError]]:
-    """The topology of ``path`` (absent file: None) and its problems, each with its line."""
+    """The topology of ``path`` (absent file, or one holding no YAML document: empty, blank or only comments:
+    None) and its problems, each with its line."""
     if not path.is_file():
         return None, []
     log = ErrorLog(label)
     ok, data = load_yaml(path, log)
-    if not ok:
+    if not ok or data is None:
         return None, log.result()
     for loc, message in check_topology(data):
         log.add(message, line_of(data, loc), ".".join(map(str, loc)) or None)

@@ -15,12 +15,15 @@ from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
 def load_yaml(path: Path, log: ErrorLog) -> tuple[bool, Any]:
-    """``(ok, data)``; on failure the reason is added to ``log`` with its line."""
+    """``(ok, data)``, data None for a file of no document (empty, blank, only comments); on failure the reason is
+    added to ``log`` with its line."""
     try:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel, PowerShell) is no text
     except (OSError, UnicodeDecodeError) as exc:
         log.add(f"cannot read: {exc}")
         return False, None
+    if not text.strip():  # blank: tabs, which YAML refuses anywhere, included
+        return True, None
     try:
         check_yaml_bounds(text)
         return True, YAML(typ="rt", pure=True).load(text)
