@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.names import name_problem
+from agent.series import DEFAULT_CHANGE_TYPE, change_type
 from agent.timeparse import parse_duration, to_epoch
 
 NAME_LABELS = ("service", "alertname")
@@ -93,7 +94,7 @@ class ChangeEvent(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     id: str = ""
-    type: str = "deploy"
+    type: str = DEFAULT_CHANGE_TYPE
     service: str = ""
     ts: float | None = None
     started: float | None = None
@@ -113,6 +114,12 @@ class ChangeEvent(BaseModel):
     @classmethod
     def _service_name(cls, value: str) -> str:
         return _checked_name(value) or ""
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _unnamed_type(cls, value: Any) -> Any:
+        """No type (null, empty) is the default one, as a missing type is."""
+        return change_type(value) if value is None or isinstance(value, str) else value
 
     @property
     def began(self) -> float | None:

@@ -133,6 +133,14 @@ class LogRecord:
     extra: Mapping[str, object] = field(default_factory=dict)
 
 
+DEFAULT_CHANGE_TYPE = "deploy"  # a change that names no type (missing, empty or null)
+
+
+def change_type(given: str | None) -> str:
+    """A change's type as given, or ``DEFAULT_CHANGE_TYPE`` when it names none (None, empty or blank)."""
+    return given if given and given.strip() else DEFAULT_CHANGE_TYPE
+
+
 @dataclass(frozen=True)
 class ChangeRecord:
     """One deploy, config push, flag flip, canary or rollback."""

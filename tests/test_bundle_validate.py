@@ -164,7 +164,7 @@ def test_log_errors(tmp_path):
         '{"service": "a", "level": "INFO", "message": "x"}\n'
         '{"ts": "soon", "service": "a", "level": "INFO", "message": "x"}\n'
         '{"ts": 1, "level": "INFO", "message": "x"}\n'
-        '{"ts": 1, "service": "a", "level": "info", "message": {"nested": true}}\n'
+        '{"ts": 1, "service": "a", "level": "info", "message": "x", "instance": {"nested": true}}\n'
         '{"ts": 100000000000000000000, "service": "a", "level": "INFO", "message": "x"}\n'
         '{"ts": NaN, "service": "a", "level": "INFO", "message": "x"}\n'
     )
@@ -177,7 +177,7 @@ def test_log_errors(tmp_path):
         "my-case/logs.jsonl:6: ts: required",
         "my-case/logs.jsonl:7: ts: not a Unix or RFC 3339 timestamp ('soon')",
         "my-case/logs.jsonl:8: service: required",
-        "my-case/logs.jsonl:9: message: must be a string, found dict",
+        "my-case/logs.jsonl:9: instance: must be a string, found dict",
         "my-case/logs.jsonl:10: ts: 100000000000000000000 is no time: read as Unix nanoseconds it is after the year "
         "2500; write seconds (fractions allowed), milli-, micro- or nanoseconds, or RFC 3339 text",
         "my-case/logs.jsonl:11: ts: not a Unix or RFC 3339 timestamp (nan)",
@@ -188,14 +188,34 @@ def test_change_errors(tmp_path):
     changes = (
         '{"ts": 1, "service": "a", "type": "deploy", "id": 7}\n'
         '{"ts": 1, "service": "a", "type": "deploy"}\n'
-        '{"ts": 1, "service": "a", "id": "x"}\n'
         '{"ts": 1, "service": "a", "type": "canary", "id": "x", "canary": "v2"}\n'
+        '{"ts": 1, "service": "a", "type": ["deploy"], "id": "x"}\n'
     )
     assert errors_of(make_case(tmp_path, {"changes.jsonl": changes})) == [
         "my-case/changes.jsonl:2: id: required",
-        "my-case/changes.jsonl:3: type: required",
-        "my-case/changes.jsonl:4: canary: must be an object of label names to values",
+        "my-case/changes.jsonl:3: canary: must be an object of label names to values",
+        "my-case/changes.jsonl:4: type: must be a string, found list",
     ]
+
+
+def test_a_change_naming_no_type_is_a_deploy_as_in_event_yaml(tmp_path):
+    changes = "".join(f'{{"ts": 1, "service": "a", "id": "c{i}"{typed}}}\n'
+                      for i, typed in enumerate(["", ', "type": ""', ', "type": null', ', "type": " "']))
+    event = GOOD_EVENT + "change: {id: c0, type: null, service: a}\n"
+    case = make_case(tmp_path, {"changes.jsonl": changes, "event.yaml": event})
+    assert errors_of(case) == []
+    bundle = load_bundle(case)
+    assert [c.type for c in bundle.changes] == ["deploy"] * 4 and bundle.event.change.type == "deploy"
+
+
+def test_a_null_log_message_is_empty_text_and_an_object_its_json(tmp_path):
+    logs = "".join(f'{{"ts": 1, "service": "a", "level": "INFO", "message": {m}}}\n'
+                   for m in ["null", '{"msg": "é", "n": 1}', '["a", 2]', "true", "5"])
+    case = make_case(tmp_path, {"logs.jsonl": logs})
+    assert errors_of(case) == []
+    assert [r.message for r in load_bundle(case).logs] == ["", '{"msg": "é", "n": 1}', '["a", 2]', "true", "5"]
+    missing = make_case(tmp_path, {"logs.jsonl": '{"ts": 1, "service": "a", "level": "INFO"}\n'}, "missing")
+    assert errors_of(missing) == ["missing/logs.jsonl:1: message: required"]
 
 
 def test_topology_errors(tmp_path):

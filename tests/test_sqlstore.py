@@ -246,8 +246,8 @@ def test_ingest_bundle_all_or_nothing(store_url, tmp_path):
     store = ObservabilityStore(store_url)
     line = {"ts": "1970-01-01T00:01:40Z", "service": "ranking", "level": "warn", "message": "hi", "pod": "p1"}
     change = {"ts": 100, "service": "ranking", "type": "deploy", "id": "d1", "description": "v2"}
-    broken = write_bundle(tmp_path / "broken", [line], [change, {"ts": 5, "service": "x", "id": "d2"}])
-    with pytest.raises(InvalidBundleError, match=r"broken/changes.jsonl:2: type: required"):
+    broken = write_bundle(tmp_path / "broken", [line], [change, {"ts": 5, "service": "x", "type": "deploy"}])
+    with pytest.raises(InvalidBundleError, match=r"broken/changes.jsonl:2: id: required"):
         store.ingest_bundle(broken)
     assert SqlLogSource(store_url).query(LogRequest((), 0.0, 1000.0)).status == "error"  # nothing, not even a table
 

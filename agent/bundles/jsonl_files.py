@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
 from agent.names import name_problem
-from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level
+from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, change_type
 from agent.timeparse import NotSecondsError, to_epoch
 
 LOG_FIELDS = ("ts", "service", "level", "message", "instance", "trace_id")
@@ -79,7 +79,7 @@ def _log_record(obj: dict[str, Any]) -> LogRecord:
         ts=_ts(obj),
         service=sys.intern(_name(obj, "service")),  # one string per service, not one per line
         level=level,
-        message=_text(obj, "message", allow_empty=True),
+        message=_message(obj),
         instance=sys.intern(instance) if instance else instance,
         trace_id=_optional_text(obj, "trace_id"),
         extra={k: v for k, v in obj.items() if k not in LOG_FIELDS},
@@ -90,7 +90,7 @@ def _change_record(obj: dict[str, Any]) -> ChangeRecord:
     return ChangeRecord(
         ts=_ts(obj),
         service=_name(obj, "service"),
-        type=_text(obj, "type"),
+        type=change_type(_optional_text(obj, "type")),
         id=_text(obj, "id"),
         description=_optional_text(obj, "description") or "",
         version=_optional_text(obj, "version"),
@@ -99,6 +99,16 @@ def _change_record(obj: dict[str, Any]) -> ChangeRecord:
         baseline=_selector(obj, "baseline"),
         diff=_optional_text(obj, "diff"),
     )
+
+
+def _message(obj: dict[str, Any]) -> str:
+    """The line's text: null is empty text, an object, array or other JSON value its JSON text."""
+    if "message" not in obj:
+        raise _RowError("message", "required")
+    value = obj["message"]
+    if value is None or type(value) is str:
+        return value or ""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _ts(obj: dict[str, Any]) -> float:
@@ -113,9 +123,9 @@ def _ts(obj: dict[str, Any]) -> float:
         raise _RowError("ts", f"not a Unix or RFC 3339 timestamp ({value!r})") from None
 
 
-def _text(obj: dict[str, Any], key: str, allow_empty: bool = False) -> str:
+def _text(obj: dict[str, Any], key: str) -> str:
     value = _optional_text(obj, key)
-    if value is None or (not value and not allow_empty):
+    if not value:
         raise _RowError(key, "required")
     return value
 
