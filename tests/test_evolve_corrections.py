@@ -6,10 +6,12 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli.app import app
+from agent.events import Event
 from agent.evolve.casebase import case_doc_id, similar_cases
 from agent.evolve.corrections import API_WORDING, CorrectionError, correct_case
 from agent.memory import CaseNotFoundError
-from tests.test_evolve_support import rca_event, rca_verdict, release_event, release_verdict, store_case
+from agent.verdict import InspectionItem, Verdict
+from tests.test_evolve_support import T0, rca_event, rca_verdict, release_event, release_verdict, store_case
 
 runner = CliRunner()
 
@@ -67,6 +69,30 @@ def test_release_corrections_take_a_decision_only(memory) -> None:
         correct_case(memory, case_id, correct=False, decision="stop")
     result = correct_case(memory, case_id, correct=False, decision="block")
     assert result.truth.decision == "block"
+
+
+def _inspection_case(memory, severity: str = "critical") -> str:
+    event = Event.model_validate({"pattern": "inspection", "time": T0, "scope": {"services": ["ranking"]}})
+    items = [InspectionItem(service="ranking", kind="disk_full", severity=severity, evidence=["F1"])]
+    verdict = Verdict(pattern="inspection", summary="disk filling", items=items, evidence=["F1"], reasoner="offline")
+    return store_case(memory, event, verdict, skill="disk-inspection")
+
+
+def test_inspection_right_with_no_attention_contradicting_its_finding_is_refused(memory) -> None:
+    case_id = _inspection_case(memory)
+    refused = runner.invoke(app, ["correct", case_id, "--right", "--no-attention", "--no-index"])
+    assert refused.exit_code == 2, refused.output
+    assert "--right contradicts the truth given" in refused.output and "use --wrong" in refused.output
+    assert memory.get_case(case_id).corrections == []
+    with pytest.raises(CorrectionError, match="--no-attention says nothing was worth reporting"):
+        correct_case(memory, case_id, correct=False, needs_attention=False, service="ranking", fault="disk_full")
+    wrong = correct_case(memory, case_id, correct=False, needs_attention=False)
+    assert wrong.truth.findings == [] and wrong.truth.describe() == "nothing worth reporting"
+
+
+def test_inspection_right_with_no_attention_stands_when_it_reported_nothing_severe(memory) -> None:
+    result = correct_case(memory, _inspection_case(memory, "info"), correct=True, needs_attention=False)
+    assert result.truth.findings == [] and result.truth.needs_attention is False
 
 
 def test_unknown_case_is_a_clear_error(memory) -> None:

@@ -86,7 +86,10 @@ def truth_from_correction(case: CaseRecord, correction: CorrectionRecord) -> Tru
     values.update({k: v for k, v in given.items() if v is not None})
     if pattern == "rca" and values.get("needs_attention") is None and values.get("service"):
         values["needs_attention"] = True  # naming a root cause says the alert was actionable
-    if pattern == "inspection" and not (correction.correct and not given["service"]):
+    # an inspection's findings are the verdict's only when it is endorsed as it is: a service given, a
+    # wrong answer, or "nothing needed attention" (even with --right) states them
+    stated = given["service"] or not correction.correct or given["needs_attention"] is False
+    if pattern == "inspection" and stated:
         values["findings"] = (
             [{"service": given["service"], "kind": given["fault"] or ""}] if given["service"] else []
         )
