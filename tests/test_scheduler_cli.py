@@ -106,6 +106,28 @@ def test_run_inspects_now_and_records_the_run(runner):
     assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
 
 
+def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
+    settings = get_settings()
+    invoke(runner, "sync")
+    with Memory(settings.resolved_database_url) as memory:
+        dry = DryRunInvestigator(memory)
+
+        def no_data(event, **kwargs):
+            result = dry(event, **kwargs)
+            return result.model_copy(update={"verdict": result.verdict.model_copy(update={"judged": False})})
+
+        configure(settings, no_data)
+        try:
+            result = invoke(runner, "run", "disk-inspection", "--service", "ranking")
+        finally:
+            configure(None, None)
+        schedule = memory.get_schedule("skill:disk-inspection")
+    assert result.exit_code == 3, result.output
+    assert "could not judge" in result.stderr
+    assert schedule.last_status == "could not judge" and schedule.last_case_id
+    assert listed(runner)["skill:disk-inspection"]["last_status"] == "could not judge"
+
+
 def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
     env = {**os.environ, "BIANQUE_HOME": str(bianque_home), "COLUMNS": "200"}
     code = "from agent.cli.app import main; main()"

@@ -27,6 +27,13 @@ SkillOption = Annotated[str | None, typer.Option("--skill", help="Use this Skill
 COULD_NOT_JUDGE_EXIT = 3  # rca / intercept / inspect: the data could not answer (the verdict's judged is false)
 
 
+def exit_if_not_judged(verdict: Any) -> None:
+    """Exit with COULD_NOT_JUDGE_EXIT (saying why) when the verdict could not judge; return otherwise."""
+    if not verdict.judged:
+        err_console.print(f"[yellow]could not judge[/] (exit code {COULD_NOT_JUDGE_EXIT}): {escape(verdict.summary)}")
+        raise typer.Exit(COULD_NOT_JUDGE_EXIT)
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print a clear error and exit non-zero (no traceback). ``message`` is plain text: brackets in it
     (``pkg[extra]``, ``alerts[3]``, a log line) are printed as they are, never read as markup."""

@@ -9,14 +9,12 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.markup import escape
 
 from agent.cli.common import (
-    COULD_NOT_JUDGE_EXIT,
     BundleOption,
     JsonOption,
     SkillOption,
-    err_console,
+    exit_if_not_judged,
     fail,
     first_use_progress,
     print_json,
@@ -64,10 +62,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         print_markdown(result.report)
         if result.case_id:
             typer.echo(f"case {result.case_id} — correct it with: bianque correct {result.case_id} --help")
-    if not result.verdict.judged:
-        err_console.print(f"[yellow]could not judge[/] (exit code {COULD_NOT_JUDGE_EXIT}): "
-                          f"{escape(result.verdict.summary)}")
-        raise typer.Exit(COULD_NOT_JUDGE_EXIT)
+    exit_if_not_judged(result.verdict)
 
 
 def _command(pattern: Pattern) -> str:

@@ -9,7 +9,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from agent.cli.common import JsonOption, console, err_console, print_json, print_markdown, user_errors
+from agent.cli.common import (
+    JsonOption,
+    console,
+    err_console,
+    exit_if_not_judged,
+    print_json,
+    print_markdown,
+    user_errors,
+)
 from agent.config import get_settings
 from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
 from agent.timeparse import to_rfc3339
@@ -139,17 +147,22 @@ def run(
     service: ServiceOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run an inspection Skill now over live sources (recorded on its schedule if it has one)."""
+    """Run an inspection Skill now over live sources (recorded on its schedule if it has one).
+
+    Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
+    false), as for `bianque inspect`; the run is then recorded as "could not judge".
+    """
     from agent.scheduler import run_inspection
 
     with user_errors(*ERRORS):
         result = run_inspection(skill, service or None).result
     if as_json:
         print_json(result.model_dump(mode="json"))
-        return
-    print_markdown(result.report)
-    if result.case_id:
-        console.print(f"case {result.case_id}")
+    else:
+        print_markdown(result.report)
+        if result.case_id:
+            console.print(f"case {result.case_id}")
+    exit_if_not_judged(result.verdict)
 
 
 @schedule_app.command("start")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TICK_LOOKBACK_S = 1800.0  # as late as the scheduler still runs a missed job (service.MISFIRE_GRACE_S)
+NOT_JUDGED = "could not judge"  # a run's status when the data could not answer (the verdict's judged is false)
 CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
 _lock = threading.Lock()
 _configured: tuple[Settings, Investigator] | None = None
@@ -106,7 +107,8 @@ def run_inspection(
 ) -> InspectionRun:
     """Inspect with ``skill_name`` now (default services: its scope) and record the run on ``job_id``.
 
-    Without ``job_id`` the run is recorded on the Skill's own schedule when it has one.
+    Without ``job_id`` the run is recorded on the Skill's own schedule when it has one: status ``done``,
+    ``could not judge`` (no data answered; the verdict's ``judged`` is false) or ``failed``.
     Raises LookupError for an unknown Skill and ValueError for a Skill that is not an inspection.
     """
     from agent.runtime import known_services, load_skills
@@ -131,7 +133,8 @@ def run_inspection(
                 memory.record_schedule_run(job_id, "failed")
             raise
         if job_id:
-            memory.record_schedule_run(job_id, "done", case_id=result.case_id)
+            status = "done" if result.verdict.judged else NOT_JUDGED
+            memory.record_schedule_run(job_id, status, case_id=result.case_id)
     return InspectionRun(skill=skill_name, job_id=job_id, event=event, result=result)
 
 
