@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
 from agent.evolve.authoring import AuthoringError, from_template, guess_pattern
-from agent.evolve.instructions import InstructionNotUnderstood, instruction_edits
+from agent.evolve.instructions import InstructionNotUnderstood, NothingToChange, instruction_edits
 from agent.evolve.patch import patch_skill
 from agent.memory import Memory
 from agent.runtime import load_skills
@@ -41,6 +41,21 @@ def test_simple_instructions_are_understood_offline(library) -> None:
     assert rules[0].when.min_score == 0.3
     assert "oom" in _apply(library, "memory-pressure-rca", "add tag oom").knowledge.tags
     assert _apply(library, "memory-pressure-rca", "set dependency depth to 2").data.dependencies.depth == 2
+
+
+def test_an_added_metric_is_bad_the_way_its_name_says_and_never_a_duplicate(library) -> None:
+    added = _apply(library, "memory-pressure-rca", "also pull cache_hit_ratio for dependencies").data.metrics[-1]
+    assert (added.id, added.name, added.direction.value, added.dependencies) == (
+        "cache_hit_ratio", "cache_hit_ratio", "down", True)
+    assert _apply(library, "memory-pressure-rca", "add metric *_error_ratio").data.metrics[-1].direction.value == "auto"
+    errors = library.get("search-errors-rca").skill
+    with pytest.raises(NothingToChange, match="already reads cache_hit_ratio on its dependencies too .*direction down"):
+        instruction_edits(errors, "also pull cache_hit_ratio for dependencies")
+    memory = library.get("memory-pressure-rca").skill
+    local = next(i for i, m in enumerate(memory.data.metrics) if not m.dependencies)
+    name = memory.data.metrics[local].name
+    extended = _apply(library, "memory-pressure-rca", f"add metric {name} for dependencies").data.metrics
+    assert len(extended) == len(memory.data.metrics) and extended[local].dependencies
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,7 @@ def test_cli_history_diff_rollback(memory, settings) -> None:
     assert memory.active_skill_version(NAME).version == 3
     missing = runner.invoke(app, ["skills", "diff", NAME, "1", "7"])
     assert missing.exit_code == 2 and "7" in missing.output
+    assert f"no stored version 7 of Skill '{NAME}': stored are v1, v2, v3" in " ".join(missing.output.split())
     declined = runner.invoke(app, ["skills", "rollback", NAME, "2"], input="n\n")
     assert declined.exit_code == 1 and memory.active_skill_version(NAME).version == 3
 
@@ -94,3 +95,6 @@ def test_cli_history_diff_rollback(memory, settings) -> None:
 def test_history_of_an_unchanged_skill_says_so(settings) -> None:
     result = runner.invoke(app, ["skills", "history", "generic-rca"])
     assert result.exit_code == 0 and "no stored versions of generic-rca" in result.output
+    back = runner.invoke(app, ["skills", "rollback", "generic-rca", "1", "--yes"])
+    said = " ".join(back.output.split())
+    assert back.exit_code == 2 and "no stored version 1 of Skill 'generic-rca': none is stored" in said

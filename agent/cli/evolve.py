@@ -56,7 +56,8 @@ def _errors() -> Iterator[None]:
     except (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LLMError, GenerationFailed,
             SkillFileError, KnowledgeStoreError, EmbeddingModelError, InvalidBundleError,
             LookupError, ValueError) as exc:
-        fail(str(exc).strip("'\""))
+        # a KeyError's str() is its repr (quoted); any other message is shown as it is
+        fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc))
 
 
 def _memory():

@@ -2,7 +2,9 @@
 
 Understood (case-insensitive, one instruction at a time):
 
-- ``add metric NAME [as ID] [for dependencies]``
+- ``add metric NAME [as ID] [for dependencies]`` (also ``[also] pull|read [metric] NAME ...``): the bad
+  direction is read off the name (:func:`agent.detectors.direction.infer_direction`; ``auto`` for a glob);
+  a metric the Skill already reads is not added twice (``for dependencies`` extends it to them)
 - ``raise|lower|set threshold of SIGNAL to VALUE`` (also ``min_effect``)
 - ``raise|lower|set min_score of rule N to VALUE``
 - ``add tag TAG`` / ``add knowledge tag TAG``
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 import re
 
+from agent.detectors.direction import infer_direction
 from agent.evolve.patch import Edit
 from agent.skills.schema import Skill
 
-_ADD_METRIC = re.compile(r"^add (?:a )?metric ([A-Za-z_:*?\[\]][A-Za-z0-9_:*?\[\]]*)(?: as ([a-z][a-z0-9_\-]*))?"
-                         r"(?P<deps> (?:for|on|including) (?:the )?dependencies)?\.?$")
+_ADD_METRIC = re.compile(r"^(?:add (?:a )?metric|(?:also )?(?:pull|read)(?: (?:the )?metric)?) "
+                         r"([A-Za-z_:*?\[\]][A-Za-z0-9_:*?\[\]]*)(?: as ([a-z][a-z0-9_\-]*))?"
+                         r"(?P<deps> (?:for|on|including) (?:the |its )?dependencies)?\.?$")
 _SIGNAL_VALUE = re.compile(r"^(?:raise|lower|set|change) (?:the )?(threshold|min_effect) of (?:signal )?"
                            r"([a-z][a-z0-9_\-]*) to (-?[0-9]+(?:\.[0-9]+)?)\.?$")
 _RULE_SCORE = re.compile(r"^(?:raise|lower|set|change) (?:the )?min_score of rule ([0-9]+) "
@@ -25,7 +29,7 @@ _RULE_SCORE = re.compile(r"^(?:raise|lower|set|change) (?:the )?min_score of rul
 _TAG = re.compile(r"^add (?:a )?(?:knowledge )?tag ([a-z0-9_\-]+)\.?$")
 _DEPTH = re.compile(r"^set (?:the )?dependency depth to ([0-9])\.?$")
 UNDERSTOOD = (
-    '"add metric NAME [as ID] [for dependencies]", "raise threshold of SIGNAL to VALUE", '
+    '"add metric NAME [as ID] [for dependencies]" (or "also pull NAME ..."), "raise threshold of SIGNAL to VALUE", '
     '"set min_effect of SIGNAL to VALUE", "set min_score of rule N to VALUE", "add tag TAG", '
     '"set dependency depth to N"'
 )
@@ -33,6 +37,10 @@ UNDERSTOOD = (
 
 class InstructionNotUnderstood(ValueError):
     """The instruction is not one of the simple forms understood offline."""
+
+
+class NothingToChange(ValueError):
+    """The Skill already does what the instruction asks."""
 
 
 def _signal_index(skill: Skill, signal_id: str) -> int:
@@ -56,17 +64,32 @@ def _metric_id(skill: Skill, name: str, wanted: str | None) -> str:
     return candidate
 
 
+def _add_metric(skill: Skill, name: str, wanted_id: str | None, deps: bool, why: str) -> list[Edit]:
+    """A baseline signal for metric ``name``, bad in the direction its name says; none when the Skill
+    already reads it (only extended to the dependencies when that is asked and not yet so)."""
+    for i, signal in enumerate(skill.data.metrics):
+        if signal.name != name:
+            continue
+        if deps and not signal.dependencies:
+            return [Edit("set", ("data", "metrics", i, "dependencies"), True, why)]
+        where = " on its dependencies too" if signal.dependencies else ""
+        raise NothingToChange(f"{skill.name} already reads {name}{where} (signal {signal.id!r}, direction "
+                              f"{signal.direction.value}); nothing to change")
+    direction = "auto" if any(c in name for c in "*?[") else infer_direction(name)
+    signal = {"id": _metric_id(skill, name, wanted_id), "name": name, "labels": {"service": "{service}"},
+              "compare": "baseline", "direction": direction, "min_effect": 0.3}
+    if deps:
+        signal["dependencies"] = True
+    return [Edit("append", ("data", "metrics"), signal, why)]
+
+
 def instruction_edits(skill: Skill, instruction: str) -> list[Edit]:
     """The edits a simple instruction asks for; InstructionNotUnderstood otherwise."""
     text = " ".join(instruction.strip().split())
     lowered = text.lower()
     if match := _ADD_METRIC.match(lowered):
-        name = re.match(r"^add (?:a )?metric (\S+)", text, re.IGNORECASE).group(1)  # keep the name's case
-        signal = {"id": _metric_id(skill, name, match.group(2)), "name": name, "labels": {"service": "{service}"},
-                  "compare": "baseline", "direction": "up", "min_effect": 0.3}
-        if match.group("deps"):
-            signal["dependencies"] = True
-        return [Edit("append", ("data", "metrics"), signal, f"instruction: {text}")]
+        name = text[match.start(1):match.end(1)]  # the name's own case (the words before it are ASCII)
+        return _add_metric(skill, name, match.group(2), bool(match.group("deps")), f"instruction: {text}")
     if match := _SIGNAL_VALUE.match(lowered):
         field, signal_id, value = match.group(1), match.group(2), float(match.group(3))
         index = _signal_index(skill, signal_id)

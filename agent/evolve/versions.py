@@ -115,16 +115,28 @@ def history(memory: Any, name: str) -> list[SkillVersionRecord]:
     return memory.skill_versions(name)
 
 
+def stored_version(memory: Any, name: str, version: int) -> SkillVersionRecord:
+    """Stored version ``version`` of ``name``; SkillVersionNotFoundError saying which versions there are."""
+    try:
+        return memory.get_skill_version(name, version)
+    except SkillVersionNotFoundError:
+        numbers = [f"v{v.version}" for v in memory.skill_versions(name)]
+        hint = (f"stored are {', '.join(numbers)} (see `bianque skills history {name}`)" if numbers else
+                "none is stored: its file has never been changed by Bian Que (a version is stored when a "
+                "refinement is saved, together with the text it replaced)")
+        raise SkillVersionNotFoundError(name, version, hint) from None
+
+
 def diff_versions(memory: Any, name: str, old: int, new: int) -> str:
     """Unified diff between two stored versions (SkillVersionNotFoundError for an unknown one)."""
-    first = memory.get_skill_version(name, old)
-    second = memory.get_skill_version(name, new)
+    first = stored_version(memory, name, old)
+    second = stored_version(memory, name, new)
     return unified_diff(first.yaml_text, second.yaml_text, name, f"v{old}", f"v{new}")
 
 
 def rollback_text(memory: Any, name: str, version: int) -> str:
     """The exact text a rollback to ``version`` writes (SkillVersionNotFoundError for an unknown one)."""
-    return memory.get_skill_version(name, version).yaml_text
+    return stored_version(memory, name, version).yaml_text
 
 
 def rollback(
@@ -132,9 +144,6 @@ def rollback(
     current: LoadedSkill | None = None,
 ) -> Accepted:
     """Restore version ``version``'s text exactly: a new active history entry, and the text in the user dir."""
-    versions = memory.skill_versions(name)
-    if not versions:
-        raise SkillVersionNotFoundError(name, version)
     text = rollback_text(memory, name, version)
     baseline = ensure_baseline(memory, name, skill_text(current)) if current is not None else None
     record = memory.restore_skill_version(name, version, author=author)

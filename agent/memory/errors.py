@@ -24,9 +24,9 @@ class EventNotFoundError(NotFoundError):
 
 
 class SkillVersionNotFoundError(NotFoundError):
-    def __init__(self, name: str, version: int | None = None) -> None:
+    def __init__(self, name: str, version: int | None = None, hint: str = "") -> None:
         what = f"version {version} of Skill {name!r}" if version is not None else f"Skill {name!r}"
-        super().__init__(f"no stored {what}")
+        super().__init__(f"no stored {what}" + (f": {hint}" if hint else ""))
         self.name = name
         self.version = version
 
