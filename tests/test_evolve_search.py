@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from agent.cli.app import app
 from agent.config import get_settings
 from agent.evolve.corrections import correct_case
 from agent.evolve.protocol import run_protocol, split_halves
@@ -14,9 +16,11 @@ from agent.evolve.search import candidate_edits, search_parameters
 from agent.evolve.workbench import Workbench
 from agent.runtime import load_skills
 from agent.sim.scenario import build_scenario, write_scenario
+from agent.skills.library import load_library
 from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
 
 NAME = "memory-pressure-rca"
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -54,6 +58,55 @@ def test_search_keeps_the_smallest_change_that_fixes_a_corrected_case(memory, se
     assert result.best.edits[0].value == pytest.approx(original.min_effect * 0.5, abs=0.01)
     fixing_nothing = [t for t in result.tried if t.fixed == 0]
     assert fixing_nothing and all(not t.report.accepted for t in fixing_nothing)
+
+
+def _scripted_cli(memory, settings, tmp_path, monkeypatch, *, fixable: bool) -> str:
+    """A corrected case no rule fixes (the team's own fault kind on the alerted service, blamed on a
+    dependency), and a replay runner under which lowering the first signal's minimum effect fixes it
+    (``fixable``) or nothing does."""
+    label = {"root_cause": [{"service": "ranking", "fault": "weird_fault"}]}
+    bundle = write_small_bundle(tmp_path / "b0", rca_event(), label=label)
+    target = store_case(memory, rca_event(), rca_verdict("cache"), bundle=bundle)
+    correct_case(memory, target, correct=False, service="ranking", fault="weird_fault")
+    first = load_skills(settings).get(NAME).skill.data.metrics[0]
+
+    def run(case, library, skill):
+        lowered = library.get(skill).skill.data.metrics[0].min_effect < first.min_effect
+        right = fixable and lowered and case.id == target
+        return rca_verdict("ranking", "weird_fault") if right else rca_verdict("cache")
+
+    monkeypatch.setattr("agent.evolve.workbench.investigate_runner", lambda *_a, **_k: run)
+    return target
+
+
+def test_cli_refine_from_case_proposes_the_parameter_change_that_fixes_it(memory, settings, tmp_path,
+                                                                            monkeypatch) -> None:
+    target = _scripted_cli(memory, settings, tmp_path, monkeypatch, fixable=True)
+    result = runner.invoke(app, ["skills", "refine", "--from-case", target, "--yes"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    tried = len(candidate_edits(load_skills(settings).get(NAME).skill))
+    out = " ".join(result.output.split())
+    assert "no rule-based fix" in out and f"Parameter search of {NAME}: {tried} candidate change(s)" in out
+    assert "proposal (search): parameter search:" in out and "min_effect" in out
+    assert "accepted: 1 of 1 corrected case(s) fixed; 0 of" in out and f"saved {NAME} v2" in out
+    saved = load_skills(settings).get(NAME).skill.data.metrics[0]
+    assert saved.min_effect < load_library([settings.skills_dirs[0]]).get(NAME).skill.data.metrics[0].min_effect
+    version = memory.skill_versions(NAME)[-1]
+    assert version.reason.startswith("search: from correction") and target in version.reason
+
+
+def test_cli_refine_from_case_reports_what_was_tried_when_no_parameter_fixes_it(memory, settings, tmp_path,
+                                                                                monkeypatch) -> None:
+    target = _scripted_cli(memory, settings, tmp_path, monkeypatch, fixable=False)
+    result = runner.invoke(app, ["skills", "refine", "--from-case", target, "--yes"], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    tried = len(candidate_edits(load_skills(settings).get(NAME).skill))
+    out = " ".join(result.output.split())
+    assert f"Parameter search of {NAME}: {tried} candidate change(s) replayed" in out
+    assert out.count("rejected: fixes none") == tried and "no parameter change fixes a corrected case" in out
+    assert f"({tried} tried, above)" in out and memory.skill_versions(NAME) == []
+    skipped = runner.invoke(app, ["skills", "refine", "--from-case", target, "--no-search"])
+    assert skipped.exit_code == 2 and "no rule-based fix" in skipped.output and "Parameter search" not in skipped.output
 
 
 def _sim_set(root: Path) -> list[Path]:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agent.cli.common import JsonOption, console, fail, print_json
+from agent.cli.common import JsonOption, console, fail, print_json, with_status
 from agent.config import get_settings
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Save without asking for confirmation.")]
@@ -241,32 +242,107 @@ def _show_replay(report: Any) -> None:
     _say(report.reason, "green" if report.accepted else "red")
 
 
+def _show_proposal(proposal: Any) -> None:
+    _say(f"proposal ({proposal.source}): {proposal.summary}")
+    for reason in proposal.reasons:
+        _say(f"  - {reason}")
+    _show_diff(proposal.diff)
+
+
+def _replayed(bench: Any, proposal: Any) -> Any:
+    """Replay a proposal behind a spinner and show both parts of the replay."""
+    report = with_status(f"replaying {proposal.skill} v{proposal.patched.new_version} against its cases ...",
+                         lambda: bench.replay(proposal))
+    _show_replay(report)
+    return report
+
+
+def _gate(report: Any) -> str:
+    """A search candidate's replay in a few words."""
+    if report.accepted:
+        return "accepted"
+    if report.regressions:
+        return f"rejected: breaks {len(report.regressions)}"
+    skipped = any(c.role == "regression" and c.skipped for c in report.cases)
+    return "rejected: fixes none" + (" (regression set not replayed)" if skipped else "")
+
+
+def _search(bench: Any, case_id: str, skill: str | None) -> Any:
+    """The offline parameter search for a corrected case, with a progress bar; shows what was tried."""
+    from agent.evolve.search import candidate_edits
+
+    _case, name = bench.corrected_case(case_id, skill)
+    planned = len(candidate_edits(bench.skill(name).skill))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"parameter search: replaying {planned} candidate change(s) of {name}", total=planned)
+
+        def step(_message: str) -> None:
+            done = progress.tasks[0].completed + 1
+            progress.update(task, completed=done, total=max(planned, done))
+
+        result = bench.search_for_case(case_id, skill=name, progress=step)
+    table = Table(title=f"Parameter search of {name}: {len(result.tried)} candidate change(s) replayed")
+    for column in ("change", "corrected fixed", "broken", "gate"):
+        table.add_column(column, overflow="fold")
+    for tried in result.tried:
+        gate = tried.error or _gate(tried.report)
+        style = "green" if tried is result.best else ("red" if tried.broken else None)
+        table.add_row(tried.describe, str(tried.fixed), str(tried.broken), gate, style=style)
+    console.print(table)
+    return result
+
+
 def refine_command(
     name: Annotated[str | None, typer.Argument(help="Skill name (default: the Skill of --from-case).")] = None,
     instruction: Annotated[str | None, typer.Option("--instruction", "-i", help="What to change, in words.")] = None,
     from_case: Annotated[str | None, typer.Option("--from-case", help="Fix what this corrected case missed.")] = None,
+    search: Annotated[bool, typer.Option(
+        "--search/--no-search",
+        help="--from-case: when no rule-based (or LLM) patch passes the replay gate, search the Skill's parameters "
+             "offline (minimum effects, directions, dependencies, log levels).")] = True,
     bundle: BundleCatalog = None,
     llm_replay: Annotated[bool, typer.Option("--llm-replay", help="Replay with the LLM reasoner.")] = False,
     yes: YesOption = False,
 ) -> None:
-    """Propose a patch (from an instruction or a correction), replay it, and save it if it passes."""
+    """Propose a patch (from an instruction or a correction), replay it, and save it if it passes.
+
+    Exit code 1 when nothing passes the replay gate (it fixes no corrected case, or breaks one that passed).
+    """
+    from agent.evolve.proposals import NoRuleFix
+
     if (instruction is None) == (from_case is None):
         fail("give exactly one of --instruction TEXT or --from-case CASE_ID")
     if from_case is None and name is None:
         fail("name the Skill to refine")
     with _errors():
         bench = _workbench(bundle, llm_replay)
-        if from_case is not None:
-            proposal = bench.propose_for_case(from_case, skill=name)
-        else:
+        proposal = report = None
+        if from_case is None:
             proposal = bench.propose_from_instruction(name or "", instruction or "")
-        _say(f"proposal ({proposal.source}): {proposal.summary}")
-        for reason in proposal.reasons:
-            _say(f"  - {reason}")
-        _show_diff(proposal.diff)
-        report = bench.replay(proposal)
-        _show_replay(report)
-        if not report.accepted:
+        else:
+            try:
+                proposal = bench.propose_for_case(from_case, skill=name)
+            except NoRuleFix as exc:
+                if not search:
+                    raise
+                _say(str(exc), "yellow")
+        if proposal is not None:
+            _show_proposal(proposal)
+            report = _replayed(bench, proposal)
+        if from_case is not None and search and (report is None or not report.accepted):
+            if report is not None:
+                _say("the rule-based patch does not pass the replay gate: searching the Skill's parameters", "yellow")
+            result = _search(bench, from_case, name)
+            if result.best is None:
+                _say(f"no parameter change fixes a corrected case of {result.skill} without breaking one that "
+                     f"passed ({len(result.tried)} tried, above); try `bianque skills refine {result.skill} "
+                     "--instruction ...` or configure an LLM endpoint", "red")
+                raise typer.Exit(1)
+            proposal, report = result.best.proposal, result.best.report
+            _show_proposal(proposal)
+            _show_replay(report)
+        if report is None or not report.accepted:
             raise typer.Exit(1)
         if not yes:
             typer.confirm(f"Save {proposal.skill} v{proposal.patched.new_version}?", abort=True)

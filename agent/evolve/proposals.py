@@ -60,6 +60,10 @@ class NoProposal(ValueError):
     """No patch could be derived: says why and what to try instead."""
 
 
+class NoRuleFix(NoProposal):
+    """No rule applies to a corrected case: the Skill already reads its data (the parameter search may help)."""
+
+
 @dataclass
 class CaseContext:
     """What a proposal may use of a case: the truth, targets, and its bundle's catalog and topology."""
@@ -307,9 +311,10 @@ def propose_by_rules(loaded: LoadedSkill, text: str, ctx: CaseContext, *, versio
     """The rule-based patch for a corrected case, at ``version`` (NoProposal when no rule applies)."""
     edits = rule_edits(loaded.skill, ctx)
     if all(e.path[0] == "knowledge" for e in edits):  # a tag alone changes what is read, not what is decided
-        raise NoProposal(
+        raise NoRuleFix(
             f"no rule-based fix for case {ctx.case.id} ({ctx.truth.describe()}): the Skill already reads that "
-            "data; try `bianque skills refine NAME --instruction ...` or configure an LLM endpoint"
+            "data, so the fix is in how it is weighed (the offline parameter search of `bianque skills refine "
+            "--from-case`), or try `bianque skills refine NAME --instruction ...` or configure an LLM endpoint"
         )
     patched = patch_skill(text, edits, version=version, file=f"<{loaded.name} patch>")
     reasons = list(dict.fromkeys(e.why for e in edits))

@@ -22,6 +22,7 @@ from agent.evolve.patch import Edit, PatchError, patch_skill
 from agent.evolve.proposals import Proposal
 from agent.evolve.replay import ReplayReport
 from agent.evolve.versions import next_version, skill_text
+from agent.memory.records import CaseRecord
 from agent.series import LOG_LEVELS
 from agent.skills.loader import SkillLoadError
 from agent.skills.schema import Skill
@@ -94,13 +95,16 @@ def candidate_edits(skill: Skill) -> list[Edit]:
     return edits[:MAX_CANDIDATES]
 
 
-def _try(bench: Any, name: str, text: str, version: int, edits: list[Edit]) -> Tried:
+def _try(bench: Any, name: str, text: str, version: int, edits: list[Edit], case: CaseRecord | None) -> Tried:
     try:
         patched = patch_skill(text, edits, version=version, file=f"<{name} search>")
     except (PatchError, SkillLoadError, ValueError) as exc:
         return Tried(edits, None, None, f"{type(exc).__name__}: {exc}")
     summary = "parameter search: " + "; ".join(e.why for e in edits)
-    proposal = Proposal(name, "search", summary, patched, [e.why for e in edits])
+    correction = case.latest_correction if case is not None else None
+    proposal = Proposal(name, "search", summary, patched, [e.why for e in edits],
+                        case_id=case.id if case is not None else None,
+                        correction_id=correction.id if correction is not None else None)
     return Tried(edits, proposal, bench.replay(proposal, quick=True))
 
 
@@ -108,20 +112,33 @@ def _rank(t: Tried) -> tuple[int, int]:
     return (t.fixed, -len(t.edits))
 
 
-def search_parameters(bench: Any, name: str, *, progress: Callable[[str], None] = lambda _m: None) -> SearchResult:
-    """Try every candidate edit of Skill ``name`` through the replay gate; keep the best accepted one."""
+def search_parameters(
+    bench: Any, name: str, *, case: CaseRecord | None = None, progress: Callable[[str], None] = lambda _m: None
+) -> SearchResult:
+    """Try every candidate edit of Skill ``name`` through the replay gate; keep the best accepted one.
+
+    ``case``: the corrected case that asked (replayed even when its record names no Skill, and named in
+    the kept proposal). ``progress`` is told of every candidate once replayed ("search NAME: i/n: ...";
+    the pair of the two best, when tried, is one more than ``n``).
+    """
     loaded = bench.skill(name)
     text = skill_text(loaded)
     version = next_version(bench.memory, name, loaded.skill.version)
     result = SearchResult(name)
-    for edit in candidate_edits(loaded.skill):
-        tried = _try(bench, name, text, version, [edit])
+    edits = candidate_edits(loaded.skill)
+
+    def attempt(chosen: list[Edit]) -> Tried:
+        tried = _try(bench, name, text, version, chosen, case)
         result.tried.append(tried)
-        progress(f"search {name}: {tried.describe}: {tried.fixed} fixed, {tried.broken} broken")
+        progress(f"search {name}: {len(result.tried)}/{len(edits)}: {tried.describe}: "
+                 f"{tried.fixed} fixed, {tried.broken} broken")
+        return tried
+
+    for edit in edits:
+        attempt([edit])
     clean = sorted((t for t in result.tried if t.report and t.report.accepted), key=_rank, reverse=True)
     if len(clean) >= 2:
-        pair = _try(bench, name, text, version, [*clean[0].edits, *clean[1].edits])
-        result.tried.append(pair)
+        pair = attempt([*clean[0].edits, *clean[1].edits])
         if pair.report and pair.report.accepted and pair.fixed > clean[0].fixed:
             clean.insert(0, pair)
     result.best = clean[0] if clean else None

@@ -9,6 +9,7 @@ writes it to the user's Skill directory, after which the workbench's library use
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,9 @@ from agent.evolve.replay import (
     replace_skill,
     replay_cases,
 )
+from agent.evolve.search import SearchResult, search_parameters
 from agent.evolve.versions import Accepted, accept, next_version, skill_text
+from agent.memory.records import CaseRecord
 from agent.memory.truth import case_skill
 from agent.reasoners.lessons import memory_vocabulary
 from agent.skills.library import SkillLibrary
@@ -89,8 +92,8 @@ class Workbench:
 
     # -- proposals -------------------------------------------------------------------------------
 
-    def propose_for_case(self, case_id: str, *, skill: str | None = None) -> Proposal:
-        """A patch for the Skill that answered a corrected case (rules offline, the LLM when configured)."""
+    def corrected_case(self, case_id: str, skill: str | None = None) -> tuple[CaseRecord, str]:
+        """A case corrected as wrong and the Skill to refine for it (NoProposal saying why not)."""
         case = self.memory.get_case(case_id)
         correction = case.latest_correction
         if correction is None:
@@ -100,6 +103,13 @@ class Workbench:
         name = skill or case_skill(case)
         if not name:
             raise NoProposal(f"case {case_id} records no Skill; name the Skill to refine")
+        self.skill(name)
+        return case, name
+
+    def propose_for_case(self, case_id: str, *, skill: str | None = None) -> Proposal:
+        """A patch for the Skill that answered a corrected case (rules offline, the LLM when configured)."""
+        case, name = self.corrected_case(case_id, skill)
+        correction = case.latest_correction
         loaded = self.skill(name)
         text = skill_text(loaded)
         ctx = case_context(case)
@@ -118,6 +128,13 @@ class Workbench:
         return Proposal(name, f"llm:{self.client.model}", generated.summary, generated.patched,
                         [f"the model answered in {generated.tries} tr{'y' if generated.tries == 1 else 'ies'}"],
                         case.id, correction.id)
+
+    def search_for_case(
+        self, case_id: str, *, skill: str | None = None, progress: Callable[[str], None] = lambda _m: None
+    ) -> SearchResult:
+        """The offline parameter search (:mod:`agent.evolve.search`) for the Skill of a corrected case."""
+        case, name = self.corrected_case(case_id, skill)
+        return search_parameters(self, name, case=case, progress=progress)
 
     def propose_from_instruction(self, name: str, instruction: str) -> Proposal:
         """A patch following an engineer's instruction (the LLM, or simple forms offline)."""
