@@ -331,8 +331,9 @@ def refine_command(
             _show_proposal(proposal)
             report = _replayed(bench, proposal)
         if from_case is not None and search and (report is None or not report.accepted):
-            if report is not None:
-                _say("the rule-based patch does not pass the replay gate: searching the Skill's parameters", "yellow")
+            if proposal is not None:
+                _say(f"the {proposal.source} patch does not pass the replay gate: searching the Skill's parameters",
+                     "yellow")
             result = _search(bench, from_case, name)
             if result.best is None:
                 _say(f"no parameter change fixes a corrected case of {result.skill} without breaking one that "
