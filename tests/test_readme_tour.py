@@ -16,7 +16,9 @@ from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
 
 runner = CliRunner()
-LOOP = (("rca",), ("correct",), ("skills", "refine"), ("skills", "history"), ("skills", "rollback"))
+LOOP = (("sim", "batch"), ("rca",), ("correct",), ("skills", "refine"), ("skills", "history"), ("skills", "rollback"))
+TOUR_DIR = "/tmp/tour"  # where the tour writes its simulated case; the test writes it under tmp_path instead
+SKILL = "search-errors-rca"
 
 
 def tour() -> list[tuple[list[str], str]]:
@@ -33,20 +35,22 @@ def tour() -> list[tuple[list[str], str]]:
 
 
 def loop_steps() -> list[tuple[list[str], str]]:
-    """The correction loop: the rca run it starts from, then correct, refine, history and rollback."""
+    """The correction loop: the simulated case and the rca run it starts from, then correct, refine, history and
+    rollback."""
     steps = [(args, note) for args, note in tour() if any(tuple(args[:len(p)]) == p for p in LOOP)]
-    return [(a, n) for a, n in steps if a[0] != "rca" or "examples/scenarios/rca-slow-dependency" in a]
+    return [(a, n) for a, n in steps if a[0] != "rca" or any(arg.startswith(TOUR_DIR) for arg in a)]
 
 
 def test_the_tour_holds_the_whole_correction_loop() -> None:
-    kinds = [" ".join(a[:2]) if a[0] == "skills" else a[0] for a, _ in loop_steps()]
-    assert kinds == ["rca", "correct", "skills refine", "skills refine", "skills history", "skills rollback"]
+    kinds = [" ".join(a[:2]) if a[0] == "skills" else a[0] for a, _ in loop_steps()]  # sim batch counts as sim
+    assert kinds == ["sim", "rca", "correct", "skills refine", "skills refine", "skills history", "skills rollback"]
 
 
-def test_the_readme_correction_loop_runs_as_written(monkeypatch) -> None:
+def test_the_readme_correction_loop_runs_as_written(monkeypatch, tmp_path) -> None:
     monkeypatch.chdir(PROJECT_ROOT)  # the tour's paths are relative to the repository
     case_id = None
     for args, note in loop_steps():
+        args = [a.replace(TOUR_DIR, str(tmp_path / "tour")) for a in args]
         if "CASE_ID" in args:
             assert case_id, "the tour corrects a case before running one"
             args = [case_id if a == "CASE_ID" else a for a in args]
@@ -56,7 +60,7 @@ def test_the_readme_correction_loop_runs_as_written(monkeypatch) -> None:
         if args[0] == "rca":
             case_id = re.search(r"^case (\w+) — correct it", result.output, re.MULTILINE).group(1)
         if args[:2] == ["skills", "refine"] and "--from-case" in args:
-            assert "Parameter search of search-latency-rca" in result.output
-    user_file = get_settings().resolved_user_skills_dir / "search-latency-rca.yaml"
-    builtin = PROJECT_ROOT / "skills" / "search-latency-rca.yaml"
+            assert f"Parameter search of {SKILL}" in result.output
+    user_file = get_settings().resolved_user_skills_dir / f"{SKILL}.yaml"
+    builtin = PROJECT_ROOT / "skills" / f"{SKILL}.yaml"
     assert user_file.read_bytes() == builtin.read_bytes()  # rolled back to v1, byte for byte
