@@ -344,6 +344,23 @@ def test_report_shows_cited_findings_first_and_caps_the_table():
     assert "_3 more findings not shown._" in text
 
 
+def test_report_text_keeps_its_asterisks_in_markdown():
+    """Metric globs and log text are shown as written, not taken for emphasis."""
+    import io
+
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    verdict = Verdict(pattern="inspection", summary="no metric data for ghost (*[Mm]emory*, *[Dd]isk*)",
+                      judged=False, reasoner="offline")
+    text = render_report(inspection_event(["ghost"]), {"name": "s", "version": 1}, verdict, [],
+                         ["metric *[Cc][Pp][Uu]*: no data for ghost"], [])
+    out = io.StringIO()
+    Console(file=out, width=200).print(Markdown(text))
+    shown = out.getvalue()
+    assert "(*[Mm]emory*, *[Dd]isk*)" in shown and "metric *[Cc][Pp][Uu]*: no data" in shown
+
+
 def test_triage_inspection_without_scope_or_topology_inspects_every_service_with_data(tmp_path, bianque_home):
     bundle = shutil.copytree(SMALL_BUNDLE, tmp_path / "case")
     (bundle / "topology.yaml").unlink()

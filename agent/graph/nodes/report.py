@@ -20,13 +20,19 @@ VIA_NOTE = ("_`Fn via S`: a Finding about S cited as the evidence that implicate
             "graph (S's calls to it got slower, or S did less work once the candidate stopped calling it)._")
 
 
+def literal(text: str) -> str:
+    """``text`` as it reads, in markdown: asterisks (metric globs such as ``*[Mm]emory*``, log text) are escaped,
+    not taken for emphasis."""
+    return text.replace("\\", "\\\\").replace("*", "\\*")
+
+
 def _headline(verdict: Verdict) -> str:
     unjudged = "" if verdict.judged else " (could not judge)"
     if verdict.pattern == "release_interception":
         return f"**Decision: {str(verdict.decision).upper()}**{unjudged}"
     if verdict.pattern == "rca":
         attention = "needs attention" if verdict.needs_attention else "no attention needed"
-        return f"**Alert {attention}**{unjudged} — {verdict.attention_reason or ''}"
+        return f"**Alert {attention}**{unjudged} — {literal(verdict.attention_reason or '')}"
     if not verdict.judged:
         return "**Inspection: COULD NOT JUDGE**"
     level = verdict.inspection_level()
@@ -44,7 +50,7 @@ def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
                   missing: list[str], notes: list[str]) -> str:
     """Markdown report: headline, summary, causes or items, evidence table, gaps, provenance."""
-    lines = [f"# {event.pattern.value}: {event.describe()}", "", _headline(verdict), "", verdict.summary, ""]
+    lines = [f"# {event.pattern.value}: {event.describe()}", "", _headline(verdict), "", literal(verdict.summary), ""]
     if verdict.root_causes:
         lines += ["## Root-cause candidates", "", "| # | service | fault | confidence | evidence |",
                   "|---|---|---|---|---|"]
@@ -60,7 +66,7 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
                   "|---|---|---|---|---|"]
         for item in verdict.items:
             lines.append(f"| {item.severity} | {item.service} | {item.kind} | {', '.join(item.evidence)} | "
-                         f"{item.summary} |")
+                         f"{literal(item.summary)} |")
         lines.append("")
     if verdict.actions:
         lines += ["## Next steps", "", *[f"- {a}" for a in verdict.actions], ""]
@@ -70,17 +76,17 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
         lines += ["## Evidence", "", "| id | kind | subject | score | onset | summary |", "|---|---|---|---|---|---|"]
         for f in shown[:MAX_FINDINGS_SHOWN]:
             onset = to_rfc3339(f.onset) if f.onset else ""
-            lines.append(f"| {f.id} | {f.kind.value} | {f.subject} | {f.score:.2f} | {onset} | {f.summary} |")
+            lines.append(f"| {f.id} | {f.kind.value} | {f.subject} | {f.score:.2f} | {onset} | {literal(f.summary)} |")
         if len(shown) > MAX_FINDINGS_SHOWN:
             lines.append(f"\n_{len(shown) - MAX_FINDINGS_SHOWN} more findings not shown._")
         lines.append("")
     if missing:
-        lines += ["## Missing data", "", *[f"- {m}" for m in missing], ""]
+        lines += ["## Missing data", "", *[f"- {literal(m)}" for m in missing], ""]
     lines += [
         "## Provenance", "",
         f"- Skill: `{skill.get('name')}` v{skill.get('version')} ({skill.get('method')}: {skill.get('reason')})",
         f"- Reasoner: {verdict.reasoner}",
-        *[f"- {n}" for n in notes],
+        *[f"- {literal(n)}" for n in notes],
     ]
     return "\n".join(lines) + "\n"
 
