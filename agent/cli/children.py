@@ -26,10 +26,7 @@ def run_child(command: Sequence[str], env: Mapping[str, str] | None = None) -> i
     try:
         return child.wait()
     except KeyboardInterrupt:
-        child.terminate()
-        try:
-            child.wait(timeout=STOP_WAIT_S)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        from agent.llm.local import stop_process  # httpx and all: only when there is a child to stop
+
+        stop_process(child, grace_s=STOP_WAIT_S)
         return 0
