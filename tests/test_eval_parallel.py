@@ -137,7 +137,7 @@ class _SharedHandbook:
     def count(self, collection: str) -> int:
         return _SharedHandbook.chunks
 
-    def ingest_handbook(self, directory) -> None:
+    def ingest_handbook(self, directory, progress=None) -> None:
         _SharedHandbook.ingested += 1
         _SharedHandbook.chunks = 10
 
