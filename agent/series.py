@@ -23,6 +23,8 @@ NUMERIC_LEVELS = {  # two numberings that do not overlap: syslog severities 0-7 
     "3": "ERROR", "4": "WARN", "5": "INFO", "6": "INFO", "7": "DEBUG",  # err, warning, notice, info, debug
     "10": "DEBUG", "20": "DEBUG", "30": "INFO", "40": "WARN", "50": "ERROR", "60": "FATAL",  # trace .. fatal
 }
+UNLEVELLED = "INFO"  # a line with no level (plain stdout, a shipper that left it out): routine unless its text says
+# otherwise (an exception's text counts at any level, ``detectors.logs.level_weight``)
 LEVEL_HELP = (f"one of {', '.join(LOG_LEVELS)} (any case; WARNING, TRACE, CRITICAL, ERR and other common names "
               "are read too, and the numbers of syslog, 0-7, and bunyan/pino, 10-60)")
 
@@ -30,9 +32,11 @@ LEVEL_HELP = (f"one of {', '.join(LOG_LEVELS)} (any case; WARNING, TRACE, CRITIC
 def canonical_level(level: str) -> str | None:
     """``level`` as one of ``LOG_LEVELS`` (any case, surrounding space ignored, synonyms mapped: WARNING ->
     WARN, TRACE -> DEBUG, CRITICAL -> FATAL, ...; numbers as ``NUMERIC_LEVELS``: syslog 0-7, bunyan/pino 10-60);
-    None when it names no level. Python's numbers (10-50, ERROR 40) are read as pino's, one level lower from 20
-    up: Python JSON loggers write the level's name."""
+    INFO (``UNLEVELLED``) when blank; None when it names no level. Python's numbers (10-50, ERROR 40) are read
+    as pino's, one level lower from 20 up: Python JSON loggers write the level's name."""
     upper = level.strip().upper()
+    if not upper:
+        return UNLEVELLED
     if upper in LOG_LEVELS:
         return upper
     return LEVEL_SYNONYMS.get(upper) or NUMERIC_LEVELS.get(_integral(upper))

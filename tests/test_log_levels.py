@@ -25,7 +25,7 @@ def test_synonyms_name_the_level(given, level):
     assert canonical_level(given) == level
 
 
-@pytest.mark.parametrize("given", ["LOUD", "", "8", "45", "70", "-1", "3.5", "warnings", "X", "II"])
+@pytest.mark.parametrize("given", ["LOUD", "8", "45", "70", "-1", "3.5", "warnings", "X", "II"])
 def test_unknown_names_and_numbers_name_no_level(given):
     assert canonical_level(given) is None
 
@@ -82,3 +82,20 @@ def test_skill_log_query_reads_level_synonyms():
     assert LogQuery(id="errors", levels=["warning", "Error", "critical"]).levels == ["WARN", "ERROR", "FATAL"]
     with pytest.raises(ValidationError, match="levels.0"):
         LogQuery(id="errors", levels=["loud"])
+
+
+def test_a_line_with_no_level_is_read_as_info_and_its_text_still_counts(tmp_path):
+    """Plain stdout lines, or a shipper that left the level out: the line is kept (INFO), not the bundle refused;
+    an unknown level name is still refused with its line and field."""
+    path = tmp_path / "logs.jsonl"
+    path.write_text(
+        '{"ts": 1, "service": "a", "level": "", "message": "started"}\n'
+        '{"ts": 2, "service": "a", "level": null, "message": "java.lang.IllegalStateException: boom"}\n'
+        '{"ts": 3, "service": "a", "message": "no level at all"}\n',
+        encoding="utf-8",
+    )
+    records, errors = read_logs(path, "case/logs.jsonl")
+    assert errors == [] and [r.level for r in records] == ["INFO"] * 3
+    path.write_text('{"ts": 1, "service": "a", "level": "LOUD", "message": "m"}\n', encoding="utf-8")
+    _, errors = read_logs(path, "case/logs.jsonl")
+    assert [(e.line, e.field) for e in errors] == [(1, "level")]

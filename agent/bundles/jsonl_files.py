@@ -70,7 +70,7 @@ def _objects(path: Path, log: ErrorLog) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _log_record(obj: dict[str, Any]) -> LogRecord:
-    given = _text(obj, "level")
+    given = _optional_text(obj, "level") or ""  # absent, null or blank: a line its logger gave no level
     level = canonical_level(given)
     if level is None:
         raise _RowError("level", f"must be {LEVEL_HELP}, got {given!r}")
