@@ -306,9 +306,11 @@ def _log_findings(query_id: str, records: Sequence[LogRecord], baseline: tuple[f
 def signals_without_history(skill: Skill, gathered: Mapping[str, Any], window: Mapping[str, float]) -> list[str]:
     """The ``compare: history`` signals with data but none a day or a week before the judged window: they are
     judged against the window's own reference instead (``_directed_findings``), which the report says."""
-    if "start" not in window:
+    wanted = {signal.id for signal in skill.data.metrics if signal.compare == Compare.HISTORY}
+    if "start" not in window or not wanted:
         return []
-    signals = series_by_signal(gathered)
+    # only those signals' series are read again (analyze_gathered read them all once already)
+    signals = series_by_signal({"series": [s for s in gathered.get("series", []) if s["signal"] in wanted]})
     return [signal.id for signal in skill.data.metrics
             if signal.id in signals and _without_history(signal, signals[signal.id], window)]
 
