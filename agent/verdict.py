@@ -77,6 +77,11 @@ class Verdict(BaseModel):
         overall). The report's headline, the UI's badge and the summary all say this one."""
         return most_severe([self.overall, *(item.severity for item in self.items)])
 
+    def inspection_healthy(self) -> bool:
+        """An inspection with nothing to show: no overall and no item, or an ``info`` overall with no item."""
+        level = self.inspection_level()
+        return level is None or (level == "info" and not self.items)
+
     def cited_ids(self) -> set[str]:
         ids = set(self.evidence)
         for cause in self.root_causes:

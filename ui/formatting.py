@@ -53,7 +53,7 @@ def verdict_badges(verdict: Verdict) -> list[Badge]:
         worst = verdict.inspection_level()
         badges.append(
             Badge(f"Inspection: {worst} ({len(verdict.items)} items)", SEVERITY_COLOURS[worst])
-            if worst and (worst != "info" or verdict.items)
+            if not verdict.inspection_healthy()
             else Badge("Inspection: healthy", "green")
         )
     badges.append(Badge(f"confidence {verdict.confidence:.0%}", "gray"))

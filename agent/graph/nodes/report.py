@@ -35,9 +35,8 @@ def _headline(verdict: Verdict) -> str:
         return f"**Alert {attention}**{unjudged} — {literal(verdict.attention_reason or '')}"
     if not verdict.judged:
         return "**Inspection: COULD NOT JUDGE**"
-    level = verdict.inspection_level()
-    healthy = level is None or (level == "info" and not verdict.items)
-    return f"**Inspection: {'HEALTHY' if healthy else str(level).upper()}**"
+    healthy = verdict.inspection_healthy()
+    return f"**Inspection: {'HEALTHY' if healthy else str(verdict.inspection_level()).upper()}**"
 
 
 def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
