@@ -16,6 +16,7 @@ _HOMES = {
     "detect_canary": "agent.detectors.canary",
     "detect_change_impact": "agent.detectors.change_impact",
     "detect_change_proximity": "agent.detectors.changes",
+    "detect_daily_shift": "agent.detectors.seasonal",
     "detect_history": "agent.detectors.history",
     "detect_level_shift": "agent.detectors.level",
     "detect_logs": "agent.detectors.logs",

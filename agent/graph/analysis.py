@@ -16,6 +16,7 @@ from agent.detectors.history import detect_history
 from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
+from agent.detectors.seasonal import detect_daily_shift
 from agent.detectors.slo import detect_slo_burn
 from agent.detectors.threshold import detect_threshold
 from agent.detectors.trace_logs import detect_trace_evidence
@@ -168,6 +169,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             onsets += [among_many(f, series_judged) for f in deviations]  # before the strongest is picked
         if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
             onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
+                                         direction=direction, **common)
+            onsets += detect_daily_shift(series, start=first, end=end, baseline_end=baseline_end,
                                          direction=direction, **common)
             onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor, step) for f in onsets]

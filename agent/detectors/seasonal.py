@@ -1,0 +1,111 @@
+"""Daily level shift: the inspected window against the same hours a day earlier.
+
+The level shift (``level``) judges the window's level against every level the reference held. A
+series with a daily cycle ranges over its whole cycle every day, so a window that sits at the
+wrong level *for its hour* (traffic at its night level at noon, a plateau where the day peaks) is
+inside that range and passes. What is unusual there is the difference from the same hours a day
+before. This detector judges that difference with the level shift's own scan statistic:
+
+- the day-to-day difference ``d(t) = x(t) - x(t - 1 day)`` for every sample whose counterpart a day
+  earlier lies within a sample of a recorded one (no difference across a gap);
+- its reference is the differences over the reference window (a day of them with two days of
+  history), calibrated like any series (``calibration``): how much this series normally differs from
+  one day to the next, and the most extreme level such a difference held for as long as the window;
+- a Finding when the window's differences hold a level strictly beyond that, with the same
+  two-sample test and score as ``level``, and farther from no difference at all than any difference the
+  reference held as long: with two days of history the reference holds a single change of day, so days
+  that differ by a level of their own (a quieter Sunday) centre the differences away from zero, and a
+  window that differs from yesterday by less than yesterday did from the day before is no anomaly.
+
+A series that changes from day to day in its own way (traffic that is lower on some days) has a
+wide reference of differences and needs more; a series that repeats itself needs little.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from agent.detectors.calibration import calibrate
+from agent.detectors.direction import check_direction
+from agent.detectors.emit import make_finding
+from agent.detectors.level import ALPHA, MIN_POINTS, WAYS, Level, level_excess
+from agent.detectors.scoring import combine, p_confidence, saturate
+from agent.detectors.wording import fmt_time, fmt_value, subject_of
+from agent.findings import Finding, FindingKind
+from agent.series import Series, sample_step
+
+DETECTOR = "seasonal"
+PERIOD_S = 86400.0  # a day: the cycle two days of reference can show twice
+
+
+def day_differences(series: Series, start: float, end: float, period: float = PERIOD_S) -> Series:
+    """``x(t) - x(t - period)`` for the samples in ``[start, end)`` whose time a period earlier lies within
+    one sampling interval of a recorded sample (interpolated between its neighbours)."""
+    ts, values = series.timestamps, series.values
+    inside = (ts >= start) & (ts < end) & (ts - period >= (ts[0] if ts.size else 0.0))
+    if not inside.any():
+        return Series(series.metric, series.labels, ts[:0], values[:0])
+    step = sample_step([series])
+    back = ts[inside] - period
+    after = np.clip(np.searchsorted(ts, back), 0, ts.size - 1)
+    before = np.clip(after - 1, 0, ts.size - 1)
+    nearest = np.minimum(np.abs(ts[after] - back), np.abs(ts[before] - back))
+    recorded = nearest <= step
+    earlier = np.interp(back, ts, values)
+    return Series(series.metric, series.labels, ts[inside][recorded], (values[inside] - earlier)[recorded])
+
+
+def detect_daily_shift(
+    series: Sequence[Series], *, start: float, end: float, baseline_end: float, direction: str = "both",
+    alpha: float = ALPHA, period: float = PERIOD_S, signal: str | None = None, source: str = "",
+) -> list[Finding]:
+    """One ``anomaly`` Finding per series whose difference from the same hours ``period`` earlier, over
+    ``[baseline_end, end)``, holds a level beyond every level the reference's day-to-day differences held
+    over as many consecutive points."""
+    direction = check_direction(direction)
+    findings = []
+    for s in series:
+        diffs = day_differences(s, start + period, end, period)
+        base, now = diffs.between(start, baseline_end), diffs.between(baseline_end, end)
+        if len(now) < MIN_POINTS or len(base) < 2 * len(now):
+            continue
+        calibration = calibrate(base.values, now.values, direction)
+        if calibration is None:
+            continue
+        best = max((level_excess(base.values, now.values, sign, calibration) for sign in WAYS[direction]),
+                   key=lambda found: found.excess)
+        if best.excess <= 1.0 or best.p_value >= alpha or not _beyond_usual_change(base.values, now.values):
+            continue
+        findings.append(_finding(s, now, best, alpha, (baseline_end, end), period, signal, source))
+    return findings
+
+
+def _beyond_usual_change(reference: np.ndarray, current: np.ndarray) -> bool:
+    """The window's median difference is farther from zero than the median difference of any stretch of the
+    reference as long."""
+    held = np.median(sliding_window_view(reference, current.size), axis=1)
+    return abs(float(np.median(current))) > float(np.max(np.abs(held)))
+
+
+def _finding(s: Series, diffs: Series, found: Level, alpha: float, window: tuple[float, float], period: float,
+             signal: str | None, source: str) -> Finding:
+    """The Finding for one series off its daily pattern; onset is the window's first difference the bad way."""
+    now = s.between(*window)
+    current = float(np.median(now.values)) if len(now) else float("nan")
+    shift = float(np.median(diffs.values))
+    onset = float(diffs.timestamps[int(np.argmax(found.sign * diffs.values > 0))])
+    way = "above" if shift >= 0 else "below"
+    return make_finding(
+        FindingKind.ANOMALY, detector=DETECTOR, subject=subject_of(s), service=s.service, window=window,
+        score=combine(saturate(found.excess), p_confidence(found.p_value, alpha)), metric=s.metric,
+        signal=signal, direction="up" if found.sign > 0 else "down", onset=onset, source=source,
+        summary=(f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, current)} over the window, "
+                 f"{fmt_value(s.metric, abs(shift))} {way} the same hours a day before: {found.excess:.1f}x "
+                 f"beyond any day-to-day difference the reference held as long (from {fmt_time(onset)})"),
+        numbers={"post_median": current, "daily_difference": shift, "period_s": period,
+                 "robust_z": found.sign * found.level, "excess": found.excess, "excursion": found.excursion,
+                 "p_value": found.p_value},
+    )
