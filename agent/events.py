@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agent.names import name_problem
-from agent.series import DEFAULT_CHANGE_TYPE, change_type
+from agent.series import DEFAULT_CHANGE_TYPE, change_type, diff_text
 from agent.timeparse import parse_duration, to_epoch
 
 NAME_LABELS = ("service", "alertname")
@@ -120,6 +120,11 @@ class ChangeEvent(BaseModel):
     def _unnamed_type(cls, value: Any) -> Any:
         """No type (null, empty) is the default one, as a missing type is."""
         return change_type(value) if value is None or isinstance(value, str) else value
+
+    @field_validator("diff", mode="before")
+    @classmethod
+    def _diff_text(cls, value: Any) -> Any:
+        return diff_text(value)
 
     @property
     def began(self) -> float | None:

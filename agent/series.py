@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -143,6 +144,14 @@ DEFAULT_CHANGE_TYPE = "deploy"  # a change that names no type (missing, empty or
 def change_type(given: str | None) -> str:
     """A change's type as given, or ``DEFAULT_CHANGE_TYPE`` when it names none (None, empty or blank)."""
     return given if given and given.strip() else DEFAULT_CHANGE_TYPE
+
+
+def diff_text(value: object) -> object:
+    """A change's diff given as a JSON object or array (``{"replicas": [3, 5]}``) as its compact JSON text, key order
+    kept, so everything reading the diff reads text; any other value as given."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return value
 
 
 @dataclass(frozen=True)

@@ -198,6 +198,29 @@ def test_change_errors(tmp_path):
     ]
 
 
+def test_a_diff_given_as_an_object_or_a_list_is_read_as_its_compact_json_text(tmp_path):
+    diffs = ['{"replicas": [3, 5], "image": "é:v2"}', '["-a: 1", "+a: 2"]', '"+x"', "7", "null"]
+    changes = "".join(f'{{"ts": 1, "service": "a", "id": "c{i}", "diff": {d}}}\n' for i, d in enumerate(diffs))
+    event = GOOD_EVENT.replace("rca", "release_interception") + "change: {id: c0, diff: {b: 1, a: [x]}}\n"
+    case = make_case(tmp_path, {"changes.jsonl": changes, "event.yaml": event})
+    assert errors_of(case) == []
+    bundle = load_bundle(case)
+    assert [c.diff for c in bundle.changes] == ['{"replicas":[3,5],"image":"é:v2"}', '["-a: 1","+a: 2"]', "+x", "7",
+                                                None]
+    assert bundle.event.change.diff == '{"b":1,"a":["x"]}'  # key order kept
+
+
+def test_other_change_fields_of_the_wrong_json_type_are_still_refused(tmp_path):
+    changes = ('{"ts": 1, "service": "a", "id": "c0", "diff": true}\n'
+               '{"ts": 1, "service": "a", "id": "c1", "author": {"name": "ana"}, "diff": {"a": 1}}\n'
+               '{"ts": 1, "service": "a", "id": "c2", "description": ["x"]}\n')
+    assert errors_of(make_case(tmp_path, {"changes.jsonl": changes})) == [
+        "my-case/changes.jsonl:1: diff: must be a string, found bool",
+        "my-case/changes.jsonl:2: author: must be a string, found dict",
+        "my-case/changes.jsonl:3: description: must be a string, found list",
+    ]
+
+
 def test_a_change_naming_no_type_is_a_deploy_as_in_event_yaml(tmp_path):
     changes = "".join(f'{{"ts": 1, "service": "a", "id": "c{i}"{typed}}}\n'
                       for i, typed in enumerate(["", ', "type": ""', ', "type": null', ', "type": " "']))

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, ErrorLog
 from agent.names import name_problem
-from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, change_type
+from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, change_type, diff_text
 from agent.timeparse import NotSecondsError, to_epoch
 
 LOG_FIELDS = ("ts", "service", "level", "message", "instance", "trace_id")
@@ -97,7 +97,7 @@ def _change_record(obj: dict[str, Any]) -> ChangeRecord:
         author=_optional_text(obj, "author"),
         canary=_selector(obj, "canary"),
         baseline=_selector(obj, "baseline"),
-        diff=_optional_text(obj, "diff"),
+        diff=_diff(obj),
     )
 
 
@@ -109,6 +109,12 @@ def _message(obj: dict[str, Any]) -> str:
     if value is None or type(value) is str:
         return value or ""
     return json.dumps(value, ensure_ascii=False)
+
+
+def _diff(obj: dict[str, Any]) -> str | None:
+    """The change's diff as text: an object or array as its compact JSON text, other types as for any text field."""
+    value = diff_text(obj.get("diff"))
+    return value if isinstance(value, str) else _optional_text(obj, "diff")
 
 
 def _ts(obj: dict[str, Any]) -> float:
