@@ -105,6 +105,7 @@ def bundle_toolkit(
         memory=memory,
         similarity=skill_similarity(knowledge),
         experience=_experience(memory, experience),
+        input_warnings=[str(w) for w in bundle.warnings],
         **_query_limits(settings),
         **_reasoners(settings),
     )

@@ -37,6 +37,22 @@ def test_validate_prints_errors_and_exits_1(tmp_path):
     assert "1 of 2 bundle(s) valid" in result.stderr
 
 
+def test_validate_and_show_print_warnings_and_pass(tmp_path):
+    case = tmp_path / "case"
+    shutil.copytree(FIXTURE, case)
+    (case / "topology.yaml").write_text("services:\n  gateway: {calls: [ranking]}\n")
+    warning = ("case/topology.yaml:2: services.gateway.calls: unknown key ignored; only depends_on gives edges, "
+               "so gateway has no dependencies")
+    result = runner.invoke(app, ["bundle", "validate", str(case)])
+    assert result.exit_code == 0, result.output
+    assert f"warning: {warning}" in " ".join(result.stderr.split())
+    assert "1 of 1 bundle(s) valid, 1 with warnings" in result.stdout
+    shown = runner.invoke(app, ["bundle", "show", str(case), "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["warnings"] == [warning]
+    assert f"warning: {warning}" in " ".join(shown.stderr.split())
+
+
 def test_validate_nothing_found(tmp_path):
     result = runner.invoke(app, ["bundle", "validate", str(tmp_path)])
     assert result.exit_code == 1

@@ -64,6 +64,24 @@ def test_eval_reports_unlabelled_and_broken_cases_without_stopping(mixed_cases):
     assert "broken/event.yaml:1" in report["errors"]["broken"] and "pattern" in report["errors"]["broken"]
 
 
+def test_eval_records_each_cases_warnings(tmp_path):
+    root = tmp_path / "cases"
+    shutil.copytree(SCENARIOS / "rca-slow-dependency", root / "odd")
+    shutil.copytree(SCENARIOS / "release-good-canary", root / "plain")
+    (root / "odd" / "topology.yaml").write_text("services:\n  gateway: {calls: [ranking]}\n")
+    with (root / "odd" / "label.yaml").open("a") as label:
+        label.write("root_causes: []\n")
+    result = runner.invoke(app, ["eval", "--cases", str(root), "--json", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["warnings"]) == {"odd"} and len(report["warnings"]["odd"]) == 2
+    topology, label = report["warnings"]["odd"]
+    assert topology.startswith("odd/topology.yaml:2: services.gateway.calls: unknown key ignored")
+    assert label.startswith("odd/label.yaml:") and "root_causes: unknown key ignored" in label
+    table = runner.invoke(app, ["eval", "--cases", str(root), "--jobs", "1"])
+    assert table.exit_code == 0 and f"warning: {topology}" in table.stdout
+
+
 def test_eval_table(mixed_cases):
     result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--verbose"])
     assert result.exit_code == 0, result.output

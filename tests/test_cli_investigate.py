@@ -119,6 +119,18 @@ def test_a_bad_bundle_fails_with_file_line_errors_before_anything_is_opened(bad_
     assert "broken-case/logs.jsonl:2: invalid JSON" in errors
 
 
+def test_a_bundles_warnings_are_in_the_reports_notes_and_the_json(tmp_path):
+    case = tmp_path / "case"
+    shutil.copytree(SMALL, case)
+    (case / "topology.yaml").write_text("services:\n  gateway: {calls: [ranking]}\n")
+    warning = ("case/topology.yaml:2: services.gateway.calls: unknown key ignored; only depends_on gives edges, "
+               "so gateway has no dependencies")
+    assert warning in invoke_json("rca", "--bundle", str(case))["notes"]
+    result = runner.invoke(app, ["rca", "--bundle", str(case)])
+    assert result.exit_code == 0, result.output
+    assert warning in flat(result.stdout)
+
+
 def test_a_missing_bundle_directory_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["rca", "--bundle", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "does not exist" in flat(result.output)

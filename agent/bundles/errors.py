@@ -1,4 +1,4 @@
-"""Problems found in a case bundle, each naming the file, line and field."""
+"""Problems found in a case bundle, and what its reader ignored, each naming the file, line and field."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class BundleError:
-    """One problem: ``my-case/metrics.csv:17: value: not a number ('abc')``."""
+class BundleIssue:
+    """Something about one place of a bundle: its file, line and field."""
 
     file: str
     message: str
@@ -18,6 +18,17 @@ class BundleError:
     def __str__(self) -> str:
         where = self.file if self.line is None else f"{self.file}:{self.line}"
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class BundleError(BundleIssue):
+    """One problem: ``my-case/metrics.csv:17: value: not a number ('abc')``."""
+
+
+@dataclass(frozen=True)
+class BundleWarning(BundleIssue):
+    """Something read but ignored, and what that means: ``my-case/topology.yaml:3: services.gateway.calls: unknown
+    key ignored; ...``. The bundle still loads; the warning reaches the user."""
 
 
 class InvalidBundleError(ValueError):
@@ -36,13 +47,30 @@ class InvalidBundleError(ValueError):
 
 
 class ErrorLog:
-    """Collects the errors of one file, keeping at most ``cap`` and counting the rest."""
+    """Collects the errors of one file, keeping at most ``cap`` and counting the rest, and its warnings."""
 
     def __init__(self, file: str, cap: int = 50) -> None:
         self.file = file
         self.cap = cap
         self.errors: list[BundleError] = []
         self.dropped = 0
+        self._warnings: list[BundleWarning] = []
+        self._warnings_dropped = 0
+
+    def warn(self, message: str, line: int | None = None, field: str | None = None) -> None:
+        """Record something ignored, keeping at most ``cap`` warnings and counting the rest."""
+        if len(self._warnings) < self.cap:
+            self._warnings.append(BundleWarning(self.file, message, line, field))
+        else:
+            self._warnings_dropped += 1
+
+    @property
+    def warnings(self) -> list[BundleWarning]:
+        """The warnings, with one closing line saying how many more were left out."""
+        if self._warnings_dropped:
+            more = BundleWarning(self.file, f"... and {self._warnings_dropped} more warnings in this file")
+            return [*self._warnings, more]
+        return list(self._warnings)
 
     def add(self, message: str, line: int | None = None, field: str | None = None) -> None:
         if len(self.errors) < self.cap:

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agent.bundles.errors import BundleError, ErrorLog
-from agent.bundles.yaml_lines import line_of, load_yaml, report_validation, to_plain
-from agent.events import Event, Pattern
+from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
+from agent.bundles.yaml_lines import line_of, load_yaml, report_validation, to_plain, warn_unknown_keys
+from agent.events import ChangeEvent, Event, InspectionScope, Pattern
 
 PATTERNS = ", ".join(p.value for p in Pattern)
+NESTED = {"scope": InspectionScope, "change": ChangeEvent}  # the alert is left out: alerting tools add their own keys
+PART_OF = {Pattern.INSPECTION.value: "scope", Pattern.RELEASE_INTERCEPTION.value: "change"}
 
 
 def misspelt(root: dict, field: str) -> str | None:
@@ -21,8 +23,10 @@ def misspelt(root: dict, field: str) -> str | None:
     return close[0] if close else None
 
 
-def read_event(path: Path, label: str) -> tuple[Event | None, list[BundleError]]:
-    """The event of ``path`` (shown as ``label`` in errors), or None and why not."""
+def read_event(path: Path, label: str,
+               warnings: list[BundleWarning] | None = None) -> tuple[Event | None, list[BundleError]]:
+    """The event of ``path`` (shown as ``label`` in errors), or None and why not; the keys it ignores are added to
+    ``warnings`` when given."""
     log = ErrorLog(label)
     if not path.is_file():
         log.add("missing (every case bundle needs an event.yaml)")
@@ -33,14 +37,20 @@ def read_event(path: Path, label: str) -> tuple[Event | None, list[BundleError]]
     if not isinstance(root, dict):
         log.add("must be a mapping with at least pattern and time")
         return None, log.result()
+    named = set(Event.model_fields)  # and the keys an error below names as misspelt
     for field in ("pattern", "time"):
         if field not in root:
             near = misspelt(root, field)
             hint = f" (line {line_of(root, [near])} has {near!r}: did you mean {field!r}?)" if near else ""
             log.add(f"required{hint}", line_of(root, [near]) if near else None, field)
+            if near:
+                named.add(near)
     pattern = root.get("pattern")
     if pattern is not None and (not isinstance(pattern, str) or pattern not in {p.value for p in Pattern}):
         log.add(f"must be one of {PATTERNS}", line_of(root, ["pattern"]), "pattern")
+    _warn_ignored(log, root, named)
+    if warnings is not None:
+        warnings += log.warnings
     reported = ("pattern",) + (() if "time" in root else ("time",))  # reported above
     try:
         event = Event.model_validate(to_plain(root))
@@ -49,3 +59,13 @@ def read_event(path: Path, label: str) -> tuple[Event | None, list[BundleError]]
         return None, log.result()
     return (None, log.result()) if log else (event, [])
 
+
+def _warn_ignored(log: ErrorLog, root: dict, known: set[str]) -> None:
+    """Warn on the keys of the event (other than ``known``), its scope and its change that no field reads; a
+    top-level key that belongs in the pattern's scope or change (``window:``) is named there."""
+    part = PART_OF.get(str(root.get("pattern")))
+    moved = {name: f"{part}.{name}" for name in NESTED[part].model_fields} if part else {}
+    warn_unknown_keys(log, root, (), known, elsewhere=moved)
+    for part, model in NESTED.items():
+        if part in root:
+            warn_unknown_keys(log, root, (part,), model.model_fields)

@@ -7,10 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agent.bundles.errors import BundleError, ErrorLog, InvalidBundleError
-from agent.bundles.yaml_lines import load_yaml, report_validation, to_plain
+from agent.bundles.errors import BundleError, BundleWarning, ErrorLog, InvalidBundleError
+from agent.bundles.yaml_lines import load_yaml, report_validation, to_plain, warn_unknown_keys
 
 ANY_KIND = "anomaly"  # an expected finding's kind when the data set knows something was wrong, not what
+PROVENANCE = ("sim",)  # keys saying where a case came from (the simulator's fault, seed, ...): not scored, not warned
 
 
 class RootCause(BaseModel):
@@ -52,8 +53,10 @@ class GroundTruth(BaseModel):
         return self.root_cause[0] if self.root_cause else None
 
 
-def read_label(path: Path, label: str) -> tuple[GroundTruth | None, list[BundleError]]:
-    """The ground truth in ``path`` (absent file: None) and every problem found."""
+def read_label(path: Path, label: str,
+               warnings: list[BundleWarning] | None = None) -> tuple[GroundTruth | None, list[BundleError]]:
+    """The ground truth in ``path`` (absent file: None) and every problem found; the keys evaluation ignores
+    are added to ``warnings`` when given."""
     if not path.is_file():
         return None, []
     log = ErrorLog(label)
@@ -61,17 +64,43 @@ def read_label(path: Path, label: str) -> tuple[GroundTruth | None, list[BundleE
     if not ok:
         return None, log.result()
     try:
-        return GroundTruth.model_validate(to_plain(root) or {}), []
+        truth = GroundTruth.model_validate(to_plain(root) or {})
     except ValidationError as exc:
         report_validation(log, root, exc)
-    return None, log.result()
+        return None, log.result()
+    if warnings is not None and root:
+        _warn_ignored(log, root)
+        warnings += log.warnings
+    return truth, []
 
 
-def load_label(path: str | Path) -> GroundTruth | None:
-    """Ground truth of a bundle directory (or a label.yaml file); None when there is none."""
+def _warn_ignored(log: ErrorLog, root: dict) -> None:
+    """Warn on the keys of a valid label that evaluation does not read (``root_causes:``, a finding's ``fault:``),
+    saying what is scored instead."""
+    warn_unknown_keys(log, root, (), [*GroundTruth.model_fields, *PROVENANCE],
+                      "evaluation reads only " + _listed(GroundTruth))
+    for i, cause in enumerate(root.get("root_cause") or []):
+        unfaulted = "" if cause.get("fault") else ", so this cause's fault kind is not scored"
+        warn_unknown_keys(log, root, ("root_cause", i), RootCause.model_fields,
+                          f"a root cause is read from {_listed(RootCause)}{unfaulted}")
+    for i, finding in enumerate(root.get("findings") or []):
+        unkinded = "" if finding.get("kind") else f", so this finding's kind is {ANY_KIND} (anything reported counts)"
+        warn_unknown_keys(log, root, ("findings", i), ExpectedFinding.model_fields,
+                          f"a finding is read from {_listed(ExpectedFinding)}{unkinded}")
+
+
+def _listed(model: type[BaseModel]) -> str:
+    """``a, b and c``: the fields of ``model``."""
+    *first, last = model.model_fields
+    return f"{', '.join(first)} and {last}" if first else last
+
+
+def load_label(path: str | Path, warnings: list[BundleWarning] | None = None) -> GroundTruth | None:
+    """Ground truth of a bundle directory (or a label.yaml file); None when there is none. The keys evaluation
+    ignores are added to ``warnings`` when given."""
     path = Path(path)
     file = path / "label.yaml" if path.is_dir() else path
-    truth, errors = read_label(file, f"{file.parent.name}/{file.name}")
+    truth, errors = read_label(file, f"{file.parent.name}/{file.name}", warnings)
     if errors:
         raise InvalidBundleError(str(path), errors)
     return truth

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from agent.bundles.data_files import bundle_name, read_data_file
-from agent.bundles.errors import BundleError, ErrorLog, InvalidBundleError
+from agent.bundles.errors import BundleError, BundleWarning, ErrorLog, InvalidBundleError
 from agent.bundles.event_file import read_event
 from agent.bundles.jsonl_files import read_changes, read_logs
 from agent.bundles.metrics_file import read_metrics
-from agent.bundles.yaml_lines import line_of, load_yaml, to_plain
+from agent.bundles.yaml_lines import line_of, load_yaml, to_plain, warn_unknown_keys
 from agent.events import Event
 from agent.series import ChangeRecord, LogRecord, Series
 from agent.topology import Topology, check_topology
@@ -18,7 +20,10 @@ from agent.topology import Topology, check_topology
 
 @dataclass
 class CaseBundle:
-    """One incident, release or inspection window; ``label.yaml`` is deliberately not part of it."""
+    """One incident, release or inspection window; ``label.yaml`` is deliberately not part of it.
+
+    ``warnings``: what the reader ignored that the bundle's writer likely meant (an unknown key), for the user.
+    """
 
     event: Event
     series: list[Series] = field(default_factory=list)
@@ -26,6 +31,7 @@ class CaseBundle:
     changes: list[ChangeRecord] = field(default_factory=list)
     topology: Topology | None = None
     path: Path | None = None
+    warnings: list[BundleWarning] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -42,24 +48,31 @@ class CaseBundle:
         return sorted(found)
 
 
-def read_bundle(path: str | Path) -> tuple[CaseBundle | None, list[BundleError]]:
-    """The bundle at ``path`` and every problem found; the bundle is None when there are problems."""
+def read_bundle(path: str | Path,
+                warnings: list[BundleWarning] | None = None) -> tuple[CaseBundle | None, list[BundleError]]:
+    """The bundle at ``path`` and every problem found; the bundle is None when there are problems.
+
+    The bundle's ``warnings`` are also added to ``warnings`` when given (so a bundle with errors reports them too).
+    """
     root = Path(path)
     name = bundle_name(root)
     if not root.is_dir():
         return None, [BundleError(name, "not a directory" if root.exists() else "does not exist")]
-    event, errors = read_event(root / "event.yaml", f"{name}/event.yaml")
+    found: list[BundleWarning] = []
+    event, errors = read_event(root / "event.yaml", f"{name}/event.yaml", found)
     series, more = read_data_file(root, "metrics.csv", read_metrics)
     errors += more
     logs, more = read_data_file(root, "logs.jsonl", read_logs)
     errors += more
     changes, more = read_data_file(root, "changes.jsonl", read_changes)
     errors += more
-    topology, more = read_topology(root / "topology.yaml", f"{name}/topology.yaml")
+    topology, more = read_topology(root / "topology.yaml", f"{name}/topology.yaml", found)
     errors += more
+    if warnings is not None:
+        warnings += found
     if errors or event is None:
         return None, errors
-    return CaseBundle(event, series, logs, changes, topology, root), []
+    return CaseBundle(event, series, logs, changes, topology, root, found), []
 
 
 def load_bundle(path: str | Path) -> CaseBundle:
@@ -70,9 +83,10 @@ def load_bundle(path: str | Path) -> CaseBundle:
     return bundle
 
 
-def read_topology(path: Path, label: str) -> tuple[Topology | None, list[BundleError]]:
+def read_topology(path: Path, label: str,
+                  warnings: list[BundleWarning] | None = None) -> tuple[Topology | None, list[BundleError]]:
     """The topology of ``path`` (absent file, or one holding no YAML document: empty, blank or only comments:
-    None) and its problems, each with its line."""
+    None) and its problems, each with its line; the keys it ignores are added to ``warnings`` when given."""
     if not path.is_file():
         return None, []
     log = ErrorLog(label)
@@ -83,4 +97,17 @@ def read_topology(path: Path, label: str) -> tuple[Topology | None, list[BundleE
         log.add(message, line_of(data, loc), ".".join(map(str, loc)) or None)
     if log:
         return None, log.result()
+    _warn_ignored_topology(log, data)
+    if warnings is not None:
+        warnings += log.warnings
     return Topology.from_dict(to_plain(data)), []
+
+
+def _warn_ignored_topology(log: ErrorLog, data: Any) -> None:
+    """Warn on the keys of a valid topology that give no edge (``calls:`` for ``depends_on:``)."""
+    warn_unknown_keys(log, data, (), ("services",), "only services is read")
+    for name, spec in (data.get("services") or {}).items():
+        if isinstance(spec, Mapping):
+            none = "" if spec.get("depends_on") else f", so {name} has no dependencies"
+            meaning = "only depends_on gives edges" + none
+            warn_unknown_keys(log, data, ("services", name), ("depends_on",), meaning)

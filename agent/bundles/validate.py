@@ -5,19 +5,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from agent.bundles.errors import BundleError
+from agent.bundles.errors import BundleError, BundleWarning
 from agent.bundles.label import read_label
 from agent.bundles.reader import read_bundle
 
 
 def validate_bundle(path: str | Path) -> list[BundleError]:
     """Every problem of the bundle at ``path`` (label.yaml included); empty when it is valid."""
+    return check_bundle(path)[0]
+
+
+def check_bundle(path: str | Path) -> tuple[list[BundleError], list[BundleWarning]]:
+    """Every problem of the bundle at ``path`` (label.yaml included), and every warning: what its readers ignore."""
     root = Path(path)
-    _, errors = read_bundle(root)
+    warnings: list[BundleWarning] = []
+    _, errors = read_bundle(root, warnings)
     if root.is_dir():
-        _, label_errors = read_label(root / "label.yaml", f"{root.name}/label.yaml")
+        _, label_errors = read_label(root / "label.yaml", f"{root.name}/label.yaml", warnings)
         errors += label_errors
-    return errors
+    return errors, warnings
 
 
 def find_bundles(paths: Iterable[str | Path]) -> list[Path]:

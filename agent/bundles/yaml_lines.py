@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,26 @@ def line_of(root: Any, loc: Sequence[str | int]) -> int | None:
             break
         node = node[key]
     return line
+
+
+def warn_unknown_keys(log: ErrorLog, root: Any, loc: Sequence[str | int], known: Collection[str],
+                      meaning: str = "", elsewhere: Mapping[str, str] | None = None) -> None:
+    """Warn in ``log`` on each key of the mapping at ``loc`` in ``root`` that is not ``known``, with its line and
+    what ignoring it means (``meaning``, after "; "). A key close to a known one, or one that ``elsewhere`` places
+    (``{"window": "scope.window"}``), is named as what was likely meant."""
+    node = root
+    for key in loc:
+        node = node[key]
+    if not isinstance(node, Mapping):
+        return
+    for key in node:
+        if str(key) in known:
+            continue
+        near = (elsewhere or {}).get(str(key)) or next(iter(difflib.get_close_matches(str(key), known, 1, 0.75)), None)
+        hint = f" (did you mean {near!r}?)" if near else ""
+        where = [*loc, key]
+        log.warn(f"unknown key ignored{hint}{'; ' + meaning if meaning else ''}", line_of(root, where),
+                 ".".join(map(str, where)))
 
 
 def to_plain(node: Any) -> Any:

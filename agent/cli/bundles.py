@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from agent.bundles.errors import InvalidBundleError
 from agent.bundles.reader import CaseBundle, load_bundle
-from agent.bundles.validate import find_bundles, validate_bundle
+from agent.bundles.validate import check_bundle, find_bundles
 from agent.cli.common import JsonOption, console, err_console, print_json
 from agent.detectors.wording import fmt_duration
 from agent.series import DEFAULT_STEP_S, sample_step
@@ -32,15 +33,20 @@ def register(app: typer.Typer) -> None:
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.")],
 ) -> None:
-    """Check every bundle (each directory holding an event.yaml) and print its problems; exit 1 on any."""
+    """Check every bundle (each directory holding an event.yaml) and print its problems; exit 1 on any.
+
+    Warnings (what the readers ignore, such as an unknown key) are printed too; they do not fail the check."""
     bundles = _bundles_or_exit(paths)
-    bad = 0
+    bad = warned = 0
     for path in bundles:
-        errors = validate_bundle(path)
+        errors, warnings = check_bundle(path)
         bad += bool(errors)
+        warned += bool(warnings) and not errors
         for error in errors:
             _error(str(error))
+        _warn(warnings)
     summary = f"{len(bundles) - bad} of {len(bundles)} bundle(s) valid"
+    summary += f", {warned} with warnings" if warned else ""
     if bad:
         _error(summary)
         raise typer.Exit(1)
@@ -52,12 +58,14 @@ def show(
     path: Annotated[Path, typer.Argument(help="A case bundle directory.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Summarise a bundle: its event, series, services, log lines and changes (never its label)."""
+    """Summarise a bundle: its event, series, services, log lines and changes (never its label); its warnings go to
+    stderr (and into the JSON)."""
     try:
         bundle = load_bundle(path)
     except InvalidBundleError as exc:
         _error(str(exc))
         raise typer.Exit(1) from None
+    _warn(bundle.warnings)
     summary = bundle_summary(bundle)
     if as_json:
         print_json(summary)
@@ -66,6 +74,8 @@ def show(
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value", overflow="fold")
     for key, value in summary.items():
+        if key == "warnings":  # printed above
+            continue
         table.add_row(key.replace("_", " "), ", ".join(map(str, value)) if isinstance(value, list) else str(value))
     console.print(table)
 
@@ -111,6 +121,11 @@ def _error(text: str) -> None:
     err_console.print(text, style="red", markup=False, highlight=False, soft_wrap=True)
 
 
+def _warn(warnings: Iterable[object]) -> None:
+    for warning in warnings:
+        err_console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
 def _sampling(bundle: CaseBundle) -> str:
     """The metrics' sampling interval, and how Skills read it when it is finer than their step."""
     if not any(len(s) >= 2 for s in bundle.series):
@@ -144,4 +159,5 @@ def bundle_summary(bundle: CaseBundle) -> dict[str, object]:
         "log_levels": [f"{level}={n}" for level, n in sorted(levels.items())],
         "changes": [f"{c.id} ({c.type} {c.service} at {to_rfc3339(c.ts)})" for c in bundle.changes],
         "topology": f"{len(bundle.topology)} services" if bundle.topology is not None else "-",
+        "warnings": [str(w) for w in bundle.warnings],
     }

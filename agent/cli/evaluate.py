@@ -61,6 +61,15 @@ def print_summary(report, title: str) -> None:
         console.print(table)
 
 
+def print_problems(report) -> None:
+    """The cases skipped and why, and what the bundle readers ignored, case by case."""
+    for name, error in report.errors.items():
+        console.print(f"skipped {name}: {error}", style="yellow", markup=False, highlight=False)
+    for warnings in report.warnings.values():
+        for warning in warnings:  # each names its bundle and file
+            console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+
+
 def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = False, memory=None,
               jobs: int | None = None):
     """Evaluate ``bundles`` with a progress bar; ``jobs`` None picks the number of worker processes."""
@@ -124,8 +133,7 @@ def eval_command(
         console.print(f"stored corrections: {used['lessons']} lesson(s) from {used['corrected_cases']} corrected "
                       f"case(s)" + (f"; in-sample (corrected cases themselves): {', '.join(used['in_sample'])}"
                                     if used["in_sample"] else ""))
-    for name, error in report.errors.items():
-        console.print(f"[yellow]skipped {name}: {error}[/]")
+    print_problems(report)
 
 
 DEFAULT_SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
@@ -146,8 +154,7 @@ def demo(
     console.rule(f"[bold]Bian Que demo[/] — {reasoner}, embedded Chroma, SQLite, no network")
     report = _run_eval(bundles, "investigating scenarios", show_cases=True, jobs=1)  # the story in order
     print_summary(report, "Decisions against the ground truth")
-    for name, error in report.errors.items():
-        console.print(f"[yellow]skipped {name}: {error}[/]")
+    print_problems(report)
     console.print("Try one yourself: [bold]bianque rca --bundle examples/scenarios/<name>[/]")
 
 

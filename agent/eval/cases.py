@@ -13,11 +13,12 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from agent import runtime
+from agent.bundles.errors import BundleWarning
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.config import Settings
@@ -42,32 +43,36 @@ class CaseContext:
 
 @dataclass
 class CaseOutcome:
-    """One bundle's score, or why it has none."""
+    """One bundle's score, or why it has none, and what its readers ignored (bundle and label warnings)."""
 
     path: Path
     score: CaseScore | None = None
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def score_bundle(path: Path, context: CaseContext) -> CaseOutcome:
     """Investigate one labelled bundle offline and score it; any failure (a bad label or bundle) is the outcome's
     error."""
+    warnings: list[BundleWarning] = []
     try:
-        label = load_label(path)
+        label = load_label(path, warnings)
         if label is None:
             return CaseOutcome(path, error="no label.yaml")
         bundle = load_bundle(path)
+        warnings = [*bundle.warnings, *warnings]
         toolkit = runtime.bundle_toolkit(bundle, context.settings, library=context.library,
                                          knowledge=context.knowledge, experience=context.experience)
         result = investigate(bundle.event, toolkit, source="eval")
-        return CaseOutcome(path, score_case(path.name, result.skill["name"], result.verdict, label))
+        score = score_case(path.name, result.skill["name"], result.verdict, label)
+        return CaseOutcome(path, score, warnings=[str(w) for w in warnings])
     except Exception as exc:  # one broken bundle must not stop the evaluation
-        return _failed(path, exc)
+        return _failed(path, exc, warnings)
 
 
-def _failed(path: Path, exc: Exception) -> CaseOutcome:
-    """The outcome of a case that raised ``exc``."""
-    return CaseOutcome(path, error=f"{type(exc).__name__}: {exc}")
+def _failed(path: Path, exc: Exception, warnings: Sequence[object] = ()) -> CaseOutcome:
+    """The outcome of a case that raised ``exc`` (with the warnings found before it)."""
+    return CaseOutcome(path, error=f"{type(exc).__name__}: {exc}", warnings=[str(w) for w in warnings])
 
 
 def auto_jobs(bundles: Sequence[Path]) -> int:

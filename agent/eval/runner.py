@@ -91,6 +91,7 @@ class Summary:
 class EvalReport:
     scores: list[CaseScore] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # case -> what its readers ignored
     overall: Summary = field(default_factory=Summary)
     by_pattern: dict[str, Summary] = field(default_factory=lambda: defaultdict(Summary))
     by_skill: dict[str, Summary] = field(default_factory=lambda: defaultdict(Summary))
@@ -109,6 +110,7 @@ class EvalReport:
             "by_skill": {k: {**asdict(v), **v.rates()} for k, v in self.by_skill.items()},
             "cases": [asdict(s) for s in self.scores],
             "errors": self.errors,
+            "warnings": self.warnings,
             "memory": self.memory,
         }
 
@@ -143,6 +145,8 @@ def evaluate(
             report.add(outcome.score)
         else:
             report.errors[outcome.path.name] = outcome.error or "no score"
+        if outcome.warnings:
+            report.warnings[outcome.path.name] = outcome.warnings
     return report
 
 

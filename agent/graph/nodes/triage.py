@@ -50,8 +50,9 @@ def _anchor(event: Event, toolkit: Toolkit, notes: list[str]) -> tuple[Event, fl
 
 
 def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
-    """Parse the event; pick target services (event's, else scope, else topology entry points)."""
-    notes: list[str] = []
+    """Parse the event; pick target services (event's, else scope, else topology entry points). The notes start
+    with what reading the input ignored (``toolkit.input_warnings``)."""
+    notes = list(toolkit.input_warnings)
     event, anchor = _anchor(Event.model_validate(state["event"]), toolkit, notes)
     targets = event.services
     if event.pattern == Pattern.INSPECTION and not targets:
