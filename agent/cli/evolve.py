@@ -46,6 +46,7 @@ def _errors() -> Iterator[None]:
     """Expected failures as clean messages: bad input, unknown names, model or file problems."""
     from agent.bundles.errors import InvalidBundleError
     from agent.evolve.llm_loop import GenerationFailed
+    from agent.evolve.refinement import StaleRefinement
     from agent.evolve.versions import SkillFileError
     from agent.knowledge.embedding import EmbeddingModelError
     from agent.knowledge.store import KnowledgeStoreError
@@ -55,7 +56,7 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LLMError, GenerationFailed,
-            SkillFileError, KnowledgeStoreError, EmbeddingModelError, InvalidBundleError,
+            SkillFileError, StaleRefinement, KnowledgeStoreError, EmbeddingModelError, InvalidBundleError,
             LookupError, ValueError) as exc:
         # a KeyError's str() is its repr (quoted); any other message is shown as it is
         fail(exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc))
@@ -188,18 +189,16 @@ def rollback_command(
     yes: YesOption = False,
 ) -> None:
     """Restore an earlier version byte for byte (it becomes the active version; written to the user dir)."""
-    from agent.evolve.patch import unified_diff
-    from agent.evolve.versions import rollback, rollback_text, skill_text
+    from agent.evolve.versions import rollback, rollback_preview
     from agent.runtime import load_skills
 
     settings = get_settings()
     with _errors():
         memory = _memory()
         current = load_skills(settings).get(name)
-        text = rollback_text(memory, name, version)
-        now = skill_text(current) if current is not None else ""
+        preview = rollback_preview(memory, name, version, current)
         _say(f"preview: what `rollback` writes over the current {name} (v{version}, exactly as stored)")
-        _show_diff(unified_diff(now, text, name, "current", f"v{version}") or "identical to the current text\n")
+        _show_diff(preview or "identical to the current text\n")
         if not yes:
             typer.confirm(f"Restore {name} v{version}?", abort=True)
         done = rollback(memory, settings.resolved_user_skills_dir, name, version, author=_author(), current=current)
@@ -228,15 +227,13 @@ def _show_diff(text: str) -> None:
 def _show_replay(report: Any) -> None:
     styles = {"regressed": "red", "fixed": "green", "skipped": "dim"}
     titles = {"corrected": "corrected cases (a fix is wanted)", "regression": "regression set (must not break)"}
-    for role, title in titles.items():
-        table = Table(title=f"Replay of {report.skill}: {title}")
+    for role, rows in report.rows().items():
+        table = Table(title=f"Replay of {report.skill}: {titles[role]}")
         for column in ("case", "truth", "before", "after", "result"):
             table.add_column(column, overflow="fold")
-        for c in report.part(role):
-            before = c.before.detail if c.before else c.skipped
-            after = c.after.detail if c.after else ""
-            table.add_row(c.case_id, c.truth, before, after, c.status, style=styles.get(c.status))
-        if not report.part(role):
+        for row in rows:
+            table.add_row(*row.values(), style=styles.get(row["result"]))
+        if not rows:
             table.add_row("(none)", "", "", "", "", style="dim")
         console.print(table)
     _say(report.reason, "green" if report.accepted else "red")
@@ -249,47 +246,43 @@ def _show_proposal(proposal: Any) -> None:
     _show_diff(proposal.diff)
 
 
-def _replayed(bench: Any, proposal: Any) -> Any:
-    """Replay a proposal behind a spinner and show both parts of the replay."""
-    report = with_status(f"replaying {proposal.skill} v{proposal.patched.new_version} against its cases ...",
-                         lambda: bench.replay(proposal))
-    _show_replay(report)
-    return report
-
-
-def _gate(report: Any) -> str:
-    """A search candidate's replay in a few words."""
-    if report.accepted:
-        return "accepted"
-    if report.regressions:
-        return f"rejected: breaks {len(report.regressions)}"
-    skipped = any(c.role == "regression" and c.skipped for c in report.cases)
-    return "rejected: fixes none" + (" (regression set not replayed)" if skipped else "")
-
-
-def _search(bench: Any, case_id: str, skill: str | None) -> Any:
-    """The offline parameter search for a corrected case, with a progress bar; shows what was tried."""
-    from agent.evolve.search import candidate_edits
-
-    _case, name = bench.corrected_case(case_id, skill)
-    planned = len(candidate_edits(bench.skill(name).skill))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"parameter search: replaying {planned} candidate change(s) of {name}", total=planned)
-
-        def step(_message: str) -> None:
-            done = progress.tasks[0].completed + 1
-            progress.update(task, completed=done, total=max(planned, done))
-
-        result = bench.search_for_case(case_id, skill=name, progress=step)
-    table = Table(title=f"Parameter search of {name}: {len(result.tried)} candidate change(s) replayed")
+def _show_search(result: Any) -> None:
+    """Every candidate change the parameter search replayed, the kept one in green."""
+    table = Table(title=f"Parameter search of {result.skill}: {len(result.tried)} candidate change(s) replayed")
     for column in ("change", "corrected fixed", "broken", "gate"):
         table.add_column(column, overflow="fold")
     for tried in result.tried:
-        gate = tried.error or _gate(tried.report)
         style = "green" if tried is result.best else ("red" if tried.broken else None)
-        table.add_row(tried.describe, str(tried.fixed), str(tried.broken), gate, style=style)
+        table.add_row(tried.describe, str(tried.fixed), str(tried.broken), tried.gate, style=style)
     console.print(table)
+
+
+def _refined(bench: Any, case_id: str, skill: str | None, search: bool) -> Any:
+    """:func:`agent.evolve.refinement.refine_from_case` behind a progress bar; then what it tried."""
+    from agent.evolve.refinement import refine_from_case
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("refining ...", total=None)
+
+        def step(at: Any) -> None:
+            if at.stage != "search" or at.done == 0:  # a candidate's own message is too long for a bar
+                progress.update(task, description=at.message)
+            progress.update(task, completed=at.done, total=at.total or None)
+
+        result = refine_from_case(bench, case_id, skill=skill, search=search, progress=step)
+    for note in result.notes[:1]:
+        _say(note, "yellow")
+    if result.first is not None:
+        _show_proposal(result.first)
+        _show_replay(result.first_report)
+    for note in result.notes[1:]:
+        _say(note, "yellow")
+    if result.search is not None:
+        _show_search(result.search)
+        if result.search.best is not None:
+            _show_proposal(result.proposal)
+            _show_replay(result.report)
     return result
 
 
@@ -309,46 +302,44 @@ def refine_command(
 
     Exit code 1 when nothing passes the replay gate (it fixes no corrected case, or breaks one that passed).
     """
-    from agent.evolve.proposals import NoRuleFix
-
     if (instruction is None) == (from_case is None):
         fail("give exactly one of --instruction TEXT or --from-case CASE_ID")
     if from_case is None and name is None:
         fail("name the Skill to refine")
     with _errors():
         bench = _workbench(bundle, llm_replay)
-        proposal = report = None
         if from_case is None:
             proposal = bench.propose_from_instruction(name or "", instruction or "")
-        else:
-            try:
-                proposal = bench.propose_for_case(from_case, skill=name)
-            except NoRuleFix as exc:
-                if not search:
-                    raise
-                _say(str(exc), "yellow")
-        if proposal is not None:
             _show_proposal(proposal)
-            report = _replayed(bench, proposal)
-        if from_case is not None and search and (report is None or not report.accepted):
-            if proposal is not None:
-                _say(f"the {proposal.source} patch does not pass the replay gate: searching the Skill's parameters",
-                     "yellow")
-            result = _search(bench, from_case, name)
-            if result.best is None:
-                _say(f"no parameter change fixes a corrected case of {result.skill} without breaking one that "
-                     f"passed ({len(result.tried)} tried, above); try `bianque skills refine {result.skill} "
-                     "--instruction ...` or configure an LLM endpoint", "red")
-                raise typer.Exit(1)
-            proposal, report = result.best.proposal, result.best.report
-            _show_proposal(proposal)
+            report = with_status(f"replaying {proposal.skill} v{proposal.patched.new_version} against its cases ...",
+                                 lambda: bench.replay(proposal))
             _show_replay(report)
-        if report is None or not report.accepted:
-            raise typer.Exit(1)
-        if not yes:
-            typer.confirm(f"Save {proposal.skill} v{proposal.patched.new_version}?", abort=True)
-        done = bench.accept(proposal, author=_author())
-    _say(f"saved {proposal.skill} v{done.record.version} to {done.path}")
+            if not report.accepted:
+                raise typer.Exit(1)
+            if not yes:
+                typer.confirm(f"Save {proposal.skill} v{proposal.patched.new_version}?", abort=True)
+            done = bench.accept(proposal, author=_author())
+        else:
+            done = _refine_case(bench, from_case, name, search, yes)
+    _say(f"saved {done.record.name} v{done.record.version} to {done.path}")
+
+
+def _refine_case(bench: Any, case_id: str, name: str | None, search: bool, yes: bool) -> Any:
+    """``refine --from-case``: the shared flow, shown; saved (after asking) when accepted, else exit 1."""
+    from agent.evolve.refinement import apply_refinement
+
+    result = _refined(bench, case_id, name, search)
+    if result.proposal is None and result.search is None:
+        fail(result.reason)  # no rule-based fix and --no-search
+    if result.search is not None and result.search.best is None:
+        _say(f"no parameter change fixes a corrected case of {result.skill} without breaking one that "
+             f"passed ({len(result.search.tried)} tried, above); try `bianque skills refine {result.skill} "
+             "--instruction ...` or configure an LLM endpoint", "red")
+    if not result.accepted:
+        raise typer.Exit(1)
+    if not yes:
+        typer.confirm(f"Save {result.skill} v{result.proposal.patched.new_version}?", abort=True)
+    return apply_refinement(bench, result, author=_author())
 
 
 def new_command(

@@ -35,6 +35,7 @@ from agent.skills.loader import LoadedSkill
 from agent.verdict import Verdict
 
 Runner = Callable[[CaseRecord, SkillLibrary, str], Verdict]
+ROLES = ("corrected", "regression")
 
 
 @dataclass
@@ -58,6 +59,12 @@ class CaseReplay:
             return "fixed"
         return "pass" if self.after.passed else "fail"
 
+    def row(self) -> dict[str, str]:
+        """One line of a replay table (CLI, API, UI): case, truth, before, after, result."""
+        before = self.before.detail if self.before else self.skipped
+        after = self.after.detail if self.after else ""
+        return {"case": self.case_id, "truth": self.truth, "before": before, "after": after, "result": self.status}
+
 
 @dataclass
 class ReplayReport:
@@ -79,6 +86,10 @@ class ReplayReport:
     @property
     def regressions(self) -> list[CaseReplay]:
         return [c for c in self.cases if c.status == "regressed"]
+
+    def rows(self) -> dict[str, list[dict[str, str]]]:
+        """The replay table of each part, ``corrected`` then ``regression``."""
+        return {role: [c.row() for c in self.part(role)] for role in ROLES}
 
 
 def replace_skill(library: SkillLibrary, loaded: LoadedSkill, source: Path | None = None) -> SkillLibrary:

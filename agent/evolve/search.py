@@ -51,6 +51,18 @@ class Tried:
     def describe(self) -> str:
         return "; ".join(e.why for e in self.edits)
 
+    @property
+    def gate(self) -> str:
+        """What the replay gate said of this change, in a few words."""
+        if self.error or self.report is None:
+            return self.error or "not replayed"
+        if self.report.accepted:
+            return "accepted"
+        if self.report.regressions:
+            return f"rejected: breaks {len(self.report.regressions)}"
+        skipped = any(c.role == "regression" and c.skipped for c in self.report.cases)
+        return "rejected: fixes none" + (" (regression set not replayed)" if skipped else "")
+
 
 @dataclass
 class SearchResult:

@@ -139,6 +139,12 @@ def rollback_text(memory: Any, name: str, version: int) -> str:
     return stored_version(memory, name, version).yaml_text
 
 
+def rollback_preview(memory: Any, name: str, version: int, current: LoadedSkill | None) -> str:
+    """The unified diff a rollback to ``version`` makes to the current text ('' when they are identical)."""
+    now = skill_text(current) if current is not None else ""
+    return unified_diff(now, rollback_text(memory, name, version), name, "current", f"v{version}")
+
+
 def rollback(
     memory: Any, user_dir: Path, name: str, version: int, *, author: str | None = None,
     current: LoadedSkill | None = None,

@@ -1,0 +1,142 @@
+"""Refine a Skill from a corrected case: the flow ``bianque skills refine --from-case``, the HTTP API and
+the UI share.
+
+:func:`refine_from_case` replays the rule-based patch (the model's, with an LLM endpoint) first; when no
+rule applies, or that patch does not pass the replay gate, the offline parameter search (optional) tries
+small parameter changes. Nothing is written: the :class:`Refinement` holds everything tried, the kept
+proposal and its replay, and whether it was accepted and why. :func:`apply_refinement` then saves an
+accepted proposal, and refuses one made against a Skill text that has changed since (another refinement
+or a rollback was saved in between) or that was already saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.evolve.proposals import NoProposal, NoRuleFix, Proposal
+from agent.evolve.replay import ReplayReport
+from agent.evolve.search import SearchResult, candidate_edits
+from agent.evolve.versions import Accepted, skill_text
+from agent.memory.skill_versions import text_sha256
+
+
+class RefinementNotAccepted(NoProposal):
+    """The refinement kept no proposal that passed the replay gate: there is nothing to save."""
+
+
+class StaleRefinement(RuntimeError):
+    """The Skill changed after the proposal was made (or the proposal was saved already)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where a refinement is: ``stage`` (propose, replay, search), a message, and for the search
+    ``done`` of ``total`` candidate changes replayed."""
+
+    stage: str
+    message: str
+    done: int = 0
+    total: int = 0
+
+
+Progress = Callable[[Step], None]
+
+
+@dataclass
+class Refinement:
+    """Everything one refinement tried, and the proposal it keeps (None when there was none to replay)."""
+
+    skill: str
+    case_id: str
+    base_sha256: str  # the Skill text every proposal patches
+    notes: list[str] = field(default_factory=list)
+    first: Proposal | None = None  # the rule-based (or the model's) proposal
+    first_report: ReplayReport | None = None
+    search: SearchResult | None = None
+    applied: Accepted | None = None
+
+    @property
+    def proposal(self) -> Proposal | None:
+        """The search's kept change when it found one, else the rule-based (or model's) proposal."""
+        if self.search is not None and self.search.best is not None:
+            return self.search.best.proposal
+        return self.first
+
+    @property
+    def report(self) -> ReplayReport | None:
+        if self.search is not None and self.search.best is not None:
+            return self.search.best.report
+        return self.first_report
+
+    @property
+    def accepted(self) -> bool:
+        return self.report is not None and self.report.accepted
+
+    @property
+    def reason(self) -> str:
+        """Why it was accepted or rejected, in one sentence."""
+        if self.accepted or (self.search is None and self.report is not None):
+            return self.report.reason if self.report is not None else ""
+        if self.search is not None:
+            return (f"rejected: no parameter change fixes a corrected case of {self.skill} without breaking one "
+                    f"that passed ({len(self.search.tried)} tried)")
+        return self.notes[-1] if self.notes else "rejected: no proposal"
+
+
+def refine_from_case(
+    bench: Any, case_id: str, *, skill: str | None = None, search: bool = True, progress: Progress = lambda _s: None
+) -> Refinement:
+    """Propose, replay and (``search``) search a fix of the Skill that answered corrected case ``case_id``.
+
+    Raises CaseNotFoundError (unknown case), NoProposal (not corrected, marked right, no Skill recorded) and
+    UnknownSkillError before any replay; the model's errors when an LLM endpoint is configured.
+    """
+    _case, name = bench.corrected_case(case_id, skill)
+    result = Refinement(name, case_id, text_sha256(skill_text(bench.skill(name))))
+    progress(Step("propose", f"proposing a patch of {name} for case {case_id}"))
+    try:
+        proposal = bench.propose_for_case(case_id, skill=name)
+    except NoRuleFix as exc:
+        result.notes.append(str(exc))
+        if not search:
+            return result
+    else:
+        progress(Step("replay", f"replaying {name} v{proposal.patched.new_version} against its cases"))
+        result.first, result.first_report = proposal, bench.replay(proposal)
+        if result.first_report.accepted or not search:
+            return result
+        result.notes.append(f"the {proposal.source} patch does not pass the replay gate: "
+                            "searching the Skill's parameters")
+    planned = len(candidate_edits(bench.skill(name).skill))
+    done = 0
+    progress(Step("search", f"parameter search: replaying {planned} candidate change(s) of {name}", 0, planned))
+
+    def step(message: str) -> None:
+        nonlocal done
+        done += 1
+        progress(Step("search", message, done, max(planned, done)))
+
+    result.search = bench.search_for_case(case_id, skill=name, progress=step)
+    return result
+
+
+def apply_refinement(bench: Any, refinement: Refinement, *, author: str | None = None) -> Accepted:
+    """Save the accepted proposal as the Skill's next version (written to the user's Skill directory).
+
+    ``bench``'s library must be the current one. RefinementNotAccepted when the replay gate rejected it;
+    StaleRefinement when it was saved already or the Skill's text is no longer the one it patches.
+    """
+    proposal = refinement.proposal
+    if proposal is None or not refinement.accepted:
+        raise RefinementNotAccepted(f"the refinement of {refinement.skill} for case {refinement.case_id} was "
+                                    f"not accepted, there is nothing to save ({refinement.reason})")
+    if refinement.applied is not None:
+        raise StaleRefinement(f"this refinement was saved already as {refinement.skill} "
+                              f"v{refinement.applied.record.version}")
+    if text_sha256(skill_text(bench.skill(refinement.skill))) != refinement.base_sha256:
+        raise StaleRefinement(f"{refinement.skill} changed after this refinement was proposed (another version "
+                              f"or a rollback was saved since): propose again for case {refinement.case_id}")
+    refinement.applied = bench.accept(proposal, author=author)
+    return refinement.applied
