@@ -49,7 +49,7 @@ FAST_QUEUE = {"poll_s": 0.05, "retry_backoff_s": 0.0, "lease_s": 30.0}
 
 def make_client(memory: Memory, investigator: Any, **api: Any) -> TestClient:
     """A TestClient (use as a context manager) for an app with these API settings (fast queue by default)."""
-    settings = ApiSettings(token=None, **{**FAST_QUEUE, **api})
+    settings = ApiSettings(**{"token": None, **FAST_QUEUE, **api})
     app = create_app(get_settings(), investigator, memory=memory, api=settings)
     return TestClient(app, raise_server_exceptions=False)
 

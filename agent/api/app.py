@@ -13,8 +13,19 @@ from fastapi.responses import HTMLResponse
 
 from agent.api.errors import install_error_handlers
 from agent.api.investigator import Investigator, LiveInvestigator
+from agent.api.jobs import BackgroundJobs
 from agent.api.limits import BodyLimitMiddleware
-from agent.api.routes import cases, health, incidents, investigations, queue, regression, skills, webhook
+from agent.api.routes import (
+    cases,
+    health,
+    incidents,
+    investigations,
+    queue,
+    refinements,
+    regression,
+    skills,
+    webhook,
+)
 from agent.api.settings import ApiSettings
 from agent.api.state import ServiceState, require_token
 from agent.api.workers import QueueWorkers, WorkerPolicy
@@ -55,6 +66,7 @@ def create_app(
         investigator=investigator,
         workers=QueueWorkers(memory, investigator, worker_policy(api)),
         knowledge=opener,
+        jobs=BackgroundJobs(api.job_workers, api.max_jobs),
     )
 
     @asynccontextmanager
@@ -67,6 +79,7 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             state.workers.stop(timeout=api.stop_grace_s)
+            state.jobs.stop(timeout=api.stop_grace_s)
             close = getattr(state.investigator, "close", None)
             if callable(close):
                 close()
@@ -86,7 +99,7 @@ def create_app(
         _protected_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, webhook, queue, investigations, cases, incidents, regression, skills):
+    for module in (health, webhook, queue, investigations, cases, refinements, incidents, regression, skills):
         app.include_router(module.router)
     return app
 

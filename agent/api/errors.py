@@ -10,11 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from agent.api.jobs import JobsBusyError
+from agent.evolve.proposals import NoProposal
+from agent.evolve.refinement import StaleRefinement
+from agent.evolve.workbench import UnknownSkillError
 from agent.inputs import InputError
 from agent.memory import InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header")
+RETRY_AFTER_S = "30"
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -67,15 +72,29 @@ async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": str(exc)})
 
 
+async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+
+async def _busy(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": RETRY_AFTER_S})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
     return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}: {exc}"})
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map validation, not-found and bad-input errors to 422/404/422 and anything else to a JSON 500."""
+    """Map validation, not-found (a case, a Skill, a version, a job) and bad-input errors (a case that is not
+    corrected, a refinement that was rejected) to 422/404/422, a Skill changed under a refinement to 409, a
+    full job backlog to 503, and anything else to a JSON 500."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(UnknownSkillError, _not_found)
     app.add_exception_handler(InvalidInputError, _invalid)
     app.add_exception_handler(InputError, _invalid)
+    app.add_exception_handler(NoProposal, _invalid)
+    app.add_exception_handler(StaleRefinement, _conflict)
+    app.add_exception_handler(JobsBusyError, _busy)
     app.add_exception_handler(Exception, _unexpected)

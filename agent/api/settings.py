@@ -30,6 +30,10 @@ class ApiSettings(BaseSettings):
         description="A running investigation whose worker stopped renewing it for this long is taken again.",
     )
     poll_s: float = Field(default=2.0, gt=0, description="How often idle workers look for queued work.")
+    job_workers: int = Field(default=1, ge=1, description="Threads running background jobs (Skill refinements).")
+    max_jobs: int = Field(
+        default=8, ge=1, description="Unfinished background jobs (per process) beyond which a new one answers 503."
+    )
     stop_grace_s: float = Field(
         default=30.0, ge=0, description="On stop, how long running investigations may take to finish."
     )

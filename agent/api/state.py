@@ -1,15 +1,17 @@
-"""What every request handler shares: settings, memory, the investigator and the queue workers."""
+"""What every request handler shares: settings, memory, the investigator, the queue workers and background jobs."""
 
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException, Request
 
 from agent.api.investigator import Investigator
+from agent.api.jobs import BackgroundJobs
 from agent.api.settings import ApiSettings
 from agent.api.workers import QueueWorkers
 from agent.config import Settings
@@ -27,6 +29,10 @@ class ServiceState:
     workers: QueueWorkers
     knowledge: Callable[[], Any] | None = None
     """Opens the knowledge store corrections index into (None: corrections are only stored)."""
+    jobs: BackgroundJobs = field(default_factory=BackgroundJobs)
+    """Long library work off the request threads (Skill refinements), polled by the client."""
+    skill_writes: threading.Lock = field(default_factory=threading.Lock)
+    """Held while a Skill version is saved (applied refinement, rollback): one write at a time per process."""
 
 
 def service(request: Request) -> ServiceState:

@@ -1,4 +1,5 @@
-"""``/skills``: the loaded Skill library, and the files that failed to load."""
+"""``/skills``: the loaded Skill library, the files that failed to load, and every Skill's stored versions
+(history, one version with the diff a rollback makes, rollback)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException
 
+from agent.api.refinements import AppliedView, RollbackRequest
 from agent.api.state import ServiceState, require_token, service
+from agent.evolve import versions
+from agent.memory import SkillVersionRecord
 from agent.runtime import load_skills
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 
@@ -46,3 +50,36 @@ def get_skill(name: str, state: State) -> dict[str, Any]:
     if loaded is None:
         raise HTTPException(status_code=404, detail=f"no Skill named {name!r} (see GET /skills)")
     return {**_summary(loaded), "definition": loaded.skill.model_dump(mode="json"), "yaml": dump_skill_yaml(loaded.raw)}
+
+
+def _unknown(name: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no Skill named {name!r} (see GET /skills)")
+
+
+@router.get("/{name}/versions", response_model=list[SkillVersionRecord],
+            response_model_exclude={"__all__": {"yaml_text", "created"}})
+def list_versions(name: str, state: State) -> list[SkillVersionRecord]:
+    """Every stored version of a Skill, oldest first (empty when Bian Que never changed it; 404 unknown Skill)."""
+    found = versions.history(state.memory, name)
+    if not found and load_skills(state.settings).get(name) is None:
+        raise _unknown(name)
+    return found
+
+
+@router.get("/{name}/versions/{version}")
+def get_version(name: str, version: int, state: State) -> dict[str, Any]:
+    """One stored version: its record, its YAML text, and the diff a rollback to it makes to the current text."""
+    record = versions.stored_version(state.memory, name, version)
+    current = load_skills(state.settings).get(name)
+    return {**record.model_dump(mode="json", exclude={"created"}),
+            "rollback_diff": versions.rollback_preview(state.memory, name, version, current)}
+
+
+@router.post("/{name}/rollback", response_model=AppliedView, status_code=201)
+def rollback(name: str, body: RollbackRequest, state: State) -> AppliedView:
+    """Restore a stored version byte for byte: a new active history entry, written to the user's Skill directory."""
+    with state.skill_writes:
+        current = load_skills(state.settings).get(name)
+        done = versions.rollback(state.memory, state.settings.resolved_user_skills_dir, name, body.version,
+                                 author=body.author, current=current)
+    return AppliedView.of(done)

@@ -10,11 +10,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from agent.api.alerts import AlertIntake, WebhookBody, WebhookResponse, firing_count, parse_alert
-from agent.api.errors import problems_response
+from agent.api.errors import RETRY_AFTER_S, problems_response
 from agent.api.state import ServiceState, require_token, service
 
 router = APIRouter(tags=["alerts"], dependencies=[Depends(require_token)])
-RETRY_AFTER_S = "30"
 
 
 def _unavailable(detail: str) -> HTTPException:
