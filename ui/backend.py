@@ -1,10 +1,12 @@
-"""The UI's only door to the library: settings, memory, knowledge, bundles, questions, corrections, Skills.
+"""The UI's only door to the library: settings, memory, knowledge, bundles, questions, corrections, Skills
+and their refinement (propose, apply, history, rollback).
 
 Nothing here knows Streamlit beyond caching long-lived resources, so every call is testable on its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,3 +152,47 @@ def regression_remove(directory: str) -> bool:
     from agent.evolve.regression import remove
 
     return remove(settings().home, Path(directory))
+
+
+def _workbench() -> Any:
+    """A refinement workbench over the Skill library as it is now (see ``agent.evolve.workbench``)."""
+    from agent.evolve.workbench import Workbench
+
+    return Workbench.from_settings(settings(), memory())
+
+
+def propose_fix(case_id: str, progress: Callable[[Any], None]) -> Any:
+    """Propose and replay a fix of the Skill that answered a corrected case; nothing is saved
+    (``agent.evolve.refinement.refine_from_case``; ``progress`` is told of each step)."""
+    from agent.evolve.refinement import refine_from_case
+
+    return refine_from_case(_workbench(), case_id, progress=progress)
+
+
+def apply_fix(refinement: Any, author: str | None = None) -> Any:
+    """Save an accepted refinement as the Skill's next version (refused when rejected, saved or outdated)."""
+    from agent.evolve.refinement import apply_refinement
+
+    return apply_refinement(_workbench(), refinement, author=author)
+
+
+def skill_history(name: str) -> list[Any]:
+    """Every stored version of a Skill, oldest first."""
+    from agent.evolve.versions import history
+
+    return history(memory(), name)
+
+
+def rollback_preview(name: str, version: int) -> str:
+    """The diff a rollback to ``version`` makes to the Skill's current text ('' when identical)."""
+    from agent.evolve.versions import rollback_preview as preview
+
+    return preview(memory(), name, version, skill_library().get(name))
+
+
+def rollback(name: str, version: int, author: str | None = None) -> Any:
+    """Restore a stored version byte for byte (a new active version, written to the user's Skill directory)."""
+    from agent.evolve.versions import rollback as restore
+
+    return restore(memory(), settings().resolved_user_skills_dir, name, version, author=author,
+                   current=skill_library().get(name))

@@ -271,6 +271,8 @@ def _refined(bench: Any, case_id: str, skill: str | None, search: bool) -> Any:
             progress.update(task, completed=at.done, total=at.total or None)
 
         result = refine_from_case(bench, case_id, skill=skill, search=search, progress=step)
+    if result.first is None and result.search is None:
+        fail(result.reason)  # no rule-based fix and --no-search
     for note in result.notes[:1]:
         _say(note, "yellow")
     if result.first is not None:
@@ -329,8 +331,6 @@ def _refine_case(bench: Any, case_id: str, name: str | None, search: bool, yes: 
     from agent.evolve.refinement import apply_refinement
 
     result = _refined(bench, case_id, name, search)
-    if result.proposal is None and result.search is None:
-        fail(result.reason)  # no rule-based fix and --no-search
     if result.search is not None and result.search.best is None:
         _say(f"no parameter change fixes a corrected case of {result.skill} without breaking one that "
              f"passed ({len(result.search.tried)} tried, above); try `bianque skills refine {result.skill} "

@@ -1,4 +1,5 @@
-"""Cases: stored investigations, one case's report, findings and corrections, and the correction form."""
+"""Cases: stored investigations, one case's report, findings and corrections, the correction form, and
+for a case corrected as wrong a proposed fix of its Skill."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from agent.timeparse import to_rfc3339
 from ui import backend
 from ui.correction_form import render_correction_form, render_flash
 from ui.formatting import case_option, case_rows, demote_headings, finding_rows, skill_label
+from ui.refine_panel import render_refine_panel
 from ui.widgets import SELECTED_CASE, render_verdict, show_error
 
 PATTERNS = {"all patterns": None, "rca": "rca", "release": "release_interception", "inspection": "inspection"}
@@ -48,6 +50,7 @@ def render_case(case: CaseRecord) -> None:
             st.write("No corrections yet.")
     render_flash(case.id)
     render_correction_form(case)
+    render_refine_panel(case)
 
 
 st.title("Cases")

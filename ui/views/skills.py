@@ -1,5 +1,5 @@
-"""Skills: the library the agent selects from, the files that failed to load, one Skill's YAML, and the
-regression set its refinements are replayed against."""
+"""Skills: the library the agent selects from, the files that failed to load, one Skill's YAML and stored
+versions (history, rollback), and the regression set its refinements are replayed against."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from agent.skills.loader import LoadedSkill, dump_skill_yaml
 from ui import backend
 from ui.formatting import skill_rows
 from ui.regression_panel import render_regression
+from ui.versions_panel import render_versions
 from ui.widgets import show_error
 
 
@@ -46,6 +47,7 @@ if library.skills:
     st.markdown(f"**{loaded.name}** v{loaded.skill.version} · `{loaded.source}`")
     st.write(loaded.skill.description)
     st.code(skill_yaml(loaded), language="yaml", line_numbers=True, height=600)
+    render_versions(name)
 else:
     st.info("No Skill loaded: check the directories above.")
 
