@@ -124,17 +124,33 @@ def test_confidence_falls_down_the_ranking_and_follows_the_score():
 
 
 def test_a_candidate_implicated_only_by_another_service_cites_that_evidence_labelled_as_such():
+    """ranking shows nothing itself; the gateway's calls to it slowed: its fault kind is read off them (a slow
+    dependency), and the report says so."""
     pack, findings = _blamed_first()
     verdict = OfflineReasoner().reason(pack, LIBRARY.get("generic-rca").skill).verdict
     top = verdict.root_causes[0]
     slow_calls = next(f.id for f in findings if f.service == "gateway")
-    assert top.evidence == [slow_calls] and top.fault == "unknown"
-    assert not any("unknown" in action for action in verdict.actions), verdict.actions
-    assert any(action.startswith("look at ranking") for action in verdict.actions)
+    assert top.evidence == [slow_calls] and top.fault == "slow_dependency"
+    assert "inferred from its callers" in top.explanation
+    assert "inferred" not in verdict.root_causes[1].explanation  # the cache is named from its own memory
     event = pack.event
     text = render_report(event, {"name": "generic-rca"}, verdict, pack.findings, [], [])
-    assert f"| 1 | ranking | unknown | 1.00 | {slow_calls} via gateway |" in text
+    assert f"| 1 | ranking | slow_dependency (inferred from gateway) | 1.00 | {slow_calls} via gateway |" in text
     assert "via gateway" not in text.split("| 2 |")[1].split("\n")[0]  # the cache cites its own Finding
+    assert "| 2 | cache | memory_leak |" in text and "no Finding of its own; its fault kind" in text
+
+
+def test_a_candidate_whose_implicating_evidence_names_no_fault_stays_unknown():
+    """The gateway's calls to ranking got faster: that names no fault, so ranking's kind stays unknown, the
+    report marks nothing as inferred and the next step is to look at ranking itself."""
+    pack, findings = _blamed_first()
+    faster = [f.model_copy(update={"direction": "down"}) if f.service == "gateway" else f for f in findings]
+    pack = pack.model_copy(update={"findings": faster})
+    verdict = OfflineReasoner().reason(pack, LIBRARY.get("generic-rca").skill).verdict
+    top = next(c for c in verdict.root_causes if c.service == "ranking")
+    assert top.fault == "unknown" and "inferred" not in top.explanation
+    text = render_report(pack.event, {"name": "generic-rca"}, verdict, pack.findings, [], [])
+    assert "| ranking | unknown |" in text and "inferred" not in text
 
 
 def _inspect(findings: list[Finding]) -> tuple[Verdict, str]:

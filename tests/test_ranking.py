@@ -11,6 +11,7 @@ from agent.reasoners.ranking import (
     SIGNIFICANT,
     ServiceEvidence,
     activity,
+    fault_for,
     less_work,
     outgoing_slowness,
     rank_services,
@@ -71,6 +72,35 @@ def test_blamed_callee_without_findings_cites_the_slow_call():
     payment = next(e for e in ranked if e.service == "payment")
     assert not payment.findings and [f.id for f in payment.blamed_by] == [findings[0].id]
     assert any("checkout" in note for note in payment.notes)
+
+
+def _ranked(findings: list[Finding], topology=SHOP) -> dict[str, ServiceEvidence]:
+    return {e.service: e for e in rank_services(number_findings(findings), [], topology, ["frontend"])}
+
+
+def test_a_callee_with_no_finding_of_its_own_takes_the_fault_its_callers_calls_name():
+    """cart shows nothing itself: both callers' calls to it slowing make it a slow dependency (a network delay
+    leaves the delayed service's own metrics flat); their calls failing, an error fault."""
+    slow = _ranked([_finding("checkout", CLIENT, 0.8), _finding("frontend", CLIENT, 0.8)])
+    assert not slow["cart"].findings and fault_for(slow["cart"]) == "slow_dependency"
+    failing = _ranked([_finding(s, "pod_client_error_ratio", 0.8) for s in ("checkout", "frontend")])
+    assert fault_for(failing["cart"]) == "error_fault"
+
+
+def test_a_callee_keeps_unknown_when_the_blame_names_no_fault():
+    """A caller's calls out sped up (a fall of latency is no fault), and a caller blamed by its callees' fall in
+    work (it stopped sending it, not why): nothing names a kind."""
+    faster = _ranked([_finding(s, CLIENT, 0.8).model_copy(update={"direction": "down"})
+                      for s in ("checkout", "frontend")])
+    assert faster["cart"].blamed_by and fault_for(faster["cart"]) == "unknown"
+    quiet = _ranked([_fell("payment", 0.8), _fell("email", 0.75)])
+    assert quiet["checkout"].blamed_by and fault_for(quiet["checkout"]) == "unknown"
+
+
+def test_a_service_with_findings_of_its_own_is_named_from_them_not_from_its_callers():
+    ranked = _ranked([_finding("checkout", CLIENT, 0.8), _finding("frontend", CLIENT, 0.8),
+                      _finding("cart", "container_memory_usage_bytes", 0.6)])
+    assert ranked["cart"].blamed_by and fault_for(ranked["cart"]) == "memory_leak"
 
 
 def test_the_alerted_service_gets_no_place_without_evidence():

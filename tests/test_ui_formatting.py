@@ -53,6 +53,16 @@ def test_root_cause_rows_mark_a_finding_about_another_service():
     verdict = Verdict(pattern="rca", summary="s", root_causes=[
         RootCause(service="cache", fault="slow_dependency", confidence=0.9, evidence=["F2", "F1"])])
     assert root_cause_rows(verdict, [slow, own])[0]["evidence"] == "F2, F1 via gateway"
+    assert root_cause_rows(verdict, [slow, own])[0]["fault"] == "slow_dependency"  # named from its own F2
+
+
+def test_root_cause_rows_mark_a_fault_kind_read_off_other_services_findings():
+    slow = Finding(id="F1", kind=FindingKind.ANOMALY, subject="gateway", service="gateway", window_start=0.0,
+                   window_end=60.0, score=0.9, summary="gateway's calls out slowed")
+    inferred = RootCause(service="cache", fault="slow_dependency", confidence=0.9, evidence=["F1"])
+    unknown = inferred.model_copy(update={"fault": "unknown"})
+    rows = root_cause_rows(Verdict(pattern="rca", summary="s", root_causes=[inferred, unknown]), [slow])
+    assert [r["fault"] for r in rows] == ["slow_dependency (inferred from gateway)", "unknown"]
 
 
 def test_inspection_badge_shows_the_worst_severity_or_healthy():

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.findings import Finding
-from agent.graph.nodes.report import cited_for
+from agent.graph.nodes.report import cited_for, fault_shown
 from agent.memory import MemoryStoreError
 from agent.memory.lines import SHORT_PATTERN, answer_line
 from agent.memory.records import CaseRecord
@@ -69,13 +69,14 @@ def badges_markdown(badges: list[Badge]) -> str:
 
 def root_cause_rows(verdict: Verdict, findings: Sequence[Finding] = ()) -> list[dict[str, Any]]:
     """The ranked root-cause candidates as table rows; with the ``findings``, a cited Finding about another
-    service is marked with it (``F1 via frontend``), as in the report."""
+    service is marked with it (``F1 via frontend``), and a fault kind read off such Findings alone is marked
+    inferred, as in the report."""
     by_id = {f.id: f for f in findings}
     return [
         {
             "rank": rank,
             "service": cause.service,
-            "fault": cause.fault,
+            "fault": fault_shown(cause, by_id),
             "confidence": round(cause.confidence, 2),
             "evidence": ", ".join(cited_for(cause, by_id)),
             "explanation": cause.explanation,

@@ -58,12 +58,16 @@ class OfflineReasoner:
             cited = sorted(own_findings(ev.findings), key=lambda f: -f.score)[:4] or sorted(
                 ev.blamed_by, key=lambda f: -f.score)[:4]
             evidence = list(dict.fromkeys(f.id for f in cited))
+            fault = learned.get(ev.service) or fault_for(ev)
+            notes = list(ev.notes)
+            if not ev.findings and ev.service not in learned and fault != UNKNOWN_FAULT:
+                notes.append(f"fault kind {fault} inferred from its callers' calls to it: no Finding of its own")
             causes.append(RootCause(
                 service=ev.service,
-                fault=learned.get(ev.service) or fault_for(ev),
+                fault=fault,
                 confidence=round(certainty * min(1.0, ev.score / max(top_score, 1e-9)), 3),
                 evidence=evidence,
-                explanation="; ".join(ev.notes) or "strongest deviation among the services examined",
+                explanation="; ".join(notes) or "strongest deviation among the services examined",
             ))
         outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
         needs_attention = outcome.outcome == "attention"

@@ -12,7 +12,14 @@ import numpy as np
 from agent.detectors.direction import ERROR_WORDS, infer_direction, name_tokens
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
-from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, classify_fault, error_logs, metric_family
+from agent.reasoners.faults import (
+    LOG_KINDS,
+    METRIC_KINDS,
+    UNKNOWN_FAULT,
+    classify_fault,
+    error_logs,
+    metric_family,
+)
 from agent.reasoners.random_walk import walk_scores
 
 # How much each part of the evidence weighs. Chosen from first principles (documented in
@@ -43,6 +50,7 @@ SATURATED_SHARE = 0.8  # of a usage share's ceiling (80 %, 0.8): a resource this
 HEADROOM_WORDS = frozenset({"idle", "free", "avail", "available"})  # a rise of what is left is no saturation
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
 BLAME = 0.5  # what a callee every slow caller calls, and that explains all the slowness, gains
+CALL_FAULTS = ("error_fault", "slow_dependency")  # what callers' measurements of their calls to a service can name
 
 
 def caller_side(metric: str | None) -> bool:
@@ -474,12 +482,26 @@ def _no_later(a: float | None, b: float | None, tolerance: float = ONSET_TOLERAN
 
 
 def fault_for(ev: ServiceEvidence) -> str:
-    """The fault kind for a ranked service, using changes made shortly before its onset."""
+    """The fault kind for a ranked service, using changes made shortly before its onset; for one with no Finding
+    of its own, the kind the Findings that implicate it name (``implicated_fault``)."""
+    if not ev.findings:
+        return implicated_fault(ev.blamed_by)
     change_types = [
         c.type for c in ev.changes
         if ev.onset is None or ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60
     ]
     return classify_fault(own_findings(ev.findings), change_types)
+
+
+def implicated_fault(blamed_by: Sequence[Finding]) -> str:
+    """The fault kind a service with no Finding of its own gets from its callers' measurements of their calls to
+    it: slower calls (a delay on its network, its pod paused: its own metrics stay flat) -> ``slow_dependency``,
+    failing calls -> ``error_fault``, weighed as ``classify_fault`` weighs a service's own metrics (a latency rise's
+    timed-out tail is no error). ``unknown`` when they name neither, as a callee's fall in work does (the caller
+    stopped sending it, not why)."""
+    calls = [f for f in blamed_by if caller_side(f.metric) and metric_family(f.metric) in CALL_FAULTS]
+    fault = classify_fault(calls)
+    return fault if fault in CALL_FAULTS else UNKNOWN_FAULT
 
 
 def own_findings(findings: Sequence[Finding]) -> list[Finding]:

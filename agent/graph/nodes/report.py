@@ -9,6 +9,7 @@ from agent.events import Event
 from agent.findings import Finding, about
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
+from agent.reasoners.faults import UNKNOWN_FAULT
 from agent.timeparse import to_rfc3339
 from agent.verdict import RootCause, Verdict
 
@@ -18,6 +19,9 @@ CONFIDENCE_NOTE = ("_Confidence: how sure the top candidate is (its strongest ev
                    "ranking score relative to the top's; it falls down the list._")
 VIA_NOTE = ("_`Fn via S`: a Finding about S cited as the evidence that implicates the candidate through the call "
             "graph (S's calls to it got slower, or S did less work once the candidate stopped calling it)._")
+INFERRED_NOTE = ("_`fault (inferred from S)`: the candidate has no Finding of its own; its fault kind is read off "
+                 "S's Findings about it (S's calls to it got slower: slow_dependency; failed: error_fault)._")
+INFERRED = " (inferred from "
 
 
 def literal(text: str) -> str:
@@ -46,6 +50,15 @@ def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
             for i in cause.evidence]
 
 
+def fault_shown(cause: RootCause, by_id: Mapping[str, Finding]) -> str:
+    """The cause's fault kind; when every Finding it cites is about another service (none of its own), marked as
+    inferred from those services (``slow_dependency (inferred from frontend)``). ``unknown`` is left as it is."""
+    cited = [by_id.get(i) for i in cause.evidence]
+    if cause.fault == UNKNOWN_FAULT or not cited or any(f is None or about(f, cause.service) for f in cited):
+        return cause.fault
+    return f"{cause.fault}{INFERRED}{', '.join(dict.fromkeys(f.owner for f in cited if f is not None))})"
+
+
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
                   missing: list[str], notes: list[str]) -> str:
     """Markdown report: headline, summary, causes or items, evidence table, gaps, provenance."""
@@ -55,11 +68,14 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
                   "|---|---|---|---|---|"]
         by_id = {f.id: f for f in findings}
         cited = [cited_for(cause, by_id) for cause in verdict.root_causes]
-        for rank, (cause, ids) in enumerate(zip(verdict.root_causes, cited, strict=True), start=1):
-            lines.append(f"| {rank} | {cause.service} | {cause.fault} | {cause.confidence:.2f} | {', '.join(ids)} |")
+        faults = [fault_shown(cause, by_id) for cause in verdict.root_causes]
+        for rank, (cause, fault, ids) in enumerate(zip(verdict.root_causes, faults, cited, strict=True), start=1):
+            lines.append(f"| {rank} | {cause.service} | {fault} | {cause.confidence:.2f} | {', '.join(ids)} |")
         lines += ["", CONFIDENCE_NOTE, ""]
         if any(VIA in i for ids in cited for i in ids):
             lines += [VIA_NOTE, ""]
+        if any(INFERRED in fault for fault in faults):
+            lines += [INFERRED_NOTE, ""]
     if verdict.items:
         lines += ["## Findings by severity", "", "| severity | service | kind | evidence | summary |",
                   "|---|---|---|---|---|"]
