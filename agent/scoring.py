@@ -22,6 +22,7 @@ class CaseScore:
     detail: str
     rank: int | None = None  # rca: 1-based rank of the labelled service; None if absent or judged "no attention"
     fault_correct: bool | None = None  # rca: fault kind of the top cause equals the label's (None: label has none)
+    fault_labelled: bool = False  # rca: the label names the fault kind (fault accuracy is over these cases)
     noise_label: bool | None = None
     needs_attention: bool | None = None
     decision_label: str | None = None
@@ -38,6 +39,7 @@ def score_rca(case: str, skill: str, verdict: Verdict, root_causes: Sequence[dic
     services = [c.service for c in verdict.root_causes]
     rank = None
     fault_ok = None
+    labelled = bool(root_causes) and root_causes[0].get("fault") is not None
     if root_causes:
         truth = root_causes[0]
         # Strict: a ranking behind a "no attention" verdict sends nobody to look, so it is never a hit.
@@ -54,7 +56,7 @@ def score_rca(case: str, skill: str, verdict: Verdict, root_causes: Sequence[dic
             detail = "MISSED: actionable alert judged as needing no attention"
         else:
             detail = f"root cause ranked {rank}" if rank else "root cause not among the candidates"
-    return CaseScore(case, "rca", skill, passed, detail, rank=rank, fault_correct=fault_ok,
+    return CaseScore(case, "rca", skill, passed, detail, rank=rank, fault_correct=fault_ok, fault_labelled=labelled,
                      noise_label=noise, needs_attention=attention)
 
 

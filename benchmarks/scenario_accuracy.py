@@ -3,10 +3,10 @@
 Generates ``--count`` scenarios of each pattern (seeds from ``--seed-start``, >= 1000: never used in
 development) into a temporary directory, investigates every one offline (offline reasoner, the handbook
 in the knowledge store unless ``--no-knowledge``) exactly as ``bianque eval`` does, and prints:
-per pattern the pass rate, RCA top-1/top-3/fault-kind accuracy, noise silenced, actionable alerts judged
-as needing no attention, bad releases intercepted (labelled hold or block, decided hold or block), block
-precision/recall, good releases blocked or held, inspection recall
-and false alarms; per scenario kind and per Skill the pass rate; the targets with met / not met.
+per pattern the pass rate, RCA top-1/top-3, fault-kind accuracy (over the cases whose label names a
+fault), noise silenced, actionable alerts judged as needing no attention, bad releases intercepted
+(labelled hold or block, decided hold or block), block precision/recall, good releases blocked or held,
+inspection recall and false alarms; per scenario kind and per Skill the pass rate; the targets with met / not met.
 
 Usage::
 
@@ -50,7 +50,7 @@ PATTERN_COLUMNS: dict[str, tuple[str, list[tuple[str, Cell]]]] = {
     "rca": ("Alert root-cause analysis", [
         ("RCA top-1", lambda s, _r: fraction(s.top1, s.rca_cases)),
         ("RCA top-3", lambda s, _r: fraction(s.top3, s.rca_cases)),
-        ("fault kind", lambda s, _r: fraction(s.fault_correct, s.rca_cases)),
+        ("fault kind", lambda s, _r: fraction(s.fault_correct, s.fault_labelled)),  # over labels naming one
         ("noise silenced", lambda s, _r: fraction(s.noise_silenced, s.noise_cases)),
         ("missed actionable (judged no attention)", lambda s, _r: fraction(s.missed_actionable, s.rca_cases)),
     ]),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from agent.bundles.label import load_label
+from agent.cli.evaluate import pattern_tables
+from agent.eval.runner import EvalReport
 from agent.scoring import score_case, score_inspection, score_rca
 from agent.verdict import InspectionItem, RootCause, Verdict
 
@@ -44,3 +46,23 @@ def test_a_label_without_kind_or_fault_scores_the_service_alone(tmp_path):
     assert score_case("c", "g", verdict, label).found_items == 1
     rca = score_case("c", "g", _rca(True), label)
     assert rca.rank == 1 and rca.passed and rca.fault_correct is None  # the fault kind is unknown, not wrong
+
+
+def test_fault_accuracy_is_over_the_cases_whose_label_names_a_fault():
+    """Two labels name the fault (one right, one missed behind "no attention"), one names the service only: fault
+    accuracy is 1 of the 2 labelled, not 1 of 3, and the table says over how many."""
+    service_only = [{"service": "payment", "fault": None}]
+    report = EvalReport()
+    for name, verdict, truth in (("right", _rca(True), TRUTH), ("silenced", _rca(False), TRUTH),
+                                 ("service-only", _rca(True), service_only)):
+        report.add(score_rca(name, "generic-rca", verdict, truth, noise=False))
+    rca = report.by_pattern["rca"]
+    assert (rca.rca_cases, rca.fault_labelled, rca.fault_correct) == (3, 2, 1)
+    assert rca.rates()["rca_fault_accuracy"] == 0.5 and rca.rates()["rca_top1"] == round(2 / 3, 4)
+    assert report.to_dict()["by_pattern"]["rca"]["fault_labelled"] == 2
+    row = pattern_tables(report)[0].columns[4]
+    assert row.header == "fault kind" and list(row.cells) == ["50% (1/2 labelled)"]
+    none = EvalReport()
+    none.add(score_rca("c", "generic-rca", _rca(True), service_only, noise=False))
+    assert none.overall.rates()["rca_fault_accuracy"] is None
+    assert list(pattern_tables(none)[0].columns[4].cells) == ["— (no fault labelled)"]

@@ -26,6 +26,15 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
+def _cell(summary, key: str, rate: float | None) -> str:
+    """A rate as a table cell; fault-kind accuracy with the cases it is over (those whose label names a fault)."""
+    if key != "rca_fault_accuracy":
+        return _pct(rate)
+    if not summary.fault_labelled:
+        return "— (no fault labelled)"
+    return f"{_pct(rate)} ({summary.fault_correct}/{summary.fault_labelled} labelled)"
+
+
 def pattern_tables(report) -> list[Table]:
     """One table per pattern with the measures that matter for it."""
     tables = []
@@ -33,7 +42,7 @@ def pattern_tables(report) -> list[Table]:
         rates = summary.rates()
         table = Table(title=pattern)
         columns = [("cases", str(summary.cases)), ("pass", _pct(rates["pass_rate"]))]
-        columns += [(header, _pct(rates[key])) for key, header in PATTERN_COLUMNS.get(pattern, ())]
+        columns += [(header, _cell(summary, key, rates[key])) for key, header in PATTERN_COLUMNS.get(pattern, ())]
         if pattern in EXTRA_COUNTS:
             key, header = EXTRA_COUNTS[pattern]
             columns.append((header, str(getattr(summary, key))))

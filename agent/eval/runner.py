@@ -31,6 +31,7 @@ class Summary:
     top3: int = 0
     top5: int = 0
     fault_correct: int = 0
+    fault_labelled: int = 0  # actionable RCA cases whose label names the fault kind: fault accuracy's denominator
     missed_actionable: int = 0
     noise_cases: int = 0
     noise_silenced: int = 0
@@ -56,6 +57,7 @@ class Summary:
                 self.top3 += s.rank is not None and s.rank <= 3
                 self.top5 += s.rank is not None and s.rank <= 5
                 self.fault_correct += bool(s.fault_correct)
+                self.fault_labelled += s.fault_labelled
                 self.missed_actionable += not s.needs_attention
         elif s.pattern == "release_interception":
             self.blocks_true += s.decision_label == "block"
@@ -78,7 +80,8 @@ class Summary:
             "rca_top1": ratio(self.top1, self.rca_cases),
             "rca_top3": ratio(self.top3, self.rca_cases),
             "rca_top5": ratio(self.top5, self.rca_cases),
-            "rca_fault_accuracy": ratio(self.fault_correct, self.rca_cases),
+            # a label without ``fault`` scores the service alone (BUNDLE.md): neither right nor wrong here
+            "rca_fault_accuracy": ratio(self.fault_correct, self.fault_labelled),
             "noise_silenced": ratio(self.noise_silenced, self.noise_cases),
             "block_precision": ratio(self.blocks_correct, self.blocks_predicted),
             "block_recall": ratio(self.blocks_correct, self.blocks_true),
