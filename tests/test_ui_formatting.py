@@ -63,6 +63,12 @@ def test_root_cause_rows_mark_a_fault_kind_read_off_other_services_findings():
     unknown = inferred.model_copy(update={"fault": "unknown"})
     rows = root_cause_rows(Verdict(pattern="rca", summary="s", root_causes=[inferred, unknown]), [slow])
     assert [r["fault"] for r in rows] == ["slow_dependency (inferred from gateway)", "unknown"]
+    # beside a caller's slow calls, a callee's fall in work is cited too: the kind comes from the caller's calls
+    calls = slow.model_copy(update={"metric": "client_latency_p99_seconds"})
+    fell = slow.model_copy(update={"id": "F3", "subject": "db", "service": "db", "metric": "syscall_read"})
+    both = inferred.model_copy(update={"evidence": ["F1", "F3"]})
+    row = root_cause_rows(Verdict(pattern="rca", summary="s", root_causes=[both]), [calls, fell])[0]
+    assert row["fault"] == "slow_dependency (inferred from gateway)" and row["evidence"] == "F1 via gateway, F3 via db"
 
 
 def test_inspection_badge_shows_the_worst_severity_or_healthy():

@@ -10,6 +10,7 @@ from agent.findings import Finding, about
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.reasoners.faults import UNKNOWN_FAULT
+from agent.reasoners.ranking import caller_side
 from agent.timeparse import to_rfc3339
 from agent.verdict import RootCause, Verdict
 
@@ -52,11 +53,14 @@ def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
 
 def fault_shown(cause: RootCause, by_id: Mapping[str, Finding]) -> str:
     """The cause's fault kind; when every Finding it cites is about another service (none of its own), marked as
-    inferred from those services (``slow_dependency (inferred from frontend)``). ``unknown`` is left as it is."""
+    inferred from the services whose calls to it those Findings measure (all cited services when none does):
+    ``slow_dependency (inferred from frontend)``. ``unknown`` is left as it is."""
     cited = [by_id.get(i) for i in cause.evidence]
     if cause.fault == UNKNOWN_FAULT or not cited or any(f is None or about(f, cause.service) for f in cited):
         return cause.fault
-    return f"{cause.fault}{INFERRED}{', '.join(dict.fromkeys(f.owner for f in cited if f is not None))})"
+    others = [f for f in cited if f is not None]
+    sources = [f.owner for f in others if caller_side(f.metric)] or [f.owner for f in others]
+    return f"{cause.fault}{INFERRED}{', '.join(dict.fromkeys(sources))})"
 
 
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
