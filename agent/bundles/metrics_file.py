@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from array import array
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -55,39 +56,56 @@ def _read_rows(reader: csv.Reader, log: ErrorLog) -> tuple[dict[_Key, tuple[arra
     width = len(header)
     groups: dict[_Key, tuple[array, array]] = {}
     epochs: dict[str, float | str] = {}
+    raw_key = itemgetter(i_metric, i_service, *extra_idx)  # a row's key cells as written, a tuple
+    known: dict[tuple[str, ...], tuple[array, array]] = {}  # key cells as written -> their series' bucket
     for row in reader:
         if not row:
             continue
-        line = reader.line_num
         if len(row) != width:
-            log.add(f"row has {len(row)} cells, the header has {width}", line)
+            log.add(f"row has {len(row)} cells, the header has {width}", reader.line_num)
             continue
         text = row[i_ts]
-        ts = epochs[text] if text in epochs else epochs.setdefault(text, _epoch(text))
+        ts = epochs.get(text)
+        if ts is None:
+            ts = epochs[text] = _epoch(text)
         if isinstance(ts, str):
-            log.add(ts, line, "timestamp")
+            log.add(ts, reader.line_num, "timestamp")
             continue
-        metric = row[i_metric].strip()
-        if not metric:
-            log.add("empty (every row needs a metric name)", line, "metric")
+        cells = raw_key(row)
+        bucket = known.get(cells)  # a series already holding samples: its names were checked then
+        if bucket is None and not row[i_metric].strip():
+            log.add("empty (every row needs a metric name)", reader.line_num, "metric")
             continue
-        cell = row[i_value].strip()
-        if cell.lower() in MISSING_VALUES:
+        value = _value(row[i_value])
+        if value is None:
             continue
-        try:
-            value = float(cell)
-        except ValueError:
-            log.add(f"not a number ({row[i_value]!r})", line, "value")
+        if isinstance(value, str):
+            log.add(value, reader.line_num, "value")
             continue
-        key = (metric, row[i_service].strip(), tuple(row[i] for i in extra_idx))
-        bucket = groups.get(key)
         if bucket is None:
-            if not _names_ok(key, log, line):
-                continue
-            bucket = groups[key] = (array("d"), array("d"))
+            key = (row[i_metric].strip(), row[i_service].strip(), tuple(row[i] for i in extra_idx))
+            bucket = groups.get(key)
+            if bucket is None:
+                if not _names_ok(key, log, reader.line_num):
+                    continue
+                bucket = groups[key] = (array("d"), array("d"))
+            known[cells] = bucket
         bucket[0].append(ts)
         bucket[1].append(value)
     return groups, [h for _, h in extra]
+
+
+def _value(cell: str) -> float | str | None:
+    """A value cell's number; None for a cell meaning "no sample" (``MISSING_VALUES``, any case, spaces
+    around); what is wrong with any other cell. ``float`` first: it takes the spaces itself, and only a cell it
+    refuses or reads as NaN can be one of those words."""
+    try:
+        value = float(cell)
+    except ValueError:
+        return None if cell.strip().lower() in MISSING_VALUES else f"not a number ({cell!r})"
+    if value != value and cell.strip().lower() in MISSING_VALUES:
+        return None
+    return value
 
 
 def _names_ok(key: _Key, log: ErrorLog, line: int) -> bool:
