@@ -22,6 +22,7 @@ _HOMES = {
     "detect_logs": "agent.detectors.logs",
     "detect_onset": "agent.detectors.onset",
     "detect_slo_burn": "agent.detectors.slo",
+    "detect_spike_density": "agent.detectors.spikes",
     "detect_threshold": "agent.detectors.threshold",
     "detect_trend": "agent.detectors.trend",
     "earliest_onsets": "agent.detectors.changes",

@@ -18,6 +18,7 @@ from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
 from agent.detectors.seasonal import detect_daily_shift
 from agent.detectors.slo import detect_slo_burn
+from agent.detectors.spikes import detect_spike_density
 from agent.detectors.threshold import detect_threshold
 from agent.detectors.trace_logs import detect_trace_evidence
 from agent.detectors.trend import detect_trend
@@ -172,6 +173,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
                                          direction=direction, **common)
             onsets += detect_daily_shift(series, start=first, end=end, baseline_end=baseline_end,
                                          direction=direction, **common)
+            onsets += detect_spike_density(series, start=first, end=end, baseline_end=baseline_end,
+                                           direction=direction, **common)
             onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor, step) for f in onsets]
     return found
