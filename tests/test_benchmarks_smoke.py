@@ -551,3 +551,19 @@ def test_busier_copies_write_every_line_again_with_traces_of_their_own(bench, tm
     traced = {line.trace_id for line in original if line.trace_id}
     assert traced and len({line.trace_id for line in busier if line.trace_id}) == 3 * len(traced)
     assert (copy / "metrics.csv.gz").is_symlink() or (copy / "metrics.csv").is_symlink()
+
+
+def test_inspection_shapes_table_and_what_the_new_detectors_add(bench, tmp_path):
+    module = bench("inspection_shapes")
+    result = module.main(["--no-knowledge", "--home", str(tmp_path / "h")])
+    table = result.tables["shapes"]
+    assert headers(table) == ["shape", "labelled", "every detector", "without daily shift and spike density"]
+    labelled = dict(zip(first_column(table), (str(c) for c in table.columns[1].cells), strict=True))
+    for shape, counts in result.data.items():
+        if labelled[shape] == "yes":  # each anomaly shape found in some window, and more with the new detectors
+            assert counts["every detector"] >= 1
+        else:  # nothing reported on an unlabelled shape, with or without them
+            assert counts == {"every detector": 0, "without daily shift and spike density": 0}
+    found = [sum(c[v] for s, c in result.data.items() if labelled[s] == "yes")
+             for v in ("every detector", "without daily shift and spike density")]
+    assert found[0] > found[1]

@@ -6,8 +6,11 @@ retry storm starting, a flapping backend) pass reading by reading. What is unusu
 
 - a spike is a reading far from its neighbours: the residual from the rolling median of
   ``LOCAL_POINTS`` readings around it (a daily cycle or a level shift moves the median with it);
-- the spike level is the reference residuals' ``SPIKE_QUANTILE`` quantile the bad way, never below
-  ``MIN_EXCURSION`` robust sigmas of them;
+- the spike level is ``MIN_EXCURSION`` robust sigmas of the reference residuals (their MAD, floored at
+  ``REL_FLOOR`` of the series' largest value, as the calibration floors a flat series): how common such
+  readings are is the rate test's business, so the level only separates spikes from noise (a level at the
+  reference's rarest percent would sit inside its spikes when they are more than one reading in a hundred,
+  and miss spikes no higher than theirs);
 - spikes are counted as separate runs beyond that level (one burst of several readings is one spike,
   and a level shift is the level detector's); the reference gives their rate per reading (with half a
   spike added, so a quiet reference still expects some);
@@ -23,7 +26,7 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.stats import poisson
 
-from agent.detectors.calibration import MIN_EXCURSION, quantile
+from agent.detectors.calibration import MIN_EXCURSION, REL_FLOOR
 from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import MAD_TO_SIGMA, TINY
@@ -34,7 +37,6 @@ from agent.series import Series
 
 DETECTOR = "spikes"
 LOCAL_POINTS = 5  # a reading is judged against the median of the five around it
-SPIKE_QUANTILE = 0.99  # the reference's own rarest percent of residuals sets the spike level
 MIN_SPIKES = 3  # separate spikes in the window, at least
 MIN_REFERENCE = 100  # reference readings needed to know a rate of one in a hundred
 ALPHA = 0.001
@@ -67,8 +69,10 @@ def detect_spike_density(
         n_now, n_ref = int(in_window.sum()), int((~in_window).sum())
         if n_now < LOCAL_POINTS or n_ref < max(MIN_REFERENCE, 2 * n_now):
             continue
-        residuals = local_residuals(judged.values.astype(float))
-        found = [_judge(sign * residuals, in_window, alpha) for sign in WAYS[direction]]
+        values = judged.values.astype(float)
+        residuals = local_residuals(values)
+        floor = REL_FLOOR * float(np.max(np.abs(values)))
+        found = [_judge(sign * residuals, in_window, alpha, floor) for sign in WAYS[direction]]
         best = max(((sign, f) for sign, f in zip(WAYS[direction], found, strict=True) if f is not None),
                    key=lambda pair: pair[1][0], default=None)
         if best is None:
@@ -89,11 +93,13 @@ def detect_spike_density(
     return findings
 
 
-def _judge(bad: np.ndarray, in_window: np.ndarray, alpha: float) -> tuple[float, float, dict[str, float], int] | None:
-    """(excess, p-value, numbers, index of the first spike in the window) for residuals signed the bad way."""
+def _judge(bad: np.ndarray, in_window: np.ndarray, alpha: float,
+           floor: float) -> tuple[float, float, dict[str, float], int] | None:
+    """(excess, p-value, numbers, index of the first spike in the window) for residuals signed the bad way;
+    ``floor``: the least robust sigma of the residuals."""
     reference, now = bad[~in_window], bad[in_window]
     spread = MAD_TO_SIGMA * float(np.median(np.abs(reference - np.median(reference))))
-    level = max(quantile(reference, SPIKE_QUANTILE), MIN_EXCURSION * spread, TINY)
+    level = MIN_EXCURSION * max(spread, floor, TINY)
     beyond = now > level
     spikes = count_runs(beyond)
     if spikes < MIN_SPIKES:
