@@ -75,6 +75,9 @@ def _shapes(rng: np.random.Generator, times: np.ndarray) -> dict[str, tuple[Call
     def down(values: np.ndarray, w: np.ndarray) -> None:
         values[w] -= 40.0
 
+    def noisier(values: np.ndarray, w: np.ndarray) -> None:
+        values[w] += rng.normal(0, 8.0, w.sum())
+
     square = np.where((hour >= 6) & (hour < 18), 80.0, 20.0)
     noisy = 50.0 + rng.normal(0, 10.0, times.size)
     return {
@@ -82,6 +85,7 @@ def _shapes(rng: np.random.Generator, times: np.ndarray) -> dict[str, tuple[Call
         "daily cycle, window 40 below its hour": (with_window(down), True),
         "daily cycle, flat at its mean": (with_window(plateau), True),
         "spikes 13x as often, no higher": (spikes, True),
+        "daily cycle, noise 4x as wide": (with_window(noisier), True),
         "daily cycle, nothing": (lambda _end: cycle(1.0), False),
         "square wave": (lambda _end: square.copy(), False),
         "white noise": (lambda _end: noisy.copy(), False),
