@@ -64,3 +64,11 @@ def test_one_burst_of_many_readings_is_one_spike_and_a_short_reference_is_no_jud
 def test_count_runs_counts_separate_runs():
     assert count_runs(np.array([], dtype=bool)) == 0
     assert count_runs(np.array([True, True, False, True, False, False, True])) == 3
+
+
+def test_spikes_far_smaller_than_the_series_level_are_no_spikes_on_a_flat_reference():
+    values = np.full(TIMES.size, 100.0)  # a success ratio at 100 % the whole reference: no spread of its own
+    values[HISTORY + 2:HISTORY + 20:6] = 99.99  # three dips of a hundredth of a percent
+    assert judge(values, direction="down") == []
+    values[HISTORY + 2:HISTORY + 20:6] = 90.0  # three dips of ten percent are spikes
+    assert [f.direction for f in judge(values, direction="down")] == ["down"]

@@ -26,10 +26,9 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.stats import poisson
 
-from agent.detectors.calibration import MIN_EXCURSION, REL_FLOOR
+from agent.detectors.calibration import MIN_EXCURSION, reference_spread
 from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
-from agent.detectors.robust import MAD_TO_SIGMA, TINY
 from agent.detectors.scoring import combine, p_confidence, saturate
 from agent.detectors.wording import fmt_time, subject_of
 from agent.findings import Finding, FindingKind
@@ -71,8 +70,8 @@ def detect_spike_density(
             continue
         values = judged.values.astype(float)
         residuals = local_residuals(values)
-        floor = REL_FLOOR * float(np.max(np.abs(values)))
-        found = [_judge(sign * residuals, in_window, alpha, floor) for sign in WAYS[direction]]
+        magnitude = float(np.max(np.abs(values)))
+        found = [_judge(sign * residuals, in_window, alpha, magnitude) for sign in WAYS[direction]]
         best = max(((sign, f) for sign, f in zip(WAYS[direction], found, strict=True) if f is not None),
                    key=lambda pair: pair[1][0], default=None)
         if best is None:
@@ -94,12 +93,12 @@ def detect_spike_density(
 
 
 def _judge(bad: np.ndarray, in_window: np.ndarray, alpha: float,
-           floor: float) -> tuple[float, float, dict[str, float], int] | None:
-    """(excess, p-value, numbers, index of the first spike in the window) for residuals signed the bad way;
-    ``floor``: the least robust sigma of the residuals."""
+           magnitude: float) -> tuple[float, float, dict[str, float], int] | None:
+    """(excess, p-value, numbers, index of the first spike in the window) for residuals signed the bad way, of a
+    series whose largest |value| is ``magnitude`` (the floor of their spread, as ``calibration`` floors it)."""
     reference, now = bad[~in_window], bad[in_window]
-    spread = MAD_TO_SIGMA * float(np.median(np.abs(reference - np.median(reference))))
-    level = MIN_EXCURSION * max(spread, floor, TINY)
+    _, spread = reference_spread(reference, magnitude)
+    level = MIN_EXCURSION * spread
     beyond = now > level
     spikes = count_runs(beyond)
     if spikes < MIN_SPIKES:
