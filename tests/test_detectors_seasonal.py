@@ -72,3 +72,11 @@ def test_no_difference_across_a_gap_and_too_little_history_is_no_judgement():
     assert judge(values[keep], times=TIMES[keep]) == []
     short = TIMES >= TIMES[-1] - PERIOD_S  # a day of data: no reference of day-to-day differences
     assert judge(values[short], times=TIMES[short]) == []
+
+
+def test_a_difference_far_smaller_than_the_series_level_is_no_shift_when_the_days_repeat_exactly():
+    values = np.full(TIMES.size, 100.0)  # a success ratio at 100 % every day: no day-to-day difference at all
+    values[HISTORY:] = 99.99  # a hundredth of a percent below yesterday
+    assert judge(values, direction="down") == []
+    values[HISTORY:] = 90.0  # ten percent below is a shift
+    assert [f.direction for f in judge(values, direction="down")] == ["down"]

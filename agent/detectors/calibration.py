@@ -137,9 +137,12 @@ def reference_spread(
 
 def calibrate(
     reference: np.ndarray, current: np.ndarray, direction: str = "both", rel_floor: float = REL_FLOOR,
-    set_aside_episodes: bool = False,
+    set_aside_episodes: bool = False, magnitude: float | None = None,
 ) -> Calibration | None:
     """The calibration of a series from its reference window; None when the reference is too short.
+
+    ``magnitude``: the size the spread's relative floor is taken of, when the values judged are not the series'
+    own (differences from a day before); default the largest |value| of reference and current.
 
     ``set_aside_episodes``: the reference is the short recent past before an alert, where an earlier
     incident may sit (alerts come in bursts); a long inspection reference keeps its bursts, which are
@@ -150,7 +153,8 @@ def calibrate(
     current = np.asarray(current, dtype=float)
     if reference.size < MIN_REFERENCE or (reference.size < SHORT_REFERENCE and np.ptp(reference) == 0):
         return None  # a few equal points say nothing of how the series varies
-    magnitude = float(np.max(np.abs(np.concatenate([reference, current]))))
+    if magnitude is None:
+        magnitude = float(np.max(np.abs(np.concatenate([reference, current]))))
     if set_aside_episodes:
         episodes = past_episodes(reference, magnitude, rel_floor)
         if (~episodes).sum() >= SHORT_REFERENCE:

@@ -10,7 +10,9 @@ before. This detector judges that difference with the level shift's own scan sta
   earlier lies within a sample of a recorded one (no difference across a gap);
 - its reference is the differences over the reference window (a day of them with two days of
   history), calibrated like any series (``calibration``): how much this series normally differs from
-  one day to the next, and the most extreme level such a difference held for as long as the window;
+  one day to the next, and the most extreme level such a difference held for as long as the window; the
+  spread's relative floor is taken of the series' own largest |value| (a success ratio at exactly 100 % every
+  day that is 99.99 % today differs by a hundredth of a percent, not by infinitely many sigmas);
 - a Finding when the window's differences hold a level strictly beyond that, with the same
   two-sample test and score as ``level``, and farther from no difference at all than any difference the
   reference held as long: with two days of history the reference holds a single change of day, so days
@@ -72,7 +74,8 @@ def detect_daily_shift(
         base, now = diffs.between(start, baseline_end), diffs.between(baseline_end, end)
         if len(now) < MIN_POINTS or len(base) < 2 * len(now):
             continue
-        calibration = calibrate(base.values, now.values, direction)
+        judged = s.between(start, end).values  # the spread's floor is relative to the series, not its differences
+        calibration = calibrate(base.values, now.values, direction, magnitude=float(np.max(np.abs(judged))))
         if calibration is None:
             continue
         best = max((level_excess(base.values, now.values, sign, calibration) for sign in WAYS[direction]),
