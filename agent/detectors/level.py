@@ -98,17 +98,25 @@ def detect_level_shift(
     findings = []
     for s in series:
         base, now = s.between(start, baseline_end), s.between(baseline_end, end)
-        if len(now) < MIN_POINTS or len(base) < 2 * len(now):
-            continue
-        calibration = calibrate(base.values, now.values, direction)
-        if calibration is None:
-            continue
-        best = max((level_excess(base.values, now.values, sign, calibration) for sign in WAYS[direction]),
-                   key=lambda found: found.excess)
-        if best.excess <= 1.0 or best.p_value >= alpha:
-            continue
-        findings.append(_finding(s, now, calibration, best, alpha, (baseline_end, end), signal, source))
+        judged = strongest_level(base.values, now.values, direction, alpha)
+        if judged is not None:
+            findings.append(_finding(s, now, *judged, alpha, (baseline_end, end), signal, source))
     return findings
+
+
+def strongest_level(reference: np.ndarray, current: np.ndarray, direction: str, alpha: float,
+                    magnitude: float | None = None) -> tuple[Calibration, Level] | None:
+    """The calibration and the bad way's ``Level`` of a window beyond its reference (``excess > 1``, ``p < alpha``);
+    None when it is not, or when there is too little to judge (fewer than ``MIN_POINTS`` in the window, a
+    reference shorter than twice it, no calibration). ``magnitude``: see ``calibration.calibrate``."""
+    if current.size < MIN_POINTS or reference.size < 2 * current.size:
+        return None
+    calibration = calibrate(reference, current, direction, magnitude=magnitude)
+    if calibration is None:
+        return None
+    best = max((level_excess(reference, current, sign, calibration) for sign in WAYS[direction]),
+               key=lambda found: found.excess)
+    return (calibration, best) if best.excess > 1.0 and best.p_value < alpha else None
 
 
 def _finding(s: Series, now: Series, calibration: Calibration, found: Level, alpha: float,

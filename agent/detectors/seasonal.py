@@ -30,10 +30,9 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from agent.detectors.calibration import calibrate
 from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
-from agent.detectors.level import ALPHA, MIN_POINTS, WAYS, Level, level_excess
+from agent.detectors.level import ALPHA, Level, strongest_level
 from agent.detectors.scoring import combine, p_confidence, saturate
 from agent.detectors.wording import fmt_time, fmt_value, subject_of
 from agent.findings import Finding, FindingKind
@@ -72,17 +71,13 @@ def detect_daily_shift(
     for s in series:
         diffs = day_differences(s, start + period, end, period)
         base, now = diffs.between(start, baseline_end), diffs.between(baseline_end, end)
-        if len(now) < MIN_POINTS or len(base) < 2 * len(now):
+        if not len(now):
             continue
-        judged = s.between(start, end).values  # the spread's floor is relative to the series, not its differences
-        calibration = calibrate(base.values, now.values, direction, magnitude=float(np.max(np.abs(judged))))
-        if calibration is None:
+        size = float(np.max(np.abs(s.between(start, end).values)))  # the spread's floor: the series', not its diffs'
+        judged = strongest_level(base.values, now.values, direction, alpha, magnitude=size)
+        if judged is None or not _beyond_usual_change(base.values, now.values):
             continue
-        best = max((level_excess(base.values, now.values, sign, calibration) for sign in WAYS[direction]),
-                   key=lambda found: found.excess)
-        if best.excess <= 1.0 or best.p_value >= alpha or not _beyond_usual_change(base.values, now.values):
-            continue
-        findings.append(_finding(s, now, best, alpha, (baseline_end, end), period, signal, source))
+        findings.append(_finding(s, now, judged[1], alpha, (baseline_end, end), period, signal, source))
     return findings
 
 
