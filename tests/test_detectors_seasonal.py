@@ -80,3 +80,11 @@ def test_a_difference_far_smaller_than_the_series_level_is_no_shift_when_the_day
     assert judge(values, direction="down") == []
     values[HISTORY:] = 90.0  # ten percent below is a shift
     assert [f.direction for f in judge(values, direction="down")] == ["down"]
+
+
+def test_the_onset_is_where_the_window_leaves_its_hour_not_where_it_begins():
+    values = daily(noise=2.0, seed=3)
+    values[HISTORY + 8:] -= 40.0  # the window's first 40 minutes as on any day, then 40 below its hour
+    found = judge(values)
+    assert len(found) == 1
+    assert found[0].onset == TIMES[HISTORY + 8]

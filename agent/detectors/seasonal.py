@@ -30,6 +30,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from agent.detectors.calibration import Calibration
 from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
 from agent.detectors.level import ALPHA, Level, strongest_level
@@ -70,14 +71,15 @@ def detect_daily_shift(
     findings = []
     for s in series:
         diffs = day_differences(s, start + period, end, period)
-        base, now = diffs.between(start, baseline_end), diffs.between(baseline_end, end)
+        # window points are compared with the reference a day before them, never with the window itself
+        base, now = diffs.between(start, baseline_end), diffs.between(baseline_end, min(end, baseline_end + period))
         if not len(now):
             continue
         size = float(np.max(np.abs(s.between(start, end).values)))  # the spread's floor: the series', not its diffs'
         judged = strongest_level(base.values, now.values, direction, alpha, magnitude=size)
         if judged is None or not _beyond_usual_change(base.values, now.values):
             continue
-        findings.append(_finding(s, now, judged[1], alpha, (baseline_end, end), period, signal, source))
+        findings.append(_finding(s, now, *judged, alpha, (baseline_end, end), period, signal, source))
     return findings
 
 
@@ -88,13 +90,16 @@ def _beyond_usual_change(reference: np.ndarray, current: np.ndarray) -> bool:
     return abs(float(np.median(current))) > float(np.max(np.abs(held)))
 
 
-def _finding(s: Series, diffs: Series, found: Level, alpha: float, window: tuple[float, float], period: float,
-             signal: str | None, source: str) -> Finding:
-    """The Finding for one series off its daily pattern; onset is the window's first difference the bad way."""
+def _finding(s: Series, diffs: Series, calibration: Calibration, found: Level, alpha: float,
+             window: tuple[float, float], period: float, signal: str | None, source: str) -> Finding:
+    """The Finding for one series off its daily pattern; onset is the window's first difference beyond the
+    reference's level excursion (the first beyond its centre, if none is beyond on its own)."""
     now = s.between(*window)
     current = float(np.median(now.values)) if len(now) else float("nan")
     shift = float(np.median(diffs.values))
-    onset = float(diffs.timestamps[int(np.argmax(found.sign * diffs.values > 0))])
+    z = calibration.toward("up" if found.sign > 0 else "down").z(diffs.values)
+    beyond = z > found.excursion
+    onset = float(diffs.timestamps[int(np.argmax(beyond if beyond.any() else z > 0))])
     way = "above" if shift >= 0 else "below"
     return make_finding(
         FindingKind.ANOMALY, detector=DETECTOR, subject=subject_of(s), service=s.service, window=window,
