@@ -68,4 +68,4 @@ def client(memory, investigator) -> Iterator[TestClient]:
         yield test_client
 
 
-pytest_plugins = ["tests.fakes.openai_server"]
+pytest_plugins = ["tests.fakes.openai_server", "tests.server_lifetime"]
