@@ -1,7 +1,8 @@
 """Real servers on loopback for end-to-end tests: Prometheus (backfilled), Alertmanager, PostgreSQL.
 
 Each server runs from the system binaries (``scripts/install-system-deps.sh`` installs them) in a
-temp dir of its own and is stopped at the end of the session. A missing binary skips the test,
+temp dir of its own and is stopped at the end of the session; a killed session's servers die with it
+or are stopped by the next session (:mod:`tests.server_lifetime`). A missing binary skips the test,
 except under ``CI=true`` where it fails: CI must run every test.
 
 Fixtures for other e2e tests:
@@ -21,99 +22,35 @@ from __future__ import annotations
 import http.server
 import json
 import math
-import os
 import queue
-import shutil
-import socket
 import subprocess
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from agent.llm.local import stop_process
 from agent.series import Series, make_series
-
-PG_BIN = Path(os.environ.get("BIANQUE_PG_BIN", "/usr/lib/postgresql/15/bin"))
-READY_TIMEOUT_S = 60.0
-
-
-# --- helpers ------------------------------------------------------------------------------
-
-
-def unavailable(message: str) -> NoReturn:
-    """Skip the test because a real server is not installed; under ``CI=true`` fail instead."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def require_binary(name: str, path: Path | None = None) -> str:
-    """The binary's path; skip the test when it is missing (fail under ``CI=true``)."""
-    found = str(path) if path and path.exists() else shutil.which(name)
-    if not found:
-        unavailable(f"{name} is not installed (run scripts/install-system-deps.sh as root)")
-    return found
+from tests.e2e.servers import (
+    Daemon,
+    PostgresServer,
+    free_port,
+    require_binary,
+    unavailable,
+    wait_ready,
+    wait_until,
+)
+from tests.server_lifetime import forget, record
 
 
 @pytest.fixture(scope="session")
 def system_binary() -> Callable[..., str]:
     """``system_binary(name)``: a binary's path, skipping (failing under ``CI=true``) when missing."""
     return require_binary
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def wait_until(check: Callable[[], bool], what: str, log: Path, proc: subprocess.Popen | None = None) -> None:
-    """Poll ``check`` until it holds; fail with the server's log when it never does."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"{what}: process exited with {proc.returncode}\n{_tail(log)}")
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, OSError, ValueError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{what}: not ready after {READY_TIMEOUT_S:g}s\n{_tail(log)}")
-
-
-class Daemon:
-    """A server process writing to a log file, stopped by :meth:`stop`."""
-
-    def __init__(self, args: Sequence[str], log: Path) -> None:
-        self.log = log
-        self._log_file = log.open("wb")
-        self.proc = subprocess.Popen(list(args), stdout=self._log_file, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self._log_file.close()
-
-
-def wait_ready(url: str, what: str, daemon: Daemon) -> None:
-    """Wait until a Prometheus-family server at ``url`` answers ``/-/ready`` with 200."""
-    wait_until(lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200, what, daemon.log, daemon.proc)
 
 
 # --- Prometheus -----------------------------------------------------------------------------
@@ -330,71 +267,6 @@ def alertmanager_url(start_alertmanager, webhook_recorder) -> str:
     return start_alertmanager(webhook_recorder.url)
 
 
-# --- PostgreSQL -----------------------------------------------------------------------------
-
-
-class PostgresServer:
-    """A throw-away PostgreSQL cluster in a temp dir, listening on 127.0.0.1 (trust auth)."""
-
-    def __init__(self) -> None:
-        self.initdb = require_binary("initdb", PG_BIN / "initdb")
-        self.pg_ctl = require_binary("pg_ctl", PG_BIN / "pg_ctl")
-        # The server refuses to run as root: then every command runs as the postgres user.
-        self.prefix: list[str] = []
-        if os.geteuid() == 0:
-            self.prefix = [require_binary("runuser", Path("/usr/sbin/runuser")), "-u", "postgres", "--"]
-        self.root = Path(tempfile.mkdtemp(prefix="bianque-pg-"))
-        if self.prefix:
-            shutil.chown(self.root, user="postgres", group="postgres")
-        self.data = self.root / "data"
-        self.port = free_port()
-        self.log = self.root / "postgres.log"
-
-    def _run(self, *args: str) -> None:
-        done = subprocess.run([*self.prefix, *args], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.fail(f"{' '.join(args[:2])} failed: {done.stderr or done.stdout}\n{_tail(self.log)}")
-
-    def start(self) -> None:
-        self._run(
-            self.initdb,
-            "-D",
-            str(self.data),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--no-sync",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        )
-        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
-        self._run(self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self._run(self.pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def url(self, database: str) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
-
-    def _admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
-            conn.execute(sql)
-
-    def create_database(self, name: str | None = None) -> str:
-        """Create a database (a unique name by default) and return its SQLAlchemy URL."""
-        name = name or f"t_{uuid.uuid4().hex[:12]}"
-        self._admin(f'CREATE DATABASE "{name}"')
-        return self.url(name)
-
-    def drop_database(self, name: str) -> None:
-        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One PostgreSQL cluster for the session."""
@@ -442,8 +314,11 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         server.start()
     except LocalServerError as exc:
         pytest.fail(str(exc))
+    assert server.proc is not None
+    record(server.proc.pid, server.command())  # it dies with us (LocalServer arms that); this is the backstop
     yield server
     server.stop()
+    forget(server.proc.pid)
 
 
 @pytest.fixture

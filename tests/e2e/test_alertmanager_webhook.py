@@ -16,7 +16,7 @@ from agent.api.settings import ApiSettings
 from agent.config import get_settings
 from agent.memory import Memory
 from agent.timeparse import to_rfc3339
-from tests.e2e.conftest import free_port
+from tests.e2e.servers import free_port
 from tests.test_api_support import CountingInvestigator
 
 pytestmark = pytest.mark.e2e

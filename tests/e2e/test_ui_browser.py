@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from agent.config import PROJECT_ROOT
-from tests.e2e.conftest import Daemon, free_port, wait_until
+from tests.e2e.servers import Daemon, free_port, wait_until
 
 pytestmark = pytest.mark.e2e
 
