@@ -165,6 +165,18 @@ def test_a_proposal_made_before_another_version_was_saved_is_refused(api, memory
     assert [v.version for v in memory.skill_versions(NAME)] == [1, 2]
 
 
+def test_a_proposal_of_a_version_rolled_back_to_is_refused(api, memory, tmp_path, monkeypatch) -> None:
+    """Same text as when proposed, but another version number: applying it would undo the rollback."""
+    target = _scripted(memory, tmp_path, monkeypatch, fixable=True)
+    first, second = propose(api, target), propose(api, target)
+    assert first["result"]["proposal"]["diff"] == second["result"]["proposal"]["diff"]
+    assert api.post(f"/refinements/{first['id']}/apply").status_code == 201
+    assert api.post(f"/skills/{NAME}/rollback", json={"version": 1}).json()["version"] == 3
+    stale = api.post(f"/refinements/{second['id']}/apply")
+    assert stale.status_code == 409 and "propose again" in stale.json()["detail"], stale.text
+    assert [v.version for v in memory.skill_versions(NAME) if v.active] == [3]
+
+
 def test_a_rejected_proposal_cannot_be_applied(api, memory, tmp_path, monkeypatch) -> None:
     target = _scripted(memory, tmp_path, monkeypatch, fixable=False)
     job = propose(api, target, search=False)

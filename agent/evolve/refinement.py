@@ -5,8 +5,8 @@ the UI share.
 rule applies, or that patch does not pass the replay gate, the offline parameter search (optional) tries
 small parameter changes. Nothing is written: the :class:`Refinement` holds everything tried, the kept
 proposal and its replay, and whether it was accepted and why. :func:`apply_refinement` then saves an
-accepted proposal, and refuses one made against a Skill text that has changed since (another refinement
-or a rollback was saved in between) or that was already saved.
+accepted proposal, and refuses one made against a Skill version that is no longer the current one (another
+refinement or a rollback was saved in between, even one that restored the same text) or that was already saved.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from agent.evolve.proposals import NoProposal, NoRuleFix, Proposal
 from agent.evolve.replay import ReplayReport
 from agent.evolve.search import SearchResult, candidate_edits
-from agent.evolve.versions import Accepted, skill_text
+from agent.evolve.versions import Accepted, current_version, skill_text
 from agent.memory.skill_versions import text_sha256
 
 
@@ -51,6 +51,7 @@ class Refinement:
     skill: str
     case_id: str
     base_sha256: str  # the Skill text every proposal patches
+    base_version: int  # the Skill's current version then (see versions.current_version)
     notes: list[str] = field(default_factory=list)
     first: Proposal | None = None  # the rule-based (or the model's) proposal
     first_report: ReplayReport | None = None
@@ -94,7 +95,7 @@ def refine_from_case(
     UnknownSkillError before any replay; the model's errors when an LLM endpoint is configured.
     """
     _case, name = bench.corrected_case(case_id, skill)
-    result = Refinement(name, case_id, text_sha256(skill_text(bench.skill(name))))
+    result = Refinement(name, case_id, *_base(bench, name))
     progress(Step("propose", f"proposing a patch of {name} for case {case_id}"))
     try:
         proposal = bench.propose_for_case(case_id, skill=name)
@@ -122,11 +123,18 @@ def refine_from_case(
     return result
 
 
+def _base(bench: Any, name: str) -> tuple[str, int]:
+    """The hash of Skill ``name``'s current text and its current version number."""
+    loaded = bench.skill(name)
+    return text_sha256(skill_text(loaded)), current_version(bench.memory, loaded)
+
+
 def apply_refinement(bench: Any, refinement: Refinement, *, author: str | None = None) -> Accepted:
     """Save the accepted proposal as the Skill's next version (written to the user's Skill directory).
 
     ``bench``'s library must be the current one. RefinementNotAccepted when the replay gate rejected it;
-    StaleRefinement when it was saved already or the Skill's text is no longer the one it patches.
+    StaleRefinement when it was saved already, or the Skill's text or version number is no longer the one it
+    patches (a rollback to the text it patches is a new version: the proposal's number may be taken since).
     """
     proposal = refinement.proposal
     if proposal is None or not refinement.accepted:
@@ -135,7 +143,7 @@ def apply_refinement(bench: Any, refinement: Refinement, *, author: str | None =
     if refinement.applied is not None:
         raise StaleRefinement(f"this refinement was saved already as {refinement.skill} "
                               f"v{refinement.applied.record.version}")
-    if text_sha256(skill_text(bench.skill(refinement.skill))) != refinement.base_sha256:
+    if _base(bench, refinement.skill) != (refinement.base_sha256, refinement.base_version):
         raise StaleRefinement(f"{refinement.skill} changed after this refinement was proposed (another version "
                               f"or a rollback was saved since): propose again for case {refinement.case_id}")
     refinement.applied = bench.accept(proposal, author=author)

@@ -78,6 +78,13 @@ def next_version(memory: Any, name: str, current: int) -> int:
     return max([current, *stored]) + 1
 
 
+def current_version(memory: Any, loaded: LoadedSkill) -> int:
+    """The number of the Skill's current version: its active stored version (a rollback's text keeps its old
+    ``version:`` field under a new number), else its YAML's ``version:``."""
+    active = memory.active_skill_version(loaded.name)
+    return active.version if active is not None else loaded.skill.version
+
+
 def ensure_baseline(memory: Any, name: str, text: str) -> SkillVersionRecord | None:
     """Store ``text`` (the Skill before a change) unless it is stored already; None when it was."""
     sha = text_sha256(text)
