@@ -134,12 +134,19 @@ class BackgroundJobs:
             job = self._queue.get()
             if job is None:
                 return
-            if job.status != "pending":  # failed by stop()
-                continue
             self._run(job)
 
+    def _claim(self, job: Job) -> bool:
+        """Pending → running under the lock stop() fails pending jobs under; False when it is not pending."""
+        with self._lock:
+            if job.status != "pending":
+                return False
+            job.started_at, job.status = time.time(), "running"
+            return True
+
     def _run(self, job: Job) -> None:
-        job.started_at, job.status = time.time(), "running"
+        if not self._claim(job):  # failed by stop(): never run
+            return
         try:
             result = job.work(lambda step: setattr(job, "progress", step))
         except Exception as exc:  # the job fails, the worker goes on
