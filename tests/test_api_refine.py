@@ -18,7 +18,14 @@ from agent.investigate import investigate
 from agent.runtime import bundle_toolkit, load_skills
 from agent.sim.scenario import build_scenario, write_scenario
 from tests.test_api_support import CountingInvestigator, make_client
-from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
+from tests.test_evolve_support import (
+    other_skill_in_the_way,
+    rca_event,
+    rca_verdict,
+    store_case,
+    use_blind_skills,
+    write_small_bundle,
+)
 
 NAME = "memory-pressure-rca"
 
@@ -175,6 +182,26 @@ def test_a_proposal_of_a_version_rolled_back_to_is_refused(api, memory, tmp_path
     stale = api.post(f"/refinements/{second['id']}/apply")
     assert stale.status_code == 409 and "propose again" in stale.json()["detail"], stale.text
     assert [v.version for v in memory.skill_versions(NAME) if v.active] == [3]
+
+
+def test_a_skill_file_that_cannot_be_written_is_a_conflict_and_stores_nothing(api, memory, tmp_path,
+                                                                                 monkeypatch) -> None:
+    target = _scripted(memory, tmp_path, monkeypatch, fixable=True)
+    job = propose(api, target)
+    other_skill_in_the_way(get_settings(), NAME)
+    refused = api.post(f"/refinements/{job['id']}/apply")
+    assert refused.status_code == 409 and "holds Skill 'other-skill'" in refused.json()["detail"], refused.text
+    assert memory.skill_versions(NAME) == []
+    assert api.get(f"/refinements/{job['id']}").json()["result"]["applied"] is None
+
+    user_copy = get_settings().resolved_user_skills_dir / f"{NAME}.yaml"
+    user_copy.unlink()
+    assert api.post(f"/refinements/{job['id']}/apply").status_code == 201  # the way is clear: it saves
+    user_copy.unlink()
+    user_copy.mkdir()  # the user's copy cannot be replaced
+    back = api.post(f"/skills/{NAME}/rollback", json={"version": 1})
+    assert back.status_code == 409 and f"cannot write {user_copy}" in back.json()["detail"], back.text
+    assert [(v.version, v.active) for v in memory.skill_versions(NAME)] == [(1, False), (2, True)]
 
 
 def test_a_rejected_proposal_cannot_be_applied(api, memory, tmp_path, monkeypatch) -> None:

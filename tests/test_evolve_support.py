@@ -99,3 +99,12 @@ def use_blind_skills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(path)]))
     get_settings.cache_clear()
     return path
+
+
+def other_skill_in_the_way(settings: Any, name: str) -> bytes:
+    """Put another Skill's file (``other-skill``) where the user's copy of Skill ``name`` is written; its bytes."""
+    text = (settings.skills_dirs[0] / f"{name}.yaml").read_text(encoding="utf-8")
+    path = settings.resolved_user_skills_dir / f"{name}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.replace(f"name: {name}\n", "name: other-skill\n"), encoding="utf-8")
+    return path.read_bytes()

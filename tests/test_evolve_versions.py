@@ -11,10 +11,10 @@ from agent.cli.app import app
 from agent.config import get_settings
 from agent.evolve.patch import Edit, patch_skill
 from agent.evolve.proposals import Proposal
-from agent.evolve.versions import accept, diff_versions, history, rollback, skill_text
-from agent.memory import SkillVersionNotFoundError
+from agent.evolve.versions import SkillFileError, accept, diff_versions, history, rollback, skill_text
+from agent.memory import InvalidInputError, SkillVersionNotFoundError
 from agent.runtime import load_skills
-from tests.test_evolve_support import use_blind_skills
+from tests.test_evolve_support import other_skill_in_the_way, use_blind_skills
 
 runner = CliRunner()
 NAME = "memory-pressure-rca"
@@ -98,3 +98,42 @@ def test_history_of_an_unchanged_skill_says_so(settings) -> None:
     back = runner.invoke(app, ["skills", "rollback", "generic-rca", "1", "--yes"])
     said = " ".join(back.output.split())
     assert back.exit_code == 2 and "no stored version 1 of Skill 'generic-rca': none is stored" in said
+
+
+def test_a_skill_file_that_cannot_be_written_stores_no_version(memory, settings) -> None:
+    in_the_way = other_skill_in_the_way(settings, NAME)
+    with pytest.raises(SkillFileError, match="holds Skill 'other-skill'; rename it before saving"):
+        _accept_memory_patch(memory, settings)
+    assert history(memory, NAME) == []
+    assert (settings.resolved_user_skills_dir / f"{NAME}.yaml").read_bytes() == in_the_way
+
+
+def test_a_rollback_that_cannot_be_written_stores_no_version(memory, settings) -> None:
+    _original, _proposal, done = _accept_memory_patch(memory, settings)
+    done.path.unlink()
+    done.path.mkdir()  # the user's copy cannot be replaced
+    current = load_skills(settings).get(NAME)
+    with pytest.raises(SkillFileError, match=f"cannot write {done.path}"):
+        rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=current)
+    assert [(v.version, v.active) for v in history(memory, NAME)] == [(1, False), (2, True)]
+    back = runner.invoke(app, ["skills", "rollback", NAME, "1", "--yes"])
+    assert back.exit_code == 2 and "cannot write" in back.output, back.output
+    assert [v.version for v in history(memory, NAME)] == [1, 2]
+    assert [p.name for p in done.path.parent.iterdir()] == [done.path.name]  # no temporary file left
+
+
+def test_a_version_that_cannot_be_stored_puts_the_file_back(memory, settings) -> None:
+    _original, proposal, done = _accept_memory_patch(memory, settings)
+    before = done.path.read_bytes()
+    loaded = load_skills(settings).get(NAME)
+    patched = patch_skill(skill_text(loaded), [Edit("append", ("data", "metrics"), {**MEMORY, "id": "rss"})])
+    memory.save_skill_version(NAME, patched.text.replace("rss", "resident"), version=3, activate=False)
+    with pytest.raises(InvalidInputError, match="v3 is already stored with different text"):
+        accept(memory, settings.resolved_user_skills_dir, NAME, patched.text, reason="add rss", base=loaded)
+    assert done.path.read_bytes() == before
+    assert [(v.version, v.active) for v in history(memory, NAME)] == [(1, False), (2, True), (3, False)]
+    settings.resolved_user_skills_dir.joinpath(f"{NAME}.yaml").unlink()  # no user copy before: none after
+    fresh = load_skills(settings).get(NAME)
+    with pytest.raises(InvalidInputError):
+        accept(memory, settings.resolved_user_skills_dir, NAME, patched.text, reason="add rss", base=fresh)
+    assert not done.path.exists()

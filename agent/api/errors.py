@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from agent.api.jobs import JobsBusyError
 from agent.evolve.proposals import NoProposal
 from agent.evolve.refinement import StaleRefinement
+from agent.evolve.versions import SkillFileError
 from agent.evolve.workbench import UnknownSkillError
 from agent.inputs import InputError
 from agent.memory import InvalidInputError, NotFoundError
@@ -87,8 +88,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map validation, not-found (a case, a Skill, a version, a job) and bad-input errors (a case that is not
-    corrected, a refinement that was rejected) to 422/404/422, a Skill changed under a refinement to 409, a
-    full job backlog to 503, and anything else to a JSON 500."""
+    corrected, a refinement that was rejected) to 422/404/422, a Skill changed under a refinement or a Skill
+    file that cannot be written (another Skill's file in the way) to 409, a full job backlog to 503, and
+    anything else to a JSON 500."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(UnknownSkillError, _not_found)
@@ -96,5 +98,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InputError, _invalid)
     app.add_exception_handler(NoProposal, _invalid)
     app.add_exception_handler(StaleRefinement, _conflict)
+    app.add_exception_handler(SkillFileError, _conflict)
     app.add_exception_handler(JobsBusyError, _busy)
     app.add_exception_handler(Exception, _unexpected)

@@ -1,8 +1,9 @@
 """Every Skill version kept: accept a new text, list the history, diff two versions, roll back.
 
 A version's number is the ``version:`` field of its YAML, so a case's ``skill_version`` names the text
-that answered it. An accepted text is stored in memory and written to the user's Skill directory
-(which overrides the built-in file by name; the built-in file is never touched). The first accepted
+that answered it. An accepted text is written to the user's Skill directory (which overrides the
+built-in file by name; the built-in file is never touched), then stored in memory; when storing fails the
+file is put back, and when writing fails nothing is stored. The first accepted
 change of a Skill also stores the text it replaced, so it can always be restored. A rollback writes an
 old version's text back byte for byte and records it as a new history entry ("rollback to v2", the next
 number): the counter lives in the history, never in a rewritten file, and history only ever grows.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,15 +64,43 @@ def write_user_skill(user_dir: Path, name: str, text: str, loaded: LoadedSkill |
             other = None
         if other is not None and other != name:
             raise SkillFileError(f"{path}: holds Skill {other!r}; rename it before saving {name!r} there")
+    _replace(path, text.encode("utf-8"))
+    return path
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Put ``data`` at ``path`` atomically (a temporary file renamed over it); SkillFileError when it cannot."""
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise SkillFileError(f"cannot write {path}: {exc}") from exc
-    return path
+
+
+@contextmanager
+def _written(user_dir: Path, name: str, text: str, loaded: LoadedSkill | None) -> Iterator[Path]:
+    """Write the user's Skill file, then run the body (which records the version); when the body fails, put
+    the file back as it was (or remove it), so a failed save leaves neither the file nor the history changed."""
+    path = user_skill_path(user_dir, name, loaded)
+    try:
+        before = path.read_bytes() if path.is_file() else None
+    except OSError as exc:
+        raise SkillFileError(f"cannot read {path}: {exc}") from exc
+    written = write_user_skill(user_dir, name, text, loaded)
+    try:
+        yield written
+    except BaseException:
+        if before is None:
+            written.unlink(missing_ok=True)
+        else:
+            _replace(written, before)
+        raise
 
 
 def next_version(memory: Any, name: str, current: int) -> int:
@@ -107,13 +138,14 @@ def accept(
     author: str | None = None,
     base: LoadedSkill | None = None,
 ) -> Accepted:
-    """Store ``text`` as the next version of ``name`` and write it to the user directory."""
+    """Write ``text`` to the user directory and store it as the next version of ``name`` (the file is put back
+    when storing fails; SkillFileError, with nothing stored, when it cannot be written)."""
     loaded = validated(text, f"<{name}>")
     if loaded.name != name:
         raise ValueError(f"the text is Skill {loaded.name!r}, not {name!r}")
-    baseline = ensure_baseline(memory, name, skill_text(base)) if base is not None else None
-    record = memory.save_skill_version(name, text, reason=reason, author=author, version=loaded.skill.version)
-    path = write_user_skill(user_dir, name, text, base)
+    with _written(user_dir, name, text, base) as path:
+        baseline = ensure_baseline(memory, name, skill_text(base)) if base is not None else None
+        record = memory.save_skill_version(name, text, reason=reason, author=author, version=loaded.skill.version)
     return Accepted(record, path, baseline)
 
 
@@ -156,9 +188,10 @@ def rollback(
     memory: Any, user_dir: Path, name: str, version: int, *, author: str | None = None,
     current: LoadedSkill | None = None,
 ) -> Accepted:
-    """Restore version ``version``'s text exactly: a new active history entry, and the text in the user dir."""
+    """Restore version ``version``'s text exactly: the text in the user dir, and a new active history entry
+    (written then recorded, as :func:`accept`)."""
     text = rollback_text(memory, name, version)
-    baseline = ensure_baseline(memory, name, skill_text(current)) if current is not None else None
-    record = memory.restore_skill_version(name, version, author=author)
-    path = write_user_skill(user_dir, name, text, current)
+    with _written(user_dir, name, text, current) as path:
+        baseline = ensure_baseline(memory, name, skill_text(current)) if current is not None else None
+        record = memory.restore_skill_version(name, version, author=author)
     return Accepted(record, path, baseline)

@@ -47,8 +47,8 @@ def get_refinement(job_id: str, state: State) -> RefineJob:
 def apply(job_id: str, state: State, body: AuthorRequest | None = None) -> AppliedView:
     """Save the accepted patch as the Skill's next version (written to the user's Skill directory).
 
-    422 while the job runs, when it failed or its patch was rejected; 409 when it was applied already or
-    the Skill changed since it was proposed.
+    422 while the job runs, when it failed or its patch was rejected; 409 when it was applied already, the
+    Skill changed since it was proposed, or its file cannot be written (nothing is stored then).
     """
     job = refinement_job(state.jobs, job_id)
     with state.skill_writes:

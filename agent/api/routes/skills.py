@@ -77,7 +77,10 @@ def get_version(name: str, version: int, state: State) -> dict[str, Any]:
 
 @router.post("/{name}/rollback", response_model=AppliedView, status_code=201)
 def rollback(name: str, body: RollbackRequest, state: State) -> AppliedView:
-    """Restore a stored version byte for byte: a new active history entry, written to the user's Skill directory."""
+    """Restore a stored version byte for byte: a new active history entry, written to the user's Skill directory.
+
+    404 unknown version; 409 when the file cannot be written (another Skill's file in the way; nothing is stored).
+    """
     with state.skill_writes:
         current = load_skills(state.settings).get(name)
         done = versions.rollback(state.memory, state.settings.resolved_user_skills_dir, name, body.version,
