@@ -43,7 +43,8 @@ class Toolkit:
     max_log_lines: int = 20000  # per log request (settings.max_log_lines)
     max_findings: int | None = None  # Findings kept in the evidence pack; None: all (the model sees llm_max_findings)
     experience: list[Lesson] = field(default_factory=list)  # lessons of past corrected cases (agent.reasoners.lessons)
-    input_warnings: list[str] = field(default_factory=list)  # what reading the input ignored (a bundle's warnings)
+    # what reading the input ignored or had to guess (a bundle's warnings; a call graph read off its traces)
+    input_warnings: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def data_services(self, start: float | None = None, end: float | None = None) -> list[str]:

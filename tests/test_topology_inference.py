@@ -1,0 +1,63 @@
+"""A call graph read off the order of log lines in traces, for bundles that come without one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.bundles.writer import write_bundle
+from agent.runtime import bundle_toolkit
+from agent.series import LogRecord, Series
+from agent.topology_inference import MIN_TRACES, calls_from_traces
+
+T0 = 1_700_000_000.0
+
+
+def trace(trace_id: str, services: list[str], start: float = T0, in_text: bool = False) -> list[LogRecord]:
+    """One request's lines, a millisecond apart, in call order; the id as a field or written in the message."""
+    return [LogRecord(start + i * 0.001, service, "INFO",
+                      f"TraceID: {trace_id} handled" if in_text else "handled",
+                      trace_id=None if in_text else trace_id)
+            for i, service in enumerate(services)]
+
+
+def ids(n: int) -> list[str]:
+    return [f"{i:032x}" for i in range(1, n + 1)]
+
+
+def test_a_callers_line_before_its_callees_first_gives_the_call_seen_in_two_traces():
+    first, second, third = ids(3)
+    records = [*trace(first, ["gateway", "search", "cache", "search", "gateway"]),
+               *trace(second, ["gateway", "search", "cache", "search", "gateway"], in_text=True),
+               *trace(third, ["gateway", "ads", "gateway"])]  # gateway -> ads once: a coincidence, no edge
+    records.reverse()  # lines come in any order: each trace is put in time order
+    inferred = calls_from_traces(records)
+    assert inferred.depends_on == {"gateway": ["search"], "search": ["cache"]}
+    assert inferred.calls == 2 and inferred.traces == 3
+    assert "2 call(s) among 3 services" in inferred.describe() and f"{MIN_TRACES}+ traces" in inferred.describe()
+
+
+def test_lines_without_a_trace_or_of_one_service_show_no_call():
+    records = [LogRecord(T0 + i, "gateway" if i % 2 else "search", "INFO", "no trace here") for i in range(10)]
+    records += trace(ids(1)[0], ["gateway", "gateway"]) + trace(ids(2)[1], ["gateway", "gateway"])
+    inferred = calls_from_traces(records)
+    assert inferred.depends_on == {} and inferred.calls == 0 and inferred.traces == 0
+
+
+def _bundle(tmp_path, topology: dict[str, list[str]] | None):
+    times = T0 - 1800 + 60.0 * np.arange(40)
+    series = [Series("latency_seconds", {"service": s}, times, np.full(times.size, 0.1)) for s in ("gateway", "search")]
+    logs = [r for i, t in enumerate(ids(4)) for r in trace(t, ["gateway", "search", "gateway"], start=T0 - 600 + i)]
+    event = {"pattern": "rca", "time": T0, "service": "gateway"}
+    return write_bundle(tmp_path / "case", event, series, logs=logs, topology=topology)
+
+
+def test_a_bundle_without_a_call_graph_gets_the_one_its_traces_show_and_says_so(tmp_path):
+    toolkit = bundle_toolkit(_bundle(tmp_path, None), library=None, knowledge=None)
+    assert toolkit.topology is not None and toolkit.topology.dependencies("gateway", depth=1) == ["search"]
+    assert any("no call graph given: 1 call(s)" in note for note in toolkit.input_warnings)
+
+
+def test_a_given_call_graph_is_kept_as_it_is(tmp_path):
+    toolkit = bundle_toolkit(_bundle(tmp_path, {"gateway": ["cache"]}), library=None, knowledge=None)
+    assert toolkit.topology.dependencies("gateway", depth=1) == ["cache"]
+    assert not any("no call graph given" in note for note in toolkit.input_warnings)
