@@ -18,6 +18,10 @@ class RootCause(BaseModel):
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[str] = Field(default_factory=list, description="Finding ids.")
     explanation: str = ""
+    inferred_from: list[str] = Field(
+        default_factory=list,
+        description="The services whose calls to it named the fault kind, when the kind was read off them (none of "
+                    "its own Findings names one); empty when its own evidence, a lesson or a model named it.")
 
 
 SERIOUS = ("warning", "critical")  # inspection severities that flag a service: no clean bill of health

@@ -153,6 +153,14 @@ def test_bad_verdicts_are_rejected(answer: object, error: str) -> None:
         parse_verdict(text, make_pack())
 
 
+def test_a_model_cannot_mark_its_fault_kind_as_inferred_from_callers() -> None:
+    """Only the offline reasoner reads a kind off callers' calls: a model's ``inferred_from`` is dropped, so the
+    report never marks the model's own kind as inferred."""
+    cause = {**rca_answer()["root_causes"][0], "inferred_from": ["gateway"]}
+    verdict = parse_verdict(json.dumps(rca_answer(root_causes=[cause])), make_pack())
+    assert verdict.root_causes[0].fault == "slow_dependency" and verdict.root_causes[0].inferred_from == []
+
+
 def test_release_verdict_needs_a_valid_decision() -> None:
     pack = make_pack("release_interception", event=make_event("release_interception"))
     base = {"pattern": "release_interception", "summary": "s", "evidence": ["F1"]}

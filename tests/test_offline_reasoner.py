@@ -131,8 +131,9 @@ def test_a_candidate_implicated_only_by_another_service_cites_that_evidence_labe
     top = verdict.root_causes[0]
     slow_calls = next(f.id for f in findings if f.service == "gateway")
     assert top.evidence == [slow_calls] and top.fault == "slow_dependency"
-    assert "inferred from its callers" in top.explanation
+    assert "inferred from its callers" in top.explanation and top.inferred_from == ["gateway"]
     assert "inferred" not in verdict.root_causes[1].explanation  # the cache is named from its own memory
+    assert verdict.root_causes[1].inferred_from == []
     event = pack.event
     text = render_report(event, {"name": "generic-rca"}, verdict, pack.findings, [], [])
     assert f"| 1 | ranking | slow_dependency (inferred from gateway) | 1.00 | {slow_calls} via gateway |" in text

@@ -59,16 +59,20 @@ def test_root_cause_rows_mark_a_finding_about_another_service():
 def test_root_cause_rows_mark_a_fault_kind_read_off_other_services_findings():
     slow = Finding(id="F1", kind=FindingKind.ANOMALY, subject="gateway", service="gateway", window_start=0.0,
                    window_end=60.0, score=0.9, summary="gateway's calls out slowed")
-    inferred = RootCause(service="cache", fault="slow_dependency", confidence=0.9, evidence=["F1"])
-    unknown = inferred.model_copy(update={"fault": "unknown"})
+    inferred = RootCause(service="cache", fault="slow_dependency", confidence=0.9, evidence=["F1"],
+                         inferred_from=["gateway"])
+    unknown = inferred.model_copy(update={"fault": "unknown", "inferred_from": []})
     rows = root_cause_rows(Verdict(pattern="rca", summary="s", root_causes=[inferred, unknown]), [slow])
     assert [r["fault"] for r in rows] == ["slow_dependency (inferred from gateway)", "unknown"]
-    # beside a caller's slow calls, a callee's fall in work is cited too: the kind comes from the caller's calls
-    calls = slow.model_copy(update={"metric": "client_latency_p99_seconds"})
-    fell = slow.model_copy(update={"id": "F3", "subject": "db", "service": "db", "metric": "syscall_read"})
-    both = inferred.model_copy(update={"evidence": ["F1", "F3"]})
-    row = root_cause_rows(Verdict(pattern="rca", summary="s", root_causes=[both]), [calls, fell])[0]
-    assert row["fault"] == "slow_dependency (inferred from gateway)" and row["evidence"] == "F1 via gateway, F3 via db"
+
+
+def test_root_cause_rows_do_not_mark_a_kind_named_otherwise_though_it_cites_only_other_services():
+    """A kind from a stored lesson or a model, beside evidence about other services only, was not inferred."""
+    slow = Finding(id="F1", kind=FindingKind.ANOMALY, subject="gateway", service="gateway", window_start=0.0,
+                   window_end=60.0, score=0.9, summary="gateway's calls out slowed")
+    named = RootCause(service="cache", fault="network_delay", confidence=0.9, evidence=["F1"])
+    row = root_cause_rows(Verdict(pattern="rca", summary="s", root_causes=[named]), [slow])[0]
+    assert row["fault"] == "network_delay" and row["evidence"] == "F1 via gateway"
 
 
 def test_inspection_badge_shows_the_worst_severity_or_healthy():

@@ -69,14 +69,14 @@ def badges_markdown(badges: list[Badge]) -> str:
 
 def root_cause_rows(verdict: Verdict, findings: Sequence[Finding] = ()) -> list[dict[str, Any]]:
     """The ranked root-cause candidates as table rows; with the ``findings``, a cited Finding about another
-    service is marked with it (``F1 via frontend``), and a fault kind read off such Findings alone is marked
-    inferred, as in the report."""
+    service is marked with it (``F1 via frontend``), and a fault kind the reasoner read off its callers' calls to
+    it (``RootCause.inferred_from``) is marked inferred, as in the report."""
     by_id = {f.id: f for f in findings}
     return [
         {
             "rank": rank,
             "service": cause.service,
-            "fault": fault_shown(cause, by_id),
+            "fault": fault_shown(cause),
             "confidence": round(cause.confidence, 2),
             "evidence": ", ".join(cited_for(cause, by_id)),
             "explanation": cause.explanation,

@@ -50,6 +50,9 @@ def parse_verdict(text: str, pack: EvidencePack) -> Verdict:
     except ValueError as exc:
         raise VerdictRejected(str(exc)) from exc
     data.pop("reasoner", None)
+    for cause in data.get("root_causes") or []:  # only the offline reasoner infers a kind from callers
+        if isinstance(cause, dict):
+            cause.pop("inferred_from", None)
     try:
         verdict = Verdict.model_validate(data)
     except ValidationError as exc:

@@ -12,7 +12,7 @@ from agent.reasoners.base import ReasonerResult
 from agent.reasoners.experience import apply_experience
 from agent.reasoners.failsafe import enforce_fail_safe, fail_safe_verdict
 from agent.reasoners.faults import LOG_KINDS, UNKNOWN_FAULT, classify_fault
-from agent.reasoners.ranking import SIGNIFICANT, fault_for, implication, own_findings, rank_services
+from agent.reasoners.ranking import SIGNIFICANT, attributed_fault, implication, own_findings, rank_services
 from agent.skills.decide import RuleOutcome, apply_rules
 from agent.skills.schema import Skill
 from agent.verdict import SERIOUS, SEVERITIES, InspectionItem, RootCause, Verdict, most_severe
@@ -58,9 +58,9 @@ class OfflineReasoner:
             cited = sorted(own_findings(ev.findings), key=lambda f: -f.score)[:4] or sorted(
                 ev.blamed_by, key=lambda f: -f.score)[:4]
             evidence = list(dict.fromkeys(f.id for f in cited))
-            fault = learned.get(ev.service) or fault_for(ev)
+            fault, callers = (learned[ev.service], []) if ev.service in learned else attributed_fault(ev)
             notes = list(ev.notes)
-            if not ev.findings and ev.service not in learned and fault != UNKNOWN_FAULT:
+            if callers:
                 notes.append(f"fault kind {fault} inferred from its callers' calls to it: no Finding of its own")
             causes.append(RootCause(
                 service=ev.service,
@@ -68,6 +68,7 @@ class OfflineReasoner:
                 confidence=round(certainty * min(1.0, ev.score / max(top_score, 1e-9)), 3),
                 evidence=evidence,
                 explanation="; ".join(notes) or "strongest deviation among the services examined",
+                inferred_from=callers,
             ))
         outcome = apply_rules(skill.decision, pack.findings, pack.target_services)
         needs_attention = outcome.outcome == "attention"

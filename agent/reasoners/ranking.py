@@ -18,6 +18,7 @@ from agent.reasoners.faults import (
     UNKNOWN_FAULT,
     classify_fault,
     error_logs,
+    family_evidence,
     metric_family,
 )
 from agent.reasoners.random_walk import walk_scores
@@ -482,15 +483,27 @@ def _no_later(a: float | None, b: float | None, tolerance: float = ONSET_TOLERAN
 
 
 def fault_for(ev: ServiceEvidence) -> str:
-    """The fault kind for a ranked service, using changes made shortly before its onset; for one with no Finding
-    of its own, the kind the Findings that implicate it name (``implicated_fault``)."""
+    """The fault kind for a ranked service (``attributed_fault``)."""
+    return attributed_fault(ev)[0]
+
+
+def attributed_fault(ev: ServiceEvidence) -> tuple[str, list[str]]:
+    """The fault kind for a ranked service, using changes made shortly before its onset, and the services it was
+    read off (empty when its own evidence named it): for one with no Finding of its own, the kind the Findings
+    that implicate it name (``implicated_fault``), read off the callers whose calls to it name that kind."""
     if not ev.findings:
-        return implicated_fault(ev.blamed_by)
+        fault = implicated_fault(ev.blamed_by)
+        return fault, [] if fault == UNKNOWN_FAULT else implicating_callers(ev.blamed_by, fault)
     change_types = [
         c.type for c in ev.changes
         if ev.onset is None or ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60
     ]
-    return classify_fault(own_findings(ev.findings), change_types)
+    return classify_fault(own_findings(ev.findings), change_types), []
+
+
+def _calls_to(blamed_by: Sequence[Finding]) -> list[Finding]:
+    """The Findings among ``blamed_by`` that measure calls to the service (caller-side, of a call fault's family)."""
+    return [f for f in blamed_by if caller_side(f.metric) and metric_family(f.metric) in CALL_FAULTS]
 
 
 def implicated_fault(blamed_by: Sequence[Finding]) -> str:
@@ -499,9 +512,13 @@ def implicated_fault(blamed_by: Sequence[Finding]) -> str:
     failing calls -> ``error_fault``, weighed as ``classify_fault`` weighs a service's own metrics (a latency rise's
     timed-out tail is no error). ``unknown`` when they name neither, as a callee's fall in work does (the caller
     stopped sending it, not why)."""
-    calls = [f for f in blamed_by if caller_side(f.metric) and metric_family(f.metric) in CALL_FAULTS]
-    fault = classify_fault(calls)
+    fault = classify_fault(_calls_to(blamed_by))
     return fault if fault in CALL_FAULTS else UNKNOWN_FAULT
+
+
+def implicating_callers(blamed_by: Sequence[Finding], fault: str) -> list[str]:
+    """The services whose measurements of their calls to a service name ``fault`` (in its bad direction)."""
+    return list(dict.fromkeys(f.owner for f in _calls_to(blamed_by) if fault in family_evidence([f])))
 
 
 def own_findings(findings: Sequence[Finding]) -> list[Finding]:

@@ -9,8 +9,6 @@ from agent.events import Event
 from agent.findings import Finding, about
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
-from agent.reasoners.faults import UNKNOWN_FAULT
-from agent.reasoners.ranking import caller_side
 from agent.timeparse import to_rfc3339
 from agent.verdict import RootCause, Verdict
 
@@ -51,16 +49,13 @@ def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
             for i in cause.evidence]
 
 
-def fault_shown(cause: RootCause, by_id: Mapping[str, Finding]) -> str:
-    """The cause's fault kind; when every Finding it cites is about another service (none of its own), marked as
-    inferred from the services whose calls to it those Findings measure (all cited services when none does):
-    ``slow_dependency (inferred from frontend)``. ``unknown`` is left as it is."""
-    cited = [by_id.get(i) for i in cause.evidence]
-    if cause.fault == UNKNOWN_FAULT or not cited or any(f is None or about(f, cause.service) for f in cited):
+def fault_shown(cause: RootCause) -> str:
+    """The cause's fault kind, marked as inferred from the services it was read off when it was
+    (``RootCause.inferred_from``: their calls to it, the candidate having no Finding that names one):
+    ``slow_dependency (inferred from frontend)``. A kind from its own evidence, a lesson or a model is left as it is."""
+    if not cause.inferred_from:
         return cause.fault
-    others = [f for f in cited if f is not None]
-    sources = [f.owner for f in others if caller_side(f.metric)] or [f.owner for f in others]
-    return f"{cause.fault}{INFERRED}{', '.join(dict.fromkeys(sources))})"
+    return f"{cause.fault}{INFERRED}{', '.join(cause.inferred_from)})"
 
 
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
@@ -72,7 +67,7 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
                   "|---|---|---|---|---|"]
         by_id = {f.id: f for f in findings}
         cited = [cited_for(cause, by_id) for cause in verdict.root_causes]
-        faults = [fault_shown(cause, by_id) for cause in verdict.root_causes]
+        faults = [fault_shown(cause) for cause in verdict.root_causes]
         for rank, (cause, fault, ids) in enumerate(zip(verdict.root_causes, faults, cited, strict=True), start=1):
             lines.append(f"| {rank} | {cause.service} | {fault} | {cause.confidence:.2f} | {', '.join(ids)} |")
         lines += ["", CONFIDENCE_NOTE, ""]
