@@ -112,6 +112,17 @@ def test_label_keys_evaluation_ignores_are_warnings_saying_what_is_scored(tmp_pa
     assert load_bundle(case).warnings == []  # the agent never reads the label
 
 
+def test_a_blank_fault_or_kind_is_warned_as_not_scored_as_a_missing_one_is(tmp_path):
+    label = "root_cause:\n  - {service: a, fault: '  ', kind: x}\nfindings:\n  - {service: a, kind: '', fault: y}\n"
+    case = make_case(tmp_path, {"label.yaml": label})
+    assert warnings_of(case) == [
+        "my-case/label.yaml:2: root_cause.0.kind: unknown key ignored; a root cause is read from service and fault, "
+        "so this cause's fault kind is not scored",
+        "my-case/label.yaml:4: findings.0.fault: unknown key ignored; a finding is read from service and kind, so "
+        "this finding's kind is anomaly (anything reported counts)",
+    ]
+
+
 def test_what_the_format_allows_is_not_warned(tmp_path):
     logs = '{"ts": 1, "service": "a", "level": "INFO", "message": "m", "pod": "p-0", "span": 3}\n'
     metrics = "timestamp,metric,service,value,pod,quantile\n1,m,a,1,p-0,0.99\n"

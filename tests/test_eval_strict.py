@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.bundles.label import load_label
 from agent.cli.evaluate import pattern_tables
 from agent.eval.runner import EvalReport
@@ -46,6 +48,18 @@ def test_a_label_without_kind_or_fault_scores_the_service_alone(tmp_path):
     assert score_case("c", "g", verdict, label).found_items == 1
     rca = score_case("c", "g", _rca(True), label)
     assert rca.rank == 1 and rca.passed and rca.fault_correct is None  # the fault kind is unknown, not wrong
+
+
+@pytest.mark.parametrize("fault", ['""', "'  '"])
+def test_a_blank_fault_in_a_label_is_no_fault_labelled(tmp_path, fault: str) -> None:
+    """``fault: ""`` names no kind: it is not counted among the cases whose fault is labelled (no verdict could
+    ever match it), as a label without ``fault:`` is not."""
+    (tmp_path / "label.yaml").write_text(f"root_cause: [{{service: payment, fault: {fault}}}]\n"
+                                         f"findings: [{{service: payment, kind: {fault}}}]\n")
+    label = load_label(tmp_path)
+    assert label.primary.fault is None and label.findings[0].kind == "anomaly"
+    scored = score_case("c", "g", _rca(True), label)
+    assert scored.passed and not scored.fault_labelled and scored.fault_correct is None
 
 
 def test_fault_accuracy_is_over_the_cases_whose_label_names_a_fault():

@@ -14,17 +14,27 @@ ANY_KIND = "anomaly"  # an expected finding's kind when the data set knows somet
 PROVENANCE = ("sim",)  # keys saying where a case came from (the simulator's fault, seed, ...): not scored, not warned
 
 
+def _blank(value: object) -> bool:
+    """No value, or only whitespace: a key written without naming anything (``fault: ""``)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 class RootCause(BaseModel):
-    """A service and the fault that hit it (None: the data set names the service only)."""
+    """A service and the fault that hit it (None, or a blank fault: the data set names the service only)."""
 
     model_config = ConfigDict(extra="allow")
 
     service: str
     fault: str | None = None
 
+    @field_validator("fault", mode="before")
+    @classmethod
+    def _blank_is_none(cls, fault: object) -> object:
+        return None if _blank(fault) else fault
+
 
 class ExpectedFinding(BaseModel):
-    """What a good inspection reports; no kind (or an empty one) is ``anomaly``: anything reported on the
+    """What a good inspection reports; no kind (or a blank one) is ``anomaly``: anything reported on the
     service."""
 
     model_config = ConfigDict(extra="allow")
@@ -35,7 +45,7 @@ class ExpectedFinding(BaseModel):
     @field_validator("kind", mode="before")
     @classmethod
     def _unnamed_is_anomaly(cls, kind: object) -> object:
-        return ANY_KIND if kind is None or kind == "" else kind
+        return ANY_KIND if _blank(kind) else kind
 
 
 class GroundTruth(BaseModel):
@@ -80,11 +90,12 @@ def _warn_ignored(log: ErrorLog, root: dict) -> None:
     warn_unknown_keys(log, root, (), [*GroundTruth.model_fields, *PROVENANCE],
                       "evaluation reads only " + _listed(GroundTruth))
     for i, cause in enumerate(root.get("root_cause") or []):
-        unfaulted = "" if cause.get("fault") else ", so this cause's fault kind is not scored"
+        unfaulted = ", so this cause's fault kind is not scored" if _blank(cause.get("fault")) else ""
         warn_unknown_keys(log, root, ("root_cause", i), RootCause.model_fields,
                           f"a root cause is read from {_listed(RootCause)}{unfaulted}")
     for i, finding in enumerate(root.get("findings") or []):
-        unkinded = "" if finding.get("kind") else f", so this finding's kind is {ANY_KIND} (anything reported counts)"
+        unkinded = (f", so this finding's kind is {ANY_KIND} (anything reported counts)"
+                    if _blank(finding.get("kind")) else "")
         warn_unknown_keys(log, root, ("findings", i), ExpectedFinding.model_fields,
                           f"a finding is read from {_listed(ExpectedFinding)}{unkinded}")
 
