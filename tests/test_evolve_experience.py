@@ -203,3 +203,16 @@ def test_the_kind_a_correction_was_seen_as_leaves_out_shared_host_figures(memory
                          findings=[host, load])
     correct_case(memory, case_id, correct=False, service="payments", fault="overload")
     assert dict(memory_vocabulary(memory).seen_as["overload"]) == {"traffic_spike": 1}
+
+
+def test_a_cause_with_no_finding_of_its_own_is_learned_as_the_kind_its_callers_calls_name(memory) -> None:
+    """ledger shows nothing itself; payments' calls to it got slower. The reasoner names ledger's kind from those
+    calls (slow_dependency), so the team's kind for it is learned as seen as that, not as ``unknown``."""
+    calls = finding("F5", "payments", metric="downstream_latency_p99_seconds", score=0.9)
+    pack = _pack().model_copy(update={"findings": [*_findings(), calls]})
+    stored = memory.record_event(pack.event, source="bundle")
+    case = memory.start_case(stored.id, "generic-rca", 1, "test")
+    memory.finish_case(case.id, pack.findings, rca_verdict("orders"), "# report", "offline", evidence=pack)
+    correct_case(memory, case.id, correct=False, service="ledger", fault="network_delay")
+    assert dict(memory_vocabulary(memory).seen_as["network_delay"]) == {"slow_dependency": 1}
+

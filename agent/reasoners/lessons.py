@@ -26,8 +26,8 @@ from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
 from agent.reasoners.alert_history import alert_lesson
 from agent.reasoners.experience import lessons_from, position, shape_kinds
-from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES, classify_fault
-from agent.reasoners.ranking import own_findings
+from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES
+from agent.reasoners.ranking import ServiceEvidence, fault_for, rank_services
 
 AGENT_KINDS = frozenset({fault for fault, _, _ in METRIC_FAMILIES} | set(CHANGE_FAULTS.values()))
 
@@ -89,13 +89,17 @@ def cached_memory_lessons(memory: object) -> list[Lesson]:
 
 
 def agent_kind(case: CaseRecord, service: str) -> str:
-    """The fault kind the agent's own classification gives ``service``'s Findings in a case (series other
-    services report too left out, as in a verdict: ``ranking.own_findings``)."""
+    """The fault kind the agent gives ``service`` in a case: the verdict's when it ranked it, else the kind the
+    offline ranking names it by (``ranking.fault_for``: its own Findings, series other services report too left
+    out, and changes before its onset; for one with no Finding of its own, what its callers' calls to it name)."""
     for cause in case.verdict.root_causes if case.verdict is not None else []:
         if cause.service == service:
             return cause.fault
-    findings = case.evidence.findings if case.evidence is not None else case.findings
-    return classify_fault(own_findings([f for f in findings if f.owner == service]))
+    pack = case.evidence
+    if pack is None:
+        return fault_for(ServiceEvidence(service, findings=[f for f in case.findings if f.owner == service]))
+    ranked = rank_services(pack.findings, pack.changes, pack.topology, pack.target_services)
+    return fault_for(next((ev for ev in ranked if ev.service == service), ServiceEvidence(service)))
 
 
 @dataclass
