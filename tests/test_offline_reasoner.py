@@ -138,7 +138,7 @@ def test_a_candidate_implicated_only_by_another_service_cites_that_evidence_labe
     text = render_report(event, {"name": "generic-rca"}, verdict, pack.findings, [], [])
     assert f"| 1 | ranking | slow_dependency (inferred from gateway) | 1.00 | {slow_calls} via gateway |" in text
     assert "via gateway" not in text.split("| 2 |")[1].split("\n")[0]  # the cache cites its own Finding
-    assert "| 2 | cache | memory_leak |" in text and "no Finding of its own; its fault kind" in text
+    assert "| 2 | cache | memory_leak |" in text and "no Finding of the candidate's own names a fault kind" in text
 
 
 def test_a_candidate_whose_implicating_evidence_names_no_fault_stays_unknown():

@@ -11,6 +11,7 @@ from agent.reasoners.ranking import (
     SIGNIFICANT,
     ServiceEvidence,
     activity,
+    attributed_fault,
     fault_for,
     less_work,
     outgoing_slowness,
@@ -95,6 +96,16 @@ def test_a_callee_keeps_unknown_when_the_blame_names_no_fault():
     assert faster["cart"].blamed_by and fault_for(faster["cart"]) == "unknown"
     quiet = _ranked([_fell("payment", 0.8), _fell("email", 0.75)])
     assert quiet["checkout"].blamed_by and fault_for(quiet["checkout"]) == "unknown"
+
+
+def test_a_callee_whose_own_findings_name_no_fault_takes_the_one_its_callers_calls_name():
+    """cart's own Finding is of no fault family (a syscall count): it names nothing, so the callers' slower calls
+    to it name its kind, and say whose they are."""
+    ranked = _ranked([_finding("checkout", CLIENT, 0.8), _finding("frontend", CLIENT, 0.8),
+                      _finding("cart", "syscall_read_total", 0.6)])
+    assert ranked["cart"].findings and fault_for(ranked["cart"]) == "slow_dependency"
+    assert attributed_fault(ranked["cart"]) == ("slow_dependency", ["checkout", "frontend"])
+    assert attributed_fault(_ranked([_finding("cart", "syscall_read_total", 0.6)])["cart"]) == ("unknown", [])
 
 
 def test_a_service_with_findings_of_its_own_is_named_from_them_not_from_its_callers():

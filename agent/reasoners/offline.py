@@ -61,7 +61,8 @@ class OfflineReasoner:
             fault, callers = (learned[ev.service], []) if ev.service in learned else attributed_fault(ev)
             notes = list(ev.notes)
             if callers:
-                notes.append(f"fault kind {fault} inferred from its callers' calls to it: no Finding of its own")
+                notes.append(f"fault kind {fault} inferred from its callers' calls to it ({', '.join(callers)}): "
+                             "no Finding of its own names one")
             causes.append(RootCause(
                 service=ev.service,
                 fault=fault,

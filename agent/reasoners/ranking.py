@@ -489,16 +489,18 @@ def fault_for(ev: ServiceEvidence) -> str:
 
 def attributed_fault(ev: ServiceEvidence) -> tuple[str, list[str]]:
     """The fault kind for a ranked service, using changes made shortly before its onset, and the services it was
-    read off (empty when its own evidence named it): for one with no Finding of its own, the kind the Findings
-    that implicate it name (``implicated_fault``), read off the callers whose calls to it name that kind."""
-    if not ev.findings:
-        fault = implicated_fault(ev.blamed_by)
-        return fault, [] if fault == UNKNOWN_FAULT else implicating_callers(ev.blamed_by, fault)
+    read off (empty when its own evidence named it): when its own Findings name no kind (it has none, or only
+    ones of no fault family: syscalls, bytes sent), the kind the Findings that implicate it name
+    (``implicated_fault``), read off the callers whose calls to it name that kind."""
     change_types = [
         c.type for c in ev.changes
         if ev.onset is None or ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60
     ]
-    return classify_fault(own_findings(ev.findings), change_types), []
+    own = classify_fault(own_findings(ev.findings), change_types)
+    if own != UNKNOWN_FAULT:
+        return own, []
+    fault = implicated_fault(ev.blamed_by)
+    return fault, [] if fault == UNKNOWN_FAULT else implicating_callers(ev.blamed_by, fault)
 
 
 def _calls_to(blamed_by: Sequence[Finding]) -> list[Finding]:
@@ -517,8 +519,8 @@ def implicated_fault(blamed_by: Sequence[Finding]) -> str:
 
 
 def implicating_callers(blamed_by: Sequence[Finding], fault: str) -> list[str]:
-    """The services whose measurements of their calls to a service name ``fault`` (in its bad direction)."""
-    return list(dict.fromkeys(f.owner for f in _calls_to(blamed_by) if fault in family_evidence([f])))
+    """The services whose measurements of their calls to a service name ``fault`` (in its bad direction), sorted."""
+    return sorted({f.owner for f in _calls_to(blamed_by) if fault in family_evidence([f])})
 
 
 def own_findings(findings: Sequence[Finding]) -> list[Finding]:

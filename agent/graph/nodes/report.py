@@ -18,8 +18,8 @@ CONFIDENCE_NOTE = ("_Confidence: how sure the top candidate is (its strongest ev
                    "ranking score relative to the top's; it falls down the list._")
 VIA_NOTE = ("_`Fn via S`: a Finding about S cited as the evidence that implicates the candidate through the call "
             "graph (S's calls to it got slower, or S did less work once the candidate stopped calling it)._")
-INFERRED_NOTE = ("_`fault (inferred from S)`: the candidate has no Finding of its own; its fault kind is read off "
-                 "S's Findings about it (S's calls to it got slower: slow_dependency; failed: error_fault)._")
+INFERRED_NOTE = ("_`fault (inferred from S)`: no Finding of the candidate's own names a fault kind; it is read off "
+                 "S's calls to it (they got slower: slow_dependency; failed: error_fault)._")
 INFERRED = " (inferred from "
 
 
