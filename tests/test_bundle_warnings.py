@@ -3,6 +3,7 @@ file, line, field and what ignoring them means."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -121,6 +122,22 @@ def test_a_blank_fault_or_kind_is_warned_as_not_scored_as_a_missing_one_is(tmp_p
         "my-case/label.yaml:4: findings.0.fault: unknown key ignored; a finding is read from service and kind, so "
         "this finding's kind is anomaly (anything reported counts)",
     ]
+
+
+def test_change_keys_no_field_reads_are_warned_once_each_at_their_first_line(tmp_path):
+    """``commit`` for ``version`` on every line is one warning, not one a line; the changes still load."""
+    rows = [{"ts": 1, "service": "a", "type": "deploy", "id": f"d{i}", "description": "x", "commit": "abc"}
+            for i in range(3)]
+    rows[1]["owner"] = "me"
+    case = make_case(tmp_path, {"changes.jsonl": "".join(json.dumps(row) + "\n" for row in rows)})
+    read_from = "a change is read from ts, service, type, id, description, version, author, canary, baseline and diff"
+    assert warnings_of(case) == [
+        f"my-case/changes.jsonl:1: commit: unknown key ignored (did you mean 'version'?); {read_from} "
+        "(3 lines have it, the first here)",
+        f"my-case/changes.jsonl:2: owner: unknown key ignored; {read_from} (1 line has it)",
+    ]
+    bundle = load_bundle(case)
+    assert len(bundle.changes) == 3 and len(bundle.warnings) == 2
 
 
 def test_what_the_format_allows_is_not_warned(tmp_path):

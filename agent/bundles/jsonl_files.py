@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
 from agent.bundles.data_files import READ_ERRORS, open_text, read_error
-from agent.bundles.errors import BundleError, ErrorLog
+from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
+from agent.bundles.yaml_lines import meant_hint
 from agent.names import name_problem
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, change_type, diff_text
 from agent.timeparse import NotSecondsError, to_epoch
 
 LOG_FIELDS = ("ts", "service", "level", "message", "instance", "trace_id")
+CHANGE_FIELDS = tuple(f.name for f in fields(ChangeRecord))  # what a changes.jsonl line is read into
+CHANGE_MEANT = {"commit": "version", "sha": "version", "revision": "version", "timestamp": "ts", "time": "ts",
+                "kind": "type", "user": "author"}  # names other change feeds use for a field read under another
 
 T = TypeVar("T")
 _MISSING = object()
@@ -29,28 +35,62 @@ class _RowError(Exception):
 
 def read_logs(path: Path, label: str) -> tuple[list[LogRecord], list[BundleError]]:
     """Log records in file order (absent file: none), and every problem found."""
-    return _read(path, label, _log_record)
-
-
-def read_changes(path: Path, label: str) -> tuple[list[ChangeRecord], list[BundleError]]:
-    """Change records in file order (absent file: none), and every problem found."""
-    return _read(path, label, _change_record)
-
-
-def _read(path: Path, label: str, build: Callable[[dict[str, Any]], T]) -> tuple[list[T], list[BundleError]]:
     log = ErrorLog(label)
+    return _read(path, log, _log_record), log.result()
+
+
+def read_changes(path: Path, label: str,
+                 warnings: list[BundleWarning] | None = None) -> tuple[list[ChangeRecord], list[BundleError]]:
+    """Change records in file order (absent file: none), and every problem found; each key no change field reads
+    (``commit`` for ``version``) is added to ``warnings`` when given, once: its first line and how many have it."""
+    log = ErrorLog(label)
+    keys = KeyTally(CHANGE_FIELDS)
+    records = _read(path, log, _change_record, keys.see)
+    if warnings is not None:
+        keys.warn(log, f"a change is read from {', '.join(CHANGE_FIELDS[:-1])} and {CHANGE_FIELDS[-1]}", CHANGE_MEANT)
+        warnings += log.warnings
+    return records, log.result()
+
+
+@dataclass
+class KeyTally:
+    """The keys of a JSONL file's objects that no field reads: the first line each is on, and on how many."""
+
+    known: Collection[str]
+    first: dict[str, int] = field(default_factory=dict)
+    lines: Counter[str] = field(default_factory=Counter)
+
+    def see(self, line: int, obj: dict[str, Any]) -> None:
+        for key in obj:
+            if key not in self.known:
+                self.first.setdefault(key, line)
+                self.lines[key] += 1
+
+    def warn(self, log: ErrorLog, meaning: str, elsewhere: dict[str, str] | None = None) -> None:
+        """One warning per unknown key, at its first line, saying what is read instead and how many lines have it."""
+        for key, line in self.first.items():
+            count = self.lines[key]
+            on = "1 line has it" if count == 1 else f"{count} lines have it, the first here"
+            log.warn(f"unknown key ignored{meant_hint(key, self.known, elsewhere)}; {meaning} ({on})", line, key)
+
+
+def _read(path: Path, log: ErrorLog, build: Callable[[dict[str, Any]], T],
+          see: Callable[[int, dict[str, Any]], None] | None = None) -> list[T]:
+    """The records ``build`` makes of each line's object (``see`` shown each first); problems go to ``log``."""
     if not path.is_file():
-        return [], []
+        return []
     records: list[T] = []
     try:
         for line, obj in _objects(path, log):
+            if see is not None:
+                see(line, obj)
             try:
                 records.append(build(obj))
             except _RowError as exc:
                 log.add(exc.message, line, exc.field)
     except READ_ERRORS as exc:
         log.add(read_error(exc))
-    return records, log.result()
+    return records
 
 
 def _objects(path: Path, log: ErrorLog) -> Iterator[tuple[int, dict[str, Any]]]:

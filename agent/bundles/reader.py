@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def read_bundle(path: str | Path,
     errors += more
     logs, more = read_data_file(root, "logs.jsonl", read_logs)
     errors += more
-    changes, more = read_data_file(root, "changes.jsonl", read_changes)
+    changes, more = read_data_file(root, "changes.jsonl", partial(read_changes, warnings=found))
     errors += more
     topology, more = read_topology(root / "topology.yaml", f"{name}/topology.yaml", found)
     errors += more

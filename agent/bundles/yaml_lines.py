@@ -70,11 +70,16 @@ def warn_unknown_keys(log: ErrorLog, root: Any, loc: Sequence[str | int], known:
     for key in node:
         if str(key) in known:
             continue
-        near = (elsewhere or {}).get(str(key)) or next(iter(difflib.get_close_matches(str(key), known, 1, 0.75)), None)
-        hint = f" (did you mean {near!r}?)" if near else ""
         where = [*loc, key]
-        log.warn(f"unknown key ignored{hint}{'; ' + meaning if meaning else ''}", line_of(root, where),
-                 ".".join(map(str, where)))
+        log.warn(f"unknown key ignored{meant_hint(str(key), known, elsewhere)}{'; ' + meaning if meaning else ''}",
+                 line_of(root, where), ".".join(map(str, where)))
+
+
+def meant_hint(key: str, known: Collection[str], elsewhere: Mapping[str, str] | None = None) -> str:
+    """`` (did you mean 'depends_on'?)`` for an unknown ``key`` close to a known one or placed by ``elsewhere``;
+    empty otherwise."""
+    near = (elsewhere or {}).get(key) or next(iter(difflib.get_close_matches(key, known, 1, 0.75)), None)
+    return f" (did you mean {near!r}?)" if near else ""
 
 
 def to_plain(node: Any) -> Any:
