@@ -141,14 +141,29 @@ def _experience(memory: Any, given: list | None) -> list:
     return cached_memory_lessons(memory)
 
 
-def load_topology(path: Path):
-    """The topology file (``BIANQUE_TOPOLOGY_FILE``); a missing or unreadable file is a ``TopologyError`` too."""
+def load_topology(path: Path, warnings: list[str] | None = None):
+    """The topology file (``BIANQUE_TOPOLOGY_FILE``); a missing or unreadable file is a ``TopologyError`` too. The
+    keys it ignores (``calls:`` for ``depends_on:``) are added to ``warnings`` when given, worded as for a bundle's
+    ``topology.yaml``."""
     from agent.topology import Topology, TopologyError
 
     try:
-        return Topology.from_file(path)
+        topology = Topology.from_file(path)
     except OSError as exc:
         raise TopologyError([((), f"cannot read it: {exc.strerror or exc}")], f"topology file {path}") from exc
+    if warnings is not None:
+        warnings += topology_warnings(path)
+    return topology
+
+
+def topology_warnings(path: Path) -> list[str]:
+    """The keys the topology file at ``path`` ignores, each with its line (none when it cannot be read: loading it
+    says why)."""
+    from agent.bundles.reader import read_topology
+
+    found: list = []
+    read_topology(Path(path), str(path), found)
+    return [str(w) for w in found]
 
 
 def live_toolkit(
@@ -168,7 +183,8 @@ def live_toolkit(
                                          limits=QueryLimits.from_settings(settings))
     settings.ensure_home()
     store_url = settings.resolved_observability_url
-    topology = load_topology(settings.topology_file) if settings.topology_file else None
+    warnings: list[str] = []
+    topology = load_topology(settings.topology_file, warnings) if settings.topology_file else None
     return Toolkit(
         library=load_skills(settings),
         metrics=metrics,
@@ -179,6 +195,7 @@ def live_toolkit(
         memory=memory,
         similarity=skill_similarity(knowledge),
         experience=_experience(memory, experience),
+        input_warnings=warnings,
         **_query_limits(settings),
         **_reasoners(settings),
     )

@@ -170,6 +170,24 @@ def test_a_bad_topology_file_is_a_clear_error(tmp_path, monkeypatch, content, me
     assert message in flat(result.stderr)
 
 
+def test_the_live_topology_files_ignored_keys_are_warned_at_serve_and_in_each_investigations_notes(
+        tmp_path, monkeypatch):
+    """``calls:`` for ``depends_on:`` in BIANQUE_TOPOLOGY_FILE: worded as for a bundle's topology.yaml."""
+    topology = tmp_path / "topology.yaml"
+    topology.write_text("services:\n  api: {calls: [db]}\n  db: {}\n")
+    monkeypatch.setenv("BIANQUE_TOPOLOGY_FILE", str(topology))
+    warning = (f"{topology}:2: services.api.calls: unknown key ignored; only depends_on gives edges, so api has no "
+               "dependencies")
+    result = runner.invoke(app, ["inspect", "--service", "api", "--json"])
+    assert result.exit_code == 3, result.output  # no data: could not judge
+    data = json.loads(result.stdout)
+    assert warning in data["notes"] and f"- {warning}" in data["report"]
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+    served = runner.invoke(app, ["serve"])
+    assert served.exit_code == 0, served.output
+    assert f"warning: {warning}" in flat(served.stderr)
+
+
 def test_ask_against_a_bundle():
     result = runner.invoke(app, ["ask", "why is ranking slow?", "--bundle", str(SMALL)])
     assert result.exit_code == 0, result.output

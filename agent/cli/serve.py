@@ -29,6 +29,7 @@ def serve(
     from agent.api.dryrun import DryRunInvestigator
     from agent.api.settings import ApiSettings
     from agent.memory import Memory
+    from agent.runtime import topology_warnings
 
     settings = get_settings()
     with user_errors(DatabaseURLError, DatabaseUnavailableError):
@@ -39,6 +40,9 @@ def serve(
         err_console.print("[yellow]no metric source configured (set BIANQUE_PROMETHEUS_URL): investigations see "
                           "no metrics, and one with no log lines either answers \"could not judge\" "
                           "(an alert needs attention, a change is held)[/]")
+    if settings.topology_file is not None:
+        for warning in topology_warnings(settings.topology_file):  # investigations' notes repeat them
+            err_console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     if host not in ("127.0.0.1", "localhost", "::1") and ApiSettings().token is None:
         err_console.print(f"[yellow]listening on {host}: set BIANQUE_API_TOKEN to require a bearer token[/]")
     try:
