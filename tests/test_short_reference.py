@@ -79,3 +79,10 @@ def test_counters_are_counted_as_the_rates_the_detectors_see(tmp_path):
     # three raw samples before the split are two rates: no normal to compare with, not a thin one
     verdict = investigate_chain(tmp_path, minutes_of_data=5, counters=True).verdict
     assert not verdict.judged and "has 3 samples before" in verdict.attention_reason
+
+
+def test_data_four_minutes_long_is_judged_on_its_first_three_samples(tmp_path):
+    # half the four minutes before the alert would leave two samples: the reference takes the least it can judge
+    verdict = investigate_chain(tmp_path, minutes_of_data=4, fault_minutes=(-1, None)).verdict
+    assert verdict.judged and verdict.needs_attention, verdict.attention_reason
+    assert verdict.root_causes[0].service == "db"

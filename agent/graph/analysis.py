@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.detectors.calibration import MIN_REFERENCE
 from agent.detectors.canary import detect_canary
 from agent.detectors.capacity import capacity_limit
 from agent.detectors.change_impact import detect_change_impact
@@ -43,7 +44,10 @@ def reference_split(pattern: Pattern, start: float, end: float, anchor: float, r
                     step: float = DEFAULT_STEP_S) -> float:
     """Where the reference part of the window ends: the change for releases, the start of the inspected
     window for inspections with a reference before it (else mid-way), else shortly before the anchor
-    (``RECENT_REFERENCE_GAP_S``, or ``RECENT_REFERENCE_GAP_SAMPLES`` samples of ``step`` seconds if longer)."""
+    (``RECENT_REFERENCE_GAP_S``, or ``RECENT_REFERENCE_GAP_SAMPLES`` samples of ``step`` seconds if longer), or
+    mid-way between the data's start and the anchor if that is later; but never so early that the reference holds
+    fewer than ``MIN_REFERENCE`` samples when the data before the anchor has them (data that begins minutes before
+    the alert: the least reference that can be judged, rather than none)."""
     if pattern == Pattern.RELEASE_INTERCEPTION:
         return anchor
     if pattern == Pattern.INSPECTION:
@@ -51,7 +55,9 @@ def reference_split(pattern: Pattern, start: float, end: float, anchor: float, r
             return reference_end
         return start + 0.5 * (end - start)  # no data before the window: its first half is the reference
     gap = max(RECENT_REFERENCE_GAP_S, RECENT_REFERENCE_GAP_SAMPLES * step)
-    return max(start + 0.5 * (anchor - start), anchor - gap)
+    split = max(start + 0.5 * (anchor - start), anchor - gap)
+    least = start + (MIN_REFERENCE - 0.5) * step  # just past the MIN_REFERENCE-th sample
+    return least if split < least <= anchor else split
 
 
 def _by_direction(signal: MetricSignal, series: Sequence[Series]) -> dict[str, list[Series]]:
