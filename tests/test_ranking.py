@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from agent.findings import Finding, FindingKind, number_findings
+from agent.reasoners.attribution import attributed_fault, fault_for
 from agent.reasoners.ranking import (
     EARLIEST_BONUS,
     LESS_WORK_WEIGHT,
     SIGNIFICANT,
     ServiceEvidence,
     activity,
-    attributed_fault,
-    fault_for,
     less_work,
     outgoing_slowness,
     rank_services,

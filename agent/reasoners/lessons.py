@@ -25,9 +25,10 @@ from agent.evidence import Lesson
 from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
 from agent.reasoners.alert_history import alert_lesson
+from agent.reasoners.attribution import fault_for
 from agent.reasoners.experience import lessons_from, position, shape_kinds
 from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES
-from agent.reasoners.ranking import ServiceEvidence, fault_for, rank_services
+from agent.reasoners.ranking import ServiceEvidence, rank_services
 
 AGENT_KINDS = frozenset({fault for fault, _, _ in METRIC_FAMILIES} | set(CHANGE_FAULTS.values()))
 
@@ -90,7 +91,7 @@ def cached_memory_lessons(memory: object) -> list[Lesson]:
 
 def agent_kind(case: CaseRecord, service: str) -> str:
     """The fault kind the agent gives ``service`` in a case: the verdict's when it ranked it, else the kind the
-    offline ranking names it by (``ranking.fault_for``: its own Findings, series other services report too left
+    offline ranking names it by (``attribution.fault_for``: its own Findings, series other services report too left
     out, and changes before its onset; for one with no Finding of its own, what its callers' calls to it name)."""
     for cause in case.verdict.root_causes if case.verdict is not None else []:
         if cause.service == service:
