@@ -125,6 +125,31 @@ def test_ingest_of_a_bad_bundle_names_the_line_and_stores_nothing(tmp_path):
     assert logs.data == [] and changes.data == []
 
 
+def test_ingest_warns_of_the_change_keys_it_ignores_as_validate_does(tmp_path, bianque_home):
+    case = tmp_path / "case"
+    shutil.copytree(FIXTURE, case)
+    with (case / "changes.jsonl").open("a") as f:
+        f.write('{"ts": 1772445960, "service": "ranking", "type": "deploy", "id": "d-9", "commit": "abc123"}\n')
+    result = runner.invoke(app, ["bundle", "ingest", str(case)])
+    assert result.exit_code == 0, result.output
+    assert "case: 4 log line(s), 3 change(s)" in result.stdout
+    validated = runner.invoke(app, ["bundle", "validate", str(case)])
+    warning = next(line for line in validated.stderr.splitlines() if line.startswith("warning:"))
+    assert warning.startswith("warning: case/changes.jsonl:3: commit: unknown key ignored")
+    assert warning in result.stderr.splitlines()
+
+
+def test_ingest_of_a_bad_bundle_still_prints_its_warnings(tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(FIXTURE, bad)
+    with (bad / "changes.jsonl").open("a") as f:
+        f.write('{"id": "x", "ts": "not a time", "sha": "abc"}\n')
+    result = runner.invoke(app, ["bundle", "ingest", str(bad)])
+    assert result.exit_code == 1
+    assert "bad/changes.jsonl:3: ts" in result.stderr
+    assert "warning: bad/changes.jsonl:3: sha: unknown key ignored" in result.stderr
+
+
 def test_catalog_of_bundle_as_json():
     result = runner.invoke(app, ["catalog", "--bundle", str(FIXTURE), "--json"])
     assert result.exit_code == 0, result.output

@@ -10,7 +10,7 @@ import typer
 from rich.progress import track
 from rich.table import Table
 
-from agent.bundles.errors import InvalidBundleError
+from agent.bundles.errors import BundleWarning, InvalidBundleError
 from agent.bundles.reader import CaseBundle, load_bundle
 from agent.bundles.validate import check_bundle, find_bundles
 from agent.cli.common import JsonOption, console, err_console, print_json
@@ -88,7 +88,8 @@ def ingest(
 
     The store is ``BIANQUE_OBSERVABILITY_URL`` (default SQLite ``$BIANQUE_HOME/observability.db``).
     Each bundle is one transaction: a malformed bundle is reported and stores nothing; a change
-    whose id is already stored is replaced; log lines are appended (ingest a bundle once).
+    whose id is already stored is replaced; log lines are appended (ingest a bundle once). What the
+    readers ignore (a change's unknown key) is printed as a warning, as ``bundle validate`` does.
     """
     from agent.sources.sqlstore import ObservabilityStore, StoreError
 
@@ -96,12 +97,15 @@ def ingest(
     store = ObservabilityStore()
     failed = 0
     for path in track(bundles, description=f"ingesting into {store.where}", console=err_console):
+        warnings: list[BundleWarning] = []
         try:
-            report = store.ingest_bundle(path)
+            report = store.ingest_bundle(path, warnings)
         except (InvalidBundleError, StoreError, OSError) as exc:
             failed += 1
             _error(str(exc))
             continue
+        finally:
+            _warn(warnings)
         console.print(f"{path.name}: {report.logs} log line(s), {report.changes} change(s)", markup=False)
     if failed:
         _error(f"{failed} of {len(bundles)} bundle(s) not ingested")

@@ -16,8 +16,9 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -49,6 +50,9 @@ from agent.detectors.trace_ids import trace_id_in_text
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, level_name
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
 from agent.sources.sampling import evenly, fair_quotas, share_of, within_limit
+
+if TYPE_CHECKING:
+    from agent.bundles.errors import BundleWarning
 
 T = TypeVar("T")
 
@@ -171,10 +175,11 @@ class ObservabilityStore(_Database):
         """Store change events; a change whose ``id`` is already stored is replaced."""
         return self._ingest([], list(records)).changes
 
-    def ingest_bundle(self, path: str | Path) -> IngestReport:
+    def ingest_bundle(self, path: str | Path, warnings: list[BundleWarning] | None = None) -> IngestReport:
         """Store a case bundle's ``logs.jsonl`` and ``changes.jsonl`` (plain or ``.gz``) together, or nothing.
 
-        Raises ``InvalidBundleError`` naming file, line and field when either file is malformed.
+        Raises ``InvalidBundleError`` naming file, line and field when either file is malformed. What the
+        readers of those files ignore (a change's unknown key) is added to ``warnings`` when given, even then.
         """
         from agent.bundles.data_files import read_data_file
         from agent.bundles.errors import InvalidBundleError
@@ -184,7 +189,7 @@ class ObservabilityStore(_Database):
         if not root.is_dir():
             raise FileNotFoundError(f"not a case bundle directory: {root}")
         logs, errors = read_data_file(root, "logs.jsonl", read_logs)
-        changes, more = read_data_file(root, "changes.jsonl", read_changes)
+        changes, more = read_data_file(root, "changes.jsonl", partial(read_changes, warnings=warnings))
         if errors or more:
             raise InvalidBundleError(str(root), [*errors, *more])
         return self._ingest(logs, changes)
