@@ -118,7 +118,7 @@ def goals_table(values: dict[str, dict[str, float | None]]) -> Table:
         for measure, (goal, at_most) in goals.items():
             value = values.get(name, {}).get(measure)
             bound = f"{'≤' if at_most else '≥'} {pct(goal)}"
-            table.add_row(name, measure, bound, pct(value), met(value, goal, at_most))
+            table.add_row(name, measure, bound, pct(value, 1), met(value, goal, at_most))
     return table
 
 
