@@ -61,3 +61,15 @@ def test_a_given_call_graph_is_kept_as_it_is(tmp_path):
     toolkit = bundle_toolkit(_bundle(tmp_path, {"gateway": ["cache"]}), library=None, knowledge=None)
     assert toolkit.topology.dependencies("gateway", depth=1) == ["cache"]
     assert not any("no call graph given" in note for note in toolkit.input_warnings)
+
+
+def test_lines_that_share_a_timestamp_give_no_order_between_their_services():
+    # gateway calls auth and search at once: their first lines share a millisecond, in either order in the file;
+    # neither is the other's caller, whatever their names
+    records = []
+    for i, trace_id in enumerate(ids(4)):
+        start = T0 + i
+        pair = ["search", "auth"] if i % 2 else ["auth", "search"]
+        records += [LogRecord(start, "gateway", "INFO", "in", trace_id=trace_id),
+                    *(LogRecord(start + 0.001, s, "INFO", "served", trace_id=trace_id) for s in pair)]
+    assert calls_from_traces(records).depends_on == {"gateway": ["auth", "search"]}
