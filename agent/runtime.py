@@ -102,6 +102,7 @@ def bundle_toolkit(
         logs=BundleLogSource(bundle),
         changes=BundleChangeSource(bundle),
         topology=topology,
+        topology_inferred=inferred is not None,
         knowledge=knowledge,
         memory=memory,
         similarity=skill_similarity(knowledge),

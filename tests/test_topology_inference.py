@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from agent.bundles.writer import write_bundle
+from agent.events import Event
+from agent.graph.nodes.triage import triage
 from agent.runtime import bundle_toolkit
 from agent.series import LogRecord, Series
 from agent.topology_inference import MIN_TRACES, calls_from_traces
+from tests.fixtures.graph.world import start_state
 
 T0 = 1_700_000_000.0
 
@@ -73,3 +76,17 @@ def test_lines_that_share_a_timestamp_give_no_order_between_their_services():
         records += [LogRecord(start, "gateway", "INFO", "in", trace_id=trace_id),
                     *(LogRecord(start + 0.001, s, "INFO", "served", trace_id=trace_id) for s in pair)]
     assert calls_from_traces(records).depends_on == {"gateway": ["auth", "search"]}
+
+
+def test_an_inspection_naming_no_service_still_inspects_the_services_no_trace_shows(tmp_path):
+    # the traces show gateway -> search; db has metrics but no log line: a call graph read off traces is not the
+    # list of services there are, as a given one is
+    times = T0 - 1800 + 60.0 * np.arange(40)
+    series = [Series("latency_seconds", {"service": s}, times, np.full(times.size, 0.1))
+              for s in ("gateway", "search", "db")]
+    logs = [r for i, t in enumerate(ids(4)) for r in trace(t, ["gateway", "search", "gateway"], start=T0 - 600 + i)]
+    path = write_bundle(tmp_path / "case", {"pattern": "inspection", "time": T0}, series, logs=logs)
+    toolkit = bundle_toolkit(path, library=None, knowledge=None)
+    state = triage(start_state(Event(pattern="inspection", time=T0)), toolkit)
+    assert state["targets"] == ["db", "gateway", "search"]
+    assert not any("in the topology" in note for note in state["notes"])

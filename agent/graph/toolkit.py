@@ -33,6 +33,7 @@ class Toolkit:
     logs: LogSource | None = None
     changes: ChangeSource | None = None
     topology: Topology | None = None
+    topology_inferred: bool = False  # read off the data's traces: who calls whom, not every service there is
     knowledge: KnowledgeStore | None = None
     memory: Memory | None = None
     llm_reasoner: Reasoner | None = None

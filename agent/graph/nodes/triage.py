@@ -24,9 +24,10 @@ def _entry_services(toolkit: Toolkit) -> list[str]:
 
 def _every_service(event: Event, toolkit: Toolkit) -> tuple[list[str], str]:
     """What an inspection naming no service looks at: the topology's services, else (a system without a call
-    graph) every service with data in the scope's window or the day before the inspection (at most
-    ``MAX_PEERS``, the first by name), and where they came from."""
-    if toolkit.topology is not None:
+    graph, or one read off its traces, which names only the services they connect) every service with data in
+    the scope's window or the day before the inspection (at most ``MAX_PEERS``, the first by name), and where
+    they came from."""
+    if toolkit.topology is not None and not toolkit.topology_inferred:
         return toolkit.topology.services(), "in the topology"
     window = event.scope.window if event.scope is not None and event.scope.window else DAY_S
     found = toolkit.data_services(event.time - window, event.time)
