@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from agent.detectors.calibration import MIN_REFERENCE, SHORT_REFERENCE, calibrate
+from agent.events import Pattern
 from agent.findings import THIN_REFERENCE_DETECTOR, Finding
+from agent.graph.analysis import reference_split
 from agent.investigate import InvestigationResult
 from agent.reasoners.failsafe import CHECK_SOURCES, WAIT_FOR_HISTORY
 from tests.fakes.chain import investigate_chain
@@ -86,3 +88,17 @@ def test_data_four_minutes_long_is_judged_on_its_first_three_samples(tmp_path):
     verdict = investigate_chain(tmp_path, minutes_of_data=4, fault_minutes=(-1, None)).verdict
     assert verdict.judged and verdict.needs_attention, verdict.attention_reason
     assert verdict.root_causes[0].service == "db"
+
+
+@pytest.mark.parametrize("samples_before", [2.2, 2.5, 3.0, 4.0])
+def test_the_reference_holds_the_first_three_samples_whenever_they_lie_before_the_alert(samples_before):
+    start, step = 1_700_000_000.0, 60.0
+    anchor = start + samples_before * step  # the third sample, at start + 2 steps, comes before the alert
+    split = reference_split(Pattern.RCA, start, anchor + 600, anchor, step=step)
+    assert start + (MIN_REFERENCE - 1) * step < split <= anchor
+
+
+def test_data_beginning_too_late_for_three_samples_before_the_alert_keeps_the_usual_split():
+    start, step = 1_700_000_000.0, 60.0
+    anchor = start + 1.5 * step  # two samples before the alert: no floor to raise the split to
+    assert reference_split(Pattern.RCA, start, anchor + 600, anchor, step=step) == start + 0.5 * (anchor - start)

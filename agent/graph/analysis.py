@@ -56,8 +56,9 @@ def reference_split(pattern: Pattern, start: float, end: float, anchor: float, r
         return start + 0.5 * (end - start)  # no data before the window: its first half is the reference
     gap = max(RECENT_REFERENCE_GAP_S, RECENT_REFERENCE_GAP_SAMPLES * step)
     split = max(start + 0.5 * (anchor - start), anchor - gap)
-    least = start + (MIN_REFERENCE - 0.5) * step  # just past the MIN_REFERENCE-th sample
-    return least if split < least <= anchor else split
+    if start + (MIN_REFERENCE - 1) * step >= anchor:  # fewer samples than that before the anchor: no floor
+        return split
+    return max(split, min(start + (MIN_REFERENCE - 0.5) * step, anchor))  # just past the MIN_REFERENCE-th sample
 
 
 def _by_direction(signal: MetricSignal, series: Sequence[Series]) -> dict[str, list[Series]]:
