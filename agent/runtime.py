@@ -124,7 +124,8 @@ def _call_graph(bundle: Any) -> tuple[Any, str | None]:
     inferred = calls_from_traces(bundle.logs)
     if not inferred.calls:
         return bundle.topology, None
-    return Topology(inferred.depends_on), inferred.describe()
+    why = "no call graph given" if bundle.topology is None else "topology.yaml names no call between its services"
+    return Topology(inferred.depends_on), inferred.describe(why)
 
 
 def _query_limits(settings: Settings) -> dict[str, Any]:

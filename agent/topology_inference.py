@@ -37,9 +37,9 @@ class InferredCalls:
         """How many caller -> callee edges."""
         return sum(len(callees) for callees in self.depends_on.values())
 
-    def describe(self) -> str:
-        """One sentence for the report's notes."""
-        return (f"no call graph given: {self.calls} call(s) among {len(self.services())} services read off the order "
+    def describe(self, why: str = "no call graph given") -> str:
+        """One sentence for the report's notes, after ``why`` a call graph was read off the traces."""
+        return (f"{why}: {self.calls} call(s) among {len(self.services())} services read off the order "
                 f"of log lines in {self.traces} traces (a caller's line precedes its callee's first; seen in "
                 f"{MIN_TRACES}+ traces)")
 

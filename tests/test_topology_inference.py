@@ -90,3 +90,10 @@ def test_an_inspection_naming_no_service_still_inspects_the_services_no_trace_sh
     state = triage(start_state(Event(pattern="inspection", time=T0)), toolkit)
     assert state["targets"] == ["db", "gateway", "search"]
     assert not any("in the topology" in note for note in state["notes"])
+
+
+def test_a_given_graph_without_calls_is_said_to_have_none_not_to_be_missing(tmp_path):
+    toolkit = bundle_toolkit(_bundle(tmp_path, {"gateway": [], "search": []}), library=None, knowledge=None)
+    assert toolkit.topology.dependencies("gateway", depth=1) == ["search"]
+    [note] = [note for note in toolkit.input_warnings if "read off the order of log lines" in note]
+    assert note.startswith("topology.yaml names no call between its services: 1 call(s)"), note
