@@ -113,11 +113,17 @@ def test_ingest_fills_the_live_store_the_live_sources_read(bianque_home):
     assert len(logs.data) == 8 and {r.level for r in logs.data} == {"INFO", "WARN", "ERROR"}
 
 
+def _with_change_line(tmp_path, name: str, line: str):
+    """A copy of the fixture bundle, called ``name``, with one more line in its changes.jsonl."""
+    case = tmp_path / name
+    shutil.copytree(FIXTURE, case)
+    with (case / "changes.jsonl").open("a") as f:
+        f.write(line + "\n")
+    return case
+
+
 def test_ingest_of_a_bad_bundle_names_the_line_and_stores_nothing(tmp_path):
-    bad = tmp_path / "bad"
-    shutil.copytree(FIXTURE, bad)
-    with (bad / "changes.jsonl").open("a") as f:
-        f.write('{"id": "x", "ts": "not a time"}\n')
+    bad = _with_change_line(tmp_path, "bad", '{"id": "x", "ts": "not a time"}')
     result = runner.invoke(app, ["bundle", "ingest", str(bad)])
     assert result.exit_code == 1
     assert "bad/changes.jsonl:3: ts" in result.stderr and "1 of 1 bundle(s) not ingested" in result.stderr
@@ -126,10 +132,8 @@ def test_ingest_of_a_bad_bundle_names_the_line_and_stores_nothing(tmp_path):
 
 
 def test_ingest_warns_of_the_change_keys_it_ignores_as_validate_does(tmp_path, bianque_home):
-    case = tmp_path / "case"
-    shutil.copytree(FIXTURE, case)
-    with (case / "changes.jsonl").open("a") as f:
-        f.write('{"ts": 1772445960, "service": "ranking", "type": "deploy", "id": "d-9", "commit": "abc123"}\n')
+    line = '{"ts": 1772445960, "service": "ranking", "type": "deploy", "id": "d-9", "commit": "abc123"}'
+    case = _with_change_line(tmp_path, "case", line)
     result = runner.invoke(app, ["bundle", "ingest", str(case)])
     assert result.exit_code == 0, result.output
     assert "case: 4 log line(s), 3 change(s)" in result.stdout
@@ -140,10 +144,7 @@ def test_ingest_warns_of_the_change_keys_it_ignores_as_validate_does(tmp_path, b
 
 
 def test_ingest_of_a_bad_bundle_still_prints_its_warnings(tmp_path):
-    bad = tmp_path / "bad"
-    shutil.copytree(FIXTURE, bad)
-    with (bad / "changes.jsonl").open("a") as f:
-        f.write('{"id": "x", "ts": "not a time", "sha": "abc"}\n')
+    bad = _with_change_line(tmp_path, "bad", '{"id": "x", "ts": "not a time", "sha": "abc"}')
     result = runner.invoke(app, ["bundle", "ingest", str(bad)])
     assert result.exit_code == 1
     assert "bad/changes.jsonl:3: ts" in result.stderr
