@@ -86,7 +86,8 @@ def _replace(path: Path, data: bytes) -> None:
 @contextmanager
 def _written(user_dir: Path, name: str, text: str, loaded: LoadedSkill | None) -> Iterator[Path]:
     """Write the user's Skill file, then run the body (which records the version); when the body fails, put
-    the file back as it was (or remove it), so a failed save leaves neither the file nor the history changed."""
+    the file back as it was (or remove it), so a failed save leaves the file as it was and records no new version
+    (a baseline the body stored first, the text the file held before, stays: history only grows)."""
     path = user_skill_path(user_dir, name, loaded)
     try:
         before = path.read_bytes() if path.is_file() else None
