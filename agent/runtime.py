@@ -103,6 +103,7 @@ def bundle_toolkit(
         changes=BundleChangeSource(bundle),
         topology=topology,
         topology_inferred=inferred is not None,
+        infer_calls=False,  # _call_graph read the bundle's whole logs
         knowledge=knowledge,
         memory=memory,
         similarity=skill_similarity(knowledge),

@@ -34,6 +34,9 @@ class Toolkit:
     changes: ChangeSource | None = None
     topology: Topology | None = None
     topology_inferred: bool = False  # read off the data's traces: who calls whom, not every service there is
+    # without a call graph, read one off each investigation's log traces (agent.graph.call_graph); False when the
+    # Toolkit's maker read the logs for one already (a bundle's)
+    infer_calls: bool = True
     knowledge: KnowledgeStore | None = None
     memory: Memory | None = None
     llm_reasoner: Reasoner | None = None

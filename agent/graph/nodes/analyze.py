@@ -7,6 +7,7 @@ from typing import Any
 from agent.events import Event
 from agent.findings import number_findings
 from agent.graph.analysis import analyze_gathered, signals_without_history
+from agent.graph.call_graph import call_graph
 from agent.graph.coverage import coverage_findings
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
@@ -17,7 +18,8 @@ def analyze(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     (``coverage``); number the Findings by score (F1 strongest)."""
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
-    calls = toolkit.topology.as_dict() if toolkit.topology is not None else None
+    topology = call_graph(state, toolkit)
+    calls = topology.as_dict() if topology is not None else None
     gathered, targets, window = state.get("gathered", {}), state.get("targets", []), state.get("window", {})
     findings = analyze_gathered(skill, event, gathered, targets, window, calls)
     metrics = list(dict.fromkeys(s.name for s in skill.data.metrics))

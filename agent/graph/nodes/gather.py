@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from agent.events import Event
+from agent.graph.call_graph import call_graph, may_read_calls_off_logs
 from agent.graph.plan import (
     MAX_PEERS,
     GatherPlan,
@@ -20,7 +21,9 @@ from agent.graph.plan import (
 )
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
-from agent.sources.base import SourceResult
+from agent.sources.base import LogRequest, SourceResult
+from agent.topology import Topology
+from agent.topology_inference import InferredCalls, calls_from_traces
 
 log = logging.getLogger(__name__)
 
@@ -183,27 +186,54 @@ def _change_json(record: Any) -> dict[str, Any]:
 
 
 def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
-    """Build the plan from the selected Skill and execute it."""
+    """Build the plan from the selected Skill and execute it. Without a call graph that covers the targets, the
+    one the window's log traces show (when it covers them) is this investigation's (``calls``), else every
+    other service with data is a possible dependency."""
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
     started = state.get("window", {}).get("anchor")  # triage found when a change began
     targets = state.get("targets", [])
+    topology = call_graph(state, toolkit)
     notes: list[str] = []
     peers: list[str] = []
-    if reads_dependencies(skill) and not call_graph_covers(toolkit.topology, targets):
+    read: dict[str, Any] = {}
+    if reads_dependencies(skill) and not call_graph_covers(topology, targets):
         start, end, _anchor = time_window(skill, event, started)
-        peers = toolkit.data_services(start, end)
-        shown = [p for p in peers if p not in targets]
-        if shown:
-            notes.append(f"no call graph covers {', '.join(targets) or 'the event'}: every other service with data "
-                         f"({min(len(shown), MAX_PEERS)} of {len(shown)}) examined as a possible dependency")
-    plan = build_plan(skill, event, targets, toolkit.topology, started=started,
+        inferred = _calls_from_logs(toolkit, targets, start, end) if may_read_calls_off_logs(toolkit) else None
+        if inferred is not None:
+            topology, read = Topology(inferred.depends_on), {"calls": inferred.depends_on}
+            notes.append(inferred.describe())
+        else:
+            peers = toolkit.data_services(start, end)
+            shown = [p for p in peers if p not in targets]
+            if shown:
+                notes.append(f"no call graph covers {', '.join(targets) or 'the event'}: every other service with "
+                             f"data ({min(len(shown), MAX_PEERS)} of {len(shown)}) examined as a possible dependency")
+    plan = build_plan(skill, event, targets, topology, started=started,
                       max_series=toolkit.max_series_per_signal, max_log_lines=toolkit.max_log_lines, peers=peers)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
     gathered["dependencies"] = plan.dependencies
     return {
+        **read,
         **({"notes": [*state.get("notes", []), *notes]} if notes else {}),
         "gathered": gathered,
         "window": {**state.get("window", {}), "start": plan.start, "end": plan.end, "anchor": plan.anchor,
                    **({"reference_end": plan.reference_end} if plan.reference_end is not None else {})},
     }
+
+
+def _calls_from_logs(toolkit: Toolkit, targets: list[str], start: float, end: float) -> InferredCalls | None:
+    """The calls the traces of the log lines in ``[start, end]`` show (every service and level, up to
+    ``max_log_lines`` lines, traces kept whole), when they name a target; None, and why in the debug log, when
+    the log source cannot answer or its lines show no call of a target."""
+    request = LogRequest((), start, end, levels=(), limit=toolkit.max_log_lines, whole_traces=True)
+    result = _run({"calls": lambda: toolkit.logs.query(request)}, toolkit.source_timeout_s)["calls"]
+    if isinstance(result, str) or result.status == "error":
+        log.debug("no call graph read off the logs: %s", result if isinstance(result, str) else result.error)
+        return None
+    inferred = calls_from_traces(result.data)
+    if not call_graph_covers(Topology(inferred.depends_on), targets):
+        log.debug("no call graph read off the logs: the traces of %d lines show %d call(s), none of %s",
+                  len(result.data), inferred.calls, ", ".join(targets) or "the event's services")
+        return None
+    return inferred
