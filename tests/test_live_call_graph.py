@@ -103,6 +103,17 @@ def test_a_topology_file_decides_alone(tmp_path, monkeypatch):
     assert not any("no call graph given" in note for note in state["notes"])
 
 
+def test_calls_that_miss_the_alerted_service_still_rank_but_every_service_with_data_is_a_dependency():
+    front_door = [r for r in traced_logs() if r.service != "api"]  # api logs nothing: the traces never name it
+    toolkit = replace(live(), logs=RecordingLogSource(front_door))
+    state = investigated(toolkit)
+    assert state["calls"] == {"db": ["cache"], "gateway": ["db"]}
+    assert state["pack"]["topology"] == {"cache": [], "db": ["cache"], "gateway": ["db"]}
+    assert any(note.startswith("no call graph given: 2 call(s)") for note in state["notes"])
+    assert any("no call graph covers api" in note for note in state["notes"])
+    assert {"billing", "db", "gateway"} <= set(state["gathered"]["dependencies"])
+
+
 @pytest.mark.parametrize("broken", ["raises", "answers an error"])
 def test_a_log_source_that_fails_leaves_every_service_with_data_a_possible_dependency(broken):
     logs = (RecordingLogSource(traced_logs(), fail={"*": ConnectionError("store down")}) if broken == "raises"

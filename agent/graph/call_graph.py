@@ -1,9 +1,9 @@
 """The call graph of one investigation: the Toolkit's, else the one its window's log traces show.
 
 A live Toolkit (PromQL server, SQL log store) without ``BIANQUE_TOPOLOGY_FILE`` knows no call graph. The gather
-step then reads the window's log lines and, when the calls their traces show name a target, keeps them in the
-state (``calls``) for this investigation alone: a Toolkit may serve many investigations at once and is never
-changed. The plan, the analysis and the evidence pack all ask :func:`call_graph`.
+step then reads the window's log lines and, when their traces show calls, keeps them in the state (``calls``)
+for this investigation alone: a Toolkit may serve many investigations at once and is never changed. The plan,
+the analysis and the evidence pack all ask :func:`call_graph`.
 """
 
 from __future__ import annotations

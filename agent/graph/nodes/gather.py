@@ -23,7 +23,7 @@ from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.sources.base import LogRequest, SourceResult
 from agent.topology import Topology
-from agent.topology_inference import InferredCalls, calls_from_traces
+from agent.topology_inference import MIN_TRACES, InferredCalls, calls_from_traces
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +187,8 @@ def _change_json(record: Any) -> dict[str, Any]:
 
 def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Build the plan from the selected Skill and execute it. Without a call graph that covers the targets, the
-    one the window's log traces show (when it covers them) is this investigation's (``calls``), else every
-    other service with data is a possible dependency."""
+    one the window's log traces show is this investigation's (``calls``, as a bundle's at load); when that does
+    not cover them either, every other service with data is a possible dependency."""
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
     started = state.get("window", {}).get("anchor")  # triage found when a change began
@@ -199,11 +199,11 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     read: dict[str, Any] = {}
     if reads_dependencies(skill) and not call_graph_covers(topology, targets):
         start, end, _anchor = time_window(skill, event, started)
-        inferred = _calls_from_logs(toolkit, targets, start, end) if may_read_calls_off_logs(toolkit) else None
+        inferred = _calls_from_logs(toolkit, start, end) if may_read_calls_off_logs(toolkit) else None
         if inferred is not None:
             topology, read = Topology(inferred.depends_on), {"calls": inferred.depends_on}
             notes.append(inferred.describe())
-        else:
+        if not call_graph_covers(topology, targets):
             peers = toolkit.data_services(start, end)
             shown = [p for p in peers if p not in targets]
             if shown:
@@ -222,18 +222,18 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     }
 
 
-def _calls_from_logs(toolkit: Toolkit, targets: list[str], start: float, end: float) -> InferredCalls | None:
+def _calls_from_logs(toolkit: Toolkit, start: float, end: float) -> InferredCalls | None:
     """The calls the traces of the log lines in ``[start, end]`` show (every service and level, up to
-    ``max_log_lines`` lines, traces kept whole), when they name a target; None, and why in the debug log, when
-    the log source cannot answer or its lines show no call of a target."""
+    ``max_log_lines`` lines, traces kept whole); None, and why in the debug log, when the log source cannot
+    answer or its lines show no call."""
     request = LogRequest((), start, end, levels=(), limit=toolkit.max_log_lines, whole_traces=True)
     result = _run({"calls": lambda: toolkit.logs.query(request)}, toolkit.source_timeout_s)["calls"]
     if isinstance(result, str) or result.status == "error":
         log.debug("no call graph read off the logs: %s", result if isinstance(result, str) else result.error)
         return None
     inferred = calls_from_traces(result.data)
-    if not call_graph_covers(Topology(inferred.depends_on), targets):
-        log.debug("no call graph read off the logs: the traces of %d lines show %d call(s), none of %s",
-                  len(result.data), inferred.calls, ", ".join(targets) or "the event's services")
+    if not inferred.calls:
+        log.debug("no call graph read off the logs: the %d lines show no call in %d+ traces", len(result.data),
+                  MIN_TRACES)
         return None
     return inferred
