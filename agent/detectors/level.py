@@ -125,14 +125,23 @@ def _finding(s: Series, now: Series, calibration: Calibration, found: Level, alp
     z_now = calibration.toward("up" if found.sign > 0 else "down").z(now.values)
     onset = float(now.timestamps[int(np.argmax(z_now > found.excursion))])
     median = float(np.median(now.values))
+    summary = (f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, median)} over the window vs "
+               f"{fmt_value(s.metric, calibration.center)} baseline, {found.excess:.1f}x beyond any level the "
+               f"reference held as long (from {fmt_time(onset)})")
+    return level_finding(s, found, alpha, window, onset, detector=DETECTOR, signal=signal, source=source,
+                         summary=summary, numbers={"baseline_median": calibration.center,
+                                                   "baseline_scale": calibration.scale, "post_median": median})
+
+
+def level_finding(s: Series, found: Level, alpha: float, window: tuple[float, float], onset: float, *,
+                  detector: str, signal: str | None, source: str, summary: str,
+                  numbers: dict[str, float]) -> Finding:
+    """An ``anomaly`` Finding for a window whose level lies beyond its reference's (``found``): the score,
+    direction and level numbers every level detector (this one, the daily shift) reports alike."""
     return make_finding(
-        FindingKind.ANOMALY, detector=DETECTOR, subject=subject_of(s), service=s.service, window=window,
+        FindingKind.ANOMALY, detector=detector, subject=subject_of(s), service=s.service, window=window,
         score=combine(saturate(found.excess), p_confidence(found.p_value, alpha)), metric=s.metric,
-        signal=signal, direction="up" if found.sign > 0 else "down", onset=onset, source=source,
-        summary=(f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, median)} over the window vs "
-                 f"{fmt_value(s.metric, calibration.center)} baseline, {found.excess:.1f}x beyond any level the "
-                 f"reference held as long (from {fmt_time(onset)})"),
-        numbers={"baseline_median": calibration.center, "baseline_scale": calibration.scale,
-                 "post_median": median, "robust_z": found.sign * found.level, "excess": found.excess,
+        signal=signal, direction="up" if found.sign > 0 else "down", onset=onset, source=source, summary=summary,
+        numbers={**numbers, "robust_z": found.sign * found.level, "excess": found.excess,
                  "excursion": found.excursion, "p_value": found.p_value},
     )

@@ -32,11 +32,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from agent.detectors.calibration import Calibration
 from agent.detectors.direction import check_direction
-from agent.detectors.emit import make_finding
-from agent.detectors.level import ALPHA, Level, strongest_level
-from agent.detectors.scoring import combine, p_confidence, saturate
+from agent.detectors.level import ALPHA, Level, level_finding, strongest_level
 from agent.detectors.wording import fmt_time, fmt_value, subject_of
-from agent.findings import Finding, FindingKind
+from agent.findings import Finding
 from agent.series import Series, sample_step
 
 DETECTOR = "seasonal"
@@ -101,14 +99,9 @@ def _finding(s: Series, diffs: Series, calibration: Calibration, found: Level, a
     beyond = z > found.excursion
     onset = float(diffs.timestamps[int(np.argmax(beyond if beyond.any() else z > 0))])
     way = "above" if shift >= 0 else "below"
-    return make_finding(
-        FindingKind.ANOMALY, detector=DETECTOR, subject=subject_of(s), service=s.service, window=window,
-        score=combine(saturate(found.excess), p_confidence(found.p_value, alpha)), metric=s.metric,
-        signal=signal, direction="up" if found.sign > 0 else "down", onset=onset, source=source,
-        summary=(f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, current)} over the window, "
-                 f"{fmt_value(s.metric, abs(shift))} {way} the same hours a day before: {found.excess:.1f}x "
-                 f"beyond any day-to-day difference the reference held as long (from {fmt_time(onset)})"),
-        numbers={"post_median": current, "daily_difference": shift, "period_s": period,
-                 "robust_z": found.sign * found.level, "excess": found.excess, "excursion": found.excursion,
-                 "p_value": found.p_value},
-    )
+    summary = (f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, current)} over the window, "
+               f"{fmt_value(s.metric, abs(shift))} {way} the same hours a day before: {found.excess:.1f}x "
+               f"beyond any day-to-day difference the reference held as long (from {fmt_time(onset)})")
+    return level_finding(s, found, alpha, window, onset, detector=DETECTOR, signal=signal, source=source,
+                         summary=summary, numbers={"post_median": current, "daily_difference": shift,
+                                                   "period_s": period})
