@@ -35,7 +35,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from agent.detectors.calibration import MIN_EXCURSION, Calibration, calibrate
 from agent.detectors.comparison import MIN_SAMPLES, mann_whitney
-from agent.detectors.direction import check_direction
+from agent.detectors.direction import bad_signs, check_direction
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import MAD_TO_SIGMA, diff_noise
 from agent.detectors.scoring import combine, p_confidence, saturate
@@ -46,7 +46,6 @@ from agent.series import Series
 DETECTOR = "level"
 MIN_POINTS = MIN_SAMPLES  # the two-sample test needs this many points a side
 ALPHA = 0.01
-WAYS = {"up": (1.0,), "down": (-1.0,), "both": (1.0, -1.0)}
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def strongest_level(reference: np.ndarray, current: np.ndarray, direction: str, 
     calibration = calibrate(reference, current, direction, magnitude=magnitude)
     if calibration is None:
         return None
-    best = max((level_excess(reference, current, sign, calibration) for sign in WAYS[direction]),
+    best = max((level_excess(reference, current, sign, calibration) for sign in bad_signs(direction)),
                key=lambda found: found.excess)
     return (calibration, best) if best.excess > 1.0 and best.p_value < alpha else None
 

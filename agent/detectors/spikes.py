@@ -27,7 +27,7 @@ from scipy.ndimage import median_filter
 from scipy.stats import poisson
 
 from agent.detectors.calibration import MIN_EXCURSION, reference_spread
-from agent.detectors.direction import check_direction
+from agent.detectors.direction import bad_signs, check_direction
 from agent.detectors.emit import make_finding
 from agent.detectors.scoring import combine, p_confidence, saturate
 from agent.detectors.wording import fmt_time, subject_of
@@ -39,7 +39,6 @@ LOCAL_POINTS = 5  # a reading is judged against the median of the five around it
 MIN_SPIKES = 3  # separate spikes in the window, at least
 MIN_REFERENCE = 100  # reference readings needed to know a rate of one in a hundred
 ALPHA = 0.001
-WAYS = {"up": (1.0,), "down": (-1.0,), "both": (1.0, -1.0)}
 
 
 def local_residuals(values: np.ndarray) -> np.ndarray:
@@ -71,9 +70,9 @@ def detect_spike_density(
         values = judged.values.astype(float)
         residuals = local_residuals(values)
         magnitude = float(np.max(np.abs(values)))
-        found = [_judge(sign * residuals, in_window, alpha, magnitude) for sign in WAYS[direction]]
-        best = max(((sign, f) for sign, f in zip(WAYS[direction], found, strict=True) if f is not None),
-                   key=lambda pair: pair[1][0], default=None)
+        judged_ways = [(sign, found) for sign in bad_signs(direction)
+                       if (found := _judge(sign * residuals, in_window, alpha, magnitude)) is not None]
+        best = max(judged_ways, key=lambda pair: pair[1][0], default=None)
         if best is None:
             continue
         sign, (excess, p_value, numbers, first) = best
