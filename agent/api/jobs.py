@@ -76,7 +76,11 @@ class BackgroundJobs:
     def outstanding(self) -> int:
         """Jobs pending or running."""
         with self._lock:
-            return sum(1 for j in self._jobs.values() if j.status in ("pending", "running"))
+            return self._unfinished()
+
+    def _unfinished(self) -> int:
+        """Jobs pending or running (the caller holds the lock)."""
+        return sum(1 for j in self._jobs.values() if j.status in ("pending", "running"))
 
     def submit(self, kind: str, subject: dict[str, Any], work: Work) -> Job:
         """Queue ``work`` (JobsBusyError when ``max_outstanding`` are unfinished); workers start on first use."""
@@ -84,7 +88,7 @@ class BackgroundJobs:
         with self._lock:
             if self._stopped:
                 raise JobsBusyError("the service is stopping: no job is taken")
-            unfinished = sum(1 for j in self._jobs.values() if j.status in ("pending", "running"))
+            unfinished = self._unfinished()
             if unfinished >= self.max_outstanding:
                 raise JobsBusyError(f"{unfinished} jobs are unfinished, the bound (BIANQUE_API_MAX_JOBS); "
                                     "nothing was queued, retry later")
