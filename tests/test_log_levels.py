@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -42,17 +44,20 @@ def test_syslog_and_pino_numbers_name_the_level(given, level):
     assert canonical_level(given) == level
 
 
-def test_bundle_logs_read_numeric_levels_as_numbers_or_text(tmp_path):
+@pytest.mark.parametrize(
+    ("levels", "read_as"),
+    [
+        ((50, "30", 4), ["ERROR", "INFO", "WARN"]),  # pino's numbers, as numbers or as text; syslog's 4
+        (("warning", "CRITICAL", "trace"), ["WARN", "FATAL", "DEBUG"]),  # other loggers' names
+    ],
+)
+def test_bundle_logs_read_other_loggers_levels(tmp_path, levels, read_as):
     path = tmp_path / "logs.jsonl"
-    path.write_text(
-        '{"ts": 1, "service": "a", "level": 50, "message": "pino error"}\n'
-        '{"ts": 2, "service": "a", "level": "30", "message": "pino info"}\n'
-        '{"ts": 3, "service": "a", "level": 4, "message": "syslog warning"}\n',
-        encoding="utf-8",
-    )
+    path.write_text("".join(json.dumps({"ts": ts, "service": "a", "level": level, "message": "line"}) + "\n"
+                            for ts, level in enumerate(levels, start=1)), encoding="utf-8")
     records, errors = read_logs(path, "case/logs.jsonl")
     assert errors == []
-    assert [r.level for r in records] == ["ERROR", "INFO", "WARN"]
+    assert [r.level for r in records] == read_as
 
 
 def test_every_level_is_its_own_name():
@@ -63,19 +68,6 @@ def test_template_miner_upper_cases_an_unknown_level():
     assert normal_level("warning") == "WARN"
     assert normal_level("audit") == "AUDIT"
     assert normal_level("") == "INFO"
-
-
-def test_bundle_logs_read_other_loggers_levels(tmp_path):
-    path = tmp_path / "logs.jsonl"
-    path.write_text(
-        '{"ts": 1, "service": "a", "level": "warning", "message": "slow"}\n'
-        '{"ts": 2, "service": "a", "level": "CRITICAL", "message": "down"}\n'
-        '{"ts": 3, "service": "a", "level": "trace", "message": "tick"}\n',
-        encoding="utf-8",
-    )
-    records, errors = read_logs(path, "case/logs.jsonl")
-    assert errors == []
-    assert [r.level for r in records] == ["WARN", "FATAL", "DEBUG"]
 
 
 def test_skill_log_query_reads_level_synonyms():
