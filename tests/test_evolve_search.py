@@ -79,13 +79,19 @@ def _scripted_cli(memory, settings, tmp_path, monkeypatch, *, fixable: bool) -> 
     return target
 
 
+def _refine_cli(memory, settings, tmp_path, monkeypatch, fixable: bool):
+    """``skills refine --from-case`` on a scripted miss: the case, the CLI result, how many candidate changes the
+    search has, and the output on one line."""
+    target = _scripted_cli(memory, settings, tmp_path, monkeypatch, fixable=fixable)
+    result = runner.invoke(app, ["skills", "refine", "--from-case", target, "--yes"], env={"COLUMNS": "200"})
+    tried = len(candidate_edits(load_skills(settings).get(NAME).skill))
+    return target, result, tried, " ".join(result.output.split())
+
+
 def test_cli_refine_from_case_proposes_the_parameter_change_that_fixes_it(memory, settings, tmp_path,
                                                                             monkeypatch) -> None:
-    target = _scripted_cli(memory, settings, tmp_path, monkeypatch, fixable=True)
-    result = runner.invoke(app, ["skills", "refine", "--from-case", target, "--yes"], env={"COLUMNS": "200"})
+    target, result, tried, out = _refine_cli(memory, settings, tmp_path, monkeypatch, fixable=True)
     assert result.exit_code == 0, result.output
-    tried = len(candidate_edits(load_skills(settings).get(NAME).skill))
-    out = " ".join(result.output.split())
     assert "no rule-based fix" in out and f"Parameter search of {NAME}: {tried} candidate change(s)" in out
     assert "proposal (search): parameter search:" in out and "min_effect" in out
     assert "accepted: 1 of 1 corrected case(s) fixed; 0 of" in out and f"saved {NAME} v2" in out
@@ -97,11 +103,8 @@ def test_cli_refine_from_case_proposes_the_parameter_change_that_fixes_it(memory
 
 def test_cli_refine_from_case_reports_what_was_tried_when_no_parameter_fixes_it(memory, settings, tmp_path,
                                                                                 monkeypatch) -> None:
-    target = _scripted_cli(memory, settings, tmp_path, monkeypatch, fixable=False)
-    result = runner.invoke(app, ["skills", "refine", "--from-case", target, "--yes"], env={"COLUMNS": "200"})
+    target, result, tried, out = _refine_cli(memory, settings, tmp_path, monkeypatch, fixable=False)
     assert result.exit_code == 1, result.output
-    tried = len(candidate_edits(load_skills(settings).get(NAME).skill))
-    out = " ".join(result.output.split())
     assert f"Parameter search of {NAME}: {tried} candidate change(s) replayed" in out
     assert out.count("rejected: fixes none") == tried and "no parameter change fixes a corrected case" in out
     assert f"({tried} tried, above)" in out and memory.skill_versions(NAME) == []
