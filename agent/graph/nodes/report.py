@@ -20,7 +20,6 @@ VIA_NOTE = ("_`Fn via S`: a Finding about S cited as the evidence that implicate
             "graph (S's calls to it got slower, or S did less work once the candidate stopped calling it)._")
 INFERRED_NOTE = ("_`fault (inferred from S)`: no Finding of the candidate's own names a fault kind; it is read off "
                  "S's calls to it (they got slower: slow_dependency; failed: error_fault)._")
-INFERRED = " (inferred from "
 
 
 def literal(text: str) -> str:
@@ -55,7 +54,7 @@ def fault_shown(cause: RootCause) -> str:
     ``slow_dependency (inferred from frontend)``. A kind from its own evidence, a lesson or a model is left as it is."""
     if not cause.inferred_from:
         return cause.fault
-    return f"{cause.fault}{INFERRED}{', '.join(cause.inferred_from)})"
+    return f"{cause.fault} (inferred from {', '.join(cause.inferred_from)})"
 
 
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
@@ -73,7 +72,7 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
         lines += ["", CONFIDENCE_NOTE, ""]
         if any(VIA in i for ids in cited for i in ids):
             lines += [VIA_NOTE, ""]
-        if any(INFERRED in fault for fault in faults):
+        if any(cause.inferred_from for cause in verdict.root_causes):
             lines += [INFERRED_NOTE, ""]
     if verdict.items:
         lines += ["## Findings by severity", "", "| severity | service | kind | evidence | summary |",
