@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
-from agent.bundles.yaml_lines import meant_hint
+from agent.bundles.yaml_lines import listed, meant_hint
 from agent.names import name_problem
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, change_type, diff_text
 from agent.timeparse import NotSecondsError, to_epoch
@@ -47,7 +47,7 @@ def read_changes(path: Path, label: str,
     keys = KeyTally(CHANGE_FIELDS)
     records = _read(path, log, _change_record, keys.see)
     if warnings is not None:
-        keys.warn(log, f"a change is read from {', '.join(CHANGE_FIELDS[:-1])} and {CHANGE_FIELDS[-1]}", CHANGE_MEANT)
+        keys.warn(log, f"a change is read from {listed(CHANGE_FIELDS)}", CHANGE_MEANT)
         warnings += log.warnings
     return records, log.result()
 

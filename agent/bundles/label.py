@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog, InvalidBundleError
-from agent.bundles.yaml_lines import load_yaml, report_validation, to_plain, warn_unknown_keys
+from agent.bundles.yaml_lines import listed, load_yaml, report_validation, to_plain, warn_unknown_keys
 
 ANY_KIND = "anomaly"  # an expected finding's kind when the data set knows something was wrong, not what
 PROVENANCE = ("sim",)  # keys saying where a case came from (the simulator's fault, seed, ...): not scored, not warned
@@ -88,22 +88,16 @@ def _warn_ignored(log: ErrorLog, root: dict) -> None:
     """Warn on the keys of a valid label that evaluation does not read (``root_causes:``, a finding's ``fault:``),
     saying what is scored instead."""
     warn_unknown_keys(log, root, (), [*GroundTruth.model_fields, *PROVENANCE],
-                      "evaluation reads only " + _listed(GroundTruth))
+                      "evaluation reads only " + listed(GroundTruth.model_fields))
     for i, cause in enumerate(root.get("root_cause") or []):
         unfaulted = ", so this cause's fault kind is not scored" if _blank(cause.get("fault")) else ""
         warn_unknown_keys(log, root, ("root_cause", i), RootCause.model_fields,
-                          f"a root cause is read from {_listed(RootCause)}{unfaulted}")
+                          f"a root cause is read from {listed(RootCause.model_fields)}{unfaulted}")
     for i, finding in enumerate(root.get("findings") or []):
         unkinded = (f", so this finding's kind is {ANY_KIND} (anything reported counts)"
                     if _blank(finding.get("kind")) else "")
         warn_unknown_keys(log, root, ("findings", i), ExpectedFinding.model_fields,
-                          f"a finding is read from {_listed(ExpectedFinding)}{unkinded}")
-
-
-def _listed(model: type[BaseModel]) -> str:
-    """``a, b and c``: the fields of ``model``."""
-    *first, last = model.model_fields
-    return f"{', '.join(first)} and {last}" if first else last
+                          f"a finding is read from {listed(ExpectedFinding.model_fields)}{unkinded}")
 
 
 def load_label(path: str | Path, warnings: list[BundleWarning] | None = None) -> GroundTruth | None:
