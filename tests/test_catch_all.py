@@ -50,6 +50,9 @@ def investigate_bundle(path):
     ("records_processed_per_ms", "both"), ("ms_requests_total", "both"), ("node_cpu_seconds_total", "both"),
     ("http_server_requests_seconds_count", "both"), ("request_duration_seconds_sum", "both"),
     ("node_timex_offset_seconds", "both"), ("cert_expiry_seconds", "both"), ("uptime_seconds", "down"),
+    # a physical reading goes wrong either way, whatever the words beside it (a machine's failure shows as a fall)
+    ("machine_temperature_system_failure", "both"), ("node_hwmon_temp_celsius", "both"),
+    ("sensor_voltage_errors", "both"),
 ])
 def test_direction_is_read_off_the_name(name, direction):
     assert infer_direction(name) == direction
@@ -116,17 +119,35 @@ def test_capitalised_cloud_metric_names_are_read_by_the_named_signals(tmp_path):
 def test_an_inspection_of_a_system_no_skill_knows_reports_the_anomaly(tmp_path, metric):
     """A reading far outside two days is reported whatever the metric is called, a CPU, memory or disk figure
     too (the generic Skill reads those by name for growth, and for spikes and shifts as any series)."""
+    def spike(values: np.ndarray) -> None:
+        values[-6] += 40.0  # one reading far outside anything in two days
+
+    assert _inspected_as_serious(tmp_path, metric, spike)
+
+
+def test_a_reading_named_after_a_failure_is_reported_when_it_falls(tmp_path):
+    """A temperature whose name ends in "system_failure" falls far below two days of readings: reported, the
+    error word beside a physical reading saying nothing of which way is bad."""
+    def fall(values: np.ndarray) -> None:
+        values[-10:] -= 35.0  # the machine stops: its temperature drops
+
+    assert _inspected_as_serious(tmp_path, "machine_temperature_system_failure", fall)
+
+
+def _inspected_as_serious(tmp_path, metric, anomaly) -> bool:
+    """Two days and two hours of a daily-cycling series named ``metric`` with ``anomaly`` applied to its values,
+    inspected over the last two hours by the generic Skill: True when its one service gets a warning or worse."""
     rng = np.random.default_rng(4)
     times = T0 - 2 * 86400 - 7200 + 300.0 * np.arange(2 * 288 + 24)
     values = 50.0 + 5.0 * np.sin(times / 86400 * 2 * np.pi) + rng.normal(0.0, 1.0, times.size)
-    values[-6] += 40.0  # one reading far outside anything in two days
+    anomaly(values)
     event = Event(pattern=Pattern.INSPECTION, time=T0, service="exchange-7",
                   scope=InspectionScope(services=["exchange-7"], window=7200))
     path = write_bundle(tmp_path / "case", event, [Series(metric, {"service": "exchange-7"}, times, values)])
     result = investigate_bundle(path)
     assert result.skill["name"] == "generic-inspection"
     serious = [i for i in result.verdict.items if i.severity in ("warning", "critical")]
-    assert [i.service for i in serious] == ["exchange-7"]
+    return [i.service for i in serious] == ["exchange-7"]
 
 
 def test_catalog_shows_the_inferred_direction(tmp_path):

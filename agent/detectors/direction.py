@@ -57,6 +57,9 @@ _NOT_A_WAIT = frozenset({"offset", "skew", "drift", "expiry", "expiration", "exp
                          "timestamp"})  # a clock's error, time left, a point in time
 _DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex", "healthy", "free", "freeable"})
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
+# a physical reading names what the series measures; error words beside it say what it watches, not which way
+# is bad (``machine_temperature_system_failure`` is a temperature: a fall can be the failure)
+_READINGS = frozenset({"temperature", "celsius", "fahrenheit", "kelvin", "humidity", "voltage", "volts"})
 
 
 def name_tokens(metric: str) -> list[str]:
@@ -91,9 +94,12 @@ def _says_duration(tokens: list[str]) -> bool:
 def infer_direction(metric: str) -> DirectionName:
     """``up`` when the name says errors or failures, or a wait: latency, duration, time, a time unit or a quantile
     (``_seconds``, ``_ms``, ``p99``) in a name that is no total, count, sum, clock offset or time left; ``down``
-    for success, availability or a hit ratio; ``both`` when the name does not say."""
+    for success, availability or a hit ratio; ``both`` when the name does not say, or names a physical reading
+    (a temperature, humidity or voltage), which can go wrong either way whatever else the name says."""
     tokens = name_tokens(metric)
     words = set(tokens)
+    if words & _READINGS:
+        return "both"
     if words & _DOWN_WORDS or any(a in words and b in words for a, b in _DOWN_PAIRS):
         return "down"
     if words & _UP_WORDS or _says_duration(tokens):
