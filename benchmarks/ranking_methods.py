@@ -36,11 +36,12 @@ from common import (
 from rich.table import Table
 
 from agent.reasoners import offline, ranking
+from agent.reasoners.service_evidence import collect
 
 
 def by_strength(findings, changes, topology, targets=()):  # noqa: ANN001 - the rank_services signature
     """Services by their strongest calibrated Finding alone."""
-    evidence = ranking.collect(findings, changes, None)
+    evidence = collect(findings, changes, None)
     for ev in evidence.values():
         ev.score = ev.strength
     return sorted(evidence.values(), key=lambda e: (-e.score, e.service))

@@ -40,7 +40,8 @@ from rich.table import Table
 
 from agent.bundles.label import load_label
 from agent.eval.runner import evaluate
-from agent.reasoners import offline, ranking
+from agent.reasoners import offline
+from agent.reasoners.service_evidence import ServiceEvidence
 
 COUNTS = ("cause", "wrong leader", "cause not first", "elsewhere")
 
@@ -55,7 +56,7 @@ def rule_of(note: str) -> str:
     return re.sub(r"\s+", " ", note).strip()
 
 
-def tally(rankings: Sequence[tuple[str, list[ranking.ServiceEvidence]]]) -> dict[str, Counter]:
+def tally(rankings: Sequence[tuple[str, list[ServiceEvidence]]]) -> dict[str, Counter]:
     """Per rule, how often it fired on the cause, on a wrong leader, on a cause ranked below it, elsewhere.
 
     ``rankings``: (labelled cause, the ranked services) per case."""

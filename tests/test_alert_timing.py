@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.findings import Finding
 from agent.investigate import InvestigationResult
-from agent.reasoners.ranking import RECOVERED_WEIGHT, activity
+from agent.reasoners.service_evidence import RECOVERED_WEIGHT, activity
 from tests.fakes.chain import T0, investigate_chain
 
 

@@ -367,7 +367,7 @@ def test_self_evolution_llm_variant_counts_what_a_failing_endpoint_answered(benc
 
 def test_ranking_rules_tally_on_the_cause_a_wrong_leader_and_elsewhere(bench):
     module = bench("ranking_rules")
-    from agent.reasoners.ranking import ServiceEvidence
+    from agent.reasoners.service_evidence import ServiceEvidence
 
     def ev(service: str, *notes: str) -> ServiceEvidence:
         return ServiceEvidence(service, notes=list(notes))

@@ -14,7 +14,7 @@ from agent.eval.runner import evaluate
 from agent.events import Pattern
 from agent.findings import Finding, FindingKind
 from agent.graph.analysis import RECENT_REFERENCE_GAP_S, reference_split
-from agent.reasoners.ranking import ONSET_TOLERANCE_S, _no_later, onset_tolerance
+from agent.reasoners.service_evidence import ONSET_TOLERANCE_S, no_later, onset_tolerance
 from agent.series import Series, sample_step
 from agent.sim.scenario import build_scenario, thin_scenario, write_scenario
 
@@ -67,8 +67,8 @@ def test_onsets_a_sample_apart_are_not_ordered_on_coarse_data():
     assert onset_tolerance([_finding(60.0)]) == ONSET_TOLERANCE_S
     tolerance = onset_tolerance([_finding(STEP), _finding(STEP)])
     assert tolerance == 1.5 * STEP
-    assert _no_later(T0 + STEP, T0, tolerance)  # one sample later: the same moment
-    assert not _no_later(T0 + 2 * STEP, T0, tolerance)
+    assert no_later(T0 + STEP, T0, tolerance)  # one sample later: the same moment
+    assert not no_later(T0 + 2 * STEP, T0, tolerance)
 
 
 @pytest.mark.parametrize(("fault", "seed"), [("cache_failure", 1011), ("traffic_spike", 1031), ("memory_leak", 1039)])

@@ -21,7 +21,7 @@ from agent.evolve.authoring import from_template
 from agent.findings import Finding, FindingKind
 from agent.graph.plan import build_plan
 from agent.investigate import investigate
-from agent.reasoners.ranking import collect
+from agent.reasoners.service_evidence import collect
 from agent.runtime import bundle_toolkit
 from agent.scheduler.jobs import expand_services
 from agent.series import LogRecord, make_series

@@ -6,15 +6,14 @@ import pytest
 
 from agent.findings import Finding, FindingKind, number_findings
 from agent.reasoners.attribution import attributed_fault, fault_for
-from agent.reasoners.ranking import (
-    EARLIEST_BONUS,
+from agent.reasoners.blame import outgoing_slowness
+from agent.reasoners.ranking import EARLIEST_BONUS, rank_services
+from agent.reasoners.service_evidence import (
     LESS_WORK_WEIGHT,
     SIGNIFICANT,
     ServiceEvidence,
     activity,
     less_work,
-    outgoing_slowness,
-    rank_services,
     weight,
 )
 

@@ -10,7 +10,8 @@ from agent.evidence import EvidencePack
 from agent.graph.analysis import analyze_gathered
 from agent.graph.gathered import series_by_signal, shared_metrics
 from agent.reasoners.offline import OfflineReasoner
-from agent.reasoners.ranking import SIGNIFICANT, rank_services, weight
+from agent.reasoners.ranking import rank_services
+from agent.reasoners.service_evidence import SIGNIFICANT, weight
 from agent.skills.library import load_library
 from tests.test_catch_all import T0, _gathered
 from tests.test_evolve_support import finding, rca_event

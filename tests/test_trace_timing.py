@@ -11,7 +11,8 @@ from agent.detectors.trace_paths import Step
 from agent.detectors.trace_timing import Handoff, detect_trace_slowdown, explain_away, handoffs
 from agent.findings import FindingKind, number_findings
 from agent.reasoners.faults import classify_fault
-from agent.reasoners.ranking import SIGNIFICANT, rank_services
+from agent.reasoners.ranking import rank_services
+from agent.reasoners.service_evidence import SIGNIFICANT
 from agent.series import LogRecord
 from tests.shared_data import SHARED_DATA, needs
 

@@ -28,7 +28,7 @@ from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
 from agent.graph.series_ops import with_history
-from agent.reasoners.ranking import activity
+from agent.reasoners.service_evidence import activity
 from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
 
@@ -79,7 +79,7 @@ def _release_findings(signal: MetricSignal, direction: str, service: str, series
     hours a period before when ``earlier`` holds them (``change_impact``: a daily cycle). After vs before is
     judged twice: the whole observation against the reference (``change_impact``: a sustained shift of the
     median), and point by point for a deviation that held a few samples (``onset``, calibrated on the same
-    reference) and is still there at the judgement (``ranking.activity`` at ``end``), since a regression that
+    reference) and is still there at the judgement (``service_evidence.activity`` at ``end``), since a regression that
     began late in a half-hour observation leaves the median where it was; one that had passed by then (a
     warm-up after the restart, caches filling) is no lasting effect of the change. A canary is compared with its
     baseline over the whole observation and over its last minutes (``_canary_findings``).

@@ -66,7 +66,7 @@ def shared_metrics(signals: Mapping[str, SignalData]) -> dict[tuple[str, str], i
     relative ``SHARED_RTOL`` (two exporters computing one host figure differ in the last digits; the scrape
     times are not compared, so a copy scraped a second later still matches, but one that missed a sample
     does not). A host's CPU or network seen by every pod on it is one series under several services'
-    names: it cannot say which of them is at fault (``agent.reasoners.ranking.weight``). Series with fewer
+    names: it cannot say which of them is at fault (``agent.reasoners.service_evidence.weight``). Series with fewer
     than ``SHARED_MIN_DISTINCT`` distinct values (flat, or stepping between a few buckets) can match by
     chance and are never taken for copies."""
     entries: list[tuple[str, Series]] = []

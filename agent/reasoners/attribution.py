@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from agent.findings import Finding
 from agent.reasoners.faults import UNKNOWN_FAULT, classify_fault, family_evidence, metric_family
-from agent.reasoners.ranking import CHANGE_WINDOW_S, ServiceEvidence, caller_side, own_findings
+from agent.reasoners.ranking import CHANGE_WINDOW_S
+from agent.reasoners.service_evidence import ServiceEvidence, caller_side, own_findings
 
 CALL_FAULTS = ("error_fault", "slow_dependency")  # what callers' measurements of their calls to a service can name
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from agent.evidence import Lesson
 from agent.findings import Finding
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
-from agent.reasoners.ranking import SIGNIFICANT, ServiceEvidence, activity, caller_side
+from agent.reasoners.service_evidence import SIGNIFICANT, ServiceEvidence, activity, caller_side
 
 EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
 PRIOR = 2.0  # support a move must overcome: one full-weight lesson moves a score by W / (1 + PRIOR)
@@ -87,7 +87,7 @@ class Move:
 def finding_kind(finding: Finding) -> str | None:
     """The kind a Finding counts as in a shape (None: not significant enough to describe a service).
 
-    A deviation that had recovered before the alert (``ranking.activity``) is a past episode, not part of
+    A deviation that had recovered before the alert (``service_evidence.activity``) is a past episode, not part of
     the service's shape now: the ranking discounts it, and a lesson must not recognise it either."""
     if finding.score * activity(finding) < SIGNIFICANT:
         return None

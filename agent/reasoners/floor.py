@@ -32,7 +32,7 @@ from agent.findings import Finding, about
 from agent.llm.types import LLMError
 from agent.reasoners.base import LLMRun, Reasoner, ReasonerError, ReasonerResult
 from agent.reasoners.offline import SEVERITY_BY_SCORE
-from agent.reasoners.ranking import SIGNIFICANT
+from agent.reasoners.service_evidence import SIGNIFICANT
 from agent.scoring import same_kind
 from agent.skills.schema import Skill
 from agent.verdict import SERIOUS, Verdict

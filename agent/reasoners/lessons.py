@@ -28,7 +28,8 @@ from agent.reasoners.alert_history import alert_lesson
 from agent.reasoners.attribution import fault_for
 from agent.reasoners.experience import lessons_from, position, shape_kinds
 from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES
-from agent.reasoners.ranking import ServiceEvidence, rank_services
+from agent.reasoners.ranking import rank_services
+from agent.reasoners.service_evidence import ServiceEvidence
 
 AGENT_KINDS = frozenset({fault for fault, _, _ in METRIC_FAMILIES} | set(CHANGE_FAULTS.values()))
 

@@ -10,10 +10,12 @@ from agent.findings import Finding, FindingKind, could_not_judge
 from agent.reasoners.alert_history import actionable_before
 from agent.reasoners.attribution import attributed_fault
 from agent.reasoners.base import ReasonerResult
+from agent.reasoners.blame import implication
 from agent.reasoners.experience import apply_experience
 from agent.reasoners.failsafe import enforce_fail_safe, fail_safe_verdict
 from agent.reasoners.faults import LOG_KINDS, UNKNOWN_FAULT, classify_fault
-from agent.reasoners.ranking import SIGNIFICANT, implication, own_findings, rank_services
+from agent.reasoners.ranking import rank_services
+from agent.reasoners.service_evidence import SIGNIFICANT, own_findings
 from agent.skills.decide import RuleOutcome, apply_rules
 from agent.skills.schema import Skill
 from agent.verdict import SERIOUS, SEVERITIES, InspectionItem, RootCause, Verdict, most_severe
