@@ -95,38 +95,20 @@ def bundle_toolkit(
     settings = settings or get_settings()
     if isinstance(bundle, str | Path):
         bundle = load_bundle(Path(bundle))
-    topology, inferred = _call_graph(bundle)
     return Toolkit(
         library=library if library is not None else load_skills(settings),
         metrics=BundleMetricSource(bundle, limits=QueryLimits.from_settings(settings)),
         logs=BundleLogSource(bundle),
         changes=BundleChangeSource(bundle),
-        topology=topology,
-        topology_inferred=inferred is not None,
-        infer_calls=False,  # _call_graph read the bundle's whole logs
+        topology=bundle.topology,
         knowledge=knowledge,
         memory=memory,
         similarity=skill_similarity(knowledge),
         experience=_experience(memory, experience),
-        input_warnings=[str(w) for w in bundle.warnings] + ([inferred] if inferred else []),
+        input_warnings=[str(w) for w in bundle.warnings],
         **_query_limits(settings),
         **_reasoners(settings),
     )
-
-
-def _call_graph(bundle: Any) -> tuple[Any, str | None]:
-    """The bundle's call graph, else (no topology.yaml, or one without edges) the one its logs' traces show,
-    with the note saying so; unchanged when the traces show no call either."""
-    if bundle.topology is not None and bundle.topology.has_edges():
-        return bundle.topology, None
-    from agent.topology import Topology
-    from agent.topology_inference import calls_from_traces
-
-    inferred = calls_from_traces(bundle.logs)
-    if not inferred.calls:
-        return bundle.topology, None
-    why = "no call graph given" if bundle.topology is None else "topology.yaml names no call between its services"
-    return Topology(inferred.depends_on), inferred.describe(why)
 
 
 def _query_limits(settings: Settings) -> dict[str, Any]:

@@ -1,26 +1,29 @@
-"""A live investigation without a call graph reads one off the log store's traces, for itself alone."""
+"""An investigation without a call graph reads one off its logs' traces in the gather step, for itself alone: live
+(the log store) and from a bundle alike."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from agent.bundles.writer import write_bundle
 from agent.config import get_settings
+from agent.events import Alert, Event
 from agent.graph.nodes.analyze import analyze
 from agent.graph.nodes.gather import gather
 from agent.graph.nodes.reason import reason
 from agent.graph.nodes.select_skill import select_skill
 from agent.graph.nodes.triage import triage
+from agent.graph.plan import reads_dependencies
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit, live_toolkit
-from agent.series import LogRecord, Series
+from agent.series import LogRecord
 from agent.sources.base import LogRequest, SourceResult
 from agent.sources.bundle import BundleLogSource
 from agent.sources.sqlstore import ObservabilityStore
+from agent.topology_inference import calls_from_traces
 from tests.fixtures.graph.world import (
     T0,
     RecordingLogSource,
@@ -28,9 +31,11 @@ from tests.fixtures.graph.world import (
     advance,
     alert_event,
     graph_library,
+    release_event,
     start_state,
     world_changes,
     world_logs,
+    world_series,
 )
 
 INFERRED = {"api": ["cache", "db"], "cache": [], "db": [], "gateway": ["api"]}
@@ -133,14 +138,64 @@ def test_logs_without_trace_ids_show_no_call_and_change_nothing():
     assert any(request.levels == () and request.whole_traces for request in toolkit.logs.requests)
 
 
-def test_a_bundles_logs_are_read_for_a_call_graph_once_when_its_toolkit_is_built(tmp_path, monkeypatch):
-    times = T0 - 3600 + 60.0 * np.arange(70)
-    series = [Series("latency_seconds", {"service": s}, times, np.full(times.size, 0.1)) for s in ("api", "db")]
-    bundle = write_bundle(tmp_path / "case", alert_event().model_dump(mode="json"), series, logs=world_logs())
-    toolkit = bundle_toolkit(bundle, library=graph_library(), knowledge=None)
+def bundled(tmp_path: Path, logs: list[LogRecord], event=None):
+    """The Toolkit of a bundle without topology.yaml holding the test world's metrics and changes and ``logs``."""
+    path = write_bundle(tmp_path / "case", (event or alert_event()).model_dump(mode="json"), world_series(),
+                        logs=logs, changes=world_changes())
+    return bundle_toolkit(path, library=graph_library(), knowledge=None)
+
+
+def recorded_log_requests(monkeypatch) -> list[LogRequest]:
+    """The requests every bundle's log source answers from now on."""
     asked: list[LogRequest] = []
     query = BundleLogSource.query
     monkeypatch.setattr(BundleLogSource, "query", lambda self, request: asked.append(request) or query(self, request))
+    return asked
+
+
+def test_a_bundle_without_a_call_graph_gets_the_calls_its_traces_show_in_the_gather_step_once(tmp_path, monkeypatch):
+    reads = []
+    monkeypatch.setattr("agent.graph.nodes.gather.calls_from_traces",
+                        lambda records: reads.append(records) or calls_from_traces(records))
+    toolkit = bundled(tmp_path, traced_logs())
+    assert toolkit.topology is None and not reads  # building the Toolkit reads no log line
+    asked = recorded_log_requests(monkeypatch)
+    state = investigated(toolkit)
+    assert state["calls"] == {"api": ["cache", "db"], "gateway": ["api"]}
+    assert state["gathered"]["dependencies"] == ["cache", "db"] and state["pack"]["topology"] == INFERRED
+    [note] = [note for note in state["notes"] if "read off the order of log lines" in note]
+    assert note.startswith(CALLS_NOTE)
+    assert state["verdict"]["root_causes"][0]["service"] == "db"
+    assert len(reads) == 1 and [r.patterns for r in asked] == [(), ("timeout",)]  # the calls' read, the Skill's
+    assert asked[0].whole_traces and asked[0].levels == ()
+    assert toolkit.topology is None  # the Toolkit, which a bundle's replays may share, is left as it was
+
+
+def test_a_bundles_logs_without_trace_ids_are_read_once_and_show_no_call(tmp_path, monkeypatch):
+    toolkit = bundled(tmp_path, world_logs())
+    asked = recorded_log_requests(monkeypatch)
     state = investigated(toolkit)
     assert "calls" not in state and any("no call graph covers api" in note for note in state["notes"])
-    assert [request.patterns for request in asked] == [("timeout",)]  # the Skill's query alone
+    assert [request.patterns for request in asked] == [(), ("timeout",)]
+
+
+@pytest.mark.parametrize("where", ["live", "bundle"])
+def test_a_skill_reading_no_dependencies_still_gets_the_calls_for_its_ranking(where, tmp_path):
+    toolkit = live() if where == "live" else bundled(tmp_path, traced_logs(), release_event())
+    state = advance(start_state(release_event()), toolkit, triage, select_skill)
+    assert not reads_dependencies(toolkit.skill(state["skill"]["name"]))
+    state = advance(state, toolkit, gather, analyze, reason)
+    assert state["calls"] == {"api": ["cache", "db"], "gateway": ["api"]} and state["pack"]["topology"] == INFERRED
+    assert any(note.startswith(CALLS_NOTE) for note in state["notes"])
+    assert not any("no call graph covers" in note for note in state["notes"])  # it asks for no dependency
+
+
+@pytest.mark.parametrize("where", ["live", "bundle"])
+def test_an_event_naming_no_service_starts_from_the_entry_points_of_the_calls_read(where, tmp_path):
+    event = Event(pattern="rca", time=T0, alert=Alert(labels={"alertname": "SiteDown"}, startsAt=T0 - 60))
+    toolkit = live() if where == "live" else bundled(tmp_path, traced_logs(), event)
+    state = advance(start_state(event), toolkit, triage, select_skill)
+    assert state["targets"] == []  # no call graph yet
+    state = advance(state, toolkit, gather)
+    assert state["targets"] == ["gateway"] and state["gathered"]["dependencies"] == ["api"]
+    assert "event names no service: starting from entry points ['gateway']" in state["notes"]

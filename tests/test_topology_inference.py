@@ -1,10 +1,15 @@
-"""A call graph read off the order of log lines in traces, for bundles that come without one."""
+"""A call graph read off the order of log lines in traces, for data that comes without one."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
+from typer.testing import CliRunner
 
 from agent.bundles.writer import write_bundle
+from agent.cli.app import app
 from agent.events import Event
 from agent.graph.nodes.triage import triage
 from agent.runtime import bundle_toolkit
@@ -13,6 +18,12 @@ from agent.topology_inference import MIN_TRACES, calls_from_traces
 from tests.fixtures.graph.world import start_state
 
 T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def no_knowledge(monkeypatch):
+    """Knowledge is not the point here: skip embedding the handbook."""
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **kwargs: None)
 
 
 def trace(trace_id: str, services: list[str], start: float = T0, in_text: bool = False) -> list[LogRecord]:
@@ -48,22 +59,31 @@ def test_lines_without_a_trace_or_of_one_service_show_no_call():
 
 def _bundle(tmp_path, topology: dict[str, list[str]] | None):
     times = T0 - 1800 + 60.0 * np.arange(40)
-    series = [Series("latency_seconds", {"service": s}, times, np.full(times.size, 0.1)) for s in ("gateway", "search")]
+    series = [Series("request_latency_p99_seconds", {"service": s}, times, np.full(times.size, 0.1))
+              for s in ("gateway", "search")]
     logs = [r for i, t in enumerate(ids(4)) for r in trace(t, ["gateway", "search", "gateway"], start=T0 - 600 + i)]
     event = {"pattern": "rca", "time": T0, "service": "gateway"}
     return write_bundle(tmp_path / "case", event, series, logs=logs, topology=topology)
 
 
-def test_a_bundle_without_a_call_graph_gets_the_one_its_traces_show_and_says_so(tmp_path):
-    toolkit = bundle_toolkit(_bundle(tmp_path, None), library=None, knowledge=None)
-    assert toolkit.topology is not None and toolkit.topology.dependencies("gateway", depth=1) == ["search"]
-    assert any("no call graph given: 1 call(s)" in note for note in toolkit.input_warnings)
+def notes_of(path) -> list[str]:
+    """The notes of ``bianque rca --bundle PATH --json``."""
+    result = CliRunner().invoke(app, ["rca", "--bundle", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["notes"]
 
 
-def test_a_given_call_graph_is_kept_as_it_is(tmp_path):
-    toolkit = bundle_toolkit(_bundle(tmp_path, {"gateway": ["cache"]}), library=None, knowledge=None)
-    assert toolkit.topology.dependencies("gateway", depth=1) == ["cache"]
-    assert not any("no call graph given" in note for note in toolkit.input_warnings)
+def test_a_bundle_without_a_call_graph_gets_the_one_its_traces_show_and_says_so_in_its_json(tmp_path, no_knowledge):
+    path = _bundle(tmp_path, None)
+    assert bundle_toolkit(path, library=None, knowledge=None).topology is None  # read in the gather step
+    [note] = [note for note in notes_of(path) if "read off the order of log lines" in note]
+    assert note.startswith("no call graph given: 1 call(s) among 2 services"), note
+
+
+def test_a_given_call_graph_is_kept_as_it_is(tmp_path, no_knowledge):
+    path = _bundle(tmp_path, {"gateway": ["cache"]})
+    assert bundle_toolkit(path, library=None, knowledge=None).topology.dependencies("gateway", depth=1) == ["cache"]
+    assert not any("read off the order of log lines" in note for note in notes_of(path))
 
 
 def test_lines_that_share_a_timestamp_give_no_order_between_their_services():
@@ -92,8 +112,7 @@ def test_an_inspection_naming_no_service_still_inspects_the_services_no_trace_sh
     assert not any("in the topology" in note for note in state["notes"])
 
 
-def test_a_given_graph_without_calls_is_said_to_have_none_not_to_be_missing(tmp_path):
-    toolkit = bundle_toolkit(_bundle(tmp_path, {"gateway": [], "search": []}), library=None, knowledge=None)
-    assert toolkit.topology.dependencies("gateway", depth=1) == ["search"]
-    [note] = [note for note in toolkit.input_warnings if "read off the order of log lines" in note]
-    assert note.startswith("topology.yaml names no call between its services: 1 call(s)"), note
+def test_a_given_graph_without_calls_is_said_to_have_none_not_to_be_missing(tmp_path, no_knowledge):
+    [note] = [note for note in notes_of(_bundle(tmp_path, {"gateway": [], "search": []}))
+              if "read off the order of log lines" in note]
+    assert note.startswith("the topology names no call between its services: 1 call(s)"), note

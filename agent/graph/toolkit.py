@@ -32,11 +32,7 @@ class Toolkit:
     metrics: MetricSource | None = None
     logs: LogSource | None = None
     changes: ChangeSource | None = None
-    topology: Topology | None = None
-    topology_inferred: bool = False  # read off the data's traces: who calls whom, not every service there is
-    # without a call graph, read one off each investigation's log traces (agent.graph.call_graph); False when the
-    # Toolkit's maker read the logs for one already (a bundle's)
-    infer_calls: bool = True
+    topology: Topology | None = None  # the given call graph; without edges, gather reads one off the logs' traces
     knowledge: KnowledgeStore | None = None
     memory: Memory | None = None
     llm_reasoner: Reasoner | None = None
@@ -47,7 +43,7 @@ class Toolkit:
     max_log_lines: int = 20000  # per log request (settings.max_log_lines)
     max_findings: int | None = None  # Findings kept in the evidence pack; None: all (the model sees llm_max_findings)
     experience: list[Lesson] = field(default_factory=list)  # lessons of past corrected cases (agent.reasoners.lessons)
-    # what reading the input ignored or had to guess (a bundle's warnings; a call graph read off its traces)
+    # what reading the input ignored (a bundle's warnings, the topology file's ignored keys)
     input_warnings: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from agent.events import Event
-from agent.graph.call_graph import call_graph, may_read_calls_off_logs
+from agent.graph.call_graph import call_graph, entry_points, may_read_calls_off_logs, why_read
 from agent.graph.plan import (
     MAX_PEERS,
     GatherPlan,
@@ -186,29 +186,23 @@ def _change_json(record: Any) -> dict[str, Any]:
 
 
 def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
-    """Build the plan from the selected Skill and execute it. Without a call graph that covers the targets, the
-    one the window's log traces show is this investigation's (``calls``, as a bundle's at load); when that does
-    not cover them either, every other service with data is a possible dependency."""
+    """Build the plan from the selected Skill and execute it. Without a call graph with edges, the one the
+    window's log traces show is this investigation's (``calls``, see :func:`_read_calls`); when no graph covers
+    the targets, every other service with data is a possible dependency of a Skill that reads dependencies."""
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
     started = state.get("window", {}).get("anchor")  # triage found when a change began
-    targets = state.get("targets", [])
-    topology = call_graph(state, toolkit)
-    notes: list[str] = []
+    start, end, _anchor = time_window(skill, event, started)
+    read, notes = _read_calls(state, toolkit, start, end)
+    topology = call_graph({**state, **read}, toolkit)
+    targets = read.get("targets", state.get("targets", []))
     peers: list[str] = []
-    read: dict[str, Any] = {}
     if reads_dependencies(skill) and not call_graph_covers(topology, targets):
-        start, end, _anchor = time_window(skill, event, started)
-        inferred = _calls_from_logs(toolkit, start, end) if may_read_calls_off_logs(toolkit) else None
-        if inferred is not None:
-            topology, read = Topology(inferred.depends_on), {"calls": inferred.depends_on}
-            notes.append(inferred.describe())
-        if not call_graph_covers(topology, targets):
-            peers = toolkit.data_services(start, end)
-            shown = [p for p in peers if p not in targets]
-            if shown:
-                notes.append(f"no call graph covers {', '.join(targets) or 'the event'}: every other service with "
-                             f"data ({min(len(shown), MAX_PEERS)} of {len(shown)}) examined as a possible dependency")
+        peers = toolkit.data_services(start, end)
+        shown = [p for p in peers if p not in targets]
+        if shown:
+            notes.append(f"no call graph covers {', '.join(targets) or 'the event'}: every other service with "
+                         f"data ({min(len(shown), MAX_PEERS)} of {len(shown)}) examined as a possible dependency")
     plan = build_plan(skill, event, targets, topology, started=started,
                       max_series=toolkit.max_series_per_signal, max_log_lines=toolkit.max_log_lines, peers=peers)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
@@ -220,6 +214,22 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         "window": {**state.get("window", {}), "start": plan.start, "end": plan.end, "anchor": plan.anchor,
                    **({"reference_end": plan.reference_end} if plan.reference_end is not None else {})},
     }
+
+
+def _read_calls(state: InvestigationState, toolkit: Toolkit, start: float, end: float,
+                ) -> tuple[dict[str, Any], list[str]]:
+    """The state update and notes of reading the calls off the traces of the window's log lines, when the
+    investigation has no call graph with edges (none, or the Toolkit's names no call): the calls, and for an event
+    naming no service their entry points as its targets. Nothing when the lines show no call."""
+    inferred = _calls_from_logs(toolkit, start, end) if may_read_calls_off_logs(state, toolkit) else None
+    if inferred is None:
+        return {}, []
+    read: dict[str, Any] = {"calls": inferred.depends_on}
+    notes = [inferred.describe(why_read(toolkit))]
+    if not state.get("targets"):
+        read["targets"], started_from = entry_points(Topology(inferred.depends_on))
+        notes += started_from
+    return read, notes
 
 
 def _calls_from_logs(toolkit: Toolkit, start: float, end: float) -> InferredCalls | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.events import Event, Pattern
+from agent.graph.call_graph import entry_points
 from agent.graph.plan import MAX_PEERS
 from agent.graph.state import InvestigationState
 from agent.graph.timing import change_start, with_logged_details
@@ -13,21 +14,12 @@ from agent.graph.toolkit import Toolkit
 DAY_S = 86400.0
 
 
-def _entry_services(toolkit: Toolkit) -> list[str]:
-    """Services nobody depends on: the front doors of the topology."""
-    if toolkit.topology is None:
-        return []
-    services = toolkit.topology.services()
-    called = {d for s in services for d in toolkit.topology.dependencies(s, depth=1)}
-    return [s for s in services if s not in called]
-
-
 def _every_service(event: Event, toolkit: Toolkit) -> tuple[list[str], str]:
     """What an inspection naming no service looks at: the topology's services, else (a system without a call
-    graph, or one read off its traces, which names only the services they connect) every service with data in
+    graph: one read off its traces later would name only the services they connect) every service with data in
     the scope's window or the day before the inspection (at most ``MAX_PEERS``, the first by name), and where
     they came from."""
-    if toolkit.topology is not None and not toolkit.topology_inferred:
+    if toolkit.topology is not None:
         return toolkit.topology.services(), "in the topology"
     window = event.scope.window if event.scope is not None and event.scope.window else DAY_S
     found = toolkit.data_services(event.time - window, event.time)
@@ -61,9 +53,8 @@ def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         if targets:
             notes.append(f"inspection scope names no services: inspecting every service {where}")
     if not targets:
-        targets = _entry_services(toolkit)
-        if targets:
-            notes.append(f"event names no service: starting from entry points {targets}")
+        targets, started_from = entry_points(toolkit.topology)
+        notes += started_from
     return {
         "event": event.model_dump(mode="json", by_alias=True),
         "targets": targets,
