@@ -43,6 +43,7 @@ def test_marking_right_endorses_the_verdict(memory) -> None:
         ({"correct": False, "service": "ranking", "fault": "Memory Leak"}, "is not a fault kind"),
         ({"correct": True, "service": "cache", "fault": "cache_failure"}, "--right contradicts"),
         ({"correct": False, "service": "ranking", "fault": "slow_dependency"}, "the verdict already says"),
+        ({"correct": False, "service": "cache", "needs_attention": False}, "--no-attention says the alert was noise"),
     ],
 )
 def test_rca_corrections_that_do_not_fit_are_refused(memory, kwargs, message) -> None:

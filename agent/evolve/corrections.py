@@ -91,9 +91,10 @@ def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any], words
         raise CorrectionError(f"fault: give {words.service} too (which service had the fault)")
     if pattern == "inspection" and given.get("needs_attention") is True and not given.get("service"):
         raise CorrectionError(f"an inspection is corrected with {how}")
-    if pattern == "inspection" and given.get("needs_attention") is False and given.get("service"):
-        raise CorrectionError(f"{words.no_attention} says nothing was worth reporting; it cannot name a finding: "
-                              f"correct it with {how}")
+    if given.get("needs_attention") is False and given.get("service"):
+        said = ("nothing was worth reporting; it cannot name a finding" if pattern == "inspection"
+                else "the alert was noise; it cannot name a root cause")
+        raise CorrectionError(f"{words.no_attention} says {said}: correct it with {how}")
     if not correct and not given:
         raise CorrectionError(f"a wrong answer needs the truth: give {how}")
     if case.verdict is None and correct:
