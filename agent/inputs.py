@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,17 @@ class InputError(ValueError):
     """A file or request body that cannot be used, with where and why."""
 
 
+def validation_message(problem: Mapping[str, Any]) -> str:
+    """One pydantic problem's message in the validator's own words (without pydantic's "Value error, ")."""
+    return str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 def describe_validation(error: ValidationError, origin: str) -> str:
     """``origin: field.path: message`` for every problem."""
     lines = []
     for problem in error.errors():
         loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in problem["loc"]).replace(".[", "[")
-        lines.append(f"{origin}: {loc or '(root)'}: {problem['msg']}")
+        lines.append(f"{origin}: {loc or '(root)'}: {validation_message(problem)}")
     return "\n".join(lines)
 
 

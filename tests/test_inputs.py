@@ -25,7 +25,7 @@ def test_alertmanager_webhook_gives_one_event_per_alert(tmp_path):
 def test_bad_alert_names_the_file_and_field(tmp_path):
     path = tmp_path / "alert.yaml"
     path.write_text("alerts:\n  - labels: {alertname: A}\n    startsAt: not-a-time\n")
-    with pytest.raises(InputError, match=r"alert.yaml: alerts\[0\].startsAt"):
+    with pytest.raises(InputError, match=r"alert.yaml: alerts\[0\].startsAt: not a Unix or RFC 3339 timestamp"):
         events_from_alert_file(path, now=0)
 
 

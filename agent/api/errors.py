@@ -15,7 +15,7 @@ from agent.evolve.proposals import NoProposal
 from agent.evolve.refinement import StaleRefinement
 from agent.evolve.versions import SkillFileError
 from agent.evolve.workbench import UnknownSkillError
-from agent.inputs import InputError
+from agent.inputs import InputError, validation_message
 from agent.memory import InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def problems(errors: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
             reason = (error.get("ctx") or {}).get("error", "invalid JSON")
             found.append({"field": "body", "message": f"not valid JSON at character {position}: {reason}"})
             continue
-        found.append({"field": field_path(error.get("loc", ())), "message": str(error.get("msg", "invalid"))})
+        found.append({"field": field_path(error.get("loc", ())), "message": validation_message(error)})
     return found
 
 

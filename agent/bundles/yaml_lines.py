@@ -12,6 +12,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from agent.bundles.errors import ErrorLog
+from agent.inputs import validation_message
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
@@ -112,4 +113,4 @@ def _message(err: Any) -> str:
     expected = (err.get("ctx") or {}).get("expected")
     if err["type"] in ("literal_error", "enum") and expected:
         return "must be one of " + str(expected).replace("'", "").replace(" or ", ", ")
-    return str(err["msg"]).removeprefix("Value error, ")
+    return validation_message(err)
