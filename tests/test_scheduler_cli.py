@@ -106,6 +106,23 @@ def test_run_inspects_now_and_records_the_run(runner):
     assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
 
 
+def test_run_takes_a_stored_schedules_job_id(runner):
+    settings = get_settings()
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
+                  "--service", "cache").exit_code == 0
+    with Memory(settings.resolved_database_url) as memory:
+        configure(settings, DryRunInvestigator(memory))
+        try:
+            result = invoke(runner, "run", "nightly", "--json")
+        finally:
+            configure(None, None)
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.stdout)
+        schedule = memory.get_schedule("nightly")
+    assert body["verdict"]["pattern"] == "inspection"
+    assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
+
+
 def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
     settings = get_settings()
     invoke(runner, "sync")

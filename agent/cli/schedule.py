@@ -19,7 +19,7 @@ from agent.cli.common import (
     user_errors,
 )
 from agent.config import get_settings
-from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
+from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError, ScheduleNotFoundError
 from agent.timeparse import to_rfc3339
 
 schedule_app = typer.Typer(help="Scheduled inspections (cron in UTC, jobs kept in the database).", no_args_is_help=True)
@@ -141,21 +141,38 @@ def remove(job_id: Annotated[str, typer.Argument(help="The schedule's job id.")]
     console.print(f"schedule {escape(job_id)} removed")
 
 
+def _run_target(name: str, services: list[str] | None) -> tuple[str, list[str] | None, str | None]:
+    """The Skill, services and schedule `schedule run NAME` means: a Skill by name, else a stored schedule's job id."""
+    from agent.runtime import load_skills
+
+    settings = get_settings()
+    if load_skills(settings).get(name) is not None:
+        return name, services, None
+    with Memory(settings.resolved_database_url) as memory:
+        try:
+            schedule = memory.get_schedule(name)
+        except ScheduleNotFoundError:
+            return name, services, None  # run_inspection names the unknown Skill
+    return schedule.skill, services or schedule.services or None, schedule.job_id
+
+
 @schedule_app.command("run")
 def run(
-    skill: Annotated[str, typer.Argument(help="The inspection Skill to run now.")],
+    skill: Annotated[str, typer.Argument(help="The inspection Skill to run now, or the job id of a stored schedule.")],
     service: ServiceOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run an inspection Skill now over live sources (recorded on its schedule if it has one).
 
+    A schedule's job id (`bianque schedule list`) runs its Skill over its services, recorded on it.
     Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
     false), as for `bianque inspect`; the run is then recorded as "could not judge".
     """
     from agent.scheduler import run_inspection
 
     with user_errors(*ERRORS):
-        result = run_inspection(skill, service or None).result
+        name, services, job_id = _run_target(skill, service or None)
+        result = run_inspection(name, services, job_id=job_id).result
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:
