@@ -100,6 +100,11 @@ def test_history_of_an_unchanged_skill_says_so(settings) -> None:
     assert back.exit_code == 2 and "no stored version 1 of Skill 'generic-rca': none is stored" in said
 
 
+def test_history_of_a_skill_that_does_not_exist_is_an_error(settings) -> None:
+    result = runner.invoke(app, ["skills", "history", "no-such-skill"])
+    assert result.exit_code == 2 and "no Skill named 'no-such-skill'" in " ".join(result.output.split())
+
+
 def test_a_skill_file_that_cannot_be_written_stores_no_version(memory, settings) -> None:
     in_the_way = other_skill_in_the_way(settings, NAME)
     with pytest.raises(SkillFileError, match="holds Skill 'other-skill'; rename it before saving"):

@@ -153,9 +153,12 @@ def distill_command(
 def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as_json: JsonOption = False) -> None:
     """Every stored version of a Skill, oldest first."""
     from agent.evolve.versions import history
+    from agent.runtime import load_skills
 
     with _errors():
         versions = history(_memory(), name)
+        if not versions and load_skills(get_settings()).get(name) is None:
+            raise LookupError(f"no Skill named {name!r} and no stored version of one (see `bianque skills list`)")
     if as_json:
         print_json([v.model_dump(mode="json", exclude={"yaml_text"}) for v in versions])
         return
