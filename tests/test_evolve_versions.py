@@ -66,6 +66,14 @@ def test_rollback_restores_an_earlier_version_byte_exactly(memory, settings) -> 
         rollback(memory, settings.resolved_user_skills_dir, NAME, 9, current=reloaded)
 
 
+def test_a_saved_skill_file_is_readable_as_an_editor_would_leave_it(memory, settings) -> None:
+    _, _, done = _accept_memory_patch(memory, settings)
+    assert done.path.stat().st_mode & 0o777 == 0o644  # new: not the temporary file's owner-only 0600
+    done.path.chmod(0o640)
+    rollback(memory, settings.resolved_user_skills_dir, NAME, 1, author="bob")
+    assert done.path.stat().st_mode & 0o777 == 0o640  # replaced: keeps the mode it had
+
+
 def test_diff_between_stored_versions(memory, settings) -> None:
     _accept_memory_patch(memory, settings)
     text = diff_versions(memory, NAME, 1, 2)

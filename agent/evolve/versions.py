@@ -25,6 +25,8 @@ from agent.memory.records import SkillVersionRecord
 from agent.memory.skill_versions import text_sha256
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 
+NEW_FILE_MODE = 0o644  # a new Skill file: as an editor writes one under the usual umask
+
 
 class SkillFileError(RuntimeError):
     """The user's Skill file cannot be written (permissions, or another Skill's file is in the way)."""
@@ -69,13 +71,19 @@ def write_user_skill(user_dir: Path, name: str, text: str, loaded: LoadedSkill |
 
 
 def _replace(path: Path, data: bytes) -> None:
-    """Put ``data`` at ``path`` atomically (a temporary file renamed over it); SkillFileError when it cannot."""
+    """Put ``data`` at ``path`` atomically (a temporary file renamed over it); SkillFileError when it cannot.
+
+    The file keeps the permissions it had (a new one gets ``NEW_FILE_MODE``), not the owner-only
+    mode of the temporary file: a Skill directory may be read by a team or by a service's own user.
+    """
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else NEW_FILE_MODE
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            os.fchmod(handle.fileno(), mode)
         os.replace(tmp, path)
     except OSError as exc:
         if tmp is not None:
