@@ -78,6 +78,9 @@ def test_validate_with_bundle_warns_but_does_not_fail(tmp_path):
     result = runner.invoke(app, ["skills", "validate", str(skill_dir), "--bundle", str(bundle)])
     assert result.exit_code == 0, result.output
     assert "unknown metric 'request_latency_p99_seconds' in the catalog" in result.output
+    line = next(n for n, text in enumerate((SHIPPED / "ranking-rca.yaml").read_text().splitlines(), 1)
+                if "name: request_latency_p99_seconds" in text)
+    assert f"ranking-rca.yaml:{line}: data.metrics[0] (p99_latency): unknown metric" in result.output
     warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 6 and not [w for w in warnings if "minimal-rca" in w]
     assert "2 Skill(s) valid, 0 error(s), 6 warning(s)" in result.output

@@ -12,8 +12,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 
 from agent.skills.library import SkillLibrary, load_default_library, load_library
-from agent.skills.lint import check_against_catalog
-from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, load_skill
+from agent.skills.lint import located_catalog_warnings
+from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, load_skill, locate
 from agent.skills.schema import skill_json_schema
 
 skills_app = typer.Typer(
@@ -143,7 +143,11 @@ def _catalog_warnings(loaded: list[LoadedSkill], bundle: Path) -> list[str]:
         catalog = catalog_from_bundle(bundle)
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read the catalog of bundle {bundle}: {exc}", 2) from exc
-    return [f"{s.source}: {w}" for s in loaded for w in check_against_catalog(s.skill, catalog)]
+    return [
+        f"{s.source}:{locate(s.raw, loc)[0]}: {warning}"
+        for s in loaded
+        for loc, warning in located_catalog_warnings(s.skill, catalog)
+    ]
 
 
 @skills_app.command("schema")

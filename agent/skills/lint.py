@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from agent.skills.schema import Skill
-from agent.skills.templates import variables_in
+from agent.skills.templates import Loc, variables_in
 from agent.sources.base import MetricInfo, name_matches
 
 
@@ -23,24 +23,33 @@ class CatalogLike(Protocol):
 
 def check_against_catalog(skill: Skill, catalog: CatalogLike) -> list[str]:
     """One warning per metric, label or log service of ``skill`` that ``catalog`` does not know."""
-    warnings: list[str] = []
+    return [warning for _, warning in located_catalog_warnings(skill, catalog)]
+
+
+def located_catalog_warnings(skill: Skill, catalog: CatalogLike) -> list[tuple[Loc, str]]:
+    """The warnings of :func:`check_against_catalog`, each with the Skill field it is about."""
+    warnings: list[tuple[Loc, str]] = []
     for i, signal in enumerate(skill.data.metrics):
         where = f"data.metrics[{i}] ({signal.id})"
         found = catalog.find_metrics(signal.name)
         if not found:
             what = "no metric matches" if any(c in signal.name for c in "*?[") else "unknown metric"
-            warnings.append(f"{where}: {what} {signal.name!r} in the catalog")
+            warnings.append((("data", "metrics", i, "name"), f"{where}: {what} {signal.name!r} in the catalog"))
             continue
         known_labels = {label for info in found for label in info.labels}
         missing = sorted(key for key in signal.labels if key not in known_labels and key != "service")
         if known_labels and missing:
-            warnings.append(
+            warnings.append((
+                ("data", "metrics", i, "labels", missing[0]),
                 f"{where}: {signal.name!r} has no label {', '.join(missing)} "
-                f"(labels: {', '.join(sorted(known_labels))})"
-            )
+                f"(labels: {', '.join(sorted(known_labels))})",
+            ))
     services = set(catalog.log_services)
     for i, logs in enumerate(skill.data.logs):
-        for service in logs.services:
+        for j, service in enumerate(logs.services):
             if services and not variables_in(service) and not any(name_matches(s, service) for s in services):
-                warnings.append(f"data.logs[{i}] ({logs.id}): no logs of service {service!r} in the catalog")
+                warnings.append((
+                    ("data", "logs", i, "services", j),
+                    f"data.logs[{i}] ({logs.id}): no logs of service {service!r} in the catalog",
+                ))
     return warnings
