@@ -92,6 +92,7 @@ def test_a_skill_that_cannot_answer_gives_a_clear_error(skill, message):
     result = runner.invoke(app, ["rca", "--bundle", str(SMALL), "--skill", skill])
     assert result.exit_code == 2
     assert message in flat(result.stderr)
+    assert runner.invoke(app, ["cases", "list", "--json"]).stdout.strip() == "[]"  # bad input: no failed case
 
 
 @pytest.fixture

@@ -111,7 +111,7 @@ def test_select_skill_override(toolkit):
 
 
 def test_select_skill_unknown_override_names_the_known_skills(toolkit):
-    with pytest.raises(KeyError, match="no Skill named 'nope'.*graph-api-rca"):
+    with pytest.raises(LookupError, match="no Skill named 'nope'.*graph-api-rca"):
         select_skill(start_state(alert_event(), skill_override="nope"), toolkit)
 
 

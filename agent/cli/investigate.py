@@ -31,8 +31,9 @@ DEFAULT_INSPECTION_WINDOW = "2h"  # what a live inspection looks back over unles
 def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern,
          adjust: Callable[[Event], Event] | None = None) -> None:
     from agent.bundles.errors import InvalidBundleError
+    from agent.graph.nodes.select_skill import check_override
     from agent.investigate import investigate_checkpointed
-    from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
+    from agent.runtime import bundle_toolkit, live_toolkit, load_skills, open_knowledge, open_memory
     from agent.topology import TopologyError
 
     settings = get_settings()
@@ -47,6 +48,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
             fail("nothing to investigate: give --bundle or an input file")
         if event.pattern != expect:
             fail(f"the bundle's event is a {event.pattern.value} event; use `bianque {_command(event.pattern)}`")
+        check_override(skill, load_skills(settings), event)  # a mistyped --skill stores no failed case
         with first_use_progress("embedding the handbook (first use of this knowledge store)") as progress:
             knowledge = open_knowledge(settings, progress=progress)
         memory = open_memory(settings)

@@ -7,13 +7,21 @@ from typing import Any
 from agent.events import Event
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
+from agent.skills.library import SkillLibrary
 from agent.skills.selector import select_skill as choose
 
 
-def _check_override(name: str | None, toolkit: Toolkit, event: Event) -> None:
-    """A Skill chosen by the caller must be of the event's pattern (unknown names fail in the selector)."""
-    loaded = toolkit.library.get(name) if name else None
-    if loaded is not None and loaded.skill.pattern != event.pattern:
+def check_override(name: str | None, library: SkillLibrary, event: Event) -> None:
+    """A Skill chosen by the caller must exist and be of the event's pattern (LookupError naming it when not).
+
+    Callers may check before they start an investigation, so a mistyped ``--skill`` leaves no failed case.
+    """
+    if not name:
+        return
+    loaded = library.get(name)
+    if loaded is None:
+        raise LookupError(f"no Skill named {name!r}; known: {sorted(library.skills)}")
+    if loaded.skill.pattern != event.pattern:
         raise LookupError(
             f"Skill {name!r} is for {loaded.skill.pattern.value} events; this is a {event.pattern.value} event"
         )
@@ -23,7 +31,7 @@ def select_skill(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Scope + trigger match, similarity rank, optional LLM pick among the top three, generic fallback."""
     event = Event.model_validate(state["event"])
     skills = [loaded.skill for loaded in toolkit.library.skills.values()]
-    _check_override(state.get("skill_override"), toolkit, event)
+    check_override(state.get("skill_override"), toolkit.library, event)
     selection = choose(
         skills,
         event,
