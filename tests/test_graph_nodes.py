@@ -369,3 +369,12 @@ def test_triage_inspection_without_scope_or_topology_inspects_every_service_with
     state = triage(start_state(load_bundle(bundle).event), toolkit)
     assert state["targets"] == ["feature-store", "gateway", "ranking"]
     assert any("every service with data before the inspection" in n for n in state["notes"])
+
+
+def test_signals_without_data_for_the_same_services_share_one_line_in_the_report():
+    from agent.graph.nodes.report import missing_lines
+
+    missing = ["metric memory: no data for api", "logs: log store down", "metric cpu: no data for api",
+               "metric latency: no data for api, db", "metric disk: no data for api"]
+    assert missing_lines(missing) == ["metrics memory, cpu and disk: no data for api", "logs: log store down",
+                                      "metric latency: no data for api, db"]

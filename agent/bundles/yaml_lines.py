@@ -83,12 +83,6 @@ def meant_hint(key: str, known: Collection[str], elsewhere: Mapping[str, str] | 
     return f" (did you mean {near!r}?)" if near else ""
 
 
-def listed(names: Collection[str]) -> str:
-    """``a, b and c``: the fields a warning says are read instead."""
-    *first, last = names
-    return f"{', '.join(first)} and {last}" if first else last
-
-
 def to_plain(node: Any) -> Any:
     """Round-trip containers as plain dicts and lists (scalars unchanged)."""
     if isinstance(node, dict):

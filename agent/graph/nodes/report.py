@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent.events import Event
@@ -11,6 +12,7 @@ from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.timeparse import to_rfc3339
 from agent.verdict import RootCause, Verdict
+from agent.wording import listed
 
 MAX_FINDINGS_SHOWN = 12
 VIA = " via "
@@ -39,6 +41,29 @@ def _headline(verdict: Verdict) -> str:
         return "**Inspection: COULD NOT JUDGE**"
     healthy = verdict.inspection_healthy()
     return f"**Inspection: {'HEALTHY' if healthy else str(verdict.inspection_level()).upper()}**"
+
+
+NO_DATA = re.compile(r"^metric (?P<signal>\S+): no data for (?P<services>.+)$")  # gather's words for an empty signal
+
+
+def missing_lines(missing: Sequence[str]) -> list[str]:
+    """The missing-data lines for people, the signals that found no data for the same services on one line
+    (``metrics cpu, memory and disk: no data for api``) where the first of them stood: a system whose names no
+    Skill knows would otherwise show every named signal of the Skill on a line of its own."""
+    groups: dict[str, list[str]] = {}
+    order: list[tuple[str, str]] = []  # ("line", text) or ("group", services)
+    for line in missing:
+        match = NO_DATA.match(line)
+        if match is None:
+            order.append(("line", line))
+            continue
+        if match["services"] not in groups:
+            groups[match["services"]] = []
+            order.append(("group", match["services"]))
+        groups[match["services"]].append(match["signal"])
+    return [text if what == "line" else
+            f"metric{'s' if len(groups[text]) > 1 else ''} {listed(groups[text])}: no data for {text}"
+            for what, text in order]
 
 
 def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
@@ -94,7 +119,7 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
             lines.append(f"\n_{len(shown) - MAX_FINDINGS_SHOWN} more findings not shown._")
         lines.append("")
     if missing:
-        lines += ["## Missing data", "", *[f"- {literal(m)}" for m in missing], ""]
+        lines += ["## Missing data", "", *[f"- {literal(m)}" for m in missing_lines(missing)], ""]
     lines += [
         "## Provenance", "",
         f"- Skill: `{skill.get('name')}` v{skill.get('version')} ({skill.get('method')}: {skill.get('reason')})",
