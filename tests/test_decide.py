@@ -41,3 +41,17 @@ def test_subject_and_count_conditions():
     assert apply_rules(DECISION, deps, ["ranking"]).outcome == "hold"
     on_target = [_finding(FindingKind.ANOMALY, 0.5), _finding(FindingKind.ANOMALY, 0.6)]
     assert apply_rules(DECISION, on_target, ["ranking"]).outcome == "pass"
+
+
+def test_the_generic_rca_skill_calls_attention_at_the_significance_the_ranking_uses():
+    """One neighbour deviating beyond the ranking's SIGNIFICANT (its strongest candidate) is no noise; a mild
+    deviation (the deviation detector's cap) alone still is."""
+    from agent.config import PROJECT_ROOT
+    from agent.reasoners.service_evidence import SIGNIFICANT
+    from agent.skills.library import load_library
+
+    decision = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill.decision
+    clear = apply_rules(decision, [_finding(FindingKind.ANOMALY, SIGNIFICANT + 0.05, service="cart")], ["frontend"])
+    assert clear.outcome == "attention" and "as clearly as the ranking calls significant" in clear.reason
+    mild = apply_rules(decision, [_finding(FindingKind.ANOMALY, 0.3, service="cart")], ["frontend"])
+    assert mild.outcome == "no_attention"
