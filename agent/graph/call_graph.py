@@ -1,10 +1,10 @@
-"""The call graph of one investigation: the Toolkit's, else the one its window's log traces show.
+"""The call graph of one investigation: the Toolkit's, else the one its window's metric labels and log traces show.
 
 A Toolkit without a call graph with edges (a bundle without ``topology.yaml``, a live one without
-``BIANQUE_TOPOLOGY_FILE``, or a graph naming no call) knows nobody's callers. The gather step then reads the
-window's log lines and, when their traces show calls, keeps them in the state (``calls``) for this investigation
-alone: a Toolkit may serve many investigations at once and is never changed. The plan, the analysis and the
-evidence pack all ask :func:`call_graph`.
+``BIANQUE_TOPOLOGY_FILE``, or a graph naming no call) knows nobody's callers. The gather step then reads the calls
+the window's metric series name in their labels (``agent.call_labels``) and those its log lines' traces show, and
+keeps their union in the state (``calls``) for this investigation alone: a Toolkit may serve many investigations
+at once and is never changed. The plan, the analysis and the evidence pack all ask :func:`call_graph`.
 """
 
 from __future__ import annotations
@@ -19,20 +19,30 @@ if TYPE_CHECKING:
 
 
 def call_graph(state: InvestigationState, toolkit: Toolkit) -> Topology | None:
-    """Who calls whom in this investigation: the calls read off its logs' traces (``state["calls"]``), else the
-    Toolkit's call graph."""
+    """Who calls whom in this investigation: the calls read off its metric labels and logs' traces
+    (``state["calls"]``), else the Toolkit's call graph."""
     calls = state.get("calls")
     return Topology(calls) if calls else toolkit.topology
 
 
-def may_read_calls_off_logs(state: InvestigationState, toolkit: Toolkit) -> bool:
-    """True when the Toolkit has a log source and the investigation no call graph with edges yet."""
+def may_read_calls(state: InvestigationState, toolkit: Toolkit) -> bool:
+    """True when the Toolkit has a metric or log source and the investigation no call graph with edges yet."""
     graph = call_graph(state, toolkit)
-    return toolkit.logs is not None and not (graph is not None and graph.has_edges())
+    has_source = toolkit.metrics is not None or toolkit.logs is not None
+    return has_source and not (graph is not None and graph.has_edges())
+
+
+def union(*graphs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Every call of every graph (caller -> sorted callees), callers sorted."""
+    joined: dict[str, set[str]] = {}
+    for graph in graphs:
+        for caller, callees in graph.items():
+            joined.setdefault(caller, set()).update(callees)
+    return {caller: sorted(joined[caller]) for caller in sorted(joined) if joined[caller]}
 
 
 def why_read(toolkit: Toolkit) -> str:
-    """Why the calls were read off the traces, for the note: no call graph, or one naming no call."""
+    """Why the calls were read off the data, for the note: no call graph, or one naming no call."""
     return "no call graph given" if toolkit.topology is None else "the topology names no call between its services"
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING
 
+from agent.call_labels import CallLabels
 from agent.detectors.trace_ids import trace_of
 from agent.series import ChangeRecord, LogRecord, Series, level_name, median_gap
 from agent.sources.base import (
@@ -47,6 +48,7 @@ class BundleMetricSource:
         for series in bundle.series:
             self._by_metric[series.metric].append(series)
             self._by_service[series.service or ""][series.metric].append(series)
+        self._label_names = {name for series in bundle.series for name in series.labels}
 
     def _candidates(self, query: MetricQuery) -> list[Series]:
         """Series of every metric whose name matches and is not excluded, of the one service asked for when
@@ -80,6 +82,19 @@ class BundleMetricSource:
         if problem:
             return SourceResult.failed(self.name, request, problem)
         return SourceResult.of(self.name, request, found, truncated)
+
+    def calls(self, convention: CallLabels, start: float, end: float) -> SourceResult[tuple[str, str]]:
+        """The (caller, callee) pairs the labels of the series with samples in ``[start, end]`` name under
+        ``convention`` (metrics.csv's extra columns), sorted."""
+        request = {"caller": convention.caller, "callee": convention.callee, "where": dict(convention.where),
+                   "start": start, "end": end}
+        found: set[tuple[str, str]] = set()
+        if {convention.caller, convention.callee} <= self._label_names:
+            for series in self.bundle.series:
+                call = convention.call_of(series.labels)
+                if call and call not in found and ((series.timestamps >= start) & (series.timestamps <= end)).any():
+                    found.add(call)
+        return SourceResult.of(self.name, request, sorted(found))
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         """Services that have metric samples (in ``[start, end]`` when given), sorted."""

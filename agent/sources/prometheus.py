@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 
+from agent.call_labels import OWN_SERVICE, CallLabels
 from agent.series import Series, make_series
 from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult
-from agent.sources.promql import selector
+from agent.sources.promql import regex_selector, selector
 from agent.sources.resample import to_step
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,32 @@ class PrometheusMetricSource:
             return None
         request["read"] = "raw samples, averaged over each step when at least twice as fine"
         return [self._with_service(to_step(s, step, 0.0)) for s in raw]
+
+    def calls(self, convention: CallLabels, start: float, end: float) -> SourceResult[tuple[str, str]]:
+        """The (caller, callee) pairs the labels of the server's series with samples in ``[start, end]`` name under
+        ``convention`` (its own service is the ``service_label``), sorted: one instant query at ``end`` over every
+        metric carrying both labels, ``group by (caller, callee) (last_over_time({...}[window]))``, so the answer
+        holds one element per pair, however many series name it; every failure is ``SourceResult.failed``."""
+        caller = self.service_label if convention.caller == OWN_SERVICE else convention.caller
+        callee = convention.callee
+        request: dict[str, object] = {"caller": caller, "callee": callee, "where": dict(convention.where),
+                                      "start": start, "end": end}
+        if end < start:
+            return SourceResult.failed(self.name, request, "query end is before its start")
+        try:
+            match = regex_selector({caller: ".+", callee: ".+", **dict(convention.where)})
+        except ValueError as exc:
+            return SourceResult.failed(self.name, request, f"cannot build a PromQL selector: {exc}")
+        span_ms = math.ceil((end - start) * 1000) + 1  # a range selector leaves its start out
+        expr = f"group by ({caller}, {callee}) (last_over_time({match}[{span_ms}ms]))"
+        request["expr"] = expr
+        try:
+            with self._client() as client:
+                data = self._get(client, "/api/v1/query", {"query": expr, "time": _num(end)})
+            pairs = _vector_pairs(data, caller, callee, self.base_url + "/api/v1/query")
+        except PrometheusError as exc:
+            return SourceResult.failed(self.name, request, str(exc))
+        return SourceResult.of(self.name, request, pairs)
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         """The values of the service label (``service_label``) the server knows, in ``[start, end]`` when given
@@ -266,6 +293,22 @@ def _matrix_to_series(data: Any, fallback_name: str, url: str) -> list[Series]:
         metric = labels.pop("__name__", fallback_name)
         series.append(make_series(metric, labels, points))
     return series
+
+
+def _vector_pairs(data: Any, first: str, second: str, url: str) -> list[tuple[str, str]]:
+    """The sorted (``first``, ``second``) label values of an instant vector answer's elements, those carrying
+    both."""
+    if not isinstance(data, Mapping) or data.get("resultType") != "vector":
+        kind = data.get("resultType") if isinstance(data, Mapping) else type(data).__name__
+        raise PrometheusError(f"{url}: expected a vector, got {kind!r}")
+    pairs: set[tuple[str, str]] = set()
+    for item in data.get("result") or []:
+        labels = item.get("metric") if isinstance(item, Mapping) else None
+        if not isinstance(labels, Mapping):
+            raise PrometheusError(f"{url}: malformed element in the answer: {item!r:.200}")
+        if labels.get(first) and labels.get(second):
+            pairs.add((str(labels[first]), str(labels[second])))
+    return sorted(pairs)
 
 
 def _first_metadata(entries: Any) -> Mapping[str, Any]:

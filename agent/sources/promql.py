@@ -102,6 +102,17 @@ def _matcher(label: str, value: str) -> str:
     return f"{label}={quote(value)}"
 
 
+def regex_selector(matchers: Mapping[str, str]) -> str:
+    """``{label=~"regex", ...}``: every value a regex (RE2, anchored by PromQL), quoted; raises ``ValueError`` for an
+    invalid label name or no matcher."""
+    if not matchers:
+        raise ValueError("a selector needs at least one matcher")
+    for label in matchers:
+        if not _LABEL_NAME.match(label):
+            raise ValueError(f"not a valid label name: {label!r}")
+    return "{" + ", ".join(f"{label}=~{quote(regex)}" for label, regex in matchers.items()) + "}"
+
+
 def selector(name: str, matchers: Mapping[str, str], exclude: Sequence[str] = ()) -> str:
     """``{__name__="name", label="value", other=~"glob-as-regex"}``.
 

@@ -75,6 +75,17 @@ def to_openmetrics(series: Sequence[Series]) -> str:
     return "\n".join(lines) + "\n"
 
 
+CALL_LABELS = [
+    {"metric": "istio_requests_total", "service": "gateway", "reporter": "source", "source_workload": "gateway",
+     "destination_workload": "ranking"},
+    {"metric": "istio_requests_total", "service": "gateway", "reporter": "destination", "source_workload": "unknown",
+     "destination_workload": "gateway"},
+    {"metric": "calls_total", "service_name": "ranking", "peer_service": "retrieval", "span_kind": "SPAN_KIND_CLIENT"},
+    {"metric": "calls_total", "service_name": "retrieval", "peer_service": "gateway", "span_kind": "SPAN_KIND_SERVER"},
+    {"metric": "pool_connections", "service": "ranking", "client": "ranking", "server": "db-host-3"},
+]
+
+
 def default_series(t0: float) -> list[Series]:
     """The series the session Prometheus holds: 3 h of 1-minute samples from ``t0``."""
     ts = t0 + 60.0 * np.arange(180)
@@ -89,6 +100,11 @@ def default_series(t0: float) -> list[Series]:
     # A label value full of PromQL syntax: exact matching must find it, injection must not escape.
     weird = {"service": 'we"ird} or vector(1) #\\svc'}
     out.append(make_series("request_error_ratio", weird, [(t, 0.5) for t in ts]))
+    # Calls named by labels (``agent.call_labels``): gateway -> ranking (Istio), ranking -> retrieval (a client span);
+    # a server span, a caller outside the mesh and a host name no call between services.
+    for labels in CALL_LABELS:
+        out.append(make_series(labels["metric"], {k: v for k, v in labels.items() if k != "metric"},
+                               [(t, 100.0 + i) for i, t in enumerate(ts)]))
     return out
 
 

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
+from agent.call_labels import CONVENTIONS, LabelledCalls, calls_from_labels
 from agent.events import Event
-from agent.graph.call_graph import call_graph, entry_points, may_read_calls_off_logs, why_read
+from agent.graph.call_graph import call_graph, entry_points, may_read_calls, union, why_read
 from agent.graph.plan import (
     MAX_PEERS,
     GatherPlan,
@@ -218,18 +219,53 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
 
 def _read_calls(state: InvestigationState, toolkit: Toolkit, start: float, end: float,
                 ) -> tuple[dict[str, Any], list[str]]:
-    """The state update and notes of reading the calls off the traces of the window's log lines, when the
-    investigation has no call graph with edges (none, or the Toolkit's names no call): the calls, and for an event
-    naming no service their entry points as its targets. Nothing when the lines show no call."""
-    inferred = _calls_from_logs(toolkit, start, end) if may_read_calls_off_logs(state, toolkit) else None
-    if inferred is None:
+    """The state update and notes of reading the calls off the window's data, when the investigation has no call
+    graph with edges (none, or the Toolkit's names no call): those its metric series' labels name and those the
+    traces of its log lines show, joined; for an event naming no service, their entry points as its targets.
+    Nothing when neither shows a call."""
+    if not may_read_calls(state, toolkit):
         return {}, []
-    read: dict[str, Any] = {"calls": inferred.depends_on}
-    notes = [inferred.describe(why_read(toolkit))]
+    labelled, notes = _calls_from_metric_labels(toolkit, start, end)
+    inferred = _calls_from_logs(toolkit, start, end) if toolkit.logs is not None else None
+    found = [calls for calls in (labelled, inferred) if calls is not None]
+    if not found:
+        return {}, notes
+    calls = union(*(c.depends_on for c in found)) if len(found) > 1 else found[0].depends_on
+    read: dict[str, Any] = {"calls": calls}
+    notes += [c.describe(why_read(toolkit)) for c in found]
+    if len(found) > 1:
+        notes.append(f"the call graph joins both: {sum(map(len, calls.values()))} call(s)")
     if not state.get("targets"):
-        read["targets"], started_from = entry_points(Topology(inferred.depends_on))
+        read["targets"], started_from = entry_points(Topology(calls))
         notes += started_from
     return read, notes
+
+
+def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float) -> tuple[LabelledCalls | None, list[str]]:
+    """The calls the labels of the metric series with samples in ``[start, end]`` name between services with data
+    (one question per convention of ``agent.call_labels``, in parallel, each within the source timeout), and a note
+    when some could not be asked; None when the source cannot say (no ``calls``) or names no such call."""
+    reader = getattr(toolkit.metrics, "calls", None)
+    if reader is None:
+        return None, []
+    ran = _run({c.name: (lambda c=c: reader(c, start, end)) for c in CONVENTIONS}, toolkit.source_timeout_s)
+    seen, failed = [], []
+    for convention in CONVENTIONS:
+        result = ran[convention.name]
+        if isinstance(result, str) or result.status == "error":
+            failed.append(f"{convention.name}: {result if isinstance(result, str) else result.error}")
+        else:
+            seen.extend((convention, caller, callee) for caller, callee in result.data)
+    notes = [f"calls not read off the metric labels of {len(failed)} of {len(CONVENTIONS)} conventions "
+             f"({'; '.join(failed[:2])}{'; …' if len(failed) > 2 else ''})"] if failed else []
+    if not seen:
+        return None, notes
+    labelled = calls_from_labels(seen, set(toolkit.data_services(start, end)))
+    if not labelled.depends_on:
+        log.debug("no call graph read off the metric labels: the %d pair(s) they name are not services with data",
+                  labelled.left_out)
+        return None, notes
+    return labelled, notes
 
 
 def _calls_from_logs(toolkit: Toolkit, start: float, end: float) -> InferredCalls | None:

@@ -1,0 +1,104 @@
+"""Calls named by metric labels: service-mesh and span metrics whose labels name both ends of a call.
+
+Many systems log no trace ids but export, per call, a counter whose labels say who called whom: Istio's
+``istio_requests_total{source_workload, destination_workload}``, Linkerd's ``response_total{deployment,
+dst_deployment}``, OpenTelemetry span metrics' ``calls_total{service_name, peer_service}`` (Kiali draws its graph
+off them). :data:`CONVENTIONS` lists the label pairs read so; the sources answer which pairs of values their
+series carry (``calls`` of the bundle and the Prometheus sources), and :func:`calls_from_labels` keeps a pair as
+an edge only when both values name services the data has: a label may name a host, a pod, an address or a caller
+outside the system (Istio's ``unknown``), and an edge to something without data gives the ranking nothing to
+weigh. See docs/skills.md ("Without a call graph").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+
+OWN_SERVICE = "service"  # as a convention's caller label: the series' own service is the caller
+SPAN_KIND = "(?i:(span_kind_)?(client|producer))?"  # a client or producer span, or no span kind at all
+
+
+@dataclass(frozen=True)
+class CallLabels:
+    """One convention: the label naming the caller, the one naming the callee, who writes them, and what other
+    labels must hold (label -> a regex both RE2 and Python read, matched whole; ``""`` matches an absent label)."""
+
+    caller: str
+    callee: str
+    writer: str
+    where: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def name(self) -> str:
+        """``caller/callee``, as notes and docs name the convention."""
+        return f"{self.caller}/{self.callee}"
+
+    def call_of(self, labels: Mapping[str, str]) -> tuple[str, str] | None:
+        """(caller, callee) the labels of one series name under this convention; None when either is empty, both
+        are the same or a condition fails."""
+        caller, callee = labels.get(self.caller, ""), labels.get(self.callee, "")
+        if not caller or not callee or caller == callee:
+            return None
+        if any(not re.fullmatch(regex, labels.get(label, "")) for label, regex in self.where):
+            return None
+        return caller, callee
+
+
+CONVENTIONS: tuple[CallLabels, ...] = (
+    CallLabels("source_workload", "destination_workload", "Istio"),
+    CallLabels("source_canonical_service", "destination_canonical_service", "Istio"),
+    CallLabels("source_app", "destination_app", "Istio"),
+    CallLabels("source_service", "destination_service", "generic"),
+    CallLabels("deployment", "dst_deployment", "Linkerd (outbound)", (("direction", "(outbound)?"),)),
+    CallLabels("service_name", "peer_service", "OpenTelemetry span metrics (client spans)",
+               (("span_kind", SPAN_KIND),)),
+    CallLabels("client", "server", "generic"),
+    CallLabels("caller", "callee", "generic"),
+    # the series' own service calls: only where no label names another caller
+    CallLabels(OWN_SERVICE, "destination_service", "the series' service calls", (("source_service", ""),)),
+    CallLabels(OWN_SERVICE, "peer_service", "the series' service calls (client spans)",
+               (("service_name", ""), ("span_kind", SPAN_KIND))),
+    CallLabels(OWN_SERVICE, "callee", "the series' service calls", (("caller", ""),)),
+)
+
+
+@dataclass(frozen=True)
+class LabelledCalls:
+    """Callers and what they call, as metric labels named them between services with data."""
+
+    depends_on: dict[str, list[str]]
+    conventions: tuple[str, ...] = ()  # the conventions that named a kept call
+    left_out: int = 0  # pairs of values naming something that is no service with data
+
+    @property
+    def calls(self) -> int:
+        """How many caller -> callee edges."""
+        return sum(len(callees) for callees in self.depends_on.values())
+
+    def describe(self, why: str = "no call graph given") -> str:
+        """One sentence for the report's notes, after ``why`` a call graph was read off the labels."""
+        services = set(self.depends_on) | {c for callees in self.depends_on.values() for c in callees}
+        left = (f"; {self.left_out} pair(s) naming something that is no service with data left out"
+                if self.left_out else "")
+        return (f"{why}: {self.calls} call(s) among {len(services)} services read off metric labels naming caller "
+                f"and callee ({', '.join(self.conventions)}){left}")
+
+
+def calls_from_labels(seen: Iterable[tuple[CallLabels, str, str]], services: Collection[str]) -> LabelledCalls:
+    """The call graph of the (convention, caller, callee) triples the sources found, kept where both ends are among
+    ``services`` (those the data has)."""
+    kept: dict[str, set[str]] = {}
+    conventions: dict[str, None] = {}
+    left_out: set[tuple[str, str]] = set()
+    for convention, caller, callee in seen:
+        if caller == callee:
+            continue
+        if caller in services and callee in services:
+            kept.setdefault(caller, set()).add(callee)
+            conventions[convention.name] = None
+        else:
+            left_out.add((caller, callee))
+    depends_on = {caller: sorted(kept[caller]) for caller in sorted(kept)}
+    return LabelledCalls(depends_on, tuple(conventions), len(left_out))
