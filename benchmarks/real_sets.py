@@ -9,10 +9,12 @@ any warning on an unlabelled window is a false alarm. Baselines: the per-service
 Usage::
 
     .venv/bin/python benchmarks/real_sets.py [--data DIR] [--sets nezha-ob,nab-dev] [--limit N]
-        [--without-topology] [--sample-every SECONDS] [--json]
+        [--without-topology [--call-labels]] [--sample-every SECONDS] [--json]
 
 ``--without-topology``: the same bundles with their ``topology.yaml`` left out (many exports have no call
-graph), to measure how the agent does when nobody told it who calls whom. ``--sample-every 300``: the
+graph), to measure how the agent does when nobody told it who calls whom; with ``--call-labels``, its calls
+written instead as the Istio labels of a flat per-call counter in metrics.csv (``call_label_bundles.py``), as a
+service mesh exports them. ``--sample-every 300``: the
 same bundles with every metric series averaged over 5-minute buckets, as a rate over a coarser scrape
 interval (or cloud monitoring keeping one point in five minutes) records it; ``--sample-every 5``: spread over
 5-s samples with white noise whose mean over each original sample is that sample (``resampling.py``). The
@@ -27,6 +29,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from call_label_bundles import labelled_copy
 from common import (
     BenchResult,
     all_sets_parser,
@@ -123,19 +126,22 @@ def goals_table(values: dict[str, dict[str, float | None]]) -> Table:
 
 
 def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path, *,
-            without_topology: bool = False, sample_every: float | None = None,
+            without_topology: bool = False, sample_every: float | None = None, call_labels: bool = False,
             ) -> tuple[list[Outcome], list[Inspected]]:
     """Investigate one set's bundles; RCA outcomes and inspection results with their baselines.
     Without ``topology.yaml`` (``without_topology``) or with metrics resampled to one sample every
-    ``sample_every`` seconds, copies made under ``scratch`` are investigated instead."""
+    ``sample_every`` seconds, or with the calls in a per-call metric's labels (``call_labels``), copies made under
+    ``scratch`` are investigated instead."""
     bundles = find_bundles(path)[:limit]
+    if call_labels:
+        bundles = [labelled_copy(b, scratch / path.name) for b in bundles]
     leave_out = {"topology.yaml"} if without_topology else set()
     if sample_every:
         try:
             bundles = [resampled_copy(b, scratch / path.name, sample_every, leave_out) for b in bundles]
         except ValueError as exc:  # a --sample-every that does not divide a series' interval
             raise SystemExit(f"{path.name}: {exc}") from None
-    elif leave_out:
+    elif leave_out and not call_labels:
         bundles = [linked_copy(b, scratch / path.name, leave_out) for b in bundles]
     with progress(f"{path.name}: {len(bundles)} cases", len(bundles)) as advance:
         report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
@@ -160,7 +166,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sample-every", type=float, default=None, metavar="SECONDS",
                         help="resample every metric series to this interval first: averaged when coarser than "
                              "the data, spread with noise when finer")
-    return parser.parse_args(argv)
+    parser.add_argument("--call-labels", action="store_true",
+                        help="with --without-topology: the calls written as Istio labels of a per-call metric")
+    args = parser.parse_args(argv)
+    if args.call_labels and (not args.without_topology or args.sample_every):
+        parser.error("--call-labels goes with --without-topology, without --sample-every")
+    return args
 
 
 def main(argv: list[str] | None = None) -> BenchResult:
@@ -169,6 +180,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
     sets = chosen_sets(args)
     summary = Table(title="Real sets, strict scoring: Bian Que beside its baseline (one configuration)"
                     + (", without topology.yaml" if args.without_topology else "")
+                    + (", its calls in a per-call metric's labels" if args.call_labels else "")
                     + (f", metrics resampled to one sample every {args.sample_every:g} s" if args.sample_every else ""))
     for header in ("set", "pattern", "cases", "Bian Que", "baseline (z-score top-1/3/5 | 5-MAD rule)", "note"):
         summary.add_column(header)
@@ -179,7 +191,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         for path in sets:
             outcomes, cases = run_set(path, args.limit, settings, knowledge, Path(temp),
-                                      without_topology=args.without_topology, sample_every=args.sample_every)
+                                      without_topology=args.without_topology, sample_every=args.sample_every,
+                                      call_labels=args.call_labels)
             if outcomes:
                 summary.add_row(*rca_row(path.name, outcomes))
                 kinds = fault_table(outcomes)
@@ -192,6 +205,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
                                "measured": values[path.name]}
     tables["goals"] = goals_table(values)
     result = BenchResult(tables=tables, data={"data": str(args.data), "without_topology": args.without_topology,
+                                              "call_labels": args.call_labels,
                                               "sets": data})
     emit(result, args.json)
     return result

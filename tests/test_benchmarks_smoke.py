@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -150,6 +151,23 @@ def test_real_sets_without_their_topology(bench):
     cases = result.data["sets"]["nezha-ob"]["rca"]
     assert len(cases) == 2 and all(c["error"] is None for c in cases)
     assert (SHARED_DATA / "nezha-ob" / cases[0]["case"] / "topology.yaml").is_file()  # the set itself untouched
+
+
+def test_real_sets_with_the_calls_in_metric_labels_instead_of_topology(bench, tmp_path):
+    shutil.copytree(CURATED_ONE, tmp_path / "curated" / CURATED_ONE.name)
+    copy = bench("call_label_bundles").labelled_copy(CURATED_ONE, tmp_path / "copies")
+    bundle, original = load_bundle(copy), load_bundle(CURATED_ONE)
+    assert bundle.topology is None and (CURATED_ONE / "topology.yaml").is_file()
+    calls = {(s.labels["source_workload"], s.labels["destination_workload"])
+             for s in bundle.series if s.metric == "istio_requests_total"}
+    assert calls == {(s, d) for s in original.topology.services() for d in original.topology.dependencies(s)}
+    result = bench("real_sets").main(["--data", str(tmp_path), "--sets", "curated", "--no-knowledge",
+                                      "--without-topology", "--call-labels"])
+    assert "its calls in a per-call metric's labels" in result.tables["summary"].title
+    [case] = result.data["sets"]["curated"]["rca"]
+    assert case["error"] is None and case["agent_rank"] == 1
+    with pytest.raises(SystemExit):
+        bench("real_sets").parse_args(["--call-labels"])
 
 
 def test_averaging_keeps_labels_and_stamps_each_bucket_at_its_latest_sample(bench):
