@@ -7,7 +7,7 @@ off them). :data:`CONVENTIONS` lists the label pairs read so; the sources answer
 series carry (``calls`` of the bundle and the Prometheus sources), and :func:`calls_from_labels` keeps a pair as
 an edge only when both values name services the data has: a label may name a host, a pod, an address or a caller
 outside the system (Istio's ``unknown``), and an edge to something without data gives the ranking nothing to
-weigh. See docs/skills.md ("Without a call graph").
+weigh. See docs/skills.md (`data.dependencies`).
 """
 
 from __future__ import annotations

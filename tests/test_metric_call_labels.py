@@ -111,6 +111,19 @@ def test_calls_read_off_labels_and_traces_are_joined(tmp_path):
     assert "the call graph joins both: 4 call(s)" in state["notes"]
 
 
+def test_a_metric_source_that_cannot_answer_is_a_note_and_the_traces_still_give_the_calls(tmp_path):
+    from dataclasses import replace
+
+    from agent.sources.prometheus import PrometheusMetricSource
+
+    unreachable = PrometheusMetricSource("http://127.0.0.1:9", timeout=1.0)
+    state = investigated(replace(bundled(tmp_path, "down", world_series(), logs=traced_logs()), metrics=unreachable))
+    assert state["calls"] == {"api": ["cache", "db"], "gateway": ["api"]}
+    [note] = [note for note in state["notes"] if note.startswith("calls not read off the metric labels")]
+    assert f"of {len(CONVENTIONS)} of {len(CONVENTIONS)} conventions (source_workload/destination_workload: " in note
+    assert "cannot reach" in note
+
+
 @pytest.mark.parametrize(("labels", "convention", "call"), [
     ({"source_workload": "a", "destination_workload": "b"}, "source_workload/destination_workload", ("a", "b")),
     ({"deployment": "a", "dst_deployment": "b", "direction": "outbound"}, "deployment/dst_deployment", ("a", "b")),
