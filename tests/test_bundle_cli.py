@@ -108,9 +108,34 @@ def test_ingest_fills_the_live_store_the_live_sources_read(bianque_home):
     assert (bianque_home / "observability.db").is_file()
     again = runner.invoke(app, ["bundle", "ingest", str(FIXTURE)])
     assert again.exit_code == 0, again.output
+    assert "small-rca: already ingested on " in again.stdout and "; --force to append again" in again.stdout
     logs, changes = _live_logs_and_changes()
-    assert sorted(c.id for c in changes.data) == ["cfg-77", "deploy-8812"]  # replaced, not duplicated
-    assert len(logs.data) == 8 and {r.level for r in logs.data} == {"INFO", "WARN", "ERROR"}
+    assert sorted(c.id for c in changes.data) == ["cfg-77", "deploy-8812"]
+    assert len(logs.data) == 4 and {r.level for r in logs.data} == {"INFO", "WARN", "ERROR"}  # not appended twice
+
+
+def test_ingest_json_says_per_bundle_what_was_stored_or_skipped_and_why(tmp_path, bianque_home):
+    first = runner.invoke(app, ["bundle", "ingest", str(FIXTURE), "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout) == [{"path": str(FIXTURE), "logs": 4, "changes": 2, "skipped": None,
+                                         "error": None, "warnings": []}]
+    line = '{"ts": 1772445960, "service": "ranking", "type": "deploy", "id": "d-9", "commit": "abc123"}'
+    changed = _with_change_line(tmp_path, "changed", line)
+    bad = _with_change_line(tmp_path, "bad", '{"id": "x", "ts": "not a time"}')
+    result = runner.invoke(app, ["bundle", "ingest", str(FIXTURE), str(changed), str(bad), "--json"])
+    assert result.exit_code == 1
+    by_name = {Path(b["path"]).name: b for b in json.loads(result.stdout)}
+    repeat, stored, failed = by_name["small-rca"], by_name["changed"], by_name["bad"]
+    assert (repeat["logs"], repeat["changes"], repeat["error"]) == (0, 0, None)
+    assert repeat["skipped"].startswith("already ingested on ") and str(FIXTURE.resolve()) in repeat["skipped"]
+    assert (stored["logs"], stored["changes"], stored["skipped"]) == (4, 3, None)
+    [warning] = stored["warnings"]
+    assert warning.startswith("changed/changes.jsonl:3: commit: unknown key ignored")
+    assert f"warning: {warning}" in result.stderr.splitlines()
+    assert "bad/changes.jsonl:3: ts" in failed["error"] and failed["skipped"] is None
+    forced = runner.invoke(app, ["bundle", "ingest", str(FIXTURE), "--force", "--json"])
+    assert [(b["logs"], b["skipped"]) for b in json.loads(forced.stdout)] == [(4, None)]
+    assert len(_live_logs_and_changes()[0].data) == 12
 
 
 def _with_change_line(tmp_path, name: str, line: str):

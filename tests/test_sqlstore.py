@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 
 from agent.bundles.errors import InvalidBundleError
 from agent.bundles.reader import CaseBundle
@@ -19,7 +20,8 @@ from agent.events import Event, Pattern
 from agent.series import ChangeRecord, LogRecord
 from agent.sources.base import ChangeRequest, LogRequest
 from agent.sources.bundle import BundleLogSource
-from agent.sources.sqlstore import ObservabilityStore, SqlChangeSource, SqlLogSource, StoreError
+from agent.sources.sqlstore import IngestReport, ObservabilityStore, SqlChangeSource, SqlLogSource, StoreError
+from agent.sources.sqltables import changes_table, logs_table, metadata
 from tests.shared_data import SHARED_DATA, needs
 
 NEZHA_BUNDLE = SHARED_DATA / "nezha-ob" / "ob-2022-08-23-132751"
@@ -258,6 +260,55 @@ def test_ingest_bundle_all_or_nothing(store_url, tmp_path):
     assert (record.ts, record.level, record.extra) == (100.0, "WARN", {"pod": "p1"})
     with pytest.raises(FileNotFoundError):
         store.ingest_bundle(tmp_path / "absent")
+
+
+def test_ingesting_the_same_bundle_again_stores_nothing_until_forced(store_url, tmp_path):
+    store = ObservabilityStore(store_url)
+    line = {"ts": 100, "service": "ranking", "level": "error", "message": "timeout"}
+    change = {"ts": 100, "service": "ranking", "type": "deploy", "id": "d1", "description": "v2"}
+    first = write_bundle(tmp_path / "first", [line, {**line, "ts": 101}], [change])
+    assert store.ingest_bundle(first) == IngestReport(2, 1)
+    again = store.ingest_bundle(first)
+    assert (again.logs, again.changes) == (0, 0)
+    assert again.already is not None and again.already.path == str(first.resolve())
+    assert (again.already.logs, again.already.changes) == (2, 1)
+    copy = shutil.copytree(first, tmp_path / "copy")  # the same content elsewhere is the same bundle
+    assert store.ingest_bundle(copy).already is not None
+    source = SqlLogSource(store_url)
+    assert len(source.query(LogRequest((), 0.0, 1000.0)).data) == 2
+
+    changed = write_bundle(tmp_path / "changed", [line, {**line, "ts": 102}], [change])
+    assert store.ingest_bundle(changed) == IngestReport(2, 1)
+    forced = store.ingest_bundle(first, force=True)
+    assert (forced.logs, forced.changes, forced.already) == (2, 1, None)
+    assert [r.ts for r in source.query(LogRequest((), 0.0, 1000.0)).data] == [100, 100, 100, 101, 101, 102]
+    assert [c.id for c in SqlChangeSource(store_url).query(ChangeRequest((), 0.0, 1000.0)).data] == ["d1"]
+
+
+def test_a_store_made_before_bundles_were_recorded_gains_the_record(store_url, tmp_path):
+    engine = create_engine(store_url)
+    metadata.create_all(engine, tables=[logs_table, changes_table])  # the schema as it was
+    engine.dispose()
+    store = ObservabilityStore(store_url)
+    bundle = write_bundle(tmp_path / "b", [{"ts": 100, "service": "a", "level": "error", "message": "x"}], [])
+    assert store.ingest_bundle(bundle) == IngestReport(1, 0)
+    assert store.ingest_bundle(bundle).already is not None
+
+
+def test_a_failed_ingest_records_no_bundle(store_url, tmp_path):
+    store = ObservabilityStore(store_url)
+    store.create_schema()
+    bundle = write_bundle(tmp_path / "b", [{"ts": 100, "service": "a", "level": "error", "message": "x"}], [])
+
+    def fail_on_logs(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO logs"):
+            raise store.engine.dialect.dbapi.OperationalError("disk on fire")
+
+    event.listen(store.engine, "before_cursor_execute", fail_on_logs)
+    with pytest.raises(StoreError, match="nothing was stored"):
+        store.ingest_bundle(bundle)
+    event.remove(store.engine, "before_cursor_execute", fail_on_logs)
+    assert store.ingest_bundle(bundle) == IngestReport(1, 0)  # the retry stores it: the record went with the rows
 
 
 def test_unreadable_store_is_a_failed_result(tmp_path):

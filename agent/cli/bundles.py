@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import track
@@ -18,6 +18,9 @@ from agent.detectors.wording import fmt_duration
 from agent.series import DEFAULT_STEP_S, sample_step
 from agent.sources.resample import FINER
 from agent.timeparse import to_rfc3339
+
+if TYPE_CHECKING:
+    from agent.sources.sqlstore import ObservabilityStore
 
 bundle_app = typer.Typer(
     help="Validate, summarise and ingest case bundles (docs/bundle-format.md).", no_args_is_help=True
@@ -83,33 +86,63 @@ def show(
 @bundle_app.command("ingest")
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Store a bundle whose logs and changes were ingested before again (its log lines twice).")
+    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Store bundles' logs and changes in the live SQL store that ``--alert/--change/--service`` runs read.
 
     The store is ``BIANQUE_OBSERVABILITY_URL`` (default SQLite ``$BIANQUE_HOME/observability.db``).
     Each bundle is one transaction: a malformed bundle is reported and stores nothing; a change
-    whose id is already stored is replaced; log lines are appended (ingest a bundle once). What the
-    readers ignore (a change's unknown key) is printed as a warning, as ``bundle validate`` does.
+    whose id is already stored is replaced; log lines are appended. A bundle whose logs and changes were
+    ingested before is skipped, saying when (``--force`` appends its lines again); a changed one is stored.
+    What the readers ignore (a change's unknown key) is printed as a warning, as ``bundle validate`` does.
     """
-    from agent.sources.sqlstore import ObservabilityStore, StoreError
+    from agent.sources.sqlstore import ObservabilityStore
 
     bundles = _bundles_or_exit(paths)
     store = ObservabilityStore()
-    failed = 0
+    outcomes = []
     for path in track(bundles, description=f"ingesting into {store.where}", console=err_console):
-        warnings: list[BundleWarning] = []
-        try:
-            report = store.ingest_bundle(path, warnings)
-        except (InvalidBundleError, StoreError, OSError) as exc:
-            failed += 1
-            _error(str(exc))
+        outcome = _ingest_one(store, path, force)
+        outcomes.append(outcome)
+        if as_json:
             continue
-        finally:
-            _warn(warnings)
-        console.print(f"{path.name}: {report.logs} log line(s), {report.changes} change(s)", markup=False)
+        if outcome["skipped"]:
+            console.print(f"{path.name}: {outcome['skipped']}", style="yellow", markup=False, highlight=False,
+                          soft_wrap=True)
+        elif outcome["error"] is None:
+            console.print(f"{path.name}: {outcome['logs']} log line(s), {outcome['changes']} change(s)", markup=False)
+    if as_json:
+        print_json(outcomes)
+    failed = sum(outcome["error"] is not None for outcome in outcomes)
     if failed:
         _error(f"{failed} of {len(bundles)} bundle(s) not ingested")
         raise typer.Exit(1)
+
+
+def _ingest_one(store: ObservabilityStore, path: Path, force: bool) -> dict[str, object]:
+    """Ingest one bundle, printing its error and warnings to stderr; what ``ingest --json`` prints of it."""
+    from agent.sources.sqlstore import StoreError
+
+    warnings: list[BundleWarning] = []
+    outcome: dict[str, object] = {"path": str(path), "logs": 0, "changes": 0, "skipped": None, "error": None}
+    try:
+        report = store.ingest_bundle(path, warnings, force=force)
+    except (InvalidBundleError, StoreError, OSError) as exc:
+        _error(str(exc))
+        outcome["error"] = str(exc)
+    else:
+        outcome.update(logs=report.logs, changes=report.changes)
+        if report.already is not None:
+            earlier = report.already
+            outcome["skipped"] = (
+                f"already ingested on {to_rfc3339(earlier.ingested_at)} from {earlier.path} ({earlier.logs} log "
+                f"line(s), {earlier.changes} change(s)); --force to append again"
+            )
+    _warn(warnings)
+    return {**outcome, "warnings": [str(w) for w in warnings]}
 
 
 def _bundles_or_exit(paths: list[Path]) -> list[Path]:

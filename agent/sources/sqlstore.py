@@ -14,6 +14,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -21,15 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    Float,
-    Index,
     Integer,
-    MetaData,
-    String,
     Table,
-    Text,
     and_,
     case,
     create_engine,
@@ -49,7 +43,9 @@ from agent.config import get_settings
 from agent.detectors.trace_ids import trace_id_in_text
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, level_name
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
+from agent.sources.ingested import IngestedBundle, content_digest, earlier_ingest, record_ingest
 from agent.sources.sampling import evenly, fair_quotas, share_of, within_limit
+from agent.sources.sqltables import SEARCH_INDEX, changes_table, logs_table, metadata
 
 if TYPE_CHECKING:
     from agent.bundles.errors import BundleWarning
@@ -58,59 +54,6 @@ T = TypeVar("T")
 
 MAX_CHANGES = 1000
 _BATCH = 5000
-
-metadata = MetaData()
-
-logs_table = Table(
-    "logs",
-    metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
-    Column("ts", Float, nullable=False),
-    Column("service", Text, nullable=False),
-    Column("level", String(8), nullable=False),
-    Column("message", Text, nullable=False),
-    Column("instance", Text),
-    Column("trace_id", Text),
-    Column("extra", JSON),
-    Index("ix_logs_service_ts", "service", "ts"),
-    Index("ix_logs_ts", "ts"),
-)
-
-changes_table = Table(
-    "changes",
-    metadata,
-    Column("pk", Integer, primary_key=True, autoincrement=True),
-    Column("ts", Float, nullable=False),
-    Column("service", Text, nullable=False),
-    Column("type", Text, nullable=False),
-    Column("id", Text, nullable=False, unique=True),
-    Column("description", Text, nullable=False),
-    Column("version", Text),
-    Column("author", Text),
-    Column("canary", JSON),
-    Column("baseline", JSON),
-    Column("diff", Text),
-    Index("ix_changes_service_ts", "service", "ts"),
-)
-
-_SEARCH_INDEX = {
-    "sqlite": (
-        "CREATE VIRTUAL TABLE IF NOT EXISTS logs_fts USING fts5("
-        "message, content='logs', content_rowid='pk', tokenize='trigram')",
-        "CREATE TRIGGER IF NOT EXISTS logs_fts_insert AFTER INSERT ON logs BEGIN "
-        "INSERT INTO logs_fts(rowid, message) VALUES (new.pk, new.message); END",
-        "CREATE TRIGGER IF NOT EXISTS logs_fts_delete AFTER DELETE ON logs BEGIN "
-        "INSERT INTO logs_fts(logs_fts, rowid, message) VALUES ('delete', old.pk, old.message); END",
-        "CREATE TRIGGER IF NOT EXISTS logs_fts_update AFTER UPDATE ON logs BEGIN "
-        "INSERT INTO logs_fts(logs_fts, rowid, message) VALUES ('delete', old.pk, old.message); "
-        "INSERT INTO logs_fts(rowid, message) VALUES (new.pk, new.message); END",
-    ),
-    "postgresql": (
-        "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-        "CREATE INDEX IF NOT EXISTS ix_logs_message_trgm ON logs USING gin (message gin_trgm_ops)",
-    ),
-}
-
 
 def default_store_url() -> str:
     """``BIANQUE_OBSERVABILITY_URL``, else ``sqlite:///<BIANQUE_HOME>/observability.db``."""
@@ -145,10 +88,12 @@ class StoreError(RuntimeError):
 
 @dataclass(frozen=True)
 class IngestReport:
-    """How many rows one ingest stored."""
+    """How many rows one ingest stored; for a bundle whose content was stored before (and no ``force``), none,
+    and ``already`` says when and from where."""
 
     logs: int = 0
     changes: int = 0
+    already: IngestedBundle | None = None
 
 
 class ObservabilityStore(_Database):
@@ -162,7 +107,7 @@ class ObservabilityStore(_Database):
             metadata.create_all(conn)
         try:  # without FTS5 trigram / pg_trgm, patterns are still answered by (I)LIKE, only slower
             with self.engine.begin() as conn:
-                for ddl in _SEARCH_INDEX.get(self.engine.dialect.name, ()):
+                for ddl in SEARCH_INDEX.get(self.engine.dialect.name, ()):
                     conn.execute(text(ddl))
         except SQLAlchemyError:
             pass
@@ -175,9 +120,12 @@ class ObservabilityStore(_Database):
         """Store change events; a change whose ``id`` is already stored is replaced."""
         return self._ingest([], list(records)).changes
 
-    def ingest_bundle(self, path: str | Path, warnings: list[BundleWarning] | None = None) -> IngestReport:
+    def ingest_bundle(self, path: str | Path, warnings: list[BundleWarning] | None = None,
+                      force: bool = False) -> IngestReport:
         """Store a case bundle's ``logs.jsonl`` and ``changes.jsonl`` (plain or ``.gz``) together, or nothing.
 
+        The bundle is recorded with its rows (``agent.sources.ingested``): the same content again stores nothing
+        and reports the earlier ingest, unless ``force`` (its log lines are then appended again).
         Raises ``InvalidBundleError`` naming file, line and field when either file is malformed. What the
         readers of those files ignore (a change's unknown key) is added to ``warnings`` when given, even then.
         """
@@ -192,15 +140,25 @@ class ObservabilityStore(_Database):
         changes, more = read_data_file(root, "changes.jsonl", partial(read_changes, warnings=warnings))
         if errors or more:
             raise InvalidBundleError(str(root), [*errors, *more])
-        return self._ingest(logs, changes)
+        return self._ingest(logs, changes, bundle=root, force=force)
 
-    def _ingest(self, logs: Sequence[LogRecord], changes: Sequence[ChangeRecord]) -> IngestReport:
+    def _ingest(self, logs: Sequence[LogRecord], changes: Sequence[ChangeRecord], bundle: Path | None = None,
+                force: bool = False) -> IngestReport:
         log_rows = [_log_row(i, r) for i, r in enumerate(logs)]
         change_rows = [_change_row(i, r) for i, r in enumerate(changes)]
         ids = [row["id"] for row in change_rows]
+        record = None  # an empty bundle is not recorded: it has nothing to store twice
+        if bundle is not None and (log_rows or change_rows):
+            digest = content_digest(log_rows, change_rows)
+            record = IngestedBundle(digest, str(bundle.resolve()), time.time(), len(log_rows), len(change_rows))
         try:
             self.create_schema()
             with self.engine.begin() as conn:
+                if record is not None:
+                    earlier = earlier_ingest(conn, record.digest)
+                    if earlier is not None and not force:
+                        return IngestReport(already=earlier)
+                    record_ingest(conn, record)
                 for start in range(0, len(ids), _BATCH):
                     batch = ids[start : start + _BATCH]
                     conn.execute(changes_table.delete().where(changes_table.c.id.in_(batch)))

@@ -9,12 +9,15 @@ from agent.sources.base import LogRequest
 from agent.sources.sqlstore import ObservabilityStore, SqlLogSource, StoreError
 from tests.test_sqlstore import (  # noqa: F401 (collected here again, with store_url on PostgreSQL)
     loaded,
+    test_a_failed_ingest_records_no_bundle,
+    test_a_store_made_before_bundles_were_recorded_gains_the_record,
     test_bad_record_stores_nothing,
     test_changes_by_service_type_and_window,
     test_changes_replace_by_id_and_are_bounded,
     test_database_failure_midway_rolls_back_everything,
     test_filters_by_service_window_and_level,
     test_ingest_bundle_all_or_nothing,
+    test_ingesting_the_same_bundle_again_stores_nothing_until_forced,
     test_limit_keeps_lines_spread_evenly_as_the_bundle_source_does,
     test_pattern_wildcards_are_literal,
     test_patterns_are_case_insensitive_substrings_any_of,
