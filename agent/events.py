@@ -30,6 +30,11 @@ class Pattern(StrEnum):
     RELEASE_INTERCEPTION = "release_interception"
     INSPECTION = "inspection"
 
+    @property
+    def with_article(self) -> str:
+        """The name after its indefinite article, for messages: "an rca", "a release_interception", "an inspection"."""
+        return ("a " if self is Pattern.RELEASE_INTERCEPTION else "an ") + self.value
+
 
 class Alert(BaseModel):
     """One Alertmanager alert (the objects inside a webhook's ``alerts`` list)."""

@@ -74,8 +74,8 @@ def test_skill_option_picks_the_skill():
 @pytest.mark.parametrize(
     ("command", "scenario", "hint"),
     [("rca", "release-good-canary", "is a release_interception event; use `bianque intercept`"),
-     ("intercept", "inspection-healthy", "is a inspection event; use `bianque inspect`"),
-     ("inspect", "rca-noisy-alert", "is a rca event; use `bianque rca`")],
+     ("intercept", "inspection-healthy", "is an inspection event; use `bianque inspect`"),
+     ("inspect", "rca-noisy-alert", "is an rca event; use `bianque rca`")],
 )
 def test_wrong_pattern_gives_a_clear_error(command, scenario, hint):
     result = runner.invoke(app, [command, "--bundle", str(SCENARIOS / scenario)])
@@ -85,7 +85,8 @@ def test_wrong_pattern_gives_a_clear_error(command, scenario, hint):
 
 @pytest.mark.parametrize(
     ("skill", "message"),
-    [("serving-canary-release", "Skill 'serving-canary-release' is for release_interception events"),
+    [("serving-canary-release",
+      "Skill 'serving-canary-release' is for release_interception events; this is an rca event"),
      ("no-such-skill", "no Skill named 'no-such-skill'")],
 )
 def test_a_skill_that_cannot_answer_gives_a_clear_error(skill, message):

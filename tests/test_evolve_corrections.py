@@ -37,7 +37,7 @@ def test_marking_right_endorses_the_verdict(memory) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"correct": False, "decision": "block"}, "decision does not apply"),
+        ({"correct": False, "decision": "block"}, "is an rca case: decision does not apply"),
         ({"correct": False}, "a wrong answer needs the truth"),
         ({"correct": False, "fault": "memory_leak"}, "give --service too"),
         ({"correct": False, "service": "ranking", "fault": "Memory Leak"}, "is not a fault kind"),

@@ -47,7 +47,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         if event is None:
             fail("nothing to investigate: give --bundle or an input file")
         if event.pattern != expect:
-            fail(f"the bundle's event is a {event.pattern.value} event; use `bianque {_command(event.pattern)}`")
+            fail(f"the bundle's event is {event.pattern.with_article} event; use `bianque {_command(event.pattern)}`")
         check_override(skill, load_skills(settings), event)  # a mistyped --skill stores no failed case
         with first_use_progress("embedding the handbook (first use of this knowledge store)") as progress:
             knowledge = open_knowledge(settings, progress=progress)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.events import Pattern
 from agent.memory.errors import InvalidInputError
 from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.truth import Truth, judge, truth_from_correction
@@ -81,7 +82,8 @@ def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any], words
     extra = sorted(set(given) - set(allowed))
     if extra:
         names = ", ".join(extra).replace("needs_attention", "attention")
-        raise CorrectionError(f"case {case.id} is a {pattern} case: {names} does not apply; correct it with {how}")
+        kind = Pattern(pattern).with_article
+        raise CorrectionError(f"case {case.id} is {kind} case: {names} does not apply; correct it with {how}")
     if given.get("decision") is not None and given["decision"] not in DECISIONS:
         raise CorrectionError(f"decision: must be one of {', '.join(DECISIONS)}, got {given['decision']!r}")
     fault = given.get("fault")

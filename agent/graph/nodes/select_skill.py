@@ -23,7 +23,7 @@ def check_override(name: str | None, library: SkillLibrary, event: Event) -> Non
         raise LookupError(f"no Skill named {name!r}; known: {sorted(library.skills)}")
     if loaded.skill.pattern != event.pattern:
         raise LookupError(
-            f"Skill {name!r} is for {loaded.skill.pattern.value} events; this is a {event.pattern.value} event"
+            f"Skill {name!r} is for {loaded.skill.pattern.value} events; this is {event.pattern.with_article} event"
         )
 
 
