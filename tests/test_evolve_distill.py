@@ -111,3 +111,23 @@ def test_cli_distill_reports_and_dedups(memory, knowledge) -> None:
     assert [(n["action"], n["kind"], len(n["cases"])) for n in notes] == [("created", "memory_leak", 2)]
     again = CliRunner().invoke(app, ["knowledge", "distill"], env={"COLUMNS": "200"})
     assert again.exit_code == 0 and "0 created, 0 updated, 1 unchanged, 0 removed" in again.output
+
+
+def test_cli_distill_of_an_unknown_skill_is_an_error_naming_the_known_ones(memory, knowledge) -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+
+    _leak_case(memory)
+    result = CliRunner().invoke(app, ["knowledge", "distill", "--skill", "nope"])
+    assert result.exit_code == 2
+    assert "no Skill named 'nope'; known: [" in result.stderr and "'memory-pressure-rca'" in result.stderr
+    assert _notes(knowledge) == {}
+    known = CliRunner().invoke(app, ["knowledge", "distill", "--skill", "memory-pressure-rca", "--json"])
+    assert known.exit_code == 0, known.output
+    assert [n["skill"] for n in json.loads(known.stdout)["notes"]] == ["memory-pressure-rca"]
+    removed = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"), skill="since-removed-rca")
+    correct_case(memory, removed, correct=False, service="ranking", fault="memory_leak")
+    gone = CliRunner().invoke(app, ["knowledge", "distill", "--skill", "since-removed-rca", "--json"])
+    assert gone.exit_code == 0, gone.output  # no longer loaded, but its corrected cases are still there
+    assert [n["skill"] for n in json.loads(gone.stdout)["notes"]] == ["since-removed-rca"]

@@ -126,12 +126,15 @@ def distill_command(
 
     settings = get_settings()
     with _errors():
+        memory = _memory()
+        if skill is not None:
+            _check_distilled_skill(memory, skill)
         client = None
         if settings.llm_enabled:
             from agent.llm.client import LLMClient
 
             client = LLMClient(settings)
-        report = distill(_memory(), _knowledge(), client=client, skill=skill, min_cases=min_cases)
+        report = distill(memory, _knowledge(), client=client, skill=skill, min_cases=min_cases)
     if as_json:
         typer.echo(notes_json(report))
         return
@@ -145,6 +148,16 @@ def distill_command(
         _say(f"note: {message}", "yellow")
     _say(f"{report.count('created')} created, {report.count('updated')} updated, "
                   f"{report.count('unchanged')} unchanged, {report.count('removed')} removed")
+
+
+def _check_distilled_skill(memory: Any, name: str) -> None:
+    """LookupError unless ``name`` is a loaded Skill or one that answered a corrected case (since removed)."""
+    from agent.memory.truth import case_skill
+    from agent.runtime import load_skills
+
+    library = load_skills(get_settings())
+    if library.get(name) is None and all(case_skill(case) != name for case in memory.corrected_cases()):
+        raise LookupError(f"no Skill named {name!r}; known: {sorted(library.skills)}")
 
 
 # --- bianque skills history | diff | rollback -------------------------------------------------
