@@ -107,9 +107,9 @@ def test_show_prints_the_skill_yaml(only_fixture_dirs):
     assert "override/user/shared.yaml" in result.output
 
 
-def test_show_unknown_name_suggests_and_exits_1(only_fixture_dirs):
+def test_show_unknown_name_suggests_and_exits_2_as_bad_input(only_fixture_dirs):
     result = runner.invoke(app, ["skills", "show", "sharde"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "No Skill named 'sharde'. Did you mean: shared?" in result.output
 
 

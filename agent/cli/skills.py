@@ -37,8 +37,8 @@ def _scope(loaded: LoadedSkill) -> str:
     return f"{scope.business}: {services}" if scope.business else services
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` to stderr; return the Exit to raise."""
+def _fail(message: str, code: int) -> typer.Exit:
+    """Print ``message`` to stderr; return the Exit to raise (1: a check failed, 2: bad input)."""
     err_console.print(message, markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
@@ -78,7 +78,7 @@ def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
     if loaded is None:
         close = difflib.get_close_matches(name, list(library.skills), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise _fail(f"No Skill named {name!r}.{hint} See `bianque skills list`.")
+        raise _fail(f"No Skill named {name!r}.{hint} See `bianque skills list`.", 2)
     header = f"# {loaded.source}" + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
     console.print(header, markup=False, highlight=False, soft_wrap=True)
     text = loaded.path.read_text(encoding="utf-8") if loaded.path else ""
