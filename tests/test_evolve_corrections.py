@@ -138,6 +138,17 @@ def test_cli_correct_errors_are_clear(memory) -> None:
     assert unknown.exit_code == 2 and "missing-case" in unknown.output
 
 
+@pytest.mark.parametrize("flags", [["--right", "--wrong"], ["--wrong", "--right"], []])
+def test_cli_correct_needs_exactly_one_of_right_and_wrong(memory, flags) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    result = runner.invoke(app, ["correct", case_id, *flags, "--service", "ranking", "--fault", "memory_leak",
+                                 "--no-index"])
+    assert result.exit_code == 2
+    expected = "contradict each other: give one of them" if flags else "give --right or --wrong"
+    assert expected in result.stderr
+    assert memory.get_case(case_id).corrections == []
+
+
 class _BrokenStore:
     def add(self, *args, **kwargs):
         raise RuntimeError("chroma is down")

@@ -79,7 +79,8 @@ def _knowledge():
 
 def correct(
     case_id: Annotated[str, typer.Argument(help="The case to correct (see `bianque cases list`).")],
-    right: Annotated[bool, typer.Option("--right/--wrong", help="Was the answer right?")],
+    right: Annotated[bool, typer.Option("--right", help="The answer was right (give this or --wrong).")] = False,
+    wrong: Annotated[bool, typer.Option("--wrong", help="The answer was wrong; give the truth.")] = False,
     service: Annotated[str | None, typer.Option(help="The true root-cause service (or inspected service).")] = None,
     fault: Annotated[str | None, typer.Option(help="The true fault kind, e.g. memory_leak.")] = None,
     decision: Annotated[str | None, typer.Option(help="Release cases: the right decision, pass|hold|block.")] = None,
@@ -93,6 +94,10 @@ def correct(
     """Mark a case right or wrong and give the truth; the verdict itself is never changed."""
     from agent.evolve.corrections import correct_case
 
+    if right and wrong:  # as one --right/--wrong flag the last would silently win
+        fail("--right and --wrong contradict each other: give one of them")
+    if not right and not wrong:
+        fail("give --right or --wrong: was the case's answer right?")
     with _errors():
         memory = _memory()
         result = correct_case(
