@@ -180,6 +180,19 @@ def test_malformed_json_is_rejected_with_where_it_broke(client):
     assert "not valid JSON at character" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(("headers", "got"), [({"content-type": "text/plain"}, "text/plain"), ({}, "no content-type")])
+def test_a_json_body_not_sent_as_json_is_refused_saying_so(client, investigator, headers, got):
+    body = json.dumps(webhook(alert(fingerprint="fp-1")))
+    response = client.post("/webhook/alertmanager", content=body, headers=headers)
+    assert response.status_code == 415
+    message = f"must be JSON sent with content-type: application/json (got {got})"
+    assert response.json() == {"detail": f"invalid request: body: {message}",
+                               "errors": [{"field": "body", "message": message}]}
+    assert investigator.calls == [] and client.get("/incidents").json() == []
+    not_an_object = client.post("/webhook/alertmanager", json="alerts")  # JSON, but not the envelope: as before
+    assert not_an_object.status_code == 422 and "content-type" not in not_an_object.json()["detail"]
+
+
 def test_too_many_alerts_in_one_call_are_refused(memory, investigator):
     with make_client(memory, investigator, max_alerts=2) as client:
         response = client.post("/webhook/alertmanager", json=webhook(alert("A"), alert("B"), alert("C")))

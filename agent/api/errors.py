@@ -54,14 +54,24 @@ def validation_response(errors: Iterable[dict[str, Any]]) -> JSONResponse:
     return problems_response(problems(errors))
 
 
-def problems_response(listed: list[dict[str, str]]) -> JSONResponse:
-    """422 for problems already named ``{field, message}``."""
+def problems_response(listed: list[dict[str, str]], status_code: int = 422) -> JSONResponse:
+    """422 (or ``status_code``) for problems already named ``{field, message}``."""
     detail = "invalid request: " + "; ".join(f"{p['field']}: {p['message']}" for p in listed)
-    return JSONResponse(status_code=422, content={"detail": detail, "errors": listed})
+    return JSONResponse(status_code=status_code, content={"detail": detail, "errors": listed})
 
 
-async def _request_validation(_request: Request, exc: Exception) -> JSONResponse:
+def not_json_response(request: Request) -> JSONResponse:
+    """415 for a body sent under another content type than JSON's (FastAPI then validates its raw bytes, and
+    pydantic's answer, "Input should be a valid dictionary", does not say what was wrong)."""
+    got = (request.headers.get("content-type") or "no content-type")[:100]
+    message = f"must be JSON sent with content-type: application/json (got {got})"
+    return problems_response([{"field": "body", "message": message}], status_code=415)
+
+
+async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if isinstance(exc.body, bytes):  # a JSON body is parsed before validation; raw bytes were not sent as JSON
+        return not_json_response(request)
     return validation_response(exc.errors())
 
 
@@ -88,9 +98,9 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map validation, not-found (a case, a Skill, a version, a job) and bad-input errors (a case that is not
-    corrected, a refinement that was rejected) to 422/404/422, a Skill changed under a refinement or a Skill
-    file that cannot be written (another Skill's file in the way) to 409, a full job backlog to 503, and
-    anything else to a JSON 500."""
+    corrected, a refinement that was rejected) to 422/404/422, a body not sent as JSON to 415, a Skill changed
+    under a refinement or a Skill file that cannot be written (another Skill's file in the way) to 409, a full
+    job backlog to 503, and anything else to a JSON 500."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(UnknownSkillError, _not_found)
