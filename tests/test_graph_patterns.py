@@ -92,7 +92,7 @@ def test_a_full_run_is_stored_with_skill_verdict_and_report(name, knowledge, mem
 def test_a_failing_run_marks_the_case_failed(memory):
     bundle = load_bundle(SCENARIOS / "rca-noisy-alert")
     toolkit = bundle_toolkit(bundle, get_settings(), memory=memory)
-    with pytest.raises(KeyError, match="no Skill named 'missing-skill'"):
+    with pytest.raises(LookupError, match="no Skill named 'missing-skill'"):
         investigate(bundle.event, toolkit, skill="missing-skill")
     [case] = memory.list_cases()
     assert case.status == "failed" and "missing-skill" in case.error
