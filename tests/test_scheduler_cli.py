@@ -94,13 +94,7 @@ def test_run_inspects_now_and_records_the_run(runner):
     settings = get_settings()
     invoke(runner, "sync")
     with Memory(settings.resolved_database_url) as memory:
-        configure(settings, DryRunInvestigator(memory))
-        try:
-            result = invoke(runner, "run", "disk-inspection", "--service", "ranking", "--json")
-        finally:
-            configure(None, None)
-        assert result.exit_code == 0, result.output
-        body = json.loads(result.stdout)
+        body = dry_run(runner, settings, memory, "disk-inspection", "--service", "ranking")
         schedule = memory.get_schedule("skill:disk-inspection")
     assert body["verdict"]["pattern"] == "inspection"
     assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
@@ -111,13 +105,7 @@ def test_run_takes_a_stored_schedules_job_id(runner):
     assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
                   "--service", "cache").exit_code == 0
     with Memory(settings.resolved_database_url) as memory:
-        configure(settings, DryRunInvestigator(memory))
-        try:
-            result = invoke(runner, "run", "nightly", "--json")
-        finally:
-            configure(None, None)
-        assert result.exit_code == 0, result.output
-        body = json.loads(result.stdout)
+        body = dry_run(runner, settings, memory, "nightly")
         schedule = memory.get_schedule("nightly")
     assert body["verdict"]["pattern"] == "inspection"
     assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
@@ -182,3 +170,14 @@ def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
     assert "skill:disk-inspection: next run 20" in output and "stopping" in output
+
+
+def dry_run(runner, settings, memory, *args: str) -> dict:
+    """``schedule run ARGS --json`` through a dry-run investigator recording on ``memory``: its JSON answer."""
+    configure(settings, DryRunInvestigator(memory))
+    try:
+        result = invoke(runner, "run", *args, "--json")
+    finally:
+        configure(None, None)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
