@@ -14,9 +14,9 @@ from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
 from agent.bundles.yaml_lines import meant_hint
 from agent.names import name_problem
+from agent.phrases import listed
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, change_type, diff_text
 from agent.timeparse import NotSecondsError, to_epoch
-from agent.wording import listed
 
 LOG_FIELDS = ("ts", "service", "level", "message", "instance", "trace_id")
 CHANGE_FIELDS = tuple(f.name for f in fields(ChangeRecord))  # what a changes.jsonl line is read into

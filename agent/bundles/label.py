@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog, InvalidBundleError
 from agent.bundles.yaml_lines import load_yaml, report_validation, to_plain, warn_unknown_keys
-from agent.wording import listed
+from agent.phrases import listed
 
 ANY_KIND = "anomaly"  # an expected finding's kind when the data set knows something was wrong, not what
 PROVENANCE = ("sim",)  # keys saying where a case came from (the simulator's fault, seed, ...): not scored, not warned

@@ -10,9 +10,9 @@ from agent.events import Event
 from agent.findings import Finding, about
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
+from agent.phrases import listed
 from agent.timeparse import to_rfc3339
 from agent.verdict import RootCause, Verdict
-from agent.wording import listed
 
 MAX_FINDINGS_SHOWN = 12
 VIA = " via "

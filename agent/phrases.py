@@ -1,4 +1,4 @@
-"""Words for people: lists of names as a sentence says them."""
+"""Phrases for people: a list of names as a sentence says it (Finding summaries are worded in detectors.wording)."""
 
 from __future__ import annotations
 
