@@ -53,6 +53,22 @@ def test_validate_and_show_print_warnings_and_pass(tmp_path):
     assert f"warning: {warning}" in " ".join(shown.stderr.split())
 
 
+def test_validate_json_gives_each_bundles_errors_and_warnings_with_file_line_and_field(tmp_path):
+    shutil.copytree(FIXTURE, tmp_path / "good")
+    (tmp_path / "good" / "topology.yaml").write_text("services:\n  gateway: {calls: [ranking]}\n")
+    shutil.copytree(FIXTURE, tmp_path / "bad")
+    (tmp_path / "bad" / "metrics.csv").write_text("timestamp,metric,service,value\n1,m,a,abc\n")
+    result = runner.invoke(app, ["bundle", "validate", str(tmp_path), "--json"])
+    assert result.exit_code == 1
+    bad, good = json.loads(result.stdout)
+    assert bad["path"].endswith("bad") and not bad["valid"] and bad["warnings"] == []
+    assert bad["errors"] == [{"file": "bad/metrics.csv", "line": 2, "field": "value",
+                              "message": "not a number ('abc')"}]
+    assert good["valid"] and good["errors"] == []
+    [warning] = good["warnings"]
+    assert (warning["file"], warning["line"], warning["field"]) == ("good/topology.yaml", 2, "services.gateway.calls")
+
+
 def test_validate_nothing_found(tmp_path):
     result = runner.invoke(app, ["bundle", "validate", str(tmp_path)])
     assert result.exit_code == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -35,25 +36,33 @@ def register(app: typer.Typer) -> None:
 @bundle_app.command("validate")
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.")],
+    as_json: JsonOption = False,
 ) -> None:
     """Check every bundle (each directory holding an event.yaml) and print its problems; exit 1 on any.
 
-    Warnings (what the readers ignore, such as an unknown key) are printed too; they do not fail the check."""
+    Warnings (what the readers ignore, such as an unknown key) are printed too; they do not fail the check.
+    ``--json`` prints, per bundle, its path, whether it is valid, and its errors and warnings as file, line, field
+    and message (for a CI step); the exit code is the same."""
     bundles = _bundles_or_exit(paths)
-    bad = warned = 0
-    for path in bundles:
-        errors, warnings = check_bundle(path)
-        bad += bool(errors)
-        warned += bool(warnings) and not errors
-        for error in errors:
-            _error(str(error))
-        _warn(warnings)
+    checked = {path: check_bundle(path) for path in bundles}
+    bad = sum(bool(errors) for errors, _ in checked.values())
+    warned = sum(bool(warnings) and not errors for errors, warnings in checked.values())
     summary = f"{len(bundles) - bad} of {len(bundles)} bundle(s) valid"
     summary += f", {warned} with warnings" if warned else ""
+    if as_json:
+        print_json([{"path": str(path), "valid": not errors, "errors": [asdict(e) for e in errors],
+                     "warnings": [asdict(w) for w in warnings]} for path, (errors, warnings) in checked.items()])
+    else:
+        for errors, warnings in checked.values():
+            for error in errors:
+                _error(str(error))
+            _warn(warnings)
     if bad:
-        _error(summary)
+        if not as_json:
+            _error(summary)
         raise typer.Exit(1)
-    console.print(summary, style="green", markup=False)
+    if not as_json:
+        console.print(summary, style="green", markup=False)
 
 
 @bundle_app.command("show")
