@@ -55,7 +55,7 @@ def test_investigate_answers_with_verdict_report_and_case(client, investigator):
         (
             {"event": RCA_EVENT, "skill": "disk-inspection"},
             422,
-            "'disk-inspection' is for inspection events, the event is rca",
+            "skill: Skill 'disk-inspection' is for inspection events; this is an rca event",
         ),
     ],
 )

@@ -10,6 +10,7 @@ from agent.api.questions import answer
 from agent.api.schemas import AskRequest, InvestigateRequest
 from agent.api.state import ServiceState, require_token, service
 from agent.ask import Answer
+from agent.graph.nodes.select_skill import check_override
 from agent.investigate import InvestigationResult
 from agent.runtime import load_skills
 
@@ -21,17 +22,11 @@ def investigate_event(
     body: InvestigateRequest, state: Annotated[ServiceState, Depends(service)]
 ) -> InvestigationResult:
     """Investigate one event now and answer with the verdict, the report and the case id."""
-    if body.skill is not None:
-        library = load_skills(state.settings)
-        loaded = library.get(body.skill)
-        if loaded is None:
-            raise HTTPException(status_code=422, detail=f"skill: no Skill named {body.skill!r} (see GET /skills)")
-        if loaded.skill.pattern != body.event.pattern:
-            raise HTTPException(
-                status_code=422,
-                detail=f"skill: {body.skill!r} is for {loaded.skill.pattern.value} events, "
-                f"the event is {body.event.pattern.value}",
-            )
+    if body.skill is not None:  # the check the CLI and the select_skill node make: a bad name stores no case
+        try:
+            check_override(body.skill, load_skills(state.settings), body.event)
+        except LookupError as exc:
+            raise HTTPException(status_code=422, detail=f"skill: {exc}") from None
     return state.investigator(body.event, skill=body.skill, source="api")
 
 
