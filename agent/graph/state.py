@@ -34,7 +34,7 @@ class InvestigationState(TypedDict, total=False):
     targets: list[str]
     window: dict[str, float]
     skill: dict[str, Any]
-    calls: dict[str, list[str]]  # the call graph read off the window's log traces (agent.graph.call_graph)
+    calls: dict[str, list[str]]  # read off the window's metric labels and log traces (agent.graph.call_graph)
     gathered: dict[str, Any]
     findings: list[dict[str, Any]]
     pack: dict[str, Any]

@@ -32,7 +32,7 @@ class Toolkit:
     metrics: MetricSource | None = None
     logs: LogSource | None = None
     changes: ChangeSource | None = None
-    topology: Topology | None = None  # the given call graph; without edges, gather reads one off the logs' traces
+    topology: Topology | None = None  # the given call graph; without edges, gather reads one off the data
     knowledge: KnowledgeStore | None = None
     memory: Memory | None = None
     llm_reasoner: Reasoner | None = None

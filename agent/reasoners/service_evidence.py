@@ -96,6 +96,7 @@ class ServiceEvidence:
 
     @property
     def anomalous(self) -> bool:
+        """Its strength reaches ``SIGNIFICANT``."""
         return self.strength >= SIGNIFICANT
 
 

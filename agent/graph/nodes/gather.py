@@ -188,8 +188,9 @@ def _change_json(record: Any) -> dict[str, Any]:
 
 def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Build the plan from the selected Skill and execute it. Without a call graph with edges, the one the
-    window's log traces show is this investigation's (``calls``, see :func:`_read_calls`); when no graph covers
-    the targets, every other service with data is a possible dependency of a Skill that reads dependencies."""
+    window's metric labels and log traces show is this investigation's (``calls``, see :func:`_read_calls`); when
+    no graph covers the targets, every other service with data is a possible dependency of a Skill that reads
+    dependencies."""
     event = Event.model_validate(state["event"])
     skill = toolkit.skill(state["skill"]["name"])
     started = state.get("window", {}).get("anchor")  # triage found when a change began
