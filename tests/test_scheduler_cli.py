@@ -90,23 +90,24 @@ def test_add_warns_when_the_schedule_cannot_run(runner):
     assert listed(runner)["oops"]["next_run"] is None
 
 
-def test_run_inspects_now_and_records_the_run(runner):
+@pytest.mark.parametrize(("setup", "target", "job_id"), [
+    (("sync",), ("disk-inspection", "--service", "ranking"), "skill:disk-inspection"),
+    # a stored schedule's job id runs its Skill over its services, recorded on it
+    (("add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--service", "cache"), ("nightly",),
+     "nightly"),
+])
+def test_run_inspects_now_and_records_the_run(runner, setup, target, job_id):
     settings = get_settings()
-    invoke(runner, "sync")
+    assert invoke(runner, *setup).exit_code == 0
     with Memory(settings.resolved_database_url) as memory:
-        body = dry_run(runner, settings, memory, "disk-inspection", "--service", "ranking")
-        schedule = memory.get_schedule("skill:disk-inspection")
-    assert body["verdict"]["pattern"] == "inspection"
-    assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
-
-
-def test_run_takes_a_stored_schedules_job_id(runner):
-    settings = get_settings()
-    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
-                  "--service", "cache").exit_code == 0
-    with Memory(settings.resolved_database_url) as memory:
-        body = dry_run(runner, settings, memory, "nightly")
-        schedule = memory.get_schedule("nightly")
+        configure(settings, DryRunInvestigator(memory))
+        try:
+            result = invoke(runner, "run", *target, "--json")
+        finally:
+            configure(None, None)
+        assert result.exit_code == 0, result.output
+        body = json.loads(result.stdout)
+        schedule = memory.get_schedule(job_id)
     assert body["verdict"]["pattern"] == "inspection"
     assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
 
@@ -170,14 +171,3 @@ def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
     assert "skill:disk-inspection: next run 20" in output and "stopping" in output
-
-
-def dry_run(runner, settings, memory, *args: str) -> dict:
-    """``schedule run ARGS --json`` through a dry-run investigator recording on ``memory``: its JSON answer."""
-    configure(settings, DryRunInvestigator(memory))
-    try:
-        result = invoke(runner, "run", *args, "--json")
-    finally:
-        configure(None, None)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
