@@ -18,9 +18,10 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from agent.call_labels import CONVENTIONS
 from agent.sources.base import MetricQuery, QueryLimits
 from agent.sources.prometheus import PrometheusMetricSource
-from agent.sources.promql import escape_string, glob_to_re2, quote, selector
+from agent.sources.promql import escape_string, glob_to_re2, quote, regex_selector, selector
 
 
 class FakePrometheus:
@@ -267,6 +268,44 @@ def test_selector_globs_use_name_regex_and_label_regex():
 
 def test_selector_keeps_a_hostile_metric_name_inside_its_string():
     assert selector("up) or vector(1", {}) == '{__name__="up) or vector(1"}'
+
+
+
+def test_regex_selector_quotes_each_regex_and_checks_each_label_name():
+    assert regex_selector({"a": ".+", "b": 'x"y\\'}) == '{a=~".+", b=~"x\\"y\\\\"}'
+    with pytest.raises(ValueError, match="not a valid label name: 'k8s.app'"):
+        regex_selector({"k8s.app": ".+"})
+    with pytest.raises(ValueError, match="at least one matcher"):
+        regex_selector({})
+
+
+# --- calls named by labels --------------------------------------------------------------------
+
+OWN_CALLEE = next(c for c in CONVENTIONS if c.name == "service/callee")
+
+
+def vector(*labels: dict) -> dict:
+    return {"status": "success", "data": {"resultType": "vector",
+                                          "result": [{"metric": m, "value": [2000, "1"]} for m in labels]}}
+
+
+def test_calls_asks_for_the_pairs_under_the_servers_service_label(fake):
+    fake.answer("/api/v1/query", vector({"app": "b", "callee": "c"}, {"app": "a", "callee": "b"}, {"app": "a"}))
+    result = PrometheusMetricSource(fake.url, service_label="app").calls(OWN_CALLEE, 1000.0, 2000.0)
+    assert result.status == "ok" and result.data == [("a", "b"), ("b", "c")]  # sorted; one without a callee left out
+    expr = _params(fake.requests[-1])["query"][0]
+    assert expr == 'group by (app, callee) (last_over_time({app=~".+", callee=~".+", caller=~""}[1000001ms]))'
+    assert _params(fake.requests[-1])["time"] == ["2000"]
+
+
+def test_calls_that_cannot_be_asked_or_read_are_failed_results(fake):
+    bad_label = PrometheusMetricSource(fake.url, service_label="k8s.app").calls(OWN_CALLEE, 1000.0, 2000.0)
+    assert bad_label.status == "error" and "not a valid label name: 'k8s.app'" in bad_label.error
+    backwards = PrometheusMetricSource(fake.url).calls(OWN_CALLEE, 2000.0, 1000.0)
+    assert backwards.status == "error" and "end is before its start" in backwards.error
+    fake.answer("/api/v1/query", matrix())
+    not_a_vector = PrometheusMetricSource(fake.url).calls(OWN_CALLEE, 1000.0, 2000.0)
+    assert not_a_vector.status == "error" and "expected a vector, got 'matrix'" in not_a_vector.error
 
 
 @pytest.mark.parametrize(

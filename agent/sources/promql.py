@@ -91,9 +91,15 @@ def _expand_ranges(body: str) -> str:
     return "".join(dict.fromkeys(members))
 
 
-def _matcher(label: str, value: str) -> str:
+def _checked(label: str) -> str:
+    """``label``, or ``ValueError`` when it is no valid Prometheus label name."""
     if not _LABEL_NAME.match(label):
         raise ValueError(f"not a valid label name: {label!r}")
+    return label
+
+
+def _matcher(label: str, value: str) -> str:
+    _checked(label)
     if is_glob(value):
         regex = glob_to_re2(value)
         if label == "__name__" and regex.replace(".*", "") == "":
@@ -107,10 +113,7 @@ def regex_selector(matchers: Mapping[str, str]) -> str:
     invalid label name or no matcher."""
     if not matchers:
         raise ValueError("a selector needs at least one matcher")
-    for label in matchers:
-        if not _LABEL_NAME.match(label):
-            raise ValueError(f"not a valid label name: {label!r}")
-    return "{" + ", ".join(f"{label}=~{quote(regex)}" for label, regex in matchers.items()) + "}"
+    return "{" + ", ".join(f"{_checked(label)}=~{quote(regex)}" for label, regex in matchers.items()) + "}"
 
 
 def selector(name: str, matchers: Mapping[str, str], exclude: Sequence[str] = ()) -> str:
