@@ -52,6 +52,6 @@ def test_the_generic_rca_skill_calls_attention_at_the_significance_the_ranking_u
 
     decision = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill.decision
     clear = apply_rules(decision, [_finding(FindingKind.ANOMALY, SIGNIFICANT + 0.05, service="cart")], ["frontend"])
-    assert clear.outcome == "attention" and "as clearly as the ranking calls significant" in clear.reason
+    assert clear.outcome == "attention" and "as clearly as the ranking counts significant" in clear.reason
     mild = apply_rules(decision, [_finding(FindingKind.ANOMALY, 0.3, service="cart")], ["frontend"])
     assert mild.outcome == "no_attention"
