@@ -52,7 +52,9 @@ def investigate_bundle(path):
     ("node_timex_offset_seconds", "both"), ("cert_expiry_seconds", "both"), ("uptime_seconds", "down"),
     # a physical reading goes wrong either way, whatever the words beside it (a machine's failure shows as a fall)
     ("machine_temperature_system_failure", "both"), ("node_hwmon_temp_celsius", "both"),
-    ("sensor_voltage_errors", "both"),
+    # ... unless the name counts errors (a plural, a participle, a total)
+    ("sensor_voltage_errors", "up"), ("temperature_read_failures_total", "up"), ("temp_celsius_reads_failed", "up"),
+    ("voltage_error", "both"),
 ])
 def test_direction_is_read_off_the_name(name, direction):
     assert infer_direction(name) == direction

@@ -58,8 +58,11 @@ _NOT_A_WAIT = frozenset({"offset", "skew", "drift", "expiry", "expiration", "exp
 _DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex", "healthy", "free", "freeable"})
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
 # a physical reading names what the series measures; error words beside it say what it watches, not which way
-# is bad (``machine_temperature_system_failure`` is a temperature: a fall can be the failure)
+# is bad (``machine_temperature_system_failure`` is a temperature: a fall can be the failure), unless the name
+# counts them: it ends in a plural or participle (``sensor_voltage_errors``, ``temp_reads_failed``) or adds up
+# (``temperature_read_failures_total``)
 _READINGS = frozenset({"temperature", "celsius", "fahrenheit", "kelvin", "humidity", "voltage", "volts"})
+_COUNTED_ERRORS = frozenset({"errors", "failures", "failed", "exceptions", "timeouts", "rejected", "dropped"})
 
 
 def name_tokens(metric: str) -> list[str]:
@@ -82,6 +85,14 @@ def _ends_accumulated(tokens: list[str]) -> bool:
     return bool(tokens) and tokens[-1] in _ACCUMULATED
 
 
+def _counts_errors(tokens: list[str]) -> bool:
+    """The name counts errors: it ends in a plural or participle error word, or is a total or count of one."""
+    if not tokens:
+        return False
+    last = tokens[-1] if not _ends_accumulated(tokens) else tokens[-2] if len(tokens) > 1 else ""
+    return last in _COUNTED_ERRORS or (_ends_accumulated(tokens) and bool(ERROR_WORDS.intersection(tokens)))
+
+
 def _says_duration(tokens: list[str]) -> bool:
     """A duration word, a time unit or a latency quantile (p99) in a name that measures a wait."""
     if not tokens or _ends_accumulated(tokens) or _NOT_A_WAIT.intersection(tokens):
@@ -95,10 +106,10 @@ def infer_direction(metric: str) -> DirectionName:
     """``up`` when the name says errors or failures, or a wait: latency, duration, time, a time unit or a quantile
     (``_seconds``, ``_ms``, ``p99``) in a name that is no total, count, sum, clock offset or time left; ``down``
     for success, availability or a hit ratio; ``both`` when the name does not say, or names a physical reading
-    (a temperature, humidity or voltage), which can go wrong either way whatever else the name says."""
+    (a temperature, humidity or voltage) without counting errors: a reading can go wrong either way."""
     tokens = name_tokens(metric)
     words = set(tokens)
-    if words & _READINGS:
+    if words & _READINGS and not _counts_errors(tokens):
         return "both"
     if words & _DOWN_WORDS or any(a in words and b in words for a, b in _DOWN_PAIRS):
         return "down"
