@@ -31,6 +31,11 @@ class CallLabels:
     where: tuple[tuple[str, str], ...] = ()
 
     @property
+    def named_labels(self) -> frozenset[str]:
+        """The labels a series must carry to name a call this way (the series' own service label aside)."""
+        return frozenset({self.callee} | ({self.caller} if self.caller != OWN_SERVICE else set()))
+
+    @property
     def name(self) -> str:
         """``caller/callee``, as notes and docs name the convention."""
         return f"{self.caller}/{self.callee}"

@@ -160,3 +160,15 @@ def test_calls_from_labels_keeps_pairs_between_services_with_data():
                               (istio, "unknown", "a")], {"a", "b", "c"})
     assert read.depends_on == {"a": ["b", "c"]} and read.calls == 2 and read.left_out == 2
     assert read.conventions == ("source_workload/destination_workload", "client/server")
+
+
+def test_a_bundle_without_label_columns_asks_no_convention(tmp_path, monkeypatch):
+    asked = []
+    calls = BundleMetricSource.calls
+    monkeypatch.setattr(BundleMetricSource, "calls",
+                        lambda self, convention, start, end: asked.append(convention) or calls(self, convention,
+                                                                                              start, end))
+    state = investigated(bundled(tmp_path, "plain", world_series()))
+    assert asked == [] and "calls" not in state
+    istio = investigated(bundled(tmp_path, "istio", world_series() + istio_series()))
+    assert [c.name for c in asked] == ["source_workload/destination_workload"] and istio["calls"]

@@ -83,6 +83,10 @@ class BundleMetricSource:
             return SourceResult.failed(self.name, request, problem)
         return SourceResult.of(self.name, request, found, truncated)
 
+    def label_names(self, start: float, end: float) -> set[str]:
+        """The label names of the bundle's series (metrics.csv's columns past the value; the window aside)."""
+        return set(self._label_names)
+
     def calls(self, convention: CallLabels, start: float, end: float) -> SourceResult[tuple[str, str]]:
         """The (caller, callee) pairs the labels of the series with samples in ``[start, end]`` name under
         ``convention`` (metrics.csv's extra columns), sorted."""

@@ -148,6 +148,17 @@ class PrometheusMetricSource:
             return SourceResult.failed(self.name, request, str(exc))
         return SourceResult.of(self.name, request, pairs)
 
+    def label_names(self, start: float, end: float) -> set[str] | None:
+        """The label names of the server's series with samples in ``[start, end]`` (``/api/v1/labels``); None when
+        it cannot list them (the reason is logged)."""
+        try:
+            with self._client() as client:
+                names = self._get(client, "/api/v1/labels", {"start": _num(start), "end": _num(end)})
+        except PrometheusError as exc:
+            log.warning("%s: cannot list label names: %s", self.name, exc)
+            return None
+        return {str(n) for n in names} if isinstance(names, list) else None
+
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         """The values of the service label (``service_label``) the server knows, in ``[start, end]`` when given
         (services with series then, not every one it ever saw), sorted; ``[]`` when it cannot list them (the

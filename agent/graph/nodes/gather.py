@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-from agent.call_labels import CONVENTIONS, LabelledCalls, calls_from_labels
+from agent.call_labels import CONVENTIONS, CallLabels, LabelledCalls, calls_from_labels
 from agent.events import Event
 from agent.graph.call_graph import call_graph, entry_points, may_read_calls, union, why_read
 from agent.graph.plan import (
@@ -242,6 +242,15 @@ def _read_calls(state: InvestigationState, toolkit: Toolkit, start: float, end: 
     return read, notes
 
 
+def _askable(toolkit: Toolkit, start: float, end: float) -> list[CallLabels]:
+    """The conventions worth a question: those whose labels the source has in the window, when it can list its label
+    names (``label_names``: one cheap request instead of a query per convention on a source that has none), else
+    every one."""
+    lister = getattr(toolkit.metrics, "label_names", None)
+    names = lister(start, end) if lister is not None else None
+    return [c for c in CONVENTIONS if names is None or c.named_labels <= names]
+
+
 def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float) -> tuple[LabelledCalls | None, list[str]]:
     """The calls the labels of the metric series with samples in ``[start, end]`` name between services with data
     (one question per convention of ``agent.call_labels``, in parallel, each within the source timeout), and a note
@@ -249,15 +258,16 @@ def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float) -> tup
     reader = getattr(toolkit.metrics, "calls", None)
     if reader is None:
         return None, []
-    ran = _run({c.name: (lambda c=c: reader(c, start, end)) for c in CONVENTIONS}, toolkit.source_timeout_s)
+    conventions = _askable(toolkit, start, end)
+    ran = _run({c.name: (lambda c=c: reader(c, start, end)) for c in conventions}, toolkit.source_timeout_s)
     seen, failed = [], []
-    for convention in CONVENTIONS:
+    for convention in conventions:
         result = ran[convention.name]
         if isinstance(result, str) or result.status == "error":
             failed.append(f"{convention.name}: {result if isinstance(result, str) else result.error}")
         else:
             seen.extend((convention, caller, callee) for caller, callee in result.data)
-    notes = [f"calls not read off the metric labels of {len(failed)} of {len(CONVENTIONS)} conventions "
+    notes = [f"calls not read off the metric labels of {len(failed)} of {len(conventions)} conventions "
              f"({'; '.join(failed[:2])}{'; …' if len(failed) > 2 else ''})"] if failed else []
     if not seen:
         return None, notes
