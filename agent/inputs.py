@@ -89,7 +89,3 @@ def event_from_change_file(path: Path, now: float) -> Event:
     """A release-interception event from a change file."""
     return event_from_change(_validate(ChangeEvent, read_structured(path), str(path)), now)
 
-
-def event_from_file(path: Path) -> Event:
-    """An event in ``event.yaml`` form."""
-    return _validate(Event, read_structured(path), str(path))
