@@ -1,0 +1,97 @@
+"""``bianque correct`` (an engineer's verdict on a case) and ``bianque knowledge distill`` (notes from corrections)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from agent.cli.common import JsonOption, console, fail, print_json
+from agent.cli.evolve_support import author, evolve_errors, knowledge_store, memory_store, say
+from agent.config import get_settings
+
+
+def correct(
+    case_id: Annotated[str, typer.Argument(help="The case to correct (see `bianque cases list`).")],
+    right: Annotated[bool, typer.Option("--right", help="The answer was right (give this or --wrong).")] = False,
+    wrong: Annotated[bool, typer.Option("--wrong", help="The answer was wrong; give the truth.")] = False,
+    service: Annotated[str | None, typer.Option(help="The true root-cause service (or inspected service).")] = None,
+    fault: Annotated[str | None, typer.Option(help="The true fault kind, e.g. memory_leak.")] = None,
+    decision: Annotated[str | None, typer.Option(help="Release cases: the right decision, pass|hold|block.")] = None,
+    attention: Annotated[bool | None, typer.Option(
+        "--attention/--no-attention", help="Did the alert need attention? (--no-attention: it was noise)")] = None,
+    note: Annotated[str, typer.Option(help="Free text for whoever meets this again.")] = "",
+    index: Annotated[bool, typer.Option(
+        "--index/--no-index", help="Make the case retrievable as experience (knowledge store).")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Mark a case right or wrong and give the truth; the verdict itself is never changed."""
+    from agent.evolve.corrections import correct_case
+
+    if right and wrong:  # as one --right/--wrong flag the last would silently win
+        fail("--right and --wrong contradict each other: give one of them")
+    if not right and not wrong:
+        fail("give --right or --wrong: was the case's answer right?")
+    with evolve_errors():
+        memory = memory_store()
+        result = correct_case(
+            memory, case_id, correct=right, service=service, fault=fault, decision=decision,
+            needs_attention=attention, note=note, author=author(), knowledge=knowledge_store() if index else None,
+        )
+    if as_json:
+        print_json({"correction": result.correction.model_dump(mode="json"), "truth": result.truth.describe(),
+                    "indexed": result.indexed, "notes": result.notes})
+        return
+    verdict = "right" if right else "wrong"
+    say(f"correction {result.correction.id} stored: case {case_id} was {verdict}; truth: {result.truth.describe()}")
+    for doc in result.indexed:
+        say(f"  retrievable as {doc}")
+    for message in result.notes:
+        say(f"  note: {message}", "yellow")
+    if not right:
+        say(f"propose a fix to the Skill that answered: bianque skills refine --from-case {case_id}")
+
+
+def distill_command(
+    skill: Annotated[str | None, typer.Option(help="Only this Skill's cases.")] = None,
+    min_cases: Annotated[int, typer.Option(help="Smallest group that gets a note.", min=1)] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Merge similar corrected cases into short experience notes (one per group, never duplicated)."""
+    from agent.evolve.distill import distill, notes_json
+
+    settings = get_settings()
+    with evolve_errors():
+        memory = memory_store()
+        if skill is not None:
+            _check_distilled_skill(memory, skill)
+        client = None
+        if settings.llm_enabled:
+            from agent.llm.client import LLMClient
+
+            client = LLMClient(settings)
+        report = distill(memory, knowledge_store(), client=client, skill=skill, min_cases=min_cases)
+    if as_json:
+        typer.echo(notes_json(report))
+        return
+    table = Table(title="Experience notes")
+    for column in ("note", "action", "Skill", "fault kind", "signature", "cases", "writer"):
+        table.add_column(column, overflow="fold")
+    for n in report.notes:
+        table.add_row(n.id, n.action, n.group.skill, n.group.kind, n.group.signature, str(len(n.cases)), n.writer)
+    console.print(table)
+    for message in report.messages:
+        say(f"note: {message}", "yellow")
+    say(f"{report.count('created')} created, {report.count('updated')} updated, "
+                  f"{report.count('unchanged')} unchanged, {report.count('removed')} removed")
+
+
+def _check_distilled_skill(memory: Any, name: str) -> None:
+    """LookupError unless ``name`` is a loaded Skill or one that answered a corrected case (since removed)."""
+    from agent.memory.truth import case_skill
+    from agent.runtime import load_skills
+
+    library = load_skills(get_settings())
+    if library.get(name) is None and all(case_skill(case) != name for case in memory.corrected_cases()):
+        raise LookupError(f"no Skill named {name!r}; known: {sorted(library.skills)}")

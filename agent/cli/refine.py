@@ -1,0 +1,168 @@
+"""``bianque skills refine | new``: Skill patches proposed from a corrected case or an instruction, replayed first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from agent.cli.common import console, fail, with_status
+from agent.cli.evolve_support import BundleCatalog, YesOption, author, evolve_errors, memory_store, say, show_diff
+from agent.config import get_settings
+
+
+def _workbench(bundle: Path | None, llm_replay: bool = False):
+    from agent.evolve.workbench import Workbench
+
+    settings = get_settings()
+    catalog = None
+    if bundle is not None:
+        from agent.sources.catalog import catalog_from_bundle
+
+        catalog = catalog_from_bundle(bundle)
+    return Workbench.from_settings(settings, memory_store(), use_llm_replay=llm_replay, catalog=catalog)
+
+
+def _show_replay(report: Any) -> None:
+    styles = {"regressed": "red", "fixed": "green", "skipped": "dim"}
+    titles = {"corrected": "corrected cases (a fix is wanted)", "regression": "regression set (must not break)"}
+    for role, rows in report.rows().items():
+        table = Table(title=f"Replay of {report.skill}: {titles[role]}")
+        for column in ("case", "truth", "before", "after", "result"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row.values(), style=styles.get(row["result"]))
+        if not rows:
+            table.add_row("(none)", "", "", "", "", style="dim")
+        console.print(table)
+    say(report.reason, "green" if report.accepted else "red")
+
+
+def _show_proposal(proposal: Any) -> None:
+    say(f"proposal ({proposal.source}): {proposal.summary}")
+    for reason in proposal.reasons:
+        say(f"  - {reason}")
+    show_diff(proposal.diff)
+
+
+def _show_search(result: Any) -> None:
+    """Every candidate change the parameter search replayed, the kept one in green."""
+    table = Table(title=f"Parameter search of {result.skill}: {len(result.tried)} candidate change(s) replayed")
+    for column in ("change", "corrected fixed", "broken", "gate"):
+        table.add_column(column, overflow="fold")
+    for tried in result.tried:
+        style = "green" if tried is result.best else ("red" if tried.broken else None)
+        table.add_row(tried.describe, str(tried.fixed), str(tried.broken), tried.gate, style=style)
+    console.print(table)
+
+
+def _refined(bench: Any, case_id: str, skill: str | None, search: bool) -> Any:
+    """:func:`agent.evolve.refinement.refine_from_case` behind a progress bar; then what it tried."""
+    from agent.evolve.refinement import refine_from_case
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("refining ...", total=None)
+
+        def step(at: Any) -> None:
+            if at.stage != "search" or at.done == 0:  # a candidate's own message is too long for a bar
+                progress.update(task, description=at.message)
+            progress.update(task, completed=at.done, total=at.total or None)
+
+        result = refine_from_case(bench, case_id, skill=skill, search=search, progress=step)
+    if result.first is None and result.search is None:
+        fail(result.reason)  # no rule-based fix and --no-search
+    for note in result.notes[:1]:
+        say(note, "yellow")
+    if result.first is not None:
+        _show_proposal(result.first)
+        _show_replay(result.first_report)
+    for note in result.notes[1:]:
+        say(note, "yellow")
+    if result.search is not None:
+        _show_search(result.search)
+        if result.search.best is not None:
+            _show_proposal(result.proposal)
+            _show_replay(result.report)
+    return result
+
+
+def refine_command(
+    name: Annotated[str | None, typer.Argument(help="Skill name (default: the Skill of --from-case).")] = None,
+    instruction: Annotated[str | None, typer.Option("--instruction", "-i", help="What to change, in words.")] = None,
+    from_case: Annotated[str | None, typer.Option("--from-case", help="Fix what this corrected case missed.")] = None,
+    search: Annotated[bool, typer.Option(
+        "--search/--no-search",
+        help="--from-case: when no rule-based (or LLM) patch passes the replay gate, search the Skill's parameters "
+             "offline (minimum effects, directions, dependencies, log levels).")] = True,
+    bundle: BundleCatalog = None,
+    llm_replay: Annotated[bool, typer.Option("--llm-replay", help="Replay with the LLM reasoner.")] = False,
+    yes: YesOption = False,
+) -> None:
+    """Propose a patch (from an instruction or a correction), replay it, and save it if it passes.
+
+    Exit code 1 when nothing passes the replay gate (it fixes no corrected case, or breaks one that passed).
+    """
+    if (instruction is None) == (from_case is None):
+        fail("give exactly one of --instruction TEXT or --from-case CASE_ID")
+    if from_case is None and name is None:
+        fail("name the Skill to refine")
+    with evolve_errors():
+        bench = _workbench(bundle, llm_replay)
+        if from_case is None:
+            proposal = bench.propose_from_instruction(name or "", instruction or "")
+            _show_proposal(proposal)
+            report = with_status(f"replaying {proposal.skill} v{proposal.patched.new_version} against its cases ...",
+                                 lambda: bench.replay(proposal))
+            _show_replay(report)
+            if not report.accepted:
+                raise typer.Exit(1)
+            if not yes:
+                typer.confirm(f"Save {proposal.skill} v{proposal.patched.new_version}?", abort=True)
+            done = bench.accept(proposal, author=author())
+        else:
+            done = _refine_case(bench, from_case, name, search, yes)
+    say(f"saved {done.record.name} v{done.record.version} to {done.path}")
+
+
+def _refine_case(bench: Any, case_id: str, name: str | None, search: bool, yes: bool) -> Any:
+    """``refine --from-case``: the shared flow, shown; saved (after asking) when accepted, else exit 1."""
+    from agent.evolve.refinement import apply_refinement
+
+    result = _refined(bench, case_id, name, search)
+    if result.search is not None and result.search.best is None:
+        say(f"no parameter change fixes a corrected case of {result.skill} without breaking one that "
+             f"passed ({len(result.search.tried)} tried, above); try `bianque skills refine {result.skill} "
+             "--instruction ...` or configure an LLM endpoint", "red")
+    if not result.accepted:
+        raise typer.Exit(1)
+    if not yes:
+        typer.confirm(f"Save {result.skill} v{result.proposal.patched.new_version}?", abort=True)
+    return apply_refinement(bench, result, author=author())
+
+
+def new_command(
+    description: Annotated[str, typer.Option("--description", "-d", help="What the Skill is for.")],
+    pattern: Annotated[str | None, typer.Option(help="rca | release_interception | inspection.")] = None,
+    module: Annotated[str | None, typer.Option(help="Business module or service it is for.")] = None,
+    name: Annotated[str | None, typer.Option(help="Skill name (default: derived).")] = None,
+    bundle: BundleCatalog = None,
+    yes: YesOption = False,
+) -> None:
+    """Create a Skill from a description (LLM; offline from the closest Skill of that pattern/module)."""
+    if pattern is not None and pattern not in ("rca", "release_interception", "inspection"):
+        fail(f"--pattern: must be rca, release_interception or inspection, got {pattern!r}")
+    with evolve_errors():
+        bench = _workbench(bundle)
+        new = bench.new_skill(description, pattern=pattern, module=module, name=name)
+        origin = f" from {new.template}" if new.template else ""
+        say(f"new Skill {new.name} ({new.source}{origin}):")
+        console.print(Syntax(new.patched.text, "yaml", theme="ansi_dark", word_wrap=True))
+        if not yes:
+            typer.confirm(f"Save {new.name}?", abort=True)
+        done = bench.save_new(new, author=author())
+    say(f"saved {new.name} v{done.record.version} to {done.path}")

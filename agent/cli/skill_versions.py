@@ -1,0 +1,70 @@
+"""``bianque skills history | diff | rollback``: a Skill's stored versions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agent.cli.common import JsonOption, console, print_json
+from agent.cli.evolve_support import YesOption, author, evolve_errors, memory_store, say, show_diff
+from agent.config import get_settings
+
+
+def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as_json: JsonOption = False) -> None:
+    """Every stored version of a Skill, oldest first."""
+    from agent.evolve.versions import history
+    from agent.runtime import load_skills
+
+    with evolve_errors():
+        versions = history(memory_store(), name)
+        if not versions and load_skills(get_settings()).get(name) is None:
+            raise LookupError(f"no Skill named {name!r} and no stored version of one (see `bianque skills list`)")
+    if as_json:
+        print_json([v.model_dump(mode="json", exclude={"yaml_text"}) for v in versions])
+        return
+    if not versions:
+        say(f"no stored versions of {name}: its file has never been changed by Bian Que")
+        return
+    table = Table(title=f"{name}: versions")
+    for column in ("version", "active", "reason", "author", "sha256"):
+        table.add_column(column, overflow="fold")
+    for v in versions:
+        table.add_row(f"v{v.version}", "*" if v.active else "", v.reason, v.author or "", v.sha256[:12])
+    console.print(table)
+
+
+def diff_command(
+    name: Annotated[str, typer.Argument(help="Skill name.")],
+    old: Annotated[int, typer.Argument(help="Older version number.")],
+    new: Annotated[int, typer.Argument(help="Newer version number.")],
+) -> None:
+    """Unified diff between two stored versions of a Skill."""
+    from agent.evolve.versions import diff_versions
+
+    with evolve_errors():
+        text = diff_versions(memory_store(), name, old, new)
+    show_diff(text or f"v{old} and v{new} are identical\n")
+
+
+def rollback_command(
+    name: Annotated[str, typer.Argument(help="Skill name.")],
+    version: Annotated[int, typer.Argument(help="The version to restore.")],
+    yes: YesOption = False,
+) -> None:
+    """Restore an earlier version byte for byte (it becomes the active version; written to the user dir)."""
+    from agent.evolve.versions import rollback, rollback_preview
+    from agent.runtime import load_skills
+
+    settings = get_settings()
+    with evolve_errors():
+        memory = memory_store()
+        current = load_skills(settings).get(name)
+        preview = rollback_preview(memory, name, version, current)
+        say(f"preview: what `rollback` writes over the current {name} (v{version}, exactly as stored)")
+        show_diff(preview or "identical to the current text\n")
+        if not yes:
+            typer.confirm(f"Restore {name} v{version}?", abort=True)
+        done = rollback(memory, settings.resolved_user_skills_dir, name, version, author=author(), current=current)
+    say(f"{name} v{done.record.version} ({done.record.reason}, its text byte for byte) written to {done.path}")
