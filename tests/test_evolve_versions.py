@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -66,9 +67,18 @@ def test_rollback_restores_an_earlier_version_byte_exactly(memory, settings) -> 
         rollback(memory, settings.resolved_user_skills_dir, NAME, 9, current=reloaded)
 
 
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_a_new_skill_file_gets_the_mode_an_editor_would_give_it_under_the_umask(memory, settings, umask, mode):
+    before = os.umask(umask)
+    try:
+        _, _, done = _accept_memory_patch(memory, settings)
+    finally:
+        os.umask(before)
+    assert done.path.stat().st_mode & 0o777 == mode  # not the temporary file's owner-only 0600 whatever the umask
+
+
 def test_a_saved_skill_file_is_readable_as_an_editor_would_leave_it(memory, settings) -> None:
     _, _, done = _accept_memory_patch(memory, settings)
-    assert done.path.stat().st_mode & 0o777 == 0o644  # new: not the temporary file's owner-only 0600
     done.path.chmod(0o640)
     rollback(memory, settings.resolved_user_skills_dir, NAME, 1, author="bob")
     assert done.path.stat().st_mode & 0o777 == 0o640  # replaced: keeps the mode it had

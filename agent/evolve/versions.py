@@ -25,7 +25,7 @@ from agent.memory.records import SkillVersionRecord
 from agent.memory.skill_versions import text_sha256
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 
-NEW_FILE_MODE = 0o644  # a new Skill file: as an editor writes one under the usual umask
+FALLBACK_UMASK = 0o022  # the usual one, when the process's own cannot be read
 
 
 class SkillFileError(RuntimeError):
@@ -73,13 +73,13 @@ def write_user_skill(user_dir: Path, name: str, text: str, loaded: LoadedSkill |
 def _replace(path: Path, data: bytes) -> None:
     """Put ``data`` at ``path`` atomically (a temporary file renamed over it); SkillFileError when it cannot.
 
-    The file keeps the permissions it had (a new one gets ``NEW_FILE_MODE``), not the owner-only
-    mode of the temporary file: a Skill directory may be read by a team or by a service's own user.
+    The file keeps the permissions it had (a new one gets what an editor would write, 0666 less the umask), not
+    the owner-only mode of the temporary file: a Skill directory may be read by a team or by a service's own user.
     """
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        mode = path.stat().st_mode & 0o777 if path.exists() else NEW_FILE_MODE
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~process_umask()
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -89,6 +89,18 @@ def _replace(path: Path, data: bytes) -> None:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise SkillFileError(f"cannot write {path}: {exc}") from exc
+
+
+def process_umask() -> int:
+    """The process's umask, read without changing it (``/proc/self/status``, Linux); ``FALLBACK_UMASK`` elsewhere.
+    (``os.umask`` can only be read by setting it, which races with other threads writing files.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return FALLBACK_UMASK
 
 
 @contextmanager
