@@ -285,6 +285,27 @@ def test_ingesting_the_same_bundle_again_stores_nothing_until_forced(store_url, 
     assert [c.id for c in SqlChangeSource(store_url).query(ChangeRequest((), 0.0, 1000.0)).data] == ["d1"]
 
 
+def test_an_ingest_racing_another_of_the_same_content_reports_it_as_already_ingested(store_url, tmp_path,
+                                                                                   monkeypatch):
+    """Two runs ingesting one bundle at once: the second finds no record when it checks, and the first's record in
+    the way when it writes; it reports the bundle as already ingested (nothing stored twice), not a failure."""
+    import agent.sources.ingested as ingested
+    import agent.sources.sqlstore as sqlstore
+
+    store = ObservabilityStore(store_url)
+    bundle = write_bundle(tmp_path / "b", [{"ts": 100, "service": "a", "level": "error", "message": "x"}], [])
+    assert store.ingest_bundle(bundle) == IngestReport(1, 0)
+    checks = []
+    monkeypatch.setattr(sqlstore, "earlier_ingest",  # the check ran before the other run's write: it saw nothing
+                        lambda conn, digest: None if not checks.append(digest) and len(checks) == 1
+                        else ingested.earlier_ingest(conn, digest))
+    monkeypatch.setattr(sqlstore, "record_ingest",  # nor did it see a record to replace
+                        lambda conn, ingest: conn.execute(ingested.table.insert().values(**vars(ingest))))
+    raced = store.ingest_bundle(bundle)
+    assert raced.already is not None and (raced.logs, raced.changes) == (0, 0)
+    assert len(SqlLogSource(store_url).query(LogRequest((), 0.0, 1000.0)).data) == 1
+
+
 def test_a_store_made_before_bundles_were_recorded_gains_the_record(store_url, tmp_path):
     engine = create_engine(store_url)
     metadata.create_all(engine, tables=[logs_table, changes_table])  # the schema as it was

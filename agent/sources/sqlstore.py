@@ -36,7 +36,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from agent.config import get_settings
@@ -165,9 +165,22 @@ class ObservabilityStore(_Database):
                 for table, rows in ((logs_table, log_rows), (changes_table, change_rows)):
                     for start in range(0, len(rows), _BATCH):
                         conn.execute(table.insert(), rows[start : start + _BATCH])
+        except IntegrityError as exc:
+            raced = self._recorded(record) if record is not None and not force else None
+            if raced is not None:  # the same content was ingested by another run between our check and our write
+                return IngestReport(already=raced)
+            raise StoreError(f"{self.error(exc)} (nothing was stored)") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"{self.error(exc)} (nothing was stored)") from exc
         return IngestReport(len(log_rows), len(change_rows))
+
+    def _recorded(self, record: IngestedBundle) -> IngestedBundle | None:
+        """The stored record of ``record``'s content, if any (None when it cannot be read)."""
+        try:
+            with self.engine.connect() as conn:
+                return earlier_ingest(conn, record.digest)
+        except SQLAlchemyError:
+            return None
 
 
 def _bad(kind: str, index: int, field: str, problem: str) -> ValueError:

@@ -11,6 +11,7 @@ from tests.test_sqlstore import (  # noqa: F401 (collected here again, with stor
     loaded,
     test_a_failed_ingest_records_no_bundle,
     test_a_store_made_before_bundles_were_recorded_gains_the_record,
+    test_an_ingest_racing_another_of_the_same_content_reports_it_as_already_ingested,
     test_bad_record_stores_nothing,
     test_changes_by_service_type_and_window,
     test_changes_replace_by_id_and_are_bounded,
