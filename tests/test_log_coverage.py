@@ -80,7 +80,7 @@ class _Logs:
 
         return SourceResult.of(self.name, {}, [LogRecord(T0 - 60.0, "a", "ERROR", "failed")])
 
-    def services(self) -> list[str]:
+    def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         return ["a"]
 
     def first_line(self, start: float, end: float) -> float | None:

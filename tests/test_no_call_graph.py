@@ -55,13 +55,13 @@ def test_a_source_that_cannot_list_services_adds_none():
     class Broken:
         name = "broken"
 
-        def services(self):
+        def services(self, start=None, end=None):
             raise ConnectionError("down")
 
     class Listing:
         name = "listing"
 
-        def services(self):
+        def services(self, start=None, end=None):
             return ["b", "a", ""]
 
     from agent.graph.toolkit import Toolkit
@@ -86,6 +86,26 @@ def test_a_bundle_lists_the_services_with_data_in_a_window():
     source = BundleMetricSource(bundle)
     assert source.services() == ["a", "b", "old"]
     assert source.services(0.0, 6000.0) == ["a", "b"]  # "old" has no sample then
+
+
+def test_services_with_logs_are_those_with_lines_in_the_window_too(tmp_path: Path):
+    """A service that logged only long before the investigation is no neighbour of it, from a bundle or the SQL
+    store, as a service whose metrics stopped then is not."""
+    from agent.bundles.reader import CaseBundle
+    from agent.events import Event, Pattern
+    from agent.graph.toolkit import Toolkit
+    from agent.series import LogRecord
+    from agent.sources.bundle import BundleLogSource
+    from agent.sources.sqlstore import ObservabilityStore, SqlLogSource
+
+    lines = [LogRecord(100.0, "old", "INFO", "started"), LogRecord(5000.0, "a", "ERROR", "failed")]
+    bundle = CaseBundle(Event(pattern=Pattern.RCA, time=5000.0, service="a"), logs=lines)
+    url = f"sqlite:///{tmp_path / 'obs.db'}"
+    ObservabilityStore(url).ingest_logs(lines)
+    for source in (BundleLogSource(bundle), SqlLogSource(url)):
+        assert source.services() == ["a", "old"]
+        assert source.services(4000.0, 6000.0) == ["a"]
+        assert Toolkit(library=None, reasoner=None, logs=source).data_services(4000.0, 6000.0) == ["a"]
 
 
 def test_an_incident_without_topology_still_finds_a_cause_beyond_the_alerted_service(tmp_path: Path):

@@ -48,7 +48,7 @@ class Toolkit:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def data_services(self, start: float | None = None, end: float | None = None) -> list[str]:
-        """Services the metric and log sources hold data for (metrics: in ``[start, end]`` when given), sorted:
+        """Services the metric and log sources hold data for (in ``[start, end]`` when given), sorted:
         the neighbourhood when no call graph says who calls whom. A source that cannot list them adds none
         (and says why in the log)."""
         found: set[str] = set()
@@ -57,7 +57,7 @@ class Toolkit:
             if lister is None:
                 continue
             try:
-                listed = lister(start, end) if source is self.metrics else lister()
+                listed = lister(start, end)
                 found.update(str(s) for s in listed if s)
             except Exception as exc:  # a source must never crash the investigation
                 log.warning("%s: cannot list services: %s", getattr(source, "name", source), exc)

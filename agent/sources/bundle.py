@@ -155,9 +155,11 @@ class BundleLogSource:
             kept, truncated = stratified(found, request.limit, _service_and_level)
         return SourceResult.of(self.name, _describe(request), kept, truncated)
 
-    def services(self) -> list[str]:
-        """Services that have log lines, sorted."""
-        return sorted({r.service for r in self.bundle.logs})
+    def services(self, start: float | None = None, end: float | None = None) -> list[str]:
+        """Services that have log lines (in ``[start, end]`` when given), sorted."""
+        lo = -math.inf if start is None else start
+        hi = math.inf if end is None else end
+        return sorted({r.service for r in self.bundle.logs if lo <= r.ts <= hi})
 
     def first_line(self, start: float, end: float) -> float | None:
         """The time of the bundle's first log line in ``[start, end]``, None without one."""

@@ -329,10 +329,15 @@ class SqlLogSource(_Reader):
             select(func.min(t.c.ts)).where(t.c.ts >= start, t.c.ts <= end)).scalar(), None)
         return None if first is None else float(first)
 
-    def services(self) -> list[str]:
-        """Every service with logs stored ([] when the store is empty or unreadable)."""
-        return self._read_logs(
-            lambda conn: sorted(conn.execute(select(logs_table.c.service).distinct()).scalars()), [])
+    def services(self, start: float | None = None, end: float | None = None) -> list[str]:
+        """Every service with logs stored (in ``[start, end]`` when given), sorted; [] when the store is empty or
+        unreadable."""
+        query = select(logs_table.c.service).distinct()
+        if start is not None:
+            query = query.where(logs_table.c.ts >= start)
+        if end is not None:
+            query = query.where(logs_table.c.ts <= end)
+        return self._read_logs(lambda conn: sorted(conn.execute(query).scalars()), [])
 
     def _read_logs(self, read: Callable[[Connection], T], empty: T) -> T:
         """``read`` on a connection to the store, or ``empty`` when it has no logs table or cannot be read."""
