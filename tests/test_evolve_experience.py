@@ -8,7 +8,16 @@ from agent.evidence import EvidencePack, Lesson
 from agent.evolve.corrections import correct_case
 from agent.evolve.distill import distill
 from agent.memory.truth import judge, truth_for_case
-from agent.reasoners.experience import EXPERIENCE_WEIGHT, apply_experience, judge_candidate, position, shape_kinds
+from agent.reasoners.experience import (
+    EXPERIENCE_WEIGHT,
+    apply_experience,
+    implications,
+    judge_candidate,
+    lessons_from,
+    position,
+    relevant_lessons,
+    shape_kinds,
+)
 from agent.reasoners.lessons import case_lessons, memory_lessons, memory_vocabulary
 from agent.reasoners.offline import OfflineReasoner
 from agent.reasoners.ranking import rank_services
@@ -216,3 +225,48 @@ def test_a_cause_with_no_finding_of_its_own_is_learned_as_the_kind_its_callers_c
     correct_case(memory, case.id, correct=False, service="ledger", fault="network_delay")
     assert dict(memory_vocabulary(memory).seen_as["network_delay"]) == {"slow_dependency": 1}
 
+
+
+def _slow_calls_to_ledger() -> list:
+    """ledger shows nothing itself; payments' calls to it got slower (they implicate it)."""
+    return [*_findings(), finding("F5", "payments", metric="downstream_latency_p99_seconds", score=0.9)]
+
+
+def test_a_cause_implicated_only_by_its_callers_teaches_its_look_alikes(memory) -> None:
+    """A past case on other services whose cause showed nothing of its own, only its caller's slower calls to it:
+    its lesson recognises ledger by how it is implicated, moves it first and is cited."""
+    names = {"gateway": "edge", "orders": "cart", "payments": "billing", "ledger": "vault"}
+    past = _pack().model_copy(update={
+        "event": rca_event("edge", "EdgeSlow"), "target_services": ["edge"],
+        "topology": {names[s]: [names[d] for d in deps] for s, deps in TOPOLOGY.items()},
+        "findings": [f.model_copy(update={"subject": names[f.owner], "service": names[f.owner]})
+                     for f in _slow_calls_to_ledger()]})
+    case_id = memory.start_case(memory.record_event(past.event, source="bundle").id, "generic-rca", 1, "test").id
+    memory.finish_case(case_id, past.findings, rca_verdict("cart"), "# report", "offline", evidence=past)
+    correct_case(memory, case_id, correct=False, service="vault", fault="network_delay")
+    lessons = memory_lessons(memory)
+    cause = next(lesson for lesson in lessons if lesson.cause and lesson.position != "alert")
+    assert (cause.position, cause.kinds) == ("down2", ["implicated:slow_calls:1"])
+
+    findings = _slow_calls_to_ledger()
+    assert cause in relevant_lessons(lessons, findings, TOPOLOGY, ["gateway"])  # the pack carries it
+    pack = _pack().model_copy(update={"findings": findings})
+    before = OfflineReasoner().reason(pack, _generic()).verdict
+    assert before.root_causes[0].service == "orders"
+    after = OfflineReasoner().reason(pack.model_copy(update={"experience": lessons}), _generic()).verdict
+    top = after.root_causes[0]
+    assert top.service == "ledger" and top.fault == "network_delay"
+    assert case_id in top.explanation and "implicated:slow_calls:1" in top.explanation
+
+
+def test_a_service_ranked_above_the_cause_with_its_very_shape_is_no_victim_lesson() -> None:
+    """Two callees of one slow caller are implicated alike: ranking one above the other teaches nothing against
+    that shape (the cause lesson, shared between them, says all the case can)."""
+    topology = {"gateway": ["payments"], "payments": ["ledger", "vault"]}
+    findings = [finding("F1", "payments", metric="downstream_latency_p99_seconds", score=0.9)]
+    implicated = implications(findings, [], topology, ["gateway"])
+    assert implicated["ledger"] == implicated["vault"] == ["implicated:slow_calls:1"]
+    lessons = lessons_from("c1", findings, topology, ["gateway"], ["vault", "payments", "ledger"], "ledger",
+                           implicated=implicated)
+    assert [(lesson.kinds, lesson.cause) for lesson in lessons] == [
+        (["implicated:slow_calls:1"], True), (["slow_dependency/call:up"], False)]

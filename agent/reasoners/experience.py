@@ -2,12 +2,15 @@
 
 A case is remembered as *lessons* about the **shape** of services relative to the alert, never by
 their names: where a service sits from the alerted one (the alerted service itself, N hops down or up
-the call graph) and which kinds of Findings it showed (``cpu_saturation:up``, ``slow_dependency/call:up``,
-``error_logs``...), plus the whole incident's pattern (``position:kind`` of every significant Finding).
+the call graph), which kinds of Findings it showed (``cpu_saturation:up``, ``slow_dependency/call:up``,
+``error_logs``...) and how other services' Findings implicate it, with how many do (``implicated:slow_calls:2``:
+two callers' calls to it got slower; ``implicated:less_work:1``: a callee did less work), plus the whole
+incident's pattern (``position:kind`` of every significant Finding).
 A case whose truth is known teaches (see :mod:`agent.reasoners.lessons`):
 
 - the true cause's shape is a *cause* shape (with the fault kind the engineer named);
-- the shapes of services the agent ranked above the true cause are *victim* shapes (a wrong pick).
+- the shapes of services the agent ranked above the true cause are *victim* shapes (a wrong pick), but for
+  those of the cause's very shape (the case shows that shape both ways).
 
 For a new event, every candidate among the ``CONSIDERED`` best of the offline ranking is compared with
 the lessons of the same position whose kinds overlap at least ``MIN_SIMILARITY`` (Jaccard). A lesson
@@ -16,22 +19,25 @@ to the power ``CONTEXT_POWER``). The candidate's score moves by
 ``EXPERIENCE_WEIGHT x (cause support - victim support) / (cause support + victim support + PRIOR)``:
 one lesson moves it by at most a third of the weight, no number of lessons by the weight; a cause lesson
 that fits several of the event's services is shared among them (it cannot say which look-alike is the
-cause); a candidate with no significant Finding is never boosted (an empty shape is recognised by
-nothing). Every move is noted on the candidate and cited in the verdict ("2 corrected case(s) with this
-shape had the cause here: ..."). The constants were chosen on nezha-ob's first day against its second
-and the reverse, and checked on a simulated set (docs/evolution.md); they are not tuned per case.
+cause); a candidate with no significant Finding that nothing implicates either is never boosted (an empty
+shape is recognised by nothing). Every move is noted on the candidate and cited in the verdict
+("2 corrected case(s) with this shape had the cause here: ..."). The constants were chosen on nezha-ob's
+first day against its second and the reverse, and checked on a simulated set (docs/evolution.md); they are
+not tuned per case.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from agent.evidence import Lesson
+from agent.evidence import ChangeNote, Lesson
 from agent.findings import Finding
+from agent.reasoners.blame import call_slowness
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
-from agent.reasoners.service_evidence import SIGNIFICANT, ServiceEvidence, activity, caller_side
+from agent.reasoners.ranking import rank_services
+from agent.reasoners.service_evidence import SIGNIFICANT, ServiceEvidence, activity, caller_side, less_work
 
 EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
 PRIOR = 2.0  # support a move must overcome: one full-weight lesson moves a score by W / (1 + PRIOR)
@@ -39,6 +45,7 @@ CONTEXT_POWER = 0.5  # how much the likeness of the whole incident weighs a less
 MIN_SIMILARITY = 0.76  # Jaccard of Finding kinds for a lesson to count: nearly the same shape (3 of 4 alike is not)
 CONSIDERED = 5  # only the top of the offline ranking is re-weighed
 MAX_HOPS = 4
+IMPLICATED = "implicated:"  # prefix of the kinds saying how other services' Findings implicate a service
 ALERTED = "alerted"
 UNRELATED = "unrelated"
 
@@ -99,9 +106,29 @@ def finding_kind(finding: Finding) -> str | None:
     return None
 
 
-def shape_kinds(findings: Iterable[Finding], service: str) -> list[str]:
-    """The sorted kinds of the service's significant Findings."""
-    return sorted({k for f in findings if f.owner == service and (k := finding_kind(f)) is not None})
+def shape_kinds(findings: Iterable[Finding], service: str,
+                implicated: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """The sorted kinds of the service's significant Findings, and how others implicate it (``implicated``:
+    service -> :func:`implicated_kinds`)."""
+    own = {k for f in findings if f.owner == service and (k := finding_kind(f)) is not None}
+    return sorted(own | set((implicated or {}).get(service, ())))
+
+
+def implicated_kinds(ev: ServiceEvidence) -> list[str]:
+    """How other services' significant Findings implicate the service (``ServiceEvidence.blamed_by``, present at
+    the alert), with how many do: ``implicated:slow_calls:2`` (two callers' calls to it got slower),
+    ``implicated:less_work:1`` (a callee did less work: it stopped sending it). A cause with no Finding of its
+    own has this shape, and the number tells it from a look-alike more (or less) services point at."""
+    counts = Counter("less_work" if less_work(f) else "slow_calls"
+                     for f in ev.blamed_by if call_slowness(f) >= SIGNIFICANT)
+    return sorted(f"{IMPLICATED}{how}:{n}" for how, n in counts.items())
+
+
+def implications(findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]],
+                 targets: Sequence[str]) -> dict[str, list[str]]:
+    """Service -> :func:`implicated_kinds`, as the offline ranking's blame sees the event."""
+    ranked = rank_services(findings, changes, topology, targets)
+    return {ev.service: kinds for ev in ranked if (kinds := implicated_kinds(ev))}
 
 
 def position(topology: Mapping[str, Sequence[str]], targets: Sequence[str], service: str) -> str:
@@ -149,18 +176,22 @@ def event_context(findings: Sequence[Finding], topology: Mapping[str, Sequence[s
 
 def lessons_from(
     case_id: str, findings: Sequence[Finding], topology: Mapping[str, Sequence[str]], targets: Sequence[str],
-    ranked: Sequence[str], cause: str, fault: str | None = None,
+    ranked: Sequence[str], cause: str, fault: str | None = None, implicated: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Lesson]:
-    """What one case with a known cause teaches: the cause's shape and the shapes ranked above it."""
+    """What one case with a known cause teaches: the cause's shape and the shapes ranked above it (``implicated``:
+    how the case's services were implicated, :func:`implications`). A service ranked above with the cause's very
+    shape teaches nothing: the case shows that shape both ways, and its cause lesson is shared among look-alikes."""
     context = event_context(findings, topology, targets)
 
     def lesson(service: str, is_cause: bool) -> Lesson:
         return Lesson(case_id=case_id, position=position(topology, targets, service),
-                      kinds=shape_kinds(findings, service), cause=is_cause, fault=fault if is_cause else None,
-                      context=context)
+                      kinds=shape_kinds(findings, service, implicated), cause=is_cause,
+                      fault=fault if is_cause else None, context=context)
 
     above = ranked[: ranked.index(cause)] if cause in ranked else list(ranked[:1])
-    return [lesson(cause, True), *(lesson(s, False) for s in above[:CONSIDERED] if s != cause)]
+    taught = lesson(cause, True)
+    victims = [lesson(s, False) for s in above[:CONSIDERED] if s != cause]
+    return [taught, *(v for v in victims if (v.position, v.kinds) != (taught.position, taught.kinds))]
 
 
 def similarity(a: Sequence[str], b: Sequence[str]) -> float:
@@ -218,10 +249,14 @@ def _context_weight(context: Sequence[str], lesson: Lesson) -> float:
 
 def relevant_lessons(
     lessons: Sequence[Lesson], findings: Sequence[Finding], topology: Mapping[str, Sequence[str]],
-    targets: Sequence[str],
+    targets: Sequence[str], changes: Sequence[ChangeNote] = (),
 ) -> list[Lesson]:
     """The lessons that resemble a service of this event (what an evidence pack carries, not every lesson)."""
-    shapes = {(position(topology, targets, s), tuple(shape_kinds(findings, s))) for s in {f.owner for f in findings}}
+    if not lessons:
+        return []
+    implicated = implications(findings, changes, topology, targets)
+    shapes = {(position(topology, targets, s), tuple(shape_kinds(findings, s, implicated)))
+              for s in {f.owner for f in findings} | set(implicated)}
     return [lesson for lesson in lessons if any(fits(lesson, pos, kinds) for pos, kinds in shapes)]
 
 
@@ -238,7 +273,8 @@ def apply_experience(
         return ranked, []
     moves = []
     context = event_context(findings, topology, targets)
-    shapes = {ev.service: (position(topology, targets, ev.service), shape_kinds(findings, ev.service))
+    implicated = {ev.service: implicated_kinds(ev) for ev in ranked}
+    shapes = {ev.service: (position(topology, targets, ev.service), shape_kinds(findings, ev.service, implicated))
               for ev in ranked if ev.score > 0}
     fitting = {id(lesson): sum(fits(lesson, pos, kinds) for pos, kinds in shapes.values()) for lesson in lessons}
     for ev in ranked[:CONSIDERED]:

@@ -26,7 +26,7 @@ from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
 from agent.reasoners.alert_history import alert_lesson
 from agent.reasoners.attribution import fault_for
-from agent.reasoners.experience import lessons_from, position, shape_kinds
+from agent.reasoners.experience import implications, lessons_from, position, shape_kinds
 from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES
 from agent.reasoners.ranking import rank_services
 from agent.reasoners.service_evidence import ServiceEvidence
@@ -41,8 +41,9 @@ def case_lessons(case: CaseRecord, truth: Truth | None = None) -> list[Lesson]:
     if truth is None or truth.pattern != "rca" or not truth.service or pack is None:
         return []
     ranked = [c.service for c in case.verdict.root_causes] if case.verdict is not None else []
+    implicated = implications(pack.findings, pack.changes, pack.topology, pack.target_services)
     return lessons_from(case.id, pack.findings, pack.topology, pack.target_services, ranked, truth.service,
-                        truth.fault)
+                        truth.fault, implicated)
 
 
 def memory_lessons(memory: object, *, exclude: Iterable[str] = ()) -> list[Lesson]:

@@ -27,6 +27,8 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
     graph = call_graph(state, toolkit)
     topology = graph.as_dict() if graph is not None else {}
     targets = state.get("targets", [])
+    changes = [ChangeNote(**{k: c[k] for k in ("id", "ts", "service", "type", "description", "version")})
+               for c in gathered.get("changes", [])]
     return EvidencePack(
         event=event,
         skill=skill.name,
@@ -35,11 +37,10 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
         target_services=targets,
         topology=topology,
         findings=findings,
-        changes=[ChangeNote(**{k: c[k] for k in ("id", "ts", "service", "type", "description", "version")})
-                 for c in gathered.get("changes", [])],
+        changes=changes,
         knowledge=[KnowledgeSnippet.model_validate(k) for k in gathered.get("knowledge", [])],
         missing=gathered.get("missing", []),
-        experience=[*relevant_lessons(toolkit.experience, findings, topology, targets),
+        experience=[*relevant_lessons(toolkit.experience, findings, topology, targets, changes),
                     *same_alert(toolkit.experience, event)],
     )
 
