@@ -20,7 +20,7 @@ from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
 from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding, FindingKind
 from agent.graph.analysis import reference_split
-from agent.graph.gathered import as_detected
+from agent.graph.gathered import as_detected, no_data_of
 from agent.series import median_gap
 from agent.sources.base import label_matches
 from agent.timeparse import to_rfc3339
@@ -92,8 +92,7 @@ def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: 
     who = _names(list(targets)) or "the services in question"
     if any(m.startswith("metrics: no metric source") for m in missing):
         what = "no metric source is configured"
-    elif any(m.startswith("metric ") and ": no data for " not in m for m in missing):
-        failed = next(m for m in missing if m.startswith("metric ") and ": no data for " not in m)
+    elif failed := next((m for m in missing if m.startswith("metric ") and no_data_of(m) is None), None):
         what = f"no metric query returned data (e.g. {failed})"
     else:
         what = f"no metric data was found for {who}" + (f" ({_names(list(metrics))})" if metrics else "")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,18 @@ from agent.sources.base import label_matches
 
 SHARED_MIN_DISTINCT = 5  # distinct values a series needs before an identical copy counts as the same series
 SHARED_RTOL = 1e-6  # relative difference under which two services' values are one series computed twice
+_NO_DATA = re.compile(r"^metric (?P<signal>\S+): no data for (?P<services>.+)$")
+
+
+def no_data_line(signal: str, services: Sequence[str]) -> str:
+    """The ``missing`` line of a signal whose query found no series for ``services`` (sorted, once each)."""
+    return f"metric {signal}: no data for {', '.join(sorted(set(services)))}"
+
+
+def no_data_of(line: str) -> tuple[str, str] | None:
+    """(signal, services) of a :func:`no_data_line`; None for any other ``missing`` line."""
+    match = _NO_DATA.match(line)
+    return (match["signal"], match["services"]) if match else None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 from agent.call_labels import CONVENTIONS, CallLabels, LabelledCalls, calls_from_labels
 from agent.events import Event
 from agent.graph.call_graph import call_graph, entry_points, may_read_calls, union, why_read
+from agent.graph.gathered import no_data_line
 from agent.graph.plan import (
     MAX_PEERS,
     GatherPlan,
@@ -159,7 +160,7 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
         elif key == "changes":
             gathered["changes"] = [_change_json(c) for c in result.data]
     for signal, services in empty_signals.items():
-        gathered["missing"].append(f"metric {signal}: no data for {', '.join(sorted(set(services)))}")
+        gathered["missing"].append(no_data_line(signal, services))
     return gathered
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent.events import Event
 from agent.findings import Finding, about
+from agent.graph.gathered import no_data_of
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.phrases import listed
@@ -43,9 +43,6 @@ def _headline(verdict: Verdict) -> str:
     return f"**Inspection: {'HEALTHY' if healthy else str(verdict.inspection_level()).upper()}**"
 
 
-NO_DATA = re.compile(r"^metric (?P<signal>\S+): no data for (?P<services>.+)$")  # gather's words for an empty signal
-
-
 def missing_lines(missing: Sequence[str]) -> list[str]:
     """The missing-data lines for people, the signals that found no data for the same services on one line
     (``metrics cpu, memory and disk: no data for api``) where the first of them stood: a system whose names no
@@ -53,14 +50,15 @@ def missing_lines(missing: Sequence[str]) -> list[str]:
     groups: dict[str, list[str]] = {}
     order: list[tuple[str, str]] = []  # ("line", text) or ("group", services)
     for line in missing:
-        match = NO_DATA.match(line)
-        if match is None:
+        no_data = no_data_of(line)
+        if no_data is None:
             order.append(("line", line))
             continue
-        if match["services"] not in groups:
-            groups[match["services"]] = []
-            order.append(("group", match["services"]))
-        groups[match["services"]].append(match["signal"])
+        signal, services = no_data
+        if services not in groups:
+            groups[services] = []
+            order.append(("group", services))
+        groups[services].append(signal)
     return [text if what == "line" else
             f"metric{'s' if len(groups[text]) > 1 else ''} {listed(groups[text])}: no data for {text}"
             for what, text in order]
