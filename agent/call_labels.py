@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 OWN_SERVICE = "service"  # as a convention's caller label: the series' own service is the caller
 SPAN_KIND = "(?i:(span_kind_)?(client|producer))?"  # a client or producer span, or no span kind at all
@@ -70,25 +70,35 @@ CONVENTIONS: tuple[CallLabels, ...] = (
 
 
 @dataclass(frozen=True)
-class LabelledCalls:
-    """Callers and what they call, as metric labels named them between services with data."""
+class ReadCalls:
+    """Callers and what they call, as read off the data (here off metric labels, in ``topology_inference`` off the
+    order of log lines in traces)."""
 
-    depends_on: dict[str, list[str]]
-    conventions: tuple[str, ...] = ()  # the conventions that named a kept call
-    left_out: int = 0  # pairs of values naming something that is no service with data
+    depends_on: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def calls(self) -> int:
         """How many caller -> callee edges."""
         return sum(len(callees) for callees in self.depends_on.values())
 
+    def services(self) -> set[str]:
+        """Every caller and callee."""
+        return set(self.depends_on) | {c for callees in self.depends_on.values() for c in callees}
+
+
+@dataclass(frozen=True)
+class LabelledCalls(ReadCalls):
+    """Callers and what they call, as metric labels named them between services with data."""
+
+    conventions: tuple[str, ...] = ()  # the conventions that named a kept call
+    left_out: int = 0  # pairs of values naming something that is no service with data
+
     def describe(self, why: str = "no call graph given") -> str:
         """One sentence for the report's notes, after ``why`` a call graph was read off the labels."""
-        services = set(self.depends_on) | {c for callees in self.depends_on.values() for c in callees}
         left = (f"; {self.left_out} pair(s) naming something that is no service with data left out"
                 if self.left_out else "")
-        return (f"{why}: {self.calls} call(s) among {len(services)} services read off metric labels naming caller "
-                f"and callee ({', '.join(self.conventions)}){left}")
+        return (f"{why}: {self.calls} call(s) among {len(self.services())} services read off metric labels naming "
+                f"caller and callee ({', '.join(self.conventions)}){left}")
 
 
 def calls_from_labels(seen: Iterable[tuple[CallLabels, str, str]], services: Collection[str]) -> LabelledCalls:

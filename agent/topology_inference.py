@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
 
+from agent.call_labels import ReadCalls
 from agent.detectors.trace_ids import trace_of
 from agent.series import LogRecord
 
@@ -26,25 +27,16 @@ MIN_TRACES = 2  # traces that must show a call before it is an edge
 
 
 @dataclass(frozen=True)
-class InferredCalls:
+class InferredCalls(ReadCalls):
     """Callers and what they call, as read off ``traces`` traces."""
 
-    depends_on: dict[str, list[str]] = field(default_factory=dict)
     traces: int = 0  # traces with lines of at least two services
-
-    @property
-    def calls(self) -> int:
-        """How many caller -> callee edges."""
-        return sum(len(callees) for callees in self.depends_on.values())
 
     def describe(self, why: str = "no call graph given") -> str:
         """One sentence for the report's notes, after ``why`` a call graph was read off the traces."""
         return (f"{why}: {self.calls} call(s) among {len(self.services())} services read off the order "
                 f"of log lines in {self.traces} traces (a caller's line precedes its callee's first; seen in "
                 f"{MIN_TRACES}+ traces)")
-
-    def services(self) -> set[str]:
-        return set(self.depends_on) | {c for callees in self.depends_on.values() for c in callees}
 
 
 def calls_from_traces(records: Iterable[LogRecord], min_traces: int = MIN_TRACES) -> InferredCalls:
