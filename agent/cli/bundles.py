@@ -52,17 +52,17 @@ def validate(
     if as_json:
         print_json([{"path": str(path), "valid": not errors, "errors": [asdict(e) for e in errors],
                      "warnings": [asdict(w) for w in warnings]} for path, (errors, warnings) in checked.items()])
-    else:
-        for errors, warnings in checked.values():
-            for error in errors:
-                _error(str(error))
-            _warn(warnings)
+        if bad:
+            raise typer.Exit(1)
+        return
+    for errors, warnings in checked.values():
+        for error in errors:
+            _error(str(error))
+        _warn(warnings)
     if bad:
-        if not as_json:
-            _error(summary)
+        _error(summary)
         raise typer.Exit(1)
-    if not as_json:
-        console.print(summary, style="green", markup=False)
+    console.print(summary, style="green", markup=False)
 
 
 @bundle_app.command("show")
