@@ -165,12 +165,11 @@ class ObservabilityStore(_Database):
                 for table, rows in ((logs_table, log_rows), (changes_table, change_rows)):
                     for start in range(0, len(rows), _BATCH):
                         conn.execute(table.insert(), rows[start : start + _BATCH])
-        except IntegrityError as exc:
-            raced = self._recorded(record) if record is not None and not force else None
+        except SQLAlchemyError as exc:
+            raced = (self._recorded(record) if isinstance(exc, IntegrityError) and record is not None and not force
+                     else None)
             if raced is not None:  # the same content was ingested by another run between our check and our write
                 return IngestReport(already=raced)
-            raise StoreError(f"{self.error(exc)} (nothing was stored)") from exc
-        except SQLAlchemyError as exc:
             raise StoreError(f"{self.error(exc)} (nothing was stored)") from exc
         return IngestReport(len(log_rows), len(change_rows))
 
