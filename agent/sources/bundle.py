@@ -93,7 +93,7 @@ class BundleMetricSource:
         request = {"caller": convention.caller, "callee": convention.callee, "where": dict(convention.where),
                    "start": start, "end": end}
         found: set[tuple[str, str]] = set()
-        if {convention.caller, convention.callee} <= self._label_names:
+        if convention.named_labels <= self._label_names:
             for series in self.bundle.series:
                 call = convention.call_of(series.labels)
                 if call and call not in found and ((series.timestamps >= start) & (series.timestamps <= end)).any():
