@@ -5,9 +5,10 @@ Many systems log no trace ids but export, per call, a counter whose labels say w
 dst_deployment}``, OpenTelemetry span metrics' ``calls_total{service_name, peer_service}`` (Kiali draws its graph
 off them). :data:`CONVENTIONS` lists the label pairs read so; the sources answer which pairs of values their
 series carry (``calls`` of the bundle and the Prometheus sources), and :func:`calls_from_labels` keeps a pair as
-an edge only when both values name services the data has: a label may name a host, a pod, an address or a caller
-outside the system (Istio's ``unknown``), and an edge to something without data gives the ranking nothing to
-weigh. See docs/skills.md (`data.dependencies`).
+an edge only when both values name services the data has: a label may name a pod, an address or a caller outside
+the system (Istio's ``unknown``), and an edge to something without data gives the ranking nothing to weigh. A host
+name (Istio's ``destination_service="reviews.default.svc.cluster.local"``, ``cart:7070``) names the service its
+first DNS label names, when the data has that service. See docs/skills.md (`data.dependencies`).
 """
 
 from __future__ import annotations
@@ -101,19 +102,30 @@ class LabelledCalls(ReadCalls):
                 f"caller and callee ({', '.join(self.conventions)}){left}")
 
 
+def service_named(value: str, services: Collection[str]) -> str | None:
+    """The service with data that a label's value names: itself, or the first DNS label of a host name with any
+    ``:port`` dropped (``reviews.default.svc.cluster.local:9080`` -> ``reviews``); None for anything else."""
+    if value in services:
+        return value
+    host = value.rsplit(":", 1)[0] if re.fullmatch(r"[^:]+:\d+", value) else value
+    for name in (host, host.split(".", 1)[0]):
+        if name in services:
+            return name
+    return None
+
+
 def calls_from_labels(seen: Iterable[tuple[CallLabels, str, str]], services: Collection[str]) -> LabelledCalls:
     """The call graph of the (convention, caller, callee) triples the sources found, kept where both ends are among
     ``services`` (those the data has)."""
     kept: dict[str, set[str]] = {}
     conventions: dict[str, None] = {}
     left_out: set[tuple[str, str]] = set()
-    for convention, caller, callee in seen:
-        if caller == callee:
-            continue
-        if caller in services and callee in services:
+    for convention, caller_label, callee_label in seen:
+        caller, callee = service_named(caller_label, services), service_named(callee_label, services)
+        if not caller or not callee:
+            left_out.add((caller_label, callee_label))
+        elif caller != callee:
             kept.setdefault(caller, set()).add(callee)
             conventions[convention.name] = None
-        else:
-            left_out.add((caller, callee))
     depends_on = {caller: sorted(kept[caller]) for caller in sorted(kept)}
     return LabelledCalls(depends_on, tuple(conventions), len(left_out))

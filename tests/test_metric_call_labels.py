@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agent.bundles.writer import write_bundle
-from agent.call_labels import CONVENTIONS, calls_from_labels
+from agent.call_labels import CONVENTIONS, calls_from_labels, service_named
 from agent.graph.nodes.analyze import analyze
 from agent.graph.nodes.gather import gather
 from agent.graph.nodes.reason import reason
@@ -160,6 +160,22 @@ def test_calls_from_labels_keeps_pairs_between_services_with_data():
                               (istio, "unknown", "a")], {"a", "b", "c"})
     assert read.depends_on == {"a": ["b", "c"]} and read.calls == 2 and read.left_out == 2
     assert read.conventions == ("source_workload/destination_workload", "client/server")
+
+
+@pytest.mark.parametrize(("value", "named"), [
+    ("reviews", "reviews"), ("reviews.default.svc.cluster.local", "reviews"), ("reviews:9080", "reviews"),
+    ("reviews.default.svc.cluster.local:9080", "reviews"), ("db.internal", "db.internal"),
+    ("10.0.3.7:9080", None), ("unknown", None), ("reviews-v2-5d8f", None)])
+def test_a_label_naming_a_host_names_the_service_of_its_first_dns_label(value, named):
+    assert service_named(value, {"reviews", "ratings", "db.internal"}) == named
+
+
+def test_istio_host_names_give_the_calls_between_their_services():
+    istio = CONVENTION["source_service/destination_service"]
+    read = calls_from_labels([(istio, "productpage.default.svc.cluster.local", "reviews.default.svc.cluster.local"),
+                              (istio, "reviews", "reviews.default.svc.cluster.local:9080"),
+                              (istio, "reviews", "10.0.3.7:9080")], {"productpage", "reviews"})
+    assert read.depends_on == {"productpage": ["reviews"]} and read.left_out == 1
 
 
 def test_a_bundle_without_label_columns_asks_no_convention(tmp_path, monkeypatch):
