@@ -71,7 +71,8 @@ def test_add_and_remove_a_schedule_of_ones_own(runner):
     ("args", "message"),
     [
         (("add", "skill:mine", "--skill", "disk-inspection", "--cron", "0 2 * * *"), "belong to Skills"),
-        (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 * *"), "cron: expected 5 fields"),
+        (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 * *"),
+         "cron '0 2 * *': expected 5 fields (minute hour day month weekday), got 4"),
         (("remove", "nope"), "no schedule with job id 'nope'"),
         (("run", "generic-rca"), "not an inspection"),
         (("run", "no-such-skill"), "no Skill named 'no-such-skill'"),
@@ -83,11 +84,15 @@ def test_bad_requests_fail_with_a_clear_message(runner, args, message):
     assert message in " ".join(result.stderr.split())
 
 
-def test_add_warns_when_the_schedule_cannot_run(runner):
-    result = invoke(runner, "add", "oops", "--skill", "generic-rca", "--cron", "0 2 * * *")
-    assert result.exit_code == 0
-    assert "only inspection Skills can be scheduled" in " ".join(result.stderr.split())
-    assert listed(runner)["oops"]["next_run"] is None
+@pytest.mark.parametrize(("skill", "message"), [
+    ("generic-rca", "Skill 'generic-rca' is rca, only inspection Skills can be scheduled"),
+    ("no-such-skill", "no Skill named 'no-such-skill' (inspection Skills: disk-inspection,"),
+])
+def test_add_refuses_a_schedule_that_cannot_run_and_stores_nothing(runner, skill, message):
+    result = invoke(runner, "add", "oops", "--skill", skill, "--cron", "0 2 * * *")
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split()) and "not saved" in result.stderr
+    assert "oops" not in listed(runner)
 
 
 @pytest.mark.parametrize(("setup", "target", "job_id"), [

@@ -110,14 +110,19 @@ def add(
     cron: Annotated[str, typer.Option(help="5-field cron in UTC, e.g. '*/30 * * * *'.")],
     service: ServiceOption = None,
 ) -> None:
-    """Store a schedule of your own, then sync the jobs."""
+    """Store a schedule of your own, then sync the jobs (refused, nothing stored, when the Skill is no inspection
+    Skill or the cron is malformed)."""
+    from agent.runtime import load_skills
     from agent.scheduler import sync_schedules
-    from agent.scheduler.specs import SKILL_JOB_PREFIX
+    from agent.scheduler.specs import SKILL_JOB_PREFIX, schedule_problem
 
     if job_id.startswith(SKILL_JOB_PREFIX):
         err_console.print(f"[bold red]error:[/] job ids starting with {SKILL_JOB_PREFIX!r} belong to Skills")
         raise typer.Exit(2)
     settings = get_settings()
+    if (problem := schedule_problem(skill, cron, load_skills(settings))) is not None:
+        err_console.print(f"[bold red]error:[/] {escape(problem)}; schedule {escape(job_id)} not saved")
+        raise typer.Exit(2)
     with user_errors(*ERRORS):
         with Memory(settings.resolved_database_url) as memory:
             memory.save_schedule(job_id, skill, cron, service or [])

@@ -26,6 +26,8 @@ def skill_job_id(skill_name: str) -> str:
 
 def cron_trigger(cron: str) -> CronTrigger:
     """A 5-field crontab in UTC as an APScheduler trigger (ValueError when it is not one)."""
+    if len(fields := cron.split()) != 5:
+        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
     return CronTrigger.from_crontab(cron, timezone=TIMEZONE)
 
 
@@ -72,25 +74,29 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
             memory.delete_schedule(job_id)
 
 
+def schedule_problem(skill_name: str, cron: str, library: SkillLibrary) -> str | None:
+    """Why a schedule of ``skill_name`` at ``cron`` cannot run (no such Skill, not an inspection Skill, a bad cron),
+    or None when it can."""
+    loaded = library.get(skill_name)
+    if loaded is None:
+        inspections = sorted(s.name for s in library.skills.values() if s.skill.pattern == Pattern.INSPECTION)
+        return f"no Skill named {skill_name!r} (inspection Skills: {', '.join(inspections) or 'none'})"
+    if loaded.skill.pattern != Pattern.INSPECTION:
+        return f"Skill {skill_name!r} is {loaded.skill.pattern.value}, only inspection Skills can be scheduled"
+    try:
+        cron_trigger(cron)
+    except ValueError as exc:
+        return f"cron {cron!r}: {exc}"
+    return None
+
+
 def desired_schedules(memory: Memory, library: SkillLibrary) -> Desired:
     """Mirror the Skills' schedules, then select the enabled schedules whose Skill and cron are usable."""
     mirror_skill_schedules(memory, library)
     desired = Desired()
     for schedule in memory.list_schedules(enabled_only=True):
-        loaded = library.get(schedule.skill)
-        if loaded is None:
-            desired.problems.append(f"schedule {schedule.job_id}: no Skill named {schedule.skill!r}")
-            continue
-        if loaded.skill.pattern != Pattern.INSPECTION:
-            desired.problems.append(
-                f"schedule {schedule.job_id}: Skill {schedule.skill!r} is {loaded.skill.pattern.value}, "
-                "only inspection Skills can be scheduled"
-            )
-            continue
-        try:
-            cron_trigger(schedule.cron)
-        except ValueError as exc:
-            desired.problems.append(f"schedule {schedule.job_id}: cron {schedule.cron!r}: {exc}")
+        if (problem := schedule_problem(schedule.skill, schedule.cron, library)) is not None:
+            desired.problems.append(f"schedule {schedule.job_id}: {problem}")
             continue
         desired.schedules[schedule.job_id] = schedule
     return desired
