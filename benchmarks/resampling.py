@@ -47,9 +47,13 @@ def finer(series: Series, step: float, seed: int = 0) -> Series:
 
 
 def resampled(series: Series, step: float, seed: int = 0) -> Series:
-    """``series`` at ``step`` seconds: ``finer`` when its own interval is longer, else bucket means."""
-    if median_gap([series.timestamps], default=step) > step:
+    """``series`` at ``step`` seconds: ``finer`` when its own interval is at least twice as long, as recorded when it
+    is longer but under twice (as coarse as the step already: no whole number of samples fits), else bucket means."""
+    interval = median_gap([series.timestamps], default=step)
+    if interval >= 1.95 * step:  # recorded jitter is fine
         return finer(series, step, seed)
+    if interval > step:
+        return series
     return bucket_means(series, step)
 
 
