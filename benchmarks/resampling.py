@@ -3,7 +3,8 @@
 Coarser: each series averaged over ``step``-second buckets ``[k*step, (k+1)*step)``, each stamped at its
 latest sample (``agent.sources.resample.bucket_means``), as a rate over a coarser scrape interval, or cloud
 monitoring keeping one point in five minutes, records it. Finer: each sample becomes ``interval / step``
-samples ``step`` apart over the interval it stood for (``step`` must divide the interval), each its value
+samples ``step`` apart over the interval it stood for (where ``step`` divides the interval; a series it does
+not divide is kept as recorded), each its value
 plus white noise, the noise of each interval centred so its mean is the original value exactly (a series
 that only grows, a counter, is interpolated instead). The noise per fine sample is the series' own
 sample-to-sample noise (``robust.diff_noise``) times ``sqrt(interval / step)``, how independent noise
@@ -24,6 +25,14 @@ from agent.series import Series, median_gap
 from agent.sources.resample import bucket_means
 
 
+def divides(series: Series, step: float) -> bool:
+    """Whether ``series``' own interval is a whole number (two or more) of ``step`` seconds, give or take the
+    recorded jitter."""
+    interval = median_gap([series.timestamps], default=0.0)
+    per_interval = int(round(interval / step))
+    return per_interval >= 2 and abs(per_interval * step - interval) <= 0.05 * interval
+
+
 def finer(series: Series, step: float, seed: int = 0) -> Series:
     """``series`` spread over samples ``step`` seconds apart whose mean over each original interval is the
     original value (see the module docstring); unchanged when it has under three samples or is not coarser.
@@ -32,7 +41,7 @@ def finer(series: Series, step: float, seed: int = 0) -> Series:
     if len(series) < 3 or interval <= step:
         return series
     per_interval = int(round(interval / step))
-    if per_interval < 2 or abs(per_interval * step - interval) > 0.05 * interval:  # recorded jitter is fine
+    if not divides(series, step):
         raise ValueError(f"{series.key()}: a step of {step:g} s does not divide its {interval:g}-s interval")
     offsets = step * (np.arange(per_interval) + 1) - per_interval * step
     stamps = (series.timestamps[:, None] + offsets[None, :]).ravel()
@@ -47,14 +56,12 @@ def finer(series: Series, step: float, seed: int = 0) -> Series:
 
 
 def resampled(series: Series, step: float, seed: int = 0) -> Series:
-    """``series`` at ``step`` seconds: ``finer`` when its own interval is at least twice as long, as recorded when it
-    is longer but under twice (as coarse as the step already: no whole number of samples fits), else bucket means."""
-    interval = median_gap([series.timestamps], default=step)
-    if interval >= 1.95 * step:  # recorded jitter is fine
-        return finer(series, step, seed)
-    if interval > step:
-        return series
-    return bucket_means(series, step)
+    """``series`` at ``step`` seconds: ``finer`` when its own interval is a whole number of steps, bucket means when
+    it is no longer than the step; a longer interval the step does not divide (a 300-s series at 120 s) is kept as
+    recorded: it is coarser than the step either way, as a series scraped less often than the rest is."""
+    if median_gap([series.timestamps], default=step) <= step:
+        return bucket_means(series, step)
+    return finer(series, step, seed) if divides(series, step) else series
 
 
 def resampled_copy(bundle: Path, root: Path, step: float, leave_out: Collection[str] = (), seed: int = 0) -> Path:

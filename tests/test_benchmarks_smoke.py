@@ -197,8 +197,8 @@ def test_spreading_finer_keeps_each_interval_mean_and_a_counter_growing(bench):
     assert len(spread) == 72 and spread.timestamps[-1] == 360.0 and spread.values[-1] == counter.values[-1]
     assert (np.diff(spread.values) >= 0).all() and len(set(spread.values)) > len(counter)  # grows in between
     with pytest.raises(ValueError, match="does not divide"):
-        module.resampled(gauge, 25.0)
-    assert module.resampled(gauge, 45.0) is gauge  # as coarse as the step already: kept as recorded
+        module.finer(gauge, 25.0)
+    assert module.resampled(gauge, 25.0) is gauge and module.resampled(gauge, 45.0) is gauge  # kept as recorded
 
 
 @needs_shared_data
