@@ -264,7 +264,7 @@ def test_a_service_ranked_above_the_cause_with_its_very_shape_is_no_victim_lesso
     that shape (the cause lesson, shared between them, says all the case can)."""
     topology = {"gateway": ["payments"], "payments": ["ledger", "vault"]}
     findings = [finding("F1", "payments", metric="downstream_latency_p99_seconds", score=0.9)]
-    implicated = implications(findings, [], topology, ["gateway"])
+    implicated = implications(findings, [], topology)
     assert implicated["ledger"] == implicated["vault"] == ["implicated:slow_calls:1"]
     lessons = lessons_from("c1", findings, topology, ["gateway"], ["vault", "payments", "ledger"], "ledger",
                            implicated=implicated)

@@ -36,7 +36,7 @@ from agent.evidence import ChangeNote, Lesson
 from agent.findings import Finding
 from agent.reasoners.blame import call_slowness
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
-from agent.reasoners.ranking import rank_services
+from agent.reasoners.ranking import blamed_evidence
 from agent.reasoners.service_evidence import SIGNIFICANT, ServiceEvidence, activity, caller_side, less_work
 
 EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
@@ -124,11 +124,12 @@ def implicated_kinds(ev: ServiceEvidence) -> list[str]:
     return sorted(f"{IMPLICATED}{how}:{n}" for how, n in counts.items())
 
 
-def implications(findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]],
-                 targets: Sequence[str]) -> dict[str, list[str]]:
-    """Service -> :func:`implicated_kinds`, as the offline ranking's blame sees the event."""
-    ranked = rank_services(findings, changes, topology, targets)
-    return {ev.service: kinds for ev in ranked if (kinds := implicated_kinds(ev))}
+def implications(findings: Sequence[Finding], changes: Sequence[ChangeNote],
+                 topology: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Service -> :func:`implicated_kinds`, as the offline ranking's blame sees the event (its blame alone: the
+    ranking's rules do not change who implicates whom)."""
+    evidence = blamed_evidence(findings, changes, topology)
+    return {service: kinds for service, ev in sorted(evidence.items()) if (kinds := implicated_kinds(ev))}
 
 
 def position(topology: Mapping[str, Sequence[str]], targets: Sequence[str], service: str) -> str:
@@ -254,7 +255,7 @@ def relevant_lessons(
     """The lessons that resemble a service of this event (what an evidence pack carries, not every lesson)."""
     if not lessons:
         return []
-    implicated = implications(findings, changes, topology, targets)
+    implicated = implications(findings, changes, topology)
     shapes = {(position(topology, targets, s), tuple(shape_kinds(findings, s, implicated)))
               for s in {f.owner for f in findings} | set(implicated)}
     return [lesson for lesson in lessons if any(fits(lesson, pos, kinds) for pos, kinds in shapes)]

@@ -28,7 +28,7 @@ from agent.reasoners.alert_history import alert_lesson
 from agent.reasoners.attribution import fault_for
 from agent.reasoners.experience import implications, lessons_from, position, shape_kinds
 from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES
-from agent.reasoners.ranking import rank_services
+from agent.reasoners.ranking import blamed_evidence
 from agent.reasoners.service_evidence import ServiceEvidence
 
 AGENT_KINDS = frozenset({fault for fault, _, _ in METRIC_FAMILIES} | set(CHANGE_FAULTS.values()))
@@ -41,7 +41,7 @@ def case_lessons(case: CaseRecord, truth: Truth | None = None) -> list[Lesson]:
     if truth is None or truth.pattern != "rca" or not truth.service or pack is None:
         return []
     ranked = [c.service for c in case.verdict.root_causes] if case.verdict is not None else []
-    implicated = implications(pack.findings, pack.changes, pack.topology, pack.target_services)
+    implicated = implications(pack.findings, pack.changes, pack.topology)
     return lessons_from(case.id, pack.findings, pack.topology, pack.target_services, ranked, truth.service,
                         truth.fault, implicated)
 
@@ -101,8 +101,8 @@ def agent_kind(case: CaseRecord, service: str) -> str:
     pack = case.evidence
     if pack is None:
         return fault_for(ServiceEvidence(service, findings=[f for f in case.findings if f.owner == service]))
-    ranked = rank_services(pack.findings, pack.changes, pack.topology, pack.target_services)
-    return fault_for(next((ev for ev in ranked if ev.service == service), ServiceEvidence(service)))
+    evidence = blamed_evidence(pack.findings, pack.changes, pack.topology)
+    return fault_for(evidence.get(service, ServiceEvidence(service)))
 
 
 @dataclass

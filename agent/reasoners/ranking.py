@@ -62,6 +62,21 @@ def rank_services(
     return rank_by_rules(findings, changes, topology)
 
 
+def blamed_evidence(
+    findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
+) -> dict[str, ServiceEvidence]:
+    """Each service's evidence with what the call graph's blame adds (``blamed_by``), without the ranking's rules:
+    how others implicate a service, which experience and fault naming read, computed as ``rank_by_rules`` does."""
+    evidence = collect(findings, changes, _candidates(topology))
+    _blame(evidence, topology)
+    return evidence
+
+
+def _blame(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> None:
+    blame_callees(evidence, topology)
+    blame_callers(evidence, topology)
+
+
 def rank_by_walk(
     findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
 ) -> list[ServiceEvidence]:
@@ -156,8 +171,7 @@ def rank_by_rules(
         if traces_break_here(ev):
             ev.score += TRACE_BONUS
             ev.notes.append("traces through it leave the paths they took in the reference")
-    blame_callees(evidence, topology)
-    blame_callers(evidence, topology)
+    _blame(evidence, topology)
     return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
 
 
