@@ -3,6 +3,11 @@ team's own fault kinds are learned and used."""
 
 from __future__ import annotations
 
+import json
+
+from typer.testing import CliRunner
+
+from agent.cli.app import app
 from agent.config import PROJECT_ROOT
 from agent.evidence import EvidencePack, Lesson
 from agent.evolve.corrections import correct_case
@@ -223,7 +228,23 @@ def test_a_cause_with_no_finding_of_its_own_is_learned_as_the_kind_its_callers_c
     case = memory.start_case(stored.id, "generic-rca", 1, "test")
     memory.finish_case(case.id, pack.findings, rca_verdict("orders"), "# report", "offline", evidence=pack)
     correct_case(memory, case.id, correct=False, service="ledger", fault="network_delay")
-    assert dict(memory_vocabulary(memory).seen_as["network_delay"]) == {"slow_dependency": 1}
+    vocabulary = memory_vocabulary(memory)
+    assert dict(vocabulary.seen_as["network_delay"]) == {"slow_dependency": 1}
+    # its signature says how it is implicated, not "no significant Finding"
+    assert dict(vocabulary.shapes["network_delay"]) == {"down2: implicated:slow_calls:1": 1}
+    (row,) = vocabulary.learned()
+    assert row == {"kind": "network_delay", "team": True, "corrections": 1, "seen_as": {"slow_dependency": 1},
+                   "signatures": {"down2: implicated:slow_calls:1": 1}}
+    listed = CliRunner().invoke(app, ["knowledge", "kinds", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout) == {"kinds": [row]}
+    table = CliRunner().invoke(app, ["knowledge", "kinds"], env={"COLUMNS": "200"})
+    assert "network_delay" in table.stdout and "down2: implicated:slow_calls:1 (1)" in table.stdout
+
+
+def test_knowledge_kinds_says_how_to_teach_one_when_none_is_learned(memory) -> None:
+    result = CliRunner().invoke(app, ["knowledge", "kinds"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "bianque correct CASE --wrong --service S --fault KIND" in result.stdout
 
 
 

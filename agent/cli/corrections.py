@@ -1,4 +1,5 @@
-"""``bianque correct`` (an engineer's verdict on a case) and ``bianque knowledge distill`` (notes from corrections)."""
+"""``bianque correct`` (an engineer's verdict on a case), ``bianque knowledge distill`` (notes from corrections) and
+``bianque knowledge kinds`` (the fault kinds corrections taught)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from agent.cli.common import JsonOption, console, fail, print_json
 from agent.cli.evolve_support import author, evolve_errors, knowledge_store, memory_store, say
@@ -85,6 +87,32 @@ def distill_command(
         say(f"note: {message}", "yellow")
     say(f"{report.count('created')} created, {report.count('updated')} updated, "
                   f"{report.count('unchanged')} unchanged, {report.count('removed')} removed")
+
+
+def kinds_command(as_json: JsonOption = False) -> None:
+    """The fault kinds corrections named: the team's own and the agent's, what the agent called each, and their
+    signatures (where the cause sat, the shape of its evidence)."""
+    from agent.reasoners.lessons import memory_vocabulary
+
+    with evolve_errors():
+        learned = memory_vocabulary(memory_store()).learned()
+    if as_json:
+        print_json({"kinds": learned})
+        return
+    if not learned:
+        say("no corrected RCA case names a fault kind yet: `bianque correct CASE --wrong --service S --fault KIND`")
+        return
+    table = Table(title="Fault kinds learned from corrections")
+    for column in ("fault kind", "team's own", "corrections", "the agent called it", "signatures (cases)"):
+        table.add_column(column, overflow="fold")
+    for row in learned:
+        table.add_row(Text(str(row["kind"])), "yes" if row["team"] else "", str(row["corrections"]),
+                      Text(_counted(row["seen_as"])), Text(_counted(row["signatures"], "\n")))
+    console.print(table)
+
+
+def _counted(counts: Any, sep: str = ", ") -> str:
+    return sep.join(f"{name} ({n})" for name, n in counts.items())
 
 
 def _check_distilled_skill(memory: Any, name: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli.corrections import correct, distill_command
+from agent.cli.corrections import correct, distill_command, kinds_command
 from agent.cli.refine import new_command, refine_command
 from agent.cli.regression import regression_add, regression_list, regression_remove
 from agent.cli.skill_versions import diff_command, history_command, rollback_command
@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     app.command("correct")(correct)
     knowledge = _group(app, "knowledge", "The knowledge store: handbook, experience notes, past cases.")
     knowledge.command("distill")(distill_command)
+    knowledge.command("kinds")(kinds_command)
     skills = _group(app, "skills", "Inspect and validate Skills (the YAML unit of orchestration).")
     skills.command("history")(history_command)
     skills.command("diff")(diff_command)

@@ -119,8 +119,17 @@ class Vocabulary:
         pack = case.evidence
         self.seen_as[truth.fault][agent_kind(case, truth.service)] += 1
         pos = position(pack.topology, pack.target_services, truth.service)
-        kinds = shape_kinds(pack.findings, truth.service)
+        kinds = shape_kinds(pack.findings, truth.service, implications(pack.findings, pack.changes, pack.topology))
         self.shapes[truth.fault][f"{pos}: {', '.join(kinds) or 'no significant Finding'}"] += 1
+
+    def learned(self) -> list[dict[str, object]]:
+        """Every fault kind corrections named, most corrected first: how often, the agent kinds it was seen as and
+        its signatures (where the cause sat from the alerted service, and the shape of its evidence), each with a
+        count, most frequent first."""
+        rows = [{"kind": kind, "team": kind not in AGENT_KINDS, "corrections": sum(seen.values()),
+                 "seen_as": dict(seen.most_common()), "signatures": dict(self.shapes[kind].most_common())}
+                for kind, seen in self.seen_as.items()]
+        return sorted(rows, key=lambda row: (-row["corrections"], row["kind"]))  # type: ignore[operator]
 
     @property
     def kinds(self) -> list[str]:
