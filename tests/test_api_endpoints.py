@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -235,3 +237,37 @@ def test_a_non_ascii_token_works(memory, investigator):
 def test_unknown_routes_and_methods_answer_json(client):
     assert client.get("/nope").json() == {"detail": "Not Found"}
     assert client.get("/investigate").status_code == 405
+
+
+def _raw(body: dict) -> dict:
+    """Keywords posting ``body`` as ASCII JSON: a lone surrogate goes as the escape ``\\ud800`` (not valid text)."""
+    return {"content": json.dumps(body).encode(), "headers": {"content-type": "application/json"}}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/investigate", {"event": {**RCA_EVENT, "question": "why\u0000"}}, "event.question"),
+        ("/investigate", {"event": {**RCA_EVENT, "alert": {"labels": {"alertname": "A"},
+                                                          "annotations": {"summary": "a\ud800"}}}},
+         "event.alert.annotations.summary"),
+        ("/investigate", {"event": {**RCA_EVENT, "runbook": ["ok", "x\u0000"]}}, "event.runbook[1]"),
+        ("/ask", {"question": "why is ranking slow\u0000"}, "question"),
+        ("CASE/corrections", {"correct": False, "root_cause_service": "cache", "root_cause_fault": "disk_full",
+                              "note": "a\u0000b"}, "note"),
+        ("CASE/corrections", {"correct": True, "author": "\ud800"}, "author"),
+    ],
+)
+def test_text_that_is_not_text_is_refused_naming_the_field_before_anything_is_stored(
+    client, investigator, path, body, field
+):
+    """NUL and lone surrogates: PostgreSQL refuses them (a 500 after the case was started), SQLite the latter."""
+    case_id = investigate(client)["case_id"]
+    investigator.calls.clear()
+    response = client.post(path.replace("CASE", f"/cases/{case_id}"), **_raw(body))
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["field"] == field and problem["message"].startswith("is not valid text")
+    assert investigator.calls == []
+    assert [c["id"] for c in client.get("/cases").json()] == [case_id]
+    assert client.get(f"/cases/{case_id}").json()["corrections"] == []

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import OperationalError
 
 from agent.api.errors import problems
+from agent.api.text import text_problem
 from agent.events import Alert, alert_service, event_from_alert
 from agent.memory import AlertKind, AlertObservation, Memory
 
@@ -74,16 +75,6 @@ def alert_fingerprint(alert: Alert) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _text_problem(value: str) -> str | None:
-    if "\x00" in value:
-        return "is not valid text: it holds a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return f"is not valid text: unpaired surrogate at character {exc.start}"
-    return None
-
-
 def _texts(alert: Alert) -> Iterable[tuple[str, str]]:
     for group in ("labels", "annotations"):
         for name, value in getattr(alert, group).items():
@@ -103,7 +94,7 @@ def alert_problems(alert: Alert) -> list[Problem]:
     if not alert.name.strip():
         found.append(Problem(field="labels.alertname", message="required: every alert needs a name"))
     for field, value in _texts(alert):
-        problem = _text_problem(value)
+        problem = text_problem(value)
         if problem:
             found.append(Problem(field=field, message=problem))
     for field, value in (("labels.alertname", alert.name), ("labels.service", alert.labels.get("service") or ""),

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException
 from agent.api.questions import answer
 from agent.api.schemas import AskRequest, InvestigateRequest
 from agent.api.state import ServiceState, require_token, service
+from agent.api.text import text_only_body
 from agent.ask import Answer
 from agent.graph.nodes.select_skill import check_override
 from agent.investigate import InvestigationResult
 from agent.runtime import load_skills
 
-router = APIRouter(tags=["investigations"], dependencies=[Depends(require_token)])
+router = APIRouter(tags=["investigations"], dependencies=[Depends(require_token), Depends(text_only_body)])
 
 
 @router.post("/investigate", response_model=InvestigationResult)
