@@ -14,6 +14,13 @@ from agent.timeparse import parse_duration, to_epoch
 NAME_LABELS = ("service", "alertname")
 
 
+def scalars_as_text(mapping: dict[Any, Any]) -> dict[str, Any]:
+    """Label-like values as text: numbers and booleans written out; anything else (null, a list, a mapping) is
+    left for the ``dict[str, str]`` check, which then names the label (``labels.service``) rather than store
+    ``"None"``."""
+    return {str(k): str(v) if isinstance(v, str | int | float) else v for k, v in mapping.items()}
+
+
 def _checked_name(value: str | None) -> str | None:
     """``value`` unchanged when it is a usable name; ValueError naming the control character otherwise."""
     if value is not None:
@@ -58,12 +65,12 @@ class Alert(BaseModel):
 
     @field_validator("labels", "annotations", mode="before")
     @classmethod
-    def _stringify(cls, value: Any) -> dict[str, str]:
+    def _stringify(cls, value: Any) -> dict[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, dict):
             raise ValueError("must be a mapping of names to values")
-        return {str(k): str(v) for k, v in value.items()}
+        return scalars_as_text(value)
 
     @field_validator("labels")
     @classmethod
@@ -138,12 +145,12 @@ class ChangeEvent(BaseModel):
 
     @field_validator("canary", "baseline", mode="before")
     @classmethod
-    def _selector(cls, value: Any) -> dict[str, str] | None:
+    def _selector(cls, value: Any) -> dict[str, Any] | None:
         if value is None:
             return None
         if not isinstance(value, dict):
             raise ValueError("must be a mapping of label names to values")
-        return {str(k): str(v) for k, v in value.items()}
+        return scalars_as_text(value)
 
 
 class InspectionScope(BaseModel):

@@ -52,6 +52,12 @@ def test_investigate_answers_with_verdict_report_and_case(client, investigator):
         ({"event": {**RCA_EVENT, "time": "soon"}}, 422, "event.time: "),
         ({"event": {**RCA_EVENT, "alert": {"labels": "x"}}}, 422, "event.alert.labels: "),
         ({"event": RCA_EVENT, "bogus": 1}, 422, "bogus: Extra inputs are not permitted"),
+        (
+            {"event": {"pattern": "release_interception", "time": T0,
+                       "change": {"id": "d1", "service": "ranking", "canary": {"version": None}}}},
+            422,
+            "event.change.canary.version: Input should be a valid string",  # was the selector version="None"
+        ),
         ({}, 422, "event: Field required"),
         ({"event": RCA_EVENT, "skill": "no-such-skill"}, 422, "skill: no Skill named 'no-such-skill'"),
         (

@@ -129,6 +129,9 @@ BAD_ALERTS = [
     (lambda a: a["annotations"].update(summary="a\u0000b"), "alerts[1].annotations.summary", "NUL"),
     (lambda a: a["labels"].update(service="s" * 201), "alerts[1].labels.service", "longer than 200"),
     (lambda a: a.update(fingerprint="f" * 201), "alerts[1].fingerprint", "longer than 200"),
+    # a label or annotation that is no text was stored as "None" or a Python repr (an incident of service "None")
+    (lambda a: a["labels"].update(service=None), "alerts[1].labels.service", "valid string"),
+    (lambda a: a["annotations"].update(runbook={"url": "x"}), "alerts[1].annotations.runbook", "valid string"),
 ]
 
 
