@@ -77,6 +77,9 @@ def test_resolved_alerts_are_recorded_and_resolve_the_incident(client, investiga
     assert f"incident {fired['incident_id']} is resolved" in resolved["message"]
     assert client.get(f"/incidents/{fired['incident_id']}").json()["status"] == "resolved"
     assert client.get("/incidents", params={"service": "ranking"}).json() == []
+    resent = post(client, alert(status="resolved", fingerprint="fp-1"))["alerts"][0]  # Alertmanager retries the call
+    assert (resent["kind"], resent["incident_id"]) == ("resolved", fired["incident_id"])
+    assert f"incident {fired['incident_id']} is resolved" in resent["message"]  # was "stays open (other alerts ...)"
     again = post(client, alert(fingerprint="fp-1"))["alerts"][0]
     wait_idle(client)
     assert (again["kind"], again["action"]) == ("new", "queued")

@@ -78,7 +78,6 @@ def _resolve(session: Session, alert: AlertRow, ts: float) -> AlertObservation:
     alert.status = "resolved"
     alert.last_seen = max(alert.last_seen, ts)
     incident = alert.incident
-    incident_resolved = False
     if incident is not None and incident.status == "open":
         session.flush()
         still_firing = session.scalar(
@@ -90,8 +89,8 @@ def _resolve(session: Session, alert: AlertRow, ts: float) -> AlertObservation:
             incident.status = "resolved"
             incident.resolved_at = ts
             incident.last_seen = max(incident.last_seen, ts)
-            incident_resolved = True
-    return _observation(AlertKind.RESOLVED, alert, incident, incident_resolved)
+    # a resolved notification sent again (Alertmanager retries a call, an HA pair both send) finds it resolved
+    return _observation(AlertKind.RESOLVED, alert, incident, incident is not None and incident.status == "resolved")
 
 
 def _fire(
