@@ -39,3 +39,27 @@ def test_sigusr1_prints_every_threads_stack_and_the_process_goes_on() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "still running"
     assert "parked_worker" in done.stderr and "Current thread" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("BIANQUE_API_TOKEN", " ", "BIANQUE_API_TOKEN: set but empty: unset it (no token) or give a real token"),
+        ("BIANQUE_API_WORKERS", "two", "BIANQUE_API_WORKERS: Input should be a valid integer, unable to parse string "
+                                       "as an integer (got 'two')"),
+        ("BIANQUE_LLM_TIMEOUT_S", "1m", "BIANQUE_LLM_TIMEOUT_S: Input should be a valid number, unable to parse "
+                                        "string as a number (got '1m')"),
+    ],
+)
+def test_serve_refuses_a_bad_setting_naming_its_variable_without_a_traceback(monkeypatch, variable, value, message):
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+    from agent.config import get_settings
+
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: pytest.fail("served despite a bad setting"))
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["serve", "--dry-run"])
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.stderr.split()) == f"error: invalid setting: {message}"

@@ -46,5 +46,5 @@ class ApiSettings(BaseSettings):
     @classmethod
     def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().strip():
-            raise ValueError("BIANQUE_API_TOKEN is set but empty: unset it (no token) or give a real token")
+            raise ValueError("set but empty: unset it (no token) or give a real token")
         return value

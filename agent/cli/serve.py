@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import err_console, user_errors
-from agent.config import get_settings
+from agent.cli.common import err_console, settings_errors, user_errors
+from agent.config import Settings, get_settings
 from agent.memory import DatabaseUnavailableError, DatabaseURLError
 
 
@@ -31,11 +31,13 @@ def serve(
     from agent.memory import Memory
     from agent.runtime import topology_warnings
 
-    settings = get_settings()
+    with settings_errors(Settings, ApiSettings):  # a bad BIANQUE_* variable: its name and why, before anything starts
+        settings = get_settings()
+        api = ApiSettings()
     with user_errors(DatabaseURLError, DatabaseUnavailableError):
         memory = Memory(settings.resolved_database_url)
         investigator = DryRunInvestigator(memory) if dry_run else None
-        app = create_app(settings, investigator, memory=memory, with_scheduler=with_scheduler)
+        app = create_app(settings, investigator, api=api, memory=memory, with_scheduler=with_scheduler)
     if not settings.prometheus_url and not dry_run:
         err_console.print("[yellow]no metric source configured (set BIANQUE_PROMETHEUS_URL): investigations see "
                           "no metrics, and one with no log lines either answers \"could not judge\" "
@@ -43,7 +45,7 @@ def serve(
     if settings.topology_file is not None:
         for warning in topology_warnings(settings.topology_file):  # investigations' notes repeat them
             err_console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
-    if host not in ("127.0.0.1", "localhost", "::1") and ApiSettings().token is None:
+    if host not in ("127.0.0.1", "localhost", "::1") and api.token is None:
         err_console.print(f"[yellow]listening on {host}: set BIANQUE_API_TOKEN to require a bearer token[/]")
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level)
