@@ -74,6 +74,28 @@ def test_investigate_rejects_bad_requests_naming_the_field(client, investigator,
     assert investigator.calls == []
 
 
+RELEASE_EVENT = {"pattern": "release_interception", "time": T0, "change": {"id": "d1", "service": "ranking"}}
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({**RELEASE_EVENT, "change": None}, "required for a release_interception event"),
+        ({"pattern": "release_interception", "time": T0, "service": "ranking"}, "required for a release_interception"),
+        ({"pattern": "release_interception", "time": T0, "chnage": RELEASE_EVENT["change"]},
+         "the body has 'chnage': did you mean 'change'?"),
+        ({**RELEASE_EVENT, "change": {"version": "v2"}}, "names no change: give its service"),
+    ],
+)
+def test_a_release_gate_request_without_its_change_is_refused(client, investigator, event, message):
+    """Without a change the gate judged whatever the event's service did: on a bad canary's data it answered pass."""
+    response = client.post("/investigate", json={"event": event})
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "event.change" and message in problem["message"]
+    assert investigator.calls == [] and client.get("/cases").json() == []
+
+
 def test_a_failing_investigation_is_a_json_500(memory):
     with make_client(memory, CountingInvestigator(memory, fail=True)) as client:
         response = client.post("/investigate", json={"event": RCA_EVENT})
@@ -177,8 +199,7 @@ def test_bad_corrections_are_rejected_naming_the_field(client, body, detail):
 
 
 def test_a_correction_must_fit_the_case_pattern(client):
-    release = {"pattern": "release_interception", "time": T0, "change": {"id": "d1", "service": "ranking"}}
-    case_id = investigate(client, release)["case_id"]
+    case_id = investigate(client, RELEASE_EVENT)["case_id"]
     wrong_kind = client.post(f"/cases/{case_id}/corrections", json={"correct": False, "root_cause_service": "cache"})
     assert wrong_kind.status_code == 422 and "is a release_interception case" in wrong_kind.json()["detail"]
     response = client.post(f"/cases/{case_id}/corrections", json={"correct": False, "decision": "block"})

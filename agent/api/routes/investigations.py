@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
+from fastapi.exceptions import RequestValidationError
 
 from agent.api.questions import answer
 from agent.api.schemas import AskRequest, InvestigateRequest
 from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_body
 from agent.ask import Answer
+from agent.bundles.event_file import misspelt
+from agent.events import Event, Pattern
 from agent.graph.nodes.select_skill import check_override
 from agent.investigate import InvestigationResult
 from agent.runtime import load_skills
@@ -23,12 +26,30 @@ def investigate_event(
     body: InvestigateRequest, state: Annotated[ServiceState, Depends(service)]
 ) -> InvestigationResult:
     """Investigate one event now and answer with the verdict, the report and the case id."""
+    _check_release(body.event)
     if body.skill is not None:  # the check the CLI and the select_skill node make: a bad name stores no case
         try:
             check_override(body.skill, load_skills(state.settings), body.event)
         except LookupError as exc:
             raise HTTPException(status_code=422, detail=f"skill: {exc}") from None
     return state.investigator(body.event, skill=body.skill, source="api")
+
+
+def _check_release(event: Event) -> None:
+    """A release judgement names its change: without one (left out, null, misspelt ``chnage``, or naming neither
+    a service nor an id) the gate would judge whatever the event's service did and could answer pass. 422."""
+    if event.pattern is not Pattern.RELEASE_INTERCEPTION:
+        return
+    change = event.change
+    if change is None:
+        near = misspelt(event.model_extra or {}, "change")
+        hint = f" (the body has {near!r}: did you mean 'change'?)" if near else ""
+        message = f"required for a release_interception event: the change under judgement (service, id, started){hint}"
+    elif not (change.service or change.id):
+        message = "names no change: give its service (and its id, when the change store logs it)"
+    else:
+        return
+    raise RequestValidationError([{"loc": ("body", "event", "change"), "msg": message, "type": "missing"}])
 
 
 @router.post("/ask", response_model=Answer)
