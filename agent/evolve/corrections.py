@@ -15,6 +15,7 @@ from agent.events import Pattern
 from agent.memory.errors import InvalidInputError
 from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.truth import Truth, judge, truth_from_correction
+from agent.names import name_problem
 from agent.skills.schema import IDENT
 
 DECISIONS = ("pass", "hold", "block")
@@ -86,6 +87,9 @@ def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any], words
         raise CorrectionError(f"case {case.id} is {kind} case: {names} does not apply; correct it with {how}")
     if given.get("decision") is not None and given["decision"] not in DECISIONS:
         raise CorrectionError(f"decision: must be one of {', '.join(DECISIONS)}, got {given['decision']!r}")
+    named = name_problem(given["service"]) if given.get("service") else None
+    if named:  # a service name is any text but a control character (agent.names), as in every event and bundle
+        raise CorrectionError(f"{words.service}: {named}")
     fault = given.get("fault")
     if fault is not None and not re.match(IDENT, fault):
         raise CorrectionError(f"fault: {fault!r} is not a fault kind (lowercase letters, digits, '_'), e.g. disk_full")
