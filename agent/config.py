@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,29 @@ class Settings(BaseSettings):
         return self.home
 
 
+class SettingsError(ValueError):
+    """A ``BIANQUE_*`` variable that does not validate: the message names it and what it got."""
+
+
+def invalid_settings(error: ValidationError, model: type[BaseSettings]) -> SettingsError:
+    """``error`` (from validating ``model``) as one line per variable: ``invalid setting: BIANQUE_X: why (got 'v')``;
+    a secret's value is never shown."""
+    lines = []
+    for problem in error.errors():
+        name = str(problem["loc"][0]) if problem["loc"] else ""
+        field = model.model_fields.get(name)
+        secret = field is not None and SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
+        got = "" if secret or "input" not in problem else f" (got {problem['input']!r})"
+        why = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"{model.model_config.get('env_prefix', '')}{name}".upper() + f": {why}{got}")
+    return SettingsError("invalid setting: " + "; ".join(lines))
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing env)."""
-    return Settings()
+    """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing env); SettingsError when
+    a variable does not validate."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise invalid_settings(exc, Settings) from None

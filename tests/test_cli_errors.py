@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 
 from agent.cli import common
+from agent.config import PROJECT_ROOT
 
 
 def test_fail_prints_brackets_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,3 +65,16 @@ def test_serve_refuses_a_bad_setting_naming_its_variable_without_a_traceback(mon
     result = CliRunner().invoke(app, ["serve", "--dry-run"])
     assert result.exit_code == 2, result.output
     assert " ".join(result.stderr.split()) == f"error: invalid setting: {message}"
+
+
+@pytest.mark.parametrize("command", [["skills", "list"], ["cases", "list"], ["knowledge", "kinds"]])
+def test_every_command_refuses_a_bad_setting_naming_its_variable_without_a_traceback(tmp_path, command):
+    env = {**os.environ, "BIANQUE_HOME": str(tmp_path), "BIANQUE_LLM_TIMEOUT_S": "1m"}
+    done = subprocess.run([sys.executable, "-m", "agent.cli", *command], capture_output=True, text=True, env=env,
+                          cwd=PROJECT_ROOT, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert " ".join(done.stderr.split()) == ("error: invalid setting: BIANQUE_LLM_TIMEOUT_S: Input should be a valid "
+                                             "number, unable to parse string as a number (got '1m')")
+    help_only = subprocess.run([sys.executable, "-m", "agent.cli", *command, "--help"], capture_output=True,
+                               text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
+    assert help_only.returncode == 0 and "Usage" in help_only.stdout  # help reads no settings

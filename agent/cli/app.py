@@ -54,6 +54,13 @@ def dump_stacks_on_sigusr1() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. A ``BIANQUE_*`` variable that does not validate, whichever command first reads the
+    settings, ends it with one line naming the variable and what it got (exit 2), not a traceback."""
+    from agent.cli.common import settings_errors
+
     dump_stacks_on_sigusr1()
-    app()
+    try:
+        with settings_errors():
+            app()
+    except typer.Exit as exc:  # settings_errors' clean exit, raised outside any command
+        raise SystemExit(exc.exit_code) from None

@@ -52,27 +52,22 @@ def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
 
 @contextmanager
 def settings_errors(*models: type[Any]) -> Iterator[None]:
-    """A setting of one of ``models`` (pydantic-settings classes) that does not validate: a clean error naming
-    its environment variable and what it got (never a secret's value), not a traceback."""
-    from pydantic import SecretStr, ValidationError
+    """A setting that does not validate (``get_settings``' SettingsError, or one of ``models``, pydantic-settings
+    classes): a clean error naming its environment variable and what it got (never a secret's value), no
+    traceback."""
+    from pydantic import ValidationError
 
-    from agent.inputs import validation_message
+    from agent.config import SettingsError, invalid_settings
 
     try:
         yield
+    except SettingsError as exc:
+        fail(str(exc))
     except ValidationError as exc:
         model = next((m for m in models if m.__name__ == exc.title), None)
         if model is None:
             raise
-        lines = []
-        for error in exc.errors():
-            name = str(error["loc"][0]) if error["loc"] else ""
-            field = model.model_fields.get(name)
-            secret = field is not None and SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
-            got = "" if secret or "input" not in error else f" (got {error['input']!r})"
-            lines.append(f"{model.model_config.get('env_prefix', '')}{name}".upper() + f": {validation_message(error)}"
-                         + got)
-        fail("invalid setting: " + "; ".join(lines))
+        fail(str(invalid_settings(exc, model)))
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from agent.cli.common import err_console, settings_errors, user_errors
-from agent.config import Settings, get_settings
+from agent.config import get_settings
 from agent.memory import DatabaseUnavailableError, DatabaseURLError
 
 
@@ -31,7 +31,7 @@ def serve(
     from agent.memory import Memory
     from agent.runtime import topology_warnings
 
-    with settings_errors(Settings, ApiSettings):  # a bad BIANQUE_* variable: its name and why, before anything starts
+    with settings_errors(ApiSettings):  # a bad BIANQUE_* variable: its name and why, before anything starts
         settings = get_settings()
         api = ApiSettings()
     with user_errors(DatabaseURLError, DatabaseUnavailableError):
