@@ -175,9 +175,13 @@ def test_corrections_are_stored_with_the_case(client):
     assert response.status_code == 201, response.text
     stored = response.json()["correction"]
     assert (stored["case_id"], stored["root_cause_service"], stored["author"]) == (case_id, "feature-store", "oncall")
+    assert response.json()["repeated"] is False
     case = client.get(f"/cases/{case_id}").json()
     assert [c["note"] for c in case["corrections"]] == ["it was the feature store"]
     assert client.get("/cases").json()[0]["corrections"] == 1
+    again = client.post(f"/cases/{case_id}/corrections", json=correction)  # a client retrying after a timeout
+    assert again.status_code == 200 and again.json()["repeated"] is True
+    assert again.json()["correction"]["id"] == stored["id"] and client.get("/cases").json()[0]["corrections"] == 1
 
 
 @pytest.mark.parametrize(

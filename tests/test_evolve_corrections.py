@@ -28,6 +28,27 @@ def test_correction_is_stored_beside_the_verdict_never_over_it(memory) -> None:
     assert second.truth.needs_attention is True  # naming a root cause says the alert was actionable
 
 
+def test_the_same_correction_again_stores_nothing_and_says_so(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    first = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", note="heap")
+    again = correct_case(memory, case_id, correct=False, service=" ranking ", fault="memory_leak", note="heap")
+    assert (again.repeated, again.correction.id) == (True, first.correction.id)
+    assert any("already says this: nothing new stored" in n for n in again.notes)
+    other = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", note="heap, again")
+    back = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", note="heap")
+    assert not other.repeated and not back.repeated  # only the latest counts: going back to the first is news
+    assert len(memory.get_case(case_id).corrections) == 3
+
+
+def test_a_root_cause_the_case_never_mentions_is_stored_with_a_note(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    typo = correct_case(memory, case_id, correct=False, service="rankng", fault="memory_leak")
+    assert typo.correction.root_cause_service == "rankng"
+    assert any("'rankng' appears nowhere in case" in n for n in typo.notes)
+    named = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak")
+    assert not any("appears nowhere" in n for n in named.notes)
+
+
 def test_marking_right_endorses_the_verdict(memory) -> None:
     case_id = store_case(memory, rca_event(), rca_verdict("ranking", "memory_leak"))
     result = correct_case(memory, case_id, correct=True)

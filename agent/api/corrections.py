@@ -30,6 +30,5 @@ def apply_correction(
         knowledge=knowledge() if body.index and knowledge is not None else None,
         wording=API_WORDING,
     )
-    return CorrectionResponse(
-        correction=result.correction, truth=result.truth.describe(), indexed=result.indexed, notes=result.notes
-    )
+    return CorrectionResponse(correction=result.correction, truth=result.truth.describe(), indexed=result.indexed,
+                              notes=result.notes, repeated=result.repeated)

@@ -43,10 +43,11 @@ def correct(
         )
     if as_json:
         print_json({"correction": result.correction.model_dump(mode="json"), "truth": result.truth.describe(),
-                    "indexed": result.indexed, "notes": result.notes})
+                    "indexed": result.indexed, "notes": result.notes, "repeated": result.repeated})
         return
     verdict = "right" if right else "wrong"
-    say(f"correction {result.correction.id} stored: case {case_id} was {verdict}; truth: {result.truth.describe()}")
+    stored = "already stored" if result.repeated else "stored"
+    say(f"correction {result.correction.id} {stored}: case {case_id} was {verdict}; truth: {result.truth.describe()}")
     for doc in result.indexed:
         say(f"  retrievable as {doc}")
     for message in result.notes:

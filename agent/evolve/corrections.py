@@ -58,6 +58,7 @@ class CorrectionResult:
     truth: Truth
     indexed: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    repeated: bool = False  # the case's latest correction already said exactly this: nothing new stored
 
 
 def _how(pattern: str, words: Wording) -> str:
@@ -176,21 +177,41 @@ def correct_case(
         case, correct, service=service, fault=fault, decision=decision, needs_attention=needs_attention, note=note,
         wording=wording,
     )
-    stored = memory.add_correction(
-        case.id,
-        correct,
-        root_cause_service=service,
-        root_cause_fault=fault,
-        decision=decision,
-        needs_attention=needs_attention,
-        note=note,
-        author=author,
-    )
-    case = memory.get_case(case.id)
-    result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
+    said = {"correct": correct, "root_cause_service": service.strip() if service else None,
+            "root_cause_fault": fault or None, "decision": decision, "needs_attention": needs_attention,
+            "note": note or ""}
+    latest = case.latest_correction
+    if latest is not None and all(getattr(latest, name) == value for name, value in said.items()):
+        result = CorrectionResult(case=case, correction=latest, truth=truth_from_correction(case, latest),
+                                  repeated=True)
+        result.notes.append(f"the case's latest correction ({latest.id}) already says this: nothing new stored")
+    else:
+        stored = memory.add_correction(case.id, correct, root_cause_service=service, root_cause_fault=fault,
+                                       decision=decision, needs_attention=needs_attention, note=note, author=author)
+        case = memory.get_case(case.id)
+        result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
+    if (unknown := _unheard_of(case, said["root_cause_service"])) is not None:
+        result.notes.append(unknown)
     if knowledge is not None:
         _index(memory, knowledge, result)
     return result
+
+
+def _unheard_of(case: CaseRecord, service: str | None) -> str | None:
+    """A note when the truth names a service the case never mentions (its event, Findings, call graph, verdict):
+    a typo there teaches every lesson about a service that does not exist."""
+    if not service:
+        return None
+    pack = case.evidence
+    known = {*case.event.services, *(f.owner for f in case.findings if f.owner)}
+    if pack is not None:
+        known |= {*pack.target_services, *pack.topology, *(c for callees in pack.topology.values() for c in callees)}
+    if case.verdict is not None:
+        known |= {cause.service for cause in case.verdict.root_causes}
+    if not known or service in known:
+        return None
+    return (f"{service!r} appears nowhere in case {case.id} (its event, Findings, call graph or verdict): stored as "
+            f"given; if it is a typo, correct the case again with the right name")
 
 
 def _index(memory: Any, knowledge: Any, result: CorrectionResult) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from agent.api.corrections import apply_correction
 from agent.api.schemas import CaseSummary, CorrectionRequest, CorrectionResponse
@@ -37,6 +37,10 @@ def get_case(case_id: str, state: State) -> CaseRecord:
 
 
 @router.post("/{case_id}/corrections", response_model=CorrectionResponse, status_code=201)
-def correct(case_id: str, body: CorrectionRequest, state: State) -> CorrectionResponse:
-    """Record whether the case's answer was right and, if not, the truth."""
-    return apply_correction(state.memory, case_id, body, state.knowledge)
+def correct(case_id: str, body: CorrectionRequest, state: State, response: Response) -> CorrectionResponse:
+    """Record whether the case's answer was right and, if not, the truth (200 and ``repeated`` when the case's latest
+    correction already says exactly this, as a re-sent request does: nothing new is stored)."""
+    answer = apply_correction(state.memory, case_id, body, state.knowledge)
+    if answer.repeated:
+        response.status_code = 200
+    return answer
