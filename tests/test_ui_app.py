@@ -162,6 +162,16 @@ def test_a_correction_is_stored_and_shown():
     assert (stored.needs_attention, stored.author) == (True, "oncall")
     assert "the cache hit ratio collapsed first" in texts(at)  # the Corrections tab shows it
     assert at.dataframe[0].value["status"][0] == "done ✗"
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")  # the same correction again: a double submit
+    at.text_input(key=f"correction-{case_id}-service").set_value("cache")
+    at.text_input(key=f"correction-{case_id}-fault").set_value("memory_leak")
+    at.selectbox(key=f"correction-{case_id}-attention").set_value("needs attention")
+    at.text_area(key=f"correction-{case_id}-note").set_value("the cache hit ratio collapsed first")
+    at.form_submit_button[0].click().run()
+    assert not at.exception and not at.error
+    assert "Already stored" in " ".join(s.value for s in at.success)
+    with Memory() as memory:
+        assert len(memory.corrections_for(case_id)) == 1
 
 
 def test_a_correction_that_does_not_fit_is_refused_with_the_reason():

@@ -57,7 +57,9 @@ def _submit(case_id: str) -> None:
         state[FLASH] = (case_id, "error", f"Correction not stored: {friendly_error(exc)}")
         return
     indexed = f"; indexed as {', '.join(result.indexed)}" if result.indexed else ""
-    message = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}"
+    stored = "Already stored (the case's latest correction says this)" if result.repeated else "Stored"
+    notes = "".join(f"; note: {note}" for note in result.notes if not result.repeated or "already says" not in note)
+    message = f"{stored} {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}{notes}"
     state[FLASH] = (case_id, "success", message)
 
 
