@@ -333,3 +333,14 @@ def test_the_service_is_read_from_the_configured_label(memory, investigator, mon
         get_settings.cache_clear()
     [(event, _skill, _source)] = investigator.calls
     assert event.service == "checkout"
+
+
+def test_alerts_the_sender_left_out_are_reported_and_logged(client, caplog):
+    body = webhook(alert(fingerprint="fp-1"))
+    assert post(client, alert(fingerprint="fp-0"))["truncated_by_sender"] == 0
+    with caplog.at_level("WARNING", logger="agent.api.routes.webhook"):
+        answer = client.post("/webhook/alertmanager", json={**body, "truncatedAlerts": 7}).json()
+    assert answer["truncated_by_sender"] == 7 and answer["accepted"] == 1
+    assert any("left 7 alert(s) of this group out" in r.getMessage() for r in caplog.records)
+    bad = client.post("/webhook/alertmanager", json={**body, "truncatedAlerts": -1})
+    assert bad.status_code == 422 and "truncatedAlerts" in bad.text

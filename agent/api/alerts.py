@@ -32,6 +32,8 @@ class WebhookBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     alerts: list[Any] = Field(description="Alertmanager alerts; each is accepted or rejected on its own.")
+    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts",
+                                  description="Alerts of the group Alertmanager left out (its max_alerts).")
 
 
 class Problem(BaseModel):
@@ -65,6 +67,8 @@ class WebhookResponse(BaseModel):
     rejected: int = Field(description="Alerts not stored; see their `errors`.")
     investigations_queued: int = Field(description="Investigations this call queued (new incidents, retries).")
     alerts: list[AlertOutcome]
+    truncated_by_sender: int = Field(default=0, description="Alerts of the group the sender left out (Alertmanager's "
+                                                            "max_alerts): never seen here.")
 
 
 def alert_fingerprint(alert: Alert) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated
 
@@ -13,6 +14,7 @@ from agent.api.alerts import AlertIntake, WebhookBody, WebhookResponse, firing_c
 from agent.api.errors import RETRY_AFTER_S, problems_response
 from agent.api.state import ServiceState, require_token, service
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["alerts"], dependencies=[Depends(require_token)])
 
 
@@ -38,7 +40,12 @@ def alertmanager_webhook(
                 f"investigation queue is full ({state.api.max_queued} unfinished, BIANQUE_API_MAX_QUEUED); "
                 "nothing was recorded, retry later"
             )
-        return AlertIntake(state.memory, state.workers.notify, state.settings.service_label).handle(parsed, time.time())
+        answer = AlertIntake(state.memory, state.workers.notify, state.settings.service_label).handle(parsed,
+                                                                                                   time.time())
     except OperationalError as exc:
         raise _unavailable(f"database unavailable: {exc.orig or exc}; retry later") from exc
+    if body.truncated_alerts:
+        log.warning("Alertmanager left %d alert(s) of this group out (its max_alerts): they are not investigated",
+                     body.truncated_alerts)
+    return answer.model_copy(update={"truncated_by_sender": body.truncated_alerts})
 
