@@ -252,3 +252,13 @@ def test_refinement_endpoints_need_the_token(memory, blind) -> None:
                              ("post", "/refinements/x/apply"), ("get", f"/skills/{NAME}/versions"),
                              ("post", f"/skills/{NAME}/rollback")):
             assert getattr(client, method)(path).status_code == 401, path
+
+
+def test_a_dry_run_case_has_nothing_to_refine(memory, api) -> None:
+    from agent.api.dryrun import DryRunInvestigator
+
+    case_id = DryRunInvestigator(memory)(rca_event()).case_id
+    correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak")
+    response = api.post(f"/cases/{case_id}/refinements", json={})
+    assert response.status_code == 422, response.text
+    assert "`bianque serve --dry-run`, which runs no Skill" in response.text and "no Skill named" not in response.text

@@ -100,6 +100,9 @@ class Workbench:
             raise NoProposal(f"case {case_id} has no correction; correct it first (`bianque correct {case_id} ...`)")
         if correction.correct:
             raise NoProposal(f"case {case_id} was marked right: there is nothing to fix")
+        if case.reasoner == "dry-run" and not skill:
+            raise NoProposal(f"case {case_id} was answered by `bianque serve --dry-run`, which runs no Skill and reads "
+                             "no data: there is nothing to refine from it")
         name = skill or case_skill(case)
         if not name:
             raise NoProposal(f"case {case_id} records no Skill; name the Skill to refine")
