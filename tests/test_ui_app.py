@@ -3,6 +3,9 @@ cases are listed and corrections are stored in memory."""
 
 from __future__ import annotations
 
+import re
+import shutil
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -36,6 +39,11 @@ def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [e.value for e in at.error] + [s.value for s in at.success] + [i.value for i in at.info]
     return "\n".join(parts)
+
+
+def shown(markdown: str) -> str:
+    """What a markdown renderer shows for text escaped with ``ui.formatting.plain``."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def seed_case(name: str) -> str:
@@ -131,7 +139,7 @@ def test_an_investigation_failure_is_shown_as_a_message(tmp_path, monkeypatch):
     at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
     at.chat_input[0].set_value("is this canary safe?").run()
     assert not at.exception
-    message = " ".join(e.value for e in at.error)
+    message = shown(" ".join(e.value for e in at.error))
     assert message.startswith("The investigation failed:") and "bad-bundle/metrics.csv:2" in message
     assert "Traceback" not in message
     assert at.session_state["chat_history"][-1]["error"] == message
@@ -154,7 +162,7 @@ def test_a_correction_is_stored_and_shown():
     at.form_submit_button[0].click().run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
-    success = " ".join(s.value for s in at.success)
+    success = shown(" ".join(s.value for s in at.success))
     assert "root cause cache/memory_leak" in success and f"case-{case_id}" in success  # indexed as experience
     with Memory() as memory:
         (stored,) = memory.corrections_for(case_id)
@@ -180,7 +188,7 @@ def test_a_correction_that_does_not_fit_is_refused_with_the_reason():
     at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
     at.form_submit_button[0].click().run()
     assert not at.exception
-    message = " ".join(e.value for e in at.error)
+    message = shown(" ".join(e.value for e in at.error))
     assert message.startswith("Correction not stored:") and "needs the truth" in message
     assert "'Right decision'" in message and "--decision" not in message  # the form's words, not CLI flags
     with Memory() as memory:
@@ -202,3 +210,38 @@ def test_a_release_correction_offers_only_the_decision():
         (stored,) = memory.corrections_for(case_id)
     assert (stored.correct, stored.decision) == (False, "hold")
     assert "indexed" not in " ".join(s.value for s in at.success)
+
+
+HOSTILE = "p99 $5 ![pix](http://x.test/t.png) [go](javascript:x) <b>b</b> :red[R] `c`"
+
+
+def test_alert_annotations_and_verdicts_are_shown_as_text_not_markup(tmp_path, monkeypatch):
+    """An alert's summary annotation (sidebar, question, Cases page) and a verdict naming metric globs
+    (``*[Ll]atency*``) are shown as written: no image fetched, no link, no emphasis eating the asterisks."""
+    bundle = shutil.copytree(SCENARIOS / "rca-slow-dependency", tmp_path / "hostile")
+    event = bundle / "event.yaml"
+    event.write_text(event.read_text().replace("summary: gateway p99 latency above 280ms", f"summary: '{HOSTILE}'"))
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings: None)  # no handbook: keep it fast
+    at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
+    at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
+    (caption,) = [c.value for c in at.sidebar.caption if "GatewayP99LatencyHigh" in c.value]
+    assert "![pix](" not in caption and HOSTILE in shown(caption)
+    at.chat_input[0].set_value(f"why? {HOSTILE}").run()
+    assert not at.exception
+    assert shown(at.markdown[0].value) == f"why? {HOSTILE}" and "<b>" not in at.markdown[0].value
+
+    at.switch_page("views/cases.py").run()
+    (described,) = [c.value for c in at.caption if "pix" in c.value]
+    assert "![pix](" not in described and HOSTILE in shown(described)
+
+
+def test_a_verdict_naming_metric_globs_keeps_its_asterisks():
+    """Live sources with no metric source: the summary lists the Skill's globs (``*[Ll]atency*``)."""
+    at = app().run()
+    at.chat_input[0].set_value("why is the gateway slow?").run()
+    assert not at.exception
+    verdict = at.session_state["chat_history"][-1]["answer"].result.verdict
+    assert "*[Ll]atency*" in verdict.summary
+    (summary,) = [m.value for m in at.markdown if "Could not judge" in m.value and m.value.startswith("**")]
+    assert shown(summary) == f"**{verdict.summary}**" and "*[" not in summary  # each glob's asterisk escaped

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from agent.config import PROJECT_ROOT, get_settings
@@ -14,6 +16,7 @@ from ui.formatting import (
     demote_headings,
     friendly_error,
     inspection_rows,
+    plain,
     root_cause_rows,
     verdict_badges,
 )
@@ -93,6 +96,24 @@ def test_badge_labels_cannot_break_out_of_the_directive():
     badge = Badge("a] :red-badge[b", "green")
     assert badge.markdown() == r":green-badge[a\] :red-badge\[b]"
     assert badges_markdown([Badge("x", "red"), Badge("y", "gray")]) == ":red-badge[x] :gray-badge[y]"
+
+
+HOSTILE = "p99 $5 and $10 ![pix](http://x.test/t.png) [go](javascript:x) <b>b</b> :red[R] :material/home: | `c` *a* _u_"
+
+
+def unescape(markdown: str) -> str:
+    """The text a markdown renderer shows for backslash-escaped markdown."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def test_plain_text_is_shown_as_written_never_as_markup():
+    escaped = plain(HOSTILE)
+    assert unescape(escaped) == HOSTILE
+    assert not re.search(r"(?<!\\)[\[\]<>`*_|$:]", escaped)  # every markup character escaped
+    assert r"\:material\/home" in escaped  # Streamlit draws icons through an escaped colon
+    lines = "# heading\n- item\n12. numbered\n  + nested\n===\nnot-a-list 3.5"
+    assert plain(lines).splitlines() == [r"\# heading", r"\- item", r"12\. numbered", r"  \+ nested", r"\===",
+                                         "not-a-list 3.5"]
 
 
 def test_friendly_error_keeps_library_messages_and_flags_the_unexpected():

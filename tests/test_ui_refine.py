@@ -10,7 +10,7 @@ from agent.memory import Memory
 from agent.runtime import bundle_toolkit, load_skills
 from agent.sim.scenario import build_scenario, write_scenario
 from tests.test_evolve_support import use_blind_skills
-from tests.test_ui_app import app, fresh_resources, open_cases, texts  # noqa: F401  (fixture re-used)
+from tests.test_ui_app import app, fresh_resources, open_cases, shown, texts  # noqa: F401  (fixture re-used)
 
 NAME = "memory-pressure-rca"
 
@@ -47,7 +47,7 @@ def test_a_fix_is_proposed_applied_and_rolled_back(tmp_path, monkeypatch):
 
     at.button(key=propose).click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert "accepted: 1 of 1 corrected case(s) fixed" in " ".join(s.value for s in at.success)
+    assert "accepted: 1 of 1 corrected case(s) fixed" in shown(" ".join(s.value for s in at.success))
     assert any("+      name: memory_usage_bytes" in c.value for c in at.code)
     corrected = next(d.value for d in at.dataframe if list(d.value.get("case", [])) == [case_id])
     assert list(corrected["result"]) == ["fixed"]
@@ -57,7 +57,7 @@ def test_a_fix_is_proposed_applied_and_rolled_back(tmp_path, monkeypatch):
     at.text_input(key=f"refine-{case_id}-author").set_value("oncall")
     at.button(key=f"refine-{case_id}-apply").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert f"Saved {NAME} v2 to" in " ".join(s.value for s in at.success)
+    assert f"Saved {NAME} v2 to" in shown(" ".join(s.value for s in at.success))
     assert f"refine-{case_id}-apply" not in {b.key for b in at.button}  # applied: no second Apply
     assert "memory" in memory_signals()
     with Memory() as memory:
@@ -73,7 +73,7 @@ def test_a_fix_is_proposed_applied_and_rolled_back(tmp_path, monkeypatch):
     assert any("-      name: memory_usage_bytes" in c.value for c in at.code)
     at.button(key=f"rollback-{NAME}").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert f"{NAME} v3 (rollback to v1)" in " ".join(s.value for s in at.success)
+    assert f"{NAME} v3 (rollback to v1)" in shown(" ".join(s.value for s in at.success))
     assert "memory" not in memory_signals()
 
 

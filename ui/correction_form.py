@@ -8,7 +8,7 @@ from agent.evolve.corrections import Wording
 from agent.memory.lines import correction_line
 from agent.memory.records import CaseRecord
 from ui import backend
-from ui.formatting import friendly_error
+from ui.formatting import friendly_error, plain
 from ui.widgets import log
 
 FLASH = "correction_flash"
@@ -71,9 +71,9 @@ def render_flash(case_id: str) -> None:
     del st.session_state[FLASH]
     _, kind, message = flash
     if kind == "success":
-        st.success(message, icon=":material/check_circle:")
+        st.success(plain(message), icon=":material/check_circle:")
     else:
-        st.error(message, icon=":material/error:")
+        st.error(plain(message), icon=":material/error:")
 
 
 def render_correction_form(case: CaseRecord) -> None:

@@ -23,6 +23,11 @@ DECISION_COLOURS = {"pass": "green", "hold": "orange", "block": "red"}
 SEVERITY_COLOURS = {"critical": "red", "warning": "orange", "info": "blue"}
 # Errors the library raises on purpose, with messages written for the user (file, line, field).
 EXPECTED_ERRORS = (ValueError, LookupError, OSError, RuntimeError, MemoryStoreError)
+# Characters that start markdown anywhere in a line: emphasis, code, links and images, HTML, tables, math,
+# strikethrough, Streamlit's directives (``:red[...]``) and emoji shortcodes.
+INLINE_MARKUP = re.compile(r"([\\`*_\[\]<>|$~:!])")
+# What starts markdown only at the beginning of a line: headings, lists, quotes, setext underlines.
+LINE_MARKUP = re.compile(r"^(\s*(?:\d+(?=[.)]))?)([#+=.)-])", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,13 @@ class Badge:
         """The badge as a Streamlit Markdown directive; brackets in the label cannot break out of it."""
         text = self.label.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
         return f":{self.colour}-badge[{text}]"
+
+
+def plain(text: str) -> str:
+    """Markdown that shows ``text`` as written: for text from the data (alert annotations, log lines, service
+    names), a model or a person, which must not become links, images, HTML, code or colour on the page."""
+    escaped = LINE_MARKUP.sub(r"\1\\\2", INLINE_MARKUP.sub(r"\\\1", text))
+    return escaped.replace("\\:material/", "\\:material\\/")  # Streamlit's icons ignore an escaped colon
 
 
 def verdict_badges(verdict: Verdict) -> list[Badge]:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from agent.memory.records import CaseRecord
 from ui import backend
-from ui.formatting import friendly_error
+from ui.formatting import friendly_error, plain
 from ui.widgets import log, show_error
 
 HELD = "refinement"  # session state: (case id, Refinement) of the last proposal
@@ -60,13 +60,13 @@ def _render_search(search: Any) -> None:
 
 def render_refinement(case_id: str, refinement: Any) -> None:
     """The decision, the patch as a diff, the replay table, what the search tried, and Apply."""
-    (st.success if refinement.accepted else st.error)(refinement.reason)
+    (st.success if refinement.accepted else st.error)(plain(refinement.reason))
     for note in refinement.notes:
-        st.caption(note)
+        st.caption(plain(note))
     proposal, report = refinement.proposal, refinement.report
     if proposal is not None:
-        st.markdown(f"**Patch** ({proposal.source}, as v{proposal.patched.new_version}): {proposal.summary}")
-        st.markdown("\n".join(f"- {reason}" for reason in proposal.reasons))
+        st.markdown(f"**Patch** ({proposal.source}, as v{proposal.patched.new_version}): {plain(proposal.summary)}")
+        st.markdown("\n".join(f"- {plain(reason)}" for reason in proposal.reasons))
         st.code(proposal.diff, language="diff")
     if report is not None:
         for role, rows in report.rows().items():
@@ -91,7 +91,7 @@ def render_refine_panel(case: CaseRecord) -> None:
                "its corrected cases and the regression set. Nothing is saved until you apply it.")
     flash = st.session_state.pop(FLASH, None)
     if flash:
-        (st.success if flash[0] == "success" else st.error)(flash[1])
+        (st.success if flash[0] == "success" else st.error)(plain(flash[1]))
     if st.button("Propose a Skill fix", key=_key(case.id, "propose")):
         _propose(case.id)
     held = st.session_state.get(HELD)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from agent.evolve.regression import RegressionError
 from ui import backend
+from ui.formatting import plain
 
 ADD_KEY, REMOVE_KEY = "regression_dir", "regression_registered"
 
@@ -40,7 +41,7 @@ def render_regression() -> None:
                "labelled bundles (nor any stored case with a known truth).")
     message = st.session_state.pop("regression_message", None)
     if message:
-        (st.success if message[0] == "success" else st.error)(message[1])
+        (st.success if message[0] == "success" else st.error)(plain(message[1]))
     state = backend.regression_set()
     if state["default"]:
         st.info("Nothing registered: the curated scenarios are the regression set.")

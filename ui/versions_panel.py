@@ -6,7 +6,7 @@ import streamlit as st
 
 from agent.timeparse import to_rfc3339
 from ui import backend
-from ui.formatting import friendly_error
+from ui.formatting import friendly_error, plain
 from ui.widgets import log
 
 FLASH = "rollback_flash"
@@ -33,7 +33,7 @@ def render_versions(name: str) -> None:
     st.subheader("Versions")
     flash = st.session_state.pop(FLASH, None)
     if flash:
-        (st.success if flash[0] == "success" else st.error)(flash[1])
+        (st.success if flash[0] == "success" else st.error)(plain(flash[1]))
     history = backend.skill_history(name)
     if not history:
         st.info("No stored versions: Bian Que has never changed this Skill (a version is stored when a "

@@ -15,6 +15,7 @@ from ui.formatting import (
     demote_headings,
     friendly_error,
     inspection_rows,
+    plain,
     root_cause_rows,
     verdict_badges,
 )
@@ -31,7 +32,7 @@ def show_error(what: str, exc: BaseException) -> str:
     """Show a failure as a clear message (the traceback goes to the server log only); returns the message."""
     log.warning("%s failed", what, exc_info=exc)
     message = f"{what} failed: {friendly_error(exc)}"
-    st.error(message, icon=":material/error:")
+    st.error(plain(message), icon=":material/error:")
     return message
 
 
@@ -39,9 +40,9 @@ def render_verdict(verdict: Verdict, findings: Sequence[Finding] = ()) -> None:
     """Badges, the summary, ranked root causes (cited Findings of other services marked, given the
     ``findings``) or inspection items, and the next steps."""
     st.markdown(badges_markdown(verdict_badges(verdict)))
-    st.markdown(f"**{verdict.summary}**" if verdict.summary else "_no summary_")
+    st.markdown(f"**{plain(verdict.summary)}**" if verdict.summary else "_no summary_")
     if verdict.attention_reason:
-        st.caption(verdict.attention_reason)
+        st.caption(plain(verdict.attention_reason))
     if verdict.root_causes:
         st.markdown("**Root causes**")
         st.dataframe(root_cause_rows(verdict, findings), hide_index=True, width="stretch", column_config=CONFIDENCE)
@@ -49,7 +50,7 @@ def render_verdict(verdict: Verdict, findings: Sequence[Finding] = ()) -> None:
         st.markdown("**Inspection items**")
         st.dataframe(inspection_rows(verdict), hide_index=True, width="stretch")
     if verdict.actions:
-        st.markdown("**Next steps**\n" + "\n".join(f"- {action}" for action in verdict.actions))
+        st.markdown("**Next steps**\n" + "\n".join(f"- {plain(action)}" for action in verdict.actions))
 
 
 def _open_case(case_id: str) -> None:
@@ -62,7 +63,7 @@ def render_answer(answer: Answer, source: str, *, key: str) -> None:
     render_verdict(result.verdict, result.findings)
     skill = result.skill.get("name", "?")
     st.caption(
-        f"Data: {source} · routed to **{answer.route.pattern.value}** ({answer.route.reason}) · "
+        f"Data: {plain(source)} · routed to **{answer.route.pattern.value}** ({answer.route.reason}) · "
         f"Skill `{skill}` · {len(result.findings)} findings"
     )
     if result.case_id:

@@ -10,7 +10,7 @@ from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
 from ui import backend
 from ui.correction_form import render_correction_form, render_flash
-from ui.formatting import case_option, case_rows, demote_headings, finding_rows, skill_label
+from ui.formatting import case_option, case_rows, demote_headings, finding_rows, plain, skill_label
 from ui.refine_panel import render_refine_panel
 from ui.widgets import SELECTED_CASE, render_verdict, show_error
 
@@ -19,18 +19,18 @@ PATTERNS = {"all patterns": None, "rca": "rca", "release": "release_interception
 
 def render_case(case: CaseRecord) -> None:
     st.subheader(f"Case {case.id}")
-    st.caption(case.event.describe())
+    st.caption(plain(case.event.describe()))
     duration = f"{case.duration_ms} ms" if case.duration_ms is not None else "-"
     st.markdown(
         f"**Status** {case.status} · **Skill** `{skill_label(case)}` · **Reasoner** {case.reasoner or '-'} · "
         f"**Duration** {duration}"
     )
     st.caption(
-        f"Created {to_rfc3339(case.created_at)} · selection: {case.selection_reason or '-'} · "
-        f"data: {case.bundle_path or 'live sources'}"
+        f"Created {to_rfc3339(case.created_at)} · selection: {plain(case.selection_reason or '-')} · "
+        f"data: {plain(case.bundle_path or 'live sources')}"
     )
     if case.error:
-        st.error(f"The investigation failed: {case.error}")
+        st.error(plain(f"The investigation failed: {case.error}"))
     if case.verdict is not None:
         render_verdict(case.verdict, case.findings)
     report, findings, corrections = st.tabs(
@@ -45,7 +45,7 @@ def render_case(case: CaseRecord) -> None:
             st.write("No findings.")
     with corrections:
         for correction in case.corrections:
-            st.markdown(f"- {correction_line(correction)}")
+            st.markdown(f"- {plain(correction_line(correction))}")
         if not case.corrections:
             st.write("No corrections yet.")
     render_flash(case.id)

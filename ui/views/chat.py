@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui import backend
+from ui.formatting import plain
 from ui.widgets import render_answer, show_error
 
 HISTORY = "chat_history"
@@ -36,9 +37,9 @@ def choose_source() -> tuple[Path | None, str, bool]:
         path = scenarios[choice]
     info = backend.inspect_bundle(path)
     if info.event is None:
-        st.sidebar.error(f"Not a usable bundle: {info.error}")
+        st.sidebar.error(plain(f"Not a usable bundle: {info.error}"))
         return path, info.name, False
-    st.sidebar.caption(f"Event: {info.event.describe()}")
+    st.sidebar.caption(plain(f"Event: {info.event.describe()}"))
     return path, f"bundle {info.name}", True
 
 
@@ -47,9 +48,9 @@ def render_message(message: dict, index: int) -> None:
         if "answer" in message:
             render_answer(message["answer"], message["source"], key=str(index))
         elif "error" in message:
-            st.error(message["error"], icon=":material/error:")
+            st.error(plain(message["error"]), icon=":material/error:")
         else:
-            st.markdown(message["content"])
+            st.markdown(plain(message["content"]))
 
 
 st.title("Ask Bian Que")

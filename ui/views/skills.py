@@ -7,7 +7,7 @@ import streamlit as st
 
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 from ui import backend
-from ui.formatting import skill_rows
+from ui.formatting import plain, skill_rows
 from ui.regression_panel import render_regression
 from ui.versions_panel import render_versions
 from ui.widgets import show_error
@@ -38,14 +38,15 @@ failed = library.failed_files()
 if failed:
     st.subheader(f"Files that failed to load ({len(failed)})")
     for file, errors in failed.items():
-        st.error(f"**{file}**\n\n" + "\n".join(f"- {error}" for error in errors), icon=":material/error:")
+        st.error(f"**{plain(str(file))}**\n\n" + "\n".join(f"- {plain(str(error))}" for error in errors),
+                 icon=":material/error:")
 
 if library.skills:
     names = sorted(library.skills)
     name = st.selectbox("Show a Skill", names, key="skills_shown")
     loaded = library.skills[name]
     st.markdown(f"**{loaded.name}** v{loaded.skill.version} · `{loaded.source}`")
-    st.write(loaded.skill.description)
+    st.markdown(plain(loaded.skill.description))
     st.code(skill_yaml(loaded), language="yaml", line_numbers=True, height=600)
     render_versions(name)
 else:
