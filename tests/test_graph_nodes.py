@@ -361,6 +361,23 @@ def test_report_text_keeps_its_asterisks_in_markdown():
     assert "(*[Mm]emory*, *[Dd]isk*)" in shown and "metric *[Cc][Pp][Uu]*: no data" in shown
 
 
+def test_report_shows_annotations_and_log_lines_as_text_not_markup():
+    """An alert annotation, a log line and a runbook step that look like markdown cannot add an image (fetched by
+    the UI's browser), a link, HTML, code or a table cell to the report."""
+    hostile = "p99 $5 ![pix](http://x.test/t.png) [go](javascript:x) <b>b</b> :red[R] | `c`"
+    event = alert_event({"summary": hostile})
+    finding = _finding(1, 0.9).model_copy(update={"summary": f"new log template: {hostile}"})
+    verdict = Verdict(pattern="rca", needs_attention=True, summary="s", evidence=["F1"], actions=[hostile],
+                      reasoner="offline")
+    text = render_report(event, {"name": "s", "version": 1}, verdict, [finding], [], [])
+    unescaped = re.compile(r"(?<!\\)(\[|\]|<|>|`|\$|:red)")
+    lines = [line for line in text.splitlines() if "pix" in line]
+    assert len(lines) == 3 and not [line for line in lines if unescaped.search(line)]
+    (row,) = [line for line in lines if line.startswith("| F1 |")]
+    assert len(re.findall(r"(?<!\\)\|", row)) == 7  # six cells, the log line's '|' kept inside its own
+    assert all(re.sub(r"\\(.)", r"\1", line).count(hostile) == 1 for line in lines)
+
+
 def test_triage_inspection_without_scope_or_topology_inspects_every_service_with_data(tmp_path, bianque_home):
     bundle = shutil.copytree(SMALL_BUNDLE, tmp_path / "case")
     (bundle / "topology.yaml").unlink()

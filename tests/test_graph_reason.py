@@ -13,6 +13,7 @@ from agent.config import PROJECT_ROOT, Settings, get_settings
 from agent.graph.nodes.analyze import analyze
 from agent.graph.nodes.gather import gather
 from agent.graph.nodes.reason import reason
+from agent.graph.nodes.report import literal
 from agent.graph.nodes.select_skill import select_skill
 from agent.graph.nodes.triage import triage
 from agent.investigate import investigate
@@ -108,7 +109,7 @@ def test_llm_failures_fall_back_to_the_offline_reasoner_end_to_end(fake_llm, mod
     assert result.verdict.needs_attention is True and result.verdict.root_causes
     [note] = [n for n in result.notes if n.startswith("llm:fake-model failed")]
     assert reason_text in note and note.endswith("answered by offline instead")
-    assert "Reasoner: offline" in result.report and note in result.report
+    assert "Reasoner: offline" in result.report and literal(note) in result.report  # as markdown text
     assert fake_llm.pending == 0 and len(fake_llm.requests) == len(replies)
 
 

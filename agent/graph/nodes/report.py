@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,10 +25,16 @@ INFERRED_NOTE = ("_`fault (inferred from S)`: no Finding of the candidate's own 
                  "S's calls to it (they got slower: slow_dependency; failed: error_fault)._")
 
 
+# What in text from the data (alert annotations, log lines, label values) would become markup: emphasis asterisks
+# (metric globs), links and images, HTML and autolinks, code spans, table cells, math, and Streamlit's
+# ``:directive[...]``, ``:emoji:`` and ``:material/icon:`` words (a colon ending a word, ``key: value``, stays).
+MARKUP = re.compile(r"([\\*\[\]<>`|$]|(?<![\w:]):(?=\w)|(?<=:material)/)")
+
+
 def literal(text: str) -> str:
-    """``text`` as it reads, in markdown: asterisks (metric globs such as ``*[Mm]emory*``, log text) are escaped,
-    not taken for emphasis."""
-    return text.replace("\\", "\\\\").replace("*", "\\*")
+    """``text`` as it reads, in markdown: nothing in it becomes emphasis, a link, an image, HTML, code, math or a
+    new table cell."""
+    return MARKUP.sub(r"\\\1", text)
 
 
 def _headline(verdict: Verdict) -> str:
@@ -83,7 +90,8 @@ def fault_shown(cause: RootCause) -> str:
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
                   missing: list[str], notes: list[str]) -> str:
     """Markdown report: headline, summary, causes or items, evidence table, gaps, provenance."""
-    lines = [f"# {event.pattern.value}: {event.describe()}", "", _headline(verdict), "", literal(verdict.summary), ""]
+    lines = [f"# {event.pattern.value}: {literal(event.describe())}", "", _headline(verdict), "",
+             literal(verdict.summary), ""]
     if verdict.root_causes:
         lines += ["## Root-cause candidates", "", "| # | service | fault | confidence | evidence |",
                   "|---|---|---|---|---|"]
@@ -91,7 +99,8 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
         cited = [cited_for(cause, by_id) for cause in verdict.root_causes]
         faults = [fault_shown(cause) for cause in verdict.root_causes]
         for rank, (cause, fault, ids) in enumerate(zip(verdict.root_causes, faults, cited, strict=True), start=1):
-            lines.append(f"| {rank} | {cause.service} | {fault} | {cause.confidence:.2f} | {', '.join(ids)} |")
+            lines.append(f"| {rank} | {literal(cause.service)} | {literal(fault)} | {cause.confidence:.2f} | "
+                         f"{literal(', '.join(ids))} |")
         lines += ["", CONFIDENCE_NOTE, ""]
         if any(VIA in i for ids in cited for i in ids):
             lines += [VIA_NOTE, ""]
@@ -101,18 +110,19 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
         lines += ["## Findings by severity", "", "| severity | service | kind | evidence | summary |",
                   "|---|---|---|---|---|"]
         for item in verdict.items:
-            lines.append(f"| {item.severity} | {item.service} | {item.kind} | {', '.join(item.evidence)} | "
+            lines.append(f"| {item.severity} | {literal(item.service)} | {item.kind} | {', '.join(item.evidence)} | "
                          f"{literal(item.summary)} |")
         lines.append("")
     if verdict.actions:
-        lines += ["## Next steps", "", *[f"- {a}" for a in verdict.actions], ""]
+        lines += ["## Next steps", "", *[f"- {literal(a)}" for a in verdict.actions], ""]
     cited = verdict.cited_ids()
     shown = [f for f in findings if f.id in cited] + [f for f in findings if f.id not in cited]
     if shown:
         lines += ["## Evidence", "", "| id | kind | subject | score | onset | summary |", "|---|---|---|---|---|---|"]
         for f in shown[:MAX_FINDINGS_SHOWN]:
             onset = to_rfc3339(f.onset) if f.onset else ""
-            lines.append(f"| {f.id} | {f.kind.value} | {f.subject} | {f.score:.2f} | {onset} | {literal(f.summary)} |")
+            lines.append(f"| {f.id} | {f.kind.value} | {literal(f.subject)} | {f.score:.2f} | {onset} | "
+                         f"{literal(f.summary)} |")
         if len(shown) > MAX_FINDINGS_SHOWN:
             lines.append(f"\n_{len(shown) - MAX_FINDINGS_SHOWN} more findings not shown._")
         lines.append("")
@@ -120,7 +130,8 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
         lines += ["## Missing data", "", *[f"- {literal(m)}" for m in missing_lines(missing)], ""]
     lines += [
         "## Provenance", "",
-        f"- Skill: `{skill.get('name')}` v{skill.get('version')} ({skill.get('method')}: {skill.get('reason')})",
+        f"- Skill: `{skill.get('name')}` v{skill.get('version')} "
+        f"({skill.get('method')}: {literal(str(skill.get('reason')))})",
         f"- Reasoner: {verdict.reasoner}",
         *[f"- {literal(n)}" for n in notes],
     ]
