@@ -176,8 +176,8 @@ def test_a_correction_is_stored_and_shown():
     at.selectbox(key=f"correction-{case_id}-attention").set_value("needs attention")
     at.text_area(key=f"correction-{case_id}-note").set_value("the cache hit ratio collapsed first")
     at.form_submit_button[0].click().run()
-    assert not at.exception and not at.error
-    assert "Already stored" in " ".join(s.value for s in at.success)
+    assert not at.exception and not at.error and not at.success
+    assert "Already stored as #1" in " ".join(i.value for i in at.info)
     with Memory() as memory:
         assert len(memory.corrections_for(case_id)) == 1
 
@@ -245,3 +245,43 @@ def test_a_verdict_naming_metric_globs_keeps_its_asterisks():
     assert "*[Ll]atency*" in verdict.summary
     (summary,) = [m.value for m in at.markdown if "Could not judge" in m.value and m.value.startswith("**")]
     assert shown(summary) == f"**{verdict.summary}**" and "*[" not in summary  # each glob's asterisk escaped
+
+
+def test_submitting_the_same_correction_twice_stores_it_once():
+    case_id = seed_case("release-bad-canary")
+    at = open_cases(app())
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.selectbox(key=f"correction-{case_id}-decision").set_value("hold")
+    at.checkbox(key=f"correction-{case_id}-index").uncheck()
+    at.form_submit_button[0].click().run()
+    assert "Stored #1" in shown(" ".join(s.value for s in at.success))
+    at.form_submit_button[0].click().run()  # the form still holds the same values
+    assert not at.exception and not at.error and not at.success
+    assert "Already stored as #1" in shown(" ".join(i.value for i in at.info))
+    with Memory() as memory:
+        assert [c.id for c in memory.corrections_for(case_id)] == [1]
+
+    at.text_area(key=f"correction-{case_id}-note").set_value("the canary's p99 doubled")
+    at.form_submit_button[0].click().run()  # something new to say: stored
+    assert "Stored #2" in shown(" ".join(s.value for s in at.success))
+    with Memory() as memory:
+        assert [c.note for c in memory.corrections_for(case_id)] == ["", "the canary's p99 doubled"]
+
+
+def test_a_correction_stored_but_not_indexed_says_so(monkeypatch):
+    case_id = seed_case("release-bad-canary")
+
+    def broken_index(*args, **kwargs):
+        raise RuntimeError("knowledge store unavailable")
+
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, ingest=False: object())
+    monkeypatch.setattr("agent.evolve.casebase.index_case", broken_index)
+    at = open_cases(app())
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.selectbox(key=f"correction-{case_id}-decision").set_value("hold")
+    at.form_submit_button[0].click().run()  # 'Add to experience knowledge' is on
+    assert not at.exception and not at.error and not at.success
+    warning = shown(" ".join(w.value for w in at.warning))
+    assert "Stored #1" in warning and "not indexed" in warning and "knowledge store unavailable" in warning
+    with Memory() as memory:
+        assert len(memory.corrections_for(case_id)) == 1

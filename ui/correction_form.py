@@ -56,11 +56,13 @@ def _submit(case_id: str) -> None:
         log.warning("correction of %s failed", case_id, exc_info=exc)
         state[FLASH] = (case_id, "error", f"Correction not stored: {friendly_error(exc)}")
         return
+    if result.repeated:  # a second click of the same form: the library stored nothing
+        state[FLASH] = (case_id, "info", f"Already stored as {correction_line(result.correction)}: nothing new stored")
+        return
     indexed = f"; indexed as {', '.join(result.indexed)}" if result.indexed else ""
-    stored = "Already stored (the case's latest correction says this)" if result.repeated else "Stored"
-    notes = "".join(f"; note: {note}" for note in result.notes if not result.repeated or "already says" not in note)
-    message = f"{stored} {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}{notes}"
-    state[FLASH] = (case_id, "success", message)
+    notes = "".join(f"; {note}" for note in result.notes)  # e.g. stored but not indexed, and why
+    message = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}{notes}"
+    state[FLASH] = (case_id, "warning" if result.notes else "success", message)
 
 
 def render_flash(case_id: str) -> None:
@@ -72,6 +74,10 @@ def render_flash(case_id: str) -> None:
     _, kind, message = flash
     if kind == "success":
         st.success(plain(message), icon=":material/check_circle:")
+    elif kind == "info":
+        st.info(plain(message), icon=":material/info:")
+    elif kind == "warning":
+        st.warning(plain(message), icon=":material/warning:")
     else:
         st.error(plain(message), icon=":material/error:")
 
