@@ -13,6 +13,7 @@ from agent.config import Settings
 from agent.events import Event, InspectionScope, Pattern
 from agent.investigate import InvestigationResult, investigate_checkpointed
 
+MAX_QUESTION_CHARS = 4000  # the HTTP API's and the chat box's limit
 RELEASE_WORDS = ("release", "deploy", "deployment", "canary", "rollout", "roll out", "ship", "config push", "rollback")
 INSPECTION_WORDS = ("inspect", "inspection", "health", "healthy", "check", "anything wrong", "about to", "trend",
                     "saturat", "capacity", "leak", "disk")

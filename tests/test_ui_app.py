@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from agent.ask import MAX_QUESTION_CHARS
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT, get_settings
 from agent.investigate import investigate
@@ -285,3 +286,11 @@ def test_a_correction_stored_but_not_indexed_says_so(monkeypatch):
     assert "Stored #1" in warning and "not indexed" in warning and "knowledge store unavailable" in warning
     with Memory() as memory:
         assert len(memory.corrections_for(case_id)) == 1
+
+
+def test_a_blank_message_asks_nothing_and_the_box_takes_what_the_api_takes():
+    at = app().run()
+    at.chat_input[0].set_value("   \n").run()
+    assert not at.exception and not at.error
+    assert at.session_state["chat_history"] == []  # no empty bubble, no "the question is empty" failure
+    assert at.chat_input[0].proto.max_chars == MAX_QUESTION_CHARS == 4000  # POST /ask's limit

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from agent.ask import MAX_QUESTION_CHARS
 from agent.events import Event
 from agent.memory import CaseRecord, CorrectionRecord
 
@@ -22,7 +23,7 @@ class InvestigateRequest(StrictBody):
 
 
 class AskRequest(StrictBody):
-    question: str = Field(min_length=1, max_length=4000)
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
 
 
 class CorrectionRequest(StrictBody):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from agent.ask import MAX_QUESTION_CHARS
 from ui import backend
 from ui.formatting import plain
 from ui.widgets import render_answer, show_error
@@ -69,8 +70,9 @@ if not history:
 for number, message in enumerate(history):
     render_message(message, number)
 
-question = st.chat_input("Ask about a release, an alert or a service…", disabled=not usable)
-if question:
+question = st.chat_input("Ask about a release, an alert or a service…", disabled=not usable,
+                         max_chars=MAX_QUESTION_CHARS)
+if question and question.strip():  # a blank message asks nothing: no bubble, no failed investigation
     intro.empty()
     history.append({"role": "user", "content": question})
     render_message(history[-1], len(history) - 1)
