@@ -294,3 +294,12 @@ def test_a_blank_message_asks_nothing_and_the_box_takes_what_the_api_takes():
     assert not at.exception and not at.error
     assert at.session_state["chat_history"] == []  # no empty bubble, no "the question is empty" failure
     assert at.chat_input[0].proto.max_chars == MAX_QUESTION_CHARS == 4000  # POST /ask's limit
+
+
+def test_a_pattern_filter_that_hides_every_case_does_not_say_none_are_stored():
+    seed_case("release-bad-canary")
+    at = open_cases(app())
+    at.selectbox(key="cases_pattern").set_value("inspection").run()
+    assert not at.exception
+    (info,) = [i.value for i in at.info]
+    assert "No inspection cases stored" in info and "No cases stored yet" not in info

@@ -61,7 +61,8 @@ except Exception as exc:
     show_error("Listing the cases", exc)
     st.stop()
 if not cases:
-    st.info("No cases stored yet: ask a question in the Chat page first.")
+    st.info("No cases stored yet: ask a question in the Chat page first." if PATTERNS[pattern_name] is None
+            else f"No {pattern_name} cases stored: pick 'all patterns' to see the others.")
     st.stop()
 st.dataframe(case_rows(cases), hide_index=True, width="stretch")
 by_id = {case.id: case for case in cases}
