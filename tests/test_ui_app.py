@@ -303,3 +303,15 @@ def test_a_pattern_filter_that_hides_every_case_does_not_say_none_are_stored():
     assert not at.exception
     (info,) = [i.value for i in at.info]
     assert "No inspection cases stored" in info and "No cases stored yet" not in info
+
+
+def test_the_skills_page_reports_an_unreachable_database_without_a_traceback(monkeypatch):
+    monkeypatch.setenv("BIANQUE_DATABASE_URL", "postgresql+psycopg://u:p@127.0.0.1:1/db")  # refused on loopback
+    get_settings.cache_clear()
+    at = app().run()
+    at.switch_page("views/skills.py").run()
+    assert not at.exception
+    assert "serving-canary-release" in list(at.dataframe[0].value["name"])  # the library is still shown
+    message = shown(" ".join(e.value for e in at.error))
+    assert message.startswith("Reading the stored versions of") and "cannot open database" in message
+    assert "u:p@" not in message  # the password stays hidden

@@ -48,8 +48,14 @@ if library.skills:
     st.markdown(f"**{loaded.name}** v{loaded.skill.version} · `{loaded.source}`")
     st.markdown(plain(loaded.skill.description))
     st.code(skill_yaml(loaded), language="yaml", line_numbers=True, height=600)
-    render_versions(name)
+    try:
+        render_versions(name)
+    except Exception as exc:  # an unreachable database: a message, the library above stays readable
+        show_error(f"Reading the stored versions of {name}", exc)
 else:
     st.info("No Skill loaded: check the directories above.")
 
-render_regression()
+try:
+    render_regression()
+except Exception as exc:
+    show_error("Reading the regression set", exc)
