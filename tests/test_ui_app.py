@@ -315,3 +315,13 @@ def test_the_skills_page_reports_an_unreachable_database_without_a_traceback(mon
     message = shown(" ".join(e.value for e in at.error))
     assert message.startswith("Reading the stored versions of") and "cannot open database" in message
     assert "u:p@" not in message  # the password stays hidden
+
+
+def test_a_bad_setting_is_named_on_the_page_not_raised(monkeypatch):
+    monkeypatch.setenv("BIANQUE_MAX_QUERY_POINTS", "lots")
+    get_settings.cache_clear()
+    at = app().run()
+    assert not at.exception
+    (message,) = [shown(e.value) for e in at.error]
+    assert "BIANQUE_MAX_QUERY_POINTS: Input should be a valid integer" in message and "lots" not in message
+    assert not at.chat_input  # no page runs on settings it cannot read

@@ -15,6 +15,8 @@ if str(ROOT) not in sys.path:  # ``streamlit run`` puts only ui/ on the path; th
 import streamlit as st  # noqa: E402
 
 from ui import backend  # noqa: E402
+from ui.formatting import plain, settings_error  # noqa: E402
+from ui.widgets import log  # noqa: E402
 
 PAGES = [
     st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
@@ -23,17 +25,24 @@ PAGES = [
 ]
 
 
-def render_sidebar() -> None:
-    """Which reasoner answers and where the state lives."""
-    config = backend.settings()
+def render_sidebar() -> bool:
+    """Which reasoner answers and where the state lives; False (and why, on the page) when the settings are bad."""
+    try:
+        config = backend.settings()
+    except Exception as exc:  # a bad BIANQUE_* variable or .env line: every page needs the settings
+        log.warning("reading the settings failed", exc_info=exc)
+        st.error(plain(f"Reading the settings (BIANQUE_* variables and .env) failed: {settings_error(exc)}"),
+                 icon=":material/error:")
+        return False
     with st.sidebar:
         st.markdown("### Bian Que")
         st.caption(f"Reasoner: {backend.reasoner_label(config)}")
         st.caption(f"Data home: `{config.home}`")
         st.caption(f"Metrics: {backend.metrics_label(config)}")
+    return True
 
 
 st.set_page_config(page_title="Bian Que", page_icon=":material/health_and_safety:", layout="wide")
 page = st.navigation(PAGES)
-render_sidebar()
-page.run()
+if render_sidebar():
+    page.run()
