@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # ``streamlit run`` puts only ui/ on the path; th
 import streamlit as st  # noqa: E402
 
 from ui import backend  # noqa: E402
-from ui.formatting import plain, settings_error  # noqa: E402
+from ui.formatting import friendly_error, plain  # noqa: E402
 from ui.widgets import log  # noqa: E402
 
 PAGES = [
@@ -31,7 +31,7 @@ def render_sidebar() -> bool:
         config = backend.settings()
     except Exception as exc:  # a bad BIANQUE_* variable or .env line: every page needs the settings
         log.warning("reading the settings failed", exc_info=exc)
-        st.error(plain(f"Reading the settings (BIANQUE_* variables and .env) failed: {settings_error(exc)}"),
+        st.error(plain(f"Reading the settings (BIANQUE_* variables and .env) failed: {friendly_error(exc)}"),
                  icon=":material/error:")
         return False
     with st.sidebar:

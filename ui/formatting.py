@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
 from agent.findings import Finding
 from agent.graph.nodes.report import cited_for, fault_shown
 from agent.memory import MemoryStoreError
@@ -193,15 +191,6 @@ def demote_headings(markdown: str, levels: int = 2) -> str:
             line = "#" * depth + line[len(match.group(1)) :]
         out.append(line)
     return "\n".join(out)
-
-
-def settings_error(exc: BaseException) -> str:
-    """Why the settings could not be read, naming each bad ``BIANQUE_*`` variable (its value is not repeated: it
-    may be a secret)."""
-    if isinstance(exc, ValidationError):
-        return "; ".join(f"BIANQUE_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-                         for error in exc.errors())
-    return friendly_error(exc)
 
 
 def friendly_error(exc: BaseException) -> str:
