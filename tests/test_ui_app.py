@@ -237,9 +237,21 @@ def test_alert_annotations_and_verdicts_are_shown_as_text_not_markup(tmp_path, m
     assert "![pix](" not in described and HOSTILE in shown(described)
 
 
+def test_without_a_metric_source_a_bundled_scenario_is_the_default(monkeypatch):
+    at = app().run()
+    first = at.sidebar.selectbox(key="chat_source")
+    assert first.value == first.options[1] != "Live sources (settings)"  # live would judge nothing
+    assert any("No metric source configured" in c.value for c in at.sidebar.caption)
+    monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", "http://127.0.0.1:9090")
+    get_settings.cache_clear()
+    configured = app().run()
+    assert configured.sidebar.selectbox(key="chat_source").value == "Live sources (settings)"
+
+
 def test_a_verdict_naming_metric_globs_keeps_its_asterisks():
     """Live sources with no metric source: the summary lists the Skill's globs (``*[Ll]atency*``)."""
     at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("Live sources (settings)").run()
     at.chat_input[0].set_value("why is the gateway slow?").run()
     assert not at.exception
     verdict = at.session_state["chat_history"][-1]["answer"].result.verdict

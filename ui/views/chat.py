@@ -19,12 +19,16 @@ OTHER = "Another bundle directory…"
 def choose_source() -> tuple[Path | None, str, bool]:
     """The sidebar's data-source picker: (bundle or None for live, its label, usable)."""
     scenarios = {p.name: p for p in backend.curated_scenarios()}
+    live_metrics = bool(backend.settings().prometheus_url)
     choice = st.sidebar.selectbox(
         "Data source",
         [LIVE, *scenarios, OTHER],
+        index=0 if live_metrics or not scenarios else 1,  # no metric source: live answers could not judge anything
         key="chat_source",
         help="A curated scenario bundle from examples/scenarios, any bundle directory, or the live sources.",
     )
+    if not live_metrics and choice != LIVE:
+        st.sidebar.caption("No metric source configured (BIANQUE_PROMETHEUS_URL): a bundled scenario is the default.")
     if choice == LIVE:
         st.sidebar.caption(f"Live: {backend.metrics_label(backend.settings())}; logs and changes from the SQL store.")
         return None, "live sources", True
