@@ -110,3 +110,60 @@ def test_bad_input_and_unknown_ids(memory: Memory) -> None:
     with pytest.raises(CaseNotFoundError):
         memory.link_incident_case(seen.incident_id, "no-case")
     assert memory.get_incident(seen.incident_id).case_id is None
+
+
+# --- episodes told apart by startsAt: a stale firing copy of a resolved episode vs a re-fire ----------------------
+
+
+def test_a_firing_copy_of_a_resolved_episode_is_stale(memory: Memory) -> None:
+    first = fire(memory, "a", 100, starts_at=90.0)
+    memory.observe_alert("a", "Alert-a", "ranking", "resolved", 200, starts_at=90.0)
+    late = fire(memory, "a", 300, starts_at=90.0)  # Alertmanager re-delivers the firing notification
+    assert (late.kind, late.incident_id, late.incident_resolved, late.starts_at) == (
+        AlertKind.STALE, first.incident_id, True, 90.0
+    )
+    assert not late.needs_investigation
+    incident = memory.get_incident(first.incident_id)
+    assert (incident.status, incident.alert_count, incident.last_seen) == ("resolved", 1, 200)
+    assert memory.open_incidents() == []
+    older = fire(memory, "a", 310, starts_at=30.0)  # a copy of an even earlier episode
+    assert older.kind is AlertKind.STALE
+
+
+def test_a_refire_with_a_newer_starts_at_opens_a_new_incident(memory: Memory) -> None:
+    first = fire(memory, "a", 100, starts_at=90.0)
+    memory.observe_alert("a", "Alert-a", "ranking", "resolved", 200, starts_at=90.0)
+    again = fire(memory, "a", 300, starts_at=290.0)
+    assert (again.kind, again.starts_at, again.count) == (AlertKind.NEW, 290.0, 1)
+    assert again.incident_id != first.incident_id
+    assert fire(memory, "a", 400, starts_at=290.0).kind is AlertKind.REPEAT  # the new episode still fires
+
+
+def test_without_starts_at_a_firing_copy_after_resolution_is_new_as_before(memory: Memory) -> None:
+    fire(memory, "a", 100)
+    resolve(memory, "a", 200)
+    assert fire(memory, "a", 300, starts_at=90.0).kind is AlertKind.NEW  # the resolved episode had no startsAt
+    memory.observe_alert("a", "Alert-a", "ranking", "resolved", 400, starts_at=90.0)
+    assert fire(memory, "a", 500).kind is AlertKind.NEW  # the copy has none: it cannot be told stale
+
+
+def test_a_resolution_without_starts_at_keeps_the_recorded_episode(memory: Memory) -> None:
+    fire(memory, "a", 100, starts_at=90.0)
+    resolve(memory, "a", 200)
+    assert fire(memory, "a", 300, starts_at=90.0).kind is AlertKind.STALE
+
+
+def test_a_resolution_before_its_firing_copy_records_the_episode(memory: Memory) -> None:
+    """Copies out of order: the resolution arrives first, then the firing copy of the same episode."""
+    resolved = memory.observe_alert("a", "Alert-a", "ranking", "resolved", 200, starts_at=90.0)
+    assert (resolved.kind, resolved.incident_id, resolved.count) == (AlertKind.RESOLVED, None, 0)
+    late = fire(memory, "a", 210, starts_at=90.0)
+    assert (late.kind, late.incident_id) == (AlertKind.STALE, None)
+    assert memory.open_incidents() == []
+    refire = fire(memory, "a", 300, starts_at=250.0)
+    assert refire.kind is AlertKind.NEW and refire.incident_id is not None
+
+
+def test_a_resolution_never_seen_firing_without_starts_at_stores_nothing(memory: Memory) -> None:
+    resolve(memory, "a", 200)
+    assert fire(memory, "a", 210).kind is AlertKind.NEW

@@ -63,6 +63,44 @@ def test_downgrade_to_base_removes_every_table(tmp_path) -> None:
     engine.dispose()
 
 
+ALERT_COLUMNS = "id, fingerprint, alertname, service, status, first_seen, last_seen, count, incident_id"
+
+
+def check_starts_at_migration_keeps_rows(url: str) -> None:
+    """Rows stored at revision 0002 survive 0003 (alerts.starts_at, NULL for them) and its downgrade, and an
+    episode stored before it is handled as before: a firing copy after its resolution is new. Also run on PostgreSQL."""
+    engine = make_engine(url)
+    upgrade(engine, "0002")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO incidents (id, service, status, first_seen, last_seen, alert_count, "
+                                "resolved_at) VALUES ('inc-1', 'ranking', 'resolved', 100, 200, 2, 200)"))
+        connection.execute(text(f"INSERT INTO alerts ({ALERT_COLUMNS}) VALUES "
+                                "(1, 'fp-1', 'HighLatency', 'ranking', 'resolved', 100, 200, 2, 'inc-1'), "
+                                "(2, 'fp-2', 'ErrorRate', NULL, 'firing', 150, 150, 1, NULL)"))
+    query = text(f"SELECT {ALERT_COLUMNS} FROM alerts ORDER BY id")
+    with engine.connect() as connection:
+        before = [tuple(row) for row in connection.execute(query)]
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert [tuple(row) for row in connection.execute(query)] == before
+        assert connection.execute(text("SELECT starts_at FROM alerts")).scalars().all() == [None, None]
+    with Memory(engine=engine) as memory:
+        assert memory.get_incident("inc-1").alert_count == 2
+        again = memory.observe_alert("fp-1", "HighLatency", "ranking", "firing", 300, starts_at=90.0)
+        assert again.kind.value == "new" and again.incident_id != "inc-1"
+    command.downgrade(alembic_config(url), "0002")
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert "starts_at" not in {c["name"] for c in inspect(engine).get_columns("alerts")}
+        assert connection.execute(text("SELECT count(*) FROM alerts")).scalar() == 2
+    engine.dispose()
+
+
+def test_the_starts_at_migration_keeps_existing_rows(tmp_path) -> None:
+    check_starts_at_migration_keeps_rows(f"sqlite:///{tmp_path / 'm.db'}")
+
+
 def test_sqlite_uses_wal_and_enforces_foreign_keys(tmp_path) -> None:
     engine = init_db(f"sqlite:///{tmp_path / 'm.db'}")
     with engine.connect() as connection:

@@ -174,3 +174,26 @@ def test_stats_count_each_state(memory):
     stats = memory.queue_stats()
     assert (stats.pending, stats.running, stats.done, stats.failed, stats.outstanding) == (1, 1, 0, 1, 2)
     assert stats.oldest_pending_at is not None
+
+
+def test_a_stale_firing_copy_queues_nothing_even_when_the_investigation_failed(memory):
+    check_stale_copy_and_refire(memory)
+
+
+def check_stale_copy_and_refire(memory: Memory) -> None:
+    """A firing copy of a resolved episode (same startsAt) opens and queues nothing, not even for an incident
+    whose investigation failed; a re-fire (newer startsAt) opens and queues a new incident. Also run on PostgreSQL."""
+    def send(status: str, ts: float, starts_at: float):
+        return memory.observe_alert_queued("fp-1", "HighLatency", "ranking", status, ts, event(), starts_at=starts_at)
+
+    seen = send("firing", T, T - 60)
+    item = memory.claim_queued("w1", lease_s=60, max_attempts=1)
+    memory.fail_queued(item.id, "w1", "ValueError: boom", retry_in=None)
+    send("resolved", T + 60, T - 60)
+    stale = send("firing", T + 90, T - 60)  # a late copy of the resolved episode
+    assert (stale.kind.value, stale.incident_id, stale.queued, stale.queue_id) == (
+        "stale", seen.incident_id, False, None
+    )
+    assert memory.get_queued(item.id).status == "failed" and memory.queue_outstanding() == 0
+    refire = send("firing", T + 900, T + 800)
+    assert (refire.kind.value, refire.queued) == ("new", True) and memory.queue_outstanding() == 1

@@ -6,6 +6,11 @@ An alert is identified by its fingerprint (Alertmanager's, or any stable hash of
 - ``repeat``: the same fingerprint again while it is still firing (Alertmanager re-notifies).
 - ``duplicate``: a different alert on a service that already has an open incident; it joins it.
 - ``resolved``: the alert stopped firing; the incident resolves when none of its alerts fires.
+- ``stale``: a firing copy of an episode whose resolution is already recorded (Alertmanager re-delivers,
+  an HA peer sends late, copies arrive out of order): nothing changes. An episode is told by its
+  ``startsAt``, which Alertmanager keeps for one episode: a firing copy with the resolved episode's
+  ``startsAt`` (or an older one) is stale, one with a newer ``startsAt`` is a re-fire. Without
+  ``startsAt`` an episode cannot be told, and a firing copy after the resolution is a re-fire.
 An open incident silent for longer than ``stale_after`` seconds no longer absorbs alerts.
 """
 
@@ -40,6 +45,7 @@ def _observation(
         case_id=incident.case_id if incident else None,
         count=alert.count,
         incident_resolved=incident_resolved,
+        starts_at=alert.starts_at,
     )
 
 
@@ -74,9 +80,11 @@ def _open_incident_for(
     return live
 
 
-def _resolve(session: Session, alert: AlertRow, ts: float) -> AlertObservation:
+def _resolve(session: Session, alert: AlertRow, ts: float, starts_at: float | None) -> AlertObservation:
     alert.status = "resolved"
     alert.last_seen = max(alert.last_seen, ts)
+    if starts_at is not None:  # a copy without startsAt resolves the episode recorded
+        alert.starts_at = starts_at
     incident = alert.incident
     if incident is not None and incident.status == "open":
         session.flush()
@@ -93,6 +101,34 @@ def _resolve(session: Session, alert: AlertRow, ts: float) -> AlertObservation:
     return _observation(AlertKind.RESOLVED, alert, incident, incident is not None and incident.status == "resolved")
 
 
+def _resolved_unseen(
+    session: Session, fingerprint: str, alertname: str, service: str | None, ts: float, starts_at: float | None
+) -> AlertObservation:
+    """A resolution of an alert never seen firing: its episode is recorded (when ``startsAt`` names it) so
+    that a firing copy of it arriving later is known to be stale."""
+    if starts_at is None:
+        return AlertObservation(
+            kind=AlertKind.RESOLVED, fingerprint=fingerprint, alertname=alertname, service=service, count=0
+        )
+    alert = AlertRow(
+        fingerprint=fingerprint, alertname=alertname, service=service, status="resolved",
+        first_seen=ts, last_seen=ts, count=0, starts_at=starts_at,
+    )
+    session.add(alert)
+    session.flush()
+    return _observation(AlertKind.RESOLVED, alert, None)
+
+
+def _is_stale_copy(alert: AlertRow, starts_at: float | None) -> bool:
+    """A firing copy of the recorded episode (or an older one) after that episode's resolution."""
+    return (
+        alert.status == "resolved"
+        and starts_at is not None
+        and alert.starts_at is not None
+        and starts_at <= alert.starts_at
+    )
+
+
 def _fire(
     session: Session,
     alert: AlertRow | None,
@@ -101,6 +137,7 @@ def _fire(
     service: str | None,
     ts: float,
     stale_after: float,
+    starts_at: float | None,
 ) -> AlertObservation:
     if alert is not None and alert.status == "firing":
         incident = alert.incident
@@ -108,6 +145,8 @@ def _fire(
             assert incident is not None
             alert.count += 1
             alert.last_seen = max(alert.last_seen, ts)
+            if starts_at is not None and (alert.starts_at is None or starts_at > alert.starts_at):
+                alert.starts_at = starts_at
             _touch(incident, ts)
             return _observation(AlertKind.REPEAT, alert, incident)
     incident = _open_incident_for(session, service, ts, stale_after)
@@ -130,6 +169,7 @@ def _fire(
     alert.last_seen = ts
     alert.count = 1
     alert.incident = incident
+    alert.starts_at = starts_at
     session.flush()
     return _observation(kind, alert, incident)
 
@@ -164,17 +204,22 @@ def observe(
     status: str,
     ts: float,
     stale_after: float = DEFAULT_STALE_AFTER_S,
+    starts_at: float | None = None,
 ) -> AlertObservation:
-    """Classify and record one alert notification inside the caller's write transaction."""
+    """Classify and record one alert notification inside the caller's write transaction.
+
+    ``starts_at`` is the alert's ``startsAt``: it names the episode (see the module docstring).
+    """
     _serialise(session, f"service:{service}" if service else f"alert:{fingerprint}")
     alert = session.scalars(select(AlertRow).where(AlertRow.fingerprint == fingerprint).with_for_update()).first()
     if status == "resolved":
         if alert is None:
-            return AlertObservation(
-                kind=AlertKind.RESOLVED, fingerprint=fingerprint, alertname=alertname, service=service, count=0
-            )
-        return _resolve(session, alert, ts)
-    return _fire(session, alert, fingerprint, alertname, service, ts, stale_after)
+            return _resolved_unseen(session, fingerprint, alertname, service, ts, starts_at)
+        return _resolve(session, alert, ts, starts_at)
+    if alert is not None and _is_stale_copy(alert, starts_at):
+        incident = alert.incident
+        return _observation(AlertKind.STALE, alert, incident, incident is not None and incident.status == "resolved")
+    return _fire(session, alert, fingerprint, alertname, service, ts, stale_after, starts_at)
 
 
 class AlertStore(Store):
@@ -189,11 +234,13 @@ class AlertStore(Store):
         ts: float,
         *,
         stale_after: float = DEFAULT_STALE_AFTER_S,
+        starts_at: float | None = None,
     ) -> AlertObservation:
-        """Classify one alert notification (new / repeat / duplicate / resolved) and record it."""
+        """Classify one alert notification (new / repeat / duplicate / resolved / stale) and record it;
+        ``starts_at`` is its ``startsAt``, which names the firing episode."""
         check_observation(fingerprint, status, stale_after)
         return self._write_retrying(
-            lambda session: observe(session, fingerprint, alertname, service, status, ts, stale_after)
+            lambda session: observe(session, fingerprint, alertname, service, status, ts, stale_after, starts_at)
         )
 
     def link_incident_case(self, incident_id: str, case_id: str) -> IncidentRecord:

@@ -193,6 +193,8 @@ class AlertRow(Base):
     incident_id: Mapped[str | None] = mapped_column(
         ForeignKey("incidents.id", ondelete="SET NULL"), index=True
     )
+    starts_at: Mapped[float | None]
+    """The episode's ``startsAt`` (Alertmanager keeps it for one episode); None when the sender gave none."""
 
     incident: Mapped[IncidentRow | None] = relationship()
 

@@ -117,15 +117,17 @@ class QueueStore(Store):
         *,
         source: str = "webhook",
         stale_after: float = DEFAULT_STALE_AFTER_S,
+        starts_at: float | None = None,
     ) -> AlertObservation:
         """Observe an alert (see ``observe_alert``) and, in the same transaction, queue its incident's
         investigation: for a new incident, and for a firing alert of an open incident that has no case
-        and no live queue item (its investigation failed, or it predates the queue)."""
+        and no live queue item (its investigation failed, or it predates the queue). A resolution or a
+        stale copy of a resolved episode queues nothing."""
         check_observation(fingerprint, status, stale_after)
 
         def work(session: Session) -> AlertObservation:
-            seen = observe(session, fingerprint, alertname, service, status, ts, stale_after)
-            if seen.kind is AlertKind.RESOLVED or seen.incident_id is None:
+            seen = observe(session, fingerprint, alertname, service, status, ts, stale_after, starts_at)
+            if seen.kind in (AlertKind.RESOLVED, AlertKind.STALE) or seen.incident_id is None:
                 return seen
             if seen.case_id is not None:  # investigated: only say by which item
                 row = session.scalars(select(QueueRow).where(QueueRow.incident_id == seen.incident_id)).first()

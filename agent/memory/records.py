@@ -118,6 +118,7 @@ class AlertKind(StrEnum):
     REPEAT = "repeat"  # the same alert again while it is still firing (re-notification)
     DUPLICATE = "duplicate"  # another alert on a service that already has an open incident
     RESOLVED = "resolved"  # the alert stopped firing
+    STALE = "stale"  # a firing copy of an episode whose resolution is already recorded (same or older startsAt)
 
 
 class AlertObservation(Record):
@@ -136,6 +137,7 @@ class AlertObservation(Record):
     queue_id: str | None = Field(default=None, description="The incident's queued investigation, if any.")
     queue_status: QueueStatus | None = Field(default=None, description="Where that investigation is.")
     queued: bool = Field(default=False, description="This notification queued an investigation (new or again).")
+    starts_at: float | None = Field(default=None, description="The recorded episode's startsAt, when known.")
 
     @property
     def needs_investigation(self) -> bool:

@@ -13,7 +13,8 @@ from sqlalchemy import inspect, text
 from agent.memory import Memory, init_db
 from agent.memory.db import advisory_lock, current_revision, head_revision, make_engine
 from agent.memory.models import Base
-from tests.test_memory_db import init_concurrently
+from tests.test_memory_db import check_starts_at_migration_keeps_rows, init_concurrently
+from tests.test_memory_queue import check_stale_copy_and_refire
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +45,15 @@ def test_migrations_match_models_and_init_is_idempotent(postgres_db_url: str) ->
         assert compare_metadata(context, Base.metadata) == []
     with Memory(engine=second) as memory:
         assert memory.get_case(case_id).verdict == rca_verdict()
+
+
+def test_the_starts_at_migration_keeps_existing_rows(postgres_db_url: str) -> None:
+    check_starts_at_migration_keeps_rows(postgres_db_url)
+
+
+def test_a_stale_firing_copy_opens_nothing_and_a_refire_does(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_stale_copy_and_refire(memory)
 
 
 def test_one_active_skill_version_is_enforced_by_the_database(postgres_db_url: str) -> None:
