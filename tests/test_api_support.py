@@ -68,19 +68,22 @@ def alert(
     service: str | None = "ranking",
     status: str = "firing",
     fingerprint: str | None = None,
+    starts_at: str | None = T0,
     **labels: str,
 ) -> dict[str, Any]:
-    """One alert of an Alertmanager v4 webhook body."""
+    """One alert of an Alertmanager v4 webhook body (``starts_at`` None: without ``startsAt``)."""
     body: dict[str, Any] = {
         "status": status,
         "labels": {"alertname": name, **({"service": service} if service else {}), **labels},
         "annotations": {"summary": f"{name} on {service}"},
-        "startsAt": T0,
+        "startsAt": starts_at,
         "endsAt": "2024-05-01T10:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
         "generatorURL": "http://prometheus/graph",
     }
     if fingerprint is not None:
         body["fingerprint"] = fingerprint
+    if starts_at is None:
+        del body["startsAt"]
     return body
 
 

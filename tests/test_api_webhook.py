@@ -80,7 +80,7 @@ def test_resolved_alerts_are_recorded_and_resolve_the_incident(client, investiga
     resent = post(client, alert(status="resolved", fingerprint="fp-1"))["alerts"][0]  # Alertmanager retries the call
     assert (resent["kind"], resent["incident_id"]) == ("resolved", fired["incident_id"])
     assert f"incident {fired['incident_id']} is resolved" in resent["message"]  # was "stays open (other alerts ...)"
-    again = post(client, alert(fingerprint="fp-1"))["alerts"][0]
+    again = post(client, alert(fingerprint="fp-1", starts_at="2024-05-01T11:00:00Z"))["alerts"][0]  # a re-fire
     wait_idle(client)
     assert (again["kind"], again["action"]) == ("new", "queued")
     assert len(investigator.calls) == 2

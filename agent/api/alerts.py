@@ -1,7 +1,9 @@
 """Alertmanager webhook handling: check each alert on its own, dedup it, queue new incidents' investigations.
 
 Each alert is stored in its own transaction (alert, incident and queued investigation together), so
-one bad alert is reported for itself and never costs the others.
+one bad alert is reported for itself and never costs the others. Alerts are stored in the body's order,
+except that a resolved copy of an episode is stored after the call's firing copies of that episode:
+whatever their order in the body, the episode ends resolved.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -19,11 +22,12 @@ from agent.api.errors import problems
 from agent.api.text import text_problem
 from agent.events import Alert, alert_service, event_from_alert
 from agent.memory import AlertKind, AlertObservation, Memory
+from agent.timeparse import to_rfc3339
 
 log = logging.getLogger(__name__)
 ALERT_STATUSES = ("firing", "resolved")
 MAX_NAME_CHARS = 200  # alertname, service and fingerprint columns
-Action = Literal["queued", "acknowledged", "recorded", "rejected"]
+Action = Literal["queued", "acknowledged", "recorded", "ignored", "rejected"]
 
 
 class WebhookBody(BaseModel):
@@ -49,7 +53,8 @@ class AlertOutcome(BaseModel):
     alertname: str | None = None
     service: str | None = None
     status: str | None = None
-    kind: AlertKind | None = Field(default=None, description="new, repeat, duplicate or resolved (docs/api.md).")
+    kind: AlertKind | None = Field(default=None,
+                                   description="new, repeat, duplicate, resolved or stale (docs/api.md).")
     action: Action
     incident_id: str | None = None
     case_id: str | None = Field(default=None, description="The case that investigated the incident, once finished.")
@@ -125,11 +130,41 @@ def firing_count(alerts: Iterable[Alert | None]) -> int:
     return sum(1 for a in alerts if a is not None and a.status == "firing")
 
 
+def _episode(alert: Alert) -> tuple[str, float | None]:
+    return alert_fingerprint(alert), alert.starts_at
+
+
+def storing_order(alerts: Sequence[Alert | None]) -> list[int]:
+    """Indices of ``alerts`` in the order to store them: the body's, except that a resolved copy of an
+    episode (fingerprint and ``startsAt``) comes right after the call's last firing copy of it."""
+    last_firing = {_episode(a): i for i, a in enumerate(alerts) if a is not None and a.status == "firing"}
+    held: defaultdict[tuple[str, float | None], list[int]] = defaultdict(list)
+    order: list[int] = []
+    for i, alert in enumerate(alerts):
+        episode = _episode(alert) if alert is not None else None
+        if alert is not None and alert.status == "resolved" and last_firing.get(episode, -1) > i:
+            held[episode].append(i)
+            continue
+        order.append(i)
+        if episode is not None and last_firing.get(episode) == i:
+            order.extend(held.pop(episode, []))
+    return order
+
+
+def _stale_message(seen: AlertObservation) -> str:
+    started = to_rfc3339(seen.starts_at) if seen.starts_at is not None else "?"
+    head = f"stale: a firing copy of the episode started {started}, whose resolution is already recorded"
+    where = f"incident {seen.incident_id}" if seen.incident_id else "it was never seen firing"
+    return f"{head} ({where}); no new incident, nothing queued"
+
+
 def _message(seen: AlertObservation) -> str:
     service = seen.service or "(no service label)"
     queued = f"investigation queued (queue item {seen.queue_id})"
     if seen.kind is AlertKind.NEW:
         return f"new incident; {queued}"
+    if seen.kind is AlertKind.STALE:
+        return _stale_message(seen)
     if seen.kind is AlertKind.RESOLVED:
         if seen.incident_id is None:
             return "resolved; this alert was never seen firing"
@@ -150,6 +185,8 @@ def _message(seen: AlertObservation) -> str:
 def _action(seen: AlertObservation) -> Action:
     if seen.kind is AlertKind.RESOLVED:
         return "recorded"
+    if seen.kind is AlertKind.STALE:
+        return "ignored"
     return "queued" if seen.queued else "acknowledged"
 
 
@@ -163,11 +200,13 @@ class AlertIntake:
         self.service_label = service_label
 
     def handle(self, parsed: list[tuple[Alert | None, list[Problem]]], now: float) -> WebhookResponse:
-        """Store every good alert (in order), report every bad one; a lost database propagates."""
-        outcomes = [
-            self._one(alert, now, i) if alert is not None else self._rejected(i, errors)
-            for i, (alert, errors) in enumerate(parsed)
-        ]
+        """Store every good alert (see ``storing_order``), report every bad one (outcomes in the body's order);
+        a lost database propagates."""
+        by_index: dict[int, AlertOutcome] = {}
+        for i in storing_order([alert for alert, _ in parsed]):
+            alert, errors = parsed[i]
+            by_index[i] = self._one(alert, now, i) if alert is not None else self._rejected(i, errors)
+        outcomes = [by_index[i] for i in range(len(parsed))]
         queued = sum(1 for o in outcomes if o.action == "queued")
         if queued:
             self.notify()
@@ -198,7 +237,7 @@ class AlertIntake:
         try:
             seen = self.memory.observe_alert_queued(
                 fingerprint, alert.name, service, alert.status, ts, event_from_alert(alert, now, self.service_label),
-                source="webhook"
+                source="webhook", starts_at=alert.starts_at,
             )
         except OperationalError:
             raise  # the database is gone: the whole call answers 503 and Alertmanager sends it again
