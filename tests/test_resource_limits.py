@@ -12,7 +12,7 @@ import pytest
 
 from agent.bundles.errors import InvalidBundleError
 from agent.bundles.reader import load_bundle
-from agent.config import PROJECT_ROOT, get_settings
+from agent.config import PROJECT_ROOT, SettingsError, get_settings
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
 from agent.sources.base import MetricQuery, QueryLimits
@@ -87,7 +87,7 @@ def test_the_default_limits_admit_an_hour_of_per_second_samples_of_a_thousand_se
 def test_limits_must_be_positive(monkeypatch, bianque_home):
     monkeypatch.setenv("BIANQUE_MAX_QUERY_SERIES", "0")
     get_settings.cache_clear()
-    with pytest.raises(ValueError, match="max_query_series"):
+    with pytest.raises(SettingsError, match="BIANQUE_MAX_QUERY_SERIES: Input should be greater than 0"):
         get_settings()
 
 
