@@ -39,6 +39,10 @@ def test_a_refire_with_a_newer_starts_at_is_a_new_incident(client, investigator)
     assert again["incident_id"] != fired["incident_id"]
     assert [i["id"] for i in client.get("/incidents").json()] == [again["incident_id"]]
     assert len(investigator.calls) == 2
+    late = post(client, alert(status="resolved", fingerprint="fp-1"))["alerts"][0]  # the first episode's, again
+    assert (late["kind"], late["action"]) == ("stale", "ignored")
+    assert "resolution of an episode older than the one recorded" in late["message"]
+    assert [i["id"] for i in client.get("/incidents").json()] == [again["incident_id"]]  # still open
 
 
 def test_without_starts_at_a_firing_copy_after_resolution_is_new_as_before(client, investigator):

@@ -167,3 +167,15 @@ def test_a_resolution_before_its_firing_copy_records_the_episode(memory: Memory)
 def test_a_resolution_never_seen_firing_without_starts_at_stores_nothing(memory: Memory) -> None:
     resolve(memory, "a", 200)
     assert fire(memory, "a", 210).kind is AlertKind.NEW
+
+
+def test_a_late_resolution_of_an_older_episode_leaves_the_newer_one_firing(memory: Memory) -> None:
+    fire(memory, "a", 100, starts_at=90.0)
+    memory.observe_alert("a", "Alert-a", "ranking", "resolved", 200, starts_at=90.0)
+    newer = fire(memory, "a", 300, starts_at=290.0)
+    late = memory.observe_alert("a", "Alert-a", "ranking", "resolved", 310, starts_at=90.0)  # the old one, again
+    assert (late.kind, late.starts_at) == (AlertKind.STALE, 290.0)
+    assert memory.get_incident(newer.incident_id).status == "open"
+    assert fire(memory, "a", 320, starts_at=290.0).kind is AlertKind.REPEAT  # the newer episode still fires
+    done = memory.observe_alert("a", "Alert-a", "ranking", "resolved", 400, starts_at=290.0)
+    assert done.kind is AlertKind.RESOLVED and memory.get_incident(newer.incident_id).status == "resolved"

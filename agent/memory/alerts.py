@@ -10,7 +10,9 @@ An alert is identified by its fingerprint (Alertmanager's, or any stable hash of
   an HA peer sends late, copies arrive out of order): nothing changes. An episode is told by its
   ``startsAt``, which Alertmanager keeps for one episode: a firing copy with the resolved episode's
   ``startsAt`` (or an older one) is stale, one with a newer ``startsAt`` is a re-fire. Without
-  ``startsAt`` an episode cannot be told, and a firing copy after the resolution is a re-fire.
+  ``startsAt`` an episode cannot be told, and a firing copy after the resolution is a re-fire. A resolved
+  copy of an older episode than the one recorded (it arrives late, while a newer episode fires) is stale too:
+  it neither resolves the newer episode nor makes it look older.
 An open incident silent for longer than ``stale_after`` seconds no longer absorbs alerts.
 """
 
@@ -119,6 +121,17 @@ def _resolved_unseen(
     return _observation(AlertKind.RESOLVED, alert, None)
 
 
+def _is_older_episode(alert: AlertRow, starts_at: float | None) -> bool:
+    """A notification of an episode that began before the one recorded."""
+    return starts_at is not None and alert.starts_at is not None and starts_at < alert.starts_at
+
+
+def _stale(alert: AlertRow) -> AlertObservation:
+    """A copy of an episode already past: nothing changes."""
+    incident = alert.incident
+    return _observation(AlertKind.STALE, alert, incident, incident is not None and incident.status == "resolved")
+
+
 def _is_stale_copy(alert: AlertRow, starts_at: float | None) -> bool:
     """A firing copy of the recorded episode (or an older one) after that episode's resolution."""
     return (
@@ -215,10 +228,11 @@ def observe(
     if status == "resolved":
         if alert is None:
             return _resolved_unseen(session, fingerprint, alertname, service, ts, starts_at)
+        if _is_older_episode(alert, starts_at):
+            return _stale(alert)
         return _resolve(session, alert, ts, starts_at)
     if alert is not None and _is_stale_copy(alert, starts_at):
-        incident = alert.incident
-        return _observation(AlertKind.STALE, alert, incident, incident is not None and incident.status == "resolved")
+        return _stale(alert)
     return _fire(session, alert, fingerprint, alertname, service, ts, stale_after, starts_at)
 
 
