@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,6 +124,19 @@ def invalid_settings(error: ValidationError, model: type[BaseSettings]) -> Setti
     return SettingsError("invalid setting: " + "; ".join(lines))
 
 
+def unparsed_setting(error: SourceError, model: type[BaseSettings]) -> SettingsError:
+    """``error`` (pydantic-settings could not parse a variable: a list setting is read as JSON) as one line naming
+    the variable, why and what it got."""
+    field = re.search(r'field "(\w+)"', str(error))
+    if field is None:
+        return SettingsError(f"invalid setting: {error}")
+    name = f"{model.model_config.get('env_prefix', '')}{field[1]}".upper()
+    value = os.environ.get(name)
+    got = "" if value is None else f" (got {value!r})"
+    why = f"not JSON ({error.__cause__})" if error.__cause__ is not None else str(error)
+    return SettingsError(f'invalid setting: {name}: {why}; a list is written as JSON, e.g. ["a", "b"]{got}')
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (tests call ``get_settings.cache_clear()`` after changing env); SettingsError when
@@ -129,3 +145,5 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise invalid_settings(exc, Settings) from None
+    except SourceError as exc:  # a list setting that is not JSON (BIANQUE_SKILLS_DIRS=skills)
+        raise unparsed_setting(exc, Settings) from None

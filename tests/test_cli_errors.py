@@ -78,3 +78,16 @@ def test_every_command_refuses_a_bad_setting_naming_its_variable_without_a_trace
     help_only = subprocess.run([sys.executable, "-m", "agent.cli", *command, "--help"], capture_output=True,
                                text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
     assert help_only.returncode == 0 and "Usage" in help_only.stdout  # help reads no settings
+
+
+def test_a_list_setting_that_is_not_json_is_named_without_a_traceback(monkeypatch):
+    """pydantic-settings reads a list from one variable as JSON; a path alone raised its own error, a traceback."""
+    from agent.config import SettingsError, get_settings
+
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", "skills")
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError) as raised:
+        get_settings()
+    assert str(raised.value) == ("invalid setting: BIANQUE_SKILLS_DIRS: not JSON (Expecting value: line 1 column 1 "
+                                 "(char 0)); a list is written as JSON, e.g. [\"a\", \"b\"] (got 'skills')")
+    get_settings.cache_clear()
