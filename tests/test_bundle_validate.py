@@ -198,6 +198,18 @@ def test_change_errors(tmp_path):
     ]
 
 
+def test_a_canary_selector_value_that_is_not_text_is_refused_naming_it(tmp_path):
+    """As in event.yaml: a null selected the label value "None", a list its repr, so the canary matched nothing."""
+    changes = ('{"ts": 1, "service": "a", "id": "c0", "canary": {"version": null}}\n'
+               '{"ts": 1, "service": "a", "id": "c1", "baseline": {"pod": ["p1", "p2"]}}\n'
+               '{"ts": 1, "service": "a", "id": "c2", "canary": {"version": "v2", "replica": 3}}\n')
+    case = make_case(tmp_path, {"changes.jsonl": changes})
+    assert errors_of(case) == [
+        "my-case/changes.jsonl:1: canary.version: must be a string, found null",
+        "my-case/changes.jsonl:2: baseline.pod: must be a string, found list",
+    ]
+
+
 def test_a_diff_given_as_an_object_or_a_list_is_read_as_its_compact_json_text(tmp_path):
     diffs = ['{"replicas": [3, 5], "image": "é:v2"}', '["-a: 1", "+a: 2"]', '"+x"', "7", "null"]
     changes = "".join(f'{{"ts": 1, "service": "a", "id": "c{i}", "diff": {d}}}\n' for i, d in enumerate(diffs))

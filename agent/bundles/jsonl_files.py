@@ -187,10 +187,15 @@ def _name(obj: dict[str, Any], key: str) -> str:
 
 def _optional_text(obj: dict[str, Any], key: str) -> str | None:
     value = obj.get(key)
-    if value is None or type(value) is str:
+    return None if value is None else _scalar_text(value, key)
+
+
+def _scalar_text(value: Any, key: str) -> str:
+    """A string as it is, a number as its text; anything else (null, a boolean, a list, an object) refused."""
+    if type(value) is str:
         return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _RowError(key, f"must be a string, found {type(value).__name__}")
+        raise _RowError(key, f"must be a string, found {'null' if value is None else type(value).__name__}")
     return str(value)
 
 
@@ -200,4 +205,4 @@ def _selector(obj: dict[str, Any], key: str) -> dict[str, str] | None:
         return None
     if not isinstance(value, dict):
         raise _RowError(key, "must be an object of label names to values")
-    return {str(k): str(v) for k, v in value.items()}
+    return {str(k): _scalar_text(v, f"{key}.{k}") for k, v in value.items()}  # a null was the selector "None"
