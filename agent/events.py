@@ -15,10 +15,16 @@ NAME_LABELS = ("service", "alertname")
 
 
 def scalars_as_text(mapping: dict[Any, Any]) -> dict[str, Any]:
-    """Label-like values as text: numbers and booleans written out; anything else (null, a list, a mapping) is
-    left for the ``dict[str, str]`` check, which then names the label (``labels.service``) rather than store
-    ``"None"``."""
-    return {str(k): str(v) if isinstance(v, str | int | float) else v for k, v in mapping.items()}
+    """Label-like values as text: numbers written out, booleans as JSON and YAML write them (``true``, the value a
+    label holds, not Python's ``True``); anything else (null, a list, a mapping) is left for the ``dict[str, str]``
+    check, which then names the label (``labels.service``) rather than store ``"None"``."""
+    return {str(k): _scalar_text(v) for k, v in mapping.items()}
+
+
+def _scalar_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, str | int | float) else value
 
 
 def _checked_name(value: str | None) -> str | None:

@@ -210,6 +210,19 @@ def test_a_canary_selector_value_that_is_not_text_is_refused_naming_it(tmp_path)
     ]
 
 
+
+def test_event_label_and_selector_values_that_are_numbers_or_booleans_are_read_as_their_yaml_text(tmp_path):
+    """A label holds the text ``true`` (a Prometheus series' label, an Alertmanager label): Python's ``True``
+    selected no series."""
+    event = ("pattern: release_interception\ntime: 2026-03-02T10:15:00Z\n"
+             "change: {id: c0, service: a, canary: {canary: true, replica: 3}, baseline: {canary: false}}\n"
+             "alert: {labels: {alertname: A, paging: true}, annotations: {ratio: 0.5}}\n")
+    case = make_case(tmp_path, {"event.yaml": event})
+    assert errors_of(case) == []
+    read = load_bundle(case).event
+    assert (read.change.canary, read.change.baseline) == ({"canary": "true", "replica": "3"}, {"canary": "false"})
+    assert (read.alert.labels["paging"], read.alert.annotations["ratio"]) == ("true", "0.5")
+
 def test_a_diff_given_as_an_object_or_a_list_is_read_as_its_compact_json_text(tmp_path):
     diffs = ['{"replicas": [3, 5], "image": "é:v2"}', '["-a: 1", "+a: 2"]', '"+x"', "7", "null"]
     changes = "".join(f'{{"ts": 1, "service": "a", "id": "c{i}", "diff": {d}}}\n' for i, d in enumerate(diffs))
