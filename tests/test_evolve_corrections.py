@@ -40,6 +40,17 @@ def test_the_same_correction_again_stores_nothing_and_says_so(memory) -> None:
     assert len(memory.get_case(case_id).corrections) == 3
 
 
+def test_a_repeat_is_recognised_whatever_blanks_surround_the_names(memory) -> None:
+    """Memory stores names stripped (a blank one as none): a repeat compared unstripped was stored again."""
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak\n")
+    again = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak\n")
+    right = correct_case(memory, case_id, correct=True, service=" ")
+    right_again = correct_case(memory, case_id, correct=True, service=" ")
+    assert (again.repeated, right.repeated, right_again.repeated) == (True, False, True)
+    assert len(memory.get_case(case_id).corrections) == 2
+
+
 def test_a_root_cause_the_case_never_mentions_is_stored_with_a_note(memory) -> None:
     case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
     typo = correct_case(memory, case_id, correct=False, service="rankng", fault="memory_leak")

@@ -177,9 +177,8 @@ def correct_case(
         case, correct, service=service, fault=fault, decision=decision, needs_attention=needs_attention, note=note,
         wording=wording,
     )
-    said = {"correct": correct, "root_cause_service": service.strip() if service else None,
-            "root_cause_fault": fault or None, "decision": decision, "needs_attention": needs_attention,
-            "note": note or ""}
+    said = {"correct": correct, "root_cause_service": _stored_text(service), "root_cause_fault": _stored_text(fault),
+            "decision": decision, "needs_attention": needs_attention, "note": note or ""}
     latest = case.latest_correction
     if latest is not None and all(getattr(latest, name) == value for name, value in said.items()):
         result = CorrectionResult(case=case, correction=latest, truth=truth_from_correction(case, latest),
@@ -195,6 +194,11 @@ def correct_case(
     if knowledge is not None:
         _index(memory, knowledge, result)
     return result
+
+
+def _stored_text(value: str | None) -> str | None:
+    """A name as memory stores it (``add_correction``): stripped, None when blank."""
+    return (value or "").strip() or None
 
 
 def _unheard_of(case: CaseRecord, service: str | None) -> str | None:
