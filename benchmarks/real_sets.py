@@ -139,7 +139,7 @@ def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path, *
     if sample_every:
         try:
             bundles = [resampled_copy(b, scratch / path.name, sample_every, leave_out) for b in bundles]
-        except ValueError as exc:  # a --sample-every that does not divide a series' interval
+        except ValueError as exc:  # a bundle that does not load (a step that does not divide is kept as recorded)
             raise SystemExit(f"{path.name}: {exc}") from None
     elif leave_out and not call_labels:
         bundles = [linked_copy(b, scratch / path.name, leave_out) for b in bundles]
@@ -165,7 +165,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="investigate the bundles with their topology.yaml left out")
     parser.add_argument("--sample-every", type=float, default=None, metavar="SECONDS",
                         help="resample every metric series to this interval first: averaged when coarser than "
-                             "the data, spread with noise when finer")
+                             "the data, spread with noise when finer (a series the step does not divide is kept "
+                             "as recorded)")
     parser.add_argument("--call-labels", action="store_true",
                         help="with --without-topology: the calls written as Istio labels of a per-call metric")
     args = parser.parse_args(argv)
