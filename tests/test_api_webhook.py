@@ -344,3 +344,8 @@ def test_alerts_the_sender_left_out_are_reported_and_logged(client, caplog):
     assert any("left 7 alert(s) of this group out" in r.getMessage() for r in caplog.records)
     bad = client.post("/webhook/alertmanager", json={**body, "truncatedAlerts": -1})
     assert bad.status_code == 422 and "truncatedAlerts" in bad.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agent.api.routes.webhook"):  # every alert sent is bad: still logged
+        rejected = client.post("/webhook/alertmanager", json={**webhook({"labels": {}}), "truncatedAlerts": 3})
+    assert rejected.status_code == 422
+    assert any("left 3 alert(s) of this group out" in r.getMessage() for r in caplog.records)
