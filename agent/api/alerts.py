@@ -36,8 +36,16 @@ class WebhookBody(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     alerts: list[Any] = Field(description="Alertmanager alerts; each is accepted or rejected on its own.")
-    truncated_alerts: int = Field(default=0, ge=0, alias="truncatedAlerts",
+    truncated_alerts: Any = Field(default=0, alias="truncatedAlerts",
                                   description="Alerts of the group Alertmanager left out (its max_alerts).")
+
+
+    @property
+    def left_out(self) -> int:
+        """How many alerts the sender says it left out: ``truncatedAlerts`` when it is a count, else 0 (a bad
+        count must not cost the alerts that were sent: a 4xx answer is never retried)."""
+        value = self.truncated_alerts
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 class Problem(BaseModel):

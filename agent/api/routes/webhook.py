@@ -31,9 +31,9 @@ def alertmanager_webhook(
         raise HTTPException(
             status_code=413, detail=f"alerts: at most {state.api.max_alerts} per call, got {len(body.alerts)}"
         )
-    if body.truncated_alerts:  # whatever becomes of the alerts sent, those left out are never seen here
+    if body.left_out:  # whatever becomes of the alerts sent, those left out are never seen here
         log.warning("Alertmanager left %d alert(s) of this group out (its max_alerts): they are not investigated",
-                    body.truncated_alerts)
+                    body.left_out)
     parsed = [parse_alert(raw, i) for i, raw in enumerate(body.alerts)]
     if parsed and all(alert is None for alert, _ in parsed):
         return problems_response([p.model_dump() for _, errors in parsed for p in errors])
@@ -47,5 +47,5 @@ def alertmanager_webhook(
                                                                                                    time.time())
     except OperationalError as exc:
         raise _unavailable(f"database unavailable: {exc.orig or exc}; retry later") from exc
-    return answer.model_copy(update={"truncated_by_sender": body.truncated_alerts})
+    return answer.model_copy(update={"truncated_by_sender": body.left_out})
 
