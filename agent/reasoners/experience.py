@@ -128,7 +128,11 @@ def implications(findings: Sequence[Finding], changes: Sequence[ChangeNote],
                  topology: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     """Service -> :func:`implicated_kinds`, as the offline ranking's blame sees the event (its blame alone: the
     ranking's rules do not change who implicates whom)."""
-    evidence = blamed_evidence(findings, changes, topology)
+    return implicated_in(blamed_evidence(findings, changes, topology))
+
+
+def implicated_in(evidence: Mapping[str, ServiceEvidence]) -> dict[str, list[str]]:
+    """Service -> :func:`implicated_kinds`, of evidence the blame has gone through (``blamed_evidence``)."""
     return {service: kinds for service, ev in sorted(evidence.items()) if (kinds := implicated_kinds(ev))}
 
 

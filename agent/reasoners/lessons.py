@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from agent.evidence import Lesson
@@ -26,7 +26,7 @@ from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
 from agent.reasoners.alert_history import alert_lesson
 from agent.reasoners.attribution import fault_for
-from agent.reasoners.experience import implications, lessons_from, position, shape_kinds
+from agent.reasoners.experience import implicated_in, implications, lessons_from, position, shape_kinds
 from agent.reasoners.faults import CHANGE_FAULTS, METRIC_FAMILIES
 from agent.reasoners.ranking import blamed_evidence
 from agent.reasoners.service_evidence import ServiceEvidence
@@ -91,7 +91,7 @@ def cached_memory_lessons(memory: object) -> list[Lesson]:
     return list(lessons)
 
 
-def agent_kind(case: CaseRecord, service: str) -> str:
+def agent_kind(case: CaseRecord, service: str, evidence: Mapping[str, ServiceEvidence] | None = None) -> str:
     """The fault kind the agent gives ``service`` in a case: the verdict's when it ranked it, else the kind the
     offline ranking names it by (``attribution.fault_for``: its own Findings, series other services report too left
     out, and changes before its onset; for one with no Finding of its own, what its callers' calls to it name)."""
@@ -101,7 +101,8 @@ def agent_kind(case: CaseRecord, service: str) -> str:
     pack = case.evidence
     if pack is None:
         return fault_for(ServiceEvidence(service, findings=[f for f in case.findings if f.owner == service]))
-    evidence = blamed_evidence(pack.findings, pack.changes, pack.topology)
+    if evidence is None:
+        evidence = blamed_evidence(pack.findings, pack.changes, pack.topology)
     return fault_for(evidence.get(service, ServiceEvidence(service)))
 
 
@@ -117,9 +118,10 @@ class Vocabulary:
         if truth.pattern != "rca" or not truth.fault or not truth.service or case.evidence is None:
             return
         pack = case.evidence
-        self.seen_as[truth.fault][agent_kind(case, truth.service)] += 1
+        evidence = blamed_evidence(pack.findings, pack.changes, pack.topology)
+        self.seen_as[truth.fault][agent_kind(case, truth.service, evidence)] += 1
         pos = position(pack.topology, pack.target_services, truth.service)
-        kinds = shape_kinds(pack.findings, truth.service, implications(pack.findings, pack.changes, pack.topology))
+        kinds = shape_kinds(pack.findings, truth.service, implicated_in(evidence))
         self.shapes[truth.fault][f"{pos}: {', '.join(kinds) or 'no significant Finding'}"] += 1
 
     def learned(self) -> list[dict[str, object]]:
