@@ -14,6 +14,7 @@ from agent.cli.common import (
     console,
     err_console,
     exit_if_not_judged,
+    fail,
     print_json,
     print_markdown,
     user_errors,
@@ -117,12 +118,10 @@ def add(
     from agent.scheduler.specs import SKILL_JOB_PREFIX, schedule_problem
 
     if job_id.startswith(SKILL_JOB_PREFIX):
-        err_console.print(f"[bold red]error:[/] job ids starting with {SKILL_JOB_PREFIX!r} belong to Skills")
-        raise typer.Exit(2)
+        fail(f"job ids starting with {SKILL_JOB_PREFIX!r} belong to Skills")
     settings = get_settings()
     if (problem := schedule_problem(skill, cron, load_skills(settings))) is not None:
-        err_console.print(f"[bold red]error:[/] {escape(problem)}; schedule {escape(job_id)} not saved")
-        raise typer.Exit(2)
+        fail(f"{problem}; schedule {job_id} not saved")
     with user_errors(*ERRORS):
         with Memory(settings.resolved_database_url) as memory:
             memory.save_schedule(job_id, skill, cron, service or [])
