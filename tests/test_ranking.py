@@ -230,14 +230,17 @@ def test_load_falling_through_from_a_failing_sibling_is_not_load_that_came_in():
 
 def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():
     """More requests at a service whose own resources held and whose callees stayed quiet explain nothing;
-    nor does a callee that was already deviating before the load came."""
+    nor does a callee that was already deviating before the load came, or one that started minutes after it
+    (traffic above capacity slows what it reaches at once: the load was absorbed, something else changed)."""
     topology = {"ranking": ["store"], "store": ["disk"], "disk": []}
     rise = _finding("store", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
     assert not _load_origin_at_store([rise], topology)
-    slow_disk = _finding("disk", "io_latency_seconds", 0.8).model_copy(update={"onset": T0 - 120})
+    slow_disk = _finding("disk", "io_latency_seconds", 0.8).model_copy(update={"onset": T0 - 180})
     assert _load_origin_at_store([rise, slow_disk], topology)
     already_slow = slow_disk.model_copy(update={"onset": T0 - 900})
     assert not _load_origin_at_store([rise, already_slow], topology)
+    slow_later = slow_disk.model_copy(update={"onset": T0 + 120})  # six minutes after the load rose
+    assert not _load_origin_at_store([rise, slow_later], topology)
     busy = _finding("store", "memory_usage_bytes", 0.8).model_copy(update={"onset": T0 - 180})
     assert _load_origin_at_store([rise, busy], topology)
 
