@@ -16,7 +16,8 @@ from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
 
 runner = CliRunner()
-LOOP = (("sim", "batch"), ("rca",), ("correct",), ("skills", "refine"), ("skills", "history"), ("skills", "rollback"))
+LOOP = (("sim", "batch"), ("rca",), ("correct",), ("skills", "refine"), ("skills", "history"), ("skills", "rollback"),
+        ("knowledge", "kinds"))
 TOUR_DIR = "/tmp/tour"  # where the tour writes its simulated case; the test writes it under tmp_path instead
 SKILL = "search-errors-rca"
 
@@ -42,8 +43,9 @@ def loop_steps() -> list[tuple[list[str], str]]:
 
 
 def test_the_tour_holds_the_whole_correction_loop() -> None:
-    kinds = [" ".join(a[:2]) if a[0] == "skills" else a[0] for a, _ in loop_steps()]  # sim batch counts as sim
-    assert kinds == ["sim", "rca", "correct", "skills refine", "skills refine", "skills history", "skills rollback"]
+    kinds = [" ".join(a[:2]) if a[0] in ("skills", "knowledge") else a[0] for a, _ in loop_steps()]  # sim batch: sim
+    assert kinds == ["sim", "rca", "correct", "skills refine", "skills refine", "skills history", "skills rollback",
+                     "knowledge kinds"]
 
 
 def test_the_readme_correction_loop_runs_as_written(monkeypatch, tmp_path) -> None:
@@ -61,6 +63,8 @@ def test_the_readme_correction_loop_runs_as_written(monkeypatch, tmp_path) -> No
             case_id = re.search(r"^case (\w+) — correct it", result.output, re.MULTILINE).group(1)
         if args[:2] == ["skills", "refine"] and "--from-case" in args:
             assert f"Parameter search of {SKILL}" in result.output
+        if args[:2] == ["knowledge", "kinds"]:  # the correction's kind, as what the agent called that cause
+            assert re.search(r"^│ cache_failure .*│ 1 ", result.output, re.MULTILINE), result.output
     user_file = get_settings().resolved_user_skills_dir / f"{SKILL}.yaml"
     builtin = PROJECT_ROOT / "skills" / f"{SKILL}.yaml"
     assert user_file.read_bytes() == builtin.read_bytes()  # rolled back to v1, byte for byte
