@@ -96,6 +96,13 @@ def test_a_release_gate_request_without_its_change_is_refused(client, investigat
     assert investigator.calls == [] and client.get("/cases").json() == []
 
 
+def test_keys_the_event_does_not_read_are_answered_in_the_notes(client, investigator):
+    body = investigate(client, {**RCA_EVENT, "servce": "search", "scope": {"services": ["a"], "windw": "1h"}})
+    assert body["notes"][:2] == ["event.servce: unknown key ignored (did you mean 'service'?)",
+                                 "event.scope.windw: unknown key ignored (did you mean 'window'?)"]
+    assert not any(n.startswith("event.") for n in investigate(client)["notes"])
+
+
 def test_a_failing_investigation_is_a_json_500(memory):
     with make_client(memory, CountingInvestigator(memory, fail=True)) as client:
         response = client.post("/investigate", json={"event": RCA_EVENT})

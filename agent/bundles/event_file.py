@@ -60,6 +60,15 @@ def read_event(path: Path, label: str,
     return (None, log.result()) if log else (event, [])
 
 
+def ignored_keys(event: Event) -> list[str]:
+    """``field: unknown key ignored (did you mean …?)`` for each key of an event (its scope and change included)
+    that no field reads, as ``read_event`` warns of them in a bundle: for events that arrive as JSON."""
+    log = ErrorLog("event")
+    root = event.model_dump(mode="json", exclude_unset=True)
+    _warn_ignored(log, root, set(Event.model_fields))
+    return [f"event.{w.field}: {w.message}" for w in log.warnings]
+
+
 def _warn_ignored(log: ErrorLog, root: dict, known: set[str]) -> None:
     """Warn on the keys of the event (other than ``known``), its scope and its change that no field reads; a
     top-level key that belongs in the pattern's scope or change (``window:``) is named there."""

@@ -12,7 +12,7 @@ from agent.api.schemas import AskRequest, InvestigateRequest
 from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_body
 from agent.ask import Answer
-from agent.bundles.event_file import misspelt
+from agent.bundles.event_file import ignored_keys, misspelt
 from agent.events import Event, Pattern
 from agent.graph.nodes.select_skill import check_override
 from agent.investigate import InvestigationResult
@@ -32,7 +32,9 @@ def investigate_event(
             check_override(body.skill, load_skills(state.settings), body.event)
         except LookupError as exc:
             raise HTTPException(status_code=422, detail=f"skill: {exc}") from None
-    return state.investigator(body.event, skill=body.skill, source="api")
+    result = state.investigator(body.event, skill=body.skill, source="api")
+    ignored = ignored_keys(body.event)  # a misspelt key is answered, not silently dropped
+    return result.model_copy(update={"notes": [*ignored, *result.notes]}) if ignored else result
 
 
 def _check_release(event: Event) -> None:
