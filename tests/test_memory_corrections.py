@@ -37,6 +37,9 @@ def test_correction_of_unknown_case_is_a_clear_error(memory: Memory) -> None:
         ({"root_cause_fault": "oom"}, "root_cause_fault"),
         ({"needs_attention": "yes"}, "needs_attention"),
         ({"root_cause_service": 5}, "root_cause_service"),
+        ({"root_cause_service": "s" * 201}, "root_cause_service"),  # wider than its column: PostgreSQL refuses it
+        ({"author": "a" * 201}, "author"),
+        ({"note": "n" * 4001}, "note"),
     ],
 )
 def test_bad_correction_fields_are_rejected(memory: Memory, kwargs: dict, field: str) -> None:

@@ -154,6 +154,8 @@ def test_a_correction_is_stored_and_shown():
     at = open_cases(app())
     assert not at.exception
     assert list(at.dataframe[0].value["id"]) == [case_id]
+    assert at.text_input(key=f"correction-{case_id}-service").max_chars == 200  # the stored column's width
+    assert at.text_area(key=f"correction-{case_id}-note").max_chars == 4000
     at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
     at.text_input(key=f"correction-{case_id}-service").set_value("cache")
     at.text_input(key=f"correction-{case_id}-fault").set_value("memory_leak")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from agent.evolve.corrections import Wording
+from agent.memory.corrections import NAME_MAX_CHARS, NOTE_MAX_CHARS
 from agent.memory.lines import correction_line
 from agent.memory.records import CaseRecord
 from ui import backend
@@ -93,12 +94,15 @@ def render_correction_form(case: CaseRecord) -> None:
             st.selectbox("Right decision", DECISIONS, key=_key(case.id, "decision"))
         else:
             left, right = st.columns(2)
-            left.text_input("Root-cause service", key=_key(case.id, "service"), placeholder="e.g. feature-store")
-            right.text_input("Fault kind", key=_key(case.id, "fault"), placeholder="e.g. slow_dependency")
+            left.text_input("Root-cause service", key=_key(case.id, "service"), placeholder="e.g. feature-store",
+                            max_chars=NAME_MAX_CHARS)
+            right.text_input("Fault kind", key=_key(case.id, "fault"), placeholder="e.g. slow_dependency",
+                             max_chars=NAME_MAX_CHARS)
             st.selectbox("Needs attention", list(ATTENTION), key=_key(case.id, "attention"))
-        st.text_area("Note", key=_key(case.id, "note"), placeholder="What was really going on?")
+        st.text_area("Note", key=_key(case.id, "note"), placeholder="What was really going on?",
+                     max_chars=NOTE_MAX_CHARS)
         left, right = st.columns(2)
-        left.text_input("Author", key=_key(case.id, "author"))
+        left.text_input("Author", key=_key(case.id, "author"), max_chars=NAME_MAX_CHARS)
         right.checkbox(
             "Add to experience knowledge",
             value=True,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from agent.ask import MAX_QUESTION_CHARS
 from agent.events import Event
 from agent.memory import CaseRecord, CorrectionRecord
+from agent.memory.corrections import NAME_MAX_CHARS, NOTE_MAX_CHARS
 
 
 class StrictBody(BaseModel):
@@ -30,12 +31,12 @@ class CorrectionRequest(StrictBody):
     """An engineer's judgement of a case; give the truth when the answer was wrong."""
 
     correct: StrictBool
-    root_cause_service: str | None = Field(default=None, max_length=200)
-    root_cause_fault: str | None = Field(default=None, max_length=200)
+    root_cause_service: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
+    root_cause_fault: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
     decision: Literal["pass", "hold", "block"] | None = None
     needs_attention: StrictBool | None = None
-    note: str = Field(default="", max_length=4000)
-    author: str | None = Field(default=None, max_length=200)
+    note: str = Field(default="", max_length=NOTE_MAX_CHARS)
+    author: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
     index: StrictBool = Field(default=True, description="Make the case retrievable as experience (knowledge store).")
 
 

@@ -11,14 +11,18 @@ from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.store import Store
 
 DECISIONS = ("pass", "hold", "block")
+NAME_MAX_CHARS = 200  # a service, fault kind or author (the columns' width)
+NOTE_MAX_CHARS = 4000
 
 
-def _clean(field: str, value: str | None) -> str | None:
+def _clean(field: str, value: str | None, limit: int = NAME_MAX_CHARS) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidInputError(f"{field}: must be text, got {type(value).__name__}")
     value = value.strip()
+    if len(value) > limit:
+        raise InvalidInputError(f"{field}: at most {limit} characters, got {len(value)}")
     return value or None
 
 
@@ -50,6 +54,7 @@ class CorrectionStore(Store):
             raise InvalidInputError(f"needs_attention: must be true or false, got {needs_attention!r}")
         service = _clean("root_cause_service", root_cause_service)
         fault = _clean("root_cause_fault", root_cause_fault)
+        _clean("note", note, NOTE_MAX_CHARS)
         if fault and not service:
             raise InvalidInputError(
                 "root_cause_fault: give root_cause_service too (which service had the fault)"
