@@ -37,6 +37,8 @@ def test_schedule_crud(memory: Memory) -> None:
         (("j", "", "* * * * *"), "skill"),
         (("j", "s", "every day"), "cron"),
         (("j", "s", "* * * * *", "ranking"), "services"),
+        (("j" * 201, "s", "* * * * *"), "job_id"),  # wider than the column: PostgreSQL would refuse it
+        (("j", "s" * 65, "* * * * *"), "skill"),
     ],
 )
 def test_bad_schedules_are_rejected(memory: Memory, args: tuple, field: str) -> None:

@@ -37,6 +37,9 @@ class ScheduleStore(Store):
             raise InvalidInputError("job_id: empty")
         if not skill:
             raise InvalidInputError("skill: empty")
+        for field, value, limit in (("job_id", job_id, 200), ("skill", skill, 64), ("cron", cron, 200)):
+            if len(value) > limit:  # the column's width: PostgreSQL would refuse it
+                raise InvalidInputError(f"{field}: at most {limit} characters, got {len(value)}")
         if len(cron.split()) not in (5, 6):
             raise InvalidInputError(f"cron: expected 5 fields (minute hour day month weekday), got {cron!r}")
         if isinstance(services, str):
