@@ -8,7 +8,9 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +26,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 # The first question loads the embedding model and ingests the handbook: slow on a busy machine.
 ANSWER_TIMEOUT_MS = 240_000
 STEP_TIMEOUT_MS = 30_000
+
+
+@contextmanager
+def chromium_page(chromium: str) -> Iterator[Any]:
+    """A Playwright page in Debian's Chromium, with the tests' step timeouts; the browser closed after."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            expect.set_options(timeout=STEP_TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
 
 
 @pytest.fixture
@@ -52,73 +70,57 @@ def ui_url(tmp_path, bianque_home) -> Iterator[str]:
 
 
 def test_chat_against_a_curated_bundle_in_chromium(ui_url, system_binary, tmp_path):
-    chromium = system_binary("chromium", CHROMIUM)
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            expect.set_options(timeout=STEP_TIMEOUT_MS)
-            page.goto(ui_url)
-            sidebar = page.get_by_test_id("stSidebar")
-            expect(sidebar.get_by_text("offline evidence reasoner")).to_be_visible()
+    with chromium_page(system_binary("chromium", CHROMIUM)) as page:
+        page.goto(ui_url)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("offline evidence reasoner")).to_be_visible()
 
-            sidebar.get_by_test_id("stSelectbox").first.click()
-            page.get_by_role("option", name="release-bad-canary").click()
-            expect(sidebar.get_by_text(re.compile(r"Event: release_interception \| canary canary-25"))).to_be_visible()
+        sidebar.get_by_test_id("stSelectbox").first.click()
+        page.get_by_role("option", name="release-bad-canary").click()
+        expect(sidebar.get_by_text(re.compile(r"Event: release_interception \| canary canary-25"))).to_be_visible()
 
-            box = page.get_by_test_id("stChatInputTextArea")
-            box.fill("is this canary safe to roll out?")
-            box.press("Enter")
-            expect(page.get_by_text("Decision: BLOCK")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
-            expect(page.get_by_text("Case id:")).to_be_visible()
-            page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill("is this canary safe to roll out?")
+        box.press("Enter")
+        expect(page.get_by_text("Decision: BLOCK")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        expect(page.get_by_text("Case id:")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
 
-            page.get_by_role("button", name="Open in Cases").click()
-            expect(page.get_by_role("heading", name=re.compile(r"^Case [0-9a-f]{12}"))).to_be_visible()
-            expect(page.get_by_text("Correct this answer")).to_be_visible()
-            page.screenshot(path=str(tmp_path / "cases.png"), full_page=True)
-        finally:
-            browser.close()
+        page.get_by_role("button", name="Open in Cases").click()
+        expect(page.get_by_role("heading", name=re.compile(r"^Case [0-9a-f]{12}"))).to_be_visible()
+        expect(page.get_by_text("Correct this answer")).to_be_visible()
+        page.screenshot(path=str(tmp_path / "cases.png"), full_page=True)
     assert (tmp_path / "chat.png").stat().st_size > 10_000
 
 
 def test_an_alert_annotation_that_looks_like_markdown_is_shown_as_text(ui_url, system_binary, tmp_path):
     """An image in an alert's summary annotation is never fetched: the sidebar and the report show its text."""
-    chromium = system_binary("chromium", CHROMIUM)
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     image = "http://127.0.0.1:9/pixel.png"  # the discard port: nothing would answer
     bundle = shutil.copytree(PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency", tmp_path / "hostile")
     event = bundle / "event.yaml"
     event.write_text(event.read_text().replace("summary: gateway p99 latency above 280ms",
                                                f"summary: 'p99 ![pixel]({image}) <b>bold</b> :red[red]'"))
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.set_default_timeout(STEP_TIMEOUT_MS)
-            expect.set_options(timeout=STEP_TIMEOUT_MS)
-            fetched: list[str] = []
-            page.on("request", lambda request: fetched.append(request.url) if request.url == image else None)
-            page.goto(ui_url)
-            sidebar = page.get_by_test_id("stSidebar")
-            sidebar.get_by_test_id("stSelectbox").first.click()
-            page.get_by_role("option", name="Another bundle directory…").click()
-            path = sidebar.get_by_test_id("stTextInput").locator("input")
-            path.fill(str(bundle))
-            path.press("Enter")
-            expect(sidebar.get_by_text(f"![pixel]({image}) <b>bold</b> :red[red]", exact=False)).to_be_visible()
+    fetched: list[str] = []
+    with chromium_page(system_binary("chromium", CHROMIUM)) as page:
+        page.on("request", lambda request: fetched.append(request.url) if request.url == image else None)
+        page.goto(ui_url)
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_test_id("stSelectbox").first.click()
+        page.get_by_role("option", name="Another bundle directory…").click()
+        path = sidebar.get_by_test_id("stTextInput").locator("input")
+        path.fill(str(bundle))
+        path.press("Enter")
+        expect(sidebar.get_by_text(f"![pixel]({image}) <b>bold</b> :red[red]", exact=False)).to_be_visible()
 
-            box = page.get_by_test_id("stChatInputTextArea")
-            box.fill("why is the gateway slow?")
-            box.press("Enter")
-            expect(page.get_by_text("Case id:")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
-            page.get_by_text("Full report").click()
-            expect(page.get_by_role("heading", name=re.compile(r"!\[pixel\]"))).to_be_visible()
-            assert page.locator("img[src*='pixel']").count() == 0
-        finally:
-            browser.close()
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill("why is the gateway slow?")
+        box.press("Enter")
+        expect(page.get_by_text("Case id:")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        page.get_by_text("Full report").click()
+        expect(page.get_by_role("heading", name=re.compile(r"!\[pixel\]"))).to_be_visible()
+        assert page.locator("img[src*='pixel']").count() == 0
     assert fetched == []
