@@ -202,12 +202,15 @@ def test_a_canary_selector_value_that_is_not_text_is_refused_naming_it(tmp_path)
     """As in event.yaml: a null selected the label value "None", a list its repr, so the canary matched nothing."""
     changes = ('{"ts": 1, "service": "a", "id": "c0", "canary": {"version": null}}\n'
                '{"ts": 1, "service": "a", "id": "c1", "baseline": {"pod": ["p1", "p2"]}}\n'
-               '{"ts": 1, "service": "a", "id": "c2", "canary": {"version": "v2", "replica": 3}}\n')
+               '{"ts": 1, "service": "a", "id": "c2", "canary": {"version": "v2", "replica": 3, "canary": true}}\n')
     case = make_case(tmp_path, {"changes.jsonl": changes})
     assert errors_of(case) == [
         "my-case/changes.jsonl:1: canary.version: must be a string, found null",
         "my-case/changes.jsonl:2: baseline.pod: must be a string, found list",
     ]
+    good = make_case(tmp_path, {"changes.jsonl": changes.split("\n")[2] + "\n"}, name="good")
+    (change,) = load_bundle(good).changes  # a number and a boolean read as event.yaml reads them
+    assert change.canary == {"version": "v2", "replica": "3", "canary": "true"}
 
 
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from agent.bundles.data_files import READ_ERRORS, open_text, read_error
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
 from agent.bundles.yaml_lines import meant_hint
+from agent.events import scalars_as_text
 from agent.names import name_problem
 from agent.phrases import listed
 from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, change_type, diff_text
@@ -205,4 +206,9 @@ def _selector(obj: dict[str, Any], key: str) -> dict[str, str] | None:
         return None
     if not isinstance(value, dict):
         raise _RowError(key, "must be an object of label names to values")
-    return {str(k): _scalar_text(v, f"{key}.{k}") for k, v in value.items()}  # a null was the selector "None"
+    texts = scalars_as_text(value)  # as event.yaml reads a selector: true / false, numbers written out
+    for label, text in texts.items():  # a null was the selector "None"
+        if not isinstance(text, str):
+            found = "null" if text is None else type(text).__name__
+            raise _RowError(f"{key}.{label}", f"must be a string, found {found}")
+    return texts
