@@ -240,3 +240,15 @@ def test_inspect_options_narrow_a_bundles_inspection_at_its_own_time(tmp_path):
     assert recent["judged"] and recent["items"] == []  # the drop had passed by the last 10 minutes
     result = runner.invoke(app, ["inspect", "--bundle", bundle, "--window", "3x"])
     assert result.exit_code == 2 and "--window" in flat(result.output)
+
+
+def test_a_skill_whose_file_did_not_load_is_named_with_its_error():
+    from agent.config import get_settings
+
+    user_dir = get_settings().resolved_user_skills_dir
+    user_dir.mkdir(parents=True, exist_ok=True)
+    (user_dir / "my-rca.yaml").write_text("name: my-rca\npattern: rca\nschedule: every day\n")
+    result = runner.invoke(app, ["rca", "--bundle", str(SMALL), "--skill", "my-rca"])
+    assert result.exit_code == 2
+    message = flat(result.stderr)
+    assert "no Skill named 'my-rca' (its file did not load: " in message and "my-rca.yaml:" in message

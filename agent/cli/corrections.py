@@ -123,4 +123,4 @@ def _check_distilled_skill(memory: Any, name: str) -> None:
 
     library = load_skills(get_settings())
     if library.get(name) is None and all(case_skill(case) != name for case in memory.corrected_cases()):
-        raise LookupError(f"no Skill named {name!r}; known: {sorted(library.skills)}")
+        raise LookupError(f"no Skill named {name!r}{library.not_loaded(name)}; known: {sorted(library.skills)}")

@@ -83,7 +83,7 @@ class Workbench:
         loaded = self.library.get(name)
         if loaded is None:
             close = difflib.get_close_matches(name, list(self.library.skills), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            hint = self.library.not_loaded(name) or (f"; did you mean {', '.join(close)}?" if close else "")
             raise UnknownSkillError(f"no Skill named {name!r}{hint} (see `bianque skills list`)")
         return loaded
 

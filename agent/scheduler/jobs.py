@@ -117,9 +117,11 @@ def run_inspection(
     with Memory(settings.resolved_database_url) as memory:
         job_id = job_id or _skill_schedule(memory, skill_name)
         try:
-            loaded = load_skills(settings).get(skill_name)
+            library = load_skills(settings)
+            loaded = library.get(skill_name)
             if loaded is None:
-                raise LookupError(f"no Skill named {skill_name!r} (see `bianque skills list`)")
+                raise LookupError(f"no Skill named {skill_name!r}{library.not_loaded(skill_name)} "
+                                  "(see `bianque skills list`)")
             skill = loaded.skill
             if skill.pattern != Pattern.INSPECTION:
                 raise ValueError(f"Skill {skill_name!r} is {skill.pattern.value}, not an inspection")

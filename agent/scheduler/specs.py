@@ -80,7 +80,8 @@ def schedule_problem(skill_name: str, cron: str, library: SkillLibrary) -> str |
     loaded = library.get(skill_name)
     if loaded is None:
         inspections = sorted(s.name for s in library.skills.values() if s.skill.pattern == Pattern.INSPECTION)
-        return f"no Skill named {skill_name!r} (inspection Skills: {', '.join(inspections) or 'none'})"
+        known = ", ".join(inspections) or "none"
+        return f"no Skill named {skill_name!r}{library.not_loaded(skill_name)} (inspection Skills: {known})"
     if loaded.skill.pattern != Pattern.INSPECTION:
         return f"Skill {skill_name!r} is {loaded.skill.pattern.value}, only inspection Skills can be scheduled"
     try:

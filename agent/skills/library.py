@@ -38,6 +38,15 @@ class SkillLibrary:
         """The Skill called ``name``, or None."""
         return self.skills.get(name)
 
+    def not_loaded(self, name: str) -> str:
+        """Why no Skill ``name`` is loaded when a file of that name failed to load (`` (its file did not load:
+        skills/x.yaml:4: schedule: ...)``), else empty: for the messages that say no Skill has the name."""
+        failed = [e for e in self.errors if Path(e.file).stem == name]
+        if not failed:
+            return ""
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        return f" (its file did not load: {failed[0]}{more})"
+
     def for_pattern(self, pattern: Pattern | str) -> list[LoadedSkill]:
         """The specific (non-generic) Skills of a pattern, by name."""
         return [s for s in self._of(pattern) if not s.skill.generic]

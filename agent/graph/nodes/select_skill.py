@@ -20,7 +20,7 @@ def check_override(name: str | None, library: SkillLibrary, event: Event) -> Non
         return
     loaded = library.get(name)
     if loaded is None:
-        raise LookupError(f"no Skill named {name!r}; known: {sorted(library.skills)}")
+        raise LookupError(f"no Skill named {name!r}{library.not_loaded(name)}; known: {sorted(library.skills)}")
     if loaded.skill.pattern != event.pattern:
         raise LookupError(
             f"Skill {name!r} is for {loaded.skill.pattern.value} events; this is {event.pattern.with_article} event"
