@@ -311,3 +311,16 @@ def test_text_that_is_not_text_is_refused_naming_the_field_before_anything_is_st
     assert investigator.calls == []
     assert [c["id"] for c in client.get("/cases").json()] == [case_id]
     assert client.get(f"/cases/{case_id}").json()["corrections"] == []
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    ("/cases/ab%00cd", "path.case_id"), ("/cases?service=rank%00ing", "query.service"),
+    ("/skills/disk%00", "path.name"),
+    ("/incidents/ab%00cd", "path.incident_id"), ("/queue/ab%00cd", "path.queue_id"),
+])
+def test_a_path_or_query_parameter_that_is_not_text_is_refused_naming_it(client, url, field):
+    """PostgreSQL refuses a NUL in a lookup (a 500): refused before anything is asked of the database."""
+    response = client.get(url)
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["field"] == field and problem["message"].startswith("is not valid text")

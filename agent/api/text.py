@@ -49,8 +49,14 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-async def text_only_body(request: Request) -> None:
-    """FastAPI dependency: a JSON body with a string that is not text is refused (422) naming each such field."""
+async def text_only_request(request: Request) -> None:
+    """FastAPI dependency: a path or query parameter, or a string of a JSON body, that is not text is refused (422)
+    naming each such field."""
+    errors = [{"loc": (where, name), "msg": problem, "type": "text"}
+              for where, params in (("path", request.path_params), ("query", request.query_params))
+              for name, value in params.items() if isinstance(value, str) and (problem := text_problem(value))]
+    if errors:
+        raise RequestValidationError(errors)
     if not _is_json(request.headers.get("content-type")):
         return
     try:

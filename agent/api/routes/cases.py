@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query, Response
 from agent.api.corrections import apply_correction
 from agent.api.schemas import CaseSummary, CorrectionRequest, CorrectionResponse
 from agent.api.state import ServiceState, require_token, service
-from agent.api.text import text_only_body
+from agent.api.text import text_only_request
 from agent.events import Pattern
 from agent.memory import CaseRecord
 
-router = APIRouter(prefix="/cases", tags=["cases"], dependencies=[Depends(require_token), Depends(text_only_body)])
+router = APIRouter(prefix="/cases", tags=["cases"], dependencies=[Depends(require_token), Depends(text_only_request)])
 State = Annotated[ServiceState, Depends(service)]
 
 

@@ -7,9 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from agent.api.state import ServiceState, require_token, service
+from agent.api.text import text_only_request
 from agent.memory import IncidentRecord
 
-router = APIRouter(prefix="/incidents", tags=["alerts"], dependencies=[Depends(require_token)])
+router = APIRouter(
+    prefix="/incidents", tags=["alerts"], dependencies=[Depends(require_token), Depends(text_only_request)]
+)
 State = Annotated[ServiceState, Depends(service)]
 
 

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from agent.api.questions import answer
 from agent.api.schemas import AskRequest, InvestigateRequest
 from agent.api.state import ServiceState, require_token, service
-from agent.api.text import text_only_body
+from agent.api.text import text_only_request
 from agent.ask import Answer
 from agent.bundles.event_file import ignored_keys, misspelt
 from agent.events import Event, Pattern
@@ -18,7 +18,7 @@ from agent.graph.nodes.select_skill import check_override
 from agent.investigate import InvestigationResult
 from agent.runtime import load_skills
 
-router = APIRouter(tags=["investigations"], dependencies=[Depends(require_token), Depends(text_only_body)])
+router = APIRouter(tags=["investigations"], dependencies=[Depends(require_token), Depends(text_only_request)])
 
 
 @router.post("/investigate", response_model=InvestigationResult)

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from agent.api.state import ServiceState, require_token, service
+from agent.api.text import text_only_request
 from agent.memory import QueueItemRecord, QueueStats
 
-router = APIRouter(prefix="/queue", tags=["alerts"], dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/queue", tags=["alerts"], dependencies=[Depends(require_token), Depends(text_only_request)])
 State = Annotated[ServiceState, Depends(service)]
 
 

@@ -21,9 +21,9 @@ from agent.api.refinements import (
     start_refinement,
 )
 from agent.api.state import ServiceState, require_token, service
-from agent.api.text import text_only_body
+from agent.api.text import text_only_request
 
-router = APIRouter(tags=["skills"], dependencies=[Depends(require_token), Depends(text_only_body)])
+router = APIRouter(tags=["skills"], dependencies=[Depends(require_token), Depends(text_only_request)])
 State = Annotated[ServiceState, Depends(service)]
 
 

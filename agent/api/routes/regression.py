@@ -13,11 +13,11 @@ from pydantic import AfterValidator, Field
 
 from agent.api.schemas import StrictBody
 from agent.api.state import ServiceState, require_token, service
-from agent.api.text import text_only_body
+from agent.api.text import text_only_request
 from agent.evolve import regression
 
 router = APIRouter(
-    prefix="/skills/regression", tags=["skills"], dependencies=[Depends(require_token), Depends(text_only_body)]
+    prefix="/skills/regression", tags=["skills"], dependencies=[Depends(require_token), Depends(text_only_request)]
 )
 State = Annotated[ServiceState, Depends(service)]
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException
 
 from agent.api.refinements import AppliedView, RollbackRequest
 from agent.api.state import ServiceState, require_token, service
-from agent.api.text import text_only_body
+from agent.api.text import text_only_request
 from agent.evolve import versions
 from agent.memory import SkillVersionRecord
 from agent.runtime import load_skills
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 
-router = APIRouter(prefix="/skills", tags=["skills"], dependencies=[Depends(require_token), Depends(text_only_body)])
+router = APIRouter(prefix="/skills", tags=["skills"], dependencies=[Depends(require_token), Depends(text_only_request)])
 State = Annotated[ServiceState, Depends(service)]
 
 
