@@ -89,6 +89,8 @@ def test_new_skill_refuses_a_taken_name_or_short_description(library) -> None:
         from_template(library, "memory alerts on ranking", name="memory-pressure-rca")
     with pytest.raises(AuthoringError, match="at least 10"):
         from_template(library, "mem", pattern="rca")
+    with pytest.raises(AuthoringError, match="is not a Skill name"):  # a file name with a newline in it
+        from_template(library, "memory alerts on ranking", name="memory-rca\n")
 
 
 def test_guess_pattern() -> None:

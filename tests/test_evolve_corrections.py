@@ -48,6 +48,7 @@ def test_a_repeat_is_recognised_whatever_blanks_surround_the_names(memory) -> No
     right = correct_case(memory, case_id, correct=True, service=" ")
     right_again = correct_case(memory, case_id, correct=True, service=" ")
     assert (again.repeated, right.repeated, right_again.repeated) == (True, False, True)
+    assert memory.get_case(case_id).corrections[0].root_cause_fault == "memory_leak"
     assert len(memory.get_case(case_id).corrections) == 2
 
 

@@ -103,7 +103,7 @@ def default_name(description: str, pattern: str, module: str | None, library: Sk
 
 def check_new_name(name: str, library: SkillLibrary) -> None:
     """AuthoringError when ``name`` is not a Skill name or is taken."""
-    if not re.match(IDENT, name):
+    if not re.fullmatch(IDENT, name):
         raise AuthoringError(f"name: {name!r} is not a Skill name (lowercase letters, digits, '-', '_')")
     if name in library.skills:
         raise AuthoringError(f"a Skill named {name!r} exists; refine it with `bianque skills refine {name}`")

@@ -91,8 +91,8 @@ def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any], words
     named = name_problem(given["service"]) if given.get("service") else None
     if named:  # a service name is any text but a control character (agent.names), as in every event and bundle
         raise CorrectionError(f"{words.service}: {named}")
-    fault = given.get("fault")
-    if fault is not None and not re.match(IDENT, fault):
+    fault = given["fault"].strip() if isinstance(given.get("fault"), str) else given.get("fault")
+    if fault is not None and not re.fullmatch(IDENT, fault):  # as memory stores it: blanks around it dropped
         raise CorrectionError(f"fault: {fault!r} is not a fault kind (lowercase letters, digits, '_'), e.g. disk_full")
     if fault is not None and not given.get("service"):
         raise CorrectionError(f"fault: give {words.service} too (which service had the fault)")
