@@ -196,7 +196,7 @@ def test_corrections_are_stored_with_the_case(client):
     [
         ({"correct": "yes"}, "correct: Input should be a valid boolean"),
         ({"correct": False, "decision": "maybe"}, "decision: Input should be 'pass', 'hold' or 'block'"),
-        ({"correct": False, "root_cause_fault": "oom"}, "fault: give"),
+        ({"correct": False, "root_cause_fault": "oom"}, "root_cause_fault: give root_cause_service too"),
         ({"correct": False}, "a wrong answer needs the truth: give root_cause_service and root_cause_fault"),
         ({"correct": False, "root_cause_service": "feature\nstore", "root_cause_fault": "slow_dependency"},
          "root_cause_service: contains the control character U+000A"),  # was stored as the truth

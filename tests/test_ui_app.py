@@ -198,6 +198,17 @@ def test_a_correction_that_does_not_fit_is_refused_with_the_reason():
         assert memory.corrections_for(case_id) == []
 
 
+def test_a_bad_fault_kind_is_refused_in_the_forms_words():
+    case_id = seed_case("rca-cache-failure")
+    at = open_cases(app())
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.text_input(key=f"correction-{case_id}-service").set_value("cache")
+    at.text_input(key=f"correction-{case_id}-fault").set_value("Memory Leak")
+    at.form_submit_button[0].click().run()
+    message = shown(" ".join(e.value for e in at.error))
+    assert "'Fault kind': 'Memory Leak' is not a fault kind" in message and "--fault" not in message
+
+
 def test_a_release_correction_offers_only_the_decision():
     case_id = seed_case("release-bad-canary")
     at = open_cases(app())

@@ -19,6 +19,7 @@ DECISIONS = [NOT_STATED, "pass", "hold", "block"]
 FORM_WORDING = Wording(
     service="'Root-cause service'", root_cause="'Root-cause service' and 'Fault kind'", attention="'Needs attention'",
     no_attention="'no action needed'", decision="a 'Right decision'", right="'Right'", wrong="'Wrong'",
+    fault="'Fault kind'",
 )
 HELP = {
     "rca": "Wrong? Give the real root cause (service and fault kind) and/or whether the alert needed attention.",

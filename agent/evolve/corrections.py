@@ -36,16 +36,18 @@ class Wording:
     decision: str
     right: str
     wrong: str
+    fault: str = "fault"  # the fault kind's field
 
 
 CLI_WORDING = Wording(
     service="--service", root_cause="--service S --fault F", attention="--attention/--no-attention",
     no_attention="--no-attention", decision="--decision pass|hold|block", right="--right", wrong="--wrong",
+    fault="--fault",
 )
 API_WORDING = Wording(
     service="root_cause_service", root_cause="root_cause_service and root_cause_fault", attention="needs_attention",
     no_attention="needs_attention: false", decision="decision (pass|hold|block)", right="correct: true",
-    wrong="correct: false",
+    wrong="correct: false", fault="root_cause_fault",
 )
 
 
@@ -93,9 +95,10 @@ def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any], words
         raise CorrectionError(f"{words.service}: {named}")
     fault = given["fault"].strip() if isinstance(given.get("fault"), str) else given.get("fault")
     if fault is not None and not re.fullmatch(IDENT, fault):  # as memory stores it: blanks around it dropped
-        raise CorrectionError(f"fault: {fault!r} is not a fault kind (lowercase letters, digits, '_'), e.g. disk_full")
+        raise CorrectionError(f"{words.fault}: {fault!r} is not a fault kind (lowercase letters, digits, '_'), "
+                              "e.g. disk_full")
     if fault is not None and not given.get("service"):
-        raise CorrectionError(f"fault: give {words.service} too (which service had the fault)")
+        raise CorrectionError(f"{words.fault}: give {words.service} too (which service had the fault)")
     if pattern == "inspection" and given.get("needs_attention") is True and not given.get("service"):
         raise CorrectionError(f"an inspection is corrected with {how}")
     if given.get("needs_attention") is False and given.get("service"):
