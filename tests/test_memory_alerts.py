@@ -179,3 +179,22 @@ def test_a_late_resolution_of_an_older_episode_leaves_the_newer_one_firing(memor
     assert fire(memory, "a", 320, starts_at=290.0).kind is AlertKind.REPEAT  # the newer episode still fires
     done = memory.observe_alert("a", "Alert-a", "ranking", "resolved", 400, starts_at=290.0)
     assert done.kind is AlertKind.RESOLVED and memory.get_incident(newer.incident_id).status == "resolved"
+
+
+def test_a_newer_episode_while_the_recorded_one_fires_ends_it_and_opens_a_new_incident(memory: Memory) -> None:
+    """No resolution came (send_resolved off, a call lost): a firing copy with a newer startsAt is a new episode."""
+    first = fire(memory, "a", 100, starts_at=90.0)
+    assert fire(memory, "a", 160, starts_at=90.0).kind is AlertKind.REPEAT  # the same episode re-notified
+    again = fire(memory, "a", 900, starts_at=850.0)
+    assert (again.kind, again.starts_at, again.count) == (AlertKind.NEW, 850.0, 1) and again.needs_investigation
+    assert again.incident_id != first.incident_id
+    assert memory.get_incident(first.incident_id).status == "resolved"
+    assert fire(memory, "a", 960, starts_at=850.0).kind is AlertKind.REPEAT
+    assert fire(memory, "a", 970, starts_at=90.0).kind is AlertKind.REPEAT  # an old copy while the new one fires
+
+
+def test_a_newer_episode_joins_an_incident_other_alerts_keep_open(memory: Memory) -> None:
+    first = fire(memory, "a", 100, starts_at=90.0)
+    fire(memory, "b", 110, starts_at=95.0)  # another alert of the same service: the incident stays open
+    again = fire(memory, "a", 900, starts_at=850.0)
+    assert (again.kind, again.incident_id) == (AlertKind.DUPLICATE, first.incident_id)

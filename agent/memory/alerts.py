@@ -12,7 +12,9 @@ An alert is identified by its fingerprint (Alertmanager's, or any stable hash of
   ``startsAt`` (or an older one) is stale, one with a newer ``startsAt`` is a re-fire. Without
   ``startsAt`` an episode cannot be told, and a firing copy after the resolution is a re-fire. A resolved
   copy of an older episode than the one recorded (it arrives late, while a newer episode fires) is stale too:
-  it neither resolves the newer episode nor makes it look older.
+  it neither resolves the newer episode nor makes it look older. A firing copy of a newer episode while the
+  recorded one still fires means that one ended unreported (no ``send_resolved``, a lost call): it is resolved,
+  and the new episode is ``new`` (or ``duplicate``) like any re-fire.
 An open incident silent for longer than ``stale_after`` seconds no longer absorbs alerts.
 """
 
@@ -126,6 +128,11 @@ def _is_older_episode(alert: AlertRow, starts_at: float | None) -> bool:
     return starts_at is not None and alert.starts_at is not None and starts_at < alert.starts_at
 
 
+def _is_newer_episode(alert: AlertRow, starts_at: float | None) -> bool:
+    """A notification of an episode that began after the one recorded."""
+    return starts_at is not None and alert.starts_at is not None and starts_at > alert.starts_at
+
+
 def _stale(alert: AlertRow) -> AlertObservation:
     """A copy of an episode already past: nothing changes."""
     incident = alert.incident
@@ -152,13 +159,15 @@ def _fire(
     stale_after: float,
     starts_at: float | None,
 ) -> AlertObservation:
+    if alert is not None and alert.status == "firing" and _is_newer_episode(alert, starts_at):
+        _resolve(session, alert, ts, None)  # the recorded episode ended unreported (no send_resolved, a lost call)
     if alert is not None and alert.status == "firing":
         incident = alert.incident
         if _is_live(incident, ts, stale_after) and ts - alert.last_seen <= stale_after:
             assert incident is not None
             alert.count += 1
             alert.last_seen = max(alert.last_seen, ts)
-            if starts_at is not None and (alert.starts_at is None or starts_at > alert.starts_at):
+            if starts_at is not None and alert.starts_at is None:
                 alert.starts_at = starts_at
             _touch(incident, ts)
             return _observation(AlertKind.REPEAT, alert, incident)
