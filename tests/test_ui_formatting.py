@@ -17,6 +17,7 @@ from ui.formatting import (
     friendly_error,
     inspection_rows,
     plain,
+    report_markdown,
     root_cause_rows,
     verdict_badges,
 )
@@ -154,3 +155,11 @@ def test_report_headings_nest_under_the_page_but_code_is_left_alone():
     assert demote_headings(text).splitlines() == [
         "### Report", "plain # not a heading", "#### Evidence", "```", "# a comment", "```", "###### deep",
     ]  # fmt: skip
+
+
+def test_a_stored_report_shows_no_image_even_one_written_before_reports_escaped_data():
+    old = "# Alert: p99 ![pixel](http://127.0.0.1:9/p.png) high\nescaped already: !\\[x](y)"
+    shown = report_markdown(old)
+    assert shown.splitlines() == ["### Alert: p99 !\\[pixel](http://127.0.0.1:9/p.png) high",
+                                  "escaped already: !\\[x](y)"]
+    assert re.search(r"(?<!\\)!\[", shown) is None

@@ -180,6 +180,16 @@ def skill_rows(skills: list[LoadedSkill]) -> list[dict[str, Any]]:
     return rows
 
 
+IMAGE = re.compile(r"(?<!\\)!\[")  # an image's opening ``![`` that no backslash escapes
+
+
+def report_markdown(markdown: str) -> str:
+    """A stored report as shown under the page's headings (``demote_headings``), with no image in it: reports
+    write data's text escaped, but one stored before they did may hold an alert annotation's ``![x](url)``, which
+    the browser would fetch."""
+    return demote_headings(IMAGE.sub(r"!\\[", markdown))
+
+
 def demote_headings(markdown: str, levels: int = 2) -> str:
     """Markdown with every heading ``levels`` deeper (at most h6), so a report nests under the page's own."""
     out, fenced = [], False

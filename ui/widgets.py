@@ -12,10 +12,10 @@ from agent.findings import Finding
 from agent.verdict import Verdict
 from ui.formatting import (
     badges_markdown,
-    demote_headings,
     friendly_error,
     inspection_rows,
     plain,
+    report_markdown,
     root_cause_rows,
     verdict_badges,
 )
@@ -72,4 +72,4 @@ def render_answer(answer: Answer, source: str, *, key: str) -> None:
         if right.button("Open in Cases", key=f"open-{key}", on_click=_open_case, args=(result.case_id,)):
             st.switch_page(CASES_PAGE)
     with st.expander("Full report", expanded=False):
-        st.markdown(demote_headings(answer.text))
+        st.markdown(report_markdown(answer.text))

@@ -10,7 +10,7 @@ from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
 from ui import backend
 from ui.correction_form import render_correction_form, render_flash
-from ui.formatting import case_option, case_rows, demote_headings, finding_rows, plain, skill_label
+from ui.formatting import case_option, case_rows, finding_rows, plain, report_markdown, skill_label
 from ui.refine_panel import render_refine_panel
 from ui.widgets import SELECTED_CASE, render_verdict, show_error
 
@@ -37,7 +37,7 @@ def render_case(case: CaseRecord) -> None:
         ["Report", f"Findings ({len(case.findings)})", f"Corrections ({len(case.corrections)})"]
     )
     with report:
-        st.markdown(demote_headings(case.report) if case.report else "_no report_")
+        st.markdown(report_markdown(case.report) if case.report else "_no report_")
     with findings:
         if case.findings:
             st.dataframe(finding_rows(case.findings), hide_index=True, width="stretch")
