@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -94,6 +95,15 @@ def test_a_release_gate_request_without_its_change_is_refused(client, investigat
     [problem] = response.json()["errors"]
     assert problem["field"] == "event.change" and message in problem["message"]
     assert investigator.calls == [] and client.get("/cases").json() == []
+
+
+def test_an_event_without_time_is_judged_as_of_now(client, investigator):
+    before = time.time()
+    investigate(client, {k: v for k, v in RCA_EVENT.items() if k != "time"})
+    [(event, _, _)] = investigator.calls
+    assert before <= event.time <= time.time()
+    refused = client.post("/investigate", json={"event": {**RCA_EVENT, "time": None}})  # null is no absence
+    assert refused.status_code == 422 and "event.time" in refused.text
 
 
 def test_keys_the_event_does_not_read_are_answered_in_the_notes(client, investigator):

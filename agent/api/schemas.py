@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import time
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from agent.ask import MAX_QUESTION_CHARS
 from agent.events import Event
@@ -17,10 +18,19 @@ class StrictBody(BaseModel):
 
 
 class InvestigateRequest(StrictBody):
-    """An event in ``event.yaml`` form, and optionally the Skill to use."""
+    """An event in ``event.yaml`` form, and optionally the Skill to use; an event without ``time`` is judged as of
+    the request's arrival (live sources: the evidence runs up to now)."""
 
     event: Event
     skill: str | None = Field(default=None, max_length=64, description="Use this Skill instead of selecting one.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _now_by_default(cls, data: Any) -> Any:
+        event = data.get("event") if isinstance(data, dict) else None
+        if isinstance(event, dict) and event.get("time") is None and "time" not in event:
+            return {**data, "event": {**event, "time": time.time()}}
+        return data
 
 
 class AskRequest(StrictBody):
