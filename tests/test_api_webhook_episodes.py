@@ -41,7 +41,7 @@ def test_a_refire_with_a_newer_starts_at_is_a_new_incident(client, investigator)
     assert len(investigator.calls) == 2
     late = post(client, alert(status="resolved", fingerprint="fp-1"))["alerts"][0]  # the first episode's, again
     assert (late["kind"], late["action"]) == ("stale", "ignored")
-    assert "resolution of an episode older than the one recorded" in late["message"]
+    assert "older than the one recorded" in late["message"]
     assert [i["id"] for i in client.get("/incidents").json()] == [again["incident_id"]]  # still open
 
 
@@ -86,3 +86,21 @@ def test_a_resolved_copy_is_stored_after_its_episodes_firing_copies_only():
     assert storing_order([a_resolved, b_firing, a_firing, None, a_firing]) == [1, 2, 3, 4, 0]
     assert storing_order([a_resolved, a_refire]) == [0, 1]  # another episode: the body's order
     assert storing_order([a_firing, a_resolved, b_firing]) == [0, 1, 2]
+
+
+def test_a_stale_copys_message_names_its_own_episode_and_the_recorded_one(client, investigator):
+    """The start a stale answer gives first is the late copy's; the recorded episode's comes after."""
+    post(client, alert(fingerprint="fp-1"))
+    post(client, alert(status="resolved", fingerprint="fp-1"))
+    post(client, alert(fingerprint="fp-1", starts_at=LATER))
+    late = post(client, alert(status="resolved", fingerprint="fp-1"))["alerts"][0]  # the 10:00 episode's, again
+    assert late["kind"] == "stale"
+    assert "episode started 2024-05-01T10:00:00Z, older than the one recorded (started 2024-05-01T11:00:00Z" in (
+        late["message"])
+    post(client, alert(status="resolved", fingerprint="fp-1", starts_at=LATER))
+    older = post(client, alert(fingerprint="fp-1"))["alerts"][0]  # a firing copy of the 10:00 episode
+    assert older["kind"] == "stale"
+    assert older["message"].startswith("stale: a firing copy of the episode started 2024-05-01T10:00:00Z, older than "
+                                       "the one recorded (started 2024-05-01T11:00:00Z), whose resolution"), (
+        older["message"])
+    wait_idle(client)

@@ -159,23 +159,26 @@ def storing_order(alerts: Sequence[Alert | None]) -> list[int]:
     return order
 
 
-def _stale_message(seen: AlertObservation, status: str) -> str:
-    started = to_rfc3339(seen.starts_at) if seen.starts_at is not None else "?"
+def _stale_message(seen: AlertObservation, status: str, copy_starts_at: float | None) -> str:
+    """Which episode the late copy belongs to (its ``startsAt``) and, when older, the one recorded."""
+    recorded = to_rfc3339(seen.starts_at) if seen.starts_at is not None else "?"
+    started = to_rfc3339(copy_starts_at) if copy_starts_at is not None else "?"
+    older = f", older than the one recorded (started {recorded})" if started != recorded else ""
     if status == "resolved":  # a late resolution of an earlier episode
-        return (f"stale: the resolution of an episode older than the one recorded (started {started}, incident "
-                f"{seen.incident_id or '-'}); nothing changes")
-    head = f"stale: a firing copy of the episode started {started}, whose resolution is already recorded"
+        return (f"stale: the resolution of the episode started {started}, older than the one recorded (started "
+                f"{recorded}, incident {seen.incident_id or '-'}); nothing changes")
+    head = f"stale: a firing copy of the episode started {started}{older}, whose resolution is already recorded"
     where = f"incident {seen.incident_id}" if seen.incident_id else "it was never seen firing"
     return f"{head} ({where}); no new incident, nothing queued"
 
 
-def _message(seen: AlertObservation, status: str = "firing") -> str:
+def _message(seen: AlertObservation, status: str = "firing", starts_at: float | None = None) -> str:
     service = seen.service or "(no service label)"
     queued = f"investigation queued (queue item {seen.queue_id})"
     if seen.kind is AlertKind.NEW:
         return f"new incident; {queued}"
     if seen.kind is AlertKind.STALE:
-        return _stale_message(seen, status)
+        return _stale_message(seen, status, starts_at)
     if seen.kind is AlertKind.RESOLVED:
         if seen.incident_id is None:
             return "resolved; this alert was never seen firing"
@@ -268,6 +271,6 @@ class AlertIntake:
             case_id=seen.case_id,
             queue_id=seen.queue_id,
             queue_status=seen.queue_status,
-            message=_message(seen, alert.status),
+            message=_message(seen, alert.status, alert.starts_at),
         )
 

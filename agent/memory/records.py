@@ -118,7 +118,7 @@ class AlertKind(StrEnum):
     REPEAT = "repeat"  # the same alert again while it is still firing (re-notification)
     DUPLICATE = "duplicate"  # another alert on a service that already has an open incident
     RESOLVED = "resolved"  # the alert stopped firing
-    STALE = "stale"  # a firing copy of an episode whose resolution is already recorded (same or older startsAt)
+    STALE = "stale"  # a late copy: firing, of a resolved episode (same or older startsAt); resolved, of an older one
 
 
 class AlertObservation(Record):
