@@ -30,6 +30,8 @@ def test_record_event_rejects_unknown_source_and_bad_event(memory: Memory) -> No
     with pytest.raises(InvalidInputError, match="source: 'Carrier Pigeon' is not a source name"):
         memory.record_event(rca_event(), source="Carrier Pigeon")
     assert memory.record_event(rca_event(), source="eval").source == "eval"
+    with pytest.raises(InvalidInputError, match="is not a source name"):  # matched whole: $ passes a final newline
+        memory.record_event(rca_event(), source="eval\n")
     with pytest.raises(InvalidInputError, match="event: not a valid Event"):
         memory.record_event({"pattern": "astrology", "time": 0})
 

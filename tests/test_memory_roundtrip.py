@@ -7,7 +7,7 @@ import pytest
 from agent.events import Event
 from agent.evidence import EvidencePack
 from agent.findings import Finding, FindingKind
-from agent.memory import AlertKind, CaseNotFoundError, Memory
+from agent.memory import AlertKind, CaseNotFoundError, InvalidInputError, Memory
 from agent.verdict import RootCause, Verdict
 
 ALERT_TIME = "2026-03-02T10:14:00Z"
@@ -153,6 +153,8 @@ def run_core_round_trips(memory: Memory) -> None:
     )
     dup = memory.save_skill_version("rca-latency", "name: rca-latency\nversion: 2\n", "again")
     assert (v1.version, v2.version, dup.version, dup.created) == (1, 2, 2, False)
+    with pytest.raises(InvalidInputError, match="is not a Skill name"):  # matched whole: $ passes a final newline
+        memory.save_skill_version("rca-latency\n", "name: rca-latency\nversion: 3\n")
     assert [(v.version, v.active) for v in memory.skill_versions("rca-latency")] == [(1, False), (2, True)]
     assert memory.activate_skill_version("rca-latency", 1).active
     assert memory.get_skill_version("rca-latency").version == 1

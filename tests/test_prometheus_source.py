@@ -275,6 +275,8 @@ def test_regex_selector_quotes_each_regex_and_checks_each_label_name():
     assert regex_selector({"a": ".+", "b": 'x"y\\'}) == '{a=~".+", b=~"x\\"y\\\\"}'
     with pytest.raises(ValueError, match="not a valid label name: 'k8s.app'"):
         regex_selector({"k8s.app": ".+"})
+    with pytest.raises(ValueError, match="not a valid label name"):  # matched whole: $ passes a final newline
+        regex_selector({"app\n": ".+"})
     with pytest.raises(ValueError, match="at least one matcher"):
         regex_selector({})
 

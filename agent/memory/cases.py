@@ -90,7 +90,7 @@ def _set_skill(row: CaseRow, skill: str | None, version: int | None, reason: str
 
 
 def _check_source(source: str) -> str:
-    if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
+    if not isinstance(source, str) or not SOURCE_PATTERN.fullmatch(source):
         raise InvalidInputError(
             f"source: {source!r} is not a source name (lowercase word such as {', '.join(EVENT_SOURCES)})"
         )

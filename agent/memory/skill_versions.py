@@ -35,7 +35,7 @@ def _record(row: SkillVersionRow, created: bool = False) -> SkillVersionRecord:
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not re.match(IDENT, name):
+    if not isinstance(name, str) or not re.fullmatch(IDENT, name):
         raise InvalidInputError(f"name: {name!r} is not a Skill name (lowercase letters, digits, '_', '-')")
     return name
 

@@ -93,7 +93,7 @@ def _expand_ranges(body: str) -> str:
 
 def _checked(label: str) -> str:
     """``label``, or ``ValueError`` when it is no valid Prometheus label name."""
-    if not _LABEL_NAME.match(label):
+    if not _LABEL_NAME.fullmatch(label):
         raise ValueError(f"not a valid label name: {label!r}")
     return label
 
