@@ -245,6 +245,8 @@ def test_skills_are_listed_with_schedules_and_broken_files(client, bianque_home)
     assert by_name["disk-inspection"]["pattern"] == "inspection" and by_name["generic-rca"]["schedule"] is None
     assert "broken" not in by_name
     assert any(e["file"].endswith("broken.yaml") and e["line"] for e in body["errors"])
+    detail = client.get("/skills/broken").json()["detail"]  # named with why it is not there
+    assert detail.startswith("no Skill named 'broken' (its file did not load: ") and "broken.yaml:" in detail
 
 
 def test_one_skill_with_definition_and_yaml(client):

@@ -113,6 +113,13 @@ def test_show_unknown_name_suggests_and_exits_2_as_bad_input(only_fixture_dirs):
     assert "No Skill named 'sharde'. Did you mean: shared?" in result.output
 
 
+def test_show_a_skill_whose_file_did_not_load_names_the_files_error(only_fixture_dirs):
+    result = runner.invoke(app, ["skills", "show", "broken"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "No Skill named 'broken' (its file did not load: " in result.output
+    assert "override/user/broken.yaml:5: decision.default" in result.output
+
+
 def test_schema_export_is_json_schema_of_skill(tmp_path):
     out = tmp_path / "skill.schema.json"
     result = runner.invoke(app, ["skills", "schema", "--out", str(out)])

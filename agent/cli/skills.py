@@ -78,7 +78,7 @@ def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
     if loaded is None:
         close = difflib.get_close_matches(name, list(library.skills), n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise _fail(f"No Skill named {name!r}.{hint} See `bianque skills list`.", 2)
+        raise _fail(f"No Skill named {name!r}{library.not_loaded(name)}.{hint} See `bianque skills list`.", 2)
     header = f"# {loaded.source}" + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
     console.print(header, markup=False, highlight=False, soft_wrap=True)
     text = loaded.path.read_text(encoding="utf-8") if loaded.path else ""

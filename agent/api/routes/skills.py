@@ -47,14 +47,16 @@ def list_skills(state: State) -> dict[str, Any]:
 @router.get("/{name}")
 def get_skill(name: str, state: State) -> dict[str, Any]:
     """One Skill: its summary, the validated definition and its YAML text (comments kept)."""
-    loaded = load_skills(state.settings).get(name)
+    library = load_skills(state.settings)
+    loaded = library.get(name)
     if loaded is None:
-        raise HTTPException(status_code=404, detail=f"no Skill named {name!r} (see GET /skills)")
+        raise _unknown(name, library.not_loaded(name))
     return {**_summary(loaded), "definition": loaded.skill.model_dump(mode="json"), "yaml": dump_skill_yaml(loaded.raw)}
 
 
-def _unknown(name: str) -> HTTPException:
-    return HTTPException(status_code=404, detail=f"no Skill named {name!r} (see GET /skills)")
+def _unknown(name: str, why: str = "") -> HTTPException:
+    """404 for a name no Skill has; ``why`` is ``SkillLibrary.not_loaded``'s reason, when there is one."""
+    return HTTPException(status_code=404, detail=f"no Skill named {name!r}{why} (see GET /skills)")
 
 
 @router.get("/{name}/versions", response_model=list[SkillVersionRecord],
