@@ -241,8 +241,13 @@ def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():
     assert not _load_origin_at_store([rise, already_slow], topology)
     slow_later = slow_disk.model_copy(update={"onset": T0 + 120})  # six minutes after the load rose
     assert not _load_origin_at_store([rise, slow_later], topology)
+    slow_store = _finding("store", "p99_latency_seconds", 0.8).model_copy(update={"onset": T0 - 1200})
+    slow_before = slow_disk.model_copy(update={"onset": T0 - 900})  # after the store's own early trouble, yet
+    assert not _load_origin_at_store([rise, slow_store, slow_before], topology)  # ten minutes before the load
     busy = _finding("store", "memory_usage_bytes", 0.8).model_copy(update={"onset": T0 - 180})
     assert _load_origin_at_store([rise, busy], topology)
+    busy_later = busy.model_copy(update={"onset": T0 + 1200})  # its own memory, 24 minutes after the load
+    assert not _load_origin_at_store([rise, busy_later], topology)
 
 
 def _cpu(service: str, level: float, ceiling: float | None = 100.0, score: float = 0.8,

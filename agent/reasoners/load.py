@@ -63,24 +63,29 @@ def load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downs
                  topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
     """Request rate rose at this service (``rank_by_rules`` has checked it rose at none of its callers), no
     other dependency of its callers started failing before it, and the load did something: the service's own
-    CPU, memory or disk rose, or a service below it in the call graph (up to four calls down) deviated no
-    earlier than the service and no later than the load rose, within ``tolerance`` (an unknown onset counts as
-    simultaneous; load above capacity slows what it reaches at once). The load entered here. When a caller's other
+    CPU, memory or disk rose, or a service below it in the call graph (up to four calls down) deviated, at the
+    time the load rose, within ``tolerance`` either way (``at_once``; an unknown onset counts as simultaneous):
+    load above capacity slows what it reaches at once. The load entered here. When a caller's other
     dependency failed first (a cache missing, a service erroring), the extra load here is the caller's
     requests falling through to it; a rise that saturated nothing is traffic, not a cause."""
     rises = load_rises(ev)
     if not rises:
         return False
     rose = min((f.onset for f in rises if f.onset is not None), default=ev.onset)
-    if not own_saturation(ev) and not any(
-        d.service in downstream and no_later(ev.onset, d.onset, tolerance) and no_later(d.onset, rose, tolerance)
-        for d in anomalous
+    if not any(at_once(f.onset, rose, tolerance) for f in resource_rises(ev)) and not any(
+        d.service in downstream and at_once(d.onset, rose, tolerance) for d in anomalous
     ):
         return False
     callers = [c for c, deps in (topology or {}).items() if ev.service in deps]
     siblings = {d for c in callers for d in topology.get(c, ()) if d != ev.service}
     failed = [failing_since(s) for s in anomalous if s.service in siblings]
     return not any(since is not None and no_later(since, rose, tolerance) for since in failed)
+
+
+def at_once(onset: float | None, rose: float | None, tolerance: float) -> bool:
+    """A deviation at the time the load rose, within ``tolerance`` either way (an unknown onset counts as
+    simultaneous): what the load did, if anything, it did at once."""
+    return no_later(onset, rose, tolerance) and no_later(rose, onset, tolerance)
 
 
 def failing_since(ev: ServiceEvidence) -> float | None:
