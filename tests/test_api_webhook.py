@@ -328,6 +328,9 @@ def test_the_service_is_read_from_the_configured_label(memory, investigator, mon
             body = post(app_client, alert(service=None, app="checkout", fingerprint="fp-app"))
             assert body["alerts"][0]["service"] == "checkout"
             wait_idle(app_client)
+            long = app_client.post("/webhook/alertmanager", json=webhook(alert(service=None, app="a" * 201)))
+            assert long.status_code == 422  # the label read as the service is checked, not `service`
+            assert "alerts[0].labels.app: longer than 200" in long.json()["detail"]
     finally:
         monkeypatch.delenv("BIANQUE_SERVICE_LABEL")
         get_settings.cache_clear()

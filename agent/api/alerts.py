@@ -103,8 +103,9 @@ def _texts(alert: Alert) -> Iterable[tuple[str, str]]:
             yield "generatorURL" if field == "generator_url" else field, value
 
 
-def alert_problems(alert: Alert) -> list[Problem]:
-    """What makes a parsed alert unusable: status, alertname, text that is not text, over-long names."""
+def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem]:
+    """What makes a parsed alert unusable: status, alertname, text that is not text, over-long names (its service
+    read from ``service_label``, as the intake reads it)."""
     found: list[Problem] = []
     if alert.status not in ALERT_STATUSES:
         found.append(Problem(field="status", message=f"must be firing or resolved, got {alert.status!r}"))
@@ -114,21 +115,23 @@ def alert_problems(alert: Alert) -> list[Problem]:
         problem = text_problem(value)
         if problem:
             found.append(Problem(field=field, message=problem))
-    for field, value in (("labels.alertname", alert.name), ("labels.service", alert.labels.get("service") or ""),
+    service = alert_service(alert, service_label) or ""
+    label = service_label if alert.labels.get(service_label) else "service"
+    for field, value in (("labels.alertname", alert.name), (f"labels.{label}", service),
                          ("fingerprint", alert.fingerprint or "")):
         if len(value) > MAX_NAME_CHARS:
             found.append(Problem(field=field, message=f"longer than {MAX_NAME_CHARS} characters"))
     return found
 
 
-def parse_alert(raw: Any, index: int) -> tuple[Alert | None, list[Problem]]:
+def parse_alert(raw: Any, index: int, service_label: str = "service") -> tuple[Alert | None, list[Problem]]:
     """One alert of the body, or the problems (field paths from the body root) that reject it."""
     try:
         alert = Alert.model_validate(raw)
     except ValidationError as exc:
         errors = [{**e, "loc": ("alerts", index, *e["loc"])} for e in exc.errors()]
         return None, [Problem(**p) for p in problems(errors)]
-    found = alert_problems(alert)
+    found = alert_problems(alert, service_label)
     if found:
         return None, [Problem(field=f"alerts[{index}].{p.field}", message=p.message) for p in found]
     return alert, []

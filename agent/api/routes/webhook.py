@@ -34,7 +34,7 @@ def alertmanager_webhook(
     if body.left_out:  # whatever becomes of the alerts sent, those left out are never seen here
         log.warning("Alertmanager left %d alert(s) of this group out (its max_alerts): they are not investigated",
                     body.left_out)
-    parsed = [parse_alert(raw, i) for i, raw in enumerate(body.alerts)]
+    parsed = [parse_alert(raw, i, state.settings.service_label) for i, raw in enumerate(body.alerts)]
     if parsed and all(alert is None for alert, _ in parsed):
         return problems_response([p.model_dump() for _, errors in parsed for p in errors])
     try:
