@@ -95,8 +95,8 @@ def _check_fields(case: CaseRecord, correct: bool, fields: dict[str, Any], words
         raise CorrectionError(f"{words.service}: {named}")
     fault = given["fault"].strip() if isinstance(given.get("fault"), str) else given.get("fault")
     if fault is not None and not re.fullmatch(IDENT, fault):  # as memory stores it: blanks around it dropped
-        raise CorrectionError(f"{words.fault}: {fault!r} is not a fault kind (lowercase letters, digits, '_'), "
-                              "e.g. disk_full")
+        raise CorrectionError(f"{words.fault}: {fault!r} is not a fault kind (a lowercase letter, then lowercase "
+                              "letters, digits, '_' or '-'), e.g. disk_full")
     if fault is not None and not given.get("service"):
         raise CorrectionError(f"{words.fault}: give {words.service} too (which service had the fault)")
     if pattern == "inspection" and given.get("needs_attention") is True and not given.get("service"):

@@ -54,7 +54,8 @@ class CorrectionStore(Store):
             raise InvalidInputError(f"needs_attention: must be true or false, got {needs_attention!r}")
         service = _clean("root_cause_service", root_cause_service)
         fault = _clean("root_cause_fault", root_cause_fault)
-        _clean("note", note, NOTE_MAX_CHARS)
+        if isinstance(note, str) and len(note) > NOTE_MAX_CHARS:  # stored as given: measured as given
+            raise InvalidInputError(f"note: at most {NOTE_MAX_CHARS} characters, got {len(note)}")
         if fault and not service:
             raise InvalidInputError(
                 "root_cause_fault: give root_cause_service too (which service had the fault)"
