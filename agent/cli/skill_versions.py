@@ -19,8 +19,10 @@ def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as
 
     with evolve_errors():
         versions = history(memory_store(), name)
-        if not versions and load_skills(get_settings()).get(name) is None:
-            raise LookupError(f"no Skill named {name!r} and no stored version of one (see `bianque skills list`)")
+        library = load_skills(get_settings())
+        if not versions and library.get(name) is None:
+            raise LookupError(f"no Skill named {name!r}{library.not_loaded(name)} and no stored version of one "
+                              "(see `bianque skills list`)")
     if as_json:
         print_json([v.model_dump(mode="json", exclude={"yaml_text"}) for v in versions])
         return
