@@ -11,7 +11,7 @@ from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.store import Store
 
 DECISIONS = ("pass", "hold", "block")
-NAME_MAX_CHARS = 200  # a service, fault kind or author (the columns' width)
+NAME_MAX_CHARS: int = CorrectionRow.__table__.c.root_cause_service.type.length  # a service, fault kind or author
 NOTE_MAX_CHARS = 4000
 
 

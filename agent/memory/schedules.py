@@ -37,7 +37,8 @@ class ScheduleStore(Store):
             raise InvalidInputError("job_id: empty")
         if not skill:
             raise InvalidInputError("skill: empty")
-        for field, value, limit in (("job_id", job_id, 200), ("skill", skill, 64), ("cron", cron, 200)):
+        for field, value in (("job_id", job_id), ("skill", skill), ("cron", cron)):
+            limit = ScheduleRow.__table__.c[field].type.length
             if len(value) > limit:  # the column's width: PostgreSQL would refuse it
                 raise InvalidInputError(f"{field}: at most {limit} characters, got {len(value)}")
         if len(cron.split()) not in (5, 6):
