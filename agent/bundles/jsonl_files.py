@@ -188,15 +188,15 @@ def _name(obj: dict[str, Any], key: str) -> str:
 
 def _optional_text(obj: dict[str, Any], key: str) -> str | None:
     value = obj.get(key)
-    return None if value is None else _scalar_text(value, key)
+    return None if value is None else _field_text(value, key)
 
 
-def _scalar_text(value: Any, key: str) -> str:
-    """A string as it is, a number as its text; anything else (null, a boolean, a list, an object) refused."""
+def _field_text(value: Any, key: str) -> str:
+    """A string as it is, a number as its text; anything else (a boolean, a list, an object) refused."""
     if type(value) is str:
         return value
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise _RowError(key, f"must be a string, found {'null' if value is None else type(value).__name__}")
+        raise _RowError(key, f"must be a string, found {type(value).__name__}")
     return str(value)
 
 
