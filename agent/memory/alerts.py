@@ -14,7 +14,8 @@ An alert is identified by its fingerprint (Alertmanager's, or any stable hash of
   copy of an older episode than the one recorded (it arrives late, while a newer episode fires) is stale too:
   it neither resolves the newer episode nor makes it look older. A firing copy of a newer episode while the
   recorded one still fires means that one ended unreported (no ``send_resolved``, a lost call): it is resolved,
-  and the new episode is ``new`` (or ``duplicate``) like any re-fire.
+  and the new episode is ``new`` (or ``duplicate``) like any re-fire; a firing copy of an older episode than the
+  one firing is stale.
 An open incident silent for longer than ``stale_after`` seconds no longer absorbs alerts.
 """
 
@@ -240,8 +241,8 @@ def observe(
         if _is_older_episode(alert, starts_at):
             return _stale(alert)
         return _resolve(session, alert, ts, starts_at)
-    if alert is not None and _is_stale_copy(alert, starts_at):
-        return _stale(alert)
+    if alert is not None and (_is_stale_copy(alert, starts_at) or _is_older_episode(alert, starts_at)):
+        return _stale(alert)  # a copy of a past episode: of the one resolved, or older than the one firing
     return _fire(session, alert, fingerprint, alertname, service, ts, stale_after, starts_at)
 
 
