@@ -124,30 +124,18 @@ def _resolved_unseen(
     return _observation(AlertKind.RESOLVED, alert, None)
 
 
-def _is_older_episode(alert: AlertRow, starts_at: float | None) -> bool:
-    """A notification of an episode that began before the one recorded."""
-    return starts_at is not None and alert.starts_at is not None and starts_at < alert.starts_at
-
-
-def _is_newer_episode(alert: AlertRow, starts_at: float | None) -> bool:
-    """A notification of an episode that began after the one recorded."""
-    return starts_at is not None and alert.starts_at is not None and starts_at > alert.starts_at
+def _versus_recorded(alert: AlertRow, starts_at: float | None) -> int | None:
+    """How a notification's episode compares with the one recorded: -1 older, 0 the same, 1 newer; None when
+    either ``startsAt`` is unknown."""
+    if starts_at is None or alert.starts_at is None:
+        return None
+    return (starts_at > alert.starts_at) - (starts_at < alert.starts_at)
 
 
 def _stale(alert: AlertRow) -> AlertObservation:
     """A copy of an episode already past: nothing changes."""
     incident = alert.incident
     return _observation(AlertKind.STALE, alert, incident, incident is not None and incident.status == "resolved")
-
-
-def _is_stale_copy(alert: AlertRow, starts_at: float | None) -> bool:
-    """A firing copy of the recorded episode (or an older one) after that episode's resolution."""
-    return (
-        alert.status == "resolved"
-        and starts_at is not None
-        and alert.starts_at is not None
-        and starts_at <= alert.starts_at
-    )
 
 
 def _fire(
@@ -160,7 +148,7 @@ def _fire(
     stale_after: float,
     starts_at: float | None,
 ) -> AlertObservation:
-    if alert is not None and alert.status == "firing" and _is_newer_episode(alert, starts_at):
+    if alert is not None and alert.status == "firing" and _versus_recorded(alert, starts_at) == 1:
         _resolve(session, alert, ts, None)  # the recorded episode ended unreported (no send_resolved, a lost call)
     if alert is not None and alert.status == "firing":
         incident = alert.incident
@@ -235,14 +223,15 @@ def observe(
     """
     _serialise(session, f"service:{service}" if service else f"alert:{fingerprint}")
     alert = session.scalars(select(AlertRow).where(AlertRow.fingerprint == fingerprint).with_for_update()).first()
-    if status == "resolved":
-        if alert is None:
+    if alert is None:
+        if status == "resolved":
             return _resolved_unseen(session, fingerprint, alertname, service, ts, starts_at)
-        if _is_older_episode(alert, starts_at):
-            return _stale(alert)
+        return _fire(session, None, fingerprint, alertname, service, ts, stale_after, starts_at)
+    order = _versus_recorded(alert, starts_at)
+    if order == -1 or (order == 0 and status == "firing" and alert.status == "resolved"):
+        return _stale(alert)  # a copy of a past episode: older than the one recorded, or the one resolved
+    if status == "resolved":
         return _resolve(session, alert, ts, starts_at)
-    if alert is not None and (_is_stale_copy(alert, starts_at) or _is_older_episode(alert, starts_at)):
-        return _stale(alert)  # a copy of a past episode: of the one resolved, or older than the one firing
     return _fire(session, alert, fingerprint, alertname, service, ts, stale_after, starts_at)
 
 
