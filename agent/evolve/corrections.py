@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.events import Pattern
+from agent.memory.corrections import stored_name
 from agent.memory.errors import InvalidInputError
 from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.truth import Truth, judge, truth_from_correction
@@ -180,7 +181,7 @@ def correct_case(
         case, correct, service=service, fault=fault, decision=decision, needs_attention=needs_attention, note=note,
         wording=wording,
     )
-    said = {"correct": correct, "root_cause_service": _stored_text(service), "root_cause_fault": _stored_text(fault),
+    said = {"correct": correct, "root_cause_service": stored_name(service), "root_cause_fault": stored_name(fault),
             "decision": decision, "needs_attention": needs_attention, "note": note or ""}
     latest = case.latest_correction
     if latest is not None and all(getattr(latest, name) == value for name, value in said.items()):
@@ -197,11 +198,6 @@ def correct_case(
     if knowledge is not None:
         _index(memory, knowledge, result)
     return result
-
-
-def _stored_text(value: str | None) -> str | None:
-    """A name as memory stores it (``add_correction``): stripped, None when blank."""
-    return (value or "").strip() or None
 
 
 def _unheard_of(case: CaseRecord, service: str | None) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import exists, func, select
 
 from agent.memory.cases import case_record, correction_record, load_case_row
-from agent.memory.errors import InvalidInputError
+from agent.memory.errors import InvalidInputError, check_length
 from agent.memory.models import CaseRow, CorrectionRow, now
 from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.store import Store
@@ -15,15 +15,18 @@ NAME_MAX_CHARS: int = CorrectionRow.__table__.c.root_cause_service.type.length  
 NOTE_MAX_CHARS = 4000
 
 
-def _clean(field: str, value: str | None, limit: int = NAME_MAX_CHARS) -> str | None:
+def stored_name(value: str | None) -> str | None:
+    """A name as a correction stores it: stripped, None when blank."""
+    return (value or "").strip() or None
+
+
+def _clean(field: str, value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidInputError(f"{field}: must be text, got {type(value).__name__}")
-    value = value.strip()
-    if len(value) > limit:
-        raise InvalidInputError(f"{field}: at most {limit} characters, got {len(value)}")
-    return value or None
+    check_length(field, value.strip(), NAME_MAX_CHARS)
+    return stored_name(value)
 
 
 class CorrectionStore(Store):
@@ -54,8 +57,8 @@ class CorrectionStore(Store):
             raise InvalidInputError(f"needs_attention: must be true or false, got {needs_attention!r}")
         service = _clean("root_cause_service", root_cause_service)
         fault = _clean("root_cause_fault", root_cause_fault)
-        if isinstance(note, str) and len(note) > NOTE_MAX_CHARS:  # stored as given: measured as given
-            raise InvalidInputError(f"note: at most {NOTE_MAX_CHARS} characters, got {len(note)}")
+        if isinstance(note, str):  # stored as given: measured as given
+            check_length("note", note, NOTE_MAX_CHARS)
         if fault and not service:
             raise InvalidInputError(
                 "root_cause_fault: give root_cause_service too (which service had the fault)"

@@ -59,3 +59,9 @@ class QueueStateError(InvalidInputError):
 
 class CaseStateError(MemoryStoreError):
     """The case is not in a state that allows the operation."""
+
+
+def check_length(field: str, value: str, limit: int) -> None:
+    """InvalidInputError when ``value`` is longer than ``limit`` (a column's width: PostgreSQL would refuse it)."""
+    if len(value) > limit:
+        raise InvalidInputError(f"{field}: at most {limit} characters, got {len(value)}")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from agent.memory.errors import InvalidInputError, ScheduleNotFoundError
+from agent.memory.errors import InvalidInputError, ScheduleNotFoundError, check_length
 from agent.memory.models import ScheduleRow, now
 from agent.memory.records import ScheduleRecord
 from agent.memory.store import Store, get_row
@@ -38,9 +38,7 @@ class ScheduleStore(Store):
         if not skill:
             raise InvalidInputError("skill: empty")
         for field, value in (("job_id", job_id), ("skill", skill), ("cron", cron)):
-            limit = ScheduleRow.__table__.c[field].type.length
-            if len(value) > limit:  # the column's width: PostgreSQL would refuse it
-                raise InvalidInputError(f"{field}: at most {limit} characters, got {len(value)}")
+            check_length(field, value, ScheduleRow.__table__.c[field].type.length)
         if len(cron.split()) not in (5, 6):
             raise InvalidInputError(f"cron: expected 5 fields (minute hour day month weekday), got {cron!r}")
         if isinstance(services, str):
