@@ -110,6 +110,11 @@ class SettingsError(ValueError):
     """A ``BIANQUE_*`` variable that does not validate: the message names it and what it got."""
 
 
+def variable(model: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets ``field`` of ``model`` (``BIANQUE_LLM_TIMEOUT_S``)."""
+    return f"{model.model_config.get('env_prefix', '')}{field}".upper()
+
+
 def invalid_settings(error: ValidationError, model: type[BaseSettings]) -> SettingsError:
     """``error`` (from validating ``model``) as one line per variable: ``invalid setting: BIANQUE_X: why (got 'v')``;
     a secret's value is never shown."""
@@ -120,7 +125,7 @@ def invalid_settings(error: ValidationError, model: type[BaseSettings]) -> Setti
         secret = field is not None and SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
         got = "" if secret or "input" not in problem else f" (got {problem['input']!r})"
         why = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
-        lines.append(f"{model.model_config.get('env_prefix', '')}{name}".upper() + f": {why}{got}")
+        lines.append(f"{variable(model, name)}: {why}{got}")
     return SettingsError("invalid setting: " + "; ".join(lines))
 
 
@@ -130,7 +135,7 @@ def unparsed_setting(error: SourceError, model: type[BaseSettings]) -> SettingsE
     field = re.search(r'field "(\w+)"', str(error))
     if field is None:
         return SettingsError(f"invalid setting: {error}")
-    name = f"{model.model_config.get('env_prefix', '')}{field[1]}".upper()
+    name = variable(model, field[1])
     value = os.environ.get(name)
     got = "" if value is None else f" (got {value!r})"
     why = f"not JSON ({error.__cause__})" if error.__cause__ is not None else str(error)

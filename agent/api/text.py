@@ -52,17 +52,14 @@ def _is_json(content_type: str | None) -> bool:
 async def text_only_request(request: Request) -> None:
     """FastAPI dependency: a path or query parameter, or a string of a JSON body, that is not text is refused (422)
     naming each such field."""
-    errors = [{"loc": (where, name), "msg": problem, "type": "text"}
-              for where, params in (("path", request.path_params), ("query", request.query_params))
-              for name, value in params.items() if isinstance(value, str) and (problem := text_problem(value))]
-    if errors:
-        raise RequestValidationError(errors)
-    if not _is_json(request.headers.get("content-type")):
-        return
-    try:
-        body = await request.json()
-    except ValueError:  # FastAPI's own parsing answers malformed JSON, saying where it broke
-        return
-    errors = [{"loc": ("body", *path), "msg": problem, "type": "text"} for path, problem in text_problems(body)]
-    if errors:
-        raise RequestValidationError(errors)
+    found = [((where, name), problem)
+             for where, params in (("path", request.path_params), ("query", request.query_params))
+             for name, value in params.items() if isinstance(value, str) and (problem := text_problem(value))]
+    if not found and _is_json(request.headers.get("content-type")):
+        try:
+            body = await request.json()
+        except ValueError:  # FastAPI's own parsing answers malformed JSON, saying where it broke
+            body = None
+        found = [(("body", *path), problem) for path, problem in text_problems(body)]
+    if found:
+        raise RequestValidationError([{"loc": loc, "msg": problem, "type": "text"} for loc, problem in found])
