@@ -21,6 +21,12 @@ FORM_WORDING = Wording(
     no_attention="'no action needed'", decision="a 'Right decision'", right="'Right'", wrong="'Wrong'",
     fault="'Fault kind'",
 )
+FLASH_STYLES = {  # kind -> how the outcome is shown
+    "success": (st.success, ":material/check_circle:"),
+    "info": (st.info, ":material/info:"),
+    "warning": (st.warning, ":material/warning:"),
+    "error": (st.error, ":material/error:"),
+}
 HELP = {
     "rca": "Wrong? Give the real root cause (service and fault kind) and/or whether the alert needed attention.",
     "inspection": "Wrong? Give what should have been reported (service and fault kind), or 'no action needed'.",
@@ -74,14 +80,8 @@ def render_flash(case_id: str) -> None:
         return
     del st.session_state[FLASH]
     _, kind, message = flash
-    if kind == "success":
-        st.success(plain(message), icon=":material/check_circle:")
-    elif kind == "info":
-        st.info(plain(message), icon=":material/info:")
-    elif kind == "warning":
-        st.warning(plain(message), icon=":material/warning:")
-    else:
-        st.error(plain(message), icon=":material/error:")
+    show, icon = FLASH_STYLES.get(kind, FLASH_STYLES["error"])
+    show(plain(message), icon=icon)
 
 
 def render_correction_form(case: CaseRecord) -> None:

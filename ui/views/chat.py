@@ -19,7 +19,8 @@ OTHER = "Another bundle directory…"
 def choose_source() -> tuple[Path | None, str, bool]:
     """The sidebar's data-source picker: (bundle or None for live, its label, usable)."""
     scenarios = {p.name: p for p in backend.curated_scenarios()}
-    live_metrics = bool(backend.settings().prometheus_url)
+    config = backend.settings()
+    live_metrics = bool(config.prometheus_url)
     choice = st.sidebar.selectbox(
         "Data source",
         [LIVE, *scenarios, OTHER],
@@ -30,7 +31,7 @@ def choose_source() -> tuple[Path | None, str, bool]:
     if not live_metrics and choice != LIVE:
         st.sidebar.caption("No metric source configured (BIANQUE_PROMETHEUS_URL): a bundled scenario is the default.")
     if choice == LIVE:
-        st.sidebar.caption(f"Live: {backend.metrics_label(backend.settings())}; logs and changes from the SQL store.")
+        st.sidebar.caption(f"Live: {backend.metrics_label(config)}; logs and changes from the SQL store.")
         return None, "live sources", True
     if choice == OTHER:
         typed = st.sidebar.text_input("Bundle directory", key="chat_bundle_path", placeholder="/path/to/bundle")
