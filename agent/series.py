@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,39 @@ def canonical_level(level: str) -> str | None:
     if upper in LOG_LEVELS:
         return upper
     return LEVEL_SYNONYMS.get(upper) or NUMERIC_LEVELS.get(_integral(upper))
+
+
+# Where a line's own text names its level, when no field does: a key (`level=error`, `"severity": "WARN"`), a
+# glog/klog header (`E1205 10:00:00.123 ...`), a bracketed level in any case (nginx's `[error]`), or an
+# upper-case level word near the start (Spring's `2023-01-29 10:00:00.123 ERROR 1 --- ...`, log4j's layouts).
+_LEVEL_KEY = re.compile(r'(?<![\w.])"?(?:level|severity|lvl|loglevel|log\.level)"?\s*[=:]\s*"?([A-Za-z]+|\d{1,2})\b',
+                        re.IGNORECASE)
+_GLOG_HEADER = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d")
+_LEVEL_WORDS = "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|FATAL|CRITICAL|PANIC"
+_BRACKETED_LEVEL = re.compile(rf"\[\s*({_LEVEL_WORDS})\s*\]", re.IGNORECASE)
+_LEVEL_WORD = re.compile(rf"(?<![A-Za-z0-9_])({_LEVEL_WORDS})(?![A-Za-z0-9_])")
+LEVEL_WORD_REACH = 100  # characters from the line's start an upper-case level word is read in (a header's reach)
+
+
+def level_in_text(message: str) -> str | None:
+    """The level a line's text names (one of ``LOG_LEVELS``), for a line whose record gave none; None when the text
+    names none. Read in order: a ``level``/``severity`` key, a glog/klog header, a bracketed level (any case), an
+    upper-case level word within ``LEVEL_WORD_REACH`` characters of the start; the first that names a level wins."""
+    if (found := _LEVEL_KEY.search(message)) and (level := canonical_level(found[1])):
+        return level
+    if found := _GLOG_HEADER.match(message.lstrip()):
+        return LEVEL_SYNONYMS[found[1]]
+    head = message[:LEVEL_WORD_REACH]
+    found = _BRACKETED_LEVEL.search(head) or _LEVEL_WORD.search(head)
+    return canonical_level(found[1]) if found else None
+
+
+def line_level(given: str, message: str) -> str | None:
+    """A log line's level: the one ``given`` names (``canonical_level``; None when it names none); when ``given``
+    is blank, the one its text names (``level_in_text``), else ``UNLEVELLED``."""
+    if given.strip():
+        return canonical_level(given)
+    return level_in_text(message) or UNLEVELLED
 
 
 def _integral(text: str) -> str:

@@ -6,6 +6,8 @@ does, as given and then:
 - **no logs** (sets with logs): ``logs.jsonl`` left out, metrics only;
 - **no trace ids** (sets with logs): every line's ``trace_id`` field dropped and hexadecimal ids of 16 or more
   digits in its text masked, so nothing ties a line to a request;
+- **no level field** (sets with logs): every line's ``level`` field dropped, as a shipper that keeps only the raw
+  line (container stdout) gives; the level then comes from the line's text, where it names one;
 - **30 % fewer requests** (sets with logs): the lines of a fixed 30 % of the traces dropped (each trace kept or
   dropped whole, by a hash of its id; a line with no trace id by a hash of its text), as a system with less
   traffic logs;
@@ -103,6 +105,14 @@ def without_trace_ids(bundle: Path, root: Path) -> Path:
     return copy
 
 
+def without_levels(bundle: Path, root: Path) -> Path:
+    """The bundle's log lines with no ``level`` field (the text of each line kept as it is)."""
+    copy = linked_copy(bundle, root, leave_out=LOG_FILES)
+    if (logs := locate(bundle, "logs.jsonl")[0]) is not None:
+        _write_logs(logs, copy, lambda record: {k: v for k, v in record.items() if k != "level"})
+    return copy
+
+
 def _kept(key: str) -> bool:
     """Deterministically keep ``1 - LOST_SHARE`` of the keys (crc32 of the key: the same answer every run)."""
     return zlib.crc32(key.encode()) / 2**32 >= LOST_SHARE
@@ -159,7 +169,7 @@ def ablations_for(bundles: list[Path]) -> dict[str, Ablation]:
     rca = _event(first).pattern.value == "rca"
     found: dict[str, Ablation] = {}
     if (logs := locate(first, "logs.jsonl")[0]) is not None and logs.stat().st_size > 0:
-        found |= {"no logs": without_logs, "no trace ids": without_trace_ids,
+        found |= {"no logs": without_logs, "no trace ids": without_trace_ids, "no level field": without_levels,
                   "30 % fewer requests": fewer_requests, "30 % of log lines lost": lines_lost}
     found["15 min before the alert" if rca else "1 day of history"] = short_history if rca else one_day_of_history
     return found

@@ -478,15 +478,18 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
     module = bench("ablations")
     result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-tt-dev,nab-dev", "--limit", "1",
                           "--no-knowledge"])
-    assert first_column(result.tables["ablations"]) == ["as given", "no logs", "no trace ids", "30 % fewer requests",
-                                                        "30 % of log lines lost", "15 min before the alert",
-                                                        "1 day of history"]
+    assert first_column(result.tables["ablations"]) == ["as given", "no logs", "no trace ids", "no level field",
+                                                        "30 % fewer requests", "30 % of log lines lost",
+                                                        "15 min before the alert", "1 day of history"]
     assert set(result.data["sets"]["nab-dev"]) == {"as given", "1 day of history"}
     bundle = module.find_bundles(SHARED_DATA / "nezha-tt-dev")[0]
     stripped = module.without_trace_ids(bundle, tmp_path / "ids")
     lines = [json.loads(line) for line in (stripped / "logs.jsonl").read_text().splitlines()]
     assert lines and not any("trace_id" in line or module._HEX_ID.search(line["message"]) for line in lines)
     given = load_bundle(bundle).logs
+    unlevelled = module.without_levels(bundle, tmp_path / "levels")
+    assert not any("level" in json.loads(line) for line in (unlevelled / "logs.jsonl").read_text().splitlines())
+    assert [r.level for r in load_bundle(unlevelled).logs] == [r.level for r in given]  # each line's text names it
     fewer = load_bundle(module.fewer_requests(bundle, tmp_path / "fewer")).logs
     lost = load_bundle(module.lines_lost(bundle, tmp_path / "lost")).logs
     traces = Counter(module.trace_id_in_text(r.message) or r.trace_id for r in given)

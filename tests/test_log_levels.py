@@ -9,8 +9,10 @@ from pydantic import ValidationError
 
 from agent.bundles.jsonl_files import read_logs
 from agent.detectors.log_templates import normal_level
-from agent.series import LOG_LEVELS, canonical_level
+from agent.series import LOG_LEVELS, LogRecord, canonical_level, level_in_text, line_level
 from agent.skills.schema import LogQuery
+from agent.sources.base import LogRequest
+from agent.sources.sqlstore import ObservabilityStore, SqlLogSource
 
 
 @pytest.mark.parametrize(
@@ -91,3 +93,58 @@ def test_a_line_with_no_level_is_read_as_info_and_its_text_still_counts(tmp_path
     path.write_text('{"ts": 1, "service": "a", "level": "LOUD", "message": "m"}\n', encoding="utf-8")
     _, errors = read_logs(path, "case/logs.jsonl")
     assert [(e.line, e.field) for e in errors] == [(1, "level")]
+
+
+@pytest.mark.parametrize(
+    ("message", "level"),
+    [
+        ("2023-01-29 10:00:00.123 ERROR 1 --- [main] c.e.Foo : boom", "ERROR"),  # Spring Boot
+        ("16:48:42.414 WARN  r.c.RouteController#47 slow", "WARN"),  # logback pattern
+        ('{"level":"error","msg":"payment declined"}', "ERROR"),  # a JSON logger's line kept as text
+        ("ts=2023-01-29T10:00:00Z level=warning msg=retry", "WARN"),  # logfmt
+        ('"severity": "CRITICAL", "message": "disk full"', "FATAL"),
+        ("E1205 10:00:00.123456   12 server.go:88] handler failed", "ERROR"),  # glog/klog
+        ("2023/01/29 10:00:00 [error] 12#0: *1 upstream timed out", "ERROR"),  # nginx
+        ("[Debug] cache warm", "DEBUG"),
+    ],
+)
+def test_a_lines_text_names_its_level(message, level):
+    assert level_in_text(message) == level
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "no level here, just an error word in lower case",
+        "GET /ERROR_PAGE 200",  # part of a longer token
+        "x" * 120 + " ERROR far from the start",  # beyond a header's reach
+        "level=loud something",  # a key naming no level
+    ],
+)
+def test_text_naming_no_level_gives_none(message):
+    assert level_in_text(message) is None
+
+
+def test_a_given_level_wins_over_the_text_and_a_blank_one_reads_the_text():
+    assert line_level("INFO", "2023-01-29 10:00:00 ERROR boom") == "INFO"
+    assert line_level("", "2023-01-29 10:00:00 ERROR boom") == "ERROR"
+    assert line_level("  ", "started") == "INFO"
+    assert line_level("LOUD", "ERROR boom") is None
+
+
+def test_bundle_and_store_lines_without_a_level_take_the_one_their_text_names(tmp_path):
+    """A shipper that left the level field out (plain container stdout): the line's own header still says ERROR,
+    read the same by the bundle reader and the observability store."""
+    path = tmp_path / "logs.jsonl"
+    path.write_text(
+        '{"ts": 1, "service": "a", "message": "2023-01-29 10:00:00.123 ERROR 1 --- [main] boom"}\n'
+        '{"ts": 2, "service": "a", "level": null, "message": "level=warn msg=retry"}\n'
+        '{"ts": 3, "service": "a", "level": "DEBUG", "message": "ERROR counter reset"}\n',
+        encoding="utf-8",
+    )
+    records, errors = read_logs(path, "case/logs.jsonl")
+    assert errors == [] and [r.level for r in records] == ["ERROR", "WARN", "DEBUG"]
+    url = f"sqlite:///{tmp_path / 'obs.db'}"
+    ObservabilityStore(url).ingest_logs([LogRecord(1.0, "a", "", "E1205 10:00:00.1 1 x.go:1] failed")])
+    stored = SqlLogSource(url).query(LogRequest(("a",), 0.0, 10.0, levels=("ERROR",)))
+    assert [r.level for r in stored.data] == ["ERROR"]

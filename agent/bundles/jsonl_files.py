@@ -16,7 +16,7 @@ from agent.bundles.yaml_lines import meant_hint
 from agent.events import scalars_as_text
 from agent.names import name_problem
 from agent.phrases import listed
-from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, change_type, diff_text
+from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, change_type, diff_text, line_level
 from agent.timeparse import NotSecondsError, to_epoch
 
 LOG_FIELDS = ("ts", "service", "level", "message", "instance", "trace_id")
@@ -112,8 +112,9 @@ def _objects(path: Path, log: ErrorLog) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _log_record(obj: dict[str, Any]) -> LogRecord:
-    given = _optional_text(obj, "level") or ""  # absent, null or blank: a line its logger gave no level
-    level = canonical_level(given)
+    given = _optional_text(obj, "level") or ""  # absent, null or blank: the level its text names, else INFO
+    message = _message(obj)
+    level = line_level(given, message)
     if level is None:
         raise _RowError("level", f"must be {LEVEL_HELP}, got {given!r}")
     instance = _optional_text(obj, "instance")
@@ -121,7 +122,7 @@ def _log_record(obj: dict[str, Any]) -> LogRecord:
         ts=_ts(obj),
         service=sys.intern(_name(obj, "service")),  # one string per service, not one per line
         level=level,
-        message=_message(obj),
+        message=message,
         instance=sys.intern(instance) if instance else instance,
         trace_id=_optional_text(obj, "trace_id"),
         extra={k: v for k, v in obj.items() if k not in LOG_FIELDS},

@@ -41,7 +41,7 @@ from sqlalchemy.sql import ColumnElement, Select, Subquery
 
 from agent.config import get_settings
 from agent.detectors.trace_ids import trace_id_in_text
-from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, canonical_level, level_name
+from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, level_name, line_level
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
 from agent.sources.ingested import IngestedBundle, content_digest, earlier_ingest, record_ingest
 from agent.sources.sampling import evenly, fair_quotas, share_of, within_limit
@@ -211,11 +211,11 @@ def _json(kind: str, index: int, field: str, value: Mapping[str, Any] | None) ->
 
 
 def _log_row(i: int, record: LogRecord) -> dict[str, Any]:
-    level = canonical_level(str(record.level))
-    if level is None:
-        raise _bad("log", i, "level", f"must be {LEVEL_HELP}, got {record.level!r}")
     if not isinstance(record.message, str):
         raise _bad("log", i, "message", f"must be a string, got {type(record.message).__name__}")
+    level = line_level(str(record.level), record.message)  # blank: the level the text names, else INFO
+    if level is None:
+        raise _bad("log", i, "level", f"must be {LEVEL_HELP}, got {record.level!r}")
     return {
         "ts": _timestamp("log", i, record.ts),
         "service": _text("log", i, "service", record.service),
