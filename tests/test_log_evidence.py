@@ -25,6 +25,12 @@ def test_exception_text_counts_whatever_the_level():
     assert level_weight("INFO", "Servlet.service() threw exception [java.lang.IllegalStateException: x]") == 1.0
     assert level_weight("DEBUG", "at com.shop.Cart.add(Cart.java:42)") == 1.0
     assert level_weight("INFO", "served request <NUM> in <DUR>") < 1.0
+    assert level_weight("INFO", "Error: connect ECONNREFUSED <IP>") == 1.0  # Node.js
+    assert level_weight("DEBUG", "    at Socket.emit (node:events:517:28)") == 1.0
+    assert level_weight("DEBUG", "at Socket.emit (node:events:<NUM>:<NUM>)") == 1.0  # as a template shows it
+    assert level_weight("INFO", "thread 'main' panicked at src/cart.rs:<NUM>:<NUM>:") == 1.0  # Rust
+    assert level_weight("INFO", "errors: <NUM>, retried: <NUM>") < 1.0  # a counter, not an error
+    assert level_weight("INFO", "looked at the cache (hit)") < 1.0
     records = routine("cart") + lines("cart", "INFO", "caught java.lang.NullPointerException in add {i}",
                                       INCIDENT[0] + 50, 6)
     found = detect_logs(records, baseline=REFERENCE, current=INCIDENT)

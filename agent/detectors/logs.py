@@ -21,10 +21,12 @@ LEVEL_WEIGHT = {"FATAL": 1.0, "ERROR": 1.0, "WARN": 0.7, "INFO": 0.4, "DEBUG": 0
 DEFAULT_WEIGHT = 0.4
 NEW_TEMPLATE_MIN_WEIGHT = 0.7  # a new INFO/DEBUG template is routine variety, not evidence (unless it is an exception)
 # Exceptions and stack traces are logged at any level (a caught exception at INFO, a trace line at
-# DEBUG): their text, not their level, says something broke. Java/Python/Go/.NET shapes.
+# DEBUG): their text, not their level, says something broke. Java/Python/Go/.NET shapes, Node.js's
+# `Error: ...` and its frames `at fn (/app/x.js:10:5)`, Rust's `panicked at`.
 EXCEPTION_TEXT = re.compile(
     r"exception\b|\w+(error|exception):|traceback \(most recent call last\)|^\s*at [\w.$<>]+\(|caused by:|"
-    r"\bpanic:|\bgoroutine\b|stack ?trace|\bthrew\b|\bfailed\b|\bfailure\b",
+    r"\bpanic:|\bgoroutine\b|stack ?trace|\bthrew\b|\bfailed\b|\bfailure\b|"
+    r"(^|\s)error: |^\s*at \S.* \(\S+:(\d+|<NUM>|<\*>):(\d+|<NUM>|<\*>)\)|\bpanicked at\b",  # masked or not
     re.IGNORECASE,
 )
 
