@@ -129,6 +129,26 @@ def test_a_service_passing_on_a_dependency_delay_is_a_victim():
     assert checkout.score < 0.8
 
 
+def _traces_diverge(service: str, score: float = 0.85) -> Finding:
+    return Finding(kind=FindingKind.TRACE_DIVERGENCE, subject=service, service=service, signal="trace_logs",
+                   window_start=T0 - 600, window_end=T0, onset=T0 - 100, score=score, direction="up",
+                   summary=f"{service}: 17 of 19 traces through it left the reference's paths")
+
+
+def test_a_service_whose_traces_break_there_is_no_victim_of_a_dependency_that_moved_first():
+    # cart's bytes moved first; checkout's requests leave their usual paths at checkout itself: the traces say
+    # where the break is, the onset order of a dependency's metric does not make checkout a victim
+    findings = [_finding("cart", "network_transmit_bytes", 0.8), _traces_diverge("checkout")]
+    findings[0] = findings[0].model_copy(update={"onset": T0 - 300})
+    ranked = {e.service: e for e in rank_services(number_findings(findings), [], SHOP, ["frontend"])}
+    assert not any("likely a victim" in n for n in ranked["checkout"].notes), ranked["checkout"].notes
+    assert ranked["checkout"].score > ranked["cart"].score
+    without_traces = [findings[0], _finding("checkout", SERVER, 0.85)]  # the same strength from a metric alone
+    checkout = next(e for e in rank_services(number_findings(without_traces), [], SHOP, ["frontend"])
+                    if e.service == "checkout")
+    assert any("likely a victim" in n for n in checkout.notes), checkout.notes
+
+
 def test_a_service_that_calls_nothing_does_not_pass_a_delay_on():
     # cart calls no one: its slower calls out (say, its CPU starved) are its own trouble, not a victim's sign
     findings = [_finding("cart", SERVER, 0.8), _finding("cart", CLIENT, 0.85)]

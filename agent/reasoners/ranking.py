@@ -146,7 +146,7 @@ def rank_by_rules(
         if not load_above and load_origin(ev, anomalous, downstream, topology, tolerance):
             ev.score += LOAD_BONUS
             ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
-        elif earlier_deps and not own_saturation(ev):
+        elif earlier_deps and not own_saturation(ev) and not traces_break_here(ev):  # its traces break here
             ev.score *= VICTIM_FACTOR
             ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
         elif passes_on_delay(ev, topology):
