@@ -227,6 +227,32 @@ def test_a_queue_beyond_its_bound_answers_503_and_records_nothing(memory):
     assert sorted(e.service for e, _, _ in investigator.calls) == ["cache", "ranking", "search"]
 
 
+def test_a_full_queue_still_takes_alerts_that_would_queue_nothing(memory):
+    gate = threading.Event()
+    gate.set()
+    investigator = CountingInvestigator(memory, gate=gate)
+    with make_client(memory, investigator, workers=1, max_queued=2) as client:
+        post(client, alert(service="ranking", fingerprint="fp-1"))
+        wait_idle(client)  # investigated
+        gate.clear()
+        post(client, alert(service="cache", fingerprint="fp-2"), alert(service="search", fingerprint="fp-3"))
+        assert memory.queue_outstanding() == 2  # full
+        repeats = post(client, alert(service="ranking", fingerprint="fp-1"), alert(service="cache", fingerprint="fp-2"),
+                       alert("ErrorRate", service="search", fingerprint="fp-4"))
+        assert [(a["kind"], a["action"]) for a in repeats["alerts"]] == [
+            ("repeat", "acknowledged"), ("repeat", "acknowledged"), ("duplicate", "acknowledged")]
+        post(client, alert(status="resolved", service="ranking", fingerprint="fp-1"))
+        storm = post(client, *[alert(service="ranking", fingerprint="fp-1")] * 3)  # stale re-deliveries
+        assert {(a["kind"], a["action"]) for a in storm["alerts"]} == {("stale", "ignored")}
+        mixed = client.post("/webhook/alertmanager", json=webhook(alert(service="ranking", fingerprint="fp-1"),
+                                                                  alert(service="web", fingerprint="fp-5")))
+        assert mixed.status_code == 503 and "would queue another" in mixed.json()["detail"]
+        assert client.get("/incidents", params={"service": "web"}).json() == []
+        gate.set()
+        wait_idle(client)
+    assert sorted(e.service for e, _, _ in investigator.calls) == ["cache", "ranking", "search"]
+
+
 def test_a_failing_investigation_is_retried_then_failed_visibly_and_queued_again_by_a_repeat(memory):
     investigator = CountingInvestigator(memory, fail=True)
     with make_client(memory, investigator, max_attempts=3) as client:

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from agent.events import Event
-from agent.memory import Memory, QueueItemNotFoundError, QueueStateError
+from agent.memory import AlertNotice, Memory, QueueItemNotFoundError, QueueStateError
 from agent.memory.models import QueueRow
 
 T = 1_800_000_000.0
@@ -18,8 +18,14 @@ def event(service: str = "ranking") -> Event:
     return Event.model_validate({"pattern": "rca", "time": T, "service": service})
 
 
+def notice(fingerprint: str = "fp-1", service: str = "ranking", status: str = "firing", ts: float = T,
+           starts_at: float | None = None) -> AlertNotice:
+    return AlertNotice(fingerprint=fingerprint, alertname="HighLatency", service=service, status=status, ts=ts,
+                       event=event(service), starts_at=starts_at)
+
+
 def fire(memory: Memory, fingerprint: str = "fp-1", service: str = "ranking", status: str = "firing"):
-    return memory.observe_alert_queued(fingerprint, "HighLatency", service, status, T, event(service))
+    return memory.observe_alert_queued(notice(fingerprint, service, status))
 
 
 def finished_case(memory: Memory) -> str:
@@ -184,7 +190,7 @@ def check_stale_copy_and_refire(memory: Memory) -> None:
     """A firing copy of a resolved episode (same startsAt) opens and queues nothing, not even for an incident
     whose investigation failed; a re-fire (newer startsAt) opens and queues a new incident. Also run on PostgreSQL."""
     def send(status: str, ts: float, starts_at: float):
-        return memory.observe_alert_queued("fp-1", "HighLatency", "ranking", status, ts, event(), starts_at=starts_at)
+        return memory.observe_alert_queued(notice("fp-1", "ranking", status, ts, starts_at))
 
     seen = send("firing", T, T - 60)
     item = memory.claim_queued("w1", lease_s=60, max_attempts=1)
@@ -197,3 +203,29 @@ def check_stale_copy_and_refire(memory: Memory) -> None:
     assert memory.get_queued(item.id).status == "failed" and memory.queue_outstanding() == 0
     refire = send("firing", T + 900, T + 800)
     assert (refire.kind.value, refire.queued) == ("new", True) and memory.queue_outstanding() == 1
+
+
+def test_would_queue_rehearses_in_order_and_writes_nothing(memory):
+    check_would_queue(memory)
+
+
+def check_would_queue(memory: Memory) -> None:
+    """``would_queue`` is True only for notifications that would queue an investigation, taken in order (a
+    resolution first can turn a later duplicate into a new incident), and leaves memory as it was. Also run on
+    PostgreSQL."""
+    fired = memory.observe_alert_queued(notice("fp-1", "ranking", starts_at=T - 60))
+    item = memory.claim_queued("w1", lease_s=60, max_attempts=1)
+    memory.finish_queued(item.id, "w1", finished_case(memory))
+    memory.observe_alert_queued(notice("fp-3", "search", starts_at=T - 60))  # queued, pending
+    memory.observe_alert_queued(notice("fp-1", "ranking", "resolved", T + 60, starts_at=T - 60))
+    before = (memory.list_queued(), memory.open_incidents())
+
+    stale = notice("fp-1", "ranking", ts=T + 90, starts_at=T - 60)  # a late copy of the resolved episode
+    assert not memory.would_queue([stale, stale, notice("fp-3", "search"), notice("fp-4", "search")])
+    assert memory.would_queue([notice("fp-2", "cache")])  # a new incident
+    assert memory.would_queue([notice("fp-3", "search", "resolved", T + 60), notice("fp-4", "search")])
+    assert memory.would_queue([notice("", "cache"), notice("fp-2", "cache")])  # a bad one counts for nothing
+    assert not memory.would_queue([notice("", "cache")]) and not memory.would_queue([])
+    assert (memory.list_queued(), memory.open_incidents()) == before
+    assert memory.observe_alert_queued(notice("fp-2", "cache")).kind.value == "new"  # not rehearsed as stored
+    assert memory.get_incident(fired.incident_id).status == "resolved"

@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from agent.api.errors import problems
 from agent.api.text import text_problem
 from agent.events import Alert, alert_service, event_from_alert
-from agent.memory import AlertKind, AlertObservation, Memory
+from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
 from agent.timeparse import to_rfc3339
 
 log = logging.getLogger(__name__)
@@ -137,10 +137,6 @@ def parse_alert(raw: Any, index: int, service_label: str = "service") -> tuple[A
     return alert, []
 
 
-def firing_count(alerts: Iterable[Alert | None]) -> int:
-    return sum(1 for a in alerts if a is not None and a.status == "firing")
-
-
 def _episode(alert: Alert) -> tuple[str, float | None]:
     return alert_fingerprint(alert), alert.starts_at
 
@@ -216,6 +212,20 @@ class AlertIntake:
         self.notify = notify
         self.service_label = service_label
 
+    def would_queue(self, parsed: list[tuple[Alert | None, list[Problem]]], now: float) -> bool:
+        """Whether ``handle`` would queue an investigation for these alerts (a new incident, or one queued
+        again); nothing is stored. Repeats, duplicates, resolutions and stale copies queue none."""
+        alerts = [alert for alert, _ in parsed]
+        notices: list[AlertNotice] = []
+        for alert in (alerts[i] for i in storing_order(alerts)):
+            if alert is None:
+                continue
+            try:
+                notices.append(self._notice(alert, now))
+            except ValueError:  # e.g. a service name no event takes: ``handle`` rejects it, it queues nothing
+                continue
+        return self.memory.would_queue(notices)
+
     def handle(self, parsed: list[tuple[Alert | None, list[Problem]]], now: float) -> WebhookResponse:
         """Store every good alert (see ``storing_order``), report every bad one (outcomes in the body's order);
         a lost database propagates."""
@@ -247,15 +257,20 @@ class AlertIntake:
             errors=errors,
         )
 
+    def _notice(self, alert: Alert, now: float) -> AlertNotice:
+        """What memory observes of one alert (a resolution is seen at its ``endsAt``)."""
+        return AlertNotice(
+            fingerprint=alert_fingerprint(alert), alertname=alert.name,
+            service=alert_service(alert, self.service_label), status=alert.status,
+            ts=alert.ends_at if alert.status == "resolved" and alert.ends_at else now,
+            event=event_from_alert(alert, now, self.service_label), source="webhook", starts_at=alert.starts_at,
+        )
+
     def _one(self, alert: Alert, now: float, index: int) -> AlertOutcome:
         fingerprint = alert_fingerprint(alert)
         service = alert_service(alert, self.service_label)
-        ts = alert.ends_at if alert.status == "resolved" and alert.ends_at else now
         try:
-            seen = self.memory.observe_alert_queued(
-                fingerprint, alert.name, service, alert.status, ts, event_from_alert(alert, now, self.service_label),
-                source="webhook", starts_at=alert.starts_at,
-            )
+            seen = self.memory.observe_alert_queued(self._notice(alert, now))
         except OperationalError:
             raise  # the database is gone: the whole call answers 503 and Alertmanager sends it again
         except Exception as exc:  # this alert only (e.g. a value the database refuses)

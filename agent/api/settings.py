@@ -17,7 +17,8 @@ class ApiSettings(BaseSettings):
     max_queued: int = Field(
         default=10_000,
         ge=1,
-        description="Queued investigations (pending + running, all replicas) beyond which the webhook answers 503.",
+        description="Queued investigations (pending + running, all replicas) beyond which a webhook call that "
+                    "would queue another answers 503.",
     )
     max_attempts: int = Field(default=3, ge=1, description="Tries of one queued investigation before it is failed.")
     retry_backoff_s: float = Field(

@@ -19,6 +19,7 @@ from agent.memory.errors import (
 )
 from agent.memory.records import (
     AlertKind,
+    AlertNotice,
     AlertObservation,
     CaseRecord,
     CorrectionRecord,
@@ -33,6 +34,7 @@ from agent.memory.repository import Memory
 
 __all__ = [
     "AlertKind",
+    "AlertNotice",
     "AlertObservation",
     "CaseNotFoundError",
     "CaseRecord",

@@ -15,13 +15,14 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from agent.events import Event
 from agent.memory.alerts import DEFAULT_STALE_AFTER_S, check_observation, observe
 from agent.memory.errors import CaseNotFoundError, InvalidInputError, QueueItemNotFoundError, QueueStateError
 from agent.memory.models import CaseRow, IncidentRow, QueueRow, new_id
-from agent.memory.records import AlertKind, AlertObservation, QueueItemRecord, QueueStats
+from agent.memory.records import AlertKind, AlertNotice, AlertObservation, QueueItemRecord, QueueStats
 from agent.memory.store import Store, dump, get_row, load
 
 ACTIVE = ("pending", "running")
@@ -93,6 +94,24 @@ def _ensure_queued(session: Session, incident_id: str, event: Event, source: str
     return row, False
 
 
+def _observe_queued(session: Session, notice: AlertNotice, stale_after: float) -> AlertObservation:
+    """``observe`` one notification and queue its incident's investigation when it calls for one
+    (see ``QueueStore.observe_alert_queued``), inside the caller's write transaction."""
+    seen = observe(session, notice.fingerprint, notice.alertname, notice.service, notice.status, notice.ts,
+                   stale_after, notice.starts_at)
+    if seen.kind in (AlertKind.RESOLVED, AlertKind.STALE) or seen.incident_id is None:
+        return seen
+    if seen.case_id is not None:  # investigated: only say by which item
+        row = session.scalars(select(QueueRow).where(QueueRow.incident_id == seen.incident_id)).first()
+        queued = False
+    else:
+        row, queued = _ensure_queued(session, seen.incident_id, notice.event, notice.source, time.time())
+        session.flush()
+    if row is None:
+        return seen
+    return seen.model_copy(update={"queue_id": row.id, "queue_status": row.status, "queued": queued})
+
+
 def _trim(error: str) -> str:
     return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
 
@@ -107,39 +126,31 @@ class QueueStore(Store):
     """The investigation queue (see the module docstring)."""
 
     def observe_alert_queued(
-        self,
-        fingerprint: str,
-        alertname: str,
-        service: str | None,
-        status: str,
-        ts: float,
-        event: Event,
-        *,
-        source: str = "webhook",
-        stale_after: float = DEFAULT_STALE_AFTER_S,
-        starts_at: float | None = None,
+        self, notice: AlertNotice, *, stale_after: float = DEFAULT_STALE_AFTER_S
     ) -> AlertObservation:
         """Observe an alert (see ``observe_alert``) and, in the same transaction, queue its incident's
         investigation: for a new incident, and for a firing alert of an open incident that has no case
         and no live queue item (its investigation failed, or it predates the queue). A resolution or a
         stale copy of a resolved episode queues nothing."""
-        check_observation(fingerprint, status, stale_after)
+        check_observation(notice.fingerprint, notice.status, stale_after)
+        return self._write_retrying(lambda session: _observe_queued(session, notice, stale_after))
 
-        def work(session: Session) -> AlertObservation:
-            seen = observe(session, fingerprint, alertname, service, status, ts, stale_after, starts_at)
-            if seen.kind in (AlertKind.RESOLVED, AlertKind.STALE) or seen.incident_id is None:
-                return seen
-            if seen.case_id is not None:  # investigated: only say by which item
-                row = session.scalars(select(QueueRow).where(QueueRow.incident_id == seen.incident_id)).first()
-                queued = False
-            else:
-                row, queued = _ensure_queued(session, seen.incident_id, event, source, time.time())
-                session.flush()
-            if row is None:
-                return seen
-            return seen.model_copy(update={"queue_id": row.id, "queue_status": row.status, "queued": queued})
-
-        return self._write_retrying(work)
+    def would_queue(self, notices: Sequence[AlertNotice], *, stale_after: float = DEFAULT_STALE_AFTER_S) -> bool:
+        """Whether observing ``notices`` in this order (``observe_alert_queued`` each) would queue an
+        investigation: rehearsed in one transaction that is rolled back, so nothing is written. A notice
+        that cannot be stored queues nothing (the intake rejects it), and so does not count."""
+        with self._rehearsal() as session:
+            for notice in notices:
+                try:
+                    check_observation(notice.fingerprint, notice.status, stale_after)
+                    with session.begin_nested():  # one notice's failure undoes only its own writes
+                        if _observe_queued(session, notice, stale_after).queued:
+                            return True
+                except OperationalError:
+                    raise  # the database is gone: so is the answer
+                except Exception:  # noqa: BLE001 - stored for real, it would be rejected alone
+                    continue
+        return False
 
     def enqueue(
         self, event: Event, *, source: str = "api", skill: str | None = None, incident_id: str | None = None

@@ -121,6 +121,19 @@ class AlertKind(StrEnum):
     STALE = "stale"  # a late copy: firing, of a resolved episode (same or older startsAt); resolved, of an older one
 
 
+class AlertNotice(Record):
+    """One alert notification to observe and, when it calls for one, queue an investigation for."""
+
+    fingerprint: str
+    alertname: str
+    service: str | None = None
+    status: str = Field(description="firing or resolved.")
+    ts: float = Field(description="When it was seen (a resolution: its endsAt).")
+    event: Event = Field(description="The event an investigation it queues would look into.")
+    source: str = "webhook"
+    starts_at: float | None = Field(default=None, description="Its startsAt, which names the firing episode.")
+
+
 class AlertObservation(Record):
     """The dedup classification of one alert notification."""
 

@@ -45,6 +45,16 @@ class Store:
         with self._write_sessions.begin() as session:
             yield session
 
+    @contextmanager
+    def _rehearsal(self) -> Iterator[Session]:
+        """A write transaction that is always rolled back: what writes would do, with nothing written."""
+        with self._write_sessions() as session:
+            session.begin()
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     def _write_retrying(self, work: Callable[[Session], T], attempts: int = 3) -> T:
         """Run ``work`` in a write transaction, again from scratch if a concurrent writer won a race
         on a unique key (PostgreSQL; SQLite writers are serialised by BEGIN IMMEDIATE)."""

@@ -14,7 +14,7 @@ from agent.memory import Memory, init_db
 from agent.memory.db import advisory_lock, current_revision, head_revision, make_engine
 from agent.memory.models import Base
 from tests.test_memory_db import check_starts_at_migration_keeps_rows, init_concurrently
-from tests.test_memory_queue import check_stale_copy_and_refire
+from tests.test_memory_queue import check_stale_copy_and_refire, check_would_queue
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
 
 pytestmark = pytest.mark.e2e
@@ -54,6 +54,11 @@ def test_the_starts_at_migration_keeps_existing_rows(postgres_db_url: str) -> No
 def test_a_stale_firing_copy_opens_nothing_and_a_refire_does(postgres_db_url: str) -> None:
     with Memory(postgres_db_url) as memory:
         check_stale_copy_and_refire(memory)
+
+
+def test_would_queue_rehearses_and_writes_nothing(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_would_queue(memory)
 
 
 def test_one_active_skill_version_is_enforced_by_the_database(postgres_db_url: str) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from agent.api.alerts import AlertIntake, WebhookBody, WebhookResponse, firing_count, parse_alert
+from agent.api.alerts import AlertIntake, WebhookBody, WebhookResponse, parse_alert
 from agent.api.errors import RETRY_AFTER_S, problems_response
 from agent.api.state import ServiceState, require_token, service
 
@@ -37,14 +37,15 @@ def alertmanager_webhook(
     parsed = [parse_alert(raw, i, state.settings.service_label) for i, raw in enumerate(body.alerts)]
     if parsed and all(alert is None for alert, _ in parsed):
         return problems_response([p.model_dump() for _, errors in parsed for p in errors])
-    try:
-        if firing_count(alert for alert, _ in parsed) and state.memory.queue_outstanding() >= state.api.max_queued:
+    intake = AlertIntake(state.memory, state.workers.notify, state.settings.service_label)
+    now = time.time()
+    try:  # only a call that would queue an investigation counts against the bound (docs/api.md)
+        if state.memory.queue_outstanding() >= state.api.max_queued and intake.would_queue(parsed, now):
             raise _unavailable(
-                f"investigation queue is full ({state.api.max_queued} unfinished, BIANQUE_API_MAX_QUEUED); "
-                "nothing was recorded, retry later"
+                f"investigation queue is full ({state.api.max_queued} unfinished, BIANQUE_API_MAX_QUEUED) and "
+                "this call would queue another; nothing was recorded, retry later"
             )
-        answer = AlertIntake(state.memory, state.workers.notify, state.settings.service_label).handle(parsed,
-                                                                                                   time.time())
+        answer = intake.handle(parsed, now)
     except OperationalError as exc:
         raise _unavailable(f"database unavailable: {exc.orig or exc}; retry later") from exc
     return answer.model_copy(update={"truncated_by_sender": body.left_out})
