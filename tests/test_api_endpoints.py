@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from agent.api.app import create_app
 from agent.api.settings import ApiSettings
 from agent.config import get_settings
+from agent.memory import InvalidInputError
+from agent.memory.corrections import NAME_MAX_CHARS
 from tests.test_api_support import T0, CountingInvestigator, make_client
 
 RCA_EVENT = {
@@ -219,6 +221,25 @@ def test_bad_corrections_are_rejected_naming_the_field(client, body, detail):
     assert response.status_code == 422 and detail in response.json()["detail"]
     assert "--" not in response.json()["detail"]  # the API's field names, not the CLI's flags
     assert client.get(f"/cases/{case_id}").json()["corrections"] == []
+
+
+@pytest.mark.parametrize("field", ["root_cause_service", "root_cause_fault", "author"])
+def test_a_correction_name_is_measured_as_memory_stores_it(client, memory, field):
+    """Blanks around a name are not stored, so they do not count: the API takes what the CLI takes, and refuses
+    what memory refuses in the same words, naming the field."""
+    case_id = investigate(client)["case_id"]
+    names = {"root_cause_service": "feature-store", "root_cause_fault": "slow_dependency"}
+    body = {"correct": False, **names}
+    padded = client.post(f"/cases/{case_id}/corrections", json={**body, field: "  " + "f" * NAME_MAX_CHARS + " "})
+    assert padded.status_code == 201, padded.text
+    assert padded.json()["correction"][field] == "f" * NAME_MAX_CHARS
+    too_long = client.post(f"/cases/{case_id}/corrections", json={**body, field: "f" * (NAME_MAX_CHARS + 1)})
+    message = f"at most {NAME_MAX_CHARS} characters, got {NAME_MAX_CHARS + 1}"
+    assert too_long.status_code == 422 and too_long.json()["errors"] == [{"field": field, "message": message}]
+    with pytest.raises(InvalidInputError) as memory_says:
+        memory.add_correction(case_id, False, **{**names, field: "f" * (NAME_MAX_CHARS + 1)})
+    assert str(memory_says.value) == f"{field}: {message}" and f"{field}: {message}" in too_long.json()["detail"]
+    assert len(client.get(f"/cases/{case_id}").json()["corrections"]) == 1
 
 
 def test_a_correction_must_fit_the_case_pattern(client):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from agent.ask import MAX_QUESTION_CHARS
 from agent.events import Event
 from agent.memory import CaseRecord, CorrectionRecord
-from agent.memory.corrections import NAME_MAX_CHARS, NOTE_MAX_CHARS
+from agent.memory.corrections import NAME_MAX_CHARS, NOTE_MAX_CHARS, name_length_problem
+
+NAME_RULE = f"At most {NAME_MAX_CHARS} characters, not counting blanks around it (they are not stored)."
 
 
 class StrictBody(BaseModel):
@@ -41,13 +43,22 @@ class CorrectionRequest(StrictBody):
     """An engineer's judgement of a case; give the truth when the answer was wrong."""
 
     correct: StrictBool
-    root_cause_service: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
-    root_cause_fault: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
+    root_cause_service: str | None = Field(default=None, description=NAME_RULE)
+    root_cause_fault: str | None = Field(default=None, description=NAME_RULE)
     decision: Literal["pass", "hold", "block"] | None = None
     needs_attention: StrictBool | None = None
     note: str = Field(default="", max_length=NOTE_MAX_CHARS)
-    author: str | None = Field(default=None, max_length=NAME_MAX_CHARS)
+    author: str | None = Field(default=None, description=NAME_RULE)
     index: StrictBool = Field(default=True, description="Make the case retrievable as experience (knowledge store).")
+
+    @field_validator("root_cause_service", "root_cause_fault", "author")
+    @classmethod
+    def _name_fits(cls, value: str | None) -> str | None:
+        """Memory's rule for a name, checked here so that the 422 names the field; the value goes on as given."""
+        problem = name_length_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class CaseSummary(BaseModel):

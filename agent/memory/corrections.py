@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import exists, func, select
 
 from agent.memory.cases import case_record, correction_record, load_case_row
-from agent.memory.errors import InvalidInputError, check_length
+from agent.memory.errors import InvalidInputError, check_length, length_problem
 from agent.memory.models import CaseRow, CorrectionRow, now
 from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.store import Store
@@ -20,12 +20,20 @@ def stored_name(value: str | None) -> str | None:
     return (value or "").strip() or None
 
 
+def name_length_problem(value: str) -> str | None:
+    """Why a correction cannot store this name (a service, fault kind or author), or None: it is measured as
+    stored, without the blanks around it. Every face (CLI, API, UI) checks names by this one rule."""
+    return length_problem(value.strip(), NAME_MAX_CHARS)
+
+
 def _clean(field: str, value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidInputError(f"{field}: must be text, got {type(value).__name__}")
-    check_length(field, value.strip(), NAME_MAX_CHARS)
+    problem = name_length_problem(value)
+    if problem:
+        raise InvalidInputError(f"{field}: {problem}")
     return stored_name(value)
 
 

@@ -61,7 +61,13 @@ class CaseStateError(MemoryStoreError):
     """The case is not in a state that allows the operation."""
 
 
+def length_problem(value: str, limit: int) -> str | None:
+    """Why ``value`` does not fit ``limit`` characters (a column's width: PostgreSQL would refuse it), or None."""
+    return f"at most {limit} characters, got {len(value)}" if len(value) > limit else None
+
+
 def check_length(field: str, value: str, limit: int) -> None:
-    """InvalidInputError when ``value`` is longer than ``limit`` (a column's width: PostgreSQL would refuse it)."""
-    if len(value) > limit:
-        raise InvalidInputError(f"{field}: at most {limit} characters, got {len(value)}")
+    """InvalidInputError naming ``field`` when ``value`` is longer than ``limit`` (see ``length_problem``)."""
+    problem = length_problem(value, limit)
+    if problem:
+        raise InvalidInputError(f"{field}: {problem}")
