@@ -26,6 +26,19 @@ def test_validate_walks_directories_and_passes(tmp_path):
     assert "2 of 2 bundle(s) valid" in result.stdout
 
 
+def test_validate_and_ingest_stop_past_max_bundles_unless_asked(tmp_path, bianque_home):
+    for name in ("a", "b"):
+        shutil.copytree(FIXTURE, tmp_path / "set" / name)
+    for command in ("validate", "ingest"):
+        result = runner.invoke(app, ["bundle", command, str(tmp_path / "set"), "--max-bundles", "1"])
+        assert result.exit_code == 1 and result.stdout == ""
+        message = " ".join(result.stderr.split())
+        assert f"more than 1 case bundles under {tmp_path / 'set'}" in message and "--max-bundles 0" in message
+    assert not (bianque_home / "observability.db").exists()  # nothing ingested
+    result = runner.invoke(app, ["bundle", "validate", str(tmp_path / "set"), "--max-bundles", "0"])
+    assert result.exit_code == 0 and "2 of 2 bundle(s) valid" in result.stdout
+
+
 def test_validate_prints_errors_and_exits_1(tmp_path):
     shutil.copytree(FIXTURE, tmp_path / "good")
     bad = tmp_path / "bad"

@@ -10,7 +10,7 @@ import pytest
 from agent.bundles.errors import InvalidBundleError
 from agent.bundles.label import GroundTruth, load_label
 from agent.bundles.reader import load_bundle
-from agent.bundles.validate import find_bundles, validate_bundle
+from agent.bundles.validate import TooManyBundlesError, find_bundles, validate_bundle
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
 GOOD_EVENT = "pattern: rca\ntime: 2026-03-02T10:15:00Z\n"
@@ -315,3 +315,25 @@ def test_find_bundles_walks_directories(tmp_path):
     assert find_bundles([tmp_path / "set"]) == [tmp_path / "set" / "deeper" / "two", tmp_path / "set" / "one"]
     assert find_bundles([tmp_path / "set" / "one"]) == [tmp_path / "set" / "one"]
     assert find_bundles([tmp_path / "missing"]) == [tmp_path / "missing"]
+
+
+def test_find_bundles_skips_a_bundles_own_folders_hidden_ones_and_code(tmp_path):
+    root = tmp_path / "set"
+    shutil.copytree(FIXTURE, root / "one")
+    for inner in ("one/attachments/copy", ".git/objects/x", ".venv/lib/case", "node_modules/pkg/case",
+                  "__pycache__/case", "venv/lib/case"):
+        (root / inner).mkdir(parents=True)
+        (root / inner / "event.yaml").write_text("pattern: rca\n")
+    (root / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    assert find_bundles([root]) == [root / "one"]
+    assert find_bundles([root / ".git"]) == [root / ".git" / "objects" / "x"]  # a folder given is searched
+
+
+def test_find_bundles_stops_past_its_limit(tmp_path):
+    for name in ("a", "b", "c"):
+        shutil.copytree(FIXTURE, tmp_path / name)
+    counts: list[int] = []
+    with pytest.raises(TooManyBundlesError, match="more than 1 case bundles found") as too_many:
+        find_bundles([tmp_path], limit=1, on_found=counts.append)
+    assert counts == [1, 2] and too_many.value.at == tmp_path / "b"  # stopped at the first one too many
+    assert find_bundles([tmp_path, tmp_path / "a"], limit=3) == [tmp_path / name for name in ("a", "b", "c")]

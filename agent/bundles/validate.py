@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from agent.bundles.errors import BundleError, BundleWarning
@@ -26,18 +27,48 @@ def check_bundle(path: str | Path) -> tuple[list[BundleError], list[BundleWarnin
     return errors, warnings
 
 
-def find_bundles(paths: Iterable[str | Path]) -> list[Path]:
-    """Bundle directories at or under ``paths``: each directory holding an event.yaml, sorted.
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
+"""Folders never searched for bundles, besides hidden ones (.git, .venv) and virtualenvs: they hold code."""
 
-    A path that is not a directory is returned as is, so that validating it reports why.
+
+class TooManyBundlesError(Exception):
+    """More bundles than the caller's limit: likely not a directory of bundles (the walk stopped at ``at``)."""
+
+    def __init__(self, limit: int, at: Path) -> None:
+        super().__init__(f"more than {limit} case bundles found (the search stopped at {at})")
+        self.limit = limit
+        self.at = at
+
+
+def _walk(path: Path) -> Iterator[Path]:
+    """The bundle directories at or under the directory ``path``, in the order found (see ``find_bundles``)."""
+    for root, dirs, files in os.walk(path):
+        if "event.yaml" in files:
+            yield Path(root)
+        if "event.yaml" in files or "pyvenv.cfg" in files:  # a bundle's folders are its own; a virtualenv is code
+            dirs.clear()
+        else:
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+
+
+def find_bundles(
+    paths: Iterable[str | Path], *, limit: int | None = None, on_found: Callable[[int], None] | None = None
+) -> list[Path]:
+    """Bundle directories at or under ``paths``: each directory holding an event.yaml, sorted, each once.
+
+    The search does not descend into a bundle (its folders are part of it), a hidden folder (.git, .venv), a
+    virtualenv (a folder holding pyvenv.cfg) or ``SKIPPED_DIRS``, nor follow symbolic links; a path given is
+    searched whatever its name. A path that is not a directory is returned as is, so that validating it reports
+    why. ``on_found`` is told the count after each bundle found; past ``limit`` bundles the search stops with
+    TooManyBundlesError.
     """
     found: set[Path] = set()
     for raw in paths:
         path = Path(raw)
-        if not path.is_dir():
-            found.add(path)
-        elif (path / "event.yaml").is_file():
-            found.add(path)
-        else:
-            found.update(p.parent for p in path.rglob("event.yaml"))
+        for bundle in _walk(path) if path.is_dir() else [path]:
+            found.add(bundle)
+            if on_found is not None:
+                on_found(len(found))
+            if limit is not None and len(found) > limit:
+                raise TooManyBundlesError(limit, bundle)
     return sorted(found)

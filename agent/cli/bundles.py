@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import track
 from rich.table import Table
+from rich.text import Text
 
 from agent.bundles.errors import BundleWarning, InvalidBundleError
 from agent.bundles.reader import CaseBundle, load_bundle
-from agent.bundles.validate import check_bundle, find_bundles
+from agent.bundles.validate import TooManyBundlesError, check_bundle, find_bundles
 from agent.cli.common import JsonOption, console, err_console, print_json
 from agent.detectors.wording import fmt_duration
 from agent.series import DEFAULT_STEP_S, sample_step
@@ -22,6 +23,12 @@ from agent.timeparse import to_rfc3339
 
 if TYPE_CHECKING:
     from agent.sources.sqlstore import ObservabilityStore
+
+DEFAULT_MAX_BUNDLES = 1000
+MaxBundlesOption = Annotated[int, typer.Option(
+    "--max-bundles", min=0,
+    help="Stop, taking none, when the directories hold more bundles than this (0: no limit): a walk of the wrong "
+         "directory (a home, /tmp) would otherwise go on for ever.")]
 
 bundle_app = typer.Typer(
     help="Validate, summarise and ingest case bundles (docs/bundle-format.md).", no_args_is_help=True
@@ -36,6 +43,7 @@ def register(app: typer.Typer) -> None:
 @bundle_app.command("validate")
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.")],
+    max_bundles: MaxBundlesOption = DEFAULT_MAX_BUNDLES,
     as_json: JsonOption = False,
 ) -> None:
     """Check every bundle (each directory holding an event.yaml) and print its problems; exit 1 on any.
@@ -43,8 +51,9 @@ def validate(
     Warnings (what the readers ignore, such as an unknown key) are printed too; they do not fail the check.
     ``--json`` prints, per bundle, its path, whether it is valid, and its errors and warnings as file, line, field
     and message (for a CI step); the exit code is the same."""
-    bundles = _bundles_or_exit(paths)
-    checked = {path: check_bundle(path) for path in bundles}
+    bundles = _bundles_or_exit(paths, max_bundles)
+    checking = track(bundles, description="checking", console=err_console, transient=True)  # terminals only
+    checked = {path: check_bundle(path) for path in checking}
     bad = sum(bool(errors) for errors, _ in checked.values())
     warned = sum(bool(warnings) and not errors for errors, warnings in checked.values())
     summary = f"{len(bundles) - bad} of {len(bundles)} bundle(s) valid"
@@ -98,6 +107,7 @@ def ingest(
     force: Annotated[bool, typer.Option(
         "--force", help="Store a bundle whose logs and changes were ingested before again (its log lines twice).")
     ] = False,
+    max_bundles: MaxBundlesOption = DEFAULT_MAX_BUNDLES,
     as_json: JsonOption = False,
 ) -> None:
     """Store bundles' logs and changes in the live SQL store that ``--alert/--change/--service`` runs read.
@@ -110,7 +120,7 @@ def ingest(
     """
     from agent.sources.sqlstore import ObservabilityStore
 
-    bundles = _bundles_or_exit(paths)
+    bundles = _bundles_or_exit(paths, max_bundles)
     store = ObservabilityStore()
     outcomes = []
     for path in track(bundles, description=f"ingesting into {store.where}", console=err_console):
@@ -154,11 +164,21 @@ def _ingest_one(store: ObservabilityStore, path: Path, force: bool) -> dict[str,
     return {**outcome, "warnings": [str(w) for w in warnings]}
 
 
-def _bundles_or_exit(paths: list[Path]) -> list[Path]:
-    """The bundles at or under ``paths``; exit 1 with a message when there are none."""
-    bundles = find_bundles(paths)
+def _bundles_or_exit(paths: list[Path], limit: int) -> list[Path]:
+    """The bundles at or under ``paths`` (a spinner counts them on a terminal); exit 1 with a message when there
+    are none or more than ``limit`` (0: no limit)."""
+    where = ", ".join(map(str, paths))
+    looking = f"looking for case bundles under {where}"
+    try:
+        with err_console.status(Text(looking)) as status:
+            bundles = find_bundles(paths, limit=limit or None,
+                                   on_found=lambda count: status.update(Text(f"{looking}: {count} found")))
+    except TooManyBundlesError as exc:
+        _error(f"more than {limit} case bundles under {where} (stopped looking at {exc.at}): is it the right "
+               "directory? Give the bundles' own directory, or --max-bundles 0 to take them all")
+        raise typer.Exit(1) from None
     if not bundles:
-        _error(f"no case bundles (directories with an event.yaml) under {', '.join(map(str, paths))}")
+        _error(f"no case bundles (directories with an event.yaml) under {where}")
         raise typer.Exit(1)
     return bundles
 

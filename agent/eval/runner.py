@@ -16,7 +16,8 @@ from agent.scoring import CaseScore
 
 
 def find_bundles(root: Path) -> list[Path]:
-    """Every directory under ``root`` (itself included) holding an event.yaml, sorted; none if it is no directory."""
+    """The bundles at or under ``root``, sorted (the one walk: ``agent.bundles.validate.find_bundles``); none if
+    it is no directory."""
     return bundle_directories([root]) if Path(root).is_dir() else []
 
 
