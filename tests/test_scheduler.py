@@ -11,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from agent.api.dryrun import DryRunInvestigator
 from agent.config import Settings, get_settings
+from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.scheduler import configure, paused_scheduler, run_inspection, start_scheduler, sync_schedules
 from agent.scheduler.jobs import expand_services
@@ -71,7 +72,7 @@ def jobs(settings):
 
 
 def cron(text):
-    return str(CronTrigger.from_crontab(text, timezone="UTC"))
+    return str(cron_trigger(text))
 
 
 def test_sync_creates_one_cron_job_per_scheduled_inspection_skill(settings, memory):
@@ -84,6 +85,7 @@ def test_sync_creates_one_cron_job_per_scheduled_inspection_skill(settings, memo
     assert disk.func_ref == "agent.scheduler.jobs:scheduled_inspection" and disk.args == ("skill:disk-check",)
     assert (disk.coalesce, disk.max_instances, disk.misfire_grace_time) == (True, 1, MISFIRE_GRACE_S)
     assert str(found["skill:cache-check"].trigger) == cron("0 3 * * 1")
+    assert found["skill:cache-check"].next_run_time.strftime("%a %H:%M") == "Mon 03:00"  # crontab's 1 is Monday
     stored = {s.job_id: s for s in memory.list_schedules()}
     assert (stored["skill:disk-check"].skill, stored["skill:disk-check"].services) == (
         "disk-check",
@@ -98,6 +100,15 @@ def test_jobs_survive_a_scheduler_restart_with_their_next_run(settings):
     assert again.unchanged == ["skill:cache-check", "skill:disk-check"] and not (again.added or again.updated)
     assert {job_id: job.next_run_time for job_id, job in jobs(settings).items()} == before
     assert before["skill:disk-check"] > datetime.now(UTC)
+
+
+def test_a_job_stored_with_apscheduler_weekday_numbers_is_rescheduled_to_crontabs(settings):
+    sync_schedules(settings)
+    with paused_scheduler(settings) as scheduler:  # as the scheduler stored it before: 1 read as Tuesday
+        scheduler.reschedule_job("skill:cache-check", trigger=CronTrigger.from_crontab("0 3 * * 1", timezone="UTC"))
+    assert jobs(settings)["skill:cache-check"].next_run_time.strftime("%a") == "Tue"
+    assert sync_schedules(settings).updated == ["skill:cache-check"]
+    assert jobs(settings)["skill:cache-check"].next_run_time.strftime("%a %H:%M") == "Mon 03:00"
 
 
 def test_removing_or_changing_a_skill_schedule_removes_or_updates_its_job(settings, skills_dir, memory):

@@ -57,7 +57,7 @@ def _errors(path: str) -> list[str]:
             "broken/bad_cron.yaml",
             [
                 "broken/bad_cron.yaml:4: schedule: "
-                "not a 5-field cron expression: Wrong number of fields; got 3, expected 5"
+                "not a valid cron expression: expected 5 fields (minute hour day month weekday), got 3"
             ],
         ),
         (

@@ -22,10 +22,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 
 from agent.config import Settings
+from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.memory.db import make_engine
 from agent.scheduler.jobs import scheduled_inspection
-from agent.scheduler.specs import cron_trigger, desired_schedules
+from agent.scheduler.specs import desired_schedules
 
 JOBSTORE_TABLE = "apscheduler_jobs"
 MISFIRE_GRACE_S = 1800

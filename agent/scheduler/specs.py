@@ -9,26 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.triggers.cron import CronTrigger
-
+from agent.cron import cron_trigger
 from agent.events import Pattern
 from agent.memory import Memory, ScheduleRecord
 from agent.skills.library import SkillLibrary
 
 SKILL_JOB_PREFIX = "skill:"
-TIMEZONE = "UTC"
 
 
 def skill_job_id(skill_name: str) -> str:
     """The job id of a Skill's own schedule."""
     return f"{SKILL_JOB_PREFIX}{skill_name}"
-
-
-def cron_trigger(cron: str) -> CronTrigger:
-    """A 5-field crontab in UTC as an APScheduler trigger (ValueError when it is not one)."""
-    if len(fields := cron.split()) != 5:
-        raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
-    return CronTrigger.from_crontab(cron, timezone=TIMEZONE)
 
 
 def last_tick(cron: str, now: float, lookback: float) -> float | None:

@@ -274,12 +274,12 @@ class Skill(Strict):
     def _cron(cls, value: str | None) -> str | None:
         if value is None:
             return value
-        from apscheduler.triggers.cron import CronTrigger
+        from agent.cron import cron_trigger
 
         try:
-            CronTrigger.from_crontab(value, timezone="UTC")
+            cron_trigger(value)
         except ValueError as exc:
-            raise ValueError(f"not a 5-field cron expression: {exc}") from exc
+            raise ValueError(f"not a valid cron expression: {exc}") from exc
         return value
 
     @model_validator(mode="after")
