@@ -2,11 +2,15 @@
 
 APScheduler 3's ``CronTrigger.from_crontab`` numbers weekdays from Monday (0) where crontab numbers them
 from Sunday (0, and 7 too): ``0 2 * * 1``, Mondays at 02:00 in crontab, fired on Tuesdays, and ``7`` was
-refused. The weekday field is therefore translated to weekday names before APScheduler reads it.
+refused. The weekday field is therefore translated to weekday names before APScheduler reads it. And where
+crontab runs a command when the day of the month *or* the weekday matches (both restricted: neither starts
+with ``*``), a CronTrigger needs both: ``0 9 1 * 1`` is then the union of two triggers.
 """
 
 from __future__ import annotations
 
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 TIMEZONE = "UTC"
@@ -14,13 +18,17 @@ FIELDS = ("minute", "hour", "day", "month", "day_of_week")
 WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")  # crontab's numbering: 0 (and 7) is Sunday
 
 
-def cron_trigger(cron: str) -> CronTrigger:
+def cron_trigger(cron: str) -> BaseTrigger:
     """A 5-field crontab in UTC as an APScheduler trigger (ValueError when it is not one)."""
     if len(fields := cron.split()) != 5:
         raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
     values = dict(zip(FIELDS, fields, strict=True))
     values["day_of_week"] = weekday_names(values["day_of_week"])
-    return CronTrigger(**values, timezone=TIMEZONE)
+    trigger = CronTrigger(**values, timezone=TIMEZONE)
+    if values["day"].startswith("*") or fields[4].startswith("*"):
+        return trigger
+    return OrTrigger([CronTrigger(**{**values, "day_of_week": "*"}, timezone=TIMEZONE),
+                      CronTrigger(**{**values, "day": "*"}, timezone=TIMEZONE)])
 
 
 def weekday_names(field: str) -> str:

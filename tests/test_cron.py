@@ -32,9 +32,21 @@ def next_days(cron: str, count: int = 7) -> list[str]:
     ("0 2 * * sat-sun", ["Sun", "Sat", "Sun"]),
     ("0 2 * * 5-7", ["Sun", "Fri", "Sat", "Sun"]),
     ("0 2 * * */2", ["Sun", "Tue", "Thu", "Sat", "Sun"]),
+    ("0 2 1-31 * 1", ["Sun", "Mon", "Tue"]),  # every day of the month, or Mondays: every day
+    ("0 2 */2 * 1", ["Mon"] * 2),  # a day field starting with '*' restricts nothing: Mondays only
 ])
 def test_weekdays_are_numbered_from_sunday_as_in_crontab(cron, days):
     assert next_days(cron, len(days)) == days
+
+
+def test_a_day_of_the_month_or_a_weekday_fires_when_both_are_given():
+    trigger, moment, runs = cron_trigger("0 9 1 * 1"), SATURDAY, []
+    for _ in range(6):
+        moment = trigger.get_next_fire_time(None, moment)
+        runs.append(moment.strftime("%a %d %b %H:%M"))
+        moment = moment.replace(second=1)
+    assert runs == ["Mon 07 Dec 09:00", "Mon 14 Dec 09:00", "Mon 21 Dec 09:00", "Mon 28 Dec 09:00",
+                    "Fri 01 Jan 09:00", "Mon 04 Jan 09:00"]
 
 
 def test_weekday_fields_become_apscheduler_weekday_names():
