@@ -9,6 +9,8 @@ with ``*``), a CronTrigger needs both: ``0 9 1 * 1`` is then the union of two tr
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -26,6 +28,8 @@ def cron_trigger(cron: str) -> BaseTrigger:
     values["day_of_week"] = weekday_names(values["day_of_week"])
     trigger = CronTrigger(**values, timezone=TIMEZONE)
     if values["day"].startswith("*") or fields[4].startswith("*"):
+        if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:  # else stored as a job that never runs
+            raise ValueError(f"never fires: no month {fields[3]!r} has a day {fields[2]!r}")
         return trigger
     return OrTrigger([CronTrigger(**{**values, "day_of_week": "*"}, timezone=TIMEZONE),
                       CronTrigger(**{**values, "day": "*"}, timezone=TIMEZONE)])

@@ -34,6 +34,8 @@ def next_days(cron: str, count: int = 7) -> list[str]:
     ("0 2 * * */2", ["Sun", "Tue", "Thu", "Sat", "Sun"]),
     ("0 2 1-31 * 1", ["Sun", "Mon", "Tue"]),  # every day of the month, or Mondays: every day
     ("0 2 */2 * 1", ["Mon"] * 2),  # a day field starting with '*' restricts nothing: Mondays only
+    ("0 2 29 2 *", ["Tue"]),  # a leap day: rare, not never (29 February 2028)
+    ("0 2 30 2 1", ["Mon"]),  # no 30 February, but every Monday
 ])
 def test_weekdays_are_numbered_from_sunday_as_in_crontab(cron, days):
     assert next_days(cron, len(days)) == days
@@ -60,6 +62,8 @@ def test_weekday_fields_become_apscheduler_weekday_names():
     ("0 2 * * 8", "weekday '8': '8' is no weekday (0-7, 0 and 7 Sunday"),
     ("0 2 * * fri-mon", "weekday 'fri-mon': the range 'fri-mon' runs backwards"),
     ("0 2 * * */0", "weekday '*/0': the step '0' is not a whole number above 0"),
+    ("0 2 30 2 *", "never fires: no month '2' has a day '30'"),
+    ("0 2 31 4,6,9,11 *", "never fires: no month '4,6,9,11' has a day '31'"),
 ])
 def test_malformed_crons_are_refused_saying_why(cron, message):
     with pytest.raises(ValueError, match="^" + re.escape(message)):

@@ -73,6 +73,8 @@ def test_add_and_remove_a_schedule_of_ones_own(runner):
         (("add", "skill:mine", "--skill", "disk-inspection", "--cron", "0 2 * * *"), "belong to Skills"),
         (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 * *"),
          "cron '0 2 * *': expected 5 fields (minute hour day month weekday), got 4"),
+        (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 30 2 *"),
+         "cron '0 2 30 2 *': never fires: no month '2' has a day '30'; schedule x not saved"),
         (("remove", "nope"), "no schedule with job id 'nope'"),
         (("run", "generic-rca"), "not an inspection"),
         (("run", "no-such-skill"), "no Skill named 'no-such-skill'"),
