@@ -124,6 +124,26 @@ def test_removing_or_changing_a_skill_schedule_removes_or_updates_its_job(settin
     assert sync_schedules(settings).removed == ["skill:cache-check"] and jobs(settings) == {}
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_skill_file_that_stops_loading_keeps_its_schedule(settings, skills_dir, memory, enabled):
+    sync_schedules(settings)
+    memory.set_schedule_enabled("skill:disk-check", enabled)
+    memory.record_schedule_run("skill:disk-check", "done", case_id="c1")
+    good = (skills_dir / "disk-check.yaml").read_text()
+    (skills_dir / "disk-check.yaml").write_text(good.replace("window: 3h", "window: 3 hourz"))
+    report = sync_schedules(settings)
+    assert "skill:disk-check" not in jobs(settings)
+    if enabled:  # said why it has no job
+        problem = "schedule skill:disk-check: no Skill named 'disk-check' (its file did not load: "
+        assert report.problems[0].startswith(problem) and "disk-check.yaml:7: window: " in report.problems[0]
+    kept = memory.get_schedule("skill:disk-check")
+    assert (kept.enabled, kept.last_status, kept.last_case_id) == (enabled, "done", "c1")
+    (skills_dir / "disk-check.yaml").write_text(good)
+    assert sync_schedules(settings).problems == []
+    assert memory.get_schedule("skill:disk-check").model_dump() == kept.model_dump()  # nothing lost
+    assert ("skill:disk-check" in jobs(settings)) is enabled
+
+
 def test_stored_schedules_become_jobs_and_unusable_ones_are_reported(settings, memory):
     memory.save_schedule("nightly-ranking", "unscheduled-check", "0 2 * * *", ["ranking"])
     memory.save_schedule("rca-on-a-timer", "latency-rca", "0 2 * * *")

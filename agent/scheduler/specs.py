@@ -45,7 +45,11 @@ class Desired:
 
 
 def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
-    """Store each scheduled inspection Skill's cron and scope; drop mirrors of Skills that lost theirs."""
+    """Store each scheduled inspection Skill's cron and scope; drop mirrors of Skills that lost theirs.
+
+    A Skill whose file did not load (a typo while editing it) keeps its mirror, with its run history and
+    whether it was enabled: :func:`desired_schedules` then reports it, and the next good load takes it up.
+    """
     wanted = {
         skill_job_id(name): loaded
         for name, loaded in library.skills.items()
@@ -60,8 +64,8 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
             continue
         enabled = before.enabled if before else True
         memory.save_schedule(job_id, skill.name, skill.schedule or "", services, enabled=enabled)
-    for job_id in stored:
-        if job_id.startswith(SKILL_JOB_PREFIX) and job_id not in wanted:
+    for job_id, schedule in stored.items():
+        if job_id.startswith(SKILL_JOB_PREFIX) and job_id not in wanted and not library.not_loaded(schedule.skill):
             memory.delete_schedule(job_id)
 
 
