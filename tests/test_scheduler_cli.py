@@ -67,6 +67,23 @@ def test_add_and_remove_a_schedule_of_ones_own(runner):
     assert "nightly" not in listed(runner)
 
 
+def test_add_refuses_a_job_id_in_use_unless_told_to_replace_it(runner):
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
+                  "--service", "cache").exit_code == 0
+    again = invoke(runner, "add", "nightly", "--skill", "saturation-inspection", "--cron", "0 3 * * *")
+    assert again.exit_code == 2
+    assert ("schedule nightly already exists (disk-inspection at '0 2 * * *' over cache); --replace replaces it"
+            in " ".join(again.stderr.split()))
+    assert (listed(runner)["nightly"]["skill"], listed(runner)["nightly"]["cron"]) == ("disk-inspection", "0 2 * * *")
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.set_schedule_enabled("nightly", False)
+    replaced = invoke(runner, "add", "nightly", "--skill", "saturation-inspection", "--cron", "0 3 * * *", "--replace")
+    assert replaced.exit_code == 0, replaced.output
+    row = listed(runner)["nightly"]
+    assert (row["skill"], row["cron"], row["services"], row["enabled"]) == ("saturation-inspection", "0 3 * * *", [],
+                                                                            False)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -20,7 +20,14 @@ from agent.cli.common import (
     user_errors,
 )
 from agent.config import get_settings
-from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError, ScheduleNotFoundError
+from agent.memory import (
+    DatabaseUnavailableError,
+    DatabaseURLError,
+    Memory,
+    MemoryStoreError,
+    ScheduleNotFoundError,
+    ScheduleRecord,
+)
 from agent.timeparse import to_rfc3339
 
 schedule_app = typer.Typer(help="Scheduled inspections (cron in UTC, jobs kept in the database).", no_args_is_help=True)
@@ -110,9 +117,11 @@ def add(
     skill: Annotated[str, typer.Option(help="The inspection Skill to run.")],
     cron: Annotated[str, typer.Option(help="5-field cron in UTC, e.g. '*/30 * * * *'.")],
     service: ServiceOption = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the schedule of this job id if there is one "
+                                          "(its run history and enabled flag are kept).")] = False,
 ) -> None:
     """Store a schedule of your own, then sync the jobs (refused, nothing stored, when the Skill is no inspection
-    Skill or the cron is malformed)."""
+    Skill, the cron is malformed, or the job id is taken and --replace is not given)."""
     from agent.runtime import load_skills
     from agent.scheduler import sync_schedules
     from agent.scheduler.specs import SKILL_JOB_PREFIX, schedule_problem
@@ -124,11 +133,29 @@ def add(
         fail(f"{problem}; schedule {job_id} not saved")
     with user_errors(*ERRORS):
         with Memory(settings.resolved_database_url) as memory:
-            memory.save_schedule(job_id, skill, cron, service or [])
+            enabled = True
+            if (before := _stored(memory, job_id)) is not None:
+                if not replace:
+                    raise ValueError(f"schedule {job_id} already exists ({_describe(before)}); --replace replaces it, "
+                                     f"`bianque schedule remove {job_id}` deletes it; not saved")
+                enabled = before.enabled
+            memory.save_schedule(job_id, skill, cron, service or [], enabled=enabled)
         report = sync_schedules(settings)
     for problem in report.problems:
         err_console.print(f"[yellow]skipped[/] {escape(problem)}")
     console.print(f"schedule {escape(job_id)} saved")
+
+
+def _stored(memory: Memory, job_id: str) -> ScheduleRecord | None:
+    try:
+        return memory.get_schedule(job_id)
+    except ScheduleNotFoundError:
+        return None
+
+
+def _describe(schedule: ScheduleRecord) -> str:
+    """``disk-inspection at '0 2 * * *' over cache``: a schedule's Skill, cron and services in a message."""
+    return f"{schedule.skill} at {schedule.cron!r} over {_services(schedule.services)}"
 
 
 @schedule_app.command("remove")
@@ -153,10 +180,9 @@ def _run_target(name: str, services: list[str] | None) -> tuple[str, list[str] |
     if load_skills(settings).get(name) is not None:
         return name, services, None
     with Memory(settings.resolved_database_url) as memory:
-        try:
-            schedule = memory.get_schedule(name)
-        except ScheduleNotFoundError:
-            return name, services, None  # run_inspection names the unknown Skill
+        schedule = _stored(memory, name)
+    if schedule is None:
+        return name, services, None  # run_inspection names the unknown Skill
     return schedule.skill, services or schedule.services or None, schedule.job_id
 
 
