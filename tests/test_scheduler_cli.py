@@ -58,6 +58,13 @@ def test_list_before_any_sync_says_what_to_do(runner):
     assert result.exit_code == 0 and "bianque schedule sync" in result.stdout
 
 
+def test_list_shows_a_schedule_without_services_running_over_its_skills_scope(runner):
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
+    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})  # wide enough that rich wraps nothing
+    row = next(line for line in table.stdout.splitlines() if "nightly" in line)
+    assert "(Skill's scope)" in row and "topology" not in table.stdout
+
+
 def test_add_and_remove_a_schedule_of_ones_own(runner):
     added = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--service", "cache")
     assert added.exit_code == 0, added.output

@@ -50,8 +50,8 @@ def _next_runs(scheduler) -> dict[str, str]:
 
 
 def _services(names: list[str]) -> str:
-    if not names:
-        return "(topology)"
+    if not names:  # a schedule added without --service runs over its Skill's scope
+        return "(Skill's scope)"
     return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} +{len(names) - 2}"
 
 
