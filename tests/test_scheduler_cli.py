@@ -65,6 +65,20 @@ def test_list_shows_a_schedule_without_services_running_over_its_skills_scope(ru
     assert "(Skill's scope)" in row and "topology" not in table.stdout
 
 
+def test_list_says_why_a_schedule_has_no_job(runner):
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.save_schedule("ghost", "no-such-skill", "0 2 * * *")  # its Skill since gone
+        memory.save_schedule("paused", "disk-inspection", "0 2 * * *", enabled=False)
+    assert invoke(runner, "sync").exit_code == 0
+    rows = listed(runner)
+    assert rows["ghost"]["next_run"] is None and rows["ghost"]["problem"].startswith("no Skill named 'no-such-skill'")
+    assert rows["paused"]["problem"] is None and rows["skill:disk-inspection"]["problem"] is None
+    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
+    cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
+    assert "none (see below)" in cells["ghost"] and "disabled" in cells["paused"]
+    assert "no job for schedule ghost: no Skill named 'no-such-skill'" in " ".join(table.stderr.split())
+
+
 def test_add_and_remove_a_schedule_of_ones_own(runner):
     added = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--service", "cache")
     assert added.exit_code == 0, added.output

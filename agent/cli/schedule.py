@@ -61,16 +61,23 @@ def _when(ts: float | None) -> str:
 
 @schedule_app.command("list")
 def list_schedules(as_json: JsonOption = False) -> None:
-    """Schedules with their cron, services, last run and next run (after `bianque schedule sync`)."""
+    """Schedules with their cron, services, last run and next run (after `bianque schedule sync`); why an
+    enabled schedule has no job (its Skill gone or not loading, its cron bad)."""
+    from agent.runtime import load_skills
     from agent.scheduler import paused_scheduler
+    from agent.scheduler.specs import schedule_problem
 
     settings = get_settings()
     with user_errors(*ERRORS), Memory(settings.resolved_database_url) as memory:
         schedules = memory.list_schedules()
         with paused_scheduler(settings) as scheduler:
             next_runs = _next_runs(scheduler)
+    library = load_skills(settings)
+    problems = {s.job_id: problem for s in schedules if s.enabled and s.job_id not in next_runs
+                and (problem := schedule_problem(s.skill, s.cron, library)) is not None}
     if as_json:
-        print_json([{**s.model_dump(mode="json"), "next_run": next_runs.get(s.job_id)} for s in schedules])
+        print_json([{**s.model_dump(mode="json"), "next_run": next_runs.get(s.job_id),
+                     "problem": problems.get(s.job_id)} for s in schedules])
         return
     if not schedules:
         console.print("no schedules: run `bianque schedule sync` to load the Skills' schedules")
@@ -87,9 +94,18 @@ def list_schedules(as_json: JsonOption = False) -> None:
             "yes" if s.enabled else "no",
             _when(s.last_run),
             s.last_status or "-",
-            next_runs.get(s.job_id, "not synced"),
+            next_runs.get(s.job_id) or _no_job(s, problems),
         )
     console.print(table)
+    for job_id, problem in problems.items():
+        err_console.print(f"[yellow]no job[/] for schedule {escape(job_id)}: {escape(problem)}")
+
+
+def _no_job(schedule: ScheduleRecord, problems: dict[str, str]) -> str:
+    """What the next-run column says of a schedule without a job."""
+    if not schedule.enabled:
+        return "disabled"
+    return "none (see below)" if schedule.job_id in problems else "not synced"
 
 
 @schedule_app.command("sync")
