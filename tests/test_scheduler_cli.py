@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -16,7 +17,7 @@ from agent.api.dryrun import DryRunInvestigator
 from agent.cli.app import app
 from agent.config import get_settings
 from agent.memory import Memory
-from agent.scheduler import configure
+from agent.scheduler import configure, paused_scheduler
 
 SCHEDULED = [
     "skill:disk-inspection",
@@ -77,6 +78,15 @@ def test_list_says_why_a_schedule_has_no_job(runner):
     cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
     assert "none (see below)" in cells["ghost"] and "disabled" in cells["paused"]
     assert "no job for schedule ghost: no Skill named 'no-such-skill'" in " ".join(table.stderr.split())
+
+
+def test_list_marks_a_next_run_in_the_past_as_overdue(runner):
+    assert invoke(runner, "sync").exit_code == 0
+    with paused_scheduler(get_settings()) as scheduler:  # as stored when no scheduler ran since
+        scheduler.modify_job("skill:disk-inspection", next_run_time=datetime.now(UTC) - timedelta(hours=1))
+    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
+    overdue = [line.split("│")[1].strip() for line in table.stdout.splitlines() if "(overdue)" in line]
+    assert overdue == ["skill:disk-inspection"] and "overdue: no scheduler has run them" in table.stdout
 
 
 def test_add_and_remove_a_schedule_of_ones_own(runner):

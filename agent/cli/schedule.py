@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Annotated
 
 import typer
@@ -49,6 +50,11 @@ def _next_runs(scheduler) -> dict[str, str]:
     }
 
 
+def _overdue(scheduler, now: float) -> set[str]:
+    """Jobs whose next run has passed: no scheduler has run them (a running one moves the time on as it fires)."""
+    return {job.id for job in scheduler.get_jobs() if job.next_run_time and job.next_run_time.timestamp() < now}
+
+
 def _services(names: list[str]) -> str:
     if not names:  # a schedule added without --service runs over its Skill's scope
         return "(Skill's scope)"
@@ -72,6 +78,7 @@ def list_schedules(as_json: JsonOption = False) -> None:
         schedules = memory.list_schedules()
         with paused_scheduler(settings) as scheduler:
             next_runs = _next_runs(scheduler)
+            overdue = _overdue(scheduler, time.time())
     library = load_skills(settings)
     problems = {s.job_id: problem for s in schedules if s.enabled and s.job_id not in next_runs
                 and (problem := schedule_problem(s.skill, s.cron, library)) is not None}
@@ -94,9 +101,12 @@ def list_schedules(as_json: JsonOption = False) -> None:
             "yes" if s.enabled else "no",
             _when(s.last_run),
             s.last_status or "-",
-            next_runs.get(s.job_id) or _no_job(s, problems),
+            next_runs.get(s.job_id, "") + (" (overdue)" if s.job_id in overdue else "") or _no_job(s, problems),
         )
     console.print(table)
+    if overdue:
+        console.print("overdue: no scheduler has run them; `bianque schedule start` or `bianque serve "
+                      "--with-scheduler` runs one (a run more than 30 minutes late is skipped, the next is on time)")
     for job_id, problem in problems.items():
         err_console.print(f"[yellow]no job[/] for schedule {escape(job_id)}: {escape(problem)}")
 
