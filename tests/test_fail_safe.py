@@ -20,6 +20,7 @@ from agent.config import PROJECT_ROOT, Settings
 from agent.evidence import select_for_pack
 from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding
 from agent.llm.client import LLMClient
+from agent.reasoners.failsafe import CHECK_METRICS, CHECK_SOURCES
 from agent.reasoners.llm import LLMReasoner
 from agent.reasoners.offline import OfflineReasoner
 from agent.series import make_series
@@ -64,6 +65,7 @@ def test_an_alert_with_no_metric_source_needs_attention_and_exits_3(tmp_path):
     assert verdict["needs_attention"] is True and verdict["judged"] is False
     assert verdict["attention_reason"].startswith("could not judge: no metric source is configured")
     assert "no attention" not in data["report"] and "noise" not in verdict["attention_reason"]
+    assert CHECK_SOURCES in verdict["actions"]
 
 
 def test_an_alert_whose_series_do_not_exist_needs_attention_and_exits_3(tmp_path):
@@ -90,6 +92,14 @@ def test_an_inspection_with_no_data_is_not_healthy(tmp_path):
     assert data["verdict"]["summary"].startswith("Could not judge") and "Healthy" not in data["verdict"]["summary"]
     markdown = runner.invoke(app, ["inspect", "--bundle", str(path)])
     assert markdown.exit_code == 3 and "COULD NOT JUDGE" in markdown.stdout and "HEALTHY" not in markdown.stdout
+
+
+@pytest.mark.parametrize("command", ["rca", "intercept", "inspect"])
+def test_a_source_holding_none_of_the_skills_metrics_points_at_the_skill_not_at_the_settings(tmp_path, command):
+    code, data = run_json(command, "--bundle", str(unrelated_bundle(tmp_path / "case", EVENTS[command])))
+    actions = data["verdict"]["actions"]
+    assert code == 3 and CHECK_METRICS in actions and CHECK_SOURCES not in actions
+    assert "`bianque catalog`" in CHECK_METRICS and "BIANQUE_PROMETHEUS_URL" not in " ".join(actions)
 
 
 def test_a_bundle_with_data_is_judged_and_exits_0():

@@ -18,7 +18,7 @@ from agent.detectors.calibration import MIN_REFERENCE, SHORT_REFERENCE
 from agent.detectors.emit import make_finding
 from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
-from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding, FindingKind
+from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, UNMATCHED_METRICS, Finding, FindingKind
 from agent.graph.analysis import reference_split
 from agent.graph.gathered import as_detected, no_data_of
 from agent.series import median_gap
@@ -90,13 +90,15 @@ def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: 
     """Nothing at all: no metric source, every metric query empty or failed, and no log line."""
     missing = [str(m) for m in gathered.get("missing", [])]
     who = _names(list(targets)) or "the services in question"
+    numbers = {"series": 0, "log_lines": 0}
     if any(m.startswith("metrics: no metric source") for m in missing):
         what = "no metric source is configured"
     elif failed := next((m for m in missing if m.startswith("metric ") and no_data_of(m) is None), None):
         what = f"no metric query returned data (e.g. {failed})"
-    else:
+    else:  # the source answered, with nothing: the Skill names series it does not hold
         what = f"no metric data was found for {who}" + (f" ({_names(list(metrics))})" if metrics else "")
-    return _finding(who, window, f"{what}, and no log lines", {"series": 0, "log_lines": 0})
+        numbers[UNMATCHED_METRICS] = 1
+    return _finding(who, window, f"{what}, and no log lines", numbers)
 
 
 def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],

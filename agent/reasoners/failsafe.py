@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from agent.events import Pattern
 from agent.evidence import EvidencePack
-from agent.findings import THIN_REFERENCE_DETECTOR, Finding, could_not_judge, thin_reference
+from agent.findings import THIN_REFERENCE_DETECTOR, UNMATCHED_METRICS, Finding, could_not_judge, thin_reference
 from agent.timeparse import to_rfc3339
 from agent.verdict import SERIOUS, Verdict
 
 CHECK_SOURCES = "check that a metric source is configured (BIANQUE_PROMETHEUS_URL) and holds the Skill's metrics"
+CHECK_METRICS = ("check the Skill's metric names and labels against what the metric source holds (`bianque "
+                 "catalog` lists it; `bianque skills validate --bundle DIR` names the signals that match nothing)")
 CHECK_SELECTORS = "check the change's canary and baseline selectors against the labels its service's metrics carry"
 WAIT_FOR_HISTORY = "judge again once the data reaches further back before the incident (5 samples or more)"
 
@@ -23,7 +25,8 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
     """The could-not-judge verdict for ``pack``'s pattern, citing the coverage Finding ``gap``."""
     pattern = pack.event.pattern
     short_history = gap.detector == THIN_REFERENCE_DETECTOR or "reference_samples" in gap.numbers
-    check = WAIT_FOR_HISTORY if short_history else CHECK_SOURCES
+    sources = CHECK_METRICS if gap.numbers.get(UNMATCHED_METRICS) else CHECK_SOURCES  # the source answered empty
+    check = WAIT_FOR_HISTORY if short_history else sources
     if pattern == Pattern.RCA:
         reason = f"could not judge: {gap.summary}; treat the alert as needing attention"
         return Verdict(
@@ -33,7 +36,7 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
         )
     if pattern == Pattern.RELEASE_INTERCEPTION:
         ready = gap.numbers.get("ready_at")
-        wait = f"judge again after {to_rfc3339(ready)}" if ready is not None else CHECK_SOURCES
+        wait = f"judge again after {to_rfc3339(ready)}" if ready is not None else sources
         if gap.numbers.get("unmatched_selectors"):
             wait = CHECK_SELECTORS
         judge = "could not judge yet" if ready is not None else "could not judge"
