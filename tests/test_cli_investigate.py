@@ -252,3 +252,17 @@ def test_a_skill_whose_file_did_not_load_is_named_with_its_error():
     assert result.exit_code == 2
     message = flat(result.stderr)
     assert "no Skill named 'my-rca' (its file did not load: " in message and "my-rca.yaml:" in message
+
+
+def test_a_broken_override_of_a_skill_is_named_in_the_report_of_the_skill_that_answered():
+    from agent.config import get_settings
+
+    user_dir = get_settings().resolved_user_skills_dir
+    user_dir.mkdir(parents=True, exist_ok=True)
+    text = (PROJECT_ROOT / "skills" / "generic-rca.yaml").read_text()
+    (user_dir / "generic-rca.yaml").write_text(text.replace("version: 1", "version: one"))  # a typo in the copy
+    body = invoke_json("rca", "--bundle", str(SMALL), "--skill", "generic-rca")
+    assert body["skill"]["name"] == "generic-rca"
+    [note] = [line for line in body["report"].splitlines() if "not from the file that did not load" in line]
+    assert note.startswith("- Skill 'generic-rca' was read from skills/generic-rca.yaml, not from the file")
+    assert f"{user_dir / 'generic-rca.yaml'}:9: version: input should be a valid integer" in note

@@ -38,14 +38,26 @@ class SkillLibrary:
         """The Skill called ``name``, or None."""
         return self.skills.get(name)
 
+    def failed_as(self, name: str) -> list[SkillError]:
+        """The errors of files named for Skill ``name`` that did not load (``x.yaml`` for ``x``)."""
+        return [e for e in self.errors if Path(e.file).stem == name]
+
     def not_loaded(self, name: str) -> str:
         """Why no Skill ``name`` is loaded when a file of that name failed to load (`` (its file did not load:
         skills/x.yaml:4: schedule: ...)``), else empty: for the messages that say no Skill has the name."""
-        failed = [e for e in self.errors if Path(e.file).stem == name]
+        failed = self.failed_as(name)
         if not failed:
             return ""
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         return f" (its file did not load: {failed[0]}{more})"
+
+    def stand_in(self, name: str) -> str | None:
+        """When Skill ``name`` loaded but a file named for it did not (a user's override with a typo, a second copy),
+        a note saying which file answered and why the other did not; else None."""
+        loaded, failed = self.get(name), self.failed_as(name)
+        if loaded is None or not failed:
+            return None
+        return f"Skill {name!r} was read from {loaded.source}, not from the file that did not load: {failed[0]}"
 
     def for_pattern(self, pattern: Pattern | str) -> list[LoadedSkill]:
         """The specific (non-generic) Skills of a pattern, by name."""

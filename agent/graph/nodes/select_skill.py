@@ -39,7 +39,9 @@ def select_skill(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         chooser=toolkit.chooser,
         override=state.get("skill_override"),
     )
+    stand_in = toolkit.library.stand_in(selection.skill.name)
     return {
+        **({"notes": [*state.get("notes", []), stand_in]} if stand_in else {}),
         "skill": {
             "name": selection.skill.name,
             "version": selection.skill.version,
