@@ -120,6 +120,20 @@ def test_show_a_skill_whose_file_did_not_load_names_the_files_error(only_fixture
     assert "override/user/broken.yaml:5: decision.default" in result.output
 
 
+def test_show_warns_that_a_broken_override_left_the_built_in_skill_in_place():
+    user_dir = get_settings().resolved_user_skills_dir
+    user_dir.mkdir(parents=True)
+    text = (SHIPPED / "disk-inspection.yaml").read_text()
+    (user_dir / "disk-inspection.yaml").write_text(text.replace("threshold: 0.85", "threshold: high"))
+    result = runner.invoke(app, ["skills", "show", "disk-inspection"])
+    header = result.stdout.splitlines()[0]
+    assert result.exit_code == 0 and header.endswith("skills/disk-inspection.yaml") and str(user_dir) not in header
+    warning = " ".join(result.stderr.split())
+    assert warning.startswith("warning: Skill 'disk-inspection' was read from ")
+    assert f"not from the file that did not load: {user_dir / 'disk-inspection.yaml'}:" in warning
+    assert "data.metrics[0].threshold: input should be a valid number" in warning
+
+
 def test_schema_export_is_json_schema_of_skill(tmp_path):
     out = tmp_path / "skill.schema.json"
     result = runner.invoke(app, ["skills", "schema", "--out", str(out)])

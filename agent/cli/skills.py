@@ -81,6 +81,8 @@ def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
         raise _fail(f"No Skill named {name!r}{library.not_loaded(name)}.{hint} See `bianque skills list`.", 2)
     header = f"# {loaded.source}" + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
     console.print(header, markup=False, highlight=False, soft_wrap=True)
+    if (stand_in := library.stand_in(name)) is not None:
+        err_console.print(f"warning: {stand_in}", markup=False, highlight=False, soft_wrap=True)
     text = loaded.path.read_text(encoding="utf-8") if loaded.path else ""
     console.print(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
 
