@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.skills.lint import check_against_catalog
+from agent.skills.lint import check_against_catalog, located_catalog_warnings
 from agent.skills.loader import load_skill_text
 from agent.sources.base import MetricInfo
 from agent.sources.catalog import Catalog
@@ -59,3 +59,26 @@ def test_a_catalog_without_log_services_does_not_warn_about_logs():
     skill = load_skill_text(SKILL, "lint-me.yaml").skill
     warnings = check_against_catalog(skill, Catalog(metrics=CATALOG.metrics))
     assert not [w for w in warnings if "logs" in w]
+
+
+def test_a_fixed_service_label_no_series_has_is_warned_and_a_template_or_glob_that_matches_is_not():
+    catalog = Catalog(metrics=[MetricInfo("cache_hit_ratio", labels=("service",), services=("cache", "cache-eu"))])
+    text = """\
+name: fixed-service
+description: A Skill reading one service's series whatever the event
+pattern: rca
+data:
+  metrics:
+    - {id: typo, name: cache_hit_ratio, labels: {service: cahce}}
+    - {id: exact, name: cache_hit_ratio, labels: {service: cache}}
+    - {id: glob, name: cache_hit_ratio, labels: {service: "cache-*"}}
+    - {id: templated, name: cache_hit_ratio, labels: {service: "{service}"}}
+    - {id: absent, name: cache_hit_ratio, labels: {service: ""}}
+decision:
+  default: no_attention
+"""
+    skill = load_skill_text(text, "fixed-service.yaml").skill
+    assert located_catalog_warnings(skill, catalog) == [(
+        ("data", "metrics", 0, "labels", "service"),
+        "data.metrics[0] (typo): no series of 'cache_hit_ratio' has service 'cahce' (services: cache, cache-eu)",
+    )]

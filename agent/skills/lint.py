@@ -44,6 +44,8 @@ def located_catalog_warnings(skill: Skill, catalog: CatalogLike) -> list[tuple[L
                 f"{where}: {signal.name!r} has no label {', '.join(missing)} "
                 f"(labels: {', '.join(sorted(known_labels))})",
             ))
+        if (unmatched := _unmatched_service(signal.name, signal.labels.get("service"), found)) is not None:
+            warnings.append((("data", "metrics", i, "labels", "service"), f"{where}: {unmatched}"))
     services = set(catalog.log_services)
     for i, logs in enumerate(skill.data.logs):
         for j, service in enumerate(logs.services):
@@ -53,3 +55,17 @@ def located_catalog_warnings(skill: Skill, catalog: CatalogLike) -> list[tuple[L
                     f"data.logs[{i}] ({logs.id}): no logs of service {service!r} in the catalog",
                 ))
     return warnings
+
+
+def _unmatched_service(name: str, pattern: str | None, found: list[MetricInfo]) -> str | None:
+    """Why a fixed ``service`` label (no template, not ``""``) selects no series of the metrics ``name`` found, or
+    None.
+
+    It replaces the target service in every query (``labels: {service: cache}`` reads the cache's series
+    whatever the event), so a value no series has leaves the signal without data on every event.
+    """
+    services = sorted({service for info in found for service in info.services})
+    if not pattern or variables_in(pattern) or not services or any(name_matches(s, pattern) for s in services):
+        return None
+    shown = ", ".join(services[:5]) + (f" +{len(services) - 5}" if len(services) > 5 else "")
+    return f"no series of {name!r} has service {pattern!r} (services: {shown})"
