@@ -182,6 +182,23 @@ def test_text_that_is_not_a_skill_mapping(text, message):
     assert str(info.value.errors[0]).startswith(message)
 
 
+INDENTED = "name: a\ndata:\n  metrics:\n    - id: p99\n      name: x\n{bad}\n"
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ("     compare: baseline", "t.yaml:6: YAML syntax error: expected <block end>, but found '<block mapping start>'; "
+     "check the indentation: this line is indented differently from the lines of its block, begun at line 4"),
+    ("\tcompare: baseline", "t.yaml:6: YAML syntax error: found character '\\t' that cannot start any token; "
+     "indent with spaces: YAML does not allow tabs there"),
+    ("      direction: up: down", "t.yaml:6: YAML syntax error: mapping values are not allowed here; check the "
+     "indentation of this line and the one before it, or quote a value that holds ': '"),
+])
+def test_a_syntax_error_of_indentation_says_to_check_it(bad, message):
+    with pytest.raises(SkillLoadError) as info:
+        load_skill_text(INDENTED.format(bad=bad), "t.yaml")
+    assert [str(e) for e in info.value.errors] == [message]
+
+
 def test_load_valid_skill_keeps_raw_and_round_trips_comments():
     loaded = load_skill(Path("valid/minimal-rca.yaml"))
     assert loaded.skill.name == "minimal-rca"

@@ -126,7 +126,7 @@ def check_skill_text(text: str, file: str) -> tuple[Skill | None, CommentedMap |
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
-        return None, None, [SkillError(file, line, "", f"YAML syntax error: {problem}")]
+        return None, None, [SkillError(file, line, "", f"YAML syntax error: {problem}{syntax_hint(exc)}")]
     except YAMLError as exc:  # a reader error (bad character) has a position, not a mark
         position = getattr(exc, "position", None)
         line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
@@ -142,6 +142,21 @@ def check_skill_text(text: str, file: str) -> tuple[Skill | None, CommentedMap |
     if errors:
         return None, raw, errors
     return Skill.model_validate(plain(raw)), raw, []
+
+
+def syntax_hint(exc: MarkedYAMLError) -> str:
+    """What a YAML parser's message about tokens means for someone writing a Skill (``; check the
+    indentation ...``), or empty: most syntax errors of a hand-edited Skill are a line indented wrongly."""
+    problem = exc.problem or ""
+    if "<block end>" in problem:
+        begun = f", begun at line {exc.context_mark.line + 1}" if exc.context_mark else ""
+        return f"; check the indentation: this line is indented differently from the lines of its block{begun}"
+    if "'\\t'" in problem:
+        return "; indent with spaces: YAML does not allow tabs there"
+    if problem.startswith("mapping values are not allowed"):
+        return ("; check the indentation of this line and the one before it, or quote a value that holds "
+                "': '")
+    return ""
 
 
 def validate_raw(raw: CommentedMap, file: str) -> list[SkillError]:
