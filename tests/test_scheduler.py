@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from fastapi.testclient import TestClient
 
+from agent.api.app import create_app
 from agent.api.dryrun import DryRunInvestigator
 from agent.config import Settings, get_settings
 from agent.cron import cron_trigger
@@ -252,6 +254,23 @@ def test_a_started_scheduler_runs_a_due_job_and_records_it(settings, memory):
     schedule = memory.get_schedule("skill:cache-check")
     assert schedule.last_status == "done" and schedule.last_case_id is not None
     assert jobs(settings)["skill:cache-check"].next_run_time > datetime.now(UTC)  # rescheduled, not lost
+
+
+def test_a_started_scheduler_and_the_service_running_it_say_which_schedules_got_no_job(settings, memory, caplog):
+    memory.save_schedule("ghost", "no-such-skill", "0 2 * * *")
+    scheduler = start_scheduler(settings, paused=True)
+    try:
+        assert [p.split(":")[0] for p in scheduler.sync_report.problems] == ["schedule ghost"]
+    finally:
+        scheduler.shutdown(wait=False)
+    app = create_app(settings, DryRunInvestigator(memory), memory=memory, with_scheduler=True)
+    try:
+        with caplog.at_level("WARNING", logger="uvicorn.error"), TestClient(app):
+            pass
+    finally:
+        configure(None, None)  # the app configured scheduled jobs to use its investigator
+    assert any(r.getMessage().startswith("skipped schedule ghost: no Skill named 'no-such-skill'")
+               for r in caplog.records)
 
 
 def test_shutting_down_a_paused_scheduler_does_not_consume_a_due_run(settings):

@@ -190,6 +190,8 @@ def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
 
 
 def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.save_schedule("ghost", "no-such-skill", "0 2 * * *")  # its Skill since gone: said, not dropped silently
     env = {**os.environ, "BIANQUE_HOME": str(bianque_home), "COLUMNS": "200"}
     code = "from agent.cli.app import main; main()"
     proc = subprocess.Popen(
@@ -226,3 +228,4 @@ def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
     assert "skill:disk-inspection: next run 20" in output and "stopping" in output
+    assert "skipped schedule ghost: no Skill named 'no-such-skill'" in output

@@ -133,7 +133,12 @@ def sync() -> None:
     ):
         if ids:
             console.print(f"{label}: {escape(', '.join(ids))}")
-    for problem in report.problems:
+    _print_problems(report.problems)
+
+
+def _print_problems(problems: list[str]) -> None:
+    """The schedules a sync gave no job, and why."""
+    for problem in problems:
         err_console.print(f"[yellow]skipped[/] {escape(problem)}")
 
 
@@ -167,8 +172,7 @@ def add(
                 enabled = before.enabled
             memory.save_schedule(job_id, skill, cron, service or [], enabled=enabled)
         report = sync_schedules(settings)
-    for problem in report.problems:
-        err_console.print(f"[yellow]skipped[/] {escape(problem)}")
+    _print_problems(report.problems)
     console.print(f"schedule {escape(job_id)} saved")
 
 
@@ -247,6 +251,7 @@ def start() -> None:
     with user_errors(*ERRORS):
         scheduler = start_scheduler(settings)
     try:
+        _print_problems(scheduler.sync_report.problems if scheduler.sync_report else [])
         next_runs = _next_runs(scheduler)
         if not next_runs:
             console.print("no scheduled inspections (no Skill has a `schedule`, and none was added)")

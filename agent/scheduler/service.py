@@ -49,7 +49,10 @@ class InspectionScheduler(BackgroundScheduler):
 
     APScheduler 3's loop runs ``_process_jobs`` once more after ``shutdown()`` wakes it; a job due at
     that moment would be taken from the store (its run lost) and then fail on the stopped executor.
+    ``sync_report`` is what :func:`start_scheduler`'s sync did, for the caller to show its problems.
     """
+
+    sync_report: SyncReport | None = None
 
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
@@ -68,12 +71,13 @@ def build_scheduler(settings: Settings, *, workers: int = 2) -> InspectionSchedu
     )
 
 
-def start_scheduler(settings: Settings, *, paused: bool = False) -> BackgroundScheduler:
-    """Build, start and sync a scheduler (``paused``: jobs are kept but nothing runs)."""
+def start_scheduler(settings: Settings, *, paused: bool = False) -> InspectionScheduler:
+    """Build, start and sync a scheduler (``paused``: jobs are kept but nothing runs); its ``sync_report`` says
+    which schedules got no job and why."""
     scheduler = build_scheduler(settings)
     scheduler.start(paused=paused)
     try:
-        sync_schedules(settings, scheduler)
+        scheduler.sync_report = sync_schedules(settings, scheduler)
     except Exception:
         scheduler.shutdown(wait=False)
         raise
