@@ -9,6 +9,7 @@ with ``*``), a CronTrigger needs both: ``0 9 1 * 1`` is then the union of two tr
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from apscheduler.triggers.base import BaseTrigger
@@ -25,6 +26,12 @@ def cron_trigger(cron: str) -> BaseTrigger:
     if len(fields := cron.split()) != 5:
         raise ValueError(f"expected 5 fields (minute hour day month weekday), got {len(fields)}")
     values = dict(zip(FIELDS, fields, strict=True))
+    for field, label in zip(FIELDS[:4], ("minute", "hour", "day of the month", "month"), strict=True):
+        try:
+            CronTrigger(**{field: values[field]}, timezone=TIMEZONE)
+        except ValueError as exc:  # APScheduler's message names the value but not which field it is
+            detail = re.sub(r"^Error validating expression '[^']*': ", "", str(exc))
+            raise ValueError(f"{label} {values[field]!r}: {detail}") from None
     values["day_of_week"] = weekday_names(values["day_of_week"])
     trigger = CronTrigger(**values, timezone=TIMEZONE)
     if values["day"].startswith("*") or fields[4].startswith("*"):

@@ -60,6 +60,11 @@ def test_weekday_fields_become_apscheduler_weekday_names():
 @pytest.mark.parametrize(("cron", "message"), [
     ("0 2 * *", "expected 5 fields (minute hour day month weekday), got 4"),
     ("0 2 * * 8", "weekday '8': '8' is no weekday (0-7, 0 and 7 Sunday"),
+    ("5 5 5 13 5", "month '13': the last value (13) is higher than the maximum value (12)"),
+    ("5 5 0 5 5", "day of the month '0': the first value (0) is lower than the minimum value (1)"),
+    ("61 * * * *", "minute '61': the last value (61) is higher than the maximum value (59)"),
+    ("0 24 * * *", "hour '24': the last value (24) is higher than the maximum value (23)"),
+    ("x * * * *", 'minute \'x\': Unrecognized expression "x" for field "minute"'),
     ("0 2 * * fri-mon", "weekday 'fri-mon': the range 'fri-mon' runs backwards"),
     ("0 2 * * */0", "weekday '*/0': the step '0' is not a whole number above 0"),
     ("0 2 30 2 *", "never fires: no month '2' has a day '30'"),
