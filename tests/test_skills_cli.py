@@ -51,6 +51,25 @@ def test_validate_prints_every_error_and_exits_1(monkeypatch):
     assert lines[-1] == "1 Skill(s) valid, 9 error(s), 0 warning(s)"
 
 
+def test_validating_a_copy_that_kept_its_name_reports_the_duplicate_in_its_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (SHIPPED / "disk-inspection.yaml").read_text()
+    (tmp_path / "disk-inspection.yaml").write_text(text)
+    (tmp_path / "disk-copy.yaml").write_text(text)  # sorts first: the directory would load it, not the original
+    duplicate = "duplicate Skill name 'disk-inspection': also defined in"
+    alone = runner.invoke(app, ["skills", "validate", "disk-copy.yaml"])
+    assert alone.exit_code == 1
+    assert f"disk-copy.yaml:2: name: {duplicate} disk-inspection.yaml, which would then not load" in alone.output
+    original = runner.invoke(app, ["skills", "validate", "disk-inspection.yaml"])
+    assert original.exit_code == 1 and "0 Skill(s) valid, 1 error(s)" in original.output
+    assert f"disk-inspection.yaml:2: name: {duplicate} disk-copy.yaml, which loads first: this file would not" in (
+        original.output)
+    both = runner.invoke(app, ["skills", "validate", "disk-copy.yaml", "disk-inspection.yaml"])
+    assert both.exit_code == 1 and both.output.count(duplicate) == 1 and "1 Skill(s) valid, 1 error(s)" in both.output
+    whole = runner.invoke(app, ["skills", "validate", ".", "disk-copy.yaml"])  # the directory says it, once
+    assert whole.exit_code == 1 and whole.output.count(duplicate) == 1 and "1 Skill(s) valid" in whole.output
+
+
 def test_validate_fails_when_nothing_was_checked(tmp_path):
     result = runner.invoke(app, ["skills", "validate", str(tmp_path)])
     assert result.exit_code == 1

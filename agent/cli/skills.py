@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agent.skills.library import SkillLibrary, load_default_library, load_library
+from agent.skills.library import SkillLibrary, load_default_library, load_library, same_name_siblings, skill_error
 from agent.skills.lint import located_catalog_warnings
-from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, load_skill, locate
+from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
 from agent.skills.schema import skill_json_schema
 
 skills_app = typer.Typer(
@@ -95,17 +95,38 @@ def _validate_paths(paths: list[Path]) -> tuple[list[LoadedSkill], list[SkillErr
         library: SkillLibrary = load_library(directories)
         loaded.extend(library.skills.values())
         errors.extend(library.errors)
+    given = {p.resolve() for p in paths}
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() or path.parent.resolve() in given:  # a directory given is checked whole, duplicates too
             continue
         if not path.exists():
             errors.append(SkillError(str(path), None, "", "no such file or directory"))
             continue
         try:
-            loaded.append(load_skill(path))
+            skill = load_skill(path)
         except SkillLoadError as exc:
             errors.extend(exc.errors)
+            continue
+        duplicates, loads = _duplicates(skill, given)
+        errors.extend(duplicates)
+        if loads:
+            loaded.append(skill)
     return loaded, errors
+
+
+def _duplicates(skill: LoadedSkill, given: set[Path]) -> tuple[list[SkillError], bool]:
+    """A file validated on its own that shares its name with other files of its directory, which loading the
+    directory rejects but the first by file name (said once when both are validated, at the one not loading),
+    and whether this file would load."""
+    errors, loads = [], True
+    for other in same_name_siblings(skill):
+        duplicate = f"duplicate Skill name {skill.name!r}: also defined in {display_path(other)}"
+        if skill.path is not None and other.name < skill.path.name:
+            errors.append(skill_error(skill, f"{duplicate}, which loads first: this file would not"))
+            loads = False
+        elif other.resolve() not in given:
+            errors.append(skill_error(skill, f"{duplicate}, which would then not load"))
+    return errors, loads
 
 
 @skills_app.command("validate")

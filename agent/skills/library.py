@@ -167,6 +167,28 @@ def _other_generic(library: SkillLibrary, loaded: LoadedSkill) -> LoadedSkill | 
 
 
 def _reject(library: SkillLibrary, loaded: LoadedSkill, message: str, key: str = "name") -> None:
+    library.errors.append(skill_error(loaded, message, key))
+
+
+def skill_error(loaded: LoadedSkill, message: str, key: str = "name") -> SkillError:
+    """An error about a Skill that loaded on its own, at the line of its field ``key``."""
     line, field_name = locate(loaded.raw, (key,))
     file = display_path(loaded.path) if loaded.path else loaded.source
-    library.errors.append(SkillError(file, line, field_name, message))
+    return SkillError(file, line, field_name, message)
+
+
+def same_name_siblings(loaded: LoadedSkill) -> list[Path]:
+    """The other Skill files of ``loaded``'s directory that define its name: in one directory only the first file
+    by name loads, so adding a copy without renaming it can take the place of the Skill it was copied from."""
+    if loaded.path is None:
+        return []
+    found: list[Path] = []
+    for sibling in skill_files(loaded.path.parent):
+        if sibling.resolve() == loaded.path.resolve():
+            continue
+        try:
+            if load_skill(sibling).name == loaded.name:
+                found.append(sibling)
+        except SkillLoadError:
+            continue
+    return found
