@@ -124,6 +124,8 @@ def test_add_refuses_a_job_id_in_use_unless_told_to_replace_it(runner):
         (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 30 2 *"),
          "cron '0 2 30 2 *': never fires: no month '2' has a day '30'; schedule x not saved"),
         (("remove", "nope"), "no schedule with job id 'nope'"),
+        (("remove", "skill:disk-inspection"), "schedule skill:disk-inspection is the Skill disk-inspection's own "
+         "`schedule`, stored again by every sync; remove that field from the Skill"),
         (("run", "generic-rca"), "not an inspection"),
         (("run", "no-such-skill"), "no Skill named 'no-such-skill'"),
     ],
@@ -132,6 +134,16 @@ def test_bad_requests_fail_with_a_clear_message(runner, args, message):
     result = invoke(runner, *args)
     assert result.exit_code == 2
     assert message in " ".join(result.stderr.split())
+
+
+def test_remove_leaves_a_skills_own_schedule_and_its_history_alone(runner):
+    assert invoke(runner, "sync").exit_code == 0
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.set_schedule_enabled("skill:disk-inspection", False)
+        memory.record_schedule_run("skill:disk-inspection", "done", case_id="c1")
+        before = memory.get_schedule("skill:disk-inspection")
+        assert invoke(runner, "remove", "skill:disk-inspection").exit_code == 2
+        assert memory.get_schedule("skill:disk-inspection") == before  # not deleted and stored again, enabled
 
 
 @pytest.mark.parametrize(("skill", "message"), [

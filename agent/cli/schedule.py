@@ -192,7 +192,12 @@ def _describe(schedule: ScheduleRecord) -> str:
 def remove(job_id: Annotated[str, typer.Argument(help="The schedule's job id.")]) -> None:
     """Delete a schedule of your own and its job (a Skill's schedule goes when its `schedule` is removed)."""
     from agent.scheduler import sync_schedules
+    from agent.scheduler.specs import SKILL_JOB_PREFIX
 
+    if job_id.startswith(SKILL_JOB_PREFIX):  # the next sync would store it again, enabled, its history gone
+        skill = job_id.removeprefix(SKILL_JOB_PREFIX)
+        fail(f"schedule {job_id} is the Skill {skill}'s own `schedule`, stored again by every sync; remove that "
+             f"field from the Skill (or override the Skill in the user Skill directory without it); not removed")
     settings = get_settings()
     with user_errors(*ERRORS):
         with Memory(settings.resolved_database_url) as memory:
