@@ -60,7 +60,9 @@ def level_in_text(message: str) -> str | None:
     """The level a line's text names (one of ``LOG_LEVELS``), for a line whose record gave none; None when the text
     names none. Read in order: a ``level``/``severity`` key, a glog/klog header, a bracketed level (any case), an
     upper-case level word within ``LEVEL_WORD_REACH`` characters of the start; the first that names a level wins."""
-    if (found := _LEVEL_KEY.search(message)) and (level := canonical_level(found[1])):
+    found = _LEVEL_KEY.search(message)
+    numeric_in_prose = found is not None and found[1].isdigit() and not any(c in found[0] for c in '="')
+    if found and not numeric_in_prose and (level := canonical_level(found[1])):  # "water level: 3" is no level
         return level
     if found := _GLOG_HEADER.match(message.lstrip()):
         return LEVEL_SYNONYMS[found[1]]

@@ -106,6 +106,8 @@ def test_a_line_with_no_level_is_read_as_info_and_its_text_still_counts(tmp_path
         ("E1205 10:00:00.123456   12 server.go:88] handler failed", "ERROR"),  # glog/klog
         ("2023/01/29 10:00:00 [error] 12#0: *1 upstream timed out", "ERROR"),  # nginx
         ("[Debug] cache warm", "DEBUG"),
+        ('{"level":50,"msg":"payment declined"}', "ERROR"),  # pino's number
+        ("ts=1 level=4 msg=retry", "WARN"),  # syslog's
     ],
 )
 def test_a_lines_text_names_its_level(message, level):
@@ -119,6 +121,7 @@ def test_a_lines_text_names_its_level(message, level):
         "GET /ERROR_PAGE 200",  # part of a longer token
         "x" * 120 + " ERROR far from the start",  # beyond a header's reach
         "level=loud something",  # a key naming no level
+        "tank level: 3 of 5",  # a number after a key in prose: no syslog severity
     ],
 )
 def test_text_naming_no_level_gives_none(message):
