@@ -344,24 +344,45 @@ def test_oversized_bodies_are_refused_before_parsing(memory, investigator):
     assert investigator.calls == []
 
 
-def test_the_service_is_read_from_the_configured_label(memory, investigator, monkeypatch):
+@pytest.fixture
+def app_label_client(memory, investigator, monkeypatch):
+    """A client of a service configured with BIANQUE_SERVICE_LABEL=app."""
     from agent.config import get_settings
 
     monkeypatch.setenv("BIANQUE_SERVICE_LABEL", "app")
     get_settings.cache_clear()
     try:
         with make_client(memory, investigator) as app_client:
-            body = post(app_client, alert(service=None, app="checkout", fingerprint="fp-app"))
-            assert body["alerts"][0]["service"] == "checkout"
-            wait_idle(app_client)
-            long = app_client.post("/webhook/alertmanager", json=webhook(alert(service=None, app="a" * 201)))
-            assert long.status_code == 422  # the label read as the service is checked, not `service`
-            assert "alerts[0].labels.app: longer than 200" in long.json()["detail"]
+            yield app_client
     finally:
         monkeypatch.delenv("BIANQUE_SERVICE_LABEL")
         get_settings.cache_clear()
+
+
+def test_the_service_is_read_from_the_configured_label(app_label_client, investigator):
+    body = post(app_label_client, alert(service=None, app="checkout", fingerprint="fp-app"))
+    assert body["alerts"][0]["service"] == "checkout"
+    wait_idle(app_label_client)
+    long = app_label_client.post("/webhook/alertmanager", json=webhook(alert(service=None, app="a" * 201)))
+    assert long.status_code == 422  # the label read as the service is checked, not `service`
+    assert "alerts[0].labels.app: longer than 200" in long.json()["detail"]
     [(event, _skill, _source)] = investigator.calls
     assert event.service == "checkout"
+
+
+@pytest.mark.parametrize("char", ["\n", "\x1b", "\x85"], ids=["newline", "escape", "C1 NEL"])
+def test_a_control_character_in_the_configured_label_is_refused_up_front(app_label_client, investigator, char):
+    good, bad = alert("A", service=None, app="search"), alert("B", service=None, app=f"check{char}out")
+    answer = post(app_label_client, good, bad)
+    assert (answer["accepted"], answer["rejected"]) == (1, 1)
+    [problem] = answer["alerts"][1]["errors"]
+    assert problem["field"] == "alerts[1].labels.app"
+    assert f"contains the control character U+{ord(char):04X}" in problem["message"]
+    alone = app_label_client.post("/webhook/alertmanager", json=webhook(bad))
+    assert alone.status_code == 422 and "alerts[0].labels.app: contains the control character" in alone.json()["detail"]
+    wait_idle(app_label_client)
+    assert [i["service"] for i in app_label_client.get("/incidents").json()] == ["search"]
+    assert [e.service for e, _, _ in investigator.calls] == ["search"]
 
 
 def test_alerts_the_sender_left_out_are_reported_and_logged(client, caplog):

@@ -22,6 +22,7 @@ from agent.api.errors import problems
 from agent.api.text import text_problem
 from agent.events import Alert, alert_service, event_from_alert
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
+from agent.names import name_problem
 from agent.timeparse import to_rfc3339
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,8 @@ def _texts(alert: Alert) -> Iterable[tuple[str, str]]:
 
 
 def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem]:
-    """What makes a parsed alert unusable: status, alertname, text that is not text, over-long names (its service
-    read from ``service_label``, as the intake reads it)."""
+    """What makes a parsed alert unusable: status, alertname, text that is not text, a service name with a control
+    character, over-long names (its service read from ``service_label``, as the intake reads it)."""
     found: list[Problem] = []
     if alert.status not in ALERT_STATUSES:
         found.append(Problem(field="status", message=f"must be firing or resolved, got {alert.status!r}"))
@@ -116,8 +117,11 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem
         if problem:
             found.append(Problem(field=field, message=problem))
     service = alert_service(alert, service_label) or ""
-    label = service_label if alert.labels.get(service_label) else "service"
-    for field, value in (("labels.alertname", alert.name), (f"labels.{label}", service),
+    label = f"labels.{service_label if alert.labels.get(service_label) else 'service'}"
+    named = name_problem(service)  # the model checks only ``service`` and ``alertname``, not a configured label
+    if named and all(p.field != label for p in found):  # a NUL is already said to be no text
+        found.append(Problem(field=label, message=named))
+    for field, value in (("labels.alertname", alert.name), (label, service),
                          ("fingerprint", alert.fingerprint or "")):
         if len(value) > MAX_NAME_CHARS:
             found.append(Problem(field=field, message=f"longer than {MAX_NAME_CHARS} characters"))
