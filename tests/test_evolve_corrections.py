@@ -164,6 +164,17 @@ def test_cli_correct_stores_and_reports(memory) -> None:
     assert memory.get_case(case_id).latest_correction.root_cause_fault == "memory_leak"
 
 
+def test_cli_correct_records_the_author_given_else_the_login_name(memory, monkeypatch) -> None:
+    monkeypatch.setattr("agent.cli.corrections.author", lambda: "login-name")
+    given = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    result = runner.invoke(app, ["correct", given, "--right", "--author", " alice ", "--no-index"])
+    assert result.exit_code == 0, result.output
+    assert memory.get_case(given).latest_correction.author == "alice"
+    default = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    assert runner.invoke(app, ["correct", default, "--right", "--no-index"]).exit_code == 0
+    assert memory.get_case(default).latest_correction.author == "login-name"
+
+
 def test_cli_correct_errors_are_clear(memory) -> None:
     case_id = store_case(memory, rca_event(), rca_verdict())
     bad = runner.invoke(app, ["correct", case_id, "--wrong", "--decision", "block", "--no-index"])

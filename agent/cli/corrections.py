@@ -24,6 +24,8 @@ def correct(
     attention: Annotated[bool | None, typer.Option(
         "--attention/--no-attention", help="Did the alert need attention? (--no-attention: it was noise)")] = None,
     note: Annotated[str, typer.Option(help="Free text for whoever meets this again.")] = "",
+    who: Annotated[str | None, typer.Option(
+        "--author", help="Who gives the correction (default: your login name).")] = None,
     index: Annotated[bool, typer.Option(
         "--index/--no-index", help="Make the case retrievable as experience (knowledge store).")] = True,
     as_json: JsonOption = False,
@@ -39,7 +41,8 @@ def correct(
         memory = memory_store()
         result = correct_case(
             memory, case_id, correct=right, service=service, fault=fault, decision=decision,
-            needs_attention=attention, note=note, author=author(), knowledge=knowledge_store() if index else None,
+            needs_attention=attention, note=note, author=author() if who is None else who,
+            knowledge=knowledge_store() if index else None,
         )
     if as_json:
         print_json({"correction": result.correction.model_dump(mode="json"), "truth": result.truth.describe(),
