@@ -10,6 +10,7 @@ from agent.events import Event
 from agent.evolve.casebase import case_doc_id, similar_cases
 from agent.evolve.corrections import API_WORDING, CorrectionError, correct_case
 from agent.memory import CaseNotFoundError
+from agent.memory.corrections import NAME_MAX_CHARS
 from agent.verdict import InspectionItem, Verdict
 from tests.test_evolve_support import T0, rca_event, rca_verdict, release_event, release_verdict, store_case
 
@@ -173,6 +174,17 @@ def test_cli_correct_records_the_author_given_else_the_login_name(memory, monkey
     default = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
     assert runner.invoke(app, ["correct", default, "--right", "--no-index"]).exit_code == 0
     assert memory.get_case(default).latest_correction.author == "login-name"
+
+
+@pytest.mark.parametrize("option", ["--service", "--fault", "--author"])
+def test_cli_correct_names_the_option_of_a_too_long_name(memory, option) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    names = {"--service": "cache", "--fault": "cache_failure", option: "f" * (NAME_MAX_CHARS + 1)}
+    result = runner.invoke(app, ["correct", case_id, "--wrong", *(a for pair in names.items() for a in pair),
+                                 "--no-index"])
+    assert result.exit_code == 2
+    assert f"{option}: at most {NAME_MAX_CHARS} characters, got {NAME_MAX_CHARS + 1}" in " ".join(result.stderr.split())
+    assert memory.get_case(case_id).corrections == []
 
 
 def test_cli_correct_errors_are_clear(memory) -> None:

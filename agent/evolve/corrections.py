@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.events import Pattern
-from agent.memory.corrections import stored_name
+from agent.memory.corrections import name_length_problem, stored_name
 from agent.memory.errors import InvalidInputError
 from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.truth import Truth, judge, truth_from_correction
@@ -38,17 +38,18 @@ class Wording:
     right: str
     wrong: str
     fault: str = "fault"  # the fault kind's field
+    author: str = "author"
 
 
 CLI_WORDING = Wording(
     service="--service", root_cause="--service S --fault F", attention="--attention/--no-attention",
     no_attention="--no-attention", decision="--decision pass|hold|block", right="--right", wrong="--wrong",
-    fault="--fault",
+    fault="--fault", author="--author",
 )
 API_WORDING = Wording(
     service="root_cause_service", root_cause="root_cause_service and root_cause_fault", attention="needs_attention",
     no_attention="needs_attention: false", decision="decision (pass|hold|block)", right="correct: true",
-    wrong="correct: false", fault="root_cause_fault",
+    wrong="correct: false", fault="root_cause_fault", author="author",
 )
 
 
@@ -131,13 +132,19 @@ def check_correction(
     decision: str | None = None,
     needs_attention: bool | None = None,
     note: str = "",
+    author: str | None = None,
     wording: Wording = CLI_WORDING,
 ) -> Truth:
     """The truth a correction states, or CorrectionError (worded for the caller's face) when it does not fit.
 
-    Besides fitting the pattern, the correction must agree with itself: "right" with a truth the
-    verdict does not give, or "wrong" with exactly what the verdict said, is refused.
+    Names (service, fault kind, author) must fit memory (``name_length_problem``). Besides fitting the pattern,
+    the correction must agree with itself: "right" with a truth the verdict does not give, or "wrong" with
+    exactly what the verdict said, is refused.
     """
+    for field_name, name in ((wording.service, service), (wording.fault, fault), (wording.author, author)):
+        problem = name_length_problem(name) if isinstance(name, str) else None
+        if problem:  # memory's one rule, named as the face asked for it
+            raise CorrectionError(f"{field_name}: {problem}")
     service = service.strip() if isinstance(service, str) and service.strip() else None
     fields = {"service": service, "fault": fault, "decision": decision, "needs_attention": needs_attention}
     _check_fields(case, correct, fields, wording)
@@ -179,7 +186,7 @@ def correct_case(
     case = memory.get_case(case_id)
     check_correction(
         case, correct, service=service, fault=fault, decision=decision, needs_attention=needs_attention, note=note,
-        wording=wording,
+        author=author, wording=wording,
     )
     said = {"correct": correct, "root_cause_service": stored_name(service), "root_cause_fault": stored_name(fault),
             "decision": decision, "needs_attention": needs_attention, "note": note or ""}
