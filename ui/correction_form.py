@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from agent.evolve.corrections import Wording
-from agent.memory.corrections import NAME_MAX_CHARS, NOTE_MAX_CHARS
+from agent.memory.corrections import NAME_RULE, NOTE_MAX_CHARS
 from agent.memory.lines import correction_line
 from agent.memory.records import CaseRecord
 from ui import backend
@@ -19,7 +19,7 @@ DECISIONS = [NOT_STATED, "pass", "hold", "block"]
 FORM_WORDING = Wording(
     service="'Root-cause service'", root_cause="'Root-cause service' and 'Fault kind'", attention="'Needs attention'",
     no_attention="'no action needed'", decision="a 'Right decision'", right="'Right'", wrong="'Wrong'",
-    fault="'Fault kind'",
+    fault="'Fault kind'", author="'Author'",
 )
 FLASH_STYLES = {  # kind -> how the outcome is shown
     "success": (st.success, ":material/check_circle:"),
@@ -95,15 +95,17 @@ def render_correction_form(case: CaseRecord) -> None:
             st.selectbox("Right decision", DECISIONS, key=_key(case.id, "decision"))
         else:
             left, right = st.columns(2)
+            # no max_chars: it would count the blanks around a name, which memory's rule does not (NAME_RULE);
+            # the evolution step checks that rule and names the field in the refusal
             left.text_input("Root-cause service", key=_key(case.id, "service"), placeholder="e.g. feature-store",
-                            max_chars=NAME_MAX_CHARS)
+                            help=NAME_RULE)
             right.text_input("Fault kind", key=_key(case.id, "fault"), placeholder="e.g. slow_dependency",
-                             max_chars=NAME_MAX_CHARS)
+                             help=NAME_RULE)
             st.selectbox("Needs attention", list(ATTENTION), key=_key(case.id, "attention"))
         st.text_area("Note", key=_key(case.id, "note"), placeholder="What was really going on?",
                      max_chars=NOTE_MAX_CHARS)
         left, right = st.columns(2)
-        left.text_input("Author", key=_key(case.id, "author"), max_chars=NAME_MAX_CHARS)
+        left.text_input("Author", key=_key(case.id, "author"), help=NAME_RULE)
         right.checkbox(
             "Add to experience knowledge",
             value=True,

@@ -10,9 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 from agent.ask import MAX_QUESTION_CHARS
 from agent.events import Event
 from agent.memory import CaseRecord, CorrectionRecord
-from agent.memory.corrections import NAME_MAX_CHARS, NOTE_MAX_CHARS, name_length_problem
-
-NAME_RULE = f"At most {NAME_MAX_CHARS} characters, not counting blanks around it (they are not stored)."
+from agent.memory.corrections import NAME_RULE, NOTE_MAX_CHARS, name_length_problem
 
 
 class StrictBody(BaseModel):

@@ -13,6 +13,7 @@ from agent.memory.store import Store
 DECISIONS = ("pass", "hold", "block")
 NAME_MAX_CHARS: int = CorrectionRow.__table__.c.root_cause_service.type.length  # a service, fault kind or author
 NOTE_MAX_CHARS = 4000
+NAME_RULE = f"At most {NAME_MAX_CHARS} characters, not counting blanks around it (they are not stored)."
 
 
 def stored_name(value: str | None) -> str | None:
