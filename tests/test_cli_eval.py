@@ -99,6 +99,17 @@ def test_eval_of_a_directory_without_bundles_fails(tmp_path):
     assert "no case bundles" in result.stderr
 
 
+def test_eval_stops_past_max_bundles_before_evaluating_any(mixed_cases, monkeypatch):
+    def evaluate(*args, **kwargs):
+        raise AssertionError("nothing is evaluated past --max-bundles")
+
+    monkeypatch.setattr("agent.cli.evaluate._run_eval", evaluate)
+    result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--max-bundles", "4"])
+    assert result.exit_code == 2 and result.stdout == ""
+    message = " ".join(result.stderr.split())  # as `bundle validate` says it
+    assert f"more than 4 case bundles under {mixed_cases}" in message and "--max-bundles 0" in message
+
+
 def test_eval_of_a_missing_directory_is_a_usage_error(tmp_path):
     result = runner.invoke(app, ["eval", "--cases", str(tmp_path / "absent")])
     assert result.exit_code == 2 and "Invalid value for '--cases'" in result.output

@@ -10,12 +10,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import track
 from rich.table import Table
-from rich.text import Text
 
 from agent.bundles.errors import BundleWarning, InvalidBundleError
 from agent.bundles.reader import CaseBundle, load_bundle
-from agent.bundles.validate import TooManyBundlesError, check_bundle, find_bundles
-from agent.cli.common import JsonOption, console, err_console, print_json
+from agent.bundles.validate import check_bundle
+from agent.cli.common import (
+    DEFAULT_MAX_BUNDLES,
+    JsonOption,
+    MaxBundlesOption,
+    bundles_or_exit,
+    console,
+    err_console,
+    print_json,
+)
 from agent.detectors.wording import fmt_duration
 from agent.series import DEFAULT_STEP_S, sample_step
 from agent.sources.resample import FINER
@@ -23,12 +30,6 @@ from agent.timeparse import to_rfc3339
 
 if TYPE_CHECKING:
     from agent.sources.sqlstore import ObservabilityStore
-
-DEFAULT_MAX_BUNDLES = 1000
-MaxBundlesOption = Annotated[int, typer.Option(
-    "--max-bundles", min=0,
-    help="Stop, taking none, when the directories hold more bundles than this (0: no limit): a walk of the wrong "
-         "directory (a home, /tmp) would otherwise go on for ever.")]
 
 bundle_app = typer.Typer(
     help="Validate, summarise and ingest case bundles (docs/bundle-format.md).", no_args_is_help=True
@@ -51,7 +52,7 @@ def validate(
     Warnings (what the readers ignore, such as an unknown key) are printed too; they do not fail the check.
     ``--json`` prints, per bundle, its path, whether it is valid, and its errors and warnings as file, line, field
     and message (for a CI step); the exit code is the same."""
-    bundles = _bundles_or_exit(paths, max_bundles)
+    bundles = bundles_or_exit(paths, max_bundles)
     checking = track(bundles, description="checking", console=err_console, transient=True)  # terminals only
     checked = {path: check_bundle(path) for path in checking}
     bad = sum(bool(errors) for errors, _ in checked.values())
@@ -120,7 +121,7 @@ def ingest(
     """
     from agent.sources.sqlstore import ObservabilityStore
 
-    bundles = _bundles_or_exit(paths, max_bundles)
+    bundles = bundles_or_exit(paths, max_bundles)
     store = ObservabilityStore()
     outcomes = []
     for path in track(bundles, description=f"ingesting into {store.where}", console=err_console):
@@ -162,25 +163,6 @@ def _ingest_one(store: ObservabilityStore, path: Path, force: bool) -> dict[str,
             )
     _warn(warnings)
     return {**outcome, "warnings": [str(w) for w in warnings]}
-
-
-def _bundles_or_exit(paths: list[Path], limit: int) -> list[Path]:
-    """The bundles at or under ``paths`` (a spinner counts them on a terminal); exit 1 with a message when there
-    are none or more than ``limit`` (0: no limit)."""
-    where = ", ".join(map(str, paths))
-    looking = f"looking for case bundles under {where}"
-    try:
-        with err_console.status(Text(looking)) as status:
-            bundles = find_bundles(paths, limit=limit or None,
-                                   on_found=lambda count: status.update(Text(f"{looking}: {count} found")))
-    except TooManyBundlesError as exc:
-        _error(f"more than {limit} case bundles under {where} (stopped looking at {exc.at}): is it the right "
-               "directory? Give the bundles' own directory, or --max-bundles 0 to take them all")
-        raise typer.Exit(1) from None
-    if not bundles:
-        _error(f"no case bundles (directories with an event.yaml) under {where}")
-        raise typer.Exit(1)
-    return bundles
 
 
 def _error(text: str) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -24,6 +25,11 @@ BundleOption = Annotated[
                  exists=True, file_okay=False, dir_okay=True),
 ]
 SkillOption = Annotated[str | None, typer.Option("--skill", help="Use this Skill instead of selecting one.")]
+DEFAULT_MAX_BUNDLES = 1000
+MaxBundlesOption = Annotated[int, typer.Option(
+    "--max-bundles", min=0,
+    help="Stop, taking none, when the directories hold more bundles than this (0: no limit): a walk of the wrong "
+         "directory (a home, /tmp) would otherwise go on for ever.")]
 COULD_NOT_JUDGE_EXIT = 3  # rca / intercept / inspect: the data could not answer (the verdict's judged is false)
 
 
@@ -34,11 +40,30 @@ def exit_if_not_judged(verdict: Any) -> None:
         raise typer.Exit(COULD_NOT_JUDGE_EXIT)
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print a clear error and exit non-zero (no traceback). ``message`` is plain text: brackets in it
     (``pkg[extra]``, ``alerts[3]``, a log line) are printed as they are, never read as markup."""
     err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
+
+
+def bundles_or_exit(paths: Sequence[Path], limit: int, code: int = 1) -> list[Path]:
+    """The bundles at or under ``paths`` (``agent.bundles.validate.find_bundles``; a spinner counts them on a
+    terminal); exit ``code`` with a message when there are none or more than ``limit`` (0: no limit)."""
+    from agent.bundles.validate import TooManyBundlesError, find_bundles
+
+    where = ", ".join(map(str, paths))
+    looking = f"looking for case bundles under {where}"
+    try:
+        with err_console.status(Text(looking)) as status:
+            bundles = find_bundles(paths, limit=limit or None,
+                                   on_found=lambda count: status.update(Text(f"{looking}: {count} found")))
+    except TooManyBundlesError as exc:
+        fail(f"more than {limit} case bundles under {where} (stopped looking at {exc.at}): is it the right "
+             "directory? Give the bundles' own directory, or --max-bundles 0 to take them all", code)
+    if not bundles:
+        fail(f"no case bundles (directories with an event.yaml) under {where}", code)
+    return bundles
 
 
 @contextmanager

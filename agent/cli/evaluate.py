@@ -9,7 +9,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from agent.cli.common import JsonOption, console, err_console, fail, print_json
+from agent.cli.common import (
+    DEFAULT_MAX_BUNDLES,
+    JsonOption,
+    MaxBundlesOption,
+    bundles_or_exit,
+    console,
+    err_console,
+    fail,
+    print_json,
+)
 from agent.config import PROJECT_ROOT, get_settings
 
 PATTERN_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -118,13 +127,10 @@ def eval_command(
     jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", min=1, help="Worker processes (default: one per core, up to 4 and one per 4 bundles; "
         "each holds about 0.4 GB; 1 runs everything in this process).")] = None,
+    max_bundles: MaxBundlesOption = DEFAULT_MAX_BUNDLES,
 ) -> None:
     """Run every labelled bundle in a directory and report pass rate and accuracy per pattern and Skill."""
-    from agent.eval.runner import find_bundles
-
-    bundles = find_bundles(cases)
-    if not bundles:
-        fail(f"{cases}: no case bundles (directories with event.yaml) found")
+    bundles = bundles_or_exit([cases], max_bundles, code=2)
     label = f"evaluating {len(bundles)} bundles"
     if memory:
         from agent.runtime import open_memory
