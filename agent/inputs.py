@@ -11,7 +11,16 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from agent.events import Alert, AlertmanagerWebhook, ChangeEvent, Event, event_from_alert, event_from_change
+from agent.events import (
+    Alert,
+    AlertmanagerWebhook,
+    ChangeEvent,
+    Event,
+    alert_service,
+    event_from_alert,
+    event_from_change,
+)
+from agent.names import name_problem
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
@@ -77,11 +86,15 @@ def events_from_alert_file(path: Path, now: float, service_label: str = "service
     service is read from ``service_label`` (``events.alert_service``)."""
     alerts = alerts_from_data(read_structured(path), str(path))
     for i, alert in enumerate(alerts):
+        where = f"{path}[{i}]" if len(alerts) > 1 else str(path)
         if not alert.name:
-            where = f"{path}[{i}]" if len(alerts) > 1 else str(path)
             extra = sorted(alert.model_extra or {})
             unknown = f"; unknown field(s) {', '.join(map(repr, extra))}" if extra else ""
             raise InputError(f"{where}: labels.alertname: required (an Alertmanager alert names its rule){unknown}")
+        service = alert_service(alert, service_label)
+        if service and (problem := name_problem(service)):  # the model checks only ``service``, not a configured label
+            label = service_label if alert.labels.get(service_label) else "service"
+            raise InputError(f"{where}: labels.{label}: {problem}")
     return [event_from_alert(alert, now, service_label) for alert in alerts]
 
 

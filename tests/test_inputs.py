@@ -29,6 +29,14 @@ def test_bad_alert_names_the_file_and_field(tmp_path):
         events_from_alert_file(path, now=0)
 
 
+def test_a_control_character_in_the_configured_service_label_names_the_label(tmp_path):
+    path = tmp_path / "alerts.json"
+    alert = {"status": "firing", "labels": {"alertname": "A", "app": "cart\u0007"}, "startsAt": 0}
+    path.write_text(json.dumps([{**alert, "labels": {"alertname": "A", "app": "cart"}}, alert]))
+    with pytest.raises(InputError, match=r"alerts.json\[1\]: labels.app: contains the control character U\+0007"):
+        events_from_alert_file(path, now=0, service_label="app")
+
+
 def test_unparseable_file_names_the_line(tmp_path):
     path = tmp_path / "change.yaml"
     path.write_text("id: d1\ntype: [unclosed\n")
