@@ -136,6 +136,45 @@ def test_bad_requests_fail_with_a_clear_message(runner, args, message):
     assert message in " ".join(result.stderr.split())
 
 
+@pytest.mark.parametrize("job_id", ["skill:disk-inspection", "nightly"])
+def test_disable_pauses_a_schedule_and_enable_resumes_it_keeping_its_history(runner, job_id):
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.record_schedule_run(job_id, "done", ts=1000.0, case_id="c1")
+    disabled = invoke(runner, "disable", job_id)
+    assert disabled.exit_code == 0, disabled.output
+    assert f"schedule {job_id} disabled" in disabled.stdout
+    row = listed(runner)[job_id]
+    assert (row["enabled"], row["next_run"], row["problem"], row["last_case_id"]) == (False, None, None, "c1")
+    assert invoke(runner, "sync").exit_code == 0 and listed(runner)[job_id]["enabled"] is False  # stays paused
+    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
+    cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
+    assert "disabled" in cells[job_id]
+    enabled = invoke(runner, "enable", job_id)
+    assert enabled.exit_code == 0, enabled.output
+    row = listed(runner)[job_id]
+    assert (row["enabled"], row["next_run"] is not None, row["last_case_id"]) == (True, True, "c1")
+
+
+@pytest.mark.parametrize("command", ["enable", "disable"])
+def test_enable_and_disable_name_an_unknown_job_id_and_change_nothing(runner, command):
+    assert invoke(runner, "sync").exit_code == 0
+    before = listed(runner)
+    result = invoke(runner, command, "nope")
+    assert result.exit_code == 2
+    assert "no schedule with job id 'nope' (see `bianque schedule list`)" in " ".join(result.stderr.split())
+    assert listed(runner) == before
+
+
+def test_enabling_a_schedule_whose_skill_cannot_run_says_why_it_has_no_job(runner):
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.save_schedule("ghost", "no-such-skill", "0 2 * * *", enabled=False)
+    result = invoke(runner, "enable", "ghost")
+    assert result.exit_code == 0, result.output
+    assert "skipped schedule ghost: no Skill named 'no-such-skill'" in " ".join(result.stderr.split())
+    assert listed(runner)["ghost"]["problem"].startswith("no Skill named 'no-such-skill'")
+
+
 def test_remove_leaves_a_skills_own_schedule_and_its_history_alone(runner):
     assert invoke(runner, "sync").exit_code == 0
     with Memory(get_settings().resolved_database_url) as memory:

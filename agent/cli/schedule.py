@@ -1,4 +1,4 @@
-"""``bianque schedule``: list, sync, add, remove and run scheduled inspections; run the scheduler."""
+"""``bianque schedule``: list, sync, add, remove, enable, disable and run scheduled inspections; run the scheduler."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ schedule_app = typer.Typer(help="Scheduled inspections (cron in UTC, jobs kept i
 ServiceOption = Annotated[
     list[str] | None, typer.Option("--service", help="Service to inspect (repeatable; default the Skill's scope).")
 ]
+JobIdArgument = Annotated[str, typer.Argument(help="The schedule's job id (see `bianque schedule list`).")]
 ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LookupError, ValueError)
 
 
@@ -188,8 +189,12 @@ def _describe(schedule: ScheduleRecord) -> str:
     return f"{schedule.skill} at {schedule.cron!r} over {_services(schedule.services)}"
 
 
+def _unknown(job_id: str) -> LookupError:
+    return LookupError(f"no schedule with job id {job_id!r} (see `bianque schedule list`)")
+
+
 @schedule_app.command("remove")
-def remove(job_id: Annotated[str, typer.Argument(help="The schedule's job id.")]) -> None:
+def remove(job_id: JobIdArgument) -> None:
     """Delete a schedule of your own and its job (a Skill's schedule goes when its `schedule` is removed)."""
     from agent.scheduler import sync_schedules
     from agent.scheduler.specs import SKILL_JOB_PREFIX
@@ -202,9 +207,39 @@ def remove(job_id: Annotated[str, typer.Argument(help="The schedule's job id.")]
     with user_errors(*ERRORS):
         with Memory(settings.resolved_database_url) as memory:
             if not memory.delete_schedule(job_id):
-                raise LookupError(f"no schedule with job id {job_id!r} (see `bianque schedule list`)")
+                raise _unknown(job_id)
         sync_schedules(settings)
     console.print(f"schedule {escape(job_id)} removed")
+
+
+@schedule_app.command("disable")
+def disable(job_id: JobIdArgument) -> None:
+    """Pause a schedule (a Skill's own too): its job goes; its definition and run history are kept, and a sync
+    keeps it paused until `bianque schedule enable`."""
+    _set_enabled(job_id, False)
+
+
+@schedule_app.command("enable")
+def enable(job_id: JobIdArgument) -> None:
+    """Resume a paused schedule: it gets its job again (unless its Skill or cron cannot run, said as by `sync`)."""
+    _set_enabled(job_id, True)
+
+
+def _set_enabled(job_id: str, enabled: bool) -> None:
+    """Store the schedule's enabled flag, then sync the jobs; an unknown job id changes nothing (exit 2)."""
+    from agent.scheduler import sync_schedules
+
+    state = "enabled" if enabled else "disabled"
+    settings = get_settings()
+    with user_errors(*ERRORS):
+        with Memory(settings.resolved_database_url) as memory:
+            try:
+                memory.set_schedule_enabled(job_id, enabled)
+            except ScheduleNotFoundError:
+                raise _unknown(job_id) from None
+        report = sync_schedules(settings)
+    _print_problems(report.problems)
+    console.print(f"schedule {escape(job_id)} {state}")
 
 
 def _run_target(name: str, services: list[str] | None) -> tuple[str, list[str] | None, str | None]:
