@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
+from sqlalchemy import inspect, text
 
 from agent.memory import InvalidInputError, Memory, ScheduleNotFoundError
+from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade
+from agent.memory.schedules import MAX_REASON_CHARS
 
 
 def test_schedule_crud(memory: Memory) -> None:
@@ -52,3 +56,48 @@ def test_run_bookkeeping_needs_an_existing_schedule(memory: Memory) -> None:
         memory.record_schedule_run("ghost", "done")
     with pytest.raises(ScheduleNotFoundError):
         memory.set_schedule_enabled("ghost", True)
+
+
+def check_run_reasons(memory: Memory) -> None:
+    """A failed run keeps why, as one bounded line of text any database stores (a NUL, a lone surrogate and a
+    newline in an exception's message included); a run without a reason clears it. Also run on PostgreSQL."""
+    memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")
+    message = "RuntimeError: query failed\x00 at line 3:\n  [red]rm -rf /[/red]\t\ud800 " + "x" * 1000
+    failed = memory.record_schedule_run("nightly", "failed", ts=1000.0, reason=message)
+    assert failed.last_reason == memory.get_schedule("nightly").last_reason
+    assert failed.last_reason.startswith("RuntimeError: query failed at line 3: [red]rm -rf /[/red] ? xxx")
+    assert len(failed.last_reason) == MAX_REASON_CHARS and failed.last_reason.endswith("x…")
+    done = memory.record_schedule_run("nightly", "done", ts=2000.0, case_id="c1")
+    assert (done.last_status, done.last_reason) == ("done", None)
+
+
+def test_run_reasons(memory: Memory) -> None:
+    check_run_reasons(memory)
+
+
+def check_reason_migration_keeps_rows(url: str) -> None:
+    """A schedule stored at revision 0003 survives 0004 (schedules.last_reason, NULL for it) and its downgrade.
+    Also run on PostgreSQL."""
+    engine = make_engine(url)
+    upgrade(engine, "0003")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO schedules (job_id, skill, cron, services, enabled, last_run, last_status, "
+                                "last_case_id, created_at, updated_at) VALUES ('nightly', 'inspect-ranking', "
+                                "'0 2 * * *', '[\"ranking\"]', true, 1000, 'failed', NULL, 10, 20)"))
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with Memory(engine=engine) as memory:
+        kept = memory.get_schedule("nightly")
+        assert (kept.services, kept.last_status, kept.last_reason, kept.updated_at) == (["ranking"], "failed", None,
+                                                                                        20.0)
+        memory.record_schedule_run("nightly", "failed", ts=2000.0, reason="ValueError: bad")
+    command.downgrade(alembic_config(url), "0003")
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert "last_reason" not in {c["name"] for c in inspect(engine).get_columns("schedules")}
+        assert connection.execute(text("SELECT last_status, last_run FROM schedules")).all() == [("failed", 2000.0)]
+    engine.dispose()
+
+
+def test_the_reason_migration_keeps_existing_rows(tmp_path) -> None:
+    check_reason_migration_keeps_rows(f"sqlite:///{tmp_path / 'm.db'}")

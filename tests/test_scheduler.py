@@ -195,7 +195,8 @@ def test_a_failed_run_is_recorded_and_raised(settings, memory):
 
     with pytest.raises(RuntimeError, match="sources down"):
         run_inspection("disk-check", settings=settings, investigator=broken)
-    assert memory.get_schedule("skill:disk-check").last_status == "failed"
+    schedule = memory.get_schedule("skill:disk-check")
+    assert (schedule.last_status, schedule.last_reason) == ("failed", "RuntimeError: sources down")
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,18 @@ def test_list_marks_a_next_run_in_the_past_as_overdue(runner):
     assert overdue == ["skill:disk-inspection"] and "overdue: no scheduler has run them" in table.stdout
 
 
+def test_list_says_why_a_last_run_failed_printing_the_reason_as_text(runner):
+    assert invoke(runner, "sync").exit_code == 0
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.record_schedule_run("skill:disk-inspection", "failed", reason="OSError: [bold]disk[/bold] gone")
+    assert listed(runner)["skill:disk-inspection"]["last_reason"] == "OSError: [bold]disk[/bold] gone"
+    assert listed(runner)["skill:saturation-inspection"]["last_reason"] is None
+    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
+    cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
+    assert "failed (see below)" in cells["skill:disk-inspection"]
+    assert "last run of skill:disk-inspection failed: OSError: [bold]disk[/bold] gone" in table.stdout
+
+
 def test_add_and_remove_a_schedule_of_ones_own(runner):
     added = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--service", "cache")
     assert added.exit_code == 0, added.output

@@ -68,8 +68,8 @@ def _when(ts: float | None) -> str:
 
 @schedule_app.command("list")
 def list_schedules(as_json: JsonOption = False) -> None:
-    """Schedules with their cron, services, last run and next run (after `bianque schedule sync`); why an
-    enabled schedule has no job (its Skill gone or not loading, its cron bad)."""
+    """Schedules with their cron, services, last run and next run (after `bianque schedule sync`); why a last run
+    failed or was skipped; why an enabled schedule has no job (its Skill gone or not loading, its cron bad)."""
     from agent.runtime import load_skills
     from agent.scheduler import paused_scheduler
     from agent.scheduler.specs import schedule_problem
@@ -101,13 +101,16 @@ def list_schedules(as_json: JsonOption = False) -> None:
             escape(_services(s.services)),
             "yes" if s.enabled else "no",
             _when(s.last_run),
-            s.last_status or "-",
+            (s.last_status or "-") + (" (see below)" if s.last_reason else ""),
             next_runs.get(s.job_id, "") + (" (overdue)" if s.job_id in overdue else "") or _no_job(s, problems),
         )
     console.print(table)
     if overdue:
         console.print("overdue: no scheduler has run them; `bianque schedule start` or `bianque serve "
                       "--with-scheduler` runs one (a run more than 30 minutes late is skipped, the next is on time)")
+    for s in schedules:
+        if s.last_reason:  # untrusted text (an exception's message): printed as it is, never read as markup
+            console.print(f"last run of {escape(s.job_id)} {escape(s.last_status or '')}: {escape(s.last_reason)}")
     for job_id, problem in problems.items():
         err_console.print(f"[yellow]no job[/] for schedule {escape(job_id)}: {escape(problem)}")
 

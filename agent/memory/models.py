@@ -155,6 +155,8 @@ class ScheduleRow(Base):
     last_run: Mapped[float | None]
     last_status: Mapped[str | None] = mapped_column(String(32))
     last_case_id: Mapped[str | None] = mapped_column(String(32))
+    last_reason: Mapped[str | None] = mapped_column(String(500))
+    """Why the last run failed or was skipped (one line, bounded: see ``schedules.run_reason``); None otherwise."""
     claimed_tick: Mapped[float | None]
     """The newest scheduled run time some process claimed (replicas run each tick once)."""
     claimed_by: Mapped[str | None] = mapped_column(String(200))

@@ -107,6 +107,7 @@ class ScheduleRecord(Record):
     last_run: float | None = None
     last_status: str | None = None
     last_case_id: str | None = None
+    last_reason: str | None = None
     created_at: float
     updated_at: float
 

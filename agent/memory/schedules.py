@@ -6,6 +6,7 @@ and run history that the CLI, API and UI show.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from sqlalchemy import or_, select, update
@@ -15,6 +16,21 @@ from agent.memory.errors import InvalidInputError, ScheduleNotFoundError, check_
 from agent.memory.models import ScheduleRow, now
 from agent.memory.records import ScheduleRecord
 from agent.memory.store import Store, get_row
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_REASON_CHARS: int = ScheduleRow.__table__.c.last_reason.type.length
+
+
+def run_reason(text: str | None) -> str | None:
+    """Why a run failed or was skipped, as stored: untrusted text (an exception's message may quote a log line or a
+    file) kept as data on one line, control characters and runs of white space made one space, a lone surrogate
+    ``?`` (PostgreSQL stores neither a NUL nor one), at most ``MAX_REASON_CHARS`` characters; None when empty."""
+    if text is None:
+        return None
+    flat = " ".join(_CONTROL.sub(" ", text).split()).encode("utf-8", "replace").decode("utf-8")
+    if len(flat) > MAX_REASON_CHARS:
+        flat = flat[: MAX_REASON_CHARS - 1] + "…"
+    return flat or None
 
 
 def _record(row: ScheduleRow) -> ScheduleRecord:
@@ -83,14 +99,21 @@ class ScheduleStore(Store):
             return _record(row)
 
     def record_schedule_run(
-        self, job_id: str, status: str, ts: float | None = None, case_id: str | None = None
+        self,
+        job_id: str,
+        status: str,
+        ts: float | None = None,
+        case_id: str | None = None,
+        reason: str | None = None,
     ) -> ScheduleRecord:
-        """Note that a schedule ran (status e.g. done / failed / skipped) and which case it opened."""
+        """Note that a schedule ran (status e.g. done / failed / skipped), which case it opened and, for a run that
+        failed or was skipped, why (made one bounded line by :func:`run_reason`; a run without one clears it)."""
         with self._write() as session:
             row = self._existing(session, job_id)
             row.last_run = now() if ts is None else ts
             row.last_status = status
             row.last_case_id = case_id
+            row.last_reason = run_reason(reason)
             session.flush()
             return _record(row)
 

@@ -108,7 +108,8 @@ def run_inspection(
     """Inspect with ``skill_name`` now (default services: its scope) and record the run on ``job_id``.
 
     Without ``job_id`` the run is recorded on the Skill's own schedule when it has one: status ``done``,
-    ``could not judge`` (no data answered; the verdict's ``judged`` is false) or ``failed``.
+    ``could not judge`` (no data answered; the verdict's ``judged`` is false) or ``failed`` (with the exception's
+    class and message as its reason).
     Raises LookupError for an unknown Skill and ValueError for a Skill that is not an inspection.
     """
     from agent.runtime import known_services, load_skills
@@ -130,14 +131,20 @@ def run_inspection(
                 skill_name, targets, skill.window.lookback, time.time() if now is None else now, skill.scope.business
             )
             result = investigator(event, skill=skill_name, source="schedule")
-        except Exception:
+        except Exception as exc:
             if job_id:
-                memory.record_schedule_run(job_id, "failed")
+                memory.record_schedule_run(job_id, "failed", reason=failure_reason(exc))
             raise
         if job_id:
             status = "done" if result.verdict.judged else NOT_JUDGED
             memory.record_schedule_run(job_id, status, case_id=result.case_id)
     return InspectionRun(skill=skill_name, job_id=job_id, event=event, result=result)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a failed run records: the exception's class and message (``RuntimeError: sources down``)."""
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _skill_schedule(memory: Memory, skill_name: str) -> str | None:

@@ -16,6 +16,7 @@ from agent.memory.models import Base
 from tests.test_memory_db import check_starts_at_migration_keeps_rows, init_concurrently
 from tests.test_memory_queue import check_stale_copy_and_refire, check_would_queue
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
+from tests.test_memory_schedules import check_reason_migration_keeps_rows, check_run_reasons
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +50,15 @@ def test_migrations_match_models_and_init_is_idempotent(postgres_db_url: str) ->
 
 def test_the_starts_at_migration_keeps_existing_rows(postgres_db_url: str) -> None:
     check_starts_at_migration_keeps_rows(postgres_db_url)
+
+
+def test_the_reason_migration_keeps_existing_rows(postgres_db_url: str) -> None:
+    check_reason_migration_keeps_rows(postgres_db_url)
+
+
+def test_run_reasons_are_stored_as_one_bounded_line(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_run_reasons(memory)
 
 
 def test_a_stale_firing_copy_opens_nothing_and_a_refire_does(postgres_db_url: str) -> None:
