@@ -16,8 +16,8 @@ from agent.config import Settings, get_settings
 from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.scheduler import configure, paused_scheduler, run_inspection, start_scheduler, sync_schedules
-from agent.scheduler.jobs import expand_services
-from agent.scheduler.service import MISFIRE_GRACE_S
+from agent.scheduler.jobs import expand_services, scheduled_inspection
+from agent.scheduler.service import LOCAL, MISFIRE_GRACE_S, RESYNC_JOB, RESYNC_S
 
 SKILL = """\
 name: {name}
@@ -280,3 +280,87 @@ def test_shutting_down_a_paused_scheduler_does_not_consume_a_due_run(settings):
     with paused_scheduler(settings) as scheduler:
         scheduler.modify_job("skill:disk-check", next_run_time=due)
     assert jobs(settings)["skill:disk-check"].next_run_time == due
+
+
+def break_skill(skills_dir, name):
+    """Make the Skill file ``name`` fail to load (a typo while editing it)."""
+    path = skills_dir / f"{name}.yaml"
+    path.write_text(path.read_text().replace("window: 3h", "window: 3 hourz"))
+
+
+@pytest.mark.parametrize("change", ["broken", "deleted", "no longer an inspection"])
+def test_a_job_whose_skill_stopped_loading_records_a_failed_run_saying_why(settings, skills_dir, memory, caplog,
+                                                                           change):
+    sync_schedules(settings)
+    memory.set_schedule_enabled("skill:cache-check", False)  # the user's flag on another schedule, left alone
+    memory.record_schedule_run("skill:disk-check", "done", case_id="c1")
+    if change == "broken":
+        break_skill(skills_dir, "disk-check")
+    elif change == "deleted":
+        (skills_dir / "disk-check.yaml").unlink()
+    else:
+        write_skill(skills_dir, "disk-check", pattern="rca")  # its job is still there until the next sync
+    calls: list[str] = []
+    configure(settings, lambda event, **kwargs: calls.append(kwargs["skill"]))
+    try:
+        with caplog.at_level("INFO"):
+            scheduled_inspection("skill:disk-check")  # as the job fires: no exception for APScheduler to log
+    finally:
+        configure(None, None)
+    assert calls == []
+    schedule = memory.get_schedule("skill:disk-check")
+    why = {"broken": "SkillUnavailableError: no Skill named 'disk-check' (its file did not load: ",
+           "deleted": "SkillUnavailableError: no Skill named 'disk-check' (see `bianque skills list`)",
+           "no longer an inspection": "SkillUnavailableError: Skill 'disk-check' is rca, not an inspection"}[change]
+    assert (schedule.last_status, schedule.enabled, schedule.last_case_id) == ("failed", True, None)
+    assert schedule.last_reason.startswith(why)
+    said = [r for r in caplog.records if r.name == "agent.scheduler.jobs"]
+    assert [(r.levelname, r.exc_info) for r in said] == [("WARNING", None)]
+    assert said[0].getMessage().startswith(f"schedule skill:disk-check not run: {why.split(': ', 1)[1]}")
+    assert memory.get_schedule("skill:cache-check").enabled is False
+
+
+def test_a_job_whose_schedule_was_deleted_says_so_in_one_line(settings, memory, caplog):
+    configure(settings, DryRunInvestigator(memory))
+    try:
+        with caplog.at_level("WARNING"):
+            scheduled_inspection("gone")
+    finally:
+        configure(None, None)
+    assert [(r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("schedule gone no longer exists; not run (the next sync removes its job)", None)]
+
+
+def test_a_running_scheduler_resyncs_skill_schedules_keeping_flags_and_history(settings, skills_dir, memory, caplog):
+    configure(settings, DryRunInvestigator(memory))  # should an inspection fall due meanwhile
+    scheduler = start_scheduler(settings)
+    try:
+        resync = scheduler.get_job(RESYNC_JOB, jobstore=LOCAL)
+        assert resync.trigger.interval.total_seconds() == RESYNC_S
+        assert sorted(job.id for job in scheduler.inspection_jobs()) == ["skill:cache-check", "skill:disk-check"]
+        memory.set_schedule_enabled("skill:cache-check", False)
+        memory.record_schedule_run("skill:disk-check", "done", case_id="c1")
+        write_skill(skills_dir, "cache-check", "30 4 * * *", services="[cache]")  # its cron edited
+        write_skill(skills_dir, "new-check", "0 5 * * *")  # a Skill added
+        break_skill(skills_dir, "disk-check")
+        kept = memory.get_schedule("skill:disk-check")
+
+        def resynced() -> bool:
+            return "skill:new-check" in jobs(settings)
+
+        with caplog.at_level("INFO", logger="agent.scheduler.service"):
+            scheduler.modify_job(RESYNC_JOB, LOCAL, next_run_time=datetime.now(UTC))  # due now, as after RESYNC_S
+            deadline = time.monotonic() + 30
+            while not resynced() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert resynced(), "the re-sync never ran"
+            assert scheduler.resync().problems == scheduler.sync_report.problems  # again: a problem is said once
+    finally:
+        scheduler.shutdown(wait=True)
+        configure(None, None)
+    assert sorted(jobs(settings)) == ["skill:new-check"]  # the broken Skill's job gone, the disabled one too
+    assert memory.get_schedule("skill:disk-check").model_dump() == kept.model_dump()  # history and flag kept
+    cache = memory.get_schedule("skill:cache-check")
+    assert (cache.cron, cache.enabled) == ("30 4 * * *", False)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].startswith("skipped schedule skill:disk-check: no Skill named")

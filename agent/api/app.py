@@ -135,7 +135,7 @@ def _start_scheduler(state: ServiceState):
 
     configure(state.settings, state.investigator)
     scheduler = start_scheduler(state.settings)
-    log.info("scheduler started with %d job(s)", len(scheduler.get_jobs()))
+    log.info("scheduler started with %d job(s)", len(scheduler.inspection_jobs()))
     for problem in scheduler.sync_report.problems if scheduler.sync_report else []:
         log.warning("skipped %s", problem)
     return scheduler

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -31,6 +31,9 @@ from agent.memory import (
 )
 from agent.timeparse import to_rfc3339
 
+if TYPE_CHECKING:
+    from agent.scheduler.service import InspectionScheduler
+
 schedule_app = typer.Typer(help="Scheduled inspections (cron in UTC, jobs kept in the database).", no_args_is_help=True)
 ServiceOption = Annotated[
     list[str] | None, typer.Option("--service", help="Service to inspect (repeatable; default the Skill's scope).")
@@ -44,16 +47,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(schedule_app, name="schedule")
 
 
-def _next_runs(scheduler) -> dict[str, str]:
+def _next_runs(scheduler: InspectionScheduler) -> dict[str, str]:
     return {
         job.id: to_rfc3339(job.next_run_time.timestamp()) if job.next_run_time else "paused"
-        for job in scheduler.get_jobs()
+        for job in scheduler.inspection_jobs()
     }
 
 
-def _overdue(scheduler, now: float) -> set[str]:
+def _overdue(scheduler: InspectionScheduler, now: float) -> set[str]:
     """Jobs whose next run has passed: no scheduler has run them (a running one moves the time on as it fires)."""
-    return {job.id for job in scheduler.get_jobs() if job.next_run_time and job.next_run_time.timestamp() < now}
+    return {job.id for job in scheduler.inspection_jobs() if job.next_run_time and job.next_run_time.timestamp() < now}
 
 
 def _services(names: list[str]) -> str:
@@ -289,6 +292,7 @@ def run(
 def start() -> None:
     """Run the scheduler in the foreground until Ctrl-C (other processes should not also run it)."""
     from agent.scheduler import start_scheduler
+    from agent.scheduler.service import RESYNC_S
 
     settings = get_settings()
     with user_errors(*ERRORS):
@@ -300,7 +304,8 @@ def start() -> None:
             console.print("no scheduled inspections (no Skill has a `schedule`, and none was added)")
         for job_id, when in sorted(next_runs.items(), key=lambda item: item[1]):
             console.print(f"{escape(job_id)}: next run {when}")
-        console.print("scheduler running; Ctrl-C stops it")
+        console.print(f"scheduler running (Skills' schedules re-synced every {RESYNC_S / 60:g} minutes); "
+                      "Ctrl-C stops it")
         threading.Event().wait()
     except KeyboardInterrupt:
         console.print("stopping")

@@ -34,6 +34,13 @@ _lock = threading.Lock()
 _configured: tuple[Settings, Investigator] | None = None
 
 
+class SkillUnavailableError(LookupError, ValueError):
+    """The Skill a run names is not loaded (gone, or its file does not load) or is no inspection Skill.
+
+    A LookupError and a ValueError, as these two cases were before: callers catching either still do.
+    """
+
+
 class InspectionRun(BaseModel):
     """One run of an inspection: what was asked and what came back."""
 
@@ -110,7 +117,8 @@ def run_inspection(
     Without ``job_id`` the run is recorded on the Skill's own schedule when it has one: status ``done``,
     ``could not judge`` (no data answered; the verdict's ``judged`` is false) or ``failed`` (with the exception's
     class and message as its reason).
-    Raises LookupError for an unknown Skill and ValueError for a Skill that is not an inspection.
+    Raises :class:`SkillUnavailableError` (a LookupError and a ValueError) for a Skill that is not loaded or not an
+    inspection, recorded as a failed run too.
     """
     from agent.runtime import known_services, load_skills
 
@@ -121,11 +129,11 @@ def run_inspection(
             library = load_skills(settings)
             loaded = library.get(skill_name)
             if loaded is None:
-                raise LookupError(f"no Skill named {skill_name!r}{library.not_loaded(skill_name)} "
-                                  "(see `bianque skills list`)")
+                raise SkillUnavailableError(f"no Skill named {skill_name!r}{library.not_loaded(skill_name)} "
+                                            "(see `bianque skills list`)")
             skill = loaded.skill
             if skill.pattern != Pattern.INSPECTION:
-                raise ValueError(f"Skill {skill_name!r} is {skill.pattern.value}, not an inspection")
+                raise SkillUnavailableError(f"Skill {skill_name!r} is {skill.pattern.value}, not an inspection")
             targets = expand_services(services or skill.scope.services, known_services(settings))
             event = inspection_event(
                 skill_name, targets, skill.window.lookback, time.time() if now is None else now, skill.scope.business
@@ -157,10 +165,19 @@ def _skill_schedule(memory: Memory, skill_name: str) -> str | None:
 
 
 def scheduled_inspection(job_id: str) -> None:
-    """The APScheduler job: run the stored schedule ``job_id`` (its Skill over its services)."""
+    """The APScheduler job: run the stored schedule ``job_id`` (its Skill over its services).
+
+    A Skill deleted, broken or no longer an inspection since the last sync makes a failed run whose reason says
+    why, and one warning in the log (no traceback: nothing crashed); the scheduler's next re-sync takes the job
+    away. A schedule deleted since is one log line.
+    """
     settings, _ = _runtime(None, None)
     with Memory(settings.resolved_database_url) as memory:
-        schedule = memory.get_schedule(job_id)
+        try:
+            schedule = memory.get_schedule(job_id)
+        except ScheduleNotFoundError:
+            log.warning("schedule %s no longer exists; not run (the next sync removes its job)", job_id)
+            return
         if not schedule.enabled:
             log.info("schedule %s is disabled; skipped", job_id)
             return
@@ -168,5 +185,9 @@ def scheduled_inspection(job_id: str) -> None:
         if tick is not None and not memory.claim_schedule_tick(job_id, tick, CLAIMANT):
             log.info("schedule %s: the run due at %s was taken by another replica", job_id, tick)
             return
-    run = run_inspection(schedule.skill, schedule.services, job_id=job_id)
+    try:
+        run = run_inspection(schedule.skill, schedule.services, job_id=job_id)
+    except SkillUnavailableError as exc:  # recorded as failed, with this reason, by run_inspection
+        log.warning("schedule %s not run: %s", job_id, exc)
+        return
     log.info("schedule %s ran %s: case %s", job_id, schedule.skill, run.result.case_id)

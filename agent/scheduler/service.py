@@ -5,30 +5,41 @@ job id, all calling :func:`agent.scheduler.jobs.scheduled_inspection`. Missed ru
 into one, run if at most ``MISFIRE_GRACE_S`` late, and a schedule never overlaps itself.
 Several processes may run the scheduler on one database (replicas of ``bianque serve``): each fires
 the job, and :func:`agent.scheduler.jobs.scheduled_inspection` claims the tick in the schedule's row,
-so only the first runs the inspection.
+so only the first runs the inspection. A started scheduler syncs again every ``RESYNC_S`` seconds (a job of
+its own, in memory: not one of the stored jobs), so Skill files edited, added, broken or removed while it
+runs are taken up without a restart.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import ConflictingIdError
+from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
+from apscheduler.triggers.interval import IntervalTrigger
 
 from agent.config import Settings
 from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.memory.db import make_engine
-from agent.scheduler.jobs import scheduled_inspection
+from agent.scheduler.jobs import failure_reason, scheduled_inspection
 from agent.scheduler.specs import desired_schedules
 
+log = logging.getLogger(__name__)
 JOBSTORE_TABLE = "apscheduler_jobs"
+JOBSTORE = "default"  # the inspection jobs, in the database
+LOCAL = "local"  # this process's own housekeeping (the re-sync): a job store in memory and a thread of its own
+RESYNC_JOB = "resync"
+RESYNC_S = 300.0
 MISFIRE_GRACE_S = 1800
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISFIRE_GRACE_S}
 
@@ -49,31 +60,59 @@ class InspectionScheduler(BackgroundScheduler):
 
     APScheduler 3's loop runs ``_process_jobs`` once more after ``shutdown()`` wakes it; a job due at
     that moment would be taken from the store (its run lost) and then fail on the stopped executor.
-    ``sync_report`` is what :func:`start_scheduler`'s sync did, for the caller to show its problems.
+    ``sync_report`` is what the last sync (:func:`start_scheduler`'s, then :meth:`resync`'s) did, for the caller to
+    show its problems.
     """
 
     sync_report: SyncReport | None = None
+
+    def __init__(self, settings: Settings, **options: object) -> None:
+        super().__init__(**options)
+        self.settings = settings
 
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:
             return None
         return super()._process_jobs()
 
+    def inspection_jobs(self) -> list[Job]:
+        """The scheduled inspections' jobs (the stored ones), not this process's housekeeping."""
+        return self.get_jobs(jobstore=JOBSTORE)
+
+    def resync(self) -> SyncReport | None:
+        """Sync the jobs again (see :func:`sync_schedules`): log what changed and each problem the last sync did not
+        report (a Skill file broken since says why once, not every time); a failure is one log line, never raised."""
+        try:
+            report = sync_schedules(self.settings, self)
+        except Exception as exc:  # the database away for a moment: the next re-sync tries again
+            log.warning("could not re-sync the schedules: %s", failure_reason(exc))
+            return None
+        for label, ids in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
+            if ids:
+                log.info("schedule re-sync %s: %s", label, ", ".join(ids))
+        known = set(self.sync_report.problems) if self.sync_report else set()
+        for problem in report.problems:
+            if problem not in known:
+                log.warning("skipped %s", problem)
+        self.sync_report = report
+        return report
+
 
 def build_scheduler(settings: Settings, *, workers: int = 2) -> InspectionScheduler:
     """A (not started) background scheduler whose job store is the configured database, in UTC."""
     engine = make_engine(settings.resolved_database_url)
     return InspectionScheduler(
-        jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE)},
-        executors={"default": ThreadPoolExecutor(workers)},
+        settings,
+        jobstores={JOBSTORE: SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE), LOCAL: MemoryJobStore()},
+        executors={JOBSTORE: ThreadPoolExecutor(workers), LOCAL: ThreadPoolExecutor(1)},
         job_defaults=dict(JOB_DEFAULTS),
         timezone=UTC,
     )
 
 
-def start_scheduler(settings: Settings, *, paused: bool = False) -> InspectionScheduler:
-    """Build, start and sync a scheduler (``paused``: jobs are kept but nothing runs); its ``sync_report`` says
-    which schedules got no job and why."""
+def start_scheduler(settings: Settings, *, paused: bool = False, resync_s: float = RESYNC_S) -> InspectionScheduler:
+    """Build, start and sync a scheduler (``paused``: jobs are kept but nothing runs) that syncs again every
+    ``resync_s`` seconds; its ``sync_report`` says which schedules got no job and why."""
     scheduler = build_scheduler(settings)
     scheduler.start(paused=paused)
     try:
@@ -81,11 +120,13 @@ def start_scheduler(settings: Settings, *, paused: bool = False) -> InspectionSc
     except Exception:
         scheduler.shutdown(wait=False)
         raise
+    scheduler.add_job(scheduler.resync, IntervalTrigger(seconds=resync_s, timezone=UTC), id=RESYNC_JOB,
+                      name="re-sync the schedules", jobstore=LOCAL, executor=LOCAL)
     return scheduler
 
 
 @contextmanager
-def paused_scheduler(settings: Settings) -> Iterator[BackgroundScheduler]:
+def paused_scheduler(settings: Settings) -> Iterator[InspectionScheduler]:
     """A started but paused scheduler, to read or change the job store without running anything."""
     scheduler = build_scheduler(settings)
     scheduler.start(paused=True)
@@ -100,6 +141,7 @@ def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = N
 
     Skills' schedules are mirrored into memory first. Jobs whose cron did not change keep their
     next run time (a restart does not skip or repeat a run). Without ``scheduler`` a paused one is used.
+    Another process syncing the same job store at the same moment (a replica, a CLI command) is no error.
     """
     if scheduler is None:
         with paused_scheduler(settings) as paused:
@@ -109,9 +151,12 @@ def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = N
     with Memory(settings.resolved_database_url) as memory:
         desired = desired_schedules(memory, load_skills(settings))
     report = SyncReport(problems=desired.problems)
-    existing = {job.id: job for job in scheduler.get_jobs()}
+    existing = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE)}
     for job_id in sorted(set(existing) - set(desired.schedules)):
-        scheduler.remove_job(job_id)
+        try:
+            scheduler.remove_job(job_id, jobstore=JOBSTORE)
+        except JobLookupError:  # another process removed it a moment ago
+            pass
         report.removed.append(job_id)
     for job_id, schedule in sorted(desired.schedules.items()):
         trigger = cron_trigger(schedule.cron)
@@ -119,15 +164,19 @@ def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = N
         if job is None:
             try:
                 scheduler.add_job(
-                    scheduled_inspection, trigger, args=[job_id], id=job_id, name=f"inspection {schedule.skill}"
+                    scheduled_inspection, trigger, args=[job_id], id=job_id, name=f"inspection {schedule.skill}",
+                    jobstore=JOBSTORE,
                 )
             except ConflictingIdError:  # another replica added it a moment ago
                 report.unchanged.append(job_id)
                 continue
             report.added.append(job_id)
         elif str(job.trigger) != str(trigger) or tuple(job.args) != (job_id,):
-            scheduler.modify_job(job_id, args=[job_id], name=f"inspection {schedule.skill}")
-            scheduler.reschedule_job(job_id, trigger=trigger)
+            try:
+                scheduler.modify_job(job_id, JOBSTORE, args=[job_id], name=f"inspection {schedule.skill}")
+                scheduler.reschedule_job(job_id, JOBSTORE, trigger=trigger)
+            except JobLookupError:  # another process removed it a moment ago: the next sync adds it again
+                continue
             report.updated.append(job_id)
         else:
             report.unchanged.append(job_id)
