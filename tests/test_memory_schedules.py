@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
 
-from agent.memory import InvalidInputError, Memory, ScheduleNotFoundError
+from agent.memory import InvalidInputError, Memory, ScheduleBusyError, ScheduleNotFoundError
 from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade
 from agent.memory.schedules import MAX_REASON_CHARS
 
@@ -75,9 +77,9 @@ def test_run_reasons(memory: Memory) -> None:
     check_run_reasons(memory)
 
 
-def check_reason_migration_keeps_rows(url: str) -> None:
-    """A schedule stored at revision 0003 survives 0004 (schedules.last_reason, NULL for it) and its downgrade.
-    Also run on PostgreSQL."""
+def check_schedule_migrations_keep_rows(url: str) -> None:
+    """A schedule stored at revision 0003 survives 0004 (schedules.last_reason) and 0005 (the run claim: running_by,
+    running_since, running_until), NULL for it, and their downgrades. Also run on PostgreSQL."""
     engine = make_engine(url)
     upgrade(engine, "0003")
     with engine.begin() as connection:
@@ -90,6 +92,8 @@ def check_reason_migration_keeps_rows(url: str) -> None:
         kept = memory.get_schedule("nightly")
         assert (kept.services, kept.last_status, kept.last_reason, kept.updated_at) == (["ranking"], "failed", None,
                                                                                         20.0)
+        assert (kept.running_by, kept.running_since, kept.running_until) == (None, None, None)
+        memory.claim_schedule_run("nightly", "a-run", lease_s=300.0, now=1500.0)
         memory.record_schedule_run("nightly", "failed", ts=2000.0, reason="ValueError: bad")
     command.downgrade(alembic_config(url), "0003")
     engine = make_engine(url)
@@ -99,5 +103,67 @@ def check_reason_migration_keeps_rows(url: str) -> None:
     engine.dispose()
 
 
-def test_the_reason_migration_keeps_existing_rows(tmp_path) -> None:
-    check_reason_migration_keeps_rows(f"sqlite:///{tmp_path / 'm.db'}")
+def test_the_schedule_migrations_keep_existing_rows(tmp_path) -> None:
+    check_schedule_migrations_keep_rows(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def check_run_claims(memory: Memory) -> None:
+    """One run holds a schedule at a time: a live claim refuses another, naming it; a claim whose lease ran out (its
+    process died) is taken over; only the holder renews or releases it. Also run on PostgreSQL."""
+    memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")
+    held = memory.claim_schedule_run("nightly", "host-a:1:r1", lease_s=300.0, now=1000.0)
+    assert (held.running_by, held.running_since, held.running_until) == ("host-a:1:r1", 1000.0, 1300.0)
+    with pytest.raises(ScheduleBusyError, match=r"^schedule 'nightly' is already running \(started "
+                       r"1970-01-01T00:16:40Z by host-a:1:r1\); two runs of one schedule never overlap"):
+        memory.claim_schedule_run("nightly", "host-b:2:r2", lease_s=300.0, now=1299.0)
+    assert memory.get_schedule("nightly").running_by == "host-a:1:r1"
+    assert memory.renew_schedule_run("nightly", "host-a:1:r1", 300.0, now=1250.0) is True
+    assert memory.renew_schedule_run("nightly", "host-b:2:r2", 300.0, now=1250.0) is False
+    with pytest.raises(ScheduleBusyError):  # renewed: still live past its first lease
+        memory.claim_schedule_run("nightly", "host-b:2:r2", lease_s=300.0, now=1400.0)
+    taken = memory.claim_schedule_run("nightly", "host-b:2:r2", lease_s=300.0, now=1551.0)  # lease ran out
+    assert (taken.running_by, taken.running_since, taken.running_until) == ("host-b:2:r2", 1551.0, 1851.0)
+    assert memory.release_schedule_run("nightly", "host-a:1:r1") is False  # the stale holder releases nothing
+    assert memory.get_schedule("nightly").running_by == "host-b:2:r2"
+    assert memory.release_schedule_run("nightly", "host-b:2:r2") is True
+    free = memory.get_schedule("nightly")
+    assert (free.running_by, free.running_since, free.running_until) == (None, None, None)
+    assert memory.claim_schedule_run("nightly", "host-c:3:r3", lease_s=300.0, now=1600.0).running_by == "host-c:3:r3"
+    with pytest.raises(ScheduleNotFoundError):
+        memory.claim_schedule_run("ghost", "host-c:3:r4", lease_s=300.0)
+
+
+def test_run_claims(memory: Memory) -> None:
+    check_run_claims(memory)
+
+
+def claim_at_once(url: str, claimants: int) -> list[str]:
+    """``claimants`` runs, each with its own engine (own connections, as separate processes have), claim one
+    schedule at the same moment; the ones that got it."""
+    with Memory(url) as memory:
+        memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")
+    stores = [Memory(url) for _ in range(claimants)]
+    start = threading.Barrier(claimants)
+    won: list[str] = []
+
+    def claim(store: Memory, name: str) -> None:
+        start.wait()
+        try:
+            store.claim_schedule_run("nightly", name, lease_s=300.0)
+            won.append(name)
+        except ScheduleBusyError:
+            pass
+
+    threads = [threading.Thread(target=claim, args=(store, f"run-{i}")) for i, store in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.close()
+    return won
+
+
+def test_of_runs_claiming_one_schedule_at_once_one_wins(tmp_path) -> None:
+    won = claim_at_once(f"sqlite:///{tmp_path / 'shared.db'}", 6)
+    assert len(won) == 1

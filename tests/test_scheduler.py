@@ -14,9 +14,10 @@ from agent.api.app import create_app
 from agent.api.dryrun import DryRunInvestigator
 from agent.config import Settings, get_settings
 from agent.cron import cron_trigger
-from agent.memory import Memory
+from agent.memory import Memory, ScheduleBusyError
 from agent.scheduler import configure, paused_scheduler, run_inspection, start_scheduler, sync_schedules
-from agent.scheduler.jobs import expand_services, scheduled_inspection
+from agent.scheduler import jobs as scheduler_jobs
+from agent.scheduler.jobs import RUN_LEASE_S, expand_services, scheduled_inspection
 from agent.scheduler.service import LOCAL, MISFIRE_GRACE_S, RESYNC_JOB, RESYNC_S
 
 SKILL = """\
@@ -364,3 +365,102 @@ def test_a_running_scheduler_resyncs_skill_schedules_keeping_flags_and_history(s
     assert (cache.cron, cache.enabled) == ("30 4 * * *", False)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and warnings[0].startswith("skipped schedule skill:disk-check: no Skill named")
+
+
+class Blocking:
+    """A dry-run investigator whose investigations wait until ``release`` is set; ``started`` is set by each."""
+
+    def __init__(self, memory: Memory) -> None:
+        self.dry_run = DryRunInvestigator(memory)
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+
+    def __call__(self, event, *, skill=None, source="api"):
+        self.calls += 1
+        self.started.set()
+        assert self.release.wait(60), "never released"
+        return self.dry_run(event, skill=skill, source=source)
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert condition(), f"never happened: {what}"
+
+
+def test_a_manual_run_and_a_scheduled_run_of_one_schedule_never_overlap(settings, memory, caplog):
+    sync_schedules(settings)
+    blocking = Blocking(memory)
+    manual = threading.Thread(target=run_inspection, args=("disk-check",),
+                              kwargs={"settings": settings, "investigator": blocking})
+    manual.start()
+    try:
+        assert blocking.started.wait(30)
+        holder = memory.get_schedule("skill:disk-check").running_by
+        assert holder.startswith(scheduler_jobs.CLAIMANT + ":")
+        configure(settings, blocking)
+        with caplog.at_level("WARNING", logger="agent.scheduler.jobs"):
+            scheduled_inspection("skill:disk-check")  # the job fires meanwhile: skipped, recorded so
+        with pytest.raises(ScheduleBusyError, match="schedule 'skill:disk-check' is already running"):
+            run_inspection("disk-check", settings=settings, investigator=blocking)  # a second manual run
+        assert blocking.calls == 1
+        skipped = memory.get_schedule("skill:disk-check")
+        assert (skipped.last_status, skipped.running_by) == ("skipped", holder)
+        assert skipped.last_reason.startswith("schedule 'skill:disk-check' is already running (started ")
+        assert f"by {holder})" in skipped.last_reason
+        assert [r.getMessage() for r in caplog.records] == [f"schedule skill:disk-check skipped: {skipped.last_reason}"]
+    finally:
+        blocking.release.set()
+        manual.join()
+        configure(None, None)
+    done = memory.get_schedule("skill:disk-check")
+    assert (done.last_status, done.last_reason, done.running_by, done.running_until) == ("done", None, None, None)
+
+
+def test_a_run_takes_over_a_claim_left_by_a_process_that_died(settings, memory):
+    sync_schedules(settings)
+    memory.claim_schedule_run("skill:disk-check", "gone-host:1:dead", RUN_LEASE_S, now=time.time() - RUN_LEASE_S - 1)
+    run = run_inspection("disk-check", settings=settings, investigator=DryRunInvestigator(memory))
+    schedule = memory.get_schedule("skill:disk-check")
+    assert (schedule.last_status, schedule.last_case_id, schedule.running_by) == ("done", run.result.case_id, None)
+
+
+def test_a_long_run_renews_its_claim(settings, memory, monkeypatch):
+    sync_schedules(settings)
+    monkeypatch.setattr(scheduler_jobs, "RUN_LEASE_S", 0.6)  # renewed every 0.2 s
+    blocking = Blocking(memory)
+    manual = threading.Thread(target=run_inspection, args=("disk-check",),
+                              kwargs={"settings": settings, "investigator": blocking})
+    manual.start()
+    try:
+        assert blocking.started.wait(30)
+        first = memory.get_schedule("skill:disk-check").running_until
+        wait_for(lambda: memory.get_schedule("skill:disk-check").running_until > first, "the lease renewed")
+    finally:
+        blocking.release.set()
+        manual.join()
+    assert memory.get_schedule("skill:disk-check").running_by is None
+
+
+def test_a_run_apscheduler_does_not_start_because_the_last_still_runs_is_recorded_skipped(settings, memory):
+    blocking = Blocking(memory)
+    configure(settings, blocking)
+    scheduler = start_scheduler(settings)
+    try:
+        scheduler.modify_job("skill:cache-check", next_run_time=datetime.now(UTC))
+        assert blocking.started.wait(30), "the due job never ran"
+        scheduler.modify_job("skill:cache-check", next_run_time=datetime.now(UTC))  # due again while it runs
+        wait_for(lambda: memory.get_schedule("skill:cache-check").last_status == "skipped", "the skip recorded")
+        skipped = memory.get_schedule("skill:cache-check")
+        assert skipped.last_reason.startswith("schedule 'skill:cache-check' is already running (started ")
+        assert f"by {skipped.running_by})" in skipped.last_reason
+        blocking.release.set()
+        wait_for(lambda: memory.get_schedule("skill:cache-check").last_status == "done", "the run recorded")
+    finally:
+        blocking.release.set()
+        scheduler.shutdown(wait=True)
+        configure(None, None)
+    assert blocking.calls == 1
+    assert memory.get_schedule("skill:cache-check").running_by is None

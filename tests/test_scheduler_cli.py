@@ -230,6 +230,28 @@ def test_run_inspects_now_and_records_the_run(runner, setup, target, job_id):
     assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
 
 
+def test_run_is_refused_while_another_run_of_the_schedule_holds_it(runner):
+    settings = get_settings()
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
+    with Memory(settings.resolved_database_url) as memory:
+        memory.record_schedule_run("nightly", "done", ts=1000.0, case_id="c1")
+        memory.claim_schedule_run("nightly", "replica-2:4242:ab12cd34", lease_s=300.0)  # a scheduled run elsewhere
+        configure(settings, DryRunInvestigator(memory))
+        try:
+            result = invoke(runner, "run", "nightly")
+        finally:
+            configure(None, None)
+        schedule = memory.get_schedule("nightly")
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "schedule 'nightly' is already running (started " in said
+    assert "by replica-2:4242:ab12cd34); two runs of one schedule never overlap" in said
+    assert (schedule.last_status, schedule.last_case_id) == ("done", "c1")  # nothing run, nothing recorded
+    assert listed(runner)["nightly"]["running_by"] == "replica-2:4242:ab12cd34"
+    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
+    cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
+    assert "running since 20" in cells["nightly"]
+
+
 def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
     settings = get_settings()
     invoke(runner, "sync")

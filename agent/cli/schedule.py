@@ -78,11 +78,12 @@ def list_schedules(as_json: JsonOption = False) -> None:
     from agent.scheduler.specs import schedule_problem
 
     settings = get_settings()
+    now = time.time()
     with user_errors(*ERRORS), Memory(settings.resolved_database_url) as memory:
         schedules = memory.list_schedules()
         with paused_scheduler(settings) as scheduler:
             next_runs = _next_runs(scheduler)
-            overdue = _overdue(scheduler, time.time())
+            overdue = _overdue(scheduler, now)
     library = load_skills(settings)
     problems = {s.job_id: problem for s in schedules if s.enabled and s.job_id not in next_runs
                 and (problem := schedule_problem(s.skill, s.cron, library)) is not None}
@@ -104,7 +105,7 @@ def list_schedules(as_json: JsonOption = False) -> None:
             escape(_services(s.services)),
             "yes" if s.enabled else "no",
             _when(s.last_run),
-            (s.last_status or "-") + (" (see below)" if s.last_reason else ""),
+            _status(s, now),
             next_runs.get(s.job_id, "") + (" (overdue)" if s.job_id in overdue else "") or _no_job(s, problems),
         )
     console.print(table)
@@ -116,6 +117,13 @@ def list_schedules(as_json: JsonOption = False) -> None:
             console.print(f"last run of {escape(s.job_id)} {escape(s.last_status or '')}: {escape(s.last_reason)}")
     for job_id, problem in problems.items():
         err_console.print(f"[yellow]no job[/] for schedule {escape(job_id)}: {escape(problem)}")
+
+
+def _status(schedule: ScheduleRecord, now: float) -> str:
+    """The status column: ``running since …`` while a run holds the schedule, else how the last run went."""
+    if schedule.running_by and schedule.running_until is not None and schedule.running_until >= now:
+        return f"running since {_when(schedule.running_since)}"
+    return (schedule.last_status or "-") + (" (see below)" if schedule.last_reason else "")
 
 
 def _no_job(schedule: ScheduleRecord, problems: dict[str, str]) -> str:
@@ -270,7 +278,8 @@ def run(
 ) -> None:
     """Run an inspection Skill now over live sources (recorded on its schedule if it has one).
 
-    A schedule's job id (`bianque schedule list`) runs its Skill over its services, recorded on it.
+    A schedule's job id (`bianque schedule list`) runs its Skill over its services, recorded on it. Refused
+    (exit 2) while another run of that schedule is going, here or in a scheduler: runs of one schedule never overlap.
     Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
     false), as for `bianque inspect`; the run is then recorded as "could not judge".
     """
@@ -290,7 +299,7 @@ def run(
 
 @schedule_app.command("start")
 def start() -> None:
-    """Run the scheduler in the foreground until Ctrl-C (other processes should not also run it)."""
+    """Run the scheduler in the foreground until Ctrl-C (replicas sharing the database run each run once)."""
     from agent.scheduler import start_scheduler
     from agent.scheduler.service import RESYNC_S
 

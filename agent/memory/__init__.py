@@ -14,6 +14,7 @@ from agent.memory.errors import (
     NotFoundError,
     QueueItemNotFoundError,
     QueueStateError,
+    ScheduleBusyError,
     ScheduleNotFoundError,
     SkillVersionNotFoundError,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "QueueItemRecord",
     "QueueStateError",
     "QueueStats",
+    "ScheduleBusyError",
     "ScheduleNotFoundError",
     "ScheduleRecord",
     "SkillVersionNotFoundError",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agent.timeparse import to_rfc3339
+
 
 class MemoryStoreError(Exception):
     """Base class of memory errors."""
@@ -35,6 +37,18 @@ class ScheduleNotFoundError(NotFoundError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"no schedule with job id {job_id!r}")
         self.job_id = job_id
+
+
+class ScheduleBusyError(MemoryStoreError):
+    """Another run of the schedule holds it (its lease has not run out)."""
+
+    def __init__(self, job_id: str, holder: str | None, since: float | None) -> None:
+        started = f"started {to_rfc3339(since)}" if since is not None else "started"
+        super().__init__(f"schedule {job_id!r} is already running ({started} by {holder}); two runs of one "
+                         "schedule never overlap, so this one did not start")
+        self.job_id = job_id
+        self.holder = holder
+        self.since = since
 
 
 class IncidentNotFoundError(NotFoundError):

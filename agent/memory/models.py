@@ -160,6 +160,11 @@ class ScheduleRow(Base):
     claimed_tick: Mapped[float | None]
     """The newest scheduled run time some process claimed (replicas run each tick once)."""
     claimed_by: Mapped[str | None] = mapped_column(String(200))
+    running_by: Mapped[str | None] = mapped_column(String(200))
+    """The run holding the schedule now (one at a time, across processes); None when none does."""
+    running_since: Mapped[float | None]
+    running_until: Mapped[float | None]
+    """When that run's lease ends unless renewed: a claim older than this was left by a stopped process."""
     created_at: Mapped[float] = mapped_column(default=now)
     updated_at: Mapped[float] = mapped_column(default=now)
 

@@ -108,6 +108,9 @@ class ScheduleRecord(Record):
     last_status: str | None = None
     last_case_id: str | None = None
     last_reason: str | None = None
+    running_by: str | None = None
+    running_since: float | None = None
+    running_until: float | None = None
     created_at: float
     updated_at: float
 

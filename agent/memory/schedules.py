@@ -7,12 +7,13 @@ and run history that the CLI, API and UI show.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from agent.memory.errors import InvalidInputError, ScheduleNotFoundError, check_length
+from agent.memory.errors import InvalidInputError, ScheduleBusyError, ScheduleNotFoundError, check_length
 from agent.memory.models import ScheduleRow, now
 from agent.memory.records import ScheduleRecord
 from agent.memory.store import Store, get_row
@@ -134,6 +135,49 @@ class ScheduleStore(Store):
                 return True
             self._existing(session, job_id)  # ScheduleNotFoundError for an unknown schedule
             return False
+
+    def claim_schedule_run(
+        self, job_id: str, claimant: str, lease_s: float, now: float | None = None
+    ) -> ScheduleRecord:
+        """Hold ``job_id`` for the run ``claimant`` (unique per run) until ``now + lease_s`` (renew it with
+        :meth:`renew_schedule_run`, end it with :meth:`release_schedule_run`): two runs of one schedule never
+        overlap, in any number of processes sharing the database. One conditional UPDATE in one transaction (the
+        row lock decides on PostgreSQL, the write lock on SQLite). A claim whose lease ran out (its process stopped
+        or crashed) is taken over; a live one raises ScheduleBusyError naming it; an unknown schedule
+        ScheduleNotFoundError."""
+        if lease_s <= 0:
+            raise InvalidInputError(f"lease_s: must be > 0, got {lease_s}")
+        ts = time.time() if now is None else now
+        with self._write() as session:
+            claimed = session.execute(
+                update(ScheduleRow)
+                .where(ScheduleRow.job_id == job_id,
+                       or_(ScheduleRow.running_by.is_(None), ScheduleRow.running_until < ts))
+                .values(running_by=claimant, running_since=ts, running_until=ts + lease_s)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            row = self._existing(session, job_id)
+            if not claimed:
+                raise ScheduleBusyError(job_id, row.running_by, row.running_since)
+            return _record(row)
+
+    def renew_schedule_run(self, job_id: str, claimant: str, lease_s: float, now: float | None = None) -> bool:
+        """Extend the run claim of ``claimant`` to ``now + lease_s``; False when it no longer holds it (taken over)."""
+        ts = time.time() if now is None else now
+        return self._update_claim(job_id, claimant, running_until=ts + lease_s)
+
+    def release_schedule_run(self, job_id: str, claimant: str) -> bool:
+        """End the run claim of ``claimant``; False when it no longer held it (taken over, or the schedule gone)."""
+        return self._update_claim(job_id, claimant, running_by=None, running_since=None, running_until=None)
+
+    def _update_claim(self, job_id: str, claimant: str, **values: object) -> bool:
+        with self._write() as session:
+            return bool(session.execute(
+                update(ScheduleRow)
+                .where(ScheduleRow.job_id == job_id, ScheduleRow.running_by == claimant)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ).rowcount)
 
     def delete_schedule(self, job_id: str) -> bool:
         """Remove a schedule; False when there was none."""

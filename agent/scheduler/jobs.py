@@ -12,7 +12,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -20,7 +22,7 @@ from pydantic import BaseModel
 from agent.config import Settings, get_settings
 from agent.events import Event, InspectionScope, Pattern
 from agent.investigate import InvestigationResult
-from agent.memory import Memory, ScheduleNotFoundError
+from agent.memory import Memory, ScheduleBusyError, ScheduleNotFoundError
 from agent.scheduler.specs import last_tick, skill_job_id
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 TICK_LOOKBACK_S = 1800.0  # as late as the scheduler still runs a missed job (service.MISFIRE_GRACE_S)
 NOT_JUDGED = "could not judge"  # a run's status when the data could not answer (the verdict's judged is false)
 CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
+RUN_LEASE_S = 300.0  # a run's claim on its schedule, renewed every third of it while it runs
+SKIPPED = "skipped"  # a run's status when another run of its schedule still held it
 _lock = threading.Lock()
 _configured: tuple[Settings, Investigator] | None = None
 
@@ -116,37 +120,81 @@ def run_inspection(
 
     Without ``job_id`` the run is recorded on the Skill's own schedule when it has one: status ``done``,
     ``could not judge`` (no data answered; the verdict's ``judged`` is false) or ``failed`` (with the exception's
-    class and message as its reason).
+    class and message as its reason). A run on a schedule holds it while it runs (:func:`exclusive_run`): when
+    another run holds it, ScheduleBusyError is raised and nothing is run or recorded.
     Raises :class:`SkillUnavailableError` (a LookupError and a ValueError) for a Skill that is not loaded or not an
     inspection, recorded as a failed run too.
     """
-    from agent.runtime import known_services, load_skills
-
     settings, investigator = _runtime(settings, investigator)
     with Memory(settings.resolved_database_url) as memory:
         job_id = job_id or _skill_schedule(memory, skill_name)
-        try:
-            library = load_skills(settings)
-            loaded = library.get(skill_name)
-            if loaded is None:
-                raise SkillUnavailableError(f"no Skill named {skill_name!r}{library.not_loaded(skill_name)} "
-                                            "(see `bianque skills list`)")
-            skill = loaded.skill
-            if skill.pattern != Pattern.INSPECTION:
-                raise SkillUnavailableError(f"Skill {skill_name!r} is {skill.pattern.value}, not an inspection")
-            targets = expand_services(services or skill.scope.services, known_services(settings))
-            event = inspection_event(
-                skill_name, targets, skill.window.lookback, time.time() if now is None else now, skill.scope.business
-            )
-            result = investigator(event, skill=skill_name, source="schedule")
-        except Exception as exc:
+        with exclusive_run(memory, job_id) if job_id else nullcontext():
+            try:
+                event, result = _inspect(skill_name, services, settings, investigator, now)
+            except Exception as exc:
+                if job_id:
+                    memory.record_schedule_run(job_id, "failed", reason=failure_reason(exc))
+                raise
             if job_id:
-                memory.record_schedule_run(job_id, "failed", reason=failure_reason(exc))
-            raise
-        if job_id:
-            status = "done" if result.verdict.judged else NOT_JUDGED
-            memory.record_schedule_run(job_id, status, case_id=result.case_id)
+                status = "done" if result.verdict.judged else NOT_JUDGED
+                memory.record_schedule_run(job_id, status, case_id=result.case_id)
     return InspectionRun(skill=skill_name, job_id=job_id, event=event, result=result)
+
+
+def _inspect(
+    skill_name: str, services: Sequence[str] | None, settings: Settings, investigator: Investigator, now: float | None
+) -> tuple[Event, InvestigationResult]:
+    """The inspection event of :func:`run_inspection` and its investigation."""
+    from agent.runtime import known_services, load_skills
+
+    library = load_skills(settings)
+    loaded = library.get(skill_name)
+    if loaded is None:
+        raise SkillUnavailableError(f"no Skill named {skill_name!r}{library.not_loaded(skill_name)} "
+                                    "(see `bianque skills list`)")
+    skill = loaded.skill
+    if skill.pattern != Pattern.INSPECTION:
+        raise SkillUnavailableError(f"Skill {skill_name!r} is {skill.pattern.value}, not an inspection")
+    targets = expand_services(services or skill.scope.services, known_services(settings))
+    event = inspection_event(
+        skill_name, targets, skill.window.lookback, time.time() if now is None else now, skill.scope.business
+    )
+    return event, investigator(event, skill=skill_name, source="schedule")
+
+
+@contextmanager
+def exclusive_run(memory: Memory, job_id: str) -> Iterator[str]:
+    """Hold the schedule ``job_id`` for one run while the block runs (yielding the run's claim token): claimed in
+    the schedule's row (ScheduleBusyError when another run, in any process, holds it), its lease renewed by a
+    thread every third of ``RUN_LEASE_S``, released at the end. A process that dies holding it leaves a claim
+    whose lease runs out, which the next run takes over."""
+    token = f"{CLAIMANT}:{uuid.uuid4().hex[:8]}"
+    memory.claim_schedule_run(job_id, token, RUN_LEASE_S)
+    done = threading.Event()
+    renewer = threading.Thread(target=_renew, args=(memory, job_id, token, done), name=f"bianque-run-{job_id}",
+                               daemon=True)
+    renewer.start()
+    try:
+        yield token
+    finally:
+        done.set()
+        renewer.join()
+        try:
+            memory.release_schedule_run(job_id, token)
+        except Exception as exc:  # noqa: BLE001 - the run's own outcome matters more; the lease runs out
+            log.warning("schedule %s: could not release this run's claim (it lapses in %g s): %s", job_id,
+                        RUN_LEASE_S, failure_reason(exc))
+
+
+def _renew(memory: Memory, job_id: str, token: str, done: threading.Event) -> None:
+    """Renew the run claim ``token`` on ``job_id`` until ``done`` (or until it is found taken over)."""
+    while not done.wait(RUN_LEASE_S / 3):
+        try:
+            if not memory.renew_schedule_run(job_id, token, RUN_LEASE_S):
+                log.warning("schedule %s: this run's claim was taken over or removed; it runs on unguarded", job_id)
+                return
+        except Exception as exc:  # noqa: BLE001 - the database away for a moment: try again at the next beat
+            log.warning("schedule %s: could not renew this run's claim: %s", job_id, failure_reason(exc))
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -169,7 +217,8 @@ def scheduled_inspection(job_id: str) -> None:
 
     A Skill deleted, broken or no longer an inspection since the last sync makes a failed run whose reason says
     why, and one warning in the log (no traceback: nothing crashed); the scheduler's next re-sync takes the job
-    away. A schedule deleted since is one log line.
+    away. A run of the schedule still going (``schedule run``, or a slow run in another replica) makes this one
+    ``skipped``, saying which. A schedule deleted since is one log line.
     """
     settings, _ = _runtime(None, None)
     with Memory(settings.resolved_database_url) as memory:
@@ -190,4 +239,31 @@ def scheduled_inspection(job_id: str) -> None:
     except SkillUnavailableError as exc:  # recorded as failed, with this reason, by run_inspection
         log.warning("schedule %s not run: %s", job_id, exc)
         return
+    except ScheduleBusyError as exc:
+        record_skipped(job_id, str(exc))
+        return
     log.info("schedule %s ran %s: case %s", job_id, schedule.skill, run.result.case_id)
+
+
+def record_skipped(job_id: str, reason: str) -> None:
+    """Record a run of ``job_id`` that did not start because another still runs, and say so in one log line."""
+    log.warning("schedule %s skipped: %s", job_id, reason)
+    settings, _ = _runtime(None, None)
+    try:
+        with Memory(settings.resolved_database_url) as memory:
+            memory.record_schedule_run(job_id, SKIPPED, reason=reason)
+    except Exception as exc:  # noqa: BLE001 - the schedule deleted meanwhile, or the database away: said, not raised
+        log.warning("schedule %s: could not record the skipped run: %s", job_id, failure_reason(exc))
+
+
+def skipped_in_process(job_id: str) -> None:
+    """APScheduler did not start ``job_id`` because this process still runs its previous run (``max_instances``):
+    recorded as skipped, the reason naming that run."""
+    settings, _ = _runtime(None, None)
+    try:
+        with Memory(settings.resolved_database_url) as memory:
+            schedule = memory.get_schedule(job_id)
+        reason = str(ScheduleBusyError(job_id, schedule.running_by or CLAIMANT, schedule.running_since))
+    except Exception:  # noqa: BLE001 - record_skipped says what went wrong with the database
+        reason = f"the previous run of schedule {job_id!r} in this process ({CLAIMANT}) is still running"
+    record_skipped(job_id, reason)

@@ -2,7 +2,9 @@
 
 One cron job per enabled schedule (see :mod:`agent.scheduler.specs`), ids equal to the schedule's
 job id, all calling :func:`agent.scheduler.jobs.scheduled_inspection`. Missed runs are coalesced
-into one, run if at most ``MISFIRE_GRACE_S`` late, and a schedule never overlaps itself.
+into one, run if at most ``MISFIRE_GRACE_S`` late, and a schedule never overlaps itself: not in this process
+(``max_instances``; the run not started is recorded ``skipped``), nor across processes (the run claim of
+:func:`agent.scheduler.jobs.exclusive_run`).
 Several processes may run the scheduler on one database (replicas of ``bianque serve``): each fires
 the job, and :func:`agent.scheduler.jobs.scheduled_inspection` claims the tick in the schedule's row,
 so only the first runs the inspection. A started scheduler syncs again every ``RESYNC_S`` seconds (a job of
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
@@ -31,7 +34,7 @@ from agent.config import Settings
 from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.memory.db import make_engine
-from agent.scheduler.jobs import failure_reason, scheduled_inspection
+from agent.scheduler.jobs import failure_reason, scheduled_inspection, skipped_in_process
 from agent.scheduler.specs import desired_schedules
 
 log = logging.getLogger(__name__)
@@ -122,7 +125,14 @@ def start_scheduler(settings: Settings, *, paused: bool = False, resync_s: float
         raise
     scheduler.add_job(scheduler.resync, IntervalTrigger(seconds=resync_s, timezone=UTC), id=RESYNC_JOB,
                       name="re-sync the schedules", jobstore=LOCAL, executor=LOCAL)
+    scheduler.add_listener(_record_overlap, EVENT_JOB_MAX_INSTANCES)
     return scheduler
+
+
+def _record_overlap(event: JobSubmissionEvent) -> None:
+    """A run APScheduler did not start because the previous one still runs in this process: record it skipped."""
+    if event.jobstore == JOBSTORE:
+        skipped_in_process(event.job_id)
 
 
 @contextmanager

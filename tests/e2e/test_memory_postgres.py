@@ -16,7 +16,12 @@ from agent.memory.models import Base
 from tests.test_memory_db import check_starts_at_migration_keeps_rows, init_concurrently
 from tests.test_memory_queue import check_stale_copy_and_refire, check_would_queue
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
-from tests.test_memory_schedules import check_reason_migration_keeps_rows, check_run_reasons
+from tests.test_memory_schedules import (
+    check_run_claims,
+    check_run_reasons,
+    check_schedule_migrations_keep_rows,
+    claim_at_once,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -52,8 +57,17 @@ def test_the_starts_at_migration_keeps_existing_rows(postgres_db_url: str) -> No
     check_starts_at_migration_keeps_rows(postgres_db_url)
 
 
-def test_the_reason_migration_keeps_existing_rows(postgres_db_url: str) -> None:
-    check_reason_migration_keeps_rows(postgres_db_url)
+def test_the_schedule_migrations_keep_existing_rows(postgres_db_url: str) -> None:
+    check_schedule_migrations_keep_rows(postgres_db_url)
+
+
+def test_run_claims(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_run_claims(memory)
+
+
+def test_of_runs_claiming_one_schedule_at_once_one_wins(postgres_db_url: str) -> None:
+    assert len(claim_at_once(postgres_db_url, 6)) == 1
 
 
 def test_run_reasons_are_stored_as_one_bounded_line(postgres_db_url: str) -> None:
