@@ -27,6 +27,17 @@ def known_services(settings: Settings) -> list[str]:
     return Topology.from_file(settings.topology_file).services()
 
 
+def listed_services(settings: Settings) -> list[str]:
+    """Services the configured live sources know, sorted: the topology file's, the PromQL server's and the log
+    store's (what a scheduled inspection reads). Empty when none lists any (none configured, a server that cannot
+    answer, an empty store): then nothing can be said of a name."""
+    toolkit = live_toolkit(settings)
+    found = set(toolkit.data_services())
+    if toolkit.topology is not None:
+        found.update(toolkit.topology.services())
+    return sorted(found)
+
+
 def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None,
                    progress: Callable[[int, int, str], None] | None = None):
     """The knowledge store, with the handbook ingested when the handbook collection is empty (``progress``

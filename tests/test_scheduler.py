@@ -17,7 +17,7 @@ from agent.cron import cron_trigger
 from agent.memory import Memory, ScheduleBusyError
 from agent.scheduler import configure, paused_scheduler, run_inspection, start_scheduler, sync_schedules
 from agent.scheduler import jobs as scheduler_jobs
-from agent.scheduler.jobs import RUN_LEASE_S, expand_services, scheduled_inspection
+from agent.scheduler.jobs import RUN_LEASE_S, expand_services, scheduled_inspection, unknown_services
 from agent.scheduler.service import LOCAL, MISFIRE_GRACE_S, RESYNC_JOB, RESYNC_S
 
 SKILL = """\
@@ -228,6 +228,11 @@ def test_glob_scopes_expand_over_the_topology(settings, skills_dir, memory, tmp_
 def test_expand_services_keeps_names_and_order_without_duplicates():
     known = ["a-1", "a-2", "b"]
     assert expand_services(["b", "a-*", "b", "zzz", "c?"], known) == ["b", "a-1", "a-2", "zzz"]
+
+
+def test_unknown_services_are_names_not_known_and_globs_matching_none():
+    known = ["a-1", "a-2", "b", "svc[1]"]
+    assert unknown_services(["b", "a-*", "zzz", "c?", "svc[1]", "svc[2]"], known) == ["zzz", "c?", "svc[2]"]
 
 
 def test_a_started_scheduler_runs_a_due_job_and_records_it(settings, memory):

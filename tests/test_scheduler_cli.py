@@ -18,6 +18,8 @@ from agent.cli.app import app
 from agent.config import get_settings
 from agent.memory import Memory
 from agent.scheduler import configure, paused_scheduler
+from agent.sources.base import LogRecord
+from agent.sources.sqlstore import ObservabilityStore
 
 SCHEDULED = [
     "skill:disk-inspection",
@@ -108,6 +110,34 @@ def test_add_and_remove_a_schedule_of_ones_own(runner):
     assert (row["skill"], row["services"], row["next_run"] is not None) == ("disk-inspection", ["cache"], True)
     assert invoke(runner, "remove", "nightly").exit_code == 0
     assert "nightly" not in listed(runner)
+
+
+@pytest.mark.parametrize("source", ["topology", "log store"])
+def test_add_warns_of_a_service_no_source_knows_and_saves_it(runner, tmp_path, monkeypatch, source):
+    if source == "topology":
+        topology = tmp_path / "topology.yaml"
+        topology.write_text("services:\n  search-api: {depends_on: [cache]}\n  cache: {}\n")
+        monkeypatch.setenv("BIANQUE_TOPOLOGY_FILE", str(topology))
+        get_settings.cache_clear()
+    else:
+        store = ObservabilityStore(get_settings().resolved_observability_url)
+        store.ingest_logs([LogRecord(100.0, "search-api", "INFO", "ok"), LogRecord(101.0, "cache", "WARN", "slow")])
+    result = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
+                    "--service", "cache", "--service", "serach-api", "--service", "search-*", "--service", "db-*")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert ("warning: no configured source knows the service 'serach-api', 'db-*' (saved anyway: a service may have "
+            "no data yet); the topology file, metric server and log store know: cache, search-api") in said
+    assert listed(runner)["nightly"]["services"] == ["cache", "serach-api", "search-*", "db-*"]
+    known = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--replace",
+                   "--service", "search-*", "--service", "cache")
+    assert known.exit_code == 0 and "warning" not in known.stderr
+
+
+def test_add_says_nothing_of_services_when_no_source_lists_any(runner):
+    result = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
+                    "--service", "anything")
+    assert result.exit_code == 0 and "warning" not in result.stderr
 
 
 def test_add_refuses_a_job_id_in_use_unless_told_to_replace_it(runner):

@@ -20,7 +20,7 @@ from agent.cli.common import (
     print_markdown,
     user_errors,
 )
-from agent.config import get_settings
+from agent.config import Settings, get_settings
 from agent.memory import (
     DatabaseUnavailableError,
     DatabaseURLError,
@@ -39,6 +39,7 @@ ServiceOption = Annotated[
     list[str] | None, typer.Option("--service", help="Service to inspect (repeatable; default the Skill's scope).")
 ]
 JobIdArgument = Annotated[str, typer.Argument(help="The schedule's job id (see `bianque schedule list`).")]
+KNOWN_SHOWN = 20  # services named by the warning of `schedule add` about one no source knows
 ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LookupError, ValueError)
 
 
@@ -167,7 +168,8 @@ def add(
                                           "(its run history and enabled flag are kept).")] = False,
 ) -> None:
     """Store a schedule of your own, then sync the jobs (refused, nothing stored, when the Skill is no inspection
-    Skill, the cron is malformed, or the job id is taken and --replace is not given)."""
+    Skill, the cron is malformed, or the job id is taken and --replace is not given). A --service no configured
+    source knows is a warning naming the ones they do."""
     from agent.runtime import load_skills
     from agent.scheduler import sync_schedules
     from agent.scheduler.specs import SKILL_JOB_PREFIX, schedule_problem
@@ -188,7 +190,32 @@ def add(
             memory.save_schedule(job_id, skill, cron, service or [], enabled=enabled)
         report = sync_schedules(settings)
     _print_problems(report.problems)
+    _warn_unknown_services(service or [], settings)
     console.print(f"schedule {escape(job_id)} saved")
+
+
+def _warn_unknown_services(services: list[str], settings: Settings) -> None:
+    """Warn about each service (or glob) the configured sources do not know, naming the ones they do; not an error:
+    a service may have no data yet. Nothing is said when the sources list no service at all."""
+    from agent.runtime import listed_services
+    from agent.scheduler.jobs import unknown_services
+
+    if not services:
+        return
+    try:
+        known = listed_services(settings)
+    except Exception as exc:  # noqa: BLE001 - a check on the side: the schedule is saved whatever it finds
+        err_console.print(f"warning: could not list the services the sources know: {exc}", style="yellow",
+                          markup=False, highlight=False, soft_wrap=True)
+        return
+    if not known or not (unknown := unknown_services(services, known)):
+        return
+    more = len(known) - KNOWN_SHOWN
+    names = ", ".join(known[:KNOWN_SHOWN]) + (f" (+{more} more)" if more > 0 else "")
+    which = ", ".join(repr(name) for name in unknown)
+    err_console.print(f"warning: no configured source knows the service {which} (saved anyway: a service may have no "
+                      f"data yet); the topology file, metric server and log store know: {names}", style="yellow",
+                      markup=False, highlight=False, soft_wrap=True)
 
 
 def _stored(memory: Memory, job_id: str) -> ScheduleRecord | None:

@@ -87,10 +87,20 @@ def expand_services(patterns: Sequence[str], known: Sequence[str]) -> list[str]:
     """
     found: list[str] = []
     for pattern in patterns:
-        glob = any(c in pattern for c in "*?[") and pattern not in known
-        names = fnmatch.filter(known, pattern) if glob else [pattern]
+        names = fnmatch.filter(known, pattern) if _is_glob(pattern, known) else [pattern]
         found.extend(n for n in names if n not in found)
     return found
+
+
+def unknown_services(patterns: Sequence[str], known: Sequence[str]) -> list[str]:
+    """The names of ``patterns`` not among the known services and the globs matching none, as
+    :func:`expand_services` reads them."""
+    return [p for p in patterns if not (fnmatch.filter(known, p) if _is_glob(p, known) else p in known)]
+
+
+def _is_glob(pattern: str, known: Sequence[str]) -> bool:
+    """Whether ``pattern`` is read as a glob: it has glob characters and is no known service's own name."""
+    return any(c in pattern for c in "*?[") and pattern not in known
 
 
 def inspection_event(
