@@ -10,6 +10,7 @@ import pytest
 from agent.events import Event
 from agent.memory import AlertNotice, Memory, QueueItemNotFoundError, QueueStateError
 from agent.memory.models import QueueRow
+from agent.memory.queue import MAX_ERROR_CHARS
 
 T = 1_800_000_000.0
 
@@ -203,6 +204,21 @@ def check_stale_copy_and_refire(memory: Memory) -> None:
     assert memory.get_queued(item.id).status == "failed" and memory.queue_outstanding() == 0
     refire = send("firing", T + 900, T + 800)
     assert (refire.kind.value, refire.queued) == ("new", True) and memory.queue_outstanding() == 1
+
+
+def test_a_failures_message_is_stored_as_text_any_database_takes(memory):
+    check_failure_message_stored(memory)
+
+
+def check_failure_message_stored(memory: Memory) -> None:
+    """An investigation's error quotes untrusted text (a log line, a file): a NUL, a lone surrogate and other control
+    characters are stored as spaces and "?", newlines kept, bounded. Also run on PostgreSQL, which refuses a NUL."""
+    fire(memory)
+    item = memory.claim_queued("w1", lease_s=60, max_attempts=3, now=T)
+    failed = memory.fail_queued(item.id, "w1", "ValueError: bad line\x00\x07 \ud800\nnext" + "x" * 5000, retry_in=60)
+    stored = memory.get_queued(item.id).last_error
+    assert stored == failed.last_error and stored.startswith("ValueError: bad line   ?\nnextxxx")
+    assert len(stored) == MAX_ERROR_CHARS and stored.endswith("x…")
 
 
 def test_would_queue_rehearses_in_order_and_writes_nothing(memory):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from agent.timeparse import to_rfc3339
+
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class MemoryStoreError(Exception):
@@ -85,3 +89,11 @@ def check_length(field: str, value: str, limit: int) -> None:
     problem = length_problem(value, limit)
     if problem:
         raise InvalidInputError(f"{field}: {problem}")
+
+
+def storable_text(text: str, limit: int | None = None) -> str:
+    """Untrusted text (an exception's message may quote a log line or a file) as any database stores it: control
+    characters but newline and tab made spaces, a lone surrogate ``?`` (PostgreSQL stores neither a NUL nor one),
+    cut to ``limit`` characters (when given) with an ellipsis."""
+    clean = _UNSTORABLE.sub(" ", text).encode("utf-8", "replace").decode("utf-8")
+    return clean if limit is None or len(clean) <= limit else clean[: limit - 1] + "…"

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 
 from agent.events import Event
 from agent.memory.alerts import DEFAULT_STALE_AFTER_S, check_observation, observe
-from agent.memory.errors import CaseNotFoundError, InvalidInputError, QueueItemNotFoundError, QueueStateError
+from agent.memory.errors import (
+    CaseNotFoundError,
+    InvalidInputError,
+    QueueItemNotFoundError,
+    QueueStateError,
+    storable_text,
+)
 from agent.memory.models import CaseRow, IncidentRow, QueueRow, new_id
 from agent.memory.records import AlertKind, AlertNotice, AlertObservation, QueueItemRecord, QueueStats
 from agent.memory.store import Store, dump, get_row, load
@@ -113,7 +119,7 @@ def _observe_queued(session: Session, notice: AlertNotice, stale_after: float) -
 
 
 def _trim(error: str) -> str:
-    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
+    return storable_text(error, MAX_ERROR_CHARS)
 
 
 def _owned(session: Session, queue_id: str, worker: str) -> QueueRow | None:

@@ -6,19 +6,23 @@ and run history that the CLI, API and UI show.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from agent.memory.errors import InvalidInputError, ScheduleBusyError, ScheduleNotFoundError, check_length
+from agent.memory.errors import (
+    InvalidInputError,
+    ScheduleBusyError,
+    ScheduleNotFoundError,
+    check_length,
+    storable_text,
+)
 from agent.memory.models import ScheduleRow, now
 from agent.memory.records import ScheduleRecord
 from agent.memory.store import Store, get_row
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_REASON_CHARS: int = ScheduleRow.__table__.c.last_reason.type.length
 
 
@@ -28,10 +32,7 @@ def run_reason(text: str | None) -> str | None:
     ``?`` (PostgreSQL stores neither a NUL nor one), at most ``MAX_REASON_CHARS`` characters; None when empty."""
     if text is None:
         return None
-    flat = " ".join(_CONTROL.sub(" ", text).split()).encode("utf-8", "replace").decode("utf-8")
-    if len(flat) > MAX_REASON_CHARS:
-        flat = flat[: MAX_REASON_CHARS - 1] + "…"
-    return flat or None
+    return storable_text(" ".join(storable_text(text).split()), MAX_REASON_CHARS) or None
 
 
 def _record(row: ScheduleRow) -> ScheduleRecord:

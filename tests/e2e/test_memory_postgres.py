@@ -14,7 +14,7 @@ from agent.memory import Memory, init_db
 from agent.memory.db import advisory_lock, current_revision, head_revision, make_engine
 from agent.memory.models import Base
 from tests.test_memory_db import check_starts_at_migration_keeps_rows, init_concurrently
-from tests.test_memory_queue import check_stale_copy_and_refire, check_would_queue
+from tests.test_memory_queue import check_failure_message_stored, check_stale_copy_and_refire, check_would_queue
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
 from tests.test_memory_schedules import (
     check_run_claims,
@@ -78,6 +78,11 @@ def test_run_reasons_are_stored_as_one_bounded_line(postgres_db_url: str) -> Non
 def test_a_stale_firing_copy_opens_nothing_and_a_refire_does(postgres_db_url: str) -> None:
     with Memory(postgres_db_url) as memory:
         check_stale_copy_and_refire(memory)
+
+
+def test_a_failures_message_with_a_nul_is_stored(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_failure_message_stored(memory)
 
 
 def test_would_queue_rehearses_and_writes_nothing(postgres_db_url: str) -> None:
