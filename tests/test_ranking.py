@@ -149,6 +149,15 @@ def test_a_service_whose_traces_break_there_is_no_victim_of_a_dependency_that_mo
     assert any("likely a victim" in n for n in checkout.notes), checkout.notes
 
 
+def test_a_service_whose_traces_break_there_does_not_pass_a_delay_on():
+    # checkout's own calls out slowed as much as it did, but requests leave their paths at checkout itself
+    findings = [_finding("checkout", SERVER, 0.8), _finding("checkout", CLIENT, 0.85), _traces_diverge("checkout")]
+    checkout = next(e for e in rank_services(number_findings(findings), [], SHOP, ["frontend"])
+                    if e.service == "checkout")
+    assert not any("passes a dependency's delay on" in n for n in checkout.notes), checkout.notes
+    assert checkout.score >= 0.85
+
+
 def test_a_service_that_calls_nothing_does_not_pass_a_delay_on():
     # cart calls no one: its slower calls out (say, its CPU starved) are its own trouble, not a victim's sign
     findings = [_finding("cart", SERVER, 0.8), _finding("cart", CLIENT, 0.85)]

@@ -149,7 +149,7 @@ def rank_by_rules(
         elif earlier_deps and not own_saturation(ev) and not traces_break_here(ev):  # its traces break here
             ev.score *= VICTIM_FACTOR
             ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
-        elif passes_on_delay(ev, topology):
+        elif passes_on_delay(ev, topology) and not traces_break_here(ev):
             ev.score *= VICTIM_FACTOR
             ev.notes.append("its own calls out slowed as much as it did: it passes a dependency's delay on")
         if (full := saturated(ev, load_above)) is not None:
