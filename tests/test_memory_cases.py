@@ -128,3 +128,17 @@ def test_skill_chosen_during_the_run_is_recorded(memory: Memory) -> None:
     assert [c.id for c in memory.cases_for_skill("rca-latency")] == [case.id]
     with pytest.raises(CaseStateError, match="can no longer change"):
         memory.set_case_skill(case.id, "other")
+
+
+def check_case_failure_stored(memory: Memory) -> None:
+    """The error a case failed with quotes untrusted text (an exception's message may hold a log line or a file): a
+    NUL and a lone surrogate are stored as a space and "?", the rest kept, and the case is failed, not left running.
+    Also run on PostgreSQL, which refuses a NUL."""
+    case = memory.start_case(memory.record_event(rca_event()).id, "rca-latency")
+    failed = memory.fail_case(case.id, "ValueError: bad line\x00 \ud800\nnext")
+    assert failed == memory.get_case(case.id)
+    assert (failed.status, failed.error) == ("failed", "ValueError: bad line  ?\nnext")
+
+
+def test_a_case_fails_with_an_error_any_database_stores(memory: Memory) -> None:
+    check_case_failure_stored(memory)

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from agent.events import Event
 from agent.evidence import EvidencePack
 from agent.findings import Finding
-from agent.memory.errors import CaseNotFoundError, CaseStateError, EventNotFoundError, InvalidInputError
+from agent.memory.errors import (
+    CaseNotFoundError,
+    CaseStateError,
+    EventNotFoundError,
+    InvalidInputError,
+    storable_text,
+)
 from agent.memory.models import CaseRow, EventRow, new_id, now
 from agent.memory.records import CaseRecord, CorrectionRecord, EventRecord
 from agent.memory.store import Store, dump, ensure, get_row, load
@@ -226,13 +232,15 @@ class CaseStore(Store):
             return case_record(row)
 
     def fail_case(self, case_id: str, error: str, duration_ms: int | None = None) -> CaseRecord:
-        """Mark a running case failed with the error that stopped it."""
+        """Mark a running case failed with the error that stopped it (untrusted text, an exception's message
+        quoting a log line or a file: stored as ``storable_text`` makes it, so that the case is failed, not left
+        running by a write the database refuses)."""
         with self._write() as session:
             row = load_case_row(session, case_id, for_update=True)
             if row.status != "running":
                 raise CaseStateError(f"case {case_id!r} is {row.status}, only a running case can fail")
             row.status = "failed"
-            row.error = error
+            row.error = storable_text(error)
             row.duration_ms = duration_ms
             row.finished_at = now()
             session.flush()

@@ -13,6 +13,7 @@ from sqlalchemy import inspect, text
 from agent.memory import Memory, init_db
 from agent.memory.db import advisory_lock, current_revision, head_revision, make_engine
 from agent.memory.models import Base
+from tests.test_memory_cases import check_case_failure_stored
 from tests.test_memory_db import check_starts_at_migration_keeps_rows, init_concurrently
 from tests.test_memory_queue import check_failure_message_stored, check_stale_copy_and_refire, check_would_queue
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
@@ -126,3 +127,8 @@ def test_waiting_for_an_advisory_lock_does_not_block_an_index_built_concurrently
     waiter.join(timeout=20)
     assert waited.is_set()
     engine.dispose()
+
+
+def test_a_case_failure_quoting_a_nul_is_stored(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_case_failure_stored(memory)
