@@ -469,3 +469,20 @@ def test_a_run_apscheduler_does_not_start_because_the_last_still_runs_is_recorde
         configure(None, None)
     assert blocking.calls == 1
     assert memory.get_schedule("skill:cache-check").running_by is None
+
+
+def test_a_run_whose_claim_cannot_be_guarded_releases_it(settings, memory, monkeypatch):
+    """The claim is taken before the thread renewing it starts: when that thread cannot start (the process out of
+    threads), the run fails and the claim goes with it, not held for RUN_LEASE_S against every other run."""
+    sync_schedules(settings)
+
+    class NoRenewer(threading.Thread):
+        def start(self) -> None:
+            if self.name.startswith("bianque-run-"):  # the renewer only: any other thread starts as usual
+                raise RuntimeError("can't start new thread")
+            super().start()
+
+    monkeypatch.setattr(threading, "Thread", NoRenewer)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        run_inspection("disk-check", settings=settings, investigator=DryRunInvestigator(memory))
+    assert memory.get_schedule("skill:disk-check").running_by is None

@@ -183,12 +183,13 @@ def exclusive_run(memory: Memory, job_id: str) -> Iterator[str]:
     done = threading.Event()
     renewer = threading.Thread(target=_renew, args=(memory, job_id, token, done), name=f"bianque-run-{job_id}",
                                daemon=True)
-    renewer.start()
     try:
+        renewer.start()  # inside: a thread that cannot start fails the run, and the claim is released
         yield token
     finally:
         done.set()
-        renewer.join()
+        if renewer.ident is not None:  # started
+            renewer.join()
         try:
             memory.release_schedule_run(job_id, token)
         except Exception as exc:  # noqa: BLE001 - the run's own outcome matters more; the lease runs out
