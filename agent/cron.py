@@ -56,7 +56,7 @@ def weekday_names(field: str) -> str:
         else:
             start, dash, end = span.partition("-")
             first = _weekday(start, field)
-            last = _weekday(end, field, end_of_range=True) if dash else (7 if slash else first)
+            last = _weekday(end, field, end_of_range=first > 0) if dash else (7 if slash else first)
             if last < first:
                 raise ValueError(f"weekday {field!r}: the range {span!r} runs backwards (0 and 7 are Sunday)")
         days.update(day % 7 for day in range(first, last + 1, step))
@@ -64,7 +64,8 @@ def weekday_names(field: str) -> str:
 
 
 def _weekday(text: str, field: str, *, end_of_range: bool = False) -> int:
-    """A weekday number 0-7 or name (``sun``, ``Mon``); a range ending in ``sun`` ends at 7 (``sat-sun``)."""
+    """A weekday number 0-7 or name (``sun``, ``Mon``); a range from Monday on ending in ``sun`` ends at 7
+    (``sat-sun``; ``sun-sun`` is Sunday alone)."""
     name = text.lower()
     if name in WEEKDAYS:
         return 7 if end_of_range and name == "sun" else WEEKDAYS.index(name)

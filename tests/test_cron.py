@@ -30,6 +30,8 @@ def next_days(cron: str, count: int = 7) -> list[str]:
     ("0 2 * * mon-fri", ["Mon", "Tue", "Wed", "Thu", "Fri", "Mon"]),
     ("0 2 * * 6,0", ["Sun", "Sat", "Sun"]),
     ("0 2 * * sat-sun", ["Sun", "Sat", "Sun"]),
+    ("0 2 * * sun-sun", ["Sun"] * 3),  # a range from Sunday to Sunday is Sunday, not the week
+    ("0 2 * * 0-sun", ["Sun"] * 3),
     ("0 2 * * 5-7", ["Sun", "Fri", "Sat", "Sun"]),
     ("0 2 * * */2", ["Sun", "Tue", "Thu", "Sat", "Sun"]),
     ("0 2 1-31 * 1", ["Sun", "Mon", "Tue"]),  # every day of the month, or Mondays: every day
