@@ -395,14 +395,23 @@ def wait_for(condition, what: str) -> None:
     assert condition(), f"never happened: {what}"
 
 
-def test_a_manual_run_and_a_scheduled_run_of_one_schedule_never_overlap(settings, memory, caplog):
-    sync_schedules(settings)
-    blocking = Blocking(memory)
+def start_manual_run(settings, blocking: Blocking) -> threading.Thread:
+    """`schedule run disk-check` in a thread of its own, its investigation held by ``blocking`` once started."""
     manual = threading.Thread(target=run_inspection, args=("disk-check",),
                               kwargs={"settings": settings, "investigator": blocking})
     manual.start()
+    if not blocking.started.wait(30):
+        blocking.release.set()
+        manual.join()
+        raise AssertionError("the manual run never started")
+    return manual
+
+
+def test_a_manual_run_and_a_scheduled_run_of_one_schedule_never_overlap(settings, memory, caplog):
+    sync_schedules(settings)
+    blocking = Blocking(memory)
+    manual = start_manual_run(settings, blocking)
     try:
-        assert blocking.started.wait(30)
         holder = memory.get_schedule("skill:disk-check").running_by
         assert holder.startswith(scheduler_jobs.CLAIMANT + ":")
         configure(settings, blocking)
@@ -436,11 +445,8 @@ def test_a_long_run_renews_its_claim(settings, memory, monkeypatch):
     sync_schedules(settings)
     monkeypatch.setattr(scheduler_jobs, "RUN_LEASE_S", 0.6)  # renewed every 0.2 s
     blocking = Blocking(memory)
-    manual = threading.Thread(target=run_inspection, args=("disk-check",),
-                              kwargs={"settings": settings, "investigator": blocking})
-    manual.start()
+    manual = start_manual_run(settings, blocking)
     try:
-        assert blocking.started.wait(30)
         first = memory.get_schedule("skill:disk-check").running_until
         wait_for(lambda: memory.get_schedule("skill:disk-check").running_until > first, "the lease renewed")
     finally:
