@@ -139,12 +139,15 @@ def test_run_claims(memory: Memory) -> None:
 
 def claim_at_once(url: str, claimants: int) -> list[str]:
     """``claimants`` runs, each with its own engine (own connections, as separate processes have), claim one
-    schedule at the same moment; the ones that got it."""
+    schedule at the same moment; the ones that got it (every other one must be told it is busy: any other error, a
+    lock timeout say, fails here rather than pass as a lost race)."""
     with Memory(url) as memory:
         memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")
     stores = [Memory(url) for _ in range(claimants)]
     start = threading.Barrier(claimants)
     won: list[str] = []
+    busy: list[str] = []
+    failed: list[BaseException] = []
 
     def claim(store: Memory, name: str) -> None:
         start.wait()
@@ -152,7 +155,9 @@ def claim_at_once(url: str, claimants: int) -> list[str]:
             store.claim_schedule_run("nightly", name, lease_s=300.0)
             won.append(name)
         except ScheduleBusyError:
-            pass
+            busy.append(name)
+        except Exception as exc:  # noqa: BLE001 - said below, with the others
+            failed.append(exc)
 
     threads = [threading.Thread(target=claim, args=(store, f"run-{i}")) for i, store in enumerate(stores)]
     for thread in threads:
@@ -161,6 +166,7 @@ def claim_at_once(url: str, claimants: int) -> list[str]:
         thread.join()
     for store in stores:
         store.close()
+    assert failed == [] and len(won) + len(busy) == claimants
     return won
 
 
