@@ -337,6 +337,27 @@ def test_a_job_whose_schedule_was_deleted_says_so_in_one_line(settings, memory, 
         ("schedule gone no longer exists; not run (the next sync removes its job)", None)]
 
 
+def test_a_job_whose_schedule_is_deleted_as_it_starts_says_so_in_one_line(settings, memory, caplog, monkeypatch):
+    """Deleted between the job reading its schedule and claiming it (`schedule remove` meanwhile): the same one
+    line, not a traceback in APScheduler's log."""
+    sync_schedules(settings)
+    memory.save_schedule("nightly", "disk-check", "0 2 * * *")
+
+    def deleted_meanwhile(cron, now, lookback):
+        memory.delete_schedule("nightly")
+        return None
+
+    monkeypatch.setattr(scheduler_jobs, "last_tick", deleted_meanwhile)
+    configure(settings, DryRunInvestigator(memory))
+    try:
+        with caplog.at_level("WARNING"):
+            scheduled_inspection("nightly")
+    finally:
+        configure(None, None)
+    assert [(r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("schedule nightly no longer exists; not run (the next sync removes its job)", None)]
+
+
 def test_a_running_scheduler_resyncs_skill_schedules_keeping_flags_and_history(settings, skills_dir, memory, caplog):
     configure(settings, DryRunInvestigator(memory))  # should an inspection fall due meanwhile
     scheduler = start_scheduler(settings)

@@ -229,14 +229,15 @@ def scheduled_inspection(job_id: str) -> None:
     A Skill deleted, broken or no longer an inspection since the last sync makes a failed run whose reason says
     why, and one warning in the log (no traceback: nothing crashed); the scheduler's next re-sync takes the job
     away. A run of the schedule still going (``schedule run``, or a slow run in another replica) makes this one
-    ``skipped``, saying which. A schedule deleted since is one log line.
+    ``skipped``, saying which. A schedule deleted since (before this job read it, or as it starts) is one log
+    line.
     """
     settings, _ = _runtime(None, None)
     with Memory(settings.resolved_database_url) as memory:
         try:
             schedule = memory.get_schedule(job_id)
         except ScheduleNotFoundError:
-            log.warning("schedule %s no longer exists; not run (the next sync removes its job)", job_id)
+            _log_gone(job_id)
             return
         if not schedule.enabled:
             log.info("schedule %s is disabled; skipped", job_id)
@@ -253,7 +254,14 @@ def scheduled_inspection(job_id: str) -> None:
     except ScheduleBusyError as exc:
         record_skipped(job_id, str(exc))
         return
+    except ScheduleNotFoundError:  # deleted since it was read above (`schedule remove` meanwhile)
+        _log_gone(job_id)
+        return
     log.info("schedule %s ran %s: case %s", job_id, schedule.skill, run.result.case_id)
+
+
+def _log_gone(job_id: str) -> None:
+    log.warning("schedule %s no longer exists; not run (the next sync removes its job)", job_id)
 
 
 def record_skipped(job_id: str, reason: str) -> None:
