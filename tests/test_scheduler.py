@@ -513,3 +513,35 @@ def test_a_run_whose_claim_cannot_be_guarded_releases_it(settings, memory, monke
     with pytest.raises(RuntimeError, match="can't start new thread"):
         run_inspection("disk-check", settings=settings, investigator=DryRunInvestigator(memory))
     assert memory.get_schedule("skill:disk-check").running_by is None
+
+
+class DeletingSchedule:
+    """A dry-run investigator that deletes the schedule ``job_id`` while it investigates (`schedule remove`
+    meanwhile), then fails when ``fail`` is given."""
+
+    def __init__(self, memory: Memory, job_id: str, fail: bool = False) -> None:
+        self.memory, self.job_id, self.fail = memory, job_id, fail
+        self.dry_run = DryRunInvestigator(memory)
+
+    def __call__(self, event, *, skill=None, source="api"):
+        self.memory.delete_schedule(self.job_id)
+        if self.fail:
+            raise RuntimeError("sources down")
+        return self.dry_run(event, skill=skill, source=source)
+
+
+def test_a_run_whose_schedule_is_deleted_while_it_runs_keeps_its_outcome(settings, memory, caplog):
+    """Nothing is left to record the run on: said in one line; the run's own result (or error) is what comes back,
+    not ScheduleNotFoundError."""
+    memory.save_schedule("nightly", "disk-check", "0 2 * * *")
+    with caplog.at_level("WARNING", logger="agent.scheduler.jobs"):
+        run = run_inspection("disk-check", job_id="nightly", settings=settings,
+                             investigator=DeletingSchedule(memory, "nightly"))
+        assert memory.get_case(run.result.case_id).status == "done"
+        memory.save_schedule("nightly", "disk-check", "0 2 * * *")
+        with pytest.raises(RuntimeError, match="sources down"):
+            run_inspection("disk-check", job_id="nightly", settings=settings,
+                           investigator=DeletingSchedule(memory, "nightly", fail=True))
+    assert [r.getMessage() for r in caplog.records] == [
+        "schedule nightly was deleted while it ran; its run (done) is not recorded",
+        "schedule nightly was deleted while it ran; its run (failed) is not recorded"]

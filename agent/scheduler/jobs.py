@@ -143,12 +143,23 @@ def run_inspection(
                 event, result = _inspect(skill_name, services, settings, investigator, now)
             except Exception as exc:
                 if job_id:
-                    memory.record_schedule_run(job_id, "failed", reason=failure_reason(exc))
+                    _record_run(memory, job_id, "failed", reason=failure_reason(exc))
                 raise
             if job_id:
                 status = "done" if result.verdict.judged else NOT_JUDGED
-                memory.record_schedule_run(job_id, status, case_id=result.case_id)
+                _record_run(memory, job_id, status, case_id=result.case_id)
     return InspectionRun(skill=skill_name, job_id=job_id, event=event, result=result)
+
+
+def _record_run(
+    memory: Memory, job_id: str, status: str, *, case_id: str | None = None, reason: str | None = None
+) -> None:
+    """Record a run on its schedule. A schedule deleted while it ran (`schedule remove` meanwhile) is one log line:
+    the run happened (its case stands), nothing is left to record it on, and its own outcome is what matters."""
+    try:
+        memory.record_schedule_run(job_id, status, case_id=case_id, reason=reason)
+    except ScheduleNotFoundError:
+        log.warning("schedule %s was deleted while it ran; its run (%s) is not recorded", job_id, status)
 
 
 def _inspect(
