@@ -47,8 +47,11 @@ def canonical_level(level: str) -> str | None:
 # Where a line's own text names its level, when no field does: a key (`level=error`, `"severity": "WARN"`), a
 # glog/klog header (`E1205 10:00:00.123 ...`), a bracketed level in any case (nginx's `[error]`), or an
 # upper-case level word near the start (Spring's `2023-01-29 10:00:00.123 ERROR 1 --- ...`, log4j's layouts).
-_LEVEL_KEY = re.compile(r'(?<![\w.])"?(?:level|severity|lvl|loglevel|log\.level)"?\s*[=:]\s*"?([A-Za-z]+|\d{1,2})\b',
-                        re.IGNORECASE)
+_LEVEL_KEYS = r"(?:level|severity|lvl|loglevel|log\.level)"
+# A JSON key, quoted whole (`"level": 50`, `"level":"warn"`): a word or pino's/syslog's number.
+_JSON_LEVEL = re.compile(rf'"{_LEVEL_KEYS}"\s*:\s*"?([A-Za-z]+|\d{{1,2}})\b', re.IGNORECASE)
+# A logfmt or prose key (`level=warn`, `severity: ERROR`): a word only ("tank level: 3", "retry level=3" are no level).
+_WORD_LEVEL = re.compile(rf'(?<![\w."]){_LEVEL_KEYS}\s*[=:]\s*"?([A-Za-z]+)\b', re.IGNORECASE)
 _GLOG_HEADER = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d")
 _LEVEL_WORDS = "TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|SEVERE|FATAL|CRITICAL|PANIC"
 _BRACKETED_LEVEL = re.compile(rf"\[\s*({_LEVEL_WORDS})\s*\]", re.IGNORECASE)
@@ -58,12 +61,12 @@ LEVEL_WORD_REACH = 100  # characters from the line's start an upper-case level w
 
 def level_in_text(message: str) -> str | None:
     """The level a line's text names (one of ``LOG_LEVELS``), for a line whose record gave none; None when the text
-    names none. Read in order: a ``level``/``severity`` key, a glog/klog header, a bracketed level (any case), an
-    upper-case level word within ``LEVEL_WORD_REACH`` characters of the start; the first that names a level wins."""
-    found = _LEVEL_KEY.search(message)
-    numeric_in_prose = found is not None and found[1].isdigit() and not any(c in found[0] for c in '="')
-    if found and not numeric_in_prose and (level := canonical_level(found[1])):  # "water level: 3" is no level
-        return level
+    names none. Read in order: a ``level``/``severity`` key (a number only as a JSON key's value), a glog/klog
+    header, a bracketed level (any case), an upper-case level word within ``LEVEL_WORD_REACH`` characters of the
+    start; the first that names a level wins."""
+    for pattern in (_JSON_LEVEL, _WORD_LEVEL):
+        if (found := pattern.search(message)) and (level := canonical_level(found[1])):
+            return level
     if found := _GLOG_HEADER.match(message.lstrip()):
         return LEVEL_SYNONYMS[found[1]]
     head = message[:LEVEL_WORD_REACH]

@@ -30,6 +30,7 @@ def test_exception_text_counts_whatever_the_level():
     assert level_weight("DEBUG", "at Socket.emit (node:events:<NUM>:<NUM>)") == 1.0  # as a template shows it
     assert level_weight("INFO", "thread 'main' panicked at src/cart.rs:<NUM>:<NUM>:") == 1.0  # Rust
     assert level_weight("INFO", "errors: <NUM>, retried: <NUM>") < 1.0  # a counter, not an error
+    assert level_weight("INFO", "health check: last error: none") < 1.0  # prose, not a thrown Error
     assert level_weight("INFO", "looked at the cache (hit)") < 1.0
     records = routine("cart") + lines("cart", "INFO", "caught java.lang.NullPointerException in add {i}",
                                       INCIDENT[0] + 50, 6)

@@ -107,7 +107,6 @@ def test_a_line_with_no_level_is_read_as_info_and_its_text_still_counts(tmp_path
         ("2023/01/29 10:00:00 [error] 12#0: *1 upstream timed out", "ERROR"),  # nginx
         ("[Debug] cache warm", "DEBUG"),
         ('{"level":50,"msg":"payment declined"}', "ERROR"),  # pino's number
-        ("ts=1 level=4 msg=retry", "WARN"),  # syslog's
     ],
 )
 def test_a_lines_text_names_its_level(message, level):
@@ -122,6 +121,8 @@ def test_a_lines_text_names_its_level(message, level):
         "x" * 120 + " ERROR far from the start",  # beyond a header's reach
         "level=loud something",  # a key naming no level
         "tank level: 3 of 5",  # a number after a key in prose: no syslog severity
+        '{"tank level": 3}',  # a key that only ends in "level"
+        "retry level=3 reached",  # a number in logfmt: pino and syslog numbers come as JSON
     ],
 )
 def test_text_naming_no_level_gives_none(message):

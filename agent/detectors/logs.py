@@ -26,7 +26,7 @@ NEW_TEMPLATE_MIN_WEIGHT = 0.7  # a new INFO/DEBUG template is routine variety, n
 EXCEPTION_TEXT = re.compile(
     r"exception\b|\w+(error|exception):|traceback \(most recent call last\)|^\s*at [\w.$<>]+\(|caused by:|"
     r"\bpanic:|\bgoroutine\b|stack ?trace|\bthrew\b|\bfailed\b|\bfailure\b|"
-    r"(^|\s)error: |^\s*at \S.* \(\S+:(\d+|<NUM>|<\*>):(\d+|<NUM>|<\*>)\)|\bpanicked at\b",  # masked or not
+    r"(?-i:(^|\s)Error: )|^\s*at \S.* \(\S+:(\d+|<NUM>|<\*>):(\d+|<NUM>|<\*>)\)|\bpanicked at\b",  # masked or not
     re.IGNORECASE,
 )
 
