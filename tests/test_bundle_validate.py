@@ -10,7 +10,7 @@ import pytest
 from agent.bundles.errors import InvalidBundleError
 from agent.bundles.label import GroundTruth, load_label
 from agent.bundles.reader import load_bundle
-from agent.bundles.validate import TooManyBundlesError, find_bundles, validate_bundle
+from agent.bundles.validate import TooManyBundlesError, bundles_under, find_bundles, validate_bundle
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
 GOOD_EVENT = "pattern: rca\ntime: 2026-03-02T10:15:00Z\n"
@@ -327,6 +327,8 @@ def test_find_bundles_skips_a_bundles_own_folders_hidden_ones_and_code(tmp_path)
     (root / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     assert find_bundles([root]) == [root / "one"]
     assert find_bundles([root / ".git"]) == [root / ".git" / "objects" / "x"]  # a folder given is searched
+    assert find_bundles([root / "venv"]) == [root / "venv" / "lib" / "case"]  # a virtualenv given too
+    assert bundles_under(root) == [root / "one"] and bundles_under(root / "missing") == []
 
 
 def test_find_bundles_stops_past_its_limit(tmp_path):

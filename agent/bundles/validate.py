@@ -45,8 +45,9 @@ def _walk(path: Path) -> Iterator[Path]:
     for root, dirs, files in os.walk(path):
         if "event.yaml" in files:
             yield Path(root)
-        if "event.yaml" in files or "pyvenv.cfg" in files:  # a bundle's folders are its own; a virtualenv is code
-            dirs.clear()
+        given = root == str(path)  # a path given is searched whatever it holds
+        if "event.yaml" in files or ("pyvenv.cfg" in files and not given):  # a bundle's folders are its own;
+            dirs.clear()  # a virtualenv is code
         else:
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
 
@@ -72,3 +73,9 @@ def find_bundles(
             if limit is not None and len(found) > limit:
                 raise TooManyBundlesError(limit, bundle)
     return sorted(found)
+
+
+def bundles_under(directory: str | Path) -> list[Path]:
+    """The bundles at or under ``directory``, sorted (``find_bundles``); none when it is no directory (a registered
+    one since removed, a set not there)."""
+    return find_bundles([directory]) if Path(directory).is_dir() else []

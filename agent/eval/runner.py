@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.bundles.validate import find_bundles as bundle_directories
+from agent.bundles.validate import bundles_under
 from agent.config import Settings, get_settings
 from agent.eval.cases import CaseContext, score_bundles
 from agent.runtime import load_skills
@@ -16,9 +16,8 @@ from agent.scoring import CaseScore
 
 
 def find_bundles(root: Path) -> list[Path]:
-    """The bundles at or under ``root``, sorted (the one walk: ``agent.bundles.validate.find_bundles``); none if
-    it is no directory."""
-    return bundle_directories([root]) if Path(root).is_dir() else []
+    """The bundles at or under ``root``, sorted; none if it is no directory (``validate.bundles_under``)."""
+    return bundles_under(root)
 
 
 @dataclass

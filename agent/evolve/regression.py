@@ -14,17 +14,12 @@ from pathlib import Path
 
 from agent.bundles.data_files import bundle_name
 from agent.bundles.event_file import read_event
-from agent.bundles.validate import find_bundles as bundle_directories
+from agent.bundles.validate import bundles_under
 from agent.config import PROJECT_ROOT
 from agent.events import Event
 from agent.memory.records import CaseRecord
 
 CURATED = PROJECT_ROOT / "examples" / "scenarios"
-
-
-def _bundles(directory: Path) -> list[Path]:
-    """Every bundle directory under ``directory``; none when it is no directory (a registered one removed)."""
-    return bundle_directories([directory]) if directory.is_dir() else []
 REGISTRY = "regression-bundles.txt"
 BUNDLE_PREFIX = "bundle:"
 
@@ -59,7 +54,7 @@ def add(home: Path, directory: Path) -> list[Path]:
     directory = Path(directory).resolve()
     if not directory.is_dir():
         raise RegressionError(f"{directory}: no such directory")
-    labelled = [b for b in _bundles(directory) if (b / "label.yaml").is_file()]
+    labelled = [b for b in bundles_under(directory) if (b / "label.yaml").is_file()]
     if not labelled:
         raise RegressionError(f"{directory}: no bundle with a label.yaml under it (a regression case needs a truth)")
     dirs = registered(home)
@@ -99,7 +94,7 @@ def regression_bundles(home: Path, pattern: str | None = None) -> list[Path]:
     dirs = registered(home) or [CURATED]
     out = []
     for directory in dirs:
-        for bundle in _bundles(directory):
+        for bundle in bundles_under(directory):
             if not (bundle / "label.yaml").is_file():
                 continue
             if pattern is None or bundle_event(bundle).pattern.value == pattern:
