@@ -60,6 +60,9 @@ CONVENTIONS: tuple[CallLabels, ...] = (
     CallLabels("deployment", "dst_deployment", "Linkerd (outbound)", (("direction", "(outbound)?"),)),
     CallLabels("service_name", "peer_service", "OpenTelemetry span metrics (client spans)",
                (("span_kind", SPAN_KIND),)),
+    # OpenTelemetry's own attribute names, as a bundle's label columns or a UTF-8-named store keep them
+    CallLabels("service.name", "peer.service", "OpenTelemetry span metrics, dotted names (client spans)",
+               (("span.kind", SPAN_KIND),)),
     CallLabels("client", "server", "generic"),
     CallLabels("caller", "callee", "generic"),
     # the series' own service calls: only where no label names another caller

@@ -18,6 +18,7 @@ from agent.graph.nodes.triage import triage
 from agent.runtime import bundle_toolkit
 from agent.series import LogRecord, Series, make_series
 from agent.sources.bundle import BundleMetricSource
+from agent.sources.promql import classic_label
 from agent.topology import Topology
 from tests.fixtures.graph.world import (
     T0,
@@ -85,6 +86,14 @@ def test_a_bundle_whose_metrics_name_caller_and_callee_ranks_as_with_the_equival
     assert db["service"] == "db" and "explains anomalies in callers ['api']" in db["explanation"]
 
 
+def test_dotted_opentelemetry_label_columns_give_the_calls(tmp_path):
+    """A bundle converted from OpenTelemetry span metrics keeps the attributes' own dotted names as label columns."""
+    dotted = [requests_total({"service": caller, "service.name": caller, "peer.service": callee, "span.kind": "client"})
+              for caller, callees in TOPOLOGY.items() for callee in callees]
+    state = investigated(bundled(tmp_path, "dotted", world_series() + dotted))
+    assert state["calls"] == {caller: sorted(callees) for caller, callees in TOPOLOGY.items() if callees}
+
+
 def test_labels_naming_no_service_with_data_give_no_edge(tmp_path):
     foreign = [requests_total({"service": "api", "source_workload": "api-7d9f-x2x", "destination_workload": "db-0"}),
                requests_total({"service": "api", "client": "api", "server": "db-host-3"}),
@@ -120,7 +129,8 @@ def test_a_metric_source_that_cannot_answer_is_a_note_and_the_traces_still_give_
     state = investigated(replace(bundled(tmp_path, "down", world_series(), logs=traced_logs()), metrics=unreachable))
     assert state["calls"] == {"api": ["cache", "db"], "gateway": ["api"]}
     [note] = [note for note in state["notes"] if note.startswith("calls not read off the metric labels")]
-    assert f"of {len(CONVENTIONS)} of {len(CONVENTIONS)} conventions (source_workload/destination_workload: " in note
+    asked = sum(all(map(classic_label, c.named_labels)) for c in CONVENTIONS)  # no listing: classic names only
+    assert f"of {asked} of {asked} conventions (source_workload/destination_workload: " in note
     assert "cannot reach" in note
 
 
@@ -133,6 +143,8 @@ def test_a_metric_source_that_cannot_answer_is_a_note_and_the_traces_still_give_
     ({"service_name": "a", "peer_service": "b", "span_kind": "SPAN_KIND_SERVER"}, "service_name/peer_service", None),
     ({"service_name": "a", "peer_service": "b"}, "service_name/peer_service", ("a", "b")),
     ({"service": "a", "destination_service": "b"}, "service/destination_service", ("a", "b")),
+    ({"service.name": "a", "peer.service": "b", "span.kind": "client"}, "service.name/peer.service", ("a", "b")),
+    ({"service.name": "a", "peer.service": "b", "span.kind": "server"}, "service.name/peer.service", None),
     # another label names the caller: the series' own service (a proxy's, a reporter's) is not taken for it
     ({"service": "a", "source_service": "c", "destination_service": "b"}, "service/destination_service", None),
     ({"service": "a", "caller": "a", "callee": "a"}, "caller/callee", None),  # a call to itself is no edge

@@ -13,7 +13,7 @@ import httpx
 from agent.call_labels import OWN_SERVICE, CallLabels
 from agent.series import Series, make_series
 from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult
-from agent.sources.promql import regex_selector, selector
+from agent.sources.promql import label_ref, regex_selector, selector
 from agent.sources.resample import to_step
 
 log = logging.getLogger(__name__)
@@ -134,11 +134,12 @@ class PrometheusMetricSource:
         if end < start:
             return SourceResult.failed(self.name, request, "query end is before its start")
         try:
-            match = regex_selector({caller: ".+", callee: ".+", **dict(convention.where)})
+            match = regex_selector({caller: ".+", callee: ".+", **dict(convention.where)}, utf8_names=True)
+            by = f"{label_ref(caller)}, {label_ref(callee)}"
         except ValueError as exc:
             return SourceResult.failed(self.name, request, f"cannot build a PromQL selector: {exc}")
         span_ms = math.ceil((end - start) * 1000) + 1  # a range selector leaves its start out
-        expr = f"group by ({caller}, {callee}) (last_over_time({match}[{span_ms}ms]))"
+        expr = f"group by ({by}) (last_over_time({match}[{span_ms}ms]))"
         request["expr"] = expr
         try:
             with self._client() as client:

@@ -91,6 +91,12 @@ def _expand_ranges(body: str) -> str:
     return "".join(dict.fromkeys(members))
 
 
+def classic_label(name: str) -> bool:
+    """Whether ``name`` is a classic Prometheus label name (``[A-Za-z_][A-Za-z0-9_]*``), which any server reads
+    unquoted; a UTF-8 name (``service.name``) needs Prometheus 3 and quotes."""
+    return _LABEL_NAME.fullmatch(name) is not None
+
+
 def _checked(label: str) -> str:
     """``label``, or ``ValueError`` when it is no valid Prometheus label name."""
     if not _LABEL_NAME.fullmatch(label):
@@ -108,12 +114,25 @@ def _matcher(label: str, value: str) -> str:
     return f"{label}={quote(value)}"
 
 
-def regex_selector(matchers: Mapping[str, str]) -> str:
+def label_ref(label: str) -> str:
+    """``label`` as PromQL names it: as is when it is a classic label name, else quoted (a UTF-8 name such as
+    OpenTelemetry's ``service.name``, which Prometheus 3 reads quoted and stores as given); ``ValueError`` for an
+    empty name or one with a control character."""
+    if classic_label(label):
+        return label
+    if not label or any(ord(c) < 32 or ord(c) == 127 for c in label):
+        raise ValueError(f"not a valid label name: {label!r}")
+    return quote(label)
+
+
+def regex_selector(matchers: Mapping[str, str], *, utf8_names: bool = False) -> str:
     """``{label=~"regex", ...}``: every value a regex (RE2, anchored by PromQL), quoted; raises ``ValueError`` for an
-    invalid label name or no matcher."""
+    invalid label name or no matcher. ``utf8_names``: a name that is no classic label name is quoted (``label_ref``)
+    instead of refused, for label names a server listed itself."""
     if not matchers:
         raise ValueError("a selector needs at least one matcher")
-    return "{" + ", ".join(f"{_checked(label)}=~{quote(regex)}" for label, regex in matchers.items()) + "}"
+    name = label_ref if utf8_names else _checked
+    return "{" + ", ".join(f"{name(label)}=~{quote(regex)}" for label, regex in matchers.items()) + "}"
 
 
 def selector(name: str, matchers: Mapping[str, str], exclude: Sequence[str] = ()) -> str:

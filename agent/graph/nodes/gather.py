@@ -24,6 +24,7 @@ from agent.graph.plan import (
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.sources.base import LogRequest, SourceResult
+from agent.sources.promql import classic_label
 from agent.topology import Topology
 from agent.topology_inference import MIN_TRACES, InferredCalls, calls_from_traces
 
@@ -246,10 +247,13 @@ def _read_calls(state: InvestigationState, toolkit: Toolkit, start: float, end: 
 def _askable(toolkit: Toolkit, start: float, end: float) -> list[CallLabels]:
     """The conventions worth a question: those whose labels the source has in the window, when it can list its label
     names (``label_names``: one cheap request instead of a query per convention on a source that has none), else
-    every one."""
+    every one with classic label names (a dotted one, ``service.name``, only where the source lists it: a server
+    without UTF-8 names would answer it with a syntax error)."""
     lister = getattr(toolkit.metrics, "label_names", None)
     names = lister(start, end) if lister is not None else None
-    return [c for c in CONVENTIONS if names is None or c.named_labels <= names]
+    if names is None:
+        return [c for c in CONVENTIONS if all(map(classic_label, c.named_labels))]
+    return [c for c in CONVENTIONS if c.named_labels <= names]
 
 
 def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float) -> tuple[LabelledCalls | None, list[str]]:
