@@ -42,6 +42,7 @@ def test_schedule_crud(memory: Memory) -> None:
         (("", "s", "* * * * *"), "job_id"),
         (("j", "", "* * * * *"), "skill"),
         (("j", "s", "every day"), "cron"),
+        (("j", "s", "0 0 2 * * *"), "cron"),  # six fields (seconds first): no job would run it
         (("j", "s", "* * * * *", "ranking"), "services"),
         (("j" * 201, "s", "* * * * *"), "job_id"),  # wider than the column: PostgreSQL would refuse it
         (("j", "s" * 65, "* * * * *"), "skill"),
