@@ -160,3 +160,32 @@ def test_a_version_that_cannot_be_stored_puts_the_file_back(memory, settings) ->
     with pytest.raises(InvalidInputError):
         accept(memory, settings.resolved_user_skills_dir, NAME, patched.text, reason="add rss", base=fresh)
     assert not done.path.exists()
+
+
+def test_the_first_change_of_a_skill_living_in_the_user_dir_keeps_the_text_it_replaced(memory, settings) -> None:
+    """A team's own Skill (or a hand-made override) lives in the user dir: saving a patch replaces that very file,
+    so the text it replaced must be read before the write, else it is lost and the new text is stored as
+    "before the first change"."""
+    own = settings.resolved_user_skills_dir / f"{NAME}.yaml"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    original = (settings.skills_dirs[0] / f"{NAME}.yaml").read_text(encoding="utf-8") + "# the team's own copy\n"
+    own.write_text(original, encoding="utf-8")
+    _text, proposal, done = _accept_memory_patch(memory, settings)
+    assert done.path == own and own.read_text(encoding="utf-8") == proposal.patched.text
+    versions = history(memory, NAME)
+    assert [(v.version, v.reason, v.author, v.active) for v in versions] == [
+        (1, "before the first change", None, False), (2, "add memory", "alice", True)]
+    assert versions[0].yaml_text == original
+    rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=load_skills(settings).get(NAME))
+    assert own.read_bytes() == original.encode("utf-8")
+
+
+def test_a_rollback_over_a_hand_edited_file_keeps_the_edit_in_the_history(memory, settings) -> None:
+    _original, _proposal, done = _accept_memory_patch(memory, settings)
+    edited = done.path.read_text(encoding="utf-8").replace("version: 2", "version: 5") + "# tuned by hand\n"
+    done.path.write_text(edited, encoding="utf-8")
+    rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=load_skills(settings).get(NAME))
+    versions = history(memory, NAME)
+    assert [(v.version, v.reason) for v in versions] == [
+        (1, "before the first change"), (2, "add memory"), (5, "edited outside Bian Que"), (6, "rollback to v1")]
+    assert versions[2].yaml_text == edited  # what the rollback wrote over can be restored

@@ -138,7 +138,10 @@ def current_version(memory: Any, loaded: LoadedSkill) -> int:
 
 
 def ensure_baseline(memory: Any, name: str, text: str) -> SkillVersionRecord | None:
-    """Store ``text`` (the Skill before a change) unless it is stored already; None when it was."""
+    """Store ``text`` (the Skill before a change) unless it is stored already; None when it was.
+
+    Its reason is "before the first change" when nothing of the Skill is stored yet, else "edited outside Bian
+    Que" (the file was changed by hand since the last stored version)."""
     sha = text_sha256(text)
     versions = memory.skill_versions(name)
     if any(v.sha256 == sha for v in versions):
@@ -146,7 +149,8 @@ def ensure_baseline(memory: Any, name: str, text: str) -> SkillVersionRecord | N
     number = int(validated(text, f"<{name}>").skill.version)
     if any(v.version == number for v in versions):
         return None  # the number is taken by another text: the stored history already covers it
-    return memory.save_skill_version(name, text, reason="before the first change", version=number, activate=False)
+    reason = "edited outside Bian Que" if versions else "before the first change"
+    return memory.save_skill_version(name, text, reason=reason, version=number, activate=False)
 
 
 def accept(
@@ -164,8 +168,9 @@ def accept(
     loaded = validated(text, f"<{name}>")
     if loaded.name != name:
         raise ValueError(f"the text is Skill {loaded.name!r}, not {name!r}")
+    replaced = skill_text(base) if base is not None else None  # read first: the write may replace base's own file
     with _written(user_dir, name, text, base) as path:
-        baseline = ensure_baseline(memory, name, skill_text(base)) if base is not None else None
+        baseline = ensure_baseline(memory, name, replaced) if replaced is not None else None
         record = memory.save_skill_version(name, text, reason=reason, author=author, version=loaded.skill.version)
     return Accepted(record, path, baseline)
 
@@ -212,7 +217,8 @@ def rollback(
     """Restore version ``version``'s text exactly: the text in the user dir, and a new active history entry
     (written then recorded, as :func:`accept`)."""
     text = rollback_text(memory, name, version)
+    replaced = skill_text(current) if current is not None else None  # read before the write replaces it
     with _written(user_dir, name, text, current) as path:
-        baseline = ensure_baseline(memory, name, skill_text(current)) if current is not None else None
+        baseline = ensure_baseline(memory, name, replaced) if replaced is not None else None
         record = memory.restore_skill_version(name, version, author=author)
     return Accepted(record, path, baseline)
