@@ -12,7 +12,15 @@ from agent.cli.app import app
 from agent.config import get_settings
 from agent.evolve.patch import Edit, patch_skill
 from agent.evolve.proposals import Proposal
-from agent.evolve.versions import SkillFileError, accept, diff_versions, history, rollback, skill_text
+from agent.evolve.versions import (
+    SkillFileError,
+    accept,
+    diff_versions,
+    history,
+    rollback,
+    rollback_preview,
+    skill_text,
+)
 from agent.memory import InvalidInputError, SkillVersionNotFoundError
 from agent.runtime import load_skills
 from tests.test_evolve_support import other_skill_in_the_way, use_blind_skills
@@ -189,3 +197,16 @@ def test_a_rollback_over_a_hand_edited_file_keeps_the_edit_in_the_history(memory
     assert [(v.version, v.reason) for v in versions] == [
         (1, "before the first change"), (2, "add memory"), (5, "edited outside Bian Que"), (6, "rollback to v1")]
     assert versions[2].yaml_text == edited  # what the rollback wrote over can be restored
+
+
+def test_a_rollback_restores_a_skill_written_with_crlf_line_endings_byte_for_byte(memory, settings) -> None:
+    builtin = settings.skills_dirs[0] / f"{NAME}.yaml"
+    original = builtin.read_bytes().replace(b"\n", b"\r\n")  # a file saved on Windows
+    builtin.write_bytes(original)
+    _text, _proposal, done = _accept_memory_patch(memory, settings)
+    assert history(memory, NAME)[0].yaml_text.encode("utf-8") == original
+    current = load_skills(settings).get(NAME)
+    preview = rollback_preview(memory, NAME, 1, current)  # shows what is written: every line's ending changes
+    assert "-version: 2\n" in preview and "+version: 1\r\n" in preview
+    rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=current)
+    assert done.path.read_bytes() == original

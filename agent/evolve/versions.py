@@ -42,9 +42,16 @@ class Accepted:
 
 
 def skill_text(loaded: LoadedSkill) -> str:
-    """The current text of a loaded Skill (its file, or its round-trip dump)."""
+    """The current text of a loaded Skill (its file, or its round-trip dump), line endings read as ``\\n``: the
+    text patches are made from."""
+    return file_text(loaded).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def file_text(loaded: LoadedSkill) -> str:
+    """The current text of a loaded Skill exactly as its file holds it (``\\r\\n`` line endings kept): what a
+    save or rollback stores before replacing it, so a rollback restores it byte for byte."""
     if loaded.path is not None and loaded.path.is_file():
-        return loaded.path.read_text(encoding="utf-8")
+        return loaded.path.read_bytes().decode("utf-8")
     return dump_skill_yaml(loaded.raw)
 
 
@@ -168,7 +175,7 @@ def accept(
     loaded = validated(text, f"<{name}>")
     if loaded.name != name:
         raise ValueError(f"the text is Skill {loaded.name!r}, not {name!r}")
-    replaced = skill_text(base) if base is not None else None  # read first: the write may replace base's own file
+    replaced = file_text(base) if base is not None else None  # read first: the write may replace base's own file
     with _written(user_dir, name, text, base) as path:
         baseline = ensure_baseline(memory, name, replaced) if replaced is not None else None
         record = memory.save_skill_version(name, text, reason=reason, author=author, version=loaded.skill.version)
@@ -206,7 +213,7 @@ def rollback_text(memory: Any, name: str, version: int) -> str:
 
 def rollback_preview(memory: Any, name: str, version: int, current: LoadedSkill | None) -> str:
     """The unified diff a rollback to ``version`` makes to the current text ('' when they are identical)."""
-    now = skill_text(current) if current is not None else ""
+    now = file_text(current) if current is not None else ""
     return unified_diff(now, rollback_text(memory, name, version), name, "current", f"v{version}")
 
 
@@ -217,7 +224,7 @@ def rollback(
     """Restore version ``version``'s text exactly: the text in the user dir, and a new active history entry
     (written then recorded, as :func:`accept`)."""
     text = rollback_text(memory, name, version)
-    replaced = skill_text(current) if current is not None else None  # read before the write replaces it
+    replaced = file_text(current) if current is not None else None  # read before the write replaces it
     with _written(user_dir, name, text, current) as path:
         baseline = ensure_baseline(memory, name, replaced) if replaced is not None else None
         record = memory.restore_skill_version(name, version, author=author)
