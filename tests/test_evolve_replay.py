@@ -132,6 +132,28 @@ def test_a_patch_breaking_a_registered_regression_bundle_is_rejected(memory, set
         regression.add(settings.home, tmp_path / "empty")
 
 
+def test_a_directory_with_a_broken_bundle_is_not_registered_and_names_the_file(settings, tmp_path) -> None:
+    label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
+    write_small_bundle(tmp_path / "suite" / "good", rca_event(), label=label)
+    broken = write_small_bundle(tmp_path / "suite" / "broken", rca_event(), label=label)
+    (broken / "event.yaml").write_text("pattern: [rca\n", encoding="utf-8")
+    with pytest.raises(regression.RegressionError, match=f"{broken}/event.yaml:2: invalid YAML"):
+        regression.add(settings.home, tmp_path / "suite")
+    assert regression.registered(settings.home) == []  # nothing registered: every later replay would have stopped
+    result = runner.invoke(app, ["skills", "regression", "add", str(tmp_path / "suite")])
+    assert result.exit_code == 2 and f"{broken}/event.yaml:2" in result.output.replace("\n", ""), result.output
+
+
+def test_a_registered_bundle_whose_label_broke_stops_the_replay_naming_the_file(memory, settings, tmp_path) -> None:
+    label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
+    bundle = write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label=label)
+    regression.add(settings.home, tmp_path / "suite")
+    (bundle / "label.yaml").write_text("root_cause: [\n", encoding="utf-8")  # not "no label": it has a broken one
+    bench = _scripted_bench(memory, settings, {})
+    with pytest.raises(regression.RegressionError, match=f"{bundle}/label.yaml:2: invalid YAML.*regression remove"):
+        bench.regression_set(NAME)
+
+
 # --- real investigations on simulated bundles ------------------------------------------------
 
 

@@ -12,8 +12,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from agent.bundles.data_files import bundle_name
+from agent.bundles.errors import BundleError
 from agent.bundles.event_file import read_event
+from agent.bundles.label import read_label
 from agent.bundles.validate import bundles_under
 from agent.config import PROJECT_ROOT
 from agent.events import Event
@@ -50,13 +51,21 @@ def _write(home: Path, dirs: list[Path]) -> None:
 
 
 def add(home: Path, directory: Path) -> list[Path]:
-    """Register ``directory`` (RegressionError unless it holds a labelled bundle); its labelled bundles."""
+    """Register ``directory``; its labelled bundles. RegressionError, nothing registered, unless it holds a labelled
+    bundle, or when the event.yaml or label.yaml of one of them is invalid (every such file named): a broken
+    bundle in the set would stop every later replay."""
     directory = Path(directory).resolve()
     if not directory.is_dir():
         raise RegressionError(f"{directory}: no such directory")
     labelled = [b for b in bundles_under(directory) if (b / "label.yaml").is_file()]
     if not labelled:
         raise RegressionError(f"{directory}: no bundle with a label.yaml under it (a regression case needs a truth)")
+    errors = [str(e) for bundle in labelled for e in _truth_errors(bundle)]
+    if errors:
+        shown = "\n".join(f"  {e}" for e in errors[:20]) + (f"\n  ... and {len(errors) - 20} more"
+                                                           if len(errors) > 20 else "")
+        raise RegressionError(f"{directory}: not registered, {len(errors)} problem(s) in its bundles' event.yaml or "
+                              f"label.yaml (fix them or move those bundles out):\n{shown}")
     dirs = registered(home)
     if directory not in dirs:
         _write(home, [*dirs, directory])
@@ -81,11 +90,30 @@ def summary(home: Path) -> dict[str, object]:
             "bundles": [str(b) for b in regression_bundles(home)]}
 
 
+def _event(path: Path) -> tuple[Event | None, list[BundleError]]:
+    return read_event(Path(path) / "event.yaml", str(Path(path) / "event.yaml"))
+
+
+def _label_errors(path: Path) -> list[BundleError]:
+    return read_label(Path(path) / "label.yaml", str(Path(path) / "label.yaml"))[1]
+
+
+def _truth_errors(path: Path) -> list[BundleError]:
+    """The problems of a bundle's event.yaml and label.yaml, each named by its full path (metrics are not read)."""
+    return [*_event(path)[1], *_label_errors(path)]
+
+
+def _broken(errors: list[BundleError]) -> RegressionError:
+    """A registered bundle whose event.yaml or label.yaml became invalid: no replay can check the gate."""
+    return RegressionError("; ".join(map(str, errors)) + " (a bundle of the regression set: fix it, or remove its "
+                           "directory with `bianque skills regression remove DIR`)")
+
+
 def bundle_event(path: Path) -> Event:
     """A bundle's event alone (its metrics are not read); RegressionError naming the file when invalid."""
-    event, errors = read_event(Path(path) / "event.yaml", bundle_name(Path(path)))
+    event, errors = _event(path)
     if event is None:
-        raise RegressionError("; ".join(str(e) for e in errors) or f"{path}/event.yaml: unreadable")
+        raise _broken(errors or [BundleError(str(Path(path) / "event.yaml"), "unreadable")])
     return event
 
 
@@ -103,7 +131,10 @@ def regression_bundles(home: Path, pattern: str | None = None) -> list[Path]:
 
 
 def bundle_case(path: Path) -> CaseRecord:
-    """A labelled bundle as a replayable case (not stored anywhere; its truth is its label)."""
+    """A labelled bundle as a replayable case (not stored anywhere; its truth is its label). RegressionError naming
+    the file when its event.yaml or label.yaml became invalid since it was registered."""
     event = bundle_event(path)
+    if errors := _label_errors(path):
+        raise _broken(errors)
     return CaseRecord(id=f"{BUNDLE_PREFIX}{Path(path).name}", event_id="", event=event, status="done",
                       bundle_path=str(path), created_at=0.0)
