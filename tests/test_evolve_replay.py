@@ -154,6 +154,30 @@ def test_a_registered_bundle_whose_label_broke_stops_the_replay_naming_the_file(
         bench.regression_set(NAME)
 
 
+def test_two_registered_bundles_of_one_name_are_each_replayed(memory, settings, tmp_path) -> None:
+    """Replay results are remembered per case id: two bundles named alike (``leak-a`` in two suites) must not share
+    one, or the second is judged by the first's answer and a regression there goes unseen."""
+    label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
+    for suite in ("suite-1", "suite-2"):
+        write_small_bundle(tmp_path / suite / "leak-a", rca_event(), label=label)
+        regression.add(settings.home, tmp_path / suite)
+    (target,) = _leak_cases(memory, tmp_path, 1)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
+
+    def run(case, library, skill):
+        patched = "memory" in {m.id for m in library.get(skill).skill.data.metrics}
+        right = (patched if case.id == target else
+                 not patched if "suite-2" in (case.bundle_path or "") else True)  # the patch breaks suite-2's
+        return rca_verdict("ranking", "memory_leak") if right else rca_verdict("ranking", "slow_dependency")
+
+    bench = Workbench(memory, load_skills(settings), settings.resolved_user_skills_dir, Replayer(run),
+                      home=settings.home)
+    report = bench.replay(_proposal(settings, target))
+    rows = report.part("regression")
+    assert len({c.case_id for c in rows}) == 2 and [c.status for c in rows] == ["pass", "regressed"]
+    assert not report.accepted
+
+
 # --- real investigations on simulated bundles ------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from agent.bundles.errors import BundleError
@@ -130,11 +131,20 @@ def regression_bundles(home: Path, pattern: str | None = None) -> list[Path]:
     return list(dict.fromkeys(out))
 
 
-def bundle_case(path: Path) -> CaseRecord:
-    """A labelled bundle as a replayable case (not stored anywhere; its truth is its label). RegressionError naming
-    the file when its event.yaml or label.yaml became invalid since it was registered."""
+def bundle_case(path: Path, *, by_path: bool = False) -> CaseRecord:
+    """A labelled bundle as a replayable case (not stored anywhere; its truth is its label), its id ``bundle:NAME``
+    (``by_path``: ``bundle:/its/path``). RegressionError naming the file when its event.yaml or label.yaml became
+    invalid since it was registered."""
     event = bundle_event(path)
     if errors := _label_errors(path):
         raise _broken(errors)
-    return CaseRecord(id=f"{BUNDLE_PREFIX}{Path(path).name}", event_id="", event=event, status="done",
-                      bundle_path=str(path), created_at=0.0)
+    return CaseRecord(id=f"{BUNDLE_PREFIX}{path if by_path else Path(path).name}", event_id="", event=event,
+                      status="done", bundle_path=str(path), created_at=0.0)
+
+
+def regression_cases(home: Path, pattern: str) -> list[CaseRecord]:
+    """The regression set of ``pattern`` as replayable cases, one id each: a bundle whose name another bundle of the
+    set shares is named by its path (replay results are remembered per id)."""
+    paths = regression_bundles(home, pattern)
+    names = Counter(Path(p).name for p in paths)
+    return [bundle_case(p, by_path=names[Path(p).name] > 1) for p in paths]

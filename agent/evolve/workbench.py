@@ -19,7 +19,7 @@ from agent.evolve.generate import generate_skill
 from agent.evolve.instructions import instruction_edits
 from agent.evolve.patch import patch_skill
 from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
-from agent.evolve.regression import bundle_case, regression_bundles
+from agent.evolve.regression import regression_cases
 from agent.evolve.replay import (
     Replayer,
     ReplayReport,
@@ -170,7 +170,7 @@ class Workbench:
         """The labelled bundles every patch of Skill ``name`` is replayed against (its pattern's only)."""
         pattern = self.skill(name).skill.pattern.value
         home = self.home if self.home is not None else Path("/nonexistent")
-        return [bundle_case(path) for path in regression_bundles(home, pattern)]
+        return regression_cases(home, pattern)
 
     def replay(self, proposal: Proposal, *, quick: bool = False) -> ReplayReport:
         """Replay the proposal against the Skill's corrected cases and its regression set.
