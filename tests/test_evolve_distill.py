@@ -42,6 +42,18 @@ def test_similar_cases_share_one_note_and_rerunning_adds_nothing(memory, knowled
     assert _notes(knowledge) == notes
 
 
+def test_min_cases_writes_no_note_for_a_small_group_and_keeps_the_one_it_has(memory, knowledge) -> None:
+    _leak_case(memory), _leak_case(memory)
+    cache = store_case(memory, rca_event("cache", "CacheLatency"), rca_verdict("cache", "slow_dependency"))
+    correct_case(memory, cache, correct=False, service="cache", fault="cache_failure")
+    distill(memory, knowledge)  # as every correction does: a note for each group, one case is enough
+    notes = _notes(knowledge)
+
+    report = distill(memory, knowledge, min_cases=2)
+    assert [(n.group.kind, n.action) for n in report.notes] == [("memory_leak", "unchanged")]
+    assert _notes(knowledge) == notes  # the one-case group's note is not deleted
+
+
 def test_a_new_similar_case_updates_its_groups_note(memory, knowledge) -> None:
     first, second = _leak_case(memory), _leak_case(memory)
     distill(memory, knowledge)

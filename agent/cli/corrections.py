@@ -61,7 +61,9 @@ def correct(
 
 def distill_command(
     skill: Annotated[str | None, typer.Option(help="Only this Skill's cases.")] = None,
-    min_cases: Annotated[int, typer.Option(help="Smallest group that gets a note.", min=1)] = 1,
+    min_cases: Annotated[int, typer.Option(
+        help="Write notes only for groups of at least this many cases (a smaller group keeps the note it has).",
+        min=1)] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Merge similar corrected cases into short experience notes (one per group, never duplicated)."""

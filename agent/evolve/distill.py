@@ -194,12 +194,16 @@ def distill(
 
     ``client`` (an LLMClient) writes the notes; without it, or when the model fails three times,
     the template does. A note whose source cases did not change is left alone, unless it was written
-    by the template and a model is now available.
+    by the template and a model is now available. A group of fewer than ``min_cases`` cases gets no new
+    note, and the note it has is kept as it is: only a group left empty loses its note.
     """
     report = DistillReport()
     existing = _existing_notes(knowledge, skill)
     cases = [c for c in memory.corrected_cases() if skill is None or case_skill(c) == skill]
-    groups = {g: members for g, members in collect_groups(cases).items() if len(members) >= min_cases}
+    groups = collect_groups(cases)
+    for small in [g for g, members in groups.items() if len(members) < min_cases]:
+        existing.pop(small.note_id, None)
+        del groups[small]
     for group, members in groups.items():
         cases = [c for c, _ in members]
         truths = [t for _, t in members]
