@@ -126,7 +126,10 @@ def test_an_unknown_fault_kind_is_learned_with_its_signature_and_judged_through_
     truth = truth_for_case(memory.get_case(case_id))
     said = rca_verdict("payments", "cpu_saturation")
     assert not judge(said, truth).passed  # by name alone the team's kind is never given
-    assert judge(said, truth, vocabulary.same).passed  # through the vocabulary it is
+    through = judge(said, truth, vocabulary.same)
+    assert through.passed  # through the vocabulary it is, and a replay table says why it passes
+    assert through.detail == ("top cause payments/cpu_saturation, counted as network_delay: the fault kinds "
+                              "corrections taught (`bianque knowledge kinds`)")
     assert not judge(rca_verdict("payments", "memory_leak"), truth, vocabulary.same).passed
     assert not vocabulary.same("cpu_saturation", "memory_leak")  # the agent's own kinds match only themselves
 

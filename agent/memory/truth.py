@@ -157,6 +157,9 @@ def _judge_rca(verdict: Verdict, truth: Truth, same_fault: FaultMatch = _equal) 
         return Judgement(False, f"top cause {said}, truth {truth.describe()}")
     if truth.fault and (top is None or not same_fault(top.fault, truth.fault)):
         return Judgement(False, f"top cause {said}, truth {truth.describe()}")
+    if top is not None and truth.fault and top.fault != truth.fault:  # matched through the team's vocabulary
+        return Judgement(True, f"top cause {said}, counted as {truth.fault}: the fault kinds corrections taught "
+                               "(`bianque knowledge kinds`)")
     return Judgement(True, f"top cause {said}")
 
 
