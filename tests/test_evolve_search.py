@@ -112,6 +112,26 @@ def test_cli_refine_from_case_reports_what_was_tried_when_no_parameter_fixes_it(
     assert skipped.exit_code == 2 and "no rule-based fix" in skipped.output and "Parameter search" not in skipped.output
 
 
+@pytest.mark.parametrize(("fault", "options"), [("memory_leak", ["--no-search"]), ("memory_leak", []),
+                                              ("weird_fault", ["--no-search"]), ("weird_fault", [])],
+                         ids=["rule-patch", "rule-patch-then-search", "no-rule", "no-rule-then-search"])
+def test_cli_refine_says_when_the_corrected_case_already_passes_with_the_current_skill(
+        memory, settings, tmp_path, monkeypatch, fault, options) -> None:
+    """Answered wrong then (by an older Skill text, with experience, or before a kind was learned), it gives its
+    truth when replayed now: no patch can fix it, and the refinement must say so rather than only "no fix"."""
+    label = {"root_cause": [{"service": "ranking", "fault": fault}]}
+    bundle = write_small_bundle(tmp_path / "b0", rca_event(), label=label)
+    target = store_case(memory, rca_event(), rca_verdict("cache"), bundle=bundle)
+    correct_case(memory, target, correct=False, service="ranking", fault=fault)
+    monkeypatch.setattr("agent.evolve.workbench.investigate_runner",
+                        lambda *_a, **_k: lambda *_c: rca_verdict("ranking", fault))
+    result = runner.invoke(app, ["skills", "refine", "--from-case", target, *options], env={"COLUMNS": "200"})
+    out = " ".join(result.output.split())
+    assert result.exit_code in (1, 2) and memory.skill_versions(NAME) == [], result.output
+    assert out.startswith(f"replayed with the current {NAME}, case {target} already gives its truth (top cause "
+                          f"ranking/{fault}): a patch can fix only the Skill's other corrected cases"), out
+
+
 def _sim_set(root: Path) -> list[Path]:
     faults = ("memory_leak", "slow_dependency")
     return [write_scenario(build_scenario("rca", fault, 3000 + i), root / f"{i}-{fault}")

@@ -75,6 +75,8 @@ def _refined(bench: Any, case_id: str, skill: str | None, search: bool) -> Any:
 
         result = refine_from_case(bench, case_id, skill=skill, search=search, progress=step)
     if result.first is None and result.search is None:
+        for note in result.notes[:-1]:
+            say(note, "yellow")
         fail(result.reason)  # no rule-based fix and --no-search
     for note in result.notes[:1]:
         say(note, "yellow")

@@ -20,6 +20,7 @@ from agent.evolve.replay import ReplayReport
 from agent.evolve.search import SearchResult, candidate_edits
 from agent.evolve.versions import Accepted, current_version, skill_text
 from agent.memory.skill_versions import text_sha256
+from agent.memory.truth import Judgement
 
 
 class RefinementNotAccepted(NoProposal):
@@ -94,7 +95,7 @@ def refine_from_case(
     Raises CaseNotFoundError (unknown case), NoProposal (not corrected, marked right, no Skill recorded) and
     UnknownSkillError before any replay; the model's errors when an LLM endpoint is configured.
     """
-    _case, name = bench.corrected_case(case_id, skill)
+    case, name = bench.corrected_case(case_id, skill)
     result = Refinement(name, case_id, *_base(bench, name))
     progress(Step("propose", f"proposing a patch of {name} for case {case_id}"))
     try:
@@ -102,10 +103,13 @@ def refine_from_case(
     except NoRuleFix as exc:
         result.notes.append(str(exc))
         if not search:
+            progress(Step("replay", f"replaying case {case_id} with the current {name}"))
+            _note_passing_target(result, bench.replay_target(case, name))
             return result
     else:
         progress(Step("replay", f"replaying {name} v{proposal.patched.new_version} against its cases"))
         result.first, result.first_report = proposal, bench.replay(proposal)
+        _note_passing_target(result, _target_before(result.first_report, case_id))
         if result.first_report.accepted or not search:
             return result
         result.notes.append(f"the {proposal.source} patch does not pass the replay gate: "
@@ -120,7 +124,24 @@ def refine_from_case(
         progress(Step("search", message, done, max(planned, done)))
 
     result.search = bench.search_for_case(case_id, skill=name, progress=step)
+    if result.first_report is None:
+        tried = result.search.tried
+        _note_passing_target(result, next((j for t in tried if (j := _target_before(t.report, case_id))), None))
     return result
+
+
+def _target_before(report: ReplayReport | None, case_id: str) -> Judgement | None:
+    """How the current Skill answered case ``case_id`` in a replay (None: not replayed there)."""
+    row = next((c for c in report.cases if c.case_id == case_id), None) if report is not None else None
+    return row.before if row is not None else None
+
+
+def _note_passing_target(result: Refinement, before: Judgement | None) -> None:
+    """Say first when the corrected case gives its truth with the current Skill: no patch can fix it (it was
+    answered by an older text, or with experience, or its kind was learned since)."""
+    if before is not None and before.passed:
+        result.notes.insert(0, f"replayed with the current {result.skill}, case {result.case_id} already gives its "
+                               f"truth ({before.detail}): a patch can fix only the Skill's other corrected cases")
 
 
 def _base(bench: Any, name: str) -> tuple[str, int]:

@@ -30,7 +30,8 @@ from agent.evolve.replay import (
 from agent.evolve.search import SearchResult, search_parameters
 from agent.evolve.versions import Accepted, accept, next_version, skill_text
 from agent.memory.records import CaseRecord
-from agent.memory.truth import case_skill
+from agent.memory.skill_versions import text_sha256
+from agent.memory.truth import Judgement, case_skill, truth_for_case
 from agent.reasoners.lessons import memory_vocabulary
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill
@@ -131,6 +132,16 @@ class Workbench:
         return Proposal(name, f"llm:{self.client.model}", generated.summary, generated.patched,
                         [f"the model answered in {generated.tries} tr{'y' if generated.tries == 1 else 'ies'}"],
                         case.id, correction.id)
+
+    def replay_target(self, case: CaseRecord, name: str) -> Judgement | None:
+        """How the current Skill ``name`` answers corrected case ``case`` when replayed (as the replay gate judges
+        it, the result kept for the gate); None when it cannot be replayed (no truth, its bundle gone)."""
+        truth = truth_for_case(case)
+        if truth is None or not case.bundle_path or not Path(case.bundle_path).is_dir():
+            return None
+        self.replayer.same_fault = memory_vocabulary(self.memory).same
+        key = text_sha256(skill_text(self.skill(name)))
+        return self.replayer.judge_case(case, truth, self.library, name, key)
 
     def search_for_case(
         self, case_id: str, *, skill: str | None = None, progress: Callable[[str], None] = lambda _m: None
