@@ -14,7 +14,7 @@ from agent.findings import Finding
 from agent.graph.nodes.analyze import analyze
 from agent.graph.nodes.gather import gather
 from agent.graph.nodes.reason import reason
-from agent.graph.nodes.report import render_report, report
+from agent.graph.nodes.report import literal, render_report, report
 from agent.graph.nodes.select_skill import select_skill
 from agent.graph.nodes.triage import triage
 from agent.runtime import bundle_toolkit
@@ -376,6 +376,21 @@ def test_report_shows_annotations_and_log_lines_as_text_not_markup():
     (row,) = [line for line in lines if line.startswith("| F1 |")]
     assert len(re.findall(r"(?<!\\)\|", row)) == 7  # six cells, the log line's '|' kept inside its own
     assert all(re.sub(r"\\(.)", r"\1", line).count(hostile) == 1 for line in lines)
+
+
+def test_report_says_why_each_candidate_ranks_there_citing_the_corrected_cases_experience_moved_it_with():
+    """The experience a ranking used is visible in the report people read, not only in the JSON."""
+    moved = ("calls to it from ['orders'] got slower (0.8 of the blame); experience +0.40: 1 corrected case(s) with "
+             "this shape (1 hop(s) downstream with implicated:slow_calls:1) had the cause here (3f2a9c1b0d4e)")
+    verdict = Verdict.model_validate({
+        "pattern": "rca", "needs_attention": True, "summary": "s", "reasoner": "offline", "root_causes": [
+            {"service": "payments", "fault": "network_delay", "confidence": 0.9, "explanation": moved},
+            {"service": "orders", "fault": "slow_dependency", "confidence": 0.5, "explanation": "a model's\n\n# own"},
+            {"service": "ledger", "fault": "slow_dependency", "confidence": 0.2}]})
+    text = render_report(alert_event(), {"name": "s", "version": 1}, verdict, [], [], [])
+    lines = text.splitlines()
+    assert f"1. payments: {literal(moved)}" in lines and "2. orders: a model's # own" in lines
+    assert not any(line.startswith(("3. ledger", "# own")) for line in lines)
 
 
 def test_triage_inspection_without_scope_or_topology_inspects_every_service_with_data(tmp_path, bianque_home):

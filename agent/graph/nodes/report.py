@@ -102,6 +102,10 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
             lines.append(f"| {rank} | {literal(cause.service)} | {literal(fault)} | {cause.confidence:.2f} | "
                          f"{literal(', '.join(ids))} |")
         lines += ["", CONFIDENCE_NOTE, ""]
+        if any(cause.explanation for cause in verdict.root_causes):  # why each ranks there: experience cites cases
+            lines += ["Why, by rank:", "", *[f"{rank}. {literal(cause.service)}: {literal(' '.join(why.split()))}"
+                                            for rank, cause in enumerate(verdict.root_causes, start=1)
+                                            if (why := cause.explanation)], ""]  # one line each, whatever it holds
         if any(VIA in i for ids in cited for i in ids):
             lines += [VIA_NOTE, ""]
         if any(cause.inferred_from for cause in verdict.root_causes):
