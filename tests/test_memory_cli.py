@@ -40,6 +40,16 @@ def test_list_shows_cases_with_answers(stored) -> None:
     assert "done ✗" in result.output and "corrected as wrong" in result.output
 
 
+def test_list_in_an_80_column_terminal_crops_no_answer(stored) -> None:
+    """The answer column folds, it is never cut at the terminal's edge (``feature-store/slow_dependency`` had
+    shown as ``feature-s``, ``ore/slow_``...)."""
+    result = runner.invoke(app, ["cases", "list", "--pattern", "rca"], env={"COLUMNS": "80"})
+    lines = result.output.splitlines()
+    start = lines[2].index("answer")  # the header row
+    row = [line[start:].strip() for line in lines[4:] if line[start:].strip()]
+    assert "feature-store/slow_dependency" in "".join(row).replace(" ", ""), result.output
+
+
 def test_list_filters_and_json(stored) -> None:
     result = runner.invoke(app, ["cases", "list", "--pattern", "rca", "--json"])
     assert result.exit_code == 0, result.output

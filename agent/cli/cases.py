@@ -69,7 +69,7 @@ def list_cases(
     table = Table(title=f"Cases ({len(cases)}, newest first; times UTC)", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("id", "created", "pattern", "service", "skill", "status"):
         table.add_column(column, no_wrap=column in ("id", "created", "pattern"))
-    table.add_column("answer", min_width=12, ratio=1, overflow="fold")
+    table.add_column("answer", ratio=1, overflow="fold")  # no min_width: a table wider than the terminal is cut
     for case in cases:
         latest = case.latest_correction
         marked = "" if latest is None else (" ✓" if latest.correct else " ✗")
