@@ -50,6 +50,13 @@ def test_list_in_an_80_column_terminal_crops_no_answer(stored) -> None:
     assert "feature-store/slow_dependency" in "".join(row).replace(" ", ""), result.output
 
 
+def test_list_says_when_no_case_matches_its_filters_and_refuses_an_unknown_status(stored) -> None:
+    none = runner.invoke(app, ["cases", "list", "--skill", "no-such-skill"], env={"COLUMNS": "200"})
+    assert none.exit_code == 0 and "No case matches --skill no-such-skill" in none.output  # not "none stored yet"
+    bad = runner.invoke(app, ["cases", "list", "--status", "finished"], env={"COLUMNS": "200"})
+    assert bad.exit_code == 2 and "must be one of running, done, failed, got 'finished'" in bad.output
+
+
 def test_list_filters_and_json(stored) -> None:
     result = runner.invoke(app, ["cases", "list", "--pattern", "rca", "--json"])
     assert result.exit_code == 0, result.output

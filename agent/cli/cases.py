@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich import box
@@ -15,13 +15,14 @@ from agent.config import get_settings
 from agent.events import Pattern
 from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
 from agent.memory.lines import SHORT_PATTERN, answer_line, correction_line
-from agent.memory.records import CaseRecord
+from agent.memory.records import CaseRecord, CaseStatus
 from agent.timeparse import to_rfc3339
 from agent.topology import TopologyError
 
 cases_app = typer.Typer(help="Stored investigations (cases) and their corrections.", no_args_is_help=True)
 MEMORY_ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError)
 QUEUE_STATUSES = ("pending", "running", "done", "failed")
+CASE_STATUSES = get_args(CaseStatus)
 
 
 def register(app: typer.Typer) -> None:
@@ -47,6 +48,8 @@ def list_cases(
     as_json: JsonOption = False,
 ) -> None:
     """List stored cases, newest first."""
+    if status is not None and status not in CASE_STATUSES:
+        raise typer.BadParameter(f"must be one of {', '.join(CASE_STATUSES)}, got {status!r}", param_hint="--status")
     with user_errors(*MEMORY_ERRORS), Memory() as memory:
         if interrupted:
             from agent.investigator import interrupted_cases
@@ -61,6 +64,11 @@ def list_cases(
         return
     if not cases and interrupted:
         console.print("No interrupted cases: nothing to resume.")
+        return
+    filters = [f"--{name} {value}" for name, value in (("skill", skill), ("pattern", pattern and pattern.value),
+                                                         ("status", status)) if value]
+    if not cases and filters:
+        console.print(f"No case matches {' '.join(filters)} (`bianque cases list` lists them all).", markup=False)
         return
     if not cases:
         console.print("No cases stored yet. Investigate an event first: `bianque rca`, `bianque intercept`, "
