@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,19 @@ def test_cli_refine_says_when_the_corrected_case_already_passes_with_the_current
     assert result.exit_code in (1, 2) and memory.skill_versions(NAME) == [], result.output
     assert out.startswith(f"replayed with the current {NAME}, case {target} already gives its truth (top cause "
                           f"ranking/{fault}): a patch can fix only the Skill's other corrected cases"), out
+
+
+def test_cli_refine_says_first_when_the_corrected_case_cannot_be_replayed(memory, settings, tmp_path,
+                                                                          monkeypatch) -> None:
+    """Its bundle was moved: every candidate "fixes none" because it is not replayed at all, and the refinement must
+    say that rather than leave the team reading twenty rejections."""
+    target = _scripted_cli(memory, settings, tmp_path, monkeypatch, fixable=True)
+    shutil.rmtree(tmp_path / "b0")
+    result = runner.invoke(app, ["skills", "refine", "--from-case", target], env={"COLUMNS": "200"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1 and memory.skill_versions(NAME) == [], result.output
+    assert out.startswith(f"case {target} cannot be replayed: its bundle is gone ({tmp_path / 'b0'}); the replay "
+                          "gate cannot check that a patch fixes it, only the Skill's other corrected cases"), out
 
 
 def _sim_set(root: Path) -> list[Path]:

@@ -114,6 +114,14 @@ def investigate_runner(settings: Any, *, use_llm: bool = False, knowledge: Any =
     return run
 
 
+def unreplayable(case: CaseRecord) -> str | None:
+    """Why a case cannot be replayed (its bundle moved or deleted, or it was investigated on live sources and has
+    none); None when it can."""
+    if not case.bundle_path:
+        return "no bundle to replay from"
+    return None if Path(case.bundle_path).is_dir() else "its bundle is gone"
+
+
 def replay_role(case: CaseRecord) -> str:
     """``corrected`` when the case's latest correction says its answer was wrong, else ``regression``."""
     correction = case.latest_correction
@@ -167,8 +175,8 @@ class Replayer:
             entry = CaseReplay(case.id, truth.describe() if truth else "", replay_role(case))
             if quick and entry.role == "regression" and report.count("fixed", "corrected") == 0:
                 entry.skipped = "not replayed: the patch fixes no corrected case"
-            elif not case.bundle_path or not Path(case.bundle_path).is_dir():
-                entry.skipped = "its bundle is gone" if case.bundle_path else "no bundle to replay from"
+            elif (why := unreplayable(case)) is not None:
+                entry.skipped = why
             elif truth is None:
                 entry.skipped = "no correction and no label"
             else:

@@ -26,6 +26,7 @@ from agent.evolve.replay import (
     investigate_runner,
     replace_skill,
     replay_cases,
+    unreplayable,
 )
 from agent.evolve.search import SearchResult, search_parameters
 from agent.evolve.versions import Accepted, accept, next_version, skill_text
@@ -137,7 +138,7 @@ class Workbench:
         """How the current Skill ``name`` answers corrected case ``case`` when replayed (as the replay gate judges
         it, the result kept for the gate); None when it cannot be replayed (no truth, its bundle gone)."""
         truth = truth_for_case(case)
-        if truth is None or not case.bundle_path or not Path(case.bundle_path).is_dir():
+        if truth is None or unreplayable(case) is not None:
             return None
         self.replayer.same_fault = memory_vocabulary(self.memory).same
         key = text_sha256(skill_text(self.skill(name)))
