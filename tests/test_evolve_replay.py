@@ -144,6 +144,16 @@ def test_a_directory_with_a_broken_bundle_is_not_registered_and_names_the_file(s
     assert result.exit_code == 2 and f"{broken}/event.yaml:2" in result.output.replace("\n", ""), result.output
 
 
+def test_adding_a_registered_directory_again_says_so(settings, tmp_path) -> None:
+    write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label={"root_cause": [{"service": "ranking"}]})
+    first = runner.invoke(app, ["skills", "regression", "add", str(tmp_path / "suite")])
+    again = runner.invoke(app, ["skills", "regression", "add", str(tmp_path / "suite")])
+    assert first.exit_code == again.exit_code == 0 and "join the regression set" in first.output
+    said = " ".join(again.output.split())
+    assert "is registered already: its 1 labelled bundle(s) are in the regression set" in said, said
+    assert regression.registered(settings.home) == [tmp_path / "suite"]
+
+
 def test_a_registered_bundle_whose_label_broke_stops_the_replay_naming_the_file(memory, settings, tmp_path) -> None:
     label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
     bundle = write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label=label)

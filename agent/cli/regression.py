@@ -14,10 +14,16 @@ from agent.config import get_settings
 
 def regression_add(directory: Annotated[Path, typer.Argument(help="A directory of labelled bundles.")]) -> None:
     """Add labelled bundles to the regression set every Skill patch must not break."""
-    from agent.evolve.regression import add
+    from agent.evolve.regression import add, registered
 
     with evolve_errors():
-        bundles = add(get_settings().home, directory)
+        home = get_settings().home
+        already = directory.resolve() in registered(home)
+        bundles = add(home, directory)
+    if already:
+        say(f"{directory.resolve()} is registered already: its {len(bundles)} labelled bundle(s) are in the "
+            "regression set")
+        return
     say(f"{len(bundles)} labelled bundle(s) under {directory.resolve()} join the regression set")
 
 
