@@ -72,6 +72,12 @@ def test_other_instructions_are_refused_clearly(library, instruction, message) -
         instruction_edits(library.get("memory-pressure-rca").skill, instruction)
 
 
+def test_a_dependency_depth_out_of_range_is_understood_and_refused_by_the_schema(library) -> None:
+    """"set dependency depth to 10" is the documented form: the Skill's schema, not the parser, says what is wrong."""
+    with pytest.raises(ValueError, match=r"data\.dependencies\.depth: input should be less than or equal to 5"):
+        _apply(library, "memory-pressure-rca", "set dependency depth to 10")
+
+
 def test_new_skill_offline_copies_the_closest_skill_of_the_pattern_and_module(library) -> None:
     new = from_template(library, "Root-cause analysis of memory alerts on the ranking service", module="ranking")
     skill = new.patched.loaded.skill

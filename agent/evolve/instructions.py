@@ -27,7 +27,7 @@ _SIGNAL_VALUE = re.compile(r"^(?:raise|lower|set|change) (?:the )?(threshold|min
 _RULE_SCORE = re.compile(r"^(?:raise|lower|set|change) (?:the )?min_score of rule ([0-9]+) "
                          r"to ([0-9]+(?:\.[0-9]+)?)\.?$")
 _TAG = re.compile(r"^add (?:a )?(?:knowledge )?tag ([a-z0-9_\-]+)\.?$")
-_DEPTH = re.compile(r"^set (?:the )?dependency depth to ([0-9])\.?$")
+_DEPTH = re.compile(r"^set (?:the )?dependency depth to ([0-9]+)\.?$")
 UNDERSTOOD = (
     '"add metric NAME [as ID] [for dependencies]" (or "also pull NAME ..."), "raise threshold of SIGNAL to VALUE", '
     '"set min_effect of SIGNAL to VALUE", "set min_score of rule N to VALUE", "add tag TAG", '
