@@ -72,6 +72,18 @@ def test_other_instructions_are_refused_clearly(library, instruction, message) -
         instruction_edits(library.get("memory-pressure-rca").skill, instruction)
 
 
+@pytest.mark.parametrize("instruction", ["set min_effect of memory to {min_effect}", "set min_score of rule 1 to "
+                                         "{min_score}", "set dependency depth to {depth}"])
+def test_an_instruction_to_set_the_value_the_skill_has_changes_nothing(library, instruction) -> None:
+    """Else its patch bumps the version alone, is replayed in full and rejected for fixing nothing."""
+    skill = library.get("memory-pressure-rca").skill
+    memory = next(m for m in skill.data.metrics if m.id == "memory")
+    said = instruction.format(min_effect=memory.min_effect, min_score=skill.decision.rules[0].when.min_score,
+                              depth=skill.data.dependencies.depth)
+    with pytest.raises(NothingToChange, match="already; nothing to change"):
+        instruction_edits(skill, said)
+
+
 def test_a_dependency_depth_out_of_range_is_understood_and_refused_by_the_schema(library) -> None:
     """"set dependency depth to 10" is the documented form: the Skill's schema, not the parser, says what is wrong."""
     with pytest.raises(ValueError, match=r"data\.dependencies\.depth: input should be less than or equal to 5"):

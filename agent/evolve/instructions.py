@@ -43,6 +43,12 @@ class NothingToChange(ValueError):
     """The Skill already does what the instruction asks."""
 
 
+def _unchanged(skill: Skill, what: str, current: float | None, wanted: float) -> None:
+    """NothingToChange when the Skill has that value already: a patch of its version alone fixes nothing."""
+    if current is not None and float(current) == wanted:
+        raise NothingToChange(f"{what} in {skill.name} is {current} already; nothing to change")
+
+
 def _signal_index(skill: Skill, signal_id: str) -> int:
     for i, signal in enumerate(skill.data.metrics):
         if signal.id == signal_id:
@@ -93,8 +99,12 @@ def instruction_edits(skill: Skill, instruction: str) -> list[Edit]:
     if match := _SIGNAL_VALUE.match(lowered):
         field, signal_id, value = match.group(1), match.group(2), float(match.group(3))
         index = _signal_index(skill, signal_id)
+        signal = skill.data.metrics[index]
+        to_threshold = field == "threshold" and signal.compare.value in ("baseline", "history")
+        if not to_threshold:
+            _unchanged(skill, f"the {field} of signal {signal_id!r}", getattr(signal, field), value)
         edits = [Edit("set", ("data", "metrics", index, field), value, f"instruction: {text}")]
-        if field == "threshold" and skill.data.metrics[index].compare.value in ("baseline", "history"):
+        if to_threshold:
             edits.append(Edit("set", ("data", "metrics", index, "compare"), "threshold", "a threshold is compared"))
         return edits
     if match := _RULE_SCORE.match(lowered):
@@ -102,6 +112,7 @@ def instruction_edits(skill: Skill, instruction: str) -> list[Edit]:
         if not 1 <= number <= len(skill.decision.rules):
             count = len(skill.decision.rules)
             raise InstructionNotUnderstood(f"{skill.name} has {count} rule(s); rule {number} does not exist")
+        _unchanged(skill, f"the min_score of rule {number}", skill.decision.rules[number - 1].when.min_score, value)
         return [Edit("set", ("decision", "rules", number - 1, "if", "min_score"), value, f"instruction: {text}")]
     if match := _TAG.match(lowered):
         tag = match.group(1)
@@ -109,6 +120,7 @@ def instruction_edits(skill: Skill, instruction: str) -> list[Edit]:
             raise InstructionNotUnderstood(f"{skill.name} already has knowledge tag {tag!r}")
         return [Edit("append", ("knowledge", "tags"), tag, f"instruction: {text}")]
     if match := _DEPTH.match(lowered):
+        _unchanged(skill, "the dependency depth", skill.data.dependencies.depth, int(match.group(1)))
         return [Edit("set", ("data", "dependencies", "depth"), int(match.group(1)), f"instruction: {text}")]
     raise InstructionNotUnderstood(
         f"without an LLM endpoint only simple instructions are understood ({UNDERSTOOD}); "
