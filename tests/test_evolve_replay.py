@@ -144,6 +144,16 @@ def test_a_directory_with_a_broken_bundle_is_not_registered_and_names_the_file(s
     assert result.exit_code == 2 and f"{broken}/event.yaml:2" in result.output.replace("\n", ""), result.output
 
 
+def test_a_registry_that_cannot_be_written_is_a_clean_error_leaving_no_temporary_file(settings, tmp_path) -> None:
+    write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label={"root_cause": [{"service": "ranking"}]})
+    settings.home.mkdir(parents=True, exist_ok=True)
+    regression.registry_path(settings.home).mkdir()  # something in the way of the registry file
+    result = runner.invoke(app, ["skills", "regression", "add", str(tmp_path / "suite")])
+    said = result.output.replace("\n", "")
+    assert result.exit_code == 2 and f"cannot write {regression.registry_path(settings.home)}:" in said, said
+    assert [p.name for p in settings.home.iterdir() if p.name.startswith(".")] == []
+
+
 def test_adding_a_registered_directory_again_says_so(settings, tmp_path) -> None:
     write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label={"root_cause": [{"service": "ranking"}]})
     first = runner.invoke(app, ["skills", "regression", "add", str(tmp_path / "suite")])

@@ -210,3 +210,16 @@ def test_a_rollback_restores_a_skill_written_with_crlf_line_endings_byte_for_byt
     assert "-version: 2\n" in preview and "+version: 1\r\n" in preview
     rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=current)
     assert done.path.read_bytes() == original
+
+
+def test_a_save_interrupted_by_ctrl_c_leaves_the_file_as_it_was_and_no_temporary_file(memory, settings,
+                                                                                      monkeypatch) -> None:
+    def interrupted(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("agent.files.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _accept_memory_patch(memory, settings)
+    assert history(memory, NAME) == []
+    user_dir = settings.resolved_user_skills_dir
+    assert not user_dir.exists() or list(user_dir.iterdir()) == []

@@ -8,8 +8,6 @@ per line, written atomically.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from agent.bundles.label import read_label
 from agent.bundles.validate import bundles_under
 from agent.config import PROJECT_ROOT
 from agent.events import Event
+from agent.files import replace_file
 from agent.memory.records import CaseRecord
 
 CURATED = PROJECT_ROOT / "examples" / "scenarios"
@@ -43,12 +42,12 @@ def registered(home: Path) -> list[Path]:
 
 
 def _write(home: Path, dirs: list[Path]) -> None:
+    """Replace the registry atomically; RegressionError naming the file when it cannot be written."""
     path = registry_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".regression.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{d}\n" for d in dirs))
-    os.replace(tmp, path)
+    try:
+        replace_file(path, "".join(f"{d}\n" for d in dirs).encode("utf-8"))
+    except OSError as exc:
+        raise RegressionError(f"cannot write {path}: {exc}") from exc
 
 
 def add(home: Path, directory: Path) -> list[Path]:

@@ -11,8 +11,6 @@ number): the counter lives in the history, never in a rewritten file, and histor
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from agent.evolve.patch import unified_diff, validated
+from agent.files import replace_file
 from agent.memory.errors import SkillVersionNotFoundError
 from agent.memory.records import SkillVersionRecord
 from agent.memory.skill_versions import text_sha256
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
-
-FALLBACK_UMASK = 0o022  # the usual one, when the process's own cannot be read
 
 
 class SkillFileError(RuntimeError):
@@ -78,36 +75,11 @@ def write_user_skill(user_dir: Path, name: str, text: str, loaded: LoadedSkill |
 
 
 def _replace(path: Path, data: bytes) -> None:
-    """Put ``data`` at ``path`` atomically (a temporary file renamed over it); SkillFileError when it cannot.
-
-    The file keeps the permissions it had (a new one gets what an editor would write, 0666 less the umask), not
-    the owner-only mode of the temporary file: a Skill directory may be read by a team or by a service's own user.
-    """
-    tmp = None
+    """Put ``data`` at ``path`` atomically (:func:`agent.files.replace_file`); SkillFileError when it cannot."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~process_umask()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            os.fchmod(handle.fileno(), mode)
-        os.replace(tmp, path)
+        replace_file(path, data)
     except OSError as exc:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise SkillFileError(f"cannot write {path}: {exc}") from exc
-
-
-def process_umask() -> int:
-    """The process's umask, read without changing it (``/proc/self/status``, Linux); ``FALLBACK_UMASK`` elsewhere.
-    (``os.umask`` can only be read by setting it, which races with other threads writing files.)"""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return FALLBACK_UMASK
 
 
 @contextmanager
