@@ -146,6 +146,17 @@ def test_cli_refine_says_first_when_the_corrected_case_cannot_be_replayed(memory
                           "gate cannot check that a patch fixes it, only the Skill's other corrected cases"), out
 
 
+def test_cli_refine_refuses_a_skill_of_another_pattern_than_the_case(memory, settings, tmp_path, monkeypatch) -> None:
+    """Replayed with an inspection Skill an alert case never gives its truth: twenty candidates would each be
+    rejected for fixing nothing."""
+    target = _scripted_cli(memory, settings, tmp_path, monkeypatch, fixable=True)
+    result = runner.invoke(app, ["skills", "refine", "generic-inspection", "--from-case", target])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "Parameter search" not in said, said
+    assert (f"case {target} is an rca case and generic-inspection an inspection Skill: name a Skill of the case's "
+            "pattern") in said
+
+
 def _sim_set(root: Path) -> list[Path]:
     faults = ("memory_leak", "slow_dependency")
     return [write_scenario(build_scenario("rca", fault, 3000 + i), root / f"{i}-{fault}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.events import Pattern
 from agent.evolve.authoring import NewSkill, from_llm, from_template
 from agent.evolve.generate import generate_skill
 from agent.evolve.instructions import instruction_edits
@@ -108,7 +109,10 @@ class Workbench:
         name = skill or case_skill(case)
         if not name:
             raise NoProposal(f"case {case_id} records no Skill; name the Skill to refine")
-        self.skill(name)
+        pattern = self.skill(name).skill.pattern.value
+        if pattern != case.pattern:  # replayed with a Skill of another pattern, the case could never be fixed
+            raise NoProposal(f"case {case_id} is {Pattern(case.pattern).with_article} case and {name} "
+                             f"{Pattern(pattern).with_article} Skill: name a Skill of the case's pattern")
         return case, name
 
     def propose_for_case(self, case_id: str, *, skill: str | None = None) -> Proposal:
