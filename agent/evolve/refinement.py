@@ -92,8 +92,9 @@ def refine_from_case(
 ) -> Refinement:
     """Propose, replay and (``search``) search a fix of the Skill that answered corrected case ``case_id``.
 
-    Raises CaseNotFoundError (unknown case), NoProposal (not corrected, marked right, no Skill recorded) and
-    UnknownSkillError before any replay; the model's errors when an LLM endpoint is configured.
+    Raises CaseNotFoundError (unknown case), NoProposal (not corrected, marked right, no Skill recorded, a Skill
+    of another pattern named) and UnknownSkillError before any replay; the model's errors when an LLM endpoint is
+    configured. The notes say first when the case cannot be replayed or already gives its truth.
     """
     case, name = bench.corrected_case(case_id, skill)
     result = Refinement(name, case_id, *_base(bench, name))
