@@ -75,3 +75,15 @@ def test_a_directory_that_cannot_join_is_refused_and_nothing_is_written(client, 
     assert registered(get_settings().home) == []
     bad = client.delete("/skills/regression", params={"directory": "rel"})
     assert bad.status_code == 422 and "query.directory" in bad.json()["detail"]
+
+
+def test_a_registry_that_cannot_be_written_is_the_servers_problem(client, labelled, monkeypatch) -> None:
+    import agent.evolve.regression as regression
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(regression, "replace_file", full_disk)
+    answer = client.post("/skills/regression", json={"directory": str(labelled)})
+    assert answer.status_code == 500 and answer.json()["detail"].startswith("registry: cannot write "), answer.text
+    assert registered(get_settings().home) == []

@@ -29,6 +29,10 @@ class RegressionError(ValueError):
     """A directory that cannot join the regression set (missing, or holding no labelled bundle)."""
 
 
+class RegistryWriteError(RegressionError):
+    """The registry file could not be written (the server's disk or permissions, not the directory asked for)."""
+
+
 def registry_path(home: Path) -> Path:
     return Path(home) / REGISTRY
 
@@ -42,12 +46,12 @@ def registered(home: Path) -> list[Path]:
 
 
 def _write(home: Path, dirs: list[Path]) -> None:
-    """Replace the registry atomically; RegressionError naming the file when it cannot be written."""
+    """Replace the registry atomically; RegistryWriteError naming the file when it cannot be written."""
     path = registry_path(home)
     try:
         replace_file(path, "".join(f"{d}\n" for d in dirs).encode("utf-8"))
     except OSError as exc:
-        raise RegressionError(f"cannot write {path}: {exc}") from exc
+        raise RegistryWriteError(f"cannot write {path}: {exc}") from exc
 
 
 def add(home: Path, directory: Path) -> list[Path]:

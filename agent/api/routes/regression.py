@@ -48,9 +48,12 @@ def list_regression(state: State) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 def add_regression(body: RegressionAdd, state: State) -> dict[str, Any]:
-    """Register a directory: 422 naming ``directory`` when it is missing or holds no labelled bundle."""
+    """Register a directory: 422 naming ``directory`` when it is missing or holds no labelled bundle; 500 when the
+    registry cannot be written (a problem of the server, not of the directory)."""
     try:
         bundles = regression.add(state.settings.home, Path(body.directory))
+    except regression.RegistryWriteError as exc:
+        raise HTTPException(status_code=500, detail=f"registry: {exc}") from exc
     except regression.RegressionError as exc:
         raise HTTPException(status_code=422, detail=f"directory: {exc}") from exc
     return {**regression.summary(state.settings.home), "directory": str(Path(body.directory).resolve()),
