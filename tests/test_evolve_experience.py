@@ -192,6 +192,19 @@ def test_a_cause_lesson_fitting_several_services_is_shared_among_them() -> None:
     assert 0 < shared < alone
 
 
+def test_a_cause_lesson_reaches_a_look_alike_ranked_below_the_top() -> None:
+    """Six callees with one shape: a cause lesson of that shape moves each, the sixth too, not only the best five
+    (a corrected case whose cause ranked sixth had boosted its look-alikes alone, re-investigated)."""
+    callees = [f"s{i}" for i in range(6)]
+    topology = {"gateway": callees, **{c: [] for c in callees}}
+    findings = [finding(f"F{i}", c, metric="cpu_usage_ratio", score=0.9 - 0.05 * i) for i, c in enumerate(callees)]
+    lesson = [Lesson(case_id="c-past", position="down1", kinds=["cpu_saturation:up"], cause=True)]
+    ranked = rank_services(findings, [], topology, ["gateway"])
+    assert [e.service for e in ranked][5] == "s5"
+    _, moves = apply_experience(ranked, findings, topology, ["gateway"], lesson)
+    assert {m.service for m in moves} == set(callees) and len({m.delta for m in moves}) == 1
+
+
 def test_a_deviation_recovered_before_the_alert_is_not_part_of_a_shape() -> None:
     """The ranking counts an episode that had ended before the alert as past; a lesson must not match on it."""
     live = finding("F1", "payments", metric="cpu_usage_ratio", score=0.8)

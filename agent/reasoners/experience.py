@@ -12,10 +12,10 @@ A case whose truth is known teaches (see :mod:`agent.reasoners.lessons`):
 - the shapes of services the agent ranked above the true cause are *victim* shapes (a wrong pick), but for
   those of the cause's very shape (the case shows that shape both ways).
 
-For a new event, every candidate among the ``CONSIDERED`` best of the offline ranking is compared with
-the lessons of the same position whose kinds overlap at least ``MIN_SIMILARITY`` (Jaccard). A lesson
-counts with that similarity times the likeness of its incident to this one (Jaccard of the patterns,
-to the power ``CONTEXT_POWER``). The candidate's score moves by
+For a new event, every candidate among the ``CONSIDERED`` best of the offline ranking (and any below them that a
+cause lesson fits) is compared with the lessons of the same position whose kinds overlap at least
+``MIN_SIMILARITY`` (Jaccard). A lesson counts with that similarity times the likeness of its incident to this
+one (Jaccard of the patterns, to the power ``CONTEXT_POWER``). The candidate's score moves by
 ``EXPERIENCE_WEIGHT x (cause support - victim support) / (cause support + victim support + PRIOR)``:
 one lesson moves it by at most a third of the weight, no number of lessons by the weight; a cause lesson
 that fits several of the event's services is shared among them (it cannot say which look-alike is the
@@ -271,8 +271,10 @@ def apply_experience(
 ) -> tuple[list[ServiceEvidence], list[Move]]:
     """Re-weigh the top of an offline ranking with past lessons; the moves made, for citing.
 
-    Applied after the offline ranking (see :func:`agent.reasoners.ranking.rank_services`): only scores
-    of the ``CONSIDERED`` best candidates move, each by at most ``EXPERIENCE_WEIGHT``.
+    Applied after the offline ranking (see :func:`agent.reasoners.ranking.rank_services`): the scores of the
+    ``CONSIDERED`` best candidates move, and of any candidate below them that a cause lesson fits (a cause lesson
+    shared among look-alikes must reach each of them, not only those already near the top), each by at most
+    ``EXPERIENCE_WEIGHT``.
     """
     if not lessons or not ranked:
         return ranked, []
@@ -282,10 +284,13 @@ def apply_experience(
     shapes = {ev.service: (position(topology, targets, ev.service), shape_kinds(findings, ev.service, implicated))
               for ev in ranked if ev.score > 0}
     fitting = {id(lesson): sum(fits(lesson, pos, kinds) for pos, kinds in shapes.values()) for lesson in lessons}
-    for ev in ranked[:CONSIDERED]:
+    causes = [lesson for lesson in lessons if lesson.cause]
+    for i, ev in enumerate(ranked):
         if ev.score <= 0:
             continue
         pos, kinds = shapes[ev.service]
+        if i >= CONSIDERED and not any(fits(lesson, pos, kinds) for lesson in causes):
+            continue
         move = judge_candidate(ev.service, pos, kinds, lessons, context, fitting)
         if move is None:
             continue
