@@ -126,6 +126,14 @@ def test_history_of_an_unchanged_skill_says_so(settings) -> None:
     assert back.exit_code == 2 and "no stored version 1 of Skill 'generic-rca': none is stored" in said
 
 
+@pytest.mark.parametrize("args", [["rollback", "generic-rca", "-1", "--yes"], ["diff", "generic-rca", "1", "-2"],
+                                  ["rollback", "generic-rca", "0", "--yes"]])
+def test_a_version_below_one_is_refused_as_a_version_not_an_unknown_option(settings, args) -> None:
+    result = runner.invoke(app, ["skills", *args])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "greater than or equal to 1" in said and "No such option" not in said, said
+
+
 def test_history_of_a_skill_that_does_not_exist_is_an_error(settings) -> None:
     result = runner.invoke(app, ["skills", "history", "no-such-skill"])
     assert result.exit_code == 2 and "no Skill named 'no-such-skill'" in " ".join(result.output.split())

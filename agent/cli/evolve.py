@@ -34,8 +34,9 @@ def register(app: typer.Typer) -> None:
     knowledge.command("kinds")(kinds_command)
     skills = _group(app, "skills", "Inspect and validate Skills (the YAML unit of orchestration).")
     skills.command("history")(history_command)
-    skills.command("diff")(diff_command)
-    skills.command("rollback")(rollback_command)
+    numbers = {"ignore_unknown_options": True}  # '-1' is a version number to refuse, not an unknown option
+    skills.command("diff", context_settings=numbers)(diff_command)
+    skills.command("rollback", context_settings=numbers)(rollback_command)
     skills.command("refine")(refine_command)
     skills.command("new")(new_command)
     regression = _group(skills, "regression", "The labelled bundles every Skill patch must not break.")

@@ -39,8 +39,8 @@ def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as
 
 def diff_command(
     name: Annotated[str, typer.Argument(help="Skill name.")],
-    old: Annotated[int, typer.Argument(help="Older version number.")],
-    new: Annotated[int, typer.Argument(help="Newer version number.")],
+    old: Annotated[int, typer.Argument(help="Older version number.", min=1)],
+    new: Annotated[int, typer.Argument(help="Newer version number.", min=1)],
 ) -> None:
     """Unified diff between two stored versions of a Skill."""
     from agent.evolve.versions import diff_versions
@@ -52,7 +52,7 @@ def diff_command(
 
 def rollback_command(
     name: Annotated[str, typer.Argument(help="Skill name.")],
-    version: Annotated[int, typer.Argument(help="The version to restore.")],
+    version: Annotated[int, typer.Argument(help="The version to restore.", min=1)],
     yes: YesOption = False,
 ) -> None:
     """Restore an earlier version byte for byte (it becomes the active version; written to the user dir)."""
