@@ -27,7 +27,9 @@ def correct(
     who: Annotated[str | None, typer.Option(
         "--author", help="Who gives the correction (default: your login name).")] = None,
     index: Annotated[bool, typer.Option(
-        "--index/--no-index", help="Make the case retrievable as experience (knowledge store).")] = True,
+        "--index/--no-index", help="Index the case and refresh its experience note in the knowledge store now "
+        "(similar-case retrieval). The ranking's lessons and a later `knowledge distill` read every corrected case "
+        "in memory either way.")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Mark a case right or wrong and give the truth; the verdict itself is never changed."""
