@@ -54,6 +54,12 @@ def test_bad_schedules_are_rejected(memory: Memory, args: tuple, field: str) -> 
     assert memory.list_schedules() == []
 
 
+def test_find_schedule_is_get_schedule_or_none(memory: Memory) -> None:
+    assert memory.find_schedule("nightly") is None
+    stored = memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")
+    assert memory.find_schedule("nightly") == stored == memory.get_schedule("nightly")
+
+
 def test_run_bookkeeping_needs_an_existing_schedule(memory: Memory) -> None:
     with pytest.raises(ScheduleNotFoundError):
         memory.record_schedule_run("ghost", "done")

@@ -182,7 +182,7 @@ def add(
     with user_errors(*ERRORS):
         with Memory(settings.resolved_database_url) as memory:
             enabled = True
-            if (before := _stored(memory, job_id)) is not None:
+            if (before := memory.find_schedule(job_id)) is not None:
                 if not replace:
                     raise ValueError(f"schedule {job_id} already exists ({_describe(before)}); --replace replaces it, "
                                      f"`bianque schedule remove {job_id}` deletes it; not saved")
@@ -216,13 +216,6 @@ def _warn_unknown_services(services: list[str], settings: Settings) -> None:
     err_console.print(f"warning: no configured source knows the service {which} (saved anyway: a service may have no "
                       f"data yet); the topology file, metric server and log store know: {names}", style="yellow",
                       markup=False, highlight=False, soft_wrap=True)
-
-
-def _stored(memory: Memory, job_id: str) -> ScheduleRecord | None:
-    try:
-        return memory.get_schedule(job_id)
-    except ScheduleNotFoundError:
-        return None
 
 
 def _describe(schedule: ScheduleRecord) -> str:
@@ -291,7 +284,7 @@ def _run_target(name: str, services: list[str] | None) -> tuple[str, list[str] |
     if load_skills(settings).get(name) is not None:
         return name, services, None
     with Memory(settings.resolved_database_url) as memory:
-        schedule = _stored(memory, name)
+        schedule = memory.find_schedule(name)
     if schedule is None:
         return name, services, None  # run_inspection names the unknown Skill
     return schedule.skill, services or schedule.services or None, schedule.job_id

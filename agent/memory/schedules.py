@@ -81,6 +81,12 @@ class ScheduleStore(Store):
             row = get_row(session, ScheduleRow, job_id, ScheduleNotFoundError(job_id))
             return _record(row)
 
+    def find_schedule(self, job_id: str) -> ScheduleRecord | None:
+        """One schedule, or None when there is none of that job id."""
+        with self._read() as session:
+            row = session.get(ScheduleRow, job_id)
+            return _record(row) if row is not None else None
+
     def list_schedules(self, skill: str | None = None, enabled_only: bool = False) -> list[ScheduleRecord]:
         """Schedules by job id, optionally one Skill's or only the enabled ones."""
         query = select(ScheduleRow).order_by(ScheduleRow.job_id)

@@ -227,11 +227,7 @@ def failure_reason(exc: BaseException) -> str:
 
 def _skill_schedule(memory: Memory, skill_name: str) -> str | None:
     job_id = skill_job_id(skill_name)
-    try:
-        memory.get_schedule(job_id)
-    except ScheduleNotFoundError:
-        return None
-    return job_id
+    return job_id if memory.find_schedule(job_id) is not None else None
 
 
 def scheduled_inspection(job_id: str) -> None:
