@@ -244,7 +244,13 @@ class Event(BaseModel):
 
 def alert_service(alert: Alert, service_label: str = "service") -> str | None:
     """The service an alert is about: its ``service_label`` label, else its ``service`` label."""
-    return alert.labels.get(service_label) or alert.labels.get("service") or None
+    return alert.labels.get(alert_service_label(alert, service_label)) or None
+
+
+def alert_service_label(alert: Alert, service_label: str = "service") -> str:
+    """The label ``alert_service`` reads: ``service_label`` when the alert has it (not empty), else ``service``;
+    for messages naming the field a bad service came from."""
+    return service_label if alert.labels.get(service_label) else "service"
 
 
 def event_from_alert(alert: Alert, now: float | None = None, service_label: str = "service") -> Event:

@@ -17,6 +17,7 @@ from agent.events import (
     ChangeEvent,
     Event,
     alert_service,
+    alert_service_label,
     event_from_alert,
     event_from_change,
 )
@@ -93,8 +94,7 @@ def events_from_alert_file(path: Path, now: float, service_label: str = "service
             raise InputError(f"{where}: labels.alertname: required (an Alertmanager alert names its rule){unknown}")
         service = alert_service(alert, service_label)
         if service and (problem := name_problem(service)):  # the model checks only ``service``, not a configured label
-            label = service_label if alert.labels.get(service_label) else "service"
-            raise InputError(f"{where}: labels.{label}: {problem}")
+            raise InputError(f"{where}: labels.{alert_service_label(alert, service_label)}: {problem}")
     return [event_from_alert(alert, now, service_label) for alert in alerts]
 
 

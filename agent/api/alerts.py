@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from agent.api.errors import problems
 from agent.api.text import text_problem
-from agent.events import Alert, alert_service, event_from_alert
+from agent.events import Alert, alert_service, alert_service_label, event_from_alert
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
 from agent.names import name_problem
 from agent.timeparse import to_rfc3339
@@ -117,7 +117,7 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem
         if problem:
             found.append(Problem(field=field, message=problem))
     service = alert_service(alert, service_label) or ""
-    label = f"labels.{service_label if alert.labels.get(service_label) else 'service'}"
+    label = f"labels.{alert_service_label(alert, service_label)}"
     named = name_problem(service)  # the model checks only ``service`` and ``alertname``, not a configured label
     if named and all(p.field != label for p in found):  # a NUL is already said to be no text
         found.append(Problem(field=label, message=named))
