@@ -83,10 +83,14 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 @contextmanager
-def _written(user_dir: Path, name: str, text: str, loaded: LoadedSkill | None) -> Iterator[Path]:
-    """Write the user's Skill file, then run the body (which records the version); when the body fails, put
-    the file back as it was (or remove it), so a failed save leaves the file as it was and records no new version
-    (a baseline the body stored first, the text the file held before, stays: history only grows)."""
+def _written(
+    memory: Any, user_dir: Path, name: str, text: str, loaded: LoadedSkill | None
+) -> Iterator[tuple[Path, SkillVersionRecord | None]]:
+    """Write the user's Skill file, store the text it replaced (``ensure_baseline``: read before the write, which
+    may replace ``loaded``'s own file), then run the body (which records the version); yields the file and the
+    baseline stored. When the body fails, put the file back as it was (or remove it), so a failed save leaves the
+    file as it was and records no new version (the baseline stays: history only grows)."""
+    replaced = file_text(loaded) if loaded is not None else None
     path = user_skill_path(user_dir, name, loaded)
     try:
         before = path.read_bytes() if path.is_file() else None
@@ -94,7 +98,7 @@ def _written(user_dir: Path, name: str, text: str, loaded: LoadedSkill | None) -
         raise SkillFileError(f"cannot read {path}: {exc}") from exc
     written = write_user_skill(user_dir, name, text, loaded)
     try:
-        yield written
+        yield written, ensure_baseline(memory, name, replaced) if replaced is not None else None
     except BaseException:
         if before is None:
             written.unlink(missing_ok=True)
@@ -147,9 +151,7 @@ def accept(
     loaded = validated(text, f"<{name}>")
     if loaded.name != name:
         raise ValueError(f"the text is Skill {loaded.name!r}, not {name!r}")
-    replaced = file_text(base) if base is not None else None  # read first: the write may replace base's own file
-    with _written(user_dir, name, text, base) as path:
-        baseline = ensure_baseline(memory, name, replaced) if replaced is not None else None
+    with _written(memory, user_dir, name, text, base) as (path, baseline):
         record = memory.save_skill_version(name, text, reason=reason, author=author, version=loaded.skill.version)
     return Accepted(record, path, baseline)
 
@@ -196,8 +198,6 @@ def rollback(
     """Restore version ``version``'s text exactly: the text in the user dir, and a new active history entry
     (written then recorded, as :func:`accept`)."""
     text = rollback_text(memory, name, version)
-    replaced = file_text(current) if current is not None else None  # read before the write replaces it
-    with _written(user_dir, name, text, current) as path:
-        baseline = ensure_baseline(memory, name, replaced) if replaced is not None else None
+    with _written(memory, user_dir, name, text, current) as (path, baseline):
         record = memory.restore_skill_version(name, version, author=author)
     return Accepted(record, path, baseline)
