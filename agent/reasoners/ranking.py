@@ -143,13 +143,14 @@ def rank_by_rules(
             if d.service in downstream and no_later(d.onset, ev.onset, tolerance) and d.strength >= 0.6 * ev.strength
         ]
         load_above = any(c.service in upstream and rising_load(c) for c in anomalous)
+        breaks_here = traces_break_here(ev)  # the traces locate the break here: no victim, nor passing a delay on
         if not load_above and load_origin(ev, anomalous, downstream, topology, tolerance):
             ev.score += LOAD_BONUS
             ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
-        elif earlier_deps and not own_saturation(ev) and not traces_break_here(ev):  # its traces break here
+        elif earlier_deps and not own_saturation(ev) and not breaks_here:
             ev.score *= VICTIM_FACTOR
             ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
-        elif passes_on_delay(ev, topology) and not traces_break_here(ev):
+        elif passes_on_delay(ev, topology) and not breaks_here:
             ev.score *= VICTIM_FACTOR
             ev.notes.append("its own calls out slowed as much as it did: it passes a dependency's delay on")
         if (full := saturated(ev, load_above)) is not None:
@@ -168,7 +169,7 @@ def rank_by_rules(
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
             ev.score += LOG_BONUS
             ev.notes.append(_log_note(ev))
-        if traces_break_here(ev):
+        if breaks_here:
             ev.score += TRACE_BONUS
             ev.notes.append("traces through it leave the paths they took in the reference")
     _blame(evidence, topology)
