@@ -147,6 +147,31 @@ def test_a_skill_file_that_stops_loading_keeps_its_schedule(settings, skills_dir
     assert ("skill:disk-check" in jobs(settings)) is enabled
 
 
+@pytest.mark.parametrize("typo", ["field", "syntax"])
+def test_a_skill_file_named_otherwise_that_stops_loading_keeps_its_schedule(settings, skills_dir, memory, typo):
+    """The file is found to be the Skill's by the name its ``name:`` line declares, not by its file name."""
+    write_skill(skills_dir, "disk-check", "*/10 * * * *")
+    (skills_dir / "disk-check.yaml").rename(skills_dir / "my-disk.yaml")
+    sync_schedules(settings)
+    memory.set_schedule_enabled("skill:disk-check", False)
+    memory.record_schedule_run("skill:disk-check", "done", case_id="c1")
+    good = (skills_dir / "my-disk.yaml").read_text()
+    broken = {"field": good.replace("window: 3h", "window: 3 hourz"),
+              "syntax": good.replace("window: 3h", "window: [3h")}[typo]
+    (skills_dir / "my-disk.yaml").write_text(broken)
+    sync_schedules(settings)
+    kept = memory.get_schedule("skill:disk-check")
+    assert (kept.enabled, kept.last_status, kept.last_case_id) == (False, "done", "c1")
+    memory.set_schedule_enabled("skill:disk-check", True)
+    problems = sync_schedules(settings).problems
+    assert len(problems) == 1
+    assert problems[0].startswith("schedule skill:disk-check: no Skill named 'disk-check' (its file did not load: ")
+    assert "my-disk.yaml:" in problems[0]
+    (skills_dir / "my-disk.yaml").write_text(good)
+    assert sync_schedules(settings).added == ["skill:disk-check"]
+    assert memory.get_schedule("skill:disk-check").last_case_id == "c1"
+
+
 def test_stored_schedules_become_jobs_and_unusable_ones_are_reported(settings, memory):
     memory.save_schedule("nightly-ranking", "unscheduled-check", "0 2 * * *", ["ranking"])
     memory.save_schedule("rca-on-a-timer", "latency-rca", "0 2 * * *")

@@ -58,6 +58,22 @@ def test_later_directory_overrides_by_name_and_records_it():
     assert reversed_order.get("shared").skill.version == 1
 
 
+@pytest.mark.parametrize("typo", ["version: [2", "version: two"])  # a syntax error, a field that does not validate
+def test_a_file_that_does_not_load_is_the_skills_its_name_line_declares(tmp_path, typo):
+    user = tmp_path / "user"
+    user.mkdir()
+    text = (FIXTURES / "override" / "user" / "shared.yaml").read_text()
+    assert "version: 2" in text
+    (user / "my copy.yaml").write_text(text.replace("version: 2", typo).replace("name: shared", "'name': shared  # x"))
+    library = load_library([FIXTURES / "override" / "base", user])
+    assert library.get("shared").skill.version == 1  # the base Skill stands in
+    assert library.stand_in("shared").startswith("Skill 'shared' was read from ")
+    assert "my copy.yaml:" in library.stand_in("shared")
+    assert library.not_loaded("only-base") == "" and library.stand_in("only-base") is None
+    without_base = load_library([user])
+    assert without_base.not_loaded("shared").startswith(" (its file did not load: ")
+
+
 def test_duplicate_names_in_one_directory_name_both_files():
     library = load_library([Path("duplicates")])
     assert [str(e) for e in library.errors] == [

@@ -48,7 +48,9 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
     """Store each scheduled inspection Skill's cron and scope; drop mirrors of Skills that lost theirs.
 
     A Skill whose file did not load (a typo while editing it) keeps its mirror, with its run history and
-    whether it was enabled: :func:`desired_schedules` then reports it, and the next good load takes it up.
+    whether it was enabled, whatever the file is called (``SkillLibrary.not_loaded`` knows a broken file by its name
+    or by the ``name:`` line it declares): :func:`desired_schedules` then reports it, and the next good load takes
+    it up.
     """
     wanted = {
         skill_job_id(name): loaded

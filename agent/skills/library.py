@@ -27,20 +27,24 @@ class Override:
 
 @dataclass
 class SkillLibrary:
-    """Loaded Skills by name, the errors of files that did not load, and which Skills were overridden."""
+    """Loaded Skills by name, the errors of files that did not load (with the name each of them declares, when it
+    could be read), and which Skills were overridden."""
 
     skills: dict[str, LoadedSkill] = field(default_factory=dict)
     errors: list[SkillError] = field(default_factory=list)
     overrides: list[Override] = field(default_factory=list)
     dirs: list[Path] = field(default_factory=list)
+    declared: dict[str, str] = field(default_factory=dict)
+    """For a file that did not load (as its errors name it): the Skill ``name`` its ``name:`` line declares."""
 
     def get(self, name: str) -> LoadedSkill | None:
         """The Skill called ``name``, or None."""
         return self.skills.get(name)
 
     def failed_as(self, name: str) -> list[SkillError]:
-        """The errors of files named for Skill ``name`` that did not load (``x.yaml`` for ``x``)."""
-        return [e for e in self.errors if Path(e.file).stem == name]
+        """The errors of files that did not load and are Skill ``name``'s: named for it (``x.yaml`` for ``x``) or
+        declaring it (``name: x``, whatever the file is called)."""
+        return [e for e in self.errors if name in (Path(e.file).stem, self.declared.get(e.file))]
 
     def not_loaded(self, name: str) -> str:
         """Why no Skill ``name`` is loaded when a file of that name failed to load (`` (its file did not load:
@@ -127,7 +131,7 @@ def load_library_cached(dirs: list[Path]) -> SkillLibrary:
             _CACHE[key] = cached
     library = cached[1]
     return SkillLibrary(skills=dict(library.skills), errors=list(library.errors),
-                        overrides=list(library.overrides), dirs=list(library.dirs))
+                        overrides=list(library.overrides), dirs=list(library.dirs), declared=dict(library.declared))
 
 
 def _load_directory(library: SkillLibrary, directory: Path) -> None:
@@ -137,6 +141,8 @@ def _load_directory(library: SkillLibrary, directory: Path) -> None:
             loaded = load_skill(path)
         except SkillLoadError as exc:
             library.errors.extend(exc.errors)
+            if exc.declared_name is not None:
+                library.declared.update((error.file, exc.declared_name) for error in exc.errors)
             continue
         name = loaded.name
         if name in seen:

@@ -42,15 +42,17 @@ class SkillError:
 
 
 class SkillLoadError(ValueError):
-    """A Skill file (or text) that did not load; ``errors`` lists every problem."""
+    """A Skill file (or text) that did not load; ``errors`` lists every problem, ``declared_name`` the ``name`` the
+    file says it defines when that could still be read (:func:`declared_name`), else None."""
 
-    def __init__(self, errors: list[SkillError]) -> None:
+    def __init__(self, errors: list[SkillError], declared_name: str | None = None) -> None:
         super().__init__("\n".join(str(e) for e in errors))
         self.errors = errors
+        self.declared_name = declared_name
 
-    def __reduce__(self) -> tuple[type, tuple[list[SkillError]]]:
+    def __reduce__(self) -> tuple[type, tuple[list[SkillError], str | None]]:
         """Rebuilt from its own arguments, so it crosses a process boundary."""
-        return type(self), (self.errors,)
+        return type(self), (self.errors, self.declared_name)
 
 
 @dataclass
@@ -102,9 +104,31 @@ def load_skill(path: Path) -> LoadedSkill:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SkillLoadError([SkillError(name, None, "", f"cannot read file: {exc}")]) from exc
-    loaded = load_skill_text(text, name)
+    try:
+        loaded = load_skill_text(text, name)
+    except SkillLoadError as exc:
+        raise SkillLoadError(exc.errors, declared_name(text)) from None
     loaded.path = path
     return loaded
+
+
+NAME_LINE = re.compile(r"""^(?:name|"name"|'name')[ \t]*:.*$""", re.MULTILINE)
+MAX_NAME_LINE = 500  # longer than any Skill name's line: not read
+
+
+def declared_name(text: str) -> str | None:
+    """The ``name`` a Skill text declares, read from its first top-level ``name:`` line alone, so that it is found
+    even when the file does not load (a syntax error elsewhere, a field that does not validate); None when there is
+    no such line or it holds no plain name."""
+    match = NAME_LINE.search(text)
+    if match is None or len(match.group(0)) > MAX_NAME_LINE:
+        return None
+    try:
+        value = new_yaml().load(match.group(0))
+    except YAMLError:
+        return None
+    name = value.get("name") if isinstance(value, Mapping) else None
+    return name if isinstance(name, str) and name else None
 
 
 def load_skill_text(text: str, name_for_errors: str) -> LoadedSkill:
