@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from alembic import command
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from agent.memory import InvalidInputError, Memory, ScheduleBusyError, ScheduleNotFoundError
-from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade
+from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade, writer
+from agent.memory.models import ScheduleRow
 from agent.memory.schedules import MAX_REASON_CHARS
 
 
@@ -112,6 +115,44 @@ def check_schedule_migrations_keep_rows(url: str) -> None:
 
 def test_the_schedule_migrations_keep_existing_rows(tmp_path) -> None:
     check_schedule_migrations_keep_rows(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def check_adding_one_schedule_at_once(url: str) -> None:
+    """Two processes (two Memory objects, each with its own engine) add one new schedule at once, as two replicas
+    mirroring a new Skill's schedule at the same re-sync: the first looks for the row and finds none, the other
+    adds it, then the first inserts. The first must take the row as there (updating it, no IntegrityError), and
+    one row is left. On PostgreSQL the other commits between the first's look-up and its insert; SQLite lets no
+    writer commit inside another's transaction (BEGIN IMMEDIATE), so there the other commits just before and the
+    first's look-up misses it, as a look-up made a moment earlier would. Also run on PostgreSQL."""
+    with Memory(url) as first, Memory(url) as other:
+        serialised = first.engine.dialect.name == "sqlite"
+        raced: list[str] = []
+
+        def add_by_other() -> None:
+            other.save_schedule("skill:disk-check", "disk-check", "0 2 * * *", ["cache"])
+
+        class LateLookup(Session):
+            def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+                found = super().get(entity, ident, **kwargs)
+                if entity is not ScheduleRow or raced:
+                    return found
+                raced.append(ident)
+                if not serialised:
+                    assert found is None
+                    add_by_other()
+                return None
+
+        if serialised:
+            add_by_other()
+        first._write_sessions = sessionmaker(writer(first.engine), class_=LateLookup, expire_on_commit=False)
+        saved = first.save_schedule("skill:disk-check", "disk-check", "0 2 * * *", ["cache"])
+        assert raced == ["skill:disk-check"]
+        assert (saved.skill, saved.cron, saved.services, saved.enabled) == ("disk-check", "0 2 * * *", ["cache"], True)
+        assert [s.job_id for s in other.list_schedules()] == ["skill:disk-check"]
+
+
+def test_adding_one_schedule_at_once(tmp_path) -> None:
+    check_adding_one_schedule_at_once(f"sqlite:///{tmp_path / 'race.db'}")
 
 
 def check_run_claims(memory: Memory) -> None:

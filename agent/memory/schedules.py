@@ -50,7 +50,12 @@ class ScheduleStore(Store):
         services: Sequence[str] = (),
         enabled: bool = True,
     ) -> ScheduleRecord:
-        """Create the schedule ``job_id``, or replace its definition (run history is kept)."""
+        """Create the schedule ``job_id``, or replace its definition (run history is kept).
+
+        Two processes creating one schedule at once (replicas mirroring a new Skill's schedule at the same re-sync)
+        both find no row; on PostgreSQL the second insert then hits the primary key. That one starts again and
+        finds the row there, which it updates as any existing schedule (SQLite serialises writers, BEGIN IMMEDIATE).
+        """
         if not job_id or not job_id.strip():
             raise InvalidInputError("job_id: empty")
         if not skill:
@@ -62,7 +67,8 @@ class ScheduleStore(Store):
         if isinstance(services, str):
             raise InvalidInputError("services: must be a list of service names, not one string")
         stamp = now()
-        with self._write() as session:
+
+        def work(session: Session) -> ScheduleRecord:
             row = session.get(ScheduleRow, job_id, with_for_update=True)
             if row is None:
                 row = ScheduleRow(job_id=job_id, created_at=stamp)
@@ -74,6 +80,8 @@ class ScheduleStore(Store):
             row.updated_at = stamp
             session.flush()
             return _record(row)
+
+        return self._write_retrying(work)
 
     def get_schedule(self, job_id: str) -> ScheduleRecord:
         """One schedule, or ScheduleNotFoundError."""

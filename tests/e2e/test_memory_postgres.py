@@ -18,6 +18,7 @@ from tests.test_memory_db import check_starts_at_migration_keeps_rows, init_conc
 from tests.test_memory_queue import check_failure_message_stored, check_stale_copy_and_refire, check_would_queue
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
 from tests.test_memory_schedules import (
+    check_adding_one_schedule_at_once,
     check_run_claims,
     check_run_reasons,
     check_schedule_migrations_keep_rows,
@@ -65,6 +66,10 @@ def test_the_schedule_migrations_keep_existing_rows(postgres_db_url: str) -> Non
 def test_run_claims(postgres_db_url: str) -> None:
     with Memory(postgres_db_url) as memory:
         check_run_claims(memory)
+
+
+def test_two_replicas_adding_one_schedule_at_once(postgres_db_url: str) -> None:
+    check_adding_one_schedule_at_once(postgres_db_url)
 
 
 def test_of_runs_claiming_one_schedule_at_once_one_wins(postgres_db_url: str) -> None:
