@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent.config import Settings, get_settings
 from agent.graph.toolkit import Toolkit
@@ -27,15 +27,28 @@ def known_services(settings: Settings) -> list[str]:
     return Topology.from_file(settings.topology_file).services()
 
 
-def listed_services(settings: Settings) -> list[str]:
+class ListedServices(NamedTuple):
+    """What :func:`listed_services` found: the services known, and each source that did not answer (why)."""
+
+    known: list[str]
+    unanswered: list[str]
+
+
+def listed_services(settings: Settings, *, timeout_s: float | None = None) -> ListedServices:
     """Services the configured live sources know, sorted: the topology file's, the PromQL server's and the log
-    store's (what a scheduled inspection reads). Empty when none lists any (none configured, a server that cannot
-    answer, an empty store): then nothing can be said of a name."""
+    store's (what a scheduled inspection reads), each server asked with ``timeout_s`` (default the setting
+    ``source_timeout_s``). ``known`` is empty when none lists any (none configured, an empty store): then nothing
+    can be said of a name. ``unanswered``: ``prometheus did not answer (<why>)`` for a server that could not list
+    them, which may know a name the others do not."""
+    if timeout_s is not None:
+        settings = settings.model_copy(update={"source_timeout_s": timeout_s})
     toolkit = live_toolkit(settings)
     found = set(toolkit.data_services())
     if toolkit.topology is not None:
         found.update(toolkit.topology.services())
-    return sorted(found)
+    unanswered = [f"{getattr(source, 'name', source)} did not answer ({error})"
+                  for source in (toolkit.metrics, toolkit.logs) if (error := getattr(source, "last_error", None))]
+    return ListedServices(sorted(found), unanswered)
 
 
 def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -138,6 +139,35 @@ def test_add_says_nothing_of_services_when_no_source_lists_any(runner):
     result = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
                     "--service", "anything")
     assert result.exit_code == 0 and "warning" not in result.stderr
+
+
+@pytest.fixture
+def silent_port():
+    """A loopback port that accepts connections (the kernel completes them) and never answers."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+def test_add_says_it_could_not_check_a_service_when_the_metric_server_does_not_answer(runner, silent_port,
+                                                                                       monkeypatch):
+    monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", f"http://127.0.0.1:{silent_port}")
+    monkeypatch.setenv("BIANQUE_SOURCE_TIMEOUT_S", "30")  # the full source timeout: not what the check waits
+    monkeypatch.setattr("agent.cli.schedule.SERVICE_CHECK_TIMEOUT_S", 0.5)
+    get_settings.cache_clear()
+    ObservabilityStore(get_settings().resolved_observability_url).ingest_logs([LogRecord(100.0, "cache", "INFO", "ok")])
+    result = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
+                    "--service", "cache", "--service", "ranking")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert ("warning: could not check the service 'ranking' (saved anyway): prometheus did not answer "
+            f"(http://127.0.0.1:{silent_port}/api/v1/label/service/values: no answer within 0.5s)") in said
+    assert "no configured source knows" not in said
+    assert listed(runner)["nightly"]["services"] == ["cache", "ranking"]
+    known = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--replace",
+                   "--service", "cache")  # the log store knows it: nothing left to check
+    assert known.exit_code == 0 and "warning" not in known.stderr
 
 
 def test_add_refuses_a_job_id_in_use_unless_told_to_replace_it(runner):

@@ -40,6 +40,7 @@ ServiceOption = Annotated[
 ]
 JobIdArgument = Annotated[str, typer.Argument(help="The schedule's job id (see `bianque schedule list`).")]
 KNOWN_SHOWN = 20  # services named by the warning of `schedule add` about one no source knows
+SERVICE_CHECK_TIMEOUT_S = 2.0  # how long `schedule add` waits for a server to list its services (a side check)
 ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LookupError, ValueError)
 
 
@@ -169,7 +170,8 @@ def add(
 ) -> None:
     """Store a schedule of your own, then sync the jobs (refused, nothing stored, when the Skill is no inspection
     Skill, the cron is malformed, or the job id is taken and --replace is not given). A --service no configured
-    source knows is a warning naming the ones they do."""
+    source knows is a warning naming the ones they do ("could not check" when a server does not answer within
+    2 s)."""
     from agent.runtime import load_skills
     from agent.scheduler import sync_schedules
     from agent.scheduler.specs import SKILL_JOB_PREFIX, schedule_problem
@@ -196,26 +198,37 @@ def add(
 
 def _warn_unknown_services(services: list[str], settings: Settings) -> None:
     """Warn about each service (or glob) the configured sources do not know, naming the ones they do; not an error:
-    a service may have no data yet. Nothing is said when the sources list no service at all."""
+    a service may have no data yet. Nothing is said when the sources list no service at all. A server is given
+    ``SERVICE_CHECK_TIMEOUT_S`` to list them, not the full source timeout: one that does not answer by then makes
+    a name the others do not know "could not check"."""
     from agent.runtime import listed_services
     from agent.scheduler.jobs import unknown_services
 
     if not services:
         return
     try:
-        known = listed_services(settings)
+        listing = listed_services(settings, timeout_s=SERVICE_CHECK_TIMEOUT_S)
     except Exception as exc:  # noqa: BLE001 - a check on the side: the schedule is saved whatever it finds
-        err_console.print(f"warning: could not list the services the sources know: {exc}", style="yellow",
-                          markup=False, highlight=False, soft_wrap=True)
+        _warn(f"could not list the services the sources know: {exc}")
         return
-    if not known or not (unknown := unknown_services(services, known)):
+    known = listing.known
+    if not (unknown := unknown_services(services, known)):
+        return
+    which = ", ".join(repr(name) for name in unknown)
+    if listing.unanswered:
+        _warn(f"could not check the service {which} (saved anyway): {'; '.join(listing.unanswered)}")
+        return
+    if not known:
         return
     more = len(known) - KNOWN_SHOWN
     names = ", ".join(known[:KNOWN_SHOWN]) + (f" (+{more} more)" if more > 0 else "")
-    which = ", ".join(repr(name) for name in unknown)
-    err_console.print(f"warning: no configured source knows the service {which} (saved anyway: a service may have no "
-                      f"data yet); the topology file, metric server and log store know: {names}", style="yellow",
-                      markup=False, highlight=False, soft_wrap=True)
+    _warn(f"no configured source knows the service {which} (saved anyway: a service may have no data yet); the "
+          f"topology file, metric server and log store know: {names}")
+
+
+def _warn(message: str) -> None:
+    """A warning line on stderr; ``message`` is plain text (it may quote a server's answer), never markup."""
+    err_console.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def _describe(schedule: ScheduleRecord) -> str:
