@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from agent.cli.app import app
@@ -129,7 +130,31 @@ def test_demo_runs_the_scenarios_and_prints_the_summary_table(mixed_cases):
 
 def test_demo_without_scenarios_fails(tmp_path):
     result = runner.invoke(app, ["demo", "--scenarios", str(tmp_path)])
-    assert result.exit_code == 2 and "no scenarios found" in result.stderr
+    assert result.exit_code == 2 and f"no case bundles (directories with an event.yaml) under {tmp_path}" in " ".join(
+        result.stderr.split())
+    missing = runner.invoke(app, ["demo", "--scenarios", str(tmp_path / "absent")])
+    assert missing.exit_code == 2 and "Invalid value for '--scenarios'" in missing.output
+
+
+def test_demo_finds_its_scenarios_as_eval_does_and_stops_past_max_bundles(mixed_cases, monkeypatch):
+    found: list[list[Path]] = []
+
+    def evaluate(bundles, *args, **kwargs):
+        found.append(list(bundles))
+        raise typer.Exit(0)
+
+    monkeypatch.setattr("agent.cli.evaluate._run_eval", evaluate)
+    assert runner.invoke(app, ["demo"]).exit_code == 0  # the bundled scenarios, as before
+    assert found == [sorted(p.parent for p in SCENARIOS.glob("*/event.yaml"))]
+    (mixed_cases / ".git" / "objects" / "x").mkdir(parents=True)  # the shared walker skips hidden folders
+    shutil.copytree(SMALL, mixed_cases / ".git" / "objects" / "x" / "copy")
+    assert runner.invoke(app, ["demo", "--scenarios", str(mixed_cases)]).exit_code == 0
+    assert [p.name for p in found[1]] == ["broken", "inspection-disk-full", "rca-slow-dependency",
+                                          "release-good-canary", "unlabelled"]
+    result = runner.invoke(app, ["demo", "--scenarios", str(mixed_cases), "--max-bundles", "4"])
+    assert result.exit_code == 2 and result.stdout == "" and len(found) == 2  # nothing investigated
+    message = " ".join(result.stderr.split())  # as `eval` and `bundle validate` say it
+    assert f"more than 4 case bundles under {mixed_cases}" in message and "--max-bundles 0" in message
 
 
 def test_eval_with_memory_counts_a_stored_correction(tmp_path, memory):

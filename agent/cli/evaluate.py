@@ -16,7 +16,6 @@ from agent.cli.common import (
     bundles_or_exit,
     console,
     err_console,
-    fail,
     print_json,
 )
 from agent.config import PROJECT_ROOT, get_settings
@@ -155,14 +154,12 @@ DEFAULT_SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
 
 
 def demo(
-    scenarios: Annotated[Path, typer.Option(help="Bundled scenarios to run.")] = DEFAULT_SCENARIOS,
+    scenarios: Annotated[Path, typer.Option(help="Bundled scenarios to run.", exists=True,
+                                            file_okay=False)] = DEFAULT_SCENARIOS,
+    max_bundles: MaxBundlesOption = DEFAULT_MAX_BUNDLES,
 ) -> None:
     """The main job on the embedded default: all three patterns over the bundled scenarios."""
-    from agent.eval.runner import find_bundles
-
-    bundles = find_bundles(scenarios)
-    if not bundles:
-        fail(f"{scenarios}: no scenarios found")
+    bundles = bundles_or_exit([scenarios], max_bundles, code=2)  # the search of eval and bundle validate/ingest
     settings = get_settings()
     reasoner = (f"LLM {settings.llm_model} at {settings.llm_base_url} above the offline floor" if settings.llm_enabled
                 else "offline reasoner")
