@@ -87,6 +87,26 @@ def test_run_reasons(memory: Memory) -> None:
     check_run_reasons(memory)
 
 
+@pytest.mark.parametrize("message", ["RuntimeError: query failed\x00 at line 3:\n  [red]x[/red]\t\ud800 " + "x" * 1000,
+                                     "a\x1c\x00b \x7f\x85 c", " \x00\n\t ", "ok", "y" * 499 + "\x00z"])
+def test_a_run_reason_is_cleaned_once_and_stored_as_before(monkeypatch, message: str) -> None:
+    """``run_reason`` cleans the text once (``storable_text``), then cuts the one line it makes: as cleaning it
+    again after joining its words did, that pass changing nothing."""
+    from agent.memory import schedules
+    from agent.memory.errors import storable_text
+
+    before = storable_text(" ".join(storable_text(message).split()), MAX_REASON_CHARS) or None
+    calls: list[str] = []
+
+    def counted(text: str, limit: int | None = None) -> str:
+        calls.append(text)
+        return storable_text(text, limit)
+
+    monkeypatch.setattr(schedules, "storable_text", counted)
+    assert schedules.run_reason(message) == before
+    assert calls == [message]
+
+
 def check_schedule_migrations_keep_rows(url: str) -> None:
     """A schedule stored at revision 0003 survives 0004 (schedules.last_reason) and 0005 (the run claim: running_by,
     running_since, running_until), NULL for it, and their downgrades. Also run on PostgreSQL."""

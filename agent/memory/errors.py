@@ -95,5 +95,9 @@ def storable_text(text: str, limit: int | None = None) -> str:
     """Untrusted text (an exception's message may quote a log line or a file) as any database stores it: control
     characters but newline, carriage return and tab made spaces, a lone surrogate ``?`` (PostgreSQL stores neither
     a NUL nor one), cut to ``limit`` characters (when given) with an ellipsis."""
-    clean = _UNSTORABLE.sub(" ", text).encode("utf-8", "replace").decode("utf-8")
-    return clean if limit is None or len(clean) <= limit else clean[: limit - 1] + "…"
+    return cut_text(_UNSTORABLE.sub(" ", text).encode("utf-8", "replace").decode("utf-8"), limit)
+
+
+def cut_text(text: str, limit: int | None) -> str:
+    """``text`` cut to ``limit`` characters (when given), its last one an ellipsis when cut."""
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

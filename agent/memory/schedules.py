@@ -17,6 +17,7 @@ from agent.memory.errors import (
     ScheduleBusyError,
     ScheduleNotFoundError,
     check_length,
+    cut_text,
     storable_text,
 )
 from agent.memory.models import ScheduleRow, now
@@ -32,7 +33,7 @@ def run_reason(text: str | None) -> str | None:
     ``?`` (PostgreSQL stores neither a NUL nor one), at most ``MAX_REASON_CHARS`` characters; None when empty."""
     if text is None:
         return None
-    return storable_text(" ".join(storable_text(text).split()), MAX_REASON_CHARS) or None
+    return cut_text(" ".join(storable_text(text).split()), MAX_REASON_CHARS) or None
 
 
 def _record(row: ScheduleRow) -> ScheduleRecord:
