@@ -111,6 +111,10 @@ def test_a_real_miss_is_proposed_applied_listed_and_rolled_back(api, memory, tmp
     assert (back.json()["version"], back.json()["reason"]) == (3, "rollback to v1")
     assert "memory" not in {m.id for m in load_skills(get_settings()).get(NAME).skill.data.metrics}
     assert [v["version"] for v in api.get(f"/skills/{NAME}/versions").json() if v["active"]] == [3]
+    again = api.post(f"/skills/{NAME}/rollback", json={"version": 1, "author": "bob"})  # v1's text is active
+    assert again.status_code == 200, again.text
+    assert (again.json()["version"], again.json()["written"]) == (3, False)
+    assert [v["version"] for v in api.get(f"/skills/{NAME}/versions").json()] == [1, 2, 3]
 
 
 def _scripted(memory, tmp_path, monkeypatch, *, fixable: bool, gate: threading.Event | None = None) -> str:

@@ -75,6 +75,32 @@ def test_rollback_restores_an_earlier_version_byte_exactly(memory, settings) -> 
         rollback(memory, settings.resolved_user_skills_dir, NAME, 9, current=reloaded)
 
 
+def test_a_rollback_to_the_text_already_active_writes_and_stores_nothing(memory, settings) -> None:
+    _original, proposal, done = _accept_memory_patch(memory, settings)
+    mtime = done.path.stat().st_mtime_ns
+    again = rollback(memory, settings.resolved_user_skills_dir, NAME, 2, current=load_skills(settings).get(NAME))
+    assert (again.written, again.record.version, again.path) == (False, 2, done.path)
+    assert [v.version for v in history(memory, NAME)] == [1, 2]
+    assert done.path.stat().st_mtime_ns == mtime and done.path.read_text(encoding="utf-8") == proposal.patched.text
+    said = runner.invoke(app, ["skills", "rollback", NAME, "2"])  # no confirmation asked: nothing to confirm
+    assert said.exit_code == 0, said.output
+    assert f"{NAME} is already at version 2, nothing written" in " ".join(said.output.split())
+    rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=load_skills(settings).get(NAME))
+    said = runner.invoke(app, ["skills", "rollback", NAME, "1", "--yes"])  # v3 holds v1's text
+    assert f"{NAME} is already at version 1 (active v3 holds its text), nothing written" in " ".join(
+        said.output.split())
+    assert [v.version for v in history(memory, NAME)] == [1, 2, 3]
+
+
+def test_a_rollback_to_the_active_version_over_a_hand_edited_file_restores_it(memory, settings) -> None:
+    """The file no longer holds the active text: the rollback writes it back and records that, as before."""
+    _original, proposal, done = _accept_memory_patch(memory, settings)
+    done.path.write_text(proposal.patched.text + "# tuned by hand\n", encoding="utf-8")
+    back = rollback(memory, settings.resolved_user_skills_dir, NAME, 2, current=load_skills(settings).get(NAME))
+    assert back.written and done.path.read_text(encoding="utf-8") == proposal.patched.text
+    assert [(v.version, v.reason) for v in history(memory, NAME)][-1] == (3, "rollback to v2")
+
+
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
 def test_a_new_skill_file_gets_the_mode_an_editor_would_give_it_under_the_umask(memory, settings, umask, mode):
     before = os.umask(umask)

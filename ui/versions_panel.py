@@ -24,6 +24,11 @@ def _rollback(name: str) -> None:
         log.warning("rollback of %s to v%s failed", name, version, exc_info=exc)
         st.session_state[FLASH] = ("error", f"Not rolled back: {friendly_error(exc)}")
         return
+    if not done.written:
+        from agent.evolve.versions import already_line
+
+        st.session_state[FLASH] = ("success", already_line(name, int(version), done.record))
+        return
     st.session_state[FLASH] = ("success", f"{name} v{done.record.version} ({done.record.reason}) written to "
                                           f"{done.path}")
 

@@ -90,12 +90,14 @@ class AppliedView(BaseModel):
     reason: str
     author: str | None = None
     path: str
+    written: bool = Field(default=True, description="False: a rollback to the text already active; nothing was "
+                          "written or stored, the version shown is the active one.")
 
     @classmethod
     def of(cls, done: Accepted) -> AppliedView:
         record = done.record
         return cls(skill=record.name, version=record.version, reason=record.reason, author=record.author,
-                   path=str(done.path))
+                   path=str(done.path), written=done.written)
 
 
 class RefinementView(BaseModel):

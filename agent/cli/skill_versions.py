@@ -55,18 +55,26 @@ def rollback_command(
     version: Annotated[int, typer.Argument(help="The version to restore.", min=1)],
     yes: YesOption = False,
 ) -> None:
-    """Restore an earlier version byte for byte (it becomes the active version; written to the user dir)."""
-    from agent.evolve.versions import rollback, rollback_preview
+    """Restore an earlier version byte for byte (it becomes the active version; written to the user dir). When its
+    text is already the active one, nothing is written and no version is recorded."""
+    from agent.evolve.versions import already_at, already_line, rollback, rollback_preview
     from agent.runtime import load_skills
 
     settings = get_settings()
     with evolve_errors():
         memory = memory_store()
         current = load_skills(settings).get(name)
+        active = already_at(memory, name, version, current)
+        if active is not None:
+            say(already_line(name, version, active))
+            return
         preview = rollback_preview(memory, name, version, current)
         say(f"preview: what `rollback` writes over the current {name} (v{version}, exactly as stored)")
         show_diff(preview or "identical to the current text\n")
         if not yes:
             typer.confirm(f"Restore {name} v{version}?", abort=True)
         done = rollback(memory, settings.resolved_user_skills_dir, name, version, author=author(), current=current)
+    if not done.written:  # made active meanwhile, by another process
+        say(already_line(name, version, done.record))
+        return
     say(f"{name} v{done.record.version} ({done.record.reason}, its text byte for byte) written to {done.path}")

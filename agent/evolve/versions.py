@@ -6,7 +6,8 @@ built-in file by name; the built-in file is never touched), then stored in memor
 file is put back, and when writing fails nothing is stored. The first accepted
 change of a Skill also stores the text it replaced, so it can always be restored. A rollback writes an
 old version's text back byte for byte and records it as a new history entry ("rollback to v2", the next
-number): the counter lives in the history, never in a rewritten file, and history only ever grows.
+number): the counter lives in the history, never in a rewritten file, and history only ever grows. A rollback to
+the text already active (and in the file) writes and records nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Accepted:
     record: SkillVersionRecord
     path: Path
     baseline: SkillVersionRecord | None = None
+    written: bool = True  # False: a rollback to the text already active, which wrote and stored nothing
 
 
 def skill_text(loaded: LoadedSkill) -> str:
@@ -191,12 +193,31 @@ def rollback_preview(memory: Any, name: str, version: int, current: LoadedSkill 
     return unified_diff(now, rollback_text(memory, name, version), name, "current", f"v{version}")
 
 
+def already_at(memory: Any, name: str, version: int, current: LoadedSkill | None) -> SkillVersionRecord | None:
+    """The active version when it holds version ``version``'s text and the current file is that text byte for byte
+    (a rollback to it would change nothing); else None. SkillVersionNotFoundError for an unknown version."""
+    target = stored_version(memory, name, version)
+    active = memory.active_skill_version(name)
+    if current is None or active is None or active.sha256 != target.sha256:
+        return None
+    return active if file_text(current) == target.yaml_text else None
+
+
+def already_line(name: str, version: int, active: SkillVersionRecord) -> str:
+    """What a rollback to the text already active says (CLI, UI)."""
+    held = "" if active.version == version else f" (active v{active.version} holds its text)"
+    return f"{name} is already at version {version}{held}, nothing written"
+
+
 def rollback(
     memory: Any, user_dir: Path, name: str, version: int, *, author: str | None = None,
     current: LoadedSkill | None = None,
 ) -> Accepted:
     """Restore version ``version``'s text exactly: the text in the user dir, and a new active history entry
-    (written then recorded, as :func:`accept`)."""
+    (written then recorded, as :func:`accept`). When that text is already active and in the file
+    (:func:`already_at`), nothing is written or stored: the active version, ``written`` False."""
+    if current is not None and (active := already_at(memory, name, version, current)) is not None:
+        return Accepted(active, current.path or user_skill_path(user_dir, name, current), written=False)
     text = rollback_text(memory, name, version)
     with _written(memory, user_dir, name, text, current) as (path, baseline):
         record = memory.restore_skill_version(name, version, author=author)

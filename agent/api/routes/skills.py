@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Response
 
 from agent.api.refinements import AppliedView, RollbackRequest
 from agent.api.state import ServiceState, require_token, service
@@ -79,13 +79,16 @@ def get_version(name: str, version: int, state: State) -> dict[str, Any]:
 
 
 @router.post("/{name}/rollback", response_model=AppliedView, status_code=201)
-def rollback(name: str, body: RollbackRequest, state: State) -> AppliedView:
+def rollback(name: str, body: RollbackRequest, state: State, response: Response) -> AppliedView:
     """Restore a stored version byte for byte: a new active history entry, written to the user's Skill directory.
 
-    404 unknown version; 409 when the file cannot be written (another Skill's file in the way; nothing is stored).
+    200 and ``written: false`` when its text is already the active one (nothing written or stored); 404 unknown
+    version; 409 when the file cannot be written (another Skill's file in the way; nothing is stored).
     """
     with state.skill_writes:
         current = load_skills(state.settings).get(name)
         done = versions.rollback(state.memory, state.settings.resolved_user_skills_dir, name, body.version,
                                  author=body.author, current=current)
+    if not done.written:
+        response.status_code = 200
     return AppliedView.of(done)
