@@ -19,6 +19,7 @@ from agent.evolve.replay import Replayer
 from agent.evolve.versions import skill_text
 from agent.evolve.workbench import Workbench
 from agent.investigate import investigate
+from agent.reasoners.lessons import memory_vocabulary
 from agent.runtime import bundle_toolkit, load_skills
 from agent.sim.scenario import build_scenario, write_scenario
 from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
@@ -86,6 +87,51 @@ def test_scripted_fix_without_regression_is_accepted(memory, settings, tmp_path)
     assert report.accepted
     assert report.reason == ("accepted: 1 of 1 corrected case(s) fixed; 0 of 7 replayed case(s) broken "
                              "(6 in the regression set)")
+
+
+def test_a_team_fault_kind_is_judged_by_what_the_other_corrected_cases_taught(memory, settings, tmp_path) -> None:
+    """The replay says ranking/slow_dependency where the corrections say ranking/network_delay, a kind of the team's.
+    A correction does not vouch for itself: alone, its replay fails; a second case seen the same way vouches."""
+    label = {"root_cause": [{"service": "ranking", "fault": "network_delay"}]}
+
+    def corrected(i: int) -> str:
+        bundle = write_small_bundle(tmp_path / f"b{i}", rca_event(), label=label)
+        case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"), bundle=bundle)
+        correct_case(memory, case_id, correct=False, service="ranking", fault="network_delay")
+        return case_id
+
+    first = corrected(0)
+    bench = _scripted_bench(memory, settings, {})
+    alone = bench.replay_target(memory.get_case(first), NAME)
+    assert (alone.passed, alone.detail) == (False, "top cause ranking/slow_dependency, truth root cause "
+                                                   "ranking/network_delay")
+    second = corrected(1)
+    bench = _scripted_bench(memory, settings, {})  # a new one: a workbench keeps its replays
+    for case_id in (first, second):
+        vouched = bench.replay_target(memory.get_case(case_id), NAME)
+        assert vouched.passed and "counted as network_delay" in vouched.detail
+
+
+def test_a_tied_team_kind_counts_as_a_tied_kind_only_when_other_cases_saw_it(memory) -> None:
+    def corrected(said: str) -> str:
+        case_id = store_case(memory, rca_event(), rca_verdict("ranking", said))
+        correct_case(memory, case_id, correct=False, service="ranking", fault="network_delay")
+        return case_id
+
+    slow, cpu = corrected("slow_dependency"), corrected("cpu_saturation")
+    vocabulary = memory_vocabulary(memory)
+    assert vocabulary.same("slow_dependency", "network_delay") and vocabulary.same("cpu_saturation", "network_delay")
+    assert not vocabulary.same_for(slow)("slow_dependency", "network_delay")  # only the other, cpu, is left
+    assert vocabulary.same_for(slow)("cpu_saturation", "network_delay")
+    assert not vocabulary.same_for(cpu)("cpu_saturation", "network_delay")
+    again = corrected("slow_dependency")
+    vocabulary = memory_vocabulary(memory)
+    for case_id in (slow, again):  # the others tie: 1 and 1
+        assert vocabulary.same_for(case_id)("slow_dependency", "network_delay")
+        assert vocabulary.same_for(case_id)("cpu_saturation", "network_delay")
+    assert vocabulary.same_for(cpu)("slow_dependency", "network_delay")
+    assert not vocabulary.same_for(cpu)("cpu_saturation", "network_delay")
+    assert dict(vocabulary.seen_as["network_delay"]) == {"slow_dependency": 2, "cpu_saturation": 1}  # untouched
 
 
 def test_scripted_regression_is_rejected_even_when_the_target_is_fixed(memory, settings, tmp_path) -> None:

@@ -12,7 +12,8 @@ Each is investigated twice, offline and without memory writes: with the current 
 the patched one ("after"), both forced to answer with ``skill=<name>``. The patch is accepted only when
 it fixes at least one corrected case **and** no case of either part that passed before fails after; a
 patch fixing nothing is rejected whatever else it does. Fault kinds are compared through the team's
-learned vocabulary when one is given (:class:`agent.reasoners.lessons.Vocabulary`).
+learned vocabulary when one is given (:class:`agent.reasoners.lessons.Vocabulary`), a stored case through what
+the other corrected cases taught (:meth:`~agent.reasoners.lessons.Vocabulary.same_for`): none vouches for itself.
 
 Replay uses the offline evidence reasoner by default (deterministic and free); ``use_llm=True``
 replays with the configured LLM reasoner instead.
@@ -131,9 +132,9 @@ def replay_role(case: CaseRecord) -> str:
 class Replayer:
     """Replays cases; remembers "before" results per (Skill text, case) so several patches share them."""
 
-    def __init__(self, runner: Runner, same_fault: FaultMatch | None = None) -> None:
+    def __init__(self, runner: Runner, same_fault_for: Callable[[str], FaultMatch] | None = None) -> None:
         self.runner = runner
-        self.same_fault = same_fault
+        self.same_fault_for = same_fault_for  # case id -> how its fault kinds are compared (default: equal names)
         self._cache: dict[tuple[str, str], Judgement] = {}
 
     def judge_case(self, case: CaseRecord, truth: Truth, library: SkillLibrary, name: str, key: str) -> Judgement:
@@ -141,8 +142,9 @@ class Replayer:
         cached = self._cache.get((key, case.id))
         if cached is not None:
             return cached
+        same_fault = self.same_fault_for(case.id) if self.same_fault_for is not None else None
         try:
-            result = judge(self.runner(case, library, name), truth, self.same_fault)
+            result = judge(self.runner(case, library, name), truth, same_fault)
         except Exception as exc:  # a case that cannot be replayed fails, it must not stop the replay
             result = Judgement(False, f"replay failed: {type(exc).__name__}: {exc}")
         self._cache[(key, case.id)] = result

@@ -144,7 +144,7 @@ class Workbench:
         truth = truth_for_case(case)
         if truth is None or unreplayable(case) is not None:
             return None
-        self.replayer.same_fault = memory_vocabulary(self.memory).same
+        self.replayer.same_fault_for = memory_vocabulary(self.memory).same_for
         key = text_sha256(skill_text(self.skill(name)))
         return self.replayer.judge_case(case, truth, self.library, name, key)
 
@@ -195,7 +195,7 @@ class Workbench:
         """
         loaded = self.skill(proposal.skill)
         cases = replay_cases(self.memory, proposal.skill, proposal.case_id)
-        self.replayer.same_fault = memory_vocabulary(self.memory).same
+        self.replayer.same_fault_for = memory_vocabulary(self.memory).same_for
         return self.replayer.replay(
             cases, self.library, proposal.patched.loaded, current_text=skill_text(loaded),
             patched_text=proposal.patched.text, target_case=proposal.case_id,

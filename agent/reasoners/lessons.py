@@ -11,7 +11,8 @@ The fault-kind vocabulary is open: a correction may name the team's own kind (``
 :class:`Vocabulary` learns, from corrected cases, which kinds the agent's own classification gave the
 true cause when the team named a kind, and the Finding shapes each team kind showed; replay judges a
 fault through it (a verdict saying ``slow_dependency`` where the team says ``network_delay`` passes once
-corrections have shown that the team calls that ``network_delay``).
+corrections have shown that the team calls that ``network_delay``), each corrected case through what the
+*other* corrected cases taught (:meth:`Vocabulary.same_for`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 
 from agent.evidence import Lesson
 from agent.memory.records import CaseRecord
-from agent.memory.truth import Truth, truth_for_case
+from agent.memory.truth import FaultMatch, Truth, truth_for_case
 from agent.reasoners.alert_history import alert_lesson
 from agent.reasoners.attribution import fault_for
 from agent.reasoners.experience import implicated_in, implications, lessons_from, position, shape_kinds
@@ -112,6 +113,8 @@ class Vocabulary:
 
     seen_as: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
     shapes: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    taught: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    """Case id -> what it taught (the truth's fault kind, the agent kind it was seen as, its signature)."""
 
     def learn(self, case: CaseRecord, truth: Truth) -> None:
         """Record what the truth's fault kind looked like in this case."""
@@ -119,10 +122,31 @@ class Vocabulary:
             return
         pack = case.evidence
         evidence = blamed_evidence(pack.findings, pack.changes, pack.topology)
-        self.seen_as[truth.fault][agent_kind(case, truth.service, evidence)] += 1
         pos = position(pack.topology, pack.target_services, truth.service)
         kinds = shape_kinds(pack.findings, truth.service, implicated_in(evidence))
-        self.shapes[truth.fault][f"{pos}: {', '.join(kinds) or 'no significant Finding'}"] += 1
+        self._count(case.id, truth.fault, agent_kind(case, truth.service, evidence),
+                    f"{pos}: {', '.join(kinds) or 'no significant Finding'}")
+
+    def _count(self, case_id: str, fault: str, seen_as: str, signature: str) -> None:
+        self.seen_as[fault][seen_as] += 1
+        self.shapes[fault][signature] += 1
+        self.taught[case_id] = (fault, seen_as, signature)
+
+    def without(self, case_id: str) -> Vocabulary:
+        """The vocabulary the other corrected cases teach (``case_id``'s own lesson left out)."""
+        if case_id not in self.taught:
+            return self
+        rest = Vocabulary()
+        for other, taught in self.taught.items():
+            if other != case_id:
+                rest._count(other, *taught)
+        return rest
+
+    def same_for(self, case_id: str) -> FaultMatch:
+        """:meth:`same` as replay judges case ``case_id`` by it: through the vocabulary of the *other* corrected
+        cases, so no case vouches for its own fault kind (one correction naming a team kind does not make its own
+        replay pass, and a tie counts as any of its kinds only as far as other cases make it one)."""
+        return self.without(case_id).same
 
     def learned(self) -> list[dict[str, object]]:
         """Every fault kind corrections named, most corrected first: how often, the agent kinds it was seen as and
