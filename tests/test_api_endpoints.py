@@ -201,6 +201,10 @@ def test_corrections_are_stored_with_the_case(client):
     again = client.post(f"/cases/{case_id}/corrections", json=correction)  # a client retrying after a timeout
     assert again.status_code == 200 and again.json()["repeated"] is True
     assert again.json()["correction"]["id"] == stored["id"] and client.get("/cases").json()[0]["corrections"] == 1
+    assert stored["no_index"] is False
+    kept_out = client.post(f"/cases/{case_id}/corrections", json={**correction, "index": False})
+    assert kept_out.status_code == 201 and kept_out.json()["correction"]["no_index"] is True  # stored: not a repeat
+    assert [c["no_index"] for c in client.get(f"/cases/{case_id}").json()["corrections"]] == [False, True]
 
 
 @pytest.mark.parametrize(

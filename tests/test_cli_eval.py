@@ -187,6 +187,10 @@ def test_eval_with_memory_counts_a_stored_correction(tmp_path, memory):
     assert with_memory["memory"]["in_sample"] == ["rca-slow-dependency"]
     table = runner.invoke(app, ["eval", "--cases", str(case_dir.parent), "--memory"])
     assert "lesson(s) from 1 corrected case(s)" in table.stdout and "in-sample" in table.stdout
+    correct_case(memory, stored.case_id, correct=False, service=second.service, fault=second.fault, index=False)
+    kept_out = run("--memory")  # `correct --no-index`: the case no longer moves the ranking
+    assert kept_out["cases"][0]["passed"] is False
+    assert kept_out["memory"] == {"corrected_cases": 0, "lessons": 0, "in_sample": []}
 
 
 def test_eval_in_two_worker_processes_prints_the_same_report(mixed_cases):

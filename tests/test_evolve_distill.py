@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 
+from typer.testing import CliRunner
+
+from agent.cli.app import app
 from agent.config import get_settings
 from agent.evolve.corrections import correct_case
 from agent.evolve.distill import distill
 from agent.knowledge.store import KnowledgeStore
 from agent.llm.client import LLMClient
 from agent.memory import Memory
+from agent.reasoners.lessons import memory_lessons
 from tests.test_evolve_support import rca_event, rca_verdict, store_case
 
 
@@ -40,6 +44,31 @@ def test_similar_cases_share_one_note_and_rerunning_adds_nothing(memory, knowled
     again = distill(memory, knowledge)
     assert again.count("unchanged") == 2 and again.count("created") == again.count("updated") == 0
     assert _notes(knowledge) == notes
+
+
+def test_a_case_corrected_with_no_index_stays_out_of_distill_and_the_lessons(memory, knowledge) -> None:
+    """``correct --no-index`` is stored with the correction: a later distill and the ranking's lessons skip the case
+    until a later correction of it says otherwise."""
+    kept_out = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    said = ["correct", kept_out, "--wrong", "--service", "ranking", "--fault", "memory_leak", "--no-index"]
+    result = CliRunner().invoke(app, said)
+    assert result.exit_code == 0, result.output
+    assert memory.get_case(kept_out).latest_correction.no_index is True
+    assert memory_lessons(memory) == [] and distill(memory, knowledge).notes == []
+    shared = _leak_case(memory)  # same group, indexed
+    assert {lesson.case_id for lesson in memory_lessons(memory)} == {shared}
+    assert distill(memory, knowledge).count("created") == 1
+    assert [n["source_cases"] for n in _notes(knowledge).values()] == [shared]
+    again = correct_case(memory, kept_out, correct=False, service="ranking", fault="memory_leak")  # --index
+    assert not again.repeated and again.correction.no_index is False  # the same truth, the other flag: stored
+    assert {lesson.case_id for lesson in memory_lessons(memory)} == {kept_out, shared}
+    assert distill(memory, knowledge).count("updated") == 1
+    assert [n["source_cases"] for n in _notes(knowledge).values()] == [f"{kept_out},{shared}"]
+    out = correct_case(memory, kept_out, correct=False, service="ranking", fault="memory_leak", index=False,
+                       knowledge=knowledge)
+    assert out.correction.no_index and out.indexed == [] and [c.id for c in memory.experience_cases()] == [shared]
+    assert distill(memory, knowledge).count("updated") == 1
+    assert [n["source_cases"] for n in _notes(knowledge).values()] == [shared]
 
 
 def test_min_cases_writes_no_note_for_a_small_group_and_keeps_the_one_it_has(memory, knowledge) -> None:

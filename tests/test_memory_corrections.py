@@ -53,6 +53,9 @@ def test_correct_must_be_a_bool(memory: Memory) -> None:
     case_id = finished_case(memory)
     with pytest.raises(InvalidInputError, match="correct: must be true or false"):
         memory.add_correction(case_id, "no")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="no_index: must be true or false"):
+        memory.add_correction(case_id, True, no_index="yes")  # type: ignore[arg-type]
+    assert memory.corrections_for(case_id) == []
 
 
 def test_text_fields_are_trimmed(memory: Memory) -> None:

@@ -101,6 +101,51 @@ def test_the_starts_at_migration_keeps_existing_rows(tmp_path) -> None:
     check_starts_at_migration_keeps_rows(f"sqlite:///{tmp_path / 'm.db'}")
 
 
+# no id: PostgreSQL's sequence hands out the ids
+CORRECTION_COLUMNS = ("case_id, correct, root_cause_service, root_cause_fault, decision, needs_attention, note, "
+                      "author, created_at")
+
+
+def check_no_index_migration_keeps_rows(url: str) -> None:
+    """Corrections stored at revision 0005 survive 0006 (corrections.no_index, false for them: their cases stay
+    experience) and its downgrade. Also run on PostgreSQL."""
+    engine = make_engine(url)
+    upgrade(engine, "0005")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO events (id, pattern, time, service, payload, source, received_at) VALUES "
+                                "('ev-1', 'rca', 100, 'ranking', '{\"pattern\": \"rca\", \"time\": 100}', 'cli', 100)"))
+        connection.execute(text("INSERT INTO cases (id, event_id, skill, selection_reason, status, findings, "
+                                "prompt_tokens, created_at) VALUES ('case-1', 'ev-1', 'generic-rca', '', 'done', '[]', "
+                                "0, 110)"))
+        connection.execute(text(f"INSERT INTO corrections ({CORRECTION_COLUMNS}) VALUES "
+                                "('case-1', false, 'cache', 'memory_leak', NULL, true, 'heap grew', 'alice', 120), "
+                                "('case-1', true, NULL, NULL, NULL, NULL, '', NULL, 130)"))
+    query = text(f"SELECT {CORRECTION_COLUMNS} FROM corrections ORDER BY created_at")
+    with engine.connect() as connection:
+        before = [tuple(row) for row in connection.execute(query)]
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert [tuple(row) for row in connection.execute(query)] == before
+        assert connection.execute(text("SELECT no_index FROM corrections ORDER BY created_at")).scalars().all() == [
+            False, False]
+    with Memory(engine=engine) as memory:
+        assert [c.id for c in memory.experience_cases()] == ["case-1"]
+        kept_out = memory.add_correction("case-1", False, root_cause_service="cache", no_index=True)
+        assert kept_out.no_index and memory.experience_cases() == []
+    command.downgrade(alembic_config(url), "0005")
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert "no_index" not in {c["name"] for c in inspect(engine).get_columns("corrections")}
+        assert [tuple(row) for row in connection.execute(query)][:2] == before
+        assert connection.execute(text("SELECT count(*) FROM corrections")).scalar() == 3
+    engine.dispose()
+
+
+def test_the_no_index_migration_keeps_existing_rows(tmp_path) -> None:
+    check_no_index_migration_keeps_rows(f"sqlite:///{tmp_path / 'm.db'}")
+
+
 def test_sqlite_uses_wal_and_enforces_foreign_keys(tmp_path) -> None:
     engine = init_db(f"sqlite:///{tmp_path / 'm.db'}")
     with engine.connect() as connection:

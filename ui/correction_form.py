@@ -110,6 +110,7 @@ def render_correction_form(case: CaseRecord) -> None:
             "Add to experience knowledge",
             value=True,
             key=_key(case.id, "index"),
-            help="Index the corrected case so later investigations can retrieve it.",
+            help="Index the corrected case so later investigations can retrieve it. Off: the case stays out of "
+                 "experience (distilled notes and the ranking's lessons too).",
         )
         st.form_submit_button("Store correction", on_click=_submit, args=(case.id,), type="primary")

@@ -13,7 +13,8 @@ from agent.memory import Memory
 def apply_correction(
     memory: Memory, case_id: str, body: CorrectionRequest, knowledge: Callable[[], Any] | None = None
 ) -> CorrectionResponse:
-    """Check the correction fits the case, store it and (``body.index`` and a store) index the case.
+    """Check the correction fits the case, store it (with ``body.index``: false keeps the case out of experience)
+    and (``body.index`` and a store) index the case.
 
     Raises CaseNotFoundError for an unknown case and InvalidInputError for a correction that does not fit.
     """
@@ -27,6 +28,7 @@ def apply_correction(
         needs_attention=body.needs_attention,
         note=body.note,
         author=body.author,
+        index=body.index,
         knowledge=knowledge() if body.index and knowledge is not None else None,
         wording=API_WORDING,
     )

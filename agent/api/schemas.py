@@ -47,7 +47,9 @@ class CorrectionRequest(StrictBody):
     needs_attention: StrictBool | None = None
     note: str = Field(default="", max_length=NOTE_MAX_CHARS)
     author: str | None = Field(default=None, description=NAME_RULE)
-    index: StrictBool = Field(default=True, description="Make the case retrievable as experience (knowledge store).")
+    index: StrictBool = Field(default=True, description="Make the case retrievable as experience (knowledge store); "
+                              "false is stored with the correction: distillation and the ranking's lessons skip "
+                              "the case too.")
 
     @field_validator("root_cause_service", "root_cause_fault", "author")
     @classmethod

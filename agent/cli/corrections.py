@@ -28,8 +28,9 @@ def correct(
         "--author", help="Who gives the correction (default: your login name).")] = None,
     index: Annotated[bool, typer.Option(
         "--index/--no-index", help="Index the case and refresh its experience note in the knowledge store now "
-        "(similar-case retrieval). The ranking's lessons and a later `knowledge distill` read every corrected case "
-        "in memory either way.")] = True,
+        "(similar-case retrieval). --no-index is stored with the correction: the case stays out of experience, "
+        "so a later `knowledge distill` and the ranking's lessons skip it too, until a later correction of it "
+        "without --no-index.")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Mark a case right or wrong and give the truth; the verdict itself is never changed."""
@@ -43,7 +44,7 @@ def correct(
         memory = memory_store()
         result = correct_case(
             memory, case_id, correct=right, service=service, fault=fault, decision=decision,
-            needs_attention=attention, note=note, author=author() if who is None else who,
+            needs_attention=attention, note=note, author=author() if who is None else who, index=index,
             knowledge=knowledge_store() if index else None,
         )
     if as_json:

@@ -157,7 +157,7 @@ def memory_experience(memory: Any, bundles: Sequence[Path]) -> tuple[list, dict[
     """The lessons of memory's corrected cases, and what they are: counts and the in-sample bundles."""
     from agent.reasoners.lessons import cached_memory_lessons
 
-    corrected = memory.corrected_cases()
+    corrected = memory.experience_cases()  # the ones the lessons come from
     lessons = cached_memory_lessons(memory)
     evaluated = {Path(b).resolve(): Path(b).name for b in bundles}
     in_sample = sorted({evaluated[Path(c.bundle_path).resolve()] for c in corrected

@@ -3,6 +3,8 @@
 ``correct_case`` checks the truth fits the case's pattern, stores it beside the verdict (never over
 it) and, when a knowledge store is given, makes the case retrievable: indexed into the ``cases``
 collection and merged into the experience note of its group (see :mod:`agent.evolve.distill`).
+``index=False`` (``--no-index``) is stored with the correction: the case stays out of experience, now and
+for a later ``knowledge distill`` and the ranking's lessons, until a later correction says otherwise.
 """
 
 from __future__ import annotations
@@ -175,13 +177,17 @@ def correct_case(
     needs_attention: bool | None = None,
     note: str = "",
     author: str | None = None,
+    index: bool = True,
     knowledge: Any = None,
     wording: Wording = CLI_WORDING,
 ) -> CorrectionResult:
-    """Store an engineer's correction of a case; with ``knowledge``, make the case retrievable.
+    """Store an engineer's correction of a case; with ``index`` and ``knowledge``, make the case retrievable.
 
-    Raises CaseNotFoundError for an unknown case and CorrectionError (an InvalidInputError, worded
-    with ``wording``) for values that do not fit the case's pattern. The case's verdict is never changed.
+    ``index=False`` is stored with the correction (``no_index``): the case is not indexed, and while it is its
+    latest correction, distillation and the ranking's lessons leave the case out. The same truth again with the
+    other ``index`` is a new correction. Raises CaseNotFoundError for an unknown case and CorrectionError (an
+    InvalidInputError, worded with ``wording``) for values that do not fit the case's pattern. The case's verdict
+    is never changed.
     """
     case = memory.get_case(case_id)
     check_correction(
@@ -189,7 +195,7 @@ def correct_case(
         author=author, wording=wording,
     )
     said = {"correct": correct, "root_cause_service": stored_name(service), "root_cause_fault": stored_name(fault),
-            "decision": decision, "needs_attention": needs_attention, "note": note or ""}
+            "decision": decision, "needs_attention": needs_attention, "note": note or "", "no_index": not index}
     latest = case.latest_correction
     if latest is not None and all(getattr(latest, name) == value for name, value in said.items()):
         result = CorrectionResult(case=case, correction=latest, truth=truth_from_correction(case, latest),
@@ -197,12 +203,13 @@ def correct_case(
         result.notes.append(f"the case's latest correction ({latest.id}) already says this: nothing new stored")
     else:
         stored = memory.add_correction(case.id, correct, root_cause_service=service, root_cause_fault=fault,
-                                       decision=decision, needs_attention=needs_attention, note=note, author=author)
+                                       decision=decision, needs_attention=needs_attention, note=note, author=author,
+                                       no_index=not index)
         case = memory.get_case(case.id)
         result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
     if (unknown := _unheard_of(case, said["root_cause_service"])) is not None:
         result.notes.append(unknown)
-    if knowledge is not None:
+    if index and knowledge is not None:
         _index(memory, knowledge, result)
     return result
 

@@ -6,7 +6,7 @@ sat from the alerted service and which kinds of Findings it showed: ``down1: cpu
 cases on different services with the same pattern merge into one note. Each group has exactly one
 note, with a stable id derived from the group, linked to its source cases in metadata. Re-running
 changes nothing; a new case that joins a group rewrites that group's note; a group left empty (its
-cases re-corrected) loses its note.
+cases re-corrected, or kept out of experience by ``correct --no-index``) loses its note.
 Notes are written by the LLM when a client is given (validated JSON, errors sent back), else by a
 deterministic template.
 """
@@ -190,7 +190,8 @@ def distill(
     skill: str | None = None,
     min_cases: int = 1,
 ) -> DistillReport:
-    """Write, update or remove experience notes so there is one per group of corrected cases.
+    """Write, update or remove experience notes so there is one per group of corrected cases (those that are
+    experience: a case whose latest correction said ``--no-index`` is left out).
 
     ``client`` (an LLMClient) writes the notes; without it, or when the model fails three times,
     the template does. A note whose source cases did not change is left alone, unless it was written
@@ -199,7 +200,7 @@ def distill(
     """
     report = DistillReport()
     existing = _existing_notes(knowledge, skill)
-    cases = [c for c in memory.corrected_cases() if skill is None or case_skill(c) == skill]
+    cases = [c for c in memory.experience_cases() if skill is None or case_skill(c) == skill]
     groups = collect_groups(cases)
     for small in [g for g, members in groups.items() if len(members) < min_cases]:
         existing.pop(small.note_id, None)

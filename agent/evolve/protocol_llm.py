@@ -87,7 +87,7 @@ def llm_notes(client: Any, memory: Any, tally: LLMTally, limit: int) -> int:
     The notes are validated as ``knowledge distill`` validates them and counted, not stored: the
     protocol scores with the lessons of the corrected cases, which notes do not change.
     """
-    groups = list(collect_groups(memory.corrected_cases()).items())[:limit]
+    groups = list(collect_groups(memory.experience_cases()).items())[:limit]
     for group, members in groups:
         ask_timed(tally, "note", lambda g=group, m=members: llm_note(client, g, [c for c, _ in m],
                                                                      [t for _, t in m]))

@@ -52,14 +52,18 @@ class CorrectionStore(Store):
         needs_attention: bool | None = None,
         note: str = "",
         author: str | None = None,
+        no_index: bool = False,
     ) -> CorrectionRecord:
-        """Record whether a case's answer was right and, if not, what the truth was.
+        """Record whether a case's answer was right and, if not, what the truth was; ``no_index`` keeps the case
+        out of experience (see :meth:`experience_cases`).
 
         The case's verdict is left untouched; several corrections may accumulate, the newest last.
         Raises CaseNotFoundError for an unknown case and InvalidInputError for a bad field.
         """
         if not isinstance(correct, bool):
             raise InvalidInputError(f"correct: must be true or false, got {correct!r}")
+        if not isinstance(no_index, bool):
+            raise InvalidInputError(f"no_index: must be true or false, got {no_index!r}")
         if decision is not None and decision not in DECISIONS:
             raise InvalidInputError(f"decision: must be one of {', '.join(DECISIONS)}, got {decision!r}")
         if needs_attention is not None and not isinstance(needs_attention, bool):
@@ -83,6 +87,7 @@ class CorrectionStore(Store):
                 needs_attention=needs_attention,
                 note=note or "",
                 author=_clean("author", author),
+                no_index=no_index,
                 created_at=now(),
             )
             session.add(row)
@@ -108,3 +113,8 @@ class CorrectionStore(Store):
         query = query.order_by(CaseRow.created_at, CaseRow.id)
         with self._read() as session:
             return [case_record(row) for row in session.scalars(query)]
+
+    def experience_cases(self, skill: str | None = None) -> list[CaseRecord]:
+        """The corrected cases that are experience (optionally one Skill's), oldest first: those whose latest
+        correction did not keep them out (``no_index``). Distillation and the ranking's lessons read these."""
+        return [case for case in self.corrected_cases(skill) if case.in_experience]

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -111,6 +112,9 @@ class CorrectionRow(Base):
     needs_attention: Mapped[bool | None] = mapped_column(Boolean)
     note: Mapped[str] = mapped_column(Text, default="")
     author: Mapped[str | None] = mapped_column(String(200))
+    no_index: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The engineer kept the case out of experience (``correct --no-index``): when the case's latest correction
+    says so, it is not indexed and neither distillation nor the ranking's lessons use it."""
     created_at: Mapped[float] = mapped_column(default=now)
 
     case: Mapped[CaseRow] = relationship(back_populates="corrections")

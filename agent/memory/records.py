@@ -41,6 +41,7 @@ class CorrectionRecord(Record):
     needs_attention: bool | None = None
     note: str = ""
     author: str | None = None
+    no_index: bool = Field(default=False, description="The case was kept out of experience (`correct --no-index`).")
     created_at: float
 
 
@@ -80,6 +81,12 @@ class CaseRecord(Record):
     @property
     def latest_correction(self) -> CorrectionRecord | None:
         return self.corrections[-1] if self.corrections else None
+
+    @property
+    def in_experience(self) -> bool:
+        """False when the case's latest correction keeps it out of experience (``correct --no-index``)."""
+        latest = self.latest_correction
+        return latest is None or not latest.no_index
 
 
 class SkillVersionRecord(Record):

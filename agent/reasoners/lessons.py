@@ -48,11 +48,12 @@ def case_lessons(case: CaseRecord, truth: Truth | None = None) -> list[Lesson]:
 
 
 def memory_lessons(memory: object, *, exclude: Iterable[str] = ()) -> list[Lesson]:
-    """Lessons of every corrected case in memory (cases in ``exclude`` left out), oldest first: the shapes of
-    causes and victims, and whether the case's alert needed attention (:mod:`agent.reasoners.alert_history`)."""
+    """Lessons of every corrected case in memory that is experience (``experience_cases``: not kept out by
+    ``correct --no-index``; cases in ``exclude`` left out too), oldest first: the shapes of causes and victims, and
+    whether the case's alert needed attention (:mod:`agent.reasoners.alert_history`)."""
     skip = set(exclude)
     out: list[Lesson] = []
-    for case in memory.corrected_cases():  # type: ignore[attr-defined]
+    for case in memory.experience_cases():  # type: ignore[attr-defined]
         truth = truth_for_case(case) if case.id not in skip else None
         if truth is None:
             continue

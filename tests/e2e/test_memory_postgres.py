@@ -14,7 +14,11 @@ from agent.memory import Memory, init_db
 from agent.memory.db import advisory_lock, current_revision, head_revision, make_engine
 from agent.memory.models import Base
 from tests.test_memory_cases import check_case_failure_stored
-from tests.test_memory_db import check_starts_at_migration_keeps_rows, init_concurrently
+from tests.test_memory_db import (
+    check_no_index_migration_keeps_rows,
+    check_starts_at_migration_keeps_rows,
+    init_concurrently,
+)
 from tests.test_memory_queue import check_failure_message_stored, check_stale_copy_and_refire, check_would_queue
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
 from tests.test_memory_schedules import (
@@ -57,6 +61,10 @@ def test_migrations_match_models_and_init_is_idempotent(postgres_db_url: str) ->
 
 def test_the_starts_at_migration_keeps_existing_rows(postgres_db_url: str) -> None:
     check_starts_at_migration_keeps_rows(postgres_db_url)
+
+
+def test_the_no_index_migration_keeps_existing_rows(postgres_db_url: str) -> None:
+    check_no_index_migration_keeps_rows(postgres_db_url)
 
 
 def test_the_schedule_migrations_keep_existing_rows(postgres_db_url: str) -> None:
