@@ -4,7 +4,7 @@ Existing rows get NULL: a run recorded before this migration says only its statu
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-12-14
+Create Date: 2026-12-05
 """
 
 from __future__ import annotations

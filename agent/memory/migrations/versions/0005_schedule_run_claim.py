@@ -5,7 +5,7 @@ Existing rows get NULL: no run holds them.
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-14
+Create Date: 2026-12-05
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Existing rows get false: a correction stored before this migration counts as exp
 
 Revision ID: 0006
 Revises: 0005
-Create Date: 2026-12-15
+Create Date: 2026-12-06
 """
 
 from __future__ import annotations
