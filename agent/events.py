@@ -5,10 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.names import name_problem
-from agent.series import DEFAULT_CHANGE_TYPE, change_type, diff_text
+from agent.series import DEFAULT_CHANGE_TYPE, diff_text
 from agent.timeparse import parse_duration, to_epoch
 
 NAME_LABELS = ("service", "alertname")
@@ -133,11 +133,20 @@ class ChangeEvent(BaseModel):
     def _service_name(cls, value: str) -> str:
         return _checked_name(value) or ""
 
-    @field_validator("type", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _unnamed_type(cls, value: Any) -> Any:
-        """No type (null, empty) is the default one, as a missing type is."""
-        return change_type(value) if value is None or isinstance(value, str) else value
+    def _unnamed_type(cls, data: Any) -> Any:
+        """No type (null, empty, blank) is left unsaid, as a missing type is: the default one, and a change named by
+        id takes the type of its own line (``timing.with_logged_details``)."""
+        named = data.get("type", DEFAULT_CHANGE_TYPE) if isinstance(data, dict) else DEFAULT_CHANGE_TYPE
+        if named is None or isinstance(named, str) and not named.strip():
+            return {key: value for key, value in data.items() if key != "type"}
+        return data
+
+    @property
+    def type_said(self) -> bool:
+        """Whether the change names its type (else it is the default one, ``DEFAULT_CHANGE_TYPE``)."""
+        return "type" in self.model_fields_set
 
     @field_validator("diff", mode="before")
     @classmethod

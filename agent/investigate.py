@@ -85,7 +85,9 @@ def investigate(
         case_id = toolkit.memory.start_case(stored.id, None, thread_id=thread_id, bundle_path=bundle_path).id
     graph = build_graph(toolkit, checkpointer)
     config = thread_config(thread_id)
-    payload = {"event": event.model_dump(mode="json", by_alias=True), "skill_override": skill, "case_id": case_id}
+    # what the event leaves unsaid stays unsaid (a change's type: triage takes it from the change's own line)
+    payload = {"event": event.model_dump(mode="json", by_alias=True, exclude_unset=True), "skill_override": skill,
+               "case_id": case_id}
     return _result(_run(graph, payload, config, toolkit, case_id), thread_id)
 
 

@@ -4,6 +4,7 @@ data since the start holds the change and says how long to wait."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,11 @@ import numpy as np
 import pytest
 
 from agent.bundles.reader import CaseBundle, load_bundle
+from agent.config import PROJECT_ROOT
 from agent.events import ChangeEvent, Event, Pattern
 from agent.graph.coverage import MIN_OBSERVATION_S, coverage_findings
 from agent.graph.plan import time_window
-from agent.graph.timing import DEFAULT_RELEASE_OBSERVATION_S, change_start
+from agent.graph.timing import DEFAULT_RELEASE_OBSERVATION_S, change_start, with_logged_details
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
 from agent.series import ChangeRecord, Series
@@ -96,6 +98,27 @@ def test_change_file_events_are_judged_now_from_when_the_change_began():
     event = event_from_change(ChangeEvent(id="d1", service="ranking", ts=T0 - 900), now=T0)
     assert event.time == T0 and change_start(event) == T0 - 900
     assert window(event) == (T0 - 900 - LOOKBACK, T0, T0 - 900)
+
+
+@pytest.mark.parametrize("said", [{}, {"type": None}, {"type": " "}])
+def test_a_change_named_by_id_takes_its_type_from_its_own_line(said):
+    changes = Changes(ChangeRecord(ts=T0 - 900, service="ranking", type="config", id="cfg-3", description="push"))
+    event = Event(pattern=Pattern.RELEASE_INTERCEPTION, time=T0, change=ChangeEvent(id="cfg-3", **said))
+    assert with_logged_details(event, changes).change.type == "config"
+    told = event.model_copy(update={"change": ChangeEvent(id="cfg-3", type="deploy")})
+    assert with_logged_details(told, changes).change.type == "deploy"  # what the event says wins
+
+
+def test_a_config_push_named_by_id_alone_is_judged_as_a_config_push(tmp_path):
+    """The event's change type was read as the default (deploy) whatever the change's line said: the gate chose
+    its Skill for a deploy and named the regression a bad release instead of a bad config."""
+    bundle = Path(shutil.copytree(PROJECT_ROOT / "examples" / "scenarios" / "release-bad-config", tmp_path / "case"))
+    (bundle / "event.yaml").write_text("pattern: release_interception\ntime: '2026-03-28T06:00:00Z'\n"
+                                       "change: {id: cfg-24}\n")
+    loaded = load_bundle(bundle)
+    result = investigate(loaded.event, bundle_toolkit(loaded, knowledge=None, memory=None))
+    assert "change type config" in result.skill["reason"]
+    assert result.verdict.decision == "block" and result.verdict.root_causes[0].fault == "bad_config"
 
 
 # -- too little data since the start ---------------------------------------------------------

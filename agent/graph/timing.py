@@ -43,7 +43,7 @@ def logged_change(change: ChangeEvent, around: float, changes: ChangeSource | No
 
 
 def with_logged_details(event: Event, changes: ChangeSource | None) -> Event:
-    """``event`` with what its change leaves unsaid (service, canary and baseline selectors, version,
+    """``event`` with what its change leaves unsaid (service, type, canary and baseline selectors, version,
     description, and when it began, as ``change_start`` would look it up) taken from the change's own line (its
     ``id`` in ``changes``): an event may name a change by id alone, and a canary's selectors are then on that
     line. What the event says wins. One query of ``changes``: ``change_start`` of the result asks none."""
@@ -58,6 +58,8 @@ def with_logged_details(event: Event, changes: ChangeSource | None) -> Event:
         ("baseline", dict(record.baseline) if record.baseline else None), ("version", record.version),
         ("description", record.description),
     ) if value and not getattr(change, name)}
+    if not change.type_said:
+        filled["type"] = record.type
     if change.began is None:
         filled["started"] = record.ts
     if not filled:
