@@ -84,6 +84,29 @@ def test_wrong_pattern_gives_a_clear_error(command, scenario, hint):
 
 
 @pytest.mark.parametrize(
+    ("event", "message"),
+    [("service: recommendation\n", "event.yaml: change: required for a release_interception event"),
+     ("change:\n", "event.yaml: change: required for a release_interception event"),
+     ("chnage: {id: canary-25}\n", "(event.yaml has 'chnage': did you mean 'change'?)"),
+     ("change: {version: v1.8.4}\n", "event.yaml: change: names no change: give its service")],
+)
+def test_a_release_bundle_without_its_change_is_refused_as_the_api_refuses_it(tmp_path, event, message):
+    """Without a change the gate judged whatever the event's service did: on the bad canary's data it passed."""
+    case = Path(shutil.copytree(SCENARIOS / "release-bad-canary", tmp_path / "case"))
+    (case / "event.yaml").write_text(f"pattern: release_interception\ntime: '2026-04-21T16:20:00Z'\n{event}")
+    result = runner.invoke(app, ["intercept", "--bundle", str(case), "--json"])
+    assert result.exit_code == 2 and message in flat(result.stderr) and result.stdout == ""
+    assert runner.invoke(app, ["cases", "list", "--json"]).stdout.strip() == "[]"
+
+
+def test_a_change_file_naming_no_change_is_refused(tmp_path):
+    change = tmp_path / "change.yaml"
+    change.write_text("started: 2026-04-21T15:57:00Z\n")
+    result = runner.invoke(app, ["intercept", "--change", str(change)])
+    assert result.exit_code == 2 and f"{change}: names no change: give its service" in flat(result.stderr)
+
+
+@pytest.mark.parametrize(
     ("skill", "message"),
     [("serving-canary-release",
       "Skill 'serving-canary-release' is for release_interception events; this is an rca event"),

@@ -60,6 +60,22 @@ def read_event(path: Path, label: str,
     return (None, log.result()) if log else (event, [])
 
 
+def change_problem(event: Event, holder: str) -> str | None:
+    """Why ``event`` cannot be put to the release gate, if it cannot: a release judgement names its change; without
+    one (left out, null, misspelt ``chnage``, or naming neither a service nor an id) the gate would judge whatever the
+    event's service did and could answer pass. ``holder`` names what holds the event (``the body``, a file)."""
+    if event.pattern is not Pattern.RELEASE_INTERCEPTION:
+        return None
+    change = event.change
+    if change is None:
+        near = misspelt(event.model_extra or {}, "change")
+        hint = f" ({holder} has {near!r}: did you mean 'change'?)" if near else ""
+        return f"required for a release_interception event: the change under judgement (service, id, started){hint}"
+    if not (change.service or change.id):
+        return "names no change: give its service (and its id, when the change store logs it)"
+    return None
+
+
 def ignored_keys(event: Event) -> list[str]:
     """``field: unknown key ignored (did you mean …?)`` for each key of an event (its scope and change included)
     that no field reads, as ``read_event`` warns of them in a bundle: for events that arrive as JSON."""

@@ -29,8 +29,10 @@ DEFAULT_INSPECTION_WINDOW = "2h"  # what a live inspection looks back over unles
 
 
 def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern,
-         adjust: Callable[[Event], Event] | None = None) -> None:
+         adjust: Callable[[Event], Event] | None = None, origin: str | None = None) -> None:
+    """Investigate ``event`` (read from ``origin``, a file, for messages), else the ``bundle``'s event."""
     from agent.bundles.errors import InvalidBundleError
+    from agent.bundles.event_file import change_problem
     from agent.graph.nodes.select_skill import check_override
     from agent.investigate import investigate_checkpointed
     from agent.runtime import bundle_toolkit, live_toolkit, load_skills, open_knowledge, open_memory
@@ -43,11 +45,16 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
             from agent.bundles.reader import load_bundle
 
             loaded = load_bundle(bundle)
-            event = event or (adjust(loaded.event) if adjust is not None else loaded.event)
+            if event is None:
+                event = adjust(loaded.event) if adjust is not None else loaded.event
+                origin = f"{bundle / 'event.yaml'}: change"
         if event is None:
             fail("nothing to investigate: give --bundle or an input file")
         if event.pattern != expect:
             fail(f"the bundle's event is {event.pattern.with_article} event; use `bianque {_command(event.pattern)}`")
+        problem = change_problem(event, "event.yaml")  # the gate judges a change, not whatever its service did
+        if problem is not None:
+            fail(f"{origin}: {problem}")
         check_override(skill, load_skills(settings), event)  # a mistyped --skill stores no failed case
         with first_use_progress("embedding the handbook (first use of this knowledge store)") as progress:
             knowledge = open_knowledge(settings, progress=progress)
@@ -106,7 +113,7 @@ def intercept(
     if change is not None:
         with user_errors(InputError, ValueError):
             event = event_from_change_file(change, time.time())
-    _run(event, bundle, skill, as_json, Pattern.RELEASE_INTERCEPTION)
+    _run(event, bundle, skill, as_json, Pattern.RELEASE_INTERCEPTION, origin=str(change))
 
 
 def inspect(

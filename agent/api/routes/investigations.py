@@ -12,8 +12,8 @@ from agent.api.schemas import AskRequest, InvestigateRequest
 from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
 from agent.ask import Answer
-from agent.bundles.event_file import ignored_keys, misspelt
-from agent.events import Event, Pattern
+from agent.bundles.event_file import change_problem, ignored_keys
+from agent.events import Event
 from agent.graph.nodes.select_skill import check_override
 from agent.investigate import InvestigationResult
 from agent.runtime import load_skills
@@ -38,20 +38,10 @@ def investigate_event(
 
 
 def _check_release(event: Event) -> None:
-    """A release judgement names its change: without one (left out, null, misspelt ``chnage``, or naming neither
-    a service nor an id) the gate would judge whatever the event's service did and could answer pass. 422."""
-    if event.pattern is not Pattern.RELEASE_INTERCEPTION:
-        return
-    change = event.change
-    if change is None:
-        near = misspelt(event.model_extra or {}, "change")
-        hint = f" (the body has {near!r}: did you mean 'change'?)" if near else ""
-        message = f"required for a release_interception event: the change under judgement (service, id, started){hint}"
-    elif not (change.service or change.id):
-        message = "names no change: give its service (and its id, when the change store logs it)"
-    else:
-        return
-    raise RequestValidationError([{"loc": ("body", "event", "change"), "msg": message, "type": "missing"}])
+    """A release judgement names its change (``event_file.change_problem``): 422 on ``event.change`` when not."""
+    problem = change_problem(event, "the body")
+    if problem is not None:
+        raise RequestValidationError([{"loc": ("body", "event", "change"), "msg": problem, "type": "missing"}])
 
 
 @router.post("/ask", response_model=Answer)
