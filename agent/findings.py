@@ -30,6 +30,7 @@ class FindingKind(StrEnum):
 COVERAGE_DETECTOR = "coverage"  # its missing_data Findings say the data cannot answer the question
 THIN_REFERENCE_DETECTOR = "thin_reference"  # its missing_data Finding: judged, but too short a history to clear
 UNMATCHED_METRICS = "unmatched_metrics"  # in a coverage Finding's numbers: the metric source holds none of them
+UNKNOWN_CHANGE = "unknown_change"  # in a coverage Finding's numbers: the change names no service nor a logged id
 
 
 class Finding(BaseModel):

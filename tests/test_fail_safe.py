@@ -20,7 +20,7 @@ from agent.config import PROJECT_ROOT, Settings
 from agent.evidence import select_for_pack
 from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding
 from agent.llm.client import LLMClient
-from agent.reasoners.failsafe import CHECK_METRICS, CHECK_SOURCES
+from agent.reasoners.failsafe import CHECK_CHANGE, CHECK_METRICS, CHECK_SOURCES
 from agent.reasoners.llm import LLMReasoner
 from agent.reasoners.offline import OfflineReasoner
 from agent.series import make_series
@@ -224,3 +224,16 @@ def test_a_change_named_by_id_takes_its_canary_from_its_own_line(tmp_path):
     code, data = run_json("intercept", "--bundle", str(bad_canary_with(tmp_path, by_id)))
     assert code == 0 and data["verdict"]["decision"] == "block"
     assert any(f["kind"] == "canary_regression" for f in data["findings"])
+
+
+def test_a_change_whose_service_is_unknown_is_held_as_could_not_judge(tmp_path):
+    """A change named by an id no line of changes.jsonl has, and no service: the gate judged the topology's entry
+    point instead of the change, and on the bad canary's bundle answered pass."""
+    def unknown(change: dict[str, Any]) -> None:
+        change.clear()
+        change["id"] = "deploy-404"
+    code, data = run_json("intercept", "--bundle", str(bad_canary_with(tmp_path, unknown)))
+    verdict = data["verdict"]
+    assert code == COULD_NOT_JUDGE_EXIT and verdict["decision"] == "hold" and not verdict["judged"]
+    assert "the change deploy-404 names no service and no change record with its id was found" in verdict["summary"]
+    assert CHECK_CHANGE in verdict["actions"]

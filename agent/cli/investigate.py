@@ -106,8 +106,9 @@ def intercept(
 ) -> None:
     """Release interception: pass, hold or block a change, with the regressions behind it.
 
-    Exit code 3 when it could not judge (no data, or less than 5 minutes of the service's data since
-    the change began; the verdict's "judged" is false): the decision is then hold. 2 for bad input.
+    Exit code 3 when it could not judge (no data, less than 5 minutes of the service's data since
+    the change began, or a change naming no service whose id no change record holds; the verdict's "judged" is
+    false): the decision is then hold. 2 for bad input (a release event naming no change).
     """
     event = None
     if change is not None:

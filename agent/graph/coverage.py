@@ -1,8 +1,9 @@
 """Can the gathered data answer the question? ``missing_data`` Findings saying it cannot.
 
 No data is never "no problem" (DESIGN.md): with no metric series and no log line the answer is
-"could not judge", and a change observed for less than ``MIN_OBSERVATION_S`` (or fewer than
-``MIN_SAMPLES`` samples of the changed service since it began) is held until there is more. With
+"could not judge", so is a change whose service is unknown, and a change observed for less than
+``MIN_OBSERVATION_S`` (or fewer than ``MIN_SAMPLES`` samples of the changed service since it began) is
+held until there is more. With
 fewer than ``MIN_REFERENCE`` samples before the incident the answer is "could not judge" too; with
 fewer than ``SHORT_REFERENCE`` the data is judged (cautiously, see ``calibration``) but a
 ``thin_reference`` caveat says the history is too short to call an alert noise.
@@ -18,9 +19,17 @@ from agent.detectors.calibration import MIN_REFERENCE, SHORT_REFERENCE
 from agent.detectors.emit import make_finding
 from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
-from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, UNMATCHED_METRICS, Finding, FindingKind
+from agent.findings import (
+    COVERAGE_DETECTOR,
+    THIN_REFERENCE_DETECTOR,
+    UNKNOWN_CHANGE,
+    UNMATCHED_METRICS,
+    Finding,
+    FindingKind,
+)
 from agent.graph.analysis import reference_split
 from agent.graph.gathered import as_detected, no_data_of
+from agent.graph.timing import CHANGE_LOOKUP_S
 from agent.series import median_gap
 from agent.sources.base import label_matches
 from agent.timeparse import to_rfc3339
@@ -39,6 +48,9 @@ def coverage_findings(event: Event, gathered: Mapping[str, Any], window: Mapping
     """
     if "start" not in window:
         return []
+    unknown = _unknown_change(event, window)
+    if unknown is not None:
+        return [unknown]
     current = _current_series(gathered)
     if not current and not gathered.get("logs"):
         return [_no_data(gathered, window, targets, metrics)]
@@ -134,6 +146,18 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     numbers = {"started": anchor, "observed_s": observed, "samples": len(times), "ready_at": ready,
                "min_observation_s": needed}
     return _finding(service, window, summary, numbers)
+
+
+def _unknown_change(event: Event, window: Mapping[str, float]) -> Finding | None:
+    """A release whose change names no service, and whose id no change record holds (``timing.with_logged_details``
+    found none to fill it in): which service changed is unknown, so nothing can be judged; the services in question
+    would otherwise be the topology's entry points, and their data could pass the change."""
+    change = event.change
+    if event.pattern != Pattern.RELEASE_INTERCEPTION or change is None or change.service:
+        return None
+    summary = (f"the change {change.id} names no service and no change record with its id was found within "
+               f"{CHANGE_LOOKUP_S / 3600:g}h of the judgement: which service changed is unknown")
+    return _finding(change.id or "change", window, summary, {UNKNOWN_CHANGE: 1})
 
 
 def _unmatched_selectors(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from agent.events import Pattern
 from agent.evidence import EvidencePack
-from agent.findings import THIN_REFERENCE_DETECTOR, UNMATCHED_METRICS, Finding, could_not_judge, thin_reference
+from agent.findings import (
+    THIN_REFERENCE_DETECTOR,
+    UNKNOWN_CHANGE,
+    UNMATCHED_METRICS,
+    Finding,
+    could_not_judge,
+    thin_reference,
+)
 from agent.timeparse import to_rfc3339
 from agent.verdict import SERIOUS, Verdict
 
@@ -18,6 +25,8 @@ CHECK_SOURCES = "check that a metric source is configured (BIANQUE_PROMETHEUS_UR
 CHECK_METRICS = ("check the Skill's metric names and labels against what the metric source holds (`bianque "
                  "catalog` lists it; `bianque skills validate --bundle DIR` names the signals that match nothing)")
 CHECK_SELECTORS = "check the change's canary and baseline selectors against the labels its service's metrics carry"
+CHECK_CHANGE = ("name the change's service in the event (change.service), or log the change with its id where the "
+                "gate reads changes (the bundle's changes.jsonl, the change store)")
 WAIT_FOR_HISTORY = "judge again once the data reaches further back before the incident (5 samples or more)"
 
 
@@ -39,6 +48,8 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
         wait = f"judge again after {to_rfc3339(ready)}" if ready is not None else sources
         if gap.numbers.get("unmatched_selectors"):
             wait = CHECK_SELECTORS
+        if gap.numbers.get(UNKNOWN_CHANGE):
+            wait = CHECK_CHANGE
         judge = "could not judge yet" if ready is not None else "could not judge"
         return Verdict(
             pattern="release_interception", summary=f"Hold: {judge}: {gap.summary}.", decision="hold",
