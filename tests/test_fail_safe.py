@@ -237,3 +237,15 @@ def test_a_change_whose_service_is_unknown_is_held_as_could_not_judge(tmp_path):
     assert code == COULD_NOT_JUDGE_EXIT and verdict["decision"] == "hold" and not verdict["judged"]
     assert "the change deploy-404 names no service and no change record with its id was found" in verdict["summary"]
     assert CHECK_CHANGE in verdict["actions"]
+
+
+def test_an_inspection_asked_after_its_data_ends_names_the_window_it_found_nothing_in(tmp_path):
+    """A week between the bundle's data and its time read as "no metric data was found for …" with the advice to
+    check the Skill's metric names, which the data does hold: the window says where it looked."""
+    bundle = Path(shutil.copytree(PROJECT_ROOT / "examples" / "scenarios" / "inspection-disk-full", tmp_path / "case"))
+    event = yaml.safe_load((bundle / "event.yaml").read_text())
+    event["time"] = "2026-05-07T09:47:00Z"
+    (bundle / "event.yaml").write_text(yaml.safe_dump(event))
+    code, data = run_json("inspect", "--bundle", str(bundle))
+    assert code == COULD_NOT_JUDGE_EXIT and not data["verdict"]["judged"]
+    assert "from 2026-05-07T08:17:00Z to 2026-05-07T09:47:00Z, and no log lines" in data["verdict"]["summary"]

@@ -107,10 +107,18 @@ def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: 
         what = "no metric source is configured"
     elif failed := next((m for m in missing if m.startswith("metric ") and no_data_of(m) is None), None):
         what = f"no metric query returned data (e.g. {failed})"
-    else:  # the source answered, with nothing: the Skill names series it does not hold
-        what = f"no metric data was found for {who}" + (f" ({_names(list(metrics))})" if metrics else "")
+    else:  # the source answered, with nothing: the Skill names series it does not hold (then, or at all)
+        what = _not_found(who, metrics, window)
         numbers[UNMATCHED_METRICS] = 1
     return _finding(who, window, f"{what}, and no log lines", numbers)
+
+
+def _not_found(who: str, metrics: Sequence[str], window: Mapping[str, float]) -> str:
+    """No data of ``who``'s ``metrics`` in the window: the window is named, since data that exists only at other times
+    (an event time days after a bundle's data) reads as a Skill naming metrics the source does not hold."""
+    named = f" ({_names(list(metrics))})" if metrics else ""
+    return (f"no metric data was found for {who}{named} from {to_rfc3339(window['start'])} to "
+            f"{to_rfc3339(window['end'])}")
 
 
 def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],
@@ -121,9 +129,7 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     service = _changed_service(event, targets)
     own = [s for s in current if s.get("service") == service]
     if not own:
-        what = f"no metric data was found for {service or 'the changed service'}"
-        return _finding(service, window, what + (f" ({_names(list(metrics))})" if metrics else ""),
-                        {"series": 0})
+        return _finding(service, window, _not_found(service or "the changed service", metrics, window), {"series": 0})
     anchor, end = window["anchor"], window["end"]
     times = sorted({float(t) for s in own for t in s["t"] if anchor <= t <= end})
     observed = times[-1] - anchor if times else 0.0
