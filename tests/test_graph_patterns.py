@@ -97,3 +97,12 @@ def test_a_failing_run_marks_the_case_failed(memory):
     [case] = memory.list_cases()
     assert case.status == "failed" and "missing-skill" in case.error
     assert case.event.alert.name == bundle.event.alert.name
+
+
+@pytest.mark.parametrize(("name", "step"), [("release-bad-canary", "keep the canary at 0 % traffic"),
+                                            ("release-bad-config", "stop any further rollout of the change")])
+def test_a_blocked_change_is_told_what_to_do_with_its_own_rollout(name, step, memory):
+    """A config push to every instance was told to keep "the canary" at 0 % traffic: it has no canary."""
+    _, result, _ = run_scenario(name, None, memory)
+    assert result.verdict.decision == "block" and any(a.startswith(step) for a in result.verdict.actions)
+    assert name == "release-bad-canary" or not any("canary" in a for a in result.verdict.actions)

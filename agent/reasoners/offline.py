@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from agent.events import Pattern
+from agent.events import ChangeEvent, Pattern
 from agent.evidence import EvidencePack
 from agent.findings import Finding, FindingKind, could_not_judge
 from agent.reasoners.alert_history import actionable_before
@@ -133,7 +133,7 @@ class OfflineReasoner:
         return Verdict(
             pattern="release_interception", summary=summary, decision=decision,
             root_causes=causes, evidence=[f.id for f in regressions],
-            actions=_release_actions(decision),
+            actions=_release_actions(decision, change),
             confidence=max((f.score for f in regressions), default=0.8 if decision == "pass" else 0.5),
         )
 
@@ -215,8 +215,14 @@ def _actions(pack: EvidencePack, top: RootCause | None) -> list[str]:
     return steps[:3] or [f"check the {fault.replace('_', ' ')} runbook for {top.service}"]
 
 
-def _release_actions(decision: str) -> list[str]:
-    return {
-        "block": ["roll back the change", "keep the canary at 0 % traffic until the regression is understood"],
-        "hold": ["keep the canary at its current traffic share", "re-evaluate after another observation window"],
-    }.get(decision, ["proceed to the next rollout stage"])
+def _release_actions(decision: str, change: ChangeEvent | None) -> list[str]:
+    """Next steps for a release decision: a canary's name its traffic share; a change with no canary (a config
+    push, a deploy to every instance) has none to keep at a share."""
+    canary = change is not None and (change.type == "canary" or bool(change.canary and change.baseline))
+    if decision == "block":
+        keep = "keep the canary at 0 % traffic" if canary else "stop any further rollout of the change"
+        return ["roll back the change", f"{keep} until the regression is understood"]
+    if decision == "hold":
+        keep = "keep the canary at its current traffic share" if canary else "keep the change at its current stage"
+        return [keep, "re-evaluate after another observation window"]
+    return ["proceed to the next rollout stage"]
