@@ -249,3 +249,15 @@ def test_an_inspection_asked_after_its_data_ends_names_the_window_it_found_nothi
     code, data = run_json("inspect", "--bundle", str(bundle))
     assert code == COULD_NOT_JUDGE_EXIT and not data["verdict"]["judged"]
     assert "from 2026-05-07T08:17:00Z to 2026-05-07T09:47:00Z, and no log lines" in data["verdict"]["summary"]
+
+
+def test_an_inspection_with_no_service_to_look_at_says_so(tmp_path):
+    """Nothing named a service (no scope, no topology, no data): the summary blamed the Skill's metric names, which
+    nobody had asked for, and sent the user to check them."""
+    (tmp_path / "case").mkdir()
+    (tmp_path / "case" / "event.yaml").write_text("pattern: inspection\ntime: '2026-04-30T09:47:00Z'\n")
+    code, data = run_json("inspect", "--bundle", str(tmp_path / "case"))
+    verdict = data["verdict"]
+    assert code == COULD_NOT_JUDGE_EXIT and not verdict["judged"]
+    assert verdict["summary"].startswith("Could not judge: no service was found to look at (the event names none")
+    assert verdict["actions"] == [CHECK_SOURCES]

@@ -288,11 +288,19 @@ def test_without_a_metric_source_a_bundled_scenario_is_the_default(monkeypatch):
     assert configured.sidebar.selectbox(key="chat_source").value == "Live sources (settings)"
 
 
-def test_a_verdict_naming_metric_globs_keeps_its_asterisks():
-    """Live sources with no metric source: the summary lists the Skill's globs (``*[Ll]atency*``)."""
+def test_a_verdict_naming_metric_globs_keeps_its_asterisks(tmp_path, monkeypatch):
+    """A service with no data of the generic Skill's metrics: the summary lists the Skill's globs (``*[Ll]atency*``)."""
+    bundle = tmp_path / "no-data"
+    bundle.mkdir()
+    (bundle / "event.yaml").write_text(
+        "pattern: rca\ntime: 2026-03-02T10:15:00Z\nservice: checkout-api\n"
+        "alert: {labels: {alertname: CheckoutSlow, service: checkout-api}, startsAt: 2026-03-02T10:14:00Z}\n")
+    (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n")
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings: None)  # no handbook: keep it fast
     at = app().run()
-    at.sidebar.selectbox(key="chat_source").set_value("Live sources (settings)").run()
-    at.chat_input[0].set_value("why is the gateway slow?").run()
+    at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
+    at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
+    at.chat_input[0].set_value("why is checkout slow?").run()
     assert not at.exception
     verdict = at.session_state["chat_history"][-1]["answer"].result.verdict
     assert "*[Ll]atency*" in verdict.summary

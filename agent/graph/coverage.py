@@ -37,6 +37,8 @@ from agent.timeparse import to_rfc3339
 MIN_OBSERVATION_S = 300.0  # a change is judged on at least 5 minutes of its service's data after it began
 MIN_SAMPLES = 5  # ... and at least this many sample times
 NAMES_SHOWN = 4
+NO_SERVICE = ("no service was found to look at (the event names none, and neither a topology nor the sources' data "
+              "names any)")
 
 
 def coverage_findings(event: Event, gathered: Mapping[str, Any], window: Mapping[str, float],
@@ -103,7 +105,9 @@ def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: 
     missing = [str(m) for m in gathered.get("missing", [])]
     who = _names(list(targets)) or "the services in question"
     numbers = {"series": 0, "log_lines": 0}
-    if any(m.startswith("metrics: no metric source") for m in missing):
+    if not targets:  # no metric was asked for: the Skill's names are not the problem
+        what = NO_SERVICE
+    elif any(m.startswith("metrics: no metric source") for m in missing):
         what = "no metric source is configured"
     elif failed := next((m for m in missing if m.startswith("metric ") and no_data_of(m) is None), None):
         what = f"no metric query returned data (e.g. {failed})"
