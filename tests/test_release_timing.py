@@ -168,6 +168,21 @@ def test_a_gap_in_the_data_says_how_many_samples_are_missing_not_a_time_already_
     assert "judge again when 3 more sample(s) have come (none for 30m)" in gap.summary
 
 
+def test_a_canary_that_stopped_reporting_is_held_though_its_baseline_reports():
+    """The canary's series ended two minutes in (a crash loop reports nothing) while the baseline's went on: the
+    service's samples were enough, and the gate passed a canary it had two minutes of."""
+    event = release(started=T0 - 1200, canary={"version": "v2"}, baseline={"version": "v1"})
+    start, end, anchor = window(event)
+    [baseline] = gathered_after(anchor, 20)["series"]
+    baseline["labels"] = {"service": "ranking", "version": "v1"}
+    canary = {**baseline, "labels": {"service": "ranking", "version": "v2"}, "t": [anchor + 60.0 * i for i in range(3)],
+              "v": [0.1] * 3}
+    [gap] = coverage_findings(event, {"series": [baseline, canary], "logs": []},
+                              {"start": start, "end": end, "anchor": anchor}, ["ranking"], ["latency_seconds"], 60.0)
+    assert gap.summary.startswith(f"only 2m of the canary's data since the change began at {to_rfc3339(anchor)}")
+    assert "judge again when 3 more sample(s) have come (none for 18m)" in gap.summary
+
+
 def test_samples_that_stopped_early_are_counted_by_the_time_still_missing():
     """Five samples in the first two minutes and nothing since: three more minutes of samples are missing."""
     event = release(started=T0 - 20 * 60)
@@ -244,7 +259,7 @@ def test_a_canary_asked_about_two_minutes_in_is_held_with_the_wait(tmp_path, bad
     change = {**bad_canary["event"]["change"], "started": began}
     verdict = decide(write_variant(tmp_path, bad_canary, time=began + 120, change=change))
     assert verdict.decision == "hold" and verdict.judged is False
-    assert "only 2m of data since the change began" in verdict.summary
+    assert "only 2m of the canary's data since the change began" in verdict.summary
     assert f"judge again after {to_rfc3339(began + MIN_OBSERVATION_S)}" in verdict.summary
 
 

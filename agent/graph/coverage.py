@@ -129,11 +129,17 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
                targets: Sequence[str], metrics: Sequence[str], step: float) -> Finding | None:
     """The changed service has too little data since the change began (or none at all) to judge it: fewer than
     ``MIN_SAMPLES`` sample times, or less than ``MIN_OBSERVATION_S`` or ``MIN_SAMPLES`` - 1 sample spacings (the
-    Skill's step or the data's own, whichever is coarser) of them; says when to judge again."""
+    Skill's step or the data's own, whichever is coarser) of them; says when to judge again. A canary is counted by
+    its own series (those its selector matches, when any does): its baseline's samples say nothing of it, and a
+    canary that stopped reporting minutes in would otherwise pass on the baseline's data."""
     service = _changed_service(event, targets)
     own = [s for s in current if s.get("service") == service]
     if not own:
         return _finding(service, window, _not_found(service or "the changed service", metrics, window), {"series": 0})
+    change, whose = event.change, ""
+    if change is not None and change.canary and change.baseline:
+        canary = [s for s in own if label_matches(s.get("labels") or {}, change.canary)]
+        own, whose = (canary, "the canary's ") if canary else (own, "")  # none: ``_unmatched_selectors`` says so
     anchor, end = window["anchor"], window["end"]
     times = sorted({float(t) for s in own for t in s["t"] if anchor <= t <= end})
     observed = times[-1] - anchor if times else 0.0
@@ -144,9 +150,9 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     missing = max(MIN_SAMPLES - len(times), math.ceil((needed - observed) / spacing))  # by count, and by time
     last = times[-1] if times else anchor
     ready = max(anchor + needed, last + missing * spacing)  # enough time, and the missing samples at their pace
-    seen = f"only {fmt_duration(observed)} of data" if times else "no data yet"
+    seen = f"only {fmt_duration(observed)} of {whose}data" if times else f"no {whose}data yet"
     if missing and times and observed >= needed:  # time enough, samples not
-        seen = f"only {len(times)} sample(s) in {fmt_duration(observed)} of data"
+        seen = f"only {len(times)} sample(s) in {fmt_duration(observed)} of {whose}data"
     if ready > end:
         wait = f"judge again after {to_rfc3339(ready)}"
     else:  # they should have come by now: the data has a gap, so when it resumes is unknown
