@@ -183,6 +183,21 @@ def test_a_canary_that_stopped_reporting_is_held_though_its_baseline_reports():
     assert "judge again when 3 more sample(s) have come (none for 18m)" in gap.summary
 
 
+def test_data_that_stopped_is_not_told_to_judge_again_at_a_time_already_past():
+    """The summary said "when 3 more sample(s) have come", the next step "judge again after" a time before the
+    judgement."""
+    started = T0 - 1800
+    times = np.arange(started - 3600, started + 121, 60.0)
+    series = Series("http_request_latency_seconds", {"service": "checkout-api"}, times, np.full(times.size, 0.1))
+    event = Event(pattern=Pattern.RELEASE_INTERCEPTION, time=T0, service="checkout-api",
+                  change=ChangeEvent(id="deploy-7", service="checkout-api", started=started))
+    bundle = CaseBundle(event=event, series=[series])
+    verdict = investigate(event, bundle_toolkit(bundle, knowledge=None, memory=None)).verdict
+    assert verdict.decision == "hold" and not verdict.judged
+    assert "judge again when 3 more sample(s) have come (none for 28m)" in verdict.summary
+    assert verdict.actions[-1] == "judge again when 3 more sample(s) have come"
+
+
 def test_samples_that_stopped_early_are_counted_by_the_time_still_missing():
     """Five samples in the first two minutes and nothing since: three more minutes of samples are missing."""
     event = release(started=T0 - 20 * 60)

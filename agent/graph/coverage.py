@@ -160,7 +160,7 @@ def _too_early(event: Event, current: Sequence[Mapping[str, Any]], window: Mappi
     summary = (f"{seen} since the change began at {to_rfc3339(anchor)}; {wait} (at least {fmt_duration(needed)} "
                f"and {MIN_SAMPLES} samples)")
     numbers = {"started": anchor, "observed_s": observed, "samples": len(times), "ready_at": ready,
-               "min_observation_s": needed}
+               "missing_samples": missing, "min_observation_s": needed}
     return _finding(service, window, summary, numbers)
 
 

@@ -45,7 +45,7 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
         )
     if pattern == Pattern.RELEASE_INTERCEPTION:
         ready = gap.numbers.get("ready_at")
-        wait = f"judge again after {to_rfc3339(ready)}" if ready is not None else sources
+        wait = _judge_again(gap) if ready is not None else sources
         if gap.numbers.get("unmatched_selectors"):
             wait = CHECK_SELECTORS
         if gap.numbers.get(UNKNOWN_CHANGE):
@@ -60,6 +60,16 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
         pattern="inspection", summary=f"Could not judge: {gap.summary}. This is not a clean bill of health.",
         evidence=[gap.id], judged=False, confidence=0.0, actions=[check],
     )
+
+
+def _judge_again(gap: Finding) -> str:
+    """When to judge a change held for too little data again: at ``ready_at``, or, when that time has passed by the
+    judgement (the data has a gap: the samples that should have come did not), once the missing samples have come."""
+    ready = gap.numbers["ready_at"]
+    missing = gap.numbers.get("missing_samples")
+    if ready > gap.window_end or missing is None:
+        return f"judge again after {to_rfc3339(ready)}"
+    return f"judge again when {int(missing)} more sample(s) have come"
 
 
 def enforce_fail_safe(verdict: Verdict, pack: EvidencePack) -> Verdict:
