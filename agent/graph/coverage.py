@@ -3,10 +3,9 @@
 No data is never "no problem" (DESIGN.md): with no metric series and no log line the answer is
 "could not judge", so is a change whose service is unknown, and a change observed for less than
 ``MIN_OBSERVATION_S`` (or fewer than ``MIN_SAMPLES`` samples of the changed service since it began) is
-held until there is more. With
-fewer than ``MIN_REFERENCE`` samples before the incident the answer is "could not judge" too; with
-fewer than ``SHORT_REFERENCE`` the data is judged (cautiously, see ``calibration``) but a
-``thin_reference`` caveat says the history is too short to call an alert noise.
+held until there is more. With fewer than ``MIN_REFERENCE`` samples before the incident the answer is
+"could not judge" too; with fewer than ``SHORT_REFERENCE`` the data is judged (cautiously, see
+``calibration``) but a ``thin_reference`` caveat says the history is too short to call an alert noise.
 """
 
 from __future__ import annotations
@@ -171,8 +170,8 @@ def _unknown_change(event: Event, window: Mapping[str, float]) -> Finding | None
     change = event.change
     if event.pattern != Pattern.RELEASE_INTERCEPTION or change is None or change.service:
         return None
-    summary = (f"the change {change.id} names no service and no change record with its id was found within "
-               f"{CHANGE_LOOKUP_S / 3600:g}h of the judgement: which service changed is unknown")
+    summary = (f"the change {change.id or '(no id)'} names no service and no change record with its id was found "
+               f"within {CHANGE_LOOKUP_S / 3600:g}h of the judgement: which service changed is unknown")
     return _finding(change.id or "change", window, summary, {UNKNOWN_CHANGE: 1})
 
 
