@@ -169,6 +169,25 @@ def test_read_handbook_reports_bad_files_and_loads_the_rest(tmp_path):
     assert "sub/bad.md:1" in scan.errors["sub/bad.md"]
 
 
+def test_directories_and_unreadable_files_are_reported_not_fatal(tmp_path, monkeypatch):
+    _write(tmp_path, "notes.md/inside.md", HEADER + "## A\n" + "text " * 50)  # a directory named like a page
+    (tmp_path / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    _write(tmp_path, "locked.md", HEADER + "## B\n" + "text " * 50)
+    real_open = Path.open
+
+    def open_path(self: Path, *args, **kwargs):
+        if self.name == "locked.md":
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_path)
+    scan = read_handbook(tmp_path)
+    assert list(scan.chunks) == ["notes.md/inside.md"]
+    assert sorted(scan.errors) == ["gone.md", "locked.md"]
+    assert f"{tmp_path / 'gone.md'}:1: not a regular file" in scan.errors["gone.md"]
+    assert f"{tmp_path / 'locked.md'}:1: cannot read it: Permission denied" in scan.errors["locked.md"]
+
+
 def test_missing_handbook_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         read_handbook(tmp_path / "nowhere")

@@ -198,8 +198,12 @@ def chunk_markdown(
 
 def read_document(path: Path, root: Path, max_chars: int = MAX_CHARS, min_chars: int = MIN_CHARS) -> list[Chunk]:
     """Parse one markdown file under ``root``; raise :class:`FrontMatterError` naming the file."""
+    if not path.is_file():  # a broken link, a FIFO (reading it would block), a socket
+        raise FrontMatterError(path, 1, "not a regular file (a broken link?)")
     try:
         text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FrontMatterError(path, 1, f"cannot read it: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise FrontMatterError(path, 1, f"not UTF-8 text ({exc.reason})") from exc
     meta, body, _ = split_front_matter(path, text)
@@ -207,11 +211,11 @@ def read_document(path: Path, root: Path, max_chars: int = MAX_CHARS, min_chars:
 
 
 def handbook_files(directory: Path) -> list[Path]:
-    """Markdown files of a handbook, sorted; README files and hidden/underscore paths are skipped."""
+    """Markdown files of a handbook, sorted; README files, hidden/underscore paths and directories are skipped."""
     files = []
     for path in sorted(directory.rglob("*.md")):
         rel = path.relative_to(directory)
-        if any(part.startswith((".", "_")) for part in rel.parts) or path.name.lower() == "readme.md":
+        if path.is_dir() or any(part.startswith((".", "_")) for part in rel.parts) or path.name.lower() == "readme.md":
             continue
         files.append(path)
     return files
