@@ -77,11 +77,19 @@ def test_front_matter_errors_name_file_line_and_field(tmp_path, text, line, fiel
     assert f":{line}:" in str(err)
 
 
-def test_non_utf8_document_is_reported(tmp_path):
+def test_non_utf8_document_is_reported_at_its_line(tmp_path):
     path = tmp_path / "latin.md"
-    path.write_bytes(HEADER.encode() + "caf\xe9".encode("latin-1"))
-    with pytest.raises(FrontMatterError, match="latin.md:1: not UTF-8"):
+    path.write_bytes(HEADER.encode() + "## Caf\xe9\r\n".encode("latin-1"))  # HEADER is 7 lines
+    with pytest.raises(FrontMatterError, match=r"latin.md:8: not UTF-8 text \(byte 115: invalid continuation byte"):
         read_document(path, tmp_path)
+
+
+def test_windows_newlines_read_as_before(tmp_path):
+    text = HEADER + "## A\n" + "text " * 50 + "\n## B\nmore\n"
+    unix = read_document(_write(tmp_path, "unix.md", text), tmp_path)
+    windows = tmp_path / "windows.md"
+    windows.write_bytes(text.replace("\n", "\r\n").encode())
+    assert [(c.title, c.text) for c in read_document(windows, tmp_path)] == [(c.title, c.text) for c in unix]
 
 
 # -- chunking -------------------------------------------------------------------------------

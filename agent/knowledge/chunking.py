@@ -201,11 +201,14 @@ def read_document(path: Path, root: Path, max_chars: int = MAX_CHARS, min_chars:
     if not path.is_file():  # a broken link, a FIFO (reading it would block), a socket
         raise FrontMatterError(path, 1, "not a regular file (a broken link?)")
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise FrontMatterError(path, 1, f"cannot read it: {exc.strerror or exc}") from exc
+    try:
+        text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # newlines as read_text reads them
     except UnicodeDecodeError as exc:
-        raise FrontMatterError(path, 1, f"not UTF-8 text ({exc.reason})") from exc
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FrontMatterError(path, line, f"not UTF-8 text (byte {exc.start + 1}: {exc.reason})") from exc
     meta, body, _ = split_front_matter(path, text)
     return chunk_markdown(path.relative_to(root).as_posix(), meta, body, max_chars, min_chars)
 
