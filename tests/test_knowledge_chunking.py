@@ -9,6 +9,7 @@ import pytest
 from agent.config import PROJECT_ROOT
 from agent.knowledge.chunking import (
     MAX_CHARS,
+    MAX_DOCUMENT_BYTES,
     chunk_markdown,
     handbook_files,
     read_document,
@@ -81,6 +82,14 @@ def test_non_utf8_document_is_reported_at_its_line(tmp_path):
     path = tmp_path / "latin.md"
     path.write_bytes(HEADER.encode() + "## Caf\xe9\r\n".encode("latin-1"))  # HEADER is 7 lines
     with pytest.raises(FrontMatterError, match=r"latin.md:8: not UTF-8 text \(byte 115: invalid continuation byte"):
+        read_document(path, tmp_path)
+
+
+def test_a_page_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
+    line = "## Section\n" + "lorem ipsum " * 80 + "\n\n"
+    path = _write(tmp_path, "dump.md", HEADER + line * (MAX_DOCUMENT_BYTES // len(line) + 1))
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("a page over the limit is read"))
+    with pytest.raises(FrontMatterError, match=rf"dump.md:1: {path.stat().st_size:,} bytes, over the limit of "):
         read_document(path, tmp_path)
 
 

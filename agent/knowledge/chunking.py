@@ -17,6 +17,7 @@ from agent.knowledge.frontmatter import FrontMatter, FrontMatterError, split_fro
 
 MAX_CHARS = 1000  # ~256 word pieces: the embedding model truncates beyond that
 MIN_CHARS = 200
+MAX_DOCUMENT_BYTES = 1_000_000  # ~1,000 chunks, a minute or more of embedding; a page is a few kB
 TITLE_SEP = " > "
 MetadataValue = str | int | float | bool
 
@@ -201,6 +202,10 @@ def read_document(path: Path, root: Path, max_chars: int = MAX_CHARS, min_chars:
     if not path.is_file():  # a broken link, a FIFO (reading it would block), a socket
         raise FrontMatterError(path, 1, "not a regular file (a broken link?)")
     try:
+        size = path.stat().st_size
+        if size > MAX_DOCUMENT_BYTES:
+            raise FrontMatterError(path, 1, f"{size:,} bytes, over the limit of {MAX_DOCUMENT_BYTES:,} for one page: "
+                                            "split it (or keep it out of the handbook directory)")
         data = path.read_bytes()
     except OSError as exc:
         raise FrontMatterError(path, 1, f"cannot read it: {exc.strerror or exc}") from exc
