@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent.config import PROJECT_ROOT, Settings
+from agent.knowledge import store as store_module
+from agent.knowledge.chunking import read_handbook
 from agent.knowledge.embedding import LocalOnnxEmbedding
 from agent.knowledge.store import KnowledgeStore, KnowledgeStoreError, filter_chain
 
@@ -219,10 +221,26 @@ def test_bad_document_is_reported_and_its_old_chunks_kept(small_store, small_han
     assert report.removed == 0 and small_store.count("handbook") == before
 
 
-def test_ingest_reports_progress_per_document(small_store, small_handbook):
-    seen = []
-    small_store.ingest_handbook(small_handbook, progress=lambda done, total, doc: seen.append((done, total, doc)))
-    assert seen == [(i + 1, 3, doc) for i, doc in enumerate(sorted(SMALL))]
+def test_ingest_reports_progress_in_chunks_within_a_document(small_store, small_handbook, monkeypatch):
+    """A long page moves the bar as its chunks are embedded, not only once it is done; unchanged chunks count
+    at once."""
+    monkeypatch.setattr(store_module, "EMBED_BATCH", 2)
+    sizes = {doc: len(chunks) for doc, chunks in read_handbook(small_handbook).chunks.items()}
+    total = sum(sizes.values())
+    assert max(sizes.values()) > 2
+    embedding, unchanged = [], []  # steps: (chunks done, total, document)
+    for doc, size in sizes.items():
+        done = embedding[-1][0] if embedding else 0
+        embedding += [(done + min(n, size), total, doc) for n in range(2, size + 2, 2)]  # each batch of two
+        embedding.append((done + size, total, doc))  # the document done
+        unchanged.append((done + size, total, doc))
+
+    first: list[tuple[int, int, str]] = []
+    small_store.ingest_handbook(small_handbook, progress=lambda *step: first.append(step))
+    assert first == embedding  # every chunk embedded, two at a time
+    again: list[tuple[int, int, str]] = []
+    small_store.ingest_handbook(small_handbook, progress=lambda *step: again.append(step))
+    assert again == unchanged  # nothing to embed: one step per document
 
 
 def test_persisted_store_reopens_with_its_data(tmp_path, small_handbook):

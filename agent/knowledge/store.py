@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -27,7 +28,8 @@ from agent.knowledge.chunking import Chunk, MetadataValue, label_metadata, read_
 from agent.knowledge.embedding import embedding_function_for, embedding_space
 
 COLLECTIONS = ("handbook", "experience", "cases")
-ProgressFn = Callable[[int, int, str], None]  # (documents done, documents total, current document)
+ProgressFn = Callable[[int, int, str], None]  # (chunks done, chunks total, current document)
+EMBED_BATCH = 64  # handbook chunks embedded between two progress reports (a few seconds on 2 CPUs)
 
 
 class KnowledgeStoreError(RuntimeError):
@@ -52,6 +54,20 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+@dataclass
+class _Tally:
+    """Chunks done of ``total``, told to ``progress`` (if any) as they add up."""
+
+    total: int
+    progress: ProgressFn | None
+    done: int = 0
+
+    def add(self, doc: str, count: int) -> None:
+        self.done += count
+        if self.progress:
+            self.progress(self.done, self.total, doc)
 
 
 def make_client(settings: Settings) -> ClientAPI:
@@ -184,12 +200,18 @@ class KnowledgeStore:
         if id_list:
             self.collection(collection).delete(ids=id_list)
 
-    def _upsert_chunks(self, chunks: list[Chunk]) -> None:
+    def _upsert_chunks(self, chunks: list[Chunk], embedded: Callable[[int], None]) -> None:
+        """Embed ``chunks`` ``EMBED_BATCH`` at a time (``embedded(n)`` after each batch), then store them at once."""
+        vectors: list[np.ndarray] = []
+        for start in range(0, len(chunks), EMBED_BATCH):
+            batch = chunks[start : start + EMBED_BATCH]
+            vectors += self._embed([c.embed_text for c in batch])
+            embedded(len(batch))
         self.collection("handbook").upsert(
             ids=[c.id for c in chunks],
             documents=[c.text for c in chunks],
             metadatas=[{**c.metadata, "content_hash": c.content_hash} for c in chunks],
-            embeddings=self._embed([c.embed_text for c in chunks]),
+            embeddings=vectors,
         )
 
     def ingest_handbook(self, directory: Path | None = None, progress: ProgressFn | None = None) -> IngestReport:
@@ -198,6 +220,8 @@ class KnowledgeStore:
         Idempotent: chunk ids come from path and heading path, a changed chunk replaces its old
         version, chunks of deleted documents or sections are removed. A document whose front
         matter is invalid is reported in ``errors`` and its stored chunks are left as they were.
+        ``progress`` is told the chunks done of all the handbook's chunks (unchanged ones count at
+        once) after each document and each batch of chunks embedded within one.
         """
         directory = Path(directory or self.settings.knowledge_dir)
         scan = read_handbook(directory)
@@ -208,13 +232,13 @@ class KnowledgeStore:
         for chunk_id, meta in zip(existing["ids"], existing["metadatas"] or [], strict=False):
             doc = str((meta or {}).get("doc", ""))
             stored.setdefault(doc, {})[chunk_id] = str((meta or {}).get("content_hash", ""))
-        total = len(scan.chunks)
-        for done, (doc, chunks) in enumerate(scan.chunks.items(), start=1):
+        tally = _Tally(sum(len(chunks) for chunks in scan.chunks.values()), progress)
+        for doc, chunks in scan.chunks.items():
             old = stored.pop(doc, {})
             changed = [c for c in chunks if old.get(c.id) != c.content_hash]
             stale = set(old) - {c.id for c in chunks}
             if changed:
-                self._upsert_chunks(changed)
+                self._upsert_chunks(changed, partial(tally.add, doc))
             if stale:
                 handbook.delete(ids=sorted(stale))
             added = sum(1 for c in changed if c.id not in old)
@@ -225,8 +249,7 @@ class KnowledgeStore:
             report.chunks += len(chunks)
             if changed or stale:
                 report.changed_docs.append(doc)
-            if progress:
-                progress(done, total, doc)
+            tally.add(doc, len(chunks) - len(changed))
         for doc, old in stored.items():
             if doc in scan.errors:
                 continue
