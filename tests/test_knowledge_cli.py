@@ -12,6 +12,7 @@ from agent.config import PROJECT_ROOT
 
 runner = CliRunner()
 DOCS = ["runbooks/cache-failure.md", "runbooks/disk-full.md"]
+SCENARIO = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
 
 
 @pytest.fixture
@@ -67,3 +68,12 @@ def test_search_empty_store_says_how_to_fill_it():
     result = runner.invoke(app, ["knowledge", "search", "cache"])
     assert result.exit_code == 0
     assert "bianque knowledge ingest" in result.output
+
+
+@pytest.mark.parametrize("command", [["knowledge", "stats"], ["rca", "--bundle", str(SCENARIO)]])
+def test_an_unusable_store_exits_2_naming_it(bianque_home, command):
+    (bianque_home / "chroma").mkdir(parents=True)
+    (bianque_home / "chroma" / "chroma.sqlite3").write_bytes(b"not a database, " * 512)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 2, result.output
+    assert "error: cannot open the knowledge store at" in " ".join(result.output.split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -296,3 +297,12 @@ def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
 def test_malformed_chroma_url(tmp_path):
     with pytest.raises(KnowledgeStoreError, match="expected http"):
         KnowledgeStore(Settings(home=tmp_path, chroma_url="chroma.internal:8000"))
+
+
+def test_a_corrupt_store_is_a_clear_error_naming_it(tmp_path):
+    home = tmp_path / "home"
+    (home / "chroma").mkdir(parents=True)
+    (home / "chroma" / "chroma.sqlite3").write_bytes(b"not a database, " * 512)
+    where = re.escape(str(home / "chroma"))
+    with pytest.raises(KnowledgeStoreError, match=f"cannot open the knowledge store at {where}: .*not a database"):
+        KnowledgeStore(Settings(home=home), embedding_function=EF)

@@ -39,7 +39,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
     from agent.topology import TopologyError
 
     settings = get_settings()
-    with user_errors(InvalidBundleError, InputError, KeyError, LookupError, TopologyError):
+    with user_errors(InvalidBundleError, InputError, KeyError, LookupError, TopologyError, *_store_errors()):
         loaded = None
         if bundle is not None:  # cheap checks first: opening knowledge may embed the whole handbook
             from agent.bundles.reader import load_bundle
@@ -72,6 +72,14 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         if result.case_id:
             typer.echo(f"case {result.case_id} — correct it with: bianque correct {result.case_id} --help")
     exit_if_not_judged(result.verdict)
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    """The knowledge store's expected failures (unreachable, unreadable, no embedding model): clean errors."""
+    from agent.knowledge.embedding import EmbeddingModelError
+    from agent.knowledge.store import KnowledgeStoreError
+
+    return KnowledgeStoreError, EmbeddingModelError
 
 
 def _command(pattern: Pattern) -> str:
@@ -171,7 +179,7 @@ def ask(
     from agent.ask import answer_question
 
     settings = get_settings()
-    with user_errors(InputError, KeyError, LookupError, ValueError):
+    with user_errors(InputError, KeyError, LookupError, ValueError, *_store_errors()):
         answer = answer_question(question, settings, bundle=bundle)
     if as_json:
         print_json(answer.model_dump(mode="json"))

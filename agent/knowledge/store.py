@@ -21,6 +21,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError
 
 from agent.config import Settings, get_settings
 from agent.evidence import KnowledgeSnippet
@@ -85,7 +86,10 @@ def make_client(settings: Settings) -> ClientAPI:
         except Exception as exc:
             raise KnowledgeStoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
     path = settings.ensure_home() / "chroma"
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except (ChromaError, OSError) as exc:  # a read-only directory, a file that is not Chroma's database
+        raise KnowledgeStoreError(f"cannot open the knowledge store at {path}: {exc}") from exc
 
 
 def _normalise_metadata(metadata: dict[str, Any] | None) -> dict[str, MetadataValue]:
