@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import socket
@@ -306,3 +307,33 @@ def test_a_corrupt_store_is_a_clear_error_naming_it(tmp_path):
     where = re.escape(str(home / "chroma"))
     with pytest.raises(KnowledgeStoreError, match=f"cannot open the knowledge store at {where}: .*not a database"):
         KnowledgeStore(Settings(home=home), embedding_function=EF)
+
+
+def _held(lock: Path) -> bool:
+    """Another open file cannot take the lock: some process or thread holds it."""
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def test_first_open_and_ingestion_hold_the_store_lock(tmp_path, small_handbook, monkeypatch):
+    """Two processes opening a new store at once fail ("table collections already exists"), and two ingestions
+    interleaved can write a mix of both: each holds a lock file in home while it works, and only then."""
+    home = tmp_path / "home"
+    seen: list[str] = []
+    real_client = store_module.chromadb.PersistentClient
+
+    def client(*args, **kwargs):
+        seen.append(f"open locked={_held(home / 'chroma-open.lock')}")
+        return real_client(*args, **kwargs)
+
+    monkeypatch.setattr(store_module.chromadb, "PersistentClient", client)
+    store = KnowledgeStore(Settings(home=home), embedding_function=EF)
+    ingest_lock = home / "chroma-ingest.lock"
+    store.ingest_handbook(small_handbook, progress=lambda *_: seen.append(f"ingest locked={_held(ingest_lock)}"))
+    assert seen[0] == "open locked=True" and set(seen[1:]) == {"ingest locked=True"}
+    assert not _held(home / "chroma-open.lock") and not _held(ingest_lock)

@@ -8,12 +8,18 @@ score is ``1 - distance``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock (Windows)
+    fcntl = None  # type: ignore[assignment]
 
 import chromadb
 import numpy as np
@@ -87,9 +93,27 @@ def make_client(settings: Settings) -> ClientAPI:
             raise KnowledgeStoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
     path = settings.ensure_home() / "chroma"
     try:
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        with store_lock(settings, "open"):  # two first opens at once fail: "table collections already exists"
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except (ChromaError, OSError) as exc:  # a read-only directory, a file that is not Chroma's database
         raise KnowledgeStoreError(f"cannot open the knowledge store at {path}: {exc}") from exc
+
+
+@contextmanager
+def store_lock(settings: Settings, section: str) -> Iterator[None]:
+    """One process (or thread) at a time in a critical ``section`` of the embedded store: ``open`` (the first
+    open creates its tables) or ``ingest`` (a handbook ingestion reads what is stored, then writes the
+    difference). An exclusive ``flock`` on ``home/chroma-<section>.lock``, so a long ingestion never holds up
+    opening the store; nothing to hold for a Chroma server or without ``fcntl``."""
+    if settings.chroma_url or fcntl is None:
+        yield
+        return
+    with (settings.ensure_home() / f"chroma-{section}.lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _normalise_metadata(metadata: dict[str, Any] | None) -> dict[str, MetadataValue]:
@@ -227,7 +251,10 @@ class KnowledgeStore:
         ``progress`` is told the chunks done of all the handbook's chunks (unchanged ones count at
         once) after each document and each batch of chunks embedded within one.
         """
-        directory = Path(directory or self.settings.knowledge_dir)
+        with store_lock(self.settings, "ingest"):  # a concurrent ingestion finishes before this one reads
+            return self._ingest(Path(directory or self.settings.knowledge_dir), progress)
+
+    def _ingest(self, directory: Path, progress: ProgressFn | None) -> IngestReport:
         scan = read_handbook(directory)
         report = IngestReport(directory=str(directory), documents=len(scan.chunks), errors=dict(scan.errors))
         handbook = self.collection("handbook")
