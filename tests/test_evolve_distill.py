@@ -14,6 +14,7 @@ from agent.knowledge.store import KnowledgeStore
 from agent.llm.client import LLMClient
 from agent.memory import Memory
 from agent.reasoners.lessons import memory_lessons
+from tests.fakes.openai_server import Reply
 from tests.test_evolve_support import rca_event, rca_verdict, store_case
 
 
@@ -137,6 +138,28 @@ def test_llm_failing_three_times_falls_back_to_the_template(memory, knowledge, f
     (note,) = _notes(knowledge).values()
     assert note["writer"] == "template" and len(fake_llm.requests) == 3
     assert "no valid experience note in 3 tries" in report.messages[0]
+
+
+def test_an_endpoint_failure_falls_back_to_the_template_for_every_note(memory, knowledge, fake_llm,
+                                                                       monkeypatch) -> None:
+    """HTTP 500s (or a timeout, a refused connection) once: this note and the later ones are the template's,
+    the model is not asked again, and `knowledge distill` says so and exits 0."""
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+
+    monkeypatch.setenv("BIANQUE_LLM_MAX_RETRIES", "0")
+    get_settings.cache_clear()
+    _leak_case(memory)
+    cache = store_case(memory, rca_event("cache", "CacheLatency"), rca_verdict("cache", "slow_dependency"))
+    correct_case(memory, cache, correct=False, service="cache", fault="cache_failure")
+    fake_llm.queue(Reply.error(500, "upstream overloaded"))
+    result = CliRunner().invoke(app, ["knowledge", "distill", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert [n["writer"] for n in report["notes"]] == ["template", "template"] and len(fake_llm.requests) == 1
+    (message,) = report["messages"]
+    assert "HTTP 500: upstream overloaded; the template wrote this note and the rest instead" in message
 
 
 def test_cli_distill_reports_and_dedups(memory, knowledge) -> None:

@@ -23,6 +23,7 @@ from agent.evolve.casebase import verdict_line
 from agent.evolve.llm_loop import GenerationFailed, ask_until_valid, text_fields_schema
 from agent.evolve.prompts import render
 from agent.llm.jsontext import parse_json_object
+from agent.llm.types import LLMError
 from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, case_skill, truth_for_case
 from agent.reasoners.experience import describe_lesson
@@ -194,9 +195,10 @@ def distill(
     experience: a case whose latest correction said ``--no-index`` is left out).
 
     ``client`` (an LLMClient) writes the notes; without it, or when the model fails three times,
-    the template does. A note whose source cases did not change is left alone, unless it was written
-    by the template and a model is now available. A group of fewer than ``min_cases`` cases gets no new
-    note, and the note it has is kept as it is: only a group left empty loses its note.
+    the template does (and for every later group once the endpoint itself failed). A note whose source
+    cases did not change is left alone, unless it was written by the template and a model is now
+    available. A group of fewer than ``min_cases`` cases gets no new note, and the note it has is kept
+    as it is: only a group left empty loses its note.
     """
     report = DistillReport()
     existing = _existing_notes(knowledge, skill)
@@ -214,7 +216,12 @@ def distill(
             report.notes.append(NoteResult(group.note_id, group, [c.id for c in cases], "unchanged",
                                            str(old.get("writer", "")), str(old.get("title", ""))))
             continue
-        title, text, writer = _write(group, cases, truths, client, report)
+        try:
+            title, text, writer = _write(group, cases, truths, client, report)
+        except LLMError as exc:  # the endpoint failed (down, timed out): no point asking it for the next groups
+            report.messages.append(f"{group.note_id}: {exc}; the template wrote this note and the rest instead")
+            client = None
+            title, text, writer = _write(group, cases, truths, client, report)
         services = sorted({s for c, t in members for s in (t.service, c.service) if s})
         metadata = {
             "title": title, "origin": ORIGIN, "skill": group.skill, "signature": group.signature,
