@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -70,8 +70,10 @@ def event_for_question(route: Route, question: str, now: float | None = None) ->
     return Event(pattern=route.pattern, time=now, service=service, scope=scope, question=question)
 
 
-def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli") -> Answer:
-    """Route, investigate (bundle or live sources) and answer; the chat UI calls this too."""
+def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli",
+                    progress: Callable[[int, int, str], None] | None = None) -> Answer:
+    """Route, investigate (bundle or live sources) and answer; the chat UI calls this too. ``progress`` is told
+    of the handbook being embedded when this is the knowledge store's first use."""
     from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
 
     if not question.strip():
@@ -81,7 +83,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         from agent.bundles.reader import load_bundle
 
         loaded = load_bundle(bundle)
-    knowledge = open_knowledge(settings)
+    knowledge = open_knowledge(settings, progress=progress)
     memory = open_memory(settings)
     if loaded is not None:
         toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)

@@ -135,7 +135,7 @@ def test_an_investigation_failure_is_shown_as_a_message(tmp_path, monkeypatch):
     bundle.mkdir()
     (bundle / "event.yaml").write_text((SCENARIOS / "release-bad-canary" / "event.yaml").read_text())
     (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n1776783420,up,gateway,not-a-number\n")
-    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings: None)  # no handbook: keep it fast
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)  # no handbook: keep it fast
     at = app().run()
     at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
     at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
@@ -262,7 +262,7 @@ def test_alert_annotations_and_verdicts_are_shown_as_text_not_markup(tmp_path, m
     bundle = shutil.copytree(SCENARIOS / "rca-slow-dependency", tmp_path / "hostile")
     event = bundle / "event.yaml"
     event.write_text(event.read_text().replace("summary: gateway p99 latency above 280ms", f"summary: '{HOSTILE}'"))
-    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings: None)  # no handbook: keep it fast
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)  # no handbook: keep it fast
     at = app().run()
     at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
     at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()

@@ -112,7 +112,8 @@ def with_status(message: str, work: Callable[[], T]) -> T:
 @contextmanager
 def first_use_progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
     """A progress callback ``(done, total, item)`` that shows a bar on stderr only once it is first called
-    (the one-time work of a first run, e.g. embedding the handbook into a new knowledge store), then goes."""
+    (the one-time work of a first run, e.g. embedding the handbook into a new knowledge store), and goes when
+    ``done`` reaches ``total`` (the work that follows in the same block prints as usual) or the block ends."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err_console,
@@ -124,6 +125,8 @@ def first_use_progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
             progress.start()
             task.append(progress.add_task(what, total=total))
         progress.update(task[0], completed=done, total=total, description=f"{what}: {item}")
+        if done >= total:
+            progress.stop()
 
     try:
         yield advance

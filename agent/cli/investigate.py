@@ -26,6 +26,7 @@ from agent.events import Event, InspectionScope, Pattern
 from agent.inputs import InputError, describe_validation, event_from_change_file, events_from_alert_file
 
 DEFAULT_INSPECTION_WINDOW = "2h"  # what a live inspection looks back over unless --window says
+EMBEDDING_HANDBOOK = "embedding the handbook (first use of this knowledge store)"
 
 
 def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern,
@@ -56,7 +57,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         if problem is not None:
             fail(f"{origin}: {problem}")
         check_override(skill, load_skills(settings), event)  # a mistyped --skill stores no failed case
-        with first_use_progress("embedding the handbook (first use of this knowledge store)") as progress:
+        with first_use_progress(EMBEDDING_HANDBOOK) as progress:
             knowledge = open_knowledge(settings, progress=progress)
         memory = open_memory(settings)
         if loaded is not None:
@@ -179,8 +180,9 @@ def ask(
     from agent.ask import answer_question
 
     settings = get_settings()
-    with user_errors(InputError, KeyError, LookupError, ValueError, *_store_errors()):
-        answer = answer_question(question, settings, bundle=bundle)
+    with (user_errors(InputError, KeyError, LookupError, ValueError, *_store_errors()),
+          first_use_progress(EMBEDDING_HANDBOOK) as progress):
+        answer = answer_question(question, settings, bundle=bundle, progress=progress)
     if as_json:
         print_json(answer.model_dump(mode="json"))
     else:
