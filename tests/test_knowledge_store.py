@@ -207,6 +207,17 @@ def test_ingest_is_idempotent_and_tracks_edits_and_deletions(small_store, small_
     assert small_store.count("handbook") == first.chunks - disk_chunks
 
 
+def test_a_page_saved_twice_takes_one_place_in_the_results(small_store, small_handbook):
+    copy = small_handbook / "old" / "cache-failure.md"
+    copy.parent.mkdir()
+    shutil.copy(small_handbook / "runbooks/cache-failure.md", copy)
+    assert small_store.ingest_handbook(small_handbook).ok
+    hits = small_store.search("cache hit ratio dropped", collections=["handbook"], top_k=4)
+    assert len(hits) == 4 and len({(h.title, h.text) for h in hits}) == 4, [h.id for h in hits]
+    docs = [h.id.split("#")[0] for h in hits]
+    assert "services/cache.md" in docs and {"old/cache-failure.md", "runbooks/cache-failure.md"} & set(docs)
+
+
 def _ids(store: KnowledgeStore) -> list[str]:
     return store.collection("handbook").get(include=[])["ids"]
 

@@ -319,7 +319,8 @@ class KnowledgeStore:
 
         Records must carry any of ``tags`` and any of ``services``; when nothing matches, the
         filter is relaxed (tags only, services only, then none), so a search never comes back
-        empty just because nothing was tagged.
+        empty just because nothing was tagged. A copy of a better hit (the same title and text, as
+        from a page saved twice in the handbook) takes no place.
         """
         if top_k <= 0 or not query.strip():
             return []
@@ -329,12 +330,31 @@ class KnowledgeStore:
             return []
         vector = self._embed([query])[0]
         for where in filter_chain(tags, services):
-            hits = [s for name, col in targets for s in _query(name, col, vector, where, top_k)]
-            hits = [s for s in hits if s.score >= min_score]
+            hits = [s for s in _distinct_hits(targets, vector, where, top_k) if s.score >= min_score]
             if hits:
-                hits.sort(key=lambda s: s.score, reverse=True)
                 return hits[:top_k]
         return []
+
+
+def _distinct_hits(
+    targets: list[tuple[str, Collection]], vector: np.ndarray, where: dict[str, Any] | None, top_k: int
+) -> list[KnowledgeSnippet]:
+    """The best hits across ``targets``, best first, each (title, text) once; asked again for as many more
+    as copies were dropped, until ``top_k`` distinct ones are found or every record was seen."""
+    k, most = top_k, max(col.count() for _, col in targets)
+    while True:
+        found = sorted((s for name, col in targets for s in _query(name, col, vector, where, k)),
+                       key=lambda s: s.score, reverse=True)
+        seen: set[tuple[str, str]] = set()
+        distinct = []
+        for snippet in found:  # best first: the first copy is the best
+            if (snippet.title, snippet.text) not in seen:
+                seen.add((snippet.title, snippet.text))
+                distinct.append(snippet)
+        copies = len(found) - len(distinct)
+        if not copies or len(distinct) >= top_k or k >= most:
+            return distinct
+        k += copies
 
 
 def _query(
