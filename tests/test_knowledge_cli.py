@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import socket
 
 import pytest
 from typer.testing import CliRunner
 
 from agent.cli.app import app
-from agent.config import PROJECT_ROOT
+from agent.config import PROJECT_ROOT, get_settings
 
 runner = CliRunner()
 DOCS = ["runbooks/cache-failure.md", "runbooks/disk-full.md"]
@@ -77,3 +78,15 @@ def test_an_unusable_store_exits_2_naming_it(bianque_home, command):
     result = runner.invoke(app, command)
     assert result.exit_code == 2, result.output
     assert "error: cannot open the knowledge store at" in " ".join(result.output.split())
+
+
+def test_an_embedding_endpoint_that_fails_exits_2_naming_it(handbook, bianque_home, monkeypatch):
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    monkeypatch.setenv("BIANQUE_LLM_BASE_URL", url)
+    monkeypatch.setenv("BIANQUE_EMBEDDING_MODEL", "embedder")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["knowledge", "ingest", str(handbook)])
+    assert result.exit_code == 2, result.output
+    assert f"error: embeddings from {url} (model embedder) failed: connection error" in " ".join(result.output.split())

@@ -158,3 +158,29 @@ def test_openai_compatible_embeddings_against_fake_server():
     np.testing.assert_allclose(vectors[:, 0], [4 / 5, 1 / np.sqrt(10), 3 / np.sqrt(18)], atol=1e-6)
     assert embedding_space(ef) == "oai-text-embed-3-small"
     assert "api_key" not in ef.get_config()
+
+
+class _RefusesKey(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers["Content-Length"]))
+        payload = json.dumps({"error": {"message": "Incorrect API key provided: sk-live-0123456789abcdef"}}).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_failing_embedding_endpoint_is_named_without_the_providers_message():
+    server = HTTPServer(("127.0.0.1", 0), _RefusesKey)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/v1"
+    try:
+        with pytest.raises(EmbeddingModelError) as failed:
+            embedding_function_for(Settings(llm_base_url=url, embedding_model="e5"))(["text"])
+    finally:
+        server.shutdown()
+    assert str(failed.value) == f"embeddings from {url} (model e5) failed: HTTP 401 (check BIANQUE_LLM_API_KEY)"

@@ -248,11 +248,18 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
         self._client = OpenAI(base_url=base_url, api_key=key, timeout=timeout_s)
 
     def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - name fixed by Chroma's protocol
+        """Unit vectors for ``input``; EmbeddingModelError naming the endpoint and model when it fails."""
+        import openai
+
         texts = list(input)
         vectors: Embeddings = []
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
-            response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="float")
+            try:
+                response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="float")
+            except openai.OpenAIError as exc:
+                raise EmbeddingModelError(f"embeddings from {self.base_url} (model {self.model}) failed: "
+                                          f"{_failure(exc)}") from exc
             for item in sorted(response.data, key=lambda d: d.index):
                 vec = np.asarray(item.embedding, dtype=np.float32)
                 vectors.append(vec / max(float(np.linalg.norm(vec)), 1e-12))
@@ -277,6 +284,22 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
         return OpenAIEmbedding(
             model=config["model"], base_url=config["base_url"], timeout_s=float(config.get("timeout_s", 60.0))
         )
+
+
+def _failure(exc: Exception) -> str:
+    """Why an embeddings request failed, in a few words: the HTTP status, a timeout or the connection's own error.
+    Never the provider's message, which may quote the key back (the LLM client redacts those; this layer cannot)."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        hint = " (check BIANQUE_LLM_API_KEY)" if exc.status_code in (401, 403) else (
+            " (check BIANQUE_LLM_BASE_URL and BIANQUE_EMBEDDING_MODEL)" if exc.status_code == 404 else "")
+        return f"HTTP {exc.status_code}{hint}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"connection error: {exc.__cause__ or exc}"
+    return type(exc).__name__
 
 
 def embedding_function_for(settings: Settings) -> EmbeddingFunction[Documents]:
