@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.events import Alert, ChangeEvent, Event, InspectionScope, Pattern
-from agent.evidence import ChangeNote, EvidencePack
+from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet
 from agent.findings import Finding, FindingKind, number_findings
 from agent.graph.nodes.report import render_report
 from agent.reasoners.failsafe import clears
@@ -182,3 +182,20 @@ def test_a_rule_more_severe_than_every_item_sets_the_overall_and_says_why():
 def test_nothing_above_info_is_healthy_everywhere():
     verdict, text = _inspect([_metric("exchange", "cpc_results", 0.1, T0 - 600)])
     assert verdict.overall == "info" and verdict.summary.startswith("Healthy") and "**Inspection: HEALTHY**" in text
+
+
+def test_next_steps_follow_runbooks_and_read_other_knowledge():
+    """Only a runbook is "followed": a service page or an experience note that mentions the fault is read."""
+    def snippet(collection: str, title: str, tags: list[str]) -> KnowledgeSnippet:
+        return KnowledgeSnippet(id=title, collection=collection, title=title, text="...", tags=tags)
+
+    knowledge = [snippet("handbook", "gateway service > Triage tips", ["service", "gateway", "slow_dependency"]),
+                 snippet("handbook", "Slow dependency runbook > Confirm", ["runbook", "slow_dependency"]),
+                 snippet("experience", "slow_dependency: down1", ["slow_dependency", "rca"])]
+    findings = [_metric("gateway", "request_latency_p99_seconds", 0.95, T0 - 300),
+                _metric("feature-store", "request_latency_p99_seconds", 0.8, T0 - 600)]
+    verdict = _rca(findings, knowledge=knowledge)
+    assert verdict.root_causes[0].fault == "slow_dependency"
+    assert verdict.actions == ["read 'gateway service > Triage tips' (handbook)",
+                               "follow runbook 'Slow dependency runbook > Confirm'",
+                               "read 'slow_dependency: down1' (experience)"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from agent.events import ChangeEvent, Pattern
-from agent.evidence import EvidencePack
+from agent.evidence import EvidencePack, KnowledgeSnippet
 from agent.findings import Finding, FindingKind, could_not_judge
 from agent.reasoners.alert_history import actionable_before
 from agent.reasoners.attribution import attributed_fault
@@ -210,9 +210,16 @@ def _actions(pack: EvidencePack, top: RootCause | None) -> list[str]:
         return [f"look at {top.service} first (its logs, traces and recent changes): "
                 "the evidence implicates it but names no fault kind"]
     fault = top.fault
-    steps = [f"follow runbook '{snippet.title}'" for snippet in pack.knowledge
+    steps = [_read_step(snippet) for snippet in pack.knowledge
              if fault in snippet.tags or fault.replace("_", " ") in snippet.text.lower()]
     return steps[:3] or [f"check the {fault.replace('_', ' ')} runbook for {top.service}"]
+
+
+def _read_step(snippet: KnowledgeSnippet) -> str:
+    """A runbook is followed; a service page, policy, experience note or past case is read (and named as such)."""
+    if snippet.collection == "handbook" and "runbook" in snippet.tags:
+        return f"follow runbook '{snippet.title}'"
+    return f"read '{snippet.title}' ({snippet.collection})"
 
 
 def _release_actions(decision: str, change: ChangeEvent | None) -> list[str]:
