@@ -90,3 +90,16 @@ def test_an_embedding_endpoint_that_fails_exits_2_naming_it(handbook, bianque_ho
     result = runner.invoke(app, ["knowledge", "ingest", str(handbook)])
     assert result.exit_code == 2, result.output
     assert f"error: embeddings from {url} (model embedder) failed: connection error" in " ".join(result.output.split())
+
+
+def test_search_and_ingest_print_stored_text_as_it_is_never_as_markup(knowledge, handbook):
+    """Experience notes and past cases quote logs and engineers ("[/api/v1/rank]"): shown verbatim, no crash."""
+    note = "upstream [/api/v1/rank] timed out [bold]twice"
+    knowledge.add("experience", "exp-1", note, {"title": "Past [/case] [red]"})
+    found = runner.invoke(app, ["knowledge", "search", "rank timed out", "-c", "experience"], env={"COLUMNS": "200"})
+    assert found.exit_code == 0, found.output
+    assert "Past [/case] [red]" in found.output and note in found.output
+    (handbook / "[draft].md").write_text("---\ntitle: x\nkind: runbook\ntags: ['[/x]']\n---\n", encoding="utf-8")
+    ingest = runner.invoke(app, ["knowledge", "ingest", str(handbook)], env={"COLUMNS": "200"})
+    assert ingest.exit_code == 1, ingest.output
+    assert "skipped [draft].md:" in ingest.output and "'[/x]' is not a valid name" in ingest.output

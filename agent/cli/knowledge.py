@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
@@ -23,7 +24,7 @@ def _store() -> KnowledgeStore:
     try:
         return KnowledgeStore(get_settings())
     except (KnowledgeStoreError, EmbeddingModelError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(2) from exc
 
 
@@ -37,19 +38,19 @@ def ingest(
     store = _store()
     target = directory or store.settings.knowledge_dir
     if not target.is_dir():
-        err_console.print(f"[red]error:[/red] handbook directory not found: {target}")
+        err_console.print(f"[red]error:[/red] handbook directory not found: {escape(str(target))}")
         raise typer.Exit(2)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("ingesting", total=None)
 
         def advance(done: int, total: int, doc: str) -> None:
-            progress.update(task, completed=done, total=total, description=doc)
+            progress.update(task, completed=done, total=total, description=escape(doc))
 
         try:
             report = store.ingest_handbook(target, progress=advance)
         except (KnowledgeStoreError, EmbeddingModelError) as exc:
-            err_console.print(f"[red]error:[/red] {exc}")
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from exc
     console.print(
         f"{report.documents} documents, {report.chunks} chunks: "
@@ -57,9 +58,9 @@ def ingest(
         f"[red]{report.removed} removed[/red], {report.unchanged} unchanged"
     )
     for doc in report.removed_docs:
-        console.print(f"  removed {doc}")
+        console.print(f"  removed {escape(doc)}")
     for doc, error in report.errors.items():
-        err_console.print(f"[red]skipped {doc}:[/red] {error}")
+        err_console.print(f"[red]skipped {escape(doc)}:[/red] {escape(error)}")
     if not report.ok:
         raise typer.Exit(1)
 
@@ -77,7 +78,8 @@ def search(
     """Semantic search; tag/service filters are relaxed when they match nothing."""
     unknown = [c for c in collection or [] if c not in COLLECTIONS]
     if unknown:
-        err_console.print(f"[red]error:[/red] unknown collection {unknown[0]!r}; expected {', '.join(COLLECTIONS)}")
+        err_console.print(f"[red]error:[/red] unknown collection {escape(repr(unknown[0]))}; "
+                          f"expected {', '.join(COLLECTIONS)}")
         raise typer.Exit(2)
     store = _store()
     hits = store.search(query, collections=collection or COLLECTIONS, tags=tag, top_k=top_k, services=service)
@@ -89,7 +91,9 @@ def search(
         table.add_column(name, style=style or None, overflow="fold")
     for hit in hits:
         text = hit.text if len(hit.text) <= 300 else hit.text[:300] + "…"
-        table.add_row(f"{hit.score:.3f}", hit.collection, f"{hit.title}\n[dim]{hit.id}[/dim]", text)
+        # titles and texts hold what logs, alerts and engineers wrote: never read as markup
+        table.add_row(f"{hit.score:.3f}", hit.collection, f"{escape(hit.title)}\n[dim]{escape(hit.id)}[/dim]",
+                      escape(text))
     console.print(table)
 
 
@@ -104,7 +108,7 @@ def stats() -> None:
         table.add_row(name, str(count))
     console.print(table)
     location = store.settings.chroma_url or str(store.settings.home / "chroma")
-    console.print(f"[dim]store: {location}; embeddings: {store.embedding_function.name()}[/dim]")
+    console.print(f"[dim]store: {escape(location)}; embeddings: {store.embedding_function.name()}[/dim]")
 
 
 def register(app: typer.Typer) -> None:
