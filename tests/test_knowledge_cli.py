@@ -71,7 +71,8 @@ def test_search_empty_store_says_how_to_fill_it():
     assert "bianque knowledge ingest" in result.output
 
 
-@pytest.mark.parametrize("command", [["knowledge", "stats"], ["rca", "--bundle", str(SCENARIO)]])
+@pytest.mark.parametrize("command", [["knowledge", "stats"], ["rca", "--bundle", str(SCENARIO)],
+                                     ["eval", "--jobs", "1", "--cases", str(SCENARIO.parent)]])
 def test_an_unusable_store_exits_2_naming_it(bianque_home, command):
     (bianque_home / "chroma").mkdir(parents=True)
     (bianque_home / "chroma" / "chroma.sqlite3").write_bytes(b"not a database, " * 512)

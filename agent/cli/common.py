@@ -75,6 +75,15 @@ def user_errors(*kinds: type[BaseException]) -> Iterator[None]:
         fail(str(exc))
 
 
+def knowledge_errors() -> tuple[type[Exception], ...]:
+    """The knowledge store's expected failures (unreachable, unreadable, an embedding model that cannot answer),
+    for :func:`user_errors`."""
+    from agent.knowledge.embedding import EmbeddingModelError
+    from agent.knowledge.store import KnowledgeStoreError
+
+    return KnowledgeStoreError, EmbeddingModelError
+
+
 @contextmanager
 def settings_errors(*models: type[Any]) -> Iterator[None]:
     """A setting that does not validate (``get_settings``' SettingsError, or one of ``models``, pydantic-settings

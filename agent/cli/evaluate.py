@@ -16,7 +16,9 @@ from agent.cli.common import (
     bundles_or_exit,
     console,
     err_console,
+    knowledge_errors,
     print_json,
+    user_errors,
 )
 from agent.config import PROJECT_ROOT, get_settings
 
@@ -99,7 +101,8 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
     jobs = jobs or auto_jobs(bundles)
     knowledge = OPEN_CONFIGURED  # workers open their own
     if jobs == 1:
-        with out.status("opening the knowledge store (embedding the handbook on first use)…"):
+        opening = "opening the knowledge store (embedding the handbook on first use)…"
+        with user_errors(*knowledge_errors()), out.status(opening):
             knowledge = open_knowledge(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # Refreshed by hand: no display thread is running when the workers are forked.

@@ -17,6 +17,7 @@ from agent.cli.common import (
     exit_if_not_judged,
     fail,
     first_use_progress,
+    knowledge_errors,
     print_json,
     print_markdown,
     user_errors,
@@ -40,7 +41,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
     from agent.topology import TopologyError
 
     settings = get_settings()
-    with user_errors(InvalidBundleError, InputError, KeyError, LookupError, TopologyError, *_store_errors()):
+    with user_errors(InvalidBundleError, InputError, KeyError, LookupError, TopologyError, *knowledge_errors()):
         loaded = None
         if bundle is not None:  # cheap checks first: opening knowledge may embed the whole handbook
             from agent.bundles.reader import load_bundle
@@ -73,14 +74,6 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         if result.case_id:
             typer.echo(f"case {result.case_id} — correct it with: bianque correct {result.case_id} --help")
     exit_if_not_judged(result.verdict)
-
-
-def _store_errors() -> tuple[type[Exception], ...]:
-    """The knowledge store's expected failures (unreachable, unreadable, no embedding model): clean errors."""
-    from agent.knowledge.embedding import EmbeddingModelError
-    from agent.knowledge.store import KnowledgeStoreError
-
-    return KnowledgeStoreError, EmbeddingModelError
 
 
 def _command(pattern: Pattern) -> str:
@@ -180,7 +173,7 @@ def ask(
     from agent.ask import answer_question
 
     settings = get_settings()
-    with (user_errors(InputError, KeyError, LookupError, ValueError, *_store_errors()),
+    with (user_errors(InputError, KeyError, LookupError, ValueError, *knowledge_errors()),
           first_use_progress(EMBEDDING_HANDBOOK) as progress):
         answer = answer_question(question, settings, bundle=bundle, progress=progress)
     if as_json:
