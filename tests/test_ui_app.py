@@ -296,7 +296,7 @@ def test_a_verdict_naming_metric_globs_keeps_its_asterisks(tmp_path, monkeypatch
         "pattern: rca\ntime: 2026-03-02T10:15:00Z\nservice: checkout-api\n"
         "alert: {labels: {alertname: CheckoutSlow, service: checkout-api}, startsAt: 2026-03-02T10:14:00Z}\n")
     (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n")
-    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings: None)  # no handbook: keep it fast
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)  # no handbook: keep it fast
     at = app().run()
     at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
     at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
