@@ -150,8 +150,8 @@ def test_scheduled_inspection_skips_a_tick_another_process_ran(memory, monkeypat
 
     runs: list[str] = []
 
-    def run_inspection(skill, services, job_id):
-        runs.append(job_id)
+    def run_inspection(skill, services, job_id, trigger):
+        runs.append(f"{job_id} ({trigger})")
         return SimpleNamespace(result=SimpleNamespace(case_id="c1"))
 
     monkeypatch.setattr(jobs, "run_inspection", run_inspection)
@@ -159,5 +159,5 @@ def test_scheduled_inspection_skips_a_tick_another_process_ran(memory, monkeypat
     memory.save_schedule("every-minute", "disk-check", "* * * * *")
     jobs.scheduled_inspection("every-minute")
     jobs.scheduled_inspection("every-minute")  # the other replica's scheduler, same tick
-    assert runs == ["every-minute"]
+    assert runs == ["every-minute (scheduled)"]
 

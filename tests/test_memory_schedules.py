@@ -11,6 +11,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.memory import InvalidInputError, Memory, ScheduleBusyError, ScheduleNotFoundError
+from agent.memory import schedules as schedule_store
 from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade, writer
 from agent.memory.models import ScheduleRow
 from agent.memory.schedules import MAX_REASON_CHARS
@@ -105,6 +106,125 @@ def test_a_run_reason_is_cleaned_once_and_stored_as_before(monkeypatch, message:
     monkeypatch.setattr(schedules, "storable_text", counted)
     assert schedules.run_reason(message) == before
     assert calls == [message]
+
+
+def run_rows(memory: Memory) -> list[tuple]:
+    """Every row of ``schedule_runs`` (job id, status), whatever its schedule: what the history tables hold."""
+    with memory.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text("SELECT job_id, status FROM schedule_runs ORDER BY id"))]
+
+
+def check_run_history(memory: Memory) -> None:
+    """Each recorded run is a row of its schedule's history, newest first by start, with its trigger, times, case and
+    reason (cleaned as last_reason is); replacing a schedule keeps it, removing it removes it. Also run on
+    PostgreSQL."""
+    memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")
+    memory.save_schedule("hourly", "inspect-disk", "0 * * * *")
+    assert memory.schedule_runs("nightly") == []
+    memory.record_schedule_run("nightly", "done", ts=160.0, case_id="c1", started=100.0, trigger="scheduled")
+    memory.record_schedule_run("nightly", "skipped", ts=130.0, reason="schedule 'nightly' is already running",
+                               trigger="scheduled")
+    last = memory.record_schedule_run("nightly", "failed", ts=230.0, reason="RuntimeError: down\n  at x\x00",
+                                      started=200.0)
+    memory.record_schedule_run("hourly", "done", ts=300.0, case_id="c2", started=290.0)
+    runs = memory.schedule_runs("nightly")
+    assert [(r.status, r.trigger, r.started_at, r.finished_at, r.took, r.case_id) for r in runs] == [
+        ("failed", "manual", 200.0, 230.0, 30.0, None),
+        ("skipped", "scheduled", 130.0, 130.0, 0.0, None),
+        ("done", "scheduled", 100.0, 160.0, 60.0, "c1")]
+    assert runs[0].reason == last.last_reason == "RuntimeError: down at x"
+    assert (runs[1].reason, runs[2].reason) == ("schedule 'nightly' is already running", None)
+    assert [r.status for r in memory.schedule_runs("nightly", limit=2)] == ["failed", "skipped"]
+    assert [r.case_id for r in memory.schedule_runs("hourly")] == ["c2"]
+    for bad, field in ((lambda: memory.record_schedule_run("nightly", "done", trigger="cron"), "trigger"),
+                       (lambda: memory.record_schedule_run("nightly", "d" * 33), "status"),
+                       (lambda: memory.schedule_runs("nightly", limit=0), "limit")):
+        with pytest.raises(InvalidInputError, match=f"^{field}:"):
+            bad()
+    assert len(memory.schedule_runs("nightly")) == 3 and memory.get_schedule("nightly").last_status == "failed"
+    with pytest.raises(ScheduleNotFoundError, match="'ghost'"):
+        memory.schedule_runs("ghost")
+    memory.save_schedule("nightly", "inspect-ranking", "30 3 * * *")  # replaced: its history stays
+    assert len(memory.schedule_runs("nightly")) == 3
+    assert memory.delete_schedule("nightly") is True
+    assert run_rows(memory) == [("hourly", "done")]
+    memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")  # the same id again starts with no history
+    assert memory.schedule_runs("nightly") == []
+
+
+def test_run_history(memory: Memory) -> None:
+    check_run_history(memory)
+
+
+def check_run_history_is_bounded(memory: Memory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Recording a run beyond ``MAX_RUNS_KEPT`` removes that schedule's oldest (by start), not another schedule's;
+    a recording that fails part-way writes nothing, its run nor the removal. Also run on PostgreSQL."""
+    monkeypatch.setattr(schedule_store, "MAX_RUNS_KEPT", 3)
+    memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")
+    memory.save_schedule("hourly", "inspect-disk", "0 * * * *")
+    memory.record_schedule_run("hourly", "done", ts=5.0)
+    for start in (10.0, 40.0, 20.0, 30.0):  # recorded out of order: the one started first goes
+        memory.record_schedule_run("nightly", "done", ts=start + 1, started=start, case_id=f"c{start:g}")
+    assert [r.started_at for r in memory.schedule_runs("nightly")] == [40.0, 30.0, 20.0]
+    memory.record_schedule_run("nightly", "failed", ts=51.0, started=50.0)
+    assert [r.started_at for r in memory.schedule_runs("nightly")] == [50.0, 40.0, 30.0]
+    assert [r.started_at for r in memory.schedule_runs("hourly")] == [5.0]
+
+    def broken(session: Session, job_id: str) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Memory, "_prune_runs", staticmethod(broken))
+    with pytest.raises(RuntimeError, match="went away"):
+        memory.record_schedule_run("nightly", "done", ts=61.0, started=60.0)
+    assert [r.started_at for r in memory.schedule_runs("nightly")] == [50.0, 40.0, 30.0]
+    assert memory.get_schedule("nightly").last_status == "failed"
+
+
+def test_run_history_is_bounded(memory: Memory, monkeypatch) -> None:
+    check_run_history_is_bounded(memory, monkeypatch)
+
+
+def check_run_history_migration_keeps_rows(url: str) -> None:
+    """Schedules stored at revision 0006 survive 0007 (schedule_runs) unchanged: one that has run gets its last run
+    as the first run of its history (its start and trigger unknown), one that never ran none; and 0007's downgrade
+    drops the history only. Also run on PostgreSQL."""
+    engine = make_engine(url)
+    upgrade(engine, "0006")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO schedules (job_id, skill, cron, services, enabled, last_run, last_status, "
+                                "last_case_id, last_reason, created_at, updated_at) VALUES "
+                                "('nightly', 'inspect-ranking', '0 2 * * *', '[\"ranking\"]', false, 1000, 'failed', "
+                                "NULL, 'RuntimeError: down', 10, 20), "
+                                "('hourly', 'inspect-disk', '0 * * * *', '[]', true, 900, 'done', 'c1', NULL, 11, 21), "
+                                "('fresh', 'inspect-disk', '0 4 * * *', '[]', true, NULL, NULL, NULL, NULL, 12, 22)"))
+    query = text("SELECT * FROM schedules ORDER BY job_id")
+    with engine.connect() as connection:
+        before = [tuple(row) for row in connection.execute(query)]
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert [tuple(row) for row in connection.execute(query)] == before
+    with Memory(engine=engine) as memory:
+        (failed,) = memory.schedule_runs("nightly")
+        assert (failed.status, failed.reason, failed.finished_at, failed.started_at, failed.took, failed.trigger) == (
+            "failed", "RuntimeError: down", 1000.0, None, None, None)
+        assert [(r.status, r.case_id) for r in memory.schedule_runs("hourly")] == [("done", "c1")]
+        assert memory.schedule_runs("fresh") == []
+        memory.record_schedule_run("nightly", "done", ts=2010.0, started=2000.0, case_id="c2", trigger="scheduled")
+        assert [r.status for r in memory.schedule_runs("nightly")] == ["done", "failed"]
+    command.downgrade(alembic_config(url), "0006")
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert "schedule_runs" not in inspect(engine).get_table_names()
+        rows = connection.execute(text("SELECT job_id, last_run, last_status, last_case_id FROM schedules "
+                                       "ORDER BY job_id")).all()
+        assert [tuple(row) for row in rows] == [("fresh", None, None, None), ("hourly", 900.0, "done", "c1"),
+                                                ("nightly", 2010.0, "done", "c2")]
+    engine.dispose()
+
+
+def test_the_run_history_migration_keeps_existing_rows(tmp_path) -> None:
+    check_run_history_migration_keeps_rows(f"sqlite:///{tmp_path / 'm.db'}")
 
 
 def check_schedule_migrations_keep_rows(url: str) -> None:

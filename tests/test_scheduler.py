@@ -203,6 +203,10 @@ def test_run_inspection_investigates_the_skill_scope_and_records_the_run(setting
     assert (run.event.scope.window, run.event.time) == (3 * 3600.0, 1714557600.0)
     schedule = memory.get_schedule("skill:disk-check")
     assert (schedule.last_status, schedule.last_case_id) == ("done", run.result.case_id)
+    (recorded,) = memory.schedule_runs("skill:disk-check")
+    assert (recorded.status, recorded.case_id, recorded.trigger, recorded.finished_at) == (
+        "done", run.result.case_id, "manual", schedule.last_run)
+    assert recorded.started_at <= recorded.finished_at
     case = memory.get_case(run.result.case_id)
     assert case.skill == "disk-check" and memory.get_event(case.event_id).source == "schedule"
 
@@ -223,6 +227,8 @@ def test_a_failed_run_is_recorded_and_raised(settings, memory):
         run_inspection("disk-check", settings=settings, investigator=broken)
     schedule = memory.get_schedule("skill:disk-check")
     assert (schedule.last_status, schedule.last_reason) == ("failed", "RuntimeError: sources down")
+    assert [(r.status, r.reason, r.trigger) for r in memory.schedule_runs("skill:disk-check")] == [
+        ("failed", "RuntimeError: sources down", "manual")]
 
 
 @pytest.mark.parametrize(
@@ -285,6 +291,8 @@ def test_a_started_scheduler_runs_a_due_job_and_records_it(settings, memory):
     assert calls == ["cache-check"]
     schedule = memory.get_schedule("skill:cache-check")
     assert schedule.last_status == "done" and schedule.last_case_id is not None
+    assert [(r.status, r.case_id, r.trigger) for r in memory.schedule_runs("skill:cache-check")] == [
+        ("done", schedule.last_case_id, "scheduled")]
     assert jobs(settings)["skill:cache-check"].next_run_time > datetime.now(UTC)  # rescheduled, not lost
 
 
@@ -345,6 +353,8 @@ def test_a_job_whose_skill_stopped_loading_records_a_failed_run_saying_why(setti
            "no longer an inspection": "SkillUnavailableError: Skill 'disk-check' is rca, not an inspection"}[change]
     assert (schedule.last_status, schedule.enabled, schedule.last_case_id) == ("failed", True, None)
     assert schedule.last_reason.startswith(why)
+    assert [(r.status, r.trigger, r.reason) for r in memory.schedule_runs("skill:disk-check")] == [
+        ("failed", "scheduled", schedule.last_reason), ("done", "manual", None)]
     said = [r for r in caplog.records if r.name == "agent.scheduler.jobs"]
     assert [(r.levelname, r.exc_info) for r in said] == [("WARNING", None)]
     assert said[0].getMessage().startswith(f"schedule skill:disk-check not run: {why.split(': ', 1)[1]}")
@@ -477,6 +487,10 @@ def test_a_manual_run_and_a_scheduled_run_of_one_schedule_never_overlap(settings
         configure(None, None)
     done = memory.get_schedule("skill:disk-check")
     assert (done.last_status, done.last_reason, done.running_by, done.running_until) == ("done", None, None, None)
+    skip, run = memory.schedule_runs("skill:disk-check")  # newest first by start: the manual run started first
+    assert (skip.status, skip.trigger, skip.reason, skip.took) == ("skipped", "scheduled", skipped.last_reason, 0.0)
+    assert (run.status, run.trigger, run.case_id) == ("done", "manual", done.last_case_id)
+    assert run.started_at < skip.started_at < run.finished_at
 
 
 def test_a_run_takes_over_a_claim_left_by_a_process_that_died(settings, memory):
@@ -521,6 +535,8 @@ def test_a_run_apscheduler_does_not_start_because_the_last_still_runs_is_recorde
         configure(None, None)
     assert blocking.calls == 1
     assert memory.get_schedule("skill:cache-check").running_by is None
+    assert [(r.status, r.trigger) for r in memory.schedule_runs("skill:cache-check")] == [
+        ("skipped", "scheduled"), ("done", "scheduled")]
 
 
 def test_a_run_whose_claim_cannot_be_guarded_releases_it(settings, memory, monkeypatch):

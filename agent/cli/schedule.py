@@ -242,7 +242,8 @@ def _unknown(job_id: str) -> LookupError:
 
 @schedule_app.command("remove")
 def remove(job_id: JobIdArgument) -> None:
-    """Delete a schedule of your own and its job (a Skill's schedule goes when its `schedule` is removed)."""
+    """Delete a schedule of your own, its run history and its job (a Skill's schedule goes when its `schedule` is
+    removed)."""
     from agent.scheduler import sync_schedules
     from agent.scheduler.specs import SKILL_JOB_PREFIX
 

@@ -29,6 +29,7 @@ from agent.memory.records import (
     QueueItemRecord,
     QueueStats,
     ScheduleRecord,
+    ScheduleRunRecord,
     SkillVersionRecord,
 )
 from agent.memory.repository import Memory
@@ -58,6 +59,7 @@ __all__ = [
     "ScheduleBusyError",
     "ScheduleNotFoundError",
     "ScheduleRecord",
+    "ScheduleRunRecord",
     "SkillVersionNotFoundError",
     "SkillVersionRecord",
     "init_db",

@@ -173,6 +173,27 @@ class ScheduleRow(Base):
     updated_at: Mapped[float] = mapped_column(default=now)
 
 
+RUN_TRIGGERS = ("scheduled", "manual")
+
+
+class ScheduleRunRow(Base):
+    """One run of a schedule (its history, newest ``schedules.MAX_RUNS_KEPT`` kept per schedule); removed with it."""
+
+    __tablename__ = "schedule_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("schedules.job_id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[float | None]
+    """When the run started; None for the last run a schedule had when this table was added (migration 0007)."""
+    finished_at: Mapped[float]
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    case_id: Mapped[str | None] = mapped_column(String(32))
+    trigger: Mapped[str | None] = mapped_column(String(16))
+    """``scheduled`` (the scheduler's job) or ``manual`` (``schedule run``, ``run_inspection``); None when unknown
+    (the last run a schedule had when this table was added)."""
+
+
 class IncidentRow(Base):
     """A group of alerts judged to be one problem; its first investigation is the linked case."""
 

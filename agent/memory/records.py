@@ -14,6 +14,7 @@ from agent.verdict import Verdict
 
 CaseStatus = Literal["running", "done", "failed"]
 QueueStatus = Literal["pending", "running", "done", "failed"]
+RunTrigger = Literal["scheduled", "manual"]
 
 
 class Record(BaseModel):
@@ -120,6 +121,24 @@ class ScheduleRecord(Record):
     running_until: float | None = None
     created_at: float
     updated_at: float
+
+
+class ScheduleRunRecord(Record):
+    """One run of a schedule, from its history."""
+
+    id: int
+    job_id: str
+    started_at: float | None = None  # None: the last run a schedule had before run histories were kept
+    finished_at: float
+    status: str
+    reason: str | None = None
+    case_id: str | None = None
+    trigger: RunTrigger | None = None  # None: as started_at
+
+    @property
+    def took(self) -> float | None:
+        """How long the run took, in seconds; None when its start is unknown."""
+        return None if self.started_at is None else max(0.0, self.finished_at - self.started_at)
 
 
 class AlertKind(StrEnum):

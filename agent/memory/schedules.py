@@ -1,7 +1,7 @@
 """Schedules: which inspection Skill runs on which cron, over which services, and how it last went.
 
-The scheduler keeps its own APScheduler job store; these rows are the user-facing definitions
-and run history that the CLI, API and UI show.
+The scheduler keeps its own APScheduler job store; these rows are the user-facing definitions, how each
+schedule last ran, and its run history (``schedule_runs``, the newest ``MAX_RUNS_KEPT`` runs).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from agent.memory.errors import (
@@ -20,11 +20,15 @@ from agent.memory.errors import (
     cut_text,
     storable_text,
 )
-from agent.memory.models import ScheduleRow, now
-from agent.memory.records import ScheduleRecord
+from agent.memory.models import RUN_TRIGGERS, ScheduleRow, ScheduleRunRow, now
+from agent.memory.records import RunTrigger, ScheduleRecord, ScheduleRunRecord
 from agent.memory.store import Store, get_row
 
 MAX_REASON_CHARS: int = ScheduleRow.__table__.c.last_reason.type.length
+MAX_RUNS_KEPT = 200
+"""Runs kept in each schedule's history: recording one more removes its oldest, in the same transaction."""
+NEWEST_RUN_FIRST = (func.coalesce(ScheduleRunRow.started_at, ScheduleRunRow.finished_at).desc(),
+                    ScheduleRunRow.id.desc())
 
 
 def run_reason(text: str | None) -> str | None:
@@ -122,17 +126,43 @@ class ScheduleStore(Store):
         ts: float | None = None,
         case_id: str | None = None,
         reason: str | None = None,
+        *,
+        started: float | None = None,
+        trigger: RunTrigger = "manual",
     ) -> ScheduleRecord:
-        """Note that a schedule ran (status e.g. done / failed / skipped), which case it opened and, for a run that
-        failed or was skipped, why (made one bounded line by :func:`run_reason`; a run without one clears it)."""
+        """Note that a schedule ran, finishing at ``ts`` (default now): status e.g. done / failed / skipped, which case
+        it opened and, for a run that failed or was skipped, why (made one bounded line by :func:`run_reason`; a run
+        without one clears it). The run is added to the schedule's history too (``started``: when it started, default
+        ``ts``; ``trigger``: ``scheduled`` or ``manual``), whose runs beyond the newest ``MAX_RUNS_KEPT`` go in the
+        same transaction."""
+        if trigger not in RUN_TRIGGERS:
+            raise InvalidInputError(f"trigger: must be one of {', '.join(RUN_TRIGGERS)}, got {trigger!r}")
+        check_length("status", status, ScheduleRunRow.__table__.c.status.type.length)
+        finished = now() if ts is None else ts
+        why = run_reason(reason)
         with self._write() as session:
             row = self._existing(session, job_id)
-            row.last_run = now() if ts is None else ts
+            row.last_run = finished
             row.last_status = status
             row.last_case_id = case_id
-            row.last_reason = run_reason(reason)
+            row.last_reason = why
+            session.add(ScheduleRunRow(job_id=job_id, started_at=finished if started is None else started,
+                                       finished_at=finished, status=status, reason=why, case_id=case_id,
+                                       trigger=trigger))
             session.flush()
+            self._prune_runs(session, job_id)
             return _record(row)
+
+    def schedule_runs(self, job_id: str, limit: int = 50) -> list[ScheduleRunRecord]:
+        """The runs of ``job_id`` in its history, newest first (by start), at most ``limit``; ScheduleNotFoundError
+        for an unknown schedule."""
+        if limit < 1:
+            raise InvalidInputError(f"limit: must be at least 1, got {limit}")
+        with self._read() as session:
+            get_row(session, ScheduleRow, job_id, ScheduleNotFoundError(job_id))
+            rows = session.scalars(select(ScheduleRunRow).where(ScheduleRunRow.job_id == job_id)
+                                   .order_by(*NEWEST_RUN_FIRST).limit(limit))
+            return [ScheduleRunRecord.model_validate(r, from_attributes=True) for r in rows]
 
     def claim_schedule_tick(self, job_id: str, tick: float, claimant: str) -> bool:
         """Claim the run of ``job_id`` scheduled for ``tick``: True for the first process to ask, False
@@ -196,13 +226,21 @@ class ScheduleStore(Store):
             ).rowcount)
 
     def delete_schedule(self, job_id: str) -> bool:
-        """Remove a schedule; False when there was none."""
+        """Remove a schedule and its run history (the foreign key cascades); False when there was none."""
         with self._write() as session:
             row = session.get(ScheduleRow, job_id, with_for_update=True)
             if row is None:
                 return False
             session.delete(row)
             return True
+
+    @staticmethod
+    def _prune_runs(session: Session, job_id: str) -> None:
+        """Remove the runs of ``job_id`` beyond its newest ``MAX_RUNS_KEPT``."""
+        runs = ScheduleRunRow.job_id == job_id
+        kept = select(ScheduleRunRow.id).where(runs).order_by(*NEWEST_RUN_FIRST).limit(MAX_RUNS_KEPT)
+        session.execute(delete(ScheduleRunRow).where(runs, ScheduleRunRow.id.not_in(kept))
+                        .execution_options(synchronize_session=False))
 
     @staticmethod
     def _existing(session: Session, job_id: str) -> ScheduleRow:

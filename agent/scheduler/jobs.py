@@ -23,6 +23,7 @@ from agent.config import Settings, get_settings
 from agent.events import Event, InspectionScope, Pattern
 from agent.investigate import InvestigationResult
 from agent.memory import Memory, ScheduleBusyError, ScheduleNotFoundError
+from agent.memory.records import RunTrigger
 from agent.scheduler.specs import last_tick, skill_job_id
 
 if TYPE_CHECKING:
@@ -125,13 +126,15 @@ def run_inspection(
     settings: Settings | None = None,
     investigator: Investigator | None = None,
     now: float | None = None,
+    trigger: RunTrigger = "manual",
 ) -> InspectionRun:
     """Inspect with ``skill_name`` now (default services: its scope) and record the run on ``job_id``.
 
     Without ``job_id`` the run is recorded on the Skill's own schedule when it has one: status ``done``,
     ``could not judge`` (no data answered; the verdict's ``judged`` is false) or ``failed`` (with the exception's
-    class and message as its reason). A run on a schedule holds it while it runs (:func:`exclusive_run`): when
-    another run holds it, ScheduleBusyError is raised and nothing is run or recorded.
+    class and message as its reason), with when it started and finished and its ``trigger`` (``scheduled`` from the
+    scheduler's job, else ``manual``) in the schedule's history. A run on a schedule holds it while it runs
+    (:func:`exclusive_run`): when another run holds it, ScheduleBusyError is raised and nothing is run or recorded.
     Raises :class:`SkillUnavailableError` (a LookupError and a ValueError) for a Skill that is not loaded or not an
     inspection, recorded as a failed run too.
     """
@@ -139,25 +142,28 @@ def run_inspection(
     with Memory(settings.resolved_database_url) as memory:
         job_id = job_id or _skill_schedule(memory, skill_name)
         with exclusive_run(memory, job_id) if job_id else nullcontext():
+            started = time.time()
             try:
                 event, result = _inspect(skill_name, services, settings, investigator, now)
             except Exception as exc:
                 if job_id:
-                    _record_run(memory, job_id, "failed", reason=failure_reason(exc))
+                    _record_run(memory, job_id, "failed", started, trigger, reason=failure_reason(exc))
                 raise
             if job_id:
                 status = "done" if result.verdict.judged else NOT_JUDGED
-                _record_run(memory, job_id, status, case_id=result.case_id)
+                _record_run(memory, job_id, status, started, trigger, case_id=result.case_id)
     return InspectionRun(skill=skill_name, job_id=job_id, event=event, result=result)
 
 
 def _record_run(
-    memory: Memory, job_id: str, status: str, *, case_id: str | None = None, reason: str | None = None
+    memory: Memory, job_id: str, status: str, started: float, trigger: RunTrigger, *, case_id: str | None = None,
+    reason: str | None = None,
 ) -> None:
-    """Record a run on its schedule. A schedule deleted while it ran (`schedule remove` meanwhile) is one log line:
-    the run happened (its case stands), nothing is left to record it on, and its own outcome is what matters."""
+    """Record a run on its schedule (finished now). A schedule deleted while it ran (`schedule remove` meanwhile) is
+    one log line: the run happened (its case stands), nothing is left to record it on, and its own outcome is what
+    matters."""
     try:
-        memory.record_schedule_run(job_id, status, case_id=case_id, reason=reason)
+        memory.record_schedule_run(job_id, status, case_id=case_id, reason=reason, started=started, trigger=trigger)
     except ScheduleNotFoundError:
         log.warning("schedule %s was deleted while it ran; its run (%s) is not recorded", job_id, status)
 
@@ -254,7 +260,7 @@ def scheduled_inspection(job_id: str) -> None:
             log.info("schedule %s: the run due at %s was taken by another replica", job_id, tick)
             return
     try:
-        run = run_inspection(schedule.skill, schedule.services, job_id=job_id)
+        run = run_inspection(schedule.skill, schedule.services, job_id=job_id, trigger="scheduled")
     except SkillUnavailableError as exc:  # recorded as failed, with this reason, by run_inspection
         log.warning("schedule %s not run: %s", job_id, exc)
         return
@@ -272,12 +278,13 @@ def _log_gone(job_id: str) -> None:
 
 
 def record_skipped(job_id: str, reason: str) -> None:
-    """Record a run of ``job_id`` that did not start because another still runs, and say so in one log line."""
+    """Record a scheduled run of ``job_id`` that did not start because another still runs, and say so in one log
+    line."""
     log.warning("schedule %s skipped: %s", job_id, reason)
     settings, _ = _runtime(None, None)
     try:
         with Memory(settings.resolved_database_url) as memory:
-            memory.record_schedule_run(job_id, SKIPPED, reason=reason)
+            memory.record_schedule_run(job_id, SKIPPED, reason=reason, trigger="scheduled")
     except Exception as exc:  # noqa: BLE001 - the schedule deleted meanwhile, or the database away: said, not raised
         log.warning("schedule %s: could not record the skipped run: %s", job_id, failure_reason(exc))
 

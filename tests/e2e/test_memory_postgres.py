@@ -24,6 +24,9 @@ from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_rou
 from tests.test_memory_schedules import (
     check_adding_one_schedule_at_once,
     check_run_claims,
+    check_run_history,
+    check_run_history_is_bounded,
+    check_run_history_migration_keeps_rows,
     check_run_reasons,
     check_schedule_migrations_keep_rows,
     claim_at_once,
@@ -69,6 +72,20 @@ def test_the_no_index_migration_keeps_existing_rows(postgres_db_url: str) -> Non
 
 def test_the_schedule_migrations_keep_existing_rows(postgres_db_url: str) -> None:
     check_schedule_migrations_keep_rows(postgres_db_url)
+
+
+def test_the_run_history_migration_keeps_existing_rows(postgres_db_url: str) -> None:
+    check_run_history_migration_keeps_rows(postgres_db_url)
+
+
+def test_run_history(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_run_history(memory)
+
+
+def test_run_history_is_bounded(postgres_db_url: str, monkeypatch) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_run_history_is_bounded(memory, monkeypatch)
 
 
 def test_run_claims(postgres_db_url: str) -> None:
