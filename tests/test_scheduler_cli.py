@@ -196,6 +196,8 @@ def test_add_refuses_a_job_id_in_use_unless_told_to_replace_it(runner):
         (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 30 2 *"),
          "cron '0 2 30 2 *': never fires: no month '2' has a day '30'; schedule x not saved"),
         (("remove", "nope"), "no schedule with job id 'nope'"),
+        (("history", "nope"), "no schedule with job id 'nope' (see `bianque schedule list`)"),
+        (("history", "nope", "--json"), "no schedule with job id 'nope'"),
         (("remove", "skill:disk-inspection"), "schedule skill:disk-inspection is the Skill disk-inspection's own "
          "`schedule`, stored again by every sync; remove that field from the Skill"),
         (("run", "generic-rca"), "not an inspection"),
@@ -288,6 +290,8 @@ def test_run_inspects_now_and_records_the_run(runner, setup, target, job_id):
         schedule = memory.get_schedule(job_id)
     assert body["verdict"]["pattern"] == "inspection"
     assert (schedule.last_status, schedule.last_case_id) == ("done", body["case_id"])
+    runs = json.loads(invoke(runner, "history", job_id, "--json").stdout)
+    assert [(r["status"], r["case_id"], r["trigger"]) for r in runs] == [("done", body["case_id"], "manual")]
 
 
 def test_run_is_refused_while_another_run_of_the_schedule_holds_it(runner):
@@ -306,6 +310,7 @@ def test_run_is_refused_while_another_run_of_the_schedule_holds_it(runner):
     assert result.exit_code == 2 and "schedule 'nightly' is already running (started " in said
     assert "by replica-2:4242:ab12cd34); two runs of one schedule never overlap" in said
     assert (schedule.last_status, schedule.last_case_id) == ("done", "c1")  # nothing run, nothing recorded
+    assert [r["case_id"] for r in json.loads(invoke(runner, "history", "nightly", "--json").stdout)] == ["c1"]
     assert listed(runner)["nightly"]["running_by"] == "replica-2:4242:ab12cd34"
     table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
     cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
@@ -332,6 +337,48 @@ def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
     assert "could not judge" in result.stderr
     assert schedule.last_status == "could not judge" and schedule.last_case_id
     assert listed(runner)["skill:disk-inspection"]["last_status"] == "could not judge"
+
+
+LONG_REASON = ("schedule 'nightly' is already running (started 2026-12-14T02:00:00Z by host:4242:ab12cd34); two runs "
+               "of one schedule never overlap, so this one did not start")
+
+
+def test_history_shows_a_schedules_runs_newest_first_each_on_one_line_of_80_columns(runner):
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
+    assert invoke(runner, "add", "hourly", "--skill", "disk-inspection", "--cron", "0 * * * *").exit_code == 0
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.record_schedule_run("nightly", "done", ts=7212.0, started=7200.0, case_id="3f2a9c1d0b7e",
+                                   trigger="scheduled")
+        memory.record_schedule_run("nightly", "skipped", ts=10800.0, reason=LONG_REASON, trigger="scheduled")
+        memory.record_schedule_run("nightly", "failed", ts=14600.0, started=14400.0,
+                                   reason="RuntimeError: [red]down[/red]")
+        memory.record_schedule_run("hourly", "done", ts=20000.0, case_id="0123456789ab")
+    result = runner.invoke(app, ["schedule", "history", "nightly"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and "Runs of nightly" in lines[0]
+    assert lines[1].split() == ["started", "took", "status", "case", "reason"]
+    assert lines[2].split() == ["1970-01-01T04:00:00Z", "3m", "failed", "-", "RuntimeError:", "[red]down[/red]"]
+    assert lines[3].split()[:4] == ["1970-01-01T03:00:00Z", "0s", "skipped", "-"]
+    shown = lines[3][lines[3].index("schedule 'nightly'"):].rstrip()  # the reason, cut to what the line leaves it
+    assert shown.endswith("…") and LONG_REASON.startswith(shown[:-1]) and len(shown) > 10
+    assert lines[4].split() == ["1970-01-01T02:00:00Z", "12s", "done", "3f2a9c1d0b7e"]
+    assert len(lines) == 5
+    newest = invoke(runner, "history", "nightly", "--limit", "1")
+    assert "failed" in newest.stdout and "skipped" not in newest.stdout
+    runs = json.loads(invoke(runner, "history", "nightly", "--json").stdout)
+    assert [(r["status"], r["trigger"], r["took"], r["reason"]) for r in runs] == [
+        ("failed", "manual", 200.0, "RuntimeError: [red]down[/red]"), ("skipped", "scheduled", 0.0, LONG_REASON),
+        ("done", "scheduled", 12.0, None)]
+    assert (runs[2]["started_at"], runs[2]["finished_at"], runs[2]["case_id"]) == (7200.0, 7212.0, "3f2a9c1d0b7e")
+    assert invoke(runner, "history", "nightly", "--limit", "0").exit_code == 2
+
+
+def test_history_of_a_schedule_that_has_not_run_says_so(runner):
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
+    result = invoke(runner, "history", "nightly")
+    assert result.exit_code == 0 and "schedule nightly has no recorded runs yet" in result.stdout
+    assert json.loads(invoke(runner, "history", "nightly", "--json").stdout) == []
 
 
 def test_start_runs_in_the_foreground_until_interrupted(bianque_home):

@@ -1,4 +1,5 @@
-"""``bianque schedule``: list, sync, add, remove, enable, disable and run scheduled inspections; run the scheduler."""
+"""``bianque schedule``: list, sync, add, remove, enable, disable and run scheduled inspections, show a schedule's run
+history; run the scheduler."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from agent.cli.common import (
     JsonOption,
@@ -28,6 +30,7 @@ from agent.memory import (
     MemoryStoreError,
     ScheduleNotFoundError,
     ScheduleRecord,
+    ScheduleRunRecord,
 )
 from agent.timeparse import to_rfc3339
 
@@ -41,6 +44,7 @@ ServiceOption = Annotated[
 JobIdArgument = Annotated[str, typer.Argument(help="The schedule's job id (see `bianque schedule list`).")]
 KNOWN_SHOWN = 20  # services named by the warning of `schedule add` about one no source knows
 SERVICE_CHECK_TIMEOUT_S = 2.0  # how long `schedule add` waits for a server to list its services (a side check)
+HISTORY_SHOWN = 20  # runs `schedule history` shows without --limit
 ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LookupError, ValueError)
 
 
@@ -258,6 +262,46 @@ def remove(job_id: JobIdArgument) -> None:
                 raise _unknown(job_id)
         sync_schedules(settings)
     console.print(f"schedule {escape(job_id)} removed")
+
+
+@schedule_app.command("history")
+def history(
+    job_id: JobIdArgument,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many runs to show, newest first (the newest 200 "
+                                       "of each schedule are kept).")] = HISTORY_SHOWN,
+    as_json: JsonOption = False,
+) -> None:
+    """A schedule's runs, newest first: when each started, how long it took, its status, the case it opened and why
+    it failed or was skipped, cut to fit the line (--json: every field, the whole reason and what started the run,
+    scheduled or manual). An unknown job id is an error (exit 2)."""
+    with user_errors(*ERRORS), Memory(get_settings().resolved_database_url) as memory:
+        try:
+            runs = memory.schedule_runs(job_id, limit)
+        except ScheduleNotFoundError:
+            raise _unknown(job_id) from None
+    if as_json:
+        print_json([{**run.model_dump(mode="json"), "took": run.took} for run in runs])
+        return
+    if not runs:
+        console.print(f"schedule {escape(job_id)} has no recorded runs yet")
+        return
+    table = Table(title=Text(f"Runs of {job_id} (UTC, newest first)"), box=None, pad_edge=False,
+                  header_style="bold")
+    for column in ("started", "took", "status", "case"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason")  # the one column cut (its cells never wrap) when the line is too short
+    for run in runs:
+        table.add_row(*_history_row(run))
+    console.print(table)
+
+
+def _history_row(run: ScheduleRunRecord) -> tuple[str | Text, ...]:
+    """A run as the cells of `schedule history`; stored text (the reason: untrusted) as plain text, never markup."""
+    from agent.detectors.wording import fmt_duration
+
+    took = "-" if run.took is None else fmt_duration(run.took)
+    reason = Text(run.reason or "", no_wrap=True, overflow="ellipsis")
+    return _when(run.started_at), took, Text(run.status), run.case_id or "-", reason
 
 
 @schedule_app.command("disable")
