@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.memory import InvalidInputError, Memory, ScheduleBusyError, ScheduleNotFoundError
+from agent.memory import InvalidInputError, Memory, ScheduleBusyError, ScheduleExistsError, ScheduleNotFoundError
 from agent.memory import schedules as schedule_store
 from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade, writer
 from agent.memory.models import ScheduleRow
@@ -257,38 +258,61 @@ def test_the_schedule_migrations_keep_existing_rows(tmp_path) -> None:
     check_schedule_migrations_keep_rows(f"sqlite:///{tmp_path / 'm.db'}")
 
 
+def race_lookup(first: Memory, add_by_other: Callable[[], object]) -> list[str]:
+    """Make ``first``'s next schedule write race ``add_by_other`` (another process adding that schedule): its look-up
+    finds no row, and the other adds it before its insert. On PostgreSQL the other commits between the look-up and the
+    insert; SQLite lets no writer commit inside another's transaction (BEGIN IMMEDIATE), so there the other commits just
+    before and the look-up misses it, as a look-up made a moment earlier would. The job ids raced are added to the list
+    returned (once the look-up happened)."""
+    serialised = first.engine.dialect.name == "sqlite"
+    raced: list[str] = []
+
+    class LateLookup(Session):
+        def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+            found = super().get(entity, ident, **kwargs)
+            if entity is not ScheduleRow or raced:
+                return found
+            raced.append(ident)
+            if not serialised:
+                assert found is None
+                add_by_other()
+            return None
+
+    if serialised:
+        add_by_other()
+    first._write_sessions = sessionmaker(writer(first.engine), class_=LateLookup, expire_on_commit=False)
+    return raced
+
+
 def check_adding_one_schedule_at_once(url: str) -> None:
     """Two processes (two Memory objects, each with its own engine) add one new schedule at once, as two replicas
-    mirroring a new Skill's schedule at the same re-sync: the first looks for the row and finds none, the other
-    adds it, then the first inserts. The first must take the row as there (updating it, no IntegrityError), and
-    one row is left. On PostgreSQL the other commits between the first's look-up and its insert; SQLite lets no
-    writer commit inside another's transaction (BEGIN IMMEDIATE), so there the other commits just before and the
-    first's look-up misses it, as a look-up made a moment earlier would. Also run on PostgreSQL."""
+    mirroring a new Skill's schedule at the same re-sync (:func:`race_lookup`). The first must take the row as there
+    (updating it, no IntegrityError), and one row is left. Also run on PostgreSQL."""
     with Memory(url) as first, Memory(url) as other:
-        serialised = first.engine.dialect.name == "sqlite"
-        raced: list[str] = []
-
-        def add_by_other() -> None:
-            other.save_schedule("skill:disk-check", "disk-check", "0 2 * * *", ["cache"])
-
-        class LateLookup(Session):
-            def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
-                found = super().get(entity, ident, **kwargs)
-                if entity is not ScheduleRow or raced:
-                    return found
-                raced.append(ident)
-                if not serialised:
-                    assert found is None
-                    add_by_other()
-                return None
-
-        if serialised:
-            add_by_other()
-        first._write_sessions = sessionmaker(writer(first.engine), class_=LateLookup, expire_on_commit=False)
+        raced = race_lookup(first, lambda: other.save_schedule("skill:disk-check", "disk-check", "0 2 * * *",
+                                                               ["cache"]))
         saved = first.save_schedule("skill:disk-check", "disk-check", "0 2 * * *", ["cache"])
         assert raced == ["skill:disk-check"]
         assert (saved.skill, saved.cron, saved.services, saved.enabled) == ("disk-check", "0 2 * * *", ["cache"], True)
         assert [s.job_id for s in other.list_schedules()] == ["skill:disk-check"]
+
+
+def check_creating_one_new_schedule_at_once(url: str) -> None:
+    """Two users add one new job id at once (``create_only``, as `schedule add` without --replace does; two Memory
+    objects, each with its own engine, racing as :func:`race_lookup` says): the one whose look-up found no row is
+    refused, naming the other's schedule, which stays as that user saved it instead of being silently replaced. Also
+    run on PostgreSQL."""
+    with Memory(url) as first, Memory(url) as other:
+        raced = race_lookup(first, lambda: other.save_schedule("nightly", "disk-check", "0 2 * * *", ["cache"],
+                                                               create_only=True))
+        with pytest.raises(ScheduleExistsError, match=r"^schedule 'nightly' already exists \(Skill disk-check, "
+                           r"cron '0 2 \* \* \*'\); not saved$") as refused:
+            first.save_schedule("nightly", "saturation-check", "0 3 * * *", ["ranking"], create_only=True)
+        assert raced == ["nightly"]
+        assert refused.value.existing == other.get_schedule("nightly")
+        kept = other.get_schedule("nightly")
+        assert (kept.skill, kept.cron, kept.services) == ("disk-check", "0 2 * * *", ["cache"])
+        assert first.save_schedule("hourly", "disk-check", "0 * * * *", create_only=True).job_id == "hourly"
 
 
 def test_adding_one_schedule_at_once(tmp_path) -> None:
@@ -319,6 +343,18 @@ def check_run_claims(memory: Memory) -> None:
     assert memory.claim_schedule_run("nightly", "host-c:3:r3", lease_s=300.0, now=1600.0).running_by == "host-c:3:r3"
     with pytest.raises(ScheduleNotFoundError):
         memory.claim_schedule_run("ghost", "host-c:3:r4", lease_s=300.0)
+
+
+def test_creating_one_new_schedule_at_once(tmp_path) -> None:
+    check_creating_one_new_schedule_at_once(f"sqlite:///{tmp_path / 'race.db'}")
+
+
+def test_saving_with_enabled_none_keeps_the_stored_flag(memory: Memory) -> None:
+    assert memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *", enabled=None).enabled is True
+    memory.set_schedule_enabled("nightly", False)
+    replaced = memory.save_schedule("nightly", "inspect-disk", "0 3 * * *", enabled=None)
+    assert (replaced.skill, replaced.enabled) == ("inspect-disk", False)
+    assert memory.save_schedule("nightly", "inspect-disk", "0 3 * * *").enabled is True
 
 
 def test_run_claims(memory: Memory) -> None:

@@ -187,6 +187,29 @@ def test_add_refuses_a_job_id_in_use_unless_told_to_replace_it(runner):
                                                                             False)
 
 
+def test_of_two_users_adding_one_new_job_id_at_once_the_second_is_refused(runner, monkeypatch):
+    """The other user's `schedule add` lands after this one found the job id free: it is refused, naming the other's
+    schedule, which stays as it was (the check and the insert are one transaction), not silently replaced."""
+    url = get_settings().resolved_database_url
+    save = Memory.save_schedule
+    landed: list[str] = []
+
+    def other_user_first(self, job_id, *args, **kwargs):
+        if job_id == "nightly" and not landed:
+            landed.append(job_id)
+            with Memory(url) as other:
+                save(other, "nightly", "disk-inspection", "0 2 * * *", ["cache"], create_only=True)
+        return save(self, job_id, *args, **kwargs)
+
+    monkeypatch.setattr(Memory, "save_schedule", other_user_first)
+    result = invoke(runner, "add", "nightly", "--skill", "saturation-inspection", "--cron", "0 3 * * *")
+    assert landed == ["nightly"] and result.exit_code == 2, result.output
+    assert ("schedule nightly already exists (disk-inspection at '0 2 * * *' over cache); --replace replaces it"
+            in " ".join(result.stderr.split()))
+    row = listed(runner)["nightly"]
+    assert (row["skill"], row["cron"], row["services"]) == ("disk-inspection", "0 2 * * *", ["cache"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

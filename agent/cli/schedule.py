@@ -28,6 +28,7 @@ from agent.memory import (
     DatabaseURLError,
     Memory,
     MemoryStoreError,
+    ScheduleExistsError,
     ScheduleNotFoundError,
     ScheduleRecord,
     ScheduleRunRecord,
@@ -173,7 +174,8 @@ def add(
                                           "(its run history and enabled flag are kept).")] = False,
 ) -> None:
     """Store a schedule of your own, then sync the jobs (refused, nothing stored, when the Skill is no inspection
-    Skill, the cron is malformed, or the job id is taken and --replace is not given). A --service no configured
+    Skill, the cron is malformed, or the job id is taken and --replace is not given: two users adding one new job id
+    at once, the second is refused). A --service no configured
     source knows is a warning naming the ones they do ("could not check" when a server does not answer within
     2 s)."""
     from agent.runtime import load_skills
@@ -187,13 +189,11 @@ def add(
         fail(f"{problem}; schedule {job_id} not saved")
     with user_errors(*ERRORS):
         with Memory(settings.resolved_database_url) as memory:
-            enabled = True
-            if (before := memory.find_schedule(job_id)) is not None:
-                if not replace:
-                    raise ValueError(f"schedule {job_id} already exists ({_describe(before)}); --replace replaces it, "
-                                     f"`bianque schedule remove {job_id}` deletes it; not saved")
-                enabled = before.enabled
-            memory.save_schedule(job_id, skill, cron, service or [], enabled=enabled)
+            try:  # the check and the insert in one transaction: enabled=None keeps a replaced schedule's flag
+                memory.save_schedule(job_id, skill, cron, service or [], enabled=None, create_only=not replace)
+            except ScheduleExistsError as exc:
+                raise ValueError(f"schedule {job_id} already exists ({_describe(exc.existing)}); --replace replaces "
+                                 f"it, `bianque schedule remove {job_id}` deletes it; not saved") from None
         report = sync_schedules(settings)
     _print_problems(report.problems)
     _warn_unknown_services(service or [], settings)

@@ -15,6 +15,7 @@ from agent.memory.errors import (
     QueueItemNotFoundError,
     QueueStateError,
     ScheduleBusyError,
+    ScheduleExistsError,
     ScheduleNotFoundError,
     SkillVersionNotFoundError,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "QueueStateError",
     "QueueStats",
     "ScheduleBusyError",
+    "ScheduleExistsError",
     "ScheduleNotFoundError",
     "ScheduleRecord",
     "ScheduleRunRecord",

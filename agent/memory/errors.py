@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from agent.timeparse import to_rfc3339
+
+if TYPE_CHECKING:
+    from agent.memory.records import ScheduleRecord
 
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -41,6 +45,16 @@ class ScheduleNotFoundError(NotFoundError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"no schedule with job id {job_id!r}")
         self.job_id = job_id
+
+
+class ScheduleExistsError(MemoryStoreError):
+    """A schedule was to be created only (``save_schedule(create_only=True)``) and its job id is taken."""
+
+    def __init__(self, existing: ScheduleRecord) -> None:
+        super().__init__(f"schedule {existing.job_id!r} already exists (Skill {existing.skill}, cron "
+                         f"{existing.cron!r}); not saved")
+        self.job_id = existing.job_id
+        self.existing = existing
 
 
 class ScheduleBusyError(MemoryStoreError):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from agent.memory.errors import (
     InvalidInputError,
     ScheduleBusyError,
+    ScheduleExistsError,
     ScheduleNotFoundError,
     check_length,
     cut_text,
@@ -53,13 +54,17 @@ class ScheduleStore(Store):
         skill: str,
         cron: str,
         services: Sequence[str] = (),
-        enabled: bool = True,
+        enabled: bool | None = True,
+        create_only: bool = False,
     ) -> ScheduleRecord:
-        """Create the schedule ``job_id``, or replace its definition (run history is kept).
+        """Create the schedule ``job_id``, or replace its definition (run history is kept); ``enabled`` None keeps the
+        stored flag (a new schedule is enabled). ``create_only``: refuse a job id in use with ScheduleExistsError
+        (naming that schedule) instead, decided in the same transaction as the insert.
 
-        Two processes creating one schedule at once (replicas mirroring a new Skill's schedule at the same re-sync)
-        both find no row; on PostgreSQL the second insert then hits the primary key. That one starts again and
-        finds the row there, which it updates as any existing schedule (SQLite serialises writers, BEGIN IMMEDIATE).
+        Two processes creating one schedule at once (replicas mirroring a new Skill's schedule at the same re-sync,
+        two users adding one job id) both find no row; on PostgreSQL the second insert then hits the primary key.
+        That one starts again and finds the row there, which it updates as any existing schedule, or refuses with
+        ``create_only`` (SQLite serialises writers, BEGIN IMMEDIATE).
         """
         if not job_id or not job_id.strip():
             raise InvalidInputError("job_id: empty")
@@ -76,12 +81,15 @@ class ScheduleStore(Store):
         def work(session: Session) -> ScheduleRecord:
             row = session.get(ScheduleRow, job_id, with_for_update=True)
             if row is None:
-                row = ScheduleRow(job_id=job_id, created_at=stamp)
+                row = ScheduleRow(job_id=job_id, created_at=stamp, enabled=True)
                 session.add(row)
+            elif create_only:
+                raise ScheduleExistsError(_record(row))
             row.skill = skill
             row.cron = cron
             row.services = list(services)
-            row.enabled = enabled
+            if enabled is not None:
+                row.enabled = enabled
             row.updated_at = stamp
             session.flush()
             return _record(row)

@@ -23,6 +23,7 @@ from tests.test_memory_queue import check_failure_message_stored, check_stale_co
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
 from tests.test_memory_schedules import (
     check_adding_one_schedule_at_once,
+    check_creating_one_new_schedule_at_once,
     check_run_claims,
     check_run_history,
     check_run_history_is_bounded,
@@ -95,6 +96,10 @@ def test_run_claims(postgres_db_url: str) -> None:
 
 def test_two_replicas_adding_one_schedule_at_once(postgres_db_url: str) -> None:
     check_adding_one_schedule_at_once(postgres_db_url)
+
+
+def test_two_users_creating_one_new_schedule_at_once(postgres_db_url: str) -> None:
+    check_creating_one_new_schedule_at_once(postgres_db_url)
 
 
 def test_of_runs_claiming_one_schedule_at_once_one_wins(postgres_db_url: str) -> None:
