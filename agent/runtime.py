@@ -43,12 +43,11 @@ def listed_services(settings: Settings, *, timeout_s: float | None = None) -> Li
     if timeout_s is not None:
         settings = settings.model_copy(update={"source_timeout_s": timeout_s})
     toolkit = live_toolkit(settings)
-    found = set(toolkit.data_services())
+    failures: dict[str, str] = {}  # reported by the caller, once: not in the log as well
+    found = set(toolkit.data_services(failures=failures))
     if toolkit.topology is not None:
         found.update(toolkit.topology.services())
-    unanswered = [f"{getattr(source, 'name', source)} did not answer ({error})"
-                  for source in (toolkit.metrics, toolkit.logs) if (error := getattr(source, "last_error", None))]
-    return ListedServices(sorted(found), unanswered)
+    return ListedServices(sorted(found), [f"{name} did not answer ({why})" for name, why in failures.items()])
 
 
 def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None,

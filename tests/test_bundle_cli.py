@@ -227,8 +227,10 @@ def test_catalog_needs_a_source():
     assert both.exit_code == 2 and "not both" in both.stderr
 
 
-def test_catalog_unreachable_prometheus_is_a_clear_error():
-    result = runner.invoke(app, ["catalog", "--prometheus", "http://127.0.0.1:1"])
+def test_catalog_unreachable_prometheus_is_a_clear_error(caplog):
+    with caplog.at_level("WARNING"):  # a warning logged would be printed too (Python's last-resort handler)
+        result = runner.invoke(app, ["catalog", "--prometheus", "http://127.0.0.1:1"])
     assert result.exit_code == 2
     assert "error: prometheus: cannot list metrics:" in result.stderr
     assert "127.0.0.1:1" in result.stderr
+    assert caplog.records == []  # said once, not the source's own line first

@@ -247,6 +247,25 @@ def test_metrics_survives_missing_metadata_and_reports_unreachable(fake):
     assert "HTTP 503" in source.last_error
 
 
+def test_a_server_that_cannot_list_its_services_is_said_once_by_whoever_reports_it(fake, caplog):
+    """The source keeps why in ``last_error`` and logs nothing itself: an investigation's neighbourhood says it in
+    the log, once; a caller collecting the failures to report them (`schedule add`'s check) gets them instead."""
+    from agent.graph.toolkit import Toolkit
+
+    fake.answer("/api/v1/label/service/values", "oops", status=503)
+    source = PrometheusMetricSource(fake.url)
+    with caplog.at_level("WARNING"):
+        assert source.services() == [] and "HTTP 503" in source.last_error
+        assert caplog.records == []
+        toolkit = Toolkit(library=None, reasoner=None, metrics=source)
+        failures: dict[str, str] = {}
+        assert toolkit.data_services(failures=failures) == []
+        assert failures == {"prometheus": source.last_error} and caplog.records == []
+        assert toolkit.data_services() == []
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("agent.graph.toolkit", "WARNING", f"prometheus: cannot list services: {source.last_error}")]
+
+
 # --- selector builder -------------------------------------------------------------------------
 
 

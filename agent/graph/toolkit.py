@@ -47,20 +47,29 @@ class Toolkit:
     input_warnings: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def data_services(self, start: float | None = None, end: float | None = None) -> list[str]:
+    def data_services(self, start: float | None = None, end: float | None = None, *,
+                      failures: dict[str, str] | None = None) -> list[str]:
         """Services the metric and log sources hold data for (in ``[start, end]`` when given), sorted:
-        the neighbourhood when no call graph says who calls whom. A source that cannot list them adds none
-        (and says why in the log)."""
+        the neighbourhood when no call graph says who calls whom. A source that cannot list them (it raised, or kept
+        why in ``last_error``) adds none and says why in the log, or, given ``failures``, there (source name: why)
+        for the caller to report instead."""
         found: set[str] = set()
         for source in (self.metrics, self.logs):
             lister = getattr(source, "services", None)
             if lister is None:
                 continue
             try:
-                listed = lister(start, end)
-                found.update(str(s) for s in listed if s)
+                found.update(str(s) for s in lister(start, end) if s)
+                why = getattr(source, "last_error", None)
             except Exception as exc:  # a source must never crash the investigation
-                log.warning("%s: cannot list services: %s", getattr(source, "name", source), exc)
+                why = str(exc)
+            if not why:
+                continue
+            name = str(getattr(source, "name", source))
+            if failures is None:
+                log.warning("%s: cannot list services: %s", name, why)
+            else:
+                failures[name] = why
         return sorted(found)
 
     def skill(self, name: str) -> Skill:

@@ -166,7 +166,7 @@ class PrometheusMetricSource:
         reason is kept in ``last_error``)."""
         span = {k: _num(v) for k, v in (("start", start), ("end", end)) if v is not None}
         with self._client() as client:
-            values = self._label_values(client, self.service_label, "services", span)
+            values = self._label_values(client, self.service_label, span)
         return sorted(str(v) for v in values or [] if v)
 
     def _server_matchers(self, matchers: Mapping[str, str]) -> dict[str, str]:
@@ -184,16 +184,15 @@ class PrometheusMetricSource:
             return series
         return Series(series.metric, {**series.labels, "service": value}, series.timestamps, series.values)
 
-    def _label_values(self, client: httpx.Client, label: str, what: str,
+    def _label_values(self, client: httpx.Client, label: str,
                       params: Mapping[str, str] | None = None) -> list[Any] | None:
         """The values of ``label`` the server knows; None when it cannot list them (the reason kept in
-        ``last_error``, which is cleared first)."""
+        ``last_error``, which is cleared first, for the caller to report: said once, where it is used)."""
         self.last_error = None
         try:
             return list(self._get(client, f"/api/v1/label/{label}/values", dict(params or {})) or [])
         except PrometheusError as exc:
             self.last_error = str(exc)
-            log.warning("%s: cannot list %s: %s", self.name, what, exc)
             return None
 
     def metrics(self) -> list[MetricInfo]:
@@ -203,7 +202,7 @@ class PrometheusMetricSource:
         Label names and ``service`` values are looked up for at most ``max_label_lookups`` metrics.
         """
         with self._client() as client:
-            names = self._label_values(client, "__name__", "metric names")
+            names = self._label_values(client, "__name__")
             if names is None:
                 return []
             metadata = self._optional(client, "/api/v1/metadata", {})
