@@ -248,3 +248,21 @@ def test_a_release_shift_on_every_instance_is_reported_once_not_again_as_onsets(
     findings = analyze_gathered(skill, event, {"series": series, "logs": [], "changes": []}, ["svc"], window)
     latency = [f for f in findings if f.metric == "request_latency_seconds"]
     assert [f.kind for f in latency] == ["change_regression"]
+
+
+def test_families_a_system_does_not_measure_are_a_note_not_missing_data(tmp_path):
+    """A service whose one series (``speed``) the catch-all read does not measure memory, cpu or latency: those
+    families are one note, not a list of missing data; a service with no series at all keeps its gap."""
+    rng = np.random.default_rng(5)
+    times = T0 - 7200 + 300.0 * np.arange(25)
+    event = Event(pattern=Pattern.INSPECTION, time=T0, service="speed-1",
+                  scope=InspectionScope(services=["speed-1", "ghost"], window=7200))
+    path = write_bundle(tmp_path / "case", event,
+                        [Series("speed", {"service": "speed-1"}, times, 60.0 + rng.normal(0.0, 1.0, times.size))])
+    result = investigate_bundle(path)
+    assert result.skill["name"] == "generic-inspection"
+    missing = result.report[result.report.index("## Missing data"):result.report.index("## Provenance")]
+    assert "no data for ghost" in missing and "speed-1" not in missing
+    (note,) = [n for n in result.notes if "not measured" in n]
+    assert note.startswith("metric families memory, disk, cpu, cpu_change and 5 more: not measured on speed-1 (")
+    assert "ghost" not in note and "other" not in note.split("(")[0]

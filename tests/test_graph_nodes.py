@@ -224,6 +224,14 @@ def test_gather_notes_signals_without_data():
     assert "metric latency: no data for cache" in gathered["missing"]
 
 
+def test_a_metric_the_skill_names_exactly_stays_missing_beside_the_services_other_series():
+    """error_ratio is named by its exact name: its absence at api, whose latency came, is a real gap."""
+    series = [s for s in world_series() if s.metric != "error_ratio"]
+    state = gathered_state(make_toolkit(metrics=RecordingMetricSource(series)))
+    assert "metric errors: no data for api" in state["gathered"]["missing"]
+    assert not [n for n in state.get("notes", []) if "not measured" in n]
+
+
 def test_gather_without_sources_says_what_is_missing():
     toolkit = make_toolkit(metrics=None, logs=None, changes=None, knowledge=None)
     gathered = gathered_state(toolkit)["gathered"]

@@ -29,6 +29,7 @@ from agent.findings import (
 from agent.graph.analysis import reference_split
 from agent.graph.gathered import as_detected, no_data_of
 from agent.graph.timing import CHANGE_LOOKUP_S
+from agent.phrases import first_of
 from agent.series import median_gap
 from agent.sources.base import label_matches
 from agent.timeparse import to_rfc3339
@@ -94,8 +95,7 @@ def _current_series(gathered: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _names(values: Sequence[str]) -> str:
-    shown = ", ".join(values[:NAMES_SHOWN])
-    return shown + (f" and {len(values) - NAMES_SHOWN} more" if len(values) > NAMES_SHOWN else "")
+    return first_of(values, NAMES_SHOWN)
 
 
 def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],

@@ -10,6 +10,7 @@ from agent.graph.timing import change_start, release_window
 from agent.skills.schema import Compare, Skill
 from agent.skills.templates import escape_glob, render, render_glob, render_matchers, render_promql
 from agent.sources.base import ChangeRequest, LogRequest, MetricQuery
+from agent.sources.promql import is_glob
 from agent.topology import Topology
 
 MAX_PEERS = 100  # services examined as possible dependencies when no call graph says which
@@ -24,6 +25,12 @@ class MetricTask:
     role: str  # target | dependency
     period: str  # current | history:<offset seconds>
     query: MetricQuery
+    catch_all: bool = False  # the Skill's catch-all: every metric of the service no other signal reads
+
+    @property
+    def family(self) -> bool:
+        """A named signal whose metric name is a glob (``*[Mm]emory*``): a family a system may not measure at all."""
+        return not self.catch_all and is_glob(self.query.name)
 
 
 @dataclass
@@ -175,7 +182,7 @@ def build_plan(
                     name=signal.name, matchers=matchers, start=start - offset, end=end - offset,
                     step=step, promql=promql, limit=max_series, exclude=exclude,
                 )
-                plan.metric_tasks.append(MetricTask(signal.id, service, role, period, query))
+                plan.metric_tasks.append(MetricTask(signal.id, service, role, period, query, signal.catch_all))
     for log in skill.data.logs:
         services = _render_services(log.services, targets, variables, deps if log.dependencies else [])
         plan.log_requests[log.id] = LogRequest(

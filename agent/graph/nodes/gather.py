@@ -23,6 +23,7 @@ from agent.graph.plan import (
 )
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
+from agent.phrases import first_of
 from agent.sources.base import LogRequest, SourceResult
 from agent.sources.promql import classic_label
 from agent.topology import Topology
@@ -160,9 +161,40 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
                                            "BIANQUE_MAX_LOG_LINES)")
         elif key == "changes":
             gathered["changes"] = [_change_json(c) for c in result.data]
-    for signal, services in empty_signals.items():
-        gathered["missing"].append(no_data_line(signal, services))
+    gathered["unmeasured"] = _sort_out_empty(empty_signals, tasks, gathered)
     return gathered
+
+
+def _sort_out_empty(empty_signals: dict[str, list[str]], tasks: dict[str, MetricTask],
+                    gathered: dict[str, Any]) -> dict[str, list[str]]:
+    """Add a missing-data line for each signal that found no data, for the services it is a gap of; return the
+    families (glob signals) each service does not measure, leaving them out of the lines. A service whose other
+    series were read does not measure a family that matches none of them: that is no gap in its data (a generic
+    Skill names families a system may not have), nor is a catch-all left nothing by the named signals. Where no
+    series of the service came at all, and for a metric the Skill names exactly, it is a gap as before."""
+    measured = {item["service"] for item in gathered["series"] if item.get("period", "current") == "current"}
+    kinds = {task.signal: task for task in tasks.values()}
+    unmeasured: dict[str, list[str]] = {}
+    for signal, services in empty_signals.items():
+        task = kinds[signal]
+        gaps = services if not (task.family or task.catch_all) else [s for s in services if s not in measured]
+        if task.family:
+            for service in services:
+                if service in measured:
+                    unmeasured.setdefault(service, []).append(signal)
+        if gaps:
+            gathered["missing"].append(no_data_line(signal, gaps))
+    return unmeasured
+
+
+def unmeasured_notes(unmeasured: dict[str, list[str]]) -> list[str]:
+    """One line for the services that measure none of the same metric families (``_sort_out_empty``)."""
+    by_families: dict[tuple[str, ...], list[str]] = {}
+    for service, families in unmeasured.items():
+        by_families.setdefault(tuple(families), []).append(service)
+    return [f"metric famil{'ies' if len(families) > 1 else 'y'} {first_of(families)}: not measured on "
+            f"{first_of(services)} (no series there matches; the other series there were examined)"
+            for families, services in by_families.items()]
 
 
 def _first_log_line(source: Any, requests: Any) -> float | None:
@@ -211,6 +243,7 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
                       max_series=toolkit.max_series_per_signal, max_log_lines=toolkit.max_log_lines, peers=peers)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
     gathered["dependencies"] = plan.dependencies
+    notes += unmeasured_notes(gathered["unmeasured"])
     return {
         **read,
         **({"notes": [*state.get("notes", []), *notes]} if notes else {}),
