@@ -12,6 +12,7 @@ from agent.events import Event
 from agent.findings import Finding
 from agent.graph.build import build_graph
 from agent.graph.checkpoint import latest_checkpoint, open_checkpointer
+from agent.graph.gathered import Gap
 from agent.graph.owner import thread_config
 from agent.graph.toolkit import Toolkit
 from agent.verdict import Verdict
@@ -27,6 +28,9 @@ class InvestigationResult(BaseModel):
     verdict: Verdict
     report: str
     notes: list[str] = Field(default_factory=list)
+    missing_data: list[Gap] = Field(
+        default_factory=list, description="What could not be gathered, one entry per signal and service: the report's "
+                                           "'Missing data' as data (kind, signal, service, reason).")
     timings: dict[str, float] = Field(default_factory=dict)
     llm: dict[str, Any] | None = Field(
         default=None, description="What the model did (agent.reasoners.base.LLMRun as a dict), when one was asked."
@@ -42,6 +46,7 @@ def _result(values: dict[str, Any], thread_id: str) -> InvestigationResult:
         verdict=Verdict.model_validate(values["verdict"]),
         report=values.get("report", ""),
         notes=values.get("notes", []),
+        missing_data=values.get("gathered", {}).get("gaps", []),
         timings=values.get("timings", {}),
         llm=values.get("llm"),
     )

@@ -178,6 +178,15 @@ def test_live_sources_that_are_unreachable_become_missing_data(tmp_path, monkeyp
     assert data["verdict"]["needs_attention"] is True and data["verdict"]["judged"] is False
     missing = data["report"][data["report"].index("## Missing data"):]
     assert "127.0.0.1:9" in missing
+    gaps = [gap for gap in data["missing_data"] if gap["service"] == "ranking" and gap["kind"] == "metrics"]
+    assert gaps and all("127.0.0.1:9" in gap["reason"] for gap in gaps)
+
+
+def test_the_json_lists_the_missing_data_as_records():
+    data = invoke_json("intercept", "--bundle", str(SCENARIOS / "release-bad-config"))
+    assert data["missing_data"] == [{"kind": "metrics", "signal": "cache_hit_ratio", "service": "user-profile",
+                                     "reason": "no data in the window"}]
+    assert "metric cache_hit_ratio: no data for user-profile" in data["report"]
 
 
 @pytest.mark.parametrize(

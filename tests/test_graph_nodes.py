@@ -193,6 +193,20 @@ def test_a_raising_source_becomes_a_missing_note_not_a_crash():
     assert re.search(r"timeouts.*RuntimeError: log store down", missing)
     assert {s["signal"] for s in gathered["series"]} == {"latency"}  # the rest still arrived
     assert gathered["logs"] == [] and gathered["changes"]
+    assert {"kind": "metrics", "signal": "errors", "service": "api",
+            "reason": "ConnectionError: connection refused by prom-1"} in gathered["gaps"]
+    assert {"kind": "logs", "signal": "timeouts", "service": None, "reason": "RuntimeError: log store down"} \
+        in gathered["gaps"]
+
+
+def test_gaps_are_the_missing_lines_as_records_one_per_signal_and_service():
+    series = [s for s in world_series() if s.labels.get("service") not in ("cache", "db")]
+    gathered = gathered_state(make_toolkit(metrics=RecordingMetricSource(series), logs=None))["gathered"]
+    assert "metric latency: no data for cache, db" in gathered["missing"]
+    assert [g for g in gathered["gaps"] if g["signal"] == "latency"] == [
+        {"kind": "metrics", "signal": "latency", "service": s, "reason": "no data in the window"}
+        for s in ("cache", "db")]
+    assert {"kind": "logs", "signal": "logs", "service": None, "reason": "no log source configured"} in gathered["gaps"]
 
 
 def test_a_source_error_result_becomes_a_missing_note():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from agent.detectors.counters import rated
 from agent.series import ChangeRecord, LogRecord, Series
@@ -28,6 +29,30 @@ def no_data_of(line: str) -> tuple[str, str] | None:
     """(signal, services) of a :func:`no_data_line`; None for any other ``missing`` line."""
     match = _NO_DATA.match(line)
     return (match["signal"], match["services"]) if match else None
+
+
+class Gap(BaseModel):
+    """One thing that could not be gathered, as data: which kind of source (``metrics``, ``logs``, ``changes``,
+    ``knowledge``), the signal (a Skill's metric or log id; the kind itself when the source is not configured), the
+    service (None when the gap is not one service's: a log query, a source) and why."""
+
+    kind: str
+    signal: str
+    service: str | None = None
+    reason: str
+
+
+@dataclass
+class Gaps:
+    """The ``missing`` lines of a gathering (for people and the reasoner) and the same gaps as :class:`Gap` records,
+    one per signal and service (a line may name several services)."""
+
+    lines: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, line: str, kind: str, signal: str, reason: str, services: Sequence[str | None] = (None,)) -> None:
+        self.lines.append(line)
+        self.records += [Gap(kind=kind, signal=signal, service=s, reason=reason).model_dump() for s in services]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 from agent.call_labels import CONVENTIONS, CallLabels, LabelledCalls, calls_from_labels
 from agent.events import Event
 from agent.graph.call_graph import call_graph, entry_points, may_read_calls, union, why_read
-from agent.graph.gathered import no_data_line
+from agent.graph.gathered import Gaps, no_data_line
 from agent.graph.plan import (
     MAX_PEERS,
     GatherPlan,
@@ -32,6 +32,7 @@ from agent.topology_inference import MIN_TRACES, InferredCalls, calls_from_trace
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 8
+NO_DATA = "no data in the window"  # a signal's reason when its query found no series
 
 
 def _series_json(task: MetricTask, result: SourceResult) -> list[dict[str, Any]]:
@@ -82,38 +83,45 @@ def _first_asker(tasks: dict[str, MetricTask]) -> dict[str, str]:
     return {key: first.setdefault(repr(task.query), key) for key, task in tasks.items()}
 
 
-def _label(key: str, tasks: dict[str, MetricTask]) -> str:
-    """What a call fetched, in words, for missing-data notes."""
+def _failed(gaps: Gaps, key: str, tasks: dict[str, MetricTask], problem: str, source: str | None = None) -> None:
+    """Record that call ``key`` brought nothing because of ``problem`` (``source``'s answer, when it answered)."""
+    said = f" from {source}: {problem}" if source else f": {problem}"
+    reason = f"{source}: {problem}" if source else problem
     if key in tasks:
         task = tasks[key]
-        period = "" if task.period == "current" else f", {task.period}"
-        return f"metric {task.signal} ({task.service}{period})"
-    return f"logs {key.split(':', 1)[1]}" if key.startswith("log:") else key
+        current = task.period == "current"
+        gaps.add(f"metric {task.signal} ({task.service}{'' if current else f', {task.period}'}){said}", "metrics",
+                 task.signal, reason if current else f"{reason} ({task.period})", [task.service])
+    elif key.startswith("log:"):
+        log_id = key.split(":", 1)[1]
+        gaps.add(f"logs {log_id}{said}", "logs", log_id, reason)
+    else:
+        gaps.add(f"{key}{said}", key, key, reason)
 
 
 def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event_text: str) -> dict[str, Any]:
     """Fetch metrics, logs, changes and knowledge for a plan."""
     calls: dict[str, Any] = {}
-    missing: list[str] = []
+    gaps = Gaps()
     tasks = {f"m{i}": task for i, task in enumerate(plan.metric_tasks)}
     asked_by = _first_asker(tasks)
     if toolkit.metrics is not None:
         for key in dict.fromkeys(asked_by.values()):
             calls[key] = lambda q=tasks[key].query: toolkit.metrics.query(q)
     elif tasks:
-        missing.append("metrics: no metric source configured")
+        gaps.add("metrics: no metric source configured", "metrics", "metrics", "no metric source configured")
     if toolkit.logs is not None:
         for log_id, request in plan.log_requests.items():
             calls[f"log:{log_id}"] = lambda r=request: toolkit.logs.query(r)
         if plan.log_requests:
             calls["log_start"] = lambda: _first_log_line(toolkit.logs, plan.log_requests.values())
     elif plan.log_requests:
-        missing.append("logs: no log source configured")
+        gaps.add("logs: no log source configured", "logs", "logs", "no log source configured")
     if plan.change_request is not None:
         if toolkit.changes is not None:
             calls["changes"] = lambda r=plan.change_request: toolkit.changes.query(r)
         else:
-            missing.append("changes: no change source configured")
+            gaps.add("changes: no change source configured", "changes", "changes", "no change source configured")
     if toolkit.knowledge is not None and skill_knowledge.top_k > 0:
         calls["knowledge"] = lambda: toolkit.knowledge.search(
             f"{plan.knowledge_query} {event_text}".strip(),
@@ -125,7 +133,7 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
     results = {**{key: ran[asked_by[key]] for key in tasks if asked_by[key] in ran},
                **{key: result for key, result in ran.items() if key not in tasks}}
 
-    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [], "missing": missing}
+    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": []}
     empty_signals: dict[str, list[str]] = {}
     gathered["log_start"] = results.pop("log_start", None)
     if isinstance(gathered["log_start"], str):  # could not tell where the log store begins: judged as before
@@ -133,13 +141,13 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
         gathered["log_start"] = None
     for key, result in results.items():
         if isinstance(result, str):
-            gathered["missing"].append(f"{_label(key, tasks)}: {result}")
+            _failed(gaps, key, tasks, result)
             continue
         if key == "knowledge":
             gathered["knowledge"] = [s.model_dump(mode="json") for s in result]
             continue
         if result.status == "error":
-            gathered["missing"].append(f"{_label(key, tasks)} from {result.source}: {result.error}")
+            _failed(gaps, key, tasks, str(result.error), result.source)
             continue
         if key.startswith("m"):
             task = tasks[key]
@@ -147,43 +155,44 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
                 empty_signals.setdefault(task.signal, []).append(task.service)
             gathered["series"].extend(_series_json(task, result))
             if result.truncated:
-                gathered["missing"].append(
-                    f"metric {task.signal} of {task.service}: only the first {task.query.limit} series were read "
-                    "(BIANQUE_MAX_SERIES_PER_SIGNAL)")
+                reason = f"only the first {task.query.limit} series were read (BIANQUE_MAX_SERIES_PER_SIGNAL)"
+                gaps.add(f"metric {task.signal} of {task.service}: {reason}", "metrics", task.signal, reason,
+                         [task.service])
         elif key.startswith("log:"):
             log_id = key.split(":", 1)[1]
             gathered["logs"].extend({**_log_json(r), "query": log_id} for r in result.data)
             if result.truncated:
                 limit = plan.log_requests[log_id].limit
                 spread = "whole traces" if plan.log_requests[log_id].whole_traces else "lines"
-                gathered["missing"].append(f"logs {log_id}: only about {limit} lines were read, a share of the "
-                                           f"{spread} spread evenly over the window (the Skill's limit or "
-                                           "BIANQUE_MAX_LOG_LINES)")
+                reason = (f"only about {limit} lines were read, a share of the {spread} spread evenly over the window "
+                          "(the Skill's limit or BIANQUE_MAX_LOG_LINES)")
+                gaps.add(f"logs {log_id}: {reason}", "logs", log_id, reason)
         elif key == "changes":
             gathered["changes"] = [_change_json(c) for c in result.data]
-    gathered["unmeasured"] = _sort_out_empty(empty_signals, tasks, gathered)
+    gathered["unmeasured"] = _sort_out_empty(empty_signals, tasks, gathered["series"], gaps)
+    gathered["missing"], gathered["gaps"] = gaps.lines, gaps.records
     return gathered
 
 
 def _sort_out_empty(empty_signals: dict[str, list[str]], tasks: dict[str, MetricTask],
-                    gathered: dict[str, Any]) -> dict[str, list[str]]:
+                    series: list[dict[str, Any]], gaps: Gaps) -> dict[str, list[str]]:
     """Add a missing-data line for each signal that found no data, for the services it is a gap of; return the
     families (glob signals) each service does not measure, leaving them out of the lines. A service whose other
     series were read does not measure a family that matches none of them: that is no gap in its data (a generic
     Skill names families a system may not have), nor is a catch-all left nothing by the named signals. Where no
     series of the service came at all, and for a metric the Skill names exactly, it is a gap as before."""
-    measured = {item["service"] for item in gathered["series"] if item.get("period", "current") == "current"}
+    measured = {item["service"] for item in series if item.get("period", "current") == "current"}
     kinds = {task.signal: task for task in tasks.values()}
     unmeasured: dict[str, list[str]] = {}
     for signal, services in empty_signals.items():
         task = kinds[signal]
-        gaps = services if not (task.family or task.catch_all) else [s for s in services if s not in measured]
+        empty = services if not (task.family or task.catch_all) else [s for s in services if s not in measured]
         if task.family:
             for service in services:
                 if service in measured:
                     unmeasured.setdefault(service, []).append(signal)
-        if gaps:
-            gathered["missing"].append(no_data_line(signal, gaps))
+        if empty:
+            gaps.add(no_data_line(signal, empty), "metrics", signal, NO_DATA, sorted(set(empty)))
     return unmeasured
 
 
