@@ -179,7 +179,11 @@ class InspectionScope(BaseModel):
     @field_validator("window", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
+        """A duration longer than none (``0`` was read as unset: the Skill's look-back, silently)."""
+        seconds = parse_duration(value)
+        if seconds == 0:
+            raise ValueError(f"must be longer than 0, e.g. 2h (got {value!r})")
+        return seconds
 
     @field_validator("services")
     @classmethod

@@ -77,6 +77,14 @@ def test_event_missing_fields_and_bad_duration(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(("window", "shown"), [("0", "0"), ("0s", "'0s'"), ("PT0S", "'PT0S'")])
+def test_an_inspection_window_of_nothing_is_refused_naming_the_file_line_and_field(tmp_path, window, shown):
+    """``scope.window: 0`` was read as unset: the Skill's look-back, silently."""
+    event = f"pattern: inspection\ntime: 2026-03-02T10:00:00Z\nscope:\n  services: [a]\n  window: {window}\n"
+    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
+        f"my-case/event.yaml:5: scope.window: must be longer than 0, e.g. 2h (got {shown})"]
+
+
 def test_event_missing_or_not_yaml(tmp_path):
     missing = make_case(tmp_path, {"event.yaml": None}, "a")
     assert errors_of(missing) == ["a/event.yaml: missing (every case bundle needs an event.yaml)"]

@@ -272,6 +272,8 @@ def test_inspect_options_narrow_a_bundles_inspection_at_its_own_time(tmp_path):
     assert recent["judged"] and recent["items"] == []  # the drop had passed by the last 10 minutes
     result = runner.invoke(app, ["inspect", "--bundle", bundle, "--window", "3x"])
     assert result.exit_code == 2 and "--window" in flat(result.output)
+    nothing = runner.invoke(app, ["inspect", "--bundle", bundle, "--window", "0"])  # was the Skill's look-back
+    assert nothing.exit_code == 2 and "--window: must be longer than 0" in flat(nothing.output)
 
 
 def test_a_skill_whose_file_did_not_load_is_named_with_its_error():
