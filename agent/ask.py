@@ -9,8 +9,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from agent.bundles.event_file import change_problem
 from agent.config import Settings
 from agent.events import Event, InspectionScope, Pattern
+from agent.inputs import InputError
 from agent.investigate import InvestigationResult, investigate_checkpointed
 
 MAX_QUESTION_CHARS = 4000  # the HTTP API's and the chat box's limit
@@ -63,11 +65,19 @@ def route_question(question: str, known_services: Iterable[str]) -> Route:
 
 
 def event_for_question(route: Route, question: str, now: float | None = None) -> Event:
-    """An event that asks the question about the routed services, now."""
+    """An event that asks the question about the routed services, now. A question routed to the release gate is
+    refused (``InputError``): the gate judges a named change (``event_file.change_problem``), which a question
+    cannot name, and would judge whatever the service did."""
     now = time.time() if now is None else now
     service = route.services[0] if route.services else None
     scope = InspectionScope(services=route.services) if route.pattern == Pattern.INSPECTION else None
-    return Event(pattern=route.pattern, time=now, service=service, scope=scope, question=question)
+    event = Event(pattern=route.pattern, time=now, service=service, scope=scope, question=question)
+    problem = change_problem(event, "the question")
+    if problem is not None:
+        raise InputError(f"the question was routed to the release gate ({route.reason}), which judges a change the "
+                         f"question cannot name (change: {problem}): judge it with `bianque intercept --change FILE` "
+                         "or POST /investigate")
+    return event
 
 
 def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli",

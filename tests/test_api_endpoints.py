@@ -150,6 +150,13 @@ def test_ask_rejects_empty_questions(client, investigator, body, detail):
     assert investigator.calls == []
 
 
+def test_a_question_routed_to_the_release_gate_is_refused_as_a_release_naming_no_change_is(client, investigator):
+    """The gate judges a named change; a question names none, and the gate judged whatever the service did."""
+    response = client.post("/ask", json={"question": "is the ranking canary safe to roll out?"})
+    assert response.status_code == 422 and "change: required for a release_interception event" in response.text
+    assert investigator.calls == []
+
+
 def test_cases_are_listed_newest_first_and_filtered(client):
     first = investigate(client)["case_id"]
     inspection = {"pattern": "inspection", "time": T0, "scope": {"services": ["cache"]}}

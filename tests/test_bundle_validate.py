@@ -85,6 +85,20 @@ def test_an_inspection_window_of_nothing_is_refused_naming_the_file_line_and_fie
         f"my-case/event.yaml:5: scope.window: must be longer than 0, e.g. 2h (got {shown})"]
 
 
+@pytest.mark.parametrize(("change", "error"), [
+    ("", "my-case/event.yaml: change: required for a release_interception event"),
+    ("change:\n", "my-case/event.yaml:3: change: required for a release_interception event"),
+    ("change: {version: v2}\n", "my-case/event.yaml:3: change: names no change: give its service"),
+])
+def test_a_release_event_naming_no_change_makes_the_bundle_invalid(tmp_path, change, error):
+    """The check intercept and POST /investigate make: eval and validate judged whatever the service did."""
+    case = make_case(tmp_path, {"event.yaml": f"pattern: release_interception\ntime: 2026-03-02T10:00:00Z\n{change}"})
+    (found,) = errors_of(case)
+    assert found.startswith(error)
+    with pytest.raises(InvalidBundleError, match="change: "):
+        load_bundle(case)
+
+
 def test_event_missing_or_not_yaml(tmp_path):
     missing = make_case(tmp_path, {"event.yaml": None}, "a")
     assert errors_of(missing) == ["a/event.yaml: missing (every case bundle needs an event.yaml)"]

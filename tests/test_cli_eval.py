@@ -65,6 +65,20 @@ def test_eval_reports_unlabelled_and_broken_cases_without_stopping(mixed_cases):
     assert "broken/event.yaml:1" in report["errors"]["broken"] and "pattern" in report["errors"]["broken"]
 
 
+def test_eval_reports_a_release_bundle_naming_no_change_as_invalid(tmp_path):
+    """As intercept refuses it: the gate judged whatever the event's service did (the bad canary's data passed)."""
+    root = tmp_path / "cases"
+    shutil.copytree(SCENARIOS / "release-bad-canary", root / "unnamed")
+    (root / "unnamed" / "event.yaml").write_text("pattern: release_interception\ntime: '2026-04-21T16:20:00Z'\n"
+                                                 "service: recommendation\n")
+    shutil.copytree(SCENARIOS / "release-good-canary", root / "named")
+    result = runner.invoke(app, ["eval", "--cases", str(root), "--json", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [c["case"] for c in report["cases"]] == ["named"]
+    assert "unnamed/event.yaml: change: required for a release_interception event" in report["errors"]["unnamed"]
+
+
 def test_eval_records_each_cases_warnings(tmp_path):
     root = tmp_path / "cases"
     shutil.copytree(SCENARIOS / "rca-slow-dependency", root / "odd")

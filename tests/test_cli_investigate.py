@@ -86,17 +86,24 @@ def test_wrong_pattern_gives_a_clear_error(command, scenario, hint):
 @pytest.mark.parametrize(
     ("event", "message"),
     [("service: recommendation\n", "event.yaml: change: required for a release_interception event"),
-     ("change:\n", "event.yaml: change: required for a release_interception event"),
+     ("change:\n", "event.yaml:3: change: required for a release_interception event"),
      ("chnage: {id: canary-25}\n", "(event.yaml has 'chnage': did you mean 'change'?)"),
-     ("change: {version: v1.8.4}\n", "event.yaml: change: names no change: give its service")],
+     ("change: {version: v1.8.4}\n", "event.yaml:3: change: names no change: give its service")],
 )
-def test_a_release_bundle_without_its_change_is_refused_as_the_api_refuses_it(tmp_path, event, message):
+@pytest.mark.parametrize("command", [["intercept"], ["ask", "is it safe?"]])
+def test_a_release_bundle_without_its_change_is_refused_as_the_api_refuses_it(tmp_path, event, message, command):
     """Without a change the gate judged whatever the event's service did: on the bad canary's data it passed."""
     case = Path(shutil.copytree(SCENARIOS / "release-bad-canary", tmp_path / "case"))
     (case / "event.yaml").write_text(f"pattern: release_interception\ntime: '2026-04-21T16:20:00Z'\n{event}")
-    result = runner.invoke(app, ["intercept", "--bundle", str(case), "--json"])
+    result = runner.invoke(app, [*command, "--bundle", str(case), "--json"])
     assert result.exit_code == 2 and message in flat(result.stderr) and result.stdout == ""
     assert runner.invoke(app, ["cases", "list", "--json"]).stdout.strip() == "[]"
+
+
+def test_a_live_question_routed_to_the_release_gate_is_refused_naming_the_change_it_lacks():
+    result = runner.invoke(app, ["ask", "is the ranking canary safe to roll out?"])
+    assert result.exit_code == 2 and "change: required for a release_interception event" in flat(result.stderr)
+    assert "bianque intercept --change FILE" in flat(result.stderr)
 
 
 def test_a_change_file_naming_no_change_is_refused(tmp_path):

@@ -57,6 +57,9 @@ def read_event(path: Path, label: str,
     except ValidationError as exc:
         report_validation(log, root, exc, skip=reported)
         return None, log.result()
+    problem = change_problem(event, "event.yaml")  # a release bundle names its change, as intercept and the API ask
+    if problem is not None:
+        log.add(problem, line_of(root, ["change"]), "change")
     return (None, log.result()) if log else (event, [])
 
 
