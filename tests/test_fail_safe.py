@@ -102,6 +102,21 @@ def test_a_source_holding_none_of_the_skills_metrics_points_at_the_skill_not_at_
     assert "`bianque catalog`" in CHECK_METRICS and "BIANQUE_PROMETHEUS_URL" not in " ".join(actions)
 
 
+def test_a_bundle_without_the_changed_services_data_points_at_the_bundle_not_at_the_settings(tmp_path):
+    """The change is to another service than the one whose series the bundle holds: the hint names the bundle's
+    metrics.csv, where the data came from, not BIANQUE_PROMETHEUS_URL."""
+    event = {**EVENTS["intercept"], "service": "billing",
+             "change": {**EVENTS["intercept"]["change"], "service": "ranking"}}
+    points = [(1772444040.0 + 60 * i, 0.01) for i in range(60)]  # from 09:34, billing's only
+    path = write_bundle(tmp_path / "case", event, [make_series("request_error_ratio", {"service": "billing"}, points)])
+    code, data = run_json("intercept", "--bundle", str(path))
+    actions = data["verdict"]["actions"]
+    assert code == 3 and data["verdict"]["summary"].startswith("Hold: could not judge: no metric data was found for "
+                                                               "ranking")
+    assert "check that the bundle's metrics.csv holds the Skill's metrics" in " ".join(actions)
+    assert "BIANQUE_PROMETHEUS_URL" not in " ".join(actions) and CHECK_SOURCES not in actions
+
+
 def test_a_bundle_with_data_is_judged_and_exits_0():
     from agent.config import PROJECT_ROOT
 
@@ -260,4 +275,5 @@ def test_an_inspection_with_no_service_to_look_at_says_so(tmp_path):
     verdict = data["verdict"]
     assert code == COULD_NOT_JUDGE_EXIT and not verdict["judged"]
     assert verdict["summary"].startswith("Could not judge: no service was found to look at (the event names none")
-    assert verdict["actions"] == [CHECK_SOURCES]
+    assert verdict["actions"] == ["check that the bundle's metrics.csv holds the Skill's metrics in the judged window "
+                                  "(`bianque catalog` lists it)"]  # the data's source, not BIANQUE_PROMETHEUS_URL

@@ -44,25 +44,33 @@ NO_SERVICE = ("no service was found to look at (the event names none, and neithe
 def coverage_findings(event: Event, gathered: Mapping[str, Any], window: Mapping[str, float],
                       targets: Sequence[str], metrics: Sequence[str], step: float) -> list[Finding]:
     """At most one Finding saying why the data cannot answer the question (or, for a reference of
-    fewer than ``SHORT_REFERENCE`` samples, that it answers from a thin history); none when it can.
+    fewer than ``SHORT_REFERENCE`` samples, that it answers from a thin history); none when it can. Its
+    ``source`` says where the metric data was looked for (``gathered["metric_source"]``; empty: nowhere).
 
     ``metrics`` are the metric names the Skill asked for, ``step`` its sample spacing.
     """
-    if "start" not in window:
+    found = _gap(event, gathered, window, targets, metrics, step)
+    if found is None:
         return []
+    return [found.model_copy(update={"source": gathered.get("metric_source") or ""})]  # where to look: failsafe
+
+
+def _gap(event: Event, gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
+         metrics: Sequence[str], step: float) -> Finding | None:
+    """The one Finding of :func:`coverage_findings`, if any."""
+    if "start" not in window:
+        return None
     unknown = _unknown_change(event, window)
     if unknown is not None:
-        return [unknown]
+        return unknown
     current = _current_series(gathered)
     if not current and not gathered.get("logs"):
-        return [_no_data(gathered, window, targets, metrics)]
+        return _no_data(gathered, window, targets, metrics)
     if event.pattern == Pattern.RELEASE_INTERCEPTION:
-        found = (_too_early(event, current, window, targets, metrics, step)
-                 or _unmatched_selectors(event, current, window, targets)
-                 or _thin_release_reference(event, current, window, targets))
-        return [found] if found is not None else []
-    found = _no_reference(event, gathered, current, window, targets)
-    return [found] if found is not None else []
+        return (_too_early(event, current, window, targets, metrics, step)
+                or _unmatched_selectors(event, current, window, targets)
+                or _thin_release_reference(event, current, window, targets))
+    return _no_reference(event, gathered, current, window, targets)
 
 
 def _no_reference(event: Event, gathered: Mapping[str, Any], current: Sequence[Mapping[str, Any]],

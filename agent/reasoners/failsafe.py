@@ -34,7 +34,7 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
     """The could-not-judge verdict for ``pack``'s pattern, citing the coverage Finding ``gap``."""
     pattern = pack.event.pattern
     short_history = gap.detector == THIN_REFERENCE_DETECTOR or "reference_samples" in gap.numbers
-    sources = CHECK_METRICS if gap.numbers.get(UNMATCHED_METRICS) else CHECK_SOURCES  # the source answered empty
+    sources = CHECK_METRICS if gap.numbers.get(UNMATCHED_METRICS) else _check_source(gap)  # answered empty: names
     check = WAIT_FOR_HISTORY if short_history else sources
     if pattern == Pattern.RCA:
         reason = f"could not judge: {gap.summary}; treat the alert as needing attention"
@@ -60,6 +60,14 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
         pattern="inspection", summary=f"Could not judge: {gap.summary}. This is not a clean bill of health.",
         evidence=[gap.id], judged=False, confidence=0.0, actions=[check],
     )
+
+
+def _check_source(gap: Finding) -> str:
+    """What to check when the metric source brought nothing (or failed): the one the data came from (the
+    coverage Finding's ``source``: the bundle's metrics.csv, the server of the settings), else configuring one."""
+    if not gap.source:
+        return CHECK_SOURCES
+    return f"check that {gap.source} holds the Skill's metrics in the judged window (`bianque catalog` lists it)"
 
 
 def _judge_again(gap: Finding) -> str:

@@ -35,6 +35,8 @@ class BundleMetricSource:
     """Answers metric queries from a bundle's metrics.csv (``promql`` is ignored): raw samples, averaged to the
     query's step when they come much finer (``resample.to_step``), as ``avg_over_time(x[step])`` would answer."""
 
+    where = "the bundle's metrics.csv"  # where its data is, for people: what to check when it holds nothing
+
     def __init__(self, bundle: CaseBundle, name: str = "bundle", limits: QueryLimits | None = None) -> None:
         self.bundle = bundle
         self.name = name

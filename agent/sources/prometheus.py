@@ -40,6 +40,8 @@ class NoAnswerInTime(PrometheusError):
 class PrometheusMetricSource:
     """A :class:`~agent.sources.base.MetricSource` over ``/api/v1/query_range`` and the catalog APIs."""
 
+    where = "the metric source (BIANQUE_PROMETHEUS_URL)"  # for people: what to check when it holds nothing
+
     def __init__(
         self,
         base_url: str,

@@ -99,6 +99,12 @@ def _failed(gaps: Gaps, key: str, tasks: dict[str, MetricTask], problem: str, so
         gaps.add(f"{key}{said}", key, key, reason)
 
 
+def _where(source: Any) -> str | None:
+    """Where the metric source's data is, in words (its ``where``: the bundle's metrics.csv, the server the
+    settings name), for what a could-not-judge verdict tells people to check; None without a source."""
+    return None if source is None else getattr(source, "where", None) or f"the metric source {source.name}"
+
+
 def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event_text: str) -> dict[str, Any]:
     """Fetch metrics, logs, changes and knowledge for a plan."""
     calls: dict[str, Any] = {}
@@ -133,7 +139,8 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
     results = {**{key: ran[asked_by[key]] for key in tasks if asked_by[key] in ran},
                **{key: result for key, result in ran.items() if key not in tasks}}
 
-    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": []}
+    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [],
+                                "metric_source": _where(toolkit.metrics)}
     empty_signals: dict[str, list[str]] = {}
     gathered["log_start"] = results.pop("log_start", None)
     if isinstance(gathered["log_start"], str):  # could not tell where the log store begins: judged as before
