@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from agent.names import name_problem
 from agent.series import DEFAULT_CHANGE_TYPE, diff_text
-from agent.timeparse import parse_duration, to_epoch
+from agent.timeparse import parse_duration, to_epoch, written
 
 NAME_LABELS = ("service", "alertname")
 
@@ -182,7 +182,7 @@ class InspectionScope(BaseModel):
         """A duration longer than none (``0`` was read as unset: the Skill's look-back, silently)."""
         seconds = parse_duration(value)
         if seconds == 0:
-            raise ValueError(f"must be longer than 0, e.g. 2h (got {value!r})")
+            raise ValueError(f"must be longer than 0, e.g. 2h (got {written(value)})")
         return seconds
 
     @field_validator("services")

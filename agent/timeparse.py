@@ -52,6 +52,14 @@ def checked_seconds(ts: float | int) -> float:
     return seconds
 
 
+def written(value: object) -> str:
+    """``value`` in a message as YAML and JSON write it (``true``, ``false``, ``null``), not as Python's ``True``;
+    anything else as its ``repr`` (text quoted)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else repr(value)
+
+
 def _shown(number: float | int) -> str:
     """A number in an error message: its digits, or its magnitude when there are too many."""
     return f"{number:.0f}" if abs(number) < 1e21 else f"{number:.3g}"
@@ -61,7 +69,7 @@ def to_epoch(value: object) -> float:
     """Unix seconds from an int/float (seconds, or milli-, micro- or nanoseconds by magnitude: ``checked_seconds``),
     a numeric string, an RFC 3339 string or a datetime."""
     if isinstance(value, bool):
-        raise ValueError(f"not a timestamp: {value!r}")
+        raise ValueError(f"not a timestamp: {written(value)}")
     if isinstance(value, int | float):
         try:
             return checked_seconds(value)
@@ -81,9 +89,9 @@ def to_epoch(value: object) -> float:
         try:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
-            raise ValueError(f"not a Unix or RFC 3339 timestamp: {value!r}") from exc
+            raise ValueError(f"not a Unix or RFC 3339 timestamp: {written(value)}") from exc
         return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
-    raise ValueError(f"not a timestamp: {value!r}")
+    raise ValueError(f"not a timestamp: {written(value)}")
 
 
 def to_rfc3339(epoch: float) -> str:
@@ -100,20 +108,20 @@ def parse_duration(value: str | int | float) -> float:
         if isinstance(value, int | float) and not isinstance(value, bool) or _NUMBER.match(text):
             seconds = float(value)
         elif _MONTHS.search(text):
-            raise ValueError(f"not a duration ({DURATION_HELP}): {value!r}: M may mean minutes or months; "
+            raise ValueError(f"not a duration ({DURATION_HELP}): {written(value)}: M may mean minutes or months; "
                              "write m or min")
         elif _COMPOUND.match(text):
             seconds = sum(float(number) * _UNITS[unit.lower()] for number, unit in _PARTS.findall(text))
         elif _ISO_OR_CLOCK.match(text):
             seconds = _iso_or_clock(text)
         else:
-            raise ValueError(f"not a duration ({DURATION_HELP}): {value!r}")
+            raise ValueError(f"not a duration ({DURATION_HELP}): {written(value)}")
     except OverflowError:  # an integer beyond any float
         raise ValueError(f"not a duration: {len(text)} digits is far too long") from None
     if not math.isfinite(seconds):
-        raise ValueError(f"not a duration ({DURATION_HELP}): {value!r} is not finite")
+        raise ValueError(f"not a duration ({DURATION_HELP}): {written(value)} is not finite")
     if seconds < 0:
-        raise ValueError(f"not a duration ({DURATION_HELP}): {value!r} is negative")
+        raise ValueError(f"not a duration ({DURATION_HELP}): {written(value)} is negative")
     return seconds
 
 

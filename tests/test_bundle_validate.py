@@ -99,6 +99,18 @@ def test_a_release_event_naming_no_change_makes_the_bundle_invalid(tmp_path, cha
         load_bundle(case)
 
 
+def test_event_field_errors_show_a_yaml_value_as_written_not_as_python_shows_it(tmp_path):
+    """``ts: true`` was shown as Python's ``True``."""
+    event = ("pattern: inspection\ntime: null\nchange: {id: c-1, ts: true}\n"
+             "scope:\n  services: [a]\n  window: false\n")
+    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
+        "my-case/event.yaml:2: time: not a timestamp: null",
+        "my-case/event.yaml:3: change.ts: not a timestamp: true",
+        "my-case/event.yaml:6: scope.window: not a duration (use e.g. 30s, 15m, 2h, 1d, 1h30m, 90 minutes, ISO 8601 "
+        "PT2H or 02:00:00): false",
+    ]
+
+
 def test_event_missing_or_not_yaml(tmp_path):
     missing = make_case(tmp_path, {"event.yaml": None}, "a")
     assert errors_of(missing) == ["a/event.yaml: missing (every case bundle needs an event.yaml)"]
