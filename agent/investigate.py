@@ -8,12 +8,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agent.config import Settings
-from agent.events import Event
+from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.build import build_graph
 from agent.graph.checkpoint import latest_checkpoint, open_checkpointer
 from agent.graph.gathered import Gap
 from agent.graph.owner import thread_config
+from agent.graph.timing import evidence_window
 from agent.graph.toolkit import Toolkit
 from agent.verdict import Verdict
 
@@ -28,6 +29,9 @@ class InvestigationResult(BaseModel):
     verdict: Verdict
     report: str
     notes: list[str] = Field(default_factory=list)
+    evidence_window: dict[str, float] | None = Field(
+        default=None, description="A release's evidence: the data from when the change began (start) to the "
+                                  "judgement's time (end), Unix seconds; null for other patterns.")
     missing_data: list[Gap] = Field(
         default_factory=list, description="What could not be gathered, one entry per signal and service: the report's "
                                            "'Missing data' as data (kind, signal, service, reason).")
@@ -47,6 +51,8 @@ def _result(values: dict[str, Any], thread_id: str) -> InvestigationResult:
         report=values.get("report", ""),
         notes=values.get("notes", []),
         missing_data=values.get("gathered", {}).get("gaps", []),
+        evidence_window=(evidence_window(values.get("window", {}))
+                         if values.get("event", {}).get("pattern") == Pattern.RELEASE_INTERCEPTION else None),
         timings=values.get("timings", {}),
         llm=values.get("llm"),
     )

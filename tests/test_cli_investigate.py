@@ -189,6 +189,14 @@ def test_live_sources_that_are_unreachable_become_missing_data(tmp_path, monkeyp
     assert gaps and all("127.0.0.1:9" in gap["reason"] for gap in gaps)
 
 
+def test_a_release_states_its_evidence_window_in_the_json_and_the_report():
+    data = invoke_json("intercept", "--bundle", str(SCENARIOS / "release-bad-canary"))
+    began = 1776787020.0  # 2026-04-21T15:57:00Z: the change began, and the bundle's time
+    assert data["evidence_window"] == {"start": began, "end": began + 1800}  # the Skill's window.after: 30m
+    assert "_Evidence: the data from 2026-04-21T15:57:00Z (the change began) to 2026-04-21T16:27:00Z" in data["report"]
+    assert invoke_json("rca", "--bundle", str(SCENARIOS / "rca-noisy-alert"))["evidence_window"] is None
+
+
 def test_the_json_lists_the_missing_data_as_records():
     data = invoke_json("intercept", "--bundle", str(SCENARIOS / "release-bad-config"))
     assert data["missing_data"] == [{"kind": "metrics", "signal": "cache_hit_ratio", "service": "user-profile",

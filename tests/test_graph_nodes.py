@@ -357,6 +357,21 @@ def test_report_headline_per_pattern(event, verdict, headline):
     assert text.splitlines()[2] == headline
 
 
+def test_a_release_report_states_its_evidence_window():
+    """From when the change began to the judgement's time, compared with the look-back before it."""
+    verdict = Verdict(pattern="release_interception", decision="pass", summary="s", reasoner="offline")
+    skill = {"name": "s", "version": 1}
+    window = {"start": T0 - 5400, "anchor": T0 - 1800, "end": T0, "time": T0}
+    text = render_report(release_event(), skill, verdict, [], [], [], window)
+    assert ("_Evidence: the data from 2026-03-02T11:30:00Z (the change began) to 2026-03-02T12:00:00Z (the "
+            "judgement's time), compared with the 60m before._") in text.splitlines()
+    at_the_change = {**window, "anchor": T0, "end": T0 + 1800}  # time is the change's start: window.after observed
+    assert "to 2026-03-02T12:30:00Z (30m after it, the Skill's window.after)" in render_report(
+        release_event(), skill, verdict, [], [], [], at_the_change)
+    inspection = Verdict(pattern="inspection", summary="s", reasoner="offline")
+    assert "_Evidence:" not in render_report(inspection_event(), skill, inspection, [], [], [], window)
+
+
 def test_report_shows_cited_findings_first_and_caps_the_table():
     findings = [_finding(i, 1 - i / 100) for i in range(1, 16)]
     verdict = Verdict(pattern="rca", needs_attention=True, summary="s", evidence=["F14"], reasoner="offline")

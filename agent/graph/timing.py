@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from agent.events import ChangeEvent, Event
 from agent.series import ChangeRecord
 from agent.skills.schema import Window
@@ -65,6 +67,14 @@ def with_logged_details(event: Event, changes: ChangeSource | None) -> Event:
     if not filled:
         return event
     return event.model_copy(update={"change": change.model_copy(update=filled)})
+
+
+def evidence_window(window: Mapping[str, float]) -> dict[str, float] | None:
+    """A release judgement's evidence as the investigation's ``window`` holds it (``release_window``): from when the
+    change began (``start``) to the end of what was observed (``end``); None before the window is known."""
+    if "anchor" not in window or "end" not in window:
+        return None
+    return {"start": window["anchor"], "end": window["end"]}
 
 
 def release_window(window: Window, time: float, started: float) -> tuple[float, float, float]:

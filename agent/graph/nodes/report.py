@@ -6,10 +6,12 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent.events import Event
+from agent.detectors.wording import fmt_duration
+from agent.events import Event, Pattern
 from agent.findings import Finding, about
 from agent.graph.gathered import no_data_of
 from agent.graph.state import InvestigationState
+from agent.graph.timing import evidence_window
 from agent.graph.toolkit import Toolkit
 from agent.phrases import listed
 from agent.timeparse import to_rfc3339
@@ -71,6 +73,23 @@ def missing_lines(missing: Sequence[str]) -> list[str]:
             for what, text in order]
 
 
+def _evidence_line(event: Event, window: Mapping[str, float]) -> str | None:
+    """The release's evidence window in one line: from when the change began to the judgement's time (or, when that
+    time is not after the start, the Skill's observation after it), and what it is compared with."""
+    span = evidence_window(window)
+    if span is None:
+        return None
+    start, end = span["start"], span["end"]
+    until = ("the judgement's time" if end == window.get("time", end)
+             else f"{fmt_duration(end - start)} after it, the Skill's window.after")  # time not after the start
+    change = event.change
+    if change is not None and change.canary and change.baseline:
+        against = ", the canary compared with its baseline instances"
+    else:
+        against = f", compared with the {fmt_duration(start - window['start'])} before" if "start" in window else ""
+    return f"_Evidence: the data from {to_rfc3339(start)} (the change began) to {to_rfc3339(end)} ({until}){against}._"
+
+
 def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
     """The cause's cited Finding ids, each about another service marked with that service (``F1 via frontend``):
     the evidence that implicates it through the call graph, not a deviation of its own."""
@@ -88,10 +107,13 @@ def fault_shown(cause: RootCause) -> str:
 
 
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
-                  missing: list[str], notes: list[str]) -> str:
-    """Markdown report: headline, summary, causes or items, evidence table, gaps, provenance."""
+                  missing: list[str], notes: list[str], window: Mapping[str, float] | None = None) -> str:
+    """Markdown report: headline, summary (and a release's evidence window), causes or items, evidence table, gaps,
+    provenance."""
     lines = [f"# {event.pattern.value}: {literal(event.describe())}", "", _headline(verdict), "",
              literal(verdict.summary), ""]
+    if event.pattern == Pattern.RELEASE_INTERCEPTION and (evidence := _evidence_line(event, window or {})):
+        lines += [evidence, ""]
     if verdict.root_causes:
         lines += ["## Root-cause candidates", "", "| # | service | fault | confidence | evidence |",
                   "|---|---|---|---|---|"]
@@ -148,5 +170,6 @@ def report(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     verdict = Verdict.model_validate(state["verdict"])
     findings = [Finding.model_validate(f) for f in state.get("findings", [])]
     missing = state.get("gathered", {}).get("missing", [])
-    text = render_report(event, state["skill"], verdict, findings, missing, state.get("notes", []))
+    text = render_report(event, state["skill"], verdict, findings, missing, state.get("notes", []),
+                         state.get("window"))
     return {"report": text}
