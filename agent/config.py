@@ -6,8 +6,9 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -84,6 +85,22 @@ class Settings(BaseSettings):
     max_query_points: int = Field(
         default=2_000_000, gt=0, description="A metric query answering more points in all is refused."
     )
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """The LLM endpoint as an ``http(s)://host[:port]/path`` URL (blank: no LLM); without the scheme
+        (``localhost:8080/v1``) every call would fail as a connection error, retried, at run time."""
+        if value is None or not value.strip():
+            return None
+        url = urlparse(value.strip())
+        try:
+            url.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError as exc:
+            raise ValueError(f"not a URL: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("not an http(s) URL: give the scheme and host, e.g. http://localhost:8080/v1")
+        return value.strip()
 
     @property
     def resolved_database_url(self) -> str:

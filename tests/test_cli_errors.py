@@ -91,3 +91,26 @@ def test_a_list_setting_that_is_not_json_is_named_without_a_traceback(monkeypatc
     assert str(raised.value) == ("invalid setting: BIANQUE_SKILLS_DIRS: not JSON (Expecting value: line 1 column 1 "
                                  "(char 0)); a list is written as JSON, e.g. [\"a\", \"b\"] (got 'skills')")
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("localhost:8080/v1", "not an http(s) URL: give the scheme and host, e.g. http://localhost:8080/v1"),
+    ("http://localhost:80a/v1", "not a URL: Port could not be cast to integer value as '80a'"),
+])
+def test_an_llm_url_without_a_scheme_is_a_bad_setting_not_a_connection_error(tmp_path, value, why):
+    """``localhost:8080/v1`` was taken for a URL of scheme ``localhost``: every LLM call failed as a connection
+    error, retried, and the investigation fell back to the offline reasoner."""
+    env = {**os.environ, "BIANQUE_HOME": str(tmp_path), "BIANQUE_LLM_BASE_URL": value}
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "skills", "list"], capture_output=True, text=True,
+                          env=env, cwd=PROJECT_ROOT, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert " ".join(done.stderr.split()) == f"error: invalid setting: BIANQUE_LLM_BASE_URL: {why} (got {value!r})"
+
+
+def test_a_blank_llm_url_leaves_the_llm_off(monkeypatch):
+    from agent.config import get_settings
+
+    monkeypatch.setenv("BIANQUE_LLM_BASE_URL", " ")
+    get_settings.cache_clear()
+    assert get_settings().llm_base_url is None and not get_settings().llm_enabled
+    get_settings.cache_clear()
