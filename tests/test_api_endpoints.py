@@ -368,3 +368,25 @@ def test_a_path_or_query_parameter_that_is_not_text_is_refused_naming_it(client,
     assert response.status_code == 422, response.text
     [problem] = response.json()["errors"]
     assert problem["field"] == field and problem["message"].startswith("is not valid text")
+
+
+def test_a_database_gone_mid_run_answers_503_naming_it_and_why_not_a_500():
+    """Every request that reaches memory answers 503 with Retry-After and the reason, like the webhook did."""
+    from agent.memory import Memory
+    from agent.memory.db import make_engine
+    from tests.test_api_support import alert, webhook
+    from tests.test_cli_errors import unreachable_postgres_url
+
+    url, port = unreachable_postgres_url()
+    gone = Memory(engine=make_engine(url))  # opened while the server answered; now nothing listens there
+    client = TestClient(create_app(get_settings(), CountingInvestigator(gone), memory=gone),
+                        raise_server_exceptions=False)  # no lifespan: no queue worker polls the dead database
+    expected = (f"database unavailable: 'memory' on 127.0.0.1:{port} (user bianque): connection refused: nothing "
+                "listens there; retry later")
+    for answer in (client.get("/cases"), client.get("/cases/c1"), client.post("/webhook/alertmanager",
+                                                                               json=webhook(alert()))):
+        assert (answer.status_code, answer.json(), answer.headers["retry-after"]) == (503, {"detail": expected},
+                                                                                      "30")
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json()["detail"] == expected
+    assert "s3cr3tpw" not in health.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import socket
 import subprocess
 import sys
 
@@ -114,3 +115,30 @@ def test_a_blank_llm_url_leaves_the_llm_off(monkeypatch):
     get_settings.cache_clear()
     assert get_settings().llm_base_url is None and not get_settings().llm_enabled
     get_settings.cache_clear()
+
+
+def unreachable_postgres_url(password: str = "s3cr3tpw") -> tuple[str, int]:
+    """A PostgreSQL URL on a loopback port nobody listens on, and the port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"postgresql+psycopg://bianque:{password}@127.0.0.1:{port}/memory", port
+
+
+@pytest.mark.parametrize("command", [
+    ["rca", "--bundle", "examples/scenarios/rca-cache-failure"], ["cases", "list"], ["correct", "c1", "--right"],
+    ["knowledge", "distill"], ["schedule", "sync"], ["skills", "history", "generic-rca"], ["serve", "--dry-run"],
+    ["eval", "--cases", "examples/scenarios", "--memory", "--jobs", "1"],
+])
+def test_every_command_names_a_database_it_cannot_reach_on_one_line(tmp_path, command):
+    """A memory database that refuses: one line naming it and why, never its password, exit 2 (rca and eval
+    --memory ended with a DatabaseUnavailableError traceback, exit 1)."""
+    url, port = unreachable_postgres_url()
+    env = {**os.environ, "BIANQUE_HOME": str(tmp_path), "BIANQUE_DATABASE_URL": url}
+    done = subprocess.run([sys.executable, "-m", "agent.cli", *command], capture_output=True, text=True, env=env,
+                          cwd=PROJECT_ROOT, timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.splitlines()[-1:] == [
+        f"error: cannot open database 'memory' on 127.0.0.1:{port} (user bianque): connection refused: nothing "
+        "listens there"], done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "s3cr3tpw" not in done.stdout + done.stderr

@@ -211,6 +211,66 @@ def test_unreachable_postgres_is_a_clear_error() -> None:
         init_db(f"postgresql+psycopg://bianque:secret@127.0.0.1:{port}/memory?connect_timeout=2")
 
 
+def test_unreachable_postgres_names_the_database_and_why_on_one_line() -> None:
+    port = _unused_port()
+    with pytest.raises(DatabaseUnavailableError) as info:
+        init_db(f"postgresql+psycopg://bianque:s3cr3tpw@127.0.0.1:{port}/memory?connect_timeout=2")
+    assert str(info.value) == (f"cannot open database 'memory' on 127.0.0.1:{port} (user bianque): connection "
+                               "refused: nothing listens there")
+
+
+@pytest.mark.parametrize(("said", "reason"), [
+    ('connection failed: connection to server at "10.0.0.9", port 5432 failed: timeout expired',
+     "timed out: no answer (the URL's ?connect_timeout=SECONDS sets how long to wait)"),
+    ('connection failed: connection to server at "db", port 5432 failed: FATAL:  password authentication failed '
+     'for user "bianque"', 'authentication failed: password authentication failed for user "bianque"'),
+    ('connection failed: connection to server at "db", port 5432 failed: FATAL:  database "memory" does not exist',
+     'database missing: database "memory" does not exist'),
+    ("failed to resolve host 'db.invalid': [Errno -2] Name or service not known",
+     "unknown host: failed to resolve host 'db.invalid': [Errno -2] Name or service not known"),
+    ("server closed the connection unexpectedly\n\tThis probably means the server terminated abnormally",
+     "server closed the connection unexpectedly This probably means the server terminated abnormally"),
+])
+def test_why_a_database_did_not_answer_is_one_line_of_its_kind(said: str, reason: str) -> None:
+    from agent.memory.db import unavailable_reason
+
+    assert unavailable_reason(RuntimeError(said)) == reason
+
+
+def test_a_postgres_url_without_a_port_or_host_is_described_without_its_password() -> None:
+    from agent.memory.db import describe_database
+
+    assert describe_database("postgresql+psycopg://bianque:pw@db.internal/memory") == \
+        "'memory' on db.internal:5432 (user bianque)"
+    assert describe_database("postgresql+psycopg://bianque:pw@/memory") == "postgresql+psycopg://bianque:***@/memory"
+    assert describe_database("sqlite:////var/lib/bianque.db") == "/var/lib/bianque.db"
+
+
+@pytest.mark.parametrize(("query", "waits"), [("", 10), ("?connect_timeout=3", "3")])
+def test_a_postgres_server_that_never_answers_is_waited_for_a_bounded_time(query: str, waits) -> None:
+    """A host that drops packets would hold a command for the system's TCP timeout (minutes) without one."""
+    from sqlalchemy import event
+
+    engine = make_engine(f"postgresql+psycopg://bianque@127.0.0.1:{_unused_port()}/memory{query}")
+    asked: dict = {}
+
+    def record(_dialect, _record, _cargs, cparams) -> None:
+        asked.update(cparams)
+        raise ConnectionAbortedError("recorded; not connecting")
+
+    event.listen(engine, "do_connect", record)
+    with pytest.raises(ConnectionAbortedError):
+        engine.connect()
+    engine.dispose()
+    assert asked["connect_timeout"] == waits
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_unreachable_error_hides_the_password() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

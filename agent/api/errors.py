@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from agent.api.jobs import JobsBusyError
 from agent.evolve.proposals import NoProposal
@@ -16,7 +17,8 @@ from agent.evolve.refinement import StaleRefinement
 from agent.evolve.versions import SkillFileError
 from agent.evolve.workbench import UnknownSkillError
 from agent.inputs import InputError, validation_message
-from agent.memory import InvalidInputError, NotFoundError
+from agent.memory import DatabaseUnavailableError, InvalidInputError, NotFoundError
+from agent.memory.db import describe_database, unavailable_reason
 
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header")
@@ -91,6 +93,20 @@ async def _busy(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=503, content={"detail": str(exc)}, headers={"Retry-After": RETRY_AFTER_S})
 
 
+def database_gone(url: Any, exc: BaseException) -> str:
+    """The detail of a 503 for a memory database (at ``url``) that did not answer: which one (never its password)
+    and why, on one line."""
+    if isinstance(exc, DatabaseUnavailableError):
+        return f"database unavailable: {exc}; retry later"
+    return f"database unavailable: {describe_database(url)}: {unavailable_reason(exc)}; retry later"
+
+
+async def _database_gone(request: Request, exc: Exception) -> JSONResponse:
+    detail = database_gone(request.app.state.bianque.memory.engine.url, exc)
+    log.warning("%s %s: %s", request.method, request.url.path, detail)
+    return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": RETRY_AFTER_S})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
     return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}: {exc}"})
@@ -100,7 +116,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map validation, not-found (a case, a Skill, a version, a job) and bad-input errors (a case that is not
     corrected, a refinement that was rejected) to 422/404/422, a body not sent as JSON to 415, a Skill changed
     under a refinement or a Skill file that cannot be written (another Skill's file in the way) to 409, a full
-    job backlog to 503, and anything else to a JSON 500."""
+    job backlog or a memory database that does not answer (gone mid-run) to 503, and anything else to a JSON 500."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(UnknownSkillError, _not_found)
@@ -110,4 +126,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleRefinement, _conflict)
     app.add_exception_handler(SkillFileError, _conflict)
     app.add_exception_handler(JobsBusyError, _busy)
+    app.add_exception_handler(OperationalError, _database_gone)
+    app.add_exception_handler(DatabaseUnavailableError, _database_gone)
     app.add_exception_handler(Exception, _unexpected)

@@ -55,12 +55,13 @@ def dump_stacks_on_sigusr1() -> None:
 
 def main() -> None:
     """Console-script entry point. A ``BIANQUE_*`` variable that does not validate, whichever command first reads the
-    settings, ends it with one line naming the variable and what it got (exit 2), not a traceback."""
-    from agent.cli.common import settings_errors
+    settings, ends it with one line naming the variable and what it got (exit 2), not a traceback; so does a memory
+    database that cannot be used (``common.database_errors``), naming it and why."""
+    from agent.cli.common import database_errors, settings_errors
 
     dump_stacks_on_sigusr1()
     try:
-        with settings_errors():
+        with settings_errors(), database_errors():
             app()
-    except typer.Exit as exc:  # settings_errors' clean exit, raised outside any command
+    except typer.Exit as exc:  # the clean exit of settings_errors or database_errors, raised outside any command
         raise SystemExit(exc.exit_code) from None

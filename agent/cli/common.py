@@ -43,7 +43,7 @@ def exit_if_not_judged(verdict: Any) -> None:
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a clear error and exit non-zero (no traceback). ``message`` is plain text: brackets in it
     (``pkg[extra]``, ``alerts[3]``, a log line) are printed as they are, never read as markup."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -102,6 +102,28 @@ def settings_errors(*models: type[Any]) -> Iterator[None]:
         if model is None:
             raise
         fail(str(invalid_settings(exc, model)))
+
+
+@contextmanager
+def database_errors() -> Iterator[None]:
+    """A memory database that cannot be used (a bad URL; a server that refuses, times out, rejects the login or
+    lacks the database; one that goes away mid-run), whichever command opened it: one line naming it (never its
+    password) and why, exit 2, not a traceback."""
+    import sys
+
+    try:
+        yield
+    except Exception as exc:
+        from sqlalchemy.exc import OperationalError
+
+        from agent.memory.db import DatabaseUnavailableError, DatabaseURLError, unavailable_reason
+
+        if isinstance(exc, DatabaseURLError | DatabaseUnavailableError):
+            fail(str(exc))
+        psycopg = sys.modules.get("psycopg")  # the checkpointer's own connections raise the driver's errors
+        if isinstance(exc, OperationalError) or (psycopg is not None and isinstance(exc, psycopg.OperationalError)):
+            fail(f"the database did not answer: {unavailable_reason(exc)}")
+        raise
 
 
 def print_json(data: Any) -> None:

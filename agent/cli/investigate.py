@@ -58,9 +58,9 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         if problem is not None:
             fail(f"{origin}: {problem}")
         check_override(skill, load_skills(settings), event)  # a mistyped --skill stores no failed case
+        memory = open_memory(settings)  # first: a database that cannot be used is said before any embedding
         with first_use_progress(EMBEDDING_HANDBOOK) as progress:
             knowledge = open_knowledge(settings, progress=progress)
-        memory = open_memory(settings)
         if loaded is not None:
             toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
         else:

@@ -9,6 +9,7 @@ PostgreSQL: migrations run under a transaction-level advisory lock, so several p
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -30,6 +31,7 @@ BEGIN_OPTION = "bianque_sqlite_begin"
 _PG_MIGRATION_LOCK = 0x6269616E_71756500  # "bianque\0": one constant key for every process
 SQLITE_BUSY_TIMEOUT_S = 30.0
 LOCK_POLL_S = 0.1  # how often a process waiting for an advisory lock tries it again
+CONNECT_TIMEOUT_S = 10  # a PostgreSQL server that does not answer (a dropped packet), unless the URL says
 
 
 class DatabaseURLError(ValueError):
@@ -37,7 +39,54 @@ class DatabaseURLError(ValueError):
 
 
 class DatabaseUnavailableError(RuntimeError):
-    """The database could not be reached or opened."""
+    """The database could not be reached or opened; the message names it (never its password) and why."""
+
+
+# What the server or the driver said, by kind (psycopg gives no SQLSTATE for a connection that failed).
+_REASONS = (
+    (re.compile(r"database \S+ does not exist"), "database missing"),
+    (re.compile(r"password authentication failed|authentication failed|no password supplied|role \S+ does not "
+                r"exist|no pg_hba\.conf entry", re.IGNORECASE), "authentication failed"),
+    (re.compile(r"connection refused", re.IGNORECASE), "connection refused: nothing listens there"),
+    (re.compile(r"timeout expired|timed out", re.IGNORECASE),
+     "timed out: no answer (the URL's ?connect_timeout=SECONDS sets how long to wait)"),
+    (re.compile(r"resolve host|could not translate host name|name or service not known", re.IGNORECASE),
+     "unknown host"),
+)
+_CONNECTION_PREFIX = re.compile(r"^(connection failed: )?connection to server (at|on) .*? failed: ")
+
+
+def describe_database(url: str | URL) -> str:
+    """Which database ``url`` names, for messages, never with its password: ``'memory' on db.internal:5432
+    (user bianque)`` for a server, the file for SQLite."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    if not parsed.host:
+        return parsed.render_as_string(hide_password=True)
+    port = parsed.port or (5432 if parsed.get_backend_name() == "postgresql" else None)
+    user = f" (user {parsed.username})" if parsed.username else ""
+    return f"{parsed.database or '(default)'!r} on {parsed.host}{f':{port}' if port else ''}{user}"
+
+
+def unavailable_reason(exc: BaseException) -> str:
+    """Why the database did not answer, on one line: ``connection refused``, ``timed out``, ``authentication
+    failed``, ``database missing`` (each with what the server said when that adds to it), else the driver's
+    message."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    said = " ".join(str(orig).split())
+    detail = _CONNECTION_PREFIX.sub("", said).replace("FATAL: ", "").strip()
+    for pattern, kind in _REASONS:
+        if pattern.search(detail):
+            if kind in ("authentication failed", "database missing", "unknown host"):
+                return f"{kind}: {detail}"
+            return kind
+    return detail or type(orig).__name__
+
+
+def unavailable(exc: BaseException, url: str | URL) -> DatabaseUnavailableError:
+    """``exc`` (the database at ``url`` did not answer) as one line naming the database and why."""
+    return DatabaseUnavailableError(f"cannot open database {describe_database(url)}: {unavailable_reason(exc)}")
 
 
 def parse_url(url: str | URL) -> URL:
@@ -70,6 +119,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     else:
         options.setdefault("pool_pre_ping", True)
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_S)
     try:
         engine = create_engine(parsed, **options)
     except NoSuchModuleError as exc:
@@ -176,8 +227,7 @@ def init_db(url: str | URL) -> Engine:
             upgrade(engine)
     except OperationalError as exc:
         engine.dispose()
-        where = engine.url.render_as_string(hide_password=True)
-        raise DatabaseUnavailableError(f"cannot open database {where}: {exc.orig or exc}") from exc
+        raise unavailable(exc, engine.url) from exc
     except Exception:
         engine.dispose()
         raise

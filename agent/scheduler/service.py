@@ -29,11 +29,12 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import OperationalError
 
 from agent.config import Settings
 from agent.cron import cron_trigger
 from agent.memory import Memory
-from agent.memory.db import make_engine
+from agent.memory.db import make_engine, unavailable
 from agent.scheduler.jobs import failure_reason, scheduled_inspection, skipped_in_process
 from agent.scheduler.specs import desired_schedules
 
@@ -72,6 +73,14 @@ class InspectionScheduler(BackgroundScheduler):
     def __init__(self, settings: Settings, **options: object) -> None:
         super().__init__(**options)
         self.settings = settings
+
+    def start(self, paused: bool = False) -> None:
+        """Start (``paused``: keep the jobs, run none); a job store database that does not answer is a
+        ``DatabaseUnavailableError`` naming it and why."""
+        try:
+            super().start(paused=paused)
+        except OperationalError as exc:
+            raise unavailable(exc, self.settings.resolved_database_url) from exc
 
     def _process_jobs(self) -> float | None:
         if self.state == STATE_STOPPED:

@@ -176,6 +176,13 @@ class PostgresServer:
         with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(sql)
 
+    def password_role(self, name: str, password: str) -> None:
+        """A login role that must give ``password`` over TCP (every other role is trusted)."""
+        self._admin(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {name} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())  # the first match rules
+        self._admin("SELECT pg_reload_conf()")
+
     def create_database(self, name: str | None = None) -> str:
         """Create a database (a unique name by default) and return its SQLAlchemy URL."""
         name = name or f"t_{uuid.uuid4().hex[:12]}"

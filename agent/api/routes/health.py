@@ -6,8 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
+from agent.api.errors import database_gone
 from agent.api.state import ServiceState, service
+from agent.memory import DatabaseUnavailableError
 
 router = APIRouter(tags=["health"])
 
@@ -30,7 +33,9 @@ def healthz(state: Annotated[ServiceState, Depends(service)]) -> JSONResponse:
     try:
         stats = state.memory.queue_stats()
     except Exception as exc:  # any database failure makes the service unhealthy
-        body.update(status="unavailable", detail=f"database: {type(exc).__name__}: {exc}")
+        gone = isinstance(exc, OperationalError | DatabaseUnavailableError)  # it does not answer: which one and why
+        body.update(status="unavailable", detail=database_gone(state.memory.engine.url, exc) if gone
+                    else f"database: {type(exc).__name__}: {exc}")
         return JSONResponse(status_code=503, content=body)
     body["queue"] = {**stats.model_dump(), "bound": state.api.max_queued}
     return JSONResponse(content=body)

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
 
 from agent.api.alerts import AlertIntake, WebhookBody, WebhookResponse, parse_alert
 from agent.api.errors import RETRY_AFTER_S, problems_response
@@ -39,14 +38,13 @@ def alertmanager_webhook(
         return problems_response([p.model_dump() for _, errors in parsed for p in errors])
     intake = AlertIntake(state.memory, state.workers.notify, state.settings.service_label)
     now = time.time()
-    try:  # only a call that would queue an investigation counts against the bound (docs/api.md)
-        if state.memory.queue_outstanding() >= state.api.max_queued and intake.would_queue(parsed, now):
-            raise _unavailable(
-                f"investigation queue is full ({state.api.max_queued} unfinished, BIANQUE_API_MAX_QUEUED) and "
-                "this call would queue another; nothing was recorded, retry later"
-            )
-        answer = intake.handle(parsed, now)
-    except OperationalError as exc:
-        raise _unavailable(f"database unavailable: {exc.orig or exc}; retry later") from exc
+    # only a call that would queue an investigation counts against the bound (docs/api.md); a database that does
+    # not answer is a 503 (agent.api.errors) and Alertmanager sends the call again
+    if state.memory.queue_outstanding() >= state.api.max_queued and intake.would_queue(parsed, now):
+        raise _unavailable(
+            f"investigation queue is full ({state.api.max_queued} unfinished, BIANQUE_API_MAX_QUEUED) and "
+            "this call would queue another; nothing was recorded, retry later"
+        )
+    answer = intake.handle(parsed, now)
     return answer.model_copy(update={"truncated_by_sender": body.left_out})
 

@@ -1,0 +1,59 @@
+"""A memory database on a real PostgreSQL server that cannot be used: one line naming it and why, exit 2 from every
+command (tests/test_cli_errors.py holds the refused port), 503 from the API when it goes away mid-run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent.api.app import create_app
+from agent.config import PROJECT_ROOT, get_settings
+from agent.memory import Memory
+from tests.e2e.servers import PostgresServer
+from tests.test_api_support import CountingInvestigator
+
+pytestmark = pytest.mark.e2e
+
+
+def _bianque(url: str, home, *command: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BIANQUE_HOME": str(home), "BIANQUE_DATABASE_URL": url}
+    return subprocess.run([sys.executable, "-m", "agent.cli", *command], capture_output=True, text=True, env=env,
+                          cwd=PROJECT_ROOT, timeout=300)
+
+
+@pytest.mark.parametrize("command", [["cases", "list"], ["rca", "--bundle", "examples/scenarios/rca-cache-failure"]])
+def test_a_wrong_password_and_a_missing_database_are_named_with_the_reason(postgres_server, tmp_path, command):
+    role = f"r_{uuid.uuid4().hex[:8]}"
+    postgres_server.password_role(role, "right-pw")
+    where = f"127.0.0.1:{postgres_server.port}"
+    wrong = _bianque(f"postgresql+psycopg://{role}:wr0ng-pw@{where}/postgres", tmp_path, *command)
+    missing = _bianque(postgres_server.url("no_such_db"), tmp_path, *command)
+    assert (wrong.returncode, missing.returncode) == (2, 2), wrong.stderr[-2000:] + missing.stderr[-2000:]
+    assert wrong.stderr.splitlines()[-1] == (f"error: cannot open database 'postgres' on {where} (user {role}): "
+                                             f'authentication failed: password authentication failed for user "{role}"')
+    assert missing.stderr.splitlines()[-1] == (f"error: cannot open database 'no_such_db' on {where} (user postgres): "
+                                               'database missing: database "no_such_db" does not exist')
+    assert "wr0ng-pw" not in wrong.stdout + wrong.stderr and "Traceback" not in wrong.stderr + missing.stderr
+
+
+def test_the_api_answers_503_with_the_reason_when_the_database_goes_away_mid_run() -> None:
+    server = PostgresServer()  # its own: stopped in the middle of the test
+    try:
+        server.start()
+        url = server.create_database("memory")
+        with Memory(url) as memory:
+            client = TestClient(create_app(get_settings(), CountingInvestigator(memory), memory=memory),
+                                raise_server_exceptions=False)
+            assert client.get("/cases").status_code == 200
+            server.stop()
+            gone = client.get("/cases")
+            assert gone.status_code == 503 and gone.headers["retry-after"] == "30", gone.text
+            assert gone.json()["detail"] == (f"database unavailable: 'memory' on 127.0.0.1:{server.port} (user "
+                                             "postgres): connection refused: nothing listens there; retry later")
+    finally:
+        server.stop()
