@@ -52,8 +52,9 @@ def listed_services(settings: Settings, *, timeout_s: float | None = None) -> Li
 
 def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None,
                    progress: Callable[[int, int, str], None] | None = None):
-    """The knowledge store, with the handbook ingested when the handbook collection is empty (``progress``
-    told of each document then: the first run of a new store embeds the whole handbook).
+    """The knowledge store, with the configured handbook (``settings.knowledge_dir``) ingested when none of its
+    chunks is stored (``progress`` told of each document then: the first run of a new store embeds the whole
+    handbook); other directories' chunks (``bianque knowledge ingest DIR``) do not count.
 
     ``lock`` (one shared by several processes opening the same store): they open it one at a time, since
     the first open of a new store creates its tables (two at once fail with "table … already exists")
@@ -63,7 +64,7 @@ def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None,
 
     with lock or nullcontext():
         store = KnowledgeStore(settings)
-        if ingest and store.count("handbook") == 0 and settings.knowledge_dir.is_dir():
+        if ingest and settings.knowledge_dir.is_dir() and not store.has_handbook():
             store.ingest_handbook(settings.knowledge_dir, progress=progress)
     return store
 

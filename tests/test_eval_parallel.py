@@ -134,8 +134,8 @@ class _SharedHandbook:
     def __init__(self, settings):
         pass
 
-    def count(self, collection: str) -> int:
-        return _SharedHandbook.chunks
+    def has_handbook(self) -> bool:
+        return _SharedHandbook.chunks > 0
 
     def ingest_handbook(self, directory, progress=None) -> None:
         _SharedHandbook.ingested += 1

@@ -104,3 +104,23 @@ def test_search_and_ingest_print_stored_text_as_it_is_never_as_markup(knowledge,
     ingest = runner.invoke(app, ["knowledge", "ingest", str(handbook)], env={"COLUMNS": "200"})
     assert ingest.exit_code == 1, ingest.output
     assert "skipped [draft].md:" in ingest.output and "'[/x]' is not a valid name" in ingest.output
+
+
+def test_ingesting_another_directory_keeps_the_configured_handbook(handbook, tmp_path, monkeypatch):
+    monkeypatch.setenv("BIANQUE_KNOWLEDGE_DIR", str(handbook))
+    get_settings.cache_clear()
+    assert runner.invoke(app, ["knowledge", "ingest"]).exit_code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(handbook / "runbooks/disk-full.md", other / "disk-full.md")
+    added = runner.invoke(app, ["knowledge", "ingest", str(other)])
+    assert added.exit_code == 0, added.output
+    assert f"{other} (only this directory's chunks; the others' stay): 1 documents" in added.output
+    assert " 0 removed" in added.output
+    stats = runner.invoke(app, ["knowledge", "stats"]).output
+    assert f"from {handbook} (the configured handbook)\n" in stats and f" chunks from {other}\n" in stats
+    forgot = runner.invoke(app, ["knowledge", "forget-dir", str(other)])
+    assert forgot.exit_code == 0 and f"chunks of {other}" in forgot.output
+    again = runner.invoke(app, ["knowledge", "forget-dir", str(other)])
+    assert again.exit_code == 1 and "nothing removed" in again.output
+    assert f"from {other}" not in runner.invoke(app, ["knowledge", "stats"]).output

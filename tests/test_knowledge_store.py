@@ -42,8 +42,9 @@ def small_handbook(tmp_path) -> Path:
 
 
 @pytest.fixture
-def small_store(tmp_path) -> KnowledgeStore:
-    return KnowledgeStore(Settings(home=tmp_path / "home"), embedding_function=EF)
+def small_store(tmp_path, small_handbook) -> KnowledgeStore:
+    """An empty store whose configured handbook is ``small_handbook``."""
+    return KnowledgeStore(Settings(home=tmp_path / "home", knowledge_dir=small_handbook), embedding_function=EF)
 
 
 # -- search over the shipped handbook -------------------------------------------------------
@@ -254,6 +255,65 @@ def test_ingest_reports_progress_in_chunks_within_a_document(small_store, small_
     again: list[tuple[int, int, str]] = []
     small_store.ingest_handbook(small_handbook, progress=lambda *step: again.append(step))
     assert again == unchanged  # nothing to embed: one step per document
+
+
+def test_another_directory_adds_its_own_chunks_and_never_touches_the_handbooks(small_store, small_handbook,
+                                                                                tmp_path):
+    """``knowledge ingest OTHER`` used to mirror OTHER into the handbook collection: the configured handbook's
+    chunks were removed, and investigations, which re-ingested only an empty collection, never got them back."""
+    handbook = small_store.ingest_handbook()
+    assert handbook.configured and small_store.has_handbook()
+    other = tmp_path / "team-runbooks"
+    (other / "runbooks").mkdir(parents=True)
+    shutil.copy(small_handbook / "runbooks/cache-failure.md", other / "runbooks/cache-failure.md")  # the same page
+    doc = other / "runbooks/cache-failure.md"
+    doc.write_text(doc.read_text().replace("primary signal", "primary signal, and the zebra clue"), encoding="utf-8")
+    shutil.copy(small_handbook / "services/cache.md", other / "cache.md")
+
+    added = small_store.ingest_handbook(other)
+    assert not added.configured and added.added == added.chunks and added.removed == 0
+    assert small_store.count("handbook") == handbook.chunks + added.chunks
+    assert "zebra" not in small_store.get("handbook", "runbooks/cache-failure.md#symptoms").text  # not overwritten
+    theirs = [i for i in _ids(small_store) if i.startswith("team-runbooks~")]
+    assert len(theirs) == added.chunks and any(i.endswith(":runbooks/cache-failure.md#symptoms") for i in theirs)
+    assert small_store.handbook_dirs() == {"": handbook.chunks, str(other.resolve()): added.chunks}
+
+    (other / "cache.md").unlink()
+    mirrored = small_store.ingest_handbook(other)  # a page gone from the other directory: only its chunks go
+    assert mirrored.removed_docs == ["cache.md"] and mirrored.removed > 0
+    assert small_store.ingest_handbook().unchanged == handbook.chunks  # the handbook's own, all still there
+    assert small_store.count("handbook") == handbook.chunks + mirrored.chunks
+
+    assert small_store.forget_handbook_dir(other) == mirrored.chunks
+    assert small_store.count("handbook") == handbook.chunks and small_store.forget_handbook_dir(other) == 0
+    with pytest.raises(KnowledgeStoreError, match="configured handbook"):
+        small_store.forget_handbook_dir(small_handbook)
+
+
+def test_investigations_ingest_the_configured_handbook_when_only_another_directory_is_stored(tmp_path,
+                                                                                             small_handbook):
+    from agent.runtime import open_knowledge
+
+    settings = Settings(home=tmp_path / "home", knowledge_dir=small_handbook)
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(small_handbook / "runbooks/disk-full.md", other / "disk-full.md")
+    store = KnowledgeStore(settings, embedding_function=EF)
+    store.ingest_handbook(other)
+    assert store.count("handbook") > 0 and not store.has_handbook()
+    assert open_knowledge(settings).has_handbook()
+
+
+def test_a_directory_named_as_the_handbook_now_replaces_its_chunks_stored_as_another_one(tmp_path, small_handbook):
+    """A directory ingested as another one, then made the configured handbook (BIANQUE_KNOWLEDGE_DIR): its old
+    chunks are replaced, not kept twice."""
+    before = KnowledgeStore(Settings(home=tmp_path / "home"), embedding_function=EF)
+    extra = before.ingest_handbook(small_handbook)
+    assert not extra.configured
+    after = KnowledgeStore(Settings(home=tmp_path / "home", knowledge_dir=small_handbook), embedding_function=EF)
+    report = after.ingest_handbook()
+    assert report.configured and report.removed == extra.chunks and report.added == report.chunks
+    assert after.count("handbook") == report.chunks and after.handbook_dirs() == {"": report.chunks}
 
 
 def test_persisted_store_reopens_with_its_data(tmp_path, small_handbook):

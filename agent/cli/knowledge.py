@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from agent.cli.common import knowledge_errors, user_errors
 from agent.config import get_settings
 from agent.knowledge.embedding import EmbeddingModelError
 from agent.knowledge.store import COLLECTIONS, KnowledgeStore, KnowledgeStoreError
@@ -34,7 +35,12 @@ def ingest(
         Path | None, typer.Argument(help="Handbook directory (default: settings.knowledge_dir).")
     ] = None,
 ) -> None:
-    """Mirror a markdown handbook into the ``handbook`` collection (only changed chunks are re-embedded)."""
+    """Mirror a markdown handbook directory into the ``handbook`` collection (only changed chunks are re-embedded).
+
+    Only the chunks that came from this directory are added, updated or removed: the configured handbook
+    (BIANQUE_KNOWLEDGE_DIR) and every other ingested directory keep theirs. `knowledge forget-dir DIR` removes a
+    directory's chunks.
+    """
     store = _store()
     target = directory or store.settings.knowledge_dir
     if not target.is_dir():
@@ -52,10 +58,11 @@ def ingest(
         except (KnowledgeStoreError, EmbeddingModelError) as exc:
             err_console.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from exc
+    whose = "the configured handbook" if report.configured else "only this directory's chunks; the others' stay"
     console.print(
-        f"{report.documents} documents, {report.chunks} chunks: "
+        f"{escape(report.directory)} ({whose}): {report.documents} documents, {report.chunks} chunks: "
         f"[green]{report.added} added[/green], [yellow]{report.updated} updated[/yellow], "
-        f"[red]{report.removed} removed[/red], {report.unchanged} unchanged"
+        f"[red]{report.removed} removed[/red], {report.unchanged} unchanged", soft_wrap=True, highlight=False
     )
     for doc in report.removed_docs:
         console.print(f"  removed {escape(doc)}")
@@ -97,9 +104,25 @@ def search(
     console.print(table)
 
 
+@knowledge_app.command("forget-dir")
+def forget_dir(
+    directory: Annotated[Path, typer.Argument(
+        help="A directory ingested with `knowledge ingest DIR` (it may be gone since).")],
+) -> None:
+    """Remove the handbook chunks another directory's ingestion stored (the configured handbook's stay)."""
+    store = _store()
+    with user_errors(*knowledge_errors()):
+        removed = store.forget_handbook_dir(directory)
+    if not removed:
+        err_console.print(f"no chunks of {directory.resolve()} are stored: nothing removed (`knowledge stats` lists "
+                          "the ingested directories)", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    console.print(f"removed {removed} chunks of {directory.resolve()}", markup=False, highlight=False, soft_wrap=True)
+
+
 @knowledge_app.command("stats")
 def stats() -> None:
-    """Number of records in each collection."""
+    """Number of records in each collection, and the handbook chunks of each ingested directory."""
     store = _store()
     table = Table()
     table.add_column("collection")
@@ -107,6 +130,9 @@ def stats() -> None:
     for name, count in store.stats().items():
         table.add_row(name, str(count))
     console.print(table)
+    for directory, count in sorted(store.handbook_dirs().items()):
+        where = directory or f"{store.settings.knowledge_dir} (the configured handbook)"
+        console.print(f"handbook: {count} chunks from {where}", markup=False, highlight=False, soft_wrap=True)
     location = store.settings.chroma_url or str(store.settings.home / "chroma")
     console.print(f"[dim]store: {escape(location)}; embeddings: {store.embedding_function.name()}[/dim]")
 

@@ -8,9 +8,11 @@ score is ``1 - distance``.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,9 @@ from agent.knowledge.embedding import embedding_function_for, embedding_space
 COLLECTIONS = ("handbook", "experience", "cases")
 ProgressFn = Callable[[int, int, str], None]  # (chunks done, chunks total, current document)
 EMBED_BATCH = 64  # handbook chunks embedded between two progress reports (a few seconds on 2 CPUs)
+CONFIGURED = {"source": "handbook"}  # the configured handbook's chunks (``settings.knowledge_dir``; any stored before
+# other directories were kept apart too)
+EXTRA_SOURCE = "directory"  # ``source`` of the chunks of any other directory, named by their ``handbook_dir``
 
 
 class KnowledgeStoreError(RuntimeError):
@@ -48,6 +53,7 @@ class IngestReport:
     """What one handbook ingestion changed (counts are chunks; doc lists are relative paths)."""
 
     directory: str
+    configured: bool = True  # the configured handbook (settings.knowledge_dir), else another directory's own chunks
     documents: int = 0
     chunks: int = 0
     added: int = 0
@@ -75,6 +81,47 @@ class _Tally:
         self.done += count
         if self.progress:
             self.progress(self.done, self.total, doc)
+
+
+@dataclass(frozen=True)
+class HandbookSource:
+    """Which chunks of the ``handbook`` collection one ingested directory owns, and how its records are named.
+
+    The configured handbook (``settings.knowledge_dir``, re-ingested by investigations when none of it is stored)
+    keeps the plain chunk ids (``runbooks/x.md#symptoms``) and ``source: handbook``; any other directory's chunks
+    carry ``source: directory`` and ``handbook_dir`` (its absolute path), and ids prefixed with its key
+    (``team-runbooks~1a2b3c4d:runbooks/x.md#symptoms``), so two directories holding the same page never overwrite
+    each other and ingesting one never touches another's chunks.
+    """
+
+    directory: Path
+    configured: bool
+
+    @classmethod
+    def of(cls, directory: Path, settings: Settings) -> HandbookSource:
+        resolved = Path(directory).expanduser().resolve()
+        return cls(resolved, resolved == Path(settings.knowledge_dir).expanduser().resolve())
+
+    @property
+    def prefix(self) -> str:
+        if self.configured:
+            return ""
+        name = re.sub(r"[^a-z0-9]+", "-", self.directory.name.lower()).strip("-") or "dir"
+        return f"{name}~{hashlib.sha1(str(self.directory).encode()).hexdigest()[:8]}:"
+
+    @property
+    def where(self) -> dict[str, Any]:
+        """The stored records this directory owns: for the configured handbook, also any stored when it was
+        ingested as another directory (before ``BIANQUE_KNOWLEDGE_DIR`` named it), replaced now."""
+        mine = {"handbook_dir": str(self.directory)}
+        return {"$or": [CONFIGURED, mine]} if self.configured else mine
+
+    def record(self, chunk: Chunk) -> Chunk:
+        """``chunk`` as this directory stores it (its id and the metadata naming its directory)."""
+        if self.configured:
+            return chunk
+        return replace(chunk, id=self.prefix + chunk.id,
+                       metadata={**chunk.metadata, "source": EXTRA_SOURCE, "handbook_dir": str(self.directory)})
 
 
 def make_client(settings: Settings) -> ClientAPI:
@@ -243,7 +290,8 @@ class KnowledgeStore:
         )
 
     def ingest_handbook(self, directory: Path | None = None, progress: ProgressFn | None = None) -> IngestReport:
-        """Mirror a handbook directory into ``handbook``: only changed chunks are re-embedded.
+        """Mirror a handbook directory into ``handbook``: only changed chunks are re-embedded, and only the chunks
+        that came from this directory are added, replaced or removed (see :class:`HandbookSource`).
 
         Idempotent: chunk ids come from path and heading path, a changed chunk replaces its old
         version, chunks of deleted documents or sections are removed. A document whose front
@@ -251,20 +299,52 @@ class KnowledgeStore:
         ``progress`` is told the chunks done of all the handbook's chunks (unchanged ones count at
         once) after each document and each batch of chunks embedded within one.
         """
+        source = HandbookSource.of(Path(directory or self.settings.knowledge_dir), self.settings)
         with store_lock(self.settings, "ingest"):  # a concurrent ingestion finishes before this one reads
-            return self._ingest(Path(directory or self.settings.knowledge_dir), progress)
+            return self._ingest(source, progress)
 
-    def _ingest(self, directory: Path, progress: ProgressFn | None) -> IngestReport:
-        scan = read_handbook(directory)
-        report = IngestReport(directory=str(directory), documents=len(scan.chunks), errors=dict(scan.errors))
+    def has_handbook(self) -> bool:
+        """Whether any chunk of the configured handbook is stored (other directories' chunks do not count)."""
+        return bool(self.collection("handbook").get(where=CONFIGURED, limit=1, include=[])["ids"])
+
+    def handbook_dirs(self) -> dict[str, int]:
+        """Chunks stored per ingested directory: the configured handbook as ``""``, any other by its path."""
+        stored = self.collection("handbook").get(include=["metadatas"])
+        counts: dict[str, int] = {}
+        for meta in stored["metadatas"] or []:
+            meta = meta or {}
+            where = "" if meta.get("source") != EXTRA_SOURCE else str(meta.get("handbook_dir", ""))
+            counts[where] = counts.get(where, 0) + 1
+        return counts
+
+    def forget_handbook_dir(self, directory: Path) -> int:
+        """Remove every chunk another directory's ingestion stored (the directory need not exist any more); the
+        number removed. The configured handbook is refused: investigations would ingest it again."""
+        source = HandbookSource.of(directory, self.settings)
+        if source.configured:
+            raise KnowledgeStoreError(f"{source.directory} is the configured handbook (BIANQUE_KNOWLEDGE_DIR), which "
+                                      "investigations ingest again when it is missing: point BIANQUE_KNOWLEDGE_DIR "
+                                      "at another directory first")
+        handbook = self.collection("handbook")
+        with store_lock(self.settings, "ingest"):
+            ids = handbook.get(where=source.where, include=[])["ids"]
+            if ids:
+                handbook.delete(ids=ids)
+        return len(ids)
+
+    def _ingest(self, source: HandbookSource, progress: ProgressFn | None) -> IngestReport:
+        scan = read_handbook(source.directory)
+        report = IngestReport(directory=str(source.directory), configured=source.configured,
+                              documents=len(scan.chunks), errors=dict(scan.errors))
         handbook = self.collection("handbook")
         stored: dict[str, dict[str, str]] = {}
-        existing = handbook.get(include=["metadatas"])
-        for chunk_id, meta in zip(existing["ids"], existing["metadatas"] or [], strict=False):
+        existing = handbook.get(where=source.where, include=["metadatas"])
+        for record_id, meta in zip(existing["ids"], existing["metadatas"] or [], strict=False):
             doc = str((meta or {}).get("doc", ""))
-            stored.setdefault(doc, {})[chunk_id] = str((meta or {}).get("content_hash", ""))
+            stored.setdefault(doc, {})[record_id] = str((meta or {}).get("content_hash", ""))
         tally = _Tally(sum(len(chunks) for chunks in scan.chunks.values()), progress)
-        for doc, chunks in scan.chunks.items():
+        for doc, found in scan.chunks.items():
+            chunks = [source.record(c) for c in found]
             old = stored.pop(doc, {})
             changed = [c for c in chunks if old.get(c.id) != c.content_hash]
             stale = set(old) - {c.id for c in chunks}
