@@ -50,16 +50,18 @@ def test_each_worker_opens_the_configured_knowledge_store_itself(mixed, monkeypa
     opened = tmp_path / "opened"
     opened.mkdir()
 
-    def open_here(settings, **_kwargs):
-        (opened / str(os.getpid())).touch()
+    def open_here(settings, lock=None, **_kwargs):
+        (opened / f"{os.getpid()}-{'check' if lock is None else 'worker'}").touch()  # workers take turns
         return None
 
     monkeypatch.setattr("agent.runtime.open_knowledge", open_here)
     evaluate(mixed, knowledge=cases.OPEN_CONFIGURED, jobs=2)
-    workers = {p.name for p in opened.iterdir()}
-    assert 1 <= len(workers) <= 2 and str(os.getpid()) not in workers  # once per worker, never in this process
+    workers = {p.name for p in opened.iterdir() if p.name.endswith("-worker")}
+    checks = {p.name for p in opened.iterdir() if p.name.endswith("-check")}
+    assert 1 <= len(workers) <= 2 and len(checks) == 1  # once before the workers (check_knowledge_store), once in each
+    assert not any(p.name.startswith(f"{os.getpid()}-") for p in opened.iterdir())  # never in this process
     evaluate(mixed, knowledge=cases.OPEN_CONFIGURED, jobs=1)
-    assert {p.name for p in opened.iterdir()} == workers | {str(os.getpid())}
+    assert {p.name for p in opened.iterdir()} == workers | checks | {f"{os.getpid()}-check"}
 
 
 def test_an_open_store_cannot_be_shared_with_workers(mixed):
@@ -195,3 +197,42 @@ def test_workers_opening_a_new_knowledge_store_together_all_get_it(mixed, tmp_pa
                               cwd=PROJECT_ROOT, timeout=300, check=False)
         assert done.returncode == 0, done.stderr[-2000:]
         assert done.stdout.strip().splitlines()[-1] == "['broken', 'unlabelled']", done.stdout
+
+
+def _unusable(settings, lock=None, **_kwargs):
+    from agent.knowledge.store import KnowledgeStoreError
+
+    raise KnowledgeStoreError("cannot open the knowledge store at /x/chroma: file is not a database")
+
+
+def test_a_store_that_cannot_be_opened_stops_the_evaluation_before_any_worker_with_the_reason(mixed, monkeypatch):
+    """Every case used to be skipped with "its worker process died ... try --jobs 1", never the reason."""
+    from agent.knowledge.store import KnowledgeStoreError
+
+    monkeypatch.setattr("agent.runtime.open_knowledge", _unusable)
+    arrived: list[str] = []
+    with pytest.raises(KnowledgeStoreError, match="file is not a database"):
+        evaluate(mixed, knowledge=cases.OPEN_CONFIGURED, jobs=2, on_case=lambda path, _: arrived.append(path.name))
+    assert arrived == []
+
+
+def test_a_worker_that_cannot_open_the_store_fails_its_cases_with_the_reason(mixed, monkeypatch):
+    """Opened once before the workers, then not in a worker (workers open it under a lock): its cases say why."""
+    monkeypatch.setattr("agent.runtime.open_knowledge",
+                        lambda settings, lock=None, **kwargs: None if lock is None else _unusable(settings))
+    report = evaluate(mixed, knowledge=cases.OPEN_CONFIGURED, jobs=2)
+    assert set(report.errors) == {p.name for p in mixed}
+    assert set(report.errors.values()) == {"KnowledgeStoreError: cannot open the knowledge store at /x/chroma: file "
+                                           "is not a database"}
+
+
+def test_eval_in_workers_exits_2_naming_a_store_that_cannot_be_opened(mixed, tmp_path):
+    home = tmp_path / "home"
+    (home / "chroma").mkdir(parents=True)
+    (home / "chroma" / "chroma.sqlite3").write_bytes(b"not a database, " * 512)
+    env = {**os.environ, "BIANQUE_HOME": str(home)}
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "eval", "--cases", str(mixed[0].parent), "--jobs", "2"],
+                          capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert done.stderr.splitlines()[-1].startswith(f"error: cannot open the knowledge store at {home / 'chroma'}: ")
+    assert "worker process died" not in done.stdout

@@ -105,8 +105,10 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
         with user_errors(*knowledge_errors()), out.status(opening):
             knowledge = open_knowledge(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # Refreshed by hand: no display thread is running when the workers are forked.
-    with Progress(*columns, console=out, transient=quiet, auto_refresh=False) as progress:
+    # Refreshed by hand: no display thread is running when the workers are forked. A store the workers could not
+    # open stops the evaluation before they start (cases.check_knowledge_store).
+    with user_errors(*knowledge_errors()), Progress(*columns, console=out, transient=quiet,
+                                                   auto_refresh=False) as progress:
         task = progress.add_task(label + (f" in {jobs} processes" if jobs > 1 else ""), total=len(bundles))
 
         def on_case(path: Path, score) -> None:

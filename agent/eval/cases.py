@@ -114,6 +114,8 @@ def _in_workers(bundles: Sequence[Path], context: CaseContext, jobs: int) -> Ite
     if context.knowledge not in (None, OPEN_CONFIGURED):
         raise ValueError("parallel evaluation opens the knowledge store in each worker: pass knowledge=True")
     forked = multiprocessing.get_context("fork")
+    if context.knowledge is OPEN_CONFIGURED:
+        check_knowledge_store(context.settings, forked)
     with ProcessPoolExecutor(max_workers=min(jobs, len(bundles)), mp_context=forked,
                              initializer=_start_worker, initargs=(context, forked.Lock())) as pool:
         futures: dict[Future, int] = {pool.submit(_score_in_worker, path): i for i, path in enumerate(bundles)}
@@ -125,19 +127,66 @@ def _in_workers(bundles: Sequence[Path], context: CaseContext, jobs: int) -> Ite
             pool.shutdown(cancel_futures=True)
 
 
-_WORKER: CaseContext | None = None
+def check_knowledge_store(settings: Settings, forked: Any) -> None:
+    """Open the configured knowledge store once, before any worker is forked, and raise what that raised (a
+    store that cannot be opened, an embedding model that cannot answer), so the evaluation stops with the reason
+    instead of every worker failing each case. Done in a child process of its own (``forked``, a fork context),
+    since neither a Chroma client nor an ONNX session in this process would survive the workers' fork; its first
+    use of a new store embeds the handbook there, once."""
+    from agent.knowledge.store import KnowledgeStoreError
+
+    receive, send = forked.Pipe(duplex=False)
+    child = forked.Process(target=_open_and_tell, args=(settings, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        problem = receive.recv()
+    except EOFError:  # it died without a word (killed, out of memory)
+        child.join()
+        problem = KnowledgeStoreError(f"opening the knowledge store ended its process (exit code {child.exitcode})")
+    finally:
+        receive.close()
+    child.join()
+    if problem is not None:
+        raise problem
+
+
+def _open_and_tell(settings: Settings, send: Any) -> None:
+    """In :func:`check_knowledge_store`'s child: open the store, then send None, or the exception it raised (one of
+    the knowledge store's own errors, else a ``KnowledgeStoreError`` saying what it was)."""
+    from agent.knowledge.embedding import EmbeddingModelError
+    from agent.knowledge.store import KnowledgeStoreError
+
+    try:
+        runtime.open_knowledge(settings)
+        send.send(None)
+    except (KnowledgeStoreError, EmbeddingModelError) as exc:
+        send.send(exc)
+    except Exception as exc:
+        send.send(KnowledgeStoreError(f"cannot open the knowledge store: {type(exc).__name__}: {exc}"))
+    finally:
+        send.close()
+
+
+_WORKER: CaseContext | Exception | None = None
 
 
 def _start_worker(context: CaseContext, lock: Any) -> None:
-    """Worker initializer: this worker's own knowledge store, when the evaluation uses one."""
+    """Worker initializer: this worker's own knowledge store, when the evaluation uses one; what opening it raised
+    is kept, to be each of its cases' error (raised here, it would break the pool: "worker process died")."""
     global _WORKER
-    _WORKER = _opened(context, lock)
+    try:
+        _WORKER = _opened(context, lock)
+    except Exception as exc:
+        _WORKER = exc
 
 
 def _score_in_worker(path: Path) -> CaseOutcome:
     """One case in a worker; whatever it raises comes back as the case's error, as data: an exception that fails
     to cross back to this process would break the pool and lose every case still in it."""
     assert _WORKER is not None, "worker used before its initializer ran"
+    if isinstance(_WORKER, Exception):
+        return _failed(path, _WORKER)
     try:
         return score_bundle(path, _WORKER)
     except Exception as exc:
