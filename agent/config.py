@@ -50,7 +50,8 @@ class Settings(BaseSettings):
         default=30, description="Findings shown to the model (strongest, round-robin); small models want fewer."
     )
     llm_investigation_timeout_s: float = Field(
-        default=180.0, description="Limit on all LLM calls of one investigation's verdict, seconds."
+        default=180.0, description="Limit on all LLM calls of one investigation (the Skill choice and the verdict's "
+                                   "answers and retries), seconds."
     )
     embedding_model: str | None = Field(
         default=None, description="Embeddings model at the LLM endpoint; default the local ONNX model."

@@ -90,11 +90,13 @@ def _reasoners(settings: Settings) -> dict[str, Any]:
     parts: dict[str, Any] = {"reasoner": OfflineReasoner()}
     if settings.llm_enabled:
         from agent.llm.skill_choice import make_chooser
+        from agent.llm.types import TimeBudget
         from agent.reasoners.llm import llm_reasoner_from_settings
 
-        reasoner = llm_reasoner_from_settings(settings)
+        budget = TimeBudget(settings.llm_investigation_timeout_s or None)  # one toolkit, one investigation
+        reasoner = llm_reasoner_from_settings(settings, budget)
         parts["llm_reasoner"] = reasoner
-        parts["chooser"] = make_chooser(reasoner.client)
+        parts["chooser"] = make_chooser(reasoner.client, budget)
     return parts
 
 

@@ -10,14 +10,18 @@ from agent.llm.client import LLMClient
 from agent.llm.jsontext import parse_json_object
 from agent.llm.prompting import render_prompt
 from agent.llm.redact import redact
-from agent.llm.types import LLMError
+from agent.llm.types import LLMError, TimeBudget
 from agent.skills.selector import Candidate
 
 log = logging.getLogger(__name__)
 
 
-def make_chooser(client: LLMClient) -> Callable[[Event, list[Candidate]], tuple[str, str] | None]:
-    """A chooser for :func:`agent.skills.selector.select_skill` backed by the model."""
+def make_chooser(
+    client: LLMClient, budget: TimeBudget | None = None
+) -> Callable[[Event, list[Candidate]], tuple[str, str] | None]:
+    """A chooser for :func:`agent.skills.selector.select_skill` backed by the model; its call draws on ``budget``
+    (the investigation's LLM time, shared with the verdict) and fails over to the rule ranking when that runs out."""
+    budget = budget if budget is not None else TimeBudget(None)
 
     def choose(event: Event, candidates: list[Candidate]) -> tuple[str, str] | None:
         if len(candidates) < 2:
@@ -39,7 +43,9 @@ def make_chooser(client: LLMClient) -> Callable[[Event, list[Candidate]], tuple[
                 "required": ["skill", "reason"],
                 "additionalProperties": False,
             }
-            text, _ = client.complete_json([{"role": "user", "content": redact(prompt)}], "skill choice", schema=schema)
+            with budget.spending() as deadline:
+                text, _ = client.complete_json([{"role": "user", "content": redact(prompt)}], "skill choice",
+                                               schema=schema, deadline=deadline)
             answer = parse_json_object(text)
         except (LLMError, ValueError) as exc:
             log.warning("LLM skill choice failed, using the rule ranking: %s", exc)

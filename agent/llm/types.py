@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -36,3 +40,28 @@ class LLMError(RuntimeError):
         self.status = status
         self.retryable = retryable
         self.usage = usage or Usage()
+
+
+class TimeBudget:
+    """Seconds all LLM calls of one investigation may take (``llm_investigation_timeout_s``): the Skill choice and
+    the verdict's answers and retries draw on the same budget, so a slow choice leaves the verdict less time and
+    one that used it all leaves none (the rule ranking and the offline verdict stand). ``limit_s`` None: no limit.
+    Only the time spent in those calls counts, not the data gathering between them."""
+
+    def __init__(self, limit_s: float | None) -> None:
+        self.limit_s = limit_s
+        self.spent_s = 0.0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def spending(self) -> Iterator[float | None]:
+        """A block of LLM calls: yields their ``time.monotonic()`` deadline (now plus what is left; None without a
+        limit) and counts the time the block took against the budget."""
+        started = time.monotonic()
+        with self._lock:
+            left = None if self.limit_s is None else max(0.0, self.limit_s - self.spent_s)
+        try:
+            yield None if left is None else started + left
+        finally:
+            with self._lock:
+                self.spent_s += time.monotonic() - started

@@ -14,7 +14,7 @@ from agent.llm.client import LLMClient
 from agent.llm.jsontext import parse_json_object
 from agent.llm.prompting import render_prompt
 from agent.llm.redact import redact_messages
-from agent.llm.types import LLMError, Usage
+from agent.llm.types import LLMError, TimeBudget, Usage
 from agent.reasoners.base import LLMRun, ReasonerError, ReasonerResult
 from agent.reasoners.failsafe import enforce_fail_safe
 from agent.reasoners.verdict_schema import FAULT_KINDS, verdict_schema
@@ -67,17 +67,19 @@ class LLMReasoner:
     """Asks an OpenAI-compatible model for the verdict; rejected answers go back with the exact error.
 
     The answer is constrained to :func:`verdict_schema` when the endpoint supports it, validated
-    either way, and asked for at most ``attempts`` times within ``time_limit_s`` seconds in all.
+    either way, and asked for at most ``attempts`` times within ``time_limit_s`` seconds in all — or within what
+    ``budget`` has left, the investigation's LLM time shared with the Skill choice (then ``time_limit_s`` is unused).
     """
 
     def __init__(
         self, client: LLMClient, *, attempts: int = ATTEMPTS, time_limit_s: float | None = None,
-        max_findings: int | None = None,
+        max_findings: int | None = None, budget: TimeBudget | None = None,
     ) -> None:
         self.client = client
         self.attempts = max(1, attempts)
         self.time_limit_s = time_limit_s
         self.max_findings = max_findings
+        self.budget = budget
         self.name = f"llm:{client.model}"
 
     def reason(self, pack: EvidencePack, skill: Skill) -> ReasonerResult:
@@ -87,10 +89,15 @@ class LLMReasoner:
         The model is shown at most ``max_findings`` of the pack's Findings (strongest, round-robin).
         """
         pack = shown_pack(pack, self.max_findings, {m.id: m.weight for m in skill.data.metrics})
+        budget = self.budget if self.budget is not None else TimeBudget(self.time_limit_s or None)
+        with budget.spending() as deadline:
+            return self._answer(pack, skill, deadline)
+
+    def _answer(self, pack: EvidencePack, skill: Skill, deadline: float | None) -> ReasonerResult:
+        """:meth:`reason`'s attempts, every one bounded by ``deadline`` (a ``time.monotonic()`` value)."""
         started = time.monotonic()
         messages = reason_messages(pack, skill)
         schema = verdict_schema(pack)
-        deadline = time.monotonic() + self.time_limit_s if self.time_limit_s else None
         usage = Usage()
         run = LLMRun(model=self.client.model)
         notes: list[str] = []
@@ -140,12 +147,13 @@ class LLMReasoner:
         ])
 
 
-def llm_reasoner_from_settings(settings: Settings) -> LLMReasoner | None:
-    """The LLM reasoner when ``settings`` name an endpoint (``BIANQUE_LLM_BASE_URL``), else None."""
+def llm_reasoner_from_settings(settings: Settings, budget: TimeBudget | None = None) -> LLMReasoner | None:
+    """The LLM reasoner when ``settings`` name an endpoint (``BIANQUE_LLM_BASE_URL``), else None; ``budget``: the
+    investigation's LLM time, when the Skill choice draws on it too."""
     if not settings.llm_enabled:
         return None
     return LLMReasoner(LLMClient(settings), time_limit_s=settings.llm_investigation_timeout_s or None,
-                       max_findings=settings.llm_max_findings)
+                       max_findings=settings.llm_max_findings, budget=budget)
 
 
 def shown_pack(
