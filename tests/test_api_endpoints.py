@@ -390,3 +390,17 @@ def test_a_database_gone_mid_run_answers_503_naming_it_and_why_not_a_500():
     health = client.get("/healthz")
     assert health.status_code == 503 and health.json()["detail"] == expected
     assert "s3cr3tpw" not in health.text
+
+
+def test_a_correction_keeping_a_case_out_removes_its_record_from_the_knowledge_store(memory, investigator,
+                                                                                     knowledge):
+    app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token=None), knowledge=knowledge)
+    with TestClient(app) as client:
+        case_id = investigate(client)["case_id"]
+        correction = {"correct": False, "root_cause_service": "feature-store", "root_cause_fault": "slow_dependency"}
+        indexed = client.post(f"/cases/{case_id}/corrections", json=correction).json()
+        assert indexed["indexed"][0] == f"case-{case_id}" and indexed["removed"] == []
+        kept_out = client.post(f"/cases/{case_id}/corrections", json={**correction, "index": False})
+        assert kept_out.status_code == 201, kept_out.text
+        assert kept_out.json()["removed"] == [f"case-{case_id}"], kept_out.json()
+    assert knowledge.get("cases", f"case-{case_id}") is None

@@ -217,3 +217,14 @@ def test_a_failing_knowledge_store_never_loses_the_correction(memory) -> None:
                           knowledge=_BrokenStore())
     assert result.indexed == [] and "not indexed: RuntimeError: chroma is down" in result.notes[0]
     assert memory.get_case(case_id).latest_correction.root_cause_fault == "memory_leak"
+
+
+def test_correct_no_index_removes_the_record_an_earlier_correction_indexed(memory, knowledge) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict())
+    said = ["correct", case_id, "--wrong", "--service", "ranking", "--fault", "memory_leak"]
+    first = CliRunner().invoke(app, said)
+    assert first.exit_code == 0 and f"retrievable as case-{case_id}" in first.output, first.output
+    kept_out = CliRunner().invoke(app, [*said, "--no-index"])
+    assert kept_out.exit_code == 0, kept_out.output
+    assert f"no longer retrievable: case-{case_id} removed from the knowledge store" in kept_out.output
+    assert knowledge.get("cases", f"case-{case_id}") is None

@@ -8,9 +8,10 @@ from typer.testing import CliRunner
 
 from agent.cli.app import app
 from agent.config import get_settings
+from agent.evolve.casebase import similar_cases
 from agent.evolve.corrections import correct_case
 from agent.evolve.distill import distill
-from agent.knowledge.store import KnowledgeStore
+from agent.knowledge.store import KnowledgeStore, KnowledgeStoreError
 from agent.llm.client import LLMClient
 from agent.memory import Memory
 from agent.reasoners.lessons import memory_lessons
@@ -68,8 +69,53 @@ def test_a_case_corrected_with_no_index_stays_out_of_distill_and_the_lessons(mem
     out = correct_case(memory, kept_out, correct=False, service="ranking", fault="memory_leak", index=False,
                        knowledge=knowledge)
     assert out.correction.no_index and out.indexed == [] and [c.id for c in memory.experience_cases()] == [shared]
-    assert distill(memory, knowledge).count("updated") == 1
-    assert [n["source_cases"] for n in _notes(knowledge).values()] == [shared]
+    assert [n["source_cases"] for n in _notes(knowledge).values()] == [shared]  # refreshed by the correction
+    assert distill(memory, knowledge).count("unchanged") == 1
+
+
+def test_a_case_kept_out_by_a_later_correction_leaves_similar_case_retrieval(memory, knowledge) -> None:
+    """Its record indexed by an earlier correction stayed in the cases collection, where similar cases are found."""
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    record = f"case-{case_id}"
+    first = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", knowledge=knowledge)
+    assert first.indexed[0] == record and _notes(knowledge)
+    assert record in [h.id for h in similar_cases(knowledge, rca_event().describe(), min_score=0.0)]
+    out = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", index=False,
+                       knowledge=lambda: knowledge)  # as the faces pass it: opened once the correction is stored
+    assert out.removed == [record] and out.notes == [] and knowledge.get("cases", record) is None
+    assert record not in [h.id for h in similar_cases(knowledge, rca_event().describe(), min_score=0.0)]
+    assert _notes(knowledge) == {}  # its group held only this case
+    again = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", index=False,
+                         knowledge=knowledge)
+    assert again.repeated and again.removed == []  # nothing left to remove
+
+
+def test_a_store_that_cannot_be_opened_keeps_a_kept_out_cases_record_and_says_how_to_remove_it(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+
+    def unusable():
+        raise KnowledgeStoreError("cannot open the knowledge store at /x/chroma: file is not a database")
+
+    out = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", index=False,
+                       knowledge=unusable)
+    assert memory.get_case(case_id).latest_correction.no_index  # stored all the same
+    assert out.removed == [] and out.notes == [
+        f"correction stored, but a record case-{case_id} indexed by an earlier correction stays in the knowledge "
+        "store, where similar-case retrieval still finds it (KnowledgeStoreError: cannot open the knowledge store "
+        f"at /x/chroma: file is not a database); remove it with `bianque knowledge forget-case {case_id}`"]
+
+
+def test_forget_case_removes_a_record_left_behind(memory, knowledge) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", knowledge=knowledge)
+    correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", index=False)  # store down
+    assert knowledge.get("cases", f"case-{case_id}") is not None and _notes(knowledge)
+    forgot = CliRunner().invoke(app, ["knowledge", "forget-case", case_id])
+    assert forgot.exit_code == 0, forgot.output
+    assert f"removed case-{case_id}: similar-case retrieval no longer finds case {case_id}" in forgot.output
+    assert knowledge.get("cases", f"case-{case_id}") is None and _notes(knowledge) == {}
+    again = CliRunner().invoke(app, ["knowledge", "forget-case", case_id])
+    assert again.exit_code == 1 and "nothing removed" in again.output
 
 
 def test_min_cases_writes_no_note_for_a_small_group_and_keeps_the_one_it_has(memory, knowledge) -> None:

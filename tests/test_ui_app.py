@@ -385,3 +385,22 @@ def test_a_bad_setting_is_named_on_the_page_not_raised(monkeypatch):
     (message,) = [shown(e.value) for e in at.error]
     assert "BIANQUE_MAX_QUERY_POINTS: Input should be a valid integer" in message and "(got 'lots')" in message
     assert not at.chat_input  # no page runs on settings it cannot read
+
+
+def test_a_case_kept_out_of_experience_is_removed_from_the_knowledge_store():
+    """Indexed by a first correction, then kept out (the box unticked): its record no longer answers similar-case
+    retrieval."""
+    from agent.runtime import open_knowledge
+
+    case_id = seed_case("release-bad-canary")
+    at = open_cases(app())
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.selectbox(key=f"correction-{case_id}-decision").set_value("hold")
+    at.form_submit_button[0].click().run()  # 'Add to experience knowledge' is on
+    assert f"indexed as case-{case_id}" in shown(" ".join(s.value for s in at.success))
+    at.checkbox(key=f"correction-{case_id}-index").uncheck()
+    at.form_submit_button[0].click().run()  # the same truth, kept out: a new correction
+    assert not at.exception and not at.error and not at.warning
+    message = shown(" ".join(s.value for s in at.success))
+    assert "Stored #2" in message and f"removed from knowledge: case-{case_id}" in message
+    assert open_knowledge(get_settings(), ingest=False).get("cases", f"case-{case_id}") is None

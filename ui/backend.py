@@ -117,14 +117,15 @@ def get_case(case_id: str) -> CaseRecord:
 
 def correct(case_id: str, *, index: bool = True, **fields: Any) -> Any:
     """Store a correction through the evolution step; ``index`` makes the case retrievable experience (off: stored
-    with the correction, the case stays out of experience, distillation and lessons included).
+    with the correction, the case stays out of experience, distillation and lessons included, and its record from
+    an earlier correction is removed from the knowledge store).
 
     ``fields`` are ``correct_case``'s keywords (correct, service, fault, decision, needs_attention,
     note, author). Raises CorrectionError / CaseNotFoundError with a message fit for the user.
     """
     from agent.evolve.corrections import correct_case
 
-    return correct_case(memory(), case_id, index=index, knowledge=knowledge() if index else None, **fields)
+    return correct_case(memory(), case_id, index=index, knowledge=knowledge, **fields)  # opened once stored
 
 
 def skill_library() -> SkillLibrary:

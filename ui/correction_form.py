@@ -68,6 +68,7 @@ def _submit(case_id: str) -> None:
         state[FLASH] = (case_id, "info", f"Already stored as {correction_line(result.correction)}: nothing new stored")
         return
     indexed = f"; indexed as {', '.join(result.indexed)}" if result.indexed else ""
+    indexed += f"; removed from knowledge: {', '.join(result.removed)}" if result.removed else ""
     notes = "".join(f"; {note}" for note in result.notes)  # e.g. stored but not indexed, and why
     message = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}{notes}"
     state[FLASH] = (case_id, "warning" if result.notes else "success", message)

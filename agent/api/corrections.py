@@ -14,7 +14,7 @@ def apply_correction(
     memory: Memory, case_id: str, body: CorrectionRequest, knowledge: Callable[[], Any] | None = None
 ) -> CorrectionResponse:
     """Check the correction fits the case, store it (with ``body.index``: false keeps the case out of experience)
-    and (``body.index`` and a store) index the case.
+    and, with a store (``knowledge`` opens it), index the case or (``body.index`` false) remove its record.
 
     Raises CaseNotFoundError for an unknown case and InvalidInputError for a correction that does not fit.
     """
@@ -29,8 +29,8 @@ def apply_correction(
         note=body.note,
         author=body.author,
         index=body.index,
-        knowledge=knowledge() if body.index and knowledge is not None else None,
+        knowledge=knowledge,
         wording=API_WORDING,
     )
     return CorrectionResponse(correction=result.correction, truth=result.truth.describe(), indexed=result.indexed,
-                              notes=result.notes, repeated=result.repeated)
+                              removed=result.removed, notes=result.notes, repeated=result.repeated)

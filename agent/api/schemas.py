@@ -102,6 +102,8 @@ class CorrectionResponse(BaseModel):
     correction: CorrectionRecord
     truth: str | None = Field(default=None, description="The truth in a few words, e.g. 'cache/disk_full'.")
     indexed: list[str] = Field(default_factory=list, description="Knowledge ids written (case, experience note).")
+    removed: list[str] = Field(default_factory=list, description="Knowledge ids removed: the case's record, when "
+                                                                 "`index: false` keeps it out of experience.")
     notes: list[str] = Field(default_factory=list)
     repeated: bool = Field(default=False, description="The case's latest correction already said exactly this: "
                                                       "nothing new was stored (answered 200, not 201).")

@@ -28,9 +28,9 @@ def correct(
         "--author", help="Who gives the correction (default: your login name).")] = None,
     index: Annotated[bool, typer.Option(
         "--index/--no-index", help="Index the case and refresh its experience note in the knowledge store now "
-        "(similar-case retrieval). --no-index is stored with the correction: the case stays out of experience, "
-        "so a later `knowledge distill` and the ranking's lessons skip it too, until a later correction of it "
-        "without --no-index.")] = True,
+        "(similar-case retrieval). --no-index is stored with the correction: the case stays out of experience "
+        "(its record from an earlier correction is removed from the knowledge store), so a later `knowledge "
+        "distill` and the ranking's lessons skip it too, until a later correction of it without --no-index.")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Mark a case right or wrong and give the truth; the verdict itself is never changed."""
@@ -45,21 +45,55 @@ def correct(
         result = correct_case(
             memory, case_id, correct=right, service=service, fault=fault, decision=decision,
             needs_attention=attention, note=note, author=author() if who is None else who, index=index,
-            knowledge=knowledge_store() if index else None,
+            knowledge=knowledge_store,  # opened once the correction is stored: a store down never loses it
         )
     if as_json:
         print_json({"correction": result.correction.model_dump(mode="json"), "truth": result.truth.describe(),
-                    "indexed": result.indexed, "notes": result.notes, "repeated": result.repeated})
+                    "indexed": result.indexed, "removed": result.removed, "notes": result.notes,
+                    "repeated": result.repeated})
         return
     verdict = "right" if right else "wrong"
     stored = "already stored" if result.repeated else "stored"
     say(f"correction {result.correction.id} {stored}: case {case_id} was {verdict}; truth: {result.truth.describe()}")
     for doc in result.indexed:
         say(f"  retrievable as {doc}")
+    for doc in result.removed:
+        say(f"  no longer retrievable: {doc} removed from the knowledge store")
     for message in result.notes:
         say(f"  note: {message}", "yellow")
     if not right:
         say(f"propose a fix to the Skill that answered: bianque skills refine --from-case {case_id}")
+
+
+def forget_case_command(
+    case_id: Annotated[str, typer.Argument(help="The case whose record to remove (see `bianque cases list`).")],
+) -> None:
+    """Remove a case's record from the knowledge store's cases collection, where similar-case retrieval finds it
+    (e.g. one left there when `correct --no-index` could not open the store), and refresh its group's note.
+
+    Exit 1 when no record of the case is stored. A later correction of the case without --no-index indexes it
+    again."""
+    from agent.evolve.casebase import forget_case
+    from agent.evolve.distill import refresh_note_for
+    from agent.memory import CaseNotFoundError
+
+    with evolve_errors():
+        store = knowledge_store()
+        removed = forget_case(store, case_id)
+        memory = memory_store()
+        try:
+            case = memory.get_case(case_id)
+        except CaseNotFoundError:
+            case = None  # a record of a case memory no longer holds: nothing else to refresh
+        if case is not None:
+            refresh_note_for(memory, store, case)
+    if removed is None:
+        say(f"no record of case {case_id} in the knowledge store's cases collection: nothing removed", "yellow")
+        raise typer.Exit(1)
+    say(f"removed {removed}: similar-case retrieval no longer finds case {case_id}")
+    if case is not None and case.latest_correction is not None and case.in_experience:
+        say(f"  note: case {case_id}'s latest correction keeps it in experience (the ranking's lessons, distilled "
+            f"notes); `bianque correct {case_id} ... --no-index` keeps it out", "yellow")
 
 
 def distill_command(

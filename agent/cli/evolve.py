@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli.corrections import correct, distill_command, kinds_command
+from agent.cli.corrections import correct, distill_command, forget_case_command, kinds_command
 from agent.cli.refine import new_command, refine_command
 from agent.cli.regression import regression_add, regression_list, regression_remove
 from agent.cli.skill_versions import diff_command, history_command, rollback_command
@@ -32,6 +32,7 @@ def register(app: typer.Typer) -> None:
     knowledge = _group(app, "knowledge", "The knowledge store: handbook, experience notes, past cases.")
     knowledge.command("distill")(distill_command)
     knowledge.command("kinds")(kinds_command)
+    knowledge.command("forget-case")(forget_case_command)
     skills = _group(app, "skills", "Inspect and validate Skills (the YAML unit of orchestration).")
     skills.command("history")(history_command)
     numbers = {"ignore_unknown_options": True}  # '-1' is a version number to refuse, not an unknown option

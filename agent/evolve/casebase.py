@@ -83,6 +83,15 @@ def index_case(knowledge: Any, case: CaseRecord, truth: Truth | None = None) -> 
     return doc_id
 
 
+def forget_case(knowledge: Any, case_id: str) -> str | None:
+    """Remove a case's record from the ``cases`` collection; its id, or None when there was none."""
+    doc_id = case_doc_id(case_id)
+    if knowledge.get("cases", doc_id) is None:
+        return None
+    knowledge.delete("cases", doc_id)
+    return doc_id
+
+
 def similar_cases(
     knowledge: Any, text: str, *, top_k: int = 3, services: list[str] | None = None, min_score: float = 0.3
 ) -> list[KnowledgeSnippet]:

@@ -4,12 +4,14 @@
 it) and, when a knowledge store is given, makes the case retrievable: indexed into the ``cases``
 collection and merged into the experience note of its group (see :mod:`agent.evolve.distill`).
 ``index=False`` (``--no-index``) is stored with the correction: the case stays out of experience, now and
-for a later ``knowledge distill`` and the ranking's lessons, until a later correction says otherwise.
+for a later ``knowledge distill`` and the ranking's lessons, until a later correction says otherwise; with a
+knowledge store, a record an earlier correction indexed is removed from it (and its group's note refreshed).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +65,7 @@ class CorrectionResult:
     correction: CorrectionRecord
     truth: Truth
     indexed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # knowledge records no longer retrievable (``index=False``)
     notes: list[str] = field(default_factory=list)
     repeated: bool = False  # the case's latest correction already said exactly this: nothing new stored
 
@@ -183,9 +186,12 @@ def correct_case(
 ) -> CorrectionResult:
     """Store an engineer's correction of a case; with ``index`` and ``knowledge``, make the case retrievable.
 
+    ``knowledge`` is the knowledge store, or a function opening it: called once the correction is stored, so a
+    store that cannot be opened never loses the correction (a note says what it left undone).
     ``index=False`` is stored with the correction (``no_index``): the case is not indexed, and while it is its
-    latest correction, distillation and the ranking's lessons leave the case out. The same truth again with the
-    other ``index`` is a new correction. Raises CaseNotFoundError for an unknown case and CorrectionError (an
+    latest correction, distillation and the ranking's lessons leave the case out; with ``knowledge``, its record
+    indexed by an earlier correction is removed (``removed``) and its group's note refreshed. The same truth again
+    with the other ``index`` is a new correction. Raises CaseNotFoundError for an unknown case and CorrectionError (an
     InvalidInputError, worded with ``wording``) for values that do not fit the case's pattern. The case's verdict
     is never changed.
     """
@@ -209,8 +215,8 @@ def correct_case(
         result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
     if (unknown := _unheard_of(case, said["root_cause_service"])) is not None:
         result.notes.append(unknown)
-    if index and knowledge is not None:
-        _index(memory, knowledge, result)
+    if knowledge is not None:
+        (_index if index else _unindex)(memory, knowledge, result)
     return result
 
 
@@ -231,16 +237,46 @@ def _unheard_of(case: CaseRecord, service: str | None) -> str | None:
             f"given; if it is a typo, correct the case again with the right name")
 
 
+def _opened(knowledge: Any | Callable[[], Any]) -> Any:
+    """The store ``knowledge`` is, or the one it opens (a function); None when it opens none."""
+    return knowledge() if callable(knowledge) else knowledge
+
+
 def _index(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
     """Index the case and refresh its experience note; a store failure leaves the correction stored."""
     from agent.evolve.casebase import index_case
     from agent.evolve.distill import refresh_note_for
 
     try:
-        result.indexed.append(index_case(knowledge, result.case, result.truth))
-        note_id = refresh_note_for(memory, knowledge, result.case)
+        store = _opened(knowledge)
+        if store is None:
+            return
+        result.indexed.append(index_case(store, result.case, result.truth))
+        note_id = refresh_note_for(memory, store, result.case)
     except Exception as exc:  # the knowledge store is optional: never lose the correction over it
         result.notes.append(f"correction stored but not indexed: {type(exc).__name__}: {exc}")
         return
     if note_id:
         result.indexed.append(note_id)
+
+
+def _unindex(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
+    """Remove the record an earlier correction indexed (similar-case retrieval would still find it) and refresh
+    the case's group note; a store failure leaves the correction stored and says how to remove it later."""
+    from agent.evolve.casebase import case_doc_id, forget_case
+    from agent.evolve.distill import refresh_note_for
+
+    try:
+        store = _opened(knowledge)
+        if store is None:
+            return
+        removed = forget_case(store, result.case.id)
+        refresh_note_for(memory, store, result.case)  # the note of its group no longer counts it
+    except Exception as exc:  # the knowledge store is optional: never lose the correction over it
+        result.notes.append(
+            f"correction stored, but a record {case_doc_id(result.case.id)} indexed by an earlier correction stays "
+            f"in the knowledge store, where similar-case retrieval still finds it ({type(exc).__name__}: {exc}); "
+            f"remove it with `bianque knowledge forget-case {result.case.id}`")
+        return
+    if removed:
+        result.removed.append(removed)
