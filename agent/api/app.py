@@ -23,6 +23,7 @@ from agent.api.routes import (
     queue,
     refinements,
     regression,
+    schedules,
     skills,
     webhook,
 )
@@ -99,7 +100,8 @@ def create_app(
         _protected_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, webhook, queue, investigations, cases, refinements, incidents, regression, skills):
+    for module in (health, webhook, queue, investigations, cases, refinements, incidents, regression, skills,
+                   schedules):
         app.include_router(module.router)
     return app
 

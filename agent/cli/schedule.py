@@ -4,7 +4,6 @@ history; run the scheduler."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -36,6 +35,7 @@ from agent.memory import (
 from agent.timeparse import to_rfc3339
 
 if TYPE_CHECKING:
+    from agent.scheduler.overview import ScheduleState
     from agent.scheduler.service import InspectionScheduler
 
 schedule_app = typer.Typer(help="Scheduled inspections (cron in UTC, jobs kept in the database).", no_args_is_help=True)
@@ -55,15 +55,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _next_runs(scheduler: InspectionScheduler) -> dict[str, str]:
-    return {
-        job.id: to_rfc3339(job.next_run_time.timestamp()) if job.next_run_time else "paused"
-        for job in scheduler.inspection_jobs()
-    }
+    from agent.scheduler.overview import next_run_times
 
-
-def _overdue(scheduler: InspectionScheduler, now: float) -> set[str]:
-    """Jobs whose next run has passed: no scheduler has run them (a running one moves the time on as it fires)."""
-    return {job.id for job in scheduler.inspection_jobs() if job.next_run_time and job.next_run_time.timestamp() < now}
+    return {job_id: to_rfc3339(ts) if ts is not None else "paused" for job_id, ts in next_run_times(scheduler).items()}
 
 
 def _services(names: list[str]) -> str:
@@ -80,23 +74,14 @@ def _when(ts: float | None) -> str:
 def list_schedules(as_json: JsonOption = False) -> None:
     """Schedules with their cron, services, last run and next run (after `bianque schedule sync`); why a last run
     failed or was skipped; why an enabled schedule has no job (its Skill gone or not loading, its cron bad)."""
-    from agent.runtime import load_skills
-    from agent.scheduler import paused_scheduler
-    from agent.scheduler.specs import schedule_problem
+    from agent.scheduler.overview import schedule_states
 
     settings = get_settings()
-    now = time.time()
     with user_errors(*ERRORS), Memory(settings.resolved_database_url) as memory:
-        schedules = memory.list_schedules()
-        with paused_scheduler(settings) as scheduler:
-            next_runs = _next_runs(scheduler)
-            overdue = _overdue(scheduler, now)
-    library = load_skills(settings)
-    problems = {s.job_id: problem for s in schedules if s.enabled and s.job_id not in next_runs
-                and (problem := schedule_problem(s.skill, s.cron, library)) is not None}
+        schedules = schedule_states(settings, memory)
     if as_json:
-        print_json([{**s.model_dump(mode="json"), "next_run": next_runs.get(s.job_id),
-                     "problem": problems.get(s.job_id)} for s in schedules])
+        print_json([{**s.model_dump(mode="json", include=set(ScheduleRecord.model_fields)),
+                     "next_run": _next_run(s, json=True), "problem": s.problem} for s in schedules])
         return
     if not schedules:
         console.print("no schedules: run `bianque schedule sync` to load the Skills' schedules")
@@ -112,32 +97,39 @@ def list_schedules(as_json: JsonOption = False) -> None:
             escape(_services(s.services)),
             "yes" if s.enabled else "no",
             _when(s.last_run),
-            _status(s, now),
-            next_runs.get(s.job_id, "") + (" (overdue)" if s.job_id in overdue else "") or _no_job(s, problems),
+            _status(s),
+            _next_run(s),
         )
     console.print(table)
-    if overdue:
+    if any(s.overdue for s in schedules):
         console.print("overdue: no scheduler has run them; `bianque schedule start` or `bianque serve "
                       "--with-scheduler` runs one (a run more than 30 minutes late is skipped, the next is on time)")
     for s in schedules:
         if s.last_reason:  # untrusted text (an exception's message): printed as it is, never read as markup
             console.print(f"last run of {escape(s.job_id)} {escape(s.last_status or '')}: {escape(s.last_reason)}")
-    for job_id, problem in problems.items():
-        err_console.print(f"[yellow]no job[/] for schedule {escape(job_id)}: {escape(problem)}")
+    for s in schedules:
+        if s.problem:
+            err_console.print(f"[yellow]no job[/] for schedule {escape(s.job_id)}: {escape(s.problem)}")
 
 
-def _status(schedule: ScheduleRecord, now: float) -> str:
+def _status(schedule: ScheduleState) -> str:
     """The status column: ``running since …`` while a run holds the schedule, else how the last run went."""
-    if schedule.running_by and schedule.running_until is not None and schedule.running_until >= now:
+    if schedule.running:
         return f"running since {_when(schedule.running_since)}"
     return (schedule.last_status or "-") + (" (see below)" if schedule.last_reason else "")
 
 
-def _no_job(schedule: ScheduleRecord, problems: dict[str, str]) -> str:
-    """What the next-run column says of a schedule without a job."""
-    if not schedule.enabled:
-        return "disabled"
-    return "none (see below)" if schedule.job_id in problems else "not synced"
+NO_JOB = {"paused": "paused", "disabled": "disabled", "cannot run": "none (see below)", "not synced": "not synced"}
+
+
+def _next_run(schedule: ScheduleState, json: bool = False) -> str | None:
+    """The next-run column: when (``(overdue)`` when it has passed), else what it is without one (--json: the time,
+    ``paused``, or None without a job)."""
+    if schedule.next_run is not None:
+        return to_rfc3339(schedule.next_run) + (" (overdue)" if schedule.overdue and not json else "")
+    if json:
+        return "paused" if schedule.job == "paused" else None
+    return NO_JOB[schedule.job]
 
 
 @schedule_app.command("sync")

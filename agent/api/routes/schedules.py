@@ -1,0 +1,54 @@
+"""``/schedules``: scheduled inspections as ``bianque schedule list`` and ``history`` show them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import computed_field
+
+from agent.api.state import ServiceState, require_token, service
+from agent.api.text import text_only_request
+from agent.memory import ScheduleNotFoundError, ScheduleRunRecord
+from agent.memory.schedules import MAX_RUNS_KEPT
+from agent.scheduler.overview import ScheduleState, schedule_states
+
+router = APIRouter(prefix="/schedules", tags=["schedules"],
+                   dependencies=[Depends(require_token), Depends(text_only_request)])
+State = Annotated[ServiceState, Depends(service)]
+RUNS_SHOWN = 20  # runs answered without ?limit= (as `bianque schedule history`)
+
+
+class ScheduleRun(ScheduleRunRecord):
+    """One run of a schedule's history."""
+
+    @computed_field(description="How long the run took, in seconds; null when its start is unknown.")
+    @property
+    def took(self) -> float | None:
+        return super().took
+
+
+def _unknown(job_id: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"no schedule with job id {job_id!r} (see GET /schedules)")
+
+
+@router.get("", response_model=list[ScheduleState])
+def list_schedules(state: State) -> list[ScheduleState]:
+    """Every schedule by job id: Skill, cron, services, enabled; its job's ``next_run`` (``overdue`` when it has
+    passed: no scheduler runs it) or why it has none (``job``, ``problem``); the last run's status, reason and case;
+    whether a run holds it now (``running``)."""
+    return schedule_states(state.settings, state.memory)
+
+
+@router.get("/{job_id:path}/runs", response_model=list[ScheduleRun])
+def list_runs(
+    job_id: str,
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=MAX_RUNS_KEPT, description="How many runs, newest first.")] = RUNS_SHOWN,
+) -> list[ScheduleRun]:
+    """A schedule's runs, newest first: started, finished, status, reason, case and trigger (404 unknown job id)."""
+    try:
+        runs = state.memory.schedule_runs(job_id, limit)
+    except ScheduleNotFoundError:
+        raise _unknown(job_id) from None
+    return [ScheduleRun.model_validate(run.model_dump()) for run in runs]

@@ -1,0 +1,72 @@
+"""How each schedule stands now: its job's next run (overdue when no scheduler ran it), or why it has no job; its
+last run; whether a run holds it. One reading shared by ``bianque schedule list``, ``GET /schedules`` and the UI's
+Schedules page, so the three say the same."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import Field
+
+from agent.config import Settings
+from agent.memory import Memory, ScheduleRecord
+from agent.scheduler.service import InspectionScheduler, paused_scheduler
+from agent.scheduler.specs import schedule_problem
+
+JobState = Literal["scheduled", "paused", "disabled", "cannot run", "not synced"]
+"""A schedule's job: ``scheduled`` (it has one, with a next run), ``paused`` (it has one that does not run: paused
+in APScheduler), ``disabled`` (no job: the schedule is disabled), ``cannot run`` (no job: its Skill is gone, does
+not load or is no inspection, or its cron is bad; ``problem`` says which), ``not synced`` (no job yet: no sync or
+scheduler has run since it was stored)."""
+
+
+class ScheduleState(ScheduleRecord):
+    """A stored schedule with how it stands now."""
+
+    next_run: float | None = Field(default=None, description="When its job runs next (epoch seconds, UTC); None "
+                                                             "when it has no job or its job is paused.")
+    overdue: bool = Field(default=False, description="Its next run has passed: no scheduler is running it.")
+    job: JobState = "not synced"
+    problem: str | None = Field(default=None, description="Why an enabled schedule cannot have a job.")
+    running: bool = Field(default=False, description="A run holds the schedule now (its claim's lease is live).")
+
+
+def run_in_progress(schedule: ScheduleRecord, now: float) -> bool:
+    """Whether a run holds ``schedule`` at ``now``: a claim whose lease has not run out (a lapsed one was left by a
+    process that died, and the next run takes it over)."""
+    return bool(schedule.running_by) and schedule.running_until is not None and schedule.running_until >= now
+
+
+def next_run_times(scheduler: InspectionScheduler) -> dict[str, float | None]:
+    """The stored jobs' next runs by job id (epoch seconds; None for a paused job)."""
+    return {job.id: job.next_run_time.timestamp() if job.next_run_time else None
+            for job in scheduler.inspection_jobs()}
+
+
+def schedule_states(settings: Settings, memory: Memory, now: float | None = None) -> list[ScheduleState]:
+    """Every stored schedule (by job id) with its job's next run read from the job store (a paused scheduler: nothing
+    runs), whether that has passed, why an enabled schedule without a job cannot have one (the Skill library is
+    loaded only then) and whether a run holds it."""
+    from agent.runtime import load_skills
+
+    ts = time.time() if now is None else now
+    schedules = memory.list_schedules()
+    if not schedules:
+        return []
+    with paused_scheduler(settings) as scheduler:
+        jobs = next_run_times(scheduler)
+    library = load_skills(settings) if any(s.enabled and s.job_id not in jobs for s in schedules) else None
+    states = []
+    for schedule in schedules:
+        fields: dict[str, object] = {"running": run_in_progress(schedule, ts)}
+        if schedule.job_id in jobs:
+            next_run = jobs[schedule.job_id]
+            fields.update(next_run=next_run, overdue=next_run is not None and next_run < ts,
+                          job="scheduled" if next_run is not None else "paused")
+        elif not schedule.enabled:
+            fields["job"] = "disabled"
+        elif library is not None and (problem := schedule_problem(schedule.skill, schedule.cron, library)):
+            fields.update(job="cannot run", problem=problem)
+        states.append(ScheduleState(**schedule.model_dump(), **fields))
+    return states

@@ -1,0 +1,105 @@
+"""``/schedules``: every schedule as ``bianque schedule list`` reads it, a schedule's run history."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+
+from agent.api.app import create_app
+from agent.api.settings import ApiSettings
+from agent.config import get_settings
+from agent.scheduler import paused_scheduler, sync_schedules
+from tests.test_api_support import make_client
+
+
+def by_id(client: TestClient) -> dict[str, dict]:
+    response = client.get("/schedules")
+    assert response.status_code == 200, response.text
+    return {row["job_id"]: row for row in response.json()}
+
+
+def test_no_schedules_is_an_empty_list(client):
+    assert client.get("/schedules").json() == []
+
+
+def test_each_schedule_says_its_next_run_last_run_and_whether_it_runs_or_why_it_has_no_job(memory, investigator):
+    """Set up before the app starts: APScheduler's own writes to the job store do not race its queue workers."""
+    settings = get_settings()
+    memory.save_schedule("ghost", "no-such-skill", "0 2 * * *")  # its Skill since gone
+    memory.save_schedule("paused", "disk-inspection", "0 2 * * *", enabled=False)
+    sync_schedules(settings)
+    memory.save_schedule("fresh", "disk-inspection", "0 3 * * *", ["cache"])  # stored since the last sync
+    memory.record_schedule_run("skill:saturation-inspection", "done", case_id="3f2a9c1d0b7e")
+    memory.record_schedule_run("skill:disk-inspection", "failed", reason="OSError: <b>disk</b> [gone](http://x)")
+    memory.claim_schedule_run("skill:error-log-inspection", "replica-2:4242:ab12cd34", lease_s=300.0)
+    with paused_scheduler(settings) as scheduler:  # as stored when no scheduler ran since
+        scheduler.modify_job("skill:memory-leak-inspection", next_run_time=datetime.now(UTC) - timedelta(hours=1))
+    with make_client(memory, investigator) as client:
+        rows = by_id(client)
+    now = time.time()
+
+    assert sorted(rows) == ["fresh", "ghost", "paused", "skill:disk-inspection", "skill:error-log-inspection",
+                            "skill:memory-leak-inspection", "skill:saturation-inspection",
+                            "skill:serving-health-inspection"]
+    disk = rows["skill:disk-inspection"]
+    assert (disk["skill"], disk["cron"], disk["enabled"], disk["job"]) == ("disk-inspection", "0 */2 * * *", True,
+                                                                           "scheduled")
+    assert now < disk["next_run"] <= now + 2 * 3600 and disk["overdue"] is False and disk["running"] is False
+    assert (disk["last_status"], disk["last_reason"]) == ("failed", "OSError: <b>disk</b> [gone](http://x)")
+    assert rows["skill:saturation-inspection"]["last_case_id"] == "3f2a9c1d0b7e"
+    late = rows["skill:memory-leak-inspection"]
+    assert late["overdue"] is True and late["next_run"] < now and late["job"] == "scheduled"
+    busy = rows["skill:error-log-inspection"]
+    assert busy["running"] is True and busy["running_by"] == "replica-2:4242:ab12cd34"
+    assert busy["running_since"] <= now < busy["running_until"]
+    ghost = rows["ghost"]
+    assert (ghost["job"], ghost["next_run"]) == ("cannot run", None)
+    assert ghost["problem"].startswith("no Skill named 'no-such-skill'")
+    assert (rows["paused"]["job"], rows["paused"]["problem"], rows["paused"]["enabled"]) == ("disabled", None, False)
+    assert (rows["fresh"]["job"], rows["fresh"]["services"], rows["fresh"]["problem"]) == ("not synced", ["cache"],
+                                                                                          None)
+
+
+def test_a_lapsed_run_claim_is_no_run_in_progress(client, memory):
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *")
+    memory.claim_schedule_run("nightly", "gone:1:ab12cd34", lease_s=60.0, now=time.time() - 3600)  # its process died
+    assert by_id(client)["nightly"]["running"] is False
+
+
+def test_runs_newest_first_with_a_limit(client, memory):
+    memory.save_schedule("team/nightly", "disk-inspection", "0 2 * * *")  # a job id may hold a slash
+    memory.save_schedule("hourly", "disk-inspection", "0 * * * *")
+    memory.record_schedule_run("team/nightly", "done", ts=7212.0, started=7200.0, case_id="3f2a9c1d0b7e",
+                               trigger="scheduled")
+    memory.record_schedule_run("team/nightly", "failed", ts=14600.0, started=14400.0, reason="RuntimeError: down")
+    memory.record_schedule_run("hourly", "done", ts=20000.0, case_id="0123456789ab")
+
+    runs = client.get("/schedules/team/nightly/runs").json()
+    assert [(r["status"], r["case_id"], r["reason"], r["trigger"], r["took"]) for r in runs] == [
+        ("failed", None, "RuntimeError: down", "manual", 200.0), ("done", "3f2a9c1d0b7e", None, "scheduled", 12.0)]
+    assert (runs[1]["job_id"], runs[1]["started_at"], runs[1]["finished_at"]) == ("team/nightly", 7200.0, 7212.0)
+    newest = client.get("/schedules/team/nightly/runs", params={"limit": 1}).json()
+    assert [r["status"] for r in newest] == ["failed"]
+    memory.save_schedule("quiet", "disk-inspection", "0 4 * * *")
+    assert client.get("/schedules/quiet/runs").json() == []
+
+
+def test_a_bad_limit_or_an_unknown_job_id_is_named(client, memory):
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *")
+    for limit in ("0", "201", "many"):
+        response = client.get("/schedules/nightly/runs", params={"limit": limit})
+        assert response.status_code == 422 and response.json()["detail"].startswith("invalid request: query.limit: ")
+    missing = client.get("/schedules/nope/runs")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no schedule with job id 'nope' (see GET /schedules)"
+
+
+def test_schedules_need_the_token_when_one_is_set(memory, investigator):
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *")
+    app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token="s3cret"))
+    with TestClient(app) as client:
+        for path in ("/schedules", "/schedules/nightly/runs"):
+            assert client.get(path).status_code == 401
+            assert client.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == 200
