@@ -22,6 +22,7 @@ PAGES = [
     st.Page("views/chat.py", title="Chat", icon=":material/chat:", default=True),
     st.Page("views/cases.py", title="Cases", icon=":material/folder_open:"),
     st.Page("views/skills.py", title="Skills", icon=":material/extension:"),
+    st.Page("views/schedules.py", title="Schedules", icon=":material/schedule:"),
 ]
 
 

@@ -1,5 +1,5 @@
 """The UI's only door to the library: settings, memory, knowledge, bundles, questions, corrections, Skills
-and their refinement (propose, apply, history, rollback).
+and their refinement (propose, apply, history, rollback), schedules and their runs.
 
 Nothing here knows Streamlit beyond caching long-lived resources, so every call is testable on its own.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import streamlit as st
@@ -18,8 +18,11 @@ from agent.ask import Answer, answer_question
 from agent.bundles.event_file import read_event
 from agent.config import PROJECT_ROOT, Settings, get_settings
 from agent.events import Event
-from agent.memory import CaseRecord, Memory
+from agent.memory import CaseRecord, Memory, ScheduleRunRecord
 from agent.skills.library import SkillLibrary, load_default_library
+
+if TYPE_CHECKING:
+    from agent.scheduler.overview import ScheduleState
 
 SCENARIOS_DIR = PROJECT_ROOT / "examples" / "scenarios"
 
@@ -113,6 +116,19 @@ def list_cases(pattern: str | None = None, limit: int = 200) -> list[CaseRecord]
 def get_case(case_id: str) -> CaseRecord:
     """One stored case with its corrections (CaseNotFoundError when unknown)."""
     return memory().get_case(case_id)
+
+
+def schedules() -> list[ScheduleState]:
+    """Every schedule with how it stands now (``agent.scheduler.overview.ScheduleState``), as ``bianque schedule
+    list`` reads it."""
+    from agent.scheduler.overview import schedule_states
+
+    return schedule_states(settings(), memory())
+
+
+def schedule_runs(job_id: str, limit: int) -> list[ScheduleRunRecord]:
+    """A schedule's runs, newest first (ScheduleNotFoundError when it is gone)."""
+    return memory().schedule_runs(job_id, limit)
 
 
 def correct(case_id: str, *, index: bool = True, **fields: Any) -> Any:

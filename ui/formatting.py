@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from agent.detectors.wording import fmt_duration
 from agent.findings import Finding
 from agent.graph.nodes.report import cited_for, fault_shown
 from agent.memory import MemoryStoreError
 from agent.memory.lines import SHORT_PATTERN, answer_line
-from agent.memory.records import CaseRecord
+from agent.memory.records import CaseRecord, ScheduleRunRecord
+from agent.scheduler.overview import ScheduleState, next_run_label, services_label, status_label
 from agent.skills.loader import LoadedSkill
 from agent.timeparse import to_rfc3339
 from agent.verdict import Verdict
@@ -178,6 +180,45 @@ def skill_rows(skills: list[LoadedSkill]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _utc(ts: float | None) -> str:
+    return to_rfc3339(ts) if ts is not None else "-"
+
+
+def schedule_rows(schedules: list[ScheduleState]) -> list[dict[str, Any]]:
+    """Schedules as table rows, in the words of ``bianque schedule list``; the last run's reason (untrusted text) as
+    a cell's text."""
+    return [
+        {
+            "job id": s.job_id,
+            "skill": s.skill,
+            "cron": s.cron,
+            "services": services_label(s.services),
+            "enabled": s.enabled,
+            "next run": next_run_label(s),
+            "last run": _utc(s.last_run),
+            "status": status_label(s),
+            "case": s.last_case_id or "-",
+            "reason": s.last_reason or "",
+        }
+        for s in schedules
+    ]
+
+
+def run_rows(runs: list[ScheduleRunRecord]) -> list[dict[str, Any]]:
+    """A schedule's runs as table rows, as ``bianque schedule history`` shows them (the reason whole)."""
+    return [
+        {
+            "started": _utc(run.started_at),
+            "took": "-" if run.took is None else fmt_duration(run.took),
+            "status": run.status,
+            "trigger": run.trigger or "-",
+            "case": run.case_id or "-",
+            "reason": run.reason or "",
+        }
+        for run in runs
+    ]
 
 
 IMAGE = re.compile(r"(?<!\\)!\[")  # an image's opening ``![`` that no backslash escapes

@@ -1,4 +1,4 @@
-"""Streamlit renderers shared by the pages: a verdict, an answer, an error."""
+"""Streamlit renderers shared by the pages: a verdict, an answer, an error, a button opening a case."""
 
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ def _open_case(case_id: str) -> None:
     st.session_state[SELECTED_CASE] = case_id
 
 
+def open_case_button(case_id: str, *, key: str, label: str = "Open in Cases") -> None:
+    """A button that opens ``case_id`` on the Cases page."""
+    if st.button(label, key=key, on_click=_open_case, args=(case_id,)):
+        st.switch_page(CASES_PAGE)
+
+
 def render_answer(answer: Answer, source: str, *, key: str) -> None:
     """One chat answer: the verdict, where it came from, the case id and the full markdown report."""
     result = answer.result
@@ -69,7 +75,7 @@ def render_answer(answer: Answer, source: str, *, key: str) -> None:
     if result.case_id:
         left, right = st.columns([3, 1], vertical_alignment="center")
         left.markdown(f"Case id: `{result.case_id}`")
-        if right.button("Open in Cases", key=f"open-{key}", on_click=_open_case, args=(result.case_id,)):
-            st.switch_page(CASES_PAGE)
+        with right:
+            open_case_button(result.case_id, key=f"open-{key}")
     with st.expander("Full report", expanded=False):
         st.markdown(report_markdown(answer.text))

@@ -60,12 +60,6 @@ def _next_runs(scheduler: InspectionScheduler) -> dict[str, str]:
     return {job_id: to_rfc3339(ts) if ts is not None else "paused" for job_id, ts in next_run_times(scheduler).items()}
 
 
-def _services(names: list[str]) -> str:
-    if not names:  # a schedule added without --service runs over its Skill's scope
-        return "(Skill's scope)"
-    return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} +{len(names) - 2}"
-
-
 def _when(ts: float | None) -> str:
     return to_rfc3339(ts) if ts is not None else "-"
 
@@ -74,14 +68,14 @@ def _when(ts: float | None) -> str:
 def list_schedules(as_json: JsonOption = False) -> None:
     """Schedules with their cron, services, last run and next run (after `bianque schedule sync`); why a last run
     failed or was skipped; why an enabled schedule has no job (its Skill gone or not loading, its cron bad)."""
-    from agent.scheduler.overview import schedule_states
+    from agent.scheduler.overview import schedule_states, services_label
 
     settings = get_settings()
     with user_errors(*ERRORS), Memory(settings.resolved_database_url) as memory:
         schedules = schedule_states(settings, memory)
     if as_json:
         print_json([{**s.model_dump(mode="json", include=set(ScheduleRecord.model_fields)),
-                     "next_run": _next_run(s, json=True), "problem": s.problem} for s in schedules])
+                     "next_run": _next_run_json(s), "problem": s.problem} for s in schedules])
         return
     if not schedules:
         console.print("no schedules: run `bianque schedule sync` to load the Skills' schedules")
@@ -94,7 +88,7 @@ def list_schedules(as_json: JsonOption = False) -> None:
             escape(s.job_id),
             escape(s.skill),
             s.cron,
-            escape(_services(s.services)),
+            escape(services_label(s.services)),
             "yes" if s.enabled else "no",
             _when(s.last_run),
             _status(s),
@@ -114,22 +108,23 @@ def list_schedules(as_json: JsonOption = False) -> None:
 
 def _status(schedule: ScheduleState) -> str:
     """The status column: ``running since …`` while a run holds the schedule, else how the last run went."""
-    if schedule.running:
-        return f"running since {_when(schedule.running_since)}"
-    return (schedule.last_status or "-") + (" (see below)" if schedule.last_reason else "")
+    from agent.scheduler.overview import status_label
+
+    return status_label(schedule) + (" (see below)" if schedule.last_reason and not schedule.running else "")
 
 
-NO_JOB = {"paused": "paused", "disabled": "disabled", "cannot run": "none (see below)", "not synced": "not synced"}
+def _next_run(schedule: ScheduleState) -> str:
+    """The next-run column: when (``(overdue)`` when it has passed), else what it is without one."""
+    from agent.scheduler.overview import next_run_label
+
+    return next_run_label(schedule) + (" (see below)" if schedule.problem else "")
 
 
-def _next_run(schedule: ScheduleState, json: bool = False) -> str | None:
-    """The next-run column: when (``(overdue)`` when it has passed), else what it is without one (--json: the time,
-    ``paused``, or None without a job)."""
+def _next_run_json(schedule: ScheduleState) -> str | None:
+    """``next_run`` of --json: the time, ``paused``, or None without a job."""
     if schedule.next_run is not None:
-        return to_rfc3339(schedule.next_run) + (" (overdue)" if schedule.overdue and not json else "")
-    if json:
-        return "paused" if schedule.job == "paused" else None
-    return NO_JOB[schedule.job]
+        return to_rfc3339(schedule.next_run)
+    return "paused" if schedule.job == "paused" else None
 
 
 @schedule_app.command("sync")
@@ -229,7 +224,9 @@ def _warn(message: str) -> None:
 
 def _describe(schedule: ScheduleRecord) -> str:
     """``disk-inspection at '0 2 * * *' over cache``: a schedule's Skill, cron and services in a message."""
-    return f"{schedule.skill} at {schedule.cron!r} over {_services(schedule.services)}"
+    from agent.scheduler.overview import services_label
+
+    return f"{schedule.skill} at {schedule.cron!r} over {services_label(schedule.services)}"
 
 
 def _unknown(job_id: str) -> LookupError:

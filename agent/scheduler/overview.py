@@ -1,10 +1,11 @@
 """How each schedule stands now: its job's next run (overdue when no scheduler ran it), or why it has no job; its
-last run; whether a run holds it. One reading shared by ``bianque schedule list``, ``GET /schedules`` and the UI's
-Schedules page, so the three say the same."""
+last run; whether a run holds it. One reading, and its words, shared by ``bianque schedule list``, ``GET /schedules``
+and the UI's Schedules page, so the three say the same."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -13,6 +14,7 @@ from agent.config import Settings
 from agent.memory import Memory, ScheduleRecord
 from agent.scheduler.service import InspectionScheduler, paused_scheduler
 from agent.scheduler.specs import schedule_problem
+from agent.timeparse import to_rfc3339
 
 JobState = Literal["scheduled", "paused", "disabled", "cannot run", "not synced"]
 """A schedule's job: ``scheduled`` (it has one, with a next run), ``paused`` (it has one that does not run: paused
@@ -70,3 +72,30 @@ def schedule_states(settings: Settings, memory: Memory, now: float | None = None
             fields.update(job="cannot run", problem=problem)
         states.append(ScheduleState(**schedule.model_dump(), **fields))
     return states
+
+
+NO_JOB: dict[JobState, str] = {"paused": "paused", "disabled": "disabled", "cannot run": "none",
+                               "not synced": "not synced"}
+
+
+def next_run_label(state: ScheduleState) -> str:
+    """When its job runs next, UTC (``(overdue)`` when that has passed), else what it is without one (``disabled``,
+    ``none`` when it cannot run, ``not synced``, ``paused``)."""
+    if state.next_run is not None:
+        return to_rfc3339(state.next_run) + (" (overdue)" if state.overdue else "")
+    return NO_JOB[state.job]
+
+
+def status_label(state: ScheduleState) -> str:
+    """``running since …`` while a run holds the schedule, else how its last run went (``-`` before any)."""
+    if state.running:
+        return f"running since {to_rfc3339(state.running_since) if state.running_since is not None else '-'}"
+    return state.last_status or "-"
+
+
+def services_label(names: Sequence[str]) -> str:
+    """A schedule's services in a few words: ``(Skill's scope)`` when it names none, the first two and a count
+    beyond three."""
+    if not names:  # a schedule added without --service runs over its Skill's scope
+        return "(Skill's scope)"
+    return ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} +{len(names) - 2}"

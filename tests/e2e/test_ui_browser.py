@@ -124,3 +124,26 @@ def test_an_alert_annotation_that_looks_like_markdown_is_shown_as_text(ui_url, s
         expect(page.get_by_role("heading", name=re.compile(r"!\[pixel\]"))).to_be_visible()
         assert page.locator("img[src*='pixel']").count() == 0
     assert fetched == []
+
+
+def test_the_schedules_page_shows_a_schedule_and_its_runs_in_chromium(ui_url, system_binary, tmp_path):
+    """A schedule's row and its run history render; a stored reason that looks like markdown fetches nothing."""
+    from playwright.sync_api import expect
+
+    from agent.memory import Memory
+
+    image = "http://127.0.0.1:9/reason.png"  # the discard port: nothing would answer
+    with Memory() as memory:  # the served app's database: the child inherits this test's BIANQUE_HOME
+        memory.save_schedule("nightly", "disk-inspection", "0 2 * * *", ["cache"])
+        memory.record_schedule_run("nightly", "failed", reason=f"OSError: ![x]({image}) <b>disk</b> gone")
+    fetched: list[str] = []
+    with chromium_page(system_binary("chromium", CHROMIUM)) as page:
+        page.on("request", lambda request: fetched.append(request.url) if request.url == image else None)
+        page.goto(ui_url)
+        page.get_by_test_id("stSidebarNav").get_by_text("Schedules").click()
+        expect(page.get_by_role("heading", name="Schedules", exact=True)).to_be_visible()
+        expect(page.get_by_role("heading", name="Runs of nightly")).to_be_visible()
+        expect(page.get_by_test_id("stDataFrame")).to_have_count(2)  # the schedules, the runs of the one shown
+        page.screenshot(path=str(tmp_path / "schedules.png"), full_page=True)
+        assert page.locator("img[src*='reason']").count() == 0
+    assert fetched == []

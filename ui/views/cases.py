@@ -12,7 +12,7 @@ from ui import backend
 from ui.correction_form import render_correction_form, render_flash
 from ui.formatting import case_option, case_rows, finding_rows, plain, report_markdown, skill_label
 from ui.refine_panel import render_refine_panel
-from ui.widgets import SELECTED_CASE, render_verdict, show_error
+from ui.widgets import SELECTED_CASE, log, render_verdict, show_error
 
 PATTERNS = {"all patterns": None, "rca": "rca", "release": "release_interception", "inspection": "inspection"}
 
@@ -67,6 +67,11 @@ if not cases:
 st.dataframe(case_rows(cases), hide_index=True, width="stretch")
 by_id = {case.id: case for case in cases}
 wanted = st.session_state.get(SELECTED_CASE)
+if wanted and wanted not in by_id:  # opened from another page (a schedule's run): it may be older than those listed
+    try:
+        by_id = {wanted: backend.get_case(wanted), **by_id}
+    except Exception as exc:  # gone, or the database away: the newest case is shown instead
+        log.warning("opening case %s failed", wanted, exc_info=exc)
 ids = list(by_id)
 chosen = st.selectbox(
     "Case", ids, index=ids.index(wanted) if wanted in by_id else 0, format_func=lambda i: case_option(by_id[i])
