@@ -1,4 +1,4 @@
-"""``/schedules``: every schedule as ``bianque schedule list`` reads it, a schedule's run history."""
+"""``/schedules``: every schedule as ``bianque schedule list`` reads it, a schedule's run history, running one now."""
 
 from __future__ import annotations
 
@@ -103,3 +103,43 @@ def test_schedules_need_the_token_when_one_is_set(memory, investigator):
         for path in ("/schedules", "/schedules/nightly/runs"):
             assert client.get(path).status_code == 401
             assert client.get(path, headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert client.post("/schedules/nightly/run").status_code == 401
+    assert investigator.calls == [] and memory.schedule_runs("nightly") == []
+
+
+def test_run_now_inspects_the_schedules_services_and_records_a_manual_run(client, memory, investigator):
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *", ["cache"])
+    response = client.post("/schedules/nightly/run")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["job_id"], body["skill"]) == ("nightly", "disk-inspection")
+    assert body["event"]["scope"]["services"] == ["cache"] and body["result"]["verdict"]["pattern"] == "inspection"
+    ((event, skill, source),) = investigator.calls  # this service's investigator ran it
+    assert (skill, source, event.scope.services) == ("disk-inspection", "schedule", ["cache"])
+    schedule = memory.get_schedule("nightly")
+    assert (schedule.last_status, schedule.last_case_id) == ("done", body["result"]["case_id"])
+    assert [(r.status, r.trigger) for r in memory.schedule_runs("nightly")] == [("done", "manual")]
+    assert memory.get_case(body["result"]["case_id"]).skill == "disk-inspection"
+
+
+def test_run_now_is_refused_while_another_run_holds_the_schedule(client, memory, investigator):
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *")
+    memory.claim_schedule_run("nightly", "replica-2:4242:ab12cd34", lease_s=300.0)  # a scheduled run elsewhere
+    response = client.post("/schedules/nightly/run")
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("schedule 'nightly' is already running (started ")
+    assert "by replica-2:4242:ab12cd34" in response.json()["detail"]
+    assert investigator.calls == [] and memory.schedule_runs("nightly") == []  # nothing run, nothing recorded
+    assert memory.get_schedule("nightly").running_by == "replica-2:4242:ab12cd34"  # its claim left alone
+
+
+def test_run_now_of_an_unknown_schedule_or_one_whose_skill_is_gone(client, memory, investigator):
+    missing = client.post("/schedules/nope/run")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == "no schedule with job id 'nope' (see GET /schedules)"
+    memory.save_schedule("ghost", "no-such-skill", "0 3 * * *")
+    gone = client.post("/schedules/ghost/run")
+    assert gone.status_code == 409 and gone.json()["detail"].startswith("no Skill named 'no-such-skill'")
+    assert investigator.calls == []
+    (run,) = memory.schedule_runs("ghost")  # recorded as a failed run, as the scheduler's would be
+    assert run.status == "failed" and run.reason.startswith("SkillUnavailableError: no Skill named 'no-such-skill'")

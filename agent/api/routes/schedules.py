@@ -1,4 +1,5 @@
-"""``/schedules``: scheduled inspections as ``bianque schedule list`` and ``history`` show them."""
+"""``/schedules``: scheduled inspections as ``bianque schedule list`` and ``history`` show them, and running one now
+as ``bianque schedule run JOB_ID`` does."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pydantic import computed_field
 
 from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
-from agent.memory import ScheduleNotFoundError, ScheduleRunRecord
+from agent.memory import ScheduleBusyError, ScheduleNotFoundError, ScheduleRunRecord
 from agent.memory.schedules import MAX_RUNS_KEPT
+from agent.scheduler import InspectionRun, run_inspection
+from agent.scheduler.jobs import SkillUnavailableError
 from agent.scheduler.overview import ScheduleState, schedule_states
 
 router = APIRouter(prefix="/schedules", tags=["schedules"],
@@ -52,3 +55,21 @@ def list_runs(
     except ScheduleNotFoundError:
         raise _unknown(job_id) from None
     return [ScheduleRun.model_validate(run.model_dump()) for run in runs]
+
+
+@router.post("/{job_id:path}/run", response_model=InspectionRun)
+def run_now(job_id: str, state: State) -> InspectionRun:
+    """Run the schedule now, as ``bianque schedule run JOB_ID``: its Skill over its services (none: the Skill's
+    scope), investigated by this service, the run recorded on it (``manual``) and its case stored; a verdict that
+    could not judge is answered as it is (``result.verdict.judged`` false). 404 unknown job id; 409 while another run
+    holds the schedule (nothing run or recorded), or when its Skill cannot run (recorded as a failed run)."""
+    schedule = state.memory.find_schedule(job_id)
+    if schedule is None:
+        raise _unknown(job_id)
+    try:
+        return run_inspection(schedule.skill, schedule.services or None, job_id=job_id, settings=state.settings,
+                              investigator=state.investigator)
+    except (ScheduleBusyError, SkillUnavailableError) as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    except ScheduleNotFoundError:  # removed since it was read above
+        raise _unknown(job_id) from None
