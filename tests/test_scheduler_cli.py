@@ -364,6 +364,18 @@ def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
     assert listed(runner)["skill:disk-inspection"]["last_status"] == "could not judge"
 
 
+def test_a_run_whose_knowledge_store_cannot_be_opened_exits_2_naming_it(runner, bianque_home):
+    """As `bianque inspect` says it: one error line, not a KnowledgeStoreError traceback; the run is recorded failed."""
+    (bianque_home / "chroma").mkdir(parents=True)
+    (bianque_home / "chroma" / "chroma.sqlite3").write_bytes(b"not a database, " * 512)
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
+    result = invoke(runner, "run", "nightly")
+    assert result.exit_code == 2, result.output
+    assert "error: cannot open the knowledge store at" in " ".join(result.stderr.split())
+    (failed,) = json.loads(invoke(runner, "history", "nightly", "--json").stdout)
+    assert failed["status"] == "failed" and failed["reason"].startswith("KnowledgeStoreError: cannot open the")
+
+
 LONG_REASON = ("schedule 'nightly' is already running (started 2026-12-14T02:00:00Z by host:4242:ab12cd34); two runs "
                "of one schedule never overlap, so this one did not start")
 

@@ -17,6 +17,7 @@ from agent.cli.common import (
     err_console,
     exit_if_not_judged,
     fail,
+    knowledge_errors,
     print_json,
     print_markdown,
     user_errors,
@@ -352,7 +353,7 @@ def run(
     """
     from agent.scheduler import run_inspection
 
-    with user_errors(*ERRORS):
+    with user_errors(*ERRORS, *knowledge_errors()):  # as `bianque inspect` reports them
         name, services, job_id = _run_target(skill, service or None)
         result = run_inspection(name, services, job_id=job_id).result
     if as_json:
