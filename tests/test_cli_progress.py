@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -24,6 +25,17 @@ def test_first_use_progress_shows_only_when_there_is_work(monkeypatch):
             if called:
                 advance(1, 3, "runbooks/disk.md")
         assert ("embedding the handbook: runbooks/disk.md" in out.getvalue()) == called
+
+
+@pytest.mark.parametrize("page", ["runbooks/[/x].md", "runbooks/notes [v2].md"])
+def test_first_use_progress_shows_a_page_name_as_it_is_never_as_markup(monkeypatch, page):
+    """A handbook page's name is a file name, not markup: ``[/x]`` ended the first rca with a MarkupError traceback,
+    ``[v2]`` vanished from the bar."""
+    out = io.StringIO()
+    monkeypatch.setattr(common, "err_console", Console(file=out, force_terminal=True, width=100))
+    with common.first_use_progress("embedding the handbook") as advance:
+        advance(1, 3, page)
+    assert f"embedding the handbook: {page}" in out.getvalue()
 
 
 def test_first_use_progress_goes_once_the_work_is_done(monkeypatch):

@@ -155,7 +155,7 @@ def first_use_progress(what: str) -> Iterator[Callable[[int, int, str], None]]:
         if not task:
             progress.start()
             task.append(progress.add_task(what, total=total))
-        progress.update(task[0], completed=done, total=total, description=f"{what}: {item}")
+        progress.update(task[0], completed=done, total=total, description=f"{what}: {escape(item)}")  # a file name
         if done >= total:
             progress.stop()
 
