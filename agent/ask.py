@@ -84,26 +84,29 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
                     progress: Callable[[int, int, str], None] | None = None) -> Answer:
     """Route, investigate (bundle or live sources) and answer; the chat UI calls this too. ``progress`` is told
     of the handbook being embedded when this is the knowledge store's first use."""
-    from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
+    from agent.runtime import bundle_toolkit, live_toolkit, load_topology, open_knowledge, open_memory
 
     if not question.strip():
         raise ValueError("the question is empty")
+    # a bad bundle, or a live question the release gate would get, fails before the knowledge store is opened
+    # (and maybe embedded)
     loaded = None
-    if bundle is not None:  # a bad bundle fails before the knowledge store is opened (and maybe embedded)
+    if bundle is not None:
         from agent.bundles.reader import load_bundle
 
         loaded = load_bundle(bundle)
+        event = loaded.event.model_copy(update={"question": question})
+        route = Route(pattern=event.pattern, services=event.services, reason="the bundle's event")
+    else:
+        known = load_topology(settings.topology_file).services() if settings.topology_file else []
+        route = route_question(question, known)
+        event = event_for_question(route, question)
     knowledge = open_knowledge(settings, progress=progress)
     memory = open_memory(settings)
     if loaded is not None:
         toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
-        event = loaded.event.model_copy(update={"question": question})
-        route = Route(pattern=event.pattern, services=event.services, reason="the bundle's event")
     else:
         toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
-        known = toolkit.topology.services() if toolkit.topology is not None else []
-        route = route_question(question, known)
-        event = event_for_question(route, question)
     bundle_path = str(Path(bundle).resolve()) if bundle is not None else None
     result = investigate_checkpointed(event, toolkit, settings, source=source, bundle_path=bundle_path)
     header = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{result.skill['name']}`._\n\n"

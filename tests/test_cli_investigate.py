@@ -100,7 +100,9 @@ def test_a_release_bundle_without_its_change_is_refused_as_the_api_refuses_it(tm
     assert runner.invoke(app, ["cases", "list", "--json"]).stdout.strip() == "[]"
 
 
-def test_a_live_question_routed_to_the_release_gate_is_refused_naming_the_change_it_lacks():
+def test_a_live_question_routed_to_the_release_gate_is_refused_naming_the_change_it_lacks(monkeypatch):
+    """Refused before the knowledge store is opened: its first use embeds the whole handbook, minutes for nothing."""
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda *a, **k: pytest.fail("the knowledge store was opened"))
     result = runner.invoke(app, ["ask", "is the ranking canary safe to roll out?"])
     assert result.exit_code == 2 and "change: required for a release_interception event" in flat(result.stderr)
     assert "bianque intercept --change FILE" in flat(result.stderr)
