@@ -90,6 +90,19 @@ def test_show_prints_report_verdict_and_corrections(stored) -> None:
     assert "by alice: wrong; root cause cache/cache_miss" in out and "cache [evictions]" in out
 
 
+def test_show_says_which_correction_kept_the_case_out_of_experience(stored) -> None:
+    """`correct --no-index` then the same truth without it are two corrections: they were shown as the same line,
+    though only the first keeps the case out of distillation and the ranking's lessons."""
+    with Memory() as memory:
+        memory.add_correction(stored["rca"], True, author="bob", no_index=True)
+        memory.add_correction(stored["rca"], True, author="bob")
+    result = runner.invoke(app, ["cases", "show", stored["rca"]], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "by bob: " in line]
+    assert [line.split("by bob: ", 1)[1] for line in lines] == ["right; kept out of experience (--no-index)", "right"]
+    assert "kept out of experience" not in result.output.split("by alice: ", 1)[1].splitlines()[0]
+
+
 def test_show_json_round_trips_the_record(stored) -> None:
     result = runner.invoke(app, ["cases", "show", stored["release"], "--json"])
     assert result.exit_code == 0, result.output

@@ -28,7 +28,8 @@ def answer_line(verdict: Verdict | None) -> str:
 
 
 def correction_line(correction: CorrectionRecord) -> str:
-    """One correction as text: right/wrong, the truth given, note, author and time."""
+    """One correction as text: right/wrong, the truth given, whether it keeps the case out of experience, note,
+    author and time."""
     parts = ["right" if correction.correct else "wrong"]
     if correction.root_cause_service:
         cause = correction.root_cause_service
@@ -39,6 +40,8 @@ def correction_line(correction: CorrectionRecord) -> str:
         parts.append(f"decision {correction.decision}")
     if correction.needs_attention is not None:
         parts.append("needs attention" if correction.needs_attention else "no action needed")
+    if correction.no_index:
+        parts.append("kept out of experience (--no-index)")
     if correction.note:
         parts.append(f"“{correction.note}”")
     by = f" by {correction.author}" if correction.author else ""
