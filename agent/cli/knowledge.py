@@ -13,8 +13,7 @@ from rich.table import Table
 
 from agent.cli.common import knowledge_errors, user_errors
 from agent.config import get_settings
-from agent.knowledge.embedding import EmbeddingModelError
-from agent.knowledge.store import COLLECTIONS, KnowledgeStore, KnowledgeStoreError
+from agent.knowledge.store import COLLECTIONS, KnowledgeStore
 
 knowledge_app = typer.Typer(help="The knowledge store: handbook, experience notes, past cases.", no_args_is_help=True)
 console = Console()
@@ -22,11 +21,9 @@ err_console = Console(stderr=True)
 
 
 def _store() -> KnowledgeStore:
-    try:
+    """The knowledge store of the settings; one that cannot be opened is an error line and exit 2."""
+    with user_errors(*knowledge_errors()):
         return KnowledgeStore(get_settings())
-    except (KnowledgeStoreError, EmbeddingModelError) as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(2) from exc
 
 
 @knowledge_app.command("ingest")
@@ -53,11 +50,8 @@ def ingest(
         def advance(done: int, total: int, doc: str) -> None:
             progress.update(task, completed=done, total=total, description=escape(doc))
 
-        try:
+        with user_errors(*knowledge_errors()):
             report = store.ingest_handbook(target, progress=advance)
-        except (KnowledgeStoreError, EmbeddingModelError) as exc:
-            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
-            raise typer.Exit(2) from exc
     whose = "the configured handbook" if report.configured else "only this directory's chunks; the others' stay"
     console.print(
         f"{escape(report.directory)} ({whose}): {report.documents} documents, {report.chunks} chunks: "
