@@ -53,8 +53,9 @@ def listed_services(settings: Settings, *, timeout_s: float | None = None) -> Li
 def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None,
                    progress: Callable[[int, int, str], None] | None = None):
     """The knowledge store, with the configured handbook (``settings.knowledge_dir``) ingested when none of its
-    chunks is stored (``progress`` told of each document then: the first run of a new store embeds the whole
-    handbook); other directories' chunks (``bianque knowledge ingest DIR``) do not count.
+    chunks is stored (``progress`` told of the chunks embedded then, ``KnowledgeStore.ingest_handbook``: the first
+    run of a new store embeds the whole handbook); other directories' chunks (``bianque knowledge ingest DIR``) do
+    not count.
 
     ``lock`` (one shared by several processes opening the same store): they open it one at a time, since
     the first open of a new store creates its tables (two at once fail with "table … already exists")

@@ -51,6 +51,7 @@ class Gaps:
     records: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, line: str, kind: str, signal: str, reason: str, services: Sequence[str | None] = (None,)) -> None:
+        """One gap: its ``line`` for people, and a :class:`Gap` record for each of ``services`` (None: no one's)."""
         self.lines.append(line)
         self.records += [Gap(kind=kind, signal=signal, service=s, reason=reason).model_dump() for s in services]
 
