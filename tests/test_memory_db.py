@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Engine, TextClause, inspect, text
 
 from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, init_db
 from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade
@@ -18,6 +18,18 @@ from agent.memory.models import Base
 
 def _tables(engine) -> set[str]:
     return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def upgrade_keeping_rows(engine: Engine, query: TextClause) -> list[tuple]:
+    """Upgrade ``engine`` to the head revision, checking that ``query`` reads the same rows after as before; those
+    rows. Also used on PostgreSQL."""
+    with engine.connect() as connection:
+        before = [tuple(row) for row in connection.execute(query)]
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as connection:
+        assert [tuple(row) for row in connection.execute(query)] == before
+    return before
 
 
 def test_init_db_migrates_to_head_and_is_idempotent(tmp_path) -> None:
@@ -77,13 +89,8 @@ def check_starts_at_migration_keeps_rows(url: str) -> None:
         connection.execute(text(f"INSERT INTO alerts ({ALERT_COLUMNS}) VALUES "
                                 "(1, 'fp-1', 'HighLatency', 'ranking', 'resolved', 100, 200, 2, 'inc-1'), "
                                 "(2, 'fp-2', 'ErrorRate', NULL, 'firing', 150, 150, 1, NULL)"))
-    query = text(f"SELECT {ALERT_COLUMNS} FROM alerts ORDER BY id")
+    upgrade_keeping_rows(engine, text(f"SELECT {ALERT_COLUMNS} FROM alerts ORDER BY id"))
     with engine.connect() as connection:
-        before = [tuple(row) for row in connection.execute(query)]
-    upgrade(engine)
-    assert current_revision(engine) == head_revision()
-    with engine.connect() as connection:
-        assert [tuple(row) for row in connection.execute(query)] == before
         assert connection.execute(text("SELECT starts_at FROM alerts")).scalars().all() == [None, None]
     with Memory(engine=engine) as memory:
         assert memory.get_incident("inc-1").alert_count == 2
@@ -121,12 +128,8 @@ def check_no_index_migration_keeps_rows(url: str) -> None:
                                 "('case-1', false, 'cache', 'memory_leak', NULL, true, 'heap grew', 'alice', 120), "
                                 "('case-1', true, NULL, NULL, NULL, NULL, '', NULL, 130)"))
     query = text(f"SELECT {CORRECTION_COLUMNS} FROM corrections ORDER BY created_at")
+    before = upgrade_keeping_rows(engine, query)
     with engine.connect() as connection:
-        before = [tuple(row) for row in connection.execute(query)]
-    upgrade(engine)
-    assert current_revision(engine) == head_revision()
-    with engine.connect() as connection:
-        assert [tuple(row) for row in connection.execute(query)] == before
         assert connection.execute(text("SELECT no_index FROM corrections ORDER BY created_at")).scalars().all() == [
             False, False]
     with Memory(engine=engine) as memory:

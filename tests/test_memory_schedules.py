@@ -16,6 +16,7 @@ from agent.memory import schedules as schedule_store
 from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade, writer
 from agent.memory.models import ScheduleRow
 from agent.memory.schedules import MAX_REASON_CHARS
+from tests.test_memory_db import upgrade_keeping_rows
 
 
 def test_schedule_crud(memory: Memory) -> None:
@@ -198,13 +199,7 @@ def check_run_history_migration_keeps_rows(url: str) -> None:
                                 "NULL, 'RuntimeError: down', 10, 20), "
                                 "('hourly', 'inspect-disk', '0 * * * *', '[]', true, 900, 'done', 'c1', NULL, 11, 21), "
                                 "('fresh', 'inspect-disk', '0 4 * * *', '[]', true, NULL, NULL, NULL, NULL, 12, 22)"))
-    query = text("SELECT * FROM schedules ORDER BY job_id")
-    with engine.connect() as connection:
-        before = [tuple(row) for row in connection.execute(query)]
-    upgrade(engine)
-    assert current_revision(engine) == head_revision()
-    with engine.connect() as connection:
-        assert [tuple(row) for row in connection.execute(query)] == before
+    upgrade_keeping_rows(engine, text("SELECT * FROM schedules ORDER BY job_id"))
     with Memory(engine=engine) as memory:
         (failed,) = memory.schedule_runs("nightly")
         assert (failed.status, failed.reason, failed.finished_at, failed.started_at, failed.took, failed.trigger) == (
