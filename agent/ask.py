@@ -84,7 +84,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
                     progress: Callable[[int, int, str], None] | None = None) -> Answer:
     """Route, investigate (bundle or live sources) and answer; the chat UI calls this too. ``progress`` is told
     of the handbook being embedded when this is the knowledge store's first use."""
-    from agent.runtime import bundle_toolkit, live_toolkit, load_topology, open_knowledge, open_memory
+    from agent.runtime import investigation_toolkit, load_topology
 
     if not question.strip():
         raise ValueError("the question is empty")
@@ -101,12 +101,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         known = load_topology(settings.topology_file).services() if settings.topology_file else []
         route = route_question(question, known)
         event = event_for_question(route, question)
-    knowledge = open_knowledge(settings, progress=progress)
-    memory = open_memory(settings)
-    if loaded is not None:
-        toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
-    else:
-        toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
+    toolkit = investigation_toolkit(settings, loaded, progress=progress)
     bundle_path = str(Path(bundle).resolve()) if bundle is not None else None
     result = investigate_checkpointed(event, toolkit, settings, source=source, bundle_path=bundle_path)
     header = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{result.skill['name']}`._\n\n"

@@ -37,7 +37,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
     from agent.bundles.event_file import change_problem
     from agent.graph.nodes.select_skill import check_override
     from agent.investigate import investigate_checkpointed
-    from agent.runtime import bundle_toolkit, live_toolkit, load_skills, open_knowledge, open_memory
+    from agent.runtime import investigation_toolkit, load_skills, open_memory
     from agent.topology import TopologyError
 
     settings = get_settings()
@@ -60,11 +60,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         check_override(skill, load_skills(settings), event)  # a mistyped --skill stores no failed case
         memory = open_memory(settings)  # first: a database that cannot be used is said before any embedding
         with first_use_progress(EMBEDDING_HANDBOOK) as progress:
-            knowledge = open_knowledge(settings, progress=progress)
-        if loaded is not None:
-            toolkit = bundle_toolkit(loaded, settings, knowledge=knowledge, memory=memory)
-        else:
-            toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
+            toolkit = investigation_toolkit(settings, loaded, memory=memory, progress=progress)
         result = investigate_checkpointed(event, toolkit, settings, skill=skill, source="cli",
                                           bundle_path=str(bundle.resolve()) if bundle else None)
     if as_json:
