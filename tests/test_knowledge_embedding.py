@@ -110,7 +110,22 @@ def test_default_is_local_without_an_embedding_model():
     assert isinstance(embedding_function_for(Settings(embedding_model="e5")), LocalOnnxEmbedding)
 
 
-class _FakeEmbeddings(BaseHTTPRequestHandler):
+class _JsonHandler(BaseHTTPRequestHandler):
+    """A fake endpoint's handler: answers with JSON, logs nothing."""
+
+    def reply(self, status: int, body: object) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+class _FakeEmbeddings(_JsonHandler):
     requests: list[dict] = []
 
     def do_POST(self):  # noqa: N802 - http.server's naming
@@ -120,22 +135,8 @@ class _FakeEmbeddings(BaseHTTPRequestHandler):
             {"object": "embedding", "index": i, "embedding": [float(len(text)), 0.0, 3.0]}
             for i, text in enumerate(body["input"])
         ]
-        payload = json.dumps(
-            {
-                "object": "list",
-                "data": data[::-1],
-                "model": body["model"],
-                "usage": {"prompt_tokens": 1, "total_tokens": 1},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+        self.reply(200, {"object": "list", "data": data[::-1], "model": body["model"],
+                         "usage": {"prompt_tokens": 1, "total_tokens": 1}})
 
 
 def test_openai_compatible_embeddings_against_fake_server():
@@ -160,18 +161,10 @@ def test_openai_compatible_embeddings_against_fake_server():
     assert "api_key" not in ef.get_config()
 
 
-class _RefusesKey(BaseHTTPRequestHandler):
+class _RefusesKey(_JsonHandler):
     def do_POST(self):  # noqa: N802 - http.server's naming
         self.rfile.read(int(self.headers["Content-Length"]))
-        payload = json.dumps({"error": {"message": "Incorrect API key provided: sk-live-0123456789abcdef"}}).encode()
-        self.send_response(401)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+        self.reply(401, {"error": {"message": "Incorrect API key provided: sk-live-0123456789abcdef"}})
 
 
 def test_a_failing_embedding_endpoint_is_named_without_the_providers_message():
