@@ -216,3 +216,22 @@ def test_load_valid_skill_keeps_raw_and_round_trips_comments():
 def test_load_skill_of_missing_file_names_it(tmp_path):
     with pytest.raises(SkillLoadError, match="cannot read file"):
         load_skill(tmp_path / "absent.yaml")
+
+
+def test_a_window_of_no_length_is_refused_at_its_line():
+    """``lookback: 0`` loaded, and the Skill's scheduled inspection then failed on a scope window of 0; a step of
+    0 asks for samples no time apart."""
+    text = """\
+name: zero_window
+description: a Skill whose window has no length
+pattern: inspection
+window: {lookback: 0s, step: 0}
+decision:
+  default: info
+"""
+    with pytest.raises(SkillLoadError) as info:
+        load_skill_text(text, "z.yaml")
+    assert [str(e) for e in info.value.errors] == [
+        "z.yaml:4: window.lookback: input should be greater than 0",
+        "z.yaml:4: window.step: input should be greater than 0",
+    ]

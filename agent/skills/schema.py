@@ -61,10 +61,11 @@ class Triggers(Strict):
 class Window(Strict):
     """Time ranges around the event: look-back, observation after a change, history offsets."""
 
-    lookback: float = 3600.0
+    lookback: float = Field(default=3600.0, gt=0.0, description="How far back from the event to read (a scope's "
+                            "window when the event gives none).")
     after: float = 0.0
     history: list[float] = Field(default_factory=lambda: [86400.0, 604800.0])
-    step: float = 60.0
+    step: float = Field(default=60.0, gt=0.0, description="Seconds between the samples asked for.")
     reference: float | None = Field(
         default=None, gt=0.0,
         description="Inspections: how much data before the inspected window is the reference (default: the "
