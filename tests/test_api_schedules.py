@@ -6,11 +6,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect
 
 from agent.api.app import create_app
 from agent.api.settings import ApiSettings
 from agent.config import get_settings
 from agent.scheduler import paused_scheduler, sync_schedules
+from agent.scheduler.service import JOBSTORE_TABLE
 from tests.test_api_support import make_client
 
 
@@ -60,6 +62,21 @@ def test_each_schedule_says_its_next_run_last_run_and_whether_it_runs_or_why_it_
     assert (rows["paused"]["job"], rows["paused"]["problem"], rows["paused"]["enabled"]) == ("disabled", None, False)
     assert (rows["fresh"]["job"], rows["fresh"]["services"], rows["fresh"]["problem"]) == ("not synced", ["cache"],
                                                                                           None)
+
+
+def test_listing_the_schedules_starts_no_scheduler_and_writes_nothing(client, memory, monkeypatch):
+    """GET /schedules started a paused APScheduler per request (an engine and a thread of its own), which on a
+    database no scheduler or sync had used created the job store's table: a GET wrote."""
+    import agent.scheduler.service as service
+
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *")
+
+    def no_scheduler(*_args, **_kwargs):
+        raise AssertionError("GET /schedules built a scheduler")
+
+    monkeypatch.setattr(service, "build_scheduler", no_scheduler)
+    assert (by_id(client)["nightly"]["job"], by_id(client)["nightly"]["next_run"]) == ("not synced", None)
+    assert not inspect(memory.engine).has_table(JOBSTORE_TABLE)
 
 
 def test_a_lapsed_run_claim_is_no_run_in_progress(client, memory):

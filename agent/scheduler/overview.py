@@ -12,7 +12,7 @@ from pydantic import Field
 
 from agent.config import Settings
 from agent.memory import Memory, ScheduleRecord
-from agent.scheduler.service import InspectionScheduler, paused_scheduler
+from agent.scheduler.service import InspectionScheduler, stored_next_runs
 from agent.scheduler.specs import schedule_problem
 from agent.timeparse import to_rfc3339
 
@@ -47,17 +47,16 @@ def next_run_times(scheduler: InspectionScheduler) -> dict[str, float | None]:
 
 
 def schedule_states(settings: Settings, memory: Memory, now: float | None = None) -> list[ScheduleState]:
-    """Every stored schedule (by job id) with its job's next run read from the job store (a paused scheduler: nothing
-    runs), whether that has passed, why an enabled schedule without a job cannot have one (the Skill library is
-    loaded only then) and whether a run holds it."""
+    """Every stored schedule (by job id) with its job's next run read from the job store in ``memory``'s database
+    (:func:`stored_next_runs`: no scheduler is started, nothing is written), whether that has passed, why an enabled
+    schedule without a job cannot have one (the Skill library is loaded only then) and whether a run holds it."""
     from agent.runtime import load_skills
 
     ts = time.time() if now is None else now
     schedules = memory.list_schedules()
     if not schedules:
         return []
-    with paused_scheduler(settings) as scheduler:
-        jobs = next_run_times(scheduler)
+    jobs = stored_next_runs(memory.engine)
     library = load_skills(settings) if any(s.enabled and s.job_id not in jobs for s in schedules) else None
     states = []
     for schedule in schedules:

@@ -29,6 +29,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, column, inspect, select, table
 from sqlalchemy.exc import OperationalError
 
 from agent.config import Settings
@@ -153,6 +154,18 @@ def paused_scheduler(settings: Settings) -> Iterator[InspectionScheduler]:
         yield scheduler
     finally:
         scheduler.shutdown(wait=False)
+
+
+def stored_next_runs(engine: Engine) -> dict[str, float | None]:
+    """The stored inspection jobs' next runs by job id (epoch seconds; None for a paused job), read from the job
+    store's table in ``engine``'s database as APScheduler keeps them, without starting a scheduler: nothing runs and
+    nothing is written (no table yet, as on a database no scheduler or sync has used: no job)."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(JOBSTORE_TABLE):
+            return {}
+        jobs = table(JOBSTORE_TABLE, column("id"), column("next_run_time"))
+        return {job_id: None if next_run is None else float(next_run)
+                for job_id, next_run in connection.execute(select(jobs.c.id, jobs.c.next_run_time))}
 
 
 def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = None) -> SyncReport:
