@@ -142,3 +142,23 @@ def test_every_command_names_a_database_it_cannot_reach_on_one_line(tmp_path, co
         f"error: cannot open database 'memory' on 127.0.0.1:{port} (user bianque): connection refused: nothing "
         "listens there"], done.stderr[-3000:]
     assert "Traceback" not in done.stderr and "s3cr3tpw" not in done.stdout + done.stderr
+
+
+def test_a_database_gone_mid_run_is_named_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A database that stops answering once a command has opened it said only 'the database did not answer'."""
+    from sqlalchemy.exc import OperationalError
+
+    from agent.config import get_settings
+
+    url, port = unreachable_postgres_url()
+    monkeypatch.setenv("BIANQUE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    out = io.StringIO()
+    monkeypatch.setattr(common, "err_console", Console(file=out, width=300, color_system=None))
+    refused = RuntimeError(f'connection failed: connection to server at "127.0.0.1", port {port} failed: '
+                           "Connection refused")
+    with pytest.raises(typer.Exit) as exited, common.database_errors():
+        raise OperationalError("SELECT 1", {}, refused)
+    assert exited.value.exit_code == 2
+    assert out.getvalue().strip() == (f"error: database 'memory' on 127.0.0.1:{port} (user bianque) did not answer: "
+                                      "connection refused: nothing listens there")

@@ -108,7 +108,8 @@ def settings_errors(*models: type[Any]) -> Iterator[None]:
 def database_errors() -> Iterator[None]:
     """A memory database that cannot be used (a bad URL; a server that refuses, times out, rejects the login or
     lacks the database; one that goes away mid-run), whichever command opened it: one line naming it (never its
-    password) and why, exit 2, not a traceback."""
+    password) and why, exit 2, not a traceback. A driver error mid-run names the configured database: the memory,
+    the checkpointer and the job store all live there (the observability store names itself in its own errors)."""
     import sys
 
     try:
@@ -116,13 +117,15 @@ def database_errors() -> Iterator[None]:
     except Exception as exc:
         from sqlalchemy.exc import OperationalError
 
-        from agent.memory.db import DatabaseUnavailableError, DatabaseURLError, unavailable_reason
+        from agent.config import get_settings
+        from agent.memory.db import DatabaseUnavailableError, DatabaseURLError, describe_database, unavailable_reason
 
         if isinstance(exc, DatabaseURLError | DatabaseUnavailableError):
             fail(str(exc))
         psycopg = sys.modules.get("psycopg")  # the checkpointer's own connections raise the driver's errors
         if isinstance(exc, OperationalError) or (psycopg is not None and isinstance(exc, psycopg.OperationalError)):
-            fail(f"the database did not answer: {unavailable_reason(exc)}")
+            where = describe_database(get_settings().resolved_database_url)
+            fail(f"database {where} did not answer: {unavailable_reason(exc)}")
         raise
 
 
