@@ -228,3 +228,39 @@ def test_correct_no_index_removes_the_record_an_earlier_correction_indexed(memor
     assert kept_out.exit_code == 0, kept_out.output
     assert f"no longer retrievable: case-{case_id} removed from the knowledge store" in kept_out.output
     assert knowledge.get("cases", f"case-{case_id}") is None
+
+
+class _CasesStore:
+    """The ``cases`` collection of a knowledge store, in a dict."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, str] = {}
+
+    def add(self, _collection: str, doc_id: str, text: str, _metadata: dict) -> None:
+        self.records[doc_id] = text
+
+    def get(self, _collection: str, doc_id: str) -> str | None:
+        return self.records.get(doc_id)
+
+    def delete(self, _collection: str, doc_id: str) -> None:
+        del self.records[doc_id]
+
+
+def test_a_note_that_cannot_be_refreshed_leaves_the_record_written_or_removed_and_says_so(memory, monkeypatch) -> None:
+    """The case's record was written (or removed) before the note's refresh failed, yet the correction said
+    'not indexed' (or that the record stays, and listed nothing removed)."""
+    import agent.evolve.distill as distill
+
+    def unrefreshed(*_args) -> None:
+        raise RuntimeError("embedding model gone")
+
+    monkeypatch.setattr(distill, "refresh_note_for", unrefreshed)
+    store = _CasesStore()
+    case_id = store_case(memory, rca_event(), rca_verdict())
+    record, said = case_doc_id(case_id), {"correct": False, "service": "ranking", "fault": "memory_leak"}
+    unrefreshed_note = (f"the experience note of case {case_id}'s group was not refreshed (RuntimeError: embedding "
+                        "model gone); `bianque knowledge distill` refreshes it")
+    indexed = correct_case(memory, case_id, **said, knowledge=store)
+    assert (indexed.indexed, indexed.notes, list(store.records)) == ([record], [unrefreshed_note], [record])
+    kept_out = correct_case(memory, case_id, **said, index=False, knowledge=store)
+    assert (kept_out.removed, kept_out.notes, store.records) == ([record], [unrefreshed_note], {})

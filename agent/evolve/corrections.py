@@ -245,18 +245,16 @@ def _opened(knowledge: Any | Callable[[], Any]) -> Any:
 def _index(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
     """Index the case and refresh its experience note; a store failure leaves the correction stored."""
     from agent.evolve.casebase import index_case
-    from agent.evolve.distill import refresh_note_for
 
     try:
         store = _opened(knowledge)
         if store is None:
             return
         result.indexed.append(index_case(store, result.case, result.truth))
-        note_id = refresh_note_for(memory, store, result.case)
     except Exception as exc:  # the knowledge store is optional: never lose the correction over it
         result.notes.append(f"correction stored but not indexed: {type(exc).__name__}: {exc}")
         return
-    if note_id:
+    if note_id := _refresh_note(memory, store, result):
         result.indexed.append(note_id)
 
 
@@ -264,14 +262,12 @@ def _unindex(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
     """Remove the record an earlier correction indexed (similar-case retrieval would still find it) and refresh
     the case's group note; a store failure leaves the correction stored and says how to remove it later."""
     from agent.evolve.casebase import case_doc_id, forget_case
-    from agent.evolve.distill import refresh_note_for
 
     try:
         store = _opened(knowledge)
         if store is None:
             return
         removed = forget_case(store, result.case.id)
-        refresh_note_for(memory, store, result.case)  # the note of its group no longer counts it
     except Exception as exc:  # the knowledge store is optional: never lose the correction over it
         result.notes.append(
             f"correction stored, but a record {case_doc_id(result.case.id)} indexed by an earlier correction stays "
@@ -280,3 +276,17 @@ def _unindex(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
         return
     if removed:
         result.removed.append(removed)
+    _refresh_note(memory, store, result)  # the note of its group no longer counts it
+
+
+def _refresh_note(memory: Any, store: Any, result: CorrectionResult) -> str | None:
+    """Refresh the experience note of the case's group; its id, if the case is in one. A failure is a note saying so
+    (the case's record, written or removed already, stands), never raised."""
+    from agent.evolve.distill import refresh_note_for
+
+    try:
+        return refresh_note_for(memory, store, result.case)
+    except Exception as exc:  # the knowledge store is optional: never lose the correction over it
+        result.notes.append(f"the experience note of case {result.case.id}'s group was not refreshed "
+                            f"({type(exc).__name__}: {exc}); `bianque knowledge distill` refreshes it")
+        return None
