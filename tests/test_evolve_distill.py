@@ -96,6 +96,7 @@ def test_a_store_that_cannot_be_opened_keeps_a_kept_out_cases_record_and_says_ho
     def unusable():
         raise KnowledgeStoreError("cannot open the knowledge store at /x/chroma: file is not a database")
 
+    correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak")  # indexed elsewhere, maybe
     out = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak", index=False,
                        knowledge=unusable)
     assert memory.get_case(case_id).latest_correction.no_index  # stored all the same
@@ -103,6 +104,23 @@ def test_a_store_that_cannot_be_opened_keeps_a_kept_out_cases_record_and_says_ho
         f"correction stored, but a record case-{case_id} indexed by an earlier correction stays in the knowledge "
         "store, where similar-case retrieval still finds it (KnowledgeStoreError: cannot open the knowledge store "
         f"at /x/chroma: file is not a database); remove it with `bianque knowledge forget-case {case_id}`"]
+
+
+def test_a_case_no_correction_asked_to_index_opens_no_store_and_claims_no_record(memory) -> None:
+    """Its first correction with --no-index opened the knowledge store, and when that failed said a record 'indexed
+    by an earlier correction stays' of a case that never had one."""
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    opened = []
+
+    def unusable():
+        opened.append(True)
+        raise KnowledgeStoreError("cannot open the knowledge store at /x/chroma: file is not a database")
+
+    for fault in ("memory_leak", "cpu_saturation"):  # a first correction kept out, then another kept out
+        out = correct_case(memory, case_id, correct=False, service="ranking", fault=fault, index=False,
+                           knowledge=unusable)
+        assert (out.removed, out.notes) == ([], [])
+    assert opened == [] and len(memory.get_case(case_id).corrections) == 2
 
 
 def test_forget_case_removes_a_record_left_behind(memory, knowledge) -> None:

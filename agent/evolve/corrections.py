@@ -260,9 +260,12 @@ def _index(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
 
 def _unindex(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
     """Remove the record an earlier correction indexed (similar-case retrieval would still find it) and refresh
-    the case's group note; a store failure leaves the correction stored and says how to remove it later."""
+    the case's group note; a store failure leaves the correction stored and says how to remove it later. A case no
+    correction ever asked to index has no record and is in no note: the store is not opened."""
     from agent.evolve.casebase import case_doc_id, forget_case
 
+    if all(c.no_index for c in result.case.corrections):
+        return
     try:
         store = _opened(knowledge)
         if store is None:
