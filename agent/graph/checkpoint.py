@@ -6,14 +6,22 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from agent.config import Settings
+from agent.memory.db import CONNECT_TIMEOUT_S
 
 
-def _postgres_dsn(url: str) -> str:
-    """A libpq DSN from a SQLAlchemy URL (drops the ``+driver`` part)."""
+def postgres_dsn(url: str) -> str:
+    """A libpq DSN from a SQLAlchemy URL (drops the ``+driver`` part), with memory's connect timeout unless the URL
+    sets one (a server that does not answer would otherwise hold the checkpointer for as long as TCP waits)."""
     scheme, rest = url.split("://", 1)
-    return f"postgresql://{rest}" if scheme.startswith("postgresql") else url
+    if not scheme.startswith("postgresql"):
+        return url
+    query = urlsplit(url).query
+    if "connect_timeout" not in parse_qs(query):
+        rest += f"{'&' if query else '?'}connect_timeout={CONNECT_TIMEOUT_S}"
+    return f"postgresql://{rest}"
 
 
 def latest_checkpoint(saver: Any, thread_id: str) -> Any | None:
@@ -28,7 +36,7 @@ def open_checkpointer(settings: Settings) -> Iterator[Any]:
     if url.startswith("postgresql"):
         from langgraph.checkpoint.postgres import PostgresSaver
 
-        with PostgresSaver.from_conn_string(_postgres_dsn(url)) as saver:
+        with PostgresSaver.from_conn_string(postgres_dsn(url)) as saver:
             saver.setup()
             yield saver
         return
