@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import streamlit as st
 
@@ -21,6 +22,7 @@ from ui.formatting import (
 )
 
 log = logging.getLogger("bianque.ui")
+T = TypeVar("T")
 
 # Session-state key: the case the Cases page opens (set by "Open in Cases" in the chat).
 SELECTED_CASE = "selected_case"
@@ -34,6 +36,16 @@ def show_error(what: str, exc: BaseException) -> str:
     message = f"{what} failed: {friendly_error(exc)}"
     st.error(plain(message), icon=":material/error:")
     return message
+
+
+def loaded_or_stop(what: str, load: Callable[[], T]) -> T:
+    """What ``load`` returns; when it fails, the failure shown as :func:`show_error` shows it and the page stopped."""
+    try:
+        return load()
+    except Exception as exc:
+        show_error(what, exc)
+        st.stop()
+        raise  # st.stop() ends the script run; never reached
 
 
 def render_verdict(verdict: Verdict, findings: Sequence[Finding] = ()) -> None:

@@ -12,7 +12,7 @@ from ui import backend
 from ui.correction_form import render_correction_form, render_flash
 from ui.formatting import case_option, case_rows, finding_rows, plain, report_markdown, skill_label
 from ui.refine_panel import render_refine_panel
-from ui.widgets import SELECTED_CASE, log, render_verdict, show_error
+from ui.widgets import SELECTED_CASE, loaded_or_stop, log, render_verdict, show_error
 
 PATTERNS = {"all patterns": None, "rca": "rca", "release": "release_interception", "inspection": "inspection"}
 
@@ -55,11 +55,7 @@ def render_case(case: CaseRecord) -> None:
 
 st.title("Cases")
 pattern_name = st.selectbox("Pattern", list(PATTERNS), key="cases_pattern")
-try:
-    cases = backend.list_cases(pattern=PATTERNS[pattern_name])
-except Exception as exc:
-    show_error("Listing the cases", exc)
-    st.stop()
+cases = loaded_or_stop("Listing the cases", lambda: backend.list_cases(pattern=PATTERNS[pattern_name]))
 if not cases:
     st.info("No cases stored yet: ask a question in the Chat page first." if PATTERNS[pattern_name] is None
             else f"No {pattern_name} cases stored: pick 'all patterns' to see the others.")

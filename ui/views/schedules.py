@@ -10,7 +10,7 @@ from agent.scheduler.overview import ScheduleState
 from agent.timeparse import to_rfc3339
 from ui import backend
 from ui.formatting import plain, run_rows, schedule_rows
-from ui.widgets import open_case_button, show_error
+from ui.widgets import loaded_or_stop, open_case_button, show_error
 
 RUNS_SHOWN = 20  # as `bianque schedule history` without --limit
 NO_SCHEDULES = (
@@ -50,11 +50,7 @@ def render_schedule(schedule: ScheduleState) -> None:
 
 
 st.title("Schedules")
-try:
-    schedules = backend.schedules()
-except Exception as exc:
-    show_error("Listing the schedules", exc)
-    st.stop()
+schedules = loaded_or_stop("Listing the schedules", backend.schedules)
 if not schedules:
     st.info(NO_SCHEDULES)
     st.stop()

@@ -10,7 +10,7 @@ from ui import backend
 from ui.formatting import plain, skill_rows
 from ui.regression_panel import render_regression
 from ui.versions_panel import render_versions
-from ui.widgets import show_error
+from ui.widgets import loaded_or_stop, show_error
 
 
 def skill_yaml(loaded: LoadedSkill) -> str:
@@ -24,11 +24,7 @@ def skill_yaml(loaded: LoadedSkill) -> str:
 
 
 st.title("Skills")
-try:
-    library = backend.skill_library()
-except Exception as exc:
-    show_error("Loading the Skill library", exc)
-    st.stop()
+library = loaded_or_stop("Loading the Skill library", backend.skill_library)
 st.caption("Directories, later ones overriding earlier ones by name: " + ", ".join(str(d) for d in library.dirs))
 st.dataframe(skill_rows(list(library.skills.values())), hide_index=True, width="stretch")
 for override in library.overrides:
