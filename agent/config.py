@@ -8,11 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What each HTTP endpoint setting looks like, for the error when one is given without its scheme.
+EXAMPLE_URLS = {"llm_base_url": "http://localhost:8080/v1", "prometheus_url": "http://localhost:9090",
+                "chroma_url": "http://localhost:8000"}
 
 
 class Settings(BaseSettings):
@@ -87,11 +90,12 @@ class Settings(BaseSettings):
         default=2_000_000, gt=0, description="A metric query answering more points in all is refused."
     )
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "prometheus_url", "chroma_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        """The LLM endpoint as an ``http(s)://host[:port]/path`` URL (blank: no LLM); without the scheme
-        (``localhost:8080/v1``) every call would fail as a connection error, retried, at run time."""
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """An HTTP endpoint (the LLM's, the PromQL server's, a Chroma server's) as an ``http(s)://host[:port]/path``
+        URL (blank: unset); without the scheme (``localhost:8080/v1``) every call would fail as a connection error,
+        retried, at run time."""
         if value is None or not value.strip():
             return None
         url = urlparse(value.strip())
@@ -100,7 +104,7 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"not a URL: {exc}") from None
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError("not an http(s) URL: give the scheme and host, e.g. http://localhost:8080/v1")
+            raise ValueError(f"not an http(s) URL: give the scheme and host, e.g. {EXAMPLE_URLS[info.field_name]}")
         return value.strip()
 
     @property

@@ -94,18 +94,24 @@ def test_a_list_setting_that_is_not_json_is_named_without_a_traceback(monkeypatc
     get_settings.cache_clear()
 
 
-@pytest.mark.parametrize(("value", "why"), [
-    ("localhost:8080/v1", "not an http(s) URL: give the scheme and host, e.g. http://localhost:8080/v1"),
-    ("http://localhost:80a/v1", "not a URL: Port could not be cast to integer value as '80a'"),
+@pytest.mark.parametrize(("variable", "value", "why"), [
+    ("BIANQUE_LLM_BASE_URL", "localhost:8080/v1",
+     "not an http(s) URL: give the scheme and host, e.g. http://localhost:8080/v1"),
+    ("BIANQUE_LLM_BASE_URL", "http://localhost:80a/v1", "not a URL: Port could not be cast to integer value as '80a'"),
+    ("BIANQUE_PROMETHEUS_URL", "prometheus:9090",
+     "not an http(s) URL: give the scheme and host, e.g. http://localhost:9090"),
+    ("BIANQUE_CHROMA_URL", "chroma.internal:8000",
+     "not an http(s) URL: give the scheme and host, e.g. http://localhost:8000"),
 ])
-def test_an_llm_url_without_a_scheme_is_a_bad_setting_not_a_connection_error(tmp_path, value, why):
+def test_an_endpoint_url_without_a_scheme_is_a_bad_setting_not_a_connection_error(tmp_path, variable, value, why):
     """``localhost:8080/v1`` was taken for a URL of scheme ``localhost``: every LLM call failed as a connection
-    error, retried, and the investigation fell back to the offline reasoner."""
-    env = {**os.environ, "BIANQUE_HOME": str(tmp_path), "BIANQUE_LLM_BASE_URL": value}
+    error, retried, and the investigation fell back to the offline reasoner; a PromQL or Chroma server's URL
+    without its scheme failed each query alike."""
+    env = {**os.environ, "BIANQUE_HOME": str(tmp_path), variable: value}
     done = subprocess.run([sys.executable, "-m", "agent.cli", "skills", "list"], capture_output=True, text=True,
                           env=env, cwd=PROJECT_ROOT, timeout=120)
     assert done.returncode == 2, done.stderr
-    assert " ".join(done.stderr.split()) == f"error: invalid setting: BIANQUE_LLM_BASE_URL: {why} (got {value!r})"
+    assert " ".join(done.stderr.split()) == f"error: invalid setting: {variable}: {why} (got {value!r})"
 
 
 def test_a_blank_llm_url_leaves_the_llm_off(monkeypatch):

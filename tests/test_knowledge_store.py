@@ -9,6 +9,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from agent.config import PROJECT_ROOT, Settings
 from agent.knowledge import store as store_module
@@ -367,8 +368,9 @@ def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
 
 
 def test_malformed_chroma_url(tmp_path):
-    with pytest.raises(KnowledgeStoreError, match="expected http"):
-        KnowledgeStore(Settings(home=tmp_path, chroma_url="chroma.internal:8000"))
+    """Refused with the settings (naming the field), before any store is opened."""
+    with pytest.raises(ValidationError, match=r"chroma_url\n.*not an http\(s\) URL"):
+        Settings(home=tmp_path, chroma_url="chroma.internal:8000")
 
 
 def test_a_corrupt_store_is_a_clear_error_naming_it(tmp_path):
