@@ -119,7 +119,7 @@ def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowled
     Raises ``CaseNotFoundError`` for an unknown id and ``ValueError`` for a finished case or one
     without a checkpoint. A failed case stays failed; its finished run is a new case of the same event.
     """
-    from agent.runtime import bundle_toolkit, live_toolkit, open_knowledge, open_memory
+    from agent.runtime import investigation_toolkit, open_memory
 
     memory = memory if memory is not None else open_memory(settings)
     case = memory.get_case(case_id)
@@ -133,11 +133,8 @@ def resume_case(case_id: str, settings: Settings, *, memory: Any = None, knowled
         if owner_alive(owner):
             raise ValueError(f"case {case_id} is still being investigated by process {owner}; resume it only "
                              "once that process has stopped")
-        knowledge = knowledge if knowledge is not None else open_knowledge(settings)
-        if case.bundle_path:
-            toolkit = bundle_toolkit(Path(case.bundle_path), settings, knowledge=knowledge, memory=memory)
-        else:
-            toolkit = live_toolkit(settings, knowledge=knowledge, memory=memory)
+        bundle = Path(case.bundle_path) if case.bundle_path else None
+        toolkit = investigation_toolkit(settings, bundle, memory=memory, knowledge=knowledge)
         result = resume(case.thread_id, toolkit, saver)
         saver.delete_thread(case.thread_id)  # finished: nothing left to resume
     return result

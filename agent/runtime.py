@@ -70,14 +70,14 @@ def open_knowledge(settings: Settings, *, ingest: bool = True, lock: Any = None,
     return store
 
 
-def investigation_toolkit(settings: Settings, bundle: Any = None, *, memory: Any = None,
+def investigation_toolkit(settings: Settings, bundle: Any = None, *, memory: Any = None, knowledge: Any = None,
                           progress: Callable[[int, int, str], None] | None = None) -> Toolkit:
     """A toolkit with memory (``memory``, else the settings' database, opened first: one that cannot be used is said
-    before any embedding) and the settings' knowledge store (its handbook embedded on first use, ``progress`` told:
-    :func:`open_knowledge`), over ``bundle``'s data (a path or a loaded ``CaseBundle``) or, without one, the live
-    sources."""
+    before any embedding) and a knowledge store (``knowledge``, else the settings' one, its handbook embedded on
+    first use, ``progress`` told: :func:`open_knowledge`), over ``bundle``'s data (a path or a loaded
+    ``CaseBundle``) or, without one, the live sources."""
     memory = memory if memory is not None else open_memory(settings)
-    knowledge = open_knowledge(settings, progress=progress)
+    knowledge = knowledge if knowledge is not None else open_knowledge(settings, progress=progress)
     if bundle is not None:
         return bundle_toolkit(bundle, settings, knowledge=knowledge, memory=memory)
     return live_toolkit(settings, knowledge=knowledge, memory=memory)
