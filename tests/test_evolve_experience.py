@@ -235,6 +235,18 @@ def test_the_kind_a_correction_was_seen_as_leaves_out_shared_host_figures(memory
     assert dict(memory_vocabulary(memory).seen_as["overload"]) == {"traffic_spike": 1}
 
 
+def test_a_case_kept_out_of_experience_teaches_no_fault_kind(memory) -> None:
+    """``correct --no-index`` keeps a case out of experience: its team kind is not learned while that correction
+    is its latest, and a later indexing correction brings it back."""
+    load = finding("F10", "payments", metric="http_requests_per_second", score=0.5)
+    case_id = store_case(memory, rca_event("gateway", "GatewaySlow"), rca_verdict("orders"), skill="generic-rca",
+                         findings=[load])
+    correct_case(memory, case_id, correct=False, service="payments", fault="overload", index=False)
+    assert memory_vocabulary(memory).learned() == []
+    correct_case(memory, case_id, correct=False, service="payments", fault="overload")
+    assert [row["kind"] for row in memory_vocabulary(memory).learned()] == ["overload"]
+
+
 def test_a_cause_with_no_finding_of_its_own_is_learned_as_the_kind_its_callers_calls_name(memory) -> None:
     """ledger shows nothing itself; payments' calls to it got slower. The reasoner names ledger's kind from those
     calls (slow_dependency), so the team's kind for it is learned as seen as that, not as ``unknown``."""

@@ -181,9 +181,10 @@ class Vocabulary:
 
 
 def memory_vocabulary(memory: object) -> Vocabulary:
-    """The vocabulary learned from every corrected case in memory."""
+    """The vocabulary learned from every corrected case in memory that is experience (``experience_cases``: a
+    case ``correct --no-index`` keeps out teaches no fault kind, as it teaches no lesson)."""
     vocabulary = Vocabulary()
-    for case in memory.corrected_cases():  # type: ignore[attr-defined]
+    for case in memory.experience_cases():  # type: ignore[attr-defined]
         truth = truth_for_case(case)
         if truth is not None:
             vocabulary.learn(case, truth)
