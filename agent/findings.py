@@ -43,6 +43,11 @@ class Finding(BaseModel):
     subject: str = Field(description="What the finding is about: a service, or service/instance.")
     service: str | None = None
     signal: str | None = Field(default=None, description="The Skill signal id (metric/log id) it came from.")
+    also_signals: list[str] = Field(
+        default_factory=list,
+        description="Other Skill signals that reported the very same evidence (two log queries reading one template, "
+                    "two metric signals reading one series): one Finding, counted by decision rules once per signal.",
+    )
     metric: str | None = None
     window_start: float
     window_end: float
@@ -53,6 +58,11 @@ class Finding(BaseModel):
     summary: str
     source: str = Field(default="", description="Where the raw data is: a bundle path or a query.")
     detector: str = ""
+
+    @property
+    def signals(self) -> list[str]:
+        """Every Skill signal that reported it: ``signal`` first, then ``also_signals``."""
+        return [*([self.signal] if self.signal else []), *self.also_signals]
 
     @property
     def owner(self) -> str:
@@ -71,6 +81,36 @@ class Finding(BaseModel):
 def about(finding: Finding, service: str) -> bool:
     """The Finding is about ``service`` (its owner, service label or subject): evidence of its own."""
     return finding.kind != FindingKind.MISSING_DATA and service in (finding.owner, finding.service, finding.subject)
+
+
+PER_SIGNAL = frozenset({"id", "signal", "also_signals", "source"})  # what a Finding says of where it came from
+
+
+def merge_repeated(findings: Iterable[Finding]) -> list[Finding]:
+    """One Finding per piece of evidence: Findings alike in everything but the signal that reported them (and its
+    ``source``) become the first of them, the others' signals in its ``also_signals``; order is kept.
+
+    Two log queries of a Skill reading the same lines report the same template; two metric signals reading one
+    series report the same onset. Decision rules count the merged Finding once per signal, as they counted the
+    copies (``skills.decide.counted``). Findings of one signal (or of none) are never merged: each counted once.
+    """
+    merged: list[Finding] = []
+    first: dict[str, int] = {}
+    for finding in findings:
+        key = finding.model_dump_json(exclude=set(PER_SIGNAL))
+        at = first.get(key)
+        if at is not None and _other_signals(merged[at], finding):
+            signals = [*merged[at].signals, *finding.signals]
+            merged[at] = merged[at].model_copy(update={"signal": signals[0], "also_signals": signals[1:]})
+        else:
+            first.setdefault(key, len(merged))
+            merged.append(finding)
+    return merged
+
+
+def _other_signals(kept: Finding, finding: Finding) -> bool:
+    """Both came from signals, and ``finding`` from none of ``kept``'s."""
+    return bool(kept.signals) and bool(finding.signals) and not set(kept.signals) & set(finding.signals)
 
 
 def number_findings(findings: list[Finding], prefix: str = "F") -> list[Finding]:

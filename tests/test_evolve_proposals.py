@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.evolve.corrections import correct_case
-from agent.evolve.proposals import NoProposal, _family_metric, case_context, propose_by_rules
+from agent.evolve.proposals import NoProposal, _family_metric, _rule_min_scores, case_context, propose_by_rules
 from agent.evolve.versions import skill_text
 from agent.findings import FindingKind
 from agent.skills.library import load_library
@@ -76,6 +76,23 @@ def test_a_too_lenient_release_lowers_the_blocking_rule(memory, tmp_path) -> Non
     rule = proposal.patched.loaded.skill.decision.rules[0]
     assert rule.then == "block" and rule.when.min_score == 0.52  # just below the 0.55 it saw
     assert "-        min_score: 0.7" in proposal.diff and "+        min_score: 0.52" in proposal.diff
+
+
+def test_a_finding_two_signals_reported_counts_for_a_rule_wanting_two_as_its_copies_did() -> None:
+    """infra-release blocks on two callers degrading (min_count 2): one Finding its error_ratio and p99_latency
+    signals both reported (``Finding.also_signals``) is two matches, as the two copies were before the merge."""
+    from agent.config import PROJECT_ROOT
+
+    skill = load_library([PROJECT_ROOT / "skills"]).get("infra-release").skill
+    both = finding("F1", "ranking", kind=FindingKind.CHANGE_REGRESSION, signal="error_ratio", score=0.5)
+    both = both.model_copy(update={"also_signals": ["p99_latency"]})
+    copies = [both.model_copy(update={"also_signals": []}), both.model_copy(update={"signal": "p99_latency",
+                                                                                   "also_signals": []})]
+    several_callers = 2  # the rule's index in infra-release
+    assert skill.decision.rules[several_callers].when.min_count == 2
+    assert _rule_min_scores(skill, [both], ["cache"]) == _rule_min_scores(skill, copies, ["cache"])
+    assert (several_callers, 0.5) in _rule_min_scores(skill, [both], ["cache"])
+    assert (several_callers, 0.5) not in _rule_min_scores(skill, copies[:1], ["cache"])
 
 
 def test_a_too_strict_release_raises_the_rule_that_fired(memory, tmp_path) -> None:

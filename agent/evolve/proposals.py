@@ -29,7 +29,7 @@ from agent.findings import Finding
 from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
 from agent.reasoners.faults import METRIC_FAMILIES, metric_family
-from agent.skills.decide import apply_rules, matching_findings
+from agent.skills.decide import apply_rules, counted, matching_findings
 from agent.skills.loader import LoadedSkill
 from agent.skills.schema import Skill
 
@@ -244,7 +244,7 @@ def _rule_min_scores(skill: Skill, findings: list[Finding], targets: list[str]) 
     out = []
     for i, rule in enumerate(skill.decision.rules):
         matched = matching_findings(rule.when.model_copy(update={"min_score": 0.0}), findings, targets)
-        if len(matched) >= max(1, rule.when.min_count):
+        if counted(rule.when, matched) >= max(1, rule.when.min_count):
             out.append((i, max(f.score for f in matched)))
     return out
 

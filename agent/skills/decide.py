@@ -32,7 +32,7 @@ def matching_findings(condition: Condition, findings: Sequence[Finding], targets
     for finding in findings:
         if kinds and finding.kind not in kinds:
             continue
-        if signals and finding.signal not in signals:
+        if signals and not signals.intersection(finding.signals):
             continue
         if finding.score < condition.min_score:
             continue
@@ -44,10 +44,19 @@ def matching_findings(condition: Condition, findings: Sequence[Finding], targets
     return matched
 
 
+def counted(condition: Condition, matched: Sequence[Finding]) -> int:
+    """How many matching Findings ``min_count`` and ``max_count`` see: each once per signal of its own the condition
+    names (all of them when it names none), so a Finding several signals reported (``Finding.also_signals``) counts
+    as its copies did before they were merged; a Finding of no signal counts once."""
+    names = set(condition.signals)
+    return sum(max(1, len([s for s in f.signals if not names or s in names])) for f in matched)
+
+
 def condition_holds(condition: Condition, matched: Sequence[Finding]) -> bool:
-    if len(matched) < condition.min_count:
+    count = counted(condition, matched)
+    if count < condition.min_count:
         return False
-    return condition.max_count is None or len(matched) <= condition.max_count
+    return condition.max_count is None or count <= condition.max_count
 
 
 def apply_rules(decision: Decision, findings: Sequence[Finding], targets: Sequence[str]) -> RuleOutcome:
