@@ -90,14 +90,16 @@ def select_for_pack(
 
     Instances of one service repeating the same metric come after every other service's best evidence.
     ``signal_weights`` (the Skill's signal ``weight``s) scale a Finding's score for this choice only,
-    relative to the heaviest signal, so the signals a Skill calls important are shown first.
+    relative to the heaviest signal, so the signals a Skill calls important are shown first (a Finding several
+    signals reported, by the heaviest of them).
     """
-    heaviest = max(signal_weights.values(), default=1.0) if signal_weights else 1.0
+    weights = signal_weights or {}
+    heaviest = max(weights.values(), default=1.0)
 
     def priority(f: Finding) -> float:  # what the data cannot say (missing_data) always comes first
         if f.kind == FindingKind.MISSING_DATA:
             return math.inf
-        return f.score * (signal_weights or {}).get(f.signal or "", heaviest) / heaviest
+        return f.score * max((weights.get(s, heaviest) for s in f.signals), default=heaviest) / heaviest
 
     ranked = sorted(findings, key=lambda f: -priority(f))
     position: dict[tuple[str, str], int] = {}

@@ -33,3 +33,10 @@ def test_the_skills_heavier_signals_are_shown_first():
     assert {f.signal for f in shown} == {"latency", "cpu"}  # 0.6 x 2/2 beats 0.8 x 1/2
     assert [f.signal for f in select_for_pack(FINDINGS, 2)] == ["cpu", "other"]
     assert shown[0].score >= shown[1].score  # shown strongest first, whatever chose them
+
+
+def test_a_finding_several_signals_reported_weighs_as_the_heaviest_of_them():
+    weights = {"latency": 2.0, "cpu": 1.0, "other": 1.0}
+    both = FINDINGS[3].model_copy(update={"signal": "other", "also_signals": ["latency"]})  # 0.6, latency among them
+    shown = select_for_pack([*FINDINGS[:3], both], 2, weights)
+    assert {f.id for f in shown} == {FINDINGS[0].id, both.id}  # 0.6 x 2/2 beats 0.8 x 1/2, as it did for latency

@@ -138,3 +138,11 @@ def test_empty_pack_says_there_is_nothing_to_cite() -> None:
     user = reason_messages(make_pack(findings=[], changes=[], knowledge=[]), make_skill())[1]["content"]
     assert "findings" not in _blocks(user)
     assert "There are no Findings to cite" in user
+
+
+def test_a_log_finding_several_signals_reported_names_them_all() -> None:
+    log = make_pack().findings[0].model_copy(update={"metric": None, "signal": "error_logs",
+                                                     "also_signals": ["config_logs"]})
+    user = reason_messages(make_pack(findings=[log]), make_skill())[1]["content"]
+    [line] = _blocks(user)["findings"].splitlines()
+    assert line.split(" | ")[3].startswith("error_logs, config_logs")
