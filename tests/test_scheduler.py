@@ -195,6 +195,30 @@ def test_a_disabled_schedule_has_no_job_and_stays_disabled(settings, memory):
     assert memory.get_schedule("skill:disk-check").enabled is False
 
 
+def test_a_mirror_resync_never_enables_a_schedule_disabled_while_it_ran(settings, skills_dir, memory, monkeypatch):
+    """A `schedule disable` landing after the mirror read the schedules and before it saved the changed cron stays:
+    the save keeps the stored flag in its own transaction, not the one read before."""
+    sync_schedules(settings)
+    write_skill(skills_dir, "disk-check", "*/20 * * * *")  # a cron change: the mirror saves it again
+    save = Memory.save_schedule
+    disabled: list[str] = []
+
+    def disabled_meanwhile(self, job_id, *args, **kwargs):
+        if job_id == "skill:disk-check" and not disabled:
+            disabled.append(job_id)
+            with Memory(settings.resolved_database_url) as other:  # `bianque schedule disable` in another process
+                other.set_schedule_enabled(job_id, False)
+        return save(self, job_id, *args, **kwargs)
+
+    monkeypatch.setattr(Memory, "save_schedule", disabled_meanwhile)
+    sync_schedules(settings)
+    schedule = memory.get_schedule("skill:disk-check")
+    assert disabled == ["skill:disk-check"] and (schedule.cron, schedule.enabled) == ("*/20 * * * *", False)
+    assert "skill:disk-check" not in jobs(settings)
+    sync_schedules(settings)
+    assert memory.get_schedule("skill:disk-check").enabled is False
+
+
 def test_run_inspection_investigates_the_skill_scope_and_records_the_run(settings, memory):
     sync_schedules(settings)
     run = run_inspection("disk-check", settings=settings, investigator=DryRunInvestigator(memory), now=1714557600.0)

@@ -50,7 +50,8 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
     A Skill whose file did not load (a typo while editing it) keeps its mirror, with its run history and
     whether it was enabled, whatever the file is called (``SkillLibrary.not_loaded`` knows a broken file by its name
     or by the ``name:`` line it declares): :func:`desired_schedules` then reports it, and the next good load takes
-    it up.
+    it up. A mirror saved again (its Skill's cron or scope changed) keeps the stored enabled flag, read in the
+    transaction that saves it: a `schedule disable` landing meanwhile is never undone.
     """
     wanted = {
         skill_job_id(name): loaded
@@ -64,8 +65,9 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
         services = list(skill.scope.services)
         if before and (before.skill, before.cron, before.services) == (skill.name, skill.schedule, services):
             continue
-        enabled = before.enabled if before else True
-        memory.save_schedule(job_id, skill.name, skill.schedule or "", services, enabled=enabled)
+        # enabled=None: the stored flag is kept in the saving transaction, so a `schedule disable` since
+        # `stored` was read is never undone (a new mirror is enabled)
+        memory.save_schedule(job_id, skill.name, skill.schedule or "", services, enabled=None)
     for job_id, schedule in stored.items():
         if job_id.startswith(SKILL_JOB_PREFIX) and job_id not in wanted and not library.not_loaded(schedule.skill):
             memory.delete_schedule(job_id)
