@@ -11,9 +11,10 @@ from sqlalchemy import inspect
 from agent.api.app import create_app
 from agent.api.settings import ApiSettings
 from agent.config import get_settings
+from agent.memory import Memory
 from agent.scheduler import paused_scheduler, sync_schedules
 from agent.scheduler.service import JOBSTORE_TABLE
-from tests.test_api_support import make_client
+from tests.test_api_support import CountingInvestigator, make_client
 
 
 def by_id(client: TestClient) -> dict[str, dict]:
@@ -160,3 +161,23 @@ def test_run_now_of_an_unknown_schedule_or_one_whose_skill_is_gone(client, memor
     assert investigator.calls == []
     (run,) = memory.schedule_runs("ghost")  # recorded as a failed run, as the scheduler's would be
     assert run.status == "failed" and run.reason.startswith("SkillUnavailableError: no Skill named 'no-such-skill'")
+
+
+def test_run_now_uses_the_apps_own_memory_not_a_database_of_its_own(tmp_path, monkeypatch):
+    """The app's memory may be another database than the settings name: the run is found, held and recorded there,
+    in the open memory (no Memory opened per request)."""
+    import agent.scheduler.jobs as jobs
+
+    with Memory(f"sqlite:///{tmp_path / 'app.db'}") as app_memory:
+        app_memory.save_schedule("nightly", "disk-inspection", "0 2 * * *", ["cache"])
+        investigator = CountingInvestigator(app_memory)
+        with make_client(app_memory, investigator) as client:
+            def no_memory(*_args, **_kwargs):
+                raise AssertionError("the run opened a Memory of its own")
+
+            monkeypatch.setattr(jobs, "Memory", no_memory)
+            response = client.post("/schedules/nightly/run")
+        assert response.status_code == 200, response.text
+        (run,) = app_memory.schedule_runs("nightly")
+        assert (run.status, run.case_id) == ("done", response.json()["result"]["case_id"])
+        assert app_memory.get_schedule("nightly").running_by is None  # its claim released

@@ -125,6 +125,7 @@ def run_inspection(
     job_id: str | None = None,
     settings: Settings | None = None,
     investigator: Investigator | None = None,
+    memory: Memory | None = None,
     now: float | None = None,
     trigger: RunTrigger = "manual",
 ) -> InspectionRun:
@@ -136,10 +137,11 @@ def run_inspection(
     scheduler's job, else ``manual``) in the schedule's history. A run on a schedule holds it while it runs
     (:func:`exclusive_run`): when another run holds it, ScheduleBusyError is raised and nothing is run or recorded.
     Raises :class:`SkillUnavailableError` (a LookupError and a ValueError) for a Skill that is not loaded or not an
-    inspection, recorded as a failed run too.
+    inspection, recorded as a failed run too. ``memory``: the database of the schedules, used and left open (default:
+    the settings' database, opened for the run).
     """
     settings, investigator = _runtime(settings, investigator)
-    with Memory(settings.resolved_database_url) as memory:
+    with nullcontext(memory) if memory is not None else Memory(settings.resolved_database_url) as memory:
         job_id = job_id or _skill_schedule(memory, skill_name)
         with exclusive_run(memory, job_id) if job_id else nullcontext():
             started = time.time()

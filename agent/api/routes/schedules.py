@@ -68,7 +68,7 @@ def run_now(job_id: str, state: State) -> InspectionRun:
         raise _unknown(job_id)
     try:
         return run_inspection(schedule.skill, schedule.services or None, job_id=job_id, settings=state.settings,
-                              investigator=state.investigator)
+                              investigator=state.investigator, memory=state.memory)
     except (ScheduleBusyError, SkillUnavailableError) as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except ScheduleNotFoundError:  # removed since it was read above
