@@ -154,13 +154,32 @@ def test_run_now_is_refused_while_another_run_holds_the_schedule(client, memory,
 def test_run_now_of_an_unknown_schedule_or_one_whose_skill_is_gone(client, memory, investigator):
     missing = client.post("/schedules/nope/run")
     assert missing.status_code == 404
-    assert missing.json()["detail"] == "no schedule with job id 'nope' (see GET /schedules)"
+    assert missing.json()["detail"] == ("no schedule with job id 'nope' and no Skill of that name (see GET /schedules, "
+                                        "GET /skills)")
     memory.save_schedule("ghost", "no-such-skill", "0 3 * * *")
     gone = client.post("/schedules/ghost/run")
     assert gone.status_code == 409 and gone.json()["detail"].startswith("no Skill named 'no-such-skill'")
     assert investigator.calls == []
     (run,) = memory.schedule_runs("ghost")  # recorded as a failed run, as the scheduler's would be
     assert run.status == "failed" and run.reason.startswith("SkillUnavailableError: no Skill named 'no-such-skill'")
+
+
+def test_run_now_takes_a_skills_name_as_schedule_run_does(memory, investigator):
+    """As `bianque schedule run disk-inspection`: the Skill over its scope, recorded on its own schedule; a Skill
+    without one runs unrecorded; a Skill that is no inspection is refused."""
+    sync_schedules(get_settings())
+    with make_client(memory, investigator) as client:
+        own = client.post("/schedules/disk-inspection/run")
+        unscheduled = client.post("/schedules/generic-inspection/run")
+        rca = client.post("/schedules/generic-rca/run")
+    assert own.status_code == 200, own.text
+    assert (own.json()["job_id"], own.json()["skill"]) == ("skill:disk-inspection", "disk-inspection")
+    (run,) = memory.schedule_runs("skill:disk-inspection")
+    assert (run.status, run.trigger, run.case_id) == ("done", "manual", own.json()["result"]["case_id"])
+    assert unscheduled.status_code == 200, unscheduled.text
+    assert (unscheduled.json()["job_id"], unscheduled.json()["skill"]) == (None, "generic-inspection")
+    assert rca.status_code == 409 and "not an inspection" in rca.json()["detail"]
+    assert [skill for _, skill, _ in investigator.calls] == ["disk-inspection", "generic-inspection"]
 
 
 def test_run_now_uses_the_apps_own_memory_not_a_database_of_its_own(tmp_path, monkeypatch):

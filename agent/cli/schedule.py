@@ -324,20 +324,6 @@ def _set_enabled(job_id: str, enabled: bool) -> None:
     console.print(f"schedule {escape(job_id)} {state}")
 
 
-def _run_target(name: str, services: list[str] | None) -> tuple[str, list[str] | None, str | None]:
-    """The Skill, services and schedule `schedule run NAME` means: a Skill by name, else a stored schedule's job id."""
-    from agent.runtime import load_skills
-
-    settings = get_settings()
-    if load_skills(settings).get(name) is not None:
-        return name, services, None
-    with Memory(settings.resolved_database_url) as memory:
-        schedule = memory.find_schedule(name)
-    if schedule is None:
-        return name, services, None  # run_inspection names the unknown Skill
-    return schedule.skill, services or schedule.services or None, schedule.job_id
-
-
 @schedule_app.command("run")
 def run(
     skill: Annotated[str, typer.Argument(help="The inspection Skill to run now, or the job id of a stored schedule.")],
@@ -351,11 +337,13 @@ def run(
     Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
     false), as for `bianque inspect`; the run is then recorded as "could not judge".
     """
-    from agent.scheduler import run_inspection
+    from agent.scheduler.jobs import RunTarget, run_inspection, run_target
 
-    with user_errors(*ERRORS, *knowledge_errors()):  # as `bianque inspect` reports them
-        name, services, job_id = _run_target(skill, service or None)
-        result = run_inspection(name, services, job_id=job_id).result
+    settings = get_settings()
+    with user_errors(*ERRORS, *knowledge_errors()), Memory(settings.resolved_database_url) as memory:
+        # a name neither a Skill nor a job id: run_inspection names the unknown Skill
+        target = run_target(settings, memory, skill, service) or RunTarget(skill, service or None, None)
+        result = run_inspection(target.skill, target.services, job_id=target.job_id, memory=memory).result
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

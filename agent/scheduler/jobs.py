@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel
 
@@ -116,6 +116,31 @@ def inspection_event(
         business=business,
         question=f"scheduled inspection {skill_name}",
     )
+
+
+class RunTarget(NamedTuple):
+    """What a run of a name means: the Skill, its services (None: the Skill's scope) and the schedule to record on."""
+
+    skill: str
+    services: list[str] | None
+    job_id: str | None
+
+
+def run_target(
+    settings: Settings, memory: Memory, name: str, services: Sequence[str] | None = None
+) -> RunTarget | None:
+    """What ``bianque schedule run NAME`` and ``POST /schedules/NAME/run`` run: a loaded Skill by name (recorded on
+    its own schedule by :func:`run_inspection` when it has one), else the stored schedule of job id ``name`` (its
+    Skill over ``services``, default its own services); None when ``name`` is neither."""
+    from agent.runtime import load_skills
+
+    given = list(services) if services else None
+    if load_skills(settings).get(name) is not None:
+        return RunTarget(name, given, None)
+    schedule = memory.find_schedule(name)
+    if schedule is None:
+        return None
+    return RunTarget(schedule.skill, given or schedule.services or None, schedule.job_id)
 
 
 def run_inspection(

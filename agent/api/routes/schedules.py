@@ -1,5 +1,5 @@
 """``/schedules``: scheduled inspections as ``bianque schedule list`` and ``history`` show them, and running one now
-as ``bianque schedule run JOB_ID`` does."""
+as ``bianque schedule run NAME`` does (a job id or a Skill's name)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
 from agent.memory import ScheduleBusyError, ScheduleNotFoundError, ScheduleRunRecord
 from agent.memory.schedules import MAX_RUNS_KEPT
-from agent.scheduler import InspectionRun, run_inspection
-from agent.scheduler.jobs import SkillUnavailableError
+from agent.scheduler.jobs import InspectionRun, SkillUnavailableError, run_inspection, run_target
 from agent.scheduler.overview import ScheduleState, schedule_states
 
 router = APIRouter(prefix="/schedules", tags=["schedules"],
@@ -59,15 +58,18 @@ def list_runs(
 
 @router.post("/{job_id:path}/run", response_model=InspectionRun)
 def run_now(job_id: str, state: State) -> InspectionRun:
-    """Run the schedule now, as ``bianque schedule run JOB_ID``: its Skill over its services (none: the Skill's
-    scope), investigated by this service, the run recorded on it (``manual``) and its case stored; a verdict that
-    could not judge is answered as it is (``result.verdict.judged`` false). 404 unknown job id; 409 while another run
-    holds the schedule (nothing run or recorded), or when its Skill cannot run (recorded as a failed run)."""
-    schedule = state.memory.find_schedule(job_id)
-    if schedule is None:
-        raise _unknown(job_id)
+    """Run now what ``bianque schedule run NAME`` runs for the same name (:func:`run_target`): an inspection Skill by
+    name (recorded on its own schedule when it has one), else the schedule of that job id, its Skill over its
+    services (none: the Skill's scope). Investigated by this service, in its memory; the run recorded (``manual``)
+    and its case stored; a verdict that could not judge is answered as it is (``result.verdict.judged`` false).
+    404 for a name that is neither; 409 while another run holds the schedule (nothing run or recorded), or when its
+    Skill cannot run (recorded as a failed run)."""
+    target = run_target(state.settings, state.memory, job_id)
+    if target is None:
+        raise HTTPException(status_code=404, detail=f"no schedule with job id {job_id!r} and no Skill of that name "
+                                                    "(see GET /schedules, GET /skills)")
     try:
-        return run_inspection(schedule.skill, schedule.services or None, job_id=job_id, settings=state.settings,
+        return run_inspection(target.skill, target.services, job_id=target.job_id, settings=state.settings,
                               investigator=state.investigator, memory=state.memory)
     except (ScheduleBusyError, SkillUnavailableError) as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
