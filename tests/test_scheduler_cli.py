@@ -21,6 +21,8 @@ from agent.memory import Memory
 from agent.scheduler import configure, paused_scheduler
 from agent.sources.base import LogRecord
 from agent.sources.sqlstore import ObservabilityStore
+from agent.timeparse import to_rfc3339
+from tests.test_api_support import make_client
 
 SCHEDULED = [
     "skill:disk-inspection",
@@ -102,6 +104,30 @@ def test_list_says_why_a_last_run_failed_printing_the_reason_as_text(runner):
     cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
     assert "failed (see below)" in cells["skill:disk-inspection"]
     assert "last run of skill:disk-inspection failed: OSError: [bold]disk[/bold] gone" in table.stdout
+
+
+def test_list_json_carries_the_fields_of_the_apis_get_schedules(runner, memory):
+    """One model for both (agent.scheduler.overview.ScheduleState): the same keys and values for each schedule,
+    next_run the API's Unix seconds as RFC 3339 text ("paused" for a paused job, null without one)."""
+    assert invoke(runner, "sync").exit_code == 0
+    memory.save_schedule("ghost", "no-such-skill", "0 2 * * *")
+    memory.save_schedule("paused", "disk-inspection", "0 2 * * *", enabled=False)
+    memory.record_schedule_run("skill:disk-inspection", "failed", reason="OSError: disk gone")
+    memory.claim_schedule_run("skill:saturation-inspection", "replica-2:4242:ab12cd34", lease_s=300.0)
+    cli = listed(runner)
+    with make_client(memory, DryRunInvestigator(memory)) as client:
+        api = {row["job_id"]: row for row in client.get("/schedules").json()}
+    assert sorted(cli) == sorted(api) and len(api) == len(SCHEDULED) + 2
+    for job_id, row in api.items():
+        assert set(cli[job_id]) == set(row), job_id
+        assert {k: v for k, v in cli[job_id].items() if k != "next_run"} == {
+            k: v for k, v in row.items() if k != "next_run"}, job_id
+        text = "paused" if row["job"] == "paused" else None
+        assert cli[job_id]["next_run"] == (text if row["next_run"] is None else to_rfc3339(row["next_run"]))
+    assert {"job", "overdue", "running", "problem"} <= set(cli["ghost"])
+    assert (cli["ghost"]["job"], cli["paused"]["job"], cli["skill:disk-inspection"]["job"]) == (
+        "cannot run", "disabled", "scheduled")
+    assert cli["skill:saturation-inspection"]["running"] is True and cli["skill:disk-inspection"]["overdue"] is False
 
 
 def test_add_and_remove_a_schedule_of_ones_own(runner):

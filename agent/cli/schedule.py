@@ -68,15 +68,16 @@ def _when(ts: float | None) -> str:
 @schedule_app.command("list")
 def list_schedules(as_json: JsonOption = False) -> None:
     """Schedules with their cron, services, last run and next run (after `bianque schedule sync`); why a last run
-    failed or was skipped; why an enabled schedule has no job (its Skill gone or not loading, its cron bad)."""
+    failed or was skipped; why an enabled schedule has no job (its Skill gone or not loading, its cron bad). --json:
+    the fields of the API's GET /schedules (job, overdue, running, …), next_run as RFC 3339 text or "paused"."""
     from agent.scheduler.overview import schedule_states, services_label
 
     settings = get_settings()
     with user_errors(*ERRORS), Memory(settings.resolved_database_url) as memory:
         schedules = schedule_states(settings, memory)
     if as_json:
-        print_json([{**s.model_dump(mode="json", include=set(ScheduleRecord.model_fields)),
-                     "next_run": _next_run_json(s), "problem": s.problem} for s in schedules])
+        # the fields of GET /schedules (one model, agent.scheduler.overview.ScheduleState), next_run as text
+        print_json([{**s.model_dump(mode="json"), "next_run": _next_run_json(s)} for s in schedules])
         return
     if not schedules:
         console.print("no schedules: run `bianque schedule sync` to load the Skills' schedules")
