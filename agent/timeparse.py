@@ -99,6 +99,11 @@ def to_rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def to_short_utc(epoch: float) -> str:
+    """A time in a narrow table cell: month, day, hour and minute in UTC (``12-14 02:00``), no year or seconds."""
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%m-%d %H:%M")
+
+
 def parse_duration(value: str | int | float) -> float:
     """Seconds from a number of seconds (``90``), a Prometheus duration (``"30m"``, ``"2h"``, ``"1d"``, compound
     ``"1h30m"``), unit words (``"90 minutes"``, ``"2 hours"``), ISO 8601 (``"PT2H"``, ``"P1D"``) or

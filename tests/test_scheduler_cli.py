@@ -48,6 +48,21 @@ def listed(runner):
     return {row["job_id"]: row for row in json.loads(result.stdout)}
 
 
+def table_rows(runner, *args):
+    """`schedule list` in 80 columns (as in a pipe): each schedule's row, by job id, as its words (``--wide``: at its
+    own width); asserts each schedule is one line, under the header, and (compact) no line is longer than 80."""
+    result = runner.invoke(app, ["schedule", "list", *args], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    if "--wide" not in args:
+        assert max(map(len, lines)) <= 80, result.stdout
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["job", "id"])
+    count = len(listed(runner))
+    rows = {line.split()[0]: line.split()[1:] for line in lines[header + 1:header + 1 + count]}
+    assert sorted(rows) == sorted(listed(runner)), result.stdout  # one line each
+    return rows, result
+
+
 def test_sync_then_list_shows_the_skills_schedules_with_next_runs(runner):
     result = invoke(runner, "sync")
     assert result.exit_code == 0, result.output
@@ -66,9 +81,30 @@ def test_list_before_any_sync_says_what_to_do(runner):
 
 def test_list_shows_a_schedule_without_services_running_over_its_skills_scope(runner):
     assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
-    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})  # wide enough that rich wraps nothing
-    row = next(line for line in table.stdout.splitlines() if "nightly" in line)
-    assert "(Skill's scope)" in row and "topology" not in table.stdout
+    rows, table = table_rows(runner, "--wide")
+    assert " ".join(rows["nightly"]).startswith("disk-inspection 0 2 * * * (Skill's scope) yes 20")
+    assert "topology" not in table.stdout
+
+
+def test_list_fits_80_columns_one_line_per_schedule_and_wide_adds_what_each_is(runner):
+    """Compact: next run, last run (``12-14 02:00``, UTC) and status, whatever the job ids of the shipped Skills;
+    --wide: the Skill, cron, services and enabled flag too, times in full, each row one line however long."""
+    assert invoke(runner, "add", "nightly-ranking", "--skill", "disk-inspection", "--cron", "0 2 * * *",
+                  "--service", "ranking", "--service", "cache", "--service", "gateway",
+                  "--service", "search-api").exit_code == 0
+    with Memory(get_settings().resolved_database_url) as memory:
+        memory.record_schedule_run("skill:serving-health-inspection", "could not judge", ts=1765000000.0)
+        memory.record_schedule_run("nightly-ranking", "done", ts=1765000000.0, case_id="3f2a9c1d0b7e")
+    rows, table = table_rows(runner)
+    assert table.stdout.splitlines()[1].split() == ["job", "id", "next", "run", "last", "run", "status"]
+    next_run = listed(runner)["nightly-ranking"]["next_run"]  # 2026-12-07T02:00:00Z
+    assert rows["nightly-ranking"] == [next_run[5:10], next_run[11:16], "12-06", "05:46", "done"]
+    assert rows["skill:serving-health-inspection"][2:] == ["12-06", "05:46", "could", "not", "judge"]
+    assert rows["skill:disk-inspection"][2:] == ["-", "-"]
+    wide, table = table_rows(runner, "--wide")
+    assert " ".join(wide["nightly-ranking"]) == (f"disk-inspection 0 2 * * * ranking, cache +2 yes "
+                                                 f"{listed(runner)['nightly-ranking']['next_run']} "
+                                                 "2025-12-06T05:46:40Z done")
 
 
 def test_list_says_why_a_schedule_has_no_job(runner):
@@ -79,19 +115,20 @@ def test_list_says_why_a_schedule_has_no_job(runner):
     rows = listed(runner)
     assert rows["ghost"]["next_run"] is None and rows["ghost"]["problem"].startswith("no Skill named 'no-such-skill'")
     assert rows["paused"]["problem"] is None and rows["skill:disk-inspection"]["problem"] is None
-    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
-    cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
-    assert "none (see below)" in cells["ghost"] and "disabled" in cells["paused"]
-    assert "no job for schedule ghost: no Skill named 'no-such-skill'" in " ".join(table.stderr.split())
+    cells, table = table_rows(runner)
+    assert cells["ghost"][0] == "none*" and cells["paused"][0] == "disabled"  # next run; * the reason below
+    assert "* no job for schedule ghost: no Skill named 'no-such-skill'" in " ".join(table.stderr.split())
 
 
 def test_list_marks_a_next_run_in_the_past_as_overdue(runner):
     assert invoke(runner, "sync").exit_code == 0
     with paused_scheduler(get_settings()) as scheduler:  # as stored when no scheduler ran since
         scheduler.modify_job("skill:disk-inspection", next_run_time=datetime.now(UTC) - timedelta(hours=1))
-    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
-    overdue = [line.split("│")[1].strip() for line in table.stdout.splitlines() if "(overdue)" in line]
-    assert overdue == ["skill:disk-inspection"] and "overdue: no scheduler has run them" in table.stdout
+    rows, table = table_rows(runner)
+    assert [job_id for job_id, cells in rows.items() if cells[0] == "overdue"] == ["skill:disk-inspection"]
+    assert "overdue: no scheduler has run them" in table.stdout
+    wide, _ = table_rows(runner, "--wide")  # the time it was due, in full
+    assert [job_id for job_id, cells in wide.items() if "(overdue)" in cells] == ["skill:disk-inspection"]
 
 
 def test_list_says_why_a_last_run_failed_printing_the_reason_as_text(runner):
@@ -100,10 +137,10 @@ def test_list_says_why_a_last_run_failed_printing_the_reason_as_text(runner):
         memory.record_schedule_run("skill:disk-inspection", "failed", reason="OSError: [bold]disk[/bold] gone")
     assert listed(runner)["skill:disk-inspection"]["last_reason"] == "OSError: [bold]disk[/bold] gone"
     assert listed(runner)["skill:saturation-inspection"]["last_reason"] is None
-    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
-    cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
-    assert "failed (see below)" in cells["skill:disk-inspection"]
-    assert "last run of skill:disk-inspection failed: OSError: [bold]disk[/bold] gone" in table.stdout
+    cells, table = table_rows(runner)
+    assert cells["skill:disk-inspection"][-1] == "failed*" and cells["skill:saturation-inspection"][-1] == "-"
+    said = " ".join(table.stdout.split())  # the note may wrap at 80 columns
+    assert "* last run of skill:disk-inspection failed: OSError: [bold]disk[/bold] gone" in said
 
 
 def test_list_json_carries_the_fields_of_the_apis_get_schedules(runner, memory):
@@ -272,9 +309,8 @@ def test_disable_pauses_a_schedule_and_enable_resumes_it_keeping_its_history(run
     row = listed(runner)[job_id]
     assert (row["enabled"], row["next_run"], row["problem"], row["last_case_id"]) == (False, None, None, "c1")
     assert invoke(runner, "sync").exit_code == 0 and listed(runner)[job_id]["enabled"] is False  # stays paused
-    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
-    cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
-    assert "disabled" in cells[job_id]
+    cells, _ = table_rows(runner)
+    assert cells[job_id][0] == "disabled"
     enabled = invoke(runner, "enable", job_id)
     assert enabled.exit_code == 0, enabled.output
     row = listed(runner)[job_id]
@@ -363,9 +399,10 @@ def test_run_is_refused_while_another_run_of_the_schedule_holds_it(runner):
     assert (schedule.last_status, schedule.last_case_id) == ("done", "c1")  # nothing run, nothing recorded
     assert [r["case_id"] for r in json.loads(invoke(runner, "history", "nightly", "--json").stdout)] == ["c1"]
     assert listed(runner)["nightly"]["running_by"] == "replica-2:4242:ab12cd34"
-    table = runner.invoke(app, ["schedule", "list"], env={"COLUMNS": "250"})
-    cells = {line.split("│")[1].strip(): line for line in table.stdout.splitlines() if line.count("│") > 2}
-    assert "running since 20" in cells["nightly"]
+    cells, _ = table_rows(runner)
+    assert cells["nightly"][-1] == "running"
+    wide, _ = table_rows(runner, "--wide")
+    assert wide["nightly"][-3:-1] == ["running", "since"] and wide["nightly"][-1].startswith("20")
 
 
 def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):

@@ -16,7 +16,7 @@ from agent.events import Pattern
 from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
 from agent.memory.lines import SHORT_PATTERN, answer_line, correction_line
 from agent.memory.records import CaseRecord, CaseStatus
-from agent.timeparse import to_rfc3339
+from agent.timeparse import to_rfc3339, to_short_utc
 from agent.topology import TopologyError
 
 cases_app = typer.Typer(help="Stored investigations (cases) and their corrections.", no_args_is_help=True)
@@ -83,7 +83,7 @@ def list_cases(
         marked = "" if latest is None else (" ✓" if latest.correct else " ✗")
         table.add_row(
             case.id,
-            to_rfc3339(case.created_at)[5:16].replace("T", " "),
+            to_short_utc(case.created_at),
             SHORT_PATTERN.get(case.pattern, case.pattern),
             escape(case.service or "-"),
             _skill_label(case),
@@ -200,7 +200,7 @@ def list_queue(
     for item in items:
         table.add_row(
             item.id,
-            to_rfc3339(item.created_at)[5:16].replace("T", " "),
+            to_short_utc(item.created_at),
             escape(item.event.primary_service or "-"),
             item.status,
             str(item.attempts),

@@ -4,9 +4,11 @@ history; run the scheduler."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -33,7 +35,7 @@ from agent.memory import (
     ScheduleRecord,
     ScheduleRunRecord,
 )
-from agent.timeparse import to_rfc3339
+from agent.timeparse import to_rfc3339, to_short_utc
 
 if TYPE_CHECKING:
     from agent.scheduler.overview import ScheduleState
@@ -47,6 +49,8 @@ JobIdArgument = Annotated[str, typer.Argument(help="The schedule's job id (see `
 KNOWN_SHOWN = 20  # services named by the warning of `schedule add` about one no source knows
 SERVICE_CHECK_TIMEOUT_S = 2.0  # how long `schedule add` waits for a server to list its services (a side check)
 HISTORY_SHOWN = 20  # runs `schedule history` shows without --limit
+MARK = "*"  # after a cell of `schedule list` whose reason is printed below its table
+UNFOLDED_MAX = 1000  # the widest line `schedule list --wide` prints
 ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LookupError, ValueError)
 
 
@@ -61,16 +65,21 @@ def _next_runs(scheduler: InspectionScheduler) -> dict[str, str]:
     return {job_id: to_rfc3339(ts) if ts is not None else "paused" for job_id, ts in next_run_times(scheduler).items()}
 
 
-def _when(ts: float | None) -> str:
-    return to_rfc3339(ts) if ts is not None else "-"
+def _when(ts: float | None, when: Callable[[float], str] = to_rfc3339) -> str:
+    return when(ts) if ts is not None else "-"
 
 
 @schedule_app.command("list")
-def list_schedules(as_json: JsonOption = False) -> None:
-    """Schedules with their cron, services, last run and next run (after `bianque schedule sync`); why a last run
-    failed or was skipped; why an enabled schedule has no job (its Skill gone or not loading, its cron bad). --json:
+def list_schedules(
+    wide: Annotated[bool, typer.Option("--wide", help="Add each schedule's skill, cron, services and enabled flag and "
+                                       "write times in full (RFC 3339), for a wide terminal.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Schedules, one line each: next run (after `bianque schedule sync`), last run and its status (--wide: their
+    Skill, cron, services and enabled flag too); below the table, why a last run failed or was skipped and why an
+    enabled schedule has no job (its Skill gone or not loading, its cron bad), each marked * in the table. --json:
     the fields of the API's GET /schedules (job, overdue, running, …), next_run as RFC 3339 text or "paused"."""
-    from agent.scheduler.overview import schedule_states, services_label
+    from agent.scheduler.overview import schedule_states
 
     settings = get_settings()
     with user_errors(*ERRORS), Memory(settings.resolved_database_url) as memory:
@@ -82,44 +91,52 @@ def list_schedules(as_json: JsonOption = False) -> None:
     if not schedules:
         console.print("no schedules: run `bianque schedule sync` to load the Skills' schedules")
         return
-    table = Table(title="Schedules (UTC)")
-    for column in ("job id", "skill", "cron", "services", "enabled", "last run", "status", "next run"):
-        table.add_column(column, overflow="fold")
-    for s in schedules:
-        table.add_row(
-            escape(s.job_id),
-            escape(s.skill),
-            s.cron,
-            escape(services_label(s.services)),
-            "yes" if s.enabled else "no",
-            _when(s.last_run),
-            _status(s),
-            _next_run(s),
-        )
-    console.print(table)
+    _print_table(_schedule_table(schedules, wide), unfolded=wide)
     if any(s.overdue for s in schedules):
         console.print("overdue: no scheduler has run them; `bianque schedule start` or `bianque serve "
                       "--with-scheduler` runs one (a run more than 30 minutes late is skipped, the next is on time)")
     for s in schedules:
         if s.last_reason:  # untrusted text (an exception's message): printed as it is, never read as markup
-            console.print(f"last run of {escape(s.job_id)} {escape(s.last_status or '')}: {escape(s.last_reason)}")
+            console.print(f"{MARK} last run of {escape(s.job_id)} {escape(s.last_status or '')}: "
+                          f"{escape(s.last_reason)}")
     for s in schedules:
         if s.problem:
-            err_console.print(f"[yellow]no job[/] for schedule {escape(s.job_id)}: {escape(s.problem)}")
+            err_console.print(f"{MARK} [yellow]no job[/] for schedule {escape(s.job_id)}: {escape(s.problem)}")
 
 
-def _status(schedule: ScheduleState) -> str:
-    """The status column: ``running since …`` while a run holds the schedule, else how the last run went."""
-    from agent.scheduler.overview import status_label
+def _print_table(table: Table, *, unfolded: bool) -> None:
+    """Print ``table`` fitted to the terminal, or ``unfolded``: at its own width however narrow the terminal is, each
+    row one line (as ``kubectl get -o wide``: a pipe gets whole lines, a terminal wraps them)."""
+    if not unfolded:
+        console.print(table)
+        return
+    width = console.measure(table, options=console.options.update_width(UNFOLDED_MAX)).maximum
+    Console(width=max(width, console.width), force_terminal=console.is_terminal,
+            color_system=console.color_system).print(table)
 
-    return status_label(schedule) + (" (see below)" if schedule.last_reason and not schedule.running else "")
 
+def _schedule_table(schedules: list[ScheduleState], wide: bool) -> Table:
+    """The table of `schedule list`: how each schedule stands, one line each in 80 columns (a job id longer than about
+    35 characters is folded): its next run and last run as ``12-14 02:00`` (a next run passed: ``overdue``) and the
+    last run's status (``running`` while a run holds it). ``wide`` adds what each schedule is (skill, cron, services,
+    enabled) and writes times in full (``running since …``)."""
+    from agent.scheduler.overview import next_run_label, services_label, status_label
 
-def _next_run(schedule: ScheduleState) -> str:
-    """The next-run column: when (``(overdue)`` when it has passed), else what it is without one."""
-    from agent.scheduler.overview import next_run_label
-
-    return next_run_label(schedule) + (" (see below)" if schedule.problem else "")
+    when = to_rfc3339 if wide else to_short_utc
+    table = Table(title="Schedules (UTC)", box=None, pad_edge=False, header_style="bold")
+    table.add_column("job id", overflow="fold")  # the one column folded, only when the line cannot hold it whole
+    definition = ("skill", "cron", "services", "enabled") if wide else ()
+    for column in (*definition, "next run", "last run", "status"):
+        table.add_column(column, no_wrap=True)
+    for s in schedules:
+        cells = {"skill": Text(s.skill), "cron": Text(s.cron), "services": Text(services_label(s.services)),
+                 "enabled": "yes" if s.enabled else "no"}
+        next_run = "overdue" if s.overdue and not wide else next_run_label(s, when) + (MARK if s.problem else "")
+        status = "running" if s.running and not wide else status_label(s, when)
+        reason = MARK if s.last_reason and not s.running else ""
+        table.add_row(Text(s.job_id), *(cells[column] for column in definition), next_run,
+                      _when(s.last_run, when), status + reason)
+    return table
 
 
 def _next_run_json(schedule: ScheduleState) -> str | None:

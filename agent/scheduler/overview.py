@@ -5,7 +5,7 @@ and the UI's Schedules page, so the three say the same."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import Field
@@ -77,18 +77,19 @@ NO_JOB: dict[JobState, str] = {"paused": "paused", "disabled": "disabled", "cann
                                "not synced": "not synced"}
 
 
-def next_run_label(state: ScheduleState) -> str:
-    """When its job runs next, UTC (``(overdue)`` when that has passed), else what it is without one (``disabled``,
-    ``none`` when it cannot run, ``not synced``, ``paused``)."""
+def next_run_label(state: ScheduleState, when: Callable[[float], str] = to_rfc3339) -> str:
+    """When its job runs next, UTC, written by ``when`` (``(overdue)`` when that has passed), else what it is without
+    one (``disabled``, ``none`` when it cannot run, ``not synced``, ``paused``)."""
     if state.next_run is not None:
-        return to_rfc3339(state.next_run) + (" (overdue)" if state.overdue else "")
+        return when(state.next_run) + (" (overdue)" if state.overdue else "")
     return NO_JOB[state.job]
 
 
-def status_label(state: ScheduleState) -> str:
-    """``running since …`` while a run holds the schedule, else how its last run went (``-`` before any)."""
+def status_label(state: ScheduleState, when: Callable[[float], str] = to_rfc3339) -> str:
+    """``running since …`` (the time written by ``when``) while a run holds the schedule, else how its last run went
+    (``-`` before any)."""
     if state.running:
-        return f"running since {to_rfc3339(state.running_since) if state.running_since is not None else '-'}"
+        return f"running since {when(state.running_since) if state.running_since is not None else '-'}"
     return state.last_status or "-"
 
 
