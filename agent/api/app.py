@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from agent import __version__
 from agent.api.errors import install_error_handlers
 from agent.api.investigator import Investigator, LiveInvestigator
 from agent.api.jobs import BackgroundJobs
@@ -91,7 +92,7 @@ def create_app(
     app = FastAPI(
         title="Bian Que",
         summary="Release interception, proactive inspection and alert root-cause analysis.",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         **({"docs_url": None, "redoc_url": None, "openapi_url": None} if protected else {}),
     )

@@ -47,6 +47,22 @@ def _register_all() -> None:
 _register_all()
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from agent import __version__
+
+        typer.echo(f"bianque {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Bian Que: an ops assistant for release interception, inspection and alert root-cause analysis."""
+
+
 def dump_stacks_on_sigusr1() -> None:
     """Let ``kill -USR1 PID`` print every thread's stack to stderr (for a process that seems stuck)."""
     if hasattr(signal, "SIGUSR1"):
