@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 
 import pytest
@@ -14,7 +15,7 @@ from agent.api.settings import ApiSettings
 from agent.config import get_settings
 from agent.memory import InvalidInputError
 from agent.memory.corrections import NAME_MAX_CHARS
-from tests.test_api_support import T0, CountingInvestigator, make_client
+from tests.test_api_support import T0, CountingInvestigator, alert, make_client, webhook
 
 RCA_EVENT = {
     "pattern": "rca",
@@ -374,7 +375,6 @@ def test_a_database_gone_mid_run_answers_503_naming_it_and_why_not_a_500():
     """Every request that reaches memory answers 503 with Retry-After and the reason, like the webhook did."""
     from agent.memory import Memory
     from agent.memory.db import make_engine
-    from tests.test_api_support import alert, webhook
     from tests.test_cli_errors import unreachable_postgres_url
 
     url, port = unreachable_postgres_url()
@@ -390,6 +390,55 @@ def test_a_database_gone_mid_run_answers_503_naming_it_and_why_not_a_500():
     health = client.get("/healthz")
     assert health.status_code == 503 and health.json()["detail"] == expected
     assert "s3cr3tpw" not in health.text
+
+
+def _alter_by_hand(memory, statement: str) -> None:
+    """Change the SQLite file under ``memory`` behind its back, as a hand-made schema change or a restore does."""
+    with sqlite3.connect(memory.engine.url.database) as raw:
+        raw.execute(statement)
+
+
+@pytest.mark.parametrize(("statement", "call", "said"), [
+    ("DROP TABLE alerts", lambda client: client.post("/webhook/alertmanager", json=webhook(alert())),
+     "no such table: alerts"),
+    ("ALTER TABLE cases DROP COLUMN thread_id", lambda client: client.get("/cases"), "no such column: cases.thread_id"),
+])
+def test_a_schema_that_is_not_current_answers_500_naming_it_not_503_retry_later(memory, investigator, statement,
+                                                                                call, said):
+    """SQLite reports a missing table as an OperationalError, like a database it cannot reach: it answered 503 "retry
+    later", and Alertmanager would retry a call that fails the same way every time."""
+    client = TestClient(create_app(get_settings(), investigator, memory=memory), raise_server_exceptions=False)
+    _alter_by_hand(memory, statement)
+    answer = call(client)
+    assert answer.status_code == 500 and "retry-after" not in answer.headers, answer.text
+    assert answer.json() == {"detail": f"database schema is not current: {memory.engine.url.database}: {said}; "
+                                       "`python -m agent.memory.migrate upgrade` brings it to this version's schema "
+                                       "(it does not restore a table or column removed by hand)"}
+
+
+def test_health_names_a_schema_that_is_not_current(memory, investigator):
+    client = TestClient(create_app(get_settings(), investigator, memory=memory), raise_server_exceptions=False)
+    _alter_by_hand(memory, "DROP TABLE investigation_queue")
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json()["status"] == "unavailable"
+    assert health.json()["detail"].startswith(
+        f"database schema is not current: {memory.engine.url.database}: no such table: investigation_queue; ")
+
+
+def test_a_locked_database_answers_503_retry_later(tmp_path, monkeypatch, investigator):
+    """A write that waited out the busy timeout: SQLite could not be used for a while, so the call is worth sending
+    again."""
+    from agent.memory import Memory
+
+    monkeypatch.setattr("agent.memory.db.SQLITE_BUSY_TIMEOUT_S", 0.05)  # read at each connection
+    path = tmp_path / "locked.db"
+    with Memory(f"sqlite:///{path}") as locked, sqlite3.connect(path, isolation_level=None) as holder:
+        client = TestClient(create_app(get_settings(), investigator, memory=locked), raise_server_exceptions=False)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        answer = client.post("/webhook/alertmanager", json=webhook(alert()))
+        holder.execute("ROLLBACK")
+    assert (answer.status_code, answer.headers.get("retry-after")) == (503, "30"), answer.text
+    assert answer.json() == {"detail": f"database unavailable: {path}: database is locked; retry later"}
 
 
 def test_a_correction_keeping_a_case_out_removes_its_record_from_the_knowledge_store(memory, investigator,

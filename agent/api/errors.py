@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from agent.api.jobs import JobsBusyError
 from agent.evolve.proposals import NoProposal
@@ -18,7 +18,13 @@ from agent.evolve.versions import SkillFileError
 from agent.evolve.workbench import UnknownSkillError
 from agent.inputs import InputError, validation_message
 from agent.memory import DatabaseUnavailableError, InvalidInputError, NotFoundError
-from agent.memory.db import describe_database, unavailable_reason
+from agent.memory.db import (
+    describe_database,
+    did_not_answer,
+    schema_not_current,
+    schema_problem,
+    unavailable_reason,
+)
 
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header")
@@ -101,10 +107,24 @@ def database_gone(url: Any, exc: BaseException) -> str:
     return f"database unavailable: {describe_database(url)}: {unavailable_reason(exc)}; retry later"
 
 
-async def _database_gone(request: Request, exc: Exception) -> JSONResponse:
-    detail = database_gone(request.app.state.bianque.memory.engine.url, exc)
-    log.warning("%s %s: %s", request.method, request.url.path, detail)
-    return JSONResponse(status_code=503, content={"detail": detail}, headers={"Retry-After": RETRY_AFTER_S})
+def database_failure(url: Any, exc: BaseException) -> str | None:
+    """The detail for a memory database (at ``url``) that failed: one that did not answer (:func:`database_gone`)
+    or whose schema is not current (naming the table or column and how to migrate); None for any other error."""
+    if did_not_answer(exc):
+        return database_gone(url, exc)
+    return schema_not_current(url, exc) if schema_problem(exc) else None
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After for a database that did not answer (unreachable, locked, its connection dropped); a 500
+    naming the problem for a schema that is not current (every retry would meet it again); any other error as such."""
+    detail = database_failure(request.app.state.bianque.memory.engine.url, exc)
+    if detail is None:
+        return await _unexpected(request, exc)
+    gone = did_not_answer(exc)
+    log.log(logging.WARNING if gone else logging.ERROR, "%s %s: %s", request.method, request.url.path, detail)
+    return JSONResponse(status_code=503 if gone else 500, content={"detail": detail},
+                        headers={"Retry-After": RETRY_AFTER_S} if gone else None)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -116,7 +136,8 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map validation, not-found (a case, a Skill, a version, a job) and bad-input errors (a case that is not
     corrected, a refinement that was rejected) to 422/404/422, a body not sent as JSON to 415, a Skill changed
     under a refinement or a Skill file that cannot be written (another Skill's file in the way) to 409, a full
-    job backlog or a memory database that does not answer (gone mid-run) to 503, and anything else to a JSON 500."""
+    job backlog or a memory database that does not answer (gone mid-run, locked) to 503, a memory database whose
+    schema is not current to a 500 saying so, and anything else to a JSON 500."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(UnknownSkillError, _not_found)
@@ -126,6 +147,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleRefinement, _conflict)
     app.add_exception_handler(SkillFileError, _conflict)
     app.add_exception_handler(JobsBusyError, _busy)
-    app.add_exception_handler(OperationalError, _database_gone)
-    app.add_exception_handler(DatabaseUnavailableError, _database_gone)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(ProgrammingError, _database_error)
+    app.add_exception_handler(DatabaseUnavailableError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -10,6 +10,7 @@ PostgreSQL: migrations run under a transaction-level advisory lock, so several p
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,13 @@ _PG_MIGRATION_LOCK = 0x6269616E_71756500  # "bianque\0": one constant key for ev
 SQLITE_BUSY_TIMEOUT_S = 30.0
 LOCK_POLL_S = 0.1  # how often a process waiting for an advisory lock tries it again
 CONNECT_TIMEOUT_S = 10  # a PostgreSQL server that does not answer (a dropped packet), unless the URL says
+MIGRATE_COMMAND = "python -m agent.memory.migrate upgrade"
+# SQLite's primary result codes of a database that could not be used for a while: busy, locked, an I/O error, a file
+# that cannot be opened, a lock protocol error. Its other errors (SQLITE_ERROR: no such table, a bad statement; a
+# read-only or corrupt file) come again on every try.
+_SQLITE_DID_NOT_ANSWER = frozenset({5, 6, 10, 14, 15})
+_SQLITE_SCHEMA = re.compile(r"no such (table|column)\b|table \S+ has no column named ")
+_PG_SCHEMA_STATES = frozenset({"42P01", "42703"})  # undefined_table, undefined_column
 
 
 class DatabaseURLError(ValueError):
@@ -82,6 +90,41 @@ def unavailable_reason(exc: BaseException) -> str:
                 return f"{kind}: {detail}"
             return kind
     return detail or type(orig).__name__
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
+def did_not_answer(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be used for a while (unreachable, locked, its connection dropped):
+    the same request may succeed later. SQLAlchemy's ``OperationalError`` also wraps SQLite's errors that come again
+    on every try (no such table or column, a bad statement, a read-only file): not these. ``exc`` may be SQLAlchemy's
+    error, ``DatabaseUnavailableError``, or psycopg's own (the checkpointer's connections raise those)."""
+    if isinstance(exc, DatabaseUnavailableError):
+        return True
+    psycopg = sys.modules.get("psycopg")  # never imported for it: a psycopg error exists only once it is
+    driver_said = psycopg is not None and isinstance(exc, psycopg.OperationalError)
+    if not isinstance(exc, OperationalError) and not driver_said:
+        return False
+    code = getattr(_driver_error(exc), "sqlite_errorcode", None)
+    return code is None or code & 0xFF in _SQLITE_DID_NOT_ANSWER  # PostgreSQL's are about the connection or the server
+
+
+def schema_problem(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database saying a table or column the code uses does not exist (SQLite's "no such
+    table", PostgreSQL's undefined_table / undefined_column): its schema is not the one this version needs."""
+    orig = _driver_error(exc)
+    if getattr(orig, "sqlite_errorcode", None) == 1:
+        return bool(_SQLITE_SCHEMA.match(str(orig)))
+    return getattr(orig, "sqlstate", None) in _PG_SCHEMA_STATES
+
+
+def schema_not_current(url: str | URL, exc: BaseException) -> str:
+    """One line for a :func:`schema_problem`: the database (never its password), what it said, and how to migrate it."""
+    said = (str(_driver_error(exc)).strip().splitlines() or [type(exc).__name__])[0]  # PostgreSQL quotes the SQL next
+    return (f"database schema is not current: {describe_database(url)}: {said}; `{MIGRATE_COMMAND}` brings it to "
+            "this version's schema (it does not restore a table or column removed by hand)")
 
 
 def unavailable(exc: BaseException, url: str | URL) -> DatabaseUnavailableError:

@@ -1,5 +1,6 @@
 """A memory database on a real PostgreSQL server that cannot be used: one line naming it and why, exit 2 from every
-command (tests/test_cli_errors.py holds the refused port), 503 from the API when it goes away mid-run."""
+command (tests/test_cli_errors.py holds the refused port), 503 from the API when it goes away mid-run, 500 naming a
+schema that is not current."""
 
 from __future__ import annotations
 
@@ -57,3 +58,28 @@ def test_the_api_answers_503_with_the_reason_when_the_database_goes_away_mid_run
                                              "postgres): connection refused: nothing listens there; retry later")
     finally:
         server.stop()
+
+
+
+
+def _alter_by_hand(memory: Memory, statement: str) -> None:
+    from sqlalchemy import text
+
+    with memory.engine.begin() as connection:
+        connection.execute(text(statement))
+
+
+def test_the_api_names_a_schema_that_is_not_current_with_a_500(postgres_db_url: str) -> None:
+    """PostgreSQL's undefined_column is a ProgrammingError quoting the statement: named as SQLite's is, on one
+    line."""
+    with Memory(postgres_db_url) as memory:
+        _alter_by_hand(memory, "ALTER TABLE cases DROP COLUMN thread_id")
+        client = TestClient(create_app(get_settings(), CountingInvestigator(memory), memory=memory),
+                            raise_server_exceptions=False)
+        answer = client.get("/cases")
+        where = memory.engine.url
+    assert answer.status_code == 500 and "retry-after" not in answer.headers, answer.text
+    assert answer.json()["detail"] == (
+        f"database schema is not current: '{where.database}' on {where.host}:{where.port} (user {where.username}): "
+        "column cases.thread_id does not exist; `python -m agent.memory.migrate upgrade` brings it to this version's "
+        "schema (it does not restore a table or column removed by hand)")

@@ -6,11 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
 
-from agent.api.errors import database_gone
+from agent.api.errors import database_failure
 from agent.api.state import ServiceState, service
-from agent.memory import DatabaseUnavailableError
 
 router = APIRouter(tags=["health"])
 
@@ -33,9 +31,8 @@ def healthz(state: Annotated[ServiceState, Depends(service)]) -> JSONResponse:
     try:
         stats = state.memory.queue_stats()
     except Exception as exc:  # any database failure makes the service unhealthy
-        gone = isinstance(exc, OperationalError | DatabaseUnavailableError)  # it does not answer: which one and why
-        body.update(status="unavailable", detail=database_gone(state.memory.engine.url, exc) if gone
-                    else f"database: {type(exc).__name__}: {exc}")
+        detail = database_failure(state.memory.engine.url, exc)  # it does not answer, or its schema is not current
+        body.update(status="unavailable", detail=detail or f"database: {type(exc).__name__}: {exc}")
         return JSONResponse(status_code=503, content=body)
     body["queue"] = {**stats.model_dump(), "bound": state.api.max_queued}
     return JSONResponse(content=body)
