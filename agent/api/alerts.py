@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.exc import OperationalError
 
 from agent.api.errors import problems
 from agent.api.text import text_problem
 from agent.events import Alert, alert_service, alert_service_label, event_from_alert
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
+from agent.memory.db import database_wide
 from agent.names import name_problem
 from agent.timeparse import to_rfc3339
 
@@ -275,9 +275,10 @@ class AlertIntake:
         service = alert_service(alert, self.service_label)
         try:
             seen = self.memory.observe_alert_queued(self._notice(alert, now))
-        except OperationalError:
-            raise  # the database is gone: the whole call answers 503 and Alertmanager sends it again
-        except Exception as exc:  # this alert only (e.g. a value the database refuses)
+        except Exception as exc:
+            if database_wide(exc):  # gone (503) or its schema not current (500): Alertmanager sends the call again
+                raise
+            # this alert only (e.g. a value the database refuses)
             log.exception("alert %d (%s) could not be stored", index, fingerprint)
             problem = Problem(field=f"alerts[{index}]", message=f"could not be stored: {type(exc).__name__}: {exc}")
             return self._rejected(index, [problem], alert)

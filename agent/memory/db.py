@@ -120,6 +120,13 @@ def schema_problem(exc: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) in _PG_SCHEMA_STATES
 
 
+def database_wide(exc: BaseException) -> bool:
+    """Whether ``exc``, met storing one row, is the database's failure rather than the row's (every other row would
+    meet it too): SQLAlchemy's ``OperationalError`` (it did not answer, locked, read-only, full) or a
+    :func:`schema_problem` (on PostgreSQL a ``ProgrammingError``)."""
+    return isinstance(exc, OperationalError) or schema_problem(exc)
+
+
 def schema_not_current(url: str | URL, exc: BaseException) -> str:
     """One line for a :func:`schema_problem`: the database (never its password), what it said, and how to migrate it."""
     said = (str(_driver_error(exc)).strip().splitlines() or [type(exc).__name__])[0]  # PostgreSQL quotes the SQL next

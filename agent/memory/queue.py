@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Sequence
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from agent.events import Event
 from agent.memory.alerts import DEFAULT_STALE_AFTER_S, check_observation, observe
+from agent.memory.db import database_wide
 from agent.memory.errors import (
     CaseNotFoundError,
     InvalidInputError,
@@ -152,10 +152,10 @@ class QueueStore(Store):
                     with session.begin_nested():  # one notice's failure undoes only its own writes
                         if _observe_queued(session, notice, stale_after).queued:
                             return True
-                except OperationalError:
-                    raise  # the database is gone: so is the answer
-                except Exception:  # noqa: BLE001 - stored for real, it would be rejected alone
-                    continue
+                except Exception as exc:
+                    if database_wide(exc):  # the database is gone, or its schema not current: so is the answer
+                        raise
+                    continue  # stored for real, it would be rejected alone
         return False
 
     def enqueue(

@@ -83,3 +83,23 @@ def test_the_api_names_a_schema_that_is_not_current_with_a_500(postgres_db_url: 
         f"database schema is not current: '{where.database}' on {where.host}:{where.port} (user {where.username}): "
         "column cases.thread_id does not exist; `python -m agent.memory.migrate upgrade` brings it to this version's "
         "schema (it does not restore a table or column removed by hand)")
+
+
+def test_the_webhook_does_not_take_alerts_it_cannot_store_for_a_missing_table(postgres_db_url: str) -> None:
+    """A missing table is PostgreSQL's ProgrammingError: each alert was rejected on its own and the call answered
+    200, so Alertmanager never sent the alerts again."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from tests.test_api_support import alert, webhook
+    from tests.test_memory_queue import notice
+
+    with Memory(postgres_db_url) as memory:
+        _alter_by_hand(memory, "DROP TABLE alerts CASCADE")
+        with pytest.raises(ProgrammingError, match='relation "alerts" does not exist'):
+            memory.would_queue([notice("fp-1", "ranking")])  # the bound's rehearsal: not "would queue nothing"
+        client = TestClient(create_app(get_settings(), CountingInvestigator(memory), memory=memory),
+                            raise_server_exceptions=False)
+        answer = client.post("/webhook/alertmanager", json=webhook(alert(), alert(name="DiskFull")))
+    assert answer.status_code == 500, answer.text
+    assert answer.json()["detail"].startswith("database schema is not current: ") and (
+        'relation "alerts" does not exist' in answer.json()["detail"])
