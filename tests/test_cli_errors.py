@@ -168,3 +168,43 @@ def test_a_database_gone_mid_run_is_named_with_the_reason(monkeypatch: pytest.Mo
     assert exited.value.exit_code == 2
     assert out.getvalue().strip() == (f"error: database 'memory' on 127.0.0.1:{port} (user bianque) did not answer: "
                                       "connection refused: nothing listens there")
+
+
+def test_a_schema_that_is_not_current_is_named_not_a_database_that_did_not_answer(tmp_path) -> None:
+    """SQLite reports a missing table as an OperationalError: it was 'did not answer: no such table: cases'."""
+    import sqlite3
+
+    from agent.memory import Memory
+
+    path = tmp_path / "bianque.db"
+    Memory(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("DROP TABLE corrections")
+        raw.execute("DROP TABLE cases")
+    env = {**os.environ, "BIANQUE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "cases", "list"], capture_output=True, text=True,
+                          env=env, cwd=PROJECT_ROOT, timeout=120)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert " ".join(done.stderr.split()) == (
+        f"error: database schema is not current: {path}: no such table: cases; `python -m agent.memory.migrate "
+        "upgrade` brings it to this version's schema (it does not restore a table or column removed by hand)")
+
+
+def test_a_read_only_database_file_is_named_as_failing_not_as_not_answering(monkeypatch, tmp_path) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from agent.config import get_settings
+
+    path = tmp_path / "bianque.db"
+    monkeypatch.setenv("BIANQUE_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    with create_engine(f"sqlite:///{path}").begin() as connection:
+        connection.execute(text("CREATE TABLE t (x)"))
+    read_only = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    out = io.StringIO()
+    monkeypatch.setattr(common, "err_console", Console(file=out, width=300, color_system=None))
+    with pytest.raises(typer.Exit) as exited, common.database_errors(), read_only.connect() as connection:
+        connection.execute(text("INSERT INTO t VALUES (1)"))
+    assert exited.value.exit_code == 2 and isinstance(exited.value.__context__, OperationalError)
+    assert out.getvalue().strip() == f"error: database {path} failed: attempt to write a readonly database"

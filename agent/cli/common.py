@@ -107,26 +107,22 @@ def settings_errors(*models: type[Any]) -> Iterator[None]:
 @contextmanager
 def database_errors() -> Iterator[None]:
     """A memory database that cannot be used (a bad URL; a server that refuses, times out, rejects the login or
-    lacks the database; one that goes away mid-run), whichever command opened it: one line naming it (never its
-    password) and why, exit 2, not a traceback. A driver error mid-run names the configured database: the memory,
-    the checkpointer and the job store all live there (the observability store names itself in its own errors)."""
-    import sys
-
+    lacks the database; one that goes away mid-run; a schema that is not current), whichever command opened it: one
+    line naming it (never its password) and why, exit 2, not a traceback. A driver error mid-run names the configured
+    database: the memory, the checkpointer and the job store all live there (the observability store names itself in
+    its own errors)."""
     try:
         yield
     except Exception as exc:
-        from sqlalchemy.exc import OperationalError
-
         from agent.config import get_settings
-        from agent.memory.db import DatabaseUnavailableError, DatabaseURLError, describe_database, unavailable_reason
+        from agent.memory.db import DatabaseURLError, database_problem
 
-        if isinstance(exc, DatabaseURLError | DatabaseUnavailableError):
+        if isinstance(exc, DatabaseURLError):
             fail(str(exc))
-        psycopg = sys.modules.get("psycopg")  # the checkpointer's own connections raise the driver's errors
-        if isinstance(exc, OperationalError) or (psycopg is not None and isinstance(exc, psycopg.OperationalError)):
-            where = describe_database(get_settings().resolved_database_url)
-            fail(f"database {where} did not answer: {unavailable_reason(exc)}")
-        raise
+        problem = database_problem(get_settings().resolved_database_url, exc)
+        if problem is None:
+            raise
+        fail(problem)
 
 
 def print_json(data: Any) -> None:

@@ -134,6 +134,21 @@ def schema_not_current(url: str | URL, exc: BaseException) -> str:
             "this version's schema (it does not restore a table or column removed by hand)")
 
 
+def database_problem(url: str | URL, exc: BaseException) -> str | None:
+    """One line for a database error met while a command or a page runs, naming the database at ``url`` (never its
+    password): it could not be opened or did not answer (and why), its schema is not current (:func:`schema_problem`),
+    or another ``OperationalError`` (a read-only or full file); None for any other error."""
+    if isinstance(exc, DatabaseUnavailableError):
+        return str(exc)
+    if did_not_answer(exc):
+        return f"database {describe_database(url)} did not answer: {unavailable_reason(exc)}"
+    if schema_problem(exc):
+        return schema_not_current(url, exc)
+    if isinstance(exc, OperationalError):
+        return f"database {describe_database(url)} failed: {unavailable_reason(exc)}"
+    return None
+
+
 def unavailable(exc: BaseException, url: str | URL) -> DatabaseUnavailableError:
     """``exc`` (the database at ``url`` did not answer) as one line naming the database and why."""
     return DatabaseUnavailableError(f"cannot open database {describe_database(url)}: {unavailable_reason(exc)}")
