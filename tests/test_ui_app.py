@@ -377,6 +377,32 @@ def test_the_skills_page_reports_an_unreachable_database_without_a_traceback(mon
     assert "u:p@" not in message  # the password stays hidden
 
 
+@pytest.mark.parametrize(("opened", "said"), [
+    (False, "cannot open database 'memory' on 127.0.0.1:{port} (user bianque): connection refused: nothing listens "
+            "there"),
+    (True, "database 'memory' on 127.0.0.1:{port} (user bianque) did not answer: connection refused: nothing listens "
+           "there"),
+])
+def test_a_database_that_cannot_be_used_is_named_on_one_line_and_the_page_stops(monkeypatch, caplog, opened, said):
+    """Opened, or gone since it was opened (the UI keeps its memory open for the process): the latter was SQLAlchemy's
+    OperationalError, shown as "unexpected OperationalError: (psycopg.OperationalError) connection failed: …", where
+    the CLI and the API name the database, its host:port and user, and why; either was logged with its traceback."""
+    from agent.memory.db import make_engine
+    from tests.test_cli_errors import unreachable_postgres_url
+
+    url, port = unreachable_postgres_url()
+    monkeypatch.setenv("BIANQUE_DATABASE_URL", url)
+    get_settings.cache_clear()
+    if opened:  # while it answered: make_engine connects at the first query
+        monkeypatch.setattr("ui.backend.Memory", lambda url: Memory(engine=make_engine(url)))
+    at = open_cases(app())
+    assert not at.exception
+    assert [shown(e.value) for e in at.error] == [f"Listing the cases failed: {said.format(port=port)}"]
+    assert not at.dataframe and [box.key for box in at.selectbox] == ["cases_pattern"]  # stopped after the message
+    [logged] = [r for r in caplog.records if r.name == "bianque.ui"]
+    assert logged.exc_info is None and "s3cr3tpw" not in caplog.text
+
+
 def test_a_bad_setting_is_named_on_the_page_not_raised(monkeypatch):
     monkeypatch.setenv("BIANQUE_MAX_QUERY_POINTS", "lots")
     get_settings.cache_clear()

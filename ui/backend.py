@@ -42,6 +42,14 @@ def memory(config: Settings | None = None) -> Memory:
     return _memory((config or settings()).resolved_database_url)
 
 
+def database_problem(exc: BaseException) -> str | None:
+    """One line for a failure of the memory database (it could not be opened, stopped answering, its schema is not
+    current), naming it as the CLI does (never its password); None for any other error."""
+    from agent.memory.db import database_problem as problem
+
+    return problem(settings().resolved_database_url, exc)
+
+
 @st.cache_resource(show_spinner=False)
 def _knowledge(home: str, chroma_url: str | None) -> Any:
     from agent.runtime import open_knowledge

@@ -11,6 +11,7 @@ import streamlit as st
 from agent.ask import Answer
 from agent.findings import Finding
 from agent.verdict import Verdict
+from ui import backend
 from ui.formatting import (
     badges_markdown,
     friendly_error,
@@ -31,9 +32,14 @@ CONFIDENCE = {"confidence": st.column_config.NumberColumn(format="%.2f")}
 
 
 def show_error(what: str, exc: BaseException) -> str:
-    """Show a failure as a clear message (the traceback goes to the server log only); returns the message."""
-    log.warning("%s failed", what, exc_info=exc)
-    message = f"{what} failed: {friendly_error(exc)}"
+    """Show a failure as a clear message (the traceback goes to the server log only; a memory database that cannot be
+    used is one line there too, naming it and why, as the CLI says it); returns the message."""
+    database = backend.database_problem(exc)
+    if database is None:
+        log.warning("%s failed", what, exc_info=exc)
+    else:
+        log.warning("%s failed: %s", what, database)
+    message = f"{what} failed: {database or friendly_error(exc)}"
     st.error(plain(message), icon=":material/error:")
     return message
 
