@@ -64,6 +64,26 @@ def test_each_worker_opens_the_configured_knowledge_store_itself(mixed, monkeypa
     assert {p.name for p in opened.iterdir()} == workers | checks | {f"{os.getpid()}-check"}
 
 
+def test_a_store_made_ready_before_the_evaluation_is_not_opened_again_before_the_workers(mixed, monkeypatch,
+                                                                                       tmp_path):
+    """``bianque eval`` makes the store ready before its progress line; the workers' evaluation does not check it a
+    second time (each check opens it, embedding model and all, in a process of its own)."""
+    from agent.config import get_settings
+
+    opened = tmp_path / "opened"
+    opened.mkdir()
+
+    def open_here(settings, lock=None, **_kwargs):
+        (opened / f"{os.getpid()}-{'check' if lock is None else 'worker'}").touch()
+        return None
+
+    monkeypatch.setattr("agent.runtime.open_knowledge", open_here)
+    knowledge = cases.ready_knowledge(get_settings(), mixed, jobs=2)
+    assert knowledge is cases.OPEN_CHECKED and len(list(opened.iterdir())) == 1
+    evaluate(mixed, knowledge=knowledge, jobs=2)
+    assert len([p for p in opened.iterdir() if p.name.endswith("-check")]) == 1
+
+
 def test_an_open_store_cannot_be_shared_with_workers(mixed):
     with pytest.raises(ValueError, match="knowledge=True"):
         evaluate(mixed, knowledge=object(), jobs=2)
@@ -226,13 +246,23 @@ def test_a_worker_that_cannot_open_the_store_fails_its_cases_with_the_reason(mix
                                            "is not a database"}
 
 
-def test_eval_in_workers_exits_2_naming_a_store_that_cannot_be_opened(mixed, tmp_path):
+@pytest.mark.parametrize("only_one", [False, True])
+def test_eval_in_workers_exits_2_naming_a_store_that_cannot_be_opened_before_any_progress(mixed, tmp_path, only_one):
+    """The "evaluating N bundles in 2 processes 0/N" line came first, the store's error after it (one bundle with
+    --jobs 2 runs in this process, which opened the store only once the progress had started too)."""
     home = tmp_path / "home"
     (home / "chroma").mkdir(parents=True)
     (home / "chroma" / "chroma.sqlite3").write_bytes(b"not a database, " * 512)
+    cases_dir = mixed[0].parent
+    if only_one:
+        cases_dir = tmp_path / "one"
+        shutil.copytree(mixed[0], cases_dir / mixed[0].name)
     env = {**os.environ, "BIANQUE_HOME": str(home)}
-    done = subprocess.run([sys.executable, "-m", "agent.cli", "eval", "--cases", str(mixed[0].parent), "--jobs", "2"],
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "eval", "--cases", str(cases_dir), "--jobs", "2"],
                           capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     assert done.stderr.splitlines()[-1].startswith(f"error: cannot open the knowledge store at {home / 'chroma'}: ")
     assert "worker process died" not in done.stdout
+    assert "evaluating" not in done.stdout + done.stderr  # no progress of an evaluation that never started
+
+

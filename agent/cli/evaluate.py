@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from agent.cli.common import (
     DEFAULT_MAX_BUNDLES,
@@ -29,6 +33,7 @@ PATTERN_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
                              ("good_blocked", "good blocked")),
     "inspection": (("inspection_recall", "recall"),),
 }
+OPENING = "opening the knowledge store (embedding the handbook on first use)…"
 EXTRA_COUNTS = {"rca": ("missed_actionable", "missed actionable"), "inspection": ("false_alarms", "false alarms")}
 
 
@@ -89,27 +94,31 @@ def print_problems(report) -> None:
             console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
 
 
+def _opening_line(out: Console, forks: bool) -> AbstractContextManager[Any]:
+    """What shows while the knowledge store opens: a spinner, or when a child process is forked under it (to open the
+    store for the workers) the same words drawn once, with no display thread running across the fork."""
+    if not forks:
+        return out.status(OPENING)
+    return Live(Text(OPENING), console=out, transient=True, auto_refresh=False)
+
+
 def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = False, memory=None,
               jobs: int | None = None):
     """Evaluate ``bundles`` with a progress bar; ``jobs`` None picks the number of worker processes."""
-    from agent.eval.cases import OPEN_CONFIGURED, auto_jobs
+    from agent.eval.cases import auto_jobs, in_workers, ready_knowledge
     from agent.eval.runner import evaluate
-    from agent.runtime import open_knowledge
 
     settings = get_settings()
     out = err_console if quiet else console
     jobs = jobs or auto_jobs(bundles)
-    knowledge = OPEN_CONFIGURED  # workers open their own
-    if jobs == 1:
-        opening = "opening the knowledge store (embedding the handbook on first use)…"
-        with user_errors(*knowledge_errors()), out.status(opening):
-            knowledge = open_knowledge(settings)
+    spread = in_workers(bundles, jobs)
+    with user_errors(*knowledge_errors()), _opening_line(out, forks=spread):  # a store that cannot be opened (for
+        knowledge = ready_knowledge(settings, bundles, jobs)  # the workers, in a child) stops it before any progress
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # Refreshed by hand: no display thread is running when the workers are forked. A store the workers could not
-    # open stops the evaluation before they start (cases.check_knowledge_store).
+    # Refreshed by hand: no display thread is running when the workers are forked.
     with user_errors(*knowledge_errors()), Progress(*columns, console=out, transient=quiet,
                                                    auto_refresh=False) as progress:
-        task = progress.add_task(label + (f" in {jobs} processes" if jobs > 1 else ""), total=len(bundles))
+        task = progress.add_task(label + (f" in {jobs} processes" if spread else ""), total=len(bundles))
 
         def on_case(path: Path, score) -> None:
             if show_cases and score is not None:

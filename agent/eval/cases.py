@@ -28,6 +28,7 @@ from agent.scoring import CaseScore, score_case
 BUNDLES_PER_JOB = 4  # fewer bundles a worker take less time in one process than opening its knowledge store
 MAX_AUTO_JOBS = 4  # each worker holds its own knowledge store and one bundle's data: about 0.3 GB more
 OPEN_CONFIGURED = True  # ``CaseContext.knowledge``: open the configured store where the cases run
+OPEN_CHECKED = "open-checked"  # the same, once :func:`ready_knowledge` has checked it opens: not checked again
 
 
 @dataclass
@@ -81,15 +82,34 @@ def auto_jobs(bundles: Sequence[Path]) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_AUTO_JOBS, len(bundles) // BUNDLES_PER_JOB))
 
 
+def in_workers(bundles: Sequence[Path], jobs: int) -> bool:
+    """Whether :func:`score_bundles` spreads ``bundles`` over ``jobs`` worker processes (else: in this process)."""
+    return jobs > 1 and len(bundles) > 1 and sys.platform == "linux"
+
+
+def ready_knowledge(settings: Settings, bundles: Sequence[Path], jobs: int) -> Any:
+    """The configured knowledge store as :func:`score_bundles` takes it for ``bundles`` and ``jobs``, opened now, so
+    that one that cannot be opened stops the evaluation before it starts (before any progress is shown): the store
+    itself when the cases run in this process, else ``OPEN_CHECKED`` once :func:`check_knowledge_store` opened it."""
+    if not in_workers(bundles, jobs):
+        return runtime.open_knowledge(settings)
+    check_knowledge_store(settings, multiprocessing.get_context("fork"))
+    return OPEN_CHECKED
+
+
+def _opens_configured(knowledge: Any) -> bool:
+    return knowledge is OPEN_CONFIGURED or knowledge is OPEN_CHECKED
+
+
 def score_bundles(bundles: Sequence[Path], context: CaseContext, jobs: int = 1,
                   on_case: Callable[[CaseOutcome], None] | None = None) -> list[CaseOutcome]:
     """Every bundle's outcome, in the order of ``bundles``; ``on_case`` is called as each one finishes.
 
     ``jobs`` 1: one after another in this process. More: in that many worker processes forked from this one;
-    ``context.knowledge`` must then be True or None (each worker opens the configured store itself: an open
-    Chroma client or ONNX session does not survive a fork).
+    ``context.knowledge`` must then be True (``OPEN_CONFIGURED``, or ``OPEN_CHECKED``) or None (each worker opens
+    the configured store itself: an open Chroma client or ONNX session does not survive a fork).
     """
-    if jobs > 1 and len(bundles) > 1 and sys.platform == "linux":
+    if in_workers(bundles, jobs):
         outcomes = _in_workers(bundles, context, jobs)
     else:
         context = _opened(context)
@@ -105,13 +125,13 @@ def score_bundles(bundles: Sequence[Path], context: CaseContext, jobs: int = 1,
 def _opened(context: CaseContext, lock: Any = None) -> CaseContext:
     """``context`` with the configured knowledge store opened when asked for (``lock``: workers open it one at a
     time)."""
-    if context.knowledge is not OPEN_CONFIGURED:
+    if not _opens_configured(context.knowledge):
         return context
     return replace(context, knowledge=runtime.open_knowledge(context.settings, lock=lock))
 
 
 def _in_workers(bundles: Sequence[Path], context: CaseContext, jobs: int) -> Iterator[tuple[int, CaseOutcome]]:
-    if context.knowledge not in (None, OPEN_CONFIGURED):
+    if context.knowledge is not None and not _opens_configured(context.knowledge):
         raise ValueError("parallel evaluation opens the knowledge store in each worker: pass knowledge=True")
     forked = multiprocessing.get_context("fork")
     if context.knowledge is OPEN_CONFIGURED:
