@@ -441,6 +441,32 @@ def test_a_locked_database_answers_503_retry_later(tmp_path, monkeypatch, invest
     assert answer.json() == {"detail": f"database unavailable: {path}: database is locked; retry later"}
 
 
+def test_a_record_a_store_failure_left_is_removed_by_sending_the_correction_again(memory, investigator, knowledge):
+    """What ``bianque knowledge forget-case`` does, the API does with the same correction sent again; the note of a
+    store that could not be opened said to run that command, which a client of the service may have no shell for."""
+    from agent.knowledge.store import KnowledgeStoreError
+
+    def unusable():
+        raise KnowledgeStoreError("cannot open the knowledge store at /x/chroma: file is not a database")
+
+    app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token=None), knowledge=knowledge)
+    with TestClient(app) as client:
+        case_id = investigate(client)["case_id"]
+        correction = {"correct": False, "root_cause_service": "feature-store", "root_cause_fault": "slow_dependency"}
+        client.post(f"/cases/{case_id}/corrections", json=correction)  # indexed
+        opener, app.state.bianque.knowledge = app.state.bianque.knowledge, unusable
+        kept_out = client.post(f"/cases/{case_id}/corrections", json={**correction, "index": False})
+        assert kept_out.status_code == 201 and kept_out.json()["removed"] == [], kept_out.text
+        assert kept_out.json()["notes"][-1].endswith(
+            "file is not a database); remove it with this correction sent again (a repeat: nothing new is stored, "
+            f"the removal is tried again), or `bianque knowledge forget-case {case_id}`")
+        app.state.bianque.knowledge = opener
+        again = client.post(f"/cases/{case_id}/corrections", json={**correction, "index": False})
+    assert again.status_code == 200 and again.json()["repeated"], again.text
+    assert again.json()["removed"] == [f"case-{case_id}"] and knowledge.get("cases", f"case-{case_id}") is None
+    assert len(memory.get_case(case_id).corrections) == 2
+
+
 def test_a_correction_keeping_a_case_out_removes_its_record_from_the_knowledge_store(memory, investigator,
                                                                                      knowledge):
     app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token=None), knowledge=knowledge)

@@ -43,6 +43,7 @@ class Wording:
     wrong: str
     fault: str = "fault"  # the fault kind's field
     author: str = "author"
+    forget_case: str = "`bianque knowledge forget-case {case_id}`"  # how to remove a record a store failure left
 
 
 CLI_WORDING = Wording(
@@ -54,6 +55,8 @@ API_WORDING = Wording(
     service="root_cause_service", root_cause="root_cause_service and root_cause_fault", attention="needs_attention",
     no_attention="needs_attention: false", decision="decision (pass|hold|block)", right="correct: true",
     wrong="correct: false", fault="root_cause_fault", author="author",
+    forget_case="this correction sent again (a repeat: nothing new is stored, the removal is tried again), or "
+                "`bianque knowledge forget-case {case_id}`",
 )
 
 
@@ -215,8 +218,12 @@ def correct_case(
         result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
     if (unknown := _unheard_of(case, said["root_cause_service"])) is not None:
         result.notes.append(unknown)
-    if knowledge is not None:
-        (_index if index else _unindex)(memory, knowledge, result)
+    if knowledge is None:
+        return result
+    if index:
+        _index(memory, knowledge, result)
+    else:
+        _unindex(memory, knowledge, result, wording)
     return result
 
 
@@ -258,10 +265,11 @@ def _index(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
         result.indexed.append(note_id)
 
 
-def _unindex(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
+def _unindex(memory: Any, knowledge: Any, result: CorrectionResult, wording: Wording) -> None:
     """Remove the record an earlier correction indexed (similar-case retrieval would still find it) and refresh
-    the case's group note; a store failure leaves the correction stored and says how to remove it later. A case no
-    correction ever asked to index has no record and is in no note: the store is not opened."""
+    the case's group note; a store failure leaves the correction stored and says how to remove it later (in the
+    words of ``wording``'s face). A case no correction ever asked to index has no record and is in no note: the
+    store is not opened."""
     from agent.evolve.casebase import case_doc_id, forget_case
 
     if all(c.no_index for c in result.case.corrections):
@@ -275,7 +283,7 @@ def _unindex(memory: Any, knowledge: Any, result: CorrectionResult) -> None:
         result.notes.append(
             f"correction stored, but a record {case_doc_id(result.case.id)} indexed by an earlier correction stays "
             f"in the knowledge store, where similar-case retrieval still finds it ({type(exc).__name__}: {exc}); "
-            f"remove it with `bianque knowledge forget-case {result.case.id}`")
+            f"remove it with {wording.forget_case.format(case_id=result.case.id)}")
         return
     if removed:
         result.removed.append(removed)
