@@ -52,6 +52,17 @@ def knowledge(bianque_home) -> KnowledgeStore:
 
 
 @pytest.fixture
+def fresh_resources() -> Iterator[None]:
+    """Streamlit's cached resources dropped before and after the test: the UI caches its memory and knowledge handles
+    per database URL and home, which change from test to test. The AppTest modules use it (``pytestmark``)."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture
 def investigator(memory) -> CountingInvestigator:
     """The API's deterministic dry-run investigator over ``memory``, recording its calls."""
     from tests.test_api_support import CountingInvestigator

@@ -7,7 +7,6 @@ import re
 import shutil
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from agent.ask import MAX_QUESTION_CHARS
@@ -23,13 +22,7 @@ SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
 # The first investigation loads the embedding model and ingests the handbook.
 TIMEOUT_S = 300
 
-
-@pytest.fixture(autouse=True)
-def fresh_resources():
-    """Cached memory/knowledge handles are per database URL; drop them between tests."""
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_resources")  # tests/conftest.py
 
 
 def app() -> AppTest:

@@ -3,6 +3,8 @@ through Streamlit's AppTest."""
 
 from __future__ import annotations
 
+import pytest
+
 from agent.bundles.reader import load_bundle
 from agent.config import get_settings
 from agent.investigate import investigate
@@ -10,7 +12,9 @@ from agent.memory import Memory
 from agent.runtime import bundle_toolkit, load_skills
 from agent.sim.scenario import build_scenario, write_scenario
 from tests.test_evolve_support import use_blind_skills
-from tests.test_ui_app import app, fresh_resources, open_cases, shown, texts  # noqa: F401  (fixture re-used)
+from tests.test_ui_app import app, open_cases, shown, texts
+
+pytestmark = pytest.mark.usefixtures("fresh_resources")  # tests/conftest.py
 
 NAME = "memory-pressure-rca"
 

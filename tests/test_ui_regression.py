@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from agent.config import get_settings
 from agent.evolve.regression import registered
-from tests.test_ui_app import SCENARIOS, app, fresh_resources, texts  # noqa: F401  (fixture re-used)
+from tests.test_ui_app import SCENARIOS, app, texts
+
+pytestmark = pytest.mark.usefixtures("fresh_resources")  # tests/conftest.py
 
 
 def skills_page():

@@ -4,26 +4,18 @@ schedule's runs, the cases they opened (opened on the Cases page), stored reason
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from agent.api.dryrun import DryRunInvestigator
-from agent.config import PROJECT_ROOT, get_settings
+from agent.config import get_settings
 from agent.memory import Memory
 from agent.scheduler import run_inspection, sync_schedules
-from tests.test_ui_app import shown, texts
+from tests.test_ui_app import APP, shown, texts
 
-APP = PROJECT_ROOT / "ui" / "app.py"
 PAGE = "views/schedules.py"
 HOSTILE = "OSError: ![pix](http://x.test/t.png) <b>disk</b> **gone** :red[R] `c`"
 
-
-@pytest.fixture(autouse=True)
-def fresh_resources():
-    """Cached memory handles are per database URL; drop them between tests."""
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("fresh_resources")  # tests/conftest.py
 
 
 def schedules_page() -> AppTest:
