@@ -317,3 +317,25 @@ def test_a_broken_override_of_a_skill_is_named_in_the_report_of_the_skill_that_a
     [note] = [line for line in body["report"].splitlines() if "not from the file that did not load" in line]
     assert note.startswith("- Skill 'generic-rca' was read from skills/generic-rca.yaml, not from the file")
     assert f"{user_dir / 'generic-rca.yaml'}:9: version: input should be a valid integer" in note
+
+
+def test_a_change_named_by_id_is_stored_shown_and_replayed_as_its_changes_line_says(tmp_path):
+    """The stored event kept the change as given, a ``deploy``: `cases show` said so, and replay judged a deploy (a
+    bad release) where the gate had judged the config push of the change's own line (a bad config)."""
+    from agent.config import get_settings
+    from agent.evolve.replay import investigate_runner
+    from agent.runtime import load_skills
+
+    bundle = Path(shutil.copytree(SCENARIOS / "release-bad-config", tmp_path / "case"))
+    (bundle / "event.yaml").write_text("pattern: release_interception\ntime: '2026-03-28T06:00:00Z'\n"
+                                       "change: {id: cfg-24}\n")
+    data = invoke_json("intercept", "--bundle", str(bundle))
+    assert data["verdict"]["root_causes"][0]["fault"] == "bad_config"
+    shown = runner.invoke(app, ["cases", "show", data["case_id"]], env={"COLUMNS": "200"})
+    event_row = next(line for line in shown.stdout.splitlines() if line.strip().startswith("event "))
+    assert "release_interception | config cfg-24" in event_row
+    case = stored_case(data["case_id"])
+    assert (case.event.change.service, case.event.primary_service) == ("user-profile", "user-profile")
+    settings = get_settings()
+    replayed = investigate_runner(settings)(case, load_skills(settings), data["skill"]["name"])
+    assert replayed.root_causes[0].fault == "bad_config"

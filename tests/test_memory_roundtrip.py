@@ -189,3 +189,19 @@ def test_data_survives_reopening(bianque_home) -> None:
         case_id = finished_case(first)
     with Memory() as second:
         assert second.get_case(case_id).verdict == rca_verdict()
+
+
+def test_a_finished_case_keeps_its_event_as_the_investigation_resolved_it(memory: Memory) -> None:
+    """A change named by id alone was stored as given, a ``deploy``, whatever its changes line said."""
+    named = Event.model_validate({"pattern": "release_interception", "time": 1772446500, "change": {"id": "cfg-3"}})
+    stored = memory.record_event(named, source="bundle")
+    resolved = named.model_copy(update={"change": named.change.model_copy(
+        update={"type": "config", "service": "ranking", "started": 1772445600.0})})
+    other = release_event()
+    case = memory.start_case(stored.id, "generic-release")
+    with pytest.raises(InvalidInputError, match="is not the stored event"):
+        memory.finish_case(case.id, [], rca_verdict(), "", "offline", event=other.model_copy(update={"time": 1.0}))
+    assert memory.get_case(case.id).status == "running" and memory.get_event(stored.id).event == named
+    done = memory.finish_case(case.id, [], rca_verdict(), "", "offline", event=resolved)
+    assert done.event == resolved and memory.get_event(stored.id).event.change.type == "config"
+    assert [c.id for c in memory.list_cases(pattern="release_interception")] == [case.id]

@@ -95,6 +95,17 @@ def _set_skill(row: CaseRow, skill: str | None, version: int | None, reason: str
         row.selection_reason = reason
 
 
+def _resolve_event(row: EventRow, event: Event) -> None:
+    """Store ``event`` as the resolved form of the event in ``row`` (InvalidInputError if it is another event)."""
+    if event.pattern.value != row.pattern or event.time != row.time:
+        raise InvalidInputError(
+            f"event: a {event.pattern.value} event at {event.time} is not the stored event {row.id} "
+            f"({row.pattern} at {row.time})"
+        )
+    row.payload = dump(event)
+    row.service = event.primary_service
+
+
 def _check_source(source: str) -> str:
     if not isinstance(source, str) or not SOURCE_PATTERN.fullmatch(source):
         raise InvalidInputError(
@@ -191,21 +202,28 @@ class CaseStore(Store):
         skill: str | None = None,
         skill_version: int | None = None,
         selection_reason: str | None = None,
+        event: Event | dict[str, Any] | None = None,
     ) -> CaseRecord:
         """Store a running case's answer and mark it done (CaseStateError if it is not running).
 
         ``skill``/``skill_version``/``selection_reason``, when given, record the Skill chosen during the
-        run (a case may be opened before a Skill is selected). An empty ``evidence`` means none.
+        run (a case may be opened before a Skill is selected). An empty ``evidence`` means none. ``event``, when
+        given, is the case's event as the investigation resolved it (a release's change named by id alone, with
+        the type, service and start of its changes line) and replaces the stored one; it must be the same event
+        (pattern and time), else InvalidInputError.
         """
         checked_findings = [ensure(f, Finding, f"findings[{i}]") for i, f in enumerate(findings)]
         checked_verdict = ensure(verdict, Verdict, "verdict")
         checked_evidence = ensure(evidence, EvidencePack, "evidence") if evidence else None
+        resolved = ensure(event, Event, "event") if event is not None else None
         if prompt_tokens < 0:
             raise InvalidInputError(f"prompt_tokens: must be >= 0, got {prompt_tokens}")
         with self._write() as session:
             row = load_case_row(session, case_id, for_update=True)
             if row.status != "running":
                 raise CaseStateError(f"case {case_id!r} is {row.status}, only a running case can be finished")
+            if resolved is not None:
+                _resolve_event(row.event, resolved)
             _set_skill(row, skill, skill_version, selection_reason)
             row.findings = [dump(f) for f in checked_findings]
             row.verdict = dump(checked_verdict)

@@ -9,7 +9,8 @@ from agent.graph.toolkit import Toolkit
 
 
 def remember(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
-    """Persist the case when memory is configured and the caller opened one."""
+    """Persist the case when memory is configured and the caller opened one, with its event as triage resolved it
+    (a release's change named by id alone: the type, service and start of its own line)."""
     case_id = state.get("case_id")
     if toolkit.memory is None or not case_id:
         return {}
@@ -26,5 +27,6 @@ def remember(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         skill=state.get("skill", {}).get("name"),
         skill_version=state.get("skill", {}).get("version"),
         selection_reason=state.get("skill", {}).get("reason", ""),
+        event=state.get("event"),
     )
     return {}
