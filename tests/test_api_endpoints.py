@@ -89,6 +89,7 @@ RELEASE_EVENT = {"pattern": "release_interception", "time": T0, "change": {"id":
         ({"pattern": "release_interception", "time": T0, "chnage": RELEASE_EVENT["change"]},
          "the body has 'chnage': did you mean 'change'?"),
         ({**RELEASE_EVENT, "change": {"version": "v2"}}, "names no change: give its service"),
+        ({**RELEASE_EVENT, "change": {"idd": "d1"}}, "'idd' is no field of a change: did you mean 'id'?"),
     ],
 )
 def test_a_release_gate_request_without_its_change_is_refused(client, investigator, event, message):

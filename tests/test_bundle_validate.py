@@ -89,6 +89,9 @@ def test_an_inspection_window_of_nothing_is_refused_naming_the_file_line_and_fie
     ("", "my-case/event.yaml: change: required for a release_interception event"),
     ("change:\n", "my-case/event.yaml:3: change: required for a release_interception event"),
     ("change: {version: v2}\n", "my-case/event.yaml:3: change: names no change: give its service"),
+    ("change:\n  version: v2\n  servce: ranking\n",
+     "my-case/event.yaml:5: change: names no change: give its service (and its id, when the change store logs it); "
+     "'servce' is no field of a change: did you mean 'service'?"),
 ])
 def test_a_release_event_naming_no_change_makes_the_bundle_invalid(tmp_path, change, error):
     """The check intercept and POST /investigate make: eval and validate judged whatever the service did."""

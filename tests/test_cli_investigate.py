@@ -115,6 +115,20 @@ def test_a_change_file_naming_no_change_is_refused(tmp_path):
     assert result.exit_code == 2 and f"{change}: names no change: give its service" in flat(result.stderr)
 
 
+@pytest.mark.parametrize(("name", "text", "line"), [
+    ("change.yaml", "type: config\nservce: ranking\nstarted: 2026-04-21T15:57:00Z\n", 2),
+    ("change.json", '{"type": "config",\n "started": "2026-04-21T15:57:00Z",\n "servce": "ranking"}', 3),
+])
+def test_a_misspelt_key_of_a_change_file_is_named_with_its_line(tmp_path, name, text, line):
+    """Refused as naming no change, with no word of the key that would have named it."""
+    change = tmp_path / name
+    change.write_text(text)
+    result = runner.invoke(app, ["intercept", "--change", str(change)])
+    assert result.exit_code == 2, result.output
+    assert (f"{change}:{line}: names no change: give its service (and its id, when the change store logs it); "
+            "'servce' is no field of a change: did you mean 'service'?") in flat(result.stderr)
+
+
 @pytest.mark.parametrize(
     ("skill", "message"),
     [("serving-canary-release",

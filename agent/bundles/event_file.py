@@ -13,6 +13,7 @@ from agent.events import ChangeEvent, Event, InspectionScope, Pattern
 
 PATTERNS = ", ".join(p.value for p in Pattern)
 NESTED = {"scope": InspectionScope, "change": ChangeEvent}  # the alert is left out: alerting tools add their own keys
+NAMING_FIELDS = ("service", "id")  # a change names one of them, else the gate has nothing to judge
 PART_OF = {Pattern.INSPECTION.value: "scope", Pattern.RELEASE_INTERCEPTION.value: "change"}
 
 
@@ -59,7 +60,8 @@ def read_event(path: Path, label: str,
         return None, log.result()
     problem = change_problem(event, "event.yaml")  # a release bundle names its change, as intercept and the API ask
     if problem is not None:
-        log.add(problem, line_of(root, ["change"]), "change")
+        typed = misspelt_change_key(event.change)
+        log.add(problem, line_of(root, ["change", typed] if typed else ["change"]), "change")
     return (None, log.result()) if log else (event, [])
 
 
@@ -75,8 +77,22 @@ def change_problem(event: Event, holder: str) -> str | None:
         hint = f" ({holder} has {near!r}: did you mean 'change'?)" if near else ""
         return f"required for a release_interception event: the change under judgement (service, id, started){hint}"
     if not (change.service or change.id):
-        return "names no change: give its service (and its id, when the change store logs it)"
+        typed = misspelt_change_key(change)
+        hint = f"; {typed!r} is no field of a change: did you mean {naming_field(typed)!r}?" if typed else ""
+        return f"names no change: give its service (and its id, when the change store logs it){hint}"
     return None
+
+
+def naming_field(key: str) -> str | None:
+    """The field naming a change (``service``, ``id``) that ``key`` looks like a misspelling of, if any."""
+    return next(iter(difflib.get_close_matches(key, NAMING_FIELDS, 1, 0.75)), None)
+
+
+def misspelt_change_key(change: ChangeEvent | None) -> str | None:
+    """A key of ``change`` that no field reads but that looks like one naming the change (``servce``), if any: why a
+    change may name neither its service nor its id."""
+    extra = change.model_extra if change is not None else None
+    return next((str(key) for key in extra or {} if naming_field(str(key))), None)
 
 
 def ignored_keys(event: Event) -> list[str]:

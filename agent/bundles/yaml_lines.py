@@ -40,6 +40,12 @@ def load_yaml(path: Path, log: ErrorLog) -> tuple[bool, Any]:
     return False, None
 
 
+def line_in_file(path: Path, loc: Sequence[str | int]) -> int | None:
+    """1-based line of the key at ``loc`` in the YAML (or JSON) file ``path``, when it can be read and has it."""
+    ok, root = load_yaml(path, ErrorLog(str(path)))
+    return line_of(root, loc) if ok else None
+
+
 def line_of(root: Any, loc: Sequence[str | int]) -> int | None:
     """1-based line of the deepest key of ``loc`` found in a round-trip-loaded document."""
     node, line = root, None

@@ -108,11 +108,23 @@ def intercept(
     the change began, or a change naming no service whose id no change record holds; the verdict's "judged" is
     false): the decision is then hold. 2 for bad input (a release event naming no change).
     """
-    event = None
+    event, origin = None, str(change)
     if change is not None:
         with user_errors(InputError, ValueError):
             event = event_from_change_file(change, time.time())
-    _run(event, bundle, skill, as_json, Pattern.RELEASE_INTERCEPTION, origin=str(change))
+        origin = _change_origin(change, event)
+    _run(event, bundle, skill, as_json, Pattern.RELEASE_INTERCEPTION, origin=origin)
+
+
+def _change_origin(path: Path, event: Event) -> str:
+    """A change file as messages name it: ``path``, with the line of a key that misspells the change's service or
+    id (``servce``, see ``event_file.change_problem``) when it has one."""
+    from agent.bundles.event_file import misspelt_change_key
+    from agent.bundles.yaml_lines import line_in_file
+
+    typed = misspelt_change_key(event.change)
+    line = line_in_file(path, [typed]) if typed else None
+    return f"{path}:{line}" if line else str(path)
 
 
 def inspect(
