@@ -314,3 +314,56 @@ def test_a_patch_for_a_case_that_already_passes_is_rejected(memory, settings, tm
     bench = _scripted_bench(memory, settings, {(target, False): True, (target, True): True})
     report = bench.replay(_proposal(settings, target))
     assert not report.accepted and "fixes none" in report.reason
+
+
+# --- a case whose bundle is refused now ------------------------------------------------------
+
+RELEASE_SKILL = "serving-canary-release"
+
+
+@pytest.fixture
+def changeless(memory, tmp_path) -> str:
+    """A corrected release case stored before a release bundle naming no change was invalid: its bundle is refused."""
+    from agent.findings import FindingKind
+    from tests.test_evolve_support import finding, release_event, release_verdict
+
+    bundle = write_small_bundle(tmp_path / "changeless", release_event())
+    (bundle / "event.yaml").write_text("pattern: release_interception\ntime: 1772446500\nservice: ranking\n")
+    findings = [finding("F1", "ranking", kind=FindingKind.CANARY_REGRESSION, signal="error_ratio",
+                        metric="request_error_ratio", score=0.55)]
+    case_id = store_case(memory, release_event(), release_verdict("hold"), skill=RELEASE_SKILL, findings=findings,
+                         bundle=bundle)
+    correct_case(memory, case_id, correct=False, decision="block")
+    return case_id
+
+
+def test_a_case_whose_bundle_is_refused_now_is_not_replayed_and_says_why(memory, settings, changeless) -> None:
+    """It was replayed and failed before and after ("replay failed: InvalidBundleError"), counted as a corrected
+    case the patch does not fix."""
+    from agent.evolve.replay import investigate_runner
+
+    library = load_skills(settings)
+    text = skill_text(library.get(RELEASE_SKILL))
+    patched = patch_skill(text, [Edit("set", ("description",), "a patched canary release Skill")]).loaded
+    report = Replayer(investigate_runner(settings)).replay([memory.get_case(changeless)], library, patched,
+                                                           current_text=text, patched_text=text + "#")
+    [entry] = report.cases
+    assert entry.status == "skipped" and (entry.before, entry.after) == (None, None)
+    assert entry.skipped.startswith("cannot replay: its bundle is refused now: event.yaml: change: required for a "
+                                    "release_interception event")
+    assert report.reason.startswith("rejected: no corrected case of this Skill could be replayed")
+
+
+def test_refine_from_a_case_whose_bundle_is_refused_now_proposes_and_skips_it(memory, settings, changeless,
+                                                                             monkeypatch) -> None:
+    """Building the proposal read the bundle and raised: refine stopped with "invalid case bundle"."""
+    monkeypatch.setattr("agent.evolve.workbench.investigate_runner",
+                        lambda *_a, **_k: lambda *_c: pytest.fail("a case was replayed"))
+    monkeypatch.setattr("agent.evolve.workbench.regression_cases", lambda *_a: [])
+    result = runner.invoke(app, ["skills", "refine", "--from-case", changeless, "--no-search"],
+                           env={"COLUMNS": "300"})
+    out = " ".join(result.output.split())
+    assert result.exit_code == 1 and memory.skill_versions(RELEASE_SKILL) == [], result.output
+    assert out.startswith(f"case {changeless} cannot be replayed: its bundle is refused now: event.yaml: change: "
+                          "required for a release_interception event"), out
+    assert "proposal (rules)" in out and "cannot replay: its bundle is refused now" in out

@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from agent.evolve.patch import Edit, PatchedSkill, patch_skill
+from agent.evolve.replay import unreplayable
 from agent.findings import Finding
 from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
@@ -93,14 +93,15 @@ class Proposal:
 
 
 def case_context(case: CaseRecord, truth: Truth | None = None) -> CaseContext:
-    """The context of a corrected case; catalog and topology come from its bundle when it still exists."""
+    """The context of a corrected case; catalog and topology come from its bundle when it can still be replayed (it
+    exists, and its event is not refused now: ``replay.unreplayable``)."""
     truth = truth or truth_for_case(case)
     if truth is None:
         raise NoProposal(f"case {case.id} has no correction and no label: nothing says what was right")
     targets = list(case.evidence.target_services) if case.evidence else []
     targets = targets or case.event.services
     catalog = topology = None
-    if case.bundle_path and Path(case.bundle_path).is_dir():
+    if case.bundle_path and unreplayable(case) is None:
         from agent.bundles.reader import load_bundle
         from agent.sources.catalog import catalog_from_bundle
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.bundles.event_file import read_event
 from agent.memory.cases import MAX_LIST_LIMIT
 from agent.memory.records import CaseRecord
 from agent.memory.skill_versions import text_sha256
@@ -116,11 +117,16 @@ def investigate_runner(settings: Any, *, use_llm: bool = False, knowledge: Any =
 
 
 def unreplayable(case: CaseRecord) -> str | None:
-    """Why a case cannot be replayed (its bundle moved or deleted, or it was investigated on live sources and has
-    none); None when it can."""
+    """Why a case cannot be replayed (its bundle moved or deleted, it was investigated on live sources and has none,
+    or its bundle's event.yaml is refused now: a release event naming no change, stored before such a bundle was
+    invalid); None when it can. Only the event is read, not the bundle's data."""
     if not case.bundle_path:
         return "no bundle to replay from"
-    return None if Path(case.bundle_path).is_dir() else "its bundle is gone"
+    path = Path(case.bundle_path)
+    if not path.is_dir():
+        return "its bundle is gone"
+    errors = read_event(path / "event.yaml", "event.yaml")[1]
+    return f"its bundle is refused now: {'; '.join(map(str, errors))}" if errors else None
 
 
 def replay_role(case: CaseRecord) -> str:
@@ -178,7 +184,7 @@ class Replayer:
             if quick and entry.role == "regression" and report.count("fixed", "corrected") == 0:
                 entry.skipped = "not replayed: the patch fixes no corrected case"
             elif (why := unreplayable(case)) is not None:
-                entry.skipped = why
+                entry.skipped = f"cannot replay: {why}"
             elif truth is None:
                 entry.skipped = "no correction and no label"
             else:
