@@ -18,7 +18,7 @@ from agent.llm.prompting import (
 )
 from agent.llm.redact import redact
 from agent.reasoners.llm import reason_messages
-from tests.fakes.evidence import make_event, make_pack, make_skill
+from tests.fakes.evidence import T0, make_event, make_pack, make_skill
 
 
 def _blocks(text: str) -> dict[str, str]:
@@ -146,3 +146,18 @@ def test_a_log_finding_several_signals_reported_names_them_all() -> None:
     user = reason_messages(make_pack(findings=[log]), make_skill())[1]["content"]
     [line] = _blocks(user)["findings"].splitlines()
     assert line.split(" | ")[3].startswith("error_logs, config_logs")
+
+
+@pytest.mark.parametrize(("said", "shown"), [
+    ({"started": T0 - 300, "ts": T0 - 5000}, "began 11:55:00Z (T-5m)"),  # started wins over the older ts
+    ({"started": T0 - 300, "ts": None}, "began 11:55:00Z (T-5m)"),  # a start taken from the change's own line
+    ({"ts": T0 - 600}, "began 11:50:00Z (T-10m)"),
+])
+def test_the_change_line_says_when_the_change_began(said, shown) -> None:
+    """It showed ``change.ts`` only: a change whose start was ``started`` (said, or taken from its changes.jsonl line
+    by triage) was shown with no start, or with the older ``ts``, not the moment the gate judges from."""
+    event = make_event("release_interception")
+    event = event.model_copy(update={"change": event.change.model_copy(update=said)})
+    user = reason_messages(make_pack("release_interception", event=event), make_skill("release_interception"))
+    (line, *_) = _blocks(user[1]["content"])["change"].splitlines()
+    assert line == f"deploy chg-7 on gateway version v2.3.1 {shown}"
