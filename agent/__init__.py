@@ -1,3 +1,5 @@
 """Bian Que: an agentic ops assistant driven by YAML Skills."""
 
-__version__ = "0.1.0"
+from agent.version import __version__
+
+__all__ = ["__version__"]

@@ -11,7 +11,6 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from agent import __version__
 from agent.api.errors import install_error_handlers
 from agent.api.investigator import Investigator, LiveInvestigator
 from agent.api.jobs import BackgroundJobs
@@ -33,6 +32,7 @@ from agent.api.state import ServiceState, require_token
 from agent.api.workers import QueueWorkers, WorkerPolicy
 from agent.config import Settings, get_settings
 from agent.memory import Memory
+from agent.version import __version__
 
 log = logging.getLogger("uvicorn.error")  # shown by uvicorn next to its own lines
 

@@ -49,7 +49,7 @@ _register_all()
 
 def _print_version(value: bool) -> None:
     if value:
-        from agent import __version__
+        from agent.version import __version__
 
         typer.echo(f"bianque {__version__}")
         raise typer.Exit()
