@@ -72,6 +72,22 @@ def test_warn_weighs_less_than_error_and_rare_templates_are_ignored():
     assert run(background() + lines(2, *CURRENT, template, level="ERROR", seed=11)) == []
 
 
+def test_an_inspection_reports_a_new_template_only_when_chance_would_not_explain_it():
+    """BASELINE is 1 h, CURRENT 15 min: the current window holds a fifth of both. Three lines of a template the hour
+    before never showed all fall in it by chance with p = 0.2 ** 3 = 0.008 (a handful of timeouts any healthy
+    service logs); eight with p = 3e-6. An RCA keeps the three: an alert already says something happened there."""
+    template = "upstream timeout calling {ip} after {d}ms"
+    few = background() + lines(3, *CURRENT, template, level="ERROR", seed=14)
+    many = background() + lines(8, *CURRENT, template, level="ERROR", seed=14)
+    assert run(few, test_new=True) == []
+    [kept] = run(few)
+    assert kept.kind == FindingKind.LOG_NEW_TEMPLATE and kept.score == 0.5
+    [tested] = run(many, test_new=True)
+    [untested] = run(many)
+    assert tested.kind == FindingKind.LOG_NEW_TEMPLATE and tested.numbers["count"] == 8
+    assert 0.5 < tested.score <= untested.score  # p three decades below alpha: confidence 1 - a little
+
+
 def test_burst_of_a_known_template():
     records = background() + lines(60, T0 + 600, T0 + 900, "retrying call to cache after {d}ms", level="WARN", seed=12)
     [finding] = run(records)

@@ -50,6 +50,20 @@ def test_a_store_that_kept_about_the_hour_only_is_split_in_halves(generic_inspec
     assert template.startswith("cannot parse order")
 
 
+@pytest.mark.parametrize(("fresh_lines", "reported"), [(3, False), (12, True)])
+def test_an_inspection_leaves_out_a_new_template_chance_explains(generic_inspection, fresh_lines, reported):
+    """An hour judged against the hour before it: three new timeouts would all fall in the judged hour by chance
+    with p = 0.5 ** 3 (routine noise of a healthy service); twelve would not (``detect_logs(test_new=True)``)."""
+    window = {"start": T0 - 7200.0, "end": T0, "anchor": T0, "reference_end": T0 - 3600.0}
+    quiet = [_error(T0 - 7000.0 + 1200.0 * i, f"cannot parse order {i}: bad field") for i in range(6)]
+    fresh = [_error(T0 - 1500.0 + 60.0 * i, f"upstream timeout calling b after {100 + i}ms")
+             for i in range(fresh_lines)]
+    gathered = {"series": [], "logs": quiet + fresh, "changes": [], "log_start": None}
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
+    findings = analyze_gathered(generic_inspection, event, gathered, ["a"], window)
+    assert bool([f for f in findings if f.kind == "log_new_template"]) == reported
+
+
 def test_a_bundles_first_line_of_any_level(tmp_path):
     logs = [LogRecord(T0 - 600.0, "a", "INFO", "served"), LogRecord(T0 - 60.0, "b", "ERROR", "failed")]
     path = write_bundle(tmp_path / "b", {"pattern": "inspection", "time": T0}, [], logs)

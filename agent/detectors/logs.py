@@ -46,6 +46,7 @@ def detect_logs(
     min_count: int = 3,
     min_ratio: float = 3.0,
     alpha: float = 1e-3,
+    test_new: bool = False,
     signal: str | None = None,
     source: str = "",
 ) -> list[Finding]:
@@ -54,6 +55,10 @@ def detect_logs(
     New: a template seen ``>= min_count`` times now and never in the baseline, at WARN or above or with
     exception / stack-trace text at any level; severity ``saturate(count / min_count)`` x level weight
     (ERROR/FATAL 1, WARN 0.7, INFO 0.4, DEBUG 0.2; exception text 1 whatever the level).
+    With ``test_new`` (an inspection: it scans every service with no alert or change saying something happened
+    there), a new template is also tested like a burst: its confidence comes from the chance that all its lines
+    fell in the current window were the template as frequent before, ``share ** count`` (``share``: the current
+    window's part of both), against ``alpha``; a few new lines in a long window are then no finding.
     Burst: a baseline template whose current count is at least ``min_count`` and ``min_ratio`` x the
     count expected from its baseline rate, with Poisson ``P(X >= count) < alpha``; severity
     ``saturate(log(ratio) / log(min_ratio))`` x level weight, confidence from the p-value.
@@ -64,6 +69,7 @@ def detect_logs(
     if min_ratio <= 1.0:
         raise ValueError(f"min_ratio must be > 1, got {min_ratio!r}")
     scale = (current[1] - current[0]) / (baseline[1] - baseline[0])
+    share = scale / (1.0 + scale)  # the current window's part of both
     findings: list[Finding] = []
     for entry in sorted(count_templates(records, baseline, current), key=lambda e: (e.service, e.template)):
         if entry.current < min_count:
@@ -72,7 +78,10 @@ def detect_logs(
             weight = level_weight(entry.level, entry.template)
             if weight < NEW_TEMPLATE_MIN_WEIGHT:
                 continue
-            finding = _new_template(entry, weight, min_count, current)
+            confidence = p_confidence(share ** entry.current, alpha) if test_new else 1.0
+            if confidence <= 0.0:
+                continue
+            finding = _new_template(entry, weight, min_count, current, confidence)
         else:
             finding = _burst(entry, entry.baseline * scale, min_ratio, alpha, current)
         if finding is not None:
@@ -80,14 +89,16 @@ def detect_logs(
     return findings
 
 
-def _new_template(entry: TemplateCount, weight: float, min_count: int, window: tuple[float, float]) -> Finding:
+def _new_template(
+    entry: TemplateCount, weight: float, min_count: int, window: tuple[float, float], confidence: float,
+) -> Finding:
     summary = (
         f"{entry.service} new {entry.level} log template {untrusted(entry.template)} x{entry.current} in "
         f"{fmt_duration(window[1] - window[0])} (none in baseline), first {fmt_time(entry.first_current)}"
     )
     return make_finding(
         FindingKind.LOG_NEW_TEMPLATE, detector=DETECTOR, subject=entry.service, service=entry.service,
-        window=window, score=combine(saturate(entry.current / min_count) * weight, 1.0), summary=summary,
+        window=window, score=combine(saturate(entry.current / min_count) * weight, confidence), summary=summary,
         numbers={"count": entry.current, "baseline_count": 0, "level_weight": weight},
         direction="up", onset=entry.first_current,
     )

@@ -308,12 +308,13 @@ def _series_against_baseline(skill: Skill, signals: Mapping[str, SignalData]) ->
 
 
 def _log_findings(query_id: str, records: Sequence[LogRecord], baseline: tuple[float, float],
-                  current: tuple[float, float], traces: bool) -> list[Finding]:
-    """Where traces leave the reference's paths for a query that asks for it, else new and bursting templates."""
+                  current: tuple[float, float], traces: bool, pattern: Pattern) -> list[Finding]:
+    """Where traces leave the reference's paths for a query that asks for it, else new and bursting templates
+    (an inspection's new templates tested for chance, ``detect_logs(test_new=)``)."""
     common = {"baseline": baseline, "current": current, "signal": query_id, "source": f"logs:{query_id}"}
     if traces:
         return detect_trace_evidence(records, **common)
-    return detect_logs(records, **common)
+    return detect_logs(records, test_new=pattern == Pattern.INSPECTION, **common)
 
 
 def signals_without_history(skill: Skill, gathered: Mapping[str, Any], window: Mapping[str, float]) -> list[str]:
@@ -369,7 +370,8 @@ def analyze_gathered(
     if split > start and end > split:
         by_traces = {q.id for q in skill.data.logs if q.traces}
         for query_id, records in logs_of(gathered).items():
-            findings += _log_findings(query_id, records, (start, split), (split, end), query_id in by_traces)
+            findings += _log_findings(query_id, records, (start, split), (split, end), query_id in by_traces,
+                                      event.pattern)
     changes = changes_of(gathered)
     if changes and event.pattern != Pattern.RELEASE_INTERCEPTION:
         findings += detect_change_proximity(changes, earliest_onsets(findings), dependencies=callers)
