@@ -283,6 +283,33 @@ def test_unreachable_error_hides_the_password() -> None:
     assert "s3cr3tpw" not in str(info.value)
 
 
+def test_a_migration_that_fails_names_its_revision_and_the_database_and_keeps_nothing(tmp_path) -> None:
+    """A table made by hand where a later migration creates one: the upgrade fails, and says so (which migration, which
+    database), not that the database could not be opened; what it did before the failing step is rolled back."""
+    from agent.api.errors import database_failure
+    from agent.memory import DatabaseMigrationError
+    from agent.memory.db import database_problem, did_not_answer
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE schedule_runs (note TEXT)"))  # 0007 creates it
+    engine.dispose()
+    with pytest.raises(DatabaseMigrationError) as info:
+        init_db(url)
+    message = str(info.value)
+    assert message.startswith(f"migration 0007_schedule_runs of database {tmp_path / 'm.db'} failed: table "
+                              "schedule_runs already exists; the database stays at revision 0001")
+    assert "cannot open" not in message and "\n" not in message
+    assert not did_not_answer(info.value)  # no retry later: it fails the same way every time
+    assert database_problem(url, info.value) == database_failure(url, info.value) == message
+    engine = make_engine(url)
+    assert current_revision(engine) == "0001"
+    assert "investigation_queue" not in _tables(engine)  # 0002's table, created before 0007 failed, rolled back
+    engine.dispose()
+
+
 def test_migrate_check_reports_missing_migrations(tmp_path, capsys) -> None:
     from agent.memory import migrate
 

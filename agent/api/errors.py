@@ -17,7 +17,7 @@ from agent.evolve.refinement import StaleRefinement
 from agent.evolve.versions import SkillFileError
 from agent.evolve.workbench import UnknownSkillError
 from agent.inputs import InputError, validation_message
-from agent.memory import DatabaseUnavailableError, InvalidInputError, NotFoundError
+from agent.memory import DatabaseMigrationError, DatabaseUnavailableError, InvalidInputError, NotFoundError
 from agent.memory.db import (
     describe_database,
     did_not_answer,
@@ -108,10 +108,13 @@ def database_gone(url: Any, exc: BaseException) -> str:
 
 
 def database_failure(url: Any, exc: BaseException) -> str | None:
-    """The detail for a memory database (at ``url``) that failed: one that did not answer (:func:`database_gone`)
-    or whose schema is not current (naming the table or column and how to migrate); None for any other error."""
+    """The detail for a memory database (at ``url``) that failed: one that did not answer (:func:`database_gone`),
+    whose schema upgrade failed (naming the revision) or whose schema is not current (naming the table or column and
+    how to migrate); None for any other error."""
     if did_not_answer(exc):
         return database_gone(url, exc)
+    if isinstance(exc, DatabaseMigrationError):
+        return str(exc)
     return schema_not_current(url, exc) if schema_problem(exc) else None
 
 

@@ -3,7 +3,7 @@
 All database access of the agent goes through this package; start with ``Memory(url)``.
 """
 
-from agent.memory.db import DatabaseUnavailableError, DatabaseURLError, init_db
+from agent.memory.db import DatabaseMigrationError, DatabaseUnavailableError, DatabaseURLError, init_db
 from agent.memory.errors import (
     CaseNotFoundError,
     CaseStateError,
@@ -43,6 +43,7 @@ __all__ = [
     "CaseRecord",
     "CaseStateError",
     "CorrectionRecord",
+    "DatabaseMigrationError",
     "DatabaseURLError",
     "DatabaseUnavailableError",
     "EventNotFoundError",

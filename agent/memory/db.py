@@ -34,6 +34,8 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 LOCK_POLL_S = 0.1  # how often a process waiting for an advisory lock tries it again
 CONNECT_TIMEOUT_S = 10  # a PostgreSQL server that does not answer (a dropped packet), unless the URL says
 MIGRATE_COMMAND = "python -m agent.memory.migrate upgrade"
+APPLIED_ATTRIBUTE = "bianque_applied"
+"""Key of the Alembic config attribute listing the revisions an upgrade has applied so far (env.py appends each)."""
 # SQLite's primary result codes of a database that could not be used for a while: busy, locked, an I/O error, a file
 # that cannot be opened, a lock protocol error. Its other errors (SQLITE_ERROR: no such table, a bad statement; a
 # read-only or corrupt file) come again on every try.
@@ -48,6 +50,12 @@ class DatabaseURLError(ValueError):
 
 class DatabaseUnavailableError(RuntimeError):
     """The database could not be reached or opened; the message names it (never its password) and why."""
+
+
+class DatabaseMigrationError(DatabaseUnavailableError):
+    """A step of the schema upgrade failed (a table made by hand in its way, a file it cannot write): the database
+    cannot be used by this version, and trying again meets the same failure. The message names the revision and the
+    database (never its password), and what the database said."""
 
 
 # What the server or the driver said, by kind (psycopg gives no SQLSTATE for a connection that failed).
@@ -100,9 +108,10 @@ def did_not_answer(exc: BaseException) -> bool:
     """Whether ``exc`` says the database could not be used for a while (unreachable, locked, its connection dropped):
     the same request may succeed later. SQLAlchemy's ``OperationalError`` also wraps SQLite's errors that come again
     on every try (no such table or column, a bad statement, a read-only file): not these. ``exc`` may be SQLAlchemy's
-    error, ``DatabaseUnavailableError``, or psycopg's own (the checkpointer's connections raise those)."""
+    error, ``DatabaseUnavailableError`` (not a ``DatabaseMigrationError``: a failed upgrade fails again), or psycopg's
+    own (the checkpointer's connections raise those)."""
     if isinstance(exc, DatabaseUnavailableError):
-        return True
+        return not isinstance(exc, DatabaseMigrationError)
     psycopg = sys.modules.get("psycopg")  # never imported for it: a psycopg error exists only once it is
     driver_said = psycopg is not None and isinstance(exc, psycopg.OperationalError)
     if not isinstance(exc, OperationalError) and not driver_said:
@@ -127,9 +136,14 @@ def database_wide(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) or schema_problem(exc)
 
 
+def _first_line(exc: BaseException) -> str:
+    """The first line of what the database said (PostgreSQL and SQLAlchemy quote the SQL after it)."""
+    return (str(_driver_error(exc)).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def schema_not_current(url: str | URL, exc: BaseException) -> str:
     """One line for a :func:`schema_problem`: the database (never its password), what it said, and how to migrate it."""
-    said = (str(_driver_error(exc)).strip().splitlines() or [type(exc).__name__])[0]  # PostgreSQL quotes the SQL next
+    said = _first_line(exc)
     return (f"database schema is not current: {describe_database(url)}: {said}; `{MIGRATE_COMMAND}` brings it to "
             "this version's schema (it does not restore a table or column removed by hand)")
 
@@ -250,13 +264,37 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run ``alembic upgrade`` in one transaction, serialised across processes."""
+    """Run ``alembic upgrade`` in one transaction, serialised across processes. A step that fails is a
+    :class:`DatabaseMigrationError` naming its revision and the database (nothing of the upgrade is kept); a
+    database that does not answer (unreachable, locked) raises the driver's error as it is."""
     config = alembic_config()
-    with writer(engine).connect() as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    applied: list[str] = config.attributes.setdefault(APPLIED_ATTRIBUTE, [])  # filled by env.py, step by step
+    start: str | None = None
+    read = False  # whether ``start`` (the revision the database was at) has been read
+    try:
+        with writer(engine).connect() as connection, connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            start, read = MigrationContext.configure(connection).get_current_revision(), True
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except Exception as exc:
+        if did_not_answer(exc):
+            raise
+        step = _failed_step(config, start, revision, len(applied)) if read else "the schema upgrade"
+        said = _first_line(exc) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {_first_line(exc)}"
+        raise DatabaseMigrationError(
+            f"{step} of database {describe_database(engine.url)} failed: {said}; the database stays at "
+            f"{f'revision {start}' if start else 'no revision'}, nothing of the upgrade kept (`{MIGRATE_COMMAND}` "
+            "tries again once what the error names is fixed)"
+        ) from exc
+
+
+def _failed_step(config: Config, start: str | None, target: str, done: int) -> str:
+    """``migration 0002_investigation_queue``: the step an upgrade from ``start`` to ``target`` was at after ``done``
+    steps applied (its revision file's name)."""
+    pending = list(reversed(list(ScriptDirectory.from_config(config).iterate_revisions(target, start))))
+    return f"migration {Path(pending[done].path).stem}" if done < len(pending) else "the schema upgrade"
 
 
 @contextmanager

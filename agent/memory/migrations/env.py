@@ -8,12 +8,18 @@ transaction, via ``config.attributes["connection"]``), or by a developer with
 from __future__ import annotations
 
 from alembic import context
+from alembic.runtime.migration import MigrationInfo
 
-from agent.memory.db import make_engine, writer
+from agent.memory.db import APPLIED_ATTRIBUTE, make_engine, writer
 from agent.memory.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _applied(*, step: MigrationInfo, **_: object) -> None:
+    """Note each revision applied, so that ``agent.memory.db.upgrade`` can name the step that failed."""
+    config.attributes.setdefault(APPLIED_ATTRIBUTE, []).append(step.up_revision_id)
 
 
 def _configure(**kwargs: object) -> None:
@@ -21,6 +27,7 @@ def _configure(**kwargs: object) -> None:
         target_metadata=target_metadata,
         compare_type=True,
         render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
+        on_version_apply=_applied,
         **kwargs,
     )
 
