@@ -161,3 +161,53 @@ def test_scheduled_inspection_skips_a_tick_another_process_ran(memory, monkeypat
     jobs.scheduled_inspection("every-minute")  # the other replica's scheduler, same tick
     assert runs == ["every-minute (scheduled)"]
 
+
+
+def test_a_worker_meeting_a_schema_error_logs_it_once_and_health_keeps_reporting_it(memory, investigator, caplog,
+                                                                                 monkeypatch):
+    """The queue table dropped from the SQLite file under a running service: every poll meets "no such table"; it
+    was logged with its traceback on every poll (twice a second per worker here), for ever."""
+    import sqlite3
+
+    from agent.memory.models import Base
+    from tests.test_api_support import make_client
+
+    polls = threading.Condition()
+    count = [0]
+    claim = memory.claim_queued
+
+    def counted(*args, **kwargs):
+        try:
+            return claim(*args, **kwargs)
+        finally:
+            with polls:
+                count[0] += 1
+                polls.notify_all()
+
+    def polled(times: int) -> None:
+        """Wait (bounded) until the workers have polled ``times`` more times."""
+        with polls:
+            target = count[0] + times
+            assert polls.wait_for(lambda: count[0] >= target, timeout=30), count[0]
+
+    monkeypatch.setattr(memory, "claim_queued", counted)
+    caplog.set_level("INFO", logger="agent.api.workers")
+    with make_client(memory, investigator) as client:
+        polled(2)
+        with sqlite3.connect(memory.engine.url.database) as raw:
+            raw.execute("DROP TABLE investigation_queue")
+        polled(20)
+        health = client.get("/healthz").json()
+        Base.metadata.tables["investigation_queue"].create(memory.engine)  # back, as a restore would bring it
+        polled(20)
+        healthy = client.get("/healthz").json()
+    said = (f"database schema is not current: {memory.engine.url.database}: no such table: investigation_queue; "
+            "`python -m agent.memory.migrate upgrade` brings it")
+    logged = [r for r in caplog.records if r.name == "agent.api.workers"]
+    assert [r.levelname for r in logged] == ["ERROR", "WARNING"], [r.getMessage() for r in logged]
+    failed, back = (r.getMessage() for r in logged)
+    assert failed.startswith(f"cannot take queued work: {said}") and logged[0].exc_info is None
+    assert back.startswith(f"taking queued work again (it failed: {said}")
+    assert health["status"] == "unavailable" and health["detail"].startswith(said)
+    assert health["workers"]["problem"].startswith(said)
+    assert healthy["status"] == "ok" and healthy["workers"]["problem"] is None

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from agent.api.investigator import Investigator
 from agent.memory import Memory, QueueItemRecord
+from agent.memory.db import database_problem
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class QueueWorkers:
         self.identity = worker_identity()
         self.completed = 0
         self.failed_attempts = 0
+        self.problem: str | None = None  # why queued work cannot be taken now (logged once, when it starts)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -121,18 +123,39 @@ class QueueWorkers:
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            try:
-                item = self.memory.claim_queued(
-                    self.identity, lease_s=self.policy.lease_s, max_attempts=self.policy.max_attempts
-                )
-            except Exception:
-                log.exception("cannot take queued work; trying again in %.0f s", self.policy.poll_s)
-                item = None
+            item = self._take()
             if item is None:
                 self._wake.wait(self.policy.poll_s)
                 self._wake.clear()
                 continue
             self._run(item)
+
+    def _take(self) -> QueueItemRecord | None:
+        """The next due item for this process, or None: none is due, or taking one failed (a database that does not
+        answer, or whose schema is not current: every poll meets it again). A failure is logged when it starts or
+        changes (one line naming the database for a database's failure), its end once; ``problem`` holds it
+        meanwhile (``GET /healthz`` shows it)."""
+        try:
+            item = self.memory.claim_queued(
+                self.identity, lease_s=self.policy.lease_s, max_attempts=self.policy.max_attempts
+            )
+        except Exception as exc:
+            said = database_problem(self.memory.engine.url, exc)
+            with self._lock:
+                before, self.problem = self.problem, said or f"{type(exc).__name__}: {exc}"
+            if self.problem == before:
+                return None
+            retry = f"trying again every {self.policy.poll_s:g} s, said again only if it changes"
+            if said is None:
+                log.exception("cannot take queued work; %s", retry, exc_info=exc)
+            else:
+                log.error("cannot take queued work: %s; %s", said, retry)
+            return None
+        with self._lock:
+            before, self.problem = self.problem, None
+        if before is not None:
+            log.warning("taking queued work again (it failed: %s)", before)
+        return item
 
     def _run(self, item: QueueItemRecord) -> None:
         with self._lock:

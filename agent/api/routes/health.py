@@ -26,6 +26,7 @@ def healthz(state: Annotated[ServiceState, Depends(service)]) -> JSONResponse:
             "running": workers.running,
             "completed": workers.completed,
             "failed_attempts": workers.failed_attempts,
+            "problem": workers.problem,
         },
     }
     try:
