@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +17,7 @@ from typer.testing import CliRunner
 
 from agent.api.dryrun import DryRunInvestigator
 from agent.cli.app import app
-from agent.config import get_settings
+from agent.config import PROJECT_ROOT, get_settings
 from agent.memory import Memory
 from agent.scheduler import configure, paused_scheduler
 from agent.sources.base import LogRecord
@@ -278,7 +279,12 @@ def test_of_two_users_adding_one_new_job_id_at_once_the_second_is_refused(runner
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("add", "skill:mine", "--skill", "disk-inspection", "--cron", "0 2 * * *"), "belong to Skills"),
+        (("add", "skill:mine", "--skill", "disk-inspection", "--cron", "0 2 * * *"),
+         "job id 'skill:mine' starts with 'skill:', which belongs to Skills' own schedules (skill:NAME); choose "
+         "another job id; schedule skill:mine not saved"),
+        (("add", "generic-rca", "--skill", "disk-inspection", "--cron", "0 2 * * *"),
+         "job id 'generic-rca' is the name of a Skill: `schedule run generic-rca` and POST /schedules/generic-rca/run "
+         "would run that Skill, never this schedule; choose another job id; schedule generic-rca not saved"),
         (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 * *"),
          "cron '0 2 * *': expected 5 fields (minute hour day month weekday), got 4"),
         (("add", "x", "--skill", "disk-inspection", "--cron", "0 2 30 2 *"),
@@ -296,6 +302,17 @@ def test_bad_requests_fail_with_a_clear_message(runner, args, message):
     result = invoke(runner, *args)
     assert result.exit_code == 2
     assert message in " ".join(result.stderr.split())
+
+
+def test_a_job_id_named_like_a_skill_whose_file_does_not_load_is_refused(runner, bianque_home):
+    """Once the file is fixed, `schedule run NAME` would take the Skill and never reach the schedule."""
+    (bianque_home / "skills").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "tests" / "fixtures" / "skills" / "override" / "user" / "broken.yaml",
+                bianque_home / "skills" / "broken.yaml")
+    result = invoke(runner, "add", "broken", "--skill", "disk-inspection", "--cron", "0 2 * * *")
+    assert result.exit_code == 2
+    assert "job id 'broken' is the name of a Skill" in " ".join(result.stderr.split())
+    assert "broken" not in listed(runner)
 
 
 @pytest.mark.parametrize("job_id", ["skill:disk-inspection", "nightly"])

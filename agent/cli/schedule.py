@@ -180,18 +180,17 @@ def add(
                                           "(its run history and enabled flag are kept).")] = False,
 ) -> None:
     """Store a schedule of your own, then sync the jobs (refused, nothing stored, when the Skill is no inspection
-    Skill, the cron is malformed, or the job id is taken and --replace is not given: two users adding one new job id
-    at once, the second is refused). A --service no configured
+    Skill, the cron is malformed, the job id is a Skill's name or starts with skill:, or it is taken and --replace is
+    not given: two users adding one new job id at once, the second is refused). A --service no configured
     source knows is a warning naming the ones they do ("could not check" when a server does not answer within
     2 s)."""
     from agent.runtime import load_skills
     from agent.scheduler import sync_schedules
-    from agent.scheduler.specs import SKILL_JOB_PREFIX, schedule_problem
+    from agent.scheduler.specs import job_id_problem, schedule_problem
 
-    if job_id.startswith(SKILL_JOB_PREFIX):
-        fail(f"job ids starting with {SKILL_JOB_PREFIX!r} belong to Skills")
     settings = get_settings()
-    if (problem := schedule_problem(skill, cron, load_skills(settings))) is not None:
+    library = load_skills(settings)
+    if (problem := job_id_problem(job_id, library) or schedule_problem(skill, cron, library)) is not None:
         fail(f"{problem}; schedule {job_id} not saved")
     with user_errors(*ERRORS):
         with Memory(settings.resolved_database_url) as memory:

@@ -73,6 +73,19 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
             memory.delete_schedule(job_id)
 
 
+def job_id_problem(job_id: str, library: SkillLibrary) -> str | None:
+    """Why ``job_id`` cannot name a schedule of the user's own, or None: it starts with ``skill:`` (the job ids of the
+    Skills' own schedules), or it is a Skill's name (loaded, or declared by a file that did not load), which ``schedule
+    run NAME`` and ``POST /schedules/NAME/run`` take before a job id (:func:`agent.scheduler.jobs.run_target`)."""
+    if job_id.startswith(SKILL_JOB_PREFIX):
+        return (f"job id {job_id!r} starts with {SKILL_JOB_PREFIX!r}, which belongs to Skills' own schedules "
+                f"({skill_job_id('NAME')}); choose another job id")
+    if library.get(job_id) is not None or library.not_loaded(job_id):
+        return (f"job id {job_id!r} is the name of a Skill: `schedule run {job_id}` and POST /schedules/{job_id}/run "
+                "would run that Skill, never this schedule; choose another job id")
+    return None
+
+
 def schedule_problem(skill_name: str, cron: str, library: SkillLibrary) -> str | None:
     """Why a schedule of ``skill_name`` at ``cron`` cannot run (no such Skill, not an inspection Skill, a bad cron),
     or None when it can."""
