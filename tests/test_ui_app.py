@@ -423,3 +423,38 @@ def test_a_case_kept_out_of_experience_is_removed_from_the_knowledge_store():
     message = shown(" ".join(s.value for s in at.success))
     assert "Stored #2" in message and f"removed from knowledge: case-{case_id}" in message
     assert open_knowledge(get_settings(), ingest=False).get("cases", f"case-{case_id}") is None
+
+
+def test_sending_the_kept_out_correction_again_shows_what_it_removed(monkeypatch):
+    """Kept out while the knowledge store could not be opened: the record stays, and the note says to send the same
+    correction again. That repeat stores nothing new but removes the record, which it said nothing of."""
+    from agent.runtime import open_knowledge
+
+    case_id = seed_case("release-bad-canary")
+    at = open_cases(app())
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.selectbox(key=f"correction-{case_id}-decision").set_value("hold")
+    at.form_submit_button[0].click().run()  # 'Add to experience knowledge' is on: indexed
+    store = open_knowledge(get_settings(), ingest=False)
+    assert store.get("cases", f"case-{case_id}") is not None
+
+    def unopenable():
+        raise RuntimeError("knowledge store unavailable")
+
+    import ui.backend
+
+    opens = ui.backend.knowledge
+    monkeypatch.setattr(ui.backend, "knowledge", unopenable)
+    at.checkbox(key=f"correction-{case_id}-index").uncheck()
+    at.form_submit_button[0].click().run()
+    warning = shown(" ".join(w.value for w in at.warning))
+    assert "Stored #2" in warning and f"case-{case_id} indexed by an earlier correction stays" in warning
+    monkeypatch.setattr(ui.backend, "knowledge", opens)
+    at.form_submit_button[0].click().run()  # the same correction again, the store back
+    assert not at.exception and not at.error and not at.warning and not at.success
+    info = shown(" ".join(i.value for i in at.info))
+    assert info.startswith("Already stored as #2") and info.endswith(f"; removed from knowledge: case-{case_id}")
+    assert info.count("nothing new stored") == 1
+    assert store.get("cases", f"case-{case_id}") is None
+    with Memory() as memory:
+        assert len(memory.corrections_for(case_id)) == 2

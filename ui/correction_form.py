@@ -64,14 +64,18 @@ def _submit(case_id: str) -> None:
         log.warning("correction of %s failed", case_id, exc_info=exc)
         state[FLASH] = (case_id, "error", f"Correction not stored: {friendly_error(exc)}")
         return
-    if result.repeated:  # a second click of the same form: the library stored nothing
-        state[FLASH] = (case_id, "info", f"Already stored as {correction_line(result.correction)}: nothing new stored")
-        return
+    # the same form again (a second click; or kept out again, to remove the record a store that could not be opened
+    # left): nothing new stored, but what it did to the knowledge store is shown; its first note says it was a repeat,
+    # which the headline says
+    notes = result.notes[1:] if result.repeated else result.notes
+    if result.repeated:
+        headline, kind = f"Already stored as {correction_line(result.correction)}: nothing new stored", "info"
+    else:
+        headline, kind = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}", "success"
     indexed = f"; indexed as {', '.join(result.indexed)}" if result.indexed else ""
     indexed += f"; removed from knowledge: {', '.join(result.removed)}" if result.removed else ""
-    notes = "".join(f"; {note}" for note in result.notes)  # e.g. stored but not indexed, and why
-    message = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}{indexed}{notes}"
-    state[FLASH] = (case_id, "warning" if result.notes else "success", message)
+    message = headline + indexed + "".join(f"; {note}" for note in notes)  # e.g. stored but not indexed, and why
+    state[FLASH] = (case_id, "warning" if notes else kind, message)
 
 
 def render_flash(case_id: str) -> None:
