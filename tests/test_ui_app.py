@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -55,6 +56,16 @@ def seed_case(name: str) -> str:
 def open_cases(at: AppTest) -> AppTest:
     at.run()
     return at.switch_page("views/cases.py").run()
+
+
+def ask_about(bundle: Path, question: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The chat asked ``question`` about the bundle directory ``bundle`` (chosen in the sidebar), without the
+    knowledge store (no handbook: fast)."""
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)
+    at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
+    at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
+    return at.chat_input[0].set_value(question).run()
 
 
 def test_every_page_renders_without_exception():
@@ -128,11 +139,7 @@ def test_an_investigation_failure_is_shown_as_a_message(tmp_path, monkeypatch):
     bundle.mkdir()
     (bundle / "event.yaml").write_text((SCENARIOS / "release-bad-canary" / "event.yaml").read_text())
     (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n1776783420,up,gateway,not-a-number\n")
-    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)  # no handbook: keep it fast
-    at = app().run()
-    at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
-    at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
-    at.chat_input[0].set_value("is this canary safe?").run()
+    at = ask_about(bundle, "is this canary safe?", monkeypatch)
     assert not at.exception
     message = shown(" ".join(e.value for e in at.error))
     assert message.startswith("The investigation failed:") and "bad-bundle/metrics.csv:2" in message
@@ -255,14 +262,10 @@ def test_alert_annotations_and_verdicts_are_shown_as_text_not_markup(tmp_path, m
     bundle = shutil.copytree(SCENARIOS / "rca-slow-dependency", tmp_path / "hostile")
     event = bundle / "event.yaml"
     event.write_text(event.read_text().replace("summary: gateway p99 latency above 280ms", f"summary: '{HOSTILE}'"))
-    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)  # no handbook: keep it fast
-    at = app().run()
-    at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
-    at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
+    at = ask_about(bundle, f"why? {HOSTILE}", monkeypatch)
+    assert not at.exception
     (caption,) = [c.value for c in at.sidebar.caption if "GatewayP99LatencyHigh" in c.value]
     assert "![pix](" not in caption and HOSTILE in shown(caption)
-    at.chat_input[0].set_value(f"why? {HOSTILE}").run()
-    assert not at.exception
     assert shown(at.markdown[0].value) == f"why? {HOSTILE}" and "<b>" not in at.markdown[0].value
 
     at.switch_page("views/cases.py").run()
@@ -289,11 +292,7 @@ def test_a_verdict_naming_metric_globs_keeps_its_asterisks(tmp_path, monkeypatch
         "pattern: rca\ntime: 2026-03-02T10:15:00Z\nservice: checkout-api\n"
         "alert: {labels: {alertname: CheckoutSlow, service: checkout-api}, startsAt: 2026-03-02T10:14:00Z}\n")
     (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n")
-    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)  # no handbook: keep it fast
-    at = app().run()
-    at.sidebar.selectbox(key="chat_source").set_value("Another bundle directory…").run()
-    at.sidebar.text_input(key="chat_bundle_path").set_value(str(bundle)).run()
-    at.chat_input[0].set_value("why is checkout slow?").run()
+    at = ask_about(bundle, "why is checkout slow?", monkeypatch)
     assert not at.exception
     verdict = at.session_state["chat_history"][-1]["answer"].result.verdict
     assert "*[Ll]atency*" in verdict.summary
