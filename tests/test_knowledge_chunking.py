@@ -85,6 +85,17 @@ def test_non_utf8_document_is_reported_at_its_line(tmp_path):
         read_document(path, tmp_path)
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\r", "\n"])
+def test_a_non_utf8_byte_is_reported_at_the_line_an_editor_shows_whatever_the_newlines(tmp_path, newline):
+    """A file whose lines end in a lone CR (classic Mac) was reported at line 1: only LFs were counted."""
+    path = tmp_path / "latin.md"
+    lines = [*HEADER.splitlines(), "", "Intro.", "## Caf\xe9"]  # the byte that is not UTF-8 on line 10
+    path.write_bytes(newline.join(lines).encode("latin-1") + newline.encode())
+    with pytest.raises(FrontMatterError, match=r"latin.md:10: not UTF-8 text") as info:
+        read_document(path, tmp_path)
+    assert info.value.line == len(lines) == 10
+
+
 def test_a_page_over_the_size_limit_is_refused_unread(tmp_path, monkeypatch):
     line = "## Section\n" + "lorem ipsum " * 80 + "\n\n"
     path = _write(tmp_path, "dump.md", HEADER + line * (MAX_DOCUMENT_BYTES // len(line) + 1))

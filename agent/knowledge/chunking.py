@@ -197,6 +197,12 @@ def chunk_markdown(
     return chunks
 
 
+def line_at(data: bytes, offset: int) -> int:
+    """The line (from 1) holding byte ``offset`` of ``data``, counted as an editor counts them: ``\r\n``, ``\n`` and a
+    lone ``\r`` each end a line (as ``read_document`` reads them)."""
+    return data.count(b"\n", 0, offset) + data.count(b"\r", 0, offset) - data.count(b"\r\n", 0, offset) + 1
+
+
 def read_document(path: Path, root: Path, max_chars: int = MAX_CHARS, min_chars: int = MIN_CHARS) -> list[Chunk]:
     """Parse one markdown file under ``root``; raise :class:`FrontMatterError` naming the file."""
     if not path.is_file():  # a broken link, a FIFO (reading it would block), a socket
@@ -212,7 +218,7 @@ def read_document(path: Path, root: Path, max_chars: int = MAX_CHARS, min_chars:
     try:
         text = data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # newlines as read_text reads them
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = line_at(data, exc.start)
         raise FrontMatterError(path, line, f"not UTF-8 text (byte {exc.start + 1}: {exc.reason})") from exc
     meta, body, _ = split_front_matter(path, text)
     return chunk_markdown(path.relative_to(root).as_posix(), meta, body, max_chars, min_chars)
