@@ -30,7 +30,8 @@ def _error(ts: float, message: str) -> dict:
 
 def _new_templates(skill, log_start: float | None) -> list[str]:
     steady = [_error(T0 - 3600.0 + 600.0 * i + 5, f"upstream timeout calling b after {100 + i}ms") for i in range(6)]
-    fresh = [_error(T0 - 1500.0 + 60.0 * i, f"cannot parse order {i}: bad field") for i in range(5)]
+    # twelve lines: in halves of an hour, fewer could all fall in the second by chance (``test_new``)
+    fresh = [_error(T0 - 1500.0 + 60.0 * i, f"cannot parse order {i}: bad field") for i in range(12)]
     gathered = {"series": [], "logs": steady + fresh, "changes": [], "log_start": log_start}
     event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
     findings = analyze_gathered(skill, event, gathered, ["a"], WINDOW)
@@ -62,6 +63,16 @@ def test_an_inspection_leaves_out_a_new_template_chance_explains(generic_inspect
     event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
     findings = analyze_gathered(generic_inspection, event, gathered, ["a"], window)
     assert bool([f for f in findings if f.kind == "log_new_template"]) == reported
+
+
+def test_a_template_steady_since_the_stores_first_line_is_no_burst(generic_inspection):
+    """The store kept seventy minutes; an error logged every ten minutes since is how the service runs. Its
+    expected count comes from the reference the store holds, not from two days it holds nothing of (which made it
+    a burst of 80 times its rate)."""
+    steady = [_error(T0 - 3600.0 + 600.0 * i + 5, f"upstream timeout calling b after {100 + i}ms") for i in range(6)]
+    gathered = {"series": [], "logs": steady, "changes": [], "log_start": WINDOW["reference_end"] - 600.0}
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
+    assert analyze_gathered(generic_inspection, event, gathered, ["a"], WINDOW) == []
 
 
 def test_a_bundles_first_line_of_any_level(tmp_path):

@@ -367,6 +367,8 @@ def analyze_gathered(
         # error of those hours would be a new template. (An RCA's incident window is the minutes before the
         # alert: there, lines with nothing before them stay new, as they were.)
         split = reference_split(event.pattern, first_line, end, window["anchor"])
+    if event.pattern == Pattern.INSPECTION and first_line is not None:
+        start = max(start, first_line)  # the reference is what the store holds: expected counts scale by it
     if split > start and end > split:
         by_traces = {q.id for q in skill.data.logs if q.traces}
         for query_id, records in logs_of(gathered).items():
