@@ -442,6 +442,23 @@ def test_a_locked_database_answers_503_retry_later(tmp_path, monkeypatch, invest
     assert answer.json() == {"detail": f"database unavailable: {path}: database is locked; retry later"}
 
 
+def test_a_read_only_database_answers_500_naming_it_on_one_line_not_the_sql(tmp_path, investigator):
+    """Neither gone nor a schema problem: it was "internal error: OperationalError: …" quoting the INSERT and the
+    alert's values, where `bianque` commands say `database … failed: attempt to write a readonly database`."""
+    from sqlalchemy import create_engine
+
+    from agent.memory import Memory
+
+    path = tmp_path / "read-only.db"
+    Memory(f"sqlite:///{path}").close()
+    with Memory(engine=create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")) as read_only:
+        client = TestClient(create_app(get_settings(), investigator, memory=read_only), raise_server_exceptions=False)
+        answer = client.post("/webhook/alertmanager", json=webhook(alert()))
+        where = read_only.engine.url.database
+    assert answer.status_code == 500 and "retry-after" not in answer.headers, answer.text
+    assert answer.json() == {"detail": f"database {where} failed: attempt to write a readonly database"}
+
+
 def test_a_record_a_store_failure_left_is_removed_by_sending_the_correction_again(memory, investigator, knowledge):
     """What ``bianque knowledge forget-case`` does, the API does with the same correction sent again; the note of a
     store that could not be opened said to run that command, which a client of the service may have no shell for."""

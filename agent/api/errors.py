@@ -17,14 +17,8 @@ from agent.evolve.refinement import StaleRefinement
 from agent.evolve.versions import SkillFileError
 from agent.evolve.workbench import UnknownSkillError
 from agent.inputs import InputError, validation_message
-from agent.memory import DatabaseMigrationError, DatabaseUnavailableError, InvalidInputError, NotFoundError
-from agent.memory.db import (
-    describe_database,
-    did_not_answer,
-    schema_not_current,
-    schema_problem,
-    unavailable_reason,
-)
+from agent.memory import DatabaseUnavailableError, InvalidInputError, NotFoundError
+from agent.memory.db import database_problem, describe_database, did_not_answer, unavailable_reason
 
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header")
@@ -109,18 +103,16 @@ def database_gone(url: Any, exc: BaseException) -> str:
 
 def database_failure(url: Any, exc: BaseException) -> str | None:
     """The detail for a memory database (at ``url``) that failed: one that did not answer (:func:`database_gone`),
-    whose schema upgrade failed (naming the revision) or whose schema is not current (naming the table or column and
-    how to migrate); None for any other error."""
-    if did_not_answer(exc):
-        return database_gone(url, exc)
-    if isinstance(exc, DatabaseMigrationError):
-        return str(exc)
-    return schema_not_current(url, exc) if schema_problem(exc) else None
+    else the line a command ends with (``db.database_problem``: its schema upgrade failed, naming the revision; its
+    schema not current, naming the table or column and how to migrate; another failure, a read-only file); None for
+    any other error."""
+    return database_gone(url, exc) if did_not_answer(exc) else database_problem(url, exc)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """503 with Retry-After for a database that did not answer (unreachable, locked, its connection dropped); a 500
-    naming the problem for a schema that is not current (every retry would meet it again); any other error as such."""
+    naming the problem for a schema that is not current or another failure of the database (a read-only file: every
+    retry would meet it again), on one line, never the SQL; any other error as such."""
     detail = database_failure(request.app.state.bianque.memory.engine.url, exc)
     if detail is None:
         return await _unexpected(request, exc)
@@ -140,7 +132,7 @@ def install_error_handlers(app: FastAPI) -> None:
     corrected, a refinement that was rejected) to 422/404/422, a body not sent as JSON to 415, a Skill changed
     under a refinement or a Skill file that cannot be written (another Skill's file in the way) to 409, a full
     job backlog or a memory database that does not answer (gone mid-run, locked) to 503, a memory database whose
-    schema is not current to a 500 saying so, and anything else to a JSON 500."""
+    schema is not current or that fails otherwise (read-only) to a 500 saying so, and anything else to a JSON 500."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(UnknownSkillError, _not_found)
