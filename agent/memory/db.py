@@ -89,7 +89,7 @@ def unavailable_reason(exc: BaseException) -> str:
     """Why the database did not answer, on one line: ``connection refused``, ``timed out``, ``authentication
     failed``, ``database missing`` (each with what the server said when that adds to it), else the driver's
     message."""
-    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    orig = _driver_error(exc)
     said = " ".join(str(orig).split())
     detail = _CONNECTION_PREFIX.sub("", said).replace("FATAL: ", "").strip()
     for pattern, kind in _REASONS:
@@ -101,6 +101,7 @@ def unavailable_reason(exc: BaseException) -> str:
 
 
 def _driver_error(exc: BaseException) -> BaseException:
+    """The driver's own error SQLAlchemy wraps in ``exc``, else ``exc``."""
     return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
 
 
