@@ -200,3 +200,27 @@ def test_run_now_uses_the_apps_own_memory_not_a_database_of_its_own(tmp_path, mo
         (run,) = app_memory.schedule_runs("nightly")
         assert (run.status, run.case_id) == ("done", response.json()["result"]["case_id"])
         assert app_memory.get_schedule("nightly").running_by is None  # its claim released
+
+
+def test_run_now_of_a_skill_whose_file_does_not_load_says_why_as_schedule_run_does(memory, investigator):
+    """A Skill's name whose file stopped loading was a 404 "no Skill of that name", where `bianque schedule run` says
+    which file did not load and why (exit 2) and records the failed run on the Skill's schedule, which the mirror
+    keeps while its file is broken."""
+    from agent.config import PROJECT_ROOT
+
+    settings = get_settings()
+    user_dir = settings.user_skills_dir or settings.home / "skills"
+    user_dir.mkdir(parents=True, exist_ok=True)
+    good = (PROJECT_ROOT / "skills" / "disk-inspection.yaml").read_text().replace(
+        "name: disk-inspection", "name: nightly-disk")
+    (user_dir / "nightly-disk.yaml").write_text(good)
+    sync_schedules(settings)
+    (user_dir / "nightly-disk.yaml").write_text(good.replace("lookback: 6h", "lookback: 6 hourz"))
+    with make_client(memory, investigator) as client:
+        answer = client.post("/schedules/nightly-disk/run")
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"].startswith("no Skill named 'nightly-disk' (its file did not load: ")
+    assert "nightly-disk.yaml:" in answer.json()["detail"] and investigator.calls == []
+    (run,) = memory.schedule_runs("skill:nightly-disk")
+    assert (run.status, run.trigger) == ("failed", "manual")
+    assert run.reason.startswith("SkillUnavailableError: no Skill named 'nightly-disk' (its file did not load: ")

@@ -131,16 +131,18 @@ def run_target(
 ) -> RunTarget | None:
     """What ``bianque schedule run NAME`` and ``POST /schedules/NAME/run`` run: a loaded Skill by name (recorded on
     its own schedule by :func:`run_inspection` when it has one), else the stored schedule of job id ``name`` (its
-    Skill over ``services``, default its own services); None when ``name`` is neither."""
+    Skill over ``services``, default its own services), else a Skill whose file does not load (``run_inspection``
+    says which file and why, recorded on its own schedule as a failed run); None when ``name`` is none of these."""
     from agent.runtime import load_skills
 
     given = list(services) if services else None
-    if load_skills(settings).get(name) is not None:
+    library = load_skills(settings)
+    if library.get(name) is not None:
         return RunTarget(name, given, None)
     schedule = memory.find_schedule(name)
-    if schedule is None:
-        return None
-    return RunTarget(schedule.skill, given or schedule.services or None, schedule.job_id)
+    if schedule is not None:
+        return RunTarget(schedule.skill, given or schedule.services or None, schedule.job_id)
+    return RunTarget(name, given, None) if library.not_loaded(name) else None
 
 
 def run_inspection(

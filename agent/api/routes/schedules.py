@@ -63,7 +63,7 @@ def run_now(job_id: str, state: State) -> InspectionRun:
     services (none: the Skill's scope). Investigated by this service, in its memory; the run recorded (``manual``)
     and its case stored; a verdict that could not judge is answered as it is (``result.verdict.judged`` false).
     404 for a name that is neither; 409 while another run holds the schedule (nothing run or recorded), or when its
-    Skill cannot run (recorded as a failed run)."""
+    Skill cannot run (not loading, no inspection: recorded as a failed run)."""
     target = run_target(state.settings, state.memory, job_id)
     if target is None:
         raise HTTPException(status_code=404, detail=f"no schedule with job id {job_id!r} and no Skill of that name "
