@@ -400,3 +400,26 @@ def test_alerts_the_sender_left_out_are_reported_and_logged(client, caplog):
         rejected = client.post("/webhook/alertmanager", json={**webhook({"labels": {}}), "truncatedAlerts": 3})
     assert rejected.status_code == 422
     assert any("left 3 alert(s) of this group out" in r.getMessage() for r in caplog.records)
+
+
+def test_an_alert_the_database_refuses_is_rejected_alone_naming_what_it_said_not_the_statement(client, memory,
+                                                                                                monkeypatch):
+    """A constraint one row breaks is that alert's problem: the others are stored and the call answers 200. The
+    rejection quotes the database's first line, not the INSERT and its parameters SQLAlchemy appends."""
+    from sqlalchemy.exc import IntegrityError
+
+    store = memory.observe_alert_queued
+
+    def refuse_the_disk_alert(notice):  # noqa: ANN001, ANN202
+        if notice.alertname == "DiskFull":
+            raise IntegrityError("INSERT INTO alerts (fingerprint) VALUES (?)", ("fp-secret",),
+                                 Exception("CHECK constraint failed: alerts_count\nDETAIL: more"))
+        return store(notice)
+
+    monkeypatch.setattr(memory, "observe_alert_queued", refuse_the_disk_alert)
+    body = post(client, alert(fingerprint="fp-1"), alert(name="DiskFull", fingerprint="fp-2"))
+    assert (body["accepted"], body["rejected"]) == (1, 1)
+    rejected = body["alerts"][1]
+    assert rejected["errors"] == [{"field": "alerts[1]", "message": "could not be stored: IntegrityError: CHECK "
+                                   "constraint failed: alerts_count"}]
+    assert "INSERT" not in json.dumps(body) and "fp-secret" not in json.dumps(body)

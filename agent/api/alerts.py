@@ -21,7 +21,7 @@ from agent.api.errors import problems
 from agent.api.text import text_problem
 from agent.events import Alert, alert_service, alert_service_label, event_from_alert
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
-from agent.memory.db import database_wide
+from agent.memory.db import database_wide, first_line_said
 from agent.names import name_problem
 from agent.timeparse import to_rfc3339
 
@@ -280,7 +280,8 @@ class AlertIntake:
                 raise
             # this alert only (e.g. a value the database refuses)
             log.exception("alert %d (%s) could not be stored", index, fingerprint)
-            problem = Problem(field=f"alerts[{index}]", message=f"could not be stored: {type(exc).__name__}: {exc}")
+            problem = Problem(field=f"alerts[{index}]",
+                              message=f"could not be stored: {type(exc).__name__}: {first_line_said(exc)}")
             return self._rejected(index, [problem], alert)
         return AlertOutcome(
             index=index,

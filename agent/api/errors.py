@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError
 
 from agent.api.jobs import JobsBusyError
 from agent.evolve.proposals import NoProposal
@@ -142,7 +142,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleRefinement, _conflict)
     app.add_exception_handler(SkillFileError, _conflict)
     app.add_exception_handler(JobsBusyError, _busy)
-    app.add_exception_handler(OperationalError, _database_error)
-    app.add_exception_handler(ProgrammingError, _database_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(DatabaseUnavailableError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

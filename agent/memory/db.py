@@ -23,7 +23,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+)
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -132,19 +139,22 @@ def schema_problem(exc: BaseException) -> bool:
 
 def database_wide(exc: BaseException) -> bool:
     """Whether ``exc``, met storing one row, is the database's failure rather than the row's (every other row would
-    meet it too): SQLAlchemy's ``OperationalError`` (it did not answer, locked, read-only, full) or a
-    :func:`schema_problem` (on PostgreSQL a ``ProgrammingError``)."""
-    return isinstance(exc, OperationalError) or schema_problem(exc)
+    meet it too): any error of the database (SQLAlchemy's ``DBAPIError``: it did not answer, is locked, read-only or
+    full, its schema is not current, the user may not write a table, the connection closed) but a value it refuses
+    (``DataError``) or a constraint the row breaks (``IntegrityError``)."""
+    if isinstance(exc, DataError | IntegrityError):
+        return False
+    return isinstance(exc, DBAPIError) or schema_problem(exc)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line_said(exc: BaseException) -> str:
     """The first line of what the database said (PostgreSQL and SQLAlchemy quote the SQL after it)."""
     return (str(_driver_error(exc)).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def schema_not_current(url: str | URL, exc: BaseException) -> str:
     """One line for a :func:`schema_problem`: the database (never its password), what it said, and how to migrate it."""
-    said = _first_line(exc)
+    said = first_line_said(exc)
     return (f"database schema is not current: {describe_database(url)}: {said}; `{MIGRATE_COMMAND}` brings it to "
             "this version's schema (it does not restore a table or column removed by hand)")
 
@@ -152,7 +162,8 @@ def schema_not_current(url: str | URL, exc: BaseException) -> str:
 def database_problem(url: str | URL, exc: BaseException) -> str | None:
     """One line for a database error met while a command or a page runs, naming the database at ``url`` (never its
     password): it could not be opened or did not answer (and why), its schema is not current (:func:`schema_problem`),
-    or another ``OperationalError`` (a read-only or full file); None for any other error."""
+    or another failure of the database (:func:`database_wide`: a read-only or full file, permission denied); None for
+    any other error (a row the database refuses)."""
     if isinstance(exc, DatabaseUnavailableError):
         return str(exc)
     if did_not_answer(exc):
@@ -161,6 +172,8 @@ def database_problem(url: str | URL, exc: BaseException) -> str | None:
         return schema_not_current(url, exc)
     if isinstance(exc, OperationalError):
         return f"database {describe_database(url)} failed: {unavailable_reason(exc)}"
+    if database_wide(exc):  # PostgreSQL's permission denied, a closed connection: its first line, never the SQL
+        return f"database {describe_database(url)} failed: {first_line_said(exc)}"
     return None
 
 
@@ -283,7 +296,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         if did_not_answer(exc):
             raise
         step = _failed_step(config, start, revision, len(applied)) if read else "the schema upgrade"
-        said = _first_line(exc) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {_first_line(exc)}"
+        said = first_line_said(exc) if isinstance(exc, DBAPIError) else f"{type(exc).__name__}: {first_line_said(exc)}"
         raise DatabaseMigrationError(
             f"{step} of database {describe_database(engine.url)} failed: {said}; the database stays at "
             f"{f'revision {start}' if start else 'no revision'}, nothing of the upgrade kept (`{MIGRATE_COMMAND}` "

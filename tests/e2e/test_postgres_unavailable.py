@@ -60,8 +60,6 @@ def test_the_api_answers_503_with_the_reason_when_the_database_goes_away_mid_run
         server.stop()
 
 
-
-
 def _alter_by_hand(memory: Memory, statement: str) -> None:
     from sqlalchemy import text
 
@@ -103,3 +101,27 @@ def test_the_webhook_does_not_take_alerts_it_cannot_store_for_a_missing_table(po
     assert answer.status_code == 500, answer.text
     assert answer.json()["detail"].startswith("database schema is not current: ") and (
         'relation "alerts" does not exist' in answer.json()["detail"])
+
+
+def test_the_webhook_does_not_take_alerts_its_user_may_not_store(postgres_db_url: str) -> None:
+    """Permission denied (PostgreSQL's insufficient_privilege: a ProgrammingError, and no schema problem) meets every
+    alert alike: each was rejected on its own and the call answered 200, so Alertmanager never sent them again. Now
+    a 500 naming the database and what it said, not the statement."""
+    from tests.test_api_support import alert, webhook
+
+    role = f"r_{uuid.uuid4().hex[:8]}"
+    with Memory(postgres_db_url) as owner:  # migrated by its owner; the service connects as a role that may not insert
+        for statement in (f'CREATE ROLE "{role}" LOGIN', f'GRANT USAGE ON SCHEMA public TO "{role}"',
+                          f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
+                          f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"',
+                          f'REVOKE INSERT ON alerts FROM "{role}"'):
+            _alter_by_hand(owner, statement)
+    with Memory(postgres_db_url.replace("//postgres@", f"//{role}@", 1)) as memory:
+        client = TestClient(create_app(get_settings(), CountingInvestigator(memory), memory=memory),
+                            raise_server_exceptions=False)
+        answer = client.post("/webhook/alertmanager", json=webhook(alert(), alert(name="DiskFull")))
+        where = memory.engine.url
+    assert answer.status_code == 500, answer.text
+    assert answer.json()["detail"] == (f"database '{where.database}' on {where.host}:{where.port} (user {role}) "
+                                       "failed: permission denied for table alerts")
+
