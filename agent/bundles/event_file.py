@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Collection
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,9 +18,10 @@ NAMING_FIELDS = ("service", "id")  # a change names one of them, else the gate h
 PART_OF = {Pattern.INSPECTION.value: "scope", Pattern.RELEASE_INTERCEPTION.value: "change"}
 
 
-def misspelt(root: dict, field: str) -> str | None:
-    """A key of ``root`` that is not a field of the event but looks like ``field`` (``patern``), if any."""
-    unknown = [str(k) for k in root if str(k) not in Event.model_fields]
+def misspelt(root: dict, field: str, known: Collection[str] = tuple(Event.model_fields)) -> str | None:
+    """A key of ``root`` that is not one of ``known`` (the event's fields) but looks like ``field`` (``patern``), if
+    any."""
+    unknown = [str(k) for k in root if str(k) not in known]
     close = difflib.get_close_matches(field, unknown, n=1, cutoff=0.75)
     return close[0] if close else None
 
@@ -61,7 +63,7 @@ def read_event(path: Path, label: str,
     problem = change_problem(event, "event.yaml")  # a release bundle names its change, as intercept and the API ask
     if problem is not None:
         typed = misspelt_change_key(event.change)
-        log.add(problem, line_of(root, ["change", typed] if typed else ["change"]), "change")
+        log.add(problem, line_of(root, ["change", typed[0]] if typed else ["change"]), "change")
     return (None, log.result()) if log else (event, [])
 
 
@@ -78,21 +80,16 @@ def change_problem(event: Event, holder: str) -> str | None:
         return f"required for a release_interception event: the change under judgement (service, id, started){hint}"
     if not (change.service or change.id):
         typed = misspelt_change_key(change)
-        hint = f"; {typed!r} is no field of a change: did you mean {naming_field(typed)!r}?" if typed else ""
+        hint = f"; {typed[0]!r} is no field of a change: did you mean {typed[1]!r}?" if typed else ""
         return f"names no change: give its service (and its id, when the change store logs it){hint}"
     return None
 
 
-def naming_field(key: str) -> str | None:
-    """The field naming a change (``service``, ``id``) that ``key`` looks like a misspelling of, if any."""
-    return next(iter(difflib.get_close_matches(key, NAMING_FIELDS, 1, 0.75)), None)
-
-
-def misspelt_change_key(change: ChangeEvent | None) -> str | None:
-    """A key of ``change`` that no field reads but that looks like one naming the change (``servce``), if any: why a
-    change may name neither its service nor its id."""
+def misspelt_change_key(change: ChangeEvent | None) -> tuple[str, str] | None:
+    """A key of ``change`` that no field reads but that looks like a field naming the change (``servce``), and that
+    field, if any: why a change may name neither its service nor its id."""
     extra = change.model_extra if change is not None else None
-    return next((str(key) for key in extra or {} if naming_field(str(key))), None)
+    return next(((near, field) for field in NAMING_FIELDS if (near := misspelt(extra or {}, field, ()))), None)
 
 
 def ignored_keys(event: Event) -> list[str]:

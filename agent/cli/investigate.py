@@ -123,7 +123,7 @@ def _change_origin(path: Path, event: Event) -> str:
     from agent.bundles.yaml_lines import line_in_file
 
     typed = misspelt_change_key(event.change)
-    line = line_in_file(path, [typed]) if typed else None
+    line = line_in_file(path, [typed[0]]) if typed else None
     return f"{path}:{line}" if line else str(path)
 
 
