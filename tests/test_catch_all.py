@@ -266,3 +266,18 @@ def test_families_a_system_does_not_measure_are_a_note_not_missing_data(tmp_path
     (note,) = [n for n in result.notes if "not measured" in n]
     assert note.startswith("metric families memory, disk, cpu, cpu_change and 5 more: not measured on speed-1 (")
     assert "ghost" not in note and "other" not in note.split("(")[0]
+
+
+@pytest.mark.parametrize(("metric", "reported"), [("metric_017", True), ("requests_per_second", False)])
+def test_the_catch_alls_growth_is_a_leak_not_a_rate_of_work(skill_library, metric, reported):
+    """A series no name explains growing steadily beyond all its reference showed may be a leak; a request rate
+    growing is load (the day's ramp), which the catch-all's baseline signal judges as any series."""
+    rng = np.random.default_rng(3)
+    values = np.concatenate([100.0 + rng.normal(0.0, 1.0, 60), np.linspace(100.0, 300.0, 120)])
+    row = _gathered("other_growth", metric, values) | {
+        "t": (T0 - 3 * 3600 + 60.0 * np.arange(values.size)).tolist()}
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["svc"], window=7200))
+    window = {"start": T0 - 3 * 3600.0, "end": T0, "anchor": T0, "reference_end": T0 - 7200.0}
+    gathered = {"series": [row], "logs": [], "changes": []}
+    findings = analyze_gathered(skill_library["generic-inspection"], event, gathered, ["svc"], window)
+    assert any(f.signal == "other_growth" for f in findings) == reported

@@ -28,6 +28,7 @@ from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
 from agent.graph.series_ops import with_history
+from agent.reasoners.faults import metric_family
 from agent.reasoners.service_evidence import activity
 from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
@@ -142,6 +143,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
         # an inspection's catch-all: no name says the series is a resource, so a ratio rising may be good news
         # (a hit ratio): growth beyond everything its reference showed says it matters, not a ceiling
         unknown = signal.catch_all and event.pattern == Pattern.INSPECTION
+        if unknown:  # a rate of work growing is load, not a leak: the catch-all's baseline signal judges it
+            series = [s for s in series if metric_family(s.metric) != "traffic_spike"]
         limit = signal.threshold
         if limit is None and not unknown:
             limit = natural_limit(series)
