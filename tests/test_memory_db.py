@@ -310,6 +310,30 @@ def test_a_migration_that_fails_names_its_revision_and_the_database_and_keeps_no
     engine.dispose()
 
 
+def test_migrate_command_ends_a_failed_upgrade_or_an_unreachable_database_with_one_line(tmp_path, capsys) -> None:
+    """``python -m agent.memory.migrate``: a failed upgrade step and a database that cannot be reached each end with
+    one line on stderr naming the database (never its password), exit 2; both were tracebacks."""
+    from agent.memory import migrate
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE schedule_runs (note TEXT)"))  # 0007 creates it
+    engine.dispose()
+    assert migrate.main(["--url", url, "upgrade"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"error: migration 0007_schedule_runs of database {tmp_path / 'm.db'} "
+                                        "failed: table schedule_runs already exists; the database stays at revision")
+    assert err.count("\n") == 1
+    port = _unused_port()
+    url = f"postgresql+psycopg://bianque:s3cr3tpw@127.0.0.1:{port}/memory?connect_timeout=2"
+    for name in ("upgrade", "current", "check"):
+        assert migrate.main(["--url", url, name]) == 2
+        assert capsys.readouterr() == ("", f"error: database 'memory' on 127.0.0.1:{port} (user bianque) did not "
+                                           "answer: connection refused: nothing listens there\n")
+
+
 def test_migrate_check_reports_missing_migrations(tmp_path, capsys) -> None:
     from agent.memory import migrate
 

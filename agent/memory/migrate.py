@@ -5,7 +5,9 @@
 - ``check``: exit 1 when the models and the migrated schema differ (a migration is missing).
 - ``revision -m MESSAGE``: write the next ``versions/NNNN_message.py``, pre-filled by autogenerate
   against a scratch database migrated to head; review and edit it before committing.
-The database is ``--url``, else the configured one (``BIANQUE_DATABASE_URL`` / ``BIANQUE_HOME``).
+The database is ``--url``, else the configured one (``BIANQUE_DATABASE_URL`` / ``BIANQUE_HOME``). A database that
+cannot be used (a bad URL, one that cannot be reached, a failed upgrade step) ends the command with one line on stderr
+naming it (never its password) and why, exit 2, not a traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from agent.config import get_settings
-from agent.memory.db import alembic_config, current_revision, head_revision, init_db, make_engine, upgrade
+from agent.memory.db import (
+    DatabaseURLError,
+    alembic_config,
+    current_revision,
+    database_problem,
+    head_revision,
+    init_db,
+    make_engine,
+    upgrade,
+)
 from agent.memory.models import Base
 
 
@@ -71,20 +82,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "revision":
         print(f"wrote {write_revision(args.message)}; review it, then run the memory tests")
         return 0
+    try:
+        return _run(args.command, url)
+    except Exception as exc:
+        problem = str(exc) if isinstance(exc, DatabaseURLError) else database_problem(url, exc)
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+
+def _run(what: str, url: str) -> int:
+    """``current``, ``upgrade`` or ``check`` on the database at ``url``; the exit code."""
     engine = make_engine(url)
     try:
-        if args.command == "upgrade":
+        if what == "upgrade":
             upgrade(engine)
         print(f"database {current_revision(engine)}, head {head_revision()}")
     finally:
         engine.dispose()
-    if args.command == "check":
+    if what == "check":
         diff = schema_diff(url)
         for item in diff:
             print(item)
         return 1 if diff else 0
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
