@@ -421,6 +421,9 @@ def test_a_case_kept_out_of_experience_is_removed_from_the_knowledge_store():
     assert not at.exception and not at.error and not at.warning
     message = shown(" ".join(s.value for s in at.success))
     assert "Stored #2" in message and f"removed from knowledge: case-{case_id}" in message
+    kept_out = "kept out of experience ('Add to experience knowledge' off)"  # the form's words, not the CLI's
+    page = shown(texts(at))  # the Corrections tab lists it too
+    assert kept_out in message and page.count(kept_out) == 2 and "--no-index" not in page
     assert open_knowledge(get_settings(), ingest=False).get("cases", f"case-{case_id}") is None
 
 
@@ -448,6 +451,7 @@ def test_sending_the_kept_out_correction_again_shows_what_it_removed(monkeypatch
     at.form_submit_button[0].click().run()
     warning = shown(" ".join(w.value for w in at.warning))
     assert "Stored #2" in warning and f"case-{case_id} indexed by an earlier correction stays" in warning
+    assert "remove it with 'Store correction' again with the same values (a repeat" in warning
     monkeypatch.setattr(ui.backend, "knowledge", opens)
     at.form_submit_button[0].click().run()  # the same correction again, the store back
     assert not at.exception and not at.error and not at.warning and not at.success

@@ -19,7 +19,9 @@ DECISIONS = [NOT_STATED, "pass", "hold", "block"]
 FORM_WORDING = Wording(
     service="'Root-cause service'", root_cause="'Root-cause service' and 'Fault kind'", attention="'Needs attention'",
     no_attention="'no action needed'", decision="a 'Right decision'", right="'Right'", wrong="'Wrong'",
-    fault="'Fault kind'", author="'Author'",
+    fault="'Fault kind'", author="'Author'", no_index="'Add to experience knowledge' off",
+    forget_case="'Store correction' again with the same values (a repeat: nothing new is stored, the removal is "
+                "tried again), or `bianque knowledge forget-case {case_id}`",
 )
 FLASH_STYLES = {  # kind -> how the outcome is shown
     "success": (st.success, ":material/check_circle:"),
@@ -68,10 +70,11 @@ def _submit(case_id: str) -> None:
     # left): nothing new stored, but what it did to the knowledge store is shown; its first note says it was a repeat,
     # which the headline says
     notes = result.notes[1:] if result.repeated else result.notes
+    stored = correction_line(result.correction, FORM_WORDING.no_index)
     if result.repeated:
-        headline, kind = f"Already stored as {correction_line(result.correction)}: nothing new stored", "info"
+        headline, kind = f"Already stored as {stored}: nothing new stored", "info"
     else:
-        headline, kind = f"Stored {correction_line(result.correction)} — truth: {result.truth.describe()}", "success"
+        headline, kind = f"Stored {stored} — truth: {result.truth.describe()}", "success"
     indexed = f"; indexed as {', '.join(result.indexed)}" if result.indexed else ""
     indexed += f"; removed from knowledge: {', '.join(result.removed)}" if result.removed else ""
     message = headline + indexed + "".join(f"; {note}" for note in notes)  # e.g. stored but not indexed, and why

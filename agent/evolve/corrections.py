@@ -43,18 +43,19 @@ class Wording:
     wrong: str
     fault: str = "fault"  # the fault kind's field
     author: str = "author"
+    no_index: str = "--no-index"  # the control that keeps a case out of experience (``agent.memory.lines``)
     forget_case: str = "`bianque knowledge forget-case {case_id}`"  # how to remove a record a store failure left
 
 
 CLI_WORDING = Wording(
     service="--service", root_cause="--service S --fault F", attention="--attention/--no-attention",
     no_attention="--no-attention", decision="--decision pass|hold|block", right="--right", wrong="--wrong",
-    fault="--fault", author="--author",
+    fault="--fault", author="--author", no_index="--no-index",
 )
 API_WORDING = Wording(
     service="root_cause_service", root_cause="root_cause_service and root_cause_fault", attention="needs_attention",
     no_attention="needs_attention: false", decision="decision (pass|hold|block)", right="correct: true",
-    wrong="correct: false", fault="root_cause_fault", author="author",
+    wrong="correct: false", fault="root_cause_fault", author="author", no_index="index: false",
     forget_case="this correction sent again (a repeat: nothing new is stored, the removal is tried again), or "
                 "`bianque knowledge forget-case {case_id}`",
 )

@@ -27,9 +27,9 @@ def answer_line(verdict: Verdict | None) -> str:
     return ", ".join(parts) or verdict.summary
 
 
-def correction_line(correction: CorrectionRecord) -> str:
-    """One correction as text: right/wrong, the truth given, whether it keeps the case out of experience, note,
-    author and time."""
+def correction_line(correction: CorrectionRecord, no_index: str = "--no-index") -> str:
+    """One correction as text: right/wrong, the truth given, whether it keeps the case out of experience (named as
+    ``no_index``, the face's control that does it: the CLI's ``--no-index`` unless given), note, author and time."""
     parts = ["right" if correction.correct else "wrong"]
     if correction.root_cause_service:
         cause = correction.root_cause_service
@@ -41,7 +41,7 @@ def correction_line(correction: CorrectionRecord) -> str:
     if correction.needs_attention is not None:
         parts.append("needs attention" if correction.needs_attention else "no action needed")
     if correction.no_index:
-        parts.append("kept out of experience (--no-index)")
+        parts.append(f"kept out of experience ({no_index})")
     if correction.note:
         parts.append(f"“{correction.note}”")
     by = f" by {correction.author}" if correction.author else ""

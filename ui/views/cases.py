@@ -9,7 +9,7 @@ from agent.memory.lines import correction_line
 from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
 from ui import backend
-from ui.correction_form import render_correction_form, render_flash
+from ui.correction_form import FORM_WORDING, render_correction_form, render_flash
 from ui.formatting import case_option, case_rows, finding_rows, plain, report_markdown, skill_label
 from ui.refine_panel import render_refine_panel
 from ui.widgets import SELECTED_CASE, loaded_or_stop, log, render_verdict, show_error
@@ -45,7 +45,7 @@ def render_case(case: CaseRecord) -> None:
             st.write("No findings.")
     with corrections:
         for correction in case.corrections:
-            st.markdown(f"- {plain(correction_line(correction))}")
+            st.markdown(f"- {plain(correction_line(correction, FORM_WORDING.no_index))}")
         if not case.corrections:
             st.write("No corrections yet.")
     render_flash(case.id)
