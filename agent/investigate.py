@@ -70,9 +70,15 @@ def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], too
             values = chunk
     except Exception as exc:
         if toolkit.memory is not None and case_id:
-            toolkit.memory.fail_case(case_id, f"{type(exc).__name__}: {exc}")
+            toolkit.memory.fail_case(case_id, f"{type(exc).__name__}: {exc}", event=_resolved_event(values))
         raise
     return values
+
+
+def _resolved_event(values: dict[str, Any]) -> dict[str, Any] | None:
+    """The event as triage resolved it (a release's change named by id alone, with its changes line's details), once
+    triage has run (it sets the window); None before."""
+    return values.get("event") if "window" in values else None
 
 
 def investigate(

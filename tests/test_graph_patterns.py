@@ -10,6 +10,7 @@ import pytest
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT, Settings, get_settings
+from agent.events import Event
 from agent.graph.build import NODES
 from agent.investigate import investigate
 from agent.knowledge.embedding import LocalOnnxEmbedding
@@ -106,3 +107,17 @@ def test_a_blocked_change_is_told_what_to_do_with_its_own_rollout(name, step, me
     _, result, _ = run_scenario(name, None, memory)
     assert result.verdict.decision == "block" and any(a.startswith(step) for a in result.verdict.actions)
     assert name == "release-bad-canary" or not any("canary" in a for a in result.verdict.actions)
+
+
+def test_a_run_that_fails_after_triage_stores_the_event_as_triage_resolved_it(memory):
+    """A release change named by id alone: a failed case kept it as received, a ``deploy`` of no service, where a
+    finished case stores the config push of its changes line (``finish_case(event=)``)."""
+    bundle = load_bundle(SCENARIOS / "release-bad-config")
+    named = Event.model_validate({"pattern": "release_interception", "time": bundle.event.time,
+                                  "change": {"id": "cfg-24"}})
+    with pytest.raises(LookupError, match="no Skill named 'missing-skill'"):  # select_skill, after triage
+        investigate(named, bundle_toolkit(bundle, get_settings(), memory=memory), skill="missing-skill")
+    [case] = memory.list_cases()
+    assert case.status == "failed" and "missing-skill" in case.error
+    assert (case.event.change.type, case.event.change.service, case.event.primary_service) == (
+        "config", "user-profile", "user-profile")

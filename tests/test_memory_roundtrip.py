@@ -191,8 +191,18 @@ def test_data_survives_reopening(bianque_home) -> None:
         assert second.get_case(case_id).verdict == rca_verdict()
 
 
-def test_a_finished_case_keeps_its_event_as_the_investigation_resolved_it(memory: Memory) -> None:
-    """A change named by id alone was stored as given, a ``deploy``, whatever its changes line said."""
+ENDINGS = {  # how a running case ends, given the event as the investigation resolved it
+    "finished": lambda memory, case_id, event: memory.finish_case(case_id, [], rca_verdict(), "", "offline",
+                                                                   event=event),
+    "failed": lambda memory, case_id, event: memory.fail_case(case_id, "RuntimeError: boom", event=event),
+}
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_a_case_that_ends_keeps_its_event_as_the_investigation_resolved_it(memory: Memory, ending: str) -> None:
+    """A change named by id alone was stored as given, a ``deploy``, whatever its changes line said (a failed case
+    kept it so even when the investigation had resolved it before failing)."""
+    end = ENDINGS[ending]
     named = Event.model_validate({"pattern": "release_interception", "time": 1772446500, "change": {"id": "cfg-3"}})
     stored = memory.record_event(named, source="bundle")
     resolved = named.model_copy(update={"change": named.change.model_copy(
@@ -200,8 +210,9 @@ def test_a_finished_case_keeps_its_event_as_the_investigation_resolved_it(memory
     other = release_event()
     case = memory.start_case(stored.id, "generic-release")
     with pytest.raises(InvalidInputError, match="is not the stored event"):
-        memory.finish_case(case.id, [], rca_verdict(), "", "offline", event=other.model_copy(update={"time": 1.0}))
+        end(memory, case.id, other.model_copy(update={"time": 1.0}))
     assert memory.get_case(case.id).status == "running" and memory.get_event(stored.id).event == named
-    done = memory.finish_case(case.id, [], rca_verdict(), "", "offline", event=resolved)
-    assert done.event == resolved and memory.get_event(stored.id).event.change.type == "config"
+    ended = end(memory, case.id, resolved)
+    assert ended.status == ("done" if ending == "finished" else "failed")
+    assert ended.event == resolved and memory.get_event(stored.id).event.change.type == "config"
     assert [c.id for c in memory.list_cases(pattern="release_interception")] == [case.id]

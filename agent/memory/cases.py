@@ -95,8 +95,11 @@ def _set_skill(row: CaseRow, skill: str | None, version: int | None, reason: str
         row.selection_reason = reason
 
 
-def _resolve_event(row: EventRow, event: Event) -> None:
-    """Store ``event`` as the resolved form of the event in ``row`` (InvalidInputError if it is another event)."""
+def _resolve_event(row: EventRow, event: Event | None) -> None:
+    """Store ``event`` as the resolved form of the event in ``row`` (InvalidInputError if it is another event); None:
+    the event stays as received."""
+    if event is None:
+        return
     if event.pattern.value != row.pattern or event.time != row.time:
         raise InvalidInputError(
             f"event: a {event.pattern.value} event at {event.time} is not the stored event {row.id} "
@@ -222,8 +225,7 @@ class CaseStore(Store):
             row = load_case_row(session, case_id, for_update=True)
             if row.status != "running":
                 raise CaseStateError(f"case {case_id!r} is {row.status}, only a running case can be finished")
-            if resolved is not None:
-                _resolve_event(row.event, resolved)
+            _resolve_event(row.event, resolved)
             _set_skill(row, skill, skill_version, selection_reason)
             row.findings = [dump(f) for f in checked_findings]
             row.verdict = dump(checked_verdict)
@@ -249,14 +251,19 @@ class CaseStore(Store):
             session.flush()
             return case_record(row)
 
-    def fail_case(self, case_id: str, error: str, duration_ms: int | None = None) -> CaseRecord:
+    def fail_case(
+        self, case_id: str, error: str, duration_ms: int | None = None, *, event: Event | dict[str, Any] | None = None
+    ) -> CaseRecord:
         """Mark a running case failed with the error that stopped it (untrusted text, an exception's message
         quoting a log line or a file: stored as ``storable_text`` makes it, so that the case is failed, not left
-        running by a write the database refuses)."""
+        running by a write the database refuses). ``event``, when given, is the event as the investigation resolved
+        it before it failed, stored as ``finish_case`` stores it."""
+        resolved = ensure(event, Event, "event") if event is not None else None
         with self._write() as session:
             row = load_case_row(session, case_id, for_update=True)
             if row.status != "running":
                 raise CaseStateError(f"case {case_id!r} is {row.status}, only a running case can fail")
+            _resolve_event(row.event, resolved)
             row.status = "failed"
             row.error = storable_text(error)
             row.duration_ms = duration_ms
