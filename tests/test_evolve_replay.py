@@ -321,49 +321,66 @@ def test_a_patch_for_a_case_that_already_passes_is_rejected(memory, settings, tm
 RELEASE_SKILL = "serving-canary-release"
 
 
-@pytest.fixture
-def changeless(memory, tmp_path) -> str:
-    """A corrected release case stored before a release bundle naming no change was invalid: its bundle is refused."""
+def _drop_the_change(bundle: Path) -> str:
+    """A release event naming no change (stored before such a bundle was invalid); what the refusal starts with."""
+    (bundle / "event.yaml").write_text("pattern: release_interception\ntime: 1772446500\nservice: ranking\n")
+    return "changeless/event.yaml: change: required for a release_interception event"
+
+
+def _spoil_the_metrics(bundle: Path) -> str:
+    """Every metrics.csv value not a number (the loader refuses the file; its event.yaml is fine)."""
+    header, *rows = (bundle / "metrics.csv").read_text().splitlines()
+    (bundle / "metrics.csv").write_text("\n".join([header, *(row.rsplit(",", 1)[0] + ",abc" for row in rows)]) + "\n")
+    said = "; ".join(f"spoilt/metrics.csv:{line}: value: not a number ('abc')" for line in (2, 3, 4))
+    return f"{said}; more: `bianque bundle validate {bundle}` lists them all"
+
+
+REFUSALS = {"changeless": _drop_the_change, "spoilt": _spoil_the_metrics}
+
+
+@pytest.fixture(params=list(REFUSALS))
+def refused(request, memory, tmp_path) -> tuple[str, str]:
+    """A corrected release case whose bundle the loader refuses now, and the start of why."""
     from agent.findings import FindingKind
     from tests.test_evolve_support import finding, release_event, release_verdict
 
-    bundle = write_small_bundle(tmp_path / "changeless", release_event())
-    (bundle / "event.yaml").write_text("pattern: release_interception\ntime: 1772446500\nservice: ranking\n")
+    bundle = write_small_bundle(tmp_path / request.param, release_event())
+    why = REFUSALS[request.param](bundle)
     findings = [finding("F1", "ranking", kind=FindingKind.CANARY_REGRESSION, signal="error_ratio",
                         metric="request_error_ratio", score=0.55)]
     case_id = store_case(memory, release_event(), release_verdict("hold"), skill=RELEASE_SKILL, findings=findings,
                          bundle=bundle)
     correct_case(memory, case_id, correct=False, decision="block")
-    return case_id
+    return case_id, why
 
 
-def test_a_case_whose_bundle_is_refused_now_is_not_replayed_and_says_why(memory, settings, changeless) -> None:
+def test_a_case_whose_bundle_is_refused_now_is_not_replayed_and_says_why(memory, settings, refused) -> None:
     """It was replayed and failed before and after ("replay failed: InvalidBundleError"), counted as a corrected
-    case the patch does not fix."""
+    case the patch does not fix (a refused data file still was, when only event.yaml was checked)."""
     from agent.evolve.replay import investigate_runner
 
+    case_id, why = refused
     library = load_skills(settings)
     text = skill_text(library.get(RELEASE_SKILL))
     patched = patch_skill(text, [Edit("set", ("description",), "a patched canary release Skill")]).loaded
-    report = Replayer(investigate_runner(settings)).replay([memory.get_case(changeless)], library, patched,
+    report = Replayer(investigate_runner(settings)).replay([memory.get_case(case_id)], library, patched,
                                                            current_text=text, patched_text=text + "#")
     [entry] = report.cases
     assert entry.status == "skipped" and (entry.before, entry.after) == (None, None)
-    assert entry.skipped.startswith("cannot replay: its bundle is refused now: event.yaml: change: required for a "
-                                    "release_interception event")
+    assert entry.skipped.startswith(f"cannot replay: its bundle is refused now: {why}"), entry.skipped
     assert report.reason.startswith("rejected: no corrected case of this Skill could be replayed")
 
 
-def test_refine_from_a_case_whose_bundle_is_refused_now_proposes_and_skips_it(memory, settings, changeless,
+def test_refine_from_a_case_whose_bundle_is_refused_now_proposes_and_skips_it(memory, settings, refused,
                                                                              monkeypatch) -> None:
     """Building the proposal read the bundle and raised: refine stopped with "invalid case bundle"."""
+    case_id, why = refused
     monkeypatch.setattr("agent.evolve.workbench.investigate_runner",
                         lambda *_a, **_k: lambda *_c: pytest.fail("a case was replayed"))
     monkeypatch.setattr("agent.evolve.workbench.regression_cases", lambda *_a: [])
-    result = runner.invoke(app, ["skills", "refine", "--from-case", changeless, "--no-search"],
+    result = runner.invoke(app, ["skills", "refine", "--from-case", case_id, "--no-search"],
                            env={"COLUMNS": "300"})
     out = " ".join(result.output.split())
     assert result.exit_code == 1 and memory.skill_versions(RELEASE_SKILL) == [], result.output
-    assert out.startswith(f"case {changeless} cannot be replayed: its bundle is refused now: event.yaml: change: "
-                          "required for a release_interception event"), out
+    assert out.startswith(f"case {case_id} cannot be replayed: its bundle is refused now: {why}"), out
     assert "proposal (rules)" in out and "cannot replay: its bundle is refused now" in out

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.evolve.patch import Edit, PatchedSkill, patch_skill
-from agent.evolve.replay import unreplayable
+from agent.evolve.replay import replay_bundle
 from agent.findings import Finding
 from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
@@ -94,18 +94,17 @@ class Proposal:
 
 def case_context(case: CaseRecord, truth: Truth | None = None) -> CaseContext:
     """The context of a corrected case; catalog and topology come from its bundle when it can still be replayed (it
-    exists, and its event is not refused now: ``replay.unreplayable``)."""
+    exists, and the bundle loader does not refuse it now: ``replay.replay_bundle``)."""
     truth = truth or truth_for_case(case)
     if truth is None:
         raise NoProposal(f"case {case.id} has no correction and no label: nothing says what was right")
     targets = list(case.evidence.target_services) if case.evidence else []
     targets = targets or case.event.services
     catalog = topology = None
-    if case.bundle_path and unreplayable(case) is None:
-        from agent.bundles.reader import load_bundle
+    bundle = replay_bundle(case)[0]
+    if bundle is not None:
         from agent.sources.catalog import catalog_from_bundle
 
-        bundle = load_bundle(case.bundle_path)
         catalog, topology = catalog_from_bundle(bundle), bundle.topology
     return CaseContext(case, truth, targets, catalog, topology)
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.bundles.event_file import read_event
+from agent.bundles.reader import CaseBundle, read_bundle
 from agent.memory.cases import MAX_LIST_LIMIT
 from agent.memory.records import CaseRecord
 from agent.memory.skill_versions import text_sha256
@@ -116,17 +116,30 @@ def investigate_runner(settings: Any, *, use_llm: bool = False, knowledge: Any =
     return run
 
 
-def unreplayable(case: CaseRecord) -> str | None:
-    """Why a case cannot be replayed (its bundle moved or deleted, it was investigated on live sources and has none,
-    or its bundle's event.yaml is refused now: a release event naming no change, stored before such a bundle was
-    invalid); None when it can. Only the event is read, not the bundle's data."""
+REFUSALS_SHOWN = 3  # problems of a refused bundle named in why it cannot be replayed (`bundle validate` lists all)
+
+
+def replay_bundle(case: CaseRecord) -> tuple[CaseBundle | None, str | None]:
+    """The case's bundle as the bundle loader reads it (``read_bundle``), or None and why the case cannot be replayed:
+    its bundle moved or deleted, it was investigated on live sources and has none, or the loader refuses the bundle
+    now (its event.yaml: a release event naming no change, stored before such a bundle was invalid; a data file:
+    a metrics.csv row that is not a number), its first problems named."""
     if not case.bundle_path:
-        return "no bundle to replay from"
+        return None, "no bundle to replay from"
     path = Path(case.bundle_path)
     if not path.is_dir():
-        return "its bundle is gone"
-    errors = read_event(path / "event.yaml", "event.yaml")[1]
-    return f"its bundle is refused now: {'; '.join(map(str, errors))}" if errors else None
+        return None, "its bundle is gone"
+    bundle, errors = read_bundle(path)
+    if bundle is not None:
+        return bundle, None
+    shown = "; ".join(map(str, errors[:REFUSALS_SHOWN]))
+    more = f"; more: `bianque bundle validate {path}` lists them all" if len(errors) > REFUSALS_SHOWN else ""
+    return None, f"its bundle is refused now: {shown}{more}"
+
+
+def unreplayable(case: CaseRecord) -> str | None:
+    """Why a case cannot be replayed (see :func:`replay_bundle`); None when it can."""
+    return replay_bundle(case)[1]
 
 
 def replay_role(case: CaseRecord) -> str:
