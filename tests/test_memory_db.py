@@ -206,6 +206,19 @@ def test_bad_url_is_a_clear_error(url: str) -> None:
         init_db(url)
 
 
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql+psycopg://bianque:s3cret@db:notaport/memory", "postgresql+psycopg://bianque:***@db:notaport/memory"),
+    ("bianque:s3cret@db/memory", "bianque:***@db/memory"),  # no scheme: SQLAlchemy cannot read it
+])
+def test_a_url_that_cannot_be_read_is_named_without_its_password(url: str, shown: str) -> None:
+    """A port that is not a number was a bare ValueError (a traceback); a URL without a scheme was named with its
+    password."""
+    with pytest.raises(DatabaseURLError) as refused:
+        init_db(url)
+    assert str(refused.value).startswith(f"not a database URL: {shown!r}")
+    assert "s3cret" not in str(refused.value)
+
+
 def test_unreachable_postgres_is_a_clear_error() -> None:
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))

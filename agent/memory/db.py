@@ -183,15 +183,26 @@ def unavailable(exc: BaseException, url: str | URL) -> DatabaseUnavailableError:
 
 
 def parse_url(url: str | URL) -> URL:
-    """The URL parsed, or a clear error naming it (password masked)."""
+    """The URL parsed, or a clear error naming it (password masked): one SQLAlchemy cannot read, or whose port is
+    not a number."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise DatabaseURLError(
-            f"not a database URL: {url!r} (expected e.g. sqlite:///path/to/bianque.db "
+            f"not a database URL: {_masked(str(url))!r} (expected e.g. sqlite:///path/to/bianque.db "
             "or postgresql+psycopg://user:pw@host/db)"
         ) from exc
     return parsed
+
+
+def _masked(url: str) -> str:
+    """``url`` with what stands between the user's ``:`` and the last ``@`` masked, whether or not it parses."""
+    head, at, rest = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, userinfo = head.rpartition("://")
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}{sep}{user}{colon}{'***' if colon else ''}@{rest}"
 
 
 def _is_memory_sqlite(url: URL) -> bool:
