@@ -102,7 +102,7 @@ class Settings(BaseSettings):
         try:
             url.port  # noqa: B018 - a port that is not a number raises here
         except ValueError as exc:
-            raise ValueError(f"not a URL: {exc}") from None
+            raise ValueError(f"not a URL: {masked_url(str(exc))}") from None
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"not an http(s) URL: give the scheme and host, e.g. {EXAMPLE_URLS[info.field_name]}")
         return value.strip()
@@ -137,6 +137,21 @@ def variable(model: type[BaseSettings], field: str) -> str:
     return f"{model.model_config.get('env_prefix', '')}{field}".upper()
 
 
+def masked_url(text: str) -> str:
+    """``text`` with what stands between a URL user's ``:`` and the last ``@`` masked (``admin:***@prom:9090``),
+    whether or not it parses as a URL: what settings errors and database errors show of a value."""
+    head, at, rest = text.rpartition("@")
+    if not at:
+        return text
+    scheme, sep, userinfo = head.rpartition("://")
+    user, colon, _password = userinfo.partition(":")
+    return f"{scheme}{sep}{user}{colon}{'***' if colon else ''}@{rest}"
+
+
+def _shown(value: object) -> str:
+    return repr(masked_url(value) if isinstance(value, str) else value)
+
+
 def invalid_settings(error: ValidationError, model: type[BaseSettings]) -> SettingsError:
     """``error`` (from validating ``model``) as one line per variable: ``invalid setting: BIANQUE_X: why (got 'v')``;
     a secret's value is never shown."""
@@ -145,7 +160,7 @@ def invalid_settings(error: ValidationError, model: type[BaseSettings]) -> Setti
         name = str(problem["loc"][0]) if problem["loc"] else ""
         field = model.model_fields.get(name)
         secret = field is not None and SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
-        got = "" if secret or "input" not in problem else f" (got {problem['input']!r})"
+        got = "" if secret or "input" not in problem else f" (got {_shown(problem['input'])})"
         why = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
         lines.append(f"{variable(model, name)}: {why}{got}")
     return SettingsError("invalid setting: " + "; ".join(lines))
@@ -159,7 +174,7 @@ def unparsed_setting(error: SourceError, model: type[BaseSettings]) -> SettingsE
         return SettingsError(f"invalid setting: {error}")
     name = variable(model, field[1])
     value = os.environ.get(name)
-    got = "" if value is None else f" (got {value!r})"
+    got = "" if value is None else f" (got {_shown(value)})"
     why = f"not JSON ({error.__cause__})" if error.__cause__ is not None else str(error)
     return SettingsError(f'invalid setting: {name}: {why}; a list is written as JSON, e.g. ["a", "b"]{got}')
 

@@ -208,3 +208,20 @@ def test_a_read_only_database_file_is_named_as_failing_not_as_not_answering(monk
         connection.execute(text("INSERT INTO t VALUES (1)"))
     assert exited.value.exit_code == 2 and isinstance(exited.value.__context__, OperationalError)
     assert out.getvalue().strip() == f"error: database {path} failed: attempt to write a readonly database"
+
+
+@pytest.mark.parametrize(("variable", "value", "shown"), [
+    ("BIANQUE_PROMETHEUS_URL", "admin:s3cret@prom:9090", "not an http(s) URL: give the scheme and host, e.g. "
+     "http://localhost:9090 (got 'admin:***@prom:9090')"),
+    ("BIANQUE_CHROMA_URL", "http://admin:s3cret@chroma:notaport", "not a URL: Port could not be cast to integer "
+     "value as 'notaport' (got 'http://admin:***@chroma:notaport')"),
+])
+def test_a_bad_endpoint_url_is_named_without_its_password(monkeypatch, variable, value, shown):
+    """Basic-auth credentials in an endpoint URL were shown whole when the URL did not validate."""
+    from agent.config import SettingsError, get_settings
+
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError) as raised:
+        get_settings()
+    assert str(raised.value) == f"invalid setting: {variable}: {shown}"

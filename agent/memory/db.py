@@ -33,6 +33,8 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import StaticPool
 
+from agent.config import masked_url
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BEGIN_OPTION = "bianque_sqlite_begin"
 """Execution option naming the SQLite BEGIN flavour of a transaction: ``DEFERRED`` or ``IMMEDIATE``."""
@@ -189,20 +191,10 @@ def parse_url(url: str | URL) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise DatabaseURLError(
-            f"not a database URL: {_masked(str(url))!r} (expected e.g. sqlite:///path/to/bianque.db "
+            f"not a database URL: {masked_url(str(url))!r} (expected e.g. sqlite:///path/to/bianque.db "
             "or postgresql+psycopg://user:pw@host/db)"
         ) from exc
     return parsed
-
-
-def _masked(url: str) -> str:
-    """``url`` with what stands between the user's ``:`` and the last ``@`` masked, whether or not it parses."""
-    head, at, rest = url.rpartition("@")
-    if not at:
-        return url
-    scheme, sep, userinfo = head.rpartition("://")
-    user, colon, _password = userinfo.partition(":")
-    return f"{scheme}{sep}{user}{colon}{'***' if colon else ''}@{rest}"
 
 
 def _is_memory_sqlite(url: URL) -> bool:
