@@ -80,6 +80,15 @@ def test_retries_are_bounded(fake_llm) -> None:
     assert len(fake_llm.requests) == 3 and len(waits) == 2
 
 
+def test_a_failure_names_the_endpoint_without_its_basic_auth_password(fake_llm) -> None:
+    fake_llm.queue(Reply.error(502, "bad gateway"))
+    client, _ = _client(llm_max_retries=0, llm_base_url=fake_llm.base_url.replace("http://", "http://admin:s3cret@"))
+    with pytest.raises(LLMError) as info:
+        client.complete_json(MESSAGES, "verdict")
+    assert fake_llm.base_url.replace("http://", "http://admin:***@") in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
 def test_client_error_is_not_retried_and_never_shows_the_key(fake_llm) -> None:
     fake_llm.queue(Reply.error(401, f"Incorrect API key provided: {FAKE_API_KEY}"))
     client, waits = _client(llm_max_retries=3)

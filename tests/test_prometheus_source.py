@@ -205,6 +205,17 @@ def test_unreachable_server_becomes_failed_result(fake):
     assert "cannot reach the server" in result.error
 
 
+def test_a_failure_names_the_server_without_its_basic_auth_password(fake):
+    """A URL carrying basic-auth credentials is used as given; what the failure says (shown in reports, stored with
+    the case) masks the password."""
+    fake.answer("/api/v1/query_range", {"status": "error", "errorType": "bad_data", "error": "parse error"}, 400)
+    source = PrometheusMetricSource(fake.url.replace("http://", "http://admin:s3cret@"))
+    result = source.query(query())
+    assert result.status == "error"
+    assert result.error.startswith(fake.url.replace("http://", "http://admin:***@") + "/api/v1/query_range: ")
+    assert "s3cret" not in result.error
+
+
 def test_invalid_label_name_is_refused_before_any_request(fake):
     result = PrometheusMetricSource(fake.url).query(query(matchers={'a"}': "x"}))
     assert result.status == "error"

@@ -23,7 +23,7 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from agent.config import Settings
+from agent.config import Settings, masked_url
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSION = 384
@@ -258,7 +258,7 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
             try:
                 response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="float")
             except openai.OpenAIError as exc:
-                raise EmbeddingModelError(f"embeddings from {self.base_url} (model {self.model}) failed: "
+                raise EmbeddingModelError(f"embeddings from {masked_url(self.base_url)} (model {self.model}) failed: "
                                           f"{_failure(exc)}") from exc
             for item in sorted(response.data, key=lambda d: d.index):
                 vec = np.asarray(item.embedding, dtype=np.float32)

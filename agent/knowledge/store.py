@@ -31,7 +31,7 @@ from chromadb.api.types import Documents, EmbeddingFunction
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError
 
-from agent.config import Settings, get_settings
+from agent.config import Settings, get_settings, masked_url
 from agent.evidence import KnowledgeSnippet
 from agent.knowledge.chunking import Chunk, MetadataValue, label_metadata, read_handbook, service_key, tag_key
 from agent.knowledge.embedding import embedding_function_for, embedding_space
@@ -137,7 +137,8 @@ def make_client(settings: Settings) -> ClientAPI:
                 host=url.hostname, port=url.port or (443 if ssl else 8000), ssl=ssl, settings=chroma_settings
             )
         except Exception as exc:
-            raise KnowledgeStoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+            where = masked_url(settings.chroma_url or "")
+            raise KnowledgeStoreError(f"cannot reach the Chroma server at {where}: {exc}") from exc
     path = settings.ensure_home() / "chroma"
     try:
         with store_lock(settings, "open"):  # two first opens at once fail: "table collections already exists"

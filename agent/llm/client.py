@@ -19,7 +19,7 @@ from typing import Any
 import openai
 from openai import OpenAI
 
-from agent.config import Settings, get_settings
+from agent.config import Settings, get_settings, masked_url
 from agent.llm.redact import redact
 from agent.llm.types import LLMError, Usage
 
@@ -201,7 +201,7 @@ class LLMClient:
     def _error(self, purpose: str, attempt: int, reason: str, status: int | None, retryable: bool) -> LLMError:
         tries = attempt + 1
         message = (
-            f"LLM {purpose} request to {self.base_url} (model {self.model}) failed"
+            f"LLM {purpose} request to {masked_url(self.base_url)} (model {self.model}) failed"
             f" after {tries} attempt{'s' if tries > 1 else ''}: {redact(reason)}"
         )
         return LLMError(message, status=status, retryable=retryable)

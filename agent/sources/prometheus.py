@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from agent.call_labels import OWN_SERVICE, CallLabels
+from agent.config import masked_url
 from agent.series import Series, make_series
 from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult
 from agent.sources.promql import label_ref, regex_selector, selector
@@ -55,6 +56,7 @@ class PrometheusMetricSource:
         """``service_label``: the label that names a series' service on this server; queries ask for it where a
         Skill says ``service``, and answers carry its value as ``service`` too."""
         self.base_url = base_url.rstrip("/")
+        self.shown_url = masked_url(self.base_url)  # what messages name: a basic-auth password is not shown
         self.service_label = service_label
         self.timeout = timeout
         self.name = name
@@ -103,7 +105,7 @@ class PrometheusMetricSource:
                step: float) -> list[Series]:
         params = {"query": expr, "start": _num(start), "end": _num(end), "step": _num(step)}
         data = self._get(client, "/api/v1/query_range", params)
-        return [self._with_service(s) for s in _matrix_to_series(data, name, self.base_url + "/api/v1/query_range")]
+        return [self._with_service(s) for s in _matrix_to_series(data, name, self.shown_url + "/api/v1/query_range")]
 
     def _step_means(self, client: httpx.Client, expr: str, query: MetricQuery, start: float, step: float,
                     request: dict[str, object]) -> list[Series] | None:
@@ -118,7 +120,7 @@ class PrometheusMetricSource:
         except (AnswerTooLarge, ServerRefused, NoAnswerInTime) as exc:  # unreachable: query_range fails as fast
             log.info("%s: no raw samples (%s); reading the sample at each step instead", self.name, exc)
             return None
-        raw = _matrix_to_series(data, query.name, self.base_url + "/api/v1/query")
+        raw = _matrix_to_series(data, query.name, self.shown_url + "/api/v1/query")
         if not raw or self.limits.problem(raw) is not None:  # none: maybe only downsampled data (Thanos) is left
             return None
         request["read"] = "raw samples, averaged over each step when at least twice as fine"
@@ -146,7 +148,7 @@ class PrometheusMetricSource:
         try:
             with self._client() as client:
                 data = self._get(client, "/api/v1/query", {"query": expr, "time": _num(end)})
-            pairs = _vector_pairs(data, caller, callee, self.base_url + "/api/v1/query")
+            pairs = _vector_pairs(data, caller, callee, self.shown_url + "/api/v1/query")
         except PrometheusError as exc:
             return SourceResult.failed(self.name, request, str(exc))
         return SourceResult.of(self.name, request, pairs)
@@ -252,14 +254,14 @@ class PrometheusMetricSource:
 
     def _get(self, client: httpx.Client, path: str, params: Mapping[str, str]) -> Any:
         """The ``data`` field of a successful API answer, or :class:`PrometheusError`."""
-        url = self.base_url + path
+        url, shown = self.base_url + path, self.shown_url + path
         try:
             with client.stream("GET", url, params=params) as response:
-                raw = self._read_bounded(response, url)
+                raw = self._read_bounded(response, shown)
         except httpx.TimeoutException:
-            raise NoAnswerInTime(f"{url}: no answer within {self.timeout:g}s") from None
+            raise NoAnswerInTime(f"{shown}: no answer within {self.timeout:g}s") from None
         except httpx.HTTPError as exc:
-            raise PrometheusError(f"{url}: cannot reach the server: {exc}") from None
+            raise PrometheusError(f"{shown}: cannot reach the server: {exc}") from None
         try:
             body = json.loads(raw)
         except ValueError:
@@ -267,11 +269,11 @@ class PrometheusMetricSource:
         if isinstance(body, Mapping) and body.get("status") == "error":
             kind = body.get("errorType") or "error"
             status = response.status_code
-            raise ServerRefused(f"{url}: Prometheus {kind} (HTTP {status}): {body.get('error')}")
+            raise ServerRefused(f"{shown}: Prometheus {kind} (HTTP {status}): {body.get('error')}")
         if response.status_code >= 400:
-            raise ServerRefused(f"{url}: HTTP {response.status_code}: {_snippet(_text(raw))}")
+            raise ServerRefused(f"{shown}: HTTP {response.status_code}: {_snippet(_text(raw))}")
         if not isinstance(body, Mapping) or body.get("status") != "success":
-            raise PrometheusError(f"{url}: not a Prometheus API answer: {_snippet(_text(raw))}")
+            raise PrometheusError(f"{shown}: not a Prometheus API answer: {_snippet(_text(raw))}")
         return body.get("data")
 
     def _read_bounded(self, response: httpx.Response, url: str) -> bytes:
