@@ -57,8 +57,8 @@ def detect_logs(
     (ERROR/FATAL 1, WARN 0.7, INFO 0.4, DEBUG 0.2; exception text 1 whatever the level).
     With ``test_new`` (an inspection: it scans every service with no alert or change saying something happened
     there), a new template is also tested like a burst: its confidence comes from the chance that all its lines
-    fell in the current window were the template as frequent before, ``share ** count`` (``share``: the current
-    window's part of both), against ``alpha``; a few new lines in a long window are then no finding.
+    would fall in the current window were the template as frequent before, ``share ** count`` (``share``: the
+    current window's part of both), against ``alpha``; a few new lines in a long window are then no finding.
     Burst: a baseline template whose current count is at least ``min_count`` and ``min_ratio`` x the
     count expected from its baseline rate, with Poisson ``P(X >= count) < alpha``; severity
     ``saturate(log(ratio) / log(min_ratio))`` x level weight, confidence from the p-value.
