@@ -360,3 +360,18 @@ def test_migrate_check_reports_missing_migrations(tmp_path, capsys) -> None:
     engine.dispose()
     assert migrate.main(["--url", url, "check"]) == 1
     assert "ix_cases_skill" in capsys.readouterr().out
+
+
+def test_migrate_takes_the_url_after_the_command_too(tmp_path, capsys) -> None:
+    """``migrate check --url URL``, as docs/memory.md writes it, reads that database, not the configured one."""
+    from agent.memory import migrate
+
+    url = f"sqlite:///{tmp_path / 'after.db'}"
+    assert migrate.main(["upgrade", "--url", url]) == 0
+    assert (tmp_path / "after.db").exists()
+    assert migrate.main(["check", "--url", url]) == 0
+    assert migrate.main(["current", "--url", url]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"database {head_revision()}, head {head_revision()}"
+    other = f"sqlite:///{tmp_path / 'before.db'}"
+    assert migrate.main(["--url", other, "upgrade"]) == 0  # before the command, as it was
+    assert (tmp_path / "before.db").exists()
