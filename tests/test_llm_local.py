@@ -48,3 +48,14 @@ def test_the_cli_refuses_a_port_in_use_and_a_missing_server(monkeypatch) -> None
     monkeypatch.setattr(local, "server_installed", lambda: False)
     result = runner.invoke(app, ["llm", "local", "--port", str(local.free_port())])
     assert result.exit_code == 2 and "llama-cpp-python[server] is not installed" in result.output
+
+
+def test_the_local_model_server_the_api_and_the_ui_default_to_different_ports() -> None:
+    """`bianque llm local` and `bianque serve` both defaulted to 8765: started side by side, the second refused."""
+    import typer
+
+    root = typer.main.get_command(app)
+    commands = {"serve": root.commands["serve"], "ui": root.commands["ui"],
+                "llm local": root.commands["llm"].commands["local"]}
+    ports = {name: next(p.default for p in command.params if p.name == "port") for name, command in commands.items()}
+    assert len(set(ports.values())) == 3, ports

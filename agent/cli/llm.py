@@ -14,6 +14,8 @@ from agent.cli.children import run_child, stop_on_sigterm
 from agent.cli.common import console, err_console, fail
 from agent.cli.ui import port_in_use
 
+LOCAL_LLM_PORT = 8766  # beside `bianque serve` (8765) and `bianque ui` (8501): all three run at once with defaults
+
 llm_app = typer.Typer(help="The LLM: a local model server for trying the LLM path without a key.",
                       no_args_is_help=True)
 
@@ -22,7 +24,7 @@ llm_app = typer.Typer(help="The LLM: a local model server for trying the LLM pat
 def local(
     command: Annotated[list[str] | None, typer.Argument(
         help="A command to run with the settings set (after --); the server stops when it ends.")] = None,
-    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port on 127.0.0.1.")] = 8765,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port on 127.0.0.1.")] = LOCAL_LLM_PORT,
     context: Annotated[int, typer.Option(min=512, help="Context window, tokens.")] = 8192,
     threads: Annotated[int | None, typer.Option(min=1, help="CPU threads (default: llama.cpp's choice).")] = None,
     log: Annotated[Path | None, typer.Option(help="Server log file (default: a temp file).")] = None,
