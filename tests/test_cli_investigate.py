@@ -129,6 +129,17 @@ def test_a_misspelt_key_of_a_change_file_is_named_with_its_line(tmp_path, name, 
             "'servce' is no field of a change: did you mean 'service'?") in flat(result.stderr)
 
 
+def test_a_key_no_field_of_a_change_reads_is_warned_of_at_its_line_when_the_change_is_judged(tmp_path):
+    """A change named by its id is judged; its misspelt ``servce:`` was dropped without a word (the API and a
+    bundle's event.yaml warn of it)."""
+    change = tmp_path / "change.yaml"
+    change.write_text("id: d1\nservce: ranking\nversion: v2\n")
+    bundle = SCENARIOS / "release-bad-config"
+    result = runner.invoke(app, ["intercept", "--change", str(change), "--bundle", str(bundle)])
+    assert result.exit_code != 2, result.output  # judged, not refused
+    assert f"warning: {change}:2: servce: unknown key ignored (did you mean 'service'?)" in flat(result.stderr)
+
+
 @pytest.mark.parametrize(
     ("skill", "message"),
     [("serving-canary-release",

@@ -22,6 +22,7 @@ from agent.cli.common import (
     console,
     err_console,
     print_json,
+    warn,
 )
 from agent.detectors.wording import fmt_duration
 from agent.series import DEFAULT_STEP_S, sample_step
@@ -171,7 +172,7 @@ def _error(text: str) -> None:
 
 def _warn(warnings: Iterable[object]) -> None:
     for warning in warnings:
-        err_console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+        warn(warning)
 
 
 def _sampling(bundle: CaseBundle) -> str:

@@ -47,6 +47,11 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def warn(message: object) -> None:
+    """A warning line on stderr; ``message`` is plain text (it may quote a file or a server's answer), never markup."""
+    err_console.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
 def bundles_or_exit(paths: Sequence[Path], limit: int, code: int = 1) -> list[Path]:
     """The bundles at or under ``paths`` (``agent.bundles.validate.find_bundles``; a spinner counts them on a
     terminal); exit ``code`` with a message when there are none or more than ``limit`` (0: no limit)."""

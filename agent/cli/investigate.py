@@ -21,6 +21,7 @@ from agent.cli.common import (
     print_json,
     print_markdown,
     user_errors,
+    warn,
 )
 from agent.config import get_settings
 from agent.events import Event, InspectionScope, Pattern
@@ -113,7 +114,20 @@ def intercept(
         with user_errors(InputError, ValueError):
             event = event_from_change_file(change, time.time())
         origin = _change_origin(change, event)
+        _warn_ignored_change_keys(change, event)
     _run(event, bundle, skill, as_json, Pattern.RELEASE_INTERCEPTION, origin=origin)
+
+
+def _warn_ignored_change_keys(path: Path, event: Event) -> None:
+    """Warn of each key of a change file that no field reads (``servce:`` beside an ``id``), at its line, as a
+    bundle's event.yaml and the API do: the change is judged without it."""
+    from agent.bundles.event_file import ignored_keys
+    from agent.bundles.yaml_lines import line_in_file
+
+    for warning in ignored_keys(event):
+        key, _, message = warning.removeprefix("event.change.").partition(": ")
+        line = line_in_file(path, [key])
+        warn(f"{path}{f':{line}' if line else ''}: {key}: {message}")
 
 
 def _change_origin(path: Path, event: Event) -> str:

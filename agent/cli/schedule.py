@@ -23,6 +23,7 @@ from agent.cli.common import (
     print_json,
     print_markdown,
     user_errors,
+    warn,
 )
 from agent.config import Settings, get_settings
 from agent.memory import (
@@ -218,26 +219,23 @@ def _warn_unknown_services(services: list[str], settings: Settings) -> None:
     try:
         listing = listed_services(settings, timeout_s=SERVICE_CHECK_TIMEOUT_S)
     except Exception as exc:  # noqa: BLE001 - a check on the side: the schedule is saved whatever it finds
-        _warn(f"could not list the services the sources know: {exc}")
+        warn(f"could not list the services the sources know: {exc}")
         return
     known = listing.known
     if not (unknown := unknown_services(services, known)):
         return
     which = ", ".join(repr(name) for name in unknown)
     if listing.unanswered:
-        _warn(f"could not check the service {which} (saved anyway): {'; '.join(listing.unanswered)}")
+        warn(f"could not check the service {which} (saved anyway): {'; '.join(listing.unanswered)}")
         return
     if not known:
         return
     more = len(known) - KNOWN_SHOWN
     names = ", ".join(known[:KNOWN_SHOWN]) + (f" (+{more} more)" if more > 0 else "")
-    _warn(f"no configured source knows the service {which} (saved anyway: a service may have no data yet); the "
+    warn(f"no configured source knows the service {which} (saved anyway: a service may have no data yet); the "
           f"topology file, metric server and log store know: {names}")
 
 
-def _warn(message: str) -> None:
-    """A warning line on stderr; ``message`` is plain text (it may quote a server's answer), never markup."""
-    err_console.print(f"warning: {message}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def _describe(schedule: ScheduleRecord) -> str:

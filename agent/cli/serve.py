@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import err_console, settings_errors, user_errors
+from agent.cli.common import err_console, settings_errors, user_errors, warn
 from agent.config import get_settings
 from agent.memory import DatabaseUnavailableError, DatabaseURLError
 
@@ -44,7 +44,7 @@ def serve(
                           "(an alert needs attention, a change is held)[/]")
     if settings.topology_file is not None:
         for warning in topology_warnings(settings.topology_file):  # investigations' notes repeat them
-            err_console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+            warn(warning)
     if host not in ("127.0.0.1", "localhost", "::1") and api.token is None:
         err_console.print(f"[yellow]listening on {host}: set BIANQUE_API_TOKEN to require a bearer token[/]")
     try:
