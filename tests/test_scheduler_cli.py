@@ -295,7 +295,9 @@ def test_of_two_users_adding_one_new_job_id_at_once_the_second_is_refused(runner
         (("remove", "skill:disk-inspection"), "schedule skill:disk-inspection is the Skill disk-inspection's own "
          "`schedule`, stored again by every sync; remove that field from the Skill"),
         (("run", "generic-rca"), "not an inspection"),
-        (("run", "no-such-skill"), "no Skill named 'no-such-skill'"),
+        (("run", "no-such-skill"), "no schedule with job id 'no-such-skill' and no Skill of that name (see "
+         "`bianque schedule list`, `bianque skills list`)"),  # as POST /schedules/{name}/run says it
+        (("run", "no-such-skill", "--service", "ranking"), "no Skill named 'no-such-skill'"),  # then it names a Skill
     ],
 )
 def test_bad_requests_fail_with_a_clear_message(runner, args, message):

@@ -356,8 +356,12 @@ def run(
 
     settings = get_settings()
     with user_errors(*ERRORS, *knowledge_errors()), Memory(settings.resolved_database_url) as memory:
-        # a name neither a Skill nor a job id: run_inspection names the unknown Skill
-        target = run_target(settings, memory, skill, service) or RunTarget(skill, service or None, None)
+        target = run_target(settings, memory, skill, service)
+        if target is None and not service:  # as the API says it (POST /schedules/{name}/run)
+            fail(f"no schedule with job id {skill!r} and no Skill of that name (see `bianque schedule list`, "
+                 "`bianque skills list`)")
+        # with --service the name must be a Skill's: run_inspection names the unknown Skill
+        target = target or RunTarget(skill, service or None, None)
         result = run_inspection(target.skill, target.services, job_id=target.job_id, memory=memory).result
     if as_json:
         print_json(result.model_dump(mode="json"))
