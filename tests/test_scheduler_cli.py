@@ -424,6 +424,21 @@ def test_run_is_refused_while_another_run_of_the_schedule_holds_it(runner):
     assert wide["nightly"][-3:-1] == ["running", "since"] and wide["nightly"][-1].startswith("20")
 
 
+def test_a_running_schedules_last_failure_is_marked_on_its_last_run(runner):
+    """The reason printed below the table is marked where it belongs: while another run goes on, the status cell
+    says running, so the mark goes on the last run's time (it was on no cell)."""
+    from agent.cli.schedule import MARK
+
+    settings = get_settings()
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
+    with Memory(settings.resolved_database_url) as memory:
+        memory.record_schedule_run("nightly", "failed", ts=1000.0, reason="source down")
+        memory.claim_schedule_run("nightly", "replica-2:4242:ab12cd34", lease_s=300.0)
+    cells, result = table_rows(runner)
+    assert cells["nightly"][-1] == "running" and cells["nightly"][-2].endswith(MARK)
+    assert f"{MARK} last run of nightly failed: source down" in result.stdout
+
+
 def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
     settings = get_settings()
     invoke(runner, "sync")

@@ -134,9 +134,10 @@ def _schedule_table(schedules: list[ScheduleState], wide: bool) -> Table:
                  "enabled": "yes" if s.enabled else "no"}
         next_run = "overdue" if s.overdue and not wide else next_run_label(s, when) + (MARK if s.problem else "")
         status = "running" if s.running and not wide else status_label(s, when)
-        reason = MARK if s.last_reason and not s.running else ""
+        # the reason printed below marks the status it explains, or the last run's time while another run goes on
+        reason = MARK if s.last_reason else ""
         table.add_row(Text(s.job_id), *(cells[column] for column in definition), next_run,
-                      _when(s.last_run, when), status + reason)
+                      _when(s.last_run, when) + (reason if s.running else ""), status + ("" if s.running else reason))
     return table
 
 
