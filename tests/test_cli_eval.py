@@ -213,3 +213,15 @@ def test_eval_in_two_worker_processes_prints_the_same_report(mixed_cases):
     assert alone.exit_code == spread.exit_code == 0, spread.output
     assert json.loads(spread.stdout) == json.loads(alone.stdout)
     assert json.loads(spread.stdout)["overall"]["cases"] == 3
+
+
+def test_demo_names_the_llm_endpoint_without_its_basic_auth_password(monkeypatch):
+    """The demo's headline named the model's endpoint as configured, a basic-auth password included."""
+    def evaluate(*_args, **_kwargs):
+        raise typer.Exit(0)
+
+    monkeypatch.setattr("agent.cli.evaluate._run_eval", evaluate)
+    monkeypatch.setenv("BIANQUE_LLM_BASE_URL", "http://admin:s3cret@llm.internal:8080/v1")
+    result = runner.invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "http://admin:***@llm.internal:8080/v1" in result.stdout and "s3cret" not in result.output

@@ -24,7 +24,7 @@ from agent.cli.common import (
     print_json,
     user_errors,
 )
-from agent.config import PROJECT_ROOT, get_settings
+from agent.config import PROJECT_ROOT, get_settings, masked_url
 
 PATTERN_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "rca": (("rca_top1", "top-1"), ("rca_top3", "top-3"), ("rca_fault_accuracy", "fault kind"),
@@ -175,7 +175,8 @@ def demo(
     """The main job on the embedded default: all three patterns over the bundled scenarios."""
     bundles = bundles_or_exit([scenarios], max_bundles, code=2)  # the search of eval and bundle validate/ingest
     settings = get_settings()
-    reasoner = (f"LLM {settings.llm_model} at {settings.llm_base_url} above the offline floor" if settings.llm_enabled
+    where = masked_url(settings.llm_base_url or "")  # a basic-auth password is not shown
+    reasoner = (f"LLM {settings.llm_model} at {where} above the offline floor" if settings.llm_enabled
                 else "offline reasoner")
     console.rule(f"[bold]Bian Que demo[/] — {reasoner}, embedded Chroma, SQLite, no network")
     report = _run_eval(bundles, "investigating scenarios", show_cases=True, jobs=1)  # the story in order
