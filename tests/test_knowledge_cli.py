@@ -124,3 +124,20 @@ def test_ingesting_another_directory_keeps_the_configured_handbook(handbook, tmp
     again = runner.invoke(app, ["knowledge", "forget-dir", str(other)])
     assert again.exit_code == 1 and "nothing removed" in again.output
     assert f"from {other}" not in runner.invoke(app, ["knowledge", "stats"]).output
+
+
+def test_stats_and_a_bad_chroma_url_name_the_server_without_its_basic_auth_password(knowledge, monkeypatch):
+    """`knowledge stats` printed the configured Chroma URL whole, a basic-auth password included, and so did the
+    error of a URL that is not http(s)."""
+    from agent.knowledge.store import KnowledgeStoreError, make_client
+
+    monkeypatch.setattr("agent.knowledge.store.make_client", lambda _settings: knowledge.client)  # no server here
+    monkeypatch.setenv("BIANQUE_CHROMA_URL", "http://admin:s3cret@chroma.internal:8000")
+    get_settings.cache_clear()
+    stats = runner.invoke(app, ["knowledge", "stats"], env={"COLUMNS": "200"})
+    assert stats.exit_code == 0, stats.output
+    assert "store: http://admin:***@chroma.internal:8000;" in stats.output and "s3cret" not in stats.output
+    settings = get_settings().model_copy(update={"chroma_url": "ftp://admin:s3cret@chroma.internal"})
+    with pytest.raises(KnowledgeStoreError) as refused:
+        make_client(settings)
+    assert str(refused.value) == "chroma_url 'ftp://admin:***@chroma.internal': expected http(s)://host[:port]"

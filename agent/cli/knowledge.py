@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from agent.cli.common import knowledge_errors, user_errors
-from agent.config import get_settings
+from agent.config import get_settings, masked_url
 from agent.knowledge.store import COLLECTIONS, KnowledgeStore
 
 knowledge_app = typer.Typer(help="The knowledge store: handbook, experience notes, past cases.", no_args_is_help=True)
@@ -127,7 +127,8 @@ def stats() -> None:
     for directory, count in sorted(store.handbook_dirs().items()):
         where = directory or f"{store.settings.knowledge_dir} (the configured handbook)"
         console.print(f"handbook: {count} chunks from {where}", markup=False, highlight=False, soft_wrap=True)
-    location = store.settings.chroma_url or str(store.settings.home / "chroma")
+    chroma_url = store.settings.chroma_url
+    location = masked_url(chroma_url) if chroma_url else str(store.settings.home / "chroma")  # no basic-auth password
     console.print(f"[dim]store: {escape(location)}; embeddings: {store.embedding_function.name()}[/dim]")
 
 

@@ -130,7 +130,7 @@ def make_client(settings: Settings) -> ClientAPI:
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise KnowledgeStoreError(f"chroma_url {settings.chroma_url!r}: expected http(s)://host[:port]")
+            raise KnowledgeStoreError(f"chroma_url {masked_url(settings.chroma_url)!r}: expected http(s)://host[:port]")
         ssl = url.scheme == "https"
         try:
             return chromadb.HttpClient(
