@@ -384,3 +384,22 @@ def test_refine_from_a_case_whose_bundle_is_refused_now_proposes_and_skips_it(me
     assert result.exit_code == 1 and memory.skill_versions(RELEASE_SKILL) == [], result.output
     assert out.startswith(f"case {case_id} cannot be replayed: its bundle is refused now: {why}"), out
     assert "proposal (rules)" in out and "cannot replay: its bundle is refused now" in out
+
+
+def test_a_replayer_reads_each_bundle_once_however_many_patches_it_replays(memory, settings, tmp_path,
+                                                                             monkeypatch) -> None:
+    """Whether a case can be replayed is read from its whole bundle (``replay_bundle``); a search replays every case
+    for each change it tries (up to 24), and each replay read every bundle again though its judgements were kept."""
+    import agent.evolve.replay as replay
+
+    target, passing = _leak_cases(memory, tmp_path, 2)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
+    bench = _scripted_bench(memory, settings, {(target, True): True, (passing, False): True, (passing, True): True})
+    reads: list[Path] = []
+    read_bundle = replay.read_bundle
+    monkeypatch.setattr(replay, "read_bundle", lambda path: reads.append(Path(path)) or read_bundle(path))
+    first = bench.replay(_proposal(settings, target))
+    assert bench.replay_target(memory.get_case(target), NAME) is not None
+    again = bench.replay(_proposal(settings, target), quick=True)
+    assert [c.row() for c in again.cases] == [c.row() for c in first.cases] and first.accepted
+    assert len(reads) == len(first.cases) == len(set(reads)), reads  # each bundle once

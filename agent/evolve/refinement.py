@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.evolve.proposals import NoProposal, NoRuleFix, Proposal
-from agent.evolve.replay import ReplayReport, unreplayable
+from agent.evolve.replay import ReplayReport
 from agent.evolve.search import SearchResult, candidate_edits
 from agent.evolve.versions import Accepted, current_version, skill_text
 from agent.memory.skill_versions import text_sha256
@@ -98,7 +98,7 @@ def refine_from_case(
     """
     case, name = bench.corrected_case(case_id, skill)
     result = Refinement(name, case_id, *_base(bench, name))
-    if (why := unreplayable(case)) is not None:
+    if (why := bench.replayer.unreplayable(case)) is not None:
         where = f" ({case.bundle_path})" if case.bundle_path else " (investigated on live sources)"
         result.notes.append(f"case {case_id} cannot be replayed: {why}{where}; the replay gate cannot check that a "
                             "patch fixes it, only the Skill's other corrected cases")

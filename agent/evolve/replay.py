@@ -155,6 +155,15 @@ class Replayer:
         self.runner = runner
         self.same_fault_for = same_fault_for  # case id -> how its fault kinds are compared (default: equal names)
         self._cache: dict[tuple[str, str], Judgement] = {}
+        self._unreplayable: dict[tuple[str, str | None], str | None] = {}
+
+    def unreplayable(self, case: CaseRecord) -> str | None:
+        """Why ``case`` cannot be replayed (:func:`unreplayable`), found once per case: it reads the whole bundle, and
+        a search replays every case for each change it tries."""
+        key = (case.id, case.bundle_path)
+        if key not in self._unreplayable:
+            self._unreplayable[key] = unreplayable(case)
+        return self._unreplayable[key]
 
     def judge_case(self, case: CaseRecord, truth: Truth, library: SkillLibrary, name: str, key: str) -> Judgement:
         """Run one case with ``library`` and judge it; results are cached under ``key`` (the Skill text)."""
@@ -196,7 +205,7 @@ class Replayer:
             entry = CaseReplay(case.id, truth.describe() if truth else "", replay_role(case))
             if quick and entry.role == "regression" and report.count("fixed", "corrected") == 0:
                 entry.skipped = "not replayed: the patch fixes no corrected case"
-            elif (why := unreplayable(case)) is not None:
+            elif (why := self.unreplayable(case)) is not None:
                 entry.skipped = f"cannot replay: {why}"
             elif truth is None:
                 entry.skipped = "no correction and no label"

@@ -27,7 +27,6 @@ from agent.evolve.replay import (
     investigate_runner,
     replace_skill,
     replay_cases,
-    unreplayable,
 )
 from agent.evolve.search import SearchResult, search_parameters
 from agent.evolve.versions import Accepted, accept, next_version, skill_text
@@ -142,7 +141,7 @@ class Workbench:
         """How the current Skill ``name`` answers corrected case ``case`` when replayed (as the replay gate judges
         it, the result kept for the gate); None when it cannot be replayed (no truth, its bundle gone)."""
         truth = truth_for_case(case)
-        if truth is None or unreplayable(case) is not None:
+        if truth is None or self.replayer.unreplayable(case) is not None:
             return None
         self.replayer.same_fault_for = memory_vocabulary(self.memory).same_for
         key = text_sha256(skill_text(self.skill(name)))
