@@ -75,8 +75,9 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
 
 def job_id_problem(job_id: str, library: SkillLibrary) -> str | None:
     """Why ``job_id`` cannot name a schedule of the user's own, or None: it starts with ``skill:`` (the job ids of the
-    Skills' own schedules), or it is a Skill's name (loaded, or declared by a file that did not load), which ``schedule
-    run NAME`` and ``POST /schedules/NAME/run`` take before a job id (:func:`agent.scheduler.jobs.run_target`)."""
+    Skills' own schedules), or it is a Skill's name, which ``schedule run NAME`` and ``POST /schedules/NAME/run`` take
+    before a job id (:func:`agent.scheduler.jobs.run_target`): a loaded Skill's, or one declared by a file that does
+    not load now (taken after job ids until it loads again)."""
     if job_id.startswith(SKILL_JOB_PREFIX):
         return (f"job id {job_id!r} starts with {SKILL_JOB_PREFIX!r}, which belongs to Skills' own schedules "
                 f"({skill_job_id('NAME')}); choose another job id")
