@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import socket
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -296,6 +297,17 @@ def test_unreachable_error_hides_the_password() -> None:
     assert "s3cr3tpw" not in str(info.value)
 
 
+def _in_the_way_of_0007(path: Path) -> str:
+    """The URL of a SQLite database at revision 0001 with a table made by hand where migration 0007 creates one."""
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE schedule_runs (note TEXT)"))
+    engine.dispose()
+    return url
+
+
 def test_a_migration_that_fails_names_its_revision_and_the_database_and_keeps_nothing(tmp_path) -> None:
     """A table made by hand where a later migration creates one: the upgrade fails, and says so (which migration, which
     database), not that the database could not be opened; what it did before the failing step is rolled back."""
@@ -303,12 +315,7 @@ def test_a_migration_that_fails_names_its_revision_and_the_database_and_keeps_no
     from agent.memory import DatabaseMigrationError
     from agent.memory.db import database_problem, did_not_answer
 
-    url = f"sqlite:///{tmp_path / 'm.db'}"
-    engine = make_engine(url)
-    upgrade(engine, "0001")
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE schedule_runs (note TEXT)"))  # 0007 creates it
-    engine.dispose()
+    url = _in_the_way_of_0007(tmp_path / "m.db")
     with pytest.raises(DatabaseMigrationError) as info:
         init_db(url)
     message = str(info.value)
@@ -328,12 +335,7 @@ def test_migrate_command_ends_a_failed_upgrade_or_an_unreachable_database_with_o
     one line on stderr naming the database (never its password), exit 2; both were tracebacks."""
     from agent.memory import migrate
 
-    url = f"sqlite:///{tmp_path / 'm.db'}"
-    engine = make_engine(url)
-    upgrade(engine, "0001")
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE schedule_runs (note TEXT)"))  # 0007 creates it
-    engine.dispose()
+    url = _in_the_way_of_0007(tmp_path / "m.db")
     assert migrate.main(["--url", url, "upgrade"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(f"error: migration 0007_schedule_runs of database {tmp_path / 'm.db'} "
