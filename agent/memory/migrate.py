@@ -112,5 +112,6 @@ def _run(what: str, url: str) -> int:
         return 1 if diff else 0
     return 0
 
+
 if __name__ == "__main__":
     sys.exit(main())
