@@ -107,6 +107,23 @@ class Settings(BaseSettings):
             raise ValueError(f"not an http(s) URL: give the scheme and host, e.g. {EXAMPLE_URLS[info.field_name]}")
         return value.strip()
 
+    @field_validator("database_url", "observability_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """A SQLAlchemy URL (blank: the SQLite file in home); one it cannot read (no scheme, a port that is not a
+        number) is refused at settings load, as the HTTP endpoints are, not met as a traceback by the first query."""
+        if value is None or not value.strip():
+            return None
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value.strip())
+        except (ArgumentError, ValueError):
+            raise ValueError("not a database URL: expected e.g. sqlite:///path/to/bianque.db or "
+                             "postgresql+psycopg://user:pw@host/db") from None
+        return value.strip()
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'bianque.db'}"
@@ -140,12 +157,13 @@ def variable(model: type[BaseSettings], field: str) -> str:
 def masked_url(text: str) -> str:
     """``text`` with what stands between a URL user's ``:`` and the last ``@`` masked (``admin:***@prom:9090``),
     whether or not it parses as a URL: what settings errors and database errors show of a value."""
-    head, at, rest = text.rpartition("@")
-    if not at:
+    scheme, sep, rest = text.partition("://") if "://" in text else ("", "", text)
+    authority, path = re.match(r"([^/?#]*)(.*)", rest, re.S).groups()  # type: ignore[union-attr]
+    userinfo, at, host = authority.rpartition("@")
+    if not at:  # no credentials (an @ in the path or query is no password)
         return text
-    scheme, sep, userinfo = head.rpartition("://")
     user, colon, _password = userinfo.partition(":")
-    return f"{scheme}{sep}{user}{colon}{'***' if colon else ''}@{rest}"
+    return f"{scheme}{sep}{user}{colon}{'***' if colon else ''}@{host}{path}"
 
 
 def _shown(value: object) -> str:

@@ -225,3 +225,31 @@ def test_a_bad_endpoint_url_is_named_without_its_password(monkeypatch, variable,
     with pytest.raises(SettingsError) as raised:
         get_settings()
     assert str(raised.value) == f"invalid setting: {variable}: {shown}"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("http://admin:s3cret@prom:9090/api?q=a@b", "http://admin:***@prom:9090/api?q=a@b"),
+    ("http://prom:9090/x@y", "http://prom:9090/x@y"),  # an @ in the path is no password: the host stays shown
+    ("sqlite:////tmp/a@b/x.db", "sqlite:////tmp/a@b/x.db"),
+    ("bianque:s3cret@db/memory", "bianque:***@db/memory"),
+    ("http://user@h/x", "http://user@h/x"),
+])
+def test_masked_url_masks_a_password_in_the_authority_only(text, shown):
+    from agent.config import masked_url
+
+    assert masked_url(text) == shown
+
+
+@pytest.mark.parametrize("variable", ["BIANQUE_DATABASE_URL", "BIANQUE_OBSERVABILITY_URL"])
+def test_a_database_url_that_cannot_be_read_is_a_bad_setting_named_without_its_password(monkeypatch, variable):
+    """A port that is not a number ended `bianque inspect` in a ValueError traceback (the observability store)."""
+    from agent.config import SettingsError, get_settings
+
+    monkeypatch.setenv(variable, "postgresql+psycopg://bianque:s3cret@db:notaport/memory")
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError) as raised:
+        get_settings()
+    assert str(raised.value) == (f"invalid setting: {variable}: not a database URL: expected e.g. "
+                                 "sqlite:///path/to/bianque.db or postgresql+psycopg://user:pw@host/db (got "
+                                 "'postgresql+psycopg://bianque:***@db:notaport/memory')")
+
