@@ -423,3 +423,18 @@ def test_an_alert_the_database_refuses_is_rejected_alone_naming_what_it_said_not
     assert rejected["errors"] == [{"field": "alerts[1]", "message": "could not be stored: IntegrityError: CHECK "
                                    "constraint failed: alerts_count"}]
     assert "INSERT" not in json.dumps(body) and "fp-secret" not in json.dumps(body)
+
+
+def test_a_connection_pool_that_times_out_fails_the_call_with_a_503_not_each_alert(client, memory, monkeypatch):
+    """Every pooled connection busy past the pool's timeout is SQLAlchemy's TimeoutError, no DBAPIError: each alert
+    was rejected on its own and the call answered 200, so Alertmanager never sent them again."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    def busy(notice):  # noqa: ANN001, ANN202
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00")
+
+    monkeypatch.setattr(memory, "observe_alert_queued", busy)
+    answer = client.post("/webhook/alertmanager", json=webhook(alert(fingerprint="fp-1")))
+    assert answer.status_code == 503 and answer.headers["retry-after"], answer.text
+    assert answer.json()["detail"].startswith("database unavailable: ") and "retry later" in answer.json()["detail"]
+

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from agent.api.jobs import JobsBusyError
 from agent.evolve.proposals import NoProposal
@@ -143,5 +144,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SkillFileError, _conflict)
     app.add_exception_handler(JobsBusyError, _busy)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(DatabaseUnavailableError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
+from agent.cli.common import warn
 from agent.skills.library import SkillLibrary, load_default_library, load_library, same_name_siblings, skill_error
 from agent.skills.lint import located_catalog_warnings
 from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
@@ -82,7 +83,7 @@ def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
     header = f"# {loaded.source}" + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
     console.print(header, markup=False, highlight=False, soft_wrap=True)
     if (stand_in := library.stand_in(name)) is not None:
-        err_console.print(f"warning: {stand_in}", markup=False, highlight=False, soft_wrap=True)
+        warn(stand_in)
     text = loaded.path.read_text(encoding="utf-8") if loaded.path else ""
     console.print(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
 

@@ -31,6 +31,7 @@ from sqlalchemy.exc import (
     NoSuchModuleError,
     OperationalError,
 )
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
 from agent.config import masked_url
@@ -122,6 +123,8 @@ def did_not_answer(exc: BaseException) -> bool:
     own (the checkpointer's connections raise those)."""
     if isinstance(exc, DatabaseUnavailableError):
         return not isinstance(exc, DatabaseMigrationError)
+    if isinstance(exc, PoolTimeout):  # every connection busy for the pool's timeout: the same as locked
+        return True
     psycopg = sys.modules.get("psycopg")  # never imported for it: a psycopg error exists only once it is
     driver_said = psycopg is not None and isinstance(exc, psycopg.OperationalError)
     if not isinstance(exc, OperationalError) and not driver_said:
@@ -146,7 +149,7 @@ def database_wide(exc: BaseException) -> bool:
     (``DataError``) or a constraint the row breaks (``IntegrityError``)."""
     if isinstance(exc, DataError | IntegrityError):
         return False
-    return isinstance(exc, DBAPIError) or schema_problem(exc)
+    return isinstance(exc, DBAPIError | PoolTimeout) or schema_problem(exc)
 
 
 def first_line_said(exc: BaseException) -> str:
