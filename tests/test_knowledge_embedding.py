@@ -161,6 +161,18 @@ def test_openai_compatible_embeddings_against_fake_server():
     assert "api_key" not in ef.get_config()
 
 
+def test_a_password_in_the_endpoint_url_is_not_stored_with_the_collection(monkeypatch):
+    """Chroma stores ``get_config`` in the collection's metadata on disk: the URL's password was stored with it. It
+    comes back from BIANQUE_LLM_BASE_URL when the function is rebuilt for the same endpoint."""
+    url = "http://admin:s3cret@llm.internal:8080/v1"
+    config = OpenAIEmbedding(model="m", base_url=url).get_config()
+    assert config["base_url"] == "http://admin:***@llm.internal:8080/v1" and "s3cret" not in repr(config)
+    monkeypatch.setenv("BIANQUE_LLM_BASE_URL", url)
+    assert OpenAIEmbedding.build_from_config(config).base_url == url
+    monkeypatch.setenv("BIANQUE_LLM_BASE_URL", "http://other:8080/v1")  # another endpoint: what was stored
+    assert OpenAIEmbedding.build_from_config(config).base_url == config["base_url"]
+
+
 class _RefusesKey(_JsonHandler):
     def do_POST(self):  # noqa: N802 - http.server's naming
         self.rfile.read(int(self.headers["Content-Length"]))

@@ -86,7 +86,7 @@ def test_a_failure_names_the_endpoint_without_its_basic_auth_password(fake_llm) 
     with pytest.raises(LLMError) as info:
         client.complete_json(MESSAGES, "verdict")
     assert fake_llm.base_url.replace("http://", "http://admin:***@") in str(info.value)
-    assert "s3cret" not in str(info.value)
+    assert "s3cret" not in str(info.value) and "s3cret" not in repr(client)
 
 
 def test_client_error_is_not_retried_and_never_shows_the_key(fake_llm) -> None:

@@ -276,14 +276,18 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
         return ["cosine", "ip", "l2"]
 
     def get_config(self) -> dict[str, Any]:
-        # The API key is never persisted; it is read from the environment when rebuilt.
-        return {"model": self.model, "base_url": self.base_url, "timeout_s": self.timeout_s}
+        """What Chroma stores with the collection: neither the API key nor a password in the endpoint's URL (both
+        are read from the environment when rebuilt)."""
+        return {"model": self.model, "base_url": masked_url(self.base_url), "timeout_s": self.timeout_s}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> OpenAIEmbedding:
-        return OpenAIEmbedding(
-            model=config["model"], base_url=config["base_url"], timeout_s=float(config.get("timeout_s", 60.0))
-        )
+        """The function again from its stored config, its URL's password from ``BIANQUE_LLM_BASE_URL`` when that is
+        the same endpoint."""
+        configured = os.environ.get("BIANQUE_LLM_BASE_URL", "").strip()
+        stored = config["base_url"]
+        base_url = configured if configured and masked_url(configured) == stored else stored
+        return OpenAIEmbedding(model=config["model"], base_url=base_url, timeout_s=float(config.get("timeout_s", 60.0)))
 
 
 def _failure(exc: Exception) -> str:

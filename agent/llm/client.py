@@ -91,7 +91,7 @@ class LLMClient:
         )
 
     def __repr__(self) -> str:
-        return f"LLMClient(base_url={self.base_url!r}, model={self.model!r})"
+        return f"LLMClient(base_url={masked_url(self.base_url)!r}, model={self.model!r})"
 
     def complete_json(
         self,
