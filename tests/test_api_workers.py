@@ -211,3 +211,31 @@ def test_a_worker_meeting_a_schema_error_logs_it_once_and_health_keeps_reporting
     assert health["status"] == "unavailable" and health["detail"].startswith(said)
     assert health["workers"]["problem"].startswith(said)
     assert healthy["status"] == "ok" and healthy["workers"]["problem"] is None
+
+
+def test_a_failure_to_take_work_that_is_no_database_problem_shows_its_first_line_not_the_statement(
+        memory, investigator, monkeypatch):
+    """``workers.problem`` of GET /healthz quoted the whole error: for SQLAlchemy's, the statement and its values."""
+    import threading
+
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.test_api_support import make_client
+
+    tried = threading.Event()
+
+    def refused(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        tried.set()
+        raise IntegrityError("UPDATE investigation_queue SET claimed_by=?", ("host:1:secret-claim",),
+                             Exception("CHECK constraint failed: claim\nDETAIL: more"))
+
+    monkeypatch.setattr(memory, "claim_queued", refused)
+    with make_client(memory, investigator) as client:
+        assert tried.wait(timeout=30)
+        problem = None
+        for _ in range(300):  # the worker sets it right after the failed claim; bounded, no timing asserted
+            problem = client.get("/healthz").json()["workers"]["problem"]
+            if problem:
+                break
+            tried.wait(0.01)
+    assert problem == "IntegrityError: CHECK constraint failed: claim"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from agent.api.investigator import Investigator
 from agent.memory import Memory, QueueItemRecord
-from agent.memory.db import database_problem
+from agent.memory.db import database_problem, first_line_said
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class QueueWorkers:
         except Exception as exc:
             said = database_problem(self.memory.engine.url, exc)
             with self._lock:
-                before, self.problem = self.problem, said or f"{type(exc).__name__}: {exc}"
+                before, self.problem = self.problem, said or f"{type(exc).__name__}: {first_line_said(exc)}"
             if self.problem == before:
                 return None
             retry = f"trying again every {self.policy.poll_s:g} s, said again only if it changes"
