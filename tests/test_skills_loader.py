@@ -29,6 +29,13 @@ def _errors(path: str) -> list[str]:
     return [str(e) for e in info.value.errors]
 
 
+def _text_errors(text: str, name: str) -> list[str]:
+    """What loading ``text`` (shown as ``name``) is refused with, one line per problem."""
+    with pytest.raises(SkillLoadError) as info:
+        load_skill_text(text, name)
+    return [str(e) for e in info.value.errors]
+
+
 @pytest.mark.parametrize(
     ("fixture", "expected"),
     [
@@ -118,9 +125,7 @@ decision:
       then: block
   default: attention
 """
-    with pytest.raises(SkillLoadError) as info:
-        load_skill_text(text, "llm-output")
-    assert [str(e) for e in info.value.errors] == [
+    assert _text_errors(text, "llm-output") == [
         "llm-output:4: schedule: only inspection Skills have a schedule (this one is rca)",
         "llm-output:7: data.metrics[0].threshold: required when compare is threshold",
         "llm-output:10: data.metrics[1].id: duplicate signal id 'cpu' (also data.metrics[0].id)",
@@ -150,9 +155,7 @@ data:
 decision:
   default: no_attention
 """
-    with pytest.raises(SkillLoadError) as info:
-        load_skill_text(text, "t.yaml")
-    assert [str(e) for e in info.value.errors] == [
+    assert _text_errors(text, "t.yaml") == [
         "t.yaml:1: name: must be lower-case letters, digits, '-' or '_', starting with a letter",
         "t.yaml:2: description: string should have at least 10 characters",
         "t.yaml:4: window.lookback: not a duration (use e.g. 30s, 15m, 2h, 1d, 1h30m, 90 minutes, ISO 8601 PT2H or "
@@ -194,9 +197,7 @@ INDENTED = "name: a\ndata:\n  metrics:\n    - id: p99\n      name: x\n{bad}\n"
      "indentation of this line and the one before it, or quote a value that holds ': '"),
 ])
 def test_a_syntax_error_of_indentation_says_to_check_it(bad, message):
-    with pytest.raises(SkillLoadError) as info:
-        load_skill_text(INDENTED.format(bad=bad), "t.yaml")
-    assert [str(e) for e in info.value.errors] == [message]
+    assert _text_errors(INDENTED.format(bad=bad), "t.yaml") == [message]
 
 
 def test_load_valid_skill_keeps_raw_and_round_trips_comments():
@@ -229,9 +230,7 @@ window: {lookback: 0s, step: 0}
 decision:
   default: info
 """
-    with pytest.raises(SkillLoadError) as info:
-        load_skill_text(text, "z.yaml")
-    assert [str(e) for e in info.value.errors] == [
+    assert _text_errors(text, "z.yaml") == [
         "z.yaml:4: window.lookback: input should be greater than 0",
         "z.yaml:4: window.step: input should be greater than 0",
     ]
