@@ -403,3 +403,53 @@ def test_a_replayer_reads_each_bundle_once_however_many_patches_it_replays(memor
     again = bench.replay(_proposal(settings, target), quick=True)
     assert [c.row() for c in again.cases] == [c.row() for c in first.cases] and first.accepted
     assert len(reads) == len(first.cases) == len(set(reads)), reads  # each bundle once
+
+
+def _count_bundle_reads(monkeypatch) -> list[Path]:
+    """Every bundle read, whoever reads it (``replay_bundle`` and the runner's ``load_bundle``)."""
+    import agent.bundles.reader as reader
+    import agent.evolve.replay as replay
+
+    reads: list[Path] = []
+    read_bundle = reader.read_bundle
+
+    def counted(path, warnings=None):
+        reads.append(Path(path))
+        return read_bundle(path, warnings)
+
+    monkeypatch.setattr(reader, "read_bundle", counted)
+    monkeypatch.setattr(replay, "read_bundle", counted)
+    return reads
+
+
+def test_a_workbench_reads_each_bundle_once_for_the_check_the_replays_and_the_proposal(memory, settings, tmp_path,
+                                                                                         monkeypatch) -> None:
+    """The check that a case can be replayed, the runner (before and after of every patch) and the proposal's
+    context each read the bundle again: a search read every bundle once more for each change it tried."""
+    target, passing = _leak_cases(memory, tmp_path, 2)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
+    monkeypatch.setattr("agent.evolve.workbench.regression_cases", lambda *_a: [])
+    bench = Workbench.from_settings(settings, memory)
+    fresh = Workbench.from_settings(settings, memory)  # reads its own, as a bench without the cache would
+    reads = _count_bundle_reads(monkeypatch)
+    proposal = bench.propose_for_case(target)
+    assert bench.replay_target(memory.get_case(target), NAME) is not None
+    reports = [bench.replay(p) for p in (proposal, _proposal(settings, target))]
+    assert sorted(reads) == sorted({Path(memory.get_case(c).bundle_path) for c in (target, passing)}), reads
+    assert [[c.row() for c in fresh.replay(p).cases] for p in (proposal, _proposal(settings, target))] == \
+        [[c.row() for c in r.cases] for r in reports]  # the same answers as bundles read afresh
+
+
+def test_bundles_kept_past_their_budget_are_read_again_least_recently_used_first(memory, tmp_path,
+                                                                                 monkeypatch) -> None:
+    """A large regression set is not held whole: past ``max_bytes`` the bundle used longest ago is let go."""
+    from agent.evolve.replay import BundleCache
+
+    first, second = (memory.get_case(c) for c in _leak_cases(memory, tmp_path, 2))
+    reads = _count_bundle_reads(monkeypatch)
+    roomy, tight = BundleCache(), BundleCache(max_bytes=1)
+    for cache in (roomy, tight):
+        for case in (first, second, second, first):
+            assert cache.get(case) is not None and cache.unreplayable(case) is None
+    paths = [Path(c.bundle_path) for c in (first, second)]
+    assert reads == [*paths, *paths, paths[0]], reads  # the tight cache keeps only the last one read

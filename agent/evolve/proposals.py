@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.evolve.patch import Edit, PatchedSkill, patch_skill
-from agent.evolve.replay import replay_bundle
+from agent.evolve.replay import BundleCache, replay_bundle
 from agent.findings import Finding
 from agent.memory.records import CaseRecord
 from agent.memory.truth import Truth, truth_for_case
@@ -92,16 +92,17 @@ class Proposal:
         return self.patched.diff
 
 
-def case_context(case: CaseRecord, truth: Truth | None = None) -> CaseContext:
+def case_context(case: CaseRecord, truth: Truth | None = None, bundles: BundleCache | None = None) -> CaseContext:
     """The context of a corrected case; catalog and topology come from its bundle when it can still be replayed (it
-    exists, and the bundle loader does not refuse it now: ``replay.replay_bundle``)."""
+    exists, and the bundle loader does not refuse it now: ``replay.replay_bundle``), taken from ``bundles`` when
+    given (the replayer's: the bundle is read once for the proposal and its replays)."""
     truth = truth or truth_for_case(case)
     if truth is None:
         raise NoProposal(f"case {case.id} has no correction and no label: nothing says what was right")
     targets = list(case.evidence.target_services) if case.evidence else []
     targets = targets or case.event.services
     catalog = topology = None
-    bundle = replay_bundle(case)[0]
+    bundle = bundles.get(case) if bundles is not None else replay_bundle(case)[0]
     if bundle is not None:
         from agent.sources.catalog import catalog_from_bundle
 

@@ -22,6 +22,7 @@ replays with the configured LLM reasoner instead.
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +101,13 @@ def replace_skill(library: SkillLibrary, loaded: LoadedSkill, source: Path | Non
     return dataclasses.replace(library, skills={**library.skills, loaded.name: patched})
 
 
-def investigate_runner(settings: Any, *, use_llm: bool = False, knowledge: Any = None) -> Runner:
-    """Run a case's bundle through the graph with a given library, no memory, answering with one Skill."""
+def investigate_runner(
+    settings: Any, *, use_llm: bool = False, knowledge: Any = None, bundles: BundleCache | None = None
+) -> Runner:
+    """Run a case's bundle through the graph with a given library, no memory, answering with one Skill.
+
+    ``bundles``: where the bundles already read are kept (the :class:`Replayer`'s, so its check that a case can be
+    replayed, every replay and the proposal's context share one read); none: each run reads its bundle."""
     from agent.bundles.reader import load_bundle
     from agent.investigate import investigate
     from agent.runtime import bundle_toolkit
@@ -109,7 +115,8 @@ def investigate_runner(settings: Any, *, use_llm: bool = False, knowledge: Any =
     run_settings = settings if use_llm else settings.model_copy(update={"llm_base_url": None})
 
     def run(case: CaseRecord, library: SkillLibrary, skill: str) -> Verdict:
-        bundle = load_bundle(Path(case.bundle_path or ""))
+        # a bundle refused now raises as the loader does, naming its problems
+        bundle = (bundles.get(case) if bundles is not None else None) or load_bundle(Path(case.bundle_path or ""))
         toolkit = bundle_toolkit(bundle, run_settings, library=library, knowledge=knowledge, memory=None)
         return investigate(case.event, toolkit, skill=skill, source="replay").verdict
 
@@ -142,6 +149,61 @@ def unreplayable(case: CaseRecord) -> str | None:
     return replay_bundle(case)[1]
 
 
+MAX_KEPT_BUNDLE_BYTES = 256 * 1024 * 1024  # parsed bundles a BundleCache keeps, as _parsed_bytes reckons them
+# What a parsed record holds beside its arrays, about (measured on the nezha bundles: 0.6 to 0.95 KB a log line
+# with its fields; the files on disk say little, gzipped logs take 15 times their size once parsed).
+RECORD_BYTES = {"series": 512, "logs": 1024, "changes": 512}
+
+
+def _parsed_bytes(bundle: CaseBundle) -> int:
+    """About how much memory a parsed bundle holds: its series' arrays and so much a record."""
+    arrays = sum(s.timestamps.nbytes + s.values.nbytes for s in bundle.series)
+    return arrays + sum(size * len(getattr(bundle, part)) for part, size in RECORD_BYTES.items())
+
+
+class BundleCache:
+    """The bundles of replayed cases, each read and parsed once (:func:`replay_bundle`) while it is kept.
+
+    A search replays every corrected case and the regression set for each change it tries; the check that a case
+    can be replayed, each replay and a proposal's context all want the same bundle. Parsed bundles are kept least
+    recently used first out, up to about ``max_bytes`` parsed (the last one read is always kept), so a
+    large regression set is read again rather than held whole; why a case cannot be replayed is kept for the
+    cache's life (a few words a case), so the answer does not change in the middle of a search.
+    """
+
+    def __init__(self, max_bytes: int = MAX_KEPT_BUNDLE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[str, tuple[CaseBundle, int]] = OrderedDict()
+        self._why: dict[str | None, str | None] = {}
+
+    def get(self, case: CaseRecord) -> CaseBundle | None:
+        """The case's parsed bundle, or None when it cannot be replayed (:meth:`unreplayable` says why)."""
+        path = case.bundle_path
+        if path in self._kept:
+            self._kept.move_to_end(path)
+            return self._kept[path][0]
+        if self._why.get(path, None) is not None:
+            return None
+        bundle, why = replay_bundle(case)
+        self._why.setdefault(path, why)
+        if bundle is not None and path:
+            self._keep(path, bundle)
+        return bundle
+
+    def unreplayable(self, case: CaseRecord) -> str | None:
+        """Why ``case`` cannot be replayed (:func:`replay_bundle`), found once; None when it can."""
+        if case.bundle_path not in self._why:
+            self.get(case)
+        return self._why[case.bundle_path]
+
+    def _keep(self, path: str, bundle: CaseBundle) -> None:
+        self._kept[path] = (bundle, _parsed_bytes(bundle))
+        total = sum(size for _, size in self._kept.values())
+        while total > self.max_bytes and len(self._kept) > 1:
+            _, (_, size) = self._kept.popitem(last=False)
+            total -= size
+
+
 def replay_role(case: CaseRecord) -> str:
     """``corrected`` when the case's latest correction says its answer was wrong, else ``regression``."""
     correction = case.latest_correction
@@ -151,19 +213,17 @@ def replay_role(case: CaseRecord) -> str:
 class Replayer:
     """Replays cases; remembers "before" results per (Skill text, case) so several patches share them."""
 
-    def __init__(self, runner: Runner, same_fault_for: Callable[[str], FaultMatch] | None = None) -> None:
+    def __init__(self, runner: Runner, same_fault_for: Callable[[str], FaultMatch] | None = None,
+                 bundles: BundleCache | None = None) -> None:
         self.runner = runner
         self.same_fault_for = same_fault_for  # case id -> how its fault kinds are compared (default: equal names)
+        self.bundles = bundles if bundles is not None else BundleCache()  # the runner's too when given it
         self._cache: dict[tuple[str, str], Judgement] = {}
-        self._unreplayable: dict[tuple[str, str | None], str | None] = {}
 
     def unreplayable(self, case: CaseRecord) -> str | None:
-        """Why ``case`` cannot be replayed (:func:`unreplayable`), found once per case: it reads the whole bundle, and
-        a search replays every case for each change it tries."""
-        key = (case.id, case.bundle_path)
-        if key not in self._unreplayable:
-            self._unreplayable[key] = unreplayable(case)
-        return self._unreplayable[key]
+        """Why ``case`` cannot be replayed (:func:`unreplayable`), found once per case (:class:`BundleCache`): it reads
+        the whole bundle, and a search replays every case for each change it tries."""
+        return self.bundles.unreplayable(case)
 
     def judge_case(self, case: CaseRecord, truth: Truth, library: SkillLibrary, name: str, key: str) -> Judgement:
         """Run one case with ``library`` and judge it; results are cached under ``key`` (the Skill text)."""

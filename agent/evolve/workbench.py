@@ -22,6 +22,7 @@ from agent.evolve.patch import patch_skill
 from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
 from agent.evolve.regression import regression_cases
 from agent.evolve.replay import (
+    BundleCache,
     Replayer,
     ReplayReport,
     investigate_runner,
@@ -64,6 +65,7 @@ class Workbench:
         from agent.runtime import load_skills
 
         client = None
+        bundles = BundleCache()  # read once for the check, every replay and a proposal's context
         if settings.llm_enabled:
             from agent.llm.client import LLMClient
 
@@ -72,7 +74,7 @@ class Workbench:
             memory=memory,
             library=library if library is not None else load_skills(settings),
             user_dir=settings.resolved_user_skills_dir,
-            replayer=Replayer(investigate_runner(settings, use_llm=use_llm_replay)),
+            replayer=Replayer(investigate_runner(settings, use_llm=use_llm_replay, bundles=bundles), bundles=bundles),
             client=client,
             catalog=catalog,
             home=settings.home,
@@ -120,7 +122,7 @@ class Workbench:
         correction = case.latest_correction
         loaded = self.skill(name)
         text = skill_text(loaded)
-        ctx = case_context(case)
+        ctx = case_context(case, bundles=self.replayer.bundles)
         version = self._version(loaded)
         if self.client is None:
             return propose_by_rules(loaded, text, ctx, version=version)
