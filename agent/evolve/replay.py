@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.bundles.reader import CaseBundle, read_bundle
+from agent.bundles.reader import CaseBundle, load_bundle, read_bundle
 from agent.memory.cases import MAX_LIST_LIMIT
 from agent.memory.records import CaseRecord
 from agent.memory.skill_versions import text_sha256
@@ -108,7 +108,6 @@ def investigate_runner(
 
     ``bundles``: where the bundles already read are kept (the :class:`Replayer`'s, so its check that a case can be
     replayed, every replay and the proposal's context share one read); none: each run reads its bundle."""
-    from agent.bundles.reader import load_bundle
     from agent.investigate import investigate
     from agent.runtime import bundle_toolkit
 
@@ -182,7 +181,7 @@ class BundleCache:
         if path in self._kept:
             self._kept.move_to_end(path)
             return self._kept[path][0]
-        if self._why.get(path, None) is not None:
+        if self._why.get(path) is not None:
             return None
         bundle, why = replay_bundle(case)
         self._why.setdefault(path, why)
