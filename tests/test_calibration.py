@@ -82,14 +82,31 @@ def test_an_earlier_incident_in_a_short_reference_is_set_aside_when_asked():
     assert aside.excess(current).max() > 2.0 > kept.excess(current).max()
 
 
+def _lone_peak(reference_points: int, window_points: int = 15) -> tuple[Series, float]:
+    """A quiet series with one far point in its last ``window_points``, and where its reference ends."""
+    values = 50.0 + np.random.default_rng(5).normal(0.0, 1.0, reference_points + window_points)
+    values[reference_points + window_points // 2] += 30.0  # one far point, not persistent
+    return series(values), T0 + 60.0 * reference_points - 1.0
+
+
 def test_weak_deviation_scores_are_capped_unless_lifted():
-    values = 50.0 + np.random.default_rng(5).normal(0.0, 1.0, N)
-    values[45] += 30.0  # one far point, not persistent
-    weak = detect_deviation([series(values)], start=START, end=END, baseline_end=SPLIT, direction="up")
-    lifted = detect_deviation([series(values)], start=START, end=END, baseline_end=SPLIT, direction="up",
-                              max_score=1.0)
+    peaked, split = _lone_peak(reference_points=45)
+    common = {"start": START, "end": T0 + 60.0 * 60, "baseline_end": split, "direction": "up"}
+    weak = detect_deviation([peaked], **common)
+    lifted = detect_deviation([peaked], max_score=1.0, **common)
     assert weak and weak[0].score == WEAK_SCORE
     assert lifted and lifted[0].score > 0.9 and lifted[0].numbers["excess"] > 3.0
+
+
+def test_a_lone_peak_beside_a_short_reference_is_not_called_rare():
+    """With a reference shorter than three windows the window would hold the most extreme point of all with
+    a chance over 1 in 4 even were nothing different: the peak keeps the weak cap, and says why."""
+    peaked, split = _lone_peak(reference_points=30)
+    (finding,) = detect_deviation([peaked], start=START, end=T0 + 60.0 * 45, baseline_end=split,
+                                  direction="up", max_score=1.0)
+    assert finding.score == WEAK_SCORE and finding.numbers["excess"] > 3.0
+    assert finding.numbers["peak_chance"] == pytest.approx(15 / 45, abs=1e-3)
+    assert "a reference of 30 points beside 15 is too short to call one point rare" in finding.summary
 
 
 def _anomaly(service: str, metric: str, score: float) -> Finding:

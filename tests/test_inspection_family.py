@@ -16,7 +16,7 @@ from agent.skills.library import load_library
 from agent.timeparse import to_epoch
 
 T0 = to_epoch("2026-03-02T10:00:00Z")
-REFERENCE_POINTS, WINDOW_POINTS = 120, 60
+REFERENCE_POINTS, WINDOW_POINTS = 180, 60  # a reference three windows long: a lone peak may count
 
 
 def _noise(seed: int, peak: float | None = None, level: float = 100.0) -> np.ndarray:

@@ -6,7 +6,8 @@ detector keeps that information as Findings scored by the calibrated excess of t
 point (see ``calibration``), capped at ``max_score``: by default low (``WEAK_SCORE``), so rankings
 have something to order by without any of them passing a decision rule meant for clear evidence.
 An inspection, which asks whether anything is off at all, lifts the cap: a point far beyond
-anything the reference ever did is worth reporting even when it does not last.
+anything the reference ever did is worth reporting even when it does not last, provided the reference is
+long enough for that to mean something (``LONE_PEAK_CHANCE``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from agent.series import Series
 
 WEAK_SCORE = 0.3
 MIN_EXCESS = 1.0  # at least as far out as the reference itself goes (3 sigmas on a quiet series)
+# Were nothing different now, the most extreme of all reference and window points would lie in the window with
+# chance window / (reference + window), however far out it is: a lone peak beyond a reference not at least
+# three times the window's length is no rarer than that, and keeps the weak cap.
+LONE_PEAK_CHANCE = 0.25
 
 
 def detect_deviation(
@@ -48,18 +53,22 @@ def detect_deviation(
         value, center = float(now.values[peak]), calibration.center
         if excess[peak] < MIN_EXCESS or abs(relative_change(value, center)) < min_effect:
             continue
-        score = round(min(max_score, saturate(float(excess[peak]))), 4)
+        chance = len(now) / (len(now) + len(base))
+        cap = max_score if chance <= LONE_PEAK_CHANCE else min(max_score, WEAK_SCORE)
+        score = round(min(cap, saturate(float(excess[peak]))), 4)
         z = float(excess[peak]) * calibration.excursion
+        short = (f"; a reference of {len(base)} points beside {len(now)} is too short to call one point rare"
+                 if cap < max_score else "")
         findings.append(make_finding(
             FindingKind.ANOMALY, detector="deviation", subject=subject_of(s), service=s.service,
             window=(baseline_end, end), score=score, metric=s.metric, signal=signal,
             direction="up" if value >= center else "down", onset=float(now.timestamps[peak]), source=source,
             summary=(f"{subject_of(s)} {s.metric} peaked at {fmt_value(s.metric, value)} vs "
                      f"{fmt_value(s.metric, center)} baseline ({z:.1f} robust sigmas, "
-                     f"{float(excess[peak]):.1f}x its usual excursion, not persistent)"),
+                     f"{float(excess[peak]):.1f}x its usual excursion, not persistent){short}"),
             numbers={"baseline_median": center, "baseline_scale": calibration.scale, "peak": value,
                      "robust_z": z, "excess": float(excess[peak]), "excursion": calibration.excursion,
-                     "tail": calibration.tail()},
+                     "tail": calibration.tail(), "peak_chance": round(chance, 4)},
         ))
     return findings
 
