@@ -368,6 +368,21 @@ def test_find_bundles_skips_a_bundles_own_folders_hidden_ones_and_code(tmp_path)
     assert bundles_under(root) == [root / "one"] and bundles_under(root / "missing") == []
 
 
+def test_find_bundles_follows_a_link_to_a_bundle_once_but_no_link_to_a_folder(tmp_path):
+    """A set assembled from links to chosen cases is found; a bundle reached by two paths counts once; a link to
+    a folder of bundles is not followed (it could lead back up the tree)."""
+    cases, chosen = tmp_path / "cases", tmp_path / "chosen"
+    for name in ("a", "b"):
+        shutil.copytree(FIXTURE, cases / name)
+    chosen.mkdir()
+    (chosen / "first").symlink_to(cases / "a")
+    (chosen / "again").symlink_to(cases / "a")
+    (chosen / "up").symlink_to(tmp_path)
+    (chosen / "gone").symlink_to(tmp_path / "missing")
+    assert find_bundles([chosen]) == [chosen / "again"]
+    assert find_bundles([cases, chosen]) == [cases / "a", cases / "b"]
+
+
 def test_find_bundles_stops_past_its_limit(tmp_path):
     for name in ("a", "b", "c"):
         shutil.copytree(FIXTURE, tmp_path / name)

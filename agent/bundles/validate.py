@@ -50,6 +50,16 @@ def _walk(path: Path) -> Iterator[Path]:
             dirs.clear()  # a virtualenv is code
         else:
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+            yield from _linked_bundles(Path(root), dirs)
+
+
+def _linked_bundles(root: Path, names: Iterable[str]) -> Iterator[Path]:
+    """The symbolic links among ``names`` in ``root`` that lead to a bundle (a set assembled from links to
+    chosen cases): a bundle is not searched further, so following such a link cannot loop."""
+    for name in names:
+        link = root / name
+        if link.is_symlink() and (link / "event.yaml").is_file():
+            yield link
 
 
 def find_bundles(
@@ -58,15 +68,20 @@ def find_bundles(
     """Bundle directories at or under ``paths``: each directory holding an event.yaml, sorted, each once.
 
     The search does not descend into a bundle (its folders are part of it), a hidden folder (.git, .venv), a
-    virtualenv (a folder holding pyvenv.cfg) or ``SKIPPED_DIRS``, nor follow symbolic links; a path given is
-    searched whatever its name. A path that is not a directory is returned as is, so that validating it reports
-    why. ``on_found`` is told the count after each bundle found; past ``limit`` bundles the search stops with
-    TooManyBundlesError.
+    virtualenv (a folder holding pyvenv.cfg) or ``SKIPPED_DIRS``, nor follow symbolic links but to a bundle
+    (each bundle counted once however many paths lead to it); a path given is searched whatever its name. A
+    path that is not a directory is returned as is, so that validating it reports why. ``on_found`` is told the
+    count after each bundle found; past ``limit`` bundles the search stops with TooManyBundlesError.
     """
     found: set[Path] = set()
+    seen: set[Path] = set()  # the bundles' real paths
     for raw in paths:
         path = Path(raw)
         for bundle in _walk(path) if path.is_dir() else [path]:
+            real = bundle.resolve()
+            if real in seen:
+                continue
+            seen.add(real)
             found.add(bundle)
             if on_found is not None:
                 on_found(len(found))
