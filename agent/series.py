@@ -116,6 +116,10 @@ class Series:
         mask = (self.timestamps >= start) & (self.timestamps < end)
         return Series(self.metric, self.labels, self.timestamps[mask], self.values[mask])
 
+    def last(self, count: int) -> Series:
+        """The most recent ``count`` samples (all of them when there are fewer)."""
+        return Series(self.metric, self.labels, self.timestamps[-count:], self.values[-count:])
+
     def __len__(self) -> int:
         return int(self.timestamps.size)
 

@@ -104,8 +104,11 @@ def _recent_fit(s: Series, start: float, end: float) -> tuple[Series, Fit] | Non
     """The best-fitting line over the whole window or its most recent half or third (growth that began
     part-way through fits a line only from where it began)."""
     best: tuple[Series, Fit] | None = None
+    window = s.between(start, end)
     for share in RECENT_SPANS:
         now = s.between(end - share * (end - start), end)
+        if len(now) < MIN_POINTS <= len(window):
+            now = window.last(MIN_POINTS)
         if len(now) < MIN_POINTS:
             continue
         fit = robust_fit(now.timestamps, now.values)
