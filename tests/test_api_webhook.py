@@ -186,6 +186,25 @@ def test_malformed_json_is_rejected_with_where_it_broke(client):
     assert "not valid JSON at character" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(("content", "message"), [
+    (b'{"alerts": ["caf\xe9"]}', "is not valid text (utf-8): invalid continuation byte at byte 16"),
+    (b"[" * 100_000 + b"]" * 100_000, "is JSON nested too deeply to read"),
+])
+def test_a_body_that_cannot_be_read_at_all_is_refused_saying_why(client, investigator, content, message):
+    response = client.post("/webhook/alertmanager", content=content, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json() == {"detail": f"invalid request: body: {message}",
+                               "errors": [{"field": "body", "message": message}]}
+    assert investigator.calls == [] and client.get("/incidents").json() == []
+
+
+def test_other_http_errors_keep_fastapis_answer(client):
+    response = client.get("/no-such-route")
+    assert response.status_code == 404 and response.json() == {"detail": "Not Found"}
+    wrong_method = client.delete("/webhook/alertmanager")
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+
+
 @pytest.mark.parametrize(("headers", "got"), [({"content-type": "text/plain"}, "text/plain"), ({}, "no content-type")])
 def test_a_json_body_not_sent_as_json_is_refused_saying_so(client, investigator, headers, got):
     body = json.dumps(webhook(alert(fingerprint="fp-1")))

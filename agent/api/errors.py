@@ -7,10 +7,12 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
 
 from agent.api.jobs import JobsBusyError
 from agent.evolve.proposals import NoProposal
@@ -78,6 +80,25 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
     return validation_response(exc.errors())
 
 
+def unreadable_body(cause: BaseException | None) -> str | None:
+    """Why a body FastAPI could not parse at all was unreadable, in words, or None when the cause is another:
+    bytes that are not UTF-8 text (where), JSON nested deeper than the parser goes."""
+    if isinstance(cause, UnicodeDecodeError):  # JSON is read as UTF-8 unless a byte-order mark says UTF-16 or 32
+        return f"is not valid text ({cause.encoding}): {cause.reason} at byte {cause.start}"
+    if isinstance(cause, RecursionError):
+        return "is JSON nested too deeply to read"
+    return None
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own answer to an HTTP error, but for a body it could not parse at all ("There was an error parsing
+    the body"): a 400 naming the body and why, in the shape of every other bad request."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and (why := unreadable_body(exc.__cause__)) is not None:
+        return problems_response([{"field": "body", "message": why}], status_code=400)
+    return await http_exception_handler(request, exc)
+
+
 async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
@@ -130,11 +151,13 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map validation, not-found (a case, a Skill, a version, a job) and bad-input errors (a case that is not
-    corrected, a refinement that was rejected) to 422/404/422, a body not sent as JSON to 415, a Skill changed
-    under a refinement or a Skill file that cannot be written (another Skill's file in the way) to 409, a full
-    job backlog or a memory database that does not answer (gone mid-run, locked) to 503, a memory database whose
-    schema is not current or that fails otherwise (read-only) to a 500 saying so, and anything else to a JSON 500."""
+    corrected, a refinement that was rejected) to 422/404/422, a body not sent as JSON to 415, one that cannot be
+    read at all (not UTF-8, nested too deeply) to a 400 saying why, a Skill changed under a refinement or a Skill
+    file that cannot be written (another Skill's file in the way) to 409, a full job backlog or a memory database
+    that does not answer (gone mid-run, locked) to 503, a memory database whose schema is not current or that
+    fails otherwise (read-only) to a 500 saying so, and anything else to a JSON 500."""
     app.add_exception_handler(RequestValidationError, _request_validation)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(UnknownSkillError, _not_found)
     app.add_exception_handler(InvalidInputError, _invalid)
