@@ -8,7 +8,8 @@ from agent.skills.library import load_default_library
 from agent.topology import Topology
 
 T0 = 1_700_000_000.0
-TOPO = Topology({"gateway": ["ranking"], "ranking": ["feature-store", "cache"], "feature-store": [], "cache": []})
+TOPO = Topology({"edge": ["gateway"], "gateway": ["ranking"], "ranking": ["feature-store", "cache"],
+                 "feature-store": [], "cache": []})
 LIB = load_default_library()
 
 
@@ -20,7 +21,7 @@ def test_rca_plan_pulls_signals_for_targets_and_dependencies_only():
     names = {s.id for s in skill.data.metrics}
     assert {t.signal for t in plan.metric_tasks} <= names
     services = {t.service for t in plan.metric_tasks}
-    assert services <= {"ranking", "feature-store", "cache"} and "gateway" not in services
+    assert services == {"ranking", "feature-store", "cache", "gateway"}  # one hop both ways, not two (edge)
     for task in plan.metric_tasks:
         assert task.query.matchers["service"] == task.service
         signal = next(s for s in skill.data.metrics if s.id == task.signal)
