@@ -383,6 +383,13 @@ def test_find_bundles_follows_a_link_to_a_bundle_once_but_no_link_to_a_folder(tm
     assert find_bundles([cases, chosen]) == [cases / "a", cases / "b"]
 
 
+def test_find_bundles_returns_a_looping_link_given_as_is(tmp_path):
+    """A path given that is a symbolic link loop is no directory: returned as is for validation to say why."""
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert find_bundles([tmp_path / "loop"]) == [tmp_path / "loop"]
+    assert errors_of(tmp_path / "loop") == ["loop: does not exist"]
+
+
 def test_find_bundles_stops_past_its_limit(tmp_path):
     for name in ("a", "b", "c"):
         shutil.copytree(FIXTURE, tmp_path / name)

@@ -78,7 +78,7 @@ def find_bundles(
     for raw in paths:
         path = Path(raw)
         for bundle in _walk(path) if path.is_dir() else [path]:
-            real = bundle.resolve()
+            real = Path(os.path.realpath(bundle))  # never raises: a link loop given is returned for validation
             if real in seen:
                 continue
             seen.add(real)
