@@ -210,6 +210,16 @@ def test_adding_a_registered_directory_again_says_so(settings, tmp_path) -> None
     assert regression.registered(settings.home) == [tmp_path / "suite"]
 
 
+def test_a_bundle_two_registered_directories_lead_to_is_in_the_set_once(settings, tmp_path) -> None:
+    """A directory of links to chosen cases registered beside the cases' own: each bundle is replayed once."""
+    bundle = write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label={"root_cause": [{"service": "x"}]})
+    (tmp_path / "chosen").mkdir()
+    (tmp_path / "chosen" / "picked").symlink_to(bundle)
+    regression.add(settings.home, tmp_path / "suite")
+    regression.add(settings.home, tmp_path / "chosen")
+    assert regression.regression_bundles(settings.home) == [bundle]
+
+
 def test_a_registered_bundle_whose_label_broke_stops_the_replay_naming_the_file(memory, settings, tmp_path) -> None:
     label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
     bundle = write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label=label)

@@ -62,6 +62,12 @@ def _linked_bundles(root: Path, names: Iterable[str]) -> Iterator[Path]:
             yield link
 
 
+def real_path(path: Path) -> Path:
+    """``path`` with every symbolic link resolved, the bundle's identity; never raises (a link loop is returned
+    unresolved for validation to report)."""
+    return Path(os.path.realpath(path))
+
+
 def find_bundles(
     paths: Iterable[str | Path], *, limit: int | None = None, on_found: Callable[[int], None] | None = None
 ) -> list[Path]:
@@ -78,7 +84,7 @@ def find_bundles(
     for raw in paths:
         path = Path(raw)
         for bundle in _walk(path) if path.is_dir() else [path]:
-            real = Path(os.path.realpath(bundle))  # never raises: a link loop given is returned for validation
+            real = real_path(bundle)
             if real in seen:
                 continue
             seen.add(real)

@@ -14,7 +14,7 @@ from pathlib import Path
 from agent.bundles.errors import BundleError
 from agent.bundles.event_file import read_event
 from agent.bundles.label import read_label
-from agent.bundles.validate import bundles_under
+from agent.bundles.validate import bundles_under, real_path
 from agent.config import PROJECT_ROOT
 from agent.events import Event
 from agent.files import replace_file
@@ -124,14 +124,14 @@ def bundle_event(path: Path) -> Event:
 def regression_bundles(home: Path, pattern: str | None = None) -> list[Path]:
     """Labelled bundles of the regression set (registered, else the curated scenarios), of ``pattern``."""
     dirs = registered(home) or [CURATED]
-    out = []
+    out: dict[Path, Path] = {}  # by real path: a bundle two directories lead to (one holding links) is one case
     for directory in dirs:
         for bundle in bundles_under(directory):
             if not (bundle / "label.yaml").is_file():
                 continue
             if pattern is None or bundle_event(bundle).pattern.value == pattern:
-                out.append(bundle)
-    return list(dict.fromkeys(out))
+                out.setdefault(real_path(bundle), bundle)
+    return list(out.values())
 
 
 def bundle_case(path: Path, *, by_path: bool = False) -> CaseRecord:
