@@ -117,8 +117,9 @@ class Series:
         return Series(self.metric, self.labels, self.timestamps[mask], self.values[mask])
 
     def last(self, count: int) -> Series:
-        """The most recent ``count`` samples (all of them when there are fewer)."""
-        return Series(self.metric, self.labels, self.timestamps[-count:], self.values[-count:])
+        """The most recent ``count`` samples (all of them when there are fewer, none for 0)."""
+        first = max(len(self) - count, 0)  # not [-count:]: [-0:] is every sample
+        return Series(self.metric, self.labels, self.timestamps[first:], self.values[first:])
 
     def __len__(self) -> int:
         return int(self.timestamps.size)

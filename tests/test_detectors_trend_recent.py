@@ -41,3 +41,9 @@ def test_too_few_coarse_samples_are_no_trend():
     disk = _disk(0.0, step=900.0)  # six samples, all of them rising
     assert len(disk) < MIN_POINTS
     assert detect_trend([disk], start=0, end=90 * 60, limit=1.0, min_growth=0.2) == []
+
+
+def test_the_last_samples_of_a_series_are_at_most_as_many_as_asked():
+    disk = _disk(0.0, step=900.0)
+    assert [len(disk.last(n)) for n in (0, 2, 100)] == [0, 2, 6]
+    assert disk.last(2).timestamps.tolist() == disk.timestamps[-2:].tolist()
