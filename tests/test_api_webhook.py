@@ -198,6 +198,27 @@ def test_a_body_that_cannot_be_read_at_all_is_refused_saying_why(client, investi
     assert investigator.calls == [] and client.get("/incidents").json() == []
 
 
+def test_only_fastapis_unparsed_body_error_is_reworded():
+    """A 400 of a route's own, even one raised from a decoding error, keeps its detail."""
+    from fastapi import FastAPI, HTTPException
+    from fastapi.testclient import TestClient
+
+    from agent.api.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/own")
+    def own() -> None:
+        try:
+            b"\xff".decode()
+        except UnicodeDecodeError as exc:
+            raise HTTPException(status_code=400, detail="the name is not text") from exc
+
+    response = TestClient(app).get("/own")
+    assert response.status_code == 400 and response.json() == {"detail": "the name is not text"}
+
+
 def test_other_http_errors_keep_fastapis_answer(client):
     response = client.get("/no-such-route")
     assert response.status_code == 404 and response.json() == {"detail": "Not Found"}

@@ -26,6 +26,7 @@ from agent.memory.db import database_problem, describe_database, did_not_answer,
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header")
 RETRY_AFTER_S = "30"
+UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's detail for a body it could not parse at all
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -83,7 +84,7 @@ async def _request_validation(request: Request, exc: Exception) -> JSONResponse:
 def unreadable_body(cause: BaseException | None) -> str | None:
     """Why a body FastAPI could not parse at all was unreadable, in words, or None when the cause is another:
     bytes that are not UTF-8 text (where), JSON nested deeper than the parser goes."""
-    if isinstance(cause, UnicodeDecodeError):  # JSON is read as UTF-8 unless a byte-order mark says UTF-16 or 32
+    if isinstance(cause, UnicodeDecodeError):  # JSON is read as UTF-8 unless its first bytes say UTF-16 or 32
         return f"is not valid text ({cause.encoding}): {cause.reason} at byte {cause.start}"
     if isinstance(cause, RecursionError):
         return "is JSON nested too deeply to read"
@@ -94,7 +95,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """FastAPI's own answer to an HTTP error, but for a body it could not parse at all ("There was an error parsing
     the body"): a 400 naming the body and why, in the shape of every other bad request."""
     assert isinstance(exc, HTTPException)
-    if exc.status_code == 400 and (why := unreadable_body(exc.__cause__)) is not None:
+    if exc.status_code == 400 and exc.detail == UNPARSED_BODY and (why := unreadable_body(exc.__cause__)) is not None:
         return problems_response([{"field": "body", "message": why}], status_code=400)
     return await http_exception_handler(request, exc)
 
