@@ -47,3 +47,13 @@ def test_the_last_samples_of_a_series_are_at_most_as_many_as_asked():
     disk = _disk(0.0, step=900.0)
     assert [len(disk.last(n)) for n in (0, 2, 100)] == [0, 2, 6]
     assert disk.last(2).timestamps.tolist() == disk.timestamps[-2:].tolist()
+
+
+def test_a_series_that_stopped_reporting_is_not_fitted_over_its_last_samples():
+    """One sample a minute that ends 40 minutes before the window does: the recent third holds none because the
+    series stopped, not because the data is coarse, so the rise in its last ten samples is no recent trend."""
+    t = np.arange(0, 50 * 60, 60, dtype=float)
+    v = np.full(t.size, 0.19) + np.random.default_rng(4).normal(0, 0.001, t.size)
+    v[-10:] += np.linspace(0, 0.3, 10)
+    stopped = Series("disk_usage_ratio", {"service": "cache"}, t, v)
+    assert detect_trend([stopped], start=0, end=90 * 60, limit=1.0, min_growth=0.2) == []

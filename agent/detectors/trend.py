@@ -13,7 +13,7 @@ from agent.detectors.emit import make_finding
 from agent.detectors.scoring import combine, saturate
 from agent.detectors.wording import fmt_duration, fmt_time, fmt_value, subject_of
 from agent.findings import Finding, FindingKind
-from agent.series import Series
+from agent.series import Series, sample_step
 
 DETECTOR = "trend"
 MIN_POINTS = 10
@@ -102,12 +102,16 @@ RECENT_SPANS = (1.0, 0.5, 1.0 / 3.0)  # a leak or fill may have started part-way
 
 def _recent_fit(s: Series, start: float, end: float) -> tuple[Series, Fit] | None:
     """The best-fitting line over the whole window or its most recent half or third (growth that began
-    part-way through fits a line only from where it began)."""
+    part-way through fits a line only from where it began). A half or third too short for ``MIN_POINTS`` samples
+    at the series' sampling interval (coarse data) is fitted over the window's last ``MIN_POINTS`` samples; one
+    short of samples because the series stopped reporting is left out, as before."""
     best: tuple[Series, Fit] | None = None
     window = s.between(start, end)
+    step = sample_step([s])
     for share in RECENT_SPANS:
-        now = s.between(end - share * (end - start), end)
-        if len(now) < MIN_POINTS <= len(window):
+        span = share * (end - start)
+        now = s.between(end - span, end)
+        if len(now) < MIN_POINTS <= len(window) and span < MIN_POINTS * step:
             now = window.last(MIN_POINTS)
         if len(now) < MIN_POINTS:
             continue
