@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind, number_findings
 from agent.reasoners.attribution import attributed_fault, fault_for
 from agent.reasoners.blame import outgoing_slowness
@@ -277,6 +278,24 @@ def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():
     assert _load_origin_at_store([rise, busy], topology)
     busy_later = busy.model_copy(update={"onset": T0 + 1200})  # its own memory, 24 minutes after the load
     assert not _load_origin_at_store([rise, busy_later], topology)
+
+
+def test_a_service_whose_requests_rose_with_its_callers_carries_load_from_above():
+    """A surge enters at the gateway and reaches the store: the store's requests, CPU and latency rise with the
+    gateway's, and a release landed on the store just before. The store is carrying the load from above (its
+    callers' anomalies are not its doing), so the gateway, where the load entered, ranks first."""
+    topology = {"gateway": ["store"], "store": []}
+    surge = [_finding("gateway", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 300}),
+             _finding("gateway", SERVER, 0.8).model_copy(update={"onset": T0 - 240})]
+    carried = [_finding("store", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 300}),
+               _finding("store", "cpu_usage_ratio", 0.95).model_copy(update={"onset": T0 - 300}),
+               _finding("store", SERVER, 0.95).model_copy(update={"onset": T0 - 300})]
+    release = ChangeNote(service="store", ts=T0 - 420, id="deploy-1", type="deploy", description="store v2")
+    ranked = rank_services(number_findings(surge + carried), [release], topology, ["gateway"])
+    assert [e.service for e in ranked][:2] == ["gateway", "store"]
+    store = next(e for e in ranked if e.service == "store")
+    assert "its requests rose with its callers': the load came from above" in store.notes
+    assert not any("explains anomalies in callers" in n for n in store.notes)
 
 
 def _cpu(service: str, level: float, ceiling: float | None = 100.0, score: float = 0.8,

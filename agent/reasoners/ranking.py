@@ -144,9 +144,15 @@ def rank_by_rules(
         ]
         load_above = any(c.service in upstream and rising_load(c) for c in anomalous)
         breaks_here = traces_break_here(ev)  # the traces locate the break here: no victim, nor passing a delay on
+        # its requests rose with its callers': it carries load that entered above it, and its callers' trouble
+        # is that load's doing, not its own (unless its traces break there)
+        carried = load_above and rising_load(ev) and not breaks_here
         if not load_above and load_origin(ev, anomalous, downstream, topology, tolerance):
             ev.score += LOAD_BONUS
             ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
+        elif carried:
+            ev.score *= VICTIM_FACTOR
+            ev.notes.append("its requests rose with its callers': the load came from above")
         elif earlier_deps and not own_saturation(ev) and not breaks_here:
             ev.score *= VICTIM_FACTOR
             ev.notes.append(f"dependencies {sorted(earlier_deps)} deviated no later: likely a victim")
@@ -157,7 +163,7 @@ def rank_by_rules(
             ev.score += SATURATION_BONUS
             ev.notes.append(f"its {full.metric} reached {usage_share(full):.0%} of capacity with no rise in requests")
         explained = [c.service for c in anomalous if c.service in upstream and no_later(ev.onset, c.onset, tolerance)]
-        if explained:
+        if explained and not carried:
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
             ev.notes.append(f"explains anomalies in callers {sorted(explained)}")
         if ev.service in first:
