@@ -48,6 +48,21 @@ def test_change_on_a_dependency_of_an_anomalous_service():
     assert finding.score < same.score
 
 
+def test_a_callers_own_change_explains_its_onset_before_a_dependencys_does():
+    """ranking's own config push 2 minutes before its onset explains it; feature-store's deploy at the same moment
+    (feature-store itself quiet) is no longer related to ranking's onset. With ranking's own change later than
+    the dependency's relation is strong, or absent, the dependency's change is related as before."""
+    onsets = {"ranking": ONSET}
+    own, dependency = change(2, type_="config"), change(2, service="feature-store")
+    [finding] = detect_change_proximity([own, dependency], onsets, dependencies=TOPOLOGY)
+    assert finding.service == "ranking"
+    related = detect_change_proximity([dependency], onsets, dependencies=TOPOLOGY)
+    assert [f.service for f in related] == ["feature-store"]
+    weaker_own = change(28, type_="config")  # 28 minutes before: explains less than the dependency's deploy
+    found = detect_change_proximity([weaker_own, dependency], onsets, dependencies=TOPOLOGY)
+    assert sorted(f.service for f in found) == ["feature-store", "ranking"]
+
+
 def test_unrelated_services_and_rollbacks():
     assert detect_change_proximity([change(3, service="gateway")], {"ranking": ONSET}, dependencies=TOPOLOGY) == []
     [rollback] = detect_change_proximity([change(3, type_="rollback")], {"ranking": ONSET})

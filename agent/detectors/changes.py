@@ -39,8 +39,9 @@ def detect_change_proximity(
     relates to the onset of C itself and of every service that depends on C (``dependencies``:
     service -> the services it calls). The gap ``onset - change`` must lie in ``[-lead, max_gap]``
     (``lead`` absorbs sampling jitter). Score: ``exp(-gap / (max_gap / 3))`` x (1 for C itself,
-    ``dependency_weight`` for a caller) x type weight (rollback 0.5); the best related onset is kept.
-    The Finding is about the changed service: that is the root-cause candidate.
+    ``dependency_weight`` for a caller) x type weight (rollback 0.5); the best related onset is kept. A caller's
+    onset that a change of its own explains at least as well (as scored here) is not related to a dependency's
+    change: the simpler explanation stands. The Finding is about the changed service: the root-cause candidate.
     """
     if max_gap <= 0:
         raise ValueError(f"max_gap must be positive, got {max_gap!r}")
@@ -49,17 +50,27 @@ def detect_change_proximity(
         for dep in deps:
             callers.setdefault(dep, []).append(service)
     tau = max_gap / 3.0
+
+    def relation(change: ChangeRecord, affected: str) -> float | None:
+        onset = onsets.get(affected)
+        if onset is None or not -lead <= onset - change.ts <= max_gap:
+            return None
+        weight = 1.0 if affected == change.service else dependency_weight
+        return math.exp(-max(0.0, onset - change.ts) / tau) * weight * TYPE_WEIGHT.get(change.type, 1.0)
+
+    own: dict[str, float] = {}  # how well each service's own changes explain its own onset
+    for change in changes:
+        if (score := relation(change, change.service)) is not None:
+            own[change.service] = max(score, own.get(change.service, 0.0))
     findings: list[Finding] = []
     for change in sorted(changes, key=lambda c: (c.ts, c.id)):
         best: tuple[float, str, float] | None = None
         for affected in [change.service, *callers.get(change.service, [])]:
-            onset = onsets.get(affected)
-            if onset is None or not -lead <= onset - change.ts <= max_gap:
-                continue
-            weight = 1.0 if affected == change.service else dependency_weight
-            score = math.exp(-max(0.0, onset - change.ts) / tau) * weight * TYPE_WEIGHT.get(change.type, 1.0)
+            score = relation(change, affected)
+            if score is None or (affected != change.service and own.get(affected, 0.0) >= score):
+                continue  # a caller whose own change explains its onset at least as well
             if best is None or score > best[0]:
-                best = (score, affected, onset)
+                best = (score, affected, onsets[affected])
         if best is not None:
             findings.append(_finding(change, *best, source=source))
     return findings
