@@ -79,21 +79,17 @@ def find_bundles(
     path that is not a directory is returned as is, so that validating it reports why. ``on_found`` is told the
     count after each bundle found; past ``limit`` bundles the search stops with TooManyBundlesError.
     """
-    found: set[Path] = set()
-    seen: set[Path] = set()  # the bundles' real paths
+    found: dict[Path, Path] = {}  # real path -> the first path found leading to it
     for raw in paths:
         path = Path(raw)
         for bundle in _walk(path) if path.is_dir() else [path]:
-            real = real_path(bundle)
-            if real in seen:
+            if found.setdefault(real_path(bundle), bundle) is not bundle:
                 continue
-            seen.add(real)
-            found.add(bundle)
             if on_found is not None:
                 on_found(len(found))
             if limit is not None and len(found) > limit:
                 raise TooManyBundlesError(limit, bundle)
-    return sorted(found)
+    return sorted(found.values())
 
 
 def bundles_under(directory: str | Path) -> list[Path]:
