@@ -16,6 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What each HTTP endpoint setting looks like, for the error when one is given without its scheme.
 EXAMPLE_URLS = {"llm_base_url": "http://localhost:8080/v1", "prometheus_url": "http://localhost:9090",
                 "chroma_url": "http://localhost:8000"}
+DATABASE_URL_EXAMPLES = "sqlite:///path/to/bianque.db or postgresql+psycopg://user:pw@host/db"
 
 
 class Settings(BaseSettings):
@@ -120,8 +121,7 @@ class Settings(BaseSettings):
         try:
             make_url(value.strip())
         except (ArgumentError, ValueError):
-            raise ValueError("not a database URL: expected e.g. sqlite:///path/to/bianque.db or "
-                             "postgresql+psycopg://user:pw@host/db") from None
+            raise ValueError(f"not a database URL: expected e.g. {DATABASE_URL_EXAMPLES}") from None
         return value.strip()
 
     @property

@@ -34,7 +34,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import StaticPool
 
-from agent.config import masked_url
+from agent.config import DATABASE_URL_EXAMPLES, masked_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BEGIN_OPTION = "bianque_sqlite_begin"
@@ -194,8 +194,7 @@ def parse_url(url: str | URL) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise DatabaseURLError(
-            f"not a database URL: {masked_url(str(url))!r} (expected e.g. sqlite:///path/to/bianque.db "
-            "or postgresql+psycopg://user:pw@host/db)"
+            f"not a database URL: {masked_url(str(url))!r} (expected e.g. {DATABASE_URL_EXAMPLES})"
         ) from exc
     return parsed
 
