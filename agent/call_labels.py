@@ -89,6 +89,10 @@ class ReadCalls:
         """Every caller and callee."""
         return set(self.depends_on) | {c for callees in self.depends_on.values() for c in callees}
 
+    def describe(self, why: str = "no call graph given") -> str:
+        """One sentence for the report's notes, after ``why`` the calls were read off the data."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class LabelledCalls(ReadCalls):

@@ -1,4 +1,5 @@
-"""A call graph read off the order of log lines in traces, for data that comes without one.
+"""A call graph read off the logs, for data that comes without one: the order of log lines in traces, and the
+services log lines name.
 
 Many exports hold logs with trace ids but no call graph. Without one, every service with data is a possible
 dependency of every other, and the ranking loses the rules that need to know who calls whom. Within one trace
@@ -9,12 +10,20 @@ few milliseconds apart; lines that share a timestamp have no order, so they name
 parent ids are needed (most logs print none). Measured on nezha-tt-dev against
 its given call graphs: 86 % of the calls read off are in them, and 66 % of theirs are read off (the rest are
 calls no trace of the window exercised); see docs/skills.md for what it does to the answers.
+
+A client's log lines name the service they call ("retrying call to cache", "upstream timeout calling
+user-profile", ``http://ts-order-service:12031/api/v1/...``) far more often than a server's name its callers:
+:func:`calls_named` reads a line of one service naming another service with data (a whole word of it: not inside
+a longer name) in at least ``MIN_LINES`` lines as a call from the first to the second. A pair named both ways is
+ambiguous and left out. On nezha-tt-dev 52 of the 57 pairs so read are calls of the given graphs and none is one
+reversed.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from itertools import groupby
 from operator import itemgetter
@@ -24,6 +33,7 @@ from agent.detectors.trace_ids import trace_of
 from agent.series import LogRecord
 
 MIN_TRACES = 2  # traces that must show a call before it is an edge
+MIN_LINES = 2  # log lines of a service that must name another before it is taken as calling it
 
 
 @dataclass(frozen=True)
@@ -76,3 +86,36 @@ def _first_calls(lines: list[tuple[float, str]]) -> set[tuple[str, str]]:
         met |= services
         previous = services
     return found
+
+
+@dataclass(frozen=True)
+class NamedCalls(ReadCalls):
+    """Callers and what they call, as their log lines named the callees."""
+
+    lines: int = 0  # log lines naming another service with data
+
+    def describe(self, why: str = "no call graph given") -> str:
+        """One sentence for the report's notes, after ``why`` a call graph was read off the lines."""
+        return (f"{why}: {self.calls} call(s) among {len(self.services())} services read off {self.lines} log "
+                f"line(s) of one service naming another ({MIN_LINES}+ lines a pair; pairs named both ways left out)")
+
+
+def calls_named(records: Iterable[LogRecord], services: Collection[str], min_lines: int = MIN_LINES) -> NamedCalls:
+    """The calls the log lines of ``records`` name: a line of one service naming another of ``services`` as a whole
+    word (not inside a longer name), in ``min_lines``+ lines, and never the other way round."""
+    names = sorted((s for s in services if s), key=len, reverse=True)  # the longest name first where names nest
+    if not names:
+        return NamedCalls()
+    pattern = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    seen: Counter[tuple[str, str]] = Counter()
+    lines = 0
+    for record in records:
+        named = {m.group(1) for m in pattern.finditer(record.message)} - {record.service} if record.service else ()
+        lines += bool(named)
+        seen.update((record.service, callee) for callee in named)
+    naming = {pair for pair, count in seen.items() if count >= min_lines}
+    depends_on: dict[str, list[str]] = {}
+    for caller, callee in sorted(naming):
+        if (callee, caller) not in naming:
+            depends_on.setdefault(caller, []).append(callee)
+    return NamedCalls(depends_on, lines)

@@ -113,7 +113,10 @@ def test_calls_that_miss_the_alerted_service_still_rank_but_every_service_with_d
     toolkit = replace(live(), logs=RecordingLogSource(front_door))
     state = investigated(toolkit)
     assert state["calls"] == {"db": ["cache"], "gateway": ["db"]}
-    assert state["pack"]["topology"] == {"cache": [], "db": ["cache"], "gateway": ["db"]}
+    # the alerted service is a node of the ranking's graph, named by no trace or not: api is weighed; billing, on no
+    # path the traces show, is not
+    assert state["pack"]["topology"] == {"api": [], "cache": [], "db": ["cache"], "gateway": ["db"]}
+    assert [c["service"] for c in state["verdict"]["root_causes"]][:2] == ["db", "api"]
     assert any(note.startswith("no call graph given: 2 call(s)") for note in state["notes"])
     assert any("no call graph covers api" in note for note in state["notes"])
     assert {"billing", "db", "gateway"} <= set(state["gathered"]["dependencies"])
@@ -130,7 +133,8 @@ def test_a_log_source_that_fails_leaves_every_service_with_data_a_possible_depen
     assert {"billing", "db"} <= set(state["gathered"]["dependencies"])
 
 
-def test_logs_without_trace_ids_show_no_call_and_change_nothing():
+def test_logs_without_trace_ids_naming_no_service_with_data_show_no_call_and_change_nothing():
+    # api's lines name db, but the metric source lists no services and the log store has none of db's lines
     toolkit = replace(live(), logs=RecordingLogSource(world_logs()))
     state = investigated(toolkit)
     assert "calls" not in state and state["pack"]["topology"] == {}
@@ -171,11 +175,14 @@ def test_a_bundle_without_a_call_graph_gets_the_calls_its_traces_show_in_the_gat
     assert toolkit.topology is None  # the Toolkit, which a bundle's replays may share, is left as it was
 
 
-def test_a_bundles_logs_without_trace_ids_are_read_once_and_show_no_call(tmp_path, monkeypatch):
-    toolkit = bundled(tmp_path, world_logs())
+def test_a_bundles_logs_without_trace_ids_are_read_once_and_give_the_calls_their_lines_name(tmp_path, monkeypatch):
+    toolkit = bundled(tmp_path, world_logs())  # api logs "timeout calling db after 213ms": db has metrics here
     asked = recorded_log_requests(monkeypatch)
     state = investigated(toolkit)
-    assert "calls" not in state and any("no call graph covers api" in note for note in state["notes"])
+    assert state["calls"] == {"api": ["db"]} and state["gathered"]["dependencies"] == ["db"]
+    assert any(note.startswith("no call graph given: 1 call(s) among 2 services read off 30 log line(s) of one "
+                               "service naming another") for note in state["notes"])
+    assert state["verdict"]["root_causes"][0]["service"] == "db"
     assert [request.patterns for request in asked] == [(), ("timeout",)]
 
 

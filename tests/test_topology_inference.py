@@ -14,7 +14,7 @@ from agent.events import Event
 from agent.graph.nodes.triage import triage
 from agent.runtime import bundle_toolkit
 from agent.series import LogRecord, Series
-from agent.topology_inference import MIN_TRACES, calls_from_traces
+from agent.topology_inference import MIN_LINES, MIN_TRACES, calls_from_traces, calls_named
 from tests.fixtures.graph.world import start_state
 
 T0 = 1_700_000_000.0
@@ -116,3 +116,29 @@ def test_a_given_graph_without_calls_is_said_to_have_none_not_to_be_missing(tmp_
     [note] = [note for note in notes_of(_bundle(tmp_path, {"gateway": [], "search": []}))
               if "read off the order of log lines" in note]
     assert note.startswith("the topology names no call between its services: 1 call(s)"), note
+
+
+def lines(service: str, *messages: str) -> list[LogRecord]:
+    return [LogRecord(T0 + i, service, "WARN", message) for i, message in enumerate(messages)]
+
+
+def test_a_services_lines_naming_another_in_two_lines_give_the_call():
+    services = ["gateway", "cart", "cartservice", "ts-order-service", "ts-order-service-v2", "db"]
+    records = [*lines("gateway", "retrying call to cart after transient error", "upstream cart timed out"),
+               *lines("gateway", "GET http://ts-order-service:12031/api/v1/orders failed", "ts-order-service: 503"),
+               *lines("gateway", "connection pool to db near capacity"),  # once: a coincidence, no call
+               *lines("cart", "cart flushed", "cart flushed"),  # its own name
+               *lines("db", "slow query from cartservice", "slow query from ts-order-service-v2")]
+    named = calls_named(records, services)
+    # "cart" inside "cartservice", "ts-order-service" inside "ts-order-service-v2" name no cart, no ts-order-service
+    assert named.depends_on == {"gateway": ["cart", "ts-order-service"]}
+    assert named.lines == 7 and named.calls == 2
+    note = named.describe()
+    assert "2 call(s) among 3 services read off 7 log line(s)" in note and f"{MIN_LINES}+ lines" in note
+
+
+def test_a_pair_named_both_ways_names_no_call_and_words_that_name_no_service_with_data_none():
+    records = [*lines("api", "timeout calling db", "timeout calling db", "calling payment provider", "payment failed"),
+               *lines("db", "client api disconnected", "client api reconnected")]
+    assert calls_named(records, ["api", "db"]).depends_on == {}
+    assert calls_named(records, []).depends_on == {}

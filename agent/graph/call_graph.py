@@ -9,6 +9,7 @@ at once and is never changed. The plan, the analysis and the evidence pack all a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from agent.graph.state import InvestigationState
@@ -23,6 +24,19 @@ def call_graph(state: InvestigationState, toolkit: Toolkit) -> Topology | None:
     (``state["calls"]``), else the Toolkit's call graph."""
     calls = state.get("calls")
     return Topology(calls) if calls else toolkit.topology
+
+
+def with_targets(graph: Topology | None, targets: Iterable[str]) -> dict[str, list[str]]:
+    """``graph`` as ``{service: [dependencies]}`` with every target (an alerted service) as a node: the ranking
+    weighs only the services its graph names, and the calls read off the data may name no call of the alerted
+    service (its lines carry no trace id, or name no callee); it keeps none then rather than being left out. Other
+    services the graph does not name lie on no path the data shows and stay out. Empty without a graph."""
+    if graph is None:
+        return {}
+    nodes = graph.as_dict()
+    for service in targets:
+        nodes.setdefault(service, [])
+    return nodes
 
 
 def may_read_calls(state: InvestigationState, toolkit: Toolkit) -> bool:

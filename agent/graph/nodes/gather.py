@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-from agent.call_labels import CONVENTIONS, CallLabels, LabelledCalls, calls_from_labels
+from agent.call_labels import CONVENTIONS, CallLabels, LabelledCalls, ReadCalls, calls_from_labels
 from agent.events import Event
 from agent.graph.call_graph import call_graph, entry_points, may_read_calls, union, why_read
 from agent.graph.gathered import Gaps, no_data_line
@@ -27,7 +27,7 @@ from agent.phrases import first_of
 from agent.sources.base import LogRequest, SourceResult
 from agent.sources.promql import classic_label
 from agent.topology import Topology
-from agent.topology_inference import MIN_TRACES, InferredCalls, calls_from_traces
+from agent.topology_inference import MIN_LINES, MIN_TRACES, calls_from_traces, calls_named
 
 log = logging.getLogger(__name__)
 
@@ -278,8 +278,8 @@ def _read_calls(state: InvestigationState, toolkit: Toolkit, start: float, end: 
     if not may_read_calls(state, toolkit):
         return {}, []
     labelled, notes = _calls_from_metric_labels(toolkit, start, end)
-    inferred = _calls_from_logs(toolkit, start, end) if toolkit.logs is not None else None
-    found = [calls for calls in (labelled, inferred) if calls is not None]
+    read_off_logs = _calls_from_logs(toolkit, start, end) if toolkit.logs is not None else []
+    found = [calls for calls in (labelled, *read_off_logs) if calls is not None]
     if not found:
         return {}, notes
     calls = union(*(c.depends_on for c in found)) if len(found) > 1 else found[0].depends_on
@@ -333,18 +333,18 @@ def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float) -> tup
     return labelled, notes
 
 
-def _calls_from_logs(toolkit: Toolkit, start: float, end: float) -> InferredCalls | None:
-    """The calls the traces of the log lines in ``[start, end]`` show (every service and level, up to
-    ``max_log_lines`` lines, traces kept whole); None, and why in the debug log, when the log source cannot
-    answer or its lines show no call."""
+def _calls_from_logs(toolkit: Toolkit, start: float, end: float) -> list[ReadCalls]:
+    """The calls the log lines in ``[start, end]`` show (every service and level, up to ``max_log_lines`` lines,
+    traces kept whole): the order of their traces' lines, and the services with data their lines name; nothing,
+    and why in the debug log, when the log source cannot answer or its lines show no call."""
     request = LogRequest((), start, end, levels=(), limit=toolkit.max_log_lines, whole_traces=True)
     result = _run({"calls": lambda: toolkit.logs.query(request)}, toolkit.source_timeout_s)["calls"]
     if isinstance(result, str) or result.status == "error":
         log.debug("no call graph read off the logs: %s", result if isinstance(result, str) else result.error)
-        return None
-    inferred = calls_from_traces(result.data)
-    if not inferred.calls:
-        log.debug("no call graph read off the logs: the %d lines show no call in %d+ traces", len(result.data),
-                  MIN_TRACES)
-        return None
-    return inferred
+        return []
+    found = [calls for calls in (calls_from_traces(result.data),
+                                 calls_named(result.data, toolkit.data_services(start, end))) if calls.calls]
+    if not found:
+        log.debug("no call graph read off the logs: the %d lines show no call in %d+ traces and name none in %d+ "
+                  "lines", len(result.data), MIN_TRACES, MIN_LINES)
+    return found

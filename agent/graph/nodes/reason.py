@@ -8,7 +8,7 @@ from typing import Any
 from agent.events import Event
 from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet, select_for_pack
 from agent.findings import Finding
-from agent.graph.call_graph import call_graph
+from agent.graph.call_graph import call_graph, with_targets
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.reasoners.alert_history import same_alert
@@ -24,9 +24,8 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
     findings = [Finding.model_validate(f) for f in state.get("findings", [])]
     if toolkit.max_findings is not None:
         findings = select_for_pack(findings, toolkit.max_findings)
-    graph = call_graph(state, toolkit)
-    topology = graph.as_dict() if graph is not None else {}
     targets = state.get("targets", [])
+    topology = with_targets(call_graph(state, toolkit), targets)
     changes = [ChangeNote(**{k: c[k] for k in ("id", "ts", "service", "type", "description", "version")})
                for c in gathered.get("changes", [])]
     return EvidencePack(
