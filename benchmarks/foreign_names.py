@@ -8,6 +8,9 @@ per pattern, seeds from ``--seed-start``, >= 1000) is answered three ways, offli
 - **services renamed**: every service (and business) becomes ``svc-NN`` wherever it appears (metrics, logs,
   changes, event, alert, topology, label), so no Skill of the simulator's modules fits and the generic Skills
   answer;
+- **services renamed, metrics in short forms**: the metric names too become the short forms many monitoring
+  systems of search, recommendation and ads engines use (``qps``, ``rt_p99``, ``err_rate``, ``cpu_util``,
+  ``mem_used``, ``hit_rate``, ``ctr``; ``SHORT_FORMS``): the words say what a series measures, in other words;
 - **services and metrics renamed**: the metric names too become ``metric-NNN``: no name says what a series
   measures or which way is bad (the catch-all reads every series both ways). An inspection then counts as
   finding a labelled problem when it flags the right service (``kind: anomaly``): no report could name a
@@ -48,6 +51,11 @@ from agent.sim.batch import BENCHMARK_SEEDS
 
 PATTERNS = ("rca", "release_interception", "inspection")
 TEXT_FILES = ("event.yaml", "label.yaml", "topology.yaml", "logs.jsonl", "changes.jsonl")
+SHORT_FORMS = {  # the simulator's metric names as many in-house monitoring systems write them
+    "requests_per_second": "qps", "request_latency_p99_seconds": "rt_p99", "request_latency_p50_seconds": "rt_p50",
+    "request_error_ratio": "err_rate", "cpu_usage_ratio": "cpu_util", "memory_usage_bytes": "mem_used",
+    "disk_usage_ratio": "disk_util", "cache_hit_ratio": "hit_rate", "click_through_ratio": "ctr",
+}
 
 
 def bundle_names(bundle: Path) -> tuple[set[str], set[str]]:
@@ -77,14 +85,18 @@ def word_replacer(mapping: Mapping[str, str]) -> Callable[[str], str]:
     return lambda text: pattern.sub(lambda m: mapping[m.group(1)], text)
 
 
-def renamed_copy(bundle: Path, out: Path, *, metrics_too: bool, businesses: Mapping[str, str]) -> Path:
+def renamed_copy(bundle: Path, out: Path, *, metrics_too: bool, businesses: Mapping[str, str],
+                 metric_names: Mapping[str, str] | None = None) -> Path:
     """``bundle`` written to ``out`` with every service (and the ``businesses`` given) renamed ``svc-NN`` (and,
-    with ``metrics_too``, every metric ``metric-NNN``), consistently in every file."""
+    with ``metrics_too``, every metric ``metric-NNN``; or each metric ``metric_names`` maps), consistently in every
+    file."""
     services, metrics = bundle_names(bundle)
     names = {s: f"svc-{i:02d}" for i, s in enumerate(sorted(services), 1)}
     names.update({b: n for b, n in businesses.items() if b not in names})
     if metrics_too:
         names.update({m: f"metric-{i:03d}" for i, m in enumerate(sorted(metrics), 1)})
+    elif metric_names:
+        names.update({m: metric_names[m] for m in metrics if m in metric_names})
     rename = word_replacer(names)
     out.mkdir(parents=True)
     with (bundle / "metrics.csv").open(newline="") as src, (out / "metrics.csv").open("w", newline="") as dst:
@@ -165,6 +177,9 @@ def main(argv: list[str] | None = None) -> BenchResult:
             "as simulated": original,
             "services renamed": [renamed_copy(p, root / "services" / p.parent.name / p.name, metrics_too=False,
                                               businesses=businesses) for p in original],
+            "services renamed, metrics in short forms": [
+                renamed_copy(p, root / "short" / p.parent.name / p.name, metrics_too=False, businesses=businesses,
+                             metric_names=SHORT_FORMS) for p in original],
             "services and metrics renamed": [renamed_copy(p, root / "all" / p.parent.name / p.name, metrics_too=True,
                                                           businesses=businesses) for p in original],
         }

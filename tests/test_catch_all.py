@@ -55,6 +55,9 @@ def investigate_bundle(path):
     # ... unless the name counts errors (a plural, a participle, a total)
     ("sensor_voltage_errors", "up"), ("temperature_read_failures_total", "up"), ("temp_celsius_reads_failed", "up"),
     ("voltage_error", "both"),
+    # a point in time is no wait (every Prometheus client exports its process' start time); succ is success
+    ("process_start_time_seconds", "both"), ("node_boot_time_seconds", "both"), ("last_seen_time", "both"),
+    ("succ_rate", "down"), ("err_rate", "up"), ("ErrCount", "up"), ("stderr_lines", "both"),
 ])
 def test_direction_is_read_off_the_name(name, direction):
     assert infer_direction(name) == direction

@@ -27,6 +27,21 @@ def test_metric_families_by_name():
     assert metric_family("widgets_total") is None
 
 
+def test_short_and_foreign_names_say_their_family_as_whole_words():
+    """A system's own short forms name the family as the long ones do: memory as mem standing alone or ending a name,
+    a wait by its word or unit (avg_rt, cost_ms: what the direction reads as a wait), an amount of work by tps or
+    throughput; inside a longer word they say nothing (memcached, https)."""
+    for name in ("mem", "cartservice_mem", "MemUsage", "jvm_heap", "ram_used"):
+        assert metric_family(name) == "memory_leak", name
+    for name in ("avg_rt", "cost_ms", "TargetResponseTime", "resp_time", "latency-50", "queue_wait_seconds"):
+        assert metric_family(name) == "slow_dependency", name
+    for name in ("tps", "throughput", "Invocations", "cartservice_workload"):
+        assert metric_family(name) == "traffic_spike", name
+    assert metric_family("succ_rate") == metric_family("err_rate") == "error_fault"
+    for name in ("memcached_items", "https_enabled", "process_start_time_seconds", "request_duration_seconds_sum"):
+        assert metric_family(name) is None, name
+
+
 def test_a_storage_volume_is_disk_and_an_amount_of_traffic_is_not():
     for name in ("kubelet_volume_stats_used_bytes", "VolumeReadBytes", "VolumeQueueLength"):
         assert metric_family(name) == "disk_full", name

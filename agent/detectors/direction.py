@@ -42,8 +42,8 @@ def mwu_alternative(direction: str) -> str:
 # Which way a metric is bad, read off its name when a Skill leaves it to the data (``direction: auto``).
 # Words are matched as whole tokens of the name split on non-letters and camelCase, so ``TravelTime``
 # and ``request_duration_seconds`` both say "up" and ``cache_hit_ratio`` says "down".
-ERROR_WORDS = frozenset({"error", "errors", "fail", "failed", "failure", "failures", "timeout", "timeouts",
-                         "exception", "exceptions", "5xx"})  # a rise of such a metric is requests failing
+ERROR_WORDS = frozenset({"error", "errors", "err", "errs", "fail", "failed", "failure", "failures", "timeout",
+                         "timeouts", "exception", "exceptions", "5xx"})  # a rise of such a metric is requests failing
 _UP_WORDS = ERROR_WORDS | {"reject", "rejected", "dropped", "4xx", "throttle", "throttles", "throttled", "unhealthy",
                            "retry", "retries", "lag"}
 _DURATION_WORDS = frozenset({"latency", "duration", "time", "rt", "elapsed"})  # "rt": response time
@@ -55,7 +55,10 @@ _PERCENTILE = re.compile(r"p\d{2,3}")  # p50, p99, p999: a latency distribution'
 _ACCUMULATED = frozenset({"total", "count", "sum", "bucket"})
 _NOT_A_WAIT = frozenset({"offset", "skew", "drift", "expiry", "expiration", "expires", "remaining", "ttl",
                          "timestamp"})  # a clock's error, time left, a point in time
-_DOWN_WORDS = frozenset({"success", "availability", "available", "uptime", "apdex", "healthy", "free", "freeable"})
+# "<word> time" naming when something happened (process_start_time_seconds, node_boot_time_seconds, last_seen_time)
+_WHEN_WORDS = frozenset({"start", "started", "boot", "created", "creation", "seen", "modified", "changed", "last"})
+_DOWN_WORDS = frozenset({"success", "succ", "availability", "available", "uptime", "apdex", "healthy", "free",
+                         "freeable"})  # "succ": success, as in succ_rate
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
 # a physical reading names what the series measures; error words beside it say what it watches, not which way
 # is bad (``machine_temperature_system_failure`` is a temperature: a fall can be the failure), unless the name
@@ -93,9 +96,21 @@ def _counts_errors(tokens: list[str]) -> bool:
     return last in _COUNTED_ERRORS or (_ends_accumulated(tokens) and bool(ERROR_WORDS.intersection(tokens)))
 
 
+def says_wait(metric: str) -> bool:
+    """The name measures a wait: a duration word (latency, duration, time, rt, elapsed), a time unit or a latency
+    quantile (``avg_rt``, ``cost_ms``, ``TargetResponseTime``, ``p99``), and is no total, count, sum, bucket, clock
+    offset or time left."""
+    return _says_duration(name_tokens(metric))
+
+
+def _point_in_time(tokens: list[str]) -> bool:
+    """The name says when something happened: a time after a word such as start, boot or seen."""
+    return any(t == "time" and i > 0 and tokens[i - 1] in _WHEN_WORDS for i, t in enumerate(tokens))
+
+
 def _says_duration(tokens: list[str]) -> bool:
     """A duration word, a time unit or a latency quantile (p99) in a name that measures a wait."""
-    if not tokens or _ends_accumulated(tokens) or _NOT_A_WAIT.intersection(tokens):
+    if not tokens or _ends_accumulated(tokens) or _NOT_A_WAIT.intersection(tokens) or _point_in_time(tokens):
         return False
     return any(_PERCENTILE.fullmatch(t) or t in _DURATION_WORDS
                or (t in _TIME_UNITS and i > 0 and tokens[i - 1] != "per") for i, t in enumerate(tokens))

@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Sequence
 from functools import lru_cache
 
-from agent.detectors.direction import accumulates, infer_direction, name_tokens
+from agent.detectors.direction import accumulates, infer_direction, name_tokens, says_wait
 from agent.findings import Finding, FindingKind
 
 STORAGE_WORDS = ("byte", "used", "free", "avail", "stats", "queue", "read", "write", "idle", "inode")
@@ -26,6 +26,15 @@ METRIC_FAMILIES: list[tuple[str, tuple[str, ...], str]] = [
     ("slow_dependency", ("*latency*", "*duration*", "*response_time*"), "up"),
 ]
 _MATCH_ORDER = sorted(METRIC_FAMILIES, key=lambda entry: entry[0] == "traffic_spike")
+# whole words of a name that say a family where no glob does: short forms standing alone or ending a name
+# (``mem``, ``cartservice_mem``, ``MemUsage``; ``tps``, ``Invocations``); a wait (``avg_rt``, ``cost_ms``) is
+# a latency by ``says_wait``
+FAMILY_WORDS = {
+    ("memory_leak", "up"): frozenset({"mem", "memory", "heap", "rss", "ram"}),
+    ("traffic_spike", "up"): frozenset({"qps", "rps", "tps", "throughput", "workload", "invocations"}),
+    ("error_fault", "up"): frozenset({"err", "errs"}),  # err_rate, err_cnt
+    ("error_fault", "down"): frozenset({"succ"}),  # succ_rate
+}
 _REQUEST_WORDS = frozenset({"request", "requests", "call", "calls"})
 _AMOUNT_WORDS = frozenset({"total", "count", "ops", "rate"})
 # requests waiting or in progress (a slowdown raises them), a timer's other parts, configured amounts
@@ -63,13 +72,15 @@ def _family_entry(metric: str) -> tuple[str, tuple[str, ...], str] | None:
     comes last and only when the name says no bad direction of its own, and a latency's count or sum is none."""
     name = metric.lower()
     for entry in _MATCH_ORDER:
-        fault, globs, _ = entry
+        fault, globs, bad = entry
+        named = _matches(name, globs) or not FAMILY_WORDS.get((fault, bad), frozenset()).isdisjoint(name_tokens(metric))
         if fault == "traffic_spike":
-            if infer_direction(metric) == "both" and (_matches(name, globs) or _counts_requests(metric)):
+            if infer_direction(metric) == "both" and (named or _counts_requests(metric)):
                 return entry
-        elif fault == "slow_dependency" and accumulates(metric):
-            continue  # request_duration_seconds_count counts requests, _sum adds their time up
-        elif _matches(name, globs):
+        elif fault == "slow_dependency":
+            if not accumulates(metric) and (named or says_wait(metric)):
+                return entry  # request_duration_seconds_count counts requests, _sum adds their time up
+        elif named:
             return entry
     return None
 
