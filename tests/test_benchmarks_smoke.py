@@ -80,6 +80,7 @@ def test_foreign_names_table_and_renamed_bundles(bench, tmp_path):
     module = bench("foreign_names")
     result = module.main(["--count", "2", "--home", str(tmp_path / "h")])
     assert headers(result.tables["names"]) == ["measure", "as simulated", "services renamed",
+                                               "services renamed, metrics in short forms",
                                                "services and metrics renamed"]
     assert all("/2 " in cells["RCA top-1"] for cells in result.data["variants"].values())
     with pytest.raises(SystemExit):
@@ -100,6 +101,16 @@ def test_a_renamed_bundle_keeps_no_original_name(bench, tmp_path):
         assert not re.search(r"[-_ ]?".join(map(re.escape, re.split(r"[-_ ]", name))), event), name
     assert module.bundle_names(out) == ({f"svc-{i:02d}" for i in range(1, len(services) + 1)},
                                         {f"metric-{i:03d}" for i in range(1, len(metrics) + 1)})
+
+
+def test_a_bundle_in_short_forms_keeps_its_services_hidden_and_its_metrics_shortened(bench, tmp_path):
+    module = bench("foreign_names")
+    source = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
+    _, metrics = module.bundle_names(source)
+    out = module.renamed_copy(source, tmp_path / "b", metrics_too=False, businesses={},
+                              metric_names=module.SHORT_FORMS)
+    assert module.bundle_names(out)[1] == {module.SHORT_FORMS.get(m, m) for m in metrics}
+    assert "rt_p99" in module.bundle_names(out)[1]
 
 
 def test_release_interception_counts_hold_as_intercepted(bench):
