@@ -15,7 +15,7 @@ from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
 from agent.detectors.direction import infer_direction
 from agent.events import ChangeEvent, Event, InspectionScope, Pattern
-from agent.graph.analysis import analyze_gathered
+from agent.graph.analysis import analyze_gathered, family_twin
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
 from agent.series import Series
@@ -98,6 +98,37 @@ def test_the_catch_all_reads_unknown_names_and_leaves_named_metrics_to_their_sig
     assert ("other", "request_latency_seconds") not in {(f.signal, f.metric) for f in findings}
     speed_finding = next(f for f in findings if f.metric == "speed" and f.score >= 0.5)
     assert speed_finding.direction == "down"  # "both": a fall is caught too
+
+
+@pytest.mark.parametrize(("skill", "metric", "twin"), [
+    ("generic-release", "rt_p50", "latency"), ("generic-release", "err_rate", "errors"),
+    ("generic-release", "succ_rate", "success"), ("generic-rca", "mem_used", "memory"),
+    ("generic-release", "mem_used", None),  # read both ways by the catch-all, rises alone by the memory signal
+    ("generic-inspection", "machine_temperature_system_failure", None),
+    ("generic-rca", "qps", None), ("generic-rca", "syscall_read", None),
+    ("generic-inspection", "cpu_util", "cpu_change"),  # the catch-all judges against the baseline: so does its twin
+])
+def test_a_catch_all_series_of_a_named_family_goes_to_that_signal(skill_library, skill, metric, twin):
+    library = skill_library[skill]
+    catch_all = next(m for m in library.data.metrics if m.catch_all and m.compare == "baseline")
+    found = family_twin(library, catch_all, metric)
+    assert (found.id if found else None) == twin
+
+
+def test_a_latency_under_another_name_is_judged_as_the_latency_signal_judges_it(skill_library):
+    """A release's p50 26 % up in ``rt_p50``: the generic release Skill's latency signal asks 20 % of a latency,
+    its catch-all 30 % of a metric of unknown meaning; the name says latency, so the latency signal judges it."""
+    skill = skill_library["generic-release"]
+    rng = np.random.default_rng(3)
+    values = 0.010 + rng.normal(0.0, 0.0002, 90)
+    values[60:] *= 1.26
+    event = Event(pattern=Pattern.RELEASE_INTERCEPTION, time=T0 + 1800, service="svc",
+                  change={"id": "cfg-9", "type": "config", "service": "svc", "started": T0})
+    gathered = {"series": [{**_gathered("other", "rt_p50", values), "t": (T0 - 3600 + 60.0 * np.arange(90)).tolist()}],
+                "logs": [], "changes": []}
+    window = {"start": T0 - 3600, "end": T0 + 1800, "anchor": T0}
+    findings = analyze_gathered(skill, event, gathered, ["svc"], window)
+    assert {(f.signal, f.metric) for f in findings if f.score >= 0.5} == {("latency", "rt_p50")}
 
 
 def test_capitalised_cloud_metric_names_are_read_by_the_named_signals(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -291,8 +292,10 @@ def _signal_findings(
     return findings
 
 
-def _leave_named_metrics_to_their_signals(skill: Skill, signals: Mapping[str, SignalData]) -> None:
-    """A catch-all signal keeps only the series no other signal of the Skill gathered (no double counting)."""
+def _leave_named_metrics_to_their_signals(skill: Skill, signals: dict[str, SignalData]) -> None:
+    """A catch-all signal keeps only the series no other signal of the Skill gathered (no double counting), and
+    hands a series of a family another signal reads (``family_twin``) to that signal: ``rt_p50`` is judged as the
+    latency signal judges ``*[Ll]atency*``, with its direction, minimum effect and weight."""
     named = {s.key() for m in skill.data.metrics if not m.catch_all and m.id in signals
              for series in signals[m.id].current.values() for s in series}
     for signal in skill.data.metrics:
@@ -300,7 +303,44 @@ def _leave_named_metrics_to_their_signals(skill: Skill, signals: Mapping[str, Si
             continue
         data = signals[signal.id]
         for service, series in list(data.current.items()):
-            data.current[service] = [s for s in series if s.key() not in named]
+            kept = []
+            for s in series:
+                if s.key() in named:
+                    continue
+                twin = family_twin(skill, signal, s.metric)
+                if twin is None:
+                    kept.append(s)
+                    continue
+                target = signals.setdefault(twin.id, SignalData())
+                target.current.setdefault(service, []).append(s)
+                target.sources[s.key()] = data.sources.get(s.key(), "")
+                target.roles.setdefault(service, data.roles.get(service, "target"))
+                for offset, past in data.history.get(service, {}).items():
+                    target.history.setdefault(service, {}).setdefault(offset, []).extend(
+                        p for p in past if p.metric == s.metric and p.labels == s.labels)
+            data.current[service] = kept
+
+
+def family_twin(skill: Skill, catch_all: MetricSignal, metric: str) -> MetricSignal | None:
+    """The Skill's named signal that reads ``metric``'s family, judging it the way the catch-all would (the same
+    compare mode, and every bad direction the catch-all would judge: a temperature named ``…_failure`` is read both
+    ways, so no errors signal reading rises alone takes it), if any: the first in the Skill's order."""
+    family = metric_family(metric)
+    if family is None:
+        return None
+    wanted = catch_all.direction_for(metric)
+    for signal in skill.data.metrics:
+        if signal.catch_all or signal.compare != catch_all.compare or signal_family(signal) != family:
+            continue
+        if signal.direction_for(metric) in (wanted, "both"):
+            return signal
+    return None
+
+
+def signal_family(signal: MetricSignal) -> str | None:
+    """The family a named signal's glob says (``*[Ll]atency*`` -> slow_dependency), if it is one word."""
+    word = re.sub(r"\[(.)[^\]]*\]", r"\1", signal.name).strip("*")
+    return metric_family(word) if word and not re.search(r"[*?\[\]]", word) else None
 
 
 def _series_against_baseline(skill: Skill, signals: Mapping[str, SignalData]) -> int:
