@@ -115,6 +115,24 @@ def test_a_catch_all_series_of_a_named_family_goes_to_that_signal(skill_library,
     assert (found.id if found else None) == twin
 
 
+def test_a_series_handed_to_its_family_signal_takes_its_history_along(skill_library):
+    """A day-before copy of ``rt_p50`` (a release's daily cycle is read off it) goes with it to the latency
+    signal; the catch-all keeps its other series and their history."""
+    from agent.graph.analysis import _leave_named_metrics_to_their_signals
+    from agent.graph.gathered import series_by_signal
+
+    values = np.full(30, 0.01)
+    gathered = {"series": [_gathered("other", "rt_p50", values), _gathered("other", "speed", values),
+                           {**_gathered("other", "rt_p50", values), "period": "history:86400"},
+                           {**_gathered("other", "speed", values), "period": "history:86400"}]}
+    signals = series_by_signal(gathered)
+    assert signals["other"].history["svc"], "the test world's day-before series are history"
+    _leave_named_metrics_to_their_signals(skill_library["generic-release"], signals)
+    assert [s.metric for s in signals["latency"].current["svc"]] == ["rt_p50"]
+    assert [s.metric for past in signals["latency"].history["svc"].values() for s in past] == ["rt_p50"]
+    assert [s.metric for s in signals["other"].current["svc"]] == ["speed"]
+
+
 def test_a_latency_under_another_name_is_judged_as_the_latency_signal_judges_it(skill_library):
     """A release's p50 26 % up in ``rt_p50``: the generic release Skill's latency signal asks 20 % of a latency,
     its catch-all 30 % of a metric of unknown meaning; the name says latency, so the latency signal judges it."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from agent.detectors.direction import name_tokens
 
 JITTER = 1.05  # a share computed from rates overshoots its ceiling a little when pegged (101 %)
-PERCENT_WORDS = frozenset({"percent", "percentage", "pct"})
 # a share that does not say its scale (cpu_util, DiskUtilization): its values do
 SHARE_WORDS = frozenset({"util", "utilization", "utilisation"})
 
@@ -23,6 +22,6 @@ def capacity_limit(metric: str, top: float) -> float | None:
     words = set(name_tokens(metric))
     if ("ratio" in name or words & SHARE_WORDS) and top <= JITTER:
         return 1.0
-    if ("percent" in name or words & (PERCENT_WORDS | SHARE_WORDS)) and top <= 100.0 * JITTER:
+    if ("percent" in name or "pct" in words or words & SHARE_WORDS) and top <= 100.0 * JITTER:
         return 100.0
     return None

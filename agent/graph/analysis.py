@@ -304,21 +304,22 @@ def _leave_named_metrics_to_their_signals(skill: Skill, signals: dict[str, Signa
         data = signals[signal.id]
         for service, series in list(data.current.items()):
             kept = []
-            for s in series:
-                if s.key() in named:
-                    continue
-                twin = family_twin(skill, signal, s.metric)
-                if twin is None:
+            for s in (s for s in series if s.key() not in named):
+                if (twin := family_twin(skill, signal, s.metric)) is None:
                     kept.append(s)
-                    continue
-                target = signals.setdefault(twin.id, SignalData())
-                target.current.setdefault(service, []).append(s)
-                target.sources[s.key()] = data.sources.get(s.key(), "")
-                target.roles.setdefault(service, data.roles.get(service, "target"))
-                for offset, past in data.history.get(service, {}).items():
-                    target.history.setdefault(service, {}).setdefault(offset, []).extend(
-                        p for p in past if p.metric == s.metric and p.labels == s.labels)
+                else:
+                    _hand_over(data, signals.setdefault(twin.id, SignalData()), service, s)
             data.current[service] = kept
+
+
+def _hand_over(source: SignalData, target: SignalData, service: str, series: Series) -> None:
+    """``series`` of ``service``, with its history and where it came from, added to ``target``."""
+    key = series.key()
+    target.current.setdefault(service, []).append(series)
+    target.sources[key] = source.sources.get(key, "")
+    target.roles.setdefault(service, source.roles.get(service, "target"))
+    for offset, past in source.history.get(service, {}).items():
+        target.history.setdefault(service, {}).setdefault(offset, []).extend(p for p in past if p.key() == key)
 
 
 def family_twin(skill: Skill, catch_all: MetricSignal, metric: str) -> MetricSignal | None:

@@ -30,8 +30,8 @@ _MATCH_ORDER = sorted(METRIC_FAMILIES, key=lambda entry: entry[0] == "traffic_sp
 # (``mem``, ``cartservice_mem``, ``MemUsage``; ``tps``, ``Invocations``); a wait (``avg_rt``, ``cost_ms``) is
 # a latency by ``says_wait``
 FAMILY_WORDS = {
-    ("memory_leak", "up"): frozenset({"mem", "memory", "heap", "rss", "ram"}),
-    ("traffic_spike", "up"): frozenset({"qps", "rps", "tps", "throughput", "workload", "invocations"}),
+    ("memory_leak", "up"): frozenset({"mem", "ram"}),
+    ("traffic_spike", "up"): frozenset({"tps", "throughput", "invocations"}),
     ("error_fault", "up"): frozenset({"err", "errs"}),  # err_rate, err_cnt
     ("error_fault", "down"): frozenset({"succ"}),  # succ_rate
 }
