@@ -4,7 +4,7 @@ nab-dev's series carry their own names (``speed``, ``cpc_results``, ``Twitter_vo
 knows, so the generic inspection reads them through its catch-all. The same numbers under a name a Skill does
 know take another path: a named signal with its own bad direction, compare mode and minimum effect. Every
 inspection bundle of ``nab-dev`` is answered offline, as ``bianque eval`` does, as given and with its metric
-renamed to each of ``NAMES`` (values unchanged). Names of a share (utilization, percent) are given only to the
+renamed to each of ``NAMES`` (values unchanged). Names of a share (utilization, util, percent) are given only to the
 series that never exceed 100, and each row is compared with the same bundles as given.
 
 Usage::
@@ -38,8 +38,8 @@ from agent.eval.runner import find_bundles
 
 SET = "nab-dev"
 NAMES = ("request_latency_seconds", "request_count", "network_in_bytes", "disk_write_bytes", "cpu_utilization",
-         "memory_usage_percent")
-SHARE_WORDS = ("utilization", "percent")
+         "memory_usage_percent", "qps", "rt_p99", "cpu_util", "mem_used")  # the last four: in-house short forms
+SHARE_WORDS = ("util", "percent")
 
 
 def fits(bundle: Path, name: str) -> bool:

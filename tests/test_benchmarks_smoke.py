@@ -559,6 +559,7 @@ def test_inspection_names_give_a_share_only_to_series_within_100(bench, tmp_path
     (bundle / "event.yaml").write_text("pattern: inspection\ntime: 1000\nservice: road\nscope: {services: [road]}\n")
     (bundle / "metrics.csv").write_text("timestamp,metric,service,value\n1,speed,road,65\n2,speed,road,130\n")
     assert module.fits(bundle, "request_count") and not module.fits(bundle, "cpu_utilization")
+    assert not module.fits(bundle, "cpu_util") and module.fits(bundle, "qps")
 
 
 @needs_shared_data
