@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -340,7 +341,12 @@ def family_twin(skill: Skill, catch_all: MetricSignal, metric: str) -> MetricSig
 
 def signal_family(signal: MetricSignal) -> str | None:
     """The family a named signal's glob says (``*[Ll]atency*`` -> slow_dependency), if it is one word."""
-    word = re.sub(r"\[(.)[^\]]*\]", r"\1", signal.name).strip("*")
+    return _glob_family(signal.name)
+
+
+@lru_cache(maxsize=256)  # asked for every catch-all series of every investigation; a library has few globs
+def _glob_family(glob: str) -> str | None:
+    word = re.sub(r"\[(.)[^\]]*\]", r"\1", glob).strip("*")
     return metric_family(word) if word and not re.search(r"[*?\[\]]", word) else None
 
 
