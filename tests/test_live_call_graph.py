@@ -186,6 +186,20 @@ def test_a_bundles_logs_without_trace_ids_are_read_once_and_give_the_calls_their
     assert [request.patterns for request in asked] == [(), ("timeout",)]
 
 
+def test_the_services_with_data_are_asked_of_the_sources_once_per_investigation(tmp_path, monkeypatch):
+    # the calls the lines name, and every service a possible dependency when those calls miss the alerted one
+    from agent.graph.toolkit import Toolkit
+
+    asked = []
+    listed = Toolkit.data_services
+    monkeypatch.setattr(Toolkit, "data_services", lambda self, *a, **k: asked.append(a) or listed(self, *a, **k))
+    toolkit = bundled(tmp_path, [r for r in traced_logs() if r.service != "api"])
+    asked.clear()
+    state = investigated(toolkit)
+    assert any("no call graph covers api" in note for note in state["notes"]) and state["calls"]
+    assert len(asked) == 1
+
+
 @pytest.mark.parametrize("where", ["live", "bundle"])
 def test_a_skill_reading_no_dependencies_still_gets_the_calls_for_its_ranking(where, tmp_path):
     toolkit = live() if where == "live" else bundled(tmp_path, traced_logs(), release_event())

@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from functools import cache
 from typing import Any
 
 from agent.call_labels import CONVENTIONS, CallLabels, LabelledCalls, ReadCalls, calls_from_labels
@@ -245,12 +246,13 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     skill = toolkit.skill(state["skill"]["name"])
     started = state.get("window", {}).get("anchor")  # triage found when a change began
     start, end, _anchor = time_window(skill, event, started)
-    read, notes = _read_calls(state, toolkit, start, end)
+    services = cache(lambda: toolkit.data_services(start, end))  # asked of the sources once, if at all
+    read, notes = _read_calls(state, toolkit, start, end, services)
     topology = call_graph({**state, **read}, toolkit)
     targets = read.get("targets", state.get("targets", []))
     peers: list[str] = []
     if reads_dependencies(skill) and not call_graph_covers(topology, targets):
-        peers = toolkit.data_services(start, end)
+        peers = services()
         shown = [p for p in peers if p not in targets]
         if shown:
             notes.append(f"no call graph covers {', '.join(targets) or 'the event'}: every other service with "
@@ -270,15 +272,16 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
 
 
 def _read_calls(state: InvestigationState, toolkit: Toolkit, start: float, end: float,
-                ) -> tuple[dict[str, Any], list[str]]:
+                services: Callable[[], list[str]]) -> tuple[dict[str, Any], list[str]]:
     """The state update and notes of reading the calls off the window's data, when the investigation has no call
     graph with edges (none, or the Toolkit's names no call): those its metric series' labels name and those the
-    traces of its log lines show, joined; for an event naming no service, their entry points as its targets.
+    traces of its log lines show and the services with data (``services``) those lines name, joined; for an event
+    naming no service, their entry points as its targets.
     Nothing when neither shows a call."""
     if not may_read_calls(state, toolkit):
         return {}, []
-    labelled, notes = _calls_from_metric_labels(toolkit, start, end)
-    read_off_logs = _calls_from_logs(toolkit, start, end) if toolkit.logs is not None else []
+    labelled, notes = _calls_from_metric_labels(toolkit, start, end, services)
+    read_off_logs = _calls_from_logs(toolkit, start, end, services) if toolkit.logs is not None else []
     found = [calls for calls in (labelled, *read_off_logs) if calls is not None]
     if not found:
         return {}, notes
@@ -305,7 +308,8 @@ def _askable(toolkit: Toolkit, start: float, end: float) -> list[CallLabels]:
     return [c for c in CONVENTIONS if c.named_labels <= names]
 
 
-def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float) -> tuple[LabelledCalls | None, list[str]]:
+def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float, services: Callable[[], list[str]],
+                              ) -> tuple[LabelledCalls | None, list[str]]:
     """The calls the labels of the metric series with samples in ``[start, end]`` name between services with data
     (one question per convention of ``agent.call_labels``, in parallel, each within the source timeout), and a note
     when some could not be asked; None when the source cannot say (no ``calls``) or names no such call."""
@@ -325,7 +329,7 @@ def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float) -> tup
              f"({'; '.join(failed[:2])}{'; …' if len(failed) > 2 else ''})"] if failed else []
     if not seen:
         return None, notes
-    labelled = calls_from_labels(seen, set(toolkit.data_services(start, end)))
+    labelled = calls_from_labels(seen, set(services()))
     if not labelled.depends_on:
         log.debug("no call graph read off the metric labels: the %d pair(s) they name are not services with data",
                   labelled.left_out)
@@ -333,7 +337,7 @@ def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float) -> tup
     return labelled, notes
 
 
-def _calls_from_logs(toolkit: Toolkit, start: float, end: float) -> list[ReadCalls]:
+def _calls_from_logs(toolkit: Toolkit, start: float, end: float, services: Callable[[], list[str]]) -> list[ReadCalls]:
     """The calls the log lines in ``[start, end]`` show (every service and level, up to ``max_log_lines`` lines,
     traces kept whole): the order of their traces' lines, and the services with data their lines name; nothing,
     and why in the debug log, when the log source cannot answer or its lines show no call."""
@@ -343,7 +347,7 @@ def _calls_from_logs(toolkit: Toolkit, start: float, end: float) -> list[ReadCal
         log.debug("no call graph read off the logs: %s", result if isinstance(result, str) else result.error)
         return []
     found = [calls for calls in (calls_from_traces(result.data),
-                                 calls_named(result.data, toolkit.data_services(start, end))) if calls.calls]
+                                 calls_named(result.data, services())) if calls.calls]
     if not found:
         log.debug("no call graph read off the logs: the %d lines show no call in %d+ traces and name none in %d+ "
                   "lines", len(result.data), MIN_TRACES, MIN_LINES)
