@@ -142,3 +142,12 @@ def test_a_pair_named_both_ways_names_no_call_and_words_that_name_no_service_wit
                *lines("db", "client api disconnected", "client api reconnected")]
     assert calls_named(records, ["api", "db"]).depends_on == {}
     assert calls_named(records, []).depends_on == {}
+
+
+def test_a_path_segment_names_no_call_and_a_call_closing_a_cycle_is_left_out():
+    services = ["api", "search", "store", "user"]
+    records = [*lines("api", "GET /v2/search status=200", "GET /v1/search status=200"),  # a route, not a host
+               *lines("api", "POST http://user:8080/login failed", "http://user:8080/login timed out"),
+               *lines("user", "store timed out", "retrying call to store", "store unavailable"),
+               *lines("store", "client api uses deprecated api version", "client api reconnected")]  # closes a cycle
+    assert calls_named(records, services).depends_on == {"api": ["user"], "user": ["store"]}
