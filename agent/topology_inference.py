@@ -14,12 +14,12 @@ calls no trace of the window exercised); see docs/skills.md for what it does to 
 A client's log lines name the service they call ("retrying call to cache", "upstream timeout calling
 user-profile", ``http://ts-order-service:12031/api/v1/...``) far more often than a server's name its callers:
 :func:`calls_named` reads a line of one service naming another service with data (a whole word of it: not inside
-a longer name, nor a URL's path segment: ``/v2/search`` is a route, ``http://search:8080/`` a host) in at least
-``MIN_LINES`` lines as a call from the first to the second. A pair named both ways is ambiguous and left out, and so
-is a call that would close a cycle with calls named more often (requests flow one way: a callee's line that names
-its caller, ``client api disconnected``, says who called, not whom it calls). On nezha-tt-dev 52 of the 57 pairs so
-read are calls of the given graphs and none is one reversed; with services named by common words (``api``,
-``search``, ``user``) far fewer are (docs/skills.md).
+a longer name, nor a URL's path segment: ``/v2/search`` is a route, ``http://search:8080/`` a host; nor in a
+sentence the named service writes too) in at least ``MIN_LINES`` lines as a call from the first to the second. A
+pair named both ways is ambiguous and left out, and so is a call that would close a cycle with calls named more
+often (requests flow one way: a callee's line that names its caller, ``client api disconnected``, says who called,
+not whom it calls). On nezha-tt-dev 52 of the 57 pairs so read are calls of the given graphs and none is one
+reversed; with services named by common words (``api``, ``search``, ``user``) fewer are (docs/skills.md).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from agent.series import LogRecord
 
 MIN_TRACES = 2  # traces that must show a call before it is an edge
 MIN_LINES = 2  # log lines of a service that must name another before it is taken as calling it
+CONTEXT_WORDS = 2  # words either side of a name that make the sentence it is named in
 
 
 @dataclass(frozen=True)
@@ -105,25 +106,54 @@ class NamedCalls(ReadCalls):
 
 def calls_named(records: Iterable[LogRecord], services: Collection[str], min_lines: int = MIN_LINES) -> NamedCalls:
     """The calls the log lines of ``records`` name: a line of one service naming another of ``services`` as a whole
-    word (not inside a longer name, nor as a URL's path segment), in ``min_lines``+ lines, never the other way round,
-    and closing no cycle with calls named more often (kept most named first)."""
+    word (not inside a longer name, nor as a URL's path segment), written as a host or in a sentence the named
+    service does not write itself, in ``min_lines``+ lines, never the other way round, and closing no cycle with
+    calls named more often (kept most named first).
+
+    A sentence the named service writes too (``client app-3 uses deprecated api version v1``, in every service's
+    lines and in ``api``'s) is about a word, not a call: a client's ``cache lookup miss`` is not in the cache's lines.
+    """
     names = sorted((s for s in services if s), key=len, reverse=True)  # the longest name first where names nest
     if not names:
         return NamedCalls()
     # not inside a longer name, nor a path segment (/v2/search): a URL's host (//host:port) is
     pattern = re.compile(r"(?<![\w.-])(?<![^/]/)(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
-    seen: Counter[tuple[str, str]] = Counter()
-    lines = 0
-    for record in records:
-        named = {m.group(1) for m in pattern.finditer(record.message)} - {record.service} if record.service else ()
-        lines += bool(named)
-        seen.update((record.service, callee) for callee in named)
+    mentions = [m for line, record in enumerate(records) for m in _mentions(line, record, pattern)]
+    own = {(m.caller, m.sentence) for m in mentions if m.caller == m.callee}  # sentences naming their own service
+    calls = [m for m in mentions if m.caller != m.callee and (m.host or (m.callee, m.sentence) not in own)]
+    seen = Counter((caller, callee) for _, caller, callee in {(m.line, m.caller, m.callee) for m in calls})  # lines
     naming = {pair: count for pair, count in seen.items() if count >= min_lines}
     kept: dict[str, set[str]] = {}
     for caller, callee in sorted(naming, key=lambda pair: (-naming[pair], pair)):  # the most named first
         if (callee, caller) not in naming and not _reaches(kept, callee, caller):
             kept.setdefault(caller, set()).add(callee)
-    return NamedCalls({caller: sorted(kept[caller]) for caller in sorted(kept)}, lines)
+    return NamedCalls({caller: sorted(kept[caller]) for caller in sorted(kept)}, len({m.line for m in calls}))
+
+
+@dataclass(frozen=True)
+class _Mention:
+    """A service named in a line of a service (another, or itself)."""
+
+    line: int
+    caller: str
+    callee: str
+    sentence: str  # the words around the name, numbers and ids masked, the name blanked
+    host: bool  # written as a host: after "//", or before ":port" or ".domain"
+
+
+def _mentions(line: int, record: LogRecord, pattern: re.Pattern[str]) -> list[_Mention]:
+    """The services ``pattern`` finds in the record's message, its own included (``calls_named`` reads a sentence
+    a service writes naming itself as one that names no call)."""
+    if not record.service:
+        return []
+    found = []
+    for match in pattern.finditer(record.message):
+        before, after = record.message[:match.start()], record.message[match.end():]
+        words = [*before.split()[-CONTEXT_WORDS:], "\0", *after.split()[:CONTEXT_WORDS]]
+        sentence = " ".join(re.sub(r"\S*\d\S*", "N", word) for word in words)  # numbers, ids, versions masked
+        host = before.endswith("//") or re.match(r"[:.]\w", after) is not None
+        found.append(_Mention(line, record.service, match.group(1), sentence, host))
+    return found
 
 
 def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:

@@ -151,3 +151,13 @@ def test_a_path_segment_names_no_call_and_a_call_closing_a_cycle_is_left_out():
                *lines("user", "store timed out", "retrying call to store", "store unavailable"),
                *lines("store", "client api uses deprecated api version", "client api reconnected")]  # closes a cycle
     assert calls_named(records, services).depends_on == {"api": ["user"], "user": ["store"]}
+
+
+def test_a_sentence_the_named_service_writes_too_names_no_call():
+    # every service, api included, logs the same deprecation notice naming the word "api"; the cache's clients log
+    # its lookups, the cache does not
+    notice = "client app-3 uses deprecated api version v1"
+    records = [*lines("rank", notice, notice, "cache lookup miss", "cache lookup miss"),
+               *lines("query", notice, notice, "cache lookup miss", "cache lookup miss"),
+               *lines("api", notice, notice), *lines("cache", "evicted 20 keys", "evicted 3 keys")]
+    assert calls_named(records, ["api", "rank", "query", "cache"]).depends_on == {"query": ["cache"], "rank": ["cache"]}
