@@ -86,12 +86,12 @@ def word_replacer(mapping: Mapping[str, str]) -> Callable[[str], str]:
 
 
 def renamed_copy(bundle: Path, out: Path, *, metrics_too: bool, businesses: Mapping[str, str],
-                 metric_names: Mapping[str, str] | None = None) -> Path:
-    """``bundle`` written to ``out`` with every service (and the ``businesses`` given) renamed ``svc-NN`` (and,
-    with ``metrics_too``, every metric ``metric-NNN``; or each metric ``metric_names`` maps), consistently in every
-    file."""
+                 metric_names: Mapping[str, str] | None = None, service_names: Mapping[str, str] | None = None) -> Path:
+    """``bundle`` written to ``out`` with every service (and the ``businesses`` given) renamed ``svc-NN`` (or as
+    ``service_names`` maps it), and, with ``metrics_too``, every metric ``metric-NNN`` (or each metric
+    ``metric_names`` maps), consistently in every file."""
     services, metrics = bundle_names(bundle)
-    names = {s: f"svc-{i:02d}" for i, s in enumerate(sorted(services), 1)}
+    names = {s: (service_names or {}).get(s, f"svc-{i:02d}") for i, s in enumerate(sorted(services), 1)}
     names.update({b: n for b, n in businesses.items() if b not in names})
     if metrics_too:
         names.update({m: f"metric-{i:03d}" for i, m in enumerate(sorted(metrics), 1)})

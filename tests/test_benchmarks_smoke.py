@@ -601,3 +601,16 @@ def test_inspection_shapes_table_and_what_the_new_detectors_add(bench, tmp_path)
     found = [sum(c[v] for s, c in result.data.items() if labelled[s] == "yes")
              for v in ("every detector", "without daily shift and spike density")]
     assert found[0] > found[1]
+
+
+def test_read_calls_compares_the_calls_read_with_the_given_graphs_and_answers_without_them(bench, tmp_path):
+    module = bench("read_calls")
+    result = module.main(["--count", "2", "--limit", "1", "--no-knowledge", "--home", str(tmp_path / "h")])
+    rows = result.data["sets"]
+    assert {"simulator", "simulator, services named by common words"} <= set(rows)
+    simulated = rows["simulator"]
+    assert simulated["bundles with logs"] == 2 and simulated["calls"] > 0 and simulated["not calls"] == 0
+    assert simulated["pairs read"] == simulated["calls"] + simulated["not calls"]
+    assert simulated["top-1"].endswith(")") and first_column(result.tables["calls"])[-1].endswith("common words")
+    assert set(module.common_word_names([PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"]).values()) \
+        <= set(module.COMMON_WORDS)
