@@ -178,6 +178,20 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[], None]]:
         yield lambda: progress.advance(task)
 
 
+def seed_start_argument(parser: argparse.ArgumentParser) -> None:
+    """``--seed-start``: the first seed of fresh scenarios, never one used in development (below 1000)."""
+    from agent.sim.batch import BENCHMARK_SEEDS
+
+    def fresh(value: str) -> int:
+        seed = int(value)
+        if seed < BENCHMARK_SEEDS:
+            raise argparse.ArgumentTypeError(f"must be >= {BENCHMARK_SEEDS}: lower seeds were used in development")
+        return seed
+
+    parser.add_argument("--seed-start", type=fresh, default=BENCHMARK_SEEDS,
+                        help=f"first seed of the fresh scenarios (default {BENCHMARK_SEEDS})")
+
+
 def fresh_scenarios(root: Path, patterns: Sequence[str], per_pattern: int, seed_start: int) -> dict[str, list[Path]]:
     """``per_pattern`` labelled bundles of each pattern under ``root/<pattern>``, seeds ``seed_start``.. (>= 1000)."""
     from agent.sim.batch import BENCHMARK_SEEDS, generate_batch

@@ -2,7 +2,7 @@
 
 The simulator's own Skills are written for its services (``ranking``, ``feature-store``, ...) and metric names
 (``request_latency_p99_seconds``, ...). A new user's system has other names. Each fresh scenario (``--count``
-per pattern, seeds from ``--seed-start``, >= 1000) is answered three ways, offline as ``bianque eval`` does:
+per pattern, seeds from ``--seed-start``, >= 1000) is answered four ways, offline as ``bianque eval`` does:
 
 - **as simulated**;
 - **services renamed**: every service (and business) becomes ``svc-NN`` wherever it appears (metrics, logs,
@@ -44,10 +44,10 @@ from common import (
     measures_table,
     pattern_measures,
     progress_bar,
+    seed_start_argument,
 )
 
 from agent.eval.runner import evaluate
-from agent.sim.batch import BENCHMARK_SEEDS
 
 PATTERNS = ("rca", "release_interception", "inspection")
 TEXT_FILES = ("event.yaml", "label.yaml", "topology.yaml", "logs.jsonl", "changes.jsonl")
@@ -162,11 +162,9 @@ def businesses_of(bundles: list[Path]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20, help="scenarios per pattern (default 20)")
-    parser.add_argument("--seed-start", type=int, default=BENCHMARK_SEEDS)
+    seed_start_argument(parser)
     add_common_arguments(parser, knowledge=False)
     args = parser.parse_args(argv)
-    if args.seed_start < BENCHMARK_SEEDS:
-        parser.error(f"--seed-start must be >= {BENCHMARK_SEEDS}: lower seeds were used in development")
     rows: dict[str, dict[str, str]] = {}
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-names-") as scratch:
         root = Path(scratch)

@@ -32,6 +32,7 @@ from common import (
     linked_copy,
     open_knowledge_if,
     progress_bar,
+    seed_start_argument,
     strict_rca_top,
 )
 from foreign_names import bundle_names, renamed_copy
@@ -39,7 +40,6 @@ from rich.table import Table
 
 from agent.bundles.reader import load_bundle
 from agent.eval.runner import find_bundles
-from agent.sim.batch import BENCHMARK_SEEDS
 from agent.topology_inference import calls_from_traces, calls_named
 
 REAL_SETS = ("nezha-tt-dev", "nezha-ob")
@@ -77,12 +77,10 @@ def main(argv: list[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED_DATA, help="directory of sets (default: %(default)s)")
     parser.add_argument("--count", type=int, default=50, help="fresh simulated RCA bundles (default 50)")
-    parser.add_argument("--seed-start", type=int, default=BENCHMARK_SEEDS)
+    seed_start_argument(parser)
     parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each real set")
     add_common_arguments(parser)
     args = parser.parse_args(argv)
-    if args.seed_start < BENCHMARK_SEEDS:
-        parser.error(f"--seed-start must be >= {BENCHMARK_SEEDS}: lower seeds were used in development")
     rows: dict[str, dict[str, object]] = {}
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-calls-") as scratch:
         root = Path(scratch)

@@ -27,11 +27,12 @@ from common import (
     measures_table,
     pattern_measures,
     progress_bar,
+    seed_start_argument,
 )
 from resampling import resampled_copy
 
 from agent.eval.runner import evaluate
-from agent.sim.batch import BENCHMARK_SEEDS, combinations
+from agent.sim.batch import combinations
 from agent.sim.scenario import build_scenario, thin_scenario, write_scenario
 
 PATTERNS = ("rca", "release_interception", "inspection")
@@ -58,12 +59,10 @@ def sampled_set(root: Path, step: float, count: int, seed_start: int) -> list[Pa
 def main(argv: list[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20, help="scenarios per pattern (default 20)")
-    parser.add_argument("--seed-start", type=int, default=BENCHMARK_SEEDS)
+    seed_start_argument(parser)
     parser.add_argument("--steps", default="5,60,120,300", help="sampling intervals in seconds (default 5,60,120,300)")
     add_common_arguments(parser, knowledge=False)
     args = parser.parse_args(argv)
-    if args.seed_start < BENCHMARK_SEEDS:
-        parser.error(f"--seed-start must be >= {BENCHMARK_SEEDS}: lower seeds were used in development")
     steps = [float(s) for s in args.steps.split(",") if s.strip()]
     rows: dict[str, dict[str, str]] = {}
     if not steps or any(step <= 0 or (step < SIMULATOR_STEP_S and SIMULATOR_STEP_S % step) for step in steps):
