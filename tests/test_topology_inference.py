@@ -161,3 +161,13 @@ def test_a_sentence_the_named_service_writes_too_names_no_call():
                *lines("query", notice, notice, "cache lookup miss", "cache lookup miss"),
                *lines("api", notice, notice), *lines("cache", "evicted 20 keys", "evicted 3 keys")]
     assert calls_named(records, ["api", "rank", "query", "cache"]).depends_on == {"query": ["cache"], "rank": ["cache"]}
+
+
+def test_names_with_any_characters_are_read():
+    services = ["CheckoutAPI", "orders_AWS::DynamoDB::Table", "db@orders.example.com", "Payment Service"]
+    records = lines("CheckoutAPI",
+                    "put to orders_AWS::DynamoDB::Table throttled", "put to orders_AWS::DynamoDB::Table failed",
+                    "connect db@orders.example.com refused", "connect db@orders.example.com timed out",
+                    "Payment Service returned 502", "Payment Service returned 503")
+    assert calls_named(records, services).depends_on == {
+        "CheckoutAPI": ["Payment Service", "db@orders.example.com", "orders_AWS::DynamoDB::Table"]}
