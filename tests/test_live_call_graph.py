@@ -108,6 +108,14 @@ def test_a_topology_file_decides_alone(tmp_path, monkeypatch):
     assert not any("no call graph given" in note for note in state["notes"])
 
 
+def test_a_given_graph_without_the_alerted_service_is_weighed_as_given(tmp_path, monkeypatch):
+    # the user's graph says which services there are: the alerted api, outside it, is added to no graph read off
+    # the data (none is read: a topology with edges decides alone)
+    state = investigated(live({"gateway": ["db"]}, tmp_path, monkeypatch))
+    assert "calls" not in state and state["pack"]["topology"] == {"db": [], "gateway": ["db"]}
+    assert any("no call graph covers api" in note for note in state["notes"])
+
+
 def test_calls_that_miss_the_alerted_service_still_rank_but_every_service_with_data_is_a_dependency():
     front_door = [r for r in traced_logs() if r.service != "api"]  # api logs nothing: the traces never name it
     toolkit = replace(live(), logs=RecordingLogSource(front_door))

@@ -9,7 +9,6 @@ at once and is never changed. The plan, the analysis and the evidence pack all a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from agent.graph.state import InvestigationState
@@ -26,15 +25,18 @@ def call_graph(state: InvestigationState, toolkit: Toolkit) -> Topology | None:
     return Topology(calls) if calls else toolkit.topology
 
 
-def with_targets(graph: Topology | None, targets: Iterable[str]) -> dict[str, list[str]]:
-    """``graph`` as ``{service: [dependencies]}`` with every target (an alerted service) as a node: the ranking
-    weighs only the services its graph names, and the calls read off the data may name no call of the alerted
-    service (its lines carry no trace id, or name no callee); it keeps none then rather than being left out. Other
-    services the graph does not name lie on no path the data shows and stay out. Empty without a graph."""
-    if graph is None:
-        return {}
-    nodes = graph.as_dict()
-    for service in targets:
+def pack_graph(state: InvestigationState, toolkit: Toolkit) -> dict[str, list[str]]:
+    """The call graph the ranking weighs, as ``{service: [dependencies]}``: the Toolkit's as given (its services are
+    the user's statement of which there are), or the one read off the data with every target (an alerted service)
+    as a node: the ranking weighs only the services its graph names, and the calls read may name no call of the
+    alerted service (its lines carry no trace id, or name no callee); it keeps none then rather than being left
+    out. Other services the read graph does not name lie on no path the data shows and stay out. Empty without a
+    graph."""
+    calls = state.get("calls")
+    if not calls:
+        return toolkit.topology.as_dict() if toolkit.topology is not None else {}
+    nodes = Topology(calls).as_dict()
+    for service in state.get("targets", []):
         nodes.setdefault(service, [])
     return nodes
 

@@ -8,7 +8,7 @@ from typing import Any
 from agent.events import Event
 from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet, select_for_pack
 from agent.findings import Finding
-from agent.graph.call_graph import call_graph, with_targets
+from agent.graph.call_graph import pack_graph
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.reasoners.alert_history import same_alert
@@ -25,7 +25,7 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
     if toolkit.max_findings is not None:
         findings = select_for_pack(findings, toolkit.max_findings)
     targets = state.get("targets", [])
-    topology = with_targets(call_graph(state, toolkit), targets)
+    topology = pack_graph(state, toolkit)
     changes = [ChangeNote(**{k: c[k] for k in ("id", "ts", "service", "type", "description", "version")})
                for c in gathered.get("changes", [])]
     return EvidencePack(
