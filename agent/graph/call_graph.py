@@ -32,12 +32,11 @@ def pack_graph(state: InvestigationState, toolkit: Toolkit) -> dict[str, list[st
     alerted service (its lines carry no trace id, or name no callee); it keeps none then rather than being left
     out. Other services the read graph does not name lie on no path the data shows and stay out. Empty without a
     graph."""
-    calls = state.get("calls")
-    if not calls:
-        return toolkit.topology.as_dict() if toolkit.topology is not None else {}
-    nodes = Topology(calls).as_dict()
-    for service in state.get("targets", []):
-        nodes.setdefault(service, [])
+    graph = call_graph(state, toolkit)
+    nodes = graph.as_dict() if graph is not None else {}
+    if state.get("calls"):  # read off the data
+        for service in state.get("targets", []):
+            nodes.setdefault(service, [])
     return nodes
 
 
