@@ -34,6 +34,7 @@ from operator import itemgetter
 from agent.call_labels import ReadCalls
 from agent.detectors.trace_ids import trace_of
 from agent.series import LogRecord
+from agent.topology import Topology
 
 MIN_TRACES = 2  # traces that must show a call before it is an edge
 MIN_LINES = 2  # log lines of a service that must name another before it is taken as calling it
@@ -125,7 +126,7 @@ def calls_named(records: Iterable[LogRecord], services: Collection[str], min_lin
     naming = {pair: count for pair, count in seen.items() if count >= min_lines}
     kept: dict[str, set[str]] = {}
     for caller, callee in sorted(naming, key=lambda pair: (-naming[pair], pair)):  # the most named first
-        if (callee, caller) not in naming and not _reaches(kept, callee, caller):
+        if (callee, caller) not in naming and caller not in Topology(kept).dependencies(callee, depth=None):
             kept.setdefault(caller, set()).add(callee)
     return NamedCalls({caller: sorted(kept[caller]) for caller in sorted(kept)}, len({m.line for m in calls}))
 
@@ -155,16 +156,3 @@ def _mentions(line: int, record: LogRecord, pattern: re.Pattern[str]) -> list[_M
         found.append(_Mention(line, record.service, match.group(1), sentence, host))
     return found
 
-
-def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
-    """``goal`` can be reached from ``start`` along ``graph``'s calls."""
-    seen, frontier = {start}, [start]
-    while frontier:
-        node = frontier.pop()
-        if node == goal:
-            return True
-        for nxt in graph.get(node, ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                frontier.append(nxt)
-    return False
