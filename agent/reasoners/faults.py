@@ -70,10 +70,10 @@ def metric_family(metric: str | None) -> str | None:
 def _family_entry(metric: str) -> tuple[str, tuple[str, ...], str] | None:
     """The family whose globs match the name, in the order of ``METRIC_FAMILIES`` except that a request count
     comes last and only when the name says no bad direction of its own, and a latency's count or sum is none."""
-    name = metric.lower()
+    name, words = metric.lower(), set(name_tokens(metric))
     for entry in _MATCH_ORDER:
         fault, globs, bad = entry
-        named = _matches(name, globs) or not FAMILY_WORDS.get((fault, bad), frozenset()).isdisjoint(name_tokens(metric))
+        named = _matches(name, globs) or not FAMILY_WORDS.get((fault, bad), frozenset()).isdisjoint(words)
         if fault == "traffic_spike":
             if infer_direction(metric) == "both" and (named or _counts_requests(metric)):
                 return entry
