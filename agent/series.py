@@ -74,12 +74,35 @@ def level_in_text(message: str) -> str | None:
     return canonical_level(found[1]) if found else None
 
 
+# An HTTP status a line reports: an access log's (common/combined format, nginx, Apache, envoy, gunicorn:
+# `"GET /cart HTTP/1.1" 503`) or a key's (`status=503`, `"status_code": 503`, `http.resp.status=503`); the key
+# must say "status" or "response code" (envoy's `"response_code": 503`; a bare `code` is as often a gRPC or an
+# application code).
+_ACCESS_STATUS = re.compile(r'HTTP/\d(?:\.\d)?"\s+([1-5]\d\d)(?!\w)')
+_KEYED_STATUS = re.compile(
+    r'(?<![\w.])"?(?:http[._])?(?:(?:resp(?:onse)?[._])?status(?:[._]?code)?|resp(?:onse)?[._]?code)"?\s*[=:]\s*"?'
+    r'([1-5]\d\d)(?![\w.])',
+    re.IGNORECASE)
+SERVER_ERROR_LEVEL = "ERROR"  # a request answered 5xx failed on the server's side, whatever level its line has
+ROUTINE_LEVELS = ("DEBUG", "INFO")  # levels a reported server error raises to ``SERVER_ERROR_LEVEL``
+
+
+def http_status_in_text(message: str) -> int | None:
+    """The HTTP status a log line reports (an access log's status field, or a ``status``/``status_code`` key's
+    value), None when it reports none."""
+    found = _ACCESS_STATUS.search(message) or _KEYED_STATUS.search(message)
+    return int(found[1]) if found else None
+
+
 def line_level(given: str, message: str) -> str | None:
     """A log line's level: the one ``given`` names (``canonical_level``; None when it names none); when ``given``
-    is blank, the one its text names (``level_in_text``), else ``UNLEVELLED``."""
-    if given.strip():
-        return canonical_level(given)
-    return level_in_text(message) or UNLEVELLED
+    is blank, the one its text names (``level_in_text``), else ``UNLEVELLED``. A routine level (DEBUG, INFO,
+    none) is raised to ERROR when the line reports an HTTP 5xx status (``http_status_in_text``): access logs
+    are shipped at INFO whatever the request's fate, and their status is how they say a request failed."""
+    level = canonical_level(given) if given.strip() else level_in_text(message) or UNLEVELLED
+    if level in ROUTINE_LEVELS and (status := http_status_in_text(message)) is not None and status >= 500:
+        return SERVER_ERROR_LEVEL
+    return level
 
 
 def _integral(text: str) -> str:

@@ -8,6 +8,9 @@ does, as given and then:
   digits in its text masked, so nothing ties a line to a request;
 - **no level field** (sets with logs): every line's ``level`` field dropped, as a shipper that keeps only the raw
   line (container stdout) gives; the level then comes from the line's text, where it names one;
+- **errors as access logs** (sets with logs): every ERROR / FATAL line written as its service's access-log line
+  of a failed request (``"GET /<service>/api HTTP/1.1" 503``, level INFO, the trace id kept, the error's own text
+  gone), as a system whose only request logs are its web server's or its mesh proxy's gives;
 - **30 % fewer requests** (sets with logs): the lines of a fixed 30 % of the traces dropped (each trace kept or
   dropped whole, by a hash of its id; a line with no trace id by a hash of its text), as a system with less
   traffic logs;
@@ -113,6 +116,21 @@ def without_levels(bundle: Path, root: Path) -> Path:
     return copy
 
 
+def errors_as_access_logs(bundle: Path, root: Path) -> Path:
+    """The bundle's ERROR and FATAL lines written as their service's access-log lines of a failed request (a
+    503 status, level INFO as shippers give access logs, the request's trace id kept), every other line as it is."""
+    copy = linked_copy(bundle, root, leave_out=LOG_FILES)
+    if (logs := locate(bundle, "logs.jsonl")[0]) is not None:
+        def as_access_line(record: dict) -> dict:
+            if str(record.get("level", "")).upper() not in ("ERROR", "FATAL"):
+                return record
+            trace = record.get("trace_id") or trace_id_in_text(str(record.get("message", "")))
+            message = f'10.0.0.7 - - "GET /{record.get("service", "")}/api HTTP/1.1" 503 0 "-" "client"'
+            return {**record, "level": "INFO", "message": f"{message} trace={trace}" if trace else message}
+        _write_logs(logs, copy, as_access_line)
+    return copy
+
+
 def _kept(key: str) -> bool:
     """Deterministically keep ``1 - LOST_SHARE`` of the keys (crc32 of the key: the same answer every run)."""
     return zlib.crc32(key.encode()) / 2**32 >= LOST_SHARE
@@ -170,7 +188,8 @@ def ablations_for(bundles: list[Path]) -> dict[str, Ablation]:
     found: dict[str, Ablation] = {}
     if (logs := locate(first, "logs.jsonl")[0]) is not None and logs.stat().st_size > 0:
         found |= {"no logs": without_logs, "no trace ids": without_trace_ids, "no level field": without_levels,
-                  "30 % fewer requests": fewer_requests, "30 % of log lines lost": lines_lost}
+                  "errors as access logs": errors_as_access_logs, "30 % fewer requests": fewer_requests,
+                  "30 % of log lines lost": lines_lost}
     found["15 min before the alert" if rca else "1 day of history"] = short_history if rca else one_day_of_history
     return found
 

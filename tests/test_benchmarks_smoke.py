@@ -490,8 +490,9 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
     result = module.main(["--data", str(SHARED_DATA), "--sets", "nezha-tt-dev,nab-dev", "--limit", "1",
                           "--no-knowledge"])
     assert first_column(result.tables["ablations"]) == ["as given", "no logs", "no trace ids", "no level field",
-                                                        "30 % fewer requests", "30 % of log lines lost",
-                                                        "15 min before the alert", "1 day of history"]
+                                                        "errors as access logs", "30 % fewer requests",
+                                                        "30 % of log lines lost", "15 min before the alert",
+                                                        "1 day of history"]
     assert set(result.data["sets"]["nab-dev"]) == {"as given", "1 day of history"}
     bundle = module.find_bundles(SHARED_DATA / "nezha-tt-dev")[0]
     stripped = module.without_trace_ids(bundle, tmp_path / "ids")
@@ -501,6 +502,10 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
     unlevelled = module.without_levels(bundle, tmp_path / "levels")
     assert not any("level" in json.loads(line) for line in (unlevelled / "logs.jsonl").read_text().splitlines())
     assert [r.level for r in load_bundle(unlevelled).logs] == [r.level for r in given]  # each line's text names it
+    access = load_bundle(module.errors_as_access_logs(bundle, tmp_path / "access")).logs
+    assert len(access) == len(given) and any(r.level == "ERROR" for r in given)
+    assert [r.level for r in access] == [r.level for r in given]  # a 503 says ERROR where the level field says INFO
+    assert all("HTTP/1.1\" 503" in a.message for a, g in zip(access, given, strict=True) if g.level == "ERROR")
     fewer = load_bundle(module.fewer_requests(bundle, tmp_path / "fewer")).logs
     lost = load_bundle(module.lines_lost(bundle, tmp_path / "lost")).logs
     traces = Counter(module.trace_id_in_text(r.message) or r.trace_id for r in given)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from agent.bundles.jsonl_files import read_logs
 from agent.detectors.logs import detect_logs, level_weight
 from agent.findings import Finding, FindingKind, number_findings
 from agent.reasoners.ranking import rank_services
@@ -61,3 +64,22 @@ def test_new_error_logs_single_out_a_service_whose_metrics_barely_moved():
     ranked = rank_services(number_findings(findings), [], {"checkout": ["payment"], "payment": []})
     assert ranked[0].service == "payment"
     assert any(note.startswith("error logs") for note in ranked[0].notes)
+
+
+def test_server_errors_in_access_logs_shipped_at_info_are_error_evidence(tmp_path):
+    """A system whose only request logs are its proxies' access lines, all at INFO: the service whose requests
+    began failing with 503 gets the error-log Finding, the one still answering 200 none."""
+    def access(service: str, status: int, start: float, count: int) -> list[str]:
+        return [json.dumps({"ts": start + i, "service": service, "level": "INFO",
+                            "message": f'10.0.0.{i % 9} - - "GET /{service}/{i} HTTP/1.1" {status} 512 "-" "app"'})
+                for i in range(count)]
+    path = tmp_path / "logs.jsonl"
+    path.write_text("\n".join(
+        access("cart", 200, REFERENCE[0], 60) + access("cart", 200, INCIDENT[0], 60)
+        + access("payment", 200, REFERENCE[0], 60) + access("payment", 200, INCIDENT[0], 20)
+        + access("payment", 503, INCIDENT[0] + 20, 40)) + "\n", encoding="utf-8")
+    records, errors = read_logs(path, "case/logs.jsonl")
+    assert errors == []
+    found = detect_logs(records, baseline=REFERENCE, current=INCIDENT)
+    assert [(f.service, f.kind) for f in found] == [("payment", FindingKind.LOG_NEW_TEMPLATE)]
+    assert found[0].numbers["level_weight"] == 1.0

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from agent.bundles.jsonl_files import read_logs
 from agent.detectors.log_templates import normal_level
-from agent.series import LOG_LEVELS, LogRecord, canonical_level, level_in_text, line_level
+from agent.series import LOG_LEVELS, LogRecord, canonical_level, http_status_in_text, level_in_text, line_level
 from agent.skills.schema import LogQuery
 from agent.sources.base import LogRequest
 from agent.sources.sqlstore import ObservabilityStore, SqlLogSource
@@ -152,3 +152,45 @@ def test_bundle_and_store_lines_without_a_level_take_the_one_their_text_names(tm
     ObservabilityStore(url).ingest_logs([LogRecord(1.0, "a", "", "E1205 10:00:00.1 1 x.go:1] failed")])
     stored = SqlLogSource(url).query(LogRequest(("a",), 0.0, 10.0, levels=("ERROR",)))
     assert [r.level for r in stored.data] == ["ERROR"]
+
+
+@pytest.mark.parametrize(
+    ("message", "status"),
+    [
+        ('10.0.0.1 - - [29/Jan/2023:10:00:00 +0000] "GET /cart HTTP/1.1" 503 12 "-" "curl/8"', 503),  # combined
+        ('[2023-01-29T10:00:00.000Z] "POST /pay HTTP/2" 500 UF 0 91 3 - "-" "grpc-go"', 500),  # envoy / istio
+        ("GET /v1/suggest status=200 latency_ms=36", 200),
+        ('{"http.resp.status":502,"message":"request complete"}', 502),  # Online Boutique's frontend
+        ('{"response_code": 504, "path": "/cart"}', 504),  # envoy's JSON access log
+        ("statusCode=500 path=/orders", 500),
+        ("HTTP status: 404 for /favicon.ico", 404),
+    ],
+)
+def test_a_lines_http_status_is_read_from_an_access_log_or_a_status_key(message, status):
+    assert http_status_in_text(message) == status
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Response(status=1, msg=Success, data=null)",  # an application's own status, not HTTP's
+        "code=503 from upstream",  # a bare code: as often gRPC's or the application's
+        "error_code=500",
+        "took 500 ms",
+        "status=500.5",
+        "exit status 503x",
+    ],
+)
+def test_numbers_that_are_no_http_status_are_not_read_as_one(message):
+    assert http_status_in_text(message) is None
+
+
+def test_a_routine_line_reporting_a_server_error_is_an_error_line():
+    """Access logs are shipped at INFO (or with no level) whatever became of the request: a 5xx says it failed."""
+    failed = '10.0.0.1 - - "GET /cart HTTP/1.1" 503 0'
+    assert line_level("INFO", failed) == "ERROR"
+    assert line_level("", failed) == "ERROR"
+    assert line_level("DEBUG", "status=500 path=/x") == "ERROR"
+    assert line_level("WARN", failed) == "WARN"  # a level the logger chose above routine is kept
+    assert line_level("INFO", '"GET /cart HTTP/1.1" 404 0') == "INFO"  # a client's error is the client's
+    assert line_level("INFO", '"GET /cart HTTP/1.1" 200 512') == "INFO"
