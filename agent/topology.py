@@ -126,10 +126,7 @@ class Topology:
 
     def neighbours(self, service: str, depth: int | None = 1, direction: Direction = "both") -> list[str]:
         """Services within ``depth`` hops following calls down, up or both ways."""
-        graphs = {"downstream": (self._down,), "upstream": (self._up,), "both": (self._down, self._up)}
-        if direction not in graphs:
-            raise ValueError(f"direction must be downstream, upstream or both, not {direction!r}")
-        return self._walk(service, depth, graphs[direction])
+        return self._walk(service, depth, self._graphs(direction))
 
     def as_dict(self) -> dict[str, list[str]]:
         """``{service: [dependencies]}`` for every service (the shape ``write_bundle`` takes)."""
@@ -139,12 +136,33 @@ class Topology:
         """The topology.yaml mapping."""
         return {"services": {s: {"depends_on": deps} for s, deps in self.as_dict().items()}}
 
+    def hops(self, sources: Iterable[str], target: str, direction: Direction = "downstream",
+             depth: int | None = None) -> int | None:
+        """Fewest calls from any of ``sources`` to ``target`` following ``direction`` (within ``depth`` hops, None:
+        any); 0 when ``target`` is a source, None when it is not reached."""
+        starts = [s for s in sources if s in self._down]
+        if target in starts:
+            return 0
+        return self._distances(starts, depth, self._graphs(direction)).get(target)
+
+    def _graphs(self, direction: Direction) -> tuple[dict[str, list[str]], ...]:
+        graphs = {"downstream": (self._down,), "upstream": (self._up,), "both": (self._down, self._up)}
+        if direction not in graphs:
+            raise ValueError(f"direction must be downstream, upstream or both, not {direction!r}")
+        return graphs[direction]
+
     def _walk(self, service: str, depth: int | None, graphs: tuple[dict[str, list[str]], ...]) -> list[str]:
-        if service not in self._down or (depth is not None and depth < 1):
+        if service not in self._down:
             return []
-        seen = {service}
-        found: list[str] = []
-        queue = deque([(service, 0)])
+        return list(self._distances([service], depth, graphs))
+
+    def _distances(self, starts: list[str], depth: int | None, graphs: tuple[dict[str, list[str]], ...]
+                   ) -> dict[str, int]:
+        """Hops from the nearest of ``starts`` (known services) to each service reached within ``depth``, nearest
+        first; the starts themselves left out."""
+        seen = set(starts)
+        found: dict[str, int] = {}
+        queue = deque((start, 0) for start in starts)
         while queue:
             node, dist = queue.popleft()
             if depth is not None and dist >= depth:
@@ -153,7 +171,7 @@ class Topology:
                 for nxt in graph[node]:
                     if nxt not in seen:
                         seen.add(nxt)
-                        found.append(nxt)
+                        found[nxt] = dist + 1
                         queue.append((nxt, dist + 1))
         return found
 

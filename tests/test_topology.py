@@ -49,6 +49,17 @@ def test_dependents_by_depth(topo):
     assert topo.dependents("gateway") == []
 
 
+def test_hops_from_the_nearest_source(topo):
+    assert topo.hops(["gateway"], "cache") == 2
+    assert topo.hops(["gateway", "user-profile"], "cache") == 1  # the nearer source counts
+    assert topo.hops(["recommendation"], "cache", depth=1) is None  # two calls away: beyond one hop
+    assert topo.hops(["cache"], "gateway") is None  # nothing calls up the graph
+    assert topo.hops(["cache"], "gateway", direction="upstream") == 2
+    assert topo.hops(["feature-store"], "cache", direction="both") == 2  # up to ranking, down to cache
+    assert topo.hops(["ranking"], "ranking") == 0
+    assert topo.hops(["unknown"], "cache") is None
+
+
 def test_neighbours_directions(topo):
     assert topo.neighbours("ranking", 1, "downstream") == topo.dependencies("ranking")
     assert topo.neighbours("ranking", 1, "upstream") == ["gateway", "recommendation"]

@@ -28,7 +28,7 @@ not tuned per case.
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -38,6 +38,7 @@ from agent.reasoners.blame import call_slowness
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
 from agent.reasoners.ranking import blamed_evidence
 from agent.reasoners.service_evidence import SIGNIFICANT, ServiceEvidence, activity, caller_side, less_work
+from agent.topology import Topology
 
 EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
 PRIOR = 2.0  # support a move must overcome: one full-weight lesson moves a score by W / (1 + PRIOR)
@@ -137,45 +138,32 @@ def implicated_in(evidence: Mapping[str, ServiceEvidence]) -> dict[str, list[str
 
 
 def position(topology: Mapping[str, Sequence[str]], targets: Sequence[str], service: str) -> str:
-    """Where ``service`` sits from the alerted services: fewest hops, calls followed down first."""
-    if service in targets:
-        return ALERTED
-    best: tuple[int, str] | None = None
-    for direction, graph in (("down", topology), ("up", _reversed(topology))):
-        hops = _hops(graph, targets, service)
-        if hops is not None and (best is None or hops < best[0]):
-            best = (hops, direction)
-    return f"{best[1]}{best[0]}" if best is not None else UNRELATED
+    """Where ``service`` sits from the alerted services: fewest hops (at most ``MAX_HOPS``), calls followed down
+    first."""
+    return positions(topology, targets, [service])[service]
 
 
-def _reversed(topology: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for caller, callees in topology.items():
-        for callee in callees:
-            out.setdefault(callee, []).append(caller)
-    return out
+def positions(topology: Mapping[str, Sequence[str]], targets: Sequence[str], services: Iterable[str]
+              ) -> dict[str, str]:
+    """:func:`position` of each of ``services``, the call graph built once."""
+    graph = Topology(topology)
 
+    def place(service: str) -> str:
+        if service in targets:
+            return ALERTED
+        down = graph.hops(targets, service, "downstream", MAX_HOPS)
+        up = graph.hops(targets, service, "upstream", MAX_HOPS)
+        if down is not None and (up is None or down <= up):
+            return f"down{down}"
+        return UNRELATED if up is None else f"up{up}"
 
-def _hops(graph: Mapping[str, Sequence[str]], starts: Sequence[str], goal: str) -> int | None:
-    seen = set(starts)
-    frontier = deque((s, 0) for s in starts)
-    while frontier:
-        node, depth = frontier.popleft()
-        if depth >= MAX_HOPS:
-            continue
-        for nxt in graph.get(node, ()):
-            if nxt == goal:
-                return depth + 1
-            if nxt not in seen:
-                seen.add(nxt)
-                frontier.append((nxt, depth + 1))
-    return None
+    return {service: place(service) for service in services}
 
 
 def event_context(findings: Sequence[Finding], topology: Mapping[str, Sequence[str]],
                   targets: Sequence[str]) -> list[str]:
     """The whole event's pattern relative to the alert: ``position:kind`` of every significant Finding."""
-    places = {s: position(topology, targets, s) for s in {f.owner for f in findings}}
+    places = positions(topology, targets, {f.owner for f in findings})
     return sorted({f"{places[f.owner]}:{k}" for f in findings if (k := finding_kind(f)) is not None})
 
 
@@ -260,8 +248,8 @@ def relevant_lessons(
     if not lessons:
         return []
     implicated = implications(findings, changes, topology)
-    shapes = {(position(topology, targets, s), tuple(shape_kinds(findings, s, implicated)))
-              for s in {f.owner for f in findings} | set(implicated)}
+    places = positions(topology, targets, {f.owner for f in findings} | set(implicated))
+    shapes = {(place, tuple(shape_kinds(findings, s, implicated))) for s, place in places.items()}
     return [lesson for lesson in lessons if any(fits(lesson, pos, kinds) for pos, kinds in shapes)]
 
 
@@ -281,8 +269,8 @@ def apply_experience(
     moves = []
     context = event_context(findings, topology, targets)
     implicated = {ev.service: implicated_kinds(ev) for ev in ranked}
-    shapes = {ev.service: (position(topology, targets, ev.service), shape_kinds(findings, ev.service, implicated))
-              for ev in ranked if ev.score > 0}
+    places = positions(topology, targets, [ev.service for ev in ranked if ev.score > 0])
+    shapes = {service: (place, shape_kinds(findings, service, implicated)) for service, place in places.items()}
     fitting = {id(lesson): sum(fits(lesson, pos, kinds) for pos, kinds in shapes.values()) for lesson in lessons}
     causes = [lesson for lesson in lessons if lesson.cause]
     for i, ev in enumerate(ranked):

@@ -18,6 +18,7 @@ from agent.reasoners.service_evidence import (
     no_later,
     onset_tolerance,
 )
+from agent.topology import Topology
 
 # How much each part of the evidence weighs. Chosen from first principles (documented in
 # docs/reasoners.md) and checked on the simulator's development seeds, not tuned per case.
@@ -30,16 +31,7 @@ TRACE_BONUS = CHANGE_BONUS  # traces leave their usual paths here: like a change
 CHANGE_WINDOW_S = 1800.0
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
 SATURATION_BONUS = LOAD_BONUS  # a resource used up with no more work to do: the trouble starts there too
-
-
-def _reachable(topology: Mapping[str, Sequence[str]], start: str, depth: int = 4) -> set[str]:
-    """Services ``start`` calls, directly or through others, up to ``depth`` hops."""
-    seen: set[str] = set()
-    frontier = [start]
-    for _ in range(depth):
-        frontier = [d for s in frontier for d in topology.get(s, ()) if d not in seen and d != start]
-        seen.update(frontier)
-    return seen
+REACH_HOPS = 4  # calls followed from a service, either way, when asking what lies below or above it
 
 
 def _candidates(topology: Mapping[str, Sequence[str]]) -> set[str] | None:
@@ -127,6 +119,7 @@ def rank_by_rules(
     candidates = _candidates(topology)
     evidence = collect(findings, changes, candidates)
     anomalous = [e for e in evidence.values() if e.anomalous]
+    graph = Topology(topology)
     tolerance = onset_tolerance(findings)
     onsets = [e.onset for e in anomalous if e.onset is not None]
     earliest = min(onsets) if onsets else None
@@ -136,8 +129,8 @@ def rank_by_rules(
         ev.score = ev.strength
         if not ev.anomalous:
             continue
-        downstream = _reachable(topology, ev.service) if topology else set()
-        upstream = {s for s in topology if ev.service in _reachable(topology, s)} if topology else set()
+        downstream = set(graph.dependencies(ev.service, depth=REACH_HOPS))
+        upstream = set(graph.dependents(ev.service, depth=REACH_HOPS))
         earlier_deps = [
             d.service for d in anomalous
             if d.service in downstream and no_later(d.onset, ev.onset, tolerance) and d.strength >= 0.6 * ev.strength
