@@ -11,6 +11,9 @@ per pattern, seeds from ``--seed-start``, >= 1000) is answered four ways, offlin
 - **services renamed, metrics in short forms**: the metric names too become the short forms many monitoring
   systems of search, recommendation and ads engines use (``qps``, ``rt_p99``, ``err_rate``, ``cpu_util``,
   ``mem_used``, ``hit_rate``, ``ctr``; ``SHORT_FORMS``): the words say what a series measures, in other words;
+- **services renamed, requests counted by status**: the request rate and error ratio become one request counter
+  split by an HTTP status label, ``http_requests_total{code="200"}`` and ``{code="500"}`` (``by_status``), as
+  Prometheus-native services count requests: the failures are a series of a request counter, named as its work is;
 - **services and metrics renamed**: the metric names too become ``metric-NNN``: no name says what a series
   measures or which way is bad (the catch-all reads every series both ways). An inspection then counts as
   finding a labelled problem when it flags the right service (``kind: anomaly``): no report could name a
@@ -32,7 +35,7 @@ import re
 import sys
 import tempfile
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 
 from common import (
@@ -51,6 +54,7 @@ from agent.eval.runner import evaluate
 
 PATTERNS = ("rca", "release_interception", "inspection")
 TEXT_FILES = ("event.yaml", "label.yaml", "topology.yaml", "logs.jsonl", "changes.jsonl")
+STATUS_COUNTED = ("requests_per_second", "request_error_ratio")  # (work, failed share) of each sample
 SHORT_FORMS = {  # the simulator's metric names as many in-house monitoring systems write them
     "requests_per_second": "qps", "request_latency_p99_seconds": "rt_p99", "request_latency_p50_seconds": "rt_p50",
     "request_error_ratio": "err_rate", "cpu_usage_ratio": "cpu_util", "memory_usage_bytes": "mem_used",
@@ -85,11 +89,35 @@ def word_replacer(mapping: Mapping[str, str]) -> Callable[[str], str]:
     return lambda text: pattern.sub(lambda m: mapping[m.group(1)], text)
 
 
+def by_status(rows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
+    """The simulator's request rate and error ratio of each sample as one request counter split by an HTTP status
+    label, ``http_requests_total{code="200"}`` and ``{code="500"}`` (``STATUS_COUNTED``), as Prometheus-native
+    services count requests; every other row as it was, with an empty ``code``."""
+    pending: dict[tuple[str, ...], dict[str, dict[str, str]]] = {}
+    for row in rows:
+        if row["metric"] not in STATUS_COUNTED:
+            yield {**row, "code": ""}
+            continue
+        key = tuple(v for k, v in row.items() if k not in ("metric", "value"))
+        sample = pending.setdefault(key, {})
+        sample[row["metric"]] = row
+        if len(sample) == len(STATUS_COUNTED):
+            del pending[key]
+            rate, errors = (float(sample[m]["value"]) for m in STATUS_COUNTED)
+            counter = {**row, "metric": "http_requests_total"}
+            yield {**counter, "value": f"{rate * (1.0 - errors):.6g}", "code": "200"}
+            yield {**counter, "value": f"{rate * errors:.6g}", "code": "500"}
+    for sample in pending.values():  # a rate without its error ratio (or the reverse): as it was
+        yield from ({**row, "code": ""} for row in sample.values())
+
+
 def renamed_copy(bundle: Path, out: Path, *, metrics_too: bool, businesses: Mapping[str, str],
-                 metric_names: Mapping[str, str] | None = None, service_names: Mapping[str, str] | None = None) -> Path:
+                 metric_names: Mapping[str, str] | None = None, service_names: Mapping[str, str] | None = None,
+                 status_counted: bool = False) -> Path:
     """``bundle`` written to ``out`` with every service (and the ``businesses`` given) renamed ``svc-NN`` (or as
     ``service_names`` maps it), and, with ``metrics_too``, every metric ``metric-NNN`` (or each metric
-    ``metric_names`` maps), consistently in every file."""
+    ``metric_names`` maps), consistently in every file; with ``status_counted``, its request rate and error ratio
+    as one request counter by status (``by_status``)."""
     services, metrics = bundle_names(bundle)
     names = {s: (service_names or {}).get(s, f"svc-{i:02d}") for i, s in enumerate(sorted(services), 1)}
     names.update({b: n for b, n in businesses.items() if b not in names})
@@ -101,11 +129,11 @@ def renamed_copy(bundle: Path, out: Path, *, metrics_too: bool, businesses: Mapp
     out.mkdir(parents=True)
     with (bundle / "metrics.csv").open(newline="") as src, (out / "metrics.csv").open("w", newline="") as dst:
         reader = csv.DictReader(src)
-        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
+        writer = csv.DictWriter(dst, fieldnames=[*(reader.fieldnames or []), *(["code"] if status_counted else [])])
         writer.writeheader()
-        for row in reader:
-            writer.writerow({k: rename(v) if k in ("service", "metric", "instance") and v else v
-                             for k, v in row.items()})
+        rows = ({k: rename(v) if k in ("service", "metric", "instance") and v else v for k, v in row.items()}
+                for row in reader)
+        writer.writerows(by_status(rows) if status_counted else rows)
     for name in TEXT_FILES:
         if (bundle / name).exists():
             (out / name).write_text(rename((bundle / name).read_text()))
@@ -178,6 +206,9 @@ def main(argv: list[str] | None = None) -> BenchResult:
             "services renamed, metrics in short forms": [
                 renamed_copy(p, root / "short" / p.parent.name / p.name, metrics_too=False, businesses=businesses,
                              metric_names=SHORT_FORMS) for p in original],
+            "services renamed, requests counted by status": [
+                renamed_copy(p, root / "status" / p.parent.name / p.name, metrics_too=False, businesses=businesses,
+                             status_counted=True) for p in original],
             "services and metrics renamed": [renamed_copy(p, root / "all" / p.parent.name / p.name, metrics_too=True,
                                                           businesses=businesses) for p in original],
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import importlib
 import json
 import re
@@ -81,6 +82,7 @@ def test_foreign_names_table_and_renamed_bundles(bench, tmp_path):
     result = module.main(["--count", "2", "--home", str(tmp_path / "h")])
     assert headers(result.tables["names"]) == ["measure", "as simulated", "services renamed",
                                                "services renamed, metrics in short forms",
+                                               "services renamed, requests counted by status",
                                                "services and metrics renamed"]
     assert all("/2 " in cells["RCA top-1"] for cells in result.data["variants"].values())
     with pytest.raises(SystemExit):
@@ -111,6 +113,29 @@ def test_a_bundle_in_short_forms_keeps_its_services_hidden_and_its_metrics_short
                               metric_names=module.SHORT_FORMS)
     assert module.bundle_names(out)[1] == {module.SHORT_FORMS.get(m, m) for m in metrics}
     assert "rt_p99" in module.bundle_names(out)[1]
+
+
+def test_requests_counted_by_status_keep_the_work_and_the_failures(bench, tmp_path):
+    module = bench("foreign_names")
+    source = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
+    out = module.renamed_copy(source, tmp_path / "b", metrics_too=False, businesses={}, status_counted=True,
+                              service_names={"gateway": "gateway"})
+    with (source / "metrics.csv").open(newline="") as handle:
+        given = list(csv.DictReader(handle))
+    with (out / "metrics.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert not {r["metric"] for r in rows} & set(module.STATUS_COUNTED)
+    rate = {(r["timestamp"], r["instance"]): float(r["value"]) for r in given
+            if r["metric"] == "requests_per_second" and r["service"] == "gateway"}
+    counted = {}
+    for r in rows:
+        if r["metric"] == "http_requests_total" and r["service"] == "gateway":
+            counted[(r["timestamp"], r["instance"])] = counted.get((r["timestamp"], r["instance"]), 0.0) + float(
+                r["value"])
+    assert counted and all(abs(counted[k] - rate[k]) <= 1e-3 * rate[k] for k in rate)  # 200s and 500s add up
+    assert {r["code"] for r in rows if r["metric"] == "http_requests_total"} == {"200", "500"}
+    assert len(rows) == len(given) - sum(r["metric"] in module.STATUS_COUNTED for r in given) + 2 * len(
+        [r for r in given if r["metric"] == "requests_per_second"])
 
 
 def test_release_interception_counts_hold_as_intercepted(bench):

@@ -15,6 +15,7 @@ from agent.detectors.counters import counter_name
 from agent.detectors.direction import infer_direction
 from agent.reasoners.faults import metric_family
 from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus
+from agent.status_labels import status_label
 
 PrometheusOption = Annotated[
     str | None,
@@ -34,6 +35,7 @@ def catalog(bundle: BundleOption = None, prometheus: PrometheusOption = None, as
         data = result.to_dict()
         for metric in data["metrics"]:  # what the ranking reads it as (agent.reasoners.faults)
             metric["fault_family"] = metric_family(metric["name"])
+            metric["status_label"] = status_label(metric["labels"])  # its 5xx series read as errors
         print_json(data)
         return
     render(result)
@@ -67,6 +69,8 @@ def render(result: Catalog) -> None:
         table.add_column(name, overflow="fold", no_wrap=name == "metric")
     for m in result.metrics:  # "bad when": the direction `direction: auto` reads off the name
         bad_when = _BAD_WHEN[infer_direction(m.name)] + (" (its per-second rate)" if counter_name(m.name) else "")
+        if label := status_label(m.labels):
+            bad_when += f"; by {label}: a 5xx series is failures, bad when it rises"
         family = metric_family(m.name) or "-"  # the fault family the ranking reads it as
         table.add_row(m.name, m.type, bad_when, family, ", ".join(m.labels), _short(m.services), m.help)
     console.print(table)

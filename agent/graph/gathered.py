@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from agent.detectors.counters import rated
 from agent.series import ChangeRecord, LogRecord, Series
 from agent.sources.base import label_matches
+from agent.status_labels import status_named
 
 SHARED_MIN_DISTINCT = 5  # distinct values a series needs before an identical copy counts as the same series
 SHARED_RTOL = 1e-6  # relative difference under which two services' values are one series computed twice
@@ -88,13 +89,15 @@ def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
 
 def as_detected(item: Mapping[str, Any]) -> Series:
     """One gathered series as the detectors see it: a cumulative counter as a per-second rate (one
-    sample fewer), anything else as it is."""
-    return rated(Series(
+    sample fewer), a series whose labels carry an HTTP status under its name prefixed with the status class
+    (``status_labels``: ``5xx:http_requests_total`` counts failures), anything else as it is."""
+    series = rated(Series(
         metric=item["metric"],
         labels=item["labels"],
         timestamps=np.asarray(item["t"], dtype=float),
         values=np.asarray(item["v"], dtype=float),
     ))
+    return replace(series, metric=status_named(series.metric, series.labels))
 
 
 def shared_metrics(signals: Mapping[str, SignalData]) -> dict[tuple[str, str], int]:
