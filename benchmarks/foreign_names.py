@@ -14,6 +14,9 @@ per pattern, seeds from ``--seed-start``, >= 1000) is answered four ways, offlin
 - **services renamed, requests counted by status**: the request rate and error ratio become one request counter
   split by an HTTP status label, ``http_requests_total{code="200"}`` and ``{code="500"}`` (``by_status``), as
   Prometheus-native services count requests: the failures are a series of a request counter, named as its work is;
+- **services renamed, latency as histograms**: the request rate and p50 / p99 latency become one Prometheus
+  histogram, ``http_request_duration_seconds_bucket{le=...}``, ``_count`` and ``_sum``, cumulative counters
+  (``by_histogram``), as services instrumented with a Prometheus client export latency: no series is a quantile;
 - **services and metrics renamed**: the metric names too become ``metric-NNN``: no name says what a series
   measures or which way is bad (the catch-all reads every series both ways). An inspection then counts as
   finding a labelled problem when it flags the right service (``kind: anomaly``): no report could name a
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import re
 import sys
 import tempfile
@@ -54,6 +58,9 @@ from agent.eval.runner import evaluate
 
 PATTERNS = ("rca", "release_interception", "inspection")
 TEXT_FILES = ("event.yaml", "label.yaml", "topology.yaml", "logs.jsonl", "changes.jsonl")
+HISTOGRAMMED = ("requests_per_second", "request_latency_p50_seconds", "request_latency_p99_seconds")
+HISTOGRAM_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)  # Prometheus clients' defaults
+Z99 = 2.3263  # the standard normal's 99th percentile
 STATUS_COUNTED = ("requests_per_second", "request_error_ratio")  # (work, failed share) of each sample
 SHORT_FORMS = {  # the simulator's metric names as many in-house monitoring systems write them
     "requests_per_second": "qps", "request_latency_p99_seconds": "rt_p99", "request_latency_p50_seconds": "rt_p50",
@@ -111,13 +118,55 @@ def by_status(rows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
         yield from ({**row, "code": ""} for row in sample.values())
 
 
+def by_histogram(rows: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
+    """The simulator's request rate and p50 / p99 latency of each instance as one Prometheus histogram,
+    ``http_request_duration_seconds_bucket{le=...}`` (the client libraries' default bounds), ``_count`` and
+    ``_sum``, cumulative counters as instrumented services export them: each sample's requests spread over the
+    buckets by a log-normal through its p50 and p99 (``HISTOGRAMMED``); every other row as it was, with an empty
+    ``le``."""
+    samples: dict[tuple[tuple[str, str], ...], dict[float, dict[str, float]]] = {}
+    for row in rows:
+        if row["metric"] not in HISTOGRAMMED:
+            yield {**row, "le": ""}
+            continue
+        key = tuple((k, v) for k, v in row.items() if k not in ("metric", "value", "timestamp"))
+        samples.setdefault(key, {}).setdefault(float(row["timestamp"]), {})[row["metric"]] = float(row["value"])
+    for key, by_time in samples.items():
+        counted = dict.fromkeys((*HISTOGRAM_BOUNDS, math.inf, "count", "sum"), 0.0)
+        previous = None
+        for ts in sorted(by_time):
+            sample = by_time[ts]
+            if len(sample) < len(HISTOGRAMMED):
+                continue
+            rate, p50, p99 = (sample[m] for m in HISTOGRAMMED)
+            requests = rate * (ts - previous if previous is not None else 60.0)
+            previous = ts
+            mu, sigma = math.log(max(p50, 1e-9)), max(math.log(max(p99, 1e-9) / max(p50, 1e-9)) / Z99, 1e-6)
+            for bound in HISTOGRAM_BOUNDS:
+                counted[bound] += requests * 0.5 * (1.0 + math.erf((math.log(bound) - mu) / (sigma * math.sqrt(2))))
+            counted[math.inf] += requests
+            counted["count"] += requests
+            counted["sum"] += requests * math.exp(mu + sigma * sigma / 2.0)
+            base = {**dict(key), "timestamp": f"{ts:.0f}", "le": ""}
+            for bound in (*HISTOGRAM_BOUNDS, math.inf):
+                yield {**base, "metric": "http_request_duration_seconds_bucket", "value": f"{counted[bound]:.10g}",
+                       "le": "+Inf" if bound == math.inf else f"{bound:g}"}
+            yield {**base, "metric": "http_request_duration_seconds_count", "value": f"{counted['count']:.10g}"}
+            yield {**base, "metric": "http_request_duration_seconds_sum", "value": f"{counted['sum']:.10g}"}
+
+
+Regrouping = tuple[str, Callable[[Iterable[dict[str, str]]], Iterator[dict[str, str]]]]  # (label column added, rewrite)
+BY_STATUS: Regrouping = ("code", by_status)
+BY_HISTOGRAM: Regrouping = ("le", by_histogram)
+
+
 def renamed_copy(bundle: Path, out: Path, *, metrics_too: bool, businesses: Mapping[str, str],
                  metric_names: Mapping[str, str] | None = None, service_names: Mapping[str, str] | None = None,
-                 status_counted: bool = False) -> Path:
+                 regrouped: Regrouping | None = None) -> Path:
     """``bundle`` written to ``out`` with every service (and the ``businesses`` given) renamed ``svc-NN`` (or as
     ``service_names`` maps it), and, with ``metrics_too``, every metric ``metric-NNN`` (or each metric
-    ``metric_names`` maps), consistently in every file; with ``status_counted``, its request rate and error ratio
-    as one request counter by status (``by_status``)."""
+    ``metric_names`` maps), consistently in every file; with ``regrouped``, its metric rows rewritten so
+    (``BY_STATUS``, ``BY_HISTOGRAM``)."""
     services, metrics = bundle_names(bundle)
     names = {s: (service_names or {}).get(s, f"svc-{i:02d}") for i, s in enumerate(sorted(services), 1)}
     names.update({b: n for b, n in businesses.items() if b not in names})
@@ -129,11 +178,11 @@ def renamed_copy(bundle: Path, out: Path, *, metrics_too: bool, businesses: Mapp
     out.mkdir(parents=True)
     with (bundle / "metrics.csv").open(newline="") as src, (out / "metrics.csv").open("w", newline="") as dst:
         reader = csv.DictReader(src)
-        writer = csv.DictWriter(dst, fieldnames=[*(reader.fieldnames or []), *(["code"] if status_counted else [])])
+        writer = csv.DictWriter(dst, fieldnames=[*(reader.fieldnames or []), *([regrouped[0]] if regrouped else [])])
         writer.writeheader()
         rows = ({k: rename(v) if k in ("service", "metric", "instance") and v else v for k, v in row.items()}
                 for row in reader)
-        writer.writerows(by_status(rows) if status_counted else rows)
+        writer.writerows(regrouped[1](rows) if regrouped else rows)
     for name in TEXT_FILES:
         if (bundle / name).exists():
             (out / name).write_text(rename((bundle / name).read_text()))
@@ -208,7 +257,10 @@ def main(argv: list[str] | None = None) -> BenchResult:
                              metric_names=SHORT_FORMS) for p in original],
             "services renamed, requests counted by status": [
                 renamed_copy(p, root / "status" / p.parent.name / p.name, metrics_too=False, businesses=businesses,
-                             status_counted=True) for p in original],
+                             regrouped=BY_STATUS) for p in original],
+            "services renamed, latency as histograms": [
+                renamed_copy(p, root / "histogram" / p.parent.name / p.name, metrics_too=False,
+                             businesses=businesses, regrouped=BY_HISTOGRAM) for p in original],
             "services and metrics renamed": [renamed_copy(p, root / "all" / p.parent.name / p.name, metrics_too=True,
                                                           businesses=businesses) for p in original],
         }

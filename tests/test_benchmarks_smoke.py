@@ -83,6 +83,7 @@ def test_foreign_names_table_and_renamed_bundles(bench, tmp_path):
     assert headers(result.tables["names"]) == ["measure", "as simulated", "services renamed",
                                                "services renamed, metrics in short forms",
                                                "services renamed, requests counted by status",
+                                               "services renamed, latency as histograms",
                                                "services and metrics renamed"]
     assert all("/2 " in cells["RCA top-1"] for cells in result.data["variants"].values())
     with pytest.raises(SystemExit):
@@ -115,15 +116,18 @@ def test_a_bundle_in_short_forms_keeps_its_services_hidden_and_its_metrics_short
     assert "rt_p99" in module.bundle_names(out)[1]
 
 
+def _regrouped_rows(module, tmp_path, regrouping) -> tuple[list[dict], list[dict]]:  # noqa: ANN001 - a module
+    """A curated scenario's metric rows as given and regrouped (its gateway keeping its name)."""
+    source = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
+    out = module.renamed_copy(source, tmp_path / "b", metrics_too=False, businesses={}, regrouped=regrouping,
+                              service_names={"gateway": "gateway"})
+    return [list(csv.DictReader(path.read_text().splitlines())) for path in (source / "metrics.csv",
+                                                                             out / "metrics.csv")]
+
+
 def test_requests_counted_by_status_keep_the_work_and_the_failures(bench, tmp_path):
     module = bench("foreign_names")
-    source = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
-    out = module.renamed_copy(source, tmp_path / "b", metrics_too=False, businesses={}, status_counted=True,
-                              service_names={"gateway": "gateway"})
-    with (source / "metrics.csv").open(newline="") as handle:
-        given = list(csv.DictReader(handle))
-    with (out / "metrics.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    given, rows = _regrouped_rows(module, tmp_path, module.BY_STATUS)
     assert not {r["metric"] for r in rows} & set(module.STATUS_COUNTED)
     rate = {(r["timestamp"], r["instance"]): float(r["value"]) for r in given
             if r["metric"] == "requests_per_second" and r["service"] == "gateway"}
@@ -136,6 +140,19 @@ def test_requests_counted_by_status_keep_the_work_and_the_failures(bench, tmp_pa
     assert {r["code"] for r in rows if r["metric"] == "http_requests_total"} == {"200", "500"}
     assert len(rows) == len(given) - sum(r["metric"] in module.STATUS_COUNTED for r in given) + 2 * len(
         [r for r in given if r["metric"] == "requests_per_second"])
+
+
+def test_latency_as_a_histogram_keeps_the_requests_and_their_quantiles(bench, tmp_path):
+    module = bench("foreign_names")
+    _, rows = _regrouped_rows(module, tmp_path, module.BY_HISTOGRAM)
+    assert not {r["metric"] for r in rows} & set(module.HISTOGRAMMED)
+    last = max(r["timestamp"] for r in rows if r["service"] == "gateway" and r["instance"] == "")
+    at_last = {(r["metric"], r["le"]): float(r["value"]) for r in rows
+               if r["service"] == "gateway" and r["instance"] == "" and r["timestamp"] == last}
+    counts = [at_last["http_request_duration_seconds_bucket", le] for le in
+              [f"{b:g}" for b in module.HISTOGRAM_BOUNDS] + ["+Inf"]]
+    assert counts == sorted(counts) and counts[0] < counts[-1]  # cumulative over bounds
+    assert at_last["http_request_duration_seconds_count", ""] == pytest.approx(counts[-1])
 
 
 def test_release_interception_counts_hold_as_intercepted(bench):

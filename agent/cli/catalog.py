@@ -13,6 +13,7 @@ from agent.cli.common import BundleOption, JsonOption, console, err_console, pri
 from agent.config import get_settings
 from agent.detectors.counters import counter_name
 from agent.detectors.direction import infer_direction
+from agent.detectors.histograms import read_as
 from agent.reasoners.faults import metric_family
 from agent.sources.catalog import Catalog, CatalogError, catalog_from_bundle, catalog_from_prometheus
 from agent.status_labels import status_label
@@ -36,6 +37,7 @@ def catalog(bundle: BundleOption = None, prometheus: PrometheusOption = None, as
         for metric in data["metrics"]:  # what the ranking reads it as (agent.reasoners.faults)
             metric["fault_family"] = metric_family(metric["name"])
             metric["status_label"] = status_label(metric["labels"])  # its 5xx series read as errors
+            metric["read_as"] = read_as(metric["name"], metric["labels"])  # a latency histogram's quantiles
         print_json(data)
         return
     render(result)
@@ -71,6 +73,8 @@ def render(result: Catalog) -> None:
         bad_when = _BAD_WHEN[infer_direction(m.name)] + (" (its per-second rate)" if counter_name(m.name) else "")
         if label := status_label(m.labels):
             bad_when += f"; by {label}: a 5xx series is failures, bad when it rises"
+        if reading := read_as(m.name, m.labels):
+            bad_when = f"{reading}, bad when they rise"
         family = metric_family(m.name) or "-"  # the fault family the ranking reads it as
         table.add_row(m.name, m.type, bad_when, family, ", ".join(m.labels), _short(m.services), m.help)
     console.print(table)

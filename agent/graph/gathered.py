@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from agent.detectors.counters import rated
+from agent.detectors.histograms import histogram_quantiles, is_wait_bucket, is_wait_sum, mean_waits
 from agent.series import ChangeRecord, LogRecord, Series
 from agent.sources.base import label_matches
 from agent.status_labels import status_named
@@ -68,36 +69,62 @@ class SignalData:
     sources: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
 
+    def add(self, service: str, period: str, series: Series, source: str) -> None:
+        """``series`` of ``service`` in ``period`` (``current``, or a history offset ``offset:<seconds>``)."""
+        self.sources[series.key()] = source
+        if period == "current":
+            self.current[service].append(series)
+        else:
+            self.history[service][float(period.split(":", 1)[1])].append(series)
+
 
 def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
     """signal id -> its series per service (current window and history offsets); cumulative counters are
-    read as per-second rates (``agent.detectors.counters``)."""
+    read as per-second rates (``agent.detectors.counters``), a latency histogram's buckets as the quantiles they
+    imply (``agent.detectors.histograms``)."""
     out: dict[str, SignalData] = defaultdict(SignalData)
+    buckets: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
+    sources: dict[tuple[str, str, str], str] = {}
     for item in gathered.get("series", []):
-        series = as_detected(item)
         data = out[item["signal"]]
-        service = item["service"]
+        service, period = item["service"], item.get("period", "current")
         data.roles[service] = item.get("role", "target")
-        data.sources[series.key()] = item.get("source", "")
-        period = item.get("period", "current")
-        if period == "current":
-            data.current[service].append(series)
-        else:
-            data.history[service][float(period.split(":", 1)[1])].append(series)
+        if is_wait_bucket(item["metric"], item["labels"]):
+            buckets[item["signal"], service, period].append(_raw(item))
+            sources.setdefault((item["signal"], service, period), item.get("source", ""))
+            continue
+        data.add(service, period, as_detected(item), item.get("source", ""))
+    for (signal, service, period), found in buckets.items():
+        for series in histogram_quantiles(found):
+            out[signal].add(service, period, series, sources[signal, service, period])
+    for data in out.values():
+        _mean_waits(data)
     return out
+
+
+def _mean_waits(data: SignalData) -> None:
+    """A wait's ``_sum`` beside its ``_count`` replaced by their ratio, the mean wait (``histograms.mean_waits``)."""
+    for groups in (data.current, *data.history.values()):
+        for service, series in groups.items():
+            pairs = mean_waits([s for s in series if is_wait_sum(s.metric)], series)
+            replaced = {id(total) for _, total in pairs}
+            for mean, total in pairs:
+                data.sources[mean.key()] = data.sources.get(total.key(), "")
+            if pairs:
+                groups[service] = [s for s in series if id(s) not in replaced] + [mean for mean, _ in pairs]
 
 
 def as_detected(item: Mapping[str, Any]) -> Series:
     """One gathered series as the detectors see it: a cumulative counter as a per-second rate (one
     sample fewer), a series whose labels carry an HTTP status under its name prefixed with the status class
     (``status_labels``: ``5xx:http_requests_total`` counts failures), anything else as it is."""
-    series = rated(Series(
-        metric=item["metric"],
-        labels=item["labels"],
-        timestamps=np.asarray(item["t"], dtype=float),
-        values=np.asarray(item["v"], dtype=float),
-    ))
+    series = rated(_raw(item))
     return replace(series, metric=status_named(series.metric, series.labels))
+
+
+def _raw(item: Mapping[str, Any]) -> Series:
+    return Series(metric=item["metric"], labels=item["labels"], timestamps=np.asarray(item["t"], dtype=float),
+                  values=np.asarray(item["v"], dtype=float))
 
 
 def shared_metrics(signals: Mapping[str, SignalData]) -> dict[tuple[str, str], int]:
