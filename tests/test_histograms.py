@@ -119,7 +119,10 @@ def test_the_catalog_says_how_a_latency_histogram_is_read(tmp_path):
     read = {m["name"]: m["read_as"] for m in json.loads(out.output)["metrics"]}
     assert read == {
         "http_request_duration_seconds_bucket": "read as http_request_duration_p50_seconds and "
-                                                "http_request_duration_p99_seconds",
-        "http_request_duration_seconds_sum": "read over its _count as http_request_duration_mean_seconds",
+                                                "http_request_duration_p99_seconds, bad when they rise",
+        "http_request_duration_seconds_sum": "read over its _count as http_request_duration_mean_seconds, bad when "
+                                             "it rises",
         "response_size_bytes_bucket": None,
     }
+    table = CliRunner().invoke(app, ["catalog", "--bundle", str(path)], env={"COLUMNS": "300"})
+    assert "read as http_request_duration_p50_seconds and http_request_duration_p99_seconds" in table.output

@@ -73,8 +73,7 @@ def render(result: Catalog) -> None:
         bad_when = _BAD_WHEN[infer_direction(m.name)] + (" (its per-second rate)" if counter_name(m.name) else "")
         if label := status_label(m.labels):
             bad_when += f"; by {label}: a 5xx series is failures, bad when it rises"
-        if reading := read_as(m.name, m.labels):
-            bad_when = f"{reading}, bad when they rise"
+        bad_when = read_as(m.name, m.labels) or bad_when  # a latency histogram's part
         family = metric_family(m.name) or "-"  # the fault family the ranking reads it as
         table.add_row(m.name, m.type, bad_when, family, ", ".join(m.labels), _short(m.services), m.help)
     console.print(table)

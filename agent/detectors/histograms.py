@@ -46,9 +46,9 @@ def read_as(metric: str, label_names: Sequence[str]) -> str | None:
     catalog``, which knows label names but not values); None for any other metric."""
     if is_wait_bucket(metric, dict.fromkeys(label_names, "")):
         stem = metric[: -len(BUCKET_SUFFIX)]
-        return f"read as {quantile_name(stem, 'p50')} and {quantile_name(stem, 'p99')}"
+        return f"read as {quantile_name(stem, 'p50')} and {quantile_name(stem, 'p99')}, bad when they rise"
     if is_wait_sum(metric):
-        return f"read over its _count as {quantile_name(metric[: -len(SUM_SUFFIX)], 'mean')}"
+        return f"read over its _count as {quantile_name(metric[: -len(SUM_SUFFIX)], 'mean')}, bad when it rises"
     return None
 
 

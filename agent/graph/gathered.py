@@ -70,7 +70,8 @@ class SignalData:
     roles: dict[str, str] = field(default_factory=dict)
 
     def add(self, service: str, period: str, series: Series, source: str) -> None:
-        """``series`` of ``service`` in ``period`` (``current``, or a history offset ``offset:<seconds>``)."""
+        """``series`` of ``service`` in ``period``: ``current``, or ``history:<seconds>`` (the same window that long
+        before)."""
         self.sources[series.key()] = source
         if period == "current":
             self.current[service].append(series)
