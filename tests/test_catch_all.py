@@ -58,6 +58,9 @@ def investigate_bundle(path):
     # a point in time is no wait (every Prometheus client exports its process' start time); succ is success
     ("process_start_time_seconds", "both"), ("node_boot_time_seconds", "both"), ("last_seen_time", "both"),
     ("succ_rate", "down"), ("err_rate", "up"), ("ErrCount", "up"), ("stderr_lines", "both"),
+    # a process dying or slow queries piling up; free space falling (exporters' names)
+    ("kube_pod_container_status_restarts_total", "up"), ("container_oom_events_total", "up"),
+    ("mysql_global_status_slow_queries", "up"), ("node_filesystem_avail_bytes", "down"),
 ])
 def test_direction_is_read_off_the_name(name, direction):
     assert infer_direction(name) == direction

@@ -45,7 +45,10 @@ def mwu_alternative(direction: str) -> str:
 ERROR_WORDS = frozenset({"error", "errors", "err", "errs", "fail", "failed", "failure", "failures", "timeout",
                          "timeouts", "exception", "exceptions", "5xx"})  # a rise of such a metric is requests failing
 _UP_WORDS = ERROR_WORDS | {"reject", "rejected", "dropped", "4xx", "throttle", "throttles", "throttled", "unhealthy",
-                           "retry", "retries", "lag"}
+                           "retry", "retries", "lag",
+                           # a process dying: kube_pod_container_status_restarts_total, oom_kills, crash loops
+                           "restart", "restarts", "oom", "oomkilled", "crash", "crashes", "crashloop", "panic",
+                           "panics", "slow"}  # slow: mysql_global_status_slow_queries
 _DURATION_WORDS = frozenset({"latency", "duration", "time", "rt", "elapsed"})  # "rt": response time
 # a unit says a duration unless it opens the name (ms_requests_total) or ends a rate (events_per_ms)
 _TIME_UNITS = frozenset({"seconds", "ms", "milliseconds", "microseconds", "nanoseconds", "minutes"})
@@ -57,8 +60,8 @@ _NOT_A_WAIT = frozenset({"offset", "skew", "drift", "expiry", "expiration", "exp
                          "timestamp"})  # a clock's error, time left, a point in time
 # "<word> time" naming when something happened (process_start_time_seconds, node_boot_time_seconds, last_seen_time)
 _WHEN_WORDS = frozenset({"start", "started", "boot", "created", "creation", "seen", "modified", "changed", "last"})
-_DOWN_WORDS = frozenset({"success", "succ", "availability", "available", "uptime", "apdex", "healthy", "free",
-                         "freeable"})  # "succ": success, as in succ_rate
+_DOWN_WORDS = frozenset({"success", "succ", "availability", "available", "avail", "uptime", "apdex", "healthy",
+                         "free", "freeable"})  # "succ": success, as in succ_rate; "avail": node_filesystem_avail_bytes
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
 # a physical reading names what the series measures; error words beside it say what it watches, not which way
 # is bad (``machine_temperature_system_failure`` is a temperature: a fall can be the failure), unless the name
