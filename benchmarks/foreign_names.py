@@ -2,7 +2,7 @@
 
 The simulator's own Skills are written for its services (``ranking``, ``feature-store``, ...) and metric names
 (``request_latency_p99_seconds``, ...). A new user's system has other names. Each fresh scenario (``--count``
-per pattern, seeds from ``--seed-start``, >= 1000) is answered four ways, offline as ``bianque eval`` does:
+per pattern, seeds from ``--seed-start``, >= 1000) is answered six ways, offline as ``bianque eval`` does:
 
 - **as simulated**;
 - **services renamed**: every service (and business) becomes ``svc-NN`` wherever it appears (metrics, logs,
