@@ -53,6 +53,8 @@ def test_run_end_bridges_single_gaps():
 def test_wording():
     assert fmt_value("request_latency_p99_seconds", 0.42) == "420ms"
     assert fmt_value("request_latency_p99_seconds", 2.5) == "2.50s"
+    assert fmt_value("istio_request_duration_p99_milliseconds", 230.0) == "230ms"
+    assert fmt_value("gc_pause_ms", 1500.0) == "1.50s"
     assert fmt_value("memory_usage_bytes", 1.5 * 1024**3) == "1.5GiB"
     assert fmt_value("success_rate_percent", 97.25) == "97.2%"
     assert fmt_value("request_error_ratio", 0.012345) == "0.0123"

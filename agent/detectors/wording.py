@@ -13,12 +13,15 @@ _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
 def fmt_value(metric: str | None, value: float) -> str:
-    """A value in the metric's unit: ``0.42s``, ``180ms``, ``1.2GiB``, ``93.0%``, else 3 significant digits."""
+    """A value in the metric's unit: ``0.42s``, ``180ms`` (of ``_seconds``, ``_milliseconds``, ``_ms``), ``1.2GiB``,
+    ``93.0%``, else 3 significant digits."""
     name = (metric or "").lower()
     if math.isnan(value) or math.isinf(value):
         return str(value)
     if name.endswith("_seconds"):
-        return f"{value * 1000:.0f}ms" if abs(value) < 1 else f"{value:.2f}s"
+        return _duration(value)
+    if name.endswith(("_milliseconds", "_ms")):  # istio's request_duration_milliseconds, gc_pause_ms
+        return _duration(value / 1000.0)
     if name.endswith("_bytes"):
         size, unit = abs(value), 0
         while size >= 1024 and unit < len(_BYTE_UNITS) - 1:
@@ -29,6 +32,10 @@ def fmt_value(metric: str | None, value: float) -> str:
     if name.endswith("_total"):  # a counter, read as a per-second rate (agent.detectors.counters)
         return f"{value:.3g}/s"
     return f"{value:.3g}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}ms" if abs(seconds) < 1 else f"{seconds:.2f}s"
 
 
 def fmt_change(rel: float) -> str:
