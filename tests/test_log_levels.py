@@ -185,6 +185,15 @@ def test_numbers_that_are_no_http_status_are_not_read_as_one(message):
     assert http_status_in_text(message) is None
 
 
+def test_the_store_keeps_a_failed_access_line_as_an_error_line(tmp_path):
+    """What an ERROR query of the observability store finds: the 503 access line shipped at INFO, not the 200."""
+    url = f"sqlite:///{tmp_path / 'obs.db'}"
+    ObservabilityStore(url).ingest_logs([LogRecord(1.0, "a", "INFO", '"GET /cart HTTP/1.1" 200 512'),
+                                         LogRecord(2.0, "a", "INFO", '"GET /cart HTTP/1.1" 503 0')])
+    stored = SqlLogSource(url).query(LogRequest(("a",), 0.0, 10.0, levels=("ERROR",)))
+    assert [r.message for r in stored.data] == ['"GET /cart HTTP/1.1" 503 0']
+
+
 def test_a_routine_line_reporting_a_server_error_is_an_error_line():
     """Access logs are shipped at INFO (or with no level) whatever became of the request: a 5xx says it failed."""
     failed = '10.0.0.1 - - "GET /cart HTTP/1.1" 503 0'
