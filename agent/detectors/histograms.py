@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Sequence
 
 import numpy as np
 
@@ -34,17 +34,17 @@ QUANTILES = {"p50": 0.5, "p99": 0.99}
 UNITS = ("seconds", "milliseconds")  # a unit a histogram's name ends in stays at the end
 
 
-def is_wait_bucket(metric: str, labels: Mapping[str, str]) -> bool:
-    """A bucket (named ``…_bucket``, with an ``le`` bound) of a histogram whose name says it measures a wait
-    (``direction.says_wait``: a duration, latency, time unit); a histogram of sizes keeps its buckets as they are,
-    as its quantiles would read as waits."""
+def is_wait_bucket(metric: str, labels: Container[str]) -> bool:
+    """A bucket (named ``…_bucket``, with an ``le`` bound among ``labels``: a mapping or the label names) of a
+    histogram whose name says it measures a wait (``direction.says_wait``: a duration, latency, time unit); a
+    histogram of sizes keeps its buckets as they are, as its quantiles would read as waits."""
     return metric.endswith(BUCKET_SUFFIX) and BOUND_LABEL in labels and says_wait(metric[: -len(BUCKET_SUFFIX)])
 
 
 def read_as(metric: str, label_names: Sequence[str]) -> str | None:
     """What the detectors read a metric as when it is part of a histogram or summary of waits (for ``bianque
     catalog``, which knows label names but not values); None for any other metric."""
-    if is_wait_bucket(metric, dict.fromkeys(label_names, "")):
+    if is_wait_bucket(metric, label_names):
         stem = metric[: -len(BUCKET_SUFFIX)]
         return f"read as {quantile_name(stem, 'p50')} and {quantile_name(stem, 'p99')}, bad when they rise"
     if is_wait_sum(metric):
@@ -69,9 +69,7 @@ def mean_waits(sums: Sequence[Series], counts: Sequence[Series]) -> list[tuple[S
         count = by_key.get((name, tuple(sorted(total.labels.items()))))
         if count is None:
             continue
-        stamps = np.intersect1d(total.timestamps, count.timestamps)
-        spent = total.values[np.searchsorted(total.timestamps, stamps)]
-        served = count.values[np.searchsorted(count.timestamps, stamps)]
+        stamps, (spent, served) = _on_common_times([total, count])
         keep = served > 0
         pairs.append((Series(quantile_name(name, "mean"), total.labels, stamps[keep], spent[keep] / served[keep]),
                       total))
@@ -112,21 +110,27 @@ def _quantiles(name: str, labels: dict[str, str], bounded: list[tuple[float, Ser
     widest = bounded[-1][1]
     cumulative = looks_cumulative(widest)
     rated = [(bound, as_rate(s) if cumulative else s) for bound, s in bounded]
-    stamps = rated[0][1].timestamps
-    for _, series in rated[1:]:
-        stamps = np.intersect1d(stamps, series.timestamps)
+    stamps, values = _on_common_times([series for _, series in rated])
     if stamps.size == 0:
         return []
     bounds = np.array([bound for bound, _ in rated])
-    counts = np.vstack([series.values[np.searchsorted(series.timestamps, stamps)] for _, series in rated])
-    counts = np.maximum.accumulate(np.nan_to_num(counts, nan=0.0), axis=0)  # wider buckets hold at least as many
+    counts = np.maximum.accumulate(np.nan_to_num(np.vstack(values), nan=0.0), axis=0)  # wider buckets hold as many
     out = []
     for suffix, q in QUANTILES.items():
-        values = np.array([_quantile(q, bounds, counts[:, i]) for i in range(stamps.size)])
-        keep = np.isfinite(values)
+        quantiles = np.array([_quantile(q, bounds, counts[:, i]) for i in range(stamps.size)])
+        keep = np.isfinite(quantiles)
         if keep.any():
-            out.append(Series(quantile_name(name, suffix), labels, stamps[keep], values[keep]))
+            out.append(Series(quantile_name(name, suffix), labels, stamps[keep], quantiles[keep]))
     return out
+
+
+def _on_common_times(series: Sequence[Series]) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The timestamps every one of ``series`` has (a histogram's parts are scraped together), and each one's values
+    there."""
+    stamps = series[0].timestamps
+    for other in series[1:]:
+        stamps = np.intersect1d(stamps, other.timestamps)
+    return stamps, [s.values[np.searchsorted(s.timestamps, stamps)] for s in series]
 
 
 def _quantile(q: float, bounds: np.ndarray, counts: np.ndarray) -> float:

@@ -84,20 +84,18 @@ def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
     read as per-second rates (``agent.detectors.counters``), a latency histogram's buckets as the quantiles they
     imply (``agent.detectors.histograms``)."""
     out: dict[str, SignalData] = defaultdict(SignalData)
-    buckets: dict[tuple[str, str, str], list[Series]] = defaultdict(list)
-    sources: dict[tuple[str, str, str], str] = {}
+    buckets: dict[tuple[str, str, str], list[tuple[Series, str]]] = defaultdict(list)  # with where each came from
     for item in gathered.get("series", []):
         data = out[item["signal"]]
         service, period = item["service"], item.get("period", "current")
         data.roles[service] = item.get("role", "target")
         if is_wait_bucket(item["metric"], item["labels"]):
-            buckets[item["signal"], service, period].append(_raw(item))
-            sources.setdefault((item["signal"], service, period), item.get("source", ""))
+            buckets[item["signal"], service, period].append((_raw(item), item.get("source", "")))
             continue
         data.add(service, period, as_detected(item), item.get("source", ""))
     for (signal, service, period), found in buckets.items():
-        for series in histogram_quantiles(found):
-            out[signal].add(service, period, series, sources[signal, service, period])
+        for series in histogram_quantiles([bucket for bucket, _ in found]):
+            out[signal].add(service, period, series, found[0][1])
     for data in out.values():
         _mean_waits(data)
     return out
