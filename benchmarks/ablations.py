@@ -18,6 +18,12 @@ does, as given and then:
   a log pipeline that sheds lines under pressure leaves traces with holes;
 - **15 min before the alert** (RCA sets): metrics and logs cut to the 15 minutes before the event time (and what
   follows it): a short history, as an export that keeps little before an incident gives;
+- **no earlier incident in the look-back** (RCA sets): metric samples from 10 to 3 minutes before the event time
+  left out. The alert looks back 10 minutes for where the incident began; nezha-ob's incidents come 8–9 minutes
+  apart, most after one on the same service, so that look-back holds the previous incident's tail, which ranks
+  the service on evidence of another fault. Left out, what the look-back holds is the alerted fault's own
+  (both Nezha sets alert two minutes after the fault); the first incident of a recording, whose data begins at
+  its fault, is then left without a reference and cannot be judged;
 - **1 day of history** (inspection sets): metrics cut to one day before the inspected window (the generic
   inspection reads two).
 
@@ -62,6 +68,7 @@ from agent.timeparse import to_epoch
 METRIC_FILES = ("metrics.csv", "metrics.csv.gz")
 LOG_FILES = ("logs.jsonl", "logs.jsonl.gz")
 SHORT_HISTORY_S = 15 * 60
+EARLIER_INCIDENT_SPAN_S = (10 * 60, 3 * 60)  # metric samples this long before the event time are left out
 INSPECTION_HISTORY_S = 86400
 LOST_SHARE = 0.3  # of the requests, or of the lines
 _HEX_ID = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{16,}(?![0-9A-Za-z])")
@@ -174,6 +181,16 @@ def short_history(bundle: Path, root: Path) -> Path:
     return _history_cut(bundle, root, _event(bundle).time - SHORT_HISTORY_S)
 
 
+def without_earlier_incident(bundle: Path, root: Path) -> Path:
+    """The bundle with its metric samples from 10 to 3 minutes before the event time left out."""
+    copy = linked_copy(bundle, root, leave_out=METRIC_FILES)
+    if (metrics := locate(bundle, "metrics.csv")[0]) is not None:
+        time = _event(bundle).time
+        first, last = time - EARLIER_INCIDENT_SPAN_S[0], time - EARLIER_INCIDENT_SPAN_S[1]
+        _write_metrics(metrics, copy, lambda ts: not first <= ts < last)
+    return copy
+
+
 def one_day_of_history(bundle: Path, root: Path) -> Path:
     """An inspection bundle cut to ``INSPECTION_HISTORY_S`` before its inspected window."""
     event = _event(bundle)
@@ -190,7 +207,11 @@ def ablations_for(bundles: list[Path]) -> dict[str, Ablation]:
         found |= {"no logs": without_logs, "no trace ids": without_trace_ids, "no level field": without_levels,
                   "errors as access logs": errors_as_access_logs, "30 % fewer requests": fewer_requests,
                   "30 % of log lines lost": lines_lost}
-    found["15 min before the alert" if rca else "1 day of history"] = short_history if rca else one_day_of_history
+    if rca:
+        found |= {"15 min before the alert": short_history,
+                  "no earlier incident in the look-back": without_earlier_incident}
+    else:
+        found["1 day of history"] = one_day_of_history
     return found
 
 

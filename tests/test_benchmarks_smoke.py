@@ -534,7 +534,7 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
     assert first_column(result.tables["ablations"]) == ["as given", "no logs", "no trace ids", "no level field",
                                                         "errors as access logs", "30 % fewer requests",
                                                         "30 % of log lines lost", "15 min before the alert",
-                                                        "1 day of history"]
+                                                        "no earlier incident in the look-back", "1 day of history"]
     assert set(result.data["sets"]["nab-dev"]) == {"as given", "1 day of history"}
     bundle = module.find_bundles(SHARED_DATA / "nezha-tt-dev")[0]
     stripped = module.without_trace_ids(bundle, tmp_path / "ids")
@@ -561,6 +561,13 @@ def test_ablations_take_one_kind_of_evidence_away(bench, tmp_path):
     since = load_bundle(bundle).event.time - module.SHORT_HISTORY_S
     cut = load_bundle(short)
     assert min(s.timestamps.min() for s in cut.series) >= since and min(r.ts for r in cut.logs) >= since
+    quiet = load_bundle(module.without_earlier_incident(bundle, tmp_path / "quiet"))
+    time, (first, last) = quiet.event.time, module.EARLIER_INCIDENT_SPAN_S
+    left = np.concatenate([s.timestamps for s in quiet.series])
+    assert not ((left >= time - first) & (left < time - last)).any()
+    kept = np.concatenate([s.timestamps for s in load_bundle(bundle).series])
+    assert left.size == (~((kept >= time - first) & (kept < time - last))).sum() < kept.size
+    assert len(quiet.logs) == len(given)  # the logs are left as they are
 
 
 @needs_shared_data
