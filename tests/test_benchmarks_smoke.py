@@ -11,6 +11,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from ruamel.yaml import YAML
 
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT
@@ -489,6 +490,19 @@ def test_alert_timing_moves_only_the_event_and_its_alert(bench, tmp_path):
     linked = {p.name for p in moved.iterdir() if p.is_symlink()}
     assert linked == {p.name for p in source.iterdir()} - {"event.yaml"} and "topology.yaml" in linked
     assert shifted.series[0].values.tolist() == series[0].values.tolist()
+
+
+def test_alert_bursts_compare_the_same_cases_with_and_without_an_earlier_incident(bench, tmp_path):
+    module = bench("alert_bursts")
+    result = module.main(["--count", "3", "--home", str(tmp_path / "h")])
+    assert first_column(result.tables["bursts"]) == list(result.data)
+    cases = {row["cases"] for row in result.data.values()}
+    assert len(cases) == 1 and 0 < cases.pop() <= 3  # the same actionable alerts each way
+    plain, burst = module.scenario_pairs(tmp_path / "pairs", 3, 1000)
+    assert [p.name for p in plain] == [b.name for b in burst]
+    blamed = module.blaming_the_earlier(burst[0], tmp_path / "blamed")
+    label = YAML(typ="safe").load((blamed / "label.yaml").read_text())
+    assert label["root_cause"] == [{"service": label["sim"]["earlier_incident"]["service"], "fault": "slow_dependency"}]
 
 
 @needs_shared_data

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from agent.bundles.label import load_label
@@ -141,6 +142,29 @@ def test_variants_and_service_are_honoured():
     assert good.label["decision"] == "pass" and good.event["change"]["type"] == "config"
     leak = build_scenario("rca", "memory_leak", 3, service="ad-serving")
     assert leak.label["root_cause"] == [{"service": "ad-serving", "fault": "memory_leak"}]
+
+
+def test_an_earlier_incident_comes_and_goes_before_the_cause_and_changes_nothing_else():
+    plain = build_scenario("rca", "slow_dependency", 4)
+    burst = build_scenario("rca", "slow_dependency", 4, earlier_incident=True)
+    earlier = burst.label["sim"]["earlier_incident"]
+    assert burst.label["root_cause"] == plain.label["root_cause"] and burst.event == plain.event
+    assert earlier["service"] not in {plain.label["root_cause"][0]["service"], plain.event["service"]}
+    assert earlier["fault"] == "slow_dependency" and earlier["onset"] < earlier["end"] < plain.event["time"]
+    changed: set[str] = set()
+    for a, b in zip(plain.series, burst.series, strict=True):
+        assert (a.metric, a.labels) == (b.metric, b.labels)
+        moved = a.timestamps[~np.isclose(a.values, b.values)]
+        assert ((moved >= earlier["onset"] - 60) & (moved <= earlier["end"])).all()  # only while it lasted
+        if moved.size:
+            changed.add(a.labels["service"])
+    assert earlier["service"] in changed  # and it did happen, there and in its callers
+    assert len(changed) >= 2
+    extra = [r for r in burst.logs if r not in plain.logs]
+    assert extra and all(earlier["onset"] - 60 <= r.ts < earlier["end"] for r in extra)
+    assert "earlier_incident" not in build_scenario("rca", "noisy_alert", 4, earlier_incident=True).label["sim"]
+    with pytest.raises(ScenarioError, match="RCA cases only"):
+        build_scenario("inspection", "memory_leak", 4, earlier_incident=True)
 
 
 @pytest.mark.parametrize(

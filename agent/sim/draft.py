@@ -22,7 +22,7 @@ class Draft:
     near: float | None = None  # a benign change may land shortly before this time (a red herring)
     magnitude: float | None = None
     variant: str | None = None
-    notes: dict[str, str] = field(default_factory=dict)  # more generation details for label.yaml's ``sim``
+    notes: dict[str, Any] = field(default_factory=dict)  # more generation details for label.yaml's ``sim``
 
 
 def neighbourhood(*services: str) -> list[str]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from agent.bundles.writer import write_bundle
 from agent.series import ChangeRecord, LogRecord, Series
+from agent.sim.bursts import add_earlier_incident
 from agent.sim.cases import RELEASE_VARIANTS, build_inspection, build_release
 from agent.sim.changes import benign_changes
 from agent.sim.draft import Draft, pick
@@ -94,6 +95,11 @@ def scenario_rng(pattern: str, fault: str, seed: int) -> np.random.Generator:
     return np.random.default_rng([int(seed), PATTERNS.index(pattern), list(FAULTS).index(fault)])
 
 
+def burst_rng(fault: str, seed: int) -> np.random.Generator:
+    """The generator of an RCA case's earlier incident: apart from ``scenario_rng``, so the case stays as it was."""
+    return np.random.default_rng([int(seed), PATTERNS.index("rca"), list(FAULTS).index(fault), 1])
+
+
 def event_time(rng: np.random.Generator, pattern: str, fault: str) -> float:
     """A day in the spring of 2026 and a minute of it; a benign alert fires at the evening peak."""
     day = int(rng.integers(0, 60))
@@ -105,9 +111,12 @@ def event_time(rng: np.random.Generator, pattern: str, fault: str) -> float:
 
 
 def build_scenario(pattern: str, fault: str, seed: int, *, variant: str | None = None,
-                   service: str | None = None) -> Scenario:
-    """Generate one case; the same arguments always give the same scenario."""
+                   service: str | None = None, earlier_incident: bool = False) -> Scenario:
+    """Generate one case; the same arguments always give the same scenario. ``earlier_incident`` (an RCA with a
+    root cause): the same case with a recovered incident on another service just before it (``bursts``)."""
     check_request(pattern, fault, variant, service)
+    if earlier_incident and pattern != "rca":
+        raise ScenarioError(f"an earlier incident is written into RCA cases only, not {pattern}")
     rng = scenario_rng(pattern, fault, seed)
     when = event_time(rng, pattern, fault)
     lookback, after = WINDOWS[pattern]
@@ -115,6 +124,9 @@ def build_scenario(pattern: str, fault: str, seed: int, *, variant: str | None =
     world = build_world(rng, when, when - lookback * 60.0 - margin, when + after * 60.0 + margin)
     draft = BUILDERS[pattern](world, fault, variant, service)
     _decorate(world, draft)
+    if earlier_incident and draft.label.get("root_cause") and draft.near is not None:
+        avoid = {c["service"] for c in draft.label["root_cause"]} | {draft.event["service"]}
+        draft.notes.update(add_earlier_incident(world, draft.near, avoid, burst_rng(fault, seed)).note())
     at = float(draft.event["time"])
     world.crop(at - lookback * 60.0, at + after * 60.0, at - min(lookback, HISTORY_MINUTES) * 60.0)
     logs = sorted(world.logs, key=lambda r: (r.ts, r.service, r.message))
