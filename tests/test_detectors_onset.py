@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agent.detectors import detect_onset
-from agent.detectors.changepoint import cusum_start, locate_onset, persistent_alarm
+from agent.detectors.changepoint import cusum_start, latest_episode, locate_onset, persistent_alarm
 from agent.detectors.emit import tidy
 from agent.findings import FindingKind
 from agent.series import Series
@@ -129,6 +129,33 @@ def test_persistent_alarm_and_cusum_start():
     assert persistent_alarm(np.array([0, 0, 1, 1], dtype=bool), k=3, m=4) is None
     z = np.array([0.0, 0.5, 3.0, 3.0, 5.0, 6.0])
     assert cusum_start(z, alarm=4, drift=2.0) == 2
+
+
+def test_a_far_spike_before_a_step_does_not_date_the_onset_back_to_it():
+    values = noise(11)
+    values[36] += 2.0  # one point ten times as far out as the step that follows
+    values[42:] += 0.2
+    [finding] = run(minute_series(values))
+    assert finding.onset == T0 + 42 * 60  # counted at most at the alarm level, the spike adds to the sum briefly
+    z = np.array([0.0, 60.0, -0.5, 0.3, 0.1, 6.0, 6.0, 6.0])
+    assert cusum_start(z, alarm=5, drift=2.0) == 5
+
+
+def test_an_episode_that_ended_is_not_the_onset_of_the_one_in_progress():
+    values = noise(12)
+    values[34:38] += 0.2  # an earlier incident, over after four minutes
+    values[44:] += 0.1  # the one in progress
+    [finding] = run(minute_series(values))
+    assert finding.onset == T0 + 44 * 60
+    assert finding.numbers["post_median"] == pytest.approx(0.3, abs=0.02)  # its level, not the earlier one's
+    assert finding.numbers["persistence"] == 1.0
+    z = np.array([0.0, 8, 8, 8, 0.1, 0.2, 0.0, 9, 9, 9, 9])
+    assert latest_episode(z, threshold=4.0, k=3, m=4) == (4, 7)
+    # one point back near the centre does not end an excursion (as ``run_end`` bridges it)
+    assert latest_episode(np.array([0.0, 8, 8, 8, 0.1, 8, 8, 8]), threshold=4.0, k=3, m=4) == (0, 1)
+    assert latest_episode(np.array([0.0, 8, 0.0, 0.0]), threshold=4.0, k=3, m=4) is None
+    # a fall through the baseline between them (a leak's restart) is the same episode going on
+    assert latest_episode(np.array([0.0, 8, 8, 8, -9, 0.2, 0.1, 9, 9, 9]), threshold=4.0, k=3, m=4) == (0, 1)
 
 
 def test_locate_onset_picks_the_earlier_of_two_directions():

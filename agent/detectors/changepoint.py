@@ -4,8 +4,10 @@ A point is *beyond* when its robust z-score (median/MAD of the baseline, see ``c
 ``z_threshold`` and the baseline's own excursion the bad way (a series whose normal days stray far
 must stray further). The *alarm* is the first beyond point that starts a run of at least ``k`` beyond points
 among ``m`` consecutive ones, so one- or two-point spikes and a blip in the last points never alarm.
-The *onset* is the start of the CUSUM excursion (drift half the alarm level) that leads to the alarm:
-for a step it is the step, for a ramp it is where the ramp left the noise, earlier than the alarm.
+The *onset* is the start of the CUSUM excursion (drift half the alarm level, each point counted at most at the
+alarm level) that leads to the alarm: for a step it is the step, for a ramp it is where the ramp left the noise,
+earlier than the alarm. Of several sustained deviations that each came back, the last is judged
+(``latest_episode``).
 The noise scale is floored at ``rel_floor`` x |baseline median| and at a share of the series'
 magnitude, so flat baselines do not turn tiny changes into huge z-scores.
 """
@@ -63,10 +65,12 @@ def persistent_alarm(beyond: np.ndarray, k: int, m: int) -> int | None:
 
 
 def cusum_start(z: np.ndarray, alarm: int, drift: float) -> int:
-    """Start of the one-sided CUSUM excursion (``S = max(0, S + z - drift)``) that contains ``alarm``."""
+    """Start of the one-sided CUSUM excursion (``S = max(0, S + min(z, 2 drift) - drift)``) that contains ``alarm``.
+    Each point counts at most at twice the drift (the alarm level, as a Huber CUSUM caps it): one far spike would
+    otherwise keep ``S`` up for many minutes and date a later onset back to it."""
     s, start = 0.0, 0
     for i in range(alarm + 1):
-        s = max(0.0, s + float(z[i]) - drift)
+        s = max(0.0, s + min(float(z[i]), 2.0 * drift) - drift)
         if s == 0.0:
             start = i + 1
     return min(start, alarm)
@@ -83,6 +87,26 @@ def run_end(flags: np.ndarray, start: int, max_gap: int = 1) -> int:
             if gap > max_gap:
                 break
     return end
+
+
+def latest_episode(z: np.ndarray, threshold: float, k: int, m: int) -> tuple[int, int] | None:
+    """``(first, alarm)`` of the last sustained deviation in ``z``: ``alarm`` as ``persistent_alarm`` finds it, after
+    every earlier one ended by coming back (its run back within half ``threshold``, as ``run_end`` ends an
+    excursion's run, with nothing beyond ``threshold`` the other way before the next); ``first``: where its
+    excursion may begin (after the earlier one's end). An earlier episode that came back is another incident
+    (alerts come in bursts), and the one in progress is what an alert is about; one that ended by falling through
+    its baseline (a memory leak's restart) is the same one going on. None without any deviation."""
+    beyond = z >= threshold
+    alarm = persistent_alarm(beyond, k, m)
+    if alarm is None:
+        return None
+    first = 0
+    while (end := run_end(z >= threshold / 2.0, alarm)) + 1 < z.size:
+        later = persistent_alarm(beyond[end + 1:], k, m)
+        if later is None or (z[end + 1 : end + 1 + later] <= -threshold).any():
+            break
+        first, alarm = end + 1, end + 1 + later
+    return first, alarm
 
 
 def locate_onset(
@@ -109,10 +133,11 @@ def locate_onset(
         center, scale = calibration.center, calibration.scale
         z = calibration.z(values)
         threshold = max(z_threshold, calibration.excursion)
-        alarm = persistent_alarm(z >= threshold, k, m)
-        if alarm is None:
+        episode = latest_episode(z, threshold, k, m)
+        if episode is None:
             continue
-        start = cusum_start(z, alarm, drift=threshold / 2.0)
+        first, alarm = episode
+        start = first + cusum_start(z[first:], alarm - first, drift=threshold / 2.0)
         post = float(np.median(values[start : run_end(z >= threshold / 2.0, alarm) + 1]))
         candidate = Onset(
             index=start,
