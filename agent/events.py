@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from enum import StrEnum
 from typing import Any
 
@@ -91,6 +93,14 @@ class Alert(BaseModel):
     @property
     def name(self) -> str:
         return self.labels.get("alertname", "")
+
+    @property
+    def identity(self) -> str:
+        """Alertmanager's fingerprint, or a stable hash of the labels when the sender gave none."""
+        if self.fingerprint:
+            return self.fingerprint
+        canonical = json.dumps(sorted(self.labels.items()), separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 class AlertmanagerWebhook(BaseModel):

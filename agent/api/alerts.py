@@ -8,8 +8,6 @@ whatever their order in the body, the episode ends resolved.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -85,14 +83,6 @@ class WebhookResponse(BaseModel):
                                                             "max_alerts): never seen here.")
 
 
-def alert_fingerprint(alert: Alert) -> str:
-    """Alertmanager's fingerprint, or a stable hash of the labels when the sender gave none."""
-    if alert.fingerprint:
-        return alert.fingerprint
-    canonical = json.dumps(sorted(alert.labels.items()), separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
 def _texts(alert: Alert) -> Iterable[tuple[str, str]]:
     for group in ("labels", "annotations"):
         for name, value in getattr(alert, group).items():
@@ -142,7 +132,7 @@ def parse_alert(raw: Any, index: int, service_label: str = "service") -> tuple[A
 
 
 def _episode(alert: Alert) -> tuple[str, float | None]:
-    return alert_fingerprint(alert), alert.starts_at
+    return alert.identity, alert.starts_at
 
 
 def storing_order(alerts: Sequence[Alert | None]) -> list[int]:
@@ -254,7 +244,7 @@ class AlertIntake:
     def _rejected(index: int, errors: list[Problem], alert: Alert | None = None) -> AlertOutcome:
         return AlertOutcome(
             index=index,
-            fingerprint=alert_fingerprint(alert) if alert else None,
+            fingerprint=alert.identity if alert else None,
             alertname=alert.name if alert else None,
             action="rejected",
             message="rejected, not stored: " + "; ".join(f"{p.field}: {p.message}" for p in errors),
@@ -264,14 +254,14 @@ class AlertIntake:
     def _notice(self, alert: Alert, now: float) -> AlertNotice:
         """What memory observes of one alert (a resolution is seen at its ``endsAt``)."""
         return AlertNotice(
-            fingerprint=alert_fingerprint(alert), alertname=alert.name,
+            fingerprint=alert.identity, alertname=alert.name,
             service=alert_service(alert, self.service_label), status=alert.status,
             ts=alert.ends_at if alert.status == "resolved" and alert.ends_at else now,
             event=event_from_alert(alert, now, self.service_label), source="webhook", starts_at=alert.starts_at,
         )
 
     def _one(self, alert: Alert, now: float, index: int) -> AlertOutcome:
-        fingerprint = alert_fingerprint(alert)
+        fingerprint = alert.identity
         service = alert_service(alert, self.service_label)
         try:
             seen = self.memory.observe_alert_queued(self._notice(alert, now))
