@@ -46,3 +46,27 @@ def test_webhook_alert_is_investigated_by_the_real_graph(memory, bundle):
     finding_ids = {f["id"] for f in case["findings"]}
     cited = set(verdict["evidence"]) | {i for cause in verdict["root_causes"] for i in cause["evidence"]}
     assert cited and cited <= finding_ids  # the verdict rests on findings it was shown
+
+
+def test_an_alert_names_the_other_alert_that_began_in_its_look_back(memory, bundle):
+    toolkit = bundle_toolkit(bundle, get_settings(), memory=memory)
+
+    def investigator(event, *, skill=None, source="api", thread_id=None):
+        return investigate(event, toolkit, skill=skill, source=source, bundle_path=str(SCENARIO), thread_id=thread_id)
+
+    alert = bundle.event.alert.model_dump(mode="json", by_alias=True)
+    earlier = {**alert, "labels": {**alert["labels"], "alertname": "CheckoutErrors", "service": "checkout"},
+               "startsAt": bundle.event.time - 480}
+    earlier.pop("fingerprint", None)
+    with make_client(memory, investigator) as client:
+        first = client.post("/webhook/alertmanager", json=webhook(earlier)).json()["alerts"][0]
+        second = client.post("/webhook/alertmanager", json=webhook(alert)).json()["alerts"][0]
+        wait_idle(client)
+        reports = {}
+        for name, outcome in (("earlier", first), ("alerted", second)):
+            case_id = client.get(f"/incidents/{outcome['incident_id']}").json()["case_id"]
+            reports[name] = client.get(f"/cases/{case_id}").json()
+    assert all(case["status"] == "done" for case in reports.values())
+    assert ('another alert began 8 min before this one: "CheckoutErrors" on "checkout"'
+            in reports["alerted"]["report"])
+    assert "another alert began" not in reports["earlier"]["report"]  # nothing began before it

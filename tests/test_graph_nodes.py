@@ -89,6 +89,34 @@ def test_triage_without_service_or_topology_has_no_targets():
     assert state["targets"] == []
 
 
+def test_triage_names_the_other_alerts_that_began_in_the_look_back(memory):
+    event = alert_event()
+    event = event.model_copy(update={"alert": event.alert.model_copy(update={"fingerprint": "fp-own"})})
+    memory.observe_alert("fp-own", "ApiLatencyHigh", "api", "firing", T0 - 50, starts_at=T0 - 60)
+    memory.observe_alert("fp-checkout", "Checkout\nSlow", "checkout", "firing", T0 - 470, starts_at=T0 - 480)
+    memory.observe_alert("fp-noname", "HostDown", None, "firing", T0 - 30)  # no startsAt: its first notification
+    memory.observe_alert("fp-old", "DiskFull", "db", "firing", T0 - 3590, starts_at=T0 - 3600)  # before the look-back
+    memory.observe_alert("fp-later", "CacheErrors", "cache", "firing", T0 + 60, starts_at=T0 + 60)
+    notes = triage(start_state(event), make_toolkit(memory=memory))["notes"]
+    assert notes == [
+        'another alert began 8 min before this one: "Checkout Slow" on "checkout"; what deviated with it in this '
+        "alert's look-back may be that incident's",
+        'another alert began under a minute before this one: "HostDown" on no service; what deviated with it in this '
+        "alert's look-back may be that incident's",
+    ]
+    inspected = triage(start_state(inspection_event()), make_toolkit(memory=memory))["notes"]
+    assert not any("another alert" in note for note in inspected)  # an inspection has no alert to tell apart
+
+
+def test_triage_says_so_when_the_alert_store_cannot_be_read():
+    class Broken:
+        def alerts_begun_between(self, start, end):
+            raise OSError("database is locked")
+
+    notes = triage(start_state(alert_event()), make_toolkit(memory=Broken()))["notes"]
+    assert notes == ["could not read the alerts that began before this one (OSError: database is locked)"]
+
+
 def test_triage_keeps_notes_already_in_the_state(toolkit):
     state = triage(start_state(inspection_event(), notes=["earlier"]), toolkit)
     assert state["notes"][0] == "earlier" and len(state["notes"]) == 2

@@ -199,3 +199,16 @@ def test_a_newer_episode_joins_an_incident_other_alerts_keep_open(memory: Memory
     fire(memory, "b", 110, starts_at=95.0)  # another alert of the same service: the incident stays open
     again = fire(memory, "a", 900, starts_at=850.0)
     assert (again.kind, again.incident_id) == (AlertKind.DUPLICATE, first.incident_id)
+
+
+def test_alerts_begun_between_reads_each_alerts_latest_episode(memory: Memory) -> None:
+    memory.observe_alert("a", "Early", "x", "firing", 100.0, starts_at=90.0)
+    memory.observe_alert("b", "NoStart", "y", "firing", 150.0)  # no startsAt: it began when first notified
+    memory.observe_alert("c", "AtEnd", "z", "firing", 200.0, starts_at=200.0)  # the range's end is not in it
+    memory.observe_alert("d", "Refired", "w", "firing", 10.0, starts_at=10.0)
+    memory.observe_alert("d", "Refired", "w", "resolved", 20.0, starts_at=10.0)
+    memory.observe_alert("d", "Refired", "w", "firing", 120.0, starts_at=120.0)  # a new episode, in the range
+    found = memory.alerts_begun_between(90.0, 200.0)
+    assert [(a.fingerprint, a.began) for a in found] == [("a", 90.0), ("d", 120.0), ("b", 150.0)]
+    assert found[0].alertname == "Early" and found[0].service == "x" and found[0].status == "firing"
+    assert memory.alerts_begun_between(0.0, 50.0) == []  # d's first episode is no longer its latest

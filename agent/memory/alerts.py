@@ -21,12 +21,12 @@ An open incident silent for longer than ``stale_after`` seconds no longer absorb
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from agent.memory.errors import CaseNotFoundError, IncidentNotFoundError, InvalidInputError
 from agent.memory.models import AlertRow, CaseRow, IncidentRow, new_id
-from agent.memory.records import AlertKind, AlertObservation, IncidentRecord
+from agent.memory.records import AlertKind, AlertObservation, AlertRecord, IncidentRecord
 from agent.memory.store import Store, get_row
 
 ALERT_STATUSES = ("firing", "resolved")
@@ -270,6 +270,14 @@ class AlertStore(Store):
         with self._read() as session:
             incident = get_row(session, IncidentRow, incident_id, IncidentNotFoundError(incident_id))
             return _incident_record(incident)
+
+    def alerts_begun_between(self, start: float, end: float) -> list[AlertRecord]:
+        """Alerts whose latest firing episode began in ``[start, end)`` (its ``startsAt``, else its first
+        notification), earliest first."""
+        began = func.coalesce(AlertRow.starts_at, AlertRow.first_seen)
+        with self._read() as session:
+            rows = session.scalars(select(AlertRow).where(began >= start, began < end).order_by(began)).all()
+            return [AlertRecord.model_validate(row, from_attributes=True) for row in rows]
 
     def open_incidents(self, service: str | None = None) -> list[IncidentRecord]:
         """Incidents still open (optionally one service's), most recently active first."""

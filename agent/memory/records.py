@@ -164,6 +164,22 @@ class AlertNotice(Record):
     starts_at: float | None = Field(default=None, description="Its startsAt, which names the firing episode.")
 
 
+class AlertRecord(Record):
+    """One alert's dedup state: its identity and its latest firing episode."""
+
+    fingerprint: str
+    alertname: str
+    service: str | None = None
+    status: str
+    first_seen: float = Field(description="When the latest episode was first notified.")
+    starts_at: float | None = Field(default=None, description="The latest episode's startsAt, if the sender gave one.")
+
+    @property
+    def began(self) -> float:
+        """When the latest episode began: its ``startsAt``, else its first notification."""
+        return self.starts_at if self.starts_at is not None else self.first_seen
+
+
 class AlertObservation(Record):
     """The dedup classification of one alert notification."""
 

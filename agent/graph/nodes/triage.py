@@ -6,6 +6,7 @@ from typing import Any
 
 from agent.events import Event, Pattern
 from agent.graph.call_graph import entry_points
+from agent.graph.earlier_alerts import earlier_alert_notes
 from agent.graph.plan import MAX_PEERS
 from agent.graph.state import InvestigationState
 from agent.graph.timing import change_start, with_logged_details
@@ -44,7 +45,8 @@ def _anchor(event: Event, toolkit: Toolkit, notes: list[str]) -> tuple[Event, fl
 
 def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Parse the event; pick target services (event's, else scope, else topology entry points). The notes start
-    with what reading the input ignored (``toolkit.input_warnings``)."""
+    with what reading the input ignored (``toolkit.input_warnings``); an RCA's name the other alerts that began in
+    its look-back (``earlier_alerts``)."""
     notes = list(toolkit.input_warnings)
     event, anchor = _anchor(Event.model_validate(state["event"]), toolkit, notes)
     targets = event.services
@@ -55,6 +57,7 @@ def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     if not targets:
         targets, started_from = entry_points(toolkit.topology)
         notes += started_from
+    notes += earlier_alert_notes(event, toolkit.memory)
     return {
         "event": event.model_dump(mode="json", by_alias=True),
         "targets": targets,
