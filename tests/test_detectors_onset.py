@@ -150,12 +150,12 @@ def test_an_episode_that_ended_is_not_the_onset_of_the_one_in_progress():
     assert finding.numbers["post_median"] == pytest.approx(0.3, abs=0.02)  # its level, not the earlier one's
     assert finding.numbers["persistence"] == 1.0
     z = np.array([0.0, 8, 8, 8, 0.1, 0.2, 0.0, 9, 9, 9, 9])
-    assert latest_episode(z, threshold=4.0, k=3, m=4) == (4, 7)
+    assert latest_episode(z, threshold=4.0, k=3, m=4) == (4, 7, 10)
     # one point back near the centre does not end an excursion (as ``run_end`` bridges it)
-    assert latest_episode(np.array([0.0, 8, 8, 8, 0.1, 8, 8, 8]), threshold=4.0, k=3, m=4) == (0, 1)
+    assert latest_episode(np.array([0.0, 8, 8, 8, 0.1, 8, 8, 8]), threshold=4.0, k=3, m=4) == (0, 1, 7)
     assert latest_episode(np.array([0.0, 8, 0.0, 0.0]), threshold=4.0, k=3, m=4) is None
     # a fall through the baseline between them (a leak's restart) is the same episode going on
-    assert latest_episode(np.array([0.0, 8, 8, 8, -9, 0.2, 0.1, 9, 9, 9]), threshold=4.0, k=3, m=4) == (0, 1)
+    assert latest_episode(np.array([0.0, 8, 8, 8, -9, 0.2, 0.1, 9, 9, 9]), threshold=4.0, k=3, m=4) == (0, 1, 3)
 
 
 def test_locate_onset_picks_the_earlier_of_two_directions():

@@ -15,6 +15,7 @@ magnitude, so flat baselines do not turn tiny changes into huge z-scores.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -89,24 +90,32 @@ def run_end(flags: np.ndarray, start: int, max_gap: int = 1) -> int:
     return end
 
 
-def latest_episode(z: np.ndarray, threshold: float, k: int, m: int) -> tuple[int, int] | None:
-    """``(first, alarm)`` of the last sustained deviation in ``z``: ``alarm`` as ``persistent_alarm`` finds it, after
-    every earlier one ended by coming back (its run back within half ``threshold``, as ``run_end`` ends an
-    excursion's run, with nothing beyond ``threshold`` the other way before the next); ``first``: where its
-    excursion may begin (after the earlier one's end). An earlier episode that came back is another incident
-    (alerts come in bursts), and the one in progress is what an alert is about; one that ended by falling through
-    its baseline (a memory leak's restart) is the same one going on. None without any deviation."""
-    beyond = z >= threshold
+class Episode(NamedTuple):
+    """One sustained deviation in a series of robust z-scores (indices into it)."""
+
+    first: int  # where its excursion may begin: after the earlier episode's end, else 0
+    alarm: int  # its first point confirmed by k-of-m persistence
+    end: int  # the last point of its run beyond half the alarm level (single-point gaps bridged)
+
+
+def latest_episode(z: np.ndarray, threshold: float, k: int, m: int) -> Episode | None:
+    """The last sustained deviation in ``z``: its alarm as ``persistent_alarm`` finds it, after every earlier one
+    ended by coming back (its run back within half ``threshold``, as ``run_end`` ends an excursion's run, with
+    nothing beyond ``threshold`` the other way before the next). An earlier episode that came back is another
+    incident (alerts come in bursts), and the one in progress is what an alert is about; one that ended by falling
+    through its baseline (a memory leak's restart) is the same one going on. None without any deviation."""
+    beyond, held = z >= threshold, z >= threshold / 2.0
     alarm = persistent_alarm(beyond, k, m)
     if alarm is None:
         return None
-    first = 0
-    while (end := run_end(z >= threshold / 2.0, alarm)) + 1 < z.size:
-        later = persistent_alarm(beyond[end + 1:], k, m)
-        if later is None or (z[end + 1 : end + 1 + later] <= -threshold).any():
+    episode = Episode(0, alarm, run_end(held, alarm))
+    while episode.end + 1 < z.size:
+        after = episode.end + 1
+        later = persistent_alarm(beyond[after:], k, m)
+        if later is None or (z[after : after + later] <= -threshold).any():
             break
-        first, alarm = end + 1, end + 1 + later
-    return first, alarm
+        episode = Episode(after, after + later, run_end(held, after + later))
+    return episode
 
 
 def locate_onset(
@@ -136,9 +145,9 @@ def locate_onset(
         episode = latest_episode(z, threshold, k, m)
         if episode is None:
             continue
-        first, alarm = episode
+        first, alarm, end = episode
         start = first + cusum_start(z[first:], alarm - first, drift=threshold / 2.0)
-        post = float(np.median(values[start : run_end(z >= threshold / 2.0, alarm) + 1]))
+        post = float(np.median(values[start : end + 1]))
         candidate = Onset(
             index=start,
             alarm_index=alarm,
