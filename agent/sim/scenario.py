@@ -90,14 +90,19 @@ def check_request(pattern: str, fault: str, variant: str | None = None, service:
             raise ScenarioError(f"{fault} is not simulated on {service}; try {', '.join(RCA_TARGETS[fault])}")
 
 
+def _entropy(pattern: str, fault: str, seed: int) -> list[int]:
+    """What seeds a scenario's generators: pattern, fault and seed only."""
+    return [int(seed), PATTERNS.index(pattern), list(FAULTS).index(fault)]
+
+
 def scenario_rng(pattern: str, fault: str, seed: int) -> np.random.Generator:
     """The generator of one scenario: a stable function of pattern, fault and seed only."""
-    return np.random.default_rng([int(seed), PATTERNS.index(pattern), list(FAULTS).index(fault)])
+    return np.random.default_rng(_entropy(pattern, fault, seed))
 
 
 def burst_rng(fault: str, seed: int) -> np.random.Generator:
     """The generator of an RCA case's earlier incident: apart from ``scenario_rng``, so the case stays as it was."""
-    return np.random.default_rng([int(seed), PATTERNS.index("rca"), list(FAULTS).index(fault), 1])
+    return np.random.default_rng([*_entropy("rca", fault, seed), 1])
 
 
 def event_time(rng: np.random.Generator, pattern: str, fault: str) -> float:
