@@ -682,3 +682,33 @@ def test_read_calls_compares_the_calls_read_with_the_given_graphs_and_answers_wi
     assert simulated["top-1"].endswith(")") and first_column(result.tables["calls"])[-1].endswith("common words")
     assert set(module.common_word_names([PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"]).values()) \
         <= set(module.COMMON_WORDS)
+
+
+def test_sparse_traffic_table(bench, tmp_path):
+    module = bench("sparse_traffic")
+    result = module.main(["--count", "1", "--home", str(tmp_path / "h")])
+    assert headers(result.tables["sparse"]) == ["measure", "as simulated", "sparse traffic (3 requests a sample)"]
+    assert all("/1 " in cells["RCA top-1"] for cells in result.data["variants"].values())
+    with pytest.raises(SystemExit):
+        module.main(["--count", "1", "--requests", "0"])
+
+
+def test_sparse_traffic_counts_requests_a_few_at_a_time(bench, tmp_path):
+    module = bench("sparse_traffic")
+    given = list(csv.DictReader((CURATED_ONE / "metrics.csv").read_text().splitlines()))
+    rows = list(module.sparse_rows(given, 3.0, seed=7))
+    counted = (module.RATE, module.ERRORS)
+    assert [r for r in rows if r["metric"] not in counted] == [r for r in given if r["metric"] not in counted]
+    assert Counter(r["metric"] for r in rows) == Counter(r["metric"] for r in given)
+    gateway = sorted((float(r["timestamp"]), float(r["value"])) for r in rows
+                     if r["metric"] == module.RATE and r["service"] == "gateway" and r["instance"] == "")
+    step = gateway[1][0] - gateway[0][0]
+    counts = np.array([value * step for _, value in gateway])
+    assert np.allclose(counts, np.round(counts), atol=1e-3)  # whole requests a sample
+    assert 2.0 <= float(np.median(counts)) <= 4.0 and counts.min() >= 0
+    shares = [float(r["value"]) for r in rows if r["metric"] == module.ERRORS]
+    assert shares and all(0.0 <= s <= 1.0 for s in shares)
+    assert rows == list(module.sparse_rows(given, 3.0, seed=7))  # the same draw for the same seed
+    assert rows != list(module.sparse_rows(given, 3.0, seed=8))
+    copy = module.sparse_copy(CURATED_ONE, tmp_path / "sparse", 3.0)
+    assert (copy / "event.yaml").is_symlink() and not (copy / "metrics.csv").is_symlink()
