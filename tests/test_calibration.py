@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from agent.detectors import detect_onset
-from agent.detectors.calibration import MIN_EXCURSION, MIN_REFERENCE, calibrate, past_episodes, shorth
+from agent.detectors.calibration import (
+    MIN_EXCURSION,
+    MIN_REFERENCE,
+    calibrate,
+    past_episodes,
+    resolution,
+    shorth,
+)
 from agent.detectors.deviation import WEAK_SCORE, detect_deviation
 from agent.findings import Finding, FindingKind
 from agent.reasoners.ranking import rank_services
@@ -128,3 +135,24 @@ def test_the_fast_quantile_is_numpys(size):
     values = np.random.default_rng(size).normal(size=size)
     for q in (0.0, 0.25, 0.5, 0.99, 1.0):
         assert quantile(values, q) == pytest.approx(float(np.quantile(values, q)), abs=1e-12)
+
+
+# A real request rate (TrainTicket, one pod, requests per 15 s as ops/s): a few requests a minute, whole requests
+REQUESTS_15S = np.array([0, 1, 2, 5, 0, 0, 1, 3, 2, 1, 1, 2, 0, 2, 3, 2, 1, 1, 1, 0, 0, 0]) / 15.0
+
+
+def test_the_resolution_of_a_series_is_its_smallest_step_between_values():
+    assert resolution(REQUESTS_15S) == pytest.approx(1 / 15)
+    assert resolution(np.array([3.0, 3.0, 3.0])) == 0.0
+    assert resolution(np.array([0.1 + 0.2, 0.3, 0.5])) == pytest.approx(0.2)  # rounding is no step
+    assert resolution(np.random.default_rng(1).normal(10.0, 1.0, 50)) < 0.1
+
+
+def test_counts_of_a_few_requests_are_not_taken_for_earlier_incidents():
+    # a quarter of the points on one level gave the episode test no spread: every other count was "far"
+    assert not past_episodes(REQUESTS_15S, magnitude=float(REQUESTS_15S.max()), rel_floor=0.01).any()
+    aside = calibrate(REQUESTS_15S, np.array([1, 1, 0, 1, 2]) / 15.0, "up", set_aside_episodes=True)
+    assert aside is not None and aside.excess(np.array([1 / 15])).max() < 1.0  # one request now is nothing new
+    incident = REQUESTS_15S.copy()
+    incident[8:12] = 40 / 15.0  # a burst of forty a sample for four samples is still an earlier incident
+    assert past_episodes(incident, magnitude=40 / 15.0, rel_floor=0.01)[8:12].all()

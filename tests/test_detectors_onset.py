@@ -163,3 +163,22 @@ def test_locate_onset_picks_the_earlier_of_two_directions():
     values = np.concatenate([np.full(5, 50.0), np.full(10, 30.0)])
     found = locate_onset(values, base, direction="both")
     assert found is not None and found.sign == -1 and found.index == 5
+
+
+# A real request rate (OnlineBoutique, a callee of a service whose calls to it stopped): never zero before
+CALLS_REFERENCE = np.array([0.2, 0.2, 0.2, 0.4, 0.0667, 0.2, 0.6, 0.533, 0.133, 0.2, 0.267, 0.133, 0.2, 0.467,
+                            0.333, 0.333, 0.2, 0.133, 0.2, 0.4, 0.267, 0.133])
+CALLS_NOW = np.array([0.4, 0.0667, 0.267, 0.333, 0.4, 0.133, 0.267, 0.333, 0.267, 0.0, 0.0, 0.0, 0.2])
+
+
+def test_a_rate_that_went_silent_is_a_deviation_however_noisy_it_was():
+    found = locate_onset(CALLS_NOW, CALLS_REFERENCE, direction="both", set_aside_episodes=True)
+    assert found is not None and found.sign == -1 and found.index == 9 and found.post_median == 0.0
+    assert found.baseline_scale > 0.05  # judged against its real spread, not one the episode test collapsed
+    averaged = CALLS_NOW + np.where(CALLS_NOW == 0.0, np.array([1, -1] * 7)[: CALLS_NOW.size] * 1e-17, 0.0)
+    rounded = locate_onset(averaged, CALLS_REFERENCE, direction="both", set_aside_episodes=True)  # up to rounding
+    assert rounded is not None and (rounded.index, rounded.alarm_index, rounded.sign) == (9, 9, -1)
+    # a series that sat at zero now and then before has not gone silent when it does so again
+    with_zeros = np.where(np.arange(CALLS_REFERENCE.size) % 5 == 0, 0.0, CALLS_REFERENCE)
+    assert locate_onset(CALLS_NOW, with_zeros, direction="both", set_aside_episodes=True) is None
+    assert locate_onset(-CALLS_NOW, -CALLS_REFERENCE, direction="both") is None  # nor has one below zero

@@ -41,6 +41,7 @@ REL_FLOOR = 0.01  # spread floor relative to |median|: 100 % success that dips t
 MIN_REFERENCE = 3  # fewer reference points than this: no calibration, no judgement
 SHORT_REFERENCE = 5  # fewer points than this: their MAD says little, so the spread is at least their range
 EPISODE_RUN = 3  # consecutive points this far out are an episode (an earlier incident), not noise
+RESOLUTION_EPS = 1e-6  # steps between distinct values below this share of the series' size are rounding
 NEAR_QUANTILE = 0.25  # the closest quarter of the reference around its densest level sets the episode test's spread
 NEAR_QUANTILE_TO_SIGMA = 0.3186  # a quarter of a normal sample lies within 0.3186 standard deviations of its centre
 
@@ -108,15 +109,28 @@ def shorth(values: np.ndarray) -> float:
     return quantile(ordered[i : i + half], 0.5)
 
 
+def resolution(values: np.ndarray, magnitude: float = 0.0) -> float:
+    """The smallest step between distinct ``values`` (steps below ``RESOLUTION_EPS`` x the larger of ``magnitude``
+    and their largest |value| are rounding): how finely the series is measured. A rate of a few requests a
+    minute moves in whole requests (1/15 a second over 15 s windows); a continuous series' steps are tiny."""
+    distinct = np.unique(values)
+    if distinct.size < 2:
+        return 0.0
+    steps = np.diff(distinct)
+    steps = steps[steps > RESOLUTION_EPS * max(magnitude, float(np.max(np.abs(distinct))))]
+    return float(steps.min()) if steps.size else 0.0
+
+
 def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float) -> np.ndarray:
     """Mask of reference points inside runs of ``EPISODE_RUN`` or more points far from its densest part.
 
     The spread for this test comes from the closest quarter of the points around the shorth level
-    (``NEAR_QUANTILE``), so an incident filling half the reference cannot widen it.
+    (``NEAR_QUANTILE``), so an incident filling half the reference cannot widen it, and is never finer than the
+    series' ``resolution``: a quarter of a count's points on one value would otherwise make every other count far.
     """
     center = shorth(reference)
     near = quantile(np.abs(reference - center), NEAR_QUANTILE) / NEAR_QUANTILE_TO_SIGMA
-    scale = max(near, rel_floor * max(abs(center), magnitude), TINY)
+    scale = max(near, resolution(reference, magnitude), rel_floor * max(abs(center), magnitude), TINY)
     far = np.abs(reference - center) / scale > MIN_EXCURSION
     mask = np.zeros(reference.size, dtype=bool)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], far.astype(np.int8), [0]))))

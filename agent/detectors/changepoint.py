@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from agent.detectors.calibration import MIN_REFERENCE, calibrate
+from agent.detectors.calibration import MIN_REFERENCE, RESOLUTION_EPS, SHORT_REFERENCE, calibrate
 from agent.detectors.direction import bad_signs
 from agent.detectors.robust import relative_change
 
@@ -118,6 +118,18 @@ def latest_episode(z: np.ndarray, threshold: float, k: int, m: int) -> Episode |
     return episode
 
 
+def silent_points(values: np.ndarray, baseline: np.ndarray) -> np.ndarray | None:
+    """Where ``values`` went silent (at zero, up to rounding), when a zero means that: the series is never negative
+    and its baseline (of ``SHORT_REFERENCE`` points or more) never touched zero. A rate of requests that stops is
+    then a deviation however noisy the rate was (a single zero may lie within its noise). None otherwise."""
+    if baseline.size < SHORT_REFERENCE:
+        return None
+    rounding = RESOLUTION_EPS * float(np.max(np.abs(baseline)))
+    if (baseline <= rounding).any() or (values < -rounding).any():
+        return None
+    return values <= rounding
+
+
 def locate_onset(
     values: np.ndarray,
     baseline: np.ndarray,
@@ -142,6 +154,8 @@ def locate_onset(
         center, scale = calibration.center, calibration.scale
         z = calibration.z(values)
         threshold = max(z_threshold, calibration.excursion)
+        if sign < 0 and (silent := silent_points(values, baseline)) is not None:
+            z = np.where(silent, np.maximum(z, threshold), z)
         episode = latest_episode(z, threshold, k, m)
         if episode is None:
             continue
