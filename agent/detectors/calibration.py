@@ -125,12 +125,15 @@ def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float) -> 
     """Mask of reference points inside runs of ``EPISODE_RUN`` or more points far from its densest part.
 
     The spread for this test comes from the closest quarter of the points around the shorth level
-    (``NEAR_QUANTILE``), so an incident filling half the reference cannot widen it, and is never finer than the
-    series' ``resolution``: a quarter of a count's points on one value would otherwise make every other count far.
+    (``NEAR_QUANTILE``), so an incident filling half the reference cannot widen it; when a quarter of the points sit
+    on one value (a count of a few requests) that spread is 0, and the series' ``resolution`` is taken instead: every
+    other count would otherwise be far.
     """
     center = shorth(reference)
     near = quantile(np.abs(reference - center), NEAR_QUANTILE) / NEAR_QUANTILE_TO_SIGMA
-    scale = max(near, resolution(reference, magnitude), rel_floor * max(abs(center), magnitude), TINY)
+    if near <= 0.0:  # a quarter of the points on one value (a count of a few): the series' smallest step instead
+        near = resolution(reference, magnitude)
+    scale = max(near, rel_floor * max(abs(center), magnitude), TINY)
     far = np.abs(reference - center) / scale > MIN_EXCURSION
     mask = np.zeros(reference.size, dtype=bool)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], far.astype(np.int8), [0]))))
