@@ -228,6 +228,16 @@ def pattern_measures(report) -> dict[str, str]:  # noqa: ANN001 - an EvalReport
     }
 
 
+def evaluated_measures(label: str, bundles: Sequence[Path], settings: Settings) -> dict[str, str]:
+    """The bundles answered offline as ``bianque eval`` does (a progress bar named ``label``), as ``pattern_measures``
+    cells."""
+    from agent.eval.runner import evaluate
+
+    with progress_bar(label, len(bundles)) as advance:
+        report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
+    return pattern_measures(report)
+
+
 def measures_table(title: str, columns: Mapping[str, Mapping[str, str]]) -> Table:
     """A table of ``pattern_measures`` cells: one row per measure, one column per variant (its heading the key)."""
     table = Table(title=title)

@@ -47,14 +47,11 @@ from common import (
     add_common_arguments,
     bench_settings,
     emit,
+    evaluated_measures,
     fresh_scenarios,
     measures_table,
-    pattern_measures,
-    progress_bar,
     seed_start_argument,
 )
-
-from agent.eval.runner import evaluate
 
 PATTERNS = ("rca", "release_interception", "inspection")
 TEXT_FILES = ("event.yaml", "label.yaml", "topology.yaml", "logs.jsonl", "changes.jsonl")
@@ -265,9 +262,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
                                                           businesses=businesses) for p in original],
         }
         for label, bundles in variants.items():
-            with progress_bar(label, len(bundles)) as advance:
-                report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
-            rows[label] = pattern_measures(report)
+            rows[label] = evaluated_measures(label, bundles, settings)
     title = f"Fresh simulated scenarios under names no Skill knows ({args.count} per pattern, strict)"
     return BenchResult(tables={"names": measures_table(title, rows)}, data={"count": args.count, "variants": rows})
 

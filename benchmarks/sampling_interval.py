@@ -24,14 +24,12 @@ from common import (
     add_common_arguments,
     bench_settings,
     emit,
+    evaluated_measures,
     measures_table,
-    pattern_measures,
-    progress_bar,
     seed_start_argument,
 )
 from resampling import resampled_copy
 
-from agent.eval.runner import evaluate
 from agent.sim.batch import combinations
 from agent.sim.scenario import build_scenario, thin_scenario, write_scenario
 
@@ -70,9 +68,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-sampling-") as scratch:
         for step in steps:
             bundles = sampled_set(Path(scratch) / f"{step:g}", step, args.count, args.seed_start)
-            with progress_bar(f"{step:g} s a sample", len(bundles)) as advance:
-                report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
-            rows[f"{step:g} s"] = pattern_measures(report)
+            rows[f"{step:g} s"] = evaluated_measures(f"{step:g} s a sample", bundles, settings)
     title = f"Fresh simulated scenarios by sampling interval ({args.count} per pattern, strict)"
     table = measures_table(title, {f"one sample / {step}": cells for step, cells in rows.items()})
     return BenchResult(tables={"sampling": table}, data={"count": args.count, "steps": rows})

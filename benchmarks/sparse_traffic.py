@@ -38,15 +38,12 @@ from common import (
     add_common_arguments,
     bench_settings,
     emit,
+    evaluated_measures,
     fresh_scenarios,
     linked_copy,
     measures_table,
-    pattern_measures,
-    progress_bar,
     seed_start_argument,
 )
-
-from agent.eval.runner import evaluate
 
 PATTERNS = ("rca", "release_interception", "inspection")
 RATE, ERRORS = "requests_per_second", "request_error_ratio"  # the simulator's request rate and failed share
@@ -122,9 +119,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
                 sparse_copy(p, root / "sparse" / p.parent.name, args.requests) for p in original],
         }
         for label, bundles in variants.items():
-            with progress_bar(label, len(bundles)) as advance:
-                report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
-            rows[label] = pattern_measures(report)
+            rows[label] = evaluated_measures(label, bundles, settings)
     title = f"Fresh simulated scenarios with little traffic ({args.count} per pattern, strict)"
     return BenchResult(tables={"sparse": measures_table(title, rows)},
                        data={"count": args.count, "requests": args.requests, "variants": rows})
