@@ -1,5 +1,6 @@
 """Whether the log store reaches back to the reference: a query at ERROR level that finds nothing there means
-"no errors" only when the store holds lines there at all (``LogSource.first_line``)."""
+"no errors" only when the store holds lines there at all, and counts compare only over time it covers
+(``LogSource.line_span``)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ def _new_templates(skill, log_start: float | None) -> list[str]:
     steady = [_error(T0 - 3600.0 + 600.0 * i + 5, f"upstream timeout calling b after {100 + i}ms") for i in range(6)]
     # twelve lines: in halves of an hour, fewer could all fall in the second by chance (``test_new``)
     fresh = [_error(T0 - 1500.0 + 60.0 * i, f"cannot parse order {i}: bad field") for i in range(12)]
-    gathered = {"series": [], "logs": steady + fresh, "changes": [], "log_start": log_start}
+    span = None if log_start is None else (log_start, T0 - 60.0)
+    gathered = {"series": [], "logs": steady + fresh, "changes": [], "log_span": span}
     event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
     findings = analyze_gathered(skill, event, gathered, ["a"], WINDOW)
     return sorted(f.summary.split('"')[1] for f in findings if f.kind == "log_new_template")
@@ -59,7 +61,7 @@ def test_an_inspection_leaves_out_a_new_template_chance_explains(generic_inspect
     quiet = [_error(T0 - 7000.0 + 1200.0 * i, f"cannot parse order {i}: bad field") for i in range(6)]
     fresh = [_error(T0 - 1500.0 + 60.0 * i, f"upstream timeout calling b after {100 + i}ms")
              for i in range(fresh_lines)]
-    gathered = {"series": [], "logs": quiet + fresh, "changes": [], "log_start": None}
+    gathered = {"series": [], "logs": quiet + fresh, "changes": [], "log_span": None}
     event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
     findings = analyze_gathered(generic_inspection, event, gathered, ["a"], window)
     assert bool([f for f in findings if f.kind == "log_new_template"]) == reported
@@ -70,18 +72,19 @@ def test_a_template_steady_since_the_stores_first_line_is_no_burst(generic_inspe
     expected count comes from the reference the store holds, not from two days it holds nothing of (which made it
     a burst of 80 times its rate)."""
     steady = [_error(T0 - 3600.0 + 600.0 * i + 5, f"upstream timeout calling b after {100 + i}ms") for i in range(6)]
-    gathered = {"series": [], "logs": steady, "changes": [], "log_start": WINDOW["reference_end"] - 600.0}
+    gathered = {"series": [], "logs": steady, "changes": [], "log_span": (WINDOW["reference_end"] - 600.0, T0 - 60.0)}
     event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["a"], window=3600))
     assert analyze_gathered(generic_inspection, event, gathered, ["a"], WINDOW) == []
 
 
-def test_a_bundles_first_line_of_any_level(tmp_path):
-    logs = [LogRecord(T0 - 600.0, "a", "INFO", "served"), LogRecord(T0 - 60.0, "b", "ERROR", "failed")]
+def test_a_bundles_line_span_of_any_level(tmp_path):
+    logs = [LogRecord(T0 - 600.0, "a", "INFO", "served"), LogRecord(T0 - 60.0, "b", "ERROR", "failed"),
+            LogRecord(T0 - 20.0, "b", "DEBUG", "retrying")]
     path = write_bundle(tmp_path / "b", {"pattern": "inspection", "time": T0}, [], logs)
     source = BundleLogSource(load_bundle(path))
-    assert source.first_line(T0 - 3600.0, T0) == T0 - 600.0
-    assert source.first_line(T0 - 599.0, T0) == T0 - 60.0
-    assert source.first_line(T0 - 30.0, T0) is None
+    assert source.line_span(T0 - 3600.0, T0) == (T0 - 600.0, T0 - 20.0)
+    assert source.line_span(T0 - 599.0, T0 - 21.0) == (T0 - 60.0, T0 - 60.0)
+    assert source.line_span(T0 - 10.0, T0) is None
 
 
 def test_an_rca_keeps_lines_with_nothing_before_them_new():
@@ -89,16 +92,16 @@ def test_an_rca_keeps_lines_with_nothing_before_them_new():
     skill = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
     logs = [_error(T0 - 200.0 + 30.0 * i, "cannot reach the payment gateway") for i in range(6)]
     event = Event(pattern=Pattern.RCA, time=T0, service="a")
-    findings = analyze_gathered(skill, event, {"series": [], "logs": logs, "changes": [], "log_start": T0 - 200.0},
-                                ["a"], {"start": T0 - 3600.0, "end": T0 + 300.0, "anchor": T0})
+    gathered = {"series": [], "logs": logs, "changes": [], "log_span": (T0 - 200.0, T0 - 50.0)}
+    findings = analyze_gathered(skill, event, gathered, ["a"], {"start": T0 - 3600.0, "end": T0 + 300.0, "anchor": T0})
     assert [f.kind for f in findings if f.service == "a"] == ["log_new_template"]
 
 
 class _Logs:
     name = "logs"
 
-    def __init__(self, first_line) -> None:  # noqa: ANN001 - a callable or a value
-        self._first_line = first_line
+    def __init__(self, line_span) -> None:  # noqa: ANN001 - a callable or a value
+        self._line_span = line_span
 
     def query(self, request):  # noqa: ANN001, ANN201
         from agent.sources.base import SourceResult
@@ -108,8 +111,8 @@ class _Logs:
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         return ["a"]
 
-    def first_line(self, start: float, end: float) -> float | None:
-        return self._first_line(start, end) if callable(self._first_line) else self._first_line
+    def line_span(self, start: float, end: float) -> tuple[float, float] | None:
+        return self._line_span(start, end) if callable(self._line_span) else self._line_span
 
 
 def _gather(logs) -> dict:  # noqa: ANN001
@@ -123,11 +126,11 @@ def _gather(logs) -> dict:  # noqa: ANN001
     return execute_plan(plan, Toolkit(library=None, reasoner=None, logs=logs), skill_knowledge=None, event_text="")
 
 
-def test_gather_records_where_the_log_store_begins_and_survives_a_source_that_cannot_say():
-    assert _gather(_Logs(T0 - 120.0))["log_start"] == T0 - 120.0
+def test_gather_records_which_part_the_log_store_covers_and_survives_a_source_that_cannot_say():
+    assert _gather(_Logs((T0 - 120.0, T0 - 5.0)))["log_span"] == (T0 - 120.0, T0 - 5.0)
 
-    def broken(start: float, end: float) -> float:
+    def broken(start: float, end: float) -> tuple[float, float]:
         raise RuntimeError("store gone")
 
     gathered = _gather(_Logs(broken))
-    assert gathered["log_start"] is None and [r["message"] for r in gathered["logs"]] == ["failed"]
+    assert gathered["log_span"] is None and [r["message"] for r in gathered["logs"]] == ["failed"]

@@ -374,9 +374,9 @@ def test_real_incident_bundle(store_url):
     assert all(r.trace_id for r in result.data)
 
 
-def test_first_line_is_the_stores_first_line_of_any_service_and_level(store_url, tmp_path):
+def test_line_span_is_the_stores_first_and_last_lines_of_any_service_and_level(store_url, tmp_path):
     source, _ = loaded(store_url)
-    assert source.first_line(0.0, 1000.0) == 100.0  # an INFO line: the store reaches back there
-    assert source.first_line(121.0, 1000.0) == 130.0
-    assert source.first_line(600.0, 900.0) is None
-    assert SqlLogSource(f"sqlite:///{tmp_path / 'absent.db'}").first_line(0.0, 1000.0) is None
+    assert source.line_span(0.0, 1000.0) == (100.0, 500.0)  # an INFO line first: the store reaches back there
+    assert source.line_span(121.0, 400.0) == (130.0, 150.0)
+    assert source.line_span(600.0, 900.0) is None
+    assert SqlLogSource(f"sqlite:///{tmp_path / 'absent.db'}").line_span(0.0, 1000.0) is None

@@ -29,6 +29,7 @@ from agent.detectors.wording import fmt_duration, subject_of
 from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
+from agent.graph.log_windows import log_windows
 from agent.graph.series_ops import with_history
 from agent.reasoners.faults import metric_family
 from agent.reasoners.service_evidence import activity
@@ -40,7 +41,6 @@ ACTIVE_SPAN_S = 300.0  # a deviation held in the five minutes up to the alert is
 RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
 RECENT_REFERENCE_GAP_SAMPLES = 3  # ... and never fewer samples before it than this (coarse sampling)
 LATE_SAMPLES = 5  # a canary's last minutes hold at least this many of its samples (compare_samples' minimum)
-LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 
 
 def reference_split(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None,
@@ -408,21 +408,11 @@ def analyze_gathered(
             findings += _signal_findings(signal, signals[signal.id], event, window, shared, judged)
     start, end = window["start"], window["end"] + 1
     split = reference_split(event.pattern, start, end, window["anchor"], window.get("reference_end"))
-    if event.pattern == Pattern.RCA:  # log lines come at the fault, not minutes ahead of it as metric drift may
-        split = max(split, window["anchor"] - LOG_LEAD_S)
-    first_line = gathered.get("log_start")
-    if event.pattern == Pattern.INSPECTION and first_line is not None and first_line > split - (end - split):
-        # the log store reaches back to less reference than the inspected hours (it kept only those, while
-        # metrics go back days): its lines are split as metrics without a reference are, or every routine
-        # error of those hours would be a new template. (An RCA's incident window is the minutes before the
-        # alert: there, lines with nothing before them stay new, as they were.)
-        split = reference_split(event.pattern, first_line, end, window["anchor"])
-    if event.pattern == Pattern.INSPECTION and first_line is not None:
-        start = max(start, first_line)  # the reference is what the store holds: expected counts scale by it
-    if split > start and end > split:
+    windows = log_windows(event.pattern, start, end, window["anchor"], split, gathered.get("log_span"))
+    if windows is not None:
         by_traces = {q.id for q in skill.data.logs if q.traces}
         for query_id, records in logs_of(gathered).items():
-            findings += _log_findings(query_id, records, (start, split), (split, end), query_id in by_traces,
+            findings += _log_findings(query_id, records, windows.baseline, windows.current, query_id in by_traces,
                                       event.pattern)
     changes = changes_of(gathered)
     if changes and event.pattern != Pattern.RELEASE_INTERCEPTION:

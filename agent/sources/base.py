@@ -138,10 +138,10 @@ class LogSource(Protocol):
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]: ...
 
-    def first_line(self, start: float, end: float) -> float | None:
-        """When the store's first line in ``[start, end]`` (any service, any level) was written; None: none, or
-        unknown. Says whether the store reaches back to a reference at all: a query at ERROR level finding
-        nothing there means no errors only when it does."""
+    def line_span(self, start: float, end: float) -> tuple[float, float] | None:
+        """When the store's first and last lines in ``[start, end]`` (any service, any level) were written; None:
+        none, or unknown. Says which part of the window the store covers: a query at ERROR level finding nothing
+        means no errors only where it does, and a template's expected count scales by the time it covers."""
         ...
 
 

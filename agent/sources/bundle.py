@@ -163,10 +163,10 @@ class BundleLogSource:
         hi = math.inf if end is None else end
         return sorted({r.service for r in self.bundle.logs if lo <= r.ts <= hi})
 
-    def first_line(self, start: float, end: float) -> float | None:
-        """The time of the bundle's first log line in ``[start, end]``, None without one."""
-        i = bisect.bisect_left(self._times, start)
-        return self._times[i] if i < len(self._times) and self._times[i] <= end else None
+    def line_span(self, start: float, end: float) -> tuple[float, float] | None:
+        """The times of the bundle's first and last log lines in ``[start, end]``, None without one."""
+        first, past = bisect.bisect_left(self._times, start), bisect.bisect_right(self._times, end)
+        return (self._times[first], self._times[past - 1]) if past > first else None
 
 
 class BundleChangeSource:

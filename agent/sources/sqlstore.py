@@ -321,12 +321,13 @@ class SqlLogSource(_Reader):
             clauses.append(logs_table.c.pk.in_(found))
         return or_(*clauses)
 
-    def first_line(self, start: float, end: float) -> float | None:
-        """The time of the first stored line in ``[start, end]`` (None without one, or when unreadable)."""
+    def line_span(self, start: float, end: float) -> tuple[float, float] | None:
+        """The times of the first and last stored lines in ``[start, end]`` (None without one, or when
+        unreadable)."""
         t = logs_table
-        first = self._read_logs(lambda conn: conn.execute(
-            select(func.min(t.c.ts)).where(t.c.ts >= start, t.c.ts <= end)).scalar(), None)
-        return None if first is None else float(first)
+        first, last = self._read_logs(lambda conn: tuple(conn.execute(
+            select(func.min(t.c.ts), func.max(t.c.ts)).where(t.c.ts >= start, t.c.ts <= end)).one()), (None, None))
+        return None if first is None or last is None else (float(first), float(last))
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         """Every service with logs stored (in ``[start, end]`` when given), sorted; [] when the store is empty or

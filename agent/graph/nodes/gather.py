@@ -121,7 +121,7 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
         for log_id, request in plan.log_requests.items():
             calls[f"log:{log_id}"] = lambda r=request: toolkit.logs.query(r)
         if plan.log_requests:
-            calls["log_start"] = lambda: _first_log_line(toolkit.logs, plan.log_requests.values())
+            calls["log_span"] = lambda: _log_line_span(toolkit.logs, plan.log_requests.values())
     elif plan.log_requests:
         gaps.add("logs: no log source configured", "logs", "logs", "no log source configured")
     if plan.change_request is not None:
@@ -143,10 +143,10 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
     gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [],
                                 "metric_source": _where(toolkit.metrics)}
     empty_signals: dict[str, list[str]] = {}
-    gathered["log_start"] = results.pop("log_start", None)
-    if isinstance(gathered["log_start"], str):  # could not tell where the log store begins: judged as before
-        log.info("log coverage unknown: %s", gathered["log_start"])
-        gathered["log_start"] = None
+    gathered["log_span"] = results.pop("log_span", None)
+    if isinstance(gathered["log_span"], str):  # could not tell which part of the window the store covers
+        log.info("log coverage unknown: %s", gathered["log_span"])
+        gathered["log_span"] = None
     for key, result in results.items():
         if isinstance(result, str):
             _failed(gaps, key, tasks, result)
@@ -214,14 +214,14 @@ def unmeasured_notes(unmeasured: dict[str, list[str]]) -> list[str]:
             for families, services in by_families.items()]
 
 
-def _first_log_line(source: Any, requests: Any) -> float | None:
-    """When the log store's first line (any service or level) in the requests' span was written; None when
-    unknown (a source without ``first_line``) or there is none."""
-    first_line = getattr(source, "first_line", None)
-    if first_line is None:
+def _log_line_span(source: Any, requests: Any) -> tuple[float, float] | None:
+    """When the log store's first and last lines (any service or level) in the requests' span were written;
+    None when unknown (a source without ``line_span``) or there is none."""
+    line_span = getattr(source, "line_span", None)
+    if line_span is None:
         return None
     requests = list(requests)
-    return first_line(min(r.start for r in requests), max(r.end for r in requests))
+    return line_span(min(r.start for r in requests), max(r.end for r in requests))
 
 
 def _log_json(record: Any) -> dict[str, Any]:
