@@ -71,3 +71,17 @@ def test_rca_lines_that_begin_inside_the_lead_keep_no_reference():
     assert windows is not None
     assert windows.baseline == (T0 - 3600.0, T0 - LOG_LEAD_S)
     assert windows.current == (T0 - LOG_LEAD_S, T0 - 49.0)
+
+
+@pytest.mark.parametrize(("store_first", "said"), [
+    (T0 - 200.0, "the log store begins"),  # the store's lines begin inside the judged part: nothing before them
+    (T0 - 900.0, "none in baseline"),  # the store holds lines before: the template is new against them
+])
+def test_a_new_templates_summary_says_whether_there_was_anything_to_compare_with(generic_rca, store_first, said):
+    lines = [_error(T0 - 200.0 + 30.0 * i, "cannot reach the payment gateway") for i in range(6)]
+    gathered = {"series": [], "logs": lines, "changes": [], "log_span": (store_first, T0 - 50.0)}
+    findings = analyze_gathered(generic_rca, Event(pattern=Pattern.RCA, time=T0, service="a"), gathered, ["a"],
+                                RCA_WINDOW)
+    (new,) = [f for f in findings if f.kind == "log_new_template"]
+    assert said in new.summary
+    assert ("nothing to compare with" in new.summary) == (said == "the log store begins")

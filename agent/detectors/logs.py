@@ -47,6 +47,7 @@ def detect_logs(
     min_ratio: float = 3.0,
     alpha: float = 1e-3,
     test_new: bool = False,
+    store_begins: float | None = None,
     signal: str | None = None,
     source: str = "",
 ) -> list[Finding]:
@@ -59,6 +60,8 @@ def detect_logs(
     there), a new template is also tested like a burst: its confidence comes from the chance that all its lines
     would fall in the current window were the template as frequent before, ``share ** count`` (``share``: the
     current window's part of both), against ``alpha``; a few new lines in a long window are then no finding.
+    ``store_begins``: the log store's first line when it holds none of the baseline; a new template's summary
+    then says there was nothing to compare it with.
     Burst: a baseline template whose current count is at least ``min_count`` and ``min_ratio`` x the
     count expected from its baseline rate, with Poisson ``P(X >= count) < alpha``; severity
     ``saturate(log(ratio) / log(min_ratio))`` x level weight, confidence from the p-value.
@@ -81,7 +84,7 @@ def detect_logs(
             confidence = p_confidence(share ** entry.current, alpha) if test_new else 1.0
             if confidence <= 0.0:
                 continue
-            finding = _new_template(entry, weight, min_count, current, confidence)
+            finding = _new_template(entry, weight, min_count, current, confidence, store_begins)
         else:
             finding = _burst(entry, entry.baseline * scale, min_ratio, alpha, current)
         if finding is not None:
@@ -91,10 +94,13 @@ def detect_logs(
 
 def _new_template(
     entry: TemplateCount, weight: float, min_count: int, window: tuple[float, float], confidence: float,
+    store_begins: float | None,
 ) -> Finding:
+    baseline = ("none in baseline" if store_begins is None else
+                f"the log store begins {fmt_time(store_begins)}, after the baseline: nothing to compare with")
     summary = (
         f"{entry.service} new {entry.level} log template {untrusted(entry.template)} x{entry.current} in "
-        f"{fmt_duration(window[1] - window[0])} (none in baseline), first {fmt_time(entry.first_current)}"
+        f"{fmt_duration(window[1] - window[0])} ({baseline}), first {fmt_time(entry.first_current)}"
     )
     return make_finding(
         FindingKind.LOG_NEW_TEMPLATE, detector=DETECTOR, subject=entry.service, service=entry.service,

@@ -29,7 +29,7 @@ from agent.detectors.wording import fmt_duration, subject_of
 from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
-from agent.graph.log_windows import log_windows
+from agent.graph.log_windows import LogWindows, log_windows
 from agent.graph.series_ops import with_history
 from agent.reasoners.faults import metric_family
 from agent.reasoners.service_evidence import activity
@@ -357,14 +357,16 @@ def _series_against_baseline(skill: Skill, signals: Mapping[str, SignalData]) ->
                for series in signals[signal.id].current.values())
 
 
-def _log_findings(query_id: str, records: Sequence[LogRecord], baseline: tuple[float, float],
-                  current: tuple[float, float], traces: bool, pattern: Pattern) -> list[Finding]:
+def _log_findings(query_id: str, records: Sequence[LogRecord], windows: LogWindows, traces: bool,
+                  pattern: Pattern) -> list[Finding]:
     """Where traces leave the reference's paths for a query that asks for it, else new and bursting templates
     (an inspection's new templates tested for chance, ``detect_logs(test_new=)``)."""
-    common = {"baseline": baseline, "current": current, "signal": query_id, "source": f"logs:{query_id}"}
+    common = {"baseline": windows.baseline, "current": windows.current, "signal": query_id,
+              "source": f"logs:{query_id}"}
     if traces:
         return detect_trace_evidence(records, **common)
-    return detect_logs(records, test_new=pattern == Pattern.INSPECTION, **common)
+    return detect_logs(records, test_new=pattern == Pattern.INSPECTION, store_begins=windows.store_begins,
+                       **common)
 
 
 def signals_without_history(skill: Skill, gathered: Mapping[str, Any], window: Mapping[str, float]) -> list[str]:
@@ -412,8 +414,7 @@ def analyze_gathered(
     if windows is not None:
         by_traces = {q.id for q in skill.data.logs if q.traces}
         for query_id, records in logs_of(gathered).items():
-            findings += _log_findings(query_id, records, windows.baseline, windows.current, query_id in by_traces,
-                                      event.pattern)
+            findings += _log_findings(query_id, records, windows, query_id in by_traces, event.pattern)
     changes = changes_of(gathered)
     if changes and event.pattern != Pattern.RELEASE_INTERCEPTION:
         findings += detect_change_proximity(changes, earliest_onsets(findings), dependencies=callers)

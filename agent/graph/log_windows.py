@@ -19,10 +19,12 @@ MIN_REFERENCE_SHARE = 0.5  # an RCA's log reference is at least this share of wh
 
 @dataclass(frozen=True)
 class LogWindows:
-    """The reference (``baseline``) and the judged part (``current``) of the log lines, ``[start, end)`` each."""
+    """The reference (``baseline``) and the judged part (``current``) of the log lines, ``[start, end)`` each;
+    ``store_begins``: the store's first line when it comes after the reference (it holds none of it), else None."""
 
     baseline: tuple[float, float]
     current: tuple[float, float]
+    store_begins: float | None = None
 
 
 def log_windows(pattern: Pattern, start: float, end: float, anchor: float, split: float,
@@ -58,4 +60,6 @@ def log_windows(pattern: Pattern, start: float, end: float, anchor: float, split
         start = max(start, first)
     if last is not None and last >= split:
         end = min(end, last + 1.0)  # the window ends exclusive: the last line stays in it
-    return LogWindows((start, split), (split, end)) if split > start and end > split else None
+    if not (split > start and end > split):
+        return None
+    return LogWindows((start, split), (split, end), first if first is not None and first >= split else None)
