@@ -36,7 +36,6 @@ Usage::
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sys
@@ -54,6 +53,7 @@ from common import (
     linked_copy,
     open_knowledge_if,
     pct,
+    rewrite_metrics,
 )
 from real_sets import measured, run_set
 from rich.table import Table
@@ -84,12 +84,8 @@ def _event(bundle: Path) -> Event:
     return event
 
 
-def _write_metrics(source: Path, out: Path, keep: Callable[[float], bool]) -> None:
-    with open_text(source, newline="") as src, (out / "metrics.csv").open("w", newline="") as dst:
-        reader = csv.DictReader(src)
-        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
-        writer.writeheader()
-        writer.writerows(row for row in reader if keep(to_epoch(row["timestamp"])))
+def _write_metrics(bundle: Path, out: Path, keep: Callable[[float], bool]) -> None:
+    rewrite_metrics(bundle, out, lambda rows: (row for row in rows if keep(to_epoch(row["timestamp"]))))
 
 
 def _write_logs(source: Path, out: Path, edit: Callable[[dict], dict | None]) -> None:
@@ -169,8 +165,7 @@ def lines_lost(bundle: Path, root: Path) -> Path:
 def _history_cut(bundle: Path, root: Path, keep_from: float) -> Path:
     """The bundle with metric rows and log lines before ``keep_from`` dropped."""
     copy = linked_copy(bundle, root, leave_out=(*METRIC_FILES, *LOG_FILES))
-    if (metrics := locate(bundle, "metrics.csv")[0]) is not None:
-        _write_metrics(metrics, copy, lambda ts: ts >= keep_from)
+    _write_metrics(bundle, copy, lambda ts: ts >= keep_from)
     if (logs := locate(bundle, "logs.jsonl")[0]) is not None:
         _write_logs(logs, copy, lambda record: record if to_epoch(record["ts"]) >= keep_from else None)
     return copy
@@ -184,10 +179,9 @@ def short_history(bundle: Path, root: Path) -> Path:
 def without_earlier_incident(bundle: Path, root: Path) -> Path:
     """The bundle with its metric samples from 10 to 3 minutes before the event time left out."""
     copy = linked_copy(bundle, root, leave_out=METRIC_FILES)
-    if (metrics := locate(bundle, "metrics.csv")[0]) is not None:
-        time = _event(bundle).time
-        first, last = time - EARLIER_INCIDENT_SPAN_S[0], time - EARLIER_INCIDENT_SPAN_S[1]
-        _write_metrics(metrics, copy, lambda ts: not first <= ts < last)
+    time = _event(bundle).time
+    first, last = time - EARLIER_INCIDENT_SPAN_S[0], time - EARLIER_INCIDENT_SPAN_S[1]
+    _write_metrics(bundle, copy, lambda ts: not first <= ts < last)
     return copy
 
 

@@ -7,12 +7,13 @@ The scripts import this module as a sibling (``from common import ...``), so run
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agent.bundles.data_files import locate, open_text
 from agent.config import PROJECT_ROOT, Settings
 
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
@@ -120,6 +122,20 @@ def linked_copy(bundle: Path, root: Path, leave_out: Collection[str] = ()) -> Pa
         if item.name not in leave_out:
             (copy / item.name).symlink_to(item.resolve())
     return copy
+
+
+def rewrite_metrics(bundle: Path, copy: Path,
+                    rows: Callable[[Iterator[dict[str, str]]], Iterable[dict[str, str]]]) -> None:
+    """``copy``'s metrics.csv: ``bundle``'s metric rows (metrics.csv or metrics.csv.gz) passed through ``rows``,
+    under the same columns; nothing when the bundle has no metrics file. ``copy`` must not link one."""
+    source = locate(bundle, "metrics.csv")[0]
+    if source is None:
+        return
+    with open_text(source, newline="") as src, (copy / "metrics.csv").open("w", newline="") as dst:
+        reader = csv.DictReader(src)
+        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
+        writer.writeheader()
+        writer.writerows(rows(reader))
 
 
 def strict_rca_top(bundles: Sequence[Path], label: str, settings: Settings, knowledge: Any) -> tuple[int, int, int]:

@@ -24,7 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 import zlib
@@ -42,6 +41,7 @@ from common import (
     fresh_scenarios,
     linked_copy,
     measures_table,
+    rewrite_metrics,
     seed_start_argument,
 )
 
@@ -88,13 +88,9 @@ def sparse_rows(rows: Iterable[dict[str, str]], requests: float, seed: int) -> I
 def sparse_copy(bundle: Path, out: Path, requests: float) -> Path:
     """``bundle`` in ``out`` with its request rates and error ratios counted at a low rate (``sparse_rows``);
     every other file linked as it is."""
-    copy = linked_copy(bundle, out, leave_out=("metrics.csv",))
+    copy = linked_copy(bundle, out, leave_out=("metrics.csv", "metrics.csv.gz"))
     seed = zlib.crc32(bundle.name.encode())
-    with (bundle / "metrics.csv").open(newline="") as src, (copy / "metrics.csv").open("w", newline="") as dst:
-        reader = csv.DictReader(src)
-        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames or [])
-        writer.writeheader()
-        writer.writerows(sparse_rows(reader, requests, seed))
+    rewrite_metrics(bundle, copy, lambda rows: sparse_rows(rows, requests, seed))
     return copy
 
 
