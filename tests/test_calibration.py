@@ -145,7 +145,25 @@ def test_the_resolution_of_a_series_is_its_smallest_step_between_values():
     assert resolution(REQUESTS_15S) == pytest.approx(1 / 15)
     assert resolution(np.array([3.0, 3.0, 3.0])) == 0.0
     assert resolution(np.array([0.1 + 0.2, 0.3, 0.5])) == pytest.approx(0.2)  # rounding is no step
-    assert resolution(np.random.default_rng(1).normal(10.0, 1.0, 50)) < 0.1
+    assert resolution(np.random.default_rng(1).normal(10.0, 1.0, 50)) < 0.3  # well within its spread (sd 1)
+
+
+# The same counts as a scraper's rate() reports them: each extrapolated to its window's edges, never exact twice
+JITTERED_15S = REQUESTS_15S * (1.0 + np.random.default_rng(7).uniform(0.0, 0.005, REQUESTS_15S.size))
+
+
+def test_jitter_around_a_level_is_no_step_between_levels():
+    assert resolution(JITTERED_15S) == pytest.approx(1 / 15, rel=0.02)
+    # a latency quantile interpolated inside one histogram bucket most of the time, now and then in the next
+    bucketed = np.array([0.0046, 0.00459, 0.0046, 0.004601, 0.0425, 0.0046, 0.004598, 0.0046, 0.04251, 0.0046])
+    assert resolution(bucketed) > 0.03
+
+
+def test_jittered_counts_of_a_few_requests_are_not_taken_for_earlier_incidents():
+    # one level held by a quarter of the points, but jittered: its spread was the jitter, every other count "far"
+    assert not past_episodes(JITTERED_15S, magnitude=float(JITTERED_15S.max()), rel_floor=0.01).any()
+    aside = calibrate(JITTERED_15S, np.array([1, 1, 0, 1, 2]) / 15.0, "up", set_aside_episodes=True)
+    assert aside is not None and aside.excess(np.array([2 / 15])).max() < 1.0  # two requests now are nothing new
 
 
 def test_counts_of_a_few_requests_are_not_taken_for_earlier_incidents():

@@ -42,6 +42,7 @@ MIN_REFERENCE = 3  # fewer reference points than this: no calibration, no judgem
 SHORT_REFERENCE = 5  # fewer points than this: their MAD says little, so the spread is at least their range
 EPISODE_RUN = 3  # consecutive points this far out are an episode (an earlier incident), not noise
 RESOLUTION_EPS = 1e-6  # steps between distinct values below this share of the series' size are rounding
+JITTER = 0.005  # values within this share of each other are one level (a rate extrapolated over a scrape window)
 NEAR_QUANTILE = 0.25  # the closest quarter of the reference around its densest level sets the episode test's spread
 NEAR_QUANTILE_TO_SIGMA = 0.3186  # a quarter of a normal sample lies within 0.3186 standard deviations of its centre
 
@@ -109,15 +110,24 @@ def shorth(values: np.ndarray) -> float:
     return quantile(ordered[i : i + half], 0.5)
 
 
-def resolution(values: np.ndarray, magnitude: float = 0.0) -> float:
-    """The smallest step between distinct ``values`` (steps below ``RESOLUTION_EPS`` x the larger of ``magnitude``
-    and their largest |value| are rounding): how finely the series is measured. A rate of a few requests a
-    minute moves in whole requests (1/15 a second over 15 s windows); a continuous series' steps are tiny."""
+def levels(values: np.ndarray) -> np.ndarray:
+    """The levels ``values`` sit on, ascending: their distinct values, each within ``JITTER`` of the one before it
+    taken as that one's level. Real series are rarely exact: a rate of a few requests is extrapolated over its
+    scrape window (Prometheus' ``rate()``), a latency quantile interpolated inside a histogram bucket, so one
+    level reads 0.13333 and 0.13334."""
     distinct = np.unique(values)
     if distinct.size < 2:
-        return 0.0
-    steps = np.diff(distinct)
-    steps = steps[steps > RESOLUTION_EPS * max(magnitude, float(np.max(np.abs(distinct))))]
+        return distinct
+    jitter = JITTER * np.maximum(np.abs(distinct[1:]), np.abs(distinct[:-1]))
+    return distinct[np.concatenate(([True], np.diff(distinct) > jitter))]
+
+
+def resolution(values: np.ndarray, magnitude: float = 0.0) -> float:
+    """The smallest step between the ``levels`` of ``values`` (steps below ``RESOLUTION_EPS`` x the larger of
+    ``magnitude`` and their largest |value| are rounding): how finely the series is measured. A rate of a few
+    requests a minute moves in whole requests (1/15 a second over 15 s windows)."""
+    steps = np.diff(levels(values))
+    steps = steps[steps > RESOLUTION_EPS * max(magnitude, float(np.max(np.abs(values))))]
     return float(steps.min()) if steps.size else 0.0
 
 
@@ -126,13 +136,15 @@ def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float) -> 
 
     The spread for this test comes from the closest quarter of the points around the shorth level
     (``NEAR_QUANTILE``), so an incident filling half the reference cannot widen it; when a quarter of the points sit
-    on one value (a count of a few requests) that spread is 0, and the series' ``resolution`` is taken instead: every
-    other count would otherwise be far.
+    on one level (a count of a few requests; within ``JITTER`` of it) that spread is about 0, and the series'
+    ``resolution`` is taken instead: every other count would otherwise be far.
     """
     center = shorth(reference)
-    near = quantile(np.abs(reference - center), NEAR_QUANTILE) / NEAR_QUANTILE_TO_SIGMA
-    if near <= 0.0:  # a quarter of the points on one value (a count of a few): the series' smallest step instead
+    closest = quantile(np.abs(reference - center), NEAR_QUANTILE)
+    if closest <= JITTER * abs(center):  # a quarter of the points on one level (a count of a few): its step instead
         near = resolution(reference, magnitude)
+    else:
+        near = closest / NEAR_QUANTILE_TO_SIGMA
     scale = max(near, rel_floor * max(abs(center), magnitude), TINY)
     far = np.abs(reference - center) / scale > MIN_EXCURSION
     mask = np.zeros(reference.size, dtype=bool)
