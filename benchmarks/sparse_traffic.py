@@ -73,8 +73,9 @@ def sparse_rows(
             kept.append(row)
     yield from kept
     for key, by_time in sorted(counted.items()):
-        rng = np.random.default_rng([seed, zlib.crc32(repr(key).encode())])
-        extrapolation = np.random.default_rng([seed, zlib.crc32(repr(key).encode()), 1])  # the same counts jittered
+        series = zlib.crc32(repr(key).encode())
+        rng = np.random.default_rng([seed, series])
+        extrapolation = np.random.default_rng([seed, series, 1])  # its own draws: the same counts, jittered
         times = sorted(by_time)
         step = float(np.median(np.diff(times))) if len(times) > 1 else DEFAULT_STEP_S  # not a gap before history
         rates = np.array([float(by_time[t][RATE]["value"]) if RATE in by_time[t] else np.nan for t in times])

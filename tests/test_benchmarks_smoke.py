@@ -712,3 +712,15 @@ def test_sparse_traffic_counts_requests_a_few_at_a_time(bench, tmp_path):
     assert rows != list(module.sparse_rows(given, 3.0, seed=8))
     copy = module.sparse_copy(CURATED_ONE, tmp_path / "sparse", 3.0)
     assert (copy / "event.yaml").is_symlink() and not (copy / "metrics.csv").is_symlink()
+
+
+def test_sparse_traffic_jitters_the_same_counts_as_a_scraper_extrapolates(bench):
+    module = bench("sparse_traffic")
+    given = list(csv.DictReader((CURATED_ONE / "metrics.csv").read_text().splitlines()))
+    exact, jittered = module.sparse_rows(given, 3.0, seed=7), module.sparse_rows(given, 3.0, seed=7, jitter=0.005)
+    factors = [float(j["value"]) / float(e["value"]) for e, j in zip(exact, jittered, strict=True)
+               if e["metric"] == module.RATE and float(e["value"]) > 0]
+    assert factors and all(1.0 - 1e-5 <= f <= 1.005 + 1e-5 for f in factors)  # the counts as they were, rates a hair up
+    assert len({round(f, 6) for f in factors}) > 1  # never the same value twice
+    with pytest.raises(SystemExit):
+        module.main(["--count", "1", "--jitter", "1.5"])
