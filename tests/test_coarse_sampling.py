@@ -13,7 +13,7 @@ from agent.detectors.changepoint import persistence_points
 from agent.eval.runner import evaluate
 from agent.events import Pattern
 from agent.findings import Finding, FindingKind
-from agent.graph.analysis import RECENT_REFERENCE_GAP_S, reference_split
+from agent.graph.reference import RECENT_REFERENCE_GAP_S, reference_split
 from agent.reasoners.service_evidence import ONSET_TOLERANCE_S, no_later, onset_tolerance
 from agent.series import Series, sample_step
 from agent.sim.scenario import build_scenario, thin_scenario, write_scenario

@@ -10,7 +10,7 @@ import pytest
 from agent.detectors.calibration import MIN_REFERENCE, SHORT_REFERENCE, calibrate
 from agent.events import Pattern
 from agent.findings import THIN_REFERENCE_DETECTOR, Finding
-from agent.graph.analysis import reference_split
+from agent.graph.reference import reference_split
 from agent.investigate import InvestigationResult
 from agent.reasoners.failsafe import CHECK_SOURCES, WAIT_FOR_HISTORY
 from tests.fakes.chain import investigate_chain

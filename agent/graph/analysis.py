@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from agent.detectors.calibration import MIN_REFERENCE
 from agent.detectors.canary import detect_canary
 from agent.detectors.capacity import capacity_limit
 from agent.detectors.change_impact import detect_change_impact
@@ -30,38 +29,16 @@ from agent.events import Event, Pattern
 from agent.findings import Finding
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
 from agent.graph.log_windows import LogWindows, log_windows
+from agent.graph.reference import reference_split
 from agent.graph.series_ops import with_history
 from agent.reasoners.faults import metric_family
 from agent.reasoners.service_evidence import activity
-from agent.series import DEFAULT_STEP_S, LogRecord, Series, sample_step
+from agent.series import LogRecord, Series, sample_step
 from agent.skills.schema import Compare, MetricSignal, Skill
 
 AT_ALERT_S = 120.0  # "at the alert": the last two one-minute samples up to it (two samples, if coarser)
 ACTIVE_SPAN_S = 300.0  # a deviation held in the five minutes up to the alert is present too (two samples off)
-RECENT_REFERENCE_GAP_S = 600.0  # RCA reference ends this long before the alert: the most recent normal data
-RECENT_REFERENCE_GAP_SAMPLES = 3  # ... and never fewer samples before it than this (coarse sampling)
 LATE_SAMPLES = 5  # a canary's last minutes hold at least this many of its samples (compare_samples' minimum)
-
-
-def reference_split(pattern: Pattern, start: float, end: float, anchor: float, reference_end: float | None = None,
-                    step: float = DEFAULT_STEP_S) -> float:
-    """Where the reference part of the window ends: the change for releases, the start of the inspected
-    window for inspections with a reference before it (else mid-way), else shortly before the anchor
-    (``RECENT_REFERENCE_GAP_S``, or ``RECENT_REFERENCE_GAP_SAMPLES`` samples of ``step`` seconds if longer), or
-    mid-way between the data's start and the anchor if that is later; but never so early that the reference holds
-    fewer than ``MIN_REFERENCE`` samples when the data before the anchor has them (data that begins minutes before
-    the alert: the least reference that can be judged, rather than none)."""
-    if pattern == Pattern.RELEASE_INTERCEPTION:
-        return anchor
-    if pattern == Pattern.INSPECTION:
-        if reference_end is not None and reference_end > start:
-            return reference_end
-        return start + 0.5 * (end - start)  # no data before the window: its first half is the reference
-    gap = max(RECENT_REFERENCE_GAP_S, RECENT_REFERENCE_GAP_SAMPLES * step)
-    split = max(start + 0.5 * (anchor - start), anchor - gap)
-    if start + (MIN_REFERENCE - 1) * step >= anchor:  # fewer samples than that before the anchor: no floor
-        return split
-    return max(split, min(start + (MIN_REFERENCE - 0.5) * step, anchor))  # just past the MIN_REFERENCE-th sample
 
 
 def _by_direction(signal: MetricSignal, series: Sequence[Series]) -> dict[str, list[Series]]:

@@ -26,8 +26,8 @@ from agent.findings import (
     Finding,
     FindingKind,
 )
-from agent.graph.analysis import reference_split
 from agent.graph.gathered import as_detected, no_data_of
+from agent.graph.reference import reference_split
 from agent.graph.timing import CHANGE_LOOKUP_S
 from agent.phrases import first_of
 from agent.series import median_gap

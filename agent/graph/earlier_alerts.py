@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.detectors.wording import untrusted
 from agent.events import Event, Pattern
-from agent.graph.analysis import RECENT_REFERENCE_GAP_S
+from agent.graph.reference import RECENT_REFERENCE_GAP_S
 
 
 def earlier_alert_notes(event: Event, memory: Any) -> list[str]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.events import Pattern
+from agent.graph.reference import reference_split
 
 LOG_LEAD_S = 300.0  # RCA log incident window opens this long before the alert (rules fire a few minutes in)
 MIN_REFERENCE_SHARE = 0.5  # an RCA's log reference is at least this share of what is compared with it
@@ -55,7 +56,7 @@ def log_windows(pattern: Pattern, start: float, end: float, anchor: float, split
             share = MIN_REFERENCE_SHARE / (1.0 + MIN_REFERENCE_SHARE)
             split = max(split, min(covered_from + share * (covered_to - covered_from), anchor))
     elif pattern == Pattern.INSPECTION and first is not None and first > split - (end - split):
-        split = first + 0.5 * (end - first)  # as metrics without a reference before the window
+        split = reference_split(pattern, first, end, anchor)  # as metrics without a reference before the window
     if first is not None and first < split:
         start = max(start, first)
     if last is not None and last >= split:
