@@ -93,12 +93,14 @@ def test_a_rollback_to_the_text_already_active_writes_and_stores_nothing(memory,
 
 
 def test_a_rollback_to_the_active_version_over_a_hand_edited_file_restores_it(memory, settings) -> None:
-    """The file no longer holds the active text: the rollback writes it back and records that, as before."""
+    """The file no longer holds the active text: the rollback writes it back and records that, the hand edit kept
+    first."""
     _original, proposal, done = _accept_memory_patch(memory, settings)
     done.path.write_text(proposal.patched.text + "# tuned by hand\n", encoding="utf-8")
     back = rollback(memory, settings.resolved_user_skills_dir, NAME, 2, current=load_skills(settings).get(NAME))
     assert back.written and done.path.read_text(encoding="utf-8") == proposal.patched.text
-    assert [(v.version, v.reason) for v in history(memory, NAME)][-1] == (3, "rollback to v2")
+    assert [(v.version, v.reason) for v in history(memory, NAME)][-2:] == [
+        (3, "edited outside Bian Que (its file says version 2, stored with another text)"), (4, "rollback to v2")]
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
@@ -220,6 +222,32 @@ def test_the_first_change_of_a_skill_living_in_the_user_dir_keeps_the_text_it_re
     assert versions[0].yaml_text == original
     rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=load_skills(settings).get(NAME))
     assert own.read_bytes() == original.encode("utf-8")
+
+
+def test_a_hand_edit_that_kept_its_version_number_is_stored_under_the_next_one_before_a_rollback(
+        memory, settings) -> None:
+    """A hand edit rarely bumps ``version:``: its number is taken by the text it edited, yet a rollback over it
+    must keep it (it was dropped as "covered by the history"), and say so before it writes."""
+    from agent.evolve.versions import kept_edit_line
+
+    _original, _proposal, done = _accept_memory_patch(memory, settings)
+    edited = done.path.read_text(encoding="utf-8") + "# tuned by hand\n"
+    done.path.write_text(edited, encoding="utf-8")
+    current = load_skills(settings).get(NAME)
+    assert kept_edit_line(memory, NAME, current) == (
+        f"{done.path} holds text no stored version has: it is kept first, as v3 (edited outside Bian Que)")
+    said = runner.invoke(app, ["skills", "rollback", NAME, "1"], input="n\n")  # the preview says so; declined
+    assert "it is kept first, as v3" in " ".join(said.output.split())
+    assert [v.version for v in history(memory, NAME)] == [1, 2]
+    rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=current)
+    versions = history(memory, NAME)
+    assert [(v.version, v.reason) for v in versions] == [
+        (1, "before the first change"), (2, "add memory"),
+        (3, "edited outside Bian Que (its file says version 2, stored with another text)"), (4, "rollback to v1")]
+    assert versions[2].yaml_text == edited
+    assert kept_edit_line(memory, NAME, load_skills(settings).get(NAME)) is None
+    rollback(memory, settings.resolved_user_skills_dir, NAME, 3, current=load_skills(settings).get(NAME))
+    assert done.path.read_bytes() == edited.encode("utf-8")
 
 
 def test_a_rollback_over_a_hand_edited_file_keeps_the_edit_in_the_history(memory, settings) -> None:

@@ -57,7 +57,7 @@ def rollback_command(
 ) -> None:
     """Restore an earlier version byte for byte (it becomes the active version; written to the user dir). When its
     text is already the active one, nothing is written and no version is recorded."""
-    from agent.evolve.versions import already_at, already_line, rollback, rollback_preview
+    from agent.evolve.versions import already_at, already_line, kept_edit_line, rollback, rollback_preview
     from agent.runtime import load_skills
 
     settings = get_settings()
@@ -71,6 +71,8 @@ def rollback_command(
         preview = rollback_preview(memory, name, version, current)
         say(f"preview: what `rollback` writes over the current {name} (v{version}, exactly as stored)")
         show_diff(preview or "identical to the current text\n")
+        if (kept := kept_edit_line(memory, name, current)) is not None:
+            say(kept)
         if not yes:
             typer.confirm(f"Restore {name} v{version}?", abort=True)
         done = rollback(memory, settings.resolved_user_skills_dir, name, version, author=author(), current=current)

@@ -126,16 +126,25 @@ def ensure_baseline(memory: Any, name: str, text: str) -> SkillVersionRecord | N
     """Store ``text`` (the Skill before a change) unless it is stored already; None when it was.
 
     Its reason is "before the first change" when nothing of the Skill is stored yet, else "edited outside Bian
-    Que" (the file was changed by hand since the last stored version)."""
-    sha = text_sha256(text)
+    Que" (the file was changed by hand since the last stored version). A hand edit that kept its ``version:``
+    number, which another text holds, is stored under the next free number (as a rollback is), never dropped."""
+    if (number := unstored_edit(memory, name, text)) is None:
+        return None
+    reason = "edited outside Bian Que" if memory.skill_versions(name) else "before the first change"
+    said = int(validated(text, f"<{name}>").skill.version)
+    if said != number:
+        reason += f" (its file says version {said}, stored with another text)"
+    return memory.save_skill_version(name, text, reason=reason, version=number, activate=False)
+
+
+def unstored_edit(memory: Any, name: str, text: str) -> int | None:
+    """The version number ``text`` would be stored under before a change replaces it (its ``version:``, else the
+    next free number when another text holds that one); None when the text is stored already."""
     versions = memory.skill_versions(name)
-    if any(v.sha256 == sha for v in versions):
+    if any(v.sha256 == text_sha256(text) for v in versions):
         return None
     number = int(validated(text, f"<{name}>").skill.version)
-    if any(v.version == number for v in versions):
-        return None  # the number is taken by another text: the stored history already covers it
-    reason = "edited outside Bian Que" if versions else "before the first change"
-    return memory.save_skill_version(name, text, reason=reason, version=number, activate=False)
+    return next_version(memory, name, number) if any(v.version == number for v in versions) else number
 
 
 def accept(
@@ -191,6 +200,15 @@ def rollback_preview(memory: Any, name: str, version: int, current: LoadedSkill 
     """The unified diff a rollback to ``version`` makes to the current text ('' when they are identical)."""
     now = file_text(current) if current is not None else ""
     return unified_diff(now, rollback_text(memory, name, version), name, "current", f"v{version}")
+
+
+def kept_edit_line(memory: Any, name: str, current: LoadedSkill | None) -> str | None:
+    """What a save or rollback says of a current file no stored version holds (a hand edit): it is stored first,
+    under the number it will get; None when the current text is stored (or there is none)."""
+    if current is None or (number := unstored_edit(memory, name, file_text(current))) is None:
+        return None
+    where = current.path if current.path is not None else "the built-in Skill"
+    return f"{where} holds text no stored version has: it is kept first, as v{number} (edited outside Bian Que)"
 
 
 def already_at(memory: Any, name: str, version: int, current: LoadedSkill | None) -> SkillVersionRecord | None:
