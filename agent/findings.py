@@ -29,6 +29,7 @@ class FindingKind(StrEnum):
 
 COVERAGE_DETECTOR = "coverage"  # its missing_data Findings say the data cannot answer the question
 THIN_REFERENCE_DETECTOR = "thin_reference"  # its missing_data Finding: judged, but too short a history to clear
+LOGS_ONLY_DETECTOR = "logs_only"  # its missing_data Finding: judged on log lines alone, the Skill's metrics absent
 UNMATCHED_METRICS = "unmatched_metrics"  # in a coverage Finding's numbers: the metric source holds none of them
 UNKNOWN_CHANGE = "unknown_change"  # in a coverage Finding's numbers: the change names no service nor a logged id
 
@@ -128,6 +129,13 @@ def thin_reference(findings: Iterable[Finding]) -> Finding | None:
     """The caveat that the data reaches only a few samples before the incident, if there is one: the
     detectors judged it, but too short a history cannot clear an alert or a system."""
     return _missing_data(findings, THIN_REFERENCE_DETECTOR)
+
+
+def cannot_clear(findings: Iterable[Finding]) -> Finding | None:
+    """A caveat that lets the data show a fault but not clear one, if there is one: too short a history
+    (:func:`thin_reference`), or log lines judged with none of the Skill's metric series there."""
+    findings = list(findings)
+    return thin_reference(findings) or _missing_data(findings, LOGS_ONLY_DETECTOR)
 
 
 def _missing_data(findings: Iterable[Finding], detector: str) -> Finding | None:

@@ -277,3 +277,30 @@ def test_an_inspection_with_no_service_to_look_at_says_so(tmp_path):
     assert verdict["summary"].startswith("Could not judge: no service was found to look at (the event names none")
     assert verdict["actions"] == ["check that the bundle's metrics.csv holds the Skill's metrics in the judged window "
                                   "(`bianque catalog` lists it)"]  # the data's source, not BIANQUE_PROMETHEUS_URL
+
+
+def test_an_alert_with_log_lines_but_none_of_its_metrics_is_not_cleared(tmp_path):
+    """A bundle without metrics.csv: the logs are judged, but "no rule matched" on metrics that never came is no
+    judgement, so the alert is not called noise (it had been, exit 0, with a 0.94 log burst in the evidence)."""
+    case = shutil.copytree(PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency", tmp_path / "case")
+    (case / "metrics.csv").unlink()
+    code, data = run_json("rca", "--bundle", str(case))
+    verdict = data["verdict"]
+    assert code == COULD_NOT_JUDGE_EXIT and verdict["needs_attention"] is True and verdict["judged"] is False
+    assert verdict["attention_reason"].startswith("could not judge: no metric data was found for gateway")
+    assert "only log lines were judged, which cannot clear it" in verdict["attention_reason"]
+    assert CHECK_METRICS in verdict["actions"]
+    assert any(f["kind"] == "log_burst" for f in data["findings"])  # the logs were judged all the same
+
+
+def test_log_lines_without_metrics_are_a_caveat_only_when_the_skill_asked_for_metrics():
+    from agent.events import Event
+    from agent.findings import LOGS_ONLY_DETECTOR
+    from agent.graph.coverage import coverage_findings
+
+    event = Event.model_validate(EVENTS["rca"])
+    window = {"start": T0 - 3600, "end": T0, "anchor": T0}
+    gathered = {"series": [], "logs": [{"ts": T0 - 60, "service": "ranking", "level": "ERROR", "message": "boom"}]}
+    [caveat] = coverage_findings(event, gathered, window, ["ranking"], ["latency_p99"], 60.0)
+    assert caveat.detector == LOGS_ONLY_DETECTOR and caveat.score == 0.0 and caveat.numbers["log_lines"] == 1
+    assert coverage_findings(event, gathered, window, ["ranking"], [], 60.0) == []  # a logs-only Skill: judged

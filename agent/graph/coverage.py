@@ -20,6 +20,7 @@ from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
 from agent.findings import (
     COVERAGE_DETECTOR,
+    LOGS_ONLY_DETECTOR,
     THIN_REFERENCE_DETECTOR,
     UNKNOWN_CHANGE,
     UNMATCHED_METRICS,
@@ -66,6 +67,8 @@ def _gap(event: Event, gathered: Mapping[str, Any], window: Mapping[str, float],
     current = _current_series(gathered)
     if not current and not gathered.get("logs"):
         return _no_data(gathered, window, targets, metrics)
+    if not current and metrics and event.pattern != Pattern.RELEASE_INTERCEPTION:
+        return _logs_only(gathered, window, targets, metrics)
     if event.pattern == Pattern.RELEASE_INTERCEPTION:
         return (_too_early(event, current, window, targets, metrics, step)
                 or _unmatched_selectors(event, current, window, targets)
@@ -109,19 +112,36 @@ def _names(values: Sequence[str]) -> str:
 def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
              metrics: Sequence[str]) -> Finding:
     """Nothing at all: no metric source, every metric query empty or failed, and no log line."""
-    missing = [str(m) for m in gathered.get("missing", [])]
     who = _names(list(targets)) or "the services in question"
-    numbers = {"series": 0, "log_lines": 0}
-    if not targets:  # no metric was asked for: the Skill's names are not the problem
-        what = NO_SERVICE
-    elif any(m.startswith("metrics: no metric source") for m in missing):
-        what = "no metric source is configured"
-    elif failed := next((m for m in missing if m.startswith("metric ") and no_data_of(m) is None), None):
-        what = f"no metric query returned data (e.g. {failed})"
-    else:  # the source answered, with nothing: the Skill names series it does not hold (then, or at all)
-        what = _not_found(who, metrics, window)
-        numbers[UNMATCHED_METRICS] = 1
+    numbers: dict[str, float] = {"series": 0, "log_lines": 0}
+    what = _why_no_metrics(gathered, window, targets, metrics, numbers)
     return _finding(who, window, f"{what}, and no log lines", numbers)
+
+
+def _logs_only(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
+               metrics: Sequence[str]) -> Finding:
+    """The Skill's metrics brought no series, its log queries some lines: the logs are judged, but a verdict on
+    them alone cannot clear an alert or a system (a ``logs_only`` caveat, like a thin history's)."""
+    who = _names(list(targets)) or "the services in question"
+    numbers: dict[str, float] = {"series": 0, "log_lines": len(gathered.get("logs", []))}
+    what = _why_no_metrics(gathered, window, targets, metrics, numbers)
+    return _finding(who, window, f"{what}: only log lines were judged, which cannot clear it", numbers,
+                    detector=LOGS_ONLY_DETECTOR, score=0.0)
+
+
+def _why_no_metrics(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
+                    metrics: Sequence[str], numbers: dict[str, float]) -> str:
+    """Why no metric series came: no service to ask about, no source, failed queries, or series the source does not
+    hold (then ``numbers`` gets ``UNMATCHED_METRICS``: the Skill's names are to check)."""
+    missing = [str(m) for m in gathered.get("missing", [])]
+    if not targets:  # no metric was asked for: the Skill's names are not the problem
+        return NO_SERVICE
+    if any(m.startswith("metrics: no metric source") for m in missing):
+        return "no metric source is configured"
+    if failed := next((m for m in missing if m.startswith("metric ") and no_data_of(m) is None), None):
+        return f"no metric query returned data (e.g. {failed})"
+    numbers[UNMATCHED_METRICS] = 1  # the source answered, with nothing: the Skill names series it does not hold
+    return _not_found(_names(list(targets)), metrics, window)
 
 
 def _not_found(who: str, metrics: Sequence[str], window: Mapping[str, float]) -> str:

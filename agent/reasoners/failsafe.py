@@ -2,8 +2,9 @@
 
 No data is never "no problem": an alert then needs attention, a change is held, an inspection is
 not a clean bill of health. ``judged`` is False on these verdicts, whichever reasoner answered.
-A history too short to know what normal is (a ``thin_reference`` caveat) can show a fault but not
-clear one: a verdict that would clear the alert or the system becomes the fail-safe verdict too.
+A history too short to know what normal is (a ``thin_reference`` caveat), or log lines with none of the
+Skill's metric series (``logs_only``), can show a fault but not clear one: a verdict that would clear the
+alert or the system becomes the fail-safe verdict too.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from agent.findings import (
     UNKNOWN_CHANGE,
     UNMATCHED_METRICS,
     Finding,
+    cannot_clear,
     could_not_judge,
-    thin_reference,
 )
 from agent.timeparse import to_rfc3339
 from agent.verdict import SERIOUS, Verdict
@@ -81,11 +82,11 @@ def _judge_again(gap: Finding) -> str:
 
 
 def enforce_fail_safe(verdict: Verdict, pack: EvidencePack) -> Verdict:
-    """``verdict`` as it is, unless ``pack`` says the data could not answer, or the history is too short
-    (``thin_reference``) for the all-clear ``verdict`` gives: then the fail-safe verdict."""
+    """``verdict`` as it is, unless ``pack`` says the data could not answer, or a caveat (``cannot_clear``: too short a
+    history, logs without metrics) says it cannot give the all-clear ``verdict`` gives: then the fail-safe verdict."""
     gap = could_not_judge(pack.findings)
     if gap is None and clears(verdict):
-        gap = thin_reference(pack.findings)
+        gap = cannot_clear(pack.findings)
     if gap is None:
         return verdict
     return fail_safe_verdict(pack, gap).model_copy(update={"reasoner": verdict.reasoner})

@@ -87,8 +87,8 @@ class OfflineReasoner:
         else:
             strongest = max((f.score for f in pack.findings), default=0.0)
             reason = (
-                f"no significant anomaly behind the alert (strongest finding {strongest:.2f}): "
-                f"likely noise or flapping; {outcome.reason}"
+                f"nothing behind the alert that the Skill's rules count as actionable (strongest finding "
+                f"{strongest:.2f}): likely noise or flapping; {outcome.reason}"
             )
         if causes:
             top = causes[0]
