@@ -47,15 +47,15 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_api_key: SecretStr | None = Field(default=None)
     llm_model: str = Field(default="gpt-4o-mini")
-    llm_timeout_s: float = Field(default=60.0, description="Limit on one LLM request, seconds.")
-    llm_max_retries: int = Field(default=2)
-    llm_max_tokens: int = Field(default=1024, description="Cap on the tokens of one answer; 0: no cap.")
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="Limit on one LLM request, seconds.")
+    llm_max_retries: int = Field(default=2, ge=0)
+    llm_max_tokens: int = Field(default=1024, ge=0, description="Cap on the tokens of one answer; 0: no cap.")
     llm_max_findings: int = Field(
-        default=30, description="Findings shown to the model (strongest, round-robin); small models want fewer."
+        default=30, gt=0, description="Findings shown to the model (strongest, round-robin); small models want fewer."
     )
     llm_investigation_timeout_s: float = Field(
-        default=180.0, description="Limit on all LLM calls of one investigation (the Skill choice and the verdict's "
-                                   "answers and retries), seconds."
+        default=180.0, ge=0, description="Limit on all LLM calls of one investigation (the Skill choice and the "
+                                         "verdict's answers and retries), seconds; 0: none."
     )
     embedding_model: str | None = Field(
         default=None, description="Embeddings model at the LLM endpoint; default the local ONNX model."
@@ -107,6 +107,32 @@ class Settings(BaseSettings):
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"not an http(s) URL: give the scheme and host, e.g. {EXAMPLE_URLS[info.field_name]}")
         return value.strip()
+
+    @field_validator("home")
+    @classmethod
+    def _home(cls, value: Path) -> Path:
+        """The state directory: created on first use, so it need not exist, but a file in its place is refused here
+        rather than met as a traceback by the first database or store opened in it."""
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
+    @field_validator("knowledge_dir")
+    @classmethod
+    def _existing_dir(cls, value: Path) -> Path:
+        """A directory that is read, never created (the handbook): one that is not there is a typo, said here
+        rather than leaving investigations without a handbook and without a word."""
+        if not value.is_dir():
+            raise ValueError(f"{value} is not a directory")
+        return value
+
+    @field_validator("skills_dirs")
+    @classmethod
+    def _existing_dirs(cls, value: list[Path]) -> list[Path]:
+        """Each Skill directory exists (see ``_existing_dir``): a missing one had left only "no Skill fits"."""
+        for directory in value:
+            cls._existing_dir(directory)
+        return value
 
     @field_validator("database_url", "observability_url")
     @classmethod

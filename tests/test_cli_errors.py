@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import socket
 import subprocess
@@ -112,6 +113,25 @@ def test_an_endpoint_url_without_a_scheme_is_a_bad_setting_not_a_connection_erro
                           env=env, cwd=PROJECT_ROOT, timeout=120)
     assert done.returncode == 2, done.stderr
     assert " ".join(done.stderr.split()) == f"error: invalid setting: {variable}: {why} (got {value!r})"
+
+
+@pytest.mark.parametrize(("variable", "value", "why"), [
+    ("BIANQUE_HOME", "{file}", "{file} is not a directory"),  # a FileExistsError traceback from the first store
+    ("BIANQUE_KNOWLEDGE_DIR", "{missing}", "{missing} is not a directory"),  # investigations had no handbook, silently
+    ("BIANQUE_SKILLS_DIRS", '["{missing}"]', "{missing} is not a directory"),  # had left "no Skill fits" alone
+    ("BIANQUE_LLM_MAX_RETRIES", "-5", "Input should be greater than or equal to 0"),
+    ("BIANQUE_LLM_TIMEOUT_S", "0", "Input should be greater than 0"),
+])
+def test_a_path_or_limit_setting_that_cannot_work_is_named_at_start(tmp_path, variable, value, why):
+    (tmp_path / "a-file").write_text("not a directory")
+    paths = {"file": str(tmp_path / "a-file"), "missing": str(tmp_path / "no-such-dir")}
+    value, why = value.format(**paths), why.format(**paths)
+    env = {**os.environ, "BIANQUE_HOME": str(tmp_path / "home"), variable: value}
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "skills", "list"], capture_output=True, text=True,
+                          env=env, cwd=PROJECT_ROOT, timeout=120)
+    assert done.returncode == 2, done.stderr
+    got = repr(json.loads(value)) if value.startswith("[") else repr(value)
+    assert " ".join(done.stderr.split()) == f"error: invalid setting: {variable}: {why} (got {got})"
 
 
 def test_a_blank_llm_url_leaves_the_llm_off(monkeypatch):

@@ -51,6 +51,7 @@ def no_knowledge(monkeypatch):
 def test_a_killed_investigation_is_resumed_without_redoing_finished_nodes(tmp_path, bianque_home, monkeypatch,
                                                                         no_knowledge):
     trace = tmp_path / "nodes.trace"
+    (tmp_path / "no-handbook").mkdir()  # an empty handbook: nothing to embed
     env = {**os.environ, "BIANQUE_HOME": str(bianque_home), "BIANQUE_KNOWLEDGE_DIR": str(tmp_path / "no-handbook"),
            TRACE_ENV: str(trace), HOLD_ENV: HELD}
     process = subprocess.Popen(
