@@ -65,6 +65,20 @@ def test_eval_reports_unlabelled_and_broken_cases_without_stopping(mixed_cases):
     assert "broken/event.yaml:1" in report["errors"]["broken"] and "pattern" in report["errors"]["broken"]
 
 
+def test_eval_that_evaluated_nothing_fails_and_strict_fails_on_any_skipped_bundle(mixed_cases, tmp_path):
+    """Every bundle invalid had said "0 cases, pass rate —" with exit 0: a CI job would pass on nothing."""
+    root = tmp_path / "skipped-only"
+    shutil.copytree(mixed_cases / "broken", root / "broken")
+    shutil.copytree(mixed_cases / "unlabelled", root / "unlabelled")
+    for extra in ([], ["--json"]):
+        result = runner.invoke(app, ["eval", "--cases", str(root), "--jobs", "1", *extra])
+        assert result.exit_code == 2, result.output
+        assert "none of the 2 bundle(s) could be evaluated (2 skipped" in " ".join(result.stderr.split())
+    strict = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--json", "--strict"])
+    assert strict.exit_code == 1 and json.loads(strict.stdout)["overall"]["cases"] == 3
+    assert "2 of 5 bundle(s) skipped" in " ".join(strict.stderr.split())
+
+
 def test_eval_reports_a_release_bundle_naming_no_change_as_invalid(tmp_path):
     """As intercept refuses it: the gate judged whatever the event's service did (the bad canary's data passed)."""
     root = tmp_path / "cases"

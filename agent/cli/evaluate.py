@@ -141,8 +141,12 @@ def eval_command(
         "--jobs", "-j", min=1, help="Worker processes (default: one per core, up to 4 and one per 4 bundles; "
         "each holds about 0.4 GB; 1 runs everything in this process).")] = None,
     max_bundles: MaxBundlesOption = DEFAULT_MAX_BUNDLES,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Exit 1 when any bundle was skipped (unlabelled, invalid); without it only a run that "
+        "evaluated none fails (exit 2).")] = False,
 ) -> None:
-    """Run every labelled bundle in a directory and report pass rate and accuracy per pattern and Skill."""
+    """Run every labelled bundle in a directory and report pass rate and accuracy per pattern and Skill. Skipped
+    bundles are listed with the reason; exit 2 when none could be evaluated (1 with --strict when any was skipped)."""
     bundles = bundles_or_exit([cases], max_bundles, code=2)
     label = f"evaluating {len(bundles)} bundles"
     if memory:
@@ -154,14 +158,28 @@ def eval_command(
         report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, jobs=jobs)
     if as_json:
         print_json(report.to_dict())
-        return
-    print_summary(report, f"Offline evaluation{' with stored corrections' if memory else ''}: {cases}")
-    if report.memory is not None:
-        used = report.memory
-        console.print(f"stored corrections: {used['lessons']} lesson(s) from {used['corrected_cases']} corrected "
-                      f"case(s)" + (f"; in-sample (corrected cases themselves): {', '.join(used['in_sample'])}"
-                                    if used["in_sample"] else ""))
-    print_problems(report)
+    else:
+        print_summary(report, f"Offline evaluation{' with stored corrections' if memory else ''}: {cases}")
+        if report.memory is not None:
+            used = report.memory
+            console.print(f"stored corrections: {used['lessons']} lesson(s) from {used['corrected_cases']} corrected "
+                          f"case(s)" + (f"; in-sample (corrected cases themselves): {', '.join(used['in_sample'])}"
+                                        if used["in_sample"] else ""))
+        print_problems(report)
+    _exit_on_skipped(report, len(bundles), strict)
+
+
+def _exit_on_skipped(report: Any, found: int, strict: bool) -> None:
+    """Exit 2 when none of the ``found`` bundles was evaluated, 1 (``strict``) when any was skipped."""
+    skipped = len(report.errors)
+    if report.overall.cases == 0:
+        err_console.print(f"error: none of the {found} bundle(s) could be evaluated ({skipped} skipped, reasons "
+                          "above)", markup=False, highlight=False)
+        raise typer.Exit(2)
+    if strict and skipped:
+        err_console.print(f"error: {skipped} of {found} bundle(s) skipped (reasons above); --strict fails the run",
+                          markup=False, highlight=False)
+        raise typer.Exit(1)
 
 
 DEFAULT_SCENARIOS = PROJECT_ROOT / "examples" / "scenarios"
