@@ -316,6 +316,9 @@ def test_inspect_options_narrow_a_bundles_inspection_at_its_own_time(tmp_path):
     assert result.exit_code == 2 and "--window" in flat(result.output)
     nothing = runner.invoke(app, ["inspect", "--bundle", bundle, "--window", "0"])  # was the Skill's look-back
     assert nothing.exit_code == 2 and "--window: must be longer than 0" in flat(nothing.output)
+    typo = runner.invoke(app, ["inspect", "--bundle", bundle, "--service", "ordres"])  # was "could not judge", 3
+    assert typo.exit_code == 2 and flat(typo.stderr) == (
+        f"error: {bundle}: --service 'ordres': the bundle has no such service (it has: orders)")
 
 
 def test_a_skill_whose_file_did_not_load_is_named_with_its_error():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -26,6 +26,7 @@ from agent.cli.common import (
 from agent.config import get_settings
 from agent.events import Event, InspectionScope, Pattern
 from agent.inputs import InputError, describe_validation, event_from_change_file, events_from_alert_file
+from agent.phrases import first_of
 
 DEFAULT_INSPECTION_WINDOW = "2h"  # what a live inspection looks back over unless --window says
 EMBEDDING_HANDBOOK = "embedding the handbook (first use of this knowledge store)"
@@ -51,6 +52,8 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
             if event is None:
                 event = adjust(loaded.event) if adjust is not None else loaded.event
                 origin = f"{bundle / 'event.yaml'}: change"
+                if adjust is not None:  # --service names what the bundle holds: a typo is not "could not judge"
+                    _check_services(event, loaded, bundle)
         if event is None:
             fail("nothing to investigate: give --bundle or an input file")
         if event.pattern != expect:
@@ -71,6 +74,14 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         if result.case_id:
             typer.echo(f"case {result.case_id} — correct it with: bianque correct {result.case_id} --help")
     exit_if_not_judged(result.verdict)
+
+
+def _check_services(event: Event, loaded: Any, bundle: Path) -> None:
+    """Exit 2 when the rescoped event names a service nothing in the bundle has."""
+    held = loaded.services()
+    unknown = [s for s in event.services if s not in held]
+    if unknown:
+        fail(f"{bundle}: --service {unknown[0]!r}: the bundle has no such service (it has: {first_of(held, 8)})")
 
 
 def _command(pattern: Pattern) -> str:
