@@ -102,6 +102,40 @@ def test_new_skill_offline_copies_the_closest_skill_of_the_pattern_and_module(li
     assert release.patched.loaded.skill.scope.services == ["checkout"]
 
 
+def test_a_template_is_chosen_by_what_the_description_says_not_by_words_every_skill_says(library) -> None:
+    """"service" and "alerts" had made the traffic-spike Skill the template of a checkout latency Skill."""
+    new = from_template(library, "RCA for checkout service payment latency alerts", module="checkoutservice")
+    assert new.template == "search-latency-rca"
+
+
+def test_given_a_bundle_the_template_is_the_skill_whose_names_its_data_holds(library, tmp_path) -> None:
+    """On a system whose names no specific Skill knows, a copy of one named metrics it does not have (offline, with
+    no word of it): the generic Skill, whose signals match any name, is then the template, and `skills new`
+    names what is still missing."""
+    import numpy as np
+
+    from agent.bundles.writer import write_bundle
+    from agent.events import Event, Pattern
+    from agent.series import Series
+    from agent.sources.catalog import catalog_from_bundle
+
+    times = np.arange(1772445600.0 - 3600, 1772445600.0, 60.0)
+    series = [Series(metric, {"service": "checkoutservice"}, times, np.ones(times.size))
+              for metric in ("pod_server_latency_p99_seconds", "cpu_usage_millicores")]
+    bundle = write_bundle(tmp_path / "case", Event(pattern=Pattern.RCA, time=1772445600.0,
+                                                   service="checkoutservice"), series)
+    catalog = catalog_from_bundle(bundle)
+    new = from_template(library, "RCA for checkout service payment latency alerts", module="checkoutservice",
+                        catalog=catalog)
+    assert new.template == "generic-rca" and not new.patched.loaded.skill.generic
+    result = runner.invoke(app, ["skills", "new", "-d", "RCA for checkout service payment latency alerts",
+                                 "--pattern", "rca", "--module", "checkoutservice", "--bundle", str(bundle)],
+                           input="n\n")
+    said = " ".join(result.output.split())
+    assert "(template from generic-rca)" in said and "warning: data.metrics[" in said
+    assert f"name(s) of template generic-rca are not in {bundle}: edit them after saving" in said
+
+
 def test_new_skill_refuses_a_taken_name_or_short_description(library) -> None:
     with pytest.raises(AuthoringError, match="exists"):
         from_template(library, "memory alerts on ranking", name="memory-pressure-rca")

@@ -147,6 +147,21 @@ def _refine_case(bench: Any, case_id: str, name: str | None, search: bool, yes: 
     return apply_refinement(bench, result, author=author())
 
 
+def _warn_unknown_names(new: Any, catalog: Any, bundle: Path | None) -> None:
+    """Against ``--bundle``'s catalog, the metrics and log services of a Skill copied from a template that the data
+    does not hold (a model's Skill is checked, and mended, as it is written)."""
+    if catalog is None or new.source != "template":
+        return
+    from agent.skills.lint import check_against_catalog
+
+    warnings = check_against_catalog(new.patched.loaded.skill, catalog)
+    for warning in warnings:
+        say(f"warning: {warning}", "yellow")
+    if warnings:
+        say(f"{len(warnings)} name(s) of template {new.template} are not in {bundle}: edit them after saving "
+            f"(`bianque catalog --bundle {bundle}` lists what it holds)", "yellow")
+
+
 def new_command(
     description: Annotated[str, typer.Option("--description", "-d", help="What the Skill is for.")],
     pattern: Annotated[str | None, typer.Option(help="rca | release_interception | inspection.")] = None,
@@ -164,6 +179,7 @@ def new_command(
         origin = f" from {new.template}" if new.template else ""
         say(f"new Skill {new.name} ({new.source}{origin}):")
         console.print(Syntax(new.patched.text, "yaml", theme="ansi_dark", word_wrap=True))
+        _warn_unknown_names(new, bench.catalog, bundle)
         if not yes:
             typer.confirm(f"Save {new.name}?", abort=True)
         done = bench.save_new(new, author=author())

@@ -1,9 +1,10 @@
 """New Skills from a description: offline from the closest existing Skill, or written by the LLM.
 
 Offline, the template is the existing Skill of the requested pattern whose scope names the module
-(service or business) and whose description shares the most words with the new description; the
-pattern's generic Skill when none is closer. It is copied with its comments, renamed, re-described
-and re-scoped, at version 1.
+(service or business) and whose description shares the most words with the new description; the pattern's
+generic Skill when none is closer. Given a bundle's data catalog, only the Skills whose metric signals find the
+most series in it are considered (on a system whose names no specific Skill knows: the generic one). It is
+copied with its comments, renamed, re-described and re-scoped, at version 1.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ PATTERN_WORDS = {
 PATTERN_SUFFIX = {"rca": "rca", "release_interception": "release", "inspection": "inspection"}
 _WORD = re.compile(r"[a-z][a-z0-9]+")
 STOP_WORDS = frozenset({"the", "of", "and", "on", "for", "with", "in", "to", "an", "or", "its", "at", "by", "from"})
+# words every Skill of a pattern could say of itself: they tell no template from another (a checkout latency Skill
+# had been copied from the traffic-spike one, whose description says "service", over the latency one)
+SAY_NOTHING = frozenset({"service", "alert", "rca", "root", "cause", "analysis", "skill", "incident", "issue"})
 
 
 class AuthoringError(ValueError):
@@ -64,14 +68,23 @@ def _in_scope(loaded: LoadedSkill, module: str) -> bool:
     return scope.business == module or any(fnmatch.fnmatchcase(module, s) and s != "*" for s in scope.services)
 
 
-def closest_skill(library: SkillLibrary, description: str, pattern: str, module: str | None) -> LoadedSkill:
-    """The template: same pattern, module in scope first, then most description words in common."""
+def closest_skill(library: SkillLibrary, description: str, pattern: str, module: str | None,
+                  catalog: Any = None) -> LoadedSkill:
+    """The template: same pattern, module in scope first, then most description words in common; given a data
+    ``catalog``, only among the Skills (the generic one too) whose metric signals find the most series in it."""
     candidates = library.for_pattern(pattern)
     generic = library.generic(pattern)
     if not candidates and generic is None:
         raise AuthoringError(f"the Skill library has no {pattern} Skill to start from")
-    wanted = _words(description)
-    words = {s.name: _words(f"{s.skill.description} {s.name.replace('-', ' ')}") for s in candidates}
+    if catalog is not None:
+        everyone = [*candidates, *([generic] if generic is not None and generic not in candidates else [])]
+        reads = {s.name: sum(bool(catalog.find_metrics(m.name)) for m in s.skill.data.metrics) for s in everyone}
+        most = max(reads.values())
+        if most > 0:
+            candidates = [s for s in everyone if reads[s.name] == most]
+            generic = generic if generic in candidates else None
+    wanted = _words(description) - SAY_NOTHING
+    words = {s.name: _words(f"{s.skill.description} {s.name.replace('-', ' ')}") - SAY_NOTHING for s in candidates}
     frequency = Counter(w for ws in words.values() for w in ws)
 
     def score(loaded: LoadedSkill) -> tuple[bool, float, str]:
@@ -117,11 +130,12 @@ def _template_text(template: LoadedSkill) -> str:
 
 def from_template(
     library: SkillLibrary, description: str, *, pattern: str | None = None, module: str | None = None,
-    name: str | None = None,
+    name: str | None = None, catalog: Any = None,
 ) -> NewSkill:
-    """A new Skill copied from the closest existing one, renamed, re-described and re-scoped."""
+    """A new Skill copied from the closest existing one (:func:`closest_skill`), renamed, re-described and
+    re-scoped."""
     pattern = pattern or guess_pattern(description)
-    template = closest_skill(library, description, pattern, module)
+    template = closest_skill(library, description, pattern, module, catalog)
     name = name or default_name(description, pattern, module, library)
     check_new_name(name, library)
     if len(description.strip()) < 10:
@@ -151,7 +165,7 @@ def from_llm(
     from agent.evolve.generate import generate_skill
 
     pattern = pattern or guess_pattern(description)
-    example = closest_skill(library, description, pattern, module)
+    example = closest_skill(library, description, pattern, module, catalog)
     generated = generate_skill(
         client, "new_skill",
         {"description": description, "pattern": pattern, "module": module, "example_yaml": _template_text(example)},

@@ -178,7 +178,8 @@ class Workbench:
     ) -> NewSkill:
         """A new validated Skill (not saved): the LLM when configured, else from the closest template."""
         if self.client is None:
-            return from_template(self.library, description, pattern=pattern, module=module, name=name)
+            return from_template(self.library, description, pattern=pattern, module=module, name=name,
+                                 catalog=self.catalog)
         return from_llm(self.client, self.library, description, pattern=pattern, module=module, catalog=self.catalog)
 
     # -- replay and acceptance -------------------------------------------------------------------
