@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -206,6 +207,8 @@ class LogRecord:
 
 
 DEFAULT_CHANGE_TYPE = "deploy"  # a change that names no type (missing, empty or null)
+ChangeType = Literal["deploy", "config", "flag", "canary", "rollback"]  # what a Skill's triggers can name
+CHANGE_TYPES: tuple[str, ...] = get_args(ChangeType)
 
 
 def change_type(given: str | None) -> str:

@@ -71,6 +71,17 @@ def test_event_keys_no_field_reads_are_warnings_naming_what_was_likely_meant(tmp
     ]
 
 
+def test_a_change_type_no_skill_trigger_names_is_warned_of_with_what_was_likely_meant(tmp_path):
+    """``type: canaryy`` had passed as valid: every Skill whose triggers list change types then silently missed it."""
+    release = ("pattern: release_interception\ntime: 2026-03-02T10:15:00Z\n"
+               "change: {id: c-1, service: ranking, type: canaryy}\n")
+    assert warnings_of(make_case(tmp_path, {"event.yaml": release}, "release")) == [
+        "release/event.yaml:3: change.type: unknown change type 'canaryy' (did you mean 'canary'?): a Skill's "
+        "triggers name deploy, config, flag, canary, rollback, so those listing change types do not match it"]
+    known = "pattern: release_interception\ntime: 2026-03-02T10:15:00Z\nchange: {id: c-1, type: rollback}\n"
+    assert warnings_of(make_case(tmp_path, {"event.yaml": known}, "known")) == []
+
+
 def test_an_alert_keeps_its_tools_extra_keys_without_warning(tmp_path):
     event = GOOD_EVENT + "alert: {labels: {alertname: A}, dashboardURL: 'http://x', values: {B: 1}}\n"
     assert warnings_of(make_case(tmp_path, {"event.yaml": event})) == []

@@ -9,8 +9,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
-from agent.bundles.yaml_lines import line_of, load_yaml, report_validation, to_plain, warn_unknown_keys
+from agent.bundles.yaml_lines import line_of, load_yaml, meant_hint, report_validation, to_plain, warn_unknown_keys
 from agent.events import ChangeEvent, Event, InspectionScope, Pattern
+from agent.series import CHANGE_TYPES
 
 PATTERNS = ", ".join(p.value for p in Pattern)
 NESTED = {"scope": InspectionScope, "change": ChangeEvent}  # the alert is left out: alerting tools add their own keys
@@ -110,3 +111,9 @@ def _warn_ignored(log: ErrorLog, root: dict, known: set[str]) -> None:
     for part, model in NESTED.items():
         if part in root:
             warn_unknown_keys(log, root, (part,), model.model_fields)
+    change = root.get("change")
+    given = change.get("type") if isinstance(change, dict) else None
+    if isinstance(given, str) and given.strip() and given not in CHANGE_TYPES:
+        log.warn(f"unknown change type {given!r}{meant_hint(given, CHANGE_TYPES)}: a Skill's triggers name "
+                 f"{', '.join(CHANGE_TYPES)}, so those listing change types do not match it",
+                 line_of(root, ("change", "type")), "change.type")

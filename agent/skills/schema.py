@@ -11,7 +11,7 @@ from agent.detectors.direction import infer_direction
 from agent.events import Pattern
 from agent.findings import FindingKind
 from agent.names import name_problem
-from agent.series import canonical_level
+from agent.series import ChangeType, canonical_level
 from agent.timeparse import parse_duration
 
 IDENT = r"^[a-z][a-z0-9_\-]*$"
@@ -54,7 +54,7 @@ class Triggers(Strict):
 
     alerts: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
-    change_types: list[Literal["deploy", "config", "flag", "canary", "rollback"]] = Field(default_factory=list)
+    change_types: list[ChangeType] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
 
 
