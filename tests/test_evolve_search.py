@@ -108,7 +108,9 @@ def test_cli_refine_from_case_reports_what_was_tried_when_no_parameter_fixes_it(
     assert result.exit_code == 1, result.output
     assert f"Parameter search of {NAME}: {tried} candidate change(s) replayed" in out
     assert out.count("rejected: fixes none") == tried and "no parameter change fixes a corrected case" in out
-    assert f"({tried} tried, above)" in out and memory.skill_versions(NAME) == []
+    # none fixed anything: no word of a trade-off with cases that passed
+    assert f"no parameter change fixes a corrected case of {NAME} ({tried} tried), above" in out
+    assert "without breaking" not in out and memory.skill_versions(NAME) == []
     skipped = runner.invoke(app, ["skills", "refine", "--from-case", target, "--no-search"])
     assert skipped.exit_code == 2 and "no rule-based fix" in skipped.output and "Parameter search" not in skipped.output
 
@@ -176,3 +178,19 @@ def test_protocol_smoke_corrects_one_half_and_scores_the_other(memory, settings,
                                                  ("corrected: misses", "corrected: wrong kind only",
                                                   "confirmed right"))
     assert report.lost == 0
+
+
+def test_the_searchs_shortfall_names_a_trade_only_when_a_change_fixed_a_case_and_broke_another() -> None:
+    from types import SimpleNamespace
+
+    from agent.evolve.search import SearchResult, Tried
+
+    def tried(fixed: int, broken: int) -> Tried:
+        report = SimpleNamespace(count=lambda *_: fixed, regressions=[object()] * broken)
+        return Tried([], None, report)  # type: ignore[arg-type]
+
+    assert SearchResult(NAME, [tried(0, 0), tried(0, 2)]).shortfall() == (
+        f"no parameter change fixes a corrected case of {NAME} (2 tried)")
+    assert SearchResult(NAME, [tried(0, 0), tried(1, 1)]).shortfall() == (
+        f"no parameter change fixes a corrected case of {NAME} without breaking one that passed (2 tried; 1 fixed "
+        "one but broke another)")

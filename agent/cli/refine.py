@@ -137,9 +137,8 @@ def _refine_case(bench: Any, case_id: str, name: str | None, search: bool, yes: 
 
     result = _refined(bench, case_id, name, search)
     if result.search is not None and result.search.best is None:
-        say(f"no parameter change fixes a corrected case of {result.skill} without breaking one that "
-             f"passed ({len(result.search.tried)} tried, above); try `bianque skills refine {result.skill} "
-             "--instruction ...` or configure an LLM endpoint", "red")
+        say(f"{result.search.shortfall()}, above; try `bianque skills refine {result.skill} --instruction ...` or "
+            "configure an LLM endpoint", "red")
     if not result.accepted:
         raise typer.Exit(1)
     if not yes:

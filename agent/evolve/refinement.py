@@ -82,8 +82,7 @@ class Refinement:
         if self.accepted or (self.search is None and self.report is not None):
             return self.report.reason if self.report is not None else ""
         if self.search is not None:
-            return (f"rejected: no parameter change fixes a corrected case of {self.skill} without breaking one "
-                    f"that passed ({len(self.search.tried)} tried)")
+            return f"rejected: {self.search.shortfall()}"
         return self.notes[-1] if self.notes else "rejected: no proposal"
 
 

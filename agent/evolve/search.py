@@ -72,6 +72,14 @@ class SearchResult:
     tried: list[Tried] = field(default_factory=list)
     best: Tried | None = None
 
+    def shortfall(self) -> str:
+        """Why no change was kept, in words: none fixed a corrected case, or those that did broke one that passed."""
+        traded = sum(1 for t in self.tried if t.fixed and t.broken)
+        if not traded:
+            return f"no parameter change fixes a corrected case of {self.skill} ({len(self.tried)} tried)"
+        return (f"no parameter change fixes a corrected case of {self.skill} without breaking one that passed "
+                f"({len(self.tried)} tried; {traded} fixed one but broke another)")
+
 
 def candidate_edits(skill: Skill) -> list[Edit]:
     """Single-parameter edits of a Skill, the most local first."""
