@@ -219,6 +219,29 @@ def test_catalog_table():
     assert "requests_per_second" in result.stdout and "log services: feature-store" in result.stdout
 
 
+def test_catalog_table_written_to_a_file_keeps_one_line_per_metric_and_no_empty_column(tmp_path):
+    """Out of a terminal the table was folded to 80 columns ("unkno / wn", "cart / serv / ice"), its empty "help"
+    column kept."""
+    result = runner.invoke(app, ["catalog", "--bundle", str(FIXTURE)])
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert len(rows) == 2 and "p99 request latency in seconds" in rows[0]
+    import numpy as np
+
+    from agent.bundles.writer import write_bundle
+    from agent.events import Event, Pattern
+    from agent.series import Series
+
+    times = np.arange(1772445600.0 - 600, 1772445600.0, 60.0)
+    bare = write_bundle(tmp_path / "bare", Event(pattern=Pattern.RCA, time=1772445600.0, service="cart"),
+                        [Series("cpu_usage_millicores", {"service": name}, times, np.ones(times.size))
+                         for name in ("cartservice", "checkoutservice", "currencyservice", "emailservice")])
+    out = runner.invoke(app, ["catalog", "--bundle", str(bare)]).stdout
+    header = next(line for line in out.splitlines() if line.startswith("┃"))
+    assert "bad when" in header and "help" not in header  # no metric has help text
+    [row] = [line for line in out.splitlines() if line.startswith("│")]
+    assert "cartservice, checkoutservice, currencyservice, +1" in row
+
+
 def test_catalog_needs_a_source():
     result = runner.invoke(app, ["catalog"])
     assert result.exit_code == 2

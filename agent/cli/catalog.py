@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from agent.bundles.errors import InvalidBundleError
@@ -66,25 +67,33 @@ def _fail(message: str) -> None:
 
 def render(result: Catalog) -> None:
     """Print the catalog as rich tables."""
-    table = Table(title=f"Metrics ({len(result.metrics)})")
-    for name in ("metric", "type", "bad when", "family", "labels", "services", "help"):
-        table.add_column(name, overflow="fold", no_wrap=name == "metric")
+    headers = ("metric", "type", "bad when", "family", "labels", "services", "help")
+    rows = []
     for m in result.metrics:  # "bad when": the direction `direction: auto` reads off the name
         bad_when = _BAD_WHEN[infer_direction(m.name)] + (" (its per-second rate)" if counter_name(m.name) else "")
         if label := status_label(m.labels):
             bad_when += f"; by {label}: a 5xx series is failures, bad when it rises"
         bad_when = read_as(m.name, m.labels) or bad_when  # a latency histogram's part
         family = metric_family(m.name) or "-"  # the fault family the ranking reads it as
-        table.add_row(m.name, m.type, bad_when, family, ", ".join(m.labels), _short(m.services), m.help)
-    console.print(table)
+        rows.append((m.name, m.type, bad_when, family, ", ".join(m.labels), _short(m.services), m.help))
+    shown = [i for i, name in enumerate(headers) if name == "metric" or any(row[i] for row in rows)]  # no empty help
+    table = Table(title=f"Metrics ({len(result.metrics)})")
+    for i in shown:
+        table.add_column(headers[i], overflow="fold", no_wrap=headers[i] == "metric")
+    for row in rows:
+        table.add_row(*(row[i] for i in shown))
+    # a terminal's width is the limit; a file or pipe gets rows as wide as they are, not folded to 80 columns
+    out = console if console.is_terminal else Console(file=console.file, width=max(console.width, FILE_WIDTH))
+    out.print(table)
     console.print(f"log sources: {', '.join(result.log_sources) or '-'}", markup=False)
     console.print(f"log services: {', '.join(result.log_services) or '-'}", markup=False)
     console.print(f"change services: {', '.join(result.change_services) or '-'}", markup=False)
 
 
 _BAD_WHEN = {"up": "rises", "down": "falls", "both": "moves either way"}
+FILE_WIDTH = 200  # columns of the table written to a file or a pipe
 
 
-def _short(items: tuple[str, ...], keep: int = 4) -> str:
+def _short(items: tuple[str, ...], keep: int = 3) -> str:
     shown = list(items[:keep]) + ([f"+{len(items) - keep}"] if len(items) > keep else [])
     return ", ".join(shown)
