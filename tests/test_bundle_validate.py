@@ -191,6 +191,13 @@ def test_errors_per_file_are_capped(tmp_path):
     assert errors[-1] == "my-case/metrics.csv: ... and 30 more errors in this file"
 
 
+def test_a_log_line_whose_string_is_left_open_is_said_to_be_unterminated(tmp_path):
+    """The line's own end had been read inside the string: "Invalid control character", the real cause unsaid."""
+    logs = '{"ts": 1, "service": "a", "level": "INFO", "message": "cut off\n{"ts": 2, "service": "a"}\n'
+    assert errors_of(make_case(tmp_path, {"logs.jsonl": logs}))[0] == (
+        "my-case/logs.jsonl:1: invalid JSON: Unterminated string starting at (column 55)")
+
+
 def test_log_errors(tmp_path):
     logs = (
         '{"ts": 1, "service": "a", "level": "INFO", "message": "ok"}\n'

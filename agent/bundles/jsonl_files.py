@@ -101,7 +101,7 @@ def _objects(path: Path, log: ErrorLog) -> Iterator[tuple[int, dict[str, Any]]]:
             if not text.strip():
                 continue
             try:
-                obj = json.loads(text)
+                obj = json.loads(text.rstrip("\r\n"))  # a string left open is "unterminated", not a control character
             except json.JSONDecodeError as exc:
                 log.add(f"invalid JSON: {exc.msg} (column {exc.colno})", line)
                 continue
