@@ -57,7 +57,7 @@ def test_a_root_cause_the_case_never_mentions_is_stored_with_a_note(memory) -> N
     case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
     typo = correct_case(memory, case_id, correct=False, service="rankng", fault="memory_leak")
     assert typo.correction.root_cause_service == "rankng"
-    assert any("'rankng' appears nowhere in case" in n for n in typo.notes)
+    assert any("'rankng' appears nowhere in case" in n and n.endswith("did you mean 'ranking'?") for n in typo.notes)
     named = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak")
     assert not any("appears nowhere" in n for n in named.notes)
 

@@ -10,6 +10,7 @@ knowledge store, a record an earlier correction indexed is removed from it (and 
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,8 +242,10 @@ def _unheard_of(case: CaseRecord, service: str | None) -> str | None:
         known |= {cause.service for cause in case.verdict.root_causes}
     if not known or service in known:
         return None
+    near = difflib.get_close_matches(service, sorted(known), 1, 0.75)
+    meant = f"; did you mean {near[0]!r}?" if near else ""
     return (f"{service!r} appears nowhere in case {case.id} (its event, Findings, call graph or verdict): stored as "
-            f"given; if it is a typo, correct the case again with the right name")
+            f"given; if it is a typo, correct the case again with the right name{meant}")
 
 
 def _opened(knowledge: Any | Callable[[], Any]) -> Any:
