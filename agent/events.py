@@ -262,7 +262,7 @@ class Event(BaseModel):
             parts.append("services: " + ", ".join(self.services))
         if self.question:
             parts.append(self.question)
-        return " | ".join(parts)
+        return " | ".join(" ".join(part.split()) for part in parts)  # one line: an annotation's line breaks folded
 
 
 def alert_service(alert: Alert, service_label: str = "service") -> str | None:

@@ -27,6 +27,7 @@ INFERRED_NOTE = ("_`fault (inferred from S)`: no Finding of the candidate's own 
                  "S's calls to it (they got slower: slow_dependency; failed: error_fault)._")
 
 
+LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+")  # what str.splitlines() splits at
 # What in text from the data (alert annotations, log lines, label values) would become markup: emphasis asterisks
 # (metric globs), links and images, HTML and autolinks, code spans, table cells, math, and Streamlit's
 # ``:directive[...]``, ``:emoji:`` and ``:material/icon:`` words (a colon ending a word, ``key: value``, stays).
@@ -34,9 +35,10 @@ MARKUP = re.compile(r"([\\*\[\]<>`|$]|(?<![\w:]):(?=\w)|(?<=:material)/)")
 
 
 def literal(text: str) -> str:
-    """``text`` as it reads, in markdown: nothing in it becomes emphasis, a link, an image, HTML, code, math or a
-    new table cell."""
-    return MARKUP.sub(r"\\\1", text)
+    """``text`` as it reads, in markdown, on the line it is put on: nothing in it becomes emphasis, a link, an image,
+    HTML, code, math or a new table cell, and no line break in it starts a heading or a list item of its own (an
+    alert annotation is untrusted text)."""
+    return MARKUP.sub(r"\\\1", LINE_BREAKS.sub(" ", text))
 
 
 def _headline(verdict: Verdict) -> str:
