@@ -25,6 +25,7 @@ LATEST_SECONDS = 1e11  # Unix seconds in the year 5138: a larger number counts m
 EPOCH_UNITS = ((1e17, 1e9, "nanoseconds"), (1e14, 1e6, "microseconds"), (LATEST_SECONDS, 1e3, "milliseconds"))
 """(least number, units a second, name): an epoch number read by its magnitude, the finest unit it reaches."""
 LAST_TIME = 16725225600.0  # 2500-01-01T00:00:00Z: a later time is no timestamp of real data
+LONGEST_DURATION_S = 3660 * 86400.0  # ten years: a longer window or offset is a slip (1e30 s had overflowed dates)
 
 
 class NotSecondsError(ValueError):
@@ -76,8 +77,7 @@ def to_epoch(value: object) -> float:
         except OverflowError:  # an integer beyond any float: no unit makes it a time
             raise NotSecondsError(f"a {len(str(abs(value)))}-digit number is far too large for a time") from None
     if isinstance(value, datetime):
-        dt = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return dt.timestamp()
+        return _before_2500((value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp(), value)
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -90,8 +90,16 @@ def to_epoch(value: object) -> float:
             dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
             raise ValueError(f"not a Unix or RFC 3339 timestamp: {written(value)}") from exc
-        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+        return _before_2500((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp(), value)
     raise ValueError(f"not a timestamp: {written(value)}")
+
+
+def _before_2500(seconds: float, value: object) -> float:
+    """``seconds`` of a date written out, unless it is after the year 2500 (no timestamp of real data; read back as
+    a number it would be taken for milliseconds)."""
+    if seconds > LAST_TIME:
+        raise NotSecondsError(f"{written(str(value))} is after the year 2500: no time of real data")
+    return seconds
 
 
 def to_rfc3339(epoch: float) -> str:
@@ -127,6 +135,8 @@ def parse_duration(value: str | int | float) -> float:
         raise ValueError(f"not a duration ({DURATION_HELP}): {written(value)} is not finite")
     if seconds < 0:
         raise ValueError(f"not a duration ({DURATION_HELP}): {written(value)} is negative")
+    if seconds > LONGEST_DURATION_S:
+        raise ValueError(f"not a duration ({DURATION_HELP}): {written(value)} is longer than ten years")
     return seconds
 
 

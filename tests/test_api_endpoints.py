@@ -110,6 +110,19 @@ def test_an_event_without_time_is_judged_as_of_now(client, investigator):
     assert refused.status_code == 422 and "event.time" in refused.text
 
 
+@pytest.mark.parametrize(("event", "field", "message"), [
+    ({**RCA_EVENT, "time": "9999-12-31T23:59:59Z"}, "event.time", "after the year 2500"),  # a case left running
+    ({"pattern": "inspection", "scope": {"services": ["ranking"], "window": 1e30}}, "event.scope.window",
+     "longer than ten years"),  # a 500: timestamp out of range
+])
+def test_a_time_or_window_no_data_can_have_is_refused_naming_its_field(client, investigator, event, field, message):
+    response = client.post("/investigate", json={"event": event})
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["field"] == field and message in problem["message"]
+    assert investigator.calls == [] and client.get("/cases").json() == []
+
+
 def test_keys_the_event_does_not_read_are_answered_in_the_notes(client, investigator):
     body = investigate(client, {**RCA_EVENT, "servce": "search", "scope": {"services": ["a"], "windw": "1h"}})
     assert body["notes"][:2] == ["event.servce: unknown key ignored (did you mean 'service'?)",

@@ -126,6 +126,9 @@ def test_invalid_envelopes_are_rejected_naming_the_field(client, investigator, m
 BAD_ALERTS = [
     (lambda a: a.update(labels=["not", "a", "map"]), "alerts[1].labels", "must be a mapping"),
     (lambda a: a.update(startsAt="yesterday-ish"), "alerts[1].startsAt", "not a Unix or RFC 3339 timestamp"),
+    # read back as a number it had become milliseconds: an event in 1978, or "could not be stored: ValidationError"
+    (lambda a: a.update(startsAt="9999-12-31T23:59:59Z"), "alerts[1].startsAt", "after the year 2500"),
+    (lambda a: a.update(startsAt="3000-01-01T00:00:00Z"), "alerts[1].startsAt", "after the year 2500"),
     (lambda a: a.update(status="pending"), "alerts[1].status", "must be firing or resolved"),
     (lambda a: a["labels"].pop("alertname"), "alerts[1].labels.alertname", "required"),
     (lambda a: a["labels"].update(service="cache\ud800"), "alerts[1].labels.service", "unpaired surrogate"),
