@@ -69,6 +69,41 @@ def test_serve_refuses_a_bad_setting_naming_its_variable_without_a_traceback(mon
     assert " ".join(result.stderr.split()) == f"error: invalid setting: {message}"
 
 
+def test_serve_refuses_a_port_it_cannot_listen_on_before_anything_starts(monkeypatch):
+    """uvicorn found the port taken only after the workers (and the scheduler) had started, and exited 3: this CLI's
+    "could not judge"."""
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+
+    monkeypatch.setattr("agent.api.app.create_app", lambda *a, **k: pytest.fail("started despite a taken port"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["serve", "--dry-run", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.stderr.split()) == f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    level = CliRunner().invoke(app, ["serve", "--log-level", "loud"])  # was a KeyError traceback
+    assert level.exit_code == 2 and "'loud' is not one of" in level.output and "Traceback" not in level.output
+
+
+def test_serve_gives_in_flight_requests_the_stop_grace(monkeypatch):
+    """SIGTERM waited for the slowest request however long it took (``BIANQUE_API_STOP_GRACE_S`` bounded only the
+    investigation workers)."""
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+    from agent.llm.local import free_port
+
+    ran: dict = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: ran.update(kwargs))
+    monkeypatch.setenv("BIANQUE_API_STOP_GRACE_S", "7")
+    result = CliRunner().invoke(app, ["serve", "--dry-run", "--port", str(free_port()), "--log-level", "DEBUG"])
+    assert result.exit_code == 0, result.output
+    assert ran["timeout_graceful_shutdown"] == 7.0 and ran["log_level"] == "debug"
+
+
 @pytest.mark.parametrize("command", [["skills", "list"], ["cases", "list"], ["knowledge", "kinds"]])
 def test_every_command_refuses_a_bad_setting_naming_its_variable_without_a_traceback(tmp_path, command):
     env = {**os.environ, "BIANQUE_HOME": str(tmp_path), "BIANQUE_LLM_TIMEOUT_S": "1m"}

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import socket
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from agent.cli.common import err_console, settings_errors, user_errors, warn
+from agent.cli.common import err_console, fail, settings_errors, user_errors, warn
 from agent.config import get_settings
 from agent.memory import DatabaseUnavailableError, DatabaseURLError
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels (a name it does not know was a KeyError traceback)."""
+
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+    TRACE = "trace"
+
+
+def check_listen(host: str, port: int) -> None:
+    """Exit 2 naming why ``host:port`` cannot be listened on (taken, or no address of this machine), before anything
+    starts: uvicorn found out only after the workers (and the scheduler) had started, and exited 3, which this
+    CLI's exit codes read as "could not judge"."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
 
 
 def serve(
@@ -20,7 +47,7 @@ def serve(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Record events and cases but query no data (to test wiring).")
     ] = False,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(help="uvicorn log level.", case_sensitive=False)] = LogLevel.INFO,
 ) -> None:
     """Serve the HTTP API (see docs/api.md); Ctrl-C stops it."""
     import uvicorn
@@ -34,6 +61,7 @@ def serve(
     with settings_errors(ApiSettings):  # a bad BIANQUE_* variable: its name and why, before anything starts
         settings = get_settings()
         api = ApiSettings()
+    check_listen(host, port)
     with user_errors(DatabaseURLError, DatabaseUnavailableError):
         memory = Memory(settings.resolved_database_url)
         investigator = DryRunInvestigator(memory) if dry_run else None
@@ -48,7 +76,8 @@ def serve(
     if host not in ("127.0.0.1", "localhost", "::1") and api.token is None:
         err_console.print(f"[yellow]listening on {host}: set BIANQUE_API_TOKEN to require a bearer token[/]")
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        # in-flight requests get the stop grace the workers get (SIGTERM had waited for the slowest request)
+        uvicorn.run(app, host=host, port=port, log_level=log_level.value, timeout_graceful_shutdown=api.stop_grace_s)
     finally:
         memory.close()
 
