@@ -52,6 +52,10 @@ def test_schedule_crud(memory: Memory) -> None:
         (("j", "s", "* * * * *", "ranking"), "services"),
         (("j" * 201, "s", "* * * * *"), "job_id"),  # wider than the column: PostgreSQL would refuse it
         (("j", "s" * 65, "* * * * *"), "skill"),
+        (("nl\nid", "s", "* * * * *"), "job_id"),  # listed as a phantom second row
+        (("ctl\x1bid", "s", "* * * * *"), "job_id"),  # an ESC written to terminals
+        (("j", "s", "* * * * *", [""]), r"services\[0\]"),  # inspected nothing
+        (("j", "s", "* * * * *", ["ranking", "a\tb"]), r"services\[1\]"),
     ],
 )
 def test_bad_schedules_are_rejected(memory: Memory, args: tuple, field: str) -> None:

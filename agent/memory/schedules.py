@@ -24,6 +24,7 @@ from agent.memory.errors import (
 from agent.memory.models import RUN_TRIGGERS, ScheduleRow, ScheduleRunRow, now
 from agent.memory.records import RunTrigger, ScheduleRecord, ScheduleRunRecord
 from agent.memory.store import Store, get_row
+from agent.names import name_problem
 
 MAX_REASON_CHARS: int = ScheduleRow.__table__.c.last_reason.type.length
 MAX_RUNS_KEPT = 200
@@ -76,6 +77,11 @@ class ScheduleStore(Store):
             raise InvalidInputError(f"cron: expected 5 fields (minute hour day month weekday), got {cron!r}")
         if isinstance(services, str):
             raise InvalidInputError("services: must be a list of service names, not one string")
+        for field, value in (("job_id", job_id), *((f"services[{i}]", v) for i, v in enumerate(services))):
+            if not str(value).strip():  # a blank service scoped the inspection to nothing
+                raise InvalidInputError(f"{field}: empty")
+            if (problem := name_problem(str(value))) is not None:  # a newline made a phantom row, ESC hit terminals
+                raise InvalidInputError(f"{field}: {problem}")
         stamp = now()
 
         def work(session: Session) -> ScheduleRecord:
