@@ -515,7 +515,8 @@ def test_history_of_a_schedule_that_has_not_run_says_so(runner):
     assert json.loads(invoke(runner, "history", "nightly", "--json").stdout) == []
 
 
-def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C, and how systemd stops it
+def test_start_runs_in_the_foreground_until_interrupted(bianque_home, stop):
     with Memory(get_settings().resolved_database_url) as memory:
         memory.save_schedule("ghost", "no-such-skill", "0 2 * * *")  # its Skill since gone: said, not dropped silently
     env = {**os.environ, "BIANQUE_HOME": str(bianque_home), "COLUMNS": "200"}
@@ -538,7 +539,7 @@ def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
             if "scheduler running" in line:
                 break
         assert any("scheduler running" in line for line in lines), "".join(lines)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)  # SIGTERM had killed it at once: a run in progress left "running", unrecorded
         try:
             rest, _ = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
@@ -553,5 +554,23 @@ def test_start_runs_in_the_foreground_until_interrupted(bianque_home):
             proc.wait()
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
-    assert "skill:disk-inspection: next run 20" in output and "stopping" in output
+    assert "skill:disk-inspection: next run 20" in output
+    assert "stopping: an inspection in progress is finished and recorded first" in output
     assert "skipped schedule ghost: no Skill named 'no-such-skill'" in output
+
+
+def test_a_second_interrupt_while_runs_finish_stops_at_once_saying_what_is_left(monkeypatch, capsys):
+    """A second Ctrl-C during the wait had been a traceback, the run recorded as failed ("cannot schedule new
+    futures after shutdown")."""
+    from agent.cli import schedule as schedule_cli
+
+    class Waiting:
+        def shutdown(self, wait: bool) -> None:
+            raise KeyboardInterrupt  # the second Ctrl-C, while the run in progress finishes
+
+    exits: list[int] = []
+    monkeypatch.setattr(schedule_cli.os, "_exit", exits.append)
+    schedule_cli._shut_down(Waiting())
+    assert exits == [130]
+    said = " ".join(capsys.readouterr().err.split())
+    assert "stopped without waiting: a run in progress stays 'running' until its lease runs out" in said

@@ -3,9 +3,12 @@ history; run the scheduler."""
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -380,6 +383,7 @@ def start() -> None:
     settings = get_settings()
     with user_errors(*ERRORS):
         scheduler = start_scheduler(settings)
+    signal.signal(signal.SIGTERM, _interrupt)  # how systemd and Kubernetes stop it: as Ctrl-C does
     try:
         _print_problems(scheduler.sync_report.problems if scheduler.sync_report else [])
         next_runs = _next_runs(scheduler)
@@ -391,6 +395,24 @@ def start() -> None:
                       "Ctrl-C stops it")
         threading.Event().wait()
     except KeyboardInterrupt:
-        console.print("stopping")
+        console.print("stopping: an inspection in progress is finished and recorded first (Ctrl-C again stops at "
+                      "once)")
     finally:
+        _shut_down(scheduler)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _shut_down(scheduler: Any) -> None:
+    """Stop the scheduler, waiting for the runs in progress; a second Ctrl-C (or SIGTERM) stops the process at once,
+    leaving such a run ``running`` until its lease runs out, as a crash would (it had been a traceback, and the run
+    recorded as failed by the executor it could no longer use)."""
+    try:
         scheduler.shutdown(wait=True)
+    except KeyboardInterrupt:
+        err_console.print("stopped without waiting: a run in progress stays 'running' until its lease runs out",
+                          markup=False, highlight=False)
+        sys.stdout.flush()
+        os._exit(130)
