@@ -52,3 +52,23 @@ def test_a_directory_without_labelled_bundles_is_refused_with_the_reason(tmp_pat
         assert not at.exception
         assert reason in " ".join(e.value for e in at.error)
     assert registered(get_settings().home) == []
+
+
+def test_a_registry_that_cannot_be_written_is_said_when_removing_not_a_traceback(tmp_path, monkeypatch):
+    from agent.evolve.regression import RegistryWriteError
+    from ui import backend
+
+    mine = tmp_path / "mine"
+    shutil.copytree(SCENARIOS / "rca-slow-dependency", mine / "rca-slow-dependency")
+    at = skills_page()
+    at.text_input(key="regression_dir").set_value(str(mine)).run()
+    at.button(key="regression_add").click().run()
+
+    def read_only(directory):
+        raise RegistryWriteError(f"cannot write the regression registry: read-only file system ({directory})")
+
+    monkeypatch.setattr(backend, "regression_remove", read_only)
+    at.button(key="regression_remove").click().run()
+    assert not at.exception
+    assert "read-only file system" in " ".join(e.value for e in at.error)  # the reason, as text
+    assert registered(get_settings().home) == [mine]

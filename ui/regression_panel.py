@@ -28,7 +28,12 @@ def _add() -> None:
 
 def _remove() -> None:
     directory = st.session_state.get(REMOVE_KEY)
-    if directory and backend.regression_remove(directory):
+    try:  # a registry that cannot be written is said, not shown as a traceback (a callback is outside the page's try)
+        removed = bool(directory) and backend.regression_remove(directory)
+    except RegressionError as exc:
+        st.session_state["regression_message"] = ("error", str(exc))
+        return
+    if removed:
         st.session_state["regression_message"] = ("success", f"{directory} left the regression set")
     else:
         st.session_state["regression_message"] = ("error", f"{directory} is not registered")
