@@ -357,6 +357,20 @@ def test_a_pattern_filter_that_hides_every_case_does_not_say_none_are_stored():
     assert "No inspection cases stored" in info and "No cases stored yet" not in info
 
 
+def test_a_capped_case_list_says_so(monkeypatch):
+    """Only the newest 200 cases are listed: the page had said nothing of the older ones."""
+    from ui import backend
+
+    seed_case("release-bad-canary")
+    seed_case("rca-slow-dependency")
+    at = open_cases(app())
+    assert not [c for c in at.caption if "cases are listed" in c.value]  # two of 200: nothing to say
+    monkeypatch.setattr(backend, "CASES_SHOWN", 2)
+    at = open_cases(app())
+    assert not at.exception
+    assert any("The newest 2 cases are listed" in c.value for c in at.caption)
+
+
 def test_the_skills_page_reports_an_unreachable_database_without_a_traceback(monkeypatch):
     monkeypatch.setenv("BIANQUE_DATABASE_URL", "postgresql+psycopg://u:p@127.0.0.1:1/db")  # refused on loopback
     get_settings.cache_clear()

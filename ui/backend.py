@@ -116,7 +116,10 @@ def ask(question: str, bundle: Path | None = None) -> Answer:
     return answer_question(question, settings(), bundle=bundle, source="ui")
 
 
-def list_cases(pattern: str | None = None, limit: int = 200) -> list[CaseRecord]:
+CASES_SHOWN = 200  # the Cases page lists this many, newest first
+
+
+def list_cases(pattern: str | None = None, limit: int = CASES_SHOWN) -> list[CaseRecord]:
     """Stored cases, newest first."""
     return memory().list_cases(pattern=pattern, limit=limit)
 

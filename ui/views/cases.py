@@ -60,6 +60,9 @@ if not cases:
     st.info("No cases stored yet: ask a question in the Chat page first." if PATTERNS[pattern_name] is None
             else f"No {pattern_name} cases stored: pick 'all patterns' to see the others.")
     st.stop()
+if len(cases) == backend.CASES_SHOWN:  # the list is capped: say so, and how to reach an older case
+    st.caption(f"The newest {backend.CASES_SHOWN} cases are listed; older ones: `bianque cases list --limit N` or "
+               "`bianque cases show ID`.")
 st.dataframe(case_rows(cases), hide_index=True, width="stretch")
 by_id = {case.id: case for case in cases}
 wanted = st.session_state.get(SELECTED_CASE)
