@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -481,3 +482,37 @@ def test_a_connection_pool_that_times_out_fails_the_call_with_a_503_not_each_ale
     assert answer.status_code == 503 and answer.headers["retry-after"], answer.text
     assert answer.json()["detail"].startswith("database unavailable: ") and "retry later" in answer.json()["detail"]
 
+
+
+def test_the_webhook_and_health_answer_while_slow_requests_hold_every_shared_thread(memory):
+    """Synchronous routes share Starlette's one thread pool: 42 /investigate calls on a hanging source had held the
+    webhook 57 s and /healthz 58 s. Here the pool is one thread, held by an /investigate that waits."""
+    import anyio
+
+    from tests.test_api_endpoints import RCA_EVENT
+
+    gate = threading.Event()
+    slow = CountingInvestigator(memory, gate=gate)
+    with make_client(memory, slow) as client:
+        client.portal.call(lambda: setattr(anyio.to_thread.current_default_thread_limiter(), "total_tokens", 1))
+        held = threading.Thread(target=lambda: client.post("/investigate", json={"event": RCA_EVENT}))
+        held.start()
+        try:
+            for _ in range(1000):  # until the investigation holds the one shared thread
+                if slow.calls:
+                    break
+                threading.Event().wait(0.01)
+            assert slow.calls
+            answers: dict[str, int] = {}
+            calls = [threading.Thread(target=lambda: answers.update(health=client.get("/healthz").status_code)),
+                     threading.Thread(target=lambda: answers.update(
+                         webhook=client.post("/webhook/alertmanager", json=webhook(alert("A"))).status_code))]
+            for call in calls:
+                call.start()
+            deadline = time.monotonic() + 10  # a liveness bound, not a speed measure: held, they wait for the gate
+            for call in calls:
+                call.join(max(0.0, deadline - time.monotonic()))
+            assert answers == {"health": 200, "webhook": 200}  # answered while the shared thread is held
+        finally:
+            gate.set()
+            held.join(60)

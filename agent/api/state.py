@@ -55,3 +55,39 @@ def require_token(request: Request) -> None:
             detail="missing or wrong bearer token (header 'Authorization: Bearer <BIANQUE_API_TOKEN>')",
             headers={"WWW-Authenticate": "Bearer"},
         )
+
+
+# The webhook and the health check answer on the event loop, their blocking work in a few threads of their own:
+# in Starlette's one pool of 40 (every sync route and dependency) 42 slow /investigate calls held them ~57 s.
+INTAKE_THREADS = 4
+
+
+class OwnThreads:
+    """A small thread pool's worth of capacity for one kind of request, made on first use (on the event loop)."""
+
+    def __init__(self, tokens: int) -> None:
+        self.tokens = tokens
+        self._limiter: Any = None
+        self._loop: Any = None
+
+    async def run(self, work: Callable[[], Any]) -> Any:
+        """``work()`` in a worker thread, at most ``tokens`` at once, whatever else holds the shared pool."""
+        import asyncio
+
+        import anyio
+
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a limiter waits on its own loop's primitives (a test client runs several loops)
+            self._limiter, self._loop = anyio.CapacityLimiter(self.tokens), loop
+        return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+
+
+async def service_on_loop(request: Request) -> ServiceState:
+    """:func:`service` as an async dependency: resolved on the event loop, not in the shared thread pool."""
+    return service(request)
+
+
+async def require_token_on_loop(request: Request) -> None:
+    """:func:`require_token` as an async dependency (no I/O: it only compares the header)."""
+    require_token(request)
+

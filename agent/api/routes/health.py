@@ -8,14 +8,20 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from agent.api.errors import database_failure
-from agent.api.state import ServiceState, service
+from agent.api.state import OwnThreads, ServiceState, service_on_loop
 
 router = APIRouter(tags=["health"])
+PROBE = OwnThreads(2)  # a liveness probe answers while slow synchronous requests hold the shared pool
 
 
 @router.get("/healthz")
-def healthz(state: Annotated[ServiceState, Depends(service)]) -> JSONResponse:
+async def healthz(state: Annotated[ServiceState, Depends(service_on_loop)]) -> JSONResponse:
     """200 when the database answers, 503 (with the reason) when it does not."""
+    return await PROBE.run(lambda: _health(state))
+
+
+def _health(state: ServiceState) -> JSONResponse:
+    """The health answer (a database read), in one of the probe's own threads."""
     workers = state.workers
     body: dict[str, object] = {
         "status": "ok",

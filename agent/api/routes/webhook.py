@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 
 from agent.api.alerts import AlertIntake, WebhookBody, WebhookResponse, parse_alert
 from agent.api.errors import RETRY_AFTER_S, problems_response
-from agent.api.state import ServiceState, require_token, service
+from agent.api.state import INTAKE_THREADS, OwnThreads, ServiceState, require_token_on_loop, service_on_loop
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["alerts"], dependencies=[Depends(require_token)])
+router = APIRouter(tags=["alerts"], dependencies=[Depends(require_token_on_loop)])
+INTAKE = OwnThreads(INTAKE_THREADS)  # alerts are taken in while slow synchronous requests hold the shared pool
 
 
 def _unavailable(detail: str) -> HTTPException:
@@ -22,10 +23,15 @@ def _unavailable(detail: str) -> HTTPException:
 
 
 @router.post("/webhook/alertmanager", response_model=WebhookResponse)
-def alertmanager_webhook(
-    body: WebhookBody, state: Annotated[ServiceState, Depends(service)]
+async def alertmanager_webhook(
+    body: WebhookBody, state: Annotated[ServiceState, Depends(service_on_loop)]
 ) -> WebhookResponse | JSONResponse:
     """Dedup each alert and queue an investigation per new incident; a bad alert is reported, the rest stored."""
+    return await INTAKE.run(lambda: _take_in(body, state))
+
+
+def _take_in(body: WebhookBody, state: ServiceState) -> WebhookResponse | JSONResponse:
+    """The webhook's work (database reads and writes), in one of its own threads."""
     if len(body.alerts) > state.api.max_alerts:
         raise HTTPException(
             status_code=413, detail=f"alerts: at most {state.api.max_alerts} per call, got {len(body.alerts)}"
