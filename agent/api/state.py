@@ -60,6 +60,7 @@ def require_token(request: Request) -> None:
 # The webhook and the health check answer on the event loop, their blocking work in a few threads of their own:
 # in Starlette's one pool of 40 (every sync route and dependency) 42 slow /investigate calls held them ~57 s.
 INTAKE_THREADS = 4
+HEALTH_THREADS = 2
 
 
 class OwnThreads:

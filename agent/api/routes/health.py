@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from agent.api.errors import database_failure
-from agent.api.state import OwnThreads, ServiceState, service_on_loop
+from agent.api.state import HEALTH_THREADS, OwnThreads, ServiceState, service_on_loop
 
 router = APIRouter(tags=["health"])
-PROBE = OwnThreads(2)  # a liveness probe answers while slow synchronous requests hold the shared pool
+PROBE = OwnThreads(HEALTH_THREADS)  # a liveness probe answers while slow synchronous requests hold the shared pool
 
 
 @router.get("/healthz")
