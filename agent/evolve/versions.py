@@ -111,7 +111,10 @@ def _written(
 
 def next_version(memory: Any, name: str, current: int) -> int:
     """One more than the highest of the stored versions and ``current``."""
-    stored = [v.version for v in memory.skill_versions(name)]
+    return _after([v.version for v in memory.skill_versions(name)], current)
+
+
+def _after(stored: list[int], current: int) -> int:
     return max([current, *stored]) + 1
 
 
@@ -128,10 +131,11 @@ def ensure_baseline(memory: Any, name: str, text: str) -> SkillVersionRecord | N
     Its reason is "before the first change" when nothing of the Skill is stored yet, else "edited outside Bian
     Que" (the file was changed by hand since the last stored version). A hand edit that kept its ``version:``
     number, which another text holds, is stored under the next free number (as a rollback is), never dropped."""
-    if (number := unstored_edit(memory, name, text)) is None:
+    versions = memory.skill_versions(name)
+    if (numbers := _baseline_numbers(versions, name, text)) is None:
         return None
-    reason = "edited outside Bian Que" if memory.skill_versions(name) else "before the first change"
-    said = int(validated(text, f"<{name}>").skill.version)
+    number, said = numbers
+    reason = "edited outside Bian Que" if versions else "before the first change"
     if said != number:
         reason += f" (its file says version {said}, stored with another text)"
     return memory.save_skill_version(name, text, reason=reason, version=number, activate=False)
@@ -140,11 +144,18 @@ def ensure_baseline(memory: Any, name: str, text: str) -> SkillVersionRecord | N
 def unstored_edit(memory: Any, name: str, text: str) -> int | None:
     """The version number ``text`` would be stored under before a change replaces it (its ``version:``, else the
     next free number when another text holds that one); None when the text is stored already."""
-    versions = memory.skill_versions(name)
+    numbers = _baseline_numbers(memory.skill_versions(name), name, text)
+    return numbers[0] if numbers is not None else None
+
+
+def _baseline_numbers(versions: list[SkillVersionRecord], name: str, text: str) -> tuple[int, int] | None:
+    """(the number ``text`` is stored under, the number its ``version:`` says) of :func:`unstored_edit`, from the
+    stored ``versions`` read once; None when one of them holds the text."""
     if any(v.sha256 == text_sha256(text) for v in versions):
         return None
-    number = int(validated(text, f"<{name}>").skill.version)
-    return next_version(memory, name, number) if any(v.version == number for v in versions) else number
+    said = int(validated(text, f"<{name}>").skill.version)
+    taken = [v.version for v in versions]
+    return (_after(taken, said) if said in taken else said), said
 
 
 def accept(
