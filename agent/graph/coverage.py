@@ -65,10 +65,8 @@ def _gap(event: Event, gathered: Mapping[str, Any], window: Mapping[str, float],
     if unknown is not None:
         return unknown
     current = _current_series(gathered)
-    if not current and not gathered.get("logs"):
-        return _no_data(gathered, window, targets, metrics)
-    if not current and metrics and event.pattern != Pattern.RELEASE_INTERCEPTION:
-        return _logs_only(gathered, window, targets, metrics)
+    if not current and (not gathered.get("logs") or (metrics and event.pattern != Pattern.RELEASE_INTERCEPTION)):
+        return _no_metrics(gathered, window, targets, metrics)  # a release's logs alone: _too_early says why
     if event.pattern == Pattern.RELEASE_INTERCEPTION:
         return (_too_early(event, current, window, targets, metrics, step)
                 or _unmatched_selectors(event, current, window, targets)
@@ -109,39 +107,34 @@ def _names(values: Sequence[str]) -> str:
     return first_of(values, NAMES_SHOWN)
 
 
-def _no_data(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
-             metrics: Sequence[str]) -> Finding:
-    """Nothing at all: no metric source, every metric query empty or failed, and no log line."""
+def _no_metrics(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
+                metrics: Sequence[str]) -> Finding:
+    """No metric series came (no source, every query empty or failed). With no log line either, the data cannot
+    answer at all; with log lines they are judged, but a verdict on them alone cannot clear an alert or a system
+    (a ``logs_only`` caveat, like a thin history's)."""
     who = _names(list(targets)) or "the services in question"
-    numbers: dict[str, float] = {"series": 0, "log_lines": 0}
-    what = _why_no_metrics(gathered, window, targets, metrics, numbers)
-    return _finding(who, window, f"{what}, and no log lines", numbers)
-
-
-def _logs_only(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
-               metrics: Sequence[str]) -> Finding:
-    """The Skill's metrics brought no series, its log queries some lines: the logs are judged, but a verdict on
-    them alone cannot clear an alert or a system (a ``logs_only`` caveat, like a thin history's)."""
-    who = _names(list(targets)) or "the services in question"
-    numbers: dict[str, float] = {"series": 0, "log_lines": len(gathered.get("logs", []))}
-    what = _why_no_metrics(gathered, window, targets, metrics, numbers)
+    lines = len(gathered.get("logs", []))
+    numbers: dict[str, float] = {"series": 0, "log_lines": lines}
+    what = _why_no_metrics(gathered, window, who if targets else "", metrics, numbers)
+    if not lines:
+        return _finding(who, window, f"{what}, and no log lines", numbers)
     return _finding(who, window, f"{what}: only log lines were judged, which cannot clear it", numbers,
                     detector=LOGS_ONLY_DETECTOR, score=0.0)
 
 
-def _why_no_metrics(gathered: Mapping[str, Any], window: Mapping[str, float], targets: Sequence[str],
-                    metrics: Sequence[str], numbers: dict[str, float]) -> str:
-    """Why no metric series came: no service to ask about, no source, failed queries, or series the source does not
-    hold (then ``numbers`` gets ``UNMATCHED_METRICS``: the Skill's names are to check)."""
+def _why_no_metrics(gathered: Mapping[str, Any], window: Mapping[str, float], who: str, metrics: Sequence[str],
+                    numbers: dict[str, float]) -> str:
+    """Why no metric series of ``who`` (empty: no service to ask about) came: no source, failed queries, or series
+    the source does not hold (then ``numbers`` gets ``UNMATCHED_METRICS``: the Skill's names are to check)."""
     missing = [str(m) for m in gathered.get("missing", [])]
-    if not targets:  # no metric was asked for: the Skill's names are not the problem
+    if not who:  # no metric was asked for: the Skill's names are not the problem
         return NO_SERVICE
     if any(m.startswith("metrics: no metric source") for m in missing):
         return "no metric source is configured"
     if failed := next((m for m in missing if m.startswith("metric ") and no_data_of(m) is None), None):
         return f"no metric query returned data (e.g. {failed})"
     numbers[UNMATCHED_METRICS] = 1  # the source answered, with nothing: the Skill names series it does not hold
-    return _not_found(_names(list(targets)), metrics, window)
+    return _not_found(who, metrics, window)
 
 
 def _not_found(who: str, metrics: Sequence[str], window: Mapping[str, float]) -> str:
