@@ -81,9 +81,11 @@ def event_for_question(route: Route, question: str, now: float | None = None) ->
 
 
 def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli",
-                    progress: Callable[[int, int, str], None] | None = None) -> Answer:
+                    progress: Callable[[int, int, str], None] | None = None,
+                    on_step: Callable[[int, int, str], None] | None = None) -> Answer:
     """Route, investigate (bundle or live sources) and answer; the chat UI calls this too. ``progress`` is told
-    of the handbook being embedded when this is the knowledge store's first use."""
+    of the handbook being embedded when this is the knowledge store's first use, ``on_step`` of each step of the
+    investigation as it starts (:func:`agent.investigate.investigate`)."""
     from agent.runtime import investigation_toolkit, load_topology
 
     if not question.strip():
@@ -103,6 +105,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         event = event_for_question(route, question)
     toolkit = investigation_toolkit(settings, loaded, progress=progress)
     bundle_path = str(Path(bundle).resolve()) if bundle is not None else None
-    result = investigate_checkpointed(event, toolkit, settings, source=source, bundle_path=bundle_path)
+    result = investigate_checkpointed(event, toolkit, settings, source=source, bundle_path=bundle_path,
+                                      on_step=on_step)
     header = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{result.skill['name']}`._\n\n"
     return Answer(question=question, route=route, text=header + result.report, result=result)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from agent.config import Settings
 from agent.events import Event, Pattern
 from agent.findings import Finding
-from agent.graph.build import build_graph
+from agent.graph.build import NODES, STEP_WORDS, StepHook, build_graph
 from agent.graph.checkpoint import latest_checkpoint, open_checkpointer
 from agent.graph.gathered import Gap
 from agent.graph.owner import thread_config
@@ -59,18 +59,31 @@ def _result(values: dict[str, Any], thread_id: str) -> InvestigationResult:
 
 
 def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], toolkit: Toolkit,
-         case_id: str | None) -> dict[str, Any]:
-    """Run the graph to its end and return its last values; a crash marks the case failed and propagates."""
+         case_id: str | None, on_step: StepHook | None = None) -> dict[str, Any]:
+    """Run the graph to its end and return its last values, telling ``on_step`` of each step as it starts.
+
+    A crash marks the case failed and propagates. So does a stop the caller raises between steps (a UI's Stop
+    button raises from ``on_step``): the case is failed as stopped, since the process goes on and nothing would
+    finish it. A process that is stopping (Ctrl-C, SIGTERM, exit) leaves the case running: ``bianque cases resume``
+    finishes it from its checkpoint."""
     values: dict[str, Any] = {}
     # with a checkpointer, each node's result is on disk before the next node starts (a SIGKILL loses
     # at most the node that was running)
     durability = {"durability": "sync"} if graph.checkpointer else {}
+    steps = [name for name, _ in NODES]
     try:
-        for chunk in graph.stream(payload, config, stream_mode="values", **durability):
-            values = chunk
-    except Exception as exc:
+        for mode, chunk in graph.stream(payload, config, stream_mode=["values", "tasks"], **durability):
+            if mode == "values":
+                values = chunk
+            elif on_step is not None and "result" not in chunk and chunk["name"] in STEP_WORDS:  # a step starts
+                on_step(steps.index(chunk["name"]) + 1, len(steps), STEP_WORDS[chunk["name"]])
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        stopped = not isinstance(exc, Exception)
         if toolkit.memory is not None and case_id:
-            toolkit.memory.fail_case(case_id, f"{type(exc).__name__}: {exc}", event=_resolved_event(values))
+            why = f"stopped before it finished ({type(exc).__name__})" if stopped else f"{type(exc).__name__}: {exc}"
+            toolkit.memory.fail_case(case_id, why, event=_resolved_event(values))
         raise
     return values
 
@@ -90,10 +103,12 @@ def investigate(
     source: str = "cli",
     bundle_path: str | None = None,
     thread_id: str | None = None,
+    on_step: StepHook | None = None,
 ) -> InvestigationResult:
     """Investigate one event; with memory configured the case is recorded, with a checkpointer it can resume.
 
-    ``thread_id`` names the checkpoint thread (default: a new one), so a caller can ``resume`` it after a crash.
+    ``thread_id`` names the checkpoint thread (default: a new one), so a caller can ``resume`` it after a crash;
+    ``on_step`` is told of each step as it starts (step, steps, what it does).
     """
     thread_id = thread_id or uuid.uuid4().hex
     case_id = None
@@ -105,7 +120,7 @@ def investigate(
     # what the event leaves unsaid stays unsaid (a change's type: triage takes it from the change's own line)
     payload = {"event": event.model_dump(mode="json", by_alias=True, exclude_unset=True), "skill_override": skill,
                "case_id": case_id}
-    return _result(_run(graph, payload, config, toolkit, case_id), thread_id)
+    return _result(_run(graph, payload, config, toolkit, case_id, on_step), thread_id)
 
 
 def _case_to_finish(graph: Any, config: dict[str, Any], values: dict[str, Any], toolkit: Toolkit) -> str | None:

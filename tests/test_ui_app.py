@@ -106,6 +106,8 @@ def test_chat_answers_from_a_curated_bundle_and_the_case_is_listed():
     at.chat_input[0].set_value("is this canary safe to roll out?").run()
     assert not at.exception
     assert not at.error, [e.value for e in at.error]
+    [status] = at.status  # each step was shown as it ran; the box ends complete
+    assert (status.label, status.state) == ("Investigated", "complete")
     page = texts(at)
     assert ":red-badge[Decision: BLOCK]" in page
     assert "Root causes" in page and list(at.dataframe[0].value["service"]) == ["recommendation"]
@@ -145,6 +147,25 @@ def test_an_investigation_failure_is_shown_as_a_message(tmp_path, monkeypatch):
     assert message.startswith("The investigation failed:") and "bad-bundle/metrics.csv:2" in message
     assert "Traceback" not in message
     assert at.session_state["chat_history"][-1]["error"] == message
+
+
+def test_a_stopped_investigation_says_so_in_the_chat(monkeypatch):
+    """The page's Stop raises between two steps (from the status update): the chat keeps the question and says
+    where the stopped case went."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    def stopped(_question, _bundle, *, progress, on_step):
+        on_step(1, 7, "reading the event")
+        raise StopException
+
+    monkeypatch.setattr("ui.backend.ask", stopped)
+    at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("release-bad-canary").run()
+    at.chat_input[0].set_value("is this canary safe to roll out?").run()
+    assert not at.exception
+    at.run()
+    assert [m["role"] for m in at.session_state["chat_history"]] == ["user", "assistant"]
+    assert "Stopped before it finished" in shown(" ".join(e.value for e in at.error))
 
 
 def test_a_correction_is_stored_and_shown():

@@ -111,9 +111,11 @@ def inspect_bundle(path: Path) -> BundleInfo:
     return BundleInfo(path, event)
 
 
-def ask(question: str, bundle: Path | None = None) -> Answer:
-    """Answer a free-text question against a bundle, or against the live sources when ``bundle`` is None."""
-    return answer_question(question, settings(), bundle=bundle, source="ui")
+def ask(question: str, bundle: Path | None = None, *, progress: Callable[[int, int, str], None] | None = None,
+        on_step: Callable[[int, int, str], None] | None = None) -> Answer:
+    """Answer a free-text question against a bundle, or against the live sources when ``bundle`` is None;
+    ``progress`` is told of a first use's handbook embedding, ``on_step`` of each investigation step."""
+    return answer_question(question, settings(), bundle=bundle, source="ui", progress=progress, on_step=on_step)
 
 
 CASES_SHOWN = 200  # the Cases page lists this many, newest first

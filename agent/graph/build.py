@@ -29,6 +29,17 @@ NODES: list[tuple[str, Callable[[InvestigationState, Toolkit], dict[str, Any]]]]
     ("report", report),
     ("memory", remember),
 ]
+# What each step does, in words a progress line shows ("gathering metrics, logs and changes (3/7)")
+STEP_WORDS: dict[str, str] = {
+    "triage": "reading the event",
+    "select_skill": "choosing a Skill",
+    "gather": "gathering metrics, logs, changes and knowledge",
+    "analyze": "running the detectors",
+    "reason": "weighing the evidence",
+    "report": "writing the report",
+    "memory": "storing the case",
+}
+StepHook = Callable[[int, int, str], None]  # told (step, steps, what it does) as each step starts
 
 
 def _bind(name: str, node: Callable[[InvestigationState, Toolkit], dict[str, Any]], toolkit: Toolkit):

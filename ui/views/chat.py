@@ -14,6 +14,8 @@ from ui.widgets import render_answer, show_error
 HISTORY = "chat_history"
 LIVE = "Live sources (settings)"
 OTHER = "Another bundle directory…"
+STOPPED = ("Stopped before it finished: the case is listed on the Cases page as failed (stopped), and "
+           "`bianque cases resume` with its id finishes it from the step it stopped at.")
 
 
 def choose_source() -> tuple[Path | None, str, bool]:
@@ -82,11 +84,18 @@ if question and question.strip():  # a blank message asks nothing: no bubble, no
     history.append({"role": "user", "content": question})
     render_message(history[-1], len(history) - 1)
     with st.chat_message("assistant"):
+        status = st.status("Investigating…")
         try:
-            with st.spinner("Investigating: selecting a Skill, gathering data, analysing…"):
-                answer = backend.ask(question, bundle)
+            answer = backend.ask(question, bundle, progress=lambda done, total, item: status.update(
+                label=f"Embedding the handbook (first use of this knowledge store): {done}/{total}"),
+                on_step=lambda step, steps, what: status.update(label=f"Investigating: {what} ({step}/{steps})…"))
         except Exception as exc:  # any failure becomes a message in the chat, never a traceback
+            status.update(label="The investigation failed", state="error")
             history.append({"role": "assistant", "error": show_error("The investigation", exc)})
+        except BaseException:  # the page's Stop (or a rerun) between two steps: the case is stored as stopped
+            history.append({"role": "assistant", "error": STOPPED})
+            raise
         else:
+            status.update(label="Investigated", state="complete")
             history.append({"role": "assistant", "answer": answer, "source": source})
             render_answer(answer, source, key=str(len(history) - 1))
