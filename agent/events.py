@@ -7,7 +7,8 @@ import json
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from agent.names import name_problem
 from agent.series import DEFAULT_CHANGE_TYPE, diff_text
@@ -83,11 +84,11 @@ class Alert(BaseModel):
     @field_validator("labels")
     @classmethod
     def _name_labels(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in NAME_LABELS:
-            if key in value:
-                problem = name_problem(value[key])
-                if problem:
-                    raise ValueError(f"label {key!r} {problem}")
+        """``service`` and ``alertname`` hold no control character; a refusal names the label (``labels.service``)."""
+        refused = [InitErrorDetails(type=PydanticCustomError("value_error", problem), loc=(key,), input=value[key])
+                   for key in NAME_LABELS if key in value and (problem := name_problem(value[key]))]
+        if refused:  # pydantic puts these errors under the field's own location: labels.<key>
+            raise ValidationError.from_exception_data("labels", refused)
         return value
 
     @property
