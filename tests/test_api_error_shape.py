@@ -37,12 +37,33 @@ def _running_job(client: TestClient, release: threading.Event) -> str:
 
 
 REFUSALS: dict[str, tuple[Callable[[TestClient, threading.Event], Request], str, str]] = {
+    "unknown Skill": (lambda c, _r: ("POST", "/investigate", {"event": RCA_EVENT, "skill": "no-such-skill"}),
+                      "skill", "no Skill named 'no-such-skill'"),
+    "blank question": (lambda c, _r: ("POST", "/ask", {"question": "   "}), "question", "empty"),
+    "question routed to the gate": (lambda c, _r: ("POST", "/ask", {"question": "is the ranking canary safe?"}),
+                                    "question", "the question was routed to the release gate"),
+    "control character in a correction's service": (
+        lambda c, _r: ("POST", f"/cases/{_case(c)}/corrections",
+                       {"correct": False, "root_cause_service": "feature\nstore", "root_cause_fault": "oom"}),
+        "root_cause_service", "contains the control character U+000A"),
+    "correction naming no field": (lambda c, _r: ("POST", f"/cases/{_case(c)}/corrections", {"correct": False}),
+                                   "body", "a wrong answer needs the truth"),
     "control character in the service label": (
         lambda c, _r: ("POST", "/webhook/alertmanager", webhook(alert(service="check\nout"))),
         "alerts[0].labels.service", "contains the control character U+000A"),
     "control character in the alertname": (
         lambda c, _r: ("POST", "/webhook/alertmanager", webhook(alert(name="High\x1bLatency"))),
         "alerts[0].labels.alertname", "contains the control character U+001B"),
+    "regression directory that cannot join": (
+        lambda c, _r: ("POST", "/skills/regression", {"directory": "/no/such/bundles"}),
+        "directory", "/no/such/bundles: no such directory"),
+    "retry of a queue item that did not fail": (
+        lambda c, _r: ("POST", f"/queue/{_finished_queue_item(c)}/retry", None),
+        "path.queue_id", "only a failed one can be retried"),
+    "refinement of a case not corrected": (lambda c, _r: ("POST", f"/cases/{_case(c)}/refinements", {}),
+                                           "path.case_id", "has no correction"),
+    "apply of an unfinished refinement": (lambda c, r: ("POST", f"/refinements/{_running_job(c, r)}/apply", None),
+                                          "path.job_id", "cannot be applied: it is still"),
 }
 
 

@@ -70,8 +70,8 @@ def test_a_directory_that_cannot_join_is_refused_and_nothing_is_written(client, 
     (tmp_path / "empty").mkdir()
     for path, reason in ((tmp_path / "nope", "no such directory"), (tmp_path / "empty", "no bundle with a label.yaml")):
         response = client.post("/skills/regression", json={"directory": str(path)})
-        assert response.status_code == 422 and response.json()["detail"].startswith("directory: ")
-        assert reason in response.json()["detail"]
+        [problem] = response.json()["errors"]
+        assert response.status_code == 422 and problem["field"] == "directory" and reason in problem["message"]
     assert registered(get_settings().home) == []
     bad = client.delete("/skills/regression", params={"directory": "rel"})
     assert bad.status_code == 422 and "query.directory" in bad.json()["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -14,19 +15,25 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
-from agent.api.jobs import JobsBusyError
+from agent.api.jobs import JobsBusyError, JobStateError
 from agent.evolve.proposals import NoProposal
 from agent.evolve.refinement import StaleRefinement
 from agent.evolve.versions import SkillFileError
 from agent.evolve.workbench import UnknownSkillError
 from agent.inputs import InputError, validation_message
-from agent.memory import DatabaseUnavailableError, InvalidInputError, NotFoundError
+from agent.memory import DatabaseUnavailableError, InvalidInputError, NotFoundError, QueueStateError
 from agent.memory.db import database_problem, describe_database, did_not_answer, unavailable_reason
 
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header")
 RETRY_AFTER_S = "30"
 UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's detail for a body it could not parse at all
+Location = Sequence[str | int]  # ("body", "alerts", 0, "labels"), ("path", "case_id")
+# a refusal's message that opens with the field it is about: ``decision: must be one of …``
+NAMED_FIELD = re.compile(r"(?P<field>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\d+\])*): (?P<message>.+)", re.DOTALL)
+# refusals of what the path names in its present state (a queue item that did not fail, a case not corrected as
+# wrong, a refinement job not done), not of a field of the body
+STATE_ERRORS = (QueueStateError, JobStateError, NoProposal)
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -53,6 +60,30 @@ def problems(errors: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
             continue
         found.append({"field": field_path(error.get("loc", ())), "message": validation_message(error)})
     return found
+
+
+def invalid_request(*found: tuple[Location, str]) -> RequestValidationError:
+    """The error to raise for a request refused by a route's own checks, one ``(location, message)`` per problem
+    (``(("body", "skill"), "no Skill named 'x'")``): answered as every invalid request is, a 422 whose ``errors``
+    name each field (``skill``, ``path.case_id``)."""
+    return RequestValidationError([{"loc": tuple(loc), "msg": said, "type": "value_error"} for loc, said in found])
+
+
+def refusal_problem(request: Request, exc: Exception) -> dict[str, str]:
+    """``{field, message}`` for a refusal raised below the routes (a correction that does not fit its case, a queue
+    item that did not fail): the field its message opens with (``decision: …``; a path or query parameter's with
+    its prefix, ``path.name``), else what the path names for a refusal of its state (``path.queue_id``), else the
+    body."""
+    message = str(exc)
+    if named := NAMED_FIELD.fullmatch(message):
+        name, message = named["field"], named["message"]
+    elif isinstance(exc, STATE_ERRORS) and request.path_params:
+        name = list(request.path_params)[-1]
+    else:
+        return {"field": "body", "message": message}
+    where = next((f"{w}." for w, params in (("path", request.path_params), ("query", request.query_params))
+                  if name in params), "")
+    return {"field": where + name, "message": message}
 
 
 def validation_response(errors: Iterable[dict[str, Any]]) -> JSONResponse:
@@ -104,8 +135,8 @@ async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content={"detail": str(exc)})
 
 
-async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=422, content={"detail": str(exc)})
+async def _invalid(request: Request, exc: Exception) -> JSONResponse:
+    return problems_response([refusal_problem(request, exc)])
 
 
 async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
@@ -152,11 +183,11 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     """Map validation, not-found (a case, a Skill, a version, a job) and bad-input errors (a case that is not
-    corrected, a refinement that was rejected) to 422/404/422, a body not sent as JSON to 415, one that cannot be
-    read at all (not UTF-8, nested too deeply) to a 400 saying why, a Skill changed under a refinement or a Skill
-    file that cannot be written (another Skill's file in the way) to 409, a full job backlog or a memory database
-    that does not answer (gone mid-run, locked) to 503, a memory database whose schema is not current or that
-    fails otherwise (read-only) to a 500 saying so, and anything else to a JSON 500."""
+    corrected, a refinement that was rejected) to 422/404/422 (every 422 listing its ``errors``), a body not sent as
+    JSON to 415, one that cannot be read at all (not UTF-8, nested too deeply) to a 400 saying why, a Skill changed
+    under a refinement or a Skill file that cannot be written (another Skill's file in the way) to 409, a full job
+    backlog or a memory database that does not answer (gone mid-run, locked) to 503, a memory database whose schema
+    is not current or that fails otherwise (read-only) to a 500 saying so, and anything else to a JSON 500."""
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(NotFoundError, _not_found)

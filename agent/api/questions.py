@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from agent.api.errors import invalid_request
 from agent.api.investigator import Investigator
 from agent.ask import Answer, event_for_question, route_question
 from agent.config import Settings
+from agent.inputs import InputError
 from agent.runtime import known_services
 
 
 def answer(question: str, settings: Settings, investigator: Investigator, now: float | None = None) -> Answer:
-    """Route the question to a pattern and services, investigate it, and answer with the report."""
+    """Route the question to a pattern and services, investigate it, and answer with the report (a 422 naming
+    ``question`` when it is blank or routed to the release gate, which judges a change a question cannot name)."""
     if not question.strip():
-        raise ValueError("question: empty")
+        raise invalid_request((("body", "question"), "empty"))
     route = route_question(question, known_services(settings))
-    event = event_for_question(route, question, now)
+    try:
+        event = event_for_question(route, question, now)
+    except InputError as exc:
+        raise invalid_request((("body", "question"), str(exc))) from None
     result = investigator(event, skill=None, source="api")
     skill = result.skill.get("name", "?")
     text = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{skill}`._\n\n{result.report}"

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
+
+from agent.api.errors import invalid_request
 
 Path = tuple[str | int, ...]
 
@@ -62,4 +63,4 @@ async def text_only_request(request: Request) -> None:
             body = None
         found = [(("body", *path), problem) for path, problem in text_problems(body)]
     if found:
-        raise RequestValidationError([{"loc": loc, "msg": problem, "type": "text"} for loc, problem in found])
+        raise invalid_request(*found)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends
 
+from agent.api.errors import invalid_request
 from agent.api.questions import answer
 from agent.api.schemas import AskRequest, InvestigateRequest
 from agent.api.state import ServiceState, require_token, service
@@ -31,7 +31,7 @@ def investigate_event(
         try:
             check_override(body.skill, load_skills(state.settings), body.event)
         except LookupError as exc:
-            raise HTTPException(status_code=422, detail=f"skill: {exc}") from None
+            raise invalid_request((("body", "skill"), str(exc))) from None
     result = state.investigator(body.event, skill=body.skill, source="api")
     ignored = ignored_keys(body.event)  # a misspelt key is answered, not silently dropped
     return result.model_copy(update={"notes": [*ignored, *result.notes]}) if ignored else result
@@ -41,12 +41,10 @@ def _check_release(event: Event) -> None:
     """A release judgement names its change (``event_file.change_problem``): 422 on ``event.change`` when not."""
     problem = change_problem(event, "the body")
     if problem is not None:
-        raise RequestValidationError([{"loc": ("body", "event", "change"), "msg": problem, "type": "missing"}])
+        raise invalid_request((("body", "event", "change"), problem))
 
 
 @router.post("/ask", response_model=Answer)
 def ask(body: AskRequest, state: Annotated[ServiceState, Depends(service)]) -> Answer:
     """Answer a free-text question: routed to a pattern and services, investigated over live sources."""
-    if not body.question.strip():
-        raise HTTPException(status_code=422, detail="question: empty")
     return answer(body.question, state.settings, state.investigator)

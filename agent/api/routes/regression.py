@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AfterValidator, Field
 
+from agent.api.errors import invalid_request
 from agent.api.schemas import StrictBody
 from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
@@ -55,7 +56,7 @@ def add_regression(body: RegressionAdd, state: State) -> dict[str, Any]:
     except regression.RegistryWriteError as exc:
         raise HTTPException(status_code=500, detail=f"registry: {exc}") from exc
     except regression.RegressionError as exc:
-        raise HTTPException(status_code=422, detail=f"directory: {exc}") from exc
+        raise invalid_request((("body", "directory"), str(exc))) from exc
     return {**regression.summary(state.settings.home), "directory": str(Path(body.directory).resolve()),
             "added": [str(b) for b in bundles]}
 
