@@ -58,6 +58,15 @@ def _result(values: dict[str, Any], thread_id: str) -> InvestigationResult:
     )
 
 
+class InvestigationInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM where it is Ctrl-C) mid-investigation: the case stays running, and
+    ``bianque cases resume`` finishes it from its checkpoint."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__(case_id)
+        self.case_id = case_id
+
+
 def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], toolkit: Toolkit,
          case_id: str | None, on_step: StepHook | None = None) -> dict[str, Any]:
     """Run the graph to its end and return its last values, telling ``on_step`` of each step as it starts.
@@ -77,7 +86,11 @@ def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], too
                 values = chunk
             elif on_step is not None and "result" not in chunk and chunk["name"] in STEP_WORDS:  # a step starts
                 on_step(steps.index(chunk["name"]) + 1, len(steps), STEP_WORDS[chunk["name"]])
-    except (KeyboardInterrupt, SystemExit):
+    except KeyboardInterrupt as exc:
+        if case_id:
+            raise InvestigationInterrupted(case_id) from exc
+        raise
+    except SystemExit:
         raise
     except BaseException as exc:
         stopped = not isinstance(exc, Exception)

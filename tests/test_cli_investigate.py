@@ -367,3 +367,18 @@ def test_a_change_named_by_id_is_stored_shown_and_replayed_as_its_changes_line_s
     settings = get_settings()
     replayed = investigate_runner(settings)(case, load_skills(settings), data["skill"]["name"])
     assert replayed.root_causes[0].fault == "bad_config"
+
+
+@pytest.mark.parametrize("command", [["rca", "--bundle", str(SMALL)], ["ask", "why is it slow?", "--bundle", str(SMALL)]])
+def test_ctrl_c_mid_investigation_names_the_case_left_to_resume(monkeypatch, command):
+    def interrupt_at_reason(name: str) -> None:
+        if name == "reason":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("agent.graph.build.node_starting", interrupt_at_reason)
+    result = runner.invoke(app, command)
+    assert result.exit_code == 130
+    said = flat(result.stderr)
+    case_id = said.split("interrupted: case ", 1)[1].split()[0]
+    assert f"`bianque cases resume {case_id}` finishes it from its last finished step" in said
+    assert stored_case(case_id).status == "running"  # interrupted, not failed: `cases resume` finishes it

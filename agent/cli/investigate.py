@@ -23,7 +23,7 @@ from agent.cli.common import (
     user_errors,
     warn,
 )
-from agent.cli.steps import investigation_steps
+from agent.cli.steps import interrupted_case_named, investigation_steps
 from agent.config import get_settings
 from agent.events import Event, InspectionScope, Pattern
 from agent.inputs import InputError, describe_validation, event_from_change_file, events_from_alert_file
@@ -66,7 +66,7 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         memory = open_memory(settings)  # first: a database that cannot be used is said before any embedding
         with first_use_progress(EMBEDDING_HANDBOOK) as progress:
             toolkit = investigation_toolkit(settings, loaded, memory=memory, progress=progress)
-        with investigation_steps() as on_step:
+        with interrupted_case_named(), investigation_steps() as on_step:
             result = investigate_checkpointed(event, toolkit, settings, skill=skill, source="cli", on_step=on_step,
                                               bundle_path=str(bundle.resolve()) if bundle else None)
     if as_json:
@@ -209,7 +209,8 @@ def ask(
 
     settings = get_settings()
     with (user_errors(InputError, KeyError, LookupError, ValueError, *knowledge_errors()),
-          first_use_progress(EMBEDDING_HANDBOOK) as progress, investigation_steps() as on_step):
+          first_use_progress(EMBEDDING_HANDBOOK) as progress, interrupted_case_named(),
+          investigation_steps() as on_step):
         answer = answer_question(question, settings, bundle=bundle, progress=progress, on_step=on_step)
     if as_json:
         print_json(answer.model_dump(mode="json"))
