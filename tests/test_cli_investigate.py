@@ -369,7 +369,8 @@ def test_a_change_named_by_id_is_stored_shown_and_replayed_as_its_changes_line_s
     assert replayed.root_causes[0].fault == "bad_config"
 
 
-@pytest.mark.parametrize("command", [["rca", "--bundle", str(SMALL)], ["ask", "why is it slow?", "--bundle", str(SMALL)]])
+@pytest.mark.parametrize("command", [["rca", "--bundle", str(SMALL)],
+                                     ["ask", "why is it slow?", "--bundle", str(SMALL)]])
 def test_ctrl_c_mid_investigation_names_the_case_left_to_resume(monkeypatch, command):
     def interrupt_at_reason(name: str) -> None:
         if name == "reason":
