@@ -268,6 +268,24 @@ def test_a_correction_name_is_measured_as_memory_stores_it(client, memory, field
     assert len(client.get(f"/cases/{case_id}").json()["corrections"]) == 1
 
 
+def test_a_likely_typo_of_a_service_the_case_mentions_is_refused_unless_given_as_is(client):
+    case = investigate(client)
+    service = RCA_EVENT["service"]
+    typo = service[:-1]  # a letter short: close to the alerted service's name, and mentioned nowhere itself
+    body = {"correct": False, "root_cause_service": typo, "root_cause_fault": "memory_leak"}
+    refused = client.post(f"/cases/{case['case_id']}/corrections", json=body)
+    assert refused.status_code == 422
+    [error] = refused.json()["errors"]
+    assert error["field"] == "root_cause_service"
+    assert error["message"].endswith(f"did you mean {service!r}? Give that name, or as_given: true to store it as "
+                                     "given (a cause outside the case's data)")
+    assert client.get(f"/cases/{case['case_id']}").json()["corrections"] == []
+    stored = client.post(f"/cases/{case['case_id']}/corrections", json={**body, "as_given": True})
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["correction"]["root_cause_service"] == typo
+    assert any(note.endswith("stored as given") for note in stored.json()["notes"])
+
+
 def test_a_correction_must_fit_the_case_pattern(client):
     case_id = investigate(client, RELEASE_EVENT)["case_id"]
     wrong_kind = client.post(f"/cases/{case_id}/corrections", json={"correct": False, "root_cause_service": "cache"})

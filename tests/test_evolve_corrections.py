@@ -53,11 +53,28 @@ def test_a_repeat_is_recognised_whatever_blanks_surround_the_names(memory) -> No
     assert len(memory.get_case(case_id).corrections) == 2
 
 
-def test_a_root_cause_the_case_never_mentions_is_stored_with_a_note(memory) -> None:
+def test_a_root_cause_close_to_a_name_the_case_mentions_is_refused_unless_given_as_is(memory) -> None:
+    """'rankng' beside 'ranking' is most likely a typo, which would teach lessons about a service that does not
+    exist: refused in the face's words, stored only when the engineer says it is meant."""
     case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
-    typo = correct_case(memory, case_id, correct=False, service="rankng", fault="memory_leak")
-    assert typo.correction.root_cause_service == "rankng"
-    assert any("'rankng' appears nowhere in case" in n and n.endswith("did you mean 'ranking'?") for n in typo.notes)
+    with pytest.raises(CorrectionError, match=r"--service: 'rankng' appears nowhere in case .*; did you mean "
+                                              r"'ranking'\? Give that name, or --as-given to store it as given"):
+        correct_case(memory, case_id, correct=False, service="rankng", fault="memory_leak")
+    with pytest.raises(CorrectionError, match=r"^root_cause_service: .* or as_given: true to store it as given"):
+        correct_case(memory, case_id, correct=False, service="rankng", fault="memory_leak", wording=API_WORDING)
+    assert memory.get_case(case_id).corrections == []
+    meant = correct_case(memory, case_id, correct=False, service="rankng", fault="memory_leak", as_given=True)
+    assert meant.correction.root_cause_service == "rankng"
+    assert meant.notes == [f"'rankng' appears nowhere in case {case_id} (its event, Findings, call graph or "
+                           "verdict): stored as given"]
+
+
+def test_a_root_cause_close_to_no_name_of_the_case_is_stored_with_a_note(memory) -> None:
+    """A true cause may lie outside the case's data: a name like none of the case's is taken as given."""
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    outside = correct_case(memory, case_id, correct=False, service="dns-resolver", fault="network_delay")
+    assert outside.correction.root_cause_service == "dns-resolver"
+    assert any("'dns-resolver' appears nowhere in case" in n and n.endswith("stored as given") for n in outside.notes)
     named = correct_case(memory, case_id, correct=False, service="ranking", fault="memory_leak")
     assert not any("appears nowhere" in n for n in named.notes)
 
@@ -264,3 +281,16 @@ def test_a_note_that_cannot_be_refreshed_leaves_the_record_written_or_removed_an
     assert (indexed.indexed, indexed.notes, list(store.records)) == ([record], [unrefreshed_note], [record])
     kept_out = correct_case(memory, case_id, **said, index=False, knowledge=store)
     assert (kept_out.removed, kept_out.notes, store.records) == ([record], [unrefreshed_note], {})
+
+
+def test_cli_correct_refuses_a_likely_typo_unless_given_as_is(memory) -> None:
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "slow_dependency"))
+    args = ["correct", case_id, "--wrong", "--service", "rankng", "--fault", "memory_leak", "--no-index"]
+    typo = runner.invoke(app, args)
+    assert typo.exit_code == 2
+    assert "did you mean 'ranking'? Give that name, or --as-given to store it as given" in " ".join(typo.stderr.split())
+    assert memory.get_case(case_id).corrections == []
+    meant = runner.invoke(app, [*args, "--as-given"])
+    assert meant.exit_code == 0, meant.output
+    assert "'rankng' appears nowhere in case" in meant.output
+    assert memory.get_case(case_id).latest_correction.root_cause_service == "rankng"

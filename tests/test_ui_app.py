@@ -257,6 +257,24 @@ def test_a_bad_fault_kind_is_refused_in_the_forms_words():
     assert "'Fault kind': 'Memory Leak' is not a fault kind" in message and "--fault" not in message
 
 
+def test_a_likely_typo_of_a_service_is_refused_unless_taken_as_typed():
+    case_id = seed_case("rca-cache-failure")
+    at = open_cases(app())
+    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
+    at.text_input(key=f"correction-{case_id}-service").set_value("cach")
+    at.text_input(key=f"correction-{case_id}-fault").set_value("cache_failure")
+    at.form_submit_button[0].click().run()
+    message = shown(" ".join(e.value for e in at.error))
+    assert "did you mean 'cache'? Give that name, or 'Service as typed' on to store it as given" in message
+    with Memory() as memory:
+        assert memory.corrections_for(case_id) == []
+    at.checkbox(key=f"correction-{case_id}-as_given").check()
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    with Memory() as memory:
+        assert [c.root_cause_service for c in memory.corrections_for(case_id)] == ["cach"]
+
+
 def test_a_release_correction_offers_only_the_decision():
     case_id = seed_case("release-bad-canary")
     at = open_cases(app())

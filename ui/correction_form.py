@@ -20,6 +20,7 @@ FORM_WORDING = Wording(
     service="'Root-cause service'", root_cause="'Root-cause service' and 'Fault kind'", attention="'Needs attention'",
     no_attention="'no action needed'", decision="a 'Right decision'", right="'Right'", wrong="'Wrong'",
     fault="'Fault kind'", author="'Author'", no_index="'Add to experience knowledge' off",
+    as_given="'Service as typed' on",
     forget_case="'Store correction' again with the same values (a repeat: nothing new is stored, the removal is "
                 "tried again), or `bianque knowledge forget-case {case_id}`",
 )
@@ -60,6 +61,7 @@ def _submit(case_id: str) -> None:
             needs_attention=ATTENTION.get(str(value("attention")), None),
             note=str(value("note") or "").strip(),
             author=text["author"],
+            as_given=bool(value("as_given")),
             wording=FORM_WORDING,
         )
     except Exception as exc:  # shown beside the form, never as a traceback
@@ -109,7 +111,11 @@ def render_correction_form(case: CaseRecord) -> None:
                             help=NAME_RULE)
             right.text_input("Fault kind", key=_key(case.id, "fault"), placeholder="e.g. slow_dependency",
                              help=NAME_RULE)
-            st.selectbox("Needs attention", list(ATTENTION), key=_key(case.id, "attention"))
+            left, right = st.columns(2)
+            left.selectbox("Needs attention", list(ATTENTION), key=_key(case.id, "attention"))
+            right.checkbox("Service as typed", key=_key(case.id, "as_given"),
+                           help="Store the root-cause service as typed though the case never mentions it and one of "
+                                "its names is close (refused otherwise as a likely typo): a cause outside its data.")
         st.text_area("Note", key=_key(case.id, "note"), placeholder="What was really going on?",
                      max_chars=NOTE_MAX_CHARS)
         left, right = st.columns(2)

@@ -29,6 +29,7 @@ def apply_correction(
         note=body.note,
         author=body.author,
         index=body.index,
+        as_given=body.as_given,
         knowledge=knowledge,
         wording=API_WORDING,
     )

@@ -50,6 +50,9 @@ class CorrectionRequest(StrictBody):
     index: StrictBool = Field(default=True, description="Make the case retrievable as experience (knowledge store); "
                               "false is stored with the correction: distillation and the ranking's lessons skip "
                               "the case too.")
+    as_given: StrictBool = Field(default=False, description="Store root_cause_service as given though the case never "
+                                 "mentions it and one of its names is close (refused otherwise as a likely typo): a "
+                                 "cause outside the case's data.")
 
     @field_validator("root_cause_service", "root_cause_fault", "author")
     @classmethod

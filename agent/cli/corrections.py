@@ -31,6 +31,9 @@ def correct(
         "(similar-case retrieval). --no-index is stored with the correction: the case stays out of experience "
         "(its record from an earlier correction is removed from the knowledge store), so a later `knowledge "
         "distill` and the ranking's lessons skip it too, until a later correction of it without --no-index.")] = True,
+    as_given: Annotated[bool, typer.Option(
+        "--as-given", help="Store --service as given though the case never mentions it and one of its names is close "
+        "(refused otherwise as a likely typo): a cause outside the case's data.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Mark a case right or wrong and give the truth; the verdict itself is never changed."""
@@ -45,6 +48,7 @@ def correct(
         result = correct_case(
             memory, case_id, correct=right, service=service, fault=fault, decision=decision,
             needs_attention=attention, note=note, author=author() if who is None else who, index=index,
+            as_given=as_given,
             knowledge=knowledge_store,  # opened once the correction is stored: a store down never loses it
         )
     if as_json:

@@ -46,6 +46,7 @@ class Wording:
     author: str = "author"
     no_index: str = "--no-index"  # the control that keeps a case out of experience (``agent.memory.lines``)
     forget_case: str = "`bianque knowledge forget-case {case_id}`"  # how to remove a record a store failure left
+    as_given: str = "--as-given"  # stores a service the case never mentions though one of its names is close
 
 
 CLI_WORDING = Wording(
@@ -57,6 +58,7 @@ API_WORDING = Wording(
     service="root_cause_service", root_cause="root_cause_service and root_cause_fault", attention="needs_attention",
     no_attention="needs_attention: false", decision="decision (pass|hold|block)", right="correct: true",
     wrong="correct: false", fault="root_cause_fault", author="author", no_index="index: false",
+    as_given="as_given: true",
     forget_case="this correction sent again (a repeat: nothing new is stored, the removal is tried again), or "
                 "`bianque knowledge forget-case {case_id}`",
 )
@@ -143,13 +145,16 @@ def check_correction(
     needs_attention: bool | None = None,
     note: str = "",
     author: str | None = None,
+    as_given: bool = False,
     wording: Wording = CLI_WORDING,
 ) -> Truth:
     """The truth a correction states, or CorrectionError (worded for the caller's face) when it does not fit.
 
     Names (service, fault kind, author) must fit memory (``name_length_problem``). Besides fitting the pattern,
     the correction must agree with itself: "right" with a truth the verdict does not give, or "wrong" with
-    exactly what the verdict said, is refused.
+    exactly what the verdict said, is refused. A service the case never mentions while a name it does is close
+    (``rankng`` for ``ranking``: a typo would teach lessons about a service that does not exist) is refused unless
+    ``as_given`` (a true cause outside the case's data); one close to none is taken, with a note.
     """
     for field_name, name in ((wording.service, service), (wording.fault, fault), (wording.author, author)):
         problem = name_length_problem(name) if isinstance(name, str) else None
@@ -158,6 +163,10 @@ def check_correction(
     service = service.strip() if isinstance(service, str) and service.strip() else None
     fields = {"service": service, "fault": fault, "decision": decision, "needs_attention": needs_attention}
     _check_fields(case, correct, fields, wording)
+    unheard = _unheard_of(case, service)
+    if unheard is not None and unheard.near and not as_given:
+        raise CorrectionError(f"{wording.service}: {unheard.describe()}; did you mean {unheard.near!r}? Give that "
+                              f"name, or {wording.as_given} to store it as given (a cause outside the case's data)")
     truth = _probe(case, correct, fields, note)
     if case.verdict is not None:
         verdict_ok = judge(case.verdict, truth)
@@ -187,6 +196,7 @@ def correct_case(
     author: str | None = None,
     index: bool = True,
     knowledge: Any = None,
+    as_given: bool = False,
     wording: Wording = CLI_WORDING,
 ) -> CorrectionResult:
     """Store an engineer's correction of a case; with ``index`` and ``knowledge``, make the case retrievable.
@@ -203,7 +213,7 @@ def correct_case(
     case = memory.get_case(case_id)
     check_correction(
         case, correct, service=service, fault=fault, decision=decision, needs_attention=needs_attention, note=note,
-        author=author, wording=wording,
+        author=author, as_given=as_given, wording=wording,
     )
     said = {"correct": correct, "root_cause_service": stored_name(service), "root_cause_fault": stored_name(fault),
             "decision": decision, "needs_attention": needs_attention, "note": note or "", "no_index": not index}
@@ -218,8 +228,8 @@ def correct_case(
                                        no_index=not index)
         case = memory.get_case(case.id)
         result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
-    if (unknown := _unheard_of(case, said["root_cause_service"])) is not None:
-        result.notes.append(unknown)
+    if (unheard := _unheard_of(case, said["root_cause_service"])) is not None:
+        result.notes.append(f"{unheard.describe()}: stored as given")
     if knowledge is None:
         return result
     if index:
@@ -229,9 +239,23 @@ def correct_case(
     return result
 
 
-def _unheard_of(case: CaseRecord, service: str | None) -> str | None:
-    """A note when the truth names a service the case never mentions (its event, Findings, call graph, verdict):
-    a typo there teaches every lesson about a service that does not exist."""
+@dataclass(frozen=True)
+class Unheard:
+    """A service a correction names that its case never mentions, and the case's name closest to it, if any."""
+
+    service: str
+    case_id: str
+    near: str | None
+
+    def describe(self) -> str:
+        return (f"{self.service!r} appears nowhere in case {self.case_id} (its event, Findings, call graph or "
+                "verdict)")
+
+
+def _unheard_of(case: CaseRecord, service: str | None) -> Unheard | None:
+    """The service a correction names when its case never mentions it (its event, Findings, call graph, verdict):
+    a typo there teaches every lesson about a service that does not exist. None for a service it mentions, or a
+    case that mentions none."""
     if not service:
         return None
     pack = case.evidence
@@ -243,9 +267,7 @@ def _unheard_of(case: CaseRecord, service: str | None) -> str | None:
     if not known or service in known:
         return None
     near = difflib.get_close_matches(service, sorted(known), 1, 0.75)
-    meant = f"; did you mean {near[0]!r}?" if near else ""
-    return (f"{service!r} appears nowhere in case {case.id} (its event, Findings, call graph or verdict): stored as "
-            f"given; if it is a typo, correct the case again with the right name{meant}")
+    return Unheard(service, case.id, near[0] if near else None)
 
 
 def _opened(knowledge: Any | Callable[[], Any]) -> Any:

@@ -148,7 +148,8 @@ def _correct(memory: Any, case_id: str, path: Path, passed: bool, counts: Counte
             correct_case(memory, case_id, correct=True, note="benchmark: confirmed right")
             counts["confirmed right"] += 1
             return False
-        correct_case(memory, case_id, correct=False, note="benchmark correction", **fields)
+        # the label is the truth, whether or not the case mentions its service
+        correct_case(memory, case_id, correct=False, note="benchmark correction", as_given=True, **fields)
     except CorrectionError:
         counts["corrections refused"] += 1
         return False
