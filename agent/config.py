@@ -17,6 +17,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_URLS = {"llm_base_url": "http://localhost:8080/v1", "prometheus_url": "http://localhost:9090",
                 "chroma_url": "http://localhost:8000"}
 DATABASE_URL_EXAMPLES = "sqlite:///path/to/bianque.db or postgresql+psycopg://user:pw@host/db"
+# Source timeouts one investigation may wait for its sources in all by default (gather_deadline_s). It asks in
+# rounds, one after the other (label names, services with data, calls read off labels and logs, the Skill's data in
+# rounds of 8): a healthy source answers each in a fraction of a timeout, a hung one had made every round last a
+# whole one (six or more in all); three leave a slow source room and halve the wait on a hung one.
+GATHER_DEADLINE_TIMEOUTS = 3
 
 
 class Settings(BaseSettings):
@@ -62,6 +67,12 @@ class Settings(BaseSettings):
     )
 
     source_timeout_s: float = Field(default=15.0, gt=0, description="Limit on one query to a data source, seconds.")
+    gather_deadline_s: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False,
+        description="Limit on all the waiting of one investigation for its data sources, seconds (its questions "
+                    "one after the other, each still within source_timeout_s); what is unanswered by then is "
+                    f"missing data. Default {GATHER_DEADLINE_TIMEOUTS} × source_timeout_s.",
+    )
     max_series_per_signal: int = Field(
         default=200, gt=0, description="Series kept per Skill signal and service (one query); the rest is dropped "
                                        "and the report says the answer was truncated.")
@@ -107,6 +118,12 @@ class Settings(BaseSettings):
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"not an http(s) URL: give the scheme and host, e.g. {EXAMPLE_URLS[info.field_name]}")
         return value.strip()
+
+    @field_validator("gather_deadline_s", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value: object) -> object:
+        """A blank number (``BIANQUE_GATHER_DEADLINE_S=``) is unset, as a blank URL is."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("home")
     @classmethod
@@ -161,6 +178,10 @@ class Settings(BaseSettings):
     @property
     def resolved_user_skills_dir(self) -> Path:
         return self.user_skills_dir or self.home / "skills"
+
+    @property
+    def resolved_gather_deadline_s(self) -> float:
+        return self.gather_deadline_s or GATHER_DEADLINE_TIMEOUTS * self.source_timeout_s
 
     @property
     def llm_enabled(self) -> bool:

@@ -153,8 +153,8 @@ def bundle_toolkit(
 
 def _query_limits(settings: Settings) -> dict[str, Any]:
     """The Toolkit's bounds on what one investigation asks its sources for, from the settings."""
-    return {"source_timeout_s": settings.source_timeout_s, "max_series_per_signal": settings.max_series_per_signal,
-            "max_log_lines": settings.max_log_lines}
+    return {"source_timeout_s": settings.source_timeout_s, "gather_deadline_s": settings.resolved_gather_deadline_s,
+            "max_series_per_signal": settings.max_series_per_signal, "max_log_lines": settings.max_log_lines}
 
 
 def _experience(memory: Any, given: list | None) -> list:

@@ -57,7 +57,9 @@ def _bind(name: str, node: Callable[[InvestigationState, Toolkit], dict[str, Any
 
 
 def build_graph(toolkit: Toolkit, checkpointer: Any = None):
-    """Compile the investigation graph with the given dependencies and optional checkpointer."""
+    """Compile the investigation graph with the given dependencies and optional checkpointer; its run waits for the
+    sources within a deadline of its own (``Toolkit.for_investigation``)."""
+    toolkit = toolkit.for_investigation()
     graph = StateGraph(InvestigationState, input_schema=InvestigationInput, output_schema=InvestigationOutput)
     for name, node in NODES:
         graph.add_node(name, _bind(name, node, toolkit))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agent.config import GATHER_DEADLINE_TIMEOUTS
 from agent.evidence import Lesson
+from agent.graph.deadline import GatherDeadline, ask
 
 if TYPE_CHECKING:
     from agent.knowledge.store import KnowledgeStore
@@ -39,6 +42,8 @@ class Toolkit:
     similarity: Similarity | None = None
     chooser: Chooser | None = None
     source_timeout_s: float = 15.0
+    # all waits of one investigation on its sources (settings.resolved_gather_deadline_s); None: that many timeouts
+    gather_deadline_s: float | None = None
     max_series_per_signal: int = 200  # per signal and service (settings.max_series_per_signal)
     max_log_lines: int = 20000  # per log request (settings.max_log_lines)
     max_findings: int | None = None  # Findings kept in the evidence pack; None: all (the model sees llm_max_findings)
@@ -46,6 +51,32 @@ class Toolkit:
     # what reading the input ignored (a bundle's warnings, the topology file's ignored keys)
     input_warnings: list[str] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    deadline: GatherDeadline = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = GatherDeadline(self.gather_deadline_s or GATHER_DEADLINE_TIMEOUTS * self.source_timeout_s)
+
+    def for_investigation(self) -> Toolkit:
+        """This toolkit with a deadline of its own (the same sources and parts): another run on the same toolkit
+        (a benchmark's repeats, a resumed run) starts with the whole ``gather_deadline_s``."""
+        return dataclasses.replace(self)
+
+    def ask(self, calls: Mapping[str, Callable[[], Any]], timeout: float | None = None) -> dict[str, Any]:
+        """``calls`` to the sources run in parallel, each within ``timeout`` (default ``source_timeout_s``) and all
+        within what is left of the investigation's deadline: each key's result, or why there is none (a ``str``;
+        :func:`agent.graph.deadline.ask`)."""
+        return ask(calls, self.source_timeout_s if timeout is None else timeout, self.deadline)
+
+    def services_in(self, start: float, end: float, notes: list[str]) -> list[str]:
+        """``data_services(start, end)`` asked through :meth:`ask` (the sources in turn, each within the source
+        timeout); none, and a note saying why, when the listing did not come."""
+        listers = sum(hasattr(source, "services") for source in (self.metrics, self.logs))
+        found = self.ask({"services": lambda: self.data_services(start, end)},
+                         self.source_timeout_s * max(1, listers))["services"]
+        if isinstance(found, str):
+            notes.append(f"the services with data were not listed ({found})")
+            return []
+        return found
 
     def data_services(self, start: float | None = None, end: float | None = None, *,
                       failures: dict[str, str] | None = None) -> list[str]:
