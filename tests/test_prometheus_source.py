@@ -459,19 +459,19 @@ def test_a_server_naming_services_by_another_label(fake):
 def test_only_the_call_conventions_whose_labels_the_server_has_are_asked(fake):
     """One ``/api/v1/labels`` request tells which conventions can name a call; the others cost no query. When the
     server cannot list its label names, every convention is asked."""
-    from types import SimpleNamespace
-
     from agent.graph.nodes.gather import _askable
+    from agent.graph.toolkit import Toolkit
 
     fake.answer("/api/v1/labels", {"status": "success",
                                    "data": ["__name__", "service", "source_workload", "destination_workload"]})
     source = PrometheusMetricSource(fake.url)
+    toolkit = Toolkit(library=None, reasoner=None, metrics=source)  # type: ignore[arg-type]
     assert source.label_names(1000.0, 2000.0) == {"__name__", "service", "source_workload", "destination_workload"}
-    assert [c.name for c in _askable(SimpleNamespace(metrics=source), 1000.0, 2000.0)] == [
+    assert [c.name for c in _askable(toolkit, 1000.0, 2000.0)] == [
         "source_workload/destination_workload"]
     labels_asked = _params(next(r for r in fake.requests if r.startswith("/api/v1/labels")))
     assert (labels_asked["start"], labels_asked["end"]) == (["1000"], ["2000"])
     fake.answer("/api/v1/labels", "boom", status=500)
     assert source.label_names(1000.0, 2000.0) is None
     classic = [c for c in CONVENTIONS if "." not in c.caller + c.callee]  # dotted ones only where listed
-    assert _askable(SimpleNamespace(metrics=source), 1000.0, 2000.0) == classic and len(classic) < len(CONVENTIONS)
+    assert _askable(toolkit, 1000.0, 2000.0) == classic and len(classic) < len(CONVENTIONS)

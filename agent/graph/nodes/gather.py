@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from functools import cache
 from typing import Any
 
 from agent.call_labels import CONVENTIONS, CallLabels, LabelledCalls, ReadCalls, calls_from_labels
 from agent.events import Event
 from agent.graph.call_graph import call_graph, entry_points, may_read_calls, union, why_read
+from agent.graph.deadline import DeadlineReason
 from agent.graph.gathered import Gaps, no_data_line
 from agent.graph.plan import (
     MAX_PEERS,
@@ -32,7 +31,6 @@ from agent.topology_inference import MIN_LINES, MIN_TRACES, calls_from_traces, c
 
 log = logging.getLogger(__name__)
 
-MAX_WORKERS = 8
 NO_DATA = "no data in the window"  # a signal's reason when its query found no series
 
 
@@ -51,30 +49,6 @@ def _series_json(task: MetricTask, result: SourceResult) -> list[dict[str, Any]]
         }
         for s in result.data
     ]
-
-
-def _run(calls: dict[str, Callable[[], Any]], timeout: float) -> dict[str, SourceResult | str]:
-    """Run callables in parallel; each entry becomes a result or an error string.
-
-    The calls get ``timeout`` per round of ``MAX_WORKERS``; one still running then is given up on
-    and never waited for (its thread ends in the background), so a hung source cannot hold up the
-    investigation.
-    """
-    pool = ThreadPoolExecutor(max_workers=MAX_WORKERS)
-    futures = {key: pool.submit(fn) for key, fn in calls.items()}
-    rounds = max(1, math.ceil(len(futures) / MAX_WORKERS))
-    done, _ = wait(futures.values(), timeout=timeout * rounds)
-    pool.shutdown(wait=False, cancel_futures=True)
-    out: dict[str, SourceResult | str] = {}
-    for key, future in futures.items():
-        if future not in done:
-            out[key] = f"timed out after {timeout:g}s"
-            continue
-        try:
-            out[key] = future.result()
-        except Exception as exc:  # a source must never crash the investigation
-            out[key] = f"{type(exc).__name__}: {exc}"
-    return out
 
 
 def _first_asker(tasks: dict[str, MetricTask]) -> dict[str, str]:
@@ -136,7 +110,7 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             tags=list(skill_knowledge.tags) or None,
             top_k=skill_knowledge.top_k,
         )
-    ran = _run(calls, toolkit.source_timeout_s)
+    ran = toolkit.ask(calls)
     results = {**{key: ran[asked_by[key]] for key in tasks if asked_by[key] in ran},
                **{key: result for key, result in ran.items() if key not in tasks}}
 
@@ -246,8 +220,10 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     skill = toolkit.skill(state["skill"]["name"])
     started = state.get("window", {}).get("anchor")  # triage found when a change began
     start, end, _anchor = time_window(skill, event, started)
-    services = cache(lambda: toolkit.data_services(start, end))  # asked of the sources once, if at all
-    read, notes = _read_calls(state, toolkit, start, end, services)
+    notes: list[str] = []
+    services = cache(lambda: toolkit.services_in(start, end, notes))  # asked of the sources once, if at all
+    read, read_notes = _read_calls(state, toolkit, start, end, services)
+    notes += read_notes
     topology = call_graph({**state, **read}, toolkit)
     targets = read.get("targets", state.get("targets", []))
     peers: list[str] = []
@@ -281,7 +257,7 @@ def _read_calls(state: InvestigationState, toolkit: Toolkit, start: float, end: 
     if not may_read_calls(state, toolkit):
         return {}, []
     labelled, notes = _calls_from_metric_labels(toolkit, start, end, services)
-    read_off_logs = _calls_from_logs(toolkit, start, end, services) if toolkit.logs is not None else []
+    read_off_logs = _calls_from_logs(toolkit, start, end, services, notes) if toolkit.logs is not None else []
     found = [calls for calls in (labelled, *read_off_logs) if calls is not None]
     if not found:
         return {}, notes
@@ -300,9 +276,12 @@ def _askable(toolkit: Toolkit, start: float, end: float) -> list[CallLabels]:
     """The conventions worth a question: those whose labels the source has in the window, when it can list its label
     names (``label_names``: one cheap request instead of a query per convention on a source that has none), else
     every one with classic label names (a dotted one, ``service.name``, only where the source lists it: a server
-    without UTF-8 names would answer it with a syntax error)."""
+    without UTF-8 names would answer it with a syntax error). The listing is asked within the source timeout."""
     lister = getattr(toolkit.metrics, "label_names", None)
-    names = lister(start, end) if lister is not None else None
+    names = toolkit.ask({"label names": lambda: lister(start, end)})["label names"] if lister is not None else None
+    if isinstance(names, str):
+        log.warning("%s: cannot list label names: %s", toolkit.metrics.name, names)
+        names = None
     if names is None:
         return [c for c in CONVENTIONS if all(map(classic_label, c.named_labels))]
     return [c for c in CONVENTIONS if c.named_labels <= names]
@@ -317,7 +296,7 @@ def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float, servic
     if reader is None:
         return None, []
     conventions = _askable(toolkit, start, end)
-    ran = _run({c.name: (lambda c=c: reader(c, start, end)) for c in conventions}, toolkit.source_timeout_s)
+    ran = toolkit.ask({c.name: (lambda c=c: reader(c, start, end)) for c in conventions})
     seen, failed = [], []
     for convention in conventions:
         result = ran[convention.name]
@@ -337,12 +316,16 @@ def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float, servic
     return labelled, notes
 
 
-def _calls_from_logs(toolkit: Toolkit, start: float, end: float, services: Callable[[], list[str]]) -> list[ReadCalls]:
+def _calls_from_logs(toolkit: Toolkit, start: float, end: float, services: Callable[[], list[str]],
+                     notes: list[str]) -> list[ReadCalls]:
     """The calls the log lines in ``[start, end]`` show (every service and level, up to ``max_log_lines`` lines,
     traces kept whole): the order of their traces' lines, and the services with data their lines name; nothing,
-    and why in the debug log, when the log source cannot answer or its lines show no call."""
+    and why in the debug log, when the log source cannot answer or its lines show no call (in ``notes`` when the
+    investigation's deadline was why)."""
     request = LogRequest((), start, end, levels=(), limit=toolkit.max_log_lines, whole_traces=True)
-    result = _run({"calls": lambda: toolkit.logs.query(request)}, toolkit.source_timeout_s)["calls"]
+    result = toolkit.ask({"calls": lambda: toolkit.logs.query(request)})["calls"]
+    if isinstance(result, DeadlineReason):
+        notes.append(f"calls not read off the log lines ({result})")
     if isinstance(result, str) or result.status == "error":
         log.debug("no call graph read off the logs: %s", result if isinstance(result, str) else result.error)
         return []

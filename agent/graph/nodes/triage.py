@@ -15,15 +15,15 @@ from agent.graph.toolkit import Toolkit
 DAY_S = 86400.0
 
 
-def _every_service(event: Event, toolkit: Toolkit) -> tuple[list[str], str]:
+def _every_service(event: Event, toolkit: Toolkit, notes: list[str]) -> tuple[list[str], str]:
     """What an inspection naming no service looks at: the topology's services, else (a system without a call
     graph: one read off its traces later would name only the services they connect) every service with data in
     the scope's window or the day before the inspection (at most ``MAX_PEERS``, the first by name), and where
-    they came from."""
+    they came from (a note in ``notes`` when the sources did not list them in time)."""
     if toolkit.topology is not None:
         return toolkit.topology.services(), "in the topology"
     window = event.scope.window if event.scope is not None and event.scope.window else DAY_S
-    found = toolkit.data_services(event.time - window, event.time)
+    found = toolkit.services_in(event.time - window, event.time, notes)
     where = "with data before the inspection"
     if len(found) > MAX_PEERS:
         where += f" (the first {MAX_PEERS} of {len(found)} by name: name them in the scope to choose)"
@@ -32,15 +32,15 @@ def _every_service(event: Event, toolkit: Toolkit) -> tuple[list[str], str]:
 
 def _anchor(event: Event, toolkit: Toolkit, notes: list[str]) -> tuple[Event, float]:
     """The event with its change's logged details filled in and when that change began (releases; see
-    ``timing.with_logged_details`` and ``timing.change_start``), else the event and its time."""
+    ``timing.with_logged_details`` and ``timing.change_start``: one question to the change source, within the
+    source timeout), else the event and its time."""
     if event.pattern != Pattern.RELEASE_INTERCEPTION:
         return event, event.time
-    try:
-        event = with_logged_details(event, toolkit.changes)
-        return event, change_start(event, toolkit.changes)
-    except Exception as exc:  # a source must never crash the investigation
-        notes.append(f"could not look up when the change began ({type(exc).__name__}: {exc}); using the event time")
+    looked_up = toolkit.ask({"change": lambda: with_logged_details(event, toolkit.changes)})["change"]
+    if isinstance(looked_up, str):  # a source must never crash the investigation
+        notes.append(f"could not look up when the change began ({looked_up}); using the event time")
         return event, change_start(event)
+    return looked_up, change_start(looked_up)  # the change's own line, when there is one, was read already
 
 
 def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     event, anchor = _anchor(Event.model_validate(state["event"]), toolkit, notes)
     targets = event.services
     if event.pattern == Pattern.INSPECTION and not targets:
-        targets, where = _every_service(event, toolkit)
+        targets, where = _every_service(event, toolkit, notes)
         if targets:
             notes.append(f"inspection scope names no services: inspecting every service {where}")
     if not targets:
