@@ -66,7 +66,8 @@ class Settings(BaseSettings):
         default=None, description="Embeddings model at the LLM endpoint; default the local ONNX model."
     )
 
-    source_timeout_s: float = Field(default=15.0, gt=0, description="Limit on one query to a data source, seconds.")
+    source_timeout_s: float = Field(default=15.0, gt=0, allow_inf_nan=False,
+                                    description="Limit on one query to a data source, seconds.")
     gather_deadline_s: float | None = Field(
         default=None, gt=0, allow_inf_nan=False,
         description="Limit on all the waiting of one investigation for its data sources, seconds (its questions "

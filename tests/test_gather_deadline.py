@@ -163,13 +163,15 @@ def test_the_deadline_defaults_to_three_source_timeouts_and_reaches_the_toolkit(
     ("inf", "Input should be a finite number"),
     ("soon", "Input should be a valid number, unable to parse string as a number"),
 ])
-def test_a_deadline_that_cannot_work_is_named(monkeypatch, tmp_path, value, why):
+@pytest.mark.parametrize("variable", ["BIANQUE_GATHER_DEADLINE_S", "BIANQUE_SOURCE_TIMEOUT_S"])
+def test_a_deadline_that_cannot_work_is_named(monkeypatch, tmp_path, value, why, variable):
+    """An infinite source timeout had been taken, and the first wait on a source then raised OverflowError."""
     monkeypatch.setenv("BIANQUE_HOME", str(tmp_path))
-    monkeypatch.setenv("BIANQUE_GATHER_DEADLINE_S", value)
+    monkeypatch.setenv(variable, value)
     get_settings.cache_clear()
     try:
         with pytest.raises(SettingsError) as raised:
             get_settings()
     finally:
         get_settings.cache_clear()
-    assert str(raised.value) == f"invalid setting: BIANQUE_GATHER_DEADLINE_S: {why} (got {value!r})"
+    assert str(raised.value) == f"invalid setting: {variable}: {why} (got {value!r})"
