@@ -31,10 +31,10 @@ class GatherDeadline:
         self.spent_s = 0.0
         self._lock = threading.Lock()
 
-    def left(self) -> float:
-        """Seconds still to be spent waiting (0 once the deadline has passed)."""
+    def left(self, keep_s: float = 0.0) -> float:
+        """Seconds still to be spent waiting, less ``keep_s`` kept for later questions (0 once none is left)."""
         with self._lock:
-            return max(0.0, self.limit_s - self.spent_s)
+            return max(0.0, self.limit_s - self.spent_s - keep_s)
 
     def spend(self, seconds: float) -> None:
         with self._lock:
@@ -53,18 +53,26 @@ class GatherDeadline:
         """Why a call was never asked: the deadline had passed."""
         return self._said("not asked: {} had passed")
 
+    @property
+    def kept(self) -> DeadlineReason:
+        """Why a question asked before the Skill's own data brought nothing: the rest of the deadline is theirs."""
+        return self._said("not read: the rest of {} is kept for the Skill's own data")
 
-def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: GatherDeadline) -> dict[str, Any]:
+
+def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: GatherDeadline,
+        keep_s: float = 0.0) -> dict[str, Any]:
     """Run ``calls`` in parallel; each entry becomes its result or why there is none, a ``str`` (the exception,
     ``timed out after …``, or one of ``deadline``'s :class:`DeadlineReason`).
 
-    The calls get ``timeout`` per round of ``MAX_WORKERS``, but no more than what is left of ``deadline``; one still
-    running then is given up on and never waited for (its thread ends in the background), so a hung source cannot
-    hold up the investigation. None starts once the wait has ended, nor at all once the deadline has passed.
+    The calls get ``timeout`` per round of ``MAX_WORKERS``, but no more than what is left of ``deadline`` less
+    ``keep_s`` (kept for the questions that matter most, asked later); one still running then is given up on and
+    never waited for (its thread ends in the background), so a hung source cannot hold up the investigation. None
+    starts once the wait has ended, nor at all once nothing is left.
     """
-    left = deadline.left()
+    left = deadline.left(keep_s)
+    over = deadline.kept if keep_s > 0 else None
     if not calls or left <= 0:
-        return {key: deadline.skipped for key in calls}
+        return {key: over or deadline.skipped for key in calls}
     budget = timeout * max(1, math.ceil(len(calls) / MAX_WORKERS))
     by_deadline = left < budget
     started = time.monotonic()
@@ -80,7 +88,7 @@ def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: Gather
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         deadline.spend(time.monotonic() - started)
-    late = deadline.cut if by_deadline else f"timed out after {timeout:g}s"
+    late = (over or deadline.cut) if by_deadline else f"timed out after {timeout:g}s"
     out: dict[str, Any] = {}
     for key, future in futures.items():
         if future not in done:
@@ -90,5 +98,5 @@ def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: Gather
             result = future.result()
         except Exception as exc:  # a source must never crash the investigation
             result = f"{type(exc).__name__}: {exc}"
-        out[key] = result if result is not _NOT_STARTED else deadline.skipped if by_deadline else late
+        out[key] = result if result is not _NOT_STARTED else (over or deadline.skipped) if by_deadline else late
     return out

@@ -61,18 +61,21 @@ class Toolkit:
         (a benchmark's repeats, a resumed run) starts with the whole ``gather_deadline_s``."""
         return dataclasses.replace(self)
 
-    def ask(self, calls: Mapping[str, Callable[[], Any]], timeout: float | None = None) -> dict[str, Any]:
+    def ask(self, calls: Mapping[str, Callable[[], Any]], timeout: float | None = None, *,
+            before_data: bool = False) -> dict[str, Any]:
         """``calls`` to the sources run in parallel, each within ``timeout`` (default ``source_timeout_s``) and all
         within what is left of the investigation's deadline: each key's result, or why there is none (a ``str``;
-        :func:`agent.graph.deadline.ask`)."""
-        return ask(calls, self.source_timeout_s if timeout is None else timeout, self.deadline)
+        :func:`agent.graph.deadline.ask`). ``before_data``: questions asked on the way to the Skill's own data (the
+        call graph, the services with data) leave it one source timeout of the deadline (half, at most)."""
+        keep = min(self.source_timeout_s, self.deadline.limit_s / 2) if before_data else 0.0
+        return ask(calls, self.source_timeout_s if timeout is None else timeout, self.deadline, keep)
 
-    def services_in(self, start: float, end: float, notes: list[str]) -> list[str]:
+    def services_in(self, start: float, end: float, notes: list[str], *, before_data: bool = False) -> list[str]:
         """``data_services(start, end)`` asked through :meth:`ask` (the sources in turn, each within the source
         timeout); none, and a note saying why, when the listing did not come."""
         listers = sum(hasattr(source, "services") for source in (self.metrics, self.logs))
         found = self.ask({"services": lambda: self.data_services(start, end)},
-                         self.source_timeout_s * max(1, listers))["services"]
+                         self.source_timeout_s * max(1, listers), before_data=before_data)["services"]
         if isinstance(found, str):
             notes.append(f"the services with data were not listed ({found})")
             return []

@@ -221,7 +221,8 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     started = state.get("window", {}).get("anchor")  # triage found when a change began
     start, end, _anchor = time_window(skill, event, started)
     notes: list[str] = []
-    services = cache(lambda: toolkit.services_in(start, end, notes))  # asked of the sources once, if at all
+    # asked of the sources once, if at all
+    services = cache(lambda: toolkit.services_in(start, end, notes, before_data=True))
     read, read_notes = _read_calls(state, toolkit, start, end, services)
     notes += read_notes
     topology = call_graph({**state, **read}, toolkit)
@@ -278,7 +279,8 @@ def _askable(toolkit: Toolkit, start: float, end: float) -> list[CallLabels]:
     every one with classic label names (a dotted one, ``service.name``, only where the source lists it: a server
     without UTF-8 names would answer it with a syntax error). The listing is asked within the source timeout."""
     lister = getattr(toolkit.metrics, "label_names", None)
-    names = toolkit.ask({"label names": lambda: lister(start, end)})["label names"] if lister is not None else None
+    names = (toolkit.ask({"label names": lambda: lister(start, end)}, before_data=True)["label names"]
+             if lister is not None else None)
     if isinstance(names, str):
         log.warning("%s: cannot list label names: %s", toolkit.metrics.name, names)
         names = None
@@ -296,7 +298,7 @@ def _calls_from_metric_labels(toolkit: Toolkit, start: float, end: float, servic
     if reader is None:
         return None, []
     conventions = _askable(toolkit, start, end)
-    ran = toolkit.ask({c.name: (lambda c=c: reader(c, start, end)) for c in conventions})
+    ran = toolkit.ask({c.name: (lambda c=c: reader(c, start, end)) for c in conventions}, before_data=True)
     seen, failed = [], []
     for convention in conventions:
         result = ran[convention.name]
@@ -323,7 +325,7 @@ def _calls_from_logs(toolkit: Toolkit, start: float, end: float, services: Calla
     and why in the debug log, when the log source cannot answer or its lines show no call (in ``notes`` when the
     investigation's deadline was why)."""
     request = LogRequest((), start, end, levels=(), limit=toolkit.max_log_lines, whole_traces=True)
-    result = toolkit.ask({"calls": lambda: toolkit.logs.query(request)})["calls"]
+    result = toolkit.ask({"calls": lambda: toolkit.logs.query(request)}, before_data=True)["calls"]
     if isinstance(result, DeadlineReason):
         notes.append(f"calls not read off the log lines ({result})")
     if isinstance(result, str) or result.status == "error":
