@@ -377,6 +377,16 @@ def test_latency_tables(bench, tmp_path):
     assert all(len(m["totals"]) == 1 for m in result.data["synthetic"])
 
 
+def test_hung_source_table_names_the_deadline_and_could_not_judge(bench):
+    result = bench("hung_source").main(["--timeouts", "0.2", "--deadlines", "default,0.3"])
+    [run, shorter] = result.data["runs"]
+    assert (run["gather_deadline_s"], shorter["gather_deadline_s"]) == (pytest.approx(0.6), 0.3)
+    assert run["judged"] is False and shorter["judged"] is False
+    # cut, or (on a machine so loaded that the questions before it spent the rest) never asked: the deadline either way
+    assert run["reasons"] and all("the investigation's 0.6 s for gathering" in reason for reason in run["reasons"])
+    assert [str(c) for c in result.tables["hung"].columns[3].cells] == ["no (could not judge)"] * 2
+
+
 def test_latency_rejects_bad_arguments(bench):
     module = bench("latency")
     with pytest.raises(SystemExit):
