@@ -20,6 +20,7 @@ from agent.evolve.versions import (
     rollback,
     rollback_preview,
     skill_text,
+    unkept_file_line,
 )
 from agent.memory import InvalidInputError, SkillVersionNotFoundError
 from agent.runtime import load_skills
@@ -146,6 +147,19 @@ def test_cli_history_diff_rollback(memory, settings) -> None:
     assert declined.exit_code == 1 and memory.active_skill_version(NAME).version == 3
 
 
+def test_cli_rollback_over_a_file_that_does_not_load_says_where_it_keeps_it(memory, settings) -> None:
+    _original, _proposal, done = _accept_memory_patch(memory, settings)
+    done.path.write_text(done.path.read_text(encoding="utf-8") + "  half: [\n", encoding="utf-8")
+    back = runner.invoke(app, ["skills", "rollback", NAME, "1", "--yes"])
+    assert back.exit_code == 0, back.output
+    said = " ".join(back.output.split())
+    assert "-  half: [" in back.output  # the preview is against the file replaced
+    assert f"it is copied to {settings.resolved_user_skills_dir / '.replaced'}/ before the write" in said
+    [kept] = (settings.resolved_user_skills_dir / ".replaced").iterdir()
+    assert f"the file it replaced (held by no stored version) is kept as {kept}" in said
+    assert kept.read_text(encoding="utf-8").endswith("  half: [\n")
+
+
 def test_history_of_an_unchanged_skill_says_so(settings) -> None:
     result = runner.invoke(app, ["skills", "history", "generic-rca"])
     assert result.exit_code == 0 and "no stored versions of generic-rca" in result.output
@@ -261,6 +275,43 @@ def test_a_rollback_over_a_hand_edited_file_keeps_the_edit_in_the_history(memory
     assert versions[2].yaml_text == edited  # what the rollback wrote over can be restored
 
 
+def test_a_rollback_over_a_hand_edit_that_does_not_load_keeps_it_aside_and_previews_it(memory, settings) -> None:
+    """A half-finished edit breaks the file, so the Skill in use is the built-in one: the rollback had diffed from an
+    empty text and stored only the built-in's text, losing the edit."""
+    _original, _proposal, done = _accept_memory_patch(memory, settings)
+    broken = done.path.read_text(encoding="utf-8") + "  my_new_signal_IMPORTANT_WORK: [\n"  # a YAML error
+    done.path.write_text(broken, encoding="utf-8")
+    current = load_skills(settings).get(NAME)
+    assert current.path != done.path  # the file does not load: the built-in answers
+    user_dir = settings.resolved_user_skills_dir
+    preview = rollback_preview(memory, NAME, 1, current, user_dir)
+    assert "-  my_new_signal_IMPORTANT_WORK: [" in preview  # the diff is against the file that is replaced
+    assert unkept_file_line(memory, user_dir, NAME, current) == (
+        f"{done.path} holds text the Skill in use did not load from (it does not load, or another file shadows it) "
+        f"and no stored version has: it is copied to {user_dir / '.replaced'}/ before the write")
+    back = rollback(memory, user_dir, NAME, 1, current=current)
+    assert back.set_aside is not None and back.set_aside.parent == user_dir / ".replaced"
+    assert back.set_aside.read_text(encoding="utf-8") == broken
+    assert back.set_aside.name.startswith(f"{NAME}.yaml.")
+    assert f"is kept as {back.set_aside}" in back.set_aside_line
+    assert load_skills(settings).get(NAME).path == done.path  # the kept copy is no Skill file: not loaded
+    assert unkept_file_line(memory, user_dir, NAME, load_skills(settings).get(NAME)) is None
+
+
+def test_a_new_skill_over_a_file_of_its_name_that_does_not_load_keeps_the_file(memory, settings) -> None:
+    user_dir = settings.resolved_user_skills_dir
+    user_dir.mkdir(parents=True, exist_ok=True)
+    half_written = user_dir / "payment-rca.yaml"
+    half_written.write_text("name: payment-rca\ndescription: [unclosed\n", encoding="utf-8")
+    text = skill_text(load_skills(settings).get(NAME)).replace(f"name: {NAME}", "name: payment-rca", 1)
+    done = accept(memory, user_dir, "payment-rca", text, reason="created")
+    assert done.path == half_written and done.path.read_text(encoding="utf-8") == text
+    assert done.set_aside.read_text(encoding="utf-8") == "name: payment-rca\ndescription: [unclosed\n"
+    again = accept(memory, user_dir, "payment-rca", text.replace("version: 1", "version: 2", 1), reason="again",
+                   base=load_skills(settings).get("payment-rca"))
+    assert again.set_aside is None  # the file it replaced loaded, and is stored
+
+
 def test_a_rollback_restores_a_skill_written_with_crlf_line_endings_byte_for_byte(memory, settings) -> None:
     builtin = settings.skills_dirs[0] / f"{NAME}.yaml"
     original = builtin.read_bytes().replace(b"\n", b"\r\n")  # a file saved on Windows
@@ -268,7 +319,7 @@ def test_a_rollback_restores_a_skill_written_with_crlf_line_endings_byte_for_byt
     _text, _proposal, done = _accept_memory_patch(memory, settings)
     assert history(memory, NAME)[0].yaml_text.encode("utf-8") == original
     current = load_skills(settings).get(NAME)
-    preview = rollback_preview(memory, NAME, 1, current)  # shows what is written: every line's ending changes
+    preview = rollback_preview(memory, NAME, 1, current, settings.resolved_user_skills_dir)  # every line ending changes
     assert "-version: 2\n" in preview and "+version: 1\r\n" in preview
     rollback(memory, settings.resolved_user_skills_dir, NAME, 1, current=current)
     assert done.path.read_bytes() == original

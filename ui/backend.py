@@ -218,7 +218,7 @@ def rollback_preview(name: str, version: int) -> str:
     """The diff a rollback to ``version`` makes to the Skill's current text ('' when identical)."""
     from agent.evolve.versions import rollback_preview as preview
 
-    return preview(memory(), name, version, skill_library().get(name))
+    return preview(memory(), name, version, skill_library().get(name), settings().resolved_user_skills_dir)
 
 
 def rollback(name: str, version: int, author: str | None = None) -> Any:

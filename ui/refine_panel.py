@@ -49,7 +49,8 @@ def _apply(case_id: str) -> None:
         log.warning("applying the refinement of %s failed", case_id, exc_info=exc)
         st.session_state[FLASH] = ("error", f"Not saved: {friendly_error(exc)}")
         return
-    st.session_state[FLASH] = ("success", f"Saved {done.record.name} v{done.record.version} to {done.path}")
+    st.session_state[FLASH] = ("success", f"Saved {done.record.name} v{done.record.version} to {done.path}"
+                                          f"{done.set_aside_line}")
 
 
 def _render_search(search: Any) -> None:

@@ -30,7 +30,7 @@ def _rollback(name: str) -> None:
         st.session_state[FLASH] = ("success", already_line(name, int(version), done.record))
         return
     st.session_state[FLASH] = ("success", f"{name} v{done.record.version} ({done.record.reason}) written to "
-                                          f"{done.path}")
+                                          f"{done.path}{done.set_aside_line}")
 
 
 def render_versions(name: str) -> None:

@@ -92,12 +92,15 @@ class AppliedView(BaseModel):
     path: str
     written: bool = Field(default=True, description="False: a rollback to the text already active; nothing was "
                           "written or stored, the version shown is the active one.")
+    set_aside: str | None = Field(default=None, description="Where the file the write replaced was copied, when no "
+                                  "stored version holds it (it did not load): ``.replaced/`` in the Skill directory.")
 
     @classmethod
     def of(cls, done: Accepted) -> AppliedView:
         record = done.record
         return cls(skill=record.name, version=record.version, reason=record.reason, author=record.author,
-                   path=str(done.path), written=done.written)
+                   path=str(done.path), written=done.written,
+                   set_aside=str(done.set_aside) if done.set_aside else None)
 
 
 class RefinementView(BaseModel):

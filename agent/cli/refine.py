@@ -128,7 +128,7 @@ def refine_command(
             done = bench.accept(proposal, author=author())
         else:
             done = _refine_case(bench, from_case, name, search, yes)
-    say(f"saved {done.record.name} v{done.record.version} to {done.path}")
+    say(f"saved {done.record.name} v{done.record.version} to {done.path}{done.set_aside_line}")
 
 
 def _refine_case(bench: Any, case_id: str, name: str | None, search: bool, yes: bool) -> Any:
@@ -170,6 +170,8 @@ def new_command(
     yes: YesOption = False,
 ) -> None:
     """Create a Skill from a description (LLM; offline from the closest Skill of that pattern/module)."""
+    from agent.evolve.versions import unkept_file_line
+
     if pattern is not None and pattern not in ("rca", "release_interception", "inspection"):
         fail(f"--pattern: must be rca, release_interception or inspection, got {pattern!r}")
     with evolve_errors():
@@ -179,7 +181,9 @@ def new_command(
         say(f"new Skill {new.name} ({new.source}{origin}):")
         console.print(Syntax(new.patched.text, "yaml", theme="ansi_dark", word_wrap=True))
         _warn_unknown_names(new, bench.catalog, bundle)
+        if (kept := unkept_file_line(bench.memory, bench.user_dir, new.name, None)) is not None:
+            say(kept, "yellow")  # a file of that name that does not load: kept, not lost
         if not yes:
             typer.confirm(f"Save {new.name}?", abort=True)
         done = bench.save_new(new, author=author())
-    say(f"saved {new.name} v{done.record.version} to {done.path}")
+    say(f"saved {new.name} v{done.record.version} to {done.path}{done.set_aside_line}")

@@ -57,7 +57,14 @@ def rollback_command(
 ) -> None:
     """Restore an earlier version byte for byte (it becomes the active version; written to the user dir). When its
     text is already the active one, nothing is written and no version is recorded."""
-    from agent.evolve.versions import already_at, already_line, kept_edit_line, rollback, rollback_preview
+    from agent.evolve.versions import (
+        already_at,
+        already_line,
+        kept_edit_line,
+        rollback,
+        rollback_preview,
+        unkept_file_line,
+    )
     from agent.runtime import load_skills
 
     settings = get_settings()
@@ -68,15 +75,18 @@ def rollback_command(
         if active is not None:
             say(already_line(name, version, active))
             return
-        preview = rollback_preview(memory, name, version, current)
+        user_dir = settings.resolved_user_skills_dir
+        preview = rollback_preview(memory, name, version, current, user_dir)
         say(f"preview: what `rollback` writes over the current {name} (v{version}, exactly as stored)")
         show_diff(preview or "identical to the current text\n")
-        if (kept := kept_edit_line(memory, name, current)) is not None:
-            say(kept)
+        for kept in (kept_edit_line(memory, name, current), unkept_file_line(memory, user_dir, name, current)):
+            if kept is not None:
+                say(kept)
         if not yes:
             typer.confirm(f"Restore {name} v{version}?", abort=True)
-        done = rollback(memory, settings.resolved_user_skills_dir, name, version, author=author(), current=current)
+        done = rollback(memory, user_dir, name, version, author=author(), current=current)
     if not done.written:  # made active meanwhile, by another process
         say(already_line(name, version, done.record))
         return
-    say(f"{name} v{done.record.version} ({done.record.reason}, its text byte for byte) written to {done.path}")
+    say(f"{name} v{done.record.version} ({done.record.reason}, its text byte for byte) written to {done.path}"
+        f"{done.set_aside_line}")

@@ -7,7 +7,10 @@ file is put back, and when writing fails nothing is stored. The first accepted
 change of a Skill also stores the text it replaced, so it can always be restored. A rollback writes an
 old version's text back byte for byte and records it as a new history entry ("rollback to v2", the next
 number): the counter lives in the history, never in a rewritten file, and history only ever grows. A rollback to
-the text already active (and in the file) writes and records nothing.
+the text already active (and in the file) writes and records nothing. A file the write replaces that no stored
+version holds and the Skill in use did not load from (one that does not load: a half-finished hand edit, or a
+broken override of a built-in Skill) cannot be stored as a version: its bytes are copied to ``.replaced/`` in the
+user's Skill directory first, so no write loses them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,8 @@ from agent.memory.errors import SkillVersionNotFoundError
 from agent.memory.records import SkillVersionRecord
 from agent.memory.skill_versions import text_sha256
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
+
+REPLACED_DIR = ".replaced"  # in the user's Skill directory: files a write replaced that no stored version holds
 
 
 class SkillFileError(RuntimeError):
@@ -38,6 +44,14 @@ class Accepted:
     path: Path
     baseline: SkillVersionRecord | None = None
     written: bool = True  # False: a rollback to the text already active, which wrote and stored nothing
+    set_aside: Path | None = None  # where the replaced file's bytes were copied (:func:`unkept_file`)
+
+    @property
+    def set_aside_line(self) -> str:
+        """'' or what a face appends to its "written to" line: where the replaced file was kept."""
+        if self.set_aside is None:
+            return ""
+        return f"; the file it replaced (held by no stored version) is kept as {self.set_aside}"
 
 
 def skill_text(loaded: LoadedSkill) -> str:
@@ -84,23 +98,66 @@ def _replace(path: Path, data: bytes) -> None:
         raise SkillFileError(f"cannot write {path}: {exc}") from exc
 
 
+def _file_bytes(path: Path) -> bytes | None:
+    """The bytes of the file at ``path``, None when there is none (SkillFileError when it cannot be read)."""
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError as exc:
+        raise SkillFileError(f"cannot read {path}: {exc}") from exc
+
+
+def unkept_file(memory: Any, user_dir: Path, name: str, loaded: LoadedSkill | None) -> Path | None:
+    """The user's file a write of Skill ``name`` would replace when neither the Skill in use (``loaded``) came from
+    it nor a stored version holds its bytes (it does not load, or another file shadows it): a save stores only
+    ``loaded``'s text, so these bytes are set aside first (:data:`REPLACED_DIR`). None otherwise."""
+    path = user_skill_path(user_dir, name, loaded)
+    before = _file_bytes(path)
+    if before is None or (loaded is not None and loaded.path is not None and loaded.path.resolve() == path.resolve()):
+        return None
+    try:
+        stored = {v.sha256 for v in memory.skill_versions(name)}
+        return None if text_sha256(before.decode("utf-8")) in stored else path
+    except UnicodeDecodeError:
+        return path
+
+
+def unkept_file_line(memory: Any, user_dir: Path, name: str, loaded: LoadedSkill | None) -> str | None:
+    """What a save or rollback says of :func:`unkept_file` (the preview's warning); None when there is none."""
+    path = unkept_file(memory, user_dir, name, loaded)
+    if path is None:
+        return None
+    return (f"{path} holds text the Skill in use did not load from (it does not load, or another file shadows it) "
+            f"and no stored version has: it is copied to {path.parent / REPLACED_DIR}/ before the write")
+
+
+def _set_aside(path: Path) -> Path:
+    """Copy ``path`` into :data:`REPLACED_DIR` beside it, named with the time (UTC); the copy's path."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = path.parent / REPLACED_DIR / f"{path.name}.{stamp}"
+    try:
+        target.parent.mkdir(exist_ok=True)
+        replace_file(target, path.read_bytes())
+    except OSError as exc:
+        raise SkillFileError(f"cannot keep {path} before replacing it (in {target.parent}): {exc}") from exc
+    return target
+
+
 @contextmanager
 def _written(
     memory: Any, user_dir: Path, name: str, text: str, loaded: LoadedSkill | None
-) -> Iterator[tuple[Path, SkillVersionRecord | None]]:
+) -> Iterator[tuple[Path, SkillVersionRecord | None, Path | None]]:
     """Write the user's Skill file, store the text it replaced (``ensure_baseline``: read before the write, which
-    may replace ``loaded``'s own file), then run the body (which records the version); yields the file and the
-    baseline stored. When the body fails, put the file back as it was (or remove it), so a failed save leaves the
-    file as it was and records no new version (the baseline stays: history only grows)."""
+    may replace ``loaded``'s own file; a replaced file no version can hold is copied aside first, :func:`unkept_file`),
+    then run the body (which records the version); yields the file, the baseline stored and the copy set aside.
+    When the body fails, put the file back as it was (or remove it), so a failed save leaves the file as it was and
+    records no new version (the baseline and the copy stay: history only grows)."""
     replaced = file_text(loaded) if loaded is not None else None
     path = user_skill_path(user_dir, name, loaded)
-    try:
-        before = path.read_bytes() if path.is_file() else None
-    except OSError as exc:
-        raise SkillFileError(f"cannot read {path}: {exc}") from exc
+    before = _file_bytes(path)
+    aside = _set_aside(path) if unkept_file(memory, user_dir, name, loaded) is not None else None
     written = write_user_skill(user_dir, name, text, loaded)
     try:
-        yield written, ensure_baseline(memory, name, replaced) if replaced is not None else None
+        yield written, ensure_baseline(memory, name, replaced) if replaced is not None else None, aside
     except BaseException:
         if before is None:
             written.unlink(missing_ok=True)
@@ -173,9 +230,9 @@ def accept(
     loaded = validated(text, f"<{name}>")
     if loaded.name != name:
         raise ValueError(f"the text is Skill {loaded.name!r}, not {name!r}")
-    with _written(memory, user_dir, name, text, base) as (path, baseline):
+    with _written(memory, user_dir, name, text, base) as (path, baseline, aside):
         record = memory.save_skill_version(name, text, reason=reason, author=author, version=loaded.skill.version)
-    return Accepted(record, path, baseline)
+    return Accepted(record, path, baseline, set_aside=aside)
 
 
 def history(memory: Any, name: str) -> list[SkillVersionRecord]:
@@ -207,9 +264,11 @@ def rollback_text(memory: Any, name: str, version: int) -> str:
     return stored_version(memory, name, version).yaml_text
 
 
-def rollback_preview(memory: Any, name: str, version: int, current: LoadedSkill | None) -> str:
-    """The unified diff a rollback to ``version`` makes to the current text ('' when they are identical)."""
-    now = file_text(current) if current is not None else ""
+def rollback_preview(memory: Any, name: str, version: int, current: LoadedSkill | None, user_dir: Path) -> str:
+    """The unified diff a rollback to ``version`` makes to the file it replaces: the user's file of the Skill (even
+    one that does not load), else the current text ('' when they are identical)."""
+    held = _file_bytes(user_skill_path(user_dir, name, current))
+    now = held.decode("utf-8", errors="replace") if held is not None else file_text(current) if current else ""
     return unified_diff(now, rollback_text(memory, name, version), name, "current", f"v{version}")
 
 
@@ -248,6 +307,6 @@ def rollback(
     if current is not None and (active := already_at(memory, name, version, current)) is not None:
         return Accepted(active, current.path or user_skill_path(user_dir, name, current), written=False)
     text = rollback_text(memory, name, version)
-    with _written(memory, user_dir, name, text, current) as (path, baseline):
+    with _written(memory, user_dir, name, text, current) as (path, baseline, aside):
         record = memory.restore_skill_version(name, version, author=author)
-    return Accepted(record, path, baseline)
+    return Accepted(record, path, baseline, set_aside=aside)

@@ -75,7 +75,8 @@ def get_version(name: str, version: int, state: State) -> dict[str, Any]:
     record = versions.stored_version(state.memory, name, version)
     current = load_skills(state.settings).get(name)
     return {**record.model_dump(mode="json", exclude={"created"}),
-            "rollback_diff": versions.rollback_preview(state.memory, name, version, current)}
+            "rollback_diff": versions.rollback_preview(state.memory, name, version, current,
+                                                       state.settings.resolved_user_skills_dir)}
 
 
 @router.post("/{name}/rollback", response_model=AppliedView, status_code=201)
