@@ -6,7 +6,9 @@ modules are imported inside the fixtures, so a test that needs none of them does
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -49,6 +51,25 @@ def knowledge(bianque_home) -> KnowledgeStore:
     from agent.knowledge.store import KnowledgeStore
 
     return KnowledgeStore(get_settings())
+
+
+@contextmanager
+def _as_terminal() -> Iterator[io.StringIO]:
+    from rich.console import Console
+
+    from agent.cli import common
+
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(common, "console", Console(file=out, force_terminal=True, width=80, color_system=None))
+        yield out
+
+
+@pytest.fixture
+def terminal() -> Callable[[], AbstractContextManager[io.StringIO]]:
+    """``with terminal() as out:`` the CLI's tables (printed through ``agent.cli.common.print_table``) go to ``out``
+    as to an 80-column terminal; typer's CliRunner is no terminal."""
+    return _as_terminal
 
 
 @pytest.fixture

@@ -102,6 +102,14 @@ def test_show_summary():
     assert table.exit_code == 0 and "RankingP99LatencyHigh" in table.stdout
 
 
+def test_show_written_to_a_pipe_keeps_each_field_on_one_line():
+    """Out of a terminal the table was folded to 80 columns, the event and the changes broken across lines."""
+    result = runner.invoke(app, ["bundle", "show", str(FIXTURE)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    [changes] = [line for line in result.stdout.splitlines() if "cfg-77" in line]
+    assert "cfg-77 (config feature-store at 2026-03-02T10:05:00Z), deploy-8812 (deploy ranking at" in changes
+
+
 def test_show_says_when_samples_are_read_as_step_means(tmp_path):
     fine = tmp_path / "fine"
     shutil.copytree(FIXTURE, fine)

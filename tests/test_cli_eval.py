@@ -122,6 +122,17 @@ def test_eval_table(mixed_cases):
     assert "rca-slow-dependency" in out and "skipped unlabelled: no label.yaml" in out
 
 
+def test_eval_tables_written_to_a_pipe_keep_each_row_on_one_line(mixed_cases):
+    """Out of a terminal the tables were folded to 80 columns ("noise / silenced", "(1/1 / labelled)")."""
+    result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--jobs", "1"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    [header] = [line for line in lines if "top-1" in line]
+    assert "noise silenced" in header and "missed actionable" in header
+    [row] = [line for line in lines if "labelled)" in line]
+    assert "100% (1/1 labelled)" in row
+
+
 def test_eval_of_a_directory_without_bundles_fails(tmp_path):
     result = runner.invoke(app, ["eval", "--cases", str(tmp_path)])
     assert result.exit_code == 2

@@ -40,14 +40,23 @@ def test_list_shows_cases_with_answers(stored) -> None:
     assert "done ✗" in result.output and "corrected as wrong" in result.output
 
 
-def test_list_in_an_80_column_terminal_crops_no_answer(stored) -> None:
+def test_list_in_an_80_column_terminal_crops_no_answer(stored, terminal) -> None:
     """The answer column folds, it is never cut at the terminal's edge (``feature-store/slow_dependency`` had
     shown as ``feature-s``, ``ore/slow_``...)."""
-    result = runner.invoke(app, ["cases", "list", "--pattern", "rca"], env={"COLUMNS": "80"})
-    lines = result.output.splitlines()
+    with terminal() as out:
+        assert runner.invoke(app, ["cases", "list", "--pattern", "rca"]).exit_code == 0
+    lines = out.getvalue().splitlines()
     start = lines[2].index("answer")  # the header row
     row = [line[start:].strip() for line in lines[4:] if line[start:].strip()]
-    assert "feature-store/slow_dependency" in "".join(row).replace(" ", ""), result.output
+    assert "feature-store/slow_dependency" in "".join(row).replace(" ", ""), out.getvalue()
+
+
+def test_list_written_to_a_pipe_keeps_each_case_on_one_line(stored) -> None:
+    """Out of a terminal the table was folded to 80 columns, the answer broken across lines."""
+    result = runner.invoke(app, ["cases", "list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.stdout.splitlines() if stored["rca"] in line]
+    assert "done ✗" in row and "needs attention, feature-store/slow_dependency" in row
 
 
 def test_list_says_when_no_case_matches_its_filters_and_refuses_an_unknown_status(stored) -> None:

@@ -119,6 +119,23 @@ def test_list_shows_skills_sources_overrides_and_failed_files(only_fixture_dirs)
     assert "override/user/broken.yaml:5: decision.default: outcome 'maybe'" in result.output
 
 
+def test_list_written_to_a_pipe_keeps_each_skill_on_one_line(tmp_path, monkeypatch):
+    """Out of a terminal the table was folded to 80 columns: a long name, its scope and its file broken across
+    lines."""
+    name = "disk-inspection-of-every-service-of-the-serving-system"
+    skills = tmp_path / "skills-of-the-search-and-recommendation-team"
+    skills.mkdir()
+    text = (SHIPPED / "disk-inspection.yaml").read_text().replace("name: disk-inspection", f"name: {name}")
+    (skills / f"{name}.yaml").write_text(text)
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(skills)]))
+    monkeypatch.setenv("BIANQUE_USER_SKILLS_DIR", str(tmp_path / "user"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["skills", "list"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    [row] = [line for line in result.stdout.splitlines() if name in line]
+    assert "gateway, query-understanding, +7" in row and f"{skills.name}/{name}.yaml" in row
+
+
 def test_show_prints_the_skill_yaml(only_fixture_dirs):
     result = runner.invoke(app, ["skills", "show", "shared"])
     assert result.exit_code == 0, result.output

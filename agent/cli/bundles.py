@@ -22,6 +22,7 @@ from agent.cli.common import (
     console,
     err_console,
     print_json,
+    print_table,
     warn,
 )
 from agent.detectors.wording import fmt_duration
@@ -100,7 +101,7 @@ def show(
         if key == "warnings":  # printed above
             continue
         table.add_row(key.replace("_", " "), ", ".join(map(str, value)) if isinstance(value, list) else str(value))
-    console.print(table)
+    print_table(table)
 
 
 @bundle_app.command("ingest")

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.bundles.errors import InvalidBundleError
-from agent.cli.common import JsonOption, console, fail, print_json, print_markdown, user_errors
+from agent.cli.common import JsonOption, console, fail, print_json, print_markdown, print_table, user_errors
 from agent.config import get_settings
 from agent.events import Pattern
 from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
@@ -92,7 +92,7 @@ def list_cases(
         )
     if any(case.corrections for case in cases):
         table.caption = "✓ confirmed by a correction, ✗ corrected as wrong (see `bianque cases show ID`)"
-    console.print(table)
+    print_table(table)
 
 
 @cases_app.command("resume")
@@ -209,4 +209,4 @@ def list_queue(
         )
     if stats.failed:
         table.caption = "failed items ran out of attempts: POST /queue/ID/retry (or a repeat alert) queues one again"
-    console.print(table)
+    print_table(table)

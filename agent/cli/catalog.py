@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from agent.bundles.errors import InvalidBundleError
-from agent.cli.common import BundleOption, JsonOption, console, err_console, print_json
+from agent.cli.common import BundleOption, JsonOption, console, err_console, print_json, print_table
 from agent.config import get_settings
 from agent.detectors.counters import counter_name
 from agent.detectors.direction import infer_direction
@@ -82,16 +81,13 @@ def render(result: Catalog) -> None:
         table.add_column(headers[i], overflow="fold", no_wrap=headers[i] == "metric")
     for row in rows:
         table.add_row(*(row[i] for i in shown))
-    # a terminal's width is the limit; a file or pipe gets rows as wide as they are, not folded to 80 columns
-    out = console if console.is_terminal else Console(file=console.file, width=max(console.width, FILE_WIDTH))
-    out.print(table)
+    print_table(table)
     console.print(f"log sources: {', '.join(result.log_sources) or '-'}", markup=False)
     console.print(f"log services: {', '.join(result.log_services) or '-'}", markup=False)
     console.print(f"change services: {', '.join(result.change_services) or '-'}", markup=False)
 
 
 _BAD_WHEN = {"up": "rises", "down": "falls", "both": "moves either way"}
-FILE_WIDTH = 200  # columns of the table written to a file or a pipe
 
 
 def _short(items: tuple[str, ...], keep: int = 3) -> str:

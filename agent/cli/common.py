@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
+from rich.table import Table
 from rich.text import Text
 
 console = Console()
@@ -132,6 +133,23 @@ def database_errors() -> Iterator[None]:
 
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+UNFOLDED_MAX = 10_000  # the widest line of a table printed unfolded (a file, a pipe, `schedule list --wide`)
+
+
+def print_table(table: Table, out: Console | None = None, *, unfolded: bool = False) -> None:
+    """Print ``table`` on ``out`` (default :data:`console`). A terminal fits it to its width (``unfolded``: not, its
+    lines as wide as the table, as ``kubectl get -o wide``); a file or a pipe always gets it unfolded, each row on
+    its own lines with every word whole, never folded to 80 columns ("unkno / wn") that grep and scripts cannot
+    read."""
+    out = out or console
+    if out.is_terminal and not unfolded:
+        out.print(table)
+        return
+    width = out.measure(table, options=out.options.update_width(UNFOLDED_MAX)).maximum
+    Console(file=out.file, width=max(width, out.width), force_terminal=out.is_terminal,
+            color_system=out.color_system).print(table)
 
 
 def print_markdown(text: str) -> None:

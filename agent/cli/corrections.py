@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from agent.cli.common import JsonOption, console, fail, print_json
+from agent.cli.common import JsonOption, fail, print_json, print_table
 from agent.cli.evolve_support import author, evolve_errors, knowledge_store, memory_store, say
 from agent.config import get_settings
 
@@ -129,7 +129,7 @@ def distill_command(
         table.add_column(column, overflow="fold")
     for n in report.notes:
         table.add_row(n.id, n.action, n.group.skill, n.group.kind, n.group.signature, str(len(n.cases)), n.writer)
-    console.print(table)
+    print_table(table)
     for message in report.messages:
         say(f"note: {message}", "yellow")
     say(f"{report.count('created')} created, {report.count('updated')} updated, "
@@ -155,7 +155,7 @@ def kinds_command(as_json: JsonOption = False) -> None:
     for row in learned:
         table.add_row(Text(str(row["kind"])), "yes" if row["team"] else "", str(row["corrections"]),
                       Text(_counted(row["seen_as"])), Text(_counted(row["signatures"], "\n")))
-    console.print(table)
+    print_table(table)
 
 
 def _counted(counts: Any, sep: str = ", ") -> str:

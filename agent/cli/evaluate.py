@@ -22,6 +22,7 @@ from agent.cli.common import (
     err_console,
     knowledge_errors,
     print_json,
+    print_table,
     user_errors,
 )
 from agent.config import PROJECT_ROOT, get_settings, masked_url
@@ -82,7 +83,7 @@ def print_summary(report, title: str) -> None:
     console.rule(title)
     console.print(f"{report.overall.cases} cases, pass rate {_pct(report.overall.rates()['pass_rate'])}")
     for table in [*pattern_tables(report), skill_table(report)]:
-        console.print(table)
+        print_table(table)
 
 
 def print_problems(report) -> None:

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from agent.cli.common import knowledge_errors, user_errors
+from agent.cli.common import knowledge_errors, print_table, user_errors
 from agent.config import get_settings, masked_url
 from agent.knowledge.store import COLLECTIONS, KnowledgeStore
 
@@ -95,7 +95,7 @@ def search(
         # titles and texts hold what logs, alerts and engineers wrote: never read as markup
         table.add_row(f"{hit.score:.3f}", hit.collection, f"{escape(hit.title)}\n[dim]{escape(hit.id)}[/dim]",
                       escape(text))
-    console.print(table)
+    print_table(table, console)
 
 
 @knowledge_app.command("forget-dir")
@@ -123,7 +123,7 @@ def stats() -> None:
     table.add_column("records", justify="right")
     for name, count in store.stats().items():
         table.add_row(name, str(count))
-    console.print(table)
+    print_table(table, console)
     for directory, count in sorted(store.handbook_dirs().items()):
         where = directory or f"{store.settings.knowledge_dir} (the configured handbook)"
         console.print(f"handbook: {count} chunks from {where}", markup=False, highlight=False, soft_wrap=True)

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agent.cli.common import console, fail, with_status
+from agent.cli.common import console, fail, print_table, with_status
 from agent.cli.evolve_support import BundleCatalog, YesOption, author, evolve_errors, memory_store, say, show_diff
 from agent.config import get_settings
 
@@ -38,7 +38,7 @@ def _show_replay(report: Any) -> None:
             table.add_row(*row.values(), style=styles.get(row["result"]))
         if not rows:
             table.add_row("(none)", "", "", "", "", style="dim")
-        console.print(table)
+        print_table(table)
     say(report.reason, "green" if report.accepted else "red")
 
 
@@ -57,7 +57,7 @@ def _show_search(result: Any) -> None:
     for tried in result.tried:
         style = "green" if tried is result.best else ("red" if tried.broken else None)
         table.add_row(tried.describe, str(tried.fixed), str(tried.broken), tried.gate, style=style)
-    console.print(table)
+    print_table(table)
 
 
 def _refined(bench: Any, case_id: str, skill: str | None, search: bool) -> Any:

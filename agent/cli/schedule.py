@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -25,6 +24,7 @@ from agent.cli.common import (
     knowledge_errors,
     print_json,
     print_markdown,
+    print_table,
     user_errors,
     warn,
 )
@@ -54,7 +54,6 @@ KNOWN_SHOWN = 20  # services named by the warning of `schedule add` about one no
 SERVICE_CHECK_TIMEOUT_S = 2.0  # how long `schedule add` waits for a server to list its services (a side check)
 HISTORY_SHOWN = 20  # runs `schedule history` shows without --limit
 MARK = "*"  # after a cell of `schedule list` whose reason is printed below its table
-UNFOLDED_MAX = 1000  # the widest line `schedule list --wide` prints
 ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LookupError, ValueError)
 
 
@@ -95,7 +94,7 @@ def list_schedules(
     if not schedules:
         console.print("no schedules: run `bianque schedule sync` to load the Skills' schedules")
         return
-    _print_table(_schedule_table(schedules, wide), unfolded=wide)
+    print_table(_schedule_table(schedules, wide), unfolded=wide)
     if any(s.overdue for s in schedules):
         console.print("overdue: no scheduler has run them; `bianque schedule start` or `bianque serve "
                       "--with-scheduler` runs one (a run more than 30 minutes late is skipped, the next is on time)")
@@ -108,22 +107,11 @@ def list_schedules(
             err_console.print(f"{MARK} [yellow]no job[/] for schedule {escape(s.job_id)}: {escape(s.problem)}")
 
 
-def _print_table(table: Table, *, unfolded: bool) -> None:
-    """Print ``table`` fitted to the terminal, or ``unfolded``: at its own width however narrow the terminal is, each
-    row one line (as ``kubectl get -o wide``: a pipe gets whole lines, a terminal wraps them)."""
-    if not unfolded:
-        console.print(table)
-        return
-    width = console.measure(table, options=console.options.update_width(UNFOLDED_MAX)).maximum
-    Console(width=max(width, console.width), force_terminal=console.is_terminal,
-            color_system=console.color_system).print(table)
-
-
 def _schedule_table(schedules: list[ScheduleState], wide: bool) -> Table:
-    """The table of `schedule list`: how each schedule stands, one line each in 80 columns (a job id longer than about
-    35 characters is folded): its next run and last run as ``12-14 02:00`` (a next run passed: ``overdue``) and the
-    last run's status (``running`` while a run holds it). ``wide`` adds what each schedule is (skill, cron, services,
-    enabled) and writes times in full (``running since …``)."""
+    """The table of `schedule list`: how each schedule stands, one line each in 80 columns (in a terminal, a job id
+    longer than about 35 characters is folded): its next run and last run as ``12-14 02:00`` (a next run passed:
+    ``overdue``) and the last run's status (``running`` while a run holds it). ``wide`` adds what each schedule is
+    (skill, cron, services, enabled) and writes times in full (``running since …``)."""
     from agent.scheduler.overview import next_run_label, services_label, status_label
 
     when = to_rfc3339 if wide else to_short_utc
@@ -296,10 +284,10 @@ def history(
                   header_style="bold")
     for column in ("started", "took", "status", "case"):
         table.add_column(column, no_wrap=True)
-    table.add_column("reason")  # the one column cut (its cells never wrap) when the line is too short
+    table.add_column("reason")  # the one column cut (its cells never wrap) when a terminal's line is too short
     for run in runs:
         table.add_row(*_history_row(run))
-    console.print(table)
+    print_table(table)
 
 
 def _history_row(run: ScheduleRunRecord) -> tuple[str | Text, ...]:

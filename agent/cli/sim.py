@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agent.cli.common import print_table
 from agent.sim.batch import BENCHMARK_SEEDS, generate_batch
 from agent.sim.curated import CURATED, write_curated
 from agent.sim.openmetrics import write_openmetrics
@@ -46,7 +47,7 @@ def _list_faults(as_json: bool) -> None:
     table.add_column("patterns")
     for fault, patterns in table_data.items():
         table.add_row(fault, ", ".join(patterns))
-    console.print(table)
+    print_table(table, console)
 
 
 @sim_app.callback()

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import JsonOption, console, print_json
+from agent.cli.common import JsonOption, print_json, print_table
 from agent.cli.evolve_support import YesOption, author, evolve_errors, memory_store, say, show_diff
 from agent.config import get_settings
 
@@ -34,7 +34,7 @@ def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as
         table.add_column(column, overflow="fold")
     for v in versions:
         table.add_row(f"v{v.version}", "*" if v.active else "", v.reason, v.author or "", v.sha256[:12])
-    console.print(table)
+    print_table(table)
 
 
 def diff_command(

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
-from agent.cli.common import warn
+from agent.cli.common import print_table, warn
 from agent.skills.library import SkillLibrary, load_default_library, load_library, same_name_siblings, skill_error
 from agent.skills.lint import located_catalog_warnings
 from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
@@ -64,7 +64,7 @@ def list_skills() -> None:
         source = loaded.source + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
         name = loaded.name + (" [generic]" if loaded.skill.generic else "")
         table.add_row(name, loaded.skill.pattern.value, str(loaded.skill.version), _scope(loaded), source)
-    console.print(table)
+    print_table(table, console)
     failed = library.failed_files()
     if failed:
         console.print(f"[bold red]{len(failed)} file(s) failed to load:[/]")
