@@ -78,9 +78,9 @@ Ablation = Callable[[Path, Path], Path]
 
 def _event(bundle: Path) -> Event:
     """The bundle's event alone (its data files are not parsed)."""
-    event, errors = read_event(bundle / "event.yaml", f"{bundle.name}/event.yaml")
+    event, errors = read_event(bundle / "event.yaml", str(bundle / "event.yaml"))
     if event is None:
-        raise SystemExit(f"{bundle}: {'; '.join(map(str, errors))}")
+        raise SystemExit("; ".join(map(str, errors)))  # each names the file by its path
     return event
 
 

@@ -53,6 +53,13 @@ def knowledge(bianque_home) -> KnowledgeStore:
     return KnowledgeStore(get_settings())
 
 
+@pytest.fixture
+def in_tmp_path(tmp_path, monkeypatch) -> None:
+    """The test runs in ``tmp_path``, so that a bundle made there is given by a relative path as a user gives it (its
+    messages name it as given: ``my-case/event.yaml:3``)."""
+    monkeypatch.chdir(tmp_path)
+
+
 @contextmanager
 def _as_terminal() -> Iterator[io.StringIO]:
     from rich.console import Console

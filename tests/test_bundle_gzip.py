@@ -77,10 +77,10 @@ def test_both_forms_present_is_an_error_naming_the_bundle_and_files(plain, tmp_p
     (case / f"{name}.gz").write_bytes(gzip.compress((case / name).read_bytes()))
     bundle, errors = read_bundle(case)
     assert bundle is None
-    assert errors == [BundleError("case", f"both {name} and {name}.gz are present; keep only one of them")]
+    assert errors == [BundleError(str(case), f"both {name} and {name}.gz are present; keep only one of them")]
     result = runner.invoke(app, ["bundle", "validate", str(case)])
     assert result.exit_code == 1
-    assert f"case: both {name} and {name}.gz are present" in result.stderr
+    assert f"{case}: both {name} and {name}.gz are present" in result.stderr
 
 
 def _not_gzip(data: bytes) -> bytes:
@@ -102,7 +102,7 @@ def test_corrupt_gz_is_a_clear_error_naming_the_file(packed, name, damage):
     path.write_bytes(damage(path.read_bytes()))
     bundle, errors = read_bundle(packed)
     assert bundle is None
-    assert [e.file for e in errors] == [f"case/{name}.gz"]
+    assert [e.file for e in errors] == [f"{packed}/{name}.gz"]
     assert errors[0].message.startswith("cannot read: corrupt gzip data")
 
 
@@ -112,8 +112,8 @@ def test_errors_in_gz_files_name_the_real_file_and_line(packed):
     metrics = gzip.decompress((packed / "metrics.csv.gz").read_bytes()) + b"5,up,db,abc,\n"
     (packed / "metrics.csv.gz").write_bytes(gzip.compress(metrics))
     assert [str(e) for e in validate_bundle(packed)] == [
-        "case/metrics.csv.gz:5: value: not a number ('abc')",
-        "case/logs.jsonl.gz:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL (any case; WARNING, TRACE, "
+        f"{packed}/metrics.csv.gz:5: value: not a number ('abc')",
+        f"{packed}/logs.jsonl.gz:2: level: must be one of DEBUG, INFO, WARN, ERROR, FATAL (any case; WARNING, TRACE, "
         "CRITICAL, ERR and other common names are read too, and the numbers of syslog, 0-7, and bunyan/pino, "
         "10-60), got 'LOUD'",
     ]

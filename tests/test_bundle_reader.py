@@ -101,10 +101,10 @@ def test_invalid_bundle_raises_with_every_error(tmp_path):
     with pytest.raises(InvalidBundleError) as info:
         load_bundle(case)
     assert [str(e) for e in info.value.errors] == [
-        "case/event.yaml: missing (every case bundle needs an event.yaml)",
-        "case/metrics.csv:1: header: missing column(s) service (need timestamp,metric,service,value)",
+        f"{case}/event.yaml: missing (every case bundle needs an event.yaml)",
+        f"{case}/metrics.csv:1: header: missing column(s) service (need timestamp,metric,service,value)",
     ]
-    assert "case/event.yaml: missing" in str(info.value)
+    assert f"{case}/event.yaml: missing" in str(info.value)
 
 
 @needs(NEZHA)
@@ -126,6 +126,6 @@ def test_a_misspelt_required_field_is_named_with_its_line(tmp_path):
     (case / "event.yaml").write_text("service: checkout\npatern: rca\ntiem: 2026-03-02T10:00:00Z\n")
     _, errors = read_bundle(case)
     messages = [str(e) for e in errors]
-    assert "case/event.yaml:2: pattern: required (line 2 has 'patern': did you mean 'pattern'?)" in messages
-    assert "case/event.yaml:3: time: required (line 3 has 'tiem': did you mean 'time'?)" in messages
+    assert f"{case}/event.yaml:2: pattern: required (line 2 has 'patern': did you mean 'pattern'?)" in messages
+    assert f"{case}/event.yaml:3: time: required (line 3 has 'tiem': did you mean 'time'?)" in messages
     assert len(messages) == 2  # each reported once

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,18 +13,22 @@ from agent.bundles.label import GroundTruth, load_label
 from agent.bundles.reader import load_bundle
 from agent.bundles.validate import TooManyBundlesError, bundles_under, find_bundles, validate_bundle
 
+pytestmark = pytest.mark.usefixtures("in_tmp_path")
+
 FIXTURE = Path(__file__).parent / "fixtures" / "bundles" / "small-rca"
 GOOD_EVENT = "pattern: rca\ntime: 2026-03-02T10:15:00Z\n"
 
 
 def make_case(root: Path, files: dict[str, str], name: str = "my-case") -> Path:
+    """A bundle ``name`` in ``root`` holding ``files``, by its path relative to the working directory (the test's
+    tmp_path): what its messages name."""
     case = root / name
     case.mkdir()
     files = {"event.yaml": GOOD_EVENT, **files}
     for file, text in files.items():
         if text is not None:
             (case / file).write_text(text)
-    return case
+    return Path(os.path.relpath(case))
 
 
 def errors_of(case: Path) -> list[str]:
@@ -347,9 +352,10 @@ def test_load_label_absent(tmp_path):
 
 
 def test_not_a_directory(tmp_path):
-    assert errors_of(tmp_path / "nope") == ["nope: does not exist"]
+    assert errors_of(Path("nope")) == ["nope: does not exist"]
     (tmp_path / "file").write_text("x")
-    assert errors_of(tmp_path / "file") == ["file: not a directory"]
+    assert errors_of(Path("file")) == ["file: not a directory"]
+    assert errors_of(tmp_path / "nope") == [f"{tmp_path}/nope: does not exist"]  # absolute, given absolute
 
 
 def test_find_bundles_walks_directories(tmp_path):
@@ -394,7 +400,7 @@ def test_find_bundles_returns_a_looping_link_given_as_is(tmp_path):
     """A path given that is a symbolic link loop is no directory: returned as is for validation to say why."""
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     assert find_bundles([tmp_path / "loop"]) == [tmp_path / "loop"]
-    assert errors_of(tmp_path / "loop") == ["loop: does not exist"]
+    assert errors_of(Path("loop")) == ["loop: does not exist"]
 
 
 def test_find_bundles_stops_past_its_limit(tmp_path):

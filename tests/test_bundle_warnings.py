@@ -4,6 +4,7 @@ file, line, field and what ignoring them means."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -18,17 +19,21 @@ from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
 from tests.shared_data import SHARED_DATA, needs
 
+pytestmark = pytest.mark.usefixtures("in_tmp_path")
+
 FIXTURE = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
 GOOD_EVENT = "pattern: rca\ntime: 2026-03-02T10:15:00Z\n"
 REAL_SETS = [SHARED_DATA / name for name in ("nezha-ob", "nezha-tt-dev", "nab-dev")]
 
 
 def make_case(root: Path, files: dict[str, str], name: str = "my-case") -> Path:
+    """A bundle ``name`` in ``root`` holding ``files``, by its path relative to the working directory (the test's
+    tmp_path): what its messages name."""
     case = root / name
     case.mkdir()
     for file, text in {"event.yaml": GOOD_EVENT, **files}.items():
         (case / file).write_text(text)
-    return case
+    return Path(os.path.relpath(case))
 
 
 def warnings_of(case: Path) -> list[str]:
@@ -178,7 +183,7 @@ def test_an_investigation_reports_the_bundles_warnings_in_its_notes(tmp_path):
     (case / "topology.yaml").write_text("services:\n  gateway: {calls: [ranking]}\n")
     bundle = load_bundle(case)
     result = investigate(bundle.event, bundle_toolkit(bundle, get_settings(), knowledge=None, memory=None))
-    warning = ("case/topology.yaml:2: services.gateway.calls: unknown key ignored; only depends_on gives edges, "
+    warning = (f"{case}/topology.yaml:2: services.gateway.calls: unknown key ignored; only depends_on gives edges, "
                "so gateway has no dependencies")
     assert result.notes[0] == warning
     assert warning in result.report

@@ -62,7 +62,8 @@ def test_eval_reports_unlabelled_and_broken_cases_without_stopping(mixed_cases):
     report = json.loads(result.stdout)
     assert report["overall"]["cases"] == 3 and set(report["by_pattern"]) == PATTERNS
     assert report["errors"]["unlabelled"] == "no label.yaml"
-    assert "broken/event.yaml:1" in report["errors"]["broken"] and "pattern" in report["errors"]["broken"]
+    broken = report["errors"]["broken"]
+    assert f"{mixed_cases}/broken/event.yaml:1" in broken and "pattern" in broken
 
 
 def test_eval_that_evaluated_nothing_fails_and_strict_fails_on_any_skipped_bundle(mixed_cases, tmp_path):
@@ -90,7 +91,8 @@ def test_eval_reports_a_release_bundle_naming_no_change_as_invalid(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert [c["case"] for c in report["cases"]] == ["named"]
-    assert "unnamed/event.yaml: change: required for a release_interception event" in report["errors"]["unnamed"]
+    unnamed = report["errors"]["unnamed"]
+    assert f"{root}/unnamed/event.yaml: change: required for a release_interception event" in unnamed
 
 
 def test_eval_records_each_cases_warnings(tmp_path):
@@ -105,8 +107,8 @@ def test_eval_records_each_cases_warnings(tmp_path):
     report = json.loads(result.stdout)
     assert set(report["warnings"]) == {"odd"} and len(report["warnings"]["odd"]) == 2
     topology, label = report["warnings"]["odd"]
-    assert topology.startswith("odd/topology.yaml:2: services.gateway.calls: unknown key ignored")
-    assert label.startswith("odd/label.yaml:") and "root_causes: unknown key ignored" in label
+    assert topology.startswith(f"{root}/odd/topology.yaml:2: services.gateway.calls: unknown key ignored")
+    assert label.startswith(f"{root}/odd/label.yaml:") and "root_causes: unknown key ignored" in label
     table = runner.invoke(app, ["eval", "--cases", str(root), "--jobs", "1"])
     assert table.exit_code == 0 and f"warning: {topology}" in table.stdout
 

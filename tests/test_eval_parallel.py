@@ -111,7 +111,7 @@ def test_a_bad_label_skips_only_its_case_in_workers_and_alone(tmp_path):
     for jobs in (1, 2):
         report = evaluate(bundles, jobs=jobs)
         assert sorted(s.case for s in report.scores) == ["good-a", "good-b"]
-        assert "bad-label/label.yaml:2: root_cause.0.service" in report.errors["bad-label"]
+        assert f"{tmp_path}/bad-label/label.yaml:2: root_cause.0.service" in report.errors["bad-label"]
 
 
 def test_an_error_raised_in_a_worker_comes_back_as_its_cases_error(mixed, monkeypatch):

@@ -334,14 +334,14 @@ RELEASE_SKILL = "serving-canary-release"
 def _drop_the_change(bundle: Path) -> str:
     """A release event naming no change (stored before such a bundle was invalid); what the refusal starts with."""
     (bundle / "event.yaml").write_text("pattern: release_interception\ntime: 1772446500\nservice: ranking\n")
-    return "changeless/event.yaml: change: required for a release_interception event"
+    return f"{bundle}/event.yaml: change: required for a release_interception event"
 
 
 def _spoil_the_metrics(bundle: Path) -> str:
     """Every metrics.csv value not a number (the loader refuses the file; its event.yaml is fine)."""
     header, *rows = (bundle / "metrics.csv").read_text().splitlines()
     (bundle / "metrics.csv").write_text("\n".join([header, *(row.rsplit(",", 1)[0] + ",abc" for row in rows)]) + "\n")
-    said = "; ".join(f"spoilt/metrics.csv:{line}: value: not a number ('abc')" for line in (2, 3, 4))
+    said = "; ".join(f"{bundle}/metrics.csv:{line}: value: not a number ('abc')" for line in (2, 3, 4))
     return f"{said}; more: `bianque bundle validate {bundle}` lists them all"
 
 

@@ -138,7 +138,7 @@ def test_control_characters_in_names_are_rejected_with_file_and_line(tmp_path):
     (case / "logs.jsonl").write_text('{"ts": 1, "service": "a\\tb", "level": "INFO", "message": "m"}\n')
     _, errors = read_bundle(case)
     assert [(e.file, e.line, e.field) for e in errors] == [
-        ("case/metrics.csv", 4, "service"), ("case/logs.jsonl", 1, "service")]
+        (f"{case}/metrics.csv", 4, "service"), (f"{case}/logs.jsonl", 1, "service")]
     assert "control character U+000A" in errors[0].message and "U+0009" in errors[1].message
 
 

@@ -47,7 +47,7 @@ def test_a_data_file_larger_than_the_byte_limit_is_refused_before_it_is_read(bun
     size = (bundle / name).stat().st_size
     limit(monkeypatch, f"{VARIABLE[name]}_BYTES", size - 1)
     message = refusal(bundle)
-    assert f"case/{name}: more than {size - 1} bytes ({size} bytes), the limit for " in message
+    assert f"{bundle}/{name}: more than {size - 1} bytes ({size} bytes), the limit for " in message
     assert f"raise {VARIABLE[name]}_BYTES" in message
     limit(monkeypatch, f"{VARIABLE[name]}_BYTES", size)
     assert load_bundle(bundle).series
@@ -62,7 +62,7 @@ def test_a_gzip_bomb_stops_at_the_byte_limit(bundle, bianque_home, monkeypatch):
     assert (bundle / "logs.jsonl.gz").stat().st_size < 200_000
     limit(monkeypatch, "BIANQUE_MAX_BUNDLE_FILE_BYTES", 1_000_000)
     message = refusal(bundle)
-    assert "case/logs.jsonl.gz: more than 1000000 bytes uncompressed" in message
+    assert f"{bundle}/logs.jsonl.gz: more than 1000000 bytes uncompressed" in message
     assert "BIANQUE_MAX_BUNDLE_FILE_BYTES" in message
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -249,7 +250,7 @@ def test_ingest_bundle_all_or_nothing(store_url, tmp_path):
     line = {"ts": "1970-01-01T00:01:40Z", "service": "ranking", "level": "warn", "message": "hi", "pod": "p1"}
     change = {"ts": 100, "service": "ranking", "type": "deploy", "id": "d1", "description": "v2"}
     broken = write_bundle(tmp_path / "broken", [line], [change, {"ts": 5, "service": "x", "type": "deploy"}])
-    with pytest.raises(InvalidBundleError, match=r"broken/changes.jsonl:2: id: required"):
+    with pytest.raises(InvalidBundleError, match=re.escape(f"{broken}/changes.jsonl:2: id: required")):
         store.ingest_bundle(broken)
     assert SqlLogSource(store_url).query(LogRequest((), 0.0, 1000.0)).status == "error"  # nothing, not even a table
 

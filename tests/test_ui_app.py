@@ -144,7 +144,7 @@ def test_an_investigation_failure_is_shown_as_a_message(tmp_path, monkeypatch):
     at = ask_about(bundle, "is this canary safe?", monkeypatch)
     assert not at.exception
     message = shown(" ".join(e.value for e in at.error))
-    assert message.startswith("The investigation failed:") and "bad-bundle/metrics.csv:2" in message
+    assert message.startswith("The investigation failed:") and f"{bundle}/metrics.csv:2" in message
     assert "Traceback" not in message
     assert at.session_state["chat_history"][-1]["error"] == message
 

@@ -146,7 +146,7 @@ def test_curated_scenarios_and_bundle_inspection(tmp_path):
     broken.mkdir()
     (broken / "event.yaml").write_text("pattern: sideways\ntime: 2026-01-01T00:00:00Z\n")
     info = backend.inspect_bundle(broken)
-    assert info.event is None and "broken/event.yaml:1: pattern: must be one of" in info.error
+    assert info.event is None and f"{broken}/event.yaml:1: pattern: must be one of" in info.error
     assert backend.curated_scenarios(tmp_path / "none") == []
 
 

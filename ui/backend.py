@@ -105,7 +105,7 @@ def inspect_bundle(path: Path) -> BundleInfo:
     """Read only a bundle's ``event.yaml``: enough to show what it is about, or what is wrong with it."""
     if not path.is_dir():
         return BundleInfo(path, None, f"{path}: {'not a directory' if path.exists() else 'does not exist'}")
-    event, errors = read_event(path / "event.yaml", f"{path.name}/event.yaml")
+    event, errors = read_event(path / "event.yaml", str(path / "event.yaml"))
     if event is None:
         return BundleInfo(path, None, "; ".join(str(e) for e in errors))
     return BundleInfo(path, event)

@@ -37,16 +37,17 @@ def locate(root: Path, name: str) -> tuple[Path | None, list[BundleError]]:
     found = [p for p in (root / name, root / (name + GZIP_SUFFIX)) if p.is_file()]
     if len(found) > 1:
         message = f"both {name} and {name}{GZIP_SUFFIX} are present; keep only one of them"
-        return None, [BundleError(bundle_name(root), message)]
+        return None, [BundleError(str(root), message)]
     return (found[0] if found else None), []
 
 
 def read_data_file(root: Path, name: str, read: Reader[T]) -> tuple[list[T], list[BundleError]]:
-    """``read`` applied to the plain or gzip form of ``name`` (absent: nothing), errors naming that file."""
+    """``read`` applied to the plain or gzip form of ``name`` (absent: nothing), errors naming that file by its path
+    under ``root`` as given (see :class:`agent.bundles.errors.BundleIssue`)."""
     path, errors = locate(root, name)
     if path is None:
         return [], errors
-    return read(path, f"{bundle_name(root)}/{path.name}")
+    return read(path, str(path))
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,3 @@ def read_error(exc: BaseException) -> str:
         return f"cannot read: corrupt gzip data ({exc})"
     return f"cannot read: {exc}"
 
-
-def bundle_name(root: Path) -> str:
-    """How errors name the bundle at ``root``."""
-    return root.name or str(root)

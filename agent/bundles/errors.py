@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BundleIssue:
-    """Something about one place of a bundle: its file, line and field."""
+    """Something about one place of a bundle: its file, line and field. ``file`` is the bundle's path as the user
+    gave it (relative or absolute) joined with the file's name, so the file opens from where the command ran."""
 
     file: str
     message: str
@@ -22,13 +23,13 @@ class BundleIssue:
 
 @dataclass(frozen=True)
 class BundleError(BundleIssue):
-    """One problem: ``my-case/metrics.csv:17: value: not a number ('abc')``."""
+    """One problem: ``cases/my-case/metrics.csv:17: value: not a number ('abc')``."""
 
 
 @dataclass(frozen=True)
 class BundleWarning(BundleIssue):
-    """Something read but ignored, and what that means: ``my-case/topology.yaml:3: services.gateway.calls: unknown
-    key ignored; ...``. The bundle still loads; the warning reaches the user."""
+    """Something read but ignored, and what that means: ``cases/my-case/topology.yaml:3: services.gateway.calls:
+    unknown key ignored; ...``. The bundle still loads; the warning reaches the user."""
 
 
 class InvalidBundleError(ValueError):

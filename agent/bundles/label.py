@@ -106,7 +106,7 @@ def load_label(path: str | Path, warnings: list[BundleWarning] | None = None) ->
     ignores are added to ``warnings`` when given."""
     path = Path(path)
     file = path / "label.yaml" if path.is_dir() else path
-    truth, errors = read_label(file, f"{file.parent.name}/{file.name}", warnings)
+    truth, errors = read_label(file, str(file), warnings)
     if errors:
         raise InvalidBundleError(str(path), errors)
     return truth

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from agent.bundles.data_files import bundle_name, read_data_file
+from agent.bundles.data_files import read_data_file
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog, InvalidBundleError
 from agent.bundles.event_file import read_event
 from agent.bundles.jsonl_files import read_changes, read_logs
@@ -56,18 +56,17 @@ def read_bundle(path: str | Path,
     The bundle's ``warnings`` are also added to ``warnings`` when given (so a bundle with errors reports them too).
     """
     root = Path(path)
-    name = bundle_name(root)
     if not root.is_dir():
-        return None, [BundleError(name, "not a directory" if root.exists() else "does not exist")]
+        return None, [BundleError(str(root), "not a directory" if root.exists() else "does not exist")]
     found: list[BundleWarning] = []
-    event, errors = read_event(root / "event.yaml", f"{name}/event.yaml", found)
+    event, errors = read_event(root / "event.yaml", str(root / "event.yaml"), found)
     series, more = read_data_file(root, "metrics.csv", read_metrics)
     errors += more
     logs, more = read_data_file(root, "logs.jsonl", read_logs)
     errors += more
     changes, more = read_data_file(root, "changes.jsonl", partial(read_changes, warnings=found))
     errors += more
-    topology, more = read_topology(root / "topology.yaml", f"{name}/topology.yaml", found)
+    topology, more = read_topology(root / "topology.yaml", str(root / "topology.yaml"), found)
     errors += more
     if warnings is not None:
         warnings += found

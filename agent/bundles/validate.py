@@ -22,7 +22,7 @@ def check_bundle(path: str | Path) -> tuple[list[BundleError], list[BundleWarnin
     warnings: list[BundleWarning] = []
     _, errors = read_bundle(root, warnings)
     if root.is_dir():
-        _, label_errors = read_label(root / "label.yaml", f"{root.name}/label.yaml", warnings)
+        _, label_errors = read_label(root / "label.yaml", str(root / "label.yaml"), warnings)
         errors += label_errors
     return errors, warnings
 

@@ -87,12 +87,13 @@ def print_summary(report, title: str) -> None:
 
 
 def print_problems(report) -> None:
-    """The cases skipped and why, and what the bundle readers ignored, case by case."""
+    """The cases skipped and why, and what the bundle readers ignored, case by case: each one line, never folded (a
+    file's path stays whole)."""
     for name, error in report.errors.items():
-        console.print(f"skipped {name}: {error}", style="yellow", markup=False, highlight=False)
+        console.print(f"skipped {name}: {error}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     for warnings in report.warnings.values():
-        for warning in warnings:  # each names its bundle and file
-            console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False)
+        for warning in warnings:  # each names its file by the bundle's path as given
+            console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def _opening_line(out: Console, forks: bool) -> AbstractContextManager[Any]:
