@@ -55,7 +55,7 @@ def test_patch_keeps_comments_and_order_and_bumps_version() -> None:
 def test_diff_is_a_reviewable_unified_diff() -> None:
     patched = patch_skill(SKILL, [Edit("set", ("decision", "rules", 0, "if", "min_score"), 0.4)], version=7)
     lines = patched.diff.splitlines()
-    assert lines[0] == "--- demo-rca v1" and lines[1] == "+++ demo-rca v7"
+    assert lines[0] == "--- demo-rca current" and lines[1] == "+++ demo-rca v7"  # the text, whatever its version: says
     assert "+version: 7" in lines
     assert "-    - if: {signals: [latency], min_score: 0.5}" in lines
     assert "+    - if: {signals: [latency], min_score: 0.4}" in lines

@@ -336,3 +336,17 @@ def test_a_save_interrupted_by_ctrl_c_leaves_the_file_as_it_was_and_no_temporary
     assert history(memory, NAME) == []
     user_dir = settings.resolved_user_skills_dir
     assert not user_dir.exists() or list(user_dir.iterdir()) == []
+
+
+def test_history_says_when_the_file_no_longer_holds_the_active_version(memory, settings) -> None:
+    _original, _proposal, done = _accept_memory_patch(memory, settings)
+    assert "is the active version, but" not in runner.invoke(app, ["skills", "history", NAME]).output
+    done.path.write_text(done.path.read_text(encoding="utf-8") + "# tuned by hand\n", encoding="utf-8")
+    edited = " ".join(runner.invoke(app, ["skills", "history", NAME]).output.split())
+    assert f"v2 is the active version, but {done.path} holds other text (edited by hand since)" in edited
+    done.path.write_text("name: [broken\n", encoding="utf-8")
+    broken = " ".join(runner.invoke(app, ["skills", "history", NAME]).output.split())
+    assert f"v2 is the active version, but {done.path} does not load (the Skill in use comes from" in broken
+    done.path.unlink()
+    gone = " ".join(runner.invoke(app, ["skills", "history", NAME]).output.split())
+    assert f"v2 is the active version, but {done.path} is gone and" in gone and "answers: roll back" in gone

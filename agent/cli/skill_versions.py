@@ -13,16 +13,20 @@ from agent.config import get_settings
 
 
 def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as_json: JsonOption = False) -> None:
-    """Every stored version of a Skill, oldest first."""
-    from agent.evolve.versions import history
+    """Every stored version of a Skill, oldest first; when the Skill's file no longer holds the active one (edited by
+    hand, broken or gone), a line says so."""
+    from agent.evolve.versions import active_elsewhere_line, history
     from agent.runtime import load_skills
 
+    settings = get_settings()
     with evolve_errors():
-        versions = history(memory_store(), name)
-        library = load_skills(get_settings())
+        memory = memory_store()
+        versions = history(memory, name)
+        library = load_skills(settings)
         if not versions and library.get(name) is None:
             raise LookupError(f"no Skill named {name!r}{library.not_loaded(name)} and no stored version of one "
                               "(see `bianque skills list`)")
+        elsewhere = active_elsewhere_line(memory, settings.resolved_user_skills_dir, name, library.get(name))
     if as_json:
         print_json([v.model_dump(mode="json", exclude={"yaml_text"}) for v in versions])
         return
@@ -35,6 +39,8 @@ def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as
     for v in versions:
         table.add_row(f"v{v.version}", "*" if v.active else "", v.reason, v.author or "", v.sha256[:12])
     print_table(table)
+    if elsewhere is not None:
+        say(elsewhere, "yellow")
 
 
 def diff_command(

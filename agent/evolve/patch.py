@@ -264,7 +264,7 @@ def patch_skill(text: str, edits: Sequence[Edit], *, version: int | None = None,
     new_text = dump_skill_yaml(raw)
     loaded = validated(new_text, file)
     name = loaded.name
-    diff = unified_diff(text, new_text, name, f"v{old_version}", f"v{new_version}")
+    diff = unified_diff(text, new_text, name, "current", f"v{new_version}")  # its version: field may be stale
     return PatchedSkill(new_text, loaded, diff, old_version, new_version)
 
 
@@ -275,5 +275,5 @@ def replace_text(old_text: str, new_text: str, *, version: int, file: str = "<ge
     text = dump_skill_yaml(raw)
     loaded = validated(text, file)
     old_version = int((new_yaml().load(old_text) or {}).get("version", 1) or 1) if old_text else 0
-    diff = unified_diff(old_text, text, loaded.name, f"v{old_version}", f"v{version}")
+    diff = unified_diff(old_text, text, loaded.name, "current", f"v{version}")
     return PatchedSkill(text, loaded, diff, old_version, version)

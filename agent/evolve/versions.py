@@ -281,6 +281,27 @@ def kept_edit_line(memory: Any, name: str, current: LoadedSkill | None) -> str |
     return f"{where} holds text no stored version has: it is kept first, as v{number} (edited outside Bian Que)"
 
 
+def active_elsewhere_line(memory: Any, user_dir: Path, name: str, current: LoadedSkill | None) -> str | None:
+    """What the history says when its active version is not what the Skill's file holds: the file was edited by
+    hand since (stored at the next save or rollback), it does not load, or it is gone; None when it holds the
+    active text (or nothing is stored)."""
+    active = memory.active_skill_version(name)
+    if active is None:
+        return None
+    if (aside := unkept_file(memory, user_dir, name, current)) is not None:
+        return (f"v{active.version} is the active version, but {aside} does not load (the Skill in use comes from "
+                f"{current.path if current is not None and current.path else 'nowhere'}): fix it, or roll back")
+    said = f"v{active.version} is the active version, but"
+    if current is None:
+        return f"{said} no file of {name} loads: roll back to write it again"
+    if text_sha256(file_text(current)) == active.sha256:
+        return None
+    own = user_skill_path(user_dir, name, current)
+    if current.path is None or current.path.resolve() != own.resolve():
+        return f"{said} {own} is gone and {current.path or 'the built-in Skill'} answers: roll back to write it again"
+    return f"{said} {own} holds other text (edited by hand since): it is stored at the next save or rollback"
+
+
 def already_at(memory: Any, name: str, version: int, current: LoadedSkill | None) -> SkillVersionRecord | None:
     """The active version when it holds version ``version``'s text and the current file is that text byte for byte
     (a rollback to it would change nothing); else None. SkillVersionNotFoundError for an unknown version."""
