@@ -31,6 +31,7 @@ class CaseScore:
     found_items: int = 0
     false_alarms: int = 0
     tags: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)  # the Skill's metric signals that brought no data, and why
 
 
 def score_rca(case: str, skill: str, verdict: Verdict, root_causes: Sequence[dict], noise: bool) -> CaseScore:

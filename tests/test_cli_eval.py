@@ -252,3 +252,31 @@ def test_demo_names_the_llm_endpoint_without_its_basic_auth_password(monkeypatch
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "http://admin:***@llm.internal:8080/v1" in result.stdout and "s3cret" not in result.output
+
+
+def test_eval_with_a_skill_answers_every_case_of_its_pattern_with_it_and_skips_the_rest(mixed_cases, bianque_home):
+    """A Skill author's test: the Skill answers every case of its pattern, whichever selection would pick; cases
+    of other patterns are skipped saying why, and a miss names the Skill's metric signals that found no data."""
+    result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--skill", "generic-rca", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [(c["case"], c["skill"]) for c in report["cases"]] == [("rca-slow-dependency", "generic-rca")]
+    assert report["errors"]["release-good-canary"] == (
+        "its event is a release_interception event; --skill generic-rca answers rca events")
+    assert report["errors"]["inspection-disk-full"].startswith("its event is an inspection event")
+    text = (PROJECT_ROOT / "skills" / "memory-pressure-rca.yaml").read_text(encoding="utf-8")
+    (bianque_home / "skills").mkdir(parents=True, exist_ok=True)
+    (bianque_home / "skills" / "blind-rca.yaml").write_text(  # an author's Skill whose names the data lacks
+        text.replace("name: memory-pressure-rca", "name: blind-rca").replace("name: memory_usage_bytes",
+                                                                             "name: heap_bytes_used"),
+        encoding="utf-8")
+    blind = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--skill", "blind-rca", "-v"])
+    said = " ".join(blind.output.split())
+    assert "✘ rca-slow-dependency blind-rca" in said
+    assert "(1 metric signal(s) without data: memory (gateway" in said and "no data in the window" in said
+
+
+def test_eval_with_an_unknown_skill_is_refused_before_anything_runs(mixed_cases):
+    result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--skill", "no-such-skill"])
+    assert result.exit_code == 2
+    assert "no Skill named 'no-such-skill'" in result.stderr and "evaluating" not in result.output

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -105,8 +106,9 @@ def _opening_line(out: Console, forks: bool) -> AbstractContextManager[Any]:
 
 
 def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = False, memory=None,
-              jobs: int | None = None):
-    """Evaluate ``bundles`` with a progress bar; ``jobs`` None picks the number of worker processes."""
+              jobs: int | None = None, skill: str | None = None):
+    """Evaluate ``bundles`` with a progress bar; ``jobs`` None picks the number of worker processes; ``skill``
+    answers every case of its pattern."""
     from agent.eval.cases import auto_jobs, in_workers, ready_knowledge
     from agent.eval.runner import evaluate
 
@@ -125,10 +127,19 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
         def on_case(path: Path, score) -> None:
             if show_cases and score is not None:
                 mark = "[green]✔[/]" if score.passed else "[red]✘[/]"
-                progress.console.print(f"{mark} {path.name:<26} {score.skill:<24} {score.detail}")
+                progress.console.print(f"{mark} {path.name:<26} {score.skill:<24} {score.detail}{_gaps_said(score)}")
             progress.update(task, advance=1, refresh=True)
 
-        return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case, memory=memory, jobs=jobs)
+        return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case, memory=memory, jobs=jobs,
+                        skill=skill)
+
+
+def _gaps_said(score: Any) -> str:
+    """'' or, for a case missed, the Skill's metric signals that found no data (what a Skill author checks first)."""
+    if score.passed or not score.gaps:
+        return ""
+    return f" [yellow]({len(score.gaps)} metric signal(s) without data: {escape('; '.join(score.gaps[:3]))}" + (
+        "; …)" if len(score.gaps) > 3 else ")") + "[/]"
 
 
 def eval_command(
@@ -146,22 +157,33 @@ def eval_command(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Exit 1 when any bundle was skipped (unlabelled, invalid); without it only a run that "
         "evaluated none fails (exit 2).")] = False,
+    skill: Annotated[str | None, typer.Option(
+        "--skill", help="Answer every case with this Skill instead of the one selection picks (a Skill author's "
+        "test); cases of another pattern are skipped.")] = None,
 ) -> None:
     """Run every labelled bundle in a directory and report pass rate and accuracy per pattern and Skill. Skipped
     bundles are listed with the reason; exit 2 when none could be evaluated (1 with --strict when any was skipped)."""
     bundles = bundles_or_exit([cases], max_bundles, code=2)
-    label = f"evaluating {len(bundles)} bundles"
+    if skill is not None:  # a mistyped name is said before the knowledge store opens
+        from agent.graph.nodes.select_skill import known_skill
+        from agent.runtime import load_skills
+
+        with user_errors(LookupError):
+            known_skill(skill, load_skills(get_settings()))
+    label = f"evaluating {len(bundles)} bundles" + (f" with Skill {skill}" if skill else "")
     if memory:
         from agent.runtime import open_memory
 
         with open_memory(get_settings()) as store:
-            report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, memory=store, jobs=jobs)
+            report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, memory=store, jobs=jobs,
+                               skill=skill)
     else:
-        report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, jobs=jobs)
+        report = _run_eval(bundles, label, verbose and not as_json, quiet=as_json, jobs=jobs, skill=skill)
     if as_json:
         print_json(report.to_dict())
     else:
-        print_summary(report, f"Offline evaluation{' with stored corrections' if memory else ''}: {cases}")
+        forced = f" with Skill {skill} on every case" if skill else ""
+        print_summary(report, f"Offline evaluation{' with stored corrections' if memory else ''}{forced}: {cases}")
         if report.memory is not None:
             used = report.memory
             console.print(f"stored corrections: {used['lessons']} lesson(s) from {used['corrected_cases']} corrected "

@@ -40,6 +40,7 @@ class CaseContext:
     library: Any
     knowledge: Any = None
     experience: list | None = None
+    skill: str | None = None  # answer every case with this Skill (``bianque eval --skill``), not the selected one
 
 
 @dataclass
@@ -62,13 +63,27 @@ def score_bundle(path: Path, context: CaseContext) -> CaseOutcome:
             return CaseOutcome(path, error="no label.yaml")
         bundle = load_bundle(path)
         warnings = [*bundle.warnings, *warnings]
+        if (other := _other_pattern(context, bundle.event.pattern)) is not None:
+            return CaseOutcome(path, error=other, warnings=[str(w) for w in warnings])
         toolkit = runtime.bundle_toolkit(bundle, context.settings, library=context.library,
                                          knowledge=context.knowledge, experience=context.experience)
-        result = investigate(bundle.event, toolkit, source="eval")
+        result = investigate(bundle.event, toolkit, source="eval", skill=context.skill)
         score = score_case(path.name, result.skill["name"], result.verdict, label)
+        score.gaps = [f"{g.signal} ({g.service}): {g.reason}" if g.service else f"{g.signal}: {g.reason}"
+                      for g in result.missing_data if g.kind == "metrics"]
         return CaseOutcome(path, score, warnings=[str(w) for w in warnings])
     except Exception as exc:  # one broken bundle must not stop the evaluation
         return _failed(path, exc, warnings)
+
+
+def _other_pattern(context: CaseContext, pattern: Any) -> str | None:
+    """Why a case is skipped when the Skill every case is answered with is for another pattern; None when it fits."""
+    if context.skill is None:
+        return None
+    skill = context.library.get(context.skill).skill
+    if skill.pattern == pattern:
+        return None
+    return f"its event is {pattern.with_article} event; --skill {context.skill} answers {skill.pattern.value} events"
 
 
 def _failed(path: Path, exc: Exception, warnings: Sequence[object] = ()) -> CaseOutcome:

@@ -11,6 +11,7 @@ from typing import Any
 from agent.bundles.validate import bundles_under
 from agent.config import Settings, get_settings
 from agent.eval.cases import CaseContext, score_bundles
+from agent.graph.nodes.select_skill import known_skill
 from agent.runtime import load_skills
 from agent.scoring import CaseScore
 
@@ -126,6 +127,7 @@ def evaluate(
     on_case: Callable[[Path, CaseScore | None], None] | None = None,
     memory: Any = None,
     jobs: int = 1,
+    skill: str | None = None,
 ) -> EvalReport:
     """Investigate every labelled bundle offline (no memory writes) and score it.
 
@@ -133,7 +135,9 @@ def evaluate(
     (nothing is written to it); the report's ``memory`` says how many and which evaluated bundles are
     corrected cases themselves (scored in-sample). ``knowledge``: an open knowledge store, or True for the
     configured one. ``jobs``: worker processes (1: all in this process; ``cases.auto_jobs`` picks a number;
-    more than 1 needs ``knowledge`` True or None); the report is the same either way, in bundle order.
+    more than 1 needs ``knowledge`` True or None); the report is the same either way, in bundle order. ``skill``:
+    answer every case of its pattern with that Skill instead of the selected one (the others are skipped, saying
+    why; LookupError for an unknown Skill).
     """
     settings = settings or get_settings()
     report = EvalReport()
@@ -141,7 +145,10 @@ def evaluate(
     experience = None
     if memory is not None:
         experience, report.memory = memory_experience(memory, bundles)
-    context = CaseContext(settings, load_skills(settings), knowledge, experience)  # workers inherit it
+    library = load_skills(settings)
+    if skill is not None:
+        known_skill(skill, library)
+    context = CaseContext(settings, library, knowledge, experience, skill)  # workers inherit it
     callback = (lambda outcome: on_case(outcome.path, outcome.score)) if on_case else None
     for outcome in score_bundles(bundles, context, jobs, on_case=callback):
         if outcome.score is not None:

@@ -8,7 +8,16 @@ from agent.events import Event
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.skills.library import SkillLibrary
+from agent.skills.loader import LoadedSkill
 from agent.skills.selector import select_skill as choose
+
+
+def known_skill(name: str, library: SkillLibrary) -> LoadedSkill:
+    """The loaded Skill ``name`` (LookupError naming it, why it did not load, and the known ones when none)."""
+    loaded = library.get(name)
+    if loaded is None:
+        raise LookupError(f"no Skill named {name!r}{library.not_loaded(name)}; known: {sorted(library.skills)}")
+    return loaded
 
 
 def check_override(name: str | None, library: SkillLibrary, event: Event) -> None:
@@ -18,9 +27,7 @@ def check_override(name: str | None, library: SkillLibrary, event: Event) -> Non
     """
     if not name:
         return
-    loaded = library.get(name)
-    if loaded is None:
-        raise LookupError(f"no Skill named {name!r}{library.not_loaded(name)}; known: {sorted(library.skills)}")
+    loaded = known_skill(name, library)
     if loaded.skill.pattern != event.pattern:
         raise LookupError(
             f"Skill {name!r} is for {loaded.skill.pattern.value} events; this is {event.pattern.with_article} event"
