@@ -163,6 +163,15 @@ def test_cli_new_saves_a_validated_skill_to_the_user_dir(bianque_home) -> None:
         assert memory.get_skill_version("checkout-inspection").reason.startswith("created (template, from ")
 
 
+def test_cli_new_previews_the_skill_as_saved_out_of_a_terminal(bianque_home) -> None:
+    """The preview was wrapped at 80 columns out of a terminal: its long lines are now whole, the text as saved."""
+    result = runner.invoke(app, ["skills", "new", "--description", "Daily inspection of the checkout disks",
+                                 "--module", "checkout", "--yes"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    saved = (get_settings().resolved_user_skills_dir / "checkout-inspection.yaml").read_text(encoding="utf-8")
+    assert max(map(len, saved.splitlines())) > 80 and f":\n{saved}saved checkout-inspection v1" in result.stdout
+
+
 def test_cli_refine_offline_instruction_replays_and_is_refused_when_it_fixes_nothing(bianque_home) -> None:
     result = runner.invoke(app, ["skills", "refine", "memory-pressure-rca", "-i", "add tag oom", "--yes"],
                            env={"COLUMNS": "200"})

@@ -16,7 +16,7 @@ from agent.evolve.patch import Edit, patch_skill
 from agent.evolve.proposals import Proposal
 from agent.evolve.regression import BUNDLE_PREFIX
 from agent.evolve.replay import Replayer
-from agent.evolve.versions import skill_text
+from agent.evolve.versions import diff_versions, skill_text
 from agent.evolve.workbench import Workbench
 from agent.investigate import investigate
 from agent.reasoners.lessons import memory_vocabulary
@@ -311,11 +311,12 @@ def test_cli_refine_from_case_shows_diff_and_replay_and_saves(memory, settings, 
     fix = runner.invoke(app, ["correct", leak.id, "--wrong", "--service", leak.verdict.root_causes[0].service,
                               "--fault", "memory_leak", "--no-index"])
     assert fix.exit_code == 0, fix.output
-    result = runner.invoke(app, ["skills", "refine", "--from-case", leak.id, "--yes"], env={"COLUMNS": "200"})
+    result = runner.invoke(app, ["skills", "refine", "--from-case", leak.id, "--yes"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     assert "+      name: memory_usage_bytes" in result.output and "fixed" in result.output
     assert f"saved {NAME} v2" in result.output
     assert [v.version for v in memory.skill_versions(NAME)] == [1, 2]
+    assert diff_versions(memory, NAME, 1, 2) in result.stdout  # out of a terminal: the diff as it is, unwrapped
 
 
 def test_a_patch_for_a_case_that_already_passes_is_rejected(memory, settings, tmp_path) -> None:

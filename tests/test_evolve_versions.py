@@ -147,6 +147,23 @@ def test_cli_history_diff_rollback(memory, settings) -> None:
     assert declined.exit_code == 1 and memory.active_skill_version(NAME).version == 3
 
 
+def test_cli_diff_and_rollback_preview_out_of_a_terminal_are_the_diff_as_it_is(memory, settings) -> None:
+    """Out of a terminal a diff was wrapped at 80 columns (a long line cut in two, "+" lost on the second half): now it
+    is printed byte for byte, a patch that ``patch`` can apply."""
+    loaded = load_skills(settings).get(NAME)
+    long_line = "# " + " ".join(["a comment long enough to pass eighty columns"] * 3) + "\n"
+    patched = patch_skill(skill_text(loaded), [Edit("append", ("data", "metrics"), MEMORY)])
+    accept(memory, settings.resolved_user_skills_dir, NAME, patched.text + long_line, reason="long", base=loaded)
+    diff = runner.invoke(app, ["skills", "diff", NAME, "1", "2"], env={"COLUMNS": "80"})
+    assert diff.exit_code == 0, diff.output
+    assert diff.stdout == diff_versions(memory, NAME, 1, 2) and f"+{long_line}" in diff.stdout
+    current = load_skills(settings).get(NAME)
+    preview = rollback_preview(memory, NAME, 1, current, settings.resolved_user_skills_dir)
+    back = runner.invoke(app, ["skills", "rollback", NAME, "1"], input="n\n", env={"COLUMNS": "80"})
+    assert back.exit_code == 1 and f"-{long_line}" in preview
+    assert back.stdout.split("\n", 1)[1].startswith(preview)  # after the line saying what the preview is
+
+
 def test_cli_rollback_over_a_file_that_does_not_load_says_where_it_keeps_it(memory, settings) -> None:
     _original, _proposal, done = _accept_memory_patch(memory, settings)
     done.path.write_text(done.path.read_text(encoding="utf-8") + "  half: [\n", encoding="utf-8")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from rich.text import Text
 from typer.testing import CliRunner
 
+from agent.cli import skills as skills_cli
 from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
 
@@ -143,6 +147,32 @@ def test_show_prints_the_skill_yaml(only_fixture_dirs):
     assert "override/user/shared.yaml" in result.output
 
 
+def test_show_written_to_a_file_is_the_skills_file_and_validates(tmp_path):
+    """Out of a terminal the YAML was wrapped at 80 columns, long lines and comments broken: no longer YAML."""
+    skill = SHIPPED / "ads-serving-rca.yaml"
+    text = skill.read_text(encoding="utf-8")
+    assert max(map(len, text.splitlines())) > 80
+    result = runner.invoke(app, ["skills", "show", "ads-serving-rca"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == text
+    source = result.stderr.strip()  # where it comes from: not in the file
+    assert source.startswith("# ") and source.endswith(f"skills/{skill.name}")
+    written = tmp_path / "ads-serving-rca.yaml"
+    written.write_text(result.stdout, encoding="utf-8")
+    checked = runner.invoke(app, ["skills", "validate", str(written)])
+    assert checked.exit_code == 0, checked.output
+
+
+def test_show_on_a_terminal_is_highlighted_after_its_source(monkeypatch):
+    out = io.StringIO()
+    monkeypatch.setattr(skills_cli, "console", Console(file=out, force_terminal=True, width=80))
+    result = runner.invoke(app, ["skills", "show", "ads-serving-rca"])
+    assert result.exit_code == 0, result.output
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith("skills/ads-serving-rca.yaml") and "\x1b[" in out.getvalue()
+    assert max(map(len, Text.from_ansi(out.getvalue()).plain.splitlines())) <= 80
+
+
 def test_show_unknown_name_suggests_and_exits_2_as_bad_input(only_fixture_dirs):
     result = runner.invoke(app, ["skills", "show", "sharde"])
     assert result.exit_code == 2
@@ -162,9 +192,9 @@ def test_show_warns_that_a_broken_override_left_the_built_in_skill_in_place():
     text = (SHIPPED / "disk-inspection.yaml").read_text()
     (user_dir / "disk-inspection.yaml").write_text(text.replace("threshold: 0.85", "threshold: high"))
     result = runner.invoke(app, ["skills", "show", "disk-inspection"])
-    header = result.stdout.splitlines()[0]
+    header, *warned = result.stderr.splitlines()  # out of a terminal, where it comes from is said on stderr
     assert result.exit_code == 0 and header.endswith("skills/disk-inspection.yaml") and str(user_dir) not in header
-    warning = " ".join(result.stderr.split())
+    warning = " ".join(" ".join(warned).split())
     assert warning.startswith("warning: Skill 'disk-inspection' was read from ")
     assert f"not from the file that did not load: {user_dir / 'disk-inspection.yaml'}:" in warning
     assert "data.metrics[0].threshold: input should be a valid number" in warning

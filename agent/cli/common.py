@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
+from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -150,6 +151,23 @@ def print_table(table: Table, out: Console | None = None, *, unfolded: bool = Fa
     width = out.measure(table, options=out.options.update_width(UNFOLDED_MAX)).maximum
     Console(file=out.file, width=max(width, out.width), force_terminal=out.is_terminal,
             color_system=out.color_system).print(table)
+
+
+def _write_as_is(out: Console, text: str) -> None:
+    """``text`` to ``out``'s file exactly as it is: no wrapping, no styling, tabs and trailing spaces kept."""
+    out.file.write(text)
+    out.file.flush()
+
+
+def print_syntax(text: str, lexer: str, out: Console | None = None) -> None:
+    """Skill YAML (``lexer`` "yaml") or a unified diff ("diff") on ``out`` (default :data:`console`). A terminal
+    gets it highlighted and wrapped to its width; a file or a pipe gets the text byte for byte (``skills show NAME >
+    f.yaml`` writes the Skill's file, never lines folded at 80 columns that are no longer YAML)."""
+    out = out or console
+    if out.is_terminal:
+        out.print(Syntax(text, lexer, theme="ansi_dark", word_wrap=True))
+    else:
+        _write_as_is(out, text)
 
 
 def print_markdown(text: str) -> None:

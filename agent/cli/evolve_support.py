@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.syntax import Syntax
 
-from agent.cli.common import console, fail
+from agent.cli.common import console, fail, print_syntax
 from agent.config import get_settings
 
 YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Save without asking for confirmation.")]
@@ -71,5 +70,5 @@ def knowledge_store():
 
 
 def show_diff(text: str) -> None:
-    """A unified diff, coloured and wrapped."""
-    console.print(Syntax(text, "diff", theme="ansi_dark", word_wrap=True))
+    """A unified diff: coloured and wrapped on a terminal, as it is in a file or a pipe (``patch`` can apply it)."""
+    print_syntax(text, "diff")

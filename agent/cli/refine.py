@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.syntax import Syntax
 from rich.table import Table
 
-from agent.cli.common import console, fail, print_table, with_status
+from agent.cli.common import console, fail, print_syntax, print_table, with_status
 from agent.cli.evolve_support import BundleCatalog, YesOption, author, evolve_errors, memory_store, say, show_diff
 from agent.config import get_settings
 
@@ -179,7 +178,7 @@ def new_command(
         new = bench.new_skill(description, pattern=pattern, module=module, name=name)
         origin = f" from {new.template}" if new.template else ""
         say(f"new Skill {new.name} ({new.source}{origin}):")
-        console.print(Syntax(new.patched.text, "yaml", theme="ansi_dark", word_wrap=True))
+        print_syntax(new.patched.text, "yaml")
         _warn_unknown_names(new, bench.catalog, bundle)
         if (kept := unkept_file_line(bench.memory, bench.user_dir, new.name, None)) is not None:
             say(kept, "yellow")  # a file of that name that does not load: kept, not lost

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 
-from agent.cli.common import print_table, warn
+from agent.cli.common import print_syntax, print_table, warn
 from agent.skills.library import SkillLibrary, load_default_library, load_library, same_name_siblings, skill_error
 from agent.skills.lint import located_catalog_warnings
 from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
@@ -73,7 +72,8 @@ def list_skills() -> None:
 
 @skills_app.command("show")
 def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
-    """Print one Skill's YAML, with where it comes from."""
+    """Print one Skill's YAML, with where it comes from (on stderr out of a terminal: ``skills show NAME > f.yaml``
+    writes the Skill's file as it is)."""
     library = load_default_library()
     loaded = library.get(name)
     if loaded is None:
@@ -81,11 +81,11 @@ def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise _fail(f"No Skill named {name!r}{library.not_loaded(name)}.{hint} See `bianque skills list`.", 2)
     header = f"# {loaded.source}" + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
-    console.print(header, markup=False, highlight=False, soft_wrap=True)
+    (console if console.is_terminal else err_console).print(header, markup=False, highlight=False, soft_wrap=True)
     if (stand_in := library.stand_in(name)) is not None:
         warn(stand_in)
-    text = loaded.path.read_text(encoding="utf-8") if loaded.path else ""
-    console.print(Syntax(text, "yaml", theme="ansi_dark", word_wrap=True))
+    text = loaded.path.read_bytes().decode("utf-8") if loaded.path else ""  # its line ends too
+    print_syntax(text, "yaml", console)
 
 
 def _validate_paths(paths: list[Path]) -> tuple[list[LoadedSkill], list[SkillError]]:
