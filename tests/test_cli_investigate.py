@@ -66,6 +66,15 @@ def test_markdown_report_ends_with_how_to_correct_the_case():
     assert "correct it with: bianque correct" in result.stdout
 
 
+def test_a_report_out_of_a_terminal_is_its_markdown_as_stored():
+    """Out of a terminal the report was rendered by rich at 80 columns: long lines folded, the markdown lost."""
+    result = runner.invoke(app, ["rca", "--bundle", str(SMALL)], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    report, last = result.stdout.rsplit("\ncase ", 1)
+    case_id = last.split()[0]
+    assert f"{report}\n" == stored_case(case_id).report and max(map(len, report.splitlines())) > 80
+
+
 def test_skill_option_picks_the_skill():
     data = invoke_json("rca", "--bundle", str(SMALL), "--skill", "generic-rca")
     assert (data["skill"]["name"], data["skill"]["method"]) == ("generic-rca", "override")
@@ -185,9 +194,9 @@ def test_a_bundles_warnings_are_in_the_reports_notes_and_the_json(in_tmp_path):
     warning = (f"{case}/topology.yaml:2: services.gateway.calls: unknown key ignored; only depends_on gives edges, "
                "so gateway has no dependencies")
     assert warning in invoke_json("rca", "--bundle", str(case))["notes"]
-    result = runner.invoke(app, ["rca", "--bundle", str(case)])
+    result = runner.invoke(app, ["rca", "--bundle", str(case)], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
-    assert warning in flat(result.stdout)
+    assert f"- {warning}" in result.stdout.splitlines()  # out of a terminal the report's lines are whole
 
 
 def test_a_missing_bundle_directory_is_a_usage_error(tmp_path):
@@ -267,8 +276,8 @@ def test_the_live_topology_files_ignored_keys_are_warned_at_serve_and_in_each_in
 def test_ask_against_a_bundle():
     result = runner.invoke(app, ["ask", "why is ranking slow?", "--bundle", str(SMALL)])
     assert result.exit_code == 0, result.output
-    assert "Routed to rca (the bundle's event); Skill ranking-rca" in flat(result.stdout)
-    assert "Provenance" in result.stdout
+    assert "_Routed to **rca** (the bundle's event); Skill `ranking-rca`._" in result.stdout.splitlines()
+    assert "## Provenance" in result.stdout.splitlines()  # out of a terminal: the markdown itself
 
 
 def test_ask_json_records_the_question_and_an_absolute_bundle_path(monkeypatch):

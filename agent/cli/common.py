@@ -170,8 +170,14 @@ def print_syntax(text: str, lexer: str, out: Console | None = None) -> None:
         _write_as_is(out, text)
 
 
-def print_markdown(text: str) -> None:
-    console.print(Markdown(text))
+def print_markdown(text: str, out: Console | None = None) -> None:
+    """A markdown report on ``out`` (default :data:`console`): rendered on a terminal; a file or a pipe gets the
+    markdown itself, its lines whole (a long path or log line is not folded at 80 columns)."""
+    out = out or console
+    if out.is_terminal:
+        out.print(Markdown(text))
+    else:
+        _write_as_is(out, text if text.endswith("\n") else f"{text}\n")
 
 
 def with_status(message: str, work: Callable[[], T]) -> T:
