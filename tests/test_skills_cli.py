@@ -80,11 +80,13 @@ def test_validate_fails_when_nothing_was_checked(tmp_path):
     assert "no Skill files found" in result.output and "nothing was checked" in result.output
 
 
-def test_validate_reports_missing_paths(monkeypatch):
+def test_validate_of_a_path_that_does_not_exist_is_a_usage_error(monkeypatch):
+    """Exit 2 (bad input) as a missing ``--bundle`` is everywhere, not 1 (a Skill failed its check)."""
     monkeypatch.chdir(FIXTURES)
-    result = runner.invoke(app, ["skills", "validate", "no/such/file.yaml"])
-    assert result.exit_code == 1
-    assert "no/such/file.yaml: no such file or directory" in result.output
+    result = runner.invoke(app, ["skills", "validate", "valid", "no/such/file.yaml"])
+    assert result.exit_code == 2
+    assert "Invalid value for 'paths': path 'no/such/file.yaml' does not exist." in " ".join(
+        result.stderr.replace("│", " ").split())
 
 
 def test_validate_with_bundle_warns_but_does_not_fail(tmp_path):

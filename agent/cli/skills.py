@@ -100,9 +100,6 @@ def _validate_paths(paths: list[Path]) -> tuple[list[LoadedSkill], list[SkillErr
     for path in paths:
         if path.is_dir() or path.parent.resolve() in given:  # a directory given is checked whole, duplicates too
             continue
-        if not path.exists():
-            errors.append(SkillError(str(path), None, "", "no such file or directory"))
-            continue
         try:
             skill = load_skill(path)
         except SkillLoadError as exc:
@@ -132,12 +129,14 @@ def _duplicates(skill: LoadedSkill, given: set[Path]) -> tuple[list[SkillError],
 
 @skills_app.command("validate")
 def validate(
-    paths: list[Path] = typer.Argument(None, help="Skill files or directories; default the configured ones."),
+    paths: list[Path] = typer.Argument(None, help="Skill files or directories; default the configured ones.",
+                                       exists=True),
     bundle: Path | None = typer.Option(
         None, "--bundle", help="Also check metric and log names against this case bundle's catalog."
     ),
 ) -> None:
-    """Validate Skills; print every error and exit 1 if there is any, or if nothing was checked."""
+    """Validate Skills; print every error and exit 1 if there is any, or if nothing was checked (a path that does
+    not exist: exit 2, bad input)."""
     if paths:
         loaded, errors = _validate_paths(paths)
     else:
