@@ -248,8 +248,16 @@ class Event(BaseModel):
         return services[0] if services else None
 
     def describe(self) -> str:
-        """One line for logs, selection and prompts."""
-        parts = [self.pattern.value]
+        """One line for logs, selection and prompts: the pattern, then what the event is about."""
+        return " | ".join([self.pattern.value, *self._about()])
+
+    def about(self) -> str:
+        """What the event is about on one line (the alert, the change, the services, the question; empty when it
+        names none), as :meth:`describe` says it after the pattern: a report's title."""
+        return " | ".join(self._about())
+
+    def _about(self) -> list[str]:
+        parts: list[str] = []
         if self.alert:
             parts.append(f"alert {self.alert.name} ({self.alert.status})")
             summary = self.alert.annotations.get("summary")
@@ -263,7 +271,7 @@ class Event(BaseModel):
             parts.append("services: " + ", ".join(self.services))
         if self.question:
             parts.append(self.question)
-        return " | ".join(" ".join(part.split()) for part in parts)  # one line: an annotation's line breaks folded
+        return [" ".join(part.split()) for part in parts]  # one line: an annotation's line breaks folded
 
 
 def alert_service(alert: Alert, service_label: str = "service") -> str | None:

@@ -341,7 +341,7 @@ def test_report_has_headline_evidence_table_and_provenance(toolkit):
     state = advance(gathered_state(toolkit), toolkit, analyze, reason)
     text = report(state, toolkit)["report"]
     lines = text.splitlines()
-    assert lines[0].startswith("# rca: ") and "ApiLatencyHigh" in lines[0]
+    assert lines[0].startswith("# rca: alert ApiLatencyHigh (firing)")  # the pattern once, not "rca: rca |"
     assert "**Alert needs attention**" in text
     assert "| id | kind | subject | score | onset | summary |" in text
     for finding in state["findings"][:5]:
@@ -441,6 +441,17 @@ def test_report_shows_annotations_and_log_lines_as_text_not_markup():
     (row,) = [line for line in lines if line.startswith("| F1 |")]
     assert len(re.findall(r"(?<!\\)\|", row)) == 7  # six cells, the log line's '|' kept inside its own
     assert all(re.sub(r"\\(.)", r"\1", line).count(hostile) == 1 for line in lines)
+
+
+@pytest.mark.parametrize(("event", "title"), [
+    (Event(pattern="inspection", time=0, scope={"services": ["api", "db"]}), "# inspection: services: api, db"),
+    (Event(pattern="inspection", time=0), "# inspection"),
+])
+def test_the_reports_title_names_the_pattern_once_then_what_the_event_is_about(event, title):
+    """It read ``# inspection: inspection | services: api, db``."""
+    verdict = Verdict(pattern="inspection", summary="s", reasoner="offline")
+    assert render_report(event, {"name": "s", "version": 1}, verdict, [], [], []).splitlines()[0] == title
+    assert event.describe() == " | ".join(["inspection", *([event.about()] if event.about() else [])])
 
 
 def test_line_breaks_in_an_annotation_or_a_log_line_start_no_heading_or_list_item_of_their_own():

@@ -112,8 +112,9 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
                   missing: list[str], notes: list[str], window: Mapping[str, float] | None = None) -> str:
     """Markdown report: headline, summary (and a release's evidence window), causes or items, evidence table, gaps,
     provenance."""
-    lines = [f"# {event.pattern.value}: {literal(event.describe())}", "", _headline(verdict), "",
-             literal(verdict.summary), ""]
+    about = event.about()
+    title = f"# {event.pattern.value}: {literal(about)}" if about else f"# {event.pattern.value}"
+    lines = [title, "", _headline(verdict), "", literal(verdict.summary), ""]
     if event.pattern == Pattern.RELEASE_INTERCEPTION and (evidence := _evidence_line(event, window or {})):
         lines += [evidence, ""]
     if verdict.root_causes:
