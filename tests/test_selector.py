@@ -6,7 +6,7 @@ import pytest
 
 from agent.events import Alert, ChangeEvent, Event, Pattern, event_from_alert, event_from_change
 from agent.skills.library import load_default_library
-from agent.skills.selector import select_skill
+from agent.skills.selector import select_skill, trigger_match
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,16 @@ def test_llm_chooser_may_pick_only_among_candidates(skills):
     assert picked.method == "llm" and picked.skill.name == seen["names"][-1]
     rogue = select_skill(skills, event, chooser=lambda ev, c: ("generic-inspection", "nope"))
     assert rogue.method == "rules"
+
+
+@pytest.mark.parametrize(("triggers", "said"), [({}, "has no triggers"), ({"keywords": ["disk"]}, "no triggers hit")])
+def test_the_reason_tells_a_skill_without_triggers_from_one_whose_triggers_did_not_hit(skills, triggers, said):
+    """An inspection has no alert or change to miss a trigger: a Skill with triggers still fits it, "no triggers
+    hit"; one without any had been said to have missed them too."""
+    [skill] = [s for s in skills if s.name == "disk-inspection"]
+    skill = skill.model_copy(update={"triggers": skill.triggers.model_validate(triggers)})
+    event = Event(pattern=Pattern.INSPECTION, time=1_700_000_000, scope={"services": ["gateway"]})
+    assert trigger_match(skill, event) == (0.0, said)
 
 
 def test_no_generic_skill_is_a_clear_error(skills):

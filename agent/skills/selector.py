@@ -80,7 +80,9 @@ def trigger_match(skill: Skill, event: Event) -> tuple[float, str] | None:
     if keyword_hits:
         hits.append((0.2 * len(keyword_hits), f"keywords {keyword_hits}"))
     if not hits:
-        return None if has_triggers and (event.alert or event.change) else (0.0, "no triggers hit")
+        if not has_triggers:
+            return (0.0, "has no triggers")
+        return None if event.alert or event.change else (0.0, "no triggers hit")
     return (sum(h[0] for h in hits), "; ".join(h[1] for h in hits))
 
 
