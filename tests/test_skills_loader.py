@@ -200,6 +200,19 @@ def test_a_syntax_error_of_indentation_says_to_check_it(bad, message):
     assert _text_errors(INDENTED.format(bad=bad), "t.yaml") == [message]
 
 
+@pytest.mark.parametrize(("text", "hint"), [
+    ("name: a\ndescription:\tfoo\n", "put a space after the ':', not a tab"),
+    ("name: a\r\ntriggers:\r\n  alerts: \t[a]\r\n", "put a space after the ':', not a tab"),
+    ("name: a\ntags:\n  -\tdisk\n", "put a space after the '-', not a tab"),
+    ("name: a\nversion: 1\t# first\n", "put spaces between the parts of this line, not a tab"),
+])
+def test_a_tab_that_is_not_indentation_is_not_called_indentation(text, hint):
+    """A tab after ``key:`` had been answered "indent with spaces", though the line's indentation was right."""
+    [error] = _text_errors(text, "t.yaml")
+    assert error.endswith(f"found character '\\t' that cannot start any token; {hint}: YAML does not allow a tab "
+                          "there") and "indent" not in error
+
+
 def test_load_valid_skill_keeps_raw_and_round_trips_comments():
     loaded = load_skill(Path("valid/minimal-rca.yaml"))
     assert loaded.skill.name == "minimal-rca"

@@ -176,11 +176,25 @@ def syntax_hint(exc: MarkedYAMLError) -> str:
         begun = f", begun at line {exc.context_mark.line + 1}" if exc.context_mark else ""
         return f"; check the indentation: this line is indented differently from the lines of its block{begun}"
     if "'\\t'" in problem:
-        return "; indent with spaces: YAML does not allow tabs there"
+        return _tab_hint(exc.problem_mark)
     if problem.startswith("mapping values are not allowed"):
         return ("; check the indentation of this line and the one before it, or quote a value that holds "
                 "': '")
     return ""
+
+
+def _tab_hint(mark: Any) -> str:
+    """What a tab YAML refused means where it stands: indentation (only blanks before it on its line), or the
+    separation after a ``key:`` or a list's ``-``, or between other parts of the line."""
+    buffer, pointer = getattr(mark, "buffer", None), getattr(mark, "pointer", None)
+    if not isinstance(buffer, str) or not isinstance(pointer, int):
+        return "; use spaces, not tabs: YAML does not allow tabs there"
+    before = re.split(r"[\r\n\x85\u2028\u2029]", buffer[:pointer])[-1].rstrip(" \t")  # this line's, up to it
+    if not before:
+        return "; indent with spaces: YAML does not allow tabs there"
+    if before[-1] in ":-":
+        return f"; put a space after the '{before[-1]}', not a tab: YAML does not allow a tab there"
+    return "; put spaces between the parts of this line, not a tab: YAML does not allow a tab there"
 
 
 def validate_raw(raw: CommentedMap, file: str) -> list[SkillError]:
