@@ -81,3 +81,11 @@ def test_a_patch_that_breaks_the_schema_is_refused_with_the_location() -> None:
     rule = {"if": {"signals": ["nope"]}, "then": "attention"}
     with pytest.raises(SkillLoadError, match=r"decision\.rules\[0\]\.if\.signals\[0\]: unknown signal 'nope'"):
         patch_skill(SKILL, [Edit("insert", ("decision", "rules"), rule, index=0)])
+
+
+def test_a_last_line_without_a_line_break_is_marked_not_glued_to_the_next():
+    from agent.evolve.patch import unified_diff
+
+    diff = unified_diff("a: 1\nb: 2", "a: 1\nb: 3", "demo-rca", "current", "v2")
+    assert diff.splitlines()[-4:] == ["-b: 2", "\\ No newline at end of file", "+b: 3",
+                                      "\\ No newline at end of file"]

@@ -217,16 +217,19 @@ def apply_edit(raw: CommentedMap, edit: Edit) -> None:
     _carry_comment(previous, (target, position))
 
 
+NO_NEWLINE = "\\ No newline at end of file\n"  # what diff and patch write after a last line without one
+
+
 def unified_diff(old_text: str, new_text: str, name: str, old_label: str, new_label: str) -> str:
-    """A reviewable unified diff of two Skill texts."""
-    return "".join(
-        difflib.unified_diff(
-            old_text.splitlines(keepends=True),
-            new_text.splitlines(keepends=True),
-            fromfile=f"{name} {old_label}",
-            tofile=f"{name} {new_label}",
-        )
+    """A reviewable unified diff of two Skill texts (a last line without a line break is marked as diff marks it,
+    not glued to the next line of the diff)."""
+    lines = difflib.unified_diff(
+        old_text.splitlines(keepends=True),
+        new_text.splitlines(keepends=True),
+        fromfile=f"{name} {old_label}",
+        tofile=f"{name} {new_label}",
     )
+    return "".join(line if line.endswith(("\n", "\r")) else f"{line}\n{NO_NEWLINE}" for line in lines)
 
 
 def load_raw(text: str, file: str) -> CommentedMap:
