@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from agent.bundles.reader import load_bundle
@@ -281,3 +282,11 @@ def test_catalog_unreachable_prometheus_is_a_clear_error(caplog):
     assert "error: prometheus: cannot list metrics:" in result.stderr
     assert "127.0.0.1:1" in result.stderr
     assert caplog.records == []  # said once, not the source's own line first
+
+
+@pytest.mark.parametrize("command", [["bundle", "validate"], ["bundle", "show"]])
+def test_a_bundle_path_that_does_not_exist_is_a_usage_error(tmp_path, command):
+    """Exit 2 (bad input), as `skills validate` and every --bundle say it, not 1 (a bundle failed its check)."""
+    result = runner.invoke(app, [*command, str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert "does not exist" in " ".join(result.stderr.replace("│", " ").split())

@@ -45,7 +45,8 @@ def register(app: typer.Typer) -> None:
 
 @bundle_app.command("validate")
 def validate(
-    paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.")],
+    paths: Annotated[list[Path], typer.Argument(help="Bundle directories, or directories holding bundles.",
+                                                exists=True)],
     max_bundles: MaxBundlesOption = DEFAULT_MAX_BUNDLES,
     as_json: JsonOption = False,
 ) -> None:
@@ -79,7 +80,7 @@ def validate(
 
 @bundle_app.command("show")
 def show(
-    path: Annotated[Path, typer.Argument(help="A case bundle directory.")],
+    path: Annotated[Path, typer.Argument(help="A case bundle directory.", exists=True)],
     as_json: JsonOption = False,
 ) -> None:
     """Summarise a bundle: its event, series, services, log lines and changes (never its label); its warnings go to
