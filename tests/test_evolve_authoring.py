@@ -102,6 +102,24 @@ def test_new_skill_offline_copies_the_closest_skill_of_the_pattern_and_module(li
     assert release.patched.loaded.skill.scope.services == ["checkout"]
 
 
+@pytest.mark.parametrize(("module", "services"), [("speed-*", ["speed-*"]), ("ts-order-service", ["ts-order-service"])])
+def test_a_module_given_as_a_glob_stays_a_glob_and_a_plain_name_exact(library, module, services) -> None:
+    """`--module 'speed-*'` had been saved as `speed-[*]`, which only a service literally named `speed-*` matches: the
+    Skill was never selected."""
+    from agent.events import Event, Pattern
+    from agent.skills.selector import select_skill
+
+    new = from_template(library, "Root-cause analysis of latency alerts on the speed services", module=module)
+    skill = new.patched.loaded.skill
+    assert skill.scope.services == services
+    service = "speed-7578" if module == "speed-*" else module
+    event = Event(pattern=Pattern.RCA, time=1772445600.0, service=service)
+    skills = [*(s.skill for s in library.skills.values()), skill]
+    assert select_skill(skills, event).skill.name == new.name
+    other = Event(pattern=Pattern.RCA, time=1772445600.0, service="ts-order-servicex")
+    assert select_skill(skills, other).skill.name != new.name
+
+
 def test_a_template_is_chosen_by_what_the_description_says_not_by_words_every_skill_says(library) -> None:
     """"service" and "alerts" had made the traffic-spike Skill the template of a checkout latency Skill."""
     new = from_template(library, "RCA for checkout service payment latency alerts", module="checkoutservice")

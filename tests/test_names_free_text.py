@@ -216,12 +216,21 @@ def test_scope_and_scheduler_take_escaped_or_known_names_literally():
     assert expand_services([GLOBBY, "ts-*"], [GLOBBY, DECOY, UI]) == [GLOBBY, UI]
 
 
-def test_a_new_skill_scoped_to_a_free_text_module_covers_it():
+@pytest.mark.parametrize("given", ["catalog", "escaped"])
+def test_a_new_skill_scoped_to_a_free_text_module_covers_it(bundle_dir, given):
+    """A module with glob characters is a glob (``speed-*``), unless the data (``--bundle``) has a service of exactly
+    that name; written escaped, as in a Skill's scope, it is that name without a bundle too."""
+    from agent.sources.catalog import catalog_from_bundle
+
     library = load_library([PROJECT_ROOT / "skills"])
-    new = from_template(library, "Root-cause analysis of latency alerts on the payment service", module=GLOBBY)
+    description = "Root-cause analysis of latency alerts on the payment service"
+    new = from_template(library, description, module=GLOBBY, catalog=catalog_from_bundle(bundle_dir)) \
+        if given == "catalog" else from_template(library, description, module=escape_glob(GLOBBY))
     skill = new.patched.loaded.skill
     assert scope_match(skill, Event(pattern=Pattern.RCA, time=T, service=GLOBBY)) is not None
     assert scope_match(skill, Event(pattern=Pattern.RCA, time=T, service=DECOY)) is None
+    globbed = from_template(library, description, module=GLOBBY).patched.loaded.skill  # no data says it is a name
+    assert scope_match(globbed, Event(pattern=Pattern.RCA, time=T, service=DECOY)) is not None
 
 
 def test_skill_metric_names_are_free_text_but_not_control_characters():

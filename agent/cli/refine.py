@@ -163,7 +163,8 @@ def _warn_unknown_names(new: Any, catalog: Any, bundle: Path | None) -> None:
 def new_command(
     description: Annotated[str, typer.Option("--description", "-d", help="What the Skill is for.")],
     pattern: Annotated[str | None, typer.Option(help="rca | release_interception | inspection.")] = None,
-    module: Annotated[str | None, typer.Option(help="Business module or service it is for.")] = None,
+    module: Annotated[str | None, typer.Option(
+        help="Business module or service it is for; a glob ('speed-*') covers every service it matches.")] = None,
     name: Annotated[str | None, typer.Option(help="Skill name (default: derived).")] = None,
     bundle: BundleCatalog = None,
     yes: YesOption = False,

@@ -21,6 +21,7 @@ from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 from agent.skills.schema import IDENT
 from agent.skills.templates import escape_glob
+from agent.sources.promql import is_glob
 
 PATTERN_WORDS = {
     "release_interception": ("release", "canary", "deploy", "rollout", "config push", "intercept", "rollback"),
@@ -122,6 +123,15 @@ def check_new_name(name: str, library: SkillLibrary) -> None:
         raise AuthoringError(f"a Skill named {name!r} exists; refine it with `bianque skills refine {name}`")
 
 
+def module_scope(module: str, catalog: Any = None) -> str:
+    """The ``scope.services`` pattern of ``--module``, read as the Skill's own scope is: a glob (``*``, ``?``, ``[``:
+    ``speed-*``) covers every service it matches; a plain name, or a name the data ``catalog`` has as a service's
+    own (free text: ``pay [eu]*? v1.2``), only itself (escaped)."""
+    known = set() if catalog is None else {s for m in catalog.metrics for s in m.services} | \
+        set(catalog.log_services) | set(catalog.change_services)
+    return module if is_glob(module) and module not in known else escape_glob(module)
+
+
 def _template_text(template: LoadedSkill) -> str:
     if template.path is not None and template.path.is_file():
         return template.path.read_text(encoding="utf-8")
@@ -150,7 +160,7 @@ def from_template(
     if module:
         business = any(s.skill.scope.business == module for s in library.skills.values())
         scope = {"business": module, "services": list(template.skill.scope.services)} if business else \
-            {"services": [escape_glob(module)]}
+            {"services": [module_scope(module, catalog)]}
         edits.append(Edit("set", ("scope",), scope, "scoped to the module"))
     raw.yaml_set_start_comment(f"Generated from {template.name} for: {' '.join(description.split())[:200]}")
     patched = patch_skill(dump_skill_yaml(raw), edits, version=1, file=f"<new Skill {name}>")
