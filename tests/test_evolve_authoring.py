@@ -201,3 +201,68 @@ def test_cli_refine_offline_instruction_replays_and_is_refused_when_it_fixes_not
     assert history == []
     vague = runner.invoke(app, ["skills", "refine", "memory-pressure-rca", "-i", "be better", "--yes"])
     assert vague.exit_code == 2 and "BIANQUE_LLM_BASE_URL" in vague.output
+
+
+ORDER_RCA = """\
+name: order-rca
+description: Root-cause analysis of order and booking failures on ts-order-service.
+pattern: rca
+scope:
+  services: [ts-order-service]
+triggers:
+  alerts: ["Order*", "*Order*"]
+  keywords: [order, booking]
+data:
+  metrics:
+    - id: errors
+      name: "*[Ee]rror*"
+      labels: {service: "{service}"}
+knowledge:
+  tags: [ts-order-service, bad_release]
+analysis:
+  instructions: |
+    Check ts-order-service errors first.
+decision:
+  rules:
+    - if: {signals: [errors], min_score: 0.5}
+      then: attention
+  default: no_attention
+"""
+
+
+def test_a_copy_for_another_module_drops_the_triggers_naming_the_templates_module(tmp_path) -> None:
+    """`payment-rca` copied from an `order-rca` had kept `alerts: ["Order*", "*Order*"], keywords: [order, ...]`:
+    no payment alert selected it. The module's name replaces them (every event on it carries it)."""
+    from agent.events import Alert, Event, Pattern
+    from agent.skills.selector import select_skill
+
+    (tmp_path / "order-rca.yaml").write_text(ORDER_RCA, encoding="utf-8")
+    library = load_library([PROJECT_ROOT / "skills", tmp_path])
+    new = from_template(library, "Root-cause analysis of order failures, for payment", module="ts-payment-service",
+                        name="payment-rca")
+    skill = new.patched.loaded.skill
+    assert new.template == "order-rca"
+    assert skill.triggers.alerts == [] and skill.triggers.keywords == ["booking", "ts-payment-service"]
+    assert skill.knowledge.tags == ["bad_release", "ts-payment-service"]
+    assert "dropped: Order*, *Order*, order; added keyword(s) ts-payment-service" in new.notes[0]
+    alert = Alert(name="PaymentTimeout", labels={"service": "ts-payment-service"})
+    event = Event(pattern=Pattern.RCA, time=1772445600.0, service="ts-payment-service", alert=alert)
+    assert select_skill([*(s.skill for s in library.skills.values()), skill], event).skill.name == "payment-rca"
+
+
+def test_a_copy_keeps_the_triggers_about_the_fault_and_says_whose_instructions_it_has(library) -> None:
+    """`ts-order-service-rca` copied from `ranking-rca` had instructions about ranking and feature-store and nothing
+    saying what it is for."""
+    new = from_template(library, "Root-cause analysis of ranking-like latency alerts on the order service",
+                        module="ts-order-service")
+    skill = new.patched.loaded.skill
+    assert new.template == "ranking-rca"
+    assert skill.triggers == library.get("ranking-rca").skill.triggers  # latency, errors: nothing of ranking's own
+    said = " ".join(skill.analysis.instructions.split())
+    assert said.startswith("This Skill is for: Root-cause analysis of ranking-like latency alerts on the order "
+                           "service The guidance below was copied from ranking-rca and names its services (ranking, "
+                           "feature-store, cache, gateway): read them as ts-order-service")
+    assert any("instructions are ranking-rca's and name ranking, feature-store, cache, gateway" in n
+               for n in new.notes)
+    braces = from_template(library, "RCA of {weird} latency on the order service", module="ts-order-service")
+    assert "This Skill is for: RCA of (weird) latency" in braces.patched.loaded.skill.analysis.instructions

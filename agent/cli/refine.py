@@ -180,6 +180,8 @@ def new_command(
         origin = f" from {new.template}" if new.template else ""
         say(f"new Skill {new.name} ({new.source}{origin}):")
         print_syntax(new.patched.text, "yaml")
+        for note in new.notes:
+            say(f"note: {note}", "yellow")
         _warn_unknown_names(new, bench.catalog, bundle)
         if (kept := unkept_file_line(bench.memory, bench.user_dir, new.name, None)) is not None:
             say(kept, "yellow")  # a file of that name that does not load: kept, not lost

@@ -13,10 +13,11 @@ import fnmatch
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agent.evolve.patch import Edit, PatchedSkill, load_raw, patch_skill
+from agent.evolve.retarget import Retargeted, fold, retarget
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 from agent.skills.schema import IDENT
@@ -47,6 +48,8 @@ class NewSkill:
     patched: PatchedSkill
     template: str | None
     source: str
+    notes: list[str] = field(default_factory=list)
+    """What the preview should point out (the template's triggers replaced, its instructions naming its services)."""
 
 
 def guess_pattern(description: str) -> str:
@@ -60,8 +63,7 @@ def guess_pattern(description: str) -> str:
 
 def _words(text: str) -> set[str]:
     """Lower-case words, plurals folded ("disks" -> "disk")."""
-    return {w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
-            for w in _WORD.findall(text.lower()) if w not in STOP_WORDS}
+    return {fold(w) for w in _WORD.findall(text.lower()) if w not in STOP_WORDS}
 
 
 def _in_scope(loaded: LoadedSkill, module: str) -> bool:
@@ -150,6 +152,7 @@ def from_template(
     check_new_name(name, library)
     if len(description.strip()) < 10:
         raise AuthoringError("description: at least 10 characters, it is used to select the Skill")
+    notes: list[str] = []
     edits = [
         Edit("set", ("name",), name, "new name"),
         Edit("set", ("description",), " ".join(description.split()), "new description"),
@@ -162,9 +165,26 @@ def from_template(
         scope = {"business": module, "services": list(template.skill.scope.services)} if business else \
             {"services": [module_scope(module, catalog)]}
         edits.append(Edit("set", ("scope",), scope, "scoped to the module"))
+        known = {s for loaded in library.skills.values() for s in loaded.skill.scope.services}
+        notes = _retarget_notes(template.name, retarget(
+            raw, template=template.skill, template_name=template.name, description=description,
+            services=scope["services"], business=scope.get("business"), known_services=known))
     raw.yaml_set_start_comment(f"Generated from {template.name} for: {' '.join(description.split())[:200]}")
     patched = patch_skill(dump_skill_yaml(raw), edits, version=1, file=f"<new Skill {name}>")
-    return NewSkill(name, patched, template.name, "template")
+    return NewSkill(name, patched, template.name, "template", notes)
+
+
+def _retarget_notes(template: str, done: Retargeted) -> list[str]:
+    """What the preview says of :func:`retarget`'s changes."""
+    notes = []
+    if done.dropped:
+        added = f"; added keyword(s) {', '.join(done.added)}, which every event on the module carries" \
+            if done.added else ""
+        notes.append(f"triggers of {template} naming its own module dropped: {', '.join(done.dropped)}{added}")
+    if done.named:
+        notes.append(f"the instructions are {template}'s and name {', '.join(done.named)}: edit them for this module "
+                     "(a note at their top says so to the reasoner)")
+    return notes
 
 
 def from_llm(
