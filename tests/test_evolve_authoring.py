@@ -126,6 +126,13 @@ def test_a_template_is_chosen_by_what_the_description_says_not_by_words_every_sk
     assert new.template == "search-latency-rca"
 
 
+def test_words_every_skill_says_count_for_nothing_in_any_form(library) -> None:
+    """"analysis" is compared folded ("analysi"), and had counted: "Root-cause analysis of <words no Skill has>" was
+    copied from the traffic-spike Skill, not the generic one."""
+    new = from_template(library, "Root-cause analysis of xyzzy plugh", pattern="rca", module="ts-order-service")
+    assert new.template == "generic-rca"
+
+
 def test_given_a_bundle_the_template_is_the_skill_whose_names_its_data_holds(library, tmp_path) -> None:
     """On a system whose names no specific Skill knows, a copy of one named metrics it does not have (offline, with
     no word of it): the generic Skill, whose signals match any name, is then the template, and `skills new`

@@ -33,7 +33,9 @@ _WORD = re.compile(r"[a-z][a-z0-9]+")
 STOP_WORDS = frozenset({"the", "of", "and", "on", "for", "with", "in", "to", "an", "or", "its", "at", "by", "from"})
 # words every Skill of a pattern could say of itself: they tell no template from another (a checkout latency Skill
 # had been copied from the traffic-spike one, whose description says "service", over the latency one)
-SAY_NOTHING = frozenset({"service", "alert", "rca", "root", "cause", "analysis", "skill", "incident", "issue"})
+# (folded as the words they are compared with are: "analysis" is read as "analysi")
+SAY_NOTHING = frozenset(fold(w) for w in ("service", "alert", "rca", "root", "cause", "analysis", "skill", "incident",
+                                          "issue"))
 
 
 class AuthoringError(ValueError):
