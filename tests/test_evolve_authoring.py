@@ -133,6 +133,22 @@ def test_words_every_skill_says_count_for_nothing_in_any_form(library) -> None:
     assert new.template == "generic-rca"
 
 
+def test_the_same_inputs_choose_the_same_template_in_every_process() -> None:
+    """Tied candidates had been ordered by a float sum over a set, whose order follows the hash seed: the preview
+    and the `--yes` run could copy different Skills."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from agent.config import PROJECT_ROOT; from agent.skills.library import load_library; "
+            "from agent.evolve.authoring import closest_skill; "
+            "print(closest_skill(load_library([PROJECT_ROOT / 'skills']), 'traffic config onset search', 'rca', "
+            "None).name)")
+    chosen = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": seed}, cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, check=True).stdout.strip() for seed in ("1", "3")}
+    assert len(chosen) == 1, chosen
+
+
 def test_given_a_bundle_the_template_is_the_skill_whose_names_its_data_holds(library, tmp_path) -> None:
     """On a system whose names no specific Skill knows, a copy of one named metrics it does not have (offline, with
     no word of it): the generic Skill, whose signals match any name, is then the template, and `skills new`

@@ -96,7 +96,9 @@ def closest_skill(library: SkillLibrary, description: str, pattern: str, module:
         # words shared with few Skills say more than words every description has ("alerts", "service")
         shared = wanted & words[loaded.name]
         in_name = shared & _words(loaded.name.replace("-", " "))  # a word of the name counts twice
-        overlap = sum(math.log((1 + len(candidates)) / frequency[w]) for w in [*shared, *in_name])
+        # fsum: exact whatever the order the sets give (it varies with the hash seed), so ties break by name, and
+        # the same inputs give the same template in every process
+        overlap = math.fsum(math.log((1 + len(candidates)) / frequency[w]) for w in [*shared, *in_name])
         return (bool(module) and _in_scope(loaded, module), overlap, loaded.name)
 
     ranked = sorted(candidates, key=score, reverse=True)
