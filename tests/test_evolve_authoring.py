@@ -175,6 +175,23 @@ def test_given_a_bundle_the_template_is_the_skill_whose_names_its_data_holds(lib
     said = " ".join(result.output.split())
     assert "(template from generic-rca)" in said and "warning: data.metrics[" in said
     assert f"name(s) of template generic-rca are not in {bundle}: edit them after saving" in said
+    assert "no --bundle" not in said and "no data checked them" not in said
+
+
+def test_without_a_bundle_the_preview_says_the_template_and_its_metric_names_are_unchecked(bianque_home) -> None:
+    """With --bundle the preview had said "template from generic-rca"; saved again without it, the Skill was copied
+    from ranking-rca, whose names the data did not have, and nothing said so."""
+    result = runner.invoke(app, ["skills", "new", "-d", "Root-cause analysis of ranking-like latency alerts on the "
+                                 "order service", "--module", "ts-order-service"], input="n\n")
+    said = " ".join(result.output.split())
+    assert "(template from ranking-rca)" in said
+    assert "note: no --bundle: ranking-rca was chosen by the description's words alone; with --bundle DIR" in said
+    assert ("note: these metric names come from template ranking-rca and no data checked them: "
+            "request_latency_p99_seconds, request_error_ratio, requests_per_second, cpu_usage_ratio, "
+            "memory_usage_bytes, cache_hit_ratio; check them with `bianque catalog --bundle DIR`") in said
+    generic = from_template(load_library([PROJECT_ROOT / "skills"]), "Root-cause analysis of xyzzy plugh",
+                            pattern="rca", module="ts-order-service")
+    assert generic.template == "generic-rca" and not any("come from template" in n for n in generic.notes)  # globs
 
 
 def test_new_skill_refuses_a_taken_name_or_short_description(library) -> None:

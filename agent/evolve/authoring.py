@@ -20,7 +20,7 @@ from agent.evolve.patch import Edit, PatchedSkill, load_raw, patch_skill
 from agent.evolve.retarget import Retargeted, fold, retarget
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
-from agent.skills.schema import IDENT
+from agent.skills.schema import IDENT, Skill
 from agent.skills.templates import escape_glob
 from agent.sources.promql import is_glob
 
@@ -175,7 +175,23 @@ def from_template(
             services=scope["services"], business=scope.get("business"), known_services=known))
     raw.yaml_set_start_comment(f"Generated from {template.name} for: {' '.join(description.split())[:200]}")
     patched = patch_skill(dump_skill_yaml(raw), edits, version=1, file=f"<new Skill {name}>")
+    if catalog is None:
+        notes += unchecked_notes(template.name, patched.loaded.skill)
     return NewSkill(name, patched, template.name, "template", notes)
+
+
+def unchecked_notes(template: str, skill: Skill) -> list[str]:
+    """What the preview of a copy no data catalog checked says: the template was chosen by words alone (a ``--bundle``
+    may choose another), and the exact metric names it brought may not exist on this system."""
+    exact = list(dict.fromkeys(m.name for m in skill.data.metrics if not is_glob(m.name)))
+    notes = [f"no --bundle: {template} was chosen by the description's words alone; with --bundle DIR the template is "
+             "chosen among the Skills whose metric names that data holds, and may be another (the same inputs, "
+             "--bundle included, give the same Skill)"]
+    if exact:
+        notes.append(f"these metric names come from template {template} and no data checked them: {', '.join(exact)}; "
+                     "check them with `bianque catalog --bundle DIR` (what your data holds) or `bianque skills "
+                     "validate --bundle DIR` (the names it lacks) and edit them")
+    return notes
 
 
 def _retarget_notes(template: str, done: Retargeted) -> list[str]:
