@@ -203,6 +203,25 @@ def test_new_skill_refuses_a_taken_name_or_short_description(library) -> None:
         from_template(library, "memory alerts on ranking", name="memory-rca\n")
 
 
+def test_a_new_skill_over_a_file_of_its_name_that_does_not_load_says_so_and_keeps_it(bianque_home) -> None:
+    """The preview had said only that the file "does not load, or another file shadows it"."""
+    user = get_settings().resolved_user_skills_dir
+    user.mkdir(parents=True)
+    (user / "payment-rca.yaml").write_text("name: payment-rca\nhalf: [\n", encoding="utf-8")
+    args = ["skills", "new", "-d", "Root-cause analysis of payment failures", "--module", "ts-payment-service",
+            "--name", "payment-rca"]
+    preview = runner.invoke(app, args, input="n\n")
+    said = " ".join(preview.output.split())
+    assert preview.exit_code == 1 and f"note: a file of Skill 'payment-rca' exists and does not load (its file did " \
+        f"not load: {user / 'payment-rca.yaml'}:" in said and "YAML syntax error" in said, said
+    assert f"it is copied to {user / '.replaced'}/ before the write" in said
+    saved = runner.invoke(app, [*args, "--yes"])
+    assert saved.exit_code == 0, saved.output
+    [kept] = (user / ".replaced").iterdir()
+    assert kept.read_text(encoding="utf-8").endswith("half: [\n")
+    assert load_skills(get_settings()).get("payment-rca").skill.scope.services == ["ts-payment-service"]
+
+
 def test_guess_pattern() -> None:
     assert guess_pattern("block bad canary deploys") == "release_interception"
     assert guess_pattern("daily inspection of disks") == "inspection"

@@ -121,12 +121,15 @@ def default_name(description: str, pattern: str, module: str | None, library: Sk
     return name
 
 
-def check_new_name(name: str, library: SkillLibrary) -> None:
-    """AuthoringError when ``name`` is not a Skill name or is taken."""
+def check_new_name(name: str, library: SkillLibrary) -> list[str]:
+    """AuthoringError when ``name`` is not a Skill name or is taken; else what the preview should say of it: a file of
+    that Skill that does not load (a half-finished hand edit), with its first error."""
     if not re.fullmatch(IDENT, name):
         raise AuthoringError(f"name: {name!r} is not a Skill name (lowercase letters, digits, '-', '_')")
     if name in library.skills:
         raise AuthoringError(f"a Skill named {name!r} exists; refine it with `bianque skills refine {name}`")
+    why = library.not_loaded(name)
+    return [f"a file of Skill {name!r} exists and does not load{why}"] if why else []
 
 
 def module_scope(module: str, catalog: Any = None) -> str:
@@ -153,10 +156,9 @@ def from_template(
     pattern = pattern or guess_pattern(description)
     template = closest_skill(library, description, pattern, module, catalog)
     name = name or default_name(description, pattern, module, library)
-    check_new_name(name, library)
+    notes = check_new_name(name, library)
     if len(description.strip()) < 10:
         raise AuthoringError("description: at least 10 characters, it is used to select the Skill")
-    notes: list[str] = []
     edits = [
         Edit("set", ("name",), name, "new name"),
         Edit("set", ("description",), " ".join(description.split()), "new description"),
@@ -170,7 +172,7 @@ def from_template(
             {"services": [module_scope(module, catalog)]}
         edits.append(Edit("set", ("scope",), scope, "scoped to the module"))
         known = {s for loaded in library.skills.values() for s in loaded.skill.scope.services}
-        notes = _retarget_notes(template.name, retarget(
+        notes += _retarget_notes(template.name, retarget(
             raw, template=template.skill, template_name=template.name, description=description,
             services=scope["services"], business=scope.get("business"), known_services=known))
     raw.yaml_set_start_comment(f"Generated from {template.name} for: {' '.join(description.split())[:200]}")
@@ -222,6 +224,6 @@ def from_llm(
         old_text="", version=1, name=None, pattern=pattern, catalog=catalog, purpose="new Skill",
         taken=frozenset(library.skills),
     )
-    check_new_name(generated.patched.loaded.name, library)
+    notes = check_new_name(generated.patched.loaded.name, library)
     return NewSkill(generated.patched.loaded.name, generated.patched, example.name,
-                    f"llm:{getattr(client, 'model', 'model')}")
+                    f"llm:{getattr(client, 'model', 'model')}", notes)
