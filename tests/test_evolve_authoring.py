@@ -317,6 +317,8 @@ def test_a_copy_keeps_the_triggers_about_the_fault_and_says_whose_instructions_i
     skill = new.patched.loaded.skill
     assert new.template == "ranking-rca"
     assert skill.triggers == library.get("ranking-rca").skill.triggers  # latency, errors: nothing of ranking's own
+    assert skill.knowledge.tags == ["slow_dependency", "cache_failure", "bad_release", "bad_config", "escalation",
+                                    "ts-order-service"]  # not ranking, feature-store, cache: that system's services
     said = " ".join(skill.analysis.instructions.split())
     assert said.startswith("This Skill is for: Root-cause analysis of ranking-like latency alerts on the order "
                            "service The guidance below was copied from ranking-rca and names its services (ranking, "

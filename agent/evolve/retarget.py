@@ -8,7 +8,8 @@ what the reasoner reads as being about the target:
   new scope's services are added as keywords (keywords match the event text, which names the event's services, so
   every event on the module hits them: the template's author had tied the Skill to its module's name, the copy is
   tied to its own). Triggers about the fault (``*Latency*``, ``memory``) are kept;
-- a knowledge tag naming it gives way to the new scope's service names;
+- a knowledge tag naming it, or naming another service a Skill of the library is scoped to (the template's
+  neighbours: ``feature-store``), gives way to the new scope's service names;
 - the instructions are kept, prefixed with what the Skill is for and, when they name the template's services (or
   another Skill's, by their whole names), which: they are the template's, to be read as the new scope, and edited.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,9 +73,10 @@ def _names(value: Any, words: set[str]) -> bool:
     return isinstance(value, str) and bool(tokens(value) & words)
 
 
-def _drop(seq: Any, words: set[str]) -> list[str]:
-    """Remove the items of a sequence that name one of ``words`` (in place, comments kept); the removed ones."""
-    gone = [i for i, v in enumerate(seq) if _names(v, words)]
+def _drop(seq: Any, words: set[str], names: Collection[str] = ()) -> list[str]:
+    """Remove the items of a sequence that name one of ``words`` or are one of ``names`` (in place, comments kept);
+    the removed ones."""
+    gone = [i for i, v in enumerate(seq) if _names(v, words) or v in names]
     removed = [str(seq[i]) for i in gone]
     for i in reversed(gone):
         del seq[i]
@@ -127,15 +129,16 @@ def retarget(raw: Any, *, template: Skill, template_name: str, description: str,
         _retarget_triggers(raw["triggers"], words, keywords, done)
         if not raw["triggers"]:
             raw.pop("triggers")
+    # the services of the template's system by whole name: a word of one ("order" of ts-order-service) is also a word
+    # of the language
+    others = {s for s in [*template.scope.services, *known_services, template.scope.business or "*"]
+              if not is_glob(s) and s not in services and s != business and not tokens(s) <= new_words}
     tags = (raw.get("knowledge") or {}).get("tags")
-    if words and isinstance(tags, list) and _drop(tags, words):
+    if isinstance(tags, list) and _drop(tags, words, others):
         tags.extend(s for s in services if not is_glob(s) and s not in tags)
-    # whole names only: a word of one ("order" of ts-order-service) is also a word of the language
-    candidates = {s for s in [*template.scope.services, *known_services, template.scope.business or "*"]
-                  if not is_glob(s) and s not in services and s != business and not tokens(s) <= new_words}
     analysis = raw.get("analysis")
     instructions = str(analysis.get("instructions") or "") if isinstance(analysis, dict) else ""
-    done.named = _mentions(instructions, candidates)
+    done.named = _mentions(instructions, others)
     head = [f"This Skill is for: {_brace_free(' '.join(description.split()))}"]
     if done.named:
         head.append(f"The guidance below was copied from {template_name} and names its services "
