@@ -4,7 +4,8 @@ Offline, the template is the existing Skill of the requested pattern whose scope
 (service or business) and whose description shares the most words with the new description; the pattern's
 generic Skill when none is closer. Given a bundle's data catalog, only the Skills whose metric signals find the
 most series in it are considered (on a system whose names no specific Skill knows: the generic one). It is
-copied with its comments, renamed, re-described and re-scoped, at version 1.
+copied with its comments, renamed, re-described and re-scoped (what of it named the template's module made about the
+new one: :mod:`agent.evolve.retarget`), at version 1.
 """
 
 from __future__ import annotations
