@@ -246,7 +246,8 @@ def test_cli_new_previews_the_skill_as_saved_out_of_a_terminal(bianque_home) -> 
                                  "--module", "checkout", "--yes"], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output
     saved = (get_settings().resolved_user_skills_dir / "checkout-inspection.yaml").read_text(encoding="utf-8")
-    assert max(map(len, saved.splitlines())) > 80 and f":\n{saved}saved checkout-inspection v1" in result.stdout
+    assert max(map(len, saved.splitlines())) > 80 and f"(template from disk-inspection):\n{saved}" in result.stdout
+    assert "saved checkout-inspection v1" in result.stdout
 
 
 def test_cli_refine_offline_instruction_replays_and_is_refused_when_it_fixes_nothing(bianque_home) -> None:
