@@ -255,6 +255,18 @@ def test_the_first_change_of_a_skill_living_in_the_user_dir_keeps_the_text_it_re
     assert own.read_bytes() == original.encode("utf-8")
 
 
+def test_a_save_of_a_skill_kept_in_a_user_subfolder_replaces_that_file(memory, settings) -> None:
+    """A team keeping its Skills by system (``skills/<system>/x.yaml``): a save writes that file, never a second
+    ``skills/x.yaml`` beside it (a duplicate name, which would not load)."""
+    own = settings.resolved_user_skills_dir / "search" / f"{NAME}.yaml"
+    own.parent.mkdir(parents=True)
+    own.write_text((settings.skills_dirs[0] / f"{NAME}.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    _text, proposal, done = _accept_memory_patch(memory, settings)
+    assert done.path == own and own.read_text(encoding="utf-8") == proposal.patched.text
+    assert not (settings.resolved_user_skills_dir / f"{NAME}.yaml").exists()
+    assert load_skills(settings).errors == []
+
+
 def test_a_hand_edit_that_kept_its_version_number_is_stored_under_the_next_one_before_a_rollback(
         memory, settings) -> None:
     """A hand edit rarely bumps ``version:``: its number is taken by the text it edited, yet a rollback over it

@@ -74,6 +74,34 @@ def test_validating_a_copy_that_kept_its_name_reports_the_duplicate_in_its_direc
     assert whole.exit_code == 1 and whole.output.count(duplicate) == 1 and "1 Skill(s) valid" in whole.output
 
 
+def test_validate_and_list_read_skills_in_subfolders(tmp_path, monkeypatch, bianque_home):
+    monkeypatch.chdir(tmp_path)
+    text = (FIXTURES / "valid" / "minimal-rca.yaml").read_text()
+    (tmp_path / "emptyd" / "sub").mkdir(parents=True)
+    (tmp_path / "emptyd" / "sub" / "minimal-rca.yaml").write_text(text)
+    result = runner.invoke(app, ["skills", "validate", "emptyd"])
+    assert result.exit_code == 0 and "1 Skill(s) valid, 0 error(s)" in result.output, result.output
+    user = bianque_home / "skills" / "trainticket"
+    user.mkdir(parents=True)
+    (user / "order-rca.yaml").write_text(text.replace("name: minimal-rca", "name: order-rca"))
+    listed = runner.invoke(app, ["skills", "list"], terminal_width=400)
+    assert listed.exit_code == 0 and "order-rca" in listed.output and "trainticket" in listed.output
+    assert runner.invoke(app, ["skills", "show", "order-rca"]).exit_code == 0
+
+
+def test_validating_one_file_finds_a_copy_in_another_folder_of_its_skill_directory(monkeypatch, bianque_home):
+    user = bianque_home / "skills"
+    text = (FIXTURES / "valid" / "minimal-rca.yaml").read_text()
+    for folder in ("a-team", "b-team"):
+        (user / folder).mkdir(parents=True)
+        (user / folder / "minimal-rca.yaml").write_text(text)
+    monkeypatch.chdir(user)
+    result = runner.invoke(app, ["skills", "validate", "b-team/minimal-rca.yaml"])
+    assert result.exit_code == 1
+    assert ("b-team/minimal-rca.yaml:2: name: duplicate Skill name 'minimal-rca': also defined in "
+            "a-team/minimal-rca.yaml, which loads first: this file would not") in result.output
+
+
 def test_validate_fails_when_nothing_was_checked(tmp_path):
     result = runner.invoke(app, ["skills", "validate", str(tmp_path)])
     assert result.exit_code == 1

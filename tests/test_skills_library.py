@@ -84,6 +84,34 @@ def test_duplicate_names_in_one_directory_name_both_files():
     assert library.overrides == []
 
 
+def _copy_named(source: Path, target: Path, name: str) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(source.read_text().replace("name: minimal-rca", f"name: {name}"))
+
+
+def test_skills_in_subfolders_load_and_hidden_folders_never_do(tmp_path):
+    minimal = FIXTURES / "valid" / "minimal-rca.yaml"
+    _copy_named(minimal, tmp_path / "trainticket" / "order-rca.yaml", "order-rca")
+    _copy_named(minimal, tmp_path / "shop" / "deep" / "cart-rca.yml", "cart-rca")
+    _copy_named(minimal, tmp_path / ".replaced" / "kept-rca.yaml", "kept-rca")  # a copy set aside: never loads
+    _copy_named(minimal, tmp_path / ".git" / "x.yaml", "git-rca")
+    library = load_library([tmp_path])
+    assert sorted(library.skills) == ["cart-rca", "order-rca"] and library.errors == []
+    assert library.get("order-rca").path == tmp_path / "trainticket" / "order-rca.yaml"
+
+
+def test_a_name_defined_in_two_folders_of_one_directory_is_a_duplicate(tmp_path):
+    minimal = FIXTURES / "valid" / "minimal-rca.yaml"
+    _copy_named(minimal, tmp_path / "b-team" / "order-rca.yaml", "order-rca")
+    _copy_named(minimal, tmp_path / "a-team" / "order.yaml", "order-rca")  # first by path: it loads
+    library = load_library([tmp_path])
+    assert library.get("order-rca").path == tmp_path / "a-team" / "order.yaml"
+    assert [str(e) for e in library.errors] == [
+        f"{tmp_path / 'b-team' / 'order-rca.yaml'}:2: name: duplicate Skill name 'order-rca': "
+        f"also defined in {tmp_path / 'a-team' / 'order.yaml'}"
+    ]
+
+
 def test_missing_directories_are_skipped(tmp_path):
     library = load_library([tmp_path / "nope", Path("valid")])
     assert list(library.skills) == ["minimal-rca"] and library.errors == []

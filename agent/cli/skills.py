@@ -11,7 +11,16 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import print_syntax, print_table, warn
-from agent.skills.library import SkillLibrary, load_default_library, load_library, same_name_siblings, skill_error
+from agent.config import get_settings
+from agent.skills.library import (
+    SkillLibrary,
+    library_root,
+    load_default_library,
+    load_library,
+    load_order,
+    same_name_siblings,
+    skill_error,
+)
 from agent.skills.lint import located_catalog_warnings
 from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
 from agent.skills.schema import skill_json_schema
@@ -98,8 +107,8 @@ def _validate_paths(paths: list[Path]) -> tuple[list[LoadedSkill], list[SkillErr
         errors.extend(library.errors)
     given = {p.resolve() for p in paths}
     for path in paths:
-        if path.is_dir() or path.parent.resolve() in given:  # a directory given is checked whole, duplicates too
-            continue
+        if path.is_dir() or any(path.resolve().is_relative_to(d.resolve()) for d in directories):
+            continue  # a directory given is checked whole, subfolders and duplicates too
         try:
             skill = load_skill(path)
         except SkillLoadError as exc:
@@ -113,13 +122,18 @@ def _validate_paths(paths: list[Path]) -> tuple[list[LoadedSkill], list[SkillErr
 
 
 def _duplicates(skill: LoadedSkill, given: set[Path]) -> tuple[list[SkillError], bool]:
-    """A file validated on its own that shares its name with other files of its directory, which loading the
-    directory rejects but the first by file name (said once when both are validated, at the one not loading),
-    and whether this file would load."""
+    """A file validated on its own that shares its name with other files of its Skill directory's tree (the
+    configured directory holding it, else its folder), which loading the directory rejects but the first
+    (:func:`load_order`; said once when both are validated, at the one not loading), and whether this file would
+    load."""
     errors, loads = [], True
-    for other in same_name_siblings(skill):
+    if skill.path is None:
+        return errors, loads
+    settings = get_settings()
+    root = library_root(skill.path, [*settings.skills_dirs, settings.resolved_user_skills_dir])
+    for other in same_name_siblings(skill, root):
         duplicate = f"duplicate Skill name {skill.name!r}: also defined in {display_path(other)}"
-        if skill.path is not None and other.name < skill.path.name:
+        if load_order(other, root) < load_order(skill.path, root):
             errors.append(skill_error(skill, f"{duplicate}, which loads first: this file would not"))
             loads = False
         elif other.resolve() not in given:

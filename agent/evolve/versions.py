@@ -27,6 +27,7 @@ from agent.files import replace_file
 from agent.memory.errors import SkillVersionNotFoundError
 from agent.memory.records import SkillVersionRecord
 from agent.memory.skill_versions import text_sha256
+from agent.skills.library import skill_files
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 
 REPLACED_DIR = ".replaced"  # in the user's Skill directory: files a write replaced that no stored version holds
@@ -69,11 +70,17 @@ def file_text(loaded: LoadedSkill) -> str:
 
 
 def user_skill_path(user_dir: Path, name: str, loaded: LoadedSkill | None = None) -> Path:
-    """Where the user's copy of Skill ``name`` lives: its existing user file, else ``<name>.yaml``."""
+    """Where the user's copy of Skill ``name`` lives: its existing user file (in a subfolder too), else
+    ``<name>.yaml``."""
     user_dir = Path(user_dir)
-    if loaded is not None and loaded.path is not None and loaded.path.resolve().parent == user_dir.resolve():
+    if loaded is not None and loaded.path is not None and _within(loaded.path, user_dir):
         return loaded.path
     return user_dir / f"{name}.yaml"
+
+
+def _within(path: Path, user_dir: Path) -> bool:
+    """Whether ``path`` is one of the Skill files the user's directory loads (hidden folders are not)."""
+    return path.resolve() in {p.resolve() for p in skill_files(user_dir)} if user_dir.is_dir() else False
 
 
 def write_user_skill(user_dir: Path, name: str, text: str, loaded: LoadedSkill | None = None) -> Path:

@@ -1,10 +1,12 @@
-"""The Skill library: every Skill of several directories, later directories overriding by name.
+"""The Skill library: every Skill of several directories (subfolders included), later directories overriding by
+name.
 
 Each file is validated on its own: a bad file is listed with its errors and the rest still load.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,8 +86,37 @@ class SkillLibrary:
 
 
 def skill_files(directory: Path) -> list[Path]:
-    """The Skill files of a directory (not recursive), sorted by name."""
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in SKILL_SUFFIXES)
+    """The Skill files of a directory and its subfolders (a team may keep one folder per system), in load order
+    (:func:`load_order`). Hidden folders (``.replaced/``, which keeps copies of replaced files, ``.git/``) are
+    skipped; a folder linked in twice is read once."""
+    found: list[Path] = []
+    visited: set[str] = set()
+    for folder, subfolders, files in os.walk(directory, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in visited:
+            subfolders[:] = []
+            continue
+        visited.add(real)
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]
+        found.extend(p for name in files if (p := Path(folder) / name).suffix in SKILL_SUFFIXES and p.is_file())
+    return sorted(found, key=lambda p: load_order(p, directory))
+
+
+def load_order(path: Path, directory: Path) -> tuple[str, ...]:
+    """Where ``path`` comes when its ``directory`` loads: by path below it, folder by folder (``a.yaml`` before
+    ``team/b.yaml``); of two files naming one Skill, the first loads."""
+    return _absolute(path).relative_to(_absolute(directory)).parts
+
+
+def library_root(path: Path, dirs: list[Path]) -> Path:
+    """The directory of ``dirs`` whose tree holds the Skill file ``path`` (the deepest), else its own folder."""
+    holding = [d for d in dirs if _absolute(path).is_relative_to(_absolute(d))]
+    return max(holding, key=lambda d: len(_absolute(d).parts)) if holding else path.parent
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute and normalised (``..`` removed), links kept as written."""
+    return Path(os.path.abspath(path))
 
 
 def load_library(dirs: list[Path]) -> SkillLibrary:
@@ -183,13 +214,14 @@ def skill_error(loaded: LoadedSkill, message: str, key: str = "name") -> SkillEr
     return SkillError(file, line, field_name, message)
 
 
-def same_name_siblings(loaded: LoadedSkill) -> list[Path]:
-    """The other Skill files of ``loaded``'s directory that define its name: in one directory only the first file
-    by name loads, so adding a copy without renaming it can take the place of the Skill it was copied from."""
+def same_name_siblings(loaded: LoadedSkill, root: Path | None = None) -> list[Path]:
+    """The other Skill files of ``root`` (default ``loaded``'s folder), subfolders included, that define its name:
+    in one directory tree only the first file (:func:`load_order`) loads, so adding a copy without renaming it can
+    take the place of the Skill it was copied from."""
     if loaded.path is None:
         return []
     found: list[Path] = []
-    for sibling in skill_files(loaded.path.parent):
+    for sibling in skill_files(root or loaded.path.parent):
         if sibling.resolve() == loaded.path.resolve():
             continue
         try:
