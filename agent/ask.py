@@ -86,7 +86,8 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
     """Route, investigate (bundle or live sources) and answer; the chat UI calls this too. ``progress`` is told
     of the handbook being embedded when this is the knowledge store's first use, ``on_step`` of each step of the
     investigation as it starts (:func:`agent.investigate.investigate`)."""
-    from agent.runtime import investigation_toolkit, load_topology
+    from agent.graph.nodes.select_skill import check_override
+    from agent.runtime import investigation_toolkit, load_skills, load_topology
 
     if not question.strip():
         raise ValueError("the question is empty")
@@ -103,6 +104,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         known = load_topology(settings.topology_file).services() if settings.topology_file else []
         route = route_question(question, known)
         event = event_for_question(route, question)
+    check_override(None, load_skills(settings), event)  # no Skill for it: said before a failed case is stored
     toolkit = investigation_toolkit(settings, loaded, progress=progress)
     bundle_path = str(Path(bundle).resolve()) if bundle is not None else None
     result = investigate_checkpointed(event, toolkit, settings, source=source, bundle_path=bundle_path,

@@ -78,6 +78,22 @@ def test_investigate_rejects_bad_requests_naming_the_field(client, investigator,
     assert investigator.calls == []
 
 
+def test_investigate_without_a_skill_for_the_event_is_refused_storing_no_case(tmp_path, monkeypatch, client,
+                                                                              investigator):
+    (tmp_path / "my-skills").mkdir()
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(tmp_path / "my-skills")]))
+    get_settings.cache_clear()
+    client.app.state.bianque.settings = get_settings()
+    for path, body, field in (("/investigate", {"event": RCA_EVENT}, "event"),
+                              ("/ask", {"question": "why is ranking slow?"}, "question")):
+        response = client.post(path, json=body)
+        assert response.status_code == 422, response.text
+        [problem] = response.json()["errors"]
+        assert problem["field"] == field and "no generic Skill for rca" in problem["message"]
+        assert "BIANQUE_SKILLS_DIRS" in problem["message"]
+    assert investigator.calls == []
+
+
 RELEASE_EVENT = {"pattern": "release_interception", "time": T0, "change": {"id": "d1", "service": "ranking"}}
 
 

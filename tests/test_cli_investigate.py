@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli.app import app
-from agent.config import PROJECT_ROOT
+from agent.config import PROJECT_ROOT, get_settings
 from agent.memory import Memory
 
 runner = CliRunner()
@@ -160,6 +160,22 @@ def test_a_skill_that_cannot_answer_gives_a_clear_error(skill, message):
     assert result.exit_code == 2
     assert message in flat(result.stderr)
     assert runner.invoke(app, ["cases", "list", "--json"]).stdout.strip() == "[]"  # bad input: no failed case
+
+
+@pytest.mark.parametrize(("command", "bundle"), [("rca", SMALL), ("inspect", SCENARIOS / "inspection-healthy")])
+def test_a_library_without_a_generic_skill_is_said_with_what_to_do_and_stores_no_case(
+        tmp_path, monkeypatch, command, bundle):
+    mine = tmp_path / "my-skills"
+    mine.mkdir()
+    shutil.copy(PROJECT_ROOT / "tests" / "fixtures" / "skills" / "valid" / "minimal-rca.yaml", mine)
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(mine)]))
+    get_settings.cache_clear()
+    result = runner.invoke(app, [command, "--bundle", str(bundle)])
+    assert result.exit_code == 2
+    said = flat(result.stderr)
+    assert "no Skill fits this" in said and "replaces the built-in Skills of" in said
+    assert f"BIANQUE_SKILLS_DIRS='{json.dumps([str(PROJECT_ROOT / 'skills'), str(mine)])}'" in said
+    assert runner.invoke(app, ["cases", "list", "--json"]).stdout.strip() == "[]"  # nothing was investigated
 
 
 @pytest.fixture

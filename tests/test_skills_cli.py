@@ -102,6 +102,30 @@ def test_validating_one_file_finds_a_copy_in_another_folder_of_its_skill_directo
             "a-team/minimal-rca.yaml, which loads first: this file would not") in result.output
 
 
+def test_a_library_without_the_built_in_generic_skills_is_warned_of(tmp_path, monkeypatch, bianque_home):
+    """BIANQUE_SKILLS_DIRS naming one's own folder alone replaces the built-in Skills: an event no specific Skill
+    fits then fails, so validate and list say so and how to keep them."""
+    mine = tmp_path / "my-skills"
+    mine.mkdir()
+    shutil.copy(FIXTURES / "valid" / "minimal-rca.yaml", mine / "minimal-rca.yaml")
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(mine)]))
+    get_settings.cache_clear()
+    keep = json.dumps([str(SHIPPED), str(mine)])
+    for args in (["skills", "validate"], ["skills", "list"]):
+        result = runner.invoke(app, args)
+        said = " ".join(result.output.split())
+        assert result.exit_code == 0, result.output
+        assert "no generic Skill for rca, release_interception, inspection" in said
+        assert f"BIANQUE_SKILLS_DIRS={json.dumps([str(mine)])}) replaces the built-in Skills of {SHIPPED}" in said
+        assert f"BIANQUE_SKILLS_DIRS='{keep}'" in said
+    assert "1 Skill(s) valid, 0 error(s), 1 warning(s)" in runner.invoke(app, ["skills", "validate"]).output
+
+
+def test_the_configured_library_with_its_generic_skills_has_no_warning():
+    result = runner.invoke(app, ["skills", "validate"])
+    assert result.exit_code == 0 and "0 warning(s)" in result.output and "generic" not in result.output
+
+
 def test_validate_fails_when_nothing_was_checked(tmp_path):
     result = runner.invoke(app, ["skills", "validate", str(tmp_path)])
     assert result.exit_code == 1

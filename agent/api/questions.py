@@ -6,8 +6,9 @@ from agent.api.errors import invalid_request
 from agent.api.investigator import Investigator
 from agent.ask import Answer, event_for_question, route_question
 from agent.config import Settings
+from agent.graph.nodes.select_skill import check_override
 from agent.inputs import InputError
-from agent.runtime import known_services
+from agent.runtime import known_services, load_skills
 
 
 def answer(question: str, settings: Settings, investigator: Investigator, now: float | None = None) -> Answer:
@@ -19,6 +20,10 @@ def answer(question: str, settings: Settings, investigator: Investigator, now: f
     try:
         event = event_for_question(route, question, now)
     except InputError as exc:
+        raise invalid_request((("body", "question"), str(exc))) from None
+    try:  # no Skill for it (a library without a generic Skill): refused, as /investigate does, storing no case
+        check_override(None, load_skills(settings), event)
+    except LookupError as exc:
         raise invalid_request((("body", "question"), str(exc))) from None
     result = investigator(event, skill=None, source="api")
     skill = result.skill.get("name", "?")

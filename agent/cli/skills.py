@@ -18,6 +18,7 @@ from agent.skills.library import (
     load_default_library,
     load_library,
     load_order,
+    no_generic_advice,
     same_name_siblings,
     skill_error,
 )
@@ -77,6 +78,15 @@ def list_skills() -> None:
     if failed:
         console.print(f"[bold red]{len(failed)} file(s) failed to load:[/]")
         _print_errors(library.errors, console)
+    for warning in _library_warnings(library):
+        warn(warning)
+
+
+def _library_warnings(library: SkillLibrary) -> list[str]:
+    """What the configured library lacks: a generic Skill for each pattern (else an event no specific Skill fits
+    fails)."""
+    missing = library.missing_generics()
+    return [no_generic_advice(missing)] if missing else []
 
 
 @skills_app.command("show")
@@ -151,15 +161,17 @@ def validate(
 ) -> None:
     """Validate Skills; print every error and exit 1 if there is any, or if nothing was checked (a path that does
     not exist: exit 2, bad input)."""
+    warnings: list[str] = []
     if paths:
         loaded, errors = _validate_paths(paths)
     else:
         library = load_default_library()
         loaded, errors = list(library.skills.values()), list(library.errors)
+        warnings.extend(_library_warnings(library) if loaded else [])
     if not loaded and not errors:
         where = ", ".join(str(p) for p in paths) if paths else "the configured Skill directories"
         raise _fail(f"no Skill files found in {where}: nothing was checked", 1)
-    warnings = _catalog_warnings(loaded, bundle) if bundle else []
+    warnings.extend(_catalog_warnings(loaded, bundle) if bundle else [])
     _print_errors(errors, console)
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)

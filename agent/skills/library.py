@@ -6,12 +6,13 @@ Each file is validated on its own: a bad file is listed with its errors and the 
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.config import Settings, get_settings
+from agent.config import PROJECT_ROOT, Settings, get_settings
 from agent.events import Pattern
 from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
 
@@ -73,6 +74,10 @@ class SkillLibrary:
         """The pattern's fallback Skill, if the library has one."""
         return next((s for s in self._of(pattern) if s.skill.generic), None)
 
+    def missing_generics(self) -> list[Pattern]:
+        """The patterns without a generic Skill: an event of one that no specific Skill fits cannot be answered."""
+        return [pattern for pattern in Pattern if self.generic(pattern) is None]
+
     def failed_files(self) -> dict[str, list[SkillError]]:
         """Errors grouped by file, in load order."""
         grouped: dict[str, list[SkillError]] = {}
@@ -117,6 +122,27 @@ def library_root(path: Path, dirs: list[Path]) -> Path:
 def _absolute(path: Path) -> Path:
     """``path`` made absolute and normalised (``..`` removed), links kept as written."""
     return Path(os.path.abspath(path))
+
+
+BUILT_IN_SKILLS = PROJECT_ROOT / "skills"
+
+
+def no_generic_advice(patterns: list[Pattern], settings: Settings | None = None) -> str:
+    """Why events of ``patterns`` (which have no generic Skill) no specific Skill fits cannot be answered, and what
+    to do: most often ``skills_dirs`` set to one's own folder, which replaces the built-in Skills."""
+    settings = settings or get_settings()
+    names = ", ".join(p.value for p in patterns)
+    said = (f"the Skill library has no generic Skill for {names} (`generic: true`: the fallback that answers an "
+            "event no specific Skill fits)")
+    if not any(_absolute(d) == _absolute(BUILT_IN_SKILLS) for d in settings.skills_dirs):
+        shown = json.dumps([str(d) for d in settings.skills_dirs])
+        kept = json.dumps([str(BUILT_IN_SKILLS), *(str(d) for d in settings.skills_dirs)])
+        return (f"{said}: the setting skills_dirs (BIANQUE_SKILLS_DIRS={shown}) replaces the built-in Skills of "
+                f"{BUILT_IN_SKILLS}; keep them by listing that directory first (BIANQUE_SKILLS_DIRS='{kept}'), or "
+                f"put your own Skills in the user Skill directory {settings.resolved_user_skills_dir}, which adds "
+                "to the built-in ones")
+    return (f"{said}: a Skill of its name without `generic: true` overrides the built-in one, or it did not load "
+            f"(see `bianque skills list`); restore it, or add a generic Skill for {names}")
 
 
 def load_library(dirs: list[Path]) -> SkillLibrary:

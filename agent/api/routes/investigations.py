@@ -27,11 +27,10 @@ def investigate_event(
 ) -> InvestigationResult:
     """Investigate one event now and answer with the verdict, the report and the case id."""
     _check_release(body.event)
-    if body.skill is not None:  # the check the CLI and the select_skill node make: a bad name stores no case
-        try:
-            check_override(body.skill, load_skills(state.settings), body.event)
-        except LookupError as exc:
-            raise invalid_request((("body", "skill"), str(exc))) from None
+    try:  # the check the CLI and the select_skill node make: a bad name, or no Skill for the event, stores no case
+        check_override(body.skill, load_skills(state.settings), body.event)
+    except LookupError as exc:
+        raise invalid_request((("body", "skill" if body.skill is not None else "event"), str(exc))) from None
     result = state.investigator(body.event, skill=body.skill, source="api")
     ignored = ignored_keys(body.event)  # a misspelt key is answered, not silently dropped
     return result.model_copy(update={"notes": [*ignored, *result.notes]}) if ignored else result

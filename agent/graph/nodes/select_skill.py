@@ -7,8 +7,9 @@ from typing import Any
 from agent.events import Event
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
-from agent.skills.library import SkillLibrary
+from agent.skills.library import SkillLibrary, no_generic_advice
 from agent.skills.loader import LoadedSkill
+from agent.skills.selector import rank_candidates
 from agent.skills.selector import select_skill as choose
 
 
@@ -21,11 +22,17 @@ def known_skill(name: str, library: SkillLibrary) -> LoadedSkill:
 
 
 def check_override(name: str | None, library: SkillLibrary, event: Event) -> None:
-    """A Skill chosen by the caller must exist and be of the event's pattern (LookupError naming it when not).
+    """A Skill chosen by the caller must exist and be of the event's pattern; without one, some Skill must fit the
+    event: a specific one, else the pattern's generic one (LookupError saying what is wrong when not).
 
-    Callers may check before they start an investigation, so a mistyped ``--skill`` leaves no failed case.
+    Callers may check before they start an investigation, so a mistyped ``--skill``, or a Skill library without a
+    generic Skill (``skills_dirs`` set to one's own folder alone), leaves no failed case.
     """
     if not name:
+        skills = [loaded.skill for loaded in library.skills.values()]
+        if library.generic(event.pattern) is None and not rank_candidates(skills, event):
+            advice = no_generic_advice([event.pattern])
+            raise LookupError(f"no Skill fits this {event.pattern.value} event, and {advice}")
         return
     loaded = known_skill(name, library)
     if loaded.skill.pattern != event.pattern:
