@@ -126,6 +126,22 @@ def test_the_configured_library_with_its_generic_skills_has_no_warning():
     assert result.exit_code == 0 and "0 warning(s)" in result.output and "generic" not in result.output
 
 
+def test_validate_warns_of_a_scope_of_every_service_and_a_min_effect_read_as_percent(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = (FIXTURES / "valid" / "minimal-rca.yaml").read_text()
+    text = text.replace("services: [checkout]", 'services: ["*"]').replace(
+        "labels: {service: \"{service}\"}", "labels: {service: \"{service}\"}\n      min_effect: 25")
+    Path("order-rca.yaml").write_text(text)
+    result = runner.invoke(app, ["skills", "validate", "order-rca.yaml"])
+    assert result.exit_code == 0, result.output  # warnings never fail validation
+    lines = result.output.splitlines()
+    assert [line.split(": ")[0:2] for line in lines if line.startswith("warning:")] == [
+        ["warning", "order-rca.yaml:6"], ["warning", "order-rca.yaml:12"]]
+    assert "warning: order-rca.yaml:6: scope.services[0]: '*': this specific Skill fits every service" in result.output
+    assert "order-rca.yaml:12: data.metrics[0].min_effect: 25 (p99) asks for a change of 2500 %" in result.output
+    assert lines[-1] == "1 Skill(s) valid, 0 error(s), 2 warning(s)"
+
+
 def test_validate_fails_when_nothing_was_checked(tmp_path):
     result = runner.invoke(app, ["skills", "validate", str(tmp_path)])
     assert result.exit_code == 1

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.skills.lint import check_against_catalog, located_catalog_warnings
-from agent.skills.loader import load_skill_text
+from agent.skills.lint import check_against_catalog, located_catalog_warnings, located_skill_warnings
+from agent.skills.loader import load_skill_text, locate
 from agent.sources.base import MetricInfo
 from agent.sources.catalog import Catalog
 
@@ -82,3 +82,53 @@ decision:
         ("data", "metrics", 0, "labels", "service"),
         "data.metrics[0] (typo): no series of 'cache_hit_ratio' has service 'cahce' (services: cache, cache-eu)",
     )]
+
+
+AUTHORED = """\
+name: order-rca
+description: Order service latency root cause
+pattern: rca
+scope:
+  services: [orders, "*"]
+data:
+  metrics:
+    - id: p99
+      name: request_latency_p99_seconds
+      min_effect: 25
+    - id: leak
+      name: memory_bytes
+      compare: trend
+      min_effect: 3
+    - id: doubled
+      name: errors_total
+      min_effect: 1
+    - id: limit
+      name: disk_ratio
+      compare: threshold
+      threshold: 0.9
+      min_effect: 5
+decision:
+  default: no_attention
+"""
+
+
+def _located(text: str) -> list[tuple[int, str, str]]:
+    loaded = load_skill_text(text, "x.yaml")
+    return [(*locate(loaded.raw, loc), warning) for loc, warning in located_skill_warnings(loaded.skill)]
+
+
+def test_a_specific_skill_for_every_service_and_a_min_effect_over_one_are_warned_at_their_lines():
+    shadows = ("this specific Skill fits every service, of any system: it answers events the pattern's generic "
+               "Skill should; name its services (globs such as 'shop-*' allowed), or make it the generic one "
+               "(generic: true)")
+    assert _located(AUTHORED) == [
+        (5, "scope.services[1]", f"'*': {shadows}"),
+        (10, "data.metrics[0].min_effect", "25 (p99) asks for a change of 2500 % (to 26 times the reference, or "
+         "more) before it counts; min_effect is a fraction (0.2 = 20 %): for 25 %, write 0.25"),
+        (14, "data.metrics[1].min_effect", "3 (leak) asks for growth by 300 % of the level within a day before it "
+         "counts; min_effect is a fraction (0.2 = 20 %): for 3 %, write 0.03"),
+    ]
+    unscoped = AUTHORED.replace('scope:\n  services: [orders, "*"]\n', "")
+    assert _located(unscoped)[0] == (1, "scope", f"not given, so '*': {shadows}")
+    generic = unscoped.replace("pattern: rca\n", "pattern: rca\ngeneric: true\n")
+    assert [field for _, field, _ in _located(generic)] == ["data.metrics[0].min_effect", "data.metrics[1].min_effect"]

@@ -247,3 +247,33 @@ decision:
         "z.yaml:4: window.lookback: input should be greater than 0",
         "z.yaml:4: window.step: input should be greater than 0",
     ]
+
+
+MIN_EFFECT = """\
+name: min_effect
+description: a Skill asking a fall beyond all of its reference
+pattern: rca
+data:
+  metrics:
+    - id: success
+      name: success_ratio
+      direction: down
+      compare: {compare}
+      min_effect: {value}
+decision:
+  default: no_attention
+"""
+
+
+@pytest.mark.parametrize("compare", ["baseline", "history"])
+def test_a_fall_larger_than_the_reference_is_refused_at_min_effect(compare):
+    """``min_effect: 25`` meant as 25 %: a fall is at most 100 % of its reference, so the signal never fired."""
+    assert _text_errors(MIN_EFFECT.format(compare=compare, value=25), "m.yaml") == [
+        "m.yaml:10: data.metrics[0].min_effect: 25 (2500 %) can never be reached by a fall (direction: down), which "
+        "is at most all of the reference (1, a fall to zero); min_effect is a fraction: 0.25 = 25 %"]
+
+
+@pytest.mark.parametrize(("compare", "value"), [("baseline", 1), ("baseline", 0.25), ("trend", 25)])
+def test_a_fall_the_reference_allows_loads(compare, value):
+    """A fall to zero (1), and a trend's growth over a day, which may project past zero, can be reached."""
+    assert load_skill_text(MIN_EFFECT.format(compare=compare, value=value), "m.yaml").skill.data.metrics[0]

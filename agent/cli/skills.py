@@ -22,9 +22,10 @@ from agent.skills.library import (
     same_name_siblings,
     skill_error,
 )
-from agent.skills.lint import located_catalog_warnings
+from agent.skills.lint import located_catalog_warnings, located_skill_warnings
 from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
 from agent.skills.schema import skill_json_schema
+from agent.skills.templates import Loc
 
 skills_app = typer.Typer(
     help="Inspect and validate Skills (the YAML unit of orchestration).", no_args_is_help=True
@@ -171,6 +172,8 @@ def validate(
     if not loaded and not errors:
         where = ", ".join(str(p) for p in paths) if paths else "the configured Skill directories"
         raise _fail(f"no Skill files found in {where}: nothing was checked", 1)
+    warnings.extend(f"{s.source}:{line}: {field}: {warning}" for s in loaded
+                    for line, field, warning in _located(s, located_skill_warnings(s.skill)))
     warnings.extend(_catalog_warnings(loaded, bundle) if bundle else [])
     _print_errors(errors, console)
     for warning in warnings:
@@ -197,6 +200,11 @@ def _catalog_warnings(loaded: list[LoadedSkill], bundle: Path) -> list[str]:
         for s in loaded
         for loc, warning in located_catalog_warnings(s.skill, catalog)
     ]
+
+
+def _located(loaded: LoadedSkill, warnings: list[tuple[Loc, str]]) -> list[tuple[int, str, str]]:
+    """(line, field, warning) of each of a Skill's located warnings."""
+    return [(*locate(loaded.raw, loc), warning) for loc, warning in warnings]
 
 
 @skills_app.command("schema")

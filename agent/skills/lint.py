@@ -1,4 +1,5 @@
-"""Check a Skill against a data catalog: warn about metrics, labels and log services it does not know.
+"""Warnings about a Skill that loads: settings that are valid but almost certainly not meant
+(:func:`located_skill_warnings`), and what a data catalog does not know (metrics, labels, log services).
 
 Warnings, not errors: a catalog built from one bundle or one Prometheus only knows what is there.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agent.skills.schema import Skill
+from agent.skills.schema import Compare, Skill
 from agent.skills.templates import Loc, variables_in
 from agent.sources.base import MetricInfo, name_matches
 
@@ -19,6 +20,31 @@ class CatalogLike(Protocol):
     def log_services(self) -> list[str]: ...
 
     def find_metrics(self, pattern: str) -> list[MetricInfo]: ...
+
+
+def located_skill_warnings(skill: Skill) -> list[tuple[Loc, str]]:
+    """What in a Skill that loads is valid but almost certainly not meant, each with the field it is about: a
+    specific Skill for every service (``*``), which fits events of any system and so shadows the generic Skill;
+    a ``min_effect`` over 1 (more than 100 %), the way ``25`` meant as 25 % reads."""
+    warnings: list[tuple[Loc, str]] = []
+    shadows = ("this specific Skill fits every service, of any system: it answers events the pattern's generic "
+               "Skill should; name its services (globs such as 'shop-*' allowed), or make it the generic one "
+               "(generic: true)")
+    if not skill.generic and "services" not in skill.scope.model_fields_set:
+        warnings.append((("scope", "services"), f"not given, so '*': {shadows}"))
+    elif not skill.generic:
+        warnings += [(("scope", "services", i), f"{pattern!r}: {shadows}")
+                     for i, pattern in enumerate(skill.scope.services) if set(pattern) == {"*"}]
+    for i, signal in enumerate(skill.data.metrics):
+        effect = signal.min_effect
+        if effect <= 1 or signal.compare == Compare.THRESHOLD:
+            continue
+        asked = (f"growth by {effect * 100:g} % of the level within a day" if signal.compare == Compare.TREND else
+                 f"a change of {effect * 100:g} % (to {effect + 1:g} times the reference, or more)")
+        warnings.append((("data", "metrics", i, "min_effect"), (
+            f"{effect:g} ({signal.id}) asks for {asked} before it counts; min_effect is a fraction "
+            f"(0.2 = 20 %): for {effect:g} %, write {effect / 100:g}")))
+    return warnings
 
 
 def check_against_catalog(skill: Skill, catalog: CatalogLike) -> list[str]:

@@ -22,7 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from agent.skills.schema import PATTERN_OUTCOMES, Compare, Skill
+from agent.skills.schema import PATTERN_OUTCOMES, Compare, Direction, Skill, unreachable_fall
 from agent.skills.templates import Loc, TemplateError, check_template, template_fields
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
@@ -343,6 +343,10 @@ def located_checks(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
             needs_threshold = item.get("compare") == Compare.THRESHOLD and item.get("threshold") is None
             if kind == "metrics" and needs_threshold:
                 found.append((("data", kind, i, "threshold"), "required when compare is threshold"))
+            fall = unreachable_fall(item.get("compare", Compare.BASELINE), item.get("direction", Direction.UP),
+                                    item.get("min_effect"))
+            if kind == "metrics" and fall is not None:
+                found.append((("data", kind, i, "min_effect"), fall))
     pattern = data.get("pattern")
     decision = data.get("decision") if isinstance(data.get("decision"), Mapping) else {}
     allowed = {str(p): sorted(o) for p, o in PATTERN_OUTCOMES.items()}.get(str(pattern))

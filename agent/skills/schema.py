@@ -87,6 +87,18 @@ class Window(Strict):
         return [parse_duration(v) for v in value]
 
 
+def unreachable_fall(compare: Any, direction: Any, min_effect: Any) -> str | None:
+    """Why a signal judging only falls against a reference (``baseline``, ``history``) never reports one with this
+    ``min_effect`` (a fraction of the reference: a fall is at most all of it, 1), else None."""
+    if compare not in (Compare.BASELINE, Compare.HISTORY) or direction != Direction.DOWN:
+        return None
+    if isinstance(min_effect, bool) or not isinstance(min_effect, int | float) or min_effect <= 1:
+        return None
+    return (f"{min_effect:g} ({min_effect * 100:g} %) can never be reached by a fall (direction: down), which is at "
+            f"most all of the reference (1, a fall to zero); min_effect is a fraction: {min_effect / 100:g} = "
+            f"{min_effect:g} %")
+
+
 class MetricSignal(Strict):
     """One metric to pull and how to judge it."""
 
@@ -124,6 +136,8 @@ class MetricSignal(Strict):
             raise ValueError("compare: threshold needs a threshold value")
         if self.direction == Direction.AUTO and self.compare in (Compare.THRESHOLD, Compare.TREND):
             raise ValueError(f"direction: auto needs compare: baseline or history, not {self.compare.value}")
+        if (problem := unreachable_fall(self.compare, self.direction, self.min_effect)) is not None:
+            raise ValueError(problem)
         return self
 
     def direction_for(self, metric: str) -> str:
