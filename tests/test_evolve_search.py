@@ -18,6 +18,7 @@ from agent.evolve.workbench import Workbench
 from agent.runtime import load_skills
 from agent.sim.scenario import build_scenario, write_scenario
 from agent.skills.library import load_library
+from agent.skills.schema import Compare, Direction
 from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
 
 NAME = "memory-pressure-rca"
@@ -36,6 +37,15 @@ def test_candidates_are_single_parameter_edits_and_never_weights(settings) -> No
     assert edits and all(e.op == "set" for e in edits)
     fields = {e.path[-1] for e in edits}
     assert "weight" not in fields and {"min_effect", "direction"} <= fields
+
+
+def test_no_candidate_asks_a_fall_beyond_all_of_its_reference() -> None:
+    """A down signal at min_effect 0.8 raised by half (1.2) would never fire and is refused at load: not tried."""
+    skill = load_library([get_settings().skills_dirs[0]]).get(NAME).skill.model_copy(deep=True)
+    down = {"direction": Direction.DOWN, "compare": Compare.BASELINE, "min_effect": 0.8}
+    skill.data.metrics[0] = skill.data.metrics[0].model_copy(update=down)
+    values = [e.value for e in candidate_edits(skill) if e.path == ("data", "metrics", 0, "min_effect")]
+    assert values == [0.4]
 
 
 def test_search_keeps_the_smallest_change_that_fixes_a_corrected_case(memory, settings, tmp_path) -> None:

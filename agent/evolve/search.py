@@ -25,7 +25,7 @@ from agent.evolve.versions import next_version, skill_text
 from agent.memory.records import CaseRecord
 from agent.series import LOG_LEVELS
 from agent.skills.loader import SkillLoadError
-from agent.skills.schema import Skill
+from agent.skills.schema import Skill, unreachable_fall
 
 MAX_CANDIDATES = 24
 
@@ -88,7 +88,7 @@ def candidate_edits(skill: Skill) -> list[Edit]:
         path = ("data", "metrics", i)
         for factor in (0.5, 1.5):
             value = round(max(0.01, signal.min_effect * factor), 3)
-            if value != signal.min_effect:
+            if value != signal.min_effect and unreachable_fall(signal.compare, signal.direction, value) is None:
                 edits.append(Edit("set", (*path, "min_effect"), value,
                                   f"{signal.id}: min_effect {signal.min_effect} -> {value}"))
         if signal.direction.value in ("up", "down"):
