@@ -132,6 +132,19 @@ def test_select_skill_records_name_version_reason_and_method(toolkit):
     assert skill["candidates"][0]["name"] == "graph-api-rca"
 
 
+def test_a_skill_in_scope_passed_over_is_named_in_the_selection_and_the_reports_provenance(toolkit):
+    event = alert_event({"summary": "api disk almost full"}, alertname="ApiDiskFull")
+    state = advance(start_state(event), toolkit, triage, select_skill)
+    skill = state["skill"]
+    passed = "graph-api-rca covers api but none of its triggers matched (alerts: ApiLatency*; keywords: latency)"
+    assert (skill["method"], skill["passed_over"]) == ("generic", [passed])
+    assert skill["reason"].endswith(f"; passed over for the alert ApiDiskFull: {passed}")
+    text = report(advance(state, toolkit, gather, analyze, reason), toolkit)["report"]
+    shown = passed.replace("*", "\\*")  # markdown-escaped
+    assert f"(generic: no specific Skill fits; using the generic Skill; passed over for the alert ApiDiskFull: " \
+           f"{shown})" in text[text.index("## Provenance"):]
+
+
 def test_select_skill_override(toolkit):
     skill = select_skill(start_state(alert_event(), skill_override="graph-generic-rca"), toolkit)["skill"]
     assert (skill["name"], skill["method"]) == ("graph-generic-rca", "override")

@@ -6,7 +6,8 @@ import pytest
 
 from agent.events import Alert, ChangeEvent, Event, Pattern, event_from_alert, event_from_change
 from agent.skills.library import load_default_library
-from agent.skills.selector import select_skill, trigger_match
+from agent.skills.loader import load_skill_text
+from agent.skills.selector import alert_matches, select_skill, trigger_match
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +86,53 @@ def test_no_generic_skill_is_a_clear_error(skills):
     specific = [s for s in skills if not s.generic]
     with pytest.raises(LookupError, match="no Skill fits"):
         select_skill(specific, _alert("Whatever", "nowhere"))
+
+
+ORDER_RCA = """\
+name: order-rca
+description: Order service root cause analysis
+pattern: rca
+scope:
+  services: [ts-order-service]
+triggers:
+  alerts: ["{glob}"]
+decision:
+  default: attention
+"""
+
+
+def _with_order_rca(skills, glob: str):
+    return [*skills, load_skill_text(ORDER_RCA.format(glob=glob), "order-rca.yaml").skill]
+
+
+@pytest.mark.parametrize("glob", ["order*", "*order*latency*", "OrderService*", "*Latency*"])
+def test_an_alert_glob_in_lower_case_matches_any_case_one_with_capitals_exactly(skills, glob):
+    """Alert names are CamelCase: ``order*`` was meant to match OrderServiceLatencyHigh (smart case)."""
+    selection = select_skill(_with_order_rca(skills, glob), _alert("OrderServiceLatencyHigh", "ts-order-service"))
+    assert (selection.skill.name, selection.method) == ("order-rca", "rules")
+
+
+@pytest.mark.parametrize(("glob", "name"), [("Order*", "orderServiceLatencyHigh"), ("*GC*", "OrderConfigChange")])
+def test_an_alert_glob_with_a_capital_letter_matches_case_exactly(glob, name):
+    assert not alert_matches(name, glob) and alert_matches(name.upper(), glob.upper())
+
+
+def test_the_generic_fallback_names_the_skills_in_scope_whose_triggers_did_not_match(skills):
+    selection = select_skill(_with_order_rca(skills, "Order*Error*"), _alert("OrderServiceLatencyHigh",
+                                                                             "ts-order-service"))
+    assert selection.method == "generic"
+    passed = "order-rca covers ts-order-service but none of its triggers matched (alerts: Order*Error*)"
+    assert selection.passed_over == [passed]
+    assert selection.reason == ("no specific Skill fits; using the generic Skill; passed over for the alert "
+                                f"OrderServiceLatencyHigh: {passed}")
+    unscoped = select_skill(skills, _alert("CheckoutLatencyHigh", "checkoutservice"))
+    assert unscoped.reason == "no specific Skill fits; using the generic Skill" and unscoped.passed_over == []
+
+
+def test_many_skills_passed_over_are_named_three_at_most(skills):
+    selection = select_skill(skills, _alert("RetrievalCPUUsageHigh", "retrieval"))
+    assert len(selection.passed_over) == 4  # all of them in the JSON; three in the reason
+    assert selection.reason.count(" but none of its triggers matched ") == 3
+    assert selection.reason.endswith("; and 1 more Skill(s)")
+    assert "disk-full-rca covers retrieval but none of its triggers matched (alerts: *Disk*, *disk*, *Volume* +2; " \
+           "keywords: disk, no space, filesystem +2)" in selection.reason

@@ -31,10 +31,38 @@ class Selection:
     reason: str
     method: str  # rules | similarity | llm | generic | override
     candidates: list[Candidate] = field(default_factory=list)
+    passed_over: list[str] = field(default_factory=list)
+    """Specific Skills whose scope covers the event but whose triggers it did not hit, each with why."""
 
 
-def _glob_any(value: str | None, patterns: Sequence[str]) -> bool:
-    return bool(value) and any(fnmatch.fnmatchcase(value, p) for p in patterns)
+MAX_PASSED_OVER = 3  # Skills named in a reason as covering the event but not triggered by it
+
+
+def alert_matches(name: str, pattern: str) -> bool:
+    """Whether an alert name matches a trigger glob: in any case when the glob is written in lower case
+    (``order*`` matches ``OrderServiceLatencyHigh``; alert names are CamelCase by convention), exactly when it has
+    a capital letter (``*GC*`` does not match ``ConfigChange``), as smart case in an editor's search."""
+    if pattern == pattern.lower():
+        return fnmatch.fnmatchcase(name.lower(), pattern)
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def _scope_fit(skill: Skill, event: Event) -> tuple[float, str | None, str] | None:
+    """(weight, the service covered or None, the scope pattern) when a Skill's scope covers the event, else None."""
+    if skill.scope.business and event.business and skill.scope.business != event.business:
+        return None
+    services = event.services
+    patterns = skill.scope.services
+    if not services:
+        if all(p == "*" for p in patterns) or (skill.scope.business and skill.scope.business == event.business):
+            return (0.0, None, "")
+        return None
+    for rank, service in enumerate(services):
+        for pattern in patterns:
+            if fnmatch.fnmatchcase(service, pattern):
+                exact = pattern == service
+                return ((1.0 if exact else 0.5 if pattern != "*" else 0.0) / (1 + rank), service, pattern)
+    return None
 
 
 def scope_match(skill: Skill, event: Event) -> tuple[float, str] | None:
@@ -43,21 +71,11 @@ def scope_match(skill: Skill, event: Event) -> tuple[float, str] | None:
     An event that names no service is covered by a Skill for any service (``*``), or by one scoped to the
     event's business; a Skill scoped to named services would be a guess about a system it may not know.
     """
-    if skill.scope.business and event.business and skill.scope.business != event.business:
+    fit = _scope_fit(skill, event)
+    if fit is None:
         return None
-    services = event.services
-    patterns = skill.scope.services
-    if not services:
-        if all(p == "*" for p in patterns) or (skill.scope.business and skill.scope.business == event.business):
-            return (0.0, "no service in event")
-        return None
-    for rank, service in enumerate(services):
-        for pattern in patterns:
-            if fnmatch.fnmatchcase(service, pattern):
-                exact = pattern == service
-                weight = (1.0 if exact else 0.5 if pattern != "*" else 0.0) / (1 + rank)
-                return (weight, f"scope {pattern!r} covers {service}")
-    return None
+    weight, service, pattern = fit
+    return (weight, f"scope {pattern!r} covers {service}" if service is not None else "no service in event")
 
 
 def trigger_match(skill: Skill, event: Event) -> tuple[float, str] | None:
@@ -66,7 +84,7 @@ def trigger_match(skill: Skill, event: Event) -> tuple[float, str] | None:
     has_triggers = bool(trig.alerts or trig.labels or trig.change_types or trig.keywords)
     hits: list[tuple[float, str]] = []
     if event.alert:
-        if _glob_any(event.alert.name, trig.alerts):
+        if event.alert.name and any(alert_matches(event.alert.name, p) for p in trig.alerts):
             exact = event.alert.name in trig.alerts
             hits.append((1.0 if exact else 0.6, f"alert {event.alert.name} matches"))
         for key, pattern in trig.labels.items():
@@ -84,6 +102,45 @@ def trigger_match(skill: Skill, event: Event) -> tuple[float, str] | None:
             return (0.0, "has no triggers")
         return None if event.alert or event.change else (0.0, "no triggers hit")
     return (sum(h[0] for h in hits), "; ".join(h[1] for h in hits))
+
+
+def describe_triggers(skill: Skill) -> str:
+    """A Skill's triggers in a few words, three of a kind at most: ``alerts: order*; keywords: latency, p99 +2``."""
+    trig = skill.triggers
+    parts = [
+        ("alerts", _first(trig.alerts)),
+        ("labels", _first([f"{k}={v}" for k, v in trig.labels.items()])),
+        ("change types", _first(trig.change_types)),
+        ("keywords", _first(trig.keywords)),
+    ]
+    return "; ".join(f"{kind}: {said}" for kind, said in parts if said)
+
+
+def _first(items: Sequence[str], count: int = 3) -> str:
+    return ", ".join(items[:count]) + (f" +{len(items) - count}" if len(items) > count else "")
+
+
+def passed_over(skills: Sequence[Skill], event: Event) -> list[str]:
+    """The specific Skills of the event's pattern whose scope covers it but none of whose triggers hit it, each
+    with why (``order-rca covers orders but none of its triggers matched (alerts: order*)``)."""
+    said = []
+    for skill in sorted(skills, key=lambda s: s.name):
+        if skill.pattern != event.pattern or skill.generic or (fit := _scope_fit(skill, event)) is None:
+            continue
+        if trigger_match(skill, event) is None:
+            covered = f"covers {fit[1]}" if fit[1] is not None else "covers this event"
+            said.append(f"{skill.name} {covered} but none of its triggers matched ({describe_triggers(skill)})")
+    return said
+
+
+def passed_over_reason(skills: Sequence[Skill], event: Event) -> str:
+    """``; passed over: ...`` naming at most :data:`MAX_PASSED_OVER` of :func:`passed_over`, else empty."""
+    said = passed_over(skills, event)
+    if not said:
+        return ""
+    more = f"; and {len(said) - MAX_PASSED_OVER} more Skill(s)" if len(said) > MAX_PASSED_OVER else ""
+    what = f"the alert {event.alert.name}" if event.alert and event.alert.name else f"this {event.pattern.value} event"
+    return f"; passed over for {what}: " + "; ".join(said[:MAX_PASSED_OVER]) + more
 
 
 def _token_similarity(text: str, docs: Sequence[str]) -> list[float]:
@@ -137,5 +194,7 @@ def select_skill(
         return Selection(best.skill, "; ".join(best.reasons), "rules", ranked)
     generic = [s for s in skills if s.generic and s.pattern == event.pattern]
     if not generic:
-        raise LookupError(f"no Skill fits this {event.pattern.value} event and no generic Skill exists")
-    return Selection(generic[0], "no specific Skill fits; using the generic Skill", "generic", ranked)
+        raise LookupError(f"no Skill fits this {event.pattern.value} event and no generic Skill exists"
+                          f"{passed_over_reason(skills, event)}")
+    reason = "no specific Skill fits; using the generic Skill" + passed_over_reason(skills, event)
+    return Selection(generic[0], reason, "generic", ranked, passed_over(skills, event))

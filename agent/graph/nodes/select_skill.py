@@ -9,7 +9,7 @@ from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.skills.library import SkillLibrary, no_generic_advice
 from agent.skills.loader import LoadedSkill
-from agent.skills.selector import rank_candidates
+from agent.skills.selector import passed_over_reason, rank_candidates
 from agent.skills.selector import select_skill as choose
 
 
@@ -32,7 +32,8 @@ def check_override(name: str | None, library: SkillLibrary, event: Event) -> Non
         skills = [loaded.skill for loaded in library.skills.values()]
         if library.generic(event.pattern) is None and not rank_candidates(skills, event):
             advice = no_generic_advice([event.pattern])
-            raise LookupError(f"no Skill fits this {event.pattern.value} event, and {advice}")
+            raise LookupError(f"no Skill fits this {event.pattern.value} event{passed_over_reason(skills, event)}, "
+                              f"and {advice}")
         return
     loaded = known_skill(name, library)
     if loaded.skill.pattern != event.pattern:
@@ -65,5 +66,6 @@ def select_skill(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
                 {"name": c.skill.name, "score": round(c.score, 3), "reasons": c.reasons}
                 for c in selection.candidates[:5]
             ],
+            **({"passed_over": selection.passed_over} if selection.passed_over else {}),
         }
     }
