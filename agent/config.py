@@ -33,7 +33,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home.")
     skills_dirs: list[Path] = Field(
         default_factory=lambda: [PROJECT_ROOT / "skills"],
-        description="Skill directories; later ones override earlier ones by Skill name.",
+        description="Skill directories, subfolders included; later ones override earlier ones by Skill name. "
+                    "Setting it replaces the built-in skills/: list that too to keep the built-in (generic) Skills.",
     )
     user_skills_dir: Path | None = Field(default=None, description="User Skills; default home/skills.")
     knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="The handbook (markdown).")
