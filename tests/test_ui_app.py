@@ -246,25 +246,24 @@ def test_a_correction_that_does_not_fit_is_refused_with_the_reason():
         assert memory.corrections_for(case_id) == []
 
 
-def test_a_bad_fault_kind_is_refused_in_the_forms_words():
-    case_id = seed_case("rca-cache-failure")
+def wrong_answer_corrected(case_id: str, service: str, fault: str) -> tuple[AppTest, str]:
+    """The Cases page after "Wrong" with ``service`` and ``fault`` was submitted for the case, and its error text."""
     at = open_cases(app())
     at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
-    at.text_input(key=f"correction-{case_id}-service").set_value("cache")
-    at.text_input(key=f"correction-{case_id}-fault").set_value("Memory Leak")
+    at.text_input(key=f"correction-{case_id}-service").set_value(service)
+    at.text_input(key=f"correction-{case_id}-fault").set_value(fault)
     at.form_submit_button[0].click().run()
-    message = shown(" ".join(e.value for e in at.error))
+    return at, shown(" ".join(e.value for e in at.error))
+
+
+def test_a_bad_fault_kind_is_refused_in_the_forms_words():
+    _at, message = wrong_answer_corrected(seed_case("rca-cache-failure"), "cache", "Memory Leak")
     assert "'Fault kind': 'Memory Leak' is not a fault kind" in message and "--fault" not in message
 
 
 def test_a_likely_typo_of_a_service_is_refused_unless_taken_as_typed():
     case_id = seed_case("rca-cache-failure")
-    at = open_cases(app())
-    at.radio(key=f"correction-{case_id}-verdict").set_value("Wrong")
-    at.text_input(key=f"correction-{case_id}-service").set_value("cach")
-    at.text_input(key=f"correction-{case_id}-fault").set_value("cache_failure")
-    at.form_submit_button[0].click().run()
-    message = shown(" ".join(e.value for e in at.error))
+    at, message = wrong_answer_corrected(case_id, "cach", "cache_failure")
     assert "did you mean 'cache'? Give that name, or 'Service as typed' on to store it as given" in message
     with Memory() as memory:
         assert memory.corrections_for(case_id) == []
