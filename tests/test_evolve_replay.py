@@ -316,7 +316,9 @@ def test_cli_refine_from_case_shows_diff_and_replay_and_saves(memory, settings, 
     assert "+      name: memory_usage_bytes" in result.output and "fixed" in result.output
     assert f"saved {NAME} v2" in result.output
     assert [v.version for v in memory.skill_versions(NAME)] == [1, 2]
-    assert diff_versions(memory, NAME, 1, 2) in result.stdout  # out of a terminal: the diff as it is, unwrapped
+    # out of a terminal: the diff as it is, unwrapped (from the current text, as stored v1 holds it, to v2)
+    stored_diff = diff_versions(memory, NAME, 1, 2)
+    assert stored_diff.replace(f"--- {NAME} v1\n", f"--- {NAME} current\n", 1) in result.stdout
 
 
 def test_a_patch_for_a_case_that_already_passes_is_rejected(memory, settings, tmp_path) -> None:
