@@ -280,3 +280,11 @@ def test_eval_with_an_unknown_skill_is_refused_before_anything_runs(mixed_cases)
     result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--skill", "no-such-skill"])
     assert result.exit_code == 2
     assert "no Skill named 'no-such-skill'" in result.stderr and "evaluating" not in result.output
+
+
+def test_eval_written_to_a_file_has_no_progress_lines_and_one_line_per_case(mixed_cases):
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(app, ["eval", "--cases", str(mixed_cases), "-v"])
+    assert result.exit_code == 0, result.output
+    assert "evaluating" not in result.stdout and "evaluating 5 bundles" in result.stderr  # the bar goes to stderr
+    [line] = [x for x in result.stdout.splitlines() if "inspection-disk-full" in x and "found" in x]
+    assert line.endswith("found 1/1, 0 false alarm(s)")  # whole, not folded at 80 columns

@@ -113,7 +113,7 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
     from agent.eval.runner import evaluate
 
     settings = get_settings()
-    out = err_console if quiet else console
+    out = console if console.is_terminal and not quiet else err_console  # a file or pipe gets no progress lines
     jobs = jobs or auto_jobs(bundles)
     spread = in_workers(bundles, jobs)
     with user_errors(*knowledge_errors()), _opening_line(out, forks=spread):  # a store that cannot be opened (for
@@ -127,7 +127,8 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
         def on_case(path: Path, score) -> None:
             if show_cases and score is not None:
                 mark = "[green]✔[/]" if score.passed else "[red]✘[/]"
-                progress.console.print(f"{mark} {path.name:<26} {score.skill:<24} {score.detail}{_gaps_said(score)}")
+                console.print(f"{mark} {path.name:<26} {score.skill:<24} {score.detail}{_gaps_said(score)}",
+                              soft_wrap=True)  # one line per case, whole, in a file too
             progress.update(task, advance=1, refresh=True)
 
         return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case, memory=memory, jobs=jobs,
