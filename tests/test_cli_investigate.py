@@ -408,3 +408,28 @@ def test_ctrl_c_mid_investigation_names_the_case_left_to_resume(monkeypatch, com
     case_id = said.split("interrupted: case ", 1)[1].split()[0]
     assert f"`bianque cases resume {case_id}` finishes it from its last finished step" in said
     assert stored_case(case_id).status == "running"  # interrupted, not failed: `cases resume` finishes it
+
+
+def _alert(name: str, service: str, status: str = "firing") -> dict:
+    alert = {"labels": {"alertname": name, "service": service}, "status": status, "startsAt": "2026-03-02T10:14:00Z"}
+    return {**alert, "endsAt": "2026-03-02T10:40:00Z"} if status == "resolved" else alert
+
+
+def test_a_group_of_firing_alerts_is_investigated_alert_by_alert_its_resolved_ones_said_left_out(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", "http://127.0.0.1:9")  # nothing answers: each could not judge
+    body = {"status": "firing", "alerts": [_alert("GwSlow", "gateway"), _alert("RankErr", "ranking"),
+                                           _alert("Old", "ranking", "resolved")]}
+    (tmp_path / "group.json").write_text(json.dumps(body))
+    result = runner.invoke(app, ["rca", "--alert", str(tmp_path / "group.json"), "--json"])
+    assert result.exit_code == 3, result.output  # the worst of the two
+    titles = [data["report"].splitlines()[0] for data in json.loads(result.stdout)]
+    assert len(titles) == 2 and "GwSlow" in titles[0] and "RankErr" in titles[1]
+    assert "1 resolved alert left out" in flat(result.stderr)
+
+
+def test_an_rca_of_a_resolved_alert_says_it_has_resolved(tmp_path, monkeypatch):
+    monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", "http://127.0.0.1:9")
+    (tmp_path / "alert.json").write_text(json.dumps({"alerts": [_alert("RankErr", "ranking", "resolved")]}))
+    result = runner.invoke(app, ["rca", "--alert", str(tmp_path / "alert.json")])
+    assert "**Alert resolved** at 2026-03-02T10:40:00Z; needs attention (could not judge)" in flat(result.stdout)

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from agent.cli.common import (
+    COULD_NOT_JUDGE_EXIT,
     BundleOption,
     JsonOption,
     SkillOption,
@@ -35,7 +36,16 @@ EMBEDDING_HANDBOOK = "embedding the handbook (first use of this knowledge store)
 
 def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: bool, expect: Pattern,
          adjust: Callable[[Event], Event] | None = None, origin: str | None = None) -> None:
-    """Investigate ``event`` (read from ``origin``, a file, for messages), else the ``bundle``'s event."""
+    """Investigate ``event`` (read from ``origin``, a file, for messages), else the ``bundle``'s event; print the
+    result and exit as it judged."""
+    result = _investigate(event, bundle, skill, expect, adjust, origin)
+    _show(result, as_json)
+    exit_if_not_judged(result.verdict)
+
+
+def _investigate(event: Event | None, bundle: Path | None, skill: str | None, expect: Pattern,
+                 adjust: Callable[[Event], Event] | None = None, origin: str | None = None) -> Any:
+    """The investigation of ``event``, else of the ``bundle``'s event (exit 2 for bad input)."""
     from agent.bundles.errors import InvalidBundleError
     from agent.bundles.event_file import change_problem
     from agent.graph.nodes.select_skill import check_override
@@ -69,13 +79,17 @@ def _run(event: Event | None, bundle: Path | None, skill: str | None, as_json: b
         with interrupted_case_named(), investigation_steps() as on_step:
             result = investigate_checkpointed(event, toolkit, settings, skill=skill, source="cli", on_step=on_step,
                                               bundle_path=str(bundle.resolve()) if bundle else None)
+    return result
+
+
+def _show(result: Any, as_json: bool) -> None:
+    """One investigation's result: its JSON, else its report and how to correct its case."""
     if as_json:
         print_json(result.model_dump(mode="json"))
-    else:
-        print_markdown(result.report)
-        if result.case_id:
-            typer.echo(f"case {result.case_id} — correct it with: bianque correct {result.case_id} --help")
-    exit_if_not_judged(result.verdict)
+        return
+    print_markdown(result.report)
+    if result.case_id:
+        typer.echo(f"case {result.case_id} — correct it with: bianque correct {result.case_id} --help")
 
 
 def _check_services(event: Event, loaded: Any, bundle: Path) -> None:
@@ -98,16 +112,45 @@ def rca(
 ) -> None:
     """Alert root-cause analysis: does it need attention, why did it fire, what to do.
 
+    An --alert file holding several firing alerts (an Alertmanager group) gets one investigation per firing
+    alert, their reports one after the other (--json: a list of results); its resolved alerts are then left
+    out, said on stderr (the webhook investigates no resolution either). A file of resolved alerts only is
+    investigated alert by alert, each report saying its alert has resolved.
+
     Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
-    false): the alert is then reported as needing attention. 2 for bad input.
+    false): the alert is then reported as needing attention; with several alerts, 3 when any could not be
+    judged. 2 for bad input.
     """
-    event = None
-    if alert is not None:
-        with user_errors(InputError, ValueError):
-            events = events_from_alert_file(alert, time.time(), get_settings().service_label)
-        firing = [e for e in events if e.alert and e.alert.status == "firing"] or events
-        event = firing[0]
-    _run(event, bundle, skill, as_json, Pattern.RCA)
+    if alert is None:
+        _run(None, bundle, skill, as_json, Pattern.RCA)
+        return
+    with user_errors(InputError, ValueError):
+        events = events_from_alert_file(alert, time.time(), get_settings().service_label)
+    chosen = _alerts_to_investigate(events, alert)
+    if len(chosen) == 1:
+        _run(chosen[0], bundle, skill, as_json, Pattern.RCA)
+        return
+    results = [_investigate(event, bundle, skill, Pattern.RCA) for event in chosen]
+    if as_json:
+        print_json([result.model_dump(mode="json") for result in results])
+    else:
+        for i, result in enumerate(results):
+            if i:
+                typer.echo("")
+            _show(result, as_json)
+    unjudged = [result for result in results if not result.verdict.judged]
+    if unjudged:
+        warn(f"{len(unjudged)} of the {len(results)} alerts could not be judged (exit code {COULD_NOT_JUDGE_EXIT})")
+        raise typer.Exit(COULD_NOT_JUDGE_EXIT)
+
+
+def _alerts_to_investigate(events: list[Event], path: Path) -> list[Event]:
+    """The file's firing alerts (its resolved ones said to be left out), else its resolved ones."""
+    firing = [e for e in events if e.alert is not None and e.alert.status == "firing"]
+    if firing and len(firing) < len(events):
+        left = len(events) - len(firing)
+        warn(f"{path}: {left} resolved alert{'s' if left > 1 else ''} left out: only firing alerts are investigated")
+    return firing or events
 
 
 def intercept(

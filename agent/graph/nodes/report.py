@@ -41,12 +41,16 @@ def literal(text: str) -> str:
     return MARKUP.sub(r"\\\1", LINE_BREAKS.sub(" ", text))
 
 
-def _headline(verdict: Verdict) -> str:
+def _headline(verdict: Verdict, event: Event) -> str:
     unjudged = "" if verdict.judged else " (could not judge)"
     if verdict.pattern == "release_interception":
         return f"**Decision: {str(verdict.decision).upper()}**{unjudged}"
     if verdict.pattern == "rca":
         attention = "needs attention" if verdict.needs_attention else "no attention needed"
+        alert = event.alert
+        if alert is not None and alert.status == "resolved":  # said first: it no longer fires
+            at = f" at {to_rfc3339(alert.ends_at)}" if alert.ends_at else ""
+            return f"**Alert resolved**{at}; {attention}{unjudged} — {literal(verdict.attention_reason or '')}"
         return f"**Alert {attention}**{unjudged} — {literal(verdict.attention_reason or '')}"
     if not verdict.judged:
         return "**Inspection: COULD NOT JUDGE**"
@@ -114,7 +118,7 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
     provenance."""
     about = event.about()
     title = f"# {event.pattern.value}: {literal(about)}" if about else f"# {event.pattern.value}"
-    lines = [title, "", _headline(verdict), "", literal(verdict.summary), ""]
+    lines = [title, "", _headline(verdict, event), "", literal(verdict.summary), ""]
     if event.pattern == Pattern.RELEASE_INTERCEPTION and (evidence := _evidence_line(event, window or {})):
         lines += [evidence, ""]
     if verdict.root_causes:
