@@ -17,6 +17,7 @@ from agent.graph.nodes.reason import reason
 from agent.graph.nodes.report import literal, render_report, report
 from agent.graph.nodes.select_skill import select_skill
 from agent.graph.nodes.triage import triage
+from agent.memory import AlertKind
 from agent.runtime import bundle_toolkit
 from agent.sources.base import SourceResult
 from agent.verdict import Verdict
@@ -106,6 +107,20 @@ def test_triage_names_the_other_alerts_that_began_in_the_look_back(memory):
     ]
     inspected = triage(start_state(inspection_event()), make_toolkit(memory=memory))["notes"]
     assert not any("another alert" in note for note in inspected)  # an inspection has no alert to tell apart
+
+
+def test_an_alert_of_the_same_incident_is_not_said_to_be_another_incidents(memory):
+    event = alert_event()
+    event = event.model_copy(update={"alert": event.alert.model_copy(update={"fingerprint": "fp-own"})})
+    # one webhook call: this alert opens the incident, one that began a minute earlier joins it as a duplicate
+    memory.observe_alert("fp-own", "ApiLatencyHigh", "api", "firing", T0, starts_at=T0)
+    joined = memory.observe_alert("fp-cpu", "ApiCpuHigh", "api", "firing", T0, starts_at=T0 - 60)
+    memory.observe_alert("fp-other", "DbSlow", "db", "firing", T0, starts_at=T0 - 120)
+    assert joined.kind is AlertKind.DUPLICATE
+    notes = triage(start_state(event), make_toolkit(memory=memory))["notes"]
+    assert [note for note in notes if "another alert" in note] == [
+        'another alert began 2 min before this one: "DbSlow" on "db"; what deviated with it in this '
+        "alert's look-back may be that incident's"]
 
 
 def test_triage_says_so_when_the_alert_store_cannot_be_read():

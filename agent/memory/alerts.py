@@ -279,6 +279,12 @@ class AlertStore(Store):
             rows = session.scalars(select(AlertRow).where(began >= start, began < end).order_by(began)).all()
             return [AlertRecord.model_validate(row, from_attributes=True) for row in rows]
 
+    def get_alert(self, fingerprint: str) -> AlertRecord | None:
+        """One alert's dedup state, or None when it was never notified."""
+        with self._read() as session:
+            row = session.scalars(select(AlertRow).where(AlertRow.fingerprint == fingerprint)).first()
+            return AlertRecord.model_validate(row, from_attributes=True) if row is not None else None
+
     def open_incidents(self, service: str | None = None) -> list[IncidentRecord]:
         """Incidents still open (optionally one service's), most recently active first."""
         query = select(IncidentRow).where(IncidentRow.status == "open")

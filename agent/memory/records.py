@@ -173,6 +173,7 @@ class AlertRecord(Record):
     status: str
     first_seen: float = Field(description="When the latest episode was first notified.")
     starts_at: float | None = Field(default=None, description="The latest episode's startsAt, if the sender gave one.")
+    incident_id: str | None = Field(default=None, description="The incident the latest episode joined.")
 
     @property
     def began(self) -> float:
