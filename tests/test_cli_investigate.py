@@ -220,9 +220,13 @@ def test_a_missing_bundle_directory_is_a_usage_error(tmp_path):
     assert result.exit_code == 2 and "does not exist" in flat(result.output)
 
 
-def test_nothing_to_investigate():
-    result = runner.invoke(app, ["rca"])
-    assert result.exit_code == 2 and "nothing to investigate" in flat(result.stderr)
+@pytest.mark.parametrize(("command", "hint"), [
+    ("rca", "give --alert FILE (an alert) or --bundle DIR"),
+    ("intercept", "give --change FILE (a change event) or --bundle DIR"),
+    ("inspect", "give --service NAME (inspects the live sources) or --bundle DIR")])
+def test_nothing_to_investigate_names_what_the_command_takes(command, hint):
+    result = runner.invoke(app, [command])
+    assert result.exit_code == 2 and f"nothing to investigate: {hint}" in flat(result.stderr)
 
 
 def test_live_sources_that_are_unreachable_become_missing_data(tmp_path, monkeypatch):

@@ -31,6 +31,11 @@ from agent.inputs import InputError, describe_validation, event_from_change_file
 from agent.phrases import first_of
 
 DEFAULT_INSPECTION_WINDOW = "2h"  # what a live inspection looks back over unless --window says
+NOTHING_TO_INVESTIGATE = {  # what each command takes, said when it is given nothing
+    Pattern.RCA: "--alert FILE (an alert) or --bundle DIR",
+    Pattern.RELEASE_INTERCEPTION: "--change FILE (a change event) or --bundle DIR",
+    Pattern.INSPECTION: "--service NAME (inspects the live sources) or --bundle DIR",
+}
 EMBEDDING_HANDBOOK = "embedding the handbook (first use of this knowledge store)"
 
 
@@ -66,7 +71,7 @@ def _investigate(event: Event | None, bundle: Path | None, skill: str | None, ex
                 if adjust is not None:  # --service names what the bundle holds: a typo is not "could not judge"
                     _check_services(event, loaded, bundle)
         if event is None:
-            fail("nothing to investigate: give --bundle or an input file")
+            fail(f"nothing to investigate: give {NOTHING_TO_INVESTIGATE[expect]}")
         if event.pattern != expect:
             fail(f"the bundle's event is {event.pattern.with_article} event; use `bianque {_command(event.pattern)}`")
         problem = change_problem(event, "event.yaml")  # the gate judges a change, not whatever its service did
