@@ -31,6 +31,7 @@ COVERAGE_DETECTOR = "coverage"  # its missing_data Findings say the data cannot 
 THIN_REFERENCE_DETECTOR = "thin_reference"  # its missing_data Finding: judged, but too short a history to clear
 LOGS_ONLY_DETECTOR = "logs_only"  # its missing_data Finding: judged on log lines alone, the Skill's metrics absent
 UNMATCHED_METRICS = "unmatched_metrics"  # in a coverage Finding's numbers: the metric source holds none of them
+ABSENT_SERVICE_LABEL = "absent_service_label"  # gathered, and a coverage Finding's numbers: no series carries it
 UNKNOWN_CHANGE = "unknown_change"  # in a coverage Finding's numbers: the change names no service nor a logged id
 
 

@@ -437,3 +437,28 @@ def test_an_rca_of_a_resolved_alert_says_it_has_resolved(tmp_path, monkeypatch):
     (tmp_path / "alert.json").write_text(json.dumps({"alerts": [_alert("RankErr", "ranking", "resolved")]}))
     result = runner.invoke(app, ["rca", "--alert", str(tmp_path / "alert.json")])
     assert "**Alert resolved** at 2026-03-02T10:40:00Z; needs attention (could not judge)" in flat(result.stdout)
+
+
+def test_a_service_label_no_series_carries_is_named_with_the_labels_the_server_has(tmp_path, monkeypatch):
+    from tests.test_prometheus_source import FakePrometheus
+
+    server = FakePrometheus()
+    try:
+        server.answer("/api/v1/query_range", {"status": "success", "data": {"resultType": "matrix", "result": []}})
+        server.answer("/api/v1/labels", {"status": "success", "data": ["__name__", "app", "instance", "service"]})
+        monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", server.url)
+        monkeypatch.setenv("BIANQUE_SERVICE_LABEL", "job")
+        get_settings.cache_clear()
+        (tmp_path / "alert.json").write_text(json.dumps({"alerts": [{"labels": {
+            "alertname": "RankErr", "job": "ranking"}, "startsAt": "2026-03-02T10:14:00Z"}]}))
+        result = runner.invoke(app, ["rca", "--alert", str(tmp_path / "alert.json"), "--json"])
+    finally:
+        server.server.shutdown()
+        server.server.server_close()
+    assert result.exit_code == 3, result.output
+    data = json.loads(result.stdout)
+    said = ("no series carries the label 'job' (BIANQUE_SERVICE_LABEL); the server's labels include app, instance, "
+            "service")
+    assert said in data["report"][data["report"].index("## Missing data"):]
+    assert said in data["verdict"]["summary"]
+    assert any("set BIANQUE_SERVICE_LABEL" in action for action in data["verdict"]["actions"])

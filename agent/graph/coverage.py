@@ -19,6 +19,7 @@ from agent.detectors.emit import make_finding
 from agent.detectors.wording import fmt_duration
 from agent.events import Event, Pattern
 from agent.findings import (
+    ABSENT_SERVICE_LABEL,
     COVERAGE_DETECTOR,
     LOGS_ONLY_DETECTOR,
     THIN_REFERENCE_DETECTOR,
@@ -133,6 +134,9 @@ def _why_no_metrics(gathered: Mapping[str, Any], window: Mapping[str, float], wh
         return "no metric source is configured"
     if failed := next((m for m in missing if m.startswith("metric ") and no_data_of(m) is None), None):
         return f"no metric query returned data (e.g. {failed})"
+    if absent := gathered.get(ABSENT_SERVICE_LABEL):  # no series names a service the way the settings say
+        numbers[ABSENT_SERVICE_LABEL] = 1
+        return f"no metric data was found for {who}: {absent}"
     numbers[UNMATCHED_METRICS] = 1  # the source answered, with nothing: the Skill names series it does not hold
     return _not_found(who, metrics, window)
 

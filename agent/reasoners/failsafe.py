@@ -12,6 +12,7 @@ from __future__ import annotations
 from agent.events import Pattern
 from agent.evidence import EvidencePack
 from agent.findings import (
+    ABSENT_SERVICE_LABEL,
     THIN_REFERENCE_DETECTOR,
     UNKNOWN_CHANGE,
     UNMATCHED_METRICS,
@@ -25,6 +26,8 @@ from agent.verdict import SERIOUS, Verdict
 CHECK_SOURCES = "check that a metric source is configured (BIANQUE_PROMETHEUS_URL) and holds the Skill's metrics"
 CHECK_METRICS = ("check the Skill's metric names and labels against what the metric source holds (`bianque "
                  "catalog` lists it; `bianque skills validate --bundle DIR` names the signals that match nothing)")
+CHECK_SERVICE_LABEL = ("set BIANQUE_SERVICE_LABEL to the label that names a series' service on the metric server "
+                       "(the missing data lists the labels its series carry)")
 CHECK_SELECTORS = "check the change's canary and baseline selectors against the labels its service's metrics carry"
 CHECK_CHANGE = ("name the change's service in the event (change.service), or log the change with its id where the "
                 "gate reads changes (the bundle's changes.jsonl, the change store)")
@@ -36,6 +39,8 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
     pattern = pack.event.pattern
     short_history = gap.detector == THIN_REFERENCE_DETECTOR or "reference_samples" in gap.numbers
     sources = CHECK_METRICS if gap.numbers.get(UNMATCHED_METRICS) else _check_source(gap)  # answered empty: names
+    if gap.numbers.get(ABSENT_SERVICE_LABEL):
+        sources = CHECK_SERVICE_LABEL
     check = WAIT_FOR_HISTORY if short_history else sources
     if pattern == Pattern.RCA:
         reason = f"could not judge: {gap.summary}; treat the alert as needing attention"

@@ -9,6 +9,7 @@ from typing import Any
 
 from agent.call_labels import CONVENTIONS, CallLabels, LabelledCalls, ReadCalls, calls_from_labels
 from agent.events import Event
+from agent.findings import ABSENT_SERVICE_LABEL
 from agent.graph.call_graph import call_graph, entry_points, may_read_calls, union, why_read
 from agent.graph.deadline import DeadlineReason
 from agent.graph.gathered import Gaps, no_data_line
@@ -152,8 +153,30 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
         elif key == "changes":
             gathered["changes"] = [_change_json(c) for c in result.data]
     gathered["unmeasured"] = _sort_out_empty(empty_signals, tasks, gathered["series"], gaps)
+    if empty_signals and not any(s.get("period", "current") == "current" for s in gathered["series"]):
+        absent = _absent_service_label(toolkit, list(tasks.values()))
+        if absent is not None:
+            gathered[ABSENT_SERVICE_LABEL] = absent
+            gaps.add(absent, "metrics", "service label", absent)
     gathered["missing"], gathered["gaps"] = gaps.lines, gaps.records
     return gathered
+
+
+def _absent_service_label(toolkit: Toolkit, tasks: list[MetricTask]) -> str | None:
+    """Why every metric query found nothing when the server's series carry no label named as its service label
+    (``BIANQUE_SERVICE_LABEL``), with the labels they do carry; None when they do, or the source cannot say (one
+    ``label_names`` request over the queries' window)."""
+    label = getattr(toolkit.metrics, "service_label", None)
+    lister = getattr(toolkit.metrics, "label_names", None)
+    if not label or lister is None or not tasks:
+        return None
+    start, end = min(t.query.start for t in tasks), max(t.query.end for t in tasks)
+    names = toolkit.ask({"label names": lambda: lister(start, end)})["label names"]
+    if not isinstance(names, set) or not names or label in names:
+        return None
+    held = sorted(n for n in names if not n.startswith("__"))
+    return (f"no series carries the label {label!r} (BIANQUE_SERVICE_LABEL); the server's labels include "
+            f"{first_of(held, 8)}")
 
 
 def _sort_out_empty(empty_signals: dict[str, list[str]], tasks: dict[str, MetricTask],
