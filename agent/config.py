@@ -157,16 +157,24 @@ class Settings(BaseSettings):
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
         """A SQLAlchemy URL (blank: the SQLite file in home); one it cannot read (no scheme, a port that is not a
-        number) is refused at settings load, as the HTTP endpoints are, not met as a traceback by the first query."""
+        number) is refused at settings load, as the HTTP endpoints are, not met as a traceback by the first query.
+        So is a SQLite file in a directory that does not exist: a mistyped path would otherwise be met by a new,
+        empty database (only the default file in home has its directory made)."""
         if value is None or not value.strip():
             return None
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
         try:
-            make_url(value.strip())
+            url = make_url(value.strip())
         except (ArgumentError, ValueError):
             raise ValueError(f"not a database URL: expected e.g. {DATABASE_URL_EXAMPLES}") from None
+        in_memory = url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+        if url.get_backend_name() == "sqlite" and not in_memory:
+            parent = Path(url.database).expanduser().parent
+            if not parent.is_dir():
+                raise ValueError(f"the SQLite file's directory {parent} does not exist (create it, or correct the "
+                                 "path): no new, empty database is made there")
         return value.strip()
 
     @property

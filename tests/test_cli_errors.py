@@ -308,3 +308,19 @@ def test_a_database_url_that_cannot_be_read_is_a_bad_setting_named_without_its_p
                                  "sqlite:///path/to/bianque.db or postgresql+psycopg://user:pw@host/db (got "
                                  "'postgresql+psycopg://bianque:***@db:notaport/memory')")
 
+
+
+def test_a_sqlite_url_in_a_directory_that_does_not_exist_is_refused_not_made_empty(tmp_path):
+    """An operator's mistyped path had given a new, empty database ("no schedules"), its directory made."""
+    def run(url: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "BIANQUE_HOME": str(tmp_path / "home"), "BIANQUE_DATABASE_URL": url}
+        return subprocess.run([sys.executable, "-m", "agent.cli", "schedule", "list"], capture_output=True, text=True,
+                              env=env, cwd=PROJECT_ROOT, timeout=120)
+
+    missing = tmp_path / "no" / "such"
+    done = run(f"sqlite:///{missing}/x.db")
+    assert done.returncode == 2 and not (tmp_path / "no").exists()
+    assert (f"error: invalid setting: BIANQUE_DATABASE_URL: the SQLite file's directory {missing} does not exist"
+            in " ".join(done.stderr.split()))
+    done = run(f"sqlite:///{tmp_path}/x.db")  # an existing directory: its database is made
+    assert done.returncode == 0 and (tmp_path / "x.db").exists(), done.stderr
