@@ -243,11 +243,15 @@ def test_a_json_body_not_sent_as_json_is_refused_saying_so(client, investigator,
     assert not_an_object.status_code == 422 and "content-type" not in not_an_object.json()["detail"]
 
 
-def test_too_many_alerts_in_one_call_are_refused(memory, investigator):
-    with make_client(memory, investigator, max_alerts=2) as client:
+def test_too_many_alerts_in_one_call_are_refused_and_a_warning_names_them_and_the_limit(memory, investigator, caplog):
+    with make_client(memory, investigator, max_alerts=2) as client, \
+            caplog.at_level("WARNING", logger="agent.api.routes.webhook"):
         response = client.post("/webhook/alertmanager", json=webhook(alert("A"), alert("B"), alert("C")))
     assert response.status_code == 413
     assert response.json()["detail"] == "alerts: at most 2 per call, got 3"
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("refused a webhook call of 3 alerts, more than BIANQUE_API_MAX_ALERTS (2)" in m
+               and "max_alerts" in m for m in warned), warned
 
 
 def test_a_queue_beyond_its_bound_answers_503_and_records_nothing(memory):

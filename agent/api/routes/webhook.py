@@ -32,7 +32,10 @@ async def alertmanager_webhook(
 
 def _take_in(body: WebhookBody, state: ServiceState) -> WebhookResponse | JSONResponse:
     """The webhook's work (database reads and writes), in one of its own threads."""
-    if len(body.alerts) > state.api.max_alerts:
+    if len(body.alerts) > state.api.max_alerts:  # a 4xx is never retried: these alerts are lost, so it is logged
+        log.warning("refused a webhook call of %d alerts, more than BIANQUE_API_MAX_ALERTS (%d): none of them is "
+                    "stored or investigated; set the receiver's max_alerts in Alertmanager to %d or fewer",
+                    len(body.alerts), state.api.max_alerts, state.api.max_alerts)
         raise HTTPException(
             status_code=413, detail=f"alerts: at most {state.api.max_alerts} per call, got {len(body.alerts)}"
         )
