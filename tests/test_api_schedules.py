@@ -14,6 +14,8 @@ from agent.config import get_settings
 from agent.memory import Memory
 from agent.scheduler import paused_scheduler, sync_schedules
 from agent.scheduler.service import JOBSTORE_TABLE
+from agent.sources.base import LogRecord
+from agent.sources.sqlstore import ObservabilityStore
 from tests.test_api_support import CountingInvestigator, make_client
 
 
@@ -168,6 +170,8 @@ def test_run_now_takes_a_skills_name_as_schedule_run_does(memory, investigator):
     """As `bianque schedule run disk-inspection`: the Skill over its scope, recorded on its own schedule; a Skill
     without one runs unrecorded; a Skill that is no inspection is refused."""
     sync_schedules(get_settings())
+    # generic-inspection's scope is '*': a service with data for it to match
+    ObservabilityStore(get_settings().resolved_observability_url).ingest_logs([LogRecord(1.0, "cache", "INFO", "ok")])
     with make_client(memory, investigator) as client:
         own = client.post("/schedules/disk-inspection/run")
         unscheduled = client.post("/schedules/generic-inspection/run")

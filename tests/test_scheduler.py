@@ -19,6 +19,8 @@ from agent.scheduler import configure, paused_scheduler, run_inspection, start_s
 from agent.scheduler import jobs as scheduler_jobs
 from agent.scheduler.jobs import RUN_LEASE_S, expand_services, scheduled_inspection, unknown_services
 from agent.scheduler.service import LOCAL, MISFIRE_GRACE_S, RESYNC_JOB, RESYNC_S
+from agent.sources.base import LogRecord
+from agent.sources.sqlstore import ObservabilityStore
 
 SKILL = """\
 name: {name}
@@ -268,16 +270,42 @@ def test_run_inspection_refuses_unknown_and_non_inspection_skills(settings, memo
 
 
 def test_glob_scopes_expand_over_the_topology(settings, skills_dir, memory, tmp_path):
-    write_skill(skills_dir, "everything", services='["*"]')
     write_skill(skills_dir, "search-side", services='["search-*", cache]')
     topology = tmp_path / "topology.yaml"
     topology.write_text("services:\n  search-api: {depends_on: [search-index]}\n  search-index: {}\n  cache: {}\n")
-    investigator = DryRunInvestigator(memory)
-    no_topology = run_inspection("everything", settings=settings, investigator=investigator)
-    assert no_topology.event.scope.services == []  # the graph then inspects what it knows
     with_topology = settings.model_copy(update={"topology_file": topology})
-    run = run_inspection("search-side", settings=with_topology, investigator=investigator)
+    run = run_inspection("search-side", settings=with_topology, investigator=DryRunInvestigator(memory))
     assert run.event.scope.services == ["search-api", "search-index", "cache"]
+
+
+def test_a_glob_expands_over_the_services_with_data_as_schedule_add_checks_them(settings, memory):
+    ObservabilityStore(settings.resolved_observability_url).ingest_logs(
+        [LogRecord(100.0, "ranking-a", "INFO", "ok"), LogRecord(100.0, "ranking-b", "INFO", "ok"),
+         LogRecord(100.0, "cache", "WARN", "slow")])  # no topology file: the log store knows them
+    memory.save_schedule("glob", "disk-check", "*/3 * * * *", ["rank*"])
+    run = run_inspection("disk-check", ["rank*"], job_id="glob", settings=settings,
+                         investigator=DryRunInvestigator(memory))
+    assert run.event.scope.services == ["ranking-a", "ranking-b"]
+
+
+@pytest.mark.parametrize("with_data", [False, True])
+def test_a_glob_matching_no_service_inspects_nothing_and_records_why(settings, memory, caplog, with_data):
+    if with_data:
+        ObservabilityStore(settings.resolved_observability_url).ingest_logs([LogRecord(100.0, "cache", "INFO", "ok")])
+    memory.save_schedule("glob", "disk-check", "*/3 * * * *", ["rank*"])
+    calls: list[object] = []
+    configure(settings, lambda event, **kwargs: calls.append(event))
+    try:
+        with caplog.at_level("WARNING", logger="agent.scheduler.jobs"):
+            scheduled_inspection("glob")
+    finally:
+        configure(None, None)
+    assert calls == []  # not every service: none
+    reason = "NoMatchingServiceError: no service with data matches 'rank*'; nothing inspected"
+    schedule = memory.get_schedule("glob")
+    assert (schedule.last_status, schedule.last_reason) == ("failed", reason)
+    assert [(r.status, r.reason) for r in memory.schedule_runs("glob")] == [("failed", reason)]
+    assert [r.getMessage() for r in caplog.records] == [f"schedule glob not run: {reason.split(': ', 1)[1]}"]
 
 
 def test_expand_services_keeps_names_and_order_without_duplicates():
@@ -610,3 +638,4 @@ def test_a_run_whose_schedule_is_deleted_while_it_runs_keeps_its_outcome(setting
     assert [r.getMessage() for r in caplog.records] == [
         "schedule nightly was deleted while it ran; its run (done) is not recorded",
         "schedule nightly was deleted while it ran; its run (failed) is not recorded"]
+

@@ -35,6 +35,7 @@ NOT_JUDGED = "could not judge"  # a run's status when the data could not answer 
 CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
 RUN_LEASE_S = 300.0  # a run's claim on its schedule, renewed every third of it while it runs
 SKIPPED = "skipped"  # a run's status when another run of its schedule still held it
+GLOB_CHARS = "*?["
 _lock = threading.Lock()
 _configured: tuple[Settings, Investigator] | None = None
 
@@ -44,6 +45,11 @@ class SkillUnavailableError(LookupError, ValueError):
 
     A LookupError and a ValueError, as these two cases were before: callers catching either still do.
     """
+
+
+class NoMatchingServiceError(LookupError):
+    """A run's services are globs that match no service the live sources know: nothing is inspected (it had been
+    every service)."""
 
 
 class InspectionRun(BaseModel):
@@ -101,7 +107,25 @@ def unknown_services(patterns: Sequence[str], known: Sequence[str]) -> list[str]
 
 def _is_glob(pattern: str, known: Sequence[str]) -> bool:
     """Whether ``pattern`` is read as a glob: it has glob characters and is no known service's own name."""
-    return any(c in pattern for c in "*?[") and pattern not in known
+    return any(c in pattern for c in GLOB_CHARS) and pattern not in known
+
+
+def run_services(patterns: Sequence[str], settings: Settings) -> list[str]:
+    """The services a run inspects: names as given, globs matched against the services the live sources know (the
+    topology file's, the metric server's, the log store's: :func:`agent.runtime.listed_services`, what `schedule add`
+    checks a service against). No pattern: none (the graph inspects what it knows). Raises
+    :class:`NoMatchingServiceError` when globs are given and no service matches them."""
+    if not any(c in pattern for pattern in patterns for c in GLOB_CHARS):
+        return list(patterns)
+    from agent.runtime import listed_services
+
+    listing = listed_services(settings)
+    found = expand_services(patterns, listing.known)
+    if not found:
+        unanswered = f" ({'; '.join(listing.unanswered)})" if listing.unanswered else ""
+        raise NoMatchingServiceError(f"no service with data matches {', '.join(map(repr, patterns))}{unanswered}; "
+                                     "nothing inspected")
+    return found
 
 
 def inspection_event(
@@ -201,7 +225,7 @@ def _inspect(
     skill_name: str, services: Sequence[str] | None, settings: Settings, investigator: Investigator, now: float | None
 ) -> tuple[Event, InvestigationResult]:
     """The inspection event of :func:`run_inspection` and its investigation."""
-    from agent.runtime import known_services, load_skills
+    from agent.runtime import load_skills
 
     library = load_skills(settings)
     loaded = library.get(skill_name)
@@ -211,7 +235,7 @@ def _inspect(
     skill = loaded.skill
     if skill.pattern != Pattern.INSPECTION:
         raise SkillUnavailableError(f"Skill {skill_name!r} is {skill.pattern.value}, not an inspection")
-    targets = expand_services(services or skill.scope.services, known_services(settings))
+    targets = run_services(services or skill.scope.services, settings)
     event = inspection_event(
         skill_name, targets, skill.window.lookback, time.time() if now is None else now, skill.scope.business
     )
@@ -290,7 +314,7 @@ def scheduled_inspection(job_id: str) -> None:
             return
     try:
         run = run_inspection(schedule.skill, schedule.services, job_id=job_id, trigger="scheduled")
-    except SkillUnavailableError as exc:  # recorded as failed, with this reason, by run_inspection
+    except (SkillUnavailableError, NoMatchingServiceError) as exc:  # recorded as failed, with this reason
         log.warning("schedule %s not run: %s", job_id, exc)
         return
     except ScheduleBusyError as exc:

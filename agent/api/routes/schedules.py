@@ -12,7 +12,13 @@ from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
 from agent.memory import ScheduleBusyError, ScheduleNotFoundError, ScheduleRunRecord
 from agent.memory.schedules import MAX_RUNS_KEPT
-from agent.scheduler.jobs import InspectionRun, SkillUnavailableError, run_inspection, run_target
+from agent.scheduler.jobs import (
+    InspectionRun,
+    NoMatchingServiceError,
+    SkillUnavailableError,
+    run_inspection,
+    run_target,
+)
 from agent.scheduler.overview import ScheduleState, schedule_states
 
 router = APIRouter(prefix="/schedules", tags=["schedules"],
@@ -63,7 +69,8 @@ def run_now(job_id: str, state: State) -> InspectionRun:
     services (none: the Skill's scope). Investigated by this service, in its memory; the run recorded (``manual``)
     and its case stored; a verdict that could not judge is answered as it is (``result.verdict.judged`` false).
     404 for a name that is neither; 409 while another run holds the schedule (nothing run or recorded), or when its
-    Skill cannot run (not loading, no inspection: recorded as a failed run)."""
+    Skill cannot run (not loading, no inspection) or its service globs match no service with data (recorded as a
+    failed run)."""
     target = run_target(state.settings, state.memory, job_id)
     if target is None:
         raise HTTPException(status_code=404, detail=f"no schedule with job id {job_id!r} and no Skill of that name "
@@ -71,7 +78,7 @@ def run_now(job_id: str, state: State) -> InspectionRun:
     try:
         return run_inspection(target.skill, target.services, job_id=target.job_id, settings=state.settings,
                               investigator=state.investigator, memory=state.memory)
-    except (ScheduleBusyError, SkillUnavailableError) as exc:
+    except (ScheduleBusyError, SkillUnavailableError, NoMatchingServiceError) as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except ScheduleNotFoundError:  # removed since it was read above
         raise _unknown(job_id) from None
