@@ -325,7 +325,8 @@ def check_run_claims(memory: Memory) -> None:
     held = memory.claim_schedule_run("nightly", "host-a:1:r1", lease_s=300.0, now=1000.0)
     assert (held.running_by, held.running_since, held.running_until) == ("host-a:1:r1", 1000.0, 1300.0)
     with pytest.raises(ScheduleBusyError, match=r"^schedule 'nightly' is already running \(started "
-                       r"1970-01-01T00:16:40Z by host-a:1:r1\); two runs of one schedule never overlap"):
+                       r"1970-01-01T00:16:40Z by host-a:1:r1\); its lease runs out at "
+                       r"1970-01-01T00:21:40Z unless renewed; two runs of one schedule never overlap"):
         memory.claim_schedule_run("nightly", "host-b:2:r2", lease_s=300.0, now=1299.0)
     assert memory.get_schedule("nightly").running_by == "host-a:1:r1"
     assert memory.renew_schedule_run("nightly", "host-a:1:r1", 300.0, now=1250.0) is True

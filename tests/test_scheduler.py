@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -639,3 +643,69 @@ def test_a_run_whose_schedule_is_deleted_while_it_runs_keeps_its_outcome(setting
         "schedule nightly was deleted while it ran; its run (done) is not recorded",
         "schedule nightly was deleted while it ran; its run (failed) is not recorded"]
 
+
+HANGING_RUN = """\
+import pathlib, sys, time
+from agent.config import get_settings
+from agent.scheduler import run_inspection
+
+def hang(event, **kwargs):
+    pathlib.Path(sys.argv[2]).touch()  # the investigation has started
+    time.sleep(600)
+
+dirs = [pathlib.Path(d) for d in sys.argv[3:]]
+settings = get_settings().model_copy(update={"skills_dirs": dirs}) if dirs else get_settings()
+run_inspection(sys.argv[1], settings=settings, investigator=hang, trigger="scheduled")
+"""
+
+
+def killed_mid_run(tmp_path, skill: str = "disk-check", skills_dir=None) -> int:
+    """Run ``skill`` in a process of its own and `kill -9` it while it investigates; that process's id."""
+    started = tmp_path / "started"
+    dirs = [str(skills_dir)] if skills_dir else []
+    proc = subprocess.Popen([sys.executable, "-c", HANGING_RUN, skill, str(started), *dirs], env=dict(os.environ))
+    try:
+        wait_for(lambda: started.exists() or proc.poll() is not None, "the run started")
+        assert proc.poll() is None, "the run ended by itself"
+    finally:
+        proc.kill()  # SIGKILL: nothing of it runs after this
+        proc.wait()
+    return proc.pid
+
+
+def test_a_run_killed_mid_run_is_found_interrupted_and_its_claim_taken_over_at_once(settings, skills_dir, memory,
+                                                                                   tmp_path, caplog):
+    sync_schedules(settings)
+    pid = killed_mid_run(tmp_path, skills_dir=skills_dir)
+    (left,) = memory.schedule_runs("skill:disk-check")  # recorded as it started, not lost
+    holder = f"{socket.gethostname()}:{pid}:"
+    assert (left.status, left.trigger, left.holder.startswith(holder)) == ("running", "scheduled", True)
+    assert memory.get_schedule("skill:disk-check").running_by == left.holder  # its lease has not run out
+    with caplog.at_level("WARNING", logger="agent.scheduler.jobs"):  # taken over at once, not refused
+        run = run_inspection("disk-check", settings=settings, investigator=DryRunInvestigator(memory))
+    done, interrupted = memory.schedule_runs("skill:disk-check")
+    assert (done.status, done.case_id) == ("done", run.result.case_id)
+    assert (interrupted.id, interrupted.status) == (left.id, "failed")
+    assert interrupted.reason.startswith(f"interrupted: the process that ran it ({left.holder}) is no longer running")
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith("schedule skill:disk-check: its run started ")
+    assert f"by {left.holder} was interrupted (that process is no longer running)" in said[0]
+
+
+def test_a_restarted_scheduler_records_a_run_killed_mid_run_as_failed(settings, skills_dir, memory, tmp_path):
+    sync_schedules(settings)
+    killed_mid_run(tmp_path, skills_dir=skills_dir)
+    scheduler = start_scheduler(settings, paused=True)
+    scheduler.shutdown(wait=False)
+    (run,) = memory.schedule_runs("skill:disk-check")
+    schedule = memory.get_schedule("skill:disk-check")
+    assert (run.status, schedule.last_status, schedule.last_reason) == ("failed", "failed", run.reason)
+    assert run.reason.startswith("interrupted: ") and schedule.running_by is None
+
+
+def test_a_claim_of_a_process_of_another_host_keeps_its_lease(settings, memory):
+    sync_schedules(settings)
+    claim = memory.claim_schedule_run("skill:disk-check", "elsewhere:1:abcd1234", RUN_LEASE_S)
+    with pytest.raises(ScheduleBusyError, match="by elsewhere:1:abcd1234\\); its lease runs out at 20"):
+        run_inspection("disk-check", settings=settings, investigator=DryRunInvestigator(memory))
+    assert memory.get_schedule("skill:disk-check").running_until == claim.running_until

@@ -414,7 +414,8 @@ def test_run_is_refused_while_another_run_of_the_schedule_holds_it(runner):
         schedule = memory.get_schedule("nightly")
     said = " ".join(result.stderr.split())
     assert result.exit_code == 2 and "schedule 'nightly' is already running (started " in said
-    assert "by replica-2:4242:ab12cd34); two runs of one schedule never overlap" in said
+    until = to_rfc3339(schedule.running_until)  # another host's claim keeps its lease, and says until when
+    assert f"by replica-2:4242:ab12cd34); its lease runs out at {until} unless renewed; two runs of one" in said
     assert (schedule.last_status, schedule.last_case_id) == ("done", "c1")  # nothing run, nothing recorded
     assert [r["case_id"] for r in json.loads(invoke(runner, "history", "nightly", "--json").stdout)] == ["c1"]
     assert listed(runner)["nightly"]["running_by"] == "replica-2:4242:ab12cd34"
@@ -512,6 +513,17 @@ def test_history_shows_a_schedules_runs_newest_first_each_on_one_line(runner, te
     assert max(map(len, lines)) <= 80 and len(lines) == 5
     shown = lines[3][lines[3].index("schedule 'nightly'"):].rstrip()  # the reason, cut to what the line leaves it
     assert shown.endswith("…") and LONG_REASON.startswith(shown[:-1]) and len(shown) > 10
+
+
+def test_history_shows_a_run_whose_process_was_killed_as_interrupted(runner, tmp_path):
+    from tests.test_scheduler import killed_mid_run
+
+    assert invoke(runner, "sync").exit_code == 0
+    pid = killed_mid_run(tmp_path, "disk-inspection")  # `kill -9` of the process running it: had left no trace
+    (run,) = json.loads(invoke(runner, "history", "skill:disk-inspection", "--json").stdout)
+    assert (run["status"], run["trigger"]) == ("failed", "scheduled")
+    assert run["reason"].startswith(f"interrupted: the process that ran it ({socket.gethostname()}:{pid}:")
+    assert listed(runner)["skill:disk-inspection"]["running"] is False  # its claim taken over, not waited out
 
 
 def test_history_of_a_schedule_that_has_not_run_says_so(runner):

@@ -46,3 +46,14 @@ def owner_alive(owner: str | None) -> bool:
     except PermissionError:  # it exists, run by another user
         return True
     return True
+
+
+def owner_gone(owner: str | None) -> bool:
+    """True when ``owner`` (``host:pid``) is a process of this host, not this one, that is no longer running. A
+    process of another host cannot be checked from here: never gone (a lease or a person decides)."""
+    if not owner or ":" not in owner:
+        return False
+    host, _, pid_text = owner.rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    return not owner_alive(owner)

@@ -60,13 +60,15 @@ class ScheduleExistsError(MemoryStoreError):
 class ScheduleBusyError(MemoryStoreError):
     """Another run of the schedule holds it (its lease has not run out)."""
 
-    def __init__(self, job_id: str, holder: str | None, since: float | None) -> None:
+    def __init__(self, job_id: str, holder: str | None, since: float | None, until: float | None = None) -> None:
         started = f"started {to_rfc3339(since)}" if since is not None else "started"
-        super().__init__(f"schedule {job_id!r} is already running ({started} by {holder}); two runs of one "
+        lease = f"; its lease runs out at {to_rfc3339(until)} unless renewed" if until is not None else ""
+        super().__init__(f"schedule {job_id!r} is already running ({started} by {holder}){lease}; two runs of one "
                          "schedule never overlap, so this one did not start")
         self.job_id = job_id
         self.holder = holder
         self.since = since
+        self.until = until
 
 
 class IncidentNotFoundError(NotFoundError):

@@ -192,6 +192,9 @@ class ScheduleRunRow(Base):
     trigger: Mapped[str | None] = mapped_column(String(16))
     """``scheduled`` (the scheduler's job) or ``manual`` (``schedule run``, ``run_inspection``); None when unknown
     (the last run a schedule had when this table was added)."""
+    holder: Mapped[str | None] = mapped_column(String(200))
+    """The run claim (``host:pid:token``) of a run recorded as it started (status ``running`` until it finishes);
+    None for a run recorded only once it ended (a skipped one, or one from before migration 0008)."""
 
 
 class IncidentRow(Base):

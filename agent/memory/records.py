@@ -15,6 +15,7 @@ from agent.verdict import Verdict
 CaseStatus = Literal["running", "done", "failed"]
 QueueStatus = Literal["pending", "running", "done", "failed"]
 RunTrigger = Literal["scheduled", "manual"]
+RUNNING = "running"  # the status of a schedule's run recorded as it started, until it finishes
 
 
 class Record(BaseModel):
@@ -134,11 +135,14 @@ class ScheduleRunRecord(Record):
     reason: str | None = None
     case_id: str | None = None
     trigger: RunTrigger | None = None  # None: as started_at
+    holder: str | None = None  # the run claim (host:pid:token) of a run recorded as it started
 
     @property
     def took(self) -> float | None:
-        """How long the run took, in seconds; None when its start is unknown."""
-        return None if self.started_at is None else max(0.0, self.finished_at - self.started_at)
+        """How long the run took, in seconds; None when its start is unknown or it is still running."""
+        if self.started_at is None or self.status == RUNNING:
+            return None
+        return max(0.0, self.finished_at - self.started_at)
 
 
 class AlertKind(StrEnum):

@@ -7,7 +7,7 @@ schedule last ran, and its run history (``schedule_runs``, the newest ``MAX_RUNS
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from agent.memory.errors import (
     storable_text,
 )
 from agent.memory.models import RUN_TRIGGERS, ScheduleRow, ScheduleRunRow, now
-from agent.memory.records import RunTrigger, ScheduleRecord, ScheduleRunRecord
+from agent.memory.records import RUNNING, RunTrigger, ScheduleRecord, ScheduleRunRecord
 from agent.memory.store import Store, get_row
 from agent.names import name_problem
 
@@ -44,6 +44,11 @@ def run_reason(text: str | None) -> str | None:
 
 def _record(row: ScheduleRow) -> ScheduleRecord:
     return ScheduleRecord.model_validate(row, from_attributes=True)
+
+
+def _check_trigger(trigger: str) -> None:
+    if trigger not in RUN_TRIGGERS:
+        raise InvalidInputError(f"trigger: must be one of {', '.join(RUN_TRIGGERS)}, got {trigger!r}")
 
 
 class ScheduleStore(Store):
@@ -133,6 +138,25 @@ class ScheduleStore(Store):
             session.flush()
             return _record(row)
 
+    def start_schedule_run(
+        self, job_id: str, holder: str, *, started: float | None = None, trigger: RunTrigger = "manual"
+    ) -> int:
+        """Record a run of ``job_id`` as it starts (status ``running``, held by the run claim ``holder``) in the
+        schedule's history, so a run whose process dies leaves a trace (:meth:`end_interrupted_runs`); its id, for
+        :meth:`record_schedule_run` to finish it. Runs beyond the newest ``MAX_RUNS_KEPT`` go in the same
+        transaction."""
+        _check_trigger(trigger)
+        check_length("holder", holder, ScheduleRunRow.__table__.c.holder.type.length)
+        begun = now() if started is None else started
+        with self._write() as session:
+            self._existing(session, job_id)
+            run = ScheduleRunRow(job_id=job_id, started_at=begun, finished_at=begun, status=RUNNING, trigger=trigger,
+                                 holder=holder)
+            session.add(run)
+            session.flush()
+            self._prune_runs(session, job_id)
+            return run.id
+
     def record_schedule_run(
         self,
         job_id: str,
@@ -143,14 +167,15 @@ class ScheduleStore(Store):
         *,
         started: float | None = None,
         trigger: RunTrigger = "manual",
+        run_id: int | None = None,
     ) -> ScheduleRecord:
         """Note that a schedule ran, finishing at ``ts`` (default now): status e.g. done / failed / skipped, which case
-        it opened and, for a run that failed or was skipped, why (made one bounded line by :func:`run_reason`; a run
-        without one clears it). The run is added to the schedule's history too (``started``: when it started, default
-        ``ts``; ``trigger``: ``scheduled`` or ``manual``), whose runs beyond the newest ``MAX_RUNS_KEPT`` go in the
-        same transaction."""
-        if trigger not in RUN_TRIGGERS:
-            raise InvalidInputError(f"trigger: must be one of {', '.join(RUN_TRIGGERS)}, got {trigger!r}")
+        it opened and why it failed, was skipped or could not judge (made one bounded line by :func:`run_reason`; a
+        run without one clears it). The run is added to the schedule's history too (``started``: when it started,
+        default ``ts``; ``trigger``: ``scheduled`` or ``manual``), whose runs beyond the newest ``MAX_RUNS_KEPT`` go in
+        the same transaction; ``run_id``: the run :meth:`start_schedule_run` recorded, finished instead (added anew
+        when it is gone)."""
+        _check_trigger(trigger)
         check_length("status", status, ScheduleRunRow.__table__.c.status.type.length)
         finished = now() if ts is None else ts
         why = run_reason(reason)
@@ -160,12 +185,55 @@ class ScheduleStore(Store):
             row.last_status = status
             row.last_case_id = case_id
             row.last_reason = why
-            session.add(ScheduleRunRow(job_id=job_id, started_at=finished if started is None else started,
-                                       finished_at=finished, status=status, reason=why, case_id=case_id,
-                                       trigger=trigger))
+            run = session.get(ScheduleRunRow, run_id) if run_id is not None else None
+            if run is None or run.job_id != job_id:
+                run = ScheduleRunRow(job_id=job_id, started_at=finished if started is None else started,
+                                     trigger=trigger)
+                session.add(run)
+            run.finished_at, run.status, run.reason, run.case_id = finished, status, why, case_id
             session.flush()
             self._prune_runs(session, job_id)
             return _record(row)
+
+    def end_interrupted_runs(
+        self, dead: Callable[[str], bool], job_id: str | None = None, ts: float | None = None
+    ) -> list[ScheduleRunRecord]:
+        """Runs left ``running`` by a process that is gone (``dead(holder)``: the caller decides, e.g. a process of
+        this host that no longer exists), of ``job_id`` or of every schedule: each recorded ``failed`` at ``ts``
+        (default now) with the reason saying it was interrupted, the schedule's last run too when none came after it,
+        and a run claim on a schedule held by such a process released (the next run need not wait for its lease).
+        Returns the runs so ended; reads only, when there are none."""
+        runs = select(ScheduleRunRow).where(ScheduleRunRow.status == RUNNING, ScheduleRunRow.holder.is_not(None))
+        claims = select(ScheduleRow.job_id, ScheduleRow.running_by).where(ScheduleRow.running_by.is_not(None))
+        if job_id is not None:
+            runs, claims = runs.where(ScheduleRunRow.job_id == job_id), claims.where(ScheduleRow.job_id == job_id)
+        with self._read() as session:
+            stale_runs = [r.id for r in session.scalars(runs) if dead(r.holder)]
+            stale_claims = [(j, holder) for j, holder in session.execute(claims) if dead(holder)]
+        if not stale_runs and not stale_claims:
+            return []
+        finished = now() if ts is None else ts
+        ended: list[ScheduleRunRecord] = []
+        with self._write() as session:
+            for held_by, holder in stale_claims:  # only if still held by that process
+                session.execute(update(ScheduleRow).where(ScheduleRow.job_id == held_by,
+                                                          ScheduleRow.running_by == holder)
+                                .values(running_by=None, running_since=None, running_until=None)
+                                .execution_options(synchronize_session=False))
+            for run_id in stale_runs:
+                run = session.get(ScheduleRunRow, run_id, with_for_update=True)
+                if run is None or run.status != RUNNING:  # finished or removed meanwhile
+                    continue
+                run.status, run.finished_at = "failed", finished
+                run.reason = run_reason(f"interrupted: the process that ran it ({run.holder}) is no longer running; "
+                                        "the run was lost (found when the schedule was next read)")
+                schedule = session.get(ScheduleRow, run.job_id)
+                if schedule is not None and (schedule.last_run is None or schedule.last_run <= (run.started_at or 0)):
+                    schedule.last_run, schedule.last_status = finished, run.status
+                    schedule.last_case_id, schedule.last_reason = None, run.reason
+                session.flush()
+                ended.append(ScheduleRunRecord.model_validate(run, from_attributes=True))
+        return ended
 
     def schedule_runs(self, job_id: str, limit: int = 50) -> list[ScheduleRunRecord]:
         """The runs of ``job_id`` in its history, newest first (by start), at most ``limit``; ScheduleNotFoundError
@@ -218,7 +286,7 @@ class ScheduleStore(Store):
             ).rowcount
             row = self._existing(session, job_id)
             if not claimed:
-                raise ScheduleBusyError(job_id, row.running_by, row.running_since)
+                raise ScheduleBusyError(job_id, row.running_by, row.running_since, row.running_until)
             return _record(row)
 
     def renew_schedule_run(self, job_id: str, claimant: str, lease_s: float, now: float | None = None) -> bool:

@@ -21,10 +21,12 @@ from pydantic import BaseModel
 
 from agent.config import Settings, get_settings
 from agent.events import Event, InspectionScope, Pattern
+from agent.graph.owner import owner_gone
 from agent.investigate import InvestigationResult
 from agent.memory import Memory, ScheduleBusyError, ScheduleNotFoundError
-from agent.memory.records import RunTrigger
+from agent.memory.records import RunTrigger, ScheduleRunRecord
 from agent.scheduler.specs import last_tick, skill_job_id
+from agent.timeparse import to_rfc3339
 
 if TYPE_CHECKING:
     from agent.investigator import Investigator
@@ -38,6 +40,7 @@ SKIPPED = "skipped"  # a run's status when another run of its schedule still hel
 GLOB_CHARS = "*?["
 _lock = threading.Lock()
 _configured: tuple[Settings, Investigator] | None = None
+_held: set[str] = set()  # the run claims this process holds now (exclusive_run)
 
 
 class SkillUnavailableError(LookupError, ValueError):
@@ -194,31 +197,37 @@ def run_inspection(
     settings, investigator = _runtime(settings, investigator)
     with nullcontext(memory) if memory is not None else Memory(settings.resolved_database_url) as memory:
         job_id = job_id or _skill_schedule(memory, skill_name)
-        with exclusive_run(memory, job_id) if job_id else nullcontext():
+        with exclusive_run(memory, job_id) if job_id else nullcontext() as token:
             started = time.time()
+            run = _Run(memory, job_id, started, trigger, token) if job_id and token else None
             try:
                 event, result = _inspect(skill_name, services, settings, investigator, now)
             except Exception as exc:
-                if job_id:
-                    _record_run(memory, job_id, "failed", started, trigger, reason=failure_reason(exc))
+                if run:
+                    run.record("failed", reason=failure_reason(exc))
                 raise
-            if job_id:
-                status = "done" if result.verdict.judged else NOT_JUDGED
-                _record_run(memory, job_id, status, started, trigger, case_id=result.case_id)
+            if run:
+                run.record("done" if result.verdict.judged else NOT_JUDGED, case_id=result.case_id)
     return InspectionRun(skill=skill_name, job_id=job_id, event=event, result=result)
 
 
-def _record_run(
-    memory: Memory, job_id: str, status: str, started: float, trigger: RunTrigger, *, case_id: str | None = None,
-    reason: str | None = None,
-) -> None:
-    """Record a run on its schedule (finished now). A schedule deleted while it ran (`schedule remove` meanwhile) is
-    one log line: the run happened (its case stands), nothing is left to record it on, and its own outcome is what
-    matters."""
-    try:
-        memory.record_schedule_run(job_id, status, case_id=case_id, reason=reason, started=started, trigger=trigger)
-    except ScheduleNotFoundError:
-        log.warning("schedule %s was deleted while it ran; its run (%s) is not recorded", job_id, status)
+class _Run:
+    """A run of a schedule recorded as it starts (status ``running``, held by its claim ``holder``), so a process
+    that dies in it leaves a trace (:func:`end_interrupted_runs`); :meth:`record` finishes it."""
+
+    def __init__(self, memory: Memory, job_id: str, started: float, trigger: RunTrigger, holder: str) -> None:
+        self.memory, self.job_id, self.started, self.trigger = memory, job_id, started, trigger
+        self.run_id = memory.start_schedule_run(job_id, holder, started=started, trigger=trigger)
+
+    def record(self, status: str, *, case_id: str | None = None, reason: str | None = None) -> None:
+        """Record the run finished now. A schedule deleted while it ran (`schedule remove` meanwhile) is one log
+        line: the run happened (its case stands), nothing is left to record it on, and its own outcome is what
+        matters."""
+        try:
+            self.memory.record_schedule_run(self.job_id, status, case_id=case_id, reason=reason, started=self.started,
+                                            trigger=self.trigger, run_id=self.run_id)
+        except ScheduleNotFoundError:
+            log.warning("schedule %s was deleted while it ran; its run (%s) is not recorded", self.job_id, status)
 
 
 def _inspect(
@@ -247,15 +256,30 @@ def exclusive_run(memory: Memory, job_id: str) -> Iterator[str]:
     """Hold the schedule ``job_id`` for one run while the block runs (yielding the run's claim token): claimed in
     the schedule's row (ScheduleBusyError when another run, in any process, holds it), its lease renewed by a
     thread every third of ``RUN_LEASE_S``, released at the end. A process that dies holding it leaves a claim
-    whose lease runs out, which the next run takes over."""
+    whose lease runs out, which the next run takes over; one left by a process of this host that is no longer
+    running is taken over at once, saying so (:func:`end_interrupted_runs`)."""
     token = f"{CLAIMANT}:{uuid.uuid4().hex[:8]}"
-    memory.claim_schedule_run(job_id, token, RUN_LEASE_S)
+    with _lock:
+        _held.add(token)
+    try:
+        end_interrupted_runs(memory, job_id)
+        memory.claim_schedule_run(job_id, token, RUN_LEASE_S)
+        with _renewed(memory, job_id, token):
+            yield token
+    finally:
+        with _lock:
+            _held.discard(token)
+
+
+@contextmanager
+def _renewed(memory: Memory, job_id: str, token: str) -> Iterator[None]:
+    """Renew the run claim ``token`` by a thread while the block runs; release it at the end."""
     done = threading.Event()
     renewer = threading.Thread(target=_renew, args=(memory, job_id, token, done), name=f"bianque-run-{job_id}",
                                daemon=True)
     try:
         renewer.start()  # inside: a thread that cannot start fails the run, and the claim is released
-        yield token
+        yield
     finally:
         done.set()
         if renewer.ident is not None:  # started
@@ -265,6 +289,35 @@ def exclusive_run(memory: Memory, job_id: str) -> Iterator[str]:
         except Exception as exc:  # noqa: BLE001 - the run's own outcome matters more; the lease runs out
             log.warning("schedule %s: could not release this run's claim (it lapses in %g s): %s", job_id,
                         RUN_LEASE_S, failure_reason(exc))
+
+
+def holder_gone(holder: str) -> bool:
+    """Whether the run claim ``holder`` (``host:pid:token``) was left by a process that is no longer running: another
+    process of this host that does not exist, or this process's id with a claim this process does not hold (a
+    previous process given the same id, as in a container). Another host's is never judged gone: its lease
+    decides."""
+    owner = holder.rpartition(":")[0]
+    if owner == CLAIMANT:
+        with _lock:
+            return holder not in _held
+    return owner_gone(owner)
+
+
+def runs_in_progress() -> int:
+    """How many runs of schedules this process holds now."""
+    with _lock:
+        return len(_held)
+
+
+def end_interrupted_runs(memory: Memory, job_id: str | None = None) -> list[ScheduleRunRecord]:
+    """Record as failed the runs (of ``job_id``, default every schedule) left ``running`` by a process of this host
+    that is gone (``kill -9``, a crash), releasing the claims such processes held; each one a warning line."""
+    ended = memory.end_interrupted_runs(holder_gone, job_id)
+    for run in ended:
+        started = to_rfc3339(run.started_at) if run.started_at is not None else "at an unknown time"
+        log.warning("schedule %s: its run started %s by %s was interrupted (that process is no longer running): "
+                    "recorded failed, its claim taken over", run.job_id, started, run.holder)
+    return ended
 
 
 def _renew(memory: Memory, job_id: str, token: str, done: threading.Event) -> None:
@@ -349,7 +402,8 @@ def skipped_in_process(job_id: str) -> None:
     try:
         with Memory(settings.resolved_database_url) as memory:
             schedule = memory.get_schedule(job_id)
-        reason = str(ScheduleBusyError(job_id, schedule.running_by or CLAIMANT, schedule.running_since))
+        reason = str(ScheduleBusyError(job_id, schedule.running_by or CLAIMANT, schedule.running_since,
+                                       schedule.running_until))
     except Exception:  # noqa: BLE001 - record_skipped says what went wrong with the database
         reason = f"the previous run of schedule {job_id!r} in this process ({CLAIMANT}) is still running"
     record_skipped(job_id, reason)

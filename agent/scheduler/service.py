@@ -36,7 +36,7 @@ from agent.config import Settings
 from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.memory.db import make_engine, unavailable
-from agent.scheduler.jobs import failure_reason, scheduled_inspection, skipped_in_process
+from agent.scheduler.jobs import end_interrupted_runs, failure_reason, scheduled_inspection, skipped_in_process
 from agent.scheduler.specs import desired_schedules
 
 log = logging.getLogger(__name__)
@@ -125,10 +125,13 @@ def build_scheduler(settings: Settings, *, workers: int = 2) -> InspectionSchedu
 
 def start_scheduler(settings: Settings, *, paused: bool = False, resync_s: float = RESYNC_S) -> InspectionScheduler:
     """Build, start and sync a scheduler (``paused``: jobs are kept but nothing runs) that syncs again every
-    ``resync_s`` seconds; its ``sync_report`` says which schedules got no job and why."""
+    ``resync_s`` seconds; its ``sync_report`` says which schedules got no job and why. Runs left ``running`` by a
+    process of this host that died are recorded failed first (:func:`agent.scheduler.jobs.end_interrupted_runs`)."""
     scheduler = build_scheduler(settings)
     scheduler.start(paused=paused)
     try:
+        with Memory(settings.resolved_database_url) as memory:  # runs a process killed in them left `running`
+            end_interrupted_runs(memory)
         scheduler.sync_report = sync_schedules(settings, scheduler)
     except Exception:
         scheduler.shutdown(wait=False)
