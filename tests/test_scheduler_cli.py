@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from agent.api.dryrun import DryRunInvestigator
 from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
+from agent.graph.gathered import Gap
 from agent.memory import Memory
 from agent.scheduler import configure, paused_scheduler
 from agent.sources.base import LogRecord
@@ -448,7 +449,9 @@ def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
 
         def no_data(event, **kwargs):
             result = dry(event, **kwargs)
-            return result.model_copy(update={"verdict": result.verdict.model_copy(update={"judged": False})})
+            verdict = result.verdict.model_copy(update={"judged": False, "summary": "Could not judge: no metric data."})
+            refused = Gap(kind="metrics", signal="disk", service="ranking", reason="connection refused")
+            return result.model_copy(update={"verdict": verdict, "missing_data": [refused, refused]})
 
         configure(settings, no_data)
         try:
@@ -459,7 +462,11 @@ def test_a_run_that_could_not_judge_exits_3_and_is_recorded_so(runner):
     assert result.exit_code == 3, result.output
     assert "could not judge" in result.stderr
     assert schedule.last_status == "could not judge" and schedule.last_case_id
+    reason = "Could not judge: no metric data. (missing data: connection refused)"  # had been null
+    assert schedule.last_reason == reason
     assert listed(runner)["skill:disk-inspection"]["last_status"] == "could not judge"
+    (run,) = json.loads(invoke(runner, "history", "skill:disk-inspection", "--json").stdout)
+    assert (run["status"], run["reason"]) == ("could not judge", reason)
 
 
 def test_a_run_whose_knowledge_store_cannot_be_opened_exits_2_naming_it(runner, bianque_home):

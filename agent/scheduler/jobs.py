@@ -207,7 +207,9 @@ def run_inspection(
                     run.record("failed", reason=failure_reason(exc))
                 raise
             if run:
-                run.record("done" if result.verdict.judged else NOT_JUDGED, case_id=result.case_id)
+                judged = result.verdict.judged
+                run.record("done" if judged else NOT_JUDGED, case_id=result.case_id,
+                           reason=None if judged else not_judged_reason(result))
     return InspectionRun(skill=skill_name, job_id=job_id, event=event, result=result)
 
 
@@ -228,6 +230,17 @@ class _Run:
                                             trigger=self.trigger, run_id=self.run_id)
         except ScheduleNotFoundError:
             log.warning("schedule %s was deleted while it ran; its run (%s) is not recorded", self.job_id, status)
+
+
+def not_judged_reason(result: InvestigationResult) -> str:
+    """Why a run could not judge: the verdict's summary, with why data was missing (``connection refused``) when
+    the summary does not say it already."""
+    said = result.verdict.summary
+    missing: list[str] = []
+    for gap in result.missing_data:
+        if gap.reason and gap.reason not in said and gap.reason not in missing:
+            missing.append(gap.reason)
+    return f"{said} (missing data: {'; '.join(missing)})" if missing else said
 
 
 def _inspect(
