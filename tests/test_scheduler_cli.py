@@ -580,8 +580,47 @@ def test_start_runs_in_the_foreground_until_interrupted(bianque_home, stop):
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
     assert "skill:disk-inspection: next run 20" in output
-    assert "stopping: an inspection in progress is finished and recorded first" in output
+    assert "stopping: no inspection in progress" in output and "recorded first" not in output  # none ran
     assert "skipped schedule ghost: no Skill named 'no-such-skill'" in output
+
+
+def test_start_says_it_waits_for_a_run_only_while_one_runs(runner):
+    from agent.cli.schedule import _stopping
+    from agent.scheduler.jobs import exclusive_run
+
+    assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *").exit_code == 0
+    assert _stopping() == "stopping: no inspection in progress"
+    with Memory(get_settings().resolved_database_url) as memory, exclusive_run(memory, "nightly"):
+        said = _stopping()
+    assert said == ("stopping: an inspection in progress finished and recorded first (Ctrl-C again stops at once)")
+
+
+def test_start_prints_one_line_per_finished_run(runner, capsys):
+    from agent.cli.schedule import print_finished_runs
+    from agent.scheduler import start_scheduler
+
+    settings = get_settings()
+    assert invoke(runner, "add", "glob", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--service",
+                  "rank*").exit_code == 0
+    capsys.readouterr()
+    with Memory(settings.resolved_database_url) as memory:
+        configure(settings, DryRunInvestigator(memory))
+        scheduler = start_scheduler(settings)
+        try:
+            print_finished_runs(scheduler, settings)
+            for job_id in ("glob", "skill:disk-inspection"):
+                scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+            for job_id in ("glob", "skill:disk-inspection"):
+                deadline = time.monotonic() + 30
+                while memory.get_schedule(job_id).last_status is None and time.monotonic() < deadline:
+                    time.sleep(0.05)
+        finally:
+            scheduler.shutdown(wait=True)  # its listeners have printed once its runs are over
+            configure(None, None)
+        done = memory.get_schedule("skill:disk-inspection")
+    lines = sorted(line.split(" ", 1)[1] for line in capsys.readouterr().out.splitlines() if line.startswith("20"))
+    assert lines == ["glob: failed: NoMatchingServiceError: no service with data matches 'rank*'; nothing inspected",
+                     f"skill:disk-inspection: done, case {done.last_case_id}"]
 
 
 def test_a_second_interrupt_while_runs_finish_stops_at_once_saying_what_is_left(monkeypatch, capsys):

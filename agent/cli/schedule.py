@@ -376,6 +376,7 @@ def start() -> None:
     settings = get_settings()
     with user_errors(*ERRORS):
         scheduler = start_scheduler(settings)
+    print_finished_runs(scheduler, settings)
     signal.signal(signal.SIGTERM, _interrupt)  # how systemd and Kubernetes stop it: as Ctrl-C does
     try:
         _print_problems(scheduler.sync_report.problems if scheduler.sync_report else [])
@@ -388,10 +389,59 @@ def start() -> None:
                       "Ctrl-C stops it")
         threading.Event().wait()
     except KeyboardInterrupt:
-        console.print("stopping: an inspection in progress is finished and recorded first (Ctrl-C again stops at "
-                      "once)")
+        console.print(_stopping())
     finally:
         _shut_down(scheduler)
+
+
+def _stopping() -> str:
+    """What `schedule start` says as it stops: that it waits for the runs in progress, only when there are some."""
+    from agent.scheduler.jobs import runs_in_progress
+
+    if not (running := runs_in_progress()):
+        return "stopping: no inspection in progress"
+    return (f"stopping: {'an inspection' if running == 1 else f'{running} inspections'} in progress finished and "
+            "recorded first (Ctrl-C again stops at once)")
+
+
+def print_finished_runs(scheduler: InspectionScheduler, settings: Settings) -> None:
+    """Print one line for each run of a schedule this scheduler finishes (done, could not judge, failed: when it
+    started, its job id, status, case and reason); a skipped run says so in its own warning line."""
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
+
+    from agent.scheduler.service import JOBSTORE
+
+    def finished(event: JobExecutionEvent) -> None:
+        if event.jobstore != JOBSTORE:  # the re-sync, not a run
+            return
+        try:
+            line = _finished_run_line(settings, event.job_id, event.scheduled_run_time.timestamp())
+        except Exception as exc:  # noqa: BLE001 - a line not printed must not stop the scheduler
+            line = f"{event.job_id}: could not read its run: {exc}"
+        if line:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    scheduler.add_listener(finished, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+
+
+def _finished_run_line(settings: Settings, job_id: str, due: float) -> str | None:
+    """``2026-12-07T02:00:03Z nightly: done, case 1a2b3c4d5e6f``: the run of ``job_id`` due at ``due`` that this
+    process recorded, or None when it ran none (another replica took the tick, the schedule is gone)."""
+    from agent.memory.records import RUNNING
+    from agent.scheduler.jobs import CLAIMANT
+
+    with Memory(settings.resolved_database_url) as memory:
+        try:
+            runs = memory.schedule_runs(job_id, 5)
+        except ScheduleNotFoundError:
+            return None
+    for run in runs:
+        ours = (run.holder or "").startswith(f"{CLAIMANT}:") and run.status != RUNNING
+        if ours and run.started_at is not None and run.started_at >= due:
+            case = f", case {run.case_id}" if run.case_id else ""
+            reason = f": {run.reason}" if run.reason else ""
+            return f"{to_rfc3339(run.started_at)} {job_id}: {run.status}{case}{reason}"
+    return None
 
 
 def _interrupt(signum: int, frame: object) -> None:
