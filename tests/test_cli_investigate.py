@@ -462,3 +462,18 @@ def test_a_service_label_no_series_carries_is_named_with_the_labels_the_server_h
     assert said in data["report"][data["report"].index("## Missing data"):]
     assert said in data["verdict"]["summary"]
     assert any("set BIANQUE_SERVICE_LABEL" in action for action in data["verdict"]["actions"])
+
+
+def test_a_live_inspection_with_a_skill_and_no_window_reads_the_skills_look_back(monkeypatch):
+    """It had read 2 h whatever the Skill: `inspect --skill memory-leak-inspection` judged other data than the
+    Skill's own schedule (its 6 h look-back)."""
+    seen: list = []
+    monkeypatch.setattr("agent.cli.investigate._run", lambda event, *args, **kwargs: seen.append(event))
+    for args in (["--skill", "memory-leak-inspection"], ["--skill", "memory-leak-inspection", "--window", "30m"], []):
+        assert runner.invoke(app, ["inspect", "--service", "api", *args]).exit_code == 0
+    assert [event.scope.window for event in seen] == [6 * 3600, 1800, 2 * 3600]
+
+
+def test_an_inspection_report_says_what_span_it_judged():
+    report = runner.invoke(app, ["inspect", "--bundle", str(SCENARIOS / "inspection-memory-leak")]).stdout
+    assert "_Inspected: 1.5h of data, 2026-03-24T21:52:00Z to 2026-03-24T23:22:00Z._" in report.splitlines()

@@ -206,7 +206,8 @@ def inspect(
     bundle: BundleOption = None,
     service: Annotated[list[str] | None, typer.Option(help="Service to inspect (repeatable).")] = None,
     window: Annotated[str | None, typer.Option(
-        help="How far back to look, e.g. 2h (default 2h; with --bundle, the bundle's own).")] = None,
+        help="How far back to look, e.g. 2h (default: with --skill, that Skill's look-back, as its schedule reads; "
+             "else 2h; with --bundle, the bundle's own).")] = None,
     skill: SkillOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -223,8 +224,19 @@ def inspect(
     event = None
     if service:
         event = Event(pattern=Pattern.INSPECTION, time=time.time(), service=service[0],
-                      scope=_scope(service, window or DEFAULT_INSPECTION_WINDOW))
+                      scope=_scope(service, window or _skill_look_back(skill) or DEFAULT_INSPECTION_WINDOW))
     _run(event, bundle, skill, as_json, Pattern.INSPECTION)
+
+
+def _skill_look_back(name: str | None) -> float | None:
+    """The look-back of the Skill ``--skill`` names (what its schedule reads), None without one (or an unknown one,
+    which the investigation refuses naming it)."""
+    if name is None:
+        return None
+    from agent.runtime import load_skills
+
+    loaded = load_skills(get_settings()).get(name)
+    return loaded.skill.window.lookback if loaded is not None else None
 
 
 def _scope(services: list[str], window: str | float | None) -> InspectionScope:

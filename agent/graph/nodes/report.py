@@ -96,6 +96,18 @@ def _evidence_line(event: Event, window: Mapping[str, float]) -> str | None:
     return f"_Evidence: the data from {to_rfc3339(start)} (the change began) to {to_rfc3339(end)} ({until}){against}._"
 
 
+def _inspected_line(window: Mapping[str, float]) -> str | None:
+    """What an inspection judged, in one line: how far back from when, and the reference before it when the Skill
+    reads one; None when the window is not known."""
+    if "start" not in window or "end" not in window:
+        return None
+    begin = window.get("reference_end", window["start"])
+    against = (f", compared with the {fmt_duration(begin - window['start'])} before"
+               if begin > window["start"] else "")
+    return (f"_Inspected: {fmt_duration(window['end'] - begin)} of data, {to_rfc3339(begin)} to "
+            f"{to_rfc3339(window['end'])}{against}._")
+
+
 def cited_for(cause: RootCause, by_id: Mapping[str, Finding]) -> list[str]:
     """The cause's cited Finding ids, each about another service marked with that service (``F1 via frontend``):
     the evidence that implicates it through the call graph, not a deviation of its own."""
@@ -114,13 +126,15 @@ def fault_shown(cause: RootCause) -> str:
 
 def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, findings: list[Finding],
                   missing: list[str], notes: list[str], window: Mapping[str, float] | None = None) -> str:
-    """Markdown report: headline, summary (and a release's evidence window), causes or items, evidence table, gaps,
-    provenance."""
+    """Markdown report: headline, summary (and a release's evidence window, an inspection's span), causes or items,
+    evidence table, gaps, provenance."""
     about = event.about()
     title = f"# {event.pattern.value}: {literal(about)}" if about else f"# {event.pattern.value}"
     lines = [title, "", _headline(verdict, event), "", literal(verdict.summary), ""]
     if event.pattern == Pattern.RELEASE_INTERCEPTION and (evidence := _evidence_line(event, window or {})):
         lines += [evidence, ""]
+    if event.pattern == Pattern.INSPECTION and (inspected := _inspected_line(window or {})):
+        lines += [inspected, ""]
     if verdict.root_causes:
         lines += ["## Root-cause candidates", "", "| # | service | fault | confidence | evidence |",
                   "|---|---|---|---|---|"]
