@@ -239,3 +239,21 @@ def test_a_failure_to_take_work_that_is_no_database_problem_shows_its_first_line
                 break
             tried.wait(0.01)
     assert problem == "IntegrityError: CHECK constraint failed: claim"
+
+
+def test_an_outcome_the_database_cannot_record_is_one_warning_line_not_a_traceback(memory, caplog, monkeypatch):
+    """A database outage had filled the log with five chained tracebacks per queued item."""
+    item = memory.enqueue(alert_event(), source="webhook")
+    workers = QueueWorkers(memory, DryRunInvestigator(memory), FAST)
+
+    def outage(_item):
+        raise RuntimeError("connection to server at 127.0.0.1 port 15432 failed: Connection refused")
+
+    monkeypatch.setattr(workers, "_investigate", outage)
+    caplog.set_level("INFO", logger="agent.api.workers")
+    workers._run(item)
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert record.getMessage() == (f"could not record the outcome of queued investigation {item.id} (retried once its "
+                                   "lease runs out): RuntimeError: connection to server at 127.0.0.1 port 15432 "
+                                   "failed: Connection refused")
+    assert record.exc_info is None

@@ -162,8 +162,10 @@ class QueueWorkers:
             self._held.add(item.id)
         try:
             self._investigate(item)
-        except Exception:  # the database failed while recording the outcome: the lease runs out, it is retried
-            log.exception("could not record the outcome of queued investigation %s", item.id)
+        except Exception as exc:  # the database failed while recording the outcome: the lease runs out, it is retried
+            log.warning("could not record the outcome of queued investigation %s (retried once its lease runs out): "
+                        "%s: %s", item.id, type(exc).__name__, exc)
+            log.debug("the failure in full", exc_info=exc)
         finally:
             with self._lock:
                 self._held.discard(item.id)
