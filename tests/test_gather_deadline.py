@@ -87,9 +87,11 @@ def test_queries_the_deadline_cuts_are_missing_data_that_names_it(released):
     assert result.verdict.judged is False  # no metric came: the investigation could not judge
 
 
-def test_a_hung_label_listing_leaves_the_skills_own_data_its_share_of_the_deadline(released):
+def test_a_hung_label_listing_leaves_the_skills_own_data_its_share_of_the_deadline(released, caplog):
     """Questions on the way to the Skill's data (label names, calls read off labels and logs) may spend the deadline
-    but for one source timeout (half of it, at most): a hung listing costs the call graph, not the Skill's data."""
+    but for one source timeout (half of it, at most): a hung listing costs the call graph, not the Skill's data.
+    The source warns of its own failures (with its URL): gather does not warn of the same listing again."""
+    caplog.set_level("DEBUG", logger="agent.graph.nodes.gather")
     metrics = ListingMetricSource(hang_listing=True)
     logs, changes = RecordingLogSource(), RecordingChangeSource()
     released.append(metrics)
@@ -106,6 +108,8 @@ def test_a_hung_label_listing_leaves_the_skills_own_data_its_share_of_the_deadli
     assert {q.name for q in metrics.requests} == HUNG_METRICS  # the Skill's own data was asked, and came
     assert {s["metric"] for s in state["gathered"]["series"]} == HUNG_METRICS
     assert not [g for g in state["gathered"]["gaps"] if "BIANQUE_GATHER_DEADLINE_S" in g["reason"]]
+    listing = [r for r in caplog.records if "cannot list label names" in r.getMessage()]
+    assert listing and {r.levelname for r in listing} == {"DEBUG"}
 
 
 def test_triage_draws_on_the_same_deadline_as_gather(released):

@@ -304,8 +304,8 @@ def _askable(toolkit: Toolkit, start: float, end: float) -> list[CallLabels]:
     lister = getattr(toolkit.metrics, "label_names", None)
     names = (toolkit.ask({"label names": lambda: lister(start, end)}, before_data=True)["label names"]
              if lister is not None else None)
-    if isinstance(names, str):
-        log.warning("%s: cannot list label names: %s", toolkit.metrics.name, names)
+    if isinstance(names, str):  # the source warns of its own failure (naming its URL): said once, not here too
+        log.debug("%s: cannot list label names: %s", toolkit.metrics.name, names)
         names = None
     if names is None:
         return [c for c in CONVENTIONS if all(map(classic_label, c.named_labels))]
