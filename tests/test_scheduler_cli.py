@@ -193,7 +193,7 @@ def test_add_warns_of_a_service_no_source_knows_and_saves_it(runner, tmp_path, m
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
     assert ("warning: no configured source knows the service 'serach-api', 'db-*' (saved anyway: a service may have "
-            "no data yet); the topology file, metric server and log store know: cache, search-api") in said
+            "no data yet); the configured sources know: cache, search-api") in said
     assert listed(runner)["nightly"]["services"] == ["cache", "serach-api", "search-*", "db-*"]
     known = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--replace",
                    "--service", "search-*", "--service", "cache")

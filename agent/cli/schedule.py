@@ -227,7 +227,7 @@ def _warn_unknown_services(services: list[str], settings: Settings) -> None:
     more = len(known) - KNOWN_SHOWN
     names = ", ".join(known[:KNOWN_SHOWN]) + (f" (+{more} more)" if more > 0 else "")
     warn(f"no configured source knows the service {which} (saved anyway: a service may have no data yet); the "
-         f"topology file, metric server and log store know: {names}")
+         f"configured sources know: {names}")
 
 
 def _describe(schedule: ScheduleRecord) -> str:
