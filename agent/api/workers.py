@@ -9,13 +9,12 @@ released at once; items of a dead process elsewhere are taken when their lease r
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import uuid
 from dataclasses import dataclass
 
 from agent.api.investigator import Investigator
+from agent.graph.owner import owner_gone, process_owner
 from agent.memory import Memory, QueueItemRecord
 from agent.memory.db import database_problem, first_line_said
 
@@ -42,28 +41,20 @@ class WorkerPolicy:
 
 def worker_identity() -> str:
     """``host:pid:token``: which process holds an item (the token tells a restarted pid apart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{process_owner()}:{uuid.uuid4().hex[:8]}"
 
 
 def is_dead_here(claimant: str, me: str) -> bool:
-    """True when ``claimant`` was a process of this host that is gone (another host: unknown, False)."""
-    try:
-        host, pid_text, token = claimant.rsplit(":", 2)
-        my_host, my_pid, my_token = me.rsplit(":", 2)
-        pid = int(pid_text)
-    except ValueError:
+    """True when ``claimant`` (``host:pid:token``) was a process of this host that is gone (another host: unknown,
+    False); ``me`` is this process's claimant (the same host and pid with another token: an earlier life of this
+    pid, e.g. pid 1 in a restarted container). The schedules' claims are judged alike (``owner_gone``)."""
+    owner, _, token = claimant.rpartition(":")
+    my_owner, _, my_token = me.rpartition(":")
+    if not owner or not my_owner:
         return False
-    if host != my_host:
-        return False
-    if pid_text == my_pid:
-        return token != my_token  # an earlier life of this pid (e.g. pid 1 in a restarted container)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    if owner == my_owner:
+        return token != my_token
+    return owner_gone(owner)
 
 
 class QueueWorkers:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-import os
-import socket
 import threading
 import time
 import uuid
@@ -21,7 +19,7 @@ from pydantic import BaseModel
 
 from agent.config import Settings, get_settings
 from agent.events import Event, InspectionScope, Pattern
-from agent.graph.owner import owner_gone
+from agent.graph.owner import owner_gone, process_owner
 from agent.investigate import InvestigationResult
 from agent.memory import Memory, ScheduleBusyError, ScheduleNotFoundError
 from agent.memory.records import RunTrigger, ScheduleRunRecord
@@ -34,7 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 TICK_LOOKBACK_S = 1800.0  # as late as the scheduler still runs a missed job (service.MISFIRE_GRACE_S)
 NOT_JUDGED = "could not judge"  # a run's status when the data could not answer (the verdict's judged is false)
-CLAIMANT = f"{socket.gethostname()}:{os.getpid()}"
+CLAIMANT = process_owner()  # host:pid, as checkpoints and queue claims name a process
 RUN_LEASE_S = 300.0  # a run's claim on its schedule, renewed every third of it while it runs
 SKIPPED = "skipped"  # a run's status when another run of its schedule still held it
 GLOB_CHARS = "*?["
