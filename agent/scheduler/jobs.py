@@ -24,6 +24,7 @@ from agent.investigate import InvestigationResult
 from agent.memory import Memory, ScheduleBusyError, ScheduleNotFoundError
 from agent.memory.records import RunTrigger, ScheduleRunRecord
 from agent.scheduler.specs import last_tick, skill_job_id
+from agent.sources.promql import is_glob
 from agent.timeparse import to_rfc3339
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ NOT_JUDGED = "could not judge"  # a run's status when the data could not answer 
 CLAIMANT = process_owner()  # host:pid, as checkpoints and queue claims name a process
 RUN_LEASE_S = 300.0  # a run's claim on its schedule, renewed every third of it while it runs
 SKIPPED = "skipped"  # a run's status when another run of its schedule still held it
-GLOB_CHARS = "*?["
 _lock = threading.Lock()
 _configured: tuple[Settings, Investigator] | None = None
 _held: set[str] = set()  # the run claims this process holds now (exclusive_run)
@@ -108,7 +108,7 @@ def unknown_services(patterns: Sequence[str], known: Sequence[str]) -> list[str]
 
 def _is_glob(pattern: str, known: Sequence[str]) -> bool:
     """Whether ``pattern`` is read as a glob: it has glob characters and is no known service's own name."""
-    return any(c in pattern for c in GLOB_CHARS) and pattern not in known
+    return is_glob(pattern) and pattern not in known
 
 
 def run_services(patterns: Sequence[str], settings: Settings) -> list[str]:
@@ -116,7 +116,7 @@ def run_services(patterns: Sequence[str], settings: Settings) -> list[str]:
     topology file's, the metric server's, the log store's: :func:`agent.runtime.listed_services`, what `schedule add`
     checks a service against). No pattern: none (the graph inspects what it knows). Raises
     :class:`NoMatchingServiceError` when globs are given and no service matches them."""
-    if not any(c in pattern for pattern in patterns for c in GLOB_CHARS):
+    if not any(map(is_glob, patterns)):
         return list(patterns)
     from agent.runtime import listed_services
 
