@@ -24,6 +24,12 @@ DATABASE_URL_EXAMPLES = "sqlite:///path/to/bianque.db or postgresql+psycopg://us
 GATHER_DEADLINE_TIMEOUTS = 3
 
 
+def gather_deadline(given_s: float | None, source_timeout_s: float) -> float:
+    """One investigation's bound on its waiting for sources: the one given, else GATHER_DEADLINE_TIMEOUTS source
+    timeouts (the settings' and a Toolkit's alike)."""
+    return given_s or GATHER_DEADLINE_TIMEOUTS * source_timeout_s
+
+
 class Settings(BaseSettings):
     """Everything Bian Que can be configured with; every field has a working default."""
 
@@ -191,7 +197,7 @@ class Settings(BaseSettings):
 
     @property
     def resolved_gather_deadline_s(self) -> float:
-        return self.gather_deadline_s or GATHER_DEADLINE_TIMEOUTS * self.source_timeout_s
+        return gather_deadline(self.gather_deadline_s, self.source_timeout_s)
 
     @property
     def llm_enabled(self) -> bool:

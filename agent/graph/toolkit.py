@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agent.config import GATHER_DEADLINE_TIMEOUTS
+from agent.config import gather_deadline
 from agent.evidence import Lesson
 from agent.graph.deadline import GatherDeadline, ask
 
@@ -54,7 +54,7 @@ class Toolkit:
     deadline: GatherDeadline = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.deadline = GatherDeadline(self.gather_deadline_s or GATHER_DEADLINE_TIMEOUTS * self.source_timeout_s)
+        self.deadline = GatherDeadline(gather_deadline(self.gather_deadline_s, self.source_timeout_s))
 
     def for_investigation(self) -> Toolkit:
         """This toolkit with a deadline of its own (the same sources and parts): another run on the same toolkit
