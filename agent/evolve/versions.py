@@ -118,14 +118,18 @@ def unkept_file(memory: Any, user_dir: Path, name: str, loaded: LoadedSkill | No
     it nor a stored version holds its bytes (it does not load, or another file shadows it): a save stores only
     ``loaded``'s text, so these bytes are set aside first (:data:`REPLACED_DIR`). None otherwise."""
     path = user_skill_path(user_dir, name, loaded)
-    before = _file_bytes(path)
+    return path if _unkept(memory, name, path, _file_bytes(path), loaded) else None
+
+
+def _unkept(memory: Any, name: str, path: Path, before: bytes | None, loaded: LoadedSkill | None) -> bool:
+    """Whether ``before`` (the bytes at ``path``, None: no file) is what :func:`unkept_file` says."""
     if before is None or (loaded is not None and loaded.path is not None and loaded.path.resolve() == path.resolve()):
-        return None
+        return False
     try:
         stored = {v.sha256 for v in memory.skill_versions(name)}
-        return None if text_sha256(before.decode("utf-8")) in stored else path
+        return text_sha256(before.decode("utf-8")) not in stored
     except UnicodeDecodeError:
-        return path
+        return True
 
 
 def unkept_file_line(memory: Any, user_dir: Path, name: str, loaded: LoadedSkill | None) -> str | None:
@@ -137,13 +141,14 @@ def unkept_file_line(memory: Any, user_dir: Path, name: str, loaded: LoadedSkill
             f"and no stored version has: it is copied to {path.parent / REPLACED_DIR}/ before the write")
 
 
-def _set_aside(path: Path) -> Path:
-    """Copy ``path`` into :data:`REPLACED_DIR` beside it, named with the time (UTC); the copy's path."""
+def _set_aside(path: Path, data: bytes) -> Path:
+    """Keep ``data`` (the bytes of ``path``) in :data:`REPLACED_DIR` beside it, named with the time (UTC); the copy's
+    path."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     target = path.parent / REPLACED_DIR / f"{path.name}.{stamp}"
     try:
         target.parent.mkdir(exist_ok=True)
-        replace_file(target, path.read_bytes())
+        replace_file(target, data)
     except OSError as exc:
         raise SkillFileError(f"cannot keep {path} before replacing it (in {target.parent}): {exc}") from exc
     return target
@@ -161,7 +166,8 @@ def _written(
     replaced = file_text(loaded) if loaded is not None else None
     path = user_skill_path(user_dir, name, loaded)
     before = _file_bytes(path)
-    aside = _set_aside(path) if unkept_file(memory, user_dir, name, loaded) is not None else None
+    # the file read once: what is kept aside is the text judged unkept
+    aside = _set_aside(path, before) if before is not None and _unkept(memory, name, path, before, loaded) else None
     written = write_user_skill(user_dir, name, text, loaded)
     try:
         yield written, ensure_baseline(memory, name, replaced) if replaced is not None else None, aside
