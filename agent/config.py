@@ -6,6 +6,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -55,6 +56,23 @@ class Settings(BaseSettings):
         description="The label naming the service on live metrics and alerts (e.g. app, job, "
                     "app_kubernetes_io_name); Skills and bundles always say `service`.",
     )
+
+    notify_url: SecretStr | None = Field(
+        default=None, description="Webhook that background results are posted to as JSON (scheduled inspections, "
+                                  "alerts `serve` investigates): a Slack or Mattermost incoming webhook, or any "
+                                  "receiver; unset: they are only stored (see docs/notifications.md).")
+    notify_on: Literal["attention", "all"] = Field(
+        default="attention", description="Post only results needing attention (serious inspections, alerts needing "
+                                         "attention, anything not judged, failures), or all.")
+    notify_format: Literal["json", "text"] = Field(
+        default="json", description="json: {text, bianque: {…data}}; text: {text} alone (webhooks refusing other "
+                                    "fields).")
+    notify_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False,
+                                    description="Limit on one post of a notification, seconds.")
+    notify_repeat_s: float = Field(
+        default=4 * 3600.0, ge=0, allow_inf_nan=False,
+        description="The same news from one schedule (its level and items, or its failure) is not posted again "
+                    "sooner, seconds; 0: every run.")
 
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_api_key: SecretStr | None = Field(default=None)
@@ -126,6 +144,22 @@ class Settings(BaseSettings):
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"not an http(s) URL: give the scheme and host, e.g. {EXAMPLE_URLS[info.field_name]}")
         return value.strip()
+
+    @field_validator("notify_url")
+    @classmethod
+    def _notify_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """The notification webhook as an http(s) URL (blank: unset); checked as the other endpoints are, its value
+        never shown (a chat webhook's path is its secret)."""
+        if value is None or not value.get_secret_value().strip():
+            return None
+        url = urlparse(value.get_secret_value().strip())
+        try:
+            url.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError:
+            raise ValueError("not a URL: its port is not a number") from None
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("not an http(s) URL: give the scheme and host, e.g. https://hooks.example.com/services/…")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("gather_deadline_s", mode="before")
     @classmethod

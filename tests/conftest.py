@@ -29,7 +29,7 @@ def bianque_home(tmp_path, monkeypatch):
     home = tmp_path / "bianque-home"
     monkeypatch.setenv("BIANQUE_HOME", str(home))
     for var in ("BIANQUE_LLM_BASE_URL", "BIANQUE_PROMETHEUS_URL", "BIANQUE_DATABASE_URL", "BIANQUE_CHROMA_URL",
-                "BIANQUE_OBSERVABILITY_URL"):
+                "BIANQUE_OBSERVABILITY_URL", "BIANQUE_NOTIFY_URL"):
         monkeypatch.delenv(var, raising=False)
     get_settings.cache_clear()
     yield home

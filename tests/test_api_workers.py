@@ -152,7 +152,7 @@ def test_scheduled_inspection_skips_a_tick_another_process_ran(memory, monkeypat
 
     def run_inspection(skill, services, job_id, trigger):
         runs.append(f"{job_id} ({trigger})")
-        return SimpleNamespace(result=SimpleNamespace(case_id="c1"))
+        return SimpleNamespace(result=SimpleNamespace(case_id="c1"), event=None)
 
     monkeypatch.setattr(jobs, "run_inspection", run_inspection)
     monkeypatch.setattr(jobs, "last_tick", lambda cron, now, lookback: 1_800_000_000.0)  # both fire one tick

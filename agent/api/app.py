@@ -32,6 +32,7 @@ from agent.api.state import ServiceState, require_token
 from agent.api.workers import QueueWorkers, WorkerPolicy
 from agent.config import Settings, get_settings
 from agent.memory import Memory
+from agent.notify import notifier_for
 from agent.version import __version__
 
 log = logging.getLogger("uvicorn.error")  # shown by uvicorn next to its own lines
@@ -66,7 +67,7 @@ def create_app(
         api=api,
         memory=memory,
         investigator=investigator,
-        workers=QueueWorkers(memory, investigator, worker_policy(api)),
+        workers=QueueWorkers(memory, investigator, worker_policy(api), notifier_for(settings)),
         knowledge=opener,
         jobs=BackgroundJobs(api.job_workers, api.max_jobs),
     )

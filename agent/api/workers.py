@@ -17,6 +17,7 @@ from agent.api.investigator import Investigator
 from agent.graph.owner import owner_gone, process_owner
 from agent.memory import Memory, QueueItemRecord
 from agent.memory.db import database_problem, first_line_said
+from agent.notify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,12 @@ def is_dead_here(claimant: str, me: str) -> bool:
 class QueueWorkers:
     """``policy.workers`` threads running queued investigations through ``investigator``."""
 
-    def __init__(self, memory: Memory, investigator: Investigator, policy: WorkerPolicy) -> None:
+    def __init__(self, memory: Memory, investigator: Investigator, policy: WorkerPolicy,
+                 notifier: Notifier | None = None) -> None:
         self.memory = memory
         self.investigator = investigator
         self.policy = policy
+        self.notifier = notifier or Notifier(None)  # told of each finished investigation and each given up
         self.identity = worker_identity()
         self.completed = 0
         self.failed_attempts = 0
@@ -176,6 +179,8 @@ class QueueWorkers:
                 "giving up" if retry_in is None else f"retrying in {retry_in:.0f} s",
             )
             self.memory.fail_queued(item.id, self.identity, f"{type(exc).__name__}: {exc}", retry_in=retry_in)
+            if retry_in is None:
+                self.notifier.failure(_origin(item), f"{type(exc).__name__}: {exc} (after {item.attempts} attempts)")
             return
         if self.memory.finish_queued(item.id, self.identity, result.case_id) is None:
             log.warning("queued investigation %s finished after its lease was lost (case %s)", item.id, result.case_id)
@@ -183,6 +188,7 @@ class QueueWorkers:
         with self._lock:
             self.completed += 1
         log.info("incident %s investigated: case %s (queue item %s)", item.incident_id, result.case_id, item.id)
+        self.notifier.result(result, item.event, _origin(item))
 
     def _heartbeat(self) -> None:
         interval = self.policy.lease_s / 4
@@ -196,3 +202,9 @@ class QueueWorkers:
                 continue
             for queue_id in lost:
                 log.warning("lost the lease of queued investigation %s (another worker may take it)", queue_id)
+
+
+def _origin(item: QueueItemRecord) -> str:
+    """What a queued investigation's notification says started it."""
+    return f"alert investigation (incident {item.incident_id})" if item.incident_id else \
+        f"queued investigation {item.id}"

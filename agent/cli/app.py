@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "agent.cli.evolve",
     "agent.cli.ui",
     "agent.cli.llm",
+    "agent.cli.notify",
 )
 
 

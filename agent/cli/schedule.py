@@ -370,6 +370,7 @@ def run(
 @schedule_app.command("start")
 def start() -> None:
     """Run the scheduler in the foreground until Ctrl-C (replicas sharing the database run each run once)."""
+    from agent.cli.notify import notification_line
     from agent.scheduler import start_scheduler
     from agent.scheduler.service import RESYNC_S
 
@@ -385,6 +386,7 @@ def start() -> None:
             console.print("no scheduled inspections (no Skill has a `schedule`, and none was added)")
         for job_id, when in sorted(next_runs.items(), key=lambda item: item[1]):
             console.print(f"{escape(job_id)}: next run {when}")
+        console.print(escape(notification_line(settings)))
         console.print(f"scheduler running (Skills' schedules re-synced every {RESYNC_S / 60:g} minutes); "
                       "Ctrl-C stops it")
         threading.Event().wait()

@@ -7,8 +7,10 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from agent.cli.common import err_console, fail, settings_errors, user_errors, warn
+from agent.cli.notify import notification_line
 from agent.config import get_settings
 from agent.memory import DatabaseUnavailableError, DatabaseURLError
 
@@ -70,6 +72,7 @@ def serve(
         err_console.print("[yellow]no metric source configured (set BIANQUE_PROMETHEUS_URL): investigations see "
                           "no metrics, and one with no log lines either answers \"could not judge\" "
                           "(an alert needs attention, a change is held)[/]")
+    err_console.print(escape(notification_line(settings)))
     if settings.topology_file is not None:
         for warning in topology_warnings(settings.topology_file):  # investigations' notes repeat them
             warn(warning)

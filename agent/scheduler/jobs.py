@@ -23,6 +23,7 @@ from agent.graph.owner import owner_gone, process_owner
 from agent.investigate import InvestigationResult
 from agent.memory import Memory, ScheduleBusyError, ScheduleNotFoundError
 from agent.memory.records import RunTrigger, ScheduleRunRecord
+from agent.notify import notifier_for
 from agent.scheduler.specs import last_tick, skill_job_id
 from agent.sources.promql import is_glob
 from agent.timeparse import to_rfc3339
@@ -376,10 +377,13 @@ def scheduled_inspection(job_id: str) -> None:
         if tick is not None and not memory.claim_schedule_tick(job_id, tick, CLAIMANT):
             log.info("schedule %s: the run due at %s was taken by another replica", job_id, tick)
             return
+    notifier = notifier_for(settings)
+    origin = f"scheduled inspection {schedule.skill} (schedule {job_id})"
     try:
         run = run_inspection(schedule.skill, schedule.services, job_id=job_id, trigger="scheduled")
     except (SkillUnavailableError, NoMatchingServiceError) as exc:  # recorded as failed, with this reason
         log.warning("schedule %s not run: %s", job_id, exc)
+        notifier.failure(origin, str(exc))
         return
     except ScheduleBusyError as exc:
         record_skipped(job_id, str(exc))
@@ -387,7 +391,11 @@ def scheduled_inspection(job_id: str) -> None:
     except ScheduleNotFoundError:  # deleted since it was read above (`schedule remove` meanwhile)
         _log_gone(job_id)
         return
+    except Exception as exc:  # recorded as failed; APScheduler logs it
+        notifier.failure(origin, failure_reason(exc))
+        raise
     log.info("schedule %s ran %s: case %s", job_id, schedule.skill, run.result.case_id)
+    notifier.result(run.result, run.event, origin)
 
 
 def _log_gone(job_id: str) -> None:

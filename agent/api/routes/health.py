@@ -34,6 +34,7 @@ def _health(state: ServiceState) -> JSONResponse:
             "failed_attempts": workers.failed_attempts,
             "problem": workers.problem,
         },
+        "notifications": workers.notifier.status(),
     }
     try:
         stats = state.memory.queue_stats()
