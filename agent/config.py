@@ -16,7 +16,7 @@ from pydantic_settings import SettingsError as SourceError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What each HTTP endpoint setting looks like, for the error when one is given without its scheme.
 EXAMPLE_URLS = {"llm_base_url": "http://localhost:8080/v1", "prometheus_url": "http://localhost:9090",
-                "chroma_url": "http://localhost:8000"}
+                "chroma_url": "http://localhost:8000", "ui_url": "http://localhost:8501"}
 DATABASE_URL_EXAMPLES = "sqlite:///path/to/bianque.db or postgresql+psycopg://user:pw@host/db"
 # Source timeouts one investigation may wait for its sources in all by default (gather_deadline_s). It asks in
 # rounds, one after the other (label names, services with data, calls read off labels and logs, the Skill's data in
@@ -61,6 +61,9 @@ class Settings(BaseSettings):
         default=None, description="Webhook that background results are posted to as JSON (scheduled inspections, "
                                   "alerts `serve` investigates): a Slack or Mattermost incoming webhook, or any "
                                   "receiver; unset: they are only stored (see docs/notifications.md).")
+    ui_url: str | None = Field(
+        default=None, description="Where people open the web UI (e.g. https://bianque.example.com); notifications "
+                                  "link each case there (<ui_url>/cases?case=ID).")
     notify_on: Literal["attention", "all"] = Field(
         default="attention", description="Post only results needing attention (serious inspections, alerts needing "
                                          "attention, anything not judged, failures), or all.")
@@ -128,7 +131,7 @@ class Settings(BaseSettings):
         default=2_000_000, gt=0, description="A metric query answering more points in all is refused."
     )
 
-    @field_validator("llm_base_url", "prometheus_url", "chroma_url")
+    @field_validator("llm_base_url", "prometheus_url", "chroma_url", "ui_url")
     @classmethod
     def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         """An HTTP endpoint (the LLM's, the PromQL server's, a Chroma server's) as an ``http(s)://host[:port]/path``

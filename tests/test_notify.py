@@ -65,6 +65,14 @@ def test_an_inspection_notice_says_how_bad_first_then_its_items_and_how_to_read_
     assert notice.payload("text") == {"text": notice.text}
 
 
+def test_with_the_ui_address_a_notice_links_its_case_there():
+    notice = result_notice(result(inspection(DISK)), inspection_event(), ORIGIN, "https://bianque.example.com/")
+    link = "https://bianque.example.com/cases?case=case-1"
+    assert notice.text.splitlines()[-1] == f"case case-1: {link} or `bianque cases show case-1`"
+    assert notice.payload()["bianque"]["case_url"] == link
+    assert result_notice(result(inspection(DISK)), inspection_event(), ORIGIN).payload()["bianque"]["case_url"] is None
+
+
 def test_untrusted_text_can_mention_no_one_and_link_nowhere_but_the_data_keeps_it_as_given():
     annotation = "<!channel> p99 high, see <https://evil.example|the fix> & run `rm -rf`\nsecond line"
     event = alert_event(annotations={"summary": annotation})

@@ -513,3 +513,19 @@ def test_sending_the_kept_out_correction_again_shows_what_it_removed(monkeypatch
     assert store.get("cases", f"case-{case_id}") is None
     with Memory() as memory:
         assert len(memory.corrections_for(case_id)) == 2
+
+
+def test_a_link_to_a_case_opens_it_and_the_address_follows_the_case_shown():
+    """A notification links /cases?case=ID: that case opens (not the newest), and picking another updates the
+    address, which a later rerun does not force back."""
+    older = seed_case("release-bad-canary")
+    newer = seed_case("rca-slow-dependency")
+    at = app()
+    at.query_params["case"] = older
+    at = open_cases(at)
+    assert not at.exception
+    assert at.selectbox[1].value == older and any(f"Case {older}" in h.value for h in at.subheader)
+    at.selectbox[1].set_value(newer).run()
+    assert at.query_params["case"] == newer
+    at.run()
+    assert at.selectbox[1].value == newer and any(f"Case {newer}" in h.value for h in at.subheader)

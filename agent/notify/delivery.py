@@ -47,7 +47,8 @@ class Notifier:
     def __init__(self, url: str | None, *, on: NotifyOn = "attention", form: FormName = "json",
                  timeout_s: float = 10.0, repeat_s: float = REPEAT_S, attempts: int = ATTEMPTS,
                  backoff_s: float = BACKOFF_S, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, ui_url: str | None = None) -> None:
+        self.ui_url = ui_url
         self.url, self.on, self.form, self.timeout_s, self.repeat_s = url, on, form, timeout_s, repeat_s
         self.attempts, self.backoff_s, self._sleep, self._clock = max(1, attempts), backoff_s, sleep, clock
         self._lock = threading.Lock()
@@ -62,7 +63,7 @@ class Notifier:
         """The notifier ``settings`` describe (no URL: one that sends nothing)."""
         url = settings.notify_url.get_secret_value() if settings.notify_url is not None else None
         return cls(url, on=settings.notify_on, form=settings.notify_format, timeout_s=settings.notify_timeout_s,
-                   repeat_s=settings.notify_repeat_s)
+                   repeat_s=settings.notify_repeat_s, ui_url=settings.ui_url)
 
     @property
     def configured(self) -> bool:
@@ -119,7 +120,7 @@ class Notifier:
         if not self.configured:
             return None
         try:
-            notice = result_notice(result, event, origin)
+            notice = result_notice(result, event, origin, self.ui_url)
         except Exception:  # noqa: BLE001 - a notice that cannot be made must not fail the work it reports
             log.exception("could not make the notification of %s (case %s)", origin, result.case_id)
             return None
@@ -171,7 +172,7 @@ class Notifier:
         return response.status_code in RETRIED_STATUSES, f"HTTP {response.status_code}{f': {answer}' if answer else ''}"
 
 
-_notifiers: dict[tuple[str | None, str, str, float, float], Notifier] = {}
+_notifiers: dict[tuple[str | None, str, str, float, float, str | None], Notifier] = {}
 _notifiers_lock = threading.Lock()
 
 
@@ -179,6 +180,6 @@ def notifier_for(settings: Settings) -> Notifier:
     """This process's notifier for ``settings`` (one per URL and options, so the queue's workers and the scheduler
     of one ``serve`` count their deliveries together)."""
     fresh = Notifier.from_settings(settings)
-    key = (fresh.url, fresh.on, fresh.form, fresh.timeout_s, fresh.repeat_s)
+    key = (fresh.url, fresh.on, fresh.form, fresh.timeout_s, fresh.repeat_s, fresh.ui_url)
     with _notifiers_lock:
         return _notifiers.setdefault(key, fresh)

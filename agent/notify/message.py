@@ -9,6 +9,7 @@ stays text), and they never become our own words. The data part holds them as gi
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from pydantic import BaseModel, Field
 
@@ -61,9 +62,9 @@ def needs_attention(verdict: Verdict) -> bool:
     return verdict.decision != "pass"
 
 
-def result_notice(result: InvestigationResult, event: Event, origin: str) -> Notice:
+def result_notice(result: InvestigationResult, event: Event, origin: str, ui_url: str | None = None) -> Notice:
     """The notification of a finished investigation; ``origin`` says what started it, in our words with any name in
-    it given as is (``scheduled inspection disk-check``)."""
+    it given as is (``scheduled inspection disk-check``); ``ui_url``: the web UI, where the case is linked."""
     verdict = result.verdict
     attention = needs_attention(verdict)
     lines = [f"Bian Que · {chat_text(origin)}: {_headline(verdict)}"]
@@ -72,11 +73,14 @@ def result_notice(result: InvestigationResult, event: Event, origin: str) -> Not
         lines.append(chat_text(about))
     lines.extend(_details(verdict))
     lines.append(chat_text(verdict.summary, 400))
+    link = case_link(ui_url, result.case_id)
     if result.case_id:
-        lines.append(f"case {result.case_id}: `bianque cases show {result.case_id}`")
+        opened = f"{link} or " if link else ""  # a bare address: every chat links it
+        lines.append(f"case {result.case_id}: {opened}`bianque cases show {result.case_id}`")
     data = {
         "origin": origin,
         "case_id": result.case_id,
+        "case_url": link,
         "event": about,
         "services": event.services,
         "skill": result.skill.get("name"),
@@ -90,6 +94,13 @@ def result_notice(result: InvestigationResult, event: Event, origin: str) -> Not
     }
     return Notice(kind=verdict.pattern, attention=attention, text="\n".join(lines), data=data,
                   signature=_signature(origin, verdict))
+
+
+def case_link(ui_url: str | None, case_id: str | None) -> str | None:
+    """The web UI's address of a case (its Cases page opens it), or None without a UI address or a case."""
+    if not ui_url or not case_id:
+        return None
+    return f"{ui_url.rstrip('/')}/cases?{urlencode({'case': case_id})}"
 
 
 def failure_notice(origin: str, reason: str) -> Notice:

@@ -14,6 +14,8 @@ from ui.formatting import case_option, case_rows, finding_rows, plain, report_ma
 from ui.refine_panel import render_refine_panel
 from ui.widgets import SELECTED_CASE, loaded_or_stop, log, render_verdict, show_error
 
+CASE_PARAM = "case"  # /cases?case=ID opens that case (docs/ui.md)
+LINKED_CASE = "linked_case"  # the case the address named when last read: a new one opens, an old one is not forced
 PATTERNS = {"all patterns": None, "rca": "rca", "release": "release_interception", "inspection": "inspection"}
 
 
@@ -65,6 +67,9 @@ if len(cases) == backend.CASES_SHOWN:  # the list is capped: say so, and how to 
                "`bianque cases show ID`.")
 st.dataframe(case_rows(cases), hide_index=True, width="stretch")
 by_id = {case.id: case for case in cases}
+linked = st.query_params.get(CASE_PARAM)
+if linked and linked != st.session_state.get(LINKED_CASE):  # a link to a case (a notification's): open it
+    st.session_state[SELECTED_CASE] = st.session_state[LINKED_CASE] = linked
 wanted = st.session_state.get(SELECTED_CASE)
 if wanted and wanted not in by_id:  # opened from another page (a schedule's run): it may be older than those listed
     try:
@@ -75,7 +80,8 @@ ids = list(by_id)
 chosen = st.selectbox(
     "Case", ids, index=ids.index(wanted) if wanted in by_id else 0, format_func=lambda i: case_option(by_id[i])
 )
-st.session_state[SELECTED_CASE] = chosen
+st.session_state[SELECTED_CASE] = st.session_state[LINKED_CASE] = chosen
+st.query_params[CASE_PARAM] = chosen  # the address names the case shown: a link to share, a reload keeps it
 try:
     render_case(backend.get_case(chosen))
 except Exception as exc:
