@@ -20,6 +20,7 @@ from agent.api.routes import (
     health,
     incidents,
     investigations,
+    metrics,
     queue,
     refinements,
     regression,
@@ -102,7 +103,7 @@ def create_app(
         _protected_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
     install_error_handlers(app)
-    for module in (health, webhook, queue, investigations, cases, refinements, incidents, regression, skills,
+    for module in (health, metrics, webhook, queue, investigations, cases, refinements, incidents, regression, skills,
                    schedules):
         app.include_router(module.router)
     return app

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import HTTPException, Request
+from prometheus_client import CollectorRegistry
 
 from agent.api.investigator import Investigator
 from agent.api.jobs import BackgroundJobs
+from agent.api.metrics import service_registry
 from agent.api.settings import ApiSettings
 from agent.api.workers import QueueWorkers
 from agent.config import Settings
@@ -33,6 +35,11 @@ class ServiceState:
     """Long library work off the request threads (Skill refinements), polled by the client."""
     skill_writes: threading.Lock = field(default_factory=threading.Lock)
     """Held while a Skill version is saved (applied refinement, rollback): one write at a time per process."""
+    metrics: CollectorRegistry = field(init=False)
+    """What ``GET /metrics`` exports: the database's queue, cases and schedules, and this process's counters."""
+
+    def __post_init__(self) -> None:
+        self.metrics = service_registry(self.memory, self.workers)
 
 
 def service(request: Request) -> ServiceState:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from agent.events import Event
@@ -294,6 +294,13 @@ class CaseStore(Store):
         query = query.order_by(CaseRow.created_at.desc(), CaseRow.id.desc()).limit(_check_limit(limit))
         with self._read() as session:
             return [case_record(row) for row in session.scalars(query)]
+
+    def case_counts(self) -> dict[tuple[str, str], int]:
+        """How many cases are stored per (event pattern, case status): what ``GET /metrics`` exports."""
+        query = (select(EventRow.pattern, CaseRow.status, func.count()).select_from(CaseRow).join(CaseRow.event)
+                 .group_by(EventRow.pattern, CaseRow.status))
+        with self._read() as session:
+            return {(pattern, status): int(count) for pattern, status, count in session.execute(query)}
 
     def cases_for_skill(self, name: str, status: str | None = "done") -> list[CaseRecord]:
         """Every case a Skill answered (default: finished ones), oldest first — the replay set."""

@@ -121,16 +121,20 @@ def _prometheus_has(url: str, series: Sequence[Series]) -> bool:
 
 
 @pytest.fixture(scope="session")
-def start_prometheus(tmp_path_factory) -> Iterator[Callable[[Sequence[Series]], str]]:
-    """``start(series) -> base URL`` of a Prometheus backfilled with ``series`` (stopped at the end)."""
+def start_prometheus(tmp_path_factory) -> Iterator[Callable[..., str]]:
+    """``start(series, scrape=()) -> base URL`` of a Prometheus backfilled with ``series`` that also scrapes the
+    ``/metrics`` of each ``host:port`` in ``scrape`` every second (stopped at the end)."""
     daemons: list[Daemon] = []
 
-    def start(series: Sequence[Series]) -> str:
+    def start(series: Sequence[Series], scrape: Sequence[str] = ()) -> str:
         prometheus = require_binary("prometheus")
         promtool = require_binary("promtool")
         root = tmp_path_factory.mktemp("prometheus")
         (root / "input.om").write_text(to_openmetrics(series))
-        (root / "prometheus.yml").write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+        jobs = (f"  - job_name: scraped\n    scrape_interval: 1s\n    static_configs:\n"
+                f"      - targets: [{', '.join(map(repr, scrape))}]\n") if scrape else ""
+        configs = f"scrape_configs:\n{jobs}" if scrape else "scrape_configs: []\n"
+        (root / "prometheus.yml").write_text(f"global:\n  scrape_interval: 1m\n{configs}")
         build = subprocess.run(
             [
                 promtool,

@@ -26,12 +26,25 @@ def run(*args: str) -> subprocess.CompletedProcess:
 def test_example_prometheus_config_and_rules_are_valid(system_binary):
     done = run(system_binary("promtool"), "check", "config", str(EXAMPLES / "prometheus/prometheus.yml"))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 rules found" in done.stdout + done.stderr
+    assert "8 rules found" in done.stdout + done.stderr  # serving.rules.yml
+    assert "6 rules found" in done.stdout + done.stderr  # bianque.rules.yml
 
 
-def test_example_rules_pass_their_unit_tests(system_binary):
-    done = run(system_binary("promtool"), "test", "rules", str(EXAMPLES / "prometheus/rules/serving.rules.test.yml"))
+@pytest.mark.parametrize("rules", ["serving", "bianque"])
+def test_example_rules_pass_their_unit_tests(system_binary, rules):
+    done = run(system_binary("promtool"), "test", "rules", str(EXAMPLES / f"prometheus/rules/{rules}.rules.test.yml"))
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("labels", "receivers"), [
+    (["component=bianque", "severity=critical", "alertname=BianQueDown"], "oncall-pager"),
+    (["severity=critical", "alertname=RankingP99LatencyHigh", "service=ranking"], "bianque,oncall-pager"),
+    (["severity=warning", "alertname=CacheHitRatioLow", "service=cache"], "bianque"),
+])
+def test_example_routes_send_alerts_on_bianque_itself_to_people_only(system_binary, labels, receivers):
+    config = EXAMPLES / "alertmanager/alertmanager.yml"
+    done = run(system_binary("amtool"), "config", "routes", "test", f"--config.file={config}", *labels)
+    assert done.returncode == 0 and done.stdout.strip() == receivers, done.stdout + done.stderr
 
 
 def test_example_alertmanager_config_is_valid_and_targets_bianque(system_binary):
