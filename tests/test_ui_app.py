@@ -529,3 +529,12 @@ def test_a_link_to_a_case_opens_it_and_the_address_follows_the_case_shown():
     assert at.query_params["case"] == newer
     at.run()
     assert at.selectbox[1].value == newer and any(f"Case {newer}" in h.value for h in at.subheader)
+
+
+def test_the_sidebar_says_where_notifications_go_without_the_secret_path(monkeypatch):
+    assert any("Notifications: no notification URL" in shown(c.value) for c in app().run().sidebar.caption)
+    monkeypatch.setenv("BIANQUE_NOTIFY_URL", "https://hooks.example.com/services/T0/B0/secret-part")
+    get_settings.cache_clear()
+    captions = [shown(c.value) for c in app().run().sidebar.caption]
+    assert "Notifications: results needing attention are posted to https://hooks.example.com/…" in captions
+    assert "secret-part" not in "".join(captions)

@@ -40,6 +40,7 @@ def render_sidebar() -> bool:
         st.caption(f"Reasoner: {backend.reasoner_label(config)}")
         st.caption(f"Data home: `{config.home}`")
         st.caption(f"Metrics: {backend.metrics_label(config)}")
+        st.caption(plain(f"Notifications: {backend.notifications_label(config)}"))
     return True
 
 

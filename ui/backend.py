@@ -81,6 +81,13 @@ def metrics_label(config: Settings) -> str:
     return f"PromQL at {url.hostname}:{url.port}" if url.port else f"PromQL at {url.hostname}"
 
 
+def notifications_label(config: Settings) -> str:
+    """Where background results are posted (docs/notifications.md)."""
+    from agent.notify import Notifier
+
+    return Notifier.from_settings(config).describe()
+
+
 @dataclass(frozen=True)
 class BundleInfo:
     """A case bundle directory and its event (or why the event could not be read)."""

@@ -17,12 +17,7 @@ def notification_line(settings: Settings) -> str:
     """One line saying where background results go: what `serve` and `schedule start` print as they start."""
     from agent.notify import Notifier
 
-    notifier = Notifier.from_settings(settings)
-    if not notifier.configured:
-        return ("no notification URL (BIANQUE_NOTIFY_URL): background results are stored only, see `bianque cases "
-                "list`")
-    which = "every result" if notifier.on == "all" else "results needing attention"
-    return f"notifications: {which} are posted to {notifier.where}"
+    return f"notifications: {Notifier.from_settings(settings).describe()}"
 
 
 @notify_app.command("test")

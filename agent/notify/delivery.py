@@ -77,6 +77,13 @@ class Notifier:
         url = urlparse(self.url)
         return f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}/…"
 
+    def describe(self) -> str:
+        """Where notifications go, in a line (what `serve`, `schedule start` and the UI's sidebar say)."""
+        if not self.configured:
+            return "no notification URL (BIANQUE_NOTIFY_URL): background results are stored only"
+        which = "every result" if self.on == "all" else "results needing attention"
+        return f"{which} are posted to {self.where}"
+
     def status(self) -> dict[str, Any]:
         """What ``GET /healthz`` shows of notifications in this process."""
         with self._lock:
