@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Sequence
 
 
@@ -15,3 +16,44 @@ def first_of(names: Sequence[str], shown: int = 4) -> str:
     """The first ``shown`` names, and how many more: ``a, b, c, d and 3 more``."""
     text = ", ".join(names[:shown])
     return text + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+# The code spans of our own advice (``bianque catalog``): reports and the UI render them as code, while the same
+# characters in text from the data (a log line, an alert annotation, a metric name), or in a model's answer, stay
+# escaped. Only a span written through :func:`command` is ours; text that spells one exactly renders as that very
+# advice would, and nothing else of it does.
+OWN_COMMANDS: set[str] = set()
+
+
+def command(text: str) -> str:
+    """``text`` (a command or setting our advice names, fixed text: never a value from the data) as a code span
+    that reports render as code."""
+    if "`" in text or not text.strip() or any(c in text for c in "\r\n"):
+        raise ValueError(f"not a command to show as code: {text!r}")
+    OWN_COMMANDS.add(text)
+    return f"`{text}`"
+
+
+def own_code_split(text: str) -> list[tuple[str, bool]]:
+    """``text`` in pieces, each with whether it is a code span of our own advice (kept as markup) or not (to be
+    escaped by the caller): ``"see `bianque catalog`"`` -> ``[("see ", False), ("`bianque catalog`", True)]``.
+    A stray backtick before it (from the data) does not hide one: the spans are looked for, not paired."""
+    if "`" not in text or not OWN_COMMANDS:
+        return [(text, False)]
+    spans = re.compile("`(?:" + "|".join(map(re.escape, sorted(OWN_COMMANDS, key=len, reverse=True))) + ")`")
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for match in spans.finditer(text):
+        if match.start() > at:
+            pieces.append((text[at:match.start()], False))
+        pieces.append((match.group(0), True))
+        at = match.end()
+    if at < len(text) or not pieces:
+        pieces.append((text[at:], False))
+    return pieces
+
+
+# Our advice's commands, declared here so that every process that renders a stored report or verdict (the UI)
+# knows them, whether or not it ran the code that advised them.
+CATALOG = command("bianque catalog")
+VALIDATE_AGAINST_BUNDLE = command("bianque skills validate --bundle DIR")

@@ -9,7 +9,7 @@ import pytest
 
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT, get_settings
-from agent.events import Alert, Event
+from agent.events import Alert, Event, Pattern
 from agent.findings import Finding
 from agent.graph.nodes.analyze import analyze
 from agent.graph.nodes.gather import gather
@@ -528,3 +528,19 @@ def test_signals_without_data_for_the_same_services_share_one_line_in_the_report
                "metric latency: no data for api, db", "metric disk: no data for api"]
     assert missing_lines(missing) == ["metrics memory, cpu and disk: no data for api", "logs: log store down",
                                       "metric latency: no data for api, db"]
+
+
+def test_our_own_advice_renders_as_code_while_the_same_marks_from_the_data_stay_escaped():
+    """Reports had escaped the backticks of our own advice with the untrusted text around it: a could-not-judge
+    report told the user to run \\`bianque catalog\\`, backslashes shown."""
+    from agent.phrases import CATALOG
+
+    assert literal(f"check that /srv/x`y`.csv holds them ({CATALOG} lists it)") == (
+        r"check that /srv/x\`y\`.csv holds them (`bianque catalog` lists it)")
+    assert literal("`rm -rf /` and `bianque catalog --bundle <x>`") == (
+        r"\`rm -rf /\` and \`bianque catalog --bundle \<x\>\`")  # only the exact spans our advice writes
+    assert literal("a stray ` before `bianque catalog` | cell") == r"a stray \` before `bianque catalog` \| cell"
+    verdict = Verdict.model_validate({"pattern": "inspection", "summary": "Could not judge: x.", "judged": False,
+                                      "actions": [f"check ({CATALOG} lists it)"]})
+    text = render_report(Event(pattern=Pattern.INSPECTION, time=0.0), {"name": "s", "version": 1}, verdict, [], [], [])
+    assert "- check (`bianque catalog` lists it)" in text.splitlines()

@@ -163,3 +163,9 @@ def test_a_stored_report_shows_no_image_even_one_written_before_reports_escaped_
     assert shown.splitlines() == ["### Alert: p99 !\\[pixel](http://127.0.0.1:9/p.png) high",
                                   "escaped already: !\\[x](y)"]
     assert re.search(r"(?<!\\)!\[", shown) is None
+
+
+def test_plain_keeps_our_own_advice_as_code_and_escapes_the_rest():
+    from agent.phrases import CATALOG
+
+    assert plain(f"see {CATALOG} for `x`_y_") == r"see `bianque catalog` for \`x\`\_y\_"

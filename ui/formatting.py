@@ -16,6 +16,7 @@ from agent.graph.nodes.report import cited_for, fault_shown
 from agent.memory import MemoryStoreError
 from agent.memory.lines import SHORT_PATTERN, answer_line
 from agent.memory.records import CaseRecord, ScheduleRunRecord
+from agent.phrases import own_code_split
 from agent.scheduler.overview import ScheduleState, next_run_label, services_label, status_label
 from agent.skills.loader import LoadedSkill
 from agent.timeparse import to_rfc3339
@@ -48,7 +49,8 @@ class Badge:
 def plain(text: str) -> str:
     """Markdown that shows ``text`` as written: for text from the data (alert annotations, log lines, service
     names), a model or a person, which must not become links, images, HTML, code or colour on the page."""
-    escaped = LINE_MARKUP.sub(r"\1\\\2", INLINE_MARKUP.sub(r"\\\1", text))
+    escaped = LINE_MARKUP.sub(r"\1\\\2", "".join(piece if ours else INLINE_MARKUP.sub(r"\\\1", piece)
+                                                for piece, ours in own_code_split(text)))
     return escaped.replace("\\:material/", "\\:material\\/")  # Streamlit's icons ignore an escaped colon
 
 

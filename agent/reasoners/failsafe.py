@@ -20,12 +20,13 @@ from agent.findings import (
     cannot_clear,
     could_not_judge,
 )
+from agent.phrases import CATALOG, VALIDATE_AGAINST_BUNDLE
 from agent.timeparse import to_rfc3339
 from agent.verdict import SERIOUS, Verdict
 
 CHECK_SOURCES = "check that a metric source is configured (BIANQUE_PROMETHEUS_URL) and holds the Skill's metrics"
-CHECK_METRICS = ("check the Skill's metric names and labels against what the metric source holds (`bianque "
-                 "catalog` lists it; `bianque skills validate --bundle DIR` names the signals that match nothing)")
+CHECK_METRICS = (f"check the Skill's metric names and labels against what the metric source holds ({CATALOG} lists it; "
+                 f"{VALIDATE_AGAINST_BUNDLE} names the signals that match nothing)")
 CHECK_SERVICE_LABEL = ("set BIANQUE_SERVICE_LABEL to the label that names a series' service on the metric server "
                        "(the missing data lists the labels its series carry)")
 CHECK_SELECTORS = "check the change's canary and baseline selectors against the labels its service's metrics carry"
@@ -73,7 +74,7 @@ def _check_source(gap: Finding) -> str:
     coverage Finding's ``source``: the bundle's metrics.csv, the server of the settings), else configuring one."""
     if not gap.source:
         return CHECK_SOURCES
-    return f"check that {gap.source} holds the Skill's metrics in the judged window (`bianque catalog` lists it)"
+    return f"check that {gap.source} holds the Skill's metrics in the judged window ({CATALOG} lists it)"
 
 
 def _judge_again(gap: Finding) -> str:

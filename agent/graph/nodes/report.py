@@ -13,7 +13,7 @@ from agent.graph.gathered import no_data_of
 from agent.graph.state import InvestigationState
 from agent.graph.timing import evidence_window
 from agent.graph.toolkit import Toolkit
-from agent.phrases import listed
+from agent.phrases import listed, own_code_split
 from agent.timeparse import to_rfc3339
 from agent.verdict import RootCause, Verdict
 
@@ -37,8 +37,10 @@ MARKUP = re.compile(r"([\\*\[\]<>`|$]|(?<![\w:]):(?=\w)|(?<=:material)/)")
 def literal(text: str) -> str:
     """``text`` as it reads, in markdown, on the line it is put on: nothing in it becomes emphasis, a link, an image,
     HTML, code, math or a new table cell, and no line break in it starts a heading or a list item of its own (an
-    alert annotation is untrusted text)."""
-    return MARKUP.sub(r"\\\1", LINE_BREAKS.sub(" ", text))
+    alert annotation is untrusted text). The code spans of our own advice (``phrases.command``: `bianque catalog`)
+    in it stay code."""
+    return "".join(piece if ours else MARKUP.sub(r"\\\1", piece)
+                   for piece, ours in own_code_split(LINE_BREAKS.sub(" ", text)))
 
 
 def _headline(verdict: Verdict, event: Event) -> str:
