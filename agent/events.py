@@ -185,12 +185,16 @@ class InspectionScope(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     services: list[str] = Field(default_factory=list)
-    window: float = 7200.0
+    window: float | None = Field(default=None, description="How far back to look; unset: the chosen Skill's look-back.")
 
     @field_validator("window", mode="before")
     @classmethod
-    def _duration(cls, value: Any) -> float:
-        """A duration longer than none (``0`` was read as unset: the Skill's look-back, silently)."""
+    def _duration(cls, value: Any) -> float | None:
+        """A duration longer than none (``0`` was read as unset: the Skill's look-back, silently); unset (None): the
+        look-back of the Skill chosen for the inspection (it had been 2 h whatever the Skill, chosen after the scope
+        was built)."""
+        if value is None:
+            return None
         seconds = parse_duration(value)
         if seconds == 0:
             raise ValueError(f"must be longer than 0, e.g. 2h (got {written(value)})")

@@ -464,14 +464,33 @@ def test_a_service_label_no_series_carries_is_named_with_the_labels_the_server_h
     assert any("set BIANQUE_SERVICE_LABEL" in action for action in data["verdict"]["actions"])
 
 
-def test_a_live_inspection_with_a_skill_and_no_window_reads_the_skills_look_back(monkeypatch):
+def test_a_live_inspection_without_a_window_leaves_it_to_the_skill_that_answers(monkeypatch):
     """It had read 2 h whatever the Skill: `inspect --skill memory-leak-inspection` judged other data than the
-    Skill's own schedule (its 6 h look-back)."""
+    Skill's own schedule (its 6 h look-back). An unset window is the look-back of the Skill that answers (``plan.
+    inspected_span``), --skill's or the one chosen."""
     seen: list = []
     monkeypatch.setattr("agent.cli.investigate._run", lambda event, *args, **kwargs: seen.append(event))
     for args in (["--skill", "memory-leak-inspection"], ["--skill", "memory-leak-inspection", "--window", "30m"], []):
         assert runner.invoke(app, ["inspect", "--service", "api", *args]).exit_code == 0
-    assert [event.scope.window for event in seen] == [6 * 3600, 1800, 2 * 3600]
+    assert [event.scope.window for event in seen] == [None, 1800, None]
+
+
+def test_an_inspection_without_a_window_reads_the_chosen_skills_look_back(tmp_path):
+    """A bundle's scope without a window, and `inspect` without --skill: the chosen Skill's look-back is read (it had
+    been 2 h whatever the Skill: the scope's default was fixed before the Skill was chosen)."""
+    user_dir = get_settings().resolved_user_skills_dir
+    user_dir.mkdir(parents=True, exist_ok=True)
+    text = (PROJECT_ROOT / "skills" / "serving-health-inspection.yaml").read_text()
+    assert "  lookback: 2h " in text
+    (user_dir / "serving-health-inspection.yaml").write_text(text.replace("  lookback: 2h ", "  lookback: 5h "))
+    bundle = shutil.copytree(SCENARIOS / "inspection-memory-leak", tmp_path / "case")
+    event = (bundle / "event.yaml").read_text()
+    (bundle / "event.yaml").write_text("".join(line for line in event.splitlines(keepends=True) if "window:" not in line))
+    body = invoke_json("inspect", "--bundle", str(bundle))
+    assert body["skill"]["name"] == "serving-health-inspection"
+    assert "_Inspected: 5.0h of data, 2026-03-24T18:22:00Z to 2026-03-24T23:22:00Z._" in body["report"].splitlines()
+    windowed = invoke_json("inspect", "--bundle", str(bundle), "--window", "90m")["report"]  # the command line's
+    assert "_Inspected: 1.5h of data, 2026-03-24T21:52:00Z to 2026-03-24T23:22:00Z._" in windowed.splitlines()
 
 
 def test_an_inspection_report_says_what_span_it_judged():

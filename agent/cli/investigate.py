@@ -30,7 +30,6 @@ from agent.events import Event, InspectionScope, Pattern
 from agent.inputs import InputError, describe_validation, event_from_change_file, events_from_alert_file
 from agent.phrases import first_of
 
-DEFAULT_INSPECTION_WINDOW = "2h"  # what a live inspection looks back over unless --window says
 NOTHING_TO_INVESTIGATE = {  # what each command takes, said when it is given nothing
     Pattern.RCA: "--alert FILE (an alert) or --bundle DIR",
     Pattern.RELEASE_INTERCEPTION: "--change FILE (a change event) or --bundle DIR",
@@ -206,8 +205,9 @@ def inspect(
     bundle: BundleOption = None,
     service: Annotated[list[str] | None, typer.Option(help="Service to inspect (repeatable).")] = None,
     window: Annotated[str | None, typer.Option(
-        help="How far back to look, e.g. 2h (default: with --skill, that Skill's look-back, as its schedule reads; "
-             "else 2h; with --bundle, the bundle's own).")] = None,
+        help="How far back to look, e.g. 2h (default: the look-back of the Skill that answers, --skill's or the "
+             "one chosen, as its schedule reads; with --bundle, the bundle's scope.window, else that look-back).",
+    )] = None,
     skill: SkillOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -224,19 +224,8 @@ def inspect(
     event = None
     if service:
         event = Event(pattern=Pattern.INSPECTION, time=time.time(), service=service[0],
-                      scope=_scope(service, window or _skill_look_back(skill) or DEFAULT_INSPECTION_WINDOW))
+                      scope=_scope(service, window))
     _run(event, bundle, skill, as_json, Pattern.INSPECTION)
-
-
-def _skill_look_back(name: str | None) -> float | None:
-    """The look-back of the Skill ``--skill`` names (what its schedule reads), None without one (or an unknown one,
-    which the investigation refuses naming it)."""
-    if name is None:
-        return None
-    from agent.runtime import load_skills
-
-    loaded = load_skills(get_settings()).get(name)
-    return loaded.skill.window.lookback if loaded is not None else None
 
 
 def _scope(services: list[str], window: str | float | None) -> InspectionScope:
