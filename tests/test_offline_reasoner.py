@@ -199,3 +199,26 @@ def test_next_steps_follow_runbooks_and_read_other_knowledge():
     assert verdict.actions == ["read 'gateway service > Triage tips' (handbook)",
                                "follow runbook 'Slow dependency runbook > Confirm'",
                                "read 'slow_dependency: down1' (experience)"]
+
+
+def test_a_signal_the_skill_reads_only_as_context_informs_and_raises_no_alarm():
+    """memory-leak-inspection reads traffic to explain memory growth (no rule of it judges `throughput`): a real
+    system's daily traffic ramp had been a CRITICAL item, as every Finding became an item at its score's severity."""
+    skill = LIBRARY.get("memory-leak-inspection").skill
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["cache", "ranking"]))
+
+    def trend(service: str, metric: str, signal: str, score: float) -> Finding:
+        return _metric(service, metric, score, T0 - 5000, kind=FindingKind.TREND).model_copy(update={"signal": signal})
+
+    ramp = [trend("ranking", "requests_per_second", "throughput", 0.95)]
+    verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, ramp, event=event), skill).verdict
+    assert [(i.service, i.kind, i.severity) for i in verdict.items] == [("ranking", "traffic_spike_trend", "info")]
+    assert "(context: no rule of memory-leak-inspection judges throughput)" in verdict.items[0].summary
+    assert verdict.overall == "info" and not verdict.actions
+    leak = [*ramp, trend("cache", "memory_usage_bytes", "memory", 0.9)]
+    verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, leak, event=event), skill).verdict
+    assert [(i.service, i.severity) for i in verdict.items] == [("cache", "critical"), ("ranking", "info")]
+    # a Finding that a judged signal also reported (one series read by two signals) is judged
+    both = [trend("ranking", "requests_per_second", "throughput", 0.95).model_copy(update={"also_signals": ["memory"]})]
+    verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, both, event=event), skill).verdict
+    assert [i.severity for i in verdict.items] == ["critical"]

@@ -7,6 +7,7 @@ from collections import defaultdict
 from agent.events import ChangeEvent, Pattern
 from agent.evidence import EvidencePack, KnowledgeSnippet
 from agent.findings import Finding, FindingKind, could_not_judge
+from agent.phrases import listed
 from agent.reasoners.alert_history import actionable_before
 from agent.reasoners.attribution import attributed_fault
 from agent.reasoners.base import ReasonerResult
@@ -16,7 +17,7 @@ from agent.reasoners.failsafe import enforce_fail_safe, fail_safe_verdict
 from agent.reasoners.faults import LOG_KINDS, UNKNOWN_FAULT, classify_fault
 from agent.reasoners.ranking import rank_services
 from agent.reasoners.service_evidence import SIGNIFICANT, own_findings
-from agent.skills.decide import RuleOutcome, apply_rules
+from agent.skills.decide import RuleOutcome, apply_rules, context_only, ruled_signals
 from agent.skills.schema import Skill
 from agent.verdict import SERIOUS, SEVERITIES, InspectionItem, RootCause, Verdict, most_severe
 
@@ -148,13 +149,19 @@ class OfflineReasoner:
             service = finding.owner
             groups[(service, _inspection_kind(finding))].append(finding)
         items = []
+        ruled = ruled_signals(skill.decision)
         for (service, kind), findings in groups.items():
-            score = max(f.score for f in findings)
-            severity = next(label for floor, label in SEVERITY_BY_SCORE if score >= floor)
             top = sorted(findings, key=lambda f: -f.score)
+            decisive = [f for f in top if not context_only(f, ruled)]
+            summary = top[0].summary
+            if decisive:
+                severity = next(label for floor, label in SEVERITY_BY_SCORE if decisive[0].score >= floor)
+            else:  # only signals the Skill reads as context (no rule judges them): they inform, never alarm
+                severity = "info"
+                summary += f" (context: no rule of {skill.name} judges {listed(sorted(set(top[0].signals)))})"
             items.append(InspectionItem(
                 service=service, kind=kind, severity=severity,
-                evidence=[f.id for f in top[:4]], summary=top[0].summary,
+                evidence=[f.id for f in top[:4]], summary=summary,
             ))
         items.sort(key=lambda i: (SEVERITIES.index(i.severity), i.service))
         outcome = apply_rules(skill.decision, pack.findings, pack.target_services)

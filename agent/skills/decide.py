@@ -44,6 +44,24 @@ def matching_findings(condition: Condition, findings: Sequence[Finding], targets
     return matched
 
 
+def ruled_signals(decision: Decision) -> set[str] | None:
+    """The signals a rule of ``decision`` names: the ones it decides on; None when a rule names none (it can match a
+    Finding of any signal, so every signal counts)."""
+    named: set[str] = set()
+    for rule in decision.rules:
+        if not rule.when.signals:
+            return None
+        named.update(rule.when.signals)
+    return named
+
+
+def context_only(finding: Finding, ruled: set[str] | None) -> bool:
+    """True for a Finding only of signals no rule names (``ruled_signals``): context the Skill reads to explain
+    what it judges (traffic beside memory in a leak hunt, WARN lines beside errors), not a verdict of its own. A
+    Finding of no signal is never context."""
+    return ruled is not None and bool(finding.signals) and not ruled.intersection(finding.signals)
+
+
 def counted(condition: Condition, matched: Sequence[Finding]) -> int:
     """How many matching Findings ``min_count`` and ``max_count`` see: each once per signal of its own the condition
     names (all of them when it names none), so a Finding several signals reported (``Finding.also_signals``) counts
