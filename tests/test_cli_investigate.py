@@ -485,7 +485,8 @@ def test_an_inspection_without_a_window_reads_the_chosen_skills_look_back(tmp_pa
     (user_dir / "serving-health-inspection.yaml").write_text(text.replace("  lookback: 2h ", "  lookback: 5h "))
     bundle = shutil.copytree(SCENARIOS / "inspection-memory-leak", tmp_path / "case")
     event = (bundle / "event.yaml").read_text()
-    (bundle / "event.yaml").write_text("".join(line for line in event.splitlines(keepends=True) if "window:" not in line))
+    kept = [line for line in event.splitlines(keepends=True) if "window:" not in line]
+    (bundle / "event.yaml").write_text("".join(kept))
     body = invoke_json("inspect", "--bundle", str(bundle))
     assert body["skill"]["name"] == "serving-health-inspection"
     assert "_Inspected: 5.0h of data, 2026-03-24T18:22:00Z to 2026-03-24T23:22:00Z._" in body["report"].splitlines()
