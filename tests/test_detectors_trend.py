@@ -119,3 +119,26 @@ def test_robust_fit_ignores_outliers():
     assert fit.slope * HOUR == pytest.approx(2.0, rel=1e-6)
     assert fit.level_end == pytest.approx(2.0 * (t[-1] - T0) / HOUR, rel=0.05)
     assert fit.r2 < 0.5  # the outliers are not explained by the line
+
+
+def test_a_daily_ramp_is_seen_in_the_part_of_the_day_before_the_series_holds():
+    """26 h of history for a 6 h look-back hold the last 2 h of the window a day earlier: those hours are compared
+    with the same hours now. Less than a quarter of the fitted span (``SEASONAL_MIN_SHARE``) a day earlier says
+    nothing of it (a handful of points had been enough)."""
+    def ramp(hours_before: float, leak: bool = False) -> Series:
+        t = T0 + 300.0 * np.arange(int(-hours_before * 12), 73)  # 5-minute samples up to T0 + 6 h
+        day = 2 * np.pi * ((t - T0 - 3 * HOUR) % 86400) / 86400  # the daily rise is steepest mid-window
+        traffic = 100.0 * (1 + 0.5 * np.sin(day)) * (1 + noise(3, t.size, 0.02))
+        if leak:
+            traffic += 20.0 * np.clip(t - (T0 + 3 * HOUR), 0, None) / HOUR
+        return Series("requests_per_second", {"service": "ranking"}, t, traffic)
+
+    def found(s: Series) -> int:
+        return len(run(s, hours=6, min_growth=0.2))
+
+    assert found(ramp(0.0)) == 1  # no day before: a trend
+    assert found(ramp(20.0)) == 0  # 26 h in all: the 2 h held a day earlier rose as now
+    assert found(ramp(19.75)) == 0  # 1.75 h: more than a quarter of the 6 h fitted
+    assert found(ramp(19.0)) == 1  # 1 h: too little to say
+    assert found(ramp(30.0)) == 0  # the whole window a day earlier
+    assert found(ramp(20.0, leak=True)) == 1  # growth the same hours did not show a day earlier

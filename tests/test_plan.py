@@ -68,3 +68,16 @@ def test_settings_bound_every_query_of_the_plan():
     assert plan.log_requests and {r.limit for r in plan.log_requests.values()} == {10}
     wide = build_plan(skill, event, ["ranking"], TOPO, max_log_lines=10**9)
     assert {r.limit for r in wide.log_requests.values()} == {log.limit for log in skill.data.logs}
+
+
+def test_an_inspection_trend_also_reads_the_same_hours_a_day_before_unless_its_reference_holds_them():
+    """A trend the same hours showed a day earlier is the daily cycle (``trend._seasonal``): a leak hunt looking 6 h
+    back had fetched only those 6 h, so a daily ramp of memory or traffic was a leak to it."""
+    event = Event(pattern=Pattern.INSPECTION, time=T0)
+    plan = build_plan(LIB.get("memory-leak-inspection").skill, event, ["ranking"], TOPO)
+    earlier = [t for t in plan.metric_tasks if t.period != "current"]
+    assert {t.signal for t in earlier} == {"memory", "throughput", "p99_latency"}  # each compare: trend
+    assert all(t.period == "history:86400" and t.query.start == plan.start - 86400 and t.query.end == plan.end - 86400
+               for t in earlier)
+    generic = build_plan(LIB.get("generic-inspection").skill, event, ["ranking"], TOPO)  # reference: 2d holds it
+    assert {t.period for t in generic.metric_tasks} == {"current"}

@@ -17,6 +17,8 @@ from agent.series import Series, sample_step
 
 DETECTOR = "trend"
 MIN_POINTS = 10
+SEASONAL_PERIOD_S = 86400.0  # a trend the same hours a day earlier showed too is the daily cycle
+SEASONAL_MIN_SHARE = 0.25  # of the fitted span, held a day earlier, to compare the same hours with
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def detect_trend(
     horizon: float = 86400.0,
     min_growth: float = 0.5,
     min_r2: float = 0.7,
-    seasonal_offsets: Sequence[float] = (86400.0,),
+    seasonal_offsets: Sequence[float] = (SEASONAL_PERIOD_S,),
     beyond_before: float | None = None,
     signal: str | None = None,
     source: str = "",
@@ -61,7 +63,8 @@ def detect_trend(
     ``horizon``; severity ``1 / (1 + time_to_limit / (horizon / 4))``. Without one, it fires when
     the line grows by ``min_growth`` of its current level within ``horizon``; severity
     ``saturate(growth / min_growth)``. A trend also present in the same window ``seasonal_offsets``
-    earlier (when the series holds that data) is a daily cycle and does not fire. With ``beyond_before``, a
+    earlier (when the series holds that data, or at least a quarter of it: ``_seasonal``) is a daily cycle and does not
+    fire. With ``beyond_before``, a
     trend fires only when the line's level already lies beyond every value the series had before that time
     (for a metric whose meaning is unknown: a daily ramp climbs to levels its reference days knew, a leak
     does not). Confidence rises from 0.5 at ``min_r2`` to 1 at a perfect fit.
@@ -153,12 +156,22 @@ def _beyond(s: Series, fit: Fit, sign: int, before: float | None) -> bool:
 
 
 def _seasonal(s: Series, now: Series, fit: Fit, offsets: Sequence[float], min_r2: float) -> bool:
-    """True when the same window ``offset`` earlier had a similar steady trend (a daily cycle)."""
+    """True when the same hours ``offset`` earlier had a similar steady trend (a daily cycle).
+
+    The series may hold only part of those hours (a source keeping 26 h for a 6 h look-back holds the last 2 h of
+    the window a day earlier): that part is compared with the same hours of the fitted span when it spans at least
+    ``SEASONAL_MIN_SHARE`` of it and ``MIN_POINTS`` samples; less says nothing of the day before. The earlier line
+    must rise (fall) as the trend does, by at least half of what the same hours rise (fall) now, and fit its points
+    half as well as a trend must."""
+    first, last = float(now.timestamps[0]), float(now.timestamps[-1])
     for offset in offsets:
-        past = s.between(float(now.timestamps[0]) - offset, float(now.timestamps[-1]) - offset + 1e-6)
-        if len(past) < MIN_POINTS:
+        past = s.between(first - offset, last - offset + 1e-6)
+        if len(past) < MIN_POINTS or past.timestamps[-1] - past.timestamps[0] < SEASONAL_MIN_SHARE * (last - first):
             continue
+        same = now.between(float(past.timestamps[0]) + offset, float(past.timestamps[-1]) + offset + 1e-6)
+        today = robust_fit(same.timestamps, same.values) if len(same) >= MIN_POINTS else fit
         earlier = robust_fit(past.timestamps, past.values)
-        if earlier.slope * fit.slope > 0 and abs(earlier.slope) >= 0.5 * abs(fit.slope) and earlier.r2 >= min_r2 / 2:
+        if (earlier.slope * fit.slope > 0 and abs(earlier.slope) >= 0.5 * abs(today.slope)
+                and earlier.r2 >= min_r2 / 2):
             return True
     return False

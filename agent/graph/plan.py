@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from agent.detectors.trend import SEASONAL_PERIOD_S
 from agent.events import Event, Pattern
 from agent.graph.timing import change_start, release_window
 from agent.skills.schema import Compare, Skill
@@ -171,6 +172,11 @@ def build_plan(
         elif event.pattern == Pattern.RELEASE_INTERCEPTION and skill.window.history:
             cycle = min(skill.window.history)  # the same hours a day before: the daily cycle (change_impact)
             periods.append((f"history:{int(cycle)}", cycle))
+        elif signal.compare == Compare.TREND and event.pattern == Pattern.INSPECTION and (
+                skill.window.reference or 0.0) < SEASONAL_PERIOD_S:
+            # the same hours a day before, which a reference of a day or more holds already: a trend they showed
+            # too is the daily cycle (trend._seasonal), not a leak
+            periods.append((f"history:{int(SEASONAL_PERIOD_S)}", SEASONAL_PERIOD_S))
         for service, role in services:
             exclude = _read_elsewhere(skill, role) if signal.catch_all else ()
             svc_vars = {**variables, "service": service}
