@@ -100,6 +100,24 @@ def test_inspection_may_not_raise_an_info_level_finding_to_a_warning() -> None:
     assert "it flags gateway without citing a Finding scoring 0.5" in " ".join(floor_problems(model, offline, pack))
 
 
+def test_inspection_may_not_raise_a_context_signal_to_a_warning() -> None:
+    """A signal no rule of the Skill names is context (the offline items make it info): a model's warning resting
+    on it alone is not backed, however strong the Finding."""
+    findings = make_pack("inspection").findings
+    traffic = [findings[0], findings[1].model_copy(update={"signal": "throughput", "score": 0.9})]
+    pack = make_pack("inspection", event=make_event("inspection"), findings=traffic)
+    skill = make_skill("inspection").model_copy(update={"decision": Skill.model_validate({
+        "name": "x", "description": "A Skill for reasoner tests.", "pattern": "inspection",
+        "data": {"metrics": [{"id": "memory", "name": "m"}, {"id": "throughput", "name": "t"}]},
+        "decision": {"rules": [{"if": {"signals": ["memory"]}, "then": "warning"}], "default": "info"},
+    }).decision})
+    offline = _inspection(("feature-store", "critical", "F1"))
+    model = _inspection(("feature-store", "critical", "F1"), ("gateway", "warning", "F2"))
+    assert floor_problems(model, offline, pack) == []  # without the Skill: every signal counts, as before
+    assert "it flags gateway without citing a Finding scoring 0.5" in " ".join(
+        floor_problems(model, offline, pack, skill))
+
+
 def test_inspection_may_not_re_classify_what_the_detectors_flagged() -> None:
     pack = make_pack("inspection", event=make_event("inspection"))
     offline = Verdict(pattern="inspection", summary="s", evidence=["F1"], items=[

@@ -15,7 +15,8 @@ report says the model's answer was set aside, and why. What counts as backing:
   less cautious (the Skill's decision rules are the floor);
 - inspection: every service the offline reasoner flagged at warning or critical stays flagged at
   warning or above; a new warning or critical item cites a Finding about its service that the
-  offline severity scale itself rates warning or worse (``WARNING_SCORE``): a model may notice what
+  offline severity scale itself rates warning or worse (``WARNING_SCORE``), of a signal the Skill's rules judge
+  (``decide.context_only``: a context signal makes the offline items info): a model may notice what
   the offline reasoner left out, never be more alarmed than the calibrated evidence (measured: with
   the weaker ``ITEM_FLOOR`` backing, SmolLM2-135M turned an info-level Finding into a false alarm);
   a service the offline reasoner flagged keeps one of the fault kinds the detectors gave it (the
@@ -34,6 +35,7 @@ from agent.reasoners.base import LLMRun, Reasoner, ReasonerError, ReasonerResult
 from agent.reasoners.offline import SEVERITY_BY_SCORE
 from agent.reasoners.service_evidence import SIGNIFICANT
 from agent.scoring import same_kind
+from agent.skills.decide import context_only, ruled_signals
 from agent.skills.schema import Skill
 from agent.verdict import SERIOUS, Verdict
 
@@ -53,13 +55,14 @@ def _strongest(findings: list[Finding]) -> float:
     return max((f.score for f in findings), default=0.0)
 
 
-def floor_problems(model: Verdict, offline: Verdict, pack: EvidencePack) -> list[str]:
-    """Why ``model`` would be worse than ``offline`` or is not backed by its Findings; empty: accept it."""
+def floor_problems(model: Verdict, offline: Verdict, pack: EvidencePack, skill: Skill | None = None) -> list[str]:
+    """Why ``model`` would be worse than ``offline`` or is not backed by its Findings; empty: accept it (``skill``:
+    the Skill that answered, whose context signals back no inspection item)."""
     if model.pattern == "rca":
         return _rca(model, offline, pack)
     if model.pattern == "release_interception":
         return _release(model, offline, pack)
-    return _inspection(model, offline, pack)
+    return _inspection(model, offline, pack, ruled_signals(skill.decision) if skill is not None else None)
 
 
 def _unbacked(pack: EvidencePack, claims: list[tuple[str, list[str]]], what: str) -> list[str]:
@@ -101,7 +104,7 @@ def _release(model: Verdict, offline: Verdict, pack: EvidencePack) -> list[str]:
     return problems
 
 
-def _inspection(model: Verdict, offline: Verdict, pack: EvidencePack) -> list[str]:
+def _inspection(model: Verdict, offline: Verdict, pack: EvidencePack, ruled: set[str] | None = None) -> list[str]:
     problems = _unbacked(pack, [(i.service, i.evidence) for i in model.items], "items")
     flagged: dict[str, list[str]] = {}  # service -> the kinds the detectors flagged it with
     for item in offline.items:
@@ -117,10 +120,12 @@ def _inspection(model: Verdict, offline: Verdict, pack: EvidencePack) -> list[st
     if renamed:
         problems.append(f"it re-classifies what the detectors found on {', '.join(renamed)}")
     weak = [i.service for i in model.items if i.severity in SERIOUS and i.service not in flagged
-            and _strongest(_backing(pack, i.evidence, i.service)) < WARNING_SCORE]
+            and _strongest([f for f in _backing(pack, i.evidence, i.service)
+                            if not context_only(f, ruled)]) < WARNING_SCORE]
     if weak:
         problems.append(f"it flags {', '.join(dict.fromkeys(weak))} without citing a Finding scoring {WARNING_SCORE} "
-                        "or more about it (what the detectors themselves would call a warning)")
+                        "or more about it (what the detectors themselves would call a warning) of a signal the "
+                        "Skill's rules judge")
     return problems
 
 
@@ -140,7 +145,7 @@ def reason_with_floor(model: Reasoner, offline: Reasoner, pack: EvidencePack, sk
         return _offline_stands(base, run, f"{model.name} failed ({exc}); answered by {offline.name} instead",
                                getattr(exc, "usage", None))
     run = answer.llm or LLMRun(model=model.name.removeprefix("llm:"))
-    problems = floor_problems(answer.verdict, base.verdict, pack)
+    problems = floor_problems(answer.verdict, base.verdict, pack, skill)
     if problems:
         run.outcome = "set_aside"
         run.reasons.extend(problems)
