@@ -222,3 +222,15 @@ def test_a_signal_the_skill_reads_only_as_context_informs_and_raises_no_alarm():
     both = [trend("ranking", "requests_per_second", "throughput", 0.95).model_copy(update={"also_signals": ["memory"]})]
     verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, both, event=event), skill).verdict
     assert [i.severity for i in verdict.items] == ["critical"]
+
+
+def test_a_skill_without_rules_judges_every_signal_by_its_score():
+    """A Skill whose decision is a default alone has no rule naming signals: none of them is context (every item had
+    been made info, so such a Skill could never warn)."""
+    skill = LIBRARY.get("memory-leak-inspection").skill
+    skill = skill.model_copy(update={"decision": skill.decision.model_copy(update={"rules": []})})
+    event = Event(pattern=Pattern.INSPECTION, time=T0, scope=InspectionScope(services=["ranking"]))
+    ramp = [_metric("ranking", "requests_per_second", 0.95, T0 - 5000, kind=FindingKind.TREND)
+            .model_copy(update={"signal": "throughput"})]
+    verdict = OfflineReasoner().reason(_pack(Pattern.INSPECTION, ramp, event=event), skill).verdict
+    assert [i.severity for i in verdict.items] == ["critical"] and "context" not in verdict.items[0].summary

@@ -46,7 +46,10 @@ def matching_findings(condition: Condition, findings: Sequence[Finding], targets
 
 def ruled_signals(decision: Decision) -> set[str] | None:
     """The signals a rule of ``decision`` names: the ones it decides on; None when a rule names none (it can match a
-    Finding of any signal, so every signal counts)."""
+    Finding of any signal, so every signal counts) or there is no rule (the default alone judges nothing: every
+    signal is judged by its score)."""
+    if not decision.rules:
+        return None
     named: set[str] = set()
     for rule in decision.rules:
         if not rule.when.signals:
