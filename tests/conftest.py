@@ -37,6 +37,21 @@ def bianque_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def demo_system(tmp_path, monkeypatch):
+    """The live sources know the simulated serving system's services (a topology file of them), as on the demo
+    system: the built-in Skills' schedules, scoped to those services, are then synced enabled."""
+    import yaml
+
+    from agent.sim.system import TOPOLOGY
+
+    topology = tmp_path / "demo-topology.yaml"
+    topology.write_text(yaml.safe_dump({"services": {name: {"depends_on": deps} for name, deps in TOPOLOGY.items()}}))
+    monkeypatch.setenv("BIANQUE_TOPOLOGY_FILE", str(topology))
+    get_settings.cache_clear()
+    return topology
+
+
+@pytest.fixture
 def memory(bianque_home) -> Iterator[Memory]:
     """The memory database in this test's BIANQUE_HOME, open for the test."""
     from agent.memory import Memory

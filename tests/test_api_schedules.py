@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
@@ -29,6 +30,7 @@ def test_no_schedules_is_an_empty_list(client):
     assert client.get("/schedules").json() == []
 
 
+@pytest.mark.usefixtures("demo_system")  # the built-in Skills' schedules synced enabled
 def test_each_schedule_says_its_next_run_last_run_and_whether_it_runs_or_why_it_has_no_job(memory, investigator):
     """Set up before the app starts: APScheduler's own writes to the job store do not race its queue workers."""
     settings = get_settings()

@@ -65,6 +65,7 @@ def table_rows(runner, *args):
     return rows, result
 
 
+@pytest.mark.usefixtures("demo_system")
 def test_sync_then_list_shows_the_skills_schedules_with_next_runs(runner):
     result = invoke(runner, "sync")
     assert result.exit_code == 0, result.output
@@ -74,6 +75,44 @@ def test_sync_then_list_shows_the_skills_schedules_with_next_runs(runner):
     assert rows["skill:disk-inspection"]["cron"] == "0 */2 * * *"
     assert all(row["next_run"] and row["next_run"].endswith("Z") for row in rows.values())
     assert "unchanged:" in invoke(runner, "sync").stdout
+
+
+def test_the_built_in_schedules_are_synced_disabled_where_the_live_sources_do_not_know_their_services(runner):
+    """No live source knows the simulated system's services (no topology file, an empty store): the built-in Skills'
+    schedules are stored disabled, and sync and list say how to enable one."""
+    result = invoke(runner, "sync")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert (f"schedules {', '.join(SCHEDULED)} of the built-in Skills stored disabled: they inspect the demo "
+            "system's services, and the live sources do not know") in said
+    assert "`bianque schedule enable JOB_ID` runs one" in said
+    rows = listed(runner)
+    assert sorted(rows) == SCHEDULED and not any(row["enabled"] for row in rows.values())
+    assert {row["job"] for row in rows.values()} == {"disabled"}
+    table, result = table_rows(runner)
+    assert {cells[0] for cells in table.values()} == {"disabled"}
+    assert "`bianque schedule enable JOB_ID` gives one its job" in " ".join(result.stdout.split())
+    assert invoke(runner, "enable", "skill:disk-inspection").exit_code == 0
+    assert listed(runner)["skill:disk-inspection"]["job"] == "scheduled"
+    again = invoke(runner, "sync")  # stored now: neither enabled nor said again
+    assert again.exit_code == 0 and "stored disabled" not in again.stderr
+    assert [job_id for job_id, row in listed(runner).items() if row["enabled"]] == ["skill:disk-inspection"]
+
+
+def test_a_built_in_schedule_keeps_its_flag_once_stored_and_a_users_own_skill_is_enabled(runner, demo_system,
+                                                                                         monkeypatch, bianque_home):
+    assert invoke(runner, "sync").exit_code == 0  # the demo system: enabled, nothing said
+    assert all(row["enabled"] for row in listed(runner).values())
+    monkeypatch.delenv("BIANQUE_TOPOLOGY_FILE")
+    get_settings.cache_clear()
+    own = bianque_home / "skills" / "mine.yaml"  # a Skill of the user's directory, over services no source knows
+    own.parent.mkdir(parents=True, exist_ok=True)
+    text = (PROJECT_ROOT / "skills" / "disk-inspection.yaml").read_text()
+    own.write_text(text.replace("name: disk-inspection", "name: mine-inspection", 1))
+    result = invoke(runner, "sync")
+    assert result.exit_code == 0 and "stored disabled" not in result.stderr, result.output
+    rows = listed(runner)
+    assert rows["skill:mine-inspection"]["enabled"] and all(row["enabled"] for row in rows.values())
 
 
 def test_list_before_any_sync_says_what_to_do(runner):
@@ -88,6 +127,7 @@ def test_list_shows_a_schedule_without_services_running_over_its_skills_scope(ru
     assert "topology" not in table.stdout
 
 
+@pytest.mark.usefixtures("demo_system")
 def test_list_fits_80_columns_one_line_per_schedule_and_wide_adds_what_each_is(runner):
     """Compact: next run, last run (``12-14 02:00``, UTC) and status, whatever the job ids of the shipped Skills;
     --wide: the Skill, cron, services and enabled flag too, times in full, each row one line however long."""
@@ -122,6 +162,7 @@ def test_list_says_why_a_schedule_has_no_job(runner):
     assert "* no job for schedule ghost: no Skill named 'no-such-skill'" in " ".join(table.stderr.split())
 
 
+@pytest.mark.usefixtures("demo_system")
 def test_list_marks_a_next_run_in_the_past_as_overdue(runner):
     assert invoke(runner, "sync").exit_code == 0
     with paused_scheduler(get_settings()) as scheduler:  # as stored when no scheduler ran since
@@ -145,6 +186,7 @@ def test_list_says_why_a_last_run_failed_printing_the_reason_as_text(runner):
     assert "* last run of skill:disk-inspection failed: OSError: [bold]disk[/bold] gone" in said
 
 
+@pytest.mark.usefixtures("demo_system")
 def test_list_json_carries_the_fields_of_the_apis_get_schedules(runner, memory):
     """One model for both (agent.scheduler.overview.ScheduleState): the same keys and values for each schedule,
     next_run the API's Unix seconds as RFC 3339 text ("paused" for a paused job, null without one)."""
@@ -217,9 +259,10 @@ def silent_port():
 
 def test_add_says_it_could_not_check_a_service_when_the_metric_server_does_not_answer(runner, silent_port,
                                                                                        monkeypatch, caplog):
+    assert invoke(runner, "sync").exit_code == 0  # the Skills' own schedules stored: the add checks no more
     monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", f"http://127.0.0.1:{silent_port}")
     monkeypatch.setenv("BIANQUE_SOURCE_TIMEOUT_S", "30")  # the full source timeout: not what the check waits
-    monkeypatch.setattr("agent.cli.schedule.SERVICE_CHECK_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("agent.scheduler.specs.SERVICE_CHECK_TIMEOUT_S", 0.5)
     get_settings.cache_clear()
     ObservabilityStore(get_settings().resolved_observability_url).ingest_logs([LogRecord(100.0, "cache", "INFO", "ok")])
     with caplog.at_level("WARNING"):  # a warning logged would be printed too (Python's last-resort handler)
@@ -540,6 +583,7 @@ def test_history_of_a_schedule_that_has_not_run_says_so(runner):
     assert json.loads(invoke(runner, "history", "nightly", "--json").stdout) == []
 
 
+@pytest.mark.usefixtures("demo_system")
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])  # Ctrl-C, and how systemd stops it
 def test_start_runs_in_the_foreground_until_interrupted(bianque_home, stop):
     with Memory(get_settings().resolved_database_url) as memory:
@@ -602,6 +646,7 @@ def test_start_prints_one_line_per_finished_run(runner, capsys):
     settings = get_settings()
     assert invoke(runner, "add", "glob", "--skill", "disk-inspection", "--cron", "0 2 * * *", "--service",
                   "rank*").exit_code == 0
+    assert invoke(runner, "enable", "skill:disk-inspection").exit_code == 0  # stored disabled: no source knows
     capsys.readouterr()
     with Memory(settings.resolved_database_url) as memory:
         configure(settings, DryRunInvestigator(memory))

@@ -136,11 +136,17 @@ def _protected_docs(app: FastAPI) -> None:
 def _start_scheduler(state: ServiceState):
     """Run scheduled inspections in this process, through the app's investigator."""
     from agent.scheduler.jobs import configure
+    from agent.scheduler.overview import disabled_note
     from agent.scheduler.service import start_scheduler
 
     configure(state.settings, state.investigator)
     scheduler = start_scheduler(state.settings)
     log.info("scheduler started with %d job(s)", len(scheduler.inspection_jobs()))
-    for problem in scheduler.sync_report.problems if scheduler.sync_report else []:
+    report = scheduler.sync_report
+    for problem in report.problems if report else []:
         log.warning("skipped %s", problem)
+    for note in report.disabled if report else []:
+        log.warning("%s", note)
+    if note := disabled_note([s.job_id for s in state.memory.list_schedules() if not s.enabled]):
+        log.info("%s", note)
     return scheduler

@@ -51,7 +51,6 @@ ServiceOption = Annotated[
 ]
 JobIdArgument = Annotated[str, typer.Argument(help="The schedule's job id (see `bianque schedule list`).")]
 KNOWN_SHOWN = 20  # services named by the warning of `schedule add` about one no source knows
-SERVICE_CHECK_TIMEOUT_S = 2.0  # how long `schedule add` waits for a server to list its services (a side check)
 HISTORY_SHOWN = 20  # runs `schedule history` shows without --limit
 MARK = "*"  # after a cell of `schedule list` whose reason is printed below its table
 ERRORS = (MemoryStoreError, DatabaseURLError, DatabaseUnavailableError, LookupError, ValueError)
@@ -107,6 +106,15 @@ def list_schedules(
     for s in schedules:
         if s.problem:
             err_console.print(f"{MARK} [yellow]no job[/] for schedule {escape(s.job_id)}: {escape(s.problem)}")
+    _print_disabled_note([s.job_id for s in schedules if not s.enabled])
+
+
+def _print_disabled_note(job_ids: list[str]) -> None:
+    """Which schedules are disabled and how to enable one (nothing when none is)."""
+    from agent.scheduler.overview import disabled_note
+
+    if note := disabled_note(job_ids):
+        console.print(note, markup=False, highlight=False)
 
 
 def _schedule_table(schedules: list[ScheduleState], wide: bool) -> Table:
@@ -156,13 +164,16 @@ def sync() -> None:
     ):
         if ids:
             console.print(f"{label}: {escape(', '.join(ids))}")
-    _print_problems(report.problems)
+    _print_problems(report.problems, report.disabled)
 
 
-def _print_problems(problems: list[str]) -> None:
-    """The schedules a sync gave no job, and why."""
+def _print_problems(problems: list[str], disabled: list[str] | None = None) -> None:
+    """The schedules a sync gave no job, and why; the built-in Skills' schedules it stored ``disabled``, why and how
+    to enable each."""
     for problem in problems:
         err_console.print(f"[yellow]skipped[/] {escape(problem)}")
+    for note in disabled or []:
+        err_console.print(f"[yellow]note:[/] {escape(note)}")
 
 
 @schedule_app.command("add")
@@ -195,7 +206,7 @@ def add(
                 raise ValueError(f"schedule {job_id} already exists ({_describe(exc.existing)}); --replace replaces "
                                  f"it, `bianque schedule remove {job_id}` deletes it; not saved") from None
         report = sync_schedules(settings)
-    _print_problems(report.problems)
+    _print_problems(report.problems, report.disabled)
     _warn_unknown_services(service or [], settings)
     console.print(f"schedule {escape(job_id)} saved")
 
@@ -207,6 +218,7 @@ def _warn_unknown_services(services: list[str], settings: Settings) -> None:
     a name the others do not know "could not check"."""
     from agent.runtime import listed_services
     from agent.scheduler.jobs import unknown_services
+    from agent.scheduler.specs import SERVICE_CHECK_TIMEOUT_S
 
     if not services:
         return
@@ -330,7 +342,7 @@ def _set_enabled(job_id: str, enabled: bool) -> None:
             except ScheduleNotFoundError:
                 raise _unknown(job_id) from None
         report = sync_schedules(settings)
-    _print_problems(report.problems)
+    _print_problems(report.problems, report.disabled)
     console.print(f"schedule {escape(job_id)} {state}")
 
 
@@ -380,12 +392,17 @@ def start() -> None:
     print_finished_runs(scheduler, settings)
     signal.signal(signal.SIGTERM, _interrupt)  # how systemd and Kubernetes stop it: as Ctrl-C does
     try:
-        _print_problems(scheduler.sync_report.problems if scheduler.sync_report else [])
+        report = scheduler.sync_report
+        _print_problems(report.problems if report else [], report.disabled if report else [])
         next_runs = _next_runs(scheduler)
+        with Memory(settings.resolved_database_url) as memory:
+            disabled = [s.job_id for s in memory.list_schedules() if not s.enabled]
         if not next_runs:
-            console.print("no scheduled inspections (no Skill has a `schedule`, and none was added)")
+            console.print("no scheduled inspections (no Skill has a `schedule`, and none was added)" if not disabled
+                          else "no scheduled inspections: every schedule is disabled")
         for job_id, when in sorted(next_runs.items(), key=lambda item: item[1]):
             console.print(f"{escape(job_id)}: next run {when}")
+        _print_disabled_note(disabled)
         console.print(escape(notification_line(settings)))
         console.print(f"scheduler running (Skills' schedules re-synced every {RESYNC_S / 60:g} minutes); "
                       "Ctrl-C stops it")

@@ -62,10 +62,11 @@ class ScheduleStore(Store):
         services: Sequence[str] = (),
         enabled: bool | None = True,
         create_only: bool = False,
+        enabled_if_new: bool = True,
     ) -> ScheduleRecord:
         """Create the schedule ``job_id``, or replace its definition (run history is kept); ``enabled`` None keeps the
-        stored flag (a new schedule is enabled). ``create_only``: refuse a job id in use with ScheduleExistsError
-        (naming that schedule) instead, decided in the same transaction as the insert.
+        stored flag (a new schedule gets ``enabled_if_new``). ``create_only``: refuse a job id in use with
+        ScheduleExistsError (naming that schedule) instead, decided in the same transaction as the insert.
 
         Two processes creating one schedule at once (replicas mirroring a new Skill's schedule at the same re-sync,
         two users adding one job id) both find no row; on PostgreSQL the second insert then hits the primary key.
@@ -92,7 +93,7 @@ class ScheduleStore(Store):
         def work(session: Session) -> ScheduleRecord:
             row = session.get(ScheduleRow, job_id, with_for_update=True)
             if row is None:
-                row = ScheduleRow(job_id=job_id, created_at=stamp, enabled=True)
+                row = ScheduleRow(job_id=job_id, created_at=stamp, enabled=enabled_if_new)
                 session.add(row)
             elif create_only:
                 raise ScheduleExistsError(_record(row))

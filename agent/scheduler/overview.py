@@ -93,6 +93,15 @@ def status_label(state: ScheduleState, when: Callable[[float], str] = to_rfc3339
     return state.last_status or "-"
 
 
+def disabled_note(job_ids: Sequence[str]) -> str | None:
+    """What `schedule list`, `schedule start` and `serve --with-scheduler` say of the disabled schedules ``job_ids``
+    (None when there are none): that they are not run, and how to enable one."""
+    if not job_ids:
+        return None
+    return (f"disabled (not run): {', '.join(job_ids)}; `bianque schedule enable JOB_ID` gives one its job (a "
+            "built-in Skill's schedule is stored disabled where the live sources do not know every service it names)")
+
+
 def services_label(names: Sequence[str]) -> str:
     """A schedule's services in a few words: ``(Skill's scope)`` when it names none, the first two and a count
     beyond three."""

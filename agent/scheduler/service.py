@@ -15,7 +15,7 @@ runs are taken up without a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
@@ -37,7 +37,7 @@ from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.memory.db import make_engine, unavailable
 from agent.scheduler.jobs import end_interrupted_runs, failure_reason, scheduled_inspection, skipped_in_process
-from agent.scheduler.specs import desired_schedules
+from agent.scheduler.specs import UnknownServices, desired_schedules
 
 log = logging.getLogger(__name__)
 JOBSTORE_TABLE = "apscheduler_jobs"
@@ -58,6 +58,8 @@ class SyncReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+    """The built-in Skills' schedules this sync stored disabled: why, and how to enable each."""
 
 
 class InspectionScheduler(BackgroundScheduler):
@@ -107,6 +109,8 @@ class InspectionScheduler(BackgroundScheduler):
         for problem in report.problems:
             if problem not in known:
                 log.warning("skipped %s", problem)
+        for note in report.disabled:  # a built-in Skill added while it runs
+            log.warning("%s", note)
         self.sync_report = report
         return report
 
@@ -171,6 +175,30 @@ def stored_next_runs(engine: Engine) -> dict[str, float | None]:
                 for job_id, next_run in connection.execute(select(jobs.c.id, jobs.c.next_run_time))}
 
 
+def live_services_check(settings: Settings) -> UnknownServices:
+    """Which of some services (or globs) the configured live sources do not know, and each source that did not
+    answer (:func:`agent.runtime.listed_services`, each server given ``SERVICE_CHECK_TIMEOUT_S``): asked once, when
+    first needed (a sync that stores no new built-in mirror asks nothing). Sources that cannot be listed at all know
+    no service."""
+    from agent.runtime import listed_services
+    from agent.scheduler.jobs import unknown_services
+    from agent.scheduler.specs import SERVICE_CHECK_TIMEOUT_S
+
+    found: list[tuple[list[str], list[str]]] = []
+
+    def unknown(services: Sequence[str]) -> tuple[list[str], list[str]]:
+        if not found:
+            try:
+                listing = listed_services(settings, timeout_s=SERVICE_CHECK_TIMEOUT_S)
+                found.append((listing.known, listing.unanswered))
+            except Exception as exc:  # noqa: BLE001 - a bad topology file: no service is known
+                found.append(([], [f"the services could not be listed ({failure_reason(exc)})"]))
+        known, unanswered = found[0]
+        return unknown_services(services, known), unanswered
+
+    return unknown
+
+
 def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = None) -> SyncReport:
     """Make the job store hold exactly one cron job per enabled, usable schedule.
 
@@ -184,8 +212,8 @@ def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = N
     from agent.runtime import load_skills
 
     with Memory(settings.resolved_database_url) as memory:
-        desired = desired_schedules(memory, load_skills(settings))
-    report = SyncReport(problems=desired.problems)
+        desired = desired_schedules(memory, load_skills(settings), live_services_check(settings))
+    report = SyncReport(problems=desired.problems, disabled=desired.disabled)
     existing = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE)}
     for job_id in sorted(set(existing) - set(desired.schedules)):
         try:

@@ -6,15 +6,21 @@ be paused with ``enabled``); other stored schedules are the user's own (any Skil
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from agent.cron import cron_trigger
 from agent.events import Pattern
 from agent.memory import Memory, ScheduleRecord
-from agent.skills.library import SkillLibrary
+from agent.skills.library import BUILT_IN_SKILLS, SkillLibrary
+from agent.skills.loader import LoadedSkill
 
 SKILL_JOB_PREFIX = "skill:"
+SERVICE_CHECK_TIMEOUT_S = 2.0  # how long a side check of the services (`schedule add`, a new built-in mirror) waits
+UnknownServices = Callable[[Sequence[str]], tuple[list[str], list[str]]]
+"""Which of some services (or globs) the live sources do not know, and each source that did not answer (why)."""
 
 
 def skill_job_id(skill_name: str) -> str:
@@ -38,13 +44,40 @@ def last_tick(cron: str, now: float, lookback: float) -> float | None:
 
 @dataclass
 class Desired:
-    """The enabled, runnable schedules (by job id) and why others cannot run."""
+    """The enabled, runnable schedules (by job id), why others cannot run, and the built-in Skills' schedules this
+    sync stored disabled (why, and how to enable each)."""
 
     schedules: dict[str, ScheduleRecord] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
 
 
-def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
+def built_in(loaded: LoadedSkill) -> bool:
+    """Whether ``loaded`` is one of the built-in Skills (read from the project's ``skills/``, not overridden)."""
+    return loaded.path is not None and Path(loaded.path).resolve().is_relative_to(BUILT_IN_SKILLS.resolve())
+
+
+def unknown_scope(services: Sequence[str], unknown: UnknownServices | None) -> tuple[list[str], list[str]] | None:
+    """Which of a built-in Skill's ``services`` the live sources do not know and each source that did not answer
+    (``unknown``), or None when they know every one (globs: each matches one) and its new mirror is stored enabled:
+    the built-in Skills' schedules name the simulator's demo services, so each runs by itself only on a system
+    that has them. Without ``unknown`` or services: None."""
+    if unknown is None or not services:
+        return None
+    missing, unanswered = unknown(services)
+    return (missing, unanswered) if missing else None
+
+
+def disabled_mirrors_note(job_ids: Sequence[str], missing: Sequence[str], unanswered: Sequence[str]) -> str:
+    """What a sync says of the built-in Skills' schedules it stored disabled: why, and how to enable one."""
+    told = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
+    why = f"; {'; '.join(unanswered)}" if unanswered else ""
+    which = f"schedule {job_ids[0]}" if len(job_ids) == 1 else f"schedules {', '.join(job_ids)}"
+    return (f"{which} of the built-in Skills stored disabled: they inspect the demo system's services, and the "
+            f"live sources do not know {told}{why}; `bianque schedule enable JOB_ID` runs one")
+
+
+def mirror_skill_schedules(memory: Memory, library: SkillLibrary, unknown: UnknownServices | None = None) -> list[str]:
     """Store each scheduled inspection Skill's cron and scope; drop mirrors of Skills that lost theirs.
 
     A Skill whose file did not load (a typo while editing it) keeps its mirror, with its run history and
@@ -52,7 +85,14 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
     or by the ``name:`` line it declares): :func:`desired_schedules` then reports it, and the next good load takes
     it up. A mirror saved again (its Skill's cron or scope changed) keeps the stored enabled flag, read in the
     transaction that saves it: a `schedule disable` landing meanwhile is never undone.
+
+    A new mirror is stored enabled, but a built-in Skill's (:func:`built_in`) only when ``unknown`` (the live sources'
+    services) knows every service it names, else disabled (:func:`unknown_scope`; without ``unknown``, enabled).
+    Returns what to say of the new mirrors stored disabled (:func:`disabled_mirrors_note`; none: nothing).
     """
+    disabled: list[str] = []
+    missing: list[str] = []
+    unanswered: list[str] = []
     wanted = {
         skill_job_id(name): loaded
         for name, loaded in library.skills.items()
@@ -65,12 +105,19 @@ def mirror_skill_schedules(memory: Memory, library: SkillLibrary) -> None:
         services = list(skill.scope.services)
         if before and (before.skill, before.cron, before.services) == (skill.name, skill.schedule, services):
             continue
+        why = unknown_scope(services, unknown) if before is None and built_in(loaded) else None
         # enabled=None: the stored flag is kept in the saving transaction, so a `schedule disable` since
-        # `stored` was read is never undone (a new mirror is enabled)
-        memory.save_schedule(job_id, skill.name, skill.schedule or "", services, enabled=None)
+        # `stored` was read is never undone (a new mirror is enabled unless `why` says otherwise)
+        saved = memory.save_schedule(job_id, skill.name, skill.schedule or "", services, enabled=None,
+                                     enabled_if_new=why is None)
+        if why is not None and not saved.enabled:  # not when another replica stored it a moment before
+            disabled.append(job_id)
+            missing.extend(name for name in why[0] if name not in missing)
+            unanswered.extend(text for text in why[1] if text not in unanswered)
     for job_id, schedule in stored.items():
         if job_id.startswith(SKILL_JOB_PREFIX) and job_id not in wanted and not library.not_loaded(schedule.skill):
             memory.delete_schedule(job_id)
+    return [disabled_mirrors_note(disabled, missing, unanswered)] if disabled else []
 
 
 def job_id_problem(job_id: str, library: SkillLibrary) -> str | None:
@@ -104,10 +151,10 @@ def schedule_problem(skill_name: str, cron: str, library: SkillLibrary) -> str |
     return None
 
 
-def desired_schedules(memory: Memory, library: SkillLibrary) -> Desired:
-    """Mirror the Skills' schedules, then select the enabled schedules whose Skill and cron are usable."""
-    mirror_skill_schedules(memory, library)
-    desired = Desired()
+def desired_schedules(memory: Memory, library: SkillLibrary, unknown: UnknownServices | None = None) -> Desired:
+    """Mirror the Skills' schedules (``unknown``: see :func:`mirror_skill_schedules`), then select the enabled
+    schedules whose Skill and cron are usable."""
+    desired = Desired(disabled=mirror_skill_schedules(memory, library, unknown))
     for schedule in memory.list_schedules(enabled_only=True):
         if (problem := schedule_problem(schedule.skill, schedule.cron, library)) is not None:
             desired.problems.append(f"schedule {schedule.job_id}: {problem}")
