@@ -230,3 +230,19 @@ def test_run_now_of_a_skill_whose_file_does_not_load_says_why_as_schedule_run_do
     (run,) = memory.schedule_runs("skill:nightly-disk")
     assert (run.status, run.trigger) == ("failed", "manual")
     assert run.reason.startswith("SkillUnavailableError: no Skill named 'nightly-disk' (its file did not load: ")
+
+
+def test_a_run_whose_process_died_is_shown_interrupted_as_schedule_list_and_history_show_it(memory, investigator):
+    """GET /schedules and GET /schedules/{id}/runs had shown such a run `running` (by a claim whose lease had not
+    run out) until `bianque schedule list`, `history`, a start or the next run judged it."""
+    from tests.test_scheduler import left_by_a_dead_process
+
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *", ["cache"])
+    holder = left_by_a_dead_process(memory, "nightly")
+    with make_client(memory, investigator) as client:
+        runs = client.get("/schedules/nightly/runs").json()  # first: not judged by GET /schedules before
+        row = by_id(client)["nightly"]
+    interrupted = f"interrupted: the process that ran it ({holder}) is no longer running"
+    assert (row["running"], row["running_by"], row["last_status"]) == (False, None, "failed")
+    assert row["last_reason"].startswith(interrupted)
+    assert [(run["status"], run["reason"][:len(interrupted)]) for run in runs] == [("failed", interrupted)]

@@ -709,3 +709,14 @@ def test_a_claim_of_a_process_of_another_host_keeps_its_lease(settings, memory):
     with pytest.raises(ScheduleBusyError, match="by elsewhere:1:abcd1234\\); its lease runs out at 20"):
         run_inspection("disk-check", settings=settings, investigator=DryRunInvestigator(memory))
     assert memory.get_schedule("skill:disk-check").running_until == claim.running_until
+
+
+def left_by_a_dead_process(memory, job_id: str) -> str:
+    """A run of ``job_id`` recorded as started, and its claim, by a process of this host that has ended (as a
+    `kill -9` leaves them); that run's holder."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    holder = f"{socket.gethostname()}:{dead.pid}:deadbeef"
+    memory.start_schedule_run(job_id, holder, trigger="scheduled")
+    memory.claim_schedule_run(job_id, holder, lease_s=300.0)
+    return holder

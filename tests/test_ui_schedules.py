@@ -115,3 +115,18 @@ def test_an_unreachable_database_is_a_message_not_a_traceback(monkeypatch):
     assert not at.exception
     message = shown(" ".join(e.value for e in at.error))
     assert message.startswith("Listing the schedules failed:") and "u:p@" not in message
+
+
+def test_a_run_whose_process_died_is_shown_interrupted_as_schedule_list_shows_it(memory):
+    from tests.test_scheduler import left_by_a_dead_process
+
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *", ["cache"])
+    holder = left_by_a_dead_process(memory, "nightly")
+    at = schedules_page()
+    assert not at.exception
+    nightly = at.dataframe[0].value.set_index("job id").loc["nightly"]
+    interrupted = f"interrupted: the process that ran it ({holder}) is no longer running"
+    assert nightly["status"] == "failed" and nightly["reason"].startswith(interrupted)
+    at.selectbox(key="schedules_shown").set_value("nightly").run()
+    runs = at.dataframe[1].value
+    assert list(runs["status"]) == ["failed"] and runs["reason"][0].startswith(interrupted)

@@ -147,8 +147,11 @@ def schedules() -> list[ScheduleState]:
 
 
 def schedule_runs(job_id: str, limit: int) -> list[ScheduleRunRecord]:
-    """A schedule's runs, newest first (ScheduleNotFoundError when it is gone)."""
-    return memory().schedule_runs(job_id, limit)
+    """A schedule's runs, newest first (ScheduleNotFoundError when it is gone), a run whose process of this host died
+    shown failed (``interrupted: …``), as ``bianque schedule history`` shows it."""
+    from agent.scheduler.jobs import schedule_history
+
+    return schedule_history(memory(), job_id, limit)
 
 
 def correct(case_id: str, *, index: bool = True, **fields: Any) -> Any:

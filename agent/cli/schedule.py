@@ -81,13 +81,11 @@ def list_schedules(
     Skill, cron, services and enabled flag too); below the table, why a last run failed or was skipped and why an
     enabled schedule has no job (its Skill gone or not loading, its cron bad), each marked * in the table. --json:
     the fields of the API's GET /schedules (job, overdue, running, …), next_run as RFC 3339 text or "paused"."""
-    from agent.scheduler.jobs import end_interrupted_runs
     from agent.scheduler.overview import schedule_states
 
     settings = get_settings()
     with user_errors(*ERRORS), Memory(settings.resolved_database_url) as memory:
-        end_interrupted_runs(memory)  # a run whose process died is shown failed, not running
-        schedules = schedule_states(settings, memory)
+        schedules = schedule_states(settings, memory)  # a run whose process died is shown failed, not running
     if as_json:
         # the fields of GET /schedules (one model, agent.scheduler.overview.ScheduleState), next_run as text
         print_json([{**s.model_dump(mode="json"), "next_run": _next_run_json(s)} for s in schedules])
@@ -283,12 +281,11 @@ def history(
     """A schedule's runs, newest first: when each started, how long it took, its status, the case it opened and why
     it failed or was skipped, cut to fit the line (--json: every field, the whole reason and what started the run,
     scheduled or manual). An unknown job id is an error (exit 2)."""
-    from agent.scheduler.jobs import end_interrupted_runs
+    from agent.scheduler.jobs import schedule_history
 
     with user_errors(*ERRORS), Memory(get_settings().resolved_database_url) as memory:
         try:
-            end_interrupted_runs(memory, job_id)  # a run whose process died is shown failed, not running
-            runs = memory.schedule_runs(job_id, limit)
+            runs = schedule_history(memory, job_id, limit)  # a run whose process died is shown failed, not running
         except ScheduleNotFoundError:
             raise _unknown(job_id) from None
     if as_json:

@@ -332,6 +332,14 @@ def end_interrupted_runs(memory: Memory, job_id: str | None = None) -> list[Sche
     return ended
 
 
+def schedule_history(memory: Memory, job_id: str, limit: int) -> list[ScheduleRunRecord]:
+    """The runs of ``job_id``, newest first, as `schedule history`, ``GET /schedules/{job_id}/runs`` and the UI show
+    them: a run left ``running`` by a process of this host that is gone recorded failed first
+    (:func:`end_interrupted_runs`). ScheduleNotFoundError for an unknown job id."""
+    end_interrupted_runs(memory, job_id)
+    return memory.schedule_runs(job_id, limit)
+
+
 def _renew(memory: Memory, job_id: str, token: str, done: threading.Event) -> None:
     """Renew the run claim ``token`` on ``job_id`` until ``done`` (or until it is found taken over)."""
     while not done.wait(RUN_LEASE_S / 3):

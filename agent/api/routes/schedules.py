@@ -18,6 +18,7 @@ from agent.scheduler.jobs import (
     SkillUnavailableError,
     run_inspection,
     run_target,
+    schedule_history,
 )
 from agent.scheduler.overview import ScheduleState, schedule_states
 
@@ -44,7 +45,8 @@ def _unknown(job_id: str) -> HTTPException:
 def list_schedules(state: State) -> list[ScheduleState]:
     """Every schedule by job id: Skill, cron, services, enabled; its job's ``next_run`` (``overdue`` when it has
     passed: no scheduler runs it) or why it has none (``job``, ``problem``); the last run's status, reason and case;
-    whether a run holds it now (``running``)."""
+    whether a run holds it now (``running``). A run left running by a process of this host that is gone is recorded
+    failed first (``interrupted: …``), as `bianque schedule list` does."""
     return schedule_states(state.settings, state.memory)
 
 
@@ -54,9 +56,11 @@ def list_runs(
     state: State,
     limit: Annotated[int, Query(ge=1, le=MAX_RUNS_KEPT, description="How many runs, newest first.")] = RUNS_SHOWN,
 ) -> list[ScheduleRun]:
-    """A schedule's runs, newest first: started, finished, status, reason, case and trigger (404 unknown job id)."""
+    """A schedule's runs, newest first: started, finished, status, reason, case and trigger (404 unknown job id); a
+    run left running by a process of this host that is gone is recorded failed first, as in `bianque schedule
+    history`."""
     try:
-        runs = state.memory.schedule_runs(job_id, limit)
+        runs = schedule_history(state.memory, job_id, limit)
     except ScheduleNotFoundError:
         raise _unknown(job_id) from None
     return [ScheduleRun.model_validate(run.model_dump()) for run in runs]
