@@ -100,6 +100,27 @@ def test_skills_in_subfolders_load_and_hidden_folders_never_do(tmp_path):
     assert library.get("order-rca").path == tmp_path / "trainticket" / "order-rca.yaml"
 
 
+def test_a_user_directory_inside_a_skill_directory_loads_each_of_its_files_once(tmp_path):
+    """Subfolders load, so a user Skill directory kept inside a ``skills_dirs`` folder had each file read twice: an
+    error said twice, a Skill "overriding" itself, and a user override of an outer Skill a duplicate error."""
+    minimal = FIXTURES / "valid" / "minimal-rca.yaml"
+    shared, user = tmp_path / "skills", tmp_path / "skills" / "mine"
+    _copy_named(minimal, shared / "order-rca.yaml", "order-rca")
+    _copy_named(minimal, user / "order.yaml", "order-rca")  # the user's override of the outer one
+    _copy_named(minimal, user / "team" / "cart-rca.yaml", "cart-rca")
+    (user / "broken.yaml").write_text("name: broken-rca\npattern: rca\nwindow: {lookback: soon}\n")
+    library = load_library([shared, user])
+    assert library.get("order-rca").path == user / "order.yaml"
+    assert [(o.name, o.path, o.replaced) for o in library.overrides] == [
+        ("order-rca", user / "order.yaml", shared / "order-rca.yaml")]
+    assert library.get("cart-rca").path == user / "team" / "cart-rca.yaml"
+    assert len(library.failed_files()) == 1 and {Path(e.file).name for e in library.errors} == {"broken.yaml"}
+    assert len(library.errors) == len(load_library([user]).errors)  # as many as the user directory alone has
+    _copy_named(minimal, tmp_path / "other" / "order-rca.yaml", "order-rca")
+    twice = load_library([tmp_path / "other"] * 2)  # one directory listed twice: loaded once, not overriding itself
+    assert twice.overrides == [] and twice.errors == [] and twice.get("order-rca").path.parent.name == "other"
+
+
 def test_a_name_defined_in_two_folders_of_one_directory_is_a_duplicate(tmp_path):
     minimal = FIXTURES / "valid" / "minimal-rca.yaml"
     _copy_named(minimal, tmp_path / "b-team" / "order-rca.yaml", "order-rca")

@@ -146,12 +146,38 @@ def no_generic_advice(patterns: list[Pattern], settings: Settings | None = None)
 
 
 def load_library(dirs: list[Path]) -> SkillLibrary:
-    """Load every Skill of ``dirs`` in order; a missing directory is skipped."""
+    """Load every Skill of ``dirs`` in order; a missing directory is skipped. Each file is loaded once, by the
+    directory it belongs to (:func:`owned_files`): a directory inside another (the user Skill directory kept in a
+    ``skills_dirs`` folder) is not read twice."""
     library = SkillLibrary(dirs=list(dirs))
-    for directory in dirs:
-        if directory.is_dir():
-            _load_directory(library, directory)
+    for _directory, files in owned_files(dirs):
+        _load_directory(library, files)
     return library
+
+
+def owned_files(dirs: list[Path]) -> list[tuple[Path, list[Path]]]:
+    """Each existing directory of ``dirs`` with the Skill files it loads: every file (by resolved path) goes to one
+    directory only, the one of those listing it that holds it most closely (the deepest, as :func:`library_root`
+    judges; of one directory listed twice, the later), else (a file reached through a link from outside) the first
+    listing it. So a user Skill directory inside a ``skills_dirs`` folder loads its own files, overriding as a user
+    directory does, and the outer folder skips them."""
+    listed = [(i, d, skill_files(d)) for i, d in enumerate(dirs) if d.is_dir()]
+    owner: dict[Path, tuple[int, int]] = {}  # resolved file -> the rank of the directory loading it
+    for i, directory, files in listed:
+        for path in files:
+            rank, real = _rank(path, directory, i), path.resolve()
+            if real not in owner or rank > owner[real]:
+                owner[real] = rank
+    return [(directory, [p for p in files if owner[p.resolve()] == _rank(p, directory, i)])
+            for i, directory, files in listed]
+
+
+def _rank(path: Path, directory: Path, position: int) -> tuple[int, int]:
+    """How closely the directory at ``position`` of the list holds the file ``path`` (higher loads it): a directory
+    holding its resolved path by its depth, then the later; one reaching it through a link from outside below any
+    holding it, the earlier first."""
+    root, real = directory.resolve(), path.resolve()
+    return (len(root.parts), position) if real.is_relative_to(root) else (-1, -position)
 
 
 def load_default_library(settings: Settings | None = None) -> SkillLibrary:
@@ -191,9 +217,10 @@ def load_library_cached(dirs: list[Path]) -> SkillLibrary:
                         overrides=list(library.overrides), dirs=list(library.dirs), declared=dict(library.declared))
 
 
-def _load_directory(library: SkillLibrary, directory: Path) -> None:
+def _load_directory(library: SkillLibrary, files: list[Path]) -> None:
+    """Load one directory's Skill ``files`` (in load order) into ``library``."""
     seen: dict[str, LoadedSkill] = {}
-    for path in skill_files(directory):
+    for path in files:
         try:
             loaded = load_skill(path)
         except SkillLoadError as exc:
