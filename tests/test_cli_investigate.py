@@ -432,6 +432,29 @@ def test_a_group_of_firing_alerts_is_investigated_alert_by_alert_its_resolved_on
     assert "1 resolved alert left out" in flat(result.stderr)
 
 
+def test_an_alert_of_a_group_that_fails_for_bad_input_is_said_by_name_and_the_others_are_still_investigated(
+        tmp_path, monkeypatch):
+    """The first bad-input failure had ended the command: the alerts after it were never investigated."""
+    only = tmp_path / "skills"  # no generic rca Skill: an alert no specific Skill fits is refused (bad input)
+    only.mkdir()
+    shutil.copy(PROJECT_ROOT / "skills" / "ranking-rca.yaml", only)
+    monkeypatch.setenv("BIANQUE_SKILLS_DIRS", json.dumps([str(only)]))
+    monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", "http://127.0.0.1:9")  # nothing answers: could not judge
+    get_settings.cache_clear()
+    body = {"alerts": [_alert("RankError", "ranking"), _alert("DiskFull", "gateway"), _alert("RankSlow", "ranking")]}
+    (tmp_path / "group.json").write_text(json.dumps(body))
+    result = runner.invoke(app, ["rca", "--alert", str(tmp_path / "group.json"), "--json"])
+    assert result.exit_code == 2, result.output  # bad input outranks could not judge
+    titles = [data["report"].splitlines()[0] for data in json.loads(result.stdout)]
+    assert len(titles) == 2 and "RankError" in titles[0] and "RankSlow" in titles[1]
+    said = flat(result.stderr)
+    assert "error: alert 2 of 3 (DiskFull, service gateway): no Skill fits this rca event" in said
+    assert ("1 of the 3 alerts could not be investigated (bad input, said above; exit code 2): alert 2 of 3 "
+            "(DiskFull, service gateway)") in said
+    shown = runner.invoke(app, ["rca", "--alert", str(tmp_path / "group.json")])
+    assert shown.exit_code == 2 and flat(shown.stdout).count("case ") == 2
+
+
 def test_an_rca_of_a_resolved_alert_says_it_has_resolved(tmp_path, monkeypatch):
     monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", "http://127.0.0.1:9")
     (tmp_path / "alert.json").write_text(json.dumps({"alerts": [_alert("RankErr", "ranking", "resolved")]}))

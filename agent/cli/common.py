@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -32,6 +33,7 @@ MaxBundlesOption = Annotated[int, typer.Option(
     "--max-bundles", min=0,
     help="Stop, taking none, when the directories hold more bundles than this (0: no limit): a walk of the wrong "
          "directory (a home, /tmp) would otherwise go on for ever.")]
+BAD_INPUT_EXIT = 2  # every command: what it was given cannot be used (fail's default)
 COULD_NOT_JUDGE_EXIT = 3  # rca / intercept / inspect: the data could not answer (the verdict's judged is false)
 
 
@@ -42,9 +44,25 @@ def exit_if_not_judged(verdict: Any) -> None:
         raise typer.Exit(COULD_NOT_JUDGE_EXIT)
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
+_ERROR_SUBJECT: ContextVar[str | None] = ContextVar("error_subject", default=None)
+
+
+@contextmanager
+def errors_about(subject: str) -> Iterator[None]:
+    """Errors :func:`fail` prints in the block name ``subject`` first (``error: alert 2 of 3 (DiskFull, service
+    gateway): …``): for a command doing several things, each of which may fail on its own."""
+    token = _ERROR_SUBJECT.set(subject)
+    try:
+        yield
+    finally:
+        _ERROR_SUBJECT.reset(token)
+
+
+def fail(message: str, code: int = BAD_INPUT_EXIT) -> NoReturn:
     """Print a clear error and exit non-zero (no traceback). ``message`` is plain text: brackets in it
     (``pkg[extra]``, ``alerts[3]``, a log line) are printed as they are, never read as markup."""
+    subject = _ERROR_SUBJECT.get()
+    message = f"{subject}: {message}" if subject else message
     err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     raise typer.Exit(code)
 

@@ -11,10 +11,12 @@ import typer
 from pydantic import ValidationError
 
 from agent.cli.common import (
+    BAD_INPUT_EXIT,
     COULD_NOT_JUDGE_EXIT,
     BundleOption,
     JsonOption,
     SkillOption,
+    errors_about,
     exit_if_not_judged,
     fail,
     first_use_progress,
@@ -123,7 +125,9 @@ def rca(
 
     Exit code 3 when it could not judge (no metric data and no log lines; the verdict's "judged" is
     false): the alert is then reported as needing attention; with several alerts, 3 when any could not be
-    judged. 2 for bad input.
+    judged. 2 for bad input; with several alerts, one that fails for bad input is said naming it (``error: alert
+    2 of 3 (DiskFull, service gateway): …``), the others are still investigated, and the exit code is 2 at the end
+    (before 3).
     """
     if alert is None:
         _run(None, bundle, skill, as_json, Pattern.RCA)
@@ -134,7 +138,16 @@ def rca(
     if len(chosen) == 1:
         _run(chosen[0], bundle, skill, as_json, Pattern.RCA)
         return
-    results = [_investigate(event, bundle, skill, Pattern.RCA) for event in chosen]
+    results, failed = [], []
+    for number, event in enumerate(chosen, 1):
+        subject = f"alert {number} of {len(chosen)} ({_alert_label(event)})"
+        try:
+            with errors_about(subject):
+                results.append(_investigate(event, bundle, skill, Pattern.RCA))
+        except typer.Exit as exc:
+            if exc.exit_code != BAD_INPUT_EXIT:  # Ctrl-C (130): the rest is not wanted
+                raise
+            failed.append(subject)  # its error is said, naming it: the next alert is investigated
     if as_json:
         print_json([result.model_dump(mode="json") for result in results])
     else:
@@ -142,10 +155,21 @@ def rca(
             if i:
                 typer.echo("")
             _show(result, as_json)
+    if failed:
+        warn(f"{len(failed)} of the {len(chosen)} alerts could not be investigated (bad input, said above; exit code "
+             f"{BAD_INPUT_EXIT}): {'; '.join(failed)}")
+        raise typer.Exit(BAD_INPUT_EXIT)
     unjudged = [result for result in results if not result.verdict.judged]
     if unjudged:
         warn(f"{len(unjudged)} of the {len(results)} alerts could not be judged (exit code {COULD_NOT_JUDGE_EXIT})")
         raise typer.Exit(COULD_NOT_JUDGE_EXIT)
+
+
+def _alert_label(event: Event) -> str:
+    """An alert as a failure names it: its name and service (``DiskFull, service gateway``)."""
+    name = event.alert.name if event.alert is not None else None
+    parts = [name or "unnamed"] + ([f"service {event.service}"] if event.service else [])
+    return ", ".join(parts)
 
 
 def _alerts_to_investigate(events: list[Event], path: Path) -> list[Event]:
