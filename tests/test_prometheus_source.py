@@ -475,3 +475,41 @@ def test_only_the_call_conventions_whose_labels_the_server_has_are_asked(fake):
     assert source.label_names(1000.0, 2000.0) is None
     classic = [c for c in CONVENTIONS if "." not in c.caller + c.callee]  # dotted ones only where listed
     assert _askable(toolkit, 1000.0, 2000.0) == classic and len(classic) < len(CONVENTIONS)
+
+
+def test_a_query_the_investigation_gave_up_on_ends_by_itself_instead_of_running_on(fake):
+    """An investigation stops waiting for its sources at its deadline (BIANQUE_GATHER_DEADLINE_S); a call still
+    running had gone on in the background (up to 8 threads a round) until the server answered or the source's own
+    timeout passed, here 30 s. Its requests are now bounded by what was left, so it ends about then."""
+    from agent.graph.deadline import GatherDeadline, ask
+
+    fake.answer("/api/v1/query", {"status": "success", "data": {"resultType": "matrix", "result": []}}, delay=20.0)
+    fake.answer("/api/v1/query_range", {"status": "success", "data": {"resultType": "matrix", "result": []}},
+                delay=20.0)
+    source = PrometheusMetricSource(fake.url, timeout=30.0)
+    ended, out = threading.Event(), {}
+
+    def call() -> object:
+        try:
+            out["result"] = source.query(query("latency", step=60.0))
+        finally:
+            ended.set()
+        return out["result"]
+
+    deadline = GatherDeadline(0.5)
+    answers = ask({"latency": call}, 30.0, deadline)
+    assert ended.wait(10.0), "the call given up on ran on in the background"  # the server answers only after 20 s
+    said = (f"{fake.url}/api/v1/query_range: not asked: the investigation's time for its sources "
+            "(BIANQUE_GATHER_DEADLINE_S) had run out")  # the raw read timed out as the wait ended
+    assert out["result"].error == said
+    # given up on as before, or its own answer when it ended just before the wait did
+    assert answers["latency"] in (deadline.cut, out["result"])
+    assert len(fake.requests) == 1  # the fallback read was not asked once no time was left
+
+
+def test_a_query_outside_an_investigations_deadline_waits_its_own_timeout(fake):
+    fake.answer("/api/v1/query", {"status": "success", "data": {"resultType": "matrix", "result": []}}, delay=5.0)
+    fake.answer("/api/v1/query_range", {"status": "success", "data": {"resultType": "matrix", "result": []}},
+                delay=5.0)
+    result = PrometheusMetricSource(fake.url, timeout=0.3).query(query("latency", step=60.0))
+    assert result.error == f"{fake.url}/api/v1/query_range: no answer within 0.3s"

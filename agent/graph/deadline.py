@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
+from agent.sources.base import answer_by
+
 MAX_WORKERS = 8
 VARIABLE = "BIANQUE_GATHER_DEADLINE_S"
 _NOT_STARTED = object()  # what a call's thread returns when it would have begun after its wait ended
@@ -66,8 +68,10 @@ def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: Gather
 
     The calls get ``timeout`` per round of ``MAX_WORKERS``, but no more than what is left of ``deadline`` less
     ``keep_s`` (kept for the questions that matter most, asked later); one still running then is given up on and
-    never waited for (its thread ends in the background), so a hung source cannot hold up the investigation. None
-    starts once the wait has ended, nor at all once nothing is left.
+    never waited for, so a hung source cannot hold up the investigation. Each call runs under
+    :func:`agent.sources.base.answer_by` that moment, so a source that bounds its requests by it (the PromQL source)
+    ends its call then too, its thread not left running in the background. None starts once the wait has ended,
+    nor at all once nothing is left.
     """
     left = deadline.left(keep_s)
     over = deadline.kept if keep_s > 0 else None
@@ -79,7 +83,10 @@ def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: Gather
     ends = started + min(budget, left)
 
     def unless_over(fn: Callable[[], Any]) -> Any:
-        return _NOT_STARTED if time.monotonic() >= ends else fn()
+        if time.monotonic() >= ends:
+            return _NOT_STARTED
+        with answer_by(ends):
+            return fn()
 
     pool = ThreadPoolExecutor(max_workers=MAX_WORKERS)
     futures = {key: pool.submit(unless_over, fn) for key, fn in calls.items()}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar
 
@@ -12,6 +15,26 @@ from agent.series import ChangeRecord, LogRecord, Series
 
 T = TypeVar("T")
 Status = Literal["ok", "no_data", "error"]
+_ANSWER_BY: ContextVar[float | None] = ContextVar("answer_by", default=None)  # time.monotonic() of the deadline
+
+
+@contextmanager
+def answer_by(ends: float) -> Iterator[None]:
+    """Source calls made in the block (in this thread) must be answered by ``ends`` (``time.monotonic()``): the
+    investigation stops waiting for them then (``agent.graph.deadline.ask``), so a source that can bound its own
+    requests (the PromQL source: each request's timeout) gives up then too instead of running on unwatched."""
+    token = _ANSWER_BY.set(ends)
+    try:
+        yield
+    finally:
+        _ANSWER_BY.reset(token)
+
+
+def time_left() -> float | None:
+    """Seconds left before the calls of this thread are no longer waited for (:func:`answer_by`; 0 once passed),
+    None when no one set a bound."""
+    ends = _ANSWER_BY.get()
+    return None if ends is None else max(0.0, ends - time.monotonic())
 
 
 @dataclass

@@ -13,13 +13,17 @@ import httpx
 from agent.call_labels import OWN_SERVICE, CallLabels
 from agent.config import masked_url
 from agent.series import Series, make_series
-from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult
+from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult, time_left
 from agent.sources.promql import label_ref, regex_selector, selector
 from agent.sources.resample import to_step
 
 log = logging.getLogger(__name__)
 
 MAX_POINTS = 11_000  # Prometheus refuses longer query_range answers per series
+
+
+BOUNDED = "what was left of the investigation's time for its sources, BIANQUE_GATHER_DEADLINE_S"
+LEFT_NONE = "the investigation's time for its sources (BIANQUE_GATHER_DEADLINE_S) had run out"
 
 
 class PrometheusError(RuntimeError):
@@ -255,11 +259,15 @@ class PrometheusMetricSource:
     def _get(self, client: httpx.Client, path: str, params: Mapping[str, str]) -> Any:
         """The ``data`` field of a successful API answer, or :class:`PrometheusError`."""
         url, shown = self.base_url + path, self.shown_url + path
+        timeout, bounded = self._request_timeout()
+        if timeout <= 0:
+            raise NoAnswerInTime(f"{shown}: not asked: {LEFT_NONE}")
+        waited = f"{shown}: no answer within {timeout:g}s" + (f" ({BOUNDED})" if bounded else "")
         try:
-            with client.stream("GET", url, params=params) as response:
-                raw = self._read_bounded(response, shown)
+            with client.stream("GET", url, params=params, timeout=timeout) as response:
+                raw = self._read_bounded(response, shown, waited)
         except httpx.TimeoutException:
-            raise NoAnswerInTime(f"{shown}: no answer within {self.timeout:g}s") from None
+            raise NoAnswerInTime(waited) from None
         except httpx.HTTPError as exc:
             raise PrometheusError(f"{shown}: cannot reach the server: {exc}") from None
         try:
@@ -276,12 +284,21 @@ class PrometheusMetricSource:
             raise PrometheusError(f"{shown}: not a Prometheus API answer: {_snippet(_text(raw))}")
         return body.get("data")
 
-    def _read_bounded(self, response: httpx.Response, url: str) -> bytes:
-        """The answer's body, refused as soon as it grows past ``limits.max_bytes``."""
+    def _request_timeout(self) -> tuple[float, bool]:
+        """The timeout of a request made now: the source's own, or less when the investigation stops waiting for this
+        call sooner (:func:`agent.sources.base.time_left`; then True)."""
+        left = time_left()
+        return (left, True) if left is not None and left < self.timeout else (self.timeout, False)
+
+    def _read_bounded(self, response: httpx.Response, url: str, waited: str = "") -> bytes:
+        """The answer's body, refused as soon as it grows past ``limits.max_bytes``, or (a body trickling in) once the
+        investigation stopped waiting for this call (``NoAnswerInTime(waited)``)."""
         limit = self.limits.max_bytes
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
+            if (left := time_left()) is not None and left <= 0:
+                raise NoAnswerInTime(waited or f"{url}: {LEFT_NONE}")
             size += len(chunk)
             if size > limit:
                 raise AnswerTooLarge(
