@@ -246,3 +246,22 @@ def test_a_run_whose_process_died_is_shown_interrupted_as_schedule_list_and_hist
     assert (row["running"], row["running_by"], row["last_status"]) == (False, None, "failed")
     assert row["last_reason"].startswith(interrupted)
     assert [(run["status"], run["reason"][:len(interrupted)]) for run in runs] == [("failed", interrupted)]
+
+
+def test_serve_with_the_scheduler_says_which_schedules_are_disabled_and_how_to_enable_one(memory, investigator,
+                                                                                         caplog):
+    def started() -> list[str]:
+        caplog.clear()
+        app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token=None),
+                         with_scheduler=True)
+        with caplog.at_level("INFO"), TestClient(app):
+            pass
+        return [" ".join(r.getMessage().split()) for r in caplog.records if r.name == "uvicorn.error"]
+
+    first = started()  # no live source knows the demo system's services
+    assert any("of the built-in Skills stored disabled" in line and "bianque schedule enable JOB_ID" in line
+               for line in first)
+    again = started()  # stored disabled before: said as the schedules that are disabled
+    assert not any("of the built-in Skills stored disabled" in line for line in again)
+    assert any(line.startswith("disabled (not run): skill:disk-inspection,") and "bianque schedule enable JOB_ID"
+               in line for line in again)

@@ -147,6 +147,7 @@ def _start_scheduler(state: ServiceState):
         log.warning("skipped %s", problem)
     for note in report.disabled if report else []:
         log.warning("%s", note)
-    if note := disabled_note([s.job_id for s in state.memory.list_schedules() if not s.enabled]):
+    disabled = [] if report and report.disabled else [s.job_id for s in state.memory.list_schedules() if not s.enabled]
+    if note := disabled_note(disabled):  # not said again when the sync just said why they are
         log.info("%s", note)
     return scheduler
