@@ -288,3 +288,29 @@ def test_eval_written_to_a_file_has_no_progress_lines_and_one_line_per_case(mixe
     assert "evaluating" not in result.stdout and "evaluating 5 bundles" in result.stderr  # the bar goes to stderr
     [line] = [x for x in result.stdout.splitlines() if "inspection-disk-full" in x and "found" in x]
     assert line.endswith("found 1/1, 0 false alarm(s)")  # whole, not folded at 80 columns
+
+
+def test_eval_names_skipped_bundles_by_their_path_under_the_cases_directory(tmp_path):
+    """Keyed by the folder's name, two skipped bundles of one name in different folders had overwritten each other."""
+    root = tmp_path / "cases"
+    shutil.copytree(SCENARIOS / "release-good-canary", root / "day1" / "good")
+    for day in ("day1", "day2"):
+        shutil.copytree(SMALL, root / day / "same-name")
+        (root / day / "same-name" / "label.yaml").unlink()
+    result = runner.invoke(app, ["eval", "--cases", str(root), "--json", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["errors"] == {"day1/same-name": "no label.yaml", "day2/same-name": "no label.yaml"}
+    table = runner.invoke(app, ["eval", "--cases", str(root / "day1"), "--jobs", "1"])
+    assert "skipped same-name: no label.yaml" in table.stdout  # one folder's bundles: named as before
+
+
+def test_eval_on_a_terminal_draws_its_progress_on_stderr(mixed_cases, monkeypatch):
+    """With stdout a terminal the bar had been drawn into stdout, among the report's lines."""
+    from rich.console import Console
+
+    monkeypatch.setattr("agent.cli.evaluate.console", Console(force_terminal=True, width=200))
+    result = runner.invoke(app, ["eval", "--cases", str(mixed_cases), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "evaluating 5 bundles" not in result.stdout and "Offline evaluation" in result.stdout
+    assert "evaluating 5 bundles" in result.stderr

@@ -113,15 +113,17 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
     from agent.eval.runner import evaluate
 
     settings = get_settings()
-    out = console if console.is_terminal and not quiet else err_console  # a file or pipe gets no progress lines
+    out = err_console  # progress is not output: stdout holds the report alone, on a terminal too
     jobs = jobs or auto_jobs(bundles)
     spread = in_workers(bundles, jobs)
     with user_errors(*knowledge_errors()), _opening_line(out, forks=spread):  # a store that cannot be opened (for
         knowledge = ready_knowledge(settings, bundles, jobs)  # the workers, in a child) stops it before any progress
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # Refreshed by hand: no display thread is running when the workers are forked.
-    with user_errors(*knowledge_errors()), Progress(*columns, console=out, transient=quiet,
-                                                   auto_refresh=False) as progress:
+    # stdout's lines (--verbose) are drawn above the bar only when stdout is the terminal too: redirected, they stay
+    # in their file
+    with user_errors(*knowledge_errors()), Progress(*columns, console=out, transient=quiet, auto_refresh=False,
+                                                   redirect_stdout=console.is_terminal) as progress:
         task = progress.add_task(label + (f" in {jobs} processes" if spread else ""), total=len(bundles))
 
         def on_case(path: Path, score) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -94,8 +95,9 @@ class Summary:
 @dataclass
 class EvalReport:
     scores: list[CaseScore] = field(default_factory=list)
-    errors: dict[str, str] = field(default_factory=dict)
-    warnings: dict[str, list[str]] = field(default_factory=dict)  # case -> what its readers ignored
+    errors: dict[str, str] = field(default_factory=dict)  # bundle (:func:`bundle_keys`) -> why it was skipped
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # bundle (:func:`bundle_keys`) -> what its readers
+    # ignored
     overall: Summary = field(default_factory=Summary)
     by_pattern: dict[str, Summary] = field(default_factory=lambda: defaultdict(Summary))
     by_skill: dict[str, Summary] = field(default_factory=lambda: defaultdict(Summary))
@@ -150,14 +152,29 @@ def evaluate(
         known_skill(skill, library)
     context = CaseContext(settings, library, knowledge, experience, skill)  # workers inherit it
     callback = (lambda outcome: on_case(outcome.path, outcome.score)) if on_case else None
+    keys = bundle_keys(bundles)
     for outcome in score_bundles(bundles, context, jobs, on_case=callback):
+        key = keys.get(outcome.path, str(outcome.path))
         if outcome.score is not None:
             report.add(outcome.score)
         else:
-            report.errors[outcome.path.name] = outcome.error or "no score"
+            report.errors[key] = outcome.error or "no score"
         if outcome.warnings:
-            report.warnings[outcome.path.name] = outcome.warnings
+            report.warnings[key] = outcome.warnings
     return report
+
+
+def bundle_keys(bundles: Sequence[Path]) -> dict[Path, str]:
+    """How the report names each bundle in ``errors`` and ``warnings``: its path relative to the directory holding
+    them all (``rca-x`` for the bundles of one folder, ``day1/rca-x`` and ``day2/rca-x`` for two folders' bundles of
+    one name: a name alone made one overwrite the other), else the path as given (bundles under an absolute and a
+    relative path)."""
+    paths = [Path(b) for b in bundles]
+    try:
+        root = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
+    except ValueError:  # absolute and relative paths mixed
+        return {p: str(p) for p in paths}
+    return {p: p.relative_to(root).as_posix() for p in paths}
 
 
 def memory_experience(memory: Any, bundles: Sequence[Path]) -> tuple[list, dict[str, Any]]:
@@ -166,7 +183,8 @@ def memory_experience(memory: Any, bundles: Sequence[Path]) -> tuple[list, dict[
 
     corrected = memory.experience_cases()  # the ones the lessons come from
     lessons = cached_memory_lessons(memory)
-    evaluated = {Path(b).resolve(): Path(b).name for b in bundles}
+    keys = bundle_keys(bundles)
+    evaluated = {Path(b).resolve(): keys[Path(b)] for b in bundles}
     in_sample = sorted({evaluated[Path(c.bundle_path).resolve()] for c in corrected
                         if c.bundle_path and Path(c.bundle_path).resolve() in evaluated})
     return lessons, {"corrected_cases": len(corrected), "lessons": len(lessons), "in_sample": in_sample}
