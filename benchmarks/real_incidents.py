@@ -39,7 +39,7 @@ from zscore_baseline import zscore_ranking
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT
-from agent.eval.runner import evaluate, find_bundles
+from agent.eval.runner import bundle_keys, evaluate, find_bundles
 from agent.scoring import CaseScore
 
 DEFAULT_CASES = PROJECT_ROOT.parent / "shared" / "data" / "nezha-ob"
@@ -190,7 +190,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
         with progress_bar(f"investigating {len(bundles)} incidents", len(bundles)) as advance:
             report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
     scores = {s.case: s for s in report.scores}
-    outcomes = [outcome(path, scores.get(path.name), report.errors.get(path.name)) for path in bundles]
+    keys = bundle_keys(bundles)
+    outcomes = [outcome(path, scores.get(path.name), report.errors.get(keys[path])) for path in bundles]
     failed = [o for o in outcomes if o.error]
     if failed:
         print(f"{len(failed)} case(s) failed: {[(o.case, o.error) for o in failed]}", file=sys.stderr)

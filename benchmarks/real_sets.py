@@ -50,7 +50,7 @@ from rich.table import Table
 
 from agent.bundles.label import load_label
 from agent.bundles.reader import load_bundle
-from agent.eval.runner import evaluate, find_bundles
+from agent.eval.runner import bundle_keys, evaluate, find_bundles
 from agent.scoring import CaseScore
 
 # Issue 10's goals per development set (benchmarks may name data sets; the agent never does).
@@ -150,12 +150,13 @@ def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path, *
         print(f"{path.name}: {len(report.errors)} case(s) failed: {sorted(report.errors.items())[:3]}",
               file=sys.stderr)
     outcomes, cases = [], []
+    keys = bundle_keys(bundles)
     for bundle in bundles:
         score = scores.get(bundle.name)
         if load_bundle(bundle).event.pattern.value == "inspection":
             cases.append(inspected(bundle, score))
         else:
-            outcomes.append(outcome(bundle, score, report.errors.get(bundle.name)))
+            outcomes.append(outcome(bundle, score, report.errors.get(keys[bundle])))
     return outcomes, cases
 
 
