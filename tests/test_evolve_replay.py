@@ -14,7 +14,7 @@ from agent.evolve import regression
 from agent.evolve.corrections import correct_case
 from agent.evolve.patch import Edit, patch_skill
 from agent.evolve.proposals import Proposal
-from agent.evolve.regression import BUNDLE_PREFIX
+from agent.evolve.regression import BUNDLE_PREFIX, RegressionSet
 from agent.evolve.replay import Replayer
 from agent.evolve.versions import diff_versions, skill_text
 from agent.evolve.workbench import Workbench
@@ -82,11 +82,61 @@ def test_scripted_fix_without_regression_is_accepted(memory, settings, tmp_path)
     })
     report = bench.replay(_proposal(settings, target))
     assert _stored(report) == [("corrected", "fixed"), ("regression", "pass"), ("regression", "fail")]
-    curated = [c for c in report.part("regression") if c.case_id.startswith(BUNDLE_PREFIX)]
-    assert len(curated) == 4 and all(c.status == "fail" for c in curated)  # the curated RCA scenarios by default
+    # the curated scenarios are the default only for a Skill they select: none selects memory-pressure-rca
+    assert not [c for c in report.part("regression") if c.case_id.startswith(BUNDLE_PREFIX)]
+    assert report.notes == [f"regression set: the curated rca scenarios ({regression.CURATED}) are the default; 4 of 4 "
+                            f"are answered by other Skills than {NAME} (before and after the patch) and left out; "
+                            "none selects it, so none is replayed: register labelled bundles of its system with "
+                            "`bianque skills regression add DIR`"]
     assert report.accepted
-    assert report.reason == ("accepted: 1 of 1 corrected case(s) fixed; 0 of 7 replayed case(s) broken "
-                             "(6 in the regression set)")
+    assert report.reason == ("accepted: 1 of 1 corrected case(s) fixed; 0 of 3 replayed case(s) broken "
+                             "(2 in the regression set)")
+
+
+def test_the_curated_default_is_replayed_where_it_selects_the_skill_before_or_after_the_patch(memory, settings):
+    """A Skill of another system had been replayed against every curated scenario of its pattern: noise in the table
+    and replay time, since it never answers them. Registered bundles always count (the test above)."""
+    bench = _scripted_bench(memory, settings, {})
+    assert bench.regression_set(NAME).cases == []
+    latency = bench.regression_set("search-latency-rca")
+    assert sorted(c.id for c in latency.cases) == [f"{BUNDLE_PREFIX}rca-memory-leak",
+                                                        f"{BUNDLE_PREFIX}rca-noisy-alert",
+                                                        f"{BUNDLE_PREFIX}rca-slow-dependency"]
+    assert "1 of 4 are answered by other Skills than search-latency-rca" in latency.note
+    assert "only the 3 that select it are replayed" in latency.note
+    text = skill_text(load_skills(settings).get(NAME))  # a patch making it answer a curated alert is checked there
+    patched = patch_skill(text, [Edit("append", ("triggers", "alerts"), "GatewayP99LatencyHigh"),
+                                 Edit("append", ("triggers", "keywords"), "p99")])
+    taken = bench.regression_set(NAME, patched.loaded)
+    assert sorted(c.id for c in taken.cases) == [f"{BUNDLE_PREFIX}rca-memory-leak",  # its alert, GatewayP99LatencyHigh
+                                                 f"{BUNDLE_PREFIX}rca-slow-dependency"]
+
+
+def test_stored_cases_of_one_bundle_and_event_are_run_once(memory, settings, tmp_path) -> None:
+    """Each stored case of one bundle had been investigated again (and the bundle once more when registered)."""
+    label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
+    bundle = write_small_bundle(tmp_path / "suite" / "leak-a", rca_event(), label=label)
+    regression.add(settings.home, tmp_path / "suite")
+    target = store_case(memory, rca_event(), rca_verdict(), bundle=bundle)
+    for _ in range(2):
+        store_case(memory, rca_event(), rca_verdict(), bundle=bundle)
+    correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
+    runs = []
+
+    def run(case, library, skill):
+        patched = "memory" in {m.id for m in library.get(skill).skill.data.metrics}
+        runs.append((case.id, patched))
+        return rca_verdict("ranking", "memory_leak") if patched else rca_verdict("ranking", "slow_dependency")
+
+    bench = Workbench(memory, load_skills(settings), settings.resolved_user_skills_dir, Replayer(run),
+                      home=settings.home)
+    report = bench.replay(_proposal(settings, target))
+    assert len(report.cases) == 4 and report.count("fixed") == 4 and report.accepted  # each judged by its own truth
+    assert len(runs) == bench.replayer.runs == 2  # before and after, once each, for the four cases
+    other = store_case(memory, rca_event(alertname="RankingOOMKilled"), rca_verdict(), bundle=bundle)
+    correct_case(memory, other, correct=False, service="ranking", fault="memory_leak")  # another event: run as well
+    bench.replay(_proposal(settings, target))
+    assert len(runs) == 4 and {case for case, _ in runs[2:]} == {other}
 
 
 def test_a_team_fault_kind_is_judged_by_what_the_other_corrected_cases_taught(memory, settings, tmp_path) -> None:
@@ -390,7 +440,7 @@ def test_refine_from_a_case_whose_bundle_is_refused_now_proposes_and_skips_it(me
     case_id, why = refused
     monkeypatch.setattr("agent.evolve.workbench.investigate_runner",
                         lambda *_a, **_k: lambda *_c: pytest.fail("a case was replayed"))
-    monkeypatch.setattr("agent.evolve.workbench.regression_cases", lambda *_a: [])
+    monkeypatch.setattr("agent.evolve.workbench.regression_cases", lambda *_a, **_k: RegressionSet())
     result = runner.invoke(app, ["skills", "refine", "--from-case", case_id, "--no-search"],
                            env={"COLUMNS": "300"})
     out = " ".join(result.output.split())
@@ -441,7 +491,7 @@ def test_a_workbench_reads_each_bundle_once_for_the_check_the_replays_and_the_pr
     context each read the bundle again: a search read every bundle once more for each change it tried."""
     target, passing = _leak_cases(memory, tmp_path, 2)
     correct_case(memory, target, correct=False, service="ranking", fault="memory_leak")
-    monkeypatch.setattr("agent.evolve.workbench.regression_cases", lambda *_a: [])
+    monkeypatch.setattr("agent.evolve.workbench.regression_cases", lambda *_a, **_k: RegressionSet())
     bench = Workbench.from_settings(settings, memory)
     fresh = Workbench.from_settings(settings, memory)  # reads its own, as a bench without the cache would
     reads = _count_bundle_reads(monkeypatch)

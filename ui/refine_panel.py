@@ -73,6 +73,8 @@ def render_refinement(case_id: str, refinement: Any) -> None:
         for role, rows in report.rows().items():
             st.markdown(f"**{TITLES[role]}**")
             st.dataframe(rows, hide_index=True, width="stretch")
+        for note in report.notes:
+            st.caption(plain(note))
     if refinement.search is not None:
         _render_search(refinement.search)
     if refinement.applied is not None:

@@ -49,7 +49,7 @@ def render_regression() -> None:
         (st.success if message[0] == "success" else st.error)(plain(message[1]))
     state = backend.regression_set()
     if state["default"]:
-        st.info("Nothing registered: the curated scenarios are the regression set.")
+        st.info("Nothing registered: the curated scenarios are the regression set, each for the Skills it selects.")
     else:
         st.markdown("**Registered:**\n" + "\n".join(f"- `{d}`" for d in state["registered"]))
     st.dataframe({"bundle": state["bundles"]}, hide_index=True, width="stretch")

@@ -65,13 +65,14 @@ class ReplayView(BaseModel):
     reason: str
     corrected: list[ReplayRow]
     regression: list[ReplayRow]
+    notes: list[str] = Field(default_factory=list, description="What was left out of the regression set, and why.")
 
     @classmethod
     def of(cls, report: ReplayReport) -> ReplayView:
         rows = report.rows()
         return cls(accepted=report.accepted, reason=report.reason,
                    corrected=[ReplayRow(**r) for r in rows["corrected"]],
-                   regression=[ReplayRow(**r) for r in rows["regression"]])
+                   regression=[ReplayRow(**r) for r in rows["regression"]], notes=report.notes)
 
 
 class SearchRow(BaseModel):

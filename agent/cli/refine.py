@@ -38,6 +38,8 @@ def _show_replay(report: Any) -> None:
         if not rows:
             table.add_row("(none)", "", "", "", "", style="dim")
         print_table(table)
+    for note in report.notes:
+        say(note, "yellow")
     say(report.reason, "green" if report.accepted else "red")
 
 

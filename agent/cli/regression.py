@@ -49,7 +49,7 @@ def regression_list(as_json: JsonOption = False) -> None:
         print_json(summary(home))
         return
     if not dirs:
-        say("nothing registered: the curated scenarios are the regression set")
+        say("nothing registered: the curated scenarios are the regression set, each for the Skills it selects")
     for d in dirs:
         say(f"registered: {d}")
     for b in bundles:

@@ -2,13 +2,17 @@
 
 The user registers directories (``bianque skills regression add DIR``); each labelled bundle under them
 joins the regression set of every Skill of its pattern. With nothing registered, the curated scenarios
-(``examples/scenarios``) are the set. The registry is one text file in the Bian Que home, a directory
-per line, written atomically.
+(``examples/scenarios``) are the set, each only for the Skills it is relevant to: a caller passes ``answers``, whether
+the Skill would answer an event (the replay asks the Skill selector), so a Skill of another system is not replayed
+against scenarios it never answers. The registry is one text file in the Bian Que home, a directory per line, written
+atomically.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.bundles.errors import BundleError
@@ -121,17 +125,33 @@ def bundle_event(path: Path) -> Event:
     return event
 
 
-def regression_bundles(home: Path, pattern: str | None = None) -> list[Path]:
-    """Labelled bundles of the regression set (registered, else the curated scenarios), of ``pattern``."""
+Answers = Callable[[Event], bool]
+"""Whether the Skill being replayed would answer an event (its selection), for the curated default."""
+
+
+def regression_bundles(home: Path, pattern: str | None = None, answers: Answers | None = None) -> list[Path]:
+    """Labelled bundles of the regression set (registered, else the curated scenarios), of ``pattern``; with
+    ``answers``, the curated scenarios it says yes to (registered bundles always count)."""
+    return _regression_bundles(home, pattern, answers)[0]
+
+
+def _regression_bundles(home: Path, pattern: str | None, answers: Answers | None) -> tuple[list[Path], int]:
+    """:func:`regression_bundles` and how many bundles of ``pattern`` the set had before ``answers`` chose."""
     dirs = registered(home) or [CURATED]
+    choose = answers if not registered(home) else None
     out: dict[Path, Path] = {}  # by real path: a bundle two directories lead to (one holding links) is one case
+    seen: set[Path] = set()
     for directory in dirs:
         for bundle in bundles_under(directory):
             if not (bundle / "label.yaml").is_file():
                 continue
-            if pattern is None or bundle_event(bundle).pattern.value == pattern:
+            event = bundle_event(bundle) if pattern is not None or choose is not None else None
+            if event is not None and pattern is not None and event.pattern.value != pattern:
+                continue
+            seen.add(real_path(bundle))
+            if choose is None or event is None or choose(event):
                 out.setdefault(real_path(bundle), bundle)
-    return list(out.values())
+    return list(out.values()), len(seen)
 
 
 def bundle_case(path: Path, *, by_path: bool = False) -> CaseRecord:
@@ -145,9 +165,29 @@ def bundle_case(path: Path, *, by_path: bool = False) -> CaseRecord:
                       status="done", bundle_path=str(path), created_at=0.0)
 
 
-def regression_cases(home: Path, pattern: str) -> list[CaseRecord]:
+@dataclass
+class RegressionSet:
+    """The labelled bundles of a Skill's regression set as replayable cases, and what was left out of the curated
+    default (a line for the replay's notes, '' when nothing was)."""
+
+    cases: list[CaseRecord] = field(default_factory=list)
+    note: str = ""
+
+
+def regression_cases(home: Path, pattern: str, answers: Answers | None = None, skill: str = "the Skill"
+                     ) -> RegressionSet:
     """The regression set of ``pattern`` as replayable cases, one id each: a bundle whose name another bundle of the
-    set shares is named by its path (replay results are remembered per id)."""
-    paths = regression_bundles(home, pattern)
+    set shares is named by its path (replay results are remembered per id). ``answers``: keep only the curated
+    scenarios the Skill (named ``skill`` in the note) would answer; registered bundles all count."""
+    paths, total = _regression_bundles(home, pattern, answers)
     names = Counter(Path(p).name for p in paths)
-    return [bundle_case(p, by_path=names[Path(p).name] > 1) for p in paths]
+    cases = [bundle_case(p, by_path=names[Path(p).name] > 1) for p in paths]
+    note = ""
+    if answers is not None and not registered(home) and len(paths) < total:
+        which = (f"only the {len(paths)} that select it are replayed" if paths else
+                 "none selects it, so none is replayed: register labelled bundles of its system with "
+                 "`bianque skills regression add DIR`")
+        note = (f"regression set: the curated {pattern} scenarios ({CURATED}) are the default; {total - len(paths)} "
+                f"of {total} are answered by other Skills than {skill} (before and after the patch) and left out; "
+                f"{which}")
+    return RegressionSet(cases, note)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.bundles.reader import CaseBundle, load_bundle, read_bundle
+from agent.bundles.validate import real_path
 from agent.memory.cases import MAX_LIST_LIMIT
 from agent.memory.records import CaseRecord
 from agent.memory.skill_versions import text_sha256
@@ -78,6 +79,7 @@ class ReplayReport:
     cases: list[CaseReplay] = field(default_factory=list)
     accepted: bool = False
     reason: str = ""
+    notes: list[str] = field(default_factory=list)  # what the faces say beside the tables (the regression set's)
 
     def count(self, status: str, role: str | None = None) -> int:
         return sum(1 for c in self.cases if c.status == status and (role is None or c.role == role))
@@ -209,8 +211,18 @@ def replay_role(case: CaseRecord) -> str:
     return "corrected" if correction is not None and not correction.correct else "regression"
 
 
+def replay_identity(case: CaseRecord) -> tuple[str, str]:
+    """What a replay's answer depends on besides the Skill text: the case's bundle (its real path) and its event.
+    Several stored cases of one bundle (investigated again, or also a registered bundle of the regression set) share
+    it, so they are run once (:class:`Replayer`)."""
+    bundle = real_path(Path(case.bundle_path)) if case.bundle_path else Path(f"<case {case.id}>")
+    return str(bundle), text_sha256(case.event.model_dump_json())
+
+
 class Replayer:
-    """Replays cases; remembers "before" results per (Skill text, case) so several patches share them."""
+    """Replays cases; remembers "before" results per (Skill text, case) so several patches share them, and each run's
+    answer per (Skill text, bundle, event) so several cases of one bundle and event are run once (each is judged
+    against its own truth)."""
 
     def __init__(self, runner: Runner, same_fault_for: Callable[[str], FaultMatch] | None = None,
                  bundles: BundleCache | None = None) -> None:
@@ -218,6 +230,8 @@ class Replayer:
         self.same_fault_for = same_fault_for  # case id -> how its fault kinds are compared (default: equal names)
         self.bundles = bundles if bundles is not None else BundleCache()  # the runner's too when given it
         self._cache: dict[tuple[str, str], Judgement] = {}
+        self._answers: dict[tuple[str, str, str], Verdict | Exception] = {}
+        self.runs = 0  # investigations run (a case whose bundle and event were run already is not run again)
 
     def unreplayable(self, case: CaseRecord) -> str | None:
         """Why ``case`` cannot be replayed (:func:`unreplayable`), found once per case (:class:`BundleCache`): it reads
@@ -230,12 +244,25 @@ class Replayer:
         if cached is not None:
             return cached
         same_fault = self.same_fault_for(case.id) if self.same_fault_for is not None else None
-        try:
-            result = judge(self.runner(case, library, name), truth, same_fault)
-        except Exception as exc:  # a case that cannot be replayed fails, it must not stop the replay
-            result = Judgement(False, f"replay failed: {type(exc).__name__}: {exc}")
+        answer = self._answer(case, library, name, key)
+        if isinstance(answer, Exception):  # a case that cannot be replayed fails, it must not stop the replay
+            result = Judgement(False, f"replay failed: {type(answer).__name__}: {answer}")
+        else:
+            result = judge(answer, truth, same_fault)
         self._cache[(key, case.id)] = result
         return result
+
+    def _answer(self, case: CaseRecord, library: SkillLibrary, name: str, key: str) -> Verdict | Exception:
+        """The verdict of ``case`` run with ``library`` (or the exception the run raised), once per (``key``, bundle,
+        event): :func:`replay_identity`."""
+        identity = (key, *replay_identity(case))
+        if identity not in self._answers:
+            self.runs += 1
+            try:
+                self._answers[identity] = self.runner(case, library, name)
+            except Exception as exc:
+                self._answers[identity] = exc
+        return self._answers[identity]
 
     def replay(
         self,

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.events import Pattern
+from agent.events import Event, Pattern
 from agent.evolve.authoring import NewSkill, from_llm, from_template
 from agent.evolve.generate import generate_skill
 from agent.evolve.instructions import instruction_edits
 from agent.evolve.patch import patch_skill
 from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
-from agent.evolve.regression import regression_cases
+from agent.evolve.regression import RegressionSet, regression_cases
 from agent.evolve.replay import (
     BundleCache,
     Replayer,
@@ -37,6 +37,7 @@ from agent.memory.truth import Judgement, case_skill, truth_for_case
 from agent.reasoners.lessons import memory_vocabulary
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill
+from agent.skills.selector import select_skill
 
 
 class UnknownSkillError(LookupError):
@@ -184,11 +185,26 @@ class Workbench:
 
     # -- replay and acceptance -------------------------------------------------------------------
 
-    def regression_set(self, name: str) -> list[Any]:
-        """The labelled bundles every patch of Skill ``name`` is replayed against (its pattern's only)."""
+    def regression_set(self, name: str, patched: LoadedSkill | None = None) -> RegressionSet:
+        """The labelled bundles every patch of Skill ``name`` is replayed against (its pattern's only): the registered
+        ones, else the curated scenarios that select it (:func:`agent.skills.selector.select_skill`, as the replay's
+        offline investigation selects) with the current library or with ``patched`` in it: a Skill scoped to
+        another system never answers them, and a patch that makes it answer one is checked there."""
         pattern = self.skill(name).skill.pattern.value
         home = self.home if self.home is not None else Path("/nonexistent")
-        return regression_cases(home, pattern)
+        libraries = [self.library, *([replace_skill(self.library, patched)] if patched is not None else [])]
+        pools = [[loaded.skill for loaded in library.skills.values()] for library in libraries]
+
+        def answers(event: Event) -> bool:
+            for skills in pools:
+                try:
+                    if select_skill(skills, event).skill.name == name:
+                        return True
+                except LookupError:  # no Skill fits and no generic one: not this Skill either
+                    continue
+            return False
+
+        return regression_cases(home, pattern, answers, skill=name)
 
     def replay(self, proposal: Proposal, *, quick: bool = False) -> ReplayReport:
         """Replay the proposal against the Skill's corrected cases and its regression set.
@@ -198,11 +214,14 @@ class Workbench:
         loaded = self.skill(proposal.skill)
         cases = replay_cases(self.memory, proposal.skill, proposal.case_id)
         self.replayer.same_fault_for = memory_vocabulary(self.memory).same_for
-        return self.replayer.replay(
+        regression = self.regression_set(proposal.skill, proposal.patched.loaded)
+        report = self.replayer.replay(
             cases, self.library, proposal.patched.loaded, current_text=skill_text(loaded),
             patched_text=proposal.patched.text, target_case=proposal.case_id,
-            bundles=self.regression_set(proposal.skill), quick=quick,
+            bundles=regression.cases, quick=quick,
         )
+        report.notes.extend([regression.note] if regression.note else [])
+        return report
 
     def accept(self, proposal: Proposal, *, author: str | None = None) -> Accepted:
         """Store the proposal as the Skill's next version, write it to the user dir, use it from now on."""
