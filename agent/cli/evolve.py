@@ -1,5 +1,5 @@
 """Self-evolution commands: ``bianque correct``, ``bianque knowledge distill`` and
-``bianque skills history|diff|rollback|refine|new|regression``.
+``bianque skills history|diff|rollback|record|refine|new|regression``.
 
 ``register`` adds ``correct`` to the root and the others to the existing ``knowledge`` and ``skills``
 groups (created when their modules are absent). The commands live in ``corrections``, ``skill_versions``,
@@ -13,7 +13,7 @@ import typer
 from agent.cli.corrections import correct, distill_command, forget_case_command, kinds_command
 from agent.cli.refine import new_command, refine_command
 from agent.cli.regression import regression_add, regression_list, regression_remove
-from agent.cli.skill_versions import diff_command, history_command, rollback_command
+from agent.cli.skill_versions import diff_command, history_command, record_command, rollback_command
 
 
 def _group(app: typer.Typer, name: str, help_text: str) -> typer.Typer:
@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
     numbers = {"ignore_unknown_options": True}  # '-1' is a version number to refuse, not an unknown option
     skills.command("diff", context_settings=numbers)(diff_command)
     skills.command("rollback", context_settings=numbers)(rollback_command)
+    skills.command("record")(record_command)
     skills.command("refine")(refine_command)
     skills.command("new")(new_command)
     regression = _group(skills, "regression", "The labelled bundles every Skill patch must not break.")

@@ -123,6 +123,8 @@ def refine_command(
                                  lambda: bench.replay(proposal))
             _show_replay(report)
             if not report.accepted:
+                if not report.regressions:  # an author's change, with no correction for it to fix
+                    say(author_path_line(bench, proposal.skill), "yellow")
                 raise typer.Exit(1)
             if not yes:
                 typer.confirm(f"Save {proposal.skill} v{proposal.patched.new_version}?", abort=True)
@@ -130,6 +132,20 @@ def refine_command(
         else:
             done = _refine_case(bench, from_case, name, search, yes)
     say(f"saved {done.record.name} v{done.record.version} to {done.path}{done.set_aside_line}")
+
+
+def author_path_line(bench: Any, name: str) -> str:
+    """What ``refine --instruction`` says when its patch fixes no corrected case (the gate wants one): the author's
+    path, a hand edit recorded with ``skills record``, which asks only that nothing breaks."""
+    from agent.evolve.versions import user_skill_path
+
+    loaded = bench.skill(name)
+    path = user_skill_path(bench.user_dir, name, loaded)
+    copy = "" if path == loaded.path else (f" (a copy of {loaded.path or 'the built-in file'}: "
+                                           f"`bianque skills show {name} > {path}`)")
+    return (f"refine is for corrections: its patch must fix a corrected case. For an author's change with no "
+            f"correction behind it, edit {path}{copy} and run `bianque skills record {name}`: the edit is validated, "
+            "replayed against the Skill's cases and regression set, and refused only when it breaks one")
 
 
 def _refine_case(bench: Any, case_id: str, name: str | None, search: bool, yes: bool) -> Any:

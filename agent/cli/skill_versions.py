@@ -1,4 +1,4 @@
-"""``bianque skills history | diff | rollback``: a Skill's stored versions."""
+"""``bianque skills history | diff | rollback | record``: a Skill's stored versions, and a hand edit recorded as one."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from agent.cli.common import JsonOption, print_json, print_table
+from agent.cli.common import JsonOption, print_json, print_table, with_status
 from agent.cli.evolve_support import YesOption, author, evolve_errors, memory_store, say, show_diff
 from agent.config import get_settings
 
@@ -96,3 +96,41 @@ def rollback_command(
         return
     say(f"{name} v{done.record.version} ({done.record.reason}, its text byte for byte) written to {done.path}"
         f"{done.set_aside_line}")
+
+
+def record_command(
+    name: Annotated[str, typer.Argument(help="Skill name.")],
+    message: Annotated[str, typer.Option("--message", "-m", help="What the edit does (kept as its reason).")] = "",
+    llm_replay: Annotated[bool, typer.Option("--llm-replay", help="Replay with the LLM reasoner.")] = False,
+    yes: YesOption = False,
+) -> None:
+    """Record a Skill file you edited by hand as its next version (the author's path: no correction needed).
+
+    The file is validated, its diff against the active version shown, and it is replayed against the Skill's stored
+    cases and its regression set: refused (exit 1, nothing recorded) when a case that passed before fails with it.
+    Recorded, its text is the active version byte for byte (the file is not rewritten); `rollback` restores any.
+    """
+    from agent.cli.refine import _show_replay
+    from agent.evolve.record import NothingToRecord, hand_edit, record_edit
+    from agent.evolve.workbench import Workbench
+
+    settings = get_settings()
+    with evolve_errors():
+        memory = memory_store()
+        bench = Workbench.from_settings(settings, memory, use_llm_replay=llm_replay)
+        try:
+            edit = hand_edit(memory, bench.library, name)
+        except NothingToRecord as exc:
+            say(str(exc))
+            return
+        say(f"{edit.path or name}: {name} as v{edit.version}{edit.number_line}, against {edit.base_label}")
+        show_diff(edit.diff or "identical\n")
+        report = with_status(f"replaying {name} v{edit.version} against its cases and regression set ...",
+                             lambda: bench.replay_hand_edit(edit))
+        _show_replay(report)
+        if not report.accepted:
+            raise typer.Exit(1)
+        if not yes:
+            typer.confirm(f"Record {name} v{edit.version}?", abort=True)
+        record = record_edit(memory, edit, message=message, author=author())
+    say(f"recorded {name} v{record.version} ({record.reason}), the active version; {edit.path} is unchanged")

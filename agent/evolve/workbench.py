@@ -8,6 +8,7 @@ writes it to the user's Skill directory, after which the workbench's library use
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from agent.evolve.generate import generate_skill
 from agent.evolve.instructions import instruction_edits
 from agent.evolve.patch import patch_skill
 from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
+from agent.evolve.record import HandEdit, decide_edit
 from agent.evolve.regression import RegressionSet, regression_cases
 from agent.evolve.replay import (
     BundleCache,
@@ -220,6 +222,28 @@ class Workbench:
             patched_text=proposal.patched.text, target_case=proposal.case_id,
             bundles=regression.cases, quick=quick,
         )
+        report.notes.extend([regression.note] if regression.note else [])
+        return report
+
+    def replay_hand_edit(self, edit: HandEdit) -> ReplayReport:
+        """Replay a Skill file edited by hand (:mod:`agent.evolve.record`) against the Skill's stored cases and its
+        regression set, the text it replaces ("before") against the file ("after"); refused only when a case that
+        passed before fails after (:func:`~agent.evolve.record.decide_edit`). A Skill new to Bian Que has no text
+        before it: nothing is replayed."""
+        base = edit.base
+        if base is None:
+            report = ReplayReport(skill=edit.name, target_case=None)
+            report.accepted, report.reason = True, ("accepted: a Skill new to Bian Que has no earlier text to replay "
+                                                    "against: it is recorded as its first version")
+            return report
+        before = replace_skill(self.library, base)
+        bench = dataclasses.replace(self, library=before)  # the regression set as the text it replaces selects
+        regression = bench.regression_set(edit.name, edit.loaded)
+        self.replayer.same_fault_for = memory_vocabulary(self.memory).same_for
+        report = self.replayer.replay(replay_cases(self.memory, edit.name), before, edit.loaded,
+                                      current_text=edit.base_text or "", patched_text=edit.text,
+                                      bundles=regression.cases)
+        report.accepted, report.reason = decide_edit(report)
         report.notes.extend([regression.note] if regression.note else [])
         return report
 

@@ -1,0 +1,106 @@
+"""``bianque skills record``: an author's hand edit of a Skill file recorded as a version, after the replay gate."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import get_settings
+from agent.evolve.corrections import correct_case
+from agent.evolve.patch import Edit, patch_skill
+from agent.evolve.versions import skill_text
+from agent.runtime import load_skills
+from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
+
+runner = CliRunner(env={"COLUMNS": "300"})
+NAME = "memory-pressure-rca"
+MEMORY = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{service}"}, "compare": "trend"}
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch, bianque_home):
+    use_blind_skills(tmp_path, monkeypatch)
+    return get_settings()
+
+
+@pytest.fixture
+def edited(settings):
+    """The user's copy of the blind memory-pressure-rca with a memory signal added by hand (its version not bumped)."""
+    text = skill_text(load_skills(settings).get(NAME))
+    patched = patch_skill(text, [Edit("append", ("data", "metrics"), MEMORY)], version=1)
+    path = settings.resolved_user_skills_dir / f"{NAME}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(patched.text + "# tuned by hand\n", encoding="utf-8")
+    return path
+
+
+def _scripted(monkeypatch, right_before: bool, right_after: bool) -> list[str]:
+    """Replays answer right or wrong by whether the Skill has the memory signal; the cases run, listed."""
+    runs: list[str] = []
+
+    def runner_for(*_a, **_k):
+        def run(case, library, skill):
+            runs.append(case.id)
+            after = "memory" in {m.id for m in library.get(skill).skill.data.metrics}
+            right = right_after if after else right_before
+            return rca_verdict("ranking", "memory_leak") if right else rca_verdict("ranking", "slow_dependency")
+        return run
+
+    monkeypatch.setattr("agent.evolve.workbench.investigate_runner", runner_for)
+    return runs
+
+
+def _confirmed_case(memory, tmp_path) -> str:
+    label = {"root_cause": [{"service": "ranking", "fault": "memory_leak"}]}
+    bundle = write_small_bundle(tmp_path / "b0", rca_event(), label=label)
+    case_id = store_case(memory, rca_event(), rca_verdict("ranking", "memory_leak"), bundle=bundle)
+    correct_case(memory, case_id, correct=True)
+    return case_id
+
+
+def test_a_hand_edit_breaking_a_case_is_refused_and_one_breaking_none_is_recorded_byte_for_byte(
+        memory, settings, edited, tmp_path, monkeypatch) -> None:
+    case_id = _confirmed_case(memory, tmp_path)
+    runs = _scripted(monkeypatch, right_before=True, right_after=False)
+    refused = runner.invoke(app, ["skills", "record", NAME, "--yes"])
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 1, refused.output
+    assert f"{edited}: {NAME} as v2 (its file says version 1, stored with another text), against the file it " \
+           "overrides" in said
+    assert "+ - id: memory" in said and "# tuned by hand" in said  # the diff against the text it replaces
+    assert f"refused: 1 case(s) that passed before now fail ({case_id})" in said
+    assert memory.skill_versions(NAME) == [] and runs
+    _scripted(monkeypatch, right_before=True, right_after=True)  # no correction: nothing to fix, nothing broken
+    before = edited.read_bytes()
+    done = runner.invoke(app, ["skills", "record", NAME, "--yes", "-m", "read memory too"])
+    assert done.exit_code == 0, done.output
+    said = " ".join(done.output.split())
+    assert "accepted: 0 of 1 replayed case(s) broken (1 in the regression set); 0 fixed" in said
+    first, second = memory.skill_versions(NAME)
+    assert (first.version, first.reason, first.active) == (1, "before the first change", False)
+    assert (second.version, second.active) == (2, True)
+    assert second.reason == "hand edit recorded: read memory too (its file says version 1, stored with another text)"
+    assert second.yaml_text.encode("utf-8") == before == edited.read_bytes()  # recorded as it is, file untouched
+    again = runner.invoke(app, ["skills", "record", NAME, "--yes"])
+    assert again.exit_code == 0 and "holds the active version v2, nothing to record" in again.output
+    history = runner.invoke(app, ["skills", "history", NAME])
+    assert "hand edit recorded" in history.output and "edited by hand since" not in history.output
+
+
+def test_recording_a_file_that_does_not_load_names_its_problem(memory, settings, edited) -> None:
+    edited.write_text(edited.read_text(encoding="utf-8").replace("pattern: rca", "pattern: rcaa"), encoding="utf-8")
+    result = runner.invoke(app, ["skills", "record", NAME, "--yes"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and "does not load" in said and f"{edited}:" in said and "pattern" in said, said
+    assert memory.skill_versions(NAME) == []
+
+
+def test_refine_by_instruction_fixing_no_corrected_case_points_to_record(memory, settings, monkeypatch) -> None:
+    """An author's instruction has no correction to fix: the gate always refused it and said nothing else to do."""
+    _scripted(monkeypatch, right_before=False, right_after=False)
+    result = runner.invoke(app, ["skills", "refine", NAME, "-i", "add metric memory_usage_bytes", "--yes"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "rejected: no corrected case" in said, said
+    assert f"run `bianque skills record {NAME}`" in said
+    assert f"`bianque skills show {NAME} > {settings.resolved_user_skills_dir / (NAME + '.yaml')}`" in said
