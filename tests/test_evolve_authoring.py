@@ -126,6 +126,17 @@ def test_a_template_is_chosen_by_what_the_description_says_not_by_words_every_sk
     assert new.template == "search-latency-rca"
 
 
+def test_a_template_is_chosen_by_its_description_and_triggers_a_word_of_its_name_alone_counting_less(library) -> None:
+    """"RCA of payment failures" had been copied from cache-failure-rca: "failure" of its name counted twice (its
+    description and triggers say nothing of failures) over search-errors-rca, whose triggers say "failure"."""
+    assert from_template(library, "RCA of payment failures").template == "search-errors-rca"
+    assert from_template(library, "RCA of payment failures", module="payment").template == "search-errors-rca"
+    assert from_template(library, "RCA of cache failures").template == "cache-failure-rca"  # its name's word helps
+    assert from_template(library, "root cause of checkout latency").template == "search-latency-rca"  # a name's focus
+    # the pattern's own word says nothing of a template: "inspection" of serving-health-inspection's description
+    assert from_template(library, "Daily inspection of the checkout disks").template == "disk-inspection"
+
+
 def test_words_every_skill_says_count_for_nothing_in_any_form(library) -> None:
     """"analysis" is compared folded ("analysi"), and had counted: "Root-cause analysis of <words no Skill has>" was
     copied from the traffic-spike Skill, not the generic one."""

@@ -16,6 +16,7 @@ from agent.evolve.replay import Replayer
 from agent.evolve.versions import skill_text
 from agent.evolve.workbench import Workbench
 from agent.llm.client import LLMClient
+from agent.llm.prompting import CLOSE
 from agent.memory import Memory
 from agent.skills.library import load_library
 from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
@@ -117,3 +118,19 @@ def test_cli_new_with_the_llm_refuses_a_taken_name_then_saves(fake_llm, skills_d
     assert "disk-full-rca" in fake_llm.requests[0]["messages"][1]["content"]  # the closest Skill as example
     saved = get_settings().resolved_user_skills_dir / "checkout-disk-rca.yaml"
     assert saved.is_file() and "version: 1" in saved.read_text(encoding="utf-8")
+
+
+def test_the_model_writing_a_skill_for_another_module_is_told_what_of_its_example_is_that_modules(
+        fake_llm, skills_dir) -> None:
+    """A template's copy says which of its triggers and instructions are the template's module; the model, shown the
+    same Skill as its example, had been told nothing of it."""
+    text = (skills_dir / "ranking-rca.yaml").read_text(encoding="utf-8").replace("name: ranking-rca", "name: order-rca")
+    fake_llm.queue(_answer(text))
+    result = runner.invoke(app, ["skills", "new", "-d", "Root-cause analysis of ranking-like latency alerts on the "
+                                 "order service", "--module", "ts-order-service", "--yes"])
+    assert result.exit_code == 0, result.output
+    prompt = fake_llm.requests[0]["messages"][1]["content"]
+    assert "The example is another module's Skill" in prompt and "id=example_notes" in prompt
+    said = " ".join(prompt.split("id=example_notes", 1)[1].split(CLOSE, 1)[0].split())
+    assert said.startswith("the instructions are ranking-rca's and name ranking, feature-store")
+    assert said.endswith("edit them for this module")  # no word of a note to the reasoner its copy would carry

@@ -151,7 +151,7 @@ EVOLVE_PROMPTS = {
     "refine": {"skill_name": "generic-rca", "skill_yaml": "name: generic-rca", "instruction": PAYLOADS["note"],
                "catalog": PAYLOADS["change"]},
     "new_skill": {"description": PAYLOADS["question"], "pattern": "rca", "module": PAYLOADS["service"],
-                  "example_yaml": "name: x", "catalog": PAYLOADS["change"]},
+                  "example_yaml": "name: x", "example_notes": [PAYLOADS["label"]], "catalog": PAYLOADS["change"]},
     "retry": {"error": PAYLOADS["description"], "purpose": "a Skill"},
 }
 

@@ -1,9 +1,9 @@
 """New Skills from a description: offline from the closest existing Skill, or written by the LLM.
 
 Offline, the template is the existing Skill of the requested pattern whose scope names the module
-(service or business) and whose description shares the most words with the new description; the pattern's
-generic Skill when none is closer. Given a bundle's data catalog, only the Skills whose metric signals find the
-most series in it are considered (on a system whose names no specific Skill knows: the generic one). It is
+(service or business) and whose description and triggers share the most words with the new description; the
+pattern's generic Skill when none is closer. Given a bundle's data catalog, only the Skills whose metric signals find
+the most series in it are considered (on a system whose names no specific Skill knows: the generic one). It is
 copied with its comments, renamed, re-described and re-scoped (what of it named the template's module made about the
 new one: :mod:`agent.evolve.retarget`), at version 1.
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.evolve.patch import Edit, PatchedSkill, load_raw, patch_skill
-from agent.evolve.retarget import Retargeted, fold, retarget
+from agent.evolve.retarget import Retargeted, fold, retarget, tokens
 from agent.skills.library import SkillLibrary
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 from agent.skills.schema import IDENT, Skill
@@ -36,7 +36,8 @@ STOP_WORDS = frozenset({"the", "of", "and", "on", "for", "with", "in", "to", "an
 # had been copied from the traffic-spike one, whose description says "service", over the latency one)
 # (folded as the words they are compared with are: "analysis" is read as "analysi")
 SAY_NOTHING = frozenset(fold(w) for w in ("service", "alert", "rca", "root", "cause", "analysis", "skill", "incident",
-                                          "issue"))
+                                          "issue", "inspection", "inspect", "release"))
+NAME_WEIGHT = 0.5  # what a word of a Skill's name counts, beside 1 for a word its description or triggers say
 
 
 class AuthoringError(ValueError):
@@ -74,9 +75,21 @@ def _in_scope(loaded: LoadedSkill, module: str) -> bool:
     return scope.business == module or any(fnmatch.fnmatchcase(module, s) and s != "*" for s in scope.services)
 
 
+def skill_words(skill: Skill) -> set[str]:
+    """What a Skill says it is about, as words: its description and its triggers (keywords, alert globs, label and
+    change-type values). Its name counts less (:data:`NAME_WEIGHT`): the word ``failure`` of ``cache-failure-rca``,
+    which neither its description nor its triggers say, had made it the template of "RCA of payment failures",
+    counted twice, over ``search-errors-rca``, triggered by ``failure``."""
+    trig = skill.triggers
+    said = [skill.description, *trig.keywords, *trig.change_types]
+    globs = [*trig.alerts, *trig.labels.values()]
+    return (_words(" ".join(said)) | {w for g in globs for w in tokens(g)}) - SAY_NOTHING
+
+
 def closest_skill(library: SkillLibrary, description: str, pattern: str, module: str | None,
                   catalog: Any = None) -> LoadedSkill:
-    """The template: same pattern, module in scope first, then most description words in common; given a data
+    """The template: same pattern, module in scope first, then the most words of the description in common with a
+    Skill's description and triggers (:func:`skill_words`), each weighed by how few Skills say it; given a data
     ``catalog``, only among the Skills (the generic one too) whose metric signals find the most series in it."""
     candidates = library.for_pattern(pattern)
     generic = library.generic(pattern)
@@ -90,16 +103,20 @@ def closest_skill(library: SkillLibrary, description: str, pattern: str, module:
             candidates = [s for s in everyone if reads[s.name] == most]
             generic = generic if generic in candidates else None
     wanted = _words(description) - SAY_NOTHING
-    words = {s.name: _words(f"{s.skill.description} {s.name.replace('-', ' ')}") - SAY_NOTHING for s in candidates}
-    frequency = Counter(w for ws in words.values() for w in ws)
+    said = {s.name: skill_words(s.skill) for s in candidates}
+    named = {s.name: _words(s.name.replace("-", " ")) - SAY_NOTHING for s in candidates}
+    frequency = Counter(w for s in candidates for w in said[s.name] | named[s.name])
 
     def score(loaded: LoadedSkill) -> tuple[bool, float, str]:
-        # words shared with few Skills say more than words every description has ("alerts", "service")
-        shared = wanted & words[loaded.name]
-        in_name = shared & _words(loaded.name.replace("-", " "))  # a word of the name counts twice
+        # words shared with few Skills say more than words every description has ("alerts", "service"); a word
+        # counts 1 when the description or a trigger says it, and NAME_WEIGHT more when the name does ("latency" of
+        # search-latency-rca: its focus, where other Skills list latency among their triggers; "failure" of
+        # cache-failure-rca, said nowhere else in it, that weight alone)
+        mine, name = said[loaded.name], named[loaded.name]
         # fsum: exact whatever the order the sets give (it varies with the hash seed), so ties break by name, and
         # the same inputs give the same template in every process
-        overlap = math.fsum(math.log((1 + len(candidates)) / frequency[w]) for w in [*shared, *in_name])
+        overlap = math.fsum(math.log((1 + len(candidates)) / frequency[w]) * ((w in mine) + NAME_WEIGHT * (w in name))
+                            for w in wanted & (mine | name))
         return (bool(module) and _in_scope(loaded, module), overlap, loaded.name)
 
     ranked = sorted(candidates, key=score, reverse=True)
@@ -168,19 +185,27 @@ def from_template(
     if "generic" in raw:
         raw.pop("generic")
     if module:
-        business = any(s.skill.scope.business == module for s in library.skills.values())
-        scope = {"business": module, "services": list(template.skill.scope.services)} if business else \
-            {"services": [module_scope(module, catalog)]}
+        scope, said = _retargeted(raw, library, template, description, module, catalog)
         edits.append(Edit("set", ("scope",), scope, "scoped to the module"))
-        known = {s for loaded in library.skills.values() for s in loaded.skill.scope.services}
-        notes += _retarget_notes(template.name, retarget(
-            raw, template=template.skill, template_name=template.name, description=description,
-            services=scope["services"], business=scope.get("business"), known_services=known))
+        notes += said
     raw.yaml_set_start_comment(f"Generated from {template.name} for: {' '.join(description.split())[:200]}")
     patched = patch_skill(dump_skill_yaml(raw), edits, version=1, file=f"<new Skill {name}>")
     if catalog is None:
         notes += unchecked_notes(template.name, patched.loaded.skill)
     return NewSkill(name, patched, template.name, "template", notes)
+
+
+def _retargeted(raw: Any, library: SkillLibrary, template: LoadedSkill, description: str, module: str,
+                catalog: Any, *, copied: bool = True) -> tuple[dict[str, Any], list[str]]:
+    """The copy's scope for ``module``, and what :func:`retarget` (changing ``raw``, the template's round-trip map, in
+    place) changed of it, as the preview says it."""
+    business = any(s.skill.scope.business == module for s in library.skills.values())
+    scope = {"business": module, "services": list(template.skill.scope.services)} if business else \
+        {"services": [module_scope(module, catalog)]}
+    known = {s for loaded in library.skills.values() for s in loaded.skill.scope.services}
+    return scope, _retarget_notes(template.name, retarget(
+        raw, template=template.skill, template_name=template.name, description=description,
+        services=scope["services"], business=scope.get("business"), known_services=known), copied=copied)
 
 
 def unchecked_notes(template: str, skill: Skill) -> list[str]:
@@ -197,16 +222,17 @@ def unchecked_notes(template: str, skill: Skill) -> list[str]:
     return notes
 
 
-def _retarget_notes(template: str, done: Retargeted) -> list[str]:
-    """What the preview says of :func:`retarget`'s changes."""
+def _retarget_notes(template: str, done: Retargeted, *, copied: bool = True) -> list[str]:
+    """What the preview says of :func:`retarget`'s changes (``copied``: False, what the model writing a Skill from the
+    template as its example is told)."""
     notes = []
     if done.dropped:
         added = f"; added keyword(s) {', '.join(done.added)}, which every event on the module carries" \
             if done.added else ""
         notes.append(f"triggers of {template} naming its own module dropped: {', '.join(done.dropped)}{added}")
     if done.named:
-        notes.append(f"the instructions are {template}'s and name {', '.join(done.named)}: edit them for this module "
-                     "(a note at their top says so to the reasoner)")
+        notes.append(f"the instructions are {template}'s and name {', '.join(done.named)}: edit them for this module"
+                     + (" (a note at their top says so to the reasoner)" if copied else ""))
     return notes
 
 
@@ -214,14 +240,20 @@ def from_llm(
     client: Any, library: SkillLibrary, description: str, *, pattern: str | None = None,
     module: str | None = None, catalog: Any = None,
 ) -> NewSkill:
-    """A new Skill written by the model, shown the closest existing Skill as an example."""
+    """A new Skill written by the model, shown the closest existing Skill as an example and, for a ``module`` other
+    than the example's, what of the example is about its own module (the notes a template's copy shows: the triggers
+    naming it, the services its instructions name), so the model does not copy them."""
     from agent.evolve.generate import generate_skill
 
     pattern = pattern or guess_pattern(description)
     example = closest_skill(library, description, pattern, module, catalog)
+    text = _template_text(example)
+    about = _retargeted(load_raw(text, example.source), library, example, description, module, catalog,
+                        copied=False)[1] if module else []
     generated = generate_skill(
         client, "new_skill",
-        {"description": description, "pattern": pattern, "module": module, "example_yaml": _template_text(example)},
+        {"description": description, "pattern": pattern, "module": module, "example_yaml": text,
+         "example_notes": about},
         old_text="", version=1, name=None, pattern=pattern, catalog=catalog, purpose="new Skill",
         taken=frozenset(library.skills),
     )
