@@ -104,3 +104,16 @@ def test_refine_by_instruction_fixing_no_corrected_case_points_to_record(memory,
     assert result.exit_code == 1 and "rejected: no corrected case" in said, said
     assert f"run `bianque skills record {NAME}`" in said
     assert f"`bianque skills show {NAME} > {settings.resolved_user_skills_dir / (NAME + '.yaml')}`" in said
+
+
+def test_a_skill_written_from_scratch_is_recorded_as_its_first_version(memory, settings) -> None:
+    text = (settings.skills_dirs[0] / "disk-full-rca.yaml").read_text(encoding="utf-8")
+    path = settings.resolved_user_skills_dir / "team" / "my-disk-rca.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text.replace("name: disk-full-rca", "name: my-disk-rca"), encoding="utf-8")
+    result = runner.invoke(app, ["skills", "record", "my-disk-rca", "--yes"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and "no earlier text of this Skill is known" in said, said
+    [version] = memory.skill_versions("my-disk-rca")
+    assert (version.version, version.active, version.reason) == (1, True, "hand edit recorded")
+    assert version.yaml_text == path.read_text(encoding="utf-8")

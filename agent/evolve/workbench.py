@@ -233,8 +233,9 @@ class Workbench:
         base = edit.base
         if base is None:
             report = ReplayReport(skill=edit.name, target_case=None)
-            report.accepted, report.reason = True, ("accepted: a Skill new to Bian Que has no earlier text to replay "
-                                                    "against: it is recorded as its first version")
+            report.accepted, report.reason = True, ("accepted: no earlier text of this Skill is known (no stored "
+                                                    "version, no file it overrides), nothing to replay against: it is "
+                                                    "recorded as its first version")
             return report
         before = replace_skill(self.library, base)
         bench = dataclasses.replace(self, library=before)  # the regression set as the text it replaces selects
