@@ -373,6 +373,7 @@ def test_history_says_when_the_file_no_longer_holds_the_active_version(memory, s
     done.path.write_text(done.path.read_text(encoding="utf-8") + "# tuned by hand\n", encoding="utf-8")
     edited = " ".join(runner.invoke(app, ["skills", "history", NAME]).output.split())
     assert f"v2 is the active version, but {done.path} holds other text (edited by hand since)" in edited
+    assert f"`bianque skills record {NAME}` replays and records it now" in edited  # the author's path
     done.path.write_text("name: [broken\n", encoding="utf-8")
     broken = " ".join(runner.invoke(app, ["skills", "history", NAME]).output.split())
     assert f"v2 is the active version, but {done.path} does not load (the Skill in use comes from" in broken

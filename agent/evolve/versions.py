@@ -312,7 +312,8 @@ def active_elsewhere_line(memory: Any, user_dir: Path, name: str, current: Loade
     own = user_skill_path(user_dir, name, current)
     if current.path is None or current.path.resolve() != own.resolve():
         return f"{said} {own} is gone and {current.path or 'the built-in Skill'} answers: roll back to write it again"
-    return f"{said} {own} holds other text (edited by hand since): it is stored at the next save or rollback"
+    return (f"{said} {own} holds other text (edited by hand since): it is stored at the next save or rollback; "
+            f"`bianque skills record {name}` replays and records it now")
 
 
 def already_at(memory: Any, name: str, version: int, current: LoadedSkill | None) -> SkillVersionRecord | None:
