@@ -7,6 +7,7 @@ modules are imported inside the fixtures, so a test that needs none of them does
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
@@ -34,6 +35,9 @@ def bianque_home(tmp_path, monkeypatch):
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
+    jobs = sys.modules.get("agent.scheduler.jobs")
+    if jobs is not None:  # a test that failed with a scheduler started had left its settings to the next test
+        jobs.configure(None, None)
 
 
 @pytest.fixture

@@ -81,11 +81,12 @@ def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: Gather
     by_deadline = left < budget
     started = time.monotonic()
     ends = started + min(budget, left)
+    late = (over or deadline.cut) if by_deadline else f"timed out after {timeout:g}s"
 
     def unless_over(fn: Callable[[], Any]) -> Any:
         if time.monotonic() >= ends:
             return _NOT_STARTED
-        with answer_by(ends):
+        with answer_by(ends, late):  # a call that ends itself then says what a call given up on says
             return fn()
 
     pool = ThreadPoolExecutor(max_workers=MAX_WORKERS)
@@ -95,7 +96,6 @@ def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: Gather
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         deadline.spend(time.monotonic() - started)
-    late = (over or deadline.cut) if by_deadline else f"timed out after {timeout:g}s"
     out: dict[str, Any] = {}
     for key, future in futures.items():
         if future not in done:

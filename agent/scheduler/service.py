@@ -35,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from agent.config import Settings
 from agent.cron import cron_trigger
 from agent.memory import Memory
-from agent.memory.db import make_engine, unavailable
+from agent.memory.db import make_engine, unavailable, writer
 from agent.scheduler.jobs import end_interrupted_runs, failure_reason, scheduled_inspection, skipped_in_process
 from agent.scheduler.specs import UnknownServices, desired_schedules
 
@@ -117,7 +117,10 @@ class InspectionScheduler(BackgroundScheduler):
 
 def build_scheduler(settings: Settings, *, workers: int = 2) -> InspectionScheduler:
     """A (not started) background scheduler whose job store is the configured database, in UTC."""
-    engine = make_engine(settings.resolved_database_url)
+    # every job-store transaction takes SQLite's write lock at BEGIN: a deferred one that read (the table's check at
+    # start, a due job's lookup) and then wrote while a queue worker had written meanwhile failed at once with
+    # "database is locked", whatever the busy timeout (PostgreSQL ignores the option)
+    engine = writer(make_engine(settings.resolved_database_url))
     return InspectionScheduler(
         settings,
         jobstores={JOBSTORE: SQLAlchemyJobStore(engine=engine, tablename=JOBSTORE_TABLE), LOCAL: MemoryJobStore()},

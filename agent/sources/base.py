@@ -15,15 +15,17 @@ from agent.series import ChangeRecord, LogRecord, Series
 
 T = TypeVar("T")
 Status = Literal["ok", "no_data", "error"]
-_ANSWER_BY: ContextVar[float | None] = ContextVar("answer_by", default=None)  # time.monotonic() of the deadline
+# time.monotonic() by which this thread's source calls are no longer waited for, and why they then bring nothing
+_ANSWER_BY: ContextVar[tuple[float, str | None] | None] = ContextVar("answer_by", default=None)
 
 
 @contextmanager
-def answer_by(ends: float) -> Iterator[None]:
+def answer_by(ends: float, why: str | None = None) -> Iterator[None]:
     """Source calls made in the block (in this thread) must be answered by ``ends`` (``time.monotonic()``): the
     investigation stops waiting for them then (``agent.graph.deadline.ask``), so a source that can bound its own
-    requests (the PromQL source: each request's timeout) gives up then too instead of running on unwatched."""
-    token = _ANSWER_BY.set(ends)
+    requests (the PromQL source: each request's timeout) gives up then too instead of running on unwatched, saying
+    ``why`` (the reason the investigation gives a call it stopped waiting for, :func:`late_reason`)."""
+    token = _ANSWER_BY.set((ends, why))
     try:
         yield
     finally:
@@ -33,8 +35,15 @@ def answer_by(ends: float) -> Iterator[None]:
 def time_left() -> float | None:
     """Seconds left before the calls of this thread are no longer waited for (:func:`answer_by`; 0 once passed),
     None when no one set a bound."""
-    ends = _ANSWER_BY.get()
-    return None if ends is None else max(0.0, ends - time.monotonic())
+    bound = _ANSWER_BY.get()
+    return None if bound is None else max(0.0, bound[0] - time.monotonic())
+
+
+def late_reason() -> str | None:
+    """Why a call of this thread that the bound of :func:`answer_by` ended brings nothing, as the investigation says
+    it of a call it stopped waiting for; None when none was given."""
+    bound = _ANSWER_BY.get()
+    return None if bound is None else bound[1]
 
 
 @dataclass

@@ -13,7 +13,7 @@ import httpx
 from agent.call_labels import OWN_SERVICE, CallLabels
 from agent.config import masked_url
 from agent.series import Series, make_series
-from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult, time_left
+from agent.sources.base import MetricInfo, MetricQuery, QueryLimits, SourceResult, late_reason, time_left
 from agent.sources.promql import label_ref, regex_selector, selector
 from agent.sources.resample import to_step
 
@@ -260,9 +260,10 @@ class PrometheusMetricSource:
         """The ``data`` field of a successful API answer, or :class:`PrometheusError`."""
         url, shown = self.base_url + path, self.shown_url + path
         timeout, bounded = self._request_timeout()
+        why = late_reason() if bounded else None  # what the investigation says of a call it stopped waiting for
         if timeout <= 0:
-            raise NoAnswerInTime(f"{shown}: not asked: {LEFT_NONE}")
-        waited = f"{shown}: no answer within {timeout:g}s" + (f" ({BOUNDED})" if bounded else "")
+            raise NoAnswerInTime(f"{shown}: {why or f'not asked: {LEFT_NONE}'}")
+        waited = f"{shown}: " + (why or f"no answer within {timeout:g}s" + (f" ({BOUNDED})" if bounded else ""))
         try:
             with client.stream("GET", url, params=params, timeout=timeout) as response:
                 raw = self._read_bounded(response, shown, waited)
