@@ -220,3 +220,13 @@ def test_a_notification_url_that_is_no_http_url_is_refused_without_showing_it(ur
         get_settings()
     assert url not in str(refused.value)
     assert Settings(notify_url="  ").notify_url is None
+
+
+@pytest.mark.parametrize("url", ["http://xn--zz--/services/T0/secret-part", "http://127.0.0.1:9/secret-part\x7f"])
+def test_a_url_the_http_client_refuses_is_a_failed_delivery_not_an_exception(url, caplog):
+    notifier = Notifier(url, sleep=lambda _: pytest.fail("a URL that cannot be posted to was retried"))
+    with caplog.at_level(logging.WARNING):
+        delivery = notifier.failure(ORIGIN, "RuntimeError: sources down")
+    assert delivery is not None and not delivery.delivered and delivery.attempts == 1
+    assert notifier.status()["failed"] == 1 and "secret-part" not in (delivery.problem or "")
+    assert "secret-part" not in caplog.text

@@ -173,6 +173,9 @@ class Notifier:
         except httpx.HTTPError as exc:
             message = str(exc).replace(self.url, self.where or "") or type(exc).__name__
             return True, f"{type(exc).__name__}: {message}"
+        except Exception as exc:  # noqa: BLE001 - a URL httpx refuses (InvalidURL, an IDNA host): never raise, no retry
+            message = str(exc).replace(self.url, self.where or "") or type(exc).__name__
+            return False, f"{type(exc).__name__}: {message}"
         if response.is_success:
             return False, None
         answer = " ".join(response.text.split())[:200]
