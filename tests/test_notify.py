@@ -230,3 +230,13 @@ def test_a_url_the_http_client_refuses_is_a_failed_delivery_not_an_exception(url
     assert delivery is not None and not delivery.delivered and delivery.attempts == 1
     assert notifier.status()["failed"] == 1 and "secret-part" not in (delivery.problem or "")
     assert "secret-part" not in caplog.text
+
+
+def test_a_mattermost_mention_or_markdown_link_in_untrusted_text_mentions_no_one_and_links_nowhere():
+    annotation = "@channel @here look: [the fix](https://evil.example) ![](https://track.example/p.png) a@b.c"
+    event = alert_event(annotations={"summary": annotation})
+    notice = result_notice(result(rca(True)), event, "alert investigation (incident inc-1)")
+    line = notice.text.splitlines()[1]
+    assert "@channel" not in line and "@here" not in line and "](" not in line
+    assert line.replace("\u200b", "").count(annotation) == 1  # shown as typed, only made inert
+    assert annotation in notice.payload()["bianque"]["event"]

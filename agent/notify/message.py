@@ -8,6 +8,7 @@ stays text), and they never become our own words. The data part holds them as gi
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -22,6 +23,9 @@ SHOWN = 5  # items or root causes a notification lists at most (the case holds t
 TEXT_LIMIT = 200  # characters of one untrusted value in the text
 NoticeKind = Literal["inspection", "rca", "release_interception", "failure", "test"]
 FormName = Literal["json", "text"]
+BREAK = "\u200b"  # a zero-width space: invisible, but no mention or link syntax reads across it
+MENTION = re.compile(r"@(?=\w)")  # Mattermost's (and Discord's) @channel, @here, @all, @someone
+LINK = re.compile(r"\](?=\()")  # a Markdown link or image, [text](url) / ![](url), as Mattermost renders it
 
 
 class Notice(BaseModel):
@@ -45,9 +49,12 @@ class Notice(BaseModel):
 
 def chat_text(value: Any, limit: int = TEXT_LIMIT) -> str:
     """An untrusted value for a notification's text: one line, truncated, and ``&``, ``<``, ``>`` escaped as chat
-    webhooks (Slack, Mattermost) read them, so it can mention no one and link nowhere."""
+    webhooks (Slack, Mattermost) read them, so it can mention no one and link nowhere: Slack's ``<!channel>`` and
+    ``<url|text>`` are escaped, and a zero-width space follows the ``@`` of a Mattermost mention (``@channel``) and
+    the ``]`` of a Markdown link (``[text](url)``), which Slack shows as typed."""
     flat = one_line(value, limit)
-    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return LINK.sub("]" + BREAK, MENTION.sub("@" + BREAK, flat))
 
 
 def needs_attention(verdict: Verdict) -> bool:
