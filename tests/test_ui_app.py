@@ -538,3 +538,15 @@ def test_the_sidebar_says_where_notifications_go_without_the_secret_path(monkeyp
     captions = [shown(c.value) for c in app().run().sidebar.caption]
     assert "Notifications: results needing attention are posted to https://hooks.example.com/…" in captions
     assert "secret-part" not in "".join(captions)
+
+
+def test_a_link_to_a_case_not_stored_here_says_so_instead_of_showing_another_case_silently():
+    newest = seed_case("rca-slow-dependency")
+    at = app()
+    at.query_params["case"] = "[nosuch](https://evil.example)"
+    at = open_cases(at)
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning)
+    assert "No case '[nosuch](https://evil.example)' is stored here" in shown(warning)
+    assert "\\[nosuch\\]" in warning  # escaped: the id from the address is text, never a link
+    assert at.selectbox[1].value == newest and any(f"Case {newest}" in h.value for h in at.subheader)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from agent.memory import CaseNotFoundError
 from agent.memory.lines import correction_line
 from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
@@ -74,8 +75,13 @@ wanted = st.session_state.get(SELECTED_CASE)
 if wanted and wanted not in by_id:  # opened from another page (a schedule's run): it may be older than those listed
     try:
         by_id = {wanted: backend.get_case(wanted), **by_id}
-    except Exception as exc:  # gone, or the database away: the newest case is shown instead
+    except CaseNotFoundError:  # a mistyped link, or one from another Bian Que's database: said, not swapped silently
+        st.warning(plain(f"No case {wanted!r} is stored here (a link from another Bian Que, or a mistyped id): "
+                         "the newest case is shown instead."))
+    except Exception as exc:  # the database away: the newest case is shown instead, saying why
         log.warning("opening case %s failed", wanted, exc_info=exc)
+        st.warning(plain(f"Case {wanted!r} could not be opened ({type(exc).__name__}: {exc}): the newest case is "
+                         "shown instead."))
 ids = list(by_id)
 chosen = st.selectbox(
     "Case", ids, index=ids.index(wanted) if wanted in by_id else 0, format_func=lambda i: case_option(by_id[i])
