@@ -117,3 +117,25 @@ def test_a_skill_written_from_scratch_is_recorded_as_its_first_version(memory, s
     [version] = memory.skill_versions("my-disk-rca")
     assert (version.version, version.active, version.reason) == (1, True, "hand edit recorded")
     assert version.yaml_text == path.read_text(encoding="utf-8")
+
+
+def test_a_refused_edit_says_the_file_still_holds_it_in_use_and_how_to_put_the_text_it_replaced_back(
+        memory, settings, edited, tmp_path, monkeypatch) -> None:
+    """Refused, nothing is recorded, but the edited file is still the Skill every investigation and schedule runs."""
+    _confirmed_case(memory, tmp_path)
+    _scripted(monkeypatch, right_before=True, right_after=False)
+    refused = runner.invoke(app, ["skills", "record", NAME, "--yes"])
+    said = " ".join(refused.output.split())
+    assert refused.exit_code == 1, refused.output
+    assert f"nothing recorded, but {edited} still holds the edit, and it is the {NAME} in use now" in said
+    assert f"or remove it to use {settings.skills_dirs[0] / (NAME + '.yaml')}" in said
+    _scripted(monkeypatch, right_before=False, right_after=True)
+    assert runner.invoke(app, ["skills", "record", NAME, "--yes"]).exit_code == 0  # v2, with the memory signal
+    edited.write_text(edited.read_text(encoding="utf-8").replace("id: memory\n", "id: mem\n"), encoding="utf-8")
+    monkeypatch.setattr("agent.evolve.workbench.investigate_runner", lambda *_a, **_k: lambda case, library, skill: (
+        rca_verdict("ranking", "memory_leak") if "memory" in {m.id for m in library.get(skill).skill.data.metrics}
+        else rca_verdict("ranking", "slow_dependency")))
+    again = runner.invoke(app, ["skills", "record", NAME, "--yes"])
+    said = " ".join(again.output.split())
+    assert again.exit_code == 1, again.output
+    assert f"or `bianque skills rollback {NAME} 2` writes the active v2 back to it" in said

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -10,6 +10,9 @@ from rich.table import Table
 from agent.cli.common import JsonOption, print_json, print_table, with_status
 from agent.cli.evolve_support import YesOption, author, evolve_errors, memory_store, say, show_diff
 from agent.config import get_settings
+
+if TYPE_CHECKING:
+    from agent.evolve.record import HandEdit
 
 
 def history_command(name: Annotated[str, typer.Argument(help="Skill name.")], as_json: JsonOption = False) -> None:
@@ -98,6 +101,19 @@ def rollback_command(
         f"{done.set_aside_line}")
 
 
+def _refused_edit_in_use(edit: HandEdit) -> str:
+    """What a refused hand edit leaves: the file still holds it, and it is the Skill in use; how to put back the text
+    it replaced."""
+    said = f"nothing recorded, but {edit.path} still holds the edit, and it is the {edit.name} in use now " \
+           "(investigations, scheduled inspections)"
+    if edit.base_short.startswith("v"):
+        return f"{said}: edit it again, or `bianque skills rollback {edit.name} {edit.base_short[1:]}` writes the " \
+               f"active {edit.base_short} back to it"
+    if edit.base_short == "overridden":
+        return f"{said}: edit it again, or remove it to use {edit.base_label.removeprefix('the file it overrides, ')}"
+    return f"{said}: edit it again"
+
+
 def record_command(
     name: Annotated[str, typer.Argument(help="Skill name.")],
     message: Annotated[str, typer.Option("--message", "-m", help="What the edit does (kept as its reason).")] = "",
@@ -129,6 +145,7 @@ def record_command(
                              lambda: bench.replay_hand_edit(edit))
         _show_replay(report)
         if not report.accepted:
+            say(_refused_edit_in_use(edit))
             raise typer.Exit(1)
         if not yes:
             typer.confirm(f"Record {name} v{edit.version}?", abort=True)
