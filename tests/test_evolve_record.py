@@ -139,3 +139,16 @@ def test_a_refused_edit_says_the_file_still_holds_it_in_use_and_how_to_put_the_t
     said = " ".join(again.output.split())
     assert again.exit_code == 1, again.output
     assert f"or `bianque skills rollback {NAME} 2` writes the active v2 back to it" in said
+
+
+def test_an_unedited_copy_of_a_built_in_skill_has_nothing_to_record(memory, settings) -> None:
+    """`skills show NAME > $BIANQUE_HOME/skills/NAME.yaml` then `record` before editing: no version, no v2 said."""
+    built_in = settings.skills_dirs[0] / f"{NAME}.yaml"
+    copy = settings.resolved_user_skills_dir / f"{NAME}.yaml"
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_bytes(built_in.read_bytes())
+    result = runner.invoke(app, ["skills", "record", NAME, "--yes"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, said
+    assert f"{copy} holds the text of the file it overrides, {built_in}, nothing to record" in said
+    assert "as v2" not in said and memory.skill_versions(NAME) == []

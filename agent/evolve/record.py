@@ -88,6 +88,9 @@ def hand_edit(memory: Any, library: SkillLibrary, name: str) -> HandEdit:
     elif (replaced := _overridden(library, name)) is not None:
         base_text, label, short = replaced.read_bytes().decode("utf-8"), f"the file it overrides, {replaced}", \
             "overridden"
+        if base_text == text:  # a copy not edited yet (`skills show NAME > …`): no change to replay or record
+            raise NothingToRecord(f"{name}: {loaded.path or 'its file'} holds the text of the file it overrides, "
+                                  f"{replaced}, nothing to record (edit it, then record it)")
     else:
         base_text, label, short = None, "nothing", "none"
     said = int(loaded.skill.version)
