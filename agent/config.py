@@ -159,7 +159,7 @@ class Settings(BaseSettings):
         try:
             url.port  # noqa: B018 - a port that is not a number raises here
         except ValueError:
-            raise ValueError("not a URL: its port is not a number") from None
+            raise ValueError("not a URL: its port is not a number from 0 to 65535") from None
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError("not an http(s) URL: give the scheme and host, e.g. https://hooks.example.com/services/…")
         return SecretStr(value.get_secret_value().strip())

@@ -240,3 +240,21 @@ def test_a_mattermost_mention_or_markdown_link_in_untrusted_text_mentions_no_one
     assert "@channel" not in line and "@here" not in line and "](" not in line
     assert line.replace("\u200b", "").count(annotation) == 1  # shown as typed, only made inert
     assert annotation in notice.payload()["bianque"]["event"]
+
+
+@pytest.mark.parametrize(("url", "where"), [
+    ("http://[::1]:8080/hooks/secret-part", "http://[::1]:8080/…"),
+    ("http://127.0.0.1:0/hooks/secret-part", "http://127.0.0.1:0/…"),
+    ("https://user:pw@hooks.example.com/services/secret-part?token=t", "https://hooks.example.com/…"),
+])
+def test_the_receiver_is_named_by_scheme_host_and_port_as_given_never_its_secret_parts(url, where):
+    assert Notifier(url).where == where
+
+
+def test_a_webhook_port_out_of_range_is_said_so_without_the_url(monkeypatch):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        Settings(notify_url="http://127.0.0.1:99999/hooks/secret-part")
+    [error] = raised.value.errors()
+    assert error["msg"] == "Value error, not a URL: its port is not a number from 0 to 65535"

@@ -75,7 +75,8 @@ class Notifier:
         if not self.url:
             return None
         url = urlparse(self.url)
-        return f"{url.scheme}://{url.hostname}{f':{url.port}' if url.port else ''}/…"
+        host = f"[{url.hostname}]" if url.hostname and ":" in url.hostname else url.hostname  # an IPv6 address
+        return f"{url.scheme}://{host}{f':{url.port}' if url.port is not None else ''}/…"
 
     def describe(self) -> str:
         """Where notifications go, in a line (what `serve`, `schedule start` and the UI's sidebar say)."""
