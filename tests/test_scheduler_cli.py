@@ -639,6 +639,31 @@ def test_start_says_it_waits_for_a_run_only_while_one_runs(runner):
     assert said == ("stopping: an inspection in progress finished and recorded first (Ctrl-C again stops at once)")
 
 
+def test_start_says_it_waits_for_a_notification_being_posted(runner, monkeypatch):
+    """A run recorded, its notification still being posted to a receiver that does not answer: the scheduler waits
+    for that post as it stops, so it does not say it stops at once."""
+    import agent.notify.delivery as delivery
+    from agent.cli.schedule import _stopping
+    from agent.notify import Notice
+
+    monkeypatch.setenv("BIANQUE_NOTIFY_URL", "http://127.0.0.1:9/hooks/secret-part")
+    monkeypatch.setenv("BIANQUE_NOTIFY_TIMEOUT_S", "40")
+    get_settings.cache_clear()
+    notifier = delivery.notifier_for(get_settings())
+    said: list[str] = []
+
+    def post(body):
+        said.append(_stopping())
+        return False, None
+
+    monkeypatch.setattr(notifier, "_post", post)
+    notifier.send(Notice(kind="test", attention=True, text="t"))
+    assert said == [
+        "stopping: no inspection in progress; a notification being posted is finished first (at most 123 s: "
+        "BIANQUE_NOTIFY_TIMEOUT_S for each of its posts; Ctrl-C again stops at once)"]
+    assert _stopping() == "stopping: no inspection in progress"
+
+
 def test_start_prints_one_line_per_finished_run(runner, capsys):
     from agent.cli.schedule import print_finished_runs
     from agent.scheduler import start_scheduler

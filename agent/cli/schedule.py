@@ -412,9 +412,14 @@ def start() -> None:
 
 def _stopping() -> str:
     """What `schedule start` says as it stops: that it waits for the runs in progress, only when there are some."""
+    from agent.notify.delivery import posting_now
     from agent.scheduler.jobs import runs_in_progress
 
     if not (running := runs_in_progress()):
+        posting, longest = posting_now()
+        if posting:  # a run's notification to a receiver that is slow or does not answer: it holds the run's thread
+            return ("stopping: no inspection in progress; a notification being posted is finished first (at most "
+                    f"{longest:g} s: BIANQUE_NOTIFY_TIMEOUT_S for each of its posts; Ctrl-C again stops at once)")
         return "stopping: no inspection in progress"
     return (f"stopping: {'an inspection' if running == 1 else f'{running} inspections'} in progress finished and "
             "recorded first (Ctrl-C again stops at once)")

@@ -57,6 +57,7 @@ class Notifier:
         self.sent = 0
         self.failed = 0
         self.problem: str | None = None  # why the last notification was not delivered (None after one was)
+        self.posting = 0  # notifications being posted now (a stopping scheduler waits for them)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
@@ -144,6 +145,20 @@ class Notifier:
         delivered."""
         if not self.url:
             return Delivery(False, 0, "no notification URL is set (BIANQUE_NOTIFY_URL)")
+        with self._lock:
+            self.posting += 1
+        try:
+            return self._send(notice, warn)
+        finally:
+            with self._lock:
+                self.posting -= 1
+
+    @property
+    def longest_post_s(self) -> float:
+        """How long posting one notification may take at most: every attempt's timeout and the waits between."""
+        return self.attempts * self.timeout_s + sum(self.backoff_s * 2 ** i for i in range(self.attempts - 1))
+
+    def _send(self, notice: Notice, warn: bool) -> Delivery:
         body = notice.payload(self.form)
         problem = "not posted"
         attempt = 0
@@ -185,6 +200,14 @@ class Notifier:
 
 _notifiers: dict[tuple[str | None, str, str, float, float, str | None], Notifier] = {}
 _notifiers_lock = threading.Lock()
+
+
+def posting_now() -> tuple[int, float]:
+    """Notifications this process's notifiers are posting now, and how long the slowest may take at most (0, 0.0:
+    none): what a stopping scheduler waits for."""
+    with _notifiers_lock:
+        notifiers = [n for n in _notifiers.values() if n.posting]
+    return sum(n.posting for n in notifiers), max((n.longest_post_s for n in notifiers), default=0.0)
 
 
 def notifier_for(settings: Settings) -> Notifier:
