@@ -295,3 +295,22 @@ def test_schema_accepts_the_shipped_skills():
     for path in sorted(SHIPPED.glob("*.yaml")):
         errors = list(validator.iter_errors(plain(load_skill(path).raw)))
         assert errors == [], (path.name, [e.message for e in errors])
+
+
+def test_show_into_the_users_skill_directory_copies_a_built_in_skill_without_warning_of_the_file_it_writes(
+        bianque_home):
+    """`skills show NAME > $BIANQUE_HOME/skills/NAME.yaml` (docs/evolution.md): the shell makes that file empty before
+    the command reads the Skill directories; it is the output being written, not a broken override to warn of."""
+    import os
+    import subprocess
+    import sys
+
+    target = bianque_home / "skills" / "memory-pressure-rca.yaml"
+    target.parent.mkdir(parents=True)
+    with target.open("wb") as out:
+        done = subprocess.run([sys.executable, "-m", "agent.cli", "skills", "show", "memory-pressure-rca"],
+                              stdout=out, stderr=subprocess.PIPE, text=True, env=os.environ, cwd=PROJECT_ROOT,
+                              timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "did not load" not in done.stderr and "memory-pressure-rca.yaml" in done.stderr  # the header only
+    assert target.read_bytes() == (get_settings().skills_dirs[0] / "memory-pressure-rca.yaml").read_bytes()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import io
 import json
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -102,10 +105,27 @@ def show(name: str = typer.Argument(..., help="Skill name.")) -> None:
         raise _fail(f"No Skill named {name!r}{library.not_loaded(name)}.{hint} See `bianque skills list`.", 2)
     header = f"# {loaded.source}" + (f" (overrides {loaded.overrides})" if loaded.overrides else "")
     (console if console.is_terminal else err_console).print(header, markup=False, highlight=False, soft_wrap=True)
-    if (stand_in := library.stand_in(name)) is not None:
+    if (stand_in := library.stand_in(name)) is not None and not _only_stdout_failed(library.failed_as(name)):
         warn(stand_in)
     text = loaded.path.read_bytes().decode("utf-8") if loaded.path else ""  # its line ends too
     print_syntax(text, "yaml", console)
+
+
+def _only_stdout_failed(failed: list[SkillError]) -> bool:
+    """Whether the files that did not load are all the one standard output writes to: `skills show NAME >
+    $BIANQUE_HOME/skills/NAME.yaml` (the documented way to copy a built-in Skill) finds that file just made empty by
+    the shell, which is no mistake of the user's to warn of."""
+    try:
+        out = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return False
+    for error in failed:
+        try:
+            if not os.path.samestat(os.stat(error.file), out):
+                return False
+        except OSError:
+            return False
+    return bool(failed)
 
 
 def _validate_paths(paths: list[Path]) -> tuple[list[LoadedSkill], list[SkillError]]:
