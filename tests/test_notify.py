@@ -258,3 +258,13 @@ def test_a_webhook_port_out_of_range_is_said_so_without_the_url(monkeypatch):
         Settings(notify_url="http://127.0.0.1:99999/hooks/secret-part")
     [error] = raised.value.errors()
     assert error["msg"] == "Value error, not a URL: its port is not a number from 0 to 65535"
+
+
+@pytest.mark.parametrize(("ui_url", "link"), [
+    ("https://bianque.example.com", "https://bianque.example.com/cases?case=case-1"),
+    ("https://example.com/bianque/", "https://example.com/bianque/cases?case=case-1"),
+    ("https://example.com/bianque?tenant=ops#top", "https://example.com/bianque/cases?tenant=ops&case=case-1"),
+])
+def test_the_case_link_keeps_the_ui_address_path_and_query(ui_url, link):
+    notice = result_notice(result(inspection(DISK)), inspection_event(), ORIGIN, ui_url)
+    assert notice.payload()["bianque"]["case_url"] == link

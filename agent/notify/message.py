@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
@@ -107,7 +107,9 @@ def case_link(ui_url: str | None, case_id: str | None) -> str | None:
     """The web UI's address of a case (its Cases page opens it), or None without a UI address or a case."""
     if not ui_url or not case_id:
         return None
-    return f"{ui_url.rstrip('/')}/cases?{urlencode({'case': case_id})}"
+    url = urlsplit(ui_url)  # a query or fragment of the UI's address (a proxy's `?tenant=`) stays after the path
+    query = "&".join(part for part in (url.query, urlencode({"case": case_id})) if part)
+    return urlunsplit((url.scheme, url.netloc, f"{url.path.rstrip('/')}/cases", query, ""))
 
 
 def failure_notice(origin: str, reason: str) -> Notice:
