@@ -639,29 +639,25 @@ def test_start_says_it_waits_for_a_run_only_while_one_runs(runner):
     assert said == ("stopping: an inspection in progress finished and recorded first (Ctrl-C again stops at once)")
 
 
-def test_start_says_it_waits_for_a_notification_being_posted(runner, monkeypatch):
-    """A run recorded, its notification still being posted to a receiver that does not answer: the scheduler waits
-    for that post as it stops, so it does not say it stops at once."""
+def test_start_says_it_waits_for_the_notifications_not_yet_posted(runner, monkeypatch):
+    """A run recorded, its notification still with a receiver that does not answer (posted by the notifier's own
+    thread, holding no run): the stopping scheduler says it gives them a while, and no more once they are posted."""
+    import threading
+
     import agent.notify.delivery as delivery
     from agent.cli.schedule import _stopping
     from agent.notify import Notice
 
     monkeypatch.setenv("BIANQUE_NOTIFY_URL", "http://127.0.0.1:9/hooks/secret-part")
-    monkeypatch.setenv("BIANQUE_NOTIFY_TIMEOUT_S", "40")
     get_settings.cache_clear()
     notifier = delivery.notifier_for(get_settings())
-    said: list[str] = []
-
-    def post(body):
-        said.append(_stopping())
-        return False, None
-
-    monkeypatch.setattr(notifier, "_post", post)
-    notifier.send(Notice(kind="test", attention=True, text="t"))
-    assert said == [
-        "stopping: no inspection in progress; a notification being posted is finished first (at most 123 s: "
-        "BIANQUE_NOTIFY_TIMEOUT_S for each of its posts; Ctrl-C again stops at once)"]
-    assert _stopping() == "stopping: no inspection in progress"
+    answered = threading.Event()
+    monkeypatch.setattr(notifier, "_post", lambda body: (answered.wait(30), (False, None))[1])
+    assert notifier.notify(Notice(kind="failure", attention=True, text="t", data={"origin": "o"}))
+    assert _stopping() == ("stopping: 1 notification(s) not yet posted given up to 30 s first (Ctrl-C again stops "
+                           "at once)")
+    answered.set()
+    assert notifier.flush(30) and _stopping() == "stopping: no inspection in progress"
 
 
 def test_start_prints_one_line_per_finished_run(runner, capsys):

@@ -34,6 +34,7 @@ from agent.api.workers import QueueWorkers, WorkerPolicy
 from agent.config import Settings, get_settings
 from agent.memory import Memory
 from agent.notify import notifier_for
+from agent.notify.delivery import flush_all
 from agent.version import __version__
 
 log = logging.getLogger("uvicorn.error")  # shown by uvicorn next to its own lines
@@ -83,6 +84,7 @@ def create_app(
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             state.workers.stop(timeout=api.stop_grace_s)
+            flush_all(api.stop_grace_s)  # what the workers and the scheduler queued for a receiver that may be slow
             state.jobs.stop(timeout=api.stop_grace_s)
             close = getattr(state.investigator, "close", None)
             if callable(close):

@@ -411,18 +411,22 @@ def start() -> None:
 
 
 def _stopping() -> str:
-    """What `schedule start` says as it stops: that it waits for the runs in progress, only when there are some."""
-    from agent.notify.delivery import posting_now
+    """What `schedule start` says as it stops: that it waits for the runs in progress and the notifications not yet
+    posted, only when there are some."""
+    from agent.notify.delivery import STOP_GRACE_S, unsent_now
     from agent.scheduler.jobs import runs_in_progress
 
-    if not (running := runs_in_progress()):
-        posting, longest = posting_now()
-        if posting:  # a run's notification to a receiver that is slow or does not answer: it holds the run's thread
-            return ("stopping: no inspection in progress; a notification being posted is finished first (at most "
-                    f"{longest:g} s: BIANQUE_NOTIFY_TIMEOUT_S for each of its posts; Ctrl-C again stops at once)")
+    running = runs_in_progress()
+    unsent, longest = unsent_now()
+    waits = []
+    if running:
+        waits.append(f"{'an inspection' if running == 1 else f'{running} inspections'} in progress finished and "
+                     "recorded")
+    if unsent:  # a receiver slow or not answering: posted by their own thread, waited for up to STOP_GRACE_S
+        waits.append(f"{unsent} notification(s) not yet posted given up to {min(longest, STOP_GRACE_S):g} s")
+    if not waits:
         return "stopping: no inspection in progress"
-    return (f"stopping: {'an inspection' if running == 1 else f'{running} inspections'} in progress finished and "
-            "recorded first (Ctrl-C again stops at once)")
+    return f"stopping: {' and '.join(waits)} first (Ctrl-C again stops at once)"
 
 
 def print_finished_runs(scheduler: InspectionScheduler, settings: Settings) -> None:
@@ -473,8 +477,11 @@ def _shut_down(scheduler: Any) -> None:
     """Stop the scheduler, waiting for the runs in progress; a second Ctrl-C (or SIGTERM) stops the process at once,
     leaving such a run ``running`` until its lease runs out, as a crash would (it had been a traceback, and the run
     recorded as failed by the executor it could no longer use)."""
+    from agent.notify.delivery import STOP_GRACE_S, flush_all
+
     try:
         scheduler.shutdown(wait=True)
+        flush_all(STOP_GRACE_S)  # the notifications its last runs queued, to a receiver that may be slow
     except KeyboardInterrupt:
         err_console.print("stopped without waiting: a run in progress stays 'running' until its lease runs out",
                           markup=False, highlight=False)

@@ -2,12 +2,16 @@
 network fails, never raising into the work that produced it (a notification that cannot be delivered is a warning
 line and a count in ``GET /healthz``; the result itself is stored either way).
 
+Results are posted by one thread per notifier, in the order they came, so a receiver that is slow or does not
+answer holds no scheduled run and no queue worker: their work ends when the result is stored.
+
 A chat webhook's URL holds its secret in the path, so logs and health name only its scheme and host.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3  # posts of one notification at most
 BACKOFF_S = 1.0  # wait before the second post, doubled before each further one
 REPEAT_S = 4 * 3600.0  # the same news of one origin is not posted again sooner (as Alertmanager's repeat_interval)
+STOP_GRACE_S = 30.0  # a stopping scheduler waits this long at most for the notifications it has not posted
+WAITING_MAX = 200  # notifications waiting for the sender at most; more (a receiver down in a storm) are dropped
 RETRIED_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})  # the receiver may take it a moment later
 NotifyOn = Literal["attention", "all"]
 
@@ -57,7 +63,11 @@ class Notifier:
         self.sent = 0
         self.failed = 0
         self.problem: str | None = None  # why the last notification was not delivered (None after one was)
-        self.posting = 0  # notifications being posted now (a stopping scheduler waits for them)
+        self.posting = 0  # notifications being posted now
+        self._waiting: queue.Queue[Notice] = queue.Queue(maxsize=WAITING_MAX)
+        self._sender: threading.Thread | None = None
+        self._unsent = 0  # queued and not yet posted nor given up: what flush waits for
+        self._drained = threading.Condition(self._lock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
@@ -90,31 +100,77 @@ class Notifier:
         """What ``GET /healthz`` shows of notifications in this process."""
         with self._lock:
             return {"url": self.where, "on": self.on, "sent": self.sent, "failed": self.failed,
-                    "repeats_held": self.repeats, "problem": self.problem}
+                    "repeats_held": self.repeats, "waiting": self._unsent, "problem": self.problem}
 
     def wants(self, notice: Notice) -> bool:
         """Whether ``notice`` is to be posted: a URL is set, and it needs attention or everything is wanted."""
         return self.configured and (self.on == "all" or notice.attention)
 
-    def notify(self, notice: Notice) -> Delivery | None:
-        """Post ``notice`` when it is wanted and no repeat (None when not); never raises. A repeat is the same
-        signature from the same origin as the last one delivered, within ``repeat_s``; news that needs no attention
-        ends it (the next trouble is news again)."""
+    def notify(self, notice: Notice) -> bool:
+        """Queue ``notice`` for the sender thread when it is wanted and no repeat (True when queued); never raises
+        nor waits for the receiver. A repeat is the same signature from the same origin as the last one delivered
+        (or on its way), within ``repeat_s``; news that needs no attention ends it (the next trouble is news
+        again); a delivery that fails ends it too (the next run's news is posted)."""
         origin = str(notice.data.get("origin", ""))
         if not notice.attention:
             with self._lock:
                 self._told.pop(origin, None)
         if not self.wants(notice):
-            return None
+            return False
         if self._repeat(origin, notice.signature):
             log.info("notification held back: the same news of %s was delivered less than %g s ago", origin,
                      self.repeat_s)
-            return None
-        delivery = self.send(notice)
-        if delivery.delivered and notice.signature:
-            with self._lock:
+            return False
+        with self._lock:
+            if notice.signature:
                 self._told[origin] = (notice.signature, self._clock())
-        return delivery
+            try:
+                self._waiting.put_nowait(notice)
+            except queue.Full:
+                self.failed += 1
+                self.problem = f"{self.where}: {WAITING_MAX} notifications waiting (the receiver is slow or down); " \
+                               "newer ones dropped"
+                self._told.pop(origin, None)
+                log.warning("notification dropped: %s (%s)", self.problem, notice.text.partition("\n")[0])
+                return False
+            self._unsent += 1
+            if self._sender is None:
+                self._sender = threading.Thread(target=self._send_waiting, name="bianque-notify", daemon=True)
+                self._sender.start()
+        return True
+
+    def _send_waiting(self) -> None:
+        """The sender thread: post each queued notice in turn, for the life of the process."""
+        while True:
+            notice = self._waiting.get()
+            try:
+                delivery = self.send(notice)
+            except Exception:  # noqa: BLE001 - a bug here must not end the thread: later notices still go
+                log.exception("posting a notification failed")
+                delivery = Delivery(False, 0, "not posted")
+            with self._lock:
+                origin = str(notice.data.get("origin", ""))
+                if not delivery.delivered and self._told.get(origin, ("",))[0] == notice.signature:
+                    self._told.pop(origin, None)
+                self._unsent -= 1
+                self._drained.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued notice is posted or given up (at most ``timeout`` s): True when none is left."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._unsent:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._drained.wait(left)
+        return True
+
+    @property
+    def unsent(self) -> int:
+        """Notices queued and not yet posted nor given up."""
+        with self._lock:
+            return self._unsent
 
     def _repeat(self, origin: str, signature: str) -> bool:
         with self._lock:
@@ -124,20 +180,21 @@ class Notifier:
             self.repeats += repeat
         return repeat
 
-    def result(self, result: InvestigationResult, event: Event, origin: str) -> Delivery | None:
-        """Notify of a finished investigation when it is wanted; never raises (the result is stored already)."""
+    def result(self, result: InvestigationResult, event: Event, origin: str) -> bool:
+        """Notify of a finished investigation when it is wanted (True: queued); never raises (the result is stored
+        already)."""
         if not self.configured:
-            return None
+            return False
         try:
             notice = result_notice(result, event, origin, self.ui_url)
         except Exception:  # noqa: BLE001 - a notice that cannot be made must not fail the work it reports
             log.exception("could not make the notification of %s (case %s)", origin, result.case_id)
-            return None
+            return False
         return self.notify(notice)
 
-    def failure(self, origin: str, reason: str) -> Delivery | None:
-        """Notify that background work failed for good (always wanted when a URL is set)."""
-        return self.notify(failure_notice(origin, reason)) if self.configured else None
+    def failure(self, origin: str, reason: str) -> bool:
+        """Notify that background work failed for good (always wanted when a URL is set; True: queued)."""
+        return self.notify(failure_notice(origin, reason)) if self.configured else False
 
     def send(self, notice: Notice, *, warn: bool = True) -> Delivery:
         """Post ``notice`` now, retrying a network failure or a status the receiver may recover from (408, 429,
@@ -202,12 +259,27 @@ _notifiers: dict[tuple[str | None, str, str, float, float, str | None], Notifier
 _notifiers_lock = threading.Lock()
 
 
-def posting_now() -> tuple[int, float]:
-    """Notifications this process's notifiers are posting now, and how long the slowest may take at most (0, 0.0:
-    none): what a stopping scheduler waits for."""
+def unsent_now() -> tuple[int, float]:
+    """Notifications this process's notifiers have not posted yet (queued or being posted), and how long posting
+    them may take at most (0, 0.0: none): what a stopping process waits for."""
     with _notifiers_lock:
-        notifiers = [n for n in _notifiers.values() if n.posting]
-    return sum(n.posting for n in notifiers), max((n.longest_post_s for n in notifiers), default=0.0)
+        notifiers = list(_notifiers.values())
+    waiting = [(n.unsent, n.longest_post_s) for n in notifiers if n.unsent]
+    return sum(count for count, _ in waiting), sum(count * longest for count, longest in waiting)
+
+
+def flush_all(timeout: float) -> int:
+    """Wait up to ``timeout`` s in all for this process's notifiers to post what they hold; the number left unsent
+    (said in a warning: the process stops without them)."""
+    deadline = time.monotonic() + timeout
+    with _notifiers_lock:
+        notifiers = list(_notifiers.values())
+    for notifier in notifiers:
+        notifier.flush(max(0.0, deadline - time.monotonic()))
+    left = sum(n.unsent for n in notifiers)
+    if left:
+        log.warning("%d notification(s) not posted: the process stops before the receiver took them", left)
+    return left
 
 
 def notifier_for(settings: Settings) -> Notifier:
