@@ -65,7 +65,8 @@ def rollback_command(
     yes: YesOption = False,
 ) -> None:
     """Restore an earlier version byte for byte (it becomes the active version; written to the user dir). When its
-    text is already the active one, nothing is written and no version is recorded."""
+    text is already the active one and the file holds it, nothing is written and no version is recorded; over a
+    hand edit, the edit is kept in the history first and the restored text recorded after it."""
     from agent.evolve.versions import (
         already_at,
         already_line,
