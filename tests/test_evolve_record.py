@@ -11,11 +11,18 @@ from agent.evolve.corrections import correct_case
 from agent.evolve.patch import Edit, patch_skill
 from agent.evolve.versions import skill_text
 from agent.runtime import load_skills
-from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
+from tests.test_evolve_support import (
+    BLIND,
+    MEMORY_SIGNAL,
+    rca_event,
+    rca_verdict,
+    store_case,
+    use_blind_skills,
+    write_small_bundle,
+)
 
 runner = CliRunner(env={"COLUMNS": "300"})
-NAME = "memory-pressure-rca"
-MEMORY = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{service}"}, "compare": "trend"}
+NAME, MEMORY = BLIND, MEMORY_SIGNAL
 
 
 @pytest.fixture

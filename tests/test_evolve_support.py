@@ -93,6 +93,10 @@ def blind_skills_dir(tmp_path: Path) -> Path:
     return target
 
 
+BLIND = "memory-pressure-rca"  # the Skill that cannot see memory in the blind library
+MEMORY_SIGNAL = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{service}"}, "compare": "trend"}
+
+
 def use_blind_skills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point ``BIANQUE_SKILLS_DIRS`` at a fresh :func:`blind_skills_dir` (settings re-read); that folder."""
     path = blind_skills_dir(tmp_path)

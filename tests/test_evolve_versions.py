@@ -24,11 +24,10 @@ from agent.evolve.versions import (
 )
 from agent.memory import InvalidInputError, SkillVersionNotFoundError
 from agent.runtime import load_skills
-from tests.test_evolve_support import other_skill_in_the_way, use_blind_skills
+from tests.test_evolve_support import BLIND, MEMORY_SIGNAL, other_skill_in_the_way, use_blind_skills
 
 runner = CliRunner()
-NAME = "memory-pressure-rca"
-MEMORY = {"id": "memory", "name": "memory_usage_bytes", "labels": {"service": "{service}"}, "compare": "trend"}
+NAME, MEMORY = BLIND, MEMORY_SIGNAL
 
 
 @pytest.fixture
