@@ -84,7 +84,8 @@ def test_the_built_in_schedules_are_synced_disabled_where_the_live_sources_do_no
     assert result.exit_code == 0, result.output
     said = " ".join(result.stderr.split())
     assert (f"schedules {', '.join(SCHEDULED)} of the built-in Skills stored disabled: they inspect the demo "
-            "system's services, and the live sources do not know") in said
+            "system's services, and no configured source (topology file, metric server, log and change store) "
+            "knows gateway") in said
     assert "`bianque schedule enable JOB_ID` runs one" in said
     rows = listed(runner)
     assert sorted(rows) == SCHEDULED and not any(row["enabled"] for row in rows.values())

@@ -73,8 +73,9 @@ def disabled_mirrors_note(job_ids: Sequence[str], missing: Sequence[str], unansw
     told = ", ".join(missing[:5]) + (f" (+{len(missing) - 5} more)" if len(missing) > 5 else "")
     why = f"; {'; '.join(unanswered)}" if unanswered else ""
     which = f"schedule {job_ids[0]}" if len(job_ids) == 1 else f"schedules {', '.join(job_ids)}"
-    return (f"{which} of the built-in Skills stored disabled: they inspect the demo system's services, and the "
-            f"live sources do not know {told}{why}; `bianque schedule enable JOB_ID` runs one")
+    return (f"{which} of the built-in Skills stored disabled: they inspect the demo system's services, and "
+            f"no configured source (topology file, metric server, log and change store) knows {told}{why}; "
+            "`bianque schedule enable JOB_ID` runs one")
 
 
 def mirror_skill_schedules(memory: Memory, library: SkillLibrary, unknown: UnknownServices | None = None) -> list[str]:
