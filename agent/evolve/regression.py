@@ -137,8 +137,9 @@ def regression_bundles(home: Path, pattern: str | None = None, answers: Answers 
 
 def _regression_bundles(home: Path, pattern: str | None, answers: Answers | None) -> tuple[list[Path], int]:
     """:func:`regression_bundles` and how many bundles of ``pattern`` the set had before ``answers`` chose."""
-    dirs = registered(home) or [CURATED]
-    choose = answers if not registered(home) else None
+    listed = registered(home)
+    dirs = listed or [CURATED]
+    choose = None if listed else answers
     out: dict[Path, Path] = {}  # by real path: a bundle two directories lead to (one holding links) is one case
     seen: set[Path] = set()
     for directory in dirs:
@@ -183,7 +184,7 @@ def regression_cases(home: Path, pattern: str, answers: Answers | None = None, s
     names = Counter(Path(p).name for p in paths)
     cases = [bundle_case(p, by_path=names[Path(p).name] > 1) for p in paths]
     note = ""
-    if answers is not None and not registered(home) and len(paths) < total:
+    if len(paths) < total:  # only the curated default is chosen from (by ``answers``): something was left out
         which = (f"only the {len(paths)} that select it are replayed" if paths else
                  "none selects it, so none is replayed: register labelled bundles of its system with "
                  "`bianque skills regression add DIR`")
