@@ -63,7 +63,6 @@ class Notifier:
         self.sent = 0
         self.failed = 0
         self.problem: str | None = None  # why the last notification was not delivered (None after one was)
-        self.posting = 0  # notifications being posted now
         self._waiting: queue.Queue[Notice] = queue.Queue(maxsize=WAITING_MAX)
         self._sender: threading.Thread | None = None
         self._unsent = 0  # queued and not yet posted nor given up: what flush waits for
@@ -111,7 +110,7 @@ class Notifier:
         nor waits for the receiver. A repeat is the same signature from the same origin as the last one delivered
         (or on its way), within ``repeat_s``; news that needs no attention ends it (the next trouble is news
         again); a delivery that fails ends it too (the next run's news is posted)."""
-        origin = str(notice.data.get("origin", ""))
+        origin = notice.origin
         if not notice.attention:
             with self._lock:
                 self._told.pop(origin, None)
@@ -149,9 +148,8 @@ class Notifier:
                 log.exception("posting a notification failed")
                 delivery = Delivery(False, 0, "not posted")
             with self._lock:
-                origin = str(notice.data.get("origin", ""))
-                if not delivery.delivered and self._told.get(origin, ("",))[0] == notice.signature:
-                    self._told.pop(origin, None)
+                if not delivery.delivered and self._told.get(notice.origin, ("",))[0] == notice.signature:
+                    self._told.pop(notice.origin, None)
                 self._unsent -= 1
                 self._drained.notify_all()
 
@@ -202,20 +200,6 @@ class Notifier:
         delivered."""
         if not self.url:
             return Delivery(False, 0, "no notification URL is set (BIANQUE_NOTIFY_URL)")
-        with self._lock:
-            self.posting += 1
-        try:
-            return self._send(notice, warn)
-        finally:
-            with self._lock:
-                self.posting -= 1
-
-    @property
-    def longest_post_s(self) -> float:
-        """How long posting one notification may take at most: every attempt's timeout and the waits between."""
-        return self.attempts * self.timeout_s + sum(self.backoff_s * 2 ** i for i in range(self.attempts - 1))
-
-    def _send(self, notice: Notice, warn: bool) -> Delivery:
         body = notice.payload(self.form)
         problem = "not posted"
         attempt = 0
@@ -238,17 +222,19 @@ class Notifier:
                         notice.text.partition("\n")[0])
         return Delivery(False, attempt, said)
 
+    @property
+    def longest_post_s(self) -> float:
+        """How long posting one notification may take at most: every attempt's timeout and the waits between."""
+        return self.attempts * self.timeout_s + sum(self.backoff_s * 2 ** i for i in range(self.attempts - 1))
+
     def _post(self, body: dict[str, Any]) -> tuple[bool, str | None]:
         """One post: (worth retrying, problem or None when delivered)."""
         assert self.url is not None
         try:
             response = httpx.post(self.url, json=body, timeout=self.timeout_s, follow_redirects=False)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # noqa: BLE001 - never raise; a URL httpx refuses (InvalidURL, an IDNA host): no retry
             message = str(exc).replace(self.url, self.where or "") or type(exc).__name__
-            return True, f"{type(exc).__name__}: {message}"
-        except Exception as exc:  # noqa: BLE001 - a URL httpx refuses (InvalidURL, an IDNA host): never raise, no retry
-            message = str(exc).replace(self.url, self.where or "") or type(exc).__name__
-            return False, f"{type(exc).__name__}: {message}"
+            return isinstance(exc, httpx.HTTPError), f"{type(exc).__name__}: {message}"
         if response.is_success:
             return False, None
         answer = " ".join(response.text.split())[:200]

@@ -39,6 +39,11 @@ class Notice(BaseModel):
     signature: str = Field(default="", description="What a repeat is told by, with its origin: the same signature "
                                                    "again is the same news (empty: never a repeat).")
 
+    @property
+    def origin(self) -> str:
+        """What started the work the notice reports (its repeats are judged per origin)."""
+        return str(self.data.get("origin", ""))
+
     def payload(self, form: FormName = "json") -> dict[str, Any]:
         """The JSON body posted: ``{"text": …}`` alone (``text``: chat webhooks that refuse other fields), or with
         ``bianque`` holding the data (``json``, the default; Slack- and Mattermost-style webhooks read ``text``)."""
