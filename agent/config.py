@@ -16,7 +16,8 @@ from pydantic_settings import SettingsError as SourceError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What each HTTP endpoint setting looks like, for the error when one is given without its scheme.
 EXAMPLE_URLS = {"llm_base_url": "http://localhost:8080/v1", "prometheus_url": "http://localhost:9090",
-                "chroma_url": "http://localhost:8000", "ui_url": "http://localhost:8501"}
+                "chroma_url": "http://localhost:8000", "ui_url": "http://localhost:8501",
+                "notify_url": "https://hooks.example.com/services/…"}
 DATABASE_URL_EXAMPLES = "sqlite:///path/to/bianque.db or postgresql+psycopg://user:pw@host/db"
 # Source timeouts one investigation may wait for its sources in all by default (gather_deadline_s). It asks in
 # rounds, one after the other (label names, services with data, calls read off labels and logs, the Skill's data in
@@ -29,6 +30,20 @@ def gather_deadline(given_s: float | None, source_timeout_s: float) -> float:
     """One investigation's bound on its waiting for sources: the one given, else GATHER_DEADLINE_TIMEOUTS source
     timeouts (the settings' and a Toolkit's alike)."""
     return given_s or GATHER_DEADLINE_TIMEOUTS * source_timeout_s
+
+
+def checked_http_url(text: str, example: str, *, secret: bool = False) -> str:
+    """``text`` when it is an ``http(s)://host[:port]/path`` URL, else ValueError saying why and showing ``example``;
+    a ``secret`` URL's parts are never quoted back."""
+    url = urlparse(text)
+    try:
+        url.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError as exc:
+        said = "its port is not a number from 0 to 65535" if secret else masked_url(str(exc))
+        raise ValueError(f"not a URL: {said}") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(f"not an http(s) URL: give the scheme and host, e.g. {example}")
+    return text
 
 
 class Settings(BaseSettings):
@@ -139,14 +154,7 @@ class Settings(BaseSettings):
         retried, at run time."""
         if value is None or not value.strip():
             return None
-        url = urlparse(value.strip())
-        try:
-            url.port  # noqa: B018 - a port that is not a number raises here
-        except ValueError as exc:
-            raise ValueError(f"not a URL: {masked_url(str(exc))}") from None
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError(f"not an http(s) URL: give the scheme and host, e.g. {EXAMPLE_URLS[info.field_name]}")
-        return value.strip()
+        return checked_http_url(value.strip(), EXAMPLE_URLS[info.field_name])
 
     @field_validator("notify_url")
     @classmethod
@@ -155,14 +163,7 @@ class Settings(BaseSettings):
         never shown (a chat webhook's path is its secret)."""
         if value is None or not value.get_secret_value().strip():
             return None
-        url = urlparse(value.get_secret_value().strip())
-        try:
-            url.port  # noqa: B018 - a port that is not a number raises here
-        except ValueError:
-            raise ValueError("not a URL: its port is not a number from 0 to 65535") from None
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise ValueError("not an http(s) URL: give the scheme and host, e.g. https://hooks.example.com/services/…")
-        return SecretStr(value.get_secret_value().strip())
+        return SecretStr(checked_http_url(value.get_secret_value().strip(), EXAMPLE_URLS["notify_url"], secret=True))
 
     @field_validator("gather_deadline_s", mode="before")
     @classmethod
