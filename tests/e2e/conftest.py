@@ -19,12 +19,9 @@ Fixtures for other e2e tests:
 
 from __future__ import annotations
 
-import http.server
 import json
 import math
-import queue
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -44,6 +41,7 @@ from tests.e2e.servers import (
     wait_ready,
     wait_until,
 )
+from tests.fakes.receiver import Receiver
 from tests.server_lifetime import forget, record
 
 
@@ -185,34 +183,12 @@ def prometheus_url(start_prometheus, prometheus_series) -> str:
 # --- Alertmanager ---------------------------------------------------------------------------
 
 
-class WebhookRecorder:
-    """A loopback HTTP server keeping every JSON body POSTed to it."""
+class WebhookRecorder(Receiver):
+    """A loopback HTTP server keeping every JSON body POSTed to it (started at once)."""
 
     def __init__(self) -> None:
-        self.bodies: queue.Queue[dict] = queue.Queue()
-        recorder = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                recorder.bodies.put(json.loads(self.rfile.read(length) or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhook"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def next(self, timeout: float = 30.0) -> dict:
-        """The next body received (fails the test when none arrives in ``timeout``)."""
-        try:
-            return self.bodies.get(timeout=timeout)
-        except queue.Empty:
-            pytest.fail(f"no webhook call reached {self.url} within {timeout:g}s")
+        super().__init__(path="/webhook")
+        self.start()
 
     def wait_for(self, alertname: str, timeout: float = 30.0) -> dict:
         """The next body holding an alert named ``alertname``; other bodies are dropped."""
@@ -222,10 +198,6 @@ class WebhookRecorder:
             if any(a.get("labels", {}).get("alertname") == alertname for a in body.get("alerts", [])):
                 return body
         pytest.fail(f"no webhook call with alert {alertname} reached {self.url} within {timeout:g}s")
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 ALERTMANAGER_CONFIG = """\
