@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from functools import lru_cache
 
 
 def listed(names: Collection[str]) -> str:
@@ -40,7 +41,7 @@ def own_code_split(text: str) -> list[tuple[str, bool]]:
     A stray backtick before it (from the data) does not hide one: the spans are looked for, not paired."""
     if "`" not in text or not OWN_COMMANDS:
         return [(text, False)]
-    spans = re.compile("`(?:" + "|".join(map(re.escape, sorted(OWN_COMMANDS, key=len, reverse=True))) + ")`")
+    spans = _spans(frozenset(OWN_COMMANDS))
     pieces: list[tuple[str, bool]] = []
     at = 0
     for match in spans.finditer(text):
@@ -51,6 +52,12 @@ def own_code_split(text: str) -> list[tuple[str, bool]]:
     if at < len(text) or not pieces:
         pieces.append((text[at:], False))
     return pieces
+
+
+@lru_cache(maxsize=4)
+def _spans(commands: frozenset[str]) -> re.Pattern[str]:
+    """The code spans of ``commands``, longest first (compiled once per set: a command declared later is a new set)."""
+    return re.compile("`(?:" + "|".join(map(re.escape, sorted(commands, key=len, reverse=True))) + ")`")
 
 
 # Our advice's commands, declared here so that every process that renders a stored report or verdict (the UI)
