@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from agent.cli.app import app
 from agent.config import PROJECT_ROOT, get_settings
-from agent.evolve.authoring import AuthoringError, from_template, guess_pattern
+from agent.evolve.authoring import AuthoringError, closest_skill, from_template, guess_pattern
 from agent.evolve.instructions import InstructionNotUnderstood, NothingToChange, instruction_edits
 from agent.evolve.patch import patch_skill
 from agent.memory import Memory
@@ -341,3 +341,17 @@ def test_a_copy_keeps_the_triggers_about_the_fault_and_says_whose_instructions_i
                for n in new.notes)
     braces = from_template(library, "RCA of {weird} latency on the order service", module="ts-order-service")
     assert "This Skill is for: RCA of (weird) latency" in braces.patched.loaded.skill.analysis.instructions
+
+
+def test_words_several_skills_say_alike_choose_the_generic_template(library) -> None:
+    """Four Skills' triggers say "errors" and "timeouts" alike: the tie had been broken by reverse name (the
+    recommendation Skill for "payment errors and timeouts"); no one of them is closer than the generic Skill."""
+    assert closest_skill(library, "payment errors and timeouts", "rca", None).name == "generic-rca"
+    assert closest_skill(library, "recommendation timeouts", "rca", None).name == "recommendation-rca"
+
+
+def test_of_the_skills_in_the_modules_scope_the_one_most_about_it_is_the_template(library) -> None:
+    """The cache Skill and two Skills listing every service (the cache among them) have the module in scope and no
+    word of the description: the one naming only the cache is copied, not the last of the three by name."""
+    assert closest_skill(library, "xyzzy plugh", "rca", "cache").name == "cache-failure-rca"
+    assert closest_skill(library, "xyzzy plugh", "rca", "ranking").name == "ranking-rca"

@@ -90,7 +90,9 @@ def closest_skill(library: SkillLibrary, description: str, pattern: str, module:
                   catalog: Any = None) -> LoadedSkill:
     """The template: same pattern, module in scope first, then the most words of the description in common with a
     Skill's description and triggers (:func:`skill_words`), each weighed by how few Skills say it; given a data
-    ``catalog``, only among the Skills (the generic one too) whose metric signals find the most series in it."""
+    ``catalog``, only among the Skills (the generic one too) whose metric signals find the most series in it. Skills
+    in scope tied: the one naming fewest services, then by name; out of scope, words said alike by several Skills (or
+    by none): the generic one."""
     candidates = library.for_pattern(pattern)
     generic = library.generic(pattern)
     if not candidates and generic is None:
@@ -107,20 +109,27 @@ def closest_skill(library: SkillLibrary, description: str, pattern: str, module:
     named = {s.name: _words(s.name.replace("-", " ")) - SAY_NOTHING for s in candidates}
     frequency = Counter(w for s in candidates for w in said[s.name] | named[s.name])
 
-    def score(loaded: LoadedSkill) -> tuple[bool, float, str]:
+    def score(loaded: LoadedSkill) -> tuple[bool, float, int]:
         # words shared with few Skills say more than words every description has ("alerts", "service"); a word
         # counts 1 when the description or a trigger says it, and NAME_WEIGHT more when the name does ("latency" of
         # search-latency-rca: its focus, where other Skills list latency among their triggers; "failure" of
         # cache-failure-rca, said nowhere else in it, that weight alone)
         mine, name = said[loaded.name], named[loaded.name]
-        # fsum: exact whatever the order the sets give (it varies with the hash seed), so ties break by name, and
-        # the same inputs give the same template in every process
+        # fsum: exact whatever the order the sets give (it varies with the hash seed), so ties are ties, and the
+        # same inputs give the same template in every process
         overlap = math.fsum(math.log((1 + len(candidates)) / frequency[w]) * ((w in mine) + NAME_WEIGHT * (w in name))
                             for w in wanted & (mine | name))
-        return (bool(module) and _in_scope(loaded, module), overlap, loaded.name)
+        in_scope = bool(module) and _in_scope(loaded, module)
+        return (in_scope, overlap, -len(loaded.skill.scope.services) if in_scope else 0)
 
-    ranked = sorted(candidates, key=score, reverse=True)
-    if ranked and (score(ranked[0])[0] or score(ranked[0])[1] > 0):
+    scores = {s.name: score(s) for s in candidates}
+    ranked = sorted(candidates, key=lambda s: (*(-x for x in scores[s.name]), s.name))
+    best = scores[ranked[0].name] if ranked else (False, 0.0, 0)
+    tied = len(ranked) > 1 and scores[ranked[1].name] == best
+    # in the module's scope: the one naming fewest services (the most about it), then by name; else the words must
+    # single one Skill out ("errors and timeouts", said by several Skills' triggers alike, had picked the last of
+    # them by name): the generic one
+    if best[0] or (best[1] > 0 and not tied):
         return ranked[0]
     return generic or ranked[0]
 
