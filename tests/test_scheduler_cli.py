@@ -281,6 +281,31 @@ def test_add_says_it_could_not_check_a_service_when_the_metric_server_does_not_a
     assert known.exit_code == 0 and "warning" not in known.stderr
 
 
+def test_add_on_a_fresh_database_asks_a_silent_server_once(runner, silent_port, monkeypatch):
+    """The sync storing the built-in Skills' schedules and the check of --service had each listed the services: a
+    metric server that does not answer was waited for twice."""
+    import agent.runtime
+
+    monkeypatch.setenv("BIANQUE_PROMETHEUS_URL", f"http://127.0.0.1:{silent_port}")
+    monkeypatch.setattr("agent.scheduler.specs.SERVICE_CHECK_TIMEOUT_S", 0.3)
+    get_settings.cache_clear()
+    asked: list[float | None] = []
+    real = agent.runtime.listed_services
+
+    def counted(settings, *, timeout_s=None):
+        asked.append(timeout_s)
+        return real(settings, timeout_s=timeout_s)
+
+    monkeypatch.setattr(agent.runtime, "listed_services", counted)
+    result = invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
+                    "--service", "ranking")
+    assert result.exit_code == 0, result.output
+    assert asked == [0.3]
+    said = " ".join(result.stderr.split())
+    assert "note:" in said and "could not check the service 'ranking'" in said  # both still told what it found
+    assert listed(runner)["nightly"]["services"] == ["ranking"]
+
+
 def test_add_refuses_a_job_id_in_use_unless_told_to_replace_it(runner):
     assert invoke(runner, "add", "nightly", "--skill", "disk-inspection", "--cron", "0 2 * * *",
                   "--service", "cache").exit_code == 0

@@ -42,6 +42,7 @@ from agent.memory import (
 from agent.timeparse import to_rfc3339, to_short_utc
 
 if TYPE_CHECKING:
+    from agent.runtime import ListedServices
     from agent.scheduler.overview import ScheduleState
     from agent.scheduler.service import InspectionScheduler
 
@@ -190,6 +191,7 @@ def add(
     2 s)."""
     from agent.runtime import load_skills
     from agent.scheduler import sync_schedules
+    from agent.scheduler.service import services_listing
     from agent.scheduler.specs import job_id_problem, schedule_problem
 
     settings = get_settings()
@@ -203,28 +205,24 @@ def add(
             except ScheduleExistsError as exc:
                 raise ValueError(f"schedule {job_id} already exists ({_describe(exc.existing)}); --replace replaces "
                                  f"it, `bianque schedule remove {job_id}` deletes it; not saved") from None
-        report = sync_schedules(settings)
+        listing = services_listing(settings)  # asked once for both: a server that does not answer is waited for once
+        report = sync_schedules(settings, listing=listing)
     _print_problems(report.problems, report.disabled)
-    _warn_unknown_services(service or [], settings)
+    _warn_unknown_services(service or [], listing)
     console.print(f"schedule {escape(job_id)} saved")
 
 
-def _warn_unknown_services(services: list[str], settings: Settings) -> None:
-    """Warn about each service (or glob) the configured sources do not know, naming the ones they do; not an error:
-    a service may have no data yet. Nothing is said when the sources list no service at all. A server is given
-    ``SERVICE_CHECK_TIMEOUT_S`` to list them, not the full source timeout: one that does not answer by then makes
-    a name the others do not know "could not check"."""
-    from agent.runtime import listed_services
+def _warn_unknown_services(services: list[str], listed: Callable[[], ListedServices]) -> None:
+    """Warn about each service (or glob) the configured sources do not know (``listed``:
+    :func:`agent.scheduler.service.services_listing`'s), naming the ones they do; not an error: a service may have
+    no data yet. Nothing is said when the sources list no service at all. A server is given
+    ``SERVICE_CHECK_TIMEOUT_S`` to list them, not the full source timeout: one that does not answer by then (or
+    sources that cannot be listed) makes a name the others do not know "could not check"."""
     from agent.scheduler.jobs import unknown_services
-    from agent.scheduler.specs import SERVICE_CHECK_TIMEOUT_S
 
     if not services:
         return
-    try:
-        listing = listed_services(settings, timeout_s=SERVICE_CHECK_TIMEOUT_S)
-    except Exception as exc:  # noqa: BLE001 - a check on the side: the schedule is saved whatever it finds
-        warn(f"could not list the services the sources know: {exc}")
-        return
+    listing = listed()
     known = listing.known
     if not (unknown := unknown_services(services, known)):
         return

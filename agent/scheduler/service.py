@@ -15,10 +15,12 @@ runs are taken up without a restart.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import cache
+from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -38,6 +40,9 @@ from agent.memory import Memory
 from agent.memory.db import make_engine, unavailable, writer
 from agent.scheduler.jobs import end_interrupted_runs, failure_reason, scheduled_inspection, skipped_in_process
 from agent.scheduler.specs import UnknownServices, desired_schedules
+
+if TYPE_CHECKING:
+    from agent.runtime import ListedServices
 
 log = logging.getLogger(__name__)
 JOBSTORE_TABLE = "apscheduler_jobs"
@@ -178,44 +183,55 @@ def stored_next_runs(engine: Engine) -> dict[str, float | None]:
                 for job_id, next_run in connection.execute(select(jobs.c.id, jobs.c.next_run_time))}
 
 
-def live_services_check(settings: Settings) -> UnknownServices:
-    """Which of some services (or globs) the configured live sources do not know, and each source that did not
-    answer (:func:`agent.runtime.listed_services`, each server given ``SERVICE_CHECK_TIMEOUT_S``): asked once, when
-    first needed (a sync that stores no new built-in mirror asks nothing). Sources that cannot be listed at all know
-    no service."""
-    from agent.runtime import listed_services
-    from agent.scheduler.jobs import unknown_services
+def services_listing(settings: Settings) -> Callable[[], ListedServices]:
+    """The services the configured live sources know (:func:`agent.runtime.listed_services`, each server given
+    ``SERVICE_CHECK_TIMEOUT_S``), listed once, when first asked: the sync and the warning of one ``schedule add``
+    share it, so a server that does not answer is waited for once. Sources that cannot be listed at all (a bad
+    topology file) know no service and say why."""
+    from agent.runtime import ListedServices, listed_services
     from agent.scheduler.specs import SERVICE_CHECK_TIMEOUT_S
 
-    found: list[tuple[list[str], list[str]]] = []
+    @cache
+    def listing() -> ListedServices:
+        try:
+            return listed_services(settings, timeout_s=SERVICE_CHECK_TIMEOUT_S)
+        except Exception as exc:  # noqa: BLE001 - a bad topology file: no service is known
+            return ListedServices([], [f"the services could not be listed ({failure_reason(exc)})"])
+
+    return listing
+
+
+def live_services_check(settings: Settings, listing: Callable[[], ListedServices] | None = None) -> UnknownServices:
+    """Which of some services (or globs) the configured live sources do not know, and each source that did not
+    answer, from ``listing`` (default :func:`services_listing`'s): asked once, when first needed (a sync that stores
+    no new built-in mirror asks nothing)."""
+    from agent.scheduler.jobs import unknown_services
+
+    listed = listing or services_listing(settings)
 
     def unknown(services: Sequence[str]) -> tuple[list[str], list[str]]:
-        if not found:
-            try:
-                listing = listed_services(settings, timeout_s=SERVICE_CHECK_TIMEOUT_S)
-                found.append((listing.known, listing.unanswered))
-            except Exception as exc:  # noqa: BLE001 - a bad topology file: no service is known
-                found.append(([], [f"the services could not be listed ({failure_reason(exc)})"]))
-        known, unanswered = found[0]
-        return unknown_services(services, known), unanswered
+        found = listed()
+        return unknown_services(services, found.known), found.unanswered
 
     return unknown
 
 
-def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = None) -> SyncReport:
+def sync_schedules(settings: Settings, scheduler: BackgroundScheduler | None = None,
+                   listing: Callable[[], ListedServices] | None = None) -> SyncReport:
     """Make the job store hold exactly one cron job per enabled, usable schedule.
 
-    Skills' schedules are mirrored into memory first. Jobs whose cron did not change keep their
+    Skills' schedules are mirrored into memory first (a new mirror's services checked against ``listing``, default
+    :func:`services_listing`'s). Jobs whose cron did not change keep their
     next run time (a restart does not skip or repeat a run). Without ``scheduler`` a paused one is used.
     Another process syncing the same job store at the same moment (a replica, a CLI command) is no error.
     """
     if scheduler is None:
         with paused_scheduler(settings) as paused:
-            return sync_schedules(settings, paused)
+            return sync_schedules(settings, paused, listing)
     from agent.runtime import load_skills
 
     with Memory(settings.resolved_database_url) as memory:
-        desired = desired_schedules(memory, load_skills(settings), live_services_check(settings))
+        desired = desired_schedules(memory, load_skills(settings), live_services_check(settings, listing))
     report = SyncReport(problems=desired.problems, disabled=desired.disabled)
     existing = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE)}
     for job_id in sorted(set(existing) - set(desired.schedules)):
