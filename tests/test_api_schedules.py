@@ -234,7 +234,7 @@ def test_run_now_of_a_skill_whose_file_does_not_load_says_why_as_schedule_run_do
 
 def test_a_run_whose_process_died_is_shown_interrupted_as_schedule_list_and_history_show_it(memory, investigator):
     """GET /schedules and GET /schedules/{id}/runs had shown such a run `running` (by a claim whose lease had not
-    run out) until `bianque schedule list`, `history`, a start or the next run judged it."""
+    run out) until a start or the next run recorded it."""
     from tests.test_scheduler import left_by_a_dead_process
 
     memory.save_schedule("nightly", "disk-inspection", "0 2 * * *", ["cache"])
@@ -246,6 +246,26 @@ def test_a_run_whose_process_died_is_shown_interrupted_as_schedule_list_and_hist
     assert (row["running"], row["running_by"], row["last_status"]) == (False, None, "failed")
     assert row["last_reason"].startswith(interrupted)
     assert [(run["status"], run["reason"][:len(interrupted)]) for run in runs] == [("failed", interrupted)]
+
+
+def test_listing_the_schedules_writes_nothing_and_shows_what_the_scheduler_then_records(memory, investigator):
+    """GET /schedules and GET /schedules/{id}/runs had recorded such a run failed and released its claim: a read
+    wrote. They show it as the writer (a scheduler's start, the schedule's next run) records it, one function."""
+    from agent.scheduler.jobs import end_interrupted_runs
+    from tests.test_scheduler import left_by_a_dead_process
+
+    memory.save_schedule("nightly", "disk-inspection", "0 2 * * *", ["cache"])
+    holder = left_by_a_dead_process(memory, "nightly")
+    with make_client(memory, investigator) as client:
+        row = by_id(client)["nightly"]
+        (run,) = client.get("/schedules/nightly/runs").json()
+    (stored,) = memory.schedule_runs("nightly")
+    assert (stored.status, stored.reason) == ("running", None)
+    assert (memory.get_schedule("nightly").running_by, memory.get_schedule("nightly").last_status) == (holder, None)
+    (ended,) = end_interrupted_runs(memory)
+    assert (ended.status, ended.reason) == (run["status"], run["reason"]) == (row["last_status"], row["last_reason"])
+    recorded = memory.get_schedule("nightly")
+    assert (recorded.running_by, recorded.last_status, recorded.last_reason) == (None, "failed", ended.reason)
 
 
 def test_serve_with_the_scheduler_says_which_schedules_are_disabled_and_how_to_enable_one(memory, investigator,

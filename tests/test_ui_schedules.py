@@ -130,3 +130,5 @@ def test_a_run_whose_process_died_is_shown_interrupted_as_schedule_list_shows_it
     at.selectbox(key="schedules_shown").set_value("nightly").run()
     runs = at.dataframe[1].value
     assert list(runs["status"]) == ["failed"] and runs["reason"][0].startswith(interrupted)
+    assert [run.status for run in memory.schedule_runs("nightly")] == ["running"]  # shown, not written: a read
+    assert memory.get_schedule("nightly").running_by == holder

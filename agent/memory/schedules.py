@@ -51,6 +51,32 @@ def _check_trigger(trigger: str) -> None:
         raise InvalidInputError(f"trigger: must be one of {', '.join(RUN_TRIGGERS)}, got {trigger!r}")
 
 
+def interrupted(run: ScheduleRunRecord, at: float) -> ScheduleRunRecord:
+    """``run``, left ``running`` by a process that is gone, as :meth:`ScheduleStore.end_interrupted_runs` records it
+    (failed at ``at``, saying it was interrupted) and as the readers show it before that (:func:`settled`)."""
+    reason = run_reason(f"interrupted: the process that ran it ({run.holder}) is no longer running; the run was lost")
+    return run.model_copy(update={"status": "failed", "finished_at": at, "reason": reason})
+
+
+def settled(schedule: ScheduleRecord, lost: Sequence[ScheduleRunRecord], dead: Callable[[str], bool]) -> ScheduleRecord:
+    """``schedule`` as it reads once :meth:`ScheduleStore.end_interrupted_runs` has recorded ``lost`` (runs
+    :func:`interrupted` made, newest first; those of other schedules ignored): a claim held by a process that is
+    gone (``dead(holder)``) released, its last run the newest of them when none came after it. Computed: nothing is
+    written."""
+    fields: dict[str, object] = {}
+    if schedule.running_by is not None and dead(schedule.running_by):
+        fields.update(running_by=None, running_since=None, running_until=None)
+    run = next((r for r in lost if r.job_id == schedule.job_id), None)
+    if run is not None and _supersedes(run, schedule.last_run):
+        fields.update(last_run=run.finished_at, last_status=run.status, last_case_id=None, last_reason=run.reason)
+    return schedule.model_copy(update=fields)
+
+
+def _supersedes(run: ScheduleRunRecord, last_run: float | None) -> bool:
+    """Whether ``run`` is a schedule's last run rather than the one it records (none came after it started)."""
+    return last_run is None or last_run <= (run.started_at or 0)
+
+
 class ScheduleStore(Store):
     """Scheduled inspections (create/read/update/delete, and run bookkeeping)."""
 
@@ -196,22 +222,30 @@ class ScheduleStore(Store):
             self._prune_runs(session, job_id)
             return _record(row)
 
+    def left_running(self, dead: Callable[[str], bool], job_id: str | None = None) -> list[ScheduleRunRecord]:
+        """Runs left ``running`` by a process that is gone (``dead(holder)``: the caller decides, e.g. a process of
+        this host that no longer exists), of ``job_id`` or of every schedule, newest first (by start); reads only."""
+        runs = select(ScheduleRunRow).where(ScheduleRunRow.status == RUNNING, ScheduleRunRow.holder.is_not(None))
+        if job_id is not None:
+            runs = runs.where(ScheduleRunRow.job_id == job_id)
+        with self._read() as session:
+            return [ScheduleRunRecord.model_validate(r, from_attributes=True)
+                    for r in session.scalars(runs.order_by(*NEWEST_RUN_FIRST)) if dead(r.holder)]
+
     def end_interrupted_runs(
         self, dead: Callable[[str], bool], job_id: str | None = None, ts: float | None = None
     ) -> list[ScheduleRunRecord]:
-        """Runs left ``running`` by a process that is gone (``dead(holder)``: the caller decides, e.g. a process of
-        this host that no longer exists), of ``job_id`` or of every schedule: each recorded ``failed`` at ``ts``
-        (default now) with the reason saying it was interrupted, the schedule's last run too when none came after it,
-        and a run claim on a schedule held by such a process released (the next run need not wait for its lease).
+        """Record :meth:`left_running`'s runs ``failed`` at ``ts`` (default now) as :func:`interrupted` words it, the
+        schedule's last run too when none came after it, and release a run claim on a schedule held by such a
+        process (the next run need not wait for its lease): what :func:`settled` shows before it is written.
         Returns the runs so ended; reads only, when there are none."""
-        runs = select(ScheduleRunRow).where(ScheduleRunRow.status == RUNNING, ScheduleRunRow.holder.is_not(None))
+        lost = self.left_running(dead, job_id)
         claims = select(ScheduleRow.job_id, ScheduleRow.running_by).where(ScheduleRow.running_by.is_not(None))
         if job_id is not None:
-            runs, claims = runs.where(ScheduleRunRow.job_id == job_id), claims.where(ScheduleRow.job_id == job_id)
+            claims = claims.where(ScheduleRow.job_id == job_id)
         with self._read() as session:
-            stale_runs = [r.id for r in session.scalars(runs) if dead(r.holder)]
             stale_claims = [(j, holder) for j, holder in session.execute(claims) if dead(holder)]
-        if not stale_runs and not stale_claims:
+        if not lost and not stale_claims:
             return []
         finished = now() if ts is None else ts
         ended: list[ScheduleRunRecord] = []
@@ -221,19 +255,18 @@ class ScheduleStore(Store):
                                                           ScheduleRow.running_by == holder)
                                 .values(running_by=None, running_since=None, running_until=None)
                                 .execution_options(synchronize_session=False))
-            for run_id in stale_runs:
-                run = session.get(ScheduleRunRow, run_id, with_for_update=True)
+            for left in lost:  # newest first: the newest is the last run of its schedule when none came after it
+                run = session.get(ScheduleRunRow, left.id, with_for_update=True)
                 if run is None or run.status != RUNNING:  # finished or removed meanwhile
                     continue
-                run.status, run.finished_at = "failed", finished
-                run.reason = run_reason(f"interrupted: the process that ran it ({run.holder}) is no longer running; "
-                                        "the run was lost (found when the schedule was next read)")
+                done = interrupted(left, finished)
+                run.status, run.finished_at, run.reason = done.status, done.finished_at, done.reason
                 schedule = session.get(ScheduleRow, run.job_id)
-                if schedule is not None and (schedule.last_run is None or schedule.last_run <= (run.started_at or 0)):
-                    schedule.last_run, schedule.last_status = finished, run.status
-                    schedule.last_case_id, schedule.last_reason = None, run.reason
+                if schedule is not None and _supersedes(done, schedule.last_run):
+                    schedule.last_run, schedule.last_status = done.finished_at, done.status
+                    schedule.last_case_id, schedule.last_reason = None, done.reason
                 session.flush()
-                ended.append(ScheduleRunRecord.model_validate(run, from_attributes=True))
+                ended.append(done)
         return ended
 
     def schedule_runs(self, job_id: str, limit: int = 50) -> list[ScheduleRunRecord]:

@@ -22,7 +22,8 @@ from agent.events import Event, InspectionScope, Pattern
 from agent.graph.owner import owner_gone, process_owner
 from agent.investigate import InvestigationResult
 from agent.memory import Memory, ScheduleBusyError, ScheduleNotFoundError
-from agent.memory.records import RunTrigger, ScheduleRunRecord
+from agent.memory.records import RUNNING, RunTrigger, ScheduleRecord, ScheduleRunRecord
+from agent.memory.schedules import interrupted, settled
 from agent.notify import notifier_for
 from agent.scheduler.specs import last_tick, skill_job_id
 from agent.sources.promql import is_glob
@@ -334,10 +335,21 @@ def end_interrupted_runs(memory: Memory, job_id: str | None = None) -> list[Sche
 
 def schedule_history(memory: Memory, job_id: str, limit: int) -> list[ScheduleRunRecord]:
     """The runs of ``job_id``, newest first, as `schedule history`, ``GET /schedules/{job_id}/runs`` and the UI show
-    them: a run left ``running`` by a process of this host that is gone recorded failed first
-    (:func:`end_interrupted_runs`). ScheduleNotFoundError for an unknown job id."""
-    end_interrupted_runs(memory, job_id)
-    return memory.schedule_runs(job_id, limit)
+    them: a run left ``running`` by a process of this host that is gone shown failed, as the next run of the schedule
+    or the next start of a scheduler records it (:func:`end_interrupted_runs`); nothing is written.
+    ScheduleNotFoundError for an unknown job id."""
+    at = time.time()
+    return [interrupted(run, at) if run.status == RUNNING and run.holder is not None and holder_gone(run.holder)
+            else run for run in memory.schedule_runs(job_id, limit)]
+
+
+def schedules_shown(memory: Memory) -> list[ScheduleRecord]:
+    """Every stored schedule (by job id) as `schedule list`, ``GET /schedules`` and the UI show it: as it reads once
+    the runs left ``running`` by processes of this host that are gone are recorded (:func:`end_interrupted_runs`),
+    computed (:func:`agent.memory.schedules.settled`), nothing written."""
+    at = time.time()
+    lost = [interrupted(run, at) for run in memory.left_running(holder_gone)]
+    return [settled(schedule, lost, holder_gone) for schedule in memory.list_schedules()]
 
 
 def _renew(memory: Memory, job_id: str, token: str, done: threading.Event) -> None:

@@ -50,14 +50,14 @@ def schedule_states(settings: Settings, memory: Memory, now: float | None = None
     """Every stored schedule (by job id) with its job's next run read from the job store in ``memory``'s database
     (:func:`stored_next_runs`: no scheduler is started, nothing is written there), whether that has passed, why an
     enabled schedule without a job cannot have one (the Skill library is loaded only then) and whether a run holds it.
-    A run left ``running`` by a process of this host that is gone is first recorded failed, its claim released
-    (:func:`agent.scheduler.jobs.end_interrupted_runs`), so `schedule list`, the API and the UI show it alike."""
+    A run left ``running`` by a process of this host that is gone is shown failed, its claim released, as the process
+    that next runs the schedule or starts a scheduler records it (:func:`agent.scheduler.jobs.schedules_shown`): a
+    reading, written nowhere, that `schedule list`, the API and the UI show alike."""
     from agent.runtime import load_skills
-    from agent.scheduler.jobs import end_interrupted_runs
+    from agent.scheduler.jobs import schedules_shown
 
     ts = time.time() if now is None else now
-    end_interrupted_runs(memory)
-    schedules = memory.list_schedules()
+    schedules = schedules_shown(memory)
     if not schedules:
         return []
     jobs = stored_next_runs(memory.engine)
