@@ -27,7 +27,7 @@ import numpy as np
 from common import BenchResult, add_common_arguments, bench_settings, emit, open_knowledge_if, progress_bar
 from rich.table import Table
 
-from agent.eval.runner import evaluate
+from agent.eval.runner import bundle_keys, evaluate
 from agent.graph import analysis
 
 STEP_S = 300.0
@@ -150,12 +150,13 @@ def main(argv: list[str] | None = None) -> BenchResult:
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         cases = make_cases(Path(scratch), args.seed)
         bundles = [b for _anomaly, paths in cases.values() for b in paths]
+        keys = bundle_keys(bundles)  # how the report names each case
         for variant, names in variants.items():
             with left_out(names), progress_bar(variant, len(bundles)) as advance:
                 report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
             scores = {s.case: s for s in report.scores}
             for shape, (_anomaly, paths) in cases.items():
-                flagged = sum(1 for p in paths if p.name in scores and _flagged(scores[p.name]))
+                flagged = sum(1 for p in paths if keys[p] in scores and _flagged(scores[keys[p]]))
                 data.setdefault(shape, {})[variant] = flagged
         for shape, (anomaly, _paths) in cases.items():
             table.add_row(shape, "yes" if anomaly else "no", *(str(data[shape][v]) for v in variants))

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
             report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
     scores = {s.case: s for s in report.scores}
     keys = bundle_keys(bundles)
-    outcomes = [outcome(path, scores.get(path.name), report.errors.get(keys[path])) for path in bundles]
+    outcomes = [outcome(path, scores.get(keys[path]), report.errors.get(keys[path])) for path in bundles]
     failed = [o for o in outcomes if o.error]
     if failed:
         print(f"{len(failed)} case(s) failed: {[(o.case, o.error) for o in failed]}", file=sys.stderr)

@@ -145,14 +145,14 @@ def run_set(path: Path, limit: int | None, settings, knowledge, scratch: Path, *
         bundles = [linked_copy(b, scratch / path.name, leave_out) for b in bundles]
     with progress(f"{path.name}: {len(bundles)} cases", len(bundles)) as advance:
         report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
-    scores = {s.case: s for s in report.scores}
+    scores = {s.case: s for s in report.scores}  # by bundle_keys, as its errors
     if report.errors:
         print(f"{path.name}: {len(report.errors)} case(s) failed: {sorted(report.errors.items())[:3]}",
               file=sys.stderr)
     outcomes, cases = [], []
     keys = bundle_keys(bundles)
     for bundle in bundles:
-        score = scores.get(bundle.name)
+        score = scores.get(keys[bundle])
         if load_bundle(bundle).event.pattern.value == "inspection":
             cases.append(inspected(bundle, score))
         else:

@@ -39,7 +39,7 @@ from common import (
 from rich.table import Table
 
 from agent.bundles.label import GroundTruth, load_label
-from agent.eval.runner import EvalReport, Summary, evaluate
+from agent.eval.runner import EvalReport, Summary, bundle_keys, evaluate
 from agent.scoring import CaseScore
 from agent.sim.scenario import PATTERNS
 
@@ -174,10 +174,11 @@ def targets_table(report: EvalReport) -> tuple[Table, list[dict]]:
     return table, rows
 
 
-def by_kind(report: EvalReport, kinds: dict[tuple[str, str], str]) -> dict[str, tuple[int, int]]:
+def by_kind(report: EvalReport, kinds: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """Cases passed and evaluated by pattern and scenario kind (``kinds``: by the report's case names)."""
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for score in report.scores:
-        entry = out[f"{score.pattern} {kinds.get((score.pattern, score.case), 'unknown')}"]
+        entry = out[f"{score.pattern} {kinds.get(score.case, 'unknown')}"]
         entry[0] += score.passed
         entry[1] += 1
     return {k: (v[0], v[1]) for k, v in out.items()}
@@ -202,7 +203,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix="bianque-scenarios-") as tmp, bench_settings(args.home) as settings:
         generated = fresh_scenarios(Path(tmp), patterns, args.count, args.seed_start)
         bundles = [path for pattern in patterns for path in generated[pattern]]
-        kinds = {(p, path.name): scenario_kind(load_label(path)) for p in patterns for path in generated[p]}
+        keys = bundle_keys(bundles)  # how the report names each case: <pattern>/<bundle>
+        kinds = {keys[path]: scenario_kind(load_label(path)) for path in bundles}
         knowledge = open_knowledge_if(settings, not args.no_knowledge)
         with progress_bar(f"investigating {len(bundles)} scenarios", len(bundles)) as advance:
             report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
@@ -221,8 +223,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
         data={
             "count_per_pattern": args.count, "seed_start": args.seed_start, "knowledge": not args.no_knowledge,
             "targets": target_rows, **report.to_dict(),
-            "kinds": {f"{p}/{case}": kind for (p, case), kind in kinds.items()},
-            "misses": [{**asdict(s), "kind": kinds.get((s.pattern, s.case))} for s in report.scores if not s.passed],
+            "kinds": kinds,  # by <pattern>/<bundle>, as the report names each case
+            "misses": [{**asdict(s), "kind": kinds.get(s.case)} for s in report.scores if not s.passed],
         },
     )
     emit(result, args.json)

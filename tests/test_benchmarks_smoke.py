@@ -59,6 +59,7 @@ def test_scenario_accuracy_tables(bench, tmp_path, capsys):
     assert set(str(c) for c in targets.columns[3].cells) <= {"met", "not met", "—"}
     assert result.tables["skills"].row_count >= 1
     assert sum(int(str(c)) for c in result.tables["kinds"].columns[1].cells) == 6
+    assert not [row for row in first_column(result.tables["kinds"]) if row.endswith(" unknown")]  # found by case
     assert result.data["by_pattern"].keys() == {"rca", "release_interception", "inspection"}
     assert "Targets (issue 4)" in capsys.readouterr().out
 

@@ -305,6 +305,20 @@ def test_eval_names_skipped_bundles_by_their_path_under_the_cases_directory(tmp_
     assert "skipped same-name: no label.yaml" in table.stdout  # one folder's bundles: named as before
 
 
+def test_eval_names_each_case_by_its_path_under_the_cases_directory(tmp_path):
+    """Per-case results had been keyed by the folder's name alone: two bundles of one name in different folders were
+    two cases both called `same`, told apart neither in --json nor in -v's lines."""
+    root = tmp_path / "cases"
+    for day in ("day1", "day2"):
+        shutil.copytree(SCENARIOS / "release-good-canary", root / day / "same")
+    report = json.loads(runner.invoke(app, ["eval", "--cases", str(root), "--json", "--jobs", "1"]).stdout)
+    assert [c["case"] for c in report["cases"]] == ["day1/same", "day2/same"]
+    lines = runner.invoke(app, ["eval", "--cases", str(root), "-v", "--jobs", "1"]).stdout.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith(("✔", "✘"))] == ["day1/same", "day2/same"]
+    one = json.loads(runner.invoke(app, ["eval", "--cases", str(root / "day1"), "--json", "--jobs", "1"]).stdout)
+    assert [c["case"] for c in one["cases"]] == ["same"]  # one folder's bundles: named as before
+
+
 def test_eval_on_a_terminal_draws_its_progress_on_stderr(mixed_cases, monkeypatch):
     """With stdout a terminal the bar had been drawn into stdout, among the report's lines."""
     from rich.console import Console

@@ -126,11 +126,11 @@ def _run_eval(bundles: list[Path], label: str, show_cases: bool, quiet: bool = F
                                                    redirect_stdout=console.is_terminal) as progress:
         task = progress.add_task(label + (f" in {jobs} processes" if spread else ""), total=len(bundles))
 
-        def on_case(path: Path, score) -> None:
-            if show_cases and score is not None:
+        def on_case(_path: Path, score) -> None:
+            if show_cases and score is not None:  # named as the report names it: its path under the cases' folder
                 mark = "[green]✔[/]" if score.passed else "[red]✘[/]"
-                console.print(f"{mark} {path.name:<26} {score.skill:<24} {score.detail}{_gaps_said(score)}",
-                              soft_wrap=True)  # one line per case, whole, in a file too
+                console.print(f"{mark} {escape(f'{score.case:<26}')} {score.skill:<24} {score.detail}"
+                              f"{_gaps_said(score)}", soft_wrap=True)  # one line per case, whole, in a file too
             progress.update(task, advance=1, refresh=True)
 
         return evaluate(bundles, settings, knowledge=knowledge, on_case=on_case, memory=memory, jobs=jobs,

@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.bundles.validate import bundles_under
 from agent.config import Settings, get_settings
-from agent.eval.cases import CaseContext, score_bundles
+from agent.eval.cases import CaseContext, CaseOutcome, score_bundles
 from agent.graph.nodes.select_skill import known_skill
 from agent.runtime import load_skills
 from agent.scoring import CaseScore
@@ -151,9 +151,15 @@ def evaluate(
     if skill is not None:
         known_skill(skill, library)
     context = CaseContext(settings, library, knowledge, experience, skill)  # workers inherit it
-    callback = (lambda outcome: on_case(outcome.path, outcome.score)) if on_case else None
     keys = bundle_keys(bundles)
-    for outcome in score_bundles(bundles, context, jobs, on_case=callback):
+
+    def finished(outcome: CaseOutcome) -> None:
+        if outcome.score is not None:  # a case is named as its errors and warnings are: two folders' "rca-x" differ
+            outcome.score.case = keys.get(outcome.path, str(outcome.path))
+        if on_case:
+            on_case(outcome.path, outcome.score)
+
+    for outcome in score_bundles(bundles, context, jobs, on_case=finished):
         key = keys.get(outcome.path, str(outcome.path))
         if outcome.score is not None:
             report.add(outcome.score)
@@ -165,10 +171,10 @@ def evaluate(
 
 
 def bundle_keys(bundles: Sequence[Path]) -> dict[Path, str]:
-    """How the report names each bundle in ``errors`` and ``warnings``: its path relative to the directory holding
-    them all (``rca-x`` for the bundles of one folder, ``day1/rca-x`` and ``day2/rca-x`` for two folders' bundles of
-    one name: a name alone made one overwrite the other), else the path as given (bundles under an absolute and a
-    relative path)."""
+    """How the report names each bundle (a case's ``case``, and in ``errors`` and ``warnings``): its path relative
+    to the directory holding them all (``rca-x`` for the bundles of one folder, ``day1/rca-x`` and ``day2/rca-x`` for
+    two folders' bundles of one name: a name alone made one overwrite the other), else the path as given (bundles
+    under an absolute and a relative path)."""
     paths = [Path(b) for b in bundles]
     try:
         root = Path(os.path.commonpath([p.parent for p in paths])) if paths else Path()
