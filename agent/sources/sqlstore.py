@@ -2,7 +2,8 @@
 
 This is observability data, kept apart from the agent's memory database. ``ObservabilityStore``
 writes (each call one transaction: all rows or none); ``SqlLogSource`` and ``SqlChangeSource``
-only read, bounded, and turn every database failure into ``SourceResult.failed``.
+only read, bounded in rows and in time (what the investigation's deadline leaves: :mod:`agent.sources.sqlbound`),
+and turn every database failure into ``SourceResult.failed``.
 
 Log patterns are case-insensitive substrings (a line matches when it contains any of them):
 SQLite answers them from an FTS5 trigram index, PostgreSQL with ``ILIKE`` (helped by a pg_trgm
@@ -45,6 +46,7 @@ from agent.series import LEVEL_HELP, ChangeRecord, LogRecord, level_name, line_l
 from agent.sources.base import ChangeRequest, LogRequest, SourceResult
 from agent.sources.ingested import IngestedBundle, content_digest, earlier_ingest, record_ingest
 from agent.sources.sampling import evenly, fair_quotas, share_of, within_limit
+from agent.sources.sqlbound import bounded, given_up, no_time_left
 from agent.sources.sqltables import SEARCH_INDEX, changes_table, logs_table, metadata
 
 if TYPE_CHECKING:
@@ -257,13 +259,18 @@ class _Reader(_Database):
         records."""
         if self.sqlite_file and not self.sqlite_file.is_file():
             return SourceResult.failed(self.name, asked, f"observability store {self.sqlite_file} does not exist")
+        if no_time_left():
+            return SourceResult.failed(self.name, asked, given_up(self.where))
+        bound = None
         try:
-            if not inspect(self.engine).has_table(table.name):
-                message = f"observability store {self.where} has no {table.name} table; ingest some first"
-                return SourceResult.failed(self.name, asked, message)
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn, bounded(conn) as bound:  # ended when the investigation stops waiting
+                if not inspect(conn).has_table(table.name):
+                    message = f"observability store {self.where} has no {table.name} table; ingest some first"
+                    return SourceResult.failed(self.name, asked, message)
                 rows, truncated = pick(conn, build(conn))
         except SQLAlchemyError as exc:
+            if bound is not None and bound.over():  # ended by the bound: said as a call given up on is said
+                return SourceResult.failed(self.name, asked, given_up(self.where))
             return SourceResult.failed(self.name, asked, self.error(exc))
         convert = _log_record if table is logs_table else _change_record
         return SourceResult.of(self.name, asked, [convert(row) for row in rows], truncated=truncated)
@@ -344,10 +351,10 @@ class SqlLogSource(_Reader):
 
     def _read_logs(self, read: Callable[[Connection], T], empty: T) -> T:
         """``read`` on a connection to the store, or ``empty`` when it has no logs table or cannot be read."""
-        if self.sqlite_file and not self.sqlite_file.is_file():
+        if (self.sqlite_file and not self.sqlite_file.is_file()) or no_time_left():
             return empty
         try:
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn, bounded(conn):
                 return read(conn) if inspect(conn).has_table("logs") else empty
         except SQLAlchemyError:
             return empty

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import create_engine, text
 
-from agent.sources.base import LogRequest
+from agent.sources.base import LogRequest, answer_by
 from agent.sources.sqlstore import ObservabilityStore, SqlLogSource, StoreError
 from tests.test_sqlstore import (  # noqa: F401 (collected here again, with store_url on PostgreSQL)
     loaded,
@@ -26,6 +29,11 @@ from tests.test_sqlstore import (  # noqa: F401 (collected here again, with stor
     test_records_round_trip,
     test_service_globs_and_all_services,
     test_whole_traces_from_the_store_keep_every_line_of_the_traces_chosen,
+)
+from tests.test_sqlstore_deadline import (  # noqa: F401 (collected here again, with store_url on PostgreSQL)
+    LATE,
+    test_a_query_asked_when_no_time_is_left_is_not_run_and_says_why,
+    test_a_query_with_time_left_answers_as_before,
 )
 
 pytestmark = pytest.mark.e2e
@@ -69,3 +77,25 @@ def test_cli_ingest_and_live_toolkit_use_the_configured_store(store_url, monkeyp
     assert "postgresql" in result.stderr and "small-rca: 4 log line(s), 2 change(s)" in result.stdout
     logs = live_toolkit().logs.query(LogRequest(("ranking", "feature-store"), 0, 4e9))
     assert logs.status == "ok" and logs.data
+
+
+def test_a_query_a_lock_holds_past_what_was_left_ends_then_saying_so(store_url):
+    """Its statement is given what is left as its statement_timeout (SET LOCAL): it had waited for the lock, then run
+    to its end in a thread the investigation no longer watched. The lock is let go after 20 s either way."""
+    logs, _changes = loaded(store_url)
+    engine = create_engine(store_url)
+    holder = engine.raw_connection()
+    let_go = threading.Timer(20.0, holder.rollback)
+    try:
+        holder.cursor().execute("LOCK TABLE logs IN ACCESS EXCLUSIVE MODE")  # in a transaction until let go
+        let_go.start()
+        with answer_by(time.monotonic() + 0.5, LATE):
+            held = logs.query(LogRequest(("ranking",), 0.0, 1000.0))
+        assert let_go.is_alive()  # ended by its own timeout, not by the lock let go
+        assert (held.status, held.error) == ("error", f"observability store {logs.where}: {LATE}")
+    finally:
+        let_go.cancel()
+        holder.rollback()
+        holder.close()
+        engine.dispose()
+    assert logs.query(LogRequest(("ranking",), 0.0, 1000.0)).status == "ok"  # its connection unbounded again
