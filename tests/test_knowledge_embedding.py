@@ -189,3 +189,26 @@ def test_a_failing_embedding_endpoint_is_named_without_the_providers_message():
     finally:
         server.shutdown()
     assert str(failed.value) == f"embeddings from {url} (model e5) failed: HTTP 401 (check BIANQUE_LLM_API_KEY)"
+
+
+def test_an_embeddings_request_ends_when_the_investigation_stops_waiting_saying_so():
+    """Within an investigation's gathering a request had waited its whole timeout, retried twice: a knowledge search
+    went on long after the investigation stopped waiting for it. Now it is given what is left, once, and says what
+    the investigation says of a call it gave up on; once none is left nothing is sent."""
+    import socket
+    import time
+
+    from agent.sources.base import answer_by
+
+    late = "not answered within the investigation's 5 s for gathering (BIANQUE_GATHER_DEADLINE_S)"
+    with socket.socket() as silent:  # accepts connections (the kernel completes them), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        ef = OpenAIEmbedding(model="e5", base_url=url, timeout_s=3.0)
+        with answer_by(time.monotonic() + 0.3, late), pytest.raises(EmbeddingModelError) as given_up:
+            ef(["text"])
+        with answer_by(time.monotonic() - 1.0, late), pytest.raises(EmbeddingModelError) as not_sent:
+            ef(["text"])
+    assert str(given_up.value) == f"embeddings from {url} (model e5) failed: {late}"
+    assert str(not_sent.value) == f"embeddings from {url} (model e5): {late}"

@@ -24,6 +24,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from agent.config import Settings, masked_url
+from agent.sources.base import late_reason, time_left
 
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSION = 384
@@ -253,17 +254,32 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
 
         texts = list(input)
         vectors: Embeddings = []
+        where = f"embeddings from {masked_url(self.base_url)} (model {self.model})"
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start : start + self.batch_size]
+            client, why = self._client_now()
+            if client is None:
+                raise EmbeddingModelError(f"{where}: {why}")
             try:
-                response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="float")
+                response = client.embeddings.create(model=self.model, input=batch, encoding_format="float")
             except openai.OpenAIError as exc:
-                raise EmbeddingModelError(f"embeddings from {masked_url(self.base_url)} (model {self.model}) failed: "
-                                          f"{_failure(exc)}") from exc
+                said = why if why and isinstance(exc, openai.APITimeoutError) else _failure(exc)
+                raise EmbeddingModelError(f"{where} failed: {said}") from exc
             for item in sorted(response.data, key=lambda d: d.index):
                 vec = np.asarray(item.embedding, dtype=np.float32)
                 vectors.append(vec / max(float(np.linalg.norm(vec)), 1e-12))
         return vectors
+
+    def _client_now(self) -> tuple[Any, str | None]:
+        """The client for a request made now, and what a request it ends early says: within an investigation's
+        gathering (:func:`agent.sources.base.time_left`), no more time than it has left and no retry (which would
+        wait again), saying what the investigation says of a call it stopped waiting for; None instead of a client
+        once none is left (nothing is sent)."""
+        left = time_left()
+        if left is None or left >= self.timeout_s:
+            return self._client, None
+        why = late_reason() or "not answered in the time the investigation had left"
+        return (self._client.with_options(timeout=left, max_retries=0) if left > 0 else None), why
 
     @staticmethod
     def name() -> str:
