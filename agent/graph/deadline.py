@@ -69,9 +69,9 @@ def ask(calls: Mapping[str, Callable[[], Any]], timeout: float, deadline: Gather
     The calls get ``timeout`` per round of ``MAX_WORKERS``, but no more than what is left of ``deadline`` less
     ``keep_s`` (kept for the questions that matter most, asked later); one still running then is given up on and
     never waited for, so a hung source cannot hold up the investigation. Each call runs under
-    :func:`agent.sources.base.answer_by` that moment, so a source that bounds its requests by it (the PromQL source)
-    ends its call then too, its thread not left running in the background. None starts once the wait has ended,
-    nor at all once nothing is left.
+    :func:`agent.sources.base.answer_by` that moment, so a source that bounds its requests by it (the PromQL source,
+    the SQL log and change store, an embeddings endpoint) ends its call then too, its thread not left running in the
+    background. None starts once the wait has ended, nor at all once nothing is left.
     """
     left = deadline.left(keep_s)
     over = deadline.kept if keep_s > 0 else None

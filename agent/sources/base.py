@@ -23,8 +23,9 @@ _ANSWER_BY: ContextVar[tuple[float, str | None] | None] = ContextVar("answer_by"
 def answer_by(ends: float, why: str | None = None) -> Iterator[None]:
     """Source calls made in the block (in this thread) must be answered by ``ends`` (``time.monotonic()``): the
     investigation stops waiting for them then (``agent.graph.deadline.ask``), so a source that can bound its own
-    requests (the PromQL source: each request's timeout) gives up then too instead of running on unwatched, saying
-    ``why`` (the reason the investigation gives a call it stopped waiting for, :func:`late_reason`)."""
+    requests (the PromQL source: each request's timeout; the SQL store: each statement's,
+    :mod:`agent.sources.sqlbound`) gives up then too instead of running on unwatched, saying ``why`` (the reason the
+    investigation gives a call it stopped waiting for, :func:`late_reason`)."""
     token = _ANSWER_BY.set((ends, why))
     try:
         yield
