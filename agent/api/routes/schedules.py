@@ -45,8 +45,9 @@ def _unknown(job_id: str) -> HTTPException:
 def list_schedules(state: State) -> list[ScheduleState]:
     """Every schedule by job id: Skill, cron, services, enabled; its job's ``next_run`` (``overdue`` when it has
     passed: no scheduler runs it) or why it has none (``job``, ``problem``); the last run's status, reason and case;
-    whether a run holds it now (``running``). A run left running by a process of this host that is gone is recorded
-    failed first (``interrupted: …``), as `bianque schedule list` does."""
+    whether a run holds it now (``running``). A run left running by a process of this host that is gone is shown
+    failed (``interrupted: …``) and its claim released, as `bianque schedule list` shows it; nothing is written (a
+    scheduler's start or the schedule's next run records it)."""
     return schedule_states(state.settings, state.memory)
 
 
@@ -57,8 +58,8 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=MAX_RUNS_KEPT, description="How many runs, newest first.")] = RUNS_SHOWN,
 ) -> list[ScheduleRun]:
     """A schedule's runs, newest first: started, finished, status, reason, case and trigger (404 unknown job id); a
-    run left running by a process of this host that is gone is recorded failed first, as in `bianque schedule
-    history`."""
+    run left running by a process of this host that is gone is shown failed, as in `bianque schedule history`;
+    nothing is written."""
     try:
         runs = schedule_history(state.memory, job_id, limit)
     except ScheduleNotFoundError:
