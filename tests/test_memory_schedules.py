@@ -162,6 +162,42 @@ def test_run_history(memory: Memory) -> None:
     check_run_history(memory)
 
 
+def check_interrupted_runs_shown_as_recorded(memory: Memory) -> None:
+    """Runs a gone process left ``running`` are read without a write (``left_running``, newest first); ``settled``
+    shows each schedule as ``end_interrupted_runs`` then records it: the newest such run its last run when none came
+    after it, a gone holder's claim released, a live holder's run and claim untouched. Also run on PostgreSQL."""
+    dead = lambda holder: holder.startswith("gone:")  # noqa: E731
+    for job_id in ("nightly", "hourly", "weekly"):
+        memory.save_schedule(job_id, "inspect-ranking", "0 2 * * *")
+    memory.start_schedule_run("nightly", "gone:1:a", started=100.0)
+    memory.start_schedule_run("nightly", "gone:1:b", started=200.0)
+    memory.claim_schedule_run("nightly", "gone:1:b", 300.0)
+    memory.start_schedule_run("hourly", "alive:2:c", started=150.0)
+    memory.claim_schedule_run("hourly", "alive:2:c", 300.0)
+    memory.record_schedule_run("weekly", "done", ts=500.0, started=400.0)
+    memory.start_schedule_run("weekly", "gone:1:d", started=300.0)  # a run recorded since: stays the last run
+    lost = memory.left_running(dead)
+    assert [(r.job_id, r.holder) for r in lost] == [("weekly", "gone:1:d"), ("nightly", "gone:1:b"),
+                                                   ("nightly", "gone:1:a")]
+    shown = [schedule_store.interrupted(run, 900.0) for run in lost]
+    expected = {s.job_id: schedule_store.settled(s, shown, dead) for s in memory.list_schedules()}
+    assert [r.status for r in memory.schedule_runs("nightly")] == ["running", "running"]  # read: nothing written
+    ended = memory.end_interrupted_runs(dead, ts=900.0)
+    assert [(r.id, r.status, r.reason) for r in ended] == [(r.id, r.status, r.reason) for r in shown]
+    assert {s.job_id: s.model_dump(exclude={"updated_at"}) for s in memory.list_schedules()} == {
+        job_id: s.model_dump(exclude={"updated_at"}) for job_id, s in expected.items()}
+    nightly, hourly, weekly = (expected[j] for j in ("nightly", "hourly", "weekly"))
+    assert (nightly.last_status, nightly.last_run, nightly.running_by) == ("failed", 900.0, None)
+    assert nightly.last_reason.startswith("interrupted: the process that ran it (gone:1:b) is no longer running")
+    assert (hourly.last_status, hourly.running_by) == (None, "alive:2:c")
+    assert (weekly.last_status, weekly.last_run) == ("done", 500.0)
+    assert memory.left_running(dead) == []
+
+
+def test_interrupted_runs_shown_as_recorded(memory: Memory) -> None:
+    check_interrupted_runs_shown_as_recorded(memory)
+
+
 def check_run_history_is_bounded(memory: Memory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Recording a run beyond ``MAX_RUNS_KEPT`` removes that schedule's oldest (by start), not another schedule's;
     a recording that fails part-way writes nothing, its run nor the removal. Also run on PostgreSQL."""

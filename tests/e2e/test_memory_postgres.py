@@ -24,6 +24,7 @@ from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_rou
 from tests.test_memory_schedules import (
     check_adding_one_schedule_at_once,
     check_creating_one_new_schedule_at_once,
+    check_interrupted_runs_shown_as_recorded,
     check_run_claims,
     check_run_history,
     check_run_history_is_bounded,
@@ -82,6 +83,11 @@ def test_the_run_history_migration_keeps_existing_rows(postgres_db_url: str) -> 
 def test_run_history(postgres_db_url: str) -> None:
     with Memory(postgres_db_url) as memory:
         check_run_history(memory)
+
+
+def test_interrupted_runs_shown_as_recorded(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_interrupted_runs_shown_as_recorded(memory)
 
 
 def test_run_history_is_bounded(postgres_db_url: str, monkeypatch) -> None:
