@@ -89,8 +89,8 @@ class Settings(BaseSettings):
                                     description="Limit on one post of a notification, seconds.")
     notify_repeat_s: float = Field(
         default=4 * 3600.0, ge=0, allow_inf_nan=False,
-        description="The same news from one schedule (its level and items, or its failure) is not posted again "
-                    "sooner, seconds; 0: every run.")
+        description="The same news from one origin (a schedule's level and items, or a failure) is not posted again "
+                    "sooner, seconds, by any process sharing the database; 0: every run.")
 
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_api_key: SecretStr | None = Field(default=None)

@@ -263,3 +263,17 @@ class QueueRow(Base):
     created_at: Mapped[float] = mapped_column(default=now, index=True)
     updated_at: Mapped[float] = mapped_column(default=now)
     finished_at: Mapped[float | None]
+
+
+class NoticeHoldRow(Base):
+    """The last news of one origin (a schedule, an alert's incident) told by a notification: the same news again
+    within the repeat interval is held back, in every process sharing the database and across restarts."""
+
+    __tablename__ = "notice_holds"
+
+    origin_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """The SHA-256 of the origin (its text may be longer than a key should be)."""
+    origin: Mapped[str] = mapped_column(Text)
+    signature_key: Mapped[str] = mapped_column(String(64))
+    """The SHA-256 of the news's signature (``Notice.signature``)."""
+    told_at: Mapped[float] = mapped_column(index=True)

@@ -5,13 +5,15 @@ from __future__ import annotations
 from agent.memory.alerts import AlertStore
 from agent.memory.cases import CaseStore
 from agent.memory.corrections import CorrectionStore
+from agent.memory.notices import NoticeStore
 from agent.memory.queue import QueueStore
 from agent.memory.schedules import ScheduleStore
 from agent.memory.skill_versions import SkillVersionStore
 
 
-class Memory(CaseStore, CorrectionStore, SkillVersionStore, AlertStore, QueueStore, ScheduleStore):
-    """Events, cases, corrections, Skill versions, alert dedup, the investigation queue and schedules.
+class Memory(CaseStore, CorrectionStore, SkillVersionStore, AlertStore, QueueStore, ScheduleStore, NoticeStore):
+    """Events, cases, corrections, Skill versions, alert dedup, the investigation queue, schedules and the news
+    notifications told.
 
     ``Memory(url)`` opens the database (default ``settings.resolved_database_url``) and migrates it
     to the current schema. Every method is one transaction and returns detached pydantic records.

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import httpx
 
 from agent.notify.message import FormName, Notice, failure_notice, result_notice
+from agent.notify.told import LocalNews, NewsMemory, StoredNews
 
 if TYPE_CHECKING:
     from agent.config import Settings
@@ -53,27 +54,30 @@ class Notifier:
     def __init__(self, url: str | None, *, on: NotifyOn = "attention", form: FormName = "json",
                  timeout_s: float = 10.0, repeat_s: float = REPEAT_S, attempts: int = ATTEMPTS,
                  backoff_s: float = BACKOFF_S, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.time, ui_url: str | None = None) -> None:
+                 clock: Callable[[], float] = time.time, ui_url: str | None = None,
+                 told: NewsMemory | None = None) -> None:
         self.ui_url = ui_url
         self.url, self.on, self.form, self.timeout_s, self.repeat_s = url, on, form, timeout_s, repeat_s
         self.attempts, self.backoff_s, self._sleep, self._clock = max(1, attempts), backoff_s, sleep, clock
         self._lock = threading.Lock()
-        self._told: dict[str, tuple[str, float]] = {}  # origin -> (signature, when) of the last news delivered
+        self.told: NewsMemory = told if told is not None else LocalNews()  # the news delivered or on its way
         self.repeats = 0
         self.sent = 0
         self.failed = 0
         self.problem: str | None = None  # why the last notification was not delivered (None after one was)
-        self._waiting: queue.Queue[Notice] = queue.Queue(maxsize=WAITING_MAX)
+        self._waiting: queue.Queue[tuple[Notice, float | None]] = queue.Queue(maxsize=WAITING_MAX)  # and its claim
         self._sender: threading.Thread | None = None
         self._unsent = 0  # queued and not yet posted nor given up: what flush waits for
         self._drained = threading.Condition(self._lock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifier:
-        """The notifier ``settings`` describe (no URL: one that sends nothing)."""
+        """The notifier ``settings`` describe (no URL: one that sends nothing), holding back repeats by the news told
+        kept in the settings' database (shared by the processes using it, kept over a restart)."""
         url = settings.notify_url.get_secret_value() if settings.notify_url is not None else None
         return cls(url, on=settings.notify_on, form=settings.notify_format, timeout_s=settings.notify_timeout_s,
-                   repeat_s=settings.notify_repeat_s, ui_url=settings.ui_url)
+                   repeat_s=settings.notify_repeat_s, ui_url=settings.ui_url,
+                   told=StoredNews(settings.resolved_database_url))
 
     @property
     def configured(self) -> bool:
@@ -108,48 +112,70 @@ class Notifier:
     def notify(self, notice: Notice) -> bool:
         """Queue ``notice`` for the sender thread when it is wanted and no repeat (True when queued); never raises
         nor waits for the receiver. A repeat is the same signature from the same origin as the last one delivered
-        (or on its way), within ``repeat_s``; news that needs no attention ends it (the next trouble is news
-        again); a delivery that fails ends it too (the next run's news is posted)."""
+        (or on its way), within ``repeat_s``, by any process sharing the database (:attr:`told`); news that needs
+        no attention ends it (the next trouble is news again); a delivery that fails ends it too (the next run's
+        news is posted)."""
         origin = notice.origin
+        if not self.configured:
+            return False
         if not notice.attention:
-            with self._lock:
-                self._told.pop(origin, None)
+            self.told.forget(origin)
         if not self.wants(notice):
             return False
-        if self._repeat(origin, notice.signature):
+        news, claimed = self._claim(notice)
+        if not news:
             log.info("notification held back: the same news of %s was delivered less than %g s ago", origin,
                      self.repeat_s)
             return False
         with self._lock:
-            if notice.signature:
-                self._told[origin] = (notice.signature, self._clock())
             try:
-                self._waiting.put_nowait(notice)
+                self._waiting.put_nowait((notice, claimed))
             except queue.Full:
                 self.failed += 1
                 self.problem = f"{self.where}: {WAITING_MAX} notifications waiting (the receiver is slow or down); " \
                                "newer ones dropped"
-                self._told.pop(origin, None)
-                log.warning("notification dropped: %s (%s)", self.problem, notice.text.partition("\n")[0])
-                return False
-            self._unsent += 1
-            if self._sender is None:
+                dropped = True
+            else:
+                dropped = False
+                self._unsent += 1
+            if not dropped and self._sender is None:
                 self._sender = threading.Thread(target=self._send_waiting, name="bianque-notify", daemon=True)
                 self._sender.start()
+        if dropped:
+            self._unclaim(notice, claimed)
+            log.warning("notification dropped: %s (%s)", self.problem, notice.text.partition("\n")[0])
+            return False
         return True
+
+    def _claim(self, notice: Notice) -> tuple[bool, float | None]:
+        """Whether ``notice`` is news (False: a repeat, counted), and when it was claimed as told (None: it has no
+        signature, so it is never a repeat, or repeats are not held back)."""
+        if not notice.signature or self.repeat_s <= 0:
+            return True, None
+        now = self._clock()
+        if self.told.claim(notice.origin, notice.signature, now, self.repeat_s):
+            return True, now
+        with self._lock:
+            self.repeats += 1
+        return False, None
+
+    def _unclaim(self, notice: Notice, claimed: float | None) -> None:
+        """Forget the claim of ``notice`` made at ``claimed`` (it was not delivered: the same news is news again)."""
+        if claimed is not None:
+            self.told.forget(notice.origin, notice.signature, claimed)
 
     def _send_waiting(self) -> None:
         """The sender thread: post each queued notice in turn, for the life of the process."""
         while True:
-            notice = self._waiting.get()
+            notice, claimed = self._waiting.get()
             try:
-                delivery = self.send(notice)
+                delivered = self.send(notice).delivered
             except Exception:  # noqa: BLE001 - a bug here must not end the thread: later notices still go
                 log.exception("posting a notification failed")
-                delivery = Delivery(False, 0, "not posted")
+                delivered = False
+            if not delivered:
+                self._unclaim(notice, claimed)
             with self._lock:
-                if not delivery.delivered and self._told.get(notice.origin, ("",))[0] == notice.signature:
-                    self._told.pop(notice.origin, None)
                 self._unsent -= 1
                 self._drained.notify_all()
 
@@ -169,14 +195,6 @@ class Notifier:
         """Notices queued and not yet posted nor given up."""
         with self._lock:
             return self._unsent
-
-    def _repeat(self, origin: str, signature: str) -> bool:
-        with self._lock:
-            told = self._told.get(origin)
-            repeat = bool(signature) and told is not None and told[0] == signature and \
-                self._clock() - told[1] < self.repeat_s
-            self.repeats += repeat
-        return repeat
 
     def result(self, result: InvestigationResult, event: Event, origin: str) -> bool:
         """Notify of a finished investigation when it is wanted (True: queued); never raises (the result is stored
@@ -241,7 +259,7 @@ class Notifier:
         return response.status_code in RETRIED_STATUSES, f"HTTP {response.status_code}{f': {answer}' if answer else ''}"
 
 
-_notifiers: dict[tuple[str | None, str, str, float, float, str | None], Notifier] = {}
+_notifiers: dict[tuple[str | None, str, str, float, float, str | None, str], Notifier] = {}
 _notifiers_lock = threading.Lock()
 
 
@@ -272,6 +290,7 @@ def notifier_for(settings: Settings) -> Notifier:
     """This process's notifier for ``settings`` (one per URL and options, so the queue's workers and the scheduler
     of one ``serve`` count their deliveries together)."""
     fresh = Notifier.from_settings(settings)
-    key = (fresh.url, fresh.on, fresh.form, fresh.timeout_s, fresh.repeat_s, fresh.ui_url)
+    key = (fresh.url, fresh.on, fresh.form, fresh.timeout_s, fresh.repeat_s, fresh.ui_url,
+           settings.resolved_database_url)
     with _notifiers_lock:
         return _notifiers.setdefault(key, fresh)

@@ -1,0 +1,88 @@
+"""Repeats held back by the news told kept in the database: over a restart, across replicas, and without it."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+from agent.config import get_settings
+from agent.notify import Notifier
+from agent.notify.told import StoredNews
+from tests.fakes.receiver import receiving
+from tests.fixtures.graph.world import inspection_event
+from tests.test_notify import DISK, ORIGIN, inspection, result
+
+
+def replica(url: str, database: str, **options) -> Notifier:
+    """A notifier as one process has it: its own connections to the shared database."""
+    return Notifier(url, repeat_s=3600, told=StoredNews(database), **options)
+
+
+def post(notifier: Notifier, *items) -> bool:
+    return notifier.result(result(inspection(*items)), inspection_event(), ORIGIN)
+
+
+def test_the_news_told_outlives_a_restart_and_a_healthy_run_ends_it_for_every_replica(tmp_path):
+    database = f"sqlite:///{tmp_path / 'memory.db'}"
+    with receiving() as receiver:
+        before = replica(receiver.url, database)
+        assert post(before, DISK) and before.flush(30)
+        restarted, other = replica(receiver.url, database), replica(receiver.url, database)
+        assert not post(restarted, DISK) and not post(other, DISK)  # the same news: held back by both
+        assert restarted.status()["repeats_held"] == 1
+        assert not post(other)  # healthy, told by one replica: the trouble is over for all
+        assert post(restarted, DISK) and restarted.flush(30)
+    assert len(receiver.posts) == 2
+
+
+def test_news_whose_post_failed_is_not_remembered_as_told(tmp_path):
+    database = f"sqlite:///{tmp_path / 'memory.db'}"
+    with receiving([404]) as receiver:
+        refused = replica(receiver.url, database, sleep=lambda _: None)
+        assert post(refused, DISK) and refused.flush(30) and refused.status()["failed"] == 1
+        assert post(replica(receiver.url, database), DISK)  # posted by the next process: it was never delivered
+        assert post(refused, DISK.model_copy(update={"severity": "critical"})) and refused.flush(30)
+    assert len(receiver.posts) == 3
+
+
+def test_two_replicas_posting_the_same_news_at_once_post_it_once(tmp_path):
+    database = f"sqlite:///{tmp_path / 'memory.db'}"
+    with receiving() as receiver:
+        replicas = [replica(receiver.url, database) for _ in range(2)]
+        start, queued = threading.Barrier(len(replicas)), []
+
+        def run(notifier: Notifier) -> None:
+            start.wait()
+            queued.append(post(notifier, DISK))
+
+        threads = [threading.Thread(target=run, args=(notifier,)) for notifier in replicas]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(notifier.flush(30) for notifier in replicas)
+    assert sorted(queued) == [False, True] and len(receiver.posts) == 1
+
+
+def test_a_database_that_cannot_be_used_posts_every_news_and_says_so_once(caplog):
+    with socket.socket() as sock:  # a loopback port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    database = f"postgresql+psycopg://bianque:s3cret@127.0.0.1:{port}/memory?connect_timeout=2"
+    with receiving() as receiver, caplog.at_level(logging.WARNING):
+        notifier = replica(receiver.url, database)
+        assert post(notifier, DISK) and post(notifier, DISK) and notifier.flush(30)
+    assert len(receiver.posts) == 2
+    said = [r.getMessage() for r in caplog.records if "memory of news told" in r.getMessage()]
+    assert len(said) == 1 and f"127.0.0.1:{port}" in said[0] and "connection refused" in said[0]
+    assert "s3cret" not in caplog.text
+
+
+def test_the_process_notifier_keeps_the_news_told_in_the_settings_database(bianque_home, monkeypatch):
+    from agent.notify import notifier_for
+
+    monkeypatch.setenv("BIANQUE_NOTIFY_URL", "http://127.0.0.1:9/hooks/secret-part")
+    get_settings.cache_clear()
+    told = notifier_for(get_settings()).told
+    assert isinstance(told, StoredNews) and told.url == get_settings().resolved_database_url
