@@ -41,7 +41,8 @@ def test_news_whose_post_failed_is_not_remembered_as_told(tmp_path):
     with receiving([404]) as receiver:
         refused = replica(receiver.url, database, sleep=lambda _: None)
         assert post(refused, DISK) and refused.flush(30) and refused.status()["failed"] == 1
-        assert post(replica(receiver.url, database), DISK)  # posted by the next process: it was never delivered
+        restarted = replica(receiver.url, database)
+        assert post(restarted, DISK) and restarted.flush(30)  # posted by the next process: it was never delivered
         assert post(refused, DISK.model_copy(update={"severity": "critical"})) and refused.flush(30)
     assert len(receiver.posts) == 3
 
