@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         default=4 * 3600.0, ge=0, allow_inf_nan=False,
         description="The same news from one origin (a schedule's level and items, or a failure) is not posted again "
                     "sooner, seconds, by any process sharing the database; 0: every run.")
+    notify_digest: str | None = Field(
+        default=None, description="A crontab (5 fields, UTC; e.g. `0 9 * * *`) on which the scheduler posts one "
+                                   "notification listing the alerts judged not needing attention since the last "
+                                   "(only when there are some); unset: no digest.")
+    notify_digest_max: int = Field(default=20, gt=0, le=200,
+                                   description="Alerts a digest lists at most (the rest counted: \"and K more\").")
 
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_api_key: SecretStr | None = Field(default=None)
@@ -164,6 +170,18 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(checked_http_url(value.get_secret_value().strip(), EXAMPLE_URLS["notify_url"], secret=True))
+
+    @field_validator("notify_digest")
+    @classmethod
+    def _digest_cron(cls, value: str | None) -> str | None:
+        """The digest's crontab (blank: unset): five fields here; each field is read when the scheduler starts
+        (:func:`agent.notify.digest.digest_trigger`, which names this variable when one is wrong)."""
+        if value is None or not value.strip():
+            return None
+        if len(value.split()) != 5:
+            raise ValueError(f"expected a crontab of 5 fields (minute hour day month weekday, UTC), e.g. 0 9 * * *, "
+                             f"got {len(value.split())}")
+        return " ".join(value.split())
 
     @field_validator("gather_deadline_s", mode="before")
     @classmethod

@@ -58,11 +58,14 @@ def serve(
     from agent.api.dryrun import DryRunInvestigator
     from agent.api.settings import ApiSettings
     from agent.memory import Memory
+    from agent.notify.digest import DigestSettingError, digest_trigger
     from agent.runtime import topology_warnings
 
     with settings_errors(ApiSettings):  # a bad BIANQUE_* variable: its name and why, before anything starts
         settings = get_settings()
         api = ApiSettings()
+    with user_errors(DigestSettingError):  # the digest's crontab, read before anything starts
+        digest_trigger(settings)
     check_listen(host, port)
     with user_errors(DatabaseURLError, DatabaseUnavailableError):
         memory = Memory(settings.resolved_database_url)

@@ -277,3 +277,16 @@ class NoticeHoldRow(Base):
     signature_key: Mapped[str] = mapped_column(String(64))
     """The SHA-256 of the news's signature (``Notice.signature``)."""
     told_at: Mapped[float] = mapped_column(index=True)
+
+
+class NoticeDigestRow(Base):
+    """A digest of notifications (the alerts judged not needing attention): which tick of its cron some process
+    claimed (replicas post each once), and up to when what it lists was delivered."""
+
+    __tablename__ = "notice_digests"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    claimed_tick: Mapped[float | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    told_until: Mapped[float | None]
+    """The end of the last period delivered (or found empty): the next digest lists what came after."""

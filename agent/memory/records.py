@@ -257,3 +257,14 @@ class QueueStats(Record):
     def outstanding(self) -> int:
         """Work not finished yet (pending or running): what the webhook's bound counts."""
         return self.pending + self.running
+
+
+class QuietAlertRecord(Record):
+    """An alert the service investigated and judged not needing attention (what the digest lists)."""
+
+    case_id: str
+    service: str | None = None
+    alertname: str = ""
+    time: float = Field(description="When the alert began (its startsAt, else when it was received).")
+    finished_at: float = Field(description="When its case was finished: the digest's period is read by this.")
+    reason: str | None = Field(default=None, description="Why no attention is needed, as the verdict said.")

@@ -21,7 +21,7 @@ from agent.verdict import SERIOUS, Verdict
 
 SHOWN = 5  # items or root causes a notification lists at most (the case holds them all)
 TEXT_LIMIT = 200  # characters of one untrusted value in the text
-NoticeKind = Literal["inspection", "rca", "release_interception", "failure", "test"]
+NoticeKind = Literal["inspection", "rca", "release_interception", "failure", "test", "digest"]
 FormName = Literal["json", "text"]
 BREAK = "\u200b"  # a zero-width space: invisible, but no mention or link syntax reads across it
 MENTION = re.compile(r"@(?=\w)")  # Mattermost's (and Discord's) @channel, @here, @all, @someone

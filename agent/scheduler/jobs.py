@@ -76,6 +76,12 @@ def configure(settings: Settings | None, investigator: Investigator | None) -> N
         _configured = None if settings is None or investigator is None else (settings, investigator)
 
 
+def configured_settings() -> Settings:
+    """The settings scheduled jobs in this process use: those :func:`configure` chose, else the process settings."""
+    with _lock:
+        return _configured[0] if _configured is not None else get_settings()
+
+
 def _runtime(settings: Settings | None, investigator: Investigator | None) -> tuple[Settings, Investigator]:
     global _configured
     if settings is not None and investigator is not None:

@@ -38,6 +38,8 @@ from agent.config import Settings
 from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.memory.db import make_engine, unavailable, writer
+from agent.notify.digest import digest_trigger
+from agent.scheduler.digest import DIGEST_JOB, scheduled_digest
 from agent.scheduler.jobs import end_interrupted_runs, failure_reason, scheduled_inspection, skipped_in_process
 from agent.scheduler.specs import UnknownServices, desired_schedules
 
@@ -138,7 +140,11 @@ def build_scheduler(settings: Settings, *, workers: int = 2) -> InspectionSchedu
 def start_scheduler(settings: Settings, *, paused: bool = False, resync_s: float = RESYNC_S) -> InspectionScheduler:
     """Build, start and sync a scheduler (``paused``: jobs are kept but nothing runs) that syncs again every
     ``resync_s`` seconds; its ``sync_report`` says which schedules got no job and why. Runs left ``running`` by a
-    process of this host that died are recorded failed first (:func:`agent.scheduler.jobs.end_interrupted_runs`)."""
+    process of this host that died are recorded failed first (:func:`agent.scheduler.jobs.end_interrupted_runs`).
+    With ``BIANQUE_NOTIFY_DIGEST`` (and a notification URL) it posts the digest of alerts judged not needing attention
+    too (:func:`agent.scheduler.digest.scheduled_digest`); a crontab it cannot read is a DigestSettingError (a
+    ValueError) naming the variable, before anything starts."""
+    digest = digest_trigger(settings)
     scheduler = build_scheduler(settings)
     scheduler.start(paused=paused)
     try:
@@ -150,6 +156,9 @@ def start_scheduler(settings: Settings, *, paused: bool = False, resync_s: float
         raise
     scheduler.add_job(scheduler.resync, IntervalTrigger(seconds=resync_s, timezone=UTC), id=RESYNC_JOB,
                       name="re-sync the schedules", jobstore=LOCAL, executor=LOCAL)
+    if digest is not None:  # each replica fires it; the tick's claim in the database decides which one posts
+        scheduler.add_job(scheduled_digest, digest, id=DIGEST_JOB, name="digest of alerts judged not needing "
+                          "attention", jobstore=LOCAL, executor=LOCAL)
     scheduler.add_listener(_record_overlap, EVENT_JOB_MAX_INSTANCES)
     return scheduler
 

@@ -34,6 +34,7 @@ from tests.test_memory_schedules import (
     check_schedule_migrations_keep_rows,
     claim_at_once,
 )
+from tests.test_notify_digest import check_digest_claims, check_quiet_alerts, claim_digest_at_once
 
 pytestmark = pytest.mark.e2e
 
@@ -183,3 +184,13 @@ def test_news_claims(postgres_db_url: str) -> None:
 
 def test_the_same_news_claimed_at_once_by_several_processes_is_told_once(postgres_db_url: str) -> None:
     assert sorted(claim_news_at_once(postgres_db_url, 6)) == [False] * 5 + [True]
+
+
+def test_digest_claims(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_digest_claims(memory)
+        check_quiet_alerts(memory)
+
+
+def test_one_digest_tick_claimed_at_once_is_claimed_once(postgres_db_url: str) -> None:
+    assert sorted(claim_digest_at_once(postgres_db_url, 6)) == [False] * 5 + [True]

@@ -1,0 +1,85 @@
+"""The digest of alerts judged not needing attention: what it lists (the service's finished alert cases whose verdict
+said so), and its claim, so replicas post each digest once and a digest not delivered is listed again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from agent.memory.errors import InvalidInputError, check_length
+from agent.memory.models import CaseRow, EventRow, NoticeDigestRow
+from agent.memory.records import QuietAlertRecord
+from agent.memory.store import Store
+
+ALERT_SOURCE = "webhook"  # the events of the alerts `bianque serve` takes in (a manual run's caller reads its answer)
+
+
+def quiet_alert(case_id: str, finished_at: float, payload: dict[str, Any], verdict: Any) -> QuietAlertRecord | None:
+    """The digest's entry for a finished alert case, or None when its verdict did not judge it not needing
+    attention (a verdict that could not judge needs attention: it was posted)."""
+    if not isinstance(verdict, dict) or verdict.get("needs_attention") is not False or verdict.get("judged") is False:
+        return None
+    alert = payload.get("alert") or {}
+    labels = alert.get("labels") or {}
+    return QuietAlertRecord(case_id=case_id, service=payload.get("service"), alertname=str(labels.get("alertname", "")),
+                            time=payload.get("time") or finished_at, finished_at=finished_at,
+                            reason=verdict.get("attention_reason"))
+
+
+class DigestStore(Store):
+    """What the digest lists, and who posts it when."""
+
+    def quiet_alerts(self, since: float | None, until: float) -> list[QuietAlertRecord]:
+        """The alerts ``bianque serve`` investigated whose case finished after ``since`` (None: ever) and by
+        ``until``, judged not needing attention, oldest first."""
+        query = (select(CaseRow.id, CaseRow.finished_at, EventRow.payload, CaseRow.verdict)
+                 .join(CaseRow.event)
+                 .where(EventRow.pattern == "rca", EventRow.source == ALERT_SOURCE, CaseRow.status == "done",
+                        CaseRow.finished_at <= until)
+                 .order_by(CaseRow.finished_at, CaseRow.id))
+        if since is not None:
+            query = query.where(CaseRow.finished_at > since)
+        with self._read() as session:
+            rows = session.execute(query).all()
+        return [entry for row in rows if (entry := quiet_alert(*row)) is not None]
+
+    def claim_digest(self, name: str, tick: float, claimant: str) -> bool:
+        """Claim posting the digest ``name`` due at ``tick``: True for the first process to ask, False for every
+        other (replicas post each digest once). A conditional UPDATE, else an INSERT, in one transaction (on
+        PostgreSQL a racing insert meets the primary key and is tried again)."""
+        check_length("claimant", claimant, NoticeDigestRow.__table__.c.claimed_by.type.length)
+
+        def work(session: Session) -> bool:
+            claimed = session.execute(
+                update(NoticeDigestRow)
+                .where(NoticeDigestRow.name == name,
+                       or_(NoticeDigestRow.claimed_tick.is_(None), NoticeDigestRow.claimed_tick < tick))
+                .values(claimed_tick=tick, claimed_by=claimant)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if claimed or session.get(NoticeDigestRow, name) is not None:
+                return bool(claimed)
+            session.execute(insert(NoticeDigestRow).values(name=name, claimed_tick=tick, claimed_by=claimant))
+            return True
+
+        return self._write_retrying(work)
+
+    def digest_told(self, name: str, until: float) -> None:
+        """Note that what the digest ``name`` lists was delivered (or there was nothing) up to ``until``: the next
+        one lists what came after (a time before the one noted already changes nothing)."""
+        if until != until:  # NaN
+            raise InvalidInputError("until: not a number")
+        with self._write() as session:
+            row = session.get(NoticeDigestRow, name, with_for_update=True)
+            if row is None:
+                session.add(NoticeDigestRow(name=name, told_until=until))
+            elif row.told_until is None or row.told_until < until:
+                row.told_until = until
+
+    def digest_told_until(self, name: str) -> float | None:
+        """Up to when what the digest ``name`` lists was delivered; None: never."""
+        with self._read() as session:
+            row = session.get(NoticeDigestRow, name)
+            return None if row is None else row.told_until
