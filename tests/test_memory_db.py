@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import socket
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,29 @@ def check_no_index_migration_keeps_rows(url: str) -> None:
 
 def test_the_no_index_migration_keeps_existing_rows(tmp_path) -> None:
     check_no_index_migration_keeps_rows(f"sqlite:///{tmp_path / 'm.db'}")
+
+
+def test_a_new_sqlite_file_another_connection_holds_as_it_turns_to_wal_is_waited_for(tmp_path, monkeypatch) -> None:
+    """Turning a new file to WAL while another connection holds a lock (replicas opening one new file at once) is
+    answered "database is locked" at once, without SQLite's busy wait: it is tried again until the lock goes."""
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    waits: list[float] = []
+
+    def wait(seconds: float) -> None:  # the other connection ends its transaction while this one waits
+        if not waits:
+            holder.execute("COMMIT")
+        waits.append(seconds)
+
+    monkeypatch.setattr("agent.memory.db.time.sleep", wait)
+    engine = init_db(f"sqlite:///{path}")
+    monkeypatch.undo()
+    holder.close()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
+    assert len(waits) == 1
 
 
 def test_sqlite_uses_wal_and_enforces_foreign_keys(tmp_path) -> None:

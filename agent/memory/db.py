@@ -10,6 +10,7 @@ PostgreSQL: migrations run under a transaction-level advisory lock, so several p
 from __future__ import annotations
 
 import re
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -236,6 +237,22 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     return engine
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the database in WAL mode. SQLite answers "database is locked" at once, without its busy handler, when
+    another connection holds a lock as the mode changes (two processes opening a new file at once: replicas starting
+    together), so the change is tried again, ``LOCK_POLL_S`` apart, for up to ``SQLITE_BUSY_TIMEOUT_S``; a file in WAL
+    mode already needs no lock for it."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(LOCK_POLL_S)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -244,7 +261,7 @@ def _configure_sqlite(engine: Engine) -> None:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
         finally:
             cursor.close()
