@@ -33,7 +33,7 @@ def test_the_news_told_outlives_a_restart_and_a_healthy_run_ends_it_for_every_re
         assert restarted.status()["repeats_held"] == 1
         assert not post(other)  # healthy, told by one replica: the trouble is over for all
         assert post(restarted, DISK) and restarted.flush(30)
-    assert len(receiver.posts) == 2
+    assert len(receiver.posts) == 2 and restarted.status()["repeats_problem"] is None
 
 
 def test_news_whose_post_failed_is_not_remembered_as_told(tmp_path):
@@ -74,7 +74,7 @@ def test_a_database_that_cannot_be_used_posts_every_news_and_says_so_once(caplog
     with receiving() as receiver, caplog.at_level(logging.WARNING):
         notifier = replica(receiver.url, database)
         assert post(notifier, DISK) and post(notifier, DISK) and notifier.flush(30)
-    assert len(receiver.posts) == 2
+    assert len(receiver.posts) == 2 and "connection refused" in notifier.status()["repeats_problem"]
     said = [r.getMessage() for r in caplog.records if "memory of news told" in r.getMessage()]
     assert len(said) == 1 and f"127.0.0.1:{port}" in said[0] and "connection refused" in said[0]
     assert "s3cret" not in caplog.text

@@ -103,7 +103,8 @@ class Notifier:
         """What ``GET /healthz`` shows of notifications in this process."""
         with self._lock:
             return {"url": self.where, "on": self.on, "sent": self.sent, "failed": self.failed,
-                    "repeats_held": self.repeats, "waiting": self._unsent, "problem": self.problem}
+                    "repeats_held": self.repeats, "waiting": self._unsent, "problem": self.problem,
+                    "repeats_problem": self.told.problem}
 
     def wants(self, notice: Notice) -> bool:
         """Whether ``notice`` is to be posted: a URL is set, and it needs attention or everything is wanted."""

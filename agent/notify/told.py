@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 class NewsMemory(Protocol):
-    """Claims news as told and forgets it."""
+    """Claims news as told and forgets it; ``problem`` says why it cannot now (every news is then posted)."""
+
+    problem: str | None
 
     def claim(self, origin: str, signature: str, now: float, repeat_s: float) -> bool:
         """True when ``signature`` is news of ``origin`` to post (remembered as told at ``now``), False for a repeat
@@ -34,6 +36,8 @@ class NewsMemory(Protocol):
 
 class LocalNews:
     """News told, in this process's memory."""
+
+    problem: str | None = None  # it always can
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
