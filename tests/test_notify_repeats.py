@@ -87,3 +87,24 @@ def test_the_process_notifier_keeps_the_news_told_in_the_settings_database(bianq
     get_settings.cache_clear()
     told = notifier_for(get_settings()).told
     assert isinstance(told, StoredNews) and told.url == get_settings().resolved_database_url
+
+
+def test_news_dropped_while_too_many_wait_is_not_remembered_as_told(tmp_path, monkeypatch):
+    monkeypatch.setattr("agent.notify.delivery.WAITING_MAX", 1)
+    taken, answer = threading.Event(), threading.Event()
+
+    def slow_post(body):
+        taken.set()
+        answer.wait(30)
+        return False, None
+
+    notifier = replica("http://127.0.0.1:9/hooks/secret-part", f"sqlite:///{tmp_path / 'memory.db'}")
+    notifier._post = slow_post  # a receiver that answers only when told
+    send = lambda origin: notifier.result(result(inspection(DISK)), inspection_event(), origin)  # noqa: E731
+    assert send("schedule a") and taken.wait(30)  # being posted
+    assert send("schedule b")  # waiting: the queue is full
+    assert not send("schedule c")  # dropped
+    answer.set()
+    assert notifier.flush(30) and notifier.status()["failed"] == 1
+    assert send("schedule c") and not send("schedule a")  # the dropped news is news again; the posted one is not
+    assert notifier.flush(30)

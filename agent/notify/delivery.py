@@ -133,18 +133,17 @@ class Notifier:
                 self._waiting.put_nowait((notice, claimed))
             except queue.Full:
                 self.failed += 1
-                self.problem = f"{self.where}: {WAITING_MAX} notifications waiting (the receiver is slow or down); " \
-                               "newer ones dropped"
-                dropped = True
+                self.problem = dropped = f"{self.where}: {WAITING_MAX} notifications waiting (the receiver is slow " \
+                                         "or down); newer ones dropped"
             else:
-                dropped = False
+                dropped = None
                 self._unsent += 1
-            if not dropped and self._sender is None:
-                self._sender = threading.Thread(target=self._send_waiting, name="bianque-notify", daemon=True)
-                self._sender.start()
-        if dropped:
+                if self._sender is None:
+                    self._sender = threading.Thread(target=self._send_waiting, name="bianque-notify", daemon=True)
+                    self._sender.start()
+        if dropped is not None:
             self._unclaim(notice, claimed)
-            log.warning("notification dropped: %s (%s)", self.problem, notice.text.partition("\n")[0])
+            log.warning("notification dropped: %s (%s)", dropped, notice.text.partition("\n")[0])
             return False
         return True
 
