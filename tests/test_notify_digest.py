@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
 from agent.cli.app import app
 from agent.config import Settings, get_settings
+from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.memory.records import QuietAlertRecord
 from agent.notify.digest import DIGEST, Digest, digest_trigger
 from agent.scheduler import configure
 from agent.scheduler.digest import scheduled_digest
-from agent.scheduler.specs import last_tick
 from agent.verdict import Verdict
 from tests.fakes.receiver import receiving
 from tests.fixtures.graph.world import alert_event
@@ -127,6 +128,13 @@ def test_untrusted_names_in_a_digest_mention_no_one_and_link_nowhere():
     assert "&lt;!channel&gt;" in line and "&lt;https://e|fix&gt;" in line
 
 
+def next_tick(memory: Memory) -> float:
+    """The first tick of CRON after the alert cases stored finished: its digest is the first to list them (the first
+    digest ever lists the day before it)."""
+    finished = max(alert.finished_at for alert in memory.quiet_alerts(None, time.time() + 1))
+    return cron_trigger(CRON).get_next_fire_time(None, datetime.fromtimestamp(finished, UTC)).timestamp()
+
+
 @pytest.fixture
 def digest_settings(bianque_home, monkeypatch):
     """Settings with a digest every day at 09:00, posting to ``receiver`` (set the URL with ``use``)."""
@@ -149,8 +157,8 @@ def test_the_scheduled_digest_is_posted_once_per_tick_across_replicas_and_only_w
         digest_settings(receiver.url)
         assert scheduled_digest(now=TICK + 5) is False  # nothing to list: nothing posted
         alert_case(memory)
-        now = time.time() + 86400  # its tick is within the day after the case finished: the first digest's period
-        tick = last_tick(CRON, now, lookback=86400)
+        tick = next_tick(memory)
+        now = tick + 5  # the job fires just after its tick
         assert scheduled_digest(now=now) is True
         assert scheduled_digest(now=now) is False  # the same tick, another replica: taken
         assert scheduled_digest(now=now + 86400) is False  # the next tick: nothing new since
@@ -163,7 +171,7 @@ def test_a_digest_not_delivered_is_listed_again_by_the_next(memory, digest_setti
     with receiving([404]) as receiver:
         digest_settings(receiver.url)
         case_id = alert_case(memory)
-        now = time.time() + 86400
+        now = next_tick(memory) + 5
         assert scheduled_digest(now=now) is False  # refused: what it listed stays to tell
         assert scheduled_digest(now=now + 86400) is True
     assert [body["bianque"]["alerts"][0]["case_id"] for body in receiver.bodies] == [case_id, case_id]
