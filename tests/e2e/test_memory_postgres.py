@@ -35,6 +35,7 @@ from tests.test_memory_schedules import (
     claim_at_once,
 )
 from tests.test_notify_digest import check_digest_claims, check_quiet_alerts, claim_digest_at_once
+from tests.test_notify_repeats import check_replicas_post_once
 
 pytestmark = pytest.mark.e2e
 
@@ -194,3 +195,7 @@ def test_digest_claims(postgres_db_url: str) -> None:
 
 def test_one_digest_tick_claimed_at_once_is_claimed_once(postgres_db_url: str) -> None:
     assert sorted(claim_digest_at_once(postgres_db_url, 6)) == [False] * 5 + [True]
+
+
+def test_replicas_posting_the_same_news_at_once_post_it_once(postgres_db_url: str) -> None:
+    check_replicas_post_once(postgres_db_url, replicas=4)
