@@ -234,9 +234,11 @@ def test_where_notifications_go_says_when_a_digest_is_posted(bianque_home, monke
     assert line.endswith("; a digest of the alerts judged not needing attention on '0 9 * * *' (UTC)")
 
 
-def test_schedule_start_refuses_a_digest_crontab_it_cannot_read_before_anything_starts(bianque_home, monkeypatch):
+@pytest.mark.parametrize("command", [["schedule", "start"], ["serve", "--with-scheduler", "--port", "9"]])
+def test_a_digest_crontab_that_cannot_be_read_stops_the_scheduler_before_anything_starts(command, bianque_home,
+                                                                                         monkeypatch):
     monkeypatch.setenv("BIANQUE_NOTIFY_URL", "http://127.0.0.1:9/hook")
     monkeypatch.setenv("BIANQUE_NOTIFY_DIGEST", "0 9 * * 8")
     get_settings.cache_clear()
-    result = CliRunner().invoke(app, ["schedule", "start"])
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 2 and "BIANQUE_NOTIFY_DIGEST" in result.output and "Traceback" not in result.output
