@@ -267,6 +267,20 @@ def test_catalog_table_written_to_a_file_keeps_one_line_per_metric_and_no_empty_
     assert "cartservice, checkoutservice, currencyservice, +1" in row
 
 
+def test_catalog_prints_service_names_of_the_data_as_written(tmp_path):
+    """A bundle's service names are data: ``gw[/]x`` ended the table with a MarkupError, ``[link=…]`` hid a link."""
+    from agent.bundles.writer import write_bundle
+    from agent.events import Event, Pattern
+
+    times = np.arange(1772445600.0 - 600, 1772445600.0, 60.0)
+    names = ("gw[/]x", "[link=http://evil.example]pay[/link]")
+    odd = write_bundle(tmp_path / "odd", Event(pattern=Pattern.RCA, time=1772445600.0, service="cart"),
+                       [Series("cpu_usage_millicores", {"service": n}, times, np.ones(times.size)) for n in names])
+    result = runner.invoke(app, ["catalog", "--bundle", str(odd)])
+    assert result.exit_code == 0, result.output
+    assert all(name in result.stdout for name in names)
+
+
 def test_catalog_needs_a_source():
     result = runner.invoke(app, ["catalog"])
     assert result.exit_code == 2

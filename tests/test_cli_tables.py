@@ -34,3 +34,18 @@ def test_a_terminal_gets_the_table_fitted_to_its_width_unless_unfolded():
     assert max(map(len, lines)) <= 80 and not any(LONG in line for line in lines)
     [row] = [line for line in printed(terminal=True, unfolded=True) if LONG in line]
     assert row.count(LONG) == 2
+
+
+def test_cells_and_title_from_the_data_print_as_written_never_as_markup():
+    """A service name or help text from a bundle or a PromQL server (``gw[/]x``, ``[link=…]``) is text: it ended
+    ``bianque catalog`` with a MarkupError, or became a hidden terminal hyperlink."""
+    for terminal in (True, False):
+        table = Table(title="bundle [/]x")
+        table.add_column("service")
+        table.add_row("gw[/]x")
+        table.add_row("[link=http://evil.example]gw[/link] :smile:")
+        out = io.StringIO()
+        print_table(table, Console(file=out, width=80, force_terminal=terminal, color_system=None))
+        text = out.getvalue()
+        assert "bundle [/]x" in text and "gw[/]x" in text
+        assert "[link=http://evil.example]gw[/link] :smile:" in text and "\x1b]8;" not in text

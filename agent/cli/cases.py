@@ -85,10 +85,10 @@ def list_cases(
             case.id,
             to_short_utc(case.created_at),
             SHORT_PATTERN.get(case.pattern, case.pattern),
-            escape(case.service or "-"),
+            case.service or "-",
             _skill_label(case),
             case.status + marked,
-            escape(answer_line(case.verdict) if case.status != "failed" else (case.error or "")[:200]),
+            answer_line(case.verdict) if case.status != "failed" else (case.error or "")[:200],
         )
     if any(case.corrections for case in cases):
         table.caption = "✓ confirmed by a correction, ✗ corrected as wrong (see `bianque cases show ID`)"
@@ -201,11 +201,11 @@ def list_queue(
         table.add_row(
             item.id,
             to_short_utc(item.created_at),
-            escape(item.event.primary_service or "-"),
+            item.event.primary_service or "-",
             item.status,
             str(item.attempts),
             item.case_id or "-",
-            escape((item.last_error or "")[:200]),
+            (item.last_error or "")[:200],
         )
     if stats.failed:
         table.caption = "failed items ran out of attempts: POST /queue/ID/retry (or a repeat alert) queues one again"

@@ -161,14 +161,17 @@ def print_table(table: Table, out: Console | None = None, *, unfolded: bool = Fa
     """Print ``table`` on ``out`` (default :data:`console`). A terminal fits it to its width (``unfolded``: not, its
     lines as wide as the table, as ``kubectl get -o wide``); a file or a pipe always gets it unfolded, each row on
     its own lines with every word whole, never folded to 80 columns ("unkno / wn") that grep and scripts cannot
-    read."""
+    read. Its title and cells print as written: text from the data (``gw[/]x``, ``[link=…]``) is never markup; a
+    cell that is styled is a :class:`rich.text.Text`."""
     out = out or console
+    literal = Console(file=out.file, width=out.width, force_terminal=out.is_terminal, color_system=out.color_system,
+                      markup=False, emoji=False)
     if out.is_terminal and not unfolded:
-        out.print(table)
+        literal.print(table)
         return
-    width = out.measure(table, options=out.options.update_width(UNFOLDED_MAX)).maximum
+    width = literal.measure(table, options=literal.options.update_width(UNFOLDED_MAX)).maximum
     Console(file=out.file, width=max(width, out.width), force_terminal=out.is_terminal,
-            color_system=out.color_system).print(table)
+            color_system=out.color_system, markup=False, emoji=False).print(table)
 
 
 def _write_as_is(out: Console, text: str) -> None:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from agent.cli.common import knowledge_errors, print_table, user_errors
 from agent.config import get_settings, masked_url
@@ -92,9 +93,8 @@ def search(
         table.add_column(name, style=style or None, overflow="fold")
     for hit in hits:
         text = hit.text if len(hit.text) <= 300 else hit.text[:300] + "…"
-        # titles and texts hold what logs, alerts and engineers wrote: never read as markup
-        table.add_row(f"{hit.score:.3f}", hit.collection, f"{escape(hit.title)}\n[dim]{escape(hit.id)}[/dim]",
-                      escape(text))
+        # titles and texts hold what logs, alerts and engineers wrote: printed as written (print_table)
+        table.add_row(f"{hit.score:.3f}", hit.collection, Text.assemble(hit.title, "\n", (hit.id, "dim")), text)
     print_table(table, console)
 
 
