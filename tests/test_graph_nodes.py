@@ -471,6 +471,19 @@ def test_report_shows_annotations_and_log_lines_as_text_not_markup():
     assert all(re.sub(r"\\(.)", r"\1", line).count(hostile) == 1 for line in lines)
 
 
+def test_an_inspection_items_kind_from_a_model_is_text_not_markup():
+    """A model may name an item's kind as it likes ("or a more precise name"), steered by a log line it was shown:
+    ``![pix](http://x.test/t.png)`` in it was written into the report as an image, its ``|`` as a new cell."""
+    hostile = "leak ![pix](http://x.test/t.png) | <b>b</b>"
+    verdict = Verdict.model_validate({"pattern": "inspection", "summary": "s", "reasoner": "llm:m", "evidence": ["F1"],
+                                      "items": [{"service": "api", "kind": hostile, "severity": "warning",
+                                                 "evidence": ["F1"], "summary": "grows"}]})
+    text = render_report(Event(pattern=Pattern.INSPECTION, time=0.0), {"name": "s", "version": 1}, verdict,
+                         [_finding(1, 0.9)], [], [])
+    (row,) = [line for line in text.splitlines() if "pix" in line]
+    assert not re.search(r"(?<!\\)(\[|\]|<|>)", row) and len(re.findall(r"(?<!\\)\|", row)) == 6
+
+
 @pytest.mark.parametrize(("event", "title"), [
     (Event(pattern="inspection", time=0, scope={"services": ["api", "db"]}), "# inspection: services: api, db"),
     (Event(pattern="inspection", time=0), "# inspection"),

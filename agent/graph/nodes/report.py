@@ -159,8 +159,8 @@ def render_report(event: Event, skill: dict[str, Any], verdict: Verdict, finding
         lines += ["## Findings by severity", "", "| severity | service | kind | evidence | summary |",
                   "|---|---|---|---|---|"]
         for item in verdict.items:
-            lines.append(f"| {item.severity} | {literal(item.service)} | {item.kind} | {', '.join(item.evidence)} | "
-                         f"{literal(item.summary)} |")
+            lines.append(f"| {item.severity} | {literal(item.service)} | {literal(item.kind)} | "
+                         f"{', '.join(item.evidence)} | {literal(item.summary)} |")
         lines.append("")
     if verdict.actions:
         lines += ["## Next steps", "", *[f"- {literal(a)}" for a in verdict.actions], ""]
