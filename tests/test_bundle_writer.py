@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 from ruamel.yaml import YAML
 
-from agent.bundles.writer import format_number, rfc3339, write_bundle
+from agent.bundles.writer import NotABundleError, format_number, rfc3339, write_bundle
 from agent.series import ChangeRecord, LogRecord, make_series
 
 EVENT = {"pattern": "rca", "time": 1_700_000_000, "service": "ranking",
@@ -60,6 +61,26 @@ def test_replaces_existing_bundle_and_leaves_no_temp_dirs(tmp_path):
     write_bundle(tmp_path / "case", EVENT, [])
     assert [p.name for p in tmp_path.iterdir()] == ["case"]
     assert not (tmp_path / "case" / "label.yaml").exists()
+
+
+def test_a_directory_that_is_no_bundle_is_never_replaced(tmp_path):
+    """``bianque sim --out ~/work`` had removed the whole directory, whatever it held: only an empty directory or a
+    bundle (its event.yaml) is replaced; a file or a symbolic link in its place is left alone too."""
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    (work / "notes.txt").write_text("keep")
+    (tmp_path / "file").write_text("keep")
+    (tmp_path / "link").symlink_to(work, target_is_directory=True)
+    for target, said in ((work, "is no case bundle (no event.yaml)"), (tmp_path / "file", "is a file"),
+                         (tmp_path / "link", "is a symbolic link")):
+        with pytest.raises(NotABundleError, match=re.escape(said)) as raised:
+            write_bundle(target, EVENT, [])
+        assert str(target) in str(raised.value)
+    assert (work / "notes.txt").read_text() == "keep" and (work / "sub").is_dir()
+    assert (tmp_path / "file").read_text() == "keep" and (tmp_path / "link").is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "link", "work"]  # no temporary directory left
+    (tmp_path / "empty").mkdir()
+    assert (write_bundle(tmp_path / "empty", EVENT, []) / "event.yaml").is_file()
 
 
 def test_invalid_event_leaves_nothing_behind(tmp_path):

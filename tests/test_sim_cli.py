@@ -54,6 +54,17 @@ def test_unknown_fault_and_unsupported_pair_fail_with_a_message(tmp_path):
     assert result.exit_code == 2 and "--out" in result.output
 
 
+def test_out_that_is_no_bundle_is_refused_and_left_as_it_was(tmp_path):
+    """``sim --out`` replaces the bundle there: a directory of other files (``[notes]``) had been removed whole."""
+    work = tmp_path / "[work]"
+    work.mkdir()
+    (work / "notes.txt").write_text("keep")
+    result = runner.invoke(app, ["sim", "--fault", "disk_full", "--pattern", "inspection", "--out", str(work)])
+    assert result.exit_code == 2
+    assert f"error: {work}: exists and is no case bundle (no event.yaml)" in " ".join(result.stderr.split())
+    assert [p.name for p in work.iterdir()] == ["notes.txt"]
+
+
 def test_batch_writes_neutral_names_cycling_through_pairs(tmp_path):
     result = runner.invoke(app, ["sim", "batch", "--out", str(tmp_path), "--count", "3", "--seed-start", "1000",
                                  "--pattern", "release_interception"])

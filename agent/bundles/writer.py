@@ -21,6 +21,11 @@ from agent.series import ChangeRecord, LogRecord, Series
 METRIC_COLUMNS = ("timestamp", "metric", "service", "value")
 
 
+class NotABundleError(FileExistsError):
+    """Where a bundle is to be written stands something else (a file, a symbolic link, a directory that holds no
+    bundle): it is never replaced."""
+
+
 def write_bundle(
     out_dir: Path,
     event: Event | dict,
@@ -37,6 +42,7 @@ def write_bundle(
     """
     out_dir = Path(out_dir)
     parsed = event if isinstance(event, Event) else Event.model_validate(event)
+    _check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
@@ -146,6 +152,21 @@ def _dump_yaml(path: Path, data: Any) -> None:
     yaml.sort_base_mapping_type_on_output = False
     with path.open("w", encoding="utf-8") as fh:
         yaml.dump(data, fh)
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Raise :class:`NotABundleError` unless ``out_dir`` is absent, an empty directory or a bundle (it holds
+    event.yaml): writing a bundle replaces what stands there, and ``--out ~/work`` had removed a whole directory."""
+    if out_dir.is_symlink():
+        raise NotABundleError(f"{out_dir}: is a symbolic link: not replaced by a bundle (give a new directory)")
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise NotABundleError(f"{out_dir}: is a file: not replaced by a bundle (give a new directory)")
+    if (out_dir / "event.yaml").is_file() or not any(out_dir.iterdir()):
+        return
+    raise NotABundleError(f"{out_dir}: exists and is no case bundle (no event.yaml): not replaced, nothing written "
+                          "(give a new directory, or an existing bundle's to replace it)")
 
 
 def _replace_dir(tmp: Path, out_dir: Path) -> None:

@@ -8,9 +8,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from agent.bundles.writer import NotABundleError
 from agent.cli.common import print_table
 from agent.sim.batch import BENCHMARK_SEEDS, generate_batch
 from agent.sim.curated import CURATED, write_curated
@@ -33,7 +35,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 
@@ -80,9 +82,9 @@ def sim(
         raise _fail("give both --fault and --out (or --list-faults, or a subcommand: batch, curated)")
     try:
         scenario = build_scenario(pattern, fault, seed, variant=variant, service=service)
-    except ScenarioError as exc:
+        path = write_scenario(scenario, out)
+    except (ScenarioError, NotABundleError) as exc:
         raise _fail(str(exc)) from None
-    path = write_scenario(scenario, out)
     console.print(f"wrote {path} ({pattern}, {fault}, seed {seed})", highlight=False)
     if openmetrics is not None:
         write_openmetrics(openmetrics, scenario.series)
@@ -105,7 +107,7 @@ def batch(
             task = progress.add_task("generating", total=count)
             paths = generate_batch(out, count, seed_start, pattern,
                                    progress=lambda _i, _p: progress.advance(task))
-    except ScenarioError as exc:
+    except (ScenarioError, NotABundleError) as exc:
         raise _fail(str(exc)) from None
     console.print(f"wrote {len(paths)} bundles under {out}", highlight=False)
 
@@ -116,7 +118,11 @@ def curated(
     = Path("examples/scenarios"),
 ) -> None:
     """Regenerate the curated example bundles exactly (examples/scenarios)."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console) as progress:
-        task = progress.add_task("curated", total=len(CURATED))
-        write_curated(out, progress=lambda _c, _p: progress.advance(task))
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      console=console) as progress:
+            task = progress.add_task("curated", total=len(CURATED))
+            write_curated(out, progress=lambda _c, _p: progress.advance(task))
+    except NotABundleError as exc:
+        raise _fail(str(exc)) from None
     console.print(f"wrote {len(CURATED)} bundles under {out}", highlight=False)
