@@ -64,6 +64,12 @@ def test_front_matter_parsed_and_names_normalised(tmp_path):
         ("---\nkind: runbook\n---\n", 1, "title", "Field required"),
         ("---\ntitle: x\nkind: runbook\nowner: me\n---\n", 4, "owner", "Extra inputs"),
         ("---\n- just\n- a list\n---\n", 2, None, "mapping"),
+        # bounded as every YAML from outside is: a deep one had ended `knowledge ingest` with a RecursionError
+        ("---\ntitle: x\nkind: runbook\ntags: " + "[" * 50_000 + "]" * 50_000 + "\n---\n", 2, None,
+         "nested deeper than 64 levels"),
+        ("---\ntitle: x\na: &a [" + ", ".join(["x"] * 60) + "]\n"
+         + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 60)}]\n" for p, n in zip("abc", "bcd", strict=True))
+         + "kind: runbook\n---\n", 2, None, "expands to more than"),
     ],
 )
 def test_front_matter_errors_name_file_line_and_field(tmp_path, text, line, field, message):

@@ -11,6 +11,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 
+from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
+
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -74,6 +76,10 @@ def split_front_matter(path: Path, text: str) -> tuple[FrontMatter, str, int]:
     if end is None:
         raise FrontMatterError(path, 1, "front matter is not closed by a '---' line")
     raw = "".join(lines[1:end])
+    try:
+        check_yaml_bounds(raw)  # too large, too deep, aliases that expand too far: refused before it is loaded
+    except YAMLLimitError as exc:
+        raise FrontMatterError(path, 2, str(exc)) from exc
     try:
         data = YAML(typ="rt").load(raw)
     except MarkedYAMLError as exc:
