@@ -506,6 +506,23 @@ def test_a_read_only_database_answers_500_naming_it_on_one_line_not_the_sql(tmp_
     assert answer.json() == {"detail": f"database {where} failed: attempt to write a readonly database"}
 
 
+def test_a_row_the_database_refuses_answers_500_with_its_first_line_never_the_sql_or_its_values(memory,
+                                                                                                 investigator):
+    """PostgreSQL refuses a value too long for its column (a DataError): the 500 quoted the INSERT and the request's
+    values after "internal error: DataError: …"; the traceback stays in the service's log."""
+    from sqlalchemy.exc import DataError
+
+    def refused(*_args, **_kwargs):
+        raise DataError("INSERT INTO events (service) VALUES (%(service)s)", {"service": "given-value"},
+                        Exception("value too long for type character varying(200)\nCONTEXT: ..."))
+
+    client = TestClient(create_app(get_settings(), investigator, memory=memory), raise_server_exceptions=False)
+    memory.list_cases = refused
+    answer = client.get("/cases")
+    assert answer.status_code == 500, answer.text
+    assert answer.json() == {"detail": "internal error: DataError: value too long for type character varying(200)"}
+
+
 def test_a_record_a_store_failure_left_is_removed_by_sending_the_correction_again(memory, investigator, knowledge):
     """What ``bianque knowledge forget-case`` does, the API does with the same correction sent again; the note of a
     store that could not be opened said to run that command, which a client of the service may have no shell for."""

@@ -22,7 +22,13 @@ from agent.evolve.versions import SkillFileError
 from agent.evolve.workbench import UnknownSkillError
 from agent.inputs import InputError, validation_message
 from agent.memory import DatabaseUnavailableError, InvalidInputError, NotFoundError, QueueStateError
-from agent.memory.db import database_problem, describe_database, did_not_answer, unavailable_reason
+from agent.memory.db import (
+    database_problem,
+    describe_database,
+    did_not_answer,
+    first_line_said,
+    unavailable_reason,
+)
 
 log = logging.getLogger(__name__)
 LOCATIONS = ("body", "query", "path", "header")
@@ -166,10 +172,13 @@ def database_failure(url: Any, exc: BaseException) -> str | None:
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     """503 with Retry-After for a database that did not answer (unreachable, locked, its connection dropped); a 500
     naming the problem for a schema that is not current or another failure of the database (a read-only file: every
-    retry would meet it again), on one line, never the SQL; any other error as such."""
+    retry would meet it again), on one line, never the SQL; a row it refuses (a value too long for its column) as a
+    500 with the first line of what it said, never the SQL nor the values."""
     detail = database_failure(request.app.state.bianque.memory.engine.url, exc)
-    if detail is None:
-        return await _unexpected(request, exc)
+    if detail is None:  # a row it refuses (a value too long for its column): what it said, not the SQL nor the values
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}: "
+                                                                f"{first_line_said(exc)}"})
     gone = did_not_answer(exc)
     log.log(logging.WARNING if gone else logging.ERROR, "%s %s: %s", request.method, request.url.path, detail)
     return JSONResponse(status_code=503 if gone else 500, content={"detail": detail},
