@@ -406,6 +406,24 @@ def test_text_that_is_not_text_is_refused_naming_the_field_before_anything_is_st
     assert client.get(f"/cases/{case_id}").json()["corrections"] == []
 
 
+@pytest.mark.parametrize(("event", "field"), [
+    ({**RCA_EVENT, "service": "s" * 201}, "event.service"),
+    ({"pattern": "inspection", "time": T0, "scope": {"services": ["ok", "x" * 201]}}, "event.scope.services"),
+    ({"pattern": "release_interception", "time": T0, "change": {"service": "c" * 201, "type": "deploy"}},
+     "event.change.service"),
+    ({**RCA_EVENT, "service": None, "alert": {"labels": {"alertname": "A", "service": "a" * 201}}},
+     "event.alert.labels.service"),
+])
+def test_a_service_name_longer_than_memory_holds_is_refused_naming_the_field(client, investigator, event, field):
+    """PostgreSQL's events.service holds 200 characters: a longer name answered 500 after the request was taken (the
+    webhook refused it already); refused naming the field, nothing investigated or stored."""
+    response = client.post("/investigate", json={"event": event})
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["field"] == field and problem["message"] == "longer than 200 characters"
+    assert investigator.calls == [] and client.get("/cases").json() == []
+
+
 @pytest.mark.parametrize(("url", "field"), [
     ("/cases/ab%00cd", "path.case_id"), ("/cases?service=rank%00ing", "query.service"),
     ("/skills/disk%00", "path.name"),

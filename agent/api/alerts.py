@@ -20,12 +20,11 @@ from agent.api.text import text_problem
 from agent.events import Alert, alert_service, alert_service_label, event_from_alert
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
 from agent.memory.db import database_wide, first_line_said
-from agent.names import name_problem
+from agent.names import MAX_NAME_CHARS, name_problem  # also the fingerprint column's
 from agent.timeparse import to_rfc3339
 
 log = logging.getLogger(__name__)
 ALERT_STATUSES = ("firing", "resolved")
-MAX_NAME_CHARS = 200  # alertname, service and fingerprint columns
 Action = Literal["queued", "acknowledged", "recorded", "ignored", "rejected"]
 
 
