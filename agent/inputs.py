@@ -53,6 +53,8 @@ def read_structured(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:
         pass
+    except RecursionError as exc:  # ``[[[…]]]`` deeper than the parser goes
+        raise InputError(f"{path}: JSON nested too deeply to read") from exc
     try:
         check_yaml_bounds(text)
         return YAML(typ="safe").load(text)

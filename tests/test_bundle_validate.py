@@ -203,6 +203,17 @@ def test_a_log_line_whose_string_is_left_open_is_said_to_be_unterminated(tmp_pat
         "my-case/logs.jsonl:1: invalid JSON: Unterminated string starting at (column 55)")
 
 
+def test_a_log_line_nested_too_deeply_is_an_error_of_its_line_not_a_crash(tmp_path):
+    """A bundle is data from elsewhere: ``[[[…]]]`` 100,000 deep in a line ended ``bundle validate`` (and every
+    investigation of the bundle) with a RecursionError traceback."""
+    deep = "[" * 100_000 + "]" * 100_000
+    logs = '{"ts": 1, "service": "a", "level": "INFO", "message": "x", "extra": ' + deep + '}\n'
+    changes = '{"ts": 1, "service": "a", "id": "c1", "diff": ' + deep + '}\n'
+    assert errors_of(make_case(tmp_path, {"logs.jsonl": logs, "changes.jsonl": changes})) == [
+        "my-case/logs.jsonl:1: invalid JSON: nested too deeply to read",
+        "my-case/changes.jsonl:1: invalid JSON: nested too deeply to read"]
+
+
 def test_log_errors(tmp_path):
     logs = (
         '{"ts": 1, "service": "a", "level": "INFO", "message": "ok"}\n'

@@ -44,6 +44,13 @@ def test_unparseable_file_names_the_line(tmp_path):
         event_from_change_file(path, now=0)
 
 
+def test_a_file_nested_too_deeply_is_refused_naming_it_not_a_crash(tmp_path):
+    path = tmp_path / "alert.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match=r"alert.json: JSON nested too deeply to read"):
+        events_from_alert_file(path, now=0)
+
+
 def test_change_file(tmp_path):
     path = tmp_path / "change.yaml"
     path.write_text("id: d1\ntype: canary\nservice: ranking\nts: 1700000000\ncanary: {version: v2}\n")

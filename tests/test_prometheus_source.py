@@ -171,6 +171,7 @@ def test_a_skills_own_promql_is_evaluated_at_each_step(fake):
     ("status", "body", "expected"),
     [
         (200, "this is not json", "not a Prometheus API answer"),
+        (200, "[" * 100_000 + "]" * 100_000, "not a Prometheus API answer"),  # a RecursionError had escaped
         (500, "internal meltdown", "HTTP 500: internal meltdown"),
         (502, "", "HTTP 502"),
         (422, {"status": "error", "errorType": "execution", "error": "too many samples"}, "too many samples"),

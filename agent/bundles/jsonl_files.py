@@ -105,6 +105,9 @@ def _objects(path: Path, log: ErrorLog) -> Iterator[tuple[int, dict[str, Any]]]:
             except json.JSONDecodeError as exc:
                 log.add(f"invalid JSON: {exc.msg} (column {exc.colno})", line)
                 continue
+            except RecursionError:  # ``[[[…]]]`` deeper than the parser goes
+                log.add("invalid JSON: nested too deeply to read", line)
+                continue
             if not isinstance(obj, dict):
                 log.add(f"must be a JSON object, found {type(obj).__name__}", line)
                 continue

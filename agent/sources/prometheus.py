@@ -273,7 +273,7 @@ class PrometheusMetricSource:
             raise PrometheusError(f"{shown}: cannot reach the server: {exc}") from None
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             body = None
         if isinstance(body, Mapping) and body.get("status") == "error":
             kind = body.get("errorType") or "error"
