@@ -354,6 +354,28 @@ def test_a_token_is_required_when_configured_except_for_healthz(memory, investig
         assert non_ascii.status_code == 401  # compared as bytes, never a 500
 
 
+def test_with_a_token_every_route_but_healthz_answers_401_before_reading_the_body(memory, investigator):
+    """Every route the app serves (listed from its OpenAPI map, not by hand) answers an unauthenticated call 401, also
+    when its body is no JSON, nested too deeply or over the size limit: those had answered 400/422/413 first, the body
+    read and parsed for anyone."""
+    import re
+
+    app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token="s3cret", max_body_bytes=2048))
+    routes = [(method.upper(), re.sub(r"\{[^}]+\}", "x", path)) for path, operations in app.openapi()["paths"].items()
+              for method in operations]
+    assert len(routes) > 20 and ("GET", "/healthz") in routes
+    bodies = (b"{bad", b"[" * 100_000 + b"]" * 100_000, b'{"alerts": []}', b"x" * 5000)
+    with TestClient(app) as client:
+        for method, path in [*routes, ("GET", "/docs"), ("GET", "/openapi.json"), ("GET", "/nope")]:
+            if path == "/healthz":
+                continue
+            for body in bodies:
+                answer = client.request(method, path, content=body, headers={"content-type": "application/json"})
+                assert answer.status_code == 401, (method, path, body[:10], answer.text)
+                assert answer.headers["www-authenticate"] == "Bearer" and "bearer token" in answer.json()["detail"]
+        assert client.get("/healthz").status_code == 200
+
+
 def test_an_empty_token_is_refused_not_accepted():
     with pytest.raises(ValidationError, match="set but empty"):
         ApiSettings(token="  ")

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from agent.api.auth import TokenMiddleware
 from agent.api.errors import install_error_handlers
 from agent.api.investigator import Investigator, LiveInvestigator
 from agent.api.jobs import BackgroundJobs
@@ -104,6 +105,8 @@ def create_app(
     if protected:
         _protected_docs(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=api.max_body_bytes)
+    if api.token is not None:  # added last, so it runs first: no body is read for a caller without the token
+        app.add_middleware(TokenMiddleware, token=api.token)
     install_error_handlers(app)
     for module in (health, metrics, webhook, queue, investigations, cases, refinements, incidents, regression, skills,
                    schedules):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 from prometheus_client import CollectorRegistry
 
+from agent.api.auth import UNAUTHORIZED, authorized
 from agent.api.investigator import Investigator
 from agent.api.jobs import BackgroundJobs
 from agent.api.metrics import service_registry
@@ -50,18 +50,8 @@ def service(request: Request) -> ServiceState:
 def require_token(request: Request) -> None:
     """FastAPI dependency: when ``BIANQUE_API_TOKEN`` is set, demand it as a bearer token."""
     token = service(request).api.token
-    if token is None:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    # Bytes on both sides, so any token (ASCII or not) compares in constant time: the server decoded the
-    # header's raw bytes as latin-1, so encoding it back gives them exactly; the token is UTF-8.
-    expected = token.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("latin-1"), expected):
-        raise HTTPException(
-            status_code=401,
-            detail="missing or wrong bearer token (header 'Authorization: Bearer <BIANQUE_API_TOKEN>')",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+    if token is not None and not authorized(request.headers.get("authorization", ""), token):
+        raise HTTPException(status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
 
 # The webhook and the health check answer on the event loop, their blocking work in a few threads of their own:
