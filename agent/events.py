@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from agent.names import event_name_problem
+from agent.names import name_problem
 from agent.series import DEFAULT_CHANGE_TYPE, diff_text
 from agent.timeparse import parse_duration, to_epoch, written
 
@@ -33,7 +33,7 @@ def _scalar_text(value: Any) -> Any:
 def _checked_name(value: str | None) -> str | None:
     """``value`` unchanged when it is a usable name; ValueError naming the control character otherwise."""
     if value is not None:
-        problem = event_name_problem(value)
+        problem = name_problem(value)
         if problem:
             raise ValueError(problem)
     return value
@@ -86,7 +86,7 @@ class Alert(BaseModel):
     def _name_labels(cls, value: dict[str, str]) -> dict[str, str]:
         """``service`` and ``alertname`` hold no control character; a refusal names the label (``labels.service``)."""
         refused = [InitErrorDetails(type=PydanticCustomError("value_error", problem), loc=(key,), input=value[key])
-                   for key in NAME_LABELS if key in value and (problem := event_name_problem(value[key]))]
+                   for key in NAME_LABELS if key in value and (problem := name_problem(value[key]))]
         if refused:  # pydantic puts these errors under the field's own location: labels.<key>
             raise ValidationError.from_exception_data("labels", refused)
         return value

@@ -16,10 +16,6 @@ def name_problem(name: str) -> str | None:
 
 
 MAX_NAME_CHARS = 200
-"""The longest service or alert name an event may carry: the memory's columns (events, alerts) hold no more."""
-
-
-def event_name_problem(name: str) -> str | None:
-    """:func:`name_problem`, or that ``name`` is longer than :data:`MAX_NAME_CHARS`: an event's service and alert
-    names are stored, and PostgreSQL refuses a longer one."""
-    return name_problem(name) or (f"longer than {MAX_NAME_CHARS} characters" if len(name) > MAX_NAME_CHARS else None)
+"""The longest service or alert name an event taken in may carry: the memory's columns (events, alerts) hold no
+more, and PostgreSQL refuses a longer one. Checked where events come in (the webhook, ``POST /investigate``), not
+when stored records are read back."""
