@@ -17,8 +17,10 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+from agent.cli.printable import printable_console
+
+console = printable_console()
+err_console = printable_console(stderr=True)
 T = TypeVar("T")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a rendered report.")]
@@ -164,14 +166,14 @@ def print_table(table: Table, out: Console | None = None, *, unfolded: bool = Fa
     read. Its title and cells print as written: text from the data (``gw[/]x``, ``[link=…]``) is never markup; a
     cell that is styled is a :class:`rich.text.Text`."""
     out = out or console
-    literal = Console(file=out.file, width=out.width, force_terminal=out.is_terminal, color_system=out.color_system,
-                      markup=False, emoji=False)
+    literal = printable_console(file=out.file, width=out.width, force_terminal=out.is_terminal,
+                                color_system=out.color_system, markup=False, emoji=False)
     if out.is_terminal and not unfolded:
         literal.print(table)
         return
     width = literal.measure(table, options=literal.options.update_width(UNFOLDED_MAX)).maximum
-    Console(file=out.file, width=max(width, out.width), force_terminal=out.is_terminal,
-            color_system=out.color_system, markup=False, emoji=False).print(table)
+    printable_console(file=out.file, width=max(width, out.width), force_terminal=out.is_terminal,
+                      color_system=out.color_system, markup=False, emoji=False).print(table)
 
 
 def _write_as_is(out: Console, text: str) -> None:

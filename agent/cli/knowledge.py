@@ -6,19 +6,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
 from agent.cli.common import knowledge_errors, print_table, user_errors
+from agent.cli.printable import printable_console
 from agent.config import get_settings, masked_url
 from agent.knowledge.store import COLLECTIONS, KnowledgeStore
 
 knowledge_app = typer.Typer(help="The knowledge store: handbook, experience notes, past cases.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
+console = printable_console()
+err_console = printable_console(stderr=True)
 
 
 def _store() -> KnowledgeStore:

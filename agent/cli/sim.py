@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from agent.bundles.writer import NotABundleError
 from agent.cli.common import print_table
+from agent.cli.printable import printable_console
 from agent.sim.batch import BENCHMARK_SEEDS, generate_batch
 from agent.sim.curated import CURATED, write_curated
 from agent.sim.openmetrics import write_openmetrics
@@ -23,8 +23,8 @@ sim_app = typer.Typer(
     help="Generate simulated scenarios of the search/recommendation/ads system as case bundles.",
     invoke_without_command=True,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = printable_console()
+err_console = printable_console(stderr=True)
 
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Directory to write.", file_okay=False)]
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.cli.common import print_syntax, print_table, warn
+from agent.cli.printable import printable_console
 from agent.config import get_settings
 from agent.skills.library import (
     SkillLibrary,
@@ -33,8 +34,8 @@ from agent.skills.templates import Loc
 skills_app = typer.Typer(
     help="Inspect and validate Skills (the YAML unit of orchestration).", no_args_is_help=True
 )
-console = Console()
-err_console = Console(stderr=True)
+console = printable_console()
+err_console = printable_console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
