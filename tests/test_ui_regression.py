@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -30,7 +31,7 @@ def test_the_curated_default_is_shown_then_a_directory_is_added_and_removed(tmp_
     at.text_input(key="regression_dir").set_value(str(mine)).run()
     at.button(key="regression_add").click().run()
     assert not at.exception
-    assert "1 labelled bundle(s)" in texts(at) and str(mine) in texts(at)
+    assert "1 labelled bundle(s)" in texts(at) and str(mine) in re.sub(r"\\(.)", r"\1", texts(at))  # as shown
     assert registered(get_settings().home) == [mine]
     assert list(at.dataframe[1].value["bundle"]) == [str(mine / "rca-slow-dependency")]
 
@@ -40,6 +41,20 @@ def test_the_curated_default_is_shown_then_a_directory_is_added_and_removed(tmp_
     assert registered(get_settings().home) == []
     assert "left the regression set" in texts(at)
     assert "the curated scenarios are the regression set" in texts(at)
+
+
+def test_a_registered_directorys_name_is_shown_as_text_never_as_markup(tmp_path):
+    """A directory (any name the API or the CLI registered) was put in a code span its backticks could end: an image
+    in its name was fetched by the browser."""
+    from agent.evolve.regression import add
+
+    odd = tmp_path / "x` ![pix](http://x.test/p.png) `y"
+    shutil.copytree(SCENARIOS / "rca-slow-dependency", odd / "rca-slow-dependency")
+    add(get_settings().home, odd)
+    at = skills_page()
+    assert not at.exception
+    [listed] = [m.value for m in at.markdown if m.value.startswith("**Registered:**")]
+    assert "pix" in listed and not re.search(r"(?<!\\)(!\[|\]\(|`)", listed), listed
 
 
 def test_a_directory_without_labelled_bundles_is_refused_with_the_reason(tmp_path):

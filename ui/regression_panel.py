@@ -51,7 +51,7 @@ def render_regression() -> None:
     if state["default"]:
         st.info("Nothing registered: the curated scenarios are the regression set, each for the Skills it selects.")
     else:
-        st.markdown("**Registered:**\n" + "\n".join(f"- `{d}`" for d in state["registered"]))
+        st.markdown("**Registered:**\n" + "\n".join(f"- {plain(str(d))}" for d in state["registered"]))
     st.dataframe({"bundle": state["bundles"]}, hide_index=True, width="stretch")
     st.text_input("Add a directory of labelled bundles", key=ADD_KEY, placeholder="/path/to/bundles")
     st.button("Add to the regression set", key="regression_add", on_click=_add)
