@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from agent.names import name_problem
+from agent.names import MAX_NAME_CHARS, name_problem
 from agent.series import DEFAULT_CHANGE_TYPE, diff_text
 from agent.timeparse import parse_duration, to_epoch, written
 
@@ -307,3 +307,22 @@ def event_from_change(change: ChangeEvent, now: float | None = None) -> Event:
     if time is None:
         raise ValueError("change has no started/ts and no time was given")
     return Event(pattern=Pattern.RELEASE_INTERCEPTION, time=time, service=change.service, change=change)
+
+
+Location = tuple[str | int, ...]
+
+
+def overlong_names(event: Event) -> list[Location]:
+    """Where ``event`` names a service or an alert longer than :data:`MAX_NAME_CHARS` (``("scope", "services", 1)``):
+    the memory stores those names, and PostgreSQL refuses a longer one. Checked where events come in."""
+    named: list[tuple[Location, str | None]] = [(("service",), event.service)]
+    named += [(("alert", "labels", key), event.alert.labels.get(key) if event.alert else None) for key in NAME_LABELS]
+    named.append((("change", "service"), event.change.service if event.change else None))
+    named += [(("scope", "services", i), name) for i, name in enumerate(event.scope.services if event.scope else [])]
+    return [loc for loc, name in named if name and len(name) > MAX_NAME_CHARS]
+
+
+def location_path(loc: Location) -> str:
+    """``("scope", "services", 1)`` as ``scope.services[1]``."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+

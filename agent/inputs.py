@@ -21,7 +21,7 @@ from agent.events import (
     event_from_alert,
     event_from_change,
 )
-from agent.names import name_problem
+from agent.names import MAX_NAME_CHARS, name_problem
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
@@ -95,12 +95,24 @@ def events_from_alert_file(path: Path, now: float, service_label: str = "service
             unknown = f"; unknown field(s) {', '.join(map(repr, extra))}" if extra else ""
             raise InputError(f"{where}: labels.alertname: required (an Alertmanager alert names its rule){unknown}")
         service = alert_service(alert, service_label)
+        label = f"labels.{alert_service_label(alert, service_label)}"
         if service and (problem := name_problem(service)):  # the model checks only ``service``, not a configured label
-            raise InputError(f"{where}: labels.{alert_service_label(alert, service_label)}: {problem}")
+            raise InputError(f"{where}: {label}: {problem}")
+        for field, name in (("labels.alertname", alert.name), (label, service or "")):
+            _fits(name, where, field)
     return [event_from_alert(alert, now, service_label) for alert in alerts]
 
 
 def event_from_change_file(path: Path, now: float) -> Event:
     """A release-interception event from a change file."""
-    return event_from_change(_validate(ChangeEvent, read_structured(path), str(path)), now)
+    change = _validate(ChangeEvent, read_structured(path), str(path))
+    _fits(change.service, str(path), "service")
+    return event_from_change(change, now)
+
+
+def _fits(name: str, where: str, field: str) -> None:
+    """InputError naming ``where`` and ``field`` when ``name`` is longer than the memory stores (MAX_NAME_CHARS)."""
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(f"{where}: {field}: longer than {MAX_NAME_CHARS} characters (the memory stores no longer a "
+                         "name)")
 

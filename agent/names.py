@@ -17,5 +17,5 @@ def name_problem(name: str) -> str | None:
 
 MAX_NAME_CHARS = 200
 """The longest service or alert name an event taken in may carry: the memory's columns (events, alerts) hold no
-more, and PostgreSQL refuses a longer one. Checked where events come in (the webhook, ``POST /investigate``), not
-when stored records are read back."""
+more, and PostgreSQL refuses a longer one. Checked where events come in (the webhook, ``POST /investigate``, a
+bundle's event.yaml, ``--alert`` and ``--change`` files), not when stored records are read back."""

@@ -214,6 +214,18 @@ def test_a_log_line_nested_too_deeply_is_an_error_of_its_line_not_a_crash(tmp_pa
         "my-case/changes.jsonl:1: invalid JSON: nested too deeply to read"]
 
 
+def test_an_event_naming_a_service_longer_than_the_memory_holds_is_refused_at_its_line(tmp_path):
+    """``rca --bundle`` stored the event first: on PostgreSQL (events.service holds 200 characters) it ended in a
+    DataError traceback quoting the INSERT."""
+    long = "s" * 201
+    event = f"pattern: inspection\ntime: 2026-03-02T10:19:00Z\nscope:\n  services:\n    - ok\n    - {long}\n"
+    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
+        "my-case/event.yaml:6: scope.services[1]: longer than 200 characters (the memory stores no longer a name)"]
+    alert = f"pattern: rca\ntime: 1\nalert:\n  labels:\n    alertname: A\n    service: {long}\n"
+    assert errors_of(make_case(tmp_path, {"event.yaml": alert}, name="other")) == [
+        "other/event.yaml:6: alert.labels.service: longer than 200 characters (the memory stores no longer a name)"]
+
+
 def test_log_errors(tmp_path):
     logs = (
         '{"ts": 1, "service": "a", "level": "INFO", "message": "ok"}\n'

@@ -51,6 +51,17 @@ def test_a_file_nested_too_deeply_is_refused_naming_it_not_a_crash(tmp_path):
         events_from_alert_file(path, now=0)
 
 
+def test_a_name_longer_than_the_memory_holds_is_refused_naming_the_file_and_field(tmp_path):
+    alerts = tmp_path / "alerts.json"
+    alerts.write_text(json.dumps({"labels": {"alertname": "A", "service": "s" * 201}, "startsAt": 0}))
+    with pytest.raises(InputError, match=r"alerts.json: labels.service: longer than 200 characters"):
+        events_from_alert_file(alerts, now=0)
+    change = tmp_path / "change.yaml"
+    change.write_text(f"id: d1\ntype: deploy\nservice: {'c' * 201}\n")
+    with pytest.raises(InputError, match=r"change.yaml: service: longer than 200 characters"):
+        event_from_change_file(change, now=0)
+
+
 def test_change_file(tmp_path):
     path = tmp_path / "change.yaml"
     path.write_text("id: d1\ntype: canary\nservice: ranking\nts: 1700000000\ncanary: {version: v2}\n")

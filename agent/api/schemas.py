@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from agent.ask import MAX_QUESTION_CHARS
-from agent.events import NAME_LABELS, Event
+from agent.events import Event, overlong_names
 from agent.memory import CaseRecord, CorrectionRecord
 from agent.memory.corrections import NAME_RULE, NOTE_MAX_CHARS, name_length_problem
 from agent.names import MAX_NAME_CHARS
@@ -18,16 +17,6 @@ from agent.names import MAX_NAME_CHARS
 
 class StrictBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def named_services(event: Event) -> Iterator[tuple[tuple[str | int, ...], str | None]]:
-    """Each place an event names a service or an alert (stored with it), and the name there."""
-    yield ("service",), event.service
-    for key in NAME_LABELS:
-        yield ("alert", "labels", key), event.alert.labels.get(key) if event.alert else None
-    yield ("change", "service"), event.change.service if event.change else None
-    for index, name in enumerate(event.scope.services if event.scope else []):
-        yield ("scope", "services", index), name
 
 
 class InvestigateRequest(StrictBody):
@@ -43,8 +32,7 @@ class InvestigateRequest(StrictBody):
         """No service or alert name longer than the memory holds (PostgreSQL answered 500 after the request was
         taken); a refusal names the field (``event.scope.services[1]``)."""
         refused = [InitErrorDetails(type=PydanticCustomError("value_error", f"longer than {MAX_NAME_CHARS} characters"),
-                                    loc=loc, input=name)
-                   for loc, name in named_services(event) if name and len(name) > MAX_NAME_CHARS]
+                                    loc=loc, input="") for loc in overlong_names(event)]
         if refused:  # pydantic puts these errors under the field's own location: event.<loc>
             raise ValidationError.from_exception_data("event", refused)
         return event

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
 from agent.bundles.yaml_lines import line_of, load_yaml, meant_hint, report_validation, to_plain, warn_unknown_keys
-from agent.events import ChangeEvent, Event, InspectionScope, Pattern
+from agent.events import ChangeEvent, Event, InspectionScope, Pattern, location_path, overlong_names
+from agent.names import MAX_NAME_CHARS
 from agent.series import CHANGE_TYPES
 
 PATTERNS = ", ".join(p.value for p in Pattern)
@@ -65,6 +66,9 @@ def read_event(path: Path, label: str,
     if problem is not None:
         typed = misspelt_change_key(event.change)
         log.add(problem, line_of(root, ["change", typed[0]] if typed else ["change"]), "change")
+    for loc in overlong_names(event):
+        log.add(f"longer than {MAX_NAME_CHARS} characters (the memory stores no longer a name)", line_of(root, loc),
+                location_path(loc))
     return (None, log.result()) if log else (event, [])
 
 
