@@ -87,7 +87,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
     of the handbook being embedded when this is the knowledge store's first use, ``on_step`` of each step of the
     investigation as it starts (:func:`agent.investigate.investigate`)."""
     from agent.graph.nodes.select_skill import check_override
-    from agent.runtime import investigation_toolkit, load_skills, load_topology
+    from agent.runtime import investigation_toolkit, known_services, load_skills
 
     if not question.strip():
         raise ValueError("the question is empty")
@@ -101,8 +101,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         event = loaded.event.model_copy(update={"question": question})
         route = Route(pattern=event.pattern, services=event.services, reason="the bundle's event")
     else:
-        known = load_topology(settings.topology_file).services() if settings.topology_file else []
-        route = route_question(question, known)
+        route = route_question(question, known_services(settings))
         event = event_for_question(route, question)
     check_override(None, load_skills(settings), event)  # no Skill for it: said before a failed case is stored
     toolkit = investigation_toolkit(settings, loaded, progress=progress)

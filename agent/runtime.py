@@ -18,13 +18,14 @@ def load_skills(settings: Settings):
     return load_default_library(settings)
 
 
-def known_services(settings: Settings) -> list[str]:
-    """Service names of the configured topology (none without a topology file)."""
-    if settings.topology_file is None:
-        return []
-    from agent.topology import Topology
+QUESTION_LISTING_TIMEOUT_S = 2.0  # how long routing a question waits for a server to list its services
 
-    return Topology.from_file(settings.topology_file).services()
+
+def known_services(settings: Settings, *, timeout_s: float = QUESTION_LISTING_TIMEOUT_S) -> list[str]:
+    """Service names a question may name: the topology file's and those the metric server and the log store list
+    (:func:`listed_services`, each server asked within ``timeout_s``), so a system without a topology file is
+    routed by its services too. A server that does not answer adds none."""
+    return listed_services(settings, timeout_s=timeout_s).known
 
 
 class ListedServices(NamedTuple):

@@ -168,6 +168,17 @@ def test_ask_routes_the_question_and_investigates_it(client, investigator, bianq
     assert (event.question, event.service, source) == ("Why is ranking slow?", "ranking", "api")
 
 
+def test_ask_without_a_topology_file_routes_to_a_service_the_log_store_knows(client, investigator, bianque_home):
+    from tests.test_ask_routing import _store_lines_of
+
+    _store_lines_of(["gateway", "ranking"])
+    response = client.post("/ask", json={"question": "Why is ranking slow?"})
+    assert response.status_code == 200, response.text
+    assert response.json()["route"]["services"] == ["ranking"]
+    [(event, _, _)] = investigator.calls
+    assert event.service == "ranking"
+
+
 @pytest.mark.parametrize(
     ("body", "detail"),
     [

@@ -27,3 +27,43 @@ def test_route(question, pattern, services):
 
 def test_service_names_match_whole_words_only():
     assert route_question("why is the ad-serving-v2 slow", SERVICES).services == []
+
+
+class _Investigated(Exception):
+    """Raised by a stand-in for the investigation, holding the event it was given."""
+
+    def __init__(self, event) -> None:
+        super().__init__(event)
+        self.event = event
+
+
+def _investigated(event, *args, **kwargs):
+    raise _Investigated(event)
+
+
+def _store_lines_of(services: list[str]) -> None:
+    """The configured SQL log store holding a line of each service (as `bianque bundle ingest` stores them)."""
+    from agent.config import get_settings
+    from agent.series import LogRecord
+    from agent.sources.sqlstore import ObservabilityStore
+
+    settings = get_settings()
+    settings.ensure_home()
+    ObservabilityStore(settings.resolved_observability_url).ingest_logs(
+        LogRecord(1000.0 + i, name, "INFO", "started") for i, name in enumerate(services))
+
+
+def test_a_live_question_names_a_service_of_the_sources_without_a_topology_file(bianque_home, monkeypatch):
+    """Without BIANQUE_TOPOLOGY_FILE (optional), a service the log store (or metric server) knows is routed to: the
+    chat's 'why is ranking slow?' investigated ranking, not the system's entry points."""
+    import agent.ask
+    import agent.runtime
+    from agent.config import get_settings
+
+    monkeypatch.delenv("BIANQUE_TOPOLOGY_FILE", raising=False)
+    _store_lines_of(["gateway", "ranking"])
+    monkeypatch.setattr(agent.runtime, "investigation_toolkit", lambda *a, **k: None)
+    monkeypatch.setattr(agent.ask, "investigate_checkpointed", _investigated)
+    with pytest.raises(_Investigated) as asked:
+        agent.ask.answer_question("why is ranking slow?", get_settings())
+    assert (asked.value.event.pattern, asked.value.event.service) == (Pattern.RCA, "ranking")
