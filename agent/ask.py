@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from agent.inputs import InputError
 from agent.investigate import InvestigationResult, investigate_checkpointed
 
 MAX_QUESTION_CHARS = 4000  # the HTTP API's and the chat box's limit
+TYPO_CUTOFF = 0.8  # difflib's ratio from which a word no service has is read as the service it is close to
 RELEASE_WORDS = ("release", "deploy", "deployment", "canary", "rollout", "roll out", "ship", "config push", "rollback")
 INSPECTION_WORDS = ("inspect", "inspection", "health", "healthy", "check", "anything wrong", "about to", "trend",
                     "saturat", "capacity", "leak", "disk")
@@ -43,13 +45,32 @@ def _count(text: str, words: Iterable[str]) -> int:
     return sum(1 for w in words if w in text)
 
 
+def _misspelt(text: str, known: list[str]) -> list[tuple[str, str]]:
+    """(word, service) for each word of ``text`` that is no service but close to one (a typo under stress:
+    'gatway'), in the order of the text; a word holding a service's name ('ad-serving-v2') is another name, and one
+    shorter than 4 letters is never taken for a service."""
+    by_lower = {name.lower(): name for name in known}
+    found: list[tuple[str, str]] = []
+    for word in re.findall(r"[\w-]{4,}", text):
+        close = difflib.get_close_matches(word, by_lower, n=1, cutoff=TYPO_CUTOFF)
+        if close and close[0] in word:  # another name built on it ('ad-serving-v2'), not a typo of it
+            continue
+        if close and by_lower[close[0]] not in {name for _, name in found}:
+            found.append((word, by_lower[close[0]]))
+    return found
+
+
 def route_question(question: str, known_services: Iterable[str]) -> Route:
-    """Deterministic routing: pattern by vocabulary, services by name (longest names first)."""
+    """Deterministic routing: pattern by vocabulary, services by name (longest names first); when it names none, a
+    word close to a service's name is read as that service, and the reason says so."""
     text = question.lower()
+    known = sorted(set(known_services), key=len, reverse=True)
     services = []
-    for name in sorted(set(known_services), key=len, reverse=True):
+    for name in known:
         if re.search(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", text) and name not in services:
             services.append(name)
+    typos = [] if services else _misspelt(text, known)
+    services += [name for _, name in typos]
     scores = {
         Pattern.RELEASE_INTERCEPTION: _count(text, RELEASE_WORDS) * 1.1,
         Pattern.INSPECTION: float(_count(text, INSPECTION_WORDS)),
@@ -61,6 +82,7 @@ def route_question(question: str, known_services: Iterable[str]) -> Route:
         reason = "no pattern words: running a health inspection"
     else:
         reason = f"{pattern.value} vocabulary ({scores[pattern]:.0f} hits)"
+    reason += "".join(f"; '{word}' read as service '{name}' (no service of that name)" for word, name in typos)
     return Route(pattern=pattern, services=services, reason=reason)
 
 

@@ -67,3 +67,21 @@ def test_a_live_question_names_a_service_of_the_sources_without_a_topology_file(
     with pytest.raises(_Investigated) as asked:
         agent.ask.answer_question("why is ranking slow?", get_settings())
     assert (asked.value.event.pattern, asked.value.event.service) == (Pattern.RCA, "ranking")
+
+
+@pytest.mark.parametrize(
+    ("question", "services", "said"),
+    [
+        ("why is gatway slow?", ["gateway"], "'gatway' read as service 'gateway' (no service of that name)"),
+        ("why is featur-store erroring", ["feature-store"], "'featur-store' read as service 'feature-store'"),
+    ],
+)
+def test_a_misspelt_service_is_read_as_the_close_one_and_said(question, services, said):
+    route = route_question(question, SERVICES)
+    assert route.services == services and said in route.reason
+
+
+@pytest.mark.parametrize("question", ["why is gateway slow? the gatway logs say so", "why is it slow", "is the cat ok"])
+def test_no_service_is_guessed_when_one_is_named_or_no_word_is_close(question):
+    route = route_question(question, SERVICES)
+    assert route.services == (["gateway"] if "gateway" in question else []) and "read as" not in route.reason
