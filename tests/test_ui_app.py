@@ -378,12 +378,26 @@ def test_a_correction_stored_but_not_indexed_says_so(monkeypatch):
         assert len(memory.corrections_for(case_id)) == 1
 
 
-def test_a_blank_message_asks_nothing_and_the_box_takes_what_the_api_takes():
+def test_a_blank_message_asks_nothing():
     at = app().run()
     at.chat_input[0].set_value("   \n").run()
     assert not at.exception and not at.error
     assert at.session_state["chat_history"] == []  # no empty bubble, no "the question is empty" failure
-    assert at.chat_input[0].proto.max_chars == MAX_QUESTION_CHARS == 4000  # POST /ask's limit
+
+
+def test_a_question_longer_than_the_api_takes_is_refused_saying_so_not_dropped(monkeypatch):
+    """The box has no ``max_chars``: with one, the browser dropped a longer paste (a whole alert's JSON) whole and said
+    nothing. The page refuses it, naming its length and POST /ask's limit, and asks nothing."""
+    monkeypatch.setattr("ui.backend.ask", lambda *a, **k: pytest.fail("a question too long was asked"))
+    at = app().run()
+    assert at.chat_input[0].proto.max_chars == 0
+    at.chat_input[0].set_value("why is gateway slow? " + "x" * MAX_QUESTION_CHARS).run()
+    assert not at.exception
+    refusal = shown(" ".join(e.value for e in at.error))
+    assert refusal.startswith(f"Not asked: the question is {MAX_QUESTION_CHARS + 21} characters long")
+    assert "at most 4000 (as POST /ask does)" in refusal
+    assert [m["role"] for m in at.session_state["chat_history"]] == ["user", "assistant"]
+    assert at.session_state["chat_history"][0]["content"].startswith("why is gateway slow? xxx")
 
 
 def test_a_pattern_filter_that_hides_every_case_does_not_say_none_are_stored():

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from agent.ask import MAX_QUESTION_CHARS
+from agent.phrases import command
 from ui import backend
 from ui.formatting import plain
 from ui.widgets import render_answer, show_error
@@ -14,8 +15,16 @@ from ui.widgets import render_answer, show_error
 HISTORY = "chat_history"
 LIVE = "Live sources (settings)"
 OTHER = "Another bundle directory…"
+PREVIEW_CHARS = 200  # how much of a question too long to ask its bubble shows
 STOPPED = ("Stopped before it finished: the case is listed on the Cases page as failed (stopped), and "
            "`bianque cases resume` with its id finishes it from the step it stopped at.")
+
+
+def too_long(length: int) -> str:
+    """Why a question of ``length`` characters is not asked, and what to do instead."""
+    return (f"Not asked: the question is {length} characters long, and a question takes at most {MAX_QUESTION_CHARS} "
+            "(as POST /ask does). Ask it in fewer words; an alert is investigated whole when Alertmanager posts it to "
+            f"the service (POST /webhook/alertmanager) or with {command('bianque rca --alert FILE')}.")
 
 
 def choose_source() -> tuple[Path | None, str, bool]:
@@ -77,9 +86,15 @@ if not history:
 for number, message in enumerate(history):
     render_message(message, number)
 
-question = st.chat_input("Ask about a release, an alert or a service…", disabled=not usable,
-                         max_chars=MAX_QUESTION_CHARS)
-if question and question.strip():  # a blank message asks nothing: no bubble, no failed investigation
+# No ``max_chars``: the browser drops a paste longer than it whole, with no word; a long question is refused below.
+question = st.chat_input("Ask about a release, an alert or a service…", disabled=not usable)
+if question and len(question) > MAX_QUESTION_CHARS:
+    intro.empty()
+    history.extend([{"role": "user", "content": f"{question[:PREVIEW_CHARS]}… ({len(question)} characters)"},
+                    {"role": "assistant", "error": too_long(len(question))}])
+    for number in (len(history) - 2, len(history) - 1):
+        render_message(history[number], number)
+elif question and question.strip():  # a blank message asks nothing: no bubble, no failed investigation
     intro.empty()
     history.append({"role": "user", "content": question})
     render_message(history[-1], len(history) - 1)
