@@ -12,9 +12,12 @@ from pydantic import BaseModel
 
 from agent.bundles.event_file import change_problem
 from agent.config import Settings
-from agent.events import Event, InspectionScope, Pattern
+from agent.events import ChangeEvent, Event, InspectionScope, Pattern
+from agent.graph.timing import CHANGE_LOOKUP_S, logged_start
 from agent.inputs import InputError
 from agent.investigate import InvestigationResult, investigate_checkpointed
+from agent.skills.templates import escape_glob
+from agent.sources.base import ChangeRequest, ChangeSource
 
 MAX_QUESTION_CHARS = 4000  # the HTTP API's and the chat box's limit
 TYPO_CUTOFF = 0.8  # difflib's ratio from which a word no service has is read as the service it is close to
@@ -86,20 +89,62 @@ def route_question(question: str, known_services: Iterable[str]) -> Route:
     return Route(pattern=pattern, services=services, reason=reason)
 
 
-def event_for_question(route: Route, question: str, now: float | None = None) -> Event:
-    """An event that asks the question about the routed services, now. A question routed to the release gate is
-    refused (``InputError``): the gate judges a named change (``event_file.change_problem``), which a question
-    cannot name, and would judge whatever the service did."""
+def latest_change(service: str, now: float, changes: ChangeSource) -> ChangeEvent | None:
+    """The newest change of ``service`` the change store logged in the day before ``now``, as the change the release
+    gate judges (named by its id: the gate reads when it began off its line); None when it logged none or failed."""
+    request = ChangeRequest(services=(escape_glob(service),), start=now - CHANGE_LOOKUP_S, end=now, types=())
+    logged = changes.query(request).data
+    if not logged:
+        return None
+    newest = max(logged, key=lambda record: record.ts)
+    return ChangeEvent(id=newest.id, type=newest.type, service=newest.service, version=newest.version,
+                       description=newest.description, author=newest.author)
+
+
+def judged_change(route: Route, changes: ChangeSource, now: float) -> tuple[Route, ChangeEvent | None]:
+    """For a question routed to the release gate naming a service, that service's latest logged change, and the route
+    saying which change it judges; else the route as it was and None."""
+    if route.pattern != Pattern.RELEASE_INTERCEPTION or not route.services:
+        return route, None
+    change = latest_change(route.services[0], now, changes)
+    if change is None:
+        return route, None
+    began = time.strftime("%H:%M UTC", time.gmtime(logged_start(change, now, changes) or now))
+    what = f"{change.type} {change.id}" + (f" ({change.description})" if change.description else "")
+    reason = f"{route.reason}; judging the latest change of {change.service} in the change store: {what} at {began}"
+    return route.model_copy(update={"reason": reason}), change
+
+
+def event_for_question(route: Route, question: str, now: float | None = None,
+                       change: ChangeEvent | None = None) -> Event:
+    """An event that asks the question about the routed services, now. A question routed to the release gate judges
+    ``change`` (:func:`judged_change`); without one it is refused (``InputError``): the gate judges a named change
+    (``event_file.change_problem``), and would judge whatever the service did."""
     now = time.time() if now is None else now
-    service = route.services[0] if route.services else None
+    service = change.service if change is not None else route.services[0] if route.services else None
     scope = InspectionScope(services=route.services) if route.pattern == Pattern.INSPECTION else None
-    event = Event(pattern=route.pattern, time=now, service=service, scope=scope, question=question)
+    event = Event(pattern=route.pattern, time=now, service=service, scope=scope, question=question,
+                  change=change if route.pattern == Pattern.RELEASE_INTERCEPTION else None)
     problem = change_problem(event, "the question")
     if problem is not None:
-        raise InputError(f"the question was routed to the release gate ({route.reason}), which judges a change the "
-                         f"question cannot name (change: {problem}): judge it with `bianque intercept --change FILE` "
-                         "or POST /investigate")
+        named = (f"the change store logged no change of {route.services[0]} in the day before" if route.services
+                 else "the question names no service (its latest change in the change store would be judged)")
+        raise InputError(f"the question was routed to the release gate ({route.reason}), which judges a change, and "
+                         f"{named} (change: {problem}): judge the change with `bianque intercept --change FILE` or "
+                         "POST /investigate")
     return event
+
+
+def live_question(question: str, settings: Settings, now: float | None = None) -> tuple[Route, Event]:
+    """The route and the event of a question over the live sources: services the sources know
+    (:func:`agent.runtime.known_services`), a release question's change the change store logged."""
+    from agent.runtime import known_services
+    from agent.sources.sqlstore import SqlChangeSource
+
+    now = time.time() if now is None else now
+    route = route_question(question, known_services(settings))
+    route, change = judged_change(route, SqlChangeSource(settings.resolved_observability_url), now)
+    return route, event_for_question(route, question, now, change)
 
 
 def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli",
@@ -109,7 +154,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
     of the handbook being embedded when this is the knowledge store's first use, ``on_step`` of each step of the
     investigation as it starts (:func:`agent.investigate.investigate`)."""
     from agent.graph.nodes.select_skill import check_override
-    from agent.runtime import investigation_toolkit, known_services, load_skills
+    from agent.runtime import investigation_toolkit, load_skills
 
     if not question.strip():
         raise ValueError("the question is empty")
@@ -123,8 +168,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         event = loaded.event.model_copy(update={"question": question})
         route = Route(pattern=event.pattern, services=event.services, reason="the bundle's event")
     else:
-        route = route_question(question, known_services(settings))
-        event = event_for_question(route, question)
+        route, event = live_question(question, settings)
     check_override(None, load_skills(settings), event)  # no Skill for it: said before a failed case is stored
     toolkit = investigation_toolkit(settings, loaded, progress=progress)
     bundle_path = str(Path(bundle).resolve()) if bundle is not None else None

@@ -197,6 +197,35 @@ def test_a_question_routed_to_the_release_gate_is_refused_as_a_release_naming_no
     """The gate judges a named change; a question names none, and the gate judged whatever the service did."""
     response = client.post("/ask", json={"question": "is the ranking canary safe to roll out?"})
     assert response.status_code == 422 and "change: required for a release_interception event" in response.text
+    assert "the question names no service (its latest change in the change store would be judged)" in response.text
+    assert investigator.calls == []
+
+
+def test_a_release_question_naming_a_service_judges_its_latest_logged_change(client, investigator, bianque_home):
+    """'should we roll back the ranking deploy?' in an incident: the change store's newest change of ranking (named by
+    its id) is judged, and the route says which; it was refused, sending the engineer to write a change file."""
+    from tests.test_ask_routing import store_changes
+
+    now = time.time()
+    store_changes([("deploy-1", "ranking", now - 7200), ("deploy-2", "ranking", now - 1800), ("deploy-3", "gateway",
+                   now - 600)])
+    response = client.post("/ask", json={"question": "should we roll back the ranking deploy?"})
+    assert response.status_code == 200, response.text
+    assert "judging the latest change of ranking in the change store: deploy deploy-2" in response.json()["route"][
+        "reason"]
+    [(event, _, _)] = investigator.calls
+    assert (event.pattern, event.service, event.change.id, event.change.service) == (
+        "release_interception", "ranking", "deploy-2", "ranking")
+
+
+def test_a_release_question_about_a_service_with_no_logged_change_is_refused_saying_so(client, investigator,
+                                                                                      bianque_home):
+    from tests.test_ask_routing import store_changes
+
+    store_changes([("deploy-0", "ranking", time.time() - 3 * 86400), ("deploy-3", "gateway", time.time() - 600)])
+    response = client.post("/ask", json={"question": "is the ranking canary safe to roll out?"})
+    assert response.status_code == 422
+    assert "the change store logged no change of ranking in the day before" in response.json()["detail"]
     assert investigator.calls == []
 
 

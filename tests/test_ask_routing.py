@@ -85,3 +85,33 @@ def test_a_misspelt_service_is_read_as_the_close_one_and_said(question, services
 def test_no_service_is_guessed_when_one_is_named_or_no_word_is_close(question):
     route = route_question(question, SERVICES)
     assert route.services == (["gateway"] if "gateway" in question else []) and "read as" not in route.reason
+
+
+def store_changes(changes: list[tuple[str, str, float]]) -> None:
+    """The configured change store holding a deploy (id, service, ts) for each, as `bianque bundle ingest` stores
+    them; their services are the log store's too (known to a question)."""
+    from agent.config import get_settings
+    from agent.series import ChangeRecord
+    from agent.sources.sqlstore import ObservabilityStore
+
+    _store_lines_of(sorted({service for _, service, _ in changes}))
+    ObservabilityStore(get_settings().resolved_observability_url).ingest_changes(
+        ChangeRecord(ts, service, "deploy", change_id, description=f"roll out {service}")
+        for change_id, service, ts in changes)
+
+
+def test_the_latest_change_of_the_named_service_is_the_one_a_release_question_judges(bianque_home):
+    from agent.ask import judged_change
+    from agent.config import get_settings
+    from agent.sources.sqlstore import SqlChangeSource
+
+    now = 100_000.0
+    store_changes([("d-old", "ranking", now - 90_000), ("d-1", "ranking", now - 7200), ("d-2", "ranking", now - 1800),
+                   ("d-3", "gateway", now - 60), ("d-future", "ranking", now + 60)])
+    changes = SqlChangeSource(get_settings().resolved_observability_url)
+    route, change = judged_change(route_question("is the ranking deploy safe?", SERVICES), changes, now)
+    assert (change.id, change.service, change.type) == ("d-2", "ranking", "deploy")
+    assert route.reason.endswith("judging the latest change of ranking in the change store: deploy d-2 (roll out "
+                                 "ranking) at 03:16 UTC")
+    assert judged_change(route_question("is the cache deploy safe?", SERVICES), changes, now)[1] is None
+    assert judged_change(route_question("why is ranking slow?", SERVICES), changes, now)[1] is None

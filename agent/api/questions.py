@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from agent.api.errors import invalid_request
 from agent.api.investigator import Investigator
-from agent.ask import Answer, event_for_question, route_question
+from agent.ask import Answer, live_question
 from agent.config import Settings
 from agent.graph.nodes.select_skill import check_override
 from agent.inputs import InputError
-from agent.runtime import known_services, load_skills
+from agent.runtime import load_skills
 
 
 def answer(question: str, settings: Settings, investigator: Investigator, now: float | None = None) -> Answer:
@@ -16,9 +16,8 @@ def answer(question: str, settings: Settings, investigator: Investigator, now: f
     ``question`` when it is blank or routed to the release gate, which judges a change a question cannot name)."""
     if not question.strip():
         raise invalid_request((("body", "question"), "empty"))
-    route = route_question(question, known_services(settings))
     try:
-        event = event_for_question(route, question, now)
+        route, event = live_question(question, settings, now)
     except InputError as exc:
         raise invalid_request((("body", "question"), str(exc))) from None
     try:  # no Skill for it (a library without a generic Skill): refused, as /investigate does, storing no case
