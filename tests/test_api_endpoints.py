@@ -229,6 +229,15 @@ def test_a_release_question_about_a_service_with_no_logged_change_is_refused_say
     assert investigator.calls == []
 
 
+def test_a_question_asking_what_changed_is_answered_with_the_logged_changes(client, investigator, bianque_home):
+    from tests.test_ask_routing import store_changes
+
+    store_changes([("deploy-7", "ranking", time.time() - 900)])
+    body = client.post("/ask", json={"question": "what changed in the last hour?"}).json()
+    assert body["changes"]["lines"][0].endswith("ranking: deploy deploy-7 (roll out ranking)")
+    assert "**Changes logged in the last 60m (every service)**\n\n- " in body["text"]
+
+
 def test_cases_are_listed_newest_first_and_filtered(client):
     first = investigate(client)["case_id"]
     inspection = {"pattern": "inspection", "time": T0, "scope": {"services": ["cache"]}}

@@ -115,3 +115,28 @@ def test_the_latest_change_of_the_named_service_is_the_one_a_release_question_ju
                                  "ranking) at 03:16 UTC")
     assert judged_change(route_question("is the cache deploy safe?", SERVICES), changes, now)[1] is None
     assert judged_change(route_question("why is ranking slow?", SERVICES), changes, now)[1] is None
+
+
+def test_a_question_asking_what_changed_lists_the_change_store_s_lines_of_the_span_it_names(bianque_home):
+    """'what changed in the last hour?' was answered by a health inspection that never names a change (a change is
+    a Finding only near an anomaly's onset): the store's changes of the span are listed, newest first."""
+    from agent.ask import asked_changes
+    from agent.config import get_settings
+    from agent.sources.sqlstore import SqlChangeSource
+
+    now = 100_000.0
+    store_changes([("d-1", "ranking", now - 7200), ("d-2", "ranking", now - 1800), ("d-3", "gateway", now - 60)])
+    changes = SqlChangeSource(get_settings().resolved_observability_url)
+
+    def asked(question: str):
+        return asked_changes(question, route_question(question, SERVICES), changes, now)
+
+    hour = asked("what changed in the last hour?")
+    assert hour.heading() == "Changes logged in the last 60m (every service)"
+    assert hour.said() == ["01-02 03:45 gateway: deploy d-3 (roll out gateway)",
+                           "01-02 03:16 ranking: deploy d-2 (roll out ranking)"]
+    ranking = asked("any changes to ranking in the past 3 hours?")
+    assert ranking.heading() == "Changes logged in the last 3h (ranking)"
+    assert [line.split()[4] for line in ranking.said()] == ["d-2", "d-1"]
+    assert asked("what changed on cache?").said() == ["none"]
+    assert asked("why is ranking slow?") is None

@@ -400,6 +400,23 @@ def test_a_question_longer_than_the_api_takes_is_refused_saying_so_not_dropped(m
     assert at.session_state["chat_history"][0]["content"].startswith("why is gateway slow? xxx")
 
 
+def test_a_question_asking_what_changed_shows_the_logged_changes_first(monkeypatch):
+    """On the live sources (no metric server here: the verdict cannot judge), the change store's lines answer it."""
+    import time
+
+    from tests.test_ask_routing import store_changes
+
+    store_changes([("deploy-7", "ranking", time.time() - 900)])
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)
+    at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("Live sources (settings)").run()
+    at.chat_input[0].set_value("what changed in the last hour?").run()
+    assert not at.exception
+    listed = next(shown(m.value) for m in at.markdown if "Changes logged" in m.value)
+    assert listed.startswith("**Changes logged in the last 60m (every service)**\n- ")
+    assert listed.endswith("ranking: deploy deploy-7 (roll out ranking)")
+
+
 def test_a_pattern_filter_that_hides_every_case_does_not_say_none_are_stored():
     seed_case("release-bad-canary")
     at = open_cases(app())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agent.api.errors import invalid_request
 from agent.api.investigator import Investigator
-from agent.ask import Answer, live_question
+from agent.ask import Answer, answer_text, live_question
 from agent.config import Settings
 from agent.graph.nodes.select_skill import check_override
 from agent.inputs import InputError
@@ -17,7 +17,7 @@ def answer(question: str, settings: Settings, investigator: Investigator, now: f
     if not question.strip():
         raise invalid_request((("body", "question"), "empty"))
     try:
-        route, event = live_question(question, settings, now)
+        route, event, changes = live_question(question, settings, now)
     except InputError as exc:
         raise invalid_request((("body", "question"), str(exc))) from None
     try:  # no Skill for it (a library without a generic Skill): refused, as /investigate does, storing no case
@@ -25,6 +25,5 @@ def answer(question: str, settings: Settings, investigator: Investigator, now: f
     except LookupError as exc:
         raise invalid_request((("body", "question"), str(exc))) from None
     result = investigator(event, skill=None, source="api")
-    skill = result.skill.get("name", "?")
-    text = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{skill}`._\n\n{result.report}"
-    return Answer(question=question, route=route, text=text, result=result)
+    text = answer_text(route, result.skill.get("name", "?"), result.report, changes)
+    return Answer(question=question, route=route, text=text, result=result, changes=changes)
