@@ -68,6 +68,34 @@ def test_an_alert_with_no_metric_source_needs_attention_and_exits_3(tmp_path):
     assert CHECK_SOURCES in verdict["actions"]
 
 
+def test_a_question_with_nothing_to_judge_on_is_not_called_an_alert(tmp_path):
+    """A chat question ('why is ranking slow?') is an rca event without an alert: the verdict said 'treat the alert as
+    needing attention' and 'look at the alert by hand' of an alert nobody had sent."""
+    question = {"pattern": "rca", "time": "2026-03-02T10:14:00Z", "service": "ranking",
+                "question": "why is ranking slow?"}
+    code, data = run_json("rca", "--bundle", str(unrelated_bundle(tmp_path / "case", question)))
+    verdict = data["verdict"]
+    assert code == 3 and verdict["needs_attention"] is True and verdict["judged"] is False
+    assert verdict["attention_reason"].endswith("; treat it as needing attention")
+    assert verdict["actions"][0] == "look at it by hand: the data could neither confirm nor clear it"
+    assert "alert" not in verdict["summary"] + " ".join(verdict["actions"])
+
+
+def test_a_question_about_a_quiet_service_is_not_called_noise(tmp_path):
+    """Nothing actionable behind a question is said without 'behind the alert' and 'likely noise or flapping'."""
+    question = {"pattern": "rca", "time": "2026-03-02T10:14:00Z", "service": "ranking",
+                "question": "why is ranking slow?"}
+    start = 1772444040.0 - 86400  # a day before 09:34 up to 10:34
+    points = [(start + 60 * i, 0.1 + 0.001 * (i % 3)) for i in range(60 * 25)]
+    path = write_bundle(tmp_path / "case", question,
+                        [make_series("request_latency_p99_seconds", {"service": "ranking"}, points)])
+    code, data = run_json("rca", "--bundle", str(path))
+    verdict = data["verdict"]
+    assert code == 0 and verdict["needs_attention"] is False, verdict
+    assert verdict["attention_reason"].startswith("nothing that the Skill's rules count as actionable")
+    assert "alert" not in verdict["attention_reason"] and "noise" not in verdict["attention_reason"]
+
+
 def test_an_alert_whose_series_do_not_exist_needs_attention_and_exits_3(tmp_path):
     code, data = run_json("rca", "--bundle", str(unrelated_bundle(tmp_path / "case", EVENTS["rca"])))
     verdict = data["verdict"]

@@ -44,11 +44,12 @@ def fail_safe_verdict(pack: EvidencePack, gap: Finding) -> Verdict:
         sources = CHECK_SERVICE_LABEL
     check = WAIT_FOR_HISTORY if short_history else sources
     if pattern == Pattern.RCA:
-        reason = f"could not judge: {gap.summary}; treat the alert as needing attention"
+        what = "the alert" if pack.event.alert is not None else "it"  # a question (the chat, POST /ask) has no alert
+        reason = f"could not judge: {gap.summary}; treat {what} as needing attention"
         return Verdict(
-            pattern="rca", summary=f"Could not judge: {gap.summary}. Treat the alert as needing attention.",
+            pattern="rca", summary=f"Could not judge: {gap.summary}. Treat {what} as needing attention.",
             needs_attention=True, attention_reason=reason, evidence=[gap.id], judged=False, confidence=0.0,
-            actions=["look at the alert by hand: the data could neither confirm nor clear it", check],
+            actions=[f"look at {what} by hand: the data could neither confirm nor clear it", check],
         )
     if pattern == Pattern.RELEASE_INTERCEPTION:
         ready = gap.numbers.get("ready_at")

@@ -87,9 +87,10 @@ class OfflineReasoner:
             needs_attention, reason = True, f"actionable by experience: {history}"
         else:
             strongest = max((f.score for f in pack.findings), default=0.0)
+            behind = ("behind the alert ", ": likely noise or flapping") if pack.event.alert is not None else ("", "")
             reason = (
-                f"nothing behind the alert that the Skill's rules count as actionable (strongest finding "
-                f"{strongest:.2f}): likely noise or flapping; {outcome.reason}"
+                f"nothing {behind[0]}that the Skill's rules count as actionable (strongest finding "
+                f"{strongest:.2f}){behind[1]}; {outcome.reason}"
             )
         if causes:
             top = causes[0]
