@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -12,10 +13,10 @@ from pydantic import BaseModel
 
 from agent.bundles.event_file import change_problem
 from agent.config import Settings
-from agent.events import ChangeEvent, Event, InspectionScope, Pattern
+from agent.events import Alert, ChangeEvent, Event, InspectionScope, Pattern
 from agent.graph.nodes.report import literal
 from agent.graph.timing import CHANGE_LOOKUP_S, logged_start
-from agent.inputs import InputError
+from agent.inputs import InputError, events_from_alert_data
 from agent.investigate import InvestigationResult, investigate_checkpointed
 from agent.skills.templates import escape_glob
 from agent.sources.base import ChangeRequest, ChangeSource
@@ -187,15 +188,41 @@ def event_for_question(route: Route, question: str, now: float | None = None,
     return event
 
 
+def pasted_alert(question: str, now: float, service_label: str = "service") -> tuple[Route, Event] | None:
+    """A question that is an alert pasted whole (JSON: an Alertmanager webhook body, an alert or a list of alerts):
+    its first firing alert's RCA event, from its labels and ``startsAt`` as the webhook reads it, and a route saying
+    so; None for a question in words. JSON holding alerts that do not validate is an ``InputError`` naming the field."""
+    text = question.strip()
+    if not text.startswith(("{", "[")):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    items = data.get("alerts") if isinstance(data, dict) and "alerts" in data else data
+    items = items if isinstance(items, list) else [items]
+    if not items or not all(isinstance(item, dict) and "labels" in item for item in items):
+        return None  # JSON, but not alerts: a question in words after all
+    events = events_from_alert_data(data, "the pasted alert", now, service_label)
+    event = next((e for e in events if e.alert and e.alert.status != "resolved"), events[0])
+    alert = event.alert or Alert()  # every event of an alert holds it
+    began = f" since {to_short_utc(event.time)} UTC" if alert.starts_at is not None else ""
+    others = f"; {len(events) - 1} more alert(s) in it: send the body to the webhook for each" * (len(events) > 1)
+    reason = f"a pasted alert: {alert.name} ({alert.status}{began}){others}"
+    return Route(pattern=Pattern.RCA, services=[event.service] if event.service else [], reason=reason), event
+
+
 def live_question(question: str, settings: Settings,
                   now: float | None = None) -> tuple[Route, Event, AskedChanges | None]:
     """The route, the event and the asked changes (:func:`asked_changes`) of a question over the live sources:
-    services the sources know (:func:`agent.runtime.known_services`), a release question's change the change store
-    logged."""
+    an alert pasted whole (:func:`pasted_alert`), else services the sources know
+    (:func:`agent.runtime.known_services`) and a release question's change the change store logged."""
     from agent.runtime import known_services
     from agent.sources.sqlstore import SqlChangeSource
 
     now = time.time() if now is None else now
+    if (pasted := pasted_alert(question, now, settings.service_label)) is not None:
+        return *pasted, None
     changes = SqlChangeSource(settings.resolved_observability_url)
     route = route_question(question, known_services(settings))
     route, change = judged_change(route, changes, now)

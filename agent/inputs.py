@@ -85,11 +85,16 @@ def alerts_from_data(data: Any, origin: str) -> list[Alert]:
 
 
 def events_from_alert_file(path: Path, now: float, service_label: str = "service") -> list[Event]:
-    """One RCA event per alert in the file; every alert must name its rule (``labels.alertname``); the
-    service is read from ``service_label`` (``events.alert_service``)."""
-    alerts = alerts_from_data(read_structured(path), str(path))
+    """One RCA event per alert in the file (:func:`events_from_alert_data`)."""
+    return events_from_alert_data(read_structured(path), str(path), now, service_label)
+
+
+def events_from_alert_data(data: Any, origin: str, now: float, service_label: str = "service") -> list[Event]:
+    """One RCA event per alert in ``data`` (:func:`alerts_from_data`; errors name ``origin``); every alert must name
+    its rule (``labels.alertname``); the service is read from ``service_label`` (``events.alert_service``)."""
+    alerts = alerts_from_data(data, origin)
     for i, alert in enumerate(alerts):
-        where = f"{path}[{i}]" if len(alerts) > 1 else str(path)
+        where = f"{origin}[{i}]" if len(alerts) > 1 else origin
         if not alert.name:
             extra = sorted(alert.model_extra or {})
             unknown = f"; unknown field(s) {', '.join(map(repr, extra))}" if extra else ""

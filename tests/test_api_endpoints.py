@@ -238,6 +238,18 @@ def test_a_question_asking_what_changed_is_answered_with_the_logged_changes(clie
     assert "**Changes logged in the last 60m (every service)**\n\n- " in body["text"]
 
 
+def test_an_alert_pasted_as_the_question_is_investigated_from_its_labels_and_start(client, investigator):
+    pasted = json.dumps({"alerts": [{"labels": {"alertname": "HighLatency", "service": "ranking"},
+                                     "startsAt": "2026-03-02T10:14:00Z"}]})
+    response = client.post("/ask", json={"question": pasted})
+    assert response.status_code == 200, response.text
+    assert response.json()["route"]["reason"].startswith("a pasted alert: HighLatency (firing since 03-02 10:14 UTC)")
+    [(event, _, _)] = investigator.calls
+    assert (event.alert.name, event.service, event.time) == ("HighLatency", "ranking", 1772446440.0)
+    refused = client.post("/ask", json={"question": '{"alerts": [{"labels": {"service": "ranking"}}]}'})
+    assert refused.status_code == 422 and "the pasted alert: labels.alertname: required" in refused.json()["detail"]
+
+
 def test_cases_are_listed_newest_first_and_filtered(client):
     first = investigate(client)["case_id"]
     inspection = {"pattern": "inspection", "time": T0, "scope": {"services": ["cache"]}}

@@ -140,3 +140,39 @@ def test_a_question_asking_what_changed_lists_the_change_store_s_lines_of_the_sp
     assert [line.split()[4] for line in ranking.said()] == ["d-2", "d-1"]
     assert asked("what changed on cache?").said() == ["none"]
     assert asked("why is ranking slow?") is None
+
+
+def test_an_alert_pasted_whole_is_investigated_as_the_webhook_would_investigate_it():
+    """A webhook body pasted in the chat was routed by its words, investigated now, its labels and startsAt unread:
+    an alert that fired an hour ago was judged on the wrong minutes. Its first firing alert is the event now."""
+    import json
+
+    from agent.ask import pasted_alert
+
+    body = {"version": "4", "status": "firing", "alerts": [
+        {"status": "resolved", "labels": {"alertname": "CacheMiss", "service": "cache"},
+         "startsAt": "2026-03-02T09:00:00Z"},
+        {"status": "firing", "labels": {"alertname": "GatewayErrors", "service": "gateway"},
+         "annotations": {"summary": "ranking is fine"}, "startsAt": "2026-03-02T10:14:00Z"}]}
+    route, event = pasted_alert(json.dumps(body, indent=1), now=0.0)
+    assert (event.pattern, event.service, event.alert.name, event.time) == (Pattern.RCA, "gateway", "GatewayErrors",
+                                                                           1772446440.0)
+    assert route.services == ["gateway"]
+    assert route.reason == ("a pasted alert: GatewayErrors (firing since 03-02 10:14 UTC); 1 more alert(s) in it: "
+                            "send the body to the webhook for each")
+    assert pasted_alert(json.dumps(body["alerts"][1]), now=0.0)[1].alert.name == "GatewayErrors"
+
+
+@pytest.mark.parametrize("question", ['{"why": "is ranking slow"}', "[1, 2]", "{not json", "why is ranking slow?"])
+def test_a_question_that_is_no_alert_is_routed_by_its_words(question):
+    from agent.ask import pasted_alert
+
+    assert pasted_alert(question, now=0.0) is None
+
+
+def test_a_pasted_alert_that_does_not_validate_is_refused_naming_the_field():
+    from agent.ask import pasted_alert
+    from agent.inputs import InputError
+
+    with pytest.raises(InputError, match=r"the pasted alert\[1\]: labels.alertname: required"):
+        pasted_alert('{"alerts": [{"labels": {"alertname": "A"}}, {"labels": {"service": "x"}}]}', now=0.0)
