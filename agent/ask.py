@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from agent.asked import Listing, asked_listings
 from agent.bundles.event_file import change_problem
 from agent.config import Settings
 from agent.events import Alert, ChangeEvent, Event, InspectionScope, Pattern
@@ -23,10 +24,6 @@ from agent.sources.base import ChangeRequest, ChangeSource
 from agent.timeparse import to_short_utc
 
 MAX_QUESTION_CHARS = 4000  # the HTTP API's and the chat box's limit
-CHANGE_QUESTION = re.compile(r"\bchang(?:e|ed|es)\b")  # "what changed?": answered with the change store's lines
-SPAN = re.compile(r"\b(?:last|past)\s+(?:(\d+)\s*)?(minute|min|hour|hr|day)s?\b")
-SPAN_UNITS = {"minute": 60.0, "min": 60.0, "hour": 3600.0, "hr": 3600.0, "day": 86400.0}
-DEFAULT_CHANGES_SPAN_S = 3600.0
 TYPO_CUTOFF = 0.8  # difflib's ratio from which a word no service has is read as the service it is close to
 RELEASE_WORDS = ("release", "deploy", "deployment", "canary", "rollout", "roll out", "ship", "config push", "rollback")
 INSPECTION_WORDS = ("inspect", "inspection", "health", "healthy", "check", "anything wrong", "about to", "trend",
@@ -42,57 +39,21 @@ class Route(BaseModel):
     reason: str
 
 
-class AskedChanges(BaseModel):
-    """What the change store logged in the span a question asking what changed names (its routed services')."""
-
-    span_s: float
-    services: list[str]
-    lines: list[str]
-    error: str | None = None
-
-    def heading(self) -> str:
-        span = f"{self.span_s / 3600:g}h" if self.span_s >= 7200 else f"{self.span_s / 60:g}m"
-        return f"Changes logged in the last {span} ({', '.join(self.services) or 'every service'})"
-
-    def said(self) -> list[str]:
-        """One line each, or why there is none."""
-        if self.error:
-            return [f"the change store could not be read: {self.error}"]
-        return self.lines or ["none"]
-
-
 class Answer(BaseModel):
-    """A routed, investigated answer; ``changes`` when the question asked what changed (live sources)."""
+    """A routed, investigated answer; ``listed``: what it asked to see of the live stores (:mod:`agent.asked`)."""
 
     question: str
     route: Route
     text: str
     result: InvestigationResult
-    changes: AskedChanges | None = None
+    listed: list[Listing] = []
 
 
-def asked_changes(question: str, route: Route, changes: ChangeSource, now: float) -> AskedChanges | None:
-    """For a question asking what changed, the change store's changes of the routed services (every service when
-    it names none) in the span it names (``last 3 hours``; the last hour by default), newest first; else None. The
-    investigation shows a change only as a Finding near an anomaly's onset, so the question would go unanswered."""
-    text = question.lower()
-    if not CHANGE_QUESTION.search(text):
-        return None
-    span = SPAN.search(text)
-    span_s = float(span.group(1) or 1) * SPAN_UNITS[span.group(2)] if span else DEFAULT_CHANGES_SPAN_S
-    request = ChangeRequest(services=tuple(map(escape_glob, route.services)), start=now - span_s, end=now, types=())
-    found = changes.query(request)
-    lines = [f"{to_short_utc(c.ts)} {c.service}: {c.type} {c.id}" + (f" {c.version}" if c.version else "")
-             + (f" ({c.description})" if c.description else "") + (f" by {c.author}" if c.author else "")
-             for c in sorted(found.data, key=lambda c: c.ts, reverse=True)]
-    return AskedChanges(span_s=span_s, services=route.services, lines=lines, error=found.error)
-
-
-def answer_text(route: Route, skill: str, report: str, changes: AskedChanges | None) -> str:
-    """The answer as markdown: the route, what the change store logged when asked, the report."""
+def answer_text(route: Route, skill: str, report: str, listed: list[Listing]) -> str:
+    """The answer as markdown: the route, what the question asked to see listed, the report."""
     text = f"_Routed to **{route.pattern.value}** ({route.reason}); Skill `{skill}`._\n\n"
-    if changes is not None:
-        text += f"**{literal(changes.heading())}**\n\n" + "".join(f"- {literal(line)}\n" for line in changes.said())
+    for listing in listed:
+        text += f"**{literal(listing.title)}**\n\n" + "".join(f"- {literal(line)}\n" for line in listing.said())
         text += "\n"
     return text + report
 
@@ -213,21 +174,22 @@ def pasted_alert(question: str, now: float, service_label: str = "service") -> t
 
 
 def live_question(question: str, settings: Settings,
-                  now: float | None = None) -> tuple[Route, Event, AskedChanges | None]:
-    """The route, the event and the asked changes (:func:`asked_changes`) of a question over the live sources:
-    an alert pasted whole (:func:`pasted_alert`), else services the sources know
+                  now: float | None = None) -> tuple[Route, Event, list[Listing]]:
+    """The route, the event and the listings asked for (:func:`agent.asked.asked_listings`) of a question over the
+    live sources: an alert pasted whole (:func:`pasted_alert`), else services the sources know
     (:func:`agent.runtime.known_services`) and a release question's change the change store logged."""
     from agent.runtime import known_services
-    from agent.sources.sqlstore import SqlChangeSource
+    from agent.sources.sqlstore import SqlChangeSource, SqlLogSource
 
     now = time.time() if now is None else now
     if (pasted := pasted_alert(question, now, settings.service_label)) is not None:
-        return *pasted, None
+        return *pasted, []
     changes = SqlChangeSource(settings.resolved_observability_url)
     route = route_question(question, known_services(settings))
     route, change = judged_change(route, changes, now)
     event = event_for_question(route, question, now, change)
-    return route, event, asked_changes(question, route, changes, now)
+    logs = SqlLogSource(settings.resolved_observability_url)
+    return route, event, asked_listings(question, route.services, now, changes, logs)
 
 
 def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli",
@@ -243,7 +205,7 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         raise ValueError("the question is empty")
     # a bad bundle, or a live question the release gate would get, fails before the knowledge store is opened
     # (and maybe embedded)
-    loaded, changes = None, None
+    loaded, listed = None, []
     if bundle is not None:
         from agent.bundles.reader import load_bundle
 
@@ -251,11 +213,11 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
         event = loaded.event.model_copy(update={"question": question})
         route = Route(pattern=event.pattern, services=event.services, reason="the bundle's event")
     else:
-        route, event, changes = live_question(question, settings)
+        route, event, listed = live_question(question, settings)
     check_override(None, load_skills(settings), event)  # no Skill for it: said before a failed case is stored
     toolkit = investigation_toolkit(settings, loaded, progress=progress)
     bundle_path = str(Path(bundle).resolve()) if bundle is not None else None
     result = investigate_checkpointed(event, toolkit, settings, source=source, bundle_path=bundle_path,
                                       on_step=on_step)
-    text = answer_text(route, result.skill["name"], result.report, changes)
-    return Answer(question=question, route=route, text=text, result=result, changes=changes)
+    text = answer_text(route, result.skill["name"], result.report, listed)
+    return Answer(question=question, route=route, text=text, result=result, listed=listed)

@@ -234,7 +234,8 @@ def test_a_question_asking_what_changed_is_answered_with_the_logged_changes(clie
 
     store_changes([("deploy-7", "ranking", time.time() - 900)])
     body = client.post("/ask", json={"question": "what changed in the last hour?"}).json()
-    assert body["changes"]["lines"][0].endswith("ranking: deploy deploy-7 (roll out ranking)")
+    [listing] = body["listed"]
+    assert listing["lines"][0].endswith("ranking: deploy deploy-7 (roll out ranking)")
     assert "**Changes logged in the last 60m (every service)**\n\n- " in body["text"]
 
 

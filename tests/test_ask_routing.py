@@ -120,7 +120,7 @@ def test_the_latest_change_of_the_named_service_is_the_one_a_release_question_ju
 def test_a_question_asking_what_changed_lists_the_change_store_s_lines_of_the_span_it_names(bianque_home):
     """'what changed in the last hour?' was answered by a health inspection that never names a change (a change is
     a Finding only near an anomaly's onset): the store's changes of the span are listed, newest first."""
-    from agent.ask import asked_changes
+    from agent.asked import asked_listings
     from agent.config import get_settings
     from agent.sources.sqlstore import SqlChangeSource
 
@@ -129,17 +129,35 @@ def test_a_question_asking_what_changed_lists_the_change_store_s_lines_of_the_sp
     changes = SqlChangeSource(get_settings().resolved_observability_url)
 
     def asked(question: str):
-        return asked_changes(question, route_question(question, SERVICES), changes, now)
+        return asked_listings(question, route_question(question, SERVICES).services, now, changes, None)
 
-    hour = asked("what changed in the last hour?")
-    assert hour.heading() == "Changes logged in the last 60m (every service)"
+    [hour] = asked("what changed in the last hour?")
+    assert hour.title == "Changes logged in the last 60m (every service)"
     assert hour.said() == ["01-02 03:45 gateway: deploy d-3 (roll out gateway)",
                            "01-02 03:16 ranking: deploy d-2 (roll out ranking)"]
-    ranking = asked("any changes to ranking in the past 3 hours?")
-    assert ranking.heading() == "Changes logged in the last 3h (ranking)"
+    [ranking] = asked("any changes to ranking in the past 3 hours?")
+    assert ranking.title == "Changes logged in the last 3h (ranking)"
     assert [line.split()[4] for line in ranking.said()] == ["d-2", "d-1"]
-    assert asked("what changed on cache?").said() == ["none"]
-    assert asked("why is ranking slow?") is None
+    assert asked("what changed on cache?")[0].said() == ["none"]
+    assert asked("why is ranking slow?") == []
+
+
+def test_a_question_asking_for_the_logs_lists_the_newest_warnings_and_errors_of_its_services(bianque_home):
+    """'show me the logs of ranking' got a health inspection's log templates: the newest lines are listed, capped."""
+    from agent.asked import SHOWN_LOG_LINES, asked_listings
+    from agent.config import get_settings
+    from agent.series import LogRecord
+    from agent.sources.sqlstore import ObservabilityStore, SqlLogSource
+
+    now = 100_000.0
+    url = get_settings().resolved_observability_url
+    lines = [LogRecord(now - 3000 + i, "ranking", "ERROR", f"timeout {i} ![x](http://evil)") for i in range(30)]
+    lines += [LogRecord(now - 10, "ranking", "INFO", "ok"), LogRecord(now - 5, "gateway", "ERROR", "refused")]
+    ObservabilityStore(url).ingest_logs(lines)
+    [listing] = asked_listings("show me the logs of ranking", ["ranking"], now, None, SqlLogSource(url))
+    assert listing.title == f"Newest WARN/ERROR/FATAL log lines in the last 60m (ranking) (at most {SHOWN_LOG_LINES})"
+    assert len(listing.lines) == SHOWN_LOG_LINES
+    assert listing.lines[0] == "01-02 02:57 ranking ERROR: timeout 29 ![x](http://evil)"  # escaped where shown
 
 
 def test_an_alert_pasted_whole_is_investigated_as_the_webhook_would_investigate_it():

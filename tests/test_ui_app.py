@@ -400,21 +400,29 @@ def test_a_question_longer_than_the_api_takes_is_refused_saying_so_not_dropped(m
     assert at.session_state["chat_history"][0]["content"].startswith("why is gateway slow? xxx")
 
 
-def test_a_question_asking_what_changed_shows_the_logged_changes_first(monkeypatch):
+def test_a_question_asking_what_changed_and_for_the_logs_shows_them_first(monkeypatch):
     """On the live sources (no metric server here: the verdict cannot judge), the change store's lines answer it."""
     import time
 
+    from agent.config import get_settings
+    from agent.series import LogRecord
+    from agent.sources.sqlstore import ObservabilityStore
     from tests.test_ask_routing import store_changes
 
     store_changes([("deploy-7", "ranking", time.time() - 900)])
+    ObservabilityStore(get_settings().resolved_observability_url).ingest_logs(
+        [LogRecord(time.time() - 60, "ranking", "ERROR", "upstream failed ![x](http://evil.example/x.png)")])
     monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)
     at = app().run()
     at.sidebar.selectbox(key="chat_source").set_value("Live sources (settings)").run()
-    at.chat_input[0].set_value("what changed in the last hour?").run()
+    at.chat_input[0].set_value("what changed in the last hour? and show me the logs").run()
     assert not at.exception
     listed = next(shown(m.value) for m in at.markdown if "Changes logged" in m.value)
     assert listed.startswith("**Changes logged in the last 60m (every service)**\n- ")
     assert listed.endswith("ranking: deploy deploy-7 (roll out ranking)")
+    logs = next(m.value for m in at.markdown if m.value.startswith("**Newest WARN/ERROR/FATAL log lines"))
+    assert shown(logs).endswith("ranking ERROR: upstream failed ![x](http://evil.example/x.png)")
+    assert "![x](" not in logs  # escaped: shown as text, never an image
 
 
 def test_a_pattern_filter_that_hides_every_case_does_not_say_none_are_stored():

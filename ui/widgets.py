@@ -84,9 +84,8 @@ def open_case_button(case_id: str, *, key: str, label: str = "Open in Cases") ->
 def render_answer(answer: Answer, source: str, *, key: str) -> None:
     """One chat answer: the verdict, where it came from, the case id and the full markdown report."""
     result = answer.result
-    if answer.changes is not None:  # the question asked what changed: the change store's lines answer it first
-        st.markdown(f"**{plain(answer.changes.heading())}**\n" + "\n".join(f"- {plain(line)}"
-                                                                           for line in answer.changes.said()))
+    for listing in answer.listed:  # what changed, the logs: the stores' lines answer it first
+        st.markdown(f"**{plain(listing.title)}**\n" + "\n".join(f"- {plain(line)}" for line in listing.said()))
     render_verdict(result.verdict, result.findings)
     skill = result.skill.get("name", "?")
     st.caption(

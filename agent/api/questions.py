@@ -17,7 +17,7 @@ def answer(question: str, settings: Settings, investigator: Investigator, now: f
     if not question.strip():
         raise invalid_request((("body", "question"), "empty"))
     try:
-        route, event, changes = live_question(question, settings, now)
+        route, event, listed = live_question(question, settings, now)
     except InputError as exc:
         raise invalid_request((("body", "question"), str(exc))) from None
     try:  # no Skill for it (a library without a generic Skill): refused, as /investigate does, storing no case
@@ -25,5 +25,5 @@ def answer(question: str, settings: Settings, investigator: Investigator, now: f
     except LookupError as exc:
         raise invalid_request((("body", "question"), str(exc))) from None
     result = investigator(event, skill=None, source="api")
-    text = answer_text(route, result.skill.get("name", "?"), result.report, changes)
-    return Answer(question=question, route=route, text=text, result=result, changes=changes)
+    text = answer_text(route, result.skill.get("name", "?"), result.report, listed)
+    return Answer(question=question, route=route, text=text, result=result, listed=listed)
