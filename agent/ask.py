@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.asked import Listing, asked_listings
+from agent.asked import Listing, asked_listings, asks_for_listing
 from agent.bundles.event_file import change_problem
 from agent.config import Settings
 from agent.events import Alert, ChangeEvent, Event, InspectionScope, Pattern
@@ -187,6 +187,10 @@ def live_question(question: str, settings: Settings,
     changes = SqlChangeSource(settings.resolved_observability_url)
     route = route_question(question, known_services(settings))
     route, change = judged_change(route, changes, now)
+    if route.pattern == Pattern.RELEASE_INTERCEPTION and change is None and asks_for_listing(question):
+        # 'what was deployed in the last hour?': no change to judge, but what it asks can be listed
+        route = Route(pattern=Pattern.INSPECTION, services=route.services,
+                      reason=f"{route.reason}; no change named to judge: listing what was asked and inspecting")
     event = event_for_question(route, question, now, change)
     logs = SqlLogSource(settings.resolved_observability_url)
     return route, event, asked_listings(question, route.services, now, changes, logs)

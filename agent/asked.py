@@ -14,7 +14,7 @@ from agent.skills.templates import escape_glob
 from agent.sources.base import ChangeRequest, ChangeSource, LogRequest, LogSource
 from agent.timeparse import to_short_utc
 
-CHANGE_QUESTION = re.compile(r"\bchang(?:e|ed|es)\b")
+CHANGE_QUESTION = re.compile(r"\b(?:chang(?:e|ed|es)|deploy(?:ed|s|ments?)?|rolled out)\b")
 LOG_QUESTION = re.compile(r"\blogs?\b")
 SPAN = re.compile(r"\b(?:last|past)\s+(?:(\d+)\s*)?(minute|min|hour|hr|day)s?\b")
 SPAN_UNITS = {"minute": 60.0, "min": 60.0, "hour": 3600.0, "hr": 3600.0, "day": 86400.0}
@@ -36,6 +36,12 @@ class Listing(BaseModel):
         if self.error:
             return [f"the store could not be read: {self.error}"]
         return self.lines or ["none"]
+
+
+def asks_for_listing(question: str) -> bool:
+    """True when ``question`` asks what changed or for the logs (:func:`asked_listings` lists something)."""
+    text = question.lower()
+    return bool(CHANGE_QUESTION.search(text) or LOG_QUESTION.search(text))
 
 
 def asked_span(text: str) -> float:

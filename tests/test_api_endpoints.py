@@ -239,6 +239,23 @@ def test_a_question_asking_what_changed_is_answered_with_the_logged_changes(clie
     assert "**Changes logged in the last 60m (every service)**\n\n- " in body["text"]
 
 
+def test_a_question_asking_what_was_deployed_lists_the_deploys_instead_of_being_refused(client, investigator,
+                                                                                       bianque_home):
+    """'what was deployed in the last hour?' went to the release gate, which names no change for it: refused, sending
+    the engineer to write a change file. It lists the logged changes and inspects."""
+    from tests.test_ask_routing import store_changes
+
+    store_changes([("deploy-7", "ranking", time.time() - 900)])
+    response = client.post("/ask", json={"question": "what was deployed in the last hour?"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["route"]["pattern"] == "inspection"
+    assert body["route"]["reason"].endswith("no change named to judge: listing what was asked and inspecting")
+    assert body["listed"][0]["lines"][0].endswith("ranking: deploy deploy-7 (roll out ranking)")
+    [(event, _, _)] = investigator.calls
+    assert event.pattern == "inspection"
+
+
 def test_an_alert_pasted_as_the_question_is_investigated_from_its_labels_and_start(client, investigator):
     pasted = json.dumps({"alerts": [{"labels": {"alertname": "HighLatency", "service": "ranking"},
                                      "startsAt": "2026-03-02T10:14:00Z"}]})
