@@ -30,6 +30,7 @@ class FindingKind(StrEnum):
 COVERAGE_DETECTOR = "coverage"  # its missing_data Findings say the data cannot answer the question
 THIN_REFERENCE_DETECTOR = "thin_reference"  # its missing_data Finding: judged, but too short a history to clear
 LOGS_ONLY_DETECTOR = "logs_only"  # its missing_data Finding: judged on log lines alone, the Skill's metrics absent
+STALE_DATA_DETECTOR = "stale_data"  # its missing_data Finding: the alerted services' metrics stopped before the event
 UNMATCHED_METRICS = "unmatched_metrics"  # in a coverage Finding's numbers: the metric source holds none of them
 ABSENT_SERVICE_LABEL = "absent_service_label"  # gathered, and a coverage Finding's numbers: no series carries it
 UNKNOWN_CHANGE = "unknown_change"  # in a coverage Finding's numbers: the change names no service nor a logged id
@@ -134,9 +135,11 @@ def thin_reference(findings: Iterable[Finding]) -> Finding | None:
 
 def cannot_clear(findings: Iterable[Finding]) -> Finding | None:
     """A caveat that lets the data show a fault but not clear one, if there is one: too short a history
-    (:func:`thin_reference`), or log lines judged with none of the Skill's metric series there."""
+    (:func:`thin_reference`), log lines judged with none of the Skill's metric series there, or metrics of the alerted
+    services that stopped well before the event."""
     findings = list(findings)
-    return thin_reference(findings) or _missing_data(findings, LOGS_ONLY_DETECTOR)
+    return (thin_reference(findings) or _missing_data(findings, LOGS_ONLY_DETECTOR)
+            or _missing_data(findings, STALE_DATA_DETECTOR))
 
 
 def _missing_data(findings: Iterable[Finding], detector: str) -> Finding | None:

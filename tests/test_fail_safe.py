@@ -96,6 +96,25 @@ def test_a_question_about_a_quiet_service_is_not_called_noise(tmp_path):
     assert "alert" not in verdict["attention_reason"] and "noise" not in verdict["attention_reason"]
 
 
+@pytest.mark.parametrize(("stopped_min_before", "judged"), [(20, False), (2, True)])
+def test_an_alert_whose_service_went_silent_before_it_is_not_cleared_by_the_minutes_before(tmp_path,
+                                                                                          stopped_min_before, judged):
+    """The alerted service's metrics stopped 20 minutes before the alert (a crash, a broken scrape): its calm data
+    before said 'no action needed: likely noise'. Data that reaches the alert is judged as before."""
+    alert_at = 1772446440.0  # 2026-03-02T10:14:00Z
+    first = alert_at - 86400
+    end = alert_at - 60 * stopped_min_before
+    points = [(first + 60 * i, 0.1 + 0.001 * (i % 3)) for i in range(int((end - first) / 60) + 1)]
+    path = write_bundle(tmp_path / "case", EVENTS["rca"],
+                        [make_series("request_latency_p99_seconds", {"service": "ranking"}, points)])
+    code, data = run_json("rca", "--bundle", str(path))
+    verdict = data["verdict"]
+    assert verdict["judged"] is judged and verdict["needs_attention"] is not judged, verdict
+    stopped = ("the newest metric sample of ranking is from 2026-03-02T09:54:00Z, 20m before 2026-03-02T10:14:00Z: "
+               "its data stopped (a silent service, or a scrape that broke)")
+    assert (stopped in verdict["summary"]) is not judged and code == (0 if judged else 3)
+
+
 def test_an_alert_whose_series_do_not_exist_needs_attention_and_exits_3(tmp_path):
     code, data = run_json("rca", "--bundle", str(unrelated_bundle(tmp_path / "case", EVENTS["rca"])))
     verdict = data["verdict"]

@@ -22,6 +22,7 @@ from agent.findings import (
     ABSENT_SERVICE_LABEL,
     COVERAGE_DETECTOR,
     LOGS_ONLY_DETECTOR,
+    STALE_DATA_DETECTOR,
     THIN_REFERENCE_DETECTOR,
     UNKNOWN_CHANGE,
     UNMATCHED_METRICS,
@@ -38,6 +39,7 @@ from agent.timeparse import to_rfc3339
 
 MIN_OBSERVATION_S = 300.0  # a change is judged on at least 5 minutes of its service's data after it began
 MIN_SAMPLES = 5  # ... and at least this many sample times
+STALE_S = 300.0  # an rca's services whose newest sample is older than this before the event cannot clear it
 NAMES_SHOWN = 4
 NO_SERVICE = ("no service was found to look at (the event names none, and neither a topology nor the sources' data "
               "names any)")
@@ -72,7 +74,26 @@ def _gap(event: Event, gathered: Mapping[str, Any], window: Mapping[str, float],
         return (_too_early(event, current, window, targets, metrics, step)
                 or _unmatched_selectors(event, current, window, targets)
                 or _thin_release_reference(event, current, window, targets))
-    return _no_reference(event, gathered, current, window, targets)
+    return _no_reference(event, gathered, current, window, targets) or _stale(event, current, window, targets)
+
+
+def _stale(event: Event, current: Sequence[Mapping[str, Any]], window: Mapping[str, float],
+           targets: Sequence[str]) -> Finding | None:
+    """An rca whose services' newest metric sample is more than ``STALE_S`` (or 3 sample spacings) before the event: a
+    silent service or a scrape that broke. What came before says nothing of the event's minutes, so it cannot clear
+    the alert (a caveat, like a thin history's); ``None`` when the data reaches the event, or has no series of them."""
+    own = [s for s in current if s.get("service") in targets]
+    if event.pattern != Pattern.RCA or not own:
+        return None
+    newest = max(float(s["t"][-1]) for s in own)
+    silent = window["anchor"] - newest
+    if silent <= max(STALE_S, 3 * median_gap(s["t"] for s in own)):
+        return None
+    who = _names(list(targets))
+    summary = (f"the newest metric sample of {who} is from {to_rfc3339(newest)}, {fmt_duration(silent)} before "
+               f"{to_rfc3339(window['anchor'])}: its data stopped (a silent service, or a scrape that broke)")
+    return _finding(who, window, summary, {"newest_sample": newest, "silent_s": silent},
+                    detector=STALE_DATA_DETECTOR, score=0.0)
 
 
 def _no_reference(event: Event, gathered: Mapping[str, Any], current: Sequence[Mapping[str, Any]],
