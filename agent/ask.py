@@ -193,7 +193,8 @@ def live_question(question: str, settings: Settings,
                       reason=f"{route.reason}; no change named to judge: listing what was asked and inspecting")
     event = event_for_question(route, question, now, change)
     logs = SqlLogSource(settings.resolved_observability_url)
-    return route, event, asked_listings(question, route.services, now, changes, logs)
+    # a change the gate judges is named in the route: a list of the span's changes beside it would only confuse
+    return route, event, asked_listings(question, route.services, now, None if change else changes, logs)
 
 
 def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli",

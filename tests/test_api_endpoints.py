@@ -216,6 +216,7 @@ def test_a_release_question_naming_a_service_judges_its_latest_logged_change(cli
     [(event, _, _)] = investigator.calls
     assert (event.pattern, event.service, event.change.id, event.change.service) == (
         "release_interception", "ranking", "deploy-2", "ranking")
+    assert response.json()["listed"] == []  # the judged change is named: no 'changes in the last hour: none' beside it
 
 
 def test_a_release_question_about_a_service_with_no_logged_change_is_refused_saying_so(client, investigator,
