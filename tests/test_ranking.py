@@ -339,6 +339,19 @@ def test_saturation_under_load_that_came_in_above_is_the_loads_doing():
     assert _saturated_note([_cpu("db", 95.0)], "db", topology)
 
 
+def test_a_fall_at_a_callee_several_services_call_is_shared_among_its_callers():
+    """cart, which frontend and checkout both call, doing less work says one of them stopped sending it, not
+    which: each gets half the coverage that a fall at payment, which checkout alone calls, gives checkout. So a
+    service with a clear deviation of its own outranks the callers a shared callee's fall implicates."""
+    def scores(findings: list[Finding]) -> dict[str, float]:
+        return {e.service: e.score for e in rank_services(number_findings(findings), [], SHOP, ["frontend"])}
+
+    shared, sole = scores([_fell("cart", 0.8)]), scores([_fell("payment", 0.8)])
+    assert shared["checkout"] == pytest.approx(shared["frontend"])
+    assert shared["checkout"] == pytest.approx(sole["checkout"] / 2)
+    assert _order([_fell("cart", 0.8), _finding("email", SERVER, 0.3)])[0] == "email"
+
+
 def test_a_caller_blamed_by_its_quiet_callees_cites_their_falls():
     falls = number_findings([_fell("payment", 0.8), _fell("email", 0.75)])
     checkout = rank_services(falls, [], SHOP, ["frontend"])[0]

@@ -46,11 +46,7 @@ def blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, S
     total = sum(v for s, v in slowness.items() if topology.get(s))
     if total <= 0:
         return
-    callers_of: dict[str, list[str]] = defaultdict(list)
-    for caller, callees in topology.items():
-        for callee in callees:
-            callers_of[callee].append(caller)
-    for callee, callers in sorted(callers_of.items()):
+    for callee, callers in sorted(callers_of(topology).items()):
         felt = [slowness.get(c, 0.0) for c in callers]
         share = (sum(felt) / len(callers)) * (sum(felt) / total) * (1.0 - min(1.0, passing_on.get(callee, 0.0)))
         if share <= 0:
@@ -62,12 +58,23 @@ def blame_callees(evidence: dict[str, ServiceEvidence], topology: Mapping[str, S
         target.notes.append(f"calls to it from {slow} got slower ({share:.2f} of the blame)")
 
 
+def callers_of(topology: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Each callee's callers in the call graph."""
+    callers: dict[str, list[str]] = defaultdict(list)
+    for caller, callees in topology.items():
+        for callee in callees:
+            callers[callee].append(caller)
+    return callers
+
+
 def blame_callers(evidence: dict[str, ServiceEvidence], topology: Mapping[str, Sequence[str]]) -> None:
     """Callees that suddenly did less work implicate the callers that stopped sending it.
 
     A caller gains ``BLAME`` x starvation x coverage: starvation is how clearly its most starved callee's
     work fell (a significant ``less_work`` Finding, present at the alert), coverage the share of all the
     starvation in the event its callees hold (the caller common to every starved service explains it best).
+    A callee that several services call may have been starved by any of them: its fall counts towards each
+    caller's coverage in equal parts, so only a fall at a callee one caller alone calls pins that caller.
     """
     falls = {s: max((f for f in e.findings if less_work(f)), key=call_slowness, default=None)
              for s, e in evidence.items()}
@@ -76,14 +83,15 @@ def blame_callers(evidence: dict[str, ServiceEvidence], topology: Mapping[str, S
     total = sum(starved.values())
     if total <= 0:
         return
+    senders = {c: len([s for s in callers if s != c]) for c, callers in callers_of(topology).items()}
     for caller, callees in sorted(topology.items()):
-        felt = [starved[c] for c in callees if c in starved and c != caller]
-        if not felt:
+        quiet = [c for c in callees if c in starved and c != caller]
+        if not quiet:
             continue
-        share = max(felt) * sum(felt) / total
+        share = max(starved[c] for c in quiet) * sum(starved[c] / senders[c] for c in quiet) / total
         target = evidence.setdefault(caller, ServiceEvidence(caller))
         target.score += BLAME * share
-        target.blamed_by += [fell[c] for c in callees if c in fell and c != caller]
+        target.blamed_by += [fell[c] for c in quiet]
         target.notes.append(f"callees {sorted(c for c in callees if c in starved)} did less work: it stopped "
                             f"sending it ({share:.2f} of the blame)")
 
