@@ -210,6 +210,16 @@ def test_being_first_says_less_when_many_were_first():
     assert bonus(4) == pytest.approx(EARLIEST_BONUS / 4)
 
 
+def test_with_a_call_graph_being_first_apart_from_the_others_calls_earns_nothing():
+    """email deviated minutes before cart, but neither calls the other: with the call graph, onset order counts
+    only along its calls (victims, callers explained), so the clearer deviation ranks first; without it, being
+    first is the only timing there is and earns the bonus."""
+    early = _finding("email", SERVER, 0.6).model_copy(update={"onset": T0 - 600})
+    late = _finding("cart", SERVER, 0.65).model_copy(update={"onset": T0 - 60})
+    assert _order([early, late])[0] == "cart"
+    assert _order([early, late], topology={})[0] == "email"
+
+
 def _fell(service: str, score: float, metric: str = "syscall_read") -> Finding:
     """A fall of a work metric (its name says no bad direction): less work done."""
     return _finding(service, metric, score).model_copy(update={"direction": "down"})

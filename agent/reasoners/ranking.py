@@ -23,7 +23,7 @@ from agent.topology import Topology
 # How much each part of the evidence weighs. Chosen from first principles (documented in
 # docs/reasoners.md) and checked on the simulator's development seeds, not tuned per case.
 VICTIM_FACTOR = 0.55  # a service whose anomalous dependency started no later is probably a victim
-EARLIEST_BONUS = 0.15  # the first service to deviate
+EARLIEST_BONUS = 0.15  # the first service to deviate, when no call graph orders the onsets (see rank_by_rules)
 EXPLAINS_BONUS = 0.08  # per anomalous caller that started no earlier (capped)
 CHANGE_BONUS = 0.25  # a change to the service shortly before its onset
 LOG_BONUS = 0.1  # error-log bursts or new error templates on the service
@@ -115,7 +115,12 @@ def rank_by_rules(
     findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
 ) -> list[ServiceEvidence]:
     """The evidence rules of docs/reasoners.md: strength, victims, load origins, saturation, onset order, changes,
-    logs."""
+    logs.
+
+    Onset order counts along the call graph (a dependency that deviated no later makes a victim; callers that
+    deviated no earlier are explained). Only without a call graph does being first anywhere earn a bonus: with
+    one, a service that deviated first but apart from the others' calls is no likelier the cause (the earliest
+    onsets of real incidents are often an earlier incident's or noise)."""
     candidates = _candidates(topology)
     evidence = collect(findings, changes, candidates)
     anomalous = [e for e in evidence.values() if e.anomalous]
@@ -123,8 +128,10 @@ def rank_by_rules(
     tolerance = onset_tolerance(findings)
     onsets = [e.onset for e in anomalous if e.onset is not None]
     earliest = min(onsets) if onsets else None
-    first = {e.service for e in anomalous if earliest is not None and e.onset is not None
-             and e.onset <= earliest + tolerance}  # among the first to deviate: they share the bonus
+    # among the first to deviate, sharing the bonus; with a call graph, the victim and explains-callers rules order
+    # the onsets along its calls instead
+    first = set() if topology else {e.service for e in anomalous if earliest is not None and e.onset is not None
+                                    and e.onset <= earliest + tolerance}
     for ev in evidence.values():
         ev.score = ev.strength
         if not ev.anomalous:
