@@ -61,7 +61,9 @@ def rising_load(ev: ServiceEvidence) -> bool:
 
 def load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downstream: set[str],
                  topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
-    """Request rate rose at this service (``rank_by_rules`` has checked it rose at none of its callers), no
+    """Request rate rose at this service (``rank_by_rules`` has checked it rose at none of its callers) and at no
+    other anomalous service before it (more than ``tolerance`` earlier: the load came in there, by calls a graph
+    read off traces or log lines may not show), no
     other dependency of its callers started failing before it, and the load did something: the service's own
     CPU, memory or disk rose, or a service below it in the call graph (up to four calls down) deviated, at the
     time the load rose, within ``tolerance`` either way (``at_once``; an unknown onset counts as simultaneous):
@@ -72,6 +74,8 @@ def load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downs
     if not rises:
         return False
     rose = min((f.onset for f in rises if f.onset is not None), default=ev.onset)
+    if any(not no_later(rose, load_rose(s), tolerance) for s in anomalous if s is not ev):
+        return False
     if not any(at_once(f.onset, rose, tolerance) for f in resource_rises(ev)) and not any(
         d.service in downstream and at_once(d.onset, rose, tolerance) for d in anomalous
     ):
@@ -80,6 +84,11 @@ def load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downs
     siblings = {d for c in callers for d in topology.get(c, ()) if d != ev.service}
     failed = [failing_since(s) for s in anomalous if s.service in siblings]
     return not any(since is not None and no_later(since, rose, tolerance) for since in failed)
+
+
+def load_rose(ev: ServiceEvidence) -> float | None:
+    """When the service's request rate began to rise significantly, if it did (and the onset is known)."""
+    return min((f.onset for f in load_rises(ev) if f.onset is not None), default=None)
 
 
 def at_once(onset: float | None, rose: float | None, tolerance: float) -> bool:
