@@ -220,18 +220,6 @@ def test_with_a_call_graph_being_first_apart_from_the_others_calls_earns_nothing
     assert _order([early, late], topology={})[0] == "email"
 
 
-def test_a_tie_of_weak_deviations_goes_to_the_one_that_strayed_farthest():
-    """Deviations that did not persist are capped at one weak score, so two services showing only such deviations
-    tie; the tie goes to the one whose peak went farthest beyond its series' usual excursion, not to the name."""
-    def weak(service: str, excess: float) -> Finding:
-        return _finding(service, SERVER, 0.3).model_copy(
-            update={"detector": "deviation", "onset": None, "numbers": {"active_z": 5.0, "excess": excess}})
-
-    ranked = rank_services(number_findings([weak("cart", 1.2), weak("email", 6.0)]), [], {}, [])
-    assert ranked[0].score == pytest.approx(ranked[1].score)
-    assert [e.service for e in ranked] == ["email", "cart"]
-
-
 def _fell(service: str, score: float, metric: str = "syscall_read") -> Finding:
     """A fall of a work metric (its name says no bad direction): less work done."""
     return _finding(service, metric, score).model_copy(update={"direction": "down"})

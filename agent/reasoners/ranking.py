@@ -17,7 +17,6 @@ from agent.reasoners.service_evidence import (
     collect,
     no_later,
     onset_tolerance,
-    unusualness,
 )
 from agent.topology import Topology
 
@@ -33,7 +32,6 @@ CHANGE_WINDOW_S = 1800.0
 LOAD_BONUS = 0.3  # where extra load enters, it is the cause of the saturation behind it
 SATURATION_BONUS = LOAD_BONUS  # a resource used up with no more work to do: the trouble starts there too
 REACH_HOPS = 4  # calls followed from a service, either way, when asking what lies below or above it
-SCORE_DIGITS = 6  # scores equal to this many decimals tie (the same parts summed in another order)
 
 
 def _candidates(topology: Mapping[str, Sequence[str]]) -> set[str] | None:
@@ -181,12 +179,6 @@ def rank_by_rules(
             ev.score += TRACE_BONUS
             ev.notes.append("traces through it leave the paths they took in the reference")
     _blame(evidence, topology)
-    return sorted(evidence.values(), key=_rules_order)
-
-
-def _rules_order(ev: ServiceEvidence) -> tuple[float, float, float, str]:
-    """Highest score first; scores equal to ``SCORE_DIGITS`` are a tie, which goes to the earlier onset, then to
-    the deviation that strayed farthest (``unusualness``: weak deviations are all capped alike), then the name."""
-    return -round(ev.score, SCORE_DIGITS), ev.onset or float("inf"), -unusualness(ev), ev.service
+    return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.detectors.direction import infer_direction
-from agent.detectors.scoring import saturate
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
 from agent.reasoners.faults import METRIC_KINDS, error_logs, metric_family
@@ -105,21 +104,6 @@ def evidence_of_fault(finding: Finding) -> bool:
     """Findings that can make a service anomalous: metric deviations, error logs, and traces that leave
     the reference's paths at the service (an exception cuts its work short even when it logs nothing new)."""
     return finding.kind in METRIC_KINDS or error_logs(finding) or finding.kind in TRACE_KINDS
-
-
-def unusualness(ev: ServiceEvidence) -> float:
-    """The service's strength with each weak deviation's score taken before its cap: ``saturate(excess)``, how far
-    its most extreme point went in units of the series' usual excursion. The cap (``deviation.WEAK_SCORE``) keeps a
-    deviation that did not persist from passing decision rules meant for clear evidence, and so makes every such
-    service equally strong; this says which of them strayed farthest, for the ranking's ties."""
-    return max((weight(f) * _uncapped(f) / f.score for f in ev.findings if evidence_of_fault(f) and f.score > 0),
-               default=0.0)
-
-
-def _uncapped(finding: Finding) -> float:
-    if finding.detector != "deviation":  # the weak-deviation detector: its score is capped
-        return finding.score
-    return max(finding.score, saturate(float(finding.numbers.get("excess", 0.0))))
 
 
 def _strength(findings: Sequence[Finding]) -> float:
