@@ -271,14 +271,16 @@ def test_load_falling_through_from_a_failing_sibling_is_not_load_that_came_in():
 def test_load_that_rose_elsewhere_first_did_not_come_in_here():
     """store's requests rose and its CPU with them, but the edge's requests had risen two minutes before: a call
     graph read off traces or log lines that misses the edge's calls to store cannot say the load came from above,
-    the times can; a rise elsewhere after store's (or within the onset tolerance) takes nothing from it."""
-    topology = {"ranking": ["store"], "store": [], "edge": []}
+    the times can. A rise elsewhere after store's (or within the onset tolerance) takes nothing from it, nor does an
+    earlier one below it in the call graph (the series of what it calls may show its load first)."""
+    topology = {"ranking": ["store"], "store": ["disk"], "disk": [], "edge": []}
     rise = _finding("store", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 240})
     busy = _finding("store", "cpu_usage_ratio", 0.8).model_copy(update={"onset": T0 - 180})
     edge = _finding("edge", "requests_per_second", 0.9).model_copy(update={"onset": T0 - 360})
     assert _load_origin_at_store([rise, busy], topology)
     assert not _load_origin_at_store([rise, busy, edge], topology)
     assert _load_origin_at_store([rise, busy, edge.model_copy(update={"onset": T0 - 180})], topology)
+    assert _load_origin_at_store([rise, busy, edge.model_copy(update={"service": "disk", "subject": "disk"})], topology)
 
 
 def test_a_load_rise_that_saturated_nothing_is_not_a_load_origin():

@@ -63,7 +63,7 @@ def load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downs
                  topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
     """Request rate rose at this service (``rank_by_rules`` has checked it rose at none of its callers) and at no
     other anomalous service before it (more than ``tolerance`` earlier: the load came in there, by calls a graph
-    read off traces or log lines may not show), no
+    read off traces or log lines may not show) but those below it, whose rises it may be sending, no
     other dependency of its callers started failing before it, and the load did something: the service's own
     CPU, memory or disk rose, or a service below it in the call graph (up to four calls down) deviated, at the
     time the load rose, within ``tolerance`` either way (``at_once``; an unknown onset counts as simultaneous):
@@ -74,7 +74,8 @@ def load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downs
     if not rises:
         return False
     rose = min((f.onset for f in rises if f.onset is not None), default=ev.onset)
-    if any(not no_later(rose, load_rose(s), tolerance) for s in anomalous if s is not ev):
+    if any(not no_later(rose, load_rose(s), tolerance) for s in anomalous
+           if s is not ev and s.service not in downstream):
         return False
     if not any(at_once(f.onset, rose, tolerance) for f in resource_rises(ev)) and not any(
         d.service in downstream and at_once(d.onset, rose, tolerance) for d in anomalous
