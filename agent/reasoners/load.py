@@ -61,9 +61,10 @@ def rising_load(ev: ServiceEvidence) -> bool:
 
 def load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downstream: set[str],
                  topology: Mapping[str, Sequence[str]], tolerance: float) -> bool:
-    """Request rate rose at this service (``rank_by_rules`` has checked it rose at none of its callers) and at no
-    other anomalous service before it (more than ``tolerance`` earlier: the load came in there, by calls a graph
-    read off traces or log lines may not show) but those below it, whose rises it may be sending, no
+    """Request rate rose at this service (``rank_by_rules`` has checked it rose at none of its callers), nor had it
+    risen more than ``tolerance`` earlier at another anomalous service that is not below it (the load came in
+    there, by calls a graph read off traces or log lines may not show; a service below may show the load this one
+    sends first), no
     other dependency of its callers started failing before it, and the load did something: the service's own
     CPU, memory or disk rose, or a service below it in the call graph (up to four calls down) deviated, at the
     time the load rose, within ``tolerance`` either way (``at_once``; an unknown onset counts as simultaneous):
