@@ -435,6 +435,33 @@ def test_a_token_is_required_when_configured_except_for_healthz(memory, investig
         assert non_ascii.status_code == 401  # compared as bytes, never a 500
 
 
+def test_with_a_token_healthz_tells_a_caller_without_it_only_what_a_probe_needs(memory, investigator):
+    """Unauthenticated, /healthz named the database's host and user, the workers' host:pid and problems and where
+    notifications go: with a token set those are for its holders; a probe learns status and up/down only."""
+    app = create_app(get_settings(), investigator, memory=memory, api=ApiSettings(token="s3cret"))
+    with TestClient(app) as client:
+        wait_until(lambda: app.state.bianque.workers.up)
+        for headers in ({}, {"Authorization": "Bearer wrong"}):
+            brief = client.get("/healthz", headers=headers)
+            assert (brief.status_code, brief.json()) == (200, {"status": "ok", "database": "up", "workers": "up"})
+        full = client.get("/healthz", headers={"Authorization": "Bearer s3cret"}).json()
+        assert full["database"] == memory.url and full["workers"]["identity"] and "queue" in full
+        _alter_by_hand(memory, "DROP TABLE investigation_queue")
+        down = client.get("/healthz")
+        assert (down.status_code, down.json()["status"], down.json()["database"]) == (503, "unavailable", "down")
+        assert set(down.json()) == {"status", "database", "workers"}  # no detail: it names the database
+        assert "no such table" in client.get("/healthz", headers={"Authorization": "Bearer s3cret"}).json()["detail"]
+
+
+def wait_until(condition, tries: int = 500) -> None:
+    """Poll ``condition`` (no time asserted: a count of short sleeps)."""
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(0.01)
+    raise AssertionError("condition never held")
+
+
 def test_with_a_token_every_route_but_healthz_answers_401_before_reading_the_body(memory, investigator):
     """Every route the app serves (listed from its OpenAPI map, not by hand) answers an unauthenticated call 401, also
     when its body is no JSON, nested too deeply or over the size limit: those had answered 400/422/413 first, the body

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 UNAUTHORIZED = "missing or wrong bearer token (header 'Authorization: Bearer <BIANQUE_API_TOKEN>')"
-OPEN_PATHS = frozenset({"/healthz"})  # a liveness probe answers anyone; it shows no case, alert or secret
+OPEN_PATHS = frozenset({"/healthz"})  # a liveness probe answers anyone: without the token, only up or down
 
 
 def authorized(header: str, token: SecretStr) -> bool:

@@ -40,7 +40,8 @@ class ApiSettings(BaseSettings):
     )
     token: SecretStr | None = Field(
         default=None,
-        description="When set, every endpoint but /healthz (the docs included) needs 'Authorization: Bearer <token>'.",
+        description="When set, every endpoint but /healthz (the docs included) needs 'Authorization: Bearer <token>'; "
+                    "/healthz without it says only up or down.",
     )
 
     @field_validator("token")

@@ -83,6 +83,11 @@ class QueueWorkers:
         with self._lock:
             return len(self._held)
 
+    @property
+    def up(self) -> bool:
+        """Started, every thread alive, and taking queued work (no ``problem``)."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads) and self.problem is None
+
     def start(self) -> None:
         """Release this host's dead workers' items, then start the workers and the lease heartbeat."""
         try:
