@@ -56,7 +56,7 @@ REFUSALS: dict[str, tuple[Callable[[TestClient, threading.Event], Request], str,
         "alerts[0].labels.alertname", "contains the control character U+001B"),
     "regression directory that cannot join": (
         lambda c, _r: ("POST", "/skills/regression", {"directory": "/no/such/bundles"}),
-        "directory", "/no/such/bundles: no such directory"),
+        "directory", "/no/such/bundles: not under a directory the server may read"),
     "retry of a queue item that did not fail": (
         lambda c, _r: ("POST", f"/queue/{_finished_queue_item(c)}/retry", None),
         "path.queue_id", "only a failed one can be retried"),

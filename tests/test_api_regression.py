@@ -7,9 +7,18 @@ import shutil
 import pytest
 
 from agent.config import PROJECT_ROOT, get_settings
-from agent.evolve.regression import CURATED, registered
+from agent.evolve.regression import CURATED, Confinement, RegressionError, add, registered
+from tests.test_api_support import make_client
 
 SCENARIO = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
+OUTSIDE = "not under a directory the server may read"
+
+
+@pytest.fixture
+def client(memory, investigator, tmp_path):
+    """The service with this test's temp dir as the one directory it may register under."""
+    with make_client(memory, investigator, regression_roots=[tmp_path]) as test_client:
+        yield test_client
 
 
 @pytest.fixture
@@ -32,7 +41,7 @@ def test_add_list_remove_round_trip(client, labelled) -> None:
     assert body["added"] == [str(labelled / SCENARIO.name)] and body["registered"] == [str(labelled)]
     assert body["directory"] == str(labelled) and body["bundles"] == body["added"]  # the whole set: this one
 
-    other = labelled.parent.parent / "other"
+    other = labelled.parent / "other"
     shutil.copytree(PROJECT_ROOT / "examples" / "scenarios" / "rca-memory-leak", other / "rca-memory-leak")
     both = client.post("/skills/regression", json={"directory": str(other)}).json()
     assert both["added"] == [str(other / "rca-memory-leak")] and len(both["bundles"]) == 2
@@ -87,3 +96,54 @@ def test_a_registry_that_cannot_be_written_is_the_servers_problem(client, labell
     answer = client.post("/skills/regression", json={"directory": str(labelled)})
     assert answer.status_code == 500 and answer.json()["detail"].startswith("registry: cannot write "), answer.text
     assert registered(get_settings().home) == []
+
+
+def refusal(answer) -> str:
+    [problem] = answer.json()["errors"]
+    assert (answer.status_code, problem["field"]) == (422, "directory"), answer.text
+    return problem["message"]
+
+
+@pytest.mark.parametrize("directory", ["/", "/etc", "/no/such/dir", str(PROJECT_ROOT / "examples")])
+def test_a_directory_outside_the_roots_is_refused_whether_it_exists_or_not(client, directory) -> None:
+    """Any token holder made the server walk "/" in a request thread and learn whether a directory exists."""
+    message = refusal(client.post("/skills/regression", json={"directory": directory}))
+    assert OUTSIDE in message and "BIANQUE_API_REGRESSION_ROOTS" in message and "no such" not in message
+    assert registered(get_settings().home) == []
+
+
+def test_by_default_the_home_and_the_examples_may_be_registered(memory, investigator, labelled) -> None:
+    home = get_settings().home
+    shutil.copytree(labelled, home / "sets" / "mine")
+    with make_client(memory, investigator) as client:
+        assert OUTSIDE in refusal(client.post("/skills/regression", json={"directory": str(labelled)}))
+        for directory in (home / "sets", CURATED):
+            assert client.post("/skills/regression", json={"directory": str(directory)}).status_code == 201
+    assert registered(home) == [home / "sets", CURATED]
+
+
+def test_links_out_of_the_roots_are_refused(client, tmp_path, labelled) -> None:
+    """A link to a directory outside, or a bundle linked from outside, would be read through a root."""
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    shutil.copytree(labelled, outside)
+    (tmp_path / "door").symlink_to(outside, target_is_directory=True)
+    assert OUTSIDE in refusal(client.post("/skills/regression", json={"directory": str(tmp_path / "door")}))
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "borrowed").symlink_to(outside / SCENARIO.name, target_is_directory=True)
+    message = refusal(client.post("/skills/regression", json={"directory": str(tmp_path / "set")}))
+    assert "links to a bundle outside the directories the server may read" in message
+    assert registered(get_settings().home) == []
+
+
+def test_the_search_of_a_confined_directory_is_bounded(tmp_path, labelled) -> None:
+    deep = tmp_path / "deep"
+    (deep / "a" / "b" / "c" / "d").mkdir(parents=True)
+    shutil.copytree(labelled, deep / "a" / "b" / "c" / "d" / "mine")
+    home = get_settings().home
+    with pytest.raises(RegressionError, match="more than 3 folders searched under"):
+        add(home, deep, Confinement([tmp_path], max_folders=3))
+    shutil.copytree(SCENARIO, labelled / "again")
+    with pytest.raises(RegressionError, match="more than 1 case bundles found"):
+        add(home, labelled, Confinement([tmp_path], max_bundles=1))
+    assert registered(home) == []
+    assert len(add(home, labelled)) == 2  # the local user's CLI is not confined

@@ -40,9 +40,19 @@ class TooManyBundlesError(Exception):
         self.at = at
 
 
-def _walk(path: Path) -> Iterator[Path]:
+class TooManyFoldersError(Exception):
+    """More folders searched than the caller's limit: likely not a directory of bundles (a whole disk)."""
+
+    def __init__(self, limit: int, under: Path) -> None:
+        super().__init__(f"more than {limit} folders searched under {under} without the end of it: not a directory "
+                         "of case bundles")
+
+
+def _walk(path: Path, max_folders: int | None = None) -> Iterator[Path]:
     """The bundle directories at or under the directory ``path``, in the order found (see ``find_bundles``)."""
-    for root, dirs, files in os.walk(path):
+    for seen, (root, dirs, files) in enumerate(os.walk(path), start=1):
+        if max_folders is not None and seen > max_folders:
+            raise TooManyFoldersError(max_folders, path)
         if "event.yaml" in files:
             yield Path(root)
         given = root == str(path)  # a path given is searched whatever it holds
@@ -69,7 +79,8 @@ def real_path(path: Path) -> Path:
 
 
 def find_bundles(
-    paths: Iterable[str | Path], *, limit: int | None = None, on_found: Callable[[int], None] | None = None
+    paths: Iterable[str | Path], *, limit: int | None = None, on_found: Callable[[int], None] | None = None,
+    max_folders: int | None = None,
 ) -> list[Path]:
     """Bundle directories at or under ``paths``: each directory holding an event.yaml, sorted, each once.
 
@@ -77,12 +88,13 @@ def find_bundles(
     virtualenv (a folder holding pyvenv.cfg) or ``SKIPPED_DIRS``, nor follow symbolic links but to a bundle
     (each bundle counted once however many paths lead to it); a path given is searched whatever its name. A
     path that is not a directory is returned as is, so that validating it reports why. ``on_found`` is told the
-    count after each bundle found; past ``limit`` bundles the search stops with TooManyBundlesError.
+    count after each bundle found; past ``limit`` bundles the search stops with TooManyBundlesError, past
+    ``max_folders`` folders searched under one path with TooManyFoldersError.
     """
     found: dict[Path, Path] = {}  # real path -> the first path found leading to it
     for raw in paths:
         path = Path(raw)
-        for bundle in _walk(path) if path.is_dir() else [path]:
+        for bundle in _walk(path, max_folders) if path.is_dir() else [path]:
             if found.setdefault(real_path(bundle), bundle) is not bundle:
                 continue
             if on_found is not None:

@@ -11,14 +11,14 @@ atomically.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.bundles.errors import BundleError
 from agent.bundles.event_file import read_event
 from agent.bundles.label import read_label
-from agent.bundles.validate import bundles_under, real_path
+from agent.bundles.validate import TooManyBundlesError, TooManyFoldersError, bundles_under, find_bundles, real_path
 from agent.config import PROJECT_ROOT
 from agent.events import Event
 from agent.files import replace_file
@@ -58,14 +58,51 @@ def _write(home: Path, dirs: list[Path]) -> None:
         raise RegistryWriteError(f"cannot write {path}: {exc}") from exc
 
 
-def add(home: Path, directory: Path) -> list[Path]:
+@dataclass(frozen=True)
+class Confinement:
+    """Where a remote caller may point the server (the HTTP service; the CLI's local user is not confined):
+    ``roots`` the directories a registered one must lie in, bundles linked from outside them refused, and the
+    search bounded by ``max_bundles`` bundles and ``max_folders`` folders."""
+
+    roots: Sequence[Path]
+    max_bundles: int = 5000
+    max_folders: int = 50_000
+
+    def within(self, path: Path) -> bool:
+        """Whether ``path`` (its links resolved) lies in one of the roots (theirs resolved)."""
+        real = real_path(path)
+        return any(real.is_relative_to(real_path(root)) for root in self.roots)
+
+
+def _bundles(directory: Path, confine: Confinement | None) -> list[Path]:
+    """The bundles under ``directory``; confined, within the roots and the bounds (RegressionError otherwise)."""
+    if confine is None:
+        return bundles_under(directory)
+    if not confine.within(directory):  # asked before it is looked at: whether a path outside exists stays unsaid
+        raise RegressionError(f"{directory}: not under a directory the server may read "
+                              f"({', '.join(map(str, confine.roots))}; BIANQUE_API_REGRESSION_ROOTS)")
+    if not directory.is_dir():
+        return []
+    try:
+        found = find_bundles([directory], limit=confine.max_bundles, max_folders=confine.max_folders)
+    except (TooManyBundlesError, TooManyFoldersError) as exc:
+        raise RegressionError(f"{directory}: {exc}") from exc
+    outside = [b for b in found if not confine.within(b)]
+    if outside:
+        raise RegressionError(f"{directory}: {outside[0]} links to a bundle outside the directories the server may "
+                              f"read ({len(outside)} such link(s))")
+    return found
+
+
+def add(home: Path, directory: Path, confine: Confinement | None = None) -> list[Path]:
     """Register ``directory``; its labelled bundles. RegressionError, nothing registered, unless it holds a labelled
     bundle, or when the event.yaml or label.yaml of one of them is invalid (every such file named): a broken
-    bundle in the set would stop every later replay."""
+    bundle in the set would stop every later replay. ``confine``: a remote caller's bounds (:class:`Confinement`)."""
     directory = Path(directory).resolve()
+    bundles = _bundles(directory, confine)
     if not directory.is_dir():
         raise RegressionError(f"{directory}: no such directory")
-    labelled = [b for b in bundles_under(directory) if (b / "label.yaml").is_file()]
+    labelled = [b for b in bundles if (b / "label.yaml").is_file()]
     if not labelled:
         raise RegressionError(f"{directory}: no bundle with a label.yaml under it (a regression case needs a truth)")
     errors = [str(e) for bundle in labelled for e in _truth_errors(bundle)]

@@ -15,6 +15,7 @@ from agent.api.errors import invalid_request
 from agent.api.schemas import StrictBody
 from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
+from agent.config import PROJECT_ROOT
 from agent.evolve import regression
 
 router = APIRouter(
@@ -49,16 +50,23 @@ def list_regression(state: State) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 def add_regression(body: RegressionAdd, state: State) -> dict[str, Any]:
-    """Register a directory: 422 naming ``directory`` when it is missing or holds no labelled bundle; 500 when the
-    registry cannot be written (a problem of the server, not of the directory)."""
+    """Register a directory: 422 naming ``directory`` when it lies outside ``BIANQUE_API_REGRESSION_ROOTS``, is
+    missing, holds no labelled bundle or too many folders or bundles; 500 when the registry cannot be written (a
+    problem of the server, not of the directory)."""
     try:
-        bundles = regression.add(state.settings.home, Path(body.directory))
+        bundles = regression.add(state.settings.home, Path(body.directory), confinement(state))
     except regression.RegistryWriteError as exc:
         raise HTTPException(status_code=500, detail=f"registry: {exc}") from exc
     except regression.RegressionError as exc:
         raise invalid_request((("body", "directory"), str(exc))) from exc
     return {**regression.summary(state.settings.home), "directory": str(Path(body.directory).resolve()),
             "added": [str(b) for b in bundles]}
+
+
+def confinement(state: ServiceState) -> regression.Confinement:
+    """Where a caller of the service may point it: the configured roots, else the home and the project's examples."""
+    roots = state.api.regression_roots
+    return regression.Confinement(roots if roots is not None else [state.settings.home, PROJECT_ROOT / "examples"])
 
 
 @router.delete("")
