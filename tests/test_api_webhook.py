@@ -136,6 +136,12 @@ BAD_ALERTS = [
     (lambda a: a["annotations"].update(summary="a\u0000b"), "alerts[1].annotations.summary", "NUL"),
     (lambda a: a["labels"].update(service="s" * 201), "alerts[1].labels.service", "longer than 200"),
     (lambda a: a.update(fingerprint="f" * 201), "alerts[1].fingerprint", "longer than 200"),
+    # any other label or annotation was bounded by the body limit alone: a 900 KB label was stored
+    (lambda a: a["labels"].update(team="t" * 4097), "alerts[1].labels.team", "longer than 4096 characters"),
+    (lambda a: a["labels"].update({"t" * 4097: "x"}), f"alerts[1].labels.{'t' * 4097!r}", "longer than 4096"),
+    (lambda a: a["annotations"].update(description="d" * 16_385), "alerts[1].annotations.description",
+     "longer than 16384 characters"),
+    (lambda a: a.update(generatorURL="http://p/" + "g" * 4096), "alerts[1].generatorURL", "longer than 4096"),
     # a label or annotation that is no text was stored as "None" or a Python repr (an incident of service "None")
     (lambda a: a["labels"].update(service=None), "alerts[1].labels.service", "valid string"),
     (lambda a: a["annotations"].update(runbook={"url": "x"}), "alerts[1].annotations.runbook", "valid string"),
@@ -180,6 +186,18 @@ def test_a_call_whose_every_alert_is_bad_is_refused_naming_each(client, investig
     assert "alerts[0].status: must be firing or resolved" in detail
     assert "alerts[1].labels.alertname: required" in detail
     assert investigator.calls == [] and client.get("/incidents").json() == []
+
+
+def test_an_alert_with_a_huge_label_alone_is_refused_and_nothing_stored(client, investigator, memory):
+    huge = alert(team="t" * 900_000)
+    response = client.post("/webhook/alertmanager", json=webhook(huge))
+    assert response.status_code == 422
+    assert "alerts[0].labels.team: longer than 4096 characters" in response.json()["detail"]
+    assert investigator.calls == [] and client.get("/incidents").json() == []
+    assert memory.alerts_begun_between(0, 2e10) == []
+    at_bound = alert(team="t" * 4096)
+    at_bound["annotations"] = {"description": "d" * 16_384}
+    assert client.post("/webhook/alertmanager", json=webhook(at_bound)).json()["accepted"] == 1
 
 
 def test_malformed_json_is_rejected_with_where_it_broke(client):

@@ -24,6 +24,11 @@ from agent.names import MAX_NAME_CHARS, name_problem  # also the fingerprint col
 from agent.timeparse import to_rfc3339
 
 log = logging.getLogger(__name__)
+MAX_LABEL_CHARS = 4096
+"""The longest label name or value, annotation name or ``generatorURL`` an alert may carry: the memory stores them
+whole in the event's JSON, so only this bounds them below the body limit (Prometheus' own limit is off by default)."""
+MAX_ANNOTATION_CHARS = 16_384
+"""The longest annotation value (a description or runbook text is longer than a label)."""
 ALERT_STATUSES = ("firing", "resolved")
 Action = Literal["queued", "acknowledged", "recorded", "ignored", "rejected"]
 
@@ -82,15 +87,16 @@ class WebhookResponse(BaseModel):
                                                             "max_alerts): never seen here.")
 
 
-def _texts(alert: Alert) -> Iterable[tuple[str, str]]:
+def _texts(alert: Alert) -> Iterable[tuple[str, str, int]]:
+    """Each text of ``alert``: its field path, its value and the most characters it may hold."""
     for group in ("labels", "annotations"):
         for name, value in getattr(alert, group).items():
-            yield f"{group}.{name!r}", name
-            yield f"{group}.{name}", value
+            yield f"{group}.{name!r}", name, MAX_LABEL_CHARS
+            yield f"{group}.{name}", value, MAX_ANNOTATION_CHARS if group == "annotations" else MAX_LABEL_CHARS
     for field in ("fingerprint", "generator_url"):
         value = getattr(alert, field)
         if value:
-            yield "generatorURL" if field == "generator_url" else field, value
+            yield "generatorURL" if field == "generator_url" else field, value, MAX_LABEL_CHARS
 
 
 def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem]:
@@ -101,8 +107,8 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem
         found.append(Problem(field="status", message=f"must be firing or resolved, got {alert.status!r}"))
     if not alert.name.strip():
         found.append(Problem(field="labels.alertname", message="required: every alert needs a name"))
-    for field, value in _texts(alert):
-        problem = text_problem(value)
+    for field, value, most in _texts(alert):
+        problem = text_problem(value) or (f"longer than {most} characters" if len(value) > most else None)
         if problem:
             found.append(Problem(field=field, message=problem))
     service = alert_service(alert, service_label) or ""
