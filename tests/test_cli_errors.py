@@ -265,6 +265,30 @@ def test_a_read_only_database_file_is_named_as_failing_not_as_not_answering(monk
     assert out.getvalue().strip() == f"error: database {path} failed: attempt to write a readonly database"
 
 
+def test_a_row_the_database_refuses_is_one_line_without_the_statement_or_its_values(monkeypatch, tmp_path) -> None:
+    """An IntegrityError or DataError (a value the database cannot take) ended the command in a traceback quoting
+    the INSERT and its values."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError
+
+    from agent.config import get_settings
+
+    path = tmp_path / "bianque.db"
+    monkeypatch.setenv("BIANQUE_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x TEXT UNIQUE)"))
+        connection.execute(text("INSERT INTO t VALUES ('secret-value')"))
+    out = io.StringIO()
+    monkeypatch.setattr(common, "err_console", Console(file=out, width=300, color_system=None))
+    with pytest.raises(typer.Exit) as exited, common.database_errors(), engine.begin() as connection:
+        connection.execute(text("INSERT INTO t VALUES ('secret-value')"))
+    assert exited.value.exit_code == 2 and isinstance(exited.value.__context__, IntegrityError)
+    assert out.getvalue().strip() == f"error: database {path} refused what was to be stored: UNIQUE constraint " \
+                                     "failed: t.x"
+
+
 @pytest.mark.parametrize(("variable", "value", "shown"), [
     ("BIANQUE_PROMETHEUS_URL", "admin:s3cret@prom:9090", "not an http(s) URL: give the scheme and host, e.g. "
      "http://localhost:9090 (got 'admin:***@prom:9090')"),

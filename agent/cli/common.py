@@ -134,19 +134,21 @@ def settings_errors(*models: type[Any]) -> Iterator[None]:
 @contextmanager
 def database_errors() -> Iterator[None]:
     """A memory database that cannot be used (a bad URL; a server that refuses, times out, rejects the login or
-    lacks the database; one that goes away mid-run; a schema that is not current), whichever command opened it: one
-    line naming it (never its password) and why, exit 2, not a traceback. A driver error mid-run names the configured
+    lacks the database; one that goes away mid-run; a schema that is not current) or a value it refuses to store,
+    whichever command opened it: one line naming it (never its password) and why, exit 2, not a traceback (nor the
+    statement and its values). A driver error mid-run names the configured
     database: the memory, the checkpointer and the job store all live there (the observability store names itself in
     its own errors)."""
     try:
         yield
     except Exception as exc:
         from agent.config import get_settings
-        from agent.memory.db import DatabaseURLError, database_problem
+        from agent.memory.db import DatabaseURLError, database_problem, refused_row
 
         if isinstance(exc, DatabaseURLError):
             fail(str(exc))
-        problem = database_problem(get_settings().resolved_database_url, exc)
+        url = get_settings().resolved_database_url
+        problem = database_problem(url, exc) or refused_row(url, exc)
         if problem is None:
             raise
         fail(problem)

@@ -183,6 +183,17 @@ def database_problem(url: str | URL, exc: BaseException) -> str | None:
     return None
 
 
+def refused_row(url: str | URL, exc: BaseException) -> str | None:
+    """One line for a value or row the database at ``url`` refused (``DataError``, ``IntegrityError``: too long for
+    its column, a NUL PostgreSQL cannot store, a constraint broken), naming it and the first line it said, never the
+    statement or its values; None for any other error."""
+    psycopg = sys.modules.get("psycopg")  # the checkpointer's connections raise psycopg's own
+    driver = (psycopg.DataError, psycopg.IntegrityError) if psycopg is not None else ()
+    if isinstance(exc, (DataError, IntegrityError, sqlite3.DataError, sqlite3.IntegrityError, *driver)):
+        return f"database {describe_database(url)} refused what was to be stored: {first_line_said(exc)}"
+    return None
+
+
 def unavailable(exc: BaseException, url: str | URL) -> DatabaseUnavailableError:
     """``exc`` (the database at ``url`` did not answer) as one line naming the database and why."""
     return DatabaseUnavailableError(f"cannot open database {describe_database(url)}: {unavailable_reason(exc)}")

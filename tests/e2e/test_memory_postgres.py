@@ -199,3 +199,29 @@ def test_one_digest_tick_claimed_at_once_is_claimed_once(postgres_db_url: str) -
 
 def test_replicas_posting_the_same_news_at_once_post_it_once(postgres_db_url: str) -> None:
     check_replicas_post_once(postgres_db_url, replicas=4)
+
+
+def test_a_value_postgresql_refuses_ends_the_cli_in_one_line_not_a_traceback(postgres_db_url, tmp_path) -> None:
+    """A NUL in a bundle's alert annotation (YAML's "\\0"): PostgreSQL's JSON cannot hold it, and ``bianque rca``
+    ended in a traceback quoting the statement's parameters."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from agent.config import PROJECT_ROOT
+
+    init_db(postgres_db_url)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency", bundle)
+    event = bundle / "event.yaml"
+    event.write_text(event.read_text().replace("summary: gateway p99 latency above 280ms",
+                                               'summary: "gateway p99 \\0 latency"'))
+    env = {**os.environ, "BIANQUE_DATABASE_URL": postgres_db_url, "BIANQUE_HOME": str(tmp_path / "home")}
+    done = subprocess.run([sys.executable, "-m", "agent.cli", "rca", "--bundle", str(bundle)], capture_output=True,
+                          text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    said = " ".join(done.stderr.split())
+    assert said.startswith("error: database 'bianque_") or said.startswith("error: database 't_"), said
+    assert "refused what was to be stored: unsupported Unicode escape sequence" in said
+    assert "Traceback" not in done.stderr and "INSERT" not in done.stderr and "latency" not in done.stderr
