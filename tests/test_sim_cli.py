@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from agent.bundles.label import load_label
@@ -40,6 +42,25 @@ def test_one_bundle_with_openmetrics(tmp_path):
     text = om.read_text()
     assert text.startswith("# HELP") and text.endswith("# EOF\n")
     assert "disk_usage_ratio{" in text
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o755), (0o027, 0o750)])
+def test_a_bundle_gets_the_mode_of_the_umask_not_owner_only(tmp_path, umask, mode):
+    """``bianque sim`` wrote its bundle directory with mkdtemp's 0700: nobody else could read a bundle meant to be
+    shared."""
+    before = os.umask(umask)
+    try:
+        result = runner.invoke(app, ["sim", "--fault", "disk_full", "--pattern", "inspection", "--out",
+                                     str(tmp_path / "case")])
+    finally:
+        os.umask(before)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "case").stat().st_mode & 0o777 == mode
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "case").iterdir()} == {mode & 0o666}
+    (tmp_path / "case").chmod(0o711)  # a mode given by hand is kept when the bundle is written again
+    assert runner.invoke(app, ["sim", "--fault", "disk_full", "--pattern", "inspection", "--out",
+                               str(tmp_path / "case")]).exit_code == 0
+    assert (tmp_path / "case").stat().st_mode & 0o777 == 0o711
 
 
 def test_unknown_fault_and_unsupported_pair_fail_with_a_message(tmp_path):

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from ruamel.yaml import YAML
 
 from agent.events import Event
+from agent.files import process_umask
 from agent.series import ChangeRecord, LogRecord, Series
 
 METRIC_COLUMNS = ("timestamp", "metric", "service", "value")
@@ -44,8 +45,10 @@ def write_bundle(
     parsed = event if isinstance(event, Event) else Event.model_validate(event)
     _check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    mode = out_dir.stat().st_mode & 0o777 if out_dir.is_dir() else 0o777 & ~process_umask()
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
+        tmp.chmod(mode)  # a bundle is shared: the mode a mkdir would give (or the replaced one's), not mkdtemp's 0700
         _dump_yaml(tmp / "event.yaml", event_to_dict(parsed))
         write_metrics_csv(tmp / "metrics.csv", series)
         _write_jsonl(tmp / "logs.jsonl", (_log_to_dict(r) for r in logs))
