@@ -322,6 +322,26 @@ def overlong_names(event: Event) -> list[Location]:
     return [loc for loc, name in named if name and len(name) > MAX_NAME_CHARS]
 
 
+def nul_texts(event: Event) -> list[Location]:
+    """Where ``event`` holds a NUL character (a key or a text anywhere, e.g. an annotation written ``"\\0"`` in
+    YAML): the memory stores the event as JSON, and PostgreSQL refuses it. Checked where events come in."""
+    found: list[Location] = []
+
+    def walk(value: Any, loc: Location) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, (*loc, str(key).replace("\0", "\\0")))
+                walk(item, (*loc, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, (*loc, index))
+        elif isinstance(value, str) and "\0" in value and loc not in found:
+            found.append(loc)
+
+    walk(event.model_dump(mode="json", by_alias=True, exclude_none=True), ())
+    return found
+
+
 def location_path(loc: Location) -> str:
     """``("scope", "services", 1)`` as ``scope.services[1]``."""
     return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")

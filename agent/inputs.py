@@ -20,6 +20,8 @@ from agent.events import (
     alert_service_label,
     event_from_alert,
     event_from_change,
+    location_path,
+    nul_texts,
 )
 from agent.names import MAX_NAME_CHARS, name_problem
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
@@ -105,14 +107,27 @@ def events_from_alert_data(data: Any, origin: str, now: float, service_label: st
             raise InputError(f"{where}: {label}: {problem}")
         for field, name in (("labels.alertname", alert.name), (label, service or "")):
             _fits(name, where, field)
-    return [event_from_alert(alert, now, service_label) for alert in alerts]
+    events = [event_from_alert(alert, now, service_label) for alert in alerts]
+    for i, event in enumerate(events):
+        _storable(event, "alert", f"{path}[{i}]" if len(alerts) > 1 else str(path))
+    return events
 
 
 def event_from_change_file(path: Path, now: float) -> Event:
     """A release-interception event from a change file."""
     change = _validate(ChangeEvent, read_structured(path), str(path))
     _fits(change.service, str(path), "service")
-    return event_from_change(change, now)
+    event = event_from_change(change, now)
+    _storable(event, "change", str(path))
+    return event
+
+
+def _storable(event: Event, part: str, where: str) -> None:
+    """InputError naming ``where`` and the field (of the file: ``part`` of the event) holding a NUL character, which
+    the memory cannot store (PostgreSQL's JSON refuses it)."""
+    for loc in nul_texts(event):
+        if loc[:1] == (part,):
+            raise InputError(f"{where}: {location_path(loc[1:])}: holds a NUL character (the memory cannot store it)")
 
 
 def _fits(name: str, where: str, field: str) -> None:

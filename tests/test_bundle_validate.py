@@ -226,6 +226,15 @@ def test_an_event_naming_a_service_longer_than_the_memory_holds_is_refused_at_it
         "other/event.yaml:6: alert.labels.service: longer than 200 characters (the memory stores no longer a name)"]
 
 
+def test_an_event_holding_a_nul_character_is_refused_at_its_line(tmp_path):
+    """YAML's "\\0" reads as a NUL: on PostgreSQL (the event is stored as JSON) ``rca --bundle`` ended in a
+    traceback quoting the statement's parameters."""
+    event = ('pattern: rca\ntime: 1\nalert:\n  labels:\n    alertname: A\n  annotations:\n'
+             '    summary: "a \\0 b"\n')
+    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
+        "my-case/event.yaml:7: alert.annotations.summary: holds a NUL character (the memory cannot store it)"]
+
+
 def test_log_errors(tmp_path):
     logs = (
         '{"ts": 1, "service": "a", "level": "INFO", "message": "ok"}\n'

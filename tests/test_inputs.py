@@ -62,6 +62,19 @@ def test_a_name_longer_than_the_memory_holds_is_refused_naming_the_file_and_fiel
         event_from_change_file(change, now=0)
 
 
+def test_a_nul_character_is_refused_naming_the_file_and_field(tmp_path):
+    """PostgreSQL's JSON cannot hold a NUL: ``rca --alert`` stored the event and ended in the database's error."""
+    alerts = tmp_path / "alerts.json"
+    alerts.write_text(json.dumps([{"labels": {"alertname": "A"}}, {"labels": {"alertname": "B"},
+                                                                   "annotations": {"summary": "x\u0000y"}}]))
+    with pytest.raises(InputError, match=r"alerts.json\[1\]: annotations.summary: holds a NUL character"):
+        events_from_alert_file(alerts, now=0)
+    change = tmp_path / "change.yaml"
+    change.write_text('id: d1\ntype: deploy\nservice: c\ndescription: "a \\0 b"\n')
+    with pytest.raises(InputError, match=r"change.yaml: description: holds a NUL character"):
+        event_from_change_file(change, now=0)
+
+
 def test_change_file(tmp_path):
     path = tmp_path / "change.yaml"
     path.write_text("id: d1\ntype: canary\nservice: ranking\nts: 1700000000\ncanary: {version: v2}\n")
