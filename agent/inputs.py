@@ -109,7 +109,7 @@ def events_from_alert_data(data: Any, origin: str, now: float, service_label: st
             _fits(name, where, field)
     events = [event_from_alert(alert, now, service_label) for alert in alerts]
     for i, event in enumerate(events):
-        _storable(event, "alert", f"{path}[{i}]" if len(alerts) > 1 else str(path))
+        _storable(event, "alert", f"{origin}[{i}]" if len(alerts) > 1 else origin)
     return events
 
 
