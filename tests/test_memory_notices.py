@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-
 from alembic import command
 from sqlalchemy import inspect
 
 from agent.memory import Memory
 from agent.memory.db import alembic_config, make_engine, upgrade
+from tests.at_once import each_at_once
 
 ORIGIN = "scheduled inspection disk-check (schedule skill:disk-check)"
 
@@ -46,29 +45,8 @@ def test_expired_holds_are_removed_as_news_is_claimed(memory) -> None:
 
 
 def claim_news_at_once(url: str, claimants: int) -> list[bool]:
-    """``claimants`` processes (each its own engine) claim the same news at the same moment: what each was told
-    (an error, a lock timeout say, fails here rather than pass as a lost race)."""
-    stores = [Memory(url) for _ in range(claimants)]
-    start = threading.Barrier(claimants)
-    told: list[bool] = []
-    failed: list[BaseException] = []
-
-    def claim(store: Memory) -> None:
-        start.wait()
-        try:
-            told.append(store.claim_news(ORIGIN, "warning: disk", 1000.0, 3600.0))
-        except Exception as exc:  # noqa: BLE001 - said below
-            failed.append(exc)
-
-    threads = [threading.Thread(target=claim, args=(store,)) for store in stores]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert failed == []
-    return told
+    """``claimants`` processes claim the same news at the same moment: what each was told."""
+    return each_at_once(url, claimants, lambda store, _: store.claim_news(ORIGIN, "warning: disk", 1000.0, 3600.0))
 
 
 def test_the_same_news_claimed_at_once_by_several_processes_is_told_once(tmp_path) -> None:

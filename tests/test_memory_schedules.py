@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from agent.memory import schedules as schedule_store
 from agent.memory.db import alembic_config, current_revision, head_revision, make_engine, upgrade, writer
 from agent.memory.models import ScheduleRow
 from agent.memory.schedules import MAX_REASON_CHARS
+from tests.at_once import each_at_once
 from tests.test_memory_db import upgrade_keeping_rows
 
 
@@ -403,31 +403,15 @@ def claim_at_once(url: str, claimants: int) -> list[str]:
     lock timeout say, fails here rather than pass as a lost race)."""
     with Memory(url) as memory:
         memory.save_schedule("nightly", "inspect-ranking", "0 2 * * *")
-    stores = [Memory(url) for _ in range(claimants)]
-    start = threading.Barrier(claimants)
-    won: list[str] = []
-    busy: list[str] = []
-    failed: list[BaseException] = []
 
-    def claim(store: Memory, name: str) -> None:
-        start.wait()
+    def claim(store: Memory, index: int) -> str | None:
         try:
-            store.claim_schedule_run("nightly", name, lease_s=300.0)
-            won.append(name)
+            store.claim_schedule_run("nightly", f"run-{index}", lease_s=300.0)
         except ScheduleBusyError:
-            busy.append(name)
-        except Exception as exc:  # noqa: BLE001 - said below, with the others
-            failed.append(exc)
+            return None  # every other one must be told it is busy
+        return f"run-{index}"
 
-    threads = [threading.Thread(target=claim, args=(store, f"run-{i}")) for i, store in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert failed == [] and len(won) + len(busy) == claimants
-    return won
+    return [name for name in each_at_once(url, claimants, claim) if name is not None]
 
 
 def test_of_runs_claiming_one_schedule_at_once_one_wins(tmp_path) -> None:

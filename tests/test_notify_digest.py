@@ -3,7 +3,6 @@ there is something, listed again when not delivered; `notify digest --dry-run` s
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -19,6 +18,7 @@ from agent.notify.digest import DIGEST, Digest, digest_trigger
 from agent.scheduler import configure
 from agent.scheduler.digest import scheduled_digest
 from agent.verdict import Verdict
+from tests.at_once import each_at_once
 from tests.fakes.receiver import receiving
 from tests.fixtures.graph.world import alert_event
 
@@ -54,26 +54,8 @@ def test_digest_claims(memory) -> None:
 
 
 def claim_digest_at_once(url: str, claimants: int) -> list[bool]:
-    """``claimants`` processes (each its own engine) claim one digest tick at the same moment: what each was told."""
-    stores = [Memory(url) for _ in range(claimants)]
-    start, told, failed = threading.Barrier(claimants), [], []
-
-    def claim(store: Memory, name: str) -> None:
-        start.wait()
-        try:
-            told.append(store.claim_digest(DIGEST, TICK, name))
-        except Exception as exc:  # noqa: BLE001 - said below
-            failed.append(exc)
-
-    threads = [threading.Thread(target=claim, args=(store, f"host-{i}:1")) for i, store in enumerate(stores)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert failed == []
-    return told
+    """``claimants`` processes claim one digest tick at the same moment: what each was told."""
+    return each_at_once(url, claimants, lambda store, i: store.claim_digest(DIGEST, TICK, f"host-{i}:1"))
 
 
 def test_one_digest_tick_claimed_at_once_is_claimed_once(tmp_path) -> None:
