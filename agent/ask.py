@@ -199,10 +199,11 @@ def live_question(question: str, settings: Settings,
 
 def answer_question(question: str, settings: Settings, *, bundle: Path | None = None, source: str = "cli",
                     progress: Callable[[int, int, str], None] | None = None,
-                    on_step: Callable[[int, int, str], None] | None = None) -> Answer:
+                    on_step: Callable[[int, int, str], None] | None = None, thread_id: str | None = None) -> Answer:
     """Route, investigate (bundle or live sources) and answer; the chat UI calls this too. ``progress`` is told
     of the handbook being embedded when this is the knowledge store's first use, ``on_step`` of each step of the
-    investigation as it starts (:func:`agent.investigate.investigate`)."""
+    investigation as it starts (:func:`agent.investigate.investigate`); ``thread_id`` names its checkpoint thread,
+    by which its case is found (``Memory.case_of_thread``)."""
     from agent.graph.nodes.select_skill import check_override
     from agent.runtime import investigation_toolkit, load_skills
 
@@ -223,6 +224,6 @@ def answer_question(question: str, settings: Settings, *, bundle: Path | None = 
     toolkit = investigation_toolkit(settings, loaded, progress=progress)
     bundle_path = str(Path(bundle).resolve()) if bundle is not None else None
     result = investigate_checkpointed(event, toolkit, settings, source=source, bundle_path=bundle_path,
-                                      on_step=on_step)
+                                      on_step=on_step, thread_id=thread_id)
     text = answer_text(route, result.skill["name"], result.report, listed)
     return Answer(question=question, route=route, text=text, result=result, listed=listed)

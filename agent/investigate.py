@@ -72,9 +72,9 @@ def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], too
     """Run the graph to its end and return its last values, telling ``on_step`` of each step as it starts.
 
     A crash marks the case failed and propagates. So does a stop the caller raises between steps (a UI's Stop
-    button raises from ``on_step``): the case is failed as stopped, since the process goes on and nothing would
-    finish it. A process that is stopping (Ctrl-C, SIGTERM, exit) leaves the case running: ``bianque cases resume``
-    finishes it from its checkpoint."""
+    button raises from ``on_step``, its message saying why): the case is failed as stopped, since the process goes
+    on and nothing would finish it. A process that is stopping (Ctrl-C, SIGTERM, exit) leaves the case running:
+    ``bianque cases resume`` finishes it from its checkpoint."""
     values: dict[str, Any] = {}
     # with a checkpointer, each node's result is on disk before the next node starts (a SIGKILL loses
     # at most the node that was running)
@@ -95,10 +95,15 @@ def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], too
     except BaseException as exc:
         stopped = not isinstance(exc, Exception)
         if toolkit.memory is not None and case_id:
-            why = f"stopped before it finished ({type(exc).__name__})" if stopped else f"{type(exc).__name__}: {exc}"
+            why = f"stopped before it finished ({stop_reason(exc)})" if stopped else f"{type(exc).__name__}: {exc}"
             toolkit.memory.fail_case(case_id, why, event=_resolved_event(values))
         raise
     return values
+
+
+def stop_reason(exc: BaseException) -> str:
+    """Why a face stopped an investigation: the message its stop carries (a UI's reloaded page), else its type."""
+    return str(exc) or type(exc).__name__
 
 
 def _resolved_event(values: dict[str, Any]) -> dict[str, Any] | None:

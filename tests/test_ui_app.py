@@ -154,7 +154,7 @@ def test_a_stopped_investigation_says_so_in_the_chat(monkeypatch):
     where the stopped case went."""
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-    def stopped(_question, _bundle, *, progress, on_step):
+    def stopped(_question, _bundle, *, progress, on_step, thread_id):
         on_step(1, 7, "reading the event")
         raise StopException
 
@@ -166,6 +166,47 @@ def test_a_stopped_investigation_says_so_in_the_chat(monkeypatch):
     at.run()
     assert [m["role"] for m in at.session_state["chat_history"]] == ["user", "assistant"]
     assert "Stopped before it finished" in shown(" ".join(e.value for e in at.error))
+
+
+def test_a_reloaded_page_links_the_question_the_reload_stopped(monkeypatch):
+    """A reload (or a closed tab) makes Streamlit raise StopException from the page's next call, the status update
+    between two steps: the case says the page stopped it, and the fresh page (a new session, the same address)
+    links that case and asks its question again."""
+    from streamlit.elements.lib.mutable_status_container import StatusContainer
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    update = StatusContainer.update
+
+    def closed(self, *, label=None, **kwargs):
+        if label and label.startswith("Investigating: "):
+            raise StopException
+        return update(self, label=label, **kwargs)
+
+    monkeypatch.setattr("agent.runtime.open_knowledge", lambda settings, **_: None)
+    monkeypatch.setattr(StatusContainer, "update", closed)
+    at = app().run()
+    at.sidebar.selectbox(key="chat_source").set_value("release-bad-canary").run()
+    at.chat_input[0].set_value("is this canary safe to roll out?").run()
+    thread = at.query_params["asked"]  # the address the reload keeps
+    with Memory() as memory:
+        case = memory.case_of_thread(thread)
+    assert (case.status, case.error) == ("failed", "stopped before it finished (the page was stopped, reloaded or "
+                                                   "closed)")
+    monkeypatch.setattr(StatusContainer, "update", update)
+    fresh = app()
+    fresh.query_params["asked"] = thread
+    fresh.run()
+    assert not fresh.exception
+    [message] = fresh.session_state["chat_history"]
+    assert message["interrupted"] == case.id
+    warning = shown(" ".join(w.value for w in fresh.warning))
+    assert f"(is this canary safe to roll out?) was stopped with the page: case {case.id}" in warning
+    assert "(the page was stopped, reloaded or closed)" in warning and "`bianque cases resume`" in warning
+    assert "asked" not in fresh.query_params
+    fresh.button(key="reask-0").click().run()
+    assert not fresh.exception
+    assert ":red-badge[Decision: BLOCK]" in texts(fresh)
+    assert [m["role"] for m in fresh.session_state["chat_history"]] == ["assistant", "user", "assistant"]
 
 
 def test_a_correction_is_stored_and_shown():

@@ -119,10 +119,17 @@ def inspect_bundle(path: Path) -> BundleInfo:
 
 
 def ask(question: str, bundle: Path | None = None, *, progress: Callable[[int, int, str], None] | None = None,
-        on_step: Callable[[int, int, str], None] | None = None) -> Answer:
+        on_step: Callable[[int, int, str], None] | None = None, thread_id: str | None = None) -> Answer:
     """Answer a free-text question against a bundle, or against the live sources when ``bundle`` is None;
-    ``progress`` is told of a first use's handbook embedding, ``on_step`` of each investigation step."""
-    return answer_question(question, settings(), bundle=bundle, source="ui", progress=progress, on_step=on_step)
+    ``progress`` is told of a first use's handbook embedding, ``on_step`` of each investigation step; its case is
+    found by ``thread_id`` (:func:`case_of_thread`)."""
+    return answer_question(question, settings(), bundle=bundle, source="ui", progress=progress, on_step=on_step,
+                           thread_id=thread_id)
+
+
+def case_of_thread(thread_id: str) -> CaseRecord | None:
+    """The case a question asked on checkpoint thread ``thread_id`` stored, or None (not started yet)."""
+    return memory().case_of_thread(thread_id)
 
 
 CASES_SHOWN = 200  # the Cases page lists this many, newest first

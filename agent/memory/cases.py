@@ -276,6 +276,13 @@ class CaseStore(Store):
         with self._read() as session:
             return case_record(load_case_row(session, case_id))
 
+    def case_of_thread(self, thread_id: str) -> CaseRecord | None:
+        """The newest case investigated on a checkpoint thread (a resumed run's, after the one it finished), or None."""
+        with self._read() as session:
+            row = session.scalars(_case_query().where(CaseRow.thread_id == thread_id)
+                                  .order_by(CaseRow.created_at.desc()).limit(1)).first()
+            return case_record(row) if row is not None else None
+
     def list_cases(
         self,
         skill: str | None = None,

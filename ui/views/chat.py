@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from agent.ask import MAX_QUESTION_CHARS
 from agent.phrases import command
 from ui import backend
 from ui.formatting import plain
-from ui.widgets import render_answer, show_error
+from ui.widgets import loaded_or_stop, open_case_button, render_answer, show_error
+
+if TYPE_CHECKING:
+    from agent.memory import CaseRecord
 
 HISTORY = "chat_history"
 LIVE = "Live sources (settings)"
 OTHER = "Another bundle directory…"
 PREVIEW_CHARS = 200  # how much of a question too long to ask its bubble shows
+ASKED = "asked"  # the query parameter naming the thread of the question being investigated: a reload keeps it
+REASK = "chat_reask"  # a question to ask again (the case a reload stopped), with its bundle
+PAGE_CLOSED = "the page was stopped, reloaded or closed"
 STOPPED = ("Stopped before it finished: the case is listed on the Cases page as failed (stopped), and "
            "`bianque cases resume` with its id finishes it from the step it stopped at.")
 
@@ -60,9 +69,65 @@ def choose_source() -> tuple[Path | None, str, bool]:
     return path, f"bundle {info.name}", True
 
 
+class PageClosed(StopException):
+    """Streamlit stopped the script mid-investigation: the page's Stop, a reload or a closed tab (one signal)."""
+
+
+def step_shown(status: object) -> object:
+    """``on_step`` for an investigation: the status box names the step; a stop the page raises says it is the page's."""
+    def on_step(step: int, steps: int, what: str) -> None:
+        try:
+            status.update(label=f"Investigating: {what} ({step}/{steps})…")  # type: ignore[attr-defined]
+        except StopException as exc:
+            raise PageClosed(PAGE_CLOSED) from exc
+    return on_step
+
+
+def interrupted(case: CaseRecord) -> str:
+    """What became of the question a reload (or a closed tab) took the page away from."""
+    asked = f"The question asked before the page was reloaded ({case.event.question or case.event.describe()}) "
+    if case.status == "running":
+        return (asked + f"is case {case.id}, still running: it stops at the end of its current step and is stored as "
+                "failed (stopped). Ask it again below.")
+    if case.status == "done":
+        return asked + f"finished as case {case.id}: open it in Cases."
+    return (asked + f"was stopped with the page: case {case.id} is stored as failed ({case.error}). Ask it again, or "
+            f"finish it from the step it stopped at with {command('bianque cases resume')} and its id.")
+
+
+def pick_up_interrupted(history: list[dict]) -> None:
+    """A page opened on an address naming a question's thread (a reload mid-investigation): the chat links its case."""
+    thread = st.query_params.get(ASKED)
+    if not thread:
+        return
+    del st.query_params[ASKED]
+    if history:  # the same session: the chat already says what became of it
+        return
+    case = loaded_or_stop("Finding the interrupted question's case", lambda: backend.case_of_thread(thread))
+    if case is not None:
+        history.append({"role": "assistant", "interrupted": case.id, "content": interrupted(case),
+                        "question": case.event.question, "bundle": case.bundle_path})
+
+
+def _ask_again(question: str, bundle: str | None) -> None:
+    st.session_state[REASK] = (question, bundle)
+
+
+def render_interrupted(message: dict, index: int) -> None:
+    st.warning(plain(message["content"]), icon=":material/restart_alt:")
+    left, right = st.columns(2)
+    with left:
+        open_case_button(message["interrupted"], key=f"open-{index}")
+    if message.get("question"):
+        right.button("Ask again", key=f"reask-{index}", on_click=_ask_again,
+                     args=(message["question"], message["bundle"]))
+
+
 def render_message(message: dict, index: int) -> None:
     with st.chat_message(message["role"]):
-        if "answer" in message:
+        if "interrupted" in message:
+            render_interrupted(message, index)
+        elif "answer" in message:
             render_answer(message["answer"], message["source"], key=str(index))
         elif "error" in message:
             st.error(plain(message["error"]), icon=":material/error:")
@@ -70,8 +135,35 @@ def render_message(message: dict, index: int) -> None:
             st.markdown(plain(message["content"]))
 
 
+def investigate(question: str, bundle: Path | None, source: str, history: list[dict]) -> None:
+    """Ask ``question`` and add the answer (or why there is none) to the chat; the address names its thread while
+    it runs, so a page reloaded meanwhile finds its case (:func:`pick_up_interrupted`)."""
+    history.append({"role": "user", "content": question})
+    render_message(history[-1], len(history) - 1)
+    thread = uuid.uuid4().hex
+    st.query_params[ASKED] = thread
+    with st.chat_message("assistant"):
+        status = st.status("Investigating…")
+        try:
+            answer = backend.ask(question, bundle, progress=lambda done, total, item: status.update(
+                label=f"Embedding the handbook (first use of this knowledge store): {done}/{total}"),
+                on_step=step_shown(status), thread_id=thread)
+        except Exception as exc:  # any failure becomes a message in the chat, never a traceback
+            status.update(label="The investigation failed", state="error")
+            history.append({"role": "assistant", "error": show_error("The investigation", exc)})
+        except BaseException:  # the page's Stop (or a rerun) between two steps: the case is stored as stopped
+            history.append({"role": "assistant", "error": STOPPED})
+            raise
+        else:
+            status.update(label="Investigated", state="complete")
+            history.append({"role": "assistant", "answer": answer, "source": source})
+            render_answer(answer, source, key=str(len(history) - 1))
+    del st.query_params[ASKED]
+
+
 st.title("Ask Bian Que")
 history: list[dict] = st.session_state.setdefault(HISTORY, [])
+pick_up_interrupted(history)
 bundle, source, usable = choose_source()
 if st.sidebar.button("Clear chat", disabled=not history):
     history.clear()
@@ -96,21 +188,8 @@ if question and len(question) > MAX_QUESTION_CHARS:
         render_message(history[number], number)
 elif question and question.strip():  # a blank message asks nothing: no bubble, no failed investigation
     intro.empty()
-    history.append({"role": "user", "content": question})
-    render_message(history[-1], len(history) - 1)
-    with st.chat_message("assistant"):
-        status = st.status("Investigating…")
-        try:
-            answer = backend.ask(question, bundle, progress=lambda done, total, item: status.update(
-                label=f"Embedding the handbook (first use of this knowledge store): {done}/{total}"),
-                on_step=lambda step, steps, what: status.update(label=f"Investigating: {what} ({step}/{steps})…"))
-        except Exception as exc:  # any failure becomes a message in the chat, never a traceback
-            status.update(label="The investigation failed", state="error")
-            history.append({"role": "assistant", "error": show_error("The investigation", exc)})
-        except BaseException:  # the page's Stop (or a rerun) between two steps: the case is stored as stopped
-            history.append({"role": "assistant", "error": STOPPED})
-            raise
-        else:
-            status.update(label="Investigated", state="complete")
-            history.append({"role": "assistant", "answer": answer, "source": source})
-            render_answer(answer, source, key=str(len(history) - 1))
+    investigate(question, bundle, source, history)
+elif REASK in st.session_state:  # *Ask again* under a question a reload stopped: its own bundle, or the live sources
+    intro.empty()
+    asked, path = st.session_state.pop(REASK)
+    investigate(asked, Path(path) if path else None, f"bundle {Path(path).name}" if path else "live sources", history)
