@@ -166,6 +166,7 @@ def test_a_stopped_investigation_says_so_in_the_chat(monkeypatch):
     at.run()
     assert [m["role"] for m in at.session_state["chat_history"]] == ["user", "assistant"]
     assert "Stopped before it finished" in shown(" ".join(e.value for e in at.error))
+    assert "and `bianque cases resume` with its id" in at.error[0].value  # rendered as code, not escaped backticks
 
 
 def test_a_reloaded_page_links_the_question_the_reload_stopped(monkeypatch):

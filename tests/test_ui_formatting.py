@@ -13,6 +13,7 @@ from ui import backend
 from ui.formatting import (
     Badge,
     badges_markdown,
+    code,
     demote_headings,
     friendly_error,
     inspection_rows,
@@ -169,3 +170,10 @@ def test_plain_keeps_our_own_advice_as_code_and_escapes_the_rest():
     from agent.phrases import CATALOG
 
     assert plain(f"see {CATALOG} for `x`_y_") == r"see `bianque catalog` for \`x\`\_y\_"
+
+
+def test_code_shows_any_text_as_one_code_span():
+    assert code("bianque schedule run nightly") == "`bianque schedule run nightly`"
+    assert code("run 'a`b'") == "``run 'a`b'``"  # a longer fence than the backticks inside
+    assert code("`x`") == "`` `x` ``"  # padded: a span may not start or end with its fence's character
+    assert code("a\nb") == "`a b`"

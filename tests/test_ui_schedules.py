@@ -87,6 +87,8 @@ def test_a_schedule_without_a_job_or_runs_says_why_and_a_running_one_says_so(mem
     assert warning.startswith("No job: no Skill named 'no-such-skill'")
     (info,) = [shown(i.value) for i in at.info]
     assert info.startswith("No recorded runs yet") and "bianque schedule run ghost" in info
+    (raw,) = [i.value for i in at.info]  # the command renders as code, not as escaped backticks
+    assert raw.endswith(" `bianque schedule run ghost` runs it now.") and "\\`" not in raw
     at.selectbox(key="schedules_shown").set_value("busy").run()
     assert any("A run holds this schedule" in i.value and "replica-2:4242:ab12cd34" in shown(i.value)
                for i in at.info)

@@ -54,6 +54,15 @@ def plain(text: str) -> str:
     return escaped.replace("\\:material/", "\\:material\\/")  # Streamlit's icons ignore an escaped colon
 
 
+def code(text: str) -> str:
+    """Markdown showing ``text`` as one code span, as written whatever it holds (a backtick: a longer fence; a line
+    break: a blank), for a command naming a value from the data."""
+    text = " ".join(text.splitlines())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def verdict_badges(verdict: Verdict) -> list[Badge]:
     """The decision at a glance: pass/hold/block, needs attention or not, or the worst inspection severity."""
     badges: list[Badge] = []

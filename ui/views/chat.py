@@ -26,7 +26,7 @@ ASKED = "asked"  # the query parameter naming the thread of the question being i
 REASK = "chat_reask"  # a question to ask again (the case a reload stopped), with its bundle
 PAGE_CLOSED = "the page was stopped, reloaded or closed"
 STOPPED = ("Stopped before it finished: the case is listed on the Cases page as failed (stopped), and "
-           "`bianque cases resume` with its id finishes it from the step it stopped at.")
+           f"{command('bianque cases resume')} with its id finishes it from the step it stopped at.")
 
 
 def too_long(length: int) -> str:

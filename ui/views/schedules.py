@@ -3,13 +3,15 @@ the cases its runs opened."""
 
 from __future__ import annotations
 
+import shlex
+
 import streamlit as st
 
 from agent.memory.schedules import MAX_RUNS_KEPT
 from agent.scheduler.overview import ScheduleState
 from agent.timeparse import to_rfc3339
 from ui import backend
-from ui.formatting import plain, run_rows, schedule_rows
+from ui.formatting import code, plain, run_rows, schedule_rows
 from ui.widgets import loaded_or_stop, open_case_button, show_error
 
 RUNS_SHOWN = 20  # as `bianque schedule history` without --limit
@@ -37,8 +39,8 @@ def render_schedule(schedule: ScheduleState) -> None:
         show_error(f"Reading the runs of {schedule.job_id}", exc)
         return
     if not runs:
-        st.info(plain(f"No recorded runs yet: the scheduler runs it at its next run, "
-                      f"`bianque schedule run {schedule.job_id}` runs it now."))
+        st.info(plain("No recorded runs yet: the scheduler runs it at its next run, ")
+                + code(f"bianque schedule run {shlex.quote(schedule.job_id)}") + " runs it now.")
         return
     st.dataframe(run_rows(runs), hide_index=True, width="stretch")
     cases = list(dict.fromkeys(run.case_id for run in runs if run.case_id))
