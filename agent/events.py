@@ -289,12 +289,17 @@ def alert_service_label(alert: Alert, service_label: str = "service") -> str:
     return service_label if alert.labels.get(service_label) else "service"
 
 
+BUSINESS_LABEL = "business"  # the alert label naming its business module, which Skills' ``scope.business`` selects by
+
+
 def event_from_alert(alert: Alert, now: float | None = None, service_label: str = "service") -> Event:
-    """An RCA event for one Alertmanager alert (its service read from ``service_label``, see ``alert_service``)."""
+    """An RCA event for one Alertmanager alert (its service read from ``service_label``, see ``alert_service``; its
+    business from its ``business`` label)."""
     time = alert.starts_at if alert.starts_at is not None else now
     if time is None:
         raise ValueError("alert has no startsAt and no time was given")
-    return Event(pattern=Pattern.RCA, time=time, service=alert_service(alert, service_label), alert=alert)
+    return Event(pattern=Pattern.RCA, time=time, service=alert_service(alert, service_label), alert=alert,
+                 business=alert.labels.get(BUSINESS_LABEL) or None)
 
 
 def event_from_change(change: ChangeEvent, now: float | None = None) -> Event:

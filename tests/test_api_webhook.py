@@ -425,6 +425,13 @@ def app_label_client(memory, investigator, monkeypatch):
         get_settings.cache_clear()
 
 
+def test_the_business_label_is_the_events_business_and_selects_the_skill_scoped_to_it(client, investigator):
+    post(client, alert(fingerprint="fp-biz", business="ads"), alert(name="Other", service="search", fingerprint="fp-2"))
+    wait_idle(client)
+    events = {event.service: event for event, _skill, _source in investigator.calls}
+    assert (events["ranking"].business, events["search"].business) == ("ads", None)
+
+
 def test_the_service_is_read_from_the_configured_label(app_label_client, investigator):
     body = post(app_label_client, alert(service=None, app="checkout", fingerprint="fp-app"))
     assert body["alerts"][0]["service"] == "checkout"

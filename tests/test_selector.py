@@ -41,6 +41,9 @@ def test_an_alert_naming_no_service_is_not_guessed_onto_a_scoped_skill(skills):
     assert select_skill(skills, bare).skill.name == "generic-rca"
     searched = bare.model_copy(update={"business": "search"})  # a business the scoped Skills name still counts
     assert select_skill(skills, searched).skill.name != "generic-rca"
+    labelled = event_from_alert(Alert(labels={"alertname": "EntrySLOBurn", "business": "search"}, startsAt=1.7e9))
+    assert labelled.business == "search"  # the alert's business label is the event's business: it selects the same
+    assert select_skill(skills, labelled).skill.name == select_skill(skills, searched).skill.name
 
 
 def test_canary_change_picks_a_release_skill(skills):
