@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -21,11 +23,44 @@ def load_skills(settings: Settings):
 QUESTION_LISTING_TIMEOUT_S = 2.0  # how long routing a question waits for a server to list its services
 
 
-def known_services(settings: Settings, *, timeout_s: float = QUESTION_LISTING_TIMEOUT_S) -> list[str]:
+LISTING_KEPT_S = 60.0  # how long routing questions reuses a listing of the sources' services
+
+
+class KeptListings:
+    """Each configuration of live sources' service listing, reused for ``kept_s`` (``clock``: seconds, monotonic), so
+    routing a question does not ask the servers and the log store (a ``SELECT DISTINCT`` over it) every time. A
+    listing a source did not answer is not kept: the next question asks again."""
+
+    def __init__(self, kept_s: float = LISTING_KEPT_S, clock: Callable[[], float] = time.monotonic) -> None:
+        self.kept_s, self.clock = kept_s, clock
+        self._kept: dict[tuple[Any, ...], tuple[float, list[str]]] = {}
+        self._lock = threading.Lock()
+
+    def known(self, settings: Settings, timeout_s: float) -> list[str]:
+        """The services the settings' sources list (:func:`listed_services`), reused while younger than ``kept_s``."""
+        key = (settings.prometheus_url, settings.service_label, settings.resolved_observability_url,
+               str(settings.topology_file or ""), timeout_s)
+        now = self.clock()
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and now - kept[0] < self.kept_s:
+            return list(kept[1])
+        listing = listed_services(settings, timeout_s=timeout_s)
+        if not listing.unanswered:
+            with self._lock:
+                self._kept[key] = (now, listing.known)
+        return listing.known
+
+
+LISTINGS = KeptListings()
+
+
+def known_services(settings: Settings, *, timeout_s: float = QUESTION_LISTING_TIMEOUT_S,
+                   listings: KeptListings = LISTINGS) -> list[str]:
     """Service names a question may name: the topology file's and those the metric server and the log store list
-    (:func:`listed_services`, each server asked within ``timeout_s``), so a system without a topology file is
-    routed by its services too. A server that does not answer adds none."""
-    return listed_services(settings, timeout_s=timeout_s).known
+    (:func:`listed_services`, each server asked within ``timeout_s``; kept a minute by ``listings``), so a system
+    without a topology file is routed by its services too. A server that does not answer adds none."""
+    return listings.known(settings, timeout_s)
 
 
 class ListedServices(NamedTuple):

@@ -194,3 +194,35 @@ def test_a_pasted_alert_that_does_not_validate_is_refused_naming_the_field():
 
     with pytest.raises(InputError, match=r"the pasted alert\[1\]: labels.alertname: required"):
         pasted_alert('{"alerts": [{"labels": {"alertname": "A"}}, {"labels": {"service": "x"}}]}', now=0.0)
+
+
+def test_the_sources_service_listing_is_kept_a_minute_per_store(bianque_home, monkeypatch, tmp_path):
+    """Routing a question lists the sources' services (a SELECT DISTINCT over the log store): the listing is reused for
+    60 s per configuration of sources, then asked again; another store is asked at once."""
+    from agent.config import get_settings
+    from agent.runtime import KeptListings, known_services
+    from agent.sources.sqlstore import SqlLogSource
+
+    asked: list[str] = []
+    listing = SqlLogSource.services
+
+    def counted(self, *args, **kwargs):
+        asked.append(self.name)
+        return listing(self, *args, **kwargs)
+
+    monkeypatch.setattr(SqlLogSource, "services", counted)
+    monkeypatch.delenv("BIANQUE_TOPOLOGY_FILE", raising=False)
+    now = [1000.0]
+    listings = KeptListings(clock=lambda: now[0])
+    settings = get_settings()
+    _store_lines_of(["gateway"])
+    assert known_services(settings, listings=listings) == ["gateway"]
+    _store_lines_of(["ranking"])
+    now[0] += 59.0
+    assert known_services(settings, listings=listings) == ["gateway"]  # kept
+    assert len(asked) == 1
+    now[0] += 1.0
+    assert known_services(settings, listings=listings) == ["gateway", "ranking"]  # a minute old: asked again
+    other = settings.model_copy(update={"observability_url": f"sqlite:///{tmp_path / 'other.db'}"})
+    assert known_services(other, listings=listings) == []
+    assert len(asked) == 3
