@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import re
 import shutil
 import socket
+import threading
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 from pydantic import ValidationError
 
@@ -365,6 +371,82 @@ def test_unreachable_chroma_server_is_a_clear_error(tmp_path):
     settings = Settings(home=tmp_path / "home", chroma_url=f"http://127.0.0.1:{port}")
     with pytest.raises(KnowledgeStoreError, match=f"cannot reach the Chroma server at http://127.0.0.1:{port}"):
         KnowledgeStore(settings)
+
+
+def test_a_chroma_server_that_never_answers_is_given_up_after_the_source_timeout(tmp_path):
+    """chromadb's HTTP client waits for an answer without end (httpx timeout=None): a loopback server that accepts
+    the connection and never answers is given up after source_timeout_s, a clear error, not a thread held for good."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)  # the kernel accepts the connections; nothing reads or answers them
+        port = server.getsockname()[1]
+        settings = Settings(home=tmp_path / "home", chroma_url=f"http://127.0.0.1:{port}", source_timeout_s=1)
+        error = _within(120, lambda: KnowledgeStore(settings))
+    assert isinstance(error, KnowledgeStoreError)
+    assert f"cannot reach the Chroma server at http://127.0.0.1:{port}: timed out" in str(error)
+
+
+class _HangingChroma(BaseHTTPRequestHandler):
+    """A Chroma server that answers what opening a client asks (heartbeat, identity, tenant, database) and nothing
+    after: every other request waits until the test ends (``release``)."""
+
+    release = threading.Event()
+    ANSWERS = {"/heartbeat": {"nanosecond heartbeat": 1},
+               "/auth/identity": {"user_id": "u", "tenant": "default_tenant", "databases": ["default_database"]},
+               "/tenants/default_tenant": {"name": "default_tenant"},
+               "/databases/default_database": {"id": str(uuid.UUID(int=0)), "name": "default_database",
+                                               "tenant": "default_tenant"}}
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        body = next((answer for end, answer in self.ANSWERS.items() if self.path.endswith(end)), None)
+        if body is None:
+            self.release.wait()
+            return
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_GET
+
+
+def test_a_search_on_a_chroma_server_that_stops_answering_is_given_up_after_the_source_timeout(tmp_path):
+    """Once opened, each request of the client is bounded too: a search the server never answers fails (httpx's
+    timeout, which a search's caller reports as missing knowledge), it does not hold the thread."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HangingChroma)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = KnowledgeStore(Settings(home=tmp_path / "home", source_timeout_s=1,
+                                        chroma_url=f"http://127.0.0.1:{server.server_address[1]}"))
+        outcome = _within(120, lambda: store.search("cache hit ratio", collections=["handbook"], top_k=1))
+    finally:
+        _HangingChroma.release.set()
+        server.shutdown()
+        server.server_close()
+    assert isinstance(outcome, httpx.TimeoutException)
+
+
+def _within(bound_s: float, call: Callable[[], object]) -> object:
+    """What ``call`` returned or raised, run in a thread joined for ``bound_s`` only so that a hang fails the test
+    instead of holding it (the bound under test is far shorter)."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(bound_s)
+    assert not thread.is_alive(), "still waiting for the server"
+    return outcome[0]
 
 
 def test_malformed_chroma_url(tmp_path):

@@ -33,6 +33,7 @@ from chromadb.errors import ChromaError
 
 from agent.config import Settings, get_settings, masked_url
 from agent.evidence import KnowledgeSnippet
+from agent.knowledge.chroma_http import bounded_http_client
 from agent.knowledge.chunking import Chunk, MetadataValue, label_metadata, read_handbook, service_key, tag_key
 from agent.knowledge.embedding import embedding_function_for, embedding_space
 
@@ -125,7 +126,8 @@ class HandbookSource:
 
 
 def make_client(settings: Settings) -> ClientAPI:
-    """A Chroma client for the settings: a server when ``chroma_url`` is set, else embedded in home."""
+    """A Chroma client for the settings: a server when ``chroma_url`` is set (each request given up after
+    ``source_timeout_s``), else embedded in home."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
@@ -133,9 +135,9 @@ def make_client(settings: Settings) -> ClientAPI:
             raise KnowledgeStoreError(f"chroma_url {masked_url(settings.chroma_url)!r}: expected http(s)://host[:port]")
         ssl = url.scheme == "https"
         try:
-            return chromadb.HttpClient(
-                host=url.hostname, port=url.port or (443 if ssl else 8000), ssl=ssl, settings=chroma_settings
-            )
+            # chromadb.HttpClient's requests have no time bound: a hung server held a search's thread for good
+            return bounded_http_client(url.hostname, url.port or (443 if ssl else 8000), ssl, settings.source_timeout_s,
+                                       chroma_settings)
         except Exception as exc:
             where = masked_url(settings.chroma_url or "")
             raise KnowledgeStoreError(f"cannot reach the Chroma server at {where}: {exc}") from exc
