@@ -703,6 +703,23 @@ def test_a_restarted_scheduler_records_a_run_killed_mid_run_as_failed(settings, 
     assert run.reason.startswith("interrupted: ") and schedule.running_by is None
 
 
+def test_a_running_schedulers_resync_records_a_run_killed_since_it_started_as_failed(settings, skills_dir, memory,
+                                                                                    tmp_path):
+    """A run a process left `running` when it died after the scheduler started is recorded at the next re-sync, not
+    only at the schedule's next run or a restart (the faces showed it failed, the database said running)."""
+    scheduler = start_scheduler(settings, paused=True)
+    try:
+        killed_mid_run(tmp_path, skills_dir=skills_dir)
+        assert memory.schedule_runs("skill:disk-check")[0].status == "running"
+        scheduler.resync()
+    finally:
+        scheduler.shutdown(wait=False)
+    (run,) = memory.schedule_runs("skill:disk-check")
+    schedule = memory.get_schedule("skill:disk-check")
+    assert (run.status, schedule.last_status, schedule.running_by) == ("failed", "failed", None)
+    assert run.reason.startswith("interrupted: ")
+
+
 def test_a_claim_of_a_process_of_another_host_keeps_its_lease(settings, memory):
     sync_schedules(settings)
     claim = memory.claim_schedule_run("skill:disk-check", "elsewhere:1:abcd1234", RUN_LEASE_S)

@@ -102,9 +102,11 @@ class InspectionScheduler(BackgroundScheduler):
         return self.get_jobs(jobstore=JOBSTORE)
 
     def resync(self) -> SyncReport | None:
-        """Sync the jobs again (see :func:`sync_schedules`): log what changed and each problem the last sync did not
+        """Record the runs a process of this host left ``running`` when it died (:func:`record_interrupted`) and sync
+        the jobs again (see :func:`sync_schedules`): log what changed and each problem the last sync did not
         report (a Skill file broken since says why once, not every time); a failure is one log line, never raised."""
         try:
+            record_interrupted(self.settings)
             report = sync_schedules(self.settings, self)
         except Exception as exc:  # the database away for a moment: the next re-sync tries again
             log.warning("could not re-sync the schedules: %s", failure_reason(exc))
@@ -120,6 +122,13 @@ class InspectionScheduler(BackgroundScheduler):
             log.warning("%s", note)
         self.sync_report = report
         return report
+
+
+def record_interrupted(settings: Settings) -> None:
+    """Record failed the runs a process of this host killed in them left ``running`` (a scheduler's start and each
+    re-sync: :func:`agent.scheduler.jobs.end_interrupted_runs`), so the database says what the faces show."""
+    with Memory(settings.resolved_database_url) as memory:
+        end_interrupted_runs(memory)
 
 
 def build_scheduler(settings: Settings, *, workers: int = 2) -> InspectionScheduler:
@@ -148,8 +157,7 @@ def start_scheduler(settings: Settings, *, paused: bool = False, resync_s: float
     scheduler = build_scheduler(settings)
     scheduler.start(paused=paused)
     try:
-        with Memory(settings.resolved_database_url) as memory:  # runs a process killed in them left `running`
-            end_interrupted_runs(memory)
+        record_interrupted(settings)
         scheduler.sync_report = sync_schedules(settings, scheduler)
     except Exception:
         scheduler.shutdown(wait=False)
