@@ -196,11 +196,8 @@ def test_a_pasted_alert_that_does_not_validate_is_refused_naming_the_field():
         pasted_alert('{"alerts": [{"labels": {"alertname": "A"}}, {"labels": {"service": "x"}}]}', now=0.0)
 
 
-def test_the_sources_service_listing_is_kept_a_minute_per_store(bianque_home, monkeypatch, tmp_path):
-    """Routing a question lists the sources' services (a SELECT DISTINCT over the log store): the listing is reused for
-    60 s per configuration of sources, then asked again; another store is asked at once."""
-    from agent.config import get_settings
-    from agent.runtime import KeptListings, known_services
+def _counted_log_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each listing of the log store's services, recorded (no topology file: only the sources list them)."""
     from agent.sources.sqlstore import SqlLogSource
 
     asked: list[str] = []
@@ -212,6 +209,16 @@ def test_the_sources_service_listing_is_kept_a_minute_per_store(bianque_home, mo
 
     monkeypatch.setattr(SqlLogSource, "services", counted)
     monkeypatch.delenv("BIANQUE_TOPOLOGY_FILE", raising=False)
+    return asked
+
+
+def test_the_sources_service_listing_is_kept_a_minute_per_store(bianque_home, monkeypatch, tmp_path):
+    """Routing a question lists the sources' services (a SELECT DISTINCT over the log store): the listing is reused for
+    60 s per configuration of sources, then asked again; another store is asked at once."""
+    from agent.config import get_settings
+    from agent.runtime import KeptListings, known_services
+
+    asked = _counted_log_listings(monkeypatch)
     now = [1000.0]
     listings = KeptListings(clock=lambda: now[0])
     settings = get_settings()
@@ -226,3 +233,21 @@ def test_the_sources_service_listing_is_kept_a_minute_per_store(bianque_home, mo
     other = settings.model_copy(update={"observability_url": f"sqlite:///{tmp_path / 'other.db'}"})
     assert known_services(other, listings=listings) == []
     assert len(asked) == 3
+
+
+def test_a_listing_a_source_did_not_answer_is_not_kept(bianque_home, monkeypatch):
+    """A PromQL server that refused the listing may know a name the log store does not: the next question asks again."""
+    import socket
+
+    from agent.config import get_settings
+    from agent.runtime import KeptListings, known_services
+
+    asked = _counted_log_listings(monkeypatch)
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = get_settings().model_copy(update={"prometheus_url": f"http://127.0.0.1:{port}"})
+    _store_lines_of(["gateway"])
+    listings = KeptListings(clock=lambda: 0.0)
+    assert known_services(settings, listings=listings) == known_services(settings, listings=listings) == ["gateway"]
+    assert len(asked) == 2
