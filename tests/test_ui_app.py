@@ -585,6 +585,7 @@ def test_sending_the_kept_out_correction_again_shows_what_it_removed(monkeypatch
     warning = shown(" ".join(w.value for w in at.warning))
     assert "Stored #2" in warning and f"case-{case_id} indexed by an earlier correction stays" in warning
     assert "remove it with 'Store correction' again with the same values (a repeat" in warning
+    assert f"or `bianque knowledge forget-case` {case_id}" in at.warning[0].value  # code, not escaped backticks
     monkeypatch.setattr(ui.backend, "knowledge", opens)
     at.form_submit_button[0].click().run()  # the same correction again, the store back
     assert not at.exception and not at.error and not at.warning and not at.success

@@ -8,6 +8,7 @@ from agent.evolve.corrections import Wording
 from agent.memory.corrections import NAME_RULE, NOTE_MAX_CHARS
 from agent.memory.lines import correction_line
 from agent.memory.records import CaseRecord
+from agent.phrases import command
 from ui import backend
 from ui.formatting import friendly_error, plain
 from ui.widgets import log
@@ -22,7 +23,7 @@ FORM_WORDING = Wording(
     fault="'Fault kind'", author="'Author'", no_index="'Add to experience knowledge' off",
     as_given="'Service as typed' on",
     forget_case="'Store correction' again with the same values (a repeat: nothing new is stored, the removal is "
-                "tried again), or `bianque knowledge forget-case {case_id}`",
+                f"tried again), or {command('bianque knowledge forget-case')} {{case_id}}",
 )
 FLASH_STYLES = {  # kind -> how the outcome is shown
     "success": (st.success, ":material/check_circle:"),
