@@ -490,6 +490,26 @@ def test_a_capped_case_list_says_so(monkeypatch):
     assert any("The newest 2 cases are listed" in c.value for c in at.caption)
 
 
+def test_the_skills_page_shows_directory_and_file_paths_as_written(bianque_home, monkeypatch):
+    """A path is the user's text: `team_*ops*_skills` shows as written, neither italic nor bold."""
+    from ui.formatting import plain
+
+    user_skills = bianque_home / "team_*ops*_skills"
+    user_skills.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "skills" / "disk-full-rca.yaml", user_skills / "disk-full-rca.yaml")
+    monkeypatch.setenv("BIANQUE_USER_SKILLS_DIR", str(user_skills))
+    get_settings.cache_clear()
+    at = app().run()
+    at.switch_page("views/skills.py").run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert any(plain(str(user_skills)) in c and c.startswith("Directories") for c in captions)
+    [override] = [c for c in captions if " overrides " in c]
+    assert override.startswith(f"`disk-full-rca`: {plain(str(user_skills / 'disk-full-rca.yaml'))} overrides ")
+    at.selectbox(key="skills_shown").set_value("disk-full-rca").run()
+    assert f"· `{user_skills / 'disk-full-rca.yaml'}`" in texts(at)
+
+
 def test_the_skills_page_reports_an_unreachable_database_without_a_traceback(monkeypatch):
     monkeypatch.setenv("BIANQUE_DATABASE_URL", "postgresql+psycopg://u:p@127.0.0.1:1/db")  # refused on loopback
     get_settings.cache_clear()

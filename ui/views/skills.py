@@ -7,7 +7,7 @@ import streamlit as st
 
 from agent.skills.loader import LoadedSkill, dump_skill_yaml
 from ui import backend
-from ui.formatting import plain, skill_rows
+from ui.formatting import code, plain, skill_rows
 from ui.regression_panel import render_regression
 from ui.versions_panel import render_versions
 from ui.widgets import loaded_or_stop, show_error
@@ -25,10 +25,10 @@ def skill_yaml(loaded: LoadedSkill) -> str:
 
 st.title("Skills")
 library = loaded_or_stop("Loading the Skill library", backend.skill_library)
-st.caption("Directories, later ones overriding earlier ones by name: " + ", ".join(str(d) for d in library.dirs))
+st.caption("Directories, later ones overriding earlier ones by name: " + plain(", ".join(str(d) for d in library.dirs)))
 st.dataframe(skill_rows(list(library.skills.values())), hide_index=True, width="stretch")
 for override in library.overrides:
-    st.caption(f"`{override.name}`: {override.path} overrides {override.replaced}")
+    st.caption(f"{code(override.name)}: {plain(f'{override.path} overrides {override.replaced}')}")
 
 failed = library.failed_files()
 if failed:
@@ -41,7 +41,7 @@ if library.skills:
     names = sorted(library.skills)
     name = st.selectbox("Show a Skill", names, key="skills_shown")
     loaded = library.skills[name]
-    st.markdown(f"**{loaded.name}** v{loaded.skill.version} · `{loaded.source}`")
+    st.markdown(f"**{plain(loaded.name)}** v{loaded.skill.version} · {code(str(loaded.source))}")
     st.markdown(plain(loaded.skill.description))
     st.code(skill_yaml(loaded), language="yaml", line_numbers=True, height=600)
     try:
