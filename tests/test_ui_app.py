@@ -210,6 +210,24 @@ def test_a_reloaded_page_links_the_question_the_reload_stopped(monkeypatch):
     assert [m["role"] for m in fresh.session_state["chat_history"]] == ["assistant", "user", "assistant"]
 
 
+@pytest.mark.parametrize(("asked", "looked_up"), [("0" * 32, True), ("nosuch", False), ("a\x00b", False),
+                                                ("x" * 5000, False)])
+def test_an_address_naming_no_question_of_this_page_opens_the_chat_as_it_is(asked, looked_up, monkeypatch):
+    """`?asked=` is anyone's text (a link): one that is no thread id this page gives is not even looked up (a NUL
+    is an error on PostgreSQL), one without a case is dropped."""
+    import ui.backend
+
+    looked: list[str] = []
+    lookup = ui.backend.case_of_thread
+    monkeypatch.setattr(ui.backend, "case_of_thread", lambda thread: looked.append(thread) or lookup(thread))
+    at = app()
+    at.query_params["asked"] = asked
+    at.run()
+    assert not at.exception and not at.error and not at.warning
+    assert at.session_state["chat_history"] == [] and "asked" not in at.query_params
+    assert looked == ([asked] if looked_up else [])
+
+
 def test_a_correction_is_stored_and_shown():
     case_id = seed_case("rca-cache-failure")
     with Memory() as memory:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ LIVE = "Live sources (settings)"
 OTHER = "Another bundle directory…"
 PREVIEW_CHARS = 200  # how much of a question too long to ask its bubble shows
 ASKED = "asked"  # the query parameter naming the thread of the question being investigated: a reload keeps it
+THREAD_ID = re.compile(r"[0-9a-f]{32}")  # what ``ASKED`` holds: ``uuid4().hex``
 REASK = "chat_reask"  # a question to ask again (the case a reload stopped), with its bundle
 PAGE_CLOSED = "the page was stopped, reloaded or closed"
 STOPPED = ("Stopped before it finished: the case is listed on the Cases page as failed (stopped), and "
@@ -98,10 +100,10 @@ def interrupted(case: CaseRecord) -> str:
 def pick_up_interrupted(history: list[dict]) -> None:
     """A page opened on an address naming a question's thread (a reload mid-investigation): the chat links its case."""
     thread = st.query_params.get(ASKED)
-    if not thread:
+    if thread is None:
         return
     del st.query_params[ASKED]
-    if history:  # the same session: the chat already says what became of it
+    if history or not THREAD_ID.fullmatch(thread):  # the same session (the chat said it), or not an id this page gave
         return
     case = loaded_or_stop("Finding the interrupted question's case", lambda: backend.case_of_thread(thread))
     if case is not None:
