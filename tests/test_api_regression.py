@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from agent.config import PROJECT_ROOT, get_settings
-from agent.evolve.regression import CURATED, Confinement, RegressionError, add, registered
+from agent.evolve.regression import CURATED, Confinement, RegressionError, add, registered, regression_cases, summary
+from agent.evolve.workbench import Workbench
 from tests.test_api_support import make_client
 
 SCENARIO = PROJECT_ROOT / "examples" / "scenarios" / "rca-slow-dependency"
@@ -147,3 +148,42 @@ def test_the_search_of_a_confined_directory_is_bounded(tmp_path, labelled) -> No
         add(home, labelled, Confinement([tmp_path], max_bundles=1))
     assert registered(home) == []
     assert len(add(home, labelled)) == 2  # the local user's CLI is not confined
+
+
+def test_a_link_put_in_a_registered_directory_later_is_refused_when_listed_and_replayed(client, tmp_path,
+                                                                                      labelled) -> None:
+    """The roots were checked at registration only: a link to a bundle outside, added since, was read by every
+    later listing and replay."""
+    assert client.post("/skills/regression", json={"directory": str(labelled)}).status_code == 201
+    outside = tmp_path.parent / f"{tmp_path.name}-later"
+    shutil.copytree(SCENARIO, outside / "case")
+    (labelled / "borrowed").symlink_to(outside / "case", target_is_directory=True)
+    listed = client.get("/skills/regression").json()
+    assert listed["bundles"] == [] and list(listed["refused"]) == [str(labelled)]
+    assert "links to a bundle outside" in listed["refused"][str(labelled)]
+    home, confine = get_settings().home, Confinement([tmp_path])
+    with pytest.raises(RegressionError, match=f"{labelled}: .*links to a bundle outside.*regression remove"):
+        regression_cases(home, "rca", confine=confine)
+    assert len(regression_cases(home, "rca").cases) == 2  # the local user's CLI is not confined
+
+
+def test_a_registered_directory_searched_again_is_bounded(tmp_path, labelled) -> None:
+    home = get_settings().home
+    add(home, labelled, Confinement([tmp_path], max_folders=3))
+    (labelled / "a" / "b" / "c").mkdir(parents=True)  # grew since it was registered
+    with pytest.raises(RegressionError, match="more than 3 folders searched under"):
+        regression_cases(home, "rca", confine=Confinement([tmp_path], max_folders=3))
+    assert summary(home, Confinement([tmp_path], max_folders=3))["refused"] == {
+        str(labelled): f"{labelled}: more than 3 folders searched under {labelled} without the end of it: not a "
+                       "directory of case bundles"}
+
+
+def test_a_workbench_confined_replays_within_the_roots(memory, tmp_path, labelled) -> None:
+    """The service's and the UI's refinements replay through a confined workbench; a directory the CLI registered
+    outside their roots is refused there, naming it."""
+    settings = get_settings()
+    add(settings.home, labelled)
+    bench = Workbench.from_settings(settings, memory, confine=Confinement([tmp_path / "elsewhere"]))
+    with pytest.raises(RegressionError, match=f"{labelled}: {OUTSIDE}"):
+        bench.regression_set("search-latency-rca")
+    assert Workbench.from_settings(settings, memory).regression_set("search-latency-rca").cases

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
@@ -12,6 +13,12 @@ from agent.evolve.regression import registered
 from tests.test_ui_app import SCENARIOS, app, texts
 
 pytestmark = pytest.mark.usefixtures("fresh_resources")  # tests/conftest.py
+
+
+@pytest.fixture(autouse=True)
+def roots(tmp_path, monkeypatch):
+    """The UI may register directories under this test's temp dir only (it is confined like the HTTP service)."""
+    monkeypatch.setenv("BIANQUE_API_REGRESSION_ROOTS", json.dumps([str(tmp_path)]))
 
 
 def skills_page():
@@ -87,3 +94,24 @@ def test_a_registry_that_cannot_be_written_is_said_when_removing_not_a_traceback
     assert not at.exception
     assert "read-only file system" in " ".join(e.value for e in at.error)  # the reason, as text
     assert registered(get_settings().home) == [mine]
+
+
+def test_the_ui_is_confined_like_the_service(tmp_path, monkeypatch):
+    """A served UI is reachable by others: it registered any directory of the server and walked it unbounded."""
+    from agent.evolve.regression import add
+
+    mine = tmp_path / "mine"
+    shutil.copytree(SCENARIOS / "rca-slow-dependency", mine / "rca-slow-dependency")
+    monkeypatch.setenv("BIANQUE_API_REGRESSION_ROOTS", json.dumps([str(tmp_path / "elsewhere")]))
+    at = skills_page()
+    at.text_input(key="regression_dir").set_value(str(mine)).run()
+    at.button(key="regression_add").click().run()
+    assert not at.exception
+    assert "not under a directory the server may read" in " ".join(e.value for e in at.error)
+    assert registered(get_settings().home) == []
+
+    add(get_settings().home, mine)  # the local user's CLI is not confined; the UI lists it as refused
+    at = skills_page()
+    assert not at.exception
+    assert list(at.dataframe[1].value["bundle"]) == []
+    assert "a refinement's replay stops on it" in " ".join(w.value for w in at.warning)

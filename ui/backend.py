@@ -179,11 +179,22 @@ def skill_library() -> SkillLibrary:
     return load_default_library(settings())
 
 
+def regression_confinement() -> Any:
+    """Where the UI's users may point it: a served UI is reachable by others, so it is confined like the HTTP
+    service, to ``BIANQUE_API_REGRESSION_ROOTS`` (default the home and the project's examples), at registration and
+    each time the set is searched again (listed, replayed)."""
+    from agent.api.settings import ApiSettings
+    from agent.evolve.regression import Confinement
+
+    return Confinement.of(ApiSettings().regression_roots, settings().home)
+
+
 def regression_set() -> dict[str, Any]:
-    """The regression set every Skill patch is replayed against (``agent.evolve.regression.summary``)."""
+    """The regression set every Skill patch is replayed against (``agent.evolve.regression.summary``), with the
+    registered directories refused now."""
     from agent.evolve.regression import summary
 
-    return summary(settings().home)
+    return summary(settings().home, regression_confinement())
 
 
 def regression_add(directory: str) -> list[Path]:
@@ -192,7 +203,7 @@ def regression_add(directory: str) -> list[Path]:
 
     if not directory.strip():
         raise RegressionError("directory: enter the path of a directory of labelled bundles")
-    return add(settings().home, Path(directory.strip()).expanduser())
+    return add(settings().home, Path(directory.strip()).expanduser(), regression_confinement())
 
 
 def regression_remove(directory: str) -> bool:
@@ -206,7 +217,7 @@ def _workbench() -> Any:
     """A refinement workbench over the Skill library as it is now (see ``agent.evolve.workbench``)."""
     from agent.evolve.workbench import Workbench
 
-    return Workbench.from_settings(settings(), memory())
+    return Workbench.from_settings(settings(), memory(), confine=regression_confinement())
 
 
 def propose_fix(case_id: str, progress: Callable[[Any], None]) -> Any:

@@ -52,6 +52,8 @@ def render_regression() -> None:
         st.info("Nothing registered: the curated scenarios are the regression set, each for the Skills it selects.")
     else:
         st.markdown("**Registered:**\n" + "\n".join(f"- {plain(str(d))}" for d in state["registered"]))
+    for reason in state.get("refused", {}).values():
+        st.warning(plain(f"refused now, a refinement's replay stops on it: {reason}"))
     st.dataframe({"bundle": state["bundles"]}, hide_index=True, width="stretch")
     st.text_input("Add a directory of labelled bundles", key=ADD_KEY, placeholder="/path/to/bundles")
     st.button("Add to the regression set", key="regression_add", on_click=_add)

@@ -11,6 +11,7 @@ from agent.api.jobs import BackgroundJobs, Job, JobNotFoundError, JobStateError,
 from agent.api.schemas import StrictBody
 from agent.evolve.proposals import Proposal
 from agent.evolve.refinement import Refinement, Step, apply_refinement, refine_from_case
+from agent.evolve.regression import Confinement
 from agent.evolve.replay import ReplayReport
 from agent.evolve.versions import Accepted
 from agent.evolve.workbench import Workbench
@@ -168,9 +169,10 @@ class RefineJob(BaseModel):
 
 
 def start_refinement(jobs: BackgroundJobs, settings: Any, memory: Memory, case_id: str,
-                     body: RefineRequest) -> Job:
-    """Check the case and Skill now (CaseNotFoundError, NoProposal, UnknownSkillError), then queue the work."""
-    bench = Workbench.from_settings(settings, memory)
+                     body: RefineRequest, confine: Confinement | None = None) -> Job:
+    """Check the case and Skill now (CaseNotFoundError, NoProposal, UnknownSkillError), then queue the work; its
+    replays search the registered regression directories within ``confine``."""
+    bench = Workbench.from_settings(settings, memory, confine=confine)
     _case, name = bench.corrected_case(case_id, body.skill)
     return jobs.submit(KIND, {"case_id": case_id, "skill": name},
                        lambda progress: refine_from_case(bench, case_id, skill=name, search=body.search,

@@ -42,8 +42,9 @@ class ApiSettings(BaseSettings):
     )
     regression_roots: list[Path] | None = Field(
         default=None,
-        description="Directories (a JSON list) POST /skills/regression may register a directory under; unset: "
-                    "BIANQUE_HOME and the project's examples/; [] refuses every one. The CLI is not confined.",
+        description="Directories (a JSON list) POST /skills/regression and the web UI may register a directory "
+                    "under, and search again when they list or replay it; unset: BIANQUE_HOME and the project's "
+                    "examples/; [] refuses every one. The CLI is not confined.",
     )
     token: SecretStr | None = Field(
         default=None,

@@ -60,13 +60,20 @@ def _write(home: Path, dirs: list[Path]) -> None:
 
 @dataclass(frozen=True)
 class Confinement:
-    """Where a remote caller may point the server (the HTTP service; the CLI's local user is not confined):
-    ``roots`` the directories a registered one must lie in, bundles linked from outside them refused, and the
-    search bounded by ``max_bundles`` bundles and ``max_folders`` folders."""
+    """Where a remote caller may point the server (the HTTP service, a served UI; the CLI's local user is not
+    confined): ``roots`` the directories a registered one must lie in, bundles linked from outside them refused, and
+    the search bounded by ``max_bundles`` bundles and ``max_folders`` folders. It holds when a directory is registered
+    and each time a registered one is searched again (listed, replayed): what was put in it since is checked too."""
 
     roots: Sequence[Path]
     max_bundles: int = 5000
     max_folders: int = 50_000
+
+    @classmethod
+    def of(cls, roots: Sequence[Path] | None, home: Path) -> Confinement:
+        """The configured ``roots`` (``BIANQUE_API_REGRESSION_ROOTS``), else the Bian Que home and the project's
+        examples."""
+        return cls(roots if roots is not None else [home, PROJECT_ROOT / "examples"])
 
     def within(self, path: Path) -> bool:
         """Whether ``path`` (its links resolved) lies in one of the roots (theirs resolved)."""
@@ -127,12 +134,14 @@ def remove(home: Path, directory: Path) -> bool:
     return True
 
 
-def summary(home: Path) -> dict[str, object]:
-    """The registry as data (CLI ``--json``, API): registered directories, whether the curated default
-    applies, and every labelled bundle of the set."""
+def summary(home: Path, confine: Confinement | None = None) -> dict[str, object]:
+    """The registry as data (CLI ``--json``, API, UI): registered directories, whether the curated default
+    applies, every labelled bundle of the set and, ``confine``d, each registered directory refused now (its reason)."""
     dirs = registered(home)
-    return {"registered": [str(d) for d in dirs], "default": not dirs,
-            "bundles": [str(b) for b in regression_bundles(home)]}
+    refused: dict[str, str] = {}
+    bundles = _regression_bundles(home, None, None, confine, refused)[0]
+    return {"registered": [str(d) for d in dirs], "default": not dirs, "bundles": [str(b) for b in bundles],
+            **({"refused": refused} if confine is not None else {})}
 
 
 def _event(path: Path) -> tuple[Event | None, list[BundleError]]:
@@ -166,21 +175,32 @@ Answers = Callable[[Event], bool]
 """Whether the Skill being replayed would answer an event (its selection), for the curated default."""
 
 
-def regression_bundles(home: Path, pattern: str | None = None, answers: Answers | None = None) -> list[Path]:
+def regression_bundles(home: Path, pattern: str | None = None, answers: Answers | None = None,
+                       confine: Confinement | None = None) -> list[Path]:
     """Labelled bundles of the regression set (registered, else the curated scenarios), of ``pattern``; with
-    ``answers``, the curated scenarios it says yes to (registered bundles always count)."""
-    return _regression_bundles(home, pattern, answers)[0]
+    ``answers``, the curated scenarios it says yes to (registered bundles always count). ``confine``: registered
+    directories are searched within those bounds (RegressionError naming the first refused)."""
+    return _regression_bundles(home, pattern, answers, confine)[0]
 
 
-def _regression_bundles(home: Path, pattern: str | None, answers: Answers | None) -> tuple[list[Path], int]:
-    """:func:`regression_bundles` and how many bundles of ``pattern`` the set had before ``answers`` chose."""
+def _regression_bundles(home: Path, pattern: str | None, answers: Answers | None, confine: Confinement | None,
+                        refused: dict[str, str] | None = None) -> tuple[list[Path], int]:
+    """:func:`regression_bundles` and how many bundles of ``pattern`` the set had before ``answers`` chose; with
+    ``refused``, a directory ``confine`` refuses is told there (directory -> reason) and left out instead."""
     listed = registered(home)
-    dirs = listed or [CURATED]
     choose = None if listed else answers
     out: dict[Path, Path] = {}  # by real path: a bundle two directories lead to (one holding links) is one case
     seen: set[Path] = set()
-    for directory in dirs:
-        for bundle in bundles_under(directory):
+    for directory in listed or [CURATED]:
+        try:  # the project's curated scenarios are not a caller's choice: never confined
+            found = _bundles(directory, confine) if listed else bundles_under(directory)
+        except RegressionError as exc:
+            if refused is None:
+                raise RegressionError(f"{exc} (a directory of the regression set: remove it with `bianque skills "
+                                      "regression remove DIR`, or widen the roots)") from exc
+            refused[str(directory)] = str(exc)
+            continue
+        for bundle in found:
             if not (bundle / "label.yaml").is_file():
                 continue
             event = bundle_event(bundle) if pattern is not None or choose is not None else None
@@ -212,12 +232,13 @@ class RegressionSet:
     note: str = ""
 
 
-def regression_cases(home: Path, pattern: str, answers: Answers | None = None, skill: str = "the Skill"
-                     ) -> RegressionSet:
+def regression_cases(home: Path, pattern: str, answers: Answers | None = None, skill: str = "the Skill",
+                     confine: Confinement | None = None) -> RegressionSet:
     """The regression set of ``pattern`` as replayable cases, one id each: a bundle whose name another bundle of the
     set shares is named by its path (replay results are remembered per id). ``answers``: keep only the curated
-    scenarios the Skill (named ``skill`` in the note) would answer; registered bundles all count."""
-    paths, total = _regression_bundles(home, pattern, answers)
+    scenarios the Skill (named ``skill`` in the note) would answer; registered bundles all count. ``confine``: a
+    remote caller's bounds, as at registration (RegressionError naming the directory refused)."""
+    paths, total = _regression_bundles(home, pattern, answers, confine)
     names = Counter(Path(p).name for p in paths)
     cases = [bundle_case(p, by_path=names[Path(p).name] > 1) for p in paths]
     note = ""

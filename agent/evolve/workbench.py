@@ -22,7 +22,7 @@ from agent.evolve.instructions import instruction_edits
 from agent.evolve.patch import patch_skill
 from agent.evolve.proposals import NoProposal, Proposal, case_context, propose_by_rules
 from agent.evolve.record import HandEdit, decide_edit
-from agent.evolve.regression import RegressionSet, regression_cases
+from agent.evolve.regression import Confinement, RegressionSet, regression_cases
 from agent.evolve.replay import (
     BundleCache,
     Replayer,
@@ -58,13 +58,15 @@ class Workbench:
     catalog: Any = None
     log: list[str] = field(default_factory=list)
     home: Path | None = None  # where the regression registry lives (None: the curated scenarios only)
+    confine: Confinement | None = None  # a remote caller's bounds on the registered directories (API, UI)
 
     @classmethod
     def from_settings(
         cls, settings: Any, memory: Any, *, library: SkillLibrary | None = None, use_llm_replay: bool = False,
-        catalog: Any = None,
+        catalog: Any = None, confine: Confinement | None = None,
     ) -> Workbench:
-        """A workbench over the configured Skills, with the LLM client when an endpoint is configured."""
+        """A workbench over the configured Skills, with the LLM client when an endpoint is configured; ``confine``:
+        the bounds a remote caller's replays search the registered regression directories in."""
         from agent.runtime import load_skills
 
         client = None
@@ -81,6 +83,7 @@ class Workbench:
             client=client,
             catalog=catalog,
             home=settings.home,
+            confine=confine,
         )
 
     # -- lookups ---------------------------------------------------------------------------------
@@ -206,7 +209,7 @@ class Workbench:
                     continue
             return False
 
-        return regression_cases(home, pattern, answers, skill=name)
+        return regression_cases(home, pattern, answers, skill=name, confine=self.confine)
 
     def replay(self, proposal: Proposal, *, quick: bool = False) -> ReplayReport:
         """Replay the proposal against the Skill's corrected cases and its regression set.

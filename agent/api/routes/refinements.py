@@ -20,6 +20,7 @@ from agent.api.refinements import (
     refinement_job,
     start_refinement,
 )
+from agent.api.routes.regression import confinement
 from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
 
@@ -33,7 +34,8 @@ def propose(case_id: str, state: State, response: Response, body: RefineRequest 
 
     404 unknown case or Skill; 422 a case not corrected, marked right, or naming no Skill; 503 too many jobs.
     """
-    job = start_refinement(state.jobs, state.settings, state.memory, case_id, body or RefineRequest())
+    job = start_refinement(state.jobs, state.settings, state.memory, case_id, body or RefineRequest(),
+                           confinement(state))
     response.headers["Location"] = f"/refinements/{job.id}"
     return RefineJob.of(job)
 

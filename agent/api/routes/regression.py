@@ -15,7 +15,6 @@ from agent.api.errors import invalid_request
 from agent.api.schemas import StrictBody
 from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
-from agent.config import PROJECT_ROOT
 from agent.evolve import regression
 
 router = APIRouter(
@@ -45,7 +44,7 @@ class RegressionAdd(StrictBody):
 @router.get("")
 def list_regression(state: State) -> dict[str, Any]:
     """Registered directories, whether the curated scenarios are the set (nothing registered), its bundles."""
-    return regression.summary(state.settings.home)
+    return regression.summary(state.settings.home, confinement(state))
 
 
 @router.post("", status_code=201)
@@ -59,14 +58,13 @@ def add_regression(body: RegressionAdd, state: State) -> dict[str, Any]:
         raise HTTPException(status_code=500, detail=f"registry: {exc}") from exc
     except regression.RegressionError as exc:
         raise invalid_request((("body", "directory"), str(exc))) from exc
-    return {**regression.summary(state.settings.home), "directory": str(Path(body.directory).resolve()),
-            "added": [str(b) for b in bundles]}
+    return {**regression.summary(state.settings.home, confinement(state)),
+            "directory": str(Path(body.directory).resolve()), "added": [str(b) for b in bundles]}
 
 
 def confinement(state: ServiceState) -> regression.Confinement:
-    """Where a caller of the service may point it: the configured roots, else the home and the project's examples."""
-    roots = state.api.regression_roots
-    return regression.Confinement(roots if roots is not None else [state.settings.home, PROJECT_ROOT / "examples"])
+    """Where a caller of the service may point it, at registration and each time the set is searched again."""
+    return regression.Confinement.of(state.api.regression_roots, state.settings.home)
 
 
 @router.delete("")
@@ -77,4 +75,4 @@ def remove_regression(
     if not regression.remove(state.settings.home, Path(directory)):
         raise HTTPException(status_code=404, detail=f"directory: {Path(directory).resolve()} is not registered "
                                                     "(see GET /skills/regression)")
-    return {**regression.summary(state.settings.home), "removed": str(Path(directory).resolve())}
+    return {**regression.summary(state.settings.home, confinement(state)), "removed": str(Path(directory).resolve())}
