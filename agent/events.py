@@ -315,6 +315,30 @@ def event_from_change(change: ChangeEvent, now: float | None = None) -> Event:
 
 
 Location = tuple[str | int, ...]
+MAX_LABEL_CHARS = 4096
+"""The longest label name or value, annotation name, fingerprint or ``generatorURL`` an alert may carry: the memory
+stores them whole in the event's JSON, so only this bounds them below a request's body limit (Prometheus' own limit is
+off by default). Checked wherever alerts come in over HTTP (the webhook, ``POST /investigate``)."""
+MAX_ANNOTATION_CHARS = 16_384
+"""The longest annotation value (a description or runbook text is longer than a label)."""
+
+
+def alert_texts(alert: Alert) -> list[tuple[Location, str, int]]:
+    """Each text of ``alert``: where it is (a label's name at ``("labels", "'team'")``, its value at
+    ``("labels", "team")``), its value and the most characters it may hold."""
+    texts: list[tuple[Location, str, int]] = []
+    for group in ("labels", "annotations"):
+        for name, value in getattr(alert, group).items():
+            texts.append(((group, repr(name)), name, MAX_LABEL_CHARS))
+            texts.append(((group, name), value, MAX_ANNOTATION_CHARS if group == "annotations" else MAX_LABEL_CHARS))
+    texts += [((field,), value, MAX_LABEL_CHARS)
+              for field, value in (("fingerprint", alert.fingerprint), ("generatorURL", alert.generator_url)) if value]
+    return texts
+
+
+def overlong_alert_texts(alert: Alert) -> list[tuple[Location, int]]:
+    """Where ``alert`` holds a text longer than it may (:func:`alert_texts`), and that most."""
+    return [(loc, most) for loc, value, most in alert_texts(alert) if len(value) > most]
 
 
 def overlong_names(event: Event) -> list[Location]:

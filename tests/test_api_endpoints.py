@@ -559,6 +559,37 @@ def test_a_service_name_longer_than_memory_holds_is_refused_naming_the_field(cli
     assert client.get("/cases").status_code == 200
 
 
+def _alert_event(**alert) -> dict:
+    """An RCA event whose alert is ``alert``."""
+    return {**RCA_EVENT, "alert": alert}
+
+
+@pytest.mark.parametrize(("event", "field", "message"), [
+    (_alert_event(labels={"alertname": "A", "team": "t" * 4097}), "event.alert.labels.team", "longer than 4096"),
+    (_alert_event(labels={"alertname": "A", "t" * 4097: "x"}), f"event.alert.labels.{'t' * 4097!r}",
+     "longer than 4096"),
+    (_alert_event(annotations={"description": "d" * 16_385}), "event.alert.annotations.description",
+     "longer than 16384"),
+    (_alert_event(generatorURL="http://p/" + "g" * 4096), "event.alert.generatorURL", "longer than 4096"),
+])
+def test_an_alert_text_longer_than_the_webhook_takes_is_refused_by_investigate_too(client, investigator, event, field,
+                                                                                  message):
+    """One rule for both: only the 1 MiB body bounded ``event.alert`` here, so a 900 KB label refused by the webhook
+    was stored through POST /investigate."""
+    response = client.post("/investigate", json={"event": event})
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["field"] == field and problem["message"] == f"{message} characters"
+    assert investigator.calls == [] and client.get("/cases").json() == []
+
+
+def test_an_alert_at_the_webhooks_bounds_is_investigated(client, investigator):
+    at_bound = _alert_event(labels={"alertname": "A", "service": "a", "team": "t" * 4096},
+                            annotations={"description": "d" * 16_384})
+    assert client.post("/investigate", json={"event": at_bound}).status_code == 200
+    assert len(investigator.calls) == 1
+
+
 @pytest.mark.parametrize(("url", "field"), [
     ("/cases/ab%00cd", "path.case_id"), ("/cases?service=rank%00ing", "query.service"),
     ("/skills/disk%00", "path.name"),

@@ -10,25 +10,20 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.api.errors import problems
 from agent.api.text import text_problem
-from agent.events import Alert, alert_service, alert_service_label, event_from_alert
+from agent.events import Alert, alert_service, alert_service_label, alert_texts, event_from_alert, location_path
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
 from agent.memory.db import database_wide, first_line_said
 from agent.names import MAX_NAME_CHARS, name_problem  # also the fingerprint column's
 from agent.timeparse import to_rfc3339
 
 log = logging.getLogger(__name__)
-MAX_LABEL_CHARS = 4096
-"""The longest label name or value, annotation name or ``generatorURL`` an alert may carry: the memory stores them
-whole in the event's JSON, so only this bounds them below the body limit (Prometheus' own limit is off by default)."""
-MAX_ANNOTATION_CHARS = 16_384
-"""The longest annotation value (a description or runbook text is longer than a label)."""
 ALERT_STATUSES = ("firing", "resolved")
 Action = Literal["queued", "acknowledged", "recorded", "ignored", "rejected"]
 
@@ -87,18 +82,6 @@ class WebhookResponse(BaseModel):
                                                             "max_alerts): never seen here.")
 
 
-def _texts(alert: Alert) -> Iterable[tuple[str, str, int]]:
-    """Each text of ``alert``: its field path, its value and the most characters it may hold."""
-    for group in ("labels", "annotations"):
-        for name, value in getattr(alert, group).items():
-            yield f"{group}.{name!r}", name, MAX_LABEL_CHARS
-            yield f"{group}.{name}", value, MAX_ANNOTATION_CHARS if group == "annotations" else MAX_LABEL_CHARS
-    for field in ("fingerprint", "generator_url"):
-        value = getattr(alert, field)
-        if value:
-            yield "generatorURL" if field == "generator_url" else field, value, MAX_LABEL_CHARS
-
-
 def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem]:
     """What makes a parsed alert unusable: status, alertname, text that is not text, a service name with a control
     character, over-long names (its service read from ``service_label``, as the intake reads it)."""
@@ -107,10 +90,10 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem
         found.append(Problem(field="status", message=f"must be firing or resolved, got {alert.status!r}"))
     if not alert.name.strip():
         found.append(Problem(field="labels.alertname", message="required: every alert needs a name"))
-    for field, value, most in _texts(alert):
+    for loc, value, most in alert_texts(alert):  # the sizes POST /investigate checks too (events.MAX_LABEL_CHARS)
         problem = text_problem(value) or (f"longer than {most} characters" if len(value) > most else None)
         if problem:
-            found.append(Problem(field=field, message=problem))
+            found.append(Problem(field=location_path(loc), message=problem))
     service = alert_service(alert, service_label) or ""
     label = f"labels.{alert_service_label(alert, service_label)}"
     named = name_problem(service)  # the model checks only ``service`` and ``alertname``, not a configured label

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from agent.ask import MAX_QUESTION_CHARS
-from agent.events import Event, overlong_names
+from agent.events import Event, overlong_alert_texts, overlong_names
 from agent.memory import CaseRecord, CorrectionRecord
 from agent.memory.corrections import NAME_RULE, NOTE_MAX_CHARS, name_length_problem
 from agent.names import MAX_NAME_CHARS
@@ -30,9 +30,13 @@ class InvestigateRequest(StrictBody):
     @classmethod
     def _names_fit(cls, event: Event) -> Event:
         """No service or alert name longer than the memory holds (PostgreSQL answered 500 after the request was
-        taken); a refusal names the field (``event.scope.services[1]``)."""
-        refused = [InitErrorDetails(type=PydanticCustomError("value_error", f"longer than {MAX_NAME_CHARS} characters"),
-                                    loc=loc, input="") for loc in overlong_names(event)]
+        taken), no alert label or annotation longer than the webhook takes (``events.overlong_alert_texts``); a
+        refusal names the field (``event.scope.services[1]``, ``event.alert.labels.team``)."""
+        too_long = [(loc, MAX_NAME_CHARS) for loc in overlong_names(event)]
+        if event.alert is not None:
+            too_long += [(("alert", *loc), most) for loc, most in overlong_alert_texts(event.alert)]
+        refused = [InitErrorDetails(type=PydanticCustomError("value_error", f"longer than {most} characters"),
+                                    loc=loc, input="") for loc, most in too_long]
         if refused:  # pydantic puts these errors under the field's own location: event.<loc>
             raise ValidationError.from_exception_data("event", refused)
         return event
