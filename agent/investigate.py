@@ -16,6 +16,7 @@ from agent.graph.gathered import Gap
 from agent.graph.owner import thread_config
 from agent.graph.timing import evidence_window
 from agent.graph.toolkit import Toolkit
+from agent.memory.db import failure_reason
 from agent.verdict import Verdict
 
 
@@ -95,7 +96,7 @@ def _run(graph: Any, payload: dict[str, Any] | None, config: dict[str, Any], too
     except BaseException as exc:
         stopped = not isinstance(exc, Exception)
         if toolkit.memory is not None and case_id:
-            why = f"stopped before it finished ({stop_reason(exc)})" if stopped else f"{type(exc).__name__}: {exc}"
+            why = f"stopped before it finished ({stop_reason(exc)})" if stopped else failure_reason(exc)
             toolkit.memory.fail_case(case_id, why, event=_resolved_event(values))
         raise
     return values

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 
+import psycopg
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
 
 from agent.config import get_settings
 from agent.graph.build import NODES
@@ -113,3 +115,22 @@ def test_each_investigation_gets_its_own_thread(bianque_home):
         one = investigate(alert_event(), make_toolkit(), checkpointer=saver)
         two = investigate(alert_event(), make_toolkit(), checkpointer=saver)
     assert one.thread_id != two.thread_id and len(one.thread_id) == 32
+
+
+class RefusingSaver(InMemorySaver):
+    """A checkpointer whose database refuses the report's checkpoint, as PostgreSQL's JSON refuses a NUL."""
+
+    def put(self, config, checkpoint, metadata, new_versions):
+        if "report" in checkpoint["channel_values"]:
+            raise psycopg.errors.UntranslatableCharacter(
+                "unsupported Unicode escape sequence\nDETAIL:  \\u0000 cannot be converted to text.\n"
+                "CONTEXT:  JSON data, line 1: ...a log line\nunnamed portal parameter $5 = '...secret...'")
+        return super().put(config, checkpoint, metadata, new_versions)
+
+
+def test_a_checkpoint_the_database_refuses_fails_the_case_in_one_line(memory):
+    """The case was failed with the driver's whole message: the statement's context and a quoted parameter."""
+    with pytest.raises(psycopg.errors.UntranslatableCharacter):
+        investigate(alert_event(), make_toolkit(memory=memory), checkpointer=RefusingSaver(), thread_id="t")
+    [case] = memory.list_cases()
+    assert (case.status, case.error) == ("failed", "UntranslatableCharacter: unsupported Unicode escape sequence")

@@ -158,6 +158,16 @@ def first_line_said(exc: BaseException) -> str:
     return (str(_driver_error(exc)).strip().splitlines() or [type(exc).__name__])[0]
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why a run failed, to be stored with its case: a database's error (SQLAlchemy's, sqlite3's, or psycopg's, which
+    the checkpointer's connections raise) as its driver's error class and the first line it said, never the
+    statement or its values (PostgreSQL quotes a refused parameter); any other error as its class and message."""
+    psycopg = sys.modules.get("psycopg")
+    if isinstance(exc, (DBAPIError, sqlite3.Error, *((psycopg.Error,) if psycopg is not None else ()))):
+        return f"{type(_driver_error(exc)).__name__}: {first_line_said(exc)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def schema_not_current(url: str | URL, exc: BaseException) -> str:
     """One line for a :func:`schema_problem`: the database (never its password), what it said, and how to migrate it."""
     said = first_line_said(exc)

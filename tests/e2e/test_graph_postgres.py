@@ -3,6 +3,9 @@ mid-investigation resumes from the PostgreSQL checkpoint without gathering again
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import psycopg
 import pytest
 
@@ -11,6 +14,8 @@ from agent.config import PROJECT_ROOT, get_settings
 from agent.graph.checkpoint import open_checkpointer
 from agent.investigate import investigate, resume
 from agent.memory import Memory
+from agent.reasoners.base import ReasonerResult
+from agent.reasoners.offline import OfflineReasoner
 from agent.runtime import bundle_toolkit
 from tests.fixtures.graph.world import FlakyReasoner, alert_event, make_toolkit, source_calls
 
@@ -90,3 +95,29 @@ def test_checkpointed_runs_on_postgres_leave_no_thread_and_a_crashed_case_resume
         done = memory.get_case(result.case_id)
         assert done.status == "done" and done.event_id == failed.event_id and done.id != failed.id
         assert "pg-crash" not in checkpoint_threads(settings.database_url)
+
+
+class QuotingReasoner:
+    """The offline reasoner, its verdict quoting a log line that holds a NUL: the report holds it, and PostgreSQL's
+    JSON (the checkpoint's) refuses it before the memory is asked to store it."""
+
+    name = "offline"
+
+    def __init__(self) -> None:
+        self._inner = OfflineReasoner()
+
+    def reason(self, pack: Any, skill: Any) -> ReasonerResult:
+        result = self._inner.reason(pack, skill)
+        return dataclasses.replace(result, verdict=result.verdict.model_copy(update={"summary": "quoted: a \0 b"}))
+
+
+def test_a_checkpoint_postgres_refuses_fails_the_case_with_one_line(settings):
+    """The case already recorded ends failed with what PostgreSQL said first, not its context quoting the values."""
+    from agent.investigate import investigate_checkpointed
+
+    with Memory(settings.database_url) as memory:
+        toolkit = make_toolkit(reasoner=QuotingReasoner(), memory=memory)
+        with pytest.raises(psycopg.DataError, match="unsupported Unicode escape sequence"):
+            investigate_checkpointed(alert_event(), toolkit, settings, thread_id="refused")
+        [case] = memory.list_cases()
+    assert (case.status, case.error) == ("failed", "UntranslatableCharacter: unsupported Unicode escape sequence")
