@@ -83,6 +83,24 @@ def check_quiet_alerts(memory: Memory) -> None:
     assert memory.quiet_alerts(None, middle) == [listed[0]]
 
 
+def test_a_quiet_alert_corrected_to_needing_attention_is_left_out(memory):
+    check_corrected_quiet_alerts(memory)
+
+
+def check_corrected_quiet_alerts(memory: Memory) -> None:
+    """An engineer said a silenced alert needed attention after all: the digest listed it as silenced. Its latest
+    correction counts. Also run on PostgreSQL."""
+    cases = {name: alert_case(memory, alertname=name) for name in ("Attention", "Cause", "Right", "StillNoise", "Back")}
+    memory.add_correction(cases["Attention"], False, needs_attention=True)
+    memory.add_correction(cases["Cause"], False, root_cause_service="db")  # a root cause: it was actionable
+    memory.add_correction(cases["Right"], True)
+    memory.add_correction(cases["StillNoise"], False, needs_attention=False, note="noise, for another reason")
+    memory.add_correction(cases["Back"], False, needs_attention=True)
+    memory.add_correction(cases["Back"], True, note="second look: it was noise")
+    listed = memory.quiet_alerts(None, time.time() + 1)
+    assert [a.alertname for a in listed] == ["Right", "StillNoise", "Back"]
+
+
 def entry(i: int, **update) -> QuietAlertRecord:
     return QuietAlertRecord(case_id=f"case-{i}", service="api", alertname="ApiLatencyHigh", time=TICK - 3600 + i,
                             finished_at=TICK - 60, reason="recovered").model_copy(update=update)

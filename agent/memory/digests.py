@@ -8,10 +8,13 @@ from typing import Any
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from agent.memory.cases import correction_record
 from agent.memory.errors import InvalidInputError, check_length
-from agent.memory.models import CaseRow, EventRow, NoticeDigestRow
-from agent.memory.records import QuietAlertRecord
-from agent.memory.store import Store
+from agent.memory.models import CaseRow, CorrectionRow, EventRow, NoticeDigestRow
+from agent.memory.records import CorrectionRecord, QuietAlertRecord
+from agent.memory.store import Store, load
+from agent.memory.truth import corrected_truth
+from agent.verdict import Verdict
 
 ALERT_SOURCE = "webhook"  # the events of the alerts `bianque serve` takes in (a manual run's caller reads its answer)
 
@@ -26,6 +29,15 @@ def quiet_alert(case_id: str, finished_at: float, payload: dict[str, Any], verdi
     return QuietAlertRecord(case_id=case_id, service=payload.get("service"), alertname=str(labels.get("alertname", "")),
                             time=payload.get("time") or finished_at, finished_at=finished_at,
                             reason=verdict.get("attention_reason"))
+
+
+def _corrected_to_attention(row: Any, correction: CorrectionRecord | None) -> bool:
+    """Whether an engineer's latest correction of the quiet alert case ``row`` (id, finished, event, verdict) says it
+    needed attention after all (``needs_attention``, or a root cause named): the digest leaves it out."""
+    if correction is None:
+        return False
+    verdict = load(Verdict, row[3], f"case {row[0]} verdict")
+    return corrected_truth("rca", verdict, correction).needs_attention is True
 
 
 class DigestStore(Store):
@@ -43,7 +55,11 @@ class DigestStore(Store):
             query = query.where(CaseRow.finished_at > since)
         with self._read() as session:
             rows = session.execute(query).all()
-        return [entry for row in rows if (entry := quiet_alert(*row)) is not None]
+            latest = {row.case_id: correction_record(row) for row in session.scalars(  # the last one wins
+                select(CorrectionRow).where(CorrectionRow.case_id.in_(query.with_only_columns(CaseRow.id)))
+                .order_by(CorrectionRow.id))}
+        return [entry for row in rows
+                if (entry := quiet_alert(*row)) is not None and not _corrected_to_attention(row, latest.get(row[0]))]
 
     def claim_digest(self, name: str, tick: float, claimant: str) -> bool:
         """Claim posting the digest ``name`` due at ``tick``: True for the first process to ask, False for every

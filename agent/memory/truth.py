@@ -75,14 +75,18 @@ def case_skill(case: CaseRecord) -> str | None:
 
 def truth_from_correction(case: CaseRecord, correction: CorrectionRecord) -> Truth:
     """The truth a correction states; a correction marking the verdict right endorses the verdict."""
-    pattern = case.pattern
+    return corrected_truth(case.pattern, case.verdict, correction)
+
+
+def corrected_truth(pattern: str, verdict: Verdict | None, correction: CorrectionRecord) -> Truth:
+    """The truth ``correction`` states of a case of ``pattern`` its verdict answered (:func:`truth_from_correction`)."""
     given = {
         "service": correction.root_cause_service,
         "fault": correction.root_cause_fault,
         "needs_attention": correction.needs_attention,
         "decision": correction.decision,
     }
-    values = _from_verdict(pattern, case.verdict) if correction.correct else {}
+    values = _from_verdict(pattern, verdict) if correction.correct else {}
     values.update({k: v for k, v in given.items() if v is not None})
     if pattern == "rca" and values.get("needs_attention") is None and values.get("service"):
         values["needs_attention"] = True  # naming a root cause says the alert was actionable

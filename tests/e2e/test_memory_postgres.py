@@ -34,7 +34,12 @@ from tests.test_memory_schedules import (
     check_schedule_migrations_keep_rows,
     claim_at_once,
 )
-from tests.test_notify_digest import check_digest_claims, check_quiet_alerts, claim_digest_at_once
+from tests.test_notify_digest import (
+    check_corrected_quiet_alerts,
+    check_digest_claims,
+    check_quiet_alerts,
+    claim_digest_at_once,
+)
 from tests.test_notify_repeats import check_replicas_post_once
 
 pytestmark = pytest.mark.e2e
@@ -191,6 +196,11 @@ def test_digest_claims(postgres_db_url: str) -> None:
     with Memory(postgres_db_url) as memory:
         check_digest_claims(memory)
         check_quiet_alerts(memory)
+
+
+def test_quiet_alerts_corrected_to_needing_attention_are_left_out(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory:
+        check_corrected_quiet_alerts(memory)
 
 
 def test_one_digest_tick_claimed_at_once_is_claimed_once(postgres_db_url: str) -> None:
