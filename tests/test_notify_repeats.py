@@ -113,3 +113,51 @@ def test_news_dropped_while_too_many_wait_is_not_remembered_as_told(tmp_path, mo
     assert notifier.flush(30) and notifier.status()["failed"] == 1
     assert send("schedule c") and not send("schedule a")  # the dropped news is news again; the posted one is not
     assert notifier.flush(30)
+
+
+class FakeNewsDatabase:
+    """The news told as a database holds it, one claim at a time (a repeat is refused)."""
+
+    def __init__(self) -> None:
+        self.told: set[tuple[str, str]] = set()
+
+    def claim_news(self, origin: str, signature: str, now: float, repeat_s: float) -> bool:
+        fresh = (origin, signature) not in self.told
+        self.told.add((origin, signature))
+        return fresh
+
+    def forget_news(self, origin: str, signature: str | None, told_at: float | None) -> None:
+        self.told.discard((origin, signature))
+
+
+class FlakyNews(StoredNews):
+    """News told in a database that is down while ``down``; counts how often it is asked (each try of a server that is
+    down may wait for its connect timeout, 10 s on PostgreSQL)."""
+
+    def __init__(self, clock) -> None:
+        super().__init__("postgresql+psycopg://bianque@db.invalid/memory", clock=clock)
+        self.down, self.asked, self.database = True, 0, FakeNewsDatabase()
+
+    def _open(self):
+        self.asked += 1
+        if self.down:
+            raise ConnectionRefusedError("connection refused")
+        return self.database
+
+
+def test_a_database_that_cannot_be_used_is_asked_again_once_a_minute_not_for_every_notification():
+    """Every notification opened it again while it was down, each waiting up to PostgreSQL's connect timeout."""
+    now = [1000.0]
+    news = FlakyNews(lambda: now[0])
+    assert all(news.claim("o", "same", 0.0, 3600) for _ in range(5))  # posted, repeats included, as before
+    news.forget("o", "same", 0.0)
+    assert news.asked == 1 and "connection refused" in news.problem
+    now[0] += 59.0
+    assert news.claim("o", "same", 0.0, 3600) and news.asked == 1
+    now[0] += 1.0
+    assert news.claim("o", "same", 0.0, 3600) and news.asked == 2  # a minute on: asked again, still down
+    assert news.claim("o", "same", 0.0, 3600) and news.asked == 2
+    news.down = False
+    now[0] += 60.0
+    assert news.claim("o", "same", 0.0, 3600) and news.problem is None and news.asked == 3  # it answers again
+    assert not news.claim("o", "same", 0.0, 3600) and news.asked == 4  # asked every time: the repeat held back
