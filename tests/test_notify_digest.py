@@ -44,9 +44,24 @@ def check_digest_claims(memory: Memory) -> None:
     assert memory.claim_digest(DIGEST, 900.0, "host-b:2") is False
     assert memory.claim_digest(DIGEST, 2000.0, "host-b:2") is True
     assert memory.digest_told_until(DIGEST) is None
-    memory.digest_told(DIGEST, 2000.0)
-    memory.digest_told(DIGEST, 1000.0)
+
+
+def check_digest_periods(memory: Memory) -> None:
+    """Each run takes the period up to its time (the first one ever: ``first_s`` before it) before it posts; what it
+    took no other run lists; one not delivered is given back. Also run on PostgreSQL."""
+    assert memory.take_digest_period(DIGEST, 2000.0, 100.0) == 1900.0
+    assert memory.take_digest_period(DIGEST, 2000.0, 100.0) is None  # taken: a run beside it lists nothing
+    assert memory.take_digest_period(DIGEST, 1500.0, 100.0) is None
+    assert memory.take_digest_period(DIGEST, 2500.0, 100.0) == 2000.0  # only what came after
+    assert memory.take_digest_period(DIGEST, 3000.0, 100.0) == 2500.0
+    memory.give_back_digest_period(DIGEST, 2000.0)  # the run from 2000 failed; the one after it is listed again too
     assert memory.digest_told_until(DIGEST) == 2000.0
+    memory.give_back_digest_period(DIGEST, 2500.0)  # moves nothing forward
+    assert memory.take_digest_period(DIGEST, 3000.0, 100.0) == 2000.0
+
+
+def test_digest_periods(memory) -> None:
+    check_digest_periods(memory)
 
 
 def test_digest_claims(memory) -> None:
@@ -242,3 +257,36 @@ def test_a_digest_crontab_that_cannot_be_read_stops_the_scheduler_before_anythin
     get_settings.cache_clear()
     result = CliRunner().invoke(app, command)
     assert result.exit_code == 2 and "BIANQUE_NOTIFY_DIGEST" in result.output and "Traceback" not in result.output
+
+
+def test_a_manual_digest_beside_the_scheduled_one_lists_each_alert_once(memory, digest_settings, monkeypatch):
+    """`notify digest` did not take its period: run while the scheduled digest was posting, both posted the same
+    alerts."""
+    from agent.notify.delivery import Notifier
+
+    send, manual, started = Notifier.send, [], []
+
+    def send_and_run_by_hand(self, notice, **kwargs):
+        if not started:  # while the scheduled digest posts, someone runs it by hand (once)
+            started.append(True)
+            manual.append(CliRunner().invoke(app, ["notify", "digest"]))
+        return send(self, notice, **kwargs)
+
+    with receiving() as receiver:
+        digest_settings(receiver.url)
+        first = alert_case(memory)
+        monkeypatch.setattr(Notifier, "send", send_and_run_by_hand)
+        assert scheduled_digest(now=next_tick(memory) + 5) is True
+        assert manual[0].exit_code == 0 and "taken by another run" in manual[0].output, manual[0].output
+    assert [[a["case_id"] for a in body["bianque"]["alerts"]] for body in receiver.bodies] == [[first]]
+
+
+def test_a_manual_digest_takes_its_period_from_the_next_scheduled_one(memory, digest_settings):
+    with receiving() as receiver:
+        digest_settings(receiver.url)
+        first = alert_case(memory)
+        result = CliRunner().invoke(app, ["notify", "digest"])
+        assert result.exit_code == 0 and "digest of 1 alert(s) delivered" in result.output, result.output
+        second = alert_case(memory, alertname="Later")
+        assert scheduled_digest(now=next_tick(memory) + 5) is True  # only what came after the manual run
+    assert [[a["case_id"] for a in body["bianque"]["alerts"]] for body in receiver.bodies] == [[first], [second]]

@@ -58,7 +58,7 @@ def digest(
     1; no URL set (and no --dry-run): exit 2."""
     from agent.memory import Memory
     from agent.notify import Notifier
-    from agent.notify.digest import pending_digest, post_digest
+    from agent.notify.digest import pending_digest, post_digest, take_digest
 
     with settings_errors():
         settings = get_settings()
@@ -67,7 +67,11 @@ def digest(
         fail("no notification URL is set: set BIANQUE_NOTIFY_URL (or show the digest with --dry-run), see "
              "docs/notifications.md")
     with user_errors(DatabaseURLError, DatabaseUnavailableError), Memory(settings.resolved_database_url) as memory:
-        pending = pending_digest(memory, time.time())
+        now = time.time()  # a run that posts takes its period: a scheduled digest beside it does not list it too
+        pending = pending_digest(memory, now) if dry_run else take_digest(memory, now)
+        if pending is None:
+            console.print("nothing to post: the digest up to now was taken by another run (the scheduler's)")
+            return
         if not pending.alerts:
             console.print(f"nothing to post: no alert judged not needing attention since "
                           f"{to_rfc3339(pending.since) if pending.since is not None else 'ever'}")

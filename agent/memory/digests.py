@@ -82,17 +82,35 @@ class DigestStore(Store):
 
         return self._write_retrying(work)
 
-    def digest_told(self, name: str, until: float) -> None:
-        """Note that what the digest ``name`` lists was delivered (or there was nothing) up to ``until``: the next
-        one lists what came after (a time before the one noted already changes nothing)."""
+    def take_digest_period(self, name: str, until: float, first_s: float) -> float | None:
+        """Take the period of the digest ``name`` up to ``until`` to post, noted as told at once, so that no other run
+        (a replica at the same tick, a manual ``bianque notify digest``, the next tick while this one posts) lists it
+        too: where it begins (what was told before, else ``first_s`` before ``until``), None when nothing is left
+        before ``until``. One not delivered is given back (:meth:`give_back_digest_period`)."""
         if until != until:  # NaN
             raise InvalidInputError("until: not a number")
+
+        def work(session: Session) -> float | None:
+            row = session.get(NoticeDigestRow, name, with_for_update=True)
+            if row is None:  # on PostgreSQL a racing insert meets the primary key and is tried again
+                session.add(NoticeDigestRow(name=name, told_until=until))
+                session.flush()
+                return until - first_s
+            since = row.told_until if row.told_until is not None else until - first_s
+            if since >= until:
+                return None
+            row.told_until = until
+            return since
+
+        return self._write_retrying(work)
+
+    def give_back_digest_period(self, name: str, since: float) -> None:
+        """A period taken from ``since`` was not delivered: the next digest lists from ``since`` again (with any later
+        period taken meanwhile: listed twice rather than lost)."""
         with self._write() as session:
             row = session.get(NoticeDigestRow, name, with_for_update=True)
-            if row is None:
-                session.add(NoticeDigestRow(name=name, told_until=until))
-            elif row.told_until is None or row.told_until < until:
-                row.told_until = until
+            if row is not None and row.told_until is not None and row.told_until > since:
+                row.told_until = since
 
     def digest_told_until(self, name: str) -> float | None:
         """Up to when what the digest ``name`` lists was delivered; None: never."""

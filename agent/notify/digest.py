@@ -2,8 +2,10 @@
 since the last digest (in ``attention`` mode none of them is posted, so a wrong "noise" verdict would reach no one).
 
 Opt-in (``BIANQUE_NOTIFY_DIGEST``, a crontab): the scheduler posts it at each tick, once across replicas (the tick is
-claimed in the database), and only when there is something to list; ``bianque notify digest --dry-run`` shows it.
-A digest not delivered is listed again by the next one: what it covers is noted as told only once delivered.
+claimed in the database), and only when there is something to list; ``bianque notify digest`` posts it now and
+``--dry-run`` shows it. Each run takes its period in the database before it posts (what was told up to its time), so a
+manual run beside a scheduled one never lists the same alert twice; a digest not delivered gives its period back, and
+the next one lists it again.
 """
 
 from __future__ import annotations
@@ -82,13 +84,17 @@ def pending_digest(memory: Memory, until: float) -> Digest:
     return Digest(since, until, memory.quiet_alerts(since, until))
 
 
+def take_digest(memory: Memory, until: float) -> Digest | None:
+    """The digest to post at ``until``, its period taken (``Memory.take_digest_period``): what was not told up to
+    ``until`` (the first one ever: the ``FIRST_S`` before it); None when another run took it all."""
+    since = memory.take_digest_period(DIGEST, until, FIRST_S)
+    return Digest(since, until, memory.quiet_alerts(since, until)) if since is not None else None
+
+
 def post_digest(memory: Memory, notifier: Notifier, digest: Digest, shown: int) -> Delivery | None:
-    """Post ``digest`` now when it lists something (None when not: nothing is posted) and note its period told once
-    delivered, or when empty; a digest not delivered leaves it to the next (the first one ever notes where its period
-    began, so the next starts there too)."""
+    """Post ``digest`` (taken by :func:`take_digest`) now when it lists something (None when not: nothing is posted);
+    one not delivered gives its period back to the next."""
     delivery = notifier.send(digest.notice(notifier.ui_url, shown)) if digest.alerts else None
-    if delivery is None or delivery.delivered:
-        memory.digest_told(DIGEST, digest.until)
-    elif digest.since is not None:
-        memory.digest_told(DIGEST, digest.since)  # moves nothing unless it was the first
+    if delivery is not None and not delivery.delivered and digest.since is not None:
+        memory.give_back_digest_period(DIGEST, digest.since)
     return delivery

@@ -8,7 +8,7 @@ import time
 
 from agent.memory import Memory
 from agent.notify import notifier_for
-from agent.notify.digest import DIGEST, pending_digest, post_digest
+from agent.notify.digest import DIGEST, post_digest, take_digest
 from agent.scheduler.jobs import CLAIMANT, TICK_LOOKBACK_S, configured_settings, failure_reason
 from agent.scheduler.specs import last_tick
 
@@ -31,7 +31,10 @@ def scheduled_digest(now: float | None = None) -> bool:
             if not memory.claim_digest(DIGEST, tick, CLAIMANT):
                 log.info("the digest due at %s was taken by another replica", tick)
                 return False
-            digest = pending_digest(memory, tick)
+            digest = take_digest(memory, tick)
+            if digest is None:
+                log.info("the digest up to %s was taken by another run", tick)
+                return False
             delivery = post_digest(memory, notifier_for(settings), digest, settings.notify_digest_max)
     except Exception as exc:  # noqa: BLE001 - the database away: the next digest lists these too
         log.warning("digest not posted: %s", failure_reason(exc))

@@ -37,6 +37,7 @@ from tests.test_memory_schedules import (
 from tests.test_notify_digest import (
     check_corrected_quiet_alerts,
     check_digest_claims,
+    check_digest_periods,
     check_quiet_alerts,
     claim_digest_at_once,
 )
@@ -195,6 +196,7 @@ def test_the_same_news_claimed_at_once_by_several_processes_is_told_once(postgre
 def test_digest_claims(postgres_db_url: str) -> None:
     with Memory(postgres_db_url) as memory:
         check_digest_claims(memory)
+        check_digest_periods(memory)
         check_quiet_alerts(memory)
 
 
