@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -68,13 +69,28 @@ def test_digest_claims(memory) -> None:
     check_digest_claims(memory)
 
 
-def claim_digest_at_once(url: str, claimants: int) -> list[bool]:
-    """``claimants`` processes claim one digest tick at the same moment: what each was told."""
-    return each_at_once(url, claimants, lambda store, i: store.claim_digest(DIGEST, TICK, f"host-{i}:1"))
+def claim_digest_at_once(url: str, claimants: int, ask: Any = None) -> list[Any]:
+    """``claimants`` processes claim one digest tick at the same moment (or ``ask(store, claimant)`` something else
+    of the digest): what each was told."""
+    def claim(store: Memory, index: int) -> Any:
+        name = f"host-{index}:1"
+        return store.claim_digest(DIGEST, TICK, name) if ask is None else ask(store, name)
+
+    return each_at_once(url, claimants, claim)
 
 
 def test_one_digest_tick_claimed_at_once_is_claimed_once(tmp_path) -> None:
     assert sorted(claim_digest_at_once(f"sqlite:///{tmp_path / 'race.db'}", 4)) == [False, False, False, True]
+
+
+def take_period_at_once(store: Memory, _claimant: str) -> float | None:
+    return store.take_digest_period(DIGEST, TICK, 100.0)
+
+
+def test_one_digest_period_taken_at_once_is_taken_once(tmp_path) -> None:
+    """A scheduled and a manual run at the same moment: one lists the period, the other nothing."""
+    told = claim_digest_at_once(f"sqlite:///{tmp_path / 'race.db'}", 4, take_period_at_once)
+    assert sorted(told, key=str) == [TICK - 100.0, None, None, None]
 
 
 def test_only_the_service_alerts_judged_not_needing_attention_are_listed_by_when_their_case_finished(memory):

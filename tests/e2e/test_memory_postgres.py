@@ -35,11 +35,13 @@ from tests.test_memory_schedules import (
     claim_at_once,
 )
 from tests.test_notify_digest import (
+    TICK,
     check_corrected_quiet_alerts,
     check_digest_claims,
     check_digest_periods,
     check_quiet_alerts,
     claim_digest_at_once,
+    take_period_at_once,
 )
 from tests.test_notify_repeats import check_replicas_post_once
 
@@ -207,6 +209,12 @@ def test_quiet_alerts_corrected_to_needing_attention_are_left_out(postgres_db_ur
 
 def test_one_digest_tick_claimed_at_once_is_claimed_once(postgres_db_url: str) -> None:
     assert sorted(claim_digest_at_once(postgres_db_url, 6)) == [False] * 5 + [True]
+
+
+def test_one_digest_period_taken_at_once_is_taken_once(postgres_db_url: str) -> None:
+    """Racing first inserts meet the primary key and are tried again: one run lists the period."""
+    told = claim_digest_at_once(postgres_db_url, 6, take_period_at_once)
+    assert sorted(told, key=str) == [TICK - 100.0] + [None] * 5
 
 
 def test_replicas_posting_the_same_news_at_once_post_it_once(postgres_db_url: str) -> None:
