@@ -257,3 +257,28 @@ def test_an_outcome_the_database_cannot_record_is_one_warning_line_not_a_traceba
                                    "lease runs out): RuntimeError: connection to server at 127.0.0.1 port 15432 "
                                    "failed: Connection refused")
     assert record.exc_info is None
+
+
+def test_a_database_error_failing_a_queued_investigation_is_kept_as_its_first_line(memory, caplog):
+    """The queue's ``last_error``, the log and the notification of a run given up had held the database's whole
+    message: PostgreSQL's quotes the refused parameter, here alert text, which a chat notification would post."""
+    import sqlite3
+
+    from sqlalchemy.exc import DataError
+
+    item = memory.enqueue(alert_event(), source="webhook")
+
+    def investigator(event, *, skill=None, source="api", thread_id=None):  # noqa: ANN001, ANN202, ARG001
+        raise DataError("INSERT INTO checkpoints VALUES (%(p)s)", {"p": "annotation: secret text"},
+                        sqlite3.DataError("invalid byte sequence\nCONTEXT: unnamed portal parameter $5 = 'secret'"))
+
+    workers = QueueWorkers(memory, investigator, WorkerPolicy(workers=1, lease_s=600, poll_s=0.05, max_attempts=1))
+    workers.start()
+    try:
+        drain(memory)
+    finally:
+        workers.stop()
+    failed = memory.get_queued(item.id)
+    assert (failed.status, failed.last_error) == ("failed", "DataError: invalid byte sequence")
+    said = " ".join(r.getMessage() for r in caplog.records if r.name == "agent.api.workers")
+    assert "DataError: invalid byte sequence; giving up" in said and "secret" not in said

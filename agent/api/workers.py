@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from agent.api.investigator import Investigator
 from agent.graph.owner import owner_gone, process_owner
 from agent.memory import Memory, QueueItemRecord
-from agent.memory.db import database_problem, first_line_said
+from agent.memory.db import database_problem, failure_reason, first_line_said
 from agent.notify import Notifier
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class QueueWorkers:
             self._investigate(item)
         except Exception as exc:  # the database failed while recording the outcome: the lease runs out, it is retried
             log.warning("could not record the outcome of queued investigation %s (retried once its lease runs out): "
-                        "%s: %s", item.id, type(exc).__name__, exc)
+                        "%s", item.id, failure_reason(exc))
             log.debug("the failure in full", exc_info=exc)
         finally:
             with self._lock:
@@ -176,16 +176,17 @@ class QueueWorkers:
                 raise RuntimeError("the investigation finished without storing a case")
         except Exception as exc:
             retry_in = self.policy.retry_in(item.attempts)
+            why = failure_reason(exc)  # a database's error: its first line, never the statement or its values
             with self._lock:
                 self.failed_attempts += 1
             log.warning(
-                "queued investigation %s (incident %s) failed on attempt %d: %s: %s; %s",
-                item.id, item.incident_id, item.attempts, type(exc).__name__, exc,
+                "queued investigation %s (incident %s) failed on attempt %d: %s; %s",
+                item.id, item.incident_id, item.attempts, why,
                 "giving up" if retry_in is None else f"retrying in {retry_in:.0f} s",
             )
-            self.memory.fail_queued(item.id, self.identity, f"{type(exc).__name__}: {exc}", retry_in=retry_in)
+            self.memory.fail_queued(item.id, self.identity, why, retry_in=retry_in)
             if retry_in is None:
-                self.notifier.failure(_origin(item), f"{type(exc).__name__}: {exc} (after {item.attempts} attempts)")
+                self.notifier.failure(_origin(item), f"{why} (after {item.attempts} attempts)")
             return
         if self.memory.finish_queued(item.id, self.identity, result.case_id) is None:
             log.warning("queued investigation %s finished after its lease was lost (case %s)", item.id, result.case_id)
