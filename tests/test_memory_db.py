@@ -151,6 +151,13 @@ def test_the_no_index_migration_keeps_existing_rows(tmp_path) -> None:
     check_no_index_migration_keeps_rows(f"sqlite:///{tmp_path / 'm.db'}")
 
 
+def test_the_case_of_a_checkpoint_thread_is_found_by_an_index_not_a_scan(tmp_path) -> None:
+    """A reloaded UI page looks its question's case up by thread (``case_of_thread``); that read the whole table."""
+    with Memory(f"sqlite:///{tmp_path / 'm.db'}") as memory, memory.engine.connect() as conn:
+        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN SELECT id FROM cases WHERE thread_id = ?", ("t",)).fetchall()
+    assert any("ix_cases_thread_id" in str(step) for step in plan), plan
+
+
 def test_a_new_sqlite_file_another_connection_holds_as_it_turns_to_wal_is_waited_for(tmp_path, monkeypatch) -> None:
     """Turning a new file to WAL while another connection holds a lock (replicas opening one new file at once) is
     answered "database is locked" at once, without SQLite's busy wait: it is tried again until the lock goes."""

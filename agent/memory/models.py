@@ -88,7 +88,7 @@ class CaseRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     bundle_path: Mapped[str | None] = mapped_column(Text)
     gathered: Mapped[dict[str, Any] | None]
-    thread_id: Mapped[str | None] = mapped_column(String(200))
+    thread_id: Mapped[str | None] = mapped_column(String(200), index=True)
     created_at: Mapped[float] = mapped_column(default=now, index=True)
     finished_at: Mapped[float | None]
 
