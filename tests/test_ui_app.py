@@ -670,3 +670,15 @@ def test_a_link_to_a_case_not_stored_here_says_so_instead_of_showing_another_cas
     assert "No case '[nosuch](https://evil.example)' is stored here" in shown(warning)
     assert "\\[nosuch\\]" in warning  # escaped: the id from the address is text, never a link
     assert at.selectbox[1].value == newest and any(f"Case {newest}" in h.value for h in at.subheader)
+
+
+def test_the_data_home_is_shown_as_written_whatever_its_path_holds(tmp_path, monkeypatch):
+    """The sidebar put the home in a code span its own backtick ended (the rest rendered as markdown)."""
+    from ui.formatting import code
+
+    home = tmp_path / "team`s _data_ home"
+    monkeypatch.setenv("BIANQUE_HOME", str(home))
+    get_settings.cache_clear()
+    at = app().run()
+    assert not at.exception
+    assert f"Data home: {code(str(home))}" in [c.value for c in at.sidebar.caption]

@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:  # ``streamlit run`` puts only ui/ on the path; th
 import streamlit as st  # noqa: E402
 
 from ui import backend  # noqa: E402
-from ui.formatting import friendly_error, plain  # noqa: E402
+from ui.formatting import code, friendly_error, plain  # noqa: E402
 from ui.widgets import log  # noqa: E402
 
 PAGES = [
@@ -38,7 +38,7 @@ def render_sidebar() -> bool:
     with st.sidebar:
         st.markdown("### Bian Que")
         st.caption(f"Reasoner: {backend.reasoner_label(config)}")
-        st.caption(f"Data home: `{config.home}`")
+        st.caption(f"Data home: {code(str(config.home))}")
         st.caption(f"Metrics: {backend.metrics_label(config)}")
         st.caption(plain(f"Notifications: {backend.notifications_label(config)}"))
     return True

@@ -14,6 +14,7 @@ from agent.verdict import Verdict
 from ui import backend
 from ui.formatting import (
     badges_markdown,
+    code,
     friendly_error,
     inspection_rows,
     plain,
@@ -89,8 +90,8 @@ def render_answer(answer: Answer, source: str, *, key: str) -> None:
     render_verdict(result.verdict, result.findings)
     skill = result.skill.get("name", "?")
     st.caption(
-        f"Data: {plain(source)} · routed to **{answer.route.pattern.value}** ({answer.route.reason}) · "
-        f"Skill `{skill}` · {len(result.findings)} findings"
+        f"Data: {plain(source)} · routed to **{answer.route.pattern.value}** ({plain(answer.route.reason)}) · "
+        f"Skill {code(skill)} · {len(result.findings)} findings"
     )
     if result.case_id:
         left, right = st.columns([3, 1], vertical_alignment="center")

@@ -11,7 +11,7 @@ from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
 from ui import backend
 from ui.correction_form import FORM_WORDING, render_correction_form, render_flash
-from ui.formatting import case_option, case_rows, finding_rows, plain, report_markdown, skill_label
+from ui.formatting import case_option, case_rows, code, finding_rows, plain, report_markdown, skill_label
 from ui.refine_panel import render_refine_panel
 from ui.widgets import SELECTED_CASE, loaded_or_stop, log, render_verdict, show_error
 
@@ -25,7 +25,7 @@ def render_case(case: CaseRecord) -> None:
     st.caption(plain(case.event.describe()))
     duration = f"{case.duration_ms} ms" if case.duration_ms is not None else "-"
     st.markdown(
-        f"**Status** {case.status} · **Skill** `{skill_label(case)}` · **Reasoner** {case.reasoner or '-'} · "
+        f"**Status** {case.status} · **Skill** {code(skill_label(case))} · **Reasoner** {case.reasoner or '-'} · "
         f"**Duration** {duration}"
     )
     st.caption(
