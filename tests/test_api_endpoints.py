@@ -633,7 +633,8 @@ def _alter_by_hand(memory, statement: str) -> None:
 @pytest.mark.parametrize(("statement", "call", "said"), [
     ("DROP TABLE alerts", lambda client: client.post("/webhook/alertmanager", json=webhook(alert())),
      "no such table: alerts"),
-    ("ALTER TABLE cases DROP COLUMN thread_id", lambda client: client.get("/cases"), "no such column: cases.thread_id"),
+    ("ALTER TABLE cases DROP COLUMN bundle_path", lambda client: client.get("/cases"),
+     "no such column: cases.bundle_path"),
 ])
 def test_a_schema_that_is_not_current_answers_500_naming_it_not_503_retry_later(memory, investigator, statement,
                                                                                 call, said):
