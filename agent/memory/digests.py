@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from agent.memory.cases import correction_record
@@ -63,24 +63,12 @@ class DigestStore(Store):
 
     def claim_digest(self, name: str, tick: float, claimant: str) -> bool:
         """Claim posting the digest ``name`` due at ``tick``: True for the first process to ask, False for every
-        other (replicas post each digest once). A conditional UPDATE, else an INSERT, in one transaction (on
-        PostgreSQL a racing insert meets the primary key and is tried again)."""
+        other (replicas post each digest once; :meth:`Store._claim_or_create`)."""
         check_length("claimant", claimant, NoticeDigestRow.__table__.c.claimed_by.type.length)
-
-        def work(session: Session) -> bool:
-            claimed = session.execute(
-                update(NoticeDigestRow)
-                .where(NoticeDigestRow.name == name,
-                       or_(NoticeDigestRow.claimed_tick.is_(None), NoticeDigestRow.claimed_tick < tick))
-                .values(claimed_tick=tick, claimed_by=claimant)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed or session.get(NoticeDigestRow, name) is not None:
-                return bool(claimed)
-            session.execute(insert(NoticeDigestRow).values(name=name, claimed_tick=tick, claimed_by=claimant))
-            return True
-
-        return self._write_retrying(work)
+        unclaimed = or_(NoticeDigestRow.claimed_tick.is_(None), NoticeDigestRow.claimed_tick < tick)
+        claim = {"claimed_tick": tick, "claimed_by": claimant}
+        return self._claim_or_create(NoticeDigestRow, name, (NoticeDigestRow.name == name) & unclaimed, claim,
+                                     {"name": name, **claim})
 
     def take_digest_period(self, name: str, until: float, first_s: float) -> float | None:
         """Take the period of the digest ``name`` up to ``until`` to post, noted as told at once, so that no other run

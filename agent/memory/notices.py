@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete
 
 from agent.memory.errors import InvalidInputError, storable_text
 from agent.memory.models import NoticeHoldRow
@@ -29,35 +28,20 @@ class NoticeStore(Store):
     def claim_news(self, origin: str, signature: str, now: float, repeat_s: float) -> bool:
         """Claim telling ``signature`` as the news of ``origin`` at ``now``: True when it is to be posted (the origin
         told nothing yet, other news, or this news ``repeat_s`` or more ago: now remembered as told at ``now``),
-        False when it is a repeat. One transaction: a conditional UPDATE, else an INSERT, so of processes claiming
-        the same news at once one is told True (the row lock decides on PostgreSQL, where the losing insert meets
-        the primary key and is tried again; the write lock on SQLite). Holds expired by then are removed first,
+        False when it is a repeat; of processes claiming the same news at once one is told True
+        (:meth:`Store._claim_or_create`). Holds expired by then are removed first,
         in a transaction of their own (two claims each removing the other's expired hold had deadlocked)."""
         if not signature:
             raise InvalidInputError("signature: empty (news without one is never a repeat)")
         origin_key, signature_key = text_key(origin), text_key(signature)
-
-        def work(session: Session) -> bool:
-            news = session.execute(
-                update(NoticeHoldRow)
-                .where(NoticeHoldRow.origin_key == origin_key,
-                       ~((NoticeHoldRow.signature_key == signature_key) & (NoticeHoldRow.told_at > now - repeat_s)))
-                .values(signature_key=signature_key, told_at=now)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if news:
-                return True
-            if session.scalar(select(NoticeHoldRow.origin_key).where(NoticeHoldRow.origin_key == origin_key)):
-                return False
-            session.execute(insert(NoticeHoldRow).values(origin_key=origin_key,
-                                                         origin=storable_text(origin, ORIGIN_CHARS),
-                                                         signature_key=signature_key, told_at=now))
-            return True
-
         with self._write() as session:
             session.execute(delete(NoticeHoldRow).where(NoticeHoldRow.told_at <= now - repeat_s)
                             .execution_options(synchronize_session=False))
-        return self._write_retrying(work)
+        other_news = ~((NoticeHoldRow.signature_key == signature_key) & (NoticeHoldRow.told_at > now - repeat_s))
+        told = {"signature_key": signature_key, "told_at": now}
+        return self._claim_or_create(
+            NoticeHoldRow, origin_key, (NoticeHoldRow.origin_key == origin_key) & other_news, told,
+            {"origin_key": origin_key, "origin": storable_text(origin, ORIGIN_CHARS), **told})
 
     def forget_news(self, origin: str, signature: str | None = None, told_at: float | None = None) -> bool:
         """Forget what ``origin`` told (its next news is posted whatever it is): any news, or only ``signature``

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import ColumnElement, Engine, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -66,6 +66,24 @@ class Store:
                 if attempt == attempts:
                     raise
         raise AssertionError("unreachable")
+
+    def _claim_or_create(self, row_type: type[Any], key: Any, claimable: ColumnElement[bool],
+                         claimed: dict[str, Any], created: dict[str, Any]) -> bool:
+        """Claim the row of ``row_type`` with primary key ``key``: set ``claimed`` on it where ``claimable`` (which
+        names the key) holds (True); leave it when it exists and does not (False); insert ``created`` when there is
+        none (True). A conditional UPDATE, else an INSERT, in one transaction, so of processes claiming at once one
+        is told True (the row lock decides on PostgreSQL, where a losing insert meets the primary key and is tried
+        again; the write lock on SQLite)."""
+        def work(session: Session) -> bool:
+            if session.execute(update(row_type).where(claimable).values(**claimed)
+                               .execution_options(synchronize_session=False)).rowcount:
+                return True
+            if session.get(row_type, key) is not None:
+                return False
+            session.execute(insert(row_type).values(**created))
+            return True
+
+        return self._write_retrying(work)
 
     def close(self) -> None:
         """Release the engine's connections."""
