@@ -27,29 +27,35 @@ LISTING_KEPT_S = 60.0  # how long routing questions reuses a listing of the sour
 
 
 class KeptListings:
-    """Each configuration of live sources' service listing, reused for ``kept_s`` (``clock``: seconds, monotonic), so
-    routing a question does not ask the servers and the log store (a ``SELECT DISTINCT`` over it) every time. A
-    listing a source did not answer is not kept: the next question asks again."""
+    """Each configuration of live sources' service listing (:func:`listed_services`), reused while younger than
+    ``kept_s`` (``clock``: seconds, monotonic), so routing a question does not ask the servers and the log store (a
+    ``SELECT DISTINCT`` over it) every time. A listing a source did not answer is reused only while younger than
+    ``unanswered_kept_s`` (default none: the next question asks again; one command, which waits for a silent server
+    once, keeps it as long as it keeps the others: :func:`agent.scheduler.service.services_listing`)."""
 
-    def __init__(self, kept_s: float = LISTING_KEPT_S, clock: Callable[[], float] = time.monotonic) -> None:
-        self.kept_s, self.clock = kept_s, clock
-        self._kept: dict[tuple[Any, ...], tuple[float, list[str]]] = {}
+    def __init__(self, kept_s: float = LISTING_KEPT_S, *, unanswered_kept_s: float = 0.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.kept_s, self.unanswered_kept_s, self.clock = kept_s, unanswered_kept_s, clock
+        self._kept: dict[tuple[Any, ...], tuple[float, ListedServices]] = {}
         self._lock = threading.Lock()
 
-    def known(self, settings: Settings, timeout_s: float) -> list[str]:
-        """The services the settings' sources list (:func:`listed_services`), reused while younger than ``kept_s``."""
+    def listing(self, settings: Settings, timeout_s: float) -> ListedServices:
+        """The services the settings' sources list, each server asked within ``timeout_s``, or the kept listing."""
         key = (settings.prometheus_url, settings.service_label, settings.resolved_observability_url,
                str(settings.topology_file or ""), timeout_s)
         now = self.clock()
         with self._lock:
             kept = self._kept.get(key)
-        if kept is not None and now - kept[0] < self.kept_s:
-            return list(kept[1])
+        if kept is not None and now - kept[0] < (self.unanswered_kept_s if kept[1].unanswered else self.kept_s):
+            return kept[1]
         listing = listed_services(settings, timeout_s=timeout_s)
-        if not listing.unanswered:
-            with self._lock:
-                self._kept[key] = (now, listing.known)
-        return listing.known
+        with self._lock:
+            self._kept[key] = (now, listing)
+        return listing
+
+    def known(self, settings: Settings, timeout_s: float) -> list[str]:
+        """The services of :meth:`listing`."""
+        return list(self.listing(settings, timeout_s).known)
 
 
 LISTINGS = KeptListings()

@@ -251,3 +251,24 @@ def test_a_listing_a_source_did_not_answer_is_not_kept(bianque_home, monkeypatch
     listings = KeptListings(clock=lambda: 0.0)
     assert known_services(settings, listings=listings) == known_services(settings, listings=listings) == ["gateway"]
     assert len(asked) == 2
+
+
+def test_one_command_keeps_even_a_listing_a_source_did_not_answer(bianque_home, monkeypatch):
+    """The keeper of one command (`schedule add`: the sync and the warning) waits for a silent server once: the
+    listing it did not answer is kept as long as the others; the keeper of chat questions asks again."""
+    import math
+    import socket
+
+    from agent.config import get_settings
+    from agent.runtime import KeptListings
+
+    asked = _counted_log_listings(monkeypatch)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = get_settings().model_copy(update={"prometheus_url": f"http://127.0.0.1:{port}"})
+    _store_lines_of(["gateway"])
+    command = KeptListings(math.inf, unanswered_kept_s=math.inf, clock=lambda: 0.0)
+    first = command.listing(settings, 0.3)
+    assert first.unanswered and command.listing(settings, 0.3) == first
+    assert len(asked) == 1

@@ -15,11 +15,11 @@ runs are taken up without a restart.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC
-from functools import cache
 from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
@@ -202,16 +202,18 @@ def stored_next_runs(engine: Engine) -> dict[str, float | None]:
 
 def services_listing(settings: Settings) -> Callable[[], ListedServices]:
     """The services the configured live sources know (:func:`agent.runtime.listed_services`, each server given
-    ``SERVICE_CHECK_TIMEOUT_S``), listed once, when first asked: the sync and the warning of one ``schedule add``
-    share it, so a server that does not answer is waited for once. Sources that cannot be listed at all (a bad
-    topology file) know no service and say why."""
-    from agent.runtime import ListedServices, listed_services
+    ``SERVICE_CHECK_TIMEOUT_S``), listed once, when first asked, and kept (one ``KeptListings`` that keeps even a
+    listing a source did not answer): the sync and the warning of one ``schedule add`` share it, so a server that
+    does not answer is waited for once. Sources that cannot be listed at all (a bad topology file, read before any
+    server is asked) know no service and say why."""
+    from agent.runtime import KeptListings, ListedServices
     from agent.scheduler.specs import SERVICE_CHECK_TIMEOUT_S
 
-    @cache
+    kept = KeptListings(math.inf, unanswered_kept_s=math.inf)
+
     def listing() -> ListedServices:
         try:
-            return listed_services(settings, timeout_s=SERVICE_CHECK_TIMEOUT_S)
+            return kept.listing(settings, SERVICE_CHECK_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - a bad topology file: no service is known
             return ListedServices([], [f"the services could not be listed ({failure_reason(exc)})"])
 
