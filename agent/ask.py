@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.asked import Listing, asked_listings, asks_for_listing
+from agent.asked import Listing, asked_listings, asks_for_listing, changes_asked
 from agent.bundles.event_file import change_problem
 from agent.config import Settings
 from agent.events import Alert, ChangeEvent, Event, InspectionScope, Pattern
@@ -19,8 +19,7 @@ from agent.graph.nodes.report import literal
 from agent.graph.timing import CHANGE_LOOKUP_S, logged_start
 from agent.inputs import InputError, events_from_alert_data
 from agent.investigate import InvestigationResult, investigate_checkpointed
-from agent.skills.templates import escape_glob
-from agent.sources.base import ChangeRequest, ChangeSource
+from agent.sources.base import ChangeSource
 from agent.timeparse import to_short_utc
 
 MAX_QUESTION_CHARS = 4000  # the HTTP API's and the chat box's limit
@@ -106,8 +105,7 @@ def route_question(question: str, known_services: Iterable[str]) -> Route:
 def latest_change(service: str, now: float, changes: ChangeSource) -> ChangeEvent | None:
     """The newest change of ``service`` the change store logged in the day before ``now``, as the change the release
     gate judges (named by its id: the gate reads when it began off its line); None when it logged none or failed."""
-    request = ChangeRequest(services=(escape_glob(service),), start=now - CHANGE_LOOKUP_S, end=now, types=())
-    logged = changes.query(request).data
+    logged = changes.query(changes_asked([service], now, CHANGE_LOOKUP_S)).data
     if not logged:
         return None
     newest = max(logged, key=lambda record: record.ts)

@@ -7,6 +7,7 @@ An investigation shows a change only as a Finding near an anomaly's onset and lo
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 
@@ -50,6 +51,12 @@ def asked_span(text: str) -> float:
     return float(span.group(1) or 1) * SPAN_UNITS[span.group(2)] if span else DEFAULT_SPAN_S
 
 
+def changes_asked(services: Iterable[str], now: float, span_s: float) -> ChangeRequest:
+    """Every type of change logged for ``services`` (each read as its own name, never as a glob) in the ``span_s``
+    seconds before ``now``."""
+    return ChangeRequest(services=tuple(map(escape_glob, services)), start=now - span_s, end=now, types=())
+
+
 def _span_words(span_s: float) -> str:
     return f"{span_s / 3600:g}h" if span_s >= 7200 else f"{span_s / 60:g}m"
 
@@ -61,15 +68,15 @@ def asked_listings(question: str, services: list[str], now: float, changes: Chan
     text = question.lower()
     span_s = asked_span(text)
     where = f"in the last {_span_words(span_s)} ({', '.join(services) or 'every service'})"
-    globs = tuple(map(escape_glob, services))
     listed = []
     if changes is not None and CHANGE_QUESTION.search(text):
-        found = changes.query(ChangeRequest(services=globs, start=now - span_s, end=now, types=()))
+        found = changes.query(changes_asked(services, now, span_s))
         lines = [f"{to_short_utc(c.ts)} {c.service}: {c.type} {c.id}" + (f" {c.version}" if c.version else "")
                  + (f" ({c.description})" if c.description else "") + (f" by {c.author}" if c.author else "")
                  for c in sorted(found.data, key=lambda c: c.ts, reverse=True)]
         listed.append(Listing(title=f"Changes logged {where}", lines=lines, error=found.error))
     if logs is not None and LOG_QUESTION.search(text):
+        globs = tuple(map(escape_glob, services))
         found = logs.query(LogRequest(services=globs, start=now - span_s, end=now, limit=LOG_LINES_READ))
         newest = sorted(found.data, key=lambda line: line.ts, reverse=True)[:SHOWN_LOG_LINES]
         lines = [f"{to_short_utc(line.ts)} {line.service} {line.level}: {line.message[:MESSAGE_CHARS]}"

@@ -117,6 +117,22 @@ def test_the_latest_change_of_the_named_service_is_the_one_a_release_question_ju
     assert judged_change(route_question("why is ranking slow?", SERVICES), changes, now)[1] is None
 
 
+def test_a_service_named_with_glob_characters_is_asked_for_its_own_changes_only(bianque_home):
+    """The release gate's latest change and a listing of the span ask the change store the same way
+    (``changes_asked``): a service whose name holds glob characters is its own name, not a pattern."""
+    from agent.ask import latest_change
+    from agent.asked import asked_listings
+    from agent.config import get_settings
+    from agent.sources.sqlstore import SqlChangeSource
+
+    now = 100_000.0
+    store_changes([("d-1", "svc[1]", now - 1800), ("d-2", "svc1", now - 60)])
+    changes = SqlChangeSource(get_settings().resolved_observability_url)
+    assert latest_change("svc[1]", now, changes).id == "d-1"
+    [listed] = asked_listings("what changed?", ["svc[1]"], now, changes, None)
+    assert [line.split()[4] for line in listed.said()] == ["d-1"]
+
+
 def test_a_question_asking_what_changed_lists_the_change_store_s_lines_of_the_span_it_names(bianque_home):
     """'what changed in the last hour?' was answered by a health inspection that never names a change (a change is
     a Finding only near an anomaly's onset): the store's changes of the span are listed, newest first."""
