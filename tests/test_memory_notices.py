@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alembic import command
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from agent.memory import Memory
 from agent.memory.db import alembic_config, make_engine, upgrade
@@ -42,6 +42,29 @@ def test_expired_holds_are_removed_as_news_is_claimed(memory) -> None:
     memory.claim_news("old origin", "s", 1000.0, 3600.0)
     memory.claim_news(ORIGIN, "s", 1000.0 + 3600.0, 3600.0)
     assert memory.forget_news("old origin") is False  # gone: it held nothing back any more
+
+
+def check_forgetting_nothing_held_writes_nothing(memory: Memory, replica: Memory) -> None:
+    """Every healthy run and every alert needing no attention forgets its origin's news: with none held that is a read,
+    not a write transaction (a DELETE, SQLite's write lock); a hold another replica claimed is still forgotten. Also
+    run on PostgreSQL."""
+    statements: list[str] = []
+    event.listen(memory.engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, *_rest: statements.append(statement.upper()))
+    assert memory.forget_news(ORIGIN) is False
+    assert memory.forget_news(ORIGIN, "warning: disk", 1000.0) is False
+    written = [s for s in statements if s.startswith(("DELETE", "BEGIN IMMEDIATE"))]  # SQLite's write lock
+    assert written == [] and sum(s.startswith("SELECT") for s in statements) == 2
+    assert replica.claim_news(ORIGIN, "warning: disk", 1000.0, 3600.0) is True
+    assert memory.forget_news(ORIGIN, "warning: disk", 999.0) is False  # not that claim
+    assert memory.forget_news(ORIGIN) is True  # the other replica's hold, cleared here
+    assert any(s.startswith("DELETE") for s in statements)
+    assert replica.claim_news(ORIGIN, "warning: disk", 1001.0, 3600.0) is True  # news again, anywhere
+
+
+def test_forgetting_nothing_held_writes_nothing(memory) -> None:
+    with Memory(memory.url) as replica:
+        check_forgetting_nothing_held_writes_nothing(memory, replica)
 
 
 def claim_news_at_once(url: str, claimants: int) -> list[bool]:

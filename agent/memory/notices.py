@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from agent.memory.errors import InvalidInputError, storable_text
 from agent.memory.models import NoticeHoldRow
@@ -45,12 +45,16 @@ class NoticeStore(Store):
 
     def forget_news(self, origin: str, signature: str | None = None, told_at: float | None = None) -> bool:
         """Forget what ``origin`` told (its next news is posted whatever it is): any news, or only ``signature``
-        claimed at ``told_at`` (a post that was not delivered: a newer claim stays). False when there was none."""
+        claimed at ``told_at`` (a post that was not delivered: a newer claim stays). False when there was none: then
+        only read (every healthy run forgets its origin's news, mostly with none held), with no write transaction."""
         where = [NoticeHoldRow.origin_key == text_key(origin)]
         if signature is not None:
             where.append(NoticeHoldRow.signature_key == text_key(signature))
         if told_at is not None:
             where.append(NoticeHoldRow.told_at == told_at)
+        with self._read() as session:
+            if session.scalar(select(NoticeHoldRow.origin_key).where(*where)) is None:
+                return False  # a hold claimed after this read is as if claimed after the delete: it stays
         with self._write() as session:
             return bool(session.execute(delete(NoticeHoldRow).where(*where)
                                         .execution_options(synchronize_session=False)).rowcount)

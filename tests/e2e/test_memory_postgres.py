@@ -19,7 +19,11 @@ from tests.test_memory_db import (
     check_starts_at_migration_keeps_rows,
     init_concurrently,
 )
-from tests.test_memory_notices import check_news_claims, claim_news_at_once
+from tests.test_memory_notices import (
+    check_forgetting_nothing_held_writes_nothing,
+    check_news_claims,
+    claim_news_at_once,
+)
 from tests.test_memory_queue import check_failure_message_stored, check_stale_copy_and_refire, check_would_queue
 from tests.test_memory_roundtrip import finished_case, rca_verdict, run_core_round_trips
 from tests.test_memory_schedules import (
@@ -189,6 +193,11 @@ def test_a_case_failure_quoting_a_nul_is_stored(postgres_db_url: str) -> None:
 def test_news_claims(postgres_db_url: str) -> None:
     with Memory(postgres_db_url) as memory:
         check_news_claims(memory)
+
+
+def test_forgetting_nothing_held_writes_nothing(postgres_db_url: str) -> None:
+    with Memory(postgres_db_url) as memory, Memory(postgres_db_url) as replica:
+        check_forgetting_nothing_held_writes_nothing(memory, replica)
 
 
 def test_the_same_news_claimed_at_once_by_several_processes_is_told_once(postgres_db_url: str) -> None:
