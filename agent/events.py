@@ -289,6 +289,15 @@ def alert_service_label(alert: Alert, service_label: str = "service") -> str:
     return service_label if alert.labels.get(service_label) else "service"
 
 
+def service_label_problem(alert: Alert, service_label: str = "service") -> tuple[Location, str] | None:
+    """Where and why the label an alert's service is read from (:func:`alert_service_label`) is no service name: it
+    holds a control character (``(("labels", "app"), "contains the control character U+000A …")``); None when it is a
+    name. The model checks ``service`` and ``alertname`` itself, not a configured label: every door taking alerts
+    (the webhook, an alert file, ``POST /investigate``) checks that one with this."""
+    problem = name_problem(alert_service(alert, service_label) or "")
+    return (("labels", alert_service_label(alert, service_label)), problem) if problem else None
+
+
 BUSINESS_LABEL = "business"  # the alert label naming its business module, which Skills' ``scope.business`` selects by
 
 

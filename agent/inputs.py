@@ -22,8 +22,9 @@ from agent.events import (
     event_from_change,
     location_path,
     nul_texts,
+    service_label_problem,
 )
-from agent.names import MAX_NAME_CHARS, name_problem
+from agent.names import MAX_NAME_CHARS
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
@@ -101,11 +102,10 @@ def events_from_alert_data(data: Any, origin: str, now: float, service_label: st
             extra = sorted(alert.model_extra or {})
             unknown = f"; unknown field(s) {', '.join(map(repr, extra))}" if extra else ""
             raise InputError(f"{where}: labels.alertname: required (an Alertmanager alert names its rule){unknown}")
-        service = alert_service(alert, service_label)
+        if (named := service_label_problem(alert, service_label)) is not None:
+            raise InputError(f"{where}: {location_path(named[0])}: {named[1]}")
         label = f"labels.{alert_service_label(alert, service_label)}"
-        if service and (problem := name_problem(service)):  # the model checks only ``service``, not a configured label
-            raise InputError(f"{where}: {label}: {problem}")
-        for field, name in (("labels.alertname", alert.name), (label, service or "")):
+        for field, name in (("labels.alertname", alert.name), (label, alert_service(alert, service_label) or "")):
             _fits(name, where, field)
     events = [event_from_alert(alert, now, service_label) for alert in alerts]
     for i, event in enumerate(events):

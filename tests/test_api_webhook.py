@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.test_api_support import CountingInvestigator, alert, make_client, wait_idle, webhook
+from tests.test_api_support import T0, CountingInvestigator, alert, make_client, wait_idle, webhook
 
 
 def post(client, *alerts):
@@ -456,6 +456,24 @@ def test_a_control_character_in_the_configured_label_is_refused_up_front(app_lab
     wait_idle(app_label_client)
     assert [i["service"] for i in app_label_client.get("/incidents").json()] == ["search"]
     assert [e.service for e, _, _ in investigator.calls] == ["search"]
+
+
+@pytest.mark.parametrize("char", ["\n", "\x1b", "\x85"], ids=["newline", "escape", "C1 NEL"])
+def test_post_investigate_refuses_the_alert_the_webhook_refuses_for_a_control_character(app_label_client,
+                                                                                      investigator, char):
+    """POST /investigate took an alert whose configured service label held a control character (only ``service`` and
+    ``alertname`` were checked, by the model): the webhook refuses that alert, and so does it now, naming the label.
+    Other labels and annotations take one at both doors."""
+    event = {"pattern": "rca", "time": T0, "alert": {"labels": {"alertname": "A", "app": f"check{char}out"}}}
+    response = app_label_client.post("/investigate", json={"event": event})
+    assert response.status_code == 422, response.text
+    [problem] = response.json()["errors"]
+    assert problem["field"] == "event.alert.labels.app"
+    assert problem["message"].startswith(f"contains the control character U+{ord(char):04X}")
+    assert investigator.calls == []
+    other = {"labels": {"alertname": "A", "app": "checkout", "team": f"a{char}b"}, "annotations": {"summary": char}}
+    assert app_label_client.post("/investigate", json={"event": {**event, "alert": other}}).status_code == 200
+    assert post(app_label_client, {**other, "status": "firing", "startsAt": T0})["accepted"] == 1
 
 
 def test_alerts_the_sender_left_out_are_reported_and_logged(client, caplog):

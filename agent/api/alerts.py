@@ -17,10 +17,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.api.errors import problems
 from agent.api.text import text_problem
-from agent.events import Alert, alert_service, alert_service_label, alert_texts, event_from_alert, location_path
+from agent.events import (
+    Alert,
+    alert_service,
+    alert_service_label,
+    alert_texts,
+    event_from_alert,
+    location_path,
+    service_label_problem,
+)
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
 from agent.memory.db import database_wide, first_line_said
-from agent.names import MAX_NAME_CHARS, name_problem  # also the fingerprint column's
+from agent.names import MAX_NAME_CHARS  # also the fingerprint column's
 from agent.timeparse import to_rfc3339
 
 log = logging.getLogger(__name__)
@@ -94,12 +102,11 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem
         problem = text_problem(value) or (f"longer than {most} characters" if len(value) > most else None)
         if problem:
             found.append(Problem(field=location_path(loc), message=problem))
-    service = alert_service(alert, service_label) or ""
     label = f"labels.{alert_service_label(alert, service_label)}"
-    named = name_problem(service)  # the model checks only ``service`` and ``alertname``, not a configured label
+    named = service_label_problem(alert, service_label)
     if named and all(p.field != label for p in found):  # a NUL is already said to be no text
-        found.append(Problem(field=label, message=named))
-    for field, value in (("labels.alertname", alert.name), (label, service),
+        found.append(Problem(field=label, message=named[1]))
+    for field, value in (("labels.alertname", alert.name), (label, alert_service(alert, service_label) or ""),
                          ("fingerprint", alert.fingerprint or "")):
         if len(value) > MAX_NAME_CHARS:
             found.append(Problem(field=field, message=f"longer than {MAX_NAME_CHARS} characters"))
