@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlparse
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -49,7 +49,7 @@ def checked_http_url(text: str, example: str, *, secret: bool = False) -> str:
 class Settings(BaseSettings):
     """Everything Bian Que can be configured with; every field has a working default."""
 
-    model_config = SettingsConfigDict(env_prefix="BIANQUE_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BIANQUE_", env_file=".env", extra="ignore", populate_by_name=True)
 
     home: Path = Field(default=Path.home() / ".bianque", description="Directory holding all state.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in home.")
@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         default="service", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
         description="The label naming the service on live metrics and alerts (e.g. app, job, "
                     "app_kubernetes_io_name); Skills and bundles always say `service`.",
+    )
+    regression_roots: list[Path] | None = Field(
+        default=None, validation_alias=AliasChoices("BIANQUE_REGRESSION_ROOTS", "BIANQUE_API_REGRESSION_ROOTS"),
+        description="Directories (a JSON list) the HTTP service and the web UI may register a regression directory "
+                    "under, and search again when they list or replay it; unset: BIANQUE_HOME and the project's "
+                    "examples/; [] refuses every one. The CLI is not confined. BIANQUE_API_REGRESSION_ROOTS, its old "
+                    "name, is still read.",
     )
 
     notify_url: SecretStr | None = Field(
@@ -269,7 +276,10 @@ class SettingsError(ValueError):
 
 
 def variable(model: type[BaseSettings], field: str) -> str:
-    """The environment variable that sets ``field`` of ``model`` (``BIANQUE_LLM_TIMEOUT_S``)."""
+    """The environment variable that sets ``field`` of ``model`` (``BIANQUE_LLM_TIMEOUT_S``); a setting read by its
+    aliases (a new name and its old one) is named by the one given, which its errors are located at."""
+    if field not in model.model_fields:
+        return field.upper()
     return f"{model.model_config.get('env_prefix', '')}{field}".upper()
 
 

@@ -30,7 +30,8 @@ def bianque_home(tmp_path, monkeypatch):
     home = tmp_path / "bianque-home"
     monkeypatch.setenv("BIANQUE_HOME", str(home))
     for var in ("BIANQUE_LLM_BASE_URL", "BIANQUE_PROMETHEUS_URL", "BIANQUE_DATABASE_URL", "BIANQUE_CHROMA_URL",
-                "BIANQUE_OBSERVABILITY_URL", "BIANQUE_NOTIFY_URL"):
+                "BIANQUE_OBSERVABILITY_URL", "BIANQUE_NOTIFY_URL", "BIANQUE_REGRESSION_ROOTS",
+                "BIANQUE_API_REGRESSION_ROOTS"):
         monkeypatch.delenv(var, raising=False)
     get_settings.cache_clear()
     yield home

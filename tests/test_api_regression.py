@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 
-from agent.config import PROJECT_ROOT, get_settings
+from agent.config import PROJECT_ROOT, SettingsError, get_settings
 from agent.evolve.regression import CURATED, Confinement, RegressionError, add, registered, regression_cases, summary
 from agent.evolve.workbench import Workbench
 from tests.test_api_support import make_client
@@ -16,10 +17,30 @@ OUTSIDE = "not under a directory the server may read"
 
 
 @pytest.fixture
-def client(memory, investigator, tmp_path):
+def client(memory, investigator, tmp_path, monkeypatch):
     """The service with this test's temp dir as the one directory it may register under."""
-    with make_client(memory, investigator, regression_roots=[tmp_path]) as test_client:
+    monkeypatch.setenv("BIANQUE_REGRESSION_ROOTS", json.dumps([str(tmp_path)]))
+    get_settings.cache_clear()
+    with make_client(memory, investigator) as test_client:
         yield test_client
+
+
+def test_the_roots_are_one_setting_of_a_neutral_name_and_its_old_one_is_still_read(bianque_home, monkeypatch,
+                                                                                   tmp_path):
+    """The web UI read BIANQUE_API_REGRESSION_ROOTS, a name saying API: BIANQUE_REGRESSION_ROOTS is read by both, the
+    old name still (the new one wins), and a bad value is named by the variable it was given as."""
+    new, old = tmp_path / "new", tmp_path / "old"
+    monkeypatch.setenv("BIANQUE_API_REGRESSION_ROOTS", json.dumps([str(old)]))
+    get_settings.cache_clear()
+    assert Confinement.of(get_settings()).roots == [old]
+    monkeypatch.setenv("BIANQUE_REGRESSION_ROOTS", json.dumps([str(new)]))
+    get_settings.cache_clear()
+    assert Confinement.of(get_settings()).roots == [new]
+    monkeypatch.setenv("BIANQUE_REGRESSION_ROOTS", "[1]")
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match=r"invalid setting: BIANQUE_REGRESSION_ROOTS: .*\(got 1\)"):
+        get_settings()
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -109,7 +130,7 @@ def refusal(answer) -> str:
 def test_a_directory_outside_the_roots_is_refused_whether_it_exists_or_not(client, directory) -> None:
     """Any token holder made the server walk "/" in a request thread and learn whether a directory exists."""
     message = refusal(client.post("/skills/regression", json={"directory": directory}))
-    assert OUTSIDE in message and "BIANQUE_API_REGRESSION_ROOTS" in message and "no such" not in message
+    assert OUTSIDE in message and "BIANQUE_REGRESSION_ROOTS" in message and "no such" not in message
     assert registered(get_settings().home) == []
 
 

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.usefixtures("fresh_resources")  # tests/conftest.py
 
 @pytest.fixture(autouse=True)
 def roots(tmp_path, monkeypatch):
-    """The UI may register directories under this test's temp dir only (it is confined like the HTTP service)."""
-    monkeypatch.setenv("BIANQUE_API_REGRESSION_ROOTS", json.dumps([str(tmp_path)]))
+    """The UI may register directories under this test's temp dir only (it is confined like the HTTP service, by the
+    same setting)."""
+    monkeypatch.setenv("BIANQUE_REGRESSION_ROOTS", json.dumps([str(tmp_path)]))
 
 
 def skills_page():
@@ -102,7 +103,8 @@ def test_the_ui_is_confined_like_the_service(tmp_path, monkeypatch):
 
     mine = tmp_path / "mine"
     shutil.copytree(SCENARIOS / "rca-slow-dependency", mine / "rca-slow-dependency")
-    monkeypatch.setenv("BIANQUE_API_REGRESSION_ROOTS", json.dumps([str(tmp_path / "elsewhere")]))
+    monkeypatch.delenv("BIANQUE_REGRESSION_ROOTS")
+    monkeypatch.setenv("BIANQUE_API_REGRESSION_ROOTS", json.dumps([str(tmp_path / "elsewhere")]))  # its old name
     at = skills_page()
     at.text_input(key="regression_dir").set_value(str(mine)).run()
     at.button(key="regression_add").click().run()

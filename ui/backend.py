@@ -181,12 +181,11 @@ def skill_library() -> SkillLibrary:
 
 def regression_confinement() -> Any:
     """Where the UI's users may point it: a served UI is reachable by others, so it is confined like the HTTP
-    service, to ``BIANQUE_API_REGRESSION_ROOTS`` (default the home and the project's examples), at registration and
+    service, to ``BIANQUE_REGRESSION_ROOTS`` (default the home and the project's examples), at registration and
     each time the set is searched again (listed, replayed)."""
-    from agent.api.settings import ApiSettings
     from agent.evolve.regression import Confinement
 
-    return Confinement.of(ApiSettings().regression_roots, settings().home)
+    return Confinement.of(settings())
 
 
 def regression_set() -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,12 +37,6 @@ class ApiSettings(BaseSettings):
     )
     stop_grace_s: float = Field(
         default=30.0, ge=0, description="On stop, how long running investigations may take to finish."
-    )
-    regression_roots: list[Path] | None = Field(
-        default=None,
-        description="Directories (a JSON list) POST /skills/regression and the web UI may register a directory "
-                    "under, and search again when they list or replay it; unset: BIANQUE_HOME and the project's "
-                    "examples/; [] refuses every one. The CLI is not confined.",
     )
     token: SecretStr | None = Field(
         default=None,

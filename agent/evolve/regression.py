@@ -19,7 +19,7 @@ from agent.bundles.errors import BundleError
 from agent.bundles.event_file import read_event
 from agent.bundles.label import read_label
 from agent.bundles.validate import TooManyBundlesError, TooManyFoldersError, bundles_under, find_bundles, real_path
-from agent.config import PROJECT_ROOT
+from agent.config import PROJECT_ROOT, Settings
 from agent.events import Event
 from agent.files import replace_file
 from agent.memory.records import CaseRecord
@@ -70,10 +70,11 @@ class Confinement:
     max_folders: int = 50_000
 
     @classmethod
-    def of(cls, roots: Sequence[Path] | None, home: Path) -> Confinement:
-        """The configured ``roots`` (``BIANQUE_API_REGRESSION_ROOTS``), else the Bian Que home and the project's
-        examples."""
-        return cls(roots if roots is not None else [home, PROJECT_ROOT / "examples"])
+    def of(cls, settings: Settings) -> Confinement:
+        """The configured roots (``settings.regression_roots``: ``BIANQUE_REGRESSION_ROOTS``), else the Bian Que home
+        and the project's examples."""
+        roots = settings.regression_roots
+        return cls(roots if roots is not None else [settings.home, PROJECT_ROOT / "examples"])
 
     def within(self, path: Path) -> bool:
         """Whether ``path`` (its links resolved) lies in one of the roots (theirs resolved)."""
@@ -87,7 +88,7 @@ def _bundles(directory: Path, confine: Confinement | None) -> list[Path]:
         return bundles_under(directory)
     if not confine.within(directory):  # asked before it is looked at: whether a path outside exists stays unsaid
         raise RegressionError(f"{directory}: not under a directory the server may read "
-                              f"({', '.join(map(str, confine.roots))}; BIANQUE_API_REGRESSION_ROOTS)")
+                              f"({', '.join(map(str, confine.roots))}; BIANQUE_REGRESSION_ROOTS)")
     if not directory.is_dir():
         return []
     try:

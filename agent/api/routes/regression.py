@@ -49,7 +49,7 @@ def list_regression(state: State) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 def add_regression(body: RegressionAdd, state: State) -> dict[str, Any]:
-    """Register a directory: 422 naming ``directory`` when it lies outside ``BIANQUE_API_REGRESSION_ROOTS``, is
+    """Register a directory: 422 naming ``directory`` when it lies outside ``BIANQUE_REGRESSION_ROOTS``, is
     missing, holds no labelled bundle or too many folders or bundles; 500 when the registry cannot be written (a
     problem of the server, not of the directory)."""
     try:
@@ -64,7 +64,7 @@ def add_regression(body: RegressionAdd, state: State) -> dict[str, Any]:
 
 def confinement(state: ServiceState) -> regression.Confinement:
     """Where a caller of the service may point it, at registration and each time the set is searched again."""
-    return regression.Confinement.of(state.api.regression_roots, state.settings.home)
+    return regression.Confinement.of(state.settings)
 
 
 @router.delete("")
