@@ -251,18 +251,24 @@ def test_the_sources_service_listing_is_kept_a_minute_per_store(bianque_home, mo
     assert len(asked) == 3
 
 
-def test_a_listing_a_source_did_not_answer_is_not_kept(bianque_home, monkeypatch):
-    """A PromQL server that refused the listing may know a name the log store does not: the next question asks again."""
+def _with_a_silent_metric_server():
+    """The settings with a PromQL server at a loopback port nothing listens on."""
     import socket
 
     from agent.config import get_settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return get_settings().model_copy(update={"prometheus_url": f"http://127.0.0.1:{port}"})
+
+
+def test_a_listing_a_source_did_not_answer_is_not_kept(bianque_home, monkeypatch):
+    """A PromQL server that refused the listing may know a name the log store does not: the next question asks again."""
     from agent.runtime import KeptListings, known_services
 
     asked = _counted_log_listings(monkeypatch)
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = get_settings().model_copy(update={"prometheus_url": f"http://127.0.0.1:{port}"})
+    settings = _with_a_silent_metric_server()
     _store_lines_of(["gateway"])
     listings = KeptListings(clock=lambda: 0.0)
     assert known_services(settings, listings=listings) == known_services(settings, listings=listings) == ["gateway"]
@@ -273,16 +279,11 @@ def test_one_command_keeps_even_a_listing_a_source_did_not_answer(bianque_home, 
     """The keeper of one command (`schedule add`: the sync and the warning) waits for a silent server once: the
     listing it did not answer is kept as long as the others; the keeper of chat questions asks again."""
     import math
-    import socket
 
-    from agent.config import get_settings
     from agent.runtime import KeptListings
 
     asked = _counted_log_listings(monkeypatch)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings = get_settings().model_copy(update={"prometheus_url": f"http://127.0.0.1:{port}"})
+    settings = _with_a_silent_metric_server()
     _store_lines_of(["gateway"])
     command = KeptListings(math.inf, unanswered_kept_s=math.inf, clock=lambda: 0.0)
     first = command.listing(settings, 0.3)
