@@ -271,6 +271,9 @@ class Settings(BaseSettings):
         return self.home
 
 
+LIST_AS_JSON = 'a list is written as JSON, e.g. ["a", "b"]'
+
+
 class SettingsError(ValueError):
     """A ``BIANQUE_*`` variable that does not validate: the message names it and what it got."""
 
@@ -309,6 +312,8 @@ def invalid_settings(error: ValidationError, model: type[BaseSettings]) -> Setti
         secret = field is not None and SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
         got = "" if secret or "input" not in problem else f" (got {_shown(problem['input'])})"
         why = str(problem.get("msg", "invalid")).removeprefix("Value error, ")
+        if problem.get("type") == "list_type" and isinstance(problem.get("input"), str):  # an alias is not parsed
+            why += f"; {LIST_AS_JSON}"
         lines.append(f"{variable(model, name)}: {why}{got}")
     return SettingsError("invalid setting: " + "; ".join(lines))
 
@@ -323,7 +328,7 @@ def unparsed_setting(error: SourceError, model: type[BaseSettings]) -> SettingsE
     value = os.environ.get(name)
     got = "" if value is None else f" (got {_shown(value)})"
     why = f"not JSON ({error.__cause__})" if error.__cause__ is not None else str(error)
-    return SettingsError(f'invalid setting: {name}: {why}; a list is written as JSON, e.g. ["a", "b"]{got}')
+    return SettingsError(f"invalid setting: {name}: {why}; {LIST_AS_JSON}{got}")
 
 
 @lru_cache(maxsize=1)

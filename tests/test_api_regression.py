@@ -28,7 +28,8 @@ def client(memory, investigator, tmp_path, monkeypatch):
 def test_the_roots_are_one_setting_of_a_neutral_name_and_its_old_one_is_still_read(bianque_home, monkeypatch,
                                                                                    tmp_path):
     """The web UI read BIANQUE_API_REGRESSION_ROOTS, a name saying API: BIANQUE_REGRESSION_ROOTS is read by both, the
-    old name still (the new one wins), and a bad value is named by the variable it was given as."""
+    old name still (the new one wins), and a bad value is named by the variable it was given as (a list not written as
+    JSON said so, as for every list setting)."""
     new, old = tmp_path / "new", tmp_path / "old"
     monkeypatch.setenv("BIANQUE_API_REGRESSION_ROOTS", json.dumps([str(old)]))
     get_settings.cache_clear()
@@ -39,6 +40,10 @@ def test_the_roots_are_one_setting_of_a_neutral_name_and_its_old_one_is_still_re
     monkeypatch.setenv("BIANQUE_REGRESSION_ROOTS", "[1]")
     get_settings.cache_clear()
     with pytest.raises(SettingsError, match=r"invalid setting: BIANQUE_REGRESSION_ROOTS: .*\(got 1\)"):
+        get_settings()
+    monkeypatch.setenv("BIANQUE_REGRESSION_ROOTS", "/srv/bundles")  # read by an alias: not parsed as JSON
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match=r"BIANQUE_REGRESSION_ROOTS: .*a list is written as JSON"):
         get_settings()
     get_settings.cache_clear()
 
