@@ -17,10 +17,11 @@ again to count cases lost. Offline reasoner, no LLM, unless asked for the LLM va
 endpoint) runs the same protocol with the model where the project routes to it: each miss's Skill patch
 (at most ``--llm-patches`` misses; the replay gate decides as for rule patches, which it replaces),
 experience notes (at most ``--llm-notes`` groups; validated and counted) and, with ``--llm-reason``,
-every investigation's verdict (the offline verdict its floor). Usage::
+every investigation's verdict (the offline verdict its floor). ``--reverse`` swaps the halves: the later day (or
+half) is corrected and the first scored. Usage::
 
     .venv/bin/python benchmarks/self_evolution.py [--data DIR] [--sets nezha-ob,nezha-tt-dev,sim]
-        [--sim-count 5] [--no-search] [--json]
+        [--sim-count 5] [--no-search] [--reverse] [--json]
         [--llm-local | --llm] [--llm-reason] [--llm-patches 3] [--llm-notes 3]
 """
 
@@ -122,15 +123,15 @@ def llm_plan(settings: Settings, env: dict[str, str] | None, args: argparse.Name
 
 
 def one_set(name: str, bundles: list[Path], home: Path, *, skills_dir: Path | None, search: bool,
-            by_day: bool, llm: dict[str, str] | None = None, args: argparse.Namespace | None = None
-            ) -> ProtocolReport:
+            by_day: bool, llm: dict[str, str] | None = None, args: argparse.Namespace | None = None,
+            reverse: bool = False) -> ProtocolReport:
     """Run the protocol on one set with its own fresh home and memory (the LLM variant when ``llm``)."""
     with bench_settings(home) as settings:
         if skills_dir is not None:
             settings = settings.model_copy(update={"skills_dirs": [skills_dir]})
         plan = llm_plan(settings, llm, args) if args is not None else None
         with Memory(settings.resolved_database_url) as memory:
-            return run_protocol(bundles, settings, memory, search=search, by_day=by_day, llm=plan,
+            return run_protocol(bundles, settings, memory, search=search, by_day=by_day, llm=plan, reverse=reverse,
                                 progress=lambda m: err_console.print(f"[dim]{name}: {m}[/dim]"))
 
 
@@ -221,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> BenchResult:
     parser.add_argument("--sim-count", type=int, default=5, help="simulated scenarios per fault kind and half")
     parser.add_argument("--no-search", action="store_true", help="skip the offline parameter search")
     parser.add_argument("--limit", type=int, default=0, help="at most this many bundles per set (0: all)")
+    parser.add_argument("--reverse", action="store_true", help="correct the later half, score the first")
     llm = parser.add_mutually_exclusive_group()
     llm.add_argument("--llm-local", action="store_true", help="LLM variant: the bundled model, started here")
     llm.add_argument("--llm", action="store_true", help="LLM variant: the BIANQUE_LLM_* endpoint")
@@ -248,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> BenchResult:
             for name, r in results.items()}
     variant = "offline" if not (args.llm or args.llm_local) else \
         "LLM patches and notes" + (" and verdicts" if args.llm_reason else ", offline verdicts")
+    variant += ", halves swapped" if args.reverse else ""
     return BenchResult(tables=tables(results, seconds, variant), data=data)
 
 
@@ -269,7 +272,7 @@ def run_sets(args: argparse.Namespace, root: Path, env: dict[str, str] | None, r
             bundles = bundles[: args.limit]
         home = (args.home / name) if args.home else root / f"home-{name}"
         results[name] = one_set(name, bundles, home, skills_dir=skills_dir, search=not args.no_search,
-                                by_day=name != "sim", llm=env, args=args)
+                                by_day=name != "sim", llm=env, args=args, reverse=args.reverse)
         seconds[name] = time.perf_counter() - started
 
 

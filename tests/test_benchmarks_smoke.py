@@ -436,6 +436,17 @@ def test_self_evolution_protocol_table(bench, tmp_path):
     assert "scored half before" in headers(result.tables["summary"])
 
 
+def test_self_evolution_reverse_swaps_the_halves(bench, tmp_path, monkeypatch):
+    module = bench("self_evolution")
+    asked = []
+    run = module.run_protocol
+    monkeypatch.setattr(module, "run_protocol", lambda *a, **k: asked.append(k["reverse"]) or run(*a, **k))
+    result = module.main(["--sets", "sim", "--sim-count", "1", "--no-search", "--home", str(tmp_path / "h"),
+                          "--reverse"])
+    assert asked == [True] and "offline, halves swapped" in result.tables["summary"].title
+    assert result.data["sim"]["scored"] == 4
+
+
 def test_self_evolution_llm_variant_counts_what_a_failing_endpoint_answered(bench, fake_llm, tmp_path):
     module = bench("self_evolution")
     result = module.main(["--sets", "sim", "--sim-count", "1", "--no-search", "--home", str(tmp_path / "h"),

@@ -19,7 +19,7 @@ from agent.runtime import load_skills
 from agent.sim.scenario import build_scenario, write_scenario
 from agent.skills.library import load_library
 from agent.skills.schema import Compare, Direction
-from tests.test_evolve_support import rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
+from tests.test_evolve_support import T0, rca_event, rca_verdict, store_case, use_blind_skills, write_small_bundle
 
 NAME = "memory-pressure-rca"
 runner = CliRunner()
@@ -188,6 +188,21 @@ def test_protocol_smoke_corrects_one_half_and_scores_the_other(memory, settings,
                                                  ("corrected: misses", "corrected: wrong kind only",
                                                   "confirmed right"))
     assert report.lost == 0
+
+
+def test_reverse_corrects_the_later_half_and_scores_the_first(memory, settings, tmp_path) -> None:
+    """The protocol the other way round (``self_evolution.py --reverse``): the lessons of the later day are scored on
+    the first, so a gain is not only the first day's lessons fitting the second."""
+    day = 86400.0
+    dated = [write_small_bundle(tmp_path / f"d{i}", rca_event().model_copy(update={"time": T0 + offset}))
+             for i, offset in enumerate((day, 0.0, day + 600))]
+    assert split_halves(dated) == ([dated[1]], [dated[0], dated[2]])
+    assert split_halves(dated, reverse=True) == ([dated[0], dated[2]], [dated[1]])
+    bundles = _sim_set(tmp_path / "sim")
+    assert split_halves(bundles, by_day=False, reverse=True) == (bundles[2:], bundles[:2])
+    report = run_protocol(bundles, settings, memory, search=False, by_day=False, reverse=True)
+    assert (report.corrected_half, report.scored_half) == ([b.name for b in bundles[2:]], [b.name for b in bundles[:2]])
+    assert len(report.scored_before) == len(report.scored_after) == 2
 
 
 def test_the_searchs_shortfall_names_a_trade_only_when_a_change_fixed_a_case_and_broke_another() -> None:

@@ -84,13 +84,19 @@ def event_day(bundle: Path) -> str:
     return datetime.fromtimestamp(bundle_event(bundle).time, UTC).date().isoformat()
 
 
-def split_halves(bundles: Sequence[Path], *, by_day: bool = True) -> tuple[list[Path], list[Path]]:
+def split_halves(bundles: Sequence[Path], *, by_day: bool = True, reverse: bool = False
+                 ) -> tuple[list[Path], list[Path]]:
     """(corrected half, scored half).
 
     ``by_day`` (real incidents): the first day against the rest when they span several days, else the
     first half in time order. Otherwise (simulated batches, whose clocks mean nothing) the first half
-    in the order given.
+    in the order given. ``reverse``: the same halves swapped (correct the later half, score the earlier).
     """
+    first, second = _halves(bundles, by_day)
+    return (second, first) if reverse else (first, second)
+
+
+def _halves(bundles: Sequence[Path], by_day: bool) -> tuple[list[Path], list[Path]]:
     if not by_day:
         middle = len(bundles) // 2
         return list(bundles[:middle]), list(bundles[middle:])
@@ -212,13 +218,14 @@ def _evolve(bench: Workbench, missed: list[tuple[str, str]], report: ProtocolRep
 
 def run_protocol(
     bundles: Sequence[Path], settings: Any, memory: Any, *, search: bool = True, by_day: bool = True,
-    progress: Progress = lambda _message: None, llm: LLMPlan | None = None,
+    progress: Progress = lambda _message: None, llm: LLMPlan | None = None, reverse: bool = False,
 ) -> ProtocolReport:
     """Correct one half, evolve, score the other (see the module docstring). ``memory`` should be empty.
 
-    ``llm``: the LLM variant (patches, notes and, with ``llm.reason``, verdicts from the model).
+    ``llm``: the LLM variant (patches, notes and, with ``llm.reason``, verdicts from the model). ``reverse``: correct
+    the later half and score the earlier (:func:`split_halves`).
     """
-    corrected_half, scored_half = split_halves(bundles, by_day=by_day)
+    corrected_half, scored_half = split_halves(bundles, by_day=by_day, reverse=reverse)
     report = ProtocolReport([b.name for b in corrected_half], [b.name for b in scored_half])
     report.llm = LLMTally() if llm is not None else None
     reasoning = llm.settings if llm is not None and llm.reason else settings
