@@ -14,6 +14,7 @@ from agent.reasoners.service_evidence import (
     SIGNIFICANT,
     ServiceEvidence,
     activity,
+    in_rank_order,
     less_work,
     weight,
 )
@@ -382,3 +383,12 @@ def test_a_caller_blamed_by_its_quiet_callees_cites_their_falls():
     checkout = rank_services(falls, [], SHOP, ["frontend"])[0]
     assert checkout.service == "checkout" and not checkout.findings
     assert sorted(f.id for f in checkout.blamed_by) == sorted(f.id for f in falls)
+
+
+def test_equal_scores_go_to_the_earlier_onset_even_at_time_zero_then_by_name() -> None:
+    """One order for every ranking: an onset at t=0 is a known onset (it had been read as none and put last)."""
+    late = ServiceEvidence("a-late", score=0.5, onset=60.0)
+    zero = ServiceEvidence("b-zero", score=0.5, onset=0.0)
+    unknown = ServiceEvidence("c-unknown", score=0.5)
+    top = ServiceEvidence("z-top", score=0.9)
+    assert [e.service for e in in_rank_order([unknown, late, zero, top])] == ["z-top", "b-zero", "a-late", "c-unknown"]

@@ -37,7 +37,14 @@ from agent.findings import Finding
 from agent.reasoners.blame import call_slowness
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
 from agent.reasoners.ranking import blamed_evidence
-from agent.reasoners.service_evidence import SIGNIFICANT, ServiceEvidence, activity, caller_side, less_work
+from agent.reasoners.service_evidence import (
+    SIGNIFICANT,
+    ServiceEvidence,
+    activity,
+    caller_side,
+    in_rank_order,
+    less_work,
+)
 from agent.topology import Topology
 
 EXPERIENCE_WEIGHT = 2.0  # bound of one candidate's move; offline scores run 0..~2, a clear cause ~1
@@ -285,5 +292,5 @@ def apply_experience(
         ev.score = max(0.0, ev.score + move.delta)
         ev.notes.append(move.note())
         moves.append(move)
-    order = sorted(ranked, key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+    order = in_rank_order(ranked)
     return order, moves

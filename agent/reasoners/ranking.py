@@ -15,6 +15,7 @@ from agent.reasoners.service_evidence import (
     TRACE_KINDS,
     ServiceEvidence,
     collect,
+    in_rank_order,
     no_later,
     onset_tolerance,
 )
@@ -90,7 +91,7 @@ def rank_by_walk(
         ev.score = score * max(ev.strength, slow_blame(service, topology, slow))
         if not ev.notes and ev.strength < SIGNIFICANT and ev.score > 0:
             ev.notes.append("its callers' calls to it got slower")
-    return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+    return in_rank_order(evidence.values())
 
 
 def traces_break_here(ev: ServiceEvidence) -> bool:
@@ -179,6 +180,6 @@ def rank_by_rules(
             ev.score += TRACE_BONUS
             ev.notes.append("traces through it leave the paths they took in the reference")
     _blame(evidence, topology)
-    return sorted(evidence.values(), key=lambda e: (-e.score, e.onset or float("inf"), e.service))
+    return in_rank_order(evidence.values())
 
 

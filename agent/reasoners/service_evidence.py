@@ -8,8 +8,9 @@ when other services report the same series (a host's figure). The constants are 
 from __future__ import annotations
 
 import fnmatch
+import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,6 +99,14 @@ class ServiceEvidence:
     def anomalous(self) -> bool:
         """Its strength reaches ``SIGNIFICANT``."""
         return self.strength >= SIGNIFICANT
+
+
+def in_rank_order(evidence: Iterable[ServiceEvidence]) -> list[ServiceEvidence]:
+    """Services by score, highest first; equal scores by the earlier onset (none known: last), then by name.
+
+    The one order of every ranking (the rules, the random walk, and experience's re-sort after its moves), so a
+    tie is broken alike wherever the scores were last changed; the name is an arbitrary last resort."""
+    return sorted(evidence, key=lambda e: (-e.score, math.inf if e.onset is None else e.onset, e.service))
 
 
 def evidence_of_fault(finding: Finding) -> bool:
