@@ -298,17 +298,55 @@ def service_label_problem(alert: Alert, service_label: str = "service") -> tuple
     return (("labels", alert_service_label(alert, service_label)), problem) if problem else None
 
 
+ALERT_STATUSES = ("firing", "resolved")
+
+
+def alert_problems(alert: Alert, service_label: str = "service") -> list[tuple[Location, str]]:
+    """Where and why ``alert`` is no alert to investigate, as every door taking alerts reads it (the webhook, an alert
+    file, an alert pasted into a question, ``POST /investigate``): a status other than firing or resolved, no name
+    (``alertname``), a service label (:func:`alert_service_label`) holding a control character, a name or service
+    longer than the memory stores (:data:`MAX_NAME_CHARS`). The model checks ``service`` and ``alertname`` for control
+    characters itself."""
+    found: list[tuple[Location, str]] = []
+    if alert.status not in ALERT_STATUSES:
+        found.append((("status",), f"must be firing or resolved, got {alert.status!r}"))
+    if not alert.name.strip():
+        extra = sorted(alert.model_extra or {})
+        unknown = f"; unknown field(s) {', '.join(map(repr, extra))}" if extra else ""
+        found.append((("labels", "alertname"), f"required (an Alertmanager alert names its rule){unknown}"))
+    if (named := service_label_problem(alert, service_label)) is not None:
+        found.append(named)
+    label = ("labels", alert_service_label(alert, service_label))
+    for loc, name in ((("labels", "alertname"), alert.name), (label, alert_service(alert, service_label) or "")):
+        if len(name) > MAX_NAME_CHARS:
+            found.append((loc, f"longer than {MAX_NAME_CHARS} characters (the memory stores no longer a name)"))
+    return found
+
+
 BUSINESS_LABEL = "business"  # the alert label naming its business module, which Skills' ``scope.business`` selects by
 
 
 def event_from_alert(alert: Alert, now: float | None = None, service_label: str = "service") -> Event:
     """An RCA event for one Alertmanager alert (its service read from ``service_label``, see ``alert_service``; its
-    business from its ``business`` label)."""
+    business from its ``business`` label; its time its ``startsAt``, else ``now``)."""
     time = alert.starts_at if alert.starts_at is not None else now
     if time is None:
         raise ValueError("alert has no startsAt and no time was given")
     return Event(pattern=Pattern.RCA, time=time, service=alert_service(alert, service_label), alert=alert,
                  business=alert.labels.get(BUSINESS_LABEL) or None)
+
+
+def read_alert_of(event: Event, service_label: str = "service", time_said: bool = True) -> Event:
+    """``event`` (an RCA event holding an alert, ``POST /investigate``'s) with what it leaves unsaid read off its alert
+    as :func:`event_from_alert` reads an alert at every other door: its service, its business and, when
+    ``time_said`` is false, its time (``startsAt``; else the event's time, the request's arrival). What the event
+    says itself stands."""
+    if event.pattern is not Pattern.RCA or event.alert is None:
+        return event
+    read = event_from_alert(event.alert, event.time, service_label)
+    unsaid = {"service": event.service is None, "business": event.business is None, "time": not time_said}
+    update = {field: getattr(read, field) for field, left in unsaid.items() if left}
+    return event.model_copy(update=update)
 
 
 def event_from_change(change: ChangeEvent, now: float | None = None) -> Event:

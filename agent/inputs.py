@@ -16,13 +16,11 @@ from agent.events import (
     AlertmanagerWebhook,
     ChangeEvent,
     Event,
-    alert_service,
-    alert_service_label,
+    alert_problems,
     event_from_alert,
     event_from_change,
     location_path,
     nul_texts,
-    service_label_problem,
 )
 from agent.names import MAX_NAME_CHARS
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
@@ -94,19 +92,14 @@ def events_from_alert_file(path: Path, now: float, service_label: str = "service
 
 def events_from_alert_data(data: Any, origin: str, now: float, service_label: str = "service") -> list[Event]:
     """One RCA event per alert in ``data`` (:func:`alerts_from_data`; errors name ``origin``); every alert must name
-    its rule (``labels.alertname``); the service is read from ``service_label`` (``events.alert_service``)."""
+    its rule (``labels.alertname``) and say it is firing or resolved (``events.alert_problems``); the service is read
+    from ``service_label`` (``events.alert_service``)."""
     alerts = alerts_from_data(data, origin)
     for i, alert in enumerate(alerts):
         where = f"{origin}[{i}]" if len(alerts) > 1 else origin
-        if not alert.name:
-            extra = sorted(alert.model_extra or {})
-            unknown = f"; unknown field(s) {', '.join(map(repr, extra))}" if extra else ""
-            raise InputError(f"{where}: labels.alertname: required (an Alertmanager alert names its rule){unknown}")
-        if (named := service_label_problem(alert, service_label)) is not None:
-            raise InputError(f"{where}: {location_path(named[0])}: {named[1]}")
-        label = f"labels.{alert_service_label(alert, service_label)}"
-        for field, name in (("labels.alertname", alert.name), (label, alert_service(alert, service_label) or "")):
-            _fits(name, where, field)
+        found = alert_problems(alert, service_label)  # what every door refuses: status, name, service label
+        if found:
+            raise InputError("\n".join(f"{where}: {location_path(loc)}: {message}" for loc, message in found))
     events = [event_from_alert(alert, now, service_label) for alert in alerts]
     for i, event in enumerate(events):
         _storable(event, "alert", f"{origin}[{i}]" if len(alerts) > 1 else origin)

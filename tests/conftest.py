@@ -127,4 +127,19 @@ def client(memory, investigator) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.fixture
+def app_label_client(memory, investigator, monkeypatch) -> Iterator[TestClient]:
+    """A started TestClient like ``client``, of a service configured with BIANQUE_SERVICE_LABEL=app."""
+    from tests.test_api_support import make_client
+
+    monkeypatch.setenv("BIANQUE_SERVICE_LABEL", "app")
+    get_settings.cache_clear()
+    try:
+        with make_client(memory, investigator) as app_client:
+            yield app_client
+    finally:
+        monkeypatch.delenv("BIANQUE_SERVICE_LABEL")
+        get_settings.cache_clear()
+
+
 pytest_plugins = ["tests.fakes.openai_server", "tests.server_lifetime"]

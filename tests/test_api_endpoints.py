@@ -16,6 +16,7 @@ from agent.config import get_settings
 from agent.events import Event
 from agent.memory import InvalidInputError
 from agent.memory.corrections import NAME_MAX_CHARS
+from agent.timeparse import to_epoch
 from tests.test_api_support import T0, CountingInvestigator, alert, make_client, webhook
 
 RCA_EVENT = {
@@ -118,11 +119,16 @@ def test_a_release_gate_request_without_its_change_is_refused(client, investigat
     assert investigator.calls == [] and client.get("/cases").json() == []
 
 
-def test_an_event_without_time_is_judged_as_of_now(client, investigator):
+def test_an_event_without_time_is_judged_as_of_now_or_when_its_alert_fired(client, investigator):
+    """Without ``time`` an event is judged as of the request's arrival; an RCA event whose alert says when it fired
+    (``startsAt``) as of then, as the webhook, an alert file and a pasted alert read it (tests/test_alert_doors.py)."""
     before = time.time()
-    investigate(client, {k: v for k, v in RCA_EVENT.items() if k != "time"})
-    [(event, _, _)] = investigator.calls
-    assert before <= event.time <= time.time()
+    untimed = {k: v for k, v in RCA_EVENT.items() if k != "time"}
+    investigate(client, {**untimed, "alert": {"labels": RCA_EVENT["alert"]["labels"]}})
+    investigate(client, untimed)
+    [(unstarted, _, _), (started, _, _)] = investigator.calls
+    assert before <= unstarted.time <= time.time()
+    assert started.time == to_epoch(T0)
     refused = client.post("/investigate", json={"event": {**RCA_EVENT, "time": None}})  # null is no absence
     assert refused.status_code == 422 and "event.time" in refused.text
 

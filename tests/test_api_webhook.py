@@ -410,21 +410,6 @@ def test_oversized_bodies_are_refused_before_parsing(memory, investigator):
     assert investigator.calls == []
 
 
-@pytest.fixture
-def app_label_client(memory, investigator, monkeypatch):
-    """A client of a service configured with BIANQUE_SERVICE_LABEL=app."""
-    from agent.config import get_settings
-
-    monkeypatch.setenv("BIANQUE_SERVICE_LABEL", "app")
-    get_settings.cache_clear()
-    try:
-        with make_client(memory, investigator) as app_client:
-            yield app_client
-    finally:
-        monkeypatch.delenv("BIANQUE_SERVICE_LABEL")
-        get_settings.cache_clear()
-
-
 def test_the_business_label_is_the_events_business_and_selects_the_skill_scoped_to_it(client, investigator):
     post(client, alert(fingerprint="fp-biz", business="ads"), alert(name="Other", service="search", fingerprint="fp-2"))
     wait_idle(client)

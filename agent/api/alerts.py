@@ -15,24 +15,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent import events
 from agent.api.errors import problems
 from agent.api.text import text_problem
-from agent.events import (
-    Alert,
-    alert_service,
-    alert_service_label,
-    alert_texts,
-    event_from_alert,
-    location_path,
-    service_label_problem,
-)
+from agent.events import Alert, alert_service, alert_texts, event_from_alert, location_path
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
 from agent.memory.db import database_wide, first_line_said
 from agent.names import MAX_NAME_CHARS  # also the fingerprint column's
 from agent.timeparse import to_rfc3339
 
 log = logging.getLogger(__name__)
-ALERT_STATUSES = ("firing", "resolved")
 Action = Literal["queued", "acknowledged", "recorded", "ignored", "rejected"]
 
 
@@ -91,26 +83,17 @@ class WebhookResponse(BaseModel):
 
 
 def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem]:
-    """What makes a parsed alert unusable: status, alertname, text that is not text, a service name with a control
-    character, over-long names (its service read from ``service_label``, as the intake reads it)."""
-    found: list[Problem] = []
-    if alert.status not in ALERT_STATUSES:
-        found.append(Problem(field="status", message=f"must be firing or resolved, got {alert.status!r}"))
-    if not alert.name.strip():
-        found.append(Problem(field="labels.alertname", message="required: every alert needs a name"))
-    for loc, value, most in alert_texts(alert):  # the sizes POST /investigate checks too (events.MAX_LABEL_CHARS)
-        problem = text_problem(value) or (f"longer than {most} characters" if len(value) > most else None)
-        if problem:
-            found.append(Problem(field=location_path(loc), message=problem))
-    label = f"labels.{alert_service_label(alert, service_label)}"
-    named = service_label_problem(alert, service_label)
-    if named and all(p.field != label for p in found):  # a NUL is already said to be no text
-        found.append(Problem(field=label, message=named[1]))
-    for field, value in (("labels.alertname", alert.name), (label, alert_service(alert, service_label) or ""),
-                         ("fingerprint", alert.fingerprint or "")):
-        if len(value) > MAX_NAME_CHARS:
-            found.append(Problem(field=field, message=f"longer than {MAX_NAME_CHARS} characters"))
-    return found
+    """What makes a parsed alert unusable: text that is not text, an over-long text (the sizes ``POST /investigate``
+    checks too, ``events.MAX_LABEL_CHARS``), a fingerprint longer than its column, then what every door refuses
+    (``events.alert_problems``: status, name, service label), each field named once (a NUL is said to be no text)."""
+    found = [Problem(field=location_path(loc), message=problem) for loc, value, most in alert_texts(alert)
+             if (problem := text_problem(value) or (f"longer than {most} characters" if len(value) > most else None))]
+    shared = events.alert_problems(alert, service_label)
+    if len(alert.fingerprint or "") > MAX_NAME_CHARS:
+        shared.append((("fingerprint",), f"longer than {MAX_NAME_CHARS} characters"))
+    named = {p.field for p in found}
+    return found + [Problem(field=location_path(loc), message=message)
+                    for loc, message in shared if location_path(loc) not in named]
 
 
 def parse_alert(raw: Any, index: int, service_label: str = "service") -> tuple[Alert | None, list[Problem]]:

@@ -5,11 +5,21 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from agent.ask import MAX_QUESTION_CHARS
-from agent.events import Event, overlong_alert_texts, overlong_names
+from agent.events import Event, overlong_alert_texts, overlong_names, read_alert_of
 from agent.memory import CaseRecord, CorrectionRecord
 from agent.memory.corrections import NAME_RULE, NOTE_MAX_CHARS, name_length_problem
 from agent.names import MAX_NAME_CHARS
@@ -21,10 +31,11 @@ class StrictBody(BaseModel):
 
 class InvestigateRequest(StrictBody):
     """An event in ``event.yaml`` form, and optionally the Skill to use; an event without ``time`` is judged as of
-    the request's arrival (live sources: the evidence runs up to now)."""
+    the request's arrival (live sources: the evidence runs up to now), an alert's as of its ``startsAt``."""
 
     event: Event
     skill: str | None = Field(default=None, max_length=64, description="Use this Skill instead of selecting one.")
+    _time_said: bool = PrivateAttr(default=True)
 
     @field_validator("event")
     @classmethod
@@ -41,13 +52,20 @@ class InvestigateRequest(StrictBody):
             raise ValidationError.from_exception_data("event", refused)
         return event
 
-    @model_validator(mode="before")
+    @model_validator(mode="wrap")
     @classmethod
-    def _now_by_default(cls, data: Any) -> Any:
+    def _now_by_default(cls, data: Any, handler: ModelWrapValidatorHandler[InvestigateRequest]) -> InvestigateRequest:
+        """An event without ``time`` is timed now, and the request remembers that it said none (``event_read``)."""
         event = data.get("event") if isinstance(data, dict) else None
-        if isinstance(event, dict) and event.get("time") is None and "time" not in event:
-            return {**data, "event": {**event, "time": time.time()}}
-        return data
+        unsaid = isinstance(event, dict) and "time" not in event
+        request = handler({**data, "event": {**event, "time": time.time()}} if unsaid else data)
+        request._time_said = not unsaid
+        return request
+
+    def event_read(self, service_label: str = "service") -> Event:
+        """The event with what it leaves unsaid read off its alert as every door reads an alert
+        (``events.read_alert_of``): its service (``service_label``), business and, without ``time``, ``startsAt``."""
+        return read_alert_of(self.event, service_label, self._time_said)
 
 
 class AskRequest(StrictBody):

@@ -24,12 +24,12 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from agent.events import ALERT_STATUSES
 from agent.memory.errors import CaseNotFoundError, IncidentNotFoundError, InvalidInputError
 from agent.memory.models import AlertRow, CaseRow, IncidentRow, new_id
 from agent.memory.records import AlertKind, AlertObservation, AlertRecord, IncidentRecord
 from agent.memory.store import Store, get_row
 
-ALERT_STATUSES = ("firing", "resolved")
 DEFAULT_STALE_AFTER_S = 6 * 3600.0
 DEDUP_LOCK_SPACE = 0x62717565  # "bque": the advisory-lock key space of alert dedup (PostgreSQL)
 

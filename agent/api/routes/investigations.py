@@ -13,7 +13,7 @@ from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
 from agent.ask import Answer
 from agent.bundles.event_file import change_problem, ignored_keys
-from agent.events import Event, service_label_problem
+from agent.events import Event, alert_problems
 from agent.graph.nodes.select_skill import check_override
 from agent.investigate import InvestigationResult
 from agent.runtime import load_skills
@@ -27,12 +27,13 @@ def investigate_event(
 ) -> InvestigationResult:
     """Investigate one event now and answer with the verdict, the report and the case id."""
     _check_release(body.event)
-    _check_alert_service(body.event, state.settings.service_label)
+    _check_alert(body.event, state.settings.service_label)
+    event = body.event_read(state.settings.service_label)
     try:  # the check the CLI and the select_skill node make: a bad name, or no Skill for the event, stores no case
-        check_override(body.skill, load_skills(state.settings), body.event)
+        check_override(body.skill, load_skills(state.settings), event)
     except LookupError as exc:
         raise invalid_request((("body", "skill" if body.skill is not None else "event"), str(exc))) from None
-    result = state.investigator(body.event, skill=body.skill, source="api")
+    result = state.investigator(event, skill=body.skill, source="api")
     ignored = ignored_keys(body.event)  # a misspelt key is answered, not silently dropped
     return result.model_copy(update={"notes": [*ignored, *result.notes]}) if ignored else result
 
@@ -44,11 +45,13 @@ def _check_release(event: Event) -> None:
         raise invalid_request((("body", "event", "change"), problem))
 
 
-def _check_alert_service(event: Event, service_label: str) -> None:
-    """The label an alert's service is read from (``BIANQUE_SERVICE_LABEL``) holds no control character: 422 naming it
-    (``event.alert.labels.app``), as the webhook refuses such an alert (``events.service_label_problem``)."""
-    if event.alert is not None and (named := service_label_problem(event.alert, service_label)) is not None:
-        raise invalid_request((("body", "event", "alert", *named[0]), named[1]))
+def _check_alert(event: Event, service_label: str) -> None:
+    """The event's alert is one every door takes (``events.alert_problems``: firing or resolved, named, its service
+    label, ``BIANQUE_SERVICE_LABEL``, a name without control characters and no longer than the memory stores): else
+    422 naming each field (``event.alert.labels.app``), as the webhook refuses such an alert."""
+    found = alert_problems(event.alert, service_label) if event.alert is not None else []
+    if found:
+        raise invalid_request(*((("body", "event", "alert", *loc), message) for loc, message in found))
 
 
 @router.post("/ask", response_model=Answer)

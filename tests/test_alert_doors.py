@@ -1,0 +1,112 @@
+"""One alert, four doors, one reading.
+
+An alert comes in by the Alertmanager webhook, an alert file (``bianque rca --alert``), an alert pasted into a question
+(``POST /ask``, the chat) and ``POST /investigate`` (``event.alert``). Each door reads the same alert as the same event:
+its service (``BIANQUE_SERVICE_LABEL``, else ``service``), its business, its time (``startsAt``, else the arrival) and
+its name. Where the doors differ on purpose, docs/api.md ("One alert, four doors") says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent.events import Event
+from agent.inputs import InputError, events_from_alert_file
+from agent.timeparse import to_epoch
+from tests.test_api_support import T0, CountingInvestigator, wait_idle, webhook
+
+Door = Callable[[TestClient, CountingInvestigator, dict[str, Any], Any], "Event | str"]
+"""Feeds one alert through a door: the event investigated, or the door's refusal."""
+
+
+def _answered(response: Any, investigator: CountingInvestigator) -> Event | str:
+    """The one event investigated for an answer of 200, else the refusal (422) as text."""
+    if response.status_code == 422:
+        assert investigator.calls == []
+        return response.text
+    assert response.status_code == 200, response.text
+    [(event, _skill, _source)] = investigator.calls
+    return event
+
+
+def by_webhook(client: TestClient, investigator: CountingInvestigator, alert: dict[str, Any], _tmp: Any) -> Event | str:
+    answer = client.post("/webhook/alertmanager", json=webhook(alert))
+    wait_idle(client)
+    return _answered(answer, investigator)
+
+
+def by_file(client: TestClient, _investigator: CountingInvestigator, alert: dict[str, Any], tmp: Any) -> Event | str:
+    path = tmp / "alert.json"
+    path.write_text(json.dumps(webhook(alert)))
+    try:
+        [event] = events_from_alert_file(path, time.time(), client.app.state.bianque.settings.service_label)
+    except InputError as exc:
+        return str(exc)
+    return event
+
+
+def by_paste(client: TestClient, investigator: CountingInvestigator, alert: dict[str, Any], _tmp: Any) -> Event | str:
+    return _answered(client.post("/ask", json={"question": json.dumps(webhook(alert))}), investigator)
+
+
+def by_investigate(client: TestClient, investigator: CountingInvestigator, alert: dict[str, Any],
+                   _tmp: Any) -> Event | str:
+    return _answered(client.post("/investigate", json={"event": {"pattern": "rca", "alert": alert}}), investigator)
+
+
+DOORS = {"webhook": by_webhook, "file": by_file, "paste": by_paste, "investigate": by_investigate}
+ALERT = {"status": "firing", "labels": {"alertname": "CheckoutErrors", "app": "checkout", "business": "shop",
+                                        "severity": "page"},
+         "annotations": {"summary": "checkout 5xx above 2%"}, "startsAt": T0, "fingerprint": "fp-checkout"}
+
+
+def reading(event: Event | str) -> tuple[Any, ...]:
+    assert isinstance(event, Event), event
+    return event.pattern.value, event.service, event.business, event.time, event.alert.name if event.alert else None
+
+
+@pytest.mark.parametrize("door", DOORS.values(), ids=DOORS.keys())
+def test_every_door_reads_one_alert_as_one_event(app_label_client, investigator, tmp_path, door: Door):
+    """The service from the configured label (``app``), the business label, ``startsAt`` as the time, the name:
+    POST /investigate had read neither the configured label (an event without ``service`` was investigated about no
+    service) nor the business label, and took the request's arrival as the time of an alert that says when it fired."""
+    event = door(app_label_client, investigator, ALERT, tmp_path)
+    assert reading(event) == ("rca", "checkout", "shop", to_epoch(T0), "CheckoutErrors")
+
+
+@pytest.mark.parametrize("door", DOORS.values(), ids=DOORS.keys())
+def test_every_door_reads_an_alert_without_start_as_arriving_now(app_label_client, investigator, tmp_path,
+                                                                  door: Door):
+    alert = {key: value for key, value in ALERT.items() if key != "startsAt"}
+    before = time.time()
+    event = door(app_label_client, investigator, alert, tmp_path)
+    assert reading(event)[1:3] == ("checkout", "shop")
+    assert before <= reading(event)[3] <= time.time()
+
+
+REFUSED = {
+    "service label too long": ({"labels": {"app": "c" * 201}}, "labels.app: longer than 200 characters"),
+    "control character in the service label": ({"labels": {"app": "check\nout"}},
+                                               "labels.app: contains the control character U+000A"),
+    "blank name": ({"labels": {"alertname": " "}}, "labels.alertname: required"),
+    "unknown status": ({"status": "pending"}, "status: must be firing or resolved"),
+    "NUL in an annotation": ({"annotations": {"summary": "a\x00b"}}, "annotations.summary: "),
+}
+
+
+@pytest.mark.parametrize("door", DOORS.values(), ids=DOORS.keys())
+@pytest.mark.parametrize("change, refused", REFUSED.values(), ids=REFUSED.keys())
+def test_every_door_refuses_the_alerts_the_webhook_refuses_naming_the_field(app_label_client, investigator, tmp_path,
+                                                                            door: Door, change, refused):
+    """POST /investigate took a service label (``app``) of 201 characters, more than the memory stores, a blank name
+    and an unknown status; an alert file and a pasted alert took a blank name and an unknown status."""
+    alert = {**ALERT, **change, "labels": {**ALERT["labels"], **change.get("labels", {})}}
+    refusal = door(app_label_client, investigator, alert, tmp_path)
+    assert isinstance(refusal, str), reading(refusal)
+    assert refused in refusal
