@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from agent.names import MAX_NAME_CHARS, name_problem
+from agent.names import MAX_NAME_CHARS, name_problem, shown, text_problem
 from agent.series import DEFAULT_CHANGE_TYPE, diff_text
 from agent.timeparse import parse_duration, to_epoch, written
 
@@ -398,23 +398,25 @@ def overlong_names(event: Event) -> list[Location]:
     return [loc for loc, name in named if name and len(name) > MAX_NAME_CHARS]
 
 
-def nul_texts(event: Event) -> list[Location]:
-    """Where ``event`` holds a NUL character (a key or a text anywhere, e.g. an annotation written ``"\\0"`` in
-    YAML): the memory stores the event as JSON, and PostgreSQL refuses it. Checked where events come in."""
-    found: list[Location] = []
+def unstorable_texts(event: Event) -> list[tuple[Location, str]]:
+    """Where ``event`` holds text that is not text (``names.text_problem``: a NUL character, e.g. an annotation
+    written ``"\\0"`` in YAML, or an unpaired surrogate, ``"\\ud800"`` in JSON), in a key or a text anywhere, and
+    what: the memory stores the event, and PostgreSQL refuses a NUL, no database takes a surrogate. Checked where
+    events come in."""
+    found: list[tuple[Location, str]] = []
 
     def walk(value: Any, loc: Location) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
-                walk(key, (*loc, str(key).replace("\0", "\\0")))
-                walk(item, (*loc, key))
+                walk(key, (*loc, shown(str(key))))
+                walk(item, (*loc, shown(str(key))))
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 walk(item, (*loc, index))
-        elif isinstance(value, str) and "\0" in value and loc not in found:
-            found.append(loc)
+        elif isinstance(value, str) and (problem := text_problem(value)) and all(loc != at for at, _ in found):
+            found.append((loc, problem))
 
-    walk(event.model_dump(mode="json", by_alias=True, exclude_none=True), ())
+    walk(event.model_dump(by_alias=True, exclude_none=True), ())  # JSON mode would write a bad key's surrogate as "?"
     return found
 
 

@@ -20,7 +20,7 @@ from agent.events import (
     event_from_alert,
     event_from_change,
     location_path,
-    nul_texts,
+    unstorable_texts,
 )
 from agent.names import MAX_NAME_CHARS
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
@@ -116,11 +116,11 @@ def event_from_change_file(path: Path, now: float) -> Event:
 
 
 def _storable(event: Event, part: str, where: str) -> None:
-    """InputError naming ``where`` and the field (of the file: ``part`` of the event) holding a NUL character, which
-    the memory cannot store (PostgreSQL's JSON refuses it)."""
-    for loc in nul_texts(event):
+    """InputError naming ``where`` and the field (of the file: ``part`` of the event) holding text that is not text (a
+    NUL character, an unpaired surrogate: ``events.unstorable_texts``), which the memory cannot store."""
+    for loc, problem in unstorable_texts(event):
         if loc[:1] == (part,):
-            raise InputError(f"{where}: {location_path(loc[1:])}: holds a NUL character (the memory cannot store it)")
+            raise InputError(f"{where}: {location_path(loc[1:])}: {problem} (the memory cannot store it)")
 
 
 def _fits(name: str, where: str, field: str) -> None:

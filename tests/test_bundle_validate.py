@@ -235,6 +235,15 @@ def test_an_event_holding_a_nul_character_is_refused_at_its_line(tmp_path):
         "my-case/event.yaml:7: alert.annotations.summary: holds a NUL character (the memory cannot store it)"]
 
 
+def test_an_event_holding_an_unpaired_surrogate_is_refused_at_its_line(tmp_path):
+    """YAML's "\\ud800" reads as an unpaired surrogate, which no database stores and the embedding tokenizer refused
+    with a traceback (``rca --bundle``)."""
+    event = 'pattern: rca\ntime: 1\nalert:\n  labels:\n    alertname: A\n  annotations:\n    summary: "a \\ud800 b"\n'
+    assert errors_of(make_case(tmp_path, {"event.yaml": event})) == [
+        "my-case/event.yaml:7: alert.annotations.summary: holds an unpaired surrogate at character 2 (the memory "
+        "cannot store it)"]
+
+
 def test_log_errors(tmp_path):
     logs = (
         '{"ts": 1, "service": "a", "level": "INFO", "message": "ok"}\n'

@@ -12,20 +12,16 @@ from typing import Any
 
 from fastapi import Request
 
+from agent import names
 from agent.api.errors import invalid_request
 
 Path = tuple[str | int, ...]
 
 
 def text_problem(value: str) -> str | None:
-    """Why ``value`` is not text, or None."""
-    if "\x00" in value:
-        return "is not valid text: it holds a NUL character"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return f"is not valid text: unpaired surrogate at character {exc.start}"
-    return None
+    """Why ``value`` is not text (``names.text_problem``), or None."""
+    problem = names.text_problem(value)
+    return f"is not valid text: it {problem}" if problem else None
 
 
 def text_problems(value: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
 from agent.bundles.yaml_lines import line_of, load_yaml, meant_hint, report_validation, to_plain, warn_unknown_keys
-from agent.events import ChangeEvent, Event, InspectionScope, Pattern, location_path, nul_texts, overlong_names
+from agent.events import ChangeEvent, Event, InspectionScope, Pattern, location_path, overlong_names, unstorable_texts
 from agent.names import MAX_NAME_CHARS
 from agent.series import CHANGE_TYPES
 
@@ -69,8 +69,8 @@ def read_event(path: Path, label: str,
     for loc in overlong_names(event):
         log.add(f"longer than {MAX_NAME_CHARS} characters (the memory stores no longer a name)", line_of(root, loc),
                 location_path(loc))
-    for loc in nul_texts(event):
-        log.add("holds a NUL character (the memory cannot store it)", line_of(root, loc), location_path(loc))
+    for loc, problem in unstorable_texts(event):
+        log.add(f"{problem} (the memory cannot store it)", line_of(root, loc), location_path(loc))
     return (None, log.result()) if log else (event, [])
 
 
