@@ -63,7 +63,8 @@ def test_a_name_longer_than_the_memory_holds_is_refused_naming_the_file_and_fiel
 
 
 def test_a_nul_character_is_refused_naming_the_file_and_field(tmp_path):
-    """PostgreSQL's JSON cannot hold a NUL: ``rca --alert`` stored the event and ended in the database's error."""
+    """PostgreSQL's JSON cannot hold a NUL: ``rca --alert`` stored the event and ended in the database's error; nor
+    can any database hold an unpaired surrogate (YAML's ``"\\udc00"``)."""
     alerts = tmp_path / "alerts.json"
     alerts.write_text(json.dumps([{"labels": {"alertname": "A"}}, {"labels": {"alertname": "B"},
                                                                    "annotations": {"summary": "x\u0000y"}}]))
@@ -72,6 +73,9 @@ def test_a_nul_character_is_refused_naming_the_file_and_field(tmp_path):
     change = tmp_path / "change.yaml"
     change.write_text('id: d1\ntype: deploy\nservice: c\ndescription: "a \\0 b"\n')
     with pytest.raises(InputError, match=r"change.yaml: description: holds a NUL character"):
+        event_from_change_file(change, now=0)
+    change.write_text('id: d1\ntype: deploy\nservice: c\ndescription: "a \\udc00 b"\n')
+    with pytest.raises(InputError, match=r"change.yaml: description: holds an unpaired surrogate at character 2"):
         event_from_change_file(change, now=0)
 
 
