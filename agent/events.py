@@ -305,7 +305,8 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[tuple[L
     """Where and why ``alert`` is no alert to investigate, as every door taking alerts reads it (the webhook, an alert
     file, an alert pasted into a question, ``POST /investigate``): a status other than firing or resolved, no name
     (``alertname``), a service label (:func:`alert_service_label`) holding a control character, a name or service
-    longer than the memory stores (:data:`MAX_NAME_CHARS`). The model checks ``service`` and ``alertname`` for control
+    label (the read one, and ``service``, a service of the event too) longer than the memory stores
+    (:data:`MAX_NAME_CHARS`). The model checks ``service`` and ``alertname`` for control
     characters itself."""
     found: list[tuple[Location, str]] = []
     if alert.status not in ALERT_STATUSES:
@@ -316,10 +317,10 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[tuple[L
         found.append((("labels", "alertname"), f"required (an Alertmanager alert names its rule){unknown}"))
     if (named := service_label_problem(alert, service_label)) is not None:
         found.append(named)
-    label = ("labels", alert_service_label(alert, service_label))
-    for loc, name in ((("labels", "alertname"), alert.name), (label, alert_service(alert, service_label) or "")):
-        if len(name) > MAX_NAME_CHARS:
-            found.append((loc, f"longer than {MAX_NAME_CHARS} characters (the memory stores no longer a name)"))
+    too_long = f"longer than {MAX_NAME_CHARS} characters (the memory stores no longer a name)"
+    for key in dict.fromkeys((*NAME_LABELS, alert_service_label(alert, service_label))):  # ``service``: Event.services
+        if len(alert.labels.get(key, "")) > MAX_NAME_CHARS:
+            found.append((("labels", key), too_long))
     return found
 
 

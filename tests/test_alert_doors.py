@@ -99,6 +99,8 @@ REFUSED = {
     "service label too long": ({"labels": {"app": "c" * 201}}, "labels.app: longer than 200 characters"),
     "control character in the service label": ({"labels": {"app": "check\nout"}},
                                                "labels.app: contains the control character U+000A"),
+    "service label too long beside the configured one": ({"labels": {"service": "s" * 201}},
+                                                         "labels.service: longer than 200 characters"),
     "blank name": ({"labels": {"alertname": " "}}, "labels.alertname: required"),
     "unknown status": ({"status": "pending"}, "status: must be firing or resolved"),
     "NUL in an annotation": ({"annotations": {"summary": "a\x00b"}}, "annotations.summary: "),
@@ -113,7 +115,8 @@ def test_every_door_refuses_the_alerts_the_webhook_refuses_naming_the_field(app_
                                                                             door: Door, change, refused):
     """POST /investigate took a service label (``app``) of 201 characters, more than the memory stores, a blank name
     and an unknown status; an alert file and a pasted alert took a blank name, an unknown status and an unpaired
-    surrogate (JSON's ``"\\ud800"``), which no database stores."""
+    surrogate (JSON's ``"\\ud800"``), which no database stores; the webhook, an alert file and a pasted alert took a
+    ``service`` label of 201 characters beside the configured one (a service of the event too, ``Event.services``)."""
     alert = {**ALERT, **change, "labels": {**ALERT["labels"], **change.get("labels", {})}}
     refusal = door(app_label_client, investigator, alert, tmp_path)
     assert isinstance(refusal, str), reading(refusal)
