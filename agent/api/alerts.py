@@ -15,10 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent import events
 from agent.api.errors import problems
 from agent.api.text import text_problem
-from agent.events import Alert, alert_service, alert_texts, event_from_alert, location_path
+from agent.events import Alert, alert_service, event_from_alert
+from agent.inputs import checks
+from agent.inputs.checks import alert_texts, location_path
 from agent.memory import AlertKind, AlertNotice, AlertObservation, Memory
 from agent.memory.db import database_wide, first_line_said
 from agent.names import MAX_NAME_CHARS  # also the fingerprint column's
@@ -84,11 +85,12 @@ class WebhookResponse(BaseModel):
 
 def alert_problems(alert: Alert, service_label: str = "service") -> list[Problem]:
     """What makes a parsed alert unusable: text that is not text, an over-long text (the sizes ``POST /investigate``
-    checks too, ``events.MAX_LABEL_CHARS``), a fingerprint longer than its column, then what every door refuses
-    (``events.alert_problems``: status, name, service label), each field named once (a NUL is said to be no text)."""
+    checks too, ``inputs.checks.MAX_LABEL_CHARS``), a fingerprint longer than its column, then what every door
+    refuses (``inputs.checks.alert_problems``: status, name, service label), each field named once (a NUL is said to be
+    no text)."""
     found = [Problem(field=location_path(loc), message=problem) for loc, value, most in alert_texts(alert)
              if (problem := text_problem(value) or (f"longer than {most} characters" if len(value) > most else None))]
-    shared = events.alert_problems(alert, service_label)
+    shared = checks.alert_problems(alert, service_label)
     if len(alert.fingerprint or "") > MAX_NAME_CHARS:
         shared.append((("fingerprint",), f"longer than {MAX_NAME_CHARS} characters"))
     named = {p.field for p in found}

@@ -19,7 +19,8 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from agent.ask import MAX_QUESTION_CHARS
-from agent.events import Event, overlong_alert_texts, overlong_names, read_alert_of
+from agent.events import Event, read_alert_of
+from agent.inputs.checks import overlong_alert_texts, overlong_names
 from agent.memory import CaseRecord, CorrectionRecord
 from agent.memory.corrections import NAME_RULE, NOTE_MAX_CHARS, name_length_problem
 from agent.names import MAX_NAME_CHARS
@@ -41,7 +42,7 @@ class InvestigateRequest(StrictBody):
     @classmethod
     def _names_fit(cls, event: Event) -> Event:
         """No service or alert name longer than the memory holds (PostgreSQL answered 500 after the request was
-        taken), no alert label or annotation longer than the webhook takes (``events.overlong_alert_texts``); a
+        taken), no alert label or annotation longer than the webhook takes (``inputs.checks.overlong_alert_texts``); a
         refusal names the field (``event.scope.services[1]``, ``event.alert.labels.team``)."""
         too_long = [(loc, MAX_NAME_CHARS) for loc in overlong_names(event)]
         if event.alert is not None:

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
 from agent.bundles.yaml_lines import line_of, load_yaml, meant_hint, report_validation, to_plain, warn_unknown_keys
-from agent.events import ChangeEvent, Event, InspectionScope, Pattern, location_path, overlong_names, unstorable_texts
+from agent.events import ChangeEvent, Event, InspectionScope, Pattern
+from agent.inputs.checks import location_path, overlong_names, unstorable_texts
 from agent.names import MAX_NAME_CHARS
 from agent.series import CHANGE_TYPES
 

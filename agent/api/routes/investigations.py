@@ -13,8 +13,9 @@ from agent.api.state import ServiceState, require_token, service
 from agent.api.text import text_only_request
 from agent.ask import Answer
 from agent.bundles.event_file import change_problem, ignored_keys
-from agent.events import Event, alert_problems
+from agent.events import Event
 from agent.graph.nodes.select_skill import check_override
+from agent.inputs.checks import alert_problems
 from agent.investigate import InvestigationResult
 from agent.runtime import load_skills
 
@@ -46,9 +47,10 @@ def _check_release(event: Event) -> None:
 
 
 def _check_alert(event: Event, service_label: str) -> None:
-    """The event's alert is one every door takes (``events.alert_problems``: firing or resolved, named, its service
-    label, ``BIANQUE_SERVICE_LABEL``, a name without control characters and no longer than the memory stores): else
-    422 naming each field (``event.alert.labels.app``), as the webhook refuses such an alert."""
+    """The event's alert is one every door takes (``inputs.checks.alert_problems``: firing or resolved, named, its
+    service labels, ``BIANQUE_SERVICE_LABEL``'s and ``service``, names without control characters and no longer than
+    the memory stores): else 422 naming each field (``event.alert.labels.app``), as the webhook refuses such an
+    alert."""
     found = alert_problems(event.alert, service_label) if event.alert is not None else []
     if found:
         raise invalid_request(*((("body", "event", "alert", *loc), message) for loc, message in found))

@@ -1,4 +1,5 @@
-"""Read alert and change files given on the command line or posted to the API, with clear errors."""
+"""Read alert and change files given on the command line or posted to the API, with clear errors; what any event taken
+in must be is checked by :mod:`agent.inputs.checks`."""
 
 from __future__ import annotations
 
@@ -16,12 +17,10 @@ from agent.events import (
     AlertmanagerWebhook,
     ChangeEvent,
     Event,
-    alert_problems,
     event_from_alert,
     event_from_change,
-    location_path,
-    unstorable_texts,
 )
+from agent.inputs.checks import alert_problems, location_path, unstorable_texts
 from agent.names import MAX_NAME_CHARS
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
@@ -92,8 +91,8 @@ def events_from_alert_file(path: Path, now: float, service_label: str = "service
 
 def events_from_alert_data(data: Any, origin: str, now: float, service_label: str = "service") -> list[Event]:
     """One RCA event per alert in ``data`` (:func:`alerts_from_data`; errors name ``origin``); every alert must name
-    its rule (``labels.alertname``) and say it is firing or resolved (``events.alert_problems``); the service is read
-    from ``service_label`` (``events.alert_service``)."""
+    its rule (``labels.alertname``) and say it is firing or resolved (``inputs.checks.alert_problems``); the service is
+    read from ``service_label`` (``events.alert_service``)."""
     alerts = alerts_from_data(data, origin)
     for i, alert in enumerate(alerts):
         where = f"{origin}[{i}]" if len(alerts) > 1 else origin
@@ -117,7 +116,7 @@ def event_from_change_file(path: Path, now: float) -> Event:
 
 def _storable(event: Event, part: str, where: str) -> None:
     """InputError naming ``where`` and the field (of the file: ``part`` of the event) holding text that is not text (a
-    NUL character, an unpaired surrogate: ``events.unstorable_texts``), which the memory cannot store."""
+    NUL character, an unpaired surrogate: ``inputs.checks.unstorable_texts``), which the memory cannot store."""
     for loc, problem in unstorable_texts(event):
         if loc[:1] == (part,):
             raise InputError(f"{where}: {location_path(loc[1:])}: {problem} (the memory cannot store it)")
