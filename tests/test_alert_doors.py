@@ -121,3 +121,19 @@ def test_every_door_refuses_the_alerts_the_webhook_refuses_naming_the_field(app_
     refusal = door(app_label_client, investigator, alert, tmp_path)
     assert isinstance(refusal, str), reading(refusal)
     assert refused in refusal
+
+
+def test_the_doors_taking_a_webhook_body_read_only_its_alerts(app_label_client, investigator, tmp_path):
+    """The webhook reads a body's ``alerts`` only; an alert file and a pasted alert refused the same body for its
+    envelope (``version: Input should be a valid string`` for ``"version": 4``, a number in ``commonLabels``, a null
+    ``groupLabels``), which nothing reads."""
+    body = {**webhook(ALERT), "version": 4, "commonLabels": {"port": 8080}, "groupLabels": None}
+    path = tmp_path / "hook.json"
+    path.write_text(json.dumps(body))
+    [from_file] = events_from_alert_file(path, time.time(), "app")
+    pasted = _post(app_label_client, "/ask", {"question": json.dumps(body)})
+    hooked = _post(app_label_client, "/webhook/alertmanager", body)
+    wait_idle(app_label_client)
+    assert (pasted.status_code, hooked.status_code) == (200, 200), (pasted.text, hooked.text)
+    [(from_paste, _, _), (from_webhook, _, _)] = investigator.calls
+    assert reading(from_file) == reading(from_paste) == reading(from_webhook)

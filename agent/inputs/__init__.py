@@ -74,9 +74,10 @@ def _validate(model: type[BaseModel], data: Any, origin: str) -> Any:
 
 
 def alerts_from_data(data: Any, origin: str) -> list[Alert]:
-    """Alerts from an Alertmanager webhook body, a list of alerts, or one alert object."""
+    """Alerts from an Alertmanager webhook body (its ``alerts``: the rest of it is read by nothing, and not checked, as
+    the webhook checks none of it), a list of alerts, or one alert object."""
     if isinstance(data, dict) and "alerts" in data:
-        return _validate(AlertmanagerWebhook, data, origin).alerts
+        return _validate(AlertmanagerWebhook, {"alerts": data["alerts"]}, origin).alerts
     if isinstance(data, list):
         return [_validate(Alert, item, f"{origin}[{i}]") for i, item in enumerate(data)]
     if isinstance(data, dict):
