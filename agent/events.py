@@ -309,11 +309,11 @@ def read_alert_of(event: Event, service_label: str = "service", time_said: bool 
     """``event`` (an RCA event holding an alert, ``POST /investigate``'s) with what it leaves unsaid read off its alert
     as :func:`event_from_alert` reads an alert at every other door: its service, its business and, when
     ``time_said`` is false, its time (``startsAt``; else the event's time, the request's arrival). What the event
-    says itself stands."""
+    says itself (not empty) stands."""
     if event.pattern is not Pattern.RCA or event.alert is None:
         return event
     read = event_from_alert(event.alert, event.time, service_label)
-    unsaid = {"service": event.service is None, "business": event.business is None, "time": not time_said}
+    unsaid = {"service": not event.service, "business": not event.business, "time": not time_said}  # "" says nothing
     update = {field: getattr(read, field) for field, left in unsaid.items() if left}
     return event.model_copy(update=update)
 

@@ -137,3 +137,12 @@ def test_the_doors_taking_a_webhook_body_read_only_its_alerts(app_label_client, 
     assert (pasted.status_code, hooked.status_code) == (200, 200), (pasted.text, hooked.text)
     [(from_paste, _, _), (from_webhook, _, _)] = investigator.calls
     assert reading(from_file) == reading(from_paste) == reading(from_webhook)
+
+
+def test_post_investigate_reads_an_empty_service_or_business_as_unsaid(app_label_client, investigator):
+    """An empty ``service`` or ``business`` says nothing, as an empty label does (``events.alert_service``): the alert's
+    are read; they had stood, the configured label unread."""
+    event = {"pattern": "rca", "service": "", "business": "", "alert": ALERT}
+    assert _post(app_label_client, "/investigate", {"event": event}).status_code == 200
+    [(read, _, _)] = investigator.calls
+    assert reading(read) == ("rca", "checkout", "shop", to_epoch(T0), "CheckoutErrors")
