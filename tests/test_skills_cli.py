@@ -314,3 +314,33 @@ def test_show_into_the_users_skill_directory_copies_a_built_in_skill_without_war
     assert done.returncode == 0, done.stderr
     assert "did not load" not in done.stderr and "memory-pressure-rca.yaml" in done.stderr  # the header only
     assert target.read_bytes() == (get_settings().skills_dirs[0] / "memory-pressure-rca.yaml").read_bytes()
+
+
+def test_validate_with_prometheus_warns_of_names_the_server_does_not_have(tmp_path, monkeypatch):
+    """A team with a live server, not an exported bundle, checks its Skill's names against that server."""
+    import agent.sources.catalog as catalog_module
+    from agent.sources.base import MetricInfo
+    from agent.sources.catalog import Catalog
+
+    seen = []
+
+    def fake_catalog(url: str, service_label: str = "service") -> Catalog:
+        seen.append((url, service_label))
+        return Catalog(metrics=[MetricInfo("http_latency_p99_seconds", labels=("service",), services=("checkout",))])
+
+    monkeypatch.setattr(catalog_module, "catalog_from_prometheus", fake_catalog)
+    monkeypatch.setenv("BIANQUE_SERVICE_LABEL", "app")
+    get_settings.cache_clear()
+    skill = tmp_path / "ranking-rca.yaml"
+    shutil.copy(SHIPPED / "ranking-rca.yaml", skill)
+    result = runner.invoke(app, ["skills", "validate", str(skill), "--prometheus", "http://prom.example:9090"])
+    assert result.exit_code == 0, result.output
+    assert seen == [("http://prom.example:9090", "app")]
+    assert "data.metrics[0] (p99_latency): unknown metric 'request_latency_p99_seconds' in the catalog" in result.output
+
+
+def test_validate_with_an_unreachable_prometheus_is_bad_input(tmp_path):
+    result = runner.invoke(app, ["skills", "validate", str(SHIPPED / "ranking-rca.yaml"), "--prometheus",
+                                 "http://127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert "--prometheus http://127.0.0.1:1: prometheus: cannot list metrics" in " ".join(result.stderr.split())

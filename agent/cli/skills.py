@@ -26,7 +26,7 @@ from agent.skills.library import (
     same_name_siblings,
     skill_error,
 )
-from agent.skills.lint import located_catalog_warnings, located_skill_warnings
+from agent.skills.lint import CatalogLike, located_catalog_warnings, located_skill_warnings
 from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
 from agent.skills.schema import skill_json_schema
 from agent.skills.templates import Loc
@@ -180,6 +180,10 @@ def validate(
     bundle: Path | None = typer.Option(
         None, "--bundle", help="Also check metric and log names against this case bundle's catalog."
     ),
+    prometheus: str | None = typer.Option(
+        None, "--prometheus", help="Also check metric names and labels against this PromQL server's catalog "
+        "(its URL; BIANQUE_SERVICE_LABEL names its service label)."
+    ),
 ) -> None:
     """Validate Skills; print every error and exit 1 if there is any, or if nothing was checked (a path that does
     not exist: exit 2, bad input)."""
@@ -195,7 +199,10 @@ def validate(
         raise _fail(f"no Skill files found in {where}: nothing was checked", 1)
     warnings.extend(f"{s.source}:{line}: {field}: {warning}" for s in loaded
                     for line, field, warning in _located(s, located_skill_warnings(s.skill)))
+    if bundle is not None and prometheus is not None:
+        raise _fail("give either --bundle or --prometheus, not both", 2)
     warnings.extend(_catalog_warnings(loaded, bundle) if bundle else [])
+    warnings.extend(_located_catalog(loaded, _prometheus_catalog(prometheus)) if prometheus else [])
     _print_errors(errors, console)
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
@@ -216,6 +223,21 @@ def _catalog_warnings(loaded: list[LoadedSkill], bundle: Path) -> list[str]:
         catalog = catalog_from_bundle(bundle)
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read the catalog of bundle {bundle}: {exc}", 2) from exc
+    return _located_catalog(loaded, catalog)
+
+
+def _prometheus_catalog(url: str) -> CatalogLike:
+    """The catalog of the PromQL server at ``url``; exit 2 when it cannot say what it has."""
+    from agent.sources.catalog import CatalogError, catalog_from_prometheus
+
+    try:
+        return catalog_from_prometheus(url, get_settings().service_label)
+    except CatalogError as exc:
+        raise _fail(f"--prometheus {url}: {exc}", 2) from exc
+
+
+def _located_catalog(loaded: list[LoadedSkill], catalog: CatalogLike) -> list[str]:
+    """``file:line: warning`` for each name or label of the Skills that ``catalog`` does not know."""
     return [
         f"{s.source}:{locate(s.raw, loc)[0]}: {warning}"
         for s in loaded
