@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     )
     user_skills_dir: Path | None = Field(default=None, description="User Skills; default home/skills.")
     knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="The handbook (markdown).")
+    keep_case_data: bool = Field(
+        default=True, description="Keep what each live investigation read (series, log lines, changes) as a case "
+        "bundle in home/case-data, so that a corrected live case can be replayed when its Skill is refined.",
+    )
     observability_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the live log/change store; default SQLite in home."
     )
@@ -249,6 +253,11 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'bianque.db'}"
+
+    @property
+    def case_data_dir(self) -> Path | None:
+        """Where live cases' data is kept as bundles (``keep_case_data``); None when it is not kept."""
+        return self.home / "case-data" if self.keep_case_data else None
 
     @property
     def resolved_observability_url(self) -> str:

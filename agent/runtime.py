@@ -263,6 +263,7 @@ def live_toolkit(
         similarity=skill_similarity(knowledge),
         experience=_experience(memory, experience),
         input_warnings=warnings,
+        case_data_dir=settings.case_data_dir,
         **_query_limits(settings),
         **_reasoners(settings),
     )

@@ -206,6 +206,7 @@ class CaseStore(Store):
         skill_version: int | None = None,
         selection_reason: str | None = None,
         event: Event | dict[str, Any] | None = None,
+        bundle_path: str | None = None,
     ) -> CaseRecord:
         """Store a running case's answer and mark it done (CaseStateError if it is not running).
 
@@ -213,7 +214,8 @@ class CaseStore(Store):
         run (a case may be opened before a Skill is selected). An empty ``evidence`` means none. ``event``, when
         given, is the case's event as the investigation resolved it (a release's change named by id alone, with
         the type, service and start of its changes line) and replaces the stored one; it must be the same event
-        (pattern and time), else InvalidInputError.
+        (pattern and time), else InvalidInputError. ``bundle_path``, when given, is a bundle of what a live run read
+        (``agent.bundles.captured``): the case is replayed from it.
         """
         checked_findings = [ensure(f, Finding, f"findings[{i}]") for i, f in enumerate(findings)]
         checked_verdict = ensure(verdict, Verdict, "verdict")
@@ -234,6 +236,7 @@ class CaseStore(Store):
             row.reasoner = reasoner
             row.prompt_tokens = prompt_tokens
             row.duration_ms = duration_ms
+            row.bundle_path = bundle_path or row.bundle_path
             row.status = "done"
             row.finished_at = now()
             session.flush()

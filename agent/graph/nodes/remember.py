@@ -1,16 +1,20 @@
-"""memory: store the finished case (findings, verdict, report, provenance)."""
+"""memory: store the finished case (findings, verdict, report, provenance) and, for a live run, what it read."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 
+log = logging.getLogger(__name__)
+
 
 def remember(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Persist the case when memory is configured and the caller opened one, with its event as triage resolved it
-    (a release's change named by id alone: the type, service and start of its own line)."""
+    (a release's change named by id alone: the type, service and start of its own line); a live run's data is kept
+    as the case's bundle (``toolkit.case_data_dir``), so a correction of it can be replayed."""
     case_id = state.get("case_id")
     if toolkit.memory is None or not case_id:
         return {}
@@ -28,5 +32,21 @@ def remember(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         skill_version=state.get("skill", {}).get("version"),
         selection_reason=state.get("skill", {}).get("reason", ""),
         event=state.get("event"),
+        bundle_path=_keep_data(state, toolkit, case_id),
     )
     return {}
+
+
+def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str | None:
+    """The bundle path of what the run read, written under ``toolkit.case_data_dir``; None when no data is kept, the
+    run read nothing, or it could not be written (logged: the case is stored all the same, only not replayable)."""
+    if toolkit.case_data_dir is None or not state.get("gathered") or not state.get("event"):
+        return None
+    from agent.bundles.captured import capture_bundle
+
+    try:
+        path = capture_bundle(toolkit.case_data_dir / case_id, state["event"], state["gathered"], toolkit.topology)
+    except (OSError, ValueError) as exc:
+        log.warning("case %s: its data could not be kept as a bundle, so it cannot be replayed: %s", case_id, exc)
+        return None
+    return str(path) if path is not None else None

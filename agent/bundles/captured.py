@@ -1,0 +1,59 @@
+"""A live investigation's data kept as a case bundle, so that a corrected live case can be replayed.
+
+The gather step's answer (``state["gathered"]``: the series, log lines and changes the Skill's queries read) is
+written with :func:`agent.bundles.writer.write_bundle`; the case then names it as its bundle, and the replay gate of
+a Skill refinement investigates it as it does any bundle (docs/evolution.md, "Live cases").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from agent.bundles.writer import write_bundle
+from agent.series import ChangeRecord, LogRecord, Series, make_series
+from agent.topology import Topology
+
+
+def captured_series(items: Iterable[Mapping[str, Any]]) -> list[Series]:
+    """One series per metric and labels, the samples of every signal and period that read it joined."""
+    points: dict[tuple[str, tuple[tuple[str, str], ...]], dict[float, float]] = {}
+    for item in items:
+        key = (str(item["metric"]), tuple(sorted((str(k), str(v)) for k, v in item["labels"].items())))
+        points.setdefault(key, {}).update(zip(map(float, item["t"]), map(float, item["v"]), strict=True))
+    return [make_series(metric, dict(labels), sorted(samples.items())) for (metric, labels), samples in points.items()]
+
+
+def captured_logs(items: Iterable[Mapping[str, Any]]) -> list[LogRecord]:
+    """The log lines read, each once however many of the Skill's log queries read it, in time order."""
+    seen: dict[tuple[Any, ...], LogRecord] = {}
+    for item in items:
+        record = LogRecord(ts=float(item["ts"]), service=item["service"], level=item["level"],
+                           message=item["message"], instance=item.get("instance"), trace_id=item.get("trace_id"))
+        seen.setdefault((record.ts, record.service, record.instance, record.message), record)
+    return sorted(seen.values(), key=lambda r: r.ts)
+
+
+def captured_changes(items: Iterable[Mapping[str, Any]]) -> list[ChangeRecord]:
+    """The change records read, each once."""
+    seen: dict[str, ChangeRecord] = {}
+    for item in items:
+        seen.setdefault(str(item["id"]), ChangeRecord(
+            ts=float(item["ts"]), service=item["service"], type=item["type"], id=str(item["id"]),
+            description=item.get("description") or "", version=item.get("version"),
+            canary=item.get("canary"), baseline=item.get("baseline")))
+    return sorted(seen.values(), key=lambda c: c.ts)
+
+
+def capture_bundle(out_dir: Path, event: Mapping[str, Any], gathered: Mapping[str, Any],
+                   topology: Topology | None = None) -> Path | None:
+    """Write what a live investigation read as a bundle at ``out_dir``; None when it read nothing (no series, log
+    line or change: there is nothing to replay)."""
+    series = captured_series(gathered.get("series", []))
+    logs = captured_logs(gathered.get("logs", []))
+    changes = captured_changes(gathered.get("changes", []))
+    if not (series or logs or changes):
+        return None
+    calls = topology.as_dict() if topology is not None and topology.has_edges() else None
+    return write_bundle(out_dir, dict(event), series, logs, changes, topology=calls)
