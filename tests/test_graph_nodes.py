@@ -236,6 +236,7 @@ def test_gather_logs_changes_and_knowledge_follow_the_skill(toolkit):
     [search] = toolkit.knowledge.searches
     assert (search["collections"], search["tags"], search["top_k"]) == (["handbook"], ["api"], 2)
     assert search["query"].startswith("api ApiLatencyHigh")
+    assert set(search["in_question"]) == API_NEIGHBOURHOOD  # service pages of other services take no place
     assert [k["id"] for k in gathered["knowledge"]] == ["services/api.md#1"]
 
 

@@ -104,6 +104,18 @@ def test_service_filter_combines_with_tags(store):
     assert hits and all(h.id.startswith("services/ranking.md#") for h in hits)
 
 
+def test_service_pages_of_services_not_in_question_take_no_place(store):
+    """An alert on a system the handbook does not describe is not sent to read the demo system's service pages."""
+    query = "tariff-calc TariffCalcSlowResponses tariff-calc handle time above 100 ms"
+    plain = store.search(query, tags=["slow_dependency"], top_k=3)
+    assert any(h.id.startswith("services/") for h in plain)  # what a new system's investigation used to be shown
+    hits = store.search(query, tags=["slow_dependency"], top_k=3, in_question=["tariff-calc", "ledger-db"])
+    assert len(hits) == 3 and not any(h.id.startswith("services/") for h in hits)
+    assert any(h.id.startswith("runbooks/slow-dependency.md#") for h in hits)
+    ours = store.search("latency is high", tags=["service"], top_k=10, in_question=["ranking", "Cache"])
+    assert ours and {h.id.split("#")[0] for h in ours} <= {"services/ranking.md", "services/cache.md"}
+
+
 def test_unknown_tag_falls_back_to_unfiltered(store):
     filtered = store.search("cache hit ratio dropped", tags=["no-such-tag"], top_k=3)
     plain = store.search("cache hit ratio dropped", top_k=3)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -397,13 +397,16 @@ class KnowledgeStore:
         top_k: int = 4,
         services: Sequence[str] | None = None,
         min_score: float = 0.0,
+        in_question: Sequence[str] | None = None,
     ) -> list[KnowledgeSnippet]:
         """The ``top_k`` snippets most similar to ``query`` across ``collections``, best first.
 
         Records must carry any of ``tags`` and any of ``services``; when nothing matches, the
         filter is relaxed (tags only, services only, then none), so a search never comes back
         empty just because nothing was tagged. A copy of a better hit (the same title and text, as
-        from a page saved twice in the handbook) takes no place.
+        from a page saved twice in the handbook) takes no place. ``in_question``: the services an
+        investigation reads; a service page (``kind: service``) about none of them takes no place either
+        (the demo system's pages say nothing of a system they do not describe).
         """
         if top_k <= 0 or not query.strip():
             return []
@@ -412,37 +415,49 @@ class KnowledgeStore:
         if not targets:
             return []
         vector = self._embed([query])[0]
+        about = {s.lower() for s in in_question or []}
         for where in filter_chain(tags, services):
-            hits = [s for s in _distinct_hits(targets, vector, where, top_k) if s.score >= min_score]
+            hits = [s for s in _distinct_hits(targets, vector, where, top_k, about) if s.score >= min_score]
             if hits:
                 return hits[:top_k]
         return []
 
 
 def _distinct_hits(
-    targets: list[tuple[str, Collection]], vector: np.ndarray, where: dict[str, Any] | None, top_k: int
+    targets: list[tuple[str, Collection]], vector: np.ndarray, where: dict[str, Any] | None, top_k: int,
+    about: set[str] | None = None,
 ) -> list[KnowledgeSnippet]:
-    """The best hits across ``targets``, best first, each (title, text) once; asked again for as many more
-    as copies were dropped, until ``top_k`` distinct ones are found or every record was seen."""
+    """The best hits across ``targets``, best first, each (title, text) once and none a service page about no
+    service of ``about`` (when given); asked again for as many more as were dropped, until ``top_k`` are found or
+    every record was seen."""
     k, most = top_k, max(col.count() for _, col in targets)
     while True:
-        found = sorted((s for name, col in targets for s in _query(name, col, vector, where, k)),
-                       key=lambda s: s.score, reverse=True)
+        found = sorted((hit for name, col in targets for hit in _query(name, col, vector, where, k)),
+                       key=lambda hit: hit[0].score, reverse=True)
         seen: set[tuple[str, str]] = set()
         distinct = []
-        for snippet in found:  # best first: the first copy is the best
+        for snippet, meta in found:  # best first: the first copy is the best
+            if about and not _about_any(meta, about):
+                continue
             if (snippet.title, snippet.text) not in seen:
                 seen.add((snippet.title, snippet.text))
                 distinct.append(snippet)
-        copies = len(found) - len(distinct)
-        if not copies or len(distinct) >= top_k or k >= most:
+        dropped = len(found) - len(distinct)
+        if not dropped or len(distinct) >= top_k or k >= most:
             return distinct
-        k += copies
+        k += dropped
+
+
+def _about_any(meta: Mapping[str, Any], services: set[str]) -> bool:
+    """False for a service page (``kind: service``) about none of ``services``; True for every other record."""
+    if meta.get("kind") != "service":
+        return True
+    return bool({s for s in str(meta.get("services", "")).split(",") if s} & services)
 
 
 def _query(
     name: str, col: Collection, vector: np.ndarray, where: dict[str, Any] | None, k: int
-) -> list[KnowledgeSnippet]:
+) -> list[tuple[KnowledgeSnippet, Mapping[str, Any]]]:
     result = col.query(
         query_embeddings=[vector],
         n_results=min(k, col.count()),
@@ -454,7 +469,7 @@ def _query(
     metas = (result["metadatas"] or [[]])[0]
     dists = (result["distances"] or [[]])[0]
     return [
-        _snippet(name, i, d or "", m or {}, 1.0 - float(dist))
+        (_snippet(name, i, d or "", m or {}, 1.0 - float(dist)), m or {})
         for i, d, m, dist in zip(ids, docs, metas, dists, strict=False)
     ]
 
