@@ -147,8 +147,8 @@ def test_cli_refine_says_when_the_corrected_case_already_passes_with_the_current
 
 def test_cli_refine_says_first_when_the_corrected_case_cannot_be_replayed(memory, settings, tmp_path,
                                                                           monkeypatch) -> None:
-    """Its bundle was moved: every candidate "fixes none" because it is not replayed at all, and the refinement must
-    say that rather than leave the team reading twenty rejections."""
+    """Its bundle was moved: every candidate would "fix none" because it is not replayed at all, and the refinement
+    must say that, and search nothing, rather than leave the team reading twenty rejections."""
     target = _scripted_cli(memory, settings, tmp_path, monkeypatch, fixable=True)
     shutil.rmtree(tmp_path / "b0")
     result = runner.invoke(app, ["skills", "refine", "--from-case", target], env={"COLUMNS": "200"})
@@ -156,6 +156,8 @@ def test_cli_refine_says_first_when_the_corrected_case_cannot_be_replayed(memory
     assert result.exit_code == 1 and memory.skill_versions(NAME) == [], result.output
     assert out.startswith(f"case {target} cannot be replayed: its bundle is gone ({tmp_path / 'b0'}); the replay "
                           "gate cannot check that a patch fixes it, only the Skill's other corrected cases"), out
+    assert "Parameter search" not in out and "candidate" not in out, out
+    assert f"no corrected case of {NAME} can be replayed: no parameter change could be shown to fix one" in out, out
 
 
 def test_cli_refine_refuses_a_skill_of_another_pattern_than_the_case(memory, settings, tmp_path, monkeypatch) -> None:

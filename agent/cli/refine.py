@@ -78,7 +78,8 @@ def _refined(bench: Any, case_id: str, skill: str | None, search: bool) -> Any:
     if result.first is None and result.search is None:
         for note in result.notes[:-1]:
             say(note, "yellow")
-        fail(result.reason)  # no rule-based fix and --no-search
+        # no rule-based fix, and --no-search (bad input: 2) or no corrected case to search with (nothing fixes it: 1)
+        fail(result.reason, 1 if search else 2)
     for note in result.notes[:1]:
         say(note, "yellow")
     if result.first is not None:

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.evolve.proposals import NoProposal, NoRuleFix, Proposal
-from agent.evolve.replay import ReplayReport
+from agent.evolve.replay import ReplayReport, replay_cases, replay_role
 from agent.evolve.search import SearchResult, candidate_edits
 from agent.evolve.versions import Accepted, current_version, skill_text
 from agent.memory.skill_versions import text_sha256
-from agent.memory.truth import Judgement
+from agent.memory.truth import Judgement, truth_for_case
 
 
 class RefinementNotAccepted(NoProposal):
@@ -118,6 +118,10 @@ def refine_from_case(
             return result
         result.notes.append(f"the {proposal.source} patch does not pass the replay gate: "
                             "searching the Skill's parameters")
+    if not _any_replayable_correction(bench, name, case_id):
+        result.notes.append(f"no corrected case of {name} can be replayed: no parameter change could be shown to fix "
+                            "one, so none is searched; a case replays from its bundle (docs/evolution.md, \"Limits\")")
+        return result
     planned = len(candidate_edits(bench.skill(name).skill))
     done = 0
     progress(Step("search", f"parameter search: replaying {planned} candidate change(s) of {name}", 0, planned))
@@ -132,6 +136,13 @@ def refine_from_case(
         tried = result.search.tried
         _note_passing_target(result, next((j for t in tried if (j := _target_before(t.report, case_id))), None))
     return result
+
+
+def _any_replayable_correction(bench: Any, name: str, case_id: str) -> bool:
+    """Whether any corrected case of Skill ``name`` (``case_id`` among them) can be replayed: else every candidate
+    of the parameter search would be "rejected: fixes none" without one replay telling it anything."""
+    return any(replay_role(c) == "corrected" and truth_for_case(c) is not None
+               and bench.replayer.unreplayable(c) is None for c in replay_cases(bench.memory, name, case_id))
 
 
 def _target_before(report: ReplayReport | None, case_id: str) -> Judgement | None:
