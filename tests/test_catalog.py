@@ -113,3 +113,31 @@ def test_catalog_from_prometheus_uses_the_prometheus_source(monkeypatch):
     catalog = catalog_from_prometheus("http://prom.example:9090", "app")
     assert seen == [("http://prom.example:9090", "app")]
     assert catalog.metric("memory_usage_bytes").help == "resident memory in bytes"
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_catalog_of_a_server_whose_series_lack_the_service_label_says_which_labels_they_carry(monkeypatch, as_json):
+    """A team whose series name their service by `app` runs `bianque catalog` first: no metric lists a service, and
+    it must say why rather than leave the services column out."""
+    from typer.testing import CliRunner
+
+    import agent.cli.catalog as catalog_cli
+    from agent.cli.app import app
+    from agent.sources.catalog import Catalog
+
+    def fake(url: str, service_label: str = "service") -> Catalog:
+        services = ("tariff-calc",) if service_label == "app" else ()
+        return Catalog(metrics=[MetricInfo("rpc_handle_time_ms", labels=("app", "instance"), services=services)])
+
+    monkeypatch.setattr(catalog_cli, "catalog_from_prometheus", fake)
+    args = ["catalog", "--prometheus", "http://prom.example:9090", *(["--json"] if as_json else [])]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert ("note: no series names its service by the label 'service' (BIANQUE_SERVICE_LABEL), so no investigation "
+            "of a service would find its metrics; the series carry app, instance: set BIANQUE_SERVICE_LABEL") in said
+    monkeypatch.setenv("BIANQUE_SERVICE_LABEL", "app")
+    from agent.config import get_settings
+
+    get_settings.cache_clear()
+    assert "note:" not in CliRunner().invoke(app, args).stderr

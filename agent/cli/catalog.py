@@ -39,8 +39,21 @@ def catalog(bundle: BundleOption = None, prometheus: PrometheusOption = None, as
             metric["status_label"] = status_label(metric["labels"])  # its 5xx series read as errors
             metric["read_as"] = read_as(metric["name"], metric["labels"])  # a latency histogram's quantiles
         print_json(data)
-        return
-    render(result)
+    else:
+        render(result)
+    if bundle is None and (hint := service_label_hint(result, get_settings().service_label)):
+        err_console.print(f"note: {hint}", style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+def service_label_hint(result: Catalog, label: str) -> str | None:
+    """Why no metric of a server lists a service, when none does: its series carry no label ``label``
+    (``BIANQUE_SERVICE_LABEL``), and every Skill's query for a service would find nothing; the labels they carry."""
+    if not result.metrics or any(m.services for m in result.metrics):
+        return None
+    held = sorted({name for m in result.metrics for name in m.labels})
+    return (f"no series names its service by the label {label!r} (BIANQUE_SERVICE_LABEL), so no investigation of a "
+            f"service would find its metrics; the series carry {', '.join(held) or 'no labels'}: set "
+            "BIANQUE_SERVICE_LABEL to the one that names your services (README, \"Live sources\")")
 
 
 def build_catalog(bundle: Path | None, prometheus: str | None) -> Catalog:
