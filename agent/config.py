@@ -6,12 +6,15 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
+
+if TYPE_CHECKING:
+    from agent.bundles.captured import CaseData
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What each HTTP endpoint setting looks like, for the error when one is given without its scheme.
@@ -60,9 +63,10 @@ class Settings(BaseSettings):
     )
     user_skills_dir: Path | None = Field(default=None, description="User Skills; default home/skills.")
     knowledge_dir: Path = Field(default=PROJECT_ROOT / "knowledge", description="The handbook (markdown).")
-    keep_case_data: bool = Field(
-        default=True, description="Keep what each live investigation read (series, log lines, changes) as a case "
-        "bundle in home/case-data, so that a corrected live case can be replayed when its Skill is refined.",
+    case_data_days: float = Field(
+        default=7.0, ge=0, description="Days a live investigation keeps what it read (series, log lines, changes) "
+        "as a case bundle in home/case-data, so that a correction of it can be replayed when its Skill is refined; "
+        "a corrected case keeps it for good. 0: nothing is kept.",
     )
     observability_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the live log/change store; default SQLite in home."
@@ -255,9 +259,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.home / 'bianque.db'}"
 
     @property
-    def case_data_dir(self) -> Path | None:
-        """Where live cases' data is kept as bundles (``keep_case_data``); None when it is not kept."""
-        return self.home / "case-data" if self.keep_case_data else None
+    def case_data(self) -> CaseData | None:
+        """Where live cases' data is kept as bundles, and how long (``case_data_days``); None when it is not kept."""
+        from agent.bundles.captured import CaseData
+
+        return CaseData(self.home / "case-data", self.case_data_days * 86400.0) if self.case_data_days else None
 
     @property
     def resolved_observability_url(self) -> str:

@@ -263,7 +263,7 @@ def live_toolkit(
         similarity=skill_similarity(knowledge),
         experience=_experience(memory, experience),
         input_warnings=warnings,
-        case_data_dir=settings.case_data_dir,
+        case_data=settings.case_data,
         **_query_limits(settings),
         **_reasoners(settings),
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
+from agent.bundles.captured import CaseData, prune_case_data
 from agent.bundles.reader import load_bundle
 from agent.config import get_settings
+from agent.evolve.corrections import correct_case
 from agent.evolve.replay import unreplayable
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
@@ -17,6 +20,7 @@ def test_a_live_case_keeps_its_data_as_a_bundle_that_answers_as_the_live_run_did
     result = investigate(alert_event(), replace(live(), memory=memory), source="api")
     case = memory.get_case(result.case_id)
     assert case.bundle_path == str(get_settings().home / "case-data" / case.id)
+    assert sorted(os.listdir(case.bundle_path)) == ["changes.jsonl", "event.yaml", "logs.jsonl.gz", "metrics.csv.gz"]
     assert unreplayable(case) is None
     bundle = load_bundle(case.bundle_path)
     assert {s.metric for s in bundle.series} and bundle.logs
@@ -26,10 +30,26 @@ def test_a_live_case_keeps_its_data_as_a_bundle_that_answers_as_the_live_run_did
     assert replayed.verdict.needs_attention == result.verdict.needs_attention
 
 
-def test_keep_case_data_off_keeps_none(memory, monkeypatch):
-    monkeypatch.setenv("BIANQUE_KEEP_CASE_DATA", "false")
+def test_case_data_days_0_keeps_none(memory, monkeypatch):
+    monkeypatch.setenv("BIANQUE_CASE_DATA_DAYS", "0")
     get_settings.cache_clear()
     result = investigate(alert_event(), replace(live(), memory=memory), source="api")
     case = memory.get_case(result.case_id)
     assert case.bundle_path is None and unreplayable(case) == "no bundle to replay from"
     assert not (get_settings().home / "case-data").exists()
+
+
+def test_data_past_its_days_goes_unless_its_case_was_corrected(memory):
+    toolkit = replace(live(), memory=memory)
+    first, second = (investigate(alert_event(), toolkit, source="api").case_id for _ in range(2))
+    correct_case(memory, first, correct=False, service="db", fault="slow_dependency")
+    kept = get_settings().case_data
+    assert kept is not None and kept.keep_s == 7 * 86400
+    old = kept.root.stat().st_mtime - 8 * 86400
+    for case_id in (first, second):
+        os.utime(kept.root / case_id, (old, old))
+    third = investigate(alert_event(), toolkit, source="api").case_id  # its memory step prunes
+    assert sorted(os.listdir(kept.root)) == sorted([first, third])
+    assert unreplayable(memory.get_case(second)) == "its bundle is gone"
+    assert sorted(prune_case_data(CaseData(kept.root, 0.0), lambda _case: False, now=old + 99 * 86400)) == sorted(
+        [first, third])  # nothing corrected: all of it

@@ -7,7 +7,12 @@ a Skill refinement investigates it as it does any bundle (docs/evolution.md, "Li
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import gzip
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +51,51 @@ def captured_changes(items: Iterable[Mapping[str, Any]]) -> list[ChangeRecord]:
     return sorted(seen.values(), key=lambda c: c.ts)
 
 
+@dataclass(frozen=True)
+class CaseData:
+    """Where live cases' data is kept (one bundle per case id), and for how long a case no one corrected keeps it."""
+
+    root: Path
+    keep_s: float
+
+
+COMPRESSED = ("metrics.csv", "logs.jsonl")  # gzip-compressed once written (a minute series: a seventh of its size)
+
+
 def capture_bundle(out_dir: Path, event: Mapping[str, Any], gathered: Mapping[str, Any],
                    topology: Topology | None = None) -> Path | None:
-    """Write what a live investigation read as a bundle at ``out_dir``; None when it read nothing (no series, log
-    line or change: there is nothing to replay)."""
+    """Write what a live investigation read as a bundle at ``out_dir`` (its data files gzip-compressed); None when it
+    read nothing (no series, log line or change: there is nothing to replay)."""
     series = captured_series(gathered.get("series", []))
     logs = captured_logs(gathered.get("logs", []))
     changes = captured_changes(gathered.get("changes", []))
     if not (series or logs or changes):
         return None
     calls = topology.as_dict() if topology is not None and topology.has_edges() else None
-    return write_bundle(out_dir, dict(event), series, logs, changes, topology=calls)
+    staged = out_dir.with_name(f".{out_dir.name}.staged")
+    shutil.rmtree(staged, ignore_errors=True)
+    try:
+        write_bundle(staged, dict(event), series, logs, changes, topology=calls)
+        for name in COMPRESSED:
+            with (staged / name).open("rb") as plain, gzip.open(staged / f"{name}.gz", "wb") as packed:
+                shutil.copyfileobj(plain, packed)
+            (staged / name).unlink()
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.replace(staged, out_dir)  # whole or not at all
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+    return out_dir
+
+
+def prune_case_data(kept: CaseData, corrected: Callable[[str], bool], now: float | None = None) -> list[str]:
+    """Remove the kept data of cases older than ``kept.keep_s`` that no one corrected (``corrected(case_id)``
+    false): the replay gate replays only corrected (or labelled) cases. Returns the case ids removed."""
+    cutoff = (time.time() if now is None else now) - kept.keep_s
+    removed = []
+    with os.scandir(kept.root) as entries:
+        old = [e for e in entries if e.is_dir() and not e.name.startswith(".") and e.stat().st_mtime < cutoff]
+    for entry in old:
+        if not corrected(entry.name):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.name)
+    return removed

@@ -13,8 +13,7 @@ from agent.evidence import Lesson
 from agent.graph.deadline import GatherDeadline, ask
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
+    from agent.bundles.captured import CaseData
     from agent.knowledge.store import KnowledgeStore
     from agent.memory.repository import Memory
     from agent.reasoners.base import Reasoner
@@ -52,8 +51,8 @@ class Toolkit:
     experience: list[Lesson] = field(default_factory=list)  # lessons of past corrected cases (agent.reasoners.lessons)
     # what reading the input ignored (a bundle's warnings, the topology file's ignored keys)
     input_warnings: list[str] = field(default_factory=list)
-    # live sources: where the memory step keeps each case's gathered data as a bundle (agent.bundles.captured)
-    case_data_dir: Path | None = None
+    # live sources: where and how long the memory step keeps each case's gathered data as a bundle
+    case_data: CaseData | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     deadline: GatherDeadline = field(init=False, repr=False)
 

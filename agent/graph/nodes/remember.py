@@ -38,15 +38,29 @@ def remember(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
 
 
 def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str | None:
-    """The bundle path of what the run read, written under ``toolkit.case_data_dir``; None when no data is kept, the
-    run read nothing, or it could not be written (logged: the case is stored all the same, only not replayable)."""
-    if toolkit.case_data_dir is None or not state.get("gathered") or not state.get("event"):
+    """The bundle path of what the run read, written under ``toolkit.case_data`` (whose cases past their time that no
+    one corrected are removed first); None when no data is kept, the run read nothing, or it could not be written
+    (logged: the case is stored all the same, only not replayable)."""
+    kept, memory = toolkit.case_data, toolkit.memory
+    if kept is None or memory is None or not state.get("gathered") or not state.get("event"):
         return None
-    from agent.bundles.captured import capture_bundle
+    from agent.bundles.captured import capture_bundle, prune_case_data
 
     try:
-        path = capture_bundle(toolkit.case_data_dir / case_id, state["event"], state["gathered"], toolkit.topology)
+        kept.root.mkdir(parents=True, exist_ok=True)
+        prune_case_data(kept, lambda other: _corrected(memory, other))
+        path = capture_bundle(kept.root / case_id, state["event"], state["gathered"], toolkit.topology)
     except (OSError, ValueError) as exc:
         log.warning("case %s: its data could not be kept as a bundle, so it cannot be replayed: %s", case_id, exc)
         return None
     return str(path) if path is not None else None
+
+
+def _corrected(memory: Any, case_id: str) -> bool:
+    """Whether stored case ``case_id`` has a correction (an unknown case has none)."""
+    from agent.memory.errors import CaseNotFoundError
+
+    try:
+        return memory.get_case(case_id).latest_correction is not None
+    except CaseNotFoundError:
+        return False
