@@ -200,6 +200,7 @@ def test_without_a_bundle_the_preview_says_the_template_and_its_metric_names_are
     assert ("note: these metric names come from template ranking-rca and no data checked them: "
             "request_latency_p99_seconds, request_error_ratio, requests_per_second, cpu_usage_ratio, "
             "memory_usage_bytes, cache_hit_ratio; check them with `bianque catalog --bundle DIR`") in said
+    assert "against a live server with `--prometheus URL` instead of `--bundle DIR`" in said  # a team without bundles
     generic = from_template(load_library([PROJECT_ROOT / "skills"]), "Root-cause analysis of xyzzy plugh",
                             pattern="rca", module="ts-order-service")
     assert generic.template == "generic-rca" and not any("come from template" in n for n in generic.notes)  # globs

@@ -227,7 +227,8 @@ def unchecked_notes(template: str, skill: Skill) -> list[str]:
     if exact:
         notes.append(f"these metric names come from template {template} and no data checked them: {', '.join(exact)}; "
                      "check them with `bianque catalog --bundle DIR` (what your data holds) or `bianque skills "
-                     "validate --bundle DIR` (the names it lacks) and edit them")
+                     "validate --bundle DIR` (the names it lacks), against a live server with `--prometheus URL` "
+                     "instead of `--bundle DIR`, and edit them")
     return notes
 
 
