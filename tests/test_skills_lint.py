@@ -132,3 +132,28 @@ def test_a_specific_skill_for_every_service_and_a_min_effect_over_one_are_warned
     assert _located(unscoped)[0] == (1, "scope", f"not given, so '*': {shadows}")
     generic = unscoped.replace("pattern: rca\n", "pattern: rca\ngeneric: true\n")
     assert [field for _, field, _ in _located(generic)] == ["data.metrics[0].min_effect", "data.metrics[1].min_effect"]
+
+
+def test_a_glob_whose_bracket_nothing_closes_is_warned_of_at_its_field():
+    """`[slow*` reads as a literal '[' and never matches an alert name: a typo that must not pass in silence."""
+    text = """\
+name: typo
+description: A Skill with brackets left open
+pattern: rca
+scope:
+  services: ["orders-*", "shop-[ab"]
+triggers:
+  alerts: ["[slow*", "[[]legacy]*", "*[Ll]atency*"]
+data:
+  metrics:
+    - id: fails
+      name: "rpc_[fail*"
+      labels: {zone: "eu-[12]", pod: "x[1"}
+decision:
+  default: no_attention
+"""
+    loaded = load_skill_text(text, "typo.yaml")
+    found = {(locate(loaded.raw, loc)[:2], message.split(":")[0])
+             for loc, message in located_skill_warnings(loaded.skill) if "no ']' closes" in message}
+    assert found == {((5, "scope.services[1]"), "'shop-[ab'"), ((7, "triggers.alerts[0]"), "'[slow*'"),
+                     ((11, "data.metrics[0].name"), "'rpc_[fail*'"), ((12, "data.metrics[0].labels.pod"), "'x[1'")}

@@ -11,6 +11,7 @@ from typing import Protocol
 from agent.skills.schema import Compare, Skill
 from agent.skills.templates import Loc, variables_in
 from agent.sources.base import MetricInfo, name_matches
+from agent.sources.promql import unclosed_class
 
 
 class CatalogLike(Protocol):
@@ -35,6 +36,7 @@ def located_skill_warnings(skill: Skill) -> list[tuple[Loc, str]]:
     elif not skill.generic:
         warnings += [(("scope", "services", i), f"{pattern!r}: {shadows}")
                      for i, pattern in enumerate(skill.scope.services) if set(pattern) == {"*"}]
+    warnings += _unclosed_globs(skill)
     for i, signal in enumerate(skill.data.metrics):
         effect = signal.min_effect
         if effect <= 1 or signal.compare == Compare.THRESHOLD:
@@ -45,6 +47,20 @@ def located_skill_warnings(skill: Skill) -> list[tuple[Loc, str]]:
             f"{effect:g} ({signal.id}) asks for {asked} before it counts; min_effect is a fraction "
             f"(0.2 = 20 %): for {effect:g} %, write {effect / 100:g}")))
     return warnings
+
+
+def _unclosed_globs(skill: Skill) -> list[tuple[Loc, str]]:
+    """A glob whose ``[`` no ``]`` closes (``[slow*``): read as a literal ``[``, it matches only names holding one,
+    which is rarely meant (a literal is written ``[[]``)."""
+    globs: list[tuple[Loc, str]] = [(("scope", "services", i), p) for i, p in enumerate(skill.scope.services)]
+    globs += [(("triggers", "alerts", i), p) for i, p in enumerate(skill.triggers.alerts)]
+    globs += [(("triggers", "labels", k), p) for k, p in skill.triggers.labels.items()]
+    for i, signal in enumerate(skill.data.metrics):
+        globs += [(("data", "metrics", i, "name"), signal.name)]
+        globs += [(("data", "metrics", i, "labels", k), p) for k, p in signal.labels.items()]
+    return [(loc, f"{pattern!r}: its '[' at {at + 1} opens a class no ']' closes, so it is read as a literal '[' "
+                  "and matches only names holding one; close the class ('[Ss]low*'), or write a literal '[' as '[[]'")
+            for loc, pattern in globs if (at := unclosed_class(pattern)) is not None]
 
 
 def check_against_catalog(skill: Skill, catalog: CatalogLike) -> list[str]:

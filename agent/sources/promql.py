@@ -66,6 +66,20 @@ def glob_to_re2(pattern: str) -> str:
     return "".join(out)
 
 
+def unclosed_class(pattern: str) -> int | None:
+    """Index of the first ``[`` of ``pattern`` that no ``]`` closes (glob syntax reads it as a literal ``[``), or
+    None; the ``[`` of a class (``[[]``, ``[a-z]``) is not."""
+    i = 0
+    while i < len(pattern):
+        if pattern[i] == "[":
+            end = _class_end(pattern, i)
+            if end < 0:
+                return i
+            i = end
+        i += 1
+    return None
+
+
 def _class_end(pattern: str, start: int) -> int:
     """Index of the ``]`` closing the glob class opened at ``start``, or -1 (then ``[`` is literal)."""
     i = start + 1
