@@ -326,6 +326,24 @@ def test_a_rollback_over_a_hand_edit_that_does_not_load_keeps_it_aside_and_previ
     assert unkept_file_line(memory, user_dir, NAME, load_skills(settings).get(NAME)) is None
 
 
+def test_a_rollback_writes_the_broken_file_in_a_subfolder_not_a_second_one_beside_it(memory, settings) -> None:
+    """A team keeps its Skill in a folder of its own; a typo breaks it and they roll back: the restored text had gone
+    to ``<user dir>/NAME.yaml``, leaving the folder's file failing (and a duplicate of it once fixed)."""
+    _original, _proposal, done = _accept_memory_patch(memory, settings)
+    user_dir = settings.resolved_user_skills_dir
+    kept = user_dir / "team" / done.path.name
+    kept.parent.mkdir()
+    broken = done.path.read_text(encoding="utf-8").replace("min_effect:", "min_efect:", 1)
+    kept.write_text(broken, encoding="utf-8")
+    done.path.unlink()
+    current = load_skills(settings).get(NAME)
+    assert current.path != kept  # the file does not load: the built-in answers
+    back = rollback(memory, user_dir, NAME, 2, current=current)
+    assert back.path == kept and not (user_dir / done.path.name).exists()
+    assert back.set_aside is not None and back.set_aside.read_text(encoding="utf-8") == broken
+    assert load_skills(settings).get(NAME).path == kept and not load_skills(settings).failed_as(NAME)
+
+
 def test_a_new_skill_over_a_file_of_its_name_that_does_not_load_keeps_the_file(memory, settings) -> None:
     user_dir = settings.resolved_user_skills_dir
     user_dir.mkdir(parents=True, exist_ok=True)

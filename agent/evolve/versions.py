@@ -28,7 +28,7 @@ from agent.memory.errors import SkillVersionNotFoundError
 from agent.memory.records import SkillVersionRecord
 from agent.memory.skill_versions import text_sha256
 from agent.skills.library import skill_files
-from agent.skills.loader import LoadedSkill, dump_skill_yaml
+from agent.skills.loader import LoadedSkill, declared_name, dump_skill_yaml
 
 REPLACED_DIR = ".replaced"  # in the user's Skill directory: files a write replaced that no stored version holds
 
@@ -70,12 +70,26 @@ def file_text(loaded: LoadedSkill) -> str:
 
 
 def user_skill_path(user_dir: Path, name: str, loaded: LoadedSkill | None = None) -> Path:
-    """Where the user's copy of Skill ``name`` lives: its existing user file (in a subfolder too), else
-    ``<name>.yaml``."""
+    """Where the user's copy of Skill ``name`` lives: its existing user file (in a subfolder too), else the user's
+    file of it that does not load (:func:`_broken_user_file`), else ``<name>.yaml``."""
     user_dir = Path(user_dir)
     if loaded is not None and loaded.path is not None and _within(loaded.path, user_dir):
         return loaded.path
-    return user_dir / f"{name}.yaml"
+    return _broken_user_file(user_dir, name) or user_dir / f"{name}.yaml"
+
+
+def _broken_user_file(user_dir: Path, name: str) -> Path | None:
+    """The first user file (in load order) that is Skill ``name``'s but did not load: its ``name:`` line declares
+    it, else it is named for it. A rollback or save writes there: a copy beside it would leave it failing, and a
+    duplicate of the restored one once fixed."""
+    files = skill_files(user_dir) if user_dir.is_dir() else []
+    for path in files:
+        try:
+            if declared_name(path.read_text(encoding="utf-8", errors="replace")) == name:
+                return path
+        except OSError:
+            continue
+    return next((path for path in files if path.stem == name), None)
 
 
 def _within(path: Path, user_dir: Path) -> bool:
