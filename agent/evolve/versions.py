@@ -1,7 +1,8 @@
 """Every Skill version kept: accept a new text, list the history, diff two versions, roll back.
 
-A version's number is the ``version:`` field of its YAML, so a case's ``skill_version`` names the text
-that answered it. An accepted text is written to the user's Skill directory (which overrides the
+A version's number is the ``version:`` field of its YAML where no other text holds it; a case's ``skill_version``
+is the stored version holding its Skill file's text (the active one first; ``graph.nodes.select_skill``), else that
+field, so it names the text that answered it after a rollback too. An accepted text is written to the user's Skill directory (which overrides the
 built-in file by name; the built-in file is never touched), then stored in memory; when storing fails the
 file is put back, and when writing fails nothing is stored. The first accepted
 change of a Skill also stores the text it replaced, so it can always be restored. A rollback writes an

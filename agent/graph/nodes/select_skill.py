@@ -7,6 +7,7 @@ from typing import Any
 from agent.events import Event
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
+from agent.memory.skill_versions import text_sha256
 from agent.skills.library import SkillLibrary, no_generic_advice
 from agent.skills.loader import LoadedSkill
 from agent.skills.selector import passed_over_reason, rank_candidates
@@ -42,6 +43,21 @@ def check_override(name: str | None, library: SkillLibrary, event: Event) -> Non
         )
 
 
+def stored_version_of(toolkit: Toolkit, name: str, declared: int) -> int:
+    """The number of the stored version whose text the Skill's file holds (the active one first), else the file's
+    ``version:`` (``declared``): a rollback writes an old text back byte for byte, its ``version:`` naming the old
+    number, and a recorded hand edit rarely bumps it, so the field alone can name another version's text."""
+    loaded = toolkit.library.get(name)
+    if toolkit.memory is None or loaded is None or loaded.path is None:
+        return declared
+    try:
+        digest = text_sha256(loaded.path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return declared
+    holding = [v for v in toolkit.memory.skill_versions(name) if v.sha256 == digest]
+    return max(holding, key=lambda v: (v.active, v.version)).version if holding else declared
+
+
 def select_skill(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Scope + trigger match, similarity rank, optional LLM pick among the top three, generic fallback."""
     event = Event.model_validate(state["event"])
@@ -59,7 +75,7 @@ def select_skill(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         **({"notes": [*state.get("notes", []), stand_in]} if stand_in else {}),
         "skill": {
             "name": selection.skill.name,
-            "version": selection.skill.version,
+            "version": stored_version_of(toolkit, selection.skill.name, selection.skill.version),
             "reason": selection.reason,
             "method": selection.method,
             "candidates": [
