@@ -133,6 +133,12 @@ def test_catalog_of_a_server_whose_series_lack_the_service_label_says_which_labe
     args = ["catalog", "--prometheus", "http://prom.example:9090", *(["--json"] if as_json else [])]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
+    legend = "bad when: the way a signal with `direction: auto` (the generic Skills' catch-all) judges it"
+    if as_json:
+        assert json.loads(result.stdout)["metrics"][0]["name"] == "rpc_handle_time_ms"
+    else:  # the columns say what they mean
+        assert legend in " ".join(result.stdout.split()) and "family: the fault kind the ranking reads it as" in " ".join(
+            result.stdout.split())
     said = " ".join(result.stderr.split())
     assert ("note: no series names its service by the label 'service' (BIANQUE_SERVICE_LABEL), so no investigation "
             "of a service would find its metrics; the series carry app, instance: set BIANQUE_SERVICE_LABEL") in said

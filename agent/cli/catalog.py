@@ -95,11 +95,16 @@ def render(result: Catalog) -> None:
     for row in rows:
         table.add_row(*(row[i] for i in shown))
     print_table(table)
+    if result.metrics:
+        console.print(LEGEND, markup=False, highlight=False, soft_wrap=True)
     console.print(f"log sources: {', '.join(result.log_sources) or '-'}", markup=False)
     console.print(f"log services: {', '.join(result.log_services) or '-'}", markup=False)
     console.print(f"change services: {', '.join(result.change_services) or '-'}", markup=False)
 
 
+LEGEND = ("bad when: the way a signal with `direction: auto` (the generic Skills' catch-all) judges it, read off its "
+          "name alone: 'moves either way' where the name says nothing (set `direction` in your Skill); family: the "
+          "fault kind the ranking reads it as ('-': none). How names are read: docs/skills.md, data.metrics[].direction")
 _BAD_WHEN = {"up": "rises", "down": "falls", "both": "moves either way"}
 
 
