@@ -137,8 +137,8 @@ def test_catalog_of_a_server_whose_series_lack_the_service_label_says_which_labe
     if as_json:
         assert json.loads(result.stdout)["metrics"][0]["name"] == "rpc_handle_time_ms"
     else:  # the columns say what they mean
-        assert legend in " ".join(result.stdout.split()) and "family: the fault kind the ranking reads it as" in " ".join(
-            result.stdout.split())
+        shown = " ".join(result.stdout.split())
+        assert legend in shown and "family: the fault kind the ranking reads it as" in shown
     said = " ".join(result.stderr.split())
     assert ("note: no series names its service by the label 'service' (BIANQUE_SERVICE_LABEL), so no investigation "
             "of a service would find its metrics; the series carry app, instance: set BIANQUE_SERVICE_LABEL") in said

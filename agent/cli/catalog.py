@@ -104,7 +104,8 @@ def render(result: Catalog) -> None:
 
 LEGEND = ("bad when: the way a signal with `direction: auto` (the generic Skills' catch-all) judges it, read off its "
           "name alone: 'moves either way' where the name says nothing (set `direction` in your Skill); family: the "
-          "fault kind the ranking reads it as ('-': none). How names are read: docs/skills.md, data.metrics[].direction")
+          "fault kind the ranking reads it as ('-': none). How names are read: docs/skills.md, "
+          "data.metrics[].direction")
 _BAD_WHEN = {"up": "rises", "down": "falls", "both": "moves either way"}
 
 

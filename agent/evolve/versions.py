@@ -2,9 +2,9 @@
 
 A version's number is the ``version:`` field of its YAML where no other text holds it; a case's ``skill_version``
 is the stored version holding its Skill file's text (the active one first; ``graph.nodes.select_skill``), else that
-field, so it names the text that answered it after a rollback too. An accepted text is written to the user's Skill directory (which overrides the
-built-in file by name; the built-in file is never touched), then stored in memory; when storing fails the
-file is put back, and when writing fails nothing is stored. The first accepted
+field, so it names the text that answered it after a rollback too. An accepted text is written to the user's Skill
+directory (which overrides the built-in file by name; the built-in file is never touched), then stored in memory;
+when storing fails the file is put back, and when writing fails nothing is stored. The first accepted
 change of a Skill also stores the text it replaced, so it can always be restored. A rollback writes an
 old version's text back byte for byte and records it as a new history entry ("rollback to v2", the next
 number): the counter lives in the history, never in a rewritten file, and history only ever grows. A rollback to
