@@ -144,3 +144,20 @@ def test_a_daily_cycle_held_beyond_its_daily_extremes_is_a_shift():
     (found,) = level(values)
     assert found.direction == "up" and found.numbers["excess"] > 1
     assert abs(found.numbers["robust_z"]) < MIN_EXCURSION  # no point deviation would call this unusual
+
+
+def test_the_onset_is_where_the_window_turns_to_the_level_not_a_count_that_touched_it_before():
+    """Failures a minute on a service: 0 most minutes, now and then 1 or 2 (each beyond a reference whose spread is
+    0), then a step to about 6 a third into the window. The report said the level was held "from" the first stray
+    failure, before the step."""
+    rng = np.random.default_rng(3)
+    step = WINDOW // 3
+    values = rng.poisson(0.5, TIMES.size).astype(float)
+    values[HISTORY + step:] = rng.poisson(6.0, WINDOW - step)
+    assert values[HISTORY:HISTORY + step].any()  # a stray failure before the step
+    [found] = level(values, "up")
+    assert found.onset == TIMES[HISTORY + step]
+    held = bursty(15.0)
+    held[HISTORY:] = 40.0  # beyond from the window's start: the onset is its first point
+    [whole] = level(held)
+    assert whole.onset == TIMES[HISTORY]

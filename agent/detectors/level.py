@@ -120,9 +120,11 @@ def strongest_level(reference: np.ndarray, current: np.ndarray, direction: str, 
 
 def _finding(s: Series, now: Series, calibration: Calibration, found: Level, alpha: float,
              window: tuple[float, float], signal: str | None, source: str) -> Finding:
-    """The Finding for one shifted series; onset is the first window point beyond the reference's level."""
+    """The Finding for one shifted series; onset is the first window point beyond the reference's level from where
+    the window holds it (:func:`held_from`)."""
     z_now = calibration.toward("up" if found.sign > 0 else "down").z(now.values)
-    onset = float(now.timestamps[int(np.argmax(z_now > found.excursion))])
+    beyond = z_now > found.excursion
+    onset = float(now.timestamps[held_from(beyond) + int(np.argmax(beyond[held_from(beyond):]))])
     median = float(np.median(now.values))
     summary = (f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, median)} over the window vs "
                f"{fmt_value(s.metric, calibration.center)} baseline, {found.excess:.1f}x beyond any level the "
@@ -130,6 +132,17 @@ def _finding(s: Series, now: Series, calibration: Calibration, found: Level, alp
     return level_finding(s, found, alpha, window, onset, detector=DETECTOR, signal=signal, source=source,
                          summary=summary, numbers={"baseline_median": calibration.center,
                                                    "baseline_scale": calibration.scale, "post_median": median})
+
+
+def held_from(beyond: np.ndarray) -> int:
+    """Where a window whose points are ``beyond`` the reference's level or not turns to holding it: the split of the
+    binary segmentation of a proportion, the one maximising (share beyond after it - share before it) x
+    sqrt(i (n - i) / n). A count that touched the level now and then before a step (a failure or two on a series
+    that is 0 most minutes) is no onset; a window beyond from its start (no split raises the share) splits at 0."""
+    n, i = beyond.size, np.arange(beyond.size)
+    after = np.cumsum(beyond[::-1])[::-1] / (n - i)  # share beyond from i on
+    before = np.concatenate([[0.0], np.cumsum(beyond)[:-1] / i[1:]])  # share before i (none before 0)
+    return int(np.argmax((after - before) * np.sqrt(i * (n - i) / n)))
 
 
 def level_finding(s: Series, found: Level, alpha: float, window: tuple[float, float], onset: float, *,
