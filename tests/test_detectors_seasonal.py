@@ -88,3 +88,11 @@ def test_the_onset_is_where_the_window_leaves_its_hour_not_where_it_begins():
     found = judge(values)
     assert len(found) == 1
     assert found[0].onset == TIMES[HISTORY + 8]
+
+
+def test_the_onset_is_where_the_window_turns_off_its_hours_not_a_stray_point_before():
+    values = daily()
+    values[HISTORY + 2] += 40.0  # one stray reading early in the window
+    values[HISTORY + 8:] += 40.0  # off the day's pattern from the ninth point on
+    [found] = judge(values, direction="up")
+    assert found.onset == TIMES[HISTORY + 8]

@@ -123,8 +123,7 @@ def _finding(s: Series, now: Series, calibration: Calibration, found: Level, alp
     """The Finding for one shifted series; onset is the first window point beyond the reference's level from where
     the window holds it (:func:`held_from`)."""
     z_now = calibration.toward("up" if found.sign > 0 else "down").z(now.values)
-    beyond = z_now > found.excursion
-    onset = float(now.timestamps[held_from(beyond) + int(np.argmax(beyond[held_from(beyond):]))])
+    onset = float(now.timestamps[first_held(z_now > found.excursion)])
     median = float(np.median(now.values))
     summary = (f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, median)} over the window vs "
                f"{fmt_value(s.metric, calibration.center)} baseline, {found.excess:.1f}x beyond any level the "
@@ -143,6 +142,12 @@ def held_from(beyond: np.ndarray) -> int:
     after = np.cumsum(beyond[::-1])[::-1] / (n - i)  # share beyond from i on
     before = np.concatenate([[0.0], np.cumsum(beyond)[:-1] / i[1:]])  # share before i (none before 0)
     return int(np.argmax((after - before) * np.sqrt(i * (n - i) / n)))
+
+
+def first_held(beyond: np.ndarray) -> int:
+    """The index of the first point ``beyond`` from where the window holds it (:func:`held_from`)."""
+    start = held_from(beyond)
+    return start + int(np.argmax(beyond[start:]))
 
 
 def level_finding(s: Series, found: Level, alpha: float, window: tuple[float, float], onset: float, *,

@@ -32,7 +32,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from agent.detectors.calibration import Calibration
 from agent.detectors.direction import check_direction
-from agent.detectors.level import ALPHA, Level, level_finding, strongest_level
+from agent.detectors.level import ALPHA, Level, first_held, level_finding, strongest_level
 from agent.detectors.wording import fmt_time, fmt_value, subject_of
 from agent.findings import Finding
 from agent.series import Series, sample_step
@@ -91,13 +91,14 @@ def _beyond_usual_change(reference: np.ndarray, current: np.ndarray) -> bool:
 def _finding(s: Series, diffs: Series, calibration: Calibration, found: Level, alpha: float,
              window: tuple[float, float], period: float, signal: str | None, source: str) -> Finding:
     """The Finding for one series off its daily pattern; onset is the window's first difference beyond the
-    reference's level excursion (the first beyond its centre, if none is beyond on its own)."""
+    reference's level excursion (beyond its centre, if none is beyond on its own) from where it is held
+    (``level.first_held``)."""
     now = s.between(*window)
     current = float(np.median(now.values)) if len(now) else float("nan")
     shift = float(np.median(diffs.values))
     z = calibration.toward("up" if found.sign > 0 else "down").z(diffs.values)
     beyond = z > found.excursion
-    onset = float(diffs.timestamps[int(np.argmax(beyond if beyond.any() else z > 0))])
+    onset = float(diffs.timestamps[first_held(beyond if beyond.any() else z > 0)])
     way = "above" if shift >= 0 else "below"
     summary = (f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, current)} over the window, "
                f"{fmt_value(s.metric, abs(shift))} {way} the same hours a day before: {found.excess:.1f}x "
