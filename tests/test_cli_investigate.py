@@ -223,7 +223,8 @@ def test_a_missing_bundle_directory_is_a_usage_error(tmp_path):
 @pytest.mark.parametrize(("command", "hint"), [
     ("rca", "give --alert FILE (an alert) or --bundle DIR"),
     ("intercept", "give --change FILE (a change event) or --bundle DIR"),
-    ("inspect", "give --service NAME (inspects the live sources) or --bundle DIR")])
+    ("inspect", "give --service NAME (inspects the live sources) or --bundle DIR; every service an inspection "
+                "Skill's scope covers, now: `bianque schedule run SKILL`")])
 def test_nothing_to_investigate_names_what_the_command_takes(command, hint):
     result = runner.invoke(app, [command])
     assert result.exit_code == 2 and f"nothing to investigate: {hint}" in flat(result.stderr)

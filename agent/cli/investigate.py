@@ -35,7 +35,8 @@ from agent.phrases import first_of
 NOTHING_TO_INVESTIGATE = {  # what each command takes, said when it is given nothing
     Pattern.RCA: "--alert FILE (an alert) or --bundle DIR",
     Pattern.RELEASE_INTERCEPTION: "--change FILE (a change event) or --bundle DIR",
-    Pattern.INSPECTION: "--service NAME (inspects the live sources) or --bundle DIR",
+    Pattern.INSPECTION: "--service NAME (inspects the live sources) or --bundle DIR; every service an inspection "
+                        "Skill's scope covers, now: `bianque schedule run SKILL`",
 }
 EMBEDDING_HANDBOOK = "embedding the handbook (first use of this knowledge store)"
 
