@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "agent.cli.sim",
     "agent.cli.knowledge",
     "agent.cli.bundles",
+    "agent.cli.changes",
     "agent.cli.investigate",
     "agent.cli.evaluate",
     "agent.cli.cases",

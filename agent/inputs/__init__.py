@@ -22,6 +22,7 @@ from agent.events import (
 )
 from agent.inputs.checks import alert_problems, location_path, unstorable_texts
 from agent.names import MAX_NAME_CHARS
+from agent.series import CHANGE_TYPES, ChangeRecord
 from agent.yaml_limits import YAMLLimitError, check_yaml_bounds
 
 
@@ -129,3 +130,23 @@ def _fits(name: str, where: str, field: str) -> None:
         raise InputError(f"{where}: {field}: longer than {MAX_NAME_CHARS} characters (the memory stores no longer a "
                          "name)")
 
+
+
+def change_record_from_file(path: Path, now: float) -> ChangeRecord:
+    """A change file (as ``intercept --change`` reads it) as the record the live change store keeps: it needs the
+    ``id`` the store keeps it by and its ``service``; it began at ``started`` (or ``ts``), else ``now``; its ``type``
+    is one a Skill's triggers can name."""
+    change = _validate(ChangeEvent, read_structured(path), str(path))
+    for field in ("id", "service"):
+        if not getattr(change, field):
+            raise InputError(f"{path}: {field}: required to record a change (the store keeps it by its id, for its "
+                             "service)")
+        _fits(getattr(change, field), str(path), field)
+    if change.type not in CHANGE_TYPES:
+        raise InputError(f"{path}: type: {change.type!r} is none of {', '.join(CHANGE_TYPES)}")
+    began = change.started if change.started is not None else change.ts if change.ts is not None else now
+    record = ChangeRecord(ts=began, service=change.service, type=change.type, id=change.id,
+                          description=change.description, version=change.version, author=change.author,
+                          canary=change.canary, baseline=change.baseline, diff=change.diff)
+    _storable(event_from_change(change, now), "change", str(path))
+    return record

@@ -1,0 +1,47 @@
+"""``bianque changes add``: a CD pipeline records a change in the live store that later investigations read."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from agent.cli.app import app
+from agent.config import get_settings
+from agent.sources.base import ChangeRequest
+from agent.sources.sqlstore import SqlChangeSource
+from agent.timeparse import to_epoch
+
+runner = CliRunner()
+STARTED = to_epoch("2026-12-07T11:58:00Z")
+
+
+def stored(services=("tariff-calc",)) -> list:
+    source = SqlChangeSource(get_settings().resolved_observability_url)
+    return source.query(ChangeRequest(services=services, start=STARTED - 3600, end=STARTED + 3600)).data
+
+
+def test_a_change_file_is_recorded_and_read_back_by_the_live_change_source(bianque_home, tmp_path):
+    change = tmp_path / "change.yaml"
+    change.write_text("id: tariff-calc-4.2\nservice: tariff-calc\ntype: deploy\nversion: '4.2'\n"
+                      "started: 2026-12-07T11:58:00Z\ndescription: new tariff tables\n")
+    result = runner.invoke(app, ["changes", "add", str(change)])
+    assert result.exit_code == 0, result.output
+    assert "1 change(s) recorded in sqlite:///" in result.output
+    [record] = stored()
+    assert (record.id, record.ts, record.type, record.version) == ("tariff-calc-4.2", STARTED, "deploy", "4.2")
+    change.write_text(change.read_text().replace("new tariff tables", "rolled out to all zones"))
+    assert runner.invoke(app, ["changes", "add", str(change)]).exit_code == 0  # the same id: replaced
+    assert [r.description for r in stored()] == ["rolled out to all zones"]
+
+
+def test_a_change_without_id_or_of_an_unknown_type_is_bad_input_and_nothing_is_recorded(bianque_home, tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text('{"id": "c1", "service": "tariff-calc", "ts": "2026-12-07T11:58:00Z"}')
+    no_id, odd = tmp_path / "no-id.yaml", tmp_path / "odd.yaml"
+    no_id.write_text("service: tariff-calc\n")
+    odd.write_text("id: c2\nservice: tariff-calc\ntype: redeploy\n")
+    for bad, said in ((no_id, "no-id.yaml: id: required to record a change"),
+                      (odd, "odd.yaml: type: 'redeploy' is none of deploy, config, flag, canary, rollback")):
+        result = runner.invoke(app, ["changes", "add", str(good), str(bad)])
+        assert result.exit_code == 2 and said in " ".join(result.stderr.split()), result.output
+        assert "nothing recorded" in result.stderr
+    assert stored() == []
