@@ -130,6 +130,10 @@ def test_catalog_of_a_server_whose_series_lack_the_service_label_says_which_labe
         return Catalog(metrics=[MetricInfo("rpc_handle_time_ms", labels=("app", "instance"), services=services)])
 
     monkeypatch.setattr(catalog_cli, "catalog_from_prometheus", fake)
+    monkeypatch.delenv("BIANQUE_SERVICE_LABEL", raising=False)  # the default label, whatever the shell says
+    from agent.config import get_settings
+
+    get_settings.cache_clear()
     args = ["catalog", "--prometheus", "http://prom.example:9090", *(["--json"] if as_json else [])]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -143,7 +147,5 @@ def test_catalog_of_a_server_whose_series_lack_the_service_label_says_which_labe
     assert ("note: no series names its service by the label 'service' (BIANQUE_SERVICE_LABEL), so no investigation "
             "of a service would find its metrics; the series carry app, instance: set BIANQUE_SERVICE_LABEL") in said
     monkeypatch.setenv("BIANQUE_SERVICE_LABEL", "app")
-    from agent.config import get_settings
-
     get_settings.cache_clear()
     assert "note:" not in CliRunner().invoke(app, args).stderr
