@@ -45,3 +45,16 @@ def test_a_change_without_id_or_of_an_unknown_type_is_bad_input_and_nothing_is_r
         assert result.exit_code == 2 and said in " ".join(result.stderr.split()), result.output
         assert "nothing recorded" in result.stderr
     assert stored() == []
+
+
+def test_post_changes_records_one_where_live_investigations_read_it(memory):
+    from tests.test_api_support import CountingInvestigator, make_client
+
+    with make_client(memory, CountingInvestigator(memory)) as client:
+        answer = client.post("/changes", json={"id": "tariff-calc-4.2", "service": "tariff-calc", "type": "deploy",
+                                               "started": "2026-12-07T11:58:00Z", "version": "4.2"})
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["ts"] == STARTED
+        refused = client.post("/changes", json={"service": "tariff-calc"})
+        assert refused.status_code == 422 and "body: id: required to record a change" in refused.text
+    assert [(r.id, r.version) for r in stored()] == [("tariff-calc-4.2", "4.2")]

@@ -18,6 +18,7 @@ from agent.api.jobs import BackgroundJobs
 from agent.api.limits import BodyLimitMiddleware
 from agent.api.routes import (
     cases,
+    changes,
     health,
     incidents,
     investigations,
@@ -109,7 +110,7 @@ def create_app(
         app.add_middleware(TokenMiddleware, token=api.token)
     install_error_handlers(app)
     for module in (health, metrics, webhook, queue, investigations, cases, refinements, incidents, regression, skills,
-                   schedules):
+                   schedules, changes):
         app.include_router(module.router)
     return app
 

@@ -133,20 +133,24 @@ def _fits(name: str, where: str, field: str) -> None:
 
 
 def change_record_from_file(path: Path, now: float) -> ChangeRecord:
-    """A change file (as ``intercept --change`` reads it) as the record the live change store keeps: it needs the
-    ``id`` the store keeps it by and its ``service``; it began at ``started`` (or ``ts``), else ``now``; its ``type``
-    is one a Skill's triggers can name."""
-    change = _validate(ChangeEvent, read_structured(path), str(path))
+    """A change file (as ``intercept --change`` reads it) as the record the live change store keeps
+    (:func:`change_record`)."""
+    return change_record(_validate(ChangeEvent, read_structured(path), str(path)), str(path), now)
+
+
+def change_record(change: ChangeEvent, where: str, now: float) -> ChangeRecord:
+    """The record the live change store keeps of ``change`` (from ``where``, as errors name it): it needs the ``id``
+    the store keeps it by and its ``service``; it began at ``started`` (or ``ts``), else ``now``; its ``type`` is one
+    a Skill's triggers can name."""
     for field in ("id", "service"):
         if not getattr(change, field):
-            raise InputError(f"{path}: {field}: required to record a change (the store keeps it by its id, for its "
+            raise InputError(f"{where}: {field}: required to record a change (the store keeps it by its id, for its "
                              "service)")
-        _fits(getattr(change, field), str(path), field)
+        _fits(getattr(change, field), where, field)
     if change.type not in CHANGE_TYPES:
-        raise InputError(f"{path}: type: {change.type!r} is none of {', '.join(CHANGE_TYPES)}")
+        raise InputError(f"{where}: type: {change.type!r} is none of {', '.join(CHANGE_TYPES)}")
     began = change.started if change.started is not None else change.ts if change.ts is not None else now
-    record = ChangeRecord(ts=began, service=change.service, type=change.type, id=change.id,
-                          description=change.description, version=change.version, author=change.author,
-                          canary=change.canary, baseline=change.baseline, diff=change.diff)
-    _storable(event_from_change(change, now), "change", str(path))
-    return record
+    _storable(event_from_change(change, now), "change", where)
+    return ChangeRecord(ts=began, service=change.service, type=change.type, id=change.id,
+                        description=change.description, version=change.version, author=change.author,
+                        canary=change.canary, baseline=change.baseline, diff=change.diff)
