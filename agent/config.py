@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
-if TYPE_CHECKING:
-    from agent.bundles.captured import CaseData
+
+@dataclass(frozen=True)
+class CaseData:
+    """Where live cases' data is kept (one bundle per case id, ``agent.bundles.captured``), and for how long a case no
+    one corrected keeps it."""
+
+    root: Path
+    keep_s: float
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # What each HTTP endpoint setting looks like, for the error when one is given without its scheme.
@@ -261,8 +268,6 @@ class Settings(BaseSettings):
     @property
     def case_data(self) -> CaseData | None:
         """Where live cases' data is kept as bundles, and how long (``case_data_days``); None when it is not kept."""
-        from agent.bundles.captured import CaseData
-
         return CaseData(self.home / "case-data", self.case_data_days * 86400.0) if self.case_data_days else None
 
     @property

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-from agent.bundles.captured import CaseData, prune_case_data
+from agent.bundles.captured import prune_case_data
 from agent.bundles.reader import load_bundle
-from agent.config import get_settings
+from agent.config import CaseData, get_settings
 from agent.evolve.corrections import correct_case
 from agent.evolve.replay import unreplayable
 from agent.investigate import investigate

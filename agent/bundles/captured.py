@@ -12,11 +12,11 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.bundles.writer import write_bundle
+from agent.config import CaseData
 from agent.series import ChangeRecord, LogRecord, Series, make_series
 from agent.topology import Topology
 
@@ -49,14 +49,6 @@ def captured_changes(items: Iterable[Mapping[str, Any]]) -> list[ChangeRecord]:
             description=item.get("description") or "", version=item.get("version"),
             canary=item.get("canary"), baseline=item.get("baseline")))
     return sorted(seen.values(), key=lambda c: c.ts)
-
-
-@dataclass(frozen=True)
-class CaseData:
-    """Where live cases' data is kept (one bundle per case id), and for how long a case no one corrected keeps it."""
-
-    root: Path
-    keep_s: float
 
 
 COMPRESSED = ("metrics.csv", "logs.jsonl")  # gzip-compressed once written (a minute series: a seventh of its size)

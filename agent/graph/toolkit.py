@@ -13,7 +13,7 @@ from agent.evidence import Lesson
 from agent.graph.deadline import GatherDeadline, ask
 
 if TYPE_CHECKING:
-    from agent.bundles.captured import CaseData
+    from agent.config import CaseData
     from agent.knowledge.store import KnowledgeStore
     from agent.memory.repository import Memory
     from agent.reasoners.base import Reasoner
