@@ -99,16 +99,17 @@ def no_log_limit() -> Iterator[None]:
 def logs_table(args: argparse.Namespace, settings, knowledge, scratch: Path) -> tuple[Table, dict]:  # noqa: ANN001
     bundles = find_bundles(args.data / args.set)[: args.limit]
     busier = [busier_copy(b, scratch / f"x{args.times}" / args.set, args.times) for b in bundles]
-    runs = {
-        "as given": lambda: strict_rca_top(bundles, "as given", settings, knowledge),
-        f"{args.times}x busier, log limits in force": lambda: strict_rca_top(busier, "busier", settings, knowledge),
-    }
     data: dict[str, dict] = {}
-    for label, run in runs.items():
-        data[label] = dict(zip(("top1", "top3", "cases"), run(), strict=True))
+
+    def run(label: str, cases: list[Path], progress: str) -> None:
+        ranks: dict[str, int | None] = {}
+        top1, top3, count = strict_rca_top(cases, progress, settings, knowledge, ranks)
+        data[label] = {"top1": top1, "top3": top3, "cases": count, "ranks": ranks}
+
+    run("as given", bundles, "as given")
+    run(f"{args.times}x busier, log limits in force", busier, "busier")
     with no_log_limit():
-        top1, top3, cases = strict_rca_top(busier, "busier, no limit", settings, knowledge)
-    data[f"{args.times}x busier, no log limit"] = {"top1": top1, "top3": top3, "cases": cases}
+        run(f"{args.times}x busier, no log limit", busier, "busier, no limit")
     lines = [sum(1 for _ in gzip.open(b / "logs.jsonl.gz", "rt")) for b in busier]
     table = Table(title=f"{args.set} with its logs {args.times} times busier ({min(lines):,}-{max(lines):,} lines "
                         "a case): strict top-1 / top-3")

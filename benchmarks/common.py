@@ -138,13 +138,19 @@ def rewrite_metrics(bundle: Path, copy: Path,
         writer.writerows(rows(reader))
 
 
-def strict_rca_top(bundles: Sequence[Path], label: str, settings: Settings, knowledge: Any) -> tuple[int, int, int]:
+def strict_rca_top(bundles: Sequence[Path], label: str, settings: Settings, knowledge: Any,
+                   ranks: dict[str, int | None] | None = None) -> tuple[int, int, int]:
     """(top-1 hits, top-3 hits, actionable RCA cases) of one offline evaluation with a progress bar, strictly
-    scored (``EvalReport.by_pattern``); a case that fails is reported on stderr and counts as a miss."""
+    scored (``EvalReport.by_pattern``); a case that fails is reported on stderr and counts as a miss. ``ranks``,
+    when given, is filled with each actionable RCA case's strict rank of its true cause (None: absent, judged "no
+    attention" or failed), by case id."""
     from agent.eval.runner import evaluate
 
     with progress_bar(label, len(bundles)) as advance:
         report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
+    if ranks is not None:
+        ranks.update({s.case: s.rank for s in report.scores if s.pattern == "rca" and not s.noise_label})
+        ranks.update(dict.fromkeys(report.errors))
     rca = report.by_pattern["rca"]
     for case, error in sorted(report.errors.items()):
         err_console.print(f"{label}: {case} failed (counted as a miss): {error}")

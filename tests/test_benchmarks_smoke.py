@@ -659,7 +659,11 @@ def test_busy_systems_tables(bench, tmp_path):
                           "--services", "2", "--no-knowledge"])
     assert first_column(result.tables["logs"]) == ["as given", "2x busier, log limits in force",
                                                    "2x busier, no log limit"]
-    assert all(row["cases"] == 1 for row in result.data["logs"]["runs"].values())
+    runs = result.data["logs"]["runs"].values()
+    assert all(row["cases"] == 1 for row in runs)
+    for row in runs:  # each case's strict rank, by case id, agreeing with the counts
+        (rank,) = row["ranks"].values()
+        assert row["top1"] == (rank == 1) and row["top3"] == (rank is not None and rank <= 3)
     metrics = result.data["metrics"]
     assert metrics["rows"] == 2 * 25 * 2 * 2400 and metrics["first"] == "svc-01"
 
