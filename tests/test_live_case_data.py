@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import replace
+from functools import partial
+
+from sqlalchemy import event
 
 from agent.bundles.captured import prune_case_data
 from agent.bundles.reader import load_bundle
@@ -51,5 +55,37 @@ def test_data_past_its_days_goes_unless_its_case_was_corrected(memory):
     third = investigate(alert_event(), toolkit, source="api").case_id  # its memory step prunes
     assert sorted(os.listdir(kept.root)) == sorted([first, third])
     assert unreplayable(memory.get_case(second)) == "its bundle is gone"
-    assert sorted(prune_case_data(CaseData(kept.root, 0.0), lambda _case: False, now=old + 99 * 86400)) == sorted(
+    assert sorted(prune_case_data(CaseData(kept.root, 0.0), lambda _cases: (), now=old + 99 * 86400)) == sorted(
         [first, third])  # nothing corrected: all of it
+
+
+def test_a_run_asks_the_memory_about_its_old_corrected_cases_once_however_many_there_are(memory):
+    toolkit = replace(live(), memory=memory)
+    kept = get_settings().case_data
+    assert kept is not None
+    statements: list[str] = []
+    listen = partial(event.listen, memory.engine, "before_cursor_execute")
+    listen(lambda _conn, _cursor, sql, *_args: statements.append(sql))
+
+    def statements_of_a_run_after(corrected: int) -> int:
+        for _ in range(corrected):
+            case_id = investigate(alert_event(), toolkit, source="api").case_id
+            correct_case(memory, case_id, correct=False, service="db", fault="slow_dependency")
+        old = time.time() - 8 * 86400
+        for entry in kept.root.iterdir():
+            os.utime(entry, (old, old))
+        statements.clear()
+        investigate(alert_event(), toolkit, source="api")
+        return len(statements)
+
+    assert statements_of_a_run_after(1) == statements_of_a_run_after(3)  # not two more reads per corrected case
+    assert len(os.listdir(kept.root)) == 4 + 1  # the corrected ones and the last run's
+
+
+def test_corrected_among_names_the_corrected_ones_of_more_ids_than_one_query_binds(memory):
+    toolkit = replace(live(), memory=memory)
+    corrected, other = (investigate(alert_event(), toolkit, source="api").case_id for _ in range(2))
+    correct_case(memory, corrected, correct=False, service="db", fault="slow_dependency")
+    unknown = [f"{i:012x}" for i in range(1200)]
+    assert memory.corrected_among([*unknown, other, corrected, corrected]) == {corrected}
+    assert memory.corrected_among([]) == set()

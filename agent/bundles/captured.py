@@ -11,7 +11,7 @@ import gzip
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +79,19 @@ def capture_bundle(out_dir: Path, event: Mapping[str, Any], gathered: Mapping[st
     return out_dir
 
 
-def prune_case_data(kept: CaseData, corrected: Callable[[str], bool], now: float | None = None) -> list[str]:
-    """Remove the kept data of cases older than ``kept.keep_s`` that no one corrected (``corrected(case_id)``
-    false): the replay gate replays only corrected (or labelled) cases. Returns the case ids removed."""
+def prune_case_data(kept: CaseData, corrected: Callable[[list[str]], Collection[str]],
+                    now: float | None = None) -> list[str]:
+    """Remove the kept data of cases older than ``kept.keep_s`` that no one corrected (not among
+    ``corrected(old_case_ids)``, asked once for all of them: a run must not cost a query per old corrected case):
+    the replay gate replays only corrected (or labelled) cases. Returns the case ids removed."""
     cutoff = (time.time() if now is None else now) - kept.keep_s
-    removed = []
     with os.scandir(kept.root) as entries:
-        old = [e for e in entries if e.is_dir() and not e.name.startswith(".") and e.stat().st_mtime < cutoff]
-    for entry in old:
-        if not corrected(entry.name):
-            shutil.rmtree(entry.path, ignore_errors=True)
-            removed.append(entry.name)
+        old = sorted(e.name for e in entries
+                     if e.is_dir() and not e.name.startswith(".") and e.stat().st_mtime < cutoff)
+    if not old:
+        return []
+    spared = set(corrected(old))
+    removed = [name for name in old if name not in spared]
+    for name in removed:
+        shutil.rmtree(kept.root / name, ignore_errors=True)
     return removed

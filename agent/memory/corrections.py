@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import exists, func, select
 
 from agent.memory.cases import case_record, correction_record, load_case_row
@@ -13,6 +15,7 @@ from agent.memory.store import Store
 DECISIONS = ("pass", "hold", "block")
 NAME_MAX_CHARS: int = CorrectionRow.__table__.c.root_cause_service.type.length  # a service, fault kind or author
 NOTE_MAX_CHARS = 4000
+CORRECTED_AMONG_CHUNK = 500  # ids bound in one IN (...): well under SQLite's oldest limit of 999 variables
 NAME_RULE = f"At most {NAME_MAX_CHARS} characters, not counting blanks around it (they are not stored)."
 
 
@@ -98,6 +101,17 @@ class CorrectionStore(Store):
         """A case's corrections, oldest first (CaseNotFoundError for an unknown case)."""
         with self._read() as session:
             return [correction_record(c) for c in load_case_row(session, case_id).corrections]
+
+    def corrected_among(self, case_ids: Iterable[str]) -> set[str]:
+        """Which of ``case_ids`` have a correction (an unknown case has none): one query per 500 ids, however many
+        are asked (the memory step asks about every old case whose data is kept, on every live run)."""
+        wanted, found = sorted(set(case_ids)), set()
+        with self._read() as session:
+            for start in range(0, len(wanted), CORRECTED_AMONG_CHUNK):
+                chunk = wanted[start:start + CORRECTED_AMONG_CHUNK]
+                found.update(session.scalars(select(CorrectionRow.case_id).where(CorrectionRow.case_id.in_(chunk))
+                                             .distinct()))
+        return found
 
     def corrections_state(self) -> tuple[int, int]:
         """(number of corrections, highest correction id): changes whenever a correction is added or removed."""

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 def remember(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Persist the case when memory is configured and the caller opened one, with its event as triage resolved it
     (a release's change named by id alone: the type, service and start of its own line); a live run's data is kept
-    as the case's bundle (``toolkit.case_data_dir``), so a correction of it can be replayed."""
+    as the case's bundle (``toolkit.case_data``), so a correction of it can be replayed."""
     case_id = state.get("case_id")
     if toolkit.memory is None or not case_id:
         return {}
@@ -48,19 +48,10 @@ def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str
 
     try:
         kept.root.mkdir(parents=True, exist_ok=True)
-        prune_case_data(kept, lambda other: _corrected(memory, other))
+        prune_case_data(kept, memory.corrected_among)
         path = capture_bundle(kept.root / case_id, state["event"], state["gathered"], toolkit.topology)
     except (OSError, ValueError) as exc:
         log.warning("case %s: its data could not be kept as a bundle, so it cannot be replayed: %s", case_id, exc)
         return None
     return str(path) if path is not None else None
 
-
-def _corrected(memory: Any, case_id: str) -> bool:
-    """Whether stored case ``case_id`` has a correction (an unknown case has none)."""
-    from agent.memory.errors import CaseNotFoundError
-
-    try:
-        return memory.get_case(case_id).latest_correction is not None
-    except CaseNotFoundError:
-        return False
