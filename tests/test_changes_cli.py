@@ -36,10 +36,12 @@ def test_a_change_file_is_recorded_and_read_back_by_the_live_change_source(bianq
 def test_a_change_without_id_or_of_an_unknown_type_is_bad_input_and_nothing_is_recorded(bianque_home, tmp_path):
     good = tmp_path / "good.json"
     good.write_text('{"id": "c1", "service": "tariff-calc", "ts": "2026-12-07T11:58:00Z"}')
-    no_id, odd = tmp_path / "no-id.yaml", tmp_path / "odd.yaml"
+    no_id, blank, odd = tmp_path / "no-id.yaml", tmp_path / "blank.yaml", tmp_path / "odd.yaml"
     no_id.write_text("service: tariff-calc\n")
+    blank.write_text("id: '  '\nservice: tariff-calc\n")
     odd.write_text("id: c2\nservice: tariff-calc\ntype: redeploy\n")
     for bad, said in ((no_id, "no-id.yaml: id: required to record a change"),
+                      (blank, "blank.yaml: id: required to record a change"),
                       (odd, "odd.yaml: type: 'redeploy' is none of deploy, config, flag, canary, rollback")):
         result = runner.invoke(app, ["changes", "add", str(good), str(bad)])
         assert result.exit_code == 2 and said in " ".join(result.stderr.split()), result.output
@@ -55,6 +57,7 @@ def test_post_changes_records_one_where_live_investigations_read_it(memory):
                                                "started": "2026-12-07T11:58:00Z", "version": "4.2"})
         assert answer.status_code == 201, answer.text
         assert answer.json()["ts"] == STARTED
-        refused = client.post("/changes", json={"service": "tariff-calc"})
-        assert refused.status_code == 422 and "body: id: required to record a change" in refused.text
+        for body in ({"service": "tariff-calc"}, {"id": " ", "service": "tariff-calc"}):
+            refused = client.post("/changes", json=body)
+            assert refused.status_code == 422 and "body: id: required to record a change" in refused.text
     assert [(r.id, r.version) for r in stored()] == [("tariff-calc-4.2", "4.2")]

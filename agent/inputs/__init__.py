@@ -143,7 +143,7 @@ def change_record(change: ChangeEvent, where: str, now: float) -> ChangeRecord:
     the store keeps it by and its ``service``; it began at ``started`` (or ``ts``), else ``now``; its ``type`` is one
     a Skill's triggers can name."""
     for field in ("id", "service"):
-        if not getattr(change, field):
+        if not getattr(change, field).strip():  # blank: the store refuses it as it writes (a traceback, a 500)
             raise InputError(f"{where}: {field}: required to record a change (the store keeps it by its id, for its "
                              "service)")
         _fits(getattr(change, field), where, field)
