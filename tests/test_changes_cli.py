@@ -61,3 +61,16 @@ def test_post_changes_records_one_where_live_investigations_read_it(memory):
             refused = client.post("/changes", json=body)
             assert refused.status_code == 422 and "body: id: required to record a change" in refused.text
     assert [(r.id, r.version) for r in stored()] == [("tariff-calc-4.2", "4.2")]
+
+
+def test_two_files_of_one_id_are_refused_naming_both_and_nothing_is_recorded(bianque_home, tmp_path):
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("id: c1\nservice: tariff-calc\nstarted: 2026-12-07T11:58:00Z\n")
+    second.write_text("id: c1\nservice: tariff-calc\nstarted: 2026-12-07T11:59:00Z\n")
+    result = runner.invoke(app, ["changes", "add", str(first), str(second)])
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 2 and "second.yaml: id: 'c1' is also the id of" in said and "first.yaml" in said, said
+    assert "nothing recorded" in said
+    twice = runner.invoke(app, ["changes", "add", str(first), str(first)])  # one file given twice: one id twice
+    assert twice.exit_code == 2 and "is also the id of" in " ".join(twice.stderr.split())
+    assert stored() == []

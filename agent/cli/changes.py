@@ -37,6 +37,11 @@ def add(
         records = [change_record_from_file(path, now) for path in files]
     except InputError as exc:
         fail(f"{exc}; nothing recorded")
+    first: dict[str, int] = {}
+    for i, record in enumerate(records):
+        if first.setdefault(record.id, i) != i:  # the store keeps one change an id: which one was meant?
+            fail(f"{files[i]}: id: {record.id!r} is also the id of {files[first[record.id]]} (given before it); "
+                 "nothing recorded")
     store = ObservabilityStore()
     try:
         stored = store.ingest_changes(records)
