@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
+from types import SimpleNamespace
 
 from sqlalchemy import event
 
@@ -89,3 +92,33 @@ def test_corrected_among_names_the_corrected_ones_of_more_ids_than_one_query_bin
     unknown = [f"{i:012x}" for i in range(1200)]
     assert memory.corrected_among([*unknown, other, corrected, corrected]) == {corrected}
     assert memory.corrected_among([]) == set()
+
+
+def test_a_case_folder_another_replica_pruned_since_it_was_listed_is_passed_over(tmp_path, monkeypatch):
+    from agent.bundles import captured
+
+    for name in ("gone", "stays"):
+        (tmp_path / name).mkdir()
+    old = time.time() - 8 * 86400
+    os.utime(tmp_path / "stays", (old, old))
+
+    @contextmanager
+    def listed_then_pruned(root):
+        with os.scandir(root) as entries:
+            listed = list(entries)
+        shutil.rmtree(tmp_path / "gone")  # the other replica's prune, between the listing and the look at its age
+        yield iter(listed)
+
+    monkeypatch.setattr(captured, "os", SimpleNamespace(scandir=listed_then_pruned))
+    assert prune_case_data(CaseData(tmp_path, 86400.0), lambda _cases: ()) == ["stays"]
+
+
+def test_a_prune_that_fails_costs_the_run_none_of_its_data(memory, monkeypatch):
+    from agent.bundles import captured
+
+    def denied(*_args):
+        raise PermissionError("case-data: permission denied")
+
+    monkeypatch.setattr(captured, "prune_case_data", denied)
+    result = investigate(alert_event(), replace(live(), memory=memory), source="api")
+    assert unreplayable(memory.get_case(result.case_id)) is None

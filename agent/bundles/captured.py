@@ -86,8 +86,7 @@ def prune_case_data(kept: CaseData, corrected: Callable[[list[str]], Collection[
     the replay gate replays only corrected (or labelled) cases. Returns the case ids removed."""
     cutoff = (time.time() if now is None else now) - kept.keep_s
     with os.scandir(kept.root) as entries:
-        old = sorted(e.name for e in entries
-                     if e.is_dir() and not e.name.startswith(".") and e.stat().st_mtime < cutoff)
+        old = sorted(e.name for e in entries if not e.name.startswith(".") and _older(e, cutoff))
     if not old:
         return []
     spared = set(corrected(old))
@@ -95,3 +94,12 @@ def prune_case_data(kept: CaseData, corrected: Callable[[list[str]], Collection[
     for name in removed:
         shutil.rmtree(kept.root / name, ignore_errors=True)
     return removed
+
+
+def _older(entry: os.DirEntry[str], cutoff: float) -> bool:
+    """Whether ``entry`` is a case's directory last written before ``cutoff``; not when it is gone (another process
+    sharing the folder pruned it since it was listed)."""
+    try:
+        return entry.is_dir() and entry.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False

@@ -49,6 +49,9 @@ def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str
     try:
         kept.root.mkdir(parents=True, exist_ok=True)
         prune_case_data(kept, memory.corrected_among)
+    except OSError as exc:  # housekeeping: this run's data is kept all the same
+        log.warning("case data in %s: old cases' data could not be pruned: %s", kept.root, exc)
+    try:
         path = capture_bundle(kept.root / case_id, state["event"], state["gathered"], toolkit.topology)
     except (OSError, ValueError) as exc:
         log.warning("case %s: its data could not be kept as a bundle, so it cannot be replayed: %s", case_id, exc)
