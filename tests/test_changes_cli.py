@@ -74,3 +74,18 @@ def test_two_files_of_one_id_are_refused_naming_both_and_nothing_is_recorded(bia
     twice = runner.invoke(app, ["changes", "add", str(first), str(first)])  # one file given twice: one id twice
     assert twice.exit_code == 2 and "is also the id of" in " ".join(twice.stderr.split())
     assert stored() == []
+
+
+def test_a_key_no_field_reads_is_named_with_the_field_it_looks_like(memory, tmp_path):
+    from tests.test_api_support import CountingInvestigator, make_client
+
+    change = tmp_path / "change.yaml"
+    change.write_text("id: c1\nservice: tariff-calc\nstrated: 2026-12-07T11:58:00Z\npipeline: cd-7\n")
+    result = runner.invoke(app, ["changes", "add", str(change)])
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 0 and "change.yaml: strated: unknown key ignored (did you mean 'started'?)" in said
+    assert "change.yaml: pipeline: unknown key ignored" in said
+    with make_client(memory, CountingInvestigator(memory)) as client:
+        answer = client.post("/changes", json={"id": "c2", "service": "tariff-calc", "strated": STARTED})
+    assert answer.status_code == 201
+    assert answer.json()["notes"] == ["body.strated: unknown key ignored (did you mean 'started'?)"]

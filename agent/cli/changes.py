@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli.common import console, fail
+from agent.cli.common import console, fail, warn
 from agent.inputs import InputError, change_record_from_file
 
 changes_app = typer.Typer(
@@ -33,10 +33,13 @@ def add(
     from agent.sources.sqlstore import ObservabilityStore, StoreError
 
     now = time.time()
+    ignored: list[str] = []
     try:
-        records = [change_record_from_file(path, now) for path in files]
+        records = [change_record_from_file(path, now, ignored) for path in files]
     except InputError as exc:
         fail(f"{exc}; nothing recorded")
+    for message in ignored:
+        warn(message)
     first: dict[str, int] = {}
     for i, record in enumerate(records):
         if first.setdefault(record.id, i) != i:  # the store keeps one change an id: which one was meant?

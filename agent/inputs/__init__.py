@@ -3,6 +3,7 @@ in must be is checked by :mod:`agent.inputs.checks`."""
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -132,10 +133,24 @@ def _fits(name: str, where: str, field: str) -> None:
 
 
 
-def change_record_from_file(path: Path, now: float) -> ChangeRecord:
+def change_record_from_file(path: Path, now: float, ignored: list[str] | None = None) -> ChangeRecord:
     """A change file (as ``intercept --change`` reads it) as the record the live change store keeps
-    (:func:`change_record`)."""
-    return change_record(_validate(ChangeEvent, read_structured(path), str(path)), str(path), now)
+    (:func:`change_record`); the keys it ignores are added to ``ignored`` when given (:func:`ignored_change_keys`)."""
+    change = _validate(ChangeEvent, read_structured(path), str(path))
+    if ignored is not None:
+        ignored += [f"{path}: {message}" for message in ignored_change_keys(change)]
+    return change_record(change, str(path), now)
+
+
+def ignored_change_keys(change: ChangeEvent) -> list[str]:
+    """``key: unknown key ignored (did you mean 'started'?)`` for each key of ``change`` that no field reads: the change
+    is recorded without it, so a misspelt ``started`` records it as begun now."""
+    fields = list(ChangeEvent.model_fields)
+    ignored = []
+    for key in change.model_extra or {}:
+        near = difflib.get_close_matches(str(key), fields, 1, 0.75)
+        ignored.append(f"{key}: unknown key ignored{f' (did you mean {near[0]!r}?)' if near else ''}")
+    return ignored
 
 
 def change_record(change: ChangeEvent, where: str, now: float) -> ChangeRecord:
