@@ -122,3 +122,14 @@ def test_a_prune_that_fails_costs_the_run_none_of_its_data(memory, monkeypatch):
     monkeypatch.setattr(captured, "prune_case_data", denied)
     result = investigate(alert_event(), replace(live(), memory=memory), source="api")
     assert unreplayable(memory.get_case(result.case_id)) is None
+
+
+def test_the_kept_log_lines_are_the_lines_each_query_read_each_as_often():
+    from agent.bundles.captured import captured_logs
+
+    line = {"ts": 100.0, "service": "db", "level": "ERROR", "message": "connection refused", "instance": "db-1"}
+    other_trace = {**line, "trace_id": "t2"}
+    read = [{**line, "query": "errors"}, {**line, "query": "errors"}, {**other_trace, "query": "errors"},
+            {**line, "query": "all"}, {**line, "ts": 99.0, "query": "all"}]
+    kept = captured_logs(read)
+    assert [(r.ts, r.trace_id) for r in kept] == [(99.0, None), (100.0, None), (100.0, None), (100.0, "t2")]

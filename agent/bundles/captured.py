@@ -11,6 +11,7 @@ import gzip
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,13 +32,20 @@ def captured_series(items: Iterable[Mapping[str, Any]]) -> list[Series]:
 
 
 def captured_logs(items: Iterable[Mapping[str, Any]]) -> list[LogRecord]:
-    """The log lines read, each once however many of the Skill's log queries read it, in time order."""
-    seen: dict[tuple[Any, ...], LogRecord] = {}
+    """The log lines read, in time order: a line as often as the query that read it most often read it (two of the
+    Skill's queries reading one line: once; a line logged twice in one second: twice, as the run counted it)."""
+    counted: dict[Any, Counter[tuple[Any, ...]]] = {}
     for item in items:
-        record = LogRecord(ts=float(item["ts"]), service=item["service"], level=item["level"],
-                           message=item["message"], instance=item.get("instance"), trace_id=item.get("trace_id"))
-        seen.setdefault((record.ts, record.service, record.instance, record.message), record)
-    return sorted(seen.values(), key=lambda r: r.ts)
+        line = (float(item["ts"]), item["service"], item["level"], item["message"], item.get("instance"),
+                item.get("trace_id"))
+        counted.setdefault(item.get("query"), Counter())[line] += 1
+    most: Counter[tuple[Any, ...]] = Counter()
+    for lines in counted.values():
+        most |= lines  # the larger count of each line
+    return sorted((LogRecord(ts=ts, service=service, level=level, message=message, instance=instance,
+                             trace_id=trace_id)
+                   for (ts, service, level, message, instance, trace_id), n in most.items() for _ in range(n)),
+                  key=lambda r: r.ts)
 
 
 def captured_changes(items: Iterable[Mapping[str, Any]]) -> list[ChangeRecord]:
