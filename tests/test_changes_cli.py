@@ -89,3 +89,21 @@ def test_a_key_no_field_reads_is_named_with_the_field_it_looks_like(memory, tmp_
         answer = client.post("/changes", json={"id": "c2", "service": "tariff-calc", "strated": STARTED})
     assert answer.status_code == 201
     assert answer.json()["notes"] == ["body.strated: unknown key ignored (did you mean 'started'?)"]
+
+
+def test_post_changes_leaves_no_connection_to_the_change_store_open(memory, monkeypatch):
+    from agent.sources import sqlstore
+    from tests.test_api_support import CountingInvestigator, make_client
+
+    opened = []
+
+    class Kept(sqlstore.ObservabilityStore):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    monkeypatch.setattr(sqlstore, "ObservabilityStore", Kept)
+    with make_client(memory, CountingInvestigator(memory)) as client:
+        assert client.post("/changes", json={"id": "c1", "service": "tariff-calc"}).status_code == 201
+    [store] = opened
+    assert store.engine.pool.checkedin() == 0  # on PostgreSQL, one idle connection a request until a GC cycle

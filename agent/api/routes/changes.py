@@ -25,6 +25,10 @@ def record_change(body: ChangeEvent, state: State) -> dict[str, Any]:
     from agent.sources.sqlstore import ObservabilityStore
 
     record = change_record(body, "body", time.time())
-    ObservabilityStore(state.settings.resolved_observability_url).ingest_changes([record])
+    store = ObservabilityStore(state.settings.resolved_observability_url)
+    try:
+        store.ingest_changes([record])
+    finally:
+        store.engine.dispose()  # a store a request: its connection closed now, not when the collector finds it
     return {"id": record.id, "service": record.service, "type": record.type, "ts": record.ts,
             "version": record.version, "notes": [f"body.{message}" for message in ignored_change_keys(body)]}
