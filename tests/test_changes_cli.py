@@ -107,3 +107,22 @@ def test_post_changes_leaves_no_connection_to_the_change_store_open(memory, monk
         assert client.post("/changes", json={"id": "c1", "service": "tariff-calc"}).status_code == 201
     [store] = opened
     assert store.engine.pool.checkedin() == 0  # on PostgreSQL, one idle connection a request until a GC cycle
+
+
+def test_post_changes_to_a_locked_store_is_told_to_retry(memory, monkeypatch):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from agent.sources import sqlstore
+    from tests.test_api_support import CountingInvestigator, make_client
+
+    def locked(self, _records):
+        raise sqlstore.StoreError("observability store: database is locked (nothing was stored)") from (
+            OperationalError("DELETE FROM changes", {}, sqlite3.OperationalError("database is locked")))
+
+    monkeypatch.setattr(sqlstore.ObservabilityStore, "ingest_changes", locked)
+    with make_client(memory, CountingInvestigator(memory)) as client:
+        answer = client.post("/changes", json={"id": "c1", "service": "tariff-calc"})
+    assert answer.status_code == 503 and "Retry-After" in answer.headers, answer.text
+    assert "database is locked (nothing was stored)" in answer.json()["detail"]
