@@ -133,3 +133,15 @@ def test_the_kept_log_lines_are_the_lines_each_query_read_each_as_often():
             {**line, "query": "all"}, {**line, "ts": 99.0, "query": "all"}]
     kept = captured_logs(read)
     assert [(r.ts, r.trace_id) for r in kept] == [(99.0, None), (100.0, None), (100.0, None), (100.0, "t2")]
+
+
+def test_a_series_label_named_as_a_metrics_column_is_kept_under_another_name_and_the_bundle_reads(tmp_path):
+    from agent.bundles.captured import capture_bundle
+    from agent.bundles.reader import read_bundle
+
+    read = {"series": [{"metric": "probe_success", "labels": {"service": "api", "metric": "dns", "value": "a"},
+                        "t": [940.0, 1000.0], "v": [1.0, 0.0]}]}
+    capture_bundle(tmp_path / "case", {"pattern": "rca", "time": 1000.0, "service": "api"}, read)
+    bundle, errors = read_bundle(tmp_path / "case")
+    assert errors == [] and bundle is not None
+    assert [s.labels for s in bundle.series] == [{"service": "api", "exported_metric": "dns", "exported_value": "a"}]

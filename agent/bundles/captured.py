@@ -16,19 +16,25 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from agent.bundles.writer import write_bundle
+from agent.bundles.writer import METRIC_COLUMNS, write_bundle
 from agent.config import CaseData
 from agent.series import ChangeRecord, LogRecord, Series, make_series
 from agent.topology import Topology
 
 
 def captured_series(items: Iterable[Mapping[str, Any]]) -> list[Series]:
-    """One series per metric and labels, the samples of every signal and period that read it joined."""
+    """One series per metric and labels, the samples of every signal and period that read it joined; a label named as
+    a metrics.csv column (``metric``, ``timestamp``, ``value``) kept as ``exported_<name>``, as Prometheus renames a
+    label that clashes with its own (the file would repeat the column, and no reader takes that)."""
     points: dict[tuple[str, tuple[tuple[str, str], ...]], dict[float, float]] = {}
     for item in items:
-        key = (str(item["metric"]), tuple(sorted((str(k), str(v)) for k, v in item["labels"].items())))
+        labels = ((f"exported_{k}" if k in CLASHING else k, str(v)) for k, v in item["labels"].items())
+        key = (str(item["metric"]), tuple(sorted(labels)))
         points.setdefault(key, {}).update(zip(map(float, item["t"]), map(float, item["v"]), strict=True))
     return [make_series(metric, dict(labels), sorted(samples.items())) for (metric, labels), samples in points.items()]
+
+
+CLASHING = frozenset(METRIC_COLUMNS) - {"service"}  # metrics.csv's own columns: ``service`` is the series' service
 
 
 def captured_logs(items: Iterable[Mapping[str, Any]]) -> list[LogRecord]:
