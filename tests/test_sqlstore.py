@@ -381,3 +381,22 @@ def test_line_span_is_the_stores_first_and_last_lines_of_any_service_and_level(s
     assert source.line_span(121.0, 400.0) == (130.0, 150.0)
     assert source.line_span(600.0, 900.0) is None
     assert SqlLogSource(f"sqlite:///{tmp_path / 'absent.db'}").line_span(0.0, 1000.0) is None
+
+
+def test_a_change_whose_id_another_writer_stored_after_the_delete_replaces_it_on_a_second_try(store_url):
+    """Two posts of one change id at once (a CD step retried while the first was still writing): on PostgreSQL the
+    later insert meets the row the other committed after its delete, a unique-key error, and is tried again."""
+    store = ObservabilityStore(store_url)
+    store.create_schema()
+    raced = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def other_writer_first(conn, _cursor, statement, *_args):
+        if statement.startswith("INSERT INTO changes") and not raced:
+            raced.append(statement)  # the row the other writer put in between this writer's delete and insert
+            conn.exec_driver_sql("INSERT INTO changes (ts, service, type, id, description) "
+                                 "VALUES (1.0, 'ranking', 'deploy', 'd1', 'the other post')")
+
+    assert store.ingest_changes([ChangeRecord(2.0, "ranking", "deploy", "d1", "this post")]) == 1
+    found = SqlChangeSource(store_url).query(ChangeRequest(services=("ranking",), start=0.0, end=10.0)).data
+    assert raced and [(c.id, c.description) for c in found] == [("d1", "this post")]

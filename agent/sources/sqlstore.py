@@ -148,31 +148,41 @@ class ObservabilityStore(_Database):
                 force: bool = False) -> IngestReport:
         log_rows = [_log_row(i, r) for i, r in enumerate(logs)]
         change_rows = [_change_row(i, r) for i, r in enumerate(changes)]
-        ids = [row["id"] for row in change_rows]
         record = None  # an empty bundle is not recorded: it has nothing to store twice
         if bundle is not None and (log_rows or change_rows):
             digest = content_digest(log_rows, change_rows)
             record = IngestedBundle(digest, str(bundle.resolve()), time.time(), len(log_rows), len(change_rows))
-        try:
-            self.create_schema()
-            with self.engine.begin() as conn:
-                if record is not None:
-                    earlier = earlier_ingest(conn, record.digest)
-                    if earlier is not None and not force:
-                        return IngestReport(already=earlier)
-                    record_ingest(conn, record)
-                for start in range(0, len(ids), _BATCH):
-                    batch = ids[start : start + _BATCH]
-                    conn.execute(changes_table.delete().where(changes_table.c.id.in_(batch)))
-                for table, rows in ((logs_table, log_rows), (changes_table, change_rows)):
-                    for start in range(0, len(rows), _BATCH):
-                        conn.execute(table.insert(), rows[start : start + _BATCH])
-        except SQLAlchemyError as exc:
-            raced = (self._recorded(record) if isinstance(exc, IntegrityError) and record is not None and not force
-                     else None)
-            if raced is not None:  # the same content was ingested by another run between our check and our write
-                return IngestReport(already=raced)
-            raise StoreError(f"{self.error(exc)} (nothing was stored)") from exc
+        for attempt in (1, 2):
+            try:
+                return self._write_rows(log_rows, change_rows, record, force)
+            except SQLAlchemyError as exc:
+                raced = (self._recorded(record) if isinstance(exc, IntegrityError) and record is not None
+                         and not force else None)
+                if raced is not None:  # the same content was ingested by another run between our check and our write
+                    return IngestReport(already=raced)
+                if isinstance(exc, IntegrityError) and change_rows and attempt == 1:
+                    continue  # another writer stored a change of one of these ids after our delete: replace it now
+                raise StoreError(f"{self.error(exc)} (nothing was stored)") from exc
+        raise AssertionError("unreachable")
+
+    def _write_rows(self, log_rows: list[dict[str, Any]], change_rows: list[dict[str, Any]],
+                    record: IngestedBundle | None, force: bool) -> IngestReport:
+        """One transaction: the bundle's record (unless stored before, without ``force``), the changes of these ids
+        replaced, the rows inserted."""
+        self.create_schema()
+        ids = [row["id"] for row in change_rows]
+        with self.engine.begin() as conn:
+            if record is not None:
+                earlier = earlier_ingest(conn, record.digest)
+                if earlier is not None and not force:
+                    return IngestReport(already=earlier)
+                record_ingest(conn, record)
+            for start in range(0, len(ids), _BATCH):
+                batch = ids[start : start + _BATCH]
+                conn.execute(changes_table.delete().where(changes_table.c.id.in_(batch)))
+            for table, rows in ((logs_table, log_rows), (changes_table, change_rows)):
+                for start in range(0, len(rows), _BATCH):
+                    conn.execute(table.insert(), rows[start : start + _BATCH])
         return IngestReport(len(log_rows), len(change_rows))
 
     def _recorded(self, record: IngestedBundle) -> IngestedBundle | None:
