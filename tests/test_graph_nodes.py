@@ -558,3 +558,13 @@ def test_our_own_advice_renders_as_code_while_the_same_marks_from_the_data_stay_
                                       "actions": [f"check ({CATALOG} lists it)"]})
     text = render_report(Event(pattern=Pattern.INSPECTION, time=0.0), {"name": "s", "version": 1}, verdict, [], [], [])
     assert "- check (`bianque catalog` lists it)" in text.splitlines()
+
+
+def test_a_skill_reading_no_metrics_still_retrieves_the_pages_of_its_target(toolkit, monkeypatch):
+    name = advance(start_state(alert_event()), toolkit, triage, select_skill)["skill"]["name"]
+    skill = toolkit.skill(name)
+    logs_only = skill.model_copy(update={"data": skill.data.model_copy(update={"metrics": []})})
+    monkeypatch.setattr(toolkit, "skill", lambda _name: logs_only)
+    gathered_state(toolkit)
+    [search] = toolkit.knowledge.searches
+    assert set(search["in_question"]) == API_NEIGHBOURHOOD  # api's own pages too, not only what it calls

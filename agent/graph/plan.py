@@ -45,6 +45,7 @@ class GatherPlan:
     change_request: ChangeRequest | None = None
     knowledge_query: str = ""
     dependencies: list[str] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)  # the services investigated (the dependencies' callers)
     reference_end: float | None = None  # inspections with a reference before the window: where it ends
 
 
@@ -162,7 +163,7 @@ def build_plan(
     variables = event_variables(event, targets[0] if targets else None)
     deps = dependency_services(skill, targets, topology, peers)
     plan = GatherPlan(start=start, end=end, anchor=anchor, variables=variables, dependencies=deps,
-                      reference_end=reference_end(skill, event))
+                      targets=list(targets), reference_end=reference_end(skill, event))
     step = skill.window.step
     for signal in skill.data.metrics:
         services = [(t, "target") for t in targets] + ([(d, "dependency") for d in deps] if signal.dependencies else [])

@@ -110,7 +110,7 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
             collections=list(skill_knowledge.collections),
             tags=list(skill_knowledge.tags) or None,
             top_k=skill_knowledge.top_k,
-            in_question=sorted({t.service for t in plan.metric_tasks} | set(plan.dependencies)) or None,
+            in_question=sorted({*plan.targets, *plan.dependencies, *(t.service for t in plan.metric_tasks)}) or None,
         )
     ran = toolkit.ask(calls)
     results = {**{key: ran[asked_by[key]] for key in tasks if asked_by[key] in ran},
