@@ -145,3 +145,14 @@ def test_a_series_label_named_as_a_metrics_column_is_kept_under_another_name_and
     bundle, errors = read_bundle(tmp_path / "case")
     assert errors == [] and bundle is not None
     assert [s.labels for s in bundle.series] == [{"service": "api", "exported_metric": "dns", "exported_value": "a"}]
+
+
+def test_a_case_id_that_is_no_plain_folder_name_keeps_no_data_and_reaches_no_other_folder(memory, monkeypatch):
+    home = get_settings().home
+    (home / "escaped").mkdir(parents=True)
+    (home / "escaped" / "precious.txt").write_text("not case data")
+    start_case = memory.start_case
+    monkeypatch.setattr(memory, "start_case", partial(start_case, case_id="../escaped"))  # the Python API's own id
+    result = investigate(alert_event(), replace(live(), memory=memory), source="api")
+    assert result.case_id == "../escaped" and memory.get_case(result.case_id).bundle_path is None
+    assert os.listdir(home / "escaped") == ["precious.txt"]

@@ -37,12 +37,21 @@ def remember(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     return {}
 
 
+def plain_folder_name(name: str) -> bool:
+    """Whether ``name`` names a folder of its own right under another (no separator, not ``..``, not hidden: the
+    staged folders of case data start with a dot)."""
+    return bool(name) and not name.startswith(".") and "/" not in name and "\\" not in name and "\0" not in name
+
+
 def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str | None:
     """The bundle path of what the run read, written under ``toolkit.case_data`` (whose cases past their time that no
     one corrected are removed first); None when no data is kept, the run read nothing, or it could not be written
     (logged: the case is stored all the same, only not replayable)."""
     kept, memory = toolkit.case_data, toolkit.memory
     if kept is None or memory is None or not state.get("gathered") or not state.get("event"):
+        return None
+    if not plain_folder_name(case_id):  # Memory.start_case(case_id=...) takes any id: none may reach another folder
+        log.warning("case %r: its data is not kept, the id is no plain folder name", case_id)
         return None
     from agent.bundles.captured import capture_bundle, prune_case_data
 
