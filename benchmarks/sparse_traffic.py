@@ -102,6 +102,12 @@ def sparse_copy(bundle: Path, out: Path, requests: float, jitter: float = 0.0) -
     return copy
 
 
+def sparse_label(requests: float, jitter: float) -> str:
+    """The sparse column's heading: the requests a sample and, when jittered, by how much (0.005 is 0.5 %)."""
+    jittered = f", rates jittered by up to {jitter * 100:g} %" if jitter else ""
+    return f"sparse traffic ({requests:g} requests a sample{jittered})"
+
+
 def main(argv: list[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=20, help="scenarios per pattern (default 20)")
@@ -121,10 +127,9 @@ def main(argv: list[str] | None = None) -> BenchResult:
         root = Path(scratch)
         original = [p for paths in fresh_scenarios(root / "original", PATTERNS, args.count, args.seed_start).values()
                     for p in paths]
-        jittered = f", rates jittered by up to {args.jitter:.0%}" if args.jitter else ""
         variants = {
             "as simulated": original,
-            f"sparse traffic ({args.requests:g} requests a sample{jittered})": [
+            sparse_label(args.requests, args.jitter): [
                 sparse_copy(p, root / "sparse" / p.parent.name, args.requests, args.jitter) for p in original],
         }
         for label, bundles in variants.items():

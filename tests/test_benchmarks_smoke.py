@@ -748,5 +748,6 @@ def test_sparse_traffic_jitters_the_same_counts_as_a_scraper_extrapolates(bench)
                if e["metric"] == module.RATE and float(e["value"]) > 0]
     assert factors and all(1.0 - 1e-5 <= f <= 1.005 + 1e-5 for f in factors)  # the counts as they were, rates a hair up
     assert len({round(f, 6) for f in factors}) > 1  # never the same value twice
+    assert module.sparse_label(1.0, 0.005) == "sparse traffic (1 requests a sample, rates jittered by up to 0.5 %)"
     with pytest.raises(SystemExit):
         module.main(["--count", "1", "--jitter", "1.5"])
