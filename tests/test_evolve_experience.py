@@ -9,9 +9,10 @@ from typer.testing import CliRunner
 
 from agent.cli.app import app
 from agent.config import PROJECT_ROOT
-from agent.evidence import EvidencePack, Lesson
+from agent.evidence import ChangeNote, EvidencePack, Lesson
 from agent.evolve.corrections import correct_case
 from agent.evolve.distill import distill
+from agent.findings import FindingKind
 from agent.memory.truth import judge, truth_for_case
 from agent.reasoners.experience import (
     EXPERIENCE_WEIGHT,
@@ -27,7 +28,7 @@ from agent.reasoners.lessons import case_lessons, memory_lessons, memory_vocabul
 from agent.reasoners.offline import OfflineReasoner
 from agent.reasoners.ranking import rank_services
 from agent.skills.library import load_library
-from tests.test_evolve_support import finding, rca_event, rca_verdict, store_case
+from tests.test_evolve_support import T0, finding, rca_event, rca_verdict, store_case
 
 TOPOLOGY = {"gateway": ["orders", "payments"], "orders": [], "payments": ["ledger"], "ledger": []}
 
@@ -319,3 +320,52 @@ def test_a_service_ranked_above_the_cause_with_its_very_shape_is_no_victim_lesso
                            implicated=implicated)
     assert [(lesson.kinds, lesson.cause) for lesson in lessons] == [
         (["implicated:slow_calls:1"], True), (["slow_dependency/call:up"], False)]
+
+
+ORDERS = {"edge-proxy": ["orders-api"], "orders-api": ["tariff-calc", "ledger-db"], "tariff-calc": [], "ledger-db": []}
+
+
+def _error_logs(fid: str, service: str):
+    burst = finding(fid, service, kind=FindingKind.LOG_BURST, signal="errors", metric=None, score=0.8)
+    return burst.model_copy(update={"numbers": {"level_weight": 1.0}, "summary": f"{service} ERROR burst"})
+
+
+def _orders_incident(changes: list[ChangeNote]) -> EvidencePack:
+    """Alert on orders-api: ledger-db slow with its CPU saturated; orders-api slower with error logs (timeouts)."""
+    findings = [_error_logs("G1", "orders-api"), finding("G2", "orders-api", score=0.7),
+                finding("G3", "ledger-db", score=0.6), finding("G4", "ledger-db", metric="cpu_usage_ratio", score=0.6)]
+    return EvidencePack(event=rca_event("orders-api", "OrdersSlow"), skill="generic-rca", skill_version=1,
+                        target_services=["orders-api"], topology=ORDERS, findings=findings, changes=changes)
+
+
+def test_a_lesson_from_a_deploy_does_not_blame_a_service_nobody_changed(memory) -> None:
+    """A colleague's case: one correction (tariff-calc, bad_release: its deploy 15 minutes before it failed, alerted
+    on itself) had taught "the alerted service with error logs and slower requests was the cause". The next alert,
+    on orders-api, another incident (ledger-db saturated), showed orders-api with those very symptoms and no
+    change: the lesson moved it first (+0.48). A change before the onset is part of the cause's shape; a lesson
+    with one fits only a service with one."""
+    deploy = ChangeNote(id="deploy-7", ts=T0 - 900, service="tariff-calc", type="deploy", version="v2")
+    first = EvidencePack(event=rca_event("tariff-calc", "TariffCalcErrors"), skill="generic-rca", skill_version=1,
+                         target_services=["tariff-calc"], topology=ORDERS, changes=[deploy],
+                         findings=[_error_logs("F1", "tariff-calc"), finding("F2", "tariff-calc", score=0.8),
+                                   finding("F3", "orders-api", score=0.4)])
+    case_id = memory.start_case(memory.record_event(first.event, source="bundle").id, "generic-rca", 1, "test").id
+    memory.finish_case(case_id, first.findings, rca_verdict("tariff-calc"), "# report", "offline", evidence=first)
+    correct_case(memory, case_id, correct=False, service="tariff-calc", fault="bad_release")
+    lessons = memory_lessons(memory)
+    cause = next(lesson for lesson in lessons if lesson.cause and lesson.position != "alert")
+    assert (cause.position, cause.kinds) == ("alerted", ["change:deploy", "error_logs", "slow_dependency:up"])
+
+    unchanged = _orders_incident([])
+    assert OfflineReasoner().reason(unchanged, _generic()).verdict.root_causes[0].service == "ledger-db"
+    after = OfflineReasoner().reason(unchanged.model_copy(update={"experience": lessons}), _generic()).verdict
+    assert after.root_causes[0].service == "ledger-db"
+    assert all(case_id not in c.explanation for c in after.root_causes)  # the lesson recognised nothing
+    assert cause not in relevant_lessons(lessons, unchanged.findings, ORDERS, ["orders-api"])
+
+    # orders-api deployed 15 minutes before its onset too: the shape is the lesson's, and it counts
+    redeployed = _orders_incident([deploy.model_copy(update={"id": "deploy-8", "service": "orders-api"})])
+    ranked = rank_services(redeployed.findings, redeployed.changes, ORDERS, ["orders-api"])
+    _, moves = apply_experience(ranked, redeployed.findings, ORDERS, ["orders-api"], lessons)
+    (move,) = moves
+    assert move.service == "orders-api" and move.delta > 0 and move.fault == "bad_release"

@@ -4,8 +4,9 @@ A case is remembered as *lessons* about the **shape** of services relative to th
 their names: where a service sits from the alerted one (the alerted service itself, N hops down or up
 the call graph), which kinds of Findings it showed (``cpu_saturation:up``, ``slow_dependency/call:up``,
 ``error_logs``...) and how other services' Findings implicate it, with how many do (``implicated:slow_calls:2``:
-two callers' calls to it got slower; ``implicated:less_work:1``: a callee did less work), plus the whole
-incident's pattern (``position:kind`` of every significant Finding).
+two callers' calls to it got slower; ``implicated:less_work:1``: a callee did less work), a change made to it
+shortly before its onset (``change:deploy``), plus the whole incident's pattern (``position:kind`` of every
+significant Finding).
 A case whose truth is known teaches (see :mod:`agent.reasoners.lessons`):
 
 - the true cause's shape is a *cause* shape (with the fault kind the engineer named);
@@ -14,8 +15,9 @@ A case whose truth is known teaches (see :mod:`agent.reasoners.lessons`):
 
 For a new event, every candidate among the ``CONSIDERED`` best of the offline ranking (and any below them that a
 cause lesson fits) is compared with the lessons of the same position whose kinds overlap at least
-``MIN_SIMILARITY`` (Jaccard). A lesson counts with that similarity times the likeness of its incident to this
-one (Jaccard of the patterns, to the power ``CONTEXT_POWER``). The candidate's score moves by
+``MIN_SIMILARITY`` (Jaccard) and that agree with it on a change before the onset (both had one, or neither). A
+lesson counts with that similarity times the likeness of its incident to this one (Jaccard of the patterns, to
+the power ``CONTEXT_POWER``). The candidate's score moves by
 ``EXPERIENCE_WEIGHT x (cause support - victim support) / (cause support + victim support + PRIOR)``:
 one lesson moves it by at most a third of the weight, no number of lessons by the weight; a cause lesson
 that fits several of the event's services is shared among them (it cannot say which look-alike is the
@@ -36,7 +38,7 @@ from agent.evidence import ChangeNote, Lesson
 from agent.findings import Finding
 from agent.reasoners.blame import call_slowness
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
-from agent.reasoners.ranking import blamed_evidence
+from agent.reasoners.ranking import CHANGE_WINDOW_S, _changed_before_onset, blamed_evidence
 from agent.reasoners.service_evidence import (
     SIGNIFICANT,
     ServiceEvidence,
@@ -54,6 +56,7 @@ MIN_SIMILARITY = 0.76  # Jaccard of Finding kinds for a lesson to count: nearly 
 CONSIDERED = 5  # only the top of the offline ranking is re-weighed
 MAX_HOPS = 4
 IMPLICATED = "implicated:"  # prefix of the kinds saying how other services' Findings implicate a service
+CHANGED = "change:"  # prefix of the kind saying a change was made to a service shortly before its onset
 ALERTED = "alerted"
 UNRELATED = "unrelated"
 
@@ -116,8 +119,8 @@ def finding_kind(finding: Finding) -> str | None:
 
 def shape_kinds(findings: Iterable[Finding], service: str,
                 implicated: Mapping[str, Sequence[str]] | None = None) -> list[str]:
-    """The sorted kinds of the service's significant Findings, and how others implicate it (``implicated``:
-    service -> :func:`implicated_kinds`)."""
+    """The sorted kinds of the service's significant Findings, how others implicate it and a change made to it
+    (``implicated``: service -> :func:`relational_kinds`)."""
     own = {k for f in findings if f.owner == service and (k := finding_kind(f)) is not None}
     return sorted(own | set((implicated or {}).get(service, ())))
 
@@ -139,9 +142,25 @@ def implications(findings: Sequence[Finding], changes: Sequence[ChangeNote],
     return implicated_in(blamed_evidence(findings, changes, topology))
 
 
+def change_kinds(ev: ServiceEvidence) -> list[str]:
+    """``change:<type>`` of each kind of change made to the service shortly before its onset, as the ranking's change
+    rule counts one (``change:deploy``): a cause that a deploy explains has a shape unlike the same symptoms with no
+    change, and a lesson must not carry one to the other (:func:`fits`)."""
+    if not _changed_before_onset(ev):
+        return []
+    recent = [c for c in ev.changes if ev.onset is not None and ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60]
+    return sorted({f"{CHANGED}{c.type}" for c in recent or ev.changes} or {f"{CHANGED}change"})
+
+
 def implicated_in(evidence: Mapping[str, ServiceEvidence]) -> dict[str, list[str]]:
-    """Service -> :func:`implicated_kinds`, of evidence the blame has gone through (``blamed_evidence``)."""
-    return {service: kinds for service, ev in sorted(evidence.items()) if (kinds := implicated_kinds(ev))}
+    """Service -> :func:`implicated_kinds` and :func:`change_kinds`, of evidence the blame has gone through
+    (``blamed_evidence``): what a shape holds beside the service's own Findings."""
+    return {service: kinds for service, ev in sorted(evidence.items()) if (kinds := relational_kinds(ev))}
+
+
+def relational_kinds(ev: ServiceEvidence) -> list[str]:
+    """What a shape holds beside the service's own Findings: how others implicate it, and a change made to it."""
+    return implicated_kinds(ev) + change_kinds(ev)
 
 
 def position(topology: Mapping[str, Sequence[str]], targets: Sequence[str], service: str) -> str:
@@ -202,8 +221,15 @@ def similarity(a: Sequence[str], b: Sequence[str]) -> float:
 
 def fits(lesson: Lesson, pos: str, kinds: Sequence[str]) -> bool:
     """A lesson recognises a service at ``pos`` with ``kinds``: same position, kinds overlapping at least
-    ``MIN_SIMILARITY``."""
-    return lesson.position == pos and similarity(kinds, lesson.kinds) >= MIN_SIMILARITY
+    ``MIN_SIMILARITY``, and a change before the onset in both shapes or in neither (a deploy's symptoms teach
+    nothing about a service nobody changed, however alike its Findings, nor the reverse)."""
+    return (lesson.position == pos and changed(lesson.kinds) == changed(kinds)
+            and similarity(kinds, lesson.kinds) >= MIN_SIMILARITY)
+
+
+def changed(kinds: Sequence[str]) -> bool:
+    """Does a shape hold a change made to its service before the onset (:func:`change_kinds`)?"""
+    return any(kind.startswith(CHANGED) for kind in kinds)
 
 
 def judge_candidate(service: str, pos: str, kinds: list[str], lessons: Sequence[Lesson],
@@ -275,7 +301,7 @@ def apply_experience(
         return ranked, []
     moves = []
     context = event_context(findings, topology, targets)
-    implicated = {ev.service: implicated_kinds(ev) for ev in ranked}
+    implicated = {ev.service: relational_kinds(ev) for ev in ranked}
     places = positions(topology, targets, [ev.service for ev in ranked if ev.score > 0])
     shapes = {service: (place, shape_kinds(findings, service, implicated)) for service, place in places.items()}
     fitting = {id(lesson): sum(fits(lesson, pos, kinds) for pos, kinds in shapes.values()) for lesson in lessons}
