@@ -369,3 +369,24 @@ def test_a_lesson_from_a_deploy_does_not_blame_a_service_nobody_changed(memory) 
     _, moves = apply_experience(ranked, redeployed.findings, ORDERS, ["orders-api"], lessons)
     (move,) = moves
     assert move.service == "orders-api" and move.delta > 0 and move.fault == "bad_release"
+
+
+def test_a_config_push_lesson_does_not_fit_a_deploy_of_the_same_symptoms() -> None:
+    """The change's type is a kind of the shape: on a simulated set a bad_config case's lesson had named bad_config
+    for a deploy's errors of the same kinds."""
+    findings = [_error_logs("F1", "orders-api"), finding("F2", "orders-api", score=0.8)]
+
+    def changed(kind: str) -> list[ChangeNote]:
+        return [ChangeNote(id=f"{kind}-1", ts=T0 - 900, service="orders-api", type=kind)]
+
+    pushed = changed("config")
+    lessons = lessons_from("c-config", findings, ORDERS, ["orders-api"], ["orders-api"], "orders-api", "bad_config",
+                           implications(findings, pushed, ORDERS))
+
+    def moves(changes: list[ChangeNote]) -> list:
+        ranked = rank_services(findings, changes, ORDERS, ["orders-api"])
+        return apply_experience(ranked, findings, ORDERS, ["orders-api"], lessons)[1]
+
+    assert moves(changed("deploy")) == [] and moves([]) == []
+    (same,) = moves(pushed)
+    assert same.fault == "bad_config"
