@@ -80,7 +80,7 @@ def rank_by_walk(
     slow = {s: outgoing_slowness(e) for s, e in evidence.items()}
     restart = {}
     for ev in evidence.values():
-        if _changed_before_onset(ev):
+        if changed_before_onset(ev):
             restart[ev.service] = CHANGE_BONUS
             ev.notes.append("changed shortly before the onset")
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
@@ -107,7 +107,9 @@ def _log_note(ev: ServiceEvidence) -> str:
     return "a log template burst (WARN/INFO)"
 
 
-def _changed_before_onset(ev: ServiceEvidence) -> bool:
+def changed_before_onset(ev: ServiceEvidence) -> bool:
+    """The service had a change from ``CHANGE_WINDOW_S`` before its onset to a minute after it (or a Finding saying
+    so): the ranking's change rule, and part of the shape experience's lessons compare."""
     recent = [c for c in ev.changes if ev.onset is not None and ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60]
     return bool(recent) or any(f.kind == FindingKind.CHANGE_NEAR_ONSET for f in ev.findings)
 
@@ -170,7 +172,7 @@ def rank_by_rules(
         if ev.service in first:
             ev.score += EARLIEST_BONUS / len(first)
             ev.notes.append("among the first to deviate")
-        if _changed_before_onset(ev):
+        if changed_before_onset(ev):
             ev.score += CHANGE_BONUS
             ev.notes.append("changed shortly before the onset")
         if any(f.kind in LOG_KINDS and f.score >= SIGNIFICANT for f in ev.findings):
