@@ -392,3 +392,22 @@ def test_equal_scores_go_to_the_earlier_onset_even_at_time_zero_then_by_name() -
     unknown = ServiceEvidence("c-unknown", score=0.5)
     top = ServiceEvidence("z-top", score=0.9)
     assert [e.service for e in in_rank_order([unknown, late, zero, top])] == ["z-top", "b-zero", "a-late", "c-unknown"]
+
+
+def test_a_service_whose_resources_rose_before_everything_below_it_led_the_trouble_down():
+    """A surge at the gateway seen through a few requests a sample: no rise of its request rate is significant,
+    but its CPU filled minutes before its dependency's did. With the call graph, the
+    gateway led the trouble down its calls and ranks above the equally full store; a dependency that deviated
+    within the onset tolerance of it, or a gateway whose own resources did not rise, earns nothing."""
+    topology = {"gateway": ["store"], "store": []}
+    gateway = _cpu("gateway", 99.0, score=0.75).model_copy(update={"onset": T0 - 600})
+    store = _cpu("store", 99.0).model_copy(update={"onset": T0 - 240})  # the clearer deviation
+    ranked = rank_services(number_findings([gateway, store]), [], topology, ["store"])
+    assert [e.service for e in ranked][:2] == ["gateway", "store"]
+    assert any("deviated after it" in n for n in ranked[0].notes)
+    at_once = store.model_copy(update={"onset": T0 - 570})
+    ranked = rank_services(number_findings([gateway, at_once]), [], topology, ["store"])
+    assert not any("deviated after it" in n for e in ranked for n in e.notes)
+    slow = _finding("gateway", SERVER, 1.0).model_copy(update={"onset": T0 - 600})
+    ranked = rank_services(number_findings([slow, store]), [], topology, ["store"])
+    assert not any("deviated after it" in n for e in ranked for n in e.notes)

@@ -88,6 +88,18 @@ def load_origin(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downs
     return not any(since is not None and no_later(since, rose, tolerance) for since in failed)
 
 
+def led_down(ev: ServiceEvidence, anomalous: Sequence[ServiceEvidence], downstream: set[str],
+             tolerance: float) -> bool:
+    """The service's own CPU, memory or disk rose, and every anomalous service below it in the call graph (up to
+    four calls down, ``downstream``; at least one) deviated more than ``tolerance`` after it: the trouble went
+    down its calls from it. A failure travels up the calls (callers wait on what they call); what travels down
+    is work, so this is load that came in through it even when its request rate, counted a few requests a
+    sample, shows no significant rise (``load_origin`` needs one)."""
+    below = [d for d in anomalous if d.service in downstream]
+    return bool(below) and own_saturation(ev) and ev.onset is not None and all(
+        d.onset is not None and d.onset > ev.onset + tolerance for d in below)
+
+
 def load_rose(ev: ServiceEvidence) -> float | None:
     """When the service's request rate began to rise significantly, if it did (and the onset is known)."""
     return min((f.onset for f in load_rises(ev) if f.onset is not None), default=None)

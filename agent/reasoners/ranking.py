@@ -8,7 +8,7 @@ from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
 from agent.reasoners.blame import blame_callees, blame_callers, outgoing_slowness, passes_on_delay, slow_blame
 from agent.reasoners.faults import LOG_KINDS, error_logs
-from agent.reasoners.load import load_origin, own_saturation, rising_load, saturated, usage_share
+from agent.reasoners.load import led_down, load_origin, own_saturation, rising_load, saturated, usage_share
 from agent.reasoners.random_walk import walk_scores
 from agent.reasoners.service_evidence import (
     SIGNIFICANT,
@@ -24,7 +24,8 @@ from agent.topology import Topology
 # How much each part of the evidence weighs. Chosen from first principles (documented in
 # docs/reasoners.md) and checked on the simulator's development seeds, not tuned per case.
 VICTIM_FACTOR = 0.55  # a service whose anomalous dependency started no later is probably a victim
-EARLIEST_BONUS = 0.15  # the first service to deviate, when no call graph orders the onsets (see rank_by_rules)
+EARLIEST_BONUS = 0.15  # the first service to deviate, when no call graph orders the onsets (see rank_by_rules);
+# with one, a service whose own resources rose before everything anomalous below it (``led_down``)
 EXPLAINS_BONUS = 0.08  # per anomalous caller that started no earlier (capped)
 CHANGE_BONUS = 0.25  # a change to the service shortly before its onset
 LOG_BONUS = 0.1  # error-log bursts or new error templates on the service
@@ -150,7 +151,8 @@ def rank_by_rules(
         # its requests rose with its callers': it carries load that entered above it, and its callers' trouble
         # is that load's doing, not its own (unless its traces break there)
         carried = load_above and rising_load(ev) and not breaks_here
-        if not load_above and load_origin(ev, anomalous, downstream, topology, tolerance):
+        origin = not load_above and load_origin(ev, anomalous, downstream, topology, tolerance)
+        if origin:
             ev.score += LOAD_BONUS
             ev.notes.append("incoming load rose here first: the traffic explains the saturation downstream")
         elif carried:
@@ -169,6 +171,9 @@ def rank_by_rules(
         if explained and not carried:
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
             ev.notes.append(f"explains anomalies in callers {sorted(explained)}")
+        if not carried and not origin and led_down(ev, anomalous, downstream, tolerance):
+            ev.score += EARLIEST_BONUS
+            ev.notes.append("its own resources rose and everything anomalous below it deviated after it")
         if ev.service in first:
             ev.score += EARLIEST_BONUS / len(first)
             ev.notes.append("among the first to deviate")
