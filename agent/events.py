@@ -238,7 +238,7 @@ class Event(BaseModel):
         found: list[str] = []
         for name in (
             self.service,
-            self.alert.labels.get("service") if self.alert else None,
+            alert_service(self.alert) if self.alert else None,  # its ``service`` label, trimmed
             self.change.service if self.change else None,
             *(self.scope.services if self.scope else []),
         ):
@@ -279,8 +279,10 @@ class Event(BaseModel):
 
 
 def alert_service(alert: Alert, service_label: str = "service") -> str | None:
-    """The service an alert is about: its ``service_label`` label, else its ``service`` label."""
-    return alert.labels.get(alert_service_label(alert, service_label)) or None
+    """The service an alert is about: its ``service_label`` label, else its ``service`` label, without the blanks
+    around it (no part of a name, as in a bundle's metrics.csv or a correction); None when blank (every door refuses a
+    blank one: ``inputs.checks.service_label_problem``)."""
+    return alert.labels.get(alert_service_label(alert, service_label), "").strip() or None
 
 
 def alert_service_label(alert: Alert, service_label: str = "service") -> str:

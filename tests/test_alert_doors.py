@@ -102,6 +102,9 @@ REFUSED = {
     "service label too long beside the configured one": ({"labels": {"service": "s" * 201}},
                                                          "labels.service: longer than 200 characters"),
     "blank name": ({"labels": {"alertname": " "}}, "labels.alertname: required"),
+    "blank service label": ({"labels": {"app": "   "}}, "labels.app: blank"),
+    "blank service label, the configured one empty": ({"labels": {"app": "", "service": " \u00a0"}},
+                                                      "labels.service: blank"),
     "unknown status": ({"status": "pending"}, "status: must be firing or resolved"),
     "NUL in an annotation": ({"annotations": {"summary": "a\x00b"}}, "annotations.summary: "),
     "unpaired surrogate in a label": ({"labels": {"team": "a\ud800b"}}, "labels.team: "),
@@ -121,6 +124,20 @@ def test_every_door_refuses_the_alerts_the_webhook_refuses_naming_the_field(app_
     refusal = door(app_label_client, investigator, alert, tmp_path)
     assert isinstance(refusal, str), reading(refusal)
     assert refused in refusal
+
+
+PADDED = {"configured label": {"app": " checkout "}, "service label": {"app": "", "service": "\u00a0checkout  "}}
+
+
+@pytest.mark.parametrize("door", DOORS.values(), ids=DOORS.keys())
+@pytest.mark.parametrize("labels", PADDED.values(), ids=PADDED.keys())
+def test_every_door_reads_a_padded_service_label_trimmed(app_label_client, investigator, tmp_path, door: Door,
+                                                         labels):
+    """Blanks around a service label are no part of the name, as in a bundle's metrics.csv and a correction: the
+    investigation had looked for the metrics of ``" checkout "`` and found none, ``Event.services`` naming it twice."""
+    event = door(app_label_client, investigator, {**ALERT, "labels": {**ALERT["labels"], **labels}}, tmp_path)
+    assert reading(event)[1] == "checkout"
+    assert isinstance(event, Event) and event.services == ["checkout"]
 
 
 def test_the_doors_taking_a_webhook_body_read_only_its_alerts(app_label_client, investigator, tmp_path):

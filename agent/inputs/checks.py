@@ -14,11 +14,15 @@ Location = tuple[str | int, ...]
 
 def service_label_problem(alert: Alert, service_label: str = "service") -> tuple[Location, str] | None:
     """Where and why the label an alert's service is read from (:func:`alert_service_label`) is no service name: it
-    holds a control character (``(("labels", "app"), "contains the control character U+000A …")``); None when it is a
-    name. The model checks ``service`` and ``alertname`` itself, not a configured label: every door taking alerts
-    (the webhook, an alert file, ``POST /investigate``) checks that one with this."""
-    problem = name_problem(alert_service(alert, service_label) or "")
-    return (("labels", alert_service_label(alert, service_label)), problem) if problem else None
+    holds a control character (``(("labels", "app"), "contains the control character U+000A …")``) or only blanks
+    (a padded one is read trimmed, :func:`alert_service`); None when it is a name. The model checks ``service`` and
+    ``alertname`` itself, not a configured label: every door taking alerts (the webhook, an alert file, a pasted
+    alert, ``POST /investigate``) checks that one with this."""
+    label = alert_service_label(alert, service_label)
+    given = alert.labels.get(label, "")
+    blank = "blank: a service label names the service (leave it out when the alert is about none)"
+    problem = name_problem(given) or (blank if given and alert_service(alert, service_label) is None else None)
+    return (("labels", label), problem) if problem else None
 
 
 def alert_problems(alert: Alert, service_label: str = "service") -> list[tuple[Location, str]]:
