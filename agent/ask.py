@@ -150,7 +150,8 @@ def event_for_question(route: Route, question: str, now: float | None = None,
 def pasted_alert(question: str, now: float, service_label: str = "service") -> tuple[Route, Event] | None:
     """A question that is an alert pasted whole (JSON: an Alertmanager webhook body, an alert or a list of alerts):
     its first firing alert's RCA event, from its labels and ``startsAt`` as the webhook reads it, and a route saying
-    so; None for a question in words. JSON holding alerts that do not validate is an ``InputError`` naming the field."""
+    so; None for a question in words. JSON holding alerts that do not validate, or a webhook body holding none
+    (``{"alerts": []}``), is an ``InputError`` naming the field."""
     text = question.strip()
     if not text.startswith(("{", "[")):
         return None
@@ -159,6 +160,9 @@ def pasted_alert(question: str, now: float, service_label: str = "service") -> t
     except ValueError:
         return None
     items = data.get("alerts") if isinstance(data, dict) and "alerts" in data else data
+    if items == [] and data is not items:  # a webhook body sending none: no question in words either
+        raise InputError("the pasted alert: alerts: holds no alerts (paste an Alertmanager webhook body with its "
+                         "alerts, an alert or a list of alerts)")
     items = items if isinstance(items, list) else [items]
     if not items or not all(isinstance(item, dict) and "labels" in item for item in items):
         return None  # JSON, but not alerts: a question in words after all

@@ -212,6 +212,15 @@ def test_a_pasted_alert_that_does_not_validate_is_refused_naming_the_field():
         pasted_alert('{"alerts": [{"labels": {"alertname": "A"}}, {"labels": {"service": "x"}}]}', now=0.0)
 
 
+def test_a_pasted_webhook_body_of_no_alerts_is_said_to_hold_none():
+    """``{"alerts": []}`` had been read as a question in words (an inspection of every service)."""
+    from agent.ask import pasted_alert
+    from agent.inputs import InputError
+
+    with pytest.raises(InputError, match=r"^the pasted alert: alerts: holds no alerts"):
+        pasted_alert('{"version": "4", "alerts": []}', now=0.0)
+
+
 def _counted_log_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each listing of the log store's services, recorded (no topology file: only the sources list them)."""
     from agent.sources.sqlstore import SqlLogSource
