@@ -104,3 +104,12 @@ def test_the_service_is_read_from_the_configured_label(tmp_path):
     ]}))
     assert [e.service for e in events_from_alert_file(path, 0.0)] == [None, "cart"]
     assert [e.service for e in events_from_alert_file(path, 0.0, "app")] == ["checkout", "cart"]  # service: fallback
+
+
+@pytest.mark.parametrize("body", [{"alerts": []}, []])
+def test_an_alert_file_holding_no_alert_is_refused_naming_it(tmp_path, body):
+    """Nothing to investigate is said (exit 2 in the CLI), not a silent success."""
+    path = tmp_path / "none.json"
+    path.write_text(json.dumps(body))
+    with pytest.raises(InputError, match=r"none\.json: alerts: holds no alerts"):
+        events_from_alert_file(path, 0.0)

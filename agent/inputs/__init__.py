@@ -95,8 +95,12 @@ def events_from_alert_file(path: Path, now: float, service_label: str = "service
 def events_from_alert_data(data: Any, origin: str, now: float, service_label: str = "service") -> list[Event]:
     """One RCA event per alert in ``data`` (:func:`alerts_from_data`; errors name ``origin``); every alert must name
     its rule (``labels.alertname``) and say it is firing or resolved (``inputs.checks.alert_problems``); the service is
-    read from ``service_label`` (``events.alert_service``)."""
+    read from ``service_label`` (``events.alert_service``); data holding no alert is refused (nothing to investigate
+    is a mistake to say, not a silent success)."""
     alerts = alerts_from_data(data, origin)
+    if not alerts:
+        raise InputError(f"{origin}: alerts: holds no alerts (an Alertmanager webhook body with its alerts, an alert "
+                         "or a list of alerts)")
     for i, alert in enumerate(alerts):
         where = f"{origin}[{i}]" if len(alerts) > 1 else origin
         found = alert_problems(alert, service_label)  # what every door refuses: status, name, service label
