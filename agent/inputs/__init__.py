@@ -136,7 +136,6 @@ def _fits(name: str, where: str, field: str) -> None:
                          "name)")
 
 
-
 def change_record_from_file(path: Path, now: float, ignored: list[str] | None = None) -> ChangeRecord:
     """A change file (as ``intercept --change`` reads it) as the record the live change store keeps
     (:func:`change_record`); the keys it ignores are added to ``ignored`` when given (:func:`ignored_change_keys`)."""
@@ -168,7 +167,7 @@ def change_record(change: ChangeEvent, where: str, now: float) -> ChangeRecord:
         _fits(getattr(change, field), where, field)
     if change.type not in CHANGE_TYPES:
         raise InputError(f"{where}: type: {change.type!r} is none of {', '.join(CHANGE_TYPES)}")
-    began = change.started if change.started is not None else change.ts if change.ts is not None else now
+    began = change.began if change.began is not None else now
     _storable(event_from_change(change, now), "change", where)
     return ChangeRecord(ts=began, service=change.service, type=change.type, id=change.id,
                         description=change.description, version=change.version, author=change.author,
