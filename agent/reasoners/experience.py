@@ -38,7 +38,7 @@ from agent.evidence import ChangeNote, Lesson
 from agent.findings import Finding
 from agent.reasoners.blame import call_slowness
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
-from agent.reasoners.ranking import CHANGE_WINDOW_S, blamed_evidence, changed_before_onset
+from agent.reasoners.ranking import blamed_evidence, changed_before_onset, changes_near_onset
 from agent.reasoners.service_evidence import (
     SIGNIFICANT,
     ServiceEvidence,
@@ -148,8 +148,7 @@ def change_kinds(ev: ServiceEvidence) -> list[str]:
     change, and a lesson must not carry one to the other (:func:`fits`)."""
     if not changed_before_onset(ev):
         return []
-    recent = [c for c in ev.changes if ev.onset is not None and ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60]
-    return sorted({f"{CHANGED}{c.type}" for c in recent or ev.changes} or {f"{CHANGED}change"})
+    return sorted({f"{CHANGED}{c.type}" for c in changes_near_onset(ev) or ev.changes} or {f"{CHANGED}change"})
 
 
 def implicated_in(evidence: Mapping[str, ServiceEvidence]) -> dict[str, list[str]]:

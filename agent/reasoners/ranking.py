@@ -108,11 +108,15 @@ def _log_note(ev: ServiceEvidence) -> str:
     return "a log template burst (WARN/INFO)"
 
 
+def changes_near_onset(ev: ServiceEvidence) -> list[ChangeNote]:
+    """The service's changes from ``CHANGE_WINDOW_S`` before its onset to a minute after it (none without an onset)."""
+    return [c for c in ev.changes if ev.onset is not None and ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60]
+
+
 def changed_before_onset(ev: ServiceEvidence) -> bool:
-    """The service had a change from ``CHANGE_WINDOW_S`` before its onset to a minute after it (or a Finding saying
-    so): the ranking's change rule, and part of the shape experience's lessons compare."""
-    recent = [c for c in ev.changes if ev.onset is not None and ev.onset - CHANGE_WINDOW_S <= c.ts <= ev.onset + 60]
-    return bool(recent) or any(f.kind == FindingKind.CHANGE_NEAR_ONSET for f in ev.findings)
+    """The service had a change near its onset (:func:`changes_near_onset`, or a Finding saying so): the ranking's
+    change rule, and part of the shape experience's lessons compare."""
+    return bool(changes_near_onset(ev)) or any(f.kind == FindingKind.CHANGE_NEAR_ONSET for f in ev.findings)
 
 
 def rank_by_rules(
