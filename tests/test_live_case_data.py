@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -11,13 +12,17 @@ from functools import partial
 from types import SimpleNamespace
 
 from sqlalchemy import event
+from typer.testing import CliRunner
 
-from agent.bundles.captured import prune_case_data
+from agent.bundles import case_data
+from agent.bundles.case_data import PRUNE_EVERY_S, prune_case_data, prune_when_due
 from agent.bundles.reader import load_bundle
+from agent.cli.app import app
 from agent.config import CaseData, get_settings
 from agent.evolve.corrections import correct_case
 from agent.evolve.replay import unreplayable
 from agent.investigate import investigate
+from agent.memory import Memory
 from agent.runtime import bundle_toolkit
 from tests.fixtures.graph.world import alert_event, graph_library
 from tests.test_live_call_graph import live
@@ -46,23 +51,40 @@ def test_case_data_days_0_keeps_none(memory, monkeypatch):
     assert not (get_settings().home / "case-data").exists()
 
 
-def test_data_past_its_days_goes_unless_its_case_was_corrected(memory):
+def age(root, *case_ids, days=8.0):
+    """Make the kept data of ``case_ids`` (all of it when none) look last written ``days`` ago."""
+    old = time.time() - days * 86400
+    for name in case_ids or os.listdir(root):
+        os.utime(root / name, (old, old))
+
+
+def test_data_past_its_days_goes_unless_its_case_was_corrected(memory, monkeypatch):
     toolkit = replace(live(), memory=memory)
     first, second = (investigate(alert_event(), toolkit, source="api").case_id for _ in range(2))
     correct_case(memory, first, correct=False, service="db", fault="slow_dependency")
     kept = get_settings().case_data
     assert kept is not None and kept.keep_s == 7 * 86400
-    old = kept.root.stat().st_mtime - 8 * 86400
-    for case_id in (first, second):
-        os.utime(kept.root / case_id, (old, old))
+    age(kept.root, first, second)
+    monkeypatch.setattr(case_data, "_last_pruned", {})  # as in a new process, which prunes at its first run
     third = investigate(alert_event(), toolkit, source="api").case_id  # its memory step prunes
     assert sorted(os.listdir(kept.root)) == sorted([first, third])
     assert unreplayable(memory.get_case(second)) == "its bundle is gone"
-    assert sorted(prune_case_data(CaseData(kept.root, 0.0), lambda _cases: (), now=old + 99 * 86400)) == sorted(
-        [first, third])  # nothing corrected: all of it
+    assert prune_case_data(CaseData(kept.root, 0.0), memory.prunable_among, now=time.time() + 1) == [third]
 
 
-def test_a_run_asks_the_memory_about_its_old_corrected_cases_once_however_many_there_are(memory):
+def test_a_live_run_prunes_old_case_data_at_most_once_an_hour_in_a_process(memory):
+    toolkit = replace(live(), memory=memory)
+    kept = get_settings().case_data
+    assert kept is not None
+    first = investigate(alert_event(), toolkit, source="api").case_id  # the process's first prune: nothing old
+    age(kept.root)
+    second = investigate(alert_event(), toolkit, source="api").case_id  # within the hour: no second prune
+    assert sorted(os.listdir(kept.root)) == sorted([first, second])
+    assert prune_when_due(kept, memory.prunable_among) is None
+    assert prune_when_due(kept, memory.prunable_among, now=time.time() + PRUNE_EVERY_S) == [first]
+
+
+def test_a_prune_asks_the_memory_about_its_old_cases_once_however_many_there_are(memory):
     toolkit = replace(live(), memory=memory)
     kept = get_settings().case_data
     assert kept is not None
@@ -70,33 +92,79 @@ def test_a_run_asks_the_memory_about_its_old_corrected_cases_once_however_many_t
     listen = partial(event.listen, memory.engine, "before_cursor_execute")
     listen(lambda _conn, _cursor, sql, *_args: statements.append(sql))
 
-    def statements_of_a_run_after(corrected: int) -> int:
-        for _ in range(corrected):
+    def statements_of_a_prune_after(cases: int) -> int:
+        for n in range(cases):
             case_id = investigate(alert_event(), toolkit, source="api").case_id
-            correct_case(memory, case_id, correct=False, service="db", fault="slow_dependency")
-        old = time.time() - 8 * 86400
-        for entry in kept.root.iterdir():
-            os.utime(entry, (old, old))
+            if n % 2:
+                correct_case(memory, case_id, correct=False, service="db", fault="slow_dependency")
+        age(kept.root)
         statements.clear()
-        investigate(alert_event(), toolkit, source="api")
+        prune_case_data(kept, memory.prunable_among)
         return len(statements)
 
-    assert statements_of_a_run_after(1) == statements_of_a_run_after(3)  # not two more reads per corrected case
-    assert len(os.listdir(kept.root)) == 4 + 1  # the corrected ones and the last run's
+    assert statements_of_a_prune_after(2) == statements_of_a_prune_after(6)  # not a read per old case
+    assert len(os.listdir(kept.root)) == 1 + 3  # the corrected ones
 
 
-def test_corrected_among_names_the_corrected_ones_of_more_ids_than_one_query_binds(memory):
+def test_prunable_among_names_the_uncorrected_known_ones_of_more_ids_than_one_query_binds(memory):
     toolkit = replace(live(), memory=memory)
     corrected, other = (investigate(alert_event(), toolkit, source="api").case_id for _ in range(2))
     correct_case(memory, corrected, correct=False, service="db", fault="slow_dependency")
     unknown = [f"{i:012x}" for i in range(1200)]
-    assert memory.corrected_among([*unknown, other, corrected, corrected]) == {corrected}
-    assert memory.corrected_among([]) == set()
+    assert memory.prunable_among([*unknown, other, corrected, other]) == {other}
+    assert memory.prunable_among([]) == set()
+
+
+def test_a_prune_leaves_the_data_of_another_databases_cases_in_a_shared_home_alone(memory, tmp_path):
+    kept = get_settings().case_data
+    assert kept is not None
+    with Memory(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        ours = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+        theirs = investigate(alert_event(), replace(live(), memory=other), source="api").case_id
+        age(kept.root)
+        assert prune_case_data(kept, memory.prunable_among) == [ours]  # theirs is not corrected in *our* store
+        assert os.listdir(kept.root) == [theirs]
+        assert unreplayable(other.get_case(theirs)) is None
+        assert prune_case_data(kept, other.prunable_among) == [theirs]
+
+
+def test_cases_prune_data_says_what_would_go_and_removes_it_unless_dry_run(memory):
+    toolkit = replace(live(), memory=memory)
+    kept = get_settings().case_data
+    assert kept is not None
+    old, corrected = (investigate(alert_event(), toolkit, source="api").case_id for _ in range(2))
+    correct_case(memory, corrected, correct=False, service="db", fault="slow_dependency")
+    age(kept.root)
+    dry = CliRunner().invoke(app, ["cases", "prune-data", "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout) == {"dry_run": True, "cases": [old]}
+    assert sorted(os.listdir(kept.root)) == sorted([old, corrected])
+    done = CliRunner().invoke(app, ["cases", "prune-data"])
+    assert done.exit_code == 0, done.output
+    assert "removed the kept data of 1 uncorrected case(s) older than 7 day(s)" in " ".join(done.stdout.split())
+    assert os.listdir(kept.root) == [corrected]
+
+
+def test_the_scheduler_prunes_old_case_data_at_its_start_and_hourly(memory, monkeypatch):
+    from agent.scheduler.housekeeping import PRUNE_JOB, scheduled_prune
+    from agent.scheduler.service import LOCAL, start_scheduler
+
+    kept = get_settings().case_data
+    assert kept is not None
+    old = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+    age(kept.root)
+    monkeypatch.setattr(case_data, "_last_pruned", {})
+    assert scheduled_prune() == [old]
+    assert scheduled_prune() is None  # within the hour
+    scheduler = start_scheduler(get_settings(), paused=True)
+    try:
+        job = scheduler.get_job(PRUNE_JOB, jobstore=LOCAL)
+        assert job.trigger.interval.total_seconds() == PRUNE_EVERY_S and job.func is scheduled_prune
+    finally:
+        scheduler.shutdown(wait=True)
 
 
 def test_a_case_folder_another_replica_pruned_since_it_was_listed_is_passed_over(tmp_path, monkeypatch):
-    from agent.bundles import captured
-
     for name in ("gone", "stays"):
         (tmp_path / name).mkdir()
     old = time.time() - 8 * 86400
@@ -109,17 +177,15 @@ def test_a_case_folder_another_replica_pruned_since_it_was_listed_is_passed_over
         shutil.rmtree(tmp_path / "gone")  # the other replica's prune, between the listing and the look at its age
         yield iter(listed)
 
-    monkeypatch.setattr(captured, "os", SimpleNamespace(scandir=listed_then_pruned))
-    assert prune_case_data(CaseData(tmp_path, 86400.0), lambda _cases: ()) == ["stays"]
+    monkeypatch.setattr(case_data, "os", SimpleNamespace(scandir=listed_then_pruned))
+    assert prune_case_data(CaseData(tmp_path, 86400.0), lambda cases: cases) == ["stays"]
 
 
 def test_a_prune_that_fails_costs_the_run_none_of_its_data(memory, monkeypatch):
-    from agent.bundles import captured
-
     def denied(*_args):
         raise PermissionError("case-data: permission denied")
 
-    monkeypatch.setattr(captured, "prune_case_data", denied)
+    monkeypatch.setattr(case_data, "prune_case_data", denied)
     result = investigate(alert_event(), replace(live(), memory=memory), source="api")
     assert unreplayable(memory.get_case(result.case_id)) is None
 

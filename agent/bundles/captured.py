@@ -10,14 +10,12 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
-import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from agent.bundles.writer import METRIC_COLUMNS, write_bundle
-from agent.config import CaseData
 from agent.series import ChangeRecord, LogRecord, Series, make_series
 from agent.topology import Topology
 
@@ -91,29 +89,3 @@ def capture_bundle(out_dir: Path, event: Mapping[str, Any], gathered: Mapping[st
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     return out_dir
-
-
-def prune_case_data(kept: CaseData, corrected: Callable[[list[str]], Collection[str]],
-                    now: float | None = None) -> list[str]:
-    """Remove the kept data of cases older than ``kept.keep_s`` that no one corrected (not among
-    ``corrected(old_case_ids)``, asked once for all of them: a run must not cost a query per old corrected case):
-    the replay gate replays only corrected (or labelled) cases. Returns the case ids removed."""
-    cutoff = (time.time() if now is None else now) - kept.keep_s
-    with os.scandir(kept.root) as entries:
-        old = sorted(e.name for e in entries if not e.name.startswith(".") and _older(e, cutoff))
-    if not old:
-        return []
-    spared = set(corrected(old))
-    removed = [name for name in old if name not in spared]
-    for name in removed:
-        shutil.rmtree(kept.root / name, ignore_errors=True)
-    return removed
-
-
-def _older(entry: os.DirEntry[str], cutoff: float) -> bool:
-    """Whether ``entry`` is a case's directory last written before ``cutoff``; not when it is gone (another process
-    sharing the folder pruned it since it was listed)."""
-    try:
-        return entry.is_dir() and entry.stat().st_mtime < cutoff
-    except FileNotFoundError:
-        return False

@@ -210,3 +210,29 @@ def list_queue(
     if stats.failed:
         table.caption = "failed items ran out of attempts: POST /queue/ID/retry (or a repeat alert) queues one again"
     print_table(table)
+
+
+@cases_app.command("prune-data")
+def prune_data(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say which cases' data would go; remove nothing.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Remove the kept data of old live cases no one corrected ($BIANQUE_HOME/case-data, BIANQUE_CASE_DATA_DAYS).
+
+    Live runs and `bianque serve --with-scheduler` do this at most hourly on their own. Only cases this database
+    holds are pruned: another database's cases in a shared BIANQUE_HOME are left alone.
+    """
+    from agent.bundles.case_data import prune_case_data
+
+    kept = get_settings().case_data
+    if kept is None:
+        fail("BIANQUE_CASE_DATA_DAYS is 0: no live case keeps data, so there is none to prune")
+    with user_errors(*MEMORY_ERRORS, OSError), Memory() as memory:
+        removed = prune_case_data(kept, memory.prunable_among, dry_run=dry_run)
+    if as_json:
+        print_json({"dry_run": dry_run, "cases": removed})
+        return
+    verb = "would remove" if dry_run else "removed"
+    days = f"{kept.keep_s / 86400:g}"
+    console.print(f"{verb} the kept data of {len(removed)} uncorrected case(s) older than {days} day(s) "
+                  f"from {escape(str(kept.root))}" + "".join(f"\n  {escape(c)}" for c in removed), highlight=False)

@@ -15,7 +15,7 @@ from agent.memory.store import Store
 DECISIONS = ("pass", "hold", "block")
 NAME_MAX_CHARS: int = CorrectionRow.__table__.c.root_cause_service.type.length  # a service, fault kind or author
 NOTE_MAX_CHARS = 4000
-CORRECTED_AMONG_CHUNK = 500  # ids bound in one IN (...): well under SQLite's oldest limit of 999 variables
+PRUNABLE_AMONG_CHUNK = 500  # ids bound in one IN (...): well under SQLite's oldest limit of 999 variables
 NAME_RULE = f"At most {NAME_MAX_CHARS} characters, not counting blanks around it (they are not stored)."
 
 
@@ -102,15 +102,16 @@ class CorrectionStore(Store):
         with self._read() as session:
             return [correction_record(c) for c in load_case_row(session, case_id).corrections]
 
-    def corrected_among(self, case_ids: Iterable[str]) -> set[str]:
-        """Which of ``case_ids`` have a correction (an unknown case has none): one query per 500 ids, however many
-        are asked (the memory step asks about every old case whose data is kept, on every live run)."""
+    def prunable_among(self, case_ids: Iterable[str]) -> set[str]:
+        """Which of ``case_ids`` this store holds with no correction: the cases whose kept data may go once old. A
+        case it does not hold is none of them: another store's, of a process sharing ``BIANQUE_HOME`` with another
+        database. One query per 500 ids, however many are asked (housekeeping asks about every old case's data)."""
         wanted, found = sorted(set(case_ids)), set()
+        uncorrected = ~exists().where(CorrectionRow.case_id == CaseRow.id)
         with self._read() as session:
-            for start in range(0, len(wanted), CORRECTED_AMONG_CHUNK):
-                chunk = wanted[start:start + CORRECTED_AMONG_CHUNK]
-                found.update(session.scalars(select(CorrectionRow.case_id).where(CorrectionRow.case_id.in_(chunk))
-                                             .distinct()))
+            for start in range(0, len(wanted), PRUNABLE_AMONG_CHUNK):
+                chunk = wanted[start:start + PRUNABLE_AMONG_CHUNK]
+                found.update(session.scalars(select(CaseRow.id).where(CaseRow.id.in_(chunk), uncorrected)))
         return found
 
     def corrections_state(self) -> tuple[int, int]:

@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
@@ -34,12 +34,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, column, inspect, select, table
 from sqlalchemy.exc import OperationalError
 
+from agent.bundles.case_data import PRUNE_EVERY_S
 from agent.config import Settings
 from agent.cron import cron_trigger
 from agent.memory import Memory
 from agent.memory.db import make_engine, unavailable, writer
 from agent.notify.digest import digest_trigger
 from agent.scheduler.digest import DIGEST_JOB, scheduled_digest
+from agent.scheduler.housekeeping import PRUNE_JOB, scheduled_prune
 from agent.scheduler.jobs import end_interrupted_runs, failure_reason, scheduled_inspection, skipped_in_process
 from agent.scheduler.specs import UnknownServices, desired_schedules
 
@@ -151,7 +153,9 @@ def start_scheduler(settings: Settings, *, paused: bool = False, resync_s: float
     ``resync_s`` seconds; its ``sync_report`` says which schedules got no job and why. Runs left ``running`` by a
     process of this host that died are recorded failed first (:func:`agent.scheduler.jobs.end_interrupted_runs`).
     With ``BIANQUE_NOTIFY_DIGEST`` (and a notification URL) it posts the digest of alerts judged not needing attention
-    too (:func:`agent.scheduler.digest.scheduled_digest`); a crontab it cannot read is a DigestSettingError (a
+    too (:func:`agent.scheduler.digest.scheduled_digest`); with ``BIANQUE_CASE_DATA_DAYS`` it prunes the old
+    uncorrected cases' kept data at its start and every hour (:func:`agent.scheduler.housekeeping.scheduled_prune`);
+    a crontab it cannot read is a DigestSettingError (a
     ValueError) naming the variable, before anything starts."""
     digest = digest_trigger(settings)
     scheduler = build_scheduler(settings)
@@ -164,6 +168,10 @@ def start_scheduler(settings: Settings, *, paused: bool = False, resync_s: float
         raise
     scheduler.add_job(scheduler.resync, IntervalTrigger(seconds=resync_s, timezone=UTC), id=RESYNC_JOB,
                       name="re-sync the schedules", jobstore=LOCAL, executor=LOCAL)
+    if settings.case_data is not None:
+        scheduler.add_job(scheduled_prune, IntervalTrigger(seconds=PRUNE_EVERY_S, timezone=UTC), id=PRUNE_JOB,
+                          name="prune old uncorrected cases' kept data", next_run_time=datetime.now(UTC),
+                          jobstore=LOCAL, executor=LOCAL)
     if digest is not None:  # each replica fires it; the tick's claim in the database decides which one posts
         scheduler.add_job(scheduled_digest, digest, id=DIGEST_JOB, name="digest of alerts judged not needing "
                           "attention", jobstore=LOCAL, executor=LOCAL)

@@ -45,19 +45,21 @@ def plain_folder_name(name: str) -> bool:
 
 def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str | None:
     """The bundle path of what the run read, written under ``toolkit.case_data`` (whose cases past their time that no
-    one corrected are removed first); None when no data is kept, the run read nothing, or it could not be written
-    (logged: the case is stored all the same, only not replayable)."""
+    one corrected are removed first, unless this process pruned them within the hour); None when no data is kept,
+    the run read nothing, or it could not be written (logged: the case is stored all the same, only not
+    replayable)."""
     kept, memory = toolkit.case_data, toolkit.memory
     if kept is None or memory is None or not state.get("gathered") or not state.get("event"):
         return None
     if not plain_folder_name(case_id):  # Memory.start_case(case_id=...) takes any id: none may reach another folder
         log.warning("case %r: its data is not kept, the id is no plain folder name", case_id)
         return None
-    from agent.bundles.captured import capture_bundle, prune_case_data
+    from agent.bundles.captured import capture_bundle
+    from agent.bundles.case_data import prune_when_due
 
     try:
         kept.root.mkdir(parents=True, exist_ok=True)
-        prune_case_data(kept, memory.corrected_among)
+        prune_when_due(kept, memory.prunable_among)
     except OSError as exc:  # housekeeping: this run's data is kept all the same
         log.warning("case data in %s: old cases' data could not be pruned: %s", kept.root, exc)
     try:

@@ -1,0 +1,67 @@
+"""Housekeeping of the live cases' kept data (``$BIANQUE_HOME/case-data``, :mod:`agent.bundles.captured`).
+
+The data of a case no one corrected goes once it is older than ``BIANQUE_CASE_DATA_DAYS``: the replay gate replays
+only corrected (or labelled) cases. A process prunes only the folders of cases its own store holds uncorrected
+(``prunable``): a folder of another store's case (another process sharing ``BIANQUE_HOME`` with another database)
+is left alone. Pruning is housekeeping, done at most once every ``PRUNE_EVERY_S`` in a process
+(:func:`prune_when_due`: the live runs' memory step and ``bianque serve``'s scheduler share it), or on demand
+(``bianque cases prune-data``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from agent.config import CaseData
+
+PRUNE_EVERY_S = 3600.0  # a process prunes at most this often; kept data lives days
+Prunable = Callable[[list[str]], Collection[str]]
+_last_pruned: dict[Path, float] = {}  # per process: when each case-data folder was last pruned
+_lock = threading.Lock()
+
+
+def prune_case_data(kept: CaseData, prunable: Prunable, now: float | None = None, *,
+                    dry_run: bool = False) -> list[str]:
+    """Remove the kept data of the cases older than ``kept.keep_s`` that are among ``prunable(old_case_ids)`` (asked
+    once for all of them: a prune must not cost a query per old case); ``dry_run``: remove nothing. Returns the case
+    ids removed (or to be), sorted; none when the folder does not exist."""
+    cutoff = (time.time() if now is None else now) - kept.keep_s
+    try:
+        with os.scandir(kept.root) as entries:
+            old = sorted(e.name for e in entries if not e.name.startswith(".") and _older(e, cutoff))
+    except FileNotFoundError:
+        return []
+    if not old:
+        return []
+    allowed = set(prunable(old))
+    removed = [name for name in old if name in allowed]
+    if not dry_run:
+        for name in removed:
+            shutil.rmtree(kept.root / name, ignore_errors=True)
+    return removed
+
+
+def prune_when_due(kept: CaseData, prunable: Prunable, now: float | None = None) -> list[str] | None:
+    """:func:`prune_case_data` unless this process pruned ``kept.root`` (or began to) less than ``PRUNE_EVERY_S``
+    ago; None when it was not due."""
+    now = time.time() if now is None else now
+    with _lock:
+        last = _last_pruned.get(kept.root)
+        if last is not None and 0.0 <= now - last < PRUNE_EVERY_S:
+            return None
+        _last_pruned[kept.root] = now
+    return prune_case_data(kept, prunable, now)
+
+
+def _older(entry: os.DirEntry[str], cutoff: float) -> bool:
+    """Whether ``entry`` is a case's directory last written before ``cutoff``; not when it is gone (another process
+    sharing the folder pruned it since it was listed)."""
+    try:
+        return entry.is_dir() and entry.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False
