@@ -165,7 +165,8 @@ def bundle_toolkit(
     memory: Any = None,
     experience: list | None = None,
 ) -> Toolkit:
-    """Everything needed to investigate one case bundle (a path or a loaded ``CaseBundle``).
+    """Everything needed to investigate one case bundle (a path or a loaded ``CaseBundle``); a live case's bundle is
+    investigated as its live run was (``capture.yaml``, :mod:`agent.bundles.capture`).
 
     Pass shared parts (library, knowledge, memory) to reuse them across bundles. ``experience``: the
     lessons of past corrected cases (default: learned from ``memory`` when given, else none).
@@ -177,12 +178,15 @@ def bundle_toolkit(
     settings = settings or get_settings()
     if isinstance(bundle, str | Path):
         bundle = load_bundle(Path(bundle))
+    calls_read = bundle.capture.calls_read if bundle.capture is not None else None
     return Toolkit(
         library=library if library is not None else load_skills(settings),
         metrics=BundleMetricSource(bundle, limits=QueryLimits.from_settings(settings)),
         logs=BundleLogSource(bundle),
         changes=BundleChangeSource(bundle),
-        topology=bundle.topology,
+        # a live case's topology.yaml holds the calls its run read off the data: replayed as read, not as given
+        topology=None if calls_read is not None and calls_read.calls else bundle.topology,
+        calls_read=calls_read,
         knowledge=knowledge,
         memory=memory,
         similarity=skill_similarity(knowledge),

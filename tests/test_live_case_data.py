@@ -32,7 +32,8 @@ def test_a_live_case_keeps_its_data_as_a_bundle_that_answers_as_the_live_run_did
     result = investigate(alert_event(), replace(live(), memory=memory), source="api")
     case = memory.get_case(result.case_id)
     assert case.bundle_path == str(get_settings().home / "case-data" / case.id)
-    assert sorted(os.listdir(case.bundle_path)) == ["changes.jsonl", "event.yaml", "logs.jsonl.gz", "metrics.csv.gz"]
+    assert sorted(os.listdir(case.bundle_path)) == ["capture.yaml", "changes.jsonl", "event.yaml", "logs.jsonl.gz",
+                                                    "metrics.csv.gz", "topology.yaml"]
     assert unreplayable(case) is None
     bundle = load_bundle(case.bundle_path)
     assert {s.metric for s in bundle.series} and bundle.logs

@@ -2,7 +2,8 @@
 
 The gather step's answer (``state["gathered"]``: the series, log lines and changes the Skill's queries read) is
 written with :func:`agent.bundles.writer.write_bundle`; the case then names it as its bundle, and the replay gate of
-a Skill refinement investigates it as it does any bundle (docs/evolution.md, "Live cases").
+a Skill refinement investigates it as it does any bundle (docs/evolution.md, "Live cases"), with what the run read
+beside its data (``capture.yaml``) so that it answers as the live run did.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from agent.bundles.capture import capture_of
 from agent.bundles.writer import METRIC_COLUMNS, write_bundle
 from agent.series import ChangeRecord, LogRecord, Series, make_series
 from agent.topology import Topology
@@ -69,17 +71,20 @@ COMPRESSED = ("metrics.csv", "logs.jsonl")  # gzip-compressed once written (a mi
 def capture_bundle(out_dir: Path, event: Mapping[str, Any], gathered: Mapping[str, Any],
                    topology: Topology | None = None) -> Path | None:
     """Write what a live investigation read as a bundle at ``out_dir`` (its data files gzip-compressed); None when it
-    read nothing (no series, log line or change: there is nothing to replay)."""
+    read nothing (no series, log line or change: there is nothing to replay). Its ``topology.yaml`` is the call graph
+    the run used: the calls it read off its data (``gathered["calls_read"]``), else the given ``topology``; its
+    ``capture.yaml`` what else the run read (:mod:`agent.bundles.capture`)."""
     series = captured_series(gathered.get("series", []))
     logs = captured_logs(gathered.get("logs", []))
     changes = captured_changes(gathered.get("changes", []))
     if not (series or logs or changes):
         return None
-    calls = topology.as_dict() if topology is not None and topology.has_edges() else None
+    read = (gathered.get("calls_read") or {}).get("calls")
+    calls = read or (topology.as_dict() if topology is not None and topology.services() else None)
     staged = out_dir.with_name(f".{out_dir.name}.staged")
     shutil.rmtree(staged, ignore_errors=True)
     try:
-        write_bundle(staged, dict(event), series, logs, changes, topology=calls)
+        write_bundle(staged, dict(event), series, logs, changes, topology=calls, capture=capture_of(gathered))
         for name in COMPRESSED:
             with (staged / name).open("rb") as plain, gzip.open(staged / f"{name}.gz", "wb") as packed:
                 shutil.copyfileobj(plain, packed)

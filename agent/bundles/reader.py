@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from agent.bundles.capture import CAPTURE_FILE, Capture, read_capture
 from agent.bundles.data_files import read_data_file
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog, InvalidBundleError
 from agent.bundles.event_file import read_event
@@ -24,6 +25,7 @@ class CaseBundle:
     """One incident, release or inspection window; ``label.yaml`` is deliberately not part of it.
 
     ``warnings``: what the reader ignored that the bundle's writer likely meant (an unknown key), for the user.
+    ``capture``: what the live run that kept it read beside its data (``capture.yaml``), when one did.
     """
 
     event: Event
@@ -33,6 +35,7 @@ class CaseBundle:
     topology: Topology | None = None
     path: Path | None = None
     warnings: list[BundleWarning] = field(default_factory=list)
+    capture: Capture | None = None
 
     @property
     def name(self) -> str:
@@ -68,11 +71,13 @@ def read_bundle(path: str | Path,
     errors += more
     topology, more = read_topology(root / "topology.yaml", str(root / "topology.yaml"), found)
     errors += more
+    capture, more = read_capture(root / CAPTURE_FILE, str(root / CAPTURE_FILE))
+    errors += more
     if warnings is not None:
         warnings += found
     if errors or event is None:
         return None, errors
-    return CaseBundle(event, series, logs, changes, topology, root, found), []
+    return CaseBundle(event, series, logs, changes, topology, root, found, capture), []
 
 
 def load_bundle(path: str | Path) -> CaseBundle:

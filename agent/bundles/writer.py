@@ -35,11 +35,13 @@ def write_bundle(
     changes: Iterable[ChangeRecord] = (),
     topology: dict[str, list[str]] | None = None,
     label: dict | None = None,
+    capture: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write one bundle to ``out_dir`` (replacing it if present) and return its path.
 
     ``event`` is validated as an :class:`Event`; its times are written as RFC 3339. ``topology``
-    maps each service to what it calls. ``label`` is the ground truth, written to label.yaml.
+    maps each service to what it calls. ``label`` is the ground truth, written to label.yaml; ``capture``, what a
+    live run read beside its data (``agent.bundles.capture``), to capture.yaml.
     """
     out_dir = Path(out_dir)
     parsed = event if isinstance(event, Event) else Event.model_validate(event)
@@ -55,6 +57,8 @@ def write_bundle(
         _write_jsonl(tmp / "changes.jsonl", (_change_to_dict(c) for c in changes))
         if topology is not None:
             _dump_yaml(tmp / "topology.yaml", topology_to_dict(topology))
+        if capture:
+            _dump_yaml(tmp / "capture.yaml", dict(capture))
         if label is not None:
             data = label.model_dump(mode="json") if isinstance(label, BaseModel) else dict(label)
             _dump_yaml(tmp / "label.yaml", data)

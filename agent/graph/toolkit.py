@@ -13,6 +13,7 @@ from agent.evidence import Lesson
 from agent.graph.deadline import GatherDeadline, ask
 
 if TYPE_CHECKING:
+    from agent.bundles.capture import CallsRead
     from agent.config import CaseData
     from agent.knowledge.store import KnowledgeStore
     from agent.memory.repository import Memory
@@ -37,6 +38,7 @@ class Toolkit:
     logs: LogSource | None = None
     changes: ChangeSource | None = None
     topology: Topology | None = None  # the given call graph; without edges, gather reads one off the data
+    calls_read: CallsRead | None = None  # a live case's replay: the calls its live run read off the data, as read
     knowledge: KnowledgeStore | None = None
     memory: Memory | None = None
     llm_reasoner: Reasoner | None = None

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Generic, Literal, Protocol, TypeVar
 
 from agent.config import Settings
@@ -135,6 +135,12 @@ class LogRequest:
     patterns: tuple[str, ...] = ()
     limit: int = 2000
     whole_traces: bool = False  # beyond ``limit``, keep a share of the traces whole (``sampling.whole_traces``)
+
+
+def as_asked(request: LogRequest | ChangeRequest) -> dict[str, object]:
+    """A request's fields as data (tuples as lists): what a source result says was asked, and what a kept case
+    says of a log request answered in part (``capture.yaml``)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(request).items()}
 
 
 @dataclass(frozen=True)

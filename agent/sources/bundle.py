@@ -6,7 +6,6 @@ import bisect
 import math
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import asdict
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from agent.sources.base import (
     MetricQuery,
     QueryLimits,
     SourceResult,
+    as_asked,
     label_matches,
     name_matches,
 )
@@ -124,7 +124,8 @@ class BundleMetricSource:
 
 
 class BundleLogSource:
-    """Answers log requests from a bundle's logs.jsonl."""
+    """Answers log requests from a bundle's logs.jsonl; a live case's bundle as its live run's store answered
+    (``capture.yaml``): the store's span, and a request it answered in part as answered in part."""
 
     def __init__(self, bundle: CaseBundle, name: str = "bundle", limits: QueryLimits | None = None) -> None:
         self.bundle = bundle
@@ -132,6 +133,9 @@ class BundleLogSource:
         self.limits = limits or QueryLimits()
         self._logs = sorted(bundle.logs, key=lambda r: r.ts)
         self._times = [r.ts for r in self._logs]
+        capture = bundle.capture
+        self._span = capture.log_span if capture is not None else None
+        self._cut = [asked.model_dump() for asked in capture.truncated_logs] if capture is not None else []
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
         """Lines of the services (names or globs; none: all) in ``[start, end]`` at the levels (none: all)
@@ -155,7 +159,8 @@ class BundleLogSource:
             kept, truncated = whole_traces(found, request.limit, trace_of)
         else:
             kept, truncated = stratified(found, request.limit, _service_and_level)
-        return SourceResult.of(self.name, _describe(request), kept, truncated)
+        asked = as_asked(request)
+        return SourceResult.of(self.name, asked, kept, truncated or asked in self._cut)
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         """Services that have log lines (in ``[start, end]`` when given), sorted."""
@@ -164,7 +169,14 @@ class BundleLogSource:
         return sorted({r.service for r in self.bundle.logs if lo <= r.ts <= hi})
 
     def line_span(self, start: float, end: float) -> tuple[float, float] | None:
-        """The times of the bundle's first and last log lines in ``[start, end]``, None without one."""
+        """The times of the bundle's first and last log lines in ``[start, end]``, None without one; within the window
+        a live run asked its store about, the store's answer it kept (its first and last lines of any service and
+        level, not only the kept lines')."""
+        if self._span is not None and self._span.asked[0] <= start and end <= self._span.asked[1]:
+            lines = self._span.lines
+            if lines is None or lines[1] < start or lines[0] > end:
+                return None
+            return max(lines[0], start), min(lines[1], end)
         first, past = bisect.bisect_left(self._times, start), bisect.bisect_right(self._times, end)
         return (self._times[first], self._times[past - 1]) if past > first else None
 
@@ -188,7 +200,7 @@ class BundleChangeSource:
             for c in self._changes
             if request.start <= c.ts <= request.end and wanted(c.service) and (not types or c.type in types)
         ]
-        return SourceResult.of(self.name, _describe(request), found)
+        return SourceResult.of(self.name, as_asked(request), found)
 
     def services(self) -> list[str]:
         """Services that have changes, sorted."""
@@ -207,7 +219,3 @@ def _service_filter(patterns: tuple[str, ...]) -> Callable[[str], bool]:
         return not patterns or any(name_matches(service, p) for p in patterns)
 
     return wanted
-
-
-def _describe(request: LogRequest | ChangeRequest) -> dict[str, object]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(request).items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
@@ -25,7 +25,7 @@ from agent.graph.plan import (
 from agent.graph.state import InvestigationState
 from agent.graph.toolkit import Toolkit
 from agent.phrases import first_of
-from agent.sources.base import LogRequest, SourceResult
+from agent.sources.base import LogRequest, SourceResult, as_asked
 from agent.sources.promql import classic_label
 from agent.topology import Topology
 from agent.topology_inference import MIN_LINES, MIN_TRACES, calls_from_traces, calls_named
@@ -96,7 +96,8 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
         for log_id, request in plan.log_requests.items():
             calls[f"log:{log_id}"] = lambda r=request: toolkit.logs.query(r)
         if plan.log_requests:
-            calls["log_span"] = lambda: _log_line_span(toolkit.logs, plan.log_requests.values())
+            span_asked = _requests_span(plan.log_requests.values())
+            calls["log_span"] = lambda: _log_line_span(toolkit.logs, span_asked)
     elif plan.log_requests:
         gaps.add("logs: no log source configured", "logs", "logs", "no log source configured")
     if plan.change_request is not None:
@@ -116,9 +117,10 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
     results = {**{key: ran[asked_by[key]] for key in tasks if asked_by[key] in ran},
                **{key: result for key, result in ran.items() if key not in tasks}}
 
-    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [],
+    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [], "truncated_logs": [],
                                 "metric_source": _where(toolkit.metrics)}
     empty_signals: dict[str, list[str]] = {}
+    gathered["log_span_asked"] = list(span_asked) if "log_span" in results else None
     gathered["log_span"] = results.pop("log_span", None)
     if isinstance(gathered["log_span"], str):  # could not tell which part of the window the store covers
         log.info("log coverage unknown: %s", gathered["log_span"])
@@ -151,6 +153,7 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
                 reason = (f"only about {limit} lines were read, a share of the {spread} spread evenly over the window "
                           "(the Skill's limit or BIANQUE_MAX_LOG_LINES)")
                 gaps.add(f"logs {log_id}: {reason}", "logs", log_id, reason)
+                gathered["truncated_logs"].append(as_asked(plan.log_requests[log_id]))
         elif key == "changes":
             gathered["changes"] = [_change_json(c) for c in result.data]
     gathered["unmeasured"] = _sort_out_empty(empty_signals, tasks, gathered["series"], gaps)
@@ -212,14 +215,17 @@ def unmeasured_notes(unmeasured: dict[str, list[str]]) -> list[str]:
             for families, services in by_families.items()]
 
 
-def _log_line_span(source: Any, requests: Any) -> tuple[float, float] | None:
-    """When the log store's first and last lines (any service or level) in the requests' span were written;
-    None when unknown (a source without ``line_span``) or there is none."""
-    line_span = getattr(source, "line_span", None)
-    if line_span is None:
-        return None
+def _requests_span(requests: Iterable[LogRequest]) -> tuple[float, float]:
+    """From the first request's start to the last one's end."""
     requests = list(requests)
-    return line_span(min(r.start for r in requests), max(r.end for r in requests))
+    return min(r.start for r in requests), max(r.end for r in requests)
+
+
+def _log_line_span(source: Any, asked: tuple[float, float]) -> tuple[float, float] | None:
+    """When the log store's first and last lines (any service or level) in ``asked`` were written; None when unknown
+    (a source without ``line_span``) or there is none."""
+    line_span = getattr(source, "line_span", None)
+    return None if line_span is None else line_span(*asked)
 
 
 def _log_json(record: Any) -> dict[str, Any]:
@@ -237,7 +243,7 @@ def _change_json(record: Any) -> dict[str, Any]:
 
 def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     """Build the plan from the selected Skill and execute it. Without a call graph with edges, the one the
-    window's metric labels and log traces show is this investigation's (``calls``, see :func:`_read_calls`); when
+    window's metric labels and log traces show is this investigation's (``calls``, see :func:`_calls_read`); when
     no graph covers the targets, every other service with data is a possible dependency of a Skill that reads
     dependencies."""
     event = Event.model_validate(state["event"])
@@ -247,8 +253,9 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     notes: list[str] = []
     # asked of the sources once, if at all
     services = cache(lambda: toolkit.services_in(start, end, notes, before_data=True))
-    read, read_notes = _read_calls(state, toolkit, start, end, services)
-    notes += read_notes
+    calls_read = _calls_read(state, toolkit, start, end, services)
+    read, entry_notes = _with_calls(state, calls_read["calls"] if calls_read else {})
+    notes += [*(calls_read["notes"] if calls_read else []), *entry_notes]
     topology = call_graph({**state, **read}, toolkit)
     targets = read.get("targets", state.get("targets", []))
     peers: list[str] = []
@@ -262,6 +269,7 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
                       max_series=toolkit.max_series_per_signal, max_log_lines=toolkit.max_log_lines, peers=peers)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
     gathered["dependencies"] = plan.dependencies
+    gathered["calls_read"] = calls_read
     notes += unmeasured_notes(gathered["unmeasured"])
     return {
         **read,
@@ -272,29 +280,38 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     }
 
 
-def _read_calls(state: InvestigationState, toolkit: Toolkit, start: float, end: float,
-                services: Callable[[], list[str]]) -> tuple[dict[str, Any], list[str]]:
-    """The state update and notes of reading the calls off the window's data, when the investigation has no call
-    graph with edges (none, or the Toolkit's names no call): those its metric series' labels name and those the
-    traces of its log lines show and the services with data (``services``) those lines name, joined; for an event
-    naming no service, their entry points as its targets.
-    Nothing when neither shows a call."""
+def _calls_read(state: InvestigationState, toolkit: Toolkit, start: float, end: float,
+                services: Callable[[], list[str]]) -> dict[str, Any] | None:
+    """The calls read off the window's data and the notes saying how (``{"calls": ..., "notes": [...]}``, calls
+    empty when none shows), when the investigation has no call graph with edges (none, or the Toolkit's names no
+    call); None when it has one. The calls are those its metric series' labels name and those the traces of its log
+    lines show and the services with data (``services``) those lines name, joined. A replay of a live case takes
+    what the live run read (``toolkit.calls_read``): the data it read them off was not all kept."""
     if not may_read_calls(state, toolkit):
-        return {}, []
+        return None
+    if toolkit.calls_read is not None:
+        return {"calls": dict(toolkit.calls_read.calls), "notes": list(toolkit.calls_read.notes)}
     labelled, notes = _calls_from_metric_labels(toolkit, start, end, services)
     read_off_logs = _calls_from_logs(toolkit, start, end, services, notes) if toolkit.logs is not None else []
     found = [calls for calls in (labelled, *read_off_logs) if calls is not None]
     if not found:
-        return {}, notes
+        return {"calls": {}, "notes": notes}
     calls = union(*(c.depends_on for c in found)) if len(found) > 1 else found[0].depends_on
-    read: dict[str, Any] = {"calls": calls}
     notes += [c.describe(why_read(toolkit)) for c in found]
     if len(found) > 1:
         notes.append(f"the call graph joins both: {sum(map(len, calls.values()))} call(s)")
-    if not state.get("targets"):
-        read["targets"], started_from = entry_points(Topology(calls))
-        notes += started_from
-    return read, notes
+    return {"calls": calls, "notes": notes}
+
+
+def _with_calls(state: InvestigationState, calls: dict[str, list[str]]) -> tuple[dict[str, Any], list[str]]:
+    """The state update of the calls read (none: nothing) and its notes: for an event naming no service, their entry
+    points as its targets."""
+    if not calls:
+        return {}, []
+    if state.get("targets"):
+        return {"calls": calls}, []
+    targets, started_from = entry_points(Topology(calls))
+    return {"calls": calls, "targets": targets}, started_from
 
 
 def _askable(toolkit: Toolkit, start: float, end: float) -> list[CallLabels]:

@@ -1,0 +1,95 @@
+"""``capture.yaml``: what a live run read beside its data, kept with its case's bundle so a replay answers as it did.
+
+An optional file of the bundle format (docs/bundle-format.md#captureyaml), written by a live investigation's memory
+step (:mod:`agent.bundles.captured`) and read by the bundle reader; a reader that does not know it ignores it. It
+holds what the data files cannot: the log store's span over the window read (the store's first and last lines of any
+service and level, not the kept lines'), the call graph read off the live data (also written as ``topology.yaml``,
+for readers without this file) and its notes, and which log requests were answered only in part.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.bundles.errors import BundleError, ErrorLog
+from agent.bundles.yaml_lines import load_yaml, report_validation, to_plain
+
+CAPTURE_FILE = "capture.yaml"
+
+
+class LogSpan(BaseModel):
+    """The log store's first and last lines (``lines``; None: it held none there, or could not say) in the window
+    asked (``asked``: the span of the run's log requests)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    asked: tuple[float, float]
+    lines: tuple[float, float] | None = None
+
+
+class CallsRead(BaseModel):
+    """The call graph a live run read off its data (caller -> callees; empty: it read none) and its notes, as said."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    calls: dict[str, list[str]] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+
+
+class LogAsked(BaseModel):
+    """A log request as a source was asked it (``agent.sources.base.LogRequest``'s fields)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    services: list[str]
+    start: float
+    end: float
+    levels: list[str]
+    patterns: list[str]
+    limit: int
+    whole_traces: bool = False
+
+
+class Capture(BaseModel):
+    """What a live run read beside its data files; every part optional (absent: as an older bundle, from the data)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    log_span: LogSpan | None = None
+    calls_read: CallsRead | None = None
+    truncated_logs: list[LogAsked] = Field(default_factory=list)
+
+
+def capture_of(gathered: dict[str, Any]) -> dict[str, Any]:
+    """The ``capture.yaml`` mapping of a gathering (``state["gathered"]`` of the gather step); empty when it holds
+    nothing worth keeping."""
+    data: dict[str, Any] = {}
+    if gathered.get("log_span_asked") is not None:
+        span = gathered.get("log_span")
+        data["log_span"] = {"asked": list(gathered["log_span_asked"]), "lines": list(span) if span else None}
+    if gathered.get("calls_read") is not None:
+        data["calls_read"] = gathered["calls_read"]
+    if gathered.get("truncated_logs"):
+        data["truncated_logs"] = list(gathered["truncated_logs"])
+    return data
+
+
+def read_capture(path: Path, label: str) -> tuple[Capture | None, list[BundleError]]:
+    """The capture of ``path`` (absent, or no YAML document: None) and its problems, each with its line and field."""
+    if not path.is_file():
+        return None, []
+    log = ErrorLog(label)
+    ok, data = load_yaml(path, log)
+    if not ok or data is None:
+        return None, log.result()
+    if not isinstance(data, dict):
+        log.add("must be a mapping (log_span, calls_read, truncated_logs)")
+        return None, log.result()
+    try:
+        return Capture.model_validate(to_plain(data)), []
+    except ValidationError as exc:
+        report_validation(log, data, exc)
+        return None, log.result()

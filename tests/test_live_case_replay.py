@@ -1,0 +1,76 @@
+"""A live case's kept bundle replays as the live run ran: the log store's span, the call graph read off the live data
+and a log answer read only in part are kept beside the data (``capture.yaml``) and read back on replay."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+
+from agent.bundles.reader import load_bundle, read_bundle
+from agent.config import get_settings
+from agent.investigate import InvestigationResult, investigate
+from agent.runtime import bundle_toolkit
+from agent.skills.library import load_library
+from tests.fixtures.graph.world import SKILLS_DIR, alert_event
+from tests.test_live_call_graph import CALLS_NOTE, live
+
+
+def cut_library(tmp_path):
+    """The test world's Skills, the api RCA's timeout logs read 10 lines at most (its answer: a share of 30)."""
+    skills = tmp_path / "skills"
+    shutil.copytree(SKILLS_DIR, skills)
+    rca = skills / "graph-api-rca.yaml"
+    rca.write_text(rca.read_text(encoding="utf-8").replace("limit: 500", "limit: 10"), encoding="utf-8")
+    library = load_library([skills])
+    assert not library.errors, library.errors
+    return library
+
+
+def answer(result: InvestigationResult) -> dict:
+    """What a replay must reproduce: the ranking, the Findings (but the source each links to: the live store's, then
+    the bundle's), the notes and the missing data."""
+    return {"ranking": [c.model_dump() for c in result.verdict.root_causes],
+            "findings": [f.model_dump(mode="json", exclude={"source"}) for f in result.findings],
+            "notes": result.notes, "missing": [g.model_dump() for g in result.missing_data]}
+
+
+def live_case(memory, tmp_path):
+    library = cut_library(tmp_path)
+    result = investigate(alert_event(), replace(live(), memory=memory, library=library), source="api")
+    return result, memory.get_case(result.case_id), library
+
+
+def test_a_live_case_replays_with_the_ranking_findings_and_notes_of_its_live_run(memory, tmp_path):
+    result, case, library = live_case(memory, tmp_path)
+    assert sorted(os.listdir(case.bundle_path)) == ["capture.yaml", "changes.jsonl", "event.yaml", "logs.jsonl.gz",
+                                                    "metrics.csv.gz", "topology.yaml"]
+    live_answer = answer(result)
+    # what the kept data alone cannot say: the graph read off all the store's traces, the store's first line long
+    # before the first kept one, and the timeout lines read only in part
+    assert CALLS_NOTE in " ".join(live_answer["notes"])
+    assert any("(none in baseline)" in f["summary"] for f in live_answer["findings"])
+    assert [g["signal"] for g in live_answer["missing"]] == ["timeouts"]
+    replayed = investigate(case.event, bundle_toolkit(case.bundle_path, get_settings(), library=library),
+                           source="replay")
+    assert answer(replayed) == live_answer
+
+
+def test_a_kept_bundle_without_its_capture_still_loads_and_uses_the_read_calls_as_its_topology(memory, tmp_path):
+    _result, case, _library = live_case(memory, tmp_path)
+    os.remove(os.path.join(case.bundle_path, "capture.yaml"))  # as a reader that does not know the file sees it
+    bundle = load_bundle(case.bundle_path)
+    assert bundle.capture is None and bundle.topology is not None
+    assert bundle.topology.as_dict() == {"api": ["cache", "db"], "cache": [], "db": [], "gateway": ["api"]}
+
+
+def test_a_capture_file_that_is_no_capture_is_an_error_naming_its_line_and_field(memory, tmp_path):
+    _result, case, _library = live_case(memory, tmp_path)
+    path = os.path.join(case.bundle_path, "capture.yaml")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("log_span: {asked: [1, 2]}\n"
+                 "truncated_logs:\n  - {services: [api], start: soon, end: 2, levels: [], patterns: [], limit: 1}\n")
+    bundle, errors = read_bundle(case.bundle_path)
+    assert bundle is None
+    assert [(e.file, e.field) for e in errors] == [(path, "truncated_logs.0.start")]
+    assert errors[0].line is not None and "number" in errors[0].message
