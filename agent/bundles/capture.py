@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.bundles.errors import BundleError, ErrorLog
-from agent.bundles.yaml_lines import load_yaml, report_validation, to_plain
+from agent.bundles.errors import BundleError
+from agent.bundles.yaml_lines import load_optional_yaml, report_validation, to_plain
 
 CAPTURE_FILE = "capture.yaml"
 
@@ -79,11 +79,8 @@ def capture_of(gathered: dict[str, Any]) -> dict[str, Any]:
 
 def read_capture(path: Path, label: str) -> tuple[Capture | None, list[BundleError]]:
     """The capture of ``path`` (absent, or no YAML document: None) and its problems, each with its line and field."""
-    if not path.is_file():
-        return None, []
-    log = ErrorLog(label)
-    ok, data = load_yaml(path, log)
-    if not ok or data is None:
+    log, data = load_optional_yaml(path, label)
+    if data is None:
         return None, log.result()
     if not isinstance(data, dict):
         log.add("must be a mapping (log_span, calls_read, truncated_logs)")

@@ -14,7 +14,7 @@ from agent.bundles.errors import BundleError, BundleWarning, ErrorLog, InvalidBu
 from agent.bundles.event_file import read_event
 from agent.bundles.jsonl_files import read_changes, read_logs
 from agent.bundles.metrics_file import read_metrics
-from agent.bundles.yaml_lines import line_of, load_yaml, to_plain, warn_unknown_keys
+from agent.bundles.yaml_lines import line_of, load_optional_yaml, to_plain, warn_unknown_keys
 from agent.events import Event
 from agent.series import ChangeRecord, LogRecord, Series
 from agent.topology import Topology, check_topology
@@ -92,11 +92,8 @@ def read_topology(path: Path, label: str,
                   warnings: list[BundleWarning] | None = None) -> tuple[Topology | None, list[BundleError]]:
     """The topology of ``path`` (absent file, or one holding no YAML document: empty, blank or only comments:
     None) and its problems, each with its line; the keys it ignores are added to ``warnings`` when given."""
-    if not path.is_file():
-        return None, []
-    log = ErrorLog(label)
-    ok, data = load_yaml(path, log)
-    if not ok or data is None:
+    log, data = load_optional_yaml(path, label)
+    if data is None:
         return None, log.result()
     for loc, message in check_topology(data):
         log.add(message, line_of(data, loc), ".".join(map(str, loc)) or None)

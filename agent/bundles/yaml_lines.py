@@ -40,6 +40,16 @@ def load_yaml(path: Path, log: ErrorLog) -> tuple[bool, Any]:
     return False, None
 
 
+def load_optional_yaml(path: Path, label: str) -> tuple[ErrorLog, Any]:
+    """An optional YAML file of a bundle (shown as ``label`` in errors): its error log and document, None when it is
+    absent, unreadable (the log says why) or holds no document."""
+    log = ErrorLog(label)
+    if not path.is_file():
+        return log, None
+    ok, data = load_yaml(path, log)
+    return log, data if ok else None
+
+
 def line_in_file(path: Path, loc: Sequence[str | int]) -> int | None:
     """1-based line of the key at ``loc`` in the YAML (or JSON) file ``path``, when it can be read and has it."""
     ok, root = load_yaml(path, ErrorLog(str(path)))
