@@ -11,17 +11,26 @@ from agent.bundles.reader import load_bundle, read_bundle
 from agent.config import get_settings
 from agent.investigate import InvestigationResult, investigate
 from agent.runtime import bundle_toolkit
+from agent.series import LogRecord
 from agent.skills.library import load_library
-from tests.fixtures.graph.world import SKILLS_DIR, alert_event
+from agent.sources.sqlstore import ObservabilityStore
+from tests.fixtures.graph.world import SKILLS_DIR, T0, alert_event, inspection_event
 from tests.test_live_call_graph import CALLS_NOTE, live
 
 
 def cut_library(tmp_path):
-    """The test world's Skills, the api RCA's timeout logs read 10 lines at most (its answer: a share of 30)."""
+    """The test world's Skills, the api RCA's timeout logs read 10 lines at most (its answer: a share of 30), and a
+    generic inspection reading every service's metrics and error lines."""
     skills = tmp_path / "skills"
     shutil.copytree(SKILLS_DIR, skills)
     rca = skills / "graph-api-rca.yaml"
     rca.write_text(rca.read_text(encoding="utf-8").replace("limit: 500", "limit: 10"), encoding="utf-8")
+    inspection = (skills / "graph-api-inspection.yaml").read_text(encoding="utf-8")
+    (skills / "graph-generic-inspection.yaml").write_text(  # the one an inspection naming no service falls to
+        inspection.replace("name: graph-api-inspection", "name: graph-generic-inspection\ngeneric: true")
+        .replace("services: [api, db]", "services: ['*']")
+        .replace("knowledge:", "  logs:\n    - {id: errors, levels: [ERROR]}\nknowledge:"),
+        encoding="utf-8")
     library = load_library([skills])
     assert not library.errors, library.errors
     return library
@@ -35,10 +44,16 @@ def answer(result: InvestigationResult) -> dict:
             "notes": result.notes, "missing": [g.model_dump() for g in result.missing_data]}
 
 
-def live_case(memory, tmp_path):
+def live_case(memory, tmp_path, event=None, more_logs=()):
     library = cut_library(tmp_path)
-    result = investigate(alert_event(), replace(live(), memory=memory, library=library), source="api")
+    toolkit = replace(live(), memory=memory, library=library)
+    ObservabilityStore(get_settings().resolved_observability_url).ingest_logs(list(more_logs))
+    result = investigate(event or alert_event(), toolkit, source="api")
     return result, memory.get_case(result.case_id), library
+
+
+def replayed(case, library) -> InvestigationResult:
+    return investigate(case.event, bundle_toolkit(case.bundle_path, get_settings(), library=library), source="replay")
 
 
 def test_a_live_case_replays_with_the_ranking_findings_and_notes_of_its_live_run(memory, tmp_path):
@@ -51,9 +66,16 @@ def test_a_live_case_replays_with_the_ranking_findings_and_notes_of_its_live_run
     assert CALLS_NOTE in " ".join(live_answer["notes"])
     assert any("(none in baseline)" in f["summary"] for f in live_answer["findings"])
     assert [g["signal"] for g in live_answer["missing"]] == ["timeouts"]
-    replayed = investigate(case.event, bundle_toolkit(case.bundle_path, get_settings(), library=library),
-                           source="replay")
-    assert answer(replayed) == live_answer
+    assert answer(replayed(case, library)) == live_answer
+
+
+def test_a_live_inspection_of_every_service_replays_over_the_services_the_live_sources_listed(memory, tmp_path):
+    quiet = LogRecord(T0 - 600, "batch", "INFO", "nightly batch done")  # no query of the inspection reads it
+    result, case, library = live_case(memory, tmp_path, inspection_event(), more_logs=[quiet])
+    live_answer = answer(result)
+    assert ("latency", "batch") in [(g["signal"], g["service"]) for g in live_answer["missing"]]  # live: inspected
+    assert "batch" not in load_bundle(case.bundle_path).services()
+    assert answer(replayed(case, library)) == live_answer
 
 
 def test_a_kept_bundle_without_its_capture_still_loads_and_uses_the_read_calls_as_its_topology(memory, tmp_path):

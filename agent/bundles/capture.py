@@ -3,8 +3,9 @@
 An optional file of the bundle format (docs/bundle-format.md#captureyaml), written by a live investigation's memory
 step (:mod:`agent.bundles.captured`) and read by the bundle reader; a reader that does not know it ignores it. It
 holds what the data files cannot: the log store's span over the window read (the store's first and last lines of any
-service and level, not the kept lines'), the call graph read off the live data (also written as ``topology.yaml``,
-for readers without this file) and its notes, and which log requests were answered only in part.
+service and level, not the kept lines'), the services the live sources listed as having data, the call graph read
+off the live data (also written as ``topology.yaml``, for readers without this file) and its notes, and which log
+requests were answered only in part.
 """
 
 from __future__ import annotations
@@ -18,6 +19,12 @@ from agent.bundles.errors import BundleError
 from agent.bundles.yaml_lines import load_optional_yaml, report_validation, to_plain
 
 CAPTURE_FILE = "capture.yaml"
+SAME_TIME_S = 1e-3  # a window asked again: event.yaml keeps an event's time to the microsecond, a float not exactly
+
+
+def _within(outer: tuple[float, float], start: float, end: float) -> bool:
+    """Whether ``[start, end]`` lies within ``outer`` (to ``SAME_TIME_S``)."""
+    return start >= outer[0] - SAME_TIME_S and end <= outer[1] + SAME_TIME_S
 
 
 class LogSpan(BaseModel):
@@ -28,6 +35,22 @@ class LogSpan(BaseModel):
 
     asked: tuple[float, float]
     lines: tuple[float, float] | None = None
+
+    def within(self, start: float, end: float) -> tuple[float, float] | None:
+        """The store's first and last lines in ``[start, end]`` as the live store answered (``[start, end]`` within
+        ``asked``: the kept span cut to it; None when it held none there)."""
+        if self.lines is None or self.lines[1] < start or self.lines[0] > end:
+            return None
+        return max(self.lines[0], start), min(self.lines[1], end)
+
+
+class ServicesListed(BaseModel):
+    """The services with data the live sources listed for a window (``asked``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    asked: tuple[float, float]
+    services: list[str] = Field(default_factory=list)
 
 
 class CallsRead(BaseModel):
@@ -61,6 +84,23 @@ class Capture(BaseModel):
     log_span: LogSpan | None = None
     calls_read: CallsRead | None = None
     truncated_logs: list[LogAsked] = Field(default_factory=list)
+    services_listed: list[ServicesListed] = Field(default_factory=list)
+
+    def log_span_in(self, start: float, end: float) -> tuple[float, float] | None | bool:
+        """The live store's span in ``[start, end]`` (:meth:`LogSpan.within`); False when the run did not ask for
+        it (a window beyond the one asked: the kept lines must answer)."""
+        span = self.log_span
+        return span.within(start, end) if span is not None and _within(span.asked, start, end) else False
+
+    def services_in(self, start: float | None, end: float | None) -> list[str] | None:
+        """The services the live sources listed for ``[start, end]`` (the same window, to ``SAME_TIME_S``); None
+        when they were not asked for it."""
+        if start is None or end is None:
+            return None
+        for listed in self.services_listed:
+            if abs(start - listed.asked[0]) <= SAME_TIME_S and abs(end - listed.asked[1]) <= SAME_TIME_S:
+                return list(listed.services)
+        return None
 
 
 def capture_of(gathered: dict[str, Any]) -> dict[str, Any]:
@@ -74,6 +114,8 @@ def capture_of(gathered: dict[str, Any]) -> dict[str, Any]:
         data["calls_read"] = gathered["calls_read"]
     if gathered.get("truncated_logs"):
         data["truncated_logs"] = list(gathered["truncated_logs"])
+    if gathered.get("services_listed"):
+        data["services_listed"] = list(gathered["services_listed"])
     return data
 
 
@@ -83,7 +125,7 @@ def read_capture(path: Path, label: str) -> tuple[Capture | None, list[BundleErr
     if data is None:
         return None, log.result()
     if not isinstance(data, dict):
-        log.add("must be a mapping (log_span, calls_read, truncated_logs)")
+        log.add("must be a mapping (log_span, services_listed, calls_read, truncated_logs)")
         return None, log.result()
     try:
         return Capture.model_validate(to_plain(data)), []

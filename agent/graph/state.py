@@ -35,6 +35,7 @@ class InvestigationState(TypedDict, total=False):
     window: dict[str, float]
     skill: dict[str, Any]
     calls: dict[str, list[str]]  # read off the window's metric labels and log traces (agent.graph.call_graph)
+    services_listed: list[dict[str, Any]]  # the services with data the sources listed: {asked: [start, end], services}
     gathered: dict[str, Any]
     findings: list[dict[str, Any]]
     pack: dict[str, Any]

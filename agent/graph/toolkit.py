@@ -75,15 +75,19 @@ class Toolkit:
         keep = min(self.source_timeout_s, self.deadline.limit_s / 2) if before_data else 0.0
         return ask(calls, self.source_timeout_s if timeout is None else timeout, self.deadline, keep)
 
-    def services_in(self, start: float, end: float, notes: list[str], *, before_data: bool = False) -> list[str]:
+    def services_in(self, start: float, end: float, notes: list[str], *, before_data: bool = False,
+                    listed: list[dict[str, Any]] | None = None) -> list[str]:
         """``data_services(start, end)`` asked through :meth:`ask` (the sources in turn, each within the source
-        timeout); none, and a note saying why, when the listing did not come."""
+        timeout); none, and a note saying why, when the listing did not come. ``listed``: where to add what was
+        listed (``{"asked": [start, end], "services": [...]}``, for a live case's bundle: ``capture.yaml``)."""
         listers = sum(hasattr(source, "services") for source in (self.metrics, self.logs))
         found = self.ask({"services": lambda: self.data_services(start, end)},
                          self.source_timeout_s * max(1, listers), before_data=before_data)["services"]
         if isinstance(found, str):
             notes.append(f"the services with data were not listed ({found})")
             return []
+        if listed is not None and all(before["asked"] != [start, end] for before in listed):
+            listed.append({"asked": [start, end], "services": list(found)})
         return found
 
     def data_services(self, start: float | None = None, end: float | None = None, *,

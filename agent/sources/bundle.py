@@ -103,7 +103,11 @@ class BundleMetricSource:
         return SourceResult.of(self.name, request, sorted(found))
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
-        """Services that have metric samples (in ``[start, end]`` when given), sorted."""
+        """Services that have metric samples (in ``[start, end]`` when given), sorted; those the live sources listed
+        for that window, when a live case's bundle says (:func:`listed_services`)."""
+        listed = listed_services(self.bundle, start, end)
+        if listed is not None:
+            return listed
         lo = -math.inf if start is None else start
         hi = math.inf if end is None else end
         return sorted({s.service for s in self.bundle.series
@@ -133,9 +137,7 @@ class BundleLogSource:
         self.limits = limits or QueryLimits()
         self._logs = sorted(bundle.logs, key=lambda r: r.ts)
         self._times = [r.ts for r in self._logs]
-        capture = bundle.capture
-        self._span = capture.log_span if capture is not None else None
-        self._cut = [asked.model_dump() for asked in capture.truncated_logs] if capture is not None else []
+        self._cut = [asked.model_dump() for asked in bundle.capture.truncated_logs] if bundle.capture else []
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
         """Lines of the services (names or globs; none: all) in ``[start, end]`` at the levels (none: all)
@@ -163,7 +165,11 @@ class BundleLogSource:
         return SourceResult.of(self.name, asked, kept, truncated or asked in self._cut)
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
-        """Services that have log lines (in ``[start, end]`` when given), sorted."""
+        """Services that have log lines (in ``[start, end]`` when given), sorted; those the live sources listed for
+        that window, when a live case's bundle says (:func:`listed_services`)."""
+        listed = listed_services(self.bundle, start, end)
+        if listed is not None:
+            return listed
         lo = -math.inf if start is None else start
         hi = math.inf if end is None else end
         return sorted({r.service for r in self.bundle.logs if lo <= r.ts <= hi})
@@ -172,11 +178,9 @@ class BundleLogSource:
         """The times of the bundle's first and last log lines in ``[start, end]``, None without one; within the window
         a live run asked its store about, the store's answer it kept (its first and last lines of any service and
         level, not only the kept lines')."""
-        if self._span is not None and self._span.asked[0] <= start and end <= self._span.asked[1]:
-            lines = self._span.lines
-            if lines is None or lines[1] < start or lines[0] > end:
-                return None
-            return max(lines[0], start), min(lines[1], end)
+        kept = self.bundle.capture.log_span_in(start, end) if self.bundle.capture is not None else False
+        if kept is not False:
+            return kept
         first, past = bisect.bisect_left(self._times, start), bisect.bisect_right(self._times, end)
         return (self._times[first], self._times[past - 1]) if past > first else None
 
@@ -205,6 +209,12 @@ class BundleChangeSource:
     def services(self) -> list[str]:
         """Services that have changes, sorted."""
         return sorted({c.service for c in self.bundle.changes})
+
+
+def listed_services(bundle: CaseBundle, start: float | None, end: float | None) -> list[str] | None:
+    """The services the live sources listed as having data in ``[start, end]``, as a live case's bundle kept them
+    (``capture.yaml``): its data holds only those the Skill's queries read. None when it did not keep them."""
+    return bundle.capture.services_in(start, end) if bundle.capture is not None else None
 
 
 def _service_and_level(record: LogRecord) -> tuple[str, str]:

@@ -252,7 +252,8 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     start, end, _anchor = time_window(skill, event, started)
     notes: list[str] = []
     # asked of the sources once, if at all
-    services = cache(lambda: toolkit.services_in(start, end, notes, before_data=True))
+    listed = list(state.get("services_listed", []))  # what triage listed, then what this step lists
+    services = cache(lambda: toolkit.services_in(start, end, notes, before_data=True, listed=listed))
     calls_read = _calls_read(state, toolkit, start, end, services)
     read, entry_notes = _with_calls(state, calls_read["calls"] if calls_read else {})
     notes += [*(calls_read["notes"] if calls_read else []), *entry_notes]
@@ -269,7 +270,7 @@ def gather(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
                       max_series=toolkit.max_series_per_signal, max_log_lines=toolkit.max_log_lines, peers=peers)
     gathered = execute_plan(plan, toolkit, skill.knowledge, event.describe())
     gathered["dependencies"] = plan.dependencies
-    gathered["calls_read"] = calls_read
+    gathered["calls_read"], gathered["services_listed"] = calls_read, listed
     notes += unmeasured_notes(gathered["unmeasured"])
     return {
         **read,

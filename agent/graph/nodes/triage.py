@@ -15,15 +15,16 @@ from agent.graph.toolkit import Toolkit
 DAY_S = 86400.0
 
 
-def _every_service(event: Event, toolkit: Toolkit, notes: list[str]) -> tuple[list[str], str]:
+def _every_service(event: Event, toolkit: Toolkit, notes: list[str],
+                   listed: list[dict[str, Any]]) -> tuple[list[str], str]:
     """What an inspection naming no service looks at: the topology's services, else (a system without a call
     graph: one read off its traces later would name only the services they connect) every service with data in
     the scope's window or the day before the inspection (at most ``MAX_PEERS``, the first by name), and where
-    they came from (a note in ``notes`` when the sources did not list them in time)."""
+    they came from (a note in ``notes`` when the sources did not list them in time; the listing in ``listed``)."""
     if toolkit.topology is not None:
         return toolkit.topology.services(), "in the topology"
     window = event.scope.window if event.scope is not None and event.scope.window else DAY_S
-    found = toolkit.services_in(event.time - window, event.time, notes)
+    found = toolkit.services_in(event.time - window, event.time, notes, listed=listed)
     where = "with data before the inspection"
     if len(found) > MAX_PEERS:
         where += f" (the first {MAX_PEERS} of {len(found)} by name: name them in the scope to choose)"
@@ -50,8 +51,9 @@ def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
     notes = list(toolkit.input_warnings)
     event, anchor = _anchor(Event.model_validate(state["event"]), toolkit, notes)
     targets = event.services
+    listed: list[dict[str, Any]] = []
     if event.pattern == Pattern.INSPECTION and not targets:
-        targets, where = _every_service(event, toolkit, notes)
+        targets, where = _every_service(event, toolkit, notes, listed)
         if targets:
             notes.append(f"inspection scope names no services: inspecting every service {where}")
     if not targets:
@@ -63,4 +65,5 @@ def triage(state: InvestigationState, toolkit: Toolkit) -> dict[str, Any]:
         "targets": targets,
         "window": {"anchor": anchor, "time": event.time},
         "notes": [*state.get("notes", []), *notes],
+        **({"services_listed": listed} if listed else {}),
     }
