@@ -96,3 +96,25 @@ def test_a_capture_file_that_is_no_capture_is_an_error_naming_its_line_and_field
     assert bundle is None
     assert [(e.file, e.field) for e in errors] == [(path, "truncated_logs.0.start")]
     assert errors[0].line is not None and "number" in errors[0].message
+
+
+def test_a_kept_bundle_answers_as_its_live_store_did_for_the_windows_it_asked_to_the_microsecond():
+    from agent.bundles.capture import Capture
+    from agent.bundles.reader import CaseBundle
+    from agent.sources.base import LogRequest, as_asked
+    from agent.sources.bundle import BundleLogSource, BundleMetricSource
+
+    start, end = 1000.123456, 4600.654321  # as event.yaml writes them back: to the microsecond
+    request = LogRequest(("api",), start, end, limit=1)
+    capture = Capture.model_validate({
+        "log_span": {"asked": [start + 4e-7, end - 4e-7], "lines": [900.0, 4000.0]},
+        "services_listed": [{"asked": [start - 4e-7, end], "services": ["api", "batch"]}],
+        "truncated_logs": [{**as_asked(request), "start": start + 4e-7}]})
+    line = LogRecord(2000.0, "api", "ERROR", "timeout")
+    bundle = CaseBundle(alert_event(), logs=[line], capture=capture)
+    logs = BundleLogSource(bundle)
+    assert logs.query(request).truncated and not logs.query(replace(request, limit=2)).truncated
+    assert logs.line_span(start, end) == (start, 4000.0)  # the store's, not the kept line's (2000)
+    assert logs.line_span(start - 60, end) == (2000.0, 2000.0)  # a window it did not ask: the kept lines
+    assert logs.services(start, end) == BundleMetricSource(bundle).services(start, end) == ["api", "batch"]
+    assert logs.services(start, end + 60) == ["api"]

@@ -92,6 +92,13 @@ class Capture(BaseModel):
         span = self.log_span
         return span.within(start, end) if span is not None and _within(span.asked, start, end) else False
 
+    def answered_in_part(self, asked: dict[str, Any]) -> bool:
+        """Whether the live source answered the log request ``asked`` (its fields, tuples as lists) only in part: one of
+        ``truncated_logs`` (its times to ``SAME_TIME_S``)."""
+        rest = {k: v for k, v in asked.items() if k not in ("start", "end")}
+        return any(abs(cut.start - asked["start"]) <= SAME_TIME_S and abs(cut.end - asked["end"]) <= SAME_TIME_S
+                   and cut.model_dump(exclude={"start", "end"}) == rest for cut in self.truncated_logs)
+
     def services_in(self, start: float | None, end: float | None) -> list[str] | None:
         """The services the live sources listed for ``[start, end]`` (the same window, to ``SAME_TIME_S``); None
         when they were not asked for it."""

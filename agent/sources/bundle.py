@@ -137,7 +137,6 @@ class BundleLogSource:
         self.limits = limits or QueryLimits()
         self._logs = sorted(bundle.logs, key=lambda r: r.ts)
         self._times = [r.ts for r in self._logs]
-        self._cut = [asked.model_dump() for asked in bundle.capture.truncated_logs] if bundle.capture else []
 
     def query(self, request: LogRequest) -> SourceResult[LogRecord]:
         """Lines of the services (names or globs; none: all) in ``[start, end]`` at the levels (none: all)
@@ -162,7 +161,8 @@ class BundleLogSource:
         else:
             kept, truncated = stratified(found, request.limit, _service_and_level)
         asked = as_asked(request)
-        return SourceResult.of(self.name, asked, kept, truncated or asked in self._cut)
+        cut = truncated or (self.bundle.capture is not None and self.bundle.capture.answered_in_part(asked))
+        return SourceResult.of(self.name, asked, kept, cut)
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         """Services that have log lines (in ``[start, end]`` when given), sorted; those the live sources listed for
