@@ -56,16 +56,20 @@ def replayed(case, library) -> InvestigationResult:
     return investigate(case.event, bundle_toolkit(case.bundle_path, get_settings(), library=library), source="replay")
 
 
-def test_a_live_case_replays_with_the_ranking_findings_and_notes_of_its_live_run(memory, tmp_path):
+def test_a_live_case_replays_with_the_ranking_findings_and_notes_of_its_live_run(memory, tmp_path, monkeypatch):
+    monkeypatch.setenv("BIANQUE_MAX_SERIES_PER_SIGNAL", "1")  # of the two instances' latency series, one is read
+    get_settings.cache_clear()
     result, case, library = live_case(memory, tmp_path)
     assert sorted(os.listdir(case.bundle_path)) == ["capture.yaml", "changes.jsonl", "event.yaml", "logs.jsonl.gz",
                                                     "metrics.csv.gz", "topology.yaml"]
     live_answer = answer(result)
     # what the kept data alone cannot say: the graph read off all the store's traces, the store's first line long
-    # before the first kept one, and the timeout lines read only in part
+    # before the first kept one, and the timeout lines and latency series read only in part
     assert CALLS_NOTE in " ".join(live_answer["notes"])
     assert any("(none in baseline)" in f["summary"] for f in live_answer["findings"])
-    assert [g["signal"] for g in live_answer["missing"]] == ["timeouts"]
+    assert [(g["signal"], g["service"], g["reason"].split(" were read")[0]) for g in live_answer["missing"]] == [
+        *(("latency", service, "only the first 1 series") for service in ("api", "cache", "db")),
+        ("timeouts", None, "only about 10 lines")]
     assert answer(replayed(case, library)) == live_answer
 
 

@@ -5,7 +5,7 @@ step (:mod:`agent.bundles.captured`) and read by the bundle reader; a reader tha
 holds what the data files cannot: the log store's span over the window read (the store's first and last lines of any
 service and level, not the kept lines'), the services the live sources listed as having data, the call graph read
 off the live data (also written as ``topology.yaml``, for readers without this file) and its notes, and which log
-requests were answered only in part.
+requests and metric queries were answered only in part.
 """
 
 from __future__ import annotations
@@ -76,6 +76,19 @@ class LogAsked(BaseModel):
     whole_traces: bool = False
 
 
+class MetricAsked(BaseModel):
+    """A metric query as a source was asked it (``agent.sources.base.MetricQuery.describe()`` and its ``limit``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+    matchers: dict[str, str]
+    start: float
+    end: float
+    step: float
+    limit: int
+
+
 class Capture(BaseModel):
     """What a live run read beside its data files; every part optional (absent: as an older bundle, from the data)."""
 
@@ -84,6 +97,7 @@ class Capture(BaseModel):
     log_span: LogSpan | None = None
     calls_read: CallsRead | None = None
     truncated_logs: list[LogAsked] = Field(default_factory=list)
+    truncated_metrics: list[MetricAsked] = Field(default_factory=list)
     services_listed: list[ServicesListed] = Field(default_factory=list)
 
     def log_span_in(self, start: float, end: float) -> tuple[float, float] | None | bool:
@@ -93,11 +107,13 @@ class Capture(BaseModel):
         return span.within(start, end) if span is not None and _within(span.asked, start, end) else False
 
     def answered_in_part(self, asked: dict[str, Any]) -> bool:
-        """Whether the live source answered the log request ``asked`` (its fields, tuples as lists) only in part: one of
-        ``truncated_logs`` (its times to ``SAME_TIME_S``)."""
+        """Whether the live source answered the request ``asked`` (a log request's fields, tuples as lists; a metric
+        query's ``describe()`` and ``limit``) only in part: one of ``truncated_logs`` or ``truncated_metrics`` (its
+        times to ``SAME_TIME_S``)."""
         rest = {k: v for k, v in asked.items() if k not in ("start", "end")}
         return any(abs(cut.start - asked["start"]) <= SAME_TIME_S and abs(cut.end - asked["end"]) <= SAME_TIME_S
-                   and cut.model_dump(exclude={"start", "end"}) == rest for cut in self.truncated_logs)
+                   and cut.model_dump(exclude={"start", "end"}) == rest
+                   for cut in (*self.truncated_logs, *self.truncated_metrics))
 
     def services_in(self, start: float | None, end: float | None) -> list[str] | None:
         """The services the live sources listed for ``[start, end]`` (the same window, to ``SAME_TIME_S``); None
@@ -119,8 +135,9 @@ def capture_of(gathered: dict[str, Any]) -> dict[str, Any]:
         data["log_span"] = {"asked": list(gathered["log_span_asked"]), "lines": list(span) if span else None}
     if gathered.get("calls_read") is not None:
         data["calls_read"] = gathered["calls_read"]
-    if gathered.get("truncated_logs"):
-        data["truncated_logs"] = list(gathered["truncated_logs"])
+    for cut in ("truncated_logs", "truncated_metrics"):
+        if gathered.get(cut):
+            data[cut] = list(gathered[cut])
     if gathered.get("services_listed"):
         data["services_listed"] = list(gathered["services_listed"])
     return data
@@ -132,7 +149,7 @@ def read_capture(path: Path, label: str) -> tuple[Capture | None, list[BundleErr
     if data is None:
         return None, log.result()
     if not isinstance(data, dict):
-        log.add("must be a mapping (log_span, services_listed, calls_read, truncated_logs)")
+        log.add("must be a mapping (log_span, services_listed, calls_read, truncated_logs, truncated_metrics)")
         return None, log.result()
     try:
         return Capture.model_validate(to_plain(data)), []

@@ -80,6 +80,11 @@ class MetricQuery:
     limit: int = 200
     exclude: tuple[str, ...] = ()  # metric names (or globs) left out: a catch-all skips what others read
 
+    def asked(self) -> dict[str, object]:
+        """What it asks, with the number of series it reads at most: what a kept case says of a query answered in
+        part (``capture.yaml``)."""
+        return {**self.describe(), "limit": self.limit}
+
     def describe(self) -> dict[str, object]:
         return {
             "name": self.name,

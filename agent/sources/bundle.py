@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 
 class BundleMetricSource:
     """Answers metric queries from a bundle's metrics.csv (``promql`` is ignored): raw samples, averaged to the
-    query's step when they come much finer (``resample.to_step``), as ``avg_over_time(x[step])`` would answer."""
+    query's step when they come much finer (``resample.to_step``), as ``avg_over_time(x[step])`` would answer; a
+    query a live case's store answered in part (``capture.yaml``) as answered in part."""
 
     where = "the bundle's metrics.csv"  # where its data is, for people: what to check when it holds nothing
 
@@ -83,7 +84,8 @@ class BundleMetricSource:
         problem = self.limits.problem(found)
         if problem:
             return SourceResult.failed(self.name, request, problem)
-        return SourceResult.of(self.name, request, found, truncated)
+        cut = truncated or (self.bundle.capture is not None and self.bundle.capture.answered_in_part(query.asked()))
+        return SourceResult.of(self.name, request, found, cut)
 
     def label_names(self, start: float, end: float) -> set[str]:
         """The label names of the bundle's series (metrics.csv's columns past the value; the window aside)."""

@@ -117,8 +117,8 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
     results = {**{key: ran[asked_by[key]] for key in tasks if asked_by[key] in ran},
                **{key: result for key, result in ran.items() if key not in tasks}}
 
-    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [], "truncated_logs": [],
-                                "metric_source": _where(toolkit.metrics)}
+    gathered: dict[str, Any] = {"series": [], "logs": [], "changes": [], "knowledge": [], "metric_source":
+                                _where(toolkit.metrics), "truncated_logs": [], "truncated_metrics": []}
     empty_signals: dict[str, list[str]] = {}
     gathered["log_span_asked"] = list(span_asked) if "log_span" in results else None
     gathered["log_span"] = results.pop("log_span", None)
@@ -144,6 +144,8 @@ def execute_plan(plan: GatherPlan, toolkit: Toolkit, skill_knowledge: Any, event
                 reason = f"only the first {task.query.limit} series were read (BIANQUE_MAX_SERIES_PER_SIGNAL)"
                 gaps.add(f"metric {task.signal} of {task.service}: {reason}", "metrics", task.signal, reason,
                          [task.service])
+                if task.query.asked() not in gathered["truncated_metrics"]:  # two signals asking it: kept once
+                    gathered["truncated_metrics"].append(task.query.asked())
         elif key.startswith("log:"):
             log_id = key.split(":", 1)[1]
             gathered["logs"].extend({**_log_json(r), "query": log_id} for r in result.data)
