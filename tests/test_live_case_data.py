@@ -146,6 +146,13 @@ def test_cases_prune_data_says_what_would_go_and_removes_it_unless_dry_run(memor
     assert os.listdir(kept.root) == [corrected]
 
 
+def test_cases_prune_data_with_none_kept_says_so(monkeypatch):
+    monkeypatch.setenv("BIANQUE_CASE_DATA_DAYS", "0")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["cases", "prune-data", "--dry-run"])
+    assert result.exit_code == 2 and "BIANQUE_CASE_DATA_DAYS is 0" in " ".join(result.stderr.split())
+
+
 def test_the_scheduler_prunes_old_case_data_at_its_start_and_hourly(memory, monkeypatch):
     from agent.scheduler.housekeeping import PRUNE_JOB, scheduled_prune
     from agent.scheduler.service import LOCAL, start_scheduler
