@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     service_label: str = Field(
         default="service", pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$",
         description="The label naming the service on live metrics and alerts (e.g. app, job, "
-                    "app_kubernetes_io_name); Skills and bundles always say `service`.",
+                    "app_kubernetes_io_name), also in a bundle's alert when its event names no service; Skills "
+                    "and a bundle's metrics.csv always say `service`.",
     )
     regression_roots: list[Path] | None = Field(
         default=None, validation_alias=AliasChoices("BIANQUE_REGRESSION_ROOTS", "BIANQUE_API_REGRESSION_ROOTS"),

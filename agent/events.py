@@ -234,11 +234,12 @@ class Event(BaseModel):
 
     @property
     def services(self) -> list[str]:
-        """Every service the event names, the main one first."""
+        """Every service the event names, the main one first: its ``service`` (every door taking an alert, a
+        bundle's event.yaml too, fills it from the alert's configured label when the event names none), else its
+        alert's ``service`` label (an event read at no door); then its change's and its scope's."""
         found: list[str] = []
         for name in (
-            self.service,
-            alert_service(self.alert) if self.alert else None,  # its ``service`` label, trimmed
+            self.service or (alert_service(self.alert) if self.alert else None),
             self.change.service if self.change else None,
             *(self.scope.services if self.scope else []),
         ):

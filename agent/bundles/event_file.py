@@ -10,8 +10,9 @@ from pydantic import ValidationError
 
 from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
 from agent.bundles.yaml_lines import line_of, load_yaml, meant_hint, report_validation, to_plain, warn_unknown_keys
-from agent.events import ChangeEvent, Event, InspectionScope, Pattern
-from agent.inputs.checks import location_path, overlong_names, unstorable_texts
+from agent.config import get_settings
+from agent.events import ChangeEvent, Event, InspectionScope, Pattern, alert_service_label, read_alert_of
+from agent.inputs.checks import alert_problems, location_path, overlong_names, unstorable_texts
 from agent.names import MAX_NAME_CHARS
 from agent.series import CHANGE_TYPES
 
@@ -29,10 +30,12 @@ def misspelt(root: dict, field: str, known: Collection[str] = tuple(Event.model_
     return close[0] if close else None
 
 
-def read_event(path: Path, label: str,
-               warnings: list[BundleWarning] | None = None) -> tuple[Event | None, list[BundleError]]:
+def read_event(path: Path, label: str, warnings: list[BundleWarning] | None = None,
+               service_label: str | None = None) -> tuple[Event | None, list[BundleError]]:
     """The event of ``path`` (shown as ``label`` in errors), or None and why not; the keys it ignores are added to
-    ``warnings`` when given."""
+    ``warnings`` when given. An alert's service and business are read as every alert door reads them
+    (:func:`read_alert_of`; the service from ``service_label``, default ``BIANQUE_SERVICE_LABEL``) where the event
+    names none."""
     log = ErrorLog(label)
     if not path.is_file():
         log.add("missing (every case bundle needs an event.yaml)")
@@ -72,7 +75,26 @@ def read_event(path: Path, label: str,
                 location_path(loc))
     for loc, problem in unstorable_texts(event):
         log.add(f"{problem} (the memory cannot store it)", line_of(root, loc), location_path(loc))
+    event = _alert_read(event, root, log, get_settings().service_label if service_label is None else service_label)
     return (None, log.result()) if log else (event, [])
+
+
+def _alert_read(event: Event, root: dict, log: ErrorLog, service_label: str) -> Event:
+    """``event`` with the service and business its alert names where the event names none (``read_alert_of``); the
+    event unchanged, and why in ``log`` (once: a ``service`` label too long is said already), when the label its
+    service would be read from is no service name (a control character, blanks, too long), as the alert doors
+    refuse it."""
+    if event.pattern is not Pattern.RCA or event.alert is None:
+        return event
+    read = ("labels", alert_service_label(event.alert, service_label))
+    found = [(loc, problem) for loc, problem in alert_problems(event.alert, service_label) if loc == read]
+    if found and not event.service:
+        for loc, problem in found:
+            said = BundleError(log.file, problem, line_of(root, ["alert", *loc]), location_path(("alert", *loc)))
+            if said not in log.errors:
+                log.add(said.message, said.line, said.field)
+        return event
+    return read_alert_of(event, service_label)
 
 
 def change_problem(event: Event, holder: str) -> str | None:

@@ -52,9 +52,10 @@ class CaseBundle:
         return sorted(found)
 
 
-def read_bundle(path: str | Path,
-                warnings: list[BundleWarning] | None = None) -> tuple[CaseBundle | None, list[BundleError]]:
-    """The bundle at ``path`` and every problem found; the bundle is None when there are problems.
+def read_bundle(path: str | Path, warnings: list[BundleWarning] | None = None,
+                service_label: str | None = None) -> tuple[CaseBundle | None, list[BundleError]]:
+    """The bundle at ``path`` and every problem found; the bundle is None when there are problems. An alert of its
+    event is read by ``service_label`` (default ``BIANQUE_SERVICE_LABEL``) where the event names no service.
 
     The bundle's ``warnings`` are also added to ``warnings`` when given (so a bundle with errors reports them too).
     """
@@ -62,7 +63,7 @@ def read_bundle(path: str | Path,
     if not root.is_dir():
         return None, [BundleError(str(root), "not a directory" if root.exists() else "does not exist")]
     found: list[BundleWarning] = []
-    event, errors = read_event(root / "event.yaml", str(root / "event.yaml"), found)
+    event, errors = read_event(root / "event.yaml", str(root / "event.yaml"), found, service_label)
     series, more = read_data_file(root, "metrics.csv", read_metrics)
     errors += more
     logs, more = read_data_file(root, "logs.jsonl", read_logs)
