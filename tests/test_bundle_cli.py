@@ -267,6 +267,22 @@ def test_catalog_table_written_to_a_file_keeps_one_line_per_metric_and_no_empty_
     assert "cartservice, checkoutservice, currencyservice, +1" in row
 
 
+def test_catalog_says_a_utilisation_or_a_queue_is_bad_when_it_rises(tmp_path):
+    """Utilisation, saturation and queue lengths had been judged 'moves either way' by the generic Skills'
+    catch-all: a pool going idle was as bad as one running full."""
+    from agent.bundles.writer import write_bundle
+    from agent.events import Event, Pattern
+
+    times = np.arange(1772445600.0 - 600, 1772445600.0, 60.0)
+    names = ("worker_pool_utilization", "jobs_backlog", "tasks_pending", "queue_messages_published_total")
+    path = write_bundle(tmp_path / "use", Event(pattern=Pattern.RCA, time=1772445600.0, service="cart"),
+                        [Series(name, {"service": "cart"}, times, np.ones(times.size)) for name in names])
+    out = runner.invoke(app, ["catalog", "--bundle", str(path)], terminal_width=200).stdout
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│")}
+    assert all("rises" in rows[name] for name in names[:3]), out
+    assert "moves either way" in rows["queue_messages_published_total"], out
+
+
 def test_catalog_prints_service_names_of_the_data_as_written(tmp_path):
     """A bundle's service names are data: ``gw[/]x`` ended the table with a MarkupError, ``[link=…]`` hid a link."""
     from agent.bundles.writer import write_bundle

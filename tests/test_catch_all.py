@@ -61,6 +61,18 @@ def investigate_bundle(path):
     # a process dying or slow queries piling up; free space falling (exporters' names)
     ("kube_pod_container_status_restarts_total", "up"), ("container_oom_events_total", "up"),
     ("mysql_global_status_slow_queries", "up"), ("node_filesystem_avail_bytes", "down"),
+    # utilisation and saturation (USE): a resource busier or more saturated is worse, whatever adds it up
+    ("ec2_cpu_utilization", "up"), ("gpu_utilisation_percent", "up"), ("disk_io_util", "up"),
+    ("apache_busy_workers", "up"), ("process_busy_seconds_total", "up"), ("node_pressure_saturation", "up"),
+    ("ThreadPoolSaturated", "up"),
+    # work waiting: a queue's length, a backlog, what is pending grows when a service falls behind ...
+    ("queue_depth", "up"), ("sqs_queue_length", "up"), ("kafka_backlog_messages", "up"),
+    ("scheduler_pending_pods", "up"), ("pending_count", "up"), ("BacklogCount", "up"), ("jobs_queued", "up"),
+    # ... but a total, or a histogram's part, counts what went through (a rate of work, either way)
+    ("rabbitmq_queue_messages_published_total", "both"), ("workqueue_adds_total", "both"),
+    ("queue_wait_seconds_count", "both"),
+    # what is left of a queue or a pool falls when it fills
+    ("queue_free_slots", "down"),
 ])
 def test_direction_is_read_off_the_name(name, direction):
     assert infer_direction(name) == direction

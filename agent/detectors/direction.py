@@ -63,6 +63,11 @@ _WHEN_WORDS = frozenset({"start", "started", "boot", "created", "creation", "see
 _DOWN_WORDS = frozenset({"success", "succ", "availability", "available", "avail", "uptime", "apdex", "healthy",
                          "free", "freeable"})  # "succ": success, as in succ_rate; "avail": node_filesystem_avail_bytes
 _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
+# a resource's utilisation or saturation (the USE method's U and S): busier is worse, a counter of busy time too
+_SATURATION_WORDS = frozenset({"utilization", "utilisation", "util", "utilized", "busy", "saturation", "saturated"})
+# work waiting: a queue's length, a backlog, what is pending grows when a service falls behind; a total or a
+# histogram's part counts what went through instead (rabbitmq_queue_messages_published_total: a rate of work)
+_WAITING_WORDS = frozenset({"queue", "queues", "queued", "backlog", "backlogged", "pending"})
 # a physical reading names what the series measures; error words beside it say what it watches, not which way
 # is bad (``machine_temperature_system_failure`` is a temperature: a fall can be the failure), unless the name
 # counts them: it ends in a plural or participle (``sensor_voltage_errors``, ``temp_reads_failed``) or adds up
@@ -99,6 +104,14 @@ def _counts_errors(tokens: list[str]) -> bool:
     return last in _COUNTED_ERRORS or (_ends_accumulated(tokens) and bool(ERROR_WORDS.intersection(tokens)))
 
 
+def _says_waiting(tokens: list[str]) -> bool:
+    """The name measures work waiting (queue_depth, pending_pods, BacklogCount): a queue word in a name that does
+    not add up, or whose count follows the queue word (a count of what waits, not a histogram's count)."""
+    if not _WAITING_WORDS.intersection(tokens):
+        return False
+    return not _ends_accumulated(tokens) or (tokens[-1] == "count" and len(tokens) > 1 and tokens[-2] in _WAITING_WORDS)
+
+
 def says_wait(metric: str) -> bool:
     """The name measures a wait: a duration word (latency, duration, time, rt, elapsed), a time unit or a latency
     quantile (``avg_rt``, ``cost_ms``, ``TargetResponseTime``, ``p99``), and is no total, count, sum, bucket, clock
@@ -122,15 +135,17 @@ def _says_duration(tokens: list[str]) -> bool:
 @lru_cache(maxsize=4096)
 def infer_direction(metric: str) -> DirectionName:
     """``up`` when the name says errors or failures, or a wait: latency, duration, time, a time unit or a quantile
-    (``_seconds``, ``_ms``, ``p99``) in a name that is no total, count, sum, clock offset or time left; ``down``
-    for success, availability or a hit ratio; ``both`` when the name does not say, or names a physical reading
-    (a temperature, humidity or voltage) without counting errors: a reading can go wrong either way."""
+    (``_seconds``, ``_ms``, ``p99``) in a name that is no total, count, sum, clock offset or time left; or
+    utilisation or saturation (``cpu_utilization``, ``busy_workers``); or work waiting (``queue_depth``,
+    ``pending_pods``, a backlog); ``down`` for success, availability, a hit ratio or what is free; ``both`` when the
+    name does not say, or names a physical reading (a temperature, humidity or voltage) without counting errors: a
+    reading can go wrong either way."""
     tokens = name_tokens(metric)
     words = set(tokens)
     if words & _READINGS and not _counts_errors(tokens):
         return "both"
     if words & _DOWN_WORDS or any(a in words and b in words for a, b in _DOWN_PAIRS):
         return "down"
-    if words & _UP_WORDS or _says_duration(tokens):
+    if words & (_UP_WORDS | _SATURATION_WORDS) or _says_duration(tokens) or _says_waiting(tokens):
         return "up"
     return "both"

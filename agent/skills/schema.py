@@ -39,7 +39,7 @@ class Direction(StrEnum):
     UP = "up"
     DOWN = "down"
     BOTH = "both"
-    AUTO = "auto"  # read off each metric's name (latency, errors -> up; success, hit ratio -> down; else both)
+    AUTO = "auto"  # read off each metric's name (latency, errors, queues -> up; success, hit ratio -> down; else both)
 
 
 class Scope(Strict):
