@@ -15,6 +15,7 @@ from rich.table import Table
 
 from agent.cli.common import print_syntax, print_table, warn
 from agent.cli.printable import printable_console
+from agent.cli.skill_catalog import CatalogReport, catalog_report
 from agent.config import get_settings
 from agent.skills.library import (
     SkillLibrary,
@@ -26,7 +27,7 @@ from agent.skills.library import (
     same_name_siblings,
     skill_error,
 )
-from agent.skills.lint import CatalogLike, located_catalog_warnings, located_skill_warnings
+from agent.skills.lint import CatalogLike, located_skill_warnings
 from agent.skills.loader import LoadedSkill, SkillError, SkillLoadError, display_path, load_skill, locate
 from agent.skills.schema import skill_json_schema
 from agent.skills.templates import Loc
@@ -201,18 +202,36 @@ def validate(
                     for line, field, warning in _located(s, located_skill_warnings(s.skill)))
     if bundle is not None and prometheus is not None:
         raise _fail("give either --bundle or --prometheus, not both", 2)
-    warnings.extend(_catalog_warnings(loaded, bundle) if bundle else [])
-    warnings.extend(_located_catalog(loaded, _prometheus_catalog(prometheus)) if prometheus else [])
+    count = len(warnings)
+    report, gaps = _catalog_gaps(loaded, bundle, prometheus)
+    warnings.extend(report.lines)
+    count += report.count
     _print_errors(errors, console)
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False, highlight=False, soft_wrap=True)
-    summary = f"{len(loaded)} Skill(s) valid, {len(errors)} error(s), {len(warnings)} warning(s)"
+    if gaps:
+        console.print(gaps, style="yellow", markup=False, highlight=False, soft_wrap=True)
+    summary = f"{len(loaded)} Skill(s) valid, {len(errors)} error(s), {count} warning(s)"
     console.print(summary, style="red" if errors else "green", markup=False, highlight=False, soft_wrap=True)
     if errors:
         raise typer.Exit(1)
 
 
-def _catalog_warnings(loaded: list[LoadedSkill], bundle: Path) -> list[str]:
+def _catalog_gaps(loaded: list[LoadedSkill], bundle: Path | None,
+                  prometheus: str | None) -> tuple[CatalogReport, str | None]:
+    """What the Skills name that the bundle's or the server's catalog lacks, grouped per Skill, and its summary line
+    (none without a catalog, or with nothing missing)."""
+    if bundle is not None:
+        report = catalog_report(loaded, _bundle_catalog(bundle))
+        return report, report.summary(f"the catalog of bundle {bundle}", f"`bianque catalog --bundle {bundle}`")
+    if prometheus is not None:
+        report = catalog_report(loaded, _prometheus_catalog(prometheus))
+        return report, report.summary(f"the catalog of {prometheus}", f"`bianque catalog --prometheus {prometheus}`")
+    return CatalogReport(), None
+
+
+def _bundle_catalog(bundle: Path) -> CatalogLike:
+    """The catalog of the case bundle at ``bundle``; exit 2 when it cannot be read."""
     try:
         from agent.sources.catalog import catalog_from_bundle
     except ImportError as exc:
@@ -223,7 +242,7 @@ def _catalog_warnings(loaded: list[LoadedSkill], bundle: Path) -> list[str]:
         catalog = catalog_from_bundle(bundle)
     except (OSError, ValueError) as exc:
         raise _fail(f"cannot read the catalog of bundle {bundle}: {exc}", 2) from exc
-    return _located_catalog(loaded, catalog)
+    return catalog
 
 
 def _prometheus_catalog(url: str) -> CatalogLike:
@@ -234,15 +253,6 @@ def _prometheus_catalog(url: str) -> CatalogLike:
         return catalog_from_prometheus(url, get_settings().service_label)
     except CatalogError as exc:
         raise _fail(f"--prometheus {url}: {exc}", 2) from exc
-
-
-def _located_catalog(loaded: list[LoadedSkill], catalog: CatalogLike) -> list[str]:
-    """``file:line: warning`` for each name or label of the Skills that ``catalog`` does not know."""
-    return [
-        f"{s.source}:{locate(s.raw, loc)[0]}: {warning}"
-        for s in loaded
-        for loc, warning in located_catalog_warnings(s.skill, catalog)
-    ]
 
 
 def _located(loaded: LoadedSkill, warnings: list[tuple[Loc, str]]) -> list[tuple[int, str, str]]:
