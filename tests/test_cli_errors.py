@@ -104,6 +104,26 @@ def test_serve_gives_in_flight_requests_the_stop_grace(monkeypatch):
     assert ran["timeout_graceful_shutdown"] == 7.0 and ran["log_level"] == "debug"
 
 
+@pytest.mark.parametrize(("host", "warned"), [("127.0.0.2", False), ("::1", False), ("localhost", False),
+                                              ("0.0.0.0", True)])
+def test_serve_without_a_token_warns_when_it_listens_beyond_loopback(monkeypatch, host, warned):
+    """Any address of 127.0.0.0/8 is loopback: 127.0.0.2 (or 127.0.1.1, a hostname's address on Debian) had been warned
+    of as exposed; the warning says what an exposed service without a token lets anyone do."""
+    from typer.testing import CliRunner
+
+    from agent.cli.app import app
+    from agent.llm.local import free_port
+
+    monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: None)
+    monkeypatch.delenv("BIANQUE_API_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["serve", "--dry-run", "--host", host, "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stderr.split())
+    assert ("set BIANQUE_API_TOKEN" in said) is warned, said
+    if warned:
+        assert f"listening on {host} without BIANQUE_API_TOKEN: anyone reaching it can" in said
+
+
 @pytest.mark.parametrize("command", [["skills", "list"], ["cases", "list"], ["knowledge", "kinds"]])
 def test_every_command_refuses_a_bad_setting_naming_its_variable_without_a_traceback(tmp_path, command):
     env = {**os.environ, "BIANQUE_HOME": str(tmp_path), "BIANQUE_LLM_TIMEOUT_S": "1m"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from enum import StrEnum
 from typing import Annotated
@@ -38,6 +39,14 @@ def check_listen(host: str, port: int) -> None:
             probe.bind(address)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is this machine's loopback only: ``localhost`` or an address of 127.0.0.0/8 or ``::1``."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to any address
+        return False
 
 
 def serve(
@@ -79,8 +88,10 @@ def serve(
     if settings.topology_file is not None:
         for warning in topology_warnings(settings.topology_file):  # investigations' notes repeat them
             warn(warning)
-    if host not in ("127.0.0.1", "localhost", "::1") and api.token is None:
-        err_console.print(f"[yellow]listening on {host}: set BIANQUE_API_TOKEN to require a bearer token[/]")
+    if not loopback(host) and api.token is None:
+        err_console.print(f"[yellow]listening on {escape(host)} without BIANQUE_API_TOKEN: anyone reaching it can "
+                          "read cases and write (investigations, corrections, changes, Skills); set "
+                          "BIANQUE_API_TOKEN to require a bearer token[/]")
     try:
         # in-flight requests get the stop grace the workers get (SIGTERM had waited for the slowest request)
         uvicorn.run(app, host=host, port=port, log_level=log_level.value, timeout_graceful_shutdown=api.stop_grace_s)
