@@ -29,9 +29,9 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[tuple[L
     """Where and why ``alert`` is no alert to investigate, as every door taking alerts reads it (the webhook, an alert
     file, an alert pasted into a question, ``POST /investigate``): a status other than firing or resolved, no name
     (``alertname``), a service label (:func:`alert_service_label`) holding a control character, a name or service
-    label (the read one, and ``service``, a service of the event too) longer than the memory stores
-    (:data:`MAX_NAME_CHARS`). The model checks ``service`` and ``alertname`` for control
-    characters itself."""
+    label (the read one, and ``service``, which an alert without the configured label is read by) longer than the
+    memory stores (:data:`MAX_NAME_CHARS`). The model checks ``service`` and ``alertname`` for control characters
+    itself."""
     found: list[tuple[Location, str]] = []
     if alert.status not in ALERT_STATUSES:
         found.append((("status",), f"must be firing or resolved, got {alert.status!r}"))
@@ -42,7 +42,7 @@ def alert_problems(alert: Alert, service_label: str = "service") -> list[tuple[L
     if (named := service_label_problem(alert, service_label)) is not None:
         found.append(named)
     too_long = f"longer than {MAX_NAME_CHARS} characters (the memory stores no longer a name)"
-    for key in dict.fromkeys((*NAME_LABELS, alert_service_label(alert, service_label))):  # ``service``: Event.services
+    for key in dict.fromkeys((*NAME_LABELS, alert_service_label(alert, service_label))):
         if len(alert.labels.get(key, "")) > MAX_NAME_CHARS:
             found.append((("labels", key), too_long))
     return found
