@@ -119,7 +119,7 @@ def test_every_door_refuses_the_alerts_the_webhook_refuses_naming_the_field(app_
     """POST /investigate took a service label (``app``) of 201 characters, more than the memory stores, a blank name
     and an unknown status; an alert file and a pasted alert took a blank name, an unknown status and an unpaired
     surrogate (JSON's ``"\\ud800"``), which no database stores; the webhook, an alert file and a pasted alert took a
-    ``service`` label of 201 characters beside the configured one (a service of the event too, ``Event.services``)."""
+    ``service`` label of 201 characters beside the configured one (the label read when the configured one is absent)."""
     alert = {**ALERT, **change, "labels": {**ALERT["labels"], **change.get("labels", {})}}
     refusal = door(app_label_client, investigator, alert, tmp_path)
     assert isinstance(refusal, str), reading(refusal)
