@@ -22,12 +22,13 @@ index): the same K answers the same every run.
 
 Scored strictly as ``real_sets.py`` and ``bianque eval`` do: RCA top-1 / top-3 (and actionable alerts judged as
 needing no attention), inspection recall (labelled items found at warning or above) and unlabelled windows
-flagged, bad releases intercepted and good ones blocked, per set and K.
+flagged, bad releases intercepted and good ones blocked, per set and K. Beside them (``--null-draws``), how often a
+distractor of each shape, without a glitch, alone shows an RCA onset at ``SIGNIFICANT`` or above by chance.
 
 Usage::
 
     .venv/bin/python benchmarks/distractor_metrics.py [--data DIR] [--sets nezha-ob,nab-dev] [--limit N]
-        [--count 20] [--seed-start 1000] [--k 0,5,20] [--glitch-chance 0.3] [--seed 0] [--json]
+        [--count 20] [--seed-start 1000] [--k 0,5,20] [--glitch-chance 0.3] [--seed 0] [--null-draws 100] [--json]
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ PATTERNS = ("rca", "release_interception", "inspection")
 SIMULATED = "simulated"
 DEFAULT_KS = (0, 5, 20)
 GLITCH_CHANCE = 0.3
+NULL_POINTS, NULL_REFERENCE = 30, 18  # one-minute samples, the first of them the reference: a real RCA set's window
+CATCH_ALL_EFFECT = 0.1  # the generic RCA Skill's catch-all min_effect
 AR1, INTEGER, COUNTER, TREND = "ar1", "integer", "counter", "trend"
 DISTRACTORS: tuple[tuple[str, str, float, float], ...] = (  # (name, shape, level range): what exporters add
     ("process_open_fds", INTEGER, 20, 200), ("jvm_gc_pause_seconds", AR1, 0.005, 0.2),
@@ -162,6 +165,39 @@ def distracted_copy(bundle: Path, out: Path, k: int, seed: int = 0, glitch_chanc
     return copy
 
 
+def null_onsets(draws: int, seed: int) -> dict[str, tuple[int, int]]:
+    """Per shape: (series with an onset at ``SIGNIFICANT`` or above, series judged) over ``draws`` glitch-free
+    draws of each distractor of that shape, ``NULL_POINTS`` one-minute samples judged as an RCA judges its
+    catch-all (counters read as rates, either way, ``CATCH_ALL_EFFECT``, earlier episodes set aside) after
+    ``NULL_REFERENCE`` of reference: how often a series that has nothing to say deviates by chance."""
+    from agent.detectors.counters import rated
+    from agent.detectors.onset import detect_onset
+    from agent.reasoners.service_evidence import SIGNIFICANT
+    from agent.series import Series
+
+    stamps = np.arange(NULL_POINTS) * 60.0
+    counts: dict[str, tuple[int, int]] = {}
+    for index, spec in enumerate(DISTRACTORS):
+        for draw in range(draws):
+            values = distractor_values(spec, NULL_POINTS, np.random.default_rng([seed, index, draw]), 0.0)
+            series = rated(Series(spec[0], {"service": "null"}, stamps, values))
+            found = detect_onset([series], start=0.0, end=NULL_POINTS * 60.0, baseline_end=NULL_REFERENCE * 60.0,
+                                 min_effect=CATCH_ALL_EFFECT, set_aside_episodes=True)
+            hits, judged = counts.get(spec[1], (0, 0))
+            counts[spec[1]] = (hits + any(f.score >= SIGNIFICANT for f in found), judged + 1)
+    return counts
+
+
+def null_table(counts: dict[str, tuple[int, int]]) -> Table:
+    table = Table(title=f"Chance onsets per distractor series ({NULL_POINTS} one-minute samples, {NULL_REFERENCE} "
+                        "of reference, no glitch)")
+    for header in ("shape", "series with an onset"):
+        table.add_column(header)
+    for shape, (hits, judged) in counts.items():
+        table.add_row(shape, fraction(hits, judged))
+    return table
+
+
 def measures(report: EvalReport) -> dict[str, int]:
     """The counts behind the table, from one strict evaluation (a failed case counts as an RCA miss)."""
     scores = report.scores
@@ -242,6 +278,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--glitch-chance", type=float, default=GLITCH_CHANCE,
                         help=f"chance a distractor holds one glitch (default {GLITCH_CHANCE:g})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the distractors (default 0)")
+    parser.add_argument("--null-draws", type=int, default=100,
+                        help="glitch-free draws of each distractor judged alone for chance onsets (0: skip)")
     args = parser.parse_args(argv)
     if not 0.0 <= args.glitch_chance <= 1.0:
         parser.error(f"--glitch-chance must be in [0, 1], got {args.glitch_chance}")
@@ -271,9 +309,11 @@ def main(argv: list[str] | None = None) -> BenchResult:
                 cases.setdefault(name, {})[k] = case_rows(report)
     title = (f"Strict scores with K distractor series per service (glitch chance {args.glitch_chance:g}, "
              f"seed {args.seed}; simulated: {args.count} per pattern from seed {args.seed_start})")
-    return BenchResult(tables={"distractors": results_table(title, counts, args.k)},
-                       data={"k": args.k, "glitch_chance": args.glitch_chance, "seed": args.seed,
-                             "count": args.count, "seed_start": args.seed_start, "sets": counts, "cases": cases})
+    chance = null_onsets(args.null_draws, args.seed) if args.null_draws > 0 else {}
+    tables = {"distractors": results_table(title, counts, args.k), **({"null": null_table(chance)} if chance else {})}
+    return BenchResult(tables=tables, data={"k": args.k, "glitch_chance": args.glitch_chance, "seed": args.seed,
+                                            "count": args.count, "seed_start": args.seed_start, "sets": counts,
+                                            "null_onsets": chance, "cases": cases})
 
 
 if __name__ == "__main__":

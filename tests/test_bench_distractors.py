@@ -81,11 +81,16 @@ def test_distractor_shapes_and_their_glitches(module):
 @needs(SHARED_DATA)
 def test_distractor_table_per_set_and_k(module, tmp_path):
     result = module.main(["--data", str(SHARED_DATA), "--sets", ",".join(REAL_SETS), "--limit", "1",
-                          "--count", "1", "--k", "0,2", "--no-knowledge", "--home", str(tmp_path / "h")])
+                          "--count", "1", "--k", "0,2", "--null-draws", "2", "--no-knowledge",
+                          "--home", str(tmp_path / "h")])
     table = result.tables["distractors"]
     assert [str(c.header) for c in table.columns] == ["set", "measure", "K = 0", "K = 2"]
     assert set(result.data["sets"]) == {*REAL_SETS, "simulated"}
     assert result.data["sets"]["nezha-ob"][0]["rca"] == result.data["sets"]["nezha-ob"][2]["rca"] == 1
     assert [c["case"] for c in result.data["cases"]["nab-dev"][2]] == [first_bundles()[2].name]
+    shapes = Counter(spec[1] for spec in module.DISTRACTORS)
+    assert {shape: judged for shape, (_hits, judged) in result.data["null_onsets"].items()} == {
+        shape: 2 * n for shape, n in shapes.items()}
+    assert [str(c) for c in result.tables["null"].columns[0].cells] == list(result.data["null_onsets"])
     with pytest.raises(SystemExit):
         module.main(["--k", "0,-1"])
