@@ -70,14 +70,14 @@ AR1, INTEGER, COUNTER, TREND = "ar1", "integer", "counter", "trend"
 DISTRACTORS: tuple[tuple[str, str, float, float], ...] = (  # (name, shape, level range): what exporters add
     ("process_open_fds", INTEGER, 20, 200), ("jvm_gc_pause_seconds", AR1, 0.005, 0.2),
     ("disk_read_bytes_total", COUNTER, 1e3, 1e7), ("heap_committed_bytes", TREND, 1e7, 1e9),
-    ("threads_live", INTEGER, 10, 200), ("endpoint_search_latency_p95_seconds", AR1, 0.01, 1.0),
+    ("threads_live", INTEGER, 10, 200), ("endpoint_items_latency_p95_seconds", AR1, 0.01, 1.0),
     ("net_tcp_retransmits_total", COUNTER, 1, 50), ("cache_entries", TREND, 1e3, 1e6),
     ("db_pool_connections_in_use", INTEGER, 5, 50), ("endpoint_profile_latency_p99_seconds", AR1, 0.02, 2.0),
     ("disk_write_bytes_total", COUNTER, 1e3, 1e7), ("queue_depth", AR1, 5, 500), ("goroutines", INTEGER, 20, 200),
     ("memory_page_cache_bytes", TREND, 1e7, 1e9), ("gc_collections_total", COUNTER, 1, 30),
     ("node_cpu_steal_ratio", AR1, 0.01, 0.1), ("kafka_consumer_offset", COUNTER, 10, 1e4),
     ("classes_loaded", TREND, 1e3, 2e4), ("http_connections_open", INTEGER, 5, 200),
-    ("page_faults_total", COUNTER, 10, 1e4), ("endpoint_cart_latency_p50_seconds", AR1, 0.005, 0.5),
+    ("page_faults_total", COUNTER, 10, 1e4), ("endpoint_login_latency_p50_seconds", AR1, 0.005, 0.5),
     ("filesystem_inodes_used", TREND, 1e4, 1e6), ("network_packets_received_total", COUNTER, 1e2, 1e5),
     ("worker_busy_ratio", AR1, 0.05, 0.6),
 )
