@@ -230,3 +230,19 @@ def test_a_case_id_that_is_no_plain_folder_name_keeps_no_data_and_reaches_no_oth
     result = investigate(alert_event(), replace(live(), memory=memory), source="api")
     assert result.case_id == "../escaped" and memory.get_case(result.case_id).bundle_path is None
     assert os.listdir(home / "escaped") == ["precious.txt"]
+
+
+def test_a_prune_spares_the_data_a_corrected_case_investigated_from_it_reads(memory):
+    """``bianque rca --bundle $BIANQUE_HOME/case-data/X`` stores a case whose bundle is X's folder: corrected, it is
+    replayed from that folder, which had gone with X (uncorrected) once old, leaving the correction unreplayable."""
+    kept = get_settings().case_data
+    assert kept is not None
+    live_case = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+    folder = str((kept.root / live_case).resolve())
+    again = investigate(load_bundle(folder).event, bundle_toolkit(folder, get_settings(), library=graph_library(),
+                                                                  memory=memory), source="cli", bundle_path=folder)
+    correct_case(memory, again.case_id, correct=False, service="db", fault="slow_dependency")
+    age(kept.root)
+    assert memory.prunable_among([live_case]) == set()
+    assert prune_case_data(kept, memory.prunable_among) == []
+    assert unreplayable(memory.get_case(again.case_id)) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import PurePath
 
 from sqlalchemy import exists, func, select
 
@@ -105,13 +106,18 @@ class CorrectionStore(Store):
     def prunable_among(self, case_ids: Iterable[str]) -> set[str]:
         """Which of ``case_ids`` this store holds with no correction: the cases whose kept data may go once old. A
         case it does not hold is none of them: another store's, of a process sharing ``BIANQUE_HOME`` with another
-        database. One query per 500 ids, however many are asked (housekeeping asks about every old case's data)."""
+        database. Nor is one whose folder a corrected case reads as its bundle (``rca --bundle`` over a kept case's
+        data: a folder of that name, wherever it is, is spared). One query per 500 ids, however many are asked
+        (housekeeping asks about every old case's data), and one for the corrected cases' bundles."""
         wanted, found = sorted(set(case_ids)), set()
-        uncorrected = ~exists().where(CorrectionRow.case_id == CaseRow.id)
+        corrected = exists().where(CorrectionRow.case_id == CaseRow.id)
         with self._read() as session:
             for start in range(0, len(wanted), PRUNABLE_AMONG_CHUNK):
                 chunk = wanted[start:start + PRUNABLE_AMONG_CHUNK]
-                found.update(session.scalars(select(CaseRow.id).where(CaseRow.id.in_(chunk), uncorrected)))
+                found.update(session.scalars(select(CaseRow.id).where(CaseRow.id.in_(chunk), ~corrected)))
+            if found:
+                read = session.scalars(select(CaseRow.bundle_path).where(CaseRow.bundle_path.is_not(None), corrected))
+                found.difference_update(PurePath(path).name for path in read)
         return found
 
     def corrections_state(self) -> tuple[int, int]:
