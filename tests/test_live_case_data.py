@@ -246,3 +246,17 @@ def test_a_prune_spares_the_data_a_corrected_case_investigated_from_it_reads(mem
     assert memory.prunable_among([live_case]) == set()
     assert prune_case_data(kept, memory.prunable_among) == []
     assert unreplayable(memory.get_case(again.case_id)) is None
+
+
+def test_the_hourly_prune_job_runs_when_its_own_last_run_began_a_moment_less_than_an_hour_before(memory, monkeypatch):
+    """The job fires every ``PRUNE_EVERY_S`` after the time it was first due; a run that began later after its due
+    time than the next one (milliseconds of a busy thread pool, seconds of a scheduler starting) had made that one
+    'within the hour' of it, and skipped: pruned every other hour."""
+    from agent.scheduler.housekeeping import scheduled_prune
+
+    kept = get_settings().case_data
+    assert kept is not None
+    old = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+    age(kept.root)
+    monkeypatch.setattr(case_data, "_last_pruned", {kept.root: time.time() - PRUNE_EVERY_S + 5})
+    assert scheduled_prune() == [old]

@@ -3,7 +3,7 @@
 The data of a case no one corrected goes once it is older than ``BIANQUE_CASE_DATA_DAYS``: the replay gate replays
 only corrected (or labelled) cases. A process prunes only the folders of cases its own store holds uncorrected
 (``prunable``): a folder of another store's case (another process sharing ``BIANQUE_HOME`` with another database)
-is left alone. Pruning is housekeeping, done at most once every ``PRUNE_EVERY_S`` in a process
+is left alone. Pruning is housekeeping, done about once every ``PRUNE_EVERY_S`` in a process
 (:func:`prune_when_due`: the live runs' memory step and ``bianque serve``'s scheduler share it), or on demand
 (``bianque cases prune-data``).
 """
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from agent.config import CaseData
 
-PRUNE_EVERY_S = 3600.0  # a process prunes at most this often; kept data lives days
+PRUNE_EVERY_S = 3600.0  # a process prunes about this often; kept data lives days
+DUE_EARLY_S = 60.0  # a prune this much short of PRUNE_EVERY_S after the last is due: an hourly job starts late by some
 Prunable = Callable[[list[str]], Collection[str]]
 _last_pruned: dict[Path, float] = {}  # per process: when each case-data folder was last pruned
 _lock = threading.Lock()
@@ -48,11 +49,12 @@ def prune_case_data(kept: CaseData, prunable: Prunable, now: float | None = None
 
 def prune_when_due(kept: CaseData, prunable: Prunable, now: float | None = None) -> list[str] | None:
     """:func:`prune_case_data` unless this process pruned ``kept.root`` (or began to) less than ``PRUNE_EVERY_S``
-    ago; None when it was not due."""
+    (less ``DUE_EARLY_S``: the scheduler's hourly run is not skipped when the one before it began later after its due
+    time) ago; None when it was not due."""
     now = time.time() if now is None else now
     with _lock:
         last = _last_pruned.get(kept.root)
-        if last is not None and 0.0 <= now - last < PRUNE_EVERY_S:
+        if last is not None and 0.0 <= now - last < PRUNE_EVERY_S - DUE_EARLY_S:
             return None
         _last_pruned[kept.root] = now
     return prune_case_data(kept, prunable, now)
