@@ -122,3 +122,37 @@ def test_a_kept_bundle_answers_as_its_live_store_did_for_the_windows_it_asked_to
     assert logs.line_span(start - 60, end) == (2000.0, 2000.0)  # a window it did not ask: the kept lines
     assert logs.services(start, end) == BundleMetricSource(bundle).services(start, end) == ["api", "batch"]
     assert logs.services(start, end + 60) == ["api"]
+
+
+def kept_bundle_with_capture(tmp_path, capture: str):
+    from agent.bundles.writer import write_bundle
+
+    path = write_bundle(tmp_path / "kept", alert_event(), [], [LogRecord(T0 - 60, "api", "ERROR", "timeout")])
+    (path / "capture.yaml").write_text(capture, encoding="utf-8")
+    return path
+
+
+def test_a_capture_naming_no_service_or_a_backwards_span_is_an_error_naming_its_line_and_field(tmp_path):
+    """A blank service, one holding a control character (as metrics.csv and topology.yaml refuse them) and a span
+    ending before it starts or at no finite time had been read as they were: the replay inspected a service named
+    '' or ran its windows backwards."""
+    path = kept_bundle_with_capture(tmp_path, (
+        "log_span: {asked: [1, .inf], lines: [5, 3]}\n"
+        "services_listed:\n  - {asked: [1, 2], services: [api, '  ']}\n"
+        "calls_read:\n  calls: {\"gate\\away\": [api]}\n"))
+    bundle, errors = read_bundle(path)
+    assert bundle is None
+    said = {(e.line, e.field): e.message for e in errors}
+    assert set(said) == {(1, "log_span.asked"), (1, "log_span.lines"), (3, "services_listed.0.services.1"),
+                         (5, "calls_read.calls.gate\away")}, errors
+    assert "finite" in said[1, "log_span.asked"] and "before" in said[1, "log_span.lines"]
+    assert "blank" in said[3, "services_listed.0.services.1"] and "U+0007" in said[5, "calls_read.calls.gate\away"]
+    assert all(e.file == str(path / "capture.yaml") for e in errors)
+
+
+def test_a_capture_of_sound_names_and_spans_is_read(tmp_path):
+    bundle, errors = read_bundle(kept_bundle_with_capture(tmp_path, (
+        "log_span: {asked: [1, 2], lines: [1.5, 1.5]}\nservices_listed: [{asked: [1, 2], services: [api]}]\n"
+        "calls_read: {calls: {gateway: [api], api: []}}\n")))
+    assert not errors and bundle is not None and bundle.capture is not None
+    assert bundle.capture.calls_read.calls == {"gateway": ["api"], "api": []}

@@ -10,16 +10,39 @@ requests and metric queries were answered only in part.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from agent.bundles.errors import BundleError
 from agent.bundles.yaml_lines import load_optional_yaml, report_validation, to_plain
+from agent.names import name_problem
 
 CAPTURE_FILE = "capture.yaml"
 SAME_TIME_S = 1e-3  # a window asked again: event.yaml keeps an event's time to the microsecond, a float not exactly
+
+
+def _service_name(name: str) -> str:
+    """``name`` when it is a service name as the bundle's other files take one: not blank, no control character."""
+    problem = "blank: not a service name" if not name.strip() else name_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+def _span(span: tuple[float, float]) -> tuple[float, float]:
+    """``span`` when it is one: finite times (Unix seconds), the end not before the start."""
+    if not all(map(math.isfinite, span)):
+        raise ValueError(f"times must be finite numbers of Unix seconds, got {list(span)}")
+    if span[1] < span[0]:
+        raise ValueError(f"ends ({span[1]}) before it starts ({span[0]})")
+    return span
+
+
+ServiceName = Annotated[str, AfterValidator(_service_name)]
+Span = Annotated[tuple[float, float], AfterValidator(_span)]
 
 
 def _within(outer: tuple[float, float], start: float, end: float) -> bool:
@@ -33,8 +56,8 @@ class LogSpan(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    asked: tuple[float, float]
-    lines: tuple[float, float] | None = None
+    asked: Span
+    lines: Span | None = None
 
     def within(self, start: float, end: float) -> tuple[float, float] | None:
         """The store's first and last lines in ``[start, end]`` as the live store answered (``[start, end]`` within
@@ -49,8 +72,8 @@ class ServicesListed(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    asked: tuple[float, float]
-    services: list[str] = Field(default_factory=list)
+    asked: Span
+    services: list[ServiceName] = Field(default_factory=list)
 
 
 class CallsRead(BaseModel):
@@ -58,7 +81,7 @@ class CallsRead(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    calls: dict[str, list[str]] = Field(default_factory=dict)
+    calls: dict[ServiceName, list[ServiceName]] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
 
 

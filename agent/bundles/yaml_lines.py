@@ -112,6 +112,8 @@ def report_validation(log: ErrorLog, root: Any, exc: ValidationError, skip: Sequ
     """Add each pydantic error to ``log`` with the line and dotted field it concerns."""
     for err in exc.errors():
         loc = list(err["loc"])
+        if loc and loc[-1] == "[key]":  # a mapping's key refused: said at the key's own line
+            loc.pop()
         if loc and loc[0] in skip:
             continue
         log.add(_message(err), line_of(root, loc), ".".join(map(str, loc)) or None)
