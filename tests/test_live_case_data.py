@@ -138,7 +138,7 @@ def test_cases_prune_data_says_what_would_go_and_removes_it_unless_dry_run(memor
     age(kept.root)
     dry = CliRunner().invoke(app, ["cases", "prune-data", "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.stdout) == {"dry_run": True, "cases": [old]}
+    assert json.loads(dry.stdout) == {"dry_run": True, "cases": [old], "failed": {}}
     assert sorted(os.listdir(kept.root)) == sorted([old, corrected])
     done = CliRunner().invoke(app, ["cases", "prune-data"])
     assert done.exit_code == 0, done.output
@@ -260,3 +260,21 @@ def test_the_hourly_prune_job_runs_when_its_own_last_run_began_a_moment_less_tha
     age(kept.root)
     monkeypatch.setattr(case_data, "_last_pruned", {kept.root: time.time() - PRUNE_EVERY_S + 5})
     assert scheduled_prune() == [old]
+
+
+def test_a_case_folder_that_cannot_be_removed_is_not_said_removed(memory, tmp_path):
+    """The folders were removed ignoring every error, and all said removed: ``cases prune-data`` run by a user who may
+    not delete them (or on a link, which rmtree refuses) reported data gone that stayed, and exited 0."""
+    kept = get_settings().case_data
+    assert kept is not None
+    stuck, gone = (investigate(alert_event(), replace(live(), memory=memory), source="api").case_id for _ in range(2))
+    elsewhere = tmp_path / "elsewhere"
+    os.replace(kept.root / stuck, elsewhere)
+    os.symlink(elsewhere, kept.root / stuck)
+    age(kept.root)  # the link's target too
+    failed: dict[str, str] = {}
+    assert prune_case_data(kept, memory.prunable_among, failed=failed) == [gone]
+    assert list(failed) == [stuck] and "symbolic link" in failed[stuck]
+    result = CliRunner().invoke(app, ["cases", "prune-data"])
+    said = " ".join(result.stderr.split())
+    assert result.exit_code == 1 and f"{stuck}: not removed: " in said, said

@@ -10,6 +10,7 @@ is left alone. Pruning is housekeeping, done about once every ``PRUNE_EVERY_S`` 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import threading
@@ -24,13 +25,15 @@ DUE_EARLY_S = 60.0  # a prune this much short of PRUNE_EVERY_S after the last is
 Prunable = Callable[[list[str]], Collection[str]]
 _last_pruned: dict[Path, float] = {}  # per process: when each case-data folder was last pruned
 _lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def prune_case_data(kept: CaseData, prunable: Prunable, now: float | None = None, *,
-                    dry_run: bool = False) -> list[str]:
+                    dry_run: bool = False, failed: dict[str, str] | None = None) -> list[str]:
     """Remove the kept data of the cases older than ``kept.keep_s`` that are among ``prunable(old_case_ids)`` (asked
     once for all of them: a prune must not cost a query per old case); ``dry_run``: remove nothing. Returns the case
-    ids removed (or to be), sorted; none when the folder does not exist."""
+    ids removed (or to be), sorted; none when the folder does not exist. A folder that could not be removed is not
+    among them: logged, and in ``failed`` (case id -> why) when given."""
     cutoff = (time.time() if now is None else now) - kept.keep_s
     try:
         with os.scandir(kept.root) as entries:
@@ -41,10 +44,26 @@ def prune_case_data(kept: CaseData, prunable: Prunable, now: float | None = None
         return []
     allowed = set(prunable(old))
     removed = [name for name in old if name in allowed]
-    if not dry_run:
-        for name in removed:
-            shutil.rmtree(kept.root / name, ignore_errors=True)
-    return removed
+    if dry_run:
+        return removed
+    why = {name: problem for name in removed if (problem := _remove(kept.root / name)) is not None}
+    for name, problem in why.items():
+        log.warning("the kept data of case %s was not removed: %s", name, problem)
+    if failed is not None:
+        failed.update(why)
+    return [name for name in removed if name not in why]
+
+
+def _remove(folder: Path) -> str | None:
+    """Remove ``folder``; why it could not be, else None (gone already counts as removed: another process sharing
+    the home pruned it)."""
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return str(exc)
+    return None
 
 
 def prune_when_due(kept: CaseData, prunable: Prunable, now: float | None = None) -> list[str] | None:

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.bundles.errors import InvalidBundleError
-from agent.cli.common import JsonOption, console, fail, print_json, print_markdown, print_table, user_errors
+from agent.cli.common import JsonOption, console, fail, print_json, print_markdown, print_table, user_errors, warn
 from agent.config import get_settings
 from agent.events import Pattern
 from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
@@ -219,20 +219,26 @@ def prune_data(
 ) -> None:
     """Remove the kept data of old live cases no one corrected ($BIANQUE_HOME/case-data, BIANQUE_CASE_DATA_DAYS).
 
-    Live runs and `bianque serve --with-scheduler` do this at most hourly on their own. Only cases this database
-    holds are pruned: another database's cases in a shared BIANQUE_HOME are left alone.
+    Live runs and `bianque serve --with-scheduler` do this about hourly on their own. Only cases this database
+    holds are pruned: another database's cases in a shared BIANQUE_HOME are left alone. Exit code 1 when a case's
+    data could not be removed (each said on stderr).
     """
     from agent.bundles.case_data import prune_case_data
 
     kept = get_settings().case_data
     if kept is None:
         fail("BIANQUE_CASE_DATA_DAYS is 0: no live case keeps data, so there is none to prune")
+    failed: dict[str, str] = {}
     with user_errors(*MEMORY_ERRORS, OSError), Memory() as memory:
-        removed = prune_case_data(kept, memory.prunable_among, dry_run=dry_run)
+        removed = prune_case_data(kept, memory.prunable_among, dry_run=dry_run, failed=failed)
     if as_json:
-        print_json({"dry_run": dry_run, "cases": removed})
-        return
-    verb = "would remove" if dry_run else "removed"
-    days = f"{kept.keep_s / 86400:g}"
-    console.print(f"{verb} the kept data of {len(removed)} uncorrected case(s) older than {days} day(s) "
-                  f"from {escape(str(kept.root))}" + "".join(f"\n  {escape(c)}" for c in removed), highlight=False)
+        print_json({"dry_run": dry_run, "cases": removed, "failed": failed})
+    else:
+        verb = "would remove" if dry_run else "removed"
+        days = f"{kept.keep_s / 86400:g}"
+        console.print(f"{verb} the kept data of {len(removed)} uncorrected case(s) older than {days} day(s) "
+                      f"from {escape(str(kept.root))}" + "".join(f"\n  {escape(c)}" for c in removed), highlight=False)
+    for case_id, problem in failed.items():
+        warn(f"{case_id}: not removed: {problem}")
+    if failed:
+        raise typer.Exit(1)
