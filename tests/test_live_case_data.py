@@ -278,3 +278,24 @@ def test_a_case_folder_that_cannot_be_removed_is_not_said_removed(memory, tmp_pa
     result = CliRunner().invoke(app, ["cases", "prune-data"])
     said = " ".join(result.stderr.split())
     assert result.exit_code == 1 and f"{stuck}: not removed: " in said, said
+
+
+def test_a_prune_whose_database_read_fails_costs_the_run_neither_its_case_nor_its_data(memory, monkeypatch):
+    """Only an OSError of the housekeeping was caught: a database error asking which old cases may go (a connection
+    dropped, SQLite busy) ended the memory step before the case was stored."""
+    from sqlalchemy.exc import OperationalError
+
+    asked: list[list[str]] = []
+
+    def dropped(case_ids):
+        asked.append(case_ids)
+        raise OperationalError("SELECT cases.id ...", {}, Exception("server closed the connection unexpectedly"))
+
+    toolkit = replace(live(), memory=memory)
+    investigate(alert_event(), toolkit, source="api")  # an old case to ask about
+    age(get_settings().home / "case-data")
+    monkeypatch.setattr(case_data, "_last_pruned", {})
+    monkeypatch.setattr(memory, "prunable_among", dropped)
+    result = investigate(alert_event(), toolkit, source="api")
+    case = memory.get_case(result.case_id)
+    assert asked and case.status == "done" and unreplayable(case) is None

@@ -60,7 +60,7 @@ def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str
     try:
         kept.root.mkdir(parents=True, exist_ok=True)
         prune_when_due(kept, memory.prunable_among)
-    except OSError as exc:  # housekeeping: this run's data is kept all the same
+    except Exception as exc:  # noqa: BLE001 - housekeeping (its folder, its database read): the run is kept anyway
         log.warning("case data in %s: old cases' data could not be pruned: %s", kept.root, exc)
     try:
         path = capture_bundle(kept.root / case_id, state["event"], state["gathered"], toolkit.topology)
