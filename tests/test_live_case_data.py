@@ -299,3 +299,15 @@ def test_a_prune_whose_database_read_fails_costs_the_run_neither_its_case_nor_it
     result = investigate(alert_event(), toolkit, source="api")
     case = memory.get_case(result.case_id)
     assert asked and case.status == "done" and unreplayable(case) is None
+
+
+def test_cases_show_says_when_a_cases_kept_data_is_gone(memory):
+    """``cases show`` named the folder of data pruned since as the case's data, as if it could still be replayed."""
+    kept = get_settings().case_data
+    assert kept is not None
+    case_id = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+    shown = CliRunner().invoke(app, ["cases", "show", case_id], terminal_width=300)
+    assert f"data {kept.root / case_id}\n" in shown.stdout and "gone" not in shown.stdout
+    shutil.rmtree(kept.root / case_id)
+    shown = CliRunner().invoke(app, ["cases", "show", case_id], terminal_width=300)
+    assert f"data {kept.root / case_id} (gone: the case cannot be replayed)" in shown.stdout, shown.stdout

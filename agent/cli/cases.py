@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, get_args
 
 import typer
@@ -165,11 +166,19 @@ def _print_header(case: CaseRecord) -> None:
         ("prompt tokens", str(case.prompt_tokens)),
         ("duration", f"{case.duration_ms} ms" if case.duration_ms is not None else "-"),
         ("findings", str(len(case.findings))),
-        ("data", case.bundle_path or ("gathered data stored" if case.gathered else "-")),
+        ("data", _data(case)),
         ("thread", case.thread_id or "-"),
     ]
     for label, value in rows:
         console.print(f"[bold]{label:>13}[/] {escape(value)}", highlight=False, soft_wrap=True)
+
+
+def _data(case: CaseRecord) -> str:
+    """Where the case's data is: its bundle (said gone when it is: pruned, or moved away), else what is stored."""
+    if case.bundle_path:
+        gone = "" if Path(case.bundle_path).is_dir() else " (gone: the case cannot be replayed)"
+        return case.bundle_path + gone
+    return "gathered data stored" if case.gathered else "-"
 
 
 @cases_app.command("queue")
