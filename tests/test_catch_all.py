@@ -68,6 +68,9 @@ def investigate_bundle(path):
     # work waiting: a queue's length, a backlog, what is pending grows when a service falls behind ...
     ("queue_depth", "up"), ("sqs_queue_length", "up"), ("kafka_backlog_messages", "up"),
     ("scheduler_pending_pods", "up"), ("pending_count", "up"), ("BacklogCount", "up"), ("jobs_queued", "up"),
+    ("workqueue_depth", "up"), ("apiserver_flowcontrol_current_inqueue_requests", "up"),  # one word: Kubernetes'
+    # ... not who serves a queue: fewer consumers is what backs it up
+    ("rabbitmq_queue_consumers", "both"), ("queue_workers", "both"),
     # ... but a total, or a histogram's part, counts what went through (a rate of work, either way)
     ("rabbitmq_queue_messages_published_total", "both"), ("workqueue_adds_total", "both"),
     ("queue_wait_seconds_count", "both"),

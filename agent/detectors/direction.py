@@ -67,7 +67,10 @@ _DOWN_PAIRS = (("hit", "ratio"), ("hit", "rate"))
 _SATURATION_WORDS = frozenset({"utilization", "utilisation", "util", "utilized", "busy", "saturation", "saturated"})
 # work waiting: a queue's length, a backlog, what is pending grows when a service falls behind; a total or a
 # histogram's part counts what went through instead (rabbitmq_queue_messages_published_total: a rate of work)
-_WAITING_WORDS = frozenset({"queue", "queues", "queued", "backlog", "backlogged", "pending"})
+_WAITING_WORDS = frozenset({"queue", "queues", "queued", "backlog", "backlogged", "pending",
+                            "workqueue", "inqueue"})  # Kubernetes' workqueue_depth, API priority's inqueue_requests
+# who serves a queue: fewer consumers or workers is what backs it up (rabbitmq_queue_consumers), either way
+_SERVING_WORDS = frozenset({"consumer", "consumers", "worker", "workers", "subscriber", "subscribers"})
 # a physical reading names what the series measures; error words beside it say what it watches, not which way
 # is bad (``machine_temperature_system_failure`` is a temperature: a fall can be the failure), unless the name
 # counts them: it ends in a plural or participle (``sensor_voltage_errors``, ``temp_reads_failed``) or adds up
@@ -106,8 +109,9 @@ def _counts_errors(tokens: list[str]) -> bool:
 
 def _says_waiting(tokens: list[str]) -> bool:
     """The name measures work waiting (queue_depth, pending_pods, BacklogCount): a queue word in a name that does
-    not add up, or whose count follows the queue word (a count of what waits, not a histogram's count)."""
-    if not _WAITING_WORDS.intersection(tokens):
+    not add up, or whose count follows the queue word (a count of what waits, not a histogram's count), and names
+    no one serving the queue (its consumers or workers)."""
+    if not _WAITING_WORDS.intersection(tokens) or _SERVING_WORDS.intersection(tokens):
         return False
     return not _ends_accumulated(tokens) or (tokens[-1] == "count" and len(tokens) > 1 and tokens[-2] in _WAITING_WORDS)
 
