@@ -156,3 +156,23 @@ def test_a_capture_of_sound_names_and_spans_is_read(tmp_path):
         "calls_read: {calls: {gateway: [api], api: []}}\n")))
     assert not errors and bundle is not None and bundle.capture is not None
     assert bundle.capture.calls_read.calls == {"gateway": ["api"], "api": []}
+
+
+def test_a_live_run_listing_a_name_no_bundle_takes_keeps_a_capture_its_reader_reads(tmp_path):
+    """The live sources may list a service name a bundle refuses (a blank label value, a control character): written
+    as listed, it made the kept bundle unreadable, and the case unreplayable for a service it never read."""
+    from agent.bundles.capture import capture_of
+    from agent.bundles.captured import capture_bundle
+    from agent.bundles.writer import write_bundle
+
+    gathered = {"services_listed": [{"asked": [1.0, 2.0], "services": ["api", " ", "db\x1b[2J"]}],
+                "calls_read": {"calls": {"gateway": ["api", ""], "\x07": ["api"]}, "notes": []}}
+    path = write_bundle(tmp_path / "kept", alert_event(), [], [LogRecord(T0 - 60, "api", "ERROR", "timeout")],
+                        capture=capture_of(gathered))
+    bundle, errors = read_bundle(path)
+    assert not errors and bundle is not None and bundle.capture is not None
+    assert bundle.capture.services_in(1.0, 2.0) == ["api"]
+    assert bundle.capture.calls_read.calls == {"gateway": ["api"]}
+    kept = capture_bundle(tmp_path / "live", alert_event().model_dump(mode="json"), {
+        **gathered, "logs": [{"ts": T0 - 60, "service": "api", "level": "ERROR", "message": "timeout"}]})
+    assert kept is not None and load_bundle(kept).topology.as_dict() == {"api": [], "gateway": ["api"]}

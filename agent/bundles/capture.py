@@ -24,12 +24,22 @@ CAPTURE_FILE = "capture.yaml"
 SAME_TIME_S = 1e-3  # a window asked again: event.yaml keeps an event's time to the microsecond, a float not exactly
 
 
+def _service_name_problem(name: str) -> str | None:
+    """Why ``name`` is no service name as the bundle's other files take one (blank, a control character), or None."""
+    return "blank: not a service name" if not name.strip() else name_problem(name)
+
+
 def _service_name(name: str) -> str:
-    """``name`` when it is a service name as the bundle's other files take one: not blank, no control character."""
-    problem = "blank: not a service name" if not name.strip() else name_problem(name)
+    """``name`` when it is a service name (:func:`_service_name_problem`)."""
+    problem = _service_name_problem(name)
     if problem:
         raise ValueError(problem)
     return name
+
+
+def _named(names: list[str]) -> list[str]:
+    """The service names among ``names`` (what a live source listed may hold others: a blank label value)."""
+    return [name for name in names if _service_name_problem(name) is None]
 
 
 def _span(span: tuple[float, float]) -> tuple[float, float]:
@@ -151,18 +161,21 @@ class Capture(BaseModel):
 
 def capture_of(gathered: dict[str, Any]) -> dict[str, Any]:
     """The ``capture.yaml`` mapping of a gathering (``state["gathered"]`` of the gather step); empty when it holds
-    nothing worth keeping."""
+    nothing worth keeping. A name the live sources listed that no bundle takes (blank, a control character) is left
+    out, so that the bundle stays readable."""
     data: dict[str, Any] = {}
     if gathered.get("log_span_asked") is not None:
         span = gathered.get("log_span")
         data["log_span"] = {"asked": list(gathered["log_span_asked"]), "lines": list(span) if span else None}
-    if gathered.get("calls_read") is not None:
-        data["calls_read"] = gathered["calls_read"]
+    if (read := gathered.get("calls_read")) is not None:
+        calls = {caller: _named(callees) for caller, callees in read["calls"].items() if _named([caller])}
+        data["calls_read"] = {**read, "calls": calls}
     for cut in ("truncated_logs", "truncated_metrics"):
         if gathered.get(cut):
             data[cut] = list(gathered[cut])
     if gathered.get("services_listed"):
-        data["services_listed"] = list(gathered["services_listed"])
+        data["services_listed"] = [{**listed, "services": _named(listed["services"])}
+                                   for listed in gathered["services_listed"]]
     return data
 
 

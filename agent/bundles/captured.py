@@ -79,12 +79,13 @@ def capture_bundle(out_dir: Path, event: Mapping[str, Any], gathered: Mapping[st
     changes = captured_changes(gathered.get("changes", []))
     if not (series or logs or changes):
         return None
-    read = (gathered.get("calls_read") or {}).get("calls")
+    capture = capture_of(gathered)
+    read = capture.get("calls_read", {}).get("calls")
     calls = read or (topology.as_dict() if topology is not None and topology.services() else None)
     staged = out_dir.with_name(f".{out_dir.name}.staged")
     shutil.rmtree(staged, ignore_errors=True)
     try:
-        write_bundle(staged, dict(event), series, logs, changes, topology=calls, capture=capture_of(gathered))
+        write_bundle(staged, dict(event), series, logs, changes, topology=calls, capture=capture)
         for name in COMPRESSED:
             with (staged / name).open("rb") as plain, gzip.open(staged / f"{name}.gz", "wb") as packed:
                 shutil.copyfileobj(plain, packed)
