@@ -682,3 +682,20 @@ def test_the_data_home_is_shown_as_written_whatever_its_path_holds(tmp_path, mon
     at = app().run()
     assert not at.exception
     assert f"Data home: {code(str(home))}" in [c.value for c in at.sidebar.caption]
+
+
+def test_a_case_whose_bundle_is_gone_says_so(tmp_path):
+    """The case page named the folder of a case's data pruned (or moved) since as its data, as if it could still be
+    replayed."""
+    path = tmp_path / "kept"
+    shutil.copytree(SCENARIOS / "rca-slow-dependency", path)
+    bundle = load_bundle(path)
+    with Memory() as memory:
+        case_id = investigate(bundle.event, bundle_toolkit(bundle, get_settings(), memory=memory),
+                              bundle_path=str(path)).case_id
+    shutil.rmtree(path)
+    at = app()
+    at.query_params["case"] = case_id
+    at = open_cases(at)
+    assert not at.exception
+    assert f"data: {path} (gone: the case cannot be replayed)" in shown(texts(at))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, get_args
 
 import typer
@@ -15,7 +14,7 @@ from agent.cli.common import JsonOption, console, fail, print_json, print_markdo
 from agent.config import get_settings
 from agent.events import Pattern
 from agent.memory import DatabaseUnavailableError, DatabaseURLError, Memory, MemoryStoreError
-from agent.memory.lines import SHORT_PATTERN, answer_line, correction_line
+from agent.memory.lines import SHORT_PATTERN, answer_line, correction_line, data_line
 from agent.memory.records import CaseRecord, CaseStatus
 from agent.timeparse import to_rfc3339, to_short_utc
 from agent.topology import TopologyError
@@ -174,10 +173,9 @@ def _print_header(case: CaseRecord) -> None:
 
 
 def _data(case: CaseRecord) -> str:
-    """Where the case's data is: its bundle (said gone when it is: pruned, or moved away), else what is stored."""
+    """Where the case's data is: its bundle (:func:`data_line`), else what is stored."""
     if case.bundle_path:
-        gone = "" if Path(case.bundle_path).is_dir() else " (gone: the case cannot be replayed)"
-        return case.bundle_path + gone
+        return data_line(case.bundle_path)
     return "gathered data stored" if case.gathered else "-"
 
 

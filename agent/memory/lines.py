@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from agent.memory.records import CorrectionRecord
 from agent.timeparse import to_rfc3339
 from agent.verdict import Verdict
 
 SHORT_PATTERN = {"release_interception": "release", "inspection": "inspection", "rca": "rca"}
+
+
+def data_line(bundle_path: str) -> str:
+    """A case's bundle, said gone when it is (its kept data pruned, or the folder moved away): no replay reads it."""
+    return bundle_path if Path(bundle_path).is_dir() else f"{bundle_path} (gone: the case cannot be replayed)"
 
 
 def answer_line(verdict: Verdict | None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from agent.memory import CaseNotFoundError
-from agent.memory.lines import correction_line
+from agent.memory.lines import correction_line, data_line
 from agent.memory.records import CaseRecord
 from agent.timeparse import to_rfc3339
 from ui import backend
@@ -30,7 +30,7 @@ def render_case(case: CaseRecord) -> None:
     )
     st.caption(
         f"Created {to_rfc3339(case.created_at)} · selection: {plain(case.selection_reason or '-')} · "
-        f"data: {plain(case.bundle_path or 'live sources')}"
+        f"data: {plain(data_line(case.bundle_path) if case.bundle_path else 'live sources')}"
     )
     if case.error:
         st.error(plain(f"The investigation failed: {case.error}"))
