@@ -4,9 +4,10 @@ Cases: the curated scenarios (``examples/scenarios``), ``--count`` fresh simulat
 pattern (seeds from ``--seed-start``, >= 1000), and optionally the first ``--real-cases`` cases of
 each ``--real SET`` in ``../shared/data``. Each case is investigated twice through the graph: offline
 only, then with the model (Skill choice and verdict, the floor rule applied). Per pattern it prints:
-answers valid at the first try, after retries, set aside by the floor rule, failed; agreement of the
-model's own verdict with the offline one; the pass rate of the offline verdict, of the model's own
-verdict and of the final (floored) one; latency and tokens per investigation.
+answers valid at the first try, after retries, set aside by the floor rule, failed, replaced by the
+fail-safe verdict (the data could not answer); agreement of the model's own verdict with the offline
+one; the pass rate of the offline verdict, of the model's own verdict and of the final (floored) one;
+latency and tokens per investigation.
 
 The endpoint: ``--local`` starts the bundled SmolLM2-135M (``bianque llm local``), else
 ``--base-url``/``--model``/``--api-key`` or the ``BIANQUE_LLM_*`` settings. A larger model later::
@@ -57,7 +58,7 @@ class Row:
     case: str
     source: str
     pattern: str
-    outcome: str  # accepted | set_aside | failed | none (the model was not asked)
+    outcome: str  # accepted | set_aside | failed | fail_safe | none (the model was not asked)
     valid_at: int | None
     agrees: bool | None  # the model's own verdict agrees with the offline one (None: it gave none)
     offline_pass: bool
@@ -138,6 +139,7 @@ def summarise(rows: list[Row]) -> dict[str, object]:
         "valid_after_retries": sum(1 for r in asked if r.valid_at and r.valid_at > 1),
         "set_aside": sum(1 for r in asked if r.outcome == "set_aside"),
         "failed": sum(1 for r in asked if r.outcome == "failed"),
+        "fail_safe": sum(1 for r in asked if r.outcome == "fail_safe"),
         "accepted": sum(1 for r in asked if r.outcome == "accepted"),
         "agree": sum(1 for r in own if r.agrees), "own": len(own),
         "offline_pass": sum(r.offline_pass for r in rows),
@@ -152,6 +154,7 @@ def summarise(rows: list[Row]) -> dict[str, object]:
 def table(groups: dict[str, dict[str, object]], title: str) -> Table:
     out = Table(title=title)
     columns = ("group", "cases", "valid 1st try", "valid after retries", "set aside (floor)", "failed",
+               "fail-safe (could not judge)",
                "model agrees w/ offline", "offline pass", "model's own pass", "final pass",
                "s / investigation (median, max)", "tokens / investigation")
     for column in columns:
@@ -161,7 +164,7 @@ def table(groups: dict[str, dict[str, object]], title: str) -> Table:
         latency = "—" if s["median_s"] is None else f"{s['median_s']:.1f}, {s['max_s']:.1f}"
         out.add_row(
             name, str(n), fraction(int(s["valid_first"]), n), fraction(int(s["valid_after_retries"]), n),
-            fraction(int(s["set_aside"]), n), fraction(int(s["failed"]), n),
+            fraction(int(s["set_aside"]), n), fraction(int(s["failed"]), n), fraction(int(s["fail_safe"]), n),
             fraction(int(s["agree"]), int(s["own"])), fraction(int(s["offline_pass"]), n),
             fraction(int(s["model_pass"]), int(s["own"])), fraction(int(s["final_pass"]), n), latency,
             "—" if s["mean_tokens"] is None else str(s["mean_tokens"]),

@@ -427,6 +427,15 @@ def test_llm_reasoner_table_against_a_failing_endpoint_keeps_the_offline_verdict
     assert len(fake_llm.requests) >= 2
 
 
+def test_llm_reasoner_counts_answers_the_fail_safe_replaced_apart(bench):
+    module = bench("llm_reasoner")
+    row = module.Row(case="c", source="real", pattern="rca", outcome="fail_safe", valid_at=1, agrees=False,
+                     offline_pass=False, model_pass=True, final_pass=False, seconds=1.0, tokens=10)
+    summary = module.summarise([row])
+    assert (summary["fail_safe"], summary["set_aside"], summary["failed"]) == (1, 0, 0)
+    assert "fail-safe (could not judge)" in headers(module.table({"all": summary}, "t"))
+
+
 def test_self_evolution_protocol_table(bench, tmp_path):
     module = bench("self_evolution")
     result = module.main(["--sets", "sim", "--sim-count", "1", "--no-search", "--home", str(tmp_path / "h")])

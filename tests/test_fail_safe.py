@@ -21,6 +21,7 @@ from agent.evidence import select_for_pack
 from agent.findings import COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, Finding
 from agent.llm.client import LLMClient
 from agent.reasoners.failsafe import CHECK_CHANGE, CHECK_METRICS, CHECK_SOURCES
+from agent.reasoners.floor import reason_with_floor
 from agent.reasoners.llm import LLMReasoner
 from agent.reasoners.offline import OfflineReasoner
 from agent.series import make_series
@@ -209,6 +210,19 @@ def test_an_llm_cannot_turn_could_not_judge_into_no_attention(fake_llm):
     assert result.verdict.needs_attention is True and result.verdict.judged is False
     assert result.verdict.attention_reason.startswith("could not judge")
     assert result.verdict.reasoner == "llm:fake-model" and "fail-safe" in result.notes[-1]
+
+
+def test_a_model_answer_the_fail_safe_replaced_is_recorded_so_not_as_accepted(fake_llm):
+    """The model names the alert's service citing the only Finding, the one saying there is no data: valid, but the
+    fail-safe verdict is the answer. The run says so, keeping the model's own verdict (the benchmark of 2026-12-02
+    counted such a case as an accepted model verdict that passed on its own and missed as the final answer)."""
+    cause = {"service": "gateway", "fault": "cpu_saturation", "confidence": 0.8, "evidence": ["F1"]}
+    fake_llm.queue(rca_answer(root_causes=[cause], evidence=["F1"]))
+    result = reason_with_floor(llm(), OfflineReasoner(), gap_pack("rca"), make_skill("rca"))
+    assert result.verdict.judged is False and result.verdict.root_causes == []
+    assert result.llm is not None and result.llm.outcome == "fail_safe"
+    assert any(r.startswith("the data could not answer") for r in result.llm.reasons)
+    assert result.llm.verdict is not None and result.llm.verdict["root_causes"][0]["service"] == "gateway"
 
 
 def test_an_llm_cannot_pass_a_change_it_could_not_judge(fake_llm):

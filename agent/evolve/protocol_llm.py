@@ -58,7 +58,7 @@ class LLMTally:
         return self.counts[f"{purpose}: {outcome}"]
 
     def record_verdict(self, result: Any) -> None:
-        """Count the LLM reasoner's outcome of one investigation (accepted, set_aside, failed)."""
+        """Count the LLM reasoner's outcome of one investigation (accepted, set_aside, failed, fail_safe)."""
         run = getattr(result, "llm", None)
         if run:
             self.add("verdict", str(run.get("outcome", "failed")), float(run.get("seconds", 0.0)))

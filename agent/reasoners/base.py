@@ -16,7 +16,9 @@ class LLMRun:
     """What the model did for one verdict: its outcome, answers, time and tokens."""
 
     model: str
-    outcome: str = "accepted"  # accepted | set_aside (the floor rule) | failed (no valid answer, endpoint down)
+    # accepted | set_aside (the floor rule) | failed (no valid answer, endpoint down) | fail_safe (a valid answer
+    # the fail-safe verdict replaced: the data could not answer, or cannot clear what the answer clears)
+    outcome: str = "accepted"
     answers: int = 0  # answers received
     valid_at: int | None = None  # which answer validated: 1 = the first
     reasons: list[str] = field(default_factory=list)  # why answers were rejected or set aside

@@ -23,6 +23,7 @@ from agent.verdict import Verdict
 
 MAX_ECHO_CHARS = 4000
 ATTEMPTS = 3
+FAIL_SAFE = "the data could not answer the question; the fail-safe verdict applies"
 
 
 class VerdictRejected(ValueError):
@@ -123,10 +124,12 @@ class LLMReasoner:
             verdict.reasoner = self.name
             run.valid_at = attempt
             run.verdict = verdict.model_dump(mode="json")
-            _close(run, usage, self.client, "accepted", started)
             safe = enforce_fail_safe(verdict, pack)  # the model cannot turn "could not judge" into an all-clear
-            if safe is not verdict:
-                notes.append(f"{self.name}: the data could not answer the question; the fail-safe verdict applies")
+            if safe is verdict:
+                _close(run, usage, self.client, "accepted", started)
+            else:  # the answer is the fail-safe verdict, not the model's (kept in run.verdict)
+                _close(run, usage, self.client, "fail_safe", started, f"{FAIL_SAFE}: {safe.summary}")
+                notes.append(f"{self.name}: {FAIL_SAFE}")
             return ReasonerResult(safe, usage.prompt_tokens, usage.completion_tokens, notes, llm=run)
         _close(run, usage, self.client, "failed", started)
         raise ReasonerError(
