@@ -145,7 +145,7 @@ def points(report: ProtocolReport) -> float:
 
 
 LLM_OUTCOMES = {"patch": ("valid", "failed", "error"), "note": ("valid", "failed", "error"),
-                "verdict": ("accepted", "set_aside", "failed")}
+                "verdict": ("accepted", "set_aside", "failed", "fail_safe")}
 
 
 def llm_table(results: dict[str, ProtocolReport]) -> Table | None:
@@ -155,7 +155,7 @@ def llm_table(results: dict[str, ProtocolReport]) -> Table | None:
         return None
     table = Table(title="LLM variant: the model's answers (valid = parsed and passed validation)")
     for column in ("set", "patches valid / failed / error", "notes valid / failed / error",
-                   "verdicts accepted / set aside / failed", "model time"):
+                   "verdicts accepted / set aside / failed / fail-safe", "model time"):
         table.add_column(column)
     for name, tally in rows.items():
         cells = [" / ".join(str(tally.get(purpose, o)) for o in outcomes) for purpose, outcomes in LLM_OUTCOMES.items()]

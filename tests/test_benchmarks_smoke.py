@@ -436,6 +436,18 @@ def test_llm_reasoner_counts_answers_the_fail_safe_replaced_apart(bench):
     assert "fail-safe (could not judge)" in headers(module.table({"all": summary}, "t"))
 
 
+def test_self_evolution_llm_table_counts_verdicts_the_fail_safe_replaced(bench):
+    from agent.evolve.protocol import ProtocolReport
+    from agent.evolve.protocol_llm import LLMTally
+
+    module = bench("self_evolution")
+    tally = LLMTally()
+    tally.record_verdict(type("Result", (), {"llm": {"outcome": "fail_safe", "seconds": 2.0}})())
+    table = module.llm_table({"sim": ProtocolReport([], [], llm=tally)})
+    assert "verdicts accepted / set aside / failed / fail-safe" in headers(table)
+    assert [str(c) for c in table.columns[3].cells] == ["0 / 0 / 0 / 1"]
+
+
 def test_self_evolution_protocol_table(bench, tmp_path):
     module = bench("self_evolution")
     result = module.main(["--sets", "sim", "--sim-count", "1", "--no-search", "--home", str(tmp_path / "h")])
