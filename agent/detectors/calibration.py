@@ -155,6 +155,12 @@ def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float) -> 
     return mask
 
 
+def without_episodes(reference: np.ndarray, magnitude: float, rel_floor: float = REL_FLOOR) -> np.ndarray:
+    """The reference with its ``past_episodes`` set aside, when ``SHORT_REFERENCE`` points are left (else as it is)."""
+    episodes = past_episodes(reference, magnitude, rel_floor)
+    return reference[~episodes] if (~episodes).sum() >= SHORT_REFERENCE else reference
+
+
 def reference_spread(
     reference: np.ndarray, magnitude: float = 0.0, rel_floor: float = REL_FLOOR
 ) -> tuple[float, float]:
@@ -185,9 +191,7 @@ def calibrate(
     if magnitude is None:
         magnitude = float(np.max(np.abs(np.concatenate([reference, current]))))
     if set_aside_episodes:
-        episodes = past_episodes(reference, magnitude, rel_floor)
-        if (~episodes).sum() >= SHORT_REFERENCE:
-            reference = reference[~episodes]
+        reference = without_episodes(reference, magnitude, rel_floor)
     center, scale = reference_spread(reference, magnitude, rel_floor)
     if reference.size < SHORT_REFERENCE:
         scale = max(scale, float(np.ptp(reference)))

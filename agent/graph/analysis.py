@@ -18,6 +18,7 @@ from agent.detectors.history import detect_history
 from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
+from agent.detectors.rate_shift import detect_rate_shift
 from agent.detectors.seasonal import detect_daily_shift
 from agent.detectors.slo import detect_slo_burn
 from agent.detectors.spikes import detect_spike_density
@@ -150,13 +151,17 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             # RCA: weak evidence keeps every service rankable; inspection: a point far beyond anything
             # the reference did is worth reporting even when it does not last.
             inspection = event.pattern == Pattern.INSPECTION
-            clear = set() if inspection else {(f.subject, f.metric) for f in onsets}
-            unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
+            unclear = series if inspection else _without(series, onsets)
             deviations = detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end,
                                           direction=direction, max_score=1.0 if inspection else WEAK_SCORE,
                                           min_effect=signal.min_effect if inspection else 0.0,
                                           set_aside_episodes=set_aside, **common)
-            onsets += [among_many(f, series_judged) for f in deviations]  # before the strongest is picked
+            deviations = [among_many(f, series_judged) for f in deviations]  # before the strongest is picked
+            if not inspection:  # a count of a few requests a sample: its rate over the window, where stronger
+                deviations = _strongest_per_series(deviations + detect_rate_shift(
+                    series, start=first, end=end, baseline_end=baseline_end, direction=direction,
+                    set_aside_episodes=set_aside, found={(f.subject, f.metric) for f in onsets}, **common))
+            onsets += deviations
         if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
             onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
                                          direction=direction, **common)
@@ -167,6 +172,12 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor, step) for f in onsets]
     return found
+
+
+def _without(series: Sequence[Series], findings: Sequence[Finding]) -> list[Series]:
+    """The series no Finding of ``findings`` is about (by subject and metric)."""
+    found = {(f.subject, f.metric) for f in findings}
+    return [s for s in series if (subject_of(s), s.metric) not in found]
 
 
 def _strongest_per_series(findings: list[Finding]) -> list[Finding]:
