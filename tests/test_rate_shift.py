@@ -107,3 +107,14 @@ def test_a_series_another_detector_reported_is_not_judged_again() -> None:
     series = requests(QUIET + DOUBLED)
     assert detect_rate_shift([series], start=0.0, end=1e9, baseline_end=REFERENCE * STEP,
                              found={("entry", "requests_per_second")}) == []
+
+
+def test_pods_summed_take_one_sample_a_time_when_a_pod_repeats_one() -> None:
+    """A pod whose export repeats a sample (overlapping scrapes) is summed on the same samples as the others."""
+    steady = pod(QUIET + DOUBLED, 0)
+    repeated = pod(QUIET + DOUBLED, 1)
+    repeated = Series(repeated.metric, repeated.labels, np.insert(repeated.timestamps, 5, repeated.timestamps[5]),
+                      np.insert(repeated.values, 5, repeated.values[5]))
+    [(total, _)] = service_totals([steady, repeated], 0.0, 1e9)
+    assert total.timestamps.tolist() == steady.timestamps.tolist()
+    assert total.values == pytest.approx(2 * steady.values)

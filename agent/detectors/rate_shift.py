@@ -161,7 +161,8 @@ def service_totals(series: Sequence[Series], start: float, end: float) -> list[t
         if None in units or max(units) > (1.0 + JITTER) * min(units):
             continue
         common = reduce(np.intersect1d, (s.between(start, end).timestamps for s in members))
-        counts = sum(np.round(s.values[np.isin(s.timestamps, common)] / u) for s, u in zip(members, units, strict=True))
+        counts = sum(np.round(s.values[np.searchsorted(s.timestamps, common)] / u)  # one sample a time, repeats or not
+                     for s, u in zip(members, units, strict=True))
         totals.append((Series(metric, {"service": service}, common, counts * min(units)), min(units)))
     return totals
 
