@@ -16,6 +16,7 @@ from agent.reasoners.service_evidence import (
     activity,
     in_rank_order,
     less_work,
+    passed_on,
     weight,
 )
 
@@ -411,3 +412,27 @@ def test_a_service_whose_resources_rose_before_everything_below_it_led_the_troub
     slow = _finding("gateway", SERVER, 1.0).model_copy(update={"onset": T0 - 600})
     ranked = rank_services(number_findings([slow, store]), [], topology, ["store"])
     assert not any("deviated after it" in n for e in ranked for n in e.notes)
+
+
+def test_a_callee_explains_its_callers_only_through_what_it_passes_on():
+    """The gateway slowed after both its callees moved. One callee's own latency rose: callers feel that. The
+    other's only deviation is a busier syscall count, a metric of no known family (or its requests rising): that
+    is no trouble it passes on, so it explains no caller and the slow callee ranks first."""
+    topology = {"gateway": ["orders", "payments"], "orders": [], "payments": []}
+    gateway = _finding("gateway", SERVER, 0.6)
+    slow = _finding("orders", SERVER, 0.7).model_copy(update={"onset": T0 - 400})
+    for busy in ("syscall_write", "requests_per_second"):
+        moved = _finding("payments", busy, 0.75).model_copy(update={"onset": T0 - 400})
+        ranked = rank_services(number_findings([gateway, slow, moved]), [], topology, ["gateway"])
+        assert [e.service for e in ranked][:2] == ["orders", "payments"], (busy, [(e.service, e.score) for e in ranked])
+        notes = {e.service: e.notes for e in ranked}
+        assert "explains anomalies in callers ['gateway']" in notes["orders"]
+        assert not any("explains anomalies in callers" in n for n in notes["payments"]), busy
+
+
+def test_a_deviation_passed_on_to_callers_moved_its_family_bad_way():
+    assert passed_on(_finding("db", SERVER, 0.8))
+    assert passed_on(_finding("db", "cpu_usage_ratio", 0.8))
+    assert not passed_on(_finding("db", SERVER, 0.8).model_copy(update={"direction": "down"}))  # faster answers
+    assert not passed_on(_finding("db", "threads_live", 0.8))  # of no known family
+    assert not passed_on(_finding("db", "requests_per_second", 0.8))  # work it is sent

@@ -41,6 +41,7 @@ _AMOUNT_WORDS = frozenset({"total", "count", "ops", "rate"})
 _NOT_AN_AMOUNT = frozenset({"in", "flight", "inflight", "active", "pending", "queued", "queue", "current",
                             "concurrent", "avg", "mean", "max", "min", "sum", "bucket", "resource", "limit",
                             "limits", "size", "bytes", "system"})
+RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 UNKNOWN_FAULT = "unknown"  # no metric family, log or trace of the service names a kind
 # A latency quantile speaks for the slowest requests: p99 for the slowest 1 %. When such a tail slows, callers'
 # deadlines cut some of it off, so an error share that rose by less than this much of all requests beside a
@@ -116,6 +117,16 @@ def hinted_fault(text: str) -> str | None:
     return next(iter(hinted_faults(text)), None)
 
 
+def bad_family(finding: Finding) -> str | None:
+    """The fault family of a metric Finding that moved its family's bad way (latency up, a hit ratio down), or None."""
+    if finding.kind not in METRIC_KINDS or not finding.metric:
+        return None
+    entry = _family_entry(finding.metric)
+    if entry is None or (finding.direction and entry[2] != finding.direction):
+        return None
+    return entry[0]
+
+
 def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
     """Strongest evidence per fault family: metric Findings in the family's bad direction, and the service's own
     error logs for the family their text names (``LOG_FAULT_HINTS``: no space left -> disk, out of memory ->
@@ -126,13 +137,8 @@ def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
             fault = hinted_fault(finding.summary) or "error_fault"
             evidence[fault] = max(evidence.get(fault, 0.0), finding.score)
             continue
-        if finding.kind not in METRIC_KINDS or not finding.metric:
-            continue
-        entry = _family_entry(finding.metric)
-        if entry is None:
-            continue
-        fault, _, direction = entry
-        if finding.direction and direction != finding.direction:
+        fault = bad_family(finding)
+        if fault is None:
             continue
         weight = 1.2 if finding.kind == FindingKind.TREND and fault in ("memory_leak", "disk_full") else 1.0
         evidence[fault] = max(evidence.get(fault, 0.0), finding.score * weight)

@@ -7,10 +7,9 @@ from collections.abc import Mapping, Sequence
 
 from agent.detectors.direction import ERROR_WORDS, infer_direction, name_tokens
 from agent.findings import Finding
-from agent.reasoners.faults import METRIC_KINDS, metric_family
+from agent.reasoners.faults import METRIC_KINDS, RESOURCE_FAULTS, metric_family
 from agent.reasoners.service_evidence import SIGNIFICANT, ServiceEvidence, no_later, shared, weight
 
-RESOURCE_FAULTS = ("cpu_saturation", "memory_leak", "disk_full")
 SATURATED_SHARE = 0.8  # of a usage share's ceiling (80 %, 0.8): a resource this full is saturated
 HEADROOM_WORDS = frozenset({"idle", "free", "avail", "available"})  # a rise of what is left is no saturation
 

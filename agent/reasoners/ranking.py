@@ -15,9 +15,11 @@ from agent.reasoners.service_evidence import (
     TRACE_KINDS,
     ServiceEvidence,
     collect,
+    first_onset,
     in_rank_order,
     no_later,
     onset_tolerance,
+    passed_on_evidence,
 )
 from agent.topology import Topology
 
@@ -119,6 +121,18 @@ def changed_before_onset(ev: ServiceEvidence) -> bool:
     return bool(changes_near_onset(ev)) or any(f.kind == FindingKind.CHANGE_NEAR_ONSET for f in ev.findings)
 
 
+def explained_callers(ev: ServiceEvidence, callers: Sequence[ServiceEvidence], tolerance: float) -> list[str]:
+    """The anomalous ``callers`` (above ``ev`` in the call graph) that its own trouble explains: they deviated no
+    earlier than a deviation of a kind a callee passes on to its callers (``passed_on``: slower answers, errors,
+    a resource used up, error logs, traces breaking at it). A metric of no known family that happens to move,
+    or more or less work sent to it, explains no caller's trouble."""
+    passed = passed_on_evidence(ev)
+    if not passed:
+        return []
+    since = first_onset(passed)
+    return [c.service for c in callers if no_later(since, c.onset, tolerance)]
+
+
 def rank_by_rules(
     findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
 ) -> list[ServiceEvidence]:
@@ -171,7 +185,7 @@ def rank_by_rules(
         if (full := saturated(ev, load_above)) is not None:
             ev.score += SATURATION_BONUS
             ev.notes.append(f"its {full.metric} reached {usage_share(full):.0%} of capacity with no rise in requests")
-        explained = [c.service for c in anomalous if c.service in upstream and no_later(ev.onset, c.onset, tolerance)]
+        explained = explained_callers(ev, [c for c in anomalous if c.service in upstream], tolerance)
         if explained and not carried:
             ev.score += min(3, len(explained)) * EXPLAINS_BONUS
             ev.notes.append(f"explains anomalies in callers {sorted(explained)}")

@@ -18,7 +18,7 @@ import numpy as np
 from agent.detectors.direction import infer_direction
 from agent.evidence import ChangeNote
 from agent.findings import Finding, FindingKind
-from agent.reasoners.faults import METRIC_KINDS, error_logs, metric_family
+from agent.reasoners.faults import METRIC_KINDS, RESOURCE_FAULTS, bad_family, error_logs, metric_family
 
 ONSET_TOLERANCE_S = 90.0  # onsets closer than this are "at the same time" (1-min samples, jitter)
 ONSET_TOLERANCE_SAMPLES = 1.5  # ... or than this many samples, when the data is sampled more coarsely
@@ -32,6 +32,8 @@ RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had
 RUN_END = 0.5  # back within this share of the detector's alarm level: the excursion's run has ended
 RECOVERED_WEIGHT = 0.3
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
+# what a service's own trouble does to its callers: slower answers, errors, a cache that misses, a resource used up
+PASSED_ON = ("slow_dependency", "error_fault", "cache_failure", *RESOURCE_FAULTS)
 
 
 def caller_side(metric: str | None) -> bool:
@@ -82,6 +84,13 @@ def less_work(finding: Finding) -> bool:
     return infer_direction(finding.metric) == "both" and metric_family(finding.metric) in WORK_FAMILIES
 
 
+def passed_on(finding: Finding) -> bool:
+    """A deviation of a kind a service passes on to its callers: a metric of a ``PASSED_ON`` family moved its bad
+    way, error logs, traces breaking at it. Not a metric of no known family that happens to move (syscalls,
+    threads, open files), nor a change in the work it is sent (requests rising or falling)."""
+    return error_logs(finding) or finding.kind in TRACE_KINDS or bad_family(finding) in PASSED_ON
+
+
 @dataclass
 class ServiceEvidence:
     """What the evidence says about one service."""
@@ -121,7 +130,8 @@ def _strength(findings: Sequence[Finding]) -> float:
     return max((weight(f) for f in findings if evidence_of_fault(f)), default=0.0)
 
 
-def _onset(findings: Sequence[Finding]) -> float | None:
+def first_onset(findings: Sequence[Finding]) -> float | None:
+    """The earliest onset among the Findings that can make a service anomalous and weigh ``SIGNIFICANT``."""
     onsets = [f.onset for f in findings if evidence_of_fault(f) and f.onset is not None and weight(f) >= SIGNIFICANT]
     return min(onsets) if onsets else None
 
@@ -144,9 +154,14 @@ def collect(
         by_service[change.service].append(change)
     for ev in grouped.values():
         ev.strength = _strength(ev.findings)
-        ev.onset = _onset(ev.findings)
+        ev.onset = first_onset(ev.findings)
         ev.changes = sorted(by_service.get(ev.service, []), key=lambda c: c.ts)
     return grouped
+
+
+def passed_on_evidence(ev: ServiceEvidence) -> list[Finding]:
+    """The service's significant deviations of a kind its callers feel (``passed_on``)."""
+    return [f for f in ev.findings if passed_on(f) and weight(f) >= SIGNIFICANT]
 
 
 def own_findings(findings: Sequence[Finding]) -> list[Finding]:
