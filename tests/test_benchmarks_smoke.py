@@ -772,3 +772,50 @@ def test_sparse_traffic_jitters_the_same_counts_as_a_scraper_extrapolates(bench)
     assert module.sparse_label(1.0, 0.005) == "sparse traffic (1 requests a sample, rates jittered by up to 0.5 %)"
     with pytest.raises(SystemExit):
         module.main(["--count", "1", "--jitter", "1.5"])
+
+
+def test_messy_scrapes_table(bench, tmp_path):
+    module = bench("messy_scrapes")
+    result = module.main(["--sets", "", "--count", "1", "--variants", "as given,pod churn",
+                          "--home", str(tmp_path / "h")])
+    table = result.tables["messy"]
+    assert headers(table) == ["variant", "simulated"] and first_column(table) == ["as given", "pod churn"]
+    assert all(row["simulated"]["rca"] + row["simulated"]["failed"] == 1 for row in result.data["variants"].values())
+    for bad in (["--variants", "tidy"], ["--share", "1.5"], ["--gap", "0"]):
+        with pytest.raises(SystemExit):
+            module.main(["--sets", "", "--count", "1", *bad])
+
+
+def _pods(series) -> dict[tuple[str, str], set[str]]:
+    """(service, metric) -> the instance names its series carry."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for s in series:
+        out.setdefault((s.service, s.metric), set()).add(s.labels.get("instance", ""))
+    return out
+
+
+def test_messy_scrapes_split_churned_pods_and_drop_samples_of_a_copy(bench, tmp_path):
+    module = bench("messy_scrapes")
+    given_text = (CURATED_ONE / "metrics.csv").read_bytes()
+    given = load_bundle(CURATED_ONE).series
+    churned = load_bundle(module.messy_copy(CURATED_ONE, tmp_path / "churn", module.Mess(churn=True), seed=1,
+                                            share=1.0, run=3)).series
+    assert (CURATED_ONE / "metrics.csv").read_bytes() == given_text  # the original untouched
+    before, after = _pods(given), _pods(churned)
+    assert before.keys() == after.keys()
+    assert all(len(after[key]) == 2 * len(before[key]) for key in before)  # each pod split into an old and a new one
+    assert all("" not in names for names in after.values())  # a series without a pod got one
+    def samples(series):
+        return sorted((s.service, s.metric, t) for s in series for t in s.timestamps)
+
+    assert samples(churned) == samples(given)  # every sample kept, under the old pod's name or the new one's
+    messy = module.messy_copy(CURATED_ONE, tmp_path / "drop", module.Mess(drop=0.1, gap=True), seed=1, share=1.0,
+                              run=3)
+    dropped = load_bundle(messy).series
+    kept, total = sum(len(s) for s in dropped), sum(len(s) for s in given)
+    assert kept < total - 3 and kept > 0.7 * total
+    steps = [np.diff(s.timestamps).max() for s in dropped if len(s) > 1]
+    assert max(steps) >= 4 * 60  # a run of three missed one-minute scrapes
+    assert (messy / "event.yaml").is_symlink() and not (messy / "metrics.csv").is_symlink()
+    as_given = module.messy_copy(CURATED_ONE, tmp_path / "given", module.Mess(), seed=1, share=1.0, run=3)
+    assert (as_given / "metrics.csv").resolve() == (CURATED_ONE / "metrics.csv").resolve()

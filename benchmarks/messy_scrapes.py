@@ -1,0 +1,261 @@
+"""Messy scrapes: the real sets and fresh simulated scenarios with pods churning and samples missing.
+
+Real Prometheus data is messier than a development set: pods restart or are rescheduled, so a service's series
+end and new ones begin under another ``instance`` / ``pod`` label mid-window; scrapes are missed, a few per cent
+of samples here and there and sometimes a run of minutes. Every bundle of the real sets (``--data``: the RCA sets
+``nezha-ob`` and ``nezha-tt-dev``, the inspection set ``nab-dev``) and ``--count`` fresh simulated RCA and
+inspection scenarios (seeds from ``--seed-start``, >= 1000) is copied with its metrics rewritten, seeded by
+``--seed`` and the bundle's name and never by its label (the faulty service is no likelier to be touched than
+any other):
+
+- **pod churn**: each service with probability ``--share``; each of its pods (every series carrying one
+  ``instance`` / ``pod`` value, or, when a series carries neither, a new ``instance`` label) is split at a random
+  time in the middle half of its samples: the samples after it carry a new pod name (``-xxxxx`` suffix replaced);
+- **dropped samples**: each sample removed with probability p (0, 2 %, 10 %), and, for each service with
+  probability ``--share``, a run of ``--gap`` consecutive scrapes missing from every series of it;
+- **both**: pod churn, then dropped samples.
+
+Everything is answered offline as ``bianque eval`` does and scored strictly: RCA top-1 / top-3 (a case that fails
+counts as a miss), inspection windows: labelled ones found whole (recall) and unlabelled ones warned of (false
+alarms).
+
+Usage::
+
+    .venv/bin/python benchmarks/messy_scrapes.py [--data DIR] [--sets nezha-ob,nezha-tt-dev,nab-dev] [--count 10]
+        [--seed-start 1000] [--seed 0] [--share 0.3] [--gap 3] [--variants ...] [--limit N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import string
+import sys
+import tempfile
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from common import (
+    SHARED_DATA,
+    BenchResult,
+    add_common_arguments,
+    bench_settings,
+    emit,
+    fraction,
+    fresh_scenarios,
+    linked_copy,
+    progress_bar,
+    seed_start_argument,
+)
+from rich.table import Table
+
+from agent.series import Series, median_gap
+
+POD_LABELS = ("instance", "pod")  # the labels naming the process a series was scraped from
+SIM_PATTERNS = ("rca", "inspection")
+DEFAULT_SETS = "nezha-ob,nezha-tt-dev,nab-dev"
+SUFFIX_CHARS = np.array(list(string.ascii_lowercase + string.digits))
+
+
+@dataclass(frozen=True)
+class Mess:
+    """One variant: pod churn or not, the share of samples dropped, and whether runs of scrapes go missing."""
+
+    churn: bool = False
+    drop: float = 0.0
+    gap: bool = False
+
+
+VARIANTS = {
+    "as given": Mess(),
+    "pod churn": Mess(churn=True),
+    "a missed run": Mess(gap=True),
+    "2% dropped + a missed run": Mess(drop=0.02, gap=True),
+    "10% dropped + a missed run": Mess(drop=0.10, gap=True),
+    "churn + 10% dropped + a missed run": Mess(churn=True, drop=0.10, gap=True),
+}
+
+
+def _pod_name(old: str, rng: np.random.Generator) -> str:
+    """A rescheduled pod's name: ``old`` with its last ``-`` part replaced by five random characters."""
+    head = old.rsplit("-", 1)[0] if "-" in old else old
+    return f"{head}-{''.join(rng.choice(SUFFIX_CHARS, 5))}"
+
+
+def _pod_of(series: Series) -> tuple[tuple[str, str], ...]:
+    return tuple((k, series.labels[k]) for k in POD_LABELS if series.labels.get(k))
+
+
+def _middle_half(stamps: np.ndarray) -> tuple[float, float]:
+    """The middle half of the times of the latest stretch of ``stamps`` (after the last break of over ten scrape
+    intervals: a bundle's history windows hold the same series a day or a week earlier)."""
+    times = np.unique(stamps)
+    if times.size < 2:
+        return (float(times[0]), float(times[0])) if times.size else (0.0, 0.0)
+    gaps = np.diff(times)
+    breaks = np.flatnonzero(gaps > 10 * np.median(gaps))
+    latest = times[breaks[-1] + 1:] if breaks.size else times
+    low, high = np.quantile(latest, [0.25, 0.75])
+    return float(low), float(high)
+
+
+def churned(series: Sequence[Series], rng: np.random.Generator, share: float) -> list[Series]:
+    """``series`` with the pods of each service picked with probability ``share`` restarted once (module
+    docstring): a series of a picked service becomes two, the old pod's samples and the new one's."""
+    by_service: dict[str, list[Series]] = defaultdict(list)
+    for s in series:
+        by_service[s.service or ""].append(s)
+    out: list[Series] = []
+    for service in sorted(by_service):
+        group = by_service[service]
+        if rng.random() >= share:
+            out += group
+            continue
+        splits: dict[tuple[tuple[str, str], ...], tuple[float, dict[str, str], dict[str, str]]] = {}
+        for s in group:
+            pod = _pod_of(s)
+            if pod not in splits:
+                old = dict(pod) or {"instance": _pod_name(f"{service}-0", rng)}
+                low, high = _middle_half(np.concatenate([g.timestamps for g in group if _pod_of(g) == pod]))
+                splits[pod] = (float(rng.uniform(low, high)), old, {k: _pod_name(v, rng) for k, v in old.items()})
+            at, old, new = splits[pod]
+            before = s.timestamps < at
+            for mask, labels in ((before, old), (~before, new)):
+                if mask.any():
+                    out.append(Series(s.metric, {**s.labels, **labels}, s.timestamps[mask], s.values[mask]))
+    return out
+
+
+def dropped(series: Sequence[Series], rng: np.random.Generator, share: float, p: float,
+            run: int) -> list[Series]:
+    """``series`` with each sample removed with probability ``p`` and, for each service picked with probability
+    ``share`` (``run`` > 0), every sample of it in one run of ``run`` of its scrape intervals, at a random time."""
+    by_service: dict[str, list[Series]] = defaultdict(list)
+    for s in series:
+        by_service[s.service or ""].append(s)
+    out: list[Series] = []
+    for service in sorted(by_service):
+        group = by_service[service]
+        missed: tuple[float, float] | None = None
+        if run and rng.random() < share:
+            stamps = np.concatenate([s.timestamps for s in group])
+            length = run * median_gap([s.timestamps for s in group])
+            start = float(rng.uniform(stamps.min(), max(stamps.max() - length, stamps.min())))
+            missed = (start, start + length)
+        for s in group:
+            keep = rng.random(len(s)) >= p
+            if missed is not None:
+                keep &= (s.timestamps < missed[0]) | (s.timestamps >= missed[1])
+            if keep.any():
+                out.append(Series(s.metric, dict(s.labels), s.timestamps[keep], s.values[keep]))
+    return out
+
+
+def messy_copy(bundle: Path, root: Path, mess: Mess, *, seed: int, share: float, run: int) -> Path:
+    """A copy of ``bundle`` under ``root`` with its metrics made messy so (``Mess``); every other file linked. The
+    randomness depends on ``seed`` and the bundle's name only."""
+    from agent.bundles.reader import load_bundle
+    from agent.bundles.writer import write_metrics_csv
+
+    if mess == Mess():
+        return linked_copy(bundle, root)
+    rng = np.random.default_rng([seed, zlib.crc32(bundle.name.encode())])
+    series = load_bundle(bundle).series
+    if mess.churn:
+        series = churned(series, rng, share)
+    if mess.drop or mess.gap:
+        series = dropped(series, rng, share, mess.drop, run if mess.gap else 0)
+    copy = linked_copy(bundle, root, {"metrics.csv", "metrics.csv.gz"})
+    write_metrics_csv(copy / "metrics.csv", series)
+    return copy
+
+
+def measured(label: str, bundles: Sequence[Path], settings) -> dict:  # noqa: ANN001
+    """Strict counts of one evaluation: RCA top-1 / top-3 of its actionable cases (a failed case a miss), labelled
+    inspection windows found whole, unlabelled ones warned of; and per case, the true cause's rank (RCA) or
+    whether the window was judged right (inspection)."""
+    from agent.eval.runner import evaluate
+
+    with progress_bar(label, len(bundles)) as advance:
+        report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
+    rca = report.by_pattern["rca"]
+    windows = [s for s in report.scores if s.pattern == "inspection"]
+    positive = [s for s in windows if s.expected_items]
+    return {"top1": rca.top1, "top3": rca.top3, "rca": rca.rca_cases, "failed": len(report.errors),
+            "found": sum(s.found_items >= s.expected_items for s in positive), "positive": len(positive),
+            "alarms": sum(s.false_alarms > 0 for s in windows if not s.expected_items),
+            "negative": len(windows) - len(positive),
+            "cases": {**{s.case: s.rank for s in report.scores if s.pattern == "rca" and not s.noise_label},
+                      **{s.case: (s.found_items >= s.expected_items) if s.expected_items else not s.false_alarms
+                         for s in windows},
+                      **dict.fromkeys(report.errors)}}
+
+
+def cell(counts: dict) -> str:
+    """A set's result as one table cell."""
+    parts = []
+    if counts["rca"] or (counts["failed"] and not counts["positive"]):
+        cases = counts["rca"] + counts["failed"]
+        parts.append(f"{counts['top1']} / {counts['top3']} of {cases}")
+    if counts["positive"] or counts["negative"]:
+        parts.append(f"recall {fraction(counts['found'], counts['positive'])}, "
+                     f"false alarms {fraction(counts['alarms'], counts['negative'])}")
+    return "; ".join(parts) or "—"
+
+
+def main(argv: list[str] | None = None) -> BenchResult:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED_DATA, help="directory of sets (default: %(default)s)")
+    parser.add_argument("--sets", default=DEFAULT_SETS, help="comma-separated real sets (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N bundles of each real set")
+    parser.add_argument("--count", type=int, default=10, help="fresh simulated scenarios per pattern (default 10; "
+                        "0: none)")
+    seed_start_argument(parser)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the mess (default 0)")
+    parser.add_argument("--share", type=float, default=0.3, help="probability a service's pods churn, and that it "
+                        "misses a run of scrapes (default 0.3)")
+    parser.add_argument("--gap", type=int, default=3, help="scrapes in a missed run (default 3)")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated variants (default: all)")
+    add_common_arguments(parser, knowledge=False)
+    args = parser.parse_args(argv)
+    variants = [v for v in args.variants.split(",") if v]
+    if unknown := [v for v in variants if v not in VARIANTS]:
+        parser.error(f"--variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
+    if not 0.0 <= args.share <= 1.0 or args.gap < 1:
+        parser.error("--share is a probability (0..1) and --gap at least 1")
+    from agent.eval.runner import find_bundles
+
+    rows: dict[str, dict[str, dict]] = {}
+    with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-messy-") as scratch:
+        root = Path(scratch)
+        groups = {}
+        for name in filter(None, args.sets.split(",")):
+            if not (args.data / name).is_dir():
+                raise SystemExit(f"{args.data / name}: no such set")
+            groups[name] = find_bundles(args.data / name)[: args.limit]
+        if args.count:
+            simulated = fresh_scenarios(root / "simulated", SIM_PATTERNS, args.count, args.seed_start)
+            groups["simulated"] = [p for paths in simulated.values() for p in paths]
+        for variant in variants:
+            rows[variant] = {}
+            for name, bundles in groups.items():
+                copies = [messy_copy(b, root / variant / name / b.parent.name, VARIANTS[variant], seed=args.seed,
+                                     share=args.share, run=args.gap) for b in bundles]
+                rows[variant][name] = measured(f"{variant}: {name}", copies, settings)
+    table = Table(title=f"Messy scrapes (share {args.share:g}, runs of {args.gap} scrapes, seed {args.seed}): strict "
+                        "RCA top-1 / top-3, inspection windows")
+    table.add_column("variant")
+    for name in groups:
+        table.add_column(name, justify="right")
+    for variant, sets in rows.items():
+        table.add_row(variant, *(cell(sets[name]) for name in groups))
+    return BenchResult(tables={"messy": table}, data={"share": args.share, "gap": args.gap, "seed": args.seed,
+                                                      "count": args.count, "variants": rows})
+
+
+if __name__ == "__main__":
+    result = main(sys.argv[1:])
+    emit(result, "--json" in sys.argv)
