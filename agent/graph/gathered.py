@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from agent.detectors.counters import rated
 from agent.detectors.histograms import histogram_quantiles, is_wait_bucket, is_wait_sum, mean_waits
+from agent.graph.continued import continued
 from agent.series import ChangeRecord, LogRecord, Series
 from agent.sources.base import label_matches
 from agent.status_labels import status_named
@@ -82,7 +83,8 @@ class SignalData:
 def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
     """signal id -> its series per service (current window and history offsets); cumulative counters are
     read as per-second rates (``agent.detectors.counters``), a latency histogram's buckets as the quantiles they
-    imply (``agent.detectors.histograms``)."""
+    imply (``agent.detectors.histograms``), a replaced pod's series continued by its successor's
+    (``continued``)."""
     out: dict[str, SignalData] = defaultdict(SignalData)
     buckets: dict[tuple[str, str, str], list[tuple[Series, str]]] = defaultdict(list)  # with where each came from
     for item in gathered.get("series", []):
@@ -98,6 +100,9 @@ def series_by_signal(gathered: Mapping[str, Any]) -> dict[str, SignalData]:
             out[signal].add(service, period, series, found[0][1])
     for data in out.values():
         _mean_waits(data)
+        for groups in (data.current, *data.history.values()):
+            for service, series in groups.items():
+                groups[service] = continued(series)
     return out
 
 

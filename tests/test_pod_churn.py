@@ -1,0 +1,62 @@
+"""A pod replaced mid-window: its successor's series continue its own, so the service is still judged."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agent.config import PROJECT_ROOT
+from agent.events import Event, Pattern
+from agent.graph.analysis import analyze_gathered
+from agent.graph.continued import continued
+from agent.graph.gathered import series_by_signal
+from agent.series import Series
+from agent.skills.library import load_library
+from tests.test_catch_all import T0, _gathered
+
+SPLIT = 52  # the minute the pod was replaced: after the RCA reference ends (ten minutes before the alert)
+
+
+def _series(metric: str, pod: str, minutes: range, **labels: str) -> Series:
+    times = T0 - 3600 + 60.0 * np.asarray(minutes, dtype=float)
+    return Series(metric, {"service": "svc", "instance": pod, **labels}, times, np.arange(len(minutes), dtype=float))
+
+
+def test_a_replaced_pods_series_is_continued_by_its_successors():
+    old, new = _series("m", "svc-a", range(0, SPLIT)), _series("m", "svc-b", range(SPLIT, 66))
+    replica = _series("m", "svc-c", range(0, 66))  # running beside both: another role's series
+    other_metric = _series("n", "svc-d", range(SPLIT, 66))
+    other_labels = _series("m", "svc-e", range(SPLIT, 66), route="/x")
+    no_pod = Series("m", {"service": "svc"}, new.timestamps, new.values)
+    out = continued([old, replica, new, other_metric, other_labels, no_pod])
+    joined = out[0]
+    assert joined.labels == old.labels  # under the first pod's labels: its history, a day back, still matches
+    assert np.array_equal(joined.timestamps, np.concatenate([old.timestamps, new.timestamps]))
+    assert np.array_equal(joined.values, np.concatenate([old.values, new.values]))
+    assert out[1:] == [replica, other_metric, other_labels, no_pod]  # the rest as they were, in order
+
+
+def test_successive_restarts_chain_and_each_successor_continues_the_latest_ended():
+    first, second = _series("m", "a-1", range(0, 20)), _series("m", "b-1", range(0, 47))
+    third, fourth = _series("m", "a-2", range(25, 45)), _series("m", "x-3", range(50, 66))
+    [one, two] = continued([first, second, third, fourth])
+    assert one.labels["instance"] == "a-1" and len(one) == 20 + 20  # a-2 began after a-1 ended, b-1 still ran
+    assert two.labels["instance"] == "b-1" and len(two) == 47 + 16  # b-1 ended after a-2: x-3 follows it
+
+
+def test_a_service_whose_pod_was_replaced_before_the_alert_is_still_judged():
+    skill = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
+    rng = np.random.default_rng(0)
+    latency = 0.2 + rng.normal(0.0, 0.01, 66)
+    latency[58:] += 0.3  # slow from two minutes before the alert, on the new pod
+    item = _gathered("latency", "request_latency_seconds", latency)
+    old = {**item, "labels": {"service": "svc", "instance": "svc-7d9-abcde"}, "t": item["t"][:SPLIT],
+           "v": item["v"][:SPLIT]}
+    new = {**item, "labels": {"service": "svc", "instance": "svc-7d9-fghij"}, "t": item["t"][SPLIT:],
+           "v": item["v"][SPLIT:]}
+    gathered = {"series": [old, new], "logs": [], "changes": []}
+    [series] = series_by_signal(gathered)["latency"].current["svc"]
+    assert len(series) == 66
+    event = Event(pattern=Pattern.RCA, time=T0, service="svc")
+    findings = analyze_gathered(skill, event, gathered, ["svc"], {"start": T0 - 3600, "end": T0 + 300, "anchor": T0})
+    slow = [f for f in findings if f.metric == "request_latency_seconds" and f.score >= 0.5]
+    assert slow and slow[0].subject == "svc/svc-7d9-abcde"
