@@ -60,3 +60,16 @@ def test_a_service_whose_pod_was_replaced_before_the_alert_is_still_judged():
     findings = analyze_gathered(skill, event, gathered, ["svc"], {"start": T0 - 3600, "end": T0 + 300, "anchor": T0})
     slow = [f for f in findings if f.metric == "request_latency_seconds" and f.score >= 0.5]
     assert slow and slow[0].subject == "svc/svc-7d9-abcde"
+
+
+def test_a_pod_label_is_read_as_instance_is_and_only_successors_of_one_role_are_joined():
+    def pod(name: str, minutes: range, **labels: str) -> Series:
+        times = T0 - 3600 + 60.0 * np.asarray(minutes, dtype=float)
+        return Series("m", {"service": "svc", "pod": name, **labels}, times, np.zeros(len(minutes)))
+
+    [joined] = continued([pod("p-1", range(0, 30)), pod("p-2", range(30, 66))])
+    assert joined.labels["pod"] == "p-1" and len(joined) == 66
+    canary = [pod("p-1", range(0, 30), version="v1"), pod("p-2", range(30, 66), version="v2")]
+    assert continued(canary) == canary  # a new version is another role: a release is judged by its versions
+    overlapping = [pod("p-1", range(0, 31)), pod("p-2", range(30, 66))]
+    assert continued(overlapping) == overlapping  # both scraped at minute 30: two processes, not one
