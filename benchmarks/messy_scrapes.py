@@ -13,7 +13,8 @@ any other):
   time in the middle half of its samples: the samples after it carry a new pod name (``-xxxxx`` suffix replaced);
 - **dropped samples**: each sample removed with probability p (0, 2 %, 10 %), and, for each service with
   probability ``--share``, a run of ``--gap`` consecutive scrapes missing from every series of it;
-- **both**: pod churn, then dropped samples.
+- **both**: pod churn, then dropped samples;
+- **scrape times jittered**: every sample's time moved by up to ``--jitter`` seconds either way.
 
 Everything is answered offline as ``bianque eval`` does and scored strictly: RCA top-1 / top-3 (a case that fails
 counts as a miss), inspection windows: labelled ones found whole (recall) and unlabelled ones warned of (false
@@ -22,7 +23,7 @@ alarms).
 Usage::
 
     .venv/bin/python benchmarks/messy_scrapes.py [--data DIR] [--sets nezha-ob,nezha-tt-dev,nab-dev] [--count 10]
-        [--seed-start 1000] [--seed 0] [--share 0.3] [--gap 3] [--variants ...] [--limit N] [--json]
+        [--seed-start 1000] [--seed 0] [--share 0.3] [--gap 3] [--jitter 5] [--variants ...] [--limit N] [--json]
 """
 
 from __future__ import annotations
@@ -62,11 +63,13 @@ SUFFIX_CHARS = np.array(list(string.ascii_lowercase + string.digits))
 
 @dataclass(frozen=True)
 class Mess:
-    """One variant: pod churn or not, the share of samples dropped, and whether runs of scrapes go missing."""
+    """One variant: pod churn or not, the share of samples dropped, whether runs of scrapes go missing, and whether
+    the scrape times jitter."""
 
     churn: bool = False
     drop: float = 0.0
     gap: bool = False
+    jitter: bool = False
 
 
 VARIANTS = {
@@ -76,6 +79,7 @@ VARIANTS = {
     "2% dropped + a missed run": Mess(drop=0.02, gap=True),
     "10% dropped + a missed run": Mess(drop=0.10, gap=True),
     "churn + 10% dropped + a missed run": Mess(churn=True, drop=0.10, gap=True),
+    "scrape times jittered": Mess(jitter=True),
 }
 
 
@@ -154,7 +158,18 @@ def dropped(series: Sequence[Series], rng: np.random.Generator, share: float, p:
     return out
 
 
-def messy_copy(bundle: Path, root: Path, mess: Mess, *, seed: int, share: float, run: int) -> Path:
+def jittered(series: Sequence[Series], rng: np.random.Generator, seconds: float) -> list[Series]:
+    """``series`` with every sample's time moved by up to ``seconds`` either way (uniformly), in order still."""
+    out = []
+    for s in series:
+        times = s.timestamps + rng.uniform(-seconds, seconds, len(s))
+        order = np.argsort(times, kind="stable")
+        out.append(Series(s.metric, dict(s.labels), times[order], s.values[order]))
+    return out
+
+
+def messy_copy(bundle: Path, root: Path, mess: Mess, *, seed: int, share: float, run: int,
+               jitter: float = 0.0) -> Path:
     """A copy of ``bundle`` under ``root`` with its metrics made messy so (``Mess``); every other file linked. The
     randomness depends on ``seed`` and the bundle's name only."""
     from agent.bundles.reader import load_bundle
@@ -168,6 +183,8 @@ def messy_copy(bundle: Path, root: Path, mess: Mess, *, seed: int, share: float,
         series = churned(series, rng, share)
     if mess.drop or mess.gap:
         series = dropped(series, rng, share, mess.drop, run if mess.gap else 0)
+    if mess.jitter:
+        series = jittered(series, rng, jitter)
     copy = linked_copy(bundle, root, {"metrics.csv", "metrics.csv.gz"})
     write_metrics_csv(copy / "metrics.csv", series)
     return copy
@@ -218,14 +235,16 @@ def main(argv: list[str] | None = None) -> BenchResult:
     parser.add_argument("--share", type=float, default=0.3, help="probability a service's pods churn, and that it "
                         "misses a run of scrapes (default 0.3)")
     parser.add_argument("--gap", type=int, default=3, help="scrapes in a missed run (default 3)")
+    parser.add_argument("--jitter", type=float, default=5.0, help="seconds a jittered scrape time moves at most, "
+                        "either way (default 5)")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated variants (default: all)")
     add_common_arguments(parser, knowledge=False)
     args = parser.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     if unknown := [v for v in variants if v not in VARIANTS]:
         parser.error(f"--variants: unknown {unknown}; known: {', '.join(VARIANTS)}")
-    if not 0.0 <= args.share <= 1.0 or args.gap < 1:
-        parser.error("--share is a probability (0..1) and --gap at least 1")
+    if not 0.0 <= args.share <= 1.0 or args.gap < 1 or args.jitter < 0:
+        parser.error("--share is a probability (0..1), --gap at least 1 and --jitter not negative")
     from agent.eval.runner import find_bundles
 
     rows: dict[str, dict[str, dict]] = {}
@@ -243,7 +262,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
             rows[variant] = {}
             for name, bundles in groups.items():
                 copies = [messy_copy(b, root / variant / name / b.parent.name, VARIANTS[variant], seed=args.seed,
-                                     share=args.share, run=args.gap) for b in bundles]
+                                     share=args.share, run=args.gap, jitter=args.jitter) for b in bundles]
                 rows[variant][name] = measured(f"{variant}: {name}", copies, settings)
     table = Table(title=f"Messy scrapes (share {args.share:g}, runs of {args.gap} scrapes, seed {args.seed}): strict "
                         "RCA top-1 / top-3, inspection windows")

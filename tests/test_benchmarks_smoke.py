@@ -819,3 +819,15 @@ def test_messy_scrapes_split_churned_pods_and_drop_samples_of_a_copy(bench, tmp_
     assert (messy / "event.yaml").is_symlink() and not (messy / "metrics.csv").is_symlink()
     as_given = module.messy_copy(CURATED_ONE, tmp_path / "given", module.Mess(), seed=1, share=1.0, run=3)
     assert (as_given / "metrics.csv").resolve() == (CURATED_ONE / "metrics.csv").resolve()
+
+
+def test_messy_scrapes_jitter_each_scrape_time_within_its_bound(bench, tmp_path):
+    module = bench("messy_scrapes")
+    given = {s.key(): s for s in load_bundle(CURATED_ONE).series}
+    copy = module.messy_copy(CURATED_ONE, tmp_path / "jitter", module.Mess(jitter=True), seed=1, share=1.0, run=3,
+                             jitter=5.0)
+    jittered = {s.key(): s for s in load_bundle(copy).series}
+    assert jittered.keys() == given.keys()
+    moved = np.concatenate([jittered[k].timestamps - given[k].timestamps for k in given])
+    assert np.abs(moved).max() <= 5.0 and np.count_nonzero(moved) > 0.9 * moved.size
+    assert all(np.array_equal(jittered[k].values, given[k].values) for k in given)
