@@ -54,8 +54,9 @@ def test_a_fault_two_samples_old_is_found_on_five_minute_data():
 
 def test_the_rca_reference_ends_at_least_three_samples_before_the_alert():
     anchor = T0 + 7200
-    assert reference_split(Pattern.RCA, T0, anchor + 300, anchor) == anchor - RECENT_REFERENCE_GAP_S
-    assert reference_split(Pattern.RCA, T0, anchor + 300, anchor, step=STEP) == anchor - 3 * STEP
+    # each half a sample before the sample it falls on, which stays after it
+    assert reference_split(Pattern.RCA, T0, anchor + 300, anchor) == anchor - RECENT_REFERENCE_GAP_S - 30.0
+    assert reference_split(Pattern.RCA, T0, anchor + 300, anchor, step=STEP) == anchor - 3 * STEP - STEP / 2
 
 
 def _finding(step: float) -> Finding:

@@ -101,4 +101,16 @@ def test_the_reference_holds_the_first_three_samples_whenever_they_lie_before_th
 def test_data_beginning_too_late_for_three_samples_before_the_alert_keeps_the_usual_split():
     start, step = 1_700_000_000.0, 60.0
     anchor = start + 1.5 * step  # two samples before the alert: no floor to raise the split to
-    assert reference_split(Pattern.RCA, start, anchor + 600, anchor, step=step) == start + 0.5 * (anchor - start)
+    # mid-way to the alert, moved to between the samples around it (start and start + step)
+    assert reference_split(Pattern.RCA, start, anchor + 600, anchor, step=step) == start + 0.5 * step
+
+
+def test_an_rca_reference_ends_between_two_samples_so_a_late_scrape_stays_on_its_side():
+    start, step = 1_000.0, 60.0
+    anchor = start + 26 * step  # ten minutes before it is a sample's time
+    split = reference_split(Pattern.RCA, start, anchor + 300, anchor, step=step)
+    assert (split - start) % step == step / 2  # half a scrape from the samples on either side
+    assert abs(split - (anchor - 600.0)) <= step / 2  # still about ten minutes before the alert
+    for sample in (start + 15 * step, start + 16 * step):  # the last in the reference, the first after it
+        early, late = sample - 5.0, sample + 5.0  # scraped a few seconds early or late
+        assert (early < split) == (late < split) == (sample < split)

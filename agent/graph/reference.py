@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from agent.detectors.calibration import MIN_REFERENCE
 from agent.events import Pattern
 from agent.series import DEFAULT_STEP_S
@@ -25,7 +27,16 @@ def reference_split(pattern: Pattern, start: float, end: float, anchor: float, r
             return reference_end
         return start + 0.5 * (end - start)  # no data before the window: its first half is the reference
     gap = max(RECENT_REFERENCE_GAP_S, RECENT_REFERENCE_GAP_SAMPLES * step)
-    split = max(start + 0.5 * (anchor - start), anchor - gap)
+    split = between_samples(max(start + 0.5 * (anchor - start), anchor - gap), start, step)
     if start + (MIN_REFERENCE - 1) * step >= anchor:  # fewer samples than that before the anchor: no floor
         return split
     return max(split, min(start + (MIN_REFERENCE - 0.5) * step, anchor))  # just past the MIN_REFERENCE-th sample
+
+
+def between_samples(split: float, start: float, step: float) -> float:
+    """``split`` moved to the middle between the samples of the grid ``start + k * step`` before and at or after it
+    (which side each sample is on is unchanged): a reference that ends on a sample's time, or a second from it,
+    would take or leave that sample by a scrape a few seconds early or late."""
+    if step <= 0 or split <= start:
+        return split
+    return start + (math.ceil((split - start) / step) - 0.5) * step
