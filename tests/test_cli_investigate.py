@@ -317,8 +317,8 @@ def test_ask_rejects_an_empty_question():
 
 
 def stepped_inspection(path: Path) -> Path:
-    """An inspection bundle: two days of a quiet series that dropped by half from 90 to 30 minutes before the
-    inspection, and recovered."""
+    """An inspection bundle: two days of a quiet queue that grew by half from 90 to 30 minutes before the
+    inspection, and recovered (a queue is bad when it grows)."""
     import numpy as np
 
     from agent.bundles.writer import write_bundle
@@ -328,7 +328,7 @@ def stepped_inspection(path: Path) -> Path:
     end = 1772445600.0  # 2026-03-02T10:00:00Z
     times = np.arange(end - 2 * 86400, end + 1, 300.0)
     values = 100.0 + np.random.default_rng(2).normal(0.0, 2.0, times.size)
-    values[(times >= end - 90 * 60) & (times < end - 30 * 60)] -= 50.0
+    values[(times >= end - 90 * 60) & (times < end - 30 * 60)] += 50.0
     event = Event(pattern=Pattern.INSPECTION, time=end, service="orders",
                   scope=InspectionScope(services=["orders"], window="2h"))
     return write_bundle(path, event, [Series("queue_depth", {"service": "orders"}, times, values)])
@@ -341,7 +341,7 @@ def test_inspect_options_narrow_a_bundles_inspection_at_its_own_time(tmp_path):
     assert flagged["judged"] and any(item["service"] == "orders" for item in flagged["items"])
     assert invoke_json("inspect", "--bundle", bundle, "--service", "orders")["verdict"] == flagged
     recent = invoke_json("inspect", "--bundle", bundle, "--window", "10m")["verdict"]
-    assert recent["judged"] and recent["items"] == []  # the drop had passed by the last 10 minutes
+    assert recent["judged"] and recent["items"] == []  # the rise had passed by the last 10 minutes
     result = runner.invoke(app, ["inspect", "--bundle", bundle, "--window", "3x"])
     assert result.exit_code == 2 and "--window" in flat(result.output)
     nothing = runner.invoke(app, ["inspect", "--bundle", bundle, "--window", "0"])  # was the Skill's look-back
