@@ -106,15 +106,19 @@ def _middle_half(stamps: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _by_service(series: Sequence[Series]) -> list[tuple[str, list[Series]]]:
+    """``series`` grouped by service, in service order."""
+    groups: dict[str, list[Series]] = defaultdict(list)
+    for s in series:
+        groups[s.service or ""].append(s)
+    return sorted(groups.items())
+
+
 def churned(series: Sequence[Series], rng: np.random.Generator, share: float) -> list[Series]:
     """``series`` with the pods of each service picked with probability ``share`` restarted once (module
     docstring): a series of a picked service becomes two, the old pod's samples and the new one's."""
-    by_service: dict[str, list[Series]] = defaultdict(list)
-    for s in series:
-        by_service[s.service or ""].append(s)
     out: list[Series] = []
-    for service in sorted(by_service):
-        group = by_service[service]
+    for service, group in _by_service(series):
         if rng.random() >= share:
             out += group
             continue
@@ -137,12 +141,8 @@ def dropped(series: Sequence[Series], rng: np.random.Generator, share: float, p:
             run: int) -> list[Series]:
     """``series`` with each sample removed with probability ``p`` and, for each service picked with probability
     ``share`` (``run`` > 0), every sample of it in one run of ``run`` of its scrape intervals, at a random time."""
-    by_service: dict[str, list[Series]] = defaultdict(list)
-    for s in series:
-        by_service[s.service or ""].append(s)
     out: list[Series] = []
-    for service in sorted(by_service):
-        group = by_service[service]
+    for _service, group in _by_service(series):
         missed: tuple[float, float] | None = None
         if run and rng.random() < share:
             stamps = np.concatenate([s.timestamps for s in group])
