@@ -65,16 +65,23 @@ def persistent_alarm(beyond: np.ndarray, k: int, m: int) -> int | None:
     return None
 
 
+def excursion_start(gains: np.ndarray, cost: float) -> int:
+    """Where the one-sided CUSUM ``S = max(0, S + gain - cost)`` of ``gains`` last left zero: the index after the
+    last point at which it stood at zero (``gains.size`` when it ends there)."""
+    s, start = 0.0, 0
+    for i, gain in enumerate(gains.tolist()):
+        s = max(0.0, s + gain - cost)
+        if s == 0.0:
+            start = i + 1
+    return start
+
+
 def cusum_start(z: np.ndarray, alarm: int, drift: float) -> int:
     """Start of the one-sided CUSUM excursion (``S = max(0, S + min(z, 2 drift) - drift)``) that contains ``alarm``.
     Each point counts at most at twice the drift (the alarm level, as a Huber CUSUM caps it): one far spike would
     otherwise keep ``S`` up for many minutes and date a later onset back to it."""
-    s, start = 0.0, 0
-    for i in range(alarm + 1):
-        s = max(0.0, s + min(float(z[i]), 2.0 * drift) - drift)
-        if s == 0.0:
-            start = i + 1
-    return min(start, alarm)
+    capped = np.minimum(np.asarray(z[:alarm + 1], dtype=float), 2.0 * drift)
+    return min(excursion_start(capped, drift), alarm)
 
 
 def run_end(flags: np.ndarray, start: int, max_gap: int = 1) -> int:

@@ -27,6 +27,7 @@ from scipy.special import betainc
 
 from agent.detectors.calibration import JITTER, MIN_EXCURSION, SHORT_REFERENCE, resolution, without_episodes
 from agent.detectors.capacity import capacity_limit
+from agent.detectors.changepoint import excursion_start
 from agent.detectors.direction import bad_signs
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import relative_change
@@ -100,14 +101,9 @@ def stretches(size: int) -> list[int]:
 def shift_start(values: np.ndarray, rate: float, shifted: float) -> int:
     """Where the rate left ``rate`` for ``shifted``: the start of the Poisson CUSUM excursion (Page's, each sample
     adding its log-likelihood ratio ``x log(shifted / rate) - (shifted - rate)``) that runs to the end, as the onset
-    detector dates its onset (``changepoint.cusum_start``); at least ``MIN_RUN`` samples before the end."""
+    detector dates its onset (``changepoint.excursion_start``); at least ``MIN_RUN`` samples before the end."""
     ratio = math.log(max(shifted, 1e-3) / rate)
-    total, start = 0.0, 0
-    for i, x in enumerate(values):
-        total = max(0.0, total + float(x) * ratio - (shifted - rate))
-        if total == 0.0:
-            start = i + 1
-    return min(start, values.size - MIN_RUN)
+    return min(excursion_start(np.asarray(values, dtype=float) * ratio, shifted - rate), values.size - MIN_RUN)
 
 
 def locate_rate_shift(values: np.ndarray, reference: np.ndarray, *, direction: str = "both",
