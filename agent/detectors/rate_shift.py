@@ -151,12 +151,13 @@ def service_totals(series: Sequence[Series], start: float, end: float) -> list[t
             groups.setdefault((s.service, s.metric), []).append(s)
     totals = []
     for (service, metric), members in sorted(groups.items()):
-        if any(subject_of(s) == service and len(s.between(start, end)) for s in members) or len(members) < 2:
+        inside = [s.between(start, end) for s in members]
+        if any(subject_of(s) == service and len(w) for s, w in zip(members, inside, strict=True)) or len(members) < 2:
             continue
-        units = [counting_unit(s.between(start, end).values) for s in members]
+        units = [counting_unit(w.values) for w in inside]
         if None in units or max(units) > (1.0 + JITTER) * min(units):
             continue
-        common = reduce(np.intersect1d, (s.between(start, end).timestamps for s in members))
+        common = reduce(np.intersect1d, (w.timestamps for w in inside))
         counts = sum(np.round(s.values[np.searchsorted(s.timestamps, common)] / u)  # one sample a time, repeats or not
                      for s, u in zip(members, units, strict=True))
         totals.append((Series(metric, {"service": service}, common, counts * min(units)), min(units)))
