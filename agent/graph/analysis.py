@@ -151,7 +151,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             # RCA: weak evidence keeps every service rankable; inspection: a point far beyond anything
             # the reference did is worth reporting even when it does not last.
             inspection = event.pattern == Pattern.INSPECTION
-            unclear = series if inspection else _without(series, onsets)
+            clear = set() if inspection else {(f.subject, f.metric) for f in onsets}
+            unclear = [s for s in series if (subject_of(s), s.metric) not in clear]
             deviations = detect_deviation(unclear, start=first, end=end, baseline_end=baseline_end,
                                           direction=direction, max_score=1.0 if inspection else WEAK_SCORE,
                                           min_effect=signal.min_effect if inspection else 0.0,
@@ -160,7 +161,7 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             if not inspection:  # a count of a few requests a sample: its rate over the window, where stronger
                 deviations = _strongest_per_series(deviations + detect_rate_shift(
                     series, start=first, end=end, baseline_end=baseline_end, direction=direction,
-                    set_aside_episodes=set_aside, found={(f.subject, f.metric) for f in onsets}, **common))
+                    set_aside_episodes=set_aside, found=clear, **common))
             onsets += deviations
         if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
             onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
@@ -172,12 +173,6 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             onsets = _strongest_per_series(onsets)
         found += [_with_activity(f, series, anchor, step) for f in onsets]
     return found
-
-
-def _without(series: Sequence[Series], findings: Sequence[Finding]) -> list[Series]:
-    """The series no Finding of ``findings`` is about (by subject and metric)."""
-    found = {(f.subject, f.metric) for f in findings}
-    return [s for s in series if (subject_of(s), s.metric) not in found]
 
 
 def _strongest_per_series(findings: list[Finding]) -> list[Finding]:
