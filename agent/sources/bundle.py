@@ -84,8 +84,7 @@ class BundleMetricSource:
         problem = self.limits.problem(found)
         if problem:
             return SourceResult.failed(self.name, request, problem)
-        cut = truncated or (self.bundle.capture is not None and self.bundle.capture.answered_in_part(query.asked()))
-        return SourceResult.of(self.name, request, found, cut)
+        return SourceResult.of(self.name, request, found, truncated or answered_in_part(self.bundle, query.asked()))
 
     def label_names(self, start: float, end: float) -> set[str]:
         """The label names of the bundle's series (metrics.csv's columns past the value; the window aside)."""
@@ -163,8 +162,7 @@ class BundleLogSource:
         else:
             kept, truncated = stratified(found, request.limit, _service_and_level)
         asked = as_asked(request)
-        cut = truncated or (self.bundle.capture is not None and self.bundle.capture.answered_in_part(asked))
-        return SourceResult.of(self.name, asked, kept, cut)
+        return SourceResult.of(self.name, asked, kept, truncated or answered_in_part(self.bundle, asked))
 
     def services(self, start: float | None = None, end: float | None = None) -> list[str]:
         """Services that have log lines (in ``[start, end]`` when given), sorted; those the live sources listed for
@@ -211,6 +209,12 @@ class BundleChangeSource:
     def services(self) -> list[str]:
         """Services that have changes, sorted."""
         return sorted({c.service for c in self.bundle.changes})
+
+
+def answered_in_part(bundle: CaseBundle, asked: dict[str, object]) -> bool:
+    """Whether a live case's store answered the request ``asked`` only in part, as its bundle kept it
+    (``capture.yaml``, :meth:`Capture.answered_in_part`); never for a bundle no live run kept."""
+    return bundle.capture is not None and bundle.capture.answered_in_part(asked)
 
 
 def listed_services(bundle: CaseBundle, start: float | None, end: float | None) -> list[str] | None:
