@@ -311,3 +311,22 @@ def test_cases_show_says_when_a_cases_kept_data_is_gone(memory):
     shutil.rmtree(kept.root / case_id)
     shown = CliRunner().invoke(app, ["cases", "show", case_id], terminal_width=300)
     assert f"data {kept.root / case_id} (gone: the case cannot be replayed)" in shown.stdout, shown.stdout
+
+
+def test_a_correction_of_a_case_whose_kept_data_is_gone_says_so_and_is_stored(memory):
+    """``correct`` stored a correction of a case whose data was pruned without a word: the engineer then expected
+    ``skills refine`` to replay it."""
+    kept = get_settings().case_data
+    assert kept is not None
+    case_id = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+    shutil.rmtree(kept.root / case_id)
+    result = CliRunner().invoke(app, ["correct", case_id, "--wrong", "--service", "db", "--fault", "slow_dependency",
+                                      "--no-index"])
+    said = " ".join(result.stdout.split())
+    assert result.exit_code == 0, result.output
+    assert f"note: case {case_id}'s data is gone ({kept.root / case_id}: its kept data pruned" in said, said
+    assert "replays cannot use the case" in said
+    assert [c.root_cause_fault for c in memory.get_case(case_id).corrections] == ["slow_dependency"]
+    kept_case = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+    notes = correct_case(memory, kept_case, correct=False, service="db", fault="slow_dependency").notes
+    assert not [note for note in notes if "gone" in note]

@@ -19,6 +19,7 @@ from typing import Any
 from agent.events import Pattern
 from agent.memory.corrections import name_length_problem, stored_name
 from agent.memory.errors import InvalidInputError
+from agent.memory.lines import data_gone
 from agent.memory.records import CaseRecord, CorrectionRecord
 from agent.memory.truth import Truth, judge, truth_from_correction
 from agent.names import name_problem
@@ -230,6 +231,9 @@ def correct_case(
         result = CorrectionResult(case=case, correction=stored, truth=truth_from_correction(case, stored))
     if (unheard := _unheard_of(case, said["root_cause_service"])) is not None:
         result.notes.append(f"{unheard.describe()}: stored as given")
+    if data_gone(case.bundle_path):
+        result.notes.append(f"case {case.id}'s data is gone ({case.bundle_path}: its kept data pruned, or the folder "
+                            "moved away): `skills refine` and replays cannot use the case; the correction is stored")
     if knowledge is None:
         return result
     if index:

@@ -11,9 +11,15 @@ from agent.verdict import Verdict
 SHORT_PATTERN = {"release_interception": "release", "inspection": "inspection", "rca": "rca"}
 
 
+def data_gone(bundle_path: str | None) -> bool:
+    """Whether a case's bundle is gone (its kept data pruned, or the folder moved away): no replay reads it. A case
+    with none (investigated on live sources, no data kept) has nothing gone."""
+    return bool(bundle_path) and not Path(bundle_path or "").is_dir()
+
+
 def data_line(bundle_path: str) -> str:
-    """A case's bundle, said gone when it is (its kept data pruned, or the folder moved away): no replay reads it."""
-    return bundle_path if Path(bundle_path).is_dir() else f"{bundle_path} (gone: the case cannot be replayed)"
+    """A case's bundle, said gone when it is (:func:`data_gone`)."""
+    return f"{bundle_path} (gone: the case cannot be replayed)" if data_gone(bundle_path) else bundle_path
 
 
 def answer_line(verdict: Verdict | None) -> str:
