@@ -176,3 +176,23 @@ def test_a_live_run_listing_a_name_no_bundle_takes_keeps_a_capture_its_reader_re
     kept = capture_bundle(tmp_path / "live", alert_event().model_dump(mode="json"), {
         **gathered, "logs": [{"ts": T0 - 60, "service": "api", "level": "ERROR", "message": "timeout"}]})
     assert kept is not None and load_bundle(kept).topology.as_dict() == {"api": [], "gateway": ["api"]}
+
+
+def test_unknown_keys_of_a_capture_are_warned_of_with_their_file_line_and_key(tmp_path):
+    """event.yaml and topology.yaml warn of a key no field reads; capture.yaml ignored one silently (``log_spans:``:
+    the replay read the store's span off the kept lines, and no one was told)."""
+    path = kept_bundle_with_capture(tmp_path, (
+        "log_spans: {asked: [1, 2]}\n"
+        "log_span: {asked: [1, 2], line: [1.5, 1.5]}\n"
+        "services_listed:\n  - {asked: [1, 2], services: [api], service: db}\n"
+        "calls_read: {calls: {gateway: [api]}, note: []}\n"
+        "truncated_logs:\n  - {services: [api], start: 1, end: 2, levels: [], patterns: [], limit: 1, newer: 1}\n"))
+    warnings: list = []
+    bundle, errors = read_bundle(path, warnings)
+    assert not errors and bundle is not None and bundle.capture is not None
+    said = {(w.file, w.line, w.field): w.message for w in warnings}
+    file = str(path / "capture.yaml")
+    assert set(said) == {(file, 1, "log_spans"), (file, 2, "log_span.line"), (file, 4, "services_listed.0.service"),
+                         (file, 5, "calls_read.note")}, warnings  # a request asked keeps all its keys
+    assert said[file, 1, "log_spans"].startswith("unknown key ignored (did you mean 'log_span'?); only log_span, ")
+    assert said[file, 2, "log_span.line"] == "unknown key ignored (did you mean 'lines'?); only asked, lines are read"

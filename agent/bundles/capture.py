@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from agent.bundles.errors import BundleError
-from agent.bundles.yaml_lines import load_optional_yaml, report_validation, to_plain
+from agent.bundles.errors import BundleError, BundleWarning, ErrorLog
+from agent.bundles.yaml_lines import load_optional_yaml, report_validation, to_plain, warn_unknown_keys
 from agent.names import name_problem
 
 CAPTURE_FILE = "capture.yaml"
@@ -179,16 +179,33 @@ def capture_of(gathered: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def read_capture(path: Path, label: str) -> tuple[Capture | None, list[BundleError]]:
-    """The capture of ``path`` (absent, or no YAML document: None) and its problems, each with its line and field."""
+def read_capture(path: Path, label: str,
+                 warnings: list[BundleWarning] | None = None) -> tuple[Capture | None, list[BundleError]]:
+    """The capture of ``path`` (absent, or no YAML document: None) and its problems, each with its line and field;
+    the keys it ignores are added to ``warnings`` when given (:func:`_warn_ignored`)."""
     log, data = load_optional_yaml(path, label)
     if data is None:
         return None, log.result()
     if not isinstance(data, dict):
-        log.add("must be a mapping (log_span, services_listed, calls_read, truncated_logs, truncated_metrics)")
+        log.add(f"must be a mapping ({', '.join(Capture.model_fields)})")
         return None, log.result()
     try:
-        return Capture.model_validate(to_plain(data)), []
+        capture = Capture.model_validate(to_plain(data))
     except ValidationError as exc:
         report_validation(log, data, exc)
         return None, log.result()
+    if warnings is not None:
+        _warn_ignored(log, data)
+        warnings += log.warnings
+    return capture, []
+
+
+def _warn_ignored(log: ErrorLog, data: dict) -> None:
+    """Warn on the keys of a valid capture that no part reads (``log_spans:``, ``services_listed[0].service:``); a
+    request answered in part keeps every key it was asked with (:meth:`Capture.answered_in_part` compares them)."""
+    parts: list[tuple[tuple[str | int, ...], type[BaseModel]]] = [((), Capture)]
+    parts += [((name,), model) for name, model in (("log_span", LogSpan), ("calls_read", CallsRead))
+              if isinstance(data.get(name), dict)]
+    parts += [(("services_listed", i), ServicesListed) for i in range(len(data.get("services_listed") or []))]
+    for loc, model in parts:
+        warn_unknown_keys(log, data, loc, model.model_fields, f"only {', '.join(model.model_fields)} are read")

@@ -72,7 +72,7 @@ def read_bundle(path: str | Path, warnings: list[BundleWarning] | None = None,
     errors += more
     topology, more = read_topology(root / "topology.yaml", str(root / "topology.yaml"), found)
     errors += more
-    capture, more = read_capture(root / CAPTURE_FILE, str(root / CAPTURE_FILE))
+    capture, more = read_capture(root / CAPTURE_FILE, str(root / CAPTURE_FILE), found)
     errors += more
     if warnings is not None:
         warnings += found
