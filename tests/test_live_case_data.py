@@ -138,7 +138,8 @@ def test_cases_prune_data_says_what_would_go_and_removes_it_unless_dry_run(memor
     age(kept.root)
     dry = CliRunner().invoke(app, ["cases", "prune-data", "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
-    assert json.loads(dry.stdout) == {"dry_run": True, "cases": [old], "failed": {}}
+    assert json.loads(dry.stdout) == {"dry_run": True, "cases": [old], "failed": {}, "orphans": [],
+                                      "orphans_removed": False}
     assert sorted(os.listdir(kept.root)) == sorted([old, corrected])
     done = CliRunner().invoke(app, ["cases", "prune-data"])
     assert done.exit_code == 0, done.output
@@ -330,3 +331,35 @@ def test_a_correction_of_a_case_whose_kept_data_is_gone_says_so_and_is_stored(me
     kept_case = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
     notes = correct_case(memory, kept_case, correct=False, service="db", fault="slow_dependency").notes
     assert not [note for note in notes if "gone" in note]
+
+
+def test_cases_prune_data_lists_the_old_data_of_cases_this_database_does_not_hold_and_removes_it_with_orphans(
+        memory, tmp_path):
+    """The data of a case this database does not hold (its database reset, or another's sharing the home) was never
+    pruned and never mentioned: it stayed for good, unseen."""
+    kept = get_settings().case_data
+    assert kept is not None
+    with Memory(f"sqlite:///{tmp_path / 'gone.db'}") as other:
+        orphan, read = (investigate(alert_event(), replace(live(), memory=other), source="api").case_id
+                        for _ in range(2))
+    folder = str(kept.root / read)  # ours read as a corrected case's bundle: spared
+    again = investigate(load_bundle(folder).event, bundle_toolkit(folder, get_settings(), library=graph_library(),
+                                                                  memory=memory), source="cli", bundle_path=folder)
+    correct_case(memory, again.case_id, correct=False, service="db", fault="slow_dependency")
+    ours = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+    age(kept.root)
+
+    def prune(*args: str) -> str:
+        result = CliRunner().invoke(app, ["cases", "prune-data", *args], terminal_width=300)
+        assert result.exit_code == 0, result.output
+        return " ".join(result.stdout.split())
+
+    listed = json.loads(prune("--dry-run", "--json", "--orphans"))
+    assert (listed["cases"], listed["orphans"], listed["orphans_removed"]) == ([ours], [orphan], False)
+    said = prune()
+    assert "kept the data of 1 case(s) older than 7 day(s) this database does not hold" in said, said
+    assert f"--orphans removes it {orphan}" in said and sorted(os.listdir(kept.root)) == sorted([orphan, read])
+    said = prune("--orphans")
+    assert f"removed the kept data of 1 case(s) this database does not hold, older than 7 day(s) {orphan}" in said
+    assert os.listdir(kept.root) == [read]
+    assert json.loads(prune("--orphans", "--json"))["orphans"] == []

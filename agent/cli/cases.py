@@ -222,13 +222,17 @@ def list_queue(
 @cases_app.command("prune-data")
 def prune_data(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Say which cases' data would go; remove nothing.")] = False,
+    orphans: Annotated[bool, typer.Option(
+        "--orphans", help="Also remove the old data of cases this database does not hold (listed either way): only "
+        "when no other database shares this BIANQUE_HOME, since they may be its cases'.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Remove the kept data of old live cases no one corrected ($BIANQUE_HOME/case-data, BIANQUE_CASE_DATA_DAYS).
 
     Live runs and `bianque serve --with-scheduler` do this about hourly on their own. Only cases this database
-    holds are pruned: another database's cases in a shared BIANQUE_HOME are left alone. Exit code 1 when a case's
-    data could not be removed (each said on stderr).
+    holds are pruned: another database's cases in a shared BIANQUE_HOME are left alone. The old folders of cases it
+    does not hold (orphans: another database's, or of cases no database holds any more) are listed, and removed
+    with --orphans. Exit code 1 when a case's data could not be removed (each said on stderr).
     """
     from agent.bundles.case_data import prune_case_data
 
@@ -238,13 +242,23 @@ def prune_data(
     failed: dict[str, str] = {}
     with user_errors(*MEMORY_ERRORS, OSError), Memory() as memory:
         removed = prune_case_data(kept, memory.prunable_among, dry_run=dry_run, failed=failed)
+        strays = prune_case_data(kept, memory.orphans_among, dry_run=dry_run or not orphans, failed=failed)
     if as_json:
-        print_json({"dry_run": dry_run, "cases": removed, "failed": failed})
+        print_json({"dry_run": dry_run, "cases": removed, "failed": failed, "orphans": strays,
+                    "orphans_removed": orphans and not dry_run})
     else:
         verb = "would remove" if dry_run else "removed"
         days = f"{kept.keep_s / 86400:g}"
-        console.print(f"{verb} the kept data of {len(removed)} uncorrected case(s) older than {days} day(s) "
-                      f"from {escape(str(kept.root))}" + "".join(f"\n  {escape(c)}" for c in removed), highlight=False)
+        said = [f"{verb} the kept data of {len(removed)} uncorrected case(s) older than {days} day(s) from "
+                f"{escape(str(kept.root))}", *(f"  {escape(c)}" for c in removed)]
+        if strays:
+            said.append(f"{verb} the kept data of {len(strays)} case(s) this database does not hold, older than {days} "
+                        "day(s)" if orphans else
+                        f"kept the data of {len(strays)} case(s) older than {days} day(s) this database does not hold "
+                        "(another database's sharing this home, or of cases no database holds any more): "
+                        "--orphans removes it")
+            said += [f"  {escape(c)}" for c in strays]
+        console.print("\n".join(said), highlight=False)
     for case_id, problem in failed.items():
         warn(f"{case_id}: not removed: {problem}")
     if failed:

@@ -109,12 +109,25 @@ class CorrectionStore(Store):
         database. Nor is one whose folder a corrected case reads as its bundle (``rca --bundle`` over a kept case's
         data: a folder of that name, wherever it is, is spared). One query per 500 ids, however many are asked
         (housekeeping asks about every old case's data), and one for the corrected cases' bundles."""
+        return self._kept_data_among(case_ids, held=True)
+
+    def orphans_among(self, case_ids: Iterable[str]) -> set[str]:
+        """Which of ``case_ids`` this store holds no case of: kept data no prune of this store removes (another
+        database's, sharing ``BIANQUE_HOME``, or of a case no database holds any more). A folder a corrected case
+        reads as its bundle is spared, as by :meth:`prunable_among`, which it queries as."""
+        return self._kept_data_among(case_ids, held=False)
+
+    def _kept_data_among(self, case_ids: Iterable[str], *, held: bool) -> set[str]:
+        """``held``: the ids of ``case_ids`` this store holds uncorrected; else those it holds no case of. Either
+        less the folder names its corrected cases read as their bundles."""
         wanted, found = sorted(set(case_ids)), set()
         corrected = exists().where(CorrectionRow.case_id == CaseRow.id)
         with self._read() as session:
             for start in range(0, len(wanted), PRUNABLE_AMONG_CHUNK):
-                chunk = wanted[start:start + PRUNABLE_AMONG_CHUNK]
-                found.update(session.scalars(select(CaseRow.id).where(CaseRow.id.in_(chunk), ~corrected)))
+                chunk = CaseRow.id.in_(wanted[start:start + PRUNABLE_AMONG_CHUNK])
+                found.update(session.scalars(select(CaseRow.id).where(chunk, ~corrected) if held
+                                             else select(CaseRow.id).where(chunk)))
+            found = found if held else set(wanted) - found
             if found:
                 read = session.scalars(select(CaseRow.bundle_path).where(CaseRow.bundle_path.is_not(None), corrected))
                 found.difference_update(PurePath(path).name for path in read)
