@@ -74,7 +74,8 @@ class Verdict(BaseModel):
         description="False when the data could not answer the question (no data at all, or too little "
         "since a change began): the answer is then the fail-safe one (attention / hold).",
     )
-    reasoner: str = Field(default="", description="Which reasoner answered: offline or llm:<model>.")
+    reasoner: str = Field(default="", description="What decided: offline, llm:<model>, or fail-safe over llm:<model> "
+                          "(the fail-safe verdict replaced the model's answer: the data could not answer).")
 
     def inspection_level(self) -> Severity | None:
         """An inspection's overall severity: the most severe of ``overall`` and its items' (None: no item and no

@@ -209,7 +209,7 @@ def test_an_llm_cannot_turn_could_not_judge_into_no_attention(fake_llm):
     result = llm().reason(gap_pack("rca"), make_skill("rca"))
     assert result.verdict.needs_attention is True and result.verdict.judged is False
     assert result.verdict.attention_reason.startswith("could not judge")
-    assert result.verdict.reasoner == "llm:fake-model" and "fail-safe" in result.notes[-1]
+    assert result.verdict.reasoner == "fail-safe over llm:fake-model" and "fail-safe" in result.notes[-1]
 
 
 def test_a_model_answer_the_fail_safe_replaced_is_recorded_so_not_as_accepted(fake_llm):

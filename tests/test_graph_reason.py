@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -22,7 +23,15 @@ from agent.reasoners.llm import LLMReasoner
 from agent.runtime import bundle_toolkit
 from agent.verdict import Verdict
 from tests.fakes.openai_server import FAKE_API_KEY, Reply
-from tests.fixtures.graph.world import UNNAMED_METRICS, advance, alert_event, make_toolkit, start_state
+from tests.fixtures.graph.world import (
+    UNNAMED_METRICS,
+    RecordingLogSource,
+    RecordingMetricSource,
+    advance,
+    alert_event,
+    make_toolkit,
+    start_state,
+)
 
 MAX_FINDINGS = 3
 SMALL_BUNDLE = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
@@ -153,3 +162,16 @@ def test_bundle_toolkit_asks_the_configured_llm(fake_llm, monkeypatch, reply, re
     assert result.verdict.reasoner == reasoner
     assert len(fake_llm.requests) == 1 and "RankingP99LatencyHigh" in fake_llm.prompt_text()
     assert fake_llm.headers[0]["authorization"] == f"Bearer {FAKE_API_KEY}"
+
+
+def test_a_model_answer_the_fail_safe_replaced_is_not_said_to_be_the_models_in_the_report(fake_llm):
+    """The report said ``Reasoner: llm:fake-model`` of the fail-safe verdict that replaced the model's answer (no data:
+    the model cleared the alert); the model's verdict stays in the run's record."""
+    toolkit = replace(llm_toolkit(), metrics=RecordingMetricSource(series=[]), logs=RecordingLogSource(records=[]))
+    fake_llm.queue(answer(["F1"], needs_attention=False, attention_reason="noise", root_causes=[]))
+    result = investigate(alert_event(), toolkit)
+    assert result.verdict.judged is False and result.verdict.needs_attention is True
+    assert result.verdict.reasoner == "fail-safe over llm:fake-model"
+    assert "- Reasoner: fail-safe over llm:fake-model\n" in result.report
+    assert result.llm is not None and result.llm["outcome"] == "fail_safe"
+    assert result.llm["verdict"]["needs_attention"] is False and result.llm["verdict"]["reasoner"] == "llm:fake-model"

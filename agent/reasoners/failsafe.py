@@ -99,6 +99,12 @@ def enforce_fail_safe(verdict: Verdict, pack: EvidencePack) -> Verdict:
     return fail_safe_verdict(pack, gap).model_copy(update={"reasoner": verdict.reasoner})
 
 
+def fail_safe_over(reasoner: str) -> str:
+    """What decided a verdict the fail-safe rule gave in place of ``reasoner``'s own answer (a model's: its verdict is
+    kept apart, in its run's ``verdict``)."""
+    return f"fail-safe over {reasoner}"
+
+
 def clears(verdict: Verdict) -> bool:
     """The verdict gives an all-clear: an alert needing no attention, an inspection with nothing at warning
     or worse (a release's decision is judged on the change's own data, see ``coverage``)."""

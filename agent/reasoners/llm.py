@@ -16,7 +16,7 @@ from agent.llm.prompting import render_prompt
 from agent.llm.redact import redact_messages
 from agent.llm.types import LLMError, TimeBudget, Usage
 from agent.reasoners.base import LLMRun, ReasonerError, ReasonerResult
-from agent.reasoners.failsafe import enforce_fail_safe
+from agent.reasoners.failsafe import enforce_fail_safe, fail_safe_over
 from agent.reasoners.verdict_schema import FAULT_KINDS, verdict_schema
 from agent.skills.schema import Skill
 from agent.verdict import Verdict
@@ -128,6 +128,7 @@ class LLMReasoner:
             if safe is verdict:
                 _close(run, usage, self.client, "accepted", started)
             else:  # the answer is the fail-safe verdict, not the model's (kept in run.verdict)
+                safe.reasoner = fail_safe_over(self.name)
                 _close(run, usage, self.client, "fail_safe", started, f"{FAIL_SAFE}: {safe.summary}")
                 notes.append(f"{self.name}: {FAIL_SAFE}")
             return ReasonerResult(safe, usage.prompt_tokens, usage.completion_tokens, notes, llm=run)
