@@ -222,12 +222,13 @@ def _catalog_gaps(loaded: list[LoadedSkill], bundle: Path | None,
     """What the Skills name that the bundle's or the server's catalog lacks, grouped per Skill, and its summary line
     (none without a catalog, or with nothing missing)."""
     if bundle is not None:
-        report = catalog_report(loaded, _bundle_catalog(bundle))
-        return report, report.summary(f"the catalog of bundle {bundle}", f"`bianque catalog --bundle {bundle}`")
-    if prometheus is not None:
-        report = catalog_report(loaded, _prometheus_catalog(prometheus))
-        return report, report.summary(f"the catalog of {prometheus}", f"`bianque catalog --prometheus {prometheus}`")
-    return CatalogReport(), None
+        catalog, origin, option = _bundle_catalog(bundle), f"bundle {bundle}", f"--bundle {bundle}"
+    elif prometheus is not None:
+        catalog, origin, option = _prometheus_catalog(prometheus), prometheus, f"--prometheus {prometheus}"
+    else:
+        return CatalogReport(), None
+    report = catalog_report(loaded, catalog)
+    return report, report.summary(f"the catalog of {origin}", f"`bianque catalog {option}`")
 
 
 def _bundle_catalog(bundle: Path) -> CatalogLike:
