@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.console import Console
@@ -26,6 +26,9 @@ from rich.table import Table
 
 from agent.bundles.data_files import locate, open_text
 from agent.config import PROJECT_ROOT, Settings
+
+if TYPE_CHECKING:
+    from agent.eval.runner import EvalReport
 
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
 TABLE_WIDTH = 240  # rich falls back to 80 columns when stdout is not a terminal: too narrow for these tables
@@ -138,23 +141,45 @@ def rewrite_metrics(bundle: Path, copy: Path,
         writer.writerows(rows(reader))
 
 
-def strict_rca_top(bundles: Sequence[Path], label: str, settings: Settings, knowledge: Any,
-                   ranks: dict[str, int | None] | None = None) -> tuple[int, int, int]:
-    """(top-1 hits, top-3 hits, actionable RCA cases) of one offline evaluation with a progress bar, strictly
-    scored (``EvalReport.by_pattern``); a case that fails is reported on stderr and counts as a miss. ``ranks``,
-    when given, is filled with each actionable RCA case's strict rank of its true cause (None: absent, judged "no
-    attention" or failed), by case id."""
+def evaluated(label: str, bundles: Sequence[Path], settings: Settings, knowledge: Any = None) -> EvalReport:
+    """The bundles answered offline as ``bianque eval`` does, with a progress bar named ``label``."""
     from agent.eval.runner import evaluate
 
     with progress_bar(label, len(bundles)) as advance:
-        report = evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
+        return evaluate(bundles, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
+
+
+def strict_rca(report: EvalReport) -> tuple[int, int, int]:
+    """(top-1 hits, top-3 hits, actionable RCA cases) of an ``evaluate`` report, strictly scored: a case that failed
+    counts as an actionable RCA case missed (its pattern is not known)."""
+    rca = report.by_pattern["rca"]
+    return rca.top1, rca.top3, rca.rca_cases + len(report.errors)
+
+
+def releases_stopped(report: EvalReport) -> tuple[int, int]:
+    """(bad releases held or blocked, bad releases: labelled other than pass) of an ``evaluate`` report."""
+    bad = [s for s in report.scores if s.pattern == "release_interception" and s.decision_label != "pass"]
+    return sum(s.decision in ("hold", "block") for s in bad), len(bad)
+
+
+def unlabelled_windows(report: EvalReport) -> tuple[int, int]:
+    """(inspection windows labelled with nothing to find that were warned of anyway, such windows)."""
+    quiet = [s for s in report.scores if s.pattern == "inspection" and not s.expected_items]
+    return sum(s.false_alarms > 0 for s in quiet), len(quiet)
+
+
+def strict_rca_top(bundles: Sequence[Path], label: str, settings: Settings, knowledge: Any,
+                   ranks: dict[str, int | None] | None = None) -> tuple[int, int, int]:
+    """:func:`strict_rca` of one offline evaluation with a progress bar; a case that fails is reported on stderr.
+    ``ranks``, when given, is filled with each actionable RCA case's strict rank of its true cause (None: absent,
+    judged "no attention" or failed), by case id."""
+    report = evaluated(label, bundles, settings, knowledge)
     if ranks is not None:
         ranks.update({s.case: s.rank for s in report.scores if s.pattern == "rca" and not s.noise_label})
         ranks.update(dict.fromkeys(report.errors))
-    rca = report.by_pattern["rca"]
     for case, error in sorted(report.errors.items()):
         err_console.print(f"{label}: {case} failed (counted as a miss): {error}")
-    return rca.top1, rca.top3, rca.rca_cases + len(report.errors)
+    return strict_rca(report)
 
 
 def plot_argument(parser: argparse.ArgumentParser, default_name: str) -> None:
@@ -228,22 +253,19 @@ def fresh_scenarios(root: Path, patterns: Sequence[str], per_pattern: int, seed_
     return out
 
 
-def pattern_measures(report) -> dict[str, str]:  # noqa: ANN001 - an EvalReport
+def pattern_measures(report: EvalReport) -> dict[str, str]:
     """An ``evaluate`` report's measures per pattern, as table cells: RCA top-1 / top-3, actionable alerts judged
     as needing no attention, noise silenced; bad releases intercepted, good ones blocked; inspection recall and
-    false alarms."""
+    false alarms. A case that failed is in none of them (unlike :func:`strict_rca`): its pattern is not known."""
     rca = report.by_pattern["rca"]
     release = report.by_pattern["release_interception"]
     inspection = report.by_pattern["inspection"]
-    bad = sum(1 for s in report.scores if s.pattern == "release_interception" and s.decision_label != "pass")
-    stopped = sum(1 for s in report.scores if s.pattern == "release_interception" and s.decision_label != "pass"
-                  and s.decision in ("hold", "block"))
     return {
         "RCA top-1": fraction(rca.top1, rca.rca_cases),
         "RCA top-3": fraction(rca.top3, rca.rca_cases),
         "actionable judged no attention": fraction(rca.missed_actionable, rca.rca_cases),
         "noise silenced": fraction(rca.noise_silenced, rca.noise_cases),
-        "bad releases intercepted": fraction(stopped, bad),
+        "bad releases intercepted": fraction(*releases_stopped(report)),
         "good releases blocked": fraction(release.good_blocked, release.good_releases),
         "inspection recall": fraction(inspection.found_items, inspection.expected_items),
         "inspection false alarms": str(inspection.false_alarms),
@@ -253,11 +275,7 @@ def pattern_measures(report) -> dict[str, str]:  # noqa: ANN001 - an EvalReport
 def evaluated_measures(label: str, bundles: Sequence[Path], settings: Settings) -> dict[str, str]:
     """The bundles answered offline as ``bianque eval`` does (a progress bar named ``label``), as ``pattern_measures``
     cells."""
-    from agent.eval.runner import evaluate
-
-    with progress_bar(label, len(bundles)) as advance:
-        report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
-    return pattern_measures(report)
+    return pattern_measures(evaluated(label, bundles, settings))
 
 
 def measures_table(title: str, columns: Mapping[str, Mapping[str, str]]) -> Table:

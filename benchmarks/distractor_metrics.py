@@ -48,17 +48,20 @@ from common import (
     bench_settings,
     chosen_sets,
     emit,
+    evaluated,
     fraction,
     fresh_scenarios,
     linked_copy,
     open_knowledge_if,
-    progress_bar,
+    releases_stopped,
     rewrite_metrics,
     seed_start_argument,
+    strict_rca,
+    unlabelled_windows,
 )
 from rich.table import Table
 
-from agent.eval.runner import EvalReport, evaluate, find_bundles
+from agent.eval.runner import EvalReport, find_bundles
 
 PATTERNS = ("rca", "release_interception", "inspection")
 SIMULATED = "simulated"
@@ -199,25 +202,18 @@ def null_table(counts: dict[str, tuple[int, int]]) -> Table:
 
 
 def measures(report: EvalReport) -> dict[str, int]:
-    """The counts behind the table, from one strict evaluation (a failed case counts as an RCA miss)."""
-    scores = report.scores
-    rca = [s for s in scores if s.pattern == "rca" and not s.noise_label]
-    noise = [s for s in scores if s.pattern == "rca" and s.noise_label]
-    inspections = [s for s in scores if s.pattern == "inspection"]
-    releases = [s for s in scores if s.pattern == "release_interception"]
-    bad = [s for s in releases if s.decision_label not in (None, "pass")]
-    good = [s for s in releases if s.decision_label == "pass"]
-    unlabelled = [s for s in inspections if not s.expected_items]
+    """The counts behind the table, from one strict evaluation (:func:`common.strict_rca`: a failed case counts as an
+    RCA miss). Beside ``pattern_measures``' cells, the unlabelled windows flagged: K distractors add false alarms
+    there first."""
+    rca, release, inspection = (report.by_pattern[p] for p in ("rca", "release_interception", "inspection"))
+    top1, top3, cases = strict_rca(report)
+    (flagged, unlabelled), (stopped, bad) = unlabelled_windows(report), releases_stopped(report)
     return {
-        "rca": len(rca) + len(report.errors), "top1": sum(s.rank == 1 for s in rca),
-        "top3": sum(s.rank is not None and s.rank <= 3 for s in rca),
-        "no_attention": sum(not s.needs_attention for s in rca),
-        "noise": len(noise), "silenced": sum(not s.needs_attention for s in noise),
-        "expected": sum(s.expected_items for s in inspections), "found": sum(s.found_items for s in inspections),
-        "unlabelled": len(unlabelled), "flagged": sum(s.false_alarms > 0 for s in unlabelled),
-        "false_alarms": sum(s.false_alarms for s in inspections),
-        "bad": len(bad), "stopped": sum(s.decision in ("hold", "block") for s in bad),
-        "good": len(good), "blocked": sum(s.decision == "block" for s in good),
+        "rca": cases, "top1": top1, "top3": top3, "no_attention": rca.missed_actionable,
+        "noise": rca.noise_cases, "silenced": rca.noise_silenced,
+        "expected": inspection.expected_items, "found": inspection.found_items,
+        "unlabelled": unlabelled, "flagged": flagged, "false_alarms": inspection.false_alarms,
+        "bad": bad, "stopped": stopped, "good": release.good_releases, "blocked": release.good_blocked,
     }
 
 
@@ -303,8 +299,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
                 copies = bundles if k == 0 else [
                     distracted_copy(b, root / f"k{k}" / name / b.parent.name, k, args.seed, args.glitch_chance)
                     for b in bundles]
-                with progress_bar(f"{name}, K = {k}", len(copies)) as advance:
-                    report = evaluate(copies, settings, knowledge=knowledge, on_case=lambda _p, _s: advance())
+                report = evaluated(f"{name}, K = {k}", copies, settings, knowledge)
                 counts.setdefault(name, {})[k] = measures(report)
                 cases.setdefault(name, {})[k] = case_rows(report)
     title = (f"Strict scores with K distractor series per service (glitch chance {args.glitch_chance:g}, "

@@ -45,11 +45,13 @@ from common import (
     add_common_arguments,
     bench_settings,
     emit,
+    evaluated,
     fraction,
     fresh_scenarios,
     linked_copy,
-    progress_bar,
     seed_start_argument,
+    strict_rca,
+    unlabelled_windows,
 )
 from rich.table import Table
 
@@ -193,18 +195,21 @@ def messy_copy(bundle: Path, root: Path, mess: Mess, *, seed: int, share: float,
 def measured(label: str, bundles: Sequence[Path], settings) -> dict:  # noqa: ANN001
     """Strict counts of one evaluation: RCA top-1 / top-3 of its actionable cases (a failed case a miss), labelled
     inspection windows found whole, unlabelled ones warned of; and per case, the true cause's rank (RCA) or
-    whether the window was judged right (inspection)."""
-    from agent.eval.runner import evaluate
+    whether the window was judged right (inspection).
 
-    with progress_bar(label, len(bundles)) as advance:
-        report = evaluate(bundles, settings, on_case=lambda _p, _s: advance())
-    rca = report.by_pattern["rca"]
+    Two counts differ from ``common.pattern_measures`` on purpose. A labelled window counts as found only when
+    every item it expects is found, not item by item: each window is then right or wrong as a whole, as the per-case
+    comparison between variants needs. And the failed cases are kept apart from the actionable RCA ones (together
+    :func:`common.strict_rca`'s count): a failed case's pattern is not known, so a set of inspection windows shows
+    no RCA cell for one (:func:`cell`)."""
+    report = evaluated(label, bundles, settings)
     windows = [s for s in report.scores if s.pattern == "inspection"]
     positive = [s for s in windows if s.expected_items]
-    return {"top1": rca.top1, "top3": rca.top3, "rca": rca.rca_cases, "failed": len(report.errors),
+    top1, top3, _ = strict_rca(report)
+    alarms, negative = unlabelled_windows(report)
+    return {"top1": top1, "top3": top3, "rca": report.by_pattern["rca"].rca_cases, "failed": len(report.errors),
             "found": sum(s.found_items >= s.expected_items for s in positive), "positive": len(positive),
-            "alarms": sum(s.false_alarms > 0 for s in windows if not s.expected_items),
-            "negative": len(windows) - len(positive),
+            "alarms": alarms, "negative": negative,
             "cases": {**{s.case: s.rank for s in report.scores if s.pattern == "rca" and not s.noise_label},
                       **{s.case: (s.found_items >= s.expected_items) if s.expected_items else not s.false_alarms
                          for s in windows},

@@ -94,3 +94,33 @@ def test_distractor_table_per_set_and_k(module, tmp_path):
     assert [str(c) for c in result.tables["null"].columns[0].cells] == list(result.data["null_onsets"])
     with pytest.raises(SystemExit):
         module.main(["--k", "0,-1"])
+
+
+def a_report_of_every_kind():
+    """An EvalReport holding every kind of case the measures count, and a case that failed."""
+    from agent.eval.runner import EvalReport
+    from agent.scoring import CaseScore
+
+    report = EvalReport(errors={"broken": "unreadable"})
+    for score in (
+        CaseScore("r1", "rca", "s", True, "", rank=1, noise_label=False, needs_attention=True),
+        CaseScore("r2", "rca", "s", False, "", rank=3, noise_label=False, needs_attention=True),
+        CaseScore("r3", "rca", "s", False, "", rank=None, noise_label=False, needs_attention=False),
+        CaseScore("n1", "rca", "s", True, "", noise_label=True, needs_attention=False),
+        CaseScore("n2", "rca", "s", False, "", noise_label=True, needs_attention=True),
+        CaseScore("b1", "release_interception", "s", True, "", decision_label="block", decision="hold"),
+        CaseScore("b2", "release_interception", "s", False, "", decision_label="hold", decision="pass"),
+        CaseScore("g1", "release_interception", "s", False, "", decision_label="pass", decision="block"),
+        CaseScore("i1", "inspection", "s", True, "", expected_items=2, found_items=1, false_alarms=1),
+        CaseScore("i2", "inspection", "s", True, "", false_alarms=2),
+        CaseScore("i3", "inspection", "s", True, ""),
+    ):
+        report.add(score)
+    return report
+
+
+def test_the_measures_count_as_they_did_before_they_shared_common_s_counting(module):
+    """The counts, once written out here a second time, now come from common's strict counting: the same numbers."""
+    assert module.measures(a_report_of_every_kind()) == {
+        "rca": 4, "top1": 1, "top3": 2, "no_attention": 1, "noise": 2, "silenced": 1, "expected": 2, "found": 1,
+        "unlabelled": 2, "flagged": 1, "false_alarms": 3, "bad": 2, "stopped": 1, "good": 1, "blocked": 1}

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from agent.bundles.reader import load_bundle
 from agent.config import PROJECT_ROOT
 from tests.shared_data import SHARED_DATA, needs
+from tests.test_bench_distractors import a_report_of_every_kind
 
 BENCH_DIR = PROJECT_ROOT / "benchmarks"
 NEZHA = SHARED_DATA / "nezha-ob"
@@ -784,6 +785,26 @@ def test_messy_scrapes_table(bench, tmp_path):
     for bad in (["--variants", "tidy"], ["--share", "1.5"], ["--gap", "0"]):
         with pytest.raises(SystemExit):
             module.main(["--sets", "", "--count", "1", *bad])
+
+
+def test_messy_scrapes_counts_strictly_with_common_s_counts_and_windows_whole(bench, monkeypatch):
+    module = bench("messy_scrapes")
+    monkeypatch.setattr(module, "evaluated", lambda *_args: a_report_of_every_kind())
+    counts = module.measured("any", [], None)
+    assert {k: v for k, v in counts.items() if k != "cases"} == {
+        "top1": 1, "top3": 2, "rca": 3, "failed": 1, "found": 0, "positive": 1, "alarms": 1, "negative": 2}
+    assert counts["cases"] == {"r1": 1, "r2": 3, "r3": None, "i1": False, "i2": False, "i3": True, "broken": None}
+    assert module.cell(counts) == "1 / 2 of 4; recall 0/1 (0%), false alarms 1/2 (50%)"
+
+
+def test_pattern_measures_count_a_failed_case_in_none_of_them(bench):
+    common = bench("common")
+    report = a_report_of_every_kind()
+    assert common.strict_rca(report) == (1, 2, 4)
+    assert common.pattern_measures(report) == {
+        "RCA top-1": "1/3 (33%)", "RCA top-3": "2/3 (67%)", "actionable judged no attention": "1/3 (33%)",
+        "noise silenced": "1/2 (50%)", "bad releases intercepted": "1/2 (50%)", "good releases blocked": "1/1 (100%)",
+        "inspection recall": "1/2 (50%)", "inspection false alarms": "3"}
 
 
 def _pods(series) -> dict[tuple[str, str], set[str]]:
