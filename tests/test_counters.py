@@ -8,9 +8,9 @@ import pytest
 from agent.bundles.reader import load_bundle
 from agent.bundles.writer import write_bundle
 from agent.config import get_settings
-from agent.detectors.counters import as_rate, looks_cumulative, rated
+from agent.detectors.counters import as_rate, counts_by_shape, looks_cumulative, rated, rated_by_shape
 from agent.detectors.wording import fmt_value
-from agent.events import Event, Pattern
+from agent.events import Event, InspectionScope, Pattern
 from agent.investigate import investigate
 from agent.runtime import bundle_toolkit
 from agent.series import Series
@@ -68,3 +68,41 @@ def test_a_counter_that_stops_growing_is_found_as_a_fall_and_reported_per_second
     found = [f for f in result.findings if f.metric == "http_requests_total" and f.score >= 0.35]
     assert found and found[0].direction == "down"
     assert "0/s vs" in found[0].summary
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    (np.cumsum(np.full(12, 3.0)), True),  # a count no name calls one: it never falls
+    (np.array([5.0, 5, 6, 6, 6, 9, 9, 9, 9, 12, 12, 13]), True),  # and need not grow at every step
+    (np.cumsum(np.full(9, 3.0)), False),  # too few samples to tell a count from a gauge
+    (np.array([5.0, 6, 7, 8, 9, 8, 10, 11, 12, 13, 14, 15]), False),  # fell once: a gauge
+    (np.full(12, 4.0), False),  # flat: nothing counted
+    (np.cumsum(np.full(12, 3.0)) - 10.0, False),  # negative: no count
+])
+def test_a_series_that_never_falls_counts_whatever_its_name(values, expected) -> None:
+    series = Series("consumer_offset", {"service": "a"}, 60.0 * np.arange(values.size), values)
+    assert counts_by_shape(series) is expected
+    assert (rated_by_shape(series) is series) is not expected
+
+
+def _inspected(tmp_path, per_sample: np.ndarray):
+    """Two days and two hours of an offset no name calls a counter, growing by ``per_sample`` every five minutes,
+    inspected over the last two hours by the generic Skill."""
+    times = T0 - 2 * 86400 - 7200 + 300.0 * np.arange(per_sample.size)
+    event = Event(pattern=Pattern.INSPECTION, time=T0, service="orders",
+                  scope=InspectionScope(services=["orders"], window=7200))
+    series = Series("consumer_offset", {"service": "orders"}, times, 5e5 + np.cumsum(per_sample))
+    bundle = load_bundle(write_bundle(tmp_path / "case", event, [series]))
+    result = investigate(bundle.event, bundle_toolkit(bundle, get_settings(), knowledge=None, memory=None),
+                         source="cli")
+    assert result.skill["name"] == "generic-inspection"
+    return [i for i in result.verdict.items if i.severity in ("warning", "critical")]
+
+
+def test_an_inspection_judges_an_unnamed_count_by_its_rate_not_its_ever_new_level(tmp_path) -> None:
+    """Its level in the window is beyond every level of the reference days, as any count's is: no anomaly while it
+    counts as it always did; counting three times as fast is one."""
+    counts = np.random.default_rng(7).poisson(40.0, 2 * 288 + 24).astype(float)
+    assert _inspected(tmp_path / "steady", counts) == []
+    counts[-12:] *= 3.0
+    assert [i.service for i in _inspected(tmp_path / "faster", counts)] == ["orders"]
+

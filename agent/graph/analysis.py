@@ -13,6 +13,7 @@ from agent.detectors.canary import detect_canary
 from agent.detectors.capacity import capacity_limit
 from agent.detectors.change_impact import detect_change_impact
 from agent.detectors.changes import detect_change_proximity, earliest_onsets
+from agent.detectors.counters import rated_by_shape
 from agent.detectors.deviation import WEAK_SCORE, among_many, detect_deviation
 from agent.detectors.history import detect_history
 from agent.detectors.level import detect_level_shift
@@ -141,6 +142,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
         measure = "success" if direction == "down" else "error"
         found += detect_slo_burn(series, objective=signal.objective, start=start, end=end, measure=measure, **common)
     if event.pattern == Pattern.RCA or signal.compare == Compare.BASELINE or no_history:
+        if event.pattern == Pattern.INSPECTION:  # a count by its shape: its level is always new, its rate is not
+            series = [rated_by_shape(s) for s in series]
         first = max(start, _first_sample(series, start))  # the reference is the data we have, not the request
         step = sample_step(series)
         baseline_end = reference_split(event.pattern, first, end, anchor, window.get("reference_end"), step)
