@@ -177,9 +177,14 @@ def strict_rca_top(bundles: Sequence[Path], label: str, settings: Settings, know
     if ranks is not None:
         ranks.update({s.case: s.rank for s in report.scores if s.pattern == "rca" and not s.noise_label})
         ranks.update(dict.fromkeys(report.errors))
+    print_failures(label, report)
+    return strict_rca(report)
+
+
+def print_failures(label: str, report: EvalReport) -> None:
+    """Each case of ``report`` that failed, on stderr: strict counts score it as a miss."""
     for case, error in sorted(report.errors.items()):
         err_console.print(f"{label}: {case} failed (counted as a miss): {error}")
-    return strict_rca(report)
 
 
 def plot_argument(parser: argparse.ArgumentParser, default_name: str) -> None:
@@ -256,14 +261,16 @@ def fresh_scenarios(root: Path, patterns: Sequence[str], per_pattern: int, seed_
 def pattern_measures(report: EvalReport) -> dict[str, str]:
     """An ``evaluate`` report's measures per pattern, as table cells: RCA top-1 / top-3, actionable alerts judged
     as needing no attention, noise silenced; bad releases intercepted, good ones blocked; inspection recall and
-    false alarms. A case that failed is in none of them (unlike :func:`strict_rca`): its pattern is not known."""
+    false alarms. Strictly scored as :func:`strict_rca`: a case that failed is an actionable RCA case missed (in the
+    RCA denominators, in no hit); its pattern is not known, so it is in none of the other measures."""
     rca = report.by_pattern["rca"]
     release = report.by_pattern["release_interception"]
     inspection = report.by_pattern["inspection"]
+    top1, top3, actionable = strict_rca(report)
     return {
-        "RCA top-1": fraction(rca.top1, rca.rca_cases),
-        "RCA top-3": fraction(rca.top3, rca.rca_cases),
-        "actionable judged no attention": fraction(rca.missed_actionable, rca.rca_cases),
+        "RCA top-1": fraction(top1, actionable),
+        "RCA top-3": fraction(top3, actionable),
+        "actionable judged no attention": fraction(rca.missed_actionable, actionable),
         "noise silenced": fraction(rca.noise_silenced, rca.noise_cases),
         "bad releases intercepted": fraction(*releases_stopped(report)),
         "good releases blocked": fraction(release.good_blocked, release.good_releases),
@@ -274,8 +281,10 @@ def pattern_measures(report: EvalReport) -> dict[str, str]:
 
 def evaluated_measures(label: str, bundles: Sequence[Path], settings: Settings) -> dict[str, str]:
     """The bundles answered offline as ``bianque eval`` does (a progress bar named ``label``), as ``pattern_measures``
-    cells."""
-    return pattern_measures(evaluated(label, bundles, settings))
+    cells; a case that fails is reported on stderr."""
+    report = evaluated(label, bundles, settings)
+    print_failures(label, report)
+    return pattern_measures(report)
 
 
 def measures_table(title: str, columns: Mapping[str, Mapping[str, str]]) -> Table:

@@ -797,14 +797,21 @@ def test_messy_scrapes_counts_strictly_with_common_s_counts_and_windows_whole(be
     assert module.cell(counts) == "1 / 2 of 4; recall 0/1 (0%), false alarms 1/2 (50%)"
 
 
-def test_pattern_measures_count_a_failed_case_in_none_of_them(bench):
+def test_pattern_measures_count_a_failed_case_as_an_rca_miss_as_strict_rca_does(bench):
     common = bench("common")
     report = a_report_of_every_kind()
     assert common.strict_rca(report) == (1, 2, 4)
     assert common.pattern_measures(report) == {
-        "RCA top-1": "1/3 (33%)", "RCA top-3": "2/3 (67%)", "actionable judged no attention": "1/3 (33%)",
+        "RCA top-1": "1/4 (25%)", "RCA top-3": "2/4 (50%)", "actionable judged no attention": "1/4 (25%)",
         "noise silenced": "1/2 (50%)", "bad releases intercepted": "1/2 (50%)", "good releases blocked": "1/1 (100%)",
         "inspection recall": "1/2 (50%)", "inspection false alarms": "3"}
+
+
+def test_evaluated_measures_name_a_failed_case_on_stderr(bench, monkeypatch, capsys):
+    common = bench("common")
+    monkeypatch.setattr(common, "evaluated", lambda *_args: a_report_of_every_kind())
+    assert common.evaluated_measures("as given", [], None)["RCA top-1"] == "1/4 (25%)"
+    assert "as given: broken failed (counted as a miss)" in capsys.readouterr().err
 
 
 def _pods(series) -> dict[tuple[str, str], set[str]]:
