@@ -11,6 +11,7 @@ from dataclasses import replace
 from functools import partial
 from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import event
 from typer.testing import CliRunner
 
@@ -107,6 +108,47 @@ def test_a_prune_asks_the_memory_about_its_old_cases_once_however_many_there_are
     assert len(os.listdir(kept.root)) == 1 + 3  # the corrected ones
 
 
+def test_a_case_corrected_between_the_prunes_check_and_its_removal_keeps_its_data(memory):
+    toolkit = replace(live(), memory=memory)
+    first, second = (investigate(alert_event(), toolkit, source="api").case_id for _ in range(2))
+    kept = get_settings().case_data
+    assert kept is not None
+    age(kept.root)
+    asked: list[list[str]] = []
+
+    def checked_then_corrected(case_ids: list[str]) -> set[str]:
+        found = memory.prunable_among(case_ids)
+        if not asked:  # the correction arrives right after the prune's check, before its removal
+            correct_case(memory, second, correct=False, service="db", fault="slow_dependency")
+        asked.append(sorted(case_ids))
+        return found
+
+    assert prune_case_data(kept, checked_then_corrected) == [first]
+    assert asked == [sorted([first, second])] * 2
+    assert os.listdir(kept.root) == [second]
+    assert unreplayable(memory.get_case(second)) is None
+
+
+def test_a_folder_a_killed_prune_set_aside_is_put_back_by_the_next(tmp_path):
+    (tmp_path / f"{case_data.ASIDE}left").mkdir()
+    (tmp_path / f"{case_data.ASIDE}left" / "event.yaml").write_text("x")
+    assert prune_case_data(CaseData(tmp_path, 86400.0), lambda cases: cases) == []
+    assert os.listdir(tmp_path) == ["left"] and (tmp_path / "left" / "event.yaml").read_text() == "x"
+
+
+def test_a_prune_whose_second_look_fails_puts_every_folder_back(tmp_path):
+    (tmp_path / "old").mkdir()
+    age(tmp_path)
+    answers = iter([["old"]])
+
+    def fails_the_second_time(_cases):
+        return next(answers)  # StopIteration the second time: the database went away
+
+    with pytest.raises(StopIteration):
+        prune_case_data(CaseData(tmp_path, 86400.0), fails_the_second_time)
+    assert os.listdir(tmp_path) == ["old"]
+
+
 def test_prunable_among_names_the_uncorrected_known_ones_of_more_ids_than_one_query_binds(memory):
     toolkit = replace(live(), memory=memory)
     corrected, other = (investigate(alert_event(), toolkit, source="api").case_id for _ in range(2))
@@ -186,7 +228,8 @@ def test_a_case_folder_another_replica_pruned_since_it_was_listed_is_passed_over
         shutil.rmtree(tmp_path / "gone")  # the other replica's prune, between the listing and the look at its age
         yield iter(listed)
 
-    monkeypatch.setattr(case_data, "os", SimpleNamespace(scandir=listed_then_pruned))
+    monkeypatch.setattr(case_data, "_put_back_leftovers", lambda _root: None)  # its own listing: not the one here
+    monkeypatch.setattr(case_data, "os", SimpleNamespace(scandir=listed_then_pruned, rename=os.rename))
     assert prune_case_data(CaseData(tmp_path, 86400.0), lambda cases: cases) == ["stays"]
 
 

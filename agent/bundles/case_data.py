@@ -22,6 +22,7 @@ from agent.config import CaseData
 
 PRUNE_EVERY_S = 3600.0  # a process prunes about this often; kept data lives days
 DUE_EARLY_S = 60.0  # a prune this much short of PRUNE_EVERY_S after the last is due: an hourly job starts late by some
+ASIDE = ".pruning-"  # a folder being removed is renamed so first (hidden: no listing counts it as a case's)
 Prunable = Callable[[list[str]], Collection[str]]
 _last_pruned: dict[Path, float] = {}  # per process: when each case-data folder was last pruned
 _lock = threading.Lock()
@@ -31,11 +32,14 @@ log = logging.getLogger(__name__)
 def prune_case_data(kept: CaseData, prunable: Prunable, now: float | None = None, *,
                     dry_run: bool = False, failed: dict[str, str] | None = None) -> list[str]:
     """Remove the kept data of the cases older than ``kept.keep_s`` that are among ``prunable(old_case_ids)`` (asked
-    once for all of them: a prune must not cost a query per old case); ``dry_run``: remove nothing. Returns the case
-    ids removed (or to be), sorted; none when the folder does not exist. A folder that could not be removed is not
-    among them: logged, and in ``failed`` (case id -> why) when given."""
+    once for all of them: a prune must not cost a query per old case); ``dry_run``: remove nothing. Each folder to go
+    is set aside (renamed) and ``prunable`` asked once more about them all: one whose case was corrected in between
+    is put back, so a correction is never outrun by the removal. Returns the case ids removed (or to be), sorted;
+    none when the folder does not exist. A folder that could not be removed is not among them: logged, and in
+    ``failed`` (case id -> why) when given."""
     cutoff = (time.time() if now is None else now) - kept.keep_s
     try:
+        _put_back_leftovers(kept.root)
         with os.scandir(kept.root) as entries:
             old = sorted(e.name for e in entries if not e.name.startswith(".") and _older(e, cutoff))
     except FileNotFoundError:
@@ -46,12 +50,49 @@ def prune_case_data(kept: CaseData, prunable: Prunable, now: float | None = None
     removed = [name for name in old if name in allowed]
     if dry_run:
         return removed
-    why = {name: problem for name in removed if (problem := _remove(kept.root / name)) is not None}
+    why = {name: problem for name in removed if (problem := _move(kept.root, name, ASIDE + name)) is not None}
+    moved = [name for name in removed if name not in why]
+    try:  # a case corrected since it was found prunable keeps its data: asked again once its folder is set aside
+        still = set(prunable(moved)) if moved else set()
+    except BaseException:
+        _put_back(kept.root, moved)
+        raise
+    _put_back(kept.root, [name for name in moved if name not in still])
+    why.update((name, problem) for name in moved if name in still
+               and (problem := _remove(kept.root / (ASIDE + name))) is not None)
     for name, problem in why.items():
         log.warning("the kept data of case %s was not removed: %s", name, problem)
     if failed is not None:
         failed.update(why)
-    return [name for name in removed if name not in why]
+    return [name for name in moved if name in still and name not in why]
+
+
+def _move(root: Path, name: str, to: str) -> str | None:
+    """Rename ``root/name`` to ``root/to``; why it could not be, else None (gone already counts as done: another
+    process sharing the home pruned it, or put it back)."""
+    try:
+        os.rename(root / name, root / to)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
+def _put_back(root: Path, names: list[str]) -> None:
+    """The folders of ``names`` set aside for removal back in their place (their cases were corrected meanwhile, or
+    the second look failed)."""
+    for name in names:
+        if (problem := _move(root, ASIDE + name, name)) is not None:
+            log.warning("the kept data of case %s was set aside and could not be put back: %s", name, problem)
+
+
+def _put_back_leftovers(root: Path) -> None:
+    """Put back the folders a prune set aside and neither removed nor put back (it was killed in between), unless
+    their case's folder exists again; another process's prune finding one gone again passes it over."""
+    with os.scandir(root) as entries:
+        left = [e.name.removeprefix(ASIDE) for e in entries if e.name.startswith(ASIDE)]
+    _put_back(root, [name for name in left if not (root / name).exists()])
 
 
 def _remove(folder: Path) -> str | None:
