@@ -16,7 +16,7 @@ from sqlalchemy import event
 from typer.testing import CliRunner
 
 from agent.bundles import case_data
-from agent.bundles.case_data import PRUNE_EVERY_S, prune_case_data, prune_when_due
+from agent.bundles.case_data import PRUNE_EVERY_S, prune_case_data, prune_marker, prune_when_due
 from agent.bundles.reader import load_bundle
 from agent.cli.app import app
 from agent.config import CaseData, get_settings
@@ -67,7 +67,7 @@ def test_data_past_its_days_goes_unless_its_case_was_corrected(memory, monkeypat
     kept = get_settings().case_data
     assert kept is not None and kept.keep_s == 7 * 86400
     age(kept.root, first, second)
-    monkeypatch.setattr(case_data, "_last_pruned", {})  # as in a new process, which prunes at its first run
+    no_prune_yet(monkeypatch, kept.root)  # a new process's first run prunes
     third = investigate(alert_event(), toolkit, source="api").case_id  # its memory step prunes
     assert sorted(os.listdir(kept.root)) == sorted([first, third])
     assert unreplayable(memory.get_case(second)) == "its bundle is gone"
@@ -82,8 +82,35 @@ def test_a_live_run_prunes_old_case_data_at_most_once_an_hour_in_a_process(memor
     age(kept.root)
     second = investigate(alert_event(), toolkit, source="api").case_id  # within the hour: no second prune
     assert sorted(os.listdir(kept.root)) == sorted([first, second])
-    assert prune_when_due(kept, memory.prunable_among) is None
-    assert prune_when_due(kept, memory.prunable_among, now=time.time() + PRUNE_EVERY_S) == [first]
+    assert prune_when_due(kept, memory.prunable_among, store=memory.url) is None
+    assert prune_when_due(kept, memory.prunable_among, now=time.time() + PRUNE_EVERY_S, store=memory.url) == [first]
+
+
+def test_one_shot_runs_prune_once_an_hour_between_them_not_each(memory, monkeypatch):
+    """A process kept the time of its last prune in memory only: every one-shot ``rca --alert`` pruned at its run."""
+    toolkit = replace(live(), memory=memory)
+    kept = get_settings().case_data
+    assert kept is not None
+    first = investigate(alert_event(), toolkit, source="api").case_id  # the first run prunes (nothing old yet)
+    age(kept.root)
+    monkeypatch.setattr(case_data, "_last_pruned", {})  # the next one-shot run: a new process
+    second = investigate(alert_event(), toolkit, source="api").case_id  # within the hour of the first's prune
+    assert sorted(os.listdir(kept.root)) == sorted([first, second])
+    monkeypatch.setattr(case_data, "_last_pruned", {})
+    assert prune_when_due(kept, lambda _ids: [], store="sqlite:///another.db") == []  # its prunes are apart
+    monkeypatch.setattr(case_data, "_last_pruned", {})
+    assert prune_when_due(kept, memory.prunable_among, now=time.time() + PRUNE_EVERY_S, store=memory.url) == [first]
+    prune_marker(kept.root, memory.url).write_text("not a time")
+    monkeypatch.setattr(case_data, "_last_pruned", {})
+    assert prune_when_due(kept, memory.prunable_among, store=memory.url) == []  # an unreadable marker: due
+    assert float(prune_marker(kept.root, memory.url).read_text()) > 0
+
+
+def no_prune_yet(monkeypatch, root) -> None:
+    """As if no process had pruned ``root`` yet: none in this one, no marker of another."""
+    monkeypatch.setattr(case_data, "_last_pruned", {})
+    for marker in root.parent.glob(f".{root.name}{case_data.MARKER}*"):
+        marker.unlink()
 
 
 def test_a_prune_asks_the_memory_about_its_old_cases_once_however_many_there_are(memory):
@@ -204,7 +231,7 @@ def test_the_scheduler_prunes_old_case_data_at_its_start_and_hourly(memory, monk
     assert kept is not None
     old = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
     age(kept.root)
-    monkeypatch.setattr(case_data, "_last_pruned", {})
+    no_prune_yet(monkeypatch, kept.root)
     assert scheduled_prune() == [old]
     assert scheduled_prune() is None  # within the hour
     scheduler = start_scheduler(get_settings(), paused=True)
@@ -302,7 +329,8 @@ def test_the_hourly_prune_job_runs_when_its_own_last_run_began_a_moment_less_tha
     assert kept is not None
     old = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
     age(kept.root)
-    monkeypatch.setattr(case_data, "_last_pruned", {kept.root: time.time() - PRUNE_EVERY_S + 5})
+    no_prune_yet(monkeypatch, kept.root)
+    prune_marker(kept.root, memory.url).write_text(repr(time.time() - PRUNE_EVERY_S + 5))
     assert scheduled_prune() == [old]
 
 
@@ -338,7 +366,7 @@ def test_a_prune_whose_database_read_fails_costs_the_run_neither_its_case_nor_it
     toolkit = replace(live(), memory=memory)
     investigate(alert_event(), toolkit, source="api")  # an old case to ask about
     age(get_settings().home / "case-data")
-    monkeypatch.setattr(case_data, "_last_pruned", {})
+    no_prune_yet(monkeypatch, get_settings().home / "case-data")
     monkeypatch.setattr(memory, "prunable_among", dropped)
     result = investigate(alert_event(), toolkit, source="api")
     case = memory.get_case(result.case_id)

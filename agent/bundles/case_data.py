@@ -3,13 +3,15 @@
 The data of a case no one corrected goes once it is older than ``BIANQUE_CASE_DATA_DAYS``: the replay gate replays
 only corrected (or labelled) cases. A process prunes only the folders of cases its own store holds uncorrected
 (``prunable``): a folder of another store's case (another process sharing ``BIANQUE_HOME`` with another database)
-is left alone. Pruning is housekeeping, done about once every ``PRUNE_EVERY_S`` in a process
-(:func:`prune_when_due`: the live runs' memory step and ``bianque serve``'s scheduler share it), or on demand
+is left alone. Pruning is housekeeping, done about once every ``PRUNE_EVERY_S`` for a database across the processes
+sharing the home (:func:`prune_when_due`, a marker file per database: the live runs' memory step, one-shot CLI runs
+and ``bianque serve``'s scheduler share it), or on demand
 (``bianque cases prune-data``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -24,7 +26,9 @@ PRUNE_EVERY_S = 3600.0  # a process prunes about this often; kept data lives day
 DUE_EARLY_S = 60.0  # a prune this much short of PRUNE_EVERY_S after the last is due: an hourly job starts late by some
 ASIDE = ".pruning-"  # a folder being removed is renamed so first (hidden: no listing counts it as a case's)
 Prunable = Callable[[list[str]], Collection[str]]
-_last_pruned: dict[Path, float] = {}  # per process: when each case-data folder was last pruned
+MARKER = "-last-prune-"  # .<folder>-last-prune-<digest of a database's URL>, beside the folder: when a process last
+# began to prune it for that database
+_last_pruned: dict[Path, float] = {}  # per process: when a prune last began, by its marker (folder and database)
 _lock = threading.Lock()
 log = logging.getLogger(__name__)
 
@@ -107,17 +111,47 @@ def _remove(folder: Path) -> str | None:
     return None
 
 
-def prune_when_due(kept: CaseData, prunable: Prunable, now: float | None = None) -> list[str] | None:
-    """:func:`prune_case_data` unless this process pruned ``kept.root`` (or began to) less than ``PRUNE_EVERY_S``
-    (less ``DUE_EARLY_S``: the scheduler's hourly run is not skipped when the one before it began later after its due
-    time) ago; None when it was not due."""
+def prune_when_due(kept: CaseData, prunable: Prunable, now: float | None = None, *, store: str) -> list[str] | None:
+    """:func:`prune_case_data` unless a process pruned ``kept.root`` for the database ``store`` (its URL) or began to
+    less than ``PRUNE_EVERY_S`` (less ``DUE_EARLY_S``: the scheduler's hourly run is not skipped when the one before it
+    began later after its due time) ago: this one (in memory) or another sharing the home (its marker file, so that
+    many one-shot CLI runs prune once an hour, not each); None when it was not due. Another database's prunes do not
+    count: they remove none of this one's cases."""
     now = time.time() if now is None else now
+    marker = prune_marker(kept.root, store)
     with _lock:
-        last = _last_pruned.get(kept.root)
-        if last is not None and 0.0 <= now - last < PRUNE_EVERY_S - DUE_EARLY_S:
+        if any(last is not None and 0.0 <= now - last < PRUNE_EVERY_S - DUE_EARLY_S
+               for last in (_last_pruned.get(marker), _marked(marker))):
             return None
-        _last_pruned[kept.root] = now
+        _last_pruned[marker] = now
+        _mark(marker, now)
     return prune_case_data(kept, prunable, now)
+
+
+def prune_marker(root: Path, store: str) -> Path:
+    """The file beside ``root`` (not in it: no listing of kept data meets it) holding when a process last began to
+    prune it for the database ``store``."""
+    return root.with_name(f".{root.name}{MARKER}{hashlib.sha256(store.encode()).hexdigest()[:16]}")
+
+
+def _marked(marker: Path) -> float | None:
+    """When a prune began by ``marker``; None when there is none (or it does not hold a time)."""
+    try:
+        return float(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _mark(marker: Path, now: float) -> None:
+    """Write ``now`` to ``marker`` whole (another process reads it as it is replaced); a home not there yet (nothing
+    kept to prune) or not writable leaves it unwritten: that process prunes again at its next run."""
+    staged = marker.with_name(f"{marker.name}.{os.getpid()}.{threading.get_ident()}")
+    try:
+        staged.write_text(repr(now), encoding="utf-8")
+        os.replace(staged, marker)
+    except OSError as exc:
+        if marker.parent.is_dir():
+            log.warning("the time of the prune could not be written to %s: %s", marker, exc)
 
 
 def _older(entry: os.DirEntry[str], cutoff: float) -> bool:

@@ -14,15 +14,16 @@ PRUNE_JOB = "prune-case-data"
 
 
 def scheduled_prune() -> list[str] | None:
-    """The prune job: the case ids whose data it removed; None when none is kept, this process pruned within the
-    interval, or it failed (a log line, never raised: the next run tries again)."""
+    """The prune job: the case ids whose data it removed; None when none is kept, a process (this one or another
+    sharing the home) pruned within the interval, or it failed (a log line, never raised: the next run tries
+    again)."""
     settings = configured_settings()
     kept = settings.case_data
     if kept is None:
         return None
     try:
         with Memory(settings.resolved_database_url) as memory:
-            removed = prune_when_due(kept, memory.prunable_among)
+            removed = prune_when_due(kept, memory.prunable_among, store=memory.url)
     except Exception as exc:  # noqa: BLE001 - the database or the folder away for a moment
         log.warning("old cases' data in %s not pruned: %s", kept.root, failure_reason(exc))
         return None

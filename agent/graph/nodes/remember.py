@@ -45,8 +45,8 @@ def plain_folder_name(name: str) -> bool:
 
 def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str | None:
     """The bundle path of what the run read, written under ``toolkit.case_data`` (whose cases past their time that no
-    one corrected are removed first, unless this process pruned them within the hour); None when no data is kept,
-    the run read nothing, or it could not be written (logged: the case is stored all the same, only not
+    one corrected are removed first, unless a process pruned for this database within the hour); None when no data is
+    kept, the run read nothing, or it could not be written (logged: the case is stored all the same, only not
     replayable)."""
     kept, memory = toolkit.case_data, toolkit.memory
     if kept is None or memory is None or not state.get("gathered") or not state.get("event"):
@@ -59,7 +59,7 @@ def _keep_data(state: InvestigationState, toolkit: Toolkit, case_id: str) -> str
 
     try:
         kept.root.mkdir(parents=True, exist_ok=True)
-        prune_when_due(kept, memory.prunable_among)
+        prune_when_due(kept, memory.prunable_among, store=memory.url)
     except Exception as exc:  # noqa: BLE001 - housekeeping (its folder, its database read): the run is kept anyway
         log.warning("case data in %s: old cases' data could not be pruned: %s", kept.root, exc)
     try:
