@@ -32,6 +32,7 @@ from tests.fixtures.graph.world import (
     make_toolkit,
     start_state,
 )
+from tests.llm_outcome import check_llm_outcome
 
 MAX_FINDINGS = 3
 SMALL_BUNDLE = PROJECT_ROOT / "tests" / "fixtures" / "bundles" / "small-rca"
@@ -175,3 +176,5 @@ def test_a_model_answer_the_fail_safe_replaced_is_not_said_to_be_the_models_in_t
     assert "- Reasoner: fail-safe over llm:fake-model\n" in result.report
     assert result.llm is not None and result.llm["outcome"] == "fail_safe"
     assert result.llm["verdict"]["needs_attention"] is False and result.llm["verdict"]["reasoner"] == "llm:fake-model"
+    offline = investigate(alert_event(), replace(toolkit, llm_reasoner=None))
+    check_llm_outcome(result, offline, "llm:fake-model")  # as the e2e test against a real model checks it
