@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,8 +84,9 @@ class EvidencePack(BaseModel):
 def select_for_pack(
     findings: list[Finding], limit: int, signal_weights: Mapping[str, float] | None = None
 ) -> list[Finding]:
-    """The strongest Findings, round-robin across (service, metric) so every service and signal is represented,
-    and every ``missing_data`` Finding (a caveat about the data itself) whatever its score.
+    """Every ``missing_data`` Finding (what says the answer is incomplete: the fail-safe rule reads them off the pack),
+    whatever its score, however many share a subject and even beyond ``limit``; then, up to ``limit`` in all, the
+    strongest other Findings, round-robin across (service, metric) so every service and signal is represented.
 
     Instances of one service repeating the same metric come after every other service's best evidence.
     ``signal_weights`` (the Skill's signal ``weight``s) scale a Finding's score for this choice only,
@@ -96,17 +96,17 @@ def select_for_pack(
     weights = signal_weights or {}
     heaviest = max(weights.values(), default=1.0)
 
-    def priority(f: Finding) -> float:  # what the data cannot say (missing_data) always comes first
-        if f.kind == FindingKind.MISSING_DATA:
-            return math.inf
+    def priority(f: Finding) -> float:
         return f.score * max((weights.get(s, heaviest) for s in f.signals), default=heaviest) / heaviest
 
-    ranked = sorted(findings, key=lambda f: -priority(f))
+    missing = [f for f in findings if f.kind == FindingKind.MISSING_DATA]
+    ranked = sorted((f for f in findings if f.kind != FindingKind.MISSING_DATA), key=lambda f: -priority(f))
     position: dict[tuple[str, str], int] = {}
     order = []
     for f in ranked:
         key = (f.service or f.subject, f.metric or f.kind.value)
         position[key] = position.get(key, 0) + 1
         order.append((position[key], -priority(f), f))
-    chosen = {id(item[2]) for item in sorted(order, key=lambda item: item[:2])[:limit]}
+    room = max(0, limit - len(missing))
+    chosen = {id(f) for f in missing} | {id(item[2]) for item in sorted(order, key=lambda item: item[:2])[:room]}
     return [f for f in sorted(findings, key=lambda f: -f.score) if id(f) in chosen]

@@ -40,3 +40,19 @@ def test_a_finding_several_signals_reported_weighs_as_the_heaviest_of_them():
     both = FINDINGS[3].model_copy(update={"signal": "other", "also_signals": ["latency"]})  # 0.6, latency among them
     shown = select_for_pack([*FINDINGS[:3], both], 2, weights)
     assert {f.id for f in shown} == {FINDINGS[0].id, both.id}  # 0.6 x 2/2 beats 0.8 x 1/2, as it did for latency
+
+
+def _missing(subject: str, metric: str) -> Finding:
+    return Finding(kind=FindingKind.MISSING_DATA, subject=subject, service=subject, metric=metric,
+                   window_start=T0 - 3600, window_end=T0, score=0.0, summary=f"no {metric} of {subject}")
+
+
+def test_every_missing_data_finding_survives_a_small_limit_even_two_about_one_subject():
+    """Round-robin put a second missing-data Finding about one subject (same service, metric) after every other
+    service's best evidence: at a small limit it was dropped, and with it what says the answer is incomplete."""
+    gaps = [_missing("api", ""), _missing("api", "")]  # two gaps of one service: no metric named either
+    shown = select_for_pack(number_findings([*FINDINGS, *gaps]), 3)
+    assert [f.kind for f in shown].count(FindingKind.MISSING_DATA) == 2
+    assert [(f.service, f.metric) for f in shown if f.kind != FindingKind.MISSING_DATA] == [("api", "cpu_usage_ratio")]
+    many = number_findings([*FINDINGS, *(_missing(f"svc{i}", "m") for i in range(3))])
+    assert [f.kind for f in select_for_pack(many, 2)] == [FindingKind.MISSING_DATA] * 3  # beyond the limit too

@@ -163,7 +163,8 @@ def llm_reasoner_from_settings(settings: Settings, budget: TimeBudget | None = N
 def shown_pack(
     pack: EvidencePack, limit: int | None, signal_weights: Mapping[str, float] | None = None
 ) -> EvidencePack:
-    """``pack`` with at most ``limit`` Findings (strongest, round-robin, the Skill's signal weights first)."""
+    """``pack`` with at most ``limit`` Findings (strongest, round-robin, the Skill's signal weights first), beyond it
+    only by the missing-data ones (every one is kept: see ``select_for_pack``)."""
     if not limit or len(pack.findings) <= limit:
         return pack
     return pack.model_copy(update={"findings": select_for_pack(pack.findings, limit, signal_weights)})
