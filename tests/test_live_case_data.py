@@ -434,3 +434,13 @@ def test_cases_prune_data_lists_the_old_data_of_cases_this_database_does_not_hol
     assert f"removed the kept data of 1 case(s) this database does not hold, older than 7 day(s) {orphan}" in said
     assert os.listdir(kept.root) == [read]
     assert json.loads(prune("--orphans", "--json"))["orphans"] == []
+
+
+def test_a_prune_whose_time_cannot_be_written_leaves_no_staged_file_and_prunes_all_the_same(tmp_path, caplog):
+    root = tmp_path / "case-data"
+    (root / "old").mkdir(parents=True)
+    age(root)
+    prune_marker(root, "db").mkdir()  # something in the way of the marker file
+    assert prune_when_due(CaseData(root, 86400.0), lambda cases: cases, store="db") == ["old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [prune_marker(root, "db").name, "case-data"]  # none staged
+    assert "could not be written" in caplog.text

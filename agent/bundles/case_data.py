@@ -11,6 +11,7 @@ and ``bianque serve``'s scheduler share it), or on demand
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -150,6 +151,8 @@ def _mark(marker: Path, now: float) -> None:
         staged.write_text(repr(now), encoding="utf-8")
         os.replace(staged, marker)
     except OSError as exc:
+        with contextlib.suppress(OSError):
+            staged.unlink(missing_ok=True)
         if marker.parent.is_dir():
             log.warning("the time of the prune could not be written to %s: %s", marker, exc)
 
