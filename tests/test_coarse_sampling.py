@@ -33,6 +33,18 @@ def test_persistence_is_three_samples_at_one_minute_and_two_when_coarser():
     assert persistence_points(300.0) == (2, 3)
 
 
+def test_a_jittered_one_minute_series_is_held_to_three_samples():
+    # scrape times a few seconds early or late: the median gap is 60.5 s, still one-minute sampling, and two
+    # raised samples at the window's end are no sustained deviation yet
+    rng = np.random.default_rng(0)
+    ts = T0 + np.concatenate([[0.0], np.cumsum(np.tile([59.0, 60.5, 62.0], 12))[:35]])  # gaps of 59 to 62 s
+    assert sample_step([Series("m", {}, ts, np.zeros(36))]) == 60.5
+    values = np.concatenate([0.008 + rng.normal(0.0, 0.0005, 34), [0.016, 0.0165]])
+    series = Series("latency_seconds", {"service": "cart"}, ts, values)
+    found = detect_onset([series], start=T0, end=float(ts[-1]) + 1, baseline_end=float(ts[-8]) - 30, direction="up")
+    assert found == []
+
+
 def test_sample_step_is_the_median_gap():
     assert sample_step([five_minute_series([1.0] * 12)]) == STEP
     jittered = Series("m", {}, np.array([0.0, 59.0, 120.0, 181.0, 240.0]), np.zeros(5))

@@ -42,13 +42,16 @@ class Onset:
 
 
 PERSIST_S = 180.0  # a deviation holds about three minutes before it counts as sustained
+STEP_SLACK = 1.1  # a measured interval this much over a span still fits it: scrapes run seconds early or late
 
 
 def persistence_points(step: float) -> tuple[int, int]:
     """``(k, m)`` for ``persistent_alarm`` at sampling interval ``step`` seconds: three samples of four
     at one-minute sampling or finer; two of three when three samples would span more than ``PERSIST_S``
-    (a five-minute series holds only a point or two of a fault when its alert fires)."""
-    k = 3 if 3 * step <= PERSIST_S + 1e-6 else 2
+    (a five-minute series holds only a point or two of a fault when its alert fires). ``step`` is a median gap: a
+    one-minute series whose scrapes are a few seconds early or late measures 60.5 s, still one minute
+    (``STEP_SLACK``), not a coarser series held to two samples."""
+    k = 3 if 3 * step <= PERSIST_S * STEP_SLACK else 2
     return k, k + 1
 
 
