@@ -24,6 +24,7 @@ class FindingKind(StrEnum):
     TRACE_DIVERGENCE = "trace_divergence"  # traces leave the reference's (service, template) paths at a service
     TRACE_SLOWDOWN = "trace_slowdown"  # hand-offs between services in traces with this one got far slower
     CHANGE_NEAR_ONSET = "change_near_onset"  # a change shortly before an anomaly onset
+    WENT_SILENT = "went_silent"  # a service's series stopped while the rest of the system kept being sampled
     MISSING_DATA = "missing_data"  # a source failed or returned nothing
 
 

@@ -21,6 +21,7 @@ from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
 from agent.detectors.rate_shift import detect_rate_shift
 from agent.detectors.seasonal import detect_daily_shift
+from agent.detectors.silence import detect_silence
 from agent.detectors.slo import detect_slo_burn
 from agent.detectors.spikes import detect_spike_density
 from agent.detectors.threshold import detect_threshold
@@ -375,6 +376,21 @@ def _without_history(signal: MetricSignal, data: SignalData, window: Mapping[str
         for service, series in data.current.items())
 
 
+def _silent_services(signals: Mapping[str, SignalData], window: Mapping[str, float]) -> list[Finding]:
+    """Services that stopped answering after the RCA reference while the others kept being sampled
+    (``detectors.silence``), read over every signal's series of each service at once (each series once)."""
+    by_service: dict[str, dict[str, Series]] = {}
+    for data in signals.values():
+        for service, series in data.current.items():
+            by_service.setdefault(service, {}).update((s.key(), s) for s in series)
+    every = [s for series in by_service.values() for s in series.values()]
+    start, end = window["start"], window["end"] + 1
+    first = max(start, _first_sample(every, start))
+    split = reference_split(Pattern.RCA, first, end, window["anchor"], step=sample_step(every))
+    return detect_silence({service: list(series.values()) for service, series in by_service.items()},
+                          start=first, end=end, judged_from=split)
+
+
 def analyze_gathered(
     skill: Skill, event: Event, gathered: Mapping[str, Any], targets: Sequence[str], window: Mapping[str, float],
     callers: Mapping[str, Sequence[str]] | None = None,
@@ -401,6 +417,8 @@ def analyze_gathered(
         by_traces = {q.id for q in skill.data.logs if q.traces}
         for query_id, records in logs_of(gathered).items():
             findings += _log_findings(query_id, records, windows, query_id in by_traces, event.pattern)
+    if event.pattern == Pattern.RCA:
+        findings += _silent_services(signals, window)
     changes = changes_of(gathered)
     if changes and event.pattern != Pattern.RELEASE_INTERCEPTION:
         findings += detect_change_proximity(changes, earliest_onsets(findings), dependencies=callers)

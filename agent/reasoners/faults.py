@@ -130,9 +130,13 @@ def bad_family(finding: Finding) -> str | None:
 def family_evidence(findings: Sequence[Finding]) -> dict[str, float]:
     """Strongest evidence per fault family: metric Findings in the family's bad direction, and the service's own
     error logs for the family their text names (``LOG_FAULT_HINTS``: no space left -> disk, out of memory ->
-    memory, ...), else for ``error_fault`` (an exception it throws is an error whether or not a metric counts it)."""
+    memory, ...), else for ``error_fault`` (an exception it throws is an error whether or not a metric counts it);
+    a service that stopped answering (``went_silent``) for ``error_fault`` too: calls to it fail."""
     evidence: dict[str, float] = {}
     for finding in findings:
+        if finding.kind == FindingKind.WENT_SILENT:  # calls to a service that stopped answering fail
+            evidence["error_fault"] = max(evidence.get("error_fault", 0.0), finding.score)
+            continue
         if error_logs(finding):
             fault = hinted_fault(finding.summary) or "error_fault"
             evidence[fault] = max(evidence.get(fault, 0.0), finding.score)

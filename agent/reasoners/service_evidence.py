@@ -32,6 +32,7 @@ RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had
 RUN_END = 0.5  # back within this share of the detector's alarm level: the excursion's run has ended
 RECOVERED_WEIGHT = 0.3
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
+SILENT = FindingKind.WENT_SILENT  # it stopped answering: a fault its callers feel as failed calls
 # what a service's own trouble does to its callers: slower answers, errors, a cache that misses, a resource used up
 PASSED_ON = ("slow_dependency", "error_fault", "cache_failure", *RESOURCE_FAULTS)
 
@@ -87,8 +88,10 @@ def less_work(finding: Finding) -> bool:
 def passed_on(finding: Finding) -> bool:
     """A deviation of a kind a service passes on to its callers: a metric of a ``PASSED_ON`` family moved its bad
     way, error logs, traces breaking at it. Not a metric of no known family that happens to move (syscalls,
-    threads, open files), nor a change in the work it is sent (requests rising or falling)."""
-    return error_logs(finding) or finding.kind in TRACE_KINDS or bad_family(finding) in PASSED_ON
+    threads, open files), nor a change in the work it is sent (requests rising or falling); a service that stopped
+    answering fails every call to it."""
+    return (error_logs(finding) or finding.kind in TRACE_KINDS or finding.kind == SILENT
+            or bad_family(finding) in PASSED_ON)
 
 
 @dataclass
@@ -119,9 +122,10 @@ def in_rank_order(evidence: Iterable[ServiceEvidence]) -> list[ServiceEvidence]:
 
 
 def evidence_of_fault(finding: Finding) -> bool:
-    """Findings that can make a service anomalous: metric deviations, error logs, and traces that leave
-    the reference's paths at the service (an exception cuts its work short even when it logs nothing new)."""
-    return finding.kind in METRIC_KINDS or error_logs(finding) or finding.kind in TRACE_KINDS
+    """Findings that can make a service anomalous: metric deviations, error logs, traces that leave the
+    reference's paths at the service (an exception cuts its work short even when it logs nothing new), and its
+    series stopping while the others' went on (``detectors.silence``)."""
+    return finding.kind in METRIC_KINDS or error_logs(finding) or finding.kind in TRACE_KINDS or finding.kind == SILENT
 
 
 def _strength(findings: Sequence[Finding]) -> float:
