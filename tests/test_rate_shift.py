@@ -103,6 +103,15 @@ def test_a_share_of_a_few_requests_is_no_count() -> None:
     assert judged(ratio) == []
 
 
+def test_a_latency_quantile_read_off_histogram_buckets_is_no_count() -> None:
+    """A p99 interpolated from buckets holds a few levels (0.025 s, 0.05 s, 0.1 s): whole multiples of its
+    smallest step, one or two of them a sample, yet no count of events: its rise is no rate shift."""
+    counted = requests(QUIET + DOUBLED)
+    p99 = Series("server_latency_p99_seconds", counted.labels, counted.timestamps, counted.values * STEP * 0.02485)
+    assert judged(Series("server_calls", p99.labels, p99.timestamps, p99.values)) != []  # the same values counted
+    assert judged(p99) == []
+
+
 def test_a_series_another_detector_reported_is_not_judged_again() -> None:
     series = requests(QUIET + DOUBLED)
     assert detect_rate_shift([series], start=0.0, end=1e9, baseline_end=REFERENCE * STEP,

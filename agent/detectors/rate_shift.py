@@ -28,7 +28,7 @@ from scipy.special import betainc
 from agent.detectors.calibration import JITTER, MIN_EXCURSION, SHORT_REFERENCE, resolution, without_episodes
 from agent.detectors.capacity import capacity_limit
 from agent.detectors.changepoint import excursion_start
-from agent.detectors.direction import bad_signs
+from agent.detectors.direction import bad_signs, says_wait
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import relative_change
 from agent.detectors.scoring import combine, p_confidence, saturate
@@ -164,17 +164,23 @@ def service_totals(series: Sequence[Series], start: float, end: float) -> list[t
     return totals
 
 
+def no_count(metric: str) -> bool:
+    """The name says a share (``capacity.capacity_limit``: an error ratio of a few requests moves in steps of a
+    third or a half) or a wait (``direction.says_wait``: a latency quantile read off a histogram's buckets holds a
+    few levels, 0.025 s, 0.05 s, 0.1 s, whole multiples of its smallest step): whole steps, but no count of events."""
+    return capacity_limit(metric, 0.0) is not None or says_wait(metric)
+
+
 def counts_judged(series: Sequence[Series], start: float, end: float,
                   found: Collection[tuple[str, str | None]] = ()) -> list[tuple[Series, float]]:
     """The counts judged, with their units: each service's ``service_totals`` in place of its instances' series of
     that metric, and every other counting series (``counting_unit``) that ``found`` (subject and metric) does not
-    name; none that a name says is a share (``capacity.capacity_limit``: an error ratio of a few requests moves in
-    steps of a third or a half, no count of events)."""
-    totals = [(t, u) for t, u in service_totals(series, start, end) if capacity_limit(t.metric, 0.0) is None]
+    name; none that a name says is a share or a wait (``no_count``)."""
+    totals = [(t, u) for t, u in service_totals(series, start, end) if not no_count(t.metric)]
     summed = {(t.service, t.metric) for t, _ in totals}
     single = [(s, counting_unit(s.between(start, end).values)) for s in series
               if (s.service, s.metric) not in summed and (subject_of(s), s.metric) not in found
-              and capacity_limit(s.metric, 0.0) is None]
+              and not no_count(s.metric)]
     return [(s, u) for s, u in single if u is not None] + totals
 
 
