@@ -7,6 +7,7 @@ import pytest
 
 from agent.detectors.onset import detect_onset
 from agent.detectors.rate_shift import counting_unit, detect_rate_shift, service_totals
+from agent.graph.analysis import _with_activity
 from agent.reasoners.service_evidence import SIGNIFICANT
 from agent.series import Series
 
@@ -127,3 +128,17 @@ def test_pods_summed_take_one_sample_a_time_when_a_pod_repeats_one() -> None:
     [(total, _)] = service_totals([steady, repeated], 0.0, 1e9)
     assert total.timestamps.tolist() == steady.timestamps.tolist()
     assert total.values == pytest.approx(2 * steady.values)
+
+
+def test_a_fall_of_a_sparse_count_held_through_the_alert_is_present_there() -> None:
+    """1.4 requests a sample falling to about 0.2: no single sample lies 1.5 spreads (1.2 requests) below 1.4, yet
+    the minutes up to the alert hold a rate far below it; a rate back at its reference there is recovered."""
+    rng = np.random.default_rng(3)
+    quiet = rng.poisson(1.4, REFERENCE).tolist()
+    fell, back = requests(quiet + [0, 0, 1, 0, 0, 0, 0, 1, 0, 0]), requests(quiet + [0] * 10 + [2, 1, 1, 2, 1])
+    for series, present in ((fell, True), (back, False)):
+        end = float(series.timestamps[-1])
+        [finding] = detect_rate_shift([series], start=0.0, end=end + 1.0, baseline_end=REFERENCE * STEP,
+                                      direction="down")
+        active = _with_activity(finding, [series], end, STEP).numbers["active_z"]
+        assert bool(active >= 1.5) is present

@@ -19,6 +19,7 @@ from agent.detectors.history import detect_history
 from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
+from agent.detectors.rate_shift import DETECTOR as RATE_SHIFT
 from agent.detectors.rate_shift import detect_rate_shift
 from agent.detectors.seasonal import detect_daily_shift
 from agent.detectors.silence import detect_silence
@@ -201,6 +202,9 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
       symptoms last; one blip in those minutes does not keep an earlier episode present;
     - deviating after the event time (a replay whose event is the fault's first minute): the spans then
       end at the Finding's ``onset`` (an onset's start, or a deviation's peak).
+    A rate shift of a few counts a sample (``rate_shift``) is judged by its rate, as it was found: the mean of the
+    ``ACTIVE_SPAN_S`` span in standard errors of a mean that long (one sample's spread says nothing there: a fall
+    from under 2.25 a sample never reaches 1.5 spreads, however long it holds).
     Both spans are at least two samples long when sampling is coarser. The sampling interval is recorded as
     ``step_s``: onsets closer than a sample apart cannot be ordered. For a usage share (``natural_limit``,
     read off all its values) that is the subject's only series, also ``recent_level``, the farthest value
@@ -217,6 +221,8 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
         return finding
     off = np.sort(np.abs(held - center))[::-1]
     active = max(float(np.max(np.abs(recent - center))), float(off[1]) if off.size > 1 else 0.0) / scale
+    if finding.detector == RATE_SHIFT:  # a count's rate: the span's mean, in standard errors of a mean that long
+        active = abs(float(np.mean(held)) - center) / (scale / np.sqrt(held.size))
     numbers = {**finding.numbers, "active_z": round(active, 3), "step_s": step}
     # several series of one subject (mount points): which one deviated is unclear
     if len(match) == 1 and (ceiling := natural_limit(match)) is not None:
