@@ -206,6 +206,16 @@ def test_a_reading_named_after_a_failure_is_reported_when_it_falls(tmp_path):
     assert _inspected_as_serious(tmp_path, "machine_temperature_system_failure", fall)
 
 
+@pytest.mark.parametrize("metric", ["ec2_cpu_utilization", "cpu_util"])
+def test_an_inspection_reports_a_cpu_utilisation_gone_idle(tmp_path, metric):
+    """A CPU share collapsing (a pool with no work left: traffic lost, a pipeline stopped) is news to an
+    inspection, though ``direction: auto`` reads a utilisation as bad only when it rises."""
+    def idle(values: np.ndarray) -> None:
+        values[-10:] = 4.0  # about 50 % busy for two days, then all but idle
+
+    assert _inspected_as_serious(tmp_path, metric, idle)
+
+
 def _inspected_as_serious(tmp_path, metric, anomaly) -> bool:
     """Two days and two hours of a daily-cycling series named ``metric`` with ``anomaly`` applied to its values,
     inspected over the last two hours by the generic Skill: True when its one service gets a warning or worse."""
