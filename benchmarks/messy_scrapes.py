@@ -13,6 +13,11 @@ any other):
   time in the middle half of its samples: the samples after it carry a new pod name (``-xxxxx`` suffix replaced);
 - **dropped samples**: each sample removed with probability p (0, 2 %, 10 %), and, for each service with
   probability ``--share``, a run of ``--gap`` consecutive scrapes missing from every series of it;
+- **rolling update**: pod churn as above, the old pod still scraped for one or two samples after the new one
+  began (alternately), both reporting the same values there;
+- **a new replica**: each service with probability ``--share`` gains a pod at a random time in the middle half
+  of its samples: a copy of its first pod's series from then on (a new ``instance`` label when it has none),
+  scaled by a factor drawn from 0.8..1.2;
 - **both**: pod churn, then dropped samples;
 - **scrape times jittered**: every sample's time moved by up to ``--jitter`` seconds either way.
 
@@ -66,9 +71,12 @@ SUFFIX_CHARS = np.array(list(string.ascii_lowercase + string.digits))
 @dataclass(frozen=True)
 class Mess:
     """One variant: pod churn or not, the share of samples dropped, whether runs of scrapes go missing, and whether
-    the scrape times jitter."""
+    the scrape times jitter; ``overlap``: a churned pod's predecessor is still scraped a sample or two after it
+    began (a rolling update); ``replica``: a service gains a pod mid-window (a scale-up)."""
 
     churn: bool = False
+    overlap: bool = False
+    replica: bool = False
     drop: float = 0.0
     gap: bool = False
     jitter: bool = False
@@ -77,6 +85,8 @@ class Mess:
 VARIANTS = {
     "as given": Mess(),
     "pod churn": Mess(churn=True),
+    "rolling update": Mess(churn=True, overlap=True),
+    "a new replica": Mess(replica=True),
     "a missed run": Mess(gap=True),
     "2% dropped + a missed run": Mess(drop=0.02, gap=True),
     "10% dropped + a missed run": Mess(drop=0.10, gap=True),
@@ -116,26 +126,55 @@ def _by_service(series: Sequence[Series]) -> list[tuple[str, list[Series]]]:
     return sorted(groups.items())
 
 
-def churned(series: Sequence[Series], rng: np.random.Generator, share: float) -> list[Series]:
+def churned(series: Sequence[Series], rng: np.random.Generator, share: float, overlap: bool = False) -> list[Series]:
     """``series`` with the pods of each service picked with probability ``share`` restarted once (module
-    docstring): a series of a picked service becomes two, the old pod's samples and the new one's."""
+    docstring): a series of a picked service becomes two, the old pod's samples and the new one's; with
+    ``overlap`` the old pod keeps the new one's first one or two samples (alternately, pod by pod)."""
     out: list[Series] = []
+    pods = 0  # pods restarted so far: the old one keeps one more sample after the new one's first, or two
     for service, group in _by_service(series):
         if rng.random() >= share:
             out += group
             continue
-        splits: dict[tuple[tuple[str, str], ...], tuple[float, dict[str, str], dict[str, str]]] = {}
+        splits: dict[tuple[tuple[str, str], ...], tuple[float, dict[str, str], dict[str, str], int]] = {}
         for s in group:
             pod = _pod_of(s)
             if pod not in splits:
                 old = dict(pod) or {"instance": _pod_name(f"{service}-0", rng)}
                 low, high = _middle_half(np.concatenate([g.timestamps for g in group if _pod_of(g) == pod]))
-                splits[pod] = (float(rng.uniform(low, high)), old, {k: _pod_name(v, rng) for k, v in old.items()})
-            at, old, new = splits[pod]
-            before = s.timestamps < at
-            for mask, labels in ((before, old), (~before, new)):
-                if mask.any():
-                    out.append(Series(s.metric, {**s.labels, **labels}, s.timestamps[mask], s.values[mask]))
+                pods += 1
+                splits[pod] = (float(rng.uniform(low, high)), old, {k: _pod_name(v, rng) for k, v in old.items()},
+                               1 + pods % 2 if overlap else 0)
+            at, old, new, extra = splits[pod]
+            cut = int(np.searchsorted(s.timestamps, at))
+            kept = cut + extra
+            for part, labels in ((slice(0, kept), old), (slice(cut, None), new)):
+                if s.timestamps[part].size:
+                    out.append(Series(s.metric, {**s.labels, **labels}, s.timestamps[part], s.values[part]))
+    return out
+
+
+def replicated(series: Sequence[Series], rng: np.random.Generator, share: float) -> list[Series]:
+    """``series`` with each service picked with probability ``share`` gaining a pod (module docstring): the
+    series of its first pod copied, from a random time in the middle half of its samples, under a new pod name,
+    times a factor drawn from 0.8..1.2."""
+    out: list[Series] = []
+    for service, group in _by_service(series):
+        if rng.random() >= share:
+            out += group
+            continue
+        first = min(_pod_of(s) for s in group)
+        old = dict(first) or {"instance": _pod_name(f"{service}-0", rng)}
+        new = {k: _pod_name(v, rng) for k, v in old.items()}
+        cloned = [s for s in group if _pod_of(s) == first]
+        low, high = _middle_half(np.concatenate([s.timestamps for s in cloned]))
+        at, factor = float(rng.uniform(low, high)), float(rng.uniform(0.8, 1.2))
+        out += [Series(s.metric, {**s.labels, **old}, s.timestamps, s.values) if _pod_of(s) == first else s
+                for s in group]
+        for s in cloned:
+            after = s.timestamps >= at
+            if after.any():
+                out.append(Series(s.metric, {**s.labels, **new}, s.timestamps[after], s.values[after] * factor))
     return out
 
 
@@ -182,7 +221,9 @@ def messy_copy(bundle: Path, root: Path, mess: Mess, *, seed: int, share: float,
     rng = np.random.default_rng([seed, zlib.crc32(bundle.name.encode())])
     series = load_bundle(bundle).series
     if mess.churn:
-        series = churned(series, rng, share)
+        series = churned(series, rng, share, mess.overlap)
+    if mess.replica:
+        series = replicated(series, rng, share)
     if mess.drop or mess.gap:
         series = dropped(series, rng, share, mess.drop, run if mess.gap else 0)
     if mess.jitter:
