@@ -72,8 +72,7 @@ def test_a_pod_label_is_read_as_instance_is_and_only_successors_of_one_role_are_
     canary = [pod("p-1", range(0, 30), version="v1"), pod("p-2", range(30, 66), version="v2")]
     assert continued(canary) == canary  # a new version is another role: a release is judged by its versions
     side_by_side = [pod("p-1", range(0, 33)), pod("p-2", range(30, 66))]
-    [old, new] = continued(side_by_side)  # both scraped for three minutes: two processes, not one
-    assert old is side_by_side[0] and new.labels["pod"] == "p-2"
+    assert continued(side_by_side) == side_by_side  # both scraped for three minutes: two processes, not one
 
 
 def test_a_rolling_updates_old_pod_scraped_a_sample_or_two_after_its_successor_began_is_continued_by_it():
@@ -84,33 +83,3 @@ def test_a_rolling_updates_old_pod_scraped_a_sample_or_two_after_its_successor_b
         [joined] = continued([old, new])
         assert joined.labels == old.labels and len(joined) == 66 and np.all(np.diff(joined.timestamps) > 0)
         assert np.array_equal(joined.values[SPLIT:], new.values)  # where both report, the new pod's samples
-
-
-def test_a_replica_added_mid_window_is_preceded_by_the_median_of_its_siblings():
-    one, two = _series("m", "svc-a", range(0, 66)), _series("m", "svc-b", range(0, 66))
-    two = Series(two.metric, two.labels, two.timestamps, two.values + 10.0)
-    added = _series("m", "svc-c", range(SPLIT, 66))
-    out = continued([one, two, added])
-    assert out[:2] == [one, two]  # the siblings as they were
-    assert out[2].labels == added.labels and np.array_equal(out[2].timestamps, one.timestamps)
-    assert np.array_equal(out[2].values[:SPLIT], one.values[:SPLIT] + 5.0)  # the median of the two at each scrape
-    assert np.array_equal(out[2].values[SPLIT:], added.values)
-    late = _series("m", "svc-d", range(2, 66))  # a scrape or two missed at the start: no sibling's past
-    assert continued([one, late])[1] is late
-
-
-def test_a_replica_added_before_the_alert_is_judged_against_its_siblings():
-    skill = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
-    rng = np.random.default_rng(0)
-    healthy = _gathered("latency", "request_latency_seconds", 0.2 + rng.normal(0.0, 0.01, 66))
-    latency = 0.2 + rng.normal(0.0, 0.01, 66)
-    latency[58:] += 0.3  # the new replica is slow from two minutes before the alert; its sibling is not
-    item = _gathered("latency", "request_latency_seconds", latency)
-    old = {**healthy, "labels": {"service": "svc", "instance": "svc-7d9-abcde"}}
-    new = {**item, "labels": {"service": "svc", "instance": "svc-7d9-fghij"}, "t": item["t"][SPLIT:],
-           "v": item["v"][SPLIT:]}
-    gathered = {"series": [old, new], "logs": [], "changes": []}
-    event = Event(pattern=Pattern.RCA, time=T0, service="svc")
-    findings = analyze_gathered(skill, event, gathered, ["svc"], {"start": T0 - 3600, "end": T0 + 300, "anchor": T0})
-    slow = [f for f in findings if f.metric == "request_latency_seconds" and f.score >= 0.5]
-    assert slow and slow[0].subject == "svc/svc-7d9-fghij"
