@@ -163,6 +163,19 @@ def test_a_folder_a_killed_prune_set_aside_is_put_back_by_the_next(tmp_path):
     assert os.listdir(tmp_path) == ["left"] and (tmp_path / "left" / "event.yaml").read_text() == "x"
 
 
+def test_a_folder_another_prune_put_back_meanwhile_is_not_said_removed(tmp_path):
+    (tmp_path / "old").mkdir()
+    age(tmp_path)
+
+    def put_back_by_another(cases):  # another process's prune began: it took the set-aside folder for a leftover
+        if not (tmp_path / "old").exists():
+            case_data._put_back_leftovers(tmp_path)
+        return cases
+
+    assert prune_case_data(CaseData(tmp_path, 86400.0), put_back_by_another) == []
+    assert os.listdir(tmp_path) == ["old"]
+
+
 def test_a_prune_whose_second_look_fails_puts_every_folder_back(tmp_path):
     (tmp_path / "old").mkdir()
     age(tmp_path)

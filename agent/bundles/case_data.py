@@ -39,9 +39,9 @@ def prune_case_data(kept: CaseData, prunable: Prunable, now: float | None = None
     """Remove the kept data of the cases older than ``kept.keep_s`` that are among ``prunable(old_case_ids)`` (asked
     once for all of them: a prune must not cost a query per old case); ``dry_run``: remove nothing. Each folder to go
     is set aside (renamed) and ``prunable`` asked once more about them all: one whose case was corrected in between
-    is put back, so a correction is never outrun by the removal. Returns the case ids removed (or to be), sorted;
-    none when the folder does not exist. A folder that could not be removed is not among them: logged, and in
-    ``failed`` (case id -> why) when given."""
+    is put back, so a correction is never outrun by the removal. Returns the case ids removed (or to be), sorted,
+    none whose folder is in place again (another process's prune put it back); none when the folder does not exist.
+    A folder that could not be removed is not among them: logged, and in ``failed`` (case id -> why) when given."""
     cutoff = (time.time() if now is None else now) - kept.keep_s
     try:
         _put_back_leftovers(kept.root)
@@ -69,7 +69,8 @@ def prune_case_data(kept: CaseData, prunable: Prunable, now: float | None = None
         log.warning("the kept data of case %s was not removed: %s", name, problem)
     if failed is not None:
         failed.update(why)
-    return [name for name in moved if name in still and name not in why]
+    # not one another process's prune put back in the meantime (it took the set-aside folder for a leftover)
+    return [name for name in moved if name in still and name not in why and not (kept.root / name).exists()]
 
 
 def _move(root: Path, name: str, to: str) -> str | None:
