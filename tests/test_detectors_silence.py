@@ -49,6 +49,12 @@ def test_a_service_whose_series_all_stopped_went_silent_dated_by_its_last_sample
     assert "stopped answering" in finding.summary and "6 scrapes" in finding.summary
 
 
+def test_the_summary_counts_only_the_services_sampled_after_it_went_quiet():
+    by_service = {**system(db=22, cart=22), "web": [series("web", "cpu")]}  # api and web answered on
+    [finding] = [f for f in silent(by_service) if f.service == "db"]
+    assert "while the other 2 service(s) kept being sampled" in finding.summary
+
+
 def test_one_or_two_missed_scrapes_at_the_end_are_no_silence():
     assert silent(system(db=28)) == []
 

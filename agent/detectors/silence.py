@@ -44,8 +44,9 @@ def detect_silence(by_service: Mapping[str, Sequence[Series]], *, start: float, 
         if quiet < usual - step / 2:  # half an interval of slack: scrapes run seconds early or late
             continue
         missed = round(quiet / step)
+        went_on = sum(other - last >= usual - step / 2 for other in others)  # not those that went quiet too
         summary = (f"{service}: no sample of any of its {len(by_service[service])} series since {fmt_time(last)}, "
-                   f"{fmt_duration(quiet)} ({missed} scrapes) while the other {len(others)} service(s) kept "
+                   f"{fmt_duration(quiet)} ({missed} scrapes) while the other {went_on} service(s) kept "
                    "being sampled: it stopped answering (down, hung or killed)")
         findings.append(make_finding(
             FindingKind.WENT_SILENT, detector=DETECTOR, subject=service, service=service, window=(start, end),
