@@ -123,7 +123,9 @@ class Settings(BaseSettings):
 
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL.")
     llm_api_key: SecretStr | None = Field(default=None)
-    llm_model: str = Field(default="gpt-4o-mini")
+    llm_model: str = Field(default="gpt-4o-mini", max_length=180,
+                           description="The model's name; a run records its reasoner as `llm:<model>` or "
+                                       "`fail-safe over llm:<model>` in a 200-character column.")
     llm_timeout_s: float = Field(default=60.0, gt=0, description="Limit on one LLM request, seconds.")
     llm_max_retries: int = Field(default=2, ge=0)
     llm_max_tokens: int = Field(default=1024, ge=0, description="Cap on the tokens of one answer; 0: no cap.")

@@ -176,6 +176,8 @@ def test_an_endpoint_url_without_a_scheme_is_a_bad_setting_not_a_connection_erro
     ("BIANQUE_SKILLS_DIRS", '["{missing}"]', "{missing} is not a directory"),  # had left "no Skill fits" alone
     ("BIANQUE_LLM_MAX_RETRIES", "-5", "Input should be greater than or equal to 0"),
     ("BIANQUE_LLM_TIMEOUT_S", "0", "Input should be greater than 0"),
+    # a run's reasoner ("fail-safe over llm:<model>") is kept in 200 characters: PostgreSQL refused the row
+    ("BIANQUE_LLM_MODEL", "m" * 181, "String should have at most 180 characters"),
 ])
 def test_a_path_or_limit_setting_that_cannot_work_is_named_at_start(tmp_path, variable, value, why):
     (tmp_path / "a-file").write_text("not a directory")
