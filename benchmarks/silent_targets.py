@@ -31,7 +31,7 @@ CUTS = ("as given", "the faulty service stops", "another service stops")
 
 def cut_copy(bundle: Path, root: Path, which: str, lead: float) -> Path:
     """A copy of ``bundle`` under ``root`` with the series of the service ``which`` names cut from ``lead`` seconds
-    before the alert on (``as given``: linked unchanged)."""
+    before the alert on (``as given``, or another service when no other has series: linked unchanged)."""
     from agent.bundles.label import load_label
     from agent.bundles.reader import load_bundle
     from agent.bundles.writer import write_metrics_csv
@@ -43,6 +43,8 @@ def cut_copy(bundle: Path, root: Path, which: str, lead: float) -> Path:
     victim = truth
     if which == CUTS[2]:
         others = sorted({s.service for s in loaded.series if s.service and s.service != truth})
+        if not others:  # no other service has series: nothing to cut, the bundle as given
+            return linked_copy(bundle, root)
         victim = others[np.random.default_rng(zlib.crc32(bundle.name.encode())).integers(len(others))]
     cut = loaded.event.time - lead
     series = []

@@ -859,3 +859,33 @@ def test_messy_scrapes_jitter_each_scrape_time_within_its_bound(bench, tmp_path)
     moved = np.concatenate([jittered[k].timestamps - given[k].timestamps for k in given])
     assert np.abs(moved).max() <= 5.0 and np.count_nonzero(moved) > 0.9 * moved.size
     assert all(np.array_equal(jittered[k].values, given[k].values) for k in given)
+
+
+def test_silent_targets_cut_the_faulty_or_another_service_and_leave_a_lone_service_bundle_as_given(bench, tmp_path):
+    """The cut copies: the labelled cause's series end ``lead`` seconds before the alert, every other series whole;
+    "another service" cuts one service that is not the cause. A bundle whose only service with series is the
+    cause raised (``integers(0)``) instead of being measured as given."""
+    from agent.bundles.label import load_label
+    from agent.bundles.writer import write_bundle
+
+    module = bench("silent_targets")
+    given = load_bundle(CURATED_ONE)
+    truth = load_label(CURATED_ONE).root_cause[0].service
+    cut_at = given.event.time - 60.0
+
+    def ends(bundle):
+        return {(s.service, s.metric, tuple(sorted(s.labels.items()))): s.timestamps[-1]
+                for s in load_bundle(bundle).series}
+
+    before = ends(CURATED_ONE)
+    faulty = ends(module.cut_copy(CURATED_ONE, tmp_path / "faulty", module.CUTS[1], 60.0))
+    assert all(end < cut_at for key, end in faulty.items() if key[0] == truth)
+    assert {k: v for k, v in faulty.items() if k[0] != truth} == {k: v for k, v in before.items() if k[0] != truth}
+    other = ends(module.cut_copy(CURATED_ONE, tmp_path / "other", module.CUTS[2], 60.0))
+    cut_services = {k[0] for k, v in other.items() if v != before[k]}
+    assert len(cut_services) == 1 and truth not in cut_services
+
+    lone = write_bundle(tmp_path / "lone", given.event, [s for s in given.series if s.service == truth])
+    (lone / "label.yaml").write_text((CURATED_ONE / "label.yaml").read_text())
+    copy = module.cut_copy(lone, tmp_path / "lone-other", module.CUTS[2], 60.0)
+    assert ends(copy) == ends(lone)
