@@ -39,7 +39,7 @@ import sys
 import tempfile
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -257,6 +257,27 @@ def measured(label: str, bundles: Sequence[Path], settings) -> dict:  # noqa: AN
                       **dict.fromkeys(report.errors)}}
 
 
+def measured_copies(variants: Sequence[str], groups: Mapping[str, Sequence[Path]], settings,  # noqa: ANN001
+                    copy: Callable[[Path, str, str], Path]) -> dict[str, dict[str, dict]]:
+    """Each variant's copies of each group's bundles (``copy(bundle, variant, group)``), ``measured``: variant ->
+    group -> counts."""
+    return {variant: {name: measured(f"{variant}: {name}", [copy(b, variant, name) for b in bundles], settings)
+                      for name, bundles in groups.items()} for variant in variants}
+
+
+def variants_table(title: str, heading: str, rows: Mapping[str, Mapping[str, dict]]) -> Table:
+    """``measured_copies``' rows as a table: a row per variant (its column headed ``heading``), a column per group,
+    each a ``cell``."""
+    table = Table(title=title)
+    table.add_column(heading)
+    names = list(next(iter(rows.values()), {}))
+    for name in names:
+        table.add_column(name, justify="right")
+    for variant, sets in rows.items():
+        table.add_row(variant, *(cell(sets[name]) for name in names))
+    return table
+
+
 def cell(counts: dict) -> str:
     """A set's result as one table cell."""
     parts = []
@@ -293,7 +314,6 @@ def main(argv: list[str] | None = None) -> BenchResult:
         parser.error("--share is a probability (0..1), --gap at least 1 and --jitter not negative")
     from agent.eval.runner import find_bundles
 
-    rows: dict[str, dict[str, dict]] = {}
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-messy-") as scratch:
         root = Path(scratch)
         groups = {}
@@ -304,19 +324,11 @@ def main(argv: list[str] | None = None) -> BenchResult:
         if args.count:
             simulated = fresh_scenarios(root / "simulated", SIM_PATTERNS, args.count, args.seed_start)
             groups["simulated"] = [p for paths in simulated.values() for p in paths]
-        for variant in variants:
-            rows[variant] = {}
-            for name, bundles in groups.items():
-                copies = [messy_copy(b, root / variant / name / b.parent.name, VARIANTS[variant], seed=args.seed,
-                                     share=args.share, run=args.gap, jitter=args.jitter) for b in bundles]
-                rows[variant][name] = measured(f"{variant}: {name}", copies, settings)
-    table = Table(title=f"Messy scrapes (share {args.share:g}, runs of {args.gap} scrapes, seed {args.seed}): strict "
-                        "RCA top-1 / top-3, inspection windows")
-    table.add_column("variant")
-    for name in groups:
-        table.add_column(name, justify="right")
-    for variant, sets in rows.items():
-        table.add_row(variant, *(cell(sets[name]) for name in groups))
+        rows = measured_copies(variants, groups, settings, lambda b, variant, name: messy_copy(
+            b, root / variant / name / b.parent.name, VARIANTS[variant], seed=args.seed, share=args.share,
+            run=args.gap, jitter=args.jitter))
+    table = variants_table(f"Messy scrapes (share {args.share:g}, runs of {args.gap} scrapes, seed {args.seed}): "
+                           "strict RCA top-1 / top-3, inspection windows", "variant", rows)
     return BenchResult(tables={"messy": table}, data={"share": args.share, "gap": args.gap, "seed": args.seed,
                                                       "count": args.count, "variants": rows})
 

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from common import SHARED_DATA, BenchResult, add_common_arguments, bench_settings, emit, linked_copy
-from messy_scrapes import cell, measured
-from rich.table import Table
+from messy_scrapes import measured_copies, variants_table
 
 from agent.series import Series
 
@@ -74,21 +73,13 @@ def main(argv: list[str] | None = None) -> BenchResult:
     args = parser.parse_args(argv)
     from agent.eval.runner import find_bundles
 
-    rows: dict[str, dict[str, dict]] = {}
     with bench_settings(args.home) as settings, tempfile.TemporaryDirectory(prefix="bianque-silent-") as scratch:
         groups = {name: [b for b in find_bundles(args.data / name) if actionable(b)]
                   for name in filter(None, args.sets.split(","))}
-        for which in CUTS:
-            rows[which] = {}
-            for name, bundles in groups.items():
-                copies = [cut_copy(b, Path(scratch) / which / name / b.parent.name, which, args.lead) for b in bundles]
-                rows[which][name] = measured(f"{which}: {name}", copies, settings)
-    table = Table(title=f"Silent targets (series cut {args.lead:g} s before the alert): strict RCA top-1 / top-3")
-    table.add_column("cut")
-    for name in groups:
-        table.add_column(name, justify="right")
-    for which, sets in rows.items():
-        table.add_row(which, *(cell(sets[name]) for name in groups))
+        rows = measured_copies(CUTS, groups, settings, lambda b, which, name: cut_copy(
+            b, Path(scratch) / which / name / b.parent.name, which, args.lead))
+    table = variants_table(f"Silent targets (series cut {args.lead:g} s before the alert): strict RCA top-1 / top-3",
+                           "cut", rows)
     return BenchResult(tables={"silent": table}, data={"lead": args.lead, "cuts": rows})
 
 
