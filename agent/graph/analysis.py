@@ -219,10 +219,11 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
     held = match[0].between(until - max(ACTIVE_SPAN_S, 2 * step), until + 1).values
     if recent.size == 0:
         return finding
-    off = np.sort(np.abs(held - center))[::-1]
-    active = max(float(np.max(np.abs(recent - center))), float(off[1]) if off.size > 1 else 0.0) / scale
     if finding.detector == RATE_SHIFT:  # a count's rate: the span's mean, in standard errors of a mean that long
         active = abs(float(np.mean(held)) - center) / (scale / np.sqrt(held.size))
+    else:
+        off = np.sort(np.abs(held - center))[::-1]
+        active = max(float(np.max(np.abs(recent - center))), float(off[1]) if off.size > 1 else 0.0) / scale
     numbers = {**finding.numbers, "active_z": round(active, 3), "step_s": step}
     # several series of one subject (mount points): which one deviated is unclear
     if len(match) == 1 and (ceiling := natural_limit(match)) is not None:
