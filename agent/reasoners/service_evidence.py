@@ -32,7 +32,8 @@ RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had
 RUN_END = 0.5  # back within this share of the detector's alarm level: the excursion's run has ended
 RECOVERED_WEIGHT = 0.3
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
-SILENT = FindingKind.WENT_SILENT  # it stopped answering: a fault its callers feel as failed calls
+# calls to the service break there: traces leave their paths or slow at it, or it stopped answering altogether
+BREAKING_KINDS = (*TRACE_KINDS, FindingKind.WENT_SILENT)
 # what a service's own trouble does to its callers: slower answers, errors, a cache that misses, a resource used up
 PASSED_ON = ("slow_dependency", "error_fault", "cache_failure", *RESOURCE_FAULTS)
 
@@ -90,8 +91,7 @@ def passed_on(finding: Finding) -> bool:
     way, error logs, traces breaking at it. Not a metric of no known family that happens to move (syscalls,
     threads, open files), nor a change in the work it is sent (requests rising or falling); a service that stopped
     answering fails every call to it."""
-    return (error_logs(finding) or finding.kind in TRACE_KINDS or finding.kind == SILENT
-            or bad_family(finding) in PASSED_ON)
+    return error_logs(finding) or finding.kind in BREAKING_KINDS or bad_family(finding) in PASSED_ON
 
 
 @dataclass
@@ -125,7 +125,7 @@ def evidence_of_fault(finding: Finding) -> bool:
     """Findings that can make a service anomalous: metric deviations, error logs, traces that leave the
     reference's paths at the service (an exception cuts its work short even when it logs nothing new), and its
     series stopping while the others' went on (``detectors.silence``)."""
-    return finding.kind in METRIC_KINDS or error_logs(finding) or finding.kind in TRACE_KINDS or finding.kind == SILENT
+    return finding.kind in METRIC_KINDS or error_logs(finding) or finding.kind in BREAKING_KINDS
 
 
 def _strength(findings: Sequence[Finding]) -> float:
