@@ -1,10 +1,20 @@
-"""Files Bian Que writes for people (Skills, the regression registry): replaced atomically, never half-written."""
+"""Files Bian Que writes for people (Skills, the regression registry): replaced atomically, never half-written; and
+the lock files by which processes sharing a home take turns (:func:`file_lock`)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock (Windows)
+    fcntl = None  # type: ignore[assignment]
+
+LOCKING = fcntl is not None  # whether file_lock holds anything
 
 FALLBACK_UMASK = 0o022  # the usual one, when the process's own cannot be read
 
@@ -41,3 +51,23 @@ def process_umask() -> int:
     except (OSError, ValueError, IndexError):
         pass
     return FALLBACK_UMASK
+
+
+@contextmanager
+def file_lock(path: Path, *, wait: bool = True) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on ``path`` (created when missing) while in the block: one process, or thread (each
+    opens the file anew), at a time. Yields whether it is held: not when ``wait`` is False and another holds it.
+    Without ``fcntl`` (not POSIX) nothing is held and it yields True. OSError when the file cannot be opened."""
+    if fcntl is None:
+        yield True
+        return
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

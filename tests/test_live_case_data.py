@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -27,6 +31,8 @@ from agent.memory import Memory
 from agent.runtime import bundle_toolkit
 from tests.fixtures.graph.world import alert_event, graph_library
 from tests.test_live_call_graph import live
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_live_case_keeps_its_data_as_a_bundle_that_answers_as_the_live_run_did(memory):
@@ -163,17 +169,88 @@ def test_a_folder_a_killed_prune_set_aside_is_put_back_by_the_next(tmp_path):
     assert os.listdir(tmp_path) == ["left"] and (tmp_path / "left" / "event.yaml").read_text() == "x"
 
 
-def test_a_folder_another_prune_put_back_meanwhile_is_not_said_removed(tmp_path):
+class Racer(threading.Thread):
+    """A second prune (or reader) of the folder, run while the first is stopped in the middle of its work: ``ready``
+    is set once it is about to wait for the first's prune lock, or has finished without (no lock to wait for)."""
+
+    def __init__(self, work):
+        super().__init__(daemon=True)
+        self.work, self.ready, self.result = work, threading.Event(), None
+
+    def run(self):
+        try:
+            self.result = self.work()
+        finally:
+            self.ready.set()
+
+    def about_to_wait(self, monkeypatch):
+        """Set ``ready`` as this thread takes a prune lock (waits for the first one's)."""
+        taken = case_data._pruning
+
+        def pruning(root, **kwargs):
+            if threading.current_thread() is self:
+                self.ready.set()
+            return taken(root, **kwargs)
+
+        monkeypatch.setattr(case_data, "_pruning", pruning)
+
+
+def test_a_prune_waits_for_one_under_way_and_never_puts_back_a_half_removed_folder(tmp_path, monkeypatch):
+    """A second prune took the folder the first was removing for a killed prune's leftover and put it back: the
+    case's data half removed, in place, said neither removed nor failed."""
     (tmp_path / "old").mkdir()
+    for part in ("event.yaml", "metrics.csv.gz"):
+        (tmp_path / "old" / part).write_text("x")
     age(tmp_path)
+    second = Racer(lambda: prune_case_data(CaseData(tmp_path, 86400.0), lambda cases: cases))
+    second.about_to_wait(monkeypatch)
+    remove = case_data._remove
 
-    def put_back_by_another(cases):  # another process's prune began: it took the set-aside folder for a leftover
-        if not (tmp_path / "old").exists():
-            case_data._put_back_leftovers(tmp_path)
-        return cases
+    def half_then_the_rest(folder):
+        (folder / "event.yaml").unlink()  # half removed: the second prune starts now
+        second.start()
+        second.ready.wait()
+        return remove(folder)
 
-    assert prune_case_data(CaseData(tmp_path, 86400.0), put_back_by_another) == []
-    assert os.listdir(tmp_path) == ["old"]
+    monkeypatch.setattr(case_data, "_remove", half_then_the_rest)
+    assert prune_case_data(CaseData(tmp_path, 86400.0), lambda cases: cases) == ["old"]
+    second.join()
+    assert second.result == [] and os.listdir(tmp_path) == []
+
+
+def test_a_reader_of_a_folder_a_prune_has_set_aside_waits_for_what_the_prune_leaves(memory, monkeypatch):
+    """A correction (or replay) arriving while the prune had its folder set aside read the data as gone: the
+    correction was stored with "its data is gone", and the prune then put the folder back, its case corrected."""
+    toolkit = replace(live(), memory=memory)
+    case_id = investigate(alert_event(), toolkit, source="api").case_id
+    kept = get_settings().case_data
+    assert kept is not None
+    age(kept.root)
+    reader = Racer(lambda: correct_case(memory, case_id, correct=False, service="db", fault="slow_dependency"))
+    reader.about_to_wait(monkeypatch)
+    looks: list[list[str]] = []
+
+    def corrected_meanwhile(case_ids):
+        looks.append(case_ids)
+        if len(looks) == 2:  # the folder set aside: the correction arrives
+            reader.start()
+            reader.ready.wait()
+            assert not (kept.root / case_id).exists()
+        return memory.prunable_among(case_ids)
+
+    assert prune_case_data(kept, corrected_meanwhile) == []
+    reader.join()
+    assert reader.result is not None and not [n for n in reader.result.notes if "gone" in n], reader.result.notes
+    assert os.listdir(kept.root) == [case_id] and unreplayable(memory.get_case(case_id)) is None
+
+
+def test_a_reader_puts_back_a_folder_a_killed_prune_left_set_aside(memory):
+    kept = get_settings().case_data
+    assert kept is not None
+    case_id = investigate(alert_event(), replace(live(), memory=memory), source="api").case_id
+    os.rename(kept.root / case_id, kept.root / f"{case_data.ASIDE}{case_id}")  # then the prune was killed
+    assert unreplayable(memory.get_case(case_id)) is None
+    assert os.listdir(kept.root) == [case_id]
 
 
 def test_a_prune_whose_second_look_fails_puts_every_folder_back(tmp_path):
@@ -227,6 +304,70 @@ def test_cases_prune_data_says_what_would_go_and_removes_it_unless_dry_run(memor
     assert done.exit_code == 0, done.output
     assert "removed the kept data of 1 uncorrected case(s) older than 7 day(s)" in " ".join(done.stdout.split())
     assert os.listdir(kept.root) == [corrected]
+
+
+def test_cases_prune_data_prunes_once_when_asked_and_counts_as_the_databases_prune_of_the_hour(memory, monkeypatch):
+    """The command pruned the folder twice (the uncorrected cases, then the orphans: two listings, two looks at the
+    database each) and left the hourly marker as it was: the next live run pruned again at once."""
+    toolkit = replace(live(), memory=memory)
+    kept = get_settings().case_data
+    assert kept is not None
+    old = investigate(alert_event(), toolkit, source="api").case_id  # its memory step pruned: within the hour now
+    age(kept.root)
+    listings: list[str] = []
+    leftovers = case_data._put_back_leftovers
+    monkeypatch.setattr(case_data, "_put_back_leftovers", lambda root: listings.append(root) or leftovers(root))
+    before = time.time()
+    done = CliRunner().invoke(app, ["cases", "prune-data", "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["cases"] == [old] and listings == [kept.root]
+    assert float(prune_marker(kept.root, memory.url).read_text()) >= before
+    monkeypatch.setattr(case_data, "_last_pruned", {})  # another process: the marker alone says so
+    assert prune_when_due(kept, memory.prunable_among, store=memory.url) is None
+
+
+def test_a_look_at_which_old_cases_data_may_go_is_one_select(memory):
+    """Each look read the asked cases, then every corrected case's bundle: two SELECTs where one does."""
+    toolkit = replace(live(), memory=memory)
+    uncorrected, corrected = (investigate(alert_event(), toolkit, source="api").case_id for _ in range(2))
+    correct_case(memory, corrected, correct=False, service="db", fault="slow_dependency")
+    selects: list[str] = []
+    event.listen(memory.engine, "before_cursor_execute",
+                 lambda _conn, _cursor, sql, *_args: selects.append(sql) if sql.lstrip().startswith("SELECT") else None)
+    assert memory.prunable_among([uncorrected, corrected, "unknown"]) == {uncorrected} and len(selects) == 1
+    of = memory.kept_data_of([uncorrected, corrected, "unknown"])  # what the command asks: both kinds in one look
+    assert (of.prunable, of.orphans) == ({uncorrected}, {"unknown"}) and len(selects) == 2
+
+
+ANOTHER_PROCESS = """import sys
+from pathlib import Path
+from agent.bundles.case_data import prune_when_due
+from agent.config import CaseData
+print(prune_when_due(CaseData(Path(sys.argv[1]), 86400.0), lambda cases: cases, store="db"))
+"""
+
+
+def test_two_processes_finding_the_hourly_prune_due_at_once_prune_once(tmp_path, monkeypatch):
+    """The marker was read, then written, with nothing between processes: two one-shot runs starting together both
+    found the prune due (neither had written it yet) and both pruned."""
+    root = tmp_path / "case-data"
+    (root / "old").mkdir(parents=True)
+    age(root)
+    others: list[str] = []
+    marked = case_data._marked
+
+    def read_then_another_process_looks(marker):
+        last = marked(marker)
+        others.append(subprocess.run([sys.executable, "-c", ANOTHER_PROCESS, str(root)], cwd=PROJECT_ROOT,
+                                     capture_output=True, text=True, check=True).stdout.strip())
+        return last
+
+    monkeypatch.setattr(case_data, "_marked", read_then_another_process_looks)
+    assert prune_when_due(CaseData(root, 86400.0), lambda cases: cases, store="db") == ["old"]
+    assert others == ["None"]  # a prune under way: not due for it
+    monkeypatch.setattr(case_data, "_marked", marked)
+    assert subprocess.run([sys.executable, "-c", ANOTHER_PROCESS, str(root)], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, check=True).stdout.strip() == "None"  # within the hour of the marker
 
 
 def test_cases_prune_data_with_none_kept_says_so(monkeypatch):
@@ -455,5 +596,6 @@ def test_a_prune_whose_time_cannot_be_written_leaves_no_staged_file_and_prunes_a
     age(root)
     prune_marker(root, "db").mkdir()  # something in the way of the marker file
     assert prune_when_due(CaseData(root, 86400.0), lambda cases: cases, store="db") == ["old"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [prune_marker(root, "db").name, "case-data"]  # none staged
+    beside = sorted([prune_marker(root, "db").name, case_data.prune_lock(root).name, "case-data"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == beside  # none staged
     assert "could not be written" in caplog.text

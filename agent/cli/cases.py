@@ -229,10 +229,12 @@ def prune_data(
 ) -> None:
     """Remove the kept data of old live cases no one corrected ($BIANQUE_HOME/case-data, BIANQUE_CASE_DATA_DAYS).
 
-    Live runs and `bianque serve --with-scheduler` do this about hourly on their own. Only cases this database
-    holds are pruned: another database's cases in a shared BIANQUE_HOME are left alone. The old folders of cases it
-    does not hold (orphans: another database's, or of cases no database holds any more) are listed, and removed
-    with --orphans. Exit code 1 when a case's data could not be removed (each said on stderr).
+    Live runs and `bianque serve --with-scheduler` do this about hourly on their own; this command runs whenever
+    asked (after a prune under way in another process ends) and counts as this database's prune of the hour (not
+    with --dry-run). Only cases this database holds are pruned: another database's cases in a shared BIANQUE_HOME
+    are left alone. The old folders of cases it does not hold (orphans: another database's, or of cases no database
+    holds any more) are listed, and removed with --orphans. Exit code 1 when a case's data could not be removed
+    (each said on stderr).
     """
     from agent.bundles.case_data import prune_case_data
 
@@ -240,9 +242,17 @@ def prune_data(
     if kept is None:
         fail("BIANQUE_CASE_DATA_DAYS is 0: no live case keeps data, so there is none to prune")
     failed: dict[str, str] = {}
+    found_orphans: set[str] = set()
     with user_errors(*MEMORY_ERRORS, OSError), Memory() as memory:
-        removed = prune_case_data(kept, memory.prunable_among, dry_run=dry_run, failed=failed)
-        strays = prune_case_data(kept, memory.orphans_among, dry_run=dry_run or not orphans, failed=failed)
+
+        def to_go(case_ids: list[str]) -> set[str]:  # one look at the database for both kinds
+            of = memory.kept_data_of(case_ids)
+            found_orphans.update(of.orphans)
+            return of.prunable | of.orphans if orphans else of.prunable
+
+        gone = prune_case_data(kept, to_go, dry_run=dry_run, failed=failed, store=memory.url)
+    removed = [case_id for case_id in gone if case_id not in found_orphans]
+    strays = [case_id for case_id in gone if case_id in found_orphans] if orphans else sorted(found_orphans)
     if as_json:
         print_json({"dry_run": dry_run, "cases": removed, "failed": failed, "orphans": strays,
                     "orphans_removed": orphans and not dry_run})

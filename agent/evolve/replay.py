@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.bundles.case_data import kept_folder_present
 from agent.bundles.reader import CaseBundle, load_bundle, read_bundle
 from agent.bundles.validate import real_path
 from agent.memory.cases import MAX_LIST_LIMIT
@@ -135,7 +136,7 @@ def replay_bundle(case: CaseRecord) -> tuple[CaseBundle | None, str | None]:
     if not case.bundle_path:
         return None, "no bundle to replay from"
     path = Path(case.bundle_path)
-    if not path.is_dir():
+    if not kept_folder_present(path):  # set aside by a prune under way: what it leaves
         return None, "its bundle is gone"
     bundle, errors = read_bundle(path)
     if bundle is not None:

@@ -18,11 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-try:
-    import fcntl
-except ImportError:  # not POSIX: no lock (Windows)
-    fcntl = None  # type: ignore[assignment]
-
 import chromadb
 import numpy as np
 from chromadb.api import ClientAPI
@@ -33,6 +28,7 @@ from chromadb.errors import ChromaError
 
 from agent.config import Settings, get_settings, masked_url
 from agent.evidence import KnowledgeSnippet
+from agent.files import file_lock
 from agent.knowledge.chroma_http import bounded_http_client
 from agent.knowledge.chunking import Chunk, MetadataValue, label_metadata, read_handbook, service_key, tag_key
 from agent.knowledge.embedding import embedding_function_for, embedding_space
@@ -155,15 +151,11 @@ def store_lock(settings: Settings, section: str) -> Iterator[None]:
     open creates its tables) or ``ingest`` (a handbook ingestion reads what is stored, then writes the
     difference). An exclusive ``flock`` on ``home/chroma-<section>.lock``, so a long ingestion never holds up
     opening the store; nothing to hold for a Chroma server or without ``fcntl``."""
-    if settings.chroma_url or fcntl is None:
+    if settings.chroma_url:
         yield
         return
-    with (settings.ensure_home() / f"chroma-{section}.lock").open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with file_lock(settings.ensure_home() / f"chroma-{section}.lock"):
+        yield
 
 
 def _normalise_metadata(metadata: dict[str, Any] | None) -> dict[str, MetadataValue]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import PurePath
+from typing import NamedTuple
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from agent.memory.cases import case_record, correction_record, load_case_row
 from agent.memory.errors import InvalidInputError, check_length, length_problem
@@ -18,6 +19,13 @@ NAME_MAX_CHARS: int = CorrectionRow.__table__.c.root_cause_service.type.length  
 NOTE_MAX_CHARS = 4000
 PRUNABLE_AMONG_CHUNK = 500  # ids bound in one IN (...): well under SQLite's oldest limit of 999 variables
 NAME_RULE = f"At most {NAME_MAX_CHARS} characters, not counting blanks around it (they are not stored)."
+
+
+class KeptDataOf(NamedTuple):
+    """Which cases' kept data a store may prune (:meth:`CorrectionStore.kept_data_of`)."""
+
+    prunable: set[str]  # held by the store, uncorrected
+    orphans: set[str]  # held by no case of the store
 
 
 def stored_name(value: str | None) -> str | None:
@@ -107,31 +115,41 @@ class CorrectionStore(Store):
         """Which of ``case_ids`` this store holds with no correction: the cases whose kept data may go once old. A
         case it does not hold is none of them: another store's, of a process sharing ``BIANQUE_HOME`` with another
         database. Nor is one whose folder a corrected case reads as its bundle (``rca --bundle`` over a kept case's
-        data: a folder of that name, wherever it is, is spared). One query per 500 ids, however many are asked
-        (housekeeping asks about every old case's data), and one for the corrected cases' bundles."""
-        return self._kept_data_among(case_ids, held=True)
+        data: a folder of that name, wherever it is, is spared). See :meth:`kept_data_of`."""
+        return self.kept_data_of(case_ids).prunable
 
     def orphans_among(self, case_ids: Iterable[str]) -> set[str]:
         """Which of ``case_ids`` this store holds no case of: kept data no prune of this store removes (another
         database's, sharing ``BIANQUE_HOME``, or of a case no database holds any more). A folder a corrected case
-        reads as its bundle is spared, as by :meth:`prunable_among`, which it queries as."""
-        return self._kept_data_among(case_ids, held=False)
+        reads as its bundle is spared, as by :meth:`prunable_among`. See :meth:`kept_data_of`."""
+        return self.kept_data_of(case_ids).orphans
 
-    def _kept_data_among(self, case_ids: Iterable[str], *, held: bool) -> set[str]:
-        """``held``: the ids of ``case_ids`` this store holds uncorrected; else those it holds no case of. Either
-        less the folder names its corrected cases read as their bundles."""
-        wanted, found = sorted(set(case_ids)), set()
+    def kept_data_of(self, case_ids: Iterable[str]) -> KeptDataOf:
+        """The ids of ``case_ids`` this store holds uncorrected (``prunable``) and those it holds no case of
+        (``orphans``), either less the folder names its corrected cases read as their bundles. One SELECT per 500
+        ids, however many are asked (housekeeping asks about every old case's data): the first also reads the
+        corrected cases' bundles; none when none is asked."""
+        wanted = sorted(set(case_ids))
+        held: set[str] = set()
+        known: set[str] = set()
+        read: set[str] = set()
         corrected = exists().where(CorrectionRow.case_id == CaseRow.id)
+        reads_a_bundle = and_(CaseRow.bundle_path.is_not(None), corrected)
         with self._read() as session:
             for start in range(0, len(wanted), PRUNABLE_AMONG_CHUNK):
-                chunk = CaseRow.id.in_(wanted[start:start + PRUNABLE_AMONG_CHUNK])
-                found.update(session.scalars(select(CaseRow.id).where(chunk, ~corrected) if held
-                                             else select(CaseRow.id).where(chunk)))
-            found = found if held else set(wanted) - found
-            if found:
-                read = session.scalars(select(CaseRow.bundle_path).where(CaseRow.bundle_path.is_not(None), corrected))
-                found.difference_update(PurePath(path).name for path in read)
-        return found
+                chunk = wanted[start:start + PRUNABLE_AMONG_CHUNK]
+                among = CaseRow.id.in_(chunk)
+                rows = session.execute(select(CaseRow.id, CaseRow.bundle_path, corrected)
+                                       .where(or_(among, reads_a_bundle) if start == 0 else among))
+                asked = set(chunk)
+                for case_id, bundle_path, is_corrected in rows:
+                    if case_id in asked:
+                        known.add(case_id)
+                        if not is_corrected:
+                            held.add(case_id)
+                    if is_corrected and bundle_path is not None:
+                        read.add(PurePath(bundle_path).name)
+        return KeptDataOf(prunable=held - read, orphans=set(wanted) - known - read)
 
     def corrections_state(self) -> tuple[int, int]:
         """(number of corrections, highest correction id): changes whenever a correction is added or removed."""

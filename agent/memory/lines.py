@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.bundles.case_data import kept_folder_present
 from agent.memory.records import CorrectionRecord
 from agent.timeparse import to_rfc3339
 from agent.verdict import Verdict
@@ -13,8 +14,9 @@ SHORT_PATTERN = {"release_interception": "release", "inspection": "inspection", 
 
 def data_gone(bundle_path: str | None) -> bool:
     """Whether a case's bundle is gone (its kept data pruned, or the folder moved away): no replay reads it. A case
-    with none (investigated on live sources, no data kept) has nothing gone."""
-    return bool(bundle_path) and not Path(bundle_path or "").is_dir()
+    with none (investigated on live sources, no data kept) has nothing gone. A folder a prune under way has set aside
+    is what the prune leaves of it (:func:`agent.bundles.case_data.kept_folder_present`)."""
+    return bool(bundle_path) and not kept_folder_present(Path(bundle_path or ""))
 
 
 def data_line(bundle_path: str) -> str:
