@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.events import Event
-from agent.findings import Finding, FindingKind
+from agent.findings import (
+    COVERAGE_DETECTOR,
+    LOGS_ONLY_DETECTOR,
+    STALE_DATA_DETECTOR,
+    THIN_REFERENCE_DETECTOR,
+    Finding,
+    FindingKind,
+)
 
 
 class KnowledgeSnippet(BaseModel):
@@ -84,9 +91,12 @@ class EvidencePack(BaseModel):
 def select_for_pack(
     findings: list[Finding], limit: int, signal_weights: Mapping[str, float] | None = None
 ) -> list[Finding]:
-    """Every ``missing_data`` Finding (what says the answer is incomplete: the fail-safe rule reads them off the pack),
-    whatever its score, however many share a subject and even beyond ``limit``; then, up to ``limit`` in all, the
-    strongest other Findings, round-robin across (service, metric) so every service and signal is represented.
+    """At most ``limit`` of ``findings``, strongest first: the ``missing_data`` Findings (what says the answer is
+    incomplete) come first, however weak, two about one subject alike; those the fail-safe rule reads before the
+    others (a coverage gap, then the caveats in the order it reads them: :data:`FAIL_SAFE_GAPS`), so the rule
+    decides on the shown pack as on the whole one, then the strongest. Then, in the room left, the strongest other
+    Findings, round-robin across (service, metric) so every service and signal is represented. The missing-data
+    Findings left out are counted by :func:`missing_left_out`.
 
     Instances of one service repeating the same metric come after every other service's best evidence.
     ``signal_weights`` (the Skill's signal ``weight``s) scale a Finding's score for this choice only,
@@ -99,7 +109,8 @@ def select_for_pack(
     def priority(f: Finding) -> float:
         return f.score * max((weights.get(s, heaviest) for s in f.signals), default=heaviest) / heaviest
 
-    missing = [f for f in findings if f.kind == FindingKind.MISSING_DATA]
+    strongest = sorted(findings, key=lambda f: -f.score)  # the pack's order: the fail-safe rule reads the first
+    missing = sorted((f for f in strongest if f.kind == FindingKind.MISSING_DATA), key=_gap_rank)[:max(0, limit)]
     ranked = sorted((f for f in findings if f.kind != FindingKind.MISSING_DATA), key=lambda f: -priority(f))
     position: dict[tuple[str, str], int] = {}
     order = []
@@ -109,4 +120,27 @@ def select_for_pack(
         order.append((position[key], -priority(f), f))
     room = max(0, limit - len(missing))
     chosen = {id(f) for f in missing} | {id(item[2]) for item in sorted(order, key=lambda item: item[:2])[:room]}
-    return [f for f in sorted(findings, key=lambda f: -f.score) if id(f) in chosen]
+    return [f for f in strongest if id(f) in chosen]
+
+
+# The missing-data Findings the fail-safe rule reads, in its order: a coverage gap says the data could not answer
+# (``could_not_judge``), then the caveats that keep a verdict from clearing (``cannot_clear``).
+FAIL_SAFE_GAPS = (COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR, LOGS_ONLY_DETECTOR, STALE_DATA_DETECTOR)
+_GAP_RANK = {detector: at for at, detector in enumerate(FAIL_SAFE_GAPS)}
+
+
+def _gap_rank(finding: Finding) -> int:
+    """Where a missing-data Finding comes in the pack's choice: by the kinds the fail-safe rule reads, in its order
+    (it reads the first of a kind: the strongest, which a stable sort keeps first), then the others."""
+    return _GAP_RANK.get(finding.detector or "", len(FAIL_SAFE_GAPS))
+
+
+def missing_left_out(findings: list[Finding], shown: list[Finding], limit: int) -> list[str]:
+    """What the pack says (a line of its ``missing``) of the missing-data Findings of ``findings`` not ``shown``
+    (:func:`select_for_pack` with ``limit``): none when every one is shown."""
+    left = (sum(f.kind == FindingKind.MISSING_DATA for f in findings)
+            - sum(f.kind == FindingKind.MISSING_DATA for f in shown))
+    if left <= 0:
+        return []
+    return [f"{left} more missing_data Finding(s) not shown (the pack shows at most {limit} Findings): data is missing "
+            "in more places than the Findings say"]

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
-from agent.evidence import select_for_pack
-from agent.findings import Finding, FindingKind, number_findings
+from agent.events import Event
+from agent.evidence import EvidencePack, select_for_pack
+from agent.findings import (
+    COVERAGE_DETECTOR,
+    THIN_REFERENCE_DETECTOR,
+    Finding,
+    FindingKind,
+    cannot_clear,
+    could_not_judge,
+    number_findings,
+)
+from agent.reasoners.llm import shown_pack
 
 T0 = 1_700_000_000.0
 
@@ -54,5 +64,27 @@ def test_every_missing_data_finding_survives_a_small_limit_even_two_about_one_su
     shown = select_for_pack(number_findings([*FINDINGS, *gaps]), 3)
     assert [f.kind for f in shown].count(FindingKind.MISSING_DATA) == 2
     assert [(f.service, f.metric) for f in shown if f.kind != FindingKind.MISSING_DATA] == [("api", "cpu_usage_ratio")]
-    many = number_findings([*FINDINGS, *(_missing(f"svc{i}", "m") for i in range(3))])
-    assert [f.kind for f in select_for_pack(many, 2)] == [FindingKind.MISSING_DATA] * 3  # beyond the limit too
+
+
+def test_missing_data_findings_come_first_but_within_the_limit_and_the_pack_says_how_many_were_left_out():
+    """Every missing-data Finding was kept, beyond the limit: a source failing for 60 services showed the model 60
+    Findings when ``llm_max_findings`` said 30 (a small model's context overrun). The fail-safe rule's gaps come
+    first, so it decides on the shown pack as on the whole one, even at a limit of 1."""
+    gaps = [_missing(f"svc{i}", "m") for i in range(40)]
+    thin = _missing("api", "").model_copy(update={"detector": THIN_REFERENCE_DETECTOR})
+    coverage = _missing("data", "").model_copy(update={"detector": COVERAGE_DETECTOR, "score": 0.0})
+    found = number_findings([*FINDINGS, *gaps, thin, coverage])
+    shown = select_for_pack(found, 30)
+    assert len(shown) == 30 and {f.kind for f in shown} == {FindingKind.MISSING_DATA}
+    assert {f.detector for f in select_for_pack(found, 2)} == {COVERAGE_DETECTOR, THIN_REFERENCE_DETECTOR}
+    for limit in (1, 2, 30):
+        assert could_not_judge(select_for_pack(found, limit)) == could_not_judge(found)
+        without = [f for f in found if f.detector != COVERAGE_DETECTOR]
+        assert cannot_clear(select_for_pack(without, limit)) == cannot_clear(without)
+    pack = EvidencePack(event=Event(pattern="rca", service="api", time=T0), skill="rca", skill_version=1,
+                        findings=found, missing=["prometheus: timed out"])
+    assert shown_pack(pack, 30).missing == [
+        "prometheus: timed out",
+        "12 more missing_data Finding(s) not shown (the pack shows at most 30 Findings): data is missing in more "
+        "places than the Findings say"]
+    assert shown_pack(pack, 50).missing == ["prometheus: timed out"]  # all shown: nothing said

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.config import Settings
-from agent.evidence import EvidencePack, select_for_pack
+from agent.evidence import EvidencePack, missing_left_out, select_for_pack
 from agent.llm.client import LLMClient
 from agent.llm.jsontext import parse_json_object
 from agent.llm.prompting import render_prompt
@@ -163,11 +163,14 @@ def llm_reasoner_from_settings(settings: Settings, budget: TimeBudget | None = N
 def shown_pack(
     pack: EvidencePack, limit: int | None, signal_weights: Mapping[str, float] | None = None
 ) -> EvidencePack:
-    """``pack`` with at most ``limit`` Findings (strongest, round-robin, the Skill's signal weights first), beyond it
-    only by the missing-data ones (every one is kept: see ``select_for_pack``)."""
+    """``pack`` with at most ``limit`` Findings (the missing-data ones first, then the strongest, round-robin, the
+    Skill's signal weights first: see ``select_for_pack``); its ``missing`` says how many missing-data Findings were
+    left out, if any."""
     if not limit or len(pack.findings) <= limit:
         return pack
-    return pack.model_copy(update={"findings": select_for_pack(pack.findings, limit, signal_weights)})
+    shown = select_for_pack(pack.findings, limit, signal_weights)
+    return pack.model_copy(update={"findings": shown,
+                                   "missing": [*pack.missing, *missing_left_out(pack.findings, shown, limit)]})
 
 
 def _close(

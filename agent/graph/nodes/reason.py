@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from agent.events import Event
-from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet, select_for_pack
+from agent.evidence import ChangeNote, EvidencePack, KnowledgeSnippet, missing_left_out, select_for_pack
 from agent.findings import Finding
 from agent.graph.call_graph import pack_graph
 from agent.graph.state import InvestigationState
@@ -22,8 +22,10 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
     skill = toolkit.skill(state["skill"]["name"])
     gathered = state.get("gathered", {})
     findings = [Finding.model_validate(f) for f in state.get("findings", [])]
+    left_out: list[str] = []
     if toolkit.max_findings is not None:
-        findings = select_for_pack(findings, toolkit.max_findings)
+        found, findings = findings, select_for_pack(findings, toolkit.max_findings)
+        left_out = missing_left_out(found, findings, toolkit.max_findings)
     targets = state.get("targets", [])
     topology = pack_graph(state, toolkit)
     changes = [ChangeNote(**{k: c[k] for k in ("id", "ts", "service", "type", "description", "version")})
@@ -38,7 +40,7 @@ def build_pack(state: InvestigationState, toolkit: Toolkit) -> EvidencePack:
         findings=findings,
         changes=changes,
         knowledge=[KnowledgeSnippet.model_validate(k) for k in gathered.get("knowledge", [])],
-        missing=gathered.get("missing", []),
+        missing=[*gathered.get("missing", []), *left_out],
         experience=[*relevant_lessons(toolkit.experience, findings, topology, targets, changes),
                     *same_alert(toolkit.experience, event)],
     )
