@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 import numpy as np
@@ -125,6 +125,7 @@ class Series:
     labels: Mapping[str, str]
     timestamps: np.ndarray
     values: np.ndarray
+    per_second: bool = False  # a count read as its per-second rate (``detectors.counters.as_rate``)
 
     @property
     def service(self) -> str | None:
@@ -138,12 +139,12 @@ class Series:
     def between(self, start: float, end: float) -> Series:
         """Samples with ``start <= t < end``."""
         mask = (self.timestamps >= start) & (self.timestamps < end)
-        return Series(self.metric, self.labels, self.timestamps[mask], self.values[mask])
+        return replace(self, timestamps=self.timestamps[mask], values=self.values[mask])
 
     def last(self, count: int) -> Series:
         """The most recent ``count`` samples (all of them when there are fewer, none for 0)."""
         first = max(len(self) - count, 0)  # not [-count:]: [-0:] is every sample
-        return Series(self.metric, self.labels, self.timestamps[first:], self.values[first:])
+        return replace(self, timestamps=self.timestamps[first:], values=self.values[first:])
 
     def __len__(self) -> int:
         return int(self.timestamps.size)

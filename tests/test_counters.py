@@ -84,7 +84,29 @@ def test_a_series_that_never_falls_counts_whatever_its_name(values, expected) ->
     assert (rated_by_shape(series) is series) is not expected
 
 
-def _inspected(tmp_path, per_sample: np.ndarray):
+@pytest.mark.parametrize("series", [
+    Series("cache_hit_ratio", {"service": "a"}, 60.0 * np.arange(12), np.linspace(0.1, 0.9, 12)),  # a share
+    Series("request_latency_seconds", {"service": "a"}, 60.0 * np.arange(12), np.linspace(0.1, 0.9, 12)),  # a wait
+    Series("requests_per_second", {"service": "a"}, 60.0 * np.arange(12), np.linspace(10.0, 90.0, 12)),  # a rate
+    # a counter read as its rate by its name already: a rate rising steadily is no count
+    as_rate(counter("http_requests_total", np.linspace(1.0, 2.0, TIMES.size))),
+    Series("replicas", {"service": "a"}, 60.0 * np.arange(12), np.array([3.0] * 6 + [4.0] * 6)),  # one step up
+    Series("replicas", {"service": "a"}, 60.0 * np.arange(12), np.array([3.0] * 4 + [4.0] * 4 + [5.0] * 4)),
+])
+def test_a_series_that_never_falls_is_no_count_when_its_name_or_its_few_steps_say_otherwise(series) -> None:
+    assert not counts_by_shape(series)
+    assert rated_by_shape(series) is series
+
+
+def test_a_rate_keeps_saying_per_second_in_its_windows() -> None:
+    rate = as_rate(Series("consumer_offset", {"service": "a"}, 60.0 * np.arange(12), np.cumsum(np.full(12, 3.0))))
+    assert rate.per_second and rate.between(0.0, 300.0).per_second and rate.last(3).per_second
+    assert fmt_value("consumer_offset", 0.05, per_second=True) == "0.05/s"
+    assert fmt_value("disk_read_bytes", 2048.0, per_second=True) == "2.0KiB/s"
+    assert fmt_value("http_requests_total", 2.5) == "2.5/s"
+
+
+def _investigated(tmp_path, per_sample: np.ndarray):
     """Two days and two hours of an offset no name calls a counter, growing by ``per_sample`` every five minutes,
     inspected over the last two hours by the generic Skill."""
     times = T0 - 2 * 86400 - 7200 + 300.0 * np.arange(per_sample.size)
@@ -95,7 +117,12 @@ def _inspected(tmp_path, per_sample: np.ndarray):
     result = investigate(bundle.event, bundle_toolkit(bundle, get_settings(), knowledge=None, memory=None),
                          source="cli")
     assert result.skill["name"] == "generic-inspection"
-    return [i for i in result.verdict.items if i.severity in ("warning", "critical")]
+    return result
+
+
+def _inspected(tmp_path, per_sample: np.ndarray):
+    """The warnings and worse of ``_investigated``."""
+    return [i for i in _investigated(tmp_path, per_sample).verdict.items if i.severity in ("warning", "critical")]
 
 
 def test_an_inspection_judges_an_unnamed_count_by_its_rate_not_its_ever_new_level(tmp_path) -> None:
@@ -105,4 +132,11 @@ def test_an_inspection_judges_an_unnamed_count_by_its_rate_not_its_ever_new_leve
     assert _inspected(tmp_path / "steady", counts) == []
     counts[-12:] *= 3.0
     assert [i.service for i in _inspected(tmp_path / "faster", counts)] == ["orders"]
+
+
+def test_an_unnamed_count_read_as_its_rate_is_summarised_per_second(tmp_path) -> None:
+    counts = np.random.default_rng(7).poisson(40.0, 2 * 288 + 24).astype(float)
+    counts[-12:] *= 3.0
+    found = [f for f in _investigated(tmp_path, counts).findings if f.metric == "consumer_offset" and f.score >= 0.5]
+    assert found and all("/s vs" in f.summary or "/s over" in f.summary for f in found), [f.summary for f in found]
 

@@ -7,9 +7,11 @@ import pytest
 
 from agent.detectors.onset import detect_onset
 from agent.detectors.rate_shift import counting_unit, detect_rate_shift, service_totals
-from agent.graph.analysis import _with_activity
-from agent.reasoners.service_evidence import SIGNIFICANT
+from agent.events import Event, Pattern
+from agent.graph.analysis import _metric_findings, _with_activity
+from agent.reasoners.service_evidence import SIGNIFICANT, activity
 from agent.series import Series
+from agent.skills.schema import MetricSignal
 
 STEP = 60.0
 REFERENCE = 50  # samples before the split (an RCA's last hour, less its last ten minutes)
@@ -142,3 +144,19 @@ def test_a_fall_of_a_sparse_count_held_through_the_alert_is_present_there() -> N
                                       direction="down")
         active = _with_activity(finding, [series], end, STEP).numbers["active_z"]
         assert bool(active >= 1.5) is present
+
+
+def test_a_shift_found_in_a_service_s_pods_sum_is_present_or_past_by_that_sum() -> None:
+    """Four pods at a request a sample, then three or four for ten samples: held up to the alert the sum's shift is
+    present there; back at a request a sample for the last seven, it is past (before, no series matched the
+    service's sum, so it always counted as present)."""
+    signal = MetricSignal(id="m", name="*", direction="both")
+    for back, present in (([], True), ([1, 1, 0, 1, 1, 1, 1], False)):
+        pods = [pod(np.roll(QUIET, 3 * i).tolist() + np.roll([3, 4, 3, 3, 4, 3, 3, 4, 3, 3], i).tolist() + back, i)
+                for i in range(4)]
+        end = float(pods[0].timestamps[-1])
+        event = Event(pattern=Pattern.RCA, time=end, service="entry")
+        found = _metric_findings(signal, pods, event, {"start": 0.0, "end": end, "anchor": end})
+        [shift] = [f for f in found if f.detector == "rate_shift"]
+        assert shift.subject == "entry" and "active_z" in shift.numbers
+        assert (activity(shift) == 1.0) is present

@@ -21,7 +21,7 @@ from agent.detectors.calibration import calibrate
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import relative_change
 from agent.detectors.scoring import saturate
-from agent.detectors.wording import fmt_value, subject_of
+from agent.detectors.wording import fmt_of, subject_of
 from agent.findings import Finding, FindingKind
 from agent.series import Series
 
@@ -63,8 +63,8 @@ def detect_deviation(
             FindingKind.ANOMALY, detector="deviation", subject=subject_of(s), service=s.service,
             window=(baseline_end, end), score=score, metric=s.metric, signal=signal,
             direction="up" if value >= center else "down", onset=float(now.timestamps[peak]), source=source,
-            summary=(f"{subject_of(s)} {s.metric} peaked at {fmt_value(s.metric, value)} vs "
-                     f"{fmt_value(s.metric, center)} baseline ({z:.1f} robust sigmas, "
+            summary=(f"{subject_of(s)} {s.metric} peaked at {fmt_of(s, value)} vs "
+                     f"{fmt_of(s, center)} baseline ({z:.1f} robust sigmas, "
                      f"{float(excess[peak]):.1f}x its usual excursion, not persistent){short}"),
             numbers={"baseline_median": center, "baseline_scale": calibration.scale, "peak": value,
                      "robust_z": z, "excess": float(excess[peak]), "excursion": calibration.excursion,

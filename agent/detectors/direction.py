@@ -52,6 +52,9 @@ _UP_WORDS = ERROR_WORDS | {"reject", "rejected", "dropped", "4xx", "throttle", "
 _DURATION_WORDS = frozenset({"latency", "duration", "time", "rt", "elapsed"})  # "rt": response time
 # a unit says a duration unless it opens the name (ms_requests_total) or ends a rate (events_per_ms)
 _TIME_UNITS = frozenset({"seconds", "ms", "milliseconds", "microseconds", "nanoseconds", "minutes"})
+# what a rate's name ends in: a count per a time (requests_per_second, bytes_per_sec) or says it (qps)
+_PER_TIME = _TIME_UNITS | {"second", "sec", "secs", "s", "minute", "min", "hour", "hours"}
+_RATE_WORDS = frozenset({"qps", "rps", "tps", "iops"})
 _PERCENTILE = re.compile(r"p\d{2,3}")  # p50, p99, p999: a latency distribution's quantiles
 # what adds up events or time instead of measuring one wait: a counter's total (node_cpu_seconds_total) and a
 # histogram's or timer's count, sum and buckets (request_duration_seconds_count counts requests)
@@ -121,6 +124,14 @@ def says_wait(metric: str) -> bool:
     quantile (``avg_rt``, ``cost_ms``, ``TargetResponseTime``, ``p99``), and is no total, count, sum, bucket, clock
     offset or time left."""
     return _says_duration(name_tokens(metric))
+
+
+def says_per_time(metric: str) -> bool:
+    """The name says a rate: a count per a time (``requests_per_second``, ``bytes_per_sec``) or a rate's
+    abbreviation (``qps``, ``iops``)."""
+    tokens = name_tokens(metric)
+    return bool(_RATE_WORDS.intersection(tokens)) or any(
+        t == "per" and i + 1 < len(tokens) and tokens[i + 1] in _PER_TIME for i, t in enumerate(tokens))
 
 
 def _point_in_time(tokens: list[str]) -> bool:

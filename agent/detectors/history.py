@@ -13,7 +13,7 @@ from agent.detectors.emit import make_finding
 from agent.detectors.persistence import sustained
 from agent.detectors.robust import diff_noise, finite, relative_change
 from agent.detectors.scoring import combine, p_confidence, saturate
-from agent.detectors.wording import fmt_change, fmt_offset, fmt_time, fmt_value, subject_of
+from agent.detectors.wording import fmt_change, fmt_of, fmt_offset, fmt_time, subject_of
 from agent.findings import Finding, FindingKind
 from agent.series import Series
 
@@ -111,12 +111,12 @@ def _judge(s: Series, now: Series, sign: int, p: _Params) -> Finding | None:
     weakest = int(np.argmin(rels))
     onset = float(now.timestamps[held.run_start]) if held.run_start is not None else None
     ref_text = ", ".join(
-        f"{fmt_value(s.metric, numbers[f'history_{fmt_offset(c.offset)}_median'])} {fmt_offset(c.offset)} ago"
+        f"{fmt_of(s, numbers[f'history_{fmt_offset(c.offset)}_median'])} {fmt_offset(c.offset)} ago"
         for c in compared
     )
     who = subject_of(s)
     summary = (
-        f"{who} {s.metric} {fmt_value(s.metric, current)} vs {ref_text} "
+        f"{who} {s.metric} {fmt_of(s, current)} vs {ref_text} "
         f"({fmt_change(sign * rels[weakest])} at least), since {fmt_time(onset)}"
     )
     return make_finding(

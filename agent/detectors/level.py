@@ -39,7 +39,7 @@ from agent.detectors.direction import bad_signs, check_direction
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import MAD_TO_SIGMA, diff_noise
 from agent.detectors.scoring import combine, p_confidence, saturate
-from agent.detectors.wording import fmt_time, fmt_value, subject_of
+from agent.detectors.wording import fmt_of, fmt_time, subject_of
 from agent.findings import Finding, FindingKind
 from agent.series import Series
 
@@ -125,8 +125,8 @@ def _finding(s: Series, now: Series, calibration: Calibration, found: Level, alp
     z_now = calibration.toward("up" if found.sign > 0 else "down").z(now.values)
     onset = float(now.timestamps[first_held(z_now > found.excursion)])
     median = float(np.median(now.values))
-    summary = (f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, median)} over the window vs "
-               f"{fmt_value(s.metric, calibration.center)} baseline, {found.excess:.1f}x beyond any level the "
+    summary = (f"{subject_of(s)} {s.metric} held {fmt_of(s, median)} over the window vs "
+               f"{fmt_of(s, calibration.center)} baseline, {found.excess:.1f}x beyond any level the "
                f"reference held as long (from {fmt_time(onset)})")
     return level_finding(s, found, alpha, window, onset, detector=DETECTOR, signal=signal, source=source,
                          summary=summary, numbers={"baseline_median": calibration.center,

@@ -9,7 +9,7 @@ from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import finite
 from agent.detectors.scoring import combine, saturate
-from agent.detectors.wording import fmt_change, fmt_time, fmt_value, subject_of
+from agent.detectors.wording import fmt_change, fmt_of, fmt_time, subject_of
 from agent.findings import Finding, FindingKind
 from agent.series import Series, sample_step
 
@@ -60,8 +60,8 @@ def detect_onset(
         alarm_ts = float(now.timestamps[found.alarm_index])
         who = subject_of(s)
         summary = (
-            f"{who} {s.metric} {fmt_value(s.metric, found.post_median)} vs "
-            f"{fmt_value(s.metric, found.baseline_median)} baseline ({fmt_change(found.rel_change)}, "
+            f"{who} {s.metric} {fmt_of(s, found.post_median)} vs "
+            f"{fmt_of(s, found.baseline_median)} baseline ({fmt_change(found.rel_change)}, "
             f"{found.z:+.1f} robust z), onset {fmt_time(onset_ts)}"
         )
         findings.append(make_finding(

@@ -26,13 +26,13 @@ import numpy as np
 from scipy.special import betainc
 
 from agent.detectors.calibration import JITTER, MIN_EXCURSION, SHORT_REFERENCE, resolution, without_episodes
-from agent.detectors.capacity import capacity_limit
 from agent.detectors.changepoint import excursion_start
-from agent.detectors.direction import bad_signs, says_wait
+from agent.detectors.counters import no_count
+from agent.detectors.direction import bad_signs
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import relative_change
 from agent.detectors.scoring import combine, p_confidence, saturate
-from agent.detectors.wording import fmt_change, fmt_time, fmt_value, subject_of
+from agent.detectors.wording import fmt_change, fmt_of, fmt_time, subject_of
 from agent.findings import Finding, FindingKind
 from agent.series import Series
 
@@ -160,15 +160,9 @@ def service_totals(series: Sequence[Series], start: float, end: float) -> list[t
         common = reduce(np.intersect1d, (w.timestamps for w in inside))
         counts = sum(np.round(s.values[np.searchsorted(s.timestamps, common)] / u)  # one sample a time, repeats or not
                      for s, u in zip(members, units, strict=True))
-        totals.append((Series(metric, {"service": service}, common, counts * min(units)), min(units)))
+        totals.append((Series(metric, {"service": service}, common, counts * min(units), members[0].per_second),
+                       min(units)))
     return totals
-
-
-def no_count(metric: str) -> bool:
-    """The name says a share (``capacity.capacity_limit``: an error ratio of a few requests moves in steps of a
-    third or a half) or a wait (``direction.says_wait``: a latency quantile read off a histogram's buckets holds a
-    few levels, 0.025 s, 0.05 s, 0.1 s, whole multiples of its smallest step): whole steps, but no count of events."""
-    return capacity_limit(metric, 0.0) is not None or says_wait(metric)
 
 
 def counts_judged(series: Sequence[Series], start: float, end: float,
@@ -206,7 +200,7 @@ def detect_rate_shift(
         findings.append(make_finding(
             FindingKind.ANOMALY, detector=DETECTOR, subject=who, service=s.service, window=(baseline_end, end),
             score=combine(saturate(shift.excess), p_confidence(shift.p_value, alpha)),
-            summary=(f"{who} {s.metric} {fmt_value(s.metric, after)} vs {fmt_value(s.metric, before)} baseline "
+            summary=(f"{who} {s.metric} {fmt_of(s, after)} vs {fmt_of(s, before)} baseline "
                      f"({fmt_change(relative_change(after, before))}, {shift.after:.2g} vs {shift.before:.2g} "
                      f"counted a sample over {now.values.size - shift.index} samples, p {shift.p_value:.1g}), "
                      f"onset {fmt_time(onset)}"),

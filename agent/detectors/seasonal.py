@@ -33,7 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from agent.detectors.calibration import Calibration
 from agent.detectors.direction import check_direction
 from agent.detectors.level import ALPHA, Level, first_held, level_finding, strongest_level
-from agent.detectors.wording import fmt_time, fmt_value, subject_of
+from agent.detectors.wording import fmt_of, fmt_time, subject_of
 from agent.findings import Finding
 from agent.series import Series, sample_step
 
@@ -100,8 +100,8 @@ def _finding(s: Series, diffs: Series, calibration: Calibration, found: Level, a
     beyond = z > found.excursion
     onset = float(diffs.timestamps[first_held(beyond if beyond.any() else z > 0)])
     way = "above" if shift >= 0 else "below"
-    summary = (f"{subject_of(s)} {s.metric} held {fmt_value(s.metric, current)} over the window, "
-               f"{fmt_value(s.metric, abs(shift))} {way} the same hours a day before: {found.excess:.1f}x "
+    summary = (f"{subject_of(s)} {s.metric} held {fmt_of(s, current)} over the window, "
+               f"{fmt_of(s, abs(shift))} {way} the same hours a day before: {found.excess:.1f}x "
                f"beyond any day-to-day difference the reference held as long (from {fmt_time(onset)})")
     return level_finding(s, found, alpha, window, onset, detector=DETECTOR, signal=signal, source=source,
                          summary=summary, numbers={"post_median": current, "daily_difference": shift,

@@ -10,7 +10,7 @@ from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
 from agent.detectors.persistence import sustained
 from agent.detectors.scoring import combine, saturate
-from agent.detectors.wording import fmt_time, fmt_value, subject_of
+from agent.detectors.wording import fmt_of, fmt_time, subject_of
 from agent.findings import Finding, FindingKind
 from agent.series import Series
 
@@ -57,8 +57,8 @@ def detect_threshold(
         onset = float(now.timestamps[held.run_start]) if held.run_start is not None else None
         who = subject_of(s)
         summary = (
-            f"{who} {s.metric} {fmt_value(s.metric, worst)} {'over' if sign > 0 else 'under'} the "
-            f"{fmt_value(s.metric, threshold)} threshold in {held.count}/{held.considered} recent points, "
+            f"{who} {s.metric} {fmt_of(s, worst)} {'over' if sign > 0 else 'under'} the "
+            f"{fmt_of(s, threshold)} threshold in {held.count}/{held.considered} recent points, "
             f"since {fmt_time(onset)}"
         )
         findings.append(make_finding(

@@ -11,7 +11,7 @@ from scipy.stats import theilslopes
 from agent.detectors.direction import bad_signs
 from agent.detectors.emit import make_finding
 from agent.detectors.scoring import combine, saturate
-from agent.detectors.wording import fmt_duration, fmt_time, fmt_value, subject_of
+from agent.detectors.wording import fmt_duration, fmt_of, fmt_time, subject_of
 from agent.findings import Finding, FindingKind
 from agent.series import Series, sample_step
 
@@ -88,8 +88,8 @@ def detect_trend(
         who = subject_of(s)
         per_hour = fit.slope * 3600
         summary = (
-            f"{who} {s.metric} at {fmt_value(s.metric, fit.level_end)} growing "
-            f"{'+' if per_hour >= 0 else '-'}{fmt_value(s.metric, abs(per_hour))}/h (R² {fit.r2:.2f}), {text}"
+            f"{who} {s.metric} at {fmt_of(s, fit.level_end)} growing "
+            f"{'+' if per_hour >= 0 else '-'}{fmt_of(s, abs(per_hour))}/h (R² {fit.r2:.2f}), {text}"
         )
         findings.append(make_finding(
             FindingKind.TREND, detector=DETECTOR, subject=who, service=s.service, window=(start, end),

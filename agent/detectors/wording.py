@@ -12,12 +12,23 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 _BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
-def fmt_value(metric: str | None, value: float) -> str:
+def fmt_value(metric: str | None, value: float, per_second: bool = False) -> str:
     """A value in the metric's unit: ``0.42s``, ``180ms`` (of ``_seconds``, ``_milliseconds``, ``_ms``), ``1.2GiB``,
-    ``93.0%``, else 3 significant digits."""
+    ``93.0%``, else 3 significant digits; ``/s`` after it for a count read as its rate (``per_second``, or a
+    ``_total``: ``agent.detectors.counters``)."""
     name = (metric or "").lower()
     if math.isnan(value) or math.isinf(value):
         return str(value)
+    text = _in_unit(name, value)
+    return f"{text}/s" if per_second or name.endswith("_total") else text
+
+
+def fmt_of(series: Series, value: float) -> str:
+    """``value`` in the unit of ``series`` (``fmt_value``), per second when it is a count read as its rate."""
+    return fmt_value(series.metric, value, series.per_second)
+
+
+def _in_unit(name: str, value: float) -> str:
     if name.endswith("_seconds"):
         return _duration(value)
     if name.endswith(("_milliseconds", "_ms")):  # istio's request_duration_milliseconds, gc_pause_ms
@@ -29,8 +40,6 @@ def fmt_value(metric: str | None, value: float) -> str:
         return f"{'-' if value < 0 else ''}{size:.1f}{_BYTE_UNITS[unit]}"
     if name.endswith("_percent"):
         return f"{value:.1f}%"
-    if name.endswith("_total"):  # a counter, read as a per-second rate (agent.detectors.counters)
-        return f"{value:.3g}/s"
     return f"{value:.3g}"
 
 

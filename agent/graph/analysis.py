@@ -20,7 +20,7 @@ from agent.detectors.level import detect_level_shift
 from agent.detectors.logs import detect_logs
 from agent.detectors.onset import detect_onset
 from agent.detectors.rate_shift import DETECTOR as RATE_SHIFT
-from agent.detectors.rate_shift import detect_rate_shift
+from agent.detectors.rate_shift import detect_rate_shift, service_totals
 from agent.detectors.seasonal import detect_daily_shift
 from agent.detectors.silence import detect_silence
 from agent.detectors.slo import detect_slo_burn
@@ -152,6 +152,7 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
         onsets = detect_onset(series, start=first, end=end, baseline_end=baseline_end,
                               direction=direction, min_effect=signal.min_effect, set_aside_episodes=set_aside,
                               **common)
+        summed: list[Series] = []
         if event.pattern in (Pattern.RCA, Pattern.INSPECTION):
             # RCA: weak evidence keeps every service rankable; inspection: a point far beyond anything
             # the reference did is worth reporting even when it does not last.
@@ -167,6 +168,8 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
                 deviations = _strongest_per_series(deviations + detect_rate_shift(
                     series, start=first, end=end, baseline_end=baseline_end, direction=direction,
                     set_aside_episodes=set_aside, found=clear, **common))
+                # a shift found in a service's pods' sum is present or past by that sum, as it was found
+                summed = [total for total, _ in service_totals(series, first, end)]
             onsets += deviations
         if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
             onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
@@ -176,7 +179,7 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
             onsets += detect_spike_density(series, start=first, end=end, baseline_end=baseline_end,
                                            direction=direction, **common)
             onsets = _strongest_per_series(onsets)
-        found += [_with_activity(f, series, anchor, step) for f in onsets]
+        found += [_with_activity(f, series + summed, anchor, step) for f in onsets]
     return found
 
 
@@ -202,7 +205,8 @@ def _with_activity(finding: Finding, series: Sequence[Series], anchor: float, st
       symptoms last; one blip in those minutes does not keep an earlier episode present;
     - deviating after the event time (a replay whose event is the fault's first minute): the spans then
       end at the Finding's ``onset`` (an onset's start, or a deviation's peak).
-    A rate shift of a few counts a sample (``rate_shift``) is judged by its rate, as it was found: the mean of the
+    A rate shift of a few counts a sample (``rate_shift``) is judged by its rate, as it was found (a service's pods'
+    sum among ``series`` for one found in that sum, ``rate_shift.service_totals``): the mean of the
     ``ACTIVE_SPAN_S`` span in standard errors of a mean that long (one sample's spread says nothing there: a fall
     from under 2.25 a sample never reaches 1.5 spreads, however long it holds).
     Both spans are at least two samples long when sampling is coarser. The sampling interval is recorded as
