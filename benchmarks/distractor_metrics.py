@@ -12,7 +12,8 @@ four seeded shapes:
 
 - **ar1**: AR(1) noise around a level (``phi`` 0.3-0.9, noise 2-10 % of the level);
 - **integer**: a small integer gauge (threads, open files, pool connections) wandering around its level;
-- **counter**: a monotone count (``_total``) growing by Poisson increments;
+- **counter**: a monotone count (``_total``) growing by Poisson increments, each over the time since the sample
+  before (a gap in the data counts for its whole length);
 - **trend**: a slow drift over the whole series (up to 30 % either way) under AR(1) noise;
 
 and, with chance ``--glitch-chance`` (default 0.3), one unrelated glitch at a uniformly random sample of the
@@ -119,14 +120,17 @@ def _glitch(n: int, spread: float, rng: np.random.Generator, chance: float) -> n
 
 
 def distractor_values(spec: tuple[str, str, float, float], n: int, rng: np.random.Generator,
-                      glitch_chance: float) -> np.ndarray:
+                      glitch_chance: float, spacing: np.ndarray | None = None) -> np.ndarray:
     """``n`` samples of the distractor series ``spec`` describes (``DISTRACTORS``; see the module docstring): its
-    level (a counter's increment a sample) drawn log-uniformly from its range."""
+    level (a counter's increment a sample) drawn log-uniformly from its range. A counter counts over the time since
+    its previous sample: ``spacing`` is each sample's gap in sampling intervals (``sample_spacing``; one each when
+    not given), so a sample after a gap in the data counts for the whole gap, as a real counter does."""
     _name, shape, low, high = spec
     level = float(np.exp(rng.uniform(np.log(low), np.log(high))))
     if shape == COUNTER:
         rate = level
-        steps = rng.poisson(rate, n).astype(float) + np.abs(_glitch(n, np.sqrt(rate), rng, glitch_chance))
+        spans = np.ones(n) if spacing is None else spacing
+        steps = rng.poisson(rate * spans).astype(float) + np.abs(_glitch(n, np.sqrt(rate), rng, glitch_chance))
         return np.round(rng.uniform(0.0, 1e6) + np.cumsum(steps))
     phi = rng.uniform(0.3, 0.9)
     if shape == INTEGER:
@@ -137,6 +141,14 @@ def distractor_values(spec: tuple[str, str, float, float], n: int, rng: np.rando
     drift = level * rng.uniform(-0.3, 0.3) * np.linspace(0.0, 1.0, n) if shape == TREND else 0.0
     values = level + drift + _ar1(n, phi, sigma, rng) + _glitch(n, sigma / np.sqrt(1 - phi * phi), rng, glitch_chance)
     return np.maximum(values, 0.0)  # a gauge never reads below zero: a deep dip reads 0, as exporters' gaps do
+
+
+def sample_spacing(times: Sequence[float]) -> np.ndarray:
+    """Each sample's gap from the one before in median sampling intervals (the first: one interval)."""
+    gaps = np.diff(np.asarray(times, dtype=float))
+    if gaps.size == 0:
+        return np.ones(len(times))
+    return np.concatenate(([1.0], gaps / np.median(gaps)))
 
 
 def distractor_rows(rows: Iterable[dict[str, str]], k: int, seed: int, bundle: str,
@@ -152,9 +164,11 @@ def distractor_rows(rows: Iterable[dict[str, str]], k: int, seed: int, bundle: s
     blank = dict.fromkeys(columns, "")
     for service, by_time in sorted(stamps.items()):
         times = [by_time[t] for t in sorted(by_time)]
+        spacing = sample_spacing(sorted(by_time))
         for index in range(k):
             rng = np.random.default_rng([seed, zlib.crc32(bundle.encode()), zlib.crc32(service.encode()), index])
-            values = distractor_values(DISTRACTORS[index % len(DISTRACTORS)], len(times), rng, glitch_chance)
+            values = distractor_values(DISTRACTORS[index % len(DISTRACTORS)], len(times), rng, glitch_chance,
+                                       spacing)
             metric = distractor_name(index)
             for ts, value in zip(times, values, strict=True):
                 yield {**blank, "timestamp": ts, "metric": metric, "service": service, "value": f"{value:.6g}"}

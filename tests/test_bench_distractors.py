@@ -78,6 +78,17 @@ def test_distractor_shapes_and_their_glitches(module):
     assert module.distractor_name(len(module.DISTRACTORS)) == f"pool2_{module.DISTRACTORS[0][0]}"
 
 
+def test_a_distractor_counter_counts_over_a_gap_in_the_data_as_long_as_the_gap(module):
+    """Five samples missing: the increase over the gap is about five samples' worth, its rate no dip."""
+    times = 60.0 * np.concatenate((np.arange(100), np.arange(105, 205)))
+    assert module.sample_spacing(times)[[0, 1, 100]].tolist() == [1.0, 1.0, 6.0]
+    counter = ("requests_total", module.COUNTER, 200.0, 200.0)
+    values = module.distractor_values(counter, times.size, np.random.default_rng(1), 0.0,
+                                      module.sample_spacing(times))
+    rate = np.diff(values) / np.diff(times)
+    assert rate[99] == pytest.approx(np.median(rate), rel=0.1)
+
+
 @needs(SHARED_DATA)
 def test_distractor_table_per_set_and_k(module, tmp_path):
     result = module.main(["--data", str(SHARED_DATA), "--sets", ",".join(REAL_SETS), "--limit", "1",
