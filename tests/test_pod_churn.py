@@ -7,7 +7,7 @@ import numpy as np
 from agent.config import PROJECT_ROOT
 from agent.events import Event, Pattern
 from agent.graph.analysis import analyze_gathered
-from agent.graph.continued import continued
+from agent.graph.continued import continued, without_new_replicas
 from agent.graph.gathered import series_by_signal
 from agent.series import Series
 from agent.skills.library import load_library
@@ -83,3 +83,54 @@ def test_a_rolling_updates_old_pod_scraped_a_sample_or_two_after_its_successor_b
         [joined] = continued([old, new])
         assert joined.labels == old.labels and len(joined) == 66 and np.all(np.diff(joined.timestamps) > 0)
         assert np.array_equal(joined.values[SPLIT:], new.values)  # where both report, the new pod's samples
+
+
+def test_a_pod_added_mid_window_is_left_to_its_siblings_unless_one_began_with_it_or_ended_before_it():
+    old, added = _series("m", "svc-a", range(0, 66)), _series("m", "svc-b", range(30, 66))
+    other_role = _series("m", "svc-c", range(30, 66), route="/x")
+    no_pod = Series("m", {"service": "svc"}, added.timestamps, added.values)
+    assert without_new_replicas([old, added, other_role, no_pod]) == [old, other_role, no_pod]
+    together = [old, _series("m", "svc-b", range(2, 66))]  # began within MIN_REFERENCE samples of its sibling
+    assert without_new_replicas(together) == together
+    overlapping = [_series("m", "svc-a", range(0, 40)), added]  # a long handover: the old pod ended first
+    assert without_new_replicas(overlapping) == overlapping
+
+
+def _with_replica(item: dict, began: int, factor: float) -> list[dict]:
+    """``item`` as one pod's series and a pod added at minute ``began`` reporting ``factor`` times its values."""
+    old = {**item, "labels": {**item["labels"], "instance": "svc-7d9-abcde"}}
+    new = {**item, "labels": {**item["labels"], "instance": "svc-7d9-fghij"}, "t": item["t"][began:],
+           "v": (np.asarray(item["v"][began:]) * factor).tolist()}
+    return [old, new]
+
+
+def _judged(skill_name: str, pattern: Pattern, series: list[dict],
+            window: dict[str, float] | None = None) -> set[tuple[str, str | None, str, float]]:
+    skill = load_library([PROJECT_ROOT / "skills"]).get(skill_name).skill
+    event = Event(pattern=pattern, time=T0, service="svc")
+    findings = analyze_gathered(skill, event, {"series": series, "logs": [], "changes": []}, ["svc"],
+                                window or {"start": T0 - 3600, "end": T0 + 300, "anchor": T0})
+    return {(f.subject, f.metric, f.detector, f.score) for f in findings}
+
+
+def test_a_pod_added_mid_window_changes_nothing_of_how_its_service_is_judged_before_an_alert():
+    rng = np.random.default_rng(3)
+    latency = 0.2 + rng.normal(0.0, 0.01, 66)
+    latency[57:] += 0.04  # a little slower at the alert
+    item = _gathered("latency", "request_latency_seconds", latency)
+    [old, new] = _with_replica(item, 44, 1.1)  # a few samples before the RCA reference ends
+    alone = _judged("generic-rca", Pattern.RCA, [old])
+    assert alone and _judged("generic-rca", Pattern.RCA, [old, new]) == alone  # not judged on its short reference
+
+
+def test_a_pod_added_mid_window_is_not_one_more_series_an_inspection_judges():
+    rng = np.random.default_rng(3)
+    peak = 0.2 + rng.normal(0.0, 0.01, 250)
+    peak[220] += 0.1  # one point far out in the inspected hour, after a reference three times as long
+    item = _gathered("latency", "request_latency_seconds", peak)
+    [old, new] = _with_replica(item, 100, 1.0)  # within the reference
+    window = {"start": T0 - 3600, "end": T0 - 3600 + 250 * 60, "anchor": T0 - 3600 + 250 * 60,
+              "reference_end": T0 - 3600 + 190 * 60}
+    alone = _judged("generic-inspection", Pattern.INSPECTION, [old], window)
+    assert max(score for *_, score in alone) > 0.3  # the weak cap lifted: the count of series judged matters
+    assert _judged("generic-inspection", Pattern.INSPECTION, [old, new], window) == alone  # one series judged

@@ -31,6 +31,7 @@ from agent.detectors.trend import detect_trend
 from agent.detectors.wording import fmt_duration, subject_of
 from agent.events import Event, Pattern
 from agent.findings import Finding
+from agent.graph.continued import without_new_replicas
 from agent.graph.gathered import SignalData, changes_of, logs_of, series_by_signal, shared_metrics, split_by_selector
 from agent.graph.log_windows import LogWindows, log_windows
 from agent.graph.reference import reference_split
@@ -414,6 +415,10 @@ def analyze_gathered(
         return []
     signals = series_by_signal(gathered)
     _leave_named_metrics_to_their_signals(skill, signals)
+    if event.pattern != Pattern.RELEASE_INTERCEPTION:  # a release judges its new pods (a canary) against the old
+        for data in signals.values():
+            for service, series in data.current.items():
+                data.current[service] = without_new_replicas(series)
     shared = shared_metrics(signals)
     # an inspection judges a peak against every series it looks at, not one (deviation.among_many)
     judged = _series_against_baseline(skill, signals) if event.pattern == Pattern.INSPECTION else 1

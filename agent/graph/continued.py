@@ -6,7 +6,8 @@ no present, the new one a present and no reference. The new series continues the
 metric of the same service with the same labels but the pod's, and the old one ended before the new one began or
 at most ``OVERLAP`` samples after (a rolling update starts the new pod before it stops the old one; where both
 report, the new one's samples are kept: the old pod is draining). A pod added mid-window (a scale-up) continues
-no one and stays a series of its own (judging it against its siblings' median was tried: docs/history.md).
+no one and stays a series of its own; an RCA or an inspection leaves it to its siblings (``without_new_replicas``;
+judging it against its siblings' median was tried: docs/history.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agent.series import Series
+from agent.detectors.calibration import MIN_REFERENCE
+from agent.series import Series, median_gap
 
 POD_LABELS = ("instance", "pod")  # the labels naming the process a series was scraped from
 OVERLAP = 2  # samples an old pod may still be scraped after its successor's first: a rolling update's handover
@@ -28,13 +30,10 @@ def continued(series: Sequence[Series]) -> list[Series]:
     continues the chain of its role whose last series hands over to it (``_hands_over``) and ended latest, if
     any; series that overlap longer (replicas running side by side) stay apart. Order and identity are kept for
     series no other continues."""
-    roles: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = defaultdict(list)
-    for i, s in enumerate(series):
-        if len(s) and any(s.labels.get(k) for k in POD_LABELS):
-            roles[(s.metric, tuple(sorted((k, v) for k, v in s.labels.items() if k not in POD_LABELS)))].append(i)
+    roles = _roles(series)
     whole: dict[int, Series] = {}  # the first series of a chain of several -> the chain as one series
     absorbed: set[int] = set()
-    for members in roles.values():
+    for members in roles:
         chains: list[list[int]] = []
         for i in sorted(members, key=lambda m: series[m].timestamps[0]):
             ended = [c for c in chains if _hands_over(series[c[-1]], series[i])]
@@ -45,6 +44,34 @@ def continued(series: Sequence[Series]) -> list[Series]:
         whole.update({c[0]: _join([series[j] for j in c]) for c in chains if len(c) > 1})
         absorbed.update(i for c in chains for i in c[1:])
     return [whole.get(i, s) for i, s in enumerate(series) if i not in absorbed]
+
+
+def without_new_replicas(series: Sequence[Series]) -> list[Series]:
+    """``series`` (one service's, continued) without those of a pod added mid-window (a scale-up): a series of a
+    role that began after at least ``MIN_REFERENCE`` samples of another of the role, which still reported when it
+    last did (to within a scrape interval). Its reference, if it has any, is the last few points of its siblings':
+    calibrated on them, ordinary variation passes for an onset; and counted beside its siblings it changes how
+    their service is judged (a host's figure no longer reported by every series of the service, one series more
+    judged in an inspection). Its siblings judge the role; a window that begins with it judges it. Order kept."""
+    late: set[int] = set()
+    for members in _roles(series):
+        for i in members:
+            first, last = series[i].timestamps[0], series[i].timestamps[-1]
+            if any(np.count_nonzero(series[j].timestamps < first) >= MIN_REFERENCE
+                   and series[j].timestamps[-1] >= last - median_gap([series[j].timestamps])
+                   for j in members if j != i):
+                late.add(i)
+    return [s for i, s in enumerate(series) if i not in late]
+
+
+def _roles(series: Sequence[Series]) -> list[list[int]]:
+    """Indexes of the series (with samples) that carry a pod label, grouped by role: the same metric and labels
+    but the pod's."""
+    roles: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = defaultdict(list)
+    for i, s in enumerate(series):
+        if len(s) and any(s.labels.get(k) for k in POD_LABELS):
+            roles[(s.metric, tuple(sorted((k, v) for k, v in s.labels.items() if k not in POD_LABELS)))].append(i)
+    return list(roles.values())
 
 
 def _hands_over(old: Series, new: Series) -> bool:
