@@ -47,6 +47,26 @@ def test_a_series_copied_under_several_services_is_marked_shared():
     assert shared_metrics(signals) == {("a", HOST): 1, ("b", HOST): 1}
 
 
+def test_a_copy_that_missed_a_run_of_scrapes_is_still_the_same_series():
+    """A target that did not answer for three scrapes misses them from its copy of the host's series; the samples
+    both hold are still equal, so it is still the host's figure (before, only as many samples matched)."""
+    times, values = _host_cpu()
+    later, copy = _host_cpu(offset_s=1.0, jitter=1e-9)
+    missed = np.ones(values.size, dtype=bool)
+    missed[40:43] = False
+    short = slice(58, 66)  # eight samples, three of them missed: still more than half in common
+    few = np.ones(8, dtype=bool)
+    few[2:5] = False
+    signals = series_by_signal({"series": [
+        _series("a", HOST, times, values), _series("b", HOST, later[missed], copy[missed]),
+        _series("c", HOST, times[:20], values[:20]),  # a fifth of the other's samples in common: not a copy
+        _series("a", "node_network_receive_bytes", times[short], values[short] * 3.0),
+        _series("d", "node_network_receive_bytes", later[short][few], copy[short][few] * 3.0),
+    ]})
+    assert shared_metrics(signals) == {("a", HOST): 1, ("b", HOST): 1, ("a", "node_network_receive_bytes"): 1,
+                                       ("d", "node_network_receive_bytes"): 1}
+
+
 def test_findings_on_a_shared_series_say_so_and_weigh_little():
     skill = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill
     times, values = _host_cpu()

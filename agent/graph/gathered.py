@@ -20,6 +20,7 @@ from agent.status_labels import status_named
 
 SHARED_MIN_DISTINCT = 5  # distinct values a series needs before an identical copy counts as the same series
 SHARED_RTOL = 1e-6  # relative difference under which two services' values are one series computed twice
+SHARED_MISSED = 0.5  # a copy may miss up to this share of its samples (runs of missed scrapes) and still be one
 _NO_DATA = re.compile(r"^metric (?P<signal>\S+): no data for (?P<services>.+)$")
 
 
@@ -159,7 +160,9 @@ def shared_metrics(signals: Mapping[str, SignalData]) -> dict[tuple[str, str], i
 
 
 def _copies(entries: list[tuple[str, Series]]) -> dict[int, set[str]]:
-    """Entry index -> the other services that hold a copy of its series."""
+    """Entry index -> the other services that hold a copy of its series: as many samples, equal position by
+    position; or, for a series none such matches, one missing some of its samples or having samples it lacks
+    (``_gapped_copies``)."""
     groups: dict[tuple[str, int], list[int]] = defaultdict(list)
     first: dict[int, float] = {}  # each candidate's first finite value: the sort key and the quick test
     for i, (_, s) in enumerate(entries):
@@ -180,7 +183,54 @@ def _copies(entries: list[tuple[str, Series]]) -> dict[int, set[str]]:
                                                     equal_nan=True):
                     copies[i].add(other)
                     copies[j].add(service)
+    _gapped_copies(entries, list(first), copies)
     return copies
+
+
+def _gapped_copies(entries: list[tuple[str, Series]], candidates: list[int], copies: dict[int, set[str]]) -> None:
+    """Add to ``copies`` the pairs of ``candidates`` that are one series though a scrape of one or both was
+    missed: of a series no equal-length copy matched and another of the same metric, the samples at the same
+    times (within half a scrape interval) are equal within ``SHARED_RTOL``, and they are all but at most
+    ``SHARED_MISSED`` of either's samples. Only series whose medians could be those of one series with that
+    share missing are compared (between the other's quantiles 0.5 -/+ ``SHARED_MISSED``)."""
+    by_metric: dict[str, list[int]] = defaultdict(list)
+    for i in candidates:
+        by_metric[entries[i][1].metric].append(i)
+    for group in by_metric.values():
+        medians = np.array([float(np.nanmedian(entries[i][1].values)) for i in group])
+        order = np.argsort(medians)
+        ranked = medians[order]
+        for i in group:
+            if copies.get(i):
+                continue
+            service, series = entries[i]
+            low, high = np.nanquantile(series.values, [0.5 - SHARED_MISSED, 0.5 + SHARED_MISSED])
+            slack = SHARED_RTOL * max(abs(low), abs(high))
+            near = order[np.searchsorted(ranked, low - slack):np.searchsorted(ranked, high + slack, side="right")]
+            for j in (group[k] for k in near if group[k] != i):
+                other, candidate = entries[j]
+                if other != service and other not in copies.get(i, ()) and _same_samples(series, candidate):
+                    copies[i].add(other)
+                    copies[j].add(service)
+
+
+def _same_samples(a: Series, b: Series) -> bool:
+    """Whether ``a`` and ``b`` are one series with some scrapes missed: their samples at the same times (nearest,
+    within half the finer one's median interval) are equal within ``SHARED_RTOL`` and are all but at most
+    ``SHARED_MISSED`` of each one's samples."""
+    if min(len(a), len(b)) < 2:
+        return False
+    tolerance = 0.5 * min(float(np.median(np.diff(a.timestamps))), float(np.median(np.diff(b.timestamps))))
+    at = np.clip(np.searchsorted(b.timestamps, a.timestamps), 1, len(b) - 1)
+    nearest = np.where(np.abs(b.timestamps[at - 1] - a.timestamps) <= np.abs(b.timestamps[at] - a.timestamps),
+                       at - 1, at)
+    paired = np.abs(b.timestamps[nearest] - a.timestamps) <= tolerance
+    matched = int(paired.sum())
+    if matched < (1.0 - SHARED_MISSED) * max(len(a), len(b)) or np.unique(nearest[paired]).size < matched:
+        return False
+    if np.unique(a.values[paired][np.isfinite(a.values[paired])]).size < SHARED_MIN_DISTINCT:
+        return False  # too few values in common to tell a copy from chance
+    return bool(np.allclose(a.values[paired], b.values[nearest[paired]], rtol=SHARED_RTOL, atol=0.0, equal_nan=True))
 
 
 def split_by_selector(series: list[Series], selector: Mapping[str, str] | None) -> list[Series]:
