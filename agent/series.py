@@ -159,6 +159,15 @@ def sample_step(series: Sequence[Series], default: float = DEFAULT_STEP_S) -> fl
     return median_gap([s.timestamps for s in series], default)
 
 
+def missed_scrapes(timestamps: np.ndarray, step: float) -> np.ndarray:
+    """For each of the sorted ``timestamps``, how many samples ``step`` seconds apart are missing just before it (0
+    for the first): a gap of three intervals is two missed scrapes."""
+    times = np.asarray(timestamps, dtype=float)
+    if times.size < 2 or step <= 0:
+        return np.zeros(times.size, dtype=int)
+    return np.r_[0, np.maximum(np.rint(np.diff(times) / step) - 1, 0)].astype(int)
+
+
 def median_gap(timestamps: Iterable[Sequence[float] | np.ndarray], default: float = DEFAULT_STEP_S) -> float:
     """The median positive gap between consecutive times over every sequence of ``timestamps`` (each sorted);
     ``default`` when there is none."""

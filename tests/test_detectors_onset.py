@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from agent.detectors import detect_onset
+from agent.detectors.calibration import past_episodes
 from agent.detectors.changepoint import cusum_start, latest_episode, locate_onset, persistent_alarm
 from agent.detectors.emit import tidy
 from agent.findings import FindingKind
@@ -182,3 +183,32 @@ def test_a_rate_that_went_silent_is_a_deviation_however_noisy_it_was():
     with_zeros = np.where(np.arange(CALLS_REFERENCE.size) % 5 == 0, 0.0, CALLS_REFERENCE)
     assert locate_onset(CALLS_NOW, with_zeros, direction="both", set_aside_episodes=True) is None
     assert locate_onset(-CALLS_NOW, -CALLS_REFERENCE, direction="both") is None  # nor has one below zero
+
+
+def test_an_earlier_incident_cut_short_by_missed_scrapes_is_still_set_aside():
+    """Before an alert an earlier incident sits in the reference (four raised samples), set aside as one. When three
+    scrapes are missed across its start only two of its samples are left: still an incident whose missing samples
+    may have been raised too, not noise that widens the reference until the incident in progress looks normal."""
+    rng = np.random.default_rng(5)
+    values = 0.03 + rng.uniform(-0.005, 0.005, 35)
+    values[14:18] = [1.9, 2.2, 2.5, 28.0]  # the earlier incident
+    values[23:26] = [7.7, 4.6, 4.7]  # the one in progress
+    times = 60.0 * np.arange(values.size)
+    kept = np.ones(values.size, dtype=bool)
+    kept[13:16] = False  # a normal sample and the incident's first two missed
+    missed = Series("latency_p90_seconds", {"service": "recs"}, times[kept], values[kept])
+    whole = Series("latency_p90_seconds", {"service": "recs"}, times, values)
+    for series in (whole, missed):
+        found = detect_onset([series], start=0.0, end=times[-1] + 1.0, baseline_end=20.5 * 60.0, direction="up",
+                             set_aside_episodes=True)
+        assert [f.onset for f in found] == [times[23]]
+    # read without the missed scrapes, the two samples left were noise, and the incident in progress was not seen
+    base, now = missed.between(0.0, 20.5 * 60.0), missed.between(20.5 * 60.0, times[-1] + 1.0)
+    assert locate_onset(now.values, base.values, direction="up", set_aside_episodes=True) is None
+    # a single raised sample beside missed scrapes is no incident: it stays in the reference
+    lone = values.copy()
+    lone[14:18] = [0.03, 0.03, 28.0, 0.03]  # right after the missed scrapes
+    reference = lone[kept][:17]
+    gaps = np.zeros(reference.size + 1, dtype=int)
+    gaps[13] = 3
+    assert not past_episodes(reference, float(np.max(lone)), 0.01, gaps).any()

@@ -32,6 +32,7 @@ import numpy as np
 
 from agent.detectors.direction import check_direction
 from agent.detectors.robust import MAD_TO_SIGMA, TINY
+from agent.series import Series, missed_scrapes
 
 REFERENCE_QUANTILE = 0.99  # the reference's own "worst normal" excursion; the top 1 % is its own outliers
 TAIL_QUANTILE = 0.9  # with REFERENCE_QUANTILE, how fast the reference's tail thins (``Calibration.tail``)
@@ -131,8 +132,14 @@ def resolution(values: np.ndarray, magnitude: float = 0.0) -> float:
     return float(steps.min()) if steps.size else 0.0
 
 
-def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float) -> np.ndarray:
+def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float,
+                  missed: np.ndarray | None = None) -> np.ndarray:
     """Mask of reference points inside runs of ``EPISODE_RUN`` or more points far from its densest part.
+
+    ``missed``: how many scrapes are missing just before each point (``series.missed_scrapes``; one more entry:
+    before the first point after the reference). A run of two or more far points counts the scrapes missed
+    within it and at its edges, which may have been far too: a run of missed scrapes that cuts an earlier incident
+    short leaves it an incident, not noise that widens the reference.
 
     The spread for this test comes from the closest quarter of the points around the shorth level
     (``NEAR_QUANTILE``), so an incident filling half the reference cannot widen it; when a quarter of the points sit
@@ -150,14 +157,24 @@ def past_episodes(reference: np.ndarray, magnitude: float, rel_floor: float) -> 
     mask = np.zeros(reference.size, dtype=bool)
     edges = np.flatnonzero(np.diff(np.concatenate(([0], far.astype(np.int8), [0]))))
     for begin, end in zip(edges[::2], edges[1::2], strict=True):  # runs of far points: [begin, end)
-        if end - begin >= EPISODE_RUN:
+        length = end - begin
+        if missed is not None and length > 1:
+            length += int(np.sum(missed[begin:end + 1]))
+        if length >= EPISODE_RUN:
             mask[begin:end] = True
     return mask
 
 
-def without_episodes(reference: np.ndarray, magnitude: float, rel_floor: float = REL_FLOOR) -> np.ndarray:
+def reference_missed(reference: Series, after: Series, step: float) -> np.ndarray:
+    """The scrapes of ``step`` seconds missing before each point of ``reference`` and before the first point of
+    ``after`` (none when it is empty): ``past_episodes``' ``missed``."""
+    return missed_scrapes(np.r_[reference.timestamps, after.timestamps[:1]], step)
+
+
+def without_episodes(reference: np.ndarray, magnitude: float, rel_floor: float = REL_FLOOR,
+                     missed: np.ndarray | None = None) -> np.ndarray:
     """The reference with its ``past_episodes`` set aside, when ``SHORT_REFERENCE`` points are left (else as it is)."""
-    episodes = past_episodes(reference, magnitude, rel_floor)
+    episodes = past_episodes(reference, magnitude, rel_floor, missed)
     return reference[~episodes] if (~episodes).sum() >= SHORT_REFERENCE else reference
 
 
@@ -172,7 +189,7 @@ def reference_spread(
 
 def calibrate(
     reference: np.ndarray, current: np.ndarray, direction: str = "both", rel_floor: float = REL_FLOOR,
-    set_aside_episodes: bool = False, magnitude: float | None = None,
+    set_aside_episodes: bool = False, magnitude: float | None = None, missed: np.ndarray | None = None,
 ) -> Calibration | None:
     """The calibration of a series from its reference window; None when the reference is too short.
 
@@ -181,7 +198,8 @@ def calibrate(
 
     ``set_aside_episodes``: the reference is the short recent past before an alert, where an earlier
     incident may sit (alerts come in bursts); a long inspection reference keeps its bursts, which are
-    how that series normally behaves.
+    how that series normally behaves. ``missed``: the scrapes missing before each reference point
+    (``past_episodes``).
     """
     direction = check_direction(direction)
     reference = np.asarray(reference, dtype=float)
@@ -191,7 +209,7 @@ def calibrate(
     if magnitude is None:
         magnitude = float(np.max(np.abs(np.concatenate([reference, current]))))
     if set_aside_episodes:
-        reference = without_episodes(reference, magnitude, rel_floor)
+        reference = without_episodes(reference, magnitude, rel_floor, missed)
     center, scale = reference_spread(reference, magnitude, rel_floor)
     if reference.size < SHORT_REFERENCE:
         scale = max(scale, float(np.ptp(reference)))

@@ -151,11 +151,14 @@ def locate_onset(
     rel_floor: float = 0.01,
     min_baseline: int = MIN_REFERENCE,
     set_aside_episodes: bool = False,
+    missed: np.ndarray | None = None,
 ) -> Onset | None:
-    """The earliest sustained deviation of ``values`` from ``baseline`` the bad way, or ``None``."""
+    """The earliest sustained deviation of ``values`` from ``baseline`` the bad way, or ``None``. ``missed``: the
+    scrapes missing before each baseline point (``calibration.past_episodes``)."""
     if baseline.size < min_baseline or values.size < k:
         return None
-    reference = calibrate(baseline, values, rel_floor=rel_floor, set_aside_episodes=set_aside_episodes)
+    reference = calibrate(baseline, values, rel_floor=rel_floor, set_aside_episodes=set_aside_episodes,
+                          missed=missed)
     if reference is None:
         return None
     best: Onset | None = None

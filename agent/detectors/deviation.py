@@ -17,13 +17,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from agent.detectors.calibration import calibrate
+from agent.detectors.calibration import calibrate, reference_missed
 from agent.detectors.emit import make_finding
 from agent.detectors.robust import relative_change
 from agent.detectors.scoring import saturate
 from agent.detectors.wording import fmt_of, subject_of
 from agent.findings import Finding, FindingKind
-from agent.series import Series
+from agent.series import Series, sample_step
 
 WEAK_SCORE = 0.3
 MIN_EXCESS = 1.0  # at least as far out as the reference itself goes (3 sigmas on a quiet series)
@@ -45,7 +45,8 @@ def detect_deviation(
         base, now = s.between(start, baseline_end), s.between(baseline_end, end)
         if len(now) == 0:
             continue
-        calibration = calibrate(base.values, now.values, direction, set_aside_episodes=set_aside_episodes)
+        calibration = calibrate(base.values, now.values, direction, set_aside_episodes=set_aside_episodes,
+                                missed=reference_missed(base, now, sample_step([s])))
         if calibration is None:
             continue
         excess = calibration.excess(now.values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from agent.detectors.calibration import reference_missed
 from agent.detectors.changepoint import locate_onset, persistence_points
 from agent.detectors.direction import check_direction
 from agent.detectors.emit import make_finding
@@ -46,11 +47,12 @@ def detect_onset(
     findings: list[Finding] = []
     for s in series:
         base, now = s.between(start, split), s.between(split, end)
-        steady, window = persistence_points(sample_step([s]))
+        step = sample_step([s])
+        steady, window = persistence_points(step)
         found = locate_onset(
             now.values, base.values, direction=direction, z_threshold=z_threshold, k=k or steady, m=m or window,
             rel_floor=rel_floor,
-            set_aside_episodes=set_aside_episodes,
+            set_aside_episodes=set_aside_episodes, missed=reference_missed(base, now, step),
         )
         if found is None or abs(found.rel_change) < min_effect:
             continue
