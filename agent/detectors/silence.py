@@ -3,6 +3,7 @@ the system kept being sampled (Prometheus' ``up == 0``: a pod crashed, hung or w
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -16,15 +17,17 @@ from agent.series import Series, sample_step
 DETECTOR = "silence"
 SILENT_SCRAPES = 3  # scrapes in a row a service must miss: one or two missed are a collector's hiccup
 MIN_SAMPLES = 5  # a service seen fewer times than this before it went quiet has no rhythm to miss
+KEPT_ON = 1 / 3  # the share of the other services whose sampling went on that dates "the rest of the system"
 
 
 def detect_silence(by_service: Mapping[str, Sequence[Series]], *, start: float, end: float, judged_from: float,
                    source: str = "") -> list[Finding]:
     """One ``went_silent`` Finding per service whose last sample in ``[start, end)`` lies in the judged part
     (at or after ``judged_from``) and at least ``SILENT_SCRAPES`` of its sampling intervals, and longer than any
-    gap it came back from in the window, before the time the other services were last sampled (their median:
-    one service's data ending late or early does not make the others quiet). A gap in the middle is no silence:
-    the service answered again. Needs another service sampled (else it is the collector's gap).
+    gap it came back from in the window, before the time the rest of the system was last sampled (``system_end``:
+    one service's data ending late does not make the others quiet, nor do others silent too hide it). A gap in the
+    middle is no silence: the service answered again. Needs another service sampled (else it is the collector's
+    gap).
 
     Score: ``saturate(quiet / usual)``, ``usual`` the larger of ``SILENT_SCRAPES`` intervals and its longest gap
     (0.5 at the threshold); dated by the last sample.
@@ -40,7 +43,7 @@ def detect_silence(by_service: Mapping[str, Sequence[Series]], *, start: float, 
         step = sample_step(by_service[service])
         longest = float(np.max(np.diff(times)))
         usual = max(SILENT_SCRAPES * step, longest)
-        quiet = float(np.median(others)) - last
+        quiet = system_end(others) - last
         if quiet < usual - step / 2:  # half an interval of slack: scrapes run seconds early or late
             continue
         missed = round(quiet / step)
@@ -54,6 +57,14 @@ def detect_silence(by_service: Mapping[str, Sequence[Series]], *, start: float, 
             numbers={"last_seen": last, "silent_s": quiet, "missed_scrapes": missed, "step_s": step,
                      "longest_gap_s": longest}))
     return findings
+
+
+def system_end(others: Sequence[float]) -> float:
+    """When the rest of the system was last sampled: the latest time at least ``KEPT_ON`` of the other services
+    (at least one) were still sampled. Not their median, which services going silent together pull back (two of
+    three silent hid each other); not their latest, which one service's data ending late would set alone."""
+    ends = np.sort(np.asarray(others, dtype=float))
+    return float(ends[ends.size - math.ceil(ends.size * KEPT_ON)])
 
 
 def _times(series: Sequence[Series], start: float, end: float) -> np.ndarray:
