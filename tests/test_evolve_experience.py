@@ -214,6 +214,18 @@ def test_a_deviation_recovered_before_the_alert_is_not_part_of_a_shape() -> None
     assert shape_kinds([over], "payments") == []
 
 
+def test_a_corrected_case_whose_cause_stopped_answering_teaches_that_shape(memory) -> None:
+    """The true cause's series ended before the alert (``went_silent``): the lesson loaded from memory says so, and
+    a service that stopped answering is no longer shapeless to experience."""
+    silent = finding("F5", "ledger", kind=FindingKind.WENT_SILENT, signal="", metric="", score=0.75)
+    assert shape_kinds([silent], "ledger") == ["went_silent"]
+    case_id = store_case(memory, rca_event("gateway", "GatewaySlow"), rca_verdict("orders"), skill="generic-rca",
+                         findings=[*_findings(), silent])
+    correct_case(memory, case_id, correct=False, service="ledger", fault="error_fault")
+    [cause] = [lesson for lesson in memory_lessons(memory) if lesson.cause and lesson.position != "alert"]
+    assert "went_silent" in cause.kinds
+
+
 def test_a_shape_differing_in_one_of_four_kinds_is_not_recognised() -> None:
     """Three of four kinds alike (Jaccard 0.75) is another shape: a victim that also saturated its CPU
     says nothing about a service that did not; four of five alike (0.8) is nearly the same shape."""

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.evidence import ChangeNote, Lesson
-from agent.findings import Finding
+from agent.findings import Finding, FindingKind
 from agent.reasoners.blame import call_slowness
 from agent.reasoners.faults import LOG_KINDS, METRIC_KINDS, error_logs, metric_family
 from agent.reasoners.ranking import blamed_evidence, changed_before_onset, changes_near_onset
@@ -114,6 +114,8 @@ def finding_kind(finding: Finding) -> str | None:
     if finding.kind in METRIC_KINDS:
         family = metric_family(finding.metric) or "other"
         return f"{family}{'/call' if caller_side(finding.metric) else ''}:{finding.direction or 'both'}"
+    if finding.kind == FindingKind.WENT_SILENT:  # it stopped answering: a shape of its own, whatever else it shows
+        return FindingKind.WENT_SILENT.value
     return None
 
 
