@@ -55,3 +55,16 @@ def test_the_generic_rca_skill_calls_attention_at_the_significance_the_ranking_u
     assert clear.outcome == "attention" and "as clearly as the ranking counts significant" in clear.reason
     mild = apply_rules(decision, [_finding(FindingKind.ANOMALY, 0.3, service="cart")], ["frontend"])
     assert mild.outcome == "no_attention"
+
+
+def test_the_generic_rca_skill_calls_a_service_that_stopped_answering_attention():
+    """A service whose series all stopped (``went_silent``) has no value left for the metric rules to read: its
+    silence alone needs attention; one scrape short of the three-scrape threshold (below 0.5) does not."""
+    from agent.config import PROJECT_ROOT
+    from agent.skills.library import load_library
+
+    decision = load_library([PROJECT_ROOT / "skills"]).get("generic-rca").skill.decision
+    silent = apply_rules(decision, [_finding(FindingKind.WENT_SILENT, 0.6, service="cart", signal="")], ["frontend"])
+    assert silent.outcome == "attention" and "stopped answering" in silent.reason
+    brief = apply_rules(decision, [_finding(FindingKind.WENT_SILENT, 0.45, service="cart", signal="")], ["frontend"])
+    assert brief.outcome == "no_attention"
