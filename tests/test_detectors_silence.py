@@ -8,7 +8,7 @@ from agent.config import PROJECT_ROOT
 from agent.detectors.onset import detect_onset
 from agent.detectors.silence import detect_silence
 from agent.events import Event, Pattern
-from agent.findings import FindingKind, number_findings
+from agent.findings import Finding, FindingKind, number_findings
 from agent.graph.analysis import analyze_gathered
 from agent.reasoners.faults import classify_fault
 from agent.reasoners.ranking import rank_services
@@ -53,6 +53,17 @@ def test_the_summary_counts_only_the_services_sampled_after_it_went_quiet():
     by_service = {**system(db=22, cart=22), "web": [series("web", "cpu")]}  # api and web answered on
     [finding] = [f for f in silent(by_service) if f.service == "db"]
     assert "while the other 2 service(s) kept being sampled" in finding.summary
+
+
+def test_two_of_three_services_silent_together_are_both_reported():
+    """The third service kept being sampled: the two silent ones do not hide each other (their median would)."""
+    assert sorted(f.service for f in silent(system(db=26, cart=26))) == ["cart", "db"]  # 4 scrapes missed
+
+
+def test_one_service_whose_data_ends_late_does_not_make_the_others_silent():
+    by_service = {name: [series(name, "cpu", 24)] for name in ("api", "cart", "db", "web", "auth", "mail")}
+    by_service["late"] = [series("late", "cpu")]
+    assert silent(by_service) == []
 
 
 def test_one_or_two_missed_scrapes_at_the_end_are_no_silence():
@@ -137,3 +148,40 @@ def test_an_rca_reads_a_service_that_stopped_answering_across_its_signals():
     inspection = Event(pattern=Pattern.INSPECTION, time=ALERT + 300, service="api")
     assert not [f for f in analyze_gathered(skill, inspection, gathered, ["api"], window)
                 if f.kind == FindingKind.WENT_SILENT]
+
+
+def _fact(service: str, kind: FindingKind, score: float, onset_at: int, metric: str | None = None) -> Finding:
+    """A Finding of ``service`` with its onset at sample ``onset_at``."""
+    return Finding(kind=kind, subject=service, service=service, metric=metric, window_start=START, window_end=END,
+                   score=score, onset=T0 + onset_at * STEP, direction="up" if metric else None, summary="x")
+
+
+def test_a_silent_service_nothing_calls_weighs_less_than_a_deviating_one():
+    """db's latency rose and api's after it; cart, which nothing calls, went quiet: what it stopped answering
+    reached no one, so its silence does not outrank db's deviation; a called or an alerted service's does."""
+    findings = number_findings([
+        _fact("db", FindingKind.ANOMALY, 0.6, 20, "request_latency_seconds"),
+        _fact("api", FindingKind.ANOMALY, 0.7, 21, "request_latency_seconds"),
+        _fact("cart", FindingKind.WENT_SILENT, 0.75, 23)])
+    uncalled = {"api": ["db"], "cart": ["db"], "db": []}
+    ranked = rank_services(findings, [], uncalled, ["api"])
+    cart = next(e for e in ranked if e.service == "cart")
+    assert ranked[0].service == "db" and not cart.anomalous and any("nothing calls it" in n for n in cart.notes)
+    assert next(e for e in rank_services(findings, [], uncalled, ["cart"]) if e.service == "cart").anomalous
+    assert rank_services(findings, [], {"api": ["cart", "db"], "cart": [], "db": []}, ["api"])[0].service == "cart"
+    assert next(e for e in rank_services(findings, [], {}, ["api"]) if e.service == "cart").anomalous  # no graph
+
+
+def test_a_finished_batch_job_reads_as_silent_but_nothing_calls_it_so_it_is_not_blamed():
+    """A job that wound down and ended (or a service scaled to zero) leaves the same trace as a crash: its series
+    end while the others go on. Timing cannot tell them apart (docs/detectors.md), so the Finding is made; nothing
+    calls the job, so no caller felt its silence and the ranking does not make it anomalous by it alone."""
+    by_service = system()
+    winding_down = np.r_[np.full(16, 40.0), np.linspace(40.0, 1.0, 8)]
+    by_service["nightly-export"] = [series("nightly-export", "rows_written_total", 24, values=winding_down)]
+    [finding] = silent(by_service)
+    assert finding.service == "nightly-export"
+    topology = {"api": ["cart", "db"], "cart": [], "db": [], "nightly-export": ["db"]}
+    [job] = [e for e in rank_services(number_findings([finding]), [], topology, ["api"])
+             if e.service == "nightly-export"]
+    assert not job.anomalous

@@ -20,6 +20,7 @@ from agent.reasoners.service_evidence import (
     no_later,
     onset_tolerance,
     passed_on_evidence,
+    reweigh,
 )
 from agent.topology import Topology
 
@@ -53,9 +54,10 @@ def rank_services(
 
     The evidence rules below (victims, load origins, saturation, onset order, changes, logs, blame from slow
     calls); ``rank_by_walk`` is the random-walk alternative that ``benchmarks/ranking_methods.py`` compares.
-    ``targets`` (the alerted services) get no place of their own: only their evidence ranks them.
+    ``targets`` (the alerted services) get no place of their own: only their evidence ranks them, an alerted
+    service's silence being felt by whoever raised the alert (``unfelt_silences``).
     """
-    return rank_by_rules(findings, changes, topology)
+    return rank_by_rules(findings, changes, topology, targets)
 
 
 def blamed_evidence(
@@ -133,8 +135,29 @@ def explained_callers(ev: ServiceEvidence, callers: Sequence[ServiceEvidence], t
     return [c.service for c in callers if no_later(since, c.onset, tolerance)]
 
 
+def unfelt_silences(evidence: Mapping[str, ServiceEvidence], graph: Topology, targets: Sequence[str] = ()) -> None:
+    """Mark ``unfelt`` (weighed ``UNFELT_WEIGHT``: ``service_evidence.weight``) the ``went_silent`` Findings of a
+    service the call graph places but gives no caller, and that is not an alerted one: what it stopped answering
+    reached no one (a batch job that finished, a consumer scaled to zero), so its silence explains no one's alert
+    as a called service's does. Without a call graph nothing is known either way and the silence keeps its weight.
+
+    Reading the callers' evidence (a silence felt: callers deviating after it) was tried and not kept
+    (docs/history.md): on the real sets a silent cause's callers look no different from a silent bystander's."""
+    if not graph.has_edges():
+        return
+    for ev in evidence.values():
+        silences = [f for f in ev.findings if f.kind == FindingKind.WENT_SILENT]
+        if not silences or ev.service in targets or ev.service not in graph or graph.dependents(ev.service):
+            continue
+        ev.findings = [f.model_copy(update={"numbers": {**f.numbers, "unfelt": 1.0}}) if f in silences else f
+                       for f in ev.findings]
+        reweigh(ev)
+        ev.notes.append("nothing calls it: its silence reached no one and weighs less")
+
+
 def rank_by_rules(
-    findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]]
+    findings: Sequence[Finding], changes: Sequence[ChangeNote], topology: Mapping[str, Sequence[str]],
+    targets: Sequence[str] = (),
 ) -> list[ServiceEvidence]:
     """The evidence rules of docs/reasoners.md: strength, victims, load origins, saturation, onset order, changes,
     logs.
@@ -145,9 +168,10 @@ def rank_by_rules(
     onsets of real incidents are often an earlier incident's or noise)."""
     candidates = _candidates(topology)
     evidence = collect(findings, changes, candidates)
-    anomalous = [e for e in evidence.values() if e.anomalous]
     graph = Topology(topology)
     tolerance = onset_tolerance(findings)
+    unfelt_silences(evidence, graph, targets)
+    anomalous = [e for e in evidence.values() if e.anomalous]
     onsets = [e.onset for e in anomalous if e.onset is not None]
     earliest = min(onsets) if onsets else None
     # among the first to deviate, sharing the bonus; with a call graph, the victim and explains-callers rules order

@@ -31,6 +31,7 @@ SHARED_WEIGHT = 0.3  # a series other services report too (a host's CPU under ev
 RECOVERED_Z = 1.5  # a deviation this close to the baseline around the alert had recovered before it
 RUN_END = 0.5  # back within this share of the detector's alarm level: the excursion's run has ended
 RECOVERED_WEIGHT = 0.3
+UNFELT_WEIGHT = 0.3  # a silence that reached no caller (``numbers.unfelt``, set by ``ranking.unfelt_silences``)
 TRACE_KINDS = (FindingKind.TRACE_DIVERGENCE, FindingKind.TRACE_SLOWDOWN)
 # calls to the service break there: traces leave their paths or slow at it, or it stopped answering altogether
 BREAKING_KINDS = (*TRACE_KINDS, FindingKind.WENT_SILENT)
@@ -67,6 +68,8 @@ def weight(finding: Finding) -> float:
         w *= LESS_WORK_WEIGHT
     if shared(finding):
         w *= SHARED_WEIGHT
+    if finding.numbers.get("unfelt"):
+        w *= UNFELT_WEIGHT
     return w
 
 
@@ -157,10 +160,15 @@ def collect(
     for change in changes:
         by_service[change.service].append(change)
     for ev in grouped.values():
-        ev.strength = _strength(ev.findings)
-        ev.onset = first_onset(ev.findings)
+        reweigh(ev)
         ev.changes = sorted(by_service.get(ev.service, []), key=lambda c: c.ts)
     return grouped
+
+
+def reweigh(ev: ServiceEvidence) -> None:
+    """The service's strength and onset from its Findings (again, after a rule re-weighed some)."""
+    ev.strength = _strength(ev.findings)
+    ev.onset = first_onset(ev.findings)
 
 
 def passed_on_evidence(ev: ServiceEvidence) -> list[Finding]:
