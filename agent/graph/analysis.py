@@ -169,8 +169,9 @@ def _directed_findings(signal: MetricSignal, direction: str, series: list[Series
                 deviations = _strongest_per_series(deviations + detect_rate_shift(
                     series, start=first, end=end, baseline_end=baseline_end, direction=direction,
                     set_aside_episodes=set_aside, found=clear, **common))
-                # a shift found in a service's pods' sum is present or past by that sum, as it was found
-                summed = [total for total, _ in service_totals(series, first, end)]
+                if any(f.detector == RATE_SHIFT for f in deviations):  # present or past by the series it was
+                    # found in, a service's pods' sum among them
+                    summed = [total for total, _ in service_totals(series, first, end)]
             onsets += deviations
         if event.pattern == Pattern.INSPECTION:  # a level held over the whole window, beyond the reference's
             onsets += detect_level_shift(series, start=first, end=end, baseline_end=baseline_end,
