@@ -55,10 +55,11 @@ def without_new_replicas(series: Sequence[Series]) -> list[Series]:
     judged in an inspection). Its siblings judge the role; a window that begins with it judges it. Order kept."""
     late: set[int] = set()
     for members in _roles(series):
+        gaps = {j: median_gap([series[j].timestamps]) for j in members}  # each sibling's scrape interval
         for i in members:
             first, last = series[i].timestamps[0], series[i].timestamps[-1]
             if any(np.count_nonzero(series[j].timestamps < first) >= MIN_REFERENCE
-                   and series[j].timestamps[-1] >= last - median_gap([series[j].timestamps])
+                   and series[j].timestamps[-1] >= last - gaps[j]
                    for j in members if j != i):
                 late.add(i)
     return [s for i, s in enumerate(series) if i not in late]
